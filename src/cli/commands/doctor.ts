@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import { runDoctor, type DoctorReport } from '../../engine/doctor.js';
+import { addGlobalFlags, runCommand, type Runtime } from '../runtime.js';
+
+function describe(report: DoctorReport): string {
+  const lines = [`rec doctor — TF.js ${report.tfjsVersion}, Node ${report.node}, ${report.platform}`, '', 'engines:'];
+  for (const e of report.engines) {
+    const state = e.loads ? 'loads' : e.installed ? 'installed but does not load' : 'not installed';
+    const extra = [e.version && `v${e.version}`, e.simd !== undefined && `simd ${e.simd ? 'on' : 'off'}`, e.threads !== undefined && `threads ${e.threads}`, e.kernels?.length && `our kernels: ${e.kernels.join(', ')}`]
+      .filter(Boolean)
+      .join(', ');
+    lines.push(`  ${e.name.padEnd(9)} ${state}${extra ? ` (${extra})` : ''}${e.error && e.installed && !e.loads ? `\n            ${e.error}` : ''}`);
+  }
+  lines.push('', `--backend auto picks: ${report.auto}`, '', 'GPU:');
+  lines.push(report.gpu.devices.length ? report.gpu.devices.map((d) => `  ${d}`).join('\n') : '  no GPU visible');
+  const r = report.gpuRequirements;
+  lines.push('', `GPU engine: ${r.package} needs CUDA ${r.cuda}, cuDNN ${r.cudnn}, NVIDIA driver ${r.driver}.`, '', 'advice:');
+  for (const a of report.advice) lines.push(`  - ${a}`);
+  return lines.join('\n');
+}
+
+export function registerDoctor(program: Command, runtime: Runtime): void {
+  const cmd = program
+    .command('doctor')
+    .summary('which engines load here, and how to enable the GPU one')
+    .description('Report which TF.js engines load (tfjs-node-gpu, tfjs-node, wasm, cpu), their versions, GPU devices, and what to install to get the GPU engine.')
+    .addHelpText('after', '\nExamples:\n  $ rec doctor\n  $ rec doctor --json');
+  addGlobalFlags(cmd).action(async (_opts, self: Command) => {
+    await runCommand(self, 'doctor', runtime, async (ctx) => {
+      const report = await runDoctor(ctx.log);
+      return { result: report, human: describe(report) };
+    });
+  });
+}

@@ -1,0 +1,53 @@
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { runPrep } from '../../data/prep/run.js';
+import type { Config } from '../../config/schema.js';
+import { REC_VERSION } from '../../util/version.js';
+import { addConfigOptions } from '../options.js';
+import { resolveAnonKey } from '../anon-key.js';
+import { addGlobalFlags, runCommand, type Runtime } from '../runtime.js';
+
+const EXAMPLES = `
+Examples:
+  $ rec prep u.data --out data/ml100k --columns user=0,item=1,rating=2,ts=3 --no-header --ts-unit s
+  $ rec prep ratings.dat.gz --out data/ml1m --delimiter :: --columns user=0,item=1,rating=2,ts=3 --split leave-last
+  $ rec prep UserBehavior.csv --out data/taobao --columns user=0,item=1,event=3,ts=4 --event-weights pv=1,fav=2,cart=3,buy=5
+  $ rec prep train.tsv --test test.tsv --out data/ncf --feedback implicit --split none
+See docs/datasets.md for every shared dataset.`;
+
+export function registerPrep(program: Command, runtime: Runtime): void {
+  const cmd = program
+    .command('prep')
+    .summary('behaviour logs → dataset folder (Arrow + manifest)')
+    .description('Read behaviour logs (CSV/TSV/JSONL, optionally gzipped), clean them, account for every row, map ids, split, and write Arrow files plus manifest.json.')
+    .argument('<log...>', 'input log files')
+    .requiredOption('-o, --out <dir>', 'dataset folder to write (replaced atomically)')
+    .addHelpText('after', EXAMPLES);
+  addConfigOptions(cmd, 'prep');
+  addGlobalFlags(cmd).action(async (logs: string[], _opts, self: Command) => {
+    await runCommand(self, 'prep', runtime, async (ctx) => {
+      const out = resolve(ctx.cwd, String(self.opts<{ out: string }>().out));
+      const result = await prepFromConfig(logs.map((l) => resolve(ctx.cwd, l)), out, ctx.resolved.config, ctx);
+      return { result, human: `dataset written to ${result.dataset}` };
+    });
+  });
+}
+
+/** Also used by `rec train --data LOG`, which preps a raw log with the same resolved config. */
+export async function prepFromConfig(
+  inputs: string[],
+  out: string,
+  config: Config,
+  ctx: { cwd: string; env: NodeJS.ProcessEnv; io: import('../../util/run-io.js').RunIO; resolved: { sources: Record<string, string> } },
+) {
+  const prep = {
+    ...config.prep,
+    test: config.prep.test ? resolve(ctx.cwd, config.prep.test) : null,
+    valid: config.prep.valid ? resolve(ctx.cwd, config.prep.valid) : null,
+  };
+  const anonKey = prep.anonymize ? await resolveAnonKey(prep.anonymize_key_file, ctx.cwd, ctx.env) : undefined;
+  return runPrep(
+    { inputs, out, config: prep, seed: config.seed, anonKey, recVersion: REC_VERSION, resolvedConfig: { prep, seed: config.seed } },
+    ctx.io,
+  );
+}

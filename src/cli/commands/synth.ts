@@ -1,0 +1,49 @@
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { runSynth, SYNTH_DEFAULTS } from '../../data/synth.js';
+import { UsageError } from '../../util/errors.js';
+import { addGlobalFlags, runCommand, type Runtime } from '../runtime.js';
+
+function positiveInt(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw) || Number(raw) <= 0) throw new UsageError(`${flag} expects a positive integer. Received: "${raw}".`);
+  return Number(raw);
+}
+
+export function registerSynth(program: Command, runtime: Runtime): void {
+  const d = SYNTH_DEFAULTS;
+  const cmd = program
+    .command('synth')
+    .summary('generate a synthetic e-commerce behaviour log')
+    .description('Generate a seeded synthetic e-commerce behaviour log (users, items, categories, view/click/cart/buy funnels, timestamps) with planted latent structure.')
+    .requiredOption('-o, --out <file>', 'output file: .csv, .tsv or .jsonl, optionally .gz')
+    .option('--users <n>', `number of users (default ${d.users})`)
+    .option('--items <n>', `number of items (default ${d.items})`)
+    .option('--categories <n>', `number of item categories (default ${d.categories})`)
+    .option('--events <n>', `number of events (default ${d.eventsPerUser} per user)`)
+    .option('--days <n>', `days of activity (default ${d.days})`)
+    .option('--start <date>', `first day, ISO date or unix seconds (default ${d.start})`)
+    .option('--seed <n>', `seed (default ${d.seed})`)
+    .option('--explicit', 'add a 1-5 rating column derived from the planted affinities')
+    .addHelpText('after', '\nExamples:\n  $ rec synth --out shop.csv --users 1500 --items 600 --events 60000 --days 30 --seed 7\n  $ rec synth --out big.tsv.gz --users 100000 --items 20000 --events 10000000');
+  addGlobalFlags(cmd).action(async (_opts, self: Command) => {
+    await runCommand(self, 'synth', runtime, async (ctx) => {
+      const o = self.opts<{ out: string; users?: string; items?: string; categories?: string; events?: string; days?: string; start?: string; seed?: string; explicit?: boolean }>();
+      const result = await runSynth(
+        {
+          out: resolve(ctx.cwd, o.out),
+          users: positiveInt('--users', o.users),
+          items: positiveInt('--items', o.items),
+          categories: positiveInt('--categories', o.categories),
+          events: positiveInt('--events', o.events),
+          days: positiveInt('--days', o.days),
+          seed: positiveInt('--seed', o.seed),
+          start: o.start,
+          explicit: o.explicit === true,
+        },
+        ctx.io,
+      );
+      return { result, human: `wrote ${result.rows} events (${result.users} users, ${result.items} items) to ${result.path}` };
+    });
+  });
+}

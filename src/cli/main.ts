@@ -1,0 +1,82 @@
+/**
+ * The CLI shell: parse, call one library function per command, print, set process.exitCode.
+ * All errors reach the single handler at the bottom; nothing here calls process.exit() after
+ * output has been written, so stdout is never truncated.
+ */
+import { Command, CommanderError } from 'commander';
+import { RecError, EXIT } from '../util/errors.js';
+import { REC_VERSION } from '../util/version.js';
+import { registerDoctor } from './commands/doctor.js';
+import { registerPrep } from './commands/prep.js';
+import { registerSynth } from './commands/synth.js';
+import { registerTrain } from './commands/train.js';
+import type { Runtime } from './runtime.js';
+
+const EXAMPLES = `
+Examples:
+  $ rec train                                   # train MF on the bundled shop log (datasets/shop)
+  $ rec prep u.data --out data/ml100k --columns user=0,item=1,rating=2,ts=3
+  $ rec train --data data/ml100k --model mf --epochs 20 --out checkpoints/mf
+  $ rec synth --out shop.csv.gz --users 5000 --items 2000 --events 500000
+  $ rec doctor
+
+Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 quality gate failed,
+130 interrupted (SIGINT), 143 terminated (SIGTERM); 130/143 after saving a resumable state.`;
+
+export function buildProgram(runtime: Runtime): Command {
+  const program = new Command('rec')
+    .description('Turn e-commerce behaviour logs into trained, fine-tuned and evaluated recommender models.')
+    .version(REC_VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stderr.write(s) })
+    .exitOverride()
+    .addHelpText('after', EXAMPLES);
+  registerPrep(program, runtime);
+  registerTrain(program, runtime);
+  registerSynth(program, runtime);
+  registerDoctor(program, runtime);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
+    signals += 1;
+    if (signals > 1) {
+      // A second signal means "now": the first one is still saving state.
+      process.stderr.write(`\n${signal} again: exiting without waiting.\n`);
+      process.exit(signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
+    }
+    controller.abort(signal);
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+
+  const runtime: Runtime = { signal: controller.signal };
+  const program = buildProgram(runtime);
+  try {
+    if (argv.length <= 2) {
+      program.outputHelp();
+      return;
+    }
+    await program.parseAsync(argv);
+  } catch (error) {
+    process.exitCode = reportError(error);
+  }
+}
+
+function reportError(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // Help and version are "errors" only to commander; usage mistakes are exit 2 (PRODUCT §8).
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
+    return EXIT.usage;
+  }
+  if (error instanceof RecError) {
+    process.stderr.write(`error: ${error.message}\n`);
+    return error.exitCode;
+  }
+  const err = error instanceof Error ? error : new Error(String(error));
+  process.stderr.write(`error: unexpected failure: ${err.stack ?? err.message}\nThis is a bug in rec; please report it with the command you ran.\n`);
+  return EXIT.runtime;
+}

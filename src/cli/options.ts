@@ -1,0 +1,182 @@
+/**
+ * The declarative option table (npm-check-updates style): one row per config-backed flag drives
+ * commander, `--help`, the REC_* environment layer and the flag layer of the config. Flags that are
+ * not configuration (a command's --out, --resume, gates) are declared by their command.
+ */
+import type { Command } from 'commander';
+import type { ConfigLayer, Tree } from '../config/load.js';
+import { setPath } from '../config/load.js';
+import { UsageError, describeValue } from '../util/errors.js';
+
+export type CommandName = 'prep' | 'train' | 'eval' | 'recommend' | 'synth' | 'doctor';
+type ValueType = 'int' | 'number' | 'string' | 'bool' | 'intList' | 'stringList' | 'countOrPercent' | 'nullableBool';
+
+export interface OptionSpec {
+  /** Dotted config key (`train.batch_size`). */
+  key: string;
+  /** Commander flag spelling, e.g. `--batch-size <n>`. */
+  flag: string;
+  description: string;
+  type: ValueType;
+  commands: readonly CommandName[];
+  /** Extra flag for the negative of a nullable boolean (`--no-header`). */
+  negate?: string;
+}
+
+const ALL: readonly CommandName[] = ['prep', 'train', 'eval', 'recommend'];
+const TRAIN: readonly CommandName[] = ['train'];
+const PREP: readonly CommandName[] = ['prep', 'train'];
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: 'seed', flag: '--seed <n>', type: 'int', commands: ['prep', 'train', 'eval'], description: 'seed of every random stream (default 2020)' },
+  { key: 'backend', flag: '--backend <name>', type: 'string', commands: ['train', 'eval', 'recommend'], description: 'engine: auto|node-gpu|node|wasm|cpu' },
+  { key: 'log_level', flag: '--log-level <level>', type: 'string', commands: ALL, description: 'error|warn|info|debug' },
+  // prep
+  { key: 'prep.format', flag: '--format <fmt>', type: 'string', commands: PREP, description: 'csv|tsv|jsonl (default: from the file extension)' },
+  { key: 'prep.delimiter', flag: '--delimiter <str>', type: 'string', commands: PREP, description: 'field delimiter, multi-character allowed (e.g. "::")' },
+  { key: 'prep.header', flag: '--header', negate: '--no-header', type: 'nullableBool', commands: PREP, description: 'the first line is (or, --no-header, is not) a header (default: detect)' },
+  { key: 'prep.columns', flag: '--columns <map>', type: 'string', commands: PREP, description: 'user=C,item=C[,rating=C][,event=C][,ts=C]; C a name or 0-based index' },
+  { key: 'prep.ts_unit', flag: '--ts-unit <unit>', type: 'string', commands: PREP, description: 's|ms|iso (default: detect)' },
+  { key: 'prep.ts_format', flag: '--ts-format <pattern>', type: 'string', commands: PREP, description: 'date pattern such as %m-%d (with --ts-year)' },
+  { key: 'prep.ts_year', flag: '--ts-year <yyyy>', type: 'int', commands: PREP, description: 'year for dates without one' },
+  { key: 'prep.feedback', flag: '--feedback <kind>', type: 'string', commands: PREP, description: 'explicit|implicit (default: explicit when a rating column is mapped)' },
+  { key: 'prep.event_weights', flag: '--event-weights <map>', type: 'string', commands: PREP, description: 'implicit weight per event type, e.g. view=1,cart=3,buy=5' },
+  { key: 'prep.dedupe', flag: '--dedupe <rule>', type: 'string', commands: PREP, description: 'first|last|max|sum|none for repeated (user,item) (default: last explicit, max implicit)' },
+  { key: 'prep.min_user', flag: '--min-user <n>', type: 'int', commands: PREP, description: 'iterative k-core: minimum interactions per user' },
+  { key: 'prep.min_item', flag: '--min-item <n>', type: 'int', commands: PREP, description: 'iterative k-core: minimum interactions per item' },
+  { key: 'prep.split', flag: '--split <spec>', type: 'string', commands: PREP, description: 'random:TRAIN,VALID,TEST | temporal:TRAIN,VALID,TEST | leave-last | none' },
+  { key: 'prep.test', flag: '--test <file>', type: 'string', commands: PREP, description: 'predefined test split file' },
+  { key: 'prep.valid', flag: '--valid <file>', type: 'string', commands: PREP, description: 'predefined validation split file' },
+  { key: 'prep.anonymize', flag: '--anonymize', type: 'bool', commands: ['prep'], description: 'replace user ids by a keyed HMAC-SHA256 (key from --anonymize-key-file or REC_ANON_KEY)' },
+  { key: 'prep.anonymize_key_file', flag: '--anonymize-key-file <file>', type: 'string', commands: ['prep', 'eval', 'recommend'], description: 'file holding the anonymisation key' },
+  { key: 'prep.max_rejects', flag: '--max-rejects <n|p%>', type: 'countOrPercent', commands: PREP, description: 'fail (exit 1) when more rows than this are rejected (default 5%)' },
+  // model
+  { key: 'train.model', flag: '--model <name>', type: 'string', commands: TRAIN, description: 'mf|gmf|mlp|neumf|sasrec' },
+  { key: 'model.dim', flag: '--dim <n>', type: 'int', commands: TRAIN, description: 'predictive factors (embedding size)' },
+  { key: 'model.layers', flag: '--layers <list>', type: 'intList', commands: TRAIN, description: 'MLP tower, e.g. 64,32,16,8 (default 8d,4d,2d,d)' },
+  { key: 'model.alpha', flag: '--alpha <x>', type: 'number', commands: TRAIN, description: 'NeuMF: weight of the GMF parent when built from parents' },
+  { key: 'model.dropout', flag: '--dropout <x>', type: 'number', commands: TRAIN, description: 'dropout rate' },
+  { key: 'model.max_len', flag: '--max-len <n>', type: 'int', commands: TRAIN, description: 'SASRec: sequence length' },
+  { key: 'model.blocks', flag: '--blocks <n>', type: 'int', commands: TRAIN, description: 'SASRec: attention blocks' },
+  { key: 'model.heads', flag: '--heads <n>', type: 'int', commands: TRAIN, description: 'SASRec: attention heads' },
+  // train
+  { key: 'train.loss', flag: '--loss <name>', type: 'string', commands: TRAIN, description: 'mse|bce|bpr|ce (default: mse explicit, bce implicit)' },
+  { key: 'train.epochs', flag: '--epochs <n>', type: 'int', commands: TRAIN, description: 'training epochs' },
+  { key: 'train.batch_size', flag: '--batch-size <n>', type: 'int', commands: TRAIN, description: 'examples per step' },
+  { key: 'train.lr', flag: '--lr <x>', type: 'number', commands: TRAIN, description: 'learning rate' },
+  { key: 'train.lr_schedule', flag: '--lr-schedule <name>', type: 'string', commands: TRAIN, description: 'constant|step|exponential|cosine' },
+  { key: 'train.optimizer', flag: '--optimizer <name>', type: 'string', commands: TRAIN, description: 'adam|adamw|sgd|adagrad' },
+  { key: 'train.l2', flag: '--l2 <x>', type: 'number', commands: TRAIN, description: 'L2 penalty on the parameters used in a batch' },
+  { key: 'train.weight_decay', flag: '--weight-decay <x>', type: 'number', commands: TRAIN, description: 'decoupled weight decay (adamw)' },
+  { key: 'train.sparse', flag: '--sparse', negate: '--dense', type: 'nullableBool', commands: TRAIN, description: 'row-sparse embedding updates (default); --dense updates whole tables' },
+  { key: 'train.negatives', flag: '--negatives <n>', type: 'int', commands: TRAIN, description: 'sampled negatives per positive (bce)' },
+  { key: 'train.early_stopping.metric', flag: '--early-stop <metric>', type: 'string', commands: TRAIN, description: 'validation metric for early stopping and best epoch (e.g. ndcg@10, rmse)' },
+  { key: 'train.early_stopping.patience', flag: '--patience <n>', type: 'int', commands: TRAIN, description: 'epochs without improvement before stopping (0: never stop early)' },
+  { key: 'train.valid_from_train', flag: '--valid-from-train <fraction>', type: 'number', commands: TRAIN, description: 'carve a validation split out of train when the dataset has none' },
+  { key: 'train.save_every', flag: '--save-every <steps>', type: 'int', commands: TRAIN, description: 'also save a resumable state every N steps' },
+  { key: 'train.freeze', flag: '--freeze <parts>', type: 'stringList', commands: TRAIN, description: 'parameter groups kept fixed when fine-tuning, e.g. item_embedding' },
+  // eval
+  { key: 'eval.split', flag: '--split <name>', type: 'string', commands: ['eval'], description: 'test|valid' },
+  { key: 'eval.protocol', flag: '--protocol <p>', type: 'string', commands: ['eval'], description: 'full | sampled:N | candidates:FILE' },
+  { key: 'eval.k', flag: '--k <list>', type: 'intList', commands: ['eval'], description: 'cut-offs, e.g. 5,10,20' },
+  { key: 'eval.metrics', flag: '--metrics <list>', type: 'stringList', commands: ['eval'], description: 'metric names, e.g. ndcg,recall,rmse (default: all that apply)' },
+  { key: 'eval.relevance_threshold', flag: '--relevance-threshold <r>', type: 'number', commands: ['eval'], description: 'explicit data: only values >= R are relevant' },
+];
+
+export function optionsFor(command: CommandName): OptionSpec[] {
+  return OPTIONS.filter((o) => o.commands.includes(command));
+}
+
+/** Commander's attribute name for a flag: `--batch-size <n>` → `batchSize`. */
+export function attributeName(flag: string): string {
+  const long = flag.split(/[ ,|]+/).find((part) => part.startsWith('--')) ?? flag;
+  return long
+    .replace(/^--(no-)?/, '')
+    .replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+export function envName(key: string): string {
+  return `REC_${key.replace(/\./g, '_').toUpperCase()}`;
+}
+
+export function flagName(spec: OptionSpec): string {
+  return spec.flag.split(' ')[0];
+}
+
+function parseValue(spec: OptionSpec, raw: unknown, origin: string): unknown {
+  if (spec.type === 'stringList') {
+    const items = Array.isArray(raw) ? raw.map(String) : String(raw).split(',');
+    return items.flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s.length > 0);
+  }
+  if (typeof raw === 'boolean') return raw;
+  const text = String(raw).trim();
+  const fail = (expected: string): never => {
+    throw new UsageError(`${origin} expects ${expected}. Received: ${describeValue(text)}.`);
+  };
+  switch (spec.type) {
+    case 'int': {
+      if (!/^-?\d+$/.test(text)) fail('an integer');
+      return Number(text);
+    }
+    case 'number': {
+      const n = Number(text);
+      if (text === '' || !Number.isFinite(n)) fail('a number');
+      return n;
+    }
+    case 'intList': {
+      const parts = text.split(',').map((s) => s.trim());
+      if (parts.some((p) => !/^\d+$/.test(p))) fail('a comma-separated list of integers, e.g. 64,32,16,8');
+      return parts.map(Number);
+    }
+    case 'countOrPercent':
+      if (!/^\d+(\.\d+)?%$|^\d+$/.test(text)) fail('a count (e.g. 100) or a percentage (e.g. 5%)');
+      return text.endsWith('%') ? text : Number(text);
+    case 'bool':
+    case 'nullableBool': {
+      if (/^(1|true|yes|on)$/i.test(text)) return true;
+      if (/^(0|false|no|off)$/i.test(text)) return false;
+      return fail('true or false');
+    }
+    default:
+      return text;
+  }
+}
+
+export function addConfigOptions(cmd: Command, command: CommandName): void {
+  for (const spec of optionsFor(command)) {
+    if (spec.type === 'stringList') {
+      cmd.option(spec.flag, spec.description, (value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+    } else {
+      cmd.option(spec.flag, spec.description);
+    }
+    if (spec.negate) cmd.option(spec.negate, `(negation of ${flagName(spec)})`);
+  }
+}
+
+/** The flag layer: only options the user actually typed (commander reports the source of each). */
+export function flagLayer(cmd: Command, command: CommandName): ConfigLayer {
+  const values: Tree = {};
+  const origins: Record<string, string> = {};
+  const opts = cmd.opts<Record<string, unknown>>();
+  for (const spec of optionsFor(command)) {
+    const attr = attributeName(spec.flag);
+    if (cmd.getOptionValueSource(attr) !== 'cli') continue;
+    const raw = opts[attr];
+    const typed = spec.negate && raw === false ? spec.negate : flagName(spec);
+    setPath(values, spec.key, parseValue(spec, raw, typed));
+    origins[spec.key] = `flag:${typed}`;
+  }
+  return { source: (path) => origins[path] ?? 'flag', values };
+}
+
+/** The environment layer: REC_<KEY> for every config-backed option of the command. */
+export function envLayer(env: NodeJS.ProcessEnv, command: CommandName): ConfigLayer {
+  const values: Tree = {};
+  for (const spec of optionsFor(command)) {
+    const name = envName(spec.key);
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    setPath(values, spec.key, parseValue(spec, raw, `Environment variable ${name}`));
+  }
+  return { source: (path) => `env:${envName(path)}`, values };
+}

@@ -1,0 +1,211 @@
+/**
+ * Reads a dataset folder written by `rec prep` (PRODUCT §3) into typed arrays for training and
+ * evaluation. Independent of TF.js. Timestamps come back as float64 epoch ms (exact below 2^53).
+ */
+import { tableFromIPC, type Table, type Vector } from 'apache-arrow';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DataError, describeValue } from '../util/errors.js';
+import { DATASET_FORMAT_VERSION, MANIFEST_FILE, SPLIT_FILES, VOCAB_FILES, type DatasetManifest } from './manifest.js';
+
+export type SplitName = 'train' | 'valid' | 'test';
+
+export interface SplitData {
+  /** Number of rows. */
+  length: number;
+  /** Dense user index per row (into Dataset.users). */
+  users: Int32Array;
+  /** Dense item index per row (into Dataset.items). */
+  items: Int32Array;
+  /** Rating (explicit) or implicit weight. */
+  values: Float32Array;
+  /** Epoch ms per row; null when the log had no time. */
+  ts: Float64Array | null;
+  /** Row position in the input (stable order). */
+  seq: Float64Array;
+  /** Event code per row (into Dataset.eventNames); null when the log had no event column. */
+  events: Int32Array | null;
+}
+
+export interface Vocab {
+  /** Raw id (or its HMAC under --anonymize) of each index. */
+  ids: string[];
+  /** Rows per id over all splits. */
+  counts: Int32Array;
+  /** First / last ts (ms) per id; NaN when the log had no time. */
+  firstTs: Float64Array;
+  lastTs: Float64Array;
+  /** Raw id → index. */
+  index: ReadonlyMap<string, number>;
+  /** Index of a raw id, or -1 when it is not in the vocabulary. */
+  lookup(id: string): number;
+}
+
+export interface Dataset {
+  dir: string;
+  manifest: DatasetManifest;
+  train: SplitData;
+  valid: SplitData;
+  test: SplitData;
+  users: Vocab;
+  items: Vocab;
+  /** Event dictionary, or null when the log had no event column. */
+  eventNames: string[] | null;
+}
+
+async function readTable(dir: string, file: string): Promise<Table> {
+  const path = join(dir, file);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    throw new DataError(`Dataset ${dir} is incomplete: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)}). Re-run rec prep.`, { cause: error });
+  }
+  try {
+    return tableFromIPC(bytes);
+  } catch (error) {
+    throw new DataError(`Dataset file ${path} is not a readable Arrow IPC file (${(error as Error).message}). Re-run rec prep.`, { cause: error });
+  }
+}
+
+function column(table: Table, name: string, path: string): Vector {
+  const v = table.getChild(name);
+  if (!v) throw new DataError(`Dataset file ${path} has no column "${name}". Expected the columns of PRODUCT §3; re-run rec prep.`);
+  return v;
+}
+
+/** int64 column → float64 (NaN where null), from the little-endian words, without BigInt. */
+function int64Column(v: Vector): Float64Array {
+  const out = new Float64Array(v.length);
+  let at = 0;
+  for (const d of v.data) {
+    const words = d.values as unknown as BigInt64Array;
+    const w = new Int32Array(words.buffer, words.byteOffset, d.length * 2);
+    const validity = d.nullCount > 0 ? d.nullBitmap : null;
+    for (let i = 0; i < d.length; i++) {
+      const j = d.offset + i;
+      if (validity && !(validity[j >> 3] & (1 << (j & 7)))) out[at + i] = Number.NaN;
+      else out[at + i] = w[2 * i + 1] * 4294967296 + (w[2 * i] >>> 0);
+    }
+    at += d.length;
+  }
+  return out;
+}
+
+function typed<T extends Int32Array | Float32Array>(v: Vector, ctor: new (n: number) => T): T {
+  const out = new ctor(v.length);
+  let at = 0;
+  for (const d of v.data) {
+    out.set((d.values as unknown as T).subarray(0, d.length) as T, at);
+    at += d.length;
+  }
+  return out;
+}
+
+function splitData(table: Table, path: string, hasTs: boolean, hasEvents: boolean): SplitData {
+  const events = hasEvents ? column(table, 'event', path) : null;
+  let codes: Int32Array | null = null;
+  if (events) {
+    codes = new Int32Array(events.length);
+    let at = 0;
+    for (const d of events.data) {
+      codes.set((d.values as Int32Array).subarray(0, d.length), at);
+      at += d.length;
+    }
+  }
+  return {
+    length: table.numRows,
+    users: typed(column(table, 'user', path), Int32Array),
+    items: typed(column(table, 'item', path), Int32Array),
+    values: typed(column(table, 'value', path), Float32Array),
+    ts: hasTs ? int64Column(column(table, 'ts', path)) : null,
+    seq: int64Column(column(table, 'seq', path)),
+    events: codes,
+  };
+}
+
+function vocab(table: Table, path: string): Vocab {
+  const idVec = column(table, 'id', path);
+  const ids: string[] = new Array<string>(idVec.length);
+  let k = 0;
+  for (const d of idVec.data) {
+    const offsets = d.valueOffsets as Int32Array;
+    const bytes = d.values as Uint8Array;
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0; i < d.length; i++) ids[k++] = buf.toString('utf8', offsets[d.offset + i], offsets[d.offset + i + 1]);
+  }
+  const index = new Map<string, number>();
+  for (let i = 0; i < ids.length; i++) index.set(ids[i], i);
+  return {
+    ids,
+    counts: typed(column(table, 'count', path), Int32Array),
+    firstTs: int64Column(column(table, 'first_ts', path)),
+    lastTs: int64Column(column(table, 'last_ts', path)),
+    index,
+    lookup: (id: string) => index.get(id) ?? -1,
+  };
+}
+
+export async function readManifest(dir: string): Promise<DatasetManifest> {
+  const path = join(dir, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new DataError(
+      code === 'ENOENT'
+        ? `${dir} is not a dataset folder: ${MANIFEST_FILE} is missing. Expected the output of rec prep (e.g. rec prep LOG --out ${dir}).`
+        : `Cannot read ${path} (${code ?? String(error)}).`,
+      { cause: error },
+    );
+  }
+  let manifest: unknown;
+  try {
+    manifest = JSON.parse(text);
+  } catch (error) {
+    throw new DataError(`${path} is not valid JSON (${(error as Error).message}). Re-run rec prep.`, { cause: error });
+  }
+  const m = manifest as Partial<DatasetManifest> | null;
+  if (!m || typeof m !== 'object' || typeof m.format_version !== 'number') {
+    throw new DataError(`${path} has no format_version. Expected a manifest written by rec prep; re-run rec prep.`);
+  }
+  if (m.format_version !== DATASET_FORMAT_VERSION) {
+    throw new DataError(
+      `Dataset ${dir} has format_version ${describeValue(m.format_version)}; this rec reads format_version ${DATASET_FORMAT_VERSION}. Re-run rec prep with this version of rec.`,
+    );
+  }
+  return m as DatasetManifest;
+}
+
+export async function loadDataset(dir: string): Promise<Dataset> {
+  const manifest = await readManifest(dir);
+  const hasTs = manifest.time?.has_ts === true;
+  const hasEvents = Array.isArray(manifest.events);
+  const [train, valid, test, users, items] = await Promise.all([
+    readTable(dir, SPLIT_FILES.train),
+    readTable(dir, SPLIT_FILES.valid),
+    readTable(dir, SPLIT_FILES.test),
+    readTable(dir, VOCAB_FILES.users),
+    readTable(dir, VOCAB_FILES.items),
+  ]);
+  const ds: Dataset = {
+    dir,
+    manifest,
+    train: splitData(train, join(dir, SPLIT_FILES.train), hasTs, hasEvents),
+    valid: splitData(valid, join(dir, SPLIT_FILES.valid), hasTs, hasEvents),
+    test: splitData(test, join(dir, SPLIT_FILES.test), hasTs, hasEvents),
+    users: vocab(users, join(dir, VOCAB_FILES.users)),
+    items: vocab(items, join(dir, VOCAB_FILES.items)),
+    eventNames: manifest.events ?? null,
+  };
+  if (ds.users.ids.length !== manifest.users || ds.items.ids.length !== manifest.items) {
+    throw new DataError(`Dataset ${dir} is inconsistent: users.arrow/items.arrow hold ${ds.users.ids.length}/${ds.items.ids.length} ids, the manifest says ${manifest.users}/${manifest.items}. Re-run rec prep.`);
+  }
+  for (const name of ['train', 'valid', 'test'] as const) {
+    if (ds[name].length !== manifest.rows[name]) {
+      throw new DataError(`Dataset ${dir} is inconsistent: ${SPLIT_FILES[name]} has ${ds[name].length} rows, the manifest says ${manifest.rows[name]}. Re-run rec prep.`);
+    }
+  }
+  return ds;
+}

@@ -1,0 +1,229 @@
+/**
+ * One input row → one stored row or one reject. Rows arrive either as byte ranges of a Buffer
+ * (the fast path) or as strings (csv-parse, JSONL); both go through the same checks and number
+ * parsers so they store identical values. Ids are interned only after the whole row has passed,
+ * so a rejected row never adds to the vocabularies.
+ */
+import { DataError } from '../../util/errors.js';
+import type { ColumnPlan } from './columns.js';
+import { parseNumberBytes, parseNumberString } from './numbers.js';
+import type { RejectReason, RejectSink } from './rejects.js';
+import { RowStore } from './store.js';
+import { numericTsToMs, parseIsoTs, type TsParser, type TsUnit } from './timestamps.js';
+import { IdVocab } from './vocab.js';
+
+export interface IngestOptions {
+  feedback: 'explicit' | 'implicit';
+  hasTs: boolean;
+  hasEvents: boolean;
+  /** Implicit weight per event name; null: every event weighs 1. */
+  eventWeights: Map<string, number> | null;
+  tsUnit: TsUnit;
+  /** Set when --ts-format is given (then every ts goes through it). */
+  tsPattern: TsParser | null;
+  tsParser: TsParser;
+  rejects: RejectSink;
+  /** Called after each reject; throws to abort early (count limit). */
+  onReject: () => void;
+}
+
+export interface FileContext {
+  /** The input path as given, for rejects and messages. */
+  file: string;
+  plan: ColumnPlan;
+  /** Fields every row must have (delimited input); 0 for JSONL. */
+  columnCount: number;
+}
+
+export interface FileCounts {
+  read: number;
+  rejected: number;
+}
+
+const MAX_EVENT_TYPES = 0xffff;
+
+export class Ingest {
+  readonly store: RowStore;
+  readonly users = new IdVocab();
+  readonly items = new IdVocab();
+  readonly eventNames: string[] = [];
+  private readonly eventIndex = new Map<string, number>();
+  readonly opts: IngestOptions;
+  /** Rows read so far over all files (the next row's seq). */
+  seq = 0;
+  ctx: FileContext = { file: '', plan: { user: 0, item: 1, rating: -1, event: -1, ts: -1 }, columnCount: 0 };
+  counts: FileCounts = { read: 0, rejected: 0 };
+  private readonly explicit: boolean;
+
+  constructor(opts: IngestOptions) {
+    this.opts = opts;
+    this.explicit = opts.feedback === 'explicit';
+    this.store = new RowStore(opts.hasTs, opts.hasEvents);
+  }
+
+  beginFile(ctx: FileContext): FileCounts {
+    this.ctx = ctx;
+    this.counts = { read: 0, rejected: 0 };
+    return this.counts;
+  }
+
+  reject(line: number, reason: RejectReason, detail: string, raw: string): void {
+    this.counts.rejected++;
+    this.opts.rejects.add(this.ctx.file, line, reason, detail, raw);
+    this.opts.onReject();
+  }
+
+  private nextSeq(): number {
+    const s = this.seq++;
+    this.counts.read++;
+    if (s > 0xffffffff) throw new DataError(`Too many input rows: more than ${0xffffffff}.`);
+    return s;
+  }
+
+  private eventCode(name: string): number {
+    let code = this.eventIndex.get(name);
+    if (code === undefined) {
+      if (this.eventNames.length >= MAX_EVENT_TYPES) throw new DataError(`${this.ctx.file}: more than ${MAX_EVENT_TYPES} distinct event types.`);
+      code = this.eventNames.length;
+      this.eventIndex.set(name, code);
+      this.eventNames.push(name);
+    }
+    return code;
+  }
+
+  /** Value of an event under implicit feedback, NaN for an unknown or empty event. */
+  private eventWeight(name: string): number {
+    if (name === '') return Number.NaN;
+    const w = this.opts.eventWeights;
+    if (w === null) return 1;
+    const v = w.get(name);
+    return v === undefined ? Number.NaN : v;
+  }
+
+  private tsFromString(text: string): number {
+    return this.opts.tsParser(text);
+  }
+
+  private tsFromBytes(buf: Buffer, s: number, e: number): number {
+    const unit = this.opts.tsUnit;
+    if (this.opts.tsPattern !== null || unit === 'iso') return this.opts.tsParser(buf.toString('utf8', s, e));
+    const n = parseNumberBytes(buf, s, e);
+    if (!Number.isNaN(n)) return Number.isFinite(n) ? numericTsToMs(n, unit) : Number.NaN;
+    return unit === 'auto' ? parseIsoTs(buf.toString('utf8', s, e)) : Number.NaN;
+  }
+
+  /**
+   * A delimited row as byte ranges [starts[k], ends[k]) of `buf`, k < nf. `ls..le` is the line
+   * (for the raw text of a reject).
+   */
+  acceptBytes(buf: Buffer, starts: Int32Array, ends: Int32Array, nf: number, line: number, ls: number, le: number): void {
+    const seq = this.nextSeq();
+    const ctx = this.ctx;
+    if (nf !== ctx.columnCount) {
+      this.reject(line, 'wrong_column_count', `expected ${ctx.columnCount} fields, got ${nf}`, buf.toString('utf8', ls, le));
+      return;
+    }
+    const plan = ctx.plan;
+    const us = starts[plan.user];
+    const ue = ends[plan.user];
+    const is = starts[plan.item];
+    const ie = ends[plan.item];
+    if (us === ue || is === ie) {
+      this.reject(line, 'empty_id', us === ue ? 'empty user id' : 'empty item id', buf.toString('utf8', ls, le));
+      return;
+    }
+    let value = 1;
+    let event = 0;
+    if (plan.event >= 0) {
+      const name = buf.toString('utf8', starts[plan.event], ends[plan.event]);
+      if (!this.explicit) {
+        value = this.eventWeight(name);
+        if (Number.isNaN(value)) {
+          this.reject(line, 'unknown_event', `event ${JSON.stringify(name)} has no weight in --event-weights`, buf.toString('utf8', ls, le));
+          return;
+        }
+      } else if (name === '') {
+        this.reject(line, 'unknown_event', 'empty event type', buf.toString('utf8', ls, le));
+        return;
+      }
+      event = this.eventCode(name);
+    }
+    if (this.explicit) {
+      value = parseNumberBytes(buf, starts[plan.rating], ends[plan.rating]);
+      if (!Number.isFinite(value)) {
+        this.reject(line, 'bad_rating', `rating ${JSON.stringify(buf.toString('utf8', starts[plan.rating], ends[plan.rating]))} is not a finite number`, buf.toString('utf8', ls, le));
+        return;
+      }
+    }
+    let ts = 0;
+    if (plan.ts >= 0) {
+      ts = this.tsFromBytes(buf, starts[plan.ts], ends[plan.ts]);
+      if (Number.isNaN(ts)) {
+        this.reject(line, 'bad_ts', `timestamp ${JSON.stringify(buf.toString('utf8', starts[plan.ts], ends[plan.ts]))} cannot be read`, buf.toString('utf8', ls, le));
+        return;
+      }
+    }
+    const u = this.users.internBytes(buf, us, ue);
+    const it = this.items.internBytes(buf, is, ie);
+    this.store.push(u, it, value, ts, seq, event);
+  }
+
+  /** A row as strings indexed like the plan; `raw` is its text for a reject. */
+  acceptStrings(fields: readonly string[], nf: number, line: number, raw: string, checkCount = true): void {
+    const seq = this.nextSeq();
+    const ctx = this.ctx;
+    if (checkCount && nf !== ctx.columnCount) {
+      this.reject(line, 'wrong_column_count', `expected ${ctx.columnCount} fields, got ${nf}`, raw);
+      return;
+    }
+    const plan = ctx.plan;
+    const userId = fields[plan.user] ?? '';
+    const itemId = fields[plan.item] ?? '';
+    if (userId === '' || itemId === '') {
+      this.reject(line, 'empty_id', userId === '' ? 'empty user id' : 'empty item id', raw);
+      return;
+    }
+    let value = 1;
+    let event = 0;
+    if (plan.event >= 0) {
+      const name = fields[plan.event] ?? '';
+      if (!this.explicit) {
+        value = this.eventWeight(name);
+        if (Number.isNaN(value)) {
+          this.reject(line, 'unknown_event', `event ${JSON.stringify(name)} has no weight in --event-weights`, raw);
+          return;
+        }
+      } else if (name === '') {
+        this.reject(line, 'unknown_event', 'empty event type', raw);
+        return;
+      }
+      event = this.eventCode(name);
+    }
+    if (this.explicit) {
+      const text = fields[plan.rating] ?? '';
+      value = parseNumberString(text);
+      if (!Number.isFinite(value)) {
+        this.reject(line, 'bad_rating', `rating ${JSON.stringify(text)} is not a finite number`, raw);
+        return;
+      }
+    }
+    let ts = 0;
+    if (plan.ts >= 0) {
+      const text = fields[plan.ts] ?? '';
+      ts = this.tsFromString(text);
+      if (Number.isNaN(ts)) {
+        this.reject(line, 'bad_ts', `timestamp ${JSON.stringify(text)} cannot be read`, raw);
+        return;
+      }
+    }
+    const u = this.users.internString(userId);
+    const it = this.items.internString(itemId);
+    this.store.push(u, it, value, ts, seq, event);
+  }
+
+  /** A row that could not be split into fields at all (bad JSON, broken quoting). */
+  rejectUnparsed(line: number, reason: RejectReason, detail: string, raw: string): void {
+    this.nextSeq();
+    this.reject(line, reason, detail, raw);
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * Parsers for the string-valued `prep:` settings (PRODUCT §10 spellings). Each error names the flag
+ * and the config key, the value received and what was expected (PRODUCT §8).
+ */
+import { UsageError, describeValue } from '../../util/errors.js';
+
+export const COLUMN_ROLES = ['user', 'item', 'rating', 'event', 'ts'] as const;
+export type ColumnRole = (typeof COLUMN_ROLES)[number];
+
+/** A column named in the header, or a 0-based position. */
+export type ColumnRef = { kind: 'name'; name: string } | { kind: 'index'; index: number };
+export type ColumnsSpec = Partial<Record<ColumnRole, ColumnRef>> & { user: ColumnRef; item: ColumnRef };
+
+export type SplitRole = 'train' | 'valid' | 'test';
+export const SPLIT_ROLES: readonly SplitRole[] = ['train', 'valid', 'test'];
+
+export type SplitSpec =
+  | { kind: 'random' | 'temporal'; ratios: [number, number, number] }
+  | { kind: 'leave-last' }
+  | { kind: 'none' };
+
+export type MaxRejects = { kind: 'count'; count: number } | { kind: 'percent'; percent: number };
+
+export type InputFormat = 'csv' | 'tsv' | 'jsonl';
+
+function usage(flag: string, key: string, received: unknown, expected: string): never {
+  throw new UsageError(`${flag} (config prep.${key}) is invalid. Received: ${describeValue(received)}. Expected ${expected}.`);
+}
+
+export function describeColumnRef(ref: ColumnRef): string {
+  return ref.kind === 'name' ? ref.name : String(ref.index);
+}
+
+/** `user=C,item=C[,rating=C][,event=C][,ts=C]`, C a header name or a 0-based index. */
+export function parseColumnsSpec(text: string): ColumnsSpec {
+  const expected = 'user=C,item=C[,rating=C][,event=C][,ts=C] where C is a column name or a 0-based index, e.g. user=0,item=1,rating=2';
+  const out: Partial<Record<ColumnRole, ColumnRef>> = {};
+  const parts = text.split(',').map((p) => p.trim());
+  for (const part of parts) {
+    const eq = part.indexOf('=');
+    if (eq <= 0 || eq === part.length - 1) usage('--columns', 'columns', text, expected);
+    const role = part.slice(0, eq).trim();
+    const value = part.slice(eq + 1).trim();
+    if (!(COLUMN_ROLES as readonly string[]).includes(role)) usage('--columns', 'columns', text, `${expected}; "${role}" is not one of ${COLUMN_ROLES.join(', ')}`);
+    const r = role as ColumnRole;
+    if (out[r]) usage('--columns', 'columns', text, `${expected}; "${role}" is given twice`);
+    out[r] = /^\d+$/.test(value) ? { kind: 'index', index: Number(value) } : { kind: 'name', name: value };
+  }
+  if (!out.user || !out.item) usage('--columns', 'columns', text, `${expected}; both user and item are required`);
+  const seen = new Map<string, string>();
+  for (const role of COLUMN_ROLES) {
+    const ref = out[role];
+    if (!ref) continue;
+    const k = `${ref.kind}:${describeColumnRef(ref)}`;
+    const other = seen.get(k);
+    if (other) usage('--columns', 'columns', text, `${expected}; ${other} and ${role} name the same column`);
+    seen.set(k, role);
+  }
+  return out as ColumnsSpec;
+}
+
+/** `random:TRAIN,VALID,TEST | temporal:TRAIN,VALID,TEST | leave-last | none`. */
+export function parseSplitSpec(text: string): SplitSpec {
+  const expected = 'random:TRAIN,VALID,TEST, temporal:TRAIN,VALID,TEST (three shares summing to 1, e.g. random:0.8,0.1,0.1), leave-last or none';
+  const t = text.trim();
+  if (t === 'leave-last') return { kind: 'leave-last' };
+  if (t === 'none') return { kind: 'none' };
+  const m = /^(random|temporal):(.*)$/.exec(t);
+  if (!m) usage('--split', 'split', text, expected);
+  const nums = m[2].split(',').map((s) => s.trim());
+  if (nums.length !== 3 || nums.some((s) => !/^\d*\.?\d+$/.test(s))) usage('--split', 'split', text, expected);
+  const ratios = nums.map(Number) as [number, number, number];
+  const sum = ratios[0] + ratios[1] + ratios[2];
+  if (Math.abs(sum - 1) > 1e-6) usage('--split', 'split', text, `${expected}; these sum to ${sum}`);
+  return { kind: m[1] as 'random' | 'temporal', ratios };
+}
+
+/** `view=1,cart=3,buy=5`: a finite weight per event name. */
+export function parseEventWeights(text: string): Map<string, number> {
+  const expected = 'NAME=WEIGHT pairs separated by commas, e.g. view=1,cart=3,buy=5 (weights finite numbers)';
+  const out = new Map<string, number>();
+  for (const part of text.split(',')) {
+    const eq = part.lastIndexOf('=');
+    if (eq <= 0) usage('--event-weights', 'event_weights', text, expected);
+    const name = part.slice(0, eq).trim();
+    const w = part.slice(eq + 1).trim();
+    const weight = w === '' ? Number.NaN : Number(w);
+    if (name === '' || !Number.isFinite(weight)) usage('--event-weights', 'event_weights', text, expected);
+    if (out.has(name)) usage('--event-weights', 'event_weights', text, `${expected}; "${name}" is given twice`);
+    out.set(name, weight);
+  }
+  return out;
+}
+
+/** A count (`100`) or a percentage of the rows read (`5%`, `0.5%`). */
+export function parseMaxRejects(value: string | number): MaxRejects {
+  const expected = 'a non-negative integer count (e.g. 100) or a percentage of the rows read (e.g. 5%)';
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value) || value < 0) usage('--max-rejects', 'max_rejects', value, expected);
+    return { kind: 'count', count: value };
+  }
+  const t = value.trim();
+  let m = /^(\d+(?:\.\d+)?)%$/.exec(t);
+  if (m) {
+    const percent = Number(m[1]);
+    if (percent > 100) usage('--max-rejects', 'max_rejects', value, expected);
+    return { kind: 'percent', percent };
+  }
+  m = /^\d+$/.exec(t);
+  if (m) return { kind: 'count', count: Number(t) };
+  return usage('--max-rejects', 'max_rejects', value, expected);
+}
+
+export function maxRejectsAllowed(spec: MaxRejects, rowsRead: number): number {
+  return spec.kind === 'count' ? spec.count : Math.floor((spec.percent / 100) * rowsRead);
+}
+
+export function describeMaxRejects(spec: MaxRejects): string {
+  return spec.kind === 'count' ? String(spec.count) : `${spec.percent}%`;
+}
+
+export interface FileKind {
+  format: InputFormat;
+  gzip: boolean;
+  /** The extension that decided the format (`.dat`, `.txt`, …), lower case, without `.gz`. */
+  ext: string;
+}
+
+/** Format from the extension (`.csv .tsv .txt .dat .jsonl .json`, each optionally `.gz`); `forced` wins. */
+export function fileKind(path: string, forced: 'auto' | InputFormat): FileKind {
+  let name = path.toLowerCase();
+  const gzip = name.endsWith('.gz');
+  if (gzip) name = name.slice(0, -3);
+  const dot = name.lastIndexOf('.');
+  const slash = Math.max(name.lastIndexOf('/'), name.lastIndexOf('\\'));
+  const ext = dot > slash ? name.slice(dot) : '';
+  if (forced !== 'auto') return { format: forced, gzip, ext };
+  if (ext === '.jsonl' || ext === '.json' || ext === '.ndjson') return { format: 'jsonl', gzip, ext };
+  if (ext === '.tsv' || ext === '.tab') return { format: 'tsv', gzip, ext };
+  // .csv, .dat, .txt, .data, .base, .test, no extension: delimited, delimiter sniffed from the first lines.
+  return { format: 'csv', gzip, ext };
+}
+
+/** Delimiters tried, in order, when none is given. */
+export function delimiterCandidates(kind: FileKind): string[] {
+  if (kind.format === 'tsv') return ['\t'];
+  if (kind.ext === '.csv') return [',', ';', '\t', '|'];
+  if (kind.ext === '.dat') return ['::', '\t', ',', ';', '|'];
+  return ['\t', '::', ',', ';', '|', ' '];
+}

@@ -1,0 +1,96 @@
+/**
+ * Rejected input rows → `rejects.jsonl` (PRODUCT §3): one JSON line per row with the file, the
+ * 1-based line number where the row starts, a reason code, a short detail and the raw text
+ * (truncated). Under --anonymize the raw text is left out: it holds the raw user id.
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+
+export const REJECT_REASONS = [
+  'wrong_column_count',
+  'empty_id',
+  'bad_rating',
+  'unknown_event',
+  'bad_ts',
+  'bad_json',
+  'bad_quoting',
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+export const RAW_MAX_CHARS = 200;
+
+export interface RejectExample {
+  file: string;
+  line: number;
+  reason: RejectReason;
+  detail: string;
+}
+
+export class RejectSink {
+  readonly byReason = new Map<RejectReason, number>();
+  readonly examples: RejectExample[] = [];
+  count = 0;
+  private pending: string[] = [];
+  private pendingChars = 0;
+  private handle: FileHandle | null = null;
+  readonly path: string;
+  private readonly keepRaw: boolean;
+
+  private constructor(path: string, keepRaw: boolean) {
+    this.path = path;
+    this.keepRaw = keepRaw;
+  }
+
+  static async create(path: string, keepRaw: boolean): Promise<RejectSink> {
+    const sink = new RejectSink(path, keepRaw);
+    sink.handle = await open(path, 'w');
+    return sink;
+  }
+
+  add(file: string, line: number, reason: RejectReason, detail: string, raw: string): void {
+    this.count++;
+    this.byReason.set(reason, (this.byReason.get(reason) ?? 0) + 1);
+    if (this.examples.length < 5) this.examples.push({ file, line, reason, detail });
+    let text: string | null = null;
+    if (this.keepRaw) text = raw.length > RAW_MAX_CHARS ? `${raw.slice(0, RAW_MAX_CHARS)}…` : raw;
+    const json = JSON.stringify({ detail, file, line, raw: text, reason });
+    this.pending.push(json);
+    this.pendingChars += json.length + 1;
+  }
+
+  get pendingBytes(): number {
+    return this.pendingChars;
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending.length === 0 || !this.handle) return;
+    const text = `${this.pending.join('\n')}\n`;
+    this.pending = [];
+    this.pendingChars = 0;
+    await this.handle.write(text);
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    if (this.handle) {
+      await this.handle.sync();
+      await this.handle.close();
+      this.handle = null;
+    }
+  }
+
+  /** Closes without flushing; used when the staged dataset is being thrown away. */
+  async discard(): Promise<void> {
+    this.pending = [];
+    if (this.handle) {
+      await this.handle.close().catch(() => undefined);
+      this.handle = null;
+    }
+  }
+
+  reasons(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, v] of [...this.byReason.entries()].sort((a, b) => a[0].localeCompare(b[0]))) out[k] = v;
+    return out;
+  }
+}

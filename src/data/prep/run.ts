@@ -1,0 +1,551 @@
+/**
+ * `rec prep` as a library call (PRODUCT §2, §3, §10): behaviour logs → dataset folder.
+ *
+ * Pipeline: read every input (streaming; accepted rows into typed-array columns, rejects into
+ * rejects.jsonl) → de-duplicate (user, item) → iterative k-core → split → drop ids left without
+ * rows → write train/valid/test.arrow sorted by (user, ts, seq), users/items.arrow and
+ * manifest.json into a staged folder → rename it into place. Any failure removes the staged folder.
+ */
+import { basename, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { PrepConfig } from '../../config/schema.js';
+import { stableJson, stageDir, writeFileAtomic, type StagedDir } from '../../io/atomic.js';
+import { DataError, InterruptedError, RecError, UsageError } from '../../util/errors.js';
+import type { RunIO } from '../../util/run-io.js';
+import { ANONYMIZE_ALGORITHM, anonymizeId, keyFingerprint } from '../anonymize.js';
+import {
+  DATASET_FORMAT_VERSION,
+  MANIFEST_FILE,
+  REJECTS_FILE,
+  SPLIT_FILES,
+  VOCAB_FILES,
+  type DatasetManifest,
+  type ManifestRows,
+  type ManifestSource,
+  type ManifestSplitStats,
+} from '../manifest.js';
+import { writeInteractions, writeVocab } from './arrow-write.js';
+import { planRoles, resolvePlan, type ColumnPlan } from './columns.js';
+import { dedupeRows, type DedupeRule } from './dedupe.js';
+import { analyzeDelimitedHead, FastDelimitedReader, readDelimitedWithCsvParse, type DelimitedSetup } from './delimited.js';
+import { Ingest } from './ingest.js';
+import { analyzeJsonHead, jsonFieldPlan, JsonlReader, type JsonPlan } from './jsonl.js';
+import { kcoreRows } from './kcore.js';
+import {
+  COLUMN_ROLES,
+  describeMaxRejects,
+  fileKind,
+  parseColumnsSpec,
+  parseEventWeights,
+  parseMaxRejects,
+  parseSplitSpec,
+  type ColumnsSpec,
+  type FileKind,
+  type MaxRejects,
+} from './options.js';
+import { POOL, TEST, TRAIN, VALID, arrangeRows, isAlive, rowsWhere } from './order.js';
+import { RejectSink } from './rejects.js';
+import { inputSize, readChunks, type SourceDigest } from './source.js';
+import { applySplit } from './split.js';
+import { makeTsParser, type TsParser } from './timestamps.js';
+
+export interface PrepRequest {
+  /** Log files, read in this order (absolute or relative to the process cwd). */
+  inputs: string[];
+  /** Dataset folder to write (replaced atomically). */
+  out: string;
+  config: PrepConfig;
+  seed: number;
+  /** HMAC key for --anonymize (from --anonymize-key-file or REC_ANON_KEY). */
+  anonKey?: Buffer;
+  recVersion: string;
+  /** Recorded verbatim in manifest.config. */
+  resolvedConfig?: unknown;
+  /** Delimited reader: the byte-level fast path (default) or csv-parse throughout (reference). */
+  parser?: 'fast' | 'csv-parse';
+}
+
+export interface PrepSplitSummary {
+  rows: number;
+  users: number;
+  items: number;
+  cold_users: number;
+  cold_items: number;
+}
+
+/** The `rec prep --json` document (PRODUCT §10) plus timings. */
+export interface PrepResult {
+  dataset: string;
+  rows: ManifestRows;
+  rejected_by_reason: Record<string, number>;
+  users: number;
+  items: number;
+  splits: { train: PrepSplitSummary; valid: PrepSplitSummary; test: PrepSplitSummary };
+  feedback: 'explicit' | 'implicit';
+  elapsed_s: number;
+  rows_per_s: number;
+  warnings: string[];
+}
+
+interface InputFile {
+  path: string;
+  role: 'log' | 'valid' | 'test';
+  size: number;
+  kind: FileKind;
+}
+
+interface ReadOutcome {
+  source: ManifestSource;
+  /** Storage index range of the file's accepted rows. */
+  from: number;
+  to: number;
+}
+
+function interrupted(signal: AbortSignal): RecError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof RecError) return reason;
+  const name = reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
+  return new InterruptedError(name, 'rec prep was interrupted; no dataset was written.');
+}
+
+function resolveDedupe(rule: PrepConfig['dedupe'], feedback: 'explicit' | 'implicit'): DedupeRule {
+  if (rule === 'auto') return feedback === 'explicit' ? 'last' : 'max';
+  return rule;
+}
+
+function emptySplitStats(): ManifestSplitStats {
+  return { rows: 0, users: 0, items: 0, cold_users: 0, cold_items: 0 };
+}
+
+function isoOf(ms: number | null): string | null {
+  if (ms === null) return null;
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> {
+  const t0 = performance.now();
+  const cfg = req.config;
+  const warnings: string[] = [];
+  let tPhase = t0;
+  const phase = (name: string): void => {
+    const now = performance.now();
+    io.log.debug(`prep: ${name} ${((now - tPhase) / 1000).toFixed(3)} s`);
+    tPhase = now;
+  };
+  const warn = (msg: string): void => {
+    warnings.push(msg);
+    io.log.warn(msg);
+  };
+
+  // 1. Settings (all usage errors before anything is read or written).
+  if (req.inputs.length === 0) throw new UsageError('rec prep needs at least one log file. Expected: rec prep LOG... --out DIR.');
+  const spec: ColumnsSpec | null = cfg.columns !== null ? parseColumnsSpec(cfg.columns) : null;
+  const splitSpec = parseSplitSpec(cfg.split);
+  const eventWeights = cfg.event_weights !== null ? parseEventWeights(cfg.event_weights) : null;
+  const maxRejects: MaxRejects = parseMaxRejects(cfg.max_rejects);
+  const tsPattern: TsParser | null = cfg.ts_format !== null ? makeTsParser('auto', cfg.ts_format, cfg.ts_year) : null;
+  const tsParser = tsPattern ?? makeTsParser(cfg.ts_unit, null, null);
+  if (cfg.anonymize && (!req.anonKey || req.anonKey.length === 0)) {
+    throw new UsageError('--anonymize (config prep.anonymize) needs a key: pass --anonymize-key-file FILE (config prep.anonymize_key_file) or set REC_ANON_KEY.');
+  }
+  const files: InputFile[] = [];
+  for (const path of req.inputs) files.push({ path, role: 'log', size: await inputSize(path, 'Input log'), kind: fileKind(path, cfg.format) });
+  if (cfg.valid !== null) files.push({ path: cfg.valid, role: 'valid', size: await inputSize(cfg.valid, '--valid file (config prep.valid)'), kind: fileKind(cfg.valid, cfg.format) });
+  if (cfg.test !== null) files.push({ path: cfg.test, role: 'test', size: await inputSize(cfg.test, '--test file (config prep.test)'), kind: fileKind(cfg.test, cfg.format) });
+  const totalBytes = files.reduce((s, f) => s + f.size, 0);
+
+  const staged: StagedDir = await stageDir(req.out);
+  let rejects: RejectSink | null = null;
+  const bar = io.progress.start('prep', totalBytes, 'B');
+  try {
+    rejects = await RejectSink.create(join(staged.path, REJECTS_FILE), !cfg.anonymize);
+    const sink = rejects;
+    const overLimit = (read: number): boolean =>
+      maxRejects.kind === 'count' ? sink.count > maxRejects.count : sink.count * 100 > maxRejects.percent * read;
+    const tooMany = (read: number): DataError => {
+      const reasons = Object.entries(sink.reasons()).map(([k, v]) => `${k} ${v}`).join(', ');
+      const first = sink.examples.map((e) => `${e.file}:${e.line} ${e.reason} (${e.detail})`).join('; ');
+      const pct = read > 0 ? ` (${((100 * sink.count) / read).toFixed(2)}% of ${read} rows read)` : '';
+      return new DataError(
+        `Too many rejected rows: ${sink.count}${pct}, over --max-rejects ${describeMaxRejects(maxRejects)} (config prep.max_rejects). By reason: ${reasons}. First: ${first}. No dataset was written; fix the input (see the reasons) or raise --max-rejects.`,
+      );
+    };
+
+    // 2. Read every input.
+    let ingest: Ingest | null = null;
+    let roles: string | null = null;
+    let bytesDone = 0;
+    const outcomes: ReadOutcome[] = [];
+    for (const file of files) {
+      const digest: SourceDigest = { bytes: 0, sha256: '' };
+      const it = readChunks(file.path, file.kind.gzip, digest, (n) => {
+        bytesDone += n;
+        bar.update(bytesDone);
+      })[Symbol.asyncIterator]();
+      try {
+        const headParts: Buffer[] = [];
+        let headLen = 0;
+        let ended = false;
+        while (headLen < 1 << 16) {
+          const r = await it.next();
+          if (r.done) {
+            ended = true;
+            break;
+          }
+          headParts.push(r.value);
+          headLen += r.value.length;
+        }
+        const head = Buffer.concat(headParts);
+        const headText = head.toString('utf8', 0, Math.min(head.length, 1 << 16));
+        const headFinal = ended && head.length <= 1 << 16;
+        let setup: DelimitedSetup | null = null;
+        let jsonPlan: JsonPlan | null = null;
+        let plan: ColumnPlan;
+        if (file.kind.format === 'jsonl') {
+          jsonPlan = analyzeJsonHead(headText, headFinal, spec, file.path);
+          plan = jsonFieldPlan(jsonPlan);
+        } else {
+          setup = analyzeDelimitedHead(headText, headFinal, file.kind, { delimiter: cfg.delimiter, header: cfg.header, spec }, file.path);
+          plan = resolvePlan(spec, setup.headerFields, setup.columnCount, file.path);
+        }
+        const fileRoles = planRoles(plan).join(',');
+        if (ingest === null) {
+          roles = fileRoles;
+          const hasRating = plan.rating >= 0;
+          let feedback: 'explicit' | 'implicit';
+          if (cfg.feedback === 'auto') feedback = hasRating ? 'explicit' : 'implicit';
+          else feedback = cfg.feedback;
+          if (feedback === 'explicit' && !hasRating) {
+            throw new UsageError(`--feedback explicit (config prep.feedback) needs a rating column, but none is mapped for ${file.path}. Expected --columns user=C,item=C,rating=C or --feedback implicit.`);
+          }
+          if (eventWeights !== null && plan.event < 0) {
+            throw new UsageError(`--event-weights (config prep.event_weights) is given, but no event column is mapped for ${file.path}. Expected --columns …,event=C.`);
+          }
+          if (eventWeights !== null && feedback === 'explicit') warn('--event-weights is ignored under explicit feedback: values are the ratings.');
+          ingest = new Ingest({
+            feedback,
+            hasTs: plan.ts >= 0,
+            hasEvents: plan.event >= 0,
+            eventWeights,
+            tsUnit: cfg.ts_unit,
+            tsPattern,
+            tsParser,
+            rejects: sink,
+            onReject: () => {
+              if (maxRejects.kind === 'count' && sink.count > maxRejects.count) throw tooMany(-1);
+            },
+          });
+        } else if (fileRoles !== roles) {
+          throw new UsageError(
+            `${file.path} maps the columns ${fileRoles}, but ${files[0].path} maps ${roles}. Expected the same columns in every input; pass --columns (config prep.columns).`,
+          );
+        }
+        const ing = ingest;
+        const counts = ing.beginFile({ file: file.path, plan, columnCount: setup ? setup.columnCount : 0 });
+        const from = ing.store.length;
+        const afterChunk = async (): Promise<void> => {
+          if (sink.pendingBytes > 1 << 16) await sink.flush();
+          if (io.signal?.aborted) throw interrupted(io.signal);
+        };
+        let dataRows: number;
+        if (jsonPlan !== null) {
+          const reader = new JsonlReader(jsonPlan, ing);
+          reader.push(head);
+          await afterChunk();
+          for (let r = await it.next(); !r.done; r = await it.next()) {
+            reader.push(r.value);
+            await afterChunk();
+          }
+          reader.finish();
+          dataRows = reader.dataRows;
+        } else if (setup !== null && req.parser === 'csv-parse') {
+          const s = setup;
+          async function* all(): AsyncGenerator<Buffer> {
+            yield head;
+            for (let r = await it.next(); !r.done; r = await it.next()) {
+              yield r.value;
+              await afterChunk();
+            }
+          }
+          dataRows = await readDelimitedWithCsvParse(all(), s, ing);
+        } else {
+          const reader = new FastDelimitedReader(setup as DelimitedSetup, ing);
+          reader.push(head);
+          await afterChunk();
+          for (let r = await it.next(); !r.done; r = await it.next()) {
+            reader.push(r.value);
+            await afterChunk();
+          }
+          reader.finish();
+          dataRows = reader.dataRows;
+        }
+        await sink.flush();
+        if (dataRows === 0) throw new DataError(`${file.path} has no data rows${setup?.header ? ' (only a header)' : ''}. Expected at least one interaction.`);
+        const sourceCols: Record<string, string | number> = {};
+        for (const role of COLUMN_ROLES) {
+          if (plan[role] < 0) continue;
+          if (jsonPlan) sourceCols[role] = jsonPlan[role] as string | number;
+          else if (setup?.headerFields) sourceCols[role] = setup.headerFields[plan[role]];
+          else sourceCols[role] = plan[role];
+        }
+        outcomes.push({
+          source: {
+            path: file.path,
+            role: file.role,
+            bytes: digest.bytes,
+            sha256: digest.sha256,
+            gzip: file.kind.gzip,
+            format: file.kind.format,
+            delimiter: setup ? setup.delimiter : null,
+            header: setup ? setup.header : null,
+            columns: sourceCols,
+            rows_read: counts.read,
+            rejected: counts.rejected,
+          },
+          from,
+          to: ing.store.length,
+        });
+      } finally {
+        await it.return(undefined);
+      }
+    }
+    if (ingest === null) throw new DataError('No input was read.');
+    const ing = ingest;
+    const store = ing.store;
+    const read = ing.seq;
+    if (overLimit(read)) throw tooMany(read);
+    bar.update(totalBytes, 'processing');
+    phase('read');
+
+    // 3. Dedupe, k-core, split on the accepted rows.
+    const n = store.length;
+    let assign: Uint8Array = new Uint8Array(n).fill(POOL);
+    for (const o of outcomes) {
+      if (o.source.role === 'log') continue;
+      assign.fill(o.source.role === 'valid' ? VALID : TEST, o.from, o.to);
+    }
+    const feedback = ing.opts.feedback;
+    const dedupe = resolveDedupe(cfg.dedupe, feedback);
+    const nUsers0 = ing.users.size;
+    const nItems0 = ing.items.size;
+    const predefined = { valid: cfg.valid !== null, test: cfg.test !== null };
+    assign = arrangeRows(store, assign, nUsers0);
+    phase('arrange');
+    const deduplicated = dedupeRows(store, assign, nItems0, dedupe, predefined.valid || predefined.test);
+    phase('dedupe');
+    const kcore = kcoreRows(store, assign, nUsers0, nItems0, cfg.min_user, cfg.min_item);
+    phase('k-core');
+    const split = applySplit(store, assign, nUsers0, splitSpec, predefined, req.seed);
+    phase('split');
+    for (const note of split.notes) warn(note);
+
+    // 4. Vocabularies of the ids that still have rows, in order of first appearance.
+    const userCount = new Int32Array(nUsers0);
+    const itemCount = new Int32Array(nItems0);
+    let vmin = Number.POSITIVE_INFINITY;
+    let vmax = Number.NEGATIVE_INFINITY;
+    let tmin = Number.POSITIVE_INFINITY;
+    let tmax = Number.NEGATIVE_INFINITY;
+    const ts = store.ts;
+    for (let i = 0; i < n; i++) {
+      if (!isAlive(assign[i])) continue;
+      userCount[store.users[i]]++;
+      itemCount[store.items[i]]++;
+      const v = store.values[i];
+      if (v < vmin) vmin = v;
+      if (v > vmax) vmax = v;
+      if (ts) {
+        if (ts[i] < tmin) tmin = ts[i];
+        if (ts[i] > tmax) tmax = ts[i];
+      }
+    }
+    const compact = (counts: Int32Array): { map: Int32Array; size: number } => {
+      const map = new Int32Array(counts.length).fill(-1);
+      let size = 0;
+      for (let k = 0; k < counts.length; k++) if (counts[k] > 0) map[k] = size++;
+      return { map, size };
+    };
+    const um = compact(userCount);
+    const im = compact(itemCount);
+    const fp = req.anonKey && cfg.anonymize ? keyFingerprint(req.anonKey) : null;
+    const userIds: string[] = new Array<string>(um.size);
+    const itemIds: string[] = new Array<string>(im.size);
+    const uCounts = new Int32Array(um.size);
+    const iCounts = new Int32Array(im.size);
+    for (let k = 0; k < nUsers0; k++) {
+      const j = um.map[k];
+      if (j < 0) continue;
+      const raw = ing.users.idAt(k);
+      userIds[j] = fp !== null && req.anonKey ? anonymizeId(req.anonKey, raw) : raw;
+      uCounts[j] = userCount[k];
+    }
+    for (let k = 0; k < nItems0; k++) {
+      const j = im.map[k];
+      if (j < 0) continue;
+      itemIds[j] = ing.items.idAt(k);
+      iCounts[j] = itemCount[k];
+    }
+    ing.users.freeze();
+    ing.items.freeze();
+    const uFirst = new Float64Array(um.size).fill(Number.NaN);
+    const uLast = new Float64Array(um.size).fill(Number.NaN);
+    const iFirst = new Float64Array(im.size).fill(Number.NaN);
+    const iLast = new Float64Array(im.size).fill(Number.NaN);
+    if (ts) {
+      for (let i = 0; i < n; i++) {
+        if (!isAlive(assign[i])) continue;
+        const t = ts[i];
+        const u = um.map[store.users[i]];
+        const it = im.map[store.items[i]];
+        if (!(uFirst[u] <= t)) uFirst[u] = t;
+        if (!(uLast[u] >= t)) uLast[u] = t;
+        if (!(iFirst[it] <= t)) iFirst[it] = t;
+        if (!(iLast[it] >= t)) iLast[it] = t;
+      }
+    }
+
+    phase('vocab');
+    // 5. Split files, sorted by (user, ts, seq); per-split stats with cold ids.
+    const splitStats = { train: emptySplitStats(), valid: emptySplitStats(), test: emptySplitStats() };
+    const inTrainU = new Uint8Array(um.size);
+    const inTrainI = new Uint8Array(im.size);
+    const stampU = new Int32Array(um.size);
+    const stampI = new Int32Array(im.size);
+    const eventNames = store.events ? ing.eventNames : null;
+    let stamp = 0;
+    for (const [name, code] of [['train', TRAIN], ['valid', VALID], ['test', TEST]] as const) {
+      const order = rowsWhere(assign, (s) => s === code);
+      stamp++;
+      const st = splitStats[name];
+      st.rows = order.length;
+      for (let k = 0; k < order.length; k++) {
+        const r = order[k];
+        const u = um.map[store.users[r]];
+        const it = im.map[store.items[r]];
+        if (code === TRAIN) {
+          inTrainU[u] = 1;
+          inTrainI[it] = 1;
+        }
+        if (stampU[u] !== stamp) {
+          stampU[u] = stamp;
+          st.users++;
+          if (!inTrainU[u]) st.cold_users++;
+        }
+        if (stampI[it] !== stamp) {
+          stampI[it] = stamp;
+          st.items++;
+          if (!inTrainI[it]) st.cold_items++;
+        }
+      }
+      await writeInteractions(join(staged.path, SPLIT_FILES[name]), store, order, um.map, im.map, eventNames);
+    }
+    await writeVocab(join(staged.path, VOCAB_FILES.users), userIds, uCounts, uFirst, uLast);
+    await writeVocab(join(staged.path, VOCAB_FILES.items), itemIds, iCounts, iFirst, iLast);
+    phase('write');
+
+    // 6. Manifest.
+    const rejected = sink.count;
+    const rows: ManifestRows = {
+      read,
+      accepted: read - rejected,
+      rejected,
+      deduplicated,
+      filtered: kcore.removed,
+      train: splitStats.train.rows,
+      valid: splitStats.valid.rows,
+      test: splitStats.test.rows,
+    };
+    if (rows.accepted !== rows.deduplicated + rows.filtered + rows.train + rows.valid + rows.test || rows.accepted !== n) {
+      throw new DataError(`Internal accounting error: ${JSON.stringify(rows)} (stored ${n}). Please report this.`);
+    }
+    const hasTs = ts !== null && Number.isFinite(tmin);
+    const manifest: DatasetManifest = {
+      format_version: DATASET_FORMAT_VERSION,
+      rec_version: req.recVersion,
+      seed: req.seed,
+      sources: outcomes.map((o) => o.source),
+      prep: {
+        format: cfg.format,
+        delimiter: cfg.delimiter,
+        header: cfg.header,
+        columns: cfg.columns,
+        ts_unit: cfg.ts_unit,
+        ts_format: cfg.ts_format,
+        ts_year: cfg.ts_year,
+        feedback,
+        event_weights: eventWeights ? Object.fromEntries(eventWeights) : null,
+        dedupe,
+        min_user: cfg.min_user,
+        min_item: cfg.min_item,
+        split: cfg.split,
+        test: cfg.test,
+        valid: cfg.valid,
+        anonymize: cfg.anonymize,
+        max_rejects: describeMaxRejects(maxRejects),
+        parser: req.parser ?? 'fast',
+      },
+      config: req.resolvedConfig ?? null,
+      rows,
+      rejected_by_reason: sink.reasons(),
+      users: um.size,
+      items: im.size,
+      split: {
+        kind: splitSpec.kind,
+        spec: cfg.split,
+        ratios: split.ratios,
+        predefined: { valid: cfg.valid, test: cfg.test },
+        cuts: split.cuts,
+      },
+      splits: splitStats,
+      feedback: {
+        kind: feedback,
+        event_weights: feedback === 'implicit' && eventWeights ? Object.fromEntries(eventWeights) : null,
+        value_min: Number.isFinite(vmin) ? vmin : null,
+        value_max: Number.isFinite(vmax) ? vmax : null,
+      },
+      events: eventNames ? [...eventNames] : null,
+      dedupe,
+      kcore: { min_user: cfg.min_user, min_item: cfg.min_item, iterations: kcore.iterations },
+      time: {
+        has_ts: ts !== null,
+        min_ts: hasTs ? tmin : null,
+        max_ts: hasTs ? tmax : null,
+        min_iso: hasTs ? isoOf(tmin) : null,
+        max_iso: hasTs ? isoOf(tmax) : null,
+      },
+      anonymize: fp !== null ? { algorithm: ANONYMIZE_ALGORITHM, key_fingerprint: fp } : null,
+      files: { ...SPLIT_FILES, ...VOCAB_FILES, rejects: REJECTS_FILE },
+    };
+    await sink.close();
+    await writeFileAtomic(join(staged.path, MANIFEST_FILE), stableJson(manifest));
+    await staged.commit();
+    bar.stop();
+
+    const elapsed = (performance.now() - t0) / 1000;
+    const result: PrepResult = {
+      dataset: req.out,
+      rows,
+      rejected_by_reason: manifest.rejected_by_reason,
+      users: um.size,
+      items: im.size,
+      splits: splitStats,
+      feedback,
+      elapsed_s: Math.round(elapsed * 1000) / 1000,
+      rows_per_s: elapsed > 0 ? Math.round(read / elapsed) : 0,
+      warnings,
+    };
+    const fmt = (x: number): string => x.toLocaleString('en-US');
+    io.log.info(
+      `prep: ${fmt(read)} rows read from ${files.length} file${files.length === 1 ? '' : 's'}, ${fmt(rejected)} rejected, ${fmt(deduplicated)} duplicates, ${fmt(kcore.removed)} k-core; ` +
+        `train ${fmt(rows.train)} / valid ${fmt(rows.valid)} / test ${fmt(rows.test)}; ${fmt(um.size)} users, ${fmt(im.size)} items; ` +
+        `${elapsed.toFixed(2)} s (${fmt(result.rows_per_s)} rows/s) → ${basename(req.out)}`,
+    );
+    return result;
+  } catch (error) {
+    bar.stop();
+    await rejects?.discard();
+    await staged.abort();
+    throw error;
+  }
+}

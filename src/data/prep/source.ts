@@ -1,0 +1,68 @@
+/**
+ * Streams one input file's (decompressed) bytes, hashing the bytes on disk (sha256 recorded in the
+ * manifest) and reporting them to the progress bar as they are read.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Readable, pipeline } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { DataError, UsageError } from '../../util/errors.js';
+
+export interface SourceDigest {
+  bytes: number;
+  sha256: string;
+}
+
+/** Size of an input file; UsageError (exit 2) naming the path when it is missing or not a file. */
+export async function inputSize(path: string, what: string): Promise<number> {
+  try {
+    const s = await stat(path);
+    if (!s.isFile()) throw new UsageError(`${what} ${path} is not a file.`);
+    return s.size;
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new UsageError(`${what} ${path} cannot be read (${code}). Expected an existing CSV, TSV or JSONL file, optionally .gz.`);
+  }
+}
+
+const READ_CHUNK = 1 << 20;
+
+/**
+ * Yields the file's content chunks (gunzipped when `gzip`). `digest` is filled once the stream has
+ * been read to the end. `onBytes` receives the count of raw bytes read after every chunk.
+ */
+export async function* readChunks(path: string, gzip: boolean, digest: SourceDigest, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
+  const hash = createHash('sha256');
+  const raw = createReadStream(path, { highWaterMark: READ_CHUNK });
+  async function* rawChunks(): AsyncGenerator<Buffer> {
+    for await (const chunk of raw) {
+      const b = chunk as Buffer;
+      hash.update(b);
+      digest.bytes += b.length;
+      onBytes(b.length);
+      yield b;
+    }
+  }
+  let gunzip: ReturnType<typeof createGunzip> | null = null;
+  try {
+    if (!gzip) {
+      yield* rawChunks();
+    } else {
+      gunzip = createGunzip({ chunkSize: 1 << 18 });
+      pipeline(Readable.from(rawChunks()), gunzip, () => undefined);
+      for await (const chunk of gunzip) yield chunk as Buffer;
+    }
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (gzip && typeof code === 'string' && code.startsWith('Z_')) {
+      throw new DataError(`${path}: not a valid gzip stream (${(error as Error).message}).`, { cause: error });
+    }
+    throw new DataError(`${path}: read failed (${code ?? (error as Error).message}).`, { cause: error });
+  } finally {
+    raw.destroy();
+    gunzip?.destroy();
+  }
+  digest.sha256 = hash.digest('hex');
+}

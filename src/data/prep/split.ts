@@ -1,0 +1,120 @@
+/**
+ * Assigns the pool rows (rows of the logs, after dedupe and k-core) to train / valid / test.
+ * Rows of --valid / --test files are already in their split; the split then divides the pool only
+ * among the splits that are not predefined (their shares renormalised).
+ *  - random: one seeded uniform draw per row, in input order.
+ *  - temporal: global time cut at the quantiles of the pool rows' timestamps; rows with the same
+ *    timestamp always land in the same split, so every valid row is at or after every train row.
+ *  - leave-last: per user, the latest row (by ts, then input order) → test, the one before → valid;
+ *    a user with fewer rows than (splits to fill + 1), i.e. < 3 normally, stays wholly in train.
+ *  - none: everything to train.
+ */
+import { Prng } from '../../util/prng.js';
+import { UsageError } from '../../util/errors.js';
+import type { SplitSpec } from './options.js';
+import type { RowStore } from './store.js';
+import { POOL, TEST, TRAIN, VALID } from './order.js';
+
+export interface SplitOutcome {
+  /** Shares actually applied to the pool (random/temporal), in train, valid, test order. */
+  ratios: [number, number, number] | null;
+  /** temporal: first ts (ms) of valid and of test; null when that split is empty. */
+  cuts: { valid_from_ts: number | null; test_from_ts: number | null } | null;
+  /** Notes for the log (e.g. a share dropped because its split is predefined). */
+  notes: string[];
+}
+
+export function applySplit(
+  store: RowStore,
+  assign: Uint8Array,
+  nUsers: number,
+  spec: SplitSpec,
+  predefined: { valid: boolean; test: boolean },
+  seed: number,
+): SplitOutcome {
+  const n = store.length;
+  const notes: string[] = [];
+  if (spec.kind === 'none') {
+    for (let i = 0; i < n; i++) if (assign[i] === POOL) assign[i] = TRAIN;
+    return { ratios: null, cuts: null, notes };
+  }
+  if (spec.kind === 'leave-last') {
+    leaveLast(store, assign, nUsers, predefined);
+    return { ratios: null, cuts: null, notes };
+  }
+  const r: [number, number, number] = [...spec.ratios];
+  if (predefined.valid && r[1] > 0) {
+    notes.push(`the valid share ${r[1]} of --split is not used: --valid gives the validation rows`);
+    r[1] = 0;
+  }
+  if (predefined.test && r[2] > 0) {
+    notes.push(`the test share ${r[2]} of --split is not used: --test gives the test rows`);
+    r[2] = 0;
+  }
+  const sum = r[0] + r[1] + r[2];
+  if (sum <= 0) {
+    throw new UsageError(`--split (config prep.split) leaves no share for the rows of the logs once --valid/--test files are given. Expected a positive train share, e.g. ${spec.kind}:0.9,0.1,0 or none.`);
+  }
+  const ratios: [number, number, number] = [r[0] / sum, r[1] / sum, r[2] / sum];
+  if (spec.kind === 'random') {
+    const prng = Prng.fromSeed(seed, 'prep.split');
+    const a = ratios[0];
+    const b = ratios[0] + ratios[1];
+    for (let i = 0; i < n; i++) {
+      if (assign[i] !== POOL) continue;
+      const x = prng.next();
+      assign[i] = x < a ? TRAIN : x < b ? VALID : TEST;
+    }
+    return { ratios, cuts: null, notes };
+  }
+  const ts = store.ts;
+  if (ts === null) throw new UsageError('--split temporal (config prep.split) needs timestamps, but no ts column is mapped. Expected --columns …,ts=C or another split.');
+  let m = 0;
+  for (let i = 0; i < n; i++) if (assign[i] === POOL) m++;
+  const sorted = new Float64Array(m);
+  for (let i = 0, j = 0; i < n; i++) if (assign[i] === POOL) sorted[j++] = ts[i];
+  sorted.sort();
+  const k1 = Math.round(ratios[0] * m);
+  const k2 = Math.round((ratios[0] + ratios[1]) * m);
+  const validFrom = k1 < m ? sorted[k1] : Number.POSITIVE_INFINITY;
+  const testFrom = ratios[2] === 0 ? Number.POSITIVE_INFINITY : k2 < m ? sorted[k2] : Number.POSITIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    if (assign[i] !== POOL) continue;
+    const t = ts[i];
+    assign[i] = t < validFrom ? TRAIN : t < testFrom ? VALID : TEST;
+  }
+  const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
+  return { ratios, cuts: { valid_from_ts: ratios[1] === 0 ? null : finite(validFrom), test_from_ts: finite(testFrom) }, notes };
+}
+
+function leaveLast(store: RowStore, assign: Uint8Array, nUsers: number, predefined: { valid: boolean; test: boolean }): void {
+  const roles: number[] = [];
+  if (!predefined.test) roles.push(TEST);
+  if (!predefined.valid) roles.push(VALID);
+  const ts = store.ts;
+  const users = store.users;
+  const n = store.length;
+  const count = new Int32Array(nUsers);
+  const last = new Int32Array(nUsers).fill(-1);
+  const prev = new Int32Array(nUsers).fill(-1);
+  const later = (a: number, b: number): boolean => (ts !== null && ts[a] !== ts[b] ? ts[a] > ts[b] : a > b);
+  for (let i = 0; i < n; i++) {
+    if (assign[i] !== POOL) continue;
+    const u = users[i];
+    count[u]++;
+    assign[i] = TRAIN;
+    const l = last[u];
+    if (l < 0 || later(i, l)) {
+      prev[u] = l;
+      last[u] = i;
+    } else if (prev[u] < 0 || later(i, prev[u])) {
+      prev[u] = i;
+    }
+  }
+  if (roles.length === 0) return;
+  for (let u = 0; u < nUsers; u++) {
+    if (count[u] < roles.length + 1) continue;
+    assign[last[u]] = roles[0];
+    if (roles.length > 1) assign[prev[u]] = roles[1];
+  }
+}

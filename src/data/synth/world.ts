@@ -1,0 +1,474 @@
+/**
+ * The latent "world" behind `rec synth`: categories, items and users with factor vectors, and the
+ * per-user session generator. Everything is drawn from named Prng streams so a seed fixes every
+ * byte of the output.
+ *
+ * Generative model (planted structure a factorisation model can recover, a popularity model cannot):
+ *   - categories k have centroids c_k ∈ R^d (d = 8) with |c_k| ≈ 1 and a Zipf-like size weight;
+ *   - item i in category k has v_i = c_k + ε_i and a popularity weight pop_i = rank_i^(-ZIPF_S);
+ *   - user u has one to three favourite categories and u = Σ w_j c_{f_j} + η_u;
+ *   - a session picks a category with P(k | u) ∝ size_k · exp(u·c_k), then views items with
+ *     P(i | u, k) ∝ pop_i^ALPHA · exp(BETA · u·v_i) (with probability EXPLORE an item by global
+ *     popularity instead); each view may become a click → cart → buy, each stage with a logistic
+ *     probability rising in the affinity u·v_i, so buys carry the strongest personal signal.
+ * Large categories are sampled by sampling-importance-resampling (a pool of SIR_POOL proposals
+ * drawn by popularity, resampled by exp(BETA · u·v_i)) so the cost per user is bounded whatever the
+ * catalogue size.
+ */
+import { Prng } from '../../util/prng.js';
+
+export const DIM = 8;
+const ZIPF_S = 0.8;
+const ALPHA = 0.8;
+const BETA = 2.0;
+const EXPLORE = 0.05;
+const SIR_POOL = 384;
+const FAVOURITE_WEIGHTS = [3.5, 2.5, 1.5] as const;
+/** Per-coordinate noise: |η_u| ≈ 0.5·√8 ≈ 1.4, comparable to the favourite-category part. */
+const USER_NOISE = 0.5;
+const ITEM_NOISE = 0.55;
+
+/** Diurnal shape of activity by UTC hour: a quiet night, a lunch bump and an evening peak. */
+const HOUR_WEIGHTS = [
+  0.35, 0.22, 0.15, 0.1, 0.1, 0.14, 0.3, 0.55, 0.8, 0.95, 1.0, 1.1, 1.3, 1.2, 1.0, 1.0, 1.05, 1.15, 1.35, 1.65, 1.85,
+  1.75, 1.3, 0.7,
+];
+
+export const EVENT_TYPES = ['view', 'click', 'cart', 'buy'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+const CATEGORY_NAMES = [
+  'electronics', 'books', 'fashion', 'home', 'beauty', 'sports', 'toys', 'grocery', 'garden', 'auto', 'health',
+  'music', 'games', 'pets', 'office', 'baby', 'jewelry', 'shoes', 'tools', 'outdoor', 'kitchen', 'art', 'movies',
+  'crafts',
+];
+
+export function categoryName(k: number): string {
+  return k < CATEGORY_NAMES.length ? CATEGORY_NAMES[k] : `cat${k + 1}`;
+}
+
+export interface WorldSpec {
+  users: number;
+  items: number;
+  categories: number;
+  days: number;
+  /** Unix seconds of the first day's midnight (UTC). */
+  startTs: number;
+  seed: number;
+}
+
+export interface World {
+  readonly spec: WorldSpec;
+  /** Category of each item. */
+  readonly itemCategory: Int32Array;
+  /** Item factor vectors, row-major items × DIM. */
+  readonly itemVec: Float32Array;
+  readonly itemBias: Float32Array;
+  /** Items of each category (CSR). */
+  readonly catOffsets: Int32Array;
+  readonly catItems: Int32Array;
+  /** Cumulative pop^ALPHA within each category, aligned with catItems. */
+  readonly catPopCdf: Float64Array;
+  /** Walker alias tables over each category's slice of catItems (by pop^ALPHA), for O(1) proposals. */
+  readonly catAliasProb: Float64Array;
+  readonly catAlias: Int32Array;
+  readonly catCentroid: Float32Array;
+  readonly catLogSize: Float64Array;
+  /** Cumulative global pop^ALPHA over all items (for exploration views). */
+  readonly globalAliasProb: Float64Array;
+  readonly globalAlias: Int32Array;
+  readonly dayCdf: Float64Array;
+  readonly hourCdf: Float64Array;
+}
+
+function cumulative(weights: ArrayLike<number>): Float64Array {
+  const cdf = new Float64Array(weights.length);
+  let s = 0;
+  for (let i = 0; i < weights.length; i++) {
+    s += weights[i];
+    cdf[i] = s;
+  }
+  return cdf;
+}
+
+/** Index of the first cdf[j] > u·total, searching cdf[lo, hi). */
+function searchCdf(cdf: Float64Array, lo: number, hi: number, target: number): number {
+  let a = lo;
+  let b = hi - 1;
+  while (a < b) {
+    const m = (a + b) >>> 1;
+    if (cdf[m] > target) b = m;
+    else a = m + 1;
+  }
+  return a;
+}
+
+/**
+ * Vose's alias method over weights[lo, hi): fills prob/alias[lo, hi) with indices relative to lo.
+ * Sampling is then one uniform draw: j = ⌊x·n⌋, keep j if the fraction < prob[j], else alias[j].
+ */
+function buildAlias(weights: Float64Array, lo: number, hi: number, prob: Float64Array, alias: Int32Array): void {
+  const n = hi - lo;
+  if (n === 0) return;
+  let total = 0;
+  for (let j = lo; j < hi; j++) total += weights[j];
+  const scaled = new Float64Array(n);
+  const small = new Int32Array(n);
+  const large = new Int32Array(n);
+  let ns = 0;
+  let nl = 0;
+  for (let j = 0; j < n; j++) {
+    scaled[j] = (weights[lo + j] * n) / total;
+    if (scaled[j] < 1) small[ns++] = j;
+    else large[nl++] = j;
+  }
+  while (ns > 0 && nl > 0) {
+    const s = small[--ns];
+    const l = large[nl - 1];
+    prob[lo + s] = scaled[s];
+    alias[lo + s] = l;
+    scaled[l] = scaled[l] + scaled[s] - 1;
+    if (scaled[l] < 1) {
+      nl--;
+      small[ns++] = l;
+    }
+  }
+  while (nl > 0) prob[lo + large[--nl]] = 1;
+  while (ns > 0) prob[lo + small[--ns]] = 1;
+}
+
+/** An index in [0, n) drawn from an alias table slice starting at lo. */
+function sampleAlias(rng: Prng, prob: Float64Array, alias: Int32Array, lo: number, n: number): number {
+  const x = rng.next() * n;
+  const j = Math.floor(x);
+  return x - j < prob[lo + j] ? j : alias[lo + j];
+}
+
+function sampleCdf(rng: Prng, cdf: Float64Array, lo = 0, hi = cdf.length): number {
+  const base = lo > 0 ? cdf[lo - 1] : 0;
+  return searchCdf(cdf, lo, hi, base + rng.next() * (cdf[hi - 1] - base));
+}
+
+export function buildWorld(spec: WorldSpec): World {
+  const { items, categories: C, days } = spec;
+  const rng = Prng.fromSeed(spec.seed, 'synth/world');
+
+  const catCentroid = new Float32Array(C * DIM);
+  for (let k = 0; k < C; k++) {
+    let norm = 0;
+    for (let d = 0; d < DIM; d++) {
+      const x = rng.normal();
+      catCentroid[k * DIM + d] = x;
+      norm += x * x;
+    }
+    norm = Math.sqrt(norm);
+    for (let d = 0; d < DIM; d++) catCentroid[k * DIM + d] /= norm;
+  }
+  // Category sizes are skewed too (a few big departments, a long tail of small ones).
+  const catWeight = new Float64Array(C);
+  for (let k = 0; k < C; k++) catWeight[k] = 1 / Math.pow(k + 1, 0.6);
+  const catWeightCdf = cumulative(catWeight);
+
+  const itemCategory = new Int32Array(items);
+  const order = rng.permutation(items);
+  for (let j = 0; j < items; j++) {
+    // The first C items (in a random order) seed every category, so none is empty.
+    itemCategory[order[j]] = j < C ? j : sampleCdf(rng, catWeightCdf);
+  }
+  const popRank = rng.permutation(items);
+  const popW = new Float64Array(items);
+  for (let i = 0; i < items; i++) popW[i] = Math.pow(popRank[i] + 1, -ZIPF_S * ALPHA);
+
+  const itemVec = new Float32Array(items * DIM);
+  const itemBias = new Float32Array(items);
+  const noise = ITEM_NOISE / Math.sqrt(DIM);
+  for (let i = 0; i < items; i++) {
+    const k = itemCategory[i];
+    for (let d = 0; d < DIM; d++) itemVec[i * DIM + d] = catCentroid[k * DIM + d] + noise * rng.normal();
+    itemBias[i] = 0.3 * rng.normal();
+  }
+
+  const catCount = new Int32Array(C);
+  for (let i = 0; i < items; i++) catCount[itemCategory[i]]++;
+  const catOffsets = new Int32Array(C + 1);
+  for (let k = 0; k < C; k++) catOffsets[k + 1] = catOffsets[k] + catCount[k];
+  const fill = catOffsets.slice(0, C);
+  const catItems = new Int32Array(items);
+  for (let i = 0; i < items; i++) catItems[fill[itemCategory[i]]++] = i;
+  const catPopCdf = new Float64Array(items);
+  const catLogSize = new Float64Array(C);
+  for (let k = 0; k < C; k++) {
+    let s = 0;
+    for (let j = catOffsets[k]; j < catOffsets[k + 1]; j++) {
+      s += popW[catItems[j]];
+      catPopCdf[j] = s;
+    }
+    catLogSize[k] = s > 0 ? Math.log(s) : -Infinity;
+  }
+  const catAliasProb = new Float64Array(items);
+  const catAlias = new Int32Array(items);
+  const catW = new Float64Array(items);
+  for (let j = 0; j < items; j++) catW[j] = popW[catItems[j]];
+  for (let k = 0; k < C; k++) buildAlias(catW, catOffsets[k], catOffsets[k + 1], catAliasProb, catAlias);
+  const globalAliasProb = new Float64Array(items);
+  const globalAlias = new Int32Array(items);
+  buildAlias(popW, 0, items, globalAliasProb, globalAlias);
+
+  const dayW = new Float64Array(days);
+  const weekday0 = new Date(spec.startTs * 1000).getUTCDay();
+  for (let d = 0; d < days; d++) {
+    const wd = (weekday0 + d) % 7;
+    dayW[d] = wd === 0 || wd === 6 ? 1.2 : 1.0;
+  }
+
+  return {
+    spec,
+    itemCategory,
+    itemVec,
+    itemBias,
+    catOffsets,
+    catItems,
+    catPopCdf,
+    catCentroid,
+    catLogSize,
+    catAliasProb,
+    catAlias,
+    globalAliasProb,
+    globalAlias,
+    dayCdf: cumulative(dayW),
+    hourCdf: cumulative(HOUR_WEIGHTS),
+  };
+}
+
+/**
+ * Rows of one user, in time order. Buffers are reused across users (bounded by the largest
+ * per-user budget), so memory does not grow with the output.
+ */
+export interface UserRows {
+  count: number;
+  item: Int32Array;
+  event: Uint8Array;
+  ts: Float64Array;
+  rating: Uint8Array;
+}
+
+function logistic(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
+
+/** A user's sampler for one category: a slice [lo, hi) of the generator's scratch arena. */
+interface CatSampler {
+  lo: number;
+  hi: number;
+}
+
+/**
+ * Generates users one at a time. `next(budget)` returns that user's rows (exactly `budget` of
+ * them: the last session is cut short, which keeps every funnel stage a subset of the previous).
+ */
+export function createUserGenerator(world: World, explicit: boolean) {
+  const { spec } = world;
+  const C = spec.categories;
+  const rng = Prng.fromSeed(spec.seed, 'synth/events');
+  const timeRng = Prng.fromSeed(spec.seed, 'synth/time');
+  // Ratings draw from their own stream so `explicit` adds a column without changing any other byte.
+  const ratingRng = Prng.fromSeed(spec.seed, 'synth/rating');
+  const u = new Float64Array(DIM);
+  const catCdf = new Float64Array(C);
+  const cache = new Map<number, CatSampler>();
+  let rows: UserRows = {
+    count: 0,
+    item: new Int32Array(256),
+    event: new Uint8Array(256),
+    ts: new Float64Array(256),
+    rating: new Uint8Array(256),
+  };
+  let sessionStart = new Int32Array(64);
+  let sessionStarts = new Float64Array(64);
+  const windowEnd = spec.startTs + spec.days * 86400;
+
+  const ensure = (n: number) => {
+    if (rows.item.length >= n) return;
+    let cap = rows.item.length;
+    while (cap < n) cap *= 2;
+    rows = {
+      count: 0,
+      item: new Int32Array(cap),
+      event: new Uint8Array(cap),
+      ts: new Float64Array(cap),
+      rating: new Uint8Array(cap),
+    };
+  };
+
+  const affinityOf = (i: number): number => {
+    let s = 0;
+    const o = i * DIM;
+    for (let d = 0; d < DIM; d++) s += u[d] * world.itemVec[o + d];
+    return s;
+  };
+
+  // Pool size per category scales with how many views the user is expected to make there: SIR
+  // with a pool several times the number of draws is close to exact, and it keeps the cost per
+  // user proportional to the user's rows rather than to the catalogue.
+  // Scratch arena for the current user's samplers (reset per user, grown on demand), so building a
+  // sampler allocates nothing.
+  let arenaItems = new Int32Array(4096);
+  let arenaAff = new Float64Array(4096);
+  let arenaCdf = new Float64Array(4096);
+  let arenaTop = 0;
+  const { catItems, catPopCdf, catAliasProb, catAlias, itemVec } = world;
+  const samplerFor = (k: number, expectedViews: number): CatSampler => {
+    const hit = cache.get(k);
+    if (hit) return hit;
+    const lo = world.catOffsets[k];
+    const hi = world.catOffsets[k + 1];
+    const pool = Math.min(SIR_POOL, Math.max(24, Math.ceil(6 * expectedViews)));
+    const exact = hi - lo <= pool;
+    const size = exact ? hi - lo : pool;
+    if (arenaTop + size > arenaItems.length) {
+      let cap = arenaItems.length * 2;
+      while (cap < arenaTop + size) cap *= 2;
+      const it = new Int32Array(cap);
+      it.set(arenaItems.subarray(0, arenaTop));
+      const af = new Float64Array(cap);
+      af.set(arenaAff.subarray(0, arenaTop));
+      const cd = new Float64Array(cap);
+      cd.set(arenaCdf.subarray(0, arenaTop));
+      arenaItems = it;
+      arenaAff = af;
+      arenaCdf = cd;
+    }
+    const base = arenaTop;
+    let max = -Infinity;
+    for (let j = 0; j < size; j++) {
+      const item = exact ? catItems[lo + j] : catItems[lo + sampleAlias(rng, catAliasProb, catAlias, lo, hi - lo)];
+      arenaItems[base + j] = item;
+      const o = item * DIM;
+      let a = 0;
+      for (let d = 0; d < DIM; d++) a += u[d] * itemVec[o + d];
+      arenaAff[base + j] = a;
+      if (a > max) max = a;
+    }
+    // Exact: weight pop^ALPHA · exp(BETA·a). SIR: proposals are already drawn ∝ pop^ALPHA.
+    let s = 0;
+    let prev = 0;
+    for (let j = 0; j < size; j++) {
+      let w = Math.exp(BETA * (arenaAff[base + j] - max));
+      if (exact) {
+        const c = catPopCdf[lo + j];
+        w *= c - prev;
+        prev = c;
+      }
+      s += w;
+      arenaCdf[base + j] = s;
+    }
+    arenaTop += size;
+    const sampler = { lo: base, hi: base + size };
+    cache.set(k, sampler);
+    return sampler;
+  };
+
+  let n = 0;
+  const emit = (item: number, event: number, t: number, rating: number) => {
+    rows.item[n] = item;
+    rows.event[n] = event;
+    rows.ts[n] = t;
+    rows.rating[n] = rating;
+    n++;
+  };
+
+  return function next(budget: number): UserRows {
+    ensure(budget);
+    cache.clear();
+    arenaTop = 0;
+    // User factors: a weighted mix of one to three favourite category centroids plus noise.
+    u.fill(0);
+    const nFav = 1 + (rng.next() < 0.6 ? 1 : 0) + (rng.next() < 0.3 ? 1 : 0);
+    for (let f = 0; f < nFav; f++) {
+      const k = rng.int(C);
+      for (let d = 0; d < DIM; d++) u[d] += FAVOURITE_WEIGHTS[f] * world.catCentroid[k * DIM + d];
+    }
+    for (let d = 0; d < DIM; d++) u[d] += USER_NOISE * rng.normal();
+    const userBias = 0.45 * ratingRng.normal();
+    let maxCat = -Infinity;
+    for (let k = 0; k < C; k++) {
+      let s = 0;
+      for (let d = 0; d < DIM; d++) s += u[d] * world.catCentroid[k * DIM + d];
+      catCdf[k] = world.catLogSize[k] + s;
+      if (catCdf[k] > maxCat) maxCat = catCdf[k];
+    }
+    let acc = 0;
+    for (let k = 0; k < C; k++) {
+      acc += Math.exp(catCdf[k] - maxCat);
+      catCdf[k] = acc;
+    }
+
+    // Sessions: content first (times relative to the session start), start times afterwards.
+    n = 0;
+    let sessions = 0;
+    while (n < budget) {
+      if (sessions === sessionStart.length) {
+        const grown = new Int32Array(sessions * 2);
+        grown.set(sessionStart);
+        sessionStart = grown;
+      }
+      sessionStart[sessions++] = n;
+      const k = sampleCdf(rng, catCdf);
+      const pk = (catCdf[k] - (k > 0 ? catCdf[k - 1] : 0)) / catCdf[C - 1];
+      const sampler = samplerFor(k, (budget / 1.5) * pk);
+      let views = 1;
+      while (views < 30 && rng.next() < 0.7) views++;
+      let t = 0;
+      for (let v = 0; v < views && n < budget; v++) {
+        let item: number;
+        let a: number;
+        if (rng.next() < EXPLORE) {
+          item = sampleAlias(rng, world.globalAliasProb, world.globalAlias, 0, world.spec.items);
+          a = affinityOf(item);
+        } else {
+          const j = sampleCdf(rng, arenaCdf, sampler.lo, sampler.hi);
+          item = arenaItems[j];
+          a = arenaAff[j];
+        }
+        const rating = explicit
+          ? Math.min(5, Math.max(1, Math.round(3.3 + 0.45 * (a - 2.6) + userBias + world.itemBias[item] + 0.6 * ratingRng.normal())))
+          : 0;
+        t += v === 0 ? 0 : 5 + Math.floor(-45 * Math.log(1 - rng.next()));
+        emit(item, 0, t, rating);
+        // Funnel: each stage only follows the previous one; every stage is likelier for a higher affinity.
+        if (n < budget && rng.next() < logistic(-2.3 + 0.45 * a)) {
+          t += 2 + Math.floor(-10 * Math.log(1 - rng.next()));
+          emit(item, 1, t, rating);
+          if (n < budget && rng.next() < logistic(-2.9 + 0.4 * a)) {
+            t += 5 + Math.floor(-40 * Math.log(1 - rng.next()));
+            emit(item, 2, t, rating);
+            if (n < budget && rng.next() < logistic(-1.5 + 0.3 * a)) {
+              t += 20 + Math.floor(-120 * Math.log(1 - rng.next()));
+              emit(item, 3, t, rating);
+            }
+          }
+        }
+      }
+    }
+
+    // Session start times: day weighted (weekends busier), hour by the diurnal curve; sorted, and
+    // pushed forward when a session would overlap the previous one.
+    if (sessionStarts.length < sessions) sessionStarts = new Float64Array(sessionStart.length);
+    for (let s = 0; s < sessions; s++) {
+      const day = sampleCdf(timeRng, world.dayCdf);
+      const hour = sampleCdf(timeRng, world.hourCdf);
+      sessionStarts[s] = spec.startTs + day * 86400 + hour * 3600 + timeRng.int(3600);
+    }
+    const starts = sessionStarts.subarray(0, sessions).sort();
+    let prevEnd = -Infinity;
+    for (let s = 0; s < sessions; s++) {
+      const lo = sessionStart[s];
+      const hi = s + 1 < sessions ? sessionStart[s + 1] : n;
+      const start = Math.max(starts[s], prevEnd + 60);
+      for (let r = lo; r < hi; r++) rows.ts[r] = Math.min(start + rows.ts[r], windowEnd - 1);
+      prevEnd = rows.ts[hi - 1];
+    }
+    rows.count = n;
+    return rows;
+  };
+}

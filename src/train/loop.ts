@@ -1,0 +1,154 @@
+/**
+ * The training loop shared by every model: epochs of steps over a freshly sampled epoch, a
+ * validation pass and callbacks at each epoch end, resumable state saved every `saveEvery` steps,
+ * at each epoch end and when the run is interrupted. The loop knows nothing about models: a
+ * `TrainTask` supplies the epoch's batches and the step.
+ */
+import type { EpochRecord, TrainerState } from '../io/checkpoint.js';
+import { InterruptedError, RuntimeFailure } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import type { Progress } from '../util/progress.js';
+import { Prng } from '../util/prng.js';
+
+export interface TrainTask {
+  /** Builds the epoch's examples from the PRNG (shuffle, negatives); returns the number of steps. */
+  beginEpoch(rng: Prng): number;
+  /** Examples in the current epoch (for examples/s). */
+  epochExamples(): number;
+  /** Runs step `index` of the current epoch and returns its loss. */
+  step(index: number): number;
+  setLearningRate(lr: number): void;
+}
+
+export interface EpochEndInfo {
+  epoch: number;
+  record: EpochRecord;
+  state: TrainerState;
+}
+
+export interface LoopCallbacks {
+  /** Validation metrics after an epoch (empty when there is no validation split). */
+  validate(epoch: number): Promise<Record<string, number>>;
+  /** Saves the resumable state (last/). */
+  saveState(state: TrainerState): Promise<void>;
+  /** Called with every finished epoch (metrics log, best model, …). */
+  onEpochEnd(info: EpochEndInfo): Promise<void>;
+}
+
+export interface LoopOptions {
+  epochs: number;
+  seed: number;
+  saveEvery: number;
+  learningRate(epoch: number): number;
+  /** Early stopping: the metric, whether higher is better, patience (0 = off). */
+  monitor: { metric: string; higherIsBetter: boolean; patience: number } | null;
+  log: Logger;
+  progress: Progress;
+  signal?: AbortSignal;
+}
+
+export function initialState(seed: number): TrainerState {
+  return {
+    epoch: 0,
+    step_in_epoch: 0,
+    global_step: 0,
+    epoch_prng: Prng.fromSeed(seed, 'train/epochs').state(),
+    loss_sum: 0,
+    loss_count: 0,
+    best: null,
+    epochs_without_improvement: 0,
+    train_seconds: 0,
+  };
+}
+
+export type LoopOutcome = 'completed' | 'stopped_early';
+
+export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOptions, cb: LoopCallbacks): Promise<{ outcome: LoopOutcome; state: TrainerState }> {
+  const state: TrainerState = structuredClone(start);
+  while (state.epoch < opts.epochs) {
+    const epochRng = Prng.fromState(state.epoch_prng);
+    const lr = opts.learningRate(state.epoch);
+    task.setLearningRate(lr);
+    const steps = task.beginEpoch(epochRng);
+    const bar = opts.progress.start(`epoch ${state.epoch + 1}/${opts.epochs}`, steps, 'steps');
+    let segmentStart = performance.now();
+    for (let s = state.step_in_epoch; s < steps; s++) {
+      const loss = task.step(s);
+      if (!Number.isFinite(loss)) {
+        bar.stop();
+        throw new RuntimeFailure(
+          `Training diverged: loss is ${loss} at epoch ${state.epoch + 1}, step ${s + 1}. The last good state is kept in last/ and the best model in model/. Try a lower --lr or a larger --l2.`,
+        );
+      }
+      state.loss_sum += loss;
+      state.loss_count += 1;
+      state.step_in_epoch = s + 1;
+      state.global_step += 1;
+      if (s % 10 === 0 || s === steps - 1) bar.update(s + 1, `loss ${(state.loss_sum / state.loss_count).toFixed(4)}`);
+      const interrupted = opts.signal?.aborted === true && s + 1 < steps;
+      if (interrupted || (opts.saveEvery > 0 && state.global_step % opts.saveEvery === 0 && s + 1 < steps)) {
+        state.train_seconds += (performance.now() - segmentStart) / 1000;
+        segmentStart = performance.now();
+        await cb.saveState(state);
+        if (interrupted) {
+          bar.stop();
+          const signal = opts.signal?.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
+          throw new InterruptedError(signal, `${signal} received: saved a resumable state at epoch ${state.epoch + 1}, step ${s + 1}. Continue with --resume.`);
+        }
+      }
+    }
+    bar.stop();
+    const segment = (performance.now() - segmentStart) / 1000;
+    state.train_seconds += segment;
+    const epochSeconds = segment;
+    const valid = await cb.validate(state.epoch);
+    const record: EpochRecord = {
+      epoch: state.epoch + 1,
+      loss: state.loss_count ? state.loss_sum / state.loss_count : 0,
+      seconds: round(epochSeconds, 3),
+      examples_per_s: epochSeconds > 0 ? Math.round(task.epochExamples() / epochSeconds) : 0,
+      lr,
+      valid,
+    };
+    let stop = false;
+    if (opts.monitor && opts.monitor.metric in valid) {
+      const value = valid[opts.monitor.metric];
+      const better =
+        state.best === null || (opts.monitor.higherIsBetter ? value > state.best.value : value < state.best.value);
+      if (better) {
+        state.best = { epoch: state.epoch + 1, metric: opts.monitor.metric, value };
+        state.epochs_without_improvement = 0;
+      } else {
+        state.epochs_without_improvement += 1;
+        stop = opts.monitor.patience > 0 && state.epochs_without_improvement >= opts.monitor.patience;
+      }
+    }
+    state.epoch += 1;
+    state.step_in_epoch = 0;
+    state.loss_sum = 0;
+    state.loss_count = 0;
+    state.epoch_prng = epochRng.state();
+    await cb.onEpochEnd({ epoch: state.epoch, record, state });
+    await cb.saveState(state);
+    const validText = Object.entries(valid)
+      .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+      .join(' ');
+    opts.log.info(
+      `epoch ${record.epoch}/${opts.epochs} loss ${record.loss.toFixed(4)}${validText ? ` valid ${validText}` : ''} ${record.seconds.toFixed(1)}s ${record.examples_per_s} ex/s`,
+    );
+    if (stop) {
+      opts.log.info(`early stopping: ${opts.monitor?.metric} did not improve for ${opts.monitor?.patience} epochs (best epoch ${state.best?.epoch})`);
+      return { outcome: 'stopped_early', state };
+    }
+    if (opts.signal?.aborted) {
+      const signal = opts.signal.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
+      throw new InterruptedError(signal, `${signal} received: saved a resumable state after epoch ${state.epoch}. Continue with --resume.`);
+    }
+  }
+  return { outcome: 'completed', state };
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

@@ -1,0 +1,25 @@
+import * as tf from '@tensorflow/tfjs';
+import type { OptimizerState } from '../engine/sparse-optimizer.js';
+
+/**
+ * Optimizer state ↔ named tensors, so it is saved with the same encoder as the weights (exact
+ * float32). Scalars (step counters, β powers) are stored under `prefix#key`, arrays under `prefix/key`.
+ */
+export function stateToTensors(prefix: string, state: OptimizerState): tf.NamedTensorMap {
+  const out: tf.NamedTensorMap = {};
+  for (const [key, value] of Object.entries(state)) {
+    if (typeof value === 'number') out[`${prefix}#${key}`] = tf.tensor1d([value], 'float32');
+    else out[`${prefix}/${key}`] = tf.tensor1d(value, 'float32');
+  }
+  return out;
+}
+
+export function tensorsToState(prefix: string, tensors: tf.NamedTensorMap): OptimizerState {
+  const out: OptimizerState = {};
+  for (const [name, tensor] of Object.entries(tensors)) {
+    const values = tensor.dataSync() as Float32Array;
+    if (name.startsWith(`${prefix}#`)) out[name.slice(prefix.length + 1)] = values[0];
+    else if (name.startsWith(`${prefix}/`)) out[name.slice(prefix.length + 1)] = Float32Array.from(values);
+  }
+  return out;
+}

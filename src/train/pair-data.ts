@@ -1,0 +1,143 @@
+/**
+ * Training examples for (user, item) models, rebuilt each epoch from the run's PRNG:
+ * - `mse`: the training rows, shuffled;
+ * - `bce`: each positive followed by N negatives drawn uniformly from the items the user never
+ *   interacted with (He et al. 2017 §4.2 resample them every epoch), all shuffled together;
+ * - `bpr`: (user, positive, negative) triples, one negative per positive (Rendle et al. 2009).
+ * Nothing per example is an object: every epoch is a handful of typed arrays.
+ */
+import { Prng } from '../util/prng.js';
+
+export type PairLoss = 'mse' | 'bce' | 'bpr';
+
+export interface Interactions {
+  users: Int32Array;
+  items: Int32Array;
+  values: Float32Array;
+  numUsers: number;
+  numItems: number;
+}
+
+/** Each user's interacted items, sorted, in CSR form: items[offsets[u]..offsets[u+1]). */
+export interface UserItemSets {
+  offsets: Int32Array;
+  items: Int32Array;
+}
+
+export function buildUserItemSets(numUsers: number, parts: readonly { users: Int32Array; items: Int32Array }[]): UserItemSets {
+  const counts = new Int32Array(numUsers + 1);
+  for (const p of parts) for (let i = 0; i < p.users.length; i++) counts[p.users[i] + 1]++;
+  for (let u = 0; u < numUsers; u++) counts[u + 1] += counts[u];
+  const offsets = counts.slice();
+  const cursor = counts.slice(0, numUsers);
+  const items = new Int32Array(offsets[numUsers]);
+  for (const p of parts) for (let i = 0; i < p.users.length; i++) items[cursor[p.users[i]]++] = p.items[i];
+  let write = 0;
+  const dedupOffsets = new Int32Array(numUsers + 1);
+  for (let u = 0; u < numUsers; u++) {
+    const slice = items.subarray(offsets[u], offsets[u + 1]).sort();
+    dedupOffsets[u] = write;
+    for (let j = 0; j < slice.length; j++) if (j === 0 || slice[j] !== slice[j - 1]) items[write++] = slice[j];
+  }
+  dedupOffsets[numUsers] = write;
+  return { offsets: dedupOffsets, items: items.slice(0, write) };
+}
+
+export function hasItem(sets: UserItemSets, user: number, item: number): boolean {
+  let lo = sets.offsets[user];
+  let hi = sets.offsets[user + 1] - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = sets.items[mid];
+    if (v === item) return true;
+    if (v < item) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
+}
+
+/**
+ * A uniform item the user never interacted with. Rejection sampling is O(1) expected for the
+ * sparse data recommenders see; a user who has nearly every item falls back to an exact draw
+ * over the complement.
+ */
+export function sampleNegative(rng: Prng, sets: UserItemSets, user: number, numItems: number): number {
+  const owned = sets.offsets[user + 1] - sets.offsets[user];
+  if (owned >= numItems) return rng.int(numItems);
+  for (let tries = 0; tries < 64; tries++) {
+    const item = rng.int(numItems);
+    if (!hasItem(sets, user, item)) return item;
+  }
+  let k = rng.int(numItems - owned);
+  for (let item = 0; item < numItems; item++) {
+    if (hasItem(sets, user, item)) continue;
+    if (k-- === 0) return item;
+  }
+  return rng.int(numItems);
+}
+
+export interface EpochExamples {
+  users: Int32Array;
+  items: Int32Array;
+  /** Ratings (mse), 1/0 labels (bce), or the negative item index as a float-free Int32Array (bpr). */
+  labels: Float32Array;
+  negatives: Int32Array | null;
+  size: number;
+}
+
+export function buildEpoch(data: Interactions, sets: UserItemSets, loss: PairLoss, negatives: number, rng: Prng): EpochExamples {
+  const n = data.users.length;
+  if (loss === 'mse') {
+    const order = rng.permutation(n);
+    const users = new Int32Array(n);
+    const items = new Int32Array(n);
+    const labels = new Float32Array(n);
+    for (let j = 0; j < n; j++) {
+      const r = order[j];
+      users[j] = data.users[r];
+      items[j] = data.items[r];
+      labels[j] = data.values[r];
+    }
+    return { users, items, labels, negatives: null, size: n };
+  }
+  if (loss === 'bpr') {
+    const order = rng.permutation(n);
+    const users = new Int32Array(n);
+    const items = new Int32Array(n);
+    const neg = new Int32Array(n);
+    for (let j = 0; j < n; j++) {
+      const r = order[j];
+      users[j] = data.users[r];
+      items[j] = data.items[r];
+      neg[j] = sampleNegative(rng, sets, users[j], data.numItems);
+    }
+    return { users, items, labels: new Float32Array(n).fill(1), negatives: neg, size: n };
+  }
+  const per = 1 + negatives;
+  const size = n * per;
+  const users = new Int32Array(size);
+  const items = new Int32Array(size);
+  const labels = new Float32Array(size);
+  for (let r = 0; r < n; r++) {
+    const u = data.users[r];
+    const base = r * per;
+    users[base] = u;
+    items[base] = data.items[r];
+    labels[base] = 1;
+    for (let k = 1; k < per; k++) {
+      users[base + k] = u;
+      items[base + k] = sampleNegative(rng, sets, u, data.numItems);
+    }
+  }
+  const order = rng.permutation(size);
+  const su = new Int32Array(size);
+  const si = new Int32Array(size);
+  const sl = new Float32Array(size);
+  for (let j = 0; j < size; j++) {
+    const r = order[j];
+    su[j] = users[r];
+    si[j] = items[r];
+    sl[j] = labels[r];
+  }
+  return { users: su, items: si, labels: sl, negatives: null, size };
+}

@@ -1,0 +1,266 @@
+/**
+ * `rec train` for (user, item) models: builds or restores the model, runs the shared loop with
+ * checkpoint callbacks, and leaves a complete checkpoint folder (PRODUCT §4). Validation is
+ * injected by the caller (cli composes train with eval), so train/ does not depend on eval/.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { mkdir } from 'node:fs/promises';
+import type { ResolvedConfig } from '../config/load.js';
+import { configToYaml } from '../config/load.js';
+import type { EngineInfo } from '../engine/backend.js';
+import { createDenseOptimizer, createRowSparseOptimizer, type OptimizerConfig } from '../engine/sparse-optimizer.js';
+import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
+import {
+  CHECKPOINT_FORMAT_VERSION,
+  type EpochRecord,
+  paths,
+  readLastState,
+  readMetrics,
+  readRunJson,
+  type RunJson,
+  type TrainerState,
+  writeLastState,
+  writeMetrics,
+  writeModel,
+  writeRunJson,
+  writeVocab,
+} from '../io/checkpoint.js';
+import type { PairModel } from '../models/model.js';
+import { buildModel } from '../models/registry.js';
+import { UsageError } from '../util/errors.js';
+import { Prng } from '../util/prng.js';
+import type { RunIO } from '../util/run-io.js';
+import { buildEpoch, buildUserItemSets, type EpochExamples, type Interactions, type PairLoss } from './pair-data.js';
+import { pairStep } from './pair-step.js';
+import { stateToTensors, tensorsToState } from './optimizer-state.js';
+import { initialState, runLoop, type TrainTask } from './loop.js';
+import { learningRate } from './schedule.js';
+
+export interface TrainData {
+  dir: string;
+  manifestSha256: string;
+  feedback: 'explicit' | 'implicit';
+  numUsers: number;
+  numItems: number;
+  train: Interactions;
+  /** Interactions of the other splits, excluded from negative sampling. */
+  others: { users: Int32Array; items: Int32Array }[];
+  hasValid: boolean;
+}
+
+export type Validator = (model: PairModel, epoch: number) => Promise<Record<string, number>>;
+
+export interface TrainRequest {
+  data: TrainData;
+  out: string;
+  resume: boolean;
+  resolved: ResolvedConfig;
+  argv: string[];
+  recVersion: string;
+  engine: EngineInfo;
+  /** Null when there is no validation split: fixed epochs, model/ = last weights. */
+  validator: Validator | null;
+  /** Metric used for early stopping and best epoch, with its direction. */
+  monitor: { metric: string; higherIsBetter: boolean } | null;
+}
+
+export interface TrainResult {
+  checkpoint: string;
+  epochs: EpochRecord[];
+  best: TrainerState['best'];
+  status: RunJson['status'];
+  engine: string;
+  model: string;
+  loss: string;
+  train_seconds: number;
+}
+
+export function resolveLoss(requested: string, feedback: 'explicit' | 'implicit'): PairLoss {
+  if (requested === 'auto') return feedback === 'explicit' ? 'mse' : 'bce';
+  if (requested === 'mse' || requested === 'bce' || requested === 'bpr') return requested;
+  throw new UsageError(`--loss ${requested} does not apply to (user, item) models. Expected mse, bce or bpr.`);
+}
+
+function meanValue(values: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += values[i];
+  return values.length ? sum / values.length : 0;
+}
+
+function valueRange(values: Float32Array): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] < lo) lo = values[i];
+    if (values[i] > hi) hi = values[i];
+  }
+  return values.length ? [lo, hi] : [0, 0];
+}
+
+export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResult> {
+  const { config } = req.resolved;
+  const { data } = req;
+  const loss = resolveLoss(config.train.loss, data.feedback);
+  if (loss === 'mse' && data.feedback === 'implicit') io.log.warn('loss mse on implicit feedback regresses the event weights; bce or bpr is usually what you want');
+  const ckpt = req.out;
+  const p = paths(ckpt);
+  const optCfg: OptimizerConfig = { name: config.train.optimizer, lr: config.train.lr, weightDecay: config.train.weight_decay };
+
+  let model: PairModel;
+  let state: TrainerState;
+  let records: EpochRecord[] = [];
+  let run: RunJson;
+  const restored = req.resume ? await readLastState(ckpt) : null;
+  if (req.resume && !restored) throw new UsageError(`--resume: ${ckpt} has no complete saved state (last/trainer_state.json). Start a new run without --resume.`);
+  if (restored) {
+    model = restored.model;
+    state = restored.state;
+    records = (await readMetrics(ckpt)).slice(0, state.epoch);
+    run = { ...(await readRunJson(ckpt)), status: 'running' };
+    io.log.info(`resuming ${ckpt} at epoch ${state.epoch + 1}, step ${state.step_in_epoch}`);
+  } else {
+    const seedRng = Prng.fromSeed(config.seed, 'model/init');
+    const globalMean = data.feedback === 'explicit' && loss === 'mse' ? meanValue(data.train.values) : 0;
+    model = buildModel(config.train.model, {
+      config: config.model,
+      shape: { users: data.numUsers, items: data.numItems, globalMean },
+      nextSeed: () => seedRng.tfSeed(),
+    });
+    state = initialState(config.seed);
+    run = {
+      format_version: CHECKPOINT_FORMAT_VERSION,
+      argv: req.argv,
+      versions: { rec: req.recVersion, tfjs: tf.version.tfjs, node: process.version },
+      engine: req.engine.name,
+      seed: config.seed,
+      model: config.train.model,
+      loss,
+      feedback: data.feedback,
+      dataset: { path: data.dir, manifest_sha256: data.manifestSha256 },
+      parents: [],
+      shape: { users: data.numUsers, items: data.numItems, global_mean: globalMean },
+      value_range: valueRange(data.train.values),
+      timings: { started: new Date().toISOString(), finished: null, train_seconds: 0 },
+      status: 'running',
+    };
+    await mkdir(ckpt, { recursive: true });
+    await writeFileAtomic(p.config, configToYaml(req.resolved));
+    await writeVocab(ckpt, data.dir);
+  }
+  run.engine = req.engine.name;
+  await writeRunJson(ckpt, run);
+
+  const tables = Object.fromEntries(model.tables.map((t) => [t.name, t.variable]));
+  const sparse = createRowSparseOptimizer(optCfg, tables);
+  const dense = createDenseOptimizer(optCfg);
+  if (restored) {
+    sparse.setState(tensorsToState('sparse', restored.optimizer));
+    await dense.setState(tensorsToState('dense', restored.optimizer));
+    tf.dispose(Object.values(restored.optimizer));
+  }
+  const frozen = new Set(config.train.freeze);
+  const sets = buildUserItemSets(data.numUsers, [data.train, ...data.others]);
+  let epoch: EpochExamples | null = null;
+  const batchSize = config.train.batch_size;
+  const updaters = {
+    applyRows: (table: tf.Variable, rows: Int32Array, grads: tf.Tensor2D) => sparse.applyRows(table, rows, grads),
+    applyDense: (grads: tf.NamedTensorMap) => dense.applyGradients(grads),
+  };
+  const task: TrainTask = {
+    beginEpoch(rng) {
+      epoch = buildEpoch(data.train, sets, loss, config.train.negatives, rng);
+      return Math.ceil(epoch.size / batchSize);
+    },
+    epochExamples: () => epoch?.size ?? 0,
+    step(index) {
+      const e = epoch as EpochExamples;
+      const lo = index * batchSize;
+      const hi = Math.min(e.size, lo + batchSize);
+      return pairStep(
+        model,
+        {
+          users: e.users.subarray(lo, hi),
+          items: e.items.subarray(lo, hi),
+          labels: e.labels.subarray(lo, hi),
+          negatives: e.negatives ? e.negatives.subarray(lo, hi) : null,
+        },
+        loss,
+        config.train.l2,
+        config.train.sparse,
+        updaters,
+        frozen,
+      );
+    },
+    setLearningRate(lr) {
+      sparse.setLearningRate(lr);
+      dense.setLearningRate(lr);
+    },
+  };
+
+  const saveState = async (s: TrainerState) => {
+    const named = { ...stateToTensors('sparse', sparse.getState()), ...stateToTensors('dense', await dense.getState()) };
+    try {
+      await writeLastState(ckpt, model, named, s);
+    } finally {
+      tf.dispose(Object.values(named));
+    }
+  };
+  const monitor = req.validator && req.monitor ? { ...req.monitor, patience: config.train.early_stopping.patience } : null;
+  let outcome: RunJson['status'] = 'failed';
+  try {
+    const result = await runLoop(
+      task,
+      state,
+      {
+        epochs: config.train.epochs,
+        seed: config.seed,
+        saveEvery: config.train.save_every,
+        learningRate: (e) => learningRate(config.train, e),
+        monitor,
+        log: io.log,
+        progress: io.progress,
+        signal: io.signal,
+      },
+      {
+        validate: async (e) => (req.validator ? req.validator(model, e) : {}),
+        saveState,
+        onEpochEnd: async ({ record, state: s }) => {
+          records.push(record);
+          await writeMetrics(ckpt, records);
+          const isBest = !monitor || s.best?.epoch === record.epoch;
+          if (isBest) {
+            await writeModel(p.model, model);
+            await writeJsonAtomic(p.best, { epoch: record.epoch, metric: s.best?.metric ?? null, value: s.best?.value ?? null, valid: record.valid });
+          }
+        },
+      },
+    );
+    state = result.state;
+    outcome = result.outcome;
+  } catch (error) {
+    run.status = error instanceof Error && error.name === 'InterruptedError' ? 'interrupted' : 'failed';
+    run.timings.train_seconds = round3(records.reduce((s, r) => s + r.seconds, 0));
+    await writeRunJson(ckpt, run);
+    throw error;
+  } finally {
+    dense.dispose();
+  }
+  run.status = outcome;
+  run.timings.finished = new Date().toISOString();
+  run.timings.train_seconds = round3(state.train_seconds);
+  await writeRunJson(ckpt, run);
+  return {
+    checkpoint: ckpt,
+    epochs: records,
+    best: state.best,
+    status: run.status,
+    engine: req.engine.name,
+    model: config.train.model,
+    loss,
+    train_seconds: run.timings.train_seconds,
+  };
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

@@ -1,0 +1,31 @@
+import * as tf from '@tensorflow/tfjs';
+import { initEngine } from '../../../src/engine/backend.js';
+import { silentLogger } from '../../../src/util/log.js';
+
+/** Runs `fn` on the named engine and returns plain arrays, so results can be compared across engines. */
+export async function onEngine<T>(name: 'cpu' | 'wasm', fn: () => T): Promise<T> {
+  await initEngine({ backend: name, log: silentLogger });
+  return fn();
+}
+
+export function values(t: tf.Tensor): Float32Array {
+  return Float32Array.from(t.dataSync());
+}
+
+/** Deterministic pseudo-random floats in [-1, 1) (an LCG: tests must not use Math.random). */
+export function floats(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2147483648 - 1;
+  }
+  return out;
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Number.POSITIVE_INFINITY;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
