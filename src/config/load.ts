@@ -249,3 +249,34 @@ export function configToYaml(resolved: ResolvedConfig): string {
   walk(resolved.config as unknown as Tree, '', '');
   return `${lines.join('\n')}\n`;
 }
+
+/** Keys `--resume` lets a flag change; every other hyper-parameter comes from the checkpoint. */
+const RESUME_MUTABLE = new Set(['train.epochs', 'backend', 'log_level', 'progress']);
+
+/**
+ * The config of a resumed run: the checkpoint's own, with only --epochs (and engine/logging
+ * choices) taken from this invocation. A flag or env value that conflicts is a usage error.
+ */
+export function resumeConfig(saved: { config: unknown; config_sources: Record<string, string> }, current: ResolvedConfig): ResolvedConfig {
+  const base = resolveLayers([{ source: (path) => saved.config_sources[path] ?? 'default', values: saved.config as Tree }]);
+  const overrides: Tree = {};
+  const sources: Record<string, string> = { ...base.sources };
+  for (const [path, source] of Object.entries(current.sources)) {
+    if (!source.startsWith('flag:') && !source.startsWith('env:')) continue;
+    const now = getPath(current.config as unknown as Tree, path);
+    const before = getPath(base.config as unknown as Tree, path);
+    if (RESUME_MUTABLE.has(path)) {
+      setPath(overrides, path, now);
+      sources[path] = source;
+    } else if (JSON.stringify(now) !== JSON.stringify(before)) {
+      throw new UsageError(
+        `--resume continues the checkpoint's configuration; ${path} is ${describeValue(before)} there but ${describeValue(now)} from ${source}. Only --epochs may change on resume; start a new run (or use --init-from) to change hyper-parameters.`,
+      );
+    }
+  }
+  const merged = resolveLayers([
+    { source: (path) => base.sources[path] ?? 'default', values: base.config as unknown as Tree },
+    { source: (path) => sources[path] ?? 'flag', values: overrides },
+  ]);
+  return { config: merged.config, sources };
+}

@@ -202,9 +202,10 @@ export async function runSynth(req: SynthRequest, io: RunIO): Promise<SynthResul
   // row: that alone was half the run time). A row is userPart + itemPart + eventPart + ts [+ rating] + end.
   const sep = format === 'tsv' ? '\t' : ',';
   const json = format === 'jsonl';
-  const itemFrag = fragments(r.items, (i) => {
-    const cat = categoryName(world.itemCategory[i]);
-    return json ? `"item_id":"i${i + 1}","category":"${cat}",` : `i${i + 1}${sep}${cat}${sep}`;
+  const itemFrag = fragments(r.items, (j) => {
+    const id = `i${world.itemExternal[j] + 1}`;
+    const cat = categoryName(world.itemCategory[j]);
+    return json ? `"item_id":"${id}","category":"${cat}",` : `${id}${sep}${cat}${sep}`;
   });
   const eventFrag = fragments(EVENT_TYPES.length, (e) =>
     json ? `"event":"${EVENT_TYPES[e]}","ts":` : `${EVENT_TYPES[e]}${sep}`,

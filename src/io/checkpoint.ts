@@ -33,6 +33,9 @@ export interface RunJson {
   value_range: [number, number];
   timings: { started: string; finished: string | null; train_seconds: number };
   status: 'running' | 'completed' | 'interrupted' | 'failed' | 'stopped_early';
+  /** The resolved configuration and each value's source; `--resume` continues with exactly this. */
+  config: unknown;
+  config_sources: Record<string, string>;
 }
 
 export interface TrainerState {

@@ -142,6 +142,8 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
       value_range: valueRange(data.train.values),
       timings: { started: new Date().toISOString(), finished: null, train_seconds: 0 },
       status: 'running',
+      config: req.resolved.config,
+      config_sources: req.resolved.sources,
     };
     await mkdir(ckpt, { recursive: true });
     await writeFileAtomic(p.config, configToYaml(req.resolved));

@@ -10,6 +10,7 @@ import { runTrain, type TrainData, type TrainResult } from '../../train/run.js';
 import { validateRanking, validateRatings } from '../../eval/validate.js';
 import { UsageError } from '../../util/errors.js';
 import { REC_VERSION } from '../../util/version.js';
+import { resumeConfig } from '../../config/load.js';
 import { addConfigOptions } from '../options.js';
 import { addGlobalFlags, runCommand, type Runtime } from '../runtime.js';
 import type { CommandContext } from '../context.js';
@@ -68,16 +69,17 @@ export function registerTrain(program: Command, runtime: Runtime): void {
   addGlobalFlags(cmd).action(async (_opts, self: Command) => {
     await runCommand(self, 'train', runtime, async (ctx) => {
       const o = self.opts<{ data?: string; out?: string; resume?: boolean }>();
-      const { config } = ctx.resolved;
       if (o.resume && !o.out) throw new UsageError('--resume needs --out DIR: the checkpoint folder of the run to continue.');
-      const out = resolve(ctx.cwd, o.out ?? join('checkpoints', `${config.train.model}-${timestamp()}`));
+      const out = resolve(ctx.cwd, o.out ?? join('checkpoints', `${ctx.resolved.config.train.model}-${timestamp()}`));
       let dataDir: string;
       if (o.resume) {
         const run = await readRunJson(out);
+        ctx.resolved = resumeConfig(run, ctx.resolved);
         dataDir = run.dataset.path;
       } else {
         dataDir = await resolveData(ctx, o.data, out);
       }
+      const { config } = ctx.resolved;
       const engine = await initEngine({ backend: config.backend, log: ctx.log });
       const ds = await loadDataset(dataDir);
       const data = toTrainData(ds, await sha256File(join(dataDir, 'manifest.json')));

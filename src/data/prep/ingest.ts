@@ -52,30 +52,52 @@ export class Ingest {
   /** Rows read so far over all files (the next row's seq). */
   seq = 0;
   ctx: FileContext = { file: '', plan: { user: 0, item: 1, rating: -1, event: -1, ts: -1 }, columnCount: 0 };
-  counts: FileCounts = { read: 0, rejected: 0 };
+  private fileRead = 0;
+  private fileRejected = 0;
   private readonly explicit: boolean;
+  // The plan of the current file, unpacked for the per-row path.
+  private pUser = 0;
+  private pItem = 1;
+  private pRating = -1;
+  private pEvent = -1;
+  private pTs = -1;
+  private colCount = 0;
+  /** 0: ts digits read as unix s/ms by magnitude (auto), 1: seconds, 2: milliseconds, 3: text parser only. */
+  private tsMode = 0;
 
   constructor(opts: IngestOptions) {
     this.opts = opts;
     this.explicit = opts.feedback === 'explicit';
     this.store = new RowStore(opts.hasTs, opts.hasEvents);
+    this.tsMode = opts.tsPattern !== null || opts.tsUnit === 'iso' ? 3 : opts.tsUnit === 's' ? 1 : opts.tsUnit === 'ms' ? 2 : 0;
   }
 
-  beginFile(ctx: FileContext): FileCounts {
+  beginFile(ctx: FileContext): void {
     this.ctx = ctx;
-    this.counts = { read: 0, rejected: 0 };
-    return this.counts;
+    this.fileRead = 0;
+    this.fileRejected = 0;
+    this.pUser = ctx.plan.user;
+    this.pItem = ctx.plan.item;
+    this.pRating = ctx.plan.rating;
+    this.pEvent = ctx.plan.event;
+    this.pTs = ctx.plan.ts;
+    this.colCount = ctx.columnCount;
+  }
+
+  /** Rows read and rejected in the current file. */
+  fileCounts(): FileCounts {
+    return { read: this.fileRead, rejected: this.fileRejected };
   }
 
   reject(line: number, reason: RejectReason, detail: string, raw: string): void {
-    this.counts.rejected++;
+    this.fileRejected++;
     this.opts.rejects.add(this.ctx.file, line, reason, detail, raw);
     this.opts.onReject();
   }
 
   private nextSeq(): number {
     const s = this.seq++;
-    this.counts.read++;
+    this.fileRead++;
     if (s > 0xffffffff) throw new DataError(`Too many input rows: more than ${0xffffffff}.`);
     return s;
   }
@@ -117,25 +139,26 @@ export class Ingest {
    * (for the raw text of a reject).
    */
   acceptBytes(buf: Buffer, starts: Int32Array, ends: Int32Array, nf: number, line: number, ls: number, le: number): void {
-    const seq = this.nextSeq();
-    const ctx = this.ctx;
-    if (nf !== ctx.columnCount) {
-      this.reject(line, 'wrong_column_count', `expected ${ctx.columnCount} fields, got ${nf}`, buf.toString('utf8', ls, le));
+    const seq = this.seq++;
+    this.fileRead++;
+    if (seq > 0xffffffff) throw new DataError(`Too many input rows: more than ${0xffffffff}.`);
+    if (nf !== this.colCount) {
+      this.reject(line, 'wrong_column_count', `expected ${this.colCount} fields, got ${nf}`, buf.toString('utf8', ls, le));
       return;
     }
-    const plan = ctx.plan;
-    const us = starts[plan.user];
-    const ue = ends[plan.user];
-    const is = starts[plan.item];
-    const ie = ends[plan.item];
+    const us = starts[this.pUser];
+    const ue = ends[this.pUser];
+    const is = starts[this.pItem];
+    const ie = ends[this.pItem];
     if (us === ue || is === ie) {
       this.reject(line, 'empty_id', us === ue ? 'empty user id' : 'empty item id', buf.toString('utf8', ls, le));
       return;
     }
     let value = 1;
     let event = 0;
-    if (plan.event >= 0) {
-      const name = buf.toString('utf8', starts[plan.event], ends[plan.event]);
+    const pe = this.pEvent;
+    if (pe >= 0) {
+      const name = buf.toString('utf8', starts[pe], ends[pe]);
       if (!this.explicit) {
         value = this.eventWeight(name);
         if (Number.isNaN(value)) {
@@ -149,23 +172,54 @@ export class Ingest {
       event = this.eventCode(name);
     }
     if (this.explicit) {
-      value = parseNumberBytes(buf, starts[plan.rating], ends[plan.rating]);
+      const pr = this.pRating;
+      value = parseNumberBytes(buf, starts[pr], ends[pr]);
       if (!Number.isFinite(value)) {
-        this.reject(line, 'bad_rating', `rating ${JSON.stringify(buf.toString('utf8', starts[plan.rating], ends[plan.rating]))} is not a finite number`, buf.toString('utf8', ls, le));
+        this.reject(line, 'bad_rating', `rating ${JSON.stringify(buf.toString('utf8', starts[pr], ends[pr]))} is not a finite number`, buf.toString('utf8', ls, le));
         return;
       }
     }
     let ts = 0;
-    if (plan.ts >= 0) {
-      ts = this.tsFromBytes(buf, starts[plan.ts], ends[plan.ts]);
-      if (Number.isNaN(ts)) {
-        this.reject(line, 'bad_ts', `timestamp ${JSON.stringify(buf.toString('utf8', starts[plan.ts], ends[plan.ts]))} cannot be read`, buf.toString('utf8', ls, le));
-        return;
+    const pt = this.pTs;
+    if (pt >= 0) {
+      const s = starts[pt];
+      const e = ends[pt];
+      // Plain digits (the common case) are read here; anything else by the general parser.
+      let v = -1;
+      if (this.tsMode !== 3 && e - s > 0 && e - s <= 15) {
+        v = 0;
+        for (let k = s; k < e; k++) {
+          const c = buf[k];
+          if (c < 48 || c > 57) {
+            v = -1;
+            break;
+          }
+          v = v * 10 + (c - 48);
+        }
+      }
+      if (v >= 0) {
+        const mode = this.tsMode;
+        ts = mode === 2 || (mode === 0 && v >= 1e11) ? v : v * 1000;
+      } else {
+        ts = this.tsFromBytes(buf, s, e);
+        if (Number.isNaN(ts)) {
+          this.reject(line, 'bad_ts', `timestamp ${JSON.stringify(buf.toString('utf8', s, e))} cannot be read`, buf.toString('utf8', ls, le));
+          return;
+        }
       }
     }
     const u = this.users.internBytes(buf, us, ue);
     const it = this.items.internBytes(buf, is, ie);
-    this.store.push(u, it, value, ts, seq, event);
+    const store = this.store;
+    const i = store.length;
+    if (i === store.users.length) store.reserve(1);
+    store.users[i] = u;
+    store.items[i] = it;
+    store.values[i] = value;
+    if (store.ts !== null) store.ts[i] = ts;
+    store.seq[i] = seq;
+    if (store.events !== null) store.events[i] = event;
+    store.length = i + 1;
   }
 
   /** A row as strings indexed like the plan; `raw` is its text for a reject. */

@@ -101,6 +101,12 @@ interface ReadOutcome {
   to: number;
 }
 
+function countNewlines(buf: Buffer): number {
+  let n = 0;
+  for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) n++;
+  return n;
+}
+
 function interrupted(signal: AbortSignal): RecError {
   const reason: unknown = signal.reason;
   if (reason instanceof RecError) return reason;
@@ -242,8 +248,13 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
           );
         }
         const ing = ingest;
-        const counts = ing.beginFile({ file: file.path, plan, columnCount: setup ? setup.columnCount : 0 });
+        ing.beginFile({ file: file.path, plan, columnCount: setup ? setup.columnCount : 0 });
         const from = ing.store.length;
+        // Size the columns for this file from its first lines, so they rarely need to grow.
+        const headLines = Math.max(1, countNewlines(head));
+        const bytesPerLine = head.length / headLines;
+        const ratio = file.kind.gzip && digest.bytes > 0 ? head.length / digest.bytes : 1;
+        if (!headFinal) ing.store.reserve(Math.ceil(((file.size * ratio) / bytesPerLine) * 1.02));
         const afterChunk = async (): Promise<void> => {
           if (sink.pendingBytes > 1 << 16) await sink.flush();
           if (io.signal?.aborted) throw interrupted(io.signal);
@@ -281,6 +292,7 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
           dataRows = reader.dataRows;
         }
         await sink.flush();
+        const counts = ing.fileCounts();
         if (dataRows === 0) throw new DataError(`${file.path} has no data rows${setup?.header ? ' (only a header)' : ''}. Expected at least one interaction.`);
         const sourceCols: Record<string, string | number> = {};
         for (const role of COLUMN_ROLES) {

@@ -59,22 +59,23 @@ export interface WorldSpec {
 
 export interface World {
   readonly spec: WorldSpec;
-  /** Category of each item. */
+  /** Category of each (internal) item; internal items are grouped by category. */
   readonly itemCategory: Int32Array;
+  /** Public 0-based id of each internal item (the file says `i${id + 1}`). */
+  readonly itemExternal: Int32Array;
+  /** pop^ALPHA of each internal item (unnormalised). */
+  readonly itemPop: Float64Array;
   /** Item factor vectors, row-major items × DIM. */
   readonly itemVec: Float32Array;
   readonly itemBias: Float32Array;
-  /** Items of each category (CSR). */
+  /** Category k owns internal items [catOffsets[k], catOffsets[k+1]). */
   readonly catOffsets: Int32Array;
-  readonly catItems: Int32Array;
-  /** Cumulative pop^ALPHA within each category, aligned with catItems. */
-  readonly catPopCdf: Float64Array;
-  /** Walker alias tables over each category's slice of catItems (by pop^ALPHA), for O(1) proposals. */
+  /** Walker alias tables over each category's items (by pop^ALPHA), for O(1) proposals. */
   readonly catAliasProb: Float64Array;
   readonly catAlias: Int32Array;
   readonly catCentroid: Float32Array;
   readonly catLogSize: Float64Array;
-  /** Cumulative global pop^ALPHA over all items (for exploration views). */
+  /** Alias table over all items by pop^ALPHA (for exploration views). */
   readonly globalAliasProb: Float64Array;
   readonly globalAlias: Int32Array;
   readonly dayCdf: Float64Array;
@@ -169,47 +170,49 @@ export function buildWorld(spec: WorldSpec): World {
   for (let k = 0; k < C; k++) catWeight[k] = 1 / Math.pow(k + 1, 0.6);
   const catWeightCdf = cumulative(catWeight);
 
-  const itemCategory = new Int32Array(items);
+  // Items are numbered internally in category order (category k owns [catOffsets[k],
+  // catOffsets[k+1])), so a user's sampling touches contiguous memory; `itemExternal` maps an
+  // internal index to the shuffled public id, so ids carry no category or popularity information.
+  const extCategory = new Int32Array(items);
   const order = rng.permutation(items);
   for (let j = 0; j < items; j++) {
     // The first C items (in a random order) seed every category, so none is empty.
-    itemCategory[order[j]] = j < C ? j : sampleCdf(rng, catWeightCdf);
+    extCategory[order[j]] = j < C ? j : sampleCdf(rng, catWeightCdf);
   }
+  const catOffsets = new Int32Array(C + 1);
+  for (let i = 0; i < items; i++) catOffsets[extCategory[i] + 1]++;
+  for (let k = 0; k < C; k++) catOffsets[k + 1] += catOffsets[k];
+  const fill = catOffsets.slice(0, C);
+  const itemExternal = new Int32Array(items);
+  const itemCategory = new Int32Array(items);
+  for (let i = 0; i < items; i++) {
+    const j = fill[extCategory[i]]++;
+    itemExternal[j] = i;
+    itemCategory[j] = extCategory[i];
+  }
+
   const popRank = rng.permutation(items);
   const popW = new Float64Array(items);
-  for (let i = 0; i < items; i++) popW[i] = Math.pow(popRank[i] + 1, -ZIPF_S * ALPHA);
+  for (let j = 0; j < items; j++) popW[j] = Math.pow(popRank[itemExternal[j]] + 1, -ZIPF_S * ALPHA);
 
   const itemVec = new Float32Array(items * DIM);
   const itemBias = new Float32Array(items);
   const noise = ITEM_NOISE / Math.sqrt(DIM);
-  for (let i = 0; i < items; i++) {
-    const k = itemCategory[i];
-    for (let d = 0; d < DIM; d++) itemVec[i * DIM + d] = catCentroid[k * DIM + d] + noise * rng.normal();
-    itemBias[i] = 0.3 * rng.normal();
+  for (let j = 0; j < items; j++) {
+    const k = itemCategory[j];
+    for (let d = 0; d < DIM; d++) itemVec[j * DIM + d] = catCentroid[k * DIM + d] + noise * rng.normal();
+    itemBias[j] = 0.3 * rng.normal();
   }
 
-  const catCount = new Int32Array(C);
-  for (let i = 0; i < items; i++) catCount[itemCategory[i]]++;
-  const catOffsets = new Int32Array(C + 1);
-  for (let k = 0; k < C; k++) catOffsets[k + 1] = catOffsets[k] + catCount[k];
-  const fill = catOffsets.slice(0, C);
-  const catItems = new Int32Array(items);
-  for (let i = 0; i < items; i++) catItems[fill[itemCategory[i]]++] = i;
-  const catPopCdf = new Float64Array(items);
   const catLogSize = new Float64Array(C);
   for (let k = 0; k < C; k++) {
     let s = 0;
-    for (let j = catOffsets[k]; j < catOffsets[k + 1]; j++) {
-      s += popW[catItems[j]];
-      catPopCdf[j] = s;
-    }
+    for (let j = catOffsets[k]; j < catOffsets[k + 1]; j++) s += popW[j];
     catLogSize[k] = s > 0 ? Math.log(s) : -Infinity;
   }
   const catAliasProb = new Float64Array(items);
   const catAlias = new Int32Array(items);
-  const catW = new Float64Array(items);
-  for (let j = 0; j < items; j++) catW[j] = popW[catItems[j]];
-  for (let k = 0; k < C; k++) buildAlias(catW, catOffsets[k], catOffsets[k + 1], catAliasProb, catAlias);
+  for (let k = 0; k < C; k++) buildAlias(popW, catOffsets[k], catOffsets[k + 1], catAliasProb, catAlias);
   const globalAliasProb = new Float64Array(items);
   const globalAlias = new Int32Array(items);
   buildAlias(popW, 0, items, globalAliasProb, globalAlias);
@@ -224,11 +227,11 @@ export function buildWorld(spec: WorldSpec): World {
   return {
     spec,
     itemCategory,
+    itemExternal,
+    itemPop: popW,
     itemVec,
     itemBias,
     catOffsets,
-    catItems,
-    catPopCdf,
     catCentroid,
     catLogSize,
     catAliasProb,
@@ -316,7 +319,7 @@ export function createUserGenerator(world: World, explicit: boolean) {
   let arenaAff = new Float64Array(4096);
   let arenaCdf = new Float64Array(4096);
   let arenaTop = 0;
-  const { catItems, catPopCdf, catAliasProb, catAlias, itemVec } = world;
+  const { itemPop, catAliasProb, catAlias, itemVec } = world;
   const samplerFor = (k: number, expectedViews: number): CatSampler => {
     const hit = cache.get(k);
     if (hit) return hit;
@@ -341,7 +344,7 @@ export function createUserGenerator(world: World, explicit: boolean) {
     const base = arenaTop;
     let max = -Infinity;
     for (let j = 0; j < size; j++) {
-      const item = exact ? catItems[lo + j] : catItems[lo + sampleAlias(rng, catAliasProb, catAlias, lo, hi - lo)];
+      const item = exact ? lo + j : lo + sampleAlias(rng, catAliasProb, catAlias, lo, hi - lo);
       arenaItems[base + j] = item;
       const o = item * DIM;
       let a = 0;
@@ -351,15 +354,9 @@ export function createUserGenerator(world: World, explicit: boolean) {
     }
     // Exact: weight pop^ALPHA · exp(BETA·a). SIR: proposals are already drawn ∝ pop^ALPHA.
     let s = 0;
-    let prev = 0;
     for (let j = 0; j < size; j++) {
-      let w = Math.exp(BETA * (arenaAff[base + j] - max));
-      if (exact) {
-        const c = catPopCdf[lo + j];
-        w *= c - prev;
-        prev = c;
-      }
-      s += w;
+      const w = Math.exp(BETA * (arenaAff[base + j] - max));
+      s += exact ? w * itemPop[lo + j] : w;
       arenaCdf[base + j] = s;
     }
     arenaTop += size;

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { buildEpoch, buildUserItemSets, hasItem, sampleNegative } from '../../../src/train/pair-data';
+import { Prng } from '../../../src/util/prng';
+
+const data = {
+  users: Int32Array.from([0, 0, 1, 2, 2, 2]),
+  items: Int32Array.from([1, 3, 0, 0, 1, 2]),
+  values: Float32Array.from([5, 4, 3, 1, 2, 3]),
+  numUsers: 3,
+  numItems: 5,
+};
+
+describe('pair training data', () => {
+  it('user item sets cover every split and deduplicate', () => {
+    const sets = buildUserItemSets(3, [data, { users: Int32Array.from([1, 1]), items: Int32Array.from([4, 0]) }]);
+    expect(Array.from(sets.offsets)).toEqual([0, 2, 4, 7]);
+    expect(hasItem(sets, 1, 4)).toBe(true);
+    expect(hasItem(sets, 1, 3)).toBe(false);
+  });
+
+  it('negatives are never one of the user’s items, even for a user who has almost all', () => {
+    const sets = buildUserItemSets(3, [data]);
+    const rng = Prng.fromSeed(11);
+    for (let t = 0; t < 2000; t++) {
+      const u = t % 3;
+      const neg = sampleNegative(rng, sets, u, 5);
+      expect(hasItem(sets, u, neg)).toBe(false);
+    }
+    // user 2 has 3 of 5 items; user with 4 of 5 must get the single remaining one
+    const dense = buildUserItemSets(1, [{ users: Int32Array.from([0, 0, 0, 0]), items: Int32Array.from([0, 1, 2, 4]) }]);
+    for (let t = 0; t < 100; t++) expect(sampleNegative(rng, dense, 0, 5)).toBe(3);
+  });
+
+  it('a bce epoch has each positive once plus N negatives, shuffled, seeded', () => {
+    const sets = buildUserItemSets(3, [data]);
+    const e = buildEpoch(data, sets, 'bce', 4, Prng.fromSeed(1));
+    expect(e.size).toBe(30);
+    expect(e.labels.reduce((s, v) => s + v, 0)).toBe(6);
+    for (let j = 0; j < e.size; j++) if (e.labels[j] === 0) expect(hasItem(sets, e.users[j], e.items[j])).toBe(false);
+    const again = buildEpoch(data, sets, 'bce', 4, Prng.fromSeed(1));
+    expect(Array.from(again.items)).toEqual(Array.from(e.items));
+  });
+
+  it('an mse epoch is a permutation of the rows with their ratings', () => {
+    const e = buildEpoch(data, buildUserItemSets(3, [data]), 'mse', 0, Prng.fromSeed(2));
+    const rows = Array.from({ length: 6 }, (_, j) => `${e.users[j]}:${e.items[j]}:${e.labels[j]}`).sort();
+    const orig = Array.from({ length: 6 }, (_, j) => `${data.users[j]}:${data.items[j]}:${data.values[j]}`).sort();
+    expect(rows).toEqual(orig);
+  });
+});
