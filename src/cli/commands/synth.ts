@@ -21,6 +21,7 @@ export function registerSynth(program: Command, runtime: Runtime): void {
     .option('--items <n>', `number of items (default ${d.items})`)
     .option('--categories <n>', `number of item categories (default ${d.categories})`)
     .option('--events <n>', `number of events (default ${d.eventsPerUser} per user)`)
+    .option('--events-per-user <n>', 'mean events per user (instead of --events)')
     .option('--days <n>', `days of activity (default ${d.days})`)
     .option('--start <date>', `first day, ISO date or unix seconds (default ${d.start})`)
     .option('--seed <n>', `seed (default ${d.seed})`)
@@ -28,7 +29,7 @@ export function registerSynth(program: Command, runtime: Runtime): void {
     .addHelpText('after', '\nExamples:\n  $ rec synth --out shop.csv --users 1500 --items 600 --events 60000 --days 30 --seed 7\n  $ rec synth --out big.tsv.gz --users 100000 --items 20000 --events 10000000');
   addGlobalFlags(cmd).action(async (_opts, self: Command) => {
     await runCommand(self, 'synth', runtime, async (ctx) => {
-      const o = self.opts<{ out: string; users?: string; items?: string; categories?: string; events?: string; days?: string; start?: string; seed?: string; explicit?: boolean }>();
+      const o = self.opts<{ out: string; users?: string; items?: string; categories?: string; events?: string; eventsPerUser?: string; days?: string; start?: string; seed?: string; explicit?: boolean }>();
       const result = await runSynth(
         {
           out: resolve(ctx.cwd, o.out),
@@ -36,6 +37,7 @@ export function registerSynth(program: Command, runtime: Runtime): void {
           items: positiveInt('--items', o.items),
           categories: positiveInt('--categories', o.categories),
           events: positiveInt('--events', o.events),
+          eventsPerUser: positiveInt('--events-per-user', o.eventsPerUser),
           days: positiveInt('--days', o.days),
           seed: positiveInt('--seed', o.seed),
           start: o.start,

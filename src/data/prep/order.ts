@@ -31,9 +31,9 @@ export function rowsWhere(assign: Uint8Array, keep: (state: number) => boolean):
 /**
  * Puts the stored rows in (user, ts, seq) order, in place: a stable counting sort by user of the
  * rows (stored in seq order), then each user's run sorted by ts where it is not already in order
- * (logs usually are); comparing seq breaks ts ties in input order. Every later pass (dedupe,
- * k-core, split, writing) then reads the columns sequentially, and each split file is this order
- * filtered. Returns `assign` permuted alike.
+ * (logs usually are); ties keep input order. Every later pass (dedupe, k-core, split, writing)
+ * then reads the columns sequentially, and each split file is this order filtered.
+ * `assign` is permuted alike and returned. Costs one random read per row and column.
  */
 export function arrangeRows(store: RowStore, assign: Uint8Array, nUsers: number): Uint8Array {
   const n = store.length;
@@ -42,50 +42,82 @@ export function arrangeRows(store: RowStore, assign: Uint8Array, nUsers: number)
   for (let i = 0; i < n; i++) offsets[users[i] + 1]++;
   for (let u = 0; u < nUsers; u++) offsets[u + 1] += offsets[u];
   const perm = new Int32Array(n);
-  for (let i = 0; i < n; i++) perm[offsets[users[i]]++] = i;
+  const next = offsets.slice(0, nUsers);
+  for (let i = 0; i < n; i++) perm[next[users[i]]++] = i;
   const ts = store.ts;
+  let tsNew: Float64Array | null = null;
   if (ts !== null) {
-    let s = 0;
-    while (s < n) {
-      const u = users[perm[s]];
-      let e = s + 1;
+    tsNew = new Float64Array(n);
+    for (let i = 0; i < n; i++) tsNew[i] = ts[perm[i]];
+    for (let u = 0; u < nUsers; u++) {
+      const s = offsets[u];
+      const e = offsets[u + 1];
       let sorted = true;
-      while (e < n && users[perm[e]] === u) {
-        if (ts[perm[e]] < ts[perm[e - 1]]) sorted = false;
-        e++;
+      for (let k = s + 1; k < e; k++) {
+        if (tsNew[k] < tsNew[k - 1]) {
+          sorted = false;
+          break;
+        }
       }
-      if (!sorted) {
-        const seg = perm.subarray(s, e);
-        if (e - s <= 16) insertionSortByTs(seg, ts);
-        else seg.sort((a, b) => ts[a] - ts[b] || a - b);
-      }
-      s = e;
+      if (!sorted) sortSegment(perm, tsNew, s, e);
     }
   }
-  store.users = gather(store.users, perm);
-  store.items = gather(store.items, perm);
-  store.values = gather(store.values, perm);
-  if (store.ts) store.ts = gather(store.ts, perm);
-  store.seq = gather(store.seq, perm);
+  const newUsers = new Int32Array(n);
+  for (let u = 0; u < nUsers; u++) newUsers.fill(u, offsets[u], offsets[u + 1]);
+  const items = new Int32Array(n);
+  const values = new Float32Array(n);
+  const seq = new Uint32Array(n);
+  const oi = store.items;
+  const ov = store.values;
+  const os = store.seq;
+  for (let i = 0; i < n; i++) {
+    const r = perm[i];
+    items[i] = oi[r];
+    values[i] = ov[r];
+    seq[i] = os[r];
+  }
+  store.users = newUsers;
+  store.items = items;
+  store.values = values;
+  store.seq = seq;
+  store.ts = tsNew;
   if (store.events) store.events = gather(store.events, perm);
-  return gather(assign, perm);
+  let uniform = true;
+  for (let i = 1; i < n && uniform; i++) uniform = assign[i] === assign[0];
+  return uniform ? assign.slice(0, n) : gather(assign, perm);
+}
+
+/** Sorts perm[s..e) and ts[s..e) together by (ts, original row index = input order). */
+function sortSegment(perm: Int32Array, ts: Float64Array, s: number, e: number): void {
+  const m = e - s;
+  const pos = new Int32Array(m);
+  for (let k = 0; k < m; k++) pos[k] = k;
+  const before = (a: number, b: number): boolean => ts[s + a] < ts[s + b] || (ts[s + a] === ts[s + b] && perm[s + a] < perm[s + b]);
+  if (m <= 16) {
+    for (let i = 1; i < m; i++) {
+      const p = pos[i];
+      let j = i - 1;
+      while (j >= 0 && before(p, pos[j])) {
+        pos[j + 1] = pos[j];
+        j--;
+      }
+      pos[j + 1] = p;
+    }
+  } else {
+    pos.sort((a, b) => ts[s + a] - ts[s + b] || perm[s + a] - perm[s + b]);
+  }
+  const p2 = new Int32Array(m);
+  const t2 = new Float64Array(m);
+  for (let k = 0; k < m; k++) {
+    p2[k] = perm[s + pos[k]];
+    t2[k] = ts[s + pos[k]];
+  }
+  perm.set(p2, s);
+  ts.set(t2, s);
 }
 
 function gather<T extends Int32Array | Float32Array | Float64Array | Uint32Array | Uint16Array | Uint8Array>(src: T, perm: Int32Array): T {
   const out = new (src.constructor as new (n: number) => T)(perm.length);
   for (let i = 0; i < perm.length; i++) out[i] = src[perm[i]];
   return out;
-}
-
-function insertionSortByTs(seg: Int32Array, ts: Float64Array): void {
-  for (let i = 1; i < seg.length; i++) {
-    const r = seg[i];
-    const t = ts[r];
-    let j = i - 1;
-    while (j >= 0 && (ts[seg[j]] > t || (ts[seg[j]] === t && seg[j] > r))) {
-      seg[j + 1] = seg[j];
-      j--;
-    }
-    seg[j + 1] = r;
-  }
 }

@@ -22,7 +22,6 @@ import {
   type DatasetManifest,
   type ManifestRows,
   type ManifestSource,
-  type ManifestSplitStats,
 } from '../manifest.js';
 import { writeInteractions, writeVocab } from './arrow-write.js';
 import { planRoles, resolvePlan, type ColumnPlan } from './columns.js';
@@ -43,7 +42,8 @@ import {
   type FileKind,
   type MaxRejects,
 } from './options.js';
-import { POOL, TEST, TRAIN, VALID, arrangeRows, isAlive, rowsWhere } from './order.js';
+import { POOL, TEST, TRAIN, VALID, arrangeRows } from './order.js';
+import { rowsOfSplit, splitStatistics, summarizeRows } from './finalize.js';
 import { RejectSink } from './rejects.js';
 import { inputSize, readChunks, type SourceDigest } from './source.js';
 import { applySplit } from './split.js';
@@ -117,10 +117,6 @@ function interrupted(signal: AbortSignal): RecError {
 function resolveDedupe(rule: PrepConfig['dedupe'], feedback: 'explicit' | 'implicit'): DedupeRule {
   if (rule === 'auto') return feedback === 'explicit' ? 'last' : 'max';
   return rule;
-}
-
-function emptySplitStats(): ManifestSplitStats {
-  return { rows: 0, users: 0, items: 0, cold_users: 0, cold_items: 0 };
 }
 
 function isoOf(ms: number | null): string | null {
@@ -353,107 +349,34 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     for (const note of split.notes) warn(note);
 
     // 4. Vocabularies of the ids that still have rows, in order of first appearance.
-    const userCount = new Int32Array(nUsers0);
-    const itemCount = new Int32Array(nItems0);
-    let vmin = Number.POSITIVE_INFINITY;
-    let vmax = Number.NEGATIVE_INFINITY;
-    let tmin = Number.POSITIVE_INFINITY;
-    let tmax = Number.NEGATIVE_INFINITY;
-    const ts = store.ts;
-    for (let i = 0; i < n; i++) {
-      if (!isAlive(assign[i])) continue;
-      userCount[store.users[i]]++;
-      itemCount[store.items[i]]++;
-      const v = store.values[i];
-      if (v < vmin) vmin = v;
-      if (v > vmax) vmax = v;
-      if (ts) {
-        if (ts[i] < tmin) tmin = ts[i];
-        if (ts[i] > tmax) tmax = ts[i];
-      }
-    }
-    const compact = (counts: Int32Array): { map: Int32Array; size: number } => {
-      const map = new Int32Array(counts.length).fill(-1);
-      let size = 0;
-      for (let k = 0; k < counts.length; k++) if (counts[k] > 0) map[k] = size++;
-      return { map, size };
-    };
-    const um = compact(userCount);
-    const im = compact(itemCount);
+    const sum = summarizeRows(store, assign, nUsers0, nItems0);
+    const um = sum.users;
+    const im = sum.items;
     const fp = req.anonKey && cfg.anonymize ? keyFingerprint(req.anonKey) : null;
     const userIds: string[] = new Array<string>(um.size);
     const itemIds: string[] = new Array<string>(im.size);
-    const uCounts = new Int32Array(um.size);
-    const iCounts = new Int32Array(im.size);
     for (let k = 0; k < nUsers0; k++) {
       const j = um.map[k];
       if (j < 0) continue;
       const raw = ing.users.idAt(k);
       userIds[j] = fp !== null && req.anonKey ? anonymizeId(req.anonKey, raw) : raw;
-      uCounts[j] = userCount[k];
     }
     for (let k = 0; k < nItems0; k++) {
       const j = im.map[k];
-      if (j < 0) continue;
-      itemIds[j] = ing.items.idAt(k);
-      iCounts[j] = itemCount[k];
+      if (j >= 0) itemIds[j] = ing.items.idAt(k);
     }
     ing.users.freeze();
     ing.items.freeze();
-    const uFirst = new Float64Array(um.size).fill(Number.NaN);
-    const uLast = new Float64Array(um.size).fill(Number.NaN);
-    const iFirst = new Float64Array(im.size).fill(Number.NaN);
-    const iLast = new Float64Array(im.size).fill(Number.NaN);
-    if (ts) {
-      for (let i = 0; i < n; i++) {
-        if (!isAlive(assign[i])) continue;
-        const t = ts[i];
-        const u = um.map[store.users[i]];
-        const it = im.map[store.items[i]];
-        if (!(uFirst[u] <= t)) uFirst[u] = t;
-        if (!(uLast[u] >= t)) uLast[u] = t;
-        if (!(iFirst[it] <= t)) iFirst[it] = t;
-        if (!(iLast[it] >= t)) iLast[it] = t;
-      }
-    }
-
     phase('vocab');
-    // 5. Split files, sorted by (user, ts, seq); per-split stats with cold ids.
-    const splitStats = { train: emptySplitStats(), valid: emptySplitStats(), test: emptySplitStats() };
-    const inTrainU = new Uint8Array(um.size);
-    const inTrainI = new Uint8Array(im.size);
-    const stampU = new Int32Array(um.size);
-    const stampI = new Int32Array(im.size);
+
+    // 5. Split files (rows already in (user, ts, seq) order); per-split stats with cold ids.
+    const splitStats = splitStatistics(store, assign, um.map, um.size, im.map, im.size);
     const eventNames = store.events ? ing.eventNames : null;
-    let stamp = 0;
     for (const [name, code] of [['train', TRAIN], ['valid', VALID], ['test', TEST]] as const) {
-      const order = rowsWhere(assign, (s) => s === code);
-      stamp++;
-      const st = splitStats[name];
-      st.rows = order.length;
-      for (let k = 0; k < order.length; k++) {
-        const r = order[k];
-        const u = um.map[store.users[r]];
-        const it = im.map[store.items[r]];
-        if (code === TRAIN) {
-          inTrainU[u] = 1;
-          inTrainI[it] = 1;
-        }
-        if (stampU[u] !== stamp) {
-          stampU[u] = stamp;
-          st.users++;
-          if (!inTrainU[u]) st.cold_users++;
-        }
-        if (stampI[it] !== stamp) {
-          stampI[it] = stamp;
-          st.items++;
-          if (!inTrainI[it]) st.cold_items++;
-        }
-      }
-      await writeInteractions(join(staged.path, SPLIT_FILES[name]), store, order, um.map, im.map, eventNames);
+      await writeInteractions(join(staged.path, SPLIT_FILES[name]), store, rowsOfSplit(assign, code), um.map, im.map, eventNames);
     }
-    await writeVocab(join(staged.path, VOCAB_FILES.users), userIds, uCounts, uFirst, uLast);
-    await writeVocab(join(staged.path, VOCAB_FILES.items), itemIds, iCounts, iFirst, iLast);
+    await writeVocab(join(staged.path, VOCAB_FILES.users), userIds, um.counts, um.firstTs, um.lastTs);
+    await writeVocab(join(staged.path, VOCAB_FILES.items), itemIds, im.counts, im.firstTs, im.lastTs);
     phase('write');
 
     // 6. Manifest.
@@ -471,7 +394,8 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     if (rows.accepted !== rows.deduplicated + rows.filtered + rows.train + rows.valid + rows.test || rows.accepted !== n) {
       throw new DataError(`Internal accounting error: ${JSON.stringify(rows)} (stored ${n}). Please report this.`);
     }
-    const hasTs = ts !== null && Number.isFinite(tmin);
+    const tmin = sum.tsMin;
+    const tmax = sum.tsMax;
     const manifest: DatasetManifest = {
       format_version: DATASET_FORMAT_VERSION,
       rec_version: req.recVersion,
@@ -513,18 +437,18 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
       feedback: {
         kind: feedback,
         event_weights: feedback === 'implicit' && eventWeights ? Object.fromEntries(eventWeights) : null,
-        value_min: Number.isFinite(vmin) ? vmin : null,
-        value_max: Number.isFinite(vmax) ? vmax : null,
+        value_min: sum.valueMin,
+        value_max: sum.valueMax,
       },
       events: eventNames ? [...eventNames] : null,
       dedupe,
       kcore: { min_user: cfg.min_user, min_item: cfg.min_item, iterations: kcore.iterations },
       time: {
-        has_ts: ts !== null,
-        min_ts: hasTs ? tmin : null,
-        max_ts: hasTs ? tmax : null,
-        min_iso: hasTs ? isoOf(tmin) : null,
-        max_iso: hasTs ? isoOf(tmax) : null,
+        has_ts: store.ts !== null,
+        min_ts: tmin,
+        max_ts: tmax,
+        min_iso: isoOf(tmin),
+        max_iso: isoOf(tmax),
       },
       anonymize: fp !== null ? { algorithm: ANONYMIZE_ALGORITHM, key_fingerprint: fp } : null,
       files: { ...SPLIT_FILES, ...VOCAB_FILES, rejects: REJECTS_FILE },
@@ -547,7 +471,7 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
       rows_per_s: elapsed > 0 ? Math.round(read / elapsed) : 0,
       warnings,
     };
-    const fmt = (x: number): string => x.toLocaleString('en-US');
+    const fmt = (x: number): string => String(x).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
     io.log.info(
       `prep: ${fmt(read)} rows read from ${files.length} file${files.length === 1 ? '' : 's'}, ${fmt(rejected)} rejected, ${fmt(deduplicated)} duplicates, ${fmt(kcore.removed)} k-core; ` +
         `train ${fmt(rows.train)} / valid ${fmt(rows.valid)} / test ${fmt(rows.test)}; ${fmt(um.size)} users, ${fmt(im.size)} items; ` +

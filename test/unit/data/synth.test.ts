@@ -149,6 +149,16 @@ describe('runSynth', () => {
     expect(result.rows).toBe(1000);
   });
 
+  it('stops on abort and leaves neither the output nor a temporary file', async () => {
+    const sub = await mkdtemp(join(dir, 'abort-'));
+    const controller = new AbortController();
+    controller.abort(new Error('interrupted'));
+    await expect(runSynth({ ...small, out: join(sub, 'x.csv') }, { ...io, signal: controller.signal })).rejects.toThrow(
+      'interrupted',
+    );
+    expect(await readdir(sub)).toEqual([]);
+  });
+
   it('rejects bad requests with a usage error naming the flag', async () => {
     const bad: [Partial<SynthRequest>, RegExp][] = [
       [{ out: join(dir, 'x.parquet') }, /--out must end in \.csv, \.tsv or \.jsonl.*x\.parquet/],

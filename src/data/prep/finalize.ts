@@ -1,0 +1,136 @@
+/**
+ * After the split: the vocabularies of ids that still have rows (dense, in order of first
+ * appearance), per-id counts and first/last timestamps, and per-split statistics with cold ids.
+ * Plain functions over the typed columns, so their loops stay register-allocated.
+ */
+import type { ManifestSplitStats } from '../manifest.js';
+import { TEST, TRAIN, VALID, isAlive } from './order.js';
+import type { RowStore } from './store.js';
+
+export interface Compaction {
+  /** Old index → new index, -1 for ids left without rows. */
+  map: Int32Array;
+  size: number;
+  /** Rows per new index. */
+  counts: Int32Array;
+  /** First / last ts per new index (NaN without time). */
+  firstTs: Float64Array;
+  lastTs: Float64Array;
+}
+
+export interface RowSummary {
+  users: Compaction;
+  items: Compaction;
+  valueMin: number | null;
+  valueMax: number | null;
+  tsMin: number | null;
+  tsMax: number | null;
+}
+
+function compaction(counts: Int32Array): Compaction {
+  const map = new Int32Array(counts.length).fill(-1);
+  let size = 0;
+  for (let k = 0; k < counts.length; k++) if (counts[k] > 0) map[k] = size++;
+  const kept = new Int32Array(size);
+  for (let k = 0; k < counts.length; k++) if (map[k] >= 0) kept[map[k]] = counts[k];
+  return { map, size, counts: kept, firstTs: new Float64Array(size).fill(Number.NaN), lastTs: new Float64Array(size).fill(Number.NaN) };
+}
+
+export function summarizeRows(store: RowStore, assign: Uint8Array, nUsers: number, nItems: number): RowSummary {
+  const n = store.length;
+  const users = store.users;
+  const items = store.items;
+  const values = store.values;
+  const uc = new Int32Array(nUsers);
+  const ic = new Int32Array(nItems);
+  let vmin = Number.POSITIVE_INFINITY;
+  let vmax = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    if (!isAlive(assign[i])) continue;
+    uc[users[i]]++;
+    ic[items[i]]++;
+    const v = values[i];
+    if (v < vmin) vmin = v;
+    if (v > vmax) vmax = v;
+  }
+  const um = compaction(uc);
+  const im = compaction(ic);
+  const ts = store.ts;
+  let tmin = Number.POSITIVE_INFINITY;
+  let tmax = Number.NEGATIVE_INFINITY;
+  if (ts !== null) {
+    const uFirst = um.firstTs;
+    const uLast = um.lastTs;
+    const iFirst = im.firstTs;
+    const iLast = im.lastTs;
+    for (let i = 0; i < n; i++) {
+      if (!isAlive(assign[i])) continue;
+      const t = ts[i];
+      if (t < tmin) tmin = t;
+      if (t > tmax) tmax = t;
+      const u = um.map[users[i]];
+      const it = im.map[items[i]];
+      if (!(uFirst[u] <= t)) uFirst[u] = t;
+      if (!(uLast[u] >= t)) uLast[u] = t;
+      if (!(iFirst[it] <= t)) iFirst[it] = t;
+      if (!(iLast[it] >= t)) iLast[it] = t;
+    }
+  }
+  const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
+  return { users: um, items: im, valueMin: finite(vmin), valueMax: finite(vmax), tsMin: finite(tmin), tsMax: finite(tmax) };
+}
+
+/** Row indices in state `code`, ascending (the arranged (user, ts, seq) order). */
+export function rowsOfSplit(assign: Uint8Array, code: number): Int32Array {
+  let m = 0;
+  for (let i = 0; i < assign.length; i++) if (assign[i] === code) m++;
+  const out = new Int32Array(m);
+  let j = 0;
+  for (let i = 0; i < assign.length; i++) if (assign[i] === code) out[j++] = i;
+  return out;
+}
+
+export type SplitStatsAll = { train: ManifestSplitStats; valid: ManifestSplitStats; test: ManifestSplitStats };
+
+/** Rows, distinct users/items and cold users/items (no train row) per split. */
+export function splitStatistics(store: RowStore, assign: Uint8Array, um: Int32Array, nu: number, im: Int32Array, ni: number): SplitStatsAll {
+  const n = store.length;
+  const users = store.users;
+  const items = store.items;
+  const inTrainU = new Uint8Array(nu);
+  const inTrainI = new Uint8Array(ni);
+  for (let i = 0; i < n; i++) {
+    if (assign[i] !== TRAIN) continue;
+    inTrainU[um[users[i]]] = 1;
+    inTrainI[im[items[i]]] = 1;
+  }
+  const out: SplitStatsAll = {
+    train: { rows: 0, users: 0, items: 0, cold_users: 0, cold_items: 0 },
+    valid: { rows: 0, users: 0, items: 0, cold_users: 0, cold_items: 0 },
+    test: { rows: 0, users: 0, items: 0, cold_users: 0, cold_items: 0 },
+  };
+  const byCode = [out.train, out.valid, out.test];
+  // Seen-marks per split as bits: 1 train, 2 valid, 4 test.
+  const seenU = new Uint8Array(nu);
+  const seenI = new Uint8Array(ni);
+  for (let i = 0; i < n; i++) {
+    const c = assign[i];
+    if (c !== TRAIN && c !== VALID && c !== TEST) continue;
+    const st = byCode[c];
+    st.rows++;
+    const bit = 1 << c;
+    const u = um[users[i]];
+    const it = im[items[i]];
+    if (!(seenU[u] & bit)) {
+      seenU[u] |= bit;
+      st.users++;
+      if (!inTrainU[u]) st.cold_users++;
+    }
+    if (!(seenI[it] & bit)) {
+      seenI[it] |= bit;
+      st.items++;
+      if (!inTrainI[it]) st.cold_items++;
+    }
+  }
+  return out;
+}
