@@ -26,11 +26,11 @@ import type { RowStore } from './store.js';
 export const BATCH_ROWS = 1 << 18;
 
 /** float64 integers (|x| < 2^53) → int64 little-endian words, without a BigInt per value. */
-export function int64Words(src: ArrayLike<number>, from: number, n: number, pick?: Int32Array): BigInt64Array {
+export function int64Words(src: ArrayLike<number>, from: number, n: number): BigInt64Array {
   const out = new BigInt64Array(n);
   const w = new Int32Array(out.buffer);
   for (let i = 0; i < n; i++) {
-    const x = pick ? src[pick[from + i]] : src[from + i];
+    const x = src[from + i];
     const hi = Math.floor(x / 4294967296);
     w[2 * i] = (x - hi * 4294967296) | 0;
     w[2 * i + 1] = hi | 0;
@@ -91,13 +91,16 @@ export function interactionSchema(hasEvents: boolean): Schema {
 }
 
 /**
- * Writes the rows `order` (row indices into `store`) with their user/item indices remapped through
- * `userMap`/`itemMap`. `eventNames` is the event dictionary, or null when the log has no events.
+ * Writes the `count` rows whose `assign` state is `code`, in storage order (the arranged
+ * (user, ts, seq) order), with user/item indices remapped through `userMap`/`itemMap`.
+ * `eventNames` is the event dictionary, or null when the log has no events.
  */
 export async function writeInteractions(
   path: string,
   store: RowStore,
-  order: Int32Array,
+  assign: Uint8Array,
+  code: number,
+  count: number,
   userMap: Int32Array,
   itemMap: Int32Array,
   eventNames: readonly string[] | null,
@@ -106,35 +109,48 @@ export async function writeInteractions(
   const dictType = schema.fields[5]?.type as Dictionary<Utf8, Int32> | undefined;
   const dictionary = eventNames !== null ? vectorFromArray(eventNames as string[], new Utf8()) : null;
   const structType = new Struct(schema.fields);
+  const { users, items, values, seq } = store;
+  const ts = store.ts;
+  const events = store.events;
   function* batches(): Generator<RecordBatch> {
-    const total = order.length;
-    for (let from = 0; from === 0 || from < total; from += BATCH_ROWS) {
-      const n = Math.min(BATCH_ROWS, total - from);
+    let row = 0;
+    for (let from = 0; from === 0 || from < count; from += BATCH_ROWS) {
+      const n = Math.min(BATCH_ROWS, count - from);
       const u = new Int32Array(n);
       const it = new Int32Array(n);
       const v = new Float32Array(n);
+      const tsOut = new BigInt64Array(n);
+      const tsWords = new Int32Array(tsOut.buffer);
+      const seqOut = new BigInt64Array(n);
+      const seqWords = new Int32Array(seqOut.buffer);
+      const codes = events !== null ? new Int32Array(n) : null;
       for (let i = 0; i < n; i++) {
-        const r = order[from + i];
-        u[i] = userMap[store.users[r]];
-        it[i] = itemMap[store.items[r]];
-        v[i] = store.values[r];
+        while (assign[row] !== code) row++;
+        u[i] = userMap[users[row]];
+        it[i] = itemMap[items[row]];
+        v[i] = values[row];
+        if (ts !== null) {
+          const x = ts[row];
+          const hi = Math.floor(x / 4294967296);
+          tsWords[2 * i] = (x - hi * 4294967296) | 0;
+          tsWords[2 * i + 1] = hi | 0;
+        }
+        seqWords[2 * i] = seq[row] | 0;
+        if (codes !== null && events !== null) codes[i] = events[row];
+        row++;
       }
       const children: Data<DataType>[] = [
         makeData({ type: new Int32(), length: n, data: u }),
         makeData({ type: new Int32(), length: n, data: it }),
         makeData({ type: new Float32(), length: n, data: v }),
-        store.ts
-          ? makeData({ type: new Int64(), length: n, nullCount: 0, data: int64Words(store.ts, from, n, order) })
-          : makeData({ type: new Int64(), length: n, nullCount: n, nullBitmap: allNullBitmap(n), data: new BigInt64Array(n) }),
-        makeData({ type: new Int64(), length: n, nullCount: 0, data: int64Words(store.seq, from, n, order) }),
+        ts !== null
+          ? makeData({ type: new Int64(), length: n, nullCount: 0, data: tsOut })
+          : makeData({ type: new Int64(), length: n, nullCount: n, nullBitmap: allNullBitmap(n), data: tsOut }),
+        makeData({ type: new Int64(), length: n, nullCount: 0, data: seqOut }),
       ];
-      if (dictType && dictionary && store.events) {
-        const codes = new Int32Array(n);
-        for (let i = 0; i < n; i++) codes[i] = store.events[order[from + i]];
-        children.push(makeData({ type: dictType, length: n, data: codes, dictionary }));
-      }
+      if (dictType && dictionary && codes !== null) children.push(makeData({ type: dictType, length: n, data: codes, dictionary }));
       yield new RecordBatch(schema, makeData({ type: structType, length: n, children }));
-      if (total === 0) return;
+      if (count === 0) return;
     }
   }
   await writeBatches(path, batches());

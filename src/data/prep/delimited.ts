@@ -383,7 +383,7 @@ export async function readDelimitedWithCsvParse(chunks: AsyncIterable<Buffer>, s
   for await (const r of parser as AsyncIterable<CsvRecord>) {
     const startLine = lastEnd + 1;
     lastEnd = r.info.lines;
-    const raw = r.raw.replace(/\r?\n$/, '');
+    const raw = r.raw.replace(/\r?\n$|\r$/, '');
     if (raw === '') continue;
     if (pendingHeader) {
       pendingHeader = false;

@@ -80,16 +80,6 @@ export function summarizeRows(store: RowStore, assign: Uint8Array, nUsers: numbe
   return { users: um, items: im, valueMin: finite(vmin), valueMax: finite(vmax), tsMin: finite(tmin), tsMax: finite(tmax) };
 }
 
-/** Row indices in state `code`, ascending (the arranged (user, ts, seq) order). */
-export function rowsOfSplit(assign: Uint8Array, code: number): Int32Array {
-  let m = 0;
-  for (let i = 0; i < assign.length; i++) if (assign[i] === code) m++;
-  const out = new Int32Array(m);
-  let j = 0;
-  for (let i = 0; i < assign.length; i++) if (assign[i] === code) out[j++] = i;
-  return out;
-}
-
 export type SplitStatsAll = { train: ManifestSplitStats; valid: ManifestSplitStats; test: ManifestSplitStats };
 
 /** Rows, distinct users/items and cold users/items (no train row) per split. */

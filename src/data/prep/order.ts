@@ -33,9 +33,11 @@ export function rowsWhere(assign: Uint8Array, keep: (state: number) => boolean):
  * rows (stored in seq order), then each user's run sorted by ts where it is not already in order
  * (logs usually are); ties keep input order. Every later pass (dedupe, k-core, split, writing)
  * then reads the columns sequentially, and each split file is this order filtered.
- * `assign` is permuted alike and returned. Costs one random read per row and column.
+ * Each column is gathered into one shared 8-byte-a-row scratch buffer and copied back, so the
+ * extra memory is 12 bytes a row (permutation + scratch) instead of a second copy of the table.
+ * `assign` is permuted alike.
  */
-export function arrangeRows(store: RowStore, assign: Uint8Array, nUsers: number): Uint8Array {
+export function arrangeRows(store: RowStore, assign: Uint8Array, nUsers: number): void {
   const n = store.length;
   const users = store.users;
   const offsets = new Int32Array(nUsers + 1);
@@ -44,80 +46,58 @@ export function arrangeRows(store: RowStore, assign: Uint8Array, nUsers: number)
   const perm = new Int32Array(n);
   const next = offsets.slice(0, nUsers);
   for (let i = 0; i < n; i++) perm[next[users[i]]++] = i;
+  const scratch = new ArrayBuffer(n * 8);
   const ts = store.ts;
-  let tsNew: Float64Array | null = null;
   if (ts !== null) {
-    tsNew = new Float64Array(n);
-    for (let i = 0; i < n; i++) tsNew[i] = ts[perm[i]];
+    const t = new Float64Array(scratch, 0, n);
+    for (let i = 0; i < n; i++) t[i] = ts[perm[i]];
     for (let u = 0; u < nUsers; u++) {
       const s = offsets[u];
       const e = offsets[u + 1];
-      let sorted = true;
       for (let k = s + 1; k < e; k++) {
-        if (tsNew[k] < tsNew[k - 1]) {
-          sorted = false;
+        if (t[k] < t[k - 1]) {
+          sortSegment(perm, ts, s, e);
+          for (let q = s; q < e; q++) t[q] = ts[perm[q]];
           break;
         }
       }
-      if (!sorted) sortSegment(perm, tsNew, s, e);
     }
+    ts.set(t);
   }
-  const newUsers = new Int32Array(n);
-  for (let u = 0; u < nUsers; u++) newUsers.fill(u, offsets[u], offsets[u + 1]);
-  const items = new Int32Array(n);
-  const values = new Float32Array(n);
-  const seq = new Uint32Array(n);
-  const oi = store.items;
-  const ov = store.values;
-  const os = store.seq;
-  for (let i = 0; i < n; i++) {
-    const r = perm[i];
-    items[i] = oi[r];
-    values[i] = ov[r];
-    seq[i] = os[r];
-  }
-  store.users = newUsers;
-  store.items = items;
-  store.values = values;
-  store.seq = seq;
-  store.ts = tsNew;
-  if (store.events) store.events = gather(store.events, perm);
+  gatherInPlace(store.items, perm, new Int32Array(scratch, 0, n));
+  gatherInPlace(store.values, perm, new Float32Array(scratch, 0, n));
+  gatherInPlace(store.seq, perm, new Uint32Array(scratch, 0, n));
+  if (store.events !== null) gatherInPlace(store.events, perm, new Uint16Array(scratch, 0, n));
   let uniform = true;
   for (let i = 1; i < n && uniform; i++) uniform = assign[i] === assign[0];
-  return uniform ? assign.slice(0, n) : gather(assign, perm);
+  if (!uniform) gatherInPlace(assign, perm, new Uint8Array(scratch, 0, n));
+  for (let u = 0; u < nUsers; u++) users.fill(u, offsets[u], offsets[u + 1]);
 }
 
-/** Sorts perm[s..e) and ts[s..e) together by (ts, original row index = input order). */
+type Column = Int32Array | Float32Array | Uint32Array | Uint16Array | Uint8Array;
+
+/** col[0..n) ← col[perm[0..n)] through `tmp` (a view of the shared scratch of the same type). */
+function gatherInPlace<T extends Column>(col: T, perm: Int32Array, tmp: T): void {
+  const n = perm.length;
+  for (let i = 0; i < n; i++) tmp[i] = col[perm[i]];
+  col.set(tmp);
+}
+
+/** Sorts perm[s..e) by (ts[perm], perm), i.e. by time, ties in input order. */
 function sortSegment(perm: Int32Array, ts: Float64Array, s: number, e: number): void {
-  const m = e - s;
-  const pos = new Int32Array(m);
-  for (let k = 0; k < m; k++) pos[k] = k;
-  const before = (a: number, b: number): boolean => ts[s + a] < ts[s + b] || (ts[s + a] === ts[s + b] && perm[s + a] < perm[s + b]);
-  if (m <= 16) {
-    for (let i = 1; i < m; i++) {
-      const p = pos[i];
+  const seg = perm.subarray(s, e);
+  if (e - s <= 16) {
+    for (let i = 1; i < seg.length; i++) {
+      const r = seg[i];
+      const t = ts[r];
       let j = i - 1;
-      while (j >= 0 && before(p, pos[j])) {
-        pos[j + 1] = pos[j];
+      while (j >= 0 && (ts[seg[j]] > t || (ts[seg[j]] === t && seg[j] > r))) {
+        seg[j + 1] = seg[j];
         j--;
       }
-      pos[j + 1] = p;
+      seg[j + 1] = r;
     }
   } else {
-    pos.sort((a, b) => ts[s + a] - ts[s + b] || perm[s + a] - perm[s + b]);
+    seg.sort((a, b) => ts[a] - ts[b] || a - b);
   }
-  const p2 = new Int32Array(m);
-  const t2 = new Float64Array(m);
-  for (let k = 0; k < m; k++) {
-    p2[k] = perm[s + pos[k]];
-    t2[k] = ts[s + pos[k]];
-  }
-  perm.set(p2, s);
-  ts.set(t2, s);
-}
-
-function gather<T extends Int32Array | Float32Array | Float64Array | Uint32Array | Uint16Array | Uint8Array>(src: T, perm: Int32Array): T {
-  const out = new (src.constructor as new (n: number) => T)(perm.length);
-  for (let i = 0; i < perm.length; i++) out[i] = src[perm[i]];
-  return out;
 }

@@ -43,7 +43,7 @@ import {
   type MaxRejects,
 } from './options.js';
 import { POOL, TEST, TRAIN, VALID, arrangeRows } from './order.js';
-import { rowsOfSplit, splitStatistics, summarizeRows } from './finalize.js';
+import { splitStatistics, summarizeRows } from './finalize.js';
 import { RejectSink } from './rejects.js';
 import { inputSize, readChunks, type SourceDigest } from './source.js';
 import { applySplit } from './split.js';
@@ -328,7 +328,7 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
 
     // 3. Dedupe, k-core, split on the accepted rows.
     const n = store.length;
-    let assign: Uint8Array = new Uint8Array(n).fill(POOL);
+    const assign = new Uint8Array(n).fill(POOL);
     for (const o of outcomes) {
       if (o.source.role === 'log') continue;
       assign.fill(o.source.role === 'valid' ? VALID : TEST, o.from, o.to);
@@ -338,7 +338,7 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     const nUsers0 = ing.users.size;
     const nItems0 = ing.items.size;
     const predefined = { valid: cfg.valid !== null, test: cfg.test !== null };
-    assign = arrangeRows(store, assign, nUsers0);
+    arrangeRows(store, assign, nUsers0);
     phase('arrange');
     const deduplicated = dedupeRows(store, assign, nItems0, dedupe, predefined.valid || predefined.test);
     phase('dedupe');
@@ -373,7 +373,7 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     const splitStats = splitStatistics(store, assign, um.map, um.size, im.map, im.size);
     const eventNames = store.events ? ing.eventNames : null;
     for (const [name, code] of [['train', TRAIN], ['valid', VALID], ['test', TEST]] as const) {
-      await writeInteractions(join(staged.path, SPLIT_FILES[name]), store, rowsOfSplit(assign, code), um.map, im.map, eventNames);
+      await writeInteractions(join(staged.path, SPLIT_FILES[name]), store, assign, code, splitStats[name].rows, um.map, im.map, eventNames);
     }
     await writeVocab(join(staged.path, VOCAB_FILES.users), userIds, um.counts, um.firstTs, um.lastTs);
     await writeVocab(join(staged.path, VOCAB_FILES.items), itemIds, im.counts, im.firstTs, im.lastTs);
