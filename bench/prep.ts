@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,6 +49,7 @@ export interface PrepThroughput {
 export interface PrepMemory {
   rows: number;
   file_bytes: number;
+  /** Peak RSS of a child process that preps the file (VmHWM on Linux). */
   max_rss_bytes: number;
   /** (max RSS − RSS of the same child on a 1,000-row file) / rows. */
   bytes_per_row: number;
@@ -218,12 +219,26 @@ export async function runPrepBench(opts: PrepBenchOptions = {}): Promise<PrepBen
   }
 }
 
+/**
+ * Peak RSS of this process. VmHWM (Linux) is reset by exec; getrusage's maxRSS is not: a child
+ * forked from a large parent would report the parent's size.
+ */
+async function peakRss(): Promise<number> {
+  try {
+    const status = await readFile('/proc/self/status', 'utf8');
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(status);
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux: fall back to getrusage
+  }
+  return process.resourceUsage().maxRSS * 1024;
+}
+
 async function child(file: string, out: string): Promise<void> {
   const t0 = performance.now();
   await runPrep({ inputs: [file], out, config: benchConfig(), seed: 2020, recVersion: 'bench' }, { log: silentLogger, progress: noProgress });
   const wall = (performance.now() - t0) / 1000;
-  // maxRSS is in KiB.
-  process.stdout.write(`${JSON.stringify({ maxRss: process.resourceUsage().maxRSS * 1024, wall })}\n`);
+  process.stdout.write(`${JSON.stringify({ maxRss: await peakRss(), wall })}\n`);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

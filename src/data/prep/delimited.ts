@@ -41,6 +41,7 @@ const HEAD_LINES = 100;
 function headLines(head: string, final: boolean): string[] {
   let text = head.charCodeAt(0) === 0xfeff ? head.slice(1) : head;
   if (!final) {
+    // Drop the last, possibly cut line (unless it is the only one).
     const nl = text.lastIndexOf('\n');
     text = nl >= 0 ? text.slice(0, nl) : text;
   }

@@ -27,49 +27,53 @@ export interface RowSummary {
   tsMax: number | null;
 }
 
-function compaction(counts: Int32Array): Compaction {
+function compaction(counts: Int32Array, first: Float64Array, last: Float64Array): Compaction {
   const map = new Int32Array(counts.length).fill(-1);
   let size = 0;
   for (let k = 0; k < counts.length; k++) if (counts[k] > 0) map[k] = size++;
   const kept = new Int32Array(size);
-  for (let k = 0; k < counts.length; k++) if (map[k] >= 0) kept[map[k]] = counts[k];
-  return { map, size, counts: kept, firstTs: new Float64Array(size).fill(Number.NaN), lastTs: new Float64Array(size).fill(Number.NaN) };
+  const firstTs = new Float64Array(size);
+  const lastTs = new Float64Array(size);
+  for (let k = 0; k < counts.length; k++) {
+    const j = map[k];
+    if (j < 0) continue;
+    kept[j] = counts[k];
+    firstTs[j] = first[k];
+    lastTs[j] = last[k];
+  }
+  return { map, size, counts: kept, firstTs, lastTs };
 }
 
+/** One pass over the rows that survived dedupe and k-core: counts, value and time ranges. */
 export function summarizeRows(store: RowStore, assign: Uint8Array, nUsers: number, nItems: number): RowSummary {
   const n = store.length;
   const users = store.users;
   const items = store.items;
   const values = store.values;
+  const ts = store.ts;
   const uc = new Int32Array(nUsers);
   const ic = new Int32Array(nItems);
+  const uFirst = new Float64Array(nUsers).fill(Number.NaN);
+  const uLast = new Float64Array(nUsers).fill(Number.NaN);
+  const iFirst = new Float64Array(nItems).fill(Number.NaN);
+  const iLast = new Float64Array(nItems).fill(Number.NaN);
   let vmin = Number.POSITIVE_INFINITY;
   let vmax = Number.NEGATIVE_INFINITY;
+  let tmin = Number.POSITIVE_INFINITY;
+  let tmax = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < n; i++) {
     if (!isAlive(assign[i])) continue;
-    uc[users[i]]++;
-    ic[items[i]]++;
+    const u = users[i];
+    const it = items[i];
+    uc[u]++;
+    ic[it]++;
     const v = values[i];
     if (v < vmin) vmin = v;
     if (v > vmax) vmax = v;
-  }
-  const um = compaction(uc);
-  const im = compaction(ic);
-  const ts = store.ts;
-  let tmin = Number.POSITIVE_INFINITY;
-  let tmax = Number.NEGATIVE_INFINITY;
-  if (ts !== null) {
-    const uFirst = um.firstTs;
-    const uLast = um.lastTs;
-    const iFirst = im.firstTs;
-    const iLast = im.lastTs;
-    for (let i = 0; i < n; i++) {
-      if (!isAlive(assign[i])) continue;
+    if (ts !== null) {
       const t = ts[i];
       if (t < tmin) tmin = t;
       if (t > tmax) tmax = t;
-      const u = um.map[users[i]];
-      const it = im.map[items[i]];
       if (!(uFirst[u] <= t)) uFirst[u] = t;
       if (!(uLast[u] >= t)) uLast[u] = t;
       if (!(iFirst[it] <= t)) iFirst[it] = t;
@@ -77,7 +81,14 @@ export function summarizeRows(store: RowStore, assign: Uint8Array, nUsers: numbe
     }
   }
   const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
-  return { users: um, items: im, valueMin: finite(vmin), valueMax: finite(vmax), tsMin: finite(tmin), tsMax: finite(tmax) };
+  return {
+    users: compaction(uc, uFirst, uLast),
+    items: compaction(ic, iFirst, iLast),
+    valueMin: finite(vmin),
+    valueMax: finite(vmax),
+    tsMin: finite(tmin),
+    tsMax: finite(tmax),
+  };
 }
 
 export type SplitStatsAll = { train: ManifestSplitStats; valid: ManifestSplitStats; test: ManifestSplitStats };

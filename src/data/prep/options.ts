@@ -11,9 +11,6 @@ export type ColumnRole = (typeof COLUMN_ROLES)[number];
 export type ColumnRef = { kind: 'name'; name: string } | { kind: 'index'; index: number };
 export type ColumnsSpec = Partial<Record<ColumnRole, ColumnRef>> & { user: ColumnRef; item: ColumnRef };
 
-export type SplitRole = 'train' | 'valid' | 'test';
-export const SPLIT_ROLES: readonly SplitRole[] = ['train', 'valid', 'test'];
-
 export type SplitSpec =
   | { kind: 'random' | 'temporal'; ratios: [number, number, number] }
   | { kind: 'leave-last' }

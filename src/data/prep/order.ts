@@ -1,9 +1,8 @@
-import type { RowStore } from './store.js';
-
 /**
- * Row orderings without a JS object per row: stable counting sorts on dense integer keys (O(n + K))
- * and the per-user (ts, seq) order every split file is written in.
+ * Row states and the (user, ts, seq) arrangement of the stored rows, done with a counting sort on
+ * the dense user index (O(n + users)), never a JS object per row.
  */
+import type { RowStore } from './store.js';
 
 /** Row states in `assign` (one byte a row). */
 export const TRAIN = 0;
@@ -16,16 +15,6 @@ export const REMOVED_KCORE = 5;
 
 export function isAlive(state: number): boolean {
   return state <= POOL;
-}
-
-/** Row indices whose state passes `keep`, ascending (i.e. in seq order). */
-export function rowsWhere(assign: Uint8Array, keep: (state: number) => boolean): Int32Array {
-  let n = 0;
-  for (let i = 0; i < assign.length; i++) if (keep(assign[i])) n++;
-  const out = new Int32Array(n);
-  let j = 0;
-  for (let i = 0; i < assign.length; i++) if (keep(assign[i])) out[j++] = i;
-  return out;
 }
 
 /**

@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import type { PrepConfig } from '../../config/schema.js';
 import { stableJson, stageDir, writeFileAtomic, type StagedDir } from '../../io/atomic.js';
 import { DataError, InterruptedError, RecError, UsageError } from '../../util/errors.js';
+import type { ProgressBar } from '../../util/progress.js';
 import type { RunIO } from '../../util/run-io.js';
 import { ANONYMIZE_ALGORITHM, anonymizeId, keyFingerprint } from '../anonymize.js';
 import {
@@ -41,6 +42,7 @@ import {
   type ColumnsSpec,
   type FileKind,
   type MaxRejects,
+  type SplitSpec,
 } from './options.js';
 import { POOL, TEST, TRAIN, VALID, arrangeRows } from './order.js';
 import { splitStatistics, summarizeRows } from './finalize.js';
@@ -125,6 +127,174 @@ function isoOf(ms: number | null): string | null {
   return Number.isNaN(d.getTime()) ? null : d.toISOString();
 }
 
+interface ReadState {
+  /** Created from the first file's columns (they decide feedback kind, ts and events). */
+  ingest: Ingest | null;
+  roles: string | null;
+}
+
+interface ReadContext {
+  cfg: PrepConfig;
+  spec: ColumnsSpec | null;
+  splitSpec: SplitSpec;
+  eventWeights: Map<string, number> | null;
+  tsPattern: TsParser | null;
+  tsParser: TsParser;
+  sink: RejectSink;
+  maxRejects: MaxRejects;
+  tooMany: (read: number) => DataError;
+  warn: (msg: string) => void;
+  io: RunIO;
+  parser: 'fast' | 'csv-parse';
+  bar: ProgressBar;
+  bytesDone: number;
+  firstPath: string;
+}
+
+/** Reads one input file into the shared Ingest: head analysis, column plan, then every chunk. */
+async function readInput(file: InputFile, ctx: ReadContext, state: ReadState): Promise<ReadOutcome> {
+  const digest: SourceDigest = { bytes: 0, sha256: '' };
+  const it = readChunks(file.path, file.kind.gzip, digest, (n) => {
+    ctx.bytesDone += n;
+    ctx.bar.update(ctx.bytesDone);
+  })[Symbol.asyncIterator]();
+  try {
+    const headParts: Buffer[] = [];
+    let headLen = 0;
+    let ended = false;
+    while (headLen < 1 << 16) {
+      const r = await it.next();
+      if (r.done) {
+        ended = true;
+        break;
+      }
+      headParts.push(r.value);
+      headLen += r.value.length;
+    }
+    const head = Buffer.concat(headParts);
+    const headText = head.toString('utf8', 0, Math.min(head.length, 1 << 16));
+    const headFinal = ended && head.length <= 1 << 16;
+    let setup: DelimitedSetup | null = null;
+    let jsonPlan: JsonPlan | null = null;
+    let plan: ColumnPlan;
+    if (file.kind.format === 'jsonl') {
+      jsonPlan = analyzeJsonHead(headText, headFinal, ctx.spec, file.path);
+      plan = jsonFieldPlan(jsonPlan);
+    } else {
+      setup = analyzeDelimitedHead(headText, headFinal, file.kind, { delimiter: ctx.cfg.delimiter, header: ctx.cfg.header, spec: ctx.spec }, file.path);
+      plan = resolvePlan(ctx.spec, setup.headerFields, setup.columnCount, file.path);
+    }
+    const fileRoles = planRoles(plan).join(',');
+    if (state.ingest === null) {
+      if (ctx.splitSpec.kind === 'temporal' && plan.ts < 0) {
+        throw new UsageError(`--split temporal (config prep.split) needs timestamps, but no ts column is mapped for ${file.path}. Expected --columns …,ts=C or another split.`);
+      }
+      state.roles = fileRoles;
+      const hasRating = plan.rating >= 0;
+      let feedback: 'explicit' | 'implicit';
+      if (ctx.cfg.feedback === 'auto') feedback = hasRating ? 'explicit' : 'implicit';
+      else feedback = ctx.cfg.feedback;
+      if (feedback === 'explicit' && !hasRating) {
+        throw new UsageError(`--feedback explicit (config prep.feedback) needs a rating column, but none is mapped for ${file.path}. Expected --columns user=C,item=C,rating=C or --feedback implicit.`);
+      }
+      if (ctx.eventWeights !== null && plan.event < 0) {
+        throw new UsageError(`--event-weights (config prep.event_weights) is given, but no event column is mapped for ${file.path}. Expected --columns …,event=C.`);
+      }
+      if (ctx.eventWeights !== null && feedback === 'explicit') ctx.warn('--event-weights is ignored under explicit feedback: values are the ratings.');
+      state.ingest = new Ingest({
+        feedback,
+        hasTs: plan.ts >= 0,
+        hasEvents: plan.event >= 0,
+        eventWeights: ctx.eventWeights,
+        tsUnit: ctx.cfg.ts_unit,
+        tsPattern: ctx.tsPattern,
+        tsParser: ctx.tsParser,
+        rejects: ctx.sink,
+        onReject: () => {
+          if (ctx.maxRejects.kind === 'count' && ctx.sink.count > ctx.maxRejects.count) throw ctx.tooMany(-1);
+        },
+      });
+    } else if (fileRoles !== state.roles) {
+      throw new UsageError(
+        `${file.path} maps the columns ${fileRoles}, but ${ctx.firstPath} maps ${state.roles}. Expected the same columns in every input; pass --columns (config prep.columns).`,
+      );
+    }
+    const ing = state.ingest;
+    ing.beginFile({ file: file.path, plan, columnCount: setup ? setup.columnCount : 0 });
+    const from = ing.store.length;
+    // Size the columns for this file from its first lines, so they rarely need to grow.
+    const headLines = Math.max(1, countNewlines(head));
+    const bytesPerLine = head.length / headLines;
+    const ratio = file.kind.gzip && digest.bytes > 0 ? head.length / digest.bytes : 1;
+    if (!headFinal) ing.store.reserve(Math.ceil(((file.size * ratio) / bytesPerLine) * 1.02));
+    const afterChunk = async (): Promise<void> => {
+      if (ctx.sink.pendingBytes > 1 << 16) await ctx.sink.flush();
+      if (ctx.io.signal?.aborted) throw interrupted(ctx.io.signal);
+    };
+    let dataRows: number;
+    if (jsonPlan !== null) {
+      const reader = new JsonlReader(jsonPlan, ing);
+      reader.push(head);
+      await afterChunk();
+      for (let r = await it.next(); !r.done; r = await it.next()) {
+        reader.push(r.value);
+        await afterChunk();
+      }
+      reader.finish();
+      dataRows = reader.dataRows;
+    } else if (setup !== null && ctx.parser === 'csv-parse') {
+      const s = setup;
+      async function* all(): AsyncGenerator<Buffer> {
+        yield head;
+        for (let r = await it.next(); !r.done; r = await it.next()) {
+          yield r.value;
+          await afterChunk();
+        }
+      }
+      dataRows = await readDelimitedWithCsvParse(all(), s, ing);
+    } else {
+      const reader = new FastDelimitedReader(setup as DelimitedSetup, ing);
+      reader.push(head);
+      await afterChunk();
+      for (let r = await it.next(); !r.done; r = await it.next()) {
+        reader.push(r.value);
+        await afterChunk();
+      }
+      reader.finish();
+      dataRows = reader.dataRows;
+    }
+    await ctx.sink.flush();
+    const counts = ing.fileCounts();
+    if (dataRows === 0) throw new DataError(`${file.path} has no data rows${setup?.header ? ' (only a header)' : ''}. Expected at least one interaction.`);
+    const sourceCols: Record<string, string | number> = {};
+    for (const role of COLUMN_ROLES) {
+      if (plan[role] < 0) continue;
+      if (jsonPlan) sourceCols[role] = jsonPlan[role] as string | number;
+      else if (setup?.headerFields) sourceCols[role] = setup.headerFields[plan[role]];
+      else sourceCols[role] = plan[role];
+    }
+    return {
+      source: {
+        path: file.path,
+        role: file.role,
+        bytes: digest.bytes,
+        sha256: digest.sha256,
+        gzip: file.kind.gzip,
+        format: file.kind.format,
+        delimiter: setup ? setup.delimiter : null,
+        header: setup ? setup.header : null,
+        columns: sourceCols,
+        rows_read: counts.read,
+        rejected: counts.rejected,
+      },
+      from,
+      to: ing.store.length,
+    };
+  } finally {
+    await it.return(undefined);
+  }
+}
+
 export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> {
   const t0 = performance.now();
   const cfg = req.config;
@@ -175,151 +345,28 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     };
 
     // 2. Read every input.
-    let ingest: Ingest | null = null;
-    let roles: string | null = null;
-    let bytesDone = 0;
+    const state: ReadState = { ingest: null, roles: null };
+    const ctx: ReadContext = {
+      cfg,
+      spec,
+      splitSpec,
+      eventWeights,
+      tsPattern,
+      tsParser,
+      sink,
+      maxRejects,
+      tooMany,
+      warn,
+      io,
+      parser: req.parser ?? 'fast',
+      bar,
+      bytesDone: 0,
+      firstPath: files[0].path,
+    };
     const outcomes: ReadOutcome[] = [];
-    for (const file of files) {
-      const digest: SourceDigest = { bytes: 0, sha256: '' };
-      const it = readChunks(file.path, file.kind.gzip, digest, (n) => {
-        bytesDone += n;
-        bar.update(bytesDone);
-      })[Symbol.asyncIterator]();
-      try {
-        const headParts: Buffer[] = [];
-        let headLen = 0;
-        let ended = false;
-        while (headLen < 1 << 16) {
-          const r = await it.next();
-          if (r.done) {
-            ended = true;
-            break;
-          }
-          headParts.push(r.value);
-          headLen += r.value.length;
-        }
-        const head = Buffer.concat(headParts);
-        const headText = head.toString('utf8', 0, Math.min(head.length, 1 << 16));
-        const headFinal = ended && head.length <= 1 << 16;
-        let setup: DelimitedSetup | null = null;
-        let jsonPlan: JsonPlan | null = null;
-        let plan: ColumnPlan;
-        if (file.kind.format === 'jsonl') {
-          jsonPlan = analyzeJsonHead(headText, headFinal, spec, file.path);
-          plan = jsonFieldPlan(jsonPlan);
-        } else {
-          setup = analyzeDelimitedHead(headText, headFinal, file.kind, { delimiter: cfg.delimiter, header: cfg.header, spec }, file.path);
-          plan = resolvePlan(spec, setup.headerFields, setup.columnCount, file.path);
-        }
-        const fileRoles = planRoles(plan).join(',');
-        if (ingest === null) {
-          roles = fileRoles;
-          const hasRating = plan.rating >= 0;
-          let feedback: 'explicit' | 'implicit';
-          if (cfg.feedback === 'auto') feedback = hasRating ? 'explicit' : 'implicit';
-          else feedback = cfg.feedback;
-          if (feedback === 'explicit' && !hasRating) {
-            throw new UsageError(`--feedback explicit (config prep.feedback) needs a rating column, but none is mapped for ${file.path}. Expected --columns user=C,item=C,rating=C or --feedback implicit.`);
-          }
-          if (eventWeights !== null && plan.event < 0) {
-            throw new UsageError(`--event-weights (config prep.event_weights) is given, but no event column is mapped for ${file.path}. Expected --columns …,event=C.`);
-          }
-          if (eventWeights !== null && feedback === 'explicit') warn('--event-weights is ignored under explicit feedback: values are the ratings.');
-          ingest = new Ingest({
-            feedback,
-            hasTs: plan.ts >= 0,
-            hasEvents: plan.event >= 0,
-            eventWeights,
-            tsUnit: cfg.ts_unit,
-            tsPattern,
-            tsParser,
-            rejects: sink,
-            onReject: () => {
-              if (maxRejects.kind === 'count' && sink.count > maxRejects.count) throw tooMany(-1);
-            },
-          });
-        } else if (fileRoles !== roles) {
-          throw new UsageError(
-            `${file.path} maps the columns ${fileRoles}, but ${files[0].path} maps ${roles}. Expected the same columns in every input; pass --columns (config prep.columns).`,
-          );
-        }
-        const ing = ingest;
-        ing.beginFile({ file: file.path, plan, columnCount: setup ? setup.columnCount : 0 });
-        const from = ing.store.length;
-        // Size the columns for this file from its first lines, so they rarely need to grow.
-        const headLines = Math.max(1, countNewlines(head));
-        const bytesPerLine = head.length / headLines;
-        const ratio = file.kind.gzip && digest.bytes > 0 ? head.length / digest.bytes : 1;
-        if (!headFinal) ing.store.reserve(Math.ceil(((file.size * ratio) / bytesPerLine) * 1.02));
-        const afterChunk = async (): Promise<void> => {
-          if (sink.pendingBytes > 1 << 16) await sink.flush();
-          if (io.signal?.aborted) throw interrupted(io.signal);
-        };
-        let dataRows: number;
-        if (jsonPlan !== null) {
-          const reader = new JsonlReader(jsonPlan, ing);
-          reader.push(head);
-          await afterChunk();
-          for (let r = await it.next(); !r.done; r = await it.next()) {
-            reader.push(r.value);
-            await afterChunk();
-          }
-          reader.finish();
-          dataRows = reader.dataRows;
-        } else if (setup !== null && req.parser === 'csv-parse') {
-          const s = setup;
-          async function* all(): AsyncGenerator<Buffer> {
-            yield head;
-            for (let r = await it.next(); !r.done; r = await it.next()) {
-              yield r.value;
-              await afterChunk();
-            }
-          }
-          dataRows = await readDelimitedWithCsvParse(all(), s, ing);
-        } else {
-          const reader = new FastDelimitedReader(setup as DelimitedSetup, ing);
-          reader.push(head);
-          await afterChunk();
-          for (let r = await it.next(); !r.done; r = await it.next()) {
-            reader.push(r.value);
-            await afterChunk();
-          }
-          reader.finish();
-          dataRows = reader.dataRows;
-        }
-        await sink.flush();
-        const counts = ing.fileCounts();
-        if (dataRows === 0) throw new DataError(`${file.path} has no data rows${setup?.header ? ' (only a header)' : ''}. Expected at least one interaction.`);
-        const sourceCols: Record<string, string | number> = {};
-        for (const role of COLUMN_ROLES) {
-          if (plan[role] < 0) continue;
-          if (jsonPlan) sourceCols[role] = jsonPlan[role] as string | number;
-          else if (setup?.headerFields) sourceCols[role] = setup.headerFields[plan[role]];
-          else sourceCols[role] = plan[role];
-        }
-        outcomes.push({
-          source: {
-            path: file.path,
-            role: file.role,
-            bytes: digest.bytes,
-            sha256: digest.sha256,
-            gzip: file.kind.gzip,
-            format: file.kind.format,
-            delimiter: setup ? setup.delimiter : null,
-            header: setup ? setup.header : null,
-            columns: sourceCols,
-            rows_read: counts.read,
-            rejected: counts.rejected,
-          },
-          from,
-          to: ing.store.length,
-        });
-      } finally {
-        await it.return(undefined);
-      }
-    }
-    if (ingest === null) throw new DataError('No input was read.');
-    const ing = ingest;
+    for (const file of files) outcomes.push(await readInput(file, ctx, state));
+    const ing = state.ingest;
+    if (ing === null) throw new DataError('No input was read.');
     const store = ing.store;
     const read = ing.seq;
     if (overLimit(read)) throw tooMany(read);

@@ -58,11 +58,12 @@ export function applySplit(
   const ratios: [number, number, number] = [r[0] / sum, r[1] / sum, r[2] / sum];
   if (spec.kind === 'random') {
     const prng = Prng.fromSeed(seed, 'prep.split');
-    const a = ratios[0];
-    const b = ratios[0] + ratios[1];
+    // Compare the raw 32-bit draw with scaled thresholds: x / 2^32 < a ⇔ x < a · 2^32.
+    const a = ratios[0] * 4294967296;
+    const b = (ratios[0] + ratios[1]) * 4294967296;
     for (let i = 0; i < n; i++) {
       if (assign[i] !== POOL) continue;
-      const x = prng.next();
+      const x = prng.nextUint32();
       assign[i] = x < a ? TRAIN : x < b ? VALID : TEST;
     }
     return { ratios, cuts: null, notes };

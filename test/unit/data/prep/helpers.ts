@@ -18,12 +18,17 @@ export function fixture(name: string): string {
   return join(FIXTURES, name);
 }
 
-/** A temp folder per test file, removed afterwards. */
+/** A temp folder per test file (made on first use), removed afterwards. */
 export function tempRoot(): () => string {
-  const root = mkdtempSync(join(tmpdir(), 'rec-prep-test-'));
+  let root: string | null = null;
   let k = 0;
-  afterAll(() => rmSync(root, { recursive: true, force: true }));
-  return () => join(root, `out-${k++}`);
+  afterAll(() => {
+    if (root !== null) rmSync(root, { recursive: true, force: true });
+  });
+  return () => {
+    root ??= mkdtempSync(join(tmpdir(), 'rec-prep-test-'));
+    return join(root, `out-${k++}`);
+  };
 }
 
 export function config(overrides: Partial<Record<keyof PrepConfig, unknown>> = {}): PrepConfig {
@@ -88,7 +93,8 @@ export function expectAccounting(m: DatasetManifest, expect: (cond: boolean, wha
   expect(m.splits.train.rows === r.train && m.splits.valid.rows === r.valid && m.splits.test.rows === r.test, 'split stats match rows');
 }
 
+/** The dataset folder itself and any staged temp folder beside it (`.NAME.tmp-…`). */
 export function leftovers(out: string): string[] {
   const base = out.split('/').pop() ?? '';
-  return readdirSync(dirname(out)).filter((f) => f.includes(base));
+  return readdirSync(dirname(out)).filter((f) => f === base || f.startsWith(`.${base}.tmp-`));
 }

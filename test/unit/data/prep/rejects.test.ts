@@ -1,7 +1,11 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { DataError, UsageError } from '../../../../src/util/errors.js';
-import { expectAccounting, fixture, leftovers, prep, rejects, rows, tempRoot } from './helpers.js';
+import { runPrep } from '../../../../src/data/prep/run.js';
+import { DataError, InterruptedError, UsageError } from '../../../../src/util/errors.js';
+import { silentLogger } from '../../../../src/util/log.js';
+import { noProgress } from '../../../../src/util/progress.js';
+import { config, expectAccounting, fixture, leftovers, prep, rejects, rows, tempRoot } from './helpers.js';
 
 const out = tempRoot();
 const check = (cond: boolean, what: string): void => expect(cond, what).toBe(true);
@@ -81,6 +85,44 @@ describe('rec prep rejects', () => {
   it('an empty file or a header without rows is a data error', async () => {
     await expect(prep(out(), [fixture('empty.csv')])).rejects.toThrow(/empty\.csv is empty/);
     await expect(prep(out(), [fixture('header-only.csv')])).rejects.toThrow(/header-only\.csv has no data rows \(only a header\)/);
+  });
+
+  it('a corrupt .gz is a data error naming the file, with nothing left behind', async () => {
+    const dir = out();
+    const gz = `${dir}-bad.tsv.gz`;
+    writeFileSync(gz, Buffer.concat([gzipSync(Buffer.from('1\t2\t3\t4\n'.repeat(1000))).subarray(0, 40), Buffer.from('garbage')]));
+    const err = await prep(dir, [gz]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataError);
+    expect((err as Error).message).toContain(gz);
+    expect(existsSync(dir)).toBe(false);
+    expect(leftovers(dir)).toEqual([]);
+  });
+
+  it('reports bytes read to the progress bar and stops it', async () => {
+    const updates: number[] = [];
+    let total = -1;
+    let stopped = false;
+    const progress = {
+      start: (_label: string, t: number) => {
+        total = t;
+        return { update: (v: number) => updates.push(v), stop: () => (stopped = true) };
+      },
+    };
+    await runPrep({ inputs: [fixture('basic.tsv')], out: out(), config: config(), seed: 1, recVersion: 't' }, { log: silentLogger, progress });
+    expect(total).toBe(statSync(fixture('basic.tsv')).size);
+    expect(updates).toContain(total);
+    expect(stopped).toBe(true);
+  });
+
+  it('stops at the next chunk when the run is aborted, leaving nothing behind', async () => {
+    const dir = out();
+    const controller = new AbortController();
+    controller.abort('SIGTERM');
+    const err = await runPrep({ inputs: [fixture('basic.tsv')], out: dir, config: config(), seed: 1, recVersion: 't' }, { log: silentLogger, progress: noProgress, signal: controller.signal }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InterruptedError);
+    expect((err as InterruptedError).exitCode).toBe(143);
+    expect(existsSync(dir)).toBe(false);
+    expect(leftovers(dir)).toEqual([]);
   });
 
   it('leaves out the raw text under --anonymize', async () => {
