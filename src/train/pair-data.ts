@@ -79,7 +79,7 @@ export function sampleNegative(rng: Prng, sets: UserItemSets, user: number, numI
 export interface EpochExamples {
   users: Int32Array;
   items: Int32Array;
-  /** Ratings (mse), 1/0 labels (bce), or the negative item index as a float-free Int32Array (bpr). */
+  /** Ratings (mse), 1/0 labels (bce), or all ones (bpr, whose negatives are in `negatives`). */
   labels: Float32Array;
   negatives: Int32Array | null;
   size: number;

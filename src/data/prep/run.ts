@@ -231,9 +231,8 @@ async function readInput(file: InputFile, ctx: ReadContext, state: ReadState): P
       if (ctx.sink.pendingBytes > 1 << 16) await ctx.sink.flush();
       if (ctx.io.signal?.aborted) throw interrupted(ctx.io.signal);
     };
-    let dataRows: number;
-    if (jsonPlan !== null) {
-      const reader = new JsonlReader(jsonPlan, ing);
+    // Both push-style readers take the head chunk, then every further chunk, then finish.
+    const pump = async (reader: { push(chunk: Buffer): void; finish(): void; readonly dataRows: number }): Promise<number> => {
       reader.push(head);
       await afterChunk();
       for (let r = await it.next(); !r.done; r = await it.next()) {
@@ -241,7 +240,11 @@ async function readInput(file: InputFile, ctx: ReadContext, state: ReadState): P
         await afterChunk();
       }
       reader.finish();
-      dataRows = reader.dataRows;
+      return reader.dataRows;
+    };
+    let dataRows: number;
+    if (jsonPlan !== null) {
+      dataRows = await pump(new JsonlReader(jsonPlan, ing));
     } else if (setup !== null && ctx.parser === 'csv-parse') {
       const s = setup;
       async function* all(): AsyncGenerator<Buffer> {
@@ -253,15 +256,7 @@ async function readInput(file: InputFile, ctx: ReadContext, state: ReadState): P
       }
       dataRows = await readDelimitedWithCsvParse(all(), s, ing);
     } else {
-      const reader = new FastDelimitedReader(setup as DelimitedSetup, ing);
-      reader.push(head);
-      await afterChunk();
-      for (let r = await it.next(); !r.done; r = await it.next()) {
-        reader.push(r.value);
-        await afterChunk();
-      }
-      reader.finish();
-      dataRows = reader.dataRows;
+      dataRows = await pump(new FastDelimitedReader(setup as DelimitedSetup, ing));
     }
     await ctx.sink.flush();
     const counts = ing.fileCounts();

@@ -36,7 +36,7 @@ describe('byte-level fast path = csv-parse', () => {
     ['basic.tsv', {}],
     ['bom-crlf.csv', {}],
     ['quoted.csv', { max_rejects: '100%' }],
-    ['ratings.dat', {}],
+    ['colon-delimited.dat', {}],
     ['dates.csv', { columns: 'user=user_id,item=brand_id,event=type,ts=visit_datetime', ts_format: '%m-%d', ts_year: 2014, event_weights: '0=1,1=5,2=2,3=3', max_rejects: '100%' }],
     ['dedupe.csv', { dedupe: 'sum' }],
     ['ts-auto.csv', {}],
