@@ -1,18 +1,20 @@
 /**
- * `rec prep` benchmark (PRODUCT §9): throughput on a synthetic 1M-row TSV (user, item, rating, ts),
- * peak memory (max RSS of a child process) on 1M / 3M / 10M-row logs to show it stays flat per
- * row, and pandas' read_csv + factorize + sort on the same file when python3 has pandas.
- * Run on an otherwise idle machine: on 2 shared cores any other load skews the timings (the CPU
- * seconds reported beside the wall time are less sensitive to that).
+ * `rec prep` benchmark (PRODUCT §9): throughput on a synthetic 1M-row TSV (user, item, rating, ts)
+ * beside pandas' read_csv + factorize + sort on the same file (bench/pandas_prep.py, when
+ * /usr/bin/python3 has pandas; rec and pandas runs alternate, so both see the same machine load),
+ * and peak memory (max RSS of a child process) on 1M / 3M / 10M-row logs to show it stays flat per
+ * row. Run on an otherwise idle machine: on 2 shared cores any other load skews the timings (the
+ * CPU seconds reported beside the wall time, and the load average recorded, help to read them).
  *
  *   node dist/bench/prep.js [--quick]           writes bench/results/prep.json (or prep-quick.json)
+ *   npm run bench -- prep [--quick]             the same through the bench driver (bench/run.ts)
  */
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { prepSchema } from '../src/config/schema.js';
 import { runPrep, type PrepResult } from '../src/data/prep/run.js';
@@ -27,8 +29,10 @@ export interface PrepBenchOptions {
   rows?: number;
   /** Row counts of the memory runs (default 1M, 3M, 10M; quick 200K, 600K, 2M). */
   memoryRows?: number[];
-  /** Timed repetitions of the throughput run (best and median reported). */
+  /** Timed repetitions of the throughput run, each followed by one pandas run (best and median reported). */
   repeats?: number;
+  /** Python interpreter for the pandas baseline; default /usr/bin/python3. null: skip pandas. */
+  python?: string | null;
   /** JSON output path; default bench/results/prep.json (prep-quick.json with quick). null: do not write. */
   out?: string | null;
   log?: (line: string) => void;
@@ -59,17 +63,45 @@ export interface PrepMemory {
 export interface PandasResult {
   available: boolean;
   version?: string;
-  wall_s?: number;
-  rows_per_s?: number;
+  numpy?: string;
+  /** Warm runs (the second prep in each python process), one after each timed rec run. */
+  wall_s?: number[];
+  cpu_s?: number[];
+  best_wall_s?: number;
+  median_wall_s?: number;
+  rows_per_s_best?: number;
+  rows_per_s_median?: number;
+  rows_per_cpu_s_best?: number;
+  /** Peak RSS of the python process (imports, two preps of the file). */
+  max_rss_bytes?: number;
   note?: string;
 }
 
 export interface PrepBenchResult {
-  machine: { cpus: number; node: string };
+  bench: 'prep';
+  date: string;
+  quick: boolean;
+  machine: { cpu: string; cores: number; node: string; platform: string };
+  /** 1, 5 and 15-minute load averages before and after the throughput runs (2 cores: above 2 = contended). */
+  load: { before: number[]; after: number[] };
   throughput: PrepThroughput;
+  pandas: PandasResult;
+  /** rec rows/s ÷ pandas rows/s on the same file (medians; and on CPU seconds, less load-sensitive). */
+  rec_vs_pandas: { median_wall: number; best_cpu: number } | null;
   memory: PrepMemory[];
   baseline_rss_bytes: number;
-  pandas: PandasResult;
+}
+
+/** The figures `npm run bench` prints for this bench. */
+export function summarizePrepBench(r: PrepBenchResult): Record<string, unknown> {
+  return {
+    rows: r.throughput.rows,
+    rec_rows_per_s: { median: r.throughput.rows_per_s_median, best: r.throughput.rows_per_s_best },
+    pandas_rows_per_s: r.pandas.available ? { median: r.pandas.rows_per_s_median, best: r.pandas.rows_per_s_best } : r.pandas.note,
+    rec_vs_pandas: r.rec_vs_pandas,
+    load: r.load,
+    peak_rss: r.memory.map((m) => ({ rows: m.rows, mib: Math.round(m.max_rss_bytes / 2 ** 20), bytes_per_row: m.bytes_per_row })),
+  };
 }
 
 /**
@@ -120,36 +152,45 @@ function childPrep(file: string, out: string): { maxRss: number; wall: number } 
   return parsed;
 }
 
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-const PANDAS_SCRIPT = `
-import sys, time, pandas as pd
-t = time.perf_counter()
-df = pd.read_csv(sys.argv[1], sep='\\t', header=None, names=['user', 'item', 'rating', 'ts'])
-df['u'], _ = pd.factorize(df['user'])
-df['i'], _ = pd.factorize(df['item'])
-df = df.sort_values(['u', 'ts'], kind='stable')
-print(pd.__version__, time.perf_counter() - t, len(df))
-`;
+/** bench/pandas_prep.py, whether this module runs compiled (dist/bench/) or from source (bench/). */
+function pandasScript(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return resolve(here, here.endsWith(join('dist', 'bench')) ? '../../bench' : '.', 'pandas_prep.py');
+}
 
-function runPandas(file: string, rows: number): PandasResult {
-  const probe = spawnSync('/usr/bin/python3', ['-c', 'import pandas'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) return { available: false, note: 'python3 with pandas not found (apt install python3-pandas to compare)' };
-  const best: number[] = [];
-  let version = '';
-  for (let k = 0; k < 3; k++) {
-    const r = spawnSync('/usr/bin/python3', ['-c', PANDAS_SCRIPT, file], { encoding: 'utf8' });
-    if (r.status !== 0) return { available: false, note: `pandas run failed: ${r.stderr.slice(0, 300)}` };
-    const [v, secs, n] = r.stdout.trim().split(/\s+/);
-    version = v;
-    if (Number(n) !== rows) return { available: false, note: `pandas read ${n} rows, expected ${rows}` };
-    best.push(Number(secs));
-  }
-  const wall = Math.min(...best);
-  return { available: true, version, wall_s: wall, rows_per_s: Math.round(rows / wall) };
+interface PandasRun {
+  pandas: string;
+  numpy: string;
+  rows: number;
+  wall_s: number[];
+  cpu_s: number[];
+  max_rss_bytes: number;
+}
+
+/** Null when `python` can import pandas, else why not (the bench then skips the comparison). */
+function pandasAvailable(python: string): string | null {
+  const probe = spawnSync(python, ['-c', 'import pandas'], { encoding: 'utf8' });
+  if (probe.error) return `${python} not found (install python3-pandas to compare)`;
+  if (probe.status !== 0) return `${python} cannot import pandas (install python3-pandas to compare): ${probe.stderr.trim().split('\n').pop() ?? ''}`;
+  return null;
+}
+
+/** One python process: a cold and a warm prep of the file; the warm one is kept. */
+function pandasRun(python: string, file: string, rows: number): PandasRun {
+  const r = spawnSync(python, [pandasScript(), file, '2'], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new Error(`pandas run failed (${r.status}): ${r.stderr.slice(0, 500)}`);
+  const parsed = JSON.parse(r.stdout.trim()) as PandasRun;
+  if (parsed.rows !== rows) throw new Error(`pandas read ${parsed.rows} rows, expected ${rows}`);
+  return parsed;
 }
 
 export async function runPrepBench(opts: PrepBenchOptions = {}): Promise<PrepBenchResult> {
@@ -157,37 +198,81 @@ export async function runPrepBench(opts: PrepBenchOptions = {}): Promise<PrepBen
   const quick = opts.quick === true;
   const rows = opts.rows ?? (quick ? 200_000 : 1_000_000);
   const memoryRows = opts.memoryRows ?? (quick ? [200_000, 600_000, 2_000_000] : [1_000_000, 3_000_000, 10_000_000]);
-  const repeats = opts.repeats ?? (quick ? 2 : 3);
+  const repeats = opts.repeats ?? (quick ? 2 : 5);
   const dir = await mkdtemp(join(tmpdir(), 'rec-bench-prep-'));
   try {
     const file = join(dir, `log-${rows}.tsv`);
     const fileBytes = await writeSyntheticTsv(file, rows);
     log(`prep bench: ${rows} rows, ${(fileBytes / 1e6).toFixed(1)} MB`);
+    const python = opts.python === undefined ? '/usr/bin/python3' : opts.python;
+    const pandasNote = python === null ? 'skipped' : pandasAvailable(python);
     const walls: number[] = [];
-    const cpus: number[] = [];
+    const cpuTimes: number[] = [];
+    const pdWalls: number[] = [];
+    const pdCpus: number[] = [];
+    let pdVersions: { pandas: string; numpy: string } | null = null;
+    let pdRss = 0;
+    const loadBefore = loadavg();
     await timedPrep(file, join(dir, 'warmup'));
+    await rm(join(dir, 'warmup'), { recursive: true, force: true });
     for (let k = 0; k < repeats; k++) {
       const r = await timedPrep(file, join(dir, `ds-${k}`));
       walls.push(r.wall);
-      cpus.push(r.cpu);
-      log(`  run ${k + 1}: ${r.wall.toFixed(3)} s wall, ${r.cpu.toFixed(3)} s cpu, ${Math.round(rows / r.wall)} rows/s`);
+      cpuTimes.push(r.cpu);
+      let line = `  run ${k + 1}: rec ${r.wall.toFixed(3)} s wall, ${r.cpu.toFixed(3)} s cpu, ${Math.round(rows / r.wall)} rows/s`;
       await rm(join(dir, `ds-${k}`), { recursive: true, force: true });
+      if (python !== null && pandasNote === null) {
+        const p = pandasRun(python, file, rows);
+        pdVersions = { pandas: p.pandas, numpy: p.numpy };
+        pdRss = Math.max(pdRss, p.max_rss_bytes);
+        pdWalls.push(p.wall_s[p.wall_s.length - 1]);
+        pdCpus.push(p.cpu_s[p.cpu_s.length - 1]);
+        line += `; pandas ${pdWalls[k].toFixed(3)} s wall, ${pdCpus[k].toFixed(3)} s cpu, ${Math.round(rows / pdWalls[k])} rows/s`;
+      }
+      log(line);
     }
+    const loadAfter = loadavg();
     const best = Math.min(...walls);
     const med = median(walls);
     const throughput: PrepThroughput = {
       rows,
       file_bytes: fileBytes,
       wall_s: walls,
-      cpu_s: cpus,
+      cpu_s: cpuTimes,
       best_wall_s: best,
       median_wall_s: med,
       rows_per_s_best: Math.round(rows / best),
       rows_per_s_median: Math.round(rows / med),
-      rows_per_cpu_s_best: Math.round(rows / Math.min(...cpus)),
+      rows_per_cpu_s_best: Math.round(rows / Math.min(...cpuTimes)),
     };
-    const pandas = runPandas(file, rows);
-    log(`  pandas: ${pandas.available ? `${pandas.rows_per_s} rows/s (${pandas.wall_s?.toFixed(3)} s)` : pandas.note}`);
+    let pandas: PandasResult;
+    if (pdVersions === null) pandas = { available: false, note: pandasNote ?? 'no pandas run' };
+    else {
+      const pBest = Math.min(...pdWalls);
+      const pMed = median(pdWalls);
+      pandas = {
+        available: true,
+        version: pdVersions.pandas,
+        numpy: pdVersions.numpy,
+        wall_s: pdWalls,
+        cpu_s: pdCpus,
+        best_wall_s: pBest,
+        median_wall_s: pMed,
+        rows_per_s_best: Math.round(rows / pBest),
+        rows_per_s_median: Math.round(rows / pMed),
+        rows_per_cpu_s_best: Math.round(rows / Math.min(...pdCpus)),
+        max_rss_bytes: pdRss,
+      };
+    }
+    const recVsPandas =
+      pandas.available && pandas.median_wall_s !== undefined && pandas.cpu_s !== undefined
+        ? { median_wall: round2(pandas.median_wall_s / med), best_cpu: round2(Math.min(...pandas.cpu_s) / Math.min(...cpuTimes)) }
+        : null;
+    log(
+      pandas.available
+        ? `  median: rec ${throughput.rows_per_s_median} rows/s, pandas ${pandas.rows_per_s_median} rows/s (rec ${recVsPandas?.median_wall}× pandas; ${recVsPandas?.best_cpu}× on best CPU time)`
+        : `  median: rec ${throughput.rows_per_s_median} rows/s; pandas: ${pandas.note}`,
+    );
     await rm(file, { force: true });
 
     const tiny = join(dir, 'tiny.tsv');
@@ -205,11 +290,16 @@ export async function runPrepBench(opts: PrepBenchOptions = {}): Promise<PrepBen
       await rm(join(dir, `mem-ds-${n}`), { recursive: true, force: true });
     }
     const result: PrepBenchResult = {
-      machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
+      bench: 'prep',
+      date: new Date().toISOString(),
+      quick,
+      machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` },
+      load: { before: loadBefore.map(round2), after: loadAfter.map(round2) },
       throughput,
+      pandas,
+      rec_vs_pandas: recVsPandas,
       memory,
       baseline_rss_bytes: baseline,
-      pandas,
     };
     const out = opts.out === undefined ? `bench/results/${quick ? 'prep-quick' : 'prep'}.json` : opts.out;
     if (out !== null) await writeJsonAtomic(resolve(out), result);

@@ -1,13 +1,77 @@
 /**
- * `npm run bench`: every benchmark in one go, each writing its JSON under bench/results/.
+ * `npm run bench`: the benchmarks of PRODUCT §9, each writing its JSON under bench/results/, then
+ * one summary (a JSON object keyed by bench name) on stdout. Progress goes to stderr.
+ *
+ *   npm run bench                    every bench
+ *   npm run bench -- prep            only the named ones (any of the names below, in any order)
+ *   npm run bench -- prep --quick    smaller sizes, for a smoke run (quick results go to *-quick.json where the bench separates them)
+ *   npm run bench -- --list          the names
+ *
  * Run on an otherwise idle machine: on 2 cores any other load skews the timings.
  */
 import { runEngineBench } from './engine.js';
+import { runPrepBench, summarizePrepBench } from './prep.js';
+import { runTrainBench } from './train.js';
+
+interface Bench {
+  /** What it measures (for --list). */
+  about: string;
+  /** Runs the bench, which writes its own JSON under bench/results/; returns the figures to print. */
+  run(opts: { quick: boolean }): Promise<unknown>;
+}
+
+/** Every bench, in the order a plain `npm run bench` runs them. */
+const BENCHES: Record<string, Bench> = {
+  engine: {
+    about: 'embedding step cost as the table grows, MF epoch throughput per engine (bench/results/engine.json)',
+    run: async ({ quick }) => {
+      const r = await runEngineBench({ quick });
+      return { stepCost: r.stepCost, mf: r.mf };
+    },
+  },
+  train: {
+    about: 'MF epoch time and examples/s on ML-100K u1 and ML-1M (partial) per engine, beside torch_ref.py mf (bench/results/train.json)',
+    run: async ({ quick }) => {
+      const r = await runTrainBench({ quick });
+      return { runs: r.runs.map((x) => ({ dataset: x.dataset, engine: x.engine, setting: x.setting, epoch_s: x.epoch_seconds_median, ex_per_s: x.examples_per_s_median })), torch: r.torch, note: r.note };
+    },
+  },
+  prep: {
+    about: 'rec prep rows/s on a 1M-row TSV beside pandas, peak RSS at 1M/3M/10M rows (bench/results/prep.json)',
+    run: async ({ quick }) => summarizePrepBench(await runPrepBench({ quick })),
+  },
+};
 
 async function main(): Promise<void> {
-  const quick = process.argv.includes('--quick');
-  const engine = await runEngineBench({ quick });
-  process.stdout.write(`${JSON.stringify({ engine: { stepCost: engine.stepCost, mf: engine.mf } }, null, 2)}\n`);
+  const args = process.argv.slice(2);
+  const names = Object.keys(BENCHES);
+  if (args.includes('--list')) {
+    for (const name of names) process.stdout.write(`${name.padEnd(8)} ${BENCHES[name].about}\n`);
+    return;
+  }
+  const quick = args.includes('--quick');
+  const unknownFlags = args.filter((a) => a.startsWith('-') && a !== '--quick');
+  const wanted = args.filter((a) => !a.startsWith('-'));
+  const unknown = wanted.filter((a) => !(a in BENCHES));
+  if (unknownFlags.length > 0 || unknown.length > 0) {
+    process.stderr.write(`Unknown bench or option: ${[...unknown, ...unknownFlags].join(' ')}. Expected bench names among ${names.join(', ')}, --quick or --list.\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const selected = wanted.length > 0 ? names.filter((n) => wanted.includes(n)) : names;
+  const summary: Record<string, unknown> = {};
+  for (const name of selected) {
+    process.stderr.write(`bench ${name}${quick ? ' (quick)' : ''}\n`);
+    try {
+      summary[name] = await BENCHES[name].run({ quick });
+    } catch (error) {
+      // One failing bench does not hide the others' figures; the exit status still says it failed.
+      process.stderr.write(`bench ${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      summary[name] = { error: error instanceof Error ? error.message : String(error) };
+      process.exitCode = 1;
+    }
+  }
+  process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
 }
 
 main().catch((error: unknown) => {

@@ -7,7 +7,9 @@ import { Command, CommanderError } from 'commander';
 import { RecError, EXIT } from '../util/errors.js';
 import { REC_VERSION } from '../util/version.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerEval } from './commands/eval.js';
 import { registerPrep } from './commands/prep.js';
+import { registerRecommend } from './commands/recommend.js';
 import { registerSynth } from './commands/synth.js';
 import { registerTrain } from './commands/train.js';
 import type { Runtime } from './runtime.js';
@@ -17,6 +19,8 @@ Examples:
   $ rec train                                   # train MF on the bundled shop log (datasets/shop)
   $ rec prep u.data --out data/ml100k --columns user=0,item=1,rating=2,ts=3
   $ rec train --data data/ml100k --model mf --epochs 20 --out checkpoints/mf
+  $ rec eval checkpoints/mf --metrics rmse,mae,ndcg@10
+  $ rec recommend checkpoints/mf --user 42 --k 10 --json
   $ rec synth --out shop.csv.gz --users 5000 --items 2000 --events 500000
   $ rec doctor
 
@@ -33,6 +37,8 @@ export function buildProgram(runtime: Runtime): Command {
     .addHelpText('after', EXAMPLES);
   registerPrep(program, runtime);
   registerTrain(program, runtime);
+  registerEval(program, runtime);
+  registerRecommend(program, runtime);
   registerSynth(program, runtime);
   registerDoctor(program, runtime);
   return program;

@@ -69,17 +69,20 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'train.l2', flag: '--l2 <x>', type: 'number', commands: TRAIN, description: 'L2 penalty on the parameters used in a batch' },
   { key: 'train.weight_decay', flag: '--weight-decay <x>', type: 'number', commands: TRAIN, description: 'decoupled weight decay (adamw)' },
   { key: 'train.sparse', flag: '--sparse', negate: '--dense', type: 'nullableBool', commands: TRAIN, description: 'row-sparse embedding updates (default); --dense updates whole tables' },
+  { key: 'train.fused', flag: '--fused', negate: '--no-fused', type: 'nullableBool', commands: TRAIN, description: 'closed-form MF step on cpu/wasm (default); --no-fused: TF.js autograd' },
   { key: 'train.negatives', flag: '--negatives <n>', type: 'int', commands: TRAIN, description: 'sampled negatives per positive (bce)' },
   { key: 'train.early_stopping.metric', flag: '--early-stop <metric>', type: 'string', commands: TRAIN, description: 'validation metric for early stopping and best epoch (e.g. ndcg@10, rmse)' },
   { key: 'train.early_stopping.patience', flag: '--patience <n>', type: 'int', commands: TRAIN, description: 'epochs without improvement before stopping (0: never stop early)' },
   { key: 'train.valid_from_train', flag: '--valid-from-train <fraction>', type: 'number', commands: TRAIN, description: 'carve a validation split out of train when the dataset has none' },
   { key: 'train.save_every', flag: '--save-every <steps>', type: 'int', commands: TRAIN, description: 'also save a resumable state every N steps' },
   { key: 'train.freeze', flag: '--freeze <parts>', type: 'stringList', commands: TRAIN, description: 'parameter groups kept fixed when fine-tuning, e.g. item_embedding' },
+  { key: 'train.init_from', flag: '--init-from <ckpt>', type: 'stringList', commands: TRAIN, description: 'initialise from a checkpoint by raw id (repeatable; neumf: a gmf and an mlp checkpoint)' },
   // eval
   { key: 'eval.split', flag: '--split <name>', type: 'string', commands: ['eval'], description: 'test|valid' },
   { key: 'eval.protocol', flag: '--protocol <p>', type: 'string', commands: ['eval'], description: 'full | sampled:N | candidates:FILE' },
   { key: 'eval.k', flag: '--k <list>', type: 'intList', commands: ['eval'], description: 'cut-offs, e.g. 5,10,20' },
   { key: 'eval.metrics', flag: '--metrics <list>', type: 'stringList', commands: ['eval'], description: 'metric names, e.g. ndcg,recall,rmse (default: all that apply)' },
+  { key: 'eval.user_block', flag: '--user-block <n>', type: 'int', commands: ['eval'], description: 'users scored at a time (memory: block × items floats; default 256)' },
   { key: 'eval.relevance_threshold', flag: '--relevance-threshold <r>', type: 'number', commands: ['eval'], description: 'explicit data: only values >= R are relevant' },
 ];
 
@@ -160,6 +163,13 @@ export function flagLayer(cmd: Command, command: CommandName): ConfigLayer {
   const opts = cmd.opts<Record<string, unknown>>();
   for (const spec of optionsFor(command)) {
     const attr = attributeName(spec.flag);
+    // A negation spelt as its own word (`--dense` for `--sparse`) is a separate commander option;
+    // `--no-X` shares X's attribute and arrives below as false.
+    if (spec.negate && !spec.negate.startsWith('--no-') && cmd.getOptionValueSource(attributeName(spec.negate)) === 'cli') {
+      setPath(values, spec.key, false);
+      origins[spec.key] = `flag:${spec.negate}`;
+      continue;
+    }
     if (cmd.getOptionValueSource(attr) !== 'cli') continue;
     const raw = opts[attr];
     const typed = spec.negate && raw === false ? spec.negate : flagName(spec);

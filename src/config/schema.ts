@@ -72,6 +72,8 @@ export const trainSchema = z.strictObject({
   weight_decay: nonNegativeNumber.default(0),
   /** Row-sparse updates of embedding tables (PRODUCT §5); false: dense updates. */
   sparse: z.boolean().default(true),
+  /** Closed-form step for models that have one (MF) on cpu/wasm; false: TF.js autograd always. */
+  fused: z.boolean().default(true),
   negatives: nonNegativeInt.default(4),
   early_stopping: z
     .strictObject({
@@ -82,6 +84,8 @@ export const trainSchema = z.strictObject({
   valid_from_train: z.number().gt(0).lt(1).nullable().default(null),
   save_every: nonNegativeInt.default(0),
   freeze: z.array(z.string()).default([]),
+  /** Checkpoints to initialise from (`--init-from`, repeatable): one of the same model, or a gmf and an mlp one for neumf. */
+  init_from: z.array(z.string()).default([]),
 });
 
 export const evalSchema = z.strictObject({

@@ -3,8 +3,9 @@
  * evaluation. Independent of TF.js. Timestamps come back as float64 epoch ms (exact below 2^53).
  */
 import { tableFromIPC, type Table, type Vector } from 'apache-arrow';
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { DataError, describeValue } from '../util/errors.js';
 import { DATASET_FORMAT_VERSION, MANIFEST_FILE, SPLIT_FILES, VOCAB_FILES, type DatasetManifest } from './manifest.js';
 
@@ -144,6 +145,16 @@ function vocab(table: Table, path: string): Vocab {
     index,
     lookup: (id: string) => index.get(id) ?? -1,
   };
+}
+
+/** Reads one vocabulary file: a dataset's users.arrow / items.arrow, or their copies in a checkpoint's vocab/. */
+export async function readVocabFile(path: string): Promise<Vocab> {
+  return vocab(await readTable(dirname(path), basename(path)), path);
+}
+
+/** SHA-256 of a dataset's manifest.json: what checkpoints and eval files record to name their data. */
+export async function manifestSha256(dir: string): Promise<string> {
+  return createHash('sha256').update(await readFile(join(dir, MANIFEST_FILE))).digest('hex');
 }
 
 export async function readManifest(dir: string): Promise<DatasetManifest> {

@@ -82,9 +82,24 @@ export interface RowSparseOptimizer {
   /**
    * Updates the rows `rows` of `table` (one of the tables given at creation). `rows` may repeat:
    * gradients of duplicates are summed. `grads` is [rows.length, dim], as a tensor (not disposed
-   * here) or a row-major Float32Array. Ids outside the table throw a DataError.
+   * here) or a row-major Float32Array; dim is 1 for a 1-D variable. Ids outside the table throw a
+   * DataError.
    */
   applyRows(table: tf.Variable, rows: Int32Array, grads: tf.Tensor | Float32Array): void;
+  /**
+   * applyRows plus an L2 term charged per occurrence: each row's gradient gains
+   * 2 · `coefficient` · (times the row occurs in `rows`) · w, exactly the gradient of
+   * coefficient · Σ_occurrences ‖w‖² (the trainer's l2/batch penalty), computed once per unique row
+   * instead of once per occurrence. Returns that penalty's Σ_occurrences ‖w‖² on the weights before
+   * the update. Only for Float32Array gradients (the fused step).
+   */
+  applyRowsWithL2(table: tf.Variable, rows: Int32Array, grads: Float32Array, coefficient: number): number;
+  /**
+   * A live row-major view of a table's values where the engine keeps them in JS-visible memory
+   * (cpu, wasm), else null. Valid until the next TF.js call that may grow the wasm heap: take a
+   * fresh one per step. Read-only for callers; applyRows is the only writer.
+   */
+  view(table: tf.Variable): Float32Array | null;
   setLearningRate(lr: number): void;
   readonly learningRate: number;
   markMatmulOperand(tableName: string): void;
@@ -158,6 +173,8 @@ interface TableState {
   call: number;
   unique: Int32Array;
   sums: Float32Array;
+  /** Occurrences of each unique row in the last applyRows call. */
+  counts: Float32Array;
 }
 
 export function createRowSparseOptimizer(
@@ -169,10 +186,12 @@ export function createRowSparseOptimizer(
   const byVariable = new Map<tf.Variable, TableState>();
   const byName = new Map<string, TableState>();
   for (const [name, table] of Object.entries(tables)) {
-    if (table.rank !== 2 || table.dtype !== 'float32') {
-      throw new ConfigError(`row-sparse table ${name} must be a 2-D float32 variable. Received: ${table.dtype} ${JSON.stringify(table.shape)}.`);
+    // A 1-D variable (a dense layer's bias, updated whole by the dense-variable path) is a table of
+    // single-value rows.
+    if ((table.rank !== 2 && table.rank !== 1) || table.dtype !== 'float32') {
+      throw new ConfigError(`row-sparse table ${name} must be a 1-D or 2-D float32 variable. Received: ${table.dtype} ${JSON.stringify(table.shape)}.`);
     }
-    const [rows, dim] = table.shape as [number, number];
+    const [rows, dim] = table.rank === 2 ? (table.shape as [number, number]) : [table.shape[0], 1];
     const size = rows * dim;
     const state: TableState = {
       name,
@@ -189,6 +208,7 @@ export function createRowSparseOptimizer(
       call: 0,
       unique: new Int32Array(0),
       sums: new Float32Array(0),
+      counts: new Float32Array(0),
     };
     byVariable.set(table, state);
     byName.set(name, state);
@@ -198,24 +218,31 @@ export function createRowSparseOptimizer(
   }
   const forceScatter = options.write === 'scatter';
 
-  const applyRows = (table: tf.Variable, rows: Int32Array, grads: tf.Tensor | Float32Array): void => {
+  const apply = (table: tf.Variable, rows: Int32Array, grads: tf.Tensor | Float32Array, occurrenceL2: number): number => {
     const s = byVariable.get(table);
     if (s === undefined) throw new Error(`applyRows: variable ${table.name} is not one of this optimizer's tables`);
     const g = readGrads(grads, rows.length, s);
     const count = gatherUnique(s, rows, g);
     s.t += 1;
-    if (count === 0) return;
+    if (count === 0) return 0;
     const owner = forceScatter ? null : inPlaceTarget(s);
-    if (owner === null) {
-      scatterUpdate(s, count, h);
-      return;
-    }
-    updateRows(s, count, h, owner.values(), true);
+    if (owner === null) return scatterUpdate(s, count, h, occurrenceL2);
+    const penalty = updateRows(s, count, h, owner.values(), true, occurrenceL2);
     owner.after();
+    return penalty;
+  };
+  const applyRows = (table: tf.Variable, rows: Int32Array, grads: tf.Tensor | Float32Array): void => {
+    apply(table, rows, grads, 0);
   };
 
   return {
     applyRows,
+    applyRowsWithL2: (table, rows, grads, coefficient) => apply(table, rows, grads, coefficient),
+    view(table) {
+      const s = byVariable.get(table);
+      if (s === undefined) throw new Error(`view: variable ${table.name} is not one of this optimizer's tables`);
+      return forceScatter ? null : (inPlaceTarget(s)?.values() ?? null);
+    },
     get learningRate() {
       return h.lr;
     },
@@ -283,12 +310,13 @@ function gatherUnique(s: TableState, rows: Int32Array, g: Float32Array): number 
   if (s.unique.length < rows.length) {
     s.unique = new Int32Array(rows.length);
     s.sums = new Float32Array(rows.length * dim);
+    s.counts = new Float32Array(rows.length);
   }
   // A fresh stamp per call marks "seen in this call" without clearing an O(rows) array.
   s.call = s.call === 0x7fffffff ? 1 : s.call + 1;
   if (s.call === 1) stamp.fill(0);
   const call = s.call;
-  const { unique, sums } = s;
+  const { unique, sums, counts } = s;
   let count = 0;
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
@@ -300,10 +328,12 @@ function gatherUnique(s: TableState, rows: Int32Array, g: Float32Array): number 
       stamp[r] = call;
       slot[r] = count;
       unique[count] = r;
+      counts[count] = 1;
       const dst = count * dim;
       for (let j = 0; j < dim; j++) sums[dst + j] = g[src + j];
       count++;
     } else {
+      counts[slot[r]] += 1;
       const dst = slot[r] * dim;
       for (let j = 0; j < dim; j++) sums[dst + j] += g[src + j];
     }
@@ -313,11 +343,13 @@ function gatherUnique(s: TableState, rows: Int32Array, g: Float32Array): number 
 
 /**
  * The optimizer step on the unique rows. `w` is either the whole table (inPlace: row r at r·dim)
- * or a packed buffer of the unique rows (row k at k·dim).
+ * or a packed buffer of the unique rows (row k at k·dim). `occurrenceL2` (see applyRowsWithL2)
+ * adds 2·occurrenceL2·count·w to each row's gradient; returns Σ count·‖w‖² before the update.
  */
-function updateRows(s: TableState, count: number, h: Hyper, w: Float32Array, inPlace: boolean): void {
-  const { dim, unique, sums, m, v, accum } = s;
+function updateRows(s: TableState, count: number, h: Hyper, w: Float32Array, inPlace: boolean, occurrenceL2 = 0): number {
+  const { dim, unique, sums, counts, m, v, accum } = s;
   const { lr, l2 } = h;
+  let penalty = 0;
   if (h.name === 'adam' || h.name === 'adamw') {
     const b1 = h.beta1;
     const b2 = h.beta2;
@@ -326,20 +358,32 @@ function updateRows(s: TableState, count: number, h: Hyper, w: Float32Array, inP
     const decay = h.name === 'adamw' ? 1 - lr * h.weightDecay : 1;
     const mm = m as Float32Array;
     const vv = v as Float32Array;
+    // Constants hoisted out of the element loop: it runs batch × dim times per table per step and
+    // was the largest single cost of an MF step on wasm. Same arithmetic as before, reassociated:
+    // lr·(m/c1)/(sqrt(v/c2)+eps) = (lr/c1)·m/(sqrt(v·(1/c2))+eps).
+    const step = lr / c1;
+    const invC2 = 1 / c2;
+    const eps = h.epsilon;
+    const a1 = 1 - b1;
+    const a2 = 1 - b2;
     for (let k = 0; k < count; k++) {
       const r = unique[k];
       const wb = inPlace ? r * dim : k * dim;
       const sb = r * dim;
       const gb = k * dim;
+      const lk = l2 + 2 * occurrenceL2 * counts[k];
+      let sq = 0;
       for (let j = 0; j < dim; j++) {
         const w0 = w[wb + j];
-        const g = sums[gb + j] + l2 * w0;
-        const mj = b1 * mm[sb + j] + (1 - b1) * g;
-        const vj = b2 * vv[sb + j] + (1 - b2) * g * g;
+        sq += w0 * w0;
+        const g = sums[gb + j] + lk * w0;
+        const mj = b1 * mm[sb + j] + a1 * g;
+        const vj = b2 * vv[sb + j] + a2 * g * g;
         mm[sb + j] = mj;
         vv[sb + j] = vj;
-        w[wb + j] = w0 * decay - (lr * (mm[sb + j] / c1)) / (Math.sqrt(vv[sb + j] / c2) + h.epsilon);
+        w[wb + j] = w0 * decay - (step * Math.fround(mj)) / (Math.sqrt(Math.fround(vj) * invC2) + eps);
       }
+      penalty += counts[k] * sq;
     }
   } else if (h.name === 'adagrad') {
     const acc = accum as Float32Array;
@@ -348,23 +392,32 @@ function updateRows(s: TableState, count: number, h: Hyper, w: Float32Array, inP
       const wb = inPlace ? r * dim : k * dim;
       const sb = r * dim;
       const gb = k * dim;
+      const lk = l2 + 2 * occurrenceL2 * counts[k];
+      let sq = 0;
       for (let j = 0; j < dim; j++) {
         const w0 = w[wb + j];
-        const g = sums[gb + j] + l2 * w0;
+        sq += w0 * w0;
+        const g = sums[gb + j] + lk * w0;
         acc[sb + j] += g * g;
         w[wb + j] = w0 - (lr * g) / Math.sqrt(acc[sb + j] + h.epsilon);
       }
+      penalty += counts[k] * sq;
     }
   } else {
     for (let k = 0; k < count; k++) {
       const wb = inPlace ? unique[k] * dim : k * dim;
       const gb = k * dim;
+      const lk = l2 + 2 * occurrenceL2 * counts[k];
+      let sq = 0;
       for (let j = 0; j < dim; j++) {
         const w0 = w[wb + j];
-        w[wb + j] = w0 - lr * (sums[gb + j] + l2 * w0);
+        sq += w0 * w0;
+        w[wb + j] = w0 - lr * (sums[gb + j] + lk * w0);
       }
+      penalty += counts[k] * sq;
     }
   }
+  return penalty;
 }
 
 interface InPlaceTarget {
@@ -414,17 +467,18 @@ function privatize(table: tf.Variable): void {
 }
 
 /** Backends without a writable buffer: read touched rows, update them, scatter them back. */
-function scatterUpdate(s: TableState, count: number, h: Hyper): void {
+function scatterUpdate(s: TableState, count: number, h: Hyper, occurrenceL2: number): number {
   const ids = s.unique.slice(0, count);
   const rows = tf.tidy(() => {
     const data = tf.gather(s.table, tf.tensor1d(ids, 'int32')).dataSync();
     return Float32Array.from(data);
   });
-  updateRows(s, count, h, rows, false);
+  const penalty = updateRows(s, count, h, rows, false, occurrenceL2);
   tf.tidy(() => {
-    const updated = tf.tensorScatterUpdate(s.table, tf.tensor2d(ids, [count, 1], 'int32'), tf.tensor2d(rows, [count, s.dim]));
+    const updated = tf.tensorScatterUpdate(s.table, tf.tensor2d(ids, [count, 1], 'int32'), tf.tensor(rows, s.table.rank === 1 ? [count] : [count, s.dim]));
     s.table.assign(updated);
   });
+  return penalty;
 }
 
 // ---------------------------------------------------------------------------------------------

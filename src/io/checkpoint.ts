@@ -5,6 +5,7 @@
  * once its `trainer_state.json` exists, so it is written last.
  */
 import * as tf from '@tensorflow/tfjs';
+import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelName } from '../config/schema.js';
@@ -27,7 +28,7 @@ export interface RunJson {
   loss: string;
   feedback: 'explicit' | 'implicit';
   dataset: { path: string; manifest_sha256: string };
-  parents: { path: string; model: string }[];
+  parents: ParentRecord[];
   shape: { users: number; items: number; global_mean: number };
   /** Rating range seen in train: eval clips rmse/mae predictions to it (PRODUCT §6). */
   value_range: [number, number];
@@ -36,6 +37,22 @@ export interface RunJson {
   /** The resolved configuration and each value's source; `--resume` continues with exactly this. */
   config: unknown;
   config_sources: Record<string, string>;
+}
+
+/**
+ * A checkpoint this run's weights were initialised from (`--init-from`). `weights_sha256` is the
+ * hash of the parent's `model/weights.bin`, i.e. exactly the weights taken (run.json changes when a
+ * parent is evaluated or resumed; the weights do not); `epoch` is the parent's epoch those weights
+ * are from (its best epoch, or the last without validation). `users`/`items` count this run's ids
+ * found in the parent's vocabulary (`matched`, rows copied) and not found (`new`, fresh rows).
+ */
+export interface ParentRecord {
+  path: string;
+  model: ModelName;
+  weights_sha256: string;
+  epoch: number | null;
+  users: { matched: number; new: number };
+  items: { matched: number; new: number };
 }
 
 export interface TrainerState {
@@ -149,6 +166,23 @@ export async function readRunJson(ckpt: string): Promise<RunJson> {
     throw new DataError(`${p} has format_version ${String(run.format_version)}; this rec reads version ${CHECKPOINT_FORMAT_VERSION}.`);
   }
   return run;
+}
+
+export async function weightsSha256(modelDir: string): Promise<string> {
+  return createHash('sha256')
+    .update(await readFile(join(modelDir, 'weights.bin')))
+    .digest('hex');
+}
+
+/** The epoch of the weights in `model/`: best.json's, else the last line of metrics.jsonl; null if neither. */
+export async function readModelEpoch(ckpt: string): Promise<number | null> {
+  const p = paths(ckpt);
+  if (await pathExists(p.best)) {
+    const best = JSON.parse(await readFile(p.best, 'utf8')) as { epoch?: unknown };
+    if (typeof best.epoch === 'number') return best.epoch;
+  }
+  const metrics = await readMetrics(ckpt);
+  return metrics.length > 0 ? metrics[metrics.length - 1].epoch : null;
 }
 
 /** Copies the dataset's vocabularies so the checkpoint is usable without the dataset. */

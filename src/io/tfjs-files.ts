@@ -64,6 +64,31 @@ export async function readModelJson(dir: string): Promise<ModelJson> {
   }
 }
 
+const BYTES_PER_ELEMENT: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8 };
+
+/**
+ * The bytes the specs describe. A truncated or padded weights file is caught here, with its path,
+ * instead of surfacing as a RangeError deep inside TF.js decoding.
+ */
+function checkWeightBytes(path: string, specs: readonly tf.io.WeightsManifestEntry[], actual: number): void {
+  let expected = 0;
+  for (const s of specs) {
+    const bytes = s.quantization ? (s.quantization.dtype === 'uint8' ? 1 : 2) : (BYTES_PER_ELEMENT[s.dtype] ?? 4);
+    expected += s.shape.reduce((n, d) => n * d, 1) * bytes;
+  }
+  if (expected !== actual) {
+    throw new DataError(`${path} holds ${actual} bytes; its manifest describes ${expected}. The checkpoint is corrupt or incomplete.`);
+  }
+}
+
+async function readWeightFile(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    throw new DataError(`Cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}. The checkpoint is incomplete.`);
+  }
+}
+
 export function fileLoadHandler(dir: string): tf.io.IOHandler {
   return {
     async load(): Promise<tf.io.ModelArtifacts> {
@@ -72,9 +97,10 @@ export function fileLoadHandler(dir: string): tf.io.IOHandler {
       const specs = manifest.flatMap((group) => group.weights);
       const buffers: Uint8Array[] = [];
       for (const group of manifest) {
-        for (const p of group.paths) buffers.push(await readFile(join(dir, p)));
+        for (const p of group.paths) buffers.push(await readWeightFile(join(dir, p)));
       }
       const total = buffers.reduce((n, b) => n + b.byteLength, 0);
+      checkWeightBytes(join(dir, manifest[0]?.paths[0] ?? WEIGHTS_BIN), specs, total);
       const weightData = new Uint8Array(total);
       let offset = 0;
       for (const b of buffers) {
@@ -110,7 +136,9 @@ export async function loadTensors(dir: string, name: string): Promise<tf.NamedTe
   } catch (error) {
     throw new DataError(`Cannot read ${specsPath}: ${error instanceof Error ? error.message : String(error)}.`);
   }
-  const bytes = await readFile(join(dir, `${name}.bin`));
+  const binPath = join(dir, `${name}.bin`);
+  const bytes = await readWeightFile(binPath);
+  checkWeightBytes(binPath, specs, bytes.byteLength);
   const copy = new Uint8Array(bytes.byteLength);
   copy.set(bytes);
   return tf.io.decodeWeights(copy.buffer, specs);

@@ -5,7 +5,7 @@
  * tables p, q, b_u, b_i are trained. For bce/bpr the score is a logit.
  */
 import * as tf from '@tensorflow/tfjs';
-import { gatherRows, layerVariable, type ModelBuildOptions, type PairModel, type EmbeddingTable } from './model.js';
+import { gatherRows, layerVariable, type FusedPairKernel, type ModelBuildOptions, type PairModel, type EmbeddingTable } from './model.js';
 
 type Initializer = ReturnType<typeof tf.initializers.randomNormal>;
 
@@ -55,6 +55,7 @@ export function wrapMf(keras: tf.LayersModel, opts: ModelBuildOptions): PairMode
   const tables: EmbeddingTable[] = MF_TABLES.map((t) => ({ ...t, variable: layerVariable(keras, t.name) }));
   const byName = Object.fromEntries(tables.map((t) => [t.name, t.variable]));
   const mu = () => layerVariable(keras, 'global_bias', 1);
+  const config = opts.config;
   return {
     name: 'mf',
     config: opts.config,
@@ -80,6 +81,49 @@ export function wrapMf(keras: tf.LayersModel, opts: ModelBuildOptions): PairMode
     },
     itemVectors() {
       return tf.clone(byName.item_embedding) as tf.Tensor2D;
+    },
+    fused: mfKernel(config.dim, () => mu().dataSync()[0]),
+  };
+}
+
+/** r̂ = μ + b_u + b_i + p_u·q_i and its row gradients, straight from table memory. */
+function mfKernel(dim: number, mean: () => number): FusedPairKernel {
+  return {
+    score(t, users, items, out) {
+      const P = t.user_embedding;
+      const Q = t.item_embedding;
+      const bu = t.user_bias;
+      const bi = t.item_bias;
+      const mu = mean();
+      for (let k = 0; k < users.length; k++) {
+        const u = users[k];
+        const i = items[k];
+        const pu = u * dim;
+        const qi = i * dim;
+        let dot = 0;
+        for (let j = 0; j < dim; j++) dot += P[pu + j] * Q[qi + j];
+        out[k] = mu + bu[u] + bi[i] + dot;
+      }
+    },
+    backward(t, users, items, dScore, grads) {
+      const P = t.user_embedding;
+      const Q = t.item_embedding;
+      const gP = grads.user_embedding;
+      const gQ = grads.item_embedding;
+      const gbu = grads.user_bias;
+      const gbi = grads.item_bias;
+      for (let k = 0; k < users.length; k++) {
+        const g = dScore[k];
+        const pu = users[k] * dim;
+        const qi = items[k] * dim;
+        const o = k * dim;
+        for (let j = 0; j < dim; j++) {
+          gP[o + j] = g * Q[qi + j];
+          gQ[o + j] = g * P[pu + j];
+        }
+        gbu[k] = g;
+        gbi[k] = g;
+      }
     },
   };
 }

@@ -42,6 +42,27 @@ export interface PairModel {
   scoreMatrix(users: tf.Tensor1D, items: tf.Tensor1D): tf.Tensor2D;
   /** Item vectors for item-to-item similarity (`rec recommend --similar-to`). */
   itemVectors(): tf.Tensor2D;
+  /**
+   * A closed-form forward/backward over the embedding tables' own memory, for models whose score
+   * is a small function of gathered rows and that have no dense weights (MF). The trainer uses it
+   * where the engine exposes table memory (cpu, wasm): one pass over batch × dim floats instead
+   * of the ~60 TF.js kernel launches of an autograd step, which dominate at these sizes.
+   */
+  readonly fused?: FusedPairKernel;
+}
+
+/** Table memory by table name: row-major [rows, width] views (live; valid for one step). */
+export type TableViews = Readonly<Record<string, Float32Array>>;
+
+export interface FusedPairKernel {
+  /** out[k] = score of (users[k], items[k]): the value scoreRows would give (a logit for bce/bpr). */
+  score(tables: TableViews, users: Int32Array, items: Int32Array, out: Float32Array): void;
+  /**
+   * Writes d(loss)/d(row) of every gathered row, given d(loss)/d(score) per pair: grads[table] is
+   * [n, width] row-major, aligned with the pairs (a row used twice gets two entries; the sparse
+   * optimizer sums them).
+   */
+  backward(tables: TableViews, users: Int32Array, items: Int32Array, dScore: Float32Array, grads: Record<string, Float32Array>): void;
 }
 
 export interface ModelBuildOptions {
@@ -68,6 +89,32 @@ export function layerVariable(model: tf.LayersModel, layerName: string, index = 
   const value = weight.read();
   if (!(value instanceof tf.Variable)) throw new Error(`Layer ${layerName} weight ${index} is not a variable`);
   return value;
+}
+
+export interface NamedWeight {
+  /** `layer/weight`, e.g. `prediction/kernel`: the same in every process and checkpoint. */
+  readonly key: string;
+  readonly layer: string;
+  readonly variable: tf.Variable;
+}
+
+/**
+ * Every weight of a Keras graph under a stable key. Variable names are not stable: tfjs suffixes
+ * them (`prediction/kernel_1`) when one process builds several models, e.g. a NeuMF and its
+ * parents, so anything saved or matched across processes (optimizer state, --init-from, --freeze)
+ * goes by these keys.
+ */
+export function namedWeights(model: tf.LayersModel): NamedWeight[] {
+  const out: NamedWeight[] = [];
+  for (const layer of model.layers) {
+    layer.weights.forEach((weight, index) => {
+      const variable = weight.read();
+      if (!(variable instanceof tf.Variable)) return;
+      const key = weight.originalName.startsWith(`${layer.name}/`) ? weight.originalName : `${layer.name}/${index}`;
+      out.push({ key, layer: layer.name, variable });
+    });
+  }
+  return out;
 }
 
 export function denseVariables(model: tf.LayersModel, tables: readonly EmbeddingTable[]): tf.Variable[] {

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig, ModelName } from '../config/schema.js';
 import { UsageError } from '../util/errors.js';
 import { buildMf, wrapMf } from './mf.js';
+import { buildNcf, wrapNcf, type NcfKind } from './ncf.js';
 import type { ModelBuildOptions, ModelShape, PairModel } from './model.js';
 
 interface ModelEntry {
@@ -11,7 +12,14 @@ interface ModelEntry {
 
 const MODELS: Partial<Record<ModelName, ModelEntry>> = {
   mf: { build: buildMf, wrap: wrapMf },
+  gmf: ncfEntry('gmf'),
+  mlp: ncfEntry('mlp'),
+  neumf: ncfEntry('neumf'),
 };
+
+function ncfEntry(kind: NcfKind): ModelEntry {
+  return { build: (opts) => buildNcf(kind, opts), wrap: (keras, opts) => wrapNcf(kind, keras, opts) };
+}
 
 function entry(name: ModelName): ModelEntry {
   const found = MODELS[name];

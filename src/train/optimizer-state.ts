@@ -23,3 +23,19 @@ export function tensorsToState(prefix: string, tensors: tf.NamedTensorMap): Opti
   }
   return out;
 }
+
+/**
+ * Renames the `slot:<variable>/<slot>` keys of a tfjs optimizer's state (createDenseOptimizer)
+ * through `names`: tfjs variable names → stable weight keys when saving, and back when resuming,
+ * because a new process may number the same variables differently. Unmapped keys pass through.
+ */
+export function renameSlots(state: OptimizerState, names: ReadonlyMap<string, string>): OptimizerState {
+  const out: OptimizerState = {};
+  for (const [key, value] of Object.entries(state)) {
+    const cut = key.lastIndexOf('/');
+    const variable = key.startsWith('slot:') && cut > 0 ? key.slice('slot:'.length, cut) : null;
+    const renamed = variable === null ? undefined : names.get(variable);
+    out[renamed === undefined ? key : `slot:${renamed}${key.slice(cut)}`] = value;
+  }
+  return out;
+}

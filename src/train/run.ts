@@ -17,6 +17,7 @@ import {
   readLastState,
   readMetrics,
   readRunJson,
+  type ParentRecord,
   type RunJson,
   type TrainerState,
   writeLastState,
@@ -25,14 +26,17 @@ import {
   writeRunJson,
   writeVocab,
 } from '../io/checkpoint.js';
-import type { PairModel } from '../models/model.js';
+import { namedWeights, type FusedPairKernel, type PairModel } from '../models/model.js';
 import { buildModel } from '../models/registry.js';
 import { UsageError } from '../util/errors.js';
 import { Prng } from '../util/prng.js';
 import type { RunIO } from '../util/run-io.js';
 import { buildEpoch, buildUserItemSets, type EpochExamples, type Interactions, type PairLoss } from './pair-data.js';
 import { pairStep } from './pair-step.js';
-import { stateToTensors, tensorsToState } from './optimizer-state.js';
+import { createFusedScratch, fusedPairStep } from './fused-step.js';
+import { renameSlots, stateToTensors, tensorsToState } from './optimizer-state.js';
+import { checkParents, initFromParents, readVocabIds } from './init-from.js';
+import { createDenseParamUpdater, resolveFrozen } from './params.js';
 import { initialState, runLoop, type TrainTask } from './loop.js';
 import { learningRate } from './schedule.js';
 
@@ -62,6 +66,8 @@ export interface TrainRequest {
   validator: Validator | null;
   /** Metric used for early stopping and best epoch, with its direction. */
   monitor: { metric: string; higherIsBetter: boolean } | null;
+  /** `--init-from` checkpoints, absolute (config.train.init_from resolved by cli/); ignored on resume. */
+  initFrom?: readonly string[];
 }
 
 export interface TrainResult {
@@ -69,6 +75,7 @@ export interface TrainResult {
   epochs: EpochRecord[];
   best: TrainerState['best'];
   status: RunJson['status'];
+  parents: ParentRecord[];
   engine: string;
   model: string;
   loss: string;
@@ -121,11 +128,19 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   } else {
     const seedRng = Prng.fromSeed(config.seed, 'model/init');
     const globalMean = data.feedback === 'explicit' && loss === 'mse' ? meanValue(data.train.values) : 0;
+    const initFrom = req.initFrom ?? [];
+    const parentModels = initFrom.length > 0 ? await checkParents(initFrom, config.train.model) : [];
     model = buildModel(config.train.model, {
       config: config.model,
       shape: { users: data.numUsers, items: data.numItems, globalMean },
       nextSeed: () => seedRng.tfSeed(),
     });
+    const parents =
+      initFrom.length > 0
+        ? await initFromParents({ parents: initFrom, model, alpha: config.model.alpha, ...(await readVocabIds(data.dir)), log: io.log }, parentModels)
+        : [];
+    // Before any file is written: a misspelt --freeze must not leave a half-made checkpoint.
+    resolveFrozen(model, config.train.freeze);
     state = initialState(config.seed);
     run = {
       format_version: CHECKPOINT_FORMAT_VERSION,
@@ -137,7 +152,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
       loss,
       feedback: data.feedback,
       dataset: { path: data.dir, manifest_sha256: data.manifestSha256 },
-      parents: [],
+      parents,
       shape: { users: data.numUsers, items: data.numItems, global_mean: globalMean },
       value_range: valueRange(data.train.values),
       timings: { started: new Date().toISOString(), finished: null, train_seconds: 0 },
@@ -155,19 +170,31 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   const tables = Object.fromEntries(model.tables.map((t) => [t.name, t.variable]));
   const sparse = createRowSparseOptimizer(optCfg, tables);
   const dense = createDenseOptimizer(optCfg);
+  const params = createDenseParamUpdater(optCfg, model);
+  // tfjs optimizer slots are keyed by variable names, which differ between processes.
+  const stableKeys = new Map(namedWeights(model.keras).map((w) => [w.variable.name, w.key]));
   if (restored) {
     sparse.setState(tensorsToState('sparse', restored.optimizer));
-    await dense.setState(tensorsToState('dense', restored.optimizer));
+    await dense.setState(renameSlots(tensorsToState('dense', restored.optimizer), new Map([...stableKeys].map(([name, key]) => [key, name]))));
+    params.setState(tensorsToState('params', restored.optimizer));
     tf.dispose(Object.values(restored.optimizer));
   }
-  const frozen = new Set(config.train.freeze);
+  const frozen = resolveFrozen(model, config.train.freeze);
   const sets = buildUserItemSets(data.numUsers, [data.train, ...data.others]);
   let epoch: EpochExamples | null = null;
   const batchSize = config.train.batch_size;
   const updaters = {
     applyRows: (table: tf.Variable, rows: Int32Array, grads: tf.Tensor2D) => sparse.applyRows(table, rows, grads),
-    applyDense: (grads: tf.NamedTensorMap) => dense.applyGradients(grads),
+    applyDense: (grads: tf.NamedTensorMap) => {
+      const rest = params.apply(grads);
+      if (Object.keys(rest).length > 0) dense.applyGradients(rest);
+    },
   };
+  // The closed-form step where the model has one and the engine exposes table memory (cpu, wasm);
+  // fusedPairStep returns null elsewhere and the autograd step runs instead.
+  const fusedModel = config.train.fused && config.train.sparse && model.fused ? (model as PairModel & { fused: FusedPairKernel }) : null;
+  const fusedScratch = createFusedScratch();
+  const fusedUpdaters = { view: (t: tf.Variable) => sparse.view(t), applyRowsWithL2: (t: tf.Variable, rows: Int32Array, g: Float32Array, c: number) => sparse.applyRowsWithL2(t, rows, g, c) };
   const task: TrainTask = {
     beginEpoch(rng) {
       epoch = buildEpoch(data.train, sets, loss, config.train.negatives, rng);
@@ -178,14 +205,19 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
       const e = epoch as EpochExamples;
       const lo = index * batchSize;
       const hi = Math.min(e.size, lo + batchSize);
+      const batch = {
+        users: e.users.subarray(lo, hi),
+        items: e.items.subarray(lo, hi),
+        labels: e.labels.subarray(lo, hi),
+        negatives: e.negatives ? e.negatives.subarray(lo, hi) : null,
+      };
+      if (fusedModel) {
+        const value = fusedPairStep(fusedModel, batch, loss, config.train.l2, fusedUpdaters, frozen, fusedScratch);
+        if (value !== null) return value;
+      }
       return pairStep(
         model,
-        {
-          users: e.users.subarray(lo, hi),
-          items: e.items.subarray(lo, hi),
-          labels: e.labels.subarray(lo, hi),
-          negatives: e.negatives ? e.negatives.subarray(lo, hi) : null,
-        },
+        batch,
         loss,
         config.train.l2,
         config.train.sparse,
@@ -196,11 +228,16 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
     setLearningRate(lr) {
       sparse.setLearningRate(lr);
       dense.setLearningRate(lr);
+      params.setLearningRate(lr);
     },
   };
 
   const saveState = async (s: TrainerState) => {
-    const named = { ...stateToTensors('sparse', sparse.getState()), ...stateToTensors('dense', await dense.getState()) };
+    const named = {
+      ...stateToTensors('sparse', sparse.getState()),
+      ...stateToTensors('dense', renameSlots(await dense.getState(), stableKeys)),
+      ...stateToTensors('params', params.getState()),
+    };
     try {
       await writeLastState(ckpt, model, named, s);
     } finally {
@@ -256,6 +293,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
     epochs: records,
     best: state.best,
     status: run.status,
+    parents: run.parents,
     engine: req.engine.name,
     model: config.train.model,
     loss,

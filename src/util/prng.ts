@@ -69,6 +69,30 @@ export class Prng {
     return t;
   }
 
+  /**
+   * Fills `out` with the next out.length outputs of nextUint32 (the same sequence), keeping the
+   * state in locals: in a hot loop, one call per draw boxes its uint32 results as heap numbers.
+   */
+  fillUint32(out: Uint32Array): void {
+    let a = this.a;
+    let b = this.b;
+    let c = this.c;
+    let d = this.d;
+    for (let i = 0; i < out.length; i++) {
+      const t = (((a + b) >>> 0) + d) >>> 0;
+      d = (d + 1) >>> 0;
+      a = b ^ (b >>> 9);
+      b = (c + (c << 3)) >>> 0;
+      c = (c << 21) | (c >>> 11);
+      c = (c + t) >>> 0;
+      out[i] = t;
+    }
+    this.a = a;
+    this.b = b;
+    this.c = c;
+    this.d = d;
+  }
+
   /** Uniform in [0, 1) with 32 bits of resolution. */
   next(): number {
     return this.nextUint32() / 4294967296;

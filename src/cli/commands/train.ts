@@ -1,16 +1,17 @@
 import type { Command } from 'commander';
-import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { loadDataset, type Dataset } from '../../data/dataset.js';
+import { carveValidFromTrain } from '../../data/carve.js';
+import { loadDataset, manifestSha256, readManifest, type Dataset } from '../../data/dataset.js';
 import { initEngine } from '../../engine/backend.js';
 import { pathExists } from '../../io/atomic.js';
 import { readRunJson } from '../../io/checkpoint.js';
 import { runTrain, type TrainData, type TrainResult } from '../../train/run.js';
-import { validateRanking, validateRatings } from '../../eval/validate.js';
+import { createValidator } from '../../eval/validate.js';
+import { lowerIsBetter } from '../../eval/metrics/registry.js';
 import { UsageError } from '../../util/errors.js';
 import { REC_VERSION } from '../../util/version.js';
-import { resumeConfig } from '../../config/load.js';
+import { resumeConfig, withFeedbackDefaults } from '../../config/load.js';
 import { addConfigOptions } from '../options.js';
 import { addGlobalFlags, runCommand, type Runtime } from '../runtime.js';
 import type { CommandContext } from '../context.js';
@@ -22,14 +23,11 @@ Examples:
   $ rec train                                             # MF on the bundled shop log
   $ rec train --data data/ml100k --model mf --epochs 20 --out checkpoints/mf-ml100k
   $ rec train --data logs/events.csv.gz --event-weights view=1,cart=3,buy=5 --loss bpr
-  $ rec train --out checkpoints/mf-ml100k --resume         # continue an interrupted run`;
+  $ rec train --out checkpoints/mf-ml100k --resume         # continue an interrupted run
+  $ rec train --model neumf --init-from ckpt/gmf --init-from ckpt/mlp --lr 0.001   # NeuMF from pretrained GMF + MLP`;
 
 function timestamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
-}
-
-async function sha256File(path: string): Promise<string> {
-  return createHash('sha256').update(await readFile(path)).digest('hex');
 }
 
 function toTrainData(ds: Dataset, manifestSha256: string): TrainData {
@@ -78,20 +76,24 @@ export function registerTrain(program: Command, runtime: Runtime): void {
         dataDir = run.dataset.path;
       } else {
         dataDir = await resolveData(ctx, o.data, out);
+        ctx.resolved = await withFeedbackDefaults(ctx.resolved, (await readManifest(dataDir)).feedback.kind);
       }
       const { config } = ctx.resolved;
       const engine = await initEngine({ backend: config.backend, log: ctx.log });
-      const ds = await loadDataset(dataDir);
-      const data = toTrainData(ds, await sha256File(join(dataDir, 'manifest.json')));
+      let ds = await loadDataset(dataDir);
+      const carve = config.train.valid_from_train;
+      if (carve !== null && ds.valid.length > 0) {
+        ctx.log.warn(`--valid-from-train ${carve} ignored: ${dataDir} has its own valid split (${ds.valid.length} rows)`);
+      } else if (carve !== null) {
+        const before = ds.train.length;
+        ds = carveValidFromTrain(ds, carve, config.seed);
+        ctx.log.info(`validation: ${ds.valid.length} of ${before} train rows carved out (--valid-from-train ${carve})`);
+      }
+      const data = toTrainData(ds, await manifestSha256(dataDir));
       const explicit = data.feedback === 'explicit' && (config.train.loss === 'auto' || config.train.loss === 'mse');
-      const range: [number, number] = [ds.manifest.feedback.value_min ?? 0, ds.manifest.feedback.value_max ?? 0];
       const requested = config.train.early_stopping.metric;
       const metric = requested === 'auto' ? (explicit ? 'rmse' : 'ndcg@10') : requested;
-      const lowerBetter = metric === 'rmse' || metric === 'mae';
-      const validator = data.hasValid
-        ? async (model: Parameters<typeof validateRatings>[0]) =>
-            explicit ? validateRatings(model, ds.valid, range) : validateRanking(model, ds.valid, ds.train)
-        : null;
+      const validator = data.hasValid ? createValidator(ds, { ratings: explicit, monitor: metric, userBlock: config.eval.user_block }) : null;
       if (!validator) ctx.log.info('no validation split: training for fixed epochs (use --valid-from-train to enable early stopping)');
       const result: TrainResult = await runTrain(
         {
@@ -103,7 +105,8 @@ export function registerTrain(program: Command, runtime: Runtime): void {
           recVersion: REC_VERSION,
           engine,
           validator,
-          monitor: validator ? { metric, higherIsBetter: !lowerBetter } : null,
+          monitor: validator ? { metric, higherIsBetter: !lowerIsBetter(metric) } : null,
+          initFrom: config.train.init_from.map((path) => resolve(ctx.cwd, path)),
         },
         ctx.io,
       );

@@ -18,9 +18,7 @@ import {
   type Data,
   type DataType,
 } from 'apache-arrow';
-import { createWriteStream } from 'node:fs';
-import { once } from 'node:events';
-import { pipeline } from 'node:stream/promises';
+import { open } from 'node:fs/promises';
 import type { RowStore } from './store.js';
 
 export const BATCH_ROWS = 1 << 18;
@@ -55,27 +53,77 @@ function validityFromNaN(values: Float64Array): { bitmap: Uint8Array; nulls: num
 function utf8Data(strings: readonly string[]): Data<Utf8> {
   const offsets = new Int32Array(strings.length + 1);
   let total = 0;
-  for (let i = 0; i < strings.length; i++) {
-    total += Buffer.byteLength(strings[i], 'utf8');
-    offsets[i + 1] = total;
+  let bytes: Buffer;
+  const joined = strings.join('');
+  if (Buffer.byteLength(joined, 'utf8') === joined.length) {
+    // All ASCII (UTF-8 is longer than UTF-16 for any other character), the usual case for ids:
+    // one encode for the whole batch, offsets from string lengths, instead of two calls per id.
+    for (let i = 0; i < strings.length; i++) {
+      total += strings[i].length;
+      offsets[i + 1] = total;
+    }
+    bytes = Buffer.from(joined, 'latin1');
+  } else {
+    // Per string, so a lone surrogate at the end of one id never pairs with the start of the next.
+    for (let i = 0; i < strings.length; i++) {
+      total += Buffer.byteLength(strings[i], 'utf8');
+      offsets[i + 1] = total;
+    }
+    bytes = Buffer.allocUnsafe(total);
+    for (let i = 0; i < strings.length; i++) bytes.write(strings[i], offsets[i], 'utf8');
   }
-  const bytes = Buffer.allocUnsafe(total);
-  for (let i = 0; i < strings.length; i++) bytes.write(strings[i], offsets[i], 'utf8');
   return makeData({ type: new Utf8(), length: strings.length, valueOffsets: offsets, data: new Uint8Array(bytes.buffer, bytes.byteOffset, total) });
 }
 
-async function writeBatches(path: string, batches: Iterable<RecordBatch>): Promise<void> {
-  const writer = new RecordBatchFileWriter();
-  const out = createWriteStream(path);
-  const done = pipeline(writer.toNodeStream(), out);
-  for (const batch of batches) {
-    writer.write(batch);
-    // Let the bytes drain to disk before building the next batch, so memory stays at one batch.
-    await new Promise((r) => setImmediate(r));
-    if (out.writableNeedDrain) await once(out, 'drain');
+/** The Arrow file writer, able to say how many bytes it has queued so far (its `_position`). */
+class CountingFileWriter extends RecordBatchFileWriter {
+  get queuedBytes(): number {
+    return this._position;
   }
-  writer.close();
-  await done;
+}
+
+/**
+ * Writes the batches to an Arrow IPC file, one batch at a time. The Arrow writer queues each
+ * serialized batch in an unbounded in-memory queue whose body buffers are views of the batch's
+ * arrays, so the next batch is pulled only once every queued byte has been written to the file:
+ * memory stays at one batch however many rows the file gets, and a generator may refill the same
+ * arrays for each batch.
+ */
+async function writeBatches(path: string, batches: Iterable<RecordBatch>): Promise<void> {
+  const writer = new CountingFileWriter();
+  const fh = await open(path, 'w');
+  let written = 0;
+  let wake = (): void => undefined;
+  const drain = (async (): Promise<void> => {
+    for await (const chunk of writer) {
+      for (let off = 0; off < chunk.byteLength; ) off += (await fh.write(chunk, off, chunk.byteLength - off)).bytesWritten;
+      written += chunk.byteLength;
+      wake();
+    }
+  })();
+  // A failed write rejects `drain`; it is awaited below (through the race or at the end).
+  drain.catch(() => undefined);
+  try {
+    for (const batch of batches) {
+      writer.write(batch);
+      const target = writer.queuedBytes;
+      while (written < target) {
+        await Promise.race([
+          new Promise<void>((resolve) => {
+            wake = resolve;
+          }),
+          drain,
+        ]);
+      }
+    }
+    writer.close();
+    await drain;
+  } catch (error) {
+    writer.abort();
+    throw error;
+  } finally {
+    await fh.close();
+  }
 }
 
 export function interactionSchema(hasEvents: boolean): Schema {
@@ -112,18 +160,27 @@ export async function writeInteractions(
   const { users, items, values, seq } = store;
   const ts = store.ts;
   const events = store.events;
+  // One set of batch arrays, refilled for every batch (writeBatches writes each batch out before
+  // it pulls the next); the high words of seq stay 0, and of ts when the log has no time.
+  const cap = Math.min(BATCH_ROWS, count);
+  const uAll = new Int32Array(cap);
+  const itAll = new Int32Array(cap);
+  const vAll = new Float32Array(cap);
+  const tsAll = new BigInt64Array(cap);
+  const seqAll = new BigInt64Array(cap);
+  const codesAll = events !== null ? new Int32Array(cap) : null;
   function* batches(): Generator<RecordBatch> {
     let row = 0;
     for (let from = 0; from === 0 || from < count; from += BATCH_ROWS) {
       const n = Math.min(BATCH_ROWS, count - from);
-      const u = new Int32Array(n);
-      const it = new Int32Array(n);
-      const v = new Float32Array(n);
-      const tsOut = new BigInt64Array(n);
-      const tsWords = new Int32Array(tsOut.buffer);
-      const seqOut = new BigInt64Array(n);
-      const seqWords = new Int32Array(seqOut.buffer);
-      const codes = events !== null ? new Int32Array(n) : null;
+      const u = uAll.subarray(0, n);
+      const it = itAll.subarray(0, n);
+      const v = vAll.subarray(0, n);
+      const tsOut = tsAll.subarray(0, n);
+      const tsWords = new Int32Array(tsAll.buffer, 0, 2 * n);
+      const seqOut = seqAll.subarray(0, n);
+      const seqWords = new Int32Array(seqAll.buffer, 0, 2 * n);
+      const codes = codesAll !== null ? codesAll.subarray(0, n) : null;
       for (let i = 0; i < n; i++) {
         while (assign[row] !== code) row++;
         u[i] = userMap[users[row]];

@@ -158,16 +158,35 @@ export class FastDelimitedReader {
   }
 
   private run(chunk: Buffer, final: boolean): void {
-    let data = this.carry ? (chunk.length ? Buffer.concat([this.carry, chunk]) : this.carry) : chunk;
-    if (this.first && data.length >= 3) {
-      this.first = false;
-      if (data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) data = data.subarray(3);
-    } else if (this.first && final) {
-      this.first = false;
-      if (data.length >= 3 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) data = data.subarray(3);
+    let rest = chunk;
+    const carry = this.carry;
+    if (carry !== null && !final) {
+      // Join only the line cut at the chunk boundary and read the rest of the chunk in place,
+      // rather than copying every chunk behind the carry. Falls back to joining everything when a
+      // quoted record runs on past that line (kept under MAX_QUOTED_RECORD so that the joined
+      // part alone never decides a quote is unterminated).
+      const nl = chunk.indexOf(10);
+      if (nl !== -1 && carry.length + nl + 1 <= MAX_QUOTED_RECORD) {
+        const joined = this.stripBom(Buffer.concat([carry, chunk.subarray(0, nl + 1)]), false);
+        const pos = this.records(joined, false);
+        this.carry = pos < joined.length ? joined.subarray(pos) : null;
+        rest = chunk.subarray(nl + 1);
+      }
     }
+    let data = this.carry !== null ? (rest.length ? Buffer.concat([this.carry, rest]) : this.carry) : rest;
+    data = this.stripBom(data, final);
     const pos = this.records(data, final);
     this.carry = pos < data.length ? Buffer.from(data.subarray(pos)) : null;
+  }
+
+  /**
+   * Drops a UTF-8 BOM at the start of the file: decided on the first data that has 3 bytes, a
+   * line end or the end of the file (a BOM can only come before the first line end).
+   */
+  private stripBom(data: Buffer, final: boolean): Buffer {
+    if (!this.first || (data.length < 3 && !final && data.indexOf(10) === -1)) return data;
+    this.first = false;
+    return data.length >= 3 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf ? data.subarray(3) : data;
   }
 
   /** Splits [s, e) at the delimiter into starts/ends; -1 when a field starts with a quote. */

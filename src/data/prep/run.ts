@@ -412,7 +412,7 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     phase('vocab');
 
     // 5. Split files (rows already in (user, ts, seq) order); per-split stats with cold ids.
-    const splitStats = splitStatistics(store, assign, um.map, um.size, im.map, im.size);
+    const splitStats = splitStatistics(store, assign, nUsers0, nItems0);
     const eventNames = store.events ? ing.eventNames : null;
     for (const [name, code] of [['train', TRAIN], ['valid', VALID], ['test', TEST]] as const) {
       await writeInteractions(join(staged.path, SPLIT_FILES[name]), store, assign, code, splitStats[name].rows, um.map, im.map, eventNames);

@@ -61,9 +61,16 @@ export function applySplit(
     // Compare the raw 32-bit draw with scaled thresholds: x / 2^32 < a ⇔ x < a · 2^32.
     const a = ratios[0] * 4294967296;
     const b = (ratios[0] + ratios[1]) * 4294967296;
+    // Draws in blocks (the same sequence as one nextUint32 per row; the stream ends here).
+    const draws = new Uint32Array(Math.max(1, Math.min(n, 1 << 16)));
+    let k = draws.length;
     for (let i = 0; i < n; i++) {
       if (assign[i] !== POOL) continue;
-      const x = prng.nextUint32();
+      if (k === draws.length) {
+        prng.fillUint32(draws);
+        k = 0;
+      }
+      const x = draws[k++];
       assign[i] = x < a ? TRAIN : x < b ? VALID : TEST;
     }
     return { ratios, cuts: null, notes };

@@ -193,6 +193,22 @@ describe('row-sparse details', () => {
     }
   });
 
+  it('takes a 1-D variable (a bias) as a table of one-value rows, in place and through scatter', async () => {
+    const run = (write: 'auto' | 'scatter') =>
+      onEngine('cpu', () => {
+        const bias = tf.variable(tf.tensor1d(floats(5, 9)));
+        const opt = createRowSparseOptimizer({ name: 'adam', lr: 0.1 }, { bias }, { write });
+        tf.tidy(() => opt.applyRows(bias, Int32Array.from([0, 1, 2, 3, 4]), tf.tensor2d(floats(5, 10), [5, 1])));
+        tf.tidy(() => opt.applyRows(bias, Int32Array.from([4, 1]), tf.tensor2d(floats(2, 11), [2, 1])));
+        const out = values(bias);
+        bias.dispose();
+        return out;
+      });
+    const inPlace = await run('auto');
+    expect(Array.from(await run('scatter'))).toEqual(Array.from(inPlace));
+    expect(maxAbsDiff(inPlace, floats(5, 9))).toBeGreaterThan(0.05);
+  });
+
   it('a table marked as matmul operand gives fresh products on wasm after in-place updates', async () => {
     await onEngine('wasm', () => {
       const w = tf.variable(tf.fill([3, 2], 1));

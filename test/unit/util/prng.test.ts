@@ -20,6 +20,16 @@ describe('Prng', () => {
     expect([b.int(1000), b.next(), b.normal()]).toEqual(expected);
   });
 
+  it('fillUint32 gives the nextUint32 sequence and leaves the same state', () => {
+    const a = Prng.fromSeed(7, 'fill');
+    const b = Prng.fromSeed(7, 'fill');
+    const out = new Uint32Array(1000);
+    a.fillUint32(out.subarray(0, 400));
+    a.fillUint32(out.subarray(400));
+    expect(Array.from(out)).toEqual(Array.from({ length: 1000 }, () => b.nextUint32()));
+    expect(a.state()).toEqual(b.state());
+  });
+
   it('int(n) is in range and roughly uniform', () => {
     const rng = Prng.fromSeed(9);
     const counts = new Array(10).fill(0);

@@ -1,0 +1,89 @@
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { initEngine } from '../../engine/backend.js';
+import { describeFailure, parseGates } from '../../eval/gates.js';
+import { parseKList } from '../../eval/metrics/registry.js';
+import { parseProtocol, type ProtocolSpec } from '../../eval/protocols.js';
+import { runEval } from '../../eval/run.js';
+import { pathExists } from '../../io/atomic.js';
+import { EXIT, UsageError } from '../../util/errors.js';
+import { REC_VERSION } from '../../util/version.js';
+import { resolveAnonKey } from '../anon-key.js';
+import { addConfigOptions } from '../options.js';
+import { addGlobalFlags, runCommand, type Runtime } from '../runtime.js';
+
+const EXAMPLES = `
+Examples:
+  $ rec eval checkpoints/mf-ml100k                                # test split, full ranking, all metrics that apply
+  $ rec eval checkpoints/mf-ml100k --metrics rmse,mae --json
+  $ rec eval ckpt --protocol sampled:100 --k 10 --metrics hr,ndcg
+  $ rec eval ckpt --protocol candidates:ml1m.test.candidates.tsv --k 10 --metrics hr,ndcg
+  $ rec eval ckpt --fail-under ndcg@10=0.30                      # exit 3 when below
+  $ rec eval new --baseline prod --max-drop ndcg@10=2% --max-drop rmse=0.005
+
+Writes CKPT/eval-<split>-<protocol>.json (e.g. eval-test-full.json, eval-test-sampled100.json).`;
+
+const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
+
+export function registerEval(program: Command, runtime: Runtime): void {
+  const cmd = program
+    .command('eval')
+    .summary('evaluate a checkpoint; optionally gate on quality')
+    .description('Evaluate a checkpoint on a dataset split under a protocol (full | sampled:N | candidates:FILE) and write a protocol-stamped eval file into the checkpoint.')
+    .argument('<ckpt>', 'checkpoint folder written by rec train')
+    .option('-d, --data <dir>', 'dataset folder (default: the one the checkpoint was trained on)')
+    .option('--fail-under <metric=value>', 'exit 3 when a metric is worse than this (repeatable; rmse/mae: above it)', collect)
+    .option('--baseline <ckpt>', 're-evaluate this checkpoint the same way and compare')
+    .option('--max-drop <metric=value[%]>', 'exit 3 when a metric is worse than the baseline by more than this (repeatable)', collect)
+    .addHelpText('after', EXAMPLES);
+  addConfigOptions(cmd, 'eval');
+  addGlobalFlags(cmd).action(async (ckptArg: string, _opts, self: Command) => {
+    await runCommand(self, 'eval', runtime, async (ctx) => {
+      const o = self.opts<{ data?: string; failUnder?: string[]; baseline?: string; maxDrop?: string[] }>();
+      const { config } = ctx.resolved;
+      const checkpoint = resolve(ctx.cwd, ckptArg);
+      if (!(await pathExists(checkpoint))) throw new UsageError(`Checkpoint ${checkpoint} does not exist. Expected a folder written by rec train.`);
+      const baseline = o.baseline ? resolve(ctx.cwd, o.baseline) : null;
+      if (baseline && !(await pathExists(baseline))) throw new UsageError(`--baseline ${baseline} does not exist. Expected a folder written by rec train.`);
+      const parsed = parseProtocol(config.eval.protocol);
+      const protocol: ProtocolSpec = parsed.name === 'candidates' ? { name: 'candidates', file: resolve(ctx.cwd, parsed.file) } : parsed;
+      const failUnder = parseGates(o.failUnder ?? [], '--fail-under', false);
+      const maxDrop = parseGates(o.maxDrop ?? [], '--max-drop', true);
+      const k = parseKList(config.eval.k);
+      const engine = await initEngine({ backend: config.backend, log: ctx.log });
+      const result = await runEval(
+        {
+          checkpoint,
+          data: o.data ? resolve(ctx.cwd, o.data) : null,
+          split: config.eval.split,
+          protocol,
+          metrics: config.eval.metrics,
+          k,
+          relevanceThreshold: config.eval.relevance_threshold,
+          seed: config.seed,
+          userBlock: config.eval.user_block,
+          anonKey: () => resolveAnonKey(config.prep.anonymize_key_file, ctx.cwd, ctx.env),
+          failUnder,
+          baseline,
+          maxDrop,
+          recVersion: REC_VERSION,
+        },
+        ctx.io,
+      );
+      const e = result.eval;
+      const failed = result.gates.checks.filter((c) => !c.passed);
+      for (const c of failed) ctx.log.error(`quality gate failed: ${describeFailure(c)}`);
+      const lines = [
+        `${e.split} split, protocol ${e.protocol.name}${e.protocol.n ? ` (${e.protocol.n} negatives)` : ''}: ${e.users.evaluated} users evaluated, ${e.users.skipped} skipped (engine ${engine.name})`,
+        ...Object.entries(e.metrics).map(([name, v]) => `  ${name.padEnd(14)} ${Number.isNaN(v) ? 'n/a' : v.toFixed(4)}${result.baseline ? `   baseline ${result.baseline.metrics[name]?.toFixed(4) ?? 'n/a'}` : ''}`),
+        `written: ${result.file}`,
+      ];
+      if (result.gates.checks.length) lines.push(result.gates.passed ? 'quality gates passed' : `quality gates FAILED (${failed.length} of ${result.gates.checks.length})`);
+      return {
+        result: { ...e, file: result.file, baseline: result.baseline, gates: result.gates },
+        human: lines.join('\n'),
+        exitCode: result.gates.passed ? EXIT.ok : EXIT.qualityGate,
+      };
+    });
+  });
+}

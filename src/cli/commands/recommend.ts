@@ -1,0 +1,236 @@
+import type { Command } from 'commander';
+import { once } from 'node:events';
+import { extname, resolve } from 'node:path';
+import { initEngine } from '../../engine/backend.js';
+import {
+  ROW_FORMATS,
+  SIMILAR_LAYOUT,
+  USER_LAYOUT,
+  formatText,
+  openRowFile,
+  type RowFileSink,
+  type RowFormat,
+  type RowLayout,
+} from '../../io/recommendations.js';
+import { recommendBlocks, type UserQueries, type UserRecommendations } from '../../recommend/recommend.js';
+import { readItemVectors, similarItems, type SimilarItems } from '../../recommend/similar.js';
+import {
+  allUsers,
+  anonymizationKey,
+  checkCheckpointDir,
+  loadRecommendCheckpoint,
+  readUserIdsFile,
+  resolveItems,
+  resolveUsers,
+} from '../../recommend/source.js';
+import { InterruptedError, UsageError, describeValue } from '../../util/errors.js';
+import { resolveAnonKey } from '../anon-key.js';
+import type { CommandContext } from '../context.js';
+import { addConfigOptions } from '../options.js';
+import { addGlobalFlags, runCommand, type Runtime } from '../runtime.js';
+
+const EXAMPLES = `
+Examples:
+  $ rec recommend checkpoints/mf --user 42 --json          # {"recommendations":[{"user":"42","items":[...],"cold":false}]}
+  $ rec recommend checkpoints/mf --user 42,77 --user 9 --k 20 --format csv
+  $ rec recommend checkpoints/mf --users ids.txt --out recs.jsonl
+  $ rec recommend checkpoints/mf --all --out recs.arrow      # Arrow IPC: user, rank, item, score, cold
+  $ rec recommend checkpoints/mf --similar-to B000123 --k 5 --json
+  $ REC_ANON_KEY=... rec recommend checkpoints/mf --user alice   # dataset prepped with --anonymize
+
+Scores are the model's (logits for bce/bpr, predicted ratings for mse). A user the model never
+trained on gets the most popular items, "cold": true, scored by their interaction counts.
+With --json and no --out, stdout holds one document: {"checkpoint", "k", "recommendations": [...]}
+(or "similar": [{"item", "items": [{"item", "score"}]}] for --similar-to, scored by cosine).`;
+
+interface RecommendFlags {
+  user?: string[];
+  users?: string;
+  all?: boolean;
+  similarTo?: string[];
+  k?: string;
+  includeSeen?: boolean;
+  format?: string;
+  out?: string;
+}
+
+/**
+ * The --json document. Without --out it carries the results (`recommendations`, or `similar` for
+ * --similar-to); with --out, a summary of the file written.
+ */
+export interface RecommendResult {
+  checkpoint: string;
+  k: number;
+  recommendations?: UserRecommendations[];
+  similar?: SimilarItems[];
+  out?: string;
+  format?: RowFormat;
+  /** With --out: users written (user mode) and how many of them were cold. */
+  users?: number;
+  cold_users?: number;
+  /** With --out and --similar-to: query items written. */
+  items?: number;
+}
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+function parseK(text: string | undefined): number {
+  if (text === undefined) return 10;
+  if (!/^\d+$/.test(text.trim()) || Number(text) < 1) throw new UsageError(`--k expects a positive integer. Received: ${describeValue(text)}.`);
+  return Number(text);
+}
+
+/** --format, else from the --out extension (.csv, .arrow/.feather/.ipc), else jsonl. */
+function outputFormat(format: string | undefined, out: string | undefined): RowFormat {
+  if (format !== undefined) {
+    const f = format.trim().toLowerCase();
+    if (!(ROW_FORMATS as readonly string[]).includes(f)) {
+      throw new UsageError(`--format expects one of ${ROW_FORMATS.join('|')}. Received: ${describeValue(format)}.`);
+    }
+    return f as RowFormat;
+  }
+  const ext = out === undefined ? '' : extname(out).toLowerCase();
+  if (ext === '.csv') return 'csv';
+  if (ext === '.arrow' || ext === '.feather' || ext === '.ipc') return 'arrow';
+  return 'jsonl';
+}
+
+/** The key comes from the config / flag file or REC_ANON_KEY; null when neither is set. */
+async function optionalAnonKey(ctx: CommandContext): Promise<Buffer | null> {
+  const file = ctx.resolved.config.prep.anonymize_key_file;
+  if (!file && !ctx.env.REC_ANON_KEY) return null;
+  return resolveAnonKey(file, ctx.cwd, ctx.env);
+}
+
+function interrupted(signal: AbortSignal): InterruptedError {
+  const which = signal.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
+  return new InterruptedError(which, `rec recommend interrupted by ${which}; no --out file was written (output on stdout is incomplete).`);
+}
+
+/**
+ * Sends blocks of records where they belong: an atomic --out file, stdout rows, or memory for the
+ * --json document. Checks the abort signal between blocks so SIGINT stops a long --all run.
+ */
+async function emit<T>(
+  blocks: Iterable<T[]>,
+  layout: RowLayout<T>,
+  target: { out: string | null; format: RowFormat; collect: boolean },
+  signal: AbortSignal | undefined,
+): Promise<{ records: T[]; count: number }> {
+  const records: T[] = [];
+  let count = 0;
+  let sink: RowFileSink<T> | null = null;
+  // A reader that stops early (`| head`) closes the pipe: stop producing, quietly, as Unix tools do.
+  let stdoutClosed = false;
+  const toStdout = target.out === null && !target.collect;
+  if (toStdout) {
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      stdoutClosed = true;
+    });
+  }
+  const print = async (text: string) => {
+    if (stdoutClosed || process.stdout.write(text)) return;
+    await Promise.race([once(process.stdout, 'drain'), once(process.stdout, 'close')]).catch(() => undefined);
+  };
+  if (target.out !== null) sink = await openRowFile(target.out, target.format, layout);
+  else if (toStdout && target.format === 'csv') await print(`${layout.csvHeader}\n`);
+  try {
+    for (const block of blocks) {
+      if (signal?.aborted) throw interrupted(signal);
+      if (stdoutClosed) break;
+      count += block.length;
+      if (sink !== null) await sink.write(block);
+      else if (target.collect) records.push(...block);
+      else await print(formatText(layout, target.format === 'csv' ? 'csv' : 'jsonl', block));
+      // Lets a pending SIGINT/SIGTERM reach its handler between blocks.
+      await new Promise((r) => setImmediate(r));
+    }
+    if (signal?.aborted) throw interrupted(signal);
+    await sink?.commit();
+  } catch (error) {
+    await sink?.abort();
+    throw error;
+  }
+  return { records, count };
+}
+
+export function registerRecommend(program: Command, runtime: Runtime): void {
+  const cmd = program
+    .command('recommend')
+    .summary('top-k items for users, or items similar to an item')
+    .description(
+      "Recommend the top-k items for users of a checkpoint (seen items excluded), or the items nearest to given items by cosine of the model's item vectors.",
+    )
+    .argument('<ckpt>', 'checkpoint folder written by rec train')
+    .option('-u, --user <id>', 'raw user id; repeatable, or a comma-separated list', collect)
+    .option('--users <file>', 'file with one raw user id per line')
+    .option('--all', 'every user of the checkpoint, in vocabulary order, named by their dataset ids')
+    .option('--similar-to <item>', 'raw item id: list its nearest items instead (repeatable)', collect)
+    .option('-k, --k <n>', 'items per user (default 10)')
+    .option('--include-seen', "keep items the user already interacted with (default: excluded)")
+    .option('--format <fmt>', 'jsonl|csv|arrow (default: from the --out extension, else jsonl)')
+    .option('-o, --out <file>', 'write to this file (atomically) instead of stdout; required for arrow')
+    .addHelpText('after', EXAMPLES);
+  addConfigOptions(cmd, 'recommend');
+  addGlobalFlags(cmd).action(async (ckptArg: string, _opts, self: Command) => {
+    await runCommand<RecommendResult>(self, 'recommend', runtime, async (ctx) => {
+      const o = self.opts<RecommendFlags>();
+      const ckpt = resolve(ctx.cwd, ckptArg);
+      const k = parseK(o.k);
+      const userIds = (o.user ?? []).flatMap((v) => v.split(',')).map((s) => s.trim()).filter((s) => s.length > 0);
+      const byId = o.user !== undefined || o.users !== undefined;
+      const similar = o.similarTo !== undefined;
+      if ([byId, o.all === true, similar].filter(Boolean).length !== 1) {
+        throw new UsageError(
+          byId || o.all || similar
+            ? 'Choose one of: --user/--users, --all, --similar-to. They select different things to recommend for.'
+            : 'Nothing to recommend for: pass --user ID, --users FILE, --all or --similar-to ITEM.',
+        );
+      }
+      const out = o.out === undefined ? null : resolve(ctx.cwd, o.out);
+      const format = outputFormat(o.format, o.out);
+      if (format === 'arrow' && out === null) throw new UsageError('--format arrow needs --out FILE: Arrow IPC is a binary file format, not terminal output.');
+      if (ctx.json && out === null && o.format !== undefined) ctx.log.warn('--format is ignored with --json and no --out: the results are in the JSON document.');
+      const usersFile = o.users === undefined ? null : resolve(ctx.cwd, o.users);
+      // Usage errors in the inputs come before the slow engine and model load.
+      await checkCheckpointDir(ckpt);
+      const fromFile = usersFile === null ? [] : await readUserIdsFile(usersFile);
+      const key = similar ? null : await optionalAnonKey(ctx);
+
+      await initEngine({ backend: ctx.resolved.config.backend, log: ctx.log });
+      const loaded = await loadRecommendCheckpoint(ckpt, { dataset: !similar }, ctx.log);
+      const target = { out, format, collect: ctx.json && out === null };
+      const written = out === null ? '' : ` to ${out}`;
+
+      if (similar) {
+        const queries = resolveItems(o.similarTo ?? [], loaded.items);
+        const lists = similarItems(readItemVectors(loaded.model), loaded.items.ids, queries, k);
+        const { records } = await emit<SimilarItems>([lists], SIMILAR_LAYOUT, target, ctx.io.signal);
+        const result: RecommendResult = out === null ? { checkpoint: ckpt, k, similar: records } : { checkpoint: ckpt, k, out, format, items: lists.length };
+        return { result, human: out === null ? '' : `wrote the ${k} nearest items of ${lists.length} item(s)${written}` };
+      }
+
+      const hashKey = anonymizationKey(loaded.dataset, key, byId, ctx.log);
+      const queries: UserQueries = byId ? resolveUsers([...userIds, ...fromFile], loaded.users, hashKey) : allUsers(loaded.users);
+      if (queries.labels.length === 0) ctx.log.warn(`no user ids given${usersFile ? ` (${usersFile} has none)` : ''}: nothing to recommend.`);
+      let cold = 0;
+      const blocks = (function* () {
+        for (const block of recommendBlocks(
+          { model: loaded.model, itemIds: loaded.items.ids, popularity: loaded.items.counts, seen: loaded.dataset?.seen ?? null, trained: loaded.dataset?.trained ?? null },
+          queries,
+          { k, excludeSeen: o.includeSeen !== true },
+        )) {
+          for (const r of block) if (r.cold) cold++;
+          yield block;
+        }
+      })();
+      const { records, count } = await emit<UserRecommendations>(blocks, USER_LAYOUT, target, ctx.io.signal);
+      ctx.log.info(`recommended ${k} items for ${count} users (${cold} cold: popular items)${written}`);
+      const result: RecommendResult = out === null
+        ? { checkpoint: ckpt, k, recommendations: records }
+        : { checkpoint: ckpt, k, out, format, users: count, cold_users: cold };
+      return { result, human: out === null ? '' : `wrote recommendations for ${count} users (${cold} cold)${written}` };
+    });
+  });
+}

@@ -1,0 +1,312 @@
+/**
+ * Scores a model on a prepared split under one protocol of PRODUCT §6 and averages the metrics in
+ * float64. Users are scored in blocks, so a full ranking needs block × catalogue floats at a time
+ * whatever the number of users; the loop yields between blocks so SIGINT/SIGTERM stay responsive.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { gatherRows, type PairModel } from '../models/model.js';
+import { InterruptedError } from '../util/errors.js';
+import type { Progress } from '../util/progress.js';
+import { auc, aucFromRank } from './metrics/auc.js';
+import { createMetricAccumulator, type EvalUsers, type UserRanking } from './metrics/accumulator.js';
+import type { RatingRange } from './metrics/rating-range.js';
+import { cutoffsOf, type MetricSpec } from './metrics/registry.js';
+import { row, type PreparedEval } from './prepare.js';
+import { type CandidateList, drawSampledNegatives, resolveCandidates, type SampledNegatives } from './protocols.js';
+import { createRanker, hitsFromRank, rankAmong } from './ranking.js';
+
+export const SKIP_NO_CANDIDATES = 'no_candidates';
+
+export type EvalProtocol =
+  | { name: 'full' }
+  | { name: 'sampled'; n: number; seed: number }
+  | { name: 'candidates'; file: string; lists: readonly CandidateList[] };
+
+export interface EvalOptions {
+  protocol: EvalProtocol;
+  metrics: readonly MetricSpec[];
+  /** Train rating range for rmse/mae clipping; null when the model does not predict ratings. */
+  ratingRange: RatingRange | null;
+  /** Users scored per block. */
+  userBlock: number;
+  signal?: AbortSignal;
+  progress?: Progress;
+}
+
+export interface EvalOutcome {
+  protocol: { name: EvalProtocol['name']; n?: number; seed?: number; file?: string };
+  split: 'test' | 'valid';
+  k: number[];
+  metrics: Record<string, number>;
+  users: EvalUsers;
+  /** Relevant (user, item) pairs not ranked because the model does not know the item. */
+  relevant_unknown_items: number;
+  /** Rating rows scored for rmse/mae, and rows left out because the model does not know their user or item. */
+  ratings?: { rows: number; unknown: number };
+  candidates?: { dropped_unknown: number; dropped_positive: number; unused_lines: number };
+  /** sampled: the draw, in the dataset's index space, for saving beside the eval file. */
+  negatives?: SampledNegatives;
+}
+
+const PAIR_CHUNK = 1 << 16;
+
+/** Scores aligned (user, item) pairs of model indices, in chunks. */
+export function scorePairs(model: PairModel, users: Int32Array, items: Int32Array): Float32Array {
+  const out = new Float32Array(users.length);
+  for (let lo = 0; lo < users.length; lo += PAIR_CHUNK) {
+    const hi = Math.min(users.length, lo + PAIR_CHUNK);
+    const t = tf.tidy(() => {
+      const u = tf.tensor1d(users.subarray(lo, hi), 'int32');
+      const i = tf.tensor1d(items.subarray(lo, hi), 'int32');
+      return model.scoreRows(gatherRows(model.tables, u, i), false);
+    });
+    out.set(t.dataSync() as Float32Array, lo);
+    t.dispose();
+  }
+  return out;
+}
+
+/** The top-k items of one user's small candidate list, ties broken against the relevant item. */
+function candidateTopK(trueItem: number, trueScore: number, items: Int32Array, scores: Float32Array, k: number): Int32Array {
+  const order = Array.from({ length: items.length + 1 }, (_, j) => j);
+  const score = (j: number) => {
+    const s = j === 0 ? trueScore : scores[j - 1];
+    return s !== s ? -Infinity : s;
+  };
+  order.sort((a, b) => score(b) - score(a) || (a === 0 ? 1 : b === 0 ? -1 : a - b));
+  const n = Math.min(k, order.length);
+  const out = new Int32Array(n);
+  for (let j = 0; j < n; j++) out[j] = order[j] === 0 ? trueItem : items[order[j] - 1];
+  return out;
+}
+
+async function yieldToEvents(signal: AbortSignal | undefined): Promise<void> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  if (signal?.aborted) {
+    const name = signal.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
+    throw new InterruptedError(name, `${name} received: evaluation stopped; no eval file was written.`);
+  }
+}
+
+export async function evaluate(model: PairModel, prep: PreparedEval, opts: EvalOptions): Promise<EvalOutcome> {
+  const { metrics, protocol } = opts;
+  const ks = cutoffsOf(metrics);
+  const maxK = ks.length ? ks[ks.length - 1] : 0;
+  const wantRanking = metrics.some((s) => s.kind !== 'error');
+  const wantAuc = metrics.some((s) => s.kind === 'auc');
+  const wantCoverage = metrics.some((s) => s.kind === 'coverage');
+  const acc = createMetricAccumulator(metrics, { vocabularyItems: prep.modelItems, ratingRange: opts.ratingRange ?? undefined });
+  for (const [reason, n] of Object.entries(prep.skipped)) acc.skipUser(reason, n);
+  const outcome: EvalOutcome = {
+    protocol: { name: protocol.name },
+    split: prep.split,
+    k: ks,
+    metrics: {},
+    users: { evaluated: 0, skipped: 0, skipped_by_reason: {} },
+    relevant_unknown_items: prep.unknownRelevantItems,
+  };
+
+  if (metrics.some((s) => s.kind === 'error')) {
+    const predictions = scorePairs(model, prep.ratings.users, prep.ratings.items);
+    acc.addRatings(predictions, prep.ratings.values);
+    outcome.ratings = { rows: prep.ratings.users.length, unknown: prep.ratings.unknown };
+  }
+
+  const numUsers = prep.users.model.length;
+  const bar = opts.progress?.start(`eval ${protocol.name}`, numUsers, 'users');
+  let done = 0;
+  const tick = (n: number) => bar?.update((done += n));
+  try {
+    if (wantRanking) {
+      if (protocol.name === 'full') await rankFull(model, prep, opts, maxK, wantAuc, wantCoverage, acc.addUser, tick);
+      else {
+        const lists = protocol.name === 'sampled' ? sampledLists(prep, protocol, outcome) : candidateLists(prep, protocol, outcome, acc.skipUser);
+        await rankLists(model, prep, lists, opts, maxK, wantAuc, wantCoverage, acc.addUser, tick);
+      }
+    }
+  } finally {
+    bar?.stop();
+  }
+
+  const result = acc.result();
+  outcome.metrics = result.metrics;
+  outcome.users = wantRanking ? result.users : { evaluated: numUsers, skipped: result.users.skipped, skipped_by_reason: result.users.skipped_by_reason };
+  return outcome;
+}
+
+async function rankFull(
+  model: PairModel,
+  prep: PreparedEval,
+  opts: EvalOptions,
+  maxK: number,
+  wantAuc: boolean,
+  wantCoverage: boolean,
+  addUser: (r: UserRanking) => void,
+  tick: (n: number) => void,
+): Promise<void> {
+  const numItems = prep.modelItems;
+  const ranker = createRanker(numItems);
+  const allItems = tf.range(0, numItems, 1, 'int32') as tf.Tensor1D;
+  const inList = wantAuc ? new Uint8Array(numItems) : null;
+  try {
+    for (let lo = 0; lo < prep.users.model.length; lo += opts.userBlock) {
+      const hi = Math.min(prep.users.model.length, lo + opts.userBlock);
+      const t = tf.tidy(() => model.scoreMatrix(tf.tensor1d(prep.users.model.subarray(lo, hi), 'int32'), allItems));
+      const scores = t.dataSync() as Float32Array;
+      t.dispose();
+      for (let j = lo; j < hi; j++) {
+        const userScores = scores.subarray((j - lo) * numItems, (j - lo + 1) * numItems);
+        const relevant = row(prep.relevant, j);
+        const exclude = row(prep.exclude, j);
+        const top = ranker.topK(userScores, Math.max(1, maxK), { exclude, relevant });
+        const ranking: UserRanking = { hits: top.hits, relevant: relevant.length };
+        if (wantCoverage) ranking.items = top.items;
+        if (inList) ranking.auc = fullAuc(userScores, relevant, exclude, inList);
+        addUser(ranking);
+      }
+      tick(hi - lo);
+      await yieldToEvents(opts.signal);
+    }
+  } finally {
+    allItems.dispose();
+  }
+}
+
+/** AUC of one user over the whole rankable catalogue (relevant vs every other non-excluded item). */
+function fullAuc(scores: Float32Array, relevant: Int32Array, exclude: Int32Array, mark: Uint8Array): number {
+  for (const i of relevant) mark[i] = 1;
+  for (const i of exclude) mark[i] = 2;
+  const pos = new Float32Array(relevant.length);
+  relevant.forEach((i, j) => (pos[j] = scores[i]));
+  const neg = new Float32Array(scores.length - relevant.length - exclude.length);
+  let w = 0;
+  for (let i = 0; i < scores.length; i++) if (mark[i] === 0) neg[w++] = scores[i];
+  for (const i of relevant) mark[i] = 0;
+  for (const i of exclude) mark[i] = 0;
+  return auc(pos, neg);
+}
+
+/** Per evaluated user (by position): the items each relevant item is ranked against. */
+interface CandidateLists {
+  /** Model item indices per evaluated user; null for a user that is not ranked (already skipped). */
+  of: (j: number) => Int32Array | null;
+}
+
+function sampledLists(prep: PreparedEval, protocol: { n: number; seed: number }, outcome: EvalOutcome): CandidateLists {
+  const ds = prep.dataset;
+  const position = new Int32Array(ds.users.ids.length).fill(-1);
+  prep.users.dataset.forEach((u, j) => (position[u] = j));
+  const draw = drawSampledNegatives({
+    users: prep.users.dataset,
+    interacted: (u) => row(prep.interacted, position[u]),
+    numItems: ds.items.ids.length,
+    n: protocol.n,
+    seed: protocol.seed,
+  });
+  let droppedUnknown = 0;
+  const mapped = draw.negatives.map((negs) => {
+    const out: number[] = [];
+    for (const i of negs) {
+      const m = prep.itemToModel[i];
+      if (m < 0) droppedUnknown++;
+      else out.push(m);
+    }
+    return Int32Array.from(out);
+  });
+  outcome.protocol = { name: 'sampled', n: protocol.n, seed: protocol.seed };
+  outcome.negatives = draw;
+  if (droppedUnknown > 0) outcome.candidates = { dropped_unknown: droppedUnknown, dropped_positive: 0, unused_lines: 0 };
+  return { of: (j) => mapped[j] };
+}
+
+function candidateLists(
+  prep: PreparedEval,
+  protocol: { file: string; lists: readonly CandidateList[] },
+  outcome: EvalOutcome,
+  skipUser: (reason: string, n?: number) => void,
+): CandidateLists {
+  const ds = prep.dataset;
+  const position = new Map<number, number>();
+  prep.users.dataset.forEach((u, j) => position.set(u, j));
+  const lists: (Int32Array | null)[] = new Array<Int32Array | null>(prep.users.model.length).fill(null);
+  const counts = { dropped_unknown: 0, dropped_positive: 0, unused_lines: 0 };
+  const modelItem = (raw: string): number | undefined => {
+    const i = ds.items.lookup(raw);
+    const m = i < 0 ? -1 : prep.itemToModel[i];
+    return m < 0 ? undefined : m;
+  };
+  for (const list of protocol.lists) {
+    const u = ds.users.lookup(list.user);
+    const j = u < 0 ? undefined : position.get(u);
+    if (j === undefined) {
+      counts.unused_lines++;
+      continue;
+    }
+    const relevantRaw = Array.from(row(prep.relevantDataset, j), (i) => ds.items.ids[i]);
+    const resolved = resolveCandidates({ relevant: relevantRaw, candidates: list.items }, modelItem);
+    counts.dropped_unknown += resolved.droppedUnknown;
+    counts.dropped_positive += resolved.droppedPositive;
+    lists[j] = resolved.candidates;
+  }
+  let missing = 0;
+  for (const l of lists) if (l === null) missing++;
+  if (missing > 0) skipUser(SKIP_NO_CANDIDATES, missing);
+  outcome.protocol = { name: 'candidates', file: protocol.file };
+  outcome.candidates = counts;
+  return { of: (j) => lists[j] };
+}
+
+async function rankLists(
+  model: PairModel,
+  prep: PreparedEval,
+  lists: CandidateLists,
+  opts: EvalOptions,
+  maxK: number,
+  wantAuc: boolean,
+  wantCoverage: boolean,
+  addUser: (r: UserRanking[]) => void,
+  tick: (n: number) => void,
+): Promise<void> {
+  const block = Math.max(1, opts.userBlock);
+  for (let lo = 0; lo < prep.users.model.length; lo += block) {
+    const hi = Math.min(prep.users.model.length, lo + block);
+    let pairs = 0;
+    for (let j = lo; j < hi; j++) {
+      const c = lists.of(j);
+      if (c) pairs += row(prep.relevant, j).length + c.length;
+    }
+    const users = new Int32Array(pairs);
+    const items = new Int32Array(pairs);
+    let w = 0;
+    for (let j = lo; j < hi; j++) {
+      const c = lists.of(j);
+      if (!c) continue;
+      const rel = row(prep.relevant, j);
+      users.fill(prep.users.model[j], w, w + rel.length + c.length);
+      items.set(rel, w);
+      items.set(c, w + rel.length);
+      w += rel.length + c.length;
+    }
+    const scores = scorePairs(model, users, items);
+    let r = 0;
+    for (let j = lo; j < hi; j++) {
+      const c = lists.of(j);
+      if (!c) continue;
+      const rel = row(prep.relevant, j);
+      const relScores = scores.subarray(r, r + rel.length);
+      const candScores = scores.subarray(r + rel.length, r + rel.length + c.length);
+      r += rel.length + c.length;
+      const rankings: UserRanking[] = [];
+      rel.forEach((item, t) => {
+        const rank = rankAmong(relScores[t], candScores);
+        const ranking: UserRanking = { hits: hitsFromRank(rank, Math.max(1, maxK)), relevant: 1 };
+        if (wantAuc) ranking.auc = aucFromRank(rank, c.length);
+        if (wantCoverage) ranking.items = candidateTopK(item, relScores[t], c, candScores, maxK);
+        rankings.push(ranking);
+      });
+      addUser(rankings);
+    }
+    tick(hi - lo);
+    await yieldToEvents(opts.signal);
+  }
+}

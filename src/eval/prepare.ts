@@ -1,0 +1,180 @@
+/**
+ * Lines a dataset split up with a model's vocabulary for evaluation (PRODUCT §6). The model and
+ * the data meet by raw id, so a checkpoint can be evaluated on any dataset folder (new days of
+ * logs, a baseline's data): users or items the model has never seen are dropped and counted, never
+ * silently scored as row 0. Preparing once and evaluating many times is what per-epoch validation
+ * does.
+ */
+import type { Dataset, SplitData, Vocab } from '../data/dataset.js';
+import { SKIP_NO_RELEVANT } from './metrics/accumulator.js';
+import { SKIP_UNKNOWN_ITEM } from './protocols.js';
+
+/** Items per user in CSR form: items[offsets[j]..offsets[j+1]) belong to the j-th user. */
+export interface Csr {
+  offsets: Int32Array;
+  items: Int32Array;
+}
+
+export const SKIP_UNKNOWN_USER = 'unknown_user';
+
+export interface PreparedEval {
+  split: 'test' | 'valid';
+  /** The model's catalogue size (rows of its item tables). */
+  modelItems: number;
+  /** Evaluated users, ascending by dataset index: their index in the model and in the dataset. */
+  users: { model: Int32Array; dataset: Int32Array };
+  /** Relevant items of each evaluated user, as model item indices, distinct, ascending. */
+  relevant: Csr;
+  /** The same users' relevant items as dataset item indices, including those the model does not know. */
+  relevantDataset: Csr;
+  /** Items a full ranking leaves out (train, and valid when evaluating test), minus relevant ones. */
+  exclude: Csr;
+  /**
+   * Every item each evaluated user interacted with in any split, as dataset item indices (sampled
+   * negatives are drawn in the dataset's index space, so a baseline evaluated on the same data gets
+   * the very same negatives whatever its vocabulary).
+   */
+  interacted: Csr;
+  /** Dataset item index → model item index, -1 when the model does not know the item. */
+  itemToModel: Int32Array;
+  /** Dataset users of the split that were not evaluated, by reason. */
+  skipped: Record<string, number>;
+  /** Relevant (user, item) pairs left out because the model does not know the item. */
+  unknownRelevantItems: number;
+  /** Rows for rmse/mae: the split's rows whose user and item the model knows. */
+  ratings: { users: Int32Array; items: Int32Array; values: Float32Array; unknown: number };
+  dataset: Dataset;
+}
+
+/** Maps each id of `from` to its index in `to` (-1 when absent); identity when they are equal. */
+export function vocabMapping(from: Vocab, to: Vocab): Int32Array {
+  const out = new Int32Array(from.ids.length);
+  for (let i = 0; i < from.ids.length; i++) out[i] = to.lookup(from.ids[i]);
+  return out;
+}
+
+function groupRows(numUsers: number, parts: readonly SplitData[], keep: (part: number, row: number) => boolean): Csr {
+  const offsets = new Int32Array(numUsers + 1);
+  parts.forEach((p, k) => {
+    for (let r = 0; r < p.length; r++) if (keep(k, r)) offsets[p.users[r] + 1]++;
+  });
+  for (let u = 0; u < numUsers; u++) offsets[u + 1] += offsets[u];
+  const cursor = offsets.slice(0, numUsers);
+  const items = new Int32Array(offsets[numUsers]);
+  parts.forEach((p, k) => {
+    for (let r = 0; r < p.length; r++) if (keep(k, r)) items[cursor[p.users[r]]++] = p.items[r];
+  });
+  return { offsets, items };
+}
+
+export function prepareEval(args: {
+  dataset: Dataset;
+  split: 'test' | 'valid';
+  model: { users: Vocab; items: Vocab };
+  /** Explicit data: only values ≥ R are relevant (PRODUCT §6). */
+  relevanceThreshold: number | null;
+}): PreparedEval {
+  const { dataset: ds, split, relevanceThreshold } = args;
+  const numUsers = ds.users.ids.length;
+  const userToModel = vocabMapping(ds.users, args.model.users);
+  const itemToModel = vocabMapping(ds.items, args.model.items);
+  const modelItems = args.model.items.ids.length;
+  const evaluated = ds[split];
+  const history = split === 'test' ? [ds.train, ds.valid] : [ds.train];
+  const inSplit = groupRows(numUsers, [evaluated], () => true);
+  const relevantDs = groupRows(numUsers, [evaluated], (_, r) => relevanceThreshold === null || evaluated.values[r] >= relevanceThreshold);
+  const historyDs = groupRows(numUsers, history, () => true);
+  const all = groupRows(numUsers, [ds.train, ds.valid, ds.test], () => true);
+
+  const skipped: Record<string, number> = {};
+  const skip = (reason: string) => (skipped[reason] = (skipped[reason] ?? 0) + 1);
+  const modelUsers: number[] = [];
+  const dsUsers: number[] = [];
+  const relOffsets: number[] = [0];
+  const relItems: number[] = [];
+  const relDsOffsets: number[] = [0];
+  const relDsItems: number[] = [];
+  const exOffsets: number[] = [0];
+  const exItems: number[] = [];
+  const intOffsets: number[] = [0];
+  const intItems: number[] = [];
+  let unknownRelevantItems = 0;
+  const mark = new Uint8Array(modelItems);
+  for (let u = 0; u < numUsers; u++) {
+    if (inSplit.offsets[u + 1] === inSplit.offsets[u]) continue;
+    if (relevantDs.offsets[u + 1] === relevantDs.offsets[u]) {
+      skip(SKIP_NO_RELEVANT);
+      continue;
+    }
+    if (userToModel[u] < 0) {
+      skip(SKIP_UNKNOWN_USER);
+      continue;
+    }
+    const rel: number[] = [];
+    for (let j = relevantDs.offsets[u]; j < relevantDs.offsets[u + 1]; j++) {
+      const m = itemToModel[relevantDs.items[j]];
+      if (m < 0) unknownRelevantItems++;
+      else if (mark[m] === 0) {
+        mark[m] = 1;
+        rel.push(m);
+      }
+    }
+    if (rel.length === 0) {
+      skip(SKIP_UNKNOWN_ITEM);
+      continue;
+    }
+    rel.sort((a, b) => a - b);
+    modelUsers.push(userToModel[u]);
+    dsUsers.push(u);
+    relItems.push(...rel);
+    relOffsets.push(relItems.length);
+    for (let j = relevantDs.offsets[u]; j < relevantDs.offsets[u + 1]; j++) relDsItems.push(relevantDs.items[j]);
+    relDsOffsets.push(relDsItems.length);
+    // A relevant item that also sits in the history (a re-rated item) stays rankable: leaving it
+    // out would make it an unreachable miss.
+    for (let j = historyDs.offsets[u]; j < historyDs.offsets[u + 1]; j++) {
+      const m = itemToModel[historyDs.items[j]];
+      if (m >= 0 && mark[m] === 0) {
+        mark[m] = 2;
+        exItems.push(m);
+      }
+    }
+    exOffsets.push(exItems.length);
+    for (const m of rel) mark[m] = 0;
+    for (let j = exOffsets[exOffsets.length - 2]; j < exItems.length; j++) mark[exItems[j]] = 0;
+    for (let j = all.offsets[u]; j < all.offsets[u + 1]; j++) intItems.push(all.items[j]);
+    intOffsets.push(intItems.length);
+  }
+
+  let known = 0;
+  for (let r = 0; r < evaluated.length; r++) if (userToModel[evaluated.users[r]] >= 0 && itemToModel[evaluated.items[r]] >= 0) known++;
+  const ratings = { users: new Int32Array(known), items: new Int32Array(known), values: new Float32Array(known), unknown: evaluated.length - known };
+  let w = 0;
+  for (let r = 0; r < evaluated.length; r++) {
+    const mu = userToModel[evaluated.users[r]];
+    const mi = itemToModel[evaluated.items[r]];
+    if (mu < 0 || mi < 0) continue;
+    ratings.users[w] = mu;
+    ratings.items[w] = mi;
+    ratings.values[w++] = evaluated.values[r];
+  }
+
+  return {
+    split,
+    modelItems,
+    users: { model: Int32Array.from(modelUsers), dataset: Int32Array.from(dsUsers) },
+    relevant: { offsets: Int32Array.from(relOffsets), items: Int32Array.from(relItems) },
+    relevantDataset: { offsets: Int32Array.from(relDsOffsets), items: Int32Array.from(relDsItems) },
+    exclude: { offsets: Int32Array.from(exOffsets), items: Int32Array.from(exItems) },
+    interacted: { offsets: Int32Array.from(intOffsets), items: Int32Array.from(intItems) },
+    itemToModel,
+    skipped,
+    unknownRelevantItems,
+    ratings,
+    dataset: ds,
+  };
+}
+
+export function row(csr: Csr, j: number): Int32Array {
+  return csr.items.subarray(csr.offsets[j], csr.offsets[j + 1]);
+}

@@ -1,0 +1,170 @@
+/**
+ * `rec eval` as a library call: loads a checkpoint (model + vocabulary by raw id) and a dataset,
+ * evaluates one split under one protocol, writes the protocol-stamped `eval-<split>-<protocol>.json`
+ * into the checkpoint, and checks the quality gates. A baseline is re-evaluated on the very same
+ * data and protocol (never read from its old eval files), and must evaluate the same users.
+ */
+import { join } from 'node:path';
+import { anonymizeId, keyFingerprint } from '../data/anonymize.js';
+import { type Dataset, loadDataset, manifestSha256, readVocabFile } from '../data/dataset.js';
+import { writeJsonAtomic } from '../io/atomic.js';
+import { loadModel, paths, readRunJson, type RunJson } from '../io/checkpoint.js';
+import type { PairModel } from '../models/model.js';
+import { UsageError } from '../util/errors.js';
+import type { RunIO } from '../util/run-io.js';
+import { evaluate, type EvalOutcome, type EvalProtocol } from './evaluate.js';
+import { checkFailUnder, checkMaxDrop, type Gate, type GateCheck } from './gates.js';
+import { parseMetrics, RANKING_METRICS, type MetricSpec } from './metrics/registry.js';
+import { prepareEval } from './prepare.js';
+import { evalFileName, negativesPathFor, readCandidatesFile, type ProtocolSpec, writeNegativesFile } from './protocols.js';
+
+export const EVAL_FORMAT_VERSION = 1;
+
+export interface EvalRequest {
+  checkpoint: string;
+  /** Dataset folder; null: the one the checkpoint was trained on (run.json). */
+  data: string | null;
+  split: 'test' | 'valid';
+  protocol: ProtocolSpec;
+  /** Metric names as given (`--metrics`); empty: every metric that applies to the model. */
+  metrics: readonly string[];
+  k: readonly number[];
+  relevanceThreshold: number | null;
+  seed: number;
+  userBlock: number;
+  /** Anonymisation key, needed when the dataset was prepped with --anonymize and ids come from outside (candidates). */
+  anonKey: () => Promise<Uint8Array>;
+  failUnder: readonly Gate[];
+  baseline: string | null;
+  maxDrop: readonly Gate[];
+  recVersion: string;
+}
+
+export interface EvalFile extends EvalOutcome {
+  format_version: number;
+  checkpoint: string;
+  model: string;
+  data: { path: string; manifest_sha256: string };
+  seed: number;
+  relevance_threshold: number | null;
+  rec_version: string;
+  created: string;
+  seconds: number;
+}
+
+export interface EvalRunResult {
+  file: string;
+  eval: EvalFile;
+  baseline: { checkpoint: string; metrics: Record<string, number>; users: EvalOutcome['users'] } | null;
+  gates: { passed: boolean; checks: GateCheck[] };
+}
+
+/** What a model can be measured with: rating errors only when it predicts ratings (trained with mse). */
+export function defaultMetricNames(run: Pick<RunJson, 'loss'>, protocol: ProtocolSpec): string[] {
+  const ranking = RANKING_METRICS.filter((m) => m !== 'f1').map(String);
+  const names = [...ranking, 'coverage', 'auc'];
+  if (protocol.name === 'full' && run.loss === 'mse') names.unshift('rmse', 'mae');
+  return names;
+}
+
+function checkMetricsApply(specs: readonly MetricSpec[], run: RunJson, checkpoint: string): void {
+  const error = specs.find((s) => s.kind === 'error');
+  if (error && run.loss !== 'mse') {
+    throw new UsageError(
+      `--metrics ${error.key}: ${checkpoint} was trained with loss ${run.loss}, so its scores are not ratings. rmse and mae need a model trained with --loss mse on explicit ratings.`,
+    );
+  }
+}
+
+interface LoadedCheckpoint {
+  dir: string;
+  run: RunJson;
+  model: PairModel;
+  vocab: { users: Awaited<ReturnType<typeof readVocabFile>>; items: Awaited<ReturnType<typeof readVocabFile>> };
+}
+
+async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
+  const run = await readRunJson(dir);
+  const p = paths(dir);
+  const [model, users, items] = await Promise.all([
+    loadModel(p.model),
+    readVocabFile(join(p.vocab, 'users.arrow')),
+    readVocabFile(join(p.vocab, 'items.arrow')),
+  ]);
+  return { dir, run, model, vocab: { users, items } };
+}
+
+async function resolveProtocol(spec: ProtocolSpec, seed: number, ds: Dataset, anonKey: () => Promise<Uint8Array>): Promise<EvalProtocol> {
+  if (spec.name === 'full') return spec;
+  if (spec.name === 'sampled') return { name: 'sampled', n: spec.n, seed };
+  const file = await readCandidatesFile(spec.file);
+  const anon = ds.manifest.anonymize;
+  if (!anon) return { name: 'candidates', file: spec.file, lists: file.lists };
+  const key = await anonKey();
+  if (keyFingerprint(key) !== anon.key_fingerprint) {
+    throw new UsageError(`The anonymisation key does not match dataset ${ds.dir} (fingerprint ${keyFingerprint(key)}, the manifest says ${anon.key_fingerprint}). Pass the key the dataset was prepped with.`);
+  }
+  return { name: 'candidates', file: spec.file, lists: file.lists.map((l) => ({ ...l, user: anonymizeId(key, l.user) })) };
+}
+
+async function evaluateCheckpoint(ckpt: LoadedCheckpoint, ds: Dataset, req: EvalRequest, protocol: EvalProtocol, specs: MetricSpec[], io: RunIO): Promise<EvalOutcome> {
+  checkMetricsApply(specs, ckpt.run, ckpt.dir);
+  const prep = prepareEval({ dataset: ds, split: req.split, model: ckpt.vocab, relevanceThreshold: req.relevanceThreshold });
+  const [min, max] = ckpt.run.value_range;
+  return evaluate(ckpt.model, prep, {
+    protocol,
+    metrics: specs,
+    ratingRange: ckpt.run.loss === 'mse' ? { min, max } : null,
+    userBlock: req.userBlock,
+    signal: io.signal,
+    progress: io.progress,
+  });
+}
+
+export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResult> {
+  const started = performance.now();
+  const ckpt = await loadCheckpoint(req.checkpoint);
+  const dataDir = req.data ?? ckpt.run.dataset.path;
+  const ds = await loadDataset(dataDir);
+  if (ds[req.split].length === 0) {
+    throw new UsageError(`--split ${req.split}: dataset ${dataDir} has no ${req.split} rows. Prep it with a split that has one (e.g. --split leave-last, or --test FILE).`);
+  }
+  const specs = parseMetrics(req.metrics.length ? req.metrics : defaultMetricNames(ckpt.run, req.protocol), req.k);
+  const protocol = await resolveProtocol(req.protocol, req.seed, ds, req.anonKey);
+  const outcome = await evaluateCheckpoint(ckpt, ds, req, protocol, specs, io);
+  const evalFile: EvalFile = {
+    format_version: EVAL_FORMAT_VERSION,
+    checkpoint: req.checkpoint,
+    model: ckpt.run.model,
+    data: { path: dataDir, manifest_sha256: await manifestSha256(dataDir) },
+    seed: req.seed,
+    relevance_threshold: req.relevanceThreshold,
+    rec_version: req.recVersion,
+    created: new Date().toISOString(),
+    seconds: Math.round(performance.now() - started) / 1000,
+    ...outcome,
+  };
+  delete evalFile.negatives;
+  const file = join(req.checkpoint, evalFileName(req.split, req.protocol));
+  if (outcome.negatives) {
+    await writeNegativesFile(negativesPathFor(file), outcome.negatives, { user: (u) => ds.users.ids[u], item: (i) => ds.items.ids[i] });
+  }
+
+  let baseline: EvalRunResult['baseline'] = null;
+  const checks = checkFailUnder(outcome.metrics, req.failUnder);
+  if (req.baseline) {
+    const base = await loadCheckpoint(req.baseline);
+    const b = await evaluateCheckpoint(base, ds, req, protocol, specs, io);
+    if (b.users.evaluated !== outcome.users.evaluated) {
+      throw new UsageError(
+        `--baseline ${req.baseline} cannot be matched to ${req.checkpoint} on ${dataDir}: it evaluates ${b.users.evaluated} users where the checkpoint evaluates ${outcome.users.evaluated} (their vocabularies differ). Compare checkpoints trained on the same users.`,
+      );
+    }
+    baseline = { checkpoint: req.baseline, metrics: b.metrics, users: b.users };
+    checks.push(...checkMaxDrop(outcome.metrics, b.metrics, req.maxDrop));
+  } else if (req.maxDrop.length > 0) {
+    throw new UsageError('--max-drop needs --baseline CKPT: the checkpoint to compare with.');
+  }
+  await writeJsonAtomic(file, evalFile);
+  return { file, eval: evalFile, baseline, gates: { passed: checks.every((c) => c.passed), checks } };
+}

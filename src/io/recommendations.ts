@@ -1,0 +1,243 @@
+/**
+ * Output files of `rec recommend` (PRODUCT §2): JSONL, CSV or an Arrow IPC file, all readable by
+ * pandas / polars / DuckDB / pyarrow. Two record kinds share the writers:
+ *
+ * - user recommendations: JSONL `{"user", "items": [{"item", "score"}], "cold"}` one line per user;
+ *   CSV `user,rank,item,score,cold` one row per recommended item (rank from 1);
+ *   Arrow columns user utf8, rank int32, item utf8, score float32, cold bool.
+ * - similar items (--similar-to): JSONL `{"item", "items": [{"item", "score"}]}` one line per query
+ *   item; CSV `item,rank,similar,score`; Arrow columns item utf8, rank int32, similar utf8,
+ *   score float32.
+ *
+ * CSV and Arrow have one row per ranked item, so a user with nothing left to recommend has no row
+ * there (JSONL keeps the user with an empty list). Files are written to a temporary name in the
+ * target folder and renamed on commit, so a reader never sees a half-written file.
+ */
+import {
+  Bool,
+  Field,
+  Float32,
+  Int32,
+  RecordBatch,
+  RecordBatchFileWriter,
+  Schema,
+  Struct,
+  Utf8,
+  makeData,
+  type Data,
+  type DataType,
+} from 'apache-arrow';
+import { once } from 'node:events';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { tempNameBeside } from './atomic.js';
+
+export const ROW_FORMATS = ['jsonl', 'csv', 'arrow'] as const;
+export type RowFormat = (typeof ROW_FORMATS)[number];
+
+export interface RankedItem {
+  item: string;
+  score: number;
+}
+
+export interface UserRecord {
+  user: string;
+  items: readonly RankedItem[];
+  cold: boolean;
+}
+
+export interface SimilarRecord {
+  item: string;
+  items: readonly RankedItem[];
+}
+
+/** How one record kind is laid out in each format. */
+export interface RowLayout<T> {
+  csvHeader: string;
+  jsonl(record: T): string;
+  csv(record: T): string;
+  batch(records: readonly T[]): RecordBatch;
+}
+
+/** RFC 4180: quote a field only when it holds a delimiter, a quote or a line break. */
+export function csvField(text: string): string {
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+function utf8Data(strings: readonly string[]): Data<Utf8> {
+  const offsets = new Int32Array(strings.length + 1);
+  let total = 0;
+  for (let i = 0; i < strings.length; i++) {
+    total += Buffer.byteLength(strings[i], 'utf8');
+    offsets[i + 1] = total;
+  }
+  const bytes = Buffer.alloc(total);
+  for (let i = 0; i < strings.length; i++) bytes.write(strings[i], offsets[i], 'utf8');
+  return makeData({ type: new Utf8(), length: strings.length, valueOffsets: offsets, data: new Uint8Array(bytes.buffer, bytes.byteOffset, total) });
+}
+
+/** Flattens records into one row per ranked item: key, 1-based rank, item, score (+ the record). */
+function flatten<T extends { items: readonly RankedItem[] }>(records: readonly T[], key: (r: T) => string) {
+  let n = 0;
+  for (const r of records) n += r.items.length;
+  const keys: string[] = new Array<string>(n);
+  const items: string[] = new Array<string>(n);
+  const ranks = new Int32Array(n);
+  const scores = new Float32Array(n);
+  const owner: T[] = new Array<T>(n);
+  let at = 0;
+  for (const r of records) {
+    for (let j = 0; j < r.items.length; j++, at++) {
+      keys[at] = key(r);
+      ranks[at] = j + 1;
+      items[at] = r.items[j].item;
+      scores[at] = r.items[j].score;
+      owner[at] = r;
+    }
+  }
+  return { n, keys, ranks, items, scores, owner };
+}
+
+function recordBatch(schema: Schema, n: number, children: Data<DataType>[]): RecordBatch {
+  return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, children }));
+}
+
+const USER_SCHEMA = new Schema([
+  new Field('user', new Utf8(), false),
+  new Field('rank', new Int32(), false),
+  new Field('item', new Utf8(), false),
+  new Field('score', new Float32(), false),
+  new Field('cold', new Bool(), false),
+]);
+
+const SIMILAR_SCHEMA = new Schema([
+  new Field('item', new Utf8(), false),
+  new Field('rank', new Int32(), false),
+  new Field('similar', new Utf8(), false),
+  new Field('score', new Float32(), false),
+]);
+
+const itemsJson = (items: readonly RankedItem[]) => items.map((s) => ({ item: s.item, score: s.score }));
+
+export const USER_LAYOUT: RowLayout<UserRecord> = {
+  csvHeader: 'user,rank,item,score,cold',
+  jsonl: (r) => JSON.stringify({ user: r.user, items: itemsJson(r.items), cold: r.cold }),
+  csv: (r) => r.items.map((s, j) => `${csvField(r.user)},${j + 1},${csvField(s.item)},${s.score},${r.cold}\n`).join(''),
+  batch(records) {
+    const f = flatten(records, (r) => r.user);
+    const cold = new Uint8Array((f.n + 7) >> 3);
+    for (let i = 0; i < f.n; i++) if (f.owner[i].cold) cold[i >> 3] |= 1 << (i & 7);
+    return recordBatch(USER_SCHEMA, f.n, [
+      utf8Data(f.keys),
+      makeData({ type: new Int32(), length: f.n, data: f.ranks }),
+      utf8Data(f.items),
+      makeData({ type: new Float32(), length: f.n, data: f.scores }),
+      makeData({ type: new Bool(), length: f.n, data: cold }),
+    ]);
+  },
+};
+
+export const SIMILAR_LAYOUT: RowLayout<SimilarRecord> = {
+  csvHeader: 'item,rank,similar,score',
+  jsonl: (r) => JSON.stringify({ item: r.item, items: itemsJson(r.items) }),
+  csv: (r) => r.items.map((s, j) => `${csvField(r.item)},${j + 1},${csvField(s.item)},${s.score}\n`).join(''),
+  batch(records) {
+    const f = flatten(records, (r) => r.item);
+    return recordBatch(SIMILAR_SCHEMA, f.n, [
+      utf8Data(f.keys),
+      makeData({ type: new Int32(), length: f.n, data: f.ranks }),
+      utf8Data(f.items),
+      makeData({ type: new Float32(), length: f.n, data: f.scores }),
+    ]);
+  },
+};
+
+/** A block of records as text (jsonl or csv, header excluded), ready for stdout or a file. */
+export function formatText<T>(layout: RowLayout<T>, format: 'jsonl' | 'csv', records: readonly T[]): string {
+  if (format === 'csv') return records.map((r) => layout.csv(r)).join('');
+  return records.map((r) => `${layout.jsonl(r)}\n`).join('');
+}
+
+/** Streams records into a file that appears, complete, only on commit(). */
+export interface RowFileSink<T> {
+  readonly path: string;
+  write(records: readonly T[]): Promise<void>;
+  commit(): Promise<void>;
+  /** Removes the temporary file; the destination is left as it was. */
+  abort(): Promise<void>;
+}
+
+export async function openRowFile<T>(path: string, format: RowFormat, layout: RowLayout<T>): Promise<RowFileSink<T>> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = tempNameBeside(path);
+  const handle = await open(tmp, 'w');
+  // autoClose off: the handle must outlive the stream so it can be fsynced before the rename.
+  const stream = handle.createWriteStream({ autoClose: false });
+  const put = async (chunk: string | Uint8Array) => {
+    if (!stream.write(chunk)) await once(stream, 'drain');
+  };
+  let arrow: { writer: RecordBatchFileWriter; piped: Promise<void>; batches: number } | null = null;
+  if (format === 'arrow') {
+    const writer = new RecordBatchFileWriter();
+    const piped = pipeline(writer.toNodeStream(), stream);
+    // Observed at commit; without this a failing disk would also surface as an unhandled rejection.
+    piped.catch(() => undefined);
+    arrow = { writer, piped, batches: 0 };
+  } else if (format === 'csv') {
+    await put(`${layout.csvHeader}\n`);
+  }
+  // The stream holds a reference on the handle until it closes, and handle.close() waits for it.
+  const release = async () => {
+    if (!stream.closed) {
+      const closed = once(stream, 'close');
+      stream.destroy();
+      await closed;
+    }
+    await handle.close();
+  };
+  let done = false;
+  return {
+    path,
+    async write(records) {
+      if (arrow !== null) {
+        arrow.writer.write(layout.batch(records));
+        arrow.batches++;
+        // Let the batch drain before the caller builds the next one, so memory stays at one batch.
+        await new Promise((r) => setImmediate(r));
+        if (stream.writableNeedDrain) await once(stream, 'drain');
+      } else {
+        const text = formatText(layout, format === 'csv' ? 'csv' : 'jsonl', records);
+        if (text.length > 0) await put(text);
+      }
+    },
+    async commit() {
+      if (done) return;
+      done = true;
+      try {
+        if (arrow !== null) {
+          // An Arrow file needs its schema even with no rows; the schema travels with a batch.
+          if (arrow.batches === 0) arrow.writer.write(layout.batch([]));
+          arrow.writer.close();
+          await arrow.piped;
+        } else {
+          stream.end();
+          await once(stream, 'finish');
+        }
+        await handle.sync();
+      } catch (error) {
+        await release().catch(() => undefined);
+        await rm(tmp, { force: true });
+        throw error;
+      }
+      await release();
+      await rename(tmp, path);
+    },
+    async abort() {
+      if (done) return;
+      done = true;
+      await release().catch(() => undefined);
+      await rm(tmp, { force: true });
+    },
+  };
+}

@@ -1,0 +1,162 @@
+/**
+ * Top-k recommendations for users of a trained model (PRODUCT §2 `rec recommend`).
+ *
+ * A known user gets the model's scores over the whole catalogue (PairModel.scoreMatrix: logits for
+ * bce/bpr, predicted ratings for mse), minus the items they interacted with unless asked otherwise,
+ * cut to the best k. Ties go to the lower item index: the ranker's pessimistic rule only concerns
+ * relevant items, and there are none here, so the order is (score descending, index ascending) and
+ * the same inputs always give the same lists.
+ *
+ * A cold user gets the most popular items instead, `cold: true`, with `score` = the item's
+ * popularity (its interaction count), not a model score. Cold means the model never trained on the
+ * user: not in the vocabulary, or in it without a single training row (a user whose rows all fell
+ * into valid/test still has the random initial embedding, whose scores are noise).
+ *
+ * Users are scored in blocks so `--all` over a large catalogue keeps one [block, items] score
+ * matrix in memory at a time; results come out block by block for streaming writers.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { createRanker, type TopK } from '../eval/ranking.js';
+import type { PairModel } from '../models/model.js';
+import type { UserItemSets } from '../train/pair-data.js';
+
+export interface ItemScore {
+  /** Raw item id. */
+  item: string;
+  score: number;
+}
+
+export interface UserRecommendations {
+  /** The user as the caller named them (the id as typed, even when it was hashed for lookup). */
+  user: string;
+  /** Best first; fewer than k when the user has seen nearly the whole catalogue. */
+  items: ItemScore[];
+  cold: boolean;
+}
+
+export interface RecommendSource {
+  model: PairModel;
+  /** Raw item id per item index. */
+  itemIds: readonly string[];
+  /** Interactions per item index: the order cold users get. */
+  popularity: ArrayLike<number>;
+  /** Items each user interacted with (CSR by user index); null when unknown (nothing is excluded). */
+  seen: UserItemSets | null;
+  /** 1 for users with at least one training row; null when unknown (every vocabulary user counts as trained). */
+  trained: Uint8Array | null;
+}
+
+export interface UserQueries {
+  /** What each output row calls its user. */
+  labels: readonly string[];
+  /** Vocabulary index per label; -1 for a user the vocabulary does not hold. */
+  indices: Int32Array;
+}
+
+export interface RecommendOptions {
+  k: number;
+  /** Drop the items each user already interacted with (the default of `rec recommend`). */
+  excludeSeen: boolean;
+  /** Users per scoreMatrix call; default: defaultBlockSize(number of items). */
+  blockSize?: number;
+}
+
+/** About 64 MiB of float32 scores per block. */
+const MAX_BLOCK_SCORES = 1 << 24;
+
+export function defaultBlockSize(numItems: number): number {
+  return Math.max(1, Math.min(256, Math.floor(MAX_BLOCK_SCORES / Math.max(1, numItems))));
+}
+
+/**
+ * The shortest decimal that is still the same float32: scores are float32 on every engine, and
+ * printing their float64 widening (0.10000000149011612) would suggest precision they do not have.
+ * Math.fround of the result gives back the exact score, so Arrow's float32 column loses nothing.
+ */
+export function shortestFloat32(x: number): number {
+  if (!Number.isFinite(x)) return x;
+  const target = Math.fround(x);
+  for (let p = 1; p <= 9; p++) {
+    const y = Number(target.toPrecision(p));
+    if (Math.fround(y) === target) return y;
+  }
+  return target;
+}
+
+function toItemScores(top: TopK, itemIds: readonly string[]): ItemScore[] {
+  const out: ItemScore[] = new Array<ItemScore>(top.items.length);
+  for (let r = 0; r < top.items.length; r++) out[r] = { item: itemIds[top.items[r]], score: shortestFloat32(top.scores[r]) };
+  return out;
+}
+
+/** Recommendations for `queries`, one block of users at a time, in query order. */
+export function* recommendBlocks(src: RecommendSource, queries: UserQueries, opts: RecommendOptions): Generator<UserRecommendations[]> {
+  const { model, itemIds, seen, trained } = src;
+  const numItems = model.shape.items;
+  if (itemIds.length !== numItems || src.popularity.length !== numItems) {
+    throw new RangeError(`recommend: the model has ${numItems} items, the vocabulary ${itemIds.length} and the popularity ${src.popularity.length}`);
+  }
+  if (queries.labels.length !== queries.indices.length) throw new RangeError('recommend: labels and indices differ in length');
+  if (!Number.isInteger(opts.k) || opts.k < 1) throw new RangeError(`recommend: k must be a positive integer; got ${opts.k}`);
+  // Never ask the ranker for more than the catalogue: its heap is sized by k.
+  const k = Math.min(opts.k, numItems);
+  const block = opts.blockSize ?? defaultBlockSize(numItems);
+  const ranker = createRanker(numItems);
+  const popularity = Float64Array.from(src.popularity);
+  const seenOf = (u: number): Int32Array | undefined =>
+    opts.excludeSeen && seen !== null && u >= 0 ? seen.items.subarray(seen.offsets[u], seen.offsets[u + 1]) : undefined;
+  const isWarm = (u: number) => u >= 0 && (trained === null || trained[u] === 1);
+  // Every cold user with nothing to exclude gets the same list: rank the catalogue once for them.
+  let popular: ItemScore[] | null = null;
+  const coldItems = (exclude: Int32Array | undefined): ItemScore[] => {
+    if (k < 1) return [];
+    if (exclude && exclude.length > 0) return toItemScores(ranker.topK(popularity, k, { exclude }), itemIds);
+    popular ??= toItemScores(ranker.topK(popularity, k), itemIds);
+    return popular.map((s) => ({ ...s }));
+  };
+
+  const allItems = tf.range(0, numItems, 1, 'int32') as tf.Tensor1D;
+  try {
+    for (let lo = 0; lo < queries.indices.length; lo += block) {
+      const hi = Math.min(queries.indices.length, lo + block);
+      const warm: number[] = [];
+      for (let j = lo; j < hi; j++) if (isWarm(queries.indices[j])) warm.push(queries.indices[j]);
+      let scores: Float32Array | null = null;
+      if (warm.length > 0 && k > 0) {
+        const t = tf.tidy(() => model.scoreMatrix(tf.tensor1d(Int32Array.from(warm), 'int32'), allItems));
+        scores = t.dataSync() as Float32Array;
+        t.dispose();
+      }
+      const out: UserRecommendations[] = [];
+      let w = 0;
+      for (let j = lo; j < hi; j++) {
+        const u = queries.indices[j];
+        const exclude = seenOf(u);
+        if (isWarm(u)) {
+          const items = scores === null ? [] : toItemScores(ranker.topK(scores.subarray(w * numItems, (w + 1) * numItems), k, { exclude }), itemIds);
+          w++;
+          out.push({ user: queries.labels[j], items, cold: false });
+        } else {
+          out.push({ user: queries.labels[j], items: coldItems(exclude), cold: true });
+        }
+      }
+      yield out;
+    }
+  } finally {
+    allItems.dispose();
+  }
+}
+
+/** All recommendations at once (for --json and tests; writers should stream recommendBlocks). */
+export function recommend(src: RecommendSource, queries: UserQueries, opts: RecommendOptions): UserRecommendations[] {
+  const out: UserRecommendations[] = [];
+  for (const block of recommendBlocks(src, queries, opts)) out.push(...block);
+  return out;
+}
+
+/** Per-user 1/0: has at least one row in `train` (users of the vocabulary's index space). */
+export function trainedUsers(numUsers: number, trainUsers: Int32Array): Uint8Array {
+  const out = new Uint8Array(numUsers);
+  for (let j = 0; j < trainUsers.length; j++) out[trainUsers[j]] = 1;
+  return out;
+}

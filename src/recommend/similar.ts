@@ -1,0 +1,82 @@
+/**
+ * Item-to-item neighbours (`rec recommend --similar-to ITEM`): the items whose vectors in the model
+ * (PairModel.itemVectors(), e.g. MF's q_i without its bias) have the highest cosine similarity
+ *
+ *   cos(i, j) = (q_i · q_j) / (‖q_i‖ ‖q_j‖)
+ *
+ * with the query item itself left out. Cosine rather than the raw dot product so that an item's
+ * popularity, which MF partly stores in the vector's length, does not decide who its neighbours
+ * are. Sums are accumulated in float64; a zero vector, where the formula is undefined, has cosine 0
+ * with every item rather than NaN. Ties go to the lower item index.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { createRanker } from '../eval/ranking.js';
+import type { PairModel } from '../models/model.js';
+import { shortestFloat32, type ItemScore } from './recommend.js';
+
+export interface SimilarItems {
+  /** The query item (raw id). */
+  item: string;
+  /** Its nearest items, most similar first; `score` is the cosine similarity. */
+  items: ItemScore[];
+}
+
+/** Row-major item vectors: `data[i * dim + d]`. */
+export interface ItemVectors {
+  data: Float32Array;
+  count: number;
+  dim: number;
+}
+
+export function readItemVectors(model: PairModel): ItemVectors {
+  const t: tf.Tensor2D = model.itemVectors();
+  try {
+    const [count, dim] = t.shape;
+    return { data: Float32Array.from(t.dataSync()), count, dim };
+  } finally {
+    t.dispose();
+  }
+}
+
+function norms(v: ItemVectors): Float64Array {
+  const out = new Float64Array(v.count);
+  for (let i = 0; i < v.count; i++) {
+    let s = 0;
+    for (let d = 0, o = i * v.dim; d < v.dim; d++, o++) s += v.data[o] * v.data[o];
+    out[i] = Math.sqrt(s);
+  }
+  return out;
+}
+
+/** Cosine similarity of item `query` with every item (itself included). */
+export function cosineToAll(v: ItemVectors, query: number, itemNorms: Float64Array = norms(v)): Float64Array {
+  const out = new Float64Array(v.count);
+  const nq = itemNorms[query];
+  if (nq === 0) return out;
+  const q = query * v.dim;
+  for (let i = 0; i < v.count; i++) {
+    const ni = itemNorms[i];
+    if (ni === 0) continue;
+    let dot = 0;
+    for (let d = 0, o = i * v.dim; d < v.dim; d++, o++) dot += v.data[q + d] * v.data[o];
+    out[i] = dot / (nq * ni);
+  }
+  return out;
+}
+
+/** The k nearest items of each query item index, in query order. */
+export function similarItems(v: ItemVectors, itemIds: readonly string[], queries: readonly number[], k: number): SimilarItems[] {
+  if (itemIds.length !== v.count) throw new RangeError(`similarItems: ${v.count} item vectors but ${itemIds.length} item ids`);
+  if (!Number.isInteger(k) || k < 1) throw new RangeError(`similarItems: k must be a positive integer; got ${k}`);
+  const itemNorms = norms(v);
+  const ranker = createRanker(v.count);
+  // The query itself is excluded, so at most count - 1 neighbours exist.
+  const kk = Math.min(k, v.count - 1);
+  return queries.map((query) => {
+    if (kk < 1) return { item: itemIds[query], items: [] };
+    const top = ranker.topK(cosineToAll(v, query, itemNorms), kk, { exclude: [query] });
+    const items: ItemScore[] = [];
+    for (let r = 0; r < top.items.length; r++) items.push({ item: itemIds[top.items[r]], score: shortestFloat32(top.scores[r]) });
+    return { item: itemIds[query], items };
+  });
+}

@@ -1,0 +1,206 @@
+/**
+ * What `rec recommend` reads from a checkpoint (PRODUCT §4): the best model (`model/`) and the
+ * vocabularies (`vocab/`, copied there so the checkpoint works without its dataset), plus three
+ * facts only the dataset it was trained on knows, taken from it when it is still there and
+ * unchanged (its manifest hash equals run.json's):
+ * - each user's seen items: the rows of all three splits, i.e. everything the user is known to have
+ *   interacted with; train alone would recommend back what they bought in the held-out period;
+ * - which users have training rows, here or in an --init-from parent (the others are cold: see
+ *   recommend.ts);
+ * - whether user ids were anonymized, and the fingerprint of the key.
+ * When the dataset is gone or was re-prepped, recommend still works from the checkpoint alone:
+ * nothing is excluded, only users outside the vocabulary are cold, and a warning says so.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { anonymizeId, keyFingerprint } from '../data/anonymize.js';
+import { loadDataset, readVocabFile, type Vocab } from '../data/dataset.js';
+import { MANIFEST_FILE, VOCAB_FILES, type DatasetManifest } from '../data/manifest.js';
+import { pathExists } from '../io/atomic.js';
+import { loadModel, paths, readRunJson, type RunJson } from '../io/checkpoint.js';
+import type { PairModel } from '../models/model.js';
+import { buildUserItemSets, type UserItemSets } from '../train/pair-data.js';
+import { DataError, UsageError } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import { trainedUsers, type UserQueries } from './recommend.js';
+
+export interface DatasetFacts {
+  dir: string;
+  seen: UserItemSets;
+  trained: Uint8Array;
+  anonymize: DatasetManifest['anonymize'];
+}
+
+export interface RecommendCheckpoint {
+  dir: string;
+  run: RunJson;
+  model: PairModel;
+  users: Vocab;
+  items: Vocab;
+  /** Null when the dataset was not asked for, is gone, or changed since training. */
+  dataset: DatasetFacts | null;
+}
+
+/** Throws UsageError (exit 2) naming the path when `ckpt` is not a checkpoint folder. */
+export async function checkCheckpointDir(ckpt: string): Promise<void> {
+  if (!(await pathExists(ckpt))) {
+    throw new UsageError(`Checkpoint ${ckpt} does not exist. Expected a folder written by rec train (e.g. rec train --out ${ckpt}).`);
+  }
+  if (!(await pathExists(paths(ckpt).run))) {
+    throw new UsageError(`${ckpt} is not a rec checkpoint: ${paths(ckpt).run} is missing. Expected a folder written by rec train.`);
+  }
+}
+
+/** Loads the model and vocabularies (the TF.js engine must be initialised first). */
+export async function loadRecommendCheckpoint(ckpt: string, opts: { dataset: boolean }, log: Logger): Promise<RecommendCheckpoint> {
+  await checkCheckpointDir(ckpt);
+  const run = await readRunJson(ckpt);
+  const p = paths(ckpt);
+  if (!(await pathExists(join(p.model, 'model.json')))) {
+    throw new DataError(`Checkpoint ${ckpt} has no model yet: ${join(p.model, 'model.json')} is missing (run status: ${run.status}). Train it to the end of an epoch first.`);
+  }
+  const [model, users, items] = await Promise.all([
+    loadModel(p.model),
+    readVocabFile(join(p.vocab, VOCAB_FILES.users)),
+    readVocabFile(join(p.vocab, VOCAB_FILES.items)),
+  ]);
+  if (model.shape.users !== users.ids.length || model.shape.items !== items.ids.length) {
+    throw new DataError(
+      `Checkpoint ${ckpt} is inconsistent: the model has ${model.shape.users} users and ${model.shape.items} items, vocab/ has ${users.ids.length} and ${items.ids.length}.`,
+    );
+  }
+  const dataset = opts.dataset ? await readDatasetFacts(run, users, items.ids.length, log) : null;
+  return { dir: ckpt, run, model, users, items, dataset };
+}
+
+async function readDatasetFacts(run: RunJson, users: Vocab, numItems: number, log: Logger): Promise<DatasetFacts | null> {
+  const dir = run.dataset.path;
+  const numUsers = users.ids.length;
+  const consequence = 'seen items are not excluded and only users outside the vocabulary count as cold';
+  const manifestPath = join(dir, MANIFEST_FILE);
+  if (!(await pathExists(manifestPath))) {
+    log.warn(`the checkpoint's dataset ${dir} is gone: ${consequence}.`);
+    return null;
+  }
+  const sha = createHash('sha256').update(await readFile(manifestPath)).digest('hex');
+  if (sha !== run.dataset.manifest_sha256) {
+    // Re-prepped data may number users and items differently: its indices cannot be trusted here.
+    log.warn(`the checkpoint's dataset ${dir} changed since training (manifest.json hash differs): ${consequence}.`);
+    return null;
+  }
+  const ds = await loadDataset(dir);
+  if (ds.users.ids.length !== numUsers || ds.items.ids.length !== numItems) {
+    log.warn(`the checkpoint's dataset ${dir} does not match its vocab/ (${ds.users.ids.length}/${ds.items.ids.length} users/items, expected ${numUsers}/${numItems}): ${consequence}.`);
+    return null;
+  }
+  const trained = trainedUsers(numUsers, ds.train.users);
+  await markParentUsers(run, users, trained, log);
+  return {
+    dir,
+    seen: buildUserItemSets(numUsers, [ds.train, ds.valid, ds.test]),
+    trained,
+    anonymize: ds.manifest.anonymize ?? null,
+  };
+}
+
+/**
+ * A fine-tuned model (--init-from) copied the rows of every user its parent knew, so such a user is
+ * not cold even without a training row here. Only the parents' own vocabularies are checked, not
+ * their parents': that covers pretrain → fine-tune. A parent that cannot be read leaves the
+ * training-row rule in place (popular items rather than an unchecked embedding).
+ */
+async function markParentUsers(run: RunJson, users: Vocab, trained: Uint8Array, log: Logger): Promise<void> {
+  for (const parent of run.parents ?? []) {
+    let parentUsers: Vocab;
+    try {
+      parentUsers = await readVocabFile(join(paths(parent.path).vocab, VOCAB_FILES.users));
+    } catch {
+      log.warn(`cannot read the users of --init-from parent ${parent.path}: its users without a training row here count as cold.`);
+      continue;
+    }
+    for (let u = 0; u < users.ids.length; u++) if (trained[u] === 0 && parentUsers.lookup(users.ids[u]) >= 0) trained[u] = 1;
+  }
+}
+
+/**
+ * The key to hash typed user ids with before lookup, or null to look them up as typed.
+ * `dataset` null means the dataset could not be read, so the key cannot be checked.
+ * A key whose fingerprint differs from the one prep recorded would silently turn every user cold,
+ * so it is a usage error; so is an anonymized dataset queried by id without any key.
+ */
+export function anonymizationKey(
+  dataset: DatasetFacts | null,
+  key: Uint8Array | null,
+  idsGiven: boolean,
+  log: Logger,
+): Uint8Array | null {
+  if (dataset === null) {
+    if (key !== null && idsGiven) log.warn('the dataset is unavailable, so the anonymisation key cannot be checked against its fingerprint; hashing user ids with it anyway.');
+    return key;
+  }
+  const anon = dataset.anonymize;
+  if (anon === null) {
+    if (key !== null) log.info(`dataset ${dataset.dir} was not anonymized: user ids are looked up as given and the key is not used.`);
+    return null;
+  }
+  if (key === null) {
+    if (idsGiven) {
+      throw new UsageError(
+        `The checkpoint's dataset ${dataset.dir} has anonymized user ids (key fingerprint ${anon.key_fingerprint}). Pass the same key with --anonymize-key-file FILE or REC_ANON_KEY so the ids you give are hashed the same way.`,
+      );
+    }
+    return null;
+  }
+  const fp = keyFingerprint(key);
+  if (fp !== anon.key_fingerprint) {
+    throw new UsageError(
+      `Wrong anonymisation key: its fingerprint is ${fp}, but dataset ${dataset.dir} was anonymized with the key of fingerprint ${anon.key_fingerprint}. Pass the key used by rec prep --anonymize (--anonymize-key-file FILE or REC_ANON_KEY).`,
+    );
+  }
+  return key;
+}
+
+/**
+ * Typed user ids → queries: duplicates dropped (first kept, so the output has one entry per user in
+ * the order given), each id hashed with `key` when there is one, and reported back as typed.
+ */
+export function resolveUsers(ids: readonly string[], users: Vocab, key: Uint8Array | null): UserQueries {
+  const labels = [...new Set(ids)];
+  const indices = new Int32Array(labels.length);
+  for (let j = 0; j < labels.length; j++) indices[j] = users.lookup(key === null ? labels[j] : anonymizeId(key, labels[j]));
+  return { labels, indices };
+}
+
+/** Every vocabulary user, in index order, named by its vocabulary id (the HMAC under --anonymize). */
+export function allUsers(users: Vocab): UserQueries {
+  const indices = new Int32Array(users.ids.length);
+  for (let u = 0; u < indices.length; u++) indices[u] = u;
+  return { labels: users.ids, indices };
+}
+
+/** `--users FILE`: one raw id per line; surrounding whitespace and blank lines are ignored. */
+export async function readUserIdsFile(path: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`Cannot read --users ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}. Expected a text file with one user id per line.`);
+  }
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0);
+}
+
+/** Item ids → indices; every unknown id is named in one UsageError (exit 2). */
+export function resolveItems(ids: readonly string[], items: Vocab, flag = '--similar-to'): number[] {
+  const unknown = ids.filter((id) => items.lookup(id) < 0);
+  if (unknown.length > 0) {
+    const shown = unknown.slice(0, 10).map((id) => JSON.stringify(id)).join(', ');
+    throw new UsageError(
+      `${flag}: unknown item${unknown.length > 1 ? 's' : ''} ${shown}${unknown.length > 10 ? ` and ${unknown.length - 10} more` : ''}. Expected raw item ids from the checkpoint's vocab/items.arrow (${items.ids.length} items).`,
+    );
+  }
+  return [...new Set(ids)].map((id) => items.lookup(id));
+}

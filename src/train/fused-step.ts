@@ -1,0 +1,148 @@
+/**
+ * The fused training step for models with a closed-form kernel (PairModel.fused: MF): scores,
+ * loss, d(loss)/d(score) and row gradients computed in one pass over the batch's rows in table
+ * memory, then the same row-sparse optimizer update as the autograd step. Same loss, same L2
+ * (l2 · mean over the batch of the squared norms of the rows used) and the same gradients as
+ * pair-step.ts, to float rounding; the test suite checks them against each other.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { FusedPairKernel, PairModel } from '../models/model.js';
+import type { PairLoss } from './pair-data.js';
+import type { StepBatch } from './pair-step.js';
+
+export interface FusedUpdaters {
+  /** Live table memory (null when the engine keeps it out of reach: use the autograd step). */
+  view(table: tf.Variable): Float32Array | null;
+  /** Row-sparse update with the per-occurrence L2 (RowSparseOptimizer.applyRowsWithL2); returns Σ‖w‖². */
+  applyRowsWithL2(table: tf.Variable, rows: Int32Array, grads: Float32Array, coefficient: number): number;
+}
+
+/** Scratch buffers reused across steps (one per trainer). */
+export interface FusedScratch {
+  scores: Float32Array;
+  dScore: Float32Array;
+  grads: Record<string, Float32Array>;
+}
+
+export function createFusedScratch(): FusedScratch {
+  return { scores: new Float32Array(0), dScore: new Float32Array(0), grads: {} };
+}
+
+const softplus = (x: number) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
+const sigmoid = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
+
+/**
+ * Runs one fused step and returns the batch loss, or null when a table's memory is not reachable
+ * on this engine (the caller falls back to the autograd step). A non-finite loss is returned
+ * without touching the weights, as the autograd step does.
+ */
+export function fusedPairStep(
+  model: PairModel & { fused: FusedPairKernel },
+  batch: StepBatch,
+  loss: PairLoss,
+  l2: number,
+  updaters: FusedUpdaters,
+  frozen: ReadonlySet<string>,
+  scratch: FusedScratch,
+): number | null {
+  const views = tableViews(model, updaters);
+  if (views === null) return null;
+  const n = batch.users.length;
+  const bpr = loss === 'bpr';
+  const m = bpr ? 2 * n : n;
+  const users = bpr ? concat(batch.users, batch.users) : batch.users;
+  const items = bpr ? concat(batch.items, batch.negatives ?? new Int32Array(n)) : batch.items;
+  if (scratch.scores.length < m) {
+    scratch.scores = new Float32Array(m);
+    scratch.dScore = new Float32Array(m);
+  }
+  const scores = scratch.scores.subarray(0, m);
+  const dScore = scratch.dScore.subarray(0, m);
+  model.fused.score(views, users, items, scores);
+
+  let sum = 0;
+  const labels = batch.labels;
+  if (loss === 'mse') {
+    for (let k = 0; k < n; k++) {
+      const e = scores[k] - labels[k];
+      sum += e * e;
+      dScore[k] = (2 * e) / n;
+    }
+  } else if (loss === 'bce') {
+    // mean(softplus(x) − x·y): binary cross-entropy on logits, as pair-step's bceWithLogits.
+    for (let k = 0; k < n; k++) {
+      const x = scores[k];
+      sum += softplus(x) - x * labels[k];
+      dScore[k] = (sigmoid(x) - labels[k]) / n;
+    }
+  } else {
+    // −mean(log σ(pos − neg)) = mean(softplus(neg − pos)).
+    for (let k = 0; k < n; k++) {
+      const x = scores[k] - scores[k + n];
+      sum += softplus(-x);
+      const d = (sigmoid(x) - 1) / n;
+      dScore[k] = d;
+      dScore[k + n] = -d;
+    }
+  }
+  let value = sum / n;
+
+  const grads: Record<string, Float32Array> = {};
+  for (const t of model.tables) {
+    const width = t.variable.shape[1] ?? 1;
+    let g = scratch.grads[t.name];
+    if (g === undefined || g.length < m * width) g = scratch.grads[t.name] = new Float32Array(m * width);
+    grads[t.name] = g.subarray(0, m * width);
+  }
+  model.fused.backward(views, users, items, dScore, grads);
+  if (!Number.isFinite(value)) return value;
+  // L2 = (l2/n) · Σ over the batch's rows of ‖w‖²: charged by the optimizer once per unique row
+  // (count · w), which is where it reads w anyway; frozen tables only add to the reported loss.
+  const c = l2 / n;
+  let penalty = 0;
+  // Frozen tables first: an update may move wasm memory and detach the views.
+  for (const t of model.tables) {
+    if (frozen.has(t.name) && c > 0) penalty += squaredNorms(views[t.name], t.kind === 'user' ? users : items, t.variable.shape[1] ?? 1);
+  }
+  for (const t of model.tables) {
+    if (!frozen.has(t.name)) penalty += updaters.applyRowsWithL2(t.variable, t.kind === 'user' ? users : items, grads[t.name], c);
+  }
+  value += c * penalty;
+  return value;
+}
+
+function squaredNorms(table: Float32Array, idx: Int32Array, width: number): number {
+  let sum = 0;
+  for (let k = 0; k < idx.length; k++) {
+    const base = idx[k] * width;
+    for (let j = 0; j < width; j++) sum += table[base + j] * table[base + j];
+  }
+  return sum;
+}
+
+/**
+ * Views of every table. Taking a view may first give a shared table a private buffer (a TF.js op
+ * that can grow the wasm heap and detach views taken before it), so the views are checked and
+ * taken again once if any came back detached.
+ */
+function tableViews(model: PairModel, updaters: FusedUpdaters): Record<string, Float32Array> | null {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const views: Record<string, Float32Array> = {};
+    let detached = false;
+    for (const t of model.tables) {
+      const v = updaters.view(t.variable);
+      if (v === null) return null;
+      if (v.length !== t.variable.size) detached = true;
+      views[t.name] = v;
+    }
+    if (!detached) return views;
+  }
+  return null;
+}
+
+function concat(a: Int32Array, b: Int32Array): Int32Array {
+  const out = new Int32Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}

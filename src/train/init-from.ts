@@ -1,0 +1,232 @@
+/**
+ * `--init-from CKPT` (PRODUCT §5): initialise a freshly built model from trained checkpoints.
+ *
+ * - Warm start / fine-tuning: one parent of the same model. Embedding rows move by RAW ID through
+ *   the two vocabularies (the parent's `vocab/`, this dataset's users/items.arrow): a user or item
+ *   the parent knew gets the parent's row, a new one keeps its fresh initialisation. Every other
+ *   weight (MLP layers, output layer, MF's global mean) is copied by its stable key
+ *   (`layer/weight`) and must have the same shape.
+ * - NeuMF pretraining (He et al. 2017 §3.4.1): one GMF and one MLP parent, matched by the `model`
+ *   of their run.json. GMF tables come from the GMF parent, MLP tables and hidden layers from the
+ *   MLP parent, and the output layer is the α-weighted concatenation of theirs:
+ *       h = [α·h_gmf ; (1−α)·h_mlp],   b = α·b_gmf + (1−α)·b_mlp
+ *   so that, before any step, the NeuMF logit is α·(GMF logit) + (1−α)·(MLP logit) for every pair
+ *   both parents knew. (The authors' code fixes α = 0.5 and, as here, mixes the biases the same way.)
+ */
+import * as tf from '@tensorflow/tfjs';
+import { join } from 'node:path';
+import type { ModelName } from '../config/schema.js';
+import { readVocabFile, type Vocab } from '../data/dataset.js';
+import { VOCAB_FILES } from '../data/manifest.js';
+import { pathExists } from '../io/atomic.js';
+import { loadModel, paths, readModelEpoch, readRunJson, type ParentRecord, weightsSha256 } from '../io/checkpoint.js';
+import { namedWeights, type NamedWeight, type PairModel } from '../models/model.js';
+import { PREDICTION_LAYER } from '../models/ncf.js';
+import type { Logger } from '../util/log.js';
+import { UsageError } from '../util/errors.js';
+
+export interface InitFromRequest {
+  /** Absolute checkpoint folders, as given to --init-from (resolved by cli/). */
+  parents: readonly string[];
+  model: PairModel;
+  /** NeuMF from GMF + MLP parents: weight of the GMF output layer. */
+  alpha: number;
+  /** This run's vocabularies: raw id of each user / item index. */
+  users: readonly string[];
+  items: readonly string[];
+  log: Logger;
+}
+
+interface Parent {
+  path: string;
+  model: ModelName;
+  pair: PairModel;
+  users: Vocab;
+  items: Vocab;
+  record: ParentRecord;
+}
+
+const flag = (path: string) => `--init-from ${path}`;
+
+/** Reads a dataset's (or a checkpoint's vocab/) users and items as raw-id lists. */
+export async function readVocabIds(dir: string): Promise<{ users: string[]; items: string[] }> {
+  const [users, items] = await Promise.all([readVocabFile(join(dir, VOCAB_FILES.users)), readVocabFile(join(dir, VOCAB_FILES.items))]);
+  return { users: users.ids, items: items.ids };
+}
+
+/**
+ * Checks what the parents are before anything is loaded, so a wrong combination fails with a
+ * usage error (exit 2) naming the flag and path, before the run writes a file.
+ */
+export async function checkParents(parentPaths: readonly string[], model: ModelName): Promise<ModelName[]> {
+  const models: ModelName[] = [];
+  for (const path of parentPaths) {
+    const p = paths(path);
+    if (!(await pathExists(p.run)) || !(await pathExists(join(p.model, 'model.json')))) {
+      throw new UsageError(
+        `${flag(path)}: not a rec checkpoint (${(await pathExists(path)) ? `no ${(await pathExists(p.run)) ? 'model/model.json' : 'run.json'} in it` : 'no such folder'}). Expected a folder written by rec train.`,
+      );
+    }
+    models.push((await readRunJson(path)).model);
+  }
+  const described = parentPaths.map((path, k) => `${models[k]} (${path})`).join(', ');
+  if (model === 'neumf') {
+    if (models.length === 1 && models[0] === 'neumf') return models;
+    const gmf = models.filter((m) => m === 'gmf').length;
+    const mlp = models.filter((m) => m === 'mlp').length;
+    if (models.length === 2 && gmf === 1 && mlp === 1) return models;
+    if (models.length === 1 && (gmf === 1 || mlp === 1)) {
+      throw new UsageError(
+        `NeuMF from pretrained parts needs a GMF and an MLP checkpoint; received only ${described}. Give --init-from twice (one gmf, one mlp checkpoint), or once with a neumf checkpoint to fine-tune it.`,
+      );
+    }
+    const twice = gmf === 2 ? 'two gmf checkpoints' : mlp === 2 ? 'two mlp checkpoints' : `${models.length} checkpoints`;
+    throw new UsageError(
+      `--init-from for --model neumf takes one gmf and one mlp checkpoint (or one neumf checkpoint). Received ${twice}: ${described}.`,
+    );
+  }
+  if (models.length !== 1) {
+    throw new UsageError(`--init-from for --model ${model} takes one ${model} checkpoint to fine-tune. Received ${models.length}: ${described}.`);
+  }
+  if (models[0] !== model) {
+    throw new UsageError(
+      `${flag(parentPaths[0])} is a ${models[0]} checkpoint; --model ${model} fine-tunes only from a ${model} checkpoint.`,
+    );
+  }
+  return models;
+}
+
+/** child index → parent index of the same raw id, or -1. */
+function rowMap(childIds: readonly string[], parent: Vocab): { map: Int32Array; matched: number } {
+  const map = new Int32Array(childIds.length);
+  let matched = 0;
+  for (let c = 0; c < childIds.length; c++) {
+    map[c] = parent.lookup(childIds[c]);
+    if (map[c] >= 0) matched++;
+  }
+  return { map, matched };
+}
+
+function shapeText(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
+}
+
+async function loadParent(path: string, model: ModelName, req: InitFromRequest): Promise<Parent> {
+  const p = paths(path);
+  const [pair, users, items, sha, epoch] = await Promise.all([
+    loadModel(p.model),
+    readVocabFile(join(p.vocab, VOCAB_FILES.users)),
+    readVocabFile(join(p.vocab, VOCAB_FILES.items)),
+    weightsSha256(p.model),
+    readModelEpoch(path),
+  ]);
+  const u = rowMap(req.users, users);
+  const i = rowMap(req.items, items);
+  return {
+    path,
+    model,
+    pair,
+    users,
+    items,
+    record: {
+      path,
+      model,
+      weights_sha256: sha,
+      epoch,
+      users: { matched: u.matched, new: req.users.length - u.matched },
+      items: { matched: i.matched, new: req.items.length - i.matched },
+    },
+  };
+}
+
+/** Copies the parent's rows into the child table for every raw id both vocabularies hold. */
+function copyRows(child: tf.Variable, parent: tf.Variable, map: Int32Array, key: string, path: string): void {
+  const width = child.shape[1] as number;
+  if (parent.shape[1] !== width) {
+    throw new UsageError(
+      `${flag(path)}: ${key} has rows of width ${parent.shape[1]} there but ${width} in this model (model.dim or model.layers differ). Expected the parent's architecture: pass its --dim/--layers.`,
+    );
+  }
+  const src = parent.dataSync() as Float32Array;
+  const dst = Float32Array.from(child.dataSync() as Float32Array);
+  for (let c = 0; c < map.length; c++) {
+    const p = map[c];
+    if (p >= 0) dst.set(src.subarray(p * width, (p + 1) * width), c * width);
+  }
+  tf.tidy(() => child.assign(tf.tensor(dst, child.shape, 'float32')));
+}
+
+function copyWhole(child: tf.Variable, parent: tf.Variable, key: string, path: string): void {
+  if (shapeText(child.shape) !== shapeText(parent.shape)) {
+    throw new UsageError(
+      `${flag(path)}: weight ${key} is ${shapeText(parent.shape)} there but ${shapeText(child.shape)} in this model (model.dim or model.layers differ). Expected the parent's architecture: pass its --dim/--layers.`,
+    );
+  }
+  tf.tidy(() => child.assign(tf.clone(parent)));
+}
+
+/** NeuMF's output layer from its parents': h = [α·h_gmf ; (1−α)·h_mlp], b = α·b_gmf + (1−α)·b_mlp. */
+function mixPrediction(child: Map<string, NamedWeight>, gmf: Parent, mlp: Parent, alpha: number): void {
+  const get = (parent: Parent, key: string): tf.Variable => {
+    const w = namedWeights(parent.pair.keras).find((x) => x.key === key);
+    if (w === undefined) throw new UsageError(`${flag(parent.path)}: the ${parent.model} checkpoint has no ${key}; was it written by rec train?`);
+    return w.variable;
+  };
+  const kernel = child.get(`${PREDICTION_LAYER}/kernel`)?.variable;
+  const bias = child.get(`${PREDICTION_LAYER}/bias`)?.variable;
+  if (kernel === undefined || bias === undefined) throw new Error('neumf model has no prediction layer');
+  const hg = get(gmf, `${PREDICTION_LAYER}/kernel`);
+  const hm = get(mlp, `${PREDICTION_LAYER}/kernel`);
+  if (hg.shape[0] + hm.shape[0] !== kernel.shape[0]) {
+    throw new UsageError(
+      `--init-from: the gmf output layer (${shapeText(hg.shape)}, ${gmf.path}) and the mlp one (${shapeText(hm.shape)}, ${mlp.path}) do not stack into this NeuMF's ${shapeText(kernel.shape)}. Expected --dim to be the GMF parent's dim and --layers the MLP parent's layers.`,
+    );
+  }
+  tf.tidy(() => {
+    kernel.assign(tf.concat([tf.mul(hg, alpha), tf.mul(hm, 1 - alpha)], 0));
+    bias.assign(tf.add(tf.mul(get(gmf, `${PREDICTION_LAYER}/bias`), alpha), tf.mul(get(mlp, `${PREDICTION_LAYER}/bias`), 1 - alpha)));
+  });
+}
+
+/**
+ * Initialises `req.model` from its parents (see the file comment) and returns what run.json
+ * records under `parents`. Call `checkParents` first.
+ */
+export async function initFromParents(req: InitFromRequest, models: readonly ModelName[]): Promise<ParentRecord[]> {
+  const parents: Parent[] = [];
+  try {
+    for (let k = 0; k < req.parents.length; k++) parents.push(await loadParent(req.parents[k], models[k], req));
+    const child = new Map(namedWeights(req.model.keras).map((w) => [w.key, w]));
+    const tables = new Map(req.model.tables.map((t) => [t.variable.name, t]));
+    const fromParents = req.model.name === 'neumf' && parents.length === 2;
+    const covered = new Set<string>();
+    for (const parent of parents) {
+      const users = rowMap(req.users, parent.users).map;
+      const items = rowMap(req.items, parent.items).map;
+      for (const w of namedWeights(parent.pair.keras)) {
+        const target = child.get(w.key);
+        if (target === undefined || (fromParents && w.layer === PREDICTION_LAYER)) continue;
+        const table = tables.get(target.variable.name);
+        if (table) copyRows(target.variable, w.variable, table.kind === 'user' ? users : items, w.key, parent.path);
+        else copyWhole(target.variable, w.variable, w.key, parent.path);
+        covered.add(w.key);
+      }
+    }
+    if (fromParents) {
+      const gmf = parents.find((p) => p.model === 'gmf') as Parent;
+      const mlp = parents.find((p) => p.model === 'mlp') as Parent;
+      mixPrediction(child, gmf, mlp, req.alpha);
+      for (const key of child.keys()) if (key.startsWith(`${PREDICTION_LAYER}/`)) covered.add(key);
+    }
+    const fresh = [...child.keys()].filter((key) => !covered.has(key));
+    if (fresh.length > 0) req.log.warn(`--init-from: no parent had ${fresh.join(', ')}; kept their fresh initialisation`);
+    for (const p of parents) {
+      req.log.info(
+        `--init-from ${p.path} (${p.model}, epoch ${p.record.epoch ?? '?'}): users ${p.record.users.matched} from the parent, ${p.record.users.new} new; items ${p.record.items.matched} from the parent, ${p.record.items.new} new`,
+      );
+    }
+    return parents.map((p) => p.record);
+  } finally {
+    for (const p of parents) p.pair.keras.dispose();
+  }
+}

@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { analyzeDelimitedHead, FastDelimitedReader } from '../../../../src/data/prep/delimited.js';
+import { Ingest } from '../../../../src/data/prep/ingest.js';
+import { fileKind } from '../../../../src/data/prep/options.js';
+import { RejectSink } from '../../../../src/data/prep/rejects.js';
+import { makeTsParser } from '../../../../src/data/prep/timestamps.js';
+import { Prng } from '../../../../src/util/prng.js';
+import { tempRoot } from './helpers.js';
+
+const out = tempRoot();
+
+/** A CSV with a BOM, quoted ids (delimiters, quotes, newlines inside), CRLF, blank and bad rows, an unclosed quote. */
+function trickyCsv(seed: number, lines: number): Buffer {
+  const rng = Prng.fromSeed(seed, 'chunks');
+  const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)];
+  const id = (): string => pick([String(rng.int(500)), String(rng.int(500)), `"u,${rng.int(30)}"`, `"line\n${rng.int(9)}"`, `"say ""${rng.int(9)}"""`, `0${rng.int(9)}`]);
+  const parts: string[] = ['\ufeffuser,item,rating,ts\n'];
+  for (let i = 0; i < lines; i++) {
+    const eol = rng.int(4) === 0 ? '\r\n' : '\n';
+    let line = `${id()},${id()},${pick(['1', '2.5', '5', 'x', ''])},${pick([String(1600000000 + rng.int(1e6)), '2021-03-04T05:06:07Z', 'bad'])}`;
+    if (rng.int(50) === 0) line = `${id()},${id()}`;
+    if (rng.int(60) === 0) line = '';
+    parts.push(line + eol);
+  }
+  // A quote that never closes: the reader rejects its line and reads on from the next.
+  parts.push('5,"never closed,3,1600000000\n7,8,3,1600000001\n');
+  return Buffer.from(parts.join(''), 'utf8');
+}
+
+/** Everything the reader hands on: stored columns, vocabularies, rejects, line and row counts. */
+async function readInChunks(data: Buffer, sizes: (k: number) => number): Promise<string> {
+  const kind = fileKind('x.csv', 'auto');
+  const head = data.subarray(0, 1 << 16).toString('utf8');
+  const setup = analyzeDelimitedHead(head, data.length <= 1 << 16, kind, { delimiter: null, header: null, spec: null }, 'x.csv');
+  const rejectsPath = `${out()}-rejects.jsonl`;
+  const sink = await RejectSink.create(rejectsPath, true);
+  const ingest = new Ingest({
+    feedback: 'explicit',
+    hasTs: true,
+    hasEvents: false,
+    eventWeights: null,
+    tsUnit: 'auto',
+    tsPattern: null,
+    tsParser: makeTsParser('auto', null, null),
+    rejects: sink,
+    onReject: () => undefined,
+  });
+  ingest.beginFile({ file: 'x.csv', plan: { user: 0, item: 1, rating: 2, event: -1, ts: 3 }, columnCount: setup.columnCount });
+  const reader = new FastDelimitedReader(setup, ingest);
+  for (let pos = 0, k = 0; pos < data.length; k++) {
+    const end = Math.min(data.length, pos + sizes(k));
+    reader.push(data.subarray(pos, end));
+    pos = end;
+  }
+  reader.finish();
+  await sink.close();
+  const s = ingest.store;
+  const n = s.length;
+  return JSON.stringify({
+    rows: reader.dataRows,
+    line: reader.line,
+    users: Array.from(s.users.subarray(0, n)),
+    items: Array.from(s.items.subarray(0, n)),
+    values: Array.from(s.values.subarray(0, n)),
+    ts: Array.from((s.ts ?? new Float64Array(0)).subarray(0, n)),
+    seq: Array.from(s.seq.subarray(0, n)),
+    userIds: ingest.users.keys,
+    itemIds: ingest.items.keys,
+    rejects: readFileSync(rejectsPath, 'utf8'),
+  });
+}
+
+describe('FastDelimitedReader and chunk boundaries', () => {
+  it('reads the same rows, ids, rejects and line numbers whatever the chunk sizes', async () => {
+    const data = trickyCsv(5, 3000);
+    const whole = await readInChunks(data, () => data.length);
+    expect(JSON.parse(whole).rows).toBeGreaterThan(2900);
+    expect(JSON.parse(whole).rejects).toContain('bad_quoting');
+    for (const size of [1, 2, 3, 7, 64, 4096]) {
+      expect(await readInChunks(data, () => size), `chunks of ${size} bytes`).toBe(whole);
+    }
+    const rng = Prng.fromSeed(3, 'chunk-sizes');
+    expect(await readInChunks(data, () => 1 + rng.int(300)), 'random chunk sizes').toBe(whole);
+  });
+});
