@@ -87,13 +87,19 @@ export interface RowSparseOptimizer {
    */
   applyRows(table: tf.Variable, rows: Int32Array, grads: tf.Tensor | Float32Array): void;
   /**
-   * applyRows plus an L2 term charged per occurrence: each row's gradient gains
-   * 2 · `coefficient` · (times the row occurs in `rows`) · w, exactly the gradient of
-   * coefficient · Σ_occurrences ‖w‖² (the trainer's l2/batch penalty), computed once per unique row
-   * instead of once per occurrence. Returns that penalty's Σ_occurrences ‖w‖² on the weights before
-   * the update. Only for Float32Array gradients (the fused step).
+   * For callers that compute row gradients themselves (the fused step): dedups `rows` and returns,
+   * for each position, the slot its gradient accumulates into, and a zeroed [count, dim] buffer of
+   * slots to add gradients to. No copy of per-position gradients is ever made. Follow with
+   * applyPrepared on the same table before preparing it again.
    */
-  applyRowsWithL2(table: tf.Variable, rows: Int32Array, grads: Float32Array, coefficient: number): number;
+  prepareRows(table: tf.Variable, rows: Int32Array): PreparedRows;
+  /**
+   * The update of the prepared rows, with an L2 term charged per occurrence: each row's gradient
+   * gains 2 · `coefficient` · (times the row occurred) · w, exactly the gradient of
+   * coefficient · Σ_occurrences ‖w‖² (the trainer's l2/batch penalty), computed once per unique
+   * row. Returns that Σ_occurrences ‖w‖² on the weights before the update.
+   */
+  applyPrepared(table: tf.Variable, coefficient: number): number;
   /**
    * A live row-major view of a table's values where the engine keeps them in JS-visible memory
    * (cpu, wasm), else null. Valid until the next TF.js call that may grow the wasm heap: take a
@@ -158,6 +164,13 @@ function checkLr(lr: number): void {
   if (!(lr > 0) || !Number.isFinite(lr)) throw new ConfigError(`optimizer lr must be a finite number > 0. Received: ${lr}.`);
 }
 
+export interface PreparedRows {
+  /** slots[k]: the slot of position k's row (rows repeat: they share a slot). */
+  slots: Int32Array;
+  /** Row gradients by slot, [count, dim] row-major, zeroed. */
+  sums: Float32Array;
+}
+
 interface TableState {
   name: string;
   table: tf.Variable;
@@ -175,6 +188,9 @@ interface TableState {
   sums: Float32Array;
   /** Occurrences of each unique row in the last applyRows call. */
   counts: Float32Array;
+  /** prepareRows: slot per position, and the prepared unique count (-1: nothing prepared). */
+  positions: Int32Array;
+  prepared: number;
 }
 
 export function createRowSparseOptimizer(
@@ -209,6 +225,8 @@ export function createRowSparseOptimizer(
       unique: new Int32Array(0),
       sums: new Float32Array(0),
       counts: new Float32Array(0),
+      positions: new Int32Array(0),
+      prepared: -1,
     };
     byVariable.set(table, state);
     byName.set(name, state);
@@ -218,11 +236,12 @@ export function createRowSparseOptimizer(
   }
   const forceScatter = options.write === 'scatter';
 
-  const apply = (table: tf.Variable, rows: Int32Array, grads: tf.Tensor | Float32Array, occurrenceL2: number): number => {
+  const stateOf = (table: tf.Variable, what: string): TableState => {
     const s = byVariable.get(table);
-    if (s === undefined) throw new Error(`applyRows: variable ${table.name} is not one of this optimizer's tables`);
-    const g = readGrads(grads, rows.length, s);
-    const count = gatherUnique(s, rows, g);
+    if (s === undefined) throw new Error(`${what}: variable ${table.name} is not one of this optimizer's tables`);
+    return s;
+  };
+  const update = (s: TableState, count: number, occurrenceL2: number): number => {
     s.t += 1;
     if (count === 0) return 0;
     const owner = forceScatter ? null : inPlaceTarget(s);
@@ -231,13 +250,28 @@ export function createRowSparseOptimizer(
     owner.after();
     return penalty;
   };
-  const applyRows = (table: tf.Variable, rows: Int32Array, grads: tf.Tensor | Float32Array): void => {
-    apply(table, rows, grads, 0);
-  };
 
   return {
-    applyRows,
-    applyRowsWithL2: (table, rows, grads, coefficient) => apply(table, rows, grads, coefficient),
+    applyRows(table, rows, grads) {
+      const s = stateOf(table, 'applyRows');
+      update(s, gatherUnique(s, rows, readGrads(grads, rows.length, s)), 0);
+    },
+    prepareRows(table, rows) {
+      const s = stateOf(table, 'prepareRows');
+      if (s.positions.length < rows.length) s.positions = new Int32Array(rows.length);
+      const slots = s.positions.subarray(0, rows.length);
+      s.prepared = gatherUnique(s, rows, null, slots);
+      const sums = s.sums.subarray(0, s.prepared * s.dim);
+      sums.fill(0);
+      return { slots, sums };
+    },
+    applyPrepared(table, coefficient) {
+      const s = stateOf(table, 'applyPrepared');
+      if (s.prepared < 0) throw new Error(`applyPrepared(${s.name}): prepareRows was not called first`);
+      const count = s.prepared;
+      s.prepared = -1;
+      return update(s, count, coefficient);
+    },
     view(table) {
       const s = byVariable.get(table);
       if (s === undefined) throw new Error(`view: variable ${table.name} is not one of this optimizer's tables`);
@@ -304,8 +338,11 @@ function readGrads(grads: tf.Tensor | Float32Array, n: number, s: TableState): F
   return data instanceof Float32Array ? data : Float32Array.from(data);
 }
 
-/** Dedups `rows` into s.unique[0..count) and sums their gradient rows into s.sums. */
-function gatherUnique(s: TableState, rows: Int32Array, g: Float32Array): number {
+/**
+ * Dedups `rows` into s.unique[0..count) with occurrence counts, and sums their gradient rows `g`
+ * into s.sums; with g null (prepareRows) it only records each position's slot in `slots`.
+ */
+function gatherUnique(s: TableState, rows: Int32Array, g: Float32Array | null, slots?: Int32Array): number {
   const { dim, stamp, slot } = s;
   if (s.unique.length < rows.length) {
     s.unique = new Int32Array(rows.length);
@@ -329,13 +366,20 @@ function gatherUnique(s: TableState, rows: Int32Array, g: Float32Array): number 
       slot[r] = count;
       unique[count] = r;
       counts[count] = 1;
-      const dst = count * dim;
-      for (let j = 0; j < dim; j++) sums[dst + j] = g[src + j];
+      if (slots) slots[i] = count;
+      if (g) {
+        const dst = count * dim;
+        for (let j = 0; j < dim; j++) sums[dst + j] = g[src + j];
+      }
       count++;
     } else {
-      counts[slot[r]] += 1;
-      const dst = slot[r] * dim;
-      for (let j = 0; j < dim; j++) sums[dst + j] += g[src + j];
+      const k = slot[r];
+      counts[k] += 1;
+      if (slots) slots[i] = k;
+      if (g) {
+        const dst = k * dim;
+        for (let j = 0; j < dim; j++) sums[dst + j] += g[src + j];
+      }
     }
   }
   return count;
@@ -343,7 +387,7 @@ function gatherUnique(s: TableState, rows: Int32Array, g: Float32Array): number 
 
 /**
  * The optimizer step on the unique rows. `w` is either the whole table (inPlace: row r at r·dim)
- * or a packed buffer of the unique rows (row k at k·dim). `occurrenceL2` (see applyRowsWithL2)
+ * or a packed buffer of the unique rows (row k at k·dim). `occurrenceL2` (see applyPrepared)
  * adds 2·occurrenceL2·count·w to each row's gradient; returns Σ count·‖w‖² before the update.
  */
 function updateRows(s: TableState, count: number, h: Hyper, w: Float32Array, inPlace: boolean, occurrenceL2 = 0): number {

@@ -116,13 +116,14 @@ function mfKernel(dim: number, mean: () => number): FusedPairKernel {
         const g = dScore[k];
         const pu = users[k] * dim;
         const qi = items[k] * dim;
-        const o = k * dim;
+        const op = gP.slots[k] * dim;
+        const oq = gQ.slots[k] * dim;
         for (let j = 0; j < dim; j++) {
-          gP[o + j] = g * Q[qi + j];
-          gQ[o + j] = g * P[pu + j];
+          gP.sums[op + j] += g * Q[qi + j];
+          gQ.sums[oq + j] += g * P[pu + j];
         }
-        gbu[k] = g;
-        gbi[k] = g;
+        gbu.sums[gbu.slots[k]] += g;
+        gbi.sums[gbi.slots[k]] += g;
       }
     },
   };

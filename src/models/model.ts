@@ -58,11 +58,16 @@ export interface FusedPairKernel {
   /** out[k] = score of (users[k], items[k]): the value scoreRows would give (a logit for bce/bpr). */
   score(tables: TableViews, users: Int32Array, items: Int32Array, out: Float32Array): void;
   /**
-   * Writes d(loss)/d(row) of every gathered row, given d(loss)/d(score) per pair: grads[table] is
-   * [n, width] row-major, aligned with the pairs (a row used twice gets two entries; the sparse
-   * optimizer sums them).
+   * Adds d(loss)/d(row) of every gathered row, given d(loss)/d(score) per pair, into the row's
+   * slot: grads[table].sums[grads[table].slots[k] · width + j] for pair k (the row-sparse
+   * optimizer's prepared buffers, so a row used twice accumulates in place).
    */
-  backward(tables: TableViews, users: Int32Array, items: Int32Array, dScore: Float32Array, grads: Record<string, Float32Array>): void;
+  backward(tables: TableViews, users: Int32Array, items: Int32Array, dScore: Float32Array, grads: Readonly<Record<string, SlotGrads>>): void;
+}
+
+export interface SlotGrads {
+  sums: Float32Array;
+  slots: Int32Array;
 }
 
 export interface ModelBuildOptions {

@@ -6,26 +6,29 @@
  * pair-step.ts, to float rounding; the test suite checks them against each other.
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { FusedPairKernel, PairModel } from '../models/model.js';
+import type { FusedPairKernel, PairModel, SlotGrads } from '../models/model.js';
 import type { PairLoss } from './pair-data.js';
-import type { StepBatch } from './pair-step.js';
+import { concatInt, type StepBatch } from './pair-step.js';
 
 export interface FusedUpdaters {
   /** Live table memory (null when the engine keeps it out of reach: use the autograd step). */
   view(table: tf.Variable): Float32Array | null;
-  /** Row-sparse update with the per-occurrence L2 (RowSparseOptimizer.applyRowsWithL2); returns Σ‖w‖². */
-  applyRowsWithL2(table: tf.Variable, rows: Int32Array, grads: Float32Array, coefficient: number): number;
+  /** The row-sparse optimizer's prepare/apply pair (RowSparseOptimizer). */
+  prepareRows(table: tf.Variable, rows: Int32Array): SlotGrads;
+  applyPrepared(table: tf.Variable, coefficient: number): number;
 }
 
 /** Scratch buffers reused across steps (one per trainer). */
 export interface FusedScratch {
   scores: Float32Array;
   dScore: Float32Array;
-  grads: Record<string, Float32Array>;
+  /** Where frozen tables' gradients go: every pair into one throwaway row. */
+  discard: Float32Array;
+  zeroSlots: Int32Array;
 }
 
 export function createFusedScratch(): FusedScratch {
-  return { scores: new Float32Array(0), dScore: new Float32Array(0), grads: {} };
+  return { scores: new Float32Array(0), dScore: new Float32Array(0), discard: new Float32Array(0), zeroSlots: new Int32Array(0) };
 }
 
 const softplus = (x: number) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
@@ -50,8 +53,8 @@ export function fusedPairStep(
   const n = batch.users.length;
   const bpr = loss === 'bpr';
   const m = bpr ? 2 * n : n;
-  const users = bpr ? concat(batch.users, batch.users) : batch.users;
-  const items = bpr ? concat(batch.items, batch.negatives ?? new Int32Array(n)) : batch.items;
+  const users = bpr ? concatInt(batch.users, batch.users) : batch.users;
+  const items = bpr ? concatInt(batch.items, batch.negatives ?? new Int32Array(n)) : batch.items;
   if (scratch.scores.length < m) {
     scratch.scores = new Float32Array(m);
     scratch.dScore = new Float32Array(m);
@@ -86,26 +89,31 @@ export function fusedPairStep(
     }
   }
   let value = sum / n;
+  if (!Number.isFinite(value)) return value;
 
-  const grads: Record<string, Float32Array> = {};
+  const grads: Record<string, SlotGrads> = {};
   for (const t of model.tables) {
+    const idx = t.kind === 'user' ? users : items;
+    if (!frozen.has(t.name)) {
+      grads[t.name] = updaters.prepareRows(t.variable, idx);
+      continue;
+    }
     const width = t.variable.shape[1] ?? 1;
-    let g = scratch.grads[t.name];
-    if (g === undefined || g.length < m * width) g = scratch.grads[t.name] = new Float32Array(m * width);
-    grads[t.name] = g.subarray(0, m * width);
+    if (scratch.discard.length < width) scratch.discard = new Float32Array(width);
+    if (scratch.zeroSlots.length < m) scratch.zeroSlots = new Int32Array(m);
+    grads[t.name] = { sums: scratch.discard, slots: scratch.zeroSlots.subarray(0, m) };
   }
   model.fused.backward(views, users, items, dScore, grads);
-  if (!Number.isFinite(value)) return value;
   // L2 = (l2/n) · Σ over the batch's rows of ‖w‖²: charged by the optimizer once per unique row
-  // (count · w), which is where it reads w anyway; frozen tables only add to the reported loss.
+  // (count · w), where it reads w anyway. Frozen tables only add to the reported loss, and go
+  // first: an update may move wasm memory and detach the views.
   const c = l2 / n;
   let penalty = 0;
-  // Frozen tables first: an update may move wasm memory and detach the views.
   for (const t of model.tables) {
     if (frozen.has(t.name) && c > 0) penalty += squaredNorms(views[t.name], t.kind === 'user' ? users : items, t.variable.shape[1] ?? 1);
   }
   for (const t of model.tables) {
-    if (!frozen.has(t.name)) penalty += updaters.applyRowsWithL2(t.variable, t.kind === 'user' ? users : items, grads[t.name], c);
+    if (!frozen.has(t.name)) penalty += updaters.applyPrepared(t.variable, c);
   }
   value += c * penalty;
   return value;
@@ -138,11 +146,4 @@ function tableViews(model: PairModel, updaters: FusedUpdaters): Record<string, F
     if (!detached) return views;
   }
   return null;
-}
-
-function concat(a: Int32Array, b: Int32Array): Int32Array {
-  const out = new Int32Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
 }

@@ -69,9 +69,12 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
     const epochRng = Prng.fromState(state.epoch_prng);
     const lr = opts.learningRate(state.epoch);
     task.setLearningRate(lr);
+    // Epoch time includes building the epoch (negative sampling, shuffling), as the issue and the
+    // PyTorch reference count it; validation is timed apart.
+    let segmentStart = performance.now();
+    const secondsBefore = state.train_seconds;
     const steps = task.beginEpoch(epochRng);
     const bar = opts.progress.start(`epoch ${state.epoch + 1}/${opts.epochs}`, steps, 'steps');
-    let segmentStart = performance.now();
     for (let s = state.step_in_epoch; s < steps; s++) {
       const loss = task.step(s);
       if (!Number.isFinite(loss)) {
@@ -98,9 +101,9 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
       }
     }
     bar.stop();
-    const segment = (performance.now() - segmentStart) / 1000;
-    state.train_seconds += segment;
-    const epochSeconds = segment;
+    state.train_seconds += (performance.now() - segmentStart) / 1000;
+    // Every segment of this epoch (saves with --save-every split it), in this process.
+    const epochSeconds = state.train_seconds - secondsBefore;
     const valid = await cb.validate(state.epoch);
     const record: EpochRecord = {
       epoch: state.epoch + 1,

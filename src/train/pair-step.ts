@@ -103,7 +103,7 @@ export function pairStep(
   return lossValue;
 }
 
-function concatInt(a: Int32Array, b: Int32Array): Int32Array {
+export function concatInt(a: Int32Array, b: Int32Array): Int32Array {
   const out = new Int32Array(a.length + b.length);
   out.set(a, 0);
   out.set(b, a.length);

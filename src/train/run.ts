@@ -194,7 +194,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   // fusedPairStep returns null elsewhere and the autograd step runs instead.
   const fusedModel = config.train.fused && config.train.sparse && model.fused ? (model as PairModel & { fused: FusedPairKernel }) : null;
   const fusedScratch = createFusedScratch();
-  const fusedUpdaters = { view: (t: tf.Variable) => sparse.view(t), applyRowsWithL2: (t: tf.Variable, rows: Int32Array, g: Float32Array, c: number) => sparse.applyRowsWithL2(t, rows, g, c) };
+  const fusedUpdaters = { view: (t: tf.Variable) => sparse.view(t), prepareRows: (t: tf.Variable, rows: Int32Array) => sparse.prepareRows(t, rows), applyPrepared: (t: tf.Variable, c: number) => sparse.applyPrepared(t, c) };
   const task: TrainTask = {
     beginEpoch(rng) {
       epoch = buildEpoch(data.train, sets, loss, config.train.negatives, rng);

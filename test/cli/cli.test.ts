@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { rec, tempDir } from './helpers';
+import { rec, tempDir } from './helpers.js';
 
 describe('rec CLI shell', () => {
   it('--help leads with examples and exit codes', async () => {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BIN, rec, tempDir } from './helpers';
+import { BIN, rec, tempDir } from './helpers.js';
 
 interface EvalJson {
   protocol: { name: string; n?: number; seed?: number; file?: string };

@@ -11,7 +11,6 @@ interface TrainJson {
 
 describe('NCF through the binary: gmf + mlp → neumf --init-from', () => {
   const dir = tempDir('rec-cli-ncf-');
-  const data = join(dir, 'ds');
   const common = ['--epochs', '2', '--dim', '4', '--batch-size', '4096', '--json', '--seed', '3'];
 
   it('trains the parts, then a NeuMF from them; --init-from paths resolve against the working directory', async () => {

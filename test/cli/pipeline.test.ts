@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { rec, tempDir } from './helpers';
+import { rec, tempDir } from './helpers.js';
 
 describe('synth → prep → train through the binary', () => {
   const dir = tempDir();

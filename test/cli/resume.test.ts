@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, rec, tempDir } from './helpers';
+import { BIN, rec, tempDir } from './helpers.js';
 
 function readState(ck: string): { epoch: number; step_in_epoch: number } | null {
   const p = join(ck, 'last', 'trainer_state.json');

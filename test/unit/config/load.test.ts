@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { configToYaml, resolveLayers } from '../../../src/config/load';
+import { configToYaml, resolveLayers } from '../../../src/config/load.js';
 
 describe('resolveLayers', () => {
   it('applies layers in order and records each value source', () => {
@@ -38,5 +38,24 @@ describe('resolveLayers', () => {
     const yaml = configToYaml(r);
     expect(yaml).toMatch(/^seed: 7 {2}# flag:--seed$/m);
     expect(yaml).toMatch(/^ {2}batch_size: 4096 {2}# default$/m);
+  });
+});
+
+describe('withFeedbackDefaults', () => {
+  it('layers configs/models/<model>.<feedback>.yaml above the model defaults and below the user', async () => {
+    const { resolveConfig, withFeedbackDefaults } = await import('../../../src/config/load.js');
+    const flags = { source: 'flag:--epochs', values: { train: { epochs: 3 } } };
+    const resolved = await resolveConfig({ files: [], env: null, flags });
+    const explicit = await withFeedbackDefaults(resolved, 'explicit');
+    expect(explicit.config.train.lr_schedule).toBe('cosine');
+    expect(explicit.sources['train.lr_schedule']).toBe('configs/models/mf.explicit.yaml');
+    expect(explicit.config.train.epochs).toBe(3);
+    const implicit = await withFeedbackDefaults(resolved, 'implicit');
+    expect(implicit.config.train.l2).toBe(0.01);
+    expect(implicit.sources['train.l2']).toBe('configs/models/mf.implicit.yaml');
+    expect(implicit.config.train.lr_schedule).toBe('constant');
+    // A user's value wins over the feedback layer.
+    const own = await resolveConfig({ files: [], env: null, flags: { source: 'flag:--l2', values: { train: { l2: 0.3 } } } });
+    expect((await withFeedbackDefaults(own, 'implicit')).config.train.l2).toBe(0.3);
   });
 });

@@ -270,3 +270,42 @@ describe('dense optimizer wrapper', () => {
     });
   });
 });
+
+describe('prepareRows / applyPrepared', () => {
+  for (const name of ['adam', 'adagrad', 'sgd'] as const) {
+    it(`${name}: slot-accumulated gradients plus per-occurrence L2 equal applyRows with the L2 gradient per occurrence`, async () => {
+      await onEngine('cpu', async () => {
+        const init = floats(ROWS * DIM, 9);
+        const a = tf.variable(tf.tensor2d(init, [ROWS, DIM]));
+        const b = tf.variable(tf.tensor2d(init, [ROWS, DIM]));
+        const cfg: OptimizerConfig = { name, lr: 0.1, weightDecay: 0 };
+        const optA = createRowSparseOptimizer(cfg, { t: a });
+        const optB = createRowSparseOptimizer(cfg, { t: b });
+        const c = 0.05;
+        for (const [step, rows] of STEPS.entries()) {
+          const ids = Int32Array.from(rows);
+          const g = gradsFor(step, rows.length);
+          // Reference: the L2 gradient 2c·w added at every occurrence, through applyRows.
+          const wA = a.dataSync();
+          const withL2 = g.map((x, k) => x + 2 * c * wA[ids[Math.floor(k / DIM)] * DIM + (k % DIM)]);
+          let expectedPenalty = 0;
+          for (const r of ids) for (let j = 0; j < DIM; j++) expectedPenalty += wA[r * DIM + j] ** 2;
+          optA.applyRows(a, ids, withL2);
+          const { slots, sums } = optB.prepareRows(b, ids);
+          expect(sums.every((x) => x === 0)).toBe(true);
+          ids.forEach((_, k) => {
+            for (let j = 0; j < DIM; j++) sums[slots[k] * DIM + j] += g[k * DIM + j];
+          });
+          expect(optB.applyPrepared(b, c)).toBeCloseTo(expectedPenalty, 5);
+        }
+        expect(maxAbsDiff(values(a), values(b))).toBeLessThan(1e-6);
+      });
+    });
+  }
+
+  it('applyPrepared without prepareRows is an error', () => {
+    const v = tf.variable(tf.zeros([2, 2]));
+    const opt = createRowSparseOptimizer({ name: 'sgd', lr: 0.1, weightDecay: 0 }, { v });
+    expect(() => opt.applyPrepared(v, 0)).toThrow(/prepareRows was not called/);
+  });
+});

@@ -74,7 +74,7 @@ export function scoredMf(spec: { users: number; itemScores: readonly number[]; u
     nextSeed: () => 7,
   });
   const table = (name: string) => model.tables.find((t) => t.name === name)!.variable;
-  table('user_embedding').assign(tf.tensor2d(spec.userWeights ?? new Array<number>(spec.users).fill(1), [spec.users, 1]));
+  table('user_embedding').assign(tf.tensor2d([...(spec.userWeights ?? new Array<number>(spec.users).fill(1))], [spec.users, 1]));
   table('item_embedding').assign(tf.tensor2d([...spec.itemScores], [spec.itemScores.length, 1]));
   if (spec.itemBias) table('item_bias').assign(tf.tensor2d([...spec.itemBias], [spec.itemBias.length, 1]));
   return model;

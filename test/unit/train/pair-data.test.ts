@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildEpoch, buildUserItemSets, hasItem, sampleNegative } from '../../../src/train/pair-data';
-import { Prng } from '../../../src/util/prng';
+import { buildEpoch, buildUserItemSets, hasItem, sampleNegative } from '../../../src/train/pair-data.js';
+import { Prng } from '../../../src/util/prng.js';
 
 const data = {
   users: Int32Array.from([0, 0, 1, 2, 2, 2]),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Prng } from '../../../src/util/prng';
+import { Prng } from '../../../src/util/prng.js';
 
 describe('Prng', () => {
   it('is deterministic per (seed, stream) and streams are independent', () => {
