@@ -12,17 +12,13 @@
  *
  * Needs ../shared/datasets (skipped, with a note in the JSON, when absent).
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeJsonAtomic } from '../src/io/atomic.js';
-
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = join(REPO, 'bin/rec.js');
-const SHARED = resolve(REPO, '../shared');
+import { hasTorch, loadingEngines, median, rec, REPO, runTorch, SHARED, type TrainJson } from './common.js';
 
 interface DatasetSpec {
   name: string;
@@ -80,54 +76,21 @@ export interface TorchRun {
 export interface TrainBenchResult {
   date: string;
   note: string | null;
+  /** PRODUCT §9 quality target: MF with its defaults on ML-100K u1, test RMSE (target ≤ 0.925). */
+  quality: { dataset: string; epochs: number; test_rmse: number; test_mae: number; train_seconds: number } | null;
   runs: TrainRun[];
   unavailable_engines: Record<string, string>;
   torch: TorchRun | null;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
-function rec(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true' }, maxBuffer: 1 << 26 });
-  return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
-}
 
-interface TrainJson {
-  epochs: { epoch: number; seconds: number; examples_per_s: number }[];
-  engine: string;
-}
 
-function runTorch(python: string, epochs: number): TorchRun {
-  const script = join(SHARED, 'bench/torch_ref.py');
-  const r = spawnSync(python, [script, 'mf', '--epochs', String(epochs)], { encoding: 'utf8', cwd: join(SHARED, 'bench'), maxBuffer: 1 << 26 });
-  const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
-  try {
-    const j = JSON.parse(line) as {
-      epoch_seconds_median?: number;
-      epoch_seconds_median_clean?: number | null;
-      examples_per_s?: number;
-      final?: { test_rmse?: number };
-    };
-    return {
-      dataset: 'ml100k-u1',
-      epochs,
-      epoch_seconds_median: j.epoch_seconds_median ?? null,
-      epoch_seconds_median_clean: j.epoch_seconds_median_clean ?? null,
-      examples_per_s: j.examples_per_s ?? null,
-      test_rmse: j.final?.test_rmse ?? null,
-    };
-  } catch {
-    return { dataset: 'ml100k-u1', epochs, epoch_seconds_median: null, epoch_seconds_median_clean: null, examples_per_s: null, test_rmse: null, error: (r.stderr ?? '').slice(-500) };
-  }
-}
 
 export async function runTrainBench(opts: { quick?: boolean; out?: string | null; log?: (s: string) => void } = {}): Promise<TrainBenchResult> {
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const out = opts.out === undefined ? join(REPO, 'bench/results', opts.quick ? 'train-quick.json' : 'train.json') : opts.out;
-  const result: TrainBenchResult = { date: new Date().toISOString(), note: null, runs: [], unavailable_engines: {}, torch: null };
+  const result: TrainBenchResult = { date: new Date().toISOString(), note: null, quality: null, runs: [], unavailable_engines: {}, torch: null };
   if (!existsSync(join(SHARED, 'datasets'))) {
     result.note = `${SHARED}/datasets is absent: nothing to measure`;
     if (out) await writeJsonAtomic(out, result);
@@ -136,18 +99,24 @@ export async function runTrainBench(opts: { quick?: boolean; out?: string | null
   const epochs = opts.quick ? 2 : 4;
   const work = await mkdtemp(join(tmpdir(), 'rec-train-bench-'));
   try {
-    const engines: string[] = [];
-    const doctor = rec(['doctor', '--json']);
-    const doc = doctor.code === 0 ? (JSON.parse(doctor.stdout) as { engines?: { name: string; loads?: boolean; error?: string }[] }) : null;
-    for (const engine of ['node-gpu', 'node', 'wasm', 'cpu']) {
-      const info = doc?.engines?.find((e) => e.name === engine);
-      if (info?.loads) engines.push(engine);
-      else result.unavailable_engines[engine] = info?.error ?? 'does not load here';
-    }
+    const { engines, unavailable } = loadingEngines();
+    result.unavailable_engines = unavailable;
     for (const ds of DATASETS) {
       const dir = join(work, ds.name);
       const p = rec(['prep', ...ds.prep, '--out', dir, '-q']);
       if (p.code !== 0) throw new Error(`prep ${ds.name} failed: ${p.stderr}`);
+      if (ds.name === 'ml100k-u1') {
+        // The whole default recipe (no --epochs), then the test split: the number PRODUCT §9 targets.
+        const ck = join(work, 'quality');
+        const t = rec(['train', '--data', dir, '--model', 'mf', '--out', ck, '--json', '-q']);
+        if (t.code !== 0) throw new Error(`train (quality) failed: ${t.stderr}`);
+        const e = rec(['eval', ck, '--metrics', 'rmse,mae', '--json', '-q']);
+        if (e.code !== 0) throw new Error(`eval (quality) failed: ${e.stderr}`);
+        const trained = JSON.parse(t.stdout) as TrainJson;
+        const metrics = (JSON.parse(e.stdout) as { metrics: { rmse: number; mae: number } }).metrics;
+        result.quality = { dataset: ds.name, epochs: trained.epochs.length, test_rmse: metrics.rmse, test_mae: metrics.mae, train_seconds: trained.train_seconds };
+        log(`quality ${ds.name}: test RMSE ${metrics.rmse.toFixed(4)} after ${trained.epochs.length} epochs (target ≤ 0.925)`);
+      }
       for (const engine of opts.quick ? engines.slice(0, 1) : engines) {
         for (const setting of SETTINGS) {
           const ck = join(work, `${ds.name}-${engine}-${setting.name}`);
@@ -179,10 +148,20 @@ export async function runTrainBench(opts: { quick?: boolean; out?: string | null
         }
       }
     }
-    const python = '/usr/bin/python3';
-    const hasTorch = existsSync(python) && spawnSync(python, ['-c', 'import torch, pandas'], { encoding: 'utf8' }).status === 0;
-    if (hasTorch) {
-      result.torch = runTorch(python, opts.quick ? 2 : 5);
+    if (hasTorch()) {
+      const epochs = opts.quick ? 2 : 5;
+      const t = runTorch('mf', ['--epochs', String(epochs)]);
+      result.torch =
+        'error' in t
+          ? { dataset: 'ml100k-u1', epochs, epoch_seconds_median: null, epoch_seconds_median_clean: null, examples_per_s: null, test_rmse: null, error: t.error }
+          : {
+              dataset: 'ml100k-u1',
+              epochs,
+              epoch_seconds_median: t.epoch_seconds_median ?? null,
+              epoch_seconds_median_clean: t.epoch_seconds_median_clean ?? null,
+              examples_per_s: t.examples_per_s ?? null,
+              test_rmse: t.final?.test_rmse ?? null,
+            };
       log(`torch_ref.py mf: ${result.torch.epoch_seconds_median} s/epoch (clean ${result.torch.epoch_seconds_median_clean}), ${result.torch.examples_per_s} ex/s`);
     } else {
       result.note = 'torch comparison skipped: /usr/bin/python3 lacks torch/pandas (apt-get install -y python3-torch python3-pandas)';

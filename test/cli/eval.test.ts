@@ -65,6 +65,15 @@ describe('rec eval', () => {
     expect(existsSync(join(ck, 'eval-test-candidates.json'))).toBe(true);
   });
 
+  it('two training runs with the same seed give identical metrics in their eval files', async () => {
+    const again = join(dir, 'again');
+    const r = await rec(['train', '--data', ds, '--epochs', '2', '--dim', '8', '--seed', '1', '--backend', 'cpu', '--out', again], { timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    for (const ckpt of [ck, again]) expect((await rec(['eval', ckpt, '--backend', 'cpu', '--protocol', 'sampled:20', '--k', '10'])).code).toBe(0);
+    const metricsOf = (ckpt: string) => (JSON.parse(readFileSync(join(ckpt, 'eval-test-sampled20.json'), 'utf8')) as EvalJson).metrics;
+    expect(metricsOf(again)).toEqual(metricsOf(ck));
+  });
+
   it('counts unknown candidate items and users without a line', async () => {
     const file = join(dir, 'cands.tsv');
     const users = readFileSync(join(ck, 'eval-test-sampled50.negatives.tsv'), 'utf8')
