@@ -89,7 +89,9 @@ export function wrapMf(keras: tf.LayersModel, opts: ModelBuildOptions): PairMode
 /** r̂ = μ + b_u + b_i + p_u·q_i and its row gradients, straight from table memory. */
 function mfKernel(dim: number, mean: () => number): FusedPairKernel {
   return {
-    score(t, users, items, out) {
+    // μ sits in a frozen layer: not differentiated.
+    dense: [],
+    score(t, _dense, users, items, out) {
       const P = t.user_embedding;
       const Q = t.item_embedding;
       const bu = t.user_bias;
@@ -105,7 +107,7 @@ function mfKernel(dim: number, mean: () => number): FusedPairKernel {
         out[k] = mu + bu[u] + bi[i] + dot;
       }
     },
-    backward(t, users, items, dScore, grads) {
+    backward(t, _dense, users, items, dScore, grads) {
       const P = t.user_embedding;
       const Q = t.item_embedding;
       const gP = grads.user_embedding;

@@ -55,14 +55,25 @@ export interface PairModel {
 export type TableViews = Readonly<Record<string, Float32Array>>;
 
 export interface FusedPairKernel {
+  /** The dense (non-table) variables the kernel reads and differentiates, in a fixed order. */
+  readonly dense: readonly tf.Variable[];
   /** out[k] = score of (users[k], items[k]): the value scoreRows would give (a logit for bce/bpr). */
-  score(tables: TableViews, users: Int32Array, items: Int32Array, out: Float32Array): void;
+  score(tables: TableViews, dense: readonly Float32Array[], users: Int32Array, items: Int32Array, out: Float32Array): void;
   /**
    * Adds d(loss)/d(row) of every gathered row, given d(loss)/d(score) per pair, into the row's
    * slot: grads[table].sums[grads[table].slots[k] · width + j] for pair k (the row-sparse
-   * optimizer's prepared buffers, so a row used twice accumulates in place).
+   * optimizer's prepared buffers, so a row used twice accumulates in place); and d(loss)/d(w) of
+   * each dense variable into denseGrads (zeroed by the caller, aligned with `dense`).
    */
-  backward(tables: TableViews, users: Int32Array, items: Int32Array, dScore: Float32Array, grads: Readonly<Record<string, SlotGrads>>): void;
+  backward(
+    tables: TableViews,
+    dense: readonly Float32Array[],
+    users: Int32Array,
+    items: Int32Array,
+    dScore: Float32Array,
+    grads: Readonly<Record<string, SlotGrads>>,
+    denseGrads: readonly Float32Array[],
+  ): void;
 }
 
 export interface SlotGrads {

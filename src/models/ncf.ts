@@ -23,7 +23,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config/schema.js';
 import { ConfigError } from '../util/errors.js';
 import { Prng } from '../util/prng.js';
-import { denseVariables, layerVariable, type EmbeddingTable, type ModelBuildOptions, type PairModel, type TableKind } from './model.js';
+import { denseVariables, layerVariable, type EmbeddingTable, type FusedPairKernel, type ModelBuildOptions, type PairModel, type TableKind } from './model.js';
 
 export type NcfKind = 'gmf' | 'mlp' | 'neumf';
 
@@ -216,10 +216,50 @@ export function wrapNcf(kind: NcfKind, keras: tf.LayersModel, opts: ModelBuildOp
         return tf.add(gmf === null ? mlp : tf.add(gmf, mlp), bias) as tf.Tensor2D;
       });
     },
+    fused: kind === 'gmf' ? gmfKernel(config.dim, outKernel, outBias) : undefined,
     itemVectors() {
       // NeuMF: both item embeddings side by side, each part's own similarity space.
       const parts = tables.filter((t) => t.kind === 'item').map((t) => t.variable);
       return (parts.length === 1 ? tf.clone(parts[0]) : tf.concat(parts, 1)) as tf.Tensor2D;
+    },
+  };
+}
+
+/** GMF's logit b + Σ_j h_j·p_uj·q_ij and its gradients, straight from table memory (see PairModel.fused). */
+function gmfKernel(dim: number, kernel: tf.Variable, bias: tf.Variable): FusedPairKernel {
+  return {
+    dense: [kernel, bias],
+    score(t, [h, b], users, items, out) {
+      const P = t.gmf_user_embedding;
+      const Q = t.gmf_item_embedding;
+      for (let k = 0; k < users.length; k++) {
+        const pu = users[k] * dim;
+        const qi = items[k] * dim;
+        let s = 0;
+        for (let j = 0; j < dim; j++) s += h[j] * P[pu + j] * Q[qi + j];
+        out[k] = b[0] + s;
+      }
+    },
+    backward(t, [h], users, items, dScore, grads, [dh, db]) {
+      const P = t.gmf_user_embedding;
+      const Q = t.gmf_item_embedding;
+      const gP = grads.gmf_user_embedding;
+      const gQ = grads.gmf_item_embedding;
+      for (let k = 0; k < users.length; k++) {
+        const g = dScore[k];
+        const pu = users[k] * dim;
+        const qi = items[k] * dim;
+        const op = gP.slots[k] * dim;
+        const oq = gQ.slots[k] * dim;
+        for (let j = 0; j < dim; j++) {
+          const p = P[pu + j];
+          const q = Q[qi + j];
+          gP.sums[op + j] += g * h[j] * q;
+          gQ.sums[oq + j] += g * h[j] * p;
+          dh[j] += g * p * q;
+        }
+        db[0] += g;
+      }
     },
   };
 }

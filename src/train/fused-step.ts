@@ -16,6 +16,18 @@ export interface FusedUpdaters {
   /** The row-sparse optimizer's prepare/apply pair (RowSparseOptimizer). */
   prepareRows(table: tf.Variable, rows: Int32Array): SlotGrads;
   applyPrepared(table: tf.Variable, coefficient: number): number;
+  /** The update of one dense variable (the kernel's `dense`) from its full gradient. */
+  applyDense(variable: tf.Variable, grad: Float32Array): void;
+}
+
+/**
+ * Whether the fused step covers every trainable weight of the model: its kernel differentiates the
+ * tables and all of the model's dense variables.
+ */
+export function fusable(model: PairModel): model is PairModel & { fused: FusedPairKernel } {
+  if (!model.fused) return false;
+  const covered = new Set(model.fused.dense);
+  return model.dense.every((v) => covered.has(v));
 }
 
 /** Scratch buffers reused across steps (one per trainer). */
@@ -61,7 +73,9 @@ export function fusedPairStep(
   }
   const scores = scratch.scores.subarray(0, m);
   const dScore = scratch.dScore.subarray(0, m);
-  model.fused.score(views, users, items, scores);
+  // Dense weights are small (GMF: d + 1 floats): a copy per step.
+  const dense = model.fused.dense.map((v) => Float32Array.from(v.dataSync() as Float32Array));
+  model.fused.score(views, dense, users, items, scores);
 
   let sum = 0;
   const labels = batch.labels;
@@ -103,7 +117,8 @@ export function fusedPairStep(
     if (scratch.zeroSlots.length < m) scratch.zeroSlots = new Int32Array(m);
     grads[t.name] = { sums: scratch.discard, slots: scratch.zeroSlots.subarray(0, m) };
   }
-  model.fused.backward(views, users, items, dScore, grads);
+  const denseGrads = dense.map((d) => new Float32Array(d.length));
+  model.fused.backward(views, dense, users, items, dScore, grads, denseGrads);
   // L2 = (l2/n) · Σ over the batch's rows of ‖w‖²: charged by the optimizer once per unique row
   // (count · w), where it reads w anyway. Frozen tables only add to the reported loss, and go
   // first: an update may move wasm memory and detach the views.
@@ -115,6 +130,9 @@ export function fusedPairStep(
   for (const t of model.tables) {
     if (!frozen.has(t.name)) penalty += updaters.applyPrepared(t.variable, c);
   }
+  model.fused.dense.forEach((v, k) => {
+    if (!frozen.has(v.name)) updaters.applyDense(v, denseGrads[k]);
+  });
   value += c * penalty;
   return value;
 }

@@ -16,6 +16,8 @@ import { ConfigError } from '../util/errors.js';
 export interface DenseParamUpdater {
   /** Updates the model's dense variables among `grads` (keyed by variable name); returns the rest. */
   apply(grads: tf.NamedTensorMap): tf.NamedTensorMap;
+  /** Updates one of the model's dense variables from a gradient already in JS memory (the fused step). */
+  applyArray(variable: tf.Variable, grad: Float32Array): void;
   setLearningRate(lr: number): void;
   getState(): OptimizerState;
   setState(state: OptimizerState): void;
@@ -50,6 +52,11 @@ export function createDenseParamUpdater(cfg: OptimizerConfig, model: PairModel):
         else optimizer.applyRows(p.variable, p.rows, grad.reshape(p.shape));
       }
       return rest;
+    },
+    applyArray(variable, grad) {
+      const p = byName.get(variable.name);
+      if (p === undefined) throw new Error(`applyArray: ${variable.name} is not one of the model's dense variables`);
+      optimizer.applyRows(p.variable, p.rows, grad);
     },
     setLearningRate: (lr) => optimizer.setLearningRate(lr),
     getState: () => optimizer.getState(),

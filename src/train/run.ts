@@ -26,14 +26,14 @@ import {
   writeRunJson,
   writeVocab,
 } from '../io/checkpoint.js';
-import { namedWeights, type FusedPairKernel, type PairModel } from '../models/model.js';
+import { namedWeights, type PairModel } from '../models/model.js';
 import { buildModel } from '../models/registry.js';
 import { UsageError } from '../util/errors.js';
 import { Prng } from '../util/prng.js';
 import type { RunIO } from '../util/run-io.js';
 import { buildEpoch, buildUserItemSets, type EpochExamples, type Interactions, type PairLoss } from './pair-data.js';
 import { pairStep } from './pair-step.js';
-import { createFusedScratch, fusedPairStep } from './fused-step.js';
+import { createFusedScratch, fusable, fusedPairStep } from './fused-step.js';
 import { renameSlots, stateToTensors, tensorsToState } from './optimizer-state.js';
 import { checkParents, initFromParents, readVocabIds } from './init-from.js';
 import { createDenseParamUpdater, resolveFrozen } from './params.js';
@@ -192,9 +192,9 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   };
   // The closed-form step where the model has one and the engine exposes table memory (cpu, wasm);
   // fusedPairStep returns null elsewhere and the autograd step runs instead.
-  const fusedModel = config.train.fused && config.train.sparse && model.fused ? (model as PairModel & { fused: FusedPairKernel }) : null;
+  const fusedModel = config.train.fused && config.train.sparse && fusable(model) ? model : null;
   const fusedScratch = createFusedScratch();
-  const fusedUpdaters = { view: (t: tf.Variable) => sparse.view(t), prepareRows: (t: tf.Variable, rows: Int32Array) => sparse.prepareRows(t, rows), applyPrepared: (t: tf.Variable, c: number) => sparse.applyPrepared(t, c) };
+  const fusedUpdaters = { view: (t: tf.Variable) => sparse.view(t), prepareRows: (t: tf.Variable, rows: Int32Array) => sparse.prepareRows(t, rows), applyPrepared: (t: tf.Variable, c: number) => sparse.applyPrepared(t, c), applyDense: (v: tf.Variable, g: Float32Array) => params.applyArray(v, g) };
   const task: TrainTask = {
     beginEpoch(rng) {
       epoch = buildEpoch(data.train, sets, loss, config.train.negatives, rng);

@@ -5,7 +5,8 @@ import { initEngine } from '../../../src/engine/backend.js';
 import { createRowSparseOptimizer } from '../../../src/engine/sparse-optimizer.js';
 import type { FusedPairKernel, PairModel } from '../../../src/models/model.js';
 import { buildModel } from '../../../src/models/registry.js';
-import { createFusedScratch, fusedPairStep } from '../../../src/train/fused-step.js';
+import { createFusedScratch, fusable, fusedPairStep, type FusedUpdaters } from '../../../src/train/fused-step.js';
+import { createDenseParamUpdater } from '../../../src/train/params.js';
 import type { PairLoss } from '../../../src/train/pair-data.js';
 import { pairStep } from '../../../src/train/pair-step.js';
 import { silentLogger } from '../../../src/util/log.js';
@@ -15,13 +16,29 @@ import { maxAbsDiff } from '../engine/helpers.js';
 const USERS = 40;
 const ITEMS = 30;
 
-function mf(): PairModel {
+function model(name: 'mf' | 'gmf'): PairModel {
   const config = { ...configSchema.parse({}).model, dim: 8, init_std: 0.3 };
   let seed = 11;
-  const model = buildModel('mf', { config, shape: { users: USERS, items: ITEMS, globalMean: 3 }, nextSeed: () => seed++ });
+  const m = buildModel(name, { config, shape: { users: USERS, items: ITEMS, globalMean: 3 }, nextSeed: () => seed++ });
   // Nonzero biases so their gradients and L2 show in the comparison.
-  for (const t of model.tables.filter((x) => x.name.endsWith('bias'))) t.variable.assign(tf.randomNormal(t.variable.shape, 0, 0.2, 'float32', 5));
-  return model;
+  for (const t of m.tables.filter((x) => x.name.endsWith('bias'))) t.variable.assign(tf.randomNormal(t.variable.shape, 0, 0.2, 'float32', 5));
+  return m;
+}
+const mf = () => model('mf');
+
+/** The trainer's wiring (run.ts): tables through the row-sparse optimizer, dense weights through params. */
+function trainer(m: PairModel) {
+  const cfg = { name: 'adam' as const, lr: 0.05, weightDecay: 0 };
+  const sparse = createRowSparseOptimizer(cfg, Object.fromEntries(m.tables.map((t) => [t.name, t.variable])));
+  const params = createDenseParamUpdater(cfg, m);
+  const fused: FusedUpdaters = {
+    view: (t) => sparse.view(t),
+    prepareRows: (t, rows) => sparse.prepareRows(t, rows),
+    applyPrepared: (t, c) => sparse.applyPrepared(t, c),
+    applyDense: (v, g) => params.applyArray(v, g),
+  };
+  const autograd = { applyRows: (t: tf.Variable, r: Int32Array, g: tf.Tensor2D) => sparse.applyRows(t, r, g), applyDense: (g: tf.NamedTensorMap) => void params.apply(g) };
+  return { sparse, fused, autograd };
 }
 
 function batches(loss: PairLoss, steps: number, n: number) {
@@ -37,24 +54,27 @@ function batches(loss: PairLoss, steps: number, n: number) {
 
 describe('fusedPairStep', () => {
   for (const engine of ['cpu', 'wasm'] as const) {
-    for (const loss of ['mse', 'bce', 'bpr'] as const) {
-      it(`${engine} ${loss}: same losses and weights as the autograd step over several Adam steps`, async () => {
+    for (const [name, loss] of [['mf', 'mse'], ['mf', 'bce'], ['mf', 'bpr'], ['gmf', 'bce']] as const) {
+      it(`${engine} ${name} ${loss}: same losses and weights as the autograd step over several Adam steps`, async () => {
         await initEngine({ backend: engine, log: silentLogger });
-        const a = mf();
-        const b = mf();
-        const opt = (m: PairModel) => createRowSparseOptimizer({ name: 'adam', lr: 0.05, weightDecay: 0 }, Object.fromEntries(m.tables.map((t) => [t.name, t.variable])));
-        const optA = opt(a);
-        const optB = opt(b);
+        const a = model(name);
+        const b = model(name);
+        expect(fusable(b)).toBe(true);
+        const ta = trainer(a);
+        const tb = trainer(b);
         const scratch = createFusedScratch();
         const frozen = new Set<string>();
         for (const batch of batches(loss, 4, 64)) {
-          const ref = pairStep(a, batch, loss, 0.05, true, { applyRows: (t, r, g) => optA.applyRows(t, r, g), applyDense: () => undefined }, frozen);
-          const got = fusedPairStep(b as PairModel & { fused: FusedPairKernel }, batch, loss, 0.05, optB, frozen, scratch);
+          const ref = pairStep(a, batch, loss, 0.05, true, ta.autograd, frozen);
+          const got = fusedPairStep(b as PairModel & { fused: FusedPairKernel }, batch, loss, 0.05, tb.fused, frozen, scratch);
           expect(got).not.toBeNull();
           expect(got as number).toBeCloseTo(ref, 4);
         }
         for (let k = 0; k < a.tables.length; k++) {
           expect(maxAbsDiff(a.tables[k].variable.dataSync() as Float32Array, b.tables[k].variable.dataSync() as Float32Array), a.tables[k].name).toBeLessThan(1e-4);
+        }
+        for (let k = 0; k < a.dense.length; k++) {
+          expect(maxAbsDiff(a.dense[k].dataSync() as Float32Array, b.dense[k].dataSync() as Float32Array), a.dense[k].name).toBeLessThan(1e-4);
         }
         const scores = (m: PairModel) => m.scoreMatrix(tf.tensor1d([0, 1, 2], 'int32'), tf.tensor1d([0, 5, 9], 'int32')).dataSync() as Float32Array;
         expect(maxAbsDiff(scores(a), scores(b))).toBeLessThan(1e-4);
@@ -62,10 +82,18 @@ describe('fusedPairStep', () => {
     }
   }
 
+  it('covers only models whose dense weights the kernel differentiates', async () => {
+    await initEngine({ backend: 'cpu', log: silentLogger });
+    const config = { ...configSchema.parse({}).model, dim: 4, layers: [8, 4] };
+    const shape = { users: 5, items: 5, globalMean: 0 };
+    expect(fusable(buildModel('mlp', { config, shape, nextSeed: () => 3 }))).toBe(false);
+    expect(fusable(buildModel('neumf', { config, shape, nextSeed: () => 3 }))).toBe(false);
+  });
+
   it('leaves frozen tables untouched and returns a non-finite loss without updating', async () => {
     await initEngine({ backend: 'cpu', log: silentLogger });
     const m = mf() as PairModel & { fused: FusedPairKernel };
-    const o = createRowSparseOptimizer({ name: 'adam', lr: 0.05, weightDecay: 0 }, Object.fromEntries(m.tables.map((t) => [t.name, t.variable])));
+    const o = trainer(m).fused;
     const items = m.tables.find((t) => t.name === 'item_embedding')!.variable;
     const before = Float32Array.from(items.dataSync());
     fusedPairStep(m, batches('mse', 1, 32)[0], 'mse', 0, o, new Set(['item_embedding']), createFusedScratch());
