@@ -63,6 +63,9 @@ export function initialState(seed: number): TrainerState {
 
 export type LoopOutcome = 'completed' | 'stopped_early';
 
+/** How long a run of steps may hold the event loop (signals are seen within this). */
+const YIELD_MS = 100;
+
 export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOptions, cb: LoopCallbacks): Promise<{ outcome: LoopOutcome; state: TrainerState }> {
   const state: TrainerState = structuredClone(start);
   while (state.epoch < opts.epochs) {
@@ -75,7 +78,14 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
     const secondsBefore = state.train_seconds;
     const steps = task.beginEpoch(epochRng);
     const bar = opts.progress.start(`epoch ${state.epoch + 1}/${opts.epochs}`, steps, 'steps');
+    let lastYield = performance.now();
     for (let s = state.step_in_epoch; s < steps; s++) {
+      // Steps are synchronous: without a turn of the event loop now and then, SIGINT/SIGTERM
+      // (which abort opts.signal from a process handler) would wait for the end of the epoch.
+      if (performance.now() - lastYield > YIELD_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+      }
       const loss = task.step(s);
       if (!Number.isFinite(loss)) {
         bar.stop();
