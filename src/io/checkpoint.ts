@@ -27,7 +27,8 @@ export interface RunJson {
   model: ModelName;
   loss: string;
   feedback: 'explicit' | 'implicit';
-  dataset: { path: string; manifest_sha256: string };
+  /** `anonymize`: the dataset's --anonymize record (algorithm, key fingerprint), absent in older checkpoints. */
+  dataset: { path: string; manifest_sha256: string; anonymize?: { algorithm: string; key_fingerprint: string } | null };
   parents: ParentRecord[];
   shape: { users: number; items: number; global_mean: number };
   /** Rating range seen in train: eval clips rmse/mae predictions to it (PRODUCT §6). */

@@ -130,7 +130,7 @@ async function markParentUsers(run: RunJson, users: Vocab, trained: Uint8Array, 
  * so it is a usage error; so is an anonymized dataset queried by id without any key.
  */
 export function anonymizationKey(
-  dataset: DatasetFacts | null,
+  dataset: Pick<DatasetFacts, 'dir' | 'anonymize'> | null,
   key: Uint8Array | null,
   idsGiven: boolean,
   log: Logger,

@@ -43,6 +43,8 @@ import { learningRate } from './schedule.js';
 export interface TrainData {
   dir: string;
   manifestSha256: string;
+  /** The dataset's anonymisation record (manifest.json), kept in run.json for lookups without the dataset. */
+  anonymize?: RunJson['dataset']['anonymize'];
   feedback: 'explicit' | 'implicit';
   numUsers: number;
   numItems: number;
@@ -151,7 +153,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
       model: config.train.model,
       loss,
       feedback: data.feedback,
-      dataset: { path: data.dir, manifest_sha256: data.manifestSha256 },
+      dataset: { path: data.dir, manifest_sha256: data.manifestSha256, anonymize: data.anonymize ?? null },
       parents,
       shape: { users: data.numUsers, items: data.numItems, global_mean: globalMean },
       value_range: valueRange(data.train.values),

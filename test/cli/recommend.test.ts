@@ -195,5 +195,20 @@ describe('rec recommend', () => {
       expect(none.code).toBe(2);
       expect(none.stderr).toMatch(/anonymized user ids/);
     });
+
+    it('without the dataset, run.json still checks the key', async () => {
+      const moved = join(dir, 'ck-anon-moved');
+      cpSync(anonCkpt, moved, { recursive: true });
+      const run = JSON.parse(readFileSync(join(moved, 'run.json'), 'utf8')) as { dataset: { path: string; anonymize: unknown } };
+      expect(run.dataset.anonymize).toMatchObject({ algorithm: 'hmac-sha256' });
+      run.dataset.path = join(dir, 'gone');
+      writeFileSync(join(moved, 'run.json'), JSON.stringify(run));
+      const wrong = await rec(['recommend', moved, '--user', 'u1', '--backend', 'cpu'], { env: { REC_ANON_KEY: 'not-the-right-key-at-all' } });
+      expect(wrong.code).toBe(2);
+      expect(wrong.stderr).toMatch(/Wrong anonymisation key/);
+      const right = await rec(['recommend', moved, '--user', 'u1', '--k', '3', '--backend', 'cpu', '--json'], { env: { REC_ANON_KEY: KEY } });
+      expect(right.code, right.stderr).toBe(0);
+      expect((JSON.parse(right.stdout) as Recs).recommendations[0]).toMatchObject({ user: 'u1', cold: false });
+    });
   });
 });

@@ -211,7 +211,10 @@ export function registerRecommend(program: Command, runtime: Runtime): void {
         return { result, human: out === null ? '' : `wrote the ${k} nearest items of ${lists.length} item(s)${written}` };
       }
 
-      const hashKey = anonymizationKey(loaded.dataset, key, byId, ctx.log);
+      // Without the dataset, run.json's copy of its anonymisation record still checks the key.
+      const anonRecord = loaded.run.dataset.anonymize;
+      const anonFacts = loaded.dataset ?? (anonRecord !== undefined ? { dir: loaded.run.dataset.path, anonymize: anonRecord } : null);
+      const hashKey = anonymizationKey(anonFacts, key, byId, ctx.log);
       const queries: UserQueries = byId ? resolveUsers([...userIds, ...fromFile], loaded.users, hashKey) : allUsers(loaded.users);
       if (queries.labels.length === 0) ctx.log.warn(`no user ids given${usersFile ? ` (${usersFile} has none)` : ''}: nothing to recommend.`);
       let cold = 0;

@@ -34,6 +34,7 @@ function toTrainData(ds: Dataset, manifestSha256: string): TrainData {
   return {
     dir: ds.dir,
     manifestSha256,
+    anonymize: ds.manifest.anonymize ?? null,
     feedback: ds.manifest.feedback.kind,
     numUsers: ds.users.ids.length,
     numItems: ds.items.ids.length,
