@@ -69,7 +69,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'train.l2', flag: '--l2 <x>', type: 'number', commands: TRAIN, description: 'L2 penalty on the parameters used in a batch' },
   { key: 'train.weight_decay', flag: '--weight-decay <x>', type: 'number', commands: TRAIN, description: 'decoupled weight decay (adamw)' },
   { key: 'train.sparse', flag: '--sparse', negate: '--dense', type: 'nullableBool', commands: TRAIN, description: 'row-sparse embedding updates (default); --dense updates whole tables' },
-  { key: 'train.fused', flag: '--fused', negate: '--no-fused', type: 'nullableBool', commands: TRAIN, description: 'closed-form MF step on cpu/wasm (default); --no-fused: TF.js autograd' },
+  { key: 'train.fused', flag: '--fused', negate: '--no-fused', type: 'nullableBool', commands: TRAIN, description: 'closed-form MF/GMF step on cpu/wasm (default); --no-fused: TF.js autograd' },
   { key: 'train.negatives', flag: '--negatives <n>', type: 'int', commands: TRAIN, description: 'sampled negatives per positive (bce)' },
   { key: 'train.early_stopping.metric', flag: '--early-stop <metric>', type: 'string', commands: TRAIN, description: 'validation metric for early stopping and best epoch (e.g. ndcg@10, rmse)' },
   { key: 'train.early_stopping.patience', flag: '--patience <n>', type: 'int', commands: TRAIN, description: 'epochs without improvement before stopping (0: never stop early)' },

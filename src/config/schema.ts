@@ -72,7 +72,7 @@ export const trainSchema = z.strictObject({
   weight_decay: nonNegativeNumber.default(0),
   /** Row-sparse updates of embedding tables (PRODUCT §5); false: dense updates. */
   sparse: z.boolean().default(true),
-  /** Closed-form step for models that have one (MF) on cpu/wasm; false: TF.js autograd always. */
+  /** Closed-form step for models that have one (MF, GMF) on cpu/wasm; false: TF.js autograd always. */
   fused: z.boolean().default(true),
   negatives: nonNegativeInt.default(4),
   early_stopping: z

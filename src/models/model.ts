@@ -44,7 +44,7 @@ export interface PairModel {
   itemVectors(): tf.Tensor2D;
   /**
    * A closed-form forward/backward over the embedding tables' own memory, for models whose score
-   * is a small function of gathered rows and that have no dense weights (MF). The trainer uses it
+   * is a small function of gathered rows and a few dense weights (MF, GMF). The trainer uses it
    * where the engine exposes table memory (cpu, wasm): one pass over batch × dim floats instead
    * of the ~60 TF.js kernel launches of an autograd step, which dominate at these sizes.
    */

@@ -1,9 +1,9 @@
 /**
- * The fused training step for models with a closed-form kernel (PairModel.fused: MF): scores,
- * loss, d(loss)/d(score) and row gradients computed in one pass over the batch's rows in table
- * memory, then the same row-sparse optimizer update as the autograd step. Same loss, same L2
- * (l2 · mean over the batch of the squared norms of the rows used) and the same gradients as
- * pair-step.ts, to float rounding; the test suite checks them against each other.
+ * The fused training step for models with a closed-form kernel (PairModel.fused: MF, GMF):
+ * scores, loss, d(loss)/d(score), row gradients and dense-weight gradients computed in one pass
+ * over the batch's rows in table memory, then the same optimizer updates as the autograd step.
+ * Same loss, same L2 (l2 · mean over the batch of the squared norms of the rows used) and the same
+ * gradients as pair-step.ts, to float rounding; the test suite checks them against each other.
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { FusedPairKernel, PairModel, SlotGrads } from '../models/model.js';
