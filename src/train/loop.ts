@@ -68,6 +68,8 @@ const YIELD_MS = 100;
 
 export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOptions, cb: LoopCallbacks): Promise<{ outcome: LoopOutcome; state: TrainerState }> {
   const state: TrainerState = structuredClone(start);
+  // A resumed run has saved states from before; a new one has none until its first save.
+  let saved = start.global_step > 0;
   while (state.epoch < opts.epochs) {
     const epochRng = Prng.fromState(state.epoch_prng);
     const lr = opts.learningRate(state.epoch);
@@ -89,9 +91,8 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
       const loss = task.step(s);
       if (!Number.isFinite(loss)) {
         bar.stop();
-        throw new RuntimeFailure(
-          `Training diverged: loss is ${loss} at epoch ${state.epoch + 1}, step ${s + 1}. The last good state is kept in last/ and the best model in model/. Try a lower --lr or a larger --l2.`,
-        );
+        const kept = saved ? 'The last good state is kept in last/ and the best model in model/.' : 'No state had been saved yet.';
+        throw new RuntimeFailure(`Training diverged: loss is ${loss} at epoch ${state.epoch + 1}, step ${s + 1}. ${kept} Try a lower --lr or a larger --l2.`);
       }
       state.loss_sum += loss;
       state.loss_count += 1;
@@ -103,6 +104,7 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
         state.train_seconds += (performance.now() - segmentStart) / 1000;
         segmentStart = performance.now();
         await cb.saveState(state);
+        saved = true;
         if (interrupted) {
           bar.stop();
           const signal = opts.signal?.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
@@ -143,6 +145,7 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
     state.epoch_prng = epochRng.state();
     await cb.onEpochEnd({ epoch: state.epoch, record, state });
     await cb.saveState(state);
+    saved = true;
     const validText = Object.entries(valid)
       .map(([k, v]) => `${k} ${v.toFixed(4)}`)
       .join(' ');

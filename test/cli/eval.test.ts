@@ -136,6 +136,21 @@ describe('rec eval', () => {
   });
 });
 
+describe('divergence', () => {
+  it('a NaN loss is exit 1 naming the epoch and step, keeping the last good state, status failed', async () => {
+    const out = join(dir, 'nan');
+    // lr 1e30 blows the weights up in the first step, so the second step's loss is not finite;
+    // --save-every 1 has saved the state after the first (finite-loss) step by then.
+    const r = await rec(['train', '--data', ds, '--epochs', '2', '--dim', '8', '--lr', '1e30', '--backend', 'cpu', '--save-every', '1', '--out', out]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/Training diverged: loss is (NaN|-?Infinity) at epoch 1, step \d+\. The last good state is kept in last\//);
+    expect(r.stderr).not.toMatch(/bug in rec/);
+    expect(existsSync(join(out, 'last', 'trainer_state.json'))).toBe(true);
+    const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { status: string };
+    expect(run.status).toBe('failed');
+  });
+});
+
 describe('interruption', () => {
   it('SIGINT mid-epoch saves a resumable state at that step and exits 130', async () => {
     const out = join(dir, 'sigint');
