@@ -152,6 +152,17 @@ export async function readVocabFile(path: string): Promise<Vocab> {
   return vocab(await readTable(dirname(path), basename(path)), path);
 }
 
+/** [min, max] of a split's values (the train rating range rmse/mae clip to); [0, 0] when empty. */
+export function valueRange(values: Float32Array): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] < lo) lo = values[i];
+    if (values[i] > hi) hi = values[i];
+  }
+  return values.length ? [lo, hi] : [0, 0];
+}
+
 /** SHA-256 of a dataset's manifest.json: what checkpoints and eval files record to name their data. */
 export async function manifestSha256(dir: string): Promise<string> {
   return createHash('sha256').update(await readFile(join(dir, MANIFEST_FILE))).digest('hex');

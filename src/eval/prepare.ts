@@ -82,7 +82,8 @@ export function prepareEval(args: {
   const evaluated = ds[split];
   const history = split === 'test' ? [ds.train, ds.valid] : [ds.train];
   const inSplit = groupRows(numUsers, [evaluated], () => true);
-  const relevantDs = groupRows(numUsers, [evaluated], (_, r) => relevanceThreshold === null || evaluated.values[r] >= relevanceThreshold);
+  const relevantDs =
+    relevanceThreshold === null ? inSplit : groupRows(numUsers, [evaluated], (_, r) => evaluated.values[r] >= relevanceThreshold);
   const historyDs = groupRows(numUsers, history, () => true);
   const all = groupRows(numUsers, [ds.train, ds.valid, ds.test], () => true);
 

@@ -6,10 +6,10 @@
  */
 import { join } from 'node:path';
 import { anonymizeId, keyFingerprint } from '../data/anonymize.js';
-import { type Dataset, loadDataset, manifestSha256, readVocabFile } from '../data/dataset.js';
+import { type Dataset, loadDataset, manifestSha256 } from '../data/dataset.js';
 import { writeJsonAtomic } from '../io/atomic.js';
-import { loadModel, paths, readRunJson, type RunJson } from '../io/checkpoint.js';
-import type { PairModel } from '../models/model.js';
+import type { RunJson } from '../io/checkpoint.js';
+import { loadTrainedCheckpoint, type TrainedCheckpoint } from './checkpoint.js';
 import { UsageError } from '../util/errors.js';
 import type { RunIO } from '../util/run-io.js';
 import { evaluate, type EvalOutcome, type EvalProtocol } from './evaluate.js';
@@ -76,24 +76,6 @@ function checkMetricsApply(specs: readonly MetricSpec[], run: RunJson, checkpoin
   }
 }
 
-interface LoadedCheckpoint {
-  dir: string;
-  run: RunJson;
-  model: PairModel;
-  vocab: { users: Awaited<ReturnType<typeof readVocabFile>>; items: Awaited<ReturnType<typeof readVocabFile>> };
-}
-
-async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
-  const run = await readRunJson(dir);
-  const p = paths(dir);
-  const [model, users, items] = await Promise.all([
-    loadModel(p.model),
-    readVocabFile(join(p.vocab, 'users.arrow')),
-    readVocabFile(join(p.vocab, 'items.arrow')),
-  ]);
-  return { dir, run, model, vocab: { users, items } };
-}
-
 async function resolveProtocol(spec: ProtocolSpec, seed: number, ds: Dataset, anonKey: () => Promise<Uint8Array>): Promise<EvalProtocol> {
   if (spec.name === 'full') return spec;
   if (spec.name === 'sampled') return { name: 'sampled', n: spec.n, seed };
@@ -107,9 +89,9 @@ async function resolveProtocol(spec: ProtocolSpec, seed: number, ds: Dataset, an
   return { name: 'candidates', file: spec.file, lists: file.lists.map((l) => ({ ...l, user: anonymizeId(key, l.user) })) };
 }
 
-async function evaluateCheckpoint(ckpt: LoadedCheckpoint, ds: Dataset, req: EvalRequest, protocol: EvalProtocol, specs: MetricSpec[], io: RunIO): Promise<EvalOutcome> {
+async function evaluateCheckpoint(ckpt: TrainedCheckpoint, ds: Dataset, req: EvalRequest, protocol: EvalProtocol, specs: MetricSpec[], io: RunIO): Promise<EvalOutcome> {
   checkMetricsApply(specs, ckpt.run, ckpt.dir);
-  const prep = prepareEval({ dataset: ds, split: req.split, model: ckpt.vocab, relevanceThreshold: req.relevanceThreshold });
+  const prep = prepareEval({ dataset: ds, split: req.split, model: ckpt, relevanceThreshold: req.relevanceThreshold });
   const [min, max] = ckpt.run.value_range;
   return evaluate(ckpt.model, prep, {
     protocol,
@@ -123,7 +105,7 @@ async function evaluateCheckpoint(ckpt: LoadedCheckpoint, ds: Dataset, req: Eval
 
 export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResult> {
   const started = performance.now();
-  const ckpt = await loadCheckpoint(req.checkpoint);
+  const ckpt = await loadTrainedCheckpoint(req.checkpoint);
   const dataDir = req.data ?? ckpt.run.dataset.path;
   const ds = await loadDataset(dataDir);
   if (ds[req.split].length === 0) {
@@ -153,7 +135,7 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
   let baseline: EvalRunResult['baseline'] = null;
   const checks = checkFailUnder(outcome.metrics, req.failUnder);
   if (req.baseline) {
-    const base = await loadCheckpoint(req.baseline);
+    const base = await loadTrainedCheckpoint(req.baseline);
     const b = await evaluateCheckpoint(base, ds, req, protocol, specs, io);
     if (b.users.evaluated !== outcome.users.evaluated) {
       throw new UsageError(

@@ -3,7 +3,7 @@
  * same evaluator as `rec eval` (full protocol, PRODUCT §6 semantics) on the valid split, prepared
  * once per run and re-run after each epoch.
  */
-import type { Dataset } from '../data/dataset.js';
+import { valueRange, type Dataset } from '../data/dataset.js';
 import type { PairModel } from '../models/model.js';
 import { evaluate } from './evaluate.js';
 import { parseMetrics } from './metrics/registry.js';
@@ -27,12 +27,7 @@ export function createValidator(ds: Dataset, opts: ValidatorOptions): (model: Pa
   }
   const prep = prepareEval({ dataset: ds, split: 'valid', model: { users: ds.users, items: ds.items }, relevanceThreshold: null });
   // rmse/mae clip to the train range, as `rec eval` does with run.json's value_range.
-  let min = Infinity;
-  let max = -Infinity;
-  for (const v of ds.train.values) {
-    if (v < min) min = v;
-    if (v > max) max = v;
-  }
+  const [min, max] = valueRange(ds.train.values);
   const range = { min, max };
   return async (model) => {
     const out = await evaluate(model, prep, { protocol: { name: 'full' }, metrics: specs, ratingRange: opts.ratings ? range : null, userBlock: opts.userBlock });

@@ -11,17 +11,16 @@
  * When the dataset is gone or was re-prepped, recommend still works from the checkpoint alone:
  * nothing is excluded, only users outside the vocabulary are cold, and a warning says so.
  */
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { anonymizeId, keyFingerprint } from '../data/anonymize.js';
-import { loadDataset, readVocabFile, type Vocab } from '../data/dataset.js';
+import { loadDataset, manifestSha256, readVocabFile, type Vocab } from '../data/dataset.js';
 import { MANIFEST_FILE, VOCAB_FILES, type DatasetManifest } from '../data/manifest.js';
 import { pathExists } from '../io/atomic.js';
-import { loadModel, paths, readRunJson, type RunJson } from '../io/checkpoint.js';
-import type { PairModel } from '../models/model.js';
+import { paths, type RunJson } from '../io/checkpoint.js';
+import { loadTrainedCheckpoint, type TrainedCheckpoint } from '../eval/checkpoint.js';
 import { buildUserItemSets, type UserItemSets } from '../train/pair-data.js';
-import { DataError, UsageError } from '../util/errors.js';
+import { UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { trainedUsers, type UserQueries } from './recommend.js';
 
@@ -32,46 +31,16 @@ export interface DatasetFacts {
   anonymize: DatasetManifest['anonymize'];
 }
 
-export interface RecommendCheckpoint {
-  dir: string;
-  run: RunJson;
-  model: PairModel;
-  users: Vocab;
-  items: Vocab;
+export interface RecommendCheckpoint extends TrainedCheckpoint {
   /** Null when the dataset was not asked for, is gone, or changed since training. */
   dataset: DatasetFacts | null;
 }
 
-/** Throws UsageError (exit 2) naming the path when `ckpt` is not a checkpoint folder. */
-export async function checkCheckpointDir(ckpt: string): Promise<void> {
-  if (!(await pathExists(ckpt))) {
-    throw new UsageError(`Checkpoint ${ckpt} does not exist. Expected a folder written by rec train (e.g. rec train --out ${ckpt}).`);
-  }
-  if (!(await pathExists(paths(ckpt).run))) {
-    throw new UsageError(`${ckpt} is not a rec checkpoint: ${paths(ckpt).run} is missing. Expected a folder written by rec train.`);
-  }
-}
-
-/** Loads the model and vocabularies (the TF.js engine must be initialised first). */
+/** The checkpoint (eval/checkpoint.ts) plus, when asked for, what its dataset knows. */
 export async function loadRecommendCheckpoint(ckpt: string, opts: { dataset: boolean }, log: Logger): Promise<RecommendCheckpoint> {
-  await checkCheckpointDir(ckpt);
-  const run = await readRunJson(ckpt);
-  const p = paths(ckpt);
-  if (!(await pathExists(join(p.model, 'model.json')))) {
-    throw new DataError(`Checkpoint ${ckpt} has no model yet: ${join(p.model, 'model.json')} is missing (run status: ${run.status}). Train it to the end of an epoch first.`);
-  }
-  const [model, users, items] = await Promise.all([
-    loadModel(p.model),
-    readVocabFile(join(p.vocab, VOCAB_FILES.users)),
-    readVocabFile(join(p.vocab, VOCAB_FILES.items)),
-  ]);
-  if (model.shape.users !== users.ids.length || model.shape.items !== items.ids.length) {
-    throw new DataError(
-      `Checkpoint ${ckpt} is inconsistent: the model has ${model.shape.users} users and ${model.shape.items} items, vocab/ has ${users.ids.length} and ${items.ids.length}.`,
-    );
-  }
-  const dataset = opts.dataset ? await readDatasetFacts(run, users, items.ids.length, log) : null;
-  return { dir: ckpt, run, model, users, items, dataset };
+  const loaded = await loadTrainedCheckpoint(ckpt);
+  const dataset = opts.dataset ? await readDatasetFacts(loaded.run, loaded.users, loaded.items.ids.length, log) : null;
+  return { ...loaded, dataset };
 }
 
 async function readDatasetFacts(run: RunJson, users: Vocab, numItems: number, log: Logger): Promise<DatasetFacts | null> {
@@ -83,8 +52,7 @@ async function readDatasetFacts(run: RunJson, users: Vocab, numItems: number, lo
     log.warn(`the checkpoint's dataset ${dir} is gone: ${consequence}.`);
     return null;
   }
-  const sha = createHash('sha256').update(await readFile(manifestPath)).digest('hex');
-  if (sha !== run.dataset.manifest_sha256) {
+  if ((await manifestSha256(dir)) !== run.dataset.manifest_sha256) {
     // Re-prepped data may number users and items differently: its indices cannot be trusted here.
     log.warn(`the checkpoint's dataset ${dir} changed since training (manifest.json hash differs): ${consequence}.`);
     return null;

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdir } from 'node:fs/promises';
 import type { ResolvedConfig } from '../config/load.js';
 import { configToYaml } from '../config/load.js';
+import { valueRange } from '../data/dataset.js';
 import type { EngineInfo } from '../engine/backend.js';
 import { createDenseOptimizer, createRowSparseOptimizer, type OptimizerConfig } from '../engine/sparse-optimizer.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
@@ -94,16 +95,6 @@ function meanValue(values: Float32Array): number {
   let sum = 0;
   for (let i = 0; i < values.length; i++) sum += values[i];
   return values.length ? sum / values.length : 0;
-}
-
-function valueRange(values: Float32Array): [number, number] {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < values.length; i++) {
-    if (values[i] < lo) lo = values[i];
-    if (values[i] > hi) hi = values[i];
-  }
-  return values.length ? [lo, hi] : [0, 0];
 }
 
 export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResult> {

@@ -13,11 +13,11 @@ import {
   type RowLayout,
 } from '../../io/recommendations.js';
 import { recommendBlocks, type UserQueries, type UserRecommendations } from '../../recommend/recommend.js';
+import { checkCheckpointDir } from '../../eval/checkpoint.js';
 import { readItemVectors, similarItems, type SimilarItems } from '../../recommend/similar.js';
 import {
   allUsers,
   anonymizationKey,
-  checkCheckpointDir,
   loadRecommendCheckpoint,
   readUserIdsFile,
   resolveItems,

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { carveValidFromTrain } from '../../data/carve.js';
-import { loadDataset, manifestSha256, readManifest, type Dataset } from '../../data/dataset.js';
+import { loadDataset, manifestSha256, type Dataset } from '../../data/dataset.js';
 import { initEngine } from '../../engine/backend.js';
 import { pathExists } from '../../io/atomic.js';
 import { readRunJson } from '../../io/checkpoint.js';
@@ -77,11 +77,11 @@ export function registerTrain(program: Command, runtime: Runtime): void {
         dataDir = run.dataset.path;
       } else {
         dataDir = await resolveData(ctx, o.data, out);
-        ctx.resolved = await withFeedbackDefaults(ctx.resolved, (await readManifest(dataDir)).feedback.kind);
       }
+      let ds = await loadDataset(dataDir);
+      if (!o.resume) ctx.resolved = await withFeedbackDefaults(ctx.resolved, ds.manifest.feedback.kind);
       const { config } = ctx.resolved;
       const engine = await initEngine({ backend: config.backend, log: ctx.log });
-      let ds = await loadDataset(dataDir);
       const carve = config.train.valid_from_train;
       if (carve !== null && ds.valid.length > 0) {
         ctx.log.warn(`--valid-from-train ${carve} ignored: ${dataDir} has its own valid split (${ds.valid.length} rows)`);

@@ -1,0 +1,51 @@
+/**
+ * Loading a trained checkpoint for use (PRODUCT §4): its run.json, the best model (`model/`) and
+ * the vocabularies copied into `vocab/`, checked against each other. `rec eval` and
+ * `rec recommend` both start here.
+ */
+import { join } from 'node:path';
+import { readVocabFile, type Vocab } from '../data/dataset.js';
+import { VOCAB_FILES } from '../data/manifest.js';
+import { pathExists } from '../io/atomic.js';
+import { loadModel, paths, readRunJson, type RunJson } from '../io/checkpoint.js';
+import type { PairModel } from '../models/model.js';
+import { DataError, UsageError } from '../util/errors.js';
+
+export interface TrainedCheckpoint {
+  dir: string;
+  run: RunJson;
+  model: PairModel;
+  users: Vocab;
+  items: Vocab;
+}
+
+/** Throws UsageError (exit 2) naming the path when `ckpt` is not a checkpoint folder. */
+export async function checkCheckpointDir(ckpt: string): Promise<void> {
+  if (!(await pathExists(ckpt))) {
+    throw new UsageError(`Checkpoint ${ckpt} does not exist. Expected a folder written by rec train (e.g. rec train --out ${ckpt}).`);
+  }
+  if (!(await pathExists(paths(ckpt).run))) {
+    throw new UsageError(`${ckpt} is not a rec checkpoint: ${paths(ckpt).run} is missing. Expected a folder written by rec train.`);
+  }
+}
+
+/** Loads the model and vocabularies (the TF.js engine must be initialised first). */
+export async function loadTrainedCheckpoint(ckpt: string): Promise<TrainedCheckpoint> {
+  await checkCheckpointDir(ckpt);
+  const run = await readRunJson(ckpt);
+  const p = paths(ckpt);
+  if (!(await pathExists(join(p.model, 'model.json')))) {
+    throw new DataError(`Checkpoint ${ckpt} has no model yet: ${join(p.model, 'model.json')} is missing (run status: ${run.status}). Train it to the end of an epoch first.`);
+  }
+  const [model, users, items] = await Promise.all([
+    loadModel(p.model),
+    readVocabFile(join(p.vocab, VOCAB_FILES.users)),
+    readVocabFile(join(p.vocab, VOCAB_FILES.items)),
+  ]);
+  if (model.shape.users !== users.ids.length || model.shape.items !== items.ids.length) {
+    throw new DataError(
+      `Checkpoint ${ckpt} is inconsistent: the model has ${model.shape.users} users and ${model.shape.items} items, vocab/ has ${users.ids.length} and ${items.ids.length}.`,
+    );
+  }
+  return { dir: ckpt, run, model, users, items };
+}
