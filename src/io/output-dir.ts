@@ -1,0 +1,99 @@
+/**
+ * Which output folders a command may write (PRODUCT §2): an absent or empty folder, or one the same
+ * command wrote before and that holds nothing else. Anything else is the user's, and is refused
+ * unless they pass --force; even then a command only adds or replaces its own files in it, never
+ * deletes theirs.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DataError, UsageError } from '../util/errors.js';
+
+/** What a command writes into its folder, and how to recognise a folder it wrote. */
+export interface OutputKind {
+  /** "dataset folder", "checkpoint". */
+  readonly noun: string;
+  /** The file whose presence (with valid JSON) marks a folder this command wrote. */
+  readonly marker: string;
+  /** Whether an entry name is one this command writes (or a temporary it leaves while writing). */
+  owns(name: string): boolean;
+}
+
+export type OutputDirState =
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'empty' }
+  /** Written by the same command, and holding nothing else. */
+  | { readonly kind: 'own' }
+  /** `foreign` lists the entries that are not the command's own, `marked` whether the marker is there. */
+  | { readonly kind: 'foreign'; readonly foreign: readonly string[]; readonly marked: boolean };
+
+/** Temporaries rec leaves while writing (`.NAME.tmp-PID-HEX`), and the lock of a running command. */
+export function isRecTemp(name: string): boolean {
+  return /\.tmp-\d+/.test(name) || name === '.rec.lock';
+}
+
+export async function inspectOutputDir(dir: string, kind: OutputKind): Promise<OutputDirState> {
+  let info;
+  try {
+    info = await stat(dir);
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return { kind: 'absent' };
+    throw outputFsError(dir, error);
+  }
+  if (!info.isDirectory()) throw new UsageError(`--out ${dir} exists and is not a folder. Expected an absent or empty folder, or a ${kind.noun} that rec wrote.`);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    throw outputFsError(dir, error);
+  }
+  if (names.length === 0) return { kind: 'empty' };
+  const marked = names.includes(kind.marker) && (await isJsonObject(join(dir, kind.marker)));
+  const foreign = names.filter((n) => !kind.owns(n) && !isRecTemp(n)).sort();
+  if (marked && foreign.length === 0) return { kind: 'own' };
+  return { kind: 'foreign', foreign, marked };
+}
+
+/** The exit-2 refusal for a folder that is not the command's to replace; `extra` says what would allow it. */
+export function refuseOutputDir(dir: string, state: OutputDirState, kind: OutputKind, extra = '--force'): UsageError {
+  if (state.kind !== 'foreign') return new UsageError(`--out ${dir}: internal misuse of refuseOutputDir for a ${state.kind} folder.`);
+  const shown = state.foreign.slice(0, 5).join(', ');
+  const more = state.foreign.length > 5 ? ` and ${state.foreign.length - 5} more` : '';
+  const what = state.marked
+    ? `holds a ${kind.noun} and other files too (${shown}${more})`
+    : state.foreign.length > 0
+      ? `is not a ${kind.noun} written by rec: it holds ${shown}${more}`
+      : `holds ${kind.noun} files but no valid ${kind.marker}`;
+  return new UsageError(`--out ${dir} ${what}. Nothing was written. Choose an absent or empty folder, or pass ${extra} to write into it (your own files are kept).`);
+}
+
+/** fs errors on an output path as messages that name it: permission, over-long name, a file in the way. */
+export function outputFsError(path: string, error: unknown): Error {
+  const code = errorCode(error);
+  const reason: Record<string, string> = {
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EROFS: 'the file system is read-only',
+    ENAMETOOLONG: 'the name is too long for the file system',
+    ENOTDIR: 'a part of the path is a file, not a folder',
+    EBUSY: 'the path is busy (a mount point or the root?)',
+    EISDIR: 'it is a folder',
+    ENOSPC: 'no space left on the device',
+    EEXIST: 'something already exists there',
+    EXDEV: 'it is on another file system',
+  };
+  if (code && reason[code]) return new DataError(`Cannot write ${path}: ${reason[code]} (${code}).`, { cause: error });
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+export function errorCode(error: unknown): string | undefined {
+  return error && typeof error === 'object' && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
+}
+
+async function isJsonObject(path: string): Promise<boolean> {
+  try {
+    const value: unknown = JSON.parse(await readFile(path, 'utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+  } catch {
+    return false;
+  }
+}
