@@ -57,6 +57,15 @@ describe('kill -9', () => {
       expect(JSON.parse(readFileSync(join(last as string, 'trainer_state.json'), 'utf8'))).toHaveProperty('global_step');
     }
     expect(kills).toBeGreaterThan(0);
+    // SIGTERM: a resumable state is saved and the folder lock is released on the way out.
+    const term = spawn(process.execPath, [BIN, 'train', '--out', ck, '--resume', '--backend', 'cpu'], { stdio: 'ignore', env: { ...process.env, CI: 'true' } });
+    const termExit = new Promise<number | null>((done) => term.on('exit', (code) => done(code)));
+    // The killed runs left their lock behind: wait for this run's own.
+    const holder = () => (existsSync(join(ck, '.rec.lock')) ? readFileSync(join(ck, '.rec.lock'), 'utf8') : '');
+    for (let i = 0; i < 2000 && !holder().includes(`"pid":${term.pid},`); i++) await sleep(5);
+    term.kill('SIGTERM');
+    expect([143, 0]).toContain(await termExit);
+    expect(existsSync(join(ck, '.rec.lock'))).toBe(false);
     const resumed = await rec(['train', '--out', ck, '--resume', '--backend', 'cpu', '--json'], { timeoutMs: 60_000 });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).not.toMatch(/unexpected failure/);
