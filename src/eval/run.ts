@@ -166,10 +166,6 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
   };
   delete evalFile.negatives;
   const file = join(req.checkpoint, evalFileName(req.split, req.protocol));
-  await checkNotTraining(req.checkpoint);
-  if (outcome.negatives) {
-    await writeNegativesFile(negativesPathFor(file), outcome.negatives, { user: (u) => ds.users.ids[u], item: (i) => ds.items.ids[i] });
-  }
 
   let baseline: EvalRunResult['baseline'] = null;
   const checks = checkFailUnder(outcome.metrics, req.failUnder);
@@ -185,6 +181,11 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
     checks.push(...checkMaxDrop(outcome.metrics, b.metrics, req.maxDrop));
   } else if (req.maxDrop.length > 0) {
     throw new UsageError('--max-drop needs --baseline CKPT: the checkpoint to compare with.');
+  }
+  // Written last, after every check that can fail, so a failed eval leaves the previous files whole.
+  await checkNotTraining(req.checkpoint);
+  if (outcome.negatives) {
+    await writeNegativesFile(negativesPathFor(file), outcome.negatives, { user: (u) => ds.users.ids[u], item: (i) => ds.items.ids[i] });
   }
   await writeJsonAtomic(file, evalFile);
   return { file, eval: evalFile, baseline, gates: { passed: checks.every((c) => c.passed), checks } };

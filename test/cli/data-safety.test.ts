@@ -103,6 +103,20 @@ describe.concurrent('rec eval on a dataset that is not the checkpoint', () => {
   });
 });
 
+describe('rec eval twice at once on one checkpoint', () => {
+  it('both finish, each eval file whole, no temporaries left', async () => {
+    const ck = copyOfBase();
+    const runs = await Promise.all([
+      rec(['eval', ck, '--backend', 'cpu']),
+      rec(['eval', ck, '--backend', 'cpu']),
+      rec(['eval', ck, '--backend', 'cpu', '--protocol', 'sampled:20']),
+    ]);
+    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    for (const name of ['eval-test-full.json', 'eval-test-sampled20.json']) expect(json(join(ck, name))).toHaveProperty('metrics');
+    expect(readdirSync(ck).filter((n) => n.includes('.tmp-'))).toEqual([]);
+  });
+});
+
 describe.concurrent('corrupt checkpoint files: a clear message and exit 1 or 2, never a stack trace', () => {
   const flip = (path: string, count: number) => {
     const bytes = readFileSync(path);

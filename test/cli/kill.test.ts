@@ -100,5 +100,5 @@ describe('kill -9', () => {
     expect(r.code, r.stderr).toBe(0);
     complete();
     expect(temps(dir)).toEqual([]);
-  }, 90_000);
+  }, 180_000);
 });
