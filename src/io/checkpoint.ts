@@ -363,9 +363,14 @@ function checkRunJson(path: string, run: Record<string, unknown>): void {
 }
 
 export async function weightsSha256(modelDir: string): Promise<string> {
-  return createHash('sha256')
-    .update(await readFile(join(modelDir, 'weights.bin')))
-    .digest('hex');
+  const path = join(modelDir, 'weights.bin');
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    throw new DataError(`Cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}. The checkpoint is incomplete.`, { cause: error });
+  }
+  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /** The epoch of the weights in `model/`: best.json's, else the last line of metrics.jsonl; null if neither. */
