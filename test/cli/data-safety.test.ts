@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { rec, tempDir, type RunResult } from './helpers.js';
@@ -84,6 +84,22 @@ describe.concurrent('rec train --out onto an existing checkpoint', () => {
     const resumed = await train(ck, '--resume', '--epochs', '2');
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(existsSync(join(ck, '.rec.lock'))).toBe(false);
+  });
+});
+
+describe.concurrent('a kill between the two renames of a save', () => {
+  it('leaves last/ and model/ only under temporary names: eval reads the model, --resume restores both', async () => {
+    const ck = copyOfBase();
+    const dead = deadPid();
+    renameSync(join(ck, 'last'), join(ck, `.last.tmp-${dead}-0a0b0c0d`));
+    renameSync(join(ck, 'model'), join(ck, `.model.tmp-${dead}-0a0b0c0d`));
+    const e = await rec(['eval', ck, '--backend', 'cpu']);
+    expect(e.code, e.stderr).toBe(0);
+    const r = await train(ck, '--resume', '--epochs', '2');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/last: a save was interrupted between its renames; restored the latest complete state/);
+    expect(readdirSync(ck).filter((n) => n.includes('.tmp-'))).toEqual([]);
+    expect(json(join(ck, 'last', 'trainer_state.json')).epoch).toBe(2);
   });
 });
 
