@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { readVocabFile, type Vocab } from '../data/dataset.js';
 import { VOCAB_FILES } from '../data/manifest.js';
 import { pathExists } from '../io/atomic.js';
-import { loadModel, paths, readRunJson, type RunJson } from '../io/checkpoint.js';
+import { findCompleteDir, loadModel, paths, readRunJson, type RunJson, weightsCheck } from '../io/checkpoint.js';
+import type { Logger } from '../util/log.js';
 import type { PairModel } from '../models/model.js';
 import { DataError, UsageError } from '../util/errors.js';
 
@@ -29,16 +30,22 @@ export async function checkCheckpointDir(ckpt: string): Promise<void> {
   }
 }
 
-/** Loads the model and vocabularies (the TF.js engine must be initialised first). */
-export async function loadTrainedCheckpoint(ckpt: string): Promise<TrainedCheckpoint> {
+/**
+ * Loads the model and vocabularies (the TF.js engine must be initialised first), checking the
+ * weights against their recorded sha256. A model folder that a kill left between the two renames
+ * of its swap is read from the complete copy beside it, without moving anything: only the run that
+ * holds the checkpoint's lock repairs it.
+ */
+export async function loadTrainedCheckpoint(ckpt: string, log?: Pick<Logger, 'warn'>): Promise<TrainedCheckpoint> {
   await checkCheckpointDir(ckpt);
   const run = await readRunJson(ckpt);
   const p = paths(ckpt);
-  if (!(await pathExists(join(p.model, 'model.json')))) {
+  const modelDir = await findCompleteDir(p.model, 'model.json');
+  if (modelDir === null) {
     throw new DataError(`Checkpoint ${ckpt} has no model yet: ${join(p.model, 'model.json')} is missing (run status: ${run.status}). Train it to the end of an epoch first.`);
   }
   const [model, users, items] = await Promise.all([
-    loadModel(p.model),
+    loadModel(modelDir, weightsCheck(modelDir === p.model ? run : null, 'model/weights.bin', log)),
     readVocabFile(join(p.vocab, VOCAB_FILES.users)),
     readVocabFile(join(p.vocab, VOCAB_FILES.items)),
   ]);

@@ -9,8 +9,9 @@ import { anonymizeId, keyFingerprint } from '../data/anonymize.js';
 import { type Dataset, loadDataset, manifestSha256 } from '../data/dataset.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import type { RunJson } from '../io/checkpoint.js';
+import { describeHolder, liveLockHolder, removeStaleTemps } from '../io/lock.js';
 import { loadTrainedCheckpoint, type TrainedCheckpoint } from './checkpoint.js';
-import { UsageError } from '../util/errors.js';
+import { DataError, UsageError } from '../util/errors.js';
 import type { RunIO } from '../util/run-io.js';
 import { evaluate, type EvalOutcome, type EvalProtocol } from './evaluate.js';
 import { checkFailUnder, checkMaxDrop, type Gate, type GateCheck } from './gates.js';
@@ -44,7 +45,8 @@ export interface EvalFile extends EvalOutcome {
   format_version: number;
   checkpoint: string;
   model: string;
-  data: { path: string; manifest_sha256: string };
+  /** `matches_checkpoint`: whether this is the dataset the checkpoint was trained on (same manifest sha256). */
+  data: { path: string; manifest_sha256: string; matches_checkpoint: boolean };
   seed: number;
   relevance_threshold: number | null;
   rec_version: string;
@@ -103,22 +105,58 @@ async function evaluateCheckpoint(ckpt: TrainedCheckpoint, ds: Dataset, req: Eva
   });
 }
 
+/** Exit 2 while `rec train` writes the checkpoint: its model may change under the evaluation. */
+async function checkNotTraining(ckpt: string): Promise<void> {
+  const holder = await liveLockHolder(ckpt);
+  if (holder) {
+    throw new UsageError(`Checkpoint ${ckpt} is being written by another rec process: ${describeHolder(holder)}. Evaluate it once that run has ended; nothing was written.`);
+  }
+}
+
+/** Why no user could be evaluated, in the terms a user can act on. */
+function noUsersMessage(dataDir: string, req: EvalRequest, outcome: EvalOutcome, matches: boolean): string {
+  const reasons = Object.entries(outcome.users.skipped_by_reason)
+    .map(([reason, n]) => `${n} ${reason}`)
+    .join(', ');
+  const unknown = outcome.users.skipped_by_reason.unknown_user ?? 0;
+  const why =
+    unknown > 0 && unknown === outcome.users.skipped
+      ? `none of its ${unknown} users are in the model's vocabulary`
+      : `all ${outcome.users.skipped} of its users were skipped (${reasons || 'no users at all'})`;
+  const hint = matches
+    ? 'Check --split, --protocol and --relevance-threshold.'
+    : `This dataset is not the one ${req.checkpoint} was trained on; evaluate on that dataset (omit --data) or on one prepped from the same ids.`;
+  return `No users could be evaluated on the ${req.split} split of ${dataDir}: ${why}. ${hint} Nothing was written.`;
+}
+
 export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResult> {
   const started = performance.now();
-  const ckpt = await loadTrainedCheckpoint(req.checkpoint);
+  await checkNotTraining(req.checkpoint);
+  // A kill -9 during an earlier eval leaves its temporaries; a live eval's are left alone.
+  const stale = await removeStaleTemps(req.checkpoint, (name) => name.startsWith('.eval-'));
+  if (stale.length > 0) io.log.info(`removed ${stale.length} temporary file(s) left by a killed rec eval in ${req.checkpoint}`);
+  const ckpt = await loadTrainedCheckpoint(req.checkpoint, io.log);
   const dataDir = req.data ?? ckpt.run.dataset.path;
   const ds = await loadDataset(dataDir);
+  const dataSha = await manifestSha256(dataDir);
+  const matches = dataSha === ckpt.run.dataset.manifest_sha256;
+  if (!matches) {
+    io.log.warn(
+      `dataset ${dataDir} is not the one ${req.checkpoint} was trained on (manifest sha256 ${dataSha.slice(0, 12)}..., the checkpoint's is ${ckpt.run.dataset.manifest_sha256.slice(0, 12)}...): users and items are matched by raw id, and the eval file records matches_checkpoint: false.`,
+    );
+  }
   if (ds[req.split].length === 0) {
     throw new UsageError(`--split ${req.split}: dataset ${dataDir} has no ${req.split} rows. Prep it with a split that has one (e.g. --split leave-last, or --test FILE).`);
   }
   const specs = parseMetrics(req.metrics.length ? req.metrics : defaultMetricNames(ckpt.run, req.protocol), req.k);
   const protocol = await resolveProtocol(req.protocol, req.seed, ds, req.anonKey);
   const outcome = await evaluateCheckpoint(ckpt, ds, req, protocol, specs, io);
+  if (outcome.users.evaluated === 0) throw new DataError(noUsersMessage(dataDir, req, outcome, matches));
   const evalFile: EvalFile = {
     format_version: EVAL_FORMAT_VERSION,
     checkpoint: req.checkpoint,
     model: ckpt.run.model,
-    data: { path: dataDir, manifest_sha256: await manifestSha256(dataDir) },
+    data: { path: dataDir, manifest_sha256: dataSha, matches_checkpoint: matches },
     seed: req.seed,
     relevance_threshold: req.relevanceThreshold,
     rec_version: req.recVersion,
@@ -128,14 +166,11 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
   };
   delete evalFile.negatives;
   const file = join(req.checkpoint, evalFileName(req.split, req.protocol));
-  if (outcome.negatives) {
-    await writeNegativesFile(negativesPathFor(file), outcome.negatives, { user: (u) => ds.users.ids[u], item: (i) => ds.items.ids[i] });
-  }
 
   let baseline: EvalRunResult['baseline'] = null;
   const checks = checkFailUnder(outcome.metrics, req.failUnder);
   if (req.baseline) {
-    const base = await loadTrainedCheckpoint(req.baseline);
+    const base = await loadTrainedCheckpoint(req.baseline, io.log);
     const b = await evaluateCheckpoint(base, ds, req, protocol, specs, io);
     if (b.users.evaluated !== outcome.users.evaluated) {
       throw new UsageError(
@@ -146,6 +181,11 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
     checks.push(...checkMaxDrop(outcome.metrics, b.metrics, req.maxDrop));
   } else if (req.maxDrop.length > 0) {
     throw new UsageError('--max-drop needs --baseline CKPT: the checkpoint to compare with.');
+  }
+  // Written last, after every check that can fail, so a failed eval leaves the previous files whole.
+  await checkNotTraining(req.checkpoint);
+  if (outcome.negatives) {
+    await writeNegativesFile(negativesPathFor(file), outcome.negatives, { user: (u) => ds.users.ids[u], item: (i) => ds.items.ids[i] });
   }
   await writeJsonAtomic(file, evalFile);
   return { file, eval: evalFile, baseline, gates: { passed: checks.every((c) => c.passed), checks } };

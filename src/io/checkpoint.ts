@@ -1,20 +1,26 @@
 /**
  * The checkpoint folder (PRODUCT §4): `config.yaml`, `run.json`, `vocab/`, `model/` (best
  * weights), `last/` (resume state: model, optimizer, trainer_state.json), `metrics.jsonl`,
- * `best.json`, `eval-*.json`. Every file is written atomically; a saved state is complete only
- * once its `trainer_state.json` exists, so it is written last.
+ * `best.json`, `eval-*.json`. Every file is written atomically, and `model/` and `last/` as whole
+ * folders: each save builds a new folder beside the old one and swaps it in by two renames, so the
+ * previous complete state stays on disk until the new one is complete (a kill between the renames
+ * is repaired on the next read). A saved state is complete only once its `trainer_state.json`
+ * exists, so it is written last.
  */
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, mkdir, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { ModelName } from '../config/schema.js';
 import { wrapLoadedModel, type SavedModelMeta } from '../models/registry.js';
 import type { PairModel } from '../models/model.js';
-import { DataError } from '../util/errors.js';
+import { DataError, RecError, UsageError } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
 import type { PrngState } from '../util/prng.js';
-import { pathExists, writeFileAtomic, writeJsonAtomic } from './atomic.js';
-import { fileLoadHandler, fileSaveHandler, loadTensors, readModelJson, saveTensors } from './tfjs-files.js';
+import { pathExists, stageDir, tempNameBeside, writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import { acquireLock, type FolderLock, removeStaleTemps } from './lock.js';
+import { inspectOutputDir, isRecTemp, outputFsError, type OutputKind, type OutputDirState, refuseOutputDir } from './output-dir.js';
+import { fileLoadHandler, fileSaveHandler, loadTensors, readModelJson, saveTensors, type WeightsCheck } from './tfjs-files.js';
 
 export const CHECKPOINT_FORMAT_VERSION = 1;
 
@@ -38,7 +44,17 @@ export interface RunJson {
   /** The resolved configuration and each value's source; `--resume` continues with exactly this. */
   config: unknown;
   config_sources: Record<string, string>;
+  /**
+   * sha256 of each weights file as last saved (`model/weights.bin`, `last/model/weights.bin`,
+   * `last/optimizer.bin`); absent in checkpoints from before hashes were recorded. While the run
+   * is `running` (or was killed) a save may be newer than this record; once the run has ended it
+   * is exact, and loads check it.
+   */
+  weights_sha256?: Partial<Record<WeightsFile, string>>;
 }
+
+export const WEIGHTS_FILES = ['model/weights.bin', 'last/model/weights.bin', 'last/optimizer.bin'] as const;
+export type WeightsFile = (typeof WEIGHTS_FILES)[number];
 
 /**
  * A checkpoint this run's weights were initialised from (`--init-from`). `weights_sha256` is the
@@ -92,9 +108,25 @@ export const paths = (dir: string) => ({
   best: join(dir, 'best.json'),
 });
 
-export async function writeModel(dir: string, model: PairModel): Promise<void> {
+/** Writes the model into `dir` (which must not hold another); returns the weights' sha256. */
+async function saveModelInto(dir: string, model: PairModel): Promise<string> {
   await mkdir(dir, { recursive: true });
-  await model.keras.save(fileSaveHandler(dir));
+  let hash = '';
+  await model.keras.save(fileSaveHandler(dir, (h) => (hash = h)));
+  return hash;
+}
+
+/** Replaces the model folder `dir` as a whole (built beside it, swapped in); returns the weights' sha256. */
+export async function writeModel(dir: string, model: PairModel): Promise<string> {
+  const staged = await stageDir(dir);
+  try {
+    const hash = await saveModelInto(staged.path, model);
+    await staged.commit();
+    return hash;
+  } catch (error) {
+    await staged.abort();
+    throw error;
+  }
 }
 
 export async function readModelMeta(dir: string): Promise<SavedModelMeta> {
@@ -106,33 +138,153 @@ export async function readModelMeta(dir: string): Promise<SavedModelMeta> {
   return meta;
 }
 
-export async function loadModel(dir: string): Promise<PairModel> {
+export async function loadModel(dir: string, check: WeightsCheck = {}): Promise<PairModel> {
   const meta = await readModelMeta(dir);
-  const keras = await tf.loadLayersModel(fileLoadHandler(dir));
-  return wrapLoadedModel(keras, meta);
+  try {
+    const keras = await tf.loadLayersModel(fileLoadHandler(dir, check));
+    return wrapLoadedModel(keras, meta);
+  } catch (error) {
+    if (error instanceof RecError) throw error;
+    throw new DataError(`Cannot load the model in ${dir}: ${error instanceof Error ? error.message : String(error)}. The checkpoint is corrupt; restore it from a copy or train it again.`, { cause: error });
+  }
 }
 
-/** Saves the resumable state; trainer_state.json last, so an interrupted save is never taken as complete. */
+/** The hash run.json records for a weights file, when it is authoritative (the run has ended). */
+export function recordedWeightsHash(run: Pick<RunJson, 'status' | 'weights_sha256'>, file: WeightsFile): string | null {
+  return run.status === 'running' ? null : (run.weights_sha256?.[file] ?? null);
+}
+
+/** A load check for `file`: run.json's hash where it applies, and a warning for files without any hash. */
+export function weightsCheck(run: Pick<RunJson, 'status' | 'weights_sha256'> | null, file: WeightsFile, log?: Pick<Logger, 'warn'>): WeightsCheck {
+  return {
+    expected: run ? recordedWeightsHash(run, file) : null,
+    unverified: (path) => log?.warn(`${path} has no recorded sha256 (a checkpoint from an older rec): loaded without an integrity check.`),
+  };
+}
+
+/**
+ * The folder holding the latest complete copy of `dest` (complete: `marker` exists in it): `dest`
+ * itself, or, when a kill struck between the two renames of a swap (atomic.ts stageDir) and
+ * `dest` is missing or incomplete, the newest complete copy left beside it under a temporary name.
+ */
+export async function findCompleteDir(dest: string, marker: string): Promise<string | null> {
+  if (await pathExists(join(dest, marker))) return dest;
+  const parent = dirname(dest);
+  const prefix = `.${basename(dest)}.tmp-`;
+  let names: string[];
+  try {
+    names = await readdir(parent);
+  } catch {
+    return null;
+  }
+  let best: { path: string; mtime: number } | null = null;
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    try {
+      const info = await stat(join(parent, name, marker));
+      // The staged copy's marker is written after the old one's: the newest is the latest save.
+      if (best === null || info.mtimeMs > best.mtime) best = { path: join(parent, name), mtime: info.mtimeMs };
+    } catch {
+      // Incomplete: not a candidate.
+    }
+  }
+  return best?.path ?? null;
+}
+
+/** Puts the latest complete copy of `dest` back in place (only by the lock holder); true if it moved one. */
+export async function recoverStagedDir(dest: string, marker: string): Promise<boolean> {
+  const found = await findCompleteDir(dest, marker);
+  if (found === null || found === dest) return false;
+  // An incomplete `dest` is moved aside rather than deleted: the stale-temp sweep removes it.
+  if (await pathExists(dest)) await rename(dest, tempNameBeside(dest));
+  await rename(found, dest);
+  return true;
+}
+
+/**
+ * Saves the resumable state as a new `last/`, swapped in only once complete (trainer_state.json
+ * written last inside it), so a kill at any moment leaves the previous or the new state whole.
+ * Returns the sha256 of the model weights and the optimizer state written.
+ */
 export async function writeLastState(
   ckpt: string,
   model: PairModel,
   optimizerState: tf.NamedTensorMap,
   state: TrainerState,
-): Promise<void> {
-  const p = paths(ckpt);
-  await rm(p.trainerState, { force: true });
-  await writeModel(p.lastModel, model);
-  await saveTensors(p.last, 'optimizer', optimizerState);
-  await writeJsonAtomic(p.trainerState, state);
+): Promise<{ model: string; optimizer: string }> {
+  const staged = await stageDir(paths(ckpt).last);
+  try {
+    const modelHash = await saveModelInto(join(staged.path, 'model'), model);
+    const optimizer = await saveTensors(staged.path, 'optimizer', optimizerState);
+    await writeJsonAtomic(join(staged.path, 'trainer_state.json'), state);
+    await staged.commit();
+    return { model: modelHash, optimizer };
+  } catch (error) {
+    await staged.abort();
+    throw error;
+  }
 }
 
-export async function readLastState(ckpt: string): Promise<{ state: TrainerState; optimizer: tf.NamedTensorMap; model: PairModel } | null> {
-  const p = paths(ckpt);
-  if (!(await pathExists(p.trainerState))) return null;
-  const state = JSON.parse(await readFile(p.trainerState, 'utf8')) as TrainerState;
-  const optimizer = await loadTensors(p.last, 'optimizer');
-  const model = await loadModel(p.lastModel);
-  return { state, optimizer, model };
+export async function readLastState(
+  ckpt: string,
+  run: RunJson | null = null,
+  log?: Pick<Logger, 'warn'>,
+): Promise<{ state: TrainerState; optimizer: tf.NamedTensorMap; model: PairModel } | null> {
+  const dir = await findCompleteDir(paths(ckpt).last, 'trainer_state.json');
+  if (dir === null) return null;
+  const state = await readTrainerState(join(dir, 'trainer_state.json'));
+  const optimizer = await loadTensors(dir, 'optimizer', weightsCheck(run, 'last/optimizer.bin', log));
+  try {
+    const model = await loadModel(join(dir, 'model'), weightsCheck(run, 'last/model/weights.bin', log));
+    return { state, optimizer, model };
+  } catch (error) {
+    tf.dispose(Object.values(optimizer));
+    throw error;
+  }
+}
+
+const TRAINER_STATE_NUMBERS = ['epoch', 'step_in_epoch', 'global_step', 'loss_sum', 'loss_count', 'epochs_without_improvement', 'train_seconds'] as const;
+
+async function readTrainerState(path: string): Promise<TrainerState> {
+  const value = await readJsonObject(path, 'the saved training state');
+  for (const key of TRAINER_STATE_NUMBERS) {
+    if (typeof value[key] !== 'number' || !Number.isFinite(value[key])) throw corruptField(path, key, value[key], 'a number');
+  }
+  const prng = value.epoch_prng;
+  if (!Array.isArray(prng) || prng.length !== 4 || prng.some((x) => typeof x !== 'number')) throw corruptField(path, 'epoch_prng', prng, 'a list of 4 numbers');
+  const best = value.best;
+  if (best !== null && (typeof best !== 'object' || typeof (best as { epoch?: unknown }).epoch !== 'number')) throw corruptField(path, 'best', best, 'null or {epoch, metric, value}');
+  return value as unknown as TrainerState;
+}
+
+/** A JSON object from a checkpoint file, or a DataError naming the file and what is wrong with it. */
+async function readJsonObject(path: string, what: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new DataError(`Cannot read ${path} (${what}): ${(error as NodeJS.ErrnoException).code ?? String(error)}.`, { cause: error });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new DataError(`${path} (${what}) is not valid JSON: ${error instanceof Error ? error.message : String(error)}. The checkpoint is corrupt.`, { cause: error });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new DataError(`${path} (${what}) is not a JSON object (received ${describe(value)}). The checkpoint is corrupt.`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function corruptField(path: string, key: string, value: unknown, expected: string): DataError {
+  return new DataError(`${path} is corrupt: "${key}" is ${describe(value)}; expected ${expected}.`);
 }
 
 export async function writeMetrics(ckpt: string, records: readonly EpochRecord[]): Promise<void> {
@@ -144,10 +296,23 @@ export async function readMetrics(ckpt: string): Promise<EpochRecord[]> {
   const p = paths(ckpt).metrics;
   if (!(await pathExists(p))) return [];
   const text = await readFile(p, 'utf8');
-  return text
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as EpochRecord);
+  const records: EpochRecord[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i].trim()) continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(lines[i]);
+    } catch {
+      throw new DataError(`${p}:${i + 1} is not valid JSON (received ${describe(lines[i])}). Expected one epoch record per line; the checkpoint is corrupt.`);
+    }
+    const r = value as Partial<EpochRecord> | null;
+    if (typeof r !== 'object' || r === null || typeof r.epoch !== 'number' || typeof r.loss !== 'number') {
+      throw new DataError(`${p}:${i + 1} is not an epoch record (received ${describe(value)}). Expected {"epoch", "loss", ...}; the checkpoint is corrupt.`);
+    }
+    records.push(r as EpochRecord);
+  }
+  return records;
 }
 
 export async function writeRunJson(ckpt: string, run: RunJson): Promise<void> {
@@ -156,31 +321,65 @@ export async function writeRunJson(ckpt: string, run: RunJson): Promise<void> {
 
 export async function readRunJson(ckpt: string): Promise<RunJson> {
   const p = paths(ckpt).run;
-  let text: string;
-  try {
-    text = await readFile(p, 'utf8');
-  } catch {
+  if (!(await pathExists(p))) {
     throw new DataError(`${ckpt} is not a rec checkpoint: ${p} is missing. Expected a folder written by rec train.`);
   }
-  const run = JSON.parse(text) as RunJson;
-  if (run.format_version !== CHECKPOINT_FORMAT_VERSION) {
-    throw new DataError(`${p} has format_version ${String(run.format_version)}; this rec reads version ${CHECKPOINT_FORMAT_VERSION}.`);
+  const value = await readJsonObject(p, 'the run record');
+  if (value.format_version !== CHECKPOINT_FORMAT_VERSION) {
+    throw new DataError(`${p} has format_version ${describe(value.format_version)}; this rec reads version ${CHECKPOINT_FORMAT_VERSION}.`);
   }
-  return run;
+  checkRunJson(p, value);
+  return value as unknown as RunJson;
+}
+
+/** The run.json fields rec relies on, with their types: a corrupt file is named, not a TypeError later. */
+const RUN_FIELDS: readonly [string, 'string' | 'number' | 'object' | 'array'][] = [
+  ['model', 'string'],
+  ['loss', 'string'],
+  ['feedback', 'string'],
+  ['seed', 'number'],
+  ['status', 'string'],
+  ['dataset', 'object'],
+  ['dataset.path', 'string'],
+  ['dataset.manifest_sha256', 'string'],
+  ['shape', 'object'],
+  ['shape.users', 'number'],
+  ['shape.items', 'number'],
+  ['shape.global_mean', 'number'],
+  ['value_range', 'array'],
+  ['timings', 'object'],
+  ['parents', 'array'],
+  ['config', 'object'],
+  ['config_sources', 'object'],
+];
+
+function checkRunJson(path: string, run: Record<string, unknown>): void {
+  for (const [key, type] of RUN_FIELDS) {
+    let value: unknown = run;
+    for (const part of key.split('.')) value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[part] : undefined;
+    const ok = type === 'array' ? Array.isArray(value) : type === 'object' ? typeof value === 'object' && value !== null && !Array.isArray(value) : typeof value === type;
+    if (!ok) throw corruptField(path, key, value, type === 'array' ? 'a list' : type === 'object' ? 'an object' : `a ${type}`);
+  }
 }
 
 export async function weightsSha256(modelDir: string): Promise<string> {
-  return createHash('sha256')
-    .update(await readFile(join(modelDir, 'weights.bin')))
-    .digest('hex');
+  const path = join(modelDir, 'weights.bin');
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    throw new DataError(`Cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}. The checkpoint is incomplete.`, { cause: error });
+  }
+  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /** The epoch of the weights in `model/`: best.json's, else the last line of metrics.jsonl; null if neither. */
 export async function readModelEpoch(ckpt: string): Promise<number | null> {
   const p = paths(ckpt);
   if (await pathExists(p.best)) {
-    const best = JSON.parse(await readFile(p.best, 'utf8')) as { epoch?: unknown };
+    const best = await readJsonObject(p.best, 'the best epoch record');
     if (typeof best.epoch === 'number') return best.epoch;
+    if (best.epoch !== null && best.epoch !== undefined) throw corruptField(p.best, 'epoch', best.epoch, 'a number');
   }
   const metrics = await readMetrics(ckpt);
   return metrics.length > 0 ? metrics[metrics.length - 1].epoch : null;
@@ -195,4 +394,109 @@ export async function writeVocab(ckpt: string, datasetDir: string): Promise<void
     await copyFile(join(datasetDir, name), tmp);
     await rename(tmp, join(dir, name));
   }
+}
+
+/** What `rec train` writes into a checkpoint, besides rec's temporaries (eval adds eval-*.json and negatives). */
+const CHECKPOINT_ENTRIES = new Set(['config.yaml', 'run.json', 'vocab', 'model', 'last', 'metrics.jsonl', 'best.json', 'data']);
+
+export const CHECKPOINT_KIND: OutputKind = {
+  noun: 'checkpoint',
+  marker: 'run.json',
+  owns: (name) => CHECKPOINT_ENTRIES.has(name) || /^eval-.+\.(json|negatives\.tsv)$/.test(name),
+};
+
+/** A checkpoint folder held by this process (`rec train`) until release(). */
+export interface CheckpointSession {
+  readonly dir: string;
+  release(): Promise<void>;
+}
+
+export interface OpenCheckpointOptions {
+  resume: boolean;
+  force: boolean;
+  /** Keep `data/` on --force (the run's --data lies inside it). */
+  keepData: boolean;
+  log: Pick<Logger, 'info' | 'warn'>;
+}
+
+/**
+ * Takes `dir` for `rec train` (PRODUCT §2, §4): locks it against a second writer, refuses a folder
+ * that is not the run's to write (exit 2: a finished checkpoint without --resume or --force, or
+ * someone else's files without --force), repairs a save that a kill interrupted between its two
+ * renames, and removes temporaries that killed runs left. With --force onto a checkpoint, the old
+ * checkpoint's own files go first, so a new model never sits beside another model's evaluations.
+ */
+export async function openCheckpointForTrain(dir: string, opts: OpenCheckpointOptions): Promise<CheckpointSession> {
+  const before = await inspectOutputDir(dir, CHECKPOINT_KIND);
+  if (opts.resume && (before.kind === 'absent' || before.kind === 'empty')) {
+    throw new UsageError(`--resume: ${dir} ${before.kind === 'absent' ? 'does not exist' : 'is empty'}; there is no run to continue. Start a new run without --resume.`);
+  }
+  const created = before.kind === 'absent';
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (error) {
+    throw outputFsError(dir, error);
+  }
+  let lock: FolderLock;
+  try {
+    lock = await acquireLock(dir, 'rec train', `--out ${dir}`);
+  } catch (error) {
+    if (created) await rmdir(dir).catch(() => undefined);
+    throw error;
+  }
+  const release = async () => {
+    await lock.release();
+    // A run that failed before writing anything leaves no empty folder it made.
+    if (created) await rmdir(dir).catch(() => undefined);
+  };
+  try {
+    // Inspected again under the lock: another run may have written it since.
+    const state = await inspectOutputDir(dir, CHECKPOINT_KIND);
+    if (opts.resume && !(await pathExists(paths(dir).run))) {
+      throw new UsageError(`--resume: ${dir} is not a rec checkpoint (no run.json). Expected the --out folder of an earlier rec train.`);
+    }
+    if (!opts.resume && (state.kind === 'own' || state.kind === 'foreign')) {
+      if (!opts.force) throw await refuseCheckpointDir(dir, state);
+    }
+    const p = paths(dir);
+    if (await recoverStagedDir(p.last, 'trainer_state.json')) opts.log.warn(`${p.last}: a save was interrupted between its renames; restored the latest complete state.`);
+    if (await recoverStagedDir(p.model, 'model.json')) opts.log.warn(`${p.model}: a save was interrupted between its renames; restored the latest complete model.`);
+    const removed: string[] = [];
+    for (const d of [dir, p.model, p.last, p.lastModel, p.vocab]) removed.push(...(await removeStaleTemps(d)).map((n) => join(d, n)));
+    if (removed.length > 0) opts.log.info(`removed ${removed.length} temporary file(s) left by a killed run: ${removed.slice(0, 3).join(', ')}${removed.length > 3 ? ', ...' : ''}`);
+    if (!opts.resume && opts.force && (state.kind === 'own' || state.kind === 'foreign')) await clearCheckpoint(dir, opts);
+  } catch (error) {
+    await release();
+    throw error;
+  }
+  return { dir, release };
+}
+
+async function refuseCheckpointDir(dir: string, state: OutputDirState): Promise<UsageError> {
+  if (state.kind === 'foreign' && !state.marked) return refuseOutputDir(dir, state, CHECKPOINT_KIND);
+  let status = 'unknown status';
+  try {
+    status = `status ${(await readRunJson(dir)).status}`;
+  } catch {
+    // A corrupt run.json still marks a checkpoint; the refusal does not need its status.
+  }
+  const names = (await readdir(dir)).filter((n) => !isRecTemp(n)).sort();
+  const shown = `${names.slice(0, 8).join(', ')}${names.length > 8 ? `, and ${names.length - 8} more` : ''}`;
+  return new UsageError(
+    `--out ${dir} already holds a checkpoint (${status}: ${shown}). A new run would replace its model and leave its evaluations beside another model. ` +
+      'Pass --resume to continue that run, --force to replace it (its model, state, metrics and evaluations are removed; files rec did not write are kept), or choose another --out.',
+  );
+}
+
+/** Removes what rec wrote in a checkpoint folder (never other files): --force before a new run. */
+async function clearCheckpoint(dir: string, opts: OpenCheckpointOptions): Promise<void> {
+  const removed: string[] = [];
+  for (const name of await readdir(dir)) {
+    if (!CHECKPOINT_KIND.owns(name)) continue;
+    // data/ is rec's only when it is a dataset rec prepped there (it has a manifest).
+    if (name === 'data' && (opts.keepData || !(await pathExists(join(dir, 'data', 'manifest.json'))))) continue;
+    await rm(join(dir, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  if (removed.length > 0) opts.log.warn(`--force: removed the previous checkpoint's files from ${dir}: ${removed.sort().join(', ')}`);
 }

@@ -46,7 +46,8 @@ export async function inspectOutputDir(dir: string, kind: OutputKind): Promise<O
   } catch (error) {
     throw outputFsError(dir, error);
   }
-  if (names.length === 0) return { kind: 'empty' };
+  // A folder holding only rec's temporaries (a killed run's leftovers, a lock) has nothing to keep.
+  if (names.every(isRecTemp)) return { kind: 'empty' };
   const marked = names.includes(kind.marker) && (await isJsonObject(join(dir, kind.marker)));
   const foreign = names.filter((n) => !kind.owns(n) && !isRecTemp(n)).sort();
   if (marked && foreign.length === 0) return { kind: 'own' };

@@ -28,10 +28,13 @@ import {
   type DataType,
 } from 'apache-arrow';
 import { once } from 'node:events';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { UsageError } from '../util/errors.js';
 import { tempNameBeside } from './atomic.js';
+import { removeStaleTemps } from './lock.js';
+import { errorCode, outputFsError } from './output-dir.js';
 
 export const ROW_FORMATS = ['jsonl', 'csv', 'arrow'] as const;
 export type RowFormat = (typeof ROW_FORMATS)[number];
@@ -169,9 +172,21 @@ export interface RowFileSink<T> {
 }
 
 export async function openRowFile<T>(path: string, format: RowFormat, layout: RowLayout<T>): Promise<RowFileSink<T>> {
-  await mkdir(dirname(path), { recursive: true });
+  try {
+    if ((await stat(path)).isDirectory()) throw new UsageError(`--out ${path} is a folder. Expected a file path, e.g. ${path.replace(/\/+$/, '')}/recommendations.${format}.`);
+  } catch (error) {
+    if (errorCode(error) !== 'ENOENT') throw outputFsError(path, error);
+  }
+  let handle;
   const tmp = tempNameBeside(path);
-  const handle = await open(tmp, 'w');
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    // What a kill -9 of an earlier run writing this same file left behind.
+    await removeStaleTemps(dirname(path), (name) => name.startsWith(`.${basename(path)}.tmp-`));
+    handle = await open(tmp, 'w');
+  } catch (error) {
+    throw outputFsError(path, error);
+  }
   // autoClose off: the handle must outlive the stream so it can be fsynced before the rename.
   const stream = handle.createWriteStream({ autoClose: false });
   const put = async (chunk: string | Uint8Array) => {

@@ -38,7 +38,7 @@ export interface RecommendCheckpoint extends TrainedCheckpoint {
 
 /** The checkpoint (eval/checkpoint.ts) plus, when asked for, what its dataset knows. */
 export async function loadRecommendCheckpoint(ckpt: string, opts: { dataset: boolean }, log: Logger): Promise<RecommendCheckpoint> {
-  const loaded = await loadTrainedCheckpoint(ckpt);
+  const loaded = await loadTrainedCheckpoint(ckpt, log);
   const dataset = opts.dataset ? await readDatasetFacts(loaded.run, loaded.users, loaded.items.ids.length, log) : null;
   return { ...loaded, dataset };
 }

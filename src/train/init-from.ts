@@ -19,7 +19,7 @@ import type { ModelName } from '../config/schema.js';
 import { readVocabFile, type Vocab } from '../data/dataset.js';
 import { VOCAB_FILES } from '../data/manifest.js';
 import { pathExists } from '../io/atomic.js';
-import { loadModel, paths, readModelEpoch, readRunJson, type ParentRecord, weightsSha256 } from '../io/checkpoint.js';
+import { loadModel, paths, readModelEpoch, readRunJson, type ParentRecord, weightsCheck, weightsSha256 } from '../io/checkpoint.js';
 import { namedWeights, type NamedWeight, type PairModel } from '../models/model.js';
 import { PREDICTION_LAYER } from '../models/ncf.js';
 import type { Logger } from '../util/log.js';
@@ -113,8 +113,9 @@ function shapeText(shape: readonly number[]): string {
 
 async function loadParent(path: string, model: ModelName, req: InitFromRequest): Promise<Parent> {
   const p = paths(path);
+  const run = await readRunJson(path);
   const [pair, users, items, sha, epoch] = await Promise.all([
-    loadModel(p.model),
+    loadModel(p.model, weightsCheck(run, 'model/weights.bin', req.log)),
     readVocabFile(join(p.vocab, VOCAB_FILES.users)),
     readVocabFile(join(p.vocab, VOCAB_FILES.items)),
     weightsSha256(p.model),

@@ -110,13 +110,14 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   let state: TrainerState;
   let records: EpochRecord[] = [];
   let run: RunJson;
-  const restored = req.resume ? await readLastState(ckpt) : null;
+  const previous = req.resume ? await readRunJson(ckpt) : null;
+  const restored = previous ? await readLastState(ckpt, previous, io.log) : null;
   if (req.resume && !restored) throw new UsageError(`--resume: ${ckpt} has no complete saved state (last/trainer_state.json). Start a new run without --resume.`);
-  if (restored) {
+  if (restored && previous) {
     model = restored.model;
     state = restored.state;
     records = (await readMetrics(ckpt)).slice(0, state.epoch);
-    run = { ...(await readRunJson(ckpt)), status: 'running' };
+    run = { ...previous, status: 'running' };
     io.log.info(`resuming ${ckpt} at epoch ${state.epoch + 1}, step ${state.step_in_epoch}`);
   } else {
     const seedRng = Prng.fromSeed(config.seed, 'model/init');
@@ -232,7 +233,8 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
       ...stateToTensors('params', params.getState()),
     };
     try {
-      await writeLastState(ckpt, model, named, s);
+      const hashes = await writeLastState(ckpt, model, named, s);
+      run.weights_sha256 = { ...run.weights_sha256, 'last/model/weights.bin': hashes.model, 'last/optimizer.bin': hashes.optimizer };
     } finally {
       tf.dispose(Object.values(named));
     }
@@ -261,7 +263,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
           await writeMetrics(ckpt, records);
           const isBest = !monitor || s.best?.epoch === record.epoch;
           if (isBest) {
-            await writeModel(p.model, model);
+            run.weights_sha256 = { ...run.weights_sha256, 'model/weights.bin': await writeModel(p.model, model) };
             await writeJsonAtomic(p.best, { epoch: record.epoch, metric: s.best?.metric ?? null, value: s.best?.value ?? null, valid: record.valid });
           }
         },

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { carveValidFromTrain } from '../../data/carve.js';
 import { loadDataset, manifestSha256, type Dataset } from '../../data/dataset.js';
 import { initEngine } from '../../engine/backend.js';
 import { pathExists } from '../../io/atomic.js';
-import { readRunJson } from '../../io/checkpoint.js';
+import { type CheckpointSession, openCheckpointForTrain, readRunJson } from '../../io/checkpoint.js';
 import { runTrain, type TrainData, type TrainResult } from '../../train/run.js';
 import { createValidator } from '../../eval/validate.js';
 import { lowerIsBetter } from '../../eval/metrics/registry.js';
@@ -63,13 +63,18 @@ export function registerTrain(program: Command, runtime: Runtime): void {
     .option('-d, --data <dir|log>', 'dataset folder from rec prep, or a raw log (default: the bundled shop log)')
     .option('-o, --out <dir>', 'checkpoint folder (default checkpoints/<model>-<timestamp>)')
     .option('--resume', 'continue the run in --out from its last saved state')
+    .option('--force', "train into --out even when it holds a checkpoint or other files: the old checkpoint's own files are removed first, other files are kept")
     .addHelpText('after', EXAMPLES);
   addConfigOptions(cmd, 'train');
   addGlobalFlags(cmd).action(async (_opts, self: Command) => {
+    // Held from the --out check to the last write, released however the command ends.
+    let session: CheckpointSession | null = null;
     await runCommand(self, 'train', runtime, async (ctx) => {
-      const o = self.opts<{ data?: string; out?: string; resume?: boolean }>();
+      const o = self.opts<{ data?: string; out?: string; resume?: boolean; force?: boolean }>();
       if (o.resume && !o.out) throw new UsageError('--resume needs --out DIR: the checkpoint folder of the run to continue.');
       const out = resolve(ctx.cwd, o.out ?? join('checkpoints', `${ctx.resolved.config.train.model}-${timestamp()}`));
+      const dataInOut = o.data !== undefined && !relative(join(out, 'data'), resolve(ctx.cwd, o.data)).startsWith('..');
+      session = await openCheckpointForTrain(out, { resume: o.resume === true, force: o.force === true, keepData: dataInOut, log: ctx.log });
       let dataDir: string;
       if (o.resume) {
         const run = await readRunJson(out);
@@ -116,6 +121,6 @@ export function registerTrain(program: Command, runtime: Runtime): void {
         result,
         human: `trained ${result.model} for ${result.epochs.length} epochs on ${result.engine} in ${result.train_seconds.toFixed(1)}s${last ? `, last loss ${last.loss.toFixed(4)}` : ''}${result.best ? `, best ${result.best.metric} ${result.best.value.toFixed(4)} at epoch ${result.best.epoch}` : ''}\ncheckpoint: ${result.checkpoint}`,
       };
-    });
+    }).finally(() => session?.release());
   });
 }

@@ -1,0 +1,82 @@
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CHECKPOINT_KIND, findCompleteDir, readMetrics, readRunJson, recoverStagedDir, recordedWeightsHash } from '../../../src/io/checkpoint.js';
+import { DataError } from '../../../src/util/errors.js';
+
+const dir = () => mkdtempSync(join(tmpdir(), 'rec-ckpt-'));
+
+function stateDir(path: string, step: number, mtime: number): void {
+  mkdirSync(path, { recursive: true });
+  writeFileSync(join(path, 'trainer_state.json'), JSON.stringify({ global_step: step }));
+  utimesSync(join(path, 'trainer_state.json'), mtime, mtime);
+}
+
+describe('last/ swap recovery', () => {
+  it('uses last/ when it is complete', async () => {
+    const d = dir();
+    stateDir(join(d, 'last'), 5, 1000);
+    stateDir(join(d, '.last.tmp-1-aa'), 9, 2000);
+    expect(await findCompleteDir(join(d, 'last'), 'trainer_state.json')).toBe(join(d, 'last'));
+  });
+
+  it('after a kill between the two renames, restores the newest complete copy', async () => {
+    const d = dir();
+    stateDir(join(d, '.last.tmp-1-aa'), 5, 1000);
+    stateDir(join(d, '.last.tmp-1-bb'), 9, 2000);
+    mkdirSync(join(d, '.last.tmp-1-cc')); // a staged copy that never got its trainer_state.json
+    expect(await findCompleteDir(join(d, 'last'), 'trainer_state.json')).toBe(join(d, '.last.tmp-1-bb'));
+    expect(await recoverStagedDir(join(d, 'last'), 'trainer_state.json')).toBe(true);
+    expect(JSON.parse(readFileSync(join(d, 'last', 'trainer_state.json'), 'utf8'))).toEqual({ global_step: 9 });
+    expect(await recoverStagedDir(join(d, 'last'), 'trainer_state.json')).toBe(false);
+  });
+
+  it('an incomplete last/ (no trainer_state.json) is moved aside, not trusted', async () => {
+    const d = dir();
+    mkdirSync(join(d, 'last', 'model'), { recursive: true });
+    stateDir(join(d, '.last.tmp-1-aa'), 5, 1000);
+    expect(await recoverStagedDir(join(d, 'last'), 'trainer_state.json')).toBe(true);
+    expect(readdirSync(join(d, 'last'))).toEqual(['trainer_state.json']);
+  });
+
+  it('no complete copy anywhere: nothing to resume', async () => {
+    const d = dir();
+    mkdirSync(join(d, 'last'));
+    expect(await findCompleteDir(join(d, 'last'), 'trainer_state.json')).toBeNull();
+  });
+});
+
+describe('corrupt checkpoint files are DataErrors naming the file', () => {
+  it('run.json: invalid JSON, missing fields', async () => {
+    const d = dir();
+    writeFileSync(join(d, 'run.json'), '{"format_version": 1, "model": ');
+    await expect(readRunJson(d)).rejects.toThrow(/run\.json \(the run record\) is not valid JSON/);
+    writeFileSync(join(d, 'run.json'), JSON.stringify({ format_version: 1, model: 'mf' }));
+    const error = await readRunJson(d).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DataError);
+    expect((error as Error).message).toMatch(/run\.json is corrupt: "loss" is nothing; expected a string/);
+  });
+
+  it('metrics.jsonl: names the line', async () => {
+    const d = dir();
+    writeFileSync(join(d, 'metrics.jsonl'), '{"epoch":1,"loss":0.5}\n{"epoch":2,"lo\n');
+    await expect(readMetrics(d)).rejects.toThrow(/metrics\.jsonl:2 is not valid JSON/);
+  });
+});
+
+describe('checkpoint output kind', () => {
+  it('owns what rec train and rec eval write, nothing else', () => {
+    for (const name of ['run.json', 'model', 'last', 'vocab', 'data', 'best.json', 'metrics.jsonl', 'config.yaml', 'eval-test-full.json', 'eval-test-sampled100.negatives.tsv']) {
+      expect(CHECKPOINT_KIND.owns(name), name).toBe(true);
+    }
+    for (const name of ['notes.md', 'eval.json', 'model.json', 'eval-test-full.json.bak']) expect(CHECKPOINT_KIND.owns(name), name).toBe(false);
+  });
+
+  it('run.json hashes are checked only once the run has ended', () => {
+    const weights_sha256 = { 'model/weights.bin': 'abc' };
+    expect(recordedWeightsHash({ status: 'completed', weights_sha256 }, 'model/weights.bin')).toBe('abc');
+    expect(recordedWeightsHash({ status: 'running', weights_sha256 }, 'model/weights.bin')).toBeNull();
+    expect(recordedWeightsHash({ status: 'completed' }, 'last/optimizer.bin')).toBeNull();
+  });
+});

@@ -1,0 +1,76 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { acquireLock, LOCK_NAME, pidAlive, readLock, removeStaleTemps, tempOwnerPid } from '../../../src/io/lock.js';
+import { UsageError } from '../../../src/util/errors.js';
+
+const dir = () => mkdtempSync(join(tmpdir(), 'rec-lock-'));
+/** The pid of a process that has exited (pids are not reused this fast in practice). */
+const deadPid = () => spawnSync(process.execPath, ['-e', '0']).pid as number;
+
+describe('folder lock', () => {
+  it('is created with the owner pid and removed on release', async () => {
+    const d = dir();
+    const lock = await acquireLock(d, 'rec train', '--out x');
+    expect((await readLock(d))?.pid).toBe(process.pid);
+    await lock.release();
+    expect(readdirSync(d)).toEqual([]);
+  });
+
+  it('refuses (exit 2) while a live process holds it, naming the pid', async () => {
+    const d = dir();
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 20000)'], { stdio: 'ignore' });
+    try {
+      writeFileSync(join(d, LOCK_NAME), JSON.stringify({ pid: child.pid, command: 'rec train', started: 'then' }));
+      const error = await acquireLock(d, 'rec train', `--out ${d}`).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UsageError);
+      expect((error as Error).message).toContain(`pid ${child.pid}`);
+      expect((await readLock(d))?.pid).toBe(child.pid);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('takes over a lock whose process is dead, or that is unreadable', async () => {
+    const d = dir();
+    writeFileSync(join(d, LOCK_NAME), JSON.stringify({ pid: deadPid(), command: 'rec train', started: 'then' }));
+    const lock = await acquireLock(d, 'rec train', '--out x');
+    expect((await readLock(d))?.pid).toBe(process.pid);
+    await lock.release();
+    writeFileSync(join(d, LOCK_NAME), '');
+    const again = await acquireLock(d, 'rec train', '--out x');
+    expect((await readLock(d))?.pid).toBe(process.pid);
+    await again.release();
+    expect(existsSync(join(d, LOCK_NAME))).toBe(false);
+  });
+
+  it('pidAlive: this process yes, an exited one no', () => {
+    expect(pidAlive(process.pid)).toBe(true);
+    expect(pidAlive(deadPid())).toBe(false);
+    expect(pidAlive(0)).toBe(false);
+  });
+});
+
+describe('stale temporaries', () => {
+  it('parses the writer pid of both temp name formats', () => {
+    expect(tempOwnerPid('.weights.bin.tmp-123-ab12cd34')).toBe(123);
+    expect(tempOwnerPid('.users.arrow.tmp-77')).toBe(77);
+    expect(tempOwnerPid('weights.bin')).toBeNull();
+    expect(tempOwnerPid('.hidden')).toBeNull();
+  });
+
+  it('removes only the temporaries of dead writers that the filter accepts', async () => {
+    const d = dir();
+    const dead = deadPid();
+    writeFileSync(join(d, `.eval-test-full.json.tmp-${dead}-0a0b0c0d`), '{"half');
+    mkdirSync(join(d, `.last.tmp-${dead}-01020304`));
+    writeFileSync(join(d, `.recs.jsonl.tmp-${process.pid}-0a0b0c0d`), 'live');
+    writeFileSync(join(d, `.other.tmp-${dead}-0a0b0c0d`), 'filtered out');
+    writeFileSync(join(d, 'user-file.tmp-1'), 'not rec format');
+    const removed = await removeStaleTemps(d, (n) => !n.startsWith('.other'));
+    expect(removed.sort()).toEqual([`.eval-test-full.json.tmp-${dead}-0a0b0c0d`, `.last.tmp-${dead}-01020304`]);
+    expect(readdirSync(d).sort()).toEqual([`.other.tmp-${dead}-0a0b0c0d`, `.recs.jsonl.tmp-${process.pid}-0a0b0c0d`, 'user-file.tmp-1']);
+  });
+});
