@@ -32,7 +32,9 @@ export function buildProgram(runtime: Runtime): Command {
     .description('Turn e-commerce behaviour logs into trained, fine-tuned and evaluated recommender models.')
     .version(REC_VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stderr.write(s) })
+    // Help and version are the output asked for, so stdout (`rec train --help | grep lr`,
+    // `v=$(rec --version)`); usage errors and their hints go to stderr.
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) })
     .exitOverride()
     .addHelpText('after', EXAMPLES);
   registerPrep(program, runtime);

@@ -4,8 +4,8 @@
  * not configuration (a command's --out, --resume, gates) are declared by their command.
  */
 import type { Command } from 'commander';
-import type { ConfigLayer, Tree } from '../config/load.js';
-import { setPath } from '../config/load.js';
+import type { ConfigLayer } from '../config/load.js';
+import { setPath, type Tree } from '../config/tree.js';
 import { UsageError, describeValue } from '../util/errors.js';
 
 export type CommandName = 'prep' | 'train' | 'eval' | 'recommend' | 'synth' | 'doctor';

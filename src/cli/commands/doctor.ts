@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { runDoctor, type DoctorReport } from '../../engine/doctor.js';
+import type { DoctorReport } from '../../engine/doctor.js';
 import { addGlobalFlags, runCommand, type Runtime } from '../runtime.js';
 
 function describe(report: DoctorReport): string {
@@ -27,6 +27,7 @@ export function registerDoctor(program: Command, runtime: Runtime): void {
     .addHelpText('after', '\nExamples:\n  $ rec doctor\n  $ rec doctor --json');
   addGlobalFlags(cmd).action(async (_opts, self: Command) => {
     await runCommand(self, 'doctor', runtime, async (ctx) => {
+      const { runDoctor } = await import('../../engine/doctor.js');
       const report = await runDoctor(ctx.log);
       return { result: report, human: describe(report) };
     });
