@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import type { ConfigLayer } from '../config/load.js';
+import { BUILT_MODELS } from '../config/model-names.js';
 import { setPath, type Tree } from '../config/tree.js';
 import { UsageError, describeValue } from '../util/errors.js';
 
@@ -51,14 +52,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'prep.anonymize_key_file', flag: '--anonymize-key-file <file>', type: 'string', commands: ['prep', 'eval', 'recommend'], description: 'file holding the anonymisation key' },
   { key: 'prep.max_rejects', flag: '--max-rejects <n|p%>', type: 'countOrPercent', commands: PREP, description: 'fail (exit 1) when more rows than this are rejected (default 5%)' },
   // model
-  { key: 'train.model', flag: '--model <name>', type: 'string', commands: TRAIN, description: 'mf|gmf|mlp|neumf|sasrec' },
+  { key: 'train.model', flag: '--model <name>', type: 'string', commands: TRAIN, description: BUILT_MODELS.join('|') },
   { key: 'model.dim', flag: '--dim <n>', type: 'int', commands: TRAIN, description: 'predictive factors (embedding size)' },
   { key: 'model.layers', flag: '--layers <list>', type: 'intList', commands: TRAIN, description: 'MLP tower, e.g. 64,32,16,8 (default 8d,4d,2d,d)' },
   { key: 'model.alpha', flag: '--alpha <x>', type: 'number', commands: TRAIN, description: 'NeuMF: weight of the GMF parent when built from parents' },
   { key: 'model.dropout', flag: '--dropout <x>', type: 'number', commands: TRAIN, description: 'dropout rate' },
-  { key: 'model.max_len', flag: '--max-len <n>', type: 'int', commands: TRAIN, description: 'SASRec: sequence length' },
-  { key: 'model.blocks', flag: '--blocks <n>', type: 'int', commands: TRAIN, description: 'SASRec: attention blocks' },
-  { key: 'model.heads', flag: '--heads <n>', type: 'int', commands: TRAIN, description: 'SASRec: attention heads' },
   // train
   { key: 'train.loss', flag: '--loss <name>', type: 'string', commands: TRAIN, description: 'mse|bce|bpr|ce (default: mse explicit, bce implicit)' },
   { key: 'train.epochs', flag: '--epochs <n>', type: 'int', commands: TRAIN, description: 'training epochs' },
