@@ -79,7 +79,7 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
     let segmentStart = performance.now();
     const secondsBefore = state.train_seconds;
     const steps = task.beginEpoch(epochRng);
-    const bar = opts.progress.start(`epoch ${state.epoch + 1}/${opts.epochs}`, steps, 'steps');
+    const bar = opts.progress.start(`epoch ${state.epoch + 1}/${opts.epochs}`, steps, 'steps', { rate: { unit: 'ex', scale: steps > 0 ? task.epochExamples() / steps : 0 } });
     let lastYield = performance.now();
     for (let s = state.step_in_epoch; s < steps; s++) {
       // Steps are synchronous: without a turn of the event loop now and then, SIGINT/SIGTERM
