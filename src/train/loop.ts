@@ -108,7 +108,7 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
         if (interrupted) {
           bar.stop();
           const signal = opts.signal?.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
-          throw new InterruptedError(signal, `${signal} received: saved a resumable state at epoch ${state.epoch + 1}, step ${s + 1}. Continue with --resume.`);
+          throw new InterruptedError(signal, `${signal} received: saved a resumable state at epoch ${state.epoch + 1}, step ${s + 1}.`);
         }
       }
     }
@@ -158,7 +158,7 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
     }
     if (opts.signal?.aborted) {
       const signal = opts.signal.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
-      throw new InterruptedError(signal, `${signal} received: saved a resumable state after epoch ${state.epoch}. Continue with --resume.`);
+      throw new InterruptedError(signal, `${signal} received: saved a resumable state after epoch ${state.epoch}.`);
     }
   }
   return { outcome: 'completed', state };

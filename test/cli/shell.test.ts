@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { rec, tempDir } from './helpers.js';
+import { BIN, REPO, rec, tempDir } from './helpers.js';
 
 /** Every object key in a JSON document, at any depth. */
 function keysOf(value: unknown): string[] {
@@ -54,4 +55,25 @@ describe('only built models are offered', () => {
     expect(r.stderr).toContain('sasrec is not built in this version of rec; expected one of mf|gmf|mlp|neumf');
     expect(existsSync(out)).toBe(false);
   });
+});
+
+describe('interrupting rec train', () => {
+  it('SIGINT ends with the resume command to paste, the folder quoted (exit 130)', async () => {
+    const cwd = tempDir();
+    // Batch size 1 through the autograd step: an epoch is thousands of short steps, so the signal lands inside one.
+    const child = spawn(process.execPath, [BIN, 'train', '--data', join(REPO, 'datasets/shop/events.csv'), '--epochs', '2', '--dim', '8', '--batch-size', '1', '--no-fused', '--backend', 'cpu', '--out', 'my runs/mf'], {
+      cwd,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, CI: 'true', REC_LOG_LEVEL: '' },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+    const runJson = join(cwd, 'my runs/mf/run.json');
+    for (let i = 0; i < 6000 && !existsSync(runJson); i++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 1000));
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toMatch(/SIGINT received: saved a resumable state at epoch 1, step \d+\. Continue with: rec train --out 'my runs\/mf' --resume\n/);
+  }, 60_000);
 });

@@ -13,6 +13,7 @@ import { addGlobalFlags, runCommand, type Runtime } from '../runtime.js';
 import type { CommandContext } from '../context.js';
 import { prepFromConfig } from './prep.js';
 import { BUNDLED_DATA } from '../defaults.js';
+import { withResumeCommand } from '../resume-command.js';
 
 const EXAMPLES = `
 Examples:
@@ -115,7 +116,7 @@ export function registerTrain(program: Command, runtime: Runtime): void {
           initFrom: config.train.init_from.map((path) => resolve(ctx.cwd, path)),
         },
         ctx.io,
-      );
+      ).catch(async (error: unknown) => Promise.reject(await withResumeCommand(error, out, ctx.cwd)));
       const last = result.epochs[result.epochs.length - 1];
       return {
         result,
