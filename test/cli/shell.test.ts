@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BIN, REPO, rec, tempDir } from './helpers.js';
@@ -76,4 +76,19 @@ describe('interrupting rec train', () => {
     expect(await exited).toBe(130);
     expect(stderr).toMatch(/SIGINT received: saved a resumable state at epoch 1, step \d+\. Continue with: rec train --out 'my runs\/mf' --resume\n/);
   }, 60_000);
+});
+
+describe('the checkpoint folder explains itself', () => {
+  it('rec train writes README.md describing every entry it created', async () => {
+    const out = join(tempDir(), 'ck');
+    const r = await rec(['train', '--data', join(REPO, 'datasets/shop/events.csv'), '--epochs', '1', '--dim', '8', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const readme = readFileSync(join(out, 'README.md'), 'utf8');
+    expect(readme).toMatch(/^# rec checkpoint \(mf\)/);
+    for (const entry of readdirSync(out, { withFileTypes: true })) {
+      if (entry.name === 'README.md') continue;
+      expect(readme, entry.name).toContain(`\`${entry.name}${entry.isDirectory() ? '/' : ''}\``);
+    }
+    for (const entry of readdirSync(join(out, 'last'))) expect(readme, `last/${entry}`).toContain(entry.replace(/\.(json|bin)$/, ''));
+  });
 });
