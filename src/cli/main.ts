@@ -61,6 +61,12 @@ export async function main(argv: string[]): Promise<void> {
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
 
+  // A reader that stops early (`rec train --help | head`) closes the pipe: not a failure, and not
+  // a stack trace; whatever was being written has nowhere to go.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+
   const runtime: Runtime = { signal: controller.signal };
   const program = buildProgram(runtime);
   try {

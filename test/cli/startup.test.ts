@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO, rec, tempDir } from './helpers.js';
+import { BIN, REPO, rec, tempDir } from './helpers.js';
 
 const TRACE = join(REPO, 'test/fixtures/startup/trace-imports.mjs');
 
@@ -67,5 +68,18 @@ describe('help and version are output: stdout, exit 0', () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/unknown option '--no-such-flag'/);
+  });
+});
+
+describe('a reader that stops early', () => {
+  it('rec train --help | head: a closed stdout is exit 0 without a stack trace', async () => {
+    const child = spawn(process.execPath, [BIN, 'train', '--help'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: 'true' } });
+    // Closed before the child has written anything, so its writes meet EPIPE.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((done) => child.on('close', (c) => done(c)));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 });
