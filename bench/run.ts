@@ -12,6 +12,7 @@
 import { runEngineBench } from './engine.js';
 import { runPrepBench, summarizePrepBench } from './prep.js';
 import { runNcfBench } from './ncf.js';
+import { runStartupBench } from './startup.js';
 import { runTrainBench } from './train.js';
 
 interface Bench {
@@ -47,6 +48,13 @@ const BENCHES: Record<string, Bench> = {
   prep: {
     about: 'rec prep rows/s on a 1M-row TSV beside pandas, peak RSS at 1M/3M/10M rows (bench/results/prep.json)',
     run: async ({ quick }) => summarizePrepBench(await runPrepBench({ quick })),
+  },
+  startup: {
+    about: 'CLI start-up: node -e 0, rec --version, rec --help, rec prep --help, median of 5 (target ≤ 4× node); rec prep on ML-100K u.data (bench/results/startup.json)',
+    run: async ({ quick }) => {
+      const r = await runStartupBench({ quick });
+      return { commands: r.commands.map((c) => ({ name: c.name, median_ms: c.median_ms, ratio: c.ratio })), within_target: r.within_target, prep_ml100k_ms: r.prep_ml100k?.median_ms ?? null };
+    },
   },
 };
 

@@ -32,7 +32,9 @@ export function buildProgram(runtime: Runtime): Command {
     .description('Turn e-commerce behaviour logs into trained, fine-tuned and evaluated recommender models.')
     .version(REC_VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stderr.write(s) })
+    // Help and version are the output asked for, so stdout (`rec train --help | grep lr`,
+    // `v=$(rec --version)`); usage errors and their hints go to stderr.
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) })
     .exitOverride()
     .addHelpText('after', EXAMPLES);
   registerPrep(program, runtime);
@@ -58,6 +60,12 @@ export async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
+
+  // A reader that stops early (`rec train --help | head`) closes the pipe: not a failure, and not
+  // a stack trace; whatever was being written has nowhere to go.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
 
   const runtime: Runtime = { signal: controller.signal };
   const program = buildProgram(runtime);

@@ -4,8 +4,9 @@
  * not configuration (a command's --out, --resume, gates) are declared by their command.
  */
 import type { Command } from 'commander';
-import type { ConfigLayer, Tree } from '../config/load.js';
-import { setPath } from '../config/load.js';
+import type { ConfigLayer } from '../config/load.js';
+import { BUILT_MODELS } from '../config/model-names.js';
+import { setPath, type Tree } from '../config/tree.js';
 import { UsageError, describeValue } from '../util/errors.js';
 
 export type CommandName = 'prep' | 'train' | 'eval' | 'recommend' | 'synth' | 'doctor';
@@ -30,7 +31,7 @@ const PREP: readonly CommandName[] = ['prep', 'train'];
 export const OPTIONS: readonly OptionSpec[] = [
   { key: 'seed', flag: '--seed <n>', type: 'int', commands: ['prep', 'train', 'eval'], description: 'seed of every random stream (default 2020)' },
   { key: 'backend', flag: '--backend <name>', type: 'string', commands: ['train', 'eval', 'recommend'], description: 'engine: auto|node-gpu|node|wasm|cpu' },
-  { key: 'log_level', flag: '--log-level <level>', type: 'string', commands: ALL, description: 'error|warn|info|debug' },
+  { key: 'log_level', flag: '--log-level <level>', type: 'string', commands: [...ALL, 'synth', 'doctor'], description: 'error|warn|info|debug' },
   // prep
   { key: 'prep.format', flag: '--format <fmt>', type: 'string', commands: PREP, description: 'csv|tsv|jsonl (default: from the file extension)' },
   { key: 'prep.delimiter', flag: '--delimiter <str>', type: 'string', commands: PREP, description: 'field delimiter, multi-character allowed (e.g. "::")' },
@@ -51,14 +52,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'prep.anonymize_key_file', flag: '--anonymize-key-file <file>', type: 'string', commands: ['prep', 'eval', 'recommend'], description: 'file holding the anonymisation key' },
   { key: 'prep.max_rejects', flag: '--max-rejects <n|p%>', type: 'countOrPercent', commands: PREP, description: 'fail (exit 1) when more rows than this are rejected (default 5%)' },
   // model
-  { key: 'train.model', flag: '--model <name>', type: 'string', commands: TRAIN, description: 'mf|gmf|mlp|neumf|sasrec' },
+  { key: 'train.model', flag: '--model <name>', type: 'string', commands: TRAIN, description: BUILT_MODELS.join('|') },
   { key: 'model.dim', flag: '--dim <n>', type: 'int', commands: TRAIN, description: 'predictive factors (embedding size)' },
   { key: 'model.layers', flag: '--layers <list>', type: 'intList', commands: TRAIN, description: 'MLP tower, e.g. 64,32,16,8 (default 8d,4d,2d,d)' },
   { key: 'model.alpha', flag: '--alpha <x>', type: 'number', commands: TRAIN, description: 'NeuMF: weight of the GMF parent when built from parents' },
   { key: 'model.dropout', flag: '--dropout <x>', type: 'number', commands: TRAIN, description: 'dropout rate' },
-  { key: 'model.max_len', flag: '--max-len <n>', type: 'int', commands: TRAIN, description: 'SASRec: sequence length' },
-  { key: 'model.blocks', flag: '--blocks <n>', type: 'int', commands: TRAIN, description: 'SASRec: attention blocks' },
-  { key: 'model.heads', flag: '--heads <n>', type: 'int', commands: TRAIN, description: 'SASRec: attention heads' },
   // train
   { key: 'train.loss', flag: '--loss <name>', type: 'string', commands: TRAIN, description: 'mse|bce|bpr|ce (default: mse explicit, bce implicit)' },
   { key: 'train.epochs', flag: '--epochs <n>', type: 'int', commands: TRAIN, description: 'training epochs' },

@@ -1,25 +1,29 @@
 import { SingleBar } from 'cli-progress';
-import type { Progress, ProgressBar } from '../util/progress.js';
+import { createRateTracker, formatCount, formatDuration, type Progress, type ProgressBar, type ProgressOptions } from '../util/progress.js';
 
-/** A cli-progress bar on stderr; used only when stderr is a TTY and neither CI nor --json is set. */
-export function ttyProgress(stream: NodeJS.WriteStream): Progress {
+/**
+ * A cli-progress bar on stderr; used only when stderr is a TTY and neither CI nor --json is set.
+ * Rate and ETA are computed here (createRateTracker) rather than by cli-progress, whose ETA
+ * counts from zero and so is wrong for an epoch resumed mid-way.
+ */
+export function ttyProgress(stream: NodeJS.WriteStream, now: () => number = () => performance.now()): Progress {
   return {
-    start(label: string, total: number, unit: string): ProgressBar {
+    start(label: string, total: number, unit: string, options: ProgressOptions = {}): ProgressBar {
       const known = total > 0;
       const bar = new SingleBar({
         stream,
         format: known
-          ? `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | {status}`
-          : `${label} {value} ${unit} | {status}`,
+          ? `${label} [{bar}] {percentage}% | {value}/{total} ${unit}{speed}{remaining} | {status}`
+          : `${label} {value} ${unit}{speed} | {status}`,
         hideCursor: true,
         clearOnComplete: true,
-        etaBuffer: 50,
         fps: 5,
       });
-      bar.start(known ? total : 1, 0, { status: '' });
+      const track = createRateTracker(total, now);
+      bar.start(known ? total : 1, 0, { status: '', speed: '', remaining: '' });
       return {
         update(value: number, status = '') {
-          bar.update(value, { status });
+          bar.update(value, { status, ...progressPayload(track(value), options) });
         },
         stop() {
           bar.stop();
@@ -27,4 +31,12 @@ export function ttyProgress(stream: NodeJS.WriteStream): Progress {
       };
     },
   };
+}
+
+/** The ` | 12.3k ex/s` and ` | ETA 1m05s` parts of the bar (empty until there is a rate). */
+export function progressPayload(figures: { perSecond: number | null; etaSeconds: number | null }, options: ProgressOptions): { speed: string; remaining: string } {
+  const { perSecond, etaSeconds } = figures;
+  const speed = perSecond !== null && options.rate ? ` | ${formatCount(perSecond * options.rate.scale)} ${options.rate.unit}/s` : '';
+  const remaining = etaSeconds !== null ? ` | ETA ${formatDuration(etaSeconds)}` : '';
+  return { speed, remaining };
 }

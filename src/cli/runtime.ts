@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { EXIT } from '../util/errors.js';
 import { stableJson } from '../io/atomic.js';
-import { buildContext, type CommandContext } from './context.js';
+import type { CommandContext } from './context.js';
 import type { CommandName } from './options.js';
 
 export interface Runtime {
@@ -18,6 +18,8 @@ export async function runCommand<R>(
   runtime: Runtime,
   handler: (ctx: CommandContext) => Promise<{ result: R; human: string; exitCode?: number }>,
 ): Promise<void> {
+  // The config schema, YAML and progress bars load only when a command runs, not for --help.
+  const { buildContext } = await import('./context.js');
   const ctx = await buildContext(cmd, name, runtime.signal);
   const { result, human, exitCode } = await handler(ctx);
   if (ctx.json) process.stdout.write(stableJson(result));

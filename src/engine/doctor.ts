@@ -42,8 +42,9 @@ export interface EngineProbe {
   kernels?: string[];
 }
 
+/** Printed as-is by `rec doctor --json`, so its keys are snake_case like every other JSON of rec. */
 export interface DoctorReport {
-  tfjsVersion: string;
+  tfjs_version: string;
   node: string;
   platform: string;
   engines: EngineProbe[];
@@ -52,12 +53,12 @@ export interface DoctorReport {
   gpu: {
     /** GPU rows from nvidia-smi (name, memory, driver), or from /proc when nvidia-smi is absent. */
     devices: string[];
-    nvidiaSmi: boolean;
+    nvidia_smi: boolean;
     /** Highest CUDA version the driver supports, from nvidia-smi's banner. */
-    driverCudaVersion?: string;
+    driver_cuda_version?: string;
   };
   /** Requirements of the GPU engine, for the printout. */
-  gpuRequirements: { package: string; cuda: string; cudnn: string; driver: string };
+  gpu_requirements: { package: string; cuda: string; cudnn: string; driver: string };
   /** Ordered, copy-pasteable steps and notes. */
   advice: string[];
 }
@@ -83,13 +84,13 @@ export async function runDoctor(log: Logger, opts: { timeoutMs?: number } = {}):
     byName('node-gpu').loads && devices.length > 0 ? 'node-gpu' : byName('node').loads ? 'node' : byName('wasm').loads ? 'wasm' : 'cpu';
 
   const report: DoctorReport = {
-    tfjsVersion: tfjsVersion(),
+    tfjs_version: tfjsVersion(),
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
     engines,
     auto,
-    gpu: { devices, nvidiaSmi: banner !== null, ...(driverCudaVersion !== undefined ? { driverCudaVersion } : {}) },
-    gpuRequirements: { package: `${NODE_PACKAGES['node-gpu']}@${tfjsVersion()}`, cuda: CUDA, cudnn: CUDNN, driver: DRIVER },
+    gpu: { devices, nvidia_smi: banner !== null, ...(driverCudaVersion !== undefined ? { driver_cuda_version: driverCudaVersion } : {}) },
+    gpu_requirements: { package: `${NODE_PACKAGES['node-gpu']}@${tfjsVersion()}`, cuda: CUDA, cudnn: CUDNN, driver: DRIVER },
     advice: [],
   };
   report.advice = buildAdvice(report);
@@ -141,7 +142,7 @@ function quiet(log: Logger): Logger {
 function buildAdvice(r: DoctorReport): string[] {
   const gpuPkg = NODE_PACKAGES['node-gpu'];
   const cpuPkg = NODE_PACKAGES.node;
-  const v = r.tfjsVersion;
+  const v = r.tfjs_version;
   const gpuProbe = r.engines.find((e) => e.name === 'node-gpu') as EngineProbe;
   const cpuProbe = r.engines.find((e) => e.name === 'node') as EngineProbe;
   const advice: string[] = [];
@@ -154,7 +155,7 @@ function buildAdvice(r: DoctorReport): string[] {
   }
   if (r.gpu.devices.length === 0) {
     advice.push(
-      r.gpu.nvidiaSmi
+      r.gpu.nvidia_smi
         ? 'nvidia-smi lists no GPU: the GPU engine cannot be used on this machine.'
         : 'No CUDA GPU is visible (nvidia-smi not found or not answering, or CUDA_VISIBLE_DEVICES hides all devices).',
     );

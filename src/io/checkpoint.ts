@@ -17,6 +17,7 @@ import type { PairModel } from '../models/model.js';
 import { DataError, RecError, UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { PrngState } from '../util/prng.js';
+import { CHECKPOINT_README } from './checkpoint-readme.js';
 import { pathExists, stageDir, tempNameBeside, writeFileAtomic, writeJsonAtomic } from './atomic.js';
 import { acquireLock, type FolderLock, removeStaleTemps } from './lock.js';
 import { inspectOutputDir, isRecTemp, outputFsError, type OutputKind, type OutputDirState, refuseOutputDir } from './output-dir.js';
@@ -397,7 +398,7 @@ export async function writeVocab(ckpt: string, datasetDir: string): Promise<void
 }
 
 /** What `rec train` writes into a checkpoint, besides rec's temporaries (eval adds eval-*.json and negatives). */
-const CHECKPOINT_ENTRIES = new Set(['config.yaml', 'run.json', 'vocab', 'model', 'last', 'metrics.jsonl', 'best.json', 'data']);
+const CHECKPOINT_ENTRIES = new Set(['config.yaml', 'run.json', 'vocab', 'model', 'last', 'metrics.jsonl', 'best.json', 'data', CHECKPOINT_README]);
 
 export const CHECKPOINT_KIND: OutputKind = {
   noun: 'checkpoint',

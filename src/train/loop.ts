@@ -79,7 +79,7 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
     let segmentStart = performance.now();
     const secondsBefore = state.train_seconds;
     const steps = task.beginEpoch(epochRng);
-    const bar = opts.progress.start(`epoch ${state.epoch + 1}/${opts.epochs}`, steps, 'steps');
+    const bar = opts.progress.start(`epoch ${state.epoch + 1}/${opts.epochs}`, steps, 'steps', { rate: { unit: 'ex', scale: steps > 0 ? task.epochExamples() / steps : 0 } });
     let lastYield = performance.now();
     for (let s = state.step_in_epoch; s < steps; s++) {
       // Steps are synchronous: without a turn of the event loop now and then, SIGINT/SIGTERM
@@ -108,7 +108,7 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
         if (interrupted) {
           bar.stop();
           const signal = opts.signal?.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
-          throw new InterruptedError(signal, `${signal} received: saved a resumable state at epoch ${state.epoch + 1}, step ${s + 1}. Continue with --resume.`);
+          throw new InterruptedError(signal, `${signal} received: saved a resumable state at epoch ${state.epoch + 1}, step ${s + 1}.`);
         }
       }
     }
@@ -158,7 +158,7 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
     }
     if (opts.signal?.aborted) {
       const signal = opts.signal.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
-      throw new InterruptedError(signal, `${signal} received: saved a resumable state after epoch ${state.epoch}. Continue with --resume.`);
+      throw new InterruptedError(signal, `${signal} received: saved a resumable state after epoch ${state.epoch}.`);
     }
   }
   return { outcome: 'completed', state };

@@ -11,6 +11,7 @@ import { valueRange } from '../data/dataset.js';
 import type { EngineInfo } from '../engine/backend.js';
 import { createDenseOptimizer, createRowSparseOptimizer, type OptimizerConfig } from '../engine/sparse-optimizer.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
+import { writeCheckpointReadme } from '../io/checkpoint-readme.js';
 import {
   CHECKPOINT_FORMAT_VERSION,
   type EpochRecord,
@@ -157,6 +158,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
     await mkdir(ckpt, { recursive: true });
     await writeFileAtomic(p.config, configToYaml(req.resolved));
     await writeVocab(ckpt, data.dir);
+    await writeCheckpointReadme(ckpt, config.train.model);
   }
   run.engine = req.engine.name;
   await writeRunJson(ckpt, run);

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
-import { runDoctor, type DoctorReport } from '../../engine/doctor.js';
+import type { DoctorReport } from '../../engine/doctor.js';
+import { addConfigOptions } from '../options.js';
 import { addGlobalFlags, runCommand, type Runtime } from '../runtime.js';
 
 function describe(report: DoctorReport): string {
-  const lines = [`rec doctor — TF.js ${report.tfjsVersion}, Node ${report.node}, ${report.platform}`, '', 'engines:'];
+  const lines = [`rec doctor — TF.js ${report.tfjs_version}, Node ${report.node}, ${report.platform}`, '', 'engines:'];
   for (const e of report.engines) {
     const state = e.loads ? 'loads' : e.installed ? 'installed but does not load' : 'not installed';
     const extra = [e.version && `v${e.version}`, e.simd !== undefined && `simd ${e.simd ? 'on' : 'off'}`, e.threads !== undefined && `threads ${e.threads}`, e.kernels?.length && `our kernels: ${e.kernels.join(', ')}`]
@@ -13,7 +14,7 @@ function describe(report: DoctorReport): string {
   }
   lines.push('', `--backend auto picks: ${report.auto}`, '', 'GPU:');
   lines.push(report.gpu.devices.length ? report.gpu.devices.map((d) => `  ${d}`).join('\n') : '  no GPU visible');
-  const r = report.gpuRequirements;
+  const r = report.gpu_requirements;
   lines.push('', `GPU engine: ${r.package} needs CUDA ${r.cuda}, cuDNN ${r.cudnn}, NVIDIA driver ${r.driver}.`, '', 'advice:');
   for (const a of report.advice) lines.push(`  - ${a}`);
   return lines.join('\n');
@@ -25,8 +26,10 @@ export function registerDoctor(program: Command, runtime: Runtime): void {
     .summary('which engines load here, and how to enable the GPU one')
     .description('Report which TF.js engines load (tfjs-node-gpu, tfjs-node, wasm, cpu), their versions, GPU devices, and what to install to get the GPU engine.')
     .addHelpText('after', '\nExamples:\n  $ rec doctor\n  $ rec doctor --json');
+  addConfigOptions(cmd, 'doctor');
   addGlobalFlags(cmd).action(async (_opts, self: Command) => {
     await runCommand(self, 'doctor', runtime, async (ctx) => {
+      const { runDoctor } = await import('../../engine/doctor.js');
       const report = await runDoctor(ctx.log);
       return { result: report, human: describe(report) };
     });

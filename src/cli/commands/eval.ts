@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { initEngine } from '../../engine/backend.js';
 import { describeFailure, parseGates } from '../../eval/gates.js';
 import { parseKList } from '../../eval/metrics/registry.js';
 import { parseProtocol, type ProtocolSpec } from '../../eval/protocols.js';
-import { runEval } from '../../eval/run.js';
 import { pathExists } from '../../io/atomic.js';
 import { EXIT, UsageError } from '../../util/errors.js';
 import { REC_VERSION } from '../../util/version.js';
@@ -50,6 +48,7 @@ export function registerEval(program: Command, runtime: Runtime): void {
       const failUnder = parseGates(o.failUnder ?? [], '--fail-under', false);
       const maxDrop = parseGates(o.maxDrop ?? [], '--max-drop', true);
       const k = parseKList(config.eval.k);
+      const [{ initEngine }, { runEval }] = await Promise.all([import('../../engine/backend.js'), import('../../eval/run.js')]);
       const engine = await initEngine({ backend: config.backend, log: ctx.log });
       const result = await runEval(
         {

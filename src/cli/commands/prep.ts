@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { runPrep } from '../../data/prep/run.js';
 import type { Config } from '../../config/schema.js';
 import { REC_VERSION } from '../../util/version.js';
 import { addConfigOptions } from '../options.js';
@@ -46,6 +45,8 @@ export async function prepFromConfig(
     valid: config.prep.valid ? resolve(ctx.cwd, config.prep.valid) : null,
   };
   const anonKey = prep.anonymize ? await resolveAnonKey(prep.anonymize_key_file, ctx.cwd, ctx.env) : undefined;
+  // Loaded here, not at start-up: `rec prep --help` and every other command skip Arrow and csv-parse.
+  const { runPrep } = await import('../../data/prep/run.js');
   return runPrep(
     { inputs, out, config: prep, seed: config.seed, anonKey, recVersion: REC_VERSION, resolvedConfig: { prep, seed: config.seed } },
     ctx.io,

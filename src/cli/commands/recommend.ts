@@ -1,28 +1,9 @@
 import type { Command } from 'commander';
 import { once } from 'node:events';
 import { extname, resolve } from 'node:path';
-import { initEngine } from '../../engine/backend.js';
-import {
-  ROW_FORMATS,
-  SIMILAR_LAYOUT,
-  USER_LAYOUT,
-  formatText,
-  openRowFile,
-  type RowFileSink,
-  type RowFormat,
-  type RowLayout,
-} from '../../io/recommendations.js';
-import { recommendBlocks, type UserQueries, type UserRecommendations } from '../../recommend/recommend.js';
-import { checkCheckpointDir } from '../../eval/checkpoint.js';
-import { readItemVectors, similarItems, type SimilarItems } from '../../recommend/similar.js';
-import {
-  allUsers,
-  anonymizationKey,
-  loadRecommendCheckpoint,
-  readUserIdsFile,
-  resolveItems,
-  resolveUsers,
-} from '../../recommend/source.js';
+import type { RowFileSink, RowFormat, RowLayout } from '../../io/recommendations.js';
+import type { UserQueries, UserRecommendations } from '../../recommend/recommend.js';
+import type { SimilarItems } from '../../recommend/similar.js';
 import { InterruptedError, UsageError, describeValue } from '../../util/errors.js';
 import { resolveAnonKey } from '../anon-key.js';
 import type { CommandContext } from '../context.js';
@@ -81,11 +62,11 @@ function parseK(text: string | undefined): number {
 }
 
 /** --format, else from the --out extension (.csv, .arrow/.feather/.ipc), else jsonl. */
-function outputFormat(format: string | undefined, out: string | undefined): RowFormat {
+function outputFormat(format: string | undefined, out: string | undefined, formats: readonly RowFormat[]): RowFormat {
   if (format !== undefined) {
     const f = format.trim().toLowerCase();
-    if (!(ROW_FORMATS as readonly string[]).includes(f)) {
-      throw new UsageError(`--format expects one of ${ROW_FORMATS.join('|')}. Received: ${describeValue(format)}.`);
+    if (!(formats as readonly string[]).includes(f)) {
+      throw new UsageError(`--format expects one of ${formats.join('|')}. Received: ${describeValue(format)}.`);
     }
     return f as RowFormat;
   }
@@ -133,6 +114,7 @@ async function emit<T>(
     if (stdoutClosed || process.stdout.write(text)) return;
     await Promise.race([once(process.stdout, 'drain'), once(process.stdout, 'close')]).catch(() => undefined);
   };
+  const { openRowFile, formatText } = await import('../../io/recommendations.js');
   if (target.out !== null) sink = await openRowFile(target.out, target.format, layout);
   else if (toStdout && target.format === 'csv') await print(`${layout.csvHeader}\n`);
   try {
@@ -189,7 +171,17 @@ export function registerRecommend(program: Command, runtime: Runtime): void {
         );
       }
       const out = o.out === undefined ? null : resolve(ctx.cwd, o.out);
-      const format = outputFormat(o.format, o.out);
+      // TF.js, the engine and Arrow load here, not at start-up (STYLE: `rec --help` stays instant).
+      const [{ initEngine }, { ROW_FORMATS, SIMILAR_LAYOUT, USER_LAYOUT }, { recommendBlocks }, { checkCheckpointDir }, { readItemVectors, similarItems }, source] = await Promise.all([
+        import('../../engine/backend.js'),
+        import('../../io/recommendations.js'),
+        import('../../recommend/recommend.js'),
+        import('../../eval/checkpoint.js'),
+        import('../../recommend/similar.js'),
+        import('../../recommend/source.js'),
+      ]);
+      const { allUsers, anonymizationKey, loadRecommendCheckpoint, readUserIdsFile, resolveItems, resolveUsers } = source;
+      const format = outputFormat(o.format, o.out, ROW_FORMATS);
       if (format === 'arrow' && out === null) throw new UsageError('--format arrow needs --out FILE: Arrow IPC is a binary file format, not terminal output.');
       if (ctx.json && out === null && o.format !== undefined) ctx.log.warn('--format is ignored with --json and no --out: the results are in the JSON document.');
       const usersFile = o.users === undefined ? null : resolve(ctx.cwd, o.users);

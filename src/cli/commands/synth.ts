@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { runSynth, SYNTH_DEFAULTS } from '../../data/synth.js';
 import { UsageError } from '../../util/errors.js';
+import { addConfigOptions } from '../options.js';
 import { addGlobalFlags, runCommand, type Runtime } from '../runtime.js';
 
 function positiveInt(flag: string, raw: string | undefined): number | undefined {
@@ -27,6 +28,7 @@ export function registerSynth(program: Command, runtime: Runtime): void {
     .option('--seed <n>', `seed (default ${d.seed})`)
     .option('--explicit', 'add a 1-5 rating column derived from the planted affinities')
     .addHelpText('after', '\nExamples:\n  $ rec synth --out shop.csv --users 1500 --items 600 --events 60000 --days 30 --seed 7\n  $ rec synth --out big.tsv.gz --users 100000 --items 20000 --events 10000000');
+  addConfigOptions(cmd, 'synth');
   addGlobalFlags(cmd).action(async (_opts, self: Command) => {
     await runCommand(self, 'synth', runtime, async (ctx) => {
       const o = self.opts<{ out: string; users?: string; items?: string; categories?: string; events?: string; eventsPerUser?: string; days?: string; start?: string; seed?: string; explicit?: boolean }>();
@@ -45,7 +47,8 @@ export function registerSynth(program: Command, runtime: Runtime): void {
         },
         ctx.io,
       );
-      return { result, human: `wrote ${result.rows} events (${result.users} users, ${result.items} items) to ${result.path}` };
+      // runSynth logs the one summary line (rows, users, items, path, speed) on stderr.
+      return { result, human: '' };
     });
   });
 }

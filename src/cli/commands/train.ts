@@ -2,21 +2,19 @@ import type { Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { carveValidFromTrain } from '../../data/carve.js';
-import { loadDataset, manifestSha256, type Dataset } from '../../data/dataset.js';
-import { initEngine } from '../../engine/backend.js';
+import type { Dataset } from '../../data/dataset.js';
 import { pathExists } from '../../io/atomic.js';
-import { type CheckpointSession, openCheckpointForTrain, readRunJson } from '../../io/checkpoint.js';
-import { runTrain, type TrainData, type TrainResult } from '../../train/run.js';
-import { createValidator } from '../../eval/validate.js';
+import type { CheckpointSession } from '../../io/checkpoint.js';
+import type { TrainData, TrainResult } from '../../train/run.js';
 import { lowerIsBetter } from '../../eval/metrics/registry.js';
 import { UsageError } from '../../util/errors.js';
 import { REC_VERSION } from '../../util/version.js';
-import { resumeConfig, withFeedbackDefaults } from '../../config/load.js';
 import { addConfigOptions } from '../options.js';
 import { addGlobalFlags, runCommand, type Runtime } from '../runtime.js';
 import type { CommandContext } from '../context.js';
 import { prepFromConfig } from './prep.js';
 import { BUNDLED_DATA } from '../defaults.js';
+import { withResumeCommand } from '../resume-command.js';
 
 const EXAMPLES = `
 Examples:
@@ -73,6 +71,15 @@ export function registerTrain(program: Command, runtime: Runtime): void {
       const o = self.opts<{ data?: string; out?: string; resume?: boolean; force?: boolean }>();
       if (o.resume && !o.out) throw new UsageError('--resume needs --out DIR: the checkpoint folder of the run to continue.');
       const out = resolve(ctx.cwd, o.out ?? join('checkpoints', `${ctx.resolved.config.train.model}-${timestamp()}`));
+      // TF.js, the engine and Arrow load here, not at start-up (STYLE: `rec --help` stays instant).
+      const [{ loadDataset, manifestSha256 }, { initEngine }, { openCheckpointForTrain, readRunJson }, { runTrain }, { createValidator }, { resumeConfig, withFeedbackDefaults }] = await Promise.all([
+        import('../../data/dataset.js'),
+        import('../../engine/backend.js'),
+        import('../../io/checkpoint.js'),
+        import('../../train/run.js'),
+        import('../../eval/validate.js'),
+        import('../../config/load.js'),
+      ]);
       const dataInOut = o.data !== undefined && !relative(join(out, 'data'), resolve(ctx.cwd, o.data)).startsWith('..');
       session = await openCheckpointForTrain(out, { resume: o.resume === true, force: o.force === true, keepData: dataInOut, log: ctx.log });
       let dataDir: string;
@@ -115,7 +122,7 @@ export function registerTrain(program: Command, runtime: Runtime): void {
           initFrom: config.train.init_from.map((path) => resolve(ctx.cwd, path)),
         },
         ctx.io,
-      );
+      ).catch(async (error: unknown) => Promise.reject(await withResumeCommand(error, out, ctx.cwd)));
       const last = result.epochs[result.epochs.length - 1];
       return {
         result,

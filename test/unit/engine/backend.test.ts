@@ -55,7 +55,7 @@ describe('runDoctor', () => {
     expect(wasm).toMatchObject({ loads: true, simd: true, threads: 1, installed: true });
     expect(report.engines.find((e) => e.name === 'node-gpu')).toMatchObject({ installed: false, loads: false });
     expect(report.auto).toBe('wasm');
-    expect(report.gpuRequirements).toMatchObject({ cuda: '11.2', cudnn: '8.1' });
+    expect(report.gpu_requirements).toMatchObject({ cuda: '11.2', cudnn: '8.1' });
     const advice = report.advice.join('\n');
     expect(advice).toContain(`npm install @tensorflow/tfjs-node-gpu@${tf.version.tfjs}`);
     expect(advice).toContain('npm install-scripts approve @tensorflow/tfjs-node-gpu');
