@@ -4,6 +4,7 @@
  * output has been written, so stdout is never truncated.
  */
 import { Command, CommanderError } from 'commander';
+import { homedir } from 'node:os';
 import { RecError, EXIT } from '../util/errors.js';
 import { REC_VERSION } from '../util/version.js';
 import { registerDoctor } from './commands/doctor.js';
@@ -12,6 +13,7 @@ import { registerPrep } from './commands/prep.js';
 import { registerRecommend } from './commands/recommend.js';
 import { registerSynth } from './commands/synth.js';
 import { registerTrain } from './commands/train.js';
+import { expandHomeInPaths } from './paths.js';
 import type { Runtime } from './runtime.js';
 
 const EXAMPLES = `
@@ -34,7 +36,8 @@ export function buildProgram(runtime: Runtime): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stderr.write(s) })
     .exitOverride()
-    .addHelpText('after', EXAMPLES);
+    .addHelpText('after', EXAMPLES)
+    .hook('preAction', (_root, action) => expandHomeInPaths(action, homedir()));
   registerPrep(program, runtime);
   registerTrain(program, runtime);
   registerEval(program, runtime);
