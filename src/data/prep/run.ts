@@ -6,6 +6,7 @@
  * rows → write train/valid/test.arrow sorted by (user, ts, seq), users/items.arrow and
  * manifest.json into a staged folder → rename it into place. Any failure removes the staged folder.
  */
+import { lstat, realpath } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { PrepConfig } from '../../config/schema.js';
@@ -144,6 +145,15 @@ async function planOutput(out: string, inputs: readonly string[], force: boolean
   if (state.kind !== 'foreign') return 'replace';
   if (!force) throw refuseOutputDir(out, state, DATASET_OUTPUT);
   return 'merge';
+}
+
+async function symlinkTarget(path: string): Promise<string> {
+  try {
+    return (await lstat(path)).isSymbolicLink() ? await realpath(path) : path;
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return path;
+    throw error;
+  }
 }
 
 /** fs failures on the output side name --out and say why, instead of surfacing as a crash. */
@@ -361,8 +371,10 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
   let mode: 'replace' | 'merge';
   try {
     mode = await planOutput(req.out, files.map((f) => f.path), req.force === true);
-    for (const path of await removeStaleTemps(dirname(req.out), basename(req.out))) io.log.info(`prep: removed ${path}, left by an interrupted run`);
-    staged = await stageDir(req.out);
+    // A symlinked --out (data → a bigger disk) stays a symlink: the dataset goes where it points.
+    const target = await symlinkTarget(req.out);
+    for (const path of await removeStaleTemps(dirname(target), basename(target))) io.log.info(`prep: removed ${path}, left by an interrupted run`);
+    staged = await stageDir(target);
   } catch (error) {
     throw outputError(req.out, error);
   }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DATASET_OUTPUT } from '../../../../src/data/manifest.js';
@@ -73,6 +73,18 @@ describe('rec prep --out: which folders it may write (PRODUCT §2)', () => {
     await expect(prep(dir, [link], { format: 'tsv' }, { force: true })).rejects.toThrow(/would overwrite/);
     await expect(prep(dir, [LOG], { test: named, format: 'tsv', split: 'random:0.9,0.1,0' }, { force: true })).rejects.toThrow(/would overwrite/);
     expect(readdirSync(dir)).toEqual(['train.arrow']);
+  });
+
+  it('keeps a symlinked --out a symlink and writes where it points', async () => {
+    const real = next();
+    const link = next();
+    mkdirSync(real, { recursive: true });
+    symlinkSync(real, link);
+    await prep(link, [LOG]);
+    await prep(link, [LOG], { split: 'none' });
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readdirSync(real).sort()).toEqual(DATASET);
+    expect(readdirSync(dirname(real)).filter((n) => n.includes('.tmp-'))).toEqual([]);
   });
 
   it('refuses the file-system root and a file in place of the folder', async () => {
