@@ -66,24 +66,31 @@ export function refuseOutputDir(dir: string, state: OutputDirState, kind: Output
   return new UsageError(`--out ${dir} ${what}. Nothing was written. Choose an absent or empty folder, or pass ${extra} to write into it (your own files are kept).`);
 }
 
+const FS_REASONS: Readonly<Record<string, string>> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'the file system is read-only',
+  ENAMETOOLONG: 'the name is too long for the file system',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  EBUSY: 'the path is busy (a mount point or the root?)',
+  EISDIR: 'it is a folder',
+  ENOSPC: 'no space left on the device',
+  EEXIST: 'something already exists there',
+  EXDEV: 'it is on another file system',
+  ENOENT: 'a folder on the path is missing and cannot be created there',
+  ELOOP: 'too many symbolic links on the path',
+};
+
+/** What an fs error code means, in words, for the codes a user can cause by the paths they give. */
+export function fsErrorReason(code: string | undefined): string | undefined {
+  return code !== undefined && Object.hasOwn(FS_REASONS, code) ? FS_REASONS[code] : undefined;
+}
+
 /** fs errors on an output path as messages that name it: permission, over-long name, a file in the way. */
 export function outputFsError(path: string, error: unknown): Error {
   const code = errorCode(error);
-  const reason: Record<string, string> = {
-    EACCES: 'permission denied',
-    EPERM: 'operation not permitted',
-    EROFS: 'the file system is read-only',
-    ENAMETOOLONG: 'the name is too long for the file system',
-    ENOTDIR: 'a part of the path is a file, not a folder',
-    EBUSY: 'the path is busy (a mount point or the root?)',
-    EISDIR: 'it is a folder',
-    ENOSPC: 'no space left on the device',
-    EEXIST: 'something already exists there',
-    EXDEV: 'it is on another file system',
-    ENOENT: 'a folder on the path is missing and cannot be created there',
-    ELOOP: 'too many symbolic links on the path',
-  };
-  if (code && reason[code]) return new DataError(`Cannot write ${path}: ${reason[code]} (${code}).`, { cause: error });
+  const reason = fsErrorReason(code);
+  if (code && reason) return new DataError(`Cannot write ${path}: ${reason} (${code}).`, { cause: error });
   return error instanceof Error ? error : new Error(String(error));
 }
 

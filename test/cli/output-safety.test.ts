@@ -56,6 +56,15 @@ describe('rec prep --out never clobbers a user folder (issue: --out . wiped a no
     expectClean(r, 2, /--out .*ckpt\/data is not a dataset folder written by rec: it holds mine\.txt/);
     expect(readdirSync(join(dir, 'ckpt', 'data'))).toEqual(['mine.txt']);
   });
+
+  it('rec train --out under a regular file is a one-line error naming the path (exit 1)', async () => {
+    const dir = fresh();
+    writeFileSync(join(dir, 'events.csv'), LOG_TEXT);
+    const prep = await rec(['prep', 'events.csv', '--out', 'ds', '-q'], { cwd: dir });
+    expect(prep.code, prep.stderr).toBe(0);
+    const r = await rec(['train', '--data', 'ds', '--out', 'events.csv/ckpt', '--epochs', '1', '--backend', 'cpu'], { cwd: dir });
+    expectClean(r, 1, /Cannot .*events\.csv\/ckpt.*: a part of the path is a file, not a folder \(ENOTDIR\)/);
+  });
 });
 
 // Each case is one spawn of the binary; run them side by side. Over-long names and the other
