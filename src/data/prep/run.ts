@@ -4,7 +4,9 @@
  * Pipeline: read every input (streaming; accepted rows into typed-array columns, rejects into
  * rejects.jsonl) → de-duplicate (user, item) → iterative k-core → split → drop ids left without
  * rows → write train/valid/test.arrow sorted by (user, ts, seq), users/items.arrow and
- * manifest.json into a staged folder → rename it into place. Any failure removes the staged folder.
+ * manifest.json into a staged folder beside --out → rename it into place (or, under --force into a
+ * folder holding other files, move the dataset's files in, manifest.json last). Any failure
+ * removes the staged folder.
  */
 import { lstat, realpath } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -378,7 +380,11 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
   } catch (error) {
     throw outputError(req.out, error);
   }
-  const checkAbort = (): void => {
+  // The phases after reading are synchronous; one turn of the event loop between them lets a
+  // SIGINT/SIGTERM handler run, so a signal is seen within a phase's time (about a second per few
+  // million rows), not only at the end.
+  const checkAbort = async (): Promise<void> => {
+    await new Promise<void>((resolveTurn) => setImmediate(resolveTurn));
     if (io.signal?.aborted) throw interrupted(io.signal);
   };
   let rejects: RejectSink | null = null;
@@ -438,20 +444,19 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     const nUsers0 = ing.users.size;
     const nItems0 = ing.items.size;
     const predefined = { valid: cfg.valid !== null, test: cfg.test !== null };
-    // Each phase is synchronous (about a second per few million rows), so a signal is seen between them.
-    checkAbort();
+    await checkAbort();
     arrangeRows(store, assign, nUsers0);
     phase('arrange');
-    checkAbort();
+    await checkAbort();
     const deduplicated = dedupeRows(store, assign, nItems0, dedupe, predefined.valid || predefined.test);
     phase('dedupe');
-    checkAbort();
+    await checkAbort();
     const kcore = kcoreRows(store, assign, nUsers0, nItems0, cfg.min_user, cfg.min_item);
     phase('k-core');
-    checkAbort();
+    await checkAbort();
     const split = applySplit(store, assign, nUsers0, splitSpec, predefined, req.seed);
     phase('split');
-    checkAbort();
+    await checkAbort();
     for (const note of split.notes) warn(note);
 
     // 4. Vocabularies of the ids that still have rows, in order of first appearance.
@@ -479,7 +484,7 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     const splitStats = splitStatistics(store, assign, nUsers0, nItems0);
     const eventNames = store.events ? ing.eventNames : null;
     for (const [name, code] of [['train', TRAIN], ['valid', VALID], ['test', TEST]] as const) {
-      checkAbort();
+      await checkAbort();
       await writeInteractions(join(staged.path, SPLIT_FILES[name]), store, assign, code, splitStats[name].rows, um.map, im.map, eventNames);
     }
     await writeVocab(join(staged.path, VOCAB_FILES.users), userIds, um.counts, um.firstTs, um.lastTs);
@@ -562,7 +567,7 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     };
     await sink.close();
     await writeFileAtomic(join(staged.path, MANIFEST_FILE), stableJson(manifest));
-    checkAbort();
+    await checkAbort();
     if (mode === 'merge') {
       await staged.commitInto(MANIFEST_FILE);
     } else {
