@@ -4,6 +4,8 @@
  * output has been written, so stdout is never truncated.
  */
 import { Command, CommanderError } from 'commander';
+import { homedir } from 'node:os';
+import { errorCode, fsErrorReason } from '../io/output-dir.js';
 import { RecError, EXIT } from '../util/errors.js';
 import { REC_VERSION } from '../util/version.js';
 import { registerDoctor } from './commands/doctor.js';
@@ -12,6 +14,7 @@ import { registerPrep } from './commands/prep.js';
 import { registerRecommend } from './commands/recommend.js';
 import { registerSynth } from './commands/synth.js';
 import { registerTrain } from './commands/train.js';
+import { expandHomeInPaths } from './paths.js';
 import type { Runtime } from './runtime.js';
 
 const EXAMPLES = `
@@ -36,7 +39,8 @@ export function buildProgram(runtime: Runtime): Command {
     // `v=$(rec --version)`); usage errors and their hints go to stderr.
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) })
     .exitOverride()
-    .addHelpText('after', EXAMPLES);
+    .addHelpText('after', EXAMPLES)
+    .hook('preAction', (_root, action) => expandHomeInPaths(action, homedir()));
   registerPrep(program, runtime);
   registerTrain(program, runtime);
   registerEval(program, runtime);
@@ -90,7 +94,25 @@ function reportError(error: unknown): number {
     process.stderr.write(`error: ${error.message}\n`);
     return error.exitCode;
   }
+  const fs = fsFailure(error);
+  if (fs !== null) {
+    process.stderr.write(`error: ${fs}\n`);
+    return EXIT.runtime;
+  }
   const err = error instanceof Error ? error : new Error(String(error));
   process.stderr.write(`error: unexpected failure: ${err.stack ?? err.message}\nThis is a bug in rec; please report it with the command you ran.\n`);
   return EXIT.runtime;
+}
+
+/**
+ * A file-system error that reached the top without a command naming it (say, a path under a
+ * regular file given as --out): the path and the reason are the user's to fix, not a bug in rec.
+ */
+function fsFailure(error: unknown): string | null {
+  if (!(error instanceof Error) || !('path' in error) || typeof error.path !== 'string') return null;
+  const code = errorCode(error);
+  const reason = fsErrorReason(code);
+  if (reason === undefined) return null;
+  const syscall = 'syscall' in error && typeof error.syscall === 'string' ? `${error.syscall} ` : '';
+  return `Cannot ${syscall}${error.path}: ${reason} (${code}).`;
 }

@@ -50,32 +50,70 @@ export function leafPaths(tree: Tree, prefix = ''): string[] {
 export function getPath(tree: Tree, path: string): unknown {
   let node: unknown = tree;
   for (const part of path.split('.')) {
-    if (!isTree(node)) return undefined;
+    if (!isTree(node) || !Object.hasOwn(node, part)) return undefined;
     node = node[part];
   }
   return node;
 }
 
+/**
+ * Keys that would reach Object.prototype through `obj[key] = …` or a merge (`__proto__:` in a
+ * YAML file, a hand-edited run.json): refused wherever a layer comes from, before any merge.
+ */
+const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+function assertNoReservedKeys(value: unknown, layer: ConfigLayer, prefix = ''): void {
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => assertNoReservedKeys(item, layer, `${prefix}[${i}]`));
+    return;
+  }
+  if (!isTree(value)) return;
+  for (const key of Object.keys(value)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    if (RESERVED_KEYS.has(key)) {
+      throw new ConfigError(
+        `Config key ${path} (from ${layerSource(layer, path)}) is not allowed: ${[...RESERVED_KEYS].map((k) => `"${k}"`).join(', ')} are reserved names. Remove the key.`,
+      );
+    }
+    assertNoReservedKeys(value[key], layer, path);
+  }
+}
+
 export function setPath(tree: Tree, path: string, value: unknown): void {
   const parts = path.split('.');
+  if (parts.some((part) => RESERVED_KEYS.has(part))) throw new ConfigError(`Config key ${path} is not allowed: it names a reserved property.`);
   let node = tree;
   for (const part of parts.slice(0, -1)) {
-    if (!isTree(node[part])) node[part] = {};
+    if (!Object.hasOwn(node, part) || !isTree(node[part])) node[part] = Object.create(null) as Tree;
     node = node[part] as Tree;
   }
   node[parts[parts.length - 1]] = value;
 }
 
+/** A deep copy on null-prototype objects, so no key of a layer can reach Object.prototype. */
+function cloneTree(tree: Tree): Tree {
+  const out = Object.create(null) as Tree;
+  for (const key of Object.keys(tree)) {
+    const value = tree[key];
+    out[key] = isTree(value) ? cloneTree(value) : Array.isArray(value) ? structuredClone(value) : value;
+  }
+  return out;
+}
+
 function mergeInto(target: Tree, source: Tree): void {
-  for (const [key, value] of Object.entries(source)) {
-    if (isTree(value) && isTree(target[key])) mergeInto(target[key] as Tree, value);
-    else target[key] = isTree(value) ? structuredClone(value) : value;
+  for (const key of Object.keys(source)) {
+    const value = source[key];
+    const existing = Object.hasOwn(target, key) ? target[key] : undefined;
+    if (isTree(value) && isTree(existing)) mergeInto(existing, value);
+    else target[key] = isTree(value) ? cloneTree(value) : value;
   }
 }
 
 function layerSource(layer: ConfigLayer, path: string): string {
   return typeof layer.source === 'string' ? layer.source : layer.source(path);
 }
+
+const MAX_ALIAS_COUNT = 100;
 
 /** Reads a YAML config file; syntax errors name file:line:col. */
 export async function loadConfigFile(path: string, label = `config:${path}`): Promise<ConfigLayer> {
@@ -91,7 +129,17 @@ export async function loadConfigFile(path: string, label = `config:${path}`): Pr
     const where = first.linePos ? `${path}:${first.linePos[0].line}:${first.linePos[0].col}` : path;
     throw new ConfigError(`Invalid YAML in ${where}: ${first.message.split('\n')[0]}`);
   }
-  const values: unknown = doc.toJS() ?? {};
+  let values: unknown;
+  try {
+    // A config needs few aliases; the cap stops a "billion laughs" file from expanding exponentially.
+    values = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new ConfigError(
+      `Invalid YAML in ${path}: ${detail}. Expected a plain mapping of keys; YAML aliases (*name) may expand to at most ${MAX_ALIAS_COUNT} nodes.`,
+      { cause: error },
+    );
+  }
   if (!isTree(values)) {
     throw new ConfigError(`Config file ${path} must hold a mapping of keys (e.g. "train:"). Received: ${describeValue(values)}.`);
   }
@@ -116,8 +164,9 @@ export function selectedModel(layers: ConfigLayer[]): ModelName {
 
 /** Merges layers (later wins), validates strictly, and records each leaf's source. */
 export function resolveLayers(layers: ConfigLayer[]): ResolvedConfig {
-  const merged: Tree = {};
+  const merged = Object.create(null) as Tree;
   const sources: Record<string, string> = {};
+  for (const layer of layers) assertNoReservedKeys(layer.values, layer);
   for (const layer of layers) {
     mergeInto(merged, layer.values);
     for (const path of leafPaths(layer.values)) sources[path] = layerSource(layer, path);

@@ -2,12 +2,23 @@
  * `manifest.json` of a dataset folder (PRODUCT §3, §10). Written by `rec prep`, read by
  * loadDataset. Bump DATASET_FORMAT_VERSION on any incompatible change of the folder layout.
  */
+import type { OutputKind } from '../io/output-dir.js';
+
 export const DATASET_FORMAT_VERSION = 1;
 
 export const SPLIT_FILES = { train: 'train.arrow', valid: 'valid.arrow', test: 'test.arrow' } as const;
 export const VOCAB_FILES = { users: 'users.arrow', items: 'items.arrow' } as const;
 export const REJECTS_FILE = 'rejects.jsonl';
 export const MANIFEST_FILE = 'manifest.json';
+
+const DATASET_FILES: ReadonlySet<string> = new Set([...Object.values(SPLIT_FILES), ...Object.values(VOCAB_FILES), REJECTS_FILE, MANIFEST_FILE]);
+
+/** A dataset folder as an output of `rec prep` (PRODUCT §2, §3): what it writes, and its marker. */
+export const DATASET_OUTPUT: OutputKind = {
+  noun: 'dataset folder',
+  marker: MANIFEST_FILE,
+  owns: (name) => DATASET_FILES.has(name),
+};
 
 export interface ManifestRows {
   read: number;

@@ -8,13 +8,14 @@
  * Same request and seed ⇒ byte-identical file.
  */
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { open, rename, rm } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { tempNameBeside } from '../io/atomic.js';
-import { describeValue, UsageError } from '../util/errors.js';
+import { ensureDir, removeStaleTemps, tempNameBeside } from '../io/atomic.js';
+import { checkOutputFile, errorCode, outputFsError } from '../io/output-dir.js';
+import { describeValue, InterruptedError, RecError, UsageError } from '../util/errors.js';
 import { Prng } from '../util/prng.js';
 import type { RunIO } from '../util/run-io.js';
 import { buildWorld, categoryName, createUserGenerator, EVENT_TYPES, type EventType } from './synth/world.js';
@@ -24,6 +25,8 @@ export type SynthFormat = 'csv' | 'tsv' | 'jsonl';
 export interface SynthRequest {
   /** Output file; the format comes from the extension (.csv, .tsv, .jsonl, each optionally .gz). */
   out: string;
+  /** Replace an existing `out` file (without it, an existing file is refused before any work). */
+  force?: boolean;
   users?: number;
   items?: number;
   categories?: number;
@@ -183,10 +186,17 @@ function fragments(n: number, text: (i: number) => string): { bytes: Uint8Array;
   return { bytes: Buffer.concat(parts), offsets };
 }
 
+function interrupted(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error) return reason;
+  return new InterruptedError(reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT', 'rec synth was interrupted; no --out file was written.');
+}
+
 export async function runSynth(req: SynthRequest, io: RunIO): Promise<SynthResult> {
   const started = performance.now();
   const { format, gzip } = synthFormatOf(req.out);
   const r = resolveSynthRequest(req);
+  await checkOutputFile(req.out, req.force === true);
   const world = buildWorld({
     users: r.users,
     items: r.items,
@@ -246,7 +256,7 @@ export async function runSynth(req: SynthRequest, io: RunIO): Promise<SynthResul
     const headerBytes = ascii(header);
     put(headerBytes, 0, headerBytes.length);
     for (let u = 0; u < r.users; u++) {
-      if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
+      if (signal?.aborted) throw interrupted(signal);
       const budget = budgets[u];
       if (budget === 0) continue;
       const userRows = nextUser(budget);
@@ -278,7 +288,15 @@ export async function runSynth(req: SynthRequest, io: RunIO): Promise<SynthResul
     if (pos > 0) yield buf.subarray(0, pos);
   }
 
-  await mkdir(dirname(req.out), { recursive: true });
+  const fsError = (error: unknown): unknown =>
+    !(error instanceof RecError) && errorCode(error) !== undefined ? outputFsError(req.out, error) : error;
+  try {
+    await ensureDir(dirname(req.out));
+    await removeStaleTemps(dirname(req.out), basename(req.out));
+  } catch (error) {
+    bar.stop();
+    throw fsError(error);
+  }
   const tmp = tempNameBeside(req.out);
   try {
     const source = Readable.from(chunks(), { objectMode: false, highWaterMark: 4 });
@@ -294,7 +312,7 @@ export async function runSynth(req: SynthRequest, io: RunIO): Promise<SynthResul
     await rename(tmp, req.out);
   } catch (error) {
     await rm(tmp, { force: true });
-    throw error;
+    throw fsError(error);
   } finally {
     bar.stop();
   }

@@ -4,15 +4,83 @@
  * is expected. Temporary names contain `.tmp-` so readers (and resume) can ignore them.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { errorCode } from './output-dir.js';
 
 export function tempNameBeside(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
+/** `.NAME.tmp-PID` or `.NAME.tmp-PID-HEX`, as tempNameBeside (and older writers without HEX) name them. */
+const TEMP_NAME = /^\.(.+)\.tmp-(\d+)(?:-[0-9a-f]+)?$/;
+
+/** The destination name and writer pid of a temporary name, or null when `name` is not one. */
+export function parseTempName(name: string): { base: string; pid: number } | null {
+  const m = TEMP_NAME.exec(name);
+  return m ? { base: m[1], pid: Number(m[2]) } : null;
+}
+
+/** Whether the process that wrote a temporary is gone (signal 0 probes without signalling). */
+export function isPidAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the pid exists but belongs to someone else, so it may still be writing.
+    return errorCode(error) === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temporaries in `dir` left by writers that were killed (kill -9, power loss): names
+ * shaped like tempNameBeside's whose pid is no longer alive, and, when `baseName` is given, only
+ * those of that destination (`.BASE.tmp-…`), so other commands' work in the same folder is kept.
+ * Returns the paths removed. A missing `dir` has nothing to clean.
+ */
+export async function removeStaleTemps(dir: string, baseName?: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return [];
+    throw error;
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const temp = parseTempName(name);
+    if (temp === null || (baseName !== undefined && temp.base !== baseName) || isPidAlive(temp.pid)) continue;
+    const path = join(dir, name);
+    await rm(path, { recursive: true, force: true });
+    removed.push(path);
+  }
+  return removed;
+}
+
+/**
+ * `mkdir -p` that fails instead of looping. Node's recursive mkdir retries forever when the
+ * kernel answers ENOENT for a folder whose parent exists (procfs: `--out /proc/self/x` spun for
+ * minutes and never saw SIGTERM); here each level is tried once.
+ */
+export async function ensureDir(path: string): Promise<void> {
+  try {
+    await mkdir(path);
+    return;
+  } catch (error) {
+    const code = errorCode(error);
+    if (code === 'EEXIST') {
+      if ((await stat(path)).isDirectory()) return;
+      throw error;
+    }
+    if (code !== 'ENOENT' || dirname(path) === path) throw error;
+  }
+  await ensureDir(dirname(path));
+  await mkdir(path);
+}
+
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  await ensureDir(dirname(path));
   const tmp = tempNameBeside(path);
   const handle = await open(tmp, 'w');
   try {
@@ -57,36 +125,67 @@ export async function pathExists(path: string): Promise<boolean> {
 }
 
 /**
- * A folder built under a temporary name beside its destination and renamed into place by
- * `commit()`. `abort()` removes it. An existing destination is replaced only at commit time, and
- * is moved aside first so the swap never leaves neither copy on disk for longer than two renames.
+ * A folder built under a temporary name beside its destination, then put in place:
+ *
+ * - `commit()` replaces the destination as a whole: renamed onto an absent or empty destination,
+ *   otherwise the old one is moved aside first (so at any moment the destination is the old
+ *   complete folder, absent for the instant between two renames, or the new complete one). If the
+ *   swap fails the old folder is moved back and the staged one stays for `abort()` to remove.
+ * - `commitInto(last)` keeps the destination and whatever else it holds (a user's own files under
+ *   --force): the staged entries are moved in one by one, `last` (the marker, e.g. manifest.json)
+ *   after all others, and an older `last` is removed before the first move, so a kill midway never
+ *   leaves a folder that looks complete.
+ *
+ * Either marks the stage done only once it has succeeded; `abort()` removes the staged folder
+ * unless a commit succeeded.
  */
 export interface StagedDir {
   readonly path: string;
   readonly destination: string;
   commit(): Promise<void>;
+  commitInto(last: string): Promise<void>;
   abort(): Promise<void>;
 }
 
 export async function stageDir(destination: string): Promise<StagedDir> {
-  await mkdir(dirname(destination), { recursive: true });
+  await ensureDir(dirname(destination));
   const path = tempNameBeside(destination);
-  await mkdir(path, { recursive: true });
+  await mkdir(path);
   let done = false;
   return {
     path,
     destination,
     async commit() {
       if (done) return;
-      done = true;
-      if (await pathExists(destination)) {
-        const old = tempNameBeside(destination);
-        await rename(destination, old);
-        await rename(path, destination);
-        await rm(old, { recursive: true, force: true });
-      } else {
-        await rename(path, destination);
+      let aside: string | null = null;
+      try {
+        try {
+          // rename(2) replaces an empty folder in one step; a non-empty one answers ENOTEMPTY/EEXIST.
+          await rename(path, destination);
+        } catch (error) {
+          const code = errorCode(error);
+          if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+          aside = tempNameBeside(destination);
+          await rename(destination, aside);
+          await rename(path, destination);
+        }
+      } catch (error) {
+        if (aside !== null && !(await pathExists(destination))) await rename(aside, destination);
+        throw error;
       }
+      done = true;
+      // The new folder is in place; a failure to delete the old copy only leaves a stale temp,
+      // which removeStaleTemps clears on the next write to this destination.
+      if (aside !== null) await rm(aside, { recursive: true, force: true }).catch(() => undefined);
+    },
+    async commitInto(last: string) {
+      if (done) return;
+      await ensureDir(destination);
+      await rm(join(destination, last), { force: true });
+      const names = (await readdir(path)).filter((n) => n !== last).sort();
+      for (const name of [...names, last]) await rename(join(path, name), join(destination, name));
+      done = true;
+      await rm(path, { recursive: true, force: true }).catch(() => undefined);
     },
     async abort() {
       if (done) return;

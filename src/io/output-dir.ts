@@ -4,8 +4,8 @@
  * unless they pass --force; even then a command only adds or replaces its own files in it, never
  * deletes theirs.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { DataError, UsageError } from '../util/errors.js';
 
 /** What a command writes into its folder, and how to recognise a folder it wrote. */
@@ -67,23 +67,70 @@ export function refuseOutputDir(dir: string, state: OutputDirState, kind: Output
   return new UsageError(`--out ${dir} ${what}. Nothing was written. Choose an absent or empty folder, or pass ${extra} to write into it (your own files are kept).`);
 }
 
+const FS_REASONS: Readonly<Record<string, string>> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'the file system is read-only',
+  ENAMETOOLONG: 'the name is too long for the file system',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  EBUSY: 'the path is busy (a mount point or the root?)',
+  EISDIR: 'it is a folder',
+  ENOSPC: 'no space left on the device',
+  EEXIST: 'something already exists there',
+  EXDEV: 'it is on another file system',
+  ENOENT: 'a folder on the path is missing and cannot be created there',
+  ELOOP: 'too many symbolic links on the path',
+};
+
+/** What an fs error code means, in words, for the codes a user can cause by the paths they give. */
+export function fsErrorReason(code: string | undefined): string | undefined {
+  return code !== undefined && Object.hasOwn(FS_REASONS, code) ? FS_REASONS[code] : undefined;
+}
+
 /** fs errors on an output path as messages that name it: permission, over-long name, a file in the way. */
 export function outputFsError(path: string, error: unknown): Error {
   const code = errorCode(error);
-  const reason: Record<string, string> = {
-    EACCES: 'permission denied',
-    EPERM: 'operation not permitted',
-    EROFS: 'the file system is read-only',
-    ENAMETOOLONG: 'the name is too long for the file system',
-    ENOTDIR: 'a part of the path is a file, not a folder',
-    EBUSY: 'the path is busy (a mount point or the root?)',
-    EISDIR: 'it is a folder',
-    ENOSPC: 'no space left on the device',
-    EEXIST: 'something already exists there',
-    EXDEV: 'it is on another file system',
-  };
-  if (code && reason[code]) return new DataError(`Cannot write ${path}: ${reason[code]} (${code}).`, { cause: error });
+  const reason = fsErrorReason(code);
+  if (code && reason) return new DataError(`Cannot write ${path}: ${reason} (${code}).`, { cause: error });
   return error instanceof Error ? error : new Error(String(error));
+}
+
+/**
+ * A file output (`rec synth --out FILE`): absent, or an existing file only with --force; a folder
+ * or an unreachable path is refused before any work starts.
+ */
+export async function checkOutputFile(path: string, force: boolean, flag = '--out'): Promise<void> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return;
+    throw outputFsError(path, error);
+  }
+  if (info.isDirectory()) throw new UsageError(`${flag} ${path} is a folder. Expected the path of a file to write.`);
+  if (!force) throw new UsageError(`${flag} ${path} already exists. Nothing was written. Choose another path, or pass --force to replace it.`);
+}
+
+/**
+ * The inputs that lie inside `dir` (at any depth, compared by real path so symlinks count), as
+ * paths relative to it. A command must never delete or overwrite its own inputs.
+ */
+export async function inputsInside(dir: string, inputs: readonly string[]): Promise<string[]> {
+  const root = await realOrResolved(dir);
+  const inside: string[] = [];
+  for (const input of inputs) {
+    const rel = relative(root, await realOrResolved(input));
+    if (rel !== '' && rel !== '..' && !rel.startsWith('../') && !isAbsolute(rel)) inside.push(rel);
+  }
+  return inside;
+}
+
+async function realOrResolved(path: string): Promise<string> {
+  try {
+    return await realpath(path);
+  } catch {
+    return resolve(path);
+  }
 }
 
 export function errorCode(error: unknown): string | undefined {

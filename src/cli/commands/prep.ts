@@ -20,13 +20,15 @@ export function registerPrep(program: Command, runtime: Runtime): void {
     .summary('behaviour logs → dataset folder (Arrow + manifest)')
     .description('Read behaviour logs (CSV/TSV/JSONL, optionally gzipped), clean them, account for every row, map ids, split, and write Arrow files plus manifest.json.')
     .argument('<log...>', 'input log files')
-    .requiredOption('-o, --out <dir>', 'dataset folder to write (replaced atomically)')
+    .requiredOption('-o, --out <dir>', 'dataset folder to write: absent, empty, or a dataset rec wrote (replaced atomically)')
+    .option('--force', "write into an --out folder that holds other files too (they are kept; the dataset's files are replaced)")
     .addHelpText('after', EXAMPLES);
   addConfigOptions(cmd, 'prep');
   addGlobalFlags(cmd).action(async (logs: string[], _opts, self: Command) => {
     await runCommand(self, 'prep', runtime, async (ctx) => {
-      const out = resolve(ctx.cwd, String(self.opts<{ out: string }>().out));
-      const result = await prepFromConfig(logs.map((l) => resolve(ctx.cwd, l)), out, ctx.resolved.config, ctx);
+      const o = self.opts<{ out: string; force?: boolean }>();
+      const out = resolve(ctx.cwd, o.out);
+      const result = await prepFromConfig(logs.map((l) => resolve(ctx.cwd, l)), out, ctx.resolved.config, ctx, o.force === true);
       return { result, human: `dataset written to ${result.dataset}` };
     });
   });
@@ -38,6 +40,7 @@ export async function prepFromConfig(
   out: string,
   config: Config,
   ctx: { cwd: string; env: NodeJS.ProcessEnv; io: import('../../util/run-io.js').RunIO; resolved: { sources: Record<string, string> } },
+  force = false,
 ) {
   const prep = {
     ...config.prep,
@@ -48,7 +51,7 @@ export async function prepFromConfig(
   // Loaded here, not at start-up: `rec prep --help` and every other command skip Arrow and csv-parse.
   const { runPrep } = await import('../../data/prep/run.js');
   return runPrep(
-    { inputs, out, config: prep, seed: config.seed, anonKey, recVersion: REC_VERSION, resolvedConfig: { prep, seed: config.seed } },
+    { inputs, out, force, config: prep, seed: config.seed, anonKey, recVersion: REC_VERSION, resolvedConfig: { prep, seed: config.seed } },
     ctx.io,
   );
 }

@@ -27,11 +27,12 @@ export function registerSynth(program: Command, runtime: Runtime): void {
     .option('--start <date>', `first day, ISO date or unix seconds (default ${d.start})`)
     .option('--seed <n>', `seed (default ${d.seed})`)
     .option('--explicit', 'add a 1-5 rating column derived from the planted affinities')
+    .option('--force', 'replace --out if it already exists')
     .addHelpText('after', '\nExamples:\n  $ rec synth --out shop.csv --users 1500 --items 600 --events 60000 --days 30 --seed 7\n  $ rec synth --out big.tsv.gz --users 100000 --items 20000 --events 10000000');
   addConfigOptions(cmd, 'synth');
   addGlobalFlags(cmd).action(async (_opts, self: Command) => {
     await runCommand(self, 'synth', runtime, async (ctx) => {
-      const o = self.opts<{ out: string; users?: string; items?: string; categories?: string; events?: string; eventsPerUser?: string; days?: string; start?: string; seed?: string; explicit?: boolean }>();
+      const o = self.opts<{ out: string; users?: string; items?: string; categories?: string; events?: string; eventsPerUser?: string; days?: string; start?: string; seed?: string; explicit?: boolean; force?: boolean }>();
       const result = await runSynth(
         {
           out: resolve(ctx.cwd, o.out),
@@ -44,6 +45,7 @@ export function registerSynth(program: Command, runtime: Runtime): void {
           seed: positiveInt('--seed', o.seed),
           start: o.start,
           explicit: o.explicit === true,
+          force: o.force === true,
         },
         ctx.io,
       );

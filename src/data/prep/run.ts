@@ -4,18 +4,23 @@
  * Pipeline: read every input (streaming; accepted rows into typed-array columns, rejects into
  * rejects.jsonl) → de-duplicate (user, item) → iterative k-core → split → drop ids left without
  * rows → write train/valid/test.arrow sorted by (user, ts, seq), users/items.arrow and
- * manifest.json into a staged folder → rename it into place. Any failure removes the staged folder.
+ * manifest.json into a staged folder beside --out → rename it into place (or, under --force into a
+ * folder holding other files, move the dataset's files in, manifest.json last). Any failure
+ * removes the staged folder.
  */
-import { basename, join } from 'node:path';
+import { lstat, realpath } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { PrepConfig } from '../../config/schema.js';
-import { stableJson, stageDir, writeFileAtomic, type StagedDir } from '../../io/atomic.js';
+import { removeStaleTemps, stableJson, stageDir, writeFileAtomic, type StagedDir } from '../../io/atomic.js';
+import { errorCode, inputsInside, inspectOutputDir, outputFsError, refuseOutputDir } from '../../io/output-dir.js';
 import { DataError, InterruptedError, RecError, UsageError } from '../../util/errors.js';
 import type { ProgressBar } from '../../util/progress.js';
 import type { RunIO } from '../../util/run-io.js';
 import { ANONYMIZE_ALGORITHM, anonymizeId, keyFingerprint } from '../anonymize.js';
 import {
   DATASET_FORMAT_VERSION,
+  DATASET_OUTPUT,
   MANIFEST_FILE,
   REJECTS_FILE,
   SPLIT_FILES,
@@ -54,8 +59,12 @@ import { makeTsParser, type TsParser } from './timestamps.js';
 export interface PrepRequest {
   /** Log files, read in this order (absolute or relative to the process cwd). */
   inputs: string[];
-  /** Dataset folder to write (replaced atomically). */
+  /**
+   * Dataset folder to write: an absent or empty folder, or a dataset folder rec wrote (replaced
+   * atomically); anything else only with `force` (the dataset's files are moved in, the rest kept).
+   */
   out: string;
+  force?: boolean;
   config: PrepConfig;
   seed: number;
   /** HMAC key for --anonymize (from --anonymize-key-file or REC_ANON_KEY). */
@@ -114,6 +123,44 @@ function interrupted(signal: AbortSignal): RecError {
   if (reason instanceof RecError) return reason;
   const name = reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
   return new InterruptedError(name, 'rec prep was interrupted; no dataset was written.');
+}
+
+/**
+ * How the dataset reaches `out` (PRODUCT §2): `replace` swaps a whole folder in (absent, empty, or
+ * a dataset rec wrote), `merge` moves the dataset's files into a folder that also holds the user's
+ * (only with --force). Inputs inside `out` are never overwritten or deleted, --force or not.
+ */
+async function planOutput(out: string, inputs: readonly string[], force: boolean): Promise<'replace' | 'merge'> {
+  if (dirname(out) === out) {
+    throw new UsageError(`--out ${out} is the root of the file system. Expected a folder of its own for the dataset, e.g. --out ${join(out, 'data', 'dataset')}.`);
+  }
+  const state = await inspectOutputDir(out, DATASET_OUTPUT);
+  if (state.kind === 'absent') return 'replace';
+  for (const rel of await inputsInside(out, inputs)) {
+    // Replacing the folder deletes everything in it; merging overwrites only the dataset's names.
+    if (DATASET_OUTPUT.owns(rel) || state.kind !== 'foreign') {
+      throw new UsageError(
+        `--out ${out} holds the input ${join(out, rel)}, which writing the dataset would ${DATASET_OUTPUT.owns(rel) ? 'overwrite' : 'delete'}. Nothing was written. Choose another --out folder, or move the input out of it.`,
+      );
+    }
+  }
+  if (state.kind !== 'foreign') return 'replace';
+  if (!force) throw refuseOutputDir(out, state, DATASET_OUTPUT);
+  return 'merge';
+}
+
+async function symlinkTarget(path: string): Promise<string> {
+  try {
+    return (await lstat(path)).isSymbolicLink() ? await realpath(path) : path;
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return path;
+    throw error;
+  }
+}
+
+/** fs failures on the output side name --out and say why, instead of surfacing as a crash. */
+function outputError(out: string, error: unknown): unknown {
+  return !(error instanceof RecError) && errorCode(error) !== undefined ? outputFsError(out, error) : error;
 }
 
 function resolveDedupe(rule: PrepConfig['dedupe'], feedback: 'explicit' | 'implicit'): DedupeRule {
@@ -322,7 +369,24 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
   if (cfg.test !== null) files.push({ path: cfg.test, role: 'test', size: await inputSize(cfg.test, '--test file (config prep.test)'), kind: fileKind(cfg.test, cfg.format) });
   const totalBytes = files.reduce((s, f) => s + f.size, 0);
 
-  const staged: StagedDir = await stageDir(req.out);
+  let staged: StagedDir;
+  let mode: 'replace' | 'merge';
+  try {
+    mode = await planOutput(req.out, files.map((f) => f.path), req.force === true);
+    // A symlinked --out (data → a bigger disk) stays a symlink: the dataset goes where it points.
+    const target = await symlinkTarget(req.out);
+    for (const path of await removeStaleTemps(dirname(target), basename(target))) io.log.info(`prep: removed ${path}, left by an interrupted run`);
+    staged = await stageDir(target);
+  } catch (error) {
+    throw outputError(req.out, error);
+  }
+  // The phases after reading are synchronous; one turn of the event loop between them lets a
+  // SIGINT/SIGTERM handler run, so a signal is seen within a phase's time (about a second per few
+  // million rows), not only at the end.
+  const checkAbort = async (): Promise<void> => {
+    await new Promise<void>((resolveTurn) => setImmediate(resolveTurn));
+    if (io.signal?.aborted) throw interrupted(io.signal);
+  };
   let rejects: RejectSink | null = null;
   const bar = io.progress.start('prep', totalBytes, 'B');
   try {
@@ -380,14 +444,19 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     const nUsers0 = ing.users.size;
     const nItems0 = ing.items.size;
     const predefined = { valid: cfg.valid !== null, test: cfg.test !== null };
+    await checkAbort();
     arrangeRows(store, assign, nUsers0);
     phase('arrange');
+    await checkAbort();
     const deduplicated = dedupeRows(store, assign, nItems0, dedupe, predefined.valid || predefined.test);
     phase('dedupe');
+    await checkAbort();
     const kcore = kcoreRows(store, assign, nUsers0, nItems0, cfg.min_user, cfg.min_item);
     phase('k-core');
+    await checkAbort();
     const split = applySplit(store, assign, nUsers0, splitSpec, predefined, req.seed);
     phase('split');
+    await checkAbort();
     for (const note of split.notes) warn(note);
 
     // 4. Vocabularies of the ids that still have rows, in order of first appearance.
@@ -415,6 +484,7 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     const splitStats = splitStatistics(store, assign, nUsers0, nItems0);
     const eventNames = store.events ? ing.eventNames : null;
     for (const [name, code] of [['train', TRAIN], ['valid', VALID], ['test', TEST]] as const) {
+      await checkAbort();
       await writeInteractions(join(staged.path, SPLIT_FILES[name]), store, assign, code, splitStats[name].rows, um.map, im.map, eventNames);
     }
     await writeVocab(join(staged.path, VOCAB_FILES.users), userIds, um.counts, um.firstTs, um.lastTs);
@@ -497,7 +567,18 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     };
     await sink.close();
     await writeFileAtomic(join(staged.path, MANIFEST_FILE), stableJson(manifest));
-    await staged.commit();
+    await checkAbort();
+    if (mode === 'merge') {
+      await staged.commitInto(MANIFEST_FILE);
+    } else {
+      try {
+        await staged.commit();
+      } catch (error) {
+        // A mount point cannot be renamed; here it holds only rec's own files, so move them in.
+        if (errorCode(error) !== 'EBUSY') throw error;
+        await staged.commitInto(MANIFEST_FILE);
+      }
+    }
     bar.stop();
 
     const elapsed = (performance.now() - t0) / 1000;
@@ -524,6 +605,6 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     bar.stop();
     await rejects?.discard();
     await staged.abort();
-    throw error;
+    throw outputError(req.out, error);
   }
 }

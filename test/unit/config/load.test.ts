@@ -1,5 +1,9 @@
-import { describe, expect, it } from 'vitest';
-import { configToYaml, resolveLayers } from '../../../src/config/load.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { configToYaml, loadConfigFile, resolveConfig, resolveLayers, setPath } from '../../../src/config/load.js';
+import { ConfigError } from '../../../src/util/errors.js';
 
 describe('resolveLayers', () => {
   it('applies layers in order and records each value source', () => {
@@ -57,5 +61,46 @@ describe('withFeedbackDefaults', () => {
     // A user's value wins over the feedback layer.
     const own = await resolveConfig({ files: [], env: null, flags: { source: 'flag:--l2', values: { train: { l2: 0.3 } } } });
     expect((await withFeedbackDefaults(own, 'implicit')).config.train.l2).toBe(0.3);
+  });
+});
+
+/** Nine aliases per level, seven levels: 9^7 ≈ 4.8M nodes if expanded (the "billion laughs" shape). */
+const ALIAS_BOMB = ['a: &a [x, x, x, x, x, x, x, x, x]']
+  .concat(['b', 'c', 'd', 'e', 'f', 'g'].map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefg'[i]}`).join(', ')}]`))
+  .join('\n');
+
+describe('hostile config files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rec-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, text: string): string => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it('an alias bomb is a ConfigError naming the file, not a hang', async () => {
+    const path = file('bomb.yaml', ALIAS_BOMB);
+    const error = await loadConfigFile(path).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(String(error)).toMatch(/bomb\.yaml.*alias/i);
+  });
+
+  it('__proto__, constructor and prototype keys are refused by name and never reach Object.prototype', async () => {
+    for (const [name, text, key] of [
+      ['proto.yaml', '__proto__:\n  polluted: 1\n', '__proto__'],
+      ['nested.yaml', 'train:\n  __proto__:\n    polluted: 1\n', 'train.__proto__'],
+      ['ctor.yaml', 'train:\n  constructor:\n    prototype:\n      polluted: 1\n', 'train.constructor'],
+      ['proto2.yaml', 'model:\n  prototype: 1\n', 'model.prototype'],
+    ] as const) {
+      const error = await resolveConfig({ files: [file(name, text)], env: null, flags: null }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(String(error)).toContain(`Config key ${key} (from config:`);
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    }
+    // A layer from JSON (a checkpoint's run.json) carries __proto__ as an own key as well.
+    const values = JSON.parse('{"__proto__": {"polluted": 1}, "train": {"lr": 0.1}}') as Record<string, unknown>;
+    expect(() => resolveLayers([{ source: 'run.json', values }])).toThrow(/Config key __proto__ \(from run\.json\) is not allowed/);
+    expect(() => setPath({}, '__proto__.polluted', 1)).toThrow(ConfigError);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -157,6 +157,21 @@ describe('runSynth', () => {
       'interrupted',
     );
     expect(await readdir(sub)).toEqual([]);
+  });
+
+  it('refuses to replace an existing file unless forced, and never writes into a folder', async () => {
+    const sub = await mkdtemp(join(dir, 'exists-'));
+    const out = join(sub, 'mine.csv');
+    await writeFile(out, 'my own data\n');
+    await expect(runSynth({ ...small, out }, io)).rejects.toThrow(/--out .*mine\.csv already exists\. Nothing was written.*--force/);
+    expect(await readFile(out, 'utf8')).toBe('my own data\n');
+    const result = await runSynth({ ...small, out, force: true }, io);
+    expect(result.rows).toBe(6000);
+    expect((await readFile(out, 'utf8')).startsWith('user_id,')).toBe(true);
+    await mkdir(join(sub, 'folder.csv'));
+    await expect(runSynth({ ...small, out: join(sub, 'folder.csv'), force: true }, io)).rejects.toThrow(/is a folder/);
+    await expect(runSynth({ ...small, out: join(out, 'x.csv') }, io)).rejects.toThrow(/Cannot write .*ENOTDIR/);
+    expect((await readdir(sub)).sort()).toEqual(['folder.csv', 'mine.csv']);
   });
 
   it('rejects bad requests with a usage error naming the flag', async () => {
