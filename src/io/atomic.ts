@@ -23,6 +23,7 @@ export function parseTempName(name: string): { base: string; pid: number } | nul
 
 /** Whether the process that wrote a temporary is gone (signal 0 probes without signalling). */
 export function isPidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
@@ -36,10 +37,11 @@ export function isPidAlive(pid: number): boolean {
 /**
  * Removes the temporaries in `dir` left by writers that were killed (kill -9, power loss): names
  * shaped like tempNameBeside's whose pid is no longer alive, and, when `baseName` is given, only
- * those of that destination (`.BASE.tmp-…`), so other commands' work in the same folder is kept.
- * Returns the paths removed. A missing `dir` has nothing to clean.
+ * those of that destination (`.BASE.tmp-…`; or those a predicate on the name accepts), so other
+ * commands' work in the same folder is kept. Returns the paths removed. A missing `dir` has nothing
+ * to clean.
  */
-export async function removeStaleTemps(dir: string, baseName?: string): Promise<string[]> {
+export async function removeStaleTemps(dir: string, only?: string | ((name: string) => boolean)): Promise<string[]> {
   let names: string[];
   try {
     names = await readdir(dir);
@@ -50,7 +52,8 @@ export async function removeStaleTemps(dir: string, baseName?: string): Promise<
   const removed: string[] = [];
   for (const name of names) {
     const temp = parseTempName(name);
-    if (temp === null || (baseName !== undefined && temp.base !== baseName) || isPidAlive(temp.pid)) continue;
+    if (temp === null || isPidAlive(temp.pid)) continue;
+    if (typeof only === 'string' ? temp.base !== only : only !== undefined && !only(name)) continue;
     const path = join(dir, name);
     await rm(path, { recursive: true, force: true });
     removed.push(path);

@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { copyFile, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { ModelName } from '../config/schema.js';
 import { wrapLoadedModel, type SavedModelMeta } from '../models/registry.js';
@@ -18,8 +18,8 @@ import { DataError, RecError, UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { PrngState } from '../util/prng.js';
 import { CHECKPOINT_README } from './checkpoint-readme.js';
-import { pathExists, stageDir, tempNameBeside, writeFileAtomic, writeJsonAtomic } from './atomic.js';
-import { acquireLock, type FolderLock, removeStaleTemps } from './lock.js';
+import { ensureDir, pathExists, removeStaleTemps, stageDir, tempNameBeside, writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import { acquireLock, type FolderLock } from './lock.js';
 import { inspectOutputDir, isRecTemp, outputFsError, type OutputKind, type OutputDirState, refuseOutputDir } from './output-dir.js';
 import { fileLoadHandler, fileSaveHandler, loadTensors, readModelJson, saveTensors, type WeightsCheck } from './tfjs-files.js';
 
@@ -111,7 +111,7 @@ export const paths = (dir: string) => ({
 
 /** Writes the model into `dir` (which must not hold another); returns the weights' sha256. */
 async function saveModelInto(dir: string, model: PairModel): Promise<string> {
-  await mkdir(dir, { recursive: true });
+  await ensureDir(dir);
   let hash = '';
   await model.keras.save(fileSaveHandler(dir, (h) => (hash = h)));
   return hash;
@@ -389,7 +389,7 @@ export async function readModelEpoch(ckpt: string): Promise<number | null> {
 /** Copies the dataset's vocabularies so the checkpoint is usable without the dataset. */
 export async function writeVocab(ckpt: string, datasetDir: string): Promise<void> {
   const dir = paths(ckpt).vocab;
-  await mkdir(dir, { recursive: true });
+  await ensureDir(dir);
   for (const name of ['users.arrow', 'items.arrow']) {
     const tmp = join(dir, `.${name}.tmp-${process.pid}`);
     await copyFile(join(datasetDir, name), tmp);
@@ -434,7 +434,7 @@ export async function openCheckpointForTrain(dir: string, opts: OpenCheckpointOp
   }
   const created = before.kind === 'absent';
   try {
-    await mkdir(dir, { recursive: true });
+    await ensureDir(dir);
   } catch (error) {
     throw outputFsError(dir, error);
   }
@@ -463,7 +463,7 @@ export async function openCheckpointForTrain(dir: string, opts: OpenCheckpointOp
     if (await recoverStagedDir(p.last, 'trainer_state.json')) opts.log.warn(`${p.last}: a save was interrupted between its renames; restored the latest complete state.`);
     if (await recoverStagedDir(p.model, 'model.json')) opts.log.warn(`${p.model}: a save was interrupted between its renames; restored the latest complete model.`);
     const removed: string[] = [];
-    for (const d of [dir, p.model, p.last, p.lastModel, p.vocab]) removed.push(...(await removeStaleTemps(d)).map((n) => join(d, n)));
+    for (const d of [dir, p.model, p.last, p.lastModel, p.vocab]) removed.push(...(await removeStaleTemps(d)));
     if (removed.length > 0) opts.log.info(`removed ${removed.length} temporary file(s) left by a killed run: ${removed.slice(0, 3).join(', ')}${removed.length > 3 ? ', ...' : ''}`);
     if (!opts.resume && opts.force && (state.kind === 'own' || state.kind === 'foreign')) await clearCheckpoint(dir, opts);
   } catch (error) {

@@ -6,11 +6,11 @@
  * way out of the process that Node can see, and taken over when its owner is dead (kill -9, power
  * loss).
  */
-import { link, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { link, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../util/errors.js';
-import { tempNameBeside } from './atomic.js';
+import { isPidAlive, tempNameBeside } from './atomic.js';
 import { errorCode, outputFsError } from './output-dir.js';
 
 export const LOCK_NAME = '.rec.lock';
@@ -24,18 +24,6 @@ export interface LockInfo {
 export interface FolderLock {
   readonly path: string;
   release(): Promise<void>;
-}
-
-/** Whether a process with this pid exists (EPERM: it exists but belongs to another user). */
-export function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errorCode(error) === 'EPERM';
-  }
 }
 
 /** The lock's owner, or null when the lock is absent or unreadable (a lock is never half-written). */
@@ -52,7 +40,7 @@ export async function readLock(dir: string): Promise<LockInfo | null> {
 /** The live process holding `dir`'s lock, other than this one; null when free or stale. */
 export async function liveLockHolder(dir: string): Promise<LockInfo | null> {
   const info = await readLock(dir);
-  return info && info.pid !== process.pid && pidAlive(info.pid) ? info : null;
+  return info && info.pid !== process.pid && isPidAlive(info.pid) ? info : null;
 }
 
 export function describeHolder(info: LockInfo): string {
@@ -81,7 +69,7 @@ export async function acquireLock(dir: string, command: string, what: string): P
         if (errorCode(error) !== 'EEXIST' || attempt >= 3) throw outputFsError(path, error);
       }
       const holder = await readLock(dir);
-      if (holder && holder.pid !== process.pid && pidAlive(holder.pid)) {
+      if (holder && holder.pid !== process.pid && isPidAlive(holder.pid)) {
         throw new UsageError(
           `${what} is in use by another rec process: ${describeHolder(holder)} holds ${path}. Wait for it to finish, or remove ${path} if that process is gone.`,
         );
@@ -113,32 +101,4 @@ export async function acquireLock(dir: string, command: string, what: string): P
       if (holder?.pid === process.pid) await unlink(path).catch(() => undefined);
     },
   };
-}
-
-/** `.NAME.tmp-PID-HEX` (atomic.ts) and `.NAME.tmp-PID`: the pid of the process that wrote it. */
-export function tempOwnerPid(name: string): number | null {
-  const m = /^\..*\.tmp-(\d+)(?:-[0-9a-f]+)?$/.exec(name);
-  return m ? Number(m[1]) : null;
-}
-
-/**
- * Removes temporaries (files or folders) in `dir` whose writer is dead: what a kill -9 left. Only
- * names in rec's temporary format are touched, and only those `accept` allows. Returns the names
- * removed.
- */
-export async function removeStaleTemps(dir: string, accept: (name: string) => boolean = () => true): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return [];
-  }
-  const removed: string[] = [];
-  for (const name of names) {
-    const pid = tempOwnerPid(name);
-    if (pid === null || pidAlive(pid) || !accept(name)) continue;
-    await rm(join(dir, name), { recursive: true, force: true });
-    removed.push(name);
-  }
-  return removed;
 }

@@ -28,13 +28,12 @@ import {
   type DataType,
 } from 'apache-arrow';
 import { once } from 'node:events';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { UsageError } from '../util/errors.js';
-import { tempNameBeside } from './atomic.js';
-import { removeStaleTemps } from './lock.js';
-import { errorCode, outputFsError } from './output-dir.js';
+import { ensureDir, removeStaleTemps, tempNameBeside } from './atomic.js';
+
+import { checkOutputFile, outputFsError } from './output-dir.js';
 
 export const ROW_FORMATS = ['jsonl', 'csv', 'arrow'] as const;
 export type RowFormat = (typeof ROW_FORMATS)[number];
@@ -171,18 +170,15 @@ export interface RowFileSink<T> {
   abort(): Promise<void>;
 }
 
-export async function openRowFile<T>(path: string, format: RowFormat, layout: RowLayout<T>): Promise<RowFileSink<T>> {
-  try {
-    if ((await stat(path)).isDirectory()) throw new UsageError(`--out ${path} is a folder. Expected a file path, e.g. ${path.replace(/\/+$/, '')}/recommendations.${format}.`);
-  } catch (error) {
-    if (errorCode(error) !== 'ENOENT') throw outputFsError(path, error);
-  }
+/** `force`: replace an existing file at `path` (without it that is exit 2: a user's file is never replaced unasked). */
+export async function openRowFile<T>(path: string, format: RowFormat, layout: RowLayout<T>, force: boolean): Promise<RowFileSink<T>> {
+  await checkOutputFile(path, force);
   let handle;
   const tmp = tempNameBeside(path);
   try {
-    await mkdir(dirname(path), { recursive: true });
+    await ensureDir(dirname(path));
     // What a kill -9 of an earlier run writing this same file left behind.
-    await removeStaleTemps(dirname(path), (name) => name.startsWith(`.${basename(path)}.tmp-`));
+    await removeStaleTemps(dirname(path), basename(path));
     handle = await open(tmp, 'w');
   } catch (error) {
     throw outputFsError(path, error);

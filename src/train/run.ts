@@ -4,13 +4,12 @@
  * injected by the caller (cli composes train with eval), so train/ does not depend on eval/.
  */
 import * as tf from '@tensorflow/tfjs';
-import { mkdir } from 'node:fs/promises';
 import type { ResolvedConfig } from '../config/load.js';
 import { configToYaml } from '../config/load.js';
 import { valueRange } from '../data/dataset.js';
 import type { EngineInfo } from '../engine/backend.js';
 import { createDenseOptimizer, createRowSparseOptimizer, type OptimizerConfig } from '../engine/sparse-optimizer.js';
-import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
+import { ensureDir, writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { writeCheckpointReadme } from '../io/checkpoint-readme.js';
 import {
   CHECKPOINT_FORMAT_VERSION,
@@ -155,7 +154,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
       config: req.resolved.config,
       config_sources: req.resolved.sources,
     };
-    await mkdir(ckpt, { recursive: true });
+    await ensureDir(ckpt);
     await writeFileAtomic(p.config, configToYaml(req.resolved));
     await writeVocab(ckpt, data.dir);
     await writeCheckpointReadme(ckpt, config.train.model);

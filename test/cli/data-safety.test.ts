@@ -164,7 +164,7 @@ describe.concurrent('corrupt checkpoint files: a clear message and exit 1 or 2, 
       code: 1,
       message: /weights\.bin is corrupt: weight .* holds a non-finite value \(NaN\)/,
     },
-    { name: 'recommend --out onto a folder', corrupt: (ck) => mkdirSync(join(ck, 'recs')), run: (ck) => ['recommend', ck, '--all', '--out', join(ck, 'recs')], code: 2, message: /--out .*recs is a folder\. Expected a file path/ },
+    { name: 'recommend --out onto a folder', corrupt: (ck) => mkdirSync(join(ck, 'recs')), run: (ck) => ['recommend', ck, '--all', '--out', join(ck, 'recs')], code: 2, message: /--out .*recs is a folder\. Expected the path of a file/ },
   ];
 
   it.each(cases)('$name', async ({ corrupt, run, code, message }) => {

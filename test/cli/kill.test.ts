@@ -87,7 +87,7 @@ describe('kill -9', () => {
     expect(temps(ck)).toEqual([]);
 
     const out = join(dir, 'recs.jsonl');
-    const recArgs = ['recommend', ck, '--all', '--k', '20', '--out', out, '--backend', 'cpu'];
+    const recArgs = ['recommend', ck, '--all', '--k', '20', '--out', out, '--force', '--backend', 'cpu'];
     const complete = () => {
       const lines = readFileSync(out, 'utf8').trimEnd().split('\n');
       expect(lines).toHaveLength(USERS);

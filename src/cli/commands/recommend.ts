@@ -33,6 +33,7 @@ interface RecommendFlags {
   includeSeen?: boolean;
   format?: string;
   out?: string;
+  force?: boolean;
 }
 
 /**
@@ -95,7 +96,7 @@ function interrupted(signal: AbortSignal): InterruptedError {
 async function emit<T>(
   blocks: Iterable<T[]>,
   layout: RowLayout<T>,
-  target: { out: string | null; format: RowFormat; collect: boolean },
+  target: { out: string | null; format: RowFormat; collect: boolean; force: boolean },
   signal: AbortSignal | undefined,
 ): Promise<{ records: T[]; count: number }> {
   const records: T[] = [];
@@ -115,7 +116,7 @@ async function emit<T>(
     await Promise.race([once(process.stdout, 'drain'), once(process.stdout, 'close')]).catch(() => undefined);
   };
   const { openRowFile, formatText } = await import('../../io/recommendations.js');
-  if (target.out !== null) sink = await openRowFile(target.out, target.format, layout);
+  if (target.out !== null) sink = await openRowFile(target.out, target.format, layout, target.force);
   else if (toStdout && target.format === 'csv') await print(`${layout.csvHeader}\n`);
   try {
     for (const block of blocks) {
@@ -153,6 +154,7 @@ export function registerRecommend(program: Command, runtime: Runtime): void {
     .option('--include-seen', "keep items the user already interacted with (default: excluded)")
     .option('--format <fmt>', 'jsonl|csv|arrow (default: from the --out extension, else jsonl)')
     .option('-o, --out <file>', 'write to this file (atomically) instead of stdout; required for arrow')
+    .option('--force', 'replace --out FILE when it already exists')
     .addHelpText('after', EXAMPLES);
   addConfigOptions(cmd, 'recommend');
   addGlobalFlags(cmd).action(async (ckptArg: string, _opts, self: Command) => {
@@ -192,7 +194,7 @@ export function registerRecommend(program: Command, runtime: Runtime): void {
 
       await initEngine({ backend: ctx.resolved.config.backend, log: ctx.log });
       const loaded = await loadRecommendCheckpoint(ckpt, { dataset: !similar }, ctx.log);
-      const target = { out, format, collect: ctx.json && out === null };
+      const target = { out, format, collect: ctx.json && out === null, force: o.force === true };
       const written = out === null ? '' : ` to ${out}`;
 
       if (similar) {

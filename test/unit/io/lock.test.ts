@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { acquireLock, LOCK_NAME, pidAlive, readLock, removeStaleTemps, tempOwnerPid } from '../../../src/io/lock.js';
+import { isPidAlive, parseTempName, removeStaleTemps } from '../../../src/io/atomic.js';
+import { acquireLock, LOCK_NAME, readLock } from '../../../src/io/lock.js';
 import { UsageError } from '../../../src/util/errors.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'rec-lock-'));
@@ -47,18 +48,18 @@ describe('folder lock', () => {
   });
 
   it('pidAlive: this process yes, an exited one no', () => {
-    expect(pidAlive(process.pid)).toBe(true);
-    expect(pidAlive(deadPid())).toBe(false);
-    expect(pidAlive(0)).toBe(false);
+    expect(isPidAlive(process.pid)).toBe(true);
+    expect(isPidAlive(deadPid())).toBe(false);
+    expect(isPidAlive(0)).toBe(false);
   });
 });
 
 describe('stale temporaries', () => {
   it('parses the writer pid of both temp name formats', () => {
-    expect(tempOwnerPid('.weights.bin.tmp-123-ab12cd34')).toBe(123);
-    expect(tempOwnerPid('.users.arrow.tmp-77')).toBe(77);
-    expect(tempOwnerPid('weights.bin')).toBeNull();
-    expect(tempOwnerPid('.hidden')).toBeNull();
+    expect(parseTempName('.weights.bin.tmp-123-ab12cd34')).toEqual({ base: 'weights.bin', pid: 123 });
+    expect(parseTempName('.users.arrow.tmp-77')).toEqual({ base: 'users.arrow', pid: 77 });
+    expect(parseTempName('weights.bin')).toBeNull();
+    expect(parseTempName('.hidden')).toBeNull();
   });
 
   it('removes only the temporaries of dead writers that the filter accepts', async () => {
@@ -69,8 +70,8 @@ describe('stale temporaries', () => {
     writeFileSync(join(d, `.recs.jsonl.tmp-${process.pid}-0a0b0c0d`), 'live');
     writeFileSync(join(d, `.other.tmp-${dead}-0a0b0c0d`), 'filtered out');
     writeFileSync(join(d, 'user-file.tmp-1'), 'not rec format');
-    const removed = await removeStaleTemps(d, (n) => !n.startsWith('.other'));
-    expect(removed.sort()).toEqual([`.eval-test-full.json.tmp-${dead}-0a0b0c0d`, `.last.tmp-${dead}-01020304`]);
+    const removed = await removeStaleTemps(d, (n: string) => !n.startsWith('.other'));
+    expect(removed.sort()).toEqual([join(d, `.eval-test-full.json.tmp-${dead}-0a0b0c0d`), join(d, `.last.tmp-${dead}-01020304`)]);
     expect(readdirSync(d).sort()).toEqual([`.other.tmp-${dead}-0a0b0c0d`, `.recs.jsonl.tmp-${process.pid}-0a0b0c0d`, 'user-file.tmp-1']);
   });
 });

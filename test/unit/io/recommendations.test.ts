@@ -33,7 +33,7 @@ describe('recommendation writers', () => {
   it('csv file: header, then one row per ranked item, written atomically', async () => {
     const d = dir();
     const path = join(d, 'recs.csv');
-    const sink = await openRowFile(path, 'csv', USER_LAYOUT);
+    const sink = await openRowFile(path, 'csv', USER_LAYOUT, false);
     await sink.write(RECORDS.slice(0, 1));
     expect(existsSync(path)).toBe(false);
     await sink.write(RECORDS.slice(1));
@@ -45,7 +45,7 @@ describe('recommendation writers', () => {
   it('arrow file: user utf8, rank int32, item utf8, score float32, cold bool, across batches', async () => {
     const d = dir();
     const path = join(d, 'recs.arrow');
-    const sink = await openRowFile(path, 'arrow', USER_LAYOUT);
+    const sink = await openRowFile(path, 'arrow', USER_LAYOUT, false);
     await sink.write(RECORDS.slice(0, 1));
     await sink.write(RECORDS.slice(1));
     await sink.commit();
@@ -62,7 +62,7 @@ describe('recommendation writers', () => {
   it('an arrow file with no rows still carries the schema', async () => {
     const d = dir();
     const path = join(d, 'empty.arrow');
-    const sink = await openRowFile(path, 'arrow', SIMILAR_LAYOUT);
+    const sink = await openRowFile(path, 'arrow', SIMILAR_LAYOUT, false);
     await sink.commit();
     const table = tableFromIPC(readFileSync(path));
     expect(table.numRows).toBe(0);
@@ -73,7 +73,7 @@ describe('recommendation writers', () => {
     const rec = { item: 'a', items: [{ item: 'b', score: 0.75 }] };
     expect(JSON.parse(formatText(SIMILAR_LAYOUT, 'jsonl', [rec])) as unknown).toEqual(rec);
     const d = dir();
-    const sink = await openRowFile(join(d, 's.csv'), 'csv', SIMILAR_LAYOUT);
+    const sink = await openRowFile(join(d, 's.csv'), 'csv', SIMILAR_LAYOUT, false);
     await sink.write([rec]);
     await sink.commit();
     expect(readFileSync(join(d, 's.csv'), 'utf8')).toBe('item,rank,similar,score\na,1,b,0.75\n');
@@ -83,10 +83,24 @@ describe('recommendation writers', () => {
     const d = dir();
     const path = join(d, 'recs.jsonl');
     writeFileSync(path, 'old\n');
-    const sink = await openRowFile(path, 'jsonl', USER_LAYOUT);
+    const sink = await openRowFile(path, 'jsonl', USER_LAYOUT, true);
     await sink.write(RECORDS);
     await sink.abort();
     expect(readFileSync(path, 'utf8')).toBe('old\n');
+    noTemps(d);
+  });
+
+  it('an existing file is replaced only with force, and a folder never', async () => {
+    const d = dir();
+    const path = join(d, 'recs.jsonl');
+    writeFileSync(path, 'mine\n');
+    await expect(openRowFile(path, 'jsonl', USER_LAYOUT, false)).rejects.toThrow(/already exists.*--force/);
+    expect(readFileSync(path, 'utf8')).toBe('mine\n');
+    await expect(openRowFile(d, 'jsonl', USER_LAYOUT, true)).rejects.toThrow(/is a folder/);
+    const sink = await openRowFile(path, 'jsonl', USER_LAYOUT, true);
+    await sink.write(RECORDS.slice(0, 1));
+    await sink.commit();
+    expect(readFileSync(path, 'utf8')).toMatch(/^\{"cold":false|^\{"user"/);
     noTemps(d);
   });
 });
