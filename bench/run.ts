@@ -10,6 +10,7 @@
  * Run on an otherwise idle machine: on 2 cores any other load skews the timings.
  */
 import { runEngineBench } from './engine.js';
+import { runFuzzBench, summarizeFuzzBench } from './fuzz.js';
 import { runPrepBench, summarizePrepBench } from './prep.js';
 import { runNcfBench } from './ncf.js';
 import { runTrainBench } from './train.js';
@@ -47,6 +48,10 @@ const BENCHES: Record<string, Bench> = {
   prep: {
     about: 'rec prep rows/s on a 1M-row TSV beside pandas, peak RSS at 1M/3M/10M rows (bench/results/prep.json)',
     run: async ({ quick }) => summarizePrepBench(await runPrepBench({ quick })),
+  },
+  fuzz: {
+    about: 'rec prep on 10,000 mutated logs (1,000 with --quick): outcomes, error classes, reject reasons; fails on any contract violation (bench/results/fuzz.json)',
+    run: async ({ quick }) => summarizeFuzzBench(await runFuzzBench({ quick })),
   },
 };
 

@@ -50,6 +50,20 @@ function ratingDetail(text: string, value: number): string {
   return `rating ${shown} is outside the float32 range ±${FLOAT32_MAX} in which values are stored`;
 }
 
+/** True when a UTF-8 BOM (U+FEFF) starts at i. */
+function bomAt(buf: Buffer, i: number): boolean {
+  return buf[i] === 0xef && buf[i + 1] === 0xbb && buf[i + 2] === 0xbf;
+}
+
+/**
+ * An id that starts with U+FEFF (typically a BOM left inside concatenated exports) reads back
+ * without it from Arrow in JavaScript (TextDecoder drops a leading BOM), so it would meet the same
+ * id without one in eval and recommend.
+ */
+function bomDetail(role: 'user' | 'item'): string {
+  return `${role} id starts with U+FEFF (a byte-order mark inside the file), which Arrow readers drop; expected an id without it`;
+}
+
 /** What a timestamp should look like, for the detail of a bad_ts reject. */
 function tsExpected(opts: IngestOptions): string {
   if (opts.tsPattern !== null) return 'expected the --ts-format pattern';
@@ -172,6 +186,10 @@ export class Ingest {
       this.reject(line, 'empty_id', us === ue ? 'empty user id' : 'empty item id', buf.toString('utf8', ls, le));
       return;
     }
+    if ((buf[us] === 0xef && bomAt(buf, us)) || (buf[is] === 0xef && bomAt(buf, is))) {
+      this.reject(line, 'bad_id', bomDetail(bomAt(buf, us) ? 'user' : 'item'), buf.toString('utf8', ls, le));
+      return;
+    }
     let value = 1;
     let event = 0;
     const pe = this.pEvent;
@@ -255,6 +273,10 @@ export class Ingest {
     const itemId = fields[plan.item] ?? '';
     if (userId === '' || itemId === '') {
       this.reject(line, 'empty_id', userId === '' ? 'empty user id' : 'empty item id', raw);
+      return;
+    }
+    if (userId.charCodeAt(0) === 0xfeff || itemId.charCodeAt(0) === 0xfeff) {
+      this.reject(line, 'bad_id', bomDetail(userId.charCodeAt(0) === 0xfeff ? 'user' : 'item'), raw);
       return;
     }
     let value = 1;
