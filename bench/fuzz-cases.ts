@@ -302,7 +302,7 @@ function errorClass(message: string, file: string): string {
   return message
     .split(file)
     .join('FILE')
-    .replace(/"[^"]*"/g, '"…"')
+    .replace(/"(?:[^"\\]|\\.)*"/g, '"…"')
     .replace(/\d+(\.\d+)?/g, 'N')
     .split(/[.;(]/)[0]
     .slice(0, 80);
