@@ -10,6 +10,7 @@
  * Run on an otherwise idle machine: on 2 cores any other load skews the timings.
  */
 import { runEngineBench } from './engine.js';
+import { runFuzzBench, summarizeFuzzBench } from './fuzz.js';
 import { runPrepBench, summarizePrepBench } from './prep.js';
 import { runNcfBench } from './ncf.js';
 import { runStartupBench } from './startup.js';
@@ -55,6 +56,10 @@ const BENCHES: Record<string, Bench> = {
       const r = await runStartupBench({ quick });
       return { commands: r.commands.map((c) => ({ name: c.name, median_ms: c.median_ms, ratio: c.ratio })), within_target: r.within_target, prep_ml100k_ms: r.prep_ml100k?.median_ms ?? null };
     },
+  },
+  fuzz: {
+    about: 'rec prep on 10,000 mutated logs (1,000 with --quick): outcomes, error classes, reject reasons; fails on any contract violation (bench/results/fuzz.json)',
+    run: async ({ quick }) => summarizeFuzzBench(await runFuzzBench({ quick })),
   },
 };
 

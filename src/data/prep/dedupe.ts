@@ -7,6 +7,8 @@
  * Runs on rows arranged in (user, ts, seq) order (order.ts arrangeRows), so one sequential pass
  * with a per-item stamp finds every repeat, and a later position is a later row.
  */
+import { DataError } from '../../util/errors.js';
+import { FLOAT32_MAX } from './numbers.js';
 import type { RowStore } from './store.js';
 import { REMOVED_DEDUPE, isAlive } from './order.js';
 
@@ -47,6 +49,11 @@ export function dedupeRows(store: RowStore, assign: Uint8Array, nItems: number, 
         break;
       case 'sum':
         values[i] += values[k];
+        if (!Number.isFinite(values[i])) {
+          throw new DataError(
+            `--dedupe sum (config prep.dedupe): the values of one (user, item) pair sum beyond the float32 range (±${FLOAT32_MAX}) in which values are stored. Expected per-pair sums that fit; use --dedupe max, first or last.`,
+          );
+        }
         drop = k;
         break;
     }

@@ -1,17 +1,22 @@
 /**
  * Delimited text (CSV, TSV, `::`, …) → rows. Two readers with one behaviour:
  *  - the fast path splits unquoted lines at the byte level (no string per field; ids and numbers
- *    are read from the bytes) and hands any record whose field starts with a quote to csv-parse
- *    (so quoted commas, quotes and newlines are read by the reference parser);
- *  - the reference path streams the whole file through csv-parse.
- * Both skip empty lines, strip a UTF-8 BOM, accept LF and CRLF and a missing final newline, and
- * number rows by the physical line on which they start (header = line 1).
+ *    are read from the bytes) and hands any line with a field that starts with a quote to
+ *    csv-parse (so quoted delimiters and doubled quotes are read by the reference parser);
+ *  - the reference path hands every line to csv-parse.
+ * Both read physical lines (lines.ts: LF, CRLF or CR, BOM dropped, last newline optional): a row
+ * never spans lines, so a quoted field that does not close on its line is rejected as
+ * `unclosed_quote` and the next line is read afresh. Empty lines are skipped; the first non-empty
+ * line is the header when there is one; every other line is one row read, numbered by its line.
  */
-import { parse as parseStream, type Options as CsvOptions } from 'csv-parse';
+import { isUtf8 } from 'node:buffer';
+import type { Options as CsvOptions } from 'csv-parse';
 import { parse as parseSync } from 'csv-parse/sync';
 import { DataError, UsageError, describeValue } from '../../util/errors.js';
 import { looksLikeHeader, specUsesNames } from './columns.js';
 import type { Ingest } from './ingest.js';
+import { LineSplitter, MAX_LINE_BYTES, utf8Detail, utf8ErrorOffset, type LineHandler } from './lines.js';
+import type { RejectReason } from './rejects.js';
 import type { ColumnsSpec, FileKind } from './options.js';
 import { delimiterCandidates } from './options.js';
 
@@ -24,30 +29,52 @@ export interface DelimitedSetup {
   columnCount: number;
 }
 
-function csvOptions(delimiter: string): CsvOptions {
+/** csv-parse on one line (no terminator inside; the file's BOM is already gone). */
+function lineOptions(delimiter: string): CsvOptions {
   return {
     delimiter,
-    bom: true,
+    bom: false,
     relax_quotes: true,
     relax_column_count: true,
     skip_empty_lines: false,
-    record_delimiter: ['\r\n', '\n'],
   };
+}
+
+interface LineProblem {
+  reason: RejectReason;
+  detail: string;
+}
+
+/** The fields of one line by csv-parse, or why it cannot be read. */
+function parseLine(text: string, options: CsvOptions): string[] | LineProblem {
+  try {
+    const recs = parseSync(text, options) as string[][];
+    if (recs.length === 1) return recs[0];
+    return { reason: 'bad_quoting', detail: `line parsed as ${recs.length} records` };
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'CSV_QUOTE_NOT_CLOSED') {
+      return { reason: 'unclosed_quote', detail: 'a quoted field does not close on this line (rows never span lines)' };
+    }
+    return { reason: 'bad_quoting', detail: (error as Error).message };
+  }
+}
+
+function longLineDetail(bytes: number): string {
+  return `line of ${bytes}${bytes > MAX_LINE_BYTES ? '+' : ''} bytes, over the ${MAX_LINE_BYTES}-byte limit`;
 }
 
 const HEAD_LINES = 100;
 
-/** Text of the first complete lines (all of it when `final`), without a BOM. */
+/** Text of the first complete non-empty lines (all of it when `final`), without a BOM. */
 function headLines(head: string, final: boolean): string[] {
   let text = head.charCodeAt(0) === 0xfeff ? head.slice(1) : head;
   if (!final) {
     // Drop the last, possibly cut line (unless it is the only one).
-    const nl = text.lastIndexOf('\n');
-    text = nl >= 0 ? text.slice(0, nl) : text;
+    const cut = Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r'));
+    text = cut >= 0 ? text.slice(0, cut) : text;
   }
   const out: string[] = [];
-  for (const line of text.split('\n')) {
-    const l = line.endsWith('\r') ? line.slice(0, -1) : line;
+  for (const l of text.split(/\r\n|\r|\n/)) {
     if (l !== '') out.push(l);
     if (out.length >= HEAD_LINES) break;
   }
@@ -97,14 +124,12 @@ export function analyzeDelimitedHead(
   const lines = headLines(head, final);
   if (lines.length === 0) throw new DataError(`${file} is empty: no rows to read.`);
   const delimiter = cfg.delimiter ?? sniffDelimiter(lines, delimiterCandidates(kind), file);
-  let records: string[][];
-  try {
-    records = parseSync(lines.join('\n'), { ...csvOptions(delimiter), skip_records_with_error: true }) as string[][];
-  } catch {
-    records = lines.map((l) => l.split(delimiter));
-  }
-  records = records.filter((r) => !(r.length === 1 && r[0] === ''));
-  if (records.length === 0) throw new DataError(`${file} is empty: no rows to read.`);
+  // Line by line, as the readers do: a stray quote must not join the sample's lines either.
+  const options = lineOptions(delimiter);
+  const records = lines.map((l) => {
+    const r = parseLine(l, options);
+    return Array.isArray(r) ? r : l.split(delimiter);
+  });
   const names = specUsesNames(cfg.spec);
   if (cfg.header === false && names) {
     throw new UsageError(
@@ -118,27 +143,23 @@ export function analyzeDelimitedHead(
   return { delimiter, header, headerFields, columnCount };
 }
 
-/** Longest quoted record we wait for before calling its quote unterminated. */
-const MAX_QUOTED_RECORD = 4 << 20;
-
 /** The byte-level reader of one file. Feed it chunks with push(); call finish() at the end. */
-export class FastDelimitedReader {
+export class FastDelimitedReader implements LineHandler {
   private readonly ingest: Ingest;
+  private readonly lines: LineSplitter;
   private readonly d0: number;
   private readonly dBytes: Buffer;
   private readonly dLen: number;
   private readonly starts: Int32Array;
   private readonly ends: Int32Array;
   private readonly maxFields: number;
-  private readonly syncOptions: CsvOptions;
-  private carry: Buffer | null = null;
-  private first = true;
+  private readonly options: CsvOptions;
   private pendingHeader: boolean;
-  line = 0;
   dataRows = 0;
 
   constructor(setup: DelimitedSetup, ingest: Ingest) {
     this.ingest = ingest;
+    this.lines = new LineSplitter(this);
     this.dBytes = Buffer.from(setup.delimiter, 'utf8');
     this.d0 = this.dBytes[0];
     this.dLen = this.dBytes.length;
@@ -146,47 +167,52 @@ export class FastDelimitedReader {
     this.starts = new Int32Array(this.maxFields);
     this.ends = new Int32Array(this.maxFields);
     this.pendingHeader = setup.header;
-    this.syncOptions = csvOptions(setup.delimiter);
+    this.options = lineOptions(setup.delimiter);
+  }
+
+  /** Physical lines read so far. */
+  get line(): number {
+    return this.lines.line;
   }
 
   push(chunk: Buffer): void {
-    this.run(chunk, false);
+    this.lines.push(chunk);
   }
 
   finish(): void {
-    this.run(Buffer.alloc(0), true);
+    this.lines.finish();
   }
 
-  private run(chunk: Buffer, final: boolean): void {
-    let rest = chunk;
-    const carry = this.carry;
-    if (carry !== null && !final) {
-      // Join only the line cut at the chunk boundary and read the rest of the chunk in place,
-      // rather than copying every chunk behind the carry. Falls back to joining everything when a
-      // quoted record runs on past that line (kept under MAX_QUOTED_RECORD so that the joined
-      // part alone never decides a quote is unterminated).
-      const nl = chunk.indexOf(10);
-      if (nl !== -1 && carry.length + nl + 1 <= MAX_QUOTED_RECORD) {
-        const joined = this.stripBom(Buffer.concat([carry, chunk.subarray(0, nl + 1)]), false);
-        const pos = this.records(joined, false);
-        this.carry = pos < joined.length ? joined.subarray(pos) : null;
-        rest = chunk.subarray(nl + 1);
-      }
+  onLine(buf: Buffer, s: number, e: number, lineNo: number, utf8: boolean): void {
+    if (s === e) return;
+    if (this.pendingHeader) {
+      this.pendingHeader = false;
+      return;
     }
-    let data = this.carry !== null ? (rest.length ? Buffer.concat([this.carry, rest]) : this.carry) : rest;
-    data = this.stripBom(data, final);
-    const pos = this.records(data, final);
-    this.carry = pos < data.length ? Buffer.from(data.subarray(pos)) : null;
+    this.dataRows++;
+    const ingest = this.ingest;
+    if (!utf8 && !isUtf8(buf.subarray(s, e))) {
+      ingest.rejectUnparsed(lineNo, 'invalid_utf8', utf8Detail(buf, s, e), buf.toString('utf8', s, e));
+      return;
+    }
+    const nf = this.split(buf, s, e);
+    if (nf >= 0) {
+      ingest.acceptBytes(buf, this.starts, this.ends, nf, lineNo, s, e);
+      return;
+    }
+    const text = buf.toString('utf8', s, e);
+    const r = parseLine(text, this.options);
+    if (Array.isArray(r)) ingest.acceptStrings(r, r.length, lineNo, text);
+    else ingest.rejectUnparsed(lineNo, r.reason, r.detail, text);
   }
 
-  /**
-   * Drops a UTF-8 BOM at the start of the file: decided on the first data that has 3 bytes, a
-   * line end or the end of the file (a BOM can only come before the first line end).
-   */
-  private stripBom(data: Buffer, final: boolean): Buffer {
-    if (!this.first || (data.length < 3 && !final && data.indexOf(10) === -1)) return data;
-    this.first = false;
-    return data.length >= 3 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf ? data.subarray(3) : data;
+  onLongLine(lineNo: number, head: Buffer, bytes: number): void {
+    if (this.pendingHeader) {
+      this.pendingHeader = false;
+      return;
+    }
+    this.dataRows++;
+    this.ingest.rejectUnparsed(lineNo, 'line_too_long', longLineDetail(bytes), head.toString('utf8'));
   }
 
   /** Splits [s, e) at the delimiter into starts/ends; -1 when a field starts with a quote. */
@@ -240,178 +266,64 @@ export class FastDelimitedReader {
     }
     return nf + 1;
   }
-
-  /** True when the delimiter starts at i. */
-  private delimAt(data: Buffer, i: number, n: number): boolean {
-    if (data[i] !== this.d0) return false;
-    if (this.dLen === 1) return true;
-    if (i + this.dLen > n) return false;
-    for (let k = 1; k < this.dLen; k++) if (data[i + k] !== this.dBytes[k]) return false;
-    return true;
-  }
-
-  /**
-   * End of the quoted record starting at pos: the index of its terminating LF, n when it ends at
-   * the end of the file, -1 when more data is needed, -2 when its quote never closes.
-   */
-  private quotedRecordEnd(data: Buffer, pos: number, n: number, final: boolean): number {
-    let i = pos;
-    let fieldStart = true;
-    let inQuote = false;
-    while (i < n) {
-      const c = data[i];
-      if (inQuote) {
-        if (c === 34) {
-          if (i + 1 >= n && !final) return -1;
-          if (data[i + 1] === 34) {
-            i += 2;
-            continue;
-          }
-          inQuote = false;
-        }
-        i++;
-        continue;
-      }
-      if (c === 10) return i;
-      if (fieldStart && c === 34) {
-        inQuote = true;
-        fieldStart = false;
-        i++;
-        continue;
-      }
-      if (this.delimAt(data, i, n)) {
-        fieldStart = true;
-        i += this.dLen;
-        continue;
-      }
-      fieldStart = false;
-      i++;
-    }
-    if (!final) return -1;
-    return inQuote ? -2 : n;
-  }
-
-  private records(data: Buffer, final: boolean): number {
-    const n = data.length;
-    const ingest = this.ingest;
-    let pos = 0;
-    while (pos < n) {
-      const nl = data.indexOf(10, pos);
-      let lineEnd: number;
-      let next: number;
-      if (nl === -1) {
-        if (!final) break;
-        lineEnd = n;
-        next = n;
-      } else {
-        lineEnd = nl;
-        next = nl + 1;
-      }
-      let e = lineEnd;
-      if (e > pos && data[e - 1] === 13) e--;
-      if (e === pos) {
-        this.line++;
-        pos = next;
-        continue;
-      }
-      const nf = this.split(data, pos, e);
-      if (nf >= 0) {
-        this.line++;
-        if (this.pendingHeader) this.pendingHeader = false;
-        else {
-          this.dataRows++;
-          ingest.acceptBytes(data, this.starts, this.ends, nf, this.line, pos, e);
-        }
-        pos = next;
-        continue;
-      }
-      let end = this.quotedRecordEnd(data, pos, n, final);
-      if (end === -1) {
-        if (n - pos <= MAX_QUOTED_RECORD) break;
-        end = -2;
-      }
-      if (end === -2) {
-        // Unterminated quote: reject the line it opens on and read on from the next line.
-        this.line++;
-        this.dataRows++;
-        ingest.rejectUnparsed(this.line, 'bad_quoting', 'a quoted field is never closed', data.toString('utf8', pos, e));
-        pos = next;
-        continue;
-      }
-      let recEnd = end;
-      if (recEnd > pos && data[recEnd - 1] === 13) recEnd--;
-      const startLine = this.line + 1;
-      let inner = 0;
-      for (let k = data.indexOf(10, pos); k !== -1 && k < end; k = data.indexOf(10, k + 1)) inner++;
-      this.line += 1 + inner;
-      const text = data.toString('utf8', pos, recEnd);
-      pos = end >= n ? n : end + 1;
-      let fields: string[] | null = null;
-      let problem = '';
-      try {
-        const recs = parseSync(text, this.syncOptions) as string[][];
-        if (recs.length === 1) fields = recs[0];
-        else problem = `quoted record parsed as ${recs.length} records`;
-      } catch (error) {
-        problem = (error as Error).message;
-      }
-      if (this.pendingHeader) {
-        this.pendingHeader = false;
-        continue;
-      }
-      this.dataRows++;
-      if (fields === null) ingest.rejectUnparsed(startLine, 'bad_quoting', problem, text);
-      else ingest.acceptStrings(fields, fields.length, startLine, text);
-    }
-    return pos;
-  }
 }
 
-interface CsvRecord {
-  record: string[];
-  info: { lines: number };
-  raw: string;
-}
-
-/** The reference reader: the whole file through csv-parse's streaming parser. */
+/**
+ * The reference reader: every line through csv-parse, checked for UTF-8 by utf8ErrorOffset rather
+ * than isUtf8, so that the parity tests compare two ways of reading each field. Runs of lines
+ * without a quote go to csv-parse together (without quotes no record can span lines, so records
+ * and lines correspond one to one), which keeps it fast enough for the parity tests.
+ */
 export async function readDelimitedWithCsvParse(chunks: AsyncIterable<Buffer>, setup: DelimitedSetup, ingest: Ingest): Promise<number> {
-  let lastEnd = 0;
   let pendingHeader = setup.header;
   let dataRows = 0;
-  const parser = parseStream({
-    ...csvOptions(setup.delimiter),
-    info: true,
-    raw: true,
-    skip_records_with_error: true,
-    on_skip: (error: unknown, raw?: string) => {
-      const lines = (error as { lines?: number } | undefined)?.lines ?? lastEnd + 1;
+  const options = lineOptions(setup.delimiter);
+  const batch: string[] = [];
+  const batchLines: number[] = [];
+  const flush = (): void => {
+    if (batch.length === 0) return;
+    const recs = parseSync(batch.join('\n'), options) as string[][];
+    if (recs.length !== batch.length) throw new Error(`csv-parse read ${recs.length} records from ${batch.length} unquoted lines`);
+    for (let k = 0; k < recs.length; k++) ingest.acceptStrings(recs[k], recs[k].length, batchLines[k], batch[k]);
+    batch.length = 0;
+    batchLines.length = 0;
+  };
+  const lines = new LineSplitter({
+    onLine(buf: Buffer, s: number, e: number, lineNo: number): void {
+      if (s === e) return;
+      if (pendingHeader) {
+        pendingHeader = false;
+        return;
+      }
       dataRows++;
-      ingest.rejectUnparsed(lastEnd + 1, 'bad_quoting', (error as Error | undefined)?.message ?? 'unreadable record', raw ?? '');
-      lastEnd = lines;
+      const text = buf.toString('utf8', s, e);
+      if (utf8ErrorOffset(buf, s, e) < 0 && !text.includes('"')) {
+        batch.push(text);
+        batchLines.push(lineNo);
+        if (batch.length >= 4096) flush();
+        return;
+      }
+      flush();
+      if (utf8ErrorOffset(buf, s, e) >= 0) {
+        ingest.rejectUnparsed(lineNo, 'invalid_utf8', utf8Detail(buf, s, e), text);
+        return;
+      }
+      const r = parseLine(text, options);
+      if (Array.isArray(r)) ingest.acceptStrings(r, r.length, lineNo, text);
+      else ingest.rejectUnparsed(lineNo, r.reason, r.detail, text);
+    },
+    onLongLine(lineNo: number, head: Buffer, bytes: number): void {
+      if (pendingHeader) {
+        pendingHeader = false;
+        return;
+      }
+      flush();
+      dataRows++;
+      ingest.rejectUnparsed(lineNo, 'line_too_long', longLineDetail(bytes), head.toString('utf8'));
     },
   });
-  const feed = (async () => {
-    try {
-      for await (const chunk of chunks) {
-        if (!parser.write(chunk)) await new Promise((r) => parser.once('drain', r));
-      }
-      parser.end();
-    } catch (error) {
-      parser.destroy(error as Error);
-    }
-  })();
-  for await (const r of parser as AsyncIterable<CsvRecord>) {
-    const startLine = lastEnd + 1;
-    lastEnd = r.info.lines;
-    const raw = r.raw.replace(/\r?\n$|\r$/, '');
-    if (raw === '') continue;
-    if (pendingHeader) {
-      pendingHeader = false;
-      continue;
-    }
-    dataRows++;
-    ingest.acceptStrings(r.record, r.record.length, startLine, raw);
-  }
-  await feed;
+  for await (const chunk of chunks) lines.push(chunk);
+  lines.finish();
+  flush();
   return dataRows;
 }

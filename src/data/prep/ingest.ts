@@ -6,7 +6,7 @@
  */
 import { DataError } from '../../util/errors.js';
 import type { ColumnPlan } from './columns.js';
-import { parseNumberBytes, parseNumberString } from './numbers.js';
+import { FLOAT32_MAX, isFiniteFloat32, parseNumberBytes, parseNumberString } from './numbers.js';
 import type { RejectReason, RejectSink } from './rejects.js';
 import { RowStore } from './store.js';
 import { numericTsToMs, parseIsoTs, type TsParser, type TsUnit } from './timestamps.js';
@@ -42,6 +42,36 @@ export interface FileCounts {
 
 const MAX_EVENT_TYPES = 0xffff;
 
+/** Why a rating text is unusable (its parsed value is not a finite float32). */
+function ratingDetail(text: string, value: number): string {
+  const shown = JSON.stringify(text);
+  if (Number.isNaN(value)) return `rating ${shown} is not a decimal number`;
+  if (!Number.isFinite(value)) return `rating ${shown} is not finite`;
+  return `rating ${shown} is outside the float32 range ±${FLOAT32_MAX} in which values are stored`;
+}
+
+/** True when a UTF-8 BOM (U+FEFF) starts at i. */
+function bomAt(buf: Buffer, i: number): boolean {
+  return buf[i] === 0xef && buf[i + 1] === 0xbb && buf[i + 2] === 0xbf;
+}
+
+/**
+ * An id that starts with U+FEFF (typically a BOM left inside concatenated exports) reads back
+ * without it from Arrow in JavaScript (TextDecoder drops a leading BOM), so it would meet the same
+ * id without one in eval and recommend.
+ */
+function bomDetail(role: 'user' | 'item'): string {
+  return `${role} id starts with U+FEFF (a byte-order mark inside the file), which Arrow readers drop; expected an id without it`;
+}
+
+/** What a timestamp should look like, for the detail of a bad_ts reject. */
+function tsExpected(opts: IngestOptions): string {
+  if (opts.tsPattern !== null) return 'expected the --ts-format pattern';
+  if (opts.tsUnit === 'iso') return 'expected ISO-8601, e.g. 2021-03-04T05:06:07Z';
+  const unit = opts.tsUnit === 's' ? 'unix seconds' : opts.tsUnit === 'ms' ? 'unix milliseconds' : 'unix seconds or milliseconds, or ISO-8601';
+  return `expected ${unit} within ±2^53 ms`;
+}
+
 export class Ingest {
   readonly store: RowStore;
   readonly users = new IdVocab();
@@ -64,12 +94,14 @@ export class Ingest {
   private colCount = 0;
   /** 0: ts digits read as unix s/ms by magnitude (auto), 1: seconds, 2: milliseconds, 3: text parser only. */
   private tsMode = 0;
+  private readonly tsHint: string;
 
   constructor(opts: IngestOptions) {
     this.opts = opts;
     this.explicit = opts.feedback === 'explicit';
     this.store = new RowStore(opts.hasTs, opts.hasEvents);
     this.tsMode = opts.tsPattern !== null || opts.tsUnit === 'iso' ? 3 : opts.tsUnit === 's' ? 1 : opts.tsUnit === 'ms' ? 2 : 0;
+    this.tsHint = tsExpected(opts);
   }
 
   beginFile(ctx: FileContext): void {
@@ -154,6 +186,10 @@ export class Ingest {
       this.reject(line, 'empty_id', us === ue ? 'empty user id' : 'empty item id', buf.toString('utf8', ls, le));
       return;
     }
+    if ((buf[us] === 0xef && bomAt(buf, us)) || (buf[is] === 0xef && bomAt(buf, is))) {
+      this.reject(line, 'bad_id', bomDetail(bomAt(buf, us) ? 'user' : 'item'), buf.toString('utf8', ls, le));
+      return;
+    }
     let value = 1;
     let event = 0;
     const pe = this.pEvent;
@@ -174,8 +210,8 @@ export class Ingest {
     if (this.explicit) {
       const pr = this.pRating;
       value = parseNumberBytes(buf, starts[pr], ends[pr]);
-      if (!Number.isFinite(value)) {
-        this.reject(line, 'bad_rating', `rating ${JSON.stringify(buf.toString('utf8', starts[pr], ends[pr]))} is not a finite number`, buf.toString('utf8', ls, le));
+      if (!isFiniteFloat32(value)) {
+        this.reject(line, 'bad_rating', ratingDetail(buf.toString('utf8', starts[pr], ends[pr]), value), buf.toString('utf8', ls, le));
         return;
       }
     }
@@ -200,12 +236,14 @@ export class Ingest {
       if (v >= 0) {
         const mode = this.tsMode;
         ts = mode === 2 || (mode === 0 && v >= 1e11) ? v : v * 1000;
+        // 15 digits of seconds overflow the exact range, as in numericTsToMs.
+        if (ts > Number.MAX_SAFE_INTEGER) ts = Number.NaN;
       } else {
         ts = this.tsFromBytes(buf, s, e);
-        if (Number.isNaN(ts)) {
-          this.reject(line, 'bad_ts', `timestamp ${JSON.stringify(buf.toString('utf8', s, e))} cannot be read`, buf.toString('utf8', ls, le));
-          return;
-        }
+      }
+      if (Number.isNaN(ts)) {
+        this.reject(line, 'bad_ts', `timestamp ${JSON.stringify(buf.toString('utf8', s, e))} cannot be read; ${this.tsHint}`, buf.toString('utf8', ls, le));
+        return;
       }
     }
     const u = this.users.internBytes(buf, us, ue);
@@ -237,6 +275,10 @@ export class Ingest {
       this.reject(line, 'empty_id', userId === '' ? 'empty user id' : 'empty item id', raw);
       return;
     }
+    if (userId.charCodeAt(0) === 0xfeff || itemId.charCodeAt(0) === 0xfeff) {
+      this.reject(line, 'bad_id', bomDetail(userId.charCodeAt(0) === 0xfeff ? 'user' : 'item'), raw);
+      return;
+    }
     let value = 1;
     let event = 0;
     if (plan.event >= 0) {
@@ -256,8 +298,8 @@ export class Ingest {
     if (this.explicit) {
       const text = fields[plan.rating] ?? '';
       value = parseNumberString(text);
-      if (!Number.isFinite(value)) {
-        this.reject(line, 'bad_rating', `rating ${JSON.stringify(text)} is not a finite number`, raw);
+      if (!isFiniteFloat32(value)) {
+        this.reject(line, 'bad_rating', ratingDetail(text, value), raw);
         return;
       }
     }
@@ -266,7 +308,7 @@ export class Ingest {
       const text = fields[plan.ts] ?? '';
       ts = this.tsFromString(text);
       if (Number.isNaN(ts)) {
-        this.reject(line, 'bad_ts', `timestamp ${JSON.stringify(text)} cannot be read`, raw);
+        this.reject(line, 'bad_ts', `timestamp ${JSON.stringify(text)} cannot be read; ${this.tsHint}`, raw);
         return;
       }
     }

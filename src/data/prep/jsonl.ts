@@ -1,10 +1,19 @@
 /**
  * JSON Lines → rows: one JSON object (fields by key) or array (fields by 0-based position) per
- * line. A line that is not valid JSON, or not an object or array, is rejected as `bad_json`.
+ * physical line (lines.ts: LF, CRLF or CR; JSON text never holds a raw newline). A line that is
+ * not valid JSON, or not an object or array, is rejected as `bad_json`; lines of only spaces and
+ * tabs are skipped.
+ *
+ * Ids must survive byte-exact: a line that is not UTF-8 is rejected (`invalid_utf8`), as is an id
+ * string with a lone surrogate escape (`"\ud800"`, which has no UTF-8 form and would be written
+ * as U+FFFD); a number id must be an integer within ±(2^53 − 1), since JSON.parse rounds larger
+ * ones (`unsafe_integer_id`) and fractions are not ids (`bad_id`).
  */
+import { isUtf8 } from 'node:buffer';
 import { DataError, UsageError, describeValue } from '../../util/errors.js';
 import { emptyPlan, resolvePlan, type ColumnPlan } from './columns.js';
 import type { Ingest } from './ingest.js';
+import { LineSplitter, MAX_LINE_BYTES, utf8Detail, type LineHandler } from './lines.js';
 import { COLUMN_ROLES, type ColumnRole, type ColumnsSpec } from './options.js';
 
 /** Per role: the object key or array index to read; null when the role is not mapped. */
@@ -22,11 +31,11 @@ export function jsonFieldPlan(plan: JsonPlan): ColumnPlan {
 function firstValue(head: string, final: boolean): unknown {
   let text = head.charCodeAt(0) === 0xfeff ? head.slice(1) : head;
   if (!final) {
-    const nl = text.lastIndexOf('\n');
-    text = nl >= 0 ? text.slice(0, nl) : text;
+    const cut = Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r'));
+    text = cut >= 0 ? text.slice(0, cut) : text;
   }
   let sawLine = false;
-  for (const line of text.split('\n')) {
+  for (const line of text.split(/\r\n|\r|\n/)) {
     const l = line.trim();
     if (l === '') continue;
     sawLine = true;
@@ -76,61 +85,67 @@ function toField(v: unknown): string {
   return '';
 }
 
-export class JsonlReader {
+const LONE_SURROGATE = /\p{Cs}/u;
+const ID_ROLES = [COLUMN_ROLES.indexOf('user'), COLUMN_ROLES.indexOf('item')];
+
+/** True for a line of JSON whitespace only (space, tab; a line holds no CR or LF). */
+function isBlank(buf: Buffer, s: number, e: number): boolean {
+  for (let i = s; i < e; i++) if (buf[i] !== 32 && buf[i] !== 9) return false;
+  return true;
+}
+
+export class JsonlReader implements LineHandler {
   private readonly ingest: Ingest;
   private readonly plan: JsonPlan;
+  private readonly lines: LineSplitter;
   private readonly fields: string[] = ['', '', '', '', ''];
-  private carry: Buffer | null = null;
-  private first = true;
-  line = 0;
   dataRows = 0;
 
   constructor(plan: JsonPlan, ingest: Ingest) {
     this.plan = plan;
     this.ingest = ingest;
+    this.lines = new LineSplitter(this);
+  }
+
+  /** Physical lines read so far. */
+  get line(): number {
+    return this.lines.line;
   }
 
   push(chunk: Buffer): void {
-    this.run(chunk, false);
+    this.lines.push(chunk);
   }
 
   finish(): void {
-    this.run(Buffer.alloc(0), true);
+    this.lines.finish();
   }
 
-  private run(chunk: Buffer, final: boolean): void {
-    let data = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
-    if (this.first && (data.length >= 3 || final)) {
-      this.first = false;
-      if (data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) data = data.subarray(3);
+  onLine(buf: Buffer, s: number, e: number, lineNo: number, utf8: boolean): void {
+    if (isBlank(buf, s, e)) return;
+    this.dataRows++;
+    const text = buf.toString('utf8', s, e);
+    if (!utf8 && !isUtf8(buf.subarray(s, e))) {
+      this.ingest.rejectUnparsed(lineNo, 'invalid_utf8', utf8Detail(buf, s, e), text);
+      return;
     }
-    const n = data.length;
-    let pos = 0;
-    while (pos < n) {
-      const nl = data.indexOf(10, pos);
-      if (nl === -1 && !final) break;
-      const lineEnd = nl === -1 ? n : nl;
-      const next = nl === -1 ? n : nl + 1;
-      const text = data.toString('utf8', pos, lineEnd).trim();
-      pos = next;
-      this.line++;
-      if (text === '') continue;
-      this.dataRows++;
-      this.row(text);
-    }
-    this.carry = pos < n ? Buffer.from(data.subarray(pos)) : null;
+    this.row(text, lineNo);
   }
 
-  private row(text: string): void {
+  onLongLine(lineNo: number, head: Buffer, bytes: number): void {
+    this.dataRows++;
+    this.ingest.rejectUnparsed(lineNo, 'line_too_long', `line of ${bytes}+ bytes, over the ${MAX_LINE_BYTES}-byte limit`, head.toString('utf8'));
+  }
+
+  private row(text: string, lineNo: number): void {
     let v: unknown;
     try {
       v = JSON.parse(text);
     } catch (error) {
-      this.ingest.rejectUnparsed(this.line, 'bad_json', (error as Error).message, text);
+      this.ingest.rejectUnparsed(lineNo, 'bad_json', (error as Error).message, text);
       return;
     }
     if (v === null || typeof v !== 'object') {
-      this.ingest.rejectUnparsed(this.line, 'bad_json', 'not a JSON object or array', text);
+      this.ingest.rejectUnparsed(lineNo, 'bad_json', 'not a JSON object or array', text);
       return;
     }
     const isArray = Array.isArray(v);
@@ -142,8 +157,31 @@ export class JsonlReader {
         continue;
       }
       const raw = isArray ? (typeof key === 'number' ? (v as unknown[])[key] : undefined) : (v as Record<string, unknown>)[String(key)];
+      if (typeof raw === 'string' ? LONE_SURROGATE.test(raw) : i === ID_ROLES[0] || i === ID_ROLES[1]) {
+        const problem = fieldProblem(COLUMN_ROLES[i], raw);
+        if (problem !== null) {
+          this.ingest.rejectUnparsed(lineNo, problem[0], problem[1], text);
+          return;
+        }
+      }
       f[i] = toField(raw);
     }
-    this.ingest.acceptStrings(f, f.length, this.line, text, false);
+    this.ingest.acceptStrings(f, f.length, lineNo, text, false);
   }
+}
+
+/** Why a JSON value cannot be kept byte-exact (ids: as an id); null when it can. */
+function fieldProblem(role: string, v: unknown): ['unsafe_integer_id' | 'bad_id' | 'invalid_utf8', string] | null {
+  if (typeof v === 'number') {
+    const negZero = Object.is(v, -0);
+    if (Number.isSafeInteger(v) && !negZero) return null;
+    if (Number.isInteger(v) && !negZero) {
+      return ['unsafe_integer_id', `${role} id ${String(v)} is a JSON number beyond ±(2^53 − 1), so its digits may have been rounded; write it as a JSON string`];
+    }
+    return ['bad_id', `${role} id ${negZero ? '-0' : String(v)} is a JSON number that is not a plain integer; expected a string or an integer`];
+  }
+  if (typeof v === 'string' && LONE_SURROGATE.test(v)) {
+    return ['invalid_utf8', `${role} holds a lone UTF-16 surrogate escape, which has no UTF-8 form; expected valid Unicode text`];
+  }
+  return null;
 }

@@ -6,11 +6,25 @@
  * numbers accurately", fast path). Anything else goes through the string function.
  */
 
-/** Number(text) for a trimmed, non-empty text; NaN for empty or unreadable text. */
+/**
+ * Plain decimal notation only: Number() alone would also read `0x10`, `0b11`, `0o7` and
+ * `Infinity`, which in a log are corruption, not numbers.
+ */
+const DECIMAL_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/** The value of a decimal number (surrounding whitespace allowed); NaN for anything else. */
 export function parseNumberString(text: string): number {
   const t = text.trim();
-  if (t === '') return Number.NaN;
+  if (!DECIMAL_RE.test(t)) return Number.NaN;
   return Number(t);
+}
+
+/** Largest finite float32: values are stored as float32 (PRODUCT §3), so anything beyond is ±Inf. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
+/** True when `v` is finite and stays finite as a float32. */
+export function isFiniteFloat32(v: number): boolean {
+  return Number.isFinite(Math.fround(v));
 }
 
 const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];

@@ -3,6 +3,7 @@
  * and the config key, the value received and what was expected (PRODUCT §8).
  */
 import { UsageError, describeValue } from '../../util/errors.js';
+import { isFiniteFloat32, parseNumberString } from './numbers.js';
 
 export const COLUMN_ROLES = ['user', 'item', 'rating', 'event', 'ts'] as const;
 export type ColumnRole = (typeof COLUMN_ROLES)[number];
@@ -74,15 +75,15 @@ export function parseSplitSpec(text: string): SplitSpec {
 
 /** `view=1,cart=3,buy=5`: a finite weight per event name. */
 export function parseEventWeights(text: string): Map<string, number> {
-  const expected = 'NAME=WEIGHT pairs separated by commas, e.g. view=1,cart=3,buy=5 (weights finite numbers)';
+  const expected = 'NAME=WEIGHT pairs separated by commas, e.g. view=1,cart=3,buy=5 (weights decimal numbers within the float32 range)';
   const out = new Map<string, number>();
   for (const part of text.split(',')) {
     const eq = part.lastIndexOf('=');
     if (eq <= 0) usage('--event-weights', 'event_weights', text, expected);
     const name = part.slice(0, eq).trim();
     const w = part.slice(eq + 1).trim();
-    const weight = w === '' ? Number.NaN : Number(w);
-    if (name === '' || !Number.isFinite(weight)) usage('--event-weights', 'event_weights', text, expected);
+    const weight = parseNumberString(w);
+    if (name === '' || !isFiniteFloat32(weight)) usage('--event-weights', 'event_weights', text, expected);
     if (out.has(name)) usage('--event-weights', 'event_weights', text, `${expected}; "${name}" is given twice`);
     out.set(name, weight);
   }

@@ -6,14 +6,27 @@
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 
+/**
+ * Every reason a row can be rejected for. `unclosed_quote`: a quoted field does not close on its
+ * line (rows never span lines); `bad_quoting`: other quoting csv-parse cannot read;
+ * `invalid_utf8`: the line is not UTF-8 (decoding it would turn distinct ids into one);
+ * `unsafe_integer_id`: a JSON number id beyond ±(2^53 − 1), whose digits JSON.parse may already
+ * have changed; `bad_id`: a JSON number id that is not an integer; `line_too_long`: a line over
+ * MAX_LINE_BYTES (lines.ts).
+ */
 export const REJECT_REASONS = [
   'wrong_column_count',
   'empty_id',
+  'bad_id',
+  'unsafe_integer_id',
+  'invalid_utf8',
   'bad_rating',
   'unknown_event',
   'bad_ts',
   'bad_json',
   'bad_quoting',
+  'unclosed_quote',
+  'line_too_long',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 

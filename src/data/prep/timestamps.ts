@@ -171,7 +171,8 @@ export function patternTsParser(pattern: string, year: number | null): TsParser 
       }
     }
     if (pos !== text.length || Number.isNaN(tz)) return Number.NaN;
-    if (!Number.isNaN(unix)) return unix * 1000 + ms;
+    // Up to 15 digits of %s seconds overflow the exact range of ms, as in numericTsToMs.
+    if (!Number.isNaN(unix)) return Number.isSafeInteger(unix * 1000 + ms) ? unix * 1000 + ms : Number.NaN;
     let t: number;
     if (doy >= 0) {
       const leap = daysInMonth(Y, 2) === 29;

@@ -32,7 +32,7 @@ describe('prep option parsers', () => {
 
   it('parses --event-weights', () => {
     expect([...parseEventWeights('view=1, cart=3,buy=5.5,pv=-1')]).toEqual([['view', 1], ['cart', 3], ['buy', 5.5], ['pv', -1]]);
-    for (const bad of ['view', 'view=x', '=1', 'view=1,view=2', 'view=Infinity', 'a=1,']) {
+    for (const bad of ['view', 'view=x', '=1', 'view=1,view=2', 'view=Infinity', 'a=1,', 'view=0x10', 'view=1e39', 'view=0b1']) {
       expect(() => parseEventWeights(bad)).toThrow(/--event-weights \(config prep\.event_weights\) is invalid/);
     }
   });

@@ -57,7 +57,7 @@ describe('byte-level fast path = csv-parse', () => {
     await both([file], { max_rejects: '100%' });
   });
 
-  it('gives the same dataset on a 1.5 MB random CSV with quotes, CRLF, blank lines and bad rows (chunk boundaries)', async () => {
+  it('gives the same dataset on a 1.5 MB random CSV with quotes, LF/CRLF/CR, invalid UTF-8, blank lines and bad rows (chunk boundaries)', async () => {
     const rng = Prng.fromSeed(11, 'parity');
     const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)];
     const idText = (): string => {
@@ -70,19 +70,22 @@ describe('byte-level fast path = csv-parse', () => {
     };
     const rating = (): string => pick(['1', '2.5', '4', '5', '3.25', ' 4', 'x', '', '"3"']);
     const ts = (): string => pick([String(1600000000 + rng.int(1e6)), String(1600000000000 + rng.int(1e9)), '2021-03-04T05:06:07Z', '2021-03-04 05:06:07.5', 'bad']);
-    const parts: string[] = ['user,item,rating,ts\n'];
+    const parts: Buffer[] = [Buffer.from('user,item,rating,ts\n')];
     let size = 0;
     while (size < 1.5e6) {
-      const eol = rng.int(4) === 0 ? '\r\n' : '\n';
+      const eol = pick(['\n', '\n', '\n', '\r\n', '\r']);
       let line = `${idText()},${idText()},${rating()},${ts()}`;
       if (rng.int(200) === 0) line = `${idText()},${idText()}`;
       if (rng.int(300) === 0) line = '';
-      parts.push(line + eol);
+      parts.push(Buffer.from(line));
+      // Now and then a byte that is not UTF-8: both readers must reject that line alike.
+      if (rng.int(150) === 0) parts.push(Buffer.from([pick([0xff, 0xc3, 0x80])]));
+      parts.push(Buffer.from(eol));
       size += line.length + eol.length;
     }
     const dir = out();
     const file = `${dir}-random.csv`;
-    writeFileSync(file, parts.join(''));
+    writeFileSync(file, Buffer.concat(parts));
     await both([file], { max_rejects: '100%', split: 'random:0.8,0.1,0.1' });
   });
 });

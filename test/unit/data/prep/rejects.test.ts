@@ -14,7 +14,7 @@ describe('rec prep rejects', () => {
   it('rejects each malformed row with a reason and line, and keeps reading', async () => {
     const p = await prep(out(), [fixture('rejects.csv')], { split: 'none', max_rejects: '100%' });
     expect(p.result.rows).toMatchObject({ read: 11, accepted: 2, rejected: 9, train: 2 });
-    expect(p.result.rejected_by_reason).toEqual({ bad_quoting: 1, bad_rating: 3, bad_ts: 1, empty_id: 2, wrong_column_count: 2 });
+    expect(p.result.rejected_by_reason).toEqual({ bad_rating: 3, bad_ts: 1, empty_id: 2, unclosed_quote: 1, wrong_column_count: 2 });
     expect(rejects(p.out).map((r) => [r.line, r.reason])).toEqual([
       [2, 'wrong_column_count'],
       [3, 'empty_id'],
@@ -24,7 +24,7 @@ describe('rec prep rejects', () => {
       [7, 'bad_rating'],
       [8, 'bad_ts'],
       [9, 'wrong_column_count'],
-      [10, 'bad_quoting'],
+      [10, 'unclosed_quote'],
     ]);
     const r0 = rejects(p.out)[0];
     expect(r0).toMatchObject({ file: fixture('rejects.csv'), raw: '1,11', detail: 'expected 4 fields, got 2' });

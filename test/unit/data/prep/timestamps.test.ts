@@ -39,6 +39,10 @@ describe('timestamps', () => {
     expect(patternTsParser('%s.%f', null)('1700000000.25')).toBe(1700000000250);
     expect(patternTsParser('%Y-%m-%dT%H:%M%z', null)('2020-01-02T03:04+0100')).toBe(Date.UTC(2020, 0, 2, 2, 4));
     expect(patternTsParser('%m-%d', 2014)('6-4x')).toBeNaN();
+    // 15 digits of seconds are beyond 2^53 ms: unreadable rather than rounded.
+    expect(patternTsParser('%s', null)('999999999999999')).toBeNaN();
+    expect(unitTsParser('auto')('0x5f5e1000')).toBeNaN();
+    expect(unitTsParser('auto')('1e400')).toBeNaN();
   });
 });
 
