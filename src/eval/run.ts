@@ -10,7 +10,7 @@ import { type Dataset, loadDataset, manifestSha256 } from '../data/dataset.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import type { RunJson } from '../io/checkpoint.js';
 import { describeHolder, liveLockHolder, removeStaleTemps } from '../io/lock.js';
-import { loadTrainedCheckpoint, type TrainedCheckpoint } from './checkpoint.js';
+import { checkpointDataDir, loadTrainedCheckpoint, type TrainedCheckpoint } from './checkpoint.js';
 import { DataError, UsageError } from '../util/errors.js';
 import type { RunIO } from '../util/run-io.js';
 import { evaluate, type EvalOutcome, type EvalProtocol } from './evaluate.js';
@@ -136,7 +136,7 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
   const stale = await removeStaleTemps(req.checkpoint, (name) => name.startsWith('.eval-'));
   if (stale.length > 0) io.log.info(`removed ${stale.length} temporary file(s) left by a killed rec eval in ${req.checkpoint}`);
   const ckpt = await loadTrainedCheckpoint(req.checkpoint, io.log);
-  const dataDir = req.data ?? ckpt.run.dataset.path;
+  const dataDir = await checkpointDataDir(req.checkpoint, ckpt.run, req.data);
   const ds = await loadDataset(dataDir);
   const dataSha = await manifestSha256(dataDir);
   const matches = dataSha === ckpt.run.dataset.manifest_sha256;
