@@ -55,6 +55,17 @@ describe('explained surprises', () => {
     expect(ok.stderr).not.toMatch(/warning/);
   });
 
+  it('--resume after the dataset moved: exit 2 naming run.json, and how to go on', async () => {
+    const moved = join(dir, 'ck-resume-moved');
+    cpSync(ck, moved, { recursive: true });
+    const run = JSON.parse(readFileSync(join(moved, 'run.json'), 'utf8')) as { dataset: { path: string } };
+    run.dataset.path = join(dir, 'ds-gone');
+    writeFileSync(join(moved, 'run.json'), JSON.stringify(run));
+    const r = await rec(['train', '--resume', '--out', moved, '--epochs', '2', '--backend', 'cpu']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/ds-gone \(dataset\.path in its run\.json\), which no longer exists.*--init-from/);
+  });
+
   it('a folder of raw logs given as --data is not a dataset, and no message suggests prepping onto it', async () => {
     const raw = join(dir, 'raw');
     cpSync(ratings, join(raw, 'ratings.csv'));
