@@ -72,7 +72,7 @@ async function readDatasetFacts(ckpt: string, run: RunJson, given: string | null
     return null;
   }
   const trained = trainedUsers(numUsers, ds.train.users);
-  await markParentUsers(run, users, trained, log);
+  await markParentRows(run, users, trained, 'users', log);
   return {
     dir,
     seen: buildUserItemSets(numUsers, [ds.train, ds.valid, ds.test]),
@@ -82,22 +82,41 @@ async function readDatasetFacts(ckpt: string, run: RunJson, given: string | null
 }
 
 /**
- * A fine-tuned model (--init-from) copied the rows of every user its parent knew, so such a user is
- * not cold even without a training row here. Only the parents' own vocabularies are checked, not
- * their parents': that covers pretrain → fine-tune. A parent that cannot be read leaves the
- * training-row rule in place (popular items rather than an unchecked embedding).
+ * A fine-tuned model (--init-from) copied the rows of every user and item its parent knew, so such
+ * a row is trained even without a training row here. Only the parents' own vocabularies are
+ * checked, not their parents': that covers pretrain → fine-tune. A parent that cannot be read
+ * leaves the training-row rule in place (popular items rather than an unchecked embedding).
  */
-async function markParentUsers(run: RunJson, users: Vocab, trained: Uint8Array, log: Logger): Promise<void> {
+async function markParentRows(run: RunJson, vocab: Vocab, trained: Uint8Array, which: 'users' | 'items', log: Logger): Promise<void> {
   for (const parent of run.parents ?? []) {
-    let parentUsers: Vocab;
+    let parentVocab: Vocab;
     try {
-      parentUsers = await readVocabFile(join(paths(parent.path).vocab, VOCAB_FILES.users));
+      parentVocab = await readVocabFile(join(paths(parent.path).vocab, VOCAB_FILES[which]));
     } catch {
-      log.warn(`cannot read the users of --init-from parent ${parent.path}: its users without a training row here count as cold.`);
+      log.warn(`cannot read the ${which} of --init-from parent ${parent.path}: its ${which} without a training row here count as ${which === 'users' ? 'cold' : 'untrained'}.`);
       continue;
     }
-    for (let u = 0; u < users.ids.length; u++) if (trained[u] === 0 && parentUsers.lookup(users.ids[u]) >= 0) trained[u] = 1;
+    for (let j = 0; j < vocab.ids.length; j++) if (trained[j] === 0 && parentVocab.lookup(vocab.ids[j]) >= 0) trained[j] = 1;
   }
+}
+
+/**
+ * Per item 1/0: has a training row (here or in a parent). An item without one still has its random
+ * initial vector, so its --similar-to neighbours mean nothing. Null, quietly, when the dataset
+ * cannot be read: item neighbours need only the model, and this is just a check on them.
+ */
+export async function readTrainedItems(ckpt: string, run: RunJson, given: string | null, items: Vocab, log: Logger): Promise<Uint8Array | null> {
+  const dir = given ?? run.dataset.path;
+  if (!(await pathExists(join(dir, MANIFEST_FILE))) || (await manifestSha256(dir)) !== run.dataset.manifest_sha256) {
+    log.debug(`dataset ${dir} unavailable or changed: items without training rows cannot be flagged (checkpoint ${ckpt}).`);
+    return null;
+  }
+  const ds = await loadDataset(dir);
+  if (ds.items.ids.length !== items.ids.length) return null;
+  const trained = new Uint8Array(items.ids.length);
+  for (let j = 0; j < ds.train.items.length; j++) trained[ds.train.items[j]] = 1;
+  await markParentRows(run, items, trained, 'items', log);
+  return trained;
 }
 
 /**

@@ -12,6 +12,8 @@ const ck = join(dir, 'ck');
 beforeAll(async () => {
   const rows: string[] = [];
   for (let u = 0; u < 40; u++) for (let i = 0; i < 8; i++) rows.push(`${u},${(u * 3 + i * 5) % 30},${1 + ((u * 7 + i) % 5)}`);
+  // Item 999 is user 0's last row, so leave-last puts it in test only: it has no training row.
+  rows.push('0,999,5');
   writeFileSync(ratings, `user,item,rating\n${rows.join('\n')}\n`);
   const p = await rec(['prep', ratings, '--out', ds, '--split', 'leave-last']);
   expect(p.code, p.stderr).toBe(0);
@@ -64,6 +66,14 @@ describe('explained surprises', () => {
     const r = await rec(['train', '--resume', '--out', moved, '--epochs', '2', '--backend', 'cpu']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/ds-gone \(dataset\.path in its run\.json\), which no longer exists.*--init-from/);
+  });
+
+  it('--similar-to an item without training rows warns that its neighbours are arbitrary', async () => {
+    const r = await rec(['recommend', ck, '--similar-to', '999', '--similar-to', '3', '--k', '2', '--backend', 'cpu', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/warning: --similar-to "999": no training rows .*neighbours are arbitrary/);
+    expect(r.stderr).not.toMatch(/"3"/);
+    expect((JSON.parse(r.stdout) as { similar: unknown[] }).similar).toHaveLength(2);
   });
 
   it('a folder of raw logs given as --data is not a dataset, and no message suggests prepping onto it', async () => {
