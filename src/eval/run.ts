@@ -16,6 +16,7 @@ import type { RunIO } from '../util/run-io.js';
 import { evaluate, type EvalOutcome, type EvalProtocol } from './evaluate.js';
 import { checkFailUnder, checkMaxDrop, type Gate, type GateCheck } from './gates.js';
 import { parseMetrics, RANKING_METRICS, type MetricSpec } from './metrics/registry.js';
+import { evalNotes } from './notes.js';
 import { prepareEval } from './prepare.js';
 import { evalFileName, negativesPathFor, readCandidatesFile, type ProtocolSpec, writeNegativesFile } from './protocols.js';
 
@@ -149,6 +150,9 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
     throw new UsageError(`--split ${req.split}: dataset ${dataDir} has no ${req.split} rows. Prep it with a split that has one (e.g. --split leave-last, or --test FILE).`);
   }
   const specs = parseMetrics(req.metrics.length ? req.metrics : defaultMetricNames(ckpt.run, req.protocol), req.k);
+  const notes = evalNotes({ specs, protocol: req.protocol, numItems: ckpt.items.ids.length, feedback: ds.manifest.feedback.kind, relevanceThreshold: req.relevanceThreshold });
+  for (const w of notes.warnings) io.log.warn(w);
+  for (const i of notes.info) io.log.info(i);
   const protocol = await resolveProtocol(req.protocol, req.seed, ds, req.anonKey);
   const outcome = await evaluateCheckpoint(ckpt, ds, req, protocol, specs, io);
   if (outcome.users.evaluated === 0) throw new DataError(noUsersMessage(dataDir, req, outcome, matches));
