@@ -23,7 +23,7 @@ import { buildUserItemSets, type UserItemSets } from '../train/pair-data.js';
 import { UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { trainedUsers, type UserQueries } from './recommend.js';
-import { createSuggester, describeIds, looksLikeHeader, unknownReport } from './unknown.js';
+import { createSuggester, describeIds, looksLikeHeader, SHOWN_UNKNOWN, unknownReport } from './unknown.js';
 
 export interface DatasetFacts {
   dir: string;
@@ -117,6 +117,14 @@ export async function readTrainedItems(ckpt: string, run: RunJson, given: string
   for (let j = 0; j < ds.train.items.length; j++) trained[ds.train.items[j]] = 1;
   await markParentRows(run, items, trained, 'items', log);
   return trained;
+}
+
+/** The warning for --similar-to items without training rows; null when there are none or it cannot be told. */
+export function untrainedItemsMessage(queries: readonly number[], trained: Uint8Array | null, items: Vocab): string | null {
+  const untrained = trained === null ? [] : queries.filter((q) => trained[q] === 0).map((q) => JSON.stringify(items.ids[q]));
+  if (untrained.length === 0) return null;
+  const shown = `${untrained.slice(0, SHOWN_UNKNOWN).join(', ')}${untrained.length > SHOWN_UNKNOWN ? ` and ${untrained.length - SHOWN_UNKNOWN} more` : ''}`;
+  return `--similar-to ${shown}: no training rows (only in valid/test), so the vector is still its random initialisation and the neighbours are arbitrary.`;
 }
 
 /**

@@ -23,9 +23,10 @@ import {
   readUserIdsFile,
   resolveItems,
   resolveUsers,
+  untrainedItemsMessage,
   userIdNotes,
 } from '../../recommend/source.js';
-import { SHOWN_UNKNOWN, unknownUsers, unknownUsersMessage, type UnknownIds } from '../../recommend/unknown.js';
+import { unknownUsers, unknownUsersMessage, type UnknownIds } from '../../recommend/unknown.js';
 import { InterruptedError, UsageError, describeValue } from '../../util/errors.js';
 import { resolveAnonKey } from '../anon-key.js';
 import type { CommandContext } from '../context.js';
@@ -217,12 +218,8 @@ export function registerRecommend(program: Command, runtime: Runtime): void {
       if (similar) {
         const queries = resolveItems(o.similarTo ?? [], loaded.items);
         const trainedItems = await readTrainedItems(ckpt, loaded.run, dataDir, loaded.items, ctx.log);
-        const untrained = trainedItems === null ? [] : queries.filter((q) => trainedItems[q] === 0).map((q) => JSON.stringify(loaded.items.ids[q]));
-        if (untrained.length > 0) {
-          ctx.log.warn(
-            `--similar-to ${untrained.slice(0, SHOWN_UNKNOWN).join(', ')}${untrained.length > SHOWN_UNKNOWN ? ` and ${untrained.length - SHOWN_UNKNOWN} more` : ''}: no training rows (the item is only in valid/test), so its vector is still its random initialisation and its neighbours are arbitrary.`,
-          );
-        }
+        const untrained = untrainedItemsMessage(queries, trainedItems, loaded.items);
+        if (untrained !== null) ctx.log.warn(untrained);
         if (k > numItems - 1) ctx.log.warn(`--k ${k} is more than the ${numItems - 1} other items of the catalogue: each list has at most ${numItems - 1} items.`);
         const lists = similarItems(readItemVectors(loaded.model), loaded.items.ids, queries, k);
         const { records } = await emit<SimilarItems>([lists], SIMILAR_LAYOUT, target, ctx.io.signal);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { anonymizeId, keyFingerprint } from '../../../src/data/anonymize.js';
-import { allUsers, anonymizationKey, readUserIdsFile, resolveItems, resolveUsers, userIdNotes, type DatasetFacts, type UserIdsFile } from '../../../src/recommend/source.js';
+import { allUsers, anonymizationKey, readUserIdsFile, resolveItems, resolveUsers, untrainedItemsMessage, userIdNotes, type DatasetFacts, type UserIdsFile } from '../../../src/recommend/source.js';
 import { UsageError } from '../../../src/util/errors.js';
 import { memoryLogger } from '../../../src/util/log.js';
 import { vocabOf } from './helpers.js';
@@ -123,5 +123,14 @@ describe('userIdNotes', () => {
 
   it('a first line that is a known user is not a header', () => {
     expect(userIdNotes(['u1', 'u2'], file(['u1', 'u2']), () => true)).toEqual([]);
+  });
+});
+
+describe('untrainedItemsMessage', () => {
+  it('names the query items without training rows; none, or unknown training rows: null', () => {
+    const items = vocabOf(['i1', 'i2', 'i3']);
+    expect(untrainedItemsMessage([0, 2], Uint8Array.from([1, 1, 0]), items)).toMatch(/^--similar-to "i3": no training rows/);
+    expect(untrainedItemsMessage([0, 1], Uint8Array.from([1, 1, 0]), items)).toBeNull();
+    expect(untrainedItemsMessage([2], null, items)).toBeNull();
   });
 });
