@@ -78,6 +78,8 @@ export const trainSchema = z.strictObject({
   /** Closed-form step for models that have one (MF, GMF) on cpu/wasm; false: TF.js autograd always. */
   fused: z.boolean().default(true),
   negatives: nonNegativeInt.default(4),
+  /** bce/bpr: only training rows with value >= this are positives (explicit ratings); null: every row. */
+  positive_threshold: z.number().nullable().default(null),
   early_stopping: z
     .strictObject({
       metric: z.string().default('auto'),

@@ -177,7 +177,8 @@ export async function readManifest(dir: string): Promise<DatasetManifest> {
     const code = (error as NodeJS.ErrnoException).code;
     throw new DataError(
       code === 'ENOENT'
-        ? `${dir} is not a dataset folder: ${MANIFEST_FILE} is missing. Expected the output of rec prep (e.g. rec prep LOG --out ${dir}).`
+        ? // Never suggest `--out ${dir}`: the folder may hold the user's raw logs.
+          `${dir} is not a dataset folder: ${MANIFEST_FILE} is missing. Expected a folder written by rec prep (rec prep LOG... --out NEW_DIR, into a new folder, not the one holding the logs).`
         : `Cannot read ${path} (${code ?? String(error)}).`,
       { cause: error },
     );

@@ -31,6 +31,27 @@ export async function checkCheckpointDir(ckpt: string): Promise<void> {
 }
 
 /**
+ * The dataset folder `rec eval` / `rec recommend` read: `--data DIR` when given, else the path
+ * recorded in run.json at training time. Folders get moved and temporary datasets get cleaned up, so
+ * a recorded path that is gone is a usage error saying where the path came from and how to point
+ * at the dataset's new place, rather than a bare "not a dataset folder".
+ */
+export async function checkpointDataDir(ckpt: string, run: Pick<RunJson, 'dataset'>, data: string | null): Promise<string> {
+  if (data !== null) {
+    if (!(await pathExists(data))) throw new UsageError(`--data ${data} does not exist. Expected a dataset folder written by rec prep.`);
+    return data;
+  }
+  const recorded = run.dataset.path;
+  if (!(await pathExists(recorded))) throw new UsageError(movedDatasetMessage(ckpt, recorded));
+  return recorded;
+}
+
+/** Says where a dataset path came from and how to point at its new place. */
+export function movedDatasetMessage(ckpt: string, recorded: string): string {
+  return `The dataset ${ckpt} was trained on, ${recorded}, no longer exists (that path is recorded in ${paths(ckpt).run}, dataset.path). If the folder moved, pass its new location with --data DIR; a dataset prepped again from the same logs also works (users and items are matched by raw id).`;
+}
+
+/**
  * Loads the model and vocabularies (the TF.js engine must be initialised first), checking the
  * weights against their recorded sha256. A model folder that a kill left between the two renames
  * of its swap is read from the complete copy beside it, without moving anything: only the run that

@@ -11,12 +11,13 @@ import { writeJsonAtomic } from '../io/atomic.js';
 import type { RunJson } from '../io/checkpoint.js';
 import { removeStaleTemps } from '../io/atomic.js';
 import { describeHolder, liveLockHolder } from '../io/lock.js';
-import { loadTrainedCheckpoint, type TrainedCheckpoint } from './checkpoint.js';
+import { checkpointDataDir, loadTrainedCheckpoint, type TrainedCheckpoint } from './checkpoint.js';
 import { DataError, UsageError } from '../util/errors.js';
 import type { RunIO } from '../util/run-io.js';
 import { evaluate, type EvalOutcome, type EvalProtocol } from './evaluate.js';
 import { checkFailUnder, checkMaxDrop, type Gate, type GateCheck } from './gates.js';
 import { parseMetrics, RANKING_METRICS, type MetricSpec } from './metrics/registry.js';
+import { evalNotes } from './notes.js';
 import { prepareEval } from './prepare.js';
 import { evalFileName, negativesPathFor, readCandidatesFile, type ProtocolSpec, writeNegativesFile } from './protocols.js';
 
@@ -137,7 +138,7 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
   const stale = await removeStaleTemps(req.checkpoint, (name) => name.startsWith('.eval-'));
   if (stale.length > 0) io.log.info(`removed ${stale.length} temporary file(s) left by a killed rec eval in ${req.checkpoint}`);
   const ckpt = await loadTrainedCheckpoint(req.checkpoint, io.log);
-  const dataDir = req.data ?? ckpt.run.dataset.path;
+  const dataDir = await checkpointDataDir(req.checkpoint, ckpt.run, req.data);
   const ds = await loadDataset(dataDir);
   const dataSha = await manifestSha256(dataDir);
   const matches = dataSha === ckpt.run.dataset.manifest_sha256;
@@ -150,6 +151,9 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
     throw new UsageError(`--split ${req.split}: dataset ${dataDir} has no ${req.split} rows. Prep it with a split that has one (e.g. --split leave-last, or --test FILE).`);
   }
   const specs = parseMetrics(req.metrics.length ? req.metrics : defaultMetricNames(ckpt.run, req.protocol), req.k);
+  const notes = evalNotes({ specs, protocol: req.protocol, numItems: ckpt.items.ids.length, feedback: ds.manifest.feedback.kind, relevanceThreshold: req.relevanceThreshold });
+  for (const w of notes.warnings) io.log.warn(w);
+  for (const i of notes.info) io.log.info(i);
   const protocol = await resolveProtocol(req.protocol, req.seed, ds, req.anonKey);
   const outcome = await evaluateCheckpoint(ckpt, ds, req, protocol, specs, io);
   if (outcome.users.evaluated === 0) throw new DataError(noUsersMessage(dataDir, req, outcome, matches));

@@ -52,6 +52,8 @@ export interface RunJson {
    * is exact, and loads check it.
    */
   weights_sha256?: Partial<Record<WeightsFile, string>>;
+  /** Things about this run a reader should know (e.g. bce on explicit ratings); absent when none. */
+  notes?: string[];
 }
 
 export const WEIGHTS_FILES = ['model/weights.bin', 'last/model/weights.bin', 'last/optimizer.bin'] as const;

@@ -23,6 +23,7 @@ import { buildUserItemSets, type UserItemSets } from '../train/pair-data.js';
 import { UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { trainedUsers, type UserQueries } from './recommend.js';
+import { createSuggester, describeIds, looksLikeHeader, SHOWN_UNKNOWN, unknownReport } from './unknown.js';
 
 export interface DatasetFacts {
   dir: string;
@@ -36,25 +37,33 @@ export interface RecommendCheckpoint extends TrainedCheckpoint {
   dataset: DatasetFacts | null;
 }
 
-/** The checkpoint (eval/checkpoint.ts) plus, when asked for, what its dataset knows. */
-export async function loadRecommendCheckpoint(ckpt: string, opts: { dataset: boolean }, log: Logger): Promise<RecommendCheckpoint> {
+/**
+ * The checkpoint (eval/checkpoint.ts) plus, when asked for, what its dataset knows. `data` is the
+ * dataset folder given with --data (one that moved since training); null: run.json's dataset.path.
+ */
+export async function loadRecommendCheckpoint(ckpt: string, opts: { dataset: boolean; data?: string | null }, log: Logger): Promise<RecommendCheckpoint> {
   const loaded = await loadTrainedCheckpoint(ckpt, log);
-  const dataset = opts.dataset ? await readDatasetFacts(loaded.run, loaded.users, loaded.items.ids.length, log) : null;
+  const dataset = opts.dataset ? await readDatasetFacts(loaded.dir, loaded.run, opts.data ?? null, loaded.users, loaded.items.ids.length, log) : null;
   return { ...loaded, dataset };
 }
 
-async function readDatasetFacts(run: RunJson, users: Vocab, numItems: number, log: Logger): Promise<DatasetFacts | null> {
-  const dir = run.dataset.path;
+async function readDatasetFacts(ckpt: string, run: RunJson, given: string | null, users: Vocab, numItems: number, log: Logger): Promise<DatasetFacts | null> {
+  const dir = given ?? run.dataset.path;
   const numUsers = users.ids.length;
   const consequence = 'seen items are not excluded and only users outside the vocabulary count as cold';
   const manifestPath = join(dir, MANIFEST_FILE);
   if (!(await pathExists(manifestPath))) {
-    log.warn(`the checkpoint's dataset ${dir} is gone: ${consequence}.`);
+    if (given !== null) throw new UsageError(`--data ${dir} is not a dataset folder: ${manifestPath} is missing. Expected the dataset folder ${ckpt} was trained on (written by rec prep).`);
+    log.warn(`the checkpoint's dataset ${dir} is gone: ${consequence}. The path comes from ${paths(ckpt).run} (dataset.path); if the folder moved, pass its new location with --data DIR.`);
     return null;
   }
   if ((await manifestSha256(dir)) !== run.dataset.manifest_sha256) {
     // Re-prepped data may number users and items differently: its indices cannot be trusted here.
-    log.warn(`the checkpoint's dataset ${dir} changed since training (manifest.json hash differs): ${consequence}.`);
+    log.warn(
+      given !== null
+        ? `--data ${dir} is not the dataset ${ckpt} was trained on (manifest.json hash differs from run.json's): ${consequence}.`
+        : `the checkpoint's dataset ${dir} changed since training (manifest.json hash differs): ${consequence}.`,
+    );
     return null;
   }
   const ds = await loadDataset(dir);
@@ -63,7 +72,7 @@ async function readDatasetFacts(run: RunJson, users: Vocab, numItems: number, lo
     return null;
   }
   const trained = trainedUsers(numUsers, ds.train.users);
-  await markParentUsers(run, users, trained, log);
+  await markParentRows(run, users, trained, 'users', log);
   return {
     dir,
     seen: buildUserItemSets(numUsers, [ds.train, ds.valid, ds.test]),
@@ -73,22 +82,49 @@ async function readDatasetFacts(run: RunJson, users: Vocab, numItems: number, lo
 }
 
 /**
- * A fine-tuned model (--init-from) copied the rows of every user its parent knew, so such a user is
- * not cold even without a training row here. Only the parents' own vocabularies are checked, not
- * their parents': that covers pretrain → fine-tune. A parent that cannot be read leaves the
- * training-row rule in place (popular items rather than an unchecked embedding).
+ * A fine-tuned model (--init-from) copied the rows of every user and item its parent knew, so such
+ * a row is trained even without a training row here. Only the parents' own vocabularies are
+ * checked, not their parents': that covers pretrain → fine-tune. A parent that cannot be read
+ * leaves the training-row rule in place (popular items rather than an unchecked embedding).
  */
-async function markParentUsers(run: RunJson, users: Vocab, trained: Uint8Array, log: Logger): Promise<void> {
+async function markParentRows(run: RunJson, vocab: Vocab, trained: Uint8Array, which: 'users' | 'items', log: Logger): Promise<void> {
   for (const parent of run.parents ?? []) {
-    let parentUsers: Vocab;
+    let parentVocab: Vocab;
     try {
-      parentUsers = await readVocabFile(join(paths(parent.path).vocab, VOCAB_FILES.users));
+      parentVocab = await readVocabFile(join(paths(parent.path).vocab, VOCAB_FILES[which]));
     } catch {
-      log.warn(`cannot read the users of --init-from parent ${parent.path}: its users without a training row here count as cold.`);
+      log.warn(`cannot read the ${which} of --init-from parent ${parent.path}: its ${which} without a training row here count as ${which === 'users' ? 'cold' : 'untrained'}.`);
       continue;
     }
-    for (let u = 0; u < users.ids.length; u++) if (trained[u] === 0 && parentUsers.lookup(users.ids[u]) >= 0) trained[u] = 1;
+    for (let j = 0; j < vocab.ids.length; j++) if (trained[j] === 0 && parentVocab.lookup(vocab.ids[j]) >= 0) trained[j] = 1;
   }
+}
+
+/**
+ * Per item 1/0: has a training row (here or in a parent). An item without one still has its random
+ * initial vector, so its --similar-to neighbours mean nothing. Null, quietly, when the dataset
+ * cannot be read: item neighbours need only the model, and this is just a check on them.
+ */
+export async function readTrainedItems(ckpt: string, run: RunJson, given: string | null, items: Vocab, log: Logger): Promise<Uint8Array | null> {
+  const dir = given ?? run.dataset.path;
+  if (!(await pathExists(join(dir, MANIFEST_FILE))) || (await manifestSha256(dir)) !== run.dataset.manifest_sha256) {
+    log.debug(`dataset ${dir} unavailable or changed: items without training rows cannot be flagged (checkpoint ${ckpt}).`);
+    return null;
+  }
+  const ds = await loadDataset(dir);
+  if (ds.items.ids.length !== items.ids.length) return null;
+  const trained = new Uint8Array(items.ids.length);
+  for (let j = 0; j < ds.train.items.length; j++) trained[ds.train.items[j]] = 1;
+  await markParentRows(run, items, trained, 'items', log);
+  return trained;
+}
+
+/** The warning for --similar-to items without training rows; null when there are none or it cannot be told. */
+export function untrainedItemsMessage(queries: readonly number[], trained: Uint8Array | null, items: Vocab): string | null {
+  const untrained = trained === null ? [] : queries.filter((q) => trained[q] === 0).map((q) => JSON.stringify(items.ids[q]));
+  if (untrained.length === 0) return null;
+  const shown = `${untrained.slice(0, SHOWN_UNKNOWN).join(', ')}${untrained.length > SHOWN_UNKNOWN ? ` and ${untrained.length - SHOWN_UNKNOWN} more` : ''}`;
+  return `--similar-to ${shown}: no training rows (only in valid/test), so the vector is still its random initialisation and the neighbours are arbitrary.`;
 }
 
 /**
@@ -147,27 +183,76 @@ export function allUsers(users: Vocab): UserQueries {
   return { labels: users.ids, indices };
 }
 
+export interface UserIdsFile {
+  path: string;
+  /** Ids in file order, trimmed; blank lines left out. */
+  ids: string[];
+  /** 1-based line number of each id. */
+  lines: number[];
+  blankLines: number;
+}
+
 /** `--users FILE`: one raw id per line; surrounding whitespace and blank lines are ignored. */
-export async function readUserIdsFile(path: string): Promise<string[]> {
+export async function readUserIdsFile(path: string): Promise<UserIdsFile> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
     throw new UsageError(`Cannot read --users ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}. Expected a text file with one user id per line.`);
   }
-  return text
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line.length > 0);
+  const out: UserIdsFile = { path, ids: [], lines: [], blankLines: 0 };
+  const raw = text.split('\n');
+  // The newline ending the last line does not start a blank one.
+  if (raw.length > 0 && raw[raw.length - 1] === '') raw.pop();
+  raw.forEach((line, i) => {
+    const id = line.trim();
+    if (id.length === 0) out.blankLines++;
+    else {
+      out.ids.push(id);
+      out.lines.push(i + 1);
+    }
+  });
+  return out;
 }
 
-/** Item ids → indices; every unknown id is named in one UsageError (exit 2). */
+/**
+ * What about a list of typed ids would surprise the reader of the output (issue #13): repeated ids
+ * (the output has one entry per user, so it no longer lines up with the input), and, for a --users
+ * file, blank lines, a header line and lines holding several fields. `known` says whether the
+ * vocabulary holds an id. Each note is one warning.
+ */
+export function userIdNotes(ids: readonly string[], file: UserIdsFile | null, known: (id: string) => boolean): string[] {
+  const notes: string[] = [];
+  const counts = new Map<string, number>();
+  for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
+  const repeated = [...counts].filter(([, n]) => n > 1);
+  if (repeated.length > 0) {
+    const extra = repeated.reduce((s, [, n]) => s + n - 1, 0);
+    const shown = repeated.slice(0, 5).map(([id, n]) => `${JSON.stringify(id)} ×${n}`).join(', ');
+    notes.push(
+      `${extra} repeated user id${extra === 1 ? '' : 's'} dropped (${shown}${repeated.length > 5 ? ', ...' : ''}): each user gets one list, in the order first given, so the output has ${counts.size} users, not ${ids.length}.`,
+    );
+  }
+  if (file === null) return notes;
+  if (file.blankLines > 0) notes.push(`--users ${file.path}: ${file.blankLines} blank line${file.blankLines === 1 ? '' : 's'} skipped.`);
+  const first = file.ids[0];
+  if (first !== undefined && !known(first) && looksLikeHeader(first) && file.ids.slice(1).some(known)) {
+    notes.push(`--users ${file.path}: line ${file.lines[0]}, ${JSON.stringify(first)}, looks like a header; it was looked up as a user id (and is cold). Expected ids only, one per line: remove the header line.`);
+  }
+  const multi = file.ids.findIndex((id) => /[,\t;]/.test(id) && !known(id));
+  if (multi >= 0) {
+    notes.push(`--users ${file.path}: line ${file.lines[multi]} is ${JSON.stringify(file.ids[multi])}, which looks like several fields; each whole line is one user id. Expected one id per line (e.g. cut -d, -f1 of a CSV).`);
+  }
+  return notes;
+}
+
+/** Item ids → indices; every unknown id is named in one UsageError (exit 2), with a "did you mean" when one normalises to a known id. */
 export function resolveItems(ids: readonly string[], items: Vocab, flag = '--similar-to'): number[] {
-  const unknown = ids.filter((id) => items.lookup(id) < 0);
+  const unknown = [...new Set(ids.filter((id) => items.lookup(id) < 0))];
   if (unknown.length > 0) {
-    const shown = unknown.slice(0, 10).map((id) => JSON.stringify(id)).join(', ');
+    const report = unknownReport(unknown, createSuggester(items, null));
     throw new UsageError(
-      `${flag}: unknown item${unknown.length > 1 ? 's' : ''} ${shown}${unknown.length > 10 ? ` and ${unknown.length - 10} more` : ''}. Expected raw item ids from the checkpoint's vocab/items.arrow (${items.ids.length} items).`,
+      `${flag}: unknown item${unknown.length > 1 ? 's' : ''} ${describeIds(report)}. Expected raw item ids from the checkpoint's vocab/items.arrow (${items.ids.length} items), matched exactly as typed.`,
     );
   }
   return [...new Set(ids)].map((id) => items.lookup(id));

@@ -4,6 +4,7 @@
  * - `bce`: each positive followed by N negatives drawn uniformly from the items the user never
  *   interacted with (He et al. 2017 §4.2 resample them every epoch), all shuffled together;
  * - `bpr`: (user, positive, negative) triples, one negative per positive (Rendle et al. 2009).
+ * bce and bpr treat every row they are given as a positive; `positiveRows` binarises ratings first.
  * Nothing per example is an object: every epoch is a handful of typed arrays.
  */
 import { Prng } from '../util/prng.js';
@@ -41,6 +42,28 @@ export function buildUserItemSets(numUsers: number, parts: readonly { users: Int
   }
   dedupOffsets[numUsers] = write;
   return { offsets: dedupOffsets, items: items.slice(0, write) };
+}
+
+/**
+ * Binarised feedback for bce/bpr (`train.positive_threshold`, mirroring eval's
+ * `--relevance-threshold`): only rows with value ≥ threshold are positives. The rows below stay in
+ * the caller's interacted sets, so they are not drawn as negatives either: a user who rated an
+ * item 2 did see it, and treating that as "never interacted" would teach the model that the user
+ * does not know the item rather than that they disliked it. Such rows are simply left out.
+ */
+export function positiveRows(data: Interactions, threshold: number): Interactions {
+  let n = 0;
+  for (let i = 0; i < data.values.length; i++) if (data.values[i] >= threshold) n++;
+  const users = new Int32Array(n);
+  const items = new Int32Array(n);
+  const values = new Float32Array(n);
+  for (let i = 0, j = 0; i < data.values.length; i++) {
+    if (data.values[i] < threshold) continue;
+    users[j] = data.users[i];
+    items[j] = data.items[i];
+    values[j++] = data.values[i];
+  }
+  return { users, items, values, numUsers: data.numUsers, numItems: data.numItems };
 }
 
 export function hasItem(sets: UserItemSets, user: number, item: number): boolean {

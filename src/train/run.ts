@@ -32,7 +32,7 @@ import { buildModel } from '../models/registry.js';
 import { UsageError } from '../util/errors.js';
 import { Prng } from '../util/prng.js';
 import type { RunIO } from '../util/run-io.js';
-import { buildEpoch, buildUserItemSets, type EpochExamples, type Interactions, type PairLoss } from './pair-data.js';
+import { buildEpoch, buildUserItemSets, positiveRows, type EpochExamples, type Interactions, type PairLoss } from './pair-data.js';
 import { pairStep } from './pair-step.js';
 import { createFusedScratch, fusable, fusedPairStep } from './fused-step.js';
 import { renameSlots, stateToTensors, tensorsToState } from './optimizer-state.js';
@@ -91,6 +91,61 @@ export function resolveLoss(requested: string, feedback: 'explicit' | 'implicit'
   throw new UsageError(`--loss ${requested} does not apply to (user, item) models. Expected mse, bce or bpr.`);
 }
 
+export interface TrainingPositives {
+  /** The rows the loss learns from: every training row, or for bce/bpr with a threshold those ≥ it. */
+  train: Interactions;
+  /** Warnings about the loss and the feedback, also kept in run.json `notes`. */
+  notes: string[];
+  /** How the threshold split the rows, for the log; null without one. */
+  summary: string | null;
+}
+
+/**
+ * What the loss learns from. bce and bpr take every row they are given as a positive, which on
+ * explicit ratings means a 1-star rating is trained exactly like a 5-star one: legitimate (the NCF
+ * paper does it on MovieLens, "interacted" as the signal) but a surprise when unannounced, so it is
+ * said, and `train.positive_threshold` binarises the ratings instead (see positiveRows for what
+ * happens to the rows below it). mse fits the values themselves, so a threshold there is an error.
+ */
+export function trainingPositives(
+  data: Pick<TrainData, 'train' | 'feedback'>,
+  loss: PairLoss,
+  model: string,
+  threshold: number | null,
+  source = 'config train.positive_threshold',
+): TrainingPositives {
+  const from = `train.positive_threshold ${threshold} (from ${source})`;
+  if (threshold !== null && loss === 'mse') {
+    throw new UsageError(
+      `${from} applies to losses bce and bpr, which learn from positives; loss mse fits every value as it is. Remove the threshold, or train with --loss bce or --loss bpr.`,
+    );
+  }
+  if (threshold === null) {
+    const notes =
+      data.feedback === 'explicit' && loss !== 'mse'
+        ? [
+            `model ${model} trains with loss ${loss} on explicit ratings: every rating counts as a positive (a rating of 1 is trained like a 5) and unrated items are the negatives. Pass --positive-threshold R (config train.positive_threshold), e.g. 4, to keep only ratings >= R as positives${model === 'mf' ? ', or --loss mse to fit the ratings' : ''}.`,
+          ]
+        : [];
+    return { train: data.train, notes, summary: null };
+  }
+  const train = positiveRows(data.train, threshold);
+  const total = data.train.values.length;
+  if (train.values.length === 0) {
+    const [lo, hi] = total > 0 ? valueRange(data.train.values) : [Number.NaN, Number.NaN];
+    throw new UsageError(`${from} keeps none of the ${total} training rows (their values range from ${lo} to ${hi}). Expected a threshold at or below the highest value.`);
+  }
+  const withPositive = new Uint8Array(data.train.numUsers);
+  const inTrain = new Uint8Array(data.train.numUsers);
+  for (let i = 0; i < train.users.length; i++) withPositive[train.users[i]] = 1;
+  for (let i = 0; i < data.train.users.length; i++) inTrain[data.train.users[i]] = 1;
+  let without = 0;
+  for (let u = 0; u < inTrain.length; u++) if (inTrain[u] === 1 && withPositive[u] === 0) without++;
+  const dropped = total - train.values.length;
+  const summary = `positives: ${train.values.length} of ${total} training rows have a value >= ${threshold}; the other ${dropped} are neither positives nor sampled as negatives${without > 0 ? `; users without a row >= ${threshold}: ${without} (they keep their initial embeddings)` : ''}.`;
+  return { train, notes: [], summary };
+}
+
 function meanValue(values: Float32Array): number {
   let sum = 0;
   for (let i = 0; i < values.length; i++) sum += values[i];
@@ -102,6 +157,9 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   const { data } = req;
   const loss = resolveLoss(config.train.loss, data.feedback);
   if (loss === 'mse' && data.feedback === 'implicit') io.log.warn('loss mse on implicit feedback regresses the event weights; bce or bpr is usually what you want');
+  const positives = trainingPositives(data, loss, config.train.model, config.train.positive_threshold, req.resolved.sources['train.positive_threshold']);
+  for (const note of positives.notes) io.log.warn(note);
+  if (positives.summary !== null) io.log.info(positives.summary);
   const ckpt = req.out;
   const p = paths(ckpt);
   const optCfg: OptimizerConfig = { name: config.train.optimizer, lr: config.train.lr, weightDecay: config.train.weight_decay };
@@ -153,6 +211,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
       status: 'running',
       config: req.resolved.config,
       config_sources: req.resolved.sources,
+      ...(positives.notes.length > 0 ? { notes: positives.notes } : {}),
     };
     await ensureDir(ckpt);
     await writeFileAtomic(p.config, configToYaml(req.resolved));
@@ -192,7 +251,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   const fusedUpdaters = { view: (t: tf.Variable) => sparse.view(t), prepareRows: (t: tf.Variable, rows: Int32Array) => sparse.prepareRows(t, rows), applyPrepared: (t: tf.Variable, c: number) => sparse.applyPrepared(t, c), applyDense: (v: tf.Variable, g: Float32Array) => params.applyArray(v, g) };
   const task: TrainTask = {
     beginEpoch(rng) {
-      epoch = buildEpoch(data.train, sets, loss, config.train.negatives, rng);
+      epoch = buildEpoch(positives.train, sets, loss, config.train.negatives, rng);
       return Math.ceil(epoch.size / batchSize);
     },
     epochExamples: () => epoch?.size ?? 0,

@@ -175,6 +175,60 @@ describe('rec recommend', () => {
     expect((JSON.parse(r.stdout) as Recs).recommendations).toEqual((JSON.parse(withSeen.stdout) as Recs).recommendations);
   });
 
+  describe('surprises are explained (issue #13)', () => {
+    it('unknown ids stay cold but are counted, named and matched to the id they probably mean', async () => {
+      const r = await rec(['recommend', ckpt, '--user', 'u1', '--user', '"u2"', '--user', 'stranger', '--k', '3', '--backend', 'cpu', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout) as Recs & { unknown_users: unknown };
+      expect(out.recommendations.map((x) => [x.user, x.cold])).toEqual([['u1', false], ['"u2"', true], ['stranger', true]]);
+      expect(out.unknown_users).toEqual({ count: 2, first: ['"u2"', 'stranger'], did_you_mean: { '"u2"': 'u2' } });
+      expect(r.stderr).toMatch(/warning: 2 of 3 user ids are not in the checkpoint's vocabulary .*"\\"u2\\"" \(did you mean "u2"\?\), "stranger"/);
+      const known = await rec(['recommend', ckpt, '--user', 'u1', '--backend', 'cpu', '--json']);
+      expect(JSON.parse(known.stdout)).toMatchObject({ unknown_users: { count: 0, first: [] } });
+      expect(known.stderr).not.toMatch(/warning/);
+    });
+
+    it('--users FILE: a header line, repeated ids and blank lines are each reported; --out summary has unknown_users', async () => {
+      const ids = join(dir, 'ids-header.txt');
+      writeFileSync(ids, 'user_id\nu5\n\nu6\nu5\n');
+      const out = join(dir, 'out', 'header.jsonl');
+      const r = await rec(['recommend', ckpt, '--users', ids, '--k', '2', '--backend', 'cpu', '--out', out, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ users: 3, cold_users: 1, unknown_users: { count: 1, first: ['user_id'] } });
+      expect(r.stderr).toMatch(/warning: 1 repeated user id dropped \("u5" ×2\).*3 users, not 4/);
+      expect(r.stderr).toMatch(/warning: --users .*ids-header\.txt: 1 blank line skipped/);
+      expect(r.stderr).toMatch(/warning: --users .*ids-header\.txt: line 1, "user_id", looks like a header/);
+    });
+
+    it('--k beyond the catalogue says so; --similar-to suggests a normalised id', async () => {
+      const r = await rec(['recommend', ckpt, '--user', 'u1', '--k', '500', '--backend', 'cpu', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/warning: --k 500 is more than the \d+ items of the catalogue/);
+      expect(r.stderr).toMatch(/warning: 1 user got fewer than \d+ items: their seen items were excluded/);
+      const s = await rec(['recommend', ckpt, '--similar-to', ' "i1" ', '--backend', 'cpu']);
+      expect(s.code).toBe(2);
+      expect(s.stderr).toMatch(/unknown item .* \(did you mean "i1"\?\)/);
+    });
+
+    it('a moved dataset: the warning names run.json and --data DIR; --data restores the seen items', async () => {
+      const moved = join(dir, 'ck-moved-data');
+      cpSync(ckpt, moved, { recursive: true });
+      const run = JSON.parse(readFileSync(join(moved, 'run.json'), 'utf8')) as { dataset: { path: string } };
+      run.dataset.path = join(dir, 'gone');
+      writeFileSync(join(moved, 'run.json'), JSON.stringify(run));
+      const gone = await rec(['recommend', moved, '--user', 'u1', '--k', '5', '--backend', 'cpu', '--json']);
+      expect(gone.stderr).toMatch(/is gone: .*dataset\.path.*--data DIR/);
+      const args = ['--user', 'u1', '--k', '5', '--backend', 'cpu', '--json'];
+      const [fixed, original] = await Promise.all([rec(['recommend', moved, '--data', join(ckpt, 'data'), ...args]), rec(['recommend', ckpt, ...args])]);
+      expect(fixed.code, fixed.stderr).toBe(0);
+      expect(fixed.stderr).not.toMatch(/warning/);
+      expect((JSON.parse(fixed.stdout) as Recs).recommendations).toEqual((JSON.parse(original.stdout) as Recs).recommendations);
+      const raw = await rec(['recommend', moved, '--data', dir, ...args]);
+      expect(raw.code).toBe(2);
+      expect(raw.stderr).toMatch(/--data .* is not a dataset folder/);
+    });
+  });
+
   describe('anonymized dataset', () => {
     it('hashes the typed ids with the key and reports them as typed', async () => {
       expect(existsSync(join(anonCkpt, 'model', 'model.json'))).toBe(true);

@@ -4,6 +4,7 @@ import { extname, resolve } from 'node:path';
 import type { RowFileSink, RowFormat, RowLayout } from '../../io/recommendations.js';
 import type { UserQueries, UserRecommendations } from '../../recommend/recommend.js';
 import type { SimilarItems } from '../../recommend/similar.js';
+import type { UnknownIds } from '../../recommend/unknown.js';
 import { InterruptedError, UsageError, describeValue } from '../../util/errors.js';
 import { resolveAnonKey } from '../anon-key.js';
 import type { CommandContext } from '../context.js';
@@ -20,7 +21,9 @@ Examples:
   $ REC_ANON_KEY=... rec recommend checkpoints/mf --user alice   # dataset prepped with --anonymize
 
 Scores are the model's (logits for bce/bpr, predicted ratings for mse). A user the model never
-trained on gets the most popular items, "cold": true, scored by their interaction counts.
+trained on gets the most popular items, "cold": true, scored by their interaction counts; ids
+outside the checkpoint's vocabulary are counted and named on stderr and in "unknown_users"
+({count, first, did_you_mean}: e.g. "001" → "1"), since a typo is the usual cause.
 With --json and no --out, stdout holds one document: {"checkpoint", "k", "recommendations": [...]}
 (or "similar": [{"item", "items": [{"item", "score"}]}] for --similar-to, scored by cosine).`;
 
@@ -34,6 +37,7 @@ interface RecommendFlags {
   format?: string;
   out?: string;
   force?: boolean;
+  data?: string;
 }
 
 /**
@@ -52,6 +56,8 @@ export interface RecommendResult {
   cold_users?: number;
   /** With --out and --similar-to: query items written. */
   items?: number;
+  /** --user/--users: ids the vocabulary does not hold (they are cold), with likely meant ids. */
+  unknown_users?: UnknownIds;
 }
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
@@ -148,6 +154,7 @@ export function registerRecommend(program: Command, runtime: Runtime): void {
     .argument('<ckpt>', 'checkpoint folder written by rec train')
     .option('-u, --user <id>', 'raw user id; repeatable, or a comma-separated list', collect)
     .option('--users <file>', 'file with one raw user id per line')
+    .option('-d, --data <dir>', "the checkpoint's dataset folder, if it moved since training (default: dataset.path in run.json); seen items come from it")
     .option('--all', 'every user of the checkpoint, in vocabulary order, named by their dataset ids')
     .option('--similar-to <item>', 'raw item id: list its nearest items instead (repeatable)', collect)
     .option('-k, --k <n>', 'items per user (default 10)')
@@ -174,31 +181,38 @@ export function registerRecommend(program: Command, runtime: Runtime): void {
       }
       const out = o.out === undefined ? null : resolve(ctx.cwd, o.out);
       // TF.js, the engine and Arrow load here, not at start-up (STYLE: `rec --help` stays instant).
-      const [{ initEngine }, { ROW_FORMATS, SIMILAR_LAYOUT, USER_LAYOUT }, { recommendBlocks }, { checkCheckpointDir }, { readItemVectors, similarItems }, source] = await Promise.all([
+      const [{ initEngine }, { ROW_FORMATS, SIMILAR_LAYOUT, USER_LAYOUT }, { recommendBlocks }, { checkCheckpointDir }, { readItemVectors, similarItems }, source, { unknownUsers, unknownUsersMessage }] = await Promise.all([
         import('../../engine/backend.js'),
         import('../../io/recommendations.js'),
         import('../../recommend/recommend.js'),
         import('../../eval/checkpoint.js'),
         import('../../recommend/similar.js'),
         import('../../recommend/source.js'),
+        import('../../recommend/unknown.js'),
       ]);
-      const { allUsers, anonymizationKey, loadRecommendCheckpoint, readUserIdsFile, resolveItems, resolveUsers } = source;
+      const { allUsers, anonymizationKey, loadRecommendCheckpoint, readTrainedItems, readUserIdsFile, resolveItems, resolveUsers, untrainedItemsMessage, userIdNotes } = source;
       const format = outputFormat(o.format, o.out, ROW_FORMATS);
       if (format === 'arrow' && out === null) throw new UsageError('--format arrow needs --out FILE: Arrow IPC is a binary file format, not terminal output.');
       if (ctx.json && out === null && o.format !== undefined) ctx.log.warn('--format is ignored with --json and no --out: the results are in the JSON document.');
       const usersFile = o.users === undefined ? null : resolve(ctx.cwd, o.users);
       // Usage errors in the inputs come before the slow engine and model load.
       await checkCheckpointDir(ckpt);
-      const fromFile = usersFile === null ? [] : await readUserIdsFile(usersFile);
+      const fromFile = usersFile === null ? null : await readUserIdsFile(usersFile);
+      const dataDir = o.data === undefined ? null : resolve(ctx.cwd, o.data);
       const key = similar ? null : await optionalAnonKey(ctx);
 
       await initEngine({ backend: ctx.resolved.config.backend, log: ctx.log });
-      const loaded = await loadRecommendCheckpoint(ckpt, { dataset: !similar }, ctx.log);
+      const loaded = await loadRecommendCheckpoint(ckpt, { dataset: !similar, data: dataDir }, ctx.log);
+      const numItems = loaded.items.ids.length;
       const target = { out, format, collect: ctx.json && out === null, force: o.force === true };
       const written = out === null ? '' : ` to ${out}`;
 
       if (similar) {
         const queries = resolveItems(o.similarTo ?? [], loaded.items);
+        const trainedItems = await readTrainedItems(ckpt, loaded.run, dataDir, loaded.items, ctx.log);
+        const untrained = untrainedItemsMessage(queries, trainedItems, loaded.items);
+        if (untrained !== null) ctx.log.warn(untrained);
+        if (k > numItems - 1) ctx.log.warn(`--k ${k} is more than the ${numItems - 1} other items of the catalogue: each list has at most ${numItems - 1} items.`);
         const lists = similarItems(readItemVectors(loaded.model), loaded.items.ids, queries, k);
         const { records } = await emit<SimilarItems>([lists], SIMILAR_LAYOUT, target, ctx.io.signal);
         const result: RecommendResult = out === null ? { checkpoint: ckpt, k, similar: records } : { checkpoint: ckpt, k, out, format, items: lists.length };
@@ -209,24 +223,43 @@ export function registerRecommend(program: Command, runtime: Runtime): void {
       const anonRecord = loaded.run.dataset.anonymize;
       const anonFacts = loaded.dataset ?? (anonRecord !== undefined ? { dir: loaded.run.dataset.path, anonymize: anonRecord } : null);
       const hashKey = anonymizationKey(anonFacts, key, byId, ctx.log);
-      const queries: UserQueries = byId ? resolveUsers([...userIds, ...fromFile], loaded.users, hashKey) : allUsers(loaded.users);
+      const typed = [...userIds, ...(fromFile?.ids ?? [])];
+      const queries: UserQueries = byId ? resolveUsers(typed, loaded.users, hashKey) : allUsers(loaded.users);
       if (queries.labels.length === 0) ctx.log.warn(`no user ids given${usersFile ? ` (${usersFile} has none)` : ''}: nothing to recommend.`);
+      let unknown: UnknownIds | undefined;
+      if (byId) {
+        const indexOf = new Map(queries.labels.map((label, j) => [label, queries.indices[j]] as const));
+        for (const note of userIdNotes(typed, fromFile, (id) => (indexOf.get(id) ?? -1) >= 0)) ctx.log.warn(note);
+        unknown = unknownUsers(queries, loaded.users, hashKey);
+        const message = unknownUsersMessage(unknown, queries.labels.length, loaded.users.ids.length);
+        if (message !== null) ctx.log.warn(message);
+      }
+      if (k > numItems) ctx.log.warn(`--k ${k} is more than the ${numItems} items of the catalogue: each list has at most ${numItems} items.`);
+      const full = Math.min(k, numItems);
       let cold = 0;
+      let short = 0;
       const blocks = (function* () {
         for (const block of recommendBlocks(
           { model: loaded.model, itemIds: loaded.items.ids, popularity: loaded.items.counts, seen: loaded.dataset?.seen ?? null, trained: loaded.dataset?.trained ?? null },
           queries,
           { k, excludeSeen: o.includeSeen !== true },
         )) {
-          for (const r of block) if (r.cold) cold++;
+          for (const r of block) {
+            if (r.cold) cold++;
+            if (r.items.length < full) short++;
+          }
           yield block;
         }
       })();
       const { records, count } = await emit<UserRecommendations>(blocks, USER_LAYOUT, target, ctx.io.signal);
+      if (short > 0) {
+        ctx.log.warn(`${short} user${short === 1 ? '' : 's'} got fewer than ${full} items: their seen items were excluded and too few items were left (--include-seen keeps seen items).`);
+      }
       ctx.log.info(`recommended ${k} items for ${count} users (${cold} cold: popular items)${written}`);
       const result: RecommendResult = out === null
         ? { checkpoint: ckpt, k, recommendations: records }
         : { checkpoint: ckpt, k, out, format, users: count, cold_users: cold };
+      if (unknown !== undefined) result.unknown_users = unknown;
       return { result, human: out === null ? '' : `wrote recommendations for ${count} users (${cold} cold)${written}` };
     });
   });

@@ -87,6 +87,9 @@ export function registerTrain(program: Command, runtime: Runtime): void {
         const run = await readRunJson(out);
         ctx.resolved = resumeConfig(run, ctx.resolved);
         dataDir = run.dataset.path;
+        if (!(await pathExists(dataDir))) {
+          throw new UsageError(`--resume continues on the dataset ${out} was trained on, ${dataDir} (dataset.path in its run.json), which no longer exists. Move the folder back there, or start a new run from this one with --data DIR --init-from ${out} --out NEW_DIR.`);
+        }
       } else {
         dataDir = await resolveData(ctx, o.data, out);
       }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { anonymizeId, keyFingerprint } from '../../../src/data/anonymize.js';
-import { allUsers, anonymizationKey, readUserIdsFile, resolveItems, resolveUsers, type DatasetFacts } from '../../../src/recommend/source.js';
+import { allUsers, anonymizationKey, readUserIdsFile, resolveItems, resolveUsers, untrainedItemsMessage, userIdNotes, type DatasetFacts, type UserIdsFile } from '../../../src/recommend/source.js';
 import { UsageError } from '../../../src/util/errors.js';
 import { memoryLogger } from '../../../src/util/log.js';
 import { vocabOf } from './helpers.js';
@@ -81,6 +81,9 @@ describe('resolveItems', () => {
     expect(call).toThrow(UsageError);
     expect(call).toThrow(/--similar-to: unknown items "nope", "gone"/);
   });
+  it('suggests the item an unknown id normalises to', () => {
+    expect(() => resolveItems(['007'], vocabOf(['7', '8']))).toThrow(/unknown item "007" \(did you mean "7"\?\)/);
+  });
 });
 
 describe('readUserIdsFile', () => {
@@ -88,9 +91,46 @@ describe('readUserIdsFile', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rec-users-'));
     const file = join(dir, 'ids.txt');
     writeFileSync(file, 'u1\r\n  u 2 \n\n u3\n');
-    expect(await readUserIdsFile(file)).toEqual(['u1', 'u 2', 'u3']);
+    expect(await readUserIdsFile(file)).toEqual({ path: file, ids: ['u1', 'u 2', 'u3'], lines: [1, 2, 4], blankLines: 1 });
   });
   it('a missing file is a usage error naming it', async () => {
     await expect(readUserIdsFile('/no/such/ids.txt')).rejects.toThrow(/--users \/no\/such\/ids\.txt: ENOENT/);
+  });
+});
+
+describe('userIdNotes', () => {
+  const file = (ids: string[], blankLines = 0): UserIdsFile => ({ path: 'ids.txt', ids, lines: ids.map((_, i) => i + 1), blankLines });
+  const known = (id: string) => /^u\d+$/.test(id);
+
+  it('nothing to say about a clean list', () => {
+    expect(userIdNotes(['u1', 'u2'], file(['u1', 'u2']), known)).toEqual([]);
+  });
+
+  it('repeated ids: how many were dropped and how many users the output has', () => {
+    const notes = userIdNotes(['u1', 'u2', 'u1', 'u1'], null, known);
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toMatch(/^2 repeated user ids dropped \("u1" ×3\).*the output has 2 users, not 4\./);
+  });
+
+  it('blank lines, a header line and multi-field lines in a --users file', () => {
+    const notes = userIdNotes(['user_id', 'u1', 'u2,5'], file(['user_id', 'u1', 'u2,5'], 2), known);
+    expect(notes).toEqual([
+      '--users ids.txt: 2 blank lines skipped.',
+      expect.stringMatching(/line 1, "user_id", looks like a header/),
+      expect.stringMatching(/line 3 is "u2,5", which looks like several fields/),
+    ]);
+  });
+
+  it('a first line that is a known user is not a header', () => {
+    expect(userIdNotes(['u1', 'u2'], file(['u1', 'u2']), () => true)).toEqual([]);
+  });
+});
+
+describe('untrainedItemsMessage', () => {
+  it('names the query items without training rows; none, or unknown training rows: null', () => {
+    const items = vocabOf(['i1', 'i2', 'i3']);
+    expect(untrainedItemsMessage([0, 2], Uint8Array.from([1, 1, 0]), items)).toMatch(/^--similar-to "i3": no training rows/);
+    expect(untrainedItemsMessage([0, 1], Uint8Array.from([1, 1, 0]), items)).toBeNull();
+    expect(untrainedItemsMessage([2], null, items)).toBeNull();
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildEpoch, buildUserItemSets, hasItem, sampleNegative } from '../../../src/train/pair-data.js';
+import { buildEpoch, buildUserItemSets, hasItem, positiveRows, sampleNegative } from '../../../src/train/pair-data.js';
 import { Prng } from '../../../src/util/prng.js';
 
 const data = {
@@ -46,5 +46,24 @@ describe('pair training data', () => {
     const rows = Array.from({ length: 6 }, (_, j) => `${e.users[j]}:${e.items[j]}:${e.labels[j]}`).sort();
     const orig = Array.from({ length: 6 }, (_, j) => `${data.users[j]}:${data.items[j]}:${data.values[j]}`).sort();
     expect(rows).toEqual(orig);
+  });
+
+  it('positiveRows keeps the rows >= the threshold; the others are neither positives nor negatives', () => {
+    const pos = positiveRows(data, 3);
+    expect([...pos.users]).toEqual([0, 0, 1, 2]);
+    expect([...pos.items]).toEqual([1, 3, 0, 2]);
+    expect([...pos.values]).toEqual([5, 4, 3, 3]);
+    expect(positiveRows(data, 6).users.length).toBe(0);
+    // Sets from every row, as runTrain builds them: user 2's low-rated items 0 and 1 are never negatives.
+    const sets = buildUserItemSets(3, [data]);
+    const e = buildEpoch(pos, sets, 'bce', 4, Prng.fromSeed(3));
+    const positives = new Set<string>();
+    for (let j = 0; j < e.size; j++) {
+      if (e.labels[j] === 1) positives.add(`${e.users[j]}:${e.items[j]}`);
+      else expect(hasItem(sets, e.users[j], e.items[j])).toBe(false);
+    }
+    expect([...positives].sort()).toEqual(['0:1', '0:3', '1:0', '2:2']);
+    const all = buildEpoch(data, sets, 'bce', 4, Prng.fromSeed(3));
+    expect(all.labels.reduce((s, v) => s + v, 0)).toBe(6);
   });
 });
