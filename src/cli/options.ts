@@ -8,6 +8,7 @@ import type { ConfigLayer } from '../config/load.js';
 import { BUILT_MODELS } from '../config/model-names.js';
 import { setPath, type Tree } from '../config/tree.js';
 import { UsageError, describeValue } from '../util/errors.js';
+import { parseDecimal, parseSafeInteger } from '../util/numbers.js';
 
 export type CommandName = 'prep' | 'train' | 'eval' | 'recommend' | 'synth' | 'doctor';
 type ValueType = 'int' | 'number' | 'string' | 'bool' | 'intList' | 'stringList' | 'countOrPercent' | 'nullableBool';
@@ -116,22 +117,27 @@ function parseValue(spec: OptionSpec, raw: unknown, origin: string): unknown {
   };
   switch (spec.type) {
     case 'int': {
-      if (!/^-?\d+$/.test(text)) fail('an integer');
-      return Number(text);
+      const n = parseSafeInteger(text);
+      if (Number.isNaN(n)) fail(`an integer (digits only, at most ${Number.MAX_SAFE_INTEGER})`);
+      return n;
     }
     case 'number': {
-      const n = Number(text);
-      if (text === '' || !Number.isFinite(n)) fail('a number');
+      const n = parseDecimal(text);
+      if (!Number.isFinite(n)) fail('a finite decimal number such as 0.005 or 5e-3 (no hex, Infinity or NaN)');
       return n;
     }
     case 'intList': {
       const parts = text.split(',').map((s) => s.trim());
-      if (parts.some((p) => !/^\d+$/.test(p))) fail('a comma-separated list of integers, e.g. 64,32,16,8');
-      return parts.map(Number);
+      const values = parts.map((p) => (/^\d+$/.test(p) ? parseSafeInteger(p) : Number.NaN));
+      if (values.some((v) => Number.isNaN(v))) fail('a comma-separated list of non-negative integers, e.g. 64,32,16,8');
+      return values;
     }
-    case 'countOrPercent':
-      if (!/^\d+(\.\d+)?%$|^\d+$/.test(text)) fail('a count (e.g. 100) or a percentage (e.g. 5%)');
-      return text.endsWith('%') ? text : Number(text);
+    case 'countOrPercent': {
+      // The percentage's range is checked with the rest of prep's options (data/prep/options.ts).
+      if (/^\d+(\.\d+)?%$/.test(text)) return text;
+      if (!/^\d+$/.test(text) || Number.isNaN(parseSafeInteger(text))) fail('a count (e.g. 100) or a percentage (e.g. 5%)');
+      return Number(text);
+    }
     case 'bool':
     case 'nullableBool': {
       if (/^(1|true|yes|on)$/i.test(text)) return true;

@@ -103,4 +103,29 @@ describe('hostile config files', () => {
     expect(() => setPath({}, '__proto__.polluted', 1)).toThrow(ConfigError);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
+
+  it('hex, octal, .inf, .nan and overflowing numbers are refused naming key and file:line:col', async () => {
+    for (const [text, key, source, col] of [
+      ['train:\n  lr: 0x10\n', 'train.lr', '0x10', 7],
+      ['train:\n  epochs: 0o17\n', 'train.epochs', '0o17', 11],
+      ['train:\n  lr: .inf\n', 'train.lr', '.inf', 7],
+      ['model:\n  dropout: .NaN\n', 'model.dropout', '.NaN', 12],
+      ['train:\n  l2: 1e999\n', 'train.l2', '1e999', 7],
+      ['model:\n  layers: [8, 0x4]\n', 'model.layers', '0x4', 15],
+    ] as const) {
+      const error = await loadConfigFile(file('num.yaml', text)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(String(error)).toContain(`Invalid value for ${key} at ${join(dir, 'num.yaml')}:2:${col}: "${source}"`);
+    }
+    const ok = await loadConfigFile(file('ok.yaml', 'train:\n  lr: 5e-3\n  epochs: 3\n  l2: -0.0\nmodel:\n  layers: [16, 8]\n'));
+    expect(ok.values).toEqual({ train: { lr: 0.005, epochs: 3, l2: -0 }, model: { layers: [16, 8] } });
+  });
+
+  it('a config file that is not UTF-8 is refused naming file:line:col, not decoded to U+FFFD', async () => {
+    const path = join(dir, 'latin1.yaml');
+    writeFileSync(path, Buffer.concat([Buffer.from('train:\n  init_from: [caf'), Buffer.from([0xe9]), Buffer.from(']\n')]));
+    const error = await loadConfigFile(path).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(String(error)).toContain(`${path}:2:18: byte 0xe9 is not UTF-8`);
+  });
 });
