@@ -231,11 +231,14 @@ export async function resolveConfig(opts: {
   files: string[];
   env: ConfigLayer | null;
   flags: ConfigLayer | null;
+  /** Applied to each of the user's layers before merging (the CLI expands `~` in path values). */
+  mapLayer?: (layer: ConfigLayer) => ConfigLayer;
 }): Promise<ResolvedConfig> {
+  const map = opts.mapLayer ?? ((layer: ConfigLayer) => layer);
   const upper: ConfigLayer[] = [];
-  for (const file of opts.files) upper.push(await loadConfigFile(file));
-  if (opts.env) upper.push(opts.env);
-  if (opts.flags) upper.push(opts.flags);
+  for (const file of opts.files) upper.push(map(await loadConfigFile(file)));
+  if (opts.env) upper.push(map(opts.env));
+  if (opts.flags) upper.push(map(opts.flags));
   const model = selectedModel(upper);
   const base = await modelDefaultsLayer(model);
   return { ...resolveLayers([base, ...upper]), upper };
