@@ -157,7 +157,10 @@ export async function loadConfigFile(path: string, label = `config:${path}`): Pr
  */
 function decodeUtf8(bytes: Buffer, path: string): string {
   const at = utf8ErrorOffset(bytes, 0, bytes.length);
-  if (at < 0) return bytes.toString('utf8');
+  // YAML 1.2 §5.4 allows a lone CR as a line break (old Mac editors) but the parser does not: it
+  // read `a:\r  b: 1` as one line. Line breaks inside scalars become LF anyway (§6.5), so this changes
+  // no value and keeps line numbers.
+  if (at < 0) return bytes.toString('utf8').replace(/\r(?!\n)/g, '\n');
   let line = 1;
   let lineStart = 0;
   for (let i = 0; i < at; i++) {

@@ -121,6 +121,17 @@ describe('hostile config files', () => {
     expect(ok.values).toEqual({ train: { lr: 0.005, epochs: 3, l2: -0 }, model: { layers: [16, 8] } });
   });
 
+  it('reads LF, CRLF and CR-only config files alike, with or without a BOM', async () => {
+    for (const eol of ['\n', '\r\n', '\r']) {
+      const text = ['train:', '  lr: 0.1', '  freeze: [item_embedding]', ''].join(eol);
+      for (const bom of ['', '\uFEFF']) {
+        expect((await loadConfigFile(file('eol.yaml', bom + text))).values).toEqual({ train: { lr: 0.1, freeze: ['item_embedding'] } });
+      }
+    }
+    const error = await loadConfigFile(file('eol.yaml', 'train:\r  lr: 0x1\r')).catch((e: unknown) => e);
+    expect(String(error)).toContain('eol.yaml:2:7: "0x1"');
+  });
+
   it('a config file that is not UTF-8 is refused naming file:line:col, not decoded to U+FFFD', async () => {
     const path = join(dir, 'latin1.yaml');
     writeFileSync(path, Buffer.concat([Buffer.from('train:\n  init_from: [caf'), Buffer.from([0xe9]), Buffer.from(']\n')]));
