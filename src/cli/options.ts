@@ -123,7 +123,9 @@ function parseValue(spec: OptionSpec, raw: unknown, origin: string): unknown {
     }
     case 'number': {
       const n = parseDecimal(text);
-      if (!Number.isFinite(n)) fail('a finite decimal number such as 0.005 or 5e-3 (no hex, Infinity or NaN)');
+      // Every number option ends up in float32 tensors or is compared with float32 values: 1e39
+      // would silently be Infinity there.
+      if (!Number.isFinite(Math.fround(n))) fail('a finite decimal number such as 0.005 or 5e-3 (no hex, Infinity or NaN; within float32 range, |x| < 3.4e38)');
       return n;
     }
     case 'intList': {

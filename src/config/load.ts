@@ -177,7 +177,7 @@ function decodeUtf8(bytes: Buffer, path: string): string {
 /**
  * YAML 1.2 reads `0x10`, `0o7`, `.inf`, `.nan` and `1e999` as numbers; in a config they are
  * typos or overflows (the schema would see 16 or Infinity, and a range check is no help for the
- * first). Only plain decimals that are finite become numbers; anything else is an error naming
+ * first). Only plain decimals finite as float32 become numbers; anything else is an error naming
  * file:line:col and the key, and says how to write a string instead.
  */
 function assertPlainNumbers(doc: Document, path: string, lineCounter: LineCounter): void {
@@ -186,13 +186,14 @@ function assertPlainNumbers(doc: Document, path: string, lineCounter: LineCounte
       if (typeof node.value !== 'number' && typeof node.value !== 'bigint') return;
       const source = node.source ?? String(node.value);
       const value = parseDecimal(source);
-      if (Number.isFinite(value)) return;
+      // Numbers end up in float32 tensors or are compared with float32 values (as for flags).
+      if (Number.isFinite(Math.fround(value))) return;
       const keys = ancestors.filter(isPair).map((pair) => (isScalar(pair.key) ? String(pair.key.value) : '?'));
       const pos = node.range ? lineCounter.linePos(node.range[0]) : null;
       const where = pos ? `${path}:${pos.line}:${pos.col}` : path;
       const what = Number.isNaN(value) ? 'is not a plain decimal number' : 'is out of range';
       throw new ConfigError(
-        `Invalid value for ${keys.join('.') || 'config'} at ${where}: ${describeValue(source)} ${what}. Expected a finite decimal such as 0.005, 5e-3 or 100 (no hex, octal, .inf or .nan); quote it if a string is meant.`,
+        `Invalid value for ${keys.join('.') || 'config'} at ${where}: ${describeValue(source)} ${what}. Expected a finite decimal such as 0.005, 5e-3 or 100 (no hex, octal, .inf or .nan; |x| < 3.4e38); quote it if a string is meant.`,
       );
     },
   });

@@ -27,10 +27,11 @@ describe('flag and REC_* values become numbers only when written as plain decima
 
   it('refuses hex, binary, octal, Infinity, overflow, empty and trailing garbage, naming flag, value and expectation', () => {
     const cases: [string[], string][] = [
-      [['--lr', '0x10'], '--lr expects a finite decimal number such as 0.005 or 5e-3 (no hex, Infinity or NaN). Received: "0x10".'],
+      [['--lr', '0x10'], '--lr expects a finite decimal number such as 0.005 or 5e-3 (no hex, Infinity or NaN; within float32 range, |x| < 3.4e38). Received: "0x10".'],
       [['--lr', '1e999'], '--lr expects a finite decimal number'],
+      [['--l2', '1e39'], '--l2 expects a finite decimal number such as 0.005 or 5e-3 (no hex, Infinity or NaN; within float32 range, |x| < 3.4e38). Received: "1e39".'],
       [['--lr', 'Infinity'], 'Received: "Infinity"'],
-      [['--lr', ''], '--lr expects a finite decimal number such as 0.005 or 5e-3 (no hex, Infinity or NaN). Received: "".'],
+      [['--lr', ''], '--lr expects a finite decimal number such as 0.005 or 5e-3 (no hex, Infinity or NaN; within float32 range, |x| < 3.4e38). Received: "".'],
       [['--lr', '0.01x'], 'Received: "0.01x"'],
       [['--alpha', '0b1'], '--alpha expects a finite decimal number'],
       [['--epochs', '0o7'], '--epochs expects an integer (digits only, at most 9007199254740991). Received: "0o7".'],

@@ -111,6 +111,7 @@ describe('hostile config files', () => {
       ['train:\n  lr: .inf\n', 'train.lr', '.inf', 7],
       ['model:\n  dropout: .NaN\n', 'model.dropout', '.NaN', 12],
       ['train:\n  l2: 1e999\n', 'train.l2', '1e999', 7],
+      ['train:\n  lr: -1e39\n', 'train.lr', '-1e39', 7],
       ['model:\n  layers: [8, 0x4]\n', 'model.layers', '0x4', 15],
     ] as const) {
       const error = await loadConfigFile(file('num.yaml', text)).catch((e: unknown) => e);
