@@ -23,6 +23,8 @@ export interface OptionSpec {
   commands: readonly CommandName[];
   /** Extra flag for the negative of a nullable boolean (`--no-header`). */
   negate?: string;
+  /** A valid value, quoted in the error for a bad one (lists). */
+  example?: string;
 }
 
 const ALL: readonly CommandName[] = ['prep', 'train', 'eval', 'recommend'];
@@ -55,7 +57,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   // model
   { key: 'train.model', flag: '--model <name>', type: 'string', commands: TRAIN, description: BUILT_MODELS.join('|') },
   { key: 'model.dim', flag: '--dim <n>', type: 'int', commands: TRAIN, description: 'predictive factors (embedding size)' },
-  { key: 'model.layers', flag: '--layers <list>', type: 'intList', commands: TRAIN, description: 'MLP tower, e.g. 64,32,16,8 (default 8d,4d,2d,d)' },
+  { key: 'model.layers', flag: '--layers <list>', type: 'intList', example: '64,32,16,8', commands: TRAIN, description: 'MLP tower, e.g. 64,32,16,8 (default 8d,4d,2d,d)' },
   { key: 'model.alpha', flag: '--alpha <x>', type: 'number', commands: TRAIN, description: 'NeuMF: weight of the GMF parent when built from parents' },
   { key: 'model.dropout', flag: '--dropout <x>', type: 'number', commands: TRAIN, description: 'dropout rate' },
   // train
@@ -79,7 +81,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   // eval
   { key: 'eval.split', flag: '--split <name>', type: 'string', commands: ['eval'], description: 'test|valid' },
   { key: 'eval.protocol', flag: '--protocol <p>', type: 'string', commands: ['eval'], description: 'full | sampled:N | candidates:FILE' },
-  { key: 'eval.k', flag: '--k <list>', type: 'intList', commands: ['eval'], description: 'cut-offs, e.g. 5,10,20' },
+  { key: 'eval.k', flag: '--k <list>', type: 'intList', example: '5,10,20', commands: ['eval'], description: 'cut-offs, e.g. 5,10,20' },
   { key: 'eval.metrics', flag: '--metrics <list>', type: 'stringList', commands: ['eval'], description: 'metric names, e.g. ndcg,recall,rmse (default: all that apply)' },
   { key: 'eval.user_block', flag: '--user-block <n>', type: 'int', commands: ['eval'], description: 'users scored at a time (memory: block × items floats; default 256)' },
   { key: 'eval.relevance_threshold', flag: '--relevance-threshold <r>', type: 'number', commands: ['eval'], description: 'explicit data: only values >= R are relevant' },
@@ -131,7 +133,7 @@ function parseValue(spec: OptionSpec, raw: unknown, origin: string): unknown {
     case 'intList': {
       const parts = text.split(',').map((s) => s.trim());
       const values = parts.map((p) => (/^\d+$/.test(p) ? parseSafeInteger(p) : Number.NaN));
-      if (values.some((v) => Number.isNaN(v))) fail('a comma-separated list of non-negative integers, e.g. 64,32,16,8');
+      if (values.some((v) => Number.isNaN(v))) fail(`a comma-separated list of non-negative integers, e.g. ${spec.example ?? '1,2,3'}`);
       return values;
     }
     case 'countOrPercent': {
