@@ -164,7 +164,8 @@ function decodeUtf8(bytes: Buffer, path: string): string {
   let line = 1;
   let lineStart = 0;
   for (let i = 0; i < at; i++) {
-    if (bytes[i] === 10) {
+    // LF, CRLF (counted at its LF) and a lone CR each end a line.
+    if (bytes[i] === 10 || (bytes[i] === 13 && bytes[i + 1] !== 10)) {
       line++;
       lineStart = i + 1;
     }

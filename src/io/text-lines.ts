@@ -10,6 +10,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { DataError, UsageError } from '../util/errors.js';
 import { LineSplitter, MAX_LINE_BYTES, utf8Detail } from '../util/lines.js';
@@ -38,7 +39,9 @@ export async function* readTextLines(path: string, what: string): AsyncGenerator
     if (code === 'ENOENT') throw new UsageError(`${what} not found: ${path}. Expected an existing text file.`, { cause: error });
     throw new DataError(`Cannot read ${what} ${path}: ${code ?? (error as Error).message}.`, { cause: error });
   }
-  const input: AsyncIterable<Buffer> = path.toLowerCase().endsWith('.gz') ? stream.pipe(createGunzip()) : stream;
+  // pipeline, not pipe: a read error on the file must reach the gunzip stream we iterate, or the
+  // loop below would wait forever.
+  const input: AsyncIterable<Buffer> = path.toLowerCase().endsWith('.gz') ? pipeline(stream, createGunzip(), () => {}) : stream;
   let pending: TextLine[] = [];
   const splitter = new LineSplitter({
     onLine(buf, start, end, line, utf8) {

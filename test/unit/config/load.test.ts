@@ -139,5 +139,7 @@ describe('hostile config files', () => {
     const error = await loadConfigFile(path).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     expect(String(error)).toContain(`${path}:2:18: byte 0xe9 is not UTF-8`);
+    writeFileSync(path, Buffer.concat([Buffer.from('seed: 1\rtrain:\r\n  lr: 0.1 # caf'), Buffer.from([0xe9]), Buffer.from('\r')]));
+    expect(String(await loadConfigFile(path).catch((e: unknown) => e))).toContain(`${path}:3:16: byte 0xe9 is not UTF-8`);
   });
 });

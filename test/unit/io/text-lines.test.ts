@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,8 +46,11 @@ describe('readTextLines', () => {
     await expect(collect(path)).rejects.toThrow(/long\.txt:2: line of \d+ bytes or more/);
   });
 
-  it('a missing file is a usage error, a folder a data error', async () => {
+  it('a missing file is a usage error, a folder a data error (also when named .gz)', async () => {
     await expect(collect(join(dir, 'nope.txt'))).rejects.toThrow(UsageError);
     await expect(collect(dir)).rejects.toThrow(DataError);
+    const gzDir = join(dir, 'folder.gz');
+    await mkdir(gzDir);
+    await expect(collect(gzDir)).rejects.toThrow(DataError);
   });
 });
