@@ -4,12 +4,14 @@
  * is the only place that reads process.env and the TTY state.
  */
 import type { Command } from 'commander';
+import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { type ResolvedConfig, resolveConfig } from '../config/load.js';
 import { createLogger, type Logger, type LogLevel } from '../util/log.js';
 import { noProgress, type Progress } from '../util/progress.js';
 import type { RunIO } from '../util/run-io.js';
 import { type CommandName, envLayer, flagLayer } from './options.js';
+import { expandHomeInLayer } from './paths.js';
 import { ttyProgress } from './progress.js';
 
 export interface GlobalFlags {
@@ -33,7 +35,13 @@ export async function buildContext(cmd: Command, command: CommandName, signal: A
   const flags = cmd.optsWithGlobals<GlobalFlags>();
   const cwd = process.cwd();
   const files = (flags.config ?? []).map((f) => resolve(cwd, f));
-  const resolved = await resolveConfig({ files, env: envLayer(process.env, command), flags: flagLayer(cmd, command) });
+  const home = homedir();
+  const resolved = await resolveConfig({
+    files,
+    env: envLayer(process.env, command),
+    flags: flagLayer(cmd, command),
+    mapLayer: (layer) => expandHomeInLayer(layer, home),
+  });
   let level: LogLevel = resolved.config.log_level;
   if (flags.quiet) level = 'warn';
   if (flags.verbose) level = 'debug';

@@ -8,6 +8,7 @@ import type { ConfigLayer } from '../config/load.js';
 import { BUILT_MODELS } from '../config/model-names.js';
 import { setPath, type Tree } from '../config/tree.js';
 import { UsageError, describeValue } from '../util/errors.js';
+import { parseDecimal, parseSafeInteger } from '../util/numbers.js';
 
 export type CommandName = 'prep' | 'train' | 'eval' | 'recommend' | 'synth' | 'doctor';
 type ValueType = 'int' | 'number' | 'string' | 'bool' | 'intList' | 'stringList' | 'countOrPercent' | 'nullableBool';
@@ -22,6 +23,8 @@ export interface OptionSpec {
   commands: readonly CommandName[];
   /** Extra flag for the negative of a nullable boolean (`--no-header`). */
   negate?: string;
+  /** A valid value, quoted in the error for a bad one (lists). */
+  example?: string;
 }
 
 const ALL: readonly CommandName[] = ['prep', 'train', 'eval', 'recommend'];
@@ -54,7 +57,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   // model
   { key: 'train.model', flag: '--model <name>', type: 'string', commands: TRAIN, description: BUILT_MODELS.join('|') },
   { key: 'model.dim', flag: '--dim <n>', type: 'int', commands: TRAIN, description: 'predictive factors (embedding size)' },
-  { key: 'model.layers', flag: '--layers <list>', type: 'intList', commands: TRAIN, description: 'MLP tower, e.g. 64,32,16,8 (default 8d,4d,2d,d)' },
+  { key: 'model.layers', flag: '--layers <list>', type: 'intList', example: '64,32,16,8', commands: TRAIN, description: 'MLP tower, e.g. 64,32,16,8 (default 8d,4d,2d,d)' },
   { key: 'model.alpha', flag: '--alpha <x>', type: 'number', commands: TRAIN, description: 'NeuMF: weight of the GMF parent when built from parents' },
   { key: 'model.dropout', flag: '--dropout <x>', type: 'number', commands: TRAIN, description: 'dropout rate' },
   // train
@@ -79,7 +82,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   // eval
   { key: 'eval.split', flag: '--split <name>', type: 'string', commands: ['eval'], description: 'test|valid' },
   { key: 'eval.protocol', flag: '--protocol <p>', type: 'string', commands: ['eval'], description: 'full | sampled:N | candidates:FILE' },
-  { key: 'eval.k', flag: '--k <list>', type: 'intList', commands: ['eval'], description: 'cut-offs, e.g. 5,10,20' },
+  { key: 'eval.k', flag: '--k <list>', type: 'intList', example: '5,10,20', commands: ['eval'], description: 'cut-offs, e.g. 5,10,20' },
   { key: 'eval.metrics', flag: '--metrics <list>', type: 'stringList', commands: ['eval'], description: 'metric names, e.g. ndcg,recall,rmse (default: all that apply)' },
   { key: 'eval.user_block', flag: '--user-block <n>', type: 'int', commands: ['eval'], description: 'users scored at a time (memory: block × items floats; default 256)' },
   { key: 'eval.relevance_threshold', flag: '--relevance-threshold <r>', type: 'number', commands: ['eval'], description: 'explicit data: only values >= R are relevant' },
@@ -117,22 +120,29 @@ function parseValue(spec: OptionSpec, raw: unknown, origin: string): unknown {
   };
   switch (spec.type) {
     case 'int': {
-      if (!/^-?\d+$/.test(text)) fail('an integer');
-      return Number(text);
+      const n = parseSafeInteger(text);
+      if (Number.isNaN(n)) fail(`an integer (digits only, at most ${Number.MAX_SAFE_INTEGER})`);
+      return n;
     }
     case 'number': {
-      const n = Number(text);
-      if (text === '' || !Number.isFinite(n)) fail('a number');
+      const n = parseDecimal(text);
+      // Every number option ends up in float32 tensors or is compared with float32 values: 1e39
+      // would silently be Infinity there.
+      if (!Number.isFinite(Math.fround(n))) fail('a finite decimal number such as 0.005 or 5e-3 (no hex, Infinity or NaN; within float32 range, |x| < 3.4e38)');
       return n;
     }
     case 'intList': {
       const parts = text.split(',').map((s) => s.trim());
-      if (parts.some((p) => !/^\d+$/.test(p))) fail('a comma-separated list of integers, e.g. 64,32,16,8');
-      return parts.map(Number);
+      const values = parts.map((p) => (/^\d+$/.test(p) ? parseSafeInteger(p) : Number.NaN));
+      if (values.some((v) => Number.isNaN(v))) fail(`a comma-separated list of non-negative integers, e.g. ${spec.example ?? '1,2,3'}`);
+      return values;
     }
-    case 'countOrPercent':
-      if (!/^\d+(\.\d+)?%$|^\d+$/.test(text)) fail('a count (e.g. 100) or a percentage (e.g. 5%)');
-      return text.endsWith('%') ? text : Number(text);
+    case 'countOrPercent': {
+      // The percentage's range is checked with the rest of prep's options (data/prep/options.ts).
+      if (/^\d+(\.\d+)?%$/.test(text)) return text;
+      if (!/^\d+$/.test(text) || Number.isNaN(parseSafeInteger(text))) fail('a count (e.g. 100) or a percentage (e.g. 5%)');
+      return Number(text);
+    }
     case 'bool':
     case 'nullableBool': {
       if (/^(1|true|yes|on)$/i.test(text)) return true;

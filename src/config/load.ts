@@ -8,9 +8,11 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseDocument } from 'yaml';
+import { type Document, isPair, isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, UsageError, describeValue } from '../util/errors.js';
+import { utf8ErrorOffset } from '../util/lines.js';
+import { parseDecimal } from '../util/numbers.js';
 import { type Config, configSchema, type ModelName, MODELS } from './schema.js';
 
 export type Tree = { [key: string]: unknown };
@@ -117,18 +119,21 @@ const MAX_ALIAS_COUNT = 100;
 
 /** Reads a YAML config file; syntax errors name file:line:col. */
 export async function loadConfigFile(path: string, label = `config:${path}`): Promise<ConfigLayer> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (error) {
     throw new UsageError(`Cannot read config file ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}. Expected a readable YAML file.`);
   }
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const text = decodeUtf8(bytes, path);
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, lineCounter });
   if (doc.errors.length > 0) {
     const first = doc.errors[0];
     const where = first.linePos ? `${path}:${first.linePos[0].line}:${first.linePos[0].col}` : path;
     throw new ConfigError(`Invalid YAML in ${where}: ${first.message.split('\n')[0]}`);
   }
+  assertPlainNumbers(doc, path, lineCounter);
   let values: unknown;
   try {
     // A config needs few aliases; the cap stops a "billion laughs" file from expanding exponentially.
@@ -144,6 +149,55 @@ export async function loadConfigFile(path: string, label = `config:${path}`): Pr
     throw new ConfigError(`Config file ${path} must hold a mapping of keys (e.g. "train:"). Received: ${describeValue(values)}.`);
   }
   return { source: label, values };
+}
+
+/**
+ * A config file as text. Invalid UTF-8 would decode to U+FFFD and quietly change a path or an id
+ * in a value, so it is refused, naming the line (YAML files are UTF-8: YAML 1.2 §5.2).
+ */
+function decodeUtf8(bytes: Buffer, path: string): string {
+  const at = utf8ErrorOffset(bytes, 0, bytes.length);
+  // YAML 1.2 §5.4 allows a lone CR as a line break (old Mac editors) but the parser does not: it
+  // read `a:\r  b: 1` as one line. Line breaks inside scalars become LF anyway (§6.5), so this changes
+  // no value and keeps line numbers.
+  if (at < 0) return bytes.toString('utf8').replace(/\r(?!\n)/g, '\n');
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < at; i++) {
+    // LF, CRLF (counted at its LF) and a lone CR each end a line.
+    if (bytes[i] === 10 || (bytes[i] === 13 && bytes[i + 1] !== 10)) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  throw new ConfigError(
+    `Invalid config file ${path}:${line}:${at - lineStart + 1}: byte 0x${bytes[at].toString(16).padStart(2, '0')} is not UTF-8. Expected a UTF-8 YAML file; re-save it as UTF-8.`,
+  );
+}
+
+/**
+ * YAML 1.2 reads `0x10`, `0o7`, `.inf`, `.nan` and `1e999` as numbers; in a config they are
+ * typos or overflows (the schema would see 16 or Infinity, and a range check is no help for the
+ * first). Only plain decimals finite as float32 become numbers; anything else is an error naming
+ * file:line:col and the key, and says how to write a string instead.
+ */
+function assertPlainNumbers(doc: Document, path: string, lineCounter: LineCounter): void {
+  visit(doc, {
+    Scalar(_key, node, ancestors) {
+      if (typeof node.value !== 'number' && typeof node.value !== 'bigint') return;
+      const source = node.source ?? String(node.value);
+      const value = parseDecimal(source);
+      // Numbers end up in float32 tensors or are compared with float32 values (as for flags).
+      if (Number.isFinite(Math.fround(value))) return;
+      const keys = ancestors.filter(isPair).map((pair) => (isScalar(pair.key) ? String(pair.key.value) : '?'));
+      const pos = node.range ? lineCounter.linePos(node.range[0]) : null;
+      const where = pos ? `${path}:${pos.line}:${pos.col}` : path;
+      const what = Number.isNaN(value) ? 'is not a plain decimal number' : 'is out of range';
+      throw new ConfigError(
+        `Invalid value for ${keys.join('.') || 'config'} at ${where}: ${describeValue(source)} ${what}. Expected a finite decimal such as 0.005, 5e-3 or 100 (no hex, octal, .inf or .nan; |x| < 3.4e38); quote it if a string is meant.`,
+      );
+    },
+  });
 }
 
 export async function modelDefaultsLayer(model: ModelName): Promise<ConfigLayer> {
@@ -182,11 +236,14 @@ export async function resolveConfig(opts: {
   files: string[];
   env: ConfigLayer | null;
   flags: ConfigLayer | null;
+  /** Applied to each of the user's layers before merging (the CLI expands `~` in path values). */
+  mapLayer?: (layer: ConfigLayer) => ConfigLayer;
 }): Promise<ResolvedConfig> {
+  const map = opts.mapLayer ?? ((layer: ConfigLayer) => layer);
   const upper: ConfigLayer[] = [];
-  for (const file of opts.files) upper.push(await loadConfigFile(file));
-  if (opts.env) upper.push(opts.env);
-  if (opts.flags) upper.push(opts.flags);
+  for (const file of opts.files) upper.push(map(await loadConfigFile(file)));
+  if (opts.env) upper.push(map(opts.env));
+  if (opts.flags) upper.push(map(opts.flags));
   const model = selectedModel(upper);
   const base = await modelDefaultsLayer(model);
   return { ...resolveLayers([base, ...upper]), upper };

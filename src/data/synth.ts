@@ -16,6 +16,7 @@ import { createGzip } from 'node:zlib';
 import { ensureDir, removeStaleTemps, tempNameBeside } from '../io/atomic.js';
 import { checkOutputFile, errorCode, outputFsError } from '../io/output-dir.js';
 import { describeValue, InterruptedError, RecError, UsageError } from '../util/errors.js';
+import { parseSafeInteger } from '../util/numbers.js';
 import { Prng } from '../util/prng.js';
 import type { RunIO } from '../util/run-io.js';
 import { buildWorld, categoryName, createUserGenerator, EVENT_TYPES, type EventType } from './synth/world.js';
@@ -85,6 +86,8 @@ function positiveInt(value: number | undefined, fallback: number, flag: string, 
   return v;
 }
 
+const MAX_DATE_SECONDS = 8_640_000_000_000;
+
 function parseStart(start: string | number): number {
   if (typeof start === 'number') {
     if (!Number.isInteger(start) || start < 0) {
@@ -92,7 +95,14 @@ function parseStart(start: string | number): number {
     }
     return start;
   }
-  if (/^\d+$/.test(start)) return Number(start);
+  if (/^\d+$/.test(start)) {
+    const seconds = parseSafeInteger(start);
+    // Beyond what a Date holds (8.64e15 ms), timestamps would be garbage, not an error.
+    if (!(seconds <= MAX_DATE_SECONDS)) {
+      throw new UsageError(`--start as unix seconds must be at most ${MAX_DATE_SECONDS} (the latest a date can be). Received: ${describeValue(start)}.`);
+    }
+    return seconds;
+  }
   const withZone = /^\d{4}-\d{2}-\d{2}$/.test(start) ? `${start}T00:00:00Z` : start;
   const ms = Date.parse(withZone);
   if (!Number.isFinite(ms)) {

@@ -4,6 +4,7 @@
  * so for them "under" means "above the ceiling" and a drop is an increase.
  */
 import { describeValue, UsageError } from '../util/errors.js';
+import { parseDecimal } from '../util/numbers.js';
 import { lowerIsBetter } from './metrics/registry.js';
 
 export interface Gate {
@@ -34,13 +35,15 @@ export function parseGates(entries: readonly string[], flag: string, allowPercen
   for (const entry of entries.flatMap((e) => e.split(','))) {
     const text = entry.trim();
     if (text === '') continue;
-    const m = /^([a-z0-9@]+)\s*=\s*(-?\d+(?:\.\d+)?(?:e-?\d+)?)(%?)$/i.exec(text);
-    if (!m || (m[3] === '%' && !allowPercent)) {
+    const m = /^([a-z0-9@]+)\s*=\s*([^%]*?)\s*(%?)$/i.exec(text);
+    // Plain finite decimals only (util/numbers.ts): `1e999` would make a gate that can never pass
+    // (or never fail), `0x10` is a typo.
+    const value = m ? parseDecimal(m[2]) : Number.NaN;
+    if (!m || !Number.isFinite(value) || (m[3] === '%' && !allowPercent)) {
       throw new UsageError(
-        `${flag}: cannot read ${describeValue(text)}. Expected METRIC=VALUE${allowPercent ? '[%]' : ''}, e.g. ${flag} ndcg@10=${allowPercent ? '0.01 or ndcg@10=2%' : '0.30'}.`,
+        `${flag}: cannot read ${describeValue(text)}. Expected METRIC=VALUE${allowPercent ? '[%]' : ''} with VALUE a finite decimal number, e.g. ${flag} ndcg@10=${allowPercent ? '0.01 or ndcg@10=2%' : '0.30'}.`,
       );
     }
-    const value = Number(m[2]);
     if (allowPercent && value < 0) throw new UsageError(`${flag}: the allowed drop must not be negative. Received: ${describeValue(text)}.`);
     gates.push({ metric: m[1].toLowerCase(), value, percent: m[3] === '%', flag });
   }

@@ -14,11 +14,9 @@
  * file stays valid for any model trained on the same vocabulary and readable by pandas/DuckDB
  * (`comment='#'`, `sep='\t'`, no header).
  */
-import { createReadStream } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { createGunzip } from 'node:zlib';
 import { writeFileAtomic } from '../io/atomic.js';
+import { readTextLines } from '../io/text-lines.js';
 import { DataError, describeValue, UsageError } from '../util/errors.js';
 import { Prng } from '../util/prng.js';
 
@@ -211,56 +209,38 @@ export interface CandidatesFile {
 
 /**
  * Reads a candidates TSV (optionally .gz): per line a raw user id then one or more raw item ids,
- * tab-separated. Blank lines and `#` comments are skipped; a trailing CR is dropped. A line with no
- * item, an empty field, or a user listed twice is a DataError naming file:line.
+ * tab-separated. Lines end at LF, CRLF or a lone CR and a leading BOM is dropped (io/text-lines.ts,
+ * the splitter prep uses). Blank lines and `#` comments are skipped. A line that is not UTF-8,
+ * has no item or an empty field, or lists a user twice is a DataError naming file:line: the file
+ * defines the protocol, so it is refused whole rather than evaluated on a silently shorter list.
  */
 export async function readCandidatesFile(path: string): Promise<CandidatesFile> {
-  const stream = createReadStream(path);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      stream.once('open', () => resolve());
-      stream.once('error', reject);
-    });
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new UsageError(`--protocol candidates: file not found: ${path}`, { cause: error });
-    throw new DataError(`cannot read candidates file ${path}: ${(error as Error).message}`, { cause: error });
-  }
-  const input: NodeJS.ReadableStream = path.toLowerCase().endsWith('.gz') ? stream.pipe(createGunzip()) : stream;
   const lists: CandidateList[] = [];
   const comments: string[] = [];
   const firstLine = new Map<string, number>();
-  let line = 0;
-  try {
-    for await (const raw of createInterface({ input, crlfDelay: Infinity })) {
-      line++;
-      const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-      if (text.trim() === '') continue;
-      if (text.startsWith('#')) {
-        comments.push(text);
-        continue;
-      }
-      const fields = text.split('\t');
-      if (fields.length < 2) {
-        throw new DataError(
-          `${path}:${line}: expected a raw user id then at least one raw item id, tab-separated. Received: ${describeValue(text)}.`,
-        );
-      }
-      const empty = fields.findIndex((f) => f.trim() === '');
-      if (empty >= 0) {
-        throw new DataError(`${path}:${line}: field ${empty + 1} is empty (two tabs in a row or a trailing tab). Received: ${describeValue(text)}.`);
-      }
-      const user = fields[0];
-      const before = firstLine.get(user);
-      if (before !== undefined) {
-        throw new DataError(`${path}:${line}: user ${describeValue(user)} already has candidates on line ${before}. Expected one line per user.`);
-      }
-      firstLine.set(user, line);
-      lists.push({ user, items: fields.slice(1), line });
+  for await (const { text, line } of readTextLines(path, '--protocol candidates file')) {
+    if (text.trim() === '') continue;
+    if (text.startsWith('#')) {
+      comments.push(text);
+      continue;
     }
-  } catch (error) {
-    if (error instanceof DataError) throw error;
-    throw new DataError(`${path}:${line + 1}: cannot read candidates file: ${(error as Error).message}`, { cause: error });
+    const fields = text.split('\t');
+    if (fields.length < 2) {
+      throw new DataError(
+        `${path}:${line}: expected a raw user id then at least one raw item id, tab-separated. Received: ${describeValue(text)}.`,
+      );
+    }
+    const empty = fields.findIndex((f) => f.trim() === '');
+    if (empty >= 0) {
+      throw new DataError(`${path}:${line}: field ${empty + 1} is empty (two tabs in a row or a trailing tab). Received: ${describeValue(text)}.`);
+    }
+    const user = fields[0];
+    const before = firstLine.get(user);
+    if (before !== undefined) {
+      throw new DataError(`${path}:${line}: user ${describeValue(user)} already has candidates on line ${before}. Expected one line per user.`);
+    }
+    firstLine.set(user, line);
+    lists.push({ user, items: fields.slice(1), line });
   }
   return { lists, comments };
 }

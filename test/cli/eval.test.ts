@@ -88,6 +88,35 @@ describe('rec eval', () => {
     expect(out.users.skipped_by_reason.no_candidates).toBeGreaterThan(100);
   });
 
+  it('candidates:~/FILE is under HOME from a flag, REC_EVAL_PROTOCOL or a config file; CR-only files read; bad UTF-8 is exit 1 at file:line', async () => {
+    const home = tempDir('rec-eval-home-');
+    const lines = readFileSync(join(ck, 'eval-test-sampled50.negatives.tsv'), 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .slice(0, 10);
+    writeFileSync(join(home, 'c.tsv'), `\uFEFF${lines.join('\r')}\r`);
+    const config = join(home, 'eval.yaml');
+    writeFileSync(config, 'eval:\n  protocol: candidates:~/c.tsv\n');
+    const run = async (args: string[], env: NodeJS.ProcessEnv) => {
+      const r = await rec(['eval', ck, '--backend', 'cpu', '--json', '--k', '10', '--metrics', 'hr', ...args], { cwd: dir, env: { HOME: home, ...env } });
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as EvalJson;
+    };
+    const viaFlag = await run(['--protocol', 'candidates:~/c.tsv'], {});
+    expect(viaFlag.users.evaluated).toBe(10);
+    expect(viaFlag.protocol.file).toBe(join(home, 'c.tsv'));
+    expect((await run([], { REC_EVAL_PROTOCOL: 'candidates:~/c.tsv' })).metrics).toEqual(viaFlag.metrics);
+    expect((await run(['--config', config], {})).metrics).toEqual(viaFlag.metrics);
+    expect(existsSync(join(dir, '~'))).toBe(false);
+
+    const [first, second, ...rest] = lines;
+    writeFileSync(join(home, 'c.tsv'), Buffer.concat([Buffer.from(`${first}\n${second}\tcaf`), Buffer.from([0xe9]), Buffer.from(`\n${rest.join('\n')}\n`)]));
+    const bad = await rec(['eval', ck, '--backend', 'cpu', '--protocol', 'candidates:~/c.tsv', '--k', '10'], { cwd: dir, env: { HOME: home } });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(`${join(home, 'c.tsv')}:2: invalid UTF-8`);
+    expect(bad.stderr).not.toMatch(/unexpected|at .*\.js:\d+/);
+  });
+
   it('exit 3 when --fail-under fails, still printing the JSON and writing the eval file', async () => {
     const out = await evalJson(['--k', '10', '--metrics', 'ndcg', '--fail-under', 'ndcg@10=0.99'], 3);
     expect(out.gates.passed).toBe(false);

@@ -1,14 +1,16 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { runSynth, SYNTH_DEFAULTS } from '../../data/synth.js';
-import { UsageError } from '../../util/errors.js';
+import { describeValue, UsageError } from '../../util/errors.js';
+import { parseSafeInteger } from '../../util/numbers.js';
 import { addConfigOptions } from '../options.js';
 import { addGlobalFlags, runCommand, type Runtime } from '../runtime.js';
 
 function positiveInt(flag: string, raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw) || Number(raw) <= 0) throw new UsageError(`${flag} expects a positive integer. Received: "${raw}".`);
-  return Number(raw);
+  const n = /^\d+$/.test(raw.trim()) ? parseSafeInteger(raw) : Number.NaN;
+  if (!(n > 0)) throw new UsageError(`${flag} expects a positive integer (digits only, at most ${Number.MAX_SAFE_INTEGER}). Received: ${describeValue(raw)}.`);
+  return n;
 }
 
 export function registerSynth(program: Command, runtime: Runtime): void {

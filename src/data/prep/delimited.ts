@@ -15,7 +15,7 @@ import { parse as parseSync } from 'csv-parse/sync';
 import { DataError, UsageError, describeValue } from '../../util/errors.js';
 import { looksLikeHeader, specUsesNames } from './columns.js';
 import type { Ingest } from './ingest.js';
-import { LineSplitter, MAX_LINE_BYTES, utf8Detail, utf8ErrorOffset, type LineHandler } from './lines.js';
+import { LineSplitter, MAX_LINE_BYTES, utf8Detail, utf8ErrorOffset, type LineHandler } from '../../util/lines.js';
 import type { RejectReason } from './rejects.js';
 import type { ColumnsSpec, FileKind } from './options.js';
 import { delimiterCandidates } from './options.js';

@@ -13,7 +13,7 @@ import { isUtf8 } from 'node:buffer';
 import { DataError, UsageError, describeValue } from '../../util/errors.js';
 import { emptyPlan, resolvePlan, type ColumnPlan } from './columns.js';
 import type { Ingest } from './ingest.js';
-import { LineSplitter, MAX_LINE_BYTES, utf8Detail, type LineHandler } from './lines.js';
+import { LineSplitter, MAX_LINE_BYTES, utf8Detail, type LineHandler } from '../../util/lines.js';
 import { COLUMN_ROLES, type ColumnRole, type ColumnsSpec } from './options.js';
 
 /** Per role: the object key or array index to read; null when the role is not mapped. */

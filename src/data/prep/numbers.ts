@@ -5,18 +5,11 @@
  * division, i.e. exactly what Number() returns (Clinger 1990, "How to read floating point
  * numbers accurately", fast path). Anything else goes through the string function.
  */
+import { parseDecimal } from '../../util/numbers.js';
 
-/**
- * Plain decimal notation only: Number() alone would also read `0x10`, `0b11`, `0o7` and
- * `Infinity`, which in a log are corruption, not numbers.
- */
-const DECIMAL_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-
-/** The value of a decimal number (surrounding whitespace allowed); NaN for anything else. */
+/** The value of a decimal number (surrounding whitespace allowed); NaN for anything else (util/numbers.ts). */
 export function parseNumberString(text: string): number {
-  const t = text.trim();
-  if (!DECIMAL_RE.test(t)) return Number.NaN;
-  return Number(t);
+  return parseDecimal(text);
 }
 
 /** Largest finite float32: values are stored as float32 (PRODUCT §3), so anything beyond is ±Inf. */

@@ -103,4 +103,43 @@ describe('hostile config files', () => {
     expect(() => setPath({}, '__proto__.polluted', 1)).toThrow(ConfigError);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
+
+  it('hex, octal, .inf, .nan and overflowing numbers are refused naming key and file:line:col', async () => {
+    for (const [text, key, source, col] of [
+      ['train:\n  lr: 0x10\n', 'train.lr', '0x10', 7],
+      ['train:\n  epochs: 0o17\n', 'train.epochs', '0o17', 11],
+      ['train:\n  lr: .inf\n', 'train.lr', '.inf', 7],
+      ['model:\n  dropout: .NaN\n', 'model.dropout', '.NaN', 12],
+      ['train:\n  l2: 1e999\n', 'train.l2', '1e999', 7],
+      ['train:\n  lr: -1e39\n', 'train.lr', '-1e39', 7],
+      ['model:\n  layers: [8, 0x4]\n', 'model.layers', '0x4', 15],
+    ] as const) {
+      const error = await loadConfigFile(file('num.yaml', text)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(String(error)).toContain(`Invalid value for ${key} at ${join(dir, 'num.yaml')}:2:${col}: "${source}"`);
+    }
+    const ok = await loadConfigFile(file('ok.yaml', 'train:\n  lr: 5e-3\n  epochs: 3\n  l2: -0.0\nmodel:\n  layers: [16, 8]\n'));
+    expect(ok.values).toEqual({ train: { lr: 0.005, epochs: 3, l2: -0 }, model: { layers: [16, 8] } });
+  });
+
+  it('reads LF, CRLF and CR-only config files alike, with or without a BOM', async () => {
+    for (const eol of ['\n', '\r\n', '\r']) {
+      const text = ['train:', '  lr: 0.1', '  freeze: [item_embedding]', ''].join(eol);
+      for (const bom of ['', '\uFEFF']) {
+        expect((await loadConfigFile(file('eol.yaml', bom + text))).values).toEqual({ train: { lr: 0.1, freeze: ['item_embedding'] } });
+      }
+    }
+    const error = await loadConfigFile(file('eol.yaml', 'train:\r  lr: 0x1\r')).catch((e: unknown) => e);
+    expect(String(error)).toContain('eol.yaml:2:7: "0x1"');
+  });
+
+  it('a config file that is not UTF-8 is refused naming file:line:col, not decoded to U+FFFD', async () => {
+    const path = join(dir, 'latin1.yaml');
+    writeFileSync(path, Buffer.concat([Buffer.from('train:\n  init_from: [caf'), Buffer.from([0xe9]), Buffer.from(']\n')]));
+    const error = await loadConfigFile(path).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(String(error)).toContain(`${path}:2:18: byte 0xe9 is not UTF-8`);
+    writeFileSync(path, Buffer.concat([Buffer.from('seed: 1\rtrain:\r\n  lr: 0.1 # caf'), Buffer.from([0xe9]), Buffer.from('\r')]));
+    expect(String(await loadConfigFile(path).catch((e: unknown) => e))).toContain(`${path}:3:16: byte 0xe9 is not UTF-8`);
+  });
 });

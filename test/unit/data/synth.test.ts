@@ -182,6 +182,7 @@ describe('runSynth', () => {
       [{ categories: 500 }, /--categories must not exceed --items/],
       [{ eventsPerUser: 3 }, /either --events or --events-per-user/],
       [{ start: 'yesterday' }, /--start must be an ISO date.*"yesterday"/],
+      [{ start: '99999999999999999999' }, /--start as unix seconds must be at most 8640000000000.*"99999999999999999999"/],
     ];
     for (const [extra, message] of bad) {
       const req = { ...small, out: join(dir, 'bad.csv'), ...extra };

@@ -16,6 +16,12 @@ describe('parseGates', () => {
     expect(() => parseGates(['ndcg@10'], '--fail-under', false)).toThrow(/--fail-under: cannot read "ndcg@10"/);
     expect(() => parseGates(['ndcg@10=2%'], '--fail-under', false)).toThrow(UsageError);
     expect(() => parseGates(['ndcg@10=-1'], '--max-drop', true)).toThrow(/must not be negative/);
+    // Number() would read these as 16, Infinity, Infinity or 0: a gate that never fails, or always does.
+    for (const bad of ['ndcg@10=0x10', 'ndcg@10=1e999', 'ndcg@10=Infinity', 'ndcg@10=', 'ndcg@10=0.3abc', 'ndcg@10=0b1', 'ndcg@10=1e999%']) {
+      expect(() => parseGates([bad], '--max-drop', true)).toThrow(UsageError);
+      expect(() => parseGates([bad], '--max-drop', true)).toThrow(`--max-drop: cannot read "${bad}". Expected METRIC=VALUE[%] with VALUE a finite decimal`);
+    }
+    expect(parseGates(['ndcg@10 = .25', 'rmse=5e-3', 'hr@10=+1'], '--fail-under', false).map((g) => g.value)).toEqual([0.25, 0.005, 1]);
   });
 });
 

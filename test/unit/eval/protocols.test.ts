@@ -136,6 +136,37 @@ describe('candidates file', () => {
     }
   });
 
+  it('reads LF, CRLF and CR-only files alike, dropping a BOM only before the first line', async () => {
+    const path = join(dir, 'ends.tsv');
+    for (const eol of ['\n', '\r\n', '\r']) {
+      await writeFile(path, `\uFEFFu1\ti9${eol}u2\ti7\ti6${eol}`);
+      const file = await readCandidatesFile(path);
+      expect(file.lists).toEqual([
+        { user: 'u1', items: ['i9'], line: 1 },
+        { user: 'u2', items: ['i7', 'i6'], line: 2 },
+      ]);
+    }
+    // A BOM later in the file is part of an id, not dropped: "\uFEFFu1" and "u1" stay distinct.
+    await writeFile(path, 'u1\ti9\n\uFEFFu1\ti8\n');
+    expect((await readCandidatesFile(path)).lists.map((l) => l.user)).toEqual(['u1', '\uFEFFu1']);
+  });
+
+  it('refuses a line that is not UTF-8, naming file:line, instead of merging ids through U+FFFD', async () => {
+    const path = join(dir, 'latin1.tsv');
+    // "caf\xe9" and "caf\xe8" (Latin-1) would both decode to "caf\uFFFD" and become one item.
+    await writeFile(path, Buffer.concat([Buffer.from('u1\ti1\nu2\tcaf'), Buffer.from([0xe9]), Buffer.from('\tcaf'), Buffer.from([0xe8]), Buffer.from('\n')]));
+    await expect(readCandidatesFile(path)).rejects.toThrow(DataError);
+    await expect(readCandidatesFile(path)).rejects.toThrow(/latin1\.tsv:2: invalid UTF-8 at byte 7 of the line \(0xe9\)/);
+    await writeFile(join(dir, 'latin1.tsv.gz'), gzipSync(Buffer.from([0x75, 0x31, 0x09, 0xff, 0x0d, 0x0a])));
+    await expect(readCandidatesFile(join(dir, 'latin1.tsv.gz'))).rejects.toThrow(/latin1\.tsv\.gz:1: invalid UTF-8/);
+  });
+
+  it('a corrupt .gz is a data error', async () => {
+    const path = join(dir, 'broken.tsv.gz');
+    await writeFile(path, gzipSync('u1\ti1\n').subarray(0, 12));
+    await expect(readCandidatesFile(path)).rejects.toThrow(DataError);
+  });
+
   it('a missing file is a usage error', async () => {
     await expect(readCandidatesFile(join(dir, 'nope.tsv'))).rejects.toThrow(UsageError);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LineSplitter, MAX_LINE_BYTES, utf8ErrorOffset } from '../../../../src/data/prep/lines.js';
-import { Prng } from '../../../../src/util/prng.js';
+import { LineSplitter, MAX_LINE_BYTES, utf8ErrorOffset } from '../../../src/util/lines.js';
+import { Prng } from '../../../src/util/prng.js';
 
 interface Seen {
   lines: [number, string, boolean][];
