@@ -53,7 +53,8 @@ describe('rec prep --out never clobbers a user folder (issue: --out . wiped a no
     mkdirSync(join(dir, 'ckpt', 'data'), { recursive: true });
     writeFileSync(join(dir, 'ckpt', 'data', 'mine.txt'), 'keep');
     const r = await rec(['train', '--data', 'events.csv', '--out', 'ckpt', '--epochs', '1'], { cwd: dir });
-    expectClean(r, 2, /--out .*ckpt\/data is not a dataset folder written by rec: it holds mine\.txt/);
+    // The checkpoint check comes first: ckpt/ holds a data/ folder but no run.json, so it is not a checkpoint rec wrote.
+    expectClean(r, 2, /--out .*ckpt holds checkpoint files but no valid run\.json/);
     expect(readdirSync(join(dir, 'ckpt', 'data'))).toEqual(['mine.txt']);
   });
 
