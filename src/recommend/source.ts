@@ -11,12 +11,12 @@
  * When the dataset is gone or was re-prepped, recommend still works from the checkpoint alone:
  * nothing is excluded, only users outside the vocabulary are cold, and a warning says so.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { anonymizeId, keyFingerprint } from '../data/anonymize.js';
 import { loadDataset, manifestSha256, readVocabFile, type Vocab } from '../data/dataset.js';
 import { MANIFEST_FILE, VOCAB_FILES, type DatasetManifest } from '../data/manifest.js';
 import { pathExists } from '../io/atomic.js';
+import { readTextLines } from '../io/text-lines.js';
 import { paths, type RunJson } from '../io/checkpoint.js';
 import { loadTrainedCheckpoint, type TrainedCheckpoint } from '../eval/checkpoint.js';
 import { buildUserItemSets, type UserItemSets } from '../train/pair-data.js';
@@ -194,24 +194,21 @@ export interface UserIdsFile {
 
 /** `--users FILE`: one raw id per line; surrounding whitespace and blank lines are ignored. */
 export async function readUserIdsFile(path: string): Promise<UserIdsFile> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new UsageError(`Cannot read --users ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}. Expected a text file with one user id per line.`);
-  }
   const out: UserIdsFile = { path, ids: [], lines: [], blankLines: 0 };
-  const raw = text.split('\n');
-  // The newline ending the last line does not start a blank one.
-  if (raw.length > 0 && raw[raw.length - 1] === '') raw.pop();
-  raw.forEach((line, i) => {
-    const id = line.trim();
+  // The shared reader: CR/CRLF/LF, a BOM, .gz; a line that is not UTF-8 is refused, not decoded
+  // to U+FFFD (which would merge distinct ids).
+  let last = 0;
+  for await (const { text, line } of readTextLines(path, '--users file')) {
+    // The splitter does not yield empty lines; their numbers are the gaps.
+    out.blankLines += line - last - 1;
+    last = line;
+    const id = text.trim();
     if (id.length === 0) out.blankLines++;
     else {
       out.ids.push(id);
-      out.lines.push(i + 1);
+      out.lines.push(line);
     }
-  });
+  }
   return out;
 }
 

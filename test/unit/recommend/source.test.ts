@@ -94,7 +94,15 @@ describe('readUserIdsFile', () => {
     expect(await readUserIdsFile(file)).toEqual({ path: file, ids: ['u1', 'u 2', 'u3'], lines: [1, 2, 4], blankLines: 1 });
   });
   it('a missing file is a usage error naming it', async () => {
-    await expect(readUserIdsFile('/no/such/ids.txt')).rejects.toThrow(/--users \/no\/such\/ids\.txt: ENOENT/);
+    await expect(readUserIdsFile('/no/such/ids.txt')).rejects.toThrow(/--users file not found: \/no\/such\/ids\.txt/);
+  });
+  it('CR-only line ends and a BOM are read like LF; invalid UTF-8 is refused naming file:line, never merged', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rec-users-'));
+    const file = join(dir, 'ids.txt');
+    writeFileSync(file, '\uFEFFu1\ru2\r\ru3');
+    expect(await readUserIdsFile(file)).toEqual({ path: file, ids: ['u1', 'u2', 'u3'], lines: [1, 2, 4], blankLines: 1 });
+    writeFileSync(file, Buffer.concat([Buffer.from('u1\nu'), Buffer.from([0xff]), Buffer.from('\n')]));
+    await expect(readUserIdsFile(file)).rejects.toThrow(/ids\.txt:2: .*UTF-8/);
   });
 });
 
