@@ -3,6 +3,7 @@
  * - `mse`: the training rows, shuffled;
  * - `bce`: each positive followed by N negatives drawn uniformly from the items the user never
  *   interacted with (He et al. 2017 §4.2 resample them every epoch), all shuffled together;
+ *   negatives come only from items that have training rows (see negativePool);
  * - `bpr`: (user, positive, negative) triples, one negative per positive (Rendle et al. 2009).
  * bce and bpr treat every row they are given as a positive; `positiveRows` binarises ratings first.
  * Nothing per example is an object: every epoch is a handful of typed arrays.
@@ -80,23 +81,48 @@ export function hasItem(sets: UserItemSets, user: number, item: number): boolean
 }
 
 /**
- * A uniform item the user never interacted with. Rejection sampling is O(1) expected for the
- * sparse data recommenders see; a user who has nearly every item falls back to an exact draw
- * over the complement.
+ * The items negatives are drawn from: those with at least one training row, or null when that is
+ * every item (then the draw is over all indices, exactly as before pools existed). An item seen
+ * only in valid or test would otherwise be drawn as a negative and never as a positive, so
+ * training would push exactly the held-out items below every other: on the Taobao excerpt
+ * (temporal split, 72% of test items new) MF scored AUC 0.41, below random, for that reason.
  */
-export function sampleNegative(rng: Prng, sets: UserItemSets, user: number, numItems: number): number {
+export function negativePool(data: Pick<Interactions, 'items' | 'numItems'>): Int32Array | null {
+  const seen = new Uint8Array(data.numItems);
+  let distinct = 0;
+  for (let i = 0; i < data.items.length; i++) {
+    if (seen[data.items[i]] === 0) distinct++;
+    seen[data.items[i]] = 1;
+  }
+  if (distinct === data.numItems) return null;
+  const pool = new Int32Array(distinct);
+  for (let item = 0, j = 0; item < data.numItems; item++) if (seen[item] === 1) pool[j++] = item;
+  return pool;
+}
+
+/**
+ * A uniform item of the pool (all items when `pool` is null) that the user never interacted with.
+ * Rejection sampling is O(1) expected for the sparse data recommenders see; a user who has nearly
+ * every item falls back to an exact draw over the complement.
+ */
+export function sampleNegative(rng: Prng, sets: UserItemSets, user: number, numItems: number, pool: Int32Array | null = null): number {
+  const size = pool === null ? numItems : pool.length;
+  const at = (k: number): number => (pool === null ? k : pool[k]);
   const owned = sets.offsets[user + 1] - sets.offsets[user];
-  if (owned >= numItems) return rng.int(numItems);
-  for (let tries = 0; tries < 64; tries++) {
-    const item = rng.int(numItems);
+  for (let tries = 0; tries < 64 && owned < size; tries++) {
+    const item = at(rng.int(size));
     if (!hasItem(sets, user, item)) return item;
   }
-  let k = rng.int(numItems - owned);
-  for (let item = 0; item < numItems; item++) {
-    if (hasItem(sets, user, item)) continue;
-    if (k-- === 0) return item;
+  let free = 0;
+  for (let k = 0; k < size; k++) if (!hasItem(sets, user, at(k))) free++;
+  // A user who owns every item of the pool: any item keeps the loss defined.
+  if (free === 0) return at(rng.int(size));
+  let pick = rng.int(free);
+  for (let k = 0; k < size; k++) {
+    if (hasItem(sets, user, at(k))) continue;
+    if (pick-- === 0) return at(k);
   }
-  return rng.int(numItems);
+  return at(rng.int(size));
 }
 
 export interface EpochExamples {
@@ -108,7 +134,7 @@ export interface EpochExamples {
   size: number;
 }
 
-export function buildEpoch(data: Interactions, sets: UserItemSets, loss: PairLoss, negatives: number, rng: Prng): EpochExamples {
+export function buildEpoch(data: Interactions, sets: UserItemSets, loss: PairLoss, negatives: number, rng: Prng, pool: Int32Array | null = null): EpochExamples {
   const n = data.users.length;
   if (loss === 'mse') {
     const order = rng.permutation(n);
@@ -132,7 +158,7 @@ export function buildEpoch(data: Interactions, sets: UserItemSets, loss: PairLos
       const r = order[j];
       users[j] = data.users[r];
       items[j] = data.items[r];
-      neg[j] = sampleNegative(rng, sets, users[j], data.numItems);
+      neg[j] = sampleNegative(rng, sets, users[j], data.numItems, pool);
     }
     return { users, items, labels: new Float32Array(n).fill(1), negatives: neg, size: n };
   }
@@ -149,7 +175,7 @@ export function buildEpoch(data: Interactions, sets: UserItemSets, loss: PairLos
     labels[base] = 1;
     for (let k = 1; k < per; k++) {
       users[base + k] = u;
-      items[base + k] = sampleNegative(rng, sets, u, data.numItems);
+      items[base + k] = sampleNegative(rng, sets, u, data.numItems, pool);
     }
   }
   const order = rng.permutation(size);

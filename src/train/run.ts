@@ -32,7 +32,7 @@ import { buildModel } from '../models/registry.js';
 import { UsageError } from '../util/errors.js';
 import { Prng } from '../util/prng.js';
 import type { RunIO } from '../util/run-io.js';
-import { buildEpoch, buildUserItemSets, positiveRows, type EpochExamples, type Interactions, type PairLoss } from './pair-data.js';
+import { buildEpoch, buildUserItemSets, negativePool, positiveRows, type EpochExamples, type Interactions, type PairLoss } from './pair-data.js';
 import { pairStep } from './pair-step.js';
 import { createFusedScratch, fusable, fusedPairStep } from './fused-step.js';
 import { renameSlots, stateToTensors, tensorsToState } from './optimizer-state.js';
@@ -249,9 +249,11 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   const fusedModel = config.train.fused && config.train.sparse && fusable(model) ? model : null;
   const fusedScratch = createFusedScratch();
   const fusedUpdaters = { view: (t: tf.Variable) => sparse.view(t), prepareRows: (t: tf.Variable, rows: Int32Array) => sparse.prepareRows(t, rows), applyPrepared: (t: tf.Variable, c: number) => sparse.applyPrepared(t, c), applyDense: (v: tf.Variable, g: Float32Array) => params.applyArray(v, g) };
+  const pool = loss === 'mse' ? null : negativePool(positives.train);
+  if (pool !== null) io.log.info(`negatives are drawn from the ${pool.length} items with training rows; the other ${data.numItems - pool.length} (only in valid/test) are never trained as negatives`);
   const task: TrainTask = {
     beginEpoch(rng) {
-      epoch = buildEpoch(positives.train, sets, loss, config.train.negatives, rng);
+      epoch = buildEpoch(positives.train, sets, loss, config.train.negatives, rng, pool);
       return Math.ceil(epoch.size / batchSize);
     },
     epochExamples: () => epoch?.size ?? 0,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildEpoch, buildUserItemSets, hasItem, positiveRows, sampleNegative } from '../../../src/train/pair-data.js';
+import { buildEpoch, buildUserItemSets, hasItem, negativePool, positiveRows, sampleNegative } from '../../../src/train/pair-data.js';
 import { Prng } from '../../../src/util/prng.js';
 
 const data = {
@@ -29,6 +29,23 @@ describe('pair training data', () => {
     // user 2 has 3 of 5 items; user with 4 of 5 must get the single remaining one
     const dense = buildUserItemSets(1, [{ users: Int32Array.from([0, 0, 0, 0]), items: Int32Array.from([0, 1, 2, 4]) }]);
     for (let t = 0; t < 100; t++) expect(sampleNegative(rng, dense, 0, 5)).toBe(3);
+  });
+
+  it('negatives come only from items with training rows; with every item trained the draw is unchanged', () => {
+    // data trains items 0..3; item 4 is only held out (valid/test), so it must never be a negative.
+    const pool = negativePool(data);
+    expect(Array.from(pool ?? [])).toEqual([0, 1, 2, 3]);
+    const sets = buildUserItemSets(3, [data]);
+    const e = buildEpoch(data, sets, 'bce', 4, Prng.fromSeed(5), pool);
+    for (let j = 0; j < e.size; j++) expect(e.items[j]).not.toBe(4);
+    const bpr = buildEpoch(data, sets, 'bpr', 1, Prng.fromSeed(5), pool);
+    expect(Array.from(bpr.negatives ?? [])).not.toContain(4);
+    // User 2 owns 0, 1, 2: the only pooled negative left is 3.
+    const rng = Prng.fromSeed(6);
+    for (let t = 0; t < 50; t++) expect(sampleNegative(rng, sets, 2, 5, pool)).toBe(3);
+    const full = { ...data, items: Int32Array.from([1, 3, 0, 0, 4, 2]) };
+    expect(negativePool(full)).toBeNull();
+    expect(Array.from(buildEpoch(full, sets, 'bce', 4, Prng.fromSeed(1), negativePool(full)).items)).toEqual(Array.from(buildEpoch(full, sets, 'bce', 4, Prng.fromSeed(1)).items));
   });
 
   it('a bce epoch has each positive once plus N negatives, shuffled, seeded', () => {
