@@ -399,6 +399,65 @@ export async function writeVocab(ckpt: string, datasetDir: string): Promise<void
   }
 }
 
+/**
+ * Which embedding rows the model learned anything for: a user or item with a training row in this
+ * run, or one whose row was copied from an --init-from parent that had learned it. Every other row
+ * is still its random initialisation, so eval cannot score it and recommend must not serve it as if
+ * it could. One bit per row, base64, in `vocab/trained.json`.
+ */
+export interface TrainedRows {
+  users: Uint8Array;
+  items: Uint8Array;
+}
+
+const TRAINED_FILE = 'trained.json';
+
+function packBits(flags: Uint8Array): { rows: number; trained: number; bits: string } {
+  const bytes = new Uint8Array(Math.ceil(flags.length / 8));
+  let trained = 0;
+  for (let i = 0; i < flags.length; i++) {
+    if (flags[i] === 0) continue;
+    bytes[i >> 3] |= 1 << (i & 7);
+    trained++;
+  }
+  return { rows: flags.length, trained, bits: Buffer.from(bytes).toString('base64') };
+}
+
+function unpackBits(value: unknown, path: string, key: string): Uint8Array {
+  const v = value as { rows?: unknown; bits?: unknown } | null;
+  if (!v || typeof v.rows !== 'number' || !Number.isSafeInteger(v.rows) || v.rows < 0 || typeof v.bits !== 'string') {
+    throw new DataError(`${path}: "${key}" is not {rows, trained, bits}. The file is damaged; retrain, or delete it to treat every row as trained.`);
+  }
+  const bytes = Buffer.from(v.bits, 'base64');
+  if (bytes.length !== Math.ceil(v.rows / 8)) throw new DataError(`${path}: "${key}" has ${bytes.length} bytes of bits for ${v.rows} rows. The file is damaged.`);
+  const out = new Uint8Array(v.rows);
+  for (let i = 0; i < v.rows; i++) out[i] = (bytes[i >> 3] >> (i & 7)) & 1;
+  return out;
+}
+
+export async function writeTrainedRows(ckpt: string, rows: TrainedRows): Promise<void> {
+  await writeJsonAtomic(join(paths(ckpt).vocab, TRAINED_FILE), { format_version: 1, users: packBits(rows.users), items: packBits(rows.items) });
+}
+
+/** The checkpoint's trained rows, or null for a checkpoint written before rec recorded them. */
+export async function readTrainedRows(ckpt: string): Promise<TrainedRows | null> {
+  const path = join(paths(ckpt).vocab, TRAINED_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new DataError(`Cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}.`, { cause: error });
+  }
+  let json: { users?: unknown; items?: unknown };
+  try {
+    json = JSON.parse(text) as { users?: unknown; items?: unknown };
+  } catch {
+    throw new DataError(`${path} is not valid JSON. The file is damaged; retrain, or delete it to treat every row as trained.`);
+  }
+  return { users: unpackBits(json.users, path, 'users'), items: unpackBits(json.items, path, 'items') };
+}
+
 /** What `rec train` writes into a checkpoint, besides rec's temporaries (eval adds eval-*.json and negatives). */
 const CHECKPOINT_ENTRIES = new Set(['config.yaml', 'run.json', 'vocab', 'model', 'last', 'metrics.jsonl', 'best.json', 'data', CHECKPOINT_README]);
 

@@ -19,7 +19,7 @@ import type { ModelName } from '../config/schema.js';
 import { readVocabFile, type Vocab } from '../data/dataset.js';
 import { VOCAB_FILES } from '../data/manifest.js';
 import { pathExists } from '../io/atomic.js';
-import { loadModel, paths, readModelEpoch, readRunJson, type ParentRecord, weightsCheck, weightsSha256 } from '../io/checkpoint.js';
+import { loadModel, paths, readModelEpoch, readRunJson, readTrainedRows, type ParentRecord, type TrainedRows, weightsCheck, weightsSha256 } from '../io/checkpoint.js';
 import { namedWeights, type NamedWeight, type PairModel } from '../models/model.js';
 import { PREDICTION_LAYER } from '../models/ncf.js';
 import type { Logger } from '../util/log.js';
@@ -52,6 +52,34 @@ const flag = (path: string) => `--init-from ${path}`;
 export async function readVocabIds(dir: string): Promise<{ users: string[]; items: string[] }> {
   const [users, items] = await Promise.all([readVocabFile(join(dir, VOCAB_FILES.users)), readVocabFile(join(dir, VOCAB_FILES.items))]);
   return { users: users.ids, items: items.ids };
+}
+
+/**
+ * The rows this run starts with knowledge of: ids with a training row here (`train`), and ids whose
+ * row an --init-from parent had learned (its own trained rows, or its whole vocabulary for a parent
+ * written before rec recorded them). Written to the checkpoint so eval and recommend can tell a
+ * learned row from a random one without the dataset.
+ */
+export async function trainedRows(train: { users: Int32Array; items: Int32Array }, ids: { users: string[]; items: string[] }, parentPaths: readonly string[]): Promise<TrainedRows> {
+  const users = new Uint8Array(ids.users.length);
+  const items = new Uint8Array(ids.items.length);
+  for (let r = 0; r < train.users.length; r++) {
+    users[train.users[r]] = 1;
+    items[train.items[r]] = 1;
+  }
+  for (const path of parentPaths) {
+    const [vocab, learned] = await Promise.all([readVocabIds(paths(path).vocab), readTrainedRows(path)]);
+    const mark = (flags: Uint8Array, mine: string[], theirs: string[], theirsTrained: Uint8Array | null) => {
+      const index = new Map(theirs.map((id, i) => [id, i]));
+      for (let i = 0; i < mine.length; i++) {
+        const j = index.get(mine[i]);
+        if (j !== undefined && (theirsTrained === null || theirsTrained[j] === 1)) flags[i] = 1;
+      }
+    };
+    mark(users, ids.users, vocab.users, learned?.users ?? null);
+    mark(items, ids.items, vocab.items, learned?.items ?? null);
+  }
+  return { users, items };
 }
 
 /**

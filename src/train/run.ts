@@ -25,6 +25,7 @@ import {
   writeMetrics,
   writeModel,
   writeRunJson,
+  writeTrainedRows,
   writeVocab,
 } from '../io/checkpoint.js';
 import { namedWeights, type PairModel } from '../models/model.js';
@@ -36,7 +37,7 @@ import { buildEpoch, buildUserItemSets, negativePool, positiveRows, type EpochEx
 import { pairStep } from './pair-step.js';
 import { createFusedScratch, fusable, fusedPairStep } from './fused-step.js';
 import { renameSlots, stateToTensors, tensorsToState } from './optimizer-state.js';
-import { checkParents, initFromParents, readVocabIds } from './init-from.js';
+import { checkParents, initFromParents, readVocabIds, trainedRows } from './init-from.js';
 import { createDenseParamUpdater, resolveFrozen } from './params.js';
 import { initialState, runLoop, type TrainTask } from './loop.js';
 import { learningRate } from './schedule.js';
@@ -187,10 +188,9 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
       shape: { users: data.numUsers, items: data.numItems, globalMean },
       nextSeed: () => seedRng.tfSeed(),
     });
-    const parents =
-      initFrom.length > 0
-        ? await initFromParents({ parents: initFrom, model, alpha: config.model.alpha, ...(await readVocabIds(data.dir)), log: io.log }, parentModels)
-        : [];
+    const ids = await readVocabIds(data.dir);
+    const parents = initFrom.length > 0 ? await initFromParents({ parents: initFrom, model, alpha: config.model.alpha, ...ids, log: io.log }, parentModels) : [];
+    const learned = await trainedRows(positives.train, ids, initFrom);
     // Before any file is written: a misspelt --freeze must not leave a half-made checkpoint.
     resolveFrozen(model, config.train.freeze);
     state = initialState(config.seed);
@@ -216,6 +216,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
     await ensureDir(ckpt);
     await writeFileAtomic(p.config, configToYaml(req.resolved));
     await writeVocab(ckpt, data.dir);
+    await writeTrainedRows(ckpt, learned);
     await writeCheckpointReadme(ckpt, config.train.model);
   }
   run.engine = req.engine.name;
