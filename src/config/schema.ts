@@ -83,8 +83,8 @@ export const trainSchema = z.strictObject({
     .prefault({}),
   valid_from_train: z.number().gt(0).lt(1).nullable().default(null),
   save_every: nonNegativeInt.default(0),
-  /** Most validation users ranked per epoch (a seeded sample fixed for the run); 0 ranks them all. */
-  valid_users: nonNegativeInt.default(10_000),
+  /** Most validation users ranked per epoch (a seeded sample fixed for the run); 0 ranks them all; null: sized from the catalogue. */
+  valid_users: nonNegativeInt.nullable().default(null),
   freeze: z.array(z.string()).default([]),
   /** Checkpoints to initialise from (`--init-from`, repeatable): one of the same model, or a gmf and an mlp one for neumf. */
   init_from: z.array(z.string()).default([]),

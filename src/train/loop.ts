@@ -117,6 +117,7 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
     state.train_seconds += (performance.now() - segmentStart) / 1000;
     // Every segment of this epoch (saves with --save-every split it), in this process.
     const epochSeconds = state.train_seconds - secondsBefore;
+    opts.log.debug(`epoch ${state.epoch + 1}: ${steps} steps done in ${epochSeconds.toFixed(1)}s; validating`);
     const validStart = performance.now();
     let valid: Record<string, number>;
     try {

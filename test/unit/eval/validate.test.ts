@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { evaluate } from '../../../src/eval/evaluate.js';
 import { parseMetrics } from '../../../src/eval/metrics/registry.js';
 import { prepareEval, row, subsampleUsers } from '../../../src/eval/prepare.js';
-import { createValidator } from '../../../src/eval/validate.js';
+import { createValidator, defaultValidUsers } from '../../../src/eval/validate.js';
 import { memoryLogger } from '../../../src/util/log.js';
 import { makeDataset, scoredMf } from './helpers.js';
 
@@ -52,7 +52,7 @@ describe('validation user sample', () => {
     const log = memoryLogger('info');
     const validate = createValidator(ds, { ratings: false, monitor: 'ndcg@10', userBlock: 4, maxUsers: 10, seed: 2020, log });
     expect(validate.sample).toEqual({ users: 10, of: NUM_USERS, seed: 2020 });
-    expect(log.lines.join('\n')).toMatch(/ranking 10 of 40 valid users \(seeded sample, seed 2020/);
+    expect(log.lines.join('\n')).toMatch(/ranking 10 of 40 valid users \(seeded sample, seed 2020, --valid-users 10;/);
     const got = await validate(model());
     const expected = await evaluate(model(), subsampleUsers(prepared(), 10, 2020), {
       protocol: { name: 'full' },
@@ -63,6 +63,15 @@ describe('validation user sample', () => {
     expect(got).toEqual(expected.metrics);
     const all = createValidator(ds, { ratings: false, monitor: 'ndcg@10', userBlock: 4, maxUsers: 0, seed: 2020, log: memoryLogger('info') });
     expect(all.sample).toEqual({ users: NUM_USERS, of: NUM_USERS, seed: null });
+  });
+
+  it('by default ranks up to 10,000 users, fewer for a large catalogue, never fewer than 1,000', () => {
+    expect(defaultValidUsers(3_706)).toBe(10_000);
+    // The Taobao excerpt: 100M scores an epoch over 84,793 items.
+    expect(defaultValidUsers(84_793)).toBe(1_179);
+    expect(defaultValidUsers(50_000_000)).toBe(1_000);
+    const auto = createValidator(ds, { ratings: false, monitor: 'ndcg@10', userBlock: 4, maxUsers: null, seed: 2020 });
+    expect(auto.sample).toEqual({ users: NUM_USERS, of: NUM_USERS, seed: null });
   });
 
   it('stops at the abort signal between blocks', async () => {
