@@ -58,4 +58,22 @@ describe('validation responsiveness', () => {
     expect(run.status).toBe('interrupted');
     expect(run.timings.wall_seconds).toBeGreaterThan(run.timings.train_seconds);
   }, 120_000);
+
+  it('train takes --valid-users and REC_EVAL_USER_BLOCK, states the sample and records it with the timings', async () => {
+    const out = join(dir, 'sampled');
+    const r = await rec(['train', '--data', ds, '--model', 'mf', '--dim', '4', '--epochs', '1', '--backend', 'cpu', '--valid-users', '50', '--out', out, '--json'], {
+      env: { REC_EVAL_USER_BLOCK: '3' },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/validation: ranking 50 of 1500 valid users \(seeded sample, seed 2020, --valid-users 50/);
+    const { epochs, wall_seconds } = JSON.parse(r.stdout) as { epochs: { valid_users: number; valid_seconds: number }[]; wall_seconds: number };
+    expect(epochs[0].valid_users).toBe(50);
+    expect(epochs[0].valid_seconds).toBeGreaterThanOrEqual(0);
+    expect(wall_seconds).toBeGreaterThan(0);
+    const best = JSON.parse(readFileSync(join(out, 'best.json'), 'utf8')) as { valid_users: unknown };
+    expect(best.valid_users).toEqual({ users: 50, of: 1500, seed: 2020 });
+    expect(readFileSync(join(out, 'config.yaml'), 'utf8')).toMatch(/user_block: 3 {2}# env:REC_EVAL_USER_BLOCK/);
+    const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { timings: { wall_seconds: number; train_seconds: number } };
+    expect(run.timings.wall_seconds).toBeGreaterThanOrEqual(run.timings.train_seconds);
+  }, 60_000);
 });
