@@ -64,6 +64,10 @@ export function initialState(seed: number): TrainerState {
 
 export type LoopOutcome = 'completed' | 'stopped_early';
 
+/** Validation this much longer than the epoch (and over half a minute) earns a hint, once a run. */
+const SLOW_VALIDATION_RATIO = 4;
+const SLOW_VALIDATION_S = 30;
+
 /** How long a run of steps may hold the event loop (signals are seen within this). */
 const YIELD_MS = 100;
 
@@ -71,6 +75,7 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
   const state: TrainerState = structuredClone(start);
   // A resumed run has saved states from before; a new one has none until its first save.
   let saved = start.global_step > 0;
+  let hinted = false;
   while (state.epoch < opts.epochs) {
     const epochRng = Prng.fromState(state.epoch_prng);
     const lr = opts.learningRate(state.epoch);
@@ -169,6 +174,12 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
     opts.log.info(
       `epoch ${record.epoch}/${opts.epochs} loss ${record.loss.toFixed(4)}${validText ? ` valid ${validText}` : ''} ${record.seconds.toFixed(1)}s ${record.examples_per_s} ex/s${record.valid_seconds !== undefined ? ` (validation ${record.valid_seconds.toFixed(1)}s)` : ''}`,
     );
+    if (!hinted && validSeconds > SLOW_VALIDATION_S && validSeconds > SLOW_VALIDATION_RATIO * epochSeconds) {
+      hinted = true;
+      opts.log.info(
+        `validation took ${validSeconds.toFixed(1)}s against ${epochSeconds.toFixed(1)}s of training: --valid-users N ranks a smaller seeded sample of users (or use a faster --backend)`,
+      );
+    }
     if (stop) {
       opts.log.info(`early stopping: ${opts.monitor?.metric} did not improve for ${opts.monitor?.patience} epochs (best epoch ${state.best?.epoch})`);
       return { outcome: 'stopped_early', state };
