@@ -76,6 +76,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'train.early_stopping.metric', flag: '--early-stop <metric>', type: 'string', commands: TRAIN, description: 'validation metric for early stopping and best epoch (e.g. ndcg@10, rmse)' },
   { key: 'train.early_stopping.patience', flag: '--patience <n>', type: 'int', commands: TRAIN, description: 'epochs without improvement before stopping (0: never stop early)' },
   { key: 'train.valid_from_train', flag: '--valid-from-train <fraction>', type: 'number', commands: TRAIN, description: 'carve a validation split out of train when the dataset has none' },
+  { key: 'train.valid_users', flag: '--valid-users <n>', type: 'int', commands: TRAIN, description: 'most validation users ranked per epoch, a seeded sample (default: up to 10000, fewer for a large catalogue; 0: all)' },
   { key: 'train.save_every', flag: '--save-every <steps>', type: 'int', commands: TRAIN, description: 'also save a resumable state every N steps' },
   { key: 'train.freeze', flag: '--freeze <parts>', type: 'stringList', commands: TRAIN, description: 'parameter groups kept fixed when fine-tuning, e.g. item_embedding' },
   { key: 'train.init_from', flag: '--init-from <ckpt>', type: 'stringList', commands: TRAIN, description: 'initialise from a checkpoint by raw id (repeatable; neumf: a gmf and an mlp checkpoint)' },
@@ -84,7 +85,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'eval.protocol', flag: '--protocol <p>', type: 'string', commands: ['eval'], description: 'full | sampled:N | candidates:FILE' },
   { key: 'eval.k', flag: '--k <list>', type: 'intList', example: '5,10,20', commands: ['eval'], description: 'cut-offs, e.g. 5,10,20' },
   { key: 'eval.metrics', flag: '--metrics <list>', type: 'stringList', commands: ['eval'], description: 'metric names, e.g. ndcg,recall,rmse (default: all that apply)' },
-  { key: 'eval.user_block', flag: '--user-block <n>', type: 'int', commands: ['eval'], description: 'users scored at a time (memory: block × items floats; default 256)' },
+  { key: 'eval.user_block', flag: '--user-block <n>', type: 'int', commands: ['eval', 'train', 'recommend'], description: 'most users scored at a time (default 256; lowered to fit a memory budget)' },
   { key: 'eval.relevance_threshold', flag: '--relevance-threshold <r>', type: 'number', commands: ['eval'], description: 'explicit data: only values >= R are relevant' },
 ];
 

@@ -88,6 +88,8 @@ export const trainSchema = z.strictObject({
     .prefault({}),
   valid_from_train: z.number().gt(0).lt(1).nullable().default(null),
   save_every: nonNegativeInt.default(0),
+  /** Most validation users ranked per epoch (a seeded sample fixed for the run); 0 ranks them all; null: sized from the catalogue. */
+  valid_users: nonNegativeInt.nullable().default(null),
   freeze: z.array(z.string()).default([]),
   /** Checkpoints to initialise from (`--init-from`, repeatable): one of the same model, or a gmf and an mlp one for neumf. */
   init_from: z.array(z.string()).default([]),
@@ -99,7 +101,7 @@ export const evalSchema = z.strictObject({
   k: z.array(positiveInt).min(1).default([5, 10, 20]),
   metrics: z.array(z.string()).default([]),
   relevance_threshold: z.number().nullable().default(null),
-  /** Users scored per block in full ranking, bounding memory to block × items floats. */
+  /** Most users scored per block in full ranking (eval, validation, recommend); a memory budget may lower it. */
   user_block: positiveInt.default(256),
 });
 

@@ -1,7 +1,8 @@
 /**
  * Scores a model on a prepared split under one protocol of PRODUCT §6 and averages the metrics in
- * float64. Users are scored in blocks, so a full ranking needs block × catalogue floats at a time
- * whatever the number of users; the loop yields between blocks so SIGINT/SIGTERM stay responsive.
+ * float64. Users are scored in blocks sized from a memory budget (score-blocks.ts), so a full
+ * ranking's memory is bounded whatever the number of users and items; the loop yields between
+ * blocks, each a fraction of a second, so SIGINT/SIGTERM stay responsive.
  */
 import * as tf from '@tensorflow/tfjs';
 import { gatherRows, type PairModel } from '../models/model.js';
@@ -14,6 +15,7 @@ import { cutoffsOf, type MetricSpec } from './metrics/registry.js';
 import { row, type PreparedEval } from './prepare.js';
 import { type CandidateList, drawSampledNegatives, resolveCandidates, type SampledNegatives } from './protocols.js';
 import { createRanker, hitsFromRank, rankAmong } from './ranking.js';
+import { bytesPerScore, createBlockPacer, planScoreBlocks, scoreUserBlock } from './score-blocks.js';
 
 export const SKIP_NO_CANDIDATES = 'no_candidates';
 
@@ -27,10 +29,14 @@ export interface EvalOptions {
   metrics: readonly MetricSpec[];
   /** Train rating range for rmse/mae clipping; null when the model does not predict ratings. */
   ratingRange: RatingRange | null;
-  /** Users scored per block. */
+  /** Most users scored per block; the memory budget may make blocks smaller (score-blocks.ts). */
   userBlock: number;
+  /** Engine bytes a block may use (default SCORE_BLOCK_BUDGET_BYTES). */
+  budgetBytes?: number;
   signal?: AbortSignal;
   progress?: Progress;
+  /** The progress bar's label (default `eval <protocol>`). */
+  label?: string;
 }
 
 export interface EvalOutcome {
@@ -107,13 +113,19 @@ export async function evaluate(model: PairModel, prep: PreparedEval, opts: EvalO
   };
 
   if (metrics.some((s) => s.kind === 'error')) {
-    const predictions = scorePairs(model, prep.ratings.users, prep.ratings.items);
+    const { users, items } = prep.ratings;
+    const predictions = new Float32Array(users.length);
+    for (let lo = 0; lo < users.length; lo += PAIR_CHUNK) {
+      const hi = Math.min(users.length, lo + PAIR_CHUNK);
+      predictions.set(scorePairs(model, users.subarray(lo, hi), items.subarray(lo, hi)), lo);
+      await yieldToEvents(opts.signal);
+    }
     acc.addRatings(predictions, prep.ratings.values);
     outcome.ratings = { rows: prep.ratings.users.length, unknown: prep.ratings.unknown };
   }
 
   const numUsers = prep.users.model.length;
-  const bar = opts.progress?.start(`eval ${protocol.name}`, numUsers, 'users');
+  const bar = opts.progress?.start(opts.label ?? `eval ${protocol.name}`, numUsers, 'users');
   let done = 0;
   const tick = (n: number) => bar?.update((done += n));
   try {
@@ -146,14 +158,16 @@ async function rankFull(
 ): Promise<void> {
   const numItems = prep.modelItems;
   const ranker = createRanker(numItems);
+  const plan = planScoreBlocks({ numItems, bytesPerScore: bytesPerScore(model), maxUsers: opts.userBlock, budgetBytes: opts.budgetBytes });
+  const pacer = createBlockPacer(plan);
   const allItems = tf.range(0, numItems, 1, 'int32') as tf.Tensor1D;
   const inList = wantAuc ? new Uint8Array(numItems) : null;
+  const users = prep.users.model;
   try {
-    for (let lo = 0; lo < prep.users.model.length; lo += opts.userBlock) {
-      const hi = Math.min(prep.users.model.length, lo + opts.userBlock);
-      const t = tf.tidy(() => model.scoreMatrix(tf.tensor1d(prep.users.model.subarray(lo, hi), 'int32'), allItems));
-      const scores = t.dataSync() as Float32Array;
-      t.dispose();
+    for (let lo = 0; lo < users.length; ) {
+      const hi = Math.min(users.length, lo + pacer.next());
+      const started = performance.now();
+      const scores = scoreUserBlock(model, users.subarray(lo, hi), plan, allItems);
       for (let j = lo; j < hi; j++) {
         const userScores = scores.subarray((j - lo) * numItems, (j - lo + 1) * numItems);
         const relevant = row(prep.relevant, j);
@@ -164,7 +178,9 @@ async function rankFull(
         if (inList) ranking.auc = fullAuc(userScores, relevant, exclude, inList);
         addUser(ranking);
       }
+      pacer.took(hi - lo, performance.now() - started);
       tick(hi - lo);
+      lo = hi;
       await yieldToEvents(opts.signal);
     }
   } finally {

@@ -8,6 +8,7 @@
 import type { Dataset, SplitData, Vocab } from '../data/dataset.js';
 import { SKIP_NO_RELEVANT } from './metrics/accumulator.js';
 import { SKIP_UNKNOWN_ITEM } from './protocols.js';
+import { Prng } from '../util/prng.js';
 
 /** Items per user in CSR form: items[offsets[j]..offsets[j+1]) belong to the j-th user. */
 export interface Csr {
@@ -178,4 +179,32 @@ export function prepareEval(args: {
 
 export function row(csr: Csr, j: number): Int32Array {
   return csr.items.subarray(csr.offsets[j], csr.offsets[j + 1]);
+}
+
+function pickRows(csr: Csr, positions: Int32Array): Csr {
+  const offsets = new Int32Array(positions.length + 1);
+  positions.forEach((j, n) => (offsets[n + 1] = offsets[n] + csr.offsets[j + 1] - csr.offsets[j]));
+  const items = new Int32Array(offsets[positions.length]);
+  positions.forEach((j, n) => items.set(row(csr, j), offsets[n]));
+  return { offsets, items };
+}
+
+/**
+ * At most `maxUsers` of the evaluated users, drawn uniformly without replacement from the seeded
+ * stream `eval/valid-users` and kept in ascending order, so the same seed always picks the same
+ * users. The rest are not counted as skipped: they are simply not in the sample (the caller
+ * states the sample). Rating rows are left whole: rmse/mae are cheap.
+ */
+export function subsampleUsers(prep: PreparedEval, maxUsers: number, seed: number): PreparedEval {
+  const n = prep.users.model.length;
+  if (maxUsers <= 0 || n <= maxUsers) return prep;
+  const positions = Prng.fromSeed(seed, 'eval/valid-users').permutation(n).subarray(0, maxUsers).sort();
+  return {
+    ...prep,
+    users: { model: positions.map((j) => prep.users.model[j]), dataset: positions.map((j) => prep.users.dataset[j]) },
+    relevant: pickRows(prep.relevant, positions),
+    relevantDataset: pickRows(prep.relevantDataset, positions),
+    exclude: pickRows(prep.exclude, positions),
+    interacted: pickRows(prep.interacted, positions),
+  };
 }

@@ -40,7 +40,8 @@ export interface RunJson {
   shape: { users: number; items: number; global_mean: number };
   /** Rating range seen in train: eval clips rmse/mae predictions to it (PRODUCT §6). */
   value_range: [number, number];
-  timings: { started: string; finished: string | null; train_seconds: number };
+  /** `wall_seconds`: the whole run (validation, saves, set-up included), summed over resumes; absent in older checkpoints. */
+  timings: { started: string; finished: string | null; train_seconds: number; wall_seconds?: number };
   status: 'running' | 'completed' | 'interrupted' | 'failed' | 'stopped_early';
   /** The resolved configuration and each value's source; `--resume` continues with exactly this. */
   config: unknown;
@@ -97,6 +98,10 @@ export interface EpochRecord {
   examples_per_s: number;
   lr: number;
   valid: Record<string, number>;
+  /** Time the epoch's validation took; absent without validation and in older checkpoints. */
+  valid_seconds?: number;
+  /** Validation users ranked (a seeded sample when fewer than the split's rankable users). */
+  valid_users?: number;
 }
 
 export const paths = (dir: string) => ({

@@ -83,6 +83,8 @@ export function wrapMf(keras: tf.LayersModel, opts: ModelBuildOptions): PairMode
       return tf.clone(byName.item_embedding) as tf.Tensor2D;
     },
     fused: mfKernel(config.dim, () => mu().dataSync()[0]),
+    // The dot products, two bias sums, the mean added, and the JS copy: five float32 per pair.
+    scoreBytesPerPair: 20,
   };
 }
 

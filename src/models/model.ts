@@ -40,6 +40,11 @@ export interface PairModel {
   scoreRows(rows: Readonly<Record<string, tf.Tensor2D>>, training: boolean): tf.Tensor1D;
   /** Scores of all `items` for each of `users`: [users.length, items.length]. */
   scoreMatrix(users: tf.Tensor1D, items: tf.Tensor1D): tf.Tensor2D;
+  /**
+   * Engine bytes scoreMatrix holds per (user, item) score at its peak, intermediate activations
+   * included: callers size their blocks from it (src/eval/score-blocks.ts).
+   */
+  readonly scoreBytesPerPair?: number;
   /** Item vectors for item-to-item similarity (`rec recommend --similar-to`). */
   itemVectors(): tf.Tensor2D;
   /**

@@ -207,16 +207,23 @@ export function wrapNcf(kind: NcfKind, keras: tf.LayersModel, opts: ModelBuildOp
         const blocks: tf.Tensor2D[] = [];
         for (let lo = 0; lo < U; lo += chunk) {
           const n = Math.min(chunk, U - lo);
-          const pairs = tf.add(tf.reshape(tf.slice(a, [lo, 0], [n, -1]), [n, 1, width]), tf.reshape(b, [1, I, width]));
-          let x = tf.relu(tf.reshape(pairs, [n * I, width])) as tf.Tensor2D;
-          for (let k = 1; k < hidden.length; k++) x = tf.fused.matMul({ a: x, b: hidden[k].kernel, bias: hidden[k].bias, activation: 'relu' }) as tf.Tensor2D;
-          blocks.push(tf.reshape(tf.matMul(x, h), [n, I]));
+          // Each chunk's activations go as soon as its scores exist, not at the end of the block.
+          const scores = tf.tidy(() => {
+            const pairs = tf.add(tf.reshape(tf.slice(a, [lo, 0], [n, -1]), [n, 1, width]), tf.reshape(b, [1, I, width]));
+            let x = tf.relu(tf.reshape(pairs, [n * I, width])) as tf.Tensor2D;
+            for (let k = 1; k < hidden.length; k++) x = tf.fused.matMul({ a: x, b: hidden[k].kernel, bias: hidden[k].bias, activation: 'relu' }) as tf.Tensor2D;
+            return tf.reshape(tf.matMul(x, h), [n, I]);
+          });
+          blocks.push(scores as tf.Tensor2D);
         }
         const mlp = blocks.length === 1 ? blocks[0] : tf.concat(blocks, 0);
         return tf.add(gmf === null ? mlp : tf.add(gmf, mlp), bias) as tf.Tensor2D;
       });
     },
     fused: kind === 'gmf' ? gmfKernel(config.dim, outKernel, outBias) : undefined,
+    // Float32 per pair: the GMF and MLP parts, their sums and concatenations, the JS copy; for the
+    // tower, its first layer's broadcast sum and ReLU and every narrower layer, as if one chunk.
+    scoreBytesPerPair: 4 * (6 + (hidden.length > 0 ? 2 * tower[1] + tower.slice(2).reduce((s, w) => s + w, 0) : 0)),
     itemVectors() {
       // NeuMF: both item embeddings side by side, each part's own similarity space.
       const parts = tables.filter((t) => t.kind === 'item').map((t) => t.variable);

@@ -12,11 +12,14 @@
  * user: not in the vocabulary, or in it without a single training row (a user whose rows all fell
  * into valid/test still has the random initial embedding, whose scores are noise).
  *
- * Users are scored in blocks so `--all` over a large catalogue keeps one [block, items] score
- * matrix in memory at a time; results come out block by block for streaming writers.
+ * Users are scored in blocks sized from a memory budget (src/eval/score-blocks.ts), so `--all`
+ * over a large catalogue keeps one bounded block in memory at a time; each block takes a fraction
+ * of a second, and results come out block by block for streaming writers, which yield between
+ * blocks so SIGINT stays responsive.
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRanker, type TopK } from '../eval/ranking.js';
+import { bytesPerScore, createBlockPacer, planScoreBlocks, scoreUserBlock } from '../eval/score-blocks.js';
 import type { PairModel } from '../models/model.js';
 import type { UserItemSets } from '../train/pair-data.js';
 
@@ -57,15 +60,10 @@ export interface RecommendOptions {
   k: number;
   /** Drop the items each user already interacted with (the default of `rec recommend`). */
   excludeSeen: boolean;
-  /** Users per scoreMatrix call; default: defaultBlockSize(number of items). */
+  /** Most users per scoreMatrix call (default 256); the memory budget may make blocks smaller. */
   blockSize?: number;
-}
-
-/** About 64 MiB of float32 scores per block. */
-const MAX_BLOCK_SCORES = 1 << 24;
-
-export function defaultBlockSize(numItems: number): number {
-  return Math.max(1, Math.min(256, Math.floor(MAX_BLOCK_SCORES / Math.max(1, numItems))));
+  /** Engine bytes a block may use (default SCORE_BLOCK_BUDGET_BYTES). */
+  budgetBytes?: number;
 }
 
 /**
@@ -100,7 +98,8 @@ export function* recommendBlocks(src: RecommendSource, queries: UserQueries, opt
   if (!Number.isInteger(opts.k) || opts.k < 1) throw new RangeError(`recommend: k must be a positive integer; got ${opts.k}`);
   // Never ask the ranker for more than the catalogue: its heap is sized by k.
   const k = Math.min(opts.k, numItems);
-  const block = opts.blockSize ?? defaultBlockSize(numItems);
+  const plan = planScoreBlocks({ numItems, bytesPerScore: bytesPerScore(model), maxUsers: opts.blockSize ?? 256, budgetBytes: opts.budgetBytes });
+  const pacer = createBlockPacer(plan);
   const ranker = createRanker(numItems);
   const popularity = Float64Array.from(src.popularity);
   const seenOf = (u: number): Int32Array | undefined =>
@@ -117,16 +116,12 @@ export function* recommendBlocks(src: RecommendSource, queries: UserQueries, opt
 
   const allItems = tf.range(0, numItems, 1, 'int32') as tf.Tensor1D;
   try {
-    for (let lo = 0; lo < queries.indices.length; lo += block) {
-      const hi = Math.min(queries.indices.length, lo + block);
+    for (let lo = 0; lo < queries.indices.length; ) {
+      const hi = Math.min(queries.indices.length, lo + pacer.next());
+      const started = performance.now();
       const warm: number[] = [];
       for (let j = lo; j < hi; j++) if (isWarm(queries.indices[j])) warm.push(queries.indices[j]);
-      let scores: Float32Array | null = null;
-      if (warm.length > 0 && k > 0) {
-        const t = tf.tidy(() => model.scoreMatrix(tf.tensor1d(Int32Array.from(warm), 'int32'), allItems));
-        scores = t.dataSync() as Float32Array;
-        t.dispose();
-      }
+      const scores = warm.length > 0 && k > 0 ? scoreUserBlock(model, Int32Array.from(warm), plan, allItems) : null;
       const out: UserRecommendations[] = [];
       let w = 0;
       for (let j = lo; j < hi; j++) {
@@ -140,6 +135,8 @@ export function* recommendBlocks(src: RecommendSource, queries: UserQueries, opt
           out.push({ user: queries.labels[j], items: coldItems(exclude), cold: true });
         }
       }
+      pacer.took(hi - lo, performance.now() - started);
+      lo = hi;
       yield out;
     }
   } finally {

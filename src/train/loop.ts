@@ -1,7 +1,8 @@
 /**
  * The training loop shared by every model: epochs of steps over a freshly sampled epoch, a
  * validation pass and callbacks at each epoch end, resumable state saved every `saveEvery` steps,
- * at each epoch end and when the run is interrupted. The loop knows nothing about models: a
+ * at each epoch end and when the run is interrupted (during validation too: the validator checks
+ * the same abort signal between its blocks). The loop knows nothing about models: a
  * `TrainTask` supplies the epoch's batches and the step.
  */
 import type { EpochRecord, TrainerState } from '../io/checkpoint.js';
@@ -63,6 +64,10 @@ export function initialState(seed: number): TrainerState {
 
 export type LoopOutcome = 'completed' | 'stopped_early';
 
+/** Validation this much longer than the epoch (and over half a minute) earns a hint, once a run. */
+const SLOW_VALIDATION_RATIO = 4;
+const SLOW_VALIDATION_S = 30;
+
 /** How long a run of steps may hold the event loop (signals are seen within this). */
 const YIELD_MS = 100;
 
@@ -70,6 +75,7 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
   const state: TrainerState = structuredClone(start);
   // A resumed run has saved states from before; a new one has none until its first save.
   let saved = start.global_step > 0;
+  let hinted = false;
   while (state.epoch < opts.epochs) {
     const epochRng = Prng.fromState(state.epoch_prng);
     const lr = opts.learningRate(state.epoch);
@@ -116,7 +122,22 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
     state.train_seconds += (performance.now() - segmentStart) / 1000;
     // Every segment of this epoch (saves with --save-every split it), in this process.
     const epochSeconds = state.train_seconds - secondsBefore;
-    const valid = await cb.validate(state.epoch);
+    opts.log.debug(`epoch ${state.epoch + 1}: ${steps} steps done in ${epochSeconds.toFixed(1)}s; validating`);
+    const validStart = performance.now();
+    let valid: Record<string, number>;
+    try {
+      valid = await cb.validate(state.epoch);
+    } catch (error) {
+      if (!opts.signal?.aborted) throw error;
+      // The epoch's steps are all done: the saved state resumes straight into this validation.
+      await cb.saveState(state);
+      const signal = opts.signal.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
+      throw new InterruptedError(
+        signal,
+        `${signal} received during validation: saved a resumable state after the steps of epoch ${state.epoch + 1} (its validation reruns on resume). Continue with --resume.`,
+      );
+    }
+    const validSeconds = (performance.now() - validStart) / 1000;
     const record: EpochRecord = {
       epoch: state.epoch + 1,
       loss: state.loss_count ? state.loss_sum / state.loss_count : 0,
@@ -125,6 +146,7 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
       lr,
       valid,
     };
+    if (Object.keys(valid).length > 0) record.valid_seconds = round(validSeconds, 3);
     let stop = false;
     if (opts.monitor && opts.monitor.metric in valid) {
       const value = valid[opts.monitor.metric];
@@ -150,8 +172,14 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
       .map(([k, v]) => `${k} ${v.toFixed(4)}`)
       .join(' ');
     opts.log.info(
-      `epoch ${record.epoch}/${opts.epochs} loss ${record.loss.toFixed(4)}${validText ? ` valid ${validText}` : ''} ${record.seconds.toFixed(1)}s ${record.examples_per_s} ex/s`,
+      `epoch ${record.epoch}/${opts.epochs} loss ${record.loss.toFixed(4)}${validText ? ` valid ${validText}` : ''} ${record.seconds.toFixed(1)}s ${record.examples_per_s} ex/s${record.valid_seconds !== undefined ? ` (validation ${record.valid_seconds.toFixed(1)}s)` : ''}`,
     );
+    if (!hinted && validSeconds > SLOW_VALIDATION_S && validSeconds > SLOW_VALIDATION_RATIO * epochSeconds) {
+      hinted = true;
+      opts.log.info(
+        `validation took ${validSeconds.toFixed(1)}s against ${epochSeconds.toFixed(1)}s of training: --valid-users N ranks a smaller seeded sample of users (or use a faster --backend)`,
+      );
+    }
     if (stop) {
       opts.log.info(`early stopping: ${opts.monitor?.metric} did not improve for ${opts.monitor?.patience} epochs (best epoch ${state.best?.epoch})`);
       return { outcome: 'stopped_early', state };

@@ -56,7 +56,11 @@ export interface TrainData {
   hasValid: boolean;
 }
 
-export type Validator = (model: PairModel, epoch: number) => Promise<Record<string, number>>;
+export interface Validator {
+  (model: PairModel, epoch: number): Promise<Record<string, number>>;
+  /** The users it ranks: `users` of `of`, a sample drawn with `seed` (null when all are ranked). */
+  readonly sample?: { users: number; of: number; seed: number | null };
+}
 
 export interface TrainRequest {
   data: TrainData;
@@ -84,6 +88,8 @@ export interface TrainResult {
   model: string;
   loss: string;
   train_seconds: number;
+  /** The run's wall-clock time (validation, saves and set-up included), summed over resumes. */
+  wall_seconds: number;
 }
 
 export function resolveLoss(requested: string, feedback: 'explicit' | 'implicit'): PairLoss {
@@ -156,6 +162,7 @@ function meanValue(values: Float32Array): number {
 export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResult> {
   const { config } = req.resolved;
   const { data } = req;
+  const wallStart = performance.now();
   const loss = resolveLoss(config.train.loss, data.feedback);
   if (loss === 'mse' && data.feedback === 'implicit') io.log.warn('loss mse on implicit feedback regresses the event weights; bce or bpr is usually what you want');
   const positives = trainingPositives(data, loss, config.train.model, config.train.positive_threshold, req.resolved.sources['train.positive_threshold']);
@@ -302,6 +309,9 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
       tf.dispose(Object.values(named));
     }
   };
+  // A resumed run adds this process's time to what run.json already holds.
+  const wallBefore = run.timings.wall_seconds ?? 0;
+  const wallSeconds = () => round3(wallBefore + (performance.now() - wallStart) / 1000);
   const monitor = req.validator && req.monitor ? { ...req.monitor, patience: config.train.early_stopping.patience } : null;
   let outcome: RunJson['status'] = 'failed';
   try {
@@ -322,12 +332,20 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
         validate: async (e) => (req.validator ? req.validator(model, e) : {}),
         saveState,
         onEpochEnd: async ({ record, state: s }) => {
+          if (req.validator?.sample && record.valid_seconds !== undefined) record.valid_users = req.validator.sample.users;
           records.push(record);
           await writeMetrics(ckpt, records);
           const isBest = !monitor || s.best?.epoch === record.epoch;
           if (isBest) {
             run.weights_sha256 = { ...run.weights_sha256, 'model/weights.bin': await writeModel(p.model, model) };
-            await writeJsonAtomic(p.best, { epoch: record.epoch, metric: s.best?.metric ?? null, value: s.best?.value ?? null, valid: record.valid });
+            const sample = req.validator?.sample;
+            await writeJsonAtomic(p.best, {
+              epoch: record.epoch,
+              metric: s.best?.metric ?? null,
+              value: s.best?.value ?? null,
+              valid: record.valid,
+              ...(sample ? { valid_users: sample } : {}),
+            });
           }
         },
       },
@@ -337,6 +355,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   } catch (error) {
     run.status = error instanceof Error && error.name === 'InterruptedError' ? 'interrupted' : 'failed';
     run.timings.train_seconds = round3(records.reduce((s, r) => s + r.seconds, 0));
+    run.timings.wall_seconds = wallSeconds();
     await writeRunJson(ckpt, run);
     throw error;
   } finally {
@@ -345,6 +364,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   run.status = outcome;
   run.timings.finished = new Date().toISOString();
   run.timings.train_seconds = round3(state.train_seconds);
+  run.timings.wall_seconds = wallSeconds();
   await writeRunJson(ckpt, run);
   return {
     checkpoint: ckpt,
@@ -356,6 +376,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
     model: config.train.model,
     loss,
     train_seconds: run.timings.train_seconds,
+    wall_seconds: run.timings.wall_seconds,
   };
 }
 

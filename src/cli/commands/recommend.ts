@@ -242,7 +242,7 @@ export function registerRecommend(program: Command, runtime: Runtime): void {
         for (const block of recommendBlocks(
           { model: loaded.model, itemIds: loaded.items.ids, popularity: loaded.items.counts, seen: loaded.dataset?.seen ?? null, trained: loaded.dataset?.trained ?? null },
           queries,
-          { k, excludeSeen: o.includeSeen !== true },
+          { k, excludeSeen: o.includeSeen !== true, blockSize: ctx.resolved.config.eval.user_block },
         )) {
           for (const r of block) {
             if (r.cold) cold++;

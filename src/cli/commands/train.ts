@@ -24,6 +24,16 @@ Examples:
   $ rec train --out checkpoints/mf-ml100k --resume         # continue an interrupted run
   $ rec train --model neumf --init-from ckpt/gmf --init-from ckpt/mlp --lr 0.001   # NeuMF from pretrained GMF + MLP`;
 
+/** 142.3 → `2m22s`; under a minute → `14.8s`. */
+function formatDuration(seconds: number): string {
+  if (seconds < 60) return `${seconds.toFixed(1)}s`;
+  const whole = Math.round(seconds);
+  const h = Math.floor(whole / 3600);
+  const m = Math.floor((whole % 3600) / 60);
+  const s = whole % 60;
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m${String(s).padStart(2, '0')}s` : `${m}m${String(s).padStart(2, '0')}s`;
+}
+
 function timestamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
 }
@@ -109,7 +119,18 @@ export function registerTrain(program: Command, runtime: Runtime): void {
       const explicit = data.feedback === 'explicit' && (config.train.loss === 'auto' || config.train.loss === 'mse');
       const requested = config.train.early_stopping.metric;
       const metric = requested === 'auto' ? (explicit ? 'rmse' : 'ndcg@10') : requested;
-      const validator = data.hasValid ? createValidator(ds, { ratings: explicit, monitor: metric, userBlock: config.eval.user_block }) : null;
+      const validator = data.hasValid
+        ? createValidator(ds, {
+            ratings: explicit,
+            monitor: metric,
+            userBlock: config.eval.user_block,
+            maxUsers: config.train.valid_users,
+            seed: config.seed,
+            log: ctx.log,
+            progress: ctx.io.progress,
+            signal: ctx.io.signal,
+          })
+        : null;
       if (!validator) ctx.log.info('no validation split: training for fixed epochs (use --valid-from-train to enable early stopping)');
       const result: TrainResult = await runTrain(
         {
@@ -129,7 +150,7 @@ export function registerTrain(program: Command, runtime: Runtime): void {
       const last = result.epochs[result.epochs.length - 1];
       return {
         result,
-        human: `trained ${result.model} for ${result.epochs.length} epochs on ${result.engine} in ${result.train_seconds.toFixed(1)}s${last ? `, last loss ${last.loss.toFixed(4)}` : ''}${result.best ? `, best ${result.best.metric} ${result.best.value.toFixed(4)} at epoch ${result.best.epoch}` : ''}\ncheckpoint: ${result.checkpoint}`,
+        human: `trained ${result.model} for ${result.epochs.length} epochs on ${result.engine} in ${result.train_seconds.toFixed(1)}s of training (${formatDuration(result.wall_seconds)} wall)${last ? `, last loss ${last.loss.toFixed(4)}` : ''}${result.best ? `, best ${result.best.metric} ${result.best.value.toFixed(4)} at epoch ${result.best.epoch}` : ''}\ncheckpoint: ${result.checkpoint}`,
       };
     }).finally(() => session?.release());
   });

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import type { EpochRecord, TrainerState } from '../../../src/io/checkpoint.js';
+import { initialState, runLoop, type LoopOptions, type TrainTask } from '../../../src/train/loop.js';
+import { InterruptedError } from '../../../src/util/errors.js';
+import { silentLogger } from '../../../src/util/log.js';
+import { noProgress } from '../../../src/util/progress.js';
+
+const STEPS = 5;
+
+function fakeTask(): TrainTask & { steps: number[] } {
+  const steps: number[] = [];
+  return {
+    steps,
+    beginEpoch: () => STEPS,
+    epochExamples: () => STEPS * 10,
+    step(index) {
+      steps.push(index);
+      return 0.5;
+    },
+    setLearningRate: () => undefined,
+  };
+}
+
+function options(signal?: AbortSignal): LoopOptions {
+  return {
+    epochs: 1,
+    seed: 1,
+    saveEvery: 0,
+    learningRate: () => 0.01,
+    monitor: { metric: 'ndcg@10', higherIsBetter: true, patience: 0 },
+    log: silentLogger,
+    progress: noProgress,
+    signal,
+  };
+}
+
+describe('runLoop: a signal during validation', () => {
+  it('saves a state that resumes straight into the validation, then exits as interrupted', async () => {
+    const controller = new AbortController();
+    const saved: TrainerState[] = [];
+    const task = fakeTask();
+    const run = runLoop(task, initialState(1), options(controller.signal), {
+      async validate() {
+        // What evaluate does between blocks once the signal has fired.
+        controller.abort('SIGINT');
+        throw new InterruptedError('SIGINT', 'SIGINT received: evaluation stopped; no eval file was written.');
+      },
+      saveState: async (s) => void saved.push(structuredClone(s)),
+      onEpochEnd: async () => undefined,
+    });
+    const error: unknown = await run.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InterruptedError);
+    expect((error as InterruptedError).signal).toBe('SIGINT');
+    expect((error as Error).message).toMatch(/during validation: saved a resumable state after the steps of epoch 1 .*--resume/);
+    expect(saved).toHaveLength(1);
+    expect(saved[0]).toMatchObject({ epoch: 0, step_in_epoch: STEPS, global_step: STEPS, loss_count: STEPS });
+    expect(task.steps).toEqual([0, 1, 2, 3, 4]);
+
+    // Resume: no step is re-run, the validation is, and the epoch record has its timing.
+    const resumed = fakeTask();
+    const records: EpochRecord[] = [];
+    const result = await runLoop(resumed, saved[0], options(), {
+      validate: async () => ({ 'ndcg@10': 0.25 }),
+      saveState: async () => undefined,
+      onEpochEnd: async ({ record }) => void records.push(record),
+    });
+    expect(resumed.steps).toEqual([]);
+    expect(result.state.epoch).toBe(1);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ epoch: 1, loss: 0.5, valid: { 'ndcg@10': 0.25 } });
+    expect(records[0].valid_seconds).toBeGreaterThanOrEqual(0);
+  });
+
+  it('a validation failure without a signal is not turned into an interruption', async () => {
+    const saved: TrainerState[] = [];
+    const run = runLoop(fakeTask(), initialState(1), options(new AbortController().signal), {
+      validate: async () => {
+        throw new RangeError('broken');
+      },
+      saveState: async (s) => void saved.push(s),
+      onEpochEnd: async () => undefined,
+    });
+    await expect(run).rejects.toThrow(RangeError);
+    expect(saved).toHaveLength(0);
+  });
+});
