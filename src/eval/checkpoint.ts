@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { readVocabFile, type Vocab } from '../data/dataset.js';
 import { VOCAB_FILES } from '../data/manifest.js';
 import { pathExists } from '../io/atomic.js';
-import { findCompleteDir, loadModel, paths, readRunJson, type RunJson, weightsCheck } from '../io/checkpoint.js';
+import { findCompleteDir, loadModel, paths, readRunJson, readTrainedRows, type RunJson, type TrainedRows, weightsCheck } from '../io/checkpoint.js';
 import type { Logger } from '../util/log.js';
 import type { PairModel } from '../models/model.js';
 import { DataError, UsageError } from '../util/errors.js';
@@ -18,6 +18,8 @@ export interface TrainedCheckpoint {
   model: PairModel;
   users: Vocab;
   items: Vocab;
+  /** Which rows the model learned (vocab/trained.json); null for checkpoints written before it. */
+  trained: TrainedRows | null;
 }
 
 /** Throws UsageError (exit 2) naming the path when `ckpt` is not a checkpoint folder. */
@@ -65,15 +67,19 @@ export async function loadTrainedCheckpoint(ckpt: string, log?: Pick<Logger, 'wa
   if (modelDir === null) {
     throw new DataError(`Checkpoint ${ckpt} has no model yet: ${join(p.model, 'model.json')} is missing (run status: ${run.status}). Train it to the end of an epoch first.`);
   }
-  const [model, users, items] = await Promise.all([
+  const [model, users, items, trained] = await Promise.all([
     loadModel(modelDir, weightsCheck(modelDir === p.model ? run : null, 'model/weights.bin', log)),
     readVocabFile(join(p.vocab, VOCAB_FILES.users)),
     readVocabFile(join(p.vocab, VOCAB_FILES.items)),
+    readTrainedRows(ckpt),
   ]);
+  if (trained !== null && (trained.users.length !== users.ids.length || trained.items.length !== items.ids.length)) {
+    throw new DataError(`${join(p.vocab, 'trained.json')} covers ${trained.users.length} users and ${trained.items.length} items, the vocabulary ${users.ids.length} and ${items.ids.length}. The checkpoint is damaged.`);
+  }
   if (model.shape.users !== users.ids.length || model.shape.items !== items.ids.length) {
     throw new DataError(
       `Checkpoint ${ckpt} is inconsistent: the model has ${model.shape.users} users and ${model.shape.items} items, vocab/ has ${users.ids.length} and ${items.ids.length}.`,
     );
   }
-  return { dir: ckpt, run, model, users, items };
+  return { dir: ckpt, run, model, users, items, trained };
 }

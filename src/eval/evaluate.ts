@@ -47,9 +47,11 @@ export interface EvalOutcome {
   users: EvalUsers;
   /** Relevant (user, item) pairs not ranked because the model does not know the item. */
   relevant_unknown_items: number;
+  /** Relevant (user, item) pairs not ranked because the item is cold (no training row): see PreparedEval.coldItems. */
+  relevant_cold_items: number;
   /** Rating rows scored for rmse/mae, and rows left out because the model does not know their user or item. */
   ratings?: { rows: number; unknown: number };
-  candidates?: { dropped_unknown: number; dropped_positive: number; unused_lines: number };
+  candidates?: { dropped_unknown: number; dropped_positive: number; unused_lines: number; dropped_cold: number };
   /** sampled: the draw, in the dataset's index space, for saving beside the eval file. */
   negatives?: SampledNegatives;
 }
@@ -110,6 +112,7 @@ export async function evaluate(model: PairModel, prep: PreparedEval, opts: EvalO
     metrics: {},
     users: { evaluated: 0, skipped: 0, skipped_by_reason: {} },
     relevant_unknown_items: prep.unknownRelevantItems,
+    relevant_cold_items: prep.coldRelevantItems,
   };
 
   if (metrics.some((s) => s.kind === 'error')) {
@@ -157,11 +160,12 @@ async function rankFull(
   tick: (n: number) => void,
 ): Promise<void> {
   const numItems = prep.modelItems;
-  const ranker = createRanker(numItems);
+  const ranker = createRanker(numItems, prep.unrankable);
   const plan = planScoreBlocks({ numItems, bytesPerScore: bytesPerScore(model), maxUsers: opts.userBlock, budgetBytes: opts.budgetBytes });
   const pacer = createBlockPacer(plan);
   const allItems = tf.range(0, numItems, 1, 'int32') as tf.Tensor1D;
   const inList = wantAuc ? new Uint8Array(numItems) : null;
+  if (inList) for (const i of prep.unrankable) inList[i] = NEVER_RANKED;
   const users = prep.users.model;
   try {
     for (let lo = 0; lo < users.length; ) {
@@ -188,17 +192,24 @@ async function rankFull(
   }
 }
 
-/** AUC of one user over the whole rankable catalogue (relevant vs every other non-excluded item). */
+const NEVER_RANKED = 4;
+
+/**
+ * AUC of one user over the whole rankable catalogue (relevant vs every other item that is neither
+ * excluded for the user nor marked NEVER_RANKED in `mark`, which the caller keeps between users).
+ */
 function fullAuc(scores: Float32Array, relevant: Int32Array, exclude: Int32Array, mark: Uint8Array): number {
-  for (const i of relevant) mark[i] = 1;
-  for (const i of exclude) mark[i] = 2;
+  for (const i of relevant) mark[i] |= 1;
+  for (const i of exclude) mark[i] |= 2;
   const pos = new Float32Array(relevant.length);
   relevant.forEach((i, j) => (pos[j] = scores[i]));
-  const neg = new Float32Array(scores.length - relevant.length - exclude.length);
+  let count = 0;
+  for (let i = 0; i < scores.length; i++) if (mark[i] === 0) count++;
+  const neg = new Float32Array(count);
   let w = 0;
   for (let i = 0; i < scores.length; i++) if (mark[i] === 0) neg[w++] = scores[i];
-  for (const i of relevant) mark[i] = 0;
-  for (const i of exclude) mark[i] = 0;
+  for (const i of relevant) mark[i] &= NEVER_RANKED;
+  for (const i of exclude) mark[i] &= NEVER_RANKED;
   return auc(pos, neg);
 }
 
@@ -212,26 +223,33 @@ function sampledLists(prep: PreparedEval, protocol: { n: number; seed: number },
   const ds = prep.dataset;
   const position = new Int32Array(ds.users.ids.length).fill(-1);
   prep.users.dataset.forEach((u, j) => (position[u] = j));
+  // Negatives come from the dataset's training catalogue (items with a train row), decided by the
+  // dataset alone so that a baseline evaluated on the same data draws the very same ones.
+  const eligible = new Uint8Array(ds.items.ids.length);
+  for (let r = 0; r < ds.train.length; r++) eligible[ds.train.items[r]] = 1;
   const draw = drawSampledNegatives({
     users: prep.users.dataset,
     interacted: (u) => row(prep.interacted, position[u]),
     numItems: ds.items.ids.length,
     n: protocol.n,
     seed: protocol.seed,
+    eligible,
   });
   let droppedUnknown = 0;
+  let droppedCold = 0;
   const mapped = draw.negatives.map((negs) => {
     const out: number[] = [];
     for (const i of negs) {
       const m = prep.itemToModel[i];
       if (m < 0) droppedUnknown++;
+      else if (prep.coldItems[i] === 1) droppedCold++;
       else out.push(m);
     }
     return Int32Array.from(out);
   });
   outcome.protocol = { name: 'sampled', n: protocol.n, seed: protocol.seed };
   outcome.negatives = draw;
-  if (droppedUnknown > 0) outcome.candidates = { dropped_unknown: droppedUnknown, dropped_positive: 0, unused_lines: 0 };
+  if (droppedUnknown + droppedCold > 0) outcome.candidates = { dropped_unknown: droppedUnknown, dropped_positive: 0, unused_lines: 0, dropped_cold: droppedCold };
   return { of: (j) => mapped[j] };
 }
 
@@ -245,7 +263,11 @@ function candidateLists(
   const position = new Map<number, number>();
   prep.users.dataset.forEach((u, j) => position.set(u, j));
   const lists: (Int32Array | null)[] = new Array<Int32Array | null>(prep.users.model.length).fill(null);
-  const counts = { dropped_unknown: 0, dropped_positive: 0, unused_lines: 0 };
+  const counts = { dropped_unknown: 0, dropped_positive: 0, unused_lines: 0, dropped_cold: 0 };
+  const isCold = (raw: string): boolean => {
+    const i = ds.items.lookup(raw);
+    return i >= 0 && prep.itemToModel[i] >= 0 && prep.coldItems[i] === 1;
+  };
   const modelItem = (raw: string): number | undefined => {
     const i = ds.items.lookup(raw);
     const m = i < 0 ? -1 : prep.itemToModel[i];
@@ -259,7 +281,9 @@ function candidateLists(
       continue;
     }
     const relevantRaw = Array.from(row(prep.relevantDataset, j), (i) => ds.items.ids[i]);
-    const resolved = resolveCandidates({ relevant: relevantRaw, candidates: list.items }, modelItem);
+    const warm = list.items.filter((raw) => !isCold(raw));
+    counts.dropped_cold += list.items.length - warm.length;
+    const resolved = resolveCandidates({ relevant: relevantRaw, candidates: warm }, modelItem);
     counts.dropped_unknown += resolved.droppedUnknown;
     counts.dropped_positive += resolved.droppedPositive;
     lists[j] = resolved.candidates;

@@ -17,6 +17,10 @@ export interface Csr {
 }
 
 export const SKIP_UNKNOWN_USER = 'unknown_user';
+/** A user with no training row (in the evaluated dataset's train split, or in the model). */
+export const SKIP_COLD_USER = 'cold_user';
+/** A user whose relevant items all lack training rows. */
+export const SKIP_COLD_ITEM = 'cold_item';
 
 export interface PreparedEval {
   split: 'test' | 'valid';
@@ -42,6 +46,16 @@ export interface PreparedEval {
   skipped: Record<string, number>;
   /** Relevant (user, item) pairs left out because the model does not know the item. */
   unknownRelevantItems: number;
+  /**
+   * Cold items, by dataset index: no row in the dataset's train split, or a model row that was never
+   * learned (vocab/trained.json). The model has only a random vector for them, so no protocol ranks
+   * them: relevant ones are dropped and counted, full ranking leaves them out (`unrankable`, model
+   * indices), sampled negatives are drawn from the other items, candidate lists drop them.
+   */
+  coldItems: Uint8Array;
+  unrankable: Int32Array;
+  /** Relevant (user, item) pairs left out because the item is cold. */
+  coldRelevantItems: number;
   /** Rows for rmse/mae: the split's rows whose user and item the model knows. */
   ratings: { users: Int32Array; items: Int32Array; values: Float32Array; unknown: number };
   dataset: Dataset;
@@ -74,6 +88,8 @@ export function prepareEval(args: {
   model: { users: Vocab; items: Vocab };
   /** Explicit data: only values ≥ R are relevant (PRODUCT §6). */
   relevanceThreshold: number | null;
+  /** The model's learned rows (model indices); null for a checkpoint that predates the record. */
+  trained?: { users: Uint8Array; items: Uint8Array } | null;
 }): PreparedEval {
   const { dataset: ds, split, relevanceThreshold } = args;
   const numUsers = ds.users.ids.length;
@@ -87,6 +103,24 @@ export function prepareEval(args: {
     relevanceThreshold === null ? inSplit : groupRows(numUsers, [evaluated], (_, r) => evaluated.values[r] >= relevanceThreshold);
   const historyDs = groupRows(numUsers, history, () => true);
   const all = groupRows(numUsers, [ds.train, ds.valid, ds.test], () => true);
+  const trained = args.trained ?? null;
+  const trainUser = new Uint8Array(numUsers);
+  const coldItems = new Uint8Array(ds.items.ids.length).fill(1);
+  for (let r = 0; r < ds.train.length; r++) {
+    trainUser[ds.train.users[r]] = 1;
+    coldItems[ds.train.items[r]] = 0;
+  }
+  const modelCold = new Uint8Array(modelItems);
+  if (trained !== null) for (let m = 0; m < modelItems; m++) modelCold[m] = trained.items[m] === 1 ? 0 : 1;
+  for (let d = 0; d < coldItems.length; d++) {
+    const m = itemToModel[d];
+    if (m < 0) continue;
+    if (modelCold[m] === 1) coldItems[d] = 1;
+    else if (coldItems[d] === 1) modelCold[m] = 1;
+  }
+  const unrankableList: number[] = [];
+  for (let m = 0; m < modelItems; m++) if (modelCold[m] === 1) unrankableList.push(m);
+  let coldRelevantItems = 0;
 
   const skipped: Record<string, number> = {};
   const skip = (reason: string) => (skipped[reason] = (skipped[reason] ?? 0) + 1);
@@ -112,17 +146,24 @@ export function prepareEval(args: {
       skip(SKIP_UNKNOWN_USER);
       continue;
     }
+    if (trainUser[u] === 0 || (trained !== null && trained.users[userToModel[u]] !== 1)) {
+      skip(SKIP_COLD_USER);
+      continue;
+    }
     const rel: number[] = [];
+    let cold = 0;
     for (let j = relevantDs.offsets[u]; j < relevantDs.offsets[u + 1]; j++) {
       const m = itemToModel[relevantDs.items[j]];
       if (m < 0) unknownRelevantItems++;
+      else if (coldItems[relevantDs.items[j]] === 1) cold++;
       else if (mark[m] === 0) {
         mark[m] = 1;
         rel.push(m);
       }
     }
+    coldRelevantItems += cold;
     if (rel.length === 0) {
-      skip(SKIP_UNKNOWN_ITEM);
+      skip(cold > 0 ? SKIP_COLD_ITEM : SKIP_UNKNOWN_ITEM);
       continue;
     }
     rel.sort((a, b) => a - b);
@@ -172,6 +213,9 @@ export function prepareEval(args: {
     itemToModel,
     skipped,
     unknownRelevantItems,
+    coldItems,
+    unrankable: Int32Array.from(unrankableList),
+    coldRelevantItems,
     ratings,
     dataset: ds,
   };

@@ -87,10 +87,19 @@ export function drawSampledNegatives(args: {
   numItems: number;
   n: number;
   seed: number;
+  /** Items that may be drawn (1); all when absent. */
+  eligible?: Uint8Array;
 }): SampledNegatives {
-  const { users, interacted, numItems, n, seed } = args;
+  const { users, interacted, numItems, n, seed, eligible } = args;
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`drawSampledNegatives: n must be a positive integer; got ${n}`);
+  // 3 marks an item no user may draw; 1 one this user interacted with; 2 one already drawn.
   const taken = new Uint8Array(numItems);
+  let pool = numItems;
+  if (eligible) {
+    for (let i = 0; i < numItems; i++) if (eligible[i] !== 1) taken[i] = 3;
+    pool = 0;
+    for (let i = 0; i < numItems; i++) if (taken[i] === 0) pool++;
+  }
   const out: Int32Array[] = [];
   for (let j = 0; j < users.length; j++) {
     const u = users[j];
@@ -102,11 +111,13 @@ export function drawSampledNegatives(args: {
         blocked++;
       }
     }
-    const available = numItems - blocked;
+    const available = pool - blocked;
     const want = Math.min(n, available);
     const rng = Prng.fromSeed(seed, `eval/negatives/${u}`);
     const drawn = new Int32Array(want);
-    if (want * 2 <= available) {
+    // Rejection sampling while at least half the catalogue can be drawn (checked only with
+    // `eligible`, so draws without it are exactly those of earlier versions).
+    if (want * 2 <= available && (eligible === undefined || available * 2 >= numItems)) {
       // Rejection sampling: each draw succeeds with probability ≥ 1/2.
       let got = 0;
       while (got < want) {
@@ -129,7 +140,7 @@ export function drawSampledNegatives(args: {
         drawn[got] = free[got];
       }
     }
-    for (let t = 0; t < seen.length; t++) taken[seen[t]] = 0;
+    for (let t = 0; t < seen.length; t++) if (taken[seen[t]] === 1) taken[seen[t]] = 0;
     for (let t = 0; t < want; t++) taken[drawn[t]] = 0;
     out.push(drawn);
   }

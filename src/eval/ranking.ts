@@ -33,14 +33,17 @@ export interface Ranker {
 
 const EXCLUDED = 1;
 const RELEVANT = 2;
+const NEVER = 4;
 
 /**
  * A ranker for a catalogue of `numItems` items. It keeps one scratch mask of numItems bytes,
  * marked and unmarked per call (O(|exclude| + |relevant|)), so ranking many users allocates only
- * the result. Not re-entrant: use one ranker per concurrent caller.
+ * the result. `never` lists items no user's ranking may hold (items the model has no learned row
+ * for), marked once. Not re-entrant: use one ranker per concurrent caller.
  */
-export function createRanker(numItems: number): Ranker {
+export function createRanker(numItems: number, never: ArrayLike<number> = []): Ranker {
   const marks = new Uint8Array(numItems);
+  for (let j = 0; j < never.length; j++) marks[never[j]] = NEVER;
   let heapItem = new Int32Array(0);
   let heapScore = new Float64Array(0);
   let heapRel = new Uint8Array(0);
@@ -103,7 +106,7 @@ export function createRanker(numItems: number): Ranker {
 
       for (let i = 0; i < numItems; i++) {
         const m = marks[i];
-        if (m & EXCLUDED) continue;
+        if (m & (EXCLUDED | NEVER)) continue;
         let s = scores[i];
         if (s !== s) s = -Infinity;
         const r = m & RELEVANT ? 1 : 0;
@@ -135,8 +138,8 @@ export function createRanker(numItems: number): Ranker {
         out.scores[j] = heapScore[h];
         out.hits[j] = heapRel[h];
       }
-      if (exclude) for (let j = 0; j < exclude.length; j++) marks[exclude[j]] = 0;
-      if (relevant) for (let j = 0; j < relevant.length; j++) marks[relevant[j]] = 0;
+      if (exclude) for (let j = 0; j < exclude.length; j++) marks[exclude[j]] &= NEVER;
+      if (relevant) for (let j = 0; j < relevant.length; j++) marks[relevant[j]] &= NEVER;
       return out;
     },
   };

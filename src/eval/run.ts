@@ -95,7 +95,7 @@ async function resolveProtocol(spec: ProtocolSpec, seed: number, ds: Dataset, an
 
 async function evaluateCheckpoint(ckpt: TrainedCheckpoint, ds: Dataset, req: EvalRequest, protocol: EvalProtocol, specs: MetricSpec[], io: RunIO): Promise<EvalOutcome> {
   checkMetricsApply(specs, ckpt.run, ckpt.dir);
-  const prep = prepareEval({ dataset: ds, split: req.split, model: ckpt, relevanceThreshold: req.relevanceThreshold });
+  const prep = prepareEval({ dataset: ds, split: req.split, model: ckpt, relevanceThreshold: req.relevanceThreshold, trained: ckpt.trained });
   const [min, max] = ckpt.run.value_range;
   return evaluate(ckpt.model, prep, {
     protocol,

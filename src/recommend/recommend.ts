@@ -47,6 +47,11 @@ export interface RecommendSource {
   seen: UserItemSets | null;
   /** 1 for users with at least one training row; null when unknown (every vocabulary user counts as trained). */
   trained: Uint8Array | null;
+  /**
+   * 1 for items whose row the model learned; null when unknown. Warm users are never served an
+   * item without one: its score comes from a random vector (cold users' popular lists may hold it).
+   */
+  trainedItems?: Uint8Array | null;
 }
 
 export interface UserQueries {
@@ -101,6 +106,9 @@ export function* recommendBlocks(src: RecommendSource, queries: UserQueries, opt
   const plan = planScoreBlocks({ numItems, bytesPerScore: bytesPerScore(model), maxUsers: opts.blockSize ?? 256, budgetBytes: opts.budgetBytes });
   const pacer = createBlockPacer(plan);
   const ranker = createRanker(numItems);
+  const untrained: number[] = [];
+  if (src.trainedItems) for (let i = 0; i < numItems; i++) if (src.trainedItems[i] !== 1) untrained.push(i);
+  const modelRanker = untrained.length > 0 ? createRanker(numItems, untrained) : ranker;
   const popularity = Float64Array.from(src.popularity);
   const seenOf = (u: number): Int32Array | undefined =>
     opts.excludeSeen && seen !== null && u >= 0 ? seen.items.subarray(seen.offsets[u], seen.offsets[u + 1]) : undefined;
@@ -128,7 +136,7 @@ export function* recommendBlocks(src: RecommendSource, queries: UserQueries, opt
         const u = queries.indices[j];
         const exclude = seenOf(u);
         if (isWarm(u)) {
-          const items = scores === null ? [] : toItemScores(ranker.topK(scores.subarray(w * numItems, (w + 1) * numItems), k, { exclude }), itemIds);
+          const items = scores === null ? [] : toItemScores(modelRanker.topK(scores.subarray(w * numItems, (w + 1) * numItems), k, { exclude }), itemIds);
           w++;
           out.push({ user: queries.labels[j], items, cold: false });
         } else {

@@ -240,7 +240,7 @@ export function registerRecommend(program: Command, runtime: Runtime): void {
       let short = 0;
       const blocks = (function* () {
         for (const block of recommendBlocks(
-          { model: loaded.model, itemIds: loaded.items.ids, popularity: loaded.items.counts, seen: loaded.dataset?.seen ?? null, trained: loaded.dataset?.trained ?? null },
+          { model: loaded.model, itemIds: loaded.items.ids, popularity: loaded.items.counts, seen: loaded.dataset?.seen ?? null, trained: loaded.trained?.users ?? loaded.dataset?.trained ?? null, trainedItems: loaded.trained?.items ?? null },
           queries,
           { k, excludeSeen: o.includeSeen !== true, blockSize: ctx.resolved.config.eval.user_block },
         )) {
