@@ -66,7 +66,7 @@ function guessByPosition(count: number): ColumnPlan {
 /**
  * What the first rows of a column hold. `unix_s`/`unix_ms`: integers that are plausible times
  * (1995 to a day from now) in that unit; `iso`: ISO-8601 times; `rating`: numbers with at most
- * RATING_MAX_LEVELS distinct values within a span of RATING_MAX_SPAN; `number`: other numbers;
+ * RATING_MAX_LEVELS distinct values within ±RATING_MAX_ABS (1..5, 0.5..5, 1..10, 0..100); `number`: other numbers;
  * `event`: a few distinct non-numeric tokens, each repeated (pv/cart/buy); `text`: anything else.
  */
 export type ColumnKind = 'empty' | 'unix_s' | 'unix_ms' | 'iso' | 'rating' | 'number' | 'event' | 'text';
@@ -78,6 +78,9 @@ export interface ColumnProfile {
   kind: ColumnKind;
   /** Non-empty values sampled. */
   values: number;
+  /** Values that are numbers, and that are ISO-8601 times. */
+  numeric: number;
+  iso: number;
   /** Distinct values, counted up to DISTINCT_CAP. */
   distinct: number;
   /** Up to 3 distinct values, in order of appearance. */
@@ -88,7 +91,7 @@ export interface ColumnProfile {
 }
 
 const RATING_MAX_LEVELS = 20;
-const RATING_MAX_SPAN = 100;
+const RATING_MAX_ABS = 100;
 const EVENT_MAX_TYPES = 50;
 const DISTINCT_CAP = 1000;
 
@@ -131,18 +134,17 @@ export function profileColumns(rows: readonly (readonly string[])[], count: numb
     else if (numeric === values) {
       if (integers === values && min >= sMin && max <= sMax) kind = 'unix_s';
       else if (integers === values && min >= sMin * 1000 && max <= sMax * 1000) kind = 'unix_ms';
-      else if (distinct <= RATING_MAX_LEVELS && max - min <= RATING_MAX_SPAN) kind = 'rating';
+      else if (distinct <= RATING_MAX_LEVELS && min >= -RATING_MAX_ABS && max <= RATING_MAX_ABS) kind = 'rating';
       else kind = 'number';
     } else if (iso === values) kind = 'iso';
     else if (numeric === 0 && iso === 0 && distinct <= EVENT_MAX_TYPES && distinct * 2 <= values) kind = 'event';
     else kind = 'text';
-    out.push({ index: c, name: header ? (header[c] ?? null) : null, kind, values, distinct, examples, min: numeric > 0 ? min : Number.NaN, max: numeric > 0 ? max : Number.NaN });
+    out.push({ index: c, name: header ? (header[c] ?? null) : null, kind, values, numeric, iso, distinct, examples, min: numeric > 0 ? min : Number.NaN, max: numeric > 0 ? max : Number.NaN });
   }
   return out;
 }
 
 const TIME_KINDS: ReadonlySet<ColumnKind> = new Set(['unix_s', 'unix_ms', 'iso']);
-const TOKEN_KINDS: ReadonlySet<ColumnKind> = new Set(['event', 'text']);
 
 /** True when the column's first rows are times (unix s/ms or ISO). */
 export function isTimeKind(kind: ColumnKind): boolean {
@@ -202,11 +204,16 @@ export function guessFromProfiles(profiles: readonly ColumnProfile[], user = 0, 
   return plan.ts >= 0 || plan.event >= 0 || plan.rating >= 0 ? plan : null;
 }
 
-/** The positional layout cannot parse when its rating or ts column holds words. */
+/**
+ * The positional layout cannot parse when most values of its rating column are not numbers, or
+ * most of its ts column are neither numbers nor ISO times (a stray bad row does not count: that
+ * row is rejected, the layout stays).
+ */
 function positionFits(plan: ColumnPlan, profiles: readonly ColumnProfile[]): boolean {
-  const rating = plan.rating >= 0 ? profiles[plan.rating].kind : 'empty';
-  if (TOKEN_KINDS.has(rating) || rating === 'iso') return false;
-  if (plan.ts >= 0 && TOKEN_KINDS.has(profiles[plan.ts].kind)) return false;
+  const r = plan.rating >= 0 ? profiles[plan.rating] : null;
+  if (r && r.numeric * 2 < r.values) return false;
+  const t = plan.ts >= 0 ? profiles[plan.ts] : null;
+  if (t && (t.numeric + t.iso) * 2 < t.values) return false;
   return true;
 }
 
