@@ -83,7 +83,9 @@ export function describeGuess(ctx: ColumnContext): string | null {
   }
   const ignored = ctx.profiles.filter((p) => !Object.values(ctx.plan).includes(p.index)).map((p) => p.index);
   const rest = ignored.length > 0 ? `; column${ignored.length === 1 ? '' : 's'} ${ignored.join(', ')} ignored` : '';
-  return `prep: ${ctx.file}: no --columns given; guessed ${mapping} ${why}${seen.length > 0 ? `: ${seen.join('; ')}` : ''}${rest}. Pass --columns (config prep.columns) to choose.`;
+  const rows = ctx.profiles.length > 0 ? ctx.profiles[0].values : 0;
+  const held = seen.length > 0 ? `; in the first ${rows} rows, ${seen.join('; ')}` : '';
+  return `prep: ${ctx.file}: no --columns given; guessed ${mapping} ${why}${held}${rest}. Pass --columns (config prep.columns) to choose.`;
 }
 
 const REASON_ROLE: Record<string, ColumnRole> = { bad_ts: 'ts', bad_rating: 'rating', unknown_event: 'event' };

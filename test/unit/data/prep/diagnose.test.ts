@@ -89,7 +89,7 @@ describe('guessed columns', () => {
     expect(p.manifest.prep).toMatchObject({ column_map: { user: 0, item: 1, event: 3, ts: 4 }, columns_guessed: true, columns_from: 'values' });
     expect(p.manifest.events).toEqual(['pv', 'cart', 'buy', 'fav']);
     const info = p.logs.find((l) => l.includes('no --columns given'));
-    expect(info).toMatch(/guessed user=0,item=1,event=3,ts=4 from the values of the first rows .*event column 3 holds event types \(4 distinct: "pv", "cart", "buy", …\); ts column 4 holds unix seconds .*column 2 ignored/);
+    expect(info).toMatch(/guessed user=0,item=1,event=3,ts=4 from the values of the first rows .*; in the first 24 rows, event column 3 holds event types \(4 distinct: "pv", "cart", "buy", …\); ts column 4 holds unix seconds .*column 2 ignored/);
     expect(p.result.warnings).toEqual([]);
   });
 
