@@ -73,7 +73,7 @@ export function describeGuess(ctx: ColumnContext): string | null {
   if (ctx.source === 'columns') return null;
   const mapping = formatPlan(ctx.plan);
   let why: string;
-  if (ctx.source === 'header') why = 'from the header names';
+  if (ctx.source === 'header') why = ctx.header === null ? 'from the key names' : 'from the header names';
   else if (ctx.source === 'values') why = 'from the values of the first rows (no header; user and item are the first two columns)';
   else why = 'by position (no header: user,item[,rating][,ts])';
   const seen: string[] = [];
@@ -247,14 +247,20 @@ export interface SplitFacts {
   predefined: { valid: boolean; test: boolean };
   /** Rows per user after dedupe and k-core. */
   userCounts: Int32Array;
-  hasTs: boolean;
+  removed: { deduplicated: number; filtered: number; minUser: number; minItem: number };
 }
 
 /** Splits left empty, all rows in one split, and users with too few rows for the split asked for. */
 export function checkSplits(f: SplitFacts): string[] {
   const out: string[] = [];
   const total = f.rows.train + f.rows.valid + f.rows.test;
-  if (total === 0 || f.spec.kind === 'none') return out;
+  if (total === 0) {
+    const r = f.removed;
+    const kcore = r.filtered > 0 ? ` Lower --min-user ${r.minUser} / --min-item ${r.minItem} (config prep.min_user, prep.min_item).` : '';
+    out.push(`no rows are left for any split: ${r.deduplicated} were merged as duplicates and ${r.filtered} removed by k-core; the dataset is empty.${kcore}`);
+    return out;
+  }
+  if (f.spec.kind === 'none') return out;
   const users = f.userCounts.length;
   let single = 0;
   let underThree = 0;

@@ -369,10 +369,15 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     tPhase = now;
   };
   const now = req.now ?? Date.now();
-  const warn = (msg: string): void => {
-    if (cfg.strict) throw new DataError(`${msg} (--strict, config prep.strict, makes this warning an error; no dataset was written.)`);
+  const note = (msg: string): void => {
     warnings.push(msg);
     io.log.warn(msg);
+  };
+  // Under --strict a surprise in the data is an error; notes on how flags combine (a --split share
+  // that a --test file replaces) are not surprises in the data, so they stay warnings.
+  const warn = (msg: string): void => {
+    if (cfg.strict) throw new DataError(`${msg} (--strict, config prep.strict, makes this warning an error; no dataset was written.)`);
+    note(msg);
   };
 
   // 1. Settings (all usage errors before anything is read or written).
@@ -501,7 +506,7 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     const split = applySplit(store, assign, nUsers0, splitSpec, predefined, req.seed);
     phase('split');
     await checkAbort();
-    for (const note of split.notes) warn(note);
+    for (const text of split.notes) note(text);
 
     // 4. Vocabularies of the ids that still have rows, in order of first appearance.
     const sum = summarizeRows(store, assign, nUsers0, nItems0);
@@ -514,7 +519,7 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
       rows: { train: splitCounts.train.rows, valid: splitCounts.valid.rows, test: splitCounts.test.rows },
       predefined,
       userCounts: um.counts,
-      hasTs: store.ts !== null,
+      removed: { deduplicated, filtered: kcore.removed, minUser: cfg.min_user, minItem: cfg.min_item },
     });
     for (const note of splitNotes) warn(note);
     const fp = req.anonKey && cfg.anonymize ? keyFingerprint(req.anonKey) : null;

@@ -148,6 +148,23 @@ describe('other silent surprises', () => {
   });
 });
 
+describe('--strict and notes on flags', () => {
+  it('a k-core that removes every row is said, and is an error under --strict', async () => {
+    const path = write('sparse.csv', Array.from({ length: 6 }, (_, k) => `u${k},i${k},${1511658000 + k}`));
+    const p = await prep(out(), [path], { columns: 'user=0,item=1,ts=2', min_user: 2 }, at);
+    expect(p.result.rows).toMatchObject({ filtered: 6, train: 0 });
+    expect(p.result.warnings).toEqual([expect.stringMatching(/^no rows are left for any split: 0 were merged as duplicates and 6 removed by k-core.*Lower --min-user 2/)]);
+    await expect(prep(out(), [path], { columns: 'user=0,item=1,ts=2', min_user: 2, strict: true }, at)).rejects.toThrow(/no rows are left .*--strict/);
+  });
+
+  it('a --split share replaced by a --test file stays a warning under --strict', async () => {
+    const train = write('train.csv', Array.from({ length: 12 }, (_, k) => `u${k % 3},i${k},${1511658000 + k}`));
+    const test = write('test.csv', ['u0,i20,1511659000', 'u1,i21,1511659001', 'u2,i22,1511659002']);
+    const p = await prep(out(), [train], { columns: 'user=0,item=1,ts=2', test, strict: true }, at);
+    expect(p.result.warnings).toEqual([expect.stringMatching(/test share 0\.1 of --split is not used/)]);
+  });
+});
+
 // Real data, only where the shared datasets are beside the repository.
 const realTaobao = join(SHARED, 'taobao-userbehavior-excerpt/UserBehavior.csv');
 const realMl = join(SHARED, 'movielens-100k/u.data');
