@@ -75,7 +75,7 @@ export function describeGuess(ctx: ColumnContext): string | null {
   let why: string;
   if (ctx.source === 'header') why = ctx.header === null ? 'from the key names' : 'from the header names';
   else if (ctx.source === 'values') why = 'from the values of the first rows (no header; user and item are the first two columns)';
-  else why = 'by position (no header: user,item[,rating][,ts])';
+  else why = `by position (${ctx.header === null ? 'no header' : 'the header names no known column'}: user,item[,rating][,ts])`;
   const seen: string[] = [];
   for (const role of ['rating', 'event', 'ts'] as const) {
     const c = ctx.plan[role];
@@ -247,7 +247,7 @@ export interface SplitFacts {
   predefined: { valid: boolean; test: boolean };
   /** Rows per user after dedupe and k-core. */
   userCounts: Int32Array;
-  removed: { deduplicated: number; filtered: number; minUser: number; minItem: number };
+  removed: { rejected: number; deduplicated: number; filtered: number; minUser: number; minItem: number };
 }
 
 /** Splits left empty, all rows in one split, and users with too few rows for the split asked for. */
@@ -257,7 +257,7 @@ export function checkSplits(f: SplitFacts): string[] {
   if (total === 0) {
     const r = f.removed;
     const kcore = r.filtered > 0 ? ` Lower --min-user ${r.minUser} / --min-item ${r.minItem} (config prep.min_user, prep.min_item).` : '';
-    out.push(`no rows are left for any split: ${r.deduplicated} were merged as duplicates and ${r.filtered} removed by k-core; the dataset is empty.${kcore}`);
+    out.push(`no rows are left for any split: ${r.rejected} were rejected, ${r.deduplicated} merged as duplicates and ${r.filtered} removed by k-core; the dataset is empty.${kcore}`);
     return out;
   }
   if (f.spec.kind === 'none') return out;

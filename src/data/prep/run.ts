@@ -420,23 +420,25 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
   try {
     rejects = await RejectSink.create(join(staged.path, REJECTS_FILE), !cfg.anonymize);
     const sink = rejects;
+    const state: ReadState = { ingest: null, roles: null, columns: null };
     const overLimit = (read: number): boolean =>
       maxRejects.kind === 'count' ? sink.count > maxRejects.count : sink.count * 100 > maxRejects.percent * read;
+    const whyRejected = (): string =>
+      state.columns !== null
+        ? explainRejects(state.columns, {
+            reasons: sink.reasons(),
+            total: sink.count,
+            tsUnit: cfg.ts_unit,
+            tsFormat: cfg.ts_format,
+            unweighted: state.ingest?.unweighted ?? new Map<string, number>(),
+            eventWeights,
+          })
+        : '';
     const tooMany = (read: number): DataError => {
       const reasons = Object.entries(sink.reasons()).map(([k, v]) => `${k} ${v}`).join(', ');
       const first = sink.examples.map((e) => `${e.file}:${e.line} ${e.reason} (${e.detail})`).join('; ');
       const pct = read > 0 ? ` (${((100 * sink.count) / read).toFixed(2)}% of ${read} rows read)` : '';
-      const why =
-        state.columns !== null
-          ? explainRejects(state.columns, {
-              reasons: sink.reasons(),
-              total: sink.count,
-              tsUnit: cfg.ts_unit,
-              tsFormat: cfg.ts_format,
-              unweighted: state.ingest?.unweighted ?? new Map<string, number>(),
-              eventWeights,
-            })
-          : '';
+      const why = whyRejected();
       const advice = why !== '' ? `${why} No dataset was written.` : 'No dataset was written; fix the input (see the reasons) or raise --max-rejects.';
       return new DataError(
         `Too many rejected rows: ${sink.count}${pct}, over --max-rejects ${describeMaxRejects(maxRejects)} (config prep.max_rejects). By reason: ${reasons}. First: ${first}. ${advice}`,
@@ -444,7 +446,6 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     };
 
     // 2. Read every input.
-    const state: ReadState = { ingest: null, roles: null, columns: null };
     const ctx: ReadContext = {
       cfg,
       spec,
@@ -473,6 +474,8 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     bar.update(totalBytes, 'processing');
     phase('read');
     const columns = state.columns as ColumnContext;
+    // Under a generous --max-rejects, most rows may be gone without an error: say why.
+    if (sink.count * 2 > read) warn(`${sink.count} of ${read} rows were rejected (see rejects.jsonl). ${whyRejected() || `By reason: ${JSON.stringify(sink.reasons())}.`}`);
     if (ing.opts.feedback === 'explicit') {
       const note = checkRatings(store, columns, now);
       if (note !== null) warn(note);
@@ -519,7 +522,7 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
       rows: { train: splitCounts.train.rows, valid: splitCounts.valid.rows, test: splitCounts.test.rows },
       predefined,
       userCounts: um.counts,
-      removed: { deduplicated, filtered: kcore.removed, minUser: cfg.min_user, minItem: cfg.min_item },
+      removed: { rejected: sink.count, deduplicated, filtered: kcore.removed, minUser: cfg.min_user, minItem: cfg.min_item },
     });
     for (const note of splitNotes) warn(note);
     const fp = req.anonKey && cfg.anonymize ? keyFingerprint(req.anonKey) : null;

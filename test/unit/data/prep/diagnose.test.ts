@@ -114,6 +114,13 @@ describe('guessed columns', () => {
     );
   });
 
+  it('under a --max-rejects that lets them through, most rows rejected is a warning with the same explanation', async () => {
+    const p = await prep(out(), [taobao], { columns: 'user=0,item=1,ts=3', max_rejects: '100%' }, at);
+    expect(p.result.rows.accepted).toBe(0);
+    expect(p.result.warnings[0]).toMatch(/^24 of 24 rows were rejected \(see rejects\.jsonl\)\. 24 of the 24 rejects are bad_ts from column 3.*try --columns user=0,item=1,event=3,ts=4\./);
+    expect(p.result.warnings[1]).toMatch(/^no rows are left for any split: 24 were rejected/);
+  });
+
   it('suggests --ts-unit when only the unit is wrong', async () => {
     const path = write('iso.csv', Array.from({ length: 6 }, (_, k) => `u${k},i${k},2021-03-0${k + 1}T05:06:07Z`));
     await expect(prep(out(), [path], { columns: 'user=0,item=1,ts=2', ts_unit: 's' }, at)).rejects.toThrow(/bad_ts from column 2, mapped as ts, which holds ISO-8601 times .*Try --ts-unit iso/);
@@ -153,7 +160,7 @@ describe('--strict and notes on flags', () => {
     const path = write('sparse.csv', Array.from({ length: 6 }, (_, k) => `u${k},i${k},${1511658000 + k}`));
     const p = await prep(out(), [path], { columns: 'user=0,item=1,ts=2', min_user: 2 }, at);
     expect(p.result.rows).toMatchObject({ filtered: 6, train: 0 });
-    expect(p.result.warnings).toEqual([expect.stringMatching(/^no rows are left for any split: 0 were merged as duplicates and 6 removed by k-core.*Lower --min-user 2/)]);
+    expect(p.result.warnings).toEqual([expect.stringMatching(/^no rows are left for any split: 0 were rejected, 0 merged as duplicates and 6 removed by k-core.*Lower --min-user 2/)]);
     await expect(prep(out(), [path], { columns: 'user=0,item=1,ts=2', min_user: 2, strict: true }, at)).rejects.toThrow(/no rows are left .*--strict/);
   });
 
