@@ -467,22 +467,20 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     const outcomes: ReadOutcome[] = [];
     for (const file of files) outcomes.push(await readInput(file, ctx, state));
     const ing = state.ingest;
-    if (ing === null) throw new DataError('No input was read.');
+    const columns = state.columns;
+    if (ing === null || columns === null) throw new DataError('No input was read.');
     const store = ing.store;
     const read = ing.seq;
     if (overLimit(read)) throw tooMany(read);
     bar.update(totalBytes, 'processing');
     phase('read');
-    const columns = state.columns as ColumnContext;
     // Under a generous --max-rejects, most rows may be gone without an error: say why.
     if (sink.count * 2 > read) warn(`${sink.count} of ${read} rows were rejected (see rejects.jsonl). ${whyRejected() || `By reason: ${JSON.stringify(sink.reasons())}.`}`);
-    if (ing.opts.feedback === 'explicit') {
-      const note = checkRatings(store, columns, now);
-      if (note !== null) warn(note);
-    }
+    const ratingNote = ing.opts.feedback === 'explicit' ? checkRatings(store, columns, now) : null;
+    if (ratingNote !== null) warn(ratingNote);
     const timeNote = checkTimes(store, columns, cfg.ts_unit, cfg.ts_format, now);
     if (timeNote !== null) warn(timeNote);
-    if (ing.opts.feedback === 'implicit') for (const note of checkEventWeights(eventWeights, ing.eventNames, ing.unweighted)) warn(note);
+    if (ing.opts.feedback === 'implicit') for (const weightNote of checkEventWeights(eventWeights, ing.eventNames, ing.unweighted)) warn(weightNote);
 
     // 3. Dedupe, k-core, split on the accepted rows.
     const n = store.length;
@@ -515,16 +513,16 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     const sum = summarizeRows(store, assign, nUsers0, nItems0);
     const um = sum.users;
     const im = sum.items;
-    const splitCounts = splitStatistics(store, assign, nUsers0, nItems0);
+    const splitStats = splitStatistics(store, assign, nUsers0, nItems0);
     const splitNotes = checkSplits({
       spec: splitSpec,
       ratios: split.ratios,
-      rows: { train: splitCounts.train.rows, valid: splitCounts.valid.rows, test: splitCounts.test.rows },
+      rows: { train: splitStats.train.rows, valid: splitStats.valid.rows, test: splitStats.test.rows },
       predefined,
       userCounts: um.counts,
       removed: { rejected: sink.count, deduplicated, filtered: kcore.removed, minUser: cfg.min_user, minItem: cfg.min_item },
     });
-    for (const note of splitNotes) warn(note);
+    for (const splitNote of splitNotes) warn(splitNote);
     const fp = req.anonKey && cfg.anonymize ? keyFingerprint(req.anonKey) : null;
     const userIds: string[] = new Array<string>(um.size);
     const itemIds: string[] = new Array<string>(im.size);
@@ -543,7 +541,6 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     phase('vocab');
 
     // 5. Split files (rows already in (user, ts, seq) order); per-split stats with cold ids.
-    const splitStats = splitCounts;
     const eventNames = store.events ? ing.eventNames : null;
     for (const [name, code] of [['train', TRAIN], ['valid', VALID], ['test', TEST]] as const) {
       await checkAbort();
@@ -580,7 +577,8 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
         delimiter: cfg.delimiter,
         header: cfg.header,
         columns: cfg.columns,
-        column_map: Object.fromEntries(COLUMN_ROLES.filter((r) => columns.plan[r] >= 0).map((r) => [r, columns.plan[r]])),
+        // The first input's mapping (header name, JSON key or 0-based index per role), guessed or given.
+        column_map: outcomes[0].source.columns,
         columns_guessed: columns.source !== 'columns',
         columns_from: columns.source,
         ts_unit: cfg.ts_unit,
