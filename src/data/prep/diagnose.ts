@@ -71,7 +71,7 @@ export function suggestColumns(ctx: ColumnContext): string {
 /** The info line for a mapping rec chose itself (PRODUCT §2: columns guessed from header or position). */
 export function describeGuess(ctx: ColumnContext): string | null {
   if (ctx.source === 'columns') return null;
-  const mapping = formatPlan(ctx.plan);
+  const mapping = formatPlan(ctx.plan, ctx.header);
   let why: string;
   if (ctx.source === 'header') why = ctx.header === null ? 'from the key names' : 'from the header names';
   else if (ctx.source === 'values') why = 'from the values of the first rows (no header; user and item are the first two columns)';

@@ -93,6 +93,13 @@ describe('guessed columns', () => {
     expect(p.result.warnings).toEqual([]);
   });
 
+  it('records a mapping guessed from the header by name', async () => {
+    const path = write('named.csv', ['user_id,item_id,category,event,ts', ...taobaoLines]);
+    const p = await prep(out(), [path], { split: 'none' }, at);
+    expect(p.manifest.prep).toMatchObject({ column_map: { user: 'user_id', item: 'item_id', event: 'event', ts: 'ts' }, columns_guessed: true, columns_from: 'header' });
+    expect(p.logs.join('\n')).toMatch(/guessed user=user_id,item=item_id,event=event,ts=ts from the header names; in the first 24 rows, event column 3 \("event"\) holds event types/);
+  });
+
   it('keeps the positional layout (and says so) when it parses, even with a stray bad row in the sample', () => {
     const sample = [['1', '2', '3', '881250949'], ['1', '3', 'x', '881250950'], ['2', '2', '4', '881250951']];
     const c = choosePlan(null, null, 4, 'f', sample, NOW);
