@@ -44,6 +44,8 @@ export const prepSchema = z.strictObject({
   anonymize_key_file: z.string().nullable().default(null),
   /** A count (`100`) or a percentage of rows read (`5%`). */
   max_rejects: z.union([nonNegativeInt, z.string().regex(/^\d+(\.\d+)?%$|^\d+$/)]).default('5%'),
+  /** Warnings (implausible ratings or times, a column rejecting most rows, empty splits) are errors: exit 1, nothing written. */
+  strict: z.boolean().default(false),
 });
 
 export const modelSchema = z.strictObject({

@@ -85,4 +85,6 @@ export interface DatasetManifest {
   time: { has_ts: boolean; min_ts: number | null; max_ts: number | null; min_iso: string | null; max_iso: string | null };
   anonymize: { algorithm: string; key_fingerprint: string } | null;
   files: { train: string; valid: string; test: string; users: string; items: string; rejects: string };
+  /** What prep found surprising (also logged); absent in datasets written before it was recorded. */
+  warnings?: string[];
 }

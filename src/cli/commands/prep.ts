@@ -22,13 +22,16 @@ export function registerPrep(program: Command, runtime: Runtime): void {
     .argument('<log...>', 'input log files')
     .requiredOption('-o, --out <dir>', 'dataset folder to write: absent, empty, or a dataset rec wrote (replaced atomically)')
     .option('--force', "write into an --out folder that holds other files too (they are kept; the dataset's files are replaced)")
+    .option('--strict', 'treat warnings (implausible ratings or times, empty splits, unused event weights) as errors: exit 1, nothing written (config prep.strict)')
     .addHelpText('after', EXAMPLES);
   addConfigOptions(cmd, 'prep');
   addGlobalFlags(cmd).action(async (logs: string[], _opts, self: Command) => {
     await runCommand(self, 'prep', runtime, async (ctx) => {
-      const o = self.opts<{ out: string; force?: boolean }>();
+      const o = self.opts<{ out: string; force?: boolean; strict?: boolean }>();
       const out = resolve(ctx.cwd, o.out);
-      const result = await prepFromConfig(logs.map((l) => resolve(ctx.cwd, l)), out, ctx.resolved.config, ctx, o.force === true);
+      const base = ctx.resolved.config;
+      const config = o.strict === true ? { ...base, prep: { ...base.prep, strict: true } } : base;
+      const result = await prepFromConfig(logs.map((l) => resolve(ctx.cwd, l)), out, config, ctx, o.force === true);
       return { result, human: `dataset written to ${result.dataset}` };
     });
   });

@@ -27,6 +27,8 @@ export interface DelimitedSetup {
   headerFields: string[] | null;
   /** Fields a row must have: the header's, else the most common count in the first lines. */
   columnCount: number;
+  /** The first data rows (split into fields), from which a headerless file's columns are guessed and mistakes explained. */
+  sample: string[][];
 }
 
 /** csv-parse on one line (no terminator inside; the file's BOM is already gone). */
@@ -140,7 +142,7 @@ export function analyzeDelimitedHead(
   const headerFields = header ? records[0] : null;
   const data = header ? records.slice(1) : records;
   const columnCount = headerFields ? headerFields.length : mode(data.map((r) => r.length));
-  return { delimiter, header, headerFields, columnCount };
+  return { delimiter, header, headerFields, columnCount, sample: data.slice(0, 500) };
 }
 
 /** The byte-level reader of one file. Feed it chunks with push(); call finish() at the end. */

@@ -78,6 +78,8 @@ export class Ingest {
   readonly items = new IdVocab();
   readonly eventNames: string[] = [];
   private readonly eventIndex = new Map<string, number>();
+  /** Events rejected for having no weight, with their row counts (at most 100 names). */
+  readonly unweighted = new Map<string, number>();
   readonly opts: IngestOptions;
   /** Rows read so far over all files (the next row's seq). */
   seq = 0;
@@ -151,7 +153,12 @@ export class Ingest {
     const w = this.opts.eventWeights;
     if (w === null) return 1;
     const v = w.get(name);
-    return v === undefined ? Number.NaN : v;
+    if (v === undefined) {
+      const seen = this.unweighted.get(name);
+      if (seen !== undefined || this.unweighted.size < 100) this.unweighted.set(name, (seen ?? 0) + 1);
+      return Number.NaN;
+    }
+    return v;
   }
 
   private tsFromString(text: string): number {

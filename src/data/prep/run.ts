@@ -30,7 +30,8 @@ import {
   type ManifestSource,
 } from '../manifest.js';
 import { writeInteractions, writeVocab } from './arrow-write.js';
-import { planRoles, resolvePlan, type ColumnPlan } from './columns.js';
+import { choosePlan, describeColumn, planRoles, type ColumnPlan, type PlanSource } from './columns.js';
+import { checkEventWeights, checkRatings, checkSplits, checkTimes, describeGuess, explainRejects, type ColumnContext } from './diagnose.js';
 import { dedupeRows, type DedupeRule } from './dedupe.js';
 import { analyzeDelimitedHead, FastDelimitedReader, readDelimitedWithCsvParse, type DelimitedSetup } from './delimited.js';
 import { Ingest } from './ingest.js';
@@ -74,6 +75,8 @@ export interface PrepRequest {
   resolvedConfig?: unknown;
   /** Delimited reader: the byte-level fast path (default) or csv-parse throughout (reference). */
   parser?: 'fast' | 'csv-parse';
+  /** "Now" for the plausibility of timestamps (epoch ms; default the clock). */
+  now?: number;
 }
 
 export interface PrepSplitSummary {
@@ -178,6 +181,8 @@ interface ReadState {
   /** Created from the first file's columns (they decide feedback kind, ts and events). */
   ingest: Ingest | null;
   roles: string | null;
+  /** The first input's column plan and what its first rows held, to explain surprises. */
+  columns: ColumnContext | null;
 }
 
 interface ReadContext {
@@ -196,6 +201,7 @@ interface ReadContext {
   bar: ProgressBar;
   bytesDone: number;
   firstPath: string;
+  now: number;
 }
 
 /** Reads one input file into the shared Ingest: head analysis, column plan, then every chunk. */
@@ -224,13 +230,28 @@ async function readInput(file: InputFile, ctx: ReadContext, state: ReadState): P
     let setup: DelimitedSetup | null = null;
     let jsonPlan: JsonPlan | null = null;
     let plan: ColumnPlan;
+    let columns: ColumnContext;
     if (file.kind.format === 'jsonl') {
       jsonPlan = analyzeJsonHead(headText, headFinal, ctx.spec, file.path);
       plan = jsonFieldPlan(jsonPlan);
+      const labels: ColumnContext['labels'] = {};
+      for (const role of COLUMN_ROLES) {
+        const key = jsonPlan[role];
+        if (key !== null) labels[role] = typeof key === 'number' ? `field ${key}` : `key ${JSON.stringify(key)}`;
+      }
+      const source: PlanSource = ctx.spec !== null ? 'columns' : COLUMN_ROLES.some((r) => typeof jsonPlan?.[r] === 'number') ? 'position' : 'header';
+      columns = { file: file.path, plan, source, profiles: [], header: null, labels };
     } else {
       setup = analyzeDelimitedHead(headText, headFinal, file.kind, { delimiter: ctx.cfg.delimiter, header: ctx.cfg.header, spec: ctx.spec }, file.path);
-      plan = resolvePlan(ctx.spec, setup.headerFields, setup.columnCount, file.path);
+      const choice = choosePlan(ctx.spec, setup.headerFields, setup.columnCount, file.path, setup.sample, ctx.now);
+      plan = choice.plan;
+      const labels: ColumnContext['labels'] = {};
+      for (const role of COLUMN_ROLES) if (plan[role] >= 0) labels[role] = describeColumn(plan[role], setup.headerFields);
+      columns = { file: file.path, plan, source: choice.source, profiles: choice.profiles, header: setup.headerFields, labels };
     }
+    const guess = describeGuess(columns);
+    if (guess !== null) ctx.io.log.info(guess);
+    state.columns ??= columns;
     const fileRoles = planRoles(plan).join(',');
     if (state.ingest === null) {
       if (ctx.splitSpec.kind === 'temporal' && plan.ts < 0) {
@@ -347,9 +368,16 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     io.log.debug(`prep: ${name} ${((now - tPhase) / 1000).toFixed(3)} s`);
     tPhase = now;
   };
-  const warn = (msg: string): void => {
+  const now = req.now ?? Date.now();
+  const note = (msg: string): void => {
     warnings.push(msg);
     io.log.warn(msg);
+  };
+  // Under --strict a surprise in the data is an error; notes on how flags combine (a --split share
+  // that a --test file replaces) are not surprises in the data, so they stay warnings.
+  const warn = (msg: string): void => {
+    if (cfg.strict) throw new DataError(`${msg} (--strict, config prep.strict, makes this warning an error; no dataset was written.)`);
+    note(msg);
   };
 
   // 1. Settings (all usage errors before anything is read or written).
@@ -392,19 +420,32 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
   try {
     rejects = await RejectSink.create(join(staged.path, REJECTS_FILE), !cfg.anonymize);
     const sink = rejects;
+    const state: ReadState = { ingest: null, roles: null, columns: null };
     const overLimit = (read: number): boolean =>
       maxRejects.kind === 'count' ? sink.count > maxRejects.count : sink.count * 100 > maxRejects.percent * read;
+    const whyRejected = (): string =>
+      state.columns !== null
+        ? explainRejects(state.columns, {
+            reasons: sink.reasons(),
+            total: sink.count,
+            tsUnit: cfg.ts_unit,
+            tsFormat: cfg.ts_format,
+            unweighted: state.ingest?.unweighted ?? new Map<string, number>(),
+            eventWeights,
+          })
+        : '';
     const tooMany = (read: number): DataError => {
       const reasons = Object.entries(sink.reasons()).map(([k, v]) => `${k} ${v}`).join(', ');
       const first = sink.examples.map((e) => `${e.file}:${e.line} ${e.reason} (${e.detail})`).join('; ');
       const pct = read > 0 ? ` (${((100 * sink.count) / read).toFixed(2)}% of ${read} rows read)` : '';
+      const why = whyRejected();
+      const advice = why !== '' ? `${why} No dataset was written.` : 'No dataset was written; fix the input (see the reasons) or raise --max-rejects.';
       return new DataError(
-        `Too many rejected rows: ${sink.count}${pct}, over --max-rejects ${describeMaxRejects(maxRejects)} (config prep.max_rejects). By reason: ${reasons}. First: ${first}. No dataset was written; fix the input (see the reasons) or raise --max-rejects.`,
+        `Too many rejected rows: ${sink.count}${pct}, over --max-rejects ${describeMaxRejects(maxRejects)} (config prep.max_rejects). By reason: ${reasons}. First: ${first}. ${advice}`,
       );
     };
 
     // 2. Read every input.
-    const state: ReadState = { ingest: null, roles: null };
     const ctx: ReadContext = {
       cfg,
       spec,
@@ -421,16 +462,25 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
       bar,
       bytesDone: 0,
       firstPath: files[0].path,
+      now,
     };
     const outcomes: ReadOutcome[] = [];
     for (const file of files) outcomes.push(await readInput(file, ctx, state));
     const ing = state.ingest;
-    if (ing === null) throw new DataError('No input was read.');
+    const columns = state.columns;
+    if (ing === null || columns === null) throw new DataError('No input was read.');
     const store = ing.store;
     const read = ing.seq;
     if (overLimit(read)) throw tooMany(read);
     bar.update(totalBytes, 'processing');
     phase('read');
+    // Under a generous --max-rejects, most rows may be gone without an error: say why.
+    if (sink.count * 2 > read) warn(`${sink.count} of ${read} rows were rejected (see rejects.jsonl). ${whyRejected() || `By reason: ${JSON.stringify(sink.reasons())}.`}`);
+    const ratingNote = ing.opts.feedback === 'explicit' ? checkRatings(store, columns, now) : null;
+    if (ratingNote !== null) warn(ratingNote);
+    const timeNote = checkTimes(store, columns, cfg.ts_unit, cfg.ts_format, now);
+    if (timeNote !== null) warn(timeNote);
+    if (ing.opts.feedback === 'implicit') for (const weightNote of checkEventWeights(eventWeights, ing.eventNames, ing.unweighted)) warn(weightNote);
 
     // 3. Dedupe, k-core, split on the accepted rows.
     const n = store.length;
@@ -457,12 +507,22 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     const split = applySplit(store, assign, nUsers0, splitSpec, predefined, req.seed);
     phase('split');
     await checkAbort();
-    for (const note of split.notes) warn(note);
+    for (const text of split.notes) note(text);
 
     // 4. Vocabularies of the ids that still have rows, in order of first appearance.
     const sum = summarizeRows(store, assign, nUsers0, nItems0);
     const um = sum.users;
     const im = sum.items;
+    const splitStats = splitStatistics(store, assign, nUsers0, nItems0);
+    const splitNotes = checkSplits({
+      spec: splitSpec,
+      ratios: split.ratios,
+      rows: { train: splitStats.train.rows, valid: splitStats.valid.rows, test: splitStats.test.rows },
+      predefined,
+      userCounts: um.counts,
+      removed: { rejected: sink.count, deduplicated, filtered: kcore.removed, minUser: cfg.min_user, minItem: cfg.min_item },
+    });
+    for (const splitNote of splitNotes) warn(splitNote);
     const fp = req.anonKey && cfg.anonymize ? keyFingerprint(req.anonKey) : null;
     const userIds: string[] = new Array<string>(um.size);
     const itemIds: string[] = new Array<string>(im.size);
@@ -481,7 +541,6 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     phase('vocab');
 
     // 5. Split files (rows already in (user, ts, seq) order); per-split stats with cold ids.
-    const splitStats = splitStatistics(store, assign, nUsers0, nItems0);
     const eventNames = store.events ? ing.eventNames : null;
     for (const [name, code] of [['train', TRAIN], ['valid', VALID], ['test', TEST]] as const) {
       await checkAbort();
@@ -518,6 +577,10 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
         delimiter: cfg.delimiter,
         header: cfg.header,
         columns: cfg.columns,
+        // The first input's mapping (header name, JSON key or 0-based index per role), guessed or given.
+        column_map: outcomes[0].source.columns,
+        columns_guessed: columns.source !== 'columns',
+        columns_from: columns.source,
         ts_unit: cfg.ts_unit,
         ts_format: cfg.ts_format,
         ts_year: cfg.ts_year,
@@ -532,6 +595,7 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
         anonymize: cfg.anonymize,
         max_rejects: describeMaxRejects(maxRejects),
         parser: req.parser ?? 'fast',
+        strict: cfg.strict,
       },
       config: req.resolvedConfig ?? null,
       rows,
@@ -564,6 +628,7 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
       },
       anonymize: fp !== null ? { algorithm: ANONYMIZE_ALGORITHM, key_fingerprint: fp } : null,
       files: { ...SPLIT_FILES, ...VOCAB_FILES, rejects: REJECTS_FILE },
+      warnings,
     };
     await sink.close();
     await writeFileAtomic(join(staged.path, MANIFEST_FILE), stableJson(manifest));

@@ -189,3 +189,22 @@ export function patternTsParser(pattern: string, year: number | null): TsParser 
 export function makeTsParser(unit: TsUnit, pattern: string | null, year: number | null): TsParser {
   return pattern !== null ? patternTsParser(pattern, year) : unitTsParser(unit);
 }
+
+/**
+ * Times a behaviour log plausibly holds: from 1995 (the oldest public e-commerce and rating logs,
+ * e.g. MovieLens-25M, start in January 1995) to a day after now (clock skew between servers).
+ * Outside it, a column is usually not a timestamp, or its unit is wrong.
+ */
+export const PLAUSIBLE_TS_MIN_MS = Date.UTC(1995, 0, 1);
+export const DAY_MS = 86_400_000;
+
+export function plausibleTsMs(ms: number, nowMs: number): boolean {
+  return ms >= PLAUSIBLE_TS_MIN_MS && ms <= nowMs + DAY_MS;
+}
+
+/** `1997-12-04T15:55:49Z` without milliseconds when they are 0; the raw number when out of Date's range. */
+export function describeTsMs(ms: number): string {
+  const d = new Date(ms);
+  if (Number.isNaN(d.getTime())) return `${ms} ms`;
+  return d.toISOString().replace('.000Z', 'Z');
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseIsoTs, patternTsParser, unitTsParser } from '../../../../src/data/prep/timestamps.js';
+import { describeTsMs, parseIsoTs, patternTsParser, plausibleTsMs, unitTsParser } from '../../../../src/data/prep/timestamps.js';
 import { Prng } from '../../../../src/util/prng.js';
 import { canonicalIntBytes, parseNumberBytes, parseNumberString } from '../../../../src/data/prep/numbers.js';
 
@@ -70,5 +70,18 @@ describe('number parsing', () => {
     expect(f('-1')).toBe(-1);
     expect(f('1e3')).toBe(-1);
     expect(f('1234567890123456')).toBe(-1);
+  });
+});
+
+describe('plausible times', () => {
+  it('span 1995 to a day after now, and print as ISO without zero milliseconds', () => {
+    const now = Date.UTC(2026, 0, 1);
+    expect(plausibleTsMs(Date.UTC(1995, 0, 1), now)).toBe(true);
+    expect(plausibleTsMs(Date.UTC(1994, 11, 31), now)).toBe(false);
+    expect(plausibleTsMs(now + 86_400_000, now)).toBe(true);
+    expect(plausibleTsMs(now + 86_400_001, now)).toBe(false);
+    expect(describeTsMs(881250949000)).toBe('1997-12-04T15:55:49Z');
+    expect(describeTsMs(5)).toBe('1970-01-01T00:00:00.005Z');
+    expect(describeTsMs(9e15)).toBe('9000000000000000 ms');
   });
 });
