@@ -63,7 +63,7 @@ describe('rec CLI shell', () => {
     expect(fromFile.stderr).toMatch(/train\.epochs.*config:/s);
     const fromEnv = await rec(['train', '--config', cfg, '--out', join(dir, 'b'), '--lr', 'oops'], { env: { REC_TRAIN_EPOCHS: '1' } });
     expect(fromEnv.code).toBe(2);
-    expect(fromEnv.stderr).toMatch(/--lr expects a number/);
+    expect(fromEnv.stderr).toMatch(/--lr expects a finite decimal number.*Received: "oops"/);
   });
 });
 

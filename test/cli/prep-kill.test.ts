@@ -98,7 +98,8 @@ describe('rec prep under SIGKILL (PRODUCT §3: a crash never leaves a half datas
       // null: the signal came before rec installed its handlers (start-up), which is as harmless.
       expect([143, null], term.stderr).toContain(term.code);
       expect(term.stderr).not.toMatch(/unexpected failure/);
-      expect(temps().sort()).toEqual(leftBefore);
+      // Its own staged folder is gone; it may also have swept the stale ones the kills left.
+      expect(temps().filter((t) => !leftBefore.includes(t))).toEqual([]);
       expect(existsSync(out) ? readFileSync(join(out, 'manifest.json'), 'utf8') : null).toBe(before);
     }
     if (term.code === 143) {

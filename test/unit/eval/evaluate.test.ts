@@ -10,11 +10,12 @@ beforeAll(async () => {
 });
 
 // Dataset vocabulary a..e; the model's vocabulary lists the items in reverse and lacks user u3, so
-// every lookup has to go through raw ids. Model scores: a .5, b .4, c .3, d .2, e .1.
+// every lookup has to go through raw ids. Model scores: a .5, b .4, c .3, d .2, e .1. u2 (never
+// evaluated: no test rows) gives every item a training row, so none is cold.
 const ds = makeDataset({
   users: ['u0', 'u1', 'u2', 'u3'],
   items: ['a', 'b', 'c', 'd', 'e'],
-  train: [['u0', 'a'], ['u1', 'b'], ['u2', 'd'], ['u3', 'a']],
+  train: [['u0', 'a'], ['u1', 'b'], ['u2', 'd'], ['u2', 'c'], ['u2', 'e'], ['u3', 'a']],
   test: [['u0', 'c'], ['u0', 'e'], ['u1', 'a'], ['u3', 'b']],
 });
 const modelVocab = { users: vocab(['u1', 'u0', 'u2']), items: vocab(['e', 'd', 'c', 'b', 'a']) };
@@ -73,13 +74,14 @@ describe('evaluate: sampled protocol', () => {
 
   it('draws the same negatives for the same seed and different ones for another', async () => {
     const big = makeDataset({
-      users: ['u'],
       items: Array.from({ length: 50 }, (_, i) => `i${i}`),
-      train: [['u', 'i0']],
+      // A second user gives every item a training row (none is cold).
+      users: ['u', 'w'],
+      train: [['u', 'i0'], ...Array.from({ length: 50 }, (_, i): [string, string] => ['w', `i${i}`])],
       test: [['u', 'i1']],
     });
     const p = prepareEval({ dataset: big, split: 'test', model: { users: big.users, items: big.items }, relevanceThreshold: null });
-    const m = scoredMf({ users: 1, itemScores: Array.from({ length: 50 }, (_, i) => i / 50) });
+    const m = scoredMf({ users: 2, itemScores: Array.from({ length: 50 }, (_, i) => i / 50) });
     const opts = (seed: number) => ({ protocol: { name: 'sampled' as const, n: 10, seed }, metrics: parseMetrics('hr@5', []), ratingRange: null, userBlock: 4 });
     const a = await evaluate(m, p, opts(1));
     const b = await evaluate(m, p, opts(1));
@@ -106,7 +108,7 @@ describe('evaluate: candidates protocol', () => {
     // u0: c and e each against [b] alone: rank 2 both times.
     expect(out.metrics['hr@1']).toBe(0);
     expect(out.metrics['hr@2']).toBe(1);
-    expect(out.candidates).toEqual({ dropped_unknown: 1, dropped_positive: 1, unused_lines: 1 });
+    expect(out.candidates).toEqual({ dropped_unknown: 1, dropped_positive: 1, unused_lines: 1, dropped_cold: 0 });
     expect(out.users).toEqual({ evaluated: 1, skipped: 2, skipped_by_reason: { no_candidates: 1, unknown_user: 1 } });
     expect(out.protocol).toEqual({ name: 'candidates', file: 'c.tsv' });
   });
@@ -135,9 +137,9 @@ describe('evaluate: rating errors', () => {
 describe('prepareEval', () => {
   it('keeps only values at or above the relevance threshold as relevant', () => {
     const rated = makeDataset({
-      users: ['u', 'v'],
+      users: ['u', 'v', 'w'],
       items: ['a', 'b', 'c'],
-      train: [['u', 'a', 3]],
+      train: [['u', 'a', 3], ['v', 'a', 4], ['w', 'b', 4], ['w', 'c', 4]],
       test: [['u', 'b', 5], ['u', 'c', 2], ['v', 'a', 1]],
       feedback: 'explicit',
     });
@@ -146,5 +148,35 @@ describe('prepareEval', () => {
     expect(p.skipped).toEqual({ no_relevant: 1 });
     // Evaluating test excludes train and valid items from the ranking.
     expect([...p.exclude.items]).toEqual([0]);
+  });
+
+  it('skips users without a training row and drops items without one: they are counted, never ranked', async () => {
+    // x is new in test (no train row), so is user z; model rows of learned-nothing items count too.
+    const ds2 = makeDataset({
+      users: ['u', 'v', 'z'],
+      items: ['a', 'b', 'c', 'x'],
+      train: [['u', 'a'], ['v', 'b'], ['v', 'c']],
+      test: [['u', 'b'], ['u', 'x'], ['v', 'x'], ['z', 'a']],
+    });
+    const p = prepareEval({ dataset: ds2, split: 'test', model: { users: ds2.users, items: ds2.items }, relevanceThreshold: null });
+    expect(p.skipped).toEqual({ cold_user: 1, cold_item: 1 });
+    expect(p.coldRelevantItems).toBe(2);
+    expect([...p.unrankable]).toEqual([3]);
+    // x scores highest of all, yet never takes a place in u's ranking: b (.2) is ranked against c only.
+    const m = scoredMf({ users: 3, itemScores: [0.5, 0.2, 0.1, 9] });
+    const full = await evaluate(m, p, { protocol: { name: 'full' }, metrics: parseMetrics('hr@1,auc', []), ratingRange: null, userBlock: 4 });
+    expect(full.metrics['hr@1']).toBe(1);
+    expect(full.metrics.auc).toBe(1);
+    expect(full.relevant_cold_items).toBe(2);
+    expect(full.users.skipped_by_reason).toEqual({ cold_user: 1, cold_item: 1 });
+    // Sampled negatives come only from items with training rows: for u that leaves c.
+    const sampled = await evaluate(m, p, { protocol: { name: 'sampled', n: 5, seed: 1 }, metrics: parseMetrics('hr@1', []), ratingRange: null, userBlock: 4 });
+    expect([...sampled.negatives!.negatives[0]]).toEqual([2]);
+    // A model row that was never learned is cold even when the dataset has a train row for it.
+    const learned = { users: Uint8Array.from([1, 1, 0]), items: Uint8Array.from([1, 1, 0, 0]) };
+    const q = prepareEval({ dataset: ds2, split: 'test', model: { users: ds2.users, items: ds2.items }, relevanceThreshold: null, trained: learned });
+    expect([...q.unrankable]).toEqual([2, 3]);
+    const cands = await evaluate(m, q, { protocol: { name: 'candidates', file: 'c.tsv', lists: [{ user: 'u', items: ['c', 'x'], line: 1 }] }, metrics: parseMetrics('hr@1', []), ratingRange: null, userBlock: 4 });
+    expect(cands.candidates).toEqual({ dropped_unknown: 0, dropped_positive: 0, unused_lines: 0, dropped_cold: 2 });
   });
 });

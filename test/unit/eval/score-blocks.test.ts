@@ -87,7 +87,8 @@ describe('blocked and chunked scores equal unblocked ones', () => {
     const ds = makeDataset({
       users: ids('u', numUsers),
       items: ids('i', numItems),
-      train: Array.from({ length: numUsers }, (_, u) => [`u${u}`, `i${(u * 5) % numItems}`] as const),
+      // Every item gets a training row (cold items would not be ranked at all).
+      train: Array.from({ length: Math.max(numUsers, numItems) }, (_, r) => [`u${r % numUsers}`, `i${(r * 5) % numItems}`] as const),
       test: Array.from({ length: numUsers * 2 }, (_, r) => [`u${r % numUsers}`, `i${(r * 11 + 3) % numItems}`] as const),
     });
     const prep = prepareEval({ dataset: ds, split: 'test', model: { users: ds.users, items: ds.items }, relevanceThreshold: null });
