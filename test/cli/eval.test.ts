@@ -61,7 +61,7 @@ describe('rec eval', () => {
     expect(existsSync(negatives)).toBe(true);
     const c = await evalJson(['--protocol', `candidates:${negatives}`, '--k', '5,10', '--metrics', 'hr,ndcg,mrr']);
     expect(c.metrics).toEqual(a.metrics);
-    expect(c.candidates).toEqual({ dropped_unknown: 0, dropped_positive: 0, unused_lines: 0 });
+    expect(c.candidates).toEqual({ dropped_unknown: 0, dropped_positive: 0, unused_lines: 0, dropped_cold: 0 });
     expect(existsSync(join(ck, 'eval-test-candidates.json'))).toBe(true);
   });
 
