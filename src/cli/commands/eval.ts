@@ -73,7 +73,7 @@ export function registerEval(program: Command, runtime: Runtime): void {
       const failed = result.gates.checks.filter((c) => !c.passed);
       for (const c of failed) ctx.log.error(`quality gate failed: ${describeFailure(c)}`);
       const lines = [
-        `${e.split} split, protocol ${e.protocol.name}${e.protocol.n ? ` (${e.protocol.n} negatives)` : ''}: ${e.users.evaluated} users evaluated, ${e.users.skipped} skipped (engine ${engine.name})`,
+        `${e.split} split, protocol ${e.protocol.name}${e.protocol.n ? ` (${e.protocol.n} negatives)` : ''}: ${e.users.evaluated} users evaluated, ${e.users.skipped} skipped${skippedWhy(e.users.skipped_by_reason)} (engine ${engine.name})`,
         ...Object.entries(e.metrics).map(([name, v]) => `  ${name.padEnd(14)} ${Number.isNaN(v) ? 'n/a' : v.toFixed(4)}${result.baseline ? `   baseline ${result.baseline.metrics[name]?.toFixed(4) ?? 'n/a'}` : ''}`),
         `written: ${result.file}`,
       ];
@@ -85,4 +85,13 @@ export function registerEval(program: Command, runtime: Runtime): void {
       };
     });
   });
+}
+
+/** ` (cold_user 6928, cold_item 1233)`: why users were skipped, largest first; empty when none were. */
+function skippedWhy(byReason: Record<string, number>): string {
+  const parts = Object.entries(byReason)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([reason, n]) => `${reason} ${n}`);
+  return parts.length > 0 ? ` (${parts.join(', ')})` : '';
 }
