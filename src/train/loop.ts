@@ -134,7 +134,7 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
       const signal = opts.signal.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
       throw new InterruptedError(
         signal,
-        `${signal} received during validation: saved a resumable state after the steps of epoch ${state.epoch + 1} (its validation reruns on resume). Continue with --resume.`,
+        `${signal} received during validation: saved a resumable state after the steps of epoch ${state.epoch + 1} (its validation reruns on resume).`,
       );
     }
     const validSeconds = (performance.now() - validStart) / 1000;
