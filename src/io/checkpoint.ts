@@ -89,6 +89,8 @@ export interface TrainerState {
   best: { epoch: number; metric: string; value: number } | null;
   epochs_without_improvement: number;
   train_seconds: number;
+  /** Training seconds of the current epoch's steps so far (0 at an epoch boundary); absent in older states. */
+  epoch_seconds?: number;
 }
 
 export interface EpochRecord {

@@ -83,7 +83,8 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
     // Epoch time includes building the epoch (negative sampling, shuffling), as the issue and the
     // PyTorch reference count it; validation is timed apart.
     let segmentStart = performance.now();
-    const secondsBefore = state.train_seconds;
+    // A resumed epoch counts the seconds its steps took before the interruption too.
+    const secondsBefore = state.train_seconds - (Number.isFinite(state.epoch_seconds) ? (state.epoch_seconds as number) : 0);
     const steps = task.beginEpoch(epochRng);
     const bar = opts.progress.start(`epoch ${state.epoch + 1}/${opts.epochs}`, steps, 'steps', { rate: { unit: 'ex', scale: steps > 0 ? task.epochExamples() / steps : 0 } });
     let lastYield = performance.now();
@@ -108,6 +109,7 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
       const interrupted = opts.signal?.aborted === true && s + 1 < steps;
       if (interrupted || (opts.saveEvery > 0 && state.global_step % opts.saveEvery === 0 && s + 1 < steps)) {
         state.train_seconds += (performance.now() - segmentStart) / 1000;
+        state.epoch_seconds = state.train_seconds - secondsBefore;
         segmentStart = performance.now();
         await cb.saveState(state);
         saved = true;
@@ -122,6 +124,7 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
     state.train_seconds += (performance.now() - segmentStart) / 1000;
     // Every segment of this epoch (saves with --save-every split it), in this process.
     const epochSeconds = state.train_seconds - secondsBefore;
+    state.epoch_seconds = epochSeconds;
     opts.log.debug(`epoch ${state.epoch + 1}: ${steps} steps done in ${epochSeconds.toFixed(1)}s; validating`);
     const validStart = performance.now();
     let valid: Record<string, number>;
@@ -162,6 +165,7 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
     }
     state.epoch += 1;
     state.step_in_epoch = 0;
+    state.epoch_seconds = 0;
     state.loss_sum = 0;
     state.loss_count = 0;
     state.epoch_prng = epochRng.state();

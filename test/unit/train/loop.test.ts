@@ -51,7 +51,7 @@ describe('runLoop: a signal during validation', () => {
     const error: unknown = await run.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InterruptedError);
     expect((error as InterruptedError).signal).toBe('SIGINT');
-    expect((error as Error).message).toMatch(/during validation: saved a resumable state after the steps of epoch 1 .*--resume/);
+    expect((error as Error).message).toMatch(/during validation: saved a resumable state after the steps of epoch 1 \(its validation reruns on resume\)/);
     expect(saved).toHaveLength(1);
     expect(saved[0]).toMatchObject({ epoch: 0, step_in_epoch: STEPS, global_step: STEPS, loss_count: STEPS });
     expect(task.steps).toEqual([0, 1, 2, 3, 4]);
@@ -69,6 +69,20 @@ describe('runLoop: a signal during validation', () => {
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({ epoch: 1, loss: 0.5, valid: { 'ndcg@10': 0.25 } });
     expect(records[0].valid_seconds).toBeGreaterThanOrEqual(0);
+  });
+
+  it('a resumed epoch counts the seconds its steps took before the interruption', async () => {
+    // As saved mid-epoch: 3 of 5 steps done, 40 s of them (an old state without epoch_seconds counts 0).
+    const start: TrainerState = { ...initialState(1), step_in_epoch: 3, global_step: 3, loss_sum: 1.5, loss_count: 3, train_seconds: 100, epoch_seconds: 40 };
+    const records: EpochRecord[] = [];
+    const result = await runLoop(fakeTask(), start, options(), {
+      validate: async () => ({ 'ndcg@10': 0.25 }),
+      saveState: async () => undefined,
+      onEpochEnd: async ({ record }) => void records.push(record),
+    });
+    expect(records[0].seconds).toBeGreaterThanOrEqual(40);
+    expect(records[0].examples_per_s).toBeLessThanOrEqual(Math.ceil((STEPS * 10) / 40));
+    expect(result.state.epoch_seconds).toBe(0);
   });
 
   it('a validation failure without a signal is not turned into an interruption', async () => {
