@@ -45,9 +45,10 @@ export async function buildContext(cmd: Command, command: CommandName, signal: A
   let level: LogLevel = resolved.config.log_level;
   if (flags.quiet) level = 'warn';
   if (flags.verbose) level = 'debug';
-  const log = createLogger(level, process.stderr);
   const interactive =
     process.stderr.isTTY === true && !process.env.CI && !flags.json && flags.progress !== false && level !== 'warn';
-  const progress: Progress = interactive ? ttyProgress(process.stderr) : noProgress;
+  const tty = interactive ? ttyProgress(process.stderr) : null;
+  const progress: Progress = tty ?? noProgress;
+  const log = createLogger(level, tty?.logSink ?? process.stderr);
   return { resolved, io: { log, progress, signal }, log, json: flags.json === true, cwd, env: process.env };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { progressPayload } from '../../../src/cli/progress.js';
+import { PassThrough } from 'node:stream';
+import { progressPayload, ttyProgress } from '../../../src/cli/progress.js';
 
 describe('progressPayload', () => {
   it('shows examples/s (steps/s × examples per step) and the ETA', () => {
@@ -9,5 +10,29 @@ describe('progressPayload', () => {
   it('shows the ETA alone when no rate unit was asked for, and nothing before there is a rate', () => {
     expect(progressPayload({ perSecond: 1e6, etaSeconds: 3 }, {})).toEqual({ speed: '', remaining: ' | ETA 3s' });
     expect(progressPayload({ perSecond: null, etaSeconds: null }, { rate: { unit: 'ex', scale: 1 } })).toEqual({ speed: '', remaining: '' });
+  });
+});
+
+describe('ttyProgress logSink', () => {
+  it('writes plainly without a bar; under a live bar clears its line, wraps the message and re-saves the cursor below it', () => {
+    const out: string[] = [];
+    const stream = Object.assign(new PassThrough(), { isTTY: true, columns: 80, rows: 24 });
+    stream.on('data', (d: Buffer) => out.push(d.toString()));
+    const tty = ttyProgress(stream as unknown as NodeJS.WriteStream);
+    tty.logSink.write('before\n');
+    const bar = tty.start('prep', 10, 'B');
+    tty.logSink.write('guessed user=0,item=1\n');
+    bar.stop();
+    tty.logSink.write('after\n');
+    return new Promise<void>((done) => {
+      setImmediate(() => {
+        const text = out.join('');
+        expect(text.startsWith('before\n')).toBe(true);
+        // Cursor save (ESC 7) after the message, so the bar's stop() restores to the line below it.
+        expect(text).toContain('\r\x1b[2K\x1b[?7hguessed user=0,item=1\n\x1b[?7l\x1b7');
+        expect(text.endsWith('after\n')).toBe(true);
+        done();
+      });
+    });
   });
 });
