@@ -14,8 +14,7 @@ import { ConfigError, UsageError, describeValue } from '../util/errors.js';
 import { utf8ErrorOffset } from '../util/lines.js';
 import { parseDecimal } from '../util/numbers.js';
 import { type Config, configSchema, type ModelName, MODELS } from './schema.js';
-
-export type Tree = { [key: string]: unknown };
+import { isTree, RESERVED_KEYS, setPath, type Tree } from './tree.js';
 
 export interface ConfigLayer {
   /** e.g. `default`, `configs/models/mf.yaml`, `config:run.yaml`, `env:REC_SEED`, `flag:--lr` (per key). */
@@ -34,10 +33,6 @@ export interface ResolvedConfig {
 const here = dirname(fileURLToPath(import.meta.url));
 /** configs/ ships beside dist/; the same relative hop works from src/ under vitest. */
 export const CONFIGS_DIR = resolve(here, here.includes(`${join('dist', 'src')}`) ? '../../../configs' : '../../configs');
-
-export function isTree(value: unknown): value is Tree {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 export function leafPaths(tree: Tree, prefix = ''): string[] {
   const out: string[] = [];
@@ -58,12 +53,6 @@ export function getPath(tree: Tree, path: string): unknown {
   return node;
 }
 
-/**
- * Keys that would reach Object.prototype through `obj[key] = …` or a merge (`__proto__:` in a
- * YAML file, a hand-edited run.json): refused wherever a layer comes from, before any merge.
- */
-const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
-
 function assertNoReservedKeys(value: unknown, layer: ConfigLayer, prefix = ''): void {
   if (Array.isArray(value)) {
     value.forEach((item, i) => assertNoReservedKeys(item, layer, `${prefix}[${i}]`));
@@ -79,17 +68,6 @@ function assertNoReservedKeys(value: unknown, layer: ConfigLayer, prefix = ''): 
     }
     assertNoReservedKeys(value[key], layer, path);
   }
-}
-
-export function setPath(tree: Tree, path: string, value: unknown): void {
-  const parts = path.split('.');
-  if (parts.some((part) => RESERVED_KEYS.has(part))) throw new ConfigError(`Config key ${path} is not allowed: it names a reserved property.`);
-  let node = tree;
-  for (const part of parts.slice(0, -1)) {
-    if (!Object.hasOwn(node, part) || !isTree(node[part])) node[part] = Object.create(null) as Tree;
-    node = node[part] as Tree;
-  }
-  node[parts[parts.length - 1]] = value;
 }
 
 /** A deep copy on null-prototype objects, so no key of a layer can reach Object.prototype. */

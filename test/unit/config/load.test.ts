@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { configToYaml, loadConfigFile, resolveConfig, resolveLayers, setPath } from '../../../src/config/load.js';
+import { configToYaml, loadConfigFile, resolveConfig, resolveLayers } from '../../../src/config/load.js';
+import { setPath } from '../../../src/config/tree.js';
 import { ConfigError } from '../../../src/util/errors.js';
 
 describe('resolveLayers', () => {
