@@ -209,7 +209,8 @@ export function registerRecommend(program: Command, runtime: Runtime): void {
 
       if (similar) {
         const queries = resolveItems(o.similarTo ?? [], loaded.items);
-        const trainedItems = await readTrainedItems(ckpt, loaded.run, dataDir, loaded.items, ctx.log);
+        // The checkpoint's own record first; older checkpoints fall back to the dataset's train rows.
+        const trainedItems = loaded.trained?.items ?? (await readTrainedItems(ckpt, loaded.run, dataDir, loaded.items, ctx.log));
         const untrained = untrainedItemsMessage(queries, trainedItems, loaded.items);
         if (untrained !== null) ctx.log.warn(untrained);
         if (k > numItems - 1) ctx.log.warn(`--k ${k} is more than the ${numItems - 1} other items of the catalogue: each list has at most ${numItems - 1} items.`);

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, utimesSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CHECKPOINT_KIND, findCompleteDir, readMetrics, readRunJson, recoverStagedDir, recordedWeightsHash } from '../../../src/io/checkpoint.js';
+import { CHECKPOINT_KIND, findCompleteDir, readMetrics, readRunJson, readTrainedRows, recoverStagedDir, recordedWeightsHash, writeTrainedRows } from '../../../src/io/checkpoint.js';
 import { DataError } from '../../../src/util/errors.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'rec-ckpt-'));
@@ -78,5 +78,24 @@ describe('checkpoint output kind', () => {
     expect(recordedWeightsHash({ status: 'completed', weights_sha256 }, 'model/weights.bin')).toBe('abc');
     expect(recordedWeightsHash({ status: 'running', weights_sha256 }, 'model/weights.bin')).toBeNull();
     expect(recordedWeightsHash({ status: 'completed' }, 'last/optimizer.bin')).toBeNull();
+  });
+});
+
+describe('vocab/trained.json', () => {
+  it('round-trips the learned rows bit for bit; absent is null, damaged is a DataError naming the file', async () => {
+    const d = dir();
+    expect(await readTrainedRows(d)).toBeNull();
+    const users = Uint8Array.from({ length: 19 }, (_, i) => (i % 3 === 0 ? 1 : 0));
+    const items = Uint8Array.from([1, 0, 0, 1, 1, 1, 1, 1, 0]);
+    await writeTrainedRows(d, { users, items });
+    const json = JSON.parse(readFileSync(join(d, 'vocab', 'trained.json'), 'utf8')) as { users: { rows: number; trained: number } };
+    expect(json.users).toMatchObject({ rows: 19, trained: 7 });
+    const back = await readTrainedRows(d);
+    expect(Array.from(back!.users)).toEqual(Array.from(users));
+    expect(Array.from(back!.items)).toEqual(Array.from(items));
+    writeFileSync(join(d, 'vocab', 'trained.json'), '{"users": {"rows": 9, "bits": "AAAA"}, "items": {"rows": 1, "bits": "AA=="}}');
+    await expect(readTrainedRows(d)).rejects.toThrow(/trained\.json: "users" has 3 bytes of bits for 9 rows/);
+    writeFileSync(join(d, 'vocab', 'trained.json'), '{"users": ');
+    await expect(readTrainedRows(d)).rejects.toBeInstanceOf(DataError);
   });
 });

@@ -56,6 +56,14 @@ describe('recommend', () => {
     expect(pairsOf(u1.items)).toEqual([['i0', 0], ['i2', 0]]);
   });
 
+  it('never serves a warm user an item whose row was not learned; cold users still get it by popularity', () => {
+    // i2 scores highest for u0 (2) but has no learned row: it is skipped, not ranked on a random vector.
+    const masked = { ...source, trainedItems: Uint8Array.from([1, 1, 0, 1]) };
+    const [u0, cold] = recommend(masked, queries(['u0', 0], ['new', -1]), { k: 3, excludeSeen: false });
+    expect(pairsOf(u0.items)).toEqual([['i0', 1], ['i1', 0.5], ['i3', -1]]);
+    expect(cold.items.map((s) => s.item)).toEqual(['i1', 'i3', 'i0']);
+  });
+
   it('--include-seen keeps seen items', () => {
     const [u0] = recommend(source, queries(['u0', 0]), { k: 2, excludeSeen: false });
     expect(pairsOf(u0.items)).toEqual([['i2', 2], ['i0', 1]]);
