@@ -124,7 +124,7 @@ export function tableCells(row: RunRow): string[] {
     evals || '-',
     row.parents.length ? row.parents.map((p) => shortPath(p.path)).join(', ') : '-',
     formatAge(row.age_seconds),
-    row.train_seconds === null ? '-' : formatNumber(Math.round(row.train_seconds * 10) / 10),
+    row.train_seconds === null ? '-' : formatNumber(Math.round(row.train_seconds * 100) / 100),
   ];
 }
 
