@@ -67,9 +67,6 @@ export async function listRuns(root: string, now: Date = new Date()): Promise<Ru
   const rows: RunRow[] = [];
   const seen = new Set<string>();
   const walk = async (dir: string, depth: number): Promise<void> => {
-    const real = await realpath(dir);
-    if (seen.has(real)) return;
-    seen.add(real);
     let names: string[];
     try {
       names = await readdir(dir);
@@ -81,6 +78,11 @@ export async function listRuns(root: string, now: Date = new Date()): Promise<Ru
       rows.push(await readRun(root, dir, now));
       return;
     }
+    // Only folders of checkpoints are remembered: a link back up the tree ends here, while a
+    // link to a checkpoint (`production`) is still listed under its own name.
+    const real = await realpath(dir);
+    if (seen.has(real)) return;
+    seen.add(real);
     const subdirs: string[] = [];
     for (const n of names.sort()) {
       if (n.startsWith('.')) continue;
