@@ -31,7 +31,7 @@ export async function readJsonObject(path: string, what: string): Promise<Record
   return value as Record<string, unknown>;
 }
 
-export function describe(value: unknown): string {
+function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;

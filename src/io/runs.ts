@@ -4,6 +4,7 @@
  * or is being written by a live `rec train`, becomes a row with a status and a reason: one bad
  * folder never hides the others. Reads only small JSON records, never TF.js or the weights.
  */
+import type { Stats } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { RecError, UsageError } from '../util/errors.js';
@@ -56,7 +57,7 @@ const EVAL_FILE = /^eval-(.+)-([^-]+)\.json$/;
  * and listed as `invalid` only when it has no subfolders (a leaf that should have been a run).
  */
 export async function listRuns(root: string, now: Date = new Date()): Promise<RunRow[]> {
-  let info;
+  let info: Stats;
   try {
     info = await stat(root);
   } catch (error) {
