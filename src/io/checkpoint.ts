@@ -18,12 +18,14 @@ import { DataError, RecError, UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { PrngState } from '../util/prng.js';
 import { CHECKPOINT_README } from './checkpoint-readme.js';
+import { corruptField, readJsonObject, readMetrics, readRunJson } from './checkpoint-read.js';
 import { ensureDir, pathExists, removeStaleTemps, stageDir, tempNameBeside, writeFileAtomic, writeJsonAtomic } from './atomic.js';
 import { acquireLock, type FolderLock } from './lock.js';
 import { inspectOutputDir, isRecTemp, outputFsError, type OutputKind, type OutputDirState, refuseOutputDir } from './output-dir.js';
 import { fileLoadHandler, fileSaveHandler, loadTensors, readModelJson, saveTensors, type WeightsCheck } from './tfjs-files.js';
 
-export const CHECKPOINT_FORMAT_VERSION = 1;
+// The readers that need no TF.js live apart, so `rec runs` reads checkpoints without loading it.
+export { CHECKPOINT_FORMAT_VERSION, readMetrics, readRunJson } from './checkpoint-read.js';
 
 export interface RunJson {
   format_version: number;
@@ -267,109 +269,13 @@ async function readTrainerState(path: string): Promise<TrainerState> {
   return value as unknown as TrainerState;
 }
 
-/** A JSON object from a checkpoint file, or a DataError naming the file and what is wrong with it. */
-async function readJsonObject(path: string, what: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new DataError(`Cannot read ${path} (${what}): ${(error as NodeJS.ErrnoException).code ?? String(error)}.`, { cause: error });
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new DataError(`${path} (${what}) is not valid JSON: ${error instanceof Error ? error.message : String(error)}. The checkpoint is corrupt.`, { cause: error });
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new DataError(`${path} (${what}) is not a JSON object (received ${describe(value)}). The checkpoint is corrupt.`);
-  }
-  return value as Record<string, unknown>;
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
-
-function corruptField(path: string, key: string, value: unknown, expected: string): DataError {
-  return new DataError(`${path} is corrupt: "${key}" is ${describe(value)}; expected ${expected}.`);
-}
-
 export async function writeMetrics(ckpt: string, records: readonly EpochRecord[]): Promise<void> {
   const text = records.map((r) => JSON.stringify(r)).join('\n');
   await writeFileAtomic(paths(ckpt).metrics, records.length ? `${text}\n` : '');
 }
 
-export async function readMetrics(ckpt: string): Promise<EpochRecord[]> {
-  const p = paths(ckpt).metrics;
-  if (!(await pathExists(p))) return [];
-  const text = await readFile(p, 'utf8');
-  const records: EpochRecord[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    if (!lines[i].trim()) continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(lines[i]);
-    } catch {
-      throw new DataError(`${p}:${i + 1} is not valid JSON (received ${describe(lines[i])}). Expected one epoch record per line; the checkpoint is corrupt.`);
-    }
-    const r = value as Partial<EpochRecord> | null;
-    if (typeof r !== 'object' || r === null || typeof r.epoch !== 'number' || typeof r.loss !== 'number') {
-      throw new DataError(`${p}:${i + 1} is not an epoch record (received ${describe(value)}). Expected {"epoch", "loss", ...}; the checkpoint is corrupt.`);
-    }
-    records.push(r as EpochRecord);
-  }
-  return records;
-}
-
 export async function writeRunJson(ckpt: string, run: RunJson): Promise<void> {
   await writeJsonAtomic(paths(ckpt).run, run);
-}
-
-export async function readRunJson(ckpt: string): Promise<RunJson> {
-  const p = paths(ckpt).run;
-  if (!(await pathExists(p))) {
-    throw new DataError(`${ckpt} is not a rec checkpoint: ${p} is missing. Expected a folder written by rec train.`);
-  }
-  const value = await readJsonObject(p, 'the run record');
-  if (value.format_version !== CHECKPOINT_FORMAT_VERSION) {
-    throw new DataError(`${p} has format_version ${describe(value.format_version)}; this rec reads version ${CHECKPOINT_FORMAT_VERSION}.`);
-  }
-  checkRunJson(p, value);
-  return value as unknown as RunJson;
-}
-
-/** The run.json fields rec relies on, with their types: a corrupt file is named, not a TypeError later. */
-const RUN_FIELDS: readonly [string, 'string' | 'number' | 'object' | 'array'][] = [
-  ['model', 'string'],
-  ['loss', 'string'],
-  ['feedback', 'string'],
-  ['seed', 'number'],
-  ['status', 'string'],
-  ['dataset', 'object'],
-  ['dataset.path', 'string'],
-  ['dataset.manifest_sha256', 'string'],
-  ['shape', 'object'],
-  ['shape.users', 'number'],
-  ['shape.items', 'number'],
-  ['shape.global_mean', 'number'],
-  ['value_range', 'array'],
-  ['timings', 'object'],
-  ['parents', 'array'],
-  ['config', 'object'],
-  ['config_sources', 'object'],
-];
-
-function checkRunJson(path: string, run: Record<string, unknown>): void {
-  for (const [key, type] of RUN_FIELDS) {
-    let value: unknown = run;
-    for (const part of key.split('.')) value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[part] : undefined;
-    const ok = type === 'array' ? Array.isArray(value) : type === 'object' ? typeof value === 'object' && value !== null && !Array.isArray(value) : typeof value === type;
-    if (!ok) throw corruptField(path, key, value, type === 'array' ? 'a list' : type === 'object' ? 'an object' : `a ${type}`);
-  }
 }
 
 export async function weightsSha256(modelDir: string): Promise<string> {

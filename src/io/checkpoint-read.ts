@@ -1,0 +1,108 @@
+/**
+ * The checkpoint readers that need no TF.js (run.json, metrics.jsonl, the small JSON records): kept
+ * apart from checkpoint.ts, which loads TF.js for models, so commands that only read records
+ * (`rec runs`) start without it. Each throws a DataError naming the file when it is corrupt.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DataError } from '../util/errors.js';
+import { pathExists } from './atomic.js';
+import type { EpochRecord, RunJson } from './checkpoint.js';
+
+export const CHECKPOINT_FORMAT_VERSION = 1;
+
+/** A JSON object from a checkpoint file, or a DataError naming the file and what is wrong with it. */
+export async function readJsonObject(path: string, what: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new DataError(`Cannot read ${path} (${what}): ${(error as NodeJS.ErrnoException).code ?? String(error)}.`, { cause: error });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new DataError(`${path} (${what}) is not valid JSON: ${error instanceof Error ? error.message : String(error)}. The checkpoint is corrupt.`, { cause: error });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new DataError(`${path} (${what}) is not a JSON object (received ${describe(value)}). The checkpoint is corrupt.`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+export function corruptField(path: string, key: string, value: unknown, expected: string): DataError {
+  return new DataError(`${path} is corrupt: "${key}" is ${describe(value)}; expected ${expected}.`);
+}
+
+export async function readMetrics(ckpt: string): Promise<EpochRecord[]> {
+  const p = join(ckpt, 'metrics.jsonl');
+  if (!(await pathExists(p))) return [];
+  const text = await readFile(p, 'utf8');
+  const records: EpochRecord[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i].trim()) continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(lines[i]);
+    } catch {
+      throw new DataError(`${p}:${i + 1} is not valid JSON (received ${describe(lines[i])}). Expected one epoch record per line; the checkpoint is corrupt.`);
+    }
+    const r = value as Partial<EpochRecord> | null;
+    if (typeof r !== 'object' || r === null || typeof r.epoch !== 'number' || typeof r.loss !== 'number') {
+      throw new DataError(`${p}:${i + 1} is not an epoch record (received ${describe(value)}). Expected {"epoch", "loss", ...}; the checkpoint is corrupt.`);
+    }
+    records.push(r as EpochRecord);
+  }
+  return records;
+}
+
+export async function readRunJson(ckpt: string): Promise<RunJson> {
+  const p = join(ckpt, 'run.json');
+  if (!(await pathExists(p))) {
+    throw new DataError(`${ckpt} is not a rec checkpoint: ${p} is missing. Expected a folder written by rec train.`);
+  }
+  const value = await readJsonObject(p, 'the run record');
+  if (value.format_version !== CHECKPOINT_FORMAT_VERSION) {
+    throw new DataError(`${p} has format_version ${describe(value.format_version)}; this rec reads version ${CHECKPOINT_FORMAT_VERSION}.`);
+  }
+  checkRunJson(p, value);
+  return value as unknown as RunJson;
+}
+
+/** The run.json fields rec relies on, with their types: a corrupt file is named, not a TypeError later. */
+const RUN_FIELDS: readonly [string, 'string' | 'number' | 'object' | 'array'][] = [
+  ['model', 'string'],
+  ['loss', 'string'],
+  ['feedback', 'string'],
+  ['seed', 'number'],
+  ['status', 'string'],
+  ['dataset', 'object'],
+  ['dataset.path', 'string'],
+  ['dataset.manifest_sha256', 'string'],
+  ['shape', 'object'],
+  ['shape.users', 'number'],
+  ['shape.items', 'number'],
+  ['shape.global_mean', 'number'],
+  ['value_range', 'array'],
+  ['timings', 'object'],
+  ['parents', 'array'],
+  ['config', 'object'],
+  ['config_sources', 'object'],
+];
+
+function checkRunJson(path: string, run: Record<string, unknown>): void {
+  for (const [key, type] of RUN_FIELDS) {
+    let value: unknown = run;
+    for (const part of key.split('.')) value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[part] : undefined;
+    const ok = type === 'array' ? Array.isArray(value) : type === 'object' ? typeof value === 'object' && value !== null && !Array.isArray(value) : typeof value === type;
+    if (!ok) throw corruptField(path, key, value, type === 'array' ? 'a list' : type === 'object' ? 'an object' : `a ${type}`);
+  }
+}

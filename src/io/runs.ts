@@ -1,0 +1,215 @@
+/**
+ * Finds the checkpoints under a folder and reads each one's records (run.json, metrics.jsonl,
+ * best.json, eval-*.json) for `rec runs`. A folder that is not a checkpoint, or is half-written,
+ * or is being written by a live `rec train`, becomes a row with a status and a reason: one bad
+ * folder never hides the others. Reads only small JSON records, never TF.js or the weights.
+ */
+import type { Stats } from 'node:fs';
+import { readdir, realpath, stat } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { RecError, UsageError } from '../util/errors.js';
+import { pathExists } from './atomic.js';
+import { readJsonObject, readMetrics, readRunJson } from './checkpoint-read.js';
+import type { RunJson } from './checkpoint.js';
+import { describeHolder, LOCK_NAME, liveLockHolder } from './lock.js';
+import { errorCode, fsErrorReason } from './output-dir.js';
+
+/** run.json's statuses, plus what `rec runs` says of folders that are not (yet) a usable checkpoint. */
+export type RunStatus = RunJson['status'] | 'invalid' | 'incomplete';
+
+export interface EvalSummary {
+  file: string;
+  split: string;
+  /** The protocol tag of the file name: `full`, `sampled100`, `candidates`. */
+  protocol: string;
+  metrics: Record<string, number>;
+  created: string | null;
+}
+
+export interface RunRow {
+  /** The folder, relative to the listed folder (`.` when it is itself a checkpoint). */
+  name: string;
+  path: string;
+  status: RunStatus;
+  /** Why the status is not the run's own (corrupt file, no model yet, live lock); null when none. */
+  reason: string | null;
+  model: string | null;
+  dataset: { path: string; manifest_sha256: string; manifest_short: string } | null;
+  epochs: number | null;
+  best: { epoch: number | null; metric: string | null; value: number | null; valid: Record<string, number> } | null;
+  evals: EvalSummary[];
+  parents: { path: string; model: string; epoch: number | null }[];
+  started: string | null;
+  finished: string | null;
+  /** Seconds since the run finished (or started, while it has not). */
+  age_seconds: number | null;
+  wall_seconds: number | null;
+  train_seconds: number | null;
+}
+
+/** Entries whose presence makes a folder a checkpoint (complete or not) rather than a folder of them. */
+const MARKERS = new Set(['run.json', 'config.yaml', 'model', 'last', 'metrics.jsonl', 'best.json', 'vocab', LOCK_NAME]);
+const EVAL_FILE = /^eval-(.+)-([^-]+)\.json$/;
+
+/**
+ * Every checkpoint-like folder under `root` (itself included), sorted by name. Subfolders of a
+ * checkpoint (`model/`, `last/`, `data/`) are not searched; a folder without markers is searched,
+ * and listed as `invalid` only when it has no subfolders (a leaf that should have been a run).
+ */
+export async function listRuns(root: string, now: Date = new Date()): Promise<RunRow[]> {
+  let info: Stats;
+  try {
+    info = await stat(root);
+  } catch (error) {
+    const code = errorCode(error);
+    throw new UsageError(`rec runs: cannot read the folder ${root}: ${fsErrorReason(code) ?? String(error)}${code ? ` (${code})` : ''}. Expected a folder of checkpoints (default checkpoints/).`);
+  }
+  if (!info.isDirectory()) throw new UsageError(`rec runs: ${root} is a file. Expected a folder of checkpoints (default checkpoints/).`);
+  const rows: RunRow[] = [];
+  const seen = new Set<string>();
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (error) {
+      rows.push(emptyRow(root, dir, 'invalid', `cannot read the folder: ${errorCode(error) ?? String(error)}`));
+      return;
+    }
+    if (names.some((n) => MARKERS.has(n) || EVAL_FILE.test(n))) {
+      rows.push(await readRun(root, dir, now));
+      return;
+    }
+    // Only folders of checkpoints are remembered: a link back up the tree ends here, while a
+    // link to a checkpoint (`production`) is still listed under its own name.
+    const real = await realpath(dir);
+    if (seen.has(real)) return;
+    seen.add(real);
+    const subdirs: string[] = [];
+    for (const n of names.sort()) {
+      if (n.startsWith('.')) continue;
+      const child = join(dir, n);
+      // stat, not lstat: a `production` link to a checkpoint is listed under its own name.
+      if (await stat(child).then((s) => s.isDirectory(), () => false)) subdirs.push(child);
+    }
+    if (subdirs.length === 0) {
+      if (depth > 0) rows.push(emptyRow(root, dir, 'invalid', 'not a rec checkpoint: no run.json, model/ or metrics.jsonl'));
+      return;
+    }
+    for (const child of subdirs) await walk(child, depth + 1);
+  };
+  await walk(root, 0);
+  return rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+function emptyRow(root: string, dir: string, status: RunStatus, reason: string | null): RunRow {
+  return {
+    name: relative(root, dir) || '.',
+    path: dir,
+    status,
+    reason,
+    model: null,
+    dataset: null,
+    epochs: null,
+    best: null,
+    evals: [],
+    parents: [],
+    started: null,
+    finished: null,
+    age_seconds: null,
+    wall_seconds: null,
+    train_seconds: null,
+  };
+}
+
+/** A RecError's message (a corrupt file, named); anything else is a bug and propagates. */
+function problem(error: unknown): string {
+  if (error instanceof RecError) return error.message;
+  throw error;
+}
+
+async function readRun(root: string, dir: string, now: Date): Promise<RunRow> {
+  const holder = await liveLockHolder(dir);
+  const running = holder ? `being written by ${describeHolder(holder)}` : null;
+  let run: RunJson;
+  try {
+    run = await readRunJson(dir);
+  } catch (error) {
+    const why = problem(error);
+    if (running) return emptyRow(root, dir, 'running', running);
+    const missing = !(await pathExists(join(dir, 'run.json')));
+    return emptyRow(root, dir, missing ? 'incomplete' : 'invalid', missing ? 'run.json is missing (a run that never got going, or not a rec checkpoint)' : why);
+  }
+  const row = emptyRow(root, dir, run.status, null);
+  const problems: string[] = [];
+  row.model = run.model;
+  row.dataset = { path: run.dataset.path, manifest_sha256: run.dataset.manifest_sha256, manifest_short: run.dataset.manifest_sha256.slice(0, 8) };
+  row.parents = run.parents.map((p) => ({ path: String(p.path), model: String(p.model), epoch: typeof p.epoch === 'number' ? p.epoch : null }));
+  const t = run.timings;
+  row.started = typeof t.started === 'string' ? t.started : null;
+  row.finished = typeof t.finished === 'string' ? t.finished : null;
+  const since = Date.parse(row.finished ?? row.started ?? '');
+  row.age_seconds = Number.isFinite(since) ? Math.max(0, Math.round((now.getTime() - since) / 1000)) : null;
+  row.wall_seconds = typeof t.wall_seconds === 'number' ? t.wall_seconds : null;
+  row.train_seconds = typeof t.train_seconds === 'number' ? t.train_seconds : null;
+  try {
+    const records = await readMetrics(dir);
+    row.epochs = records.length > 0 ? records[records.length - 1].epoch : 0;
+  } catch (error) {
+    problems.push(problem(error));
+  }
+  try {
+    row.best = await readBest(dir);
+  } catch (error) {
+    problems.push(problem(error));
+  }
+  try {
+    row.evals = await readEvals(dir);
+  } catch (error) {
+    problems.push(problem(error));
+  }
+  const hasModel = await pathExists(join(dir, 'model', 'model.json'));
+  if (running) {
+    row.status = 'running';
+    row.reason = running;
+  } else if (problems.length > 0) {
+    row.status = 'invalid';
+    row.reason = problems.join(' ');
+  } else if (!hasModel) {
+    row.status = 'incomplete';
+    row.reason = 'no model/model.json yet (killed before its first save?)';
+  } else if (run.status === 'running') {
+    row.status = 'incomplete';
+    row.reason = 'run.json says running but no rec process holds the folder (killed?); rec train --resume continues it';
+  }
+  return row;
+}
+
+function numbers(value: unknown): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (typeof value !== 'object' || value === null) return out;
+  for (const [k, v] of Object.entries(value)) if (typeof v === 'number') out[k] = v;
+  return out;
+}
+
+async function readBest(dir: string): Promise<RunRow['best']> {
+  const p = join(dir, 'best.json');
+  if (!(await pathExists(p))) return null;
+  const b = await readJsonObject(p, 'the best epoch record');
+  return {
+    epoch: typeof b.epoch === 'number' ? b.epoch : null,
+    metric: typeof b.metric === 'string' ? b.metric : null,
+    value: typeof b.value === 'number' ? b.value : null,
+    valid: numbers(b.valid),
+  };
+}
+
+async function readEvals(dir: string): Promise<EvalSummary[]> {
+  const out: EvalSummary[] = [];
+  for (const name of (await readdir(dir)).sort()) {
+    const m = EVAL_FILE.exec(name);
+    if (!m) continue;
+    const e = await readJsonObject(join(dir, name), 'an eval result');
+    out.push({ file: name, split: typeof e.split === 'string' ? e.split : m[1], protocol: m[2], metrics: numbers(e.metrics), created: typeof e.created === 'string' ? e.created : null });
+  }
+  return out;
+}
