@@ -25,6 +25,8 @@ import { appendFile, readdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ensureDir } from './atomic.js';
+import { outputFsError } from './output-dir.js';
+import { DataError } from '../util/errors.js';
 
 /** The folder inside a checkpoint (one TensorBoard run per checkpoint). */
 export const TB_DIR = 'tb';
@@ -192,10 +194,16 @@ export async function readLoggedSteps(dir: string): Promise<Map<string, number>>
     names = await readdir(dir);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return last;
-    throw error;
+    throw outputFsError(dir, error);
   }
   for (const name of names.filter((n) => n.startsWith(FILE_PREFIX))) {
-    for (const data of records(await readFile(join(dir, name)))) {
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(join(dir, name));
+    } catch (error) {
+      throw new DataError(`Cannot read TensorBoard event file ${join(dir, name)}: ${(error as NodeJS.ErrnoException).code ?? String(error)}. Expected a readable file written by rec; move it out of ${dir} to start a fresh curve.`, { cause: error });
+    }
+    for (const data of records(bytes)) {
       try {
         const event = fields(data);
         const step = event.find((f) => f.field === 2 && f.wire === 0)?.varint ?? 0;
@@ -241,14 +249,18 @@ export async function openEventWriter(dir: string, options: EventWriterOptions =
   const logged = await readLoggedSteps(dir);
   let file: string | null = null;
   const open = async (): Promise<string> => {
-    await ensureDir(dir);
-    const existing = new Set(await readdir(dir));
-    const base = `${FILE_PREFIX}${Math.floor(now())}.${host}.${process.pid}`;
-    let name = base;
-    for (let n = 1; existing.has(name); n++) name = `${base}.${n}`;
-    const path = join(dir, name);
-    await appendFile(path, tfRecord(encodeEvent({ wallTime: now(), fileVersion: FILE_VERSION })), { flag: 'wx' });
-    return path;
+    try {
+      await ensureDir(dir);
+      const existing = new Set(await readdir(dir));
+      const base = `${FILE_PREFIX}${Math.floor(now())}.${host}.${process.pid}`;
+      let name = base;
+      for (let n = 1; existing.has(name); n++) name = `${base}.${n}`;
+      const path = join(dir, name);
+      await appendFile(path, tfRecord(encodeEvent({ wallTime: now(), fileVersion: FILE_VERSION })), { flag: 'wx' });
+      return path;
+    } catch (error) {
+      throw outputFsError(dir, error);
+    }
   };
   return {
     get file() {
@@ -258,7 +270,11 @@ export async function openEventWriter(dir: string, options: EventWriterOptions =
       const fresh = Object.entries(values).filter(([tag]) => (logged.get(tag) ?? -1) < step);
       if (fresh.length === 0) return;
       file ??= await open();
-      await appendFile(file, tfRecord(encodeEvent({ wallTime: now(), step, scalars: fresh.map(([tag, value]) => ({ tag, value })) })));
+      try {
+        await appendFile(file, tfRecord(encodeEvent({ wallTime: now(), step, scalars: fresh.map(([tag, value]) => ({ tag, value })) })));
+      } catch (error) {
+        throw outputFsError(file, error);
+      }
       for (const [tag] of fresh) logged.set(tag, step);
     },
   };

@@ -83,3 +83,10 @@ describe('openEventWriter', () => {
     expect(await readLoggedSteps(join(dir, 'none'))).toEqual(new Map());
   });
 });
+
+describe('openEventWriter errors', () => {
+  it('names the folder when a file is in its way', async () => {
+    await writeFile(join(dir, 'tb'), 'not a folder');
+    await expect(openEventWriter(join(dir, 'tb', 'x'))).rejects.toThrow(/Cannot write .*tb\/x: .*ENOTDIR/);
+  });
+});
