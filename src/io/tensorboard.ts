@@ -9,11 +9,13 @@
  * `file_version: "brain.Event:2"`, the others `wall_time`, `step` and a `Summary` of
  * `{tag, simple_value}` values (tensorflow/core/framework/summary.proto).
  *
- * Why no library: the only fields used are a double, a varint, a string, a float and two nested
- * messages, about 40 lines by hand, against protobufjs (≈2 MB installed, a schema to load) for the
- * encoder; the CRC32C packages on npm are native builds (sse4_crc32, @node-rs/crc32), need a
- * download at install, or are plain CRC-32 (crc-32), which TensorBoard rejects. The table-driven
- * CRC32C below is checked against the standard vector crc32c("123456789") = 0xE3069283 in the tests.
+ * Why no library (npm checked 2026-11): protobufjs (8.8.1, well kept, Node >= 12) would need the
+ * .proto schemas vendored or a reflection definition plus its `long` dependency, for three messages
+ * of a double, a varint, a string, a float and two nested fields, about 40 lines by hand. For
+ * CRC32C, @node-rs/crc32 ships per-platform native binaries and sse4_crc32 builds with node-gyp at
+ * install; fast-crc32c (2.0.0) has a pure-JS fallback but pulls sse4_crc32 as an optional native
+ * build; crc-32 is plain CRC-32, which TensorBoard rejects. The table-driven CRC32C below is
+ * checked against crc32c("123456789") = 0xE3069283, RFC 3720's vector and a bitwise reference.
  *
  * Event files are append-only logs that TensorBoard tails while they grow, so they are appended to
  * rather than written atomically; a record torn by a kill is ignored by TensorBoard and by
