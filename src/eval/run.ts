@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { anonymizeId, keyFingerprint } from '../data/anonymize.js';
 import { type Dataset, loadDataset, manifestSha256 } from '../data/dataset.js';
 import { writeJsonAtomic } from '../io/atomic.js';
-import type { RunJson } from '../io/checkpoint.js';
+import { readModelEpoch, type RunJson } from '../io/checkpoint.js';
+import { openEventWriter, TB_DIR } from '../io/tensorboard.js';
 import { removeStaleTemps } from '../io/atomic.js';
 import { describeHolder, liveLockHolder } from '../io/lock.js';
 import { checkpointDataDir, loadTrainedCheckpoint, type TrainedCheckpoint } from './checkpoint.js';
@@ -19,7 +20,7 @@ import { checkFailUnder, checkMaxDrop, type Gate, type GateCheck } from './gates
 import { parseMetrics, RANKING_METRICS, type MetricSpec } from './metrics/registry.js';
 import { evalNotes } from './notes.js';
 import { prepareEval } from './prepare.js';
-import { evalFileName, negativesPathFor, readCandidatesFile, type ProtocolSpec, writeNegativesFile } from './protocols.js';
+import { evalFileName, negativesPathFor, protocolTag, readCandidatesFile, type ProtocolSpec, writeNegativesFile } from './protocols.js';
 
 export const EVAL_FORMAT_VERSION = 1;
 
@@ -131,6 +132,20 @@ function noUsersMessage(dataDir: string, req: EvalRequest, outcome: EvalOutcome,
   return `No users could be evaluated on the ${req.split} split of ${dataDir}: ${why}. ${hint} Nothing was written.`;
 }
 
+/**
+ * The metrics as TensorBoard scalars, `eval/<split>/<protocol>/<metric>` at the epoch of the
+ * weights evaluated, so a resumed or fine-tuned run's later evaluations extend the same curve. A
+ * re-evaluation at an epoch already logged leaves the first point (no duplicate steps); the eval
+ * file holds the latest.
+ */
+async function logEvalScalars(req: EvalRequest, metrics: Record<string, number>, io: RunIO): Promise<void> {
+  const step = (await readModelEpoch(req.checkpoint)) ?? 0;
+  const prefix = `eval/${req.split}/${protocolTag(req.protocol)}/`;
+  const tb = await openEventWriter(join(req.checkpoint, TB_DIR));
+  await tb.scalars(step, Object.fromEntries(Object.entries(metrics).map(([k, v]) => [prefix + k, v])));
+  if (tb.file === null) io.log.info(`TensorBoard: ${prefix}* already logged at epoch ${step} in ${join(req.checkpoint, TB_DIR)}; not logged again`);
+}
+
 export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResult> {
   const started = performance.now();
   await checkNotTraining(req.checkpoint);
@@ -193,5 +208,6 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
     await writeNegativesFile(negativesPathFor(file), outcome.negatives, { user: (u) => ds.users.ids[u], item: (i) => ds.items.ids[i] });
   }
   await writeJsonAtomic(file, evalFile);
+  await logEvalScalars(req, outcome.metrics, io);
   return { file, eval: evalFile, baseline, gates: { passed: checks.every((c) => c.passed), checks } };
 }

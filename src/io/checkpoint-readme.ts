@@ -24,6 +24,7 @@ Written by \`rec train\`. Use it with \`rec eval DIR\`, \`rec recommend DIR\`, \
 | \`run.json\` | the run: format version, command line, versions, engine, seed, dataset path and manifest hash, parents (\`--init-from\`), timings, status. |
 | \`metrics.jsonl\` | one JSON line per epoch: \`epoch\`, \`loss\`, \`seconds\`, \`examples_per_s\`, \`lr\`, \`valid\` (validation metrics). |
 | \`best.json\` | the epoch \`model/\` holds, the monitored metric and its validation metrics. |
+| \`tb/\` | TensorBoard event files (\`tensorboard --logdir DIR\`): \`train/loss\`, \`train/lr\`, \`train/examples_per_s\` by global step; \`epoch/*\` and \`valid/*\` by epoch; \`eval/<split>/<protocol>/<metric>\` at the epoch \`model/\` holds. |
 | \`eval-<split>-<protocol>.json\` | results of \`rec eval\` (e.g. \`eval-test-full.json\`); \`*.negatives.tsv\` beside one holds its sampled negatives for reuse. |
 
 Every file is written atomically (a temporary in this folder, then a rename); names containing

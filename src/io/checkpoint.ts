@@ -19,6 +19,7 @@ import type { Logger } from '../util/log.js';
 import type { PrngState } from '../util/prng.js';
 import { CHECKPOINT_README } from './checkpoint-readme.js';
 import { corruptField, readJsonObject, readMetrics, readRunJson } from './checkpoint-read.js';
+import { TB_DIR } from './tensorboard.js';
 import { ensureDir, pathExists, removeStaleTemps, stageDir, tempNameBeside, writeFileAtomic, writeJsonAtomic } from './atomic.js';
 import { acquireLock, type FolderLock } from './lock.js';
 import { inspectOutputDir, isRecTemp, outputFsError, type OutputKind, type OutputDirState, refuseOutputDir } from './output-dir.js';
@@ -372,7 +373,7 @@ export async function readTrainedRows(ckpt: string): Promise<TrainedRows | null>
 }
 
 /** What `rec train` writes into a checkpoint, besides rec's temporaries (eval adds eval-*.json and negatives). */
-const CHECKPOINT_ENTRIES = new Set(['config.yaml', 'run.json', 'vocab', 'model', 'last', 'metrics.jsonl', 'best.json', 'data', CHECKPOINT_README]);
+const CHECKPOINT_ENTRIES = new Set(['config.yaml', 'run.json', 'vocab', 'model', 'last', 'metrics.jsonl', 'best.json', 'data', CHECKPOINT_README, TB_DIR]);
 
 export const CHECKPOINT_KIND: OutputKind = {
   noun: 'checkpoint',

@@ -34,6 +34,15 @@ export interface LoopCallbacks {
   saveState(state: TrainerState): Promise<void>;
   /** Called with every finished epoch (metrics log, best model, …). */
   onEpochEnd(info: EpochEndInfo): Promise<void>;
+  /** Called every `logEvery` global steps and after each epoch's last step (TensorBoard curves). */
+  onStep?(info: StepInfo): Promise<void>;
+}
+
+export interface StepInfo {
+  state: TrainerState;
+  lr: number;
+  /** Training examples per second since the previous call in this epoch. */
+  examplesPerS: number;
 }
 
 export interface LoopOptions {
@@ -46,6 +55,8 @@ export interface LoopOptions {
   log: Logger;
   progress: Progress;
   signal?: AbortSignal;
+  /** Global-step interval of onStep (0: only at epoch ends). */
+  logEvery?: number;
 }
 
 export function initialState(seed: number): TrainerState {
@@ -88,6 +99,8 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
     const steps = task.beginEpoch(epochRng);
     const bar = opts.progress.start(`epoch ${state.epoch + 1}/${opts.epochs}`, steps, 'steps', { rate: { unit: 'ex', scale: steps > 0 ? task.epochExamples() / steps : 0 } });
     let lastYield = performance.now();
+    let rateFrom = { time: performance.now(), step: state.global_step };
+    const examplesPerStep = steps > 0 ? task.epochExamples() / steps : 0;
     for (let s = state.step_in_epoch; s < steps; s++) {
       // Steps are synchronous: without a turn of the event loop now and then, SIGINT/SIGTERM
       // (which abort opts.signal from a process handler) would wait for the end of the epoch.
@@ -106,6 +119,13 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
       state.step_in_epoch = s + 1;
       state.global_step += 1;
       if (s % 10 === 0 || s === steps - 1) bar.update(s + 1, `loss ${(state.loss_sum / state.loss_count).toFixed(4)}`);
+      const logEvery = opts.logEvery ?? 0;
+      if (cb.onStep && (s === steps - 1 || (logEvery > 0 && state.global_step % logEvery === 0))) {
+        const seconds = (performance.now() - rateFrom.time) / 1000;
+        const examplesPerS = seconds > 0 ? ((state.global_step - rateFrom.step) * examplesPerStep) / seconds : 0;
+        await cb.onStep({ state, lr, examplesPerS });
+        rateFrom = { time: performance.now(), step: state.global_step };
+      }
       const interrupted = opts.signal?.aborted === true && s + 1 < steps;
       if (interrupted || (opts.saveEvery > 0 && state.global_step % opts.saveEvery === 0 && s + 1 < steps)) {
         state.train_seconds += (performance.now() - segmentStart) / 1000;

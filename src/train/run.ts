@@ -3,6 +3,7 @@
  * checkpoint callbacks, and leaves a complete checkpoint folder (PRODUCT §4). Validation is
  * injected by the caller (cli composes train with eval), so train/ does not depend on eval/.
  */
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { ResolvedConfig } from '../config/load.js';
 import { configToYaml } from '../config/load.js';
@@ -11,6 +12,7 @@ import type { EngineInfo } from '../engine/backend.js';
 import { createDenseOptimizer, createRowSparseOptimizer, type OptimizerConfig } from '../engine/sparse-optimizer.js';
 import { ensureDir, writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { writeCheckpointReadme } from '../io/checkpoint-readme.js';
+import { openEventWriter, TB_DIR } from '../io/tensorboard.js';
 import {
   CHECKPOINT_FORMAT_VERSION,
   type EpochRecord,
@@ -91,6 +93,9 @@ export interface TrainResult {
   /** The run's wall-clock time (validation, saves and set-up included), summed over resumes. */
   wall_seconds: number;
 }
+
+/** Global steps between TensorBoard points of train/loss, train/lr and train/examples_per_s (epoch ends add one). */
+export const TB_STEP_INTERVAL = 100;
 
 export function resolveLoss(requested: string, feedback: 'explicit' | 'implicit'): PairLoss {
   if (requested === 'auto') return feedback === 'explicit' ? 'mse' : 'bce';
@@ -312,6 +317,8 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   // A resumed run adds this process's time to what run.json already holds.
   const wallBefore = run.timings.wall_seconds ?? 0;
   const wallSeconds = () => round3(wallBefore + (performance.now() - wallStart) / 1000);
+  // Opened after a resume's restore: steps a killed run logged past its last save are not logged twice.
+  const tb = await openEventWriter(join(ckpt, TB_DIR));
   const monitor = req.validator && req.monitor ? { ...req.monitor, patience: config.train.early_stopping.patience } : null;
   let outcome: RunJson['status'] = 'failed';
   try {
@@ -327,11 +334,20 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
         log: io.log,
         progress: io.progress,
         signal: io.signal,
+        logEvery: TB_STEP_INTERVAL,
       },
       {
         validate: async (e) => (req.validator ? req.validator(model, e) : {}),
         saveState,
+        onStep: ({ state: s, lr, examplesPerS }) =>
+          tb.scalars(s.global_step, { 'train/loss': s.loss_count ? s.loss_sum / s.loss_count : 0, 'train/lr': lr, 'train/examples_per_s': examplesPerS }),
         onEpochEnd: async ({ record, state: s }) => {
+          await tb.scalars(record.epoch, {
+            'epoch/loss': record.loss,
+            'epoch/seconds': record.seconds,
+            ...(record.valid_seconds !== undefined ? { 'epoch/valid_seconds': record.valid_seconds } : {}),
+            ...Object.fromEntries(Object.entries(record.valid).map(([k, v]) => [`valid/${k}`, v])),
+          });
           if (req.validator?.sample && record.valid_seconds !== undefined) record.valid_users = req.validator.sample.users;
           records.push(record);
           await writeMetrics(ckpt, records);

@@ -56,7 +56,7 @@ describe.concurrent('rec train --out onto an existing checkpoint', () => {
     const forced = await train(ck, '--force', '--seed', '2');
     expect(forced.code, forced.stderr).toBe(0);
     expect(forced.stderr).toMatch(/--force: removed the previous checkpoint's files/);
-    expect(readdirSync(ck).sort()).toEqual(['README.md', 'best.json', 'config.yaml', 'last', 'metrics.jsonl', 'model', 'notes.md', 'run.json', 'vocab']);
+    expect(readdirSync(ck).sort()).toEqual(['README.md', 'best.json', 'config.yaml', 'last', 'metrics.jsonl', 'model', 'notes.md', 'run.json', 'tb', 'vocab']);
     expect(read(join(ck, 'notes.md'))).toBe('mine');
   });
 

@@ -1,0 +1,283 @@
+/**
+ * TensorBoard event files written by rec itself, so `tensorboard --logdir checkpoints/` works on
+ * every engine (tfjs-node's summary writer is absent on most installs). A file is a sequence of
+ * TFRecords (tensorflow/core/lib/io/record_writer.cc):
+ *
+ *   uint64 length (LE) | uint32 masked_crc32c(length bytes) | data | uint32 masked_crc32c(data)
+ *
+ * and each record's data is an `Event` (tensorflow/core/util/event.proto): the first carries
+ * `file_version: "brain.Event:2"`, the others `wall_time`, `step` and a `Summary` of
+ * `{tag, simple_value}` values (tensorflow/core/framework/summary.proto).
+ *
+ * Why no library (npm checked 2026-11): protobufjs (8.8.1, well kept, Node >= 12) would need the
+ * .proto schemas vendored or a reflection definition plus its `long` dependency, for three messages
+ * of a double, a varint, a string, a float and two nested fields, about 40 lines by hand. For
+ * CRC32C, @node-rs/crc32 ships per-platform native binaries and sse4_crc32 builds with node-gyp at
+ * install; fast-crc32c (2.0.0) has a pure-JS fallback but pulls sse4_crc32 as an optional native
+ * build; crc-32 is plain CRC-32, which TensorBoard rejects. The table-driven CRC32C below is
+ * checked against crc32c("123456789") = 0xE3069283, RFC 3720's vector and a bitwise reference.
+ *
+ * Event files are append-only logs that TensorBoard tails while they grow, so they are appended to
+ * rather than written atomically; a record torn by a kill is ignored by TensorBoard and by
+ * readLoggedSteps, and a resumed run writes to a new file. TensorBoard merges every file of a
+ * folder into one run, so a (tag, step) already in the folder is never written again: the writer
+ * starts from the highest step per tag found in the existing files.
+ */
+import { appendFile, readdir, readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { ensureDir } from './atomic.js';
+import { outputFsError } from './output-dir.js';
+import { DataError } from '../util/errors.js';
+
+/** The folder inside a checkpoint (one TensorBoard run per checkpoint). */
+export const TB_DIR = 'tb';
+const FILE_PREFIX = 'events.out.tfevents.';
+const FILE_VERSION = 'brain.Event:2';
+
+// ---------------------------------------------------------------------------------------------
+// CRC32C (Castagnoli, reflected polynomial 0x82F63B78), as TFRecord uses.
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+export function crc32c(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) crc = CRC_TABLE[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+/** TFRecord stores CRCs masked (crc32c.h: rotate right 15, add a constant), since CRCs of data that embeds CRCs are weak. */
+export function maskedCrc32c(bytes: Uint8Array): number {
+  const crc = crc32c(bytes);
+  return ((((crc >>> 15) | (crc << 17)) >>> 0) + 0xa282ead8) >>> 0;
+}
+
+export function tfRecord(data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(12 + data.length + 4);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(data.length), true);
+  view.setUint32(8, maskedCrc32c(out.subarray(0, 8)), true);
+  out.set(data, 12);
+  view.setUint32(12 + data.length, maskedCrc32c(data), true);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Protobuf encoding of Event / Summary / Summary.Value: wire types 0 (varint), 1 (64-bit),
+// 2 (length-delimited) and 5 (32-bit).
+
+function varint(value: number): number[] {
+  const out: number[] = [];
+  // Division rather than bit shifts: steps may pass 2^31; non-negative integers below 2^53 only.
+  let v = value;
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+  return out;
+}
+
+function lengthDelimited(field: number, payload: Uint8Array): number[] {
+  return [...varint((field << 3) | 2), ...varint(payload.length), ...payload];
+}
+
+export interface Scalar {
+  tag: string;
+  value: number;
+}
+
+function encodeValue(s: Scalar): Uint8Array {
+  const simple = new Uint8Array(4);
+  new DataView(simple.buffer).setFloat32(0, s.value, true);
+  return Uint8Array.from([...lengthDelimited(1, new TextEncoder().encode(s.tag)), (2 << 3) | 5, ...simple]);
+}
+
+export interface EventFields {
+  wallTime: number;
+  step?: number;
+  fileVersion?: string;
+  scalars?: readonly Scalar[];
+}
+
+export function encodeEvent(e: EventFields): Uint8Array {
+  const wall = new Uint8Array(8);
+  new DataView(wall.buffer).setFloat64(0, e.wallTime, true);
+  const bytes: number[] = [(1 << 3) | 1, ...wall];
+  if (e.step !== undefined) bytes.push((2 << 3) | 0, ...varint(e.step));
+  if (e.fileVersion !== undefined) bytes.push(...lengthDelimited(3, new TextEncoder().encode(e.fileVersion)));
+  if (e.scalars && e.scalars.length > 0) {
+    const summary = e.scalars.flatMap((s) => lengthDelimited(1, encodeValue(s)));
+    bytes.push(...lengthDelimited(5, Uint8Array.from(summary)));
+  }
+  return Uint8Array.from(bytes);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading back, only as far as the writer needs: the steps already logged per tag.
+
+interface Field {
+  field: number;
+  wire: number;
+  /** Varint value for wire type 0; otherwise the bytes. */
+  varint: number;
+  bytes: Uint8Array;
+}
+
+function readVarint(buf: Uint8Array, at: number): [number, number] {
+  let value = 0;
+  let scale = 1;
+  let i = at;
+  for (;;) {
+    if (i >= buf.length) throw new RangeError('truncated varint');
+    const b = buf[i++];
+    value += (b & 0x7f) * scale;
+    if ((b & 0x80) === 0) return [value, i];
+    scale *= 0x80;
+  }
+}
+
+function fields(buf: Uint8Array): Field[] {
+  const out: Field[] = [];
+  let i = 0;
+  while (i < buf.length) {
+    const [key, next] = readVarint(buf, i);
+    i = next;
+    const field = Math.floor(key / 8);
+    const wire = key % 8;
+    if (wire === 0) {
+      const [v, after] = readVarint(buf, i);
+      out.push({ field, wire, varint: v, bytes: new Uint8Array(0) });
+      i = after;
+    } else {
+      let len: number;
+      if (wire === 1) len = 8;
+      else if (wire === 5) len = 4;
+      else if (wire === 2) [len, i] = readVarint(buf, i);
+      else throw new RangeError(`unsupported wire type ${wire}`);
+      if (i + len > buf.length) throw new RangeError('truncated field');
+      out.push({ field, wire, varint: 0, bytes: buf.subarray(i, i + len) });
+      i += len;
+    }
+  }
+  return out;
+}
+
+/** The records of one event file, stopping at the first torn or corrupt one (a killed writer's last). */
+function records(buf: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let i = 0;
+  while (i + 12 <= buf.length) {
+    const len = Number(view.getBigUint64(i, true));
+    if (view.getUint32(i + 8, true) !== maskedCrc32c(buf.subarray(i, i + 8))) break;
+    if (i + 12 + len + 4 > buf.length) break;
+    const data = buf.subarray(i + 12, i + 12 + len);
+    if (view.getUint32(i + 12 + len, true) !== maskedCrc32c(data)) break;
+    out.push(data);
+    i += 12 + len + 4;
+  }
+  return out;
+}
+
+/** The highest step logged per tag in a folder's event files; empty when the folder is absent. */
+export async function readLoggedSteps(dir: string): Promise<Map<string, number>> {
+  const last = new Map<string, number>();
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return last;
+    throw outputFsError(dir, error);
+  }
+  for (const name of names.filter((n) => n.startsWith(FILE_PREFIX))) {
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(join(dir, name));
+    } catch (error) {
+      throw new DataError(`Cannot read TensorBoard event file ${join(dir, name)}: ${(error as NodeJS.ErrnoException).code ?? String(error)}. Expected a readable file written by rec; move it out of ${dir} to start a fresh curve.`, { cause: error });
+    }
+    for (const data of records(bytes)) {
+      try {
+        const event = fields(data);
+        const step = event.find((f) => f.field === 2 && f.wire === 0)?.varint ?? 0;
+        for (const summary of event.filter((f) => f.field === 5 && f.wire === 2)) {
+          for (const value of fields(summary.bytes).filter((f) => f.field === 1 && f.wire === 2)) {
+            const tag = fields(value.bytes).find((f) => f.field === 1 && f.wire === 2);
+            if (!tag) continue;
+            const name = new TextDecoder().decode(tag.bytes);
+            last.set(name, Math.max(last.get(name) ?? -1, step));
+          }
+        }
+      } catch (error) {
+        // A record with a valid CRC that does not parse was not written by rec: skip it.
+        if (!(error instanceof RangeError)) throw error;
+      }
+    }
+  }
+  return last;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export interface EventWriter {
+  /** Appends the values at `step`, leaving out tags already logged at this step or a later one. */
+  scalars(step: number, values: Readonly<Record<string, number>>): Promise<void>;
+  /** The file written to; null until the first value. */
+  readonly file: string | null;
+}
+
+export interface EventWriterOptions {
+  now?: () => number;
+  host?: string;
+}
+
+/**
+ * A writer for `dir` (created on the first value). Each writer opens its own file, named as
+ * TensorBoard's writers name them (`events.out.tfevents.<seconds>.<host>.<pid>`, the pid and a
+ * counter keeping two writers of one second apart).
+ */
+export async function openEventWriter(dir: string, options: EventWriterOptions = {}): Promise<EventWriter> {
+  const now = options.now ?? (() => Date.now() / 1000);
+  const host = (options.host ?? hostname()).replace(/[^A-Za-z0-9._-]/g, '_');
+  const logged = await readLoggedSteps(dir);
+  let file: string | null = null;
+  const open = async (): Promise<string> => {
+    try {
+      await ensureDir(dir);
+      const existing = new Set(await readdir(dir));
+      const base = `${FILE_PREFIX}${Math.floor(now())}.${host}.${process.pid}`;
+      let name = base;
+      for (let n = 1; existing.has(name); n++) name = `${base}.${n}`;
+      const path = join(dir, name);
+      await appendFile(path, tfRecord(encodeEvent({ wallTime: now(), fileVersion: FILE_VERSION })), { flag: 'wx' });
+      return path;
+    } catch (error) {
+      throw outputFsError(dir, error);
+    }
+  };
+  return {
+    get file() {
+      return file;
+    },
+    async scalars(step, values) {
+      const fresh = Object.entries(values).filter(([tag]) => (logged.get(tag) ?? -1) < step);
+      if (fresh.length === 0) return;
+      file ??= await open();
+      try {
+        await appendFile(file, tfRecord(encodeEvent({ wallTime: now(), step, scalars: fresh.map(([tag, value]) => ({ tag, value })) })));
+      } catch (error) {
+        throw outputFsError(file, error);
+      }
+      for (const [tag] of fresh) logged.set(tag, step);
+    },
+  };
+}
