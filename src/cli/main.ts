@@ -12,6 +12,7 @@ import { registerDoctor } from './commands/doctor.js';
 import { registerEval } from './commands/eval.js';
 import { registerPrep } from './commands/prep.js';
 import { registerRecommend } from './commands/recommend.js';
+import { registerReport } from './commands/report.js';
 import { registerSynth } from './commands/synth.js';
 import { registerTrain } from './commands/train.js';
 import { expandHomeInPaths } from './paths.js';
@@ -47,6 +48,7 @@ export function buildProgram(runtime: Runtime): Command {
   registerRecommend(program, runtime);
   registerSynth(program, runtime);
   registerDoctor(program, runtime);
+  registerReport(program, runtime);
   return program;
 }
 

@@ -10,7 +10,7 @@ import { setPath, type Tree } from '../config/tree.js';
 import { UsageError, describeValue } from '../util/errors.js';
 import { parseDecimal, parseSafeInteger } from '../util/numbers.js';
 
-export type CommandName = 'prep' | 'train' | 'eval' | 'recommend' | 'synth' | 'doctor';
+export type CommandName = 'prep' | 'train' | 'eval' | 'recommend' | 'synth' | 'doctor' | 'report';
 type ValueType = 'int' | 'number' | 'string' | 'bool' | 'intList' | 'stringList' | 'countOrPercent' | 'nullableBool';
 
 export interface OptionSpec {
