@@ -28,15 +28,15 @@ const STYLE = `
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#222;max-width:1240px}
 h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}h3{font-size:15px;margin-bottom:6px}
 table{border-collapse:collapse;font-size:12px;margin:6px 0 12px}th,td{border:1px solid #ddd;padding:3px 7px;text-align:right}
-th{background:#f5f5f5}td.k,th.k{text-align:left}.scroll{overflow-x:auto}
+th{background:#f5f5f5}td,th{white-space:nowrap}td.k,th.k,table.kv td{text-align:left;white-space:normal}.scroll{overflow-x:auto}
 td.best{background:#e6f4ea;font-weight:700}.note{color:#666;font-size:12px}.charts{display:flex;flex-wrap:wrap;gap:12px}
 code{font-size:12px;background:#f5f5f5;padding:1px 4px}details{margin:6px 0}.src{color:#888}
 `;
 
-function table(head: readonly string[], rows: readonly (readonly string[])[], firstIsKey = true): string {
-  const th = head.map((h, i) => `<th${i === 0 && firstIsKey ? ' class="k"' : ''}>${h}</th>`).join('');
+function table(head: readonly string[] | null, rows: readonly (readonly string[])[], firstIsKey = true): string {
+  const th = head === null ? '' : `<thead><tr>${head.map((h, i) => `<th${i === 0 && firstIsKey ? ' class="k"' : ''}>${h}</th>`).join('')}</tr></thead>`;
   const body = rows.map((r) => `<tr>${r.map((c, i) => (c.startsWith('<td') ? c : `<td${i === 0 && firstIsKey ? ' class="k"' : ''}>${c}</td>`)).join('')}</tr>`).join('');
-  return `<div class="scroll"><table><thead><tr>${th}</tr></thead><tbody>${body}</tbody></table></div>`;
+  return `<div class="scroll"><table${head === null ? ' class="kv"' : ''}>${th}<tbody>${body}</tbody></table></div>`;
 }
 
 function validMetricNames(epochs: readonly EpochPoint[]): string[] {
@@ -121,7 +121,7 @@ function runSection(r: ReportRun, i: number, all: readonly ReportRun[]): string 
     ['versions', Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')],
     ['command', `rec ${r.argv.join(' ')}`],
   ];
-  out.push('<h3>Run</h3>', table(['', ''], info.map(([k, v]) => [esc(k), esc(v)])));
+  out.push('<h3>Run</h3>', table(null, info.map(([k, v]) => [esc(k), esc(v)])));
   if (r.parents.length) {
     const rows = r.parents.map((p) => {
       const j = all.findIndex((o) => o.path === p.path);
