@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import type { ReportResult } from '../../report/report.js';
+import { addConfigOptions } from '../options.js';
 import { addGlobalFlags, runCommand, type Runtime } from '../runtime.js';
 
 export function registerReport(program: Command, runtime: Runtime): void {
@@ -14,6 +15,7 @@ export function registerReport(program: Command, runtime: Runtime): void {
     .requiredOption('-o, --out <file>', 'HTML file to write (not inside a checkpoint, so --resume still accepts it)')
     .option('--force', 'replace --out if it already exists')
     .addHelpText('after', '\nExamples:\n  $ rec report checkpoints/mf --out mf.html\n  $ rec report checkpoints/gmf checkpoints/mlp checkpoints/neumf --out ncf.html');
+  addConfigOptions(cmd, 'report');
   addGlobalFlags(cmd).action(async (ckpts: string[], _opts, self: Command) => {
     await runCommand(self, 'report', runtime, async (ctx) => {
       const o = self.opts<{ out: string; force?: boolean }>();
