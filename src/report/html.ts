@@ -126,10 +126,14 @@ function runSection(r: ReportRun, i: number, all: readonly ReportRun[]): string 
     const rows = r.parents.map((p) => {
       const j = all.findIndex((o) => o.path === p.path);
       const where = j >= 0 ? `<a href="#${anchor(j)}">${esc(all[j].label)}</a>` : `<code>${esc(p.path)}</code>`;
-      const best = p.best ? `${p.best.metric} ${formatNumber(p.best.value)} at epoch ${p.best.epoch}` : 'not readable here';
-      return [where, esc(p.model), p.epoch === null ? '—' : String(p.epoch), esc(best)];
+      const results = [
+        ...(p.best ? [`best valid ${p.best.metric} ${formatNumber(p.best.value)} (epoch ${p.best.epoch})`] : []),
+        ...p.evals.map((e) => `${e.name}: ${Object.entries(e.metrics).sort(([x], [y]) => x.localeCompare(y)).slice(0, 4).map(([k, v]) => `${k} ${formatNumber(v)}`).join(', ')}`),
+      ];
+      const text = !p.readable ? 'folder not readable here' : results.length ? results.join('; ') : 'no validation or eval results';
+      return [where, esc(p.model), p.epoch === null ? '—' : String(p.epoch), `<td class="k">${esc(text)}</td>`];
     });
-    out.push('<h3>Fine-tuned from</h3>', table(['parent', 'model', 'weights of epoch', 'parent best validation'], rows));
+    out.push('<h3>Fine-tuned from</h3>', table(['parent', 'model', 'weights of epoch', 'parent results'], rows));
   }
   const changed = r.config.filter(([, , src]) => src !== '' && src !== 'default');
   out.push('<h3>Config</h3>');

@@ -37,8 +37,11 @@ export interface ParentSummary {
   path: string;
   model: string;
   epoch: number | null;
-  /** The parent's best validation record, when its folder is still readable. */
+  /** Whether the parent's folder (its run.json) is still there to read. */
+  readable: boolean;
+  /** The parent's best validation record and eval results, when readable. */
   best: { metric: string; value: number; epoch: number } | null;
+  evals: EvalResult[];
 }
 
 export interface ReportRun {
@@ -171,10 +174,13 @@ async function readData(datasetPath: string): Promise<{ data: DataSummary | null
   return { data: { path: datasetPath, rows: numbers(m.rows), rejectedByReason: numbers(m.rejected_by_reason), users: num(m.users), items: num(m.items) }, note: null };
 }
 
-async function readParent(record: Json, base: string): Promise<ParentSummary> {
+async function readParent(record: Json, from: string): Promise<ParentSummary> {
   const path = str(record.path) ?? '?';
-  const abs = isAbsolute(path) ? path : resolve(base, path);
-  return { path: abs, model: str(record.model) ?? '?', epoch: num(record.epoch), best: await readBest(abs).catch(() => null) };
+  const abs = isAbsolute(path) ? path : resolve(from, path);
+  const base = { path: abs, model: str(record.model) ?? '?', epoch: num(record.epoch) };
+  // A parent moved or deleted since is normal (fine-tuned on another machine): the report says so.
+  if (!(await exists(join(abs, 'run.json')))) return { ...base, readable: false, best: null, evals: [] };
+  return { ...base, readable: true, best: await readBest(abs).catch(() => null), evals: await readEvals(abs).catch(() => []) };
 }
 
 /** Everything the report shows about one checkpoint; exit 2 when `ckpt` is not one. */

@@ -93,8 +93,8 @@ describe('renderReport', () => {
     const parent = run('gmf');
     const child = run('neumf', {
       parents: [
-        { path: '/ckpt/gmf', model: 'gmf', epoch: 2, best: { metric: 'ndcg@10', value: 0.2, epoch: 2 } },
-        { path: '/elsewhere/mlp', model: 'mlp', epoch: 5, best: null },
+        { path: '/ckpt/gmf', model: 'gmf', epoch: 2, readable: true, best: { metric: 'ndcg@10', value: 0.2, epoch: 2 }, evals: [{ name: 'test-full', split: 'test', protocol: 'full', metrics: { 'hr@10': 0.61 }, usersEvaluated: 3 }] },
+        { path: '/elsewhere/mlp', model: 'mlp', epoch: 5, readable: false, best: null, evals: [] },
       ],
     });
     const html = renderReport([parent, child], META);
@@ -102,7 +102,8 @@ describe('renderReport', () => {
     expect(section).toContain('Fine-tuned from');
     expect(section).toContain('<a href="#run-1">gmf</a>');
     expect(section).toContain('<code>/elsewhere/mlp</code>');
-    expect(section).toContain('not readable here');
+    expect(section).toContain('best valid ndcg@10 0.2 (epoch 2); test-full: hr@10 0.61');
+    expect(section).toContain('folder not readable here');
   });
 
   it('escapes what comes from the user files', () => {
