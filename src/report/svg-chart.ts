@@ -2,9 +2,10 @@
  * Line charts as inline SVG strings, for `rec report` (issue #12).
  *
  * Why hand-written rather than ECharts' SSR or Vega: the report needs only line charts over a few
- * dozen epochs (axes, ticks, a legend, one polyline per series). ECharts is ~50 MB unpacked and
- * Vega pulls a dependency tree of similar weight; either would be loaded by one command, add a
- * package to a node_modules several tools share, and give little the report uses. This module is
+ * dozen epochs (axes, ticks, a legend, one polyline per series). Measured with `npm pack --dry-run`
+ * (2026-11-29): echarts 6.1.0 is 60.3 MB unpacked in 1,347 files (plus zrender); vega 6.4.0 is
+ * 3.7 MB but brings 27 vega-* packages, and Vega-Lite comes on top. Either would be loaded by one
+ * command for a few polylines. This module is
  * pure string building: no DOM, no network, no dependency, deterministic output that a unit test
  * can check, and SVG any browser renders offline. Every label is XML-escaped (metric names and
  * checkpoint paths come from the user's files).
