@@ -48,7 +48,7 @@ describe('rec report in a real browser', () => {
     expect(r.stderr).toMatch(/^warning: .*dataset folder not reachable here/);
     expect(r.code).toBe(0);
     const shot = join(dir, 'shot.png');
-    const args = ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', `--user-data-dir=${join(dir, 'profile')}`, `--screenshot=${shot}`, '--window-size=1280,1200', `file://${page}`];
+    const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--hide-scrollbars', `--user-data-dir=${join(dir, 'profile')}`, `--screenshot=${shot}`, '--window-size=1280,1200', `file://${page}`];
     const c = spawnSync(chromium as string, args, { timeout: 50_000, encoding: 'utf8' });
     expect(c.status, c.stderr).toBe(0);
     const img = decodePng(readFileSync(shot));
