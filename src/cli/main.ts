@@ -12,6 +12,7 @@ import { registerDoctor } from './commands/doctor.js';
 import { registerEval } from './commands/eval.js';
 import { registerPrep } from './commands/prep.js';
 import { registerRecommend } from './commands/recommend.js';
+import { registerReport } from './commands/report.js';
 import { registerRuns } from './commands/runs.js';
 import { registerSynth } from './commands/synth.js';
 import { registerTrain } from './commands/train.js';
@@ -48,6 +49,7 @@ export function buildProgram(runtime: Runtime): Command {
   registerRecommend(program, runtime);
   registerSynth(program, runtime);
   registerDoctor(program, runtime);
+  registerReport(program, runtime);
   registerRuns(program, runtime);
   return program;
 }

@@ -1,0 +1,222 @@
+/**
+ * What `rec report` reads from a checkpoint (PRODUCT §4) and its dataset (§3), with small JSON
+ * readers of its own: src/io/checkpoint.ts loads TF.js at import, and a report must not pay for an
+ * engine it never uses. Only the fields the report shows are checked; a missing optional file
+ * (no eval yet, a dataset folder moved away) becomes a note on the page, not an error.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, isAbsolute, join, resolve } from 'node:path';
+import { DataError, describeValue, UsageError } from '../util/errors.js';
+
+export interface EpochPoint {
+  epoch: number;
+  loss: number;
+  seconds: number | null;
+  examplesPerS: number | null;
+  valid: Record<string, number>;
+}
+
+export interface EvalResult {
+  /** `test-full`, `test-sampled100`: the file's name between `eval-` and `.json`. */
+  name: string;
+  split: string;
+  protocol: string;
+  metrics: Record<string, number>;
+  usersEvaluated: number | null;
+}
+
+export interface DataSummary {
+  path: string;
+  rows: Record<string, number>;
+  rejectedByReason: Record<string, number>;
+  users: number | null;
+  items: number | null;
+}
+
+export interface ParentSummary {
+  path: string;
+  model: string;
+  epoch: number | null;
+  /** Whether the parent's folder (its run.json) is still there to read. */
+  readable: boolean;
+  /** The parent's best validation record and eval results, when readable. */
+  best: { metric: string; value: number; epoch: number } | null;
+  evals: EvalResult[];
+}
+
+export interface ReportRun {
+  path: string;
+  label: string;
+  model: string;
+  loss: string;
+  feedback: string;
+  engine: string;
+  seed: number | null;
+  status: string;
+  started: string | null;
+  trainSeconds: number | null;
+  argv: string[];
+  versions: Record<string, string>;
+  /** Dotted config key → [value as text, source]. */
+  config: [string, string, string][];
+  datasetPath: string | null;
+  data: DataSummary | null;
+  /** Why `data` is null (the folder is gone, its manifest unreadable). */
+  dataNote: string | null;
+  epochs: EpochPoint[];
+  best: { metric: string; value: number; epoch: number } | null;
+  evals: EvalResult[];
+  parents: ParentSummary[];
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+async function readJson(path: string, what: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new DataError(`Cannot read ${path} (${what}): ${(error as NodeJS.ErrnoException).code ?? String(error)}.`, { cause: error });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new DataError(`${path} (${what}) is not valid JSON: ${error instanceof Error ? error.message : String(error)}.`, { cause: error });
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+function numbers(v: unknown): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (isObject(v)) for (const [k, x] of Object.entries(v)) if (typeof x === 'number' && Number.isFinite(x)) out[k] = x;
+  return out;
+}
+
+/** Config leaves as dotted keys, in the file's order, with each one's recorded source. */
+function flattenConfig(config: unknown, sources: Json, prefix = ''): [string, string, string][] {
+  if (!isObject(config)) return [];
+  const out: [string, string, string][] = [];
+  for (const [k, v] of Object.entries(config)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (isObject(v)) out.push(...flattenConfig(v, sources, key));
+    else out.push([key, JSON.stringify(v) ?? 'null', str(sources[key]) ?? '']);
+  }
+  return out;
+}
+
+export async function readEpochs(ckpt: string): Promise<EpochPoint[]> {
+  const p = join(ckpt, 'metrics.jsonl');
+  if (!(await exists(p))) return [];
+  const lines = (await readFile(p, 'utf8')).split('\n');
+  const out: EpochPoint[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i].trim()) continue;
+    let r: unknown;
+    try {
+      r = JSON.parse(lines[i]);
+    } catch {
+      throw new DataError(`${p}:${i + 1} is not valid JSON (received ${describeValue(lines[i])}). Expected one epoch record per line; the checkpoint is corrupt.`);
+    }
+    if (!isObject(r) || num(r.epoch) === null || typeof r.loss !== 'number') {
+      throw new DataError(`${p}:${i + 1} is not an epoch record (received ${describeValue(r)}). Expected {"epoch", "loss", ...}; the checkpoint is corrupt.`);
+    }
+    out.push({ epoch: r.epoch as number, loss: r.loss, seconds: num(r.seconds), examplesPerS: num(r.examples_per_s), valid: numbers(r.valid) });
+  }
+  return out;
+}
+
+export async function readEvals(ckpt: string): Promise<EvalResult[]> {
+  const names = (await readdir(ckpt)).filter((n) => /^eval-.+\.json$/.test(n)).sort();
+  const out: EvalResult[] = [];
+  for (const n of names) {
+    const v = await readJson(join(ckpt, n), 'an eval result');
+    if (!isObject(v) || !isObject(v.metrics)) throw new DataError(`${join(ckpt, n)} has no "metrics" object (received ${describeValue(v)}). Expected a file written by rec eval.`);
+    const protocol = isObject(v.protocol) ? (str(v.protocol.name) ?? '?') + (num(v.protocol.n) !== null ? `:${String(v.protocol.n)}` : '') : '?';
+    out.push({
+      name: n.slice('eval-'.length, -'.json'.length),
+      split: str(v.split) ?? '?',
+      protocol,
+      metrics: numbers(v.metrics),
+      usersEvaluated: isObject(v.users) ? num(v.users.evaluated) : null,
+    });
+  }
+  return out;
+}
+
+async function readBest(ckpt: string): Promise<ReportRun['best']> {
+  const p = join(ckpt, 'best.json');
+  if (!(await exists(p))) return null;
+  const v = await readJson(p, 'the best-epoch record');
+  if (!isObject(v) || str(v.metric) === null || num(v.value) === null || num(v.epoch) === null) return null;
+  return { metric: v.metric as string, value: v.value as number, epoch: v.epoch as number };
+}
+
+async function readData(datasetPath: string): Promise<{ data: DataSummary | null; note: string | null }> {
+  const p = join(datasetPath, 'manifest.json');
+  if (!(await exists(p))) return { data: null, note: `dataset folder not reachable here (${p} is missing)` };
+  const m = await readJson(p, 'the dataset manifest');
+  if (!isObject(m)) return { data: null, note: `${p} is not a JSON object` };
+  return { data: { path: datasetPath, rows: numbers(m.rows), rejectedByReason: numbers(m.rejected_by_reason), users: num(m.users), items: num(m.items) }, note: null };
+}
+
+async function readParent(record: Json, from: string): Promise<ParentSummary> {
+  const path = str(record.path) ?? '?';
+  const abs = isAbsolute(path) ? path : resolve(from, path);
+  const base = { path: abs, model: str(record.model) ?? '?', epoch: num(record.epoch) };
+  // A parent moved or deleted since is normal (fine-tuned on another machine): the report says so.
+  if (!(await exists(join(abs, 'run.json')))) return { ...base, readable: false, best: null, evals: [] };
+  return { ...base, readable: true, best: await readBest(abs).catch(() => null), evals: await readEvals(abs).catch(() => []) };
+}
+
+/** Everything the report shows about one checkpoint; exit 2 when `ckpt` is not one. */
+export async function readReportRun(ckpt: string): Promise<ReportRun> {
+  const runPath = join(ckpt, 'run.json');
+  if (!(await exists(ckpt))) throw new UsageError(`Checkpoint ${ckpt} does not exist. Expected a folder written by rec train.`);
+  if (!(await exists(runPath))) throw new UsageError(`${ckpt} is not a rec checkpoint: ${runPath} is missing. Expected a folder written by rec train.`);
+  const run = await readJson(runPath, 'the run record');
+  if (!isObject(run) || str(run.model) === null) throw new DataError(`${runPath} has no "model" (received ${describeValue(run)}). Expected a run record written by rec train.`);
+  const dataset = isObject(run.dataset) ? str(run.dataset.path) : null;
+  const datasetPath = dataset === null ? null : isAbsolute(dataset) ? dataset : resolve(ckpt, dataset);
+  const { data, note } = datasetPath === null ? { data: null, note: 'run.json records no dataset path' } : await readData(datasetPath);
+  const timings = isObject(run.timings) ? run.timings : {};
+  const versions: Record<string, string> = {};
+  if (isObject(run.versions)) for (const [k, v] of Object.entries(run.versions)) if (typeof v === 'string') versions[k] = v;
+  const parents = Array.isArray(run.parents) ? await Promise.all(run.parents.filter(isObject).map((p) => readParent(p, ckpt))) : [];
+  return {
+    path: ckpt,
+    label: basename(ckpt),
+    model: run.model as string,
+    loss: str(run.loss) ?? '?',
+    feedback: str(run.feedback) ?? '?',
+    engine: str(run.engine) ?? '?',
+    seed: num(run.seed),
+    status: str(run.status) ?? '?',
+    started: str(timings.started),
+    trainSeconds: num(timings.train_seconds),
+    argv: Array.isArray(run.argv) ? run.argv.filter((a): a is string => typeof a === 'string') : [],
+    versions,
+    config: flattenConfig(run.config, isObject(run.config_sources) ? run.config_sources : {}),
+    datasetPath,
+    data,
+    dataNote: note,
+    epochs: await readEpochs(ckpt),
+    best: await readBest(ckpt),
+    evals: await readEvals(ckpt),
+    parents,
+  };
+}
