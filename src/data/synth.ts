@@ -240,7 +240,7 @@ export async function runSynth(req: SynthRequest, io: RunIO): Promise<SynthResul
   const itemSeen = new Uint8Array(r.items);
   let rows = 0;
   let usersWithRows = 0;
-  const bar = io.progress.start('synth', r.events, 'rows');
+  const bar = io.progress.start('synth', r.events, 'rows', { rate: { unit: 'rows', scale: 1 } });
   const signal = io.signal;
 
   function* chunks(): Generator<Uint8Array> {

@@ -128,7 +128,7 @@ export async function evaluate(model: PairModel, prep: PreparedEval, opts: EvalO
   }
 
   const numUsers = prep.users.model.length;
-  const bar = opts.progress?.start(opts.label ?? `eval ${protocol.name}`, numUsers, 'users');
+  const bar = opts.progress?.start(opts.label ?? `eval ${protocol.name}`, numUsers, 'users', { rate: { unit: 'users', scale: 1 } });
   let done = 0;
   const tick = (n: number) => bar?.update((done += n));
   try {

@@ -5,6 +5,7 @@ import type { RowFileSink, RowFormat, RowLayout } from '../../io/recommendations
 import type { UserQueries, UserRecommendations } from '../../recommend/recommend.js';
 import type { SimilarItems } from '../../recommend/similar.js';
 import type { UnknownIds } from '../../recommend/unknown.js';
+import type { ProgressBar } from '../../util/progress.js';
 import { InterruptedError, UsageError, describeValue } from '../../util/errors.js';
 import { resolveAnonKey } from '../anon-key.js';
 import type { CommandContext } from '../context.js';
@@ -104,6 +105,7 @@ async function emit<T>(
   layout: RowLayout<T>,
   target: { out: string | null; format: RowFormat; collect: boolean; force: boolean },
   signal: AbortSignal | undefined,
+  bar: ProgressBar | null = null,
 ): Promise<{ records: T[]; count: number }> {
   const records: T[] = [];
   let count = 0;
@@ -129,6 +131,7 @@ async function emit<T>(
       if (signal?.aborted) throw interrupted(signal);
       if (stdoutClosed) break;
       count += block.length;
+      bar?.update(count);
       if (sink !== null) await sink.write(block);
       else if (target.collect) records.push(...block);
       else await print(formatText(layout, target.format === 'csv' ? 'csv' : 'jsonl', block));
@@ -140,6 +143,8 @@ async function emit<T>(
   } catch (error) {
     await sink?.abort();
     throw error;
+  } finally {
+    bar?.stop();
   }
   return { records, count };
 }
@@ -252,7 +257,9 @@ export function registerRecommend(program: Command, runtime: Runtime): void {
           yield block;
         }
       })();
-      const { records, count } = await emit<UserRecommendations>(blocks, USER_LAYOUT, target, ctx.io.signal);
+      // A bar only when the rows do not go to the terminal itself (they would interleave with it).
+      const bar = target.out !== null || target.collect ? ctx.io.progress.start('recommend', queries.labels.length, 'users', { rate: { unit: 'users', scale: 1 } }) : null;
+      const { records, count } = await emit<UserRecommendations>(blocks, USER_LAYOUT, target, ctx.io.signal, bar);
       if (short > 0) {
         ctx.log.warn(`${short} user${short === 1 ? '' : 's'} got fewer than ${full} items: their seen items were excluded and too few items were left (--include-seen keeps seen items).`);
       }

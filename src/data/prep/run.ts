@@ -416,7 +416,7 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     if (io.signal?.aborted) throw interrupted(io.signal);
   };
   let rejects: RejectSink | null = null;
-  const bar = io.progress.start('prep', totalBytes, 'B');
+  const bar = io.progress.start('prep', totalBytes, 'B', { rate: { unit: 'MB', scale: 1e-6 } });
   try {
     rejects = await RejectSink.create(join(staged.path, REJECTS_FILE), !cfg.anonymize);
     const sink = rejects;
