@@ -1,11 +1,12 @@
 /**
- * What `rec report` reads from a checkpoint (PRODUCT §4) and its dataset (§3), with small JSON
- * readers of its own: src/io/checkpoint.ts loads TF.js at import, and a report must not pay for an
- * engine it never uses. Only the fields the report shows are checked; a missing optional file
+ * What `rec report` reads from a checkpoint (PRODUCT §4) and its dataset (§3), through the TF-free
+ * readers (src/io/checkpoint-read.ts) and small JSON readers of its own: src/io/checkpoint.ts loads
+ * TF.js at import, and a report must not pay for an engine it never uses. Only the fields the report shows are checked; a missing optional file
  * (no eval yet, a dataset folder moved away) becomes a note on the page, not an error.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve } from 'node:path';
+import { readMetrics } from '../io/checkpoint-read.js';
 import { DataError, describeValue, UsageError } from '../util/errors.js';
 
 export interface EpochPoint {
@@ -120,24 +121,8 @@ function flattenConfig(config: unknown, sources: Json, prefix = ''): [string, st
 }
 
 export async function readEpochs(ckpt: string): Promise<EpochPoint[]> {
-  const p = join(ckpt, 'metrics.jsonl');
-  if (!(await exists(p))) return [];
-  const lines = (await readFile(p, 'utf8')).split('\n');
-  const out: EpochPoint[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    if (!lines[i].trim()) continue;
-    let r: unknown;
-    try {
-      r = JSON.parse(lines[i]);
-    } catch {
-      throw new DataError(`${p}:${i + 1} is not valid JSON (received ${describeValue(lines[i])}). Expected one epoch record per line; the checkpoint is corrupt.`);
-    }
-    if (!isObject(r) || num(r.epoch) === null || typeof r.loss !== 'number') {
-      throw new DataError(`${p}:${i + 1} is not an epoch record (received ${describeValue(r)}). Expected {"epoch", "loss", ...}; the checkpoint is corrupt.`);
-    }
-    out.push({ epoch: r.epoch as number, loss: r.loss, seconds: num(r.seconds), examplesPerS: num(r.examples_per_s), valid: numbers(r.valid) });
-  }
-  return out;
+  const records = await readMetrics(ckpt);
+  return records.map((r) => ({ epoch: r.epoch, loss: r.loss, seconds: num(r.seconds), examplesPerS: num(r.examples_per_s), valid: numbers(r.valid) }));
 }
 
 export async function readEvals(ckpt: string): Promise<EvalResult[]> {
