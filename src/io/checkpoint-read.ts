@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DataError } from '../util/errors.js';
+import { DataError, describeValue } from '../util/errors.js';
 import { pathExists } from './atomic.js';
 import type { EpochRecord, RunJson } from './checkpoint.js';
 
@@ -26,19 +26,13 @@ export async function readJsonObject(path: string, what: string): Promise<Record
     throw new DataError(`${path} (${what}) is not valid JSON: ${error instanceof Error ? error.message : String(error)}. The checkpoint is corrupt.`, { cause: error });
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new DataError(`${path} (${what}) is not a JSON object (received ${describe(value)}). The checkpoint is corrupt.`);
+    throw new DataError(`${path} (${what}) is not a JSON object (received ${describeValue(value)}). The checkpoint is corrupt.`);
   }
   return value as Record<string, unknown>;
 }
 
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
-
 export function corruptField(path: string, key: string, value: unknown, expected: string): DataError {
-  return new DataError(`${path} is corrupt: "${key}" is ${describe(value)}; expected ${expected}.`);
+  return new DataError(`${path} is corrupt: "${key}" is ${describeValue(value)}; expected ${expected}.`);
 }
 
 export async function readMetrics(ckpt: string): Promise<EpochRecord[]> {
@@ -53,11 +47,11 @@ export async function readMetrics(ckpt: string): Promise<EpochRecord[]> {
     try {
       value = JSON.parse(lines[i]);
     } catch {
-      throw new DataError(`${p}:${i + 1} is not valid JSON (received ${describe(lines[i])}). Expected one epoch record per line; the checkpoint is corrupt.`);
+      throw new DataError(`${p}:${i + 1} is not valid JSON (received ${describeValue(lines[i])}). Expected one epoch record per line; the checkpoint is corrupt.`);
     }
     const r = value as Partial<EpochRecord> | null;
     if (typeof r !== 'object' || r === null || typeof r.epoch !== 'number' || typeof r.loss !== 'number') {
-      throw new DataError(`${p}:${i + 1} is not an epoch record (received ${describe(value)}). Expected {"epoch", "loss", ...}; the checkpoint is corrupt.`);
+      throw new DataError(`${p}:${i + 1} is not an epoch record (received ${describeValue(value)}). Expected {"epoch", "loss", ...}; the checkpoint is corrupt.`);
     }
     records.push(r as EpochRecord);
   }
@@ -71,7 +65,7 @@ export async function readRunJson(ckpt: string): Promise<RunJson> {
   }
   const value = await readJsonObject(p, 'the run record');
   if (value.format_version !== CHECKPOINT_FORMAT_VERSION) {
-    throw new DataError(`${p} has format_version ${describe(value.format_version)}; this rec reads version ${CHECKPOINT_FORMAT_VERSION}.`);
+    throw new DataError(`${p} has format_version ${describeValue(value.format_version)}; this rec reads version ${CHECKPOINT_FORMAT_VERSION}.`);
   }
   checkRunJson(p, value);
   return value as unknown as RunJson;

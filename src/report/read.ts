@@ -4,8 +4,9 @@
  * TF.js at import, and a report must not pay for an engine it never uses. Only the fields the report shows are checked; a missing optional file
  * (no eval yet, a dataset folder moved away) becomes a note on the page, not an error.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve } from 'node:path';
+import { pathExists } from '../io/atomic.js';
 import { readMetrics } from '../io/checkpoint-read.js';
 import { DataError, describeValue, UsageError } from '../util/errors.js';
 
@@ -90,15 +91,6 @@ async function readJson(path: string, what: string): Promise<unknown> {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
@@ -145,7 +137,7 @@ export async function readEvals(ckpt: string): Promise<EvalResult[]> {
 
 async function readBest(ckpt: string): Promise<ReportRun['best']> {
   const p = join(ckpt, 'best.json');
-  if (!(await exists(p))) return null;
+  if (!(await pathExists(p))) return null;
   const v = await readJson(p, 'the best-epoch record');
   if (!isObject(v) || str(v.metric) === null || num(v.value) === null || num(v.epoch) === null) return null;
   return { metric: v.metric as string, value: v.value as number, epoch: v.epoch as number };
@@ -153,7 +145,7 @@ async function readBest(ckpt: string): Promise<ReportRun['best']> {
 
 async function readData(datasetPath: string): Promise<{ data: DataSummary | null; note: string | null }> {
   const p = join(datasetPath, 'manifest.json');
-  if (!(await exists(p))) return { data: null, note: `dataset folder not reachable here (${p} is missing)` };
+  if (!(await pathExists(p))) return { data: null, note: `dataset folder not reachable here (${p} is missing)` };
   const m = await readJson(p, 'the dataset manifest');
   if (!isObject(m)) return { data: null, note: `${p} is not a JSON object` };
   return { data: { path: datasetPath, rows: numbers(m.rows), rejectedByReason: numbers(m.rejected_by_reason), users: num(m.users), items: num(m.items) }, note: null };
@@ -164,15 +156,15 @@ async function readParent(record: Json, from: string): Promise<ParentSummary> {
   const abs = isAbsolute(path) ? path : resolve(from, path);
   const base = { path: abs, model: str(record.model) ?? '?', epoch: num(record.epoch) };
   // A parent moved or deleted since is normal (fine-tuned on another machine): the report says so.
-  if (!(await exists(join(abs, 'run.json')))) return { ...base, readable: false, best: null, evals: [] };
+  if (!(await pathExists(join(abs, 'run.json')))) return { ...base, readable: false, best: null, evals: [] };
   return { ...base, readable: true, best: await readBest(abs).catch(() => null), evals: await readEvals(abs).catch(() => []) };
 }
 
 /** Everything the report shows about one checkpoint; exit 2 when `ckpt` is not one. */
 export async function readReportRun(ckpt: string): Promise<ReportRun> {
   const runPath = join(ckpt, 'run.json');
-  if (!(await exists(ckpt))) throw new UsageError(`Checkpoint ${ckpt} does not exist. Expected a folder written by rec train.`);
-  if (!(await exists(runPath))) throw new UsageError(`${ckpt} is not a rec checkpoint: ${runPath} is missing. Expected a folder written by rec train.`);
+  if (!(await pathExists(ckpt))) throw new UsageError(`Checkpoint ${ckpt} does not exist. Expected a folder written by rec train.`);
+  if (!(await pathExists(runPath))) throw new UsageError(`${ckpt} is not a rec checkpoint: ${runPath} is missing. Expected a folder written by rec train.`);
   const run = await readJson(runPath, 'the run record');
   if (!isObject(run) || str(run.model) === null) throw new DataError(`${runPath} has no "model" (received ${describeValue(run)}). Expected a run record written by rec train.`);
   const dataset = isObject(run.dataset) ? str(run.dataset.path) : null;
