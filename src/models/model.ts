@@ -23,6 +23,21 @@ export interface ModelShape {
   globalMean: number;
 }
 
+/**
+ * What ranking needs from any model (per-epoch validation, `rec eval`, `rec recommend`): scores of
+ * user indices over item indices. A PairModel is one as it is; a SequenceModel becomes one through
+ * historyScorer once the caller says which history each user index ranks from.
+ */
+export interface Scorer {
+  readonly shape: ModelShape;
+  /** Scores of all `items` for each of `users`: [users.length, items.length]. */
+  scoreMatrix(users: tf.Tensor1D, items: tf.Tensor1D): tf.Tensor2D;
+  /** Engine bytes scoreMatrix holds per (user, item) score at its peak (src/eval/score-blocks.ts). */
+  readonly scoreBytesPerPair?: number;
+  /** Item vectors for item-to-item similarity (`rec recommend --similar-to`). */
+  itemVectors(): tf.Tensor2D;
+}
+
 export interface PairModel {
   readonly name: ModelName;
   readonly config: ModelConfig;
@@ -84,6 +99,55 @@ export interface FusedPairKernel {
 export interface SlotGrads {
   sums: Float32Array;
   slots: Int32Array;
+}
+
+/**
+ * The interface of models that score from a user's time-ordered item history rather than from a
+ * user row (SASRec). There is no user table: a user is their history, so a user the model never
+ * saw is scored from the items they touched, and fine-tuning moves item rows only.
+ */
+export interface SequenceModel {
+  readonly name: ModelName;
+  readonly config: ModelConfig;
+  readonly shape: ModelShape;
+  /** The savable Keras model (plain `tf.loadLayersModel` loads it; custom layers registered). */
+  readonly keras: tf.LayersModel;
+  /** Longest history the model reads: the last `maxLen` items of a longer one. */
+  readonly maxLen: number;
+  /** Item tables (kind 'item'), updated row-sparsely like a PairModel's. */
+  readonly tables: readonly EmbeddingTable[];
+  /** Trainable variables that are not embedding tables. */
+  readonly dense: readonly tf.Variable[];
+  /**
+   * Scores of `items` as the next item after each history: [histories.length, items.length].
+   * A history holds item indices oldest first; an empty one is allowed (padding only).
+   */
+  scoreHistories(histories: readonly Int32Array[], items: tf.Tensor1D): tf.Tensor2D;
+  readonly scoreBytesPerPair?: number;
+  itemVectors(): tf.Tensor2D;
+}
+
+export type AnyModel = PairModel | SequenceModel;
+
+export function isSequenceModel(model: AnyModel): model is SequenceModel {
+  return 'scoreHistories' in model;
+}
+
+/**
+ * A SequenceModel as a Scorer: user index u ranks from `history(u)` (train items when validating,
+ * train + valid when testing, the whole history when recommending).
+ */
+export function historyScorer(model: SequenceModel, history: (user: number) => Int32Array): Scorer {
+  return {
+    shape: model.shape,
+    scoreBytesPerPair: model.scoreBytesPerPair,
+    itemVectors: () => model.itemVectors(),
+    scoreMatrix(users, items) {
+      const ids = users.dataSync();
+      const histories = Array.from(ids, (u) => history(u));
+      return model.scoreHistories(histories, items);
+    },
+  };
 }
 
 export interface ModelBuildOptions {
