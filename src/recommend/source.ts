@@ -60,9 +60,9 @@ export async function loadRecommendCheckpoint(ckpt: string, opts: { dataset: boo
  * `sequence`: the model's name when it is a sequence model, which cannot do without the dataset
  * (its users are their histories there), so what a pair model only warns about is exit 2 for it.
  */
-async function readDatasetFacts(
+export async function readDatasetFacts(
   ckpt: string,
-  run: RunJson,
+  run: Pick<RunJson, 'dataset' | 'parents'>,
   given: string | null,
   users: Vocab,
   numItems: number,
@@ -119,7 +119,7 @@ async function readDatasetFacts(
  * checked, not their parents': that covers pretrain → fine-tune. A parent that cannot be read
  * leaves the training-row rule in place (popular items rather than an unchecked embedding).
  */
-async function markParentRows(run: RunJson, vocab: Vocab, trained: Uint8Array, which: 'users' | 'items', log: Logger): Promise<void> {
+async function markParentRows(run: Pick<RunJson, 'parents'>, vocab: Vocab, trained: Uint8Array, which: 'users' | 'items', log: Logger): Promise<void> {
   for (const parent of run.parents ?? []) {
     let parentVocab: Vocab;
     try {
