@@ -15,7 +15,7 @@ import { describeHolder, liveLockHolder } from '../io/lock.js';
 import { checkpointDataDir, loadTrainedCheckpoint, type TrainedCheckpoint } from './checkpoint.js';
 import { DataError, UsageError } from '../util/errors.js';
 import type { RunIO } from '../util/run-io.js';
-import { evaluate, type EvalOutcome, type EvalProtocol } from './evaluate.js';
+import { evaluate, type EvalOutcome, type EvalProtocol, scoreInputOf } from './evaluate.js';
 import { checkFailUnder, checkMaxDrop, type Gate, type GateCheck } from './gates.js';
 import { parseMetrics, RANKING_METRICS, type MetricSpec } from './metrics/registry.js';
 import { evalNotes } from './notes.js';
@@ -96,7 +96,14 @@ async function resolveProtocol(spec: ProtocolSpec, seed: number, ds: Dataset, an
 
 async function evaluateCheckpoint(ckpt: TrainedCheckpoint, ds: Dataset, req: EvalRequest, protocol: EvalProtocol, specs: MetricSpec[], io: RunIO): Promise<EvalOutcome> {
   checkMetricsApply(specs, ckpt.run, ckpt.dir);
-  const prep = prepareEval({ dataset: ds, split: req.split, model: ckpt, relevanceThreshold: req.relevanceThreshold, trained: ckpt.trained });
+  const prep = prepareEval({
+    dataset: ds,
+    split: req.split,
+    model: ckpt,
+    relevanceThreshold: req.relevanceThreshold,
+    trained: ckpt.trained,
+    input: scoreInputOf(ckpt.model),
+  });
   const [min, max] = ckpt.run.value_range;
   return evaluate(ckpt.model, prep, {
     protocol,
@@ -114,6 +121,11 @@ async function checkNotTraining(ckpt: string): Promise<void> {
   if (holder) {
     throw new UsageError(`Checkpoint ${ckpt} is being written by another rec process: ${describeHolder(holder)}. Evaluate it once that run has ended; nothing was written.`);
   }
+}
+
+function describeSkips(outcome: EvalOutcome): string {
+  const parts = Object.entries(outcome.users.skipped_by_reason).map(([reason, n]) => `${n} ${reason}`);
+  return parts.length > 0 ? parts.join(', ') : 'none';
 }
 
 /** Why no user could be evaluated, in the terms a user can act on. */
@@ -194,7 +206,7 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
     const b = await evaluateCheckpoint(base, ds, req, protocol, specs, io);
     if (b.users.evaluated !== outcome.users.evaluated) {
       throw new UsageError(
-        `--baseline ${req.baseline} cannot be matched to ${req.checkpoint} on ${dataDir}: it evaluates ${b.users.evaluated} users where the checkpoint evaluates ${outcome.users.evaluated} (their vocabularies differ). Compare checkpoints trained on the same users.`,
+        `--baseline ${req.baseline} cannot be matched to ${req.checkpoint} on ${dataDir}: it evaluates ${b.users.evaluated} users where the checkpoint evaluates ${outcome.users.evaluated} (skipped: ${describeSkips(b)} against ${describeSkips(outcome)}; their vocabularies differ, or one scores users from their histories and the other only users with a trained row). Compare checkpoints trained on the same users.`,
       );
     }
     baseline = { checkpoint: req.baseline, metrics: b.metrics, users: b.users };
