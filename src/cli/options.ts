@@ -80,6 +80,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'train.save_every', flag: '--save-every <steps>', type: 'int', commands: TRAIN, description: 'also save a resumable state every N steps' },
   { key: 'train.freeze', flag: '--freeze <parts>', type: 'stringList', commands: TRAIN, description: 'parameter groups kept fixed when fine-tuning, e.g. item_embedding' },
   { key: 'train.init_from', flag: '--init-from <ckpt>', type: 'stringList', commands: TRAIN, description: 'initialise from a checkpoint by raw id (repeatable; neumf: a gmf and an mlp checkpoint)' },
+  { key: 'train.replay', flag: '--replay <fraction>', type: 'number', commands: TRAIN, description: 'with --init-from: train on the rows newer than the parent\'s data plus this fraction of them sampled from older rows each epoch (0: new rows only)' },
   // eval
   { key: 'eval.split', flag: '--split <name>', type: 'string', commands: ['eval'], description: 'test|valid' },
   { key: 'eval.protocol', flag: '--protocol <p>', type: 'string', commands: ['eval'], description: 'full | sampled:N | candidates:FILE' },

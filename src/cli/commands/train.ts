@@ -47,6 +47,7 @@ function toTrainData(ds: Dataset, manifestSha256: string): TrainData {
     numUsers: ds.users.ids.length,
     numItems: ds.items.ids.length,
     train: { users: ds.train.users, items: ds.train.items, values: ds.train.values, numUsers: ds.users.ids.length, numItems: ds.items.ids.length },
+    trainTs: ds.train.ts,
     others: [ds.valid, ds.test],
     hasValid: ds.valid.length > 0,
   };
