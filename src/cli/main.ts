@@ -11,6 +11,7 @@ import { REC_VERSION } from '../util/version.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerEval } from './commands/eval.js';
 import { registerPrep } from './commands/prep.js';
+import { registerPromote } from './commands/promote.js';
 import { registerRecommend } from './commands/recommend.js';
 import { registerReport } from './commands/report.js';
 import { registerRuns } from './commands/runs.js';
@@ -51,6 +52,7 @@ export function buildProgram(runtime: Runtime): Command {
   registerDoctor(program, runtime);
   registerReport(program, runtime);
   registerRuns(program, runtime);
+  registerPromote(program, runtime);
   return program;
 }
 
