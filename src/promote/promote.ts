@@ -123,7 +123,6 @@ export async function runPromote(req: PromoteRequest, log: Pick<Logger, 'info' |
   await switchPointer(req.to, ckpt);
   result.changed = true;
   await appendHistory(req.to, { at: new Date().toISOString(), checkpoint: ckpt, previous: result.previous, forced: req.force, eval: result.eval });
-  log.info(`${production} -> ${ckpt}${result.previous ? ` (was ${result.previous})` : ''}`);
   return result;
 }
 

@@ -86,7 +86,7 @@ export function registerEval(program: Command, runtime: Runtime): void {
       for (const c of failed) ctx.log.error(`quality gate failed: ${describeFailure(c)}`);
       const lines = [
         `${e.split} split, protocol ${e.protocol.name}${e.protocol.n ? ` (${e.protocol.n} negatives)` : ''}: ${e.users.evaluated} users evaluated, ${e.users.skipped} skipped${skippedWhy(e.users.skipped_by_reason)} (engine ${engine.name})`,
-        ...Object.entries(e.metrics).map(([name, v]) => `  ${name.padEnd(14)} ${Number.isNaN(v) ? 'n/a' : v.toFixed(4)}${result.baseline ? `   baseline ${result.baseline.metrics[name]?.toFixed(4) ?? 'n/a'}` : ''}`),
+        ...Object.entries(e.metrics).map(([name, v]) => `  ${name.padEnd(14)} ${Number.isNaN(v) ? 'n/a' : v.toFixed(4)}${baselineText(result.baseline, name)}`),
         `written: ${result.file}`,
       ];
       if (result.gates.checks.length) lines.push(result.gates.passed ? 'quality gates passed' : `quality gates FAILED (${failed.length} of ${result.gates.checks.length})`);
@@ -97,6 +97,14 @@ export function registerEval(program: Command, runtime: Runtime): void {
       };
     });
   });
+}
+
+/** `   baseline 0.2085`, or on the users both evaluate `   on 184 common users: 0.2131 vs baseline 0.2085`. */
+function baselineText(b: { metrics: Record<string, number>; compared: { users: number; metrics: Record<string, number> } | null } | null, name: string): string {
+  if (b === null) return '';
+  const f = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(4));
+  if (b.compared === null) return `   baseline ${f(b.metrics[name])}`;
+  return `   on ${b.compared.users} common users: ${f(b.compared.metrics[name])} vs baseline ${f(b.metrics[name])}`;
 }
 
 /** ` (cold_user 6928, cold_item 1233)`: why users were skipped, largest first; empty when none were. */
