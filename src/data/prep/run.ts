@@ -393,6 +393,67 @@ async function readInput(file: InputFile, ctx: ReadContext, state: ReadState): P
   }
 }
 
+/** What `readLogs` returns: the accepted rows (input order, not de-duplicated) with their vocabularies. */
+export interface LogRows {
+  ingest: Ingest;
+  read: number;
+  rejected: number;
+  rejected_by_reason: Record<string, number>;
+}
+
+/**
+ * Reads logs exactly as `rec prep` does (formats, column guessing, timestamps, event weights,
+ * rejects and --max-rejects), and writes nothing: for commands that inspect logs (rec drift).
+ */
+export async function readLogs(inputs: readonly string[], cfg: PrepConfig, io: RunIO, now = Date.now()): Promise<LogRows> {
+  if (inputs.length === 0) throw new UsageError('Expected at least one log file.');
+  const spec: ColumnsSpec | null = cfg.columns !== null ? parseColumnsSpec(cfg.columns) : null;
+  const eventWeights = cfg.event_weights !== null ? parseEventWeights(cfg.event_weights) : null;
+  const maxRejects: MaxRejects = parseMaxRejects(cfg.max_rejects);
+  const tsPattern: TsParser | null = cfg.ts_format !== null ? makeTsParser('auto', cfg.ts_format, cfg.ts_year) : null;
+  const tsParser = tsPattern ?? makeTsParser(cfg.ts_unit, null, null);
+  const files: InputFile[] = [];
+  for (const path of inputs) files.push({ path, role: 'log', size: await inputSize(path, 'Input log'), kind: fileKind(path, cfg.format) });
+  const sink = RejectSink.counting();
+  const tooMany = (read: number): DataError => {
+    const reasons = Object.entries(sink.reasons()).map(([k, v]) => `${k} ${v}`).join(', ');
+    const first = sink.examples.map((e) => `${e.file}:${e.line} ${e.reason} (${e.detail})`).join('; ');
+    const pct = read > 0 ? ` (${((100 * sink.count) / read).toFixed(2)}% of ${read} rows read)` : '';
+    return new DataError(`Too many rejected rows: ${sink.count}${pct}, over --max-rejects ${describeMaxRejects(maxRejects)} (config prep.max_rejects). By reason: ${reasons}. First: ${first}.`);
+  };
+  const bar = io.progress.start('read', files.reduce((a, f) => a + f.size, 0), 'B', { rate: { unit: 'MB', scale: 1e-6 } });
+  const ctx: ReadContext = {
+    cfg,
+    spec,
+    splitSpec: { kind: 'none' },
+    eventWeights,
+    tsPattern,
+    tsParser,
+    sink,
+    maxRejects,
+    tooMany,
+    warn: (msg) => io.log.warn(msg),
+    io,
+    parser: 'fast',
+    bar,
+    bytesDone: 0,
+    firstPath: files[0].path,
+    now,
+    windowDays: null,
+  };
+  const state: ReadState = { ingest: null, roles: null, columns: null };
+  try {
+    for (const file of files) await readInput(file, ctx, state);
+  } finally {
+    bar.stop();
+  }
+  const ing = state.ingest;
+  if (ing === null) throw new DataError('No input was read.');
+  const over = maxRejects.kind === 'count' ? sink.count > maxRejects.count : sink.count * 100 > maxRejects.percent * ing.seq;
+  if (over) throw tooMany(ing.seq);
+  return { ingest: ing, read: ing.seq, rejected: sink.count, rejected_by_reason: sink.reasons() };
+}
+
 /** --append-to DIR: a missing folder is a usage error (exit 2), a broken dataset a data error. */
 async function openBase(dir: string): Promise<AppendBase> {
   try {
