@@ -299,3 +299,23 @@ export function subsampleUsers(prep: PreparedEval, maxUsers: number, seed: numbe
     interacted: pickRows(prep.interacted, positions),
   };
 }
+
+/**
+ * The prepared users whose dataset index `keep` holds, in the same order: a gate compares a
+ * checkpoint with its baseline on the users both can evaluate (a fine-tuned model knows users the
+ * baseline never saw). Rating rows are left whole, as in subsampleUsers.
+ */
+export function restrictToUsers(prep: PreparedEval, keep: Uint8Array): PreparedEval {
+  const picked: number[] = [];
+  for (let j = 0; j < prep.users.dataset.length; j++) if (keep[prep.users.dataset[j]] === 1) picked.push(j);
+  if (picked.length === prep.users.dataset.length) return prep;
+  const positions = Int32Array.from(picked);
+  return {
+    ...prep,
+    users: { model: positions.map((j) => prep.users.model[j]), dataset: positions.map((j) => prep.users.dataset[j]) },
+    relevant: pickRows(prep.relevant, positions),
+    relevantDataset: pickRows(prep.relevantDataset, positions),
+    exclude: pickRows(prep.exclude, positions),
+    interacted: pickRows(prep.interacted, positions),
+  };
+}

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { anonymizeId, keyFingerprint } from '../data/anonymize.js';
 import { type Dataset, loadDataset, manifestSha256 } from '../data/dataset.js';
 import { writeJsonAtomic } from '../io/atomic.js';
-import { readModelEpoch, type RunJson } from '../io/checkpoint.js';
+import { paths, readModelEpoch, type RunJson, weightsSha256 } from '../io/checkpoint.js';
 import { openEventWriter, TB_DIR } from '../io/tensorboard.js';
 import { removeStaleTemps } from '../io/atomic.js';
 import { describeHolder, liveLockHolder } from '../io/lock.js';
@@ -19,7 +19,7 @@ import { evaluate, type EvalOutcome, type EvalProtocol, scoreInputOf } from './e
 import { checkFailUnder, checkMaxDrop, type Gate, type GateCheck } from './gates.js';
 import { parseMetrics, RANKING_METRICS, type MetricSpec } from './metrics/registry.js';
 import { evalNotes } from './notes.js';
-import { prepareEval } from './prepare.js';
+import { prepareEval, type PreparedEval, restrictToUsers } from './prepare.js';
 import { evalFileName, negativesPathFor, protocolTag, readCandidatesFile, type ProtocolSpec, writeNegativesFile } from './protocols.js';
 
 export const EVAL_FORMAT_VERSION = 1;
@@ -39,7 +39,10 @@ export interface EvalRequest {
   /** Anonymisation key, needed when the dataset was prepped with --anonymize and ids come from outside (candidates). */
   anonKey: () => Promise<Uint8Array>;
   failUnder: readonly Gate[];
+  /** The baseline checkpoint's real folder (a `production` link resolved by cli/). */
   baseline: string | null;
+  /** The path given as --baseline when it was a link (e.g. DIR/production); recorded in the eval file. */
+  baselinePointer?: string | null;
   maxDrop: readonly Gate[];
   recVersion: string;
 }
@@ -55,12 +58,33 @@ export interface EvalFile extends EvalOutcome {
   rec_version: string;
   created: string;
   seconds: number;
+  /** sha256 of the evaluated `model/weights.bin`: `rec promote` checks the eval is of the weights it promotes. */
+  weights_sha256?: string;
+  /** The gates checked (absent without --fail-under / --max-drop); `rec promote` reads `passed`. */
+  gates?: { passed: boolean; checks: GateCheck[] };
+  baseline?: BaselineRecord;
+}
+
+/**
+ * The baseline of a --baseline eval. `weights_sha256` identifies the weights compared with (so
+ * `rec promote` can tell whether the baseline is still the production model); `compared` says on
+ * which users the gate compared the two when they could not evaluate the same users (a fine-tuned
+ * model knows users that are new since the baseline): `metrics` there are the checkpoint's on
+ * those users.
+ */
+export interface BaselineRecord {
+  checkpoint: string;
+  pointer: string | null;
+  weights_sha256: string;
+  metrics: Record<string, number>;
+  users: EvalOutcome['users'];
+  compared: { users: number; only_checkpoint: number; only_baseline: number; metrics: Record<string, number> } | null;
 }
 
 export interface EvalRunResult {
   file: string;
   eval: EvalFile;
-  baseline: { checkpoint: string; metrics: Record<string, number>; users: EvalOutcome['users'] } | null;
+  baseline: BaselineRecord | null;
   gates: { passed: boolean; checks: GateCheck[] };
 }
 
@@ -94,16 +118,12 @@ async function resolveProtocol(spec: ProtocolSpec, seed: number, ds: Dataset, an
   return { name: 'candidates', file: spec.file, lists: file.lists.map((l) => ({ ...l, user: anonymizeId(key, l.user) })) };
 }
 
-async function evaluateCheckpoint(ckpt: TrainedCheckpoint, ds: Dataset, req: EvalRequest, protocol: EvalProtocol, specs: MetricSpec[], io: RunIO): Promise<EvalOutcome> {
+function prepareFor(ckpt: TrainedCheckpoint, ds: Dataset, req: EvalRequest, specs: MetricSpec[]): PreparedEval {
   checkMetricsApply(specs, ckpt.run, ckpt.dir);
-  const prep = prepareEval({
-    dataset: ds,
-    split: req.split,
-    model: ckpt,
-    relevanceThreshold: req.relevanceThreshold,
-    trained: ckpt.trained,
-    input: scoreInputOf(ckpt.model),
-  });
+  return prepareEval({ dataset: ds, split: req.split, model: ckpt, relevanceThreshold: req.relevanceThreshold, trained: ckpt.trained, input: scoreInputOf(ckpt.model) });
+}
+
+async function evaluateCheckpoint(ckpt: TrainedCheckpoint, prep: PreparedEval, req: EvalRequest, protocol: EvalProtocol, specs: MetricSpec[], io: RunIO): Promise<EvalOutcome> {
   const [min, max] = ckpt.run.value_range;
   return evaluate(ckpt.model, prep, {
     protocol,
@@ -121,11 +141,6 @@ async function checkNotTraining(ckpt: string): Promise<void> {
   if (holder) {
     throw new UsageError(`Checkpoint ${ckpt} is being written by another rec process: ${describeHolder(holder)}. Evaluate it once that run has ended; nothing was written.`);
   }
-}
-
-function describeSkips(outcome: EvalOutcome): string {
-  const parts = Object.entries(outcome.users.skipped_by_reason).map(([reason, n]) => `${n} ${reason}`);
-  return parts.length > 0 ? parts.join(', ') : 'none';
 }
 
 /** Why no user could be evaluated, in the terms a user can act on. */
@@ -182,7 +197,8 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
   for (const w of notes.warnings) io.log.warn(w);
   for (const i of notes.info) io.log.info(i);
   const protocol = await resolveProtocol(req.protocol, req.seed, ds, req.anonKey);
-  const outcome = await evaluateCheckpoint(ckpt, ds, req, protocol, specs, io);
+  const prep = prepareFor(ckpt, ds, req, specs);
+  const outcome = await evaluateCheckpoint(ckpt, prep, req, protocol, specs, io);
   if (outcome.users.evaluated === 0) throw new DataError(noUsersMessage(dataDir, req, outcome, matches));
   const evalFile: EvalFile = {
     format_version: EVAL_FORMAT_VERSION,
@@ -195,6 +211,7 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
     created: new Date().toISOString(),
     seconds: Math.round(performance.now() - started) / 1000,
     ...outcome,
+    weights_sha256: await weightsSha256(paths(req.checkpoint).model),
   };
   delete evalFile.negatives;
   const file = join(req.checkpoint, evalFileName(req.split, req.protocol));
@@ -203,14 +220,46 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
   const checks = checkFailUnder(outcome.metrics, req.failUnder);
   if (req.baseline) {
     const base = await loadTrainedCheckpoint(req.baseline, io.log);
-    const b = await evaluateCheckpoint(base, ds, req, protocol, specs, io);
-    if (b.users.evaluated !== outcome.users.evaluated) {
+    const basePrep = prepareFor(base, ds, req, specs);
+    const mine = new Uint8Array(ds.users.ids.length);
+    for (const u of prep.users.dataset) mine[u] = 1;
+    const both = new Uint8Array(ds.users.ids.length);
+    let common = 0;
+    for (const u of basePrep.users.dataset) {
+      if (mine[u] === 0) continue;
+      both[u] = 1;
+      common++;
+    }
+    if (common === 0) {
       throw new UsageError(
-        `--baseline ${req.baseline} cannot be matched to ${req.checkpoint} on ${dataDir}: it evaluates ${b.users.evaluated} users where the checkpoint evaluates ${outcome.users.evaluated} (skipped: ${describeSkips(b)} against ${describeSkips(outcome)}; their vocabularies differ, or one scores users from their histories and the other only users with a trained row). Compare checkpoints trained on the same users.`,
+        `--baseline ${req.baseline} cannot be matched to ${req.checkpoint} on ${dataDir}: no user of the ${req.split} split can be evaluated by both (the checkpoint evaluates ${prep.users.dataset.length}, the baseline ${basePrep.users.dataset.length}; their vocabularies share none of them). Compare checkpoints trained on overlapping users.`,
       );
     }
-    baseline = { checkpoint: req.baseline, metrics: b.metrics, users: b.users };
-    checks.push(...checkMaxDrop(outcome.metrics, b.metrics, req.maxDrop));
+    const same = common === prep.users.dataset.length && common === basePrep.users.dataset.length;
+    let compared: BaselineRecord['compared'] = null;
+    let mineCompared = outcome.metrics;
+    let b: EvalOutcome;
+    if (same) {
+      b = await evaluateCheckpoint(base, basePrep, req, protocol, specs, io);
+    } else {
+      const onlyMine = prep.users.dataset.length - common;
+      const onlyBase = basePrep.users.dataset.length - common;
+      io.log.warn(
+        `--baseline: the gate compares the two on the ${common} users both can evaluate; ${onlyMine} are evaluated only by ${req.checkpoint} (users the baseline has no trained row for, e.g. new since it was trained), ${onlyBase} only by the baseline. ${req.checkpoint}'s own metrics in the eval file cover all its ${prep.users.dataset.length} users.`,
+      );
+      mineCompared = (await evaluateCheckpoint(ckpt, restrictToUsers(prep, both), req, protocol, specs, io)).metrics;
+      b = await evaluateCheckpoint(base, restrictToUsers(basePrep, both), req, protocol, specs, io);
+      compared = { users: common, only_checkpoint: onlyMine, only_baseline: onlyBase, metrics: mineCompared };
+    }
+    baseline = {
+      checkpoint: req.baseline,
+      pointer: req.baselinePointer ?? null,
+      weights_sha256: await weightsSha256(paths(req.baseline).model),
+      metrics: b.metrics,
+      users: b.users,
+      compared,
+    };
+    checks.push(...checkMaxDrop(mineCompared, b.metrics, req.maxDrop));
   } else if (req.maxDrop.length > 0) {
     throw new UsageError('--max-drop needs --baseline CKPT: the checkpoint to compare with.');
   }
@@ -219,7 +268,10 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
   if (outcome.negatives) {
     await writeNegativesFile(negativesPathFor(file), outcome.negatives, { user: (u) => ds.users.ids[u], item: (i) => ds.items.ids[i] });
   }
+  const gates = { passed: checks.every((c) => c.passed), checks };
+  if (checks.length > 0) evalFile.gates = gates;
+  if (baseline !== null) evalFile.baseline = baseline;
   await writeJsonAtomic(file, evalFile);
   await logEvalScalars(req, outcome.metrics, io);
-  return { file, eval: evalFile, baseline, gates: { passed: checks.every((c) => c.passed), checks } };
+  return { file, eval: evalFile, baseline, gates };
 }
