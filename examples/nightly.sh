@@ -26,7 +26,8 @@
 #   PREP_ARGS=""           extra flags for the first rec prep (columns, event weights...); later
 #                          nights inherit them from the dataset they append to
 #   WINDOW_DAYS=""         keep only this many days of data (rec prep --window); empty: keep all
-#   DRIFT_FAIL_OVER="new_users=0.6,js_items=0.5,volume_ratio=4"   rec drift alarms (exit 3); none: no check
+#   DRIFT_FAIL_OVER="new_users=0.5,js_items=0.5"  rec drift alarms, LOG vs the current dataset
+#   DRIFT_FAIL_UNDER="volume_ratio=0.1"            (exit 3 before anything is written); none: no check
 #   METRICS=recall,ndcg  K=20                      what the gate measures
 #   MAX_DROP="ndcg@20=10%"                         the gate: largest allowed drop vs production
 #   SEED=2020  BACKEND=auto
@@ -49,7 +50,8 @@ LR=${LR:-0.002}
 REPLAY=${REPLAY:-0.5}
 PREP_ARGS=${PREP_ARGS:-}
 WINDOW_DAYS=${WINDOW_DAYS:-}
-DRIFT_FAIL_OVER=${DRIFT_FAIL_OVER:-new_users=0.6,js_items=0.5,volume_ratio=4}
+DRIFT_FAIL_OVER=${DRIFT_FAIL_OVER:-new_users=0.5,js_items=0.5}
+DRIFT_FAIL_UNDER=${DRIFT_FAIL_UNDER-volume_ratio=0.1}
 METRICS=${METRICS:-recall,ndcg}
 K=${K:-20}
 MAX_DROP=${MAX_DROP:-ndcg@20=10%}
@@ -101,15 +103,18 @@ if [ ! -e "$CURRENT" ]; then
 elif already_in_current; then
   say "$LOG is already in the current dataset ($(readlink "$CURRENT")): not prepped again"
 else
-  rec prep "$LOG" --append-to "$CURRENT" --out "$DATA" --split days:0,1 ${WINDOW[@]+"${WINDOW[@]}"}
-  # 2. Drift: a broken upstream export (all-new ids, a collapsed volume) stops the night here,
-  #    before training, and the night's data is not accepted.
-  rc=0
-  if [ "$DRIFT_FAIL_OVER" != none ]; then rec drift "$CURRENT" "$DATA" --fail-over "$DRIFT_FAIL_OVER" || rc=$?; fi
-  if [ "$rc" -ne 0 ]; then
-    [ "$rc" -eq 3 ] && say "drift alarm ($DRIFT_FAIL_OVER): stopping before training; the current dataset and production are unchanged"
-    exit "$rc"
+  # 2. Drift, before anything is written: a broken upstream export (ids from another system, a
+  #    collapsed volume, a reshuffled catalogue) stops the night; the log is read with the
+  #    dataset's prep settings.
+  if [ "$DRIFT_FAIL_OVER" != none ]; then
+    rc=0
+    rec drift "$CURRENT" "$LOG" --fail-over "$DRIFT_FAIL_OVER" ${DRIFT_FAIL_UNDER:+--fail-under "$DRIFT_FAIL_UNDER"} || rc=$?
+    if [ "$rc" -ne 0 ]; then
+      [ "$rc" -eq 3 ] && say "drift alarm: stopping before training; the current dataset and production are unchanged"
+      exit "$rc"
+    fi
   fi
+  rec prep "$LOG" --append-to "$CURRENT" --out "$DATA" --split days:0,1 ${WINDOW[@]+"${WINDOW[@]}"}
   set_current
 fi
 # The real folder, not the link: run.json records it, and eval/recommend find the data there later.
