@@ -210,4 +210,17 @@ describe('--replay', () => {
     expect(run.fine_tune?.replay).toMatchObject({ new_rows: 7, old_rows: 15, replayed_per_epoch: 4 });
     expect(r.logs.join('\n')).toMatch(/plus 4 of the 15 older rows/);
   });
+
+  it('a resumed fine-tune keeps its extended vocabulary and its replay selection', async () => {
+    const out = dir('resumed');
+    const overrides = (epochs: number) => ({ model: { dim: 4 }, train: { epochs, replay: 0.5 } });
+    await train(C, out, 'gmf', overrides(1), { initFrom: [parents.gmf as string] });
+    const first = await readRunJson(out);
+    const r = await train(C, out, 'gmf', overrides(2), { initFrom: [parents.gmf as string], resume: true });
+    expect(r.epochs.map((e) => e.epoch)).toEqual([1, 2]);
+    const run = await readRunJson(out);
+    expect(run.fine_tune).toEqual(first.fine_tune);
+    expect(run.shape).toMatchObject({ users: 8, items: 11 });
+    expect(r.logs.join('\n')).toMatch(/plus 4 of the 15 older rows/);
+  });
 });
