@@ -87,6 +87,16 @@ describe('examples/nightly.sh', () => {
     // The parent is recorded as the checkpoint production pointed at, not as the link.
     expect(run.parents[0].path).toBe(realpathSync(join(state, 'checkpoints/history')));
     expect(run.fine_tune.users.added).toBeGreaterThan(0);
+    // Production never trained on users first seen on day 4: the gate compared the two on the users both evaluate.
+    const gate = JSON.parse(readFileSync(join(state, 'checkpoints/day5/eval-test-full.json'), 'utf8')) as {
+      gates: { passed: boolean };
+      users: { evaluated: number };
+      baseline: { pointer: string; compared: { users: number; only_checkpoint: number; only_baseline: number } };
+    };
+    expect(gate.gates.passed).toBe(true);
+    expect(gate.baseline.pointer).toBe(production);
+    expect(gate.baseline.compared.only_checkpoint).toBeGreaterThan(0);
+    expect(gate.baseline.compared.users + gate.baseline.compared.only_checkpoint).toBe(gate.users.evaluated);
 
     expect(dayFourUsers.length).toBeGreaterThan(0);
     const user = dayFourUsers[0];
