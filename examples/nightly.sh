@@ -130,16 +130,22 @@ fi
 status=$(node -e 'try { console.log(JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8")).status) } catch { console.log("none") }' "$CKPT/run.json")
 if [ "$status" = completed ] || [ "$status" = stopped_early ]; then
   say "$CKPT is already trained ($status)"
-elif [ "$status" != none ]; then
+elif [ -e "$CKPT/last/trainer_state.json" ]; then
   say "resuming $CKPT ($status)"
   rec train --out "$CKPT" --resume --backend "$BACKEND"
-elif [ ! -e "$PRODUCTION" ]; then
-  # shellcheck disable=SC2086
-  rec train --data "$DATA" --model "$MODEL" --epochs "$BOOTSTRAP_EPOCHS" --seed "$SEED" --backend "$BACKEND" --out "$CKPT" $TRAIN_ARGS
 else
-  # shellcheck disable=SC2086
-  rec train --data "$DATA" --model "$MODEL" --init-from "$PRODUCTION" --lr "$LR" --replay "$REPLAY" \
-    --epochs "$EPOCHS" --seed "$SEED" --backend "$BACKEND" --out "$CKPT" $TRAIN_ARGS
+  # A run killed before its first saved state starts over (--force replaces only what rec wrote).
+  AGAIN=()
+  [ -e "$CKPT" ] && AGAIN=(--force)
+  if [ ! -e "$PRODUCTION" ]; then
+    # shellcheck disable=SC2086
+    rec train --data "$DATA" --model "$MODEL" --epochs "$BOOTSTRAP_EPOCHS" --seed "$SEED" --backend "$BACKEND" \
+      --out "$CKPT" ${AGAIN[@]+"${AGAIN[@]}"} $TRAIN_ARGS
+  else
+    # shellcheck disable=SC2086
+    rec train --data "$DATA" --model "$MODEL" --init-from "$PRODUCTION" --lr "$LR" --replay "$REPLAY" \
+      --epochs "$EPOCHS" --seed "$SEED" --backend "$BACKEND" --out "$CKPT" ${AGAIN[@]+"${AGAIN[@]}"} $TRAIN_ARGS
+  fi
 fi
 
 # 4. Gate: both models on the same newest day; exit 3 leaves production as it is.

@@ -124,6 +124,11 @@ describe('examples/nightly.sh', () => {
     expect(bad.stderr).toMatch(/production stays checkpoints\/day5/);
     expect(realpathSync(production)).toBe(realpathSync(join(state, 'checkpoints/day5')));
     expect(readFileSync(join(state, 'promotions.jsonl'), 'utf8')).toBe(history);
+    // A rerun evaluates the same checkpoint again, without training it again, and fails the same way.
+    const rerun = await nightly(['day6.csv']);
+    expect(rerun.code, rerun.stderr).toBe(3);
+    expect(rerun.stderr).toMatch(/already trained \(completed\)/);
+    expect(realpathSync(production)).toBe(realpathSync(join(state, 'checkpoints/day5')));
     // rec promote itself refuses it too.
     const promote = await rec(['promote', join(state, 'checkpoints/day6'), '--to', state]);
     expect(promote.code).toBe(3);
