@@ -91,12 +91,14 @@ describe('examples/nightly.sh', () => {
     const gate = JSON.parse(readFileSync(join(state, 'checkpoints/day5/eval-test-full.json'), 'utf8')) as {
       gates: { passed: boolean };
       users: { evaluated: number };
-      baseline: { pointer: string; compared: { users: number; only_checkpoint: number; only_baseline: number } };
+      baseline: { pointer: string; compared: { users: number; only_checkpoint: number; only_baseline: number; relevant_missed: { checkpoint: number; baseline: number } } };
     };
     expect(gate.gates.passed).toBe(true);
     expect(gate.baseline.pointer).toBe(production);
     expect(gate.baseline.compared.only_checkpoint).toBeGreaterThan(0);
     expect(gate.baseline.compared.users + gate.baseline.compared.only_checkpoint).toBe(gate.users.evaluated);
+    // Production cannot rank what it never trained on; the candidate knows production's whole catalogue.
+    expect(gate.baseline.compared.relevant_missed.checkpoint).toBe(0);
 
     expect(dayFourUsers.length).toBeGreaterThan(0);
     const user = dayFourUsers[0];
