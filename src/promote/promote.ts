@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathExists, writeFileAtomic } from '../io/atomic.js';
+import { acquireLock } from '../io/lock.js';
 import { readRunJson } from '../io/checkpoint-read.js';
 import { QualityGateError, UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
@@ -95,6 +96,16 @@ export async function runPromote(req: PromoteRequest, log: Pick<Logger, 'info' |
   await checkCheckpoint(req.checkpoint);
   const ckpt = await realpath(req.checkpoint);
   if (!(await pathExists(req.to))) throw new UsageError(`--to ${req.to} does not exist. Create the folder that holds the ${PRODUCTION} link first.`);
+  // Held from reading the current production to the switch: two promotions cannot interleave.
+  const lock = await acquireLock(req.to, 'rec promote', `--to ${req.to}`);
+  try {
+    return await promoteLocked(req, ckpt, log);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function promoteLocked(req: PromoteRequest, ckpt: string, log: Pick<Logger, 'info' | 'warn'>): Promise<PromoteResult> {
   const current = await readPointer(req.to);
   const production = join(req.to, PRODUCTION);
   const result: PromoteResult = { production, checkpoint: ckpt, previous: current?.target ?? null, changed: false, forced: req.force, eval: null };

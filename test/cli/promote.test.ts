@@ -1,4 +1,4 @@
-import { lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { rec, tempDir } from './helpers.js';
@@ -91,6 +91,13 @@ describe('rec promote', () => {
     const r = await rec(['promote', ck, '--to', real]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/not a link made by rec promote/);
+    // Another live rec process promoting into the same folder.
+    writeFileSync(join(serving, '.rec.lock'), `${JSON.stringify({ pid: process.pid, command: 'rec promote', started: new Date().toISOString() })}\n`);
+    const locked = await rec(['promote', other, '--to', serving, '--force']);
+    expect(locked.code).toBe(2);
+    expect(locked.stderr).toMatch(/in use by another rec process/);
+    rmSync(join(serving, '.rec.lock'));
+    expect(target()).toBe(realpathSync(ck));
     const none = await rec(['eval', ck, '--backend', 'cpu', '--baseline', join(dir, 'absent', 'production'), '--max-drop', 'ndcg@10=0']);
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/nothing has been promoted there yet/);
