@@ -102,6 +102,12 @@ if [ ! -e "$CURRENT" ]; then
   set_current
 elif already_in_current; then
   say "$LOG is already in the current dataset ($(readlink "$CURRENT")): not prepped again"
+  if ! same_folder "$CURRENT" "$DATA"; then
+    # Accepted before, and later nights (or this log under another name) came since: training and
+    # promoting it now could only replace a newer production with an older model.
+    say "nothing to do: the current dataset is $(readlink "$CURRENT"), accepted after this night"
+    exit 0
+  fi
 else
   # 2. Drift, before anything is written: a broken upstream export (ids from another system, a
   #    collapsed volume, a reshuffled catalogue) stops the night; the log is read with the

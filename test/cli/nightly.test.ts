@@ -131,6 +131,10 @@ describe('examples/nightly.sh', () => {
     expect(rerun.code, rerun.stderr).toBe(3);
     expect(rerun.stderr).toMatch(/already trained \(completed\)/);
     expect(realpathSync(production)).toBe(realpathSync(join(state, 'checkpoints/day5')));
+    // An older night run again after a later one was accepted does nothing (no demotion).
+    const older = await nightly(['day5.csv']);
+    expect(older.code, older.stderr).toBe(0);
+    expect(older.stderr).toMatch(/accepted after this night/);
     // rec promote itself refuses it too.
     const promote = await rec(['promote', join(state, 'checkpoints/day6'), '--to', state]);
     expect(promote.code).toBe(3);
