@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { anonymizeId, keyFingerprint } from '../../../../src/data/anonymize.js';
 import { parseSplitSpec } from '../../../../src/data/prep/options.js';
 import { UsageError } from '../../../../src/util/errors.js';
-import { expectAccounting, prep, rows, tempRoot } from './helpers.js';
+import { existsSync } from 'node:fs';
+import { SHARED, expectAccounting, prep, rows, tempRoot } from './helpers.js';
 
 const out = tempRoot();
 const check = (cond: boolean, what: string): void => expect(cond, what).toBe(true);
@@ -208,5 +209,29 @@ describe('--append-to', () => {
     expectAccounting(next.manifest, check);
     await expect(prep(out(), [day2], {}, { appendTo: base.out })).rejects.toThrow(/--anonymize \(config prep\.anonymize\) needs a key/);
     await expect(prep(out(), [day2], {}, { appendTo: base.out, anonKey: Buffer.from('another-key-entirely') })).rejects.toThrow(/fingerprint .* but the base dataset was anonymised/);
+  });
+});
+
+const taobao = join(SHARED, 'taobao-userbehavior-excerpt/UserBehavior.csv');
+
+describe('--append-to on real logs', () => {
+  it.skipIf(!existsSync(taobao))('Taobao excerpt in two halves, appended, equals the whole excerpt prepped at once', async () => {
+    // The excerpt is sorted by time, so its halves are "yesterday" and "today", and ids appear in the same order.
+    const lines = readFileSync(taobao, 'utf8').trimEnd().split('\n');
+    const half = 55_150;
+    const a = join(logDir, 'taobao-a.csv');
+    const b = join(logDir, 'taobao-b.csv');
+    writeFileSync(a, `${lines.slice(0, half).join('\n')}\n`);
+    writeFileSync(b, `${lines.slice(half).join('\n')}\n`);
+    const settings = { columns: 'user=0,item=1,event=3,ts=4', event_weights: 'pv=1,fav=2,cart=3,buy=5', split: 'none' };
+    const whole = await prep(out(), [taobao], settings);
+    const first = await prep(out(), [a], settings);
+    const both = await prep(out(), [b], {}, { appendTo: first.out });
+    for (const f of ['users.arrow', 'items.arrow']) expect(rows(both.out, f)).toEqual(rows(whole.out, f));
+    const strip = (dir: string) => rows(dir, 'train.arrow').map((r) => [r.user, r.item, r.value, r.ts, r.event]);
+    expect(strip(both.out)).toEqual(strip(whole.out));
+    expect(both.manifest.rows).toMatchObject({ read: first.manifest.rows.train + lines.length - half, train: whole.manifest.rows.train });
+    expect(both.manifest.append).toMatchObject({ new_users: whole.result.users - first.result.users, new_items: whole.result.items - first.result.items });
+    expectAccounting(both.manifest, check);
   });
 });
