@@ -299,7 +299,7 @@ async function readInput(file: InputFile, ctx: ReadContext, state: ReadState): P
     const fileRoles = planRoles(plan).join(',');
     if (state.ingest === null) {
       if ((ctx.splitSpec.kind === 'temporal' || ctx.splitSpec.kind === 'days') && plan.ts < 0) {
-        throw new UsageError(`--split ${ctx.cfg.split} (config prep.split) needs timestamps, but no ts column is mapped for ${file.path}. Expected --columns …,ts=C or another split.`);
+        throw new UsageError(`--split ${ctx.splitSpec.kind === 'temporal' ? 'temporal' : ctx.cfg.split} (config prep.split) needs timestamps, but no ts column is mapped for ${file.path}. Expected --columns …,ts=C or another split.`);
       }
       if (ctx.windowDays !== null && plan.ts < 0) {
         throw new UsageError(`--window ${ctx.windowDays} needs timestamps, but no ts column is mapped for ${file.path}. Expected --columns …,ts=C, or no --window.`);
