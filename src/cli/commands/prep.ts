@@ -47,7 +47,9 @@ export function registerPrep(program: Command, runtime: Runtime): void {
       const human =
         a === undefined
           ? `dataset written to ${result.dataset}`
-          : a.sources_added.length === 0
+          : result.unchanged === true
+            ? `nothing new: every log is already in ${result.dataset}, which is left as it is (${a.rows.base} rows)`
+            : a.sources_added.length === 0
             ? `dataset written to ${result.dataset}: nothing new (every log is already in the base), ${a.rows.base - a.rows.aged_out} base rows`
             : `dataset written to ${result.dataset}: ${a.rows.added} rows added to the base's ${a.rows.base}, ${a.new_users} new users, ${a.new_items} new items, ${a.rows.aged_out} aged out`;
       return { result, human };

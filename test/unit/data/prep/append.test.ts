@@ -182,6 +182,22 @@ describe('--append-to', () => {
     expect(ids(dir, 'users.arrow')).toEqual(['a', 'b', 'c']);
   });
 
+  it('leaves BASE untouched when re-run in place with nothing new, and rewrites it when a setting changes', async () => {
+    const dir = out();
+    await prep(dir, [day1], { ...weights, split: 'days:0,1' });
+    await prep(dir, [day2], {}, { appendTo: dir, windowDays: 5 });
+    const files = ['manifest.json', 'train.arrow', 'test.arrow', 'users.arrow'];
+    const before = files.map((f) => readFileSync(join(dir, f)));
+    const again = await prep(dir, [day2, day1], {}, { appendTo: dir, windowDays: 5 });
+    expect(again.result.unchanged).toBe(true);
+    expect(again.result.append).toMatchObject({ sources_added: [], rows: { base: 8, added: 0 }, new_users: 0 });
+    expect(again.logs.join('\n')).toMatch(/which is left as it is/);
+    files.forEach((f, k) => expect(readFileSync(join(dir, f)).equals(before[k]), f).toBe(true));
+    const resplit = await prep(dir, [day2], { split: 'none' }, { appendTo: dir, explicitKeys: new Set(['split']) });
+    expect(resplit.result.unchanged).toBeUndefined();
+    expect(resplit.manifest.rows).toMatchObject({ train: 8, test: 0 });
+  });
+
   it('takes flags over the base settings, and refuses ones that would disagree with the base rows', async () => {
     const base = await prep(out(), [day1], { ...weights, split: 'days:0,1' });
     const flagged = await prep(out(), [day2], { split: 'none' }, { appendTo: base.out, explicitKeys: new Set(['split']) });
@@ -207,7 +223,7 @@ describe('--append-to', () => {
     expect(ids(next.out, 'users.arrow')).toEqual(['a', 'b', 'c'].map((u) => anonymizeId(key, u)));
     expect(next.manifest.append?.new_users).toBe(1);
     expectAccounting(next.manifest, check);
-    await expect(prep(out(), [day2], {}, { appendTo: base.out })).rejects.toThrow(/--anonymize \(config prep\.anonymize\) needs a key/);
+    await expect(prep(out(), [day2], {}, { appendTo: base.out })).rejects.toThrow(/the base dataset's user ids are anonymised .*--anonymize-key-file/);
     await expect(prep(out(), [day2], {}, { appendTo: base.out, anonKey: Buffer.from('another-key-entirely') })).rejects.toThrow(/fingerprint .* but the base dataset was anonymised/);
   });
 });
