@@ -9,6 +9,7 @@ import { errorCode, fsErrorReason } from '../io/output-dir.js';
 import { RecError, EXIT } from '../util/errors.js';
 import { REC_VERSION } from '../util/version.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerDrift } from './commands/drift.js';
 import { registerEval } from './commands/eval.js';
 import { registerPrep } from './commands/prep.js';
 import { registerRecommend } from './commands/recommend.js';
@@ -27,6 +28,7 @@ Examples:
   $ rec eval checkpoints/mf --metrics rmse,mae,ndcg@10
   $ rec recommend checkpoints/mf --user 42 --k 10 --json
   $ rec synth --out shop.csv.gz --users 5000 --items 2000 --events 500000
+  $ rec drift data/yesterday logs/today.csv --fail-over new_items=0.5
   $ rec doctor
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 quality gate failed,
@@ -51,6 +53,7 @@ export function buildProgram(runtime: Runtime): Command {
   registerDoctor(program, runtime);
   registerReport(program, runtime);
   registerRuns(program, runtime);
+  registerDrift(program, runtime);
   return program;
 }
 

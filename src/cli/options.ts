@@ -10,7 +10,7 @@ import { setPath, type Tree } from '../config/tree.js';
 import { UsageError, describeValue } from '../util/errors.js';
 import { parseDecimal, parseSafeInteger } from '../util/numbers.js';
 
-export type CommandName = 'prep' | 'train' | 'eval' | 'recommend' | 'synth' | 'doctor' | 'runs' | 'report';
+export type CommandName = 'prep' | 'train' | 'eval' | 'recommend' | 'synth' | 'doctor' | 'runs' | 'report' | 'drift';
 type ValueType = 'int' | 'number' | 'string' | 'bool' | 'intList' | 'stringList' | 'countOrPercent' | 'nullableBool';
 
 export interface OptionSpec {
@@ -30,21 +30,23 @@ export interface OptionSpec {
 const ALL: readonly CommandName[] = ['prep', 'train', 'eval', 'recommend'];
 const TRAIN: readonly CommandName[] = ['train'];
 const PREP: readonly CommandName[] = ['prep', 'train'];
+/** How a log is read: also for rec drift, which reads logs as prep does and writes nothing. */
+const READ: readonly CommandName[] = ['prep', 'train', 'drift'];
 
 export const OPTIONS: readonly OptionSpec[] = [
   { key: 'seed', flag: '--seed <n>', type: 'int', commands: ['prep', 'train', 'eval'], description: 'seed of every random stream (default 2020)' },
   { key: 'backend', flag: '--backend <name>', type: 'string', commands: ['train', 'eval', 'recommend'], description: 'engine: auto|node-gpu|node|wasm|cpu' },
-  { key: 'log_level', flag: '--log-level <level>', type: 'string', commands: [...ALL, 'synth', 'doctor', 'runs', 'report'], description: 'error|warn|info|debug' },
+  { key: 'log_level', flag: '--log-level <level>', type: 'string', commands: [...ALL, 'synth', 'doctor', 'runs', 'report', 'drift'], description: 'error|warn|info|debug' },
   // prep
-  { key: 'prep.format', flag: '--format <fmt>', type: 'string', commands: PREP, description: 'csv|tsv|jsonl (default: from the file extension)' },
-  { key: 'prep.delimiter', flag: '--delimiter <str>', type: 'string', commands: PREP, description: 'field delimiter, multi-character allowed (e.g. "::")' },
-  { key: 'prep.header', flag: '--header', negate: '--no-header', type: 'nullableBool', commands: PREP, description: 'the first line is (or, --no-header, is not) a header (default: detect)' },
-  { key: 'prep.columns', flag: '--columns <map>', type: 'string', commands: PREP, description: 'user=C,item=C[,rating=C][,event=C][,ts=C]; C a name or 0-based index' },
-  { key: 'prep.ts_unit', flag: '--ts-unit <unit>', type: 'string', commands: PREP, description: 's|ms|iso (default: detect)' },
-  { key: 'prep.ts_format', flag: '--ts-format <pattern>', type: 'string', commands: PREP, description: 'date pattern such as %m-%d (with --ts-year)' },
-  { key: 'prep.ts_year', flag: '--ts-year <yyyy>', type: 'int', commands: PREP, description: 'year for dates without one' },
-  { key: 'prep.feedback', flag: '--feedback <kind>', type: 'string', commands: PREP, description: 'explicit|implicit (default: explicit when a rating column is mapped)' },
-  { key: 'prep.event_weights', flag: '--event-weights <map>', type: 'string', commands: PREP, description: 'implicit weight per event type, e.g. view=1,cart=3,buy=5' },
+  { key: 'prep.format', flag: '--format <fmt>', type: 'string', commands: READ, description: 'csv|tsv|jsonl (default: from the file extension)' },
+  { key: 'prep.delimiter', flag: '--delimiter <str>', type: 'string', commands: READ, description: 'field delimiter, multi-character allowed (e.g. "::")' },
+  { key: 'prep.header', flag: '--header', negate: '--no-header', type: 'nullableBool', commands: READ, description: 'the first line is (or, --no-header, is not) a header (default: detect)' },
+  { key: 'prep.columns', flag: '--columns <map>', type: 'string', commands: READ, description: 'user=C,item=C[,rating=C][,event=C][,ts=C]; C a name or 0-based index' },
+  { key: 'prep.ts_unit', flag: '--ts-unit <unit>', type: 'string', commands: READ, description: 's|ms|iso (default: detect)' },
+  { key: 'prep.ts_format', flag: '--ts-format <pattern>', type: 'string', commands: READ, description: 'date pattern such as %m-%d (with --ts-year)' },
+  { key: 'prep.ts_year', flag: '--ts-year <yyyy>', type: 'int', commands: READ, description: 'year for dates without one' },
+  { key: 'prep.feedback', flag: '--feedback <kind>', type: 'string', commands: READ, description: 'explicit|implicit (default: explicit when a rating column is mapped)' },
+  { key: 'prep.event_weights', flag: '--event-weights <map>', type: 'string', commands: READ, description: 'implicit weight per event type, e.g. view=1,cart=3,buy=5' },
   { key: 'prep.dedupe', flag: '--dedupe <rule>', type: 'string', commands: PREP, description: 'first|last|max|sum|none for repeated (user,item) (default: last explicit, max implicit)' },
   { key: 'prep.min_user', flag: '--min-user <n>', type: 'int', commands: PREP, description: 'iterative k-core: minimum interactions per user' },
   { key: 'prep.min_item', flag: '--min-item <n>', type: 'int', commands: PREP, description: 'iterative k-core: minimum interactions per item' },
@@ -52,8 +54,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'prep.test', flag: '--test <file>', type: 'string', commands: PREP, description: 'predefined test split file' },
   { key: 'prep.valid', flag: '--valid <file>', type: 'string', commands: PREP, description: 'predefined validation split file' },
   { key: 'prep.anonymize', flag: '--anonymize', type: 'bool', commands: ['prep'], description: 'replace user ids by a keyed HMAC-SHA256 (key from --anonymize-key-file or REC_ANON_KEY)' },
-  { key: 'prep.anonymize_key_file', flag: '--anonymize-key-file <file>', type: 'string', commands: ['prep', 'eval', 'recommend'], description: 'file holding the anonymisation key' },
-  { key: 'prep.max_rejects', flag: '--max-rejects <n|p%>', type: 'countOrPercent', commands: PREP, description: 'fail (exit 1) when more rows than this are rejected (default 5%)' },
+  { key: 'prep.anonymize_key_file', flag: '--anonymize-key-file <file>', type: 'string', commands: ['prep', 'eval', 'recommend', 'drift'], description: 'file holding the anonymisation key' },
+  { key: 'prep.max_rejects', flag: '--max-rejects <n|p%>', type: 'countOrPercent', commands: READ, description: 'fail (exit 1) when more rows than this are rejected (default 5%)' },
   // model
   { key: 'train.model', flag: '--model <name>', type: 'string', commands: TRAIN, description: BUILT_MODELS.join('|') },
   { key: 'model.dim', flag: '--dim <n>', type: 'int', commands: TRAIN, description: 'predictive factors (embedding size)' },

@@ -20,6 +20,16 @@ export const DATASET_OUTPUT: OutputKind = {
   owns: (name) => DATASET_FILES.has(name),
 };
 
+/**
+ * Row accounting (PRODUCT §10): read = accepted + rejected; accepted = deduplicated + filtered +
+ * train + valid + test. `filtered` counts the rows removed by k-core and, under --window, the rows
+ * that aged out (window.aged_out of them). In a dataset written with --append-to, `read` counts the
+ * base dataset's rows (taken from its split files: append.rows.base) plus the rows read from the
+ * new logs (append.rows.read_from_logs); rejected, deduplicated and filtered count what this run
+ * removed, from base rows and new rows alike (the base's own accounting stays in its manifest,
+ * named by append.base.manifest_sha256). `sources` then lists the base's sources first, with the
+ * counts of the run that read them.
+ */
 export interface ManifestRows {
   read: number;
   accepted: number;
@@ -47,6 +57,42 @@ export interface ManifestSource {
   rejected: number;
 }
 
+/** `rec prep --append-to BASE` (see data/prep/append.ts): what NEW took from BASE and what it added. */
+export interface ManifestAppend {
+  base: { path: string; manifest_sha256: string; users: number; items: number; rows: number };
+  /** Settings taken from the base's manifest (the others were given). */
+  inherited: string[];
+  /** New logs read (paths as given). */
+  sources_added: string[];
+  /** Logs not read because a log with the same sha256 is already in the base (or earlier in this run). */
+  sources_already_present: { path: string; sha256: string; rows_read: number | null }[];
+  rows: {
+    /** Rows taken from the base's split files (counted in rows.read and rows.accepted). */
+    base: number;
+    /** Rows read from the new logs (rows.read = base + read_from_logs). */
+    read_from_logs: number;
+    /** New-log rows that are in a split of this dataset. */
+    added: number;
+    /** Rows removed by --window (base and new; part of rows.filtered). */
+    aged_out: number;
+    /** Rows the base's manifest records for the logs not read again. */
+    already_present: number;
+  };
+  /** Ids with rows that the base's vocabulary did not have (their indices follow the base's). */
+  new_users: number;
+  new_items: number;
+}
+
+/** `rec prep --window DAYS`: rows with ts < from_ts (newest_ts − DAYS days) were dropped, base rows and new alike. */
+export interface ManifestWindow {
+  days: number;
+  newest_ts: number | null;
+  from_ts: number | null;
+  from_iso: string | null;
+  /** Rows dropped (part of rows.filtered). */
+  aged_out: number;
+}
+
 export interface ManifestSplitStats {
   rows: number;
   users: number;
@@ -70,11 +116,12 @@ export interface DatasetManifest {
   users: number;
   items: number;
   split: {
-    kind: 'random' | 'temporal' | 'leave-last' | 'none';
+    kind: 'random' | 'temporal' | 'days' | 'leave-last' | 'none';
     spec: string;
     /** Shares applied to the rows of the logs (random/temporal), after dropping predefined splits. */
     ratios: [number, number, number] | null;
     predefined: { valid: string | null; test: string | null };
+    /** temporal and days: the first ts (epoch ms) of valid and of test; null when that split gets no rows by time. */
     cuts: { valid_from_ts: number | null; test_from_ts: number | null } | null;
   };
   splits: { train: ManifestSplitStats; valid: ManifestSplitStats; test: ManifestSplitStats };
@@ -87,4 +134,8 @@ export interface DatasetManifest {
   files: { train: string; valid: string; test: string; users: string; items: string; rejects: string };
   /** What prep found surprising (also logged); absent in datasets written before it was recorded. */
   warnings?: string[];
+  /** Set by --append-to (null otherwise; absent in datasets written before it existed). */
+  append?: ManifestAppend | null;
+  /** Set by --window (null otherwise; absent in datasets written before it existed). */
+  window?: ManifestWindow | null;
 }

@@ -21,12 +21,22 @@ async function packagesLoaded(args: string[], cwd?: string): Promise<{ code: num
 const HEAVY = ['@tensorflow/tfjs', '@tensorflow/tfjs-core', 'apache-arrow', 'zod', 'yaml', 'csv-parse', 'cli-progress'];
 
 describe('start-up loads only what the command needs (PRODUCT §9: within 4× a bare node)', () => {
-  it.each(['--version', '--help', 'prep --help', 'train --help', 'help eval'])('rec %s loads commander and nothing heavy', async (line) => {
+  it.each(['--version', '--help', 'prep --help', 'train --help', 'help eval', 'drift --help'])('rec %s loads commander and nothing heavy', async (line) => {
     const args = line.split(' ');
     const r = await packagesLoaded(args);
     expect(r.code).toBe(0);
     expect(r.packages.has('commander')).toBe(true);
     for (const name of HEAVY) expect(r.packages.has(name), `${name} loaded by rec ${args.join(' ')}`).toBe(false);
+  });
+
+  it('rec drift reads a log and a dataset without loading TF.js', async () => {
+    const out = join(tempDir(), 'ds');
+    const log = join(REPO, 'test/fixtures/prep/basic.tsv');
+    expect((await rec(['prep', log, '--out', out, '--split', 'none'])).code).toBe(0);
+    const r = await packagesLoaded(['drift', out, log]);
+    expect(r.stderr).not.toMatch(/error/);
+    expect(r.code).toBe(0);
+    expect([...r.packages].filter((p) => p.startsWith('@tensorflow/'))).toEqual([]);
   });
 
   it('rec prep reads and writes Arrow without loading TF.js', async () => {

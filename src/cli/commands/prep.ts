@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import type { Config } from '../../config/schema.js';
+import { UsageError } from '../../util/errors.js';
 import { REC_VERSION } from '../../util/version.js';
 import { addConfigOptions } from '../options.js';
 import { resolveAnonKey } from '../anon-key.js';
@@ -12,6 +13,8 @@ Examples:
   $ rec prep ratings.dat.gz --out data/ml1m --delimiter :: --columns user=0,item=1,rating=2,ts=3 --split leave-last
   $ rec prep UserBehavior.csv --out data/taobao --columns user=0,item=1,event=3,ts=4 --event-weights pv=1,fav=2,cart=3,buy=5
   $ rec prep train.tsv --test test.tsv --out data/ncf --feedback implicit --split none
+  $ rec prep day1.csv --out data/d1 --columns user=0,item=1,event=3,ts=4 --split days:0,1
+  $ rec prep day2.csv --append-to data/d1 --out data/d2 --window 30
 See docs/datasets.md for every shared dataset.`;
 
 export function registerPrep(program: Command, runtime: Runtime): void {
@@ -22,17 +25,34 @@ export function registerPrep(program: Command, runtime: Runtime): void {
     .argument('<log...>', 'input log files')
     .requiredOption('-o, --out <dir>', 'dataset folder to write: absent, empty, or a dataset rec wrote (replaced atomically)')
     .option('--force', "write into an --out folder that holds other files too (they are kept; the dataset's files are replaced)")
+    .option('--append-to <dir>', "start from this dataset: its rows, ids (each keeps its index) and prep settings; logs already in it (same sha256) are skipped")
+    .option('--window <days>', 'drop rows older than DAYS days before the newest row (base rows too under --append-to)')
     .option('--strict', 'treat warnings (implausible ratings or times, empty splits, unused event weights) as errors: exit 1, nothing written (config prep.strict)')
     .addHelpText('after', EXAMPLES);
   addConfigOptions(cmd, 'prep');
   addGlobalFlags(cmd).action(async (logs: string[], _opts, self: Command) => {
     await runCommand(self, 'prep', runtime, async (ctx) => {
-      const o = self.opts<{ out: string; force?: boolean; strict?: boolean }>();
+      const o = self.opts<{ out: string; force?: boolean; strict?: boolean; appendTo?: string; window?: string }>();
       const out = resolve(ctx.cwd, o.out);
       const base = ctx.resolved.config;
       const config = o.strict === true ? { ...base, prep: { ...base.prep, strict: true } } : base;
-      const result = await prepFromConfig(logs.map((l) => resolve(ctx.cwd, l)), out, config, ctx, o.force === true);
-      return { result, human: `dataset written to ${result.dataset}` };
+      let windowDays: number | undefined;
+      if (o.window !== undefined) {
+        if (!/^\d+$/.test(o.window.trim()) || Number(o.window) <= 0) throw new UsageError(`--window ${JSON.stringify(o.window)} is invalid. Expected a positive whole number of days, e.g. --window 30.`);
+        windowDays = Number(o.window);
+      }
+      const append = o.appendTo !== undefined ? { appendTo: resolve(ctx.cwd, o.appendTo), windowDays } : { windowDays };
+      const result = await prepFromConfig(logs.map((l) => resolve(ctx.cwd, l)), out, config, ctx, o.force === true, append);
+      const a = result.append;
+      const human =
+        a === undefined
+          ? `dataset written to ${result.dataset}`
+          : result.unchanged === true
+            ? `nothing new: every log is already in ${result.dataset}, which is left as it is (${a.rows.base} rows)`
+            : a.sources_added.length === 0
+            ? `dataset written to ${result.dataset}: nothing new (every log is already in the base), ${a.rows.base - a.rows.aged_out} base rows`
+            : `dataset written to ${result.dataset}: ${a.rows.added} rows added to the base's ${a.rows.base}, ${a.new_users} new users, ${a.new_items} new items, ${a.rows.aged_out} aged out`;
+      return { result, human };
     });
   });
 }
@@ -44,17 +64,32 @@ export async function prepFromConfig(
   config: Config,
   ctx: { cwd: string; env: NodeJS.ProcessEnv; io: import('../../util/run-io.js').RunIO; resolved: { sources: Record<string, string> } },
   force = false,
+  append: { appendTo?: string; windowDays?: number } = {},
 ) {
   const prep = {
     ...config.prep,
     test: config.prep.test ? resolve(ctx.cwd, config.prep.test) : null,
     valid: config.prep.valid ? resolve(ctx.cwd, config.prep.valid) : null,
   };
-  const anonKey = prep.anonymize ? await resolveAnonKey(prep.anonymize_key_file, ctx.cwd, ctx.env) : undefined;
+  // Under --append-to, settings left at their defaults come from the base, whose anonymize may be on.
+  const explicitKeys = new Set(Object.keys(config.prep).filter((k) => (ctx.resolved.sources[`prep.${k}`] ?? 'default') !== 'default'));
+  const keyGiven = prep.anonymize_key_file !== null || (ctx.env.REC_ANON_KEY ?? '') !== '';
+  const anonKey = prep.anonymize || (append.appendTo !== undefined && keyGiven) ? await resolveAnonKey(prep.anonymize_key_file, ctx.cwd, ctx.env) : undefined;
   // Loaded here, not at start-up: `rec prep --help` and every other command skip Arrow and csv-parse.
   const { runPrep } = await import('../../data/prep/run.js');
   return runPrep(
-    { inputs, out, force, config: prep, seed: config.seed, anonKey, recVersion: REC_VERSION, resolvedConfig: { prep, seed: config.seed } },
+    {
+      inputs,
+      out,
+      force,
+      config: prep,
+      seed: config.seed,
+      anonKey,
+      recVersion: REC_VERSION,
+      resolvedConfig: { prep, seed: config.seed },
+      ...(append.appendTo !== undefined ? { appendTo: append.appendTo, explicitKeys } : {}),
+      ...(append.windowDays !== undefined ? { windowDays: append.windowDays } : {}),
+    },
     ctx.io,
   );
 }

@@ -276,6 +276,12 @@ export function checkSplits(f: SplitFacts): string[] {
     } else if (underThree * 2 > users) {
       out.push(`${underThree} of ${users} users have fewer than 3 rows, so --split leave-last (config prep.split) keeps them wholly in train: valid and test hold only ${users - underThree} users.`);
     }
+  } else if (f.spec.kind === 'days') {
+    if (f.rows.train === 0) {
+      out.push(
+        `--split ${f.spec.kind}:${f.spec.valid},${f.spec.test} (config prep.split) left train empty: every row is within ${f.spec.valid + f.spec.test} days of the newest. Expected a log spanning more days, or fewer valid/test days.`,
+      );
+    }
   } else if (f.ratios !== null) {
     const names = ['train', 'valid', 'test'] as const;
     for (let k = 0; k < 3; k++) {

@@ -27,10 +27,11 @@ export interface RowSummary {
   tsMax: number | null;
 }
 
-function compaction(counts: Int32Array, first: Float64Array, last: Float64Array): Compaction {
+/** Ids below `keep` (a base dataset's, under --append-to) keep their index even without rows. */
+function compaction(counts: Int32Array, first: Float64Array, last: Float64Array, keep: number): Compaction {
   const map = new Int32Array(counts.length).fill(-1);
   let size = 0;
-  for (let k = 0; k < counts.length; k++) if (counts[k] > 0) map[k] = size++;
+  for (let k = 0; k < counts.length; k++) if (k < keep || counts[k] > 0) map[k] = size++;
   const kept = new Int32Array(size);
   const firstTs = new Float64Array(size);
   const lastTs = new Float64Array(size);
@@ -44,8 +45,11 @@ function compaction(counts: Int32Array, first: Float64Array, last: Float64Array)
   return { map, size, counts: kept, firstTs, lastTs };
 }
 
-/** One pass over the rows that survived dedupe and k-core: counts, value and time ranges. */
-export function summarizeRows(store: RowStore, assign: Uint8Array, nUsers: number, nItems: number): RowSummary {
+/**
+ * One pass over the rows that survived dedupe and k-core: counts, value and time ranges. The first
+ * `keepUsers` / `keepItems` ids stay in the vocabularies at their index even with no rows left.
+ */
+export function summarizeRows(store: RowStore, assign: Uint8Array, nUsers: number, nItems: number, keepUsers = 0, keepItems = 0): RowSummary {
   const n = store.length;
   const users = store.users;
   const items = store.items;
@@ -82,8 +86,8 @@ export function summarizeRows(store: RowStore, assign: Uint8Array, nUsers: numbe
   }
   const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
   return {
-    users: compaction(uc, uFirst, uLast),
-    items: compaction(ic, iFirst, iLast),
+    users: compaction(uc, uFirst, uLast, keepUsers),
+    items: compaction(ic, iFirst, iLast, keepItems),
     valueMin: finite(vmin),
     valueMax: finite(vmax),
     tsMin: finite(tmin),

@@ -106,6 +106,21 @@ export class Ingest {
     this.tsHint = tsExpected(opts);
   }
 
+  /**
+   * Seeds the vocabularies and event codes with an existing dataset's, in its index order
+   * (rec prep --append-to), so its ids keep their indices and its rows their event codes.
+   */
+  preload(users: readonly string[], items: readonly string[], events: readonly string[] | null): void {
+    if (this.users.size !== 0 || this.items.size !== 0 || this.eventNames.length !== 0) throw new DataError('Internal error: Ingest.preload after rows were read. Please report this.');
+    for (let k = 0; k < users.length; k++) {
+      if (this.users.internString(users[k]) !== k) throw new DataError(`The base dataset's users.arrow lists the id ${JSON.stringify(users[k])} twice. Re-run rec prep for the base.`);
+    }
+    for (let k = 0; k < items.length; k++) {
+      if (this.items.internString(items[k]) !== k) throw new DataError(`The base dataset's items.arrow lists the id ${JSON.stringify(items[k])} twice. Re-run rec prep for the base.`);
+    }
+    if (events !== null) for (const name of events) this.eventCode(name);
+  }
+
   beginFile(ctx: FileContext): void {
     this.ctx = ctx;
     this.fileRead = 0;

@@ -15,6 +15,8 @@ export type ColumnsSpec = Partial<Record<ColumnRole, ColumnRef>> & { user: Colum
 export type SplitSpec =
   | { kind: 'random' | 'temporal'; ratios: [number, number, number] }
   | { kind: 'leave-last' }
+  /** The last `test` days (by ts, counted back from the newest row) → test, the `valid` days before → valid. */
+  | { kind: 'days'; valid: number; test: number }
   | { kind: 'none' };
 
 export type MaxRejects = { kind: 'count'; count: number } | { kind: 'percent'; percent: number };
@@ -57,12 +59,22 @@ export function parseColumnsSpec(text: string): ColumnsSpec {
   return out as ColumnsSpec;
 }
 
-/** `random:TRAIN,VALID,TEST | temporal:TRAIN,VALID,TEST | leave-last | none`. */
+/** `random:TRAIN,VALID,TEST | temporal:TRAIN,VALID,TEST | days:VALID,TEST | leave-last | none`. */
 export function parseSplitSpec(text: string): SplitSpec {
-  const expected = 'random:TRAIN,VALID,TEST, temporal:TRAIN,VALID,TEST (three shares summing to 1, e.g. random:0.8,0.1,0.1), leave-last or none';
+  const expected =
+    'random:TRAIN,VALID,TEST, temporal:TRAIN,VALID,TEST (three shares summing to 1, e.g. random:0.8,0.1,0.1), days:VALID,TEST (whole days, e.g. days:0,1), leave-last or none';
   const t = text.trim();
   if (t === 'leave-last') return { kind: 'leave-last' };
   if (t === 'none') return { kind: 'none' };
+  const d = /^days:(.*)$/.exec(t);
+  if (d) {
+    const parts = d[1].split(',').map((s) => s.trim());
+    if (parts.length !== 2 || parts.some((s) => !/^\d+$/.test(s))) usage('--split', 'split', text, `${expected}; days takes two non-negative integers of days, VALID,TEST`);
+    const [valid, test] = parts.map(Number);
+    if (valid + test === 0) usage('--split', 'split', text, `${expected}; days:0,0 would leave everything in train (use none)`);
+    if (valid + test > 100000) usage('--split', 'split', text, `${expected}; at most 100000 days in all`);
+    return { kind: 'days', valid, test };
+  }
   const m = /^(random|temporal):(.*)$/.exec(t);
   if (!m) usage('--split', 'split', text, expected);
   const nums = m[2].split(',').map((s) => s.trim());

@@ -12,6 +12,8 @@ export const TEST = 2;
 export const POOL = 3;
 export const REMOVED_DEDUPE = 4;
 export const REMOVED_KCORE = 5;
+/** Older than --window DAYS before the newest row. */
+export const REMOVED_WINDOW = 6;
 
 export function isAlive(state: number): boolean {
   return state <= POOL;

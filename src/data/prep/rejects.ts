@@ -60,6 +60,11 @@ export class RejectSink {
     return sink;
   }
 
+  /** Counts rejects without writing them anywhere (rec drift reads logs and writes nothing). */
+  static counting(): RejectSink {
+    return new RejectSink('', false);
+  }
+
   add(file: string, line: number, reason: RejectReason, detail: string, raw: string): void {
     this.count++;
     this.byReason.set(reason, (this.byReason.get(reason) ?? 0) + 1);
@@ -76,7 +81,12 @@ export class RejectSink {
   }
 
   async flush(): Promise<void> {
-    if (this.pending.length === 0 || !this.handle) return;
+    if (!this.handle) {
+      this.pending = [];
+      this.pendingChars = 0;
+      return;
+    }
+    if (this.pending.length === 0) return;
     const text = `${this.pending.join('\n')}\n`;
     this.pending = [];
     this.pendingChars = 0;

@@ -28,7 +28,22 @@ import {
   type DatasetManifest,
   type ManifestRows,
   type ManifestSource,
+  type ManifestWindow,
 } from '../manifest.js';
+import {
+  INHERITED_KEYS,
+  baseRoles,
+  checkAppendCompatible,
+  loadBaseData,
+  foldAnonymizedUsers,
+  inheritPrepConfig,
+  loadAppendBase,
+  preloadBase,
+  restoreBaseSplits,
+  type AppendBase,
+  type ManifestAppend,
+  type PreloadedBase,
+} from './append.js';
 import { writeInteractions, writeVocab } from './arrow-write.js';
 import { choosePlan, describeColumn, planRoles, type ColumnPlan, type PlanSource } from './columns.js';
 import { checkEventWeights, checkRatings, checkSplits, checkTimes, describeGuess, explainRejects, type ColumnContext } from './diagnose.js';
@@ -50,11 +65,12 @@ import {
   type MaxRejects,
   type SplitSpec,
 } from './options.js';
-import { POOL, TEST, TRAIN, VALID, arrangeRows } from './order.js';
+import { POOL, REMOVED_WINDOW, TEST, TRAIN, VALID, arrangeRows } from './order.js';
 import { splitStatistics, summarizeRows } from './finalize.js';
 import { RejectSink } from './rejects.js';
-import { inputSize, readChunks, type SourceDigest } from './source.js';
-import { applySplit } from './split.js';
+import type { RowStore } from './store.js';
+import { fileSha256, inputSize, readChunks, type SourceDigest } from './source.js';
+import { DAY_MS, applySplit } from './split.js';
 import { makeTsParser, type TsParser } from './timestamps.js';
 
 export interface PrepRequest {
@@ -77,6 +93,15 @@ export interface PrepRequest {
   parser?: 'fast' | 'csv-parse';
   /** "Now" for the plausibility of timestamps (epoch ms; default the clock). */
   now?: number;
+  /** --append-to BASE: start from this dataset folder's rows and vocabularies (see append.ts). */
+  appendTo?: string;
+  /**
+   * Under appendTo: the prep settings the caller set (by a flag or a config file). The others are
+   * taken from BASE's manifest. Default: none, i.e. every inheritable setting comes from BASE.
+   */
+  explicitKeys?: ReadonlySet<string>;
+  /** --window DAYS: drop rows older than (newest ts − DAYS days), base rows and new alike. */
+  windowDays?: number;
 }
 
 export interface PrepSplitSummary {
@@ -99,6 +124,12 @@ export interface PrepResult {
   elapsed_s: number;
   rows_per_s: number;
   warnings: string[];
+  /** --append-to: what was added to the base (as in manifest.append). */
+  append?: ManifestAppend;
+  /** --window: the cut and how many rows aged out (as in manifest.window). */
+  window?: ManifestWindow;
+  /** True when nothing was written: an in-place --append-to with every log already in the base. */
+  unchanged?: boolean;
 }
 
 interface InputFile {
@@ -202,6 +233,23 @@ interface ReadContext {
   bytesDone: number;
   firstPath: string;
   now: number;
+  windowDays: number | null;
+}
+
+function makeIngest(ctx: ReadContext, feedback: 'explicit' | 'implicit', hasTs: boolean, hasEvents: boolean): Ingest {
+  return new Ingest({
+    feedback,
+    hasTs,
+    hasEvents,
+    eventWeights: ctx.eventWeights,
+    tsUnit: ctx.cfg.ts_unit,
+    tsPattern: ctx.tsPattern,
+    tsParser: ctx.tsParser,
+    rejects: ctx.sink,
+    onReject: () => {
+      if (ctx.maxRejects.kind === 'count' && ctx.sink.count > ctx.maxRejects.count) throw ctx.tooMany(-1);
+    },
+  });
 }
 
 /** Reads one input file into the shared Ingest: head analysis, column plan, then every chunk. */
@@ -254,8 +302,11 @@ async function readInput(file: InputFile, ctx: ReadContext, state: ReadState): P
     state.columns ??= columns;
     const fileRoles = planRoles(plan).join(',');
     if (state.ingest === null) {
-      if (ctx.splitSpec.kind === 'temporal' && plan.ts < 0) {
-        throw new UsageError(`--split temporal (config prep.split) needs timestamps, but no ts column is mapped for ${file.path}. Expected --columns …,ts=C or another split.`);
+      if ((ctx.splitSpec.kind === 'temporal' || ctx.splitSpec.kind === 'days') && plan.ts < 0) {
+        throw new UsageError(`--split ${ctx.splitSpec.kind === 'temporal' ? 'temporal' : ctx.cfg.split} (config prep.split) needs timestamps, but no ts column is mapped for ${file.path}. Expected --columns …,ts=C or another split.`);
+      }
+      if (ctx.windowDays !== null && plan.ts < 0) {
+        throw new UsageError(`--window ${ctx.windowDays} needs timestamps, but no ts column is mapped for ${file.path}. Expected --columns …,ts=C, or no --window.`);
       }
       state.roles = fileRoles;
       const hasRating = plan.rating >= 0;
@@ -269,19 +320,7 @@ async function readInput(file: InputFile, ctx: ReadContext, state: ReadState): P
         throw new UsageError(`--event-weights (config prep.event_weights) is given, but no event column is mapped for ${file.path}. Expected --columns …,event=C.`);
       }
       if (ctx.eventWeights !== null && feedback === 'explicit') ctx.warn('--event-weights is ignored under explicit feedback: values are the ratings.');
-      state.ingest = new Ingest({
-        feedback,
-        hasTs: plan.ts >= 0,
-        hasEvents: plan.event >= 0,
-        eventWeights: ctx.eventWeights,
-        tsUnit: ctx.cfg.ts_unit,
-        tsPattern: ctx.tsPattern,
-        tsParser: ctx.tsParser,
-        rejects: ctx.sink,
-        onReject: () => {
-          if (ctx.maxRejects.kind === 'count' && ctx.sink.count > ctx.maxRejects.count) throw ctx.tooMany(-1);
-        },
-      });
+      state.ingest = makeIngest(ctx, feedback, plan.ts >= 0, plan.event >= 0);
     } else if (fileRoles !== state.roles) {
       throw new UsageError(
         `${file.path} maps the columns ${fileRoles}, but ${ctx.firstPath} maps ${state.roles}. Expected the same columns in every input; pass --columns (config prep.columns).`,
@@ -358,9 +397,150 @@ async function readInput(file: InputFile, ctx: ReadContext, state: ReadState): P
   }
 }
 
+/** What `readLogs` returns: the accepted rows (input order, not de-duplicated) with their vocabularies. */
+export interface LogRows {
+  ingest: Ingest;
+  read: number;
+  rejected: number;
+  rejected_by_reason: Record<string, number>;
+}
+
+/**
+ * Reads logs exactly as `rec prep` does (formats, column guessing, timestamps, event weights,
+ * rejects and --max-rejects), and writes nothing: for commands that inspect logs (rec drift).
+ */
+export async function readLogs(inputs: readonly string[], cfg: PrepConfig, io: RunIO, now = Date.now()): Promise<LogRows> {
+  if (inputs.length === 0) throw new UsageError('Expected at least one log file.');
+  const spec: ColumnsSpec | null = cfg.columns !== null ? parseColumnsSpec(cfg.columns) : null;
+  const eventWeights = cfg.event_weights !== null ? parseEventWeights(cfg.event_weights) : null;
+  const maxRejects: MaxRejects = parseMaxRejects(cfg.max_rejects);
+  const tsPattern: TsParser | null = cfg.ts_format !== null ? makeTsParser('auto', cfg.ts_format, cfg.ts_year) : null;
+  const tsParser = tsPattern ?? makeTsParser(cfg.ts_unit, null, null);
+  const files: InputFile[] = [];
+  for (const path of inputs) files.push({ path, role: 'log', size: await inputSize(path, 'Input log'), kind: fileKind(path, cfg.format) });
+  const sink = RejectSink.counting();
+  const tooMany = (read: number): DataError => {
+    const reasons = Object.entries(sink.reasons()).map(([k, v]) => `${k} ${v}`).join(', ');
+    const first = sink.examples.map((e) => `${e.file}:${e.line} ${e.reason} (${e.detail})`).join('; ');
+    const pct = read > 0 ? ` (${((100 * sink.count) / read).toFixed(2)}% of ${read} rows read)` : '';
+    return new DataError(`Too many rejected rows: ${sink.count}${pct}, over --max-rejects ${describeMaxRejects(maxRejects)} (config prep.max_rejects). By reason: ${reasons}. First: ${first}.`);
+  };
+  const bar = io.progress.start('read', files.reduce((a, f) => a + f.size, 0), 'B', { rate: { unit: 'MB', scale: 1e-6 } });
+  const ctx: ReadContext = {
+    cfg,
+    spec,
+    splitSpec: { kind: 'none' },
+    eventWeights,
+    tsPattern,
+    tsParser,
+    sink,
+    maxRejects,
+    tooMany,
+    warn: (msg) => io.log.warn(msg),
+    io,
+    parser: 'fast',
+    bar,
+    bytesDone: 0,
+    firstPath: files[0].path,
+    now,
+    windowDays: null,
+  };
+  const state: ReadState = { ingest: null, roles: null, columns: null };
+  try {
+    for (const file of files) await readInput(file, ctx, state);
+  } finally {
+    bar.stop();
+  }
+  const ing = state.ingest;
+  if (ing === null) throw new DataError('No input was read.');
+  const over = maxRejects.kind === 'count' ? sink.count > maxRejects.count : sink.count * 100 > maxRejects.percent * ing.seq;
+  if (over) throw tooMany(ing.seq);
+  return { ingest: ing, read: ing.seq, rejected: sink.count, rejected_by_reason: sink.reasons() };
+}
+
+/**
+ * Whether `--append-to BASE --out BASE` with every log already in BASE would rewrite BASE with the
+ * same rows under the same settings: same folder, no setting given that differs from BASE's, and
+ * --window absent or equal to BASE's (the newest ts is unchanged, so it would age out nothing more).
+ */
+async function unchangedInPlace(req: PrepRequest, base: AppendBase, cfg: PrepConfig, windowDays: number | null): Promise<boolean> {
+  const same = async (a: string, b: string): Promise<boolean> => {
+    try {
+      return (await realpath(a)) === (await realpath(b));
+    } catch {
+      return false;
+    }
+  };
+  if (!(await same(req.out, base.dir))) return false;
+  const asBase = inheritPrepConfig(req.config, base.manifest, new Set<string>()).cfg;
+  for (const key of INHERITED_KEYS) if (cfg[key] !== asBase[key]) return false;
+  const baseWindow = base.manifest.window?.days ?? null;
+  return windowDays === null || windowDays === baseWindow;
+}
+
+function alreadyUpToDate(base: AppendBase, alreadyPresent: ManifestAppend['sources_already_present'], inherited: string[], io: RunIO, t0: number): PrepResult {
+  const m = base.manifest;
+  const rows = m.rows.train + m.rows.valid + m.rows.test;
+  const append: ManifestAppend = {
+    base: { path: base.dir, manifest_sha256: base.manifestSha256, users: m.users, items: m.items, rows },
+    inherited,
+    sources_added: [],
+    sources_already_present: alreadyPresent,
+    rows: { base: rows, read_from_logs: 0, added: 0, aged_out: 0, already_present: alreadyPresent.reduce((a, p) => a + (p.rows_read ?? 0), 0) },
+    new_users: 0,
+    new_items: 0,
+  };
+  io.log.info(`prep: nothing new: ${alreadyPresent.length === 1 ? 'the log is' : `all ${alreadyPresent.length} logs are`} already in ${base.dir}, which is left as it is`);
+  return {
+    dataset: base.dir,
+    rows: m.rows,
+    rejected_by_reason: m.rejected_by_reason,
+    users: m.users,
+    items: m.items,
+    splits: m.splits,
+    feedback: m.feedback.kind,
+    elapsed_s: Math.round(performance.now() - t0) / 1000,
+    rows_per_s: 0,
+    warnings: [],
+    append,
+    ...(m.window ? { window: m.window } : {}),
+    unchanged: true,
+  };
+}
+
+/** --append-to DIR: a missing folder is a usage error (exit 2), a broken dataset a data error. */
+async function openBase(dir: string): Promise<AppendBase> {
+  try {
+    await lstat(dir);
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') throw new UsageError(`--append-to ${dir} does not exist. Expected a dataset folder written by rec prep.`);
+    throw error;
+  }
+  return loadAppendBase(dir);
+}
+
+/** Marks rows older than `days` before the newest row (any split) REMOVED_WINDOW. */
+function ageOut(store: RowStore, assign: Uint8Array, days: number): ManifestWindow {
+  const ts = store.ts;
+  if (ts === null) throw new UsageError(`--window ${days} needs timestamps, but the data has no ts column. Expected --columns …,ts=C, or no --window.`);
+  const n = store.length;
+  let newest = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) if (ts[i] > newest) newest = ts[i];
+  if (!Number.isFinite(newest)) return { days, newest_ts: null, from_ts: null, from_iso: null, aged_out: 0 };
+  const from = newest - days * DAY_MS;
+  let aged = 0;
+  for (let i = 0; i < n; i++) {
+    if (ts[i] < from) {
+      assign[i] = REMOVED_WINDOW;
+      aged++;
+    }
+  }
+  return { days, newest_ts: newest, from_ts: from, from_iso: isoOf(from), aged_out: aged };
+}
+
 export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> {
   const t0 = performance.now();
-  const cfg = req.config;
+  let cfg = req.config;
   const warnings: string[] = [];
   let tPhase = t0;
   const phase = (name: string): void => {
@@ -382,6 +562,19 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
 
   // 1. Settings (all usage errors before anything is read or written).
   if (req.inputs.length === 0) throw new UsageError('rec prep needs at least one log file. Expected: rec prep LOG... --out DIR.');
+  const windowDays = req.windowDays ?? null;
+  if (windowDays !== null && !(Number.isInteger(windowDays) && windowDays > 0)) {
+    throw new UsageError(`--window ${windowDays} is invalid. Expected a positive whole number of days, e.g. --window 30.`);
+  }
+  let base: AppendBase | null = null;
+  let inherited: string[] = [];
+  if (req.appendTo !== undefined) {
+    base = await openBase(req.appendTo);
+    const r = inheritPrepConfig(cfg, base.manifest, req.explicitKeys ?? new Set<string>());
+    cfg = r.cfg;
+    inherited = r.inherited;
+    checkAppendCompatible(cfg, base, req.anonKey);
+  }
   const spec: ColumnsSpec | null = cfg.columns !== null ? parseColumnsSpec(cfg.columns) : null;
   const splitSpec = parseSplitSpec(cfg.split);
   const eventWeights = cfg.event_weights !== null ? parseEventWeights(cfg.event_weights) : null;
@@ -392,10 +585,34 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     throw new UsageError('--anonymize (config prep.anonymize) needs a key: pass --anonymize-key-file FILE (config prep.anonymize_key_file) or set REC_ANON_KEY.');
   }
   const files: InputFile[] = [];
-  for (const path of req.inputs) files.push({ path, role: 'log', size: await inputSize(path, 'Input log'), kind: fileKind(path, cfg.format) });
+  const alreadyPresent: ManifestAppend['sources_already_present'] = [];
+  const knownSha = new Map<string, ManifestSource>();
+  for (const src of base?.manifest.sources ?? []) knownSha.set(src.sha256, src);
+  const seenSha = new Set<string>();
+  for (const path of req.inputs) {
+    const size = await inputSize(path, 'Input log');
+    if (base !== null) {
+      // A log already in the base (or given twice) would add its rows again: not read.
+      const sha = await fileSha256(path);
+      const known = knownSha.get(sha);
+      if (known !== undefined || seenSha.has(sha)) {
+        alreadyPresent.push({ path, sha256: sha, rows_read: known?.rows_read ?? null });
+        io.log.info(`prep: ${path} is already in ${known !== undefined ? `the base dataset (as ${known.path})` : 'this run'} (same sha256); not read again`);
+        continue;
+      }
+      seenSha.add(sha);
+    }
+    files.push({ path, role: 'log', size, kind: fileKind(path, cfg.format) });
+  }
   if (cfg.valid !== null) files.push({ path: cfg.valid, role: 'valid', size: await inputSize(cfg.valid, '--valid file (config prep.valid)'), kind: fileKind(cfg.valid, cfg.format) });
   if (cfg.test !== null) files.push({ path: cfg.test, role: 'test', size: await inputSize(cfg.test, '--test file (config prep.test)'), kind: fileKind(cfg.test, cfg.format) });
   const totalBytes = files.reduce((s, f) => s + f.size, 0);
+  if (base !== null && files.length === 0 && (await unchangedInPlace(req, base, cfg, windowDays))) {
+    // Re-running a night in place: nothing to add and nothing to change, so BASE stays byte for
+    // byte as it is (its manifest hash too, which checkpoints record).
+    return alreadyUpToDate(base, alreadyPresent, inherited, io, t0);
+  }
+  const baseData = base !== null ? await loadBaseData(base) : null;
 
   let staged: StagedDir;
   let mode: 'replace' | 'merge';
@@ -421,6 +638,7 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     rejects = await RejectSink.create(join(staged.path, REJECTS_FILE), !cfg.anonymize);
     const sink = rejects;
     const state: ReadState = { ingest: null, roles: null, columns: null };
+    const firstPath = base !== null ? `the base dataset ${base.dir}` : files[0].path;
     const overLimit = (read: number): boolean =>
       maxRejects.kind === 'count' ? sink.count > maxRejects.count : sink.count * 100 > maxRejects.percent * read;
     const whyRejected = (): string =>
@@ -461,26 +679,44 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
       parser: req.parser ?? 'fast',
       bar,
       bytesDone: 0,
-      firstPath: files[0].path,
+      firstPath,
       now,
+      windowDays,
     };
+    let pre: PreloadedBase | null = null;
+    if (base !== null && baseData !== null) {
+      const m = base.manifest;
+      state.ingest = makeIngest(ctx, m.feedback.kind, m.time.has_ts, m.events !== null);
+      state.roles = baseRoles(m);
+      pre = preloadBase(state.ingest, baseData);
+      phase('base');
+    }
     const outcomes: ReadOutcome[] = [];
     for (const file of files) outcomes.push(await readInput(file, ctx, state));
     const ing = state.ingest;
     const columns = state.columns;
-    if (ing === null || columns === null) throw new DataError('No input was read.');
+    if (ing === null || (columns === null && base === null)) throw new DataError('No input was read.');
     const store = ing.store;
-    const read = ing.seq;
-    if (overLimit(read)) throw tooMany(read);
+    const seqStart = pre?.seqStart ?? 0;
+    // Rows read from the new logs; the base's rows count as read from its split files.
+    const logRead = ing.seq - seqStart;
+    const read = (pre?.rows ?? 0) + logRead;
+    if (overLimit(logRead)) throw tooMany(logRead);
     bar.update(totalBytes, 'processing');
     phase('read');
     // Under a generous --max-rejects, most rows may be gone without an error: say why.
-    if (sink.count * 2 > read) warn(`${sink.count} of ${read} rows were rejected (see rejects.jsonl). ${whyRejected() || `By reason: ${JSON.stringify(sink.reasons())}.`}`);
-    const ratingNote = ing.opts.feedback === 'explicit' ? checkRatings(store, columns, now) : null;
-    if (ratingNote !== null) warn(ratingNote);
-    const timeNote = checkTimes(store, columns, cfg.ts_unit, cfg.ts_format, now);
-    if (timeNote !== null) warn(timeNote);
-    if (ing.opts.feedback === 'implicit') for (const weightNote of checkEventWeights(eventWeights, ing.eventNames, ing.unweighted)) warn(weightNote);
+    if (sink.count * 2 > logRead) warn(`${sink.count} of ${logRead} rows were rejected (see rejects.jsonl). ${whyRejected() || `By reason: ${JSON.stringify(sink.reasons())}.`}`);
+    if (columns !== null) {
+      const ratingNote = ing.opts.feedback === 'explicit' ? checkRatings(store, columns, now) : null;
+      if (ratingNote !== null) warn(ratingNote);
+      const timeNote = checkTimes(store, columns, cfg.ts_unit, cfg.ts_format, now);
+      if (timeNote !== null) warn(timeNote);
+      if (ing.opts.feedback === 'implicit') for (const weightNote of checkEventWeights(eventWeights, ing.eventNames, ing.unweighted)) warn(weightNote);
+    }
+    if (baseData !== null && baseData.manifest.anonymize !== null && req.anonKey !== undefined) {
+      const key = req.anonKey;
+      foldAnonymizedUsers(store, baseData.users.ids, (k) => ing.users.idAt(k), ing.users.size, (raw) => anonymizeId(key, raw));
+    }
 
     // 3. Dedupe, k-core, split on the accepted rows.
     const n = store.length;
@@ -494,6 +730,8 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     const nUsers0 = ing.users.size;
     const nItems0 = ing.items.size;
     const predefined = { valid: cfg.valid !== null, test: cfg.test !== null };
+    const window = windowDays !== null ? ageOut(store, assign, windowDays) : null;
+    const agedOut = window?.aged_out ?? 0;
     await checkAbort();
     arrangeRows(store, assign, nUsers0);
     phase('arrange');
@@ -505,12 +743,13 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     phase('k-core');
     await checkAbort();
     const split = applySplit(store, assign, nUsers0, splitSpec, predefined, req.seed);
+    if (pre !== null && splitSpec.kind === 'random') restoreBaseSplits(store, assign, pre);
     phase('split');
     await checkAbort();
     for (const text of split.notes) note(text);
 
     // 4. Vocabularies of the ids that still have rows, in order of first appearance.
-    const sum = summarizeRows(store, assign, nUsers0, nItems0);
+    const sum = summarizeRows(store, assign, nUsers0, nItems0, pre?.users ?? 0, pre?.items ?? 0);
     const um = sum.users;
     const im = sum.items;
     const splitStats = splitStatistics(store, assign, nUsers0, nItems0);
@@ -520,7 +759,7 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
       rows: { train: splitStats.train.rows, valid: splitStats.valid.rows, test: splitStats.test.rows },
       predefined,
       userCounts: um.counts,
-      removed: { rejected: sink.count, deduplicated, filtered: kcore.removed, minUser: cfg.min_user, minItem: cfg.min_item },
+      removed: { rejected: sink.count, deduplicated, filtered: kcore.removed + agedOut, minUser: cfg.min_user, minItem: cfg.min_item },
     });
     for (const splitNote of splitNotes) warn(splitNote);
     const fp = req.anonKey && cfg.anonymize ? keyFingerprint(req.anonKey) : null;
@@ -530,7 +769,8 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
       const j = um.map[k];
       if (j < 0) continue;
       const raw = ing.users.idAt(k);
-      userIds[j] = fp !== null && req.anonKey ? anonymizeId(req.anonKey, raw) : raw;
+      // A base's ids are already HMACs (append.ts folds new raw ids onto them).
+      userIds[j] = fp !== null && req.anonKey && k >= (pre?.users ?? 0) ? anonymizeId(req.anonKey, raw) : raw;
     }
     for (let k = 0; k < nItems0; k++) {
       const j = im.map[k];
@@ -557,7 +797,7 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
       accepted: read - rejected,
       rejected,
       deduplicated,
-      filtered: kcore.removed,
+      filtered: kcore.removed + agedOut,
       train: splitStats.train.rows,
       valid: splitStats.valid.rows,
       test: splitStats.test.rows,
@@ -567,20 +807,41 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     }
     const tmin = sum.tsMin;
     const tmax = sum.tsMax;
+    let append: ManifestAppend | null = null;
+    if (base !== null && pre !== null) {
+      let added = 0;
+      for (let i = 0; i < n; i++) if (store.seq[i] >= seqStart && assign[i] <= TEST) added++;
+      append = {
+        base: { path: base.dir, manifest_sha256: base.manifestSha256, users: pre.users, items: pre.items, rows: pre.rows },
+        inherited,
+        sources_added: outcomes.map((o) => o.source.path),
+        sources_already_present: alreadyPresent,
+        rows: {
+          base: pre.rows,
+          read_from_logs: logRead,
+          added,
+          aged_out: agedOut,
+          already_present: alreadyPresent.reduce((a, p) => a + (p.rows_read ?? 0), 0),
+        },
+        new_users: um.size - pre.users,
+        new_items: im.size - pre.items,
+      };
+    }
+    const baseLog = base?.manifest.sources.find((src) => src.role === 'log');
     const manifest: DatasetManifest = {
       format_version: DATASET_FORMAT_VERSION,
       rec_version: req.recVersion,
       seed: req.seed,
-      sources: outcomes.map((o) => o.source),
+      sources: [...(base?.manifest.sources ?? []), ...outcomes.map((o) => o.source)],
       prep: {
         format: cfg.format,
         delimiter: cfg.delimiter,
         header: cfg.header,
         columns: cfg.columns,
         // The first input's mapping (header name, JSON key or 0-based index per role), guessed or given.
-        column_map: outcomes[0].source.columns,
-        columns_guessed: columns.source !== 'columns',
-        columns_from: columns.source,
+        column_map: outcomes.length > 0 ? outcomes[0].source.columns : (baseLog?.columns ?? {}),
+        columns_guessed: columns !== null ? columns.source !== 'columns' : (base?.manifest.prep.columns_guessed ?? false),
+        columns_from: columns !== null ? columns.source : (base?.manifest.prep.columns_from ?? 'columns'),
         ts_unit: cfg.ts_unit,
         ts_format: cfg.ts_format,
         ts_year: cfg.ts_year,
@@ -629,6 +890,8 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
       anonymize: fp !== null ? { algorithm: ANONYMIZE_ALGORITHM, key_fingerprint: fp } : null,
       files: { ...SPLIT_FILES, ...VOCAB_FILES, rejects: REJECTS_FILE },
       warnings,
+      append,
+      window,
     };
     await sink.close();
     await writeFileAtomic(join(staged.path, MANIFEST_FILE), stableJson(manifest));
@@ -658,6 +921,8 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
       elapsed_s: Math.round(elapsed * 1000) / 1000,
       rows_per_s: elapsed > 0 ? Math.round(read / elapsed) : 0,
       warnings,
+      ...(append !== null ? { append } : {}),
+      ...(window !== null ? { window } : {}),
     };
     const fmt = (x: number): string => String(x).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
     io.log.info(
@@ -665,6 +930,16 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
         `train ${fmt(rows.train)} / valid ${fmt(rows.valid)} / test ${fmt(rows.test)}; ${fmt(um.size)} users, ${fmt(im.size)} items; ` +
         `${elapsed.toFixed(2)} s (${fmt(result.rows_per_s)} rows/s) → ${basename(req.out)}`,
     );
+    if (window !== null) io.log.info(`prep: --window ${window.days}: ${fmt(window.aged_out)} rows older than ${window.from_iso ?? '-'} aged out`);
+    if (append !== null) {
+      const a = append;
+      io.log.info(
+        outcomes.length === 0
+          ? `prep: nothing new: ${alreadyPresent.length === 1 ? 'the log is' : `all ${alreadyPresent.length} logs are`} already in ${a.base.path}; the dataset holds the base's ${fmt(a.rows.base - a.rows.aged_out)} rows`
+          : `prep: appended to ${a.base.path}: +${fmt(a.rows.added)} rows, ${fmt(a.new_users)} new users, ${fmt(a.new_items)} new items` +
+              (alreadyPresent.length > 0 ? `; ${alreadyPresent.length} log${alreadyPresent.length === 1 ? '' : 's'} already present, skipped` : ''),
+      );
+    }
     return result;
   } catch (error) {
     bar.stop();

@@ -66,3 +66,14 @@ export async function* readChunks(path: string, gzip: boolean, digest: SourceDig
   }
   digest.sha256 = hash.digest('hex');
 }
+
+/** sha256 of a file's bytes on disk (as recorded in manifest sources), without parsing it. */
+export async function fileSha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: READ_CHUNK })) hash.update(chunk as Buffer);
+  } catch (error) {
+    throw new DataError(`${path}: read failed (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`, { cause: error });
+  }
+  return hash.digest('hex');
+}

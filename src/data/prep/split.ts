@@ -7,6 +7,10 @@
  *    timestamp always land in the same split, so every valid row is at or after every train row.
  *  - leave-last: per user, the latest row (by ts, then input order) → test, the one before → valid;
  *    a user with fewer rows than (splits to fill + 1), i.e. < 3 normally, stays wholly in train.
+ *  - days: cut points counted back from the newest pool row's ts, in whole days of 86 400 000 ms
+ *    (no calendar, no time zone): rows with ts > newest − TEST days → test, rows with
+ *    ts > newest − (VALID + TEST) days → valid, the rest → train. So `days:0,1` makes the last 24
+ *    hours of the log the test slice, whatever the clock time of its newest row.
  *  - none: everything to train.
  */
 import { Prng } from '../../util/prng.js';
@@ -42,6 +46,7 @@ export function applySplit(
     leaveLast(store, assign, nUsers, predefined);
     return { ratios: null, cuts: null, notes };
   }
+  if (spec.kind === 'days') return daySplit(store, assign, spec, predefined, notes);
   const r: [number, number, number] = [...spec.ratios];
   if (predefined.valid && r[1] > 0) {
     notes.push(`the valid share ${r[1]} of --split is not used: --valid gives the validation rows`);
@@ -93,6 +98,43 @@ export function applySplit(
   }
   const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
   return { ratios, cuts: { valid_from_ts: ratios[1] === 0 ? null : finite(validFrom), test_from_ts: finite(testFrom) }, notes };
+}
+
+export const DAY_MS = 86_400_000;
+
+function daySplit(store: RowStore, assign: Uint8Array, spec: { valid: number; test: number }, predefined: { valid: boolean; test: boolean }, notes: string[]): SplitOutcome {
+  const ts = store.ts;
+  const n = store.length;
+  if (ts === null) throw new UsageError(`--split days:${spec.valid},${spec.test} (config prep.split) needs timestamps, but no ts column is mapped. Expected --columns …,ts=C or another split.`);
+  let testDays = spec.test;
+  let validDays = spec.valid;
+  if (predefined.valid && validDays > 0) {
+    notes.push(`the ${validDays} valid days of --split are not used: --valid gives the validation rows`);
+    validDays = 0;
+  }
+  if (predefined.test && testDays > 0) {
+    notes.push(`the ${testDays} test days of --split are not used: --test gives the test rows`);
+    testDays = 0;
+  }
+  let newest = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) if (assign[i] === POOL && ts[i] > newest) newest = ts[i];
+  // Rows with ts > cut belong to the later split; integer ms, so the first ms in it is cut + 1.
+  const testCut = testDays > 0 ? newest - testDays * DAY_MS : Number.POSITIVE_INFINITY;
+  const validCut = validDays > 0 ? testCut - validDays * DAY_MS : testCut;
+  for (let i = 0; i < n; i++) {
+    if (assign[i] !== POOL) continue;
+    const t = ts[i];
+    assign[i] = t > testCut ? TEST : t > validCut ? VALID : TRAIN;
+  }
+  const finite = Number.isFinite(newest);
+  return {
+    ratios: null,
+    cuts: {
+      valid_from_ts: finite && validDays > 0 ? validCut + 1 : null,
+      test_from_ts: finite && testDays > 0 ? testCut + 1 : null,
+    },
+    notes,
+  };
 }
 
 function leaveLast(store: RowStore, assign: Uint8Array, nUsers: number, predefined: { valid: boolean; test: boolean }): void {
