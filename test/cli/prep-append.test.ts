@@ -51,9 +51,9 @@ describe('rec prep --append-to / --window / --split days through the binary', ()
   });
 
   it('exit 2 for a bad --window, a missing base and a split without timestamps', async () => {
-    const bad = await rec(['prep', d2, '--out', join(dir, 'w'), '--window', '1.5']);
+    const bad = await rec(['prep', d2, '--out', join(dir, 'w'), '--window', '1.5 days']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/--window "1.5" is invalid/);
+    expect(bad.stderr).toMatch(/--window "1.5 days" is invalid/);
     const missing = await rec(['prep', d2, '--append-to', join(dir, 'nope'), '--out', join(dir, 'w')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/--append-to .*nope does not exist/);

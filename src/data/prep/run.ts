@@ -70,8 +70,8 @@ import { splitStatistics, summarizeRows } from './finalize.js';
 import { RejectSink } from './rejects.js';
 import type { RowStore } from './store.js';
 import { fileSha256, inputSize, readChunks, type SourceDigest } from './source.js';
-import { DAY_MS, applySplit } from './split.js';
-import { makeTsParser, type TsParser } from './timestamps.js';
+import { applySplit } from './split.js';
+import { DAY_MS, makeTsParser, type TsParser } from './timestamps.js';
 
 export interface PrepRequest {
   /** Log files, read in this order (absolute or relative to the process cwd). */
@@ -527,7 +527,7 @@ function ageOut(store: RowStore, assign: Uint8Array, days: number): ManifestWind
   let newest = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < n; i++) if (ts[i] > newest) newest = ts[i];
   if (!Number.isFinite(newest)) return { days, newest_ts: null, from_ts: null, from_iso: null, aged_out: 0 };
-  const from = newest - days * DAY_MS;
+  const from = newest - Math.round(days * DAY_MS);
   let aged = 0;
   for (let i = 0; i < n; i++) {
     if (ts[i] < from) {
@@ -563,8 +563,8 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
   // 1. Settings (all usage errors before anything is read or written).
   if (req.inputs.length === 0) throw new UsageError('rec prep needs at least one log file. Expected: rec prep LOG... --out DIR.');
   const windowDays = req.windowDays ?? null;
-  if (windowDays !== null && !(Number.isInteger(windowDays) && windowDays > 0)) {
-    throw new UsageError(`--window ${windowDays} is invalid. Expected a positive whole number of days, e.g. --window 30.`);
+  if (windowDays !== null && !(Number.isFinite(windowDays) && windowDays > 0)) {
+    throw new UsageError(`--window ${windowDays} is invalid. Expected a positive number of days, e.g. --window 30 (or 36h).`);
   }
   let base: AppendBase | null = null;
   let inherited: string[] = [];

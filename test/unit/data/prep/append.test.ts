@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { anonymizeId, keyFingerprint } from '../../../../src/data/anonymize.js';
-import { parseSplitSpec } from '../../../../src/data/prep/options.js';
+import { parseDuration, parseSplitSpec } from '../../../../src/data/prep/options.js';
 import { UsageError } from '../../../../src/util/errors.js';
 import { existsSync } from 'node:fs';
 import { SHARED, expectAccounting, prep, rows, tempRoot } from './helpers.js';
@@ -38,7 +38,17 @@ describe('--split days:VALID,TEST', () => {
   it('parses whole days and refuses anything else', () => {
     expect(parseSplitSpec('days:0,1')).toEqual({ kind: 'days', valid: 0, test: 1 });
     expect(parseSplitSpec('days:2,3')).toEqual({ kind: 'days', valid: 2, test: 3 });
-    for (const bad of ['days:1', 'days:0.5,1', 'days:0,0', 'days:-1,1', 'days:a,b']) expect(() => parseSplitSpec(bad)).toThrow(/--split \(config prep\.split\)/);
+    for (const bad of ['days:1', 'days:0,0', 'days:-1,1', 'days:a,b', 'days:0,15x', 'days:0,h', 'days:0,1e3']) expect(() => parseSplitSpec(bad)).toThrow(/--split \(config prep\.split\)/);
+  });
+
+  it('takes durations with a unit, for logs that span hours', () => {
+    expect(parseSplitSpec('days:0,12h')).toEqual({ kind: 'days', valid: 0, test: 0.5 });
+    expect(parseSplitSpec('days:30m,15m')).toEqual({ kind: 'days', valid: 1800 / 86400, test: 900 / 86400 });
+    expect(parseSplitSpec('days:0.5,1d')).toEqual({ kind: 'days', valid: 0.5, test: 1 });
+    expect(parseDuration('90s')).toBeCloseTo(90 / 86400, 12);
+    expect(parseDuration('7')).toBe(7);
+    expect(parseDuration('-1')).toBeNull();
+    expect(parseDuration('1 h')).toBeNull();
   });
 
   it('cuts at newest − TEST days and newest − (VALID+TEST) days, exclusive', async () => {
