@@ -9,13 +9,14 @@ import { VOCAB_FILES } from '../data/manifest.js';
 import { pathExists } from '../io/atomic.js';
 import { findCompleteDir, loadModel, paths, readRunJson, readTrainedRows, type RunJson, type TrainedRows, weightsCheck } from '../io/checkpoint.js';
 import type { Logger } from '../util/log.js';
-import type { PairModel } from '../models/model.js';
+import { type AnyModel, isSequenceModel } from '../models/model.js';
 import { DataError, UsageError } from '../util/errors.js';
 
 export interface TrainedCheckpoint {
   dir: string;
   run: RunJson;
-  model: PairModel;
+  /** A pair model, or a sequence model (which scores users from their histories in a dataset). */
+  model: AnyModel;
   users: Vocab;
   items: Vocab;
   /** Which rows the model learned (vocab/trained.json); null for checkpoints written before it. */
@@ -76,7 +77,9 @@ export async function loadTrainedCheckpoint(ckpt: string, log?: Pick<Logger, 'wa
   if (trained !== null && (trained.users.length !== users.ids.length || trained.items.length !== items.ids.length)) {
     throw new DataError(`${join(p.vocab, 'trained.json')} covers ${trained.users.length} users and ${trained.items.length} items, the vocabulary ${users.ids.length} and ${items.ids.length}. The checkpoint is damaged.`);
   }
-  if (model.shape.users !== users.ids.length || model.shape.items !== items.ids.length) {
+  // A sequence model has no user rows: its users are whoever has a history, so only items must agree.
+  const usersAgree = isSequenceModel(model) || model.shape.users === users.ids.length;
+  if (!usersAgree || model.shape.items !== items.ids.length) {
     throw new DataError(
       `Checkpoint ${ckpt} is inconsistent: the model has ${model.shape.users} users and ${model.shape.items} items, vocab/ has ${users.ids.length} and ${items.ids.length}.`,
     );

@@ -3,19 +3,24 @@
  * float64. Users are scored in blocks sized from a memory budget (score-blocks.ts), so a full
  * ranking's memory is bounded whatever the number of users and items; the loop yields between
  * blocks, each a fraction of a second, so SIGINT/SIGTERM stay responsive.
+ *
+ * Any model is ranked through a Scorer built once here: a PairModel is one as it is; a
+ * SequenceModel scores each user from the history prepareEval gathered (`input: 'history'`, see
+ * scoreInputOf), so the ranking code below never asks which kind of model it has.
  */
 import * as tf from '@tensorflow/tfjs';
-import { gatherRows, type PairModel } from '../models/model.js';
-import { InterruptedError } from '../util/errors.js';
+import { sequenceOf } from '../data/sequences.js';
+import { type AnyModel, gatherRows, historyScorer, isSequenceModel, type PairModel, type Scorer } from '../models/model.js';
+import { InterruptedError, UsageError } from '../util/errors.js';
 import type { Progress } from '../util/progress.js';
 import { auc, aucFromRank } from './metrics/auc.js';
 import { createMetricAccumulator, type EvalUsers, type UserRanking } from './metrics/accumulator.js';
 import type { RatingRange } from './metrics/rating-range.js';
 import { cutoffsOf, type MetricSpec } from './metrics/registry.js';
-import { row, type PreparedEval } from './prepare.js';
+import { row, type PreparedEval, type ScoreInput } from './prepare.js';
 import { type CandidateList, drawSampledNegatives, resolveCandidates, type SampledNegatives } from './protocols.js';
 import { createRanker, hitsFromRank, rankAmong } from './ranking.js';
-import { bytesPerScore, createBlockPacer, planScoreBlocks, scoreUserBlock } from './score-blocks.js';
+import { createBlockPacer, planForScorer, scoreUserBlock, scoreUserLists } from './score-blocks.js';
 
 export const SKIP_NO_CANDIDATES = 'no_candidates';
 
@@ -74,6 +79,50 @@ export function scorePairs(model: PairModel, users: Int32Array, items: Int32Arra
   return out;
 }
 
+/** How prepareEval must line users up for `model`: by user row, or by history. */
+export function scoreInputOf(model: AnyModel): ScoreInput {
+  return isSequenceModel(model) ? 'history' : 'user';
+}
+
+/** What the ranking code needs from a model, built once per evaluation. */
+interface RankingScorer {
+  scorer: Scorer;
+  /** out[j][t] = score of (users[j], lists[j][t]). */
+  lists(users: Int32Array, lists: readonly Int32Array[]): Float32Array[];
+  /** Aligned (user, item) predictions for rmse/mae; null when the model's scores are not ratings. */
+  pairs: ((users: Int32Array, items: Int32Array) => Float32Array) | null;
+}
+
+function rankingScorer(model: AnyModel, prep: PreparedEval, budgetBytes: number | undefined): RankingScorer {
+  if (isSequenceModel(model)) {
+    const histories = prep.histories;
+    if (histories === null) throw new Error(`evaluate: ${model.name} scores from histories; prepare the split with input '${scoreInputOf(model)}'`);
+    const scorer = historyScorer(model, (u) => sequenceOf(histories, u));
+    return { scorer, lists: (users, lists) => scoreUserLists(scorer, users, lists, budgetBytes), pairs: null };
+  }
+  if (prep.histories !== null) throw new Error(`evaluate: ${model.name} scores from user rows; prepare the split with input 'user'`);
+  return {
+    scorer: model,
+    // Aligned pairs through the model's own rows: one row gather per pair, no wasted scores.
+    lists(users, lists) {
+      let total = 0;
+      for (const l of lists) total += l.length;
+      const u = new Int32Array(total);
+      const i = new Int32Array(total);
+      let w = 0;
+      lists.forEach((l, j) => {
+        u.fill(users[j], w, w + l.length);
+        i.set(l, w);
+        w += l.length;
+      });
+      const scores = scorePairs(model, u, i);
+      let r = 0;
+      return lists.map((l) => scores.subarray(r, (r += l.length)));
+    },
+    pairs: (u, i) => scorePairs(model, u, i),
+  };
+}
+
 /** The top-k items of one user's small candidate list, ties broken against the relevant item. */
 function candidateTopK(trueItem: number, trueScore: number, items: Int32Array, scores: Float32Array, k: number): Int32Array {
   const order = Array.from({ length: items.length + 1 }, (_, j) => j);
@@ -96,8 +145,15 @@ async function yieldToEvents(signal: AbortSignal | undefined): Promise<void> {
   }
 }
 
-export async function evaluate(model: PairModel, prep: PreparedEval, opts: EvalOptions): Promise<EvalOutcome> {
+export async function evaluate(model: AnyModel, prep: PreparedEval, opts: EvalOptions): Promise<EvalOutcome> {
   const { metrics, protocol } = opts;
+  const scoring = rankingScorer(model, prep, opts.budgetBytes);
+  const error = metrics.find((s) => s.kind === 'error');
+  if (error && scoring.pairs === null) {
+    throw new UsageError(
+      `${error.key}: ${model.name} is a sequence model; its scores rank the next item and are not rating predictions. rmse and mae need a pair model (mf) trained with --loss mse on explicit ratings; use ranking metrics (e.g. ndcg@10, hr@10).`,
+    );
+  }
   const ks = cutoffsOf(metrics);
   const maxK = ks.length ? ks[ks.length - 1] : 0;
   const wantRanking = metrics.some((s) => s.kind !== 'error');
@@ -115,12 +171,12 @@ export async function evaluate(model: PairModel, prep: PreparedEval, opts: EvalO
     relevant_cold_items: prep.coldRelevantItems,
   };
 
-  if (metrics.some((s) => s.kind === 'error')) {
+  if (error && scoring.pairs !== null) {
     const { users, items } = prep.ratings;
     const predictions = new Float32Array(users.length);
     for (let lo = 0; lo < users.length; lo += PAIR_CHUNK) {
       const hi = Math.min(users.length, lo + PAIR_CHUNK);
-      predictions.set(scorePairs(model, users.subarray(lo, hi), items.subarray(lo, hi)), lo);
+      predictions.set(scoring.pairs(users.subarray(lo, hi), items.subarray(lo, hi)), lo);
       await yieldToEvents(opts.signal);
     }
     acc.addRatings(predictions, prep.ratings.values);
@@ -133,10 +189,10 @@ export async function evaluate(model: PairModel, prep: PreparedEval, opts: EvalO
   const tick = (n: number) => bar?.update((done += n));
   try {
     if (wantRanking) {
-      if (protocol.name === 'full') await rankFull(model, prep, opts, maxK, wantAuc, wantCoverage, acc.addUser, tick);
+      if (protocol.name === 'full') await rankFull(scoring.scorer, prep, opts, maxK, wantAuc, wantCoverage, acc.addUser, tick);
       else {
         const lists = protocol.name === 'sampled' ? sampledLists(prep, protocol, outcome) : candidateLists(prep, protocol, outcome, acc.skipUser);
-        await rankLists(model, prep, lists, opts, maxK, wantAuc, wantCoverage, acc.addUser, tick);
+        await rankLists(scoring, prep, lists, opts, maxK, wantAuc, wantCoverage, acc.addUser, tick);
       }
     }
   } finally {
@@ -150,7 +206,7 @@ export async function evaluate(model: PairModel, prep: PreparedEval, opts: EvalO
 }
 
 async function rankFull(
-  model: PairModel,
+  model: Scorer,
   prep: PreparedEval,
   opts: EvalOptions,
   maxK: number,
@@ -161,7 +217,7 @@ async function rankFull(
 ): Promise<void> {
   const numItems = prep.modelItems;
   const ranker = createRanker(numItems, prep.unrankable);
-  const plan = planScoreBlocks({ numItems, bytesPerScore: bytesPerScore(model), maxUsers: opts.userBlock, budgetBytes: opts.budgetBytes });
+  const plan = planForScorer(model, { numItems, maxUsers: opts.userBlock, budgetBytes: opts.budgetBytes });
   const pacer = createBlockPacer(plan);
   const allItems = tf.range(0, numItems, 1, 'int32') as tf.Tensor1D;
   const inList = wantAuc ? new Uint8Array(numItems) : null;
@@ -297,7 +353,7 @@ function candidateLists(
 }
 
 async function rankLists(
-  model: PairModel,
+  scoring: RankingScorer,
   prep: PreparedEval,
   lists: CandidateLists,
   opts: EvalOptions,
@@ -310,32 +366,27 @@ async function rankLists(
   const block = Math.max(1, opts.userBlock);
   for (let lo = 0; lo < prep.users.model.length; lo += block) {
     const hi = Math.min(prep.users.model.length, lo + block);
-    let pairs = 0;
-    for (let j = lo; j < hi; j++) {
-      const c = lists.of(j);
-      if (c) pairs += row(prep.relevant, j).length + c.length;
-    }
-    const users = new Int32Array(pairs);
-    const items = new Int32Array(pairs);
-    let w = 0;
+    const ranked: number[] = [];
+    const asked: Int32Array[] = [];
     for (let j = lo; j < hi; j++) {
       const c = lists.of(j);
       if (!c) continue;
       const rel = row(prep.relevant, j);
-      users.fill(prep.users.model[j], w, w + rel.length + c.length);
-      items.set(rel, w);
-      items.set(c, w + rel.length);
-      w += rel.length + c.length;
+      const both = new Int32Array(rel.length + c.length);
+      both.set(rel);
+      both.set(c, rel.length);
+      ranked.push(prep.users.model[j]);
+      asked.push(both);
     }
-    const scores = scorePairs(model, users, items);
-    let r = 0;
+    const scored = asked.length > 0 ? scoring.lists(Int32Array.from(ranked), asked) : [];
+    let n = 0;
     for (let j = lo; j < hi; j++) {
       const c = lists.of(j);
       if (!c) continue;
       const rel = row(prep.relevant, j);
-      const relScores = scores.subarray(r, r + rel.length);
-      const candScores = scores.subarray(r + rel.length, r + rel.length + c.length);
-      r += rel.length + c.length;
+      const scores = scored[n++];
+      const relScores = scores.subarray(0, rel.length);
+      const candScores = scores.subarray(rel.length);
       const rankings: UserRanking[] = [];
       rel.forEach((item, t) => {
         const rank = rankAmong(relScores[t], candScores);

@@ -6,6 +6,7 @@
  * does.
  */
 import type { Dataset, SplitData, Vocab } from '../data/dataset.js';
+import { buildSequences, type UserSequences } from '../data/sequences.js';
 import { SKIP_NO_RELEVANT } from './metrics/accumulator.js';
 import { SKIP_UNKNOWN_ITEM } from './protocols.js';
 import { Prng } from '../util/prng.js';
@@ -21,13 +22,31 @@ export const SKIP_UNKNOWN_USER = 'unknown_user';
 export const SKIP_COLD_USER = 'cold_user';
 /** A user whose relevant items all lack training rows. */
 export const SKIP_COLD_ITEM = 'cold_item';
+/** Sequence models: a user with no item before the evaluated split (none the model knows). */
+export const SKIP_NO_HISTORY = 'no_history';
+
+/**
+ * What a model scores a user from: `user`, their row in the model's user tables (a PairModel);
+ * `history`, the items they interacted with before the evaluated split (a SequenceModel).
+ */
+export type ScoreInput = 'user' | 'history';
 
 export interface PreparedEval {
   split: 'test' | 'valid';
   /** The model's catalogue size (rows of its item tables). */
   modelItems: number;
-  /** Evaluated users, ascending by dataset index: their index in the model and in the dataset. */
+  /**
+   * Evaluated users, ascending by dataset index: the index the model's Scorer is asked for, and
+   * their index in the dataset. For `history` input the two are the same: the Scorer reads the
+   * dataset user's history in `histories`.
+   */
   users: { model: Int32Array; dataset: Int32Array };
+  /**
+   * `history` input: each dataset user's items before the evaluated split (train; train + valid
+   * for test), oldest first, as model item indices (items the model does not know left out).
+   * Null for `user` input.
+   */
+  histories: UserSequences | null;
   /** Relevant items of each evaluated user, as model item indices, distinct, ascending. */
   relevant: Csr;
   /** The same users' relevant items as dataset item indices, including those the model does not know. */
@@ -95,6 +114,13 @@ export function prepareEval(args: {
   relevanceThreshold: number | null;
   /** The model's learned rows (model indices); null for a checkpoint that predates the record. */
   trained?: { users: Uint8Array; items: Uint8Array } | null;
+  /**
+   * Default `user`. With `history` a user is their history, not a learned row: users outside the
+   * model's vocabulary or without training rows are evaluated from the items they touched, and
+   * only a user with no history at all is skipped (`no_history`). Items follow the same cold
+   * rules either way.
+   */
+  input?: ScoreInput;
 }): PreparedEval {
   const { dataset: ds, split, relevanceThreshold } = args;
   const numUsers = ds.users.ids.length;
@@ -109,6 +135,7 @@ export function prepareEval(args: {
   const historyDs = groupRows(numUsers, history, () => true);
   const all = groupRows(numUsers, [ds.train, ds.valid, ds.test], () => true);
   const trained = args.trained ?? null;
+  const histories = args.input === 'history' ? modelHistories(numUsers, history, itemToModel) : null;
   const trainUser = new Uint8Array(numUsers);
   const coldItems = new Uint8Array(ds.items.ids.length).fill(1);
   for (let r = 0; r < ds.train.length; r++) {
@@ -147,11 +174,15 @@ export function prepareEval(args: {
       skip(SKIP_NO_RELEVANT);
       continue;
     }
-    if (userToModel[u] < 0) {
+    if (histories !== null) {
+      if (histories.offsets[u + 1] === histories.offsets[u]) {
+        skip(SKIP_NO_HISTORY);
+        continue;
+      }
+    } else if (userToModel[u] < 0) {
       skip(SKIP_UNKNOWN_USER);
       continue;
-    }
-    if (trainUser[u] === 0 || (trained !== null && trained.users[userToModel[u]] !== 1)) {
+    } else if (trainUser[u] === 0 || (trained !== null && trained.users[userToModel[u]] !== 1)) {
       skip(SKIP_COLD_USER);
       continue;
     }
@@ -172,7 +203,7 @@ export function prepareEval(args: {
       continue;
     }
     rel.sort((a, b) => a - b);
-    modelUsers.push(userToModel[u]);
+    modelUsers.push(histories !== null ? u : userToModel[u]);
     dsUsers.push(u);
     relItems.push(...rel);
     relOffsets.push(relItems.length);
@@ -211,6 +242,7 @@ export function prepareEval(args: {
     split,
     modelItems,
     users: { model: Int32Array.from(modelUsers), dataset: Int32Array.from(dsUsers) },
+    histories,
     relevant: { offsets: Int32Array.from(relOffsets), items: Int32Array.from(relItems) },
     relevantDataset: { offsets: Int32Array.from(relDsOffsets), items: Int32Array.from(relDsItems) },
     exclude: { offsets: Int32Array.from(exOffsets), items: Int32Array.from(exItems) },
@@ -224,6 +256,21 @@ export function prepareEval(args: {
     ratings,
     dataset: ds,
   };
+}
+
+/** Each dataset user's history over `splits` in time order, as model item indices. */
+function modelHistories(numUsers: number, splits: readonly SplitData[], itemToModel: Int32Array): UserSequences {
+  const seqs = buildSequences(numUsers, splits);
+  const offsets = new Int32Array(numUsers + 1);
+  let w = 0;
+  for (let u = 0; u < numUsers; u++) {
+    for (let j = seqs.offsets[u]; j < seqs.offsets[u + 1]; j++) {
+      const m = itemToModel[seqs.items[j]];
+      if (m >= 0) seqs.items[w++] = m;
+    }
+    offsets[u + 1] = w;
+  }
+  return { numUsers, offsets, items: seqs.items.slice(0, w) };
 }
 
 export function row(csr: Csr, j: number): Int32Array {

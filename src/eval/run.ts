@@ -15,7 +15,7 @@ import { describeHolder, liveLockHolder } from '../io/lock.js';
 import { checkpointDataDir, loadTrainedCheckpoint, type TrainedCheckpoint } from './checkpoint.js';
 import { DataError, UsageError } from '../util/errors.js';
 import type { RunIO } from '../util/run-io.js';
-import { evaluate, type EvalOutcome, type EvalProtocol } from './evaluate.js';
+import { evaluate, type EvalOutcome, type EvalProtocol, scoreInputOf } from './evaluate.js';
 import { checkFailUnder, checkMaxDrop, type Gate, type GateCheck } from './gates.js';
 import { parseMetrics, RANKING_METRICS, type MetricSpec } from './metrics/registry.js';
 import { evalNotes } from './notes.js';
@@ -126,7 +126,14 @@ async function resolveProtocol(spec: ProtocolSpec, seed: number, ds: Dataset, an
 
 function prepareFor(ckpt: TrainedCheckpoint, ds: Dataset, req: EvalRequest, specs: MetricSpec[]): PreparedEval {
   checkMetricsApply(specs, ckpt.run, ckpt.dir);
-  return prepareEval({ dataset: ds, split: req.split, model: ckpt, relevanceThreshold: req.relevanceThreshold, trained: ckpt.trained });
+  return prepareEval({
+    dataset: ds,
+    split: req.split,
+    model: ckpt,
+    relevanceThreshold: req.relevanceThreshold,
+    trained: ckpt.trained,
+    input: scoreInputOf(ckpt.model),
+  });
 }
 
 async function evaluateCheckpoint(ckpt: TrainedCheckpoint, prep: PreparedEval, req: EvalRequest, protocol: EvalProtocol, specs: MetricSpec[], io: RunIO): Promise<EvalOutcome> {
@@ -147,6 +154,11 @@ async function checkNotTraining(ckpt: string): Promise<void> {
   if (holder) {
     throw new UsageError(`Checkpoint ${ckpt} is being written by another rec process: ${describeHolder(holder)}. Evaluate it once that run has ended; nothing was written.`);
   }
+}
+
+function describeSkips(skipped: Readonly<Record<string, number>>): string {
+  const parts = Object.entries(skipped).map(([reason, n]) => `${n} ${reason}`);
+  return parts.length > 0 ? parts.join(', ') : 'none';
 }
 
 /** Why no user could be evaluated, in the terms a user can act on. */
@@ -238,7 +250,7 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
     }
     if (common === 0) {
       throw new UsageError(
-        `--baseline ${req.baseline} cannot be matched to ${req.checkpoint} on ${dataDir}: no user of the ${req.split} split can be evaluated by both (the checkpoint evaluates ${prep.users.dataset.length}, the baseline ${basePrep.users.dataset.length}; their vocabularies share none of them). Compare checkpoints trained on overlapping users.`,
+        `--baseline ${req.baseline} cannot be matched to ${req.checkpoint} on ${dataDir}: no user of the ${req.split} split can be evaluated by both (the baseline evaluates ${basePrep.users.dataset.length} users, skipped: ${describeSkips(basePrep.skipped)}; the checkpoint ${prep.users.dataset.length}, skipped: ${describeSkips(prep.skipped)}; their vocabularies share none of them, or one scores users from their histories and the other only users with a trained row). Compare checkpoints trained on overlapping users.`,
       );
     }
     const same = common === prep.users.dataset.length && common === basePrep.users.dataset.length;

@@ -9,15 +9,19 @@
  * for the whole run (every epoch is compared on the same users), stated in the log and recorded in
  * metrics.jsonl/best.json: at most 10,000 users and about VALID_SCORES_PER_EPOCH scores, but never
  * fewer than 1,000 users (below that the metric's noise swamps the differences between epochs).
+ *
+ * Any model validates the same way: a sequence model ranks each user from their train items (the
+ * leave-last protocol's input for valid), a pair model from their user row. The validator learns
+ * which from the model it is handed, so the trainer needs no model-specific wiring.
  */
 import { valueRange, type Dataset } from '../data/dataset.js';
-import type { PairModel } from '../models/model.js';
+import type { AnyModel } from '../models/model.js';
 import { UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { Progress } from '../util/progress.js';
-import { evaluate } from './evaluate.js';
+import { evaluate, scoreInputOf } from './evaluate.js';
 import { parseMetrics } from './metrics/registry.js';
-import { prepareEval, subsampleUsers } from './prepare.js';
+import { type PreparedEval, prepareEval, type ScoreInput, subsampleUsers } from './prepare.js';
 
 export const DEFAULT_VALID_USERS = 10_000;
 const MIN_DEFAULT_VALID_USERS = 1_000;
@@ -53,7 +57,8 @@ export interface ValidationSample {
 }
 
 export interface Validator {
-  (model: PairModel): Promise<Record<string, number>>;
+  /** The metrics of `model` (a pair or a sequence model) on the validation users. */
+  (model: AnyModel): Promise<Record<string, number>>;
   readonly sample: ValidationSample;
 }
 
@@ -64,7 +69,8 @@ export function createValidator(ds: Dataset, opts: ValidatorOptions): Validator 
   if (!opts.ratings && specs.some((s) => s.kind === 'error')) {
     throw new UsageError(`--early-stop ${opts.monitor}: rmse and mae need a model trained with mse on explicit ratings.`);
   }
-  const full = prepareEval({ dataset: ds, split: 'valid', model: { users: ds.users, items: ds.items }, relevanceThreshold: null });
+  const prepare = (input: ScoreInput) => prepareEval({ dataset: ds, split: 'valid', model: { users: ds.users, items: ds.items }, relevanceThreshold: null, input });
+  const full = prepare('user');
   const maxUsers = opts.maxUsers ?? defaultValidUsers(full.modelItems);
   const prep = subsampleUsers(full, maxUsers, opts.seed);
   const of = full.users.model.length;
@@ -77,8 +83,17 @@ export function createValidator(ds: Dataset, opts: ValidatorOptions): Validator 
   // rmse/mae clip to the train range, as `rec eval` does with run.json's value_range.
   const [min, max] = valueRange(ds.train.values);
   const range = { min, max };
-  const validate = async (model: PairModel) => {
-    const out = await evaluate(model, prep, {
+  // The model is the dataset's own vocabulary here, so no user is unknown, and a user's train
+  // history is empty exactly when they have no train row: both inputs evaluate the same users, and
+  // the sample drawn from `full` holds for a sequence model too (prepared on its first call).
+  const prepared: Partial<Record<ScoreInput, PreparedEval>> = { user: prep };
+  const prepFor = (input: ScoreInput): PreparedEval => (prepared[input] ??= subsampleUsers(prepare(input), maxUsers, opts.seed));
+  const validate = async (model: AnyModel) => {
+    const input = scoreInputOf(model);
+    if (input === 'history' && opts.ratings) {
+      throw new UsageError(`--early-stop ${opts.monitor}: ${model.name} is a sequence model; its scores rank the next item and are not ratings, so it is validated with ranking metrics (e.g. --early-stop ndcg@10), not rmse/mae.`);
+    }
+    const out = await evaluate(model, prepFor(input), {
       protocol: { name: 'full' },
       metrics: specs,
       ratingRange: opts.ratings ? range : null,

@@ -34,6 +34,12 @@ export interface Scorer {
   scoreMatrix(users: tf.Tensor1D, items: tf.Tensor1D): tf.Tensor2D;
   /** Engine bytes scoreMatrix holds per (user, item) score at its peak (src/eval/score-blocks.ts). */
   readonly scoreBytesPerPair?: number;
+  /**
+   * Engine bytes scoreMatrix holds per user at its peak whatever the number of items: a sequence
+   * model's activations over the history (attention, feed-forward), which a per-pair figure cannot
+   * express since the items scored per user vary (whole catalogue, or ~100 candidates).
+   */
+  readonly scoreBytesPerUser?: number;
   /** Item vectors for item-to-item similarity (`rec recommend --similar-to`). */
   itemVectors(): tf.Tensor2D;
 }
@@ -123,7 +129,10 @@ export interface SequenceModel {
    * A history holds item indices oldest first; an empty one is allowed (padding only).
    */
   scoreHistories(histories: readonly Int32Array[], items: tf.Tensor1D): tf.Tensor2D;
+  /** Engine bytes per (history, item) score at scoreHistories' peak: the logits and their copies. */
   readonly scoreBytesPerPair?: number;
+  /** Engine bytes per history at scoreHistories' peak: the encoder's activations over maxLen positions (see Scorer). */
+  readonly scoreBytesPerUser?: number;
   itemVectors(): tf.Tensor2D;
 }
 
@@ -141,6 +150,7 @@ export function historyScorer(model: SequenceModel, history: (user: number) => I
   return {
     shape: model.shape,
     scoreBytesPerPair: model.scoreBytesPerPair,
+    scoreBytesPerUser: model.scoreBytesPerUser,
     itemVectors: () => model.itemVectors(),
     scoreMatrix(users, items) {
       const ids = users.dataSync();

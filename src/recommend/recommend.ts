@@ -12,6 +12,10 @@
  * user: not in the vocabulary, or in it without a single training row (a user whose rows all fell
  * into valid/test still has the random initial embedding, whose scores are noise).
  *
+ * A sequence model scores a user from their whole history (every split of the checkpoint's
+ * dataset, oldest first), so "cold" there means an empty history: a user without training rows is
+ * still served from the items they touched. Items follow the same rule for both kinds of model.
+ *
  * Users are scored in blocks sized from a memory budget (src/eval/score-blocks.ts), so `--all`
  * over a large catalogue keeps one bounded block in memory at a time; each block takes a fraction
  * of a second, and results come out block by block for streaming writers, which yield between
@@ -19,8 +23,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRanker, type TopK } from '../eval/ranking.js';
-import { bytesPerScore, createBlockPacer, planScoreBlocks, scoreUserBlock } from '../eval/score-blocks.js';
-import type { PairModel } from '../models/model.js';
+import { createBlockPacer, planForScorer, scoreUserBlock } from '../eval/score-blocks.js';
+import { sequenceOf, type UserSequences } from '../data/sequences.js';
+import { type AnyModel, historyScorer, isSequenceModel, type Scorer } from '../models/model.js';
 import type { UserItemSets } from '../train/pair-data.js';
 
 export interface ItemScore {
@@ -38,15 +43,23 @@ export interface UserRecommendations {
 }
 
 export interface RecommendSource {
-  model: PairModel;
+  model: AnyModel;
   /** Raw item id per item index. */
   itemIds: readonly string[];
   /** Interactions per item index: the order cold users get. */
   popularity: ArrayLike<number>;
   /** Items each user interacted with (CSR by user index); null when unknown (nothing is excluded). */
   seen: UserItemSets | null;
-  /** 1 for users with at least one training row; null when unknown (every vocabulary user counts as trained). */
+  /**
+   * Pair models: 1 for users with at least one training row; null when unknown (every vocabulary
+   * user counts as trained). Sequence models ignore it: `histories` decides.
+   */
   trained: Uint8Array | null;
+  /**
+   * Sequence models (required for them): each user's whole history by user index, oldest first,
+   * the input their scores come from; a user with an empty one is cold.
+   */
+  histories?: UserSequences | null;
   /**
    * 1 for items whose row the model learned; null when unknown. Warm users are never served an
    * item without one: its score comes from a random vector (cold users' popular lists may hold it).
@@ -92,9 +105,24 @@ function toItemScores(top: TopK, itemIds: readonly string[]): ItemScore[] {
   return out;
 }
 
+/** The Scorer for `src.model`, and which user indices it can score (the others are cold). */
+function userScoring(src: RecommendSource): { scorer: Scorer; isWarm: (u: number) => boolean } {
+  const { model, trained } = src;
+  if (isSequenceModel(model)) {
+    const histories = src.histories;
+    if (!histories) throw new Error(`recommend: ${model.name} scores users from their histories, and none were given`);
+    return {
+      scorer: historyScorer(model, (u) => sequenceOf(histories, u)),
+      isWarm: (u) => u >= 0 && u < histories.numUsers && histories.offsets[u + 1] > histories.offsets[u],
+    };
+  }
+  return { scorer: model, isWarm: (u) => u >= 0 && (trained === null || trained[u] === 1) };
+}
+
 /** Recommendations for `queries`, one block of users at a time, in query order. */
 export function* recommendBlocks(src: RecommendSource, queries: UserQueries, opts: RecommendOptions): Generator<UserRecommendations[]> {
-  const { model, itemIds, seen, trained } = src;
+  const { model, itemIds, seen } = src;
+  const { scorer, isWarm } = userScoring(src);
   const numItems = model.shape.items;
   if (itemIds.length !== numItems || src.popularity.length !== numItems) {
     throw new RangeError(`recommend: the model has ${numItems} items, the vocabulary ${itemIds.length} and the popularity ${src.popularity.length}`);
@@ -103,7 +131,7 @@ export function* recommendBlocks(src: RecommendSource, queries: UserQueries, opt
   if (!Number.isInteger(opts.k) || opts.k < 1) throw new RangeError(`recommend: k must be a positive integer; got ${opts.k}`);
   // Never ask the ranker for more than the catalogue: its heap is sized by k.
   const k = Math.min(opts.k, numItems);
-  const plan = planScoreBlocks({ numItems, bytesPerScore: bytesPerScore(model), maxUsers: opts.blockSize ?? 256, budgetBytes: opts.budgetBytes });
+  const plan = planForScorer(scorer, { numItems, maxUsers: opts.blockSize ?? 256, budgetBytes: opts.budgetBytes });
   const pacer = createBlockPacer(plan);
   const ranker = createRanker(numItems);
   const untrained: number[] = [];
@@ -112,7 +140,6 @@ export function* recommendBlocks(src: RecommendSource, queries: UserQueries, opt
   const popularity = Float64Array.from(src.popularity);
   const seenOf = (u: number): Int32Array | undefined =>
     opts.excludeSeen && seen !== null && u >= 0 ? seen.items.subarray(seen.offsets[u], seen.offsets[u + 1]) : undefined;
-  const isWarm = (u: number) => u >= 0 && (trained === null || trained[u] === 1);
   // Every cold user with nothing to exclude gets the same list: rank the catalogue once for them.
   let popular: ItemScore[] | null = null;
   const coldItems = (exclude: Int32Array | undefined): ItemScore[] => {
@@ -129,7 +156,7 @@ export function* recommendBlocks(src: RecommendSource, queries: UserQueries, opt
       const started = performance.now();
       const warm: number[] = [];
       for (let j = lo; j < hi; j++) if (isWarm(queries.indices[j])) warm.push(queries.indices[j]);
-      const scores = warm.length > 0 && k > 0 ? scoreUserBlock(model, Int32Array.from(warm), plan, allItems) : null;
+      const scores = warm.length > 0 && k > 0 ? scoreUserBlock(scorer, Int32Array.from(warm), plan, allItems) : null;
       const out: UserRecommendations[] = [];
       let w = 0;
       for (let j = lo; j < hi; j++) {

@@ -1,6 +1,7 @@
 /**
  * Item-to-item neighbours (`rec recommend --similar-to ITEM`): the items whose vectors in the model
- * (PairModel.itemVectors(), e.g. MF's q_i without its bias) have the highest cosine similarity
+ * (itemVectors(): MF's q_i without its bias, a sequence model's item embeddings) have the highest
+ * cosine similarity
  *
  *   cos(i, j) = (q_i · q_j) / (‖q_i‖ ‖q_j‖)
  *
@@ -11,7 +12,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { createRanker } from '../eval/ranking.js';
-import type { PairModel } from '../models/model.js';
+import type { Scorer } from '../models/model.js';
 import { shortestFloat32, type ItemScore } from './recommend.js';
 
 export interface SimilarItems {
@@ -28,7 +29,7 @@ export interface ItemVectors {
   dim: number;
 }
 
-export function readItemVectors(model: PairModel): ItemVectors {
+export function readItemVectors(model: Pick<Scorer, 'itemVectors'>): ItemVectors {
   const t: tf.Tensor2D = model.itemVectors();
   try {
     const [count, dim] = t.shape;

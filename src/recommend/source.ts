@@ -10,6 +10,10 @@
  * - whether user ids were anonymized, and the fingerprint of the key.
  * When the dataset is gone or was re-prepped, recommend still works from the checkpoint alone:
  * nothing is excluded, only users outside the vocabulary are cold, and a warning says so.
+ *
+ * A sequence model has no user rows: a user is their history, every split of that dataset in time
+ * order. So for it the dataset is required, and a missing or changed one is a usage error that says
+ * how to point at it (--data DIR).
  */
 import { join } from 'node:path';
 import { anonymizeId, keyFingerprint } from '../data/anonymize.js';
@@ -19,6 +23,8 @@ import { pathExists } from '../io/atomic.js';
 import { readTextLines } from '../io/text-lines.js';
 import { paths, type RunJson } from '../io/checkpoint.js';
 import { loadTrainedCheckpoint, type TrainedCheckpoint } from '../eval/checkpoint.js';
+import { buildSequences, type UserSequences } from '../data/sequences.js';
+import { isSequenceModel } from '../models/model.js';
 import { buildUserItemSets, type UserItemSets } from '../train/pair-data.js';
 import { UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
@@ -30,6 +36,8 @@ export interface DatasetFacts {
   seen: UserItemSets;
   trained: Uint8Array;
   anonymize: DatasetManifest['anonymize'];
+  /** Sequence models: each user's whole history (all splits), oldest first; absent for pair models. */
+  histories?: UserSequences;
 }
 
 export interface RecommendCheckpoint extends TrainedCheckpoint {
@@ -43,44 +51,68 @@ export interface RecommendCheckpoint extends TrainedCheckpoint {
  */
 export async function loadRecommendCheckpoint(ckpt: string, opts: { dataset: boolean; data?: string | null }, log: Logger): Promise<RecommendCheckpoint> {
   const loaded = await loadTrainedCheckpoint(ckpt, log);
-  const dataset = opts.dataset ? await readDatasetFacts(loaded.dir, loaded.run, opts.data ?? null, loaded.users, loaded.items.ids.length, log) : null;
+  const sequence = isSequenceModel(loaded.model) ? loaded.run.model : null;
+  const dataset = opts.dataset ? await readDatasetFacts(loaded.dir, loaded.run, opts.data ?? null, loaded.users, loaded.items.ids.length, sequence, log) : null;
   return { ...loaded, dataset };
 }
 
-async function readDatasetFacts(ckpt: string, run: RunJson, given: string | null, users: Vocab, numItems: number, log: Logger): Promise<DatasetFacts | null> {
+/**
+ * `sequence`: the model's name when it is a sequence model, which cannot do without the dataset
+ * (its users are their histories there), so what a pair model only warns about is exit 2 for it.
+ */
+export async function readDatasetFacts(
+  ckpt: string,
+  run: Pick<RunJson, 'dataset' | 'parents'>,
+  given: string | null,
+  users: Vocab,
+  numItems: number,
+  sequence: string | null,
+  log: Logger,
+): Promise<DatasetFacts | null> {
   const dir = given ?? run.dataset.path;
   const numUsers = users.ids.length;
   const consequence = 'seen items are not excluded and only users outside the vocabulary count as cold';
+  const unusable = (problem: string, fix: string): null => {
+    if (sequence !== null) {
+      throw new UsageError(
+        `${ckpt} is a ${sequence} model, which recommends from each user's history in the dataset it was trained on, and ${problem}. ${fix} Nothing was recommended.`,
+      );
+    }
+    log.warn(`${problem}: ${consequence}.${fix === '' ? '' : ` ${fix}`}`);
+    return null;
+  };
   const manifestPath = join(dir, MANIFEST_FILE);
   if (!(await pathExists(manifestPath))) {
     if (given !== null) throw new UsageError(`--data ${dir} is not a dataset folder: ${manifestPath} is missing. Expected the dataset folder ${ckpt} was trained on (written by rec prep).`);
-    log.warn(`the checkpoint's dataset ${dir} is gone: ${consequence}. The path comes from ${paths(ckpt).run} (dataset.path); if the folder moved, pass its new location with --data DIR.`);
-    return null;
+    return unusable(
+      `the checkpoint's dataset ${dir} is gone`,
+      `The path comes from ${paths(ckpt).run} (dataset.path); if the folder moved, pass its new location with --data DIR.`,
+    );
   }
   if ((await manifestSha256(dir)) !== run.dataset.manifest_sha256) {
     // Re-prepped data may number users and items differently: its indices cannot be trusted here.
-    log.warn(
+    return unusable(
       given !== null
-        ? `--data ${dir} is not the dataset ${ckpt} was trained on (manifest.json hash differs from run.json's): ${consequence}.`
-        : `the checkpoint's dataset ${dir} changed since training (manifest.json hash differs): ${consequence}.`,
+        ? `--data ${dir} is not the dataset ${ckpt} was trained on (manifest.json hash differs from run.json's)`
+        : `the checkpoint's dataset ${dir} changed since training (manifest.json hash differs)`,
+      sequence === null ? '' : 'Pass the dataset folder it was trained on with --data DIR.',
     );
-    return null;
   }
   const ds = await loadDataset(dir);
   // A fine-tuned model keeps its parent's ids that the dataset lacks after the dataset's own
   // (train/fine-tune.ts): the dataset's indices are then a prefix of the vocabulary.
   if (!isPrefix(ds.users.ids, users.ids) || ds.items.ids.length > numItems) {
-    log.warn(`the checkpoint's dataset ${dir} does not match its vocab/ (${ds.users.ids.length}/${ds.items.ids.length} users/items, expected ${numUsers}/${numItems}): ${consequence}.`);
-    return null;
+    return unusable(
+      `the checkpoint's dataset ${dir} does not match its vocab/ (${ds.users.ids.length}/${ds.items.ids.length} users/items, expected ${numUsers}/${numItems})`,
+      sequence === null ? '' : 'Pass the dataset folder it was trained on with --data DIR.',
+    );
   }
   const trained = trainedUsers(numUsers, ds.train.users);
   await markParentRows(run, users, trained, 'users', log);
-  return {
-    dir,
-    seen: buildUserItemSets(numUsers, [ds.train, ds.valid, ds.test]),
-    trained,
-    anonymize: ds.manifest.anonymize ?? null,
-  };
+  const splits = [ds.train, ds.valid, ds.test];
+  const facts: DatasetFacts = { dir, seen: buildUserItemSets(numUsers, splits), trained, anonymize: ds.manifest.anonymize ?? null };
+  if (sequence !== null) facts.histories = buildSequences(numUsers, splits);
+  return facts;
 }
 
 function isPrefix(head: readonly string[], ids: readonly string[]): boolean {
@@ -95,7 +127,7 @@ function isPrefix(head: readonly string[], ids: readonly string[]): boolean {
  * checked, not their parents': that covers pretrain → fine-tune. A parent that cannot be read
  * leaves the training-row rule in place (popular items rather than an unchecked embedding).
  */
-async function markParentRows(run: RunJson, vocab: Vocab, trained: Uint8Array, which: 'users' | 'items', log: Logger): Promise<void> {
+async function markParentRows(run: Pick<RunJson, 'parents'>, vocab: Vocab, trained: Uint8Array, which: 'users' | 'items', log: Logger): Promise<void> {
   for (const parent of run.parents ?? []) {
     let parentVocab: Vocab;
     try {

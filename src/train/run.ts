@@ -29,7 +29,7 @@ import {
   writeRunJson,
   writeTrainedRows,
 } from '../io/checkpoint.js';
-import { namedWeights, type PairModel } from '../models/model.js';
+import { type AnyModel, namedWeights, type PairModel } from '../models/model.js';
 import { buildModel } from '../models/registry.js';
 import { UsageError } from '../util/errors.js';
 import { Prng } from '../util/prng.js';
@@ -61,7 +61,8 @@ export interface TrainData {
 }
 
 export interface Validator {
-  (model: PairModel, epoch: number): Promise<Record<string, number>>;
+  /** Pair and sequence models alike (src/eval/validate.ts picks each one's input). */
+  (model: AnyModel, epoch: number): Promise<Record<string, number>>;
   /** The users it ranks: `users` of `of`, a sample drawn with `seed` (null when all are ranked). */
   readonly sample?: { users: number; of: number; seed: number | null };
 }

@@ -22,7 +22,9 @@ Examples:
   $ REC_ANON_KEY=... rec recommend checkpoints/mf --user alice   # dataset prepped with --anonymize
 
 Scores are the model's (logits for bce/bpr, predicted ratings for mse). A user the model never
-trained on gets the most popular items, "cold": true, scored by their interaction counts; ids
+trained on gets the most popular items, "cold": true, scored by their interaction counts (sasrec
+scores a user from their whole history in the checkpoint's dataset: only users without one are
+cold); ids
 outside the checkpoint's vocabulary are counted and named on stderr and in "unknown_users"
 ({count, first, did_you_mean}: e.g. "001" → "1"), since a typo is the usual cause.
 With --json and no --out, stdout holds one document: {"checkpoint", "k", "recommendations": [...]}
@@ -246,7 +248,15 @@ export function registerRecommend(program: Command, runtime: Runtime): void {
       let short = 0;
       const blocks = (function* () {
         for (const block of recommendBlocks(
-          { model: loaded.model, itemIds: loaded.items.ids, popularity: loaded.items.counts, seen: loaded.dataset?.seen ?? null, trained: loaded.trained?.users ?? loaded.dataset?.trained ?? null, trainedItems: loaded.trained?.items ?? null },
+          {
+            model: loaded.model,
+            itemIds: loaded.items.ids,
+            popularity: loaded.items.counts,
+            seen: loaded.dataset?.seen ?? null,
+            trained: loaded.trained?.users ?? loaded.dataset?.trained ?? null,
+            trainedItems: loaded.trained?.items ?? null,
+            histories: loaded.dataset?.histories ?? null,
+          },
           queries,
           { k, excludeSeen: o.includeSeen !== true, blockSize: ctx.resolved.config.eval.user_block },
         )) {

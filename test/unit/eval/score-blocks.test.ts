@@ -4,7 +4,7 @@ import { modelSchema } from '../../../src/config/schema.js';
 import { evaluate } from '../../../src/eval/evaluate.js';
 import { parseMetrics } from '../../../src/eval/metrics/registry.js';
 import { prepareEval } from '../../../src/eval/prepare.js';
-import { bytesPerScore, createBlockPacer, planScoreBlocks, SCORE_BLOCK_BUDGET_BYTES, scoreUserBlock } from '../../../src/eval/score-blocks.js';
+import { bytesPerScore, createBlockPacer, planScoreBlocks, SCORE_BLOCK_BUDGET_BYTES, scoreUserBlock, scoreUserLists } from '../../../src/eval/score-blocks.js';
 import type { PairModel } from '../../../src/models/model.js';
 import { buildModel } from '../../../src/models/registry.js';
 import { recommend } from '../../../src/recommend/recommend.js';
@@ -46,6 +46,26 @@ describe('planScoreBlocks', () => {
     // 256 users × 84,793 items × ≥256 bytes is over 5 GB: the old fixed block.
     expect(planScoreBlocks({ numItems: 84_793, bytesPerScore: bytesPerScore(fresh), maxUsers: 256 }).maxUsers).toBeLessThan(16);
     expect(planScoreBlocks({ numItems: 100, bytesPerScore: 20, maxUsers: 64 })).toMatchObject({ maxUsers: 64, itemChunk: 100 });
+  });
+
+  it("counts a sequence model's per-user activations in every user's cost", () => {
+    // 1 MiB of encoder per user (e.g. attention over 200 positions) and 20 bytes per score.
+    const plan = planScoreBlocks({ numItems: 10_000, bytesPerScore: 20, bytesPerUser: 1 << 20, maxUsers: 1000, budgetBytes: 64 << 20 });
+    expect(plan.maxUsers).toBe(Math.floor((64 << 20) / (10_000 * 20 + (1 << 20))));
+    expect(plan.maxUsers * (10_000 * 20 + (1 << 20))).toBeLessThanOrEqual(64 << 20);
+    // One user over budget: the item chunk gets what the user's own share leaves.
+    const tight = planScoreBlocks({ numItems: 10_000, bytesPerScore: 20, bytesPerUser: 1000, maxUsers: 8, budgetBytes: 21_000 });
+    expect(tight).toMatchObject({ maxUsers: 1, itemChunk: 1000 });
+  });
+
+  it('scoreUserLists scores each user over their own list, whatever the budget', () => {
+    const model = neumf(5, 30);
+    const users = Int32Array.from([4, 0, 2, 2, 1]);
+    const lists = [[3, 9, 29], [0], [], [7, 7, 12, 3], [28, 1]].map((l) => Int32Array.from(l));
+    const full = fullMatrix(model, users);
+    const expected = lists.map((l, j) => Float32Array.from(l, (i) => full[j * 30 + i]));
+    const perScore = bytesPerScore(model);
+    for (const budget of [undefined, 3 * perScore, 1]) expect(scoreUserLists(model, users, lists, budget)).toEqual(expected);
   });
 
   it('the pacer never exceeds the plan and shrinks after a slow block', () => {
