@@ -26,7 +26,8 @@
 #   PREP_ARGS=""           extra flags for the first rec prep (columns, event weights...); later
 #                          nights inherit them from the dataset they append to
 #   WINDOW_DAYS=""         keep only this many days of data (rec prep --window); empty: keep all
-#   DRIFT_FAIL_OVER="new_users=0.6,js_items=0.5,volume_ratio=4"   rec drift alarms (exit 3); none: no check
+#   DRIFT_FAIL_OVER="new_users=0.5,js_items=0.5"  rec drift alarms, LOG vs the current dataset
+#   DRIFT_FAIL_UNDER="volume_ratio=0.1"            (exit 3 before anything is written); none: no check
 #   METRICS=recall,ndcg  K=20                      what the gate measures
 #   MAX_DROP="ndcg@20=10%"                         the gate: largest allowed drop vs production
 #   SEED=2020  BACKEND=auto
@@ -49,7 +50,8 @@ LR=${LR:-0.002}
 REPLAY=${REPLAY:-0.5}
 PREP_ARGS=${PREP_ARGS:-}
 WINDOW_DAYS=${WINDOW_DAYS:-}
-DRIFT_FAIL_OVER=${DRIFT_FAIL_OVER:-new_users=0.6,js_items=0.5,volume_ratio=4}
+DRIFT_FAIL_OVER=${DRIFT_FAIL_OVER:-new_users=0.5,js_items=0.5}
+DRIFT_FAIL_UNDER=${DRIFT_FAIL_UNDER-volume_ratio=0.1}
 METRICS=${METRICS:-recall,ndcg}
 K=${K:-20}
 MAX_DROP=${MAX_DROP:-ndcg@20=10%}
@@ -100,16 +102,25 @@ if [ ! -e "$CURRENT" ]; then
   set_current
 elif already_in_current; then
   say "$LOG is already in the current dataset ($(readlink "$CURRENT")): not prepped again"
-else
-  rec prep "$LOG" --append-to "$CURRENT" --out "$DATA" --split days:0,1 ${WINDOW[@]+"${WINDOW[@]}"}
-  # 2. Drift: a broken upstream export (all-new ids, a collapsed volume) stops the night here,
-  #    before training, and the night's data is not accepted.
-  rc=0
-  if [ "$DRIFT_FAIL_OVER" != none ]; then rec drift "$CURRENT" "$DATA" --fail-over "$DRIFT_FAIL_OVER" || rc=$?; fi
-  if [ "$rc" -ne 0 ]; then
-    [ "$rc" -eq 3 ] && say "drift alarm ($DRIFT_FAIL_OVER): stopping before training; the current dataset and production are unchanged"
-    exit "$rc"
+  if ! same_folder "$CURRENT" "$DATA"; then
+    # Accepted before, and later nights (or this log under another name) came since: training and
+    # promoting it now could only replace a newer production with an older model.
+    say "nothing to do: the current dataset is $(readlink "$CURRENT"), accepted after this night"
+    exit 0
   fi
+else
+  # 2. Drift, before anything is written: a broken upstream export (ids from another system, a
+  #    collapsed volume, a reshuffled catalogue) stops the night; the log is read with the
+  #    dataset's prep settings.
+  if [ "$DRIFT_FAIL_OVER" != none ]; then
+    rc=0
+    rec drift "$CURRENT" "$LOG" --fail-over "$DRIFT_FAIL_OVER" ${DRIFT_FAIL_UNDER:+--fail-under "$DRIFT_FAIL_UNDER"} || rc=$?
+    if [ "$rc" -ne 0 ]; then
+      [ "$rc" -eq 3 ] && say "drift alarm: stopping before training; the current dataset and production are unchanged"
+      exit "$rc"
+    fi
+  fi
+  rec prep "$LOG" --append-to "$CURRENT" --out "$DATA" --split days:0,1 ${WINDOW[@]+"${WINDOW[@]}"}
   set_current
 fi
 # The real folder, not the link: run.json records it, and eval/recommend find the data there later.
@@ -125,16 +136,22 @@ fi
 status=$(node -e 'try { console.log(JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8")).status) } catch { console.log("none") }' "$CKPT/run.json")
 if [ "$status" = completed ] || [ "$status" = stopped_early ]; then
   say "$CKPT is already trained ($status)"
-elif [ "$status" != none ]; then
+elif [ -e "$CKPT/last/trainer_state.json" ]; then
   say "resuming $CKPT ($status)"
   rec train --out "$CKPT" --resume --backend "$BACKEND"
-elif [ ! -e "$PRODUCTION" ]; then
-  # shellcheck disable=SC2086
-  rec train --data "$DATA" --model "$MODEL" --epochs "$BOOTSTRAP_EPOCHS" --seed "$SEED" --backend "$BACKEND" --out "$CKPT" $TRAIN_ARGS
 else
-  # shellcheck disable=SC2086
-  rec train --data "$DATA" --model "$MODEL" --init-from "$PRODUCTION" --lr "$LR" --replay "$REPLAY" \
-    --epochs "$EPOCHS" --seed "$SEED" --backend "$BACKEND" --out "$CKPT" $TRAIN_ARGS
+  # A run killed before its first saved state starts over (--force replaces only what rec wrote).
+  AGAIN=()
+  [ -e "$CKPT" ] && AGAIN=(--force)
+  if [ ! -e "$PRODUCTION" ]; then
+    # shellcheck disable=SC2086
+    rec train --data "$DATA" --model "$MODEL" --epochs "$BOOTSTRAP_EPOCHS" --seed "$SEED" --backend "$BACKEND" \
+      --out "$CKPT" ${AGAIN[@]+"${AGAIN[@]}"} $TRAIN_ARGS
+  else
+    # shellcheck disable=SC2086
+    rec train --data "$DATA" --model "$MODEL" --init-from "$PRODUCTION" --lr "$LR" --replay "$REPLAY" \
+      --epochs "$EPOCHS" --seed "$SEED" --backend "$BACKEND" --out "$CKPT" ${AGAIN[@]+"${AGAIN[@]}"} $TRAIN_ARGS
+  fi
 fi
 
 # 4. Gate: both models on the same newest day; exit 3 leaves production as it is.

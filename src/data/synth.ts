@@ -41,6 +41,11 @@ export interface SynthRequest {
   start?: string | number;
   /** Add a 1–5 `rating` column derived from the latent affinity plus noise. */
   explicit?: boolean;
+  /**
+   * Popularity drift over the days, in [0, 1] (synth/world.ts): item popularity trends day by day
+   * and new items launch after the first day. 0 or absent: the stationary log (same bytes as ever).
+   */
+  drift?: number;
 }
 
 export interface SynthResult {
@@ -120,6 +125,7 @@ interface ResolvedSynth {
   seed: number;
   startTs: number;
   explicit: boolean;
+  drift: number;
 }
 
 export function resolveSynthRequest(req: SynthRequest): ResolvedSynth {
@@ -139,6 +145,11 @@ export function resolveSynthRequest(req: SynthRequest): ResolvedSynth {
   if (!Number.isSafeInteger(seed) || seed < 0) {
     throw new UsageError(`--seed must be a non-negative integer. Received: ${describeValue(seed)}.`);
   }
+  const drift = req.drift ?? 0;
+  if (!(Number.isFinite(drift) && drift >= 0 && drift <= 1)) {
+    throw new UsageError(`--drift must be a number in [0, 1] (0: no drift, 1: strong). Received: ${describeValue(drift)}.`);
+  }
+  if (drift > 0 && days < 2) throw new UsageError(`--drift ${drift} needs at least 2 days of activity to drift over. Received: --days ${days}.`);
   return {
     users,
     items,
@@ -148,6 +159,7 @@ export function resolveSynthRequest(req: SynthRequest): ResolvedSynth {
     seed,
     startTs: parseStart(req.start ?? SYNTH_DEFAULTS.start),
     explicit: req.explicit === true,
+    drift,
   };
 }
 
@@ -214,6 +226,7 @@ export async function runSynth(req: SynthRequest, io: RunIO): Promise<SynthResul
     days: r.days,
     startTs: r.startTs,
     seed: r.seed,
+    ...(r.drift > 0 ? { drift: r.drift } : {}),
   });
   const budgets = userBudgets(r.users, r.events, r.seed);
   const nextUser = createUserGenerator(world, r.explicit);
@@ -334,7 +347,7 @@ export async function runSynth(req: SynthRequest, io: RunIO): Promise<SynthResul
   EVENT_TYPES.forEach((e, k) => (events_by_type[e] = counts[k]));
   io.log.info(
     `synth: wrote ${rows} rows (${usersWithRows} users, ${items} items) to ${req.out} in ${seconds.toFixed(2)} s ` +
-      `(${Math.round(rows / Math.max(seconds, 1e-9))} rows/s)`,
+      `(${Math.round(rows / Math.max(seconds, 1e-9))} rows/s)${r.drift > 0 ? `, popularity drift ${r.drift} over ${r.days} days` : ''}`,
   );
   return { path: req.out, format, gzip, rows, users: usersWithRows, items, events_by_type, seconds };
 }

@@ -3,6 +3,7 @@
  * float64 throughout. Every share is of rows (interactions), not of distinct ids, unless the name
  * says `_ids`.
  */
+import { DAY_MS } from '../data/prep/timestamps.js';
 
 /** What one side of the comparison holds. */
 export interface Profile {
@@ -40,8 +41,6 @@ export interface DriftMetrics {
   /** NEW's volume over OLD's: rows per day when both have timestamps, else rows (see volume_basis). */
   volume_ratio: number | null;
 }
-
-export const DAY_MS = 86_400_000;
 
 /**
  * Jensen–Shannon divergence in bits between the distributions proportional to `p` and `q` (counts

@@ -19,7 +19,7 @@ import { evaluate, type EvalOutcome, type EvalProtocol, scoreInputOf } from './e
 import { checkFailUnder, checkMaxDrop, type Gate, type GateCheck } from './gates.js';
 import { parseMetrics, RANKING_METRICS, type MetricSpec } from './metrics/registry.js';
 import { evalNotes } from './notes.js';
-import { prepareEval, type PreparedEval, restrictToUsers } from './prepare.js';
+import { prepareEval, type PreparedEval, restrictToUsers, sharedRelevance } from './prepare.js';
 import { evalFileName, negativesPathFor, protocolTag, readCandidatesFile, type ProtocolSpec, writeNegativesFile } from './protocols.js';
 
 export const EVAL_FORMAT_VERSION = 1;
@@ -68,9 +68,8 @@ export interface EvalFile extends EvalOutcome {
 /**
  * The baseline of a --baseline eval. `weights_sha256` identifies the weights compared with (so
  * `rec promote` can tell whether the baseline is still the production model); `compared` says on
- * which users the gate compared the two when they could not evaluate the same users (a fine-tuned
- * model knows users that are new since the baseline): `metrics` there are the checkpoint's on
- * those users.
+ * which users and items the gate compared the two when they differ (a fine-tuned model knows users
+ * and items that are new since the baseline): `metrics` there are the checkpoint's on those users.
  */
 export interface BaselineRecord {
   checkpoint: string;
@@ -78,7 +77,14 @@ export interface BaselineRecord {
   weights_sha256: string;
   metrics: Record<string, number>;
   users: EvalOutcome['users'];
-  compared: { users: number; only_checkpoint: number; only_baseline: number; metrics: Record<string, number> } | null;
+  compared: {
+    users: number;
+    only_checkpoint: number;
+    only_baseline: number;
+    /** `full`: relevant items only the other model can rank, counted as misses for this one. */
+    relevant_missed: { checkpoint: number; baseline: number };
+    metrics: Record<string, number>;
+  } | null;
 }
 
 export interface EvalRunResult {
@@ -120,7 +126,14 @@ async function resolveProtocol(spec: ProtocolSpec, seed: number, ds: Dataset, an
 
 function prepareFor(ckpt: TrainedCheckpoint, ds: Dataset, req: EvalRequest, specs: MetricSpec[]): PreparedEval {
   checkMetricsApply(specs, ckpt.run, ckpt.dir);
-  return prepareEval({ dataset: ds, split: req.split, model: ckpt, relevanceThreshold: req.relevanceThreshold, trained: ckpt.trained, input: scoreInputOf(ckpt.model) });
+  return prepareEval({
+    dataset: ds,
+    split: req.split,
+    model: ckpt,
+    relevanceThreshold: req.relevanceThreshold,
+    trained: ckpt.trained,
+    input: scoreInputOf(ckpt.model),
+  });
 }
 
 async function evaluateCheckpoint(ckpt: TrainedCheckpoint, prep: PreparedEval, req: EvalRequest, protocol: EvalProtocol, specs: MetricSpec[], io: RunIO): Promise<EvalOutcome> {
@@ -141,6 +154,11 @@ async function checkNotTraining(ckpt: string): Promise<void> {
   if (holder) {
     throw new UsageError(`Checkpoint ${ckpt} is being written by another rec process: ${describeHolder(holder)}. Evaluate it once that run has ended; nothing was written.`);
   }
+}
+
+function describeSkips(skipped: Readonly<Record<string, number>>): string {
+  const parts = Object.entries(skipped).map(([reason, n]) => `${n} ${reason}`);
+  return parts.length > 0 ? parts.join(', ') : 'none';
 }
 
 /** Why no user could be evaluated, in the terms a user can act on. */
@@ -232,25 +250,29 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
     }
     if (common === 0) {
       throw new UsageError(
-        `--baseline ${req.baseline} cannot be matched to ${req.checkpoint} on ${dataDir}: no user of the ${req.split} split can be evaluated by both (the checkpoint evaluates ${prep.users.dataset.length}, the baseline ${basePrep.users.dataset.length}; their vocabularies share none of them). Compare checkpoints trained on overlapping users.`,
+        `--baseline ${req.baseline} cannot be matched to ${req.checkpoint} on ${dataDir}: no user of the ${req.split} split can be evaluated by both (the baseline evaluates ${basePrep.users.dataset.length} users, skipped: ${describeSkips(basePrep.skipped)}; the checkpoint ${prep.users.dataset.length}, skipped: ${describeSkips(prep.skipped)}; their vocabularies share none of them, or one scores users from their histories and the other only users with a trained row). Compare checkpoints trained on overlapping users.`,
       );
     }
     const same = common === prep.users.dataset.length && common === basePrep.users.dataset.length;
+    let minePrep = restrictToUsers(prep, both);
+    let basePrepCompared = restrictToUsers(basePrep, both);
+    let unranked = { mine: 0, base: 0 };
+    if (req.protocol.name === 'full') {
+      [minePrep, basePrepCompared] = sharedRelevance(minePrep, basePrepCompared);
+      unranked = { mine: sum(minePrep.unrankableRelevant), base: sum(basePrepCompared.unrankableRelevant) };
+    }
+    const onlyMine = prep.users.dataset.length - common;
+    const onlyBase = basePrep.users.dataset.length - common;
     let compared: BaselineRecord['compared'] = null;
     let mineCompared = outcome.metrics;
-    let b: EvalOutcome;
-    if (same) {
-      b = await evaluateCheckpoint(base, basePrep, req, protocol, specs, io);
-    } else {
-      const onlyMine = prep.users.dataset.length - common;
-      const onlyBase = basePrep.users.dataset.length - common;
+    if (!same || unranked.mine + unranked.base > 0) {
       io.log.warn(
-        `--baseline: the gate compares the two on the ${common} users both can evaluate; ${onlyMine} are evaluated only by ${req.checkpoint} (users the baseline has no trained row for, e.g. new since it was trained), ${onlyBase} only by the baseline. ${req.checkpoint}'s own metrics in the eval file cover all its ${prep.users.dataset.length} users.`,
+        `--baseline: the gate compares the two on the ${common} users both can evaluate (${onlyMine} are evaluated only by ${req.checkpoint}, e.g. users new since the baseline was trained; ${onlyBase} only by the baseline) and on the same relevant items: ${unranked.base} relevant items only ${req.checkpoint} can rank count as misses for the baseline, ${unranked.mine} only the baseline can rank as misses for ${req.checkpoint}. The eval file's own metrics are ${req.checkpoint}'s on its ${prep.users.dataset.length} users.`,
       );
-      mineCompared = (await evaluateCheckpoint(ckpt, restrictToUsers(prep, both), req, protocol, specs, io)).metrics;
-      b = await evaluateCheckpoint(base, restrictToUsers(basePrep, both), req, protocol, specs, io);
-      compared = { users: common, only_checkpoint: onlyMine, only_baseline: onlyBase, metrics: mineCompared };
+      mineCompared = (await evaluateCheckpoint(ckpt, minePrep, req, protocol, specs, io)).metrics;
+      compared = { users: common, only_checkpoint: onlyMine, only_baseline: onlyBase, relevant_missed: { checkpoint: unranked.mine, baseline: unranked.base }, metrics: mineCompared };
     }
+    const b = await evaluateCheckpoint(base, basePrepCompared, req, protocol, specs, io);
     baseline = {
       checkpoint: req.baseline,
       pointer: req.baselinePointer ?? null,
@@ -274,4 +296,10 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
   await writeJsonAtomic(file, evalFile);
   await logEvalScalars(req, outcome.metrics, io);
   return { file, eval: evalFile, baseline, gates };
+}
+
+function sum(values: Int32Array | undefined): number {
+  let total = 0;
+  if (values) for (const v of values) total += v;
+  return total;
 }

@@ -17,15 +17,16 @@ export const PRODUCTION = 'production';
 export interface Pointer {
   /** The link itself, DIR/production. */
   link: string;
-  /** The checkpoint it points at, resolved to a real path. */
-  target: string;
+  /** The checkpoint it points at, resolved to a real path; null when that is gone (`missing` says where). */
+  target: string | null;
+  missing: string | null;
 }
 
 function code(error: unknown): string | undefined {
   return error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
 }
 
-/** DIR/production when it is a link (null when absent); exit 2 when something else sits there, or it dangles. */
+/** DIR/production when it is a link (null when absent); exit 2 when something else sits there. */
 export async function readPointer(dir: string): Promise<Pointer | null> {
   const link = join(dir, PRODUCTION);
   let info;
@@ -40,9 +41,9 @@ export async function readPointer(dir: string): Promise<Pointer | null> {
   }
   const raw = await readlink(link);
   try {
-    return { link, target: await realpath(link) };
+    return { link, target: await realpath(link), missing: null };
   } catch {
-    throw new UsageError(`${link} points at ${resolve(dirname(link), raw)}, which no longer exists. Restore that checkpoint, or promote another with --force.`);
+    return { link, target: null, missing: resolve(dirname(link), raw) };
   }
 }
 

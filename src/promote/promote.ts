@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathExists, writeFileAtomic } from '../io/atomic.js';
+import { acquireLock } from '../io/lock.js';
 import { readRunJson } from '../io/checkpoint-read.js';
 import { QualityGateError, UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
@@ -52,6 +53,8 @@ interface GateEval {
   baselinePath: string | null;
   weightsSha: string | null;
   failed: string[];
+  /** At least one --max-drop check: the gate compared the checkpoint with its baseline. */
+  maxDrop: boolean;
 }
 
 async function readGateEvals(ckpt: string): Promise<GateEval[]> {
@@ -65,15 +68,17 @@ async function readGateEvals(ckpt: string): Promise<GateEval[]> {
       continue;
     }
     if (typeof json !== 'object' || json === null) continue;
-    const e = json as { gates?: { passed?: unknown; checks?: { metric?: unknown; passed?: unknown }[] }; baseline?: { weights_sha256?: unknown; checkpoint?: unknown }; weights_sha256?: unknown };
+    const e = json as { gates?: { passed?: unknown; checks?: { kind?: unknown; metric?: unknown; passed?: unknown }[] }; baseline?: { weights_sha256?: unknown; checkpoint?: unknown }; weights_sha256?: unknown };
     if (e.gates === undefined || e.baseline === undefined) continue;
+    const checks = Array.isArray(e.gates.checks) ? e.gates.checks : [];
     out.push({
       file: join(ckpt, name),
       passed: e.gates.passed === true,
       baselineSha: typeof e.baseline.weights_sha256 === 'string' ? e.baseline.weights_sha256 : null,
       baselinePath: typeof e.baseline.checkpoint === 'string' ? e.baseline.checkpoint : null,
       weightsSha: typeof e.weights_sha256 === 'string' ? e.weights_sha256 : null,
-      failed: (e.gates.checks ?? []).filter((c) => c.passed !== true).map((c) => String(c.metric)),
+      failed: checks.filter((c) => c.passed !== true).map((c) => String(c.metric)),
+      maxDrop: checks.some((c) => c.kind === 'max_drop'),
     });
   }
   return out;
@@ -95,8 +100,22 @@ export async function runPromote(req: PromoteRequest, log: Pick<Logger, 'info' |
   await checkCheckpoint(req.checkpoint);
   const ckpt = await realpath(req.checkpoint);
   if (!(await pathExists(req.to))) throw new UsageError(`--to ${req.to} does not exist. Create the folder that holds the ${PRODUCTION} link first.`);
-  const current = await readPointer(req.to);
+  // Held from reading the current production to the switch: two promotions cannot interleave.
+  const lock = await acquireLock(req.to, 'rec promote', `--to ${req.to}`);
+  try {
+    return await promoteLocked(req, ckpt, log);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function promoteLocked(req: PromoteRequest, ckpt: string, log: Pick<Logger, 'info' | 'warn'>): Promise<PromoteResult> {
+  const pointer = await readPointer(req.to);
   const production = join(req.to, PRODUCTION);
+  if (pointer?.missing && !req.force) {
+    throw new UsageError(`${production} points at ${pointer.missing}, which no longer exists, so there is no production to compare with. Restore that checkpoint, or replace the link with --force.`);
+  }
+  const current = pointer?.target ? { target: pointer.target } : null;
   const result: PromoteResult = { production, checkpoint: ckpt, previous: current?.target ?? null, changed: false, forced: req.force, eval: null };
   if (current !== null && current.target === ckpt) {
     log.info(`${production} already points at ${ckpt}: nothing to do`);
@@ -105,12 +124,13 @@ export async function runPromote(req: PromoteRequest, log: Pick<Logger, 'info' |
   if (current !== null && !req.force) {
     const [prodSha, mySha] = await Promise.all([weightsSha256(paths(current.target).model), weightsSha256(paths(ckpt).model)]);
     const evals = await readGateEvals(ckpt);
-    const ok = evals.find((e) => e.passed && e.baselineSha === prodSha && (e.weightsSha === null || e.weightsSha === mySha));
+    const ok = evals.find((e) => e.passed && e.maxDrop && e.baselineSha === prodSha && (e.weightsSha === null || e.weightsSha === mySha));
     if (ok === undefined) {
       const seen = evals.map((e) => {
         if (e.weightsSha !== null && e.weightsSha !== mySha) return `${e.file}: evaluated other weights (the checkpoint was retrained since)`;
         if (e.baselineSha !== prodSha) return `${e.file}: baseline ${e.baselinePath ?? '?'} is not the current production (weights sha256 ${(e.baselineSha ?? '?').slice(0, 12)}…, production's ${prodSha.slice(0, 12)}…)`;
-        return `${e.file}: gate failed (${e.failed.join(', ') || 'no checks'})`;
+        if (!e.passed) return `${e.file}: gate failed (${e.failed.join(', ') || 'no checks'})`;
+        return `${e.file}: no --max-drop check against the baseline`;
       });
       throw new QualityGateError(
         `rec promote: ${ckpt} has no passing gate eval against the current production ${current.target}${seen.length > 0 ? `; found ${seen.join('; ')}` : ' (no eval file with --baseline in it)'}. Run rec eval ${req.checkpoint} --baseline ${production} --max-drop METRIC=V first, or pass --force. ${production} is unchanged.`,
@@ -120,6 +140,7 @@ export async function runPromote(req: PromoteRequest, log: Pick<Logger, 'info' |
   }
   if (current === null) log.info(`no ${production} yet: the first promotion needs only a completed run`);
   if (req.force && current !== null) log.warn(`--force: promoting ${ckpt} without checking its gate against ${current.target}`);
+  if (pointer?.missing) log.warn(`--force: replacing ${production}, which pointed at ${pointer.missing} (gone)`);
   await switchPointer(req.to, ckpt);
   result.changed = true;
   await appendHistory(req.to, { at: new Date().toISOString(), checkpoint: ckpt, previous: result.previous, forced: req.force, eval: result.eval });

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rec, tempDir } from './helpers.js';
@@ -48,5 +48,38 @@ describe('rec drift through the binary', () => {
     const missing = await rec(['drift', join(dir, 'nope.csv'), newLog, ...cols]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/OLD .*nope\.csv cannot be read/);
+  });
+});
+
+describe('a night of data through the binary: synth --drift → per-day logs → prep, append → drift gate', () => {
+  const dir = tempDir('rec-night-');
+  it('splits a drifting log by day, appends day 2 to day 1, and stops on day 3 drift', async () => {
+    const log = join(dir, 'shop.csv');
+    const s = await rec(['synth', '--out', log, '--users', '300', '--items', '200', '--events', '9000', '--days', '3', '--drift', '1', '--seed', '4']);
+    expect(s.code, s.stderr).toBe(0);
+    expect((await rec(['synth', '--out', join(dir, 'x.csv'), '--drift', '2'])).code).toBe(2);
+    const lines = readFileSync(log, 'utf8').trimEnd().split('\n');
+    const start = Date.parse('2024-01-01T00:00:00Z') / 1000;
+    const days: string[][] = [[], [], []];
+    for (const l of lines.slice(1)) days[Math.floor((Number(l.split(',')[4]) - start) / DAY)].push(l);
+    const paths = days.map((rows, k) => {
+      const p = join(dir, `day${k + 1}.csv`);
+      writeFileSync(p, `${lines[0]}\n${rows.join('\n')}\n`);
+      return p;
+    });
+    const d1 = join(dir, 'd1');
+    const p1 = await rec(['prep', paths[0], '--out', d1, '--columns', 'user=user_id,item=item_id,event=event,ts=ts', '--event-weights', 'view=1,click=2,cart=3,buy=5', '--split', 'days:0,1']);
+    expect(p1.code, p1.stderr).toBe(0);
+    const d2 = join(dir, 'd2');
+    const p2 = await rec(['prep', paths[1], '--append-to', d1, '--out', d2, '--json']);
+    expect(p2.code, p2.stderr).toBe(0);
+    const appended = JSON.parse(p2.stdout) as { append: { new_items: number; rows: { added: number } } };
+    expect(appended.append.rows.added).toBeGreaterThan(0);
+    expect(appended.append.new_items).toBeGreaterThan(0);
+    const gate = await rec(['drift', d2, paths[2], '--fail-over', 'js_items=0.05', '--json']);
+    expect(gate.code, gate.stderr).toBe(3);
+    const doc = JSON.parse(gate.stdout) as { old: { kind: string }; new: { kind: string }; metrics: { js_items: number; new_items: number } };
+    expect(doc).toMatchObject({ old: { kind: 'dataset' }, new: { kind: 'log' } });
+    expect(doc.metrics.new_items).toBeGreaterThan(0);
   });
 });

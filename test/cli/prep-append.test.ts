@@ -34,19 +34,26 @@ describe('rec prep --append-to / --window / --split days through the binary', ()
     const m = manifest(next);
     expect(m.prep).toMatchObject({ columns: 'user=0,item=1,event=2,ts=3', split: 'days:0,1' });
     expect(m.window).toMatchObject({ days: 30, aged_out: 0 });
+    // The same night again, in place: nothing is rewritten (the manifest hash checkpoints record stays).
+    const before = readFileSync(join(next, 'manifest.json'));
     const again = await rec(['prep', d2, '--append-to', next, '--out', next]);
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stdout).toMatch(/nothing new/);
+    expect(again.stdout).toMatch(/nothing new: every log is already in .*next, which is left as it is \(5 rows\)/);
     expect(again.stderr).toMatch(/already in the base dataset/);
-    const m2 = manifest(next);
+    expect(readFileSync(join(next, 'manifest.json')).equals(before)).toBe(true);
+    // Into another folder, the same rows are written, and the manifest says why nothing was added.
+    const copy = join(dir, 'copy');
+    const c = await rec(['prep', d2, d1, '--append-to', next, '--out', copy]);
+    expect(c.code, c.stderr).toBe(0);
+    const m2 = manifest(copy);
     expect(m2.rows).toMatchObject({ read: 5, train: 3, test: 2 });
-    expect(m2.append?.sources_already_present.map((s) => s.path)).toEqual([d2]);
+    expect(m2.append?.sources_already_present.map((s) => s.path)).toEqual([d2, d1]);
   });
 
   it('exit 2 for a bad --window, a missing base and a split without timestamps', async () => {
-    const bad = await rec(['prep', d2, '--out', join(dir, 'w'), '--window', '1.5']);
+    const bad = await rec(['prep', d2, '--out', join(dir, 'w'), '--window', '1.5 days']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/--window "1.5" is invalid/);
+    expect(bad.stderr).toMatch(/--window "1.5 days" is invalid/);
     const missing = await rec(['prep', d2, '--append-to', join(dir, 'nope'), '--out', join(dir, 'w')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/--append-to .*nope does not exist/);

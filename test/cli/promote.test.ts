@@ -1,4 +1,4 @@
-import { lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { rec, tempDir } from './helpers.js';
@@ -51,6 +51,15 @@ describe('rec promote', () => {
     expect(target()).toBe(realpathSync(ck));
   });
 
+  it('an eval against production without a --max-drop check is not a gate', async () => {
+    const floorOnly = await rec(['eval', other, '--backend', 'cpu', '--k', '10', '--metrics', 'ndcg', '--baseline', production, '--fail-under', 'ndcg@10=0']);
+    expect(floorOnly.code, floorOnly.stderr).toBe(0);
+    const refused = await rec(['promote', other, '--to', serving]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/no --max-drop check against the baseline/);
+    expect(target()).toBe(realpathSync(ck));
+  });
+
   it('promotes after rec eval --baseline DIR/production passes; the eval file records the link and the baseline weights', async () => {
     const passing = await rec(['eval', other, '--backend', 'cpu', '--k', '10', '--metrics', 'ndcg', '--baseline', 'production', '--max-drop', 'ndcg@10=100%', '--json'], { cwd: serving });
     expect(passing.code, passing.stderr).toBe(0);
@@ -91,6 +100,22 @@ describe('rec promote', () => {
     const r = await rec(['promote', ck, '--to', real]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/not a link made by rec promote/);
+    // Another live rec process promoting into the same folder.
+    writeFileSync(join(serving, '.rec.lock'), `${JSON.stringify({ pid: process.pid, command: 'rec promote', started: new Date().toISOString() })}\n`);
+    const locked = await rec(['promote', other, '--to', serving, '--force']);
+    expect(locked.code).toBe(2);
+    expect(locked.stderr).toMatch(/in use by another rec process/);
+    rmSync(join(serving, '.rec.lock'));
+    expect(target()).toBe(realpathSync(ck));
+    // A production link whose checkpoint is gone: exit 2, replaced only with --force.
+    const gone = join(dir, 'gone');
+    mkdirSync(gone);
+    symlinkSync('../deleted-checkpoint', join(gone, 'production'));
+    const dangling = await rec(['promote', ck, '--to', gone]);
+    expect(dangling.code).toBe(2);
+    expect(dangling.stderr).toMatch(/no longer exists/);
+    expect((await rec(['promote', ck, '--to', gone, '--force'])).code).toBe(0);
+    expect(realpathSync(join(gone, 'production'))).toBe(realpathSync(ck));
     const none = await rec(['eval', ck, '--backend', 'cpu', '--baseline', join(dir, 'absent', 'production'), '--max-drop', 'ndcg@10=0']);
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/nothing has been promoted there yet/);

@@ -39,6 +39,15 @@ describe('start-up loads only what the command needs (PRODUCT §9: within 4× a 
     expect([...r.packages].filter((p) => p.startsWith('@tensorflow/'))).toEqual([]);
   });
 
+  it('rec promote checks a checkpoint without loading TF.js', async () => {
+    const dir = tempDir();
+    const r = await packagesLoaded(['promote', dir, '--to', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/not a complete rec checkpoint/);
+    // Config loading (zod, yaml) is every command's; the model and data libraries are not promote's.
+    expect([...r.packages].filter((p) => p.startsWith('@tensorflow/') || p === 'apache-arrow')).toEqual([]);
+  });
+
   it('rec prep reads and writes Arrow without loading TF.js', async () => {
     const out = join(tempDir(), 'ds');
     const r = await packagesLoaded(['prep', join(REPO, 'test/fixtures/prep/basic.tsv'), '--out', out, '--split', 'none']);

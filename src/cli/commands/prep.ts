@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import type { Config } from '../../config/schema.js';
+import { parseDuration } from '../../data/prep/options.js';
 import { UsageError } from '../../util/errors.js';
 import { REC_VERSION } from '../../util/version.js';
 import { addConfigOptions } from '../options.js';
@@ -26,7 +27,7 @@ export function registerPrep(program: Command, runtime: Runtime): void {
     .requiredOption('-o, --out <dir>', 'dataset folder to write: absent, empty, or a dataset rec wrote (replaced atomically)')
     .option('--force', "write into an --out folder that holds other files too (they are kept; the dataset's files are replaced)")
     .option('--append-to <dir>', "start from this dataset: its rows, ids (each keeps its index) and prep settings; logs already in it (same sha256) are skipped")
-    .option('--window <days>', 'drop rows older than DAYS days before the newest row (base rows too under --append-to)')
+    .option('--window <days>', 'drop rows older than DAYS days before the newest row (base rows too under --append-to); a unit s/m/h/d is allowed, e.g. 36h')
     .option('--strict', 'treat warnings (implausible ratings or times, empty splits, unused event weights) as errors: exit 1, nothing written (config prep.strict)')
     .addHelpText('after', EXAMPLES);
   addConfigOptions(cmd, 'prep');
@@ -38,8 +39,9 @@ export function registerPrep(program: Command, runtime: Runtime): void {
       const config = o.strict === true ? { ...base, prep: { ...base.prep, strict: true } } : base;
       let windowDays: number | undefined;
       if (o.window !== undefined) {
-        if (!/^\d+$/.test(o.window.trim()) || Number(o.window) <= 0) throw new UsageError(`--window ${JSON.stringify(o.window)} is invalid. Expected a positive whole number of days, e.g. --window 30.`);
-        windowDays = Number(o.window);
+        const days = parseDuration(o.window);
+        if (days === null || days <= 0) throw new UsageError(`--window ${JSON.stringify(o.window)} is invalid. Expected a positive duration: days (--window 30) or a number with a unit s, m, h or d (--window 36h).`);
+        windowDays = days;
       }
       const append = o.appendTo !== undefined ? { appendTo: resolve(ctx.cwd, o.appendTo), windowDays } : { windowDays };
       const result = await prepFromConfig(logs.map((l) => resolve(ctx.cwd, l)), out, config, ctx, o.force === true, append);
@@ -47,7 +49,9 @@ export function registerPrep(program: Command, runtime: Runtime): void {
       const human =
         a === undefined
           ? `dataset written to ${result.dataset}`
-          : a.sources_added.length === 0
+          : result.unchanged === true
+            ? `nothing new: every log is already in ${result.dataset}, which is left as it is (${a.rows.base} rows)`
+            : a.sources_added.length === 0
             ? `dataset written to ${result.dataset}: nothing new (every log is already in the base), ${a.rows.base - a.rows.aged_out} base rows`
             : `dataset written to ${result.dataset}: ${a.rows.added} rows added to the base's ${a.rows.base}, ${a.new_users} new users, ${a.new_items} new items, ${a.rows.aged_out} aged out`;
       return { result, human };

@@ -13,6 +13,13 @@ function positiveInt(flag: string, raw: string | undefined): number | undefined 
   return n;
 }
 
+function fraction(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const x = /^(\d+\.?\d*|\.\d+)$/.test(raw.trim()) ? Number(raw) : Number.NaN;
+  if (!(x >= 0 && x <= 1)) throw new UsageError(`${flag} expects a number in [0, 1], e.g. 0.5. Received: ${describeValue(raw)}.`);
+  return x;
+}
+
 export function registerSynth(program: Command, runtime: Runtime): void {
   const d = SYNTH_DEFAULTS;
   const cmd = program
@@ -29,12 +36,13 @@ export function registerSynth(program: Command, runtime: Runtime): void {
     .option('--start <date>', `first day, ISO date or unix seconds (default ${d.start})`)
     .option('--seed <n>', `seed (default ${d.seed})`)
     .option('--explicit', 'add a 1-5 rating column derived from the planted affinities')
+    .option('--drift <x>', 'popularity drift in [0,1]: item popularity shifts day by day over --days and new items launch (default 0: none)')
     .option('--force', 'replace --out if it already exists')
-    .addHelpText('after', '\nExamples:\n  $ rec synth --out shop.csv --users 1500 --items 600 --events 60000 --days 30 --seed 7\n  $ rec synth --out big.tsv.gz --users 100000 --items 20000 --events 10000000');
+    .addHelpText('after', '\nExamples:\n  $ rec synth --out shop.csv --users 1500 --items 600 --events 60000 --days 30 --seed 7\n  $ rec synth --out big.tsv.gz --users 100000 --items 20000 --events 10000000\n  $ rec synth --out drifting.csv --days 14 --drift 0.5   # popularity shifts day by day, new items launch');
   addConfigOptions(cmd, 'synth');
   addGlobalFlags(cmd).action(async (_opts, self: Command) => {
     await runCommand(self, 'synth', runtime, async (ctx) => {
-      const o = self.opts<{ out: string; users?: string; items?: string; categories?: string; events?: string; eventsPerUser?: string; days?: string; start?: string; seed?: string; explicit?: boolean; force?: boolean }>();
+      const o = self.opts<{ out: string; users?: string; items?: string; categories?: string; events?: string; eventsPerUser?: string; days?: string; start?: string; seed?: string; explicit?: boolean; force?: boolean; drift?: string }>();
       const result = await runSynth(
         {
           out: resolve(ctx.cwd, o.out),
@@ -48,6 +56,7 @@ export function registerSynth(program: Command, runtime: Runtime): void {
           start: o.start,
           explicit: o.explicit === true,
           force: o.force === true,
+          drift: fraction('--drift', o.drift),
         },
         ctx.io,
       );

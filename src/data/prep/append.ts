@@ -18,9 +18,9 @@
  * the same night idempotent.
  */
 import type { PrepConfig } from '../../config/schema.js';
-import { UsageError } from '../../util/errors.js';
+import { DataError, UsageError } from '../../util/errors.js';
 import { keyFingerprint } from '../anonymize.js';
-import { loadDataset, manifestSha256, type Dataset, type SplitData } from '../dataset.js';
+import { loadDataset, manifestSha256, readManifest, type Dataset, type SplitData } from '../dataset.js';
 import type { DatasetManifest } from '../manifest.js';
 export type { ManifestAppend } from '../manifest.js';
 import type { Ingest } from './ingest.js';
@@ -50,12 +50,21 @@ export interface AppendBase {
   dir: string;
   manifest: DatasetManifest;
   manifestSha256: string;
-  data: Dataset;
 }
 
+/** BASE's manifest (enough to resolve settings and to tell that nothing is new); rows come later. */
 export async function loadAppendBase(dir: string): Promise<AppendBase> {
-  const data = await loadDataset(dir);
-  return { dir, manifest: data.manifest, manifestSha256: await manifestSha256(dir), data };
+  const manifest = await readManifest(dir);
+  return { dir, manifest, manifestSha256: await manifestSha256(dir) };
+}
+
+/** BASE's rows and vocabularies; refuses a folder whose manifest changed since loadAppendBase. */
+export async function loadBaseData(base: AppendBase): Promise<Dataset> {
+  const data = await loadDataset(base.dir);
+  if ((await manifestSha256(base.dir)) !== base.manifestSha256) {
+    throw new DataError(`--append-to ${base.dir} changed while it was being read (another rec prep writing it?). Nothing was written; run again.`);
+  }
+  return data;
 }
 
 function str(v: unknown): string | null {
@@ -139,6 +148,9 @@ export function checkAppendCompatible(cfg: PrepConfig, base: AppendBase, anonKey
       `${cfg.anonymize ? '--anonymize is given' : '--anonymize is not given'} but the base dataset's user ids ${m.anonymize !== null ? 'are' : 'are not'} anonymised (${where}). Expected the same setting, so users of the new logs meet their rows in the base.`,
     );
   }
+  if (m.anonymize !== null && anonKey === undefined) {
+    throw new UsageError(`${where}: the base dataset's user ids are anonymised (key fingerprint ${m.anonymize.key_fingerprint}). Expected its key via --anonymize-key-file FILE (config prep.anonymize_key_file) or REC_ANON_KEY, so new users are hashed alike.`);
+  }
   if (m.anonymize !== null && anonKey !== undefined && keyFingerprint(anonKey) !== m.anonymize.key_fingerprint) {
     throw new UsageError(
       `The anonymisation key (--anonymize-key-file or REC_ANON_KEY) has fingerprint ${keyFingerprint(anonKey)}, but the base dataset was anonymised with the key of fingerprint ${m.anonymize.key_fingerprint} (${where}). Expected the same key, so the same user gets the same id.`,
@@ -165,8 +177,7 @@ export interface PreloadedBase {
 }
 
 /** Puts BASE's ids, events and rows (in seq order, as prep stores rows) into a fresh Ingest. */
-export function preloadBase(ing: Ingest, base: AppendBase): PreloadedBase {
-  const d = base.data;
+export function preloadBase(ing: Ingest, d: Dataset): PreloadedBase {
   ing.preload(d.users.ids, d.items.ids, d.eventNames);
   const parts: [SplitData, number][] = [
     [d.train, TRAIN],

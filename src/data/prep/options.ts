@@ -62,15 +62,16 @@ export function parseColumnsSpec(text: string): ColumnsSpec {
 /** `random:TRAIN,VALID,TEST | temporal:TRAIN,VALID,TEST | days:VALID,TEST | leave-last | none`. */
 export function parseSplitSpec(text: string): SplitSpec {
   const expected =
-    'random:TRAIN,VALID,TEST, temporal:TRAIN,VALID,TEST (three shares summing to 1, e.g. random:0.8,0.1,0.1), days:VALID,TEST (whole days, e.g. days:0,1), leave-last or none';
+    'random:TRAIN,VALID,TEST, temporal:TRAIN,VALID,TEST (three shares summing to 1, e.g. random:0.8,0.1,0.1), days:VALID,TEST (durations: days, or with a unit s/m/h/d, e.g. days:0,1 or days:0,15m), leave-last or none';
   const t = text.trim();
   if (t === 'leave-last') return { kind: 'leave-last' };
   if (t === 'none') return { kind: 'none' };
   const d = /^days:(.*)$/.exec(t);
   if (d) {
     const parts = d[1].split(',').map((s) => s.trim());
-    if (parts.length !== 2 || parts.some((s) => !/^\d+$/.test(s))) usage('--split', 'split', text, `${expected}; days takes two non-negative integers of days, VALID,TEST`);
-    const [valid, test] = parts.map(Number);
+    const days = parts.map(parseDuration);
+    if (parts.length !== 2 || days.some((x) => x === null)) usage('--split', 'split', text, `${expected}; days takes two durations VALID,TEST: whole days (days:0,1) or a number with a unit s, m, h or d (days:0,15m)`);
+    const [valid, test] = days as [number, number];
     if (valid + test === 0) usage('--split', 'split', text, `${expected}; days:0,0 would leave everything in train (use none)`);
     if (valid + test > 100000) usage('--split', 'split', text, `${expected}; at most 100000 days in all`);
     return { kind: 'days', valid, test };
@@ -83,6 +84,20 @@ export function parseSplitSpec(text: string): SplitSpec {
   const sum = ratios[0] + ratios[1] + ratios[2];
   if (Math.abs(sum - 1) > 1e-6) usage('--split', 'split', text, `${expected}; these sum to ${sum}`);
   return { kind: m[1] as 'random' | 'temporal', ratios };
+}
+
+const UNIT_SECONDS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/**
+ * A duration in days: `7` (days), or a non-negative decimal with a unit, `90s`, `15m`, `36h`,
+ * `1.5d`. Units matter because a log can span hours rather than days (the Taobao excerpt: 2h10m),
+ * and a nightly job may run hourly. Null when the text is not one.
+ */
+export function parseDuration(text: string): number | null {
+  const m = /^(\d+(?:\.\d+)?)([smhd]?)$/.exec(text.trim());
+  if (!m) return null;
+  const value = (Number(m[1]) * UNIT_SECONDS[m[2] === '' ? 'd' : m[2]]) / 86400;
+  return Number.isFinite(value) ? value : null;
 }
 
 /** `view=1,cart=3,buy=5`: a finite weight per event name. */

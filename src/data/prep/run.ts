@@ -31,8 +31,10 @@ import {
   type ManifestWindow,
 } from '../manifest.js';
 import {
+  INHERITED_KEYS,
   baseRoles,
   checkAppendCompatible,
+  loadBaseData,
   foldAnonymizedUsers,
   inheritPrepConfig,
   loadAppendBase,
@@ -68,8 +70,8 @@ import { splitStatistics, summarizeRows } from './finalize.js';
 import { RejectSink } from './rejects.js';
 import type { RowStore } from './store.js';
 import { fileSha256, inputSize, readChunks, type SourceDigest } from './source.js';
-import { DAY_MS, applySplit } from './split.js';
-import { makeTsParser, type TsParser } from './timestamps.js';
+import { applySplit } from './split.js';
+import { DAY_MS, makeTsParser, type TsParser } from './timestamps.js';
 
 export interface PrepRequest {
   /** Log files, read in this order (absolute or relative to the process cwd). */
@@ -126,6 +128,8 @@ export interface PrepResult {
   append?: ManifestAppend;
   /** --window: the cut and how many rows aged out (as in manifest.window). */
   window?: ManifestWindow;
+  /** True when nothing was written: an in-place --append-to with every log already in the base. */
+  unchanged?: boolean;
 }
 
 interface InputFile {
@@ -299,7 +303,7 @@ async function readInput(file: InputFile, ctx: ReadContext, state: ReadState): P
     const fileRoles = planRoles(plan).join(',');
     if (state.ingest === null) {
       if ((ctx.splitSpec.kind === 'temporal' || ctx.splitSpec.kind === 'days') && plan.ts < 0) {
-        throw new UsageError(`--split ${ctx.cfg.split} (config prep.split) needs timestamps, but no ts column is mapped for ${file.path}. Expected --columns …,ts=C or another split.`);
+        throw new UsageError(`--split ${ctx.splitSpec.kind === 'temporal' ? 'temporal' : ctx.cfg.split} (config prep.split) needs timestamps, but no ts column is mapped for ${file.path}. Expected --columns …,ts=C or another split.`);
       }
       if (ctx.windowDays !== null && plan.ts < 0) {
         throw new UsageError(`--window ${ctx.windowDays} needs timestamps, but no ts column is mapped for ${file.path}. Expected --columns …,ts=C, or no --window.`);
@@ -454,6 +458,56 @@ export async function readLogs(inputs: readonly string[], cfg: PrepConfig, io: R
   return { ingest: ing, read: ing.seq, rejected: sink.count, rejected_by_reason: sink.reasons() };
 }
 
+/**
+ * Whether `--append-to BASE --out BASE` with every log already in BASE would rewrite BASE with the
+ * same rows under the same settings: same folder, no setting given that differs from BASE's, and
+ * --window absent or equal to BASE's (the newest ts is unchanged, so it would age out nothing more).
+ */
+async function unchangedInPlace(req: PrepRequest, base: AppendBase, cfg: PrepConfig, windowDays: number | null): Promise<boolean> {
+  const same = async (a: string, b: string): Promise<boolean> => {
+    try {
+      return (await realpath(a)) === (await realpath(b));
+    } catch {
+      return false;
+    }
+  };
+  if (!(await same(req.out, base.dir))) return false;
+  const asBase = inheritPrepConfig(req.config, base.manifest, new Set<string>()).cfg;
+  for (const key of INHERITED_KEYS) if (cfg[key] !== asBase[key]) return false;
+  const baseWindow = base.manifest.window?.days ?? null;
+  return windowDays === null || windowDays === baseWindow;
+}
+
+function alreadyUpToDate(base: AppendBase, alreadyPresent: ManifestAppend['sources_already_present'], inherited: string[], io: RunIO, t0: number): PrepResult {
+  const m = base.manifest;
+  const rows = m.rows.train + m.rows.valid + m.rows.test;
+  const append: ManifestAppend = {
+    base: { path: base.dir, manifest_sha256: base.manifestSha256, users: m.users, items: m.items, rows },
+    inherited,
+    sources_added: [],
+    sources_already_present: alreadyPresent,
+    rows: { base: rows, read_from_logs: 0, added: 0, aged_out: 0, already_present: alreadyPresent.reduce((a, p) => a + (p.rows_read ?? 0), 0) },
+    new_users: 0,
+    new_items: 0,
+  };
+  io.log.info(`prep: nothing new: ${alreadyPresent.length === 1 ? 'the log is' : `all ${alreadyPresent.length} logs are`} already in ${base.dir}, which is left as it is`);
+  return {
+    dataset: base.dir,
+    rows: m.rows,
+    rejected_by_reason: m.rejected_by_reason,
+    users: m.users,
+    items: m.items,
+    splits: m.splits,
+    feedback: m.feedback.kind,
+    elapsed_s: Math.round(performance.now() - t0) / 1000,
+    rows_per_s: 0,
+    warnings: [],
+    append,
+    ...(m.window ? { window: m.window } : {}),
+    unchanged: true,
+  };
+}
+
 /** --append-to DIR: a missing folder is a usage error (exit 2), a broken dataset a data error. */
 async function openBase(dir: string): Promise<AppendBase> {
   try {
@@ -473,7 +527,7 @@ function ageOut(store: RowStore, assign: Uint8Array, days: number): ManifestWind
   let newest = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < n; i++) if (ts[i] > newest) newest = ts[i];
   if (!Number.isFinite(newest)) return { days, newest_ts: null, from_ts: null, from_iso: null, aged_out: 0 };
-  const from = newest - days * DAY_MS;
+  const from = newest - Math.round(days * DAY_MS);
   let aged = 0;
   for (let i = 0; i < n; i++) {
     if (ts[i] < from) {
@@ -509,8 +563,8 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
   // 1. Settings (all usage errors before anything is read or written).
   if (req.inputs.length === 0) throw new UsageError('rec prep needs at least one log file. Expected: rec prep LOG... --out DIR.');
   const windowDays = req.windowDays ?? null;
-  if (windowDays !== null && !(Number.isInteger(windowDays) && windowDays > 0)) {
-    throw new UsageError(`--window ${windowDays} is invalid. Expected a positive whole number of days, e.g. --window 30.`);
+  if (windowDays !== null && !(Number.isFinite(windowDays) && windowDays > 0)) {
+    throw new UsageError(`--window ${windowDays} is invalid. Expected a positive number of days, e.g. --window 30 (or 36h).`);
   }
   let base: AppendBase | null = null;
   let inherited: string[] = [];
@@ -553,6 +607,12 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
   if (cfg.valid !== null) files.push({ path: cfg.valid, role: 'valid', size: await inputSize(cfg.valid, '--valid file (config prep.valid)'), kind: fileKind(cfg.valid, cfg.format) });
   if (cfg.test !== null) files.push({ path: cfg.test, role: 'test', size: await inputSize(cfg.test, '--test file (config prep.test)'), kind: fileKind(cfg.test, cfg.format) });
   const totalBytes = files.reduce((s, f) => s + f.size, 0);
+  if (base !== null && files.length === 0 && (await unchangedInPlace(req, base, cfg, windowDays))) {
+    // Re-running a night in place: nothing to add and nothing to change, so BASE stays byte for
+    // byte as it is (its manifest hash too, which checkpoints record).
+    return alreadyUpToDate(base, alreadyPresent, inherited, io, t0);
+  }
+  const baseData = base !== null ? await loadBaseData(base) : null;
 
   let staged: StagedDir;
   let mode: 'replace' | 'merge';
@@ -624,11 +684,11 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
       windowDays,
     };
     let pre: PreloadedBase | null = null;
-    if (base !== null) {
+    if (base !== null && baseData !== null) {
       const m = base.manifest;
       state.ingest = makeIngest(ctx, m.feedback.kind, m.time.has_ts, m.events !== null);
       state.roles = baseRoles(m);
-      pre = preloadBase(state.ingest, base);
+      pre = preloadBase(state.ingest, baseData);
       phase('base');
     }
     const outcomes: ReadOutcome[] = [];
@@ -653,9 +713,9 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
       if (timeNote !== null) warn(timeNote);
       if (ing.opts.feedback === 'implicit') for (const weightNote of checkEventWeights(eventWeights, ing.eventNames, ing.unweighted)) warn(weightNote);
     }
-    if (base !== null && base.manifest.anonymize !== null && req.anonKey !== undefined) {
+    if (baseData !== null && baseData.manifest.anonymize !== null && req.anonKey !== undefined) {
       const key = req.anonKey;
-      foldAnonymizedUsers(store, base.data.users.ids, (k) => ing.users.idAt(k), ing.users.size, (raw) => anonymizeId(key, raw));
+      foldAnonymizedUsers(store, baseData.users.ids, (k) => ing.users.idAt(k), ing.users.size, (raw) => anonymizeId(key, raw));
     }
 
     // 3. Dedupe, k-core, split on the accepted rows.

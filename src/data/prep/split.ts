@@ -17,6 +17,7 @@ import { Prng } from '../../util/prng.js';
 import { UsageError } from '../../util/errors.js';
 import type { SplitSpec } from './options.js';
 import type { RowStore } from './store.js';
+import { DAY_MS } from './timestamps.js';
 import { POOL, TEST, TRAIN, VALID } from './order.js';
 
 export interface SplitOutcome {
@@ -100,8 +101,6 @@ export function applySplit(
   return { ratios, cuts: { valid_from_ts: ratios[1] === 0 ? null : finite(validFrom), test_from_ts: finite(testFrom) }, notes };
 }
 
-export const DAY_MS = 86_400_000;
-
 function daySplit(store: RowStore, assign: Uint8Array, spec: { valid: number; test: number }, predefined: { valid: boolean; test: boolean }, notes: string[]): SplitOutcome {
   const ts = store.ts;
   const n = store.length;
@@ -119,8 +118,9 @@ function daySplit(store: RowStore, assign: Uint8Array, spec: { valid: number; te
   let newest = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < n; i++) if (assign[i] === POOL && ts[i] > newest) newest = ts[i];
   // Rows with ts > cut belong to the later split; integer ms, so the first ms in it is cut + 1.
-  const testCut = testDays > 0 ? newest - testDays * DAY_MS : Number.POSITIVE_INFINITY;
-  const validCut = validDays > 0 ? testCut - validDays * DAY_MS : testCut;
+  // Durations below a day (days:0,15m) are fractions of DAY_MS: cuts are whole ms, as ts are.
+  const testCut = testDays > 0 ? newest - Math.round(testDays * DAY_MS) : Number.POSITIVE_INFINITY;
+  const validCut = validDays > 0 ? testCut - Math.round(validDays * DAY_MS) : testCut;
   for (let i = 0; i < n; i++) {
     if (assign[i] !== POOL) continue;
     const t = ts[i];

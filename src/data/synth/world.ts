@@ -16,6 +16,16 @@
  * most SIR_POOL), so the cost per user follows the user's rows, not the catalogue size.
  * Constants were tuned so a 16-factor BPR-MF beats popularity clearly on the bundled dataset
  * (datasets/shop/README.md) with realistic funnel rates (~30 % click, ~23 % cart, ~48 % buy).
+ *
+ * Drifting popularity (`drift` X > 0, for nightly-retraining experiments where a stale model
+ * decays): each item gets a trend g_i ~ N(0, 1) and a launch day (a share X · NEW_SHARE of the
+ * items launch on a uniform day after the first; the rest, and one item per category, exist from
+ * day 0). On day d an item's weight is multiplied by
+ *   0 before its launch, else exp(X · TREND · g_i · d / (days − 1)) · (1 + HYPE · e^(−(d − L_i) / HYPE_DAYS))
+ * (the hype term only for items launched after day 0): popularity shifts a little every day, and
+ * new items arrive with a burst of interest. Each session draws its start time first and picks
+ * items with the weights of its day. All of it comes from separate Prng streams and a separate
+ * code path, so X = 0 (the default) writes exactly the bytes it always did.
  */
 import { Prng } from '../../util/prng.js';
 
@@ -29,6 +39,11 @@ const FAVOURITE_WEIGHTS = [3.5, 2.5, 1.5] as const;
 /** Per-coordinate noise: |η_u| ≈ 0.5·√8 ≈ 1.4, comparable to the favourite-category part. */
 const USER_NOISE = 0.5;
 const ITEM_NOISE = 0.55;
+/** Drift: the share of items launched after day 0 at X = 1, the trend scale, and the launch hype. */
+const NEW_SHARE = 0.5;
+const TREND = 3;
+const HYPE = 4;
+const HYPE_DAYS = 2;
 
 /** Diurnal shape of activity by UTC hour: a quiet night, a lunch bump and an evening peak. */
 const HOUR_WEIGHTS = [
@@ -57,6 +72,8 @@ export interface WorldSpec {
   /** Unix seconds of the first day's midnight (UTC). */
   startTs: number;
   seed: number;
+  /** Popularity drift X ≥ 0 (see the file comment); 0 or absent: a stationary world. */
+  drift?: number;
 }
 
 export interface World {
@@ -82,6 +99,22 @@ export interface World {
   readonly globalAlias: Int32Array;
   readonly dayCdf: Float64Array;
   readonly hourCdf: Float64Array;
+  /** Under drift: launch day and trend of each internal item; null for a stationary world. */
+  readonly launchDay: Int32Array | null;
+  readonly trend: Float64Array | null;
+}
+
+/** The drift multiplier of an internal item's weight on `day` (0 before its launch). */
+export function driftWeight(world: World, item: number, day: number): number {
+  const launch = world.launchDay;
+  const trend = world.trend;
+  if (launch === null || trend === null) return 1;
+  const l = launch[item];
+  if (day < l) return 0;
+  const x = world.spec.drift ?? 0;
+  const span = Math.max(1, world.spec.days - 1);
+  const hype = l > 0 ? 1 + HYPE * Math.exp(-(day - l) / HYPE_DAYS) : 1;
+  return Math.exp((x * TREND * trend[item] * day) / span) * hype;
 }
 
 function cumulative(weights: ArrayLike<number>): Float64Array {
@@ -226,6 +259,22 @@ export function buildWorld(spec: WorldSpec): World {
     dayW[d] = wd === 0 || wd === 6 ? 1.2 : 1.0;
   }
 
+  let launchDay: Int32Array | null = null;
+  let trend: Float64Array | null = null;
+  const drift = spec.drift ?? 0;
+  if (drift > 0) {
+    const drng = Prng.fromSeed(spec.seed, 'synth/drift');
+    launchDay = new Int32Array(items);
+    trend = new Float64Array(items);
+    const share = Math.min(1, NEW_SHARE * drift);
+    for (let j = 0; j < items; j++) {
+      trend[j] = drng.normal();
+      if (days > 1 && drng.next() < share) launchDay[j] = 1 + drng.int(days - 1);
+    }
+    // Every category keeps an item from day 0, so a session in it always has something to view.
+    for (let k = 0; k < C; k++) launchDay[catOffsets[k]] = 0;
+  }
+
   return {
     spec,
     itemCategory,
@@ -242,6 +291,8 @@ export function buildWorld(spec: WorldSpec): World {
     globalAlias,
     dayCdf: cumulative(dayW),
     hourCdf: cumulative(HOUR_WEIGHTS),
+    launchDay,
+    trend,
   };
 }
 
@@ -291,6 +342,13 @@ export function createUserGenerator(world: World, explicit: boolean): (budget: n
   let sessionStart = new Int32Array(64);
   let sessionStarts = new Float64Array(64);
   const windowEnd = spec.startTs + spec.days * 86400;
+  const drifting = world.launchDay !== null;
+  // Under drift: each session's start (drawn before its content) and day, and scratch for the
+  // per-session weights and for putting the sessions in time order.
+  let driftStarts = new Float64Array(64);
+  let driftDays = new Int32Array(64);
+  let driftCdf = new Float64Array(SIR_POOL);
+  let spare: UserRows = { count: 0, item: new Int32Array(256), event: new Uint8Array(256), ts: new Float64Array(256), rating: new Uint8Array(256) };
 
   const ensure = (n: number) => {
     if (rows.item.length >= n) return;
@@ -303,6 +361,30 @@ export function createUserGenerator(world: World, explicit: boolean): (budget: n
       ts: new Float64Array(cap),
       rating: new Uint8Array(cap),
     };
+    if (drifting) spare = { count: 0, item: new Int32Array(cap), event: new Uint8Array(cap), ts: new Float64Array(cap), rating: new Uint8Array(cap) };
+  };
+
+  /** Under drift: an item of category k (pool `sampler`) on `day`, by affinity × popularity × drift. */
+  const driftPick = (k: number, sampler: CatSampler, day: number): number => {
+    const size = sampler.hi - sampler.lo;
+    if (driftCdf.length < size) driftCdf = new Float64Array(size);
+    let s = 0;
+    for (let j = 0; j < size; j++) {
+      const at = sampler.lo + j;
+      const base = arenaCdf[at] - (j > 0 ? arenaCdf[at - 1] : 0);
+      s += base * driftWeight(world, arenaItems[at], day);
+      driftCdf[j] = s;
+    }
+    if (s > 0) return arenaItems[sampler.lo + sampleCdf(rng, driftCdf, 0, size)];
+    return driftExplore(k, day);
+  };
+  /** Under drift: an item by global popularity among those launched by `day` (else category k's day-0 item). */
+  const driftExplore = (k: number, day: number): number => {
+    for (let tries = 0; tries < 32; tries++) {
+      const item = sampleAlias(rng, world.globalAliasProb, world.globalAlias, 0, world.spec.items);
+      if (driftWeight(world, item, day) > 0) return item;
+    }
+    return world.catOffsets[k];
   };
 
   const affinityOf = (i: number): number => {
@@ -374,6 +456,32 @@ export function createUserGenerator(world: World, explicit: boolean): (budget: n
     n++;
   };
 
+  /**
+   * Under drift the sessions' starts were drawn with their content (their day chose the items):
+   * lay the sessions out in start order (ties: creation order), each pushed past the previous.
+   */
+  const orderDriftSessions = (sessions: number): void => {
+    const order = Array.from({ length: sessions }, (_, s) => s);
+    order.sort((a, b) => driftStarts[a] - driftStarts[b] || a - b);
+    let at = 0;
+    let prevEnd = -Infinity;
+    for (const s of order) {
+      const lo = sessionStart[s];
+      const hi = s + 1 < sessions ? sessionStart[s + 1] : n;
+      const start = Math.max(driftStarts[s], prevEnd + 60);
+      for (let r = lo; r < hi; r++, at++) {
+        spare.item[at] = rows.item[r];
+        spare.event[at] = rows.event[r];
+        spare.rating[at] = rows.rating[r];
+        spare.ts[at] = Math.min(start + rows.ts[r], windowEnd - 1);
+      }
+      prevEnd = spare.ts[at - 1];
+    }
+    const t = rows;
+    rows = spare;
+    spare = t;
+  };
+
   return function next(budget: number): UserRows {
     ensure(budget);
     cache.clear();
@@ -409,7 +517,22 @@ export function createUserGenerator(world: World, explicit: boolean): (budget: n
         grown.set(sessionStart);
         sessionStart = grown;
       }
+      if (drifting) {
+        if (driftStarts.length <= sessions) {
+          const st = new Float64Array(driftStarts.length * 2);
+          st.set(driftStarts);
+          driftStarts = st;
+          const dd = new Int32Array(driftDays.length * 2);
+          dd.set(driftDays);
+          driftDays = dd;
+        }
+        const day = sampleCdf(timeRng, world.dayCdf);
+        const hour = sampleCdf(timeRng, world.hourCdf);
+        driftDays[sessions] = day;
+        driftStarts[sessions] = spec.startTs + day * 86400 + hour * 3600 + timeRng.int(3600);
+      }
       sessionStart[sessions++] = n;
+      const day = drifting ? driftDays[sessions - 1] : 0;
       const k = sampleCdf(rng, catCdf);
       const pk = (catCdf[k] - (k > 0 ? catCdf[k - 1] : 0)) / catCdf[C - 1];
       const sampler = samplerFor(k, (budget / 1.5) * pk);
@@ -419,7 +542,10 @@ export function createUserGenerator(world: World, explicit: boolean): (budget: n
       for (let v = 0; v < views && n < budget; v++) {
         let item: number;
         let a: number;
-        if (rng.next() < EXPLORE) {
+        if (drifting) {
+          item = rng.next() < EXPLORE ? driftExplore(k, day) : driftPick(k, sampler, day);
+          a = affinityOf(item);
+        } else if (rng.next() < EXPLORE) {
           item = sampleAlias(rng, world.globalAliasProb, world.globalAlias, 0, world.spec.items);
           a = affinityOf(item);
         } else {
@@ -448,6 +574,11 @@ export function createUserGenerator(world: World, explicit: boolean): (budget: n
       }
     }
 
+    if (drifting) {
+      orderDriftSessions(sessions);
+      rows.count = n;
+      return rows;
+    }
     // Session start times: day weighted (weekends busier), hour by the diurnal curve; sorted, and
     // pushed forward when a session would overlap the previous one.
     if (sessionStarts.length < sessions) sessionStarts = new Float64Array(sessionStart.length);

@@ -191,3 +191,74 @@ describe('runSynth', () => {
     }
   });
 });
+
+describe('runSynth --drift', () => {
+  const drifting: Omit<SynthRequest, 'out'> = { users: 600, items: 400, categories: 8, events: 30000, days: 8, seed: 5 };
+  const DAY_S = 86_400;
+  const START = Date.parse('2024-01-01T00:00:00Z') / 1000;
+
+  /** Rows per item on each day, from a synth CSV. */
+  function itemsByDay(text: string, days: number): Map<string, number>[] {
+    const out = Array.from({ length: days }, () => new Map<string, number>());
+    for (const r of csvRows(text)) {
+      const m = out[Math.floor((Number(r[4]) - START) / DAY_S)];
+      m.set(r[1], (m.get(r[1]) ?? 0) + 1);
+    }
+    return out;
+  }
+
+  it('is seeded, and --drift 0 writes the same bytes as no --drift', async () => {
+    const none = await synthText('d-none.csv', drifting);
+    const zero = await synthText('d-zero.csv', { ...drifting, drift: 0 });
+    expect(zero).toBe(none);
+    const a = await synthText('d-a.csv', { ...drifting, drift: 0.8 });
+    const b = await synthText('d-b.csv', { ...drifting, drift: 0.8 });
+    const c = await synthText('d-c.csv', { ...drifting, drift: 0.8, seed: 6 });
+    expect(b).toBe(a);
+    expect(a).not.toBe(none);
+    expect(c).not.toBe(a);
+    expect(csvRows(a)).toHaveLength(30000);
+  });
+
+  it('shifts item popularity day by day and launches new items, where the stationary log does not', async () => {
+    const { jsDivergence } = await import('../../../src/drift/metrics.js');
+    const measure = (text: string) => {
+      const byDay = itemsByDay(text, 8);
+      const seen = new Set(byDay[0].keys());
+      let lastRows = 0;
+      let lastNew = 0;
+      for (const [id, n] of byDay[7]) {
+        lastRows += n;
+        if (!seen.has(id)) lastNew += n;
+      }
+      return { js1: jsDivergence(byDay[0], byDay[1]) ?? 1, js7: jsDivergence(byDay[0], byDay[7]) ?? 1, newShare: lastNew / lastRows };
+    };
+    const still = measure(await synthText('s-still.csv', drifting));
+    const moving = measure(await synthText('s-moving.csv', { ...drifting, drift: 1 }));
+    // Stationary: the last day differs from the first only by sampling noise, as much as day 2 does.
+    expect(Math.abs(still.js7 - still.js1)).toBeLessThan(0.05);
+    // Drifting: the gap grows with time, and well past the noise.
+    expect(moving.js7).toBeGreaterThan(moving.js1 + 0.15);
+    expect(moving.js7).toBeGreaterThan(still.js7 + 0.2);
+    // Items unseen on day 1 take a much larger share of the last day's rows.
+    expect(moving.newShare).toBeGreaterThan(3 * still.newShare);
+    expect(moving.newShare).toBeGreaterThan(0.2);
+  });
+
+  it('keeps rows in time order per user and inside the window under drift', async () => {
+    const text = await synthText('s-order.csv', { ...drifting, drift: 1 });
+    const last = new Map<string, number>();
+    for (const r of csvRows(text)) {
+      const t = Number(r[4]);
+      expect(t).toBeGreaterThanOrEqual(START);
+      expect(t).toBeLessThan(START + 8 * DAY_S);
+      expect(t).toBeGreaterThanOrEqual(last.get(r[0]) ?? 0);
+      last.set(r[0], t);
+    }
+  });
+
+  it('refuses a drift outside [0, 1] and a drift over a single day', async () => {
+    await expect(runSynth({ ...drifting, drift: 1.5, out: join(dir, 'x.csv') }, io)).rejects.toThrow(/--drift must be a number in \[0, 1\]/);
+    await expect(runSynth({ ...drifting, days: 1, drift: 0.5, out: join(dir, 'x.csv') }, io)).rejects.toThrow(/--drift 0.5 needs at least 2 days/);
+  });
+});

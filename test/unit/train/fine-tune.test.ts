@@ -2,7 +2,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { modelSchema, prepSchema, type ModelName } from '../../../src/config/schema.js';
-import { manifestSha256, readVocabFile } from '../../../src/data/dataset.js';
+import { loadDataset, manifestSha256, readVocabFile } from '../../../src/data/dataset.js';
+import { vocabMapping } from '../../../src/eval/prepare.js';
 import { runPrep } from '../../../src/data/prep/run.js';
 import { initEngine } from '../../../src/engine/backend.js';
 import { loadModel, readRunJson, type RunJson } from '../../../src/io/checkpoint.js';
@@ -159,6 +160,12 @@ describe('fine-tuning keeps the catalogue (every pair family)', () => {
     expect(rec.dataset).not.toBeNull();
     expect(rec.dataset?.trained[vocab.users.indexOf('u7')]).toBe(1);
     expect(rec.dataset?.trained[vocab.users.indexOf('u1')]).toBe(1);
+    // Eval lines data up with the model by raw id: each dataset index maps to the same model row.
+    const ds = await loadDataset(C);
+    expect(Array.from(vocabMapping(ds.users, rec.users))).toEqual(ds.users.ids.map((_, i) => i));
+    expect(Array.from(vocabMapping(ds.items, rec.items))).toEqual(ds.items.ids.map((_, i) => i));
+    expect(rec.trained?.users[vocab.users.indexOf('u1')]).toBe(1);
+    expect(rec.trained?.items[vocab.items.indexOf('i9')]).toBe(1);
     parent.keras.dispose();
     child.keras.dispose();
     rec.model.keras.dispose();
@@ -208,6 +215,19 @@ describe('--replay', () => {
     const r = await train(C, dir('replay-half'), 'gmf', { model: { dim: 4 }, train: { epochs: 1, replay: 0.5, negatives: 1 } }, { initFrom: [parents.gmf as string] });
     const run = await readRunJson(dir('replay-half'));
     expect(run.fine_tune?.replay).toMatchObject({ new_rows: 7, old_rows: 15, replayed_per_epoch: 4 });
+    expect(r.logs.join('\n')).toMatch(/plus 4 of the 15 older rows/);
+  });
+
+  it('a resumed fine-tune keeps its extended vocabulary and its replay selection', async () => {
+    const out = dir('resumed');
+    const overrides = (epochs: number) => ({ model: { dim: 4 }, train: { epochs, replay: 0.5 } });
+    await train(C, out, 'gmf', overrides(1), { initFrom: [parents.gmf as string] });
+    const first = await readRunJson(out);
+    const r = await train(C, out, 'gmf', overrides(2), { initFrom: [parents.gmf as string], resume: true });
+    expect(r.epochs.map((e) => e.epoch)).toEqual([1, 2]);
+    const run = await readRunJson(out);
+    expect(run.fine_tune).toEqual(first.fine_tune);
+    expect(run.shape).toMatchObject({ users: 8, items: 11 });
     expect(r.logs.join('\n')).toMatch(/plus 4 of the 15 older rows/);
   });
 });

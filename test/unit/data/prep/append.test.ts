@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { anonymizeId, keyFingerprint } from '../../../../src/data/anonymize.js';
-import { parseSplitSpec } from '../../../../src/data/prep/options.js';
+import { parseDuration, parseSplitSpec } from '../../../../src/data/prep/options.js';
 import { UsageError } from '../../../../src/util/errors.js';
-import { expectAccounting, prep, rows, tempRoot } from './helpers.js';
+import { existsSync } from 'node:fs';
+import { SHARED, expectAccounting, prep, rows, tempRoot } from './helpers.js';
 
 const out = tempRoot();
 const check = (cond: boolean, what: string): void => expect(cond, what).toBe(true);
@@ -37,7 +38,17 @@ describe('--split days:VALID,TEST', () => {
   it('parses whole days and refuses anything else', () => {
     expect(parseSplitSpec('days:0,1')).toEqual({ kind: 'days', valid: 0, test: 1 });
     expect(parseSplitSpec('days:2,3')).toEqual({ kind: 'days', valid: 2, test: 3 });
-    for (const bad of ['days:1', 'days:0.5,1', 'days:0,0', 'days:-1,1', 'days:a,b']) expect(() => parseSplitSpec(bad)).toThrow(/--split \(config prep\.split\)/);
+    for (const bad of ['days:1', 'days:0,0', 'days:-1,1', 'days:a,b', 'days:0,15x', 'days:0,h', 'days:0,1e3']) expect(() => parseSplitSpec(bad)).toThrow(/--split \(config prep\.split\)/);
+  });
+
+  it('takes durations with a unit, for logs that span hours', () => {
+    expect(parseSplitSpec('days:0,12h')).toEqual({ kind: 'days', valid: 0, test: 0.5 });
+    expect(parseSplitSpec('days:30m,15m')).toEqual({ kind: 'days', valid: 1800 / 86400, test: 900 / 86400 });
+    expect(parseSplitSpec('days:0.5,1d')).toEqual({ kind: 'days', valid: 0.5, test: 1 });
+    expect(parseDuration('90s')).toBeCloseTo(90 / 86400, 12);
+    expect(parseDuration('7')).toBe(7);
+    expect(parseDuration('-1')).toBeNull();
+    expect(parseDuration('1 h')).toBeNull();
   });
 
   it('cuts at newest − TEST days and newest − (VALID+TEST) days, exclusive', async () => {
@@ -181,6 +192,22 @@ describe('--append-to', () => {
     expect(ids(dir, 'users.arrow')).toEqual(['a', 'b', 'c']);
   });
 
+  it('leaves BASE untouched when re-run in place with nothing new, and rewrites it when a setting changes', async () => {
+    const dir = out();
+    await prep(dir, [day1], { ...weights, split: 'days:0,1' });
+    await prep(dir, [day2], {}, { appendTo: dir, windowDays: 5 });
+    const files = ['manifest.json', 'train.arrow', 'test.arrow', 'users.arrow'];
+    const before = files.map((f) => readFileSync(join(dir, f)));
+    const again = await prep(dir, [day2, day1], {}, { appendTo: dir, windowDays: 5 });
+    expect(again.result.unchanged).toBe(true);
+    expect(again.result.append).toMatchObject({ sources_added: [], rows: { base: 8, added: 0 }, new_users: 0 });
+    expect(again.logs.join('\n')).toMatch(/which is left as it is/);
+    files.forEach((f, k) => expect(readFileSync(join(dir, f)).equals(before[k]), f).toBe(true));
+    const resplit = await prep(dir, [day2], { split: 'none' }, { appendTo: dir, explicitKeys: new Set(['split']) });
+    expect(resplit.result.unchanged).toBeUndefined();
+    expect(resplit.manifest.rows).toMatchObject({ train: 8, test: 0 });
+  });
+
   it('takes flags over the base settings, and refuses ones that would disagree with the base rows', async () => {
     const base = await prep(out(), [day1], { ...weights, split: 'days:0,1' });
     const flagged = await prep(out(), [day2], { split: 'none' }, { appendTo: base.out, explicitKeys: new Set(['split']) });
@@ -206,7 +233,31 @@ describe('--append-to', () => {
     expect(ids(next.out, 'users.arrow')).toEqual(['a', 'b', 'c'].map((u) => anonymizeId(key, u)));
     expect(next.manifest.append?.new_users).toBe(1);
     expectAccounting(next.manifest, check);
-    await expect(prep(out(), [day2], {}, { appendTo: base.out })).rejects.toThrow(/--anonymize \(config prep\.anonymize\) needs a key/);
+    await expect(prep(out(), [day2], {}, { appendTo: base.out })).rejects.toThrow(/the base dataset's user ids are anonymised .*--anonymize-key-file/);
     await expect(prep(out(), [day2], {}, { appendTo: base.out, anonKey: Buffer.from('another-key-entirely') })).rejects.toThrow(/fingerprint .* but the base dataset was anonymised/);
+  });
+});
+
+const taobao = join(SHARED, 'taobao-userbehavior-excerpt/UserBehavior.csv');
+
+describe('--append-to on real logs', () => {
+  it.skipIf(!existsSync(taobao))('Taobao excerpt in two halves, appended, equals the whole excerpt prepped at once', async () => {
+    // The excerpt is sorted by time, so its halves are "yesterday" and "today", and ids appear in the same order.
+    const lines = readFileSync(taobao, 'utf8').trimEnd().split('\n');
+    const half = 55_150;
+    const a = join(logDir, 'taobao-a.csv');
+    const b = join(logDir, 'taobao-b.csv');
+    writeFileSync(a, `${lines.slice(0, half).join('\n')}\n`);
+    writeFileSync(b, `${lines.slice(half).join('\n')}\n`);
+    const settings = { columns: 'user=0,item=1,event=3,ts=4', event_weights: 'pv=1,fav=2,cart=3,buy=5', split: 'none' };
+    const whole = await prep(out(), [taobao], settings);
+    const first = await prep(out(), [a], settings);
+    const both = await prep(out(), [b], {}, { appendTo: first.out });
+    for (const f of ['users.arrow', 'items.arrow']) expect(rows(both.out, f)).toEqual(rows(whole.out, f));
+    const strip = (dir: string) => rows(dir, 'train.arrow').map((r) => [r.user, r.item, r.value, r.ts, r.event]);
+    expect(strip(both.out)).toEqual(strip(whole.out));
+    expect(both.manifest.rows).toMatchObject({ read: first.manifest.rows.train + lines.length - half, train: whole.manifest.rows.train });
+    expect(both.manifest.append).toMatchObject({ new_users: whole.result.users - first.result.users, new_items: whole.result.items - first.result.items });
+    expectAccounting(both.manifest, check);
   });
 });
