@@ -12,6 +12,7 @@ import { registerDoctor } from './commands/doctor.js';
 import { registerDrift } from './commands/drift.js';
 import { registerEval } from './commands/eval.js';
 import { registerPrep } from './commands/prep.js';
+import { registerPromote } from './commands/promote.js';
 import { registerRecommend } from './commands/recommend.js';
 import { registerReport } from './commands/report.js';
 import { registerRuns } from './commands/runs.js';
@@ -53,6 +54,7 @@ export function buildProgram(runtime: Runtime): Command {
   registerDoctor(program, runtime);
   registerReport(program, runtime);
   registerRuns(program, runtime);
+  registerPromote(program, runtime);
   registerDrift(program, runtime);
   return program;
 }

@@ -10,7 +10,7 @@ import { setPath, type Tree } from '../config/tree.js';
 import { UsageError, describeValue } from '../util/errors.js';
 import { parseDecimal, parseSafeInteger } from '../util/numbers.js';
 
-export type CommandName = 'prep' | 'train' | 'eval' | 'recommend' | 'synth' | 'doctor' | 'runs' | 'report' | 'drift';
+export type CommandName = 'prep' | 'train' | 'eval' | 'recommend' | 'synth' | 'doctor' | 'runs' | 'report' | 'promote' | 'drift';
 type ValueType = 'int' | 'number' | 'string' | 'bool' | 'intList' | 'stringList' | 'countOrPercent' | 'nullableBool';
 
 export interface OptionSpec {
@@ -36,7 +36,7 @@ const READ: readonly CommandName[] = ['prep', 'train', 'drift'];
 export const OPTIONS: readonly OptionSpec[] = [
   { key: 'seed', flag: '--seed <n>', type: 'int', commands: ['prep', 'train', 'eval'], description: 'seed of every random stream (default 2020)' },
   { key: 'backend', flag: '--backend <name>', type: 'string', commands: ['train', 'eval', 'recommend'], description: 'engine: auto|node-gpu|node|wasm|cpu' },
-  { key: 'log_level', flag: '--log-level <level>', type: 'string', commands: [...ALL, 'synth', 'doctor', 'runs', 'report', 'drift'], description: 'error|warn|info|debug' },
+  { key: 'log_level', flag: '--log-level <level>', type: 'string', commands: [...ALL, 'synth', 'doctor', 'runs', 'report', 'promote', 'drift'], description: 'error|warn|info|debug' },
   // prep
   { key: 'prep.format', flag: '--format <fmt>', type: 'string', commands: READ, description: 'csv|tsv|jsonl (default: from the file extension)' },
   { key: 'prep.delimiter', flag: '--delimiter <str>', type: 'string', commands: READ, description: 'field delimiter, multi-character allowed (e.g. "::")' },
@@ -82,6 +82,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'train.save_every', flag: '--save-every <steps>', type: 'int', commands: TRAIN, description: 'also save a resumable state every N steps' },
   { key: 'train.freeze', flag: '--freeze <parts>', type: 'stringList', commands: TRAIN, description: 'parameter groups kept fixed when fine-tuning, e.g. item_embedding' },
   { key: 'train.init_from', flag: '--init-from <ckpt>', type: 'stringList', commands: TRAIN, description: 'initialise from a checkpoint by raw id (repeatable; neumf: a gmf and an mlp checkpoint)' },
+  { key: 'train.replay', flag: '--replay <fraction>', type: 'number', commands: TRAIN, description: 'with --init-from: train on the rows newer than the parent\'s data plus this fraction of them sampled from older rows each epoch (0: new rows only)' },
   // eval
   { key: 'eval.split', flag: '--split <name>', type: 'string', commands: ['eval'], description: 'test|valid' },
   { key: 'eval.protocol', flag: '--protocol <p>', type: 'string', commands: ['eval'], description: 'full | sampled:N | candidates:FILE' },

@@ -95,6 +95,12 @@ export const trainSchema = z.strictObject({
   freeze: z.array(z.string()).default([]),
   /** Checkpoints to initialise from (`--init-from`, repeatable): one of the same model, or a gmf and an mlp one for neumf. */
   init_from: z.array(z.string()).default([]),
+  /**
+   * With one --init-from parent: train on the rows newer than the parent's training data plus, each
+   * epoch, a seeded sample of this fraction × (new rows) from the older ones; 0: the new rows alone;
+   * null: the whole train split (src/train/fine-tune.ts).
+   */
+  replay: nonNegativeNumber.nullable().default(null),
 });
 
 export const evalSchema = z.strictObject({

@@ -233,7 +233,7 @@ async function rankFull(
         const relevant = row(prep.relevant, j);
         const exclude = row(prep.exclude, j);
         const top = ranker.topK(userScores, Math.max(1, maxK), { exclude, relevant });
-        const ranking: UserRanking = { hits: top.hits, relevant: relevant.length };
+        const ranking: UserRanking = { hits: top.hits, relevant: relevant.length + (prep.unrankableRelevant?.[j] ?? 0) };
         if (wantCoverage) ranking.items = top.items;
         if (inList) ranking.auc = fullAuc(userScores, relevant, exclude, inList);
         addUser(ranking);

@@ -75,6 +75,11 @@ export interface PreparedEval {
   unrankable: Int32Array;
   /** Relevant (user, item) pairs left out because the item is cold. */
   coldRelevantItems: number;
+  /**
+   * Gate comparisons under `full` only (sharedRelevance): per evaluated user, relevant items another
+   * model can rank and this one cannot; they count as misses (R includes them). Absent otherwise.
+   */
+  unrankableRelevant?: Int32Array;
   /** Rows for rmse/mae: the split's rows whose user and item the model knows. */
   ratings: { users: Int32Array; items: Int32Array; values: Float32Array; unknown: number };
   dataset: Dataset;
@@ -298,4 +303,61 @@ export function subsampleUsers(prep: PreparedEval, maxUsers: number, seed: numbe
     exclude: pickRows(prep.exclude, positions),
     interacted: pickRows(prep.interacted, positions),
   };
+}
+
+/**
+ * The prepared users whose dataset index `keep` holds, in the same order: a gate compares a
+ * checkpoint with its baseline on the users both can evaluate (a fine-tuned model knows users the
+ * baseline never saw). Rating rows are left whole, as in subsampleUsers.
+ */
+export function restrictToUsers(prep: PreparedEval, keep: Uint8Array): PreparedEval {
+  const picked: number[] = [];
+  for (let j = 0; j < prep.users.dataset.length; j++) if (keep[prep.users.dataset[j]] === 1) picked.push(j);
+  if (picked.length === prep.users.dataset.length) return prep;
+  const positions = Int32Array.from(picked);
+  return {
+    ...prep,
+    users: { model: positions.map((j) => prep.users.model[j]), dataset: positions.map((j) => prep.users.dataset[j]) },
+    relevant: pickRows(prep.relevant, positions),
+    relevantDataset: pickRows(prep.relevantDataset, positions),
+    exclude: pickRows(prep.exclude, positions),
+    interacted: pickRows(prep.interacted, positions),
+  };
+}
+
+/** Dataset items this prep can rank as relevant: known to the model and not cold. */
+function rankable(prep: PreparedEval, d: number): boolean {
+  return prep.itemToModel[d] >= 0 && prep.coldItems[d] === 0;
+}
+
+/**
+ * Puts a checkpoint and its baseline on the same relevant items for a `full`-protocol gate: both
+ * preps must hold the same users in the same order (restrictToUsers with one mask). A relevant
+ * item only one model can rank (an item first seen in the rows the fine-tuned model trained on,
+ * unknown to production) is otherwise dropped from the other's relevant set, which would make its
+ * job easier; here it counts for both, as a miss for the model that cannot rank it. Returns the
+ * two preps with `unrankableRelevant` set.
+ */
+export function sharedRelevance(a: PreparedEval, b: PreparedEval): [PreparedEval, PreparedEval] {
+  const n = a.users.dataset.length;
+  if (b.users.dataset.length !== n || a.users.dataset.some((u, j) => b.users.dataset[j] !== u)) {
+    throw new RangeError('sharedRelevance: the two preparations hold different users');
+  }
+  const extraA = new Int32Array(n);
+  const extraB = new Int32Array(n);
+  for (let j = 0; j < n; j++) {
+    const seen = new Set<number>();
+    for (const d of row(a.relevantDataset, j)) {
+      if (seen.has(d)) continue;
+      seen.add(d);
+      const ra = rankable(a, d);
+      const rb = rankable(b, d);
+      if (rb && !ra) extraA[j]++;
+      if (ra && !rb) extraB[j]++;
+    }
+  }
+  return [
+    { ...a, unrankableRelevant: extraA },
+    { ...b, unrankableRelevant: extraB },
+  ];
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { anonymizeId, keyFingerprint } from '../data/anonymize.js';
 import { type Dataset, loadDataset, manifestSha256 } from '../data/dataset.js';
 import { writeJsonAtomic } from '../io/atomic.js';
-import { readModelEpoch, type RunJson } from '../io/checkpoint.js';
+import { paths, readModelEpoch, type RunJson, weightsSha256 } from '../io/checkpoint.js';
 import { openEventWriter, TB_DIR } from '../io/tensorboard.js';
 import { removeStaleTemps } from '../io/atomic.js';
 import { describeHolder, liveLockHolder } from '../io/lock.js';
@@ -19,7 +19,7 @@ import { evaluate, type EvalOutcome, type EvalProtocol, scoreInputOf } from './e
 import { checkFailUnder, checkMaxDrop, type Gate, type GateCheck } from './gates.js';
 import { parseMetrics, RANKING_METRICS, type MetricSpec } from './metrics/registry.js';
 import { evalNotes } from './notes.js';
-import { prepareEval } from './prepare.js';
+import { prepareEval, type PreparedEval, restrictToUsers, sharedRelevance } from './prepare.js';
 import { evalFileName, negativesPathFor, protocolTag, readCandidatesFile, type ProtocolSpec, writeNegativesFile } from './protocols.js';
 
 export const EVAL_FORMAT_VERSION = 1;
@@ -39,7 +39,10 @@ export interface EvalRequest {
   /** Anonymisation key, needed when the dataset was prepped with --anonymize and ids come from outside (candidates). */
   anonKey: () => Promise<Uint8Array>;
   failUnder: readonly Gate[];
+  /** The baseline checkpoint's real folder (a `production` link resolved by cli/). */
   baseline: string | null;
+  /** The path given as --baseline when it was a link (e.g. DIR/production); recorded in the eval file. */
+  baselinePointer?: string | null;
   maxDrop: readonly Gate[];
   recVersion: string;
 }
@@ -55,12 +58,39 @@ export interface EvalFile extends EvalOutcome {
   rec_version: string;
   created: string;
   seconds: number;
+  /** sha256 of the evaluated `model/weights.bin`: `rec promote` checks the eval is of the weights it promotes. */
+  weights_sha256?: string;
+  /** The gates checked (absent without --fail-under / --max-drop); `rec promote` reads `passed`. */
+  gates?: { passed: boolean; checks: GateCheck[] };
+  baseline?: BaselineRecord;
+}
+
+/**
+ * The baseline of a --baseline eval. `weights_sha256` identifies the weights compared with (so
+ * `rec promote` can tell whether the baseline is still the production model); `compared` says on
+ * which users and items the gate compared the two when they differ (a fine-tuned model knows users
+ * and items that are new since the baseline): `metrics` there are the checkpoint's on those users.
+ */
+export interface BaselineRecord {
+  checkpoint: string;
+  pointer: string | null;
+  weights_sha256: string;
+  metrics: Record<string, number>;
+  users: EvalOutcome['users'];
+  compared: {
+    users: number;
+    only_checkpoint: number;
+    only_baseline: number;
+    /** `full`: relevant items only the other model can rank, counted as misses for this one. */
+    relevant_missed: { checkpoint: number; baseline: number };
+    metrics: Record<string, number>;
+  } | null;
 }
 
 export interface EvalRunResult {
   file: string;
   eval: EvalFile;
-  baseline: { checkpoint: string; metrics: Record<string, number>; users: EvalOutcome['users'] } | null;
+  baseline: BaselineRecord | null;
   gates: { passed: boolean; checks: GateCheck[] };
 }
 
@@ -94,9 +124,9 @@ async function resolveProtocol(spec: ProtocolSpec, seed: number, ds: Dataset, an
   return { name: 'candidates', file: spec.file, lists: file.lists.map((l) => ({ ...l, user: anonymizeId(key, l.user) })) };
 }
 
-async function evaluateCheckpoint(ckpt: TrainedCheckpoint, ds: Dataset, req: EvalRequest, protocol: EvalProtocol, specs: MetricSpec[], io: RunIO): Promise<EvalOutcome> {
+function prepareFor(ckpt: TrainedCheckpoint, ds: Dataset, req: EvalRequest, specs: MetricSpec[]): PreparedEval {
   checkMetricsApply(specs, ckpt.run, ckpt.dir);
-  const prep = prepareEval({
+  return prepareEval({
     dataset: ds,
     split: req.split,
     model: ckpt,
@@ -104,6 +134,9 @@ async function evaluateCheckpoint(ckpt: TrainedCheckpoint, ds: Dataset, req: Eva
     trained: ckpt.trained,
     input: scoreInputOf(ckpt.model),
   });
+}
+
+async function evaluateCheckpoint(ckpt: TrainedCheckpoint, prep: PreparedEval, req: EvalRequest, protocol: EvalProtocol, specs: MetricSpec[], io: RunIO): Promise<EvalOutcome> {
   const [min, max] = ckpt.run.value_range;
   return evaluate(ckpt.model, prep, {
     protocol,
@@ -123,8 +156,8 @@ async function checkNotTraining(ckpt: string): Promise<void> {
   }
 }
 
-function describeSkips(outcome: EvalOutcome): string {
-  const parts = Object.entries(outcome.users.skipped_by_reason).map(([reason, n]) => `${n} ${reason}`);
+function describeSkips(skipped: Readonly<Record<string, number>>): string {
+  const parts = Object.entries(skipped).map(([reason, n]) => `${n} ${reason}`);
   return parts.length > 0 ? parts.join(', ') : 'none';
 }
 
@@ -182,7 +215,8 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
   for (const w of notes.warnings) io.log.warn(w);
   for (const i of notes.info) io.log.info(i);
   const protocol = await resolveProtocol(req.protocol, req.seed, ds, req.anonKey);
-  const outcome = await evaluateCheckpoint(ckpt, ds, req, protocol, specs, io);
+  const prep = prepareFor(ckpt, ds, req, specs);
+  const outcome = await evaluateCheckpoint(ckpt, prep, req, protocol, specs, io);
   if (outcome.users.evaluated === 0) throw new DataError(noUsersMessage(dataDir, req, outcome, matches));
   const evalFile: EvalFile = {
     format_version: EVAL_FORMAT_VERSION,
@@ -195,6 +229,7 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
     created: new Date().toISOString(),
     seconds: Math.round(performance.now() - started) / 1000,
     ...outcome,
+    weights_sha256: await weightsSha256(paths(req.checkpoint).model),
   };
   delete evalFile.negatives;
   const file = join(req.checkpoint, evalFileName(req.split, req.protocol));
@@ -203,14 +238,50 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
   const checks = checkFailUnder(outcome.metrics, req.failUnder);
   if (req.baseline) {
     const base = await loadTrainedCheckpoint(req.baseline, io.log);
-    const b = await evaluateCheckpoint(base, ds, req, protocol, specs, io);
-    if (b.users.evaluated !== outcome.users.evaluated) {
+    const basePrep = prepareFor(base, ds, req, specs);
+    const mine = new Uint8Array(ds.users.ids.length);
+    for (const u of prep.users.dataset) mine[u] = 1;
+    const both = new Uint8Array(ds.users.ids.length);
+    let common = 0;
+    for (const u of basePrep.users.dataset) {
+      if (mine[u] === 0) continue;
+      both[u] = 1;
+      common++;
+    }
+    if (common === 0) {
       throw new UsageError(
-        `--baseline ${req.baseline} cannot be matched to ${req.checkpoint} on ${dataDir}: it evaluates ${b.users.evaluated} users where the checkpoint evaluates ${outcome.users.evaluated} (skipped: ${describeSkips(b)} against ${describeSkips(outcome)}; their vocabularies differ, or one scores users from their histories and the other only users with a trained row). Compare checkpoints trained on the same users.`,
+        `--baseline ${req.baseline} cannot be matched to ${req.checkpoint} on ${dataDir}: no user of the ${req.split} split can be evaluated by both (the baseline evaluates ${basePrep.users.dataset.length} users, skipped: ${describeSkips(basePrep.skipped)}; the checkpoint ${prep.users.dataset.length}, skipped: ${describeSkips(prep.skipped)}; their vocabularies share none of them, or one scores users from their histories and the other only users with a trained row). Compare checkpoints trained on overlapping users.`,
       );
     }
-    baseline = { checkpoint: req.baseline, metrics: b.metrics, users: b.users };
-    checks.push(...checkMaxDrop(outcome.metrics, b.metrics, req.maxDrop));
+    const same = common === prep.users.dataset.length && common === basePrep.users.dataset.length;
+    let minePrep = restrictToUsers(prep, both);
+    let basePrepCompared = restrictToUsers(basePrep, both);
+    let unranked = { mine: 0, base: 0 };
+    if (req.protocol.name === 'full') {
+      [minePrep, basePrepCompared] = sharedRelevance(minePrep, basePrepCompared);
+      unranked = { mine: sum(minePrep.unrankableRelevant), base: sum(basePrepCompared.unrankableRelevant) };
+    }
+    const onlyMine = prep.users.dataset.length - common;
+    const onlyBase = basePrep.users.dataset.length - common;
+    let compared: BaselineRecord['compared'] = null;
+    let mineCompared = outcome.metrics;
+    if (!same || unranked.mine + unranked.base > 0) {
+      io.log.warn(
+        `--baseline: the gate compares the two on the ${common} users both can evaluate (${onlyMine} are evaluated only by ${req.checkpoint}, e.g. users new since the baseline was trained; ${onlyBase} only by the baseline) and on the same relevant items: ${unranked.base} relevant items only ${req.checkpoint} can rank count as misses for the baseline, ${unranked.mine} only the baseline can rank as misses for ${req.checkpoint}. The eval file's own metrics are ${req.checkpoint}'s on its ${prep.users.dataset.length} users.`,
+      );
+      mineCompared = (await evaluateCheckpoint(ckpt, minePrep, req, protocol, specs, io)).metrics;
+      compared = { users: common, only_checkpoint: onlyMine, only_baseline: onlyBase, relevant_missed: { checkpoint: unranked.mine, baseline: unranked.base }, metrics: mineCompared };
+    }
+    const b = await evaluateCheckpoint(base, basePrepCompared, req, protocol, specs, io);
+    baseline = {
+      checkpoint: req.baseline,
+      pointer: req.baselinePointer ?? null,
+      weights_sha256: await weightsSha256(paths(req.baseline).model),
+      metrics: b.metrics,
+      users: b.users,
+      compared,
+    };
+    checks.push(...checkMaxDrop(mineCompared, b.metrics, req.maxDrop));
   } else if (req.maxDrop.length > 0) {
     throw new UsageError('--max-drop needs --baseline CKPT: the checkpoint to compare with.');
   }
@@ -219,7 +290,16 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
   if (outcome.negatives) {
     await writeNegativesFile(negativesPathFor(file), outcome.negatives, { user: (u) => ds.users.ids[u], item: (i) => ds.items.ids[i] });
   }
+  const gates = { passed: checks.every((c) => c.passed), checks };
+  if (checks.length > 0) evalFile.gates = gates;
+  if (baseline !== null) evalFile.baseline = baseline;
   await writeJsonAtomic(file, evalFile);
   await logEvalScalars(req, outcome.metrics, io);
-  return { file, eval: evalFile, baseline, gates: { passed: checks.every((c) => c.passed), checks } };
+  return { file, eval: evalFile, baseline, gates };
+}
+
+function sum(values: Int32Array | undefined): number {
+  let total = 0;
+  if (values) for (const v of values) total += v;
+  return total;
 }

@@ -38,8 +38,14 @@ export interface RunJson {
   loss: string;
   feedback: 'explicit' | 'implicit';
   /** `anonymize`: the dataset's --anonymize record (algorithm, key fingerprint), absent in older checkpoints. */
-  dataset: { path: string; manifest_sha256: string; anonymize?: { algorithm: string; key_fingerprint: string } | null };
+  /**
+   * `train_max_ts`: the latest timestamp (epoch ms) among the training rows, null without
+   * timestamps; absent in older checkpoints. A fine-tune with --replay trains on the rows after it.
+   */
+  dataset: { path: string; manifest_sha256: string; anonymize?: { algorithm: string; key_fingerprint: string } | null; train_max_ts?: number | null };
   parents: ParentRecord[];
+  /** What a fine-tune (--init-from) changed; absent for runs from scratch and older checkpoints. */
+  fine_tune?: FineTuneRecord;
   shape: { users: number; items: number; global_mean: number };
   /** Rating range seen in train: eval clips rmse/mae predictions to it (PRODUCT §6). */
   value_range: [number, number];
@@ -77,6 +83,30 @@ export interface ParentRecord {
   epoch: number | null;
   users: { matched: number; new: number };
   items: { matched: number; new: number };
+}
+
+/**
+ * A fine-tune's changes against its parent(s) (docs/nightly.md). Per vocabulary: `reused` ids had
+ * a row in the parent (copied before the first step), `added` ids are new (fresh rows),
+ * `kept_without_data` are the parent's ids this dataset lacks (appended to the model's vocabulary
+ * after the dataset's, rows copied), `total` the model's rows. `frozen`: the --freeze parts, the
+ * tables they froze with their rows, the most rows frozen per side, and frozen dense variables.
+ */
+export interface FineTuneRecord {
+  parents: string[];
+  users: { reused: number; added: number; kept_without_data: number; total: number };
+  items: { reused: number; added: number; kept_without_data: number; total: number };
+  frozen: { parts: string[]; tables: Record<string, number>; rows: { users: number; items: number }; dense_variables: number };
+  replay: ReplayRecord | null;
+}
+
+/** --replay: rows after `since_ts` (the parent's train_max_ts) are new; `replayed_per_epoch` older rows join each epoch. */
+export interface ReplayRecord {
+  fraction: number;
+  since_ts: number;
+  new_rows: number;
+  old_rows: number;
+  replayed_per_epoch: number;
 }
 
 export interface TrainerState {

@@ -79,6 +79,9 @@ export async function listRuns(root: string, now: Date = new Date()): Promise<Ru
       rows.push(await readRun(root, dir, now));
       return;
     }
+    // A dataset folder (rec prep's manifest.json; a nightly state folder holds them beside its
+    // checkpoints) is neither a run nor a broken one.
+    if (depth > 0 && names.includes('manifest.json')) return;
     // Only folders of checkpoints are remembered: a link back up the tree ends here, while a
     // link to a checkpoint (`production`) is still listed under its own name.
     const real = await realpath(dir);

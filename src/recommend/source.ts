@@ -99,7 +99,9 @@ export async function readDatasetFacts(
     );
   }
   const ds = await loadDataset(dir);
-  if (ds.users.ids.length !== numUsers || ds.items.ids.length !== numItems) {
+  // A fine-tuned model keeps its parent's ids that the dataset lacks after the dataset's own
+  // (train/fine-tune.ts): the dataset's indices are then a prefix of the vocabulary.
+  if (!isPrefix(ds.users.ids, users.ids) || ds.items.ids.length > numItems) {
     return unusable(
       `the checkpoint's dataset ${dir} does not match its vocab/ (${ds.users.ids.length}/${ds.items.ids.length} users/items, expected ${numUsers}/${numItems})`,
       sequence === null ? '' : 'Pass the dataset folder it was trained on with --data DIR.',
@@ -111,6 +113,12 @@ export async function readDatasetFacts(
   const facts: DatasetFacts = { dir, seen: buildUserItemSets(numUsers, splits), trained, anonymize: ds.manifest.anonymize ?? null };
   if (sequence !== null) facts.histories = buildSequences(numUsers, splits);
   return facts;
+}
+
+function isPrefix(head: readonly string[], ids: readonly string[]): boolean {
+  if (head.length > ids.length) return false;
+  for (let j = 0; j < head.length; j++) if (head[j] !== ids[j]) return false;
+  return true;
 }
 
 /**
@@ -144,7 +152,7 @@ export async function readTrainedItems(ckpt: string, run: RunJson, given: string
     return null;
   }
   const ds = await loadDataset(dir);
-  if (ds.items.ids.length !== items.ids.length) return null;
+  if (!isPrefix(ds.items.ids, items.ids)) return null;
   const trained = new Uint8Array(items.ids.length);
   for (let j = 0; j < ds.train.items.length; j++) trained[ds.train.items[j]] = 1;
   await markParentRows(run, items, trained, 'items', log);

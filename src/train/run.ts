@@ -28,7 +28,6 @@ import {
   writeModel,
   writeRunJson,
   writeTrainedRows,
-  writeVocab,
 } from '../io/checkpoint.js';
 import { type AnyModel, namedWeights, type PairModel } from '../models/model.js';
 import { buildModel } from '../models/registry.js';
@@ -40,6 +39,7 @@ import { pairStep } from './pair-step.js';
 import { createFusedScratch, fusable, fusedPairStep } from './fused-step.js';
 import { renameSlots, stateToTensors, tensorsToState } from './optimizer-state.js';
 import { checkParents, initFromParents, readVocabIds, trainedRows } from './init-from.js';
+import { catalogueExtension, fineTuneRecord, planReplay, type Replay, replayEpoch, trainMaxTs, writeCheckpointVocab } from './fine-tune.js';
 import { createDenseParamUpdater, resolveFrozen } from './params.js';
 import { initialState, runLoop, type TrainTask } from './loop.js';
 import { learningRate } from './schedule.js';
@@ -53,6 +53,8 @@ export interface TrainData {
   numUsers: number;
   numItems: number;
   train: Interactions;
+  /** Epoch ms of each train row (null or absent without timestamps): --replay and run.json's train_max_ts. */
+  trainTs?: Float64Array | null;
   /** Interactions of the other splits, excluded from negative sampling. */
   others: { users: Int32Array; items: Int32Array }[];
   hasValid: boolean;
@@ -182,6 +184,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   let state: TrainerState;
   let records: EpochRecord[] = [];
   let run: RunJson;
+  let replay: Replay | null = null;
   const previous = req.resume ? await readRunJson(ckpt) : null;
   const restored = previous ? await readLastState(ckpt, previous, io.log) : null;
   if (req.resume && !restored) throw new UsageError(`--resume: ${ckpt} has no complete saved state (last/trainer_state.json). Start a new run without --resume.`);
@@ -190,22 +193,32 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
     state = restored.state;
     records = (await readMetrics(ckpt)).slice(0, state.epoch);
     run = { ...previous, status: 'running' };
+    replay = await planReplay(replayRequest(req, io), previous.fine_tune?.replay ?? null);
     io.log.info(`resuming ${ckpt} at epoch ${state.epoch + 1}, step ${state.step_in_epoch}`);
   } else {
     const seedRng = Prng.fromSeed(config.seed, 'model/init');
     const globalMean = data.feedback === 'explicit' && loss === 'mse' ? meanValue(data.train.values) : 0;
     const initFrom = req.initFrom ?? [];
     const parentModels = initFrom.length > 0 ? await checkParents(initFrom, config.train.model) : [];
+    if (config.train.replay !== null && initFrom.length === 0) {
+      throw new UsageError(`train.replay ${config.train.replay} (from ${req.resolved.sources['train.replay']}) mixes older rows into a fine-tune; it needs --init-from CKPT (the parent whose training data the new rows follow).`);
+    }
+    replay = await planReplay(replayRequest(req, io));
+    const dataIds = await readVocabIds(data.dir);
+    const ext = await catalogueExtension(initFrom, parentModels[0] === config.train.model, dataIds);
+    const ids = { users: [...dataIds.users, ...ext.users.ids], items: [...dataIds.items, ...ext.items.ids] };
     model = buildModel(config.train.model, {
       config: config.model,
-      shape: { users: data.numUsers, items: data.numItems, globalMean },
+      shape: { users: ids.users.length, items: ids.items.length, globalMean },
       nextSeed: () => seedRng.tfSeed(),
     });
-    const ids = await readVocabIds(data.dir);
     const parents = initFrom.length > 0 ? await initFromParents({ parents: initFrom, model, alpha: config.model.alpha, ...ids, log: io.log }, parentModels) : [];
     const learned = await trainedRows(positives.train, ids, initFrom);
     // Before any file is written: a misspelt --freeze must not leave a half-made checkpoint.
-    resolveFrozen(model, config.train.freeze);
+    const frozenParts = resolveFrozen(model, config.train.freeze);
+    if (ext.users.ids.length + ext.items.ids.length > 0) {
+      io.log.info(`--init-from: kept ${ext.users.ids.length} users and ${ext.items.ids.length} items of the parent that this dataset lacks (their rows are the parent's; the checkpoint's vocab/ lists them after the dataset's ids)`);
+    }
     state = initialState(config.seed);
     run = {
       format_version: CHECKPOINT_FORMAT_VERSION,
@@ -216,9 +229,23 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
       model: config.train.model,
       loss,
       feedback: data.feedback,
-      dataset: { path: data.dir, manifest_sha256: data.manifestSha256, anonymize: data.anonymize ?? null },
+      dataset: { path: data.dir, manifest_sha256: data.manifestSha256, anonymize: data.anonymize ?? null, train_max_ts: trainMaxTs(data.trainTs) },
       parents,
-      shape: { users: data.numUsers, items: data.numItems, global_mean: globalMean },
+      ...(parents.length > 0
+        ? {
+            fine_tune: fineTuneRecord({
+              parents: initFrom,
+              matched: { users: parents[0].users.matched - ext.users.ids.length, items: parents[0].items.matched - ext.items.ids.length },
+              dataset: { users: data.numUsers, items: data.numItems },
+              ext,
+              model,
+              frozen: frozenParts,
+              freeze: config.train.freeze,
+              replay,
+            }),
+          }
+        : {}),
+      shape: { users: ids.users.length, items: ids.items.length, global_mean: globalMean },
       value_range: valueRange(data.train.values),
       timings: { started: new Date().toISOString(), finished: null, train_seconds: 0 },
       status: 'running',
@@ -228,7 +255,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
     };
     await ensureDir(ckpt);
     await writeFileAtomic(p.config, configToYaml(req.resolved));
-    await writeVocab(ckpt, data.dir);
+    await writeCheckpointVocab(ckpt, data.dir, ext);
     await writeTrainedRows(ckpt, learned);
     await writeCheckpointReadme(ckpt, config.train.model);
   }
@@ -267,7 +294,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   if (pool !== null) io.log.info(`negatives are drawn from the ${pool.length} items with training rows; the other ${data.numItems - pool.length} (only in valid/test) are never trained as negatives`);
   const task: TrainTask = {
     beginEpoch(rng) {
-      epoch = buildEpoch(positives.train, sets, loss, config.train.negatives, rng, pool);
+      epoch = buildEpoch(replay ? replayEpoch(replay, rng) : positives.train, sets, loss, config.train.negatives, rng, pool);
       return Math.ceil(epoch.size / batchSize);
     },
     epochExamples: () => epoch?.size ?? 0,
@@ -394,6 +421,19 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
     loss,
     train_seconds: run.timings.train_seconds,
     wall_seconds: run.timings.wall_seconds,
+  };
+}
+
+function replayRequest(req: TrainRequest, io: RunIO): Parameters<typeof planReplay>[0] {
+  const { train } = req.resolved.config;
+  return {
+    fraction: train.replay,
+    source: req.resolved.sources['train.replay'] ?? 'default',
+    parents: req.initFrom ?? [],
+    train: req.data.train,
+    ts: req.data.trainTs ?? null,
+    threshold: train.positive_threshold,
+    log: io.log,
   };
 }
 

@@ -21,7 +21,7 @@ async function packagesLoaded(args: string[], cwd?: string): Promise<{ code: num
 const HEAVY = ['@tensorflow/tfjs', '@tensorflow/tfjs-core', 'apache-arrow', 'zod', 'yaml', 'csv-parse', 'cli-progress'];
 
 describe('start-up loads only what the command needs (PRODUCT §9: within 4× a bare node)', () => {
-  it.each(['--version', '--help', 'prep --help', 'train --help', 'help eval', 'drift --help'])('rec %s loads commander and nothing heavy', async (line) => {
+  it.each(['--version', '--help', 'prep --help', 'train --help', 'help eval', 'promote --help', 'drift --help'])('rec %s loads commander and nothing heavy', async (line) => {
     const args = line.split(' ');
     const r = await packagesLoaded(args);
     expect(r.code).toBe(0);
@@ -37,6 +37,15 @@ describe('start-up loads only what the command needs (PRODUCT §9: within 4× a 
     expect(r.stderr).not.toMatch(/error/);
     expect(r.code).toBe(0);
     expect([...r.packages].filter((p) => p.startsWith('@tensorflow/'))).toEqual([]);
+  });
+
+  it('rec promote checks a checkpoint without loading TF.js', async () => {
+    const dir = tempDir();
+    const r = await packagesLoaded(['promote', dir, '--to', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/not a complete rec checkpoint/);
+    // Config loading (zod, yaml) is every command's; the model and data libraries are not promote's.
+    expect([...r.packages].filter((p) => p.startsWith('@tensorflow/') || p === 'apache-arrow')).toEqual([]);
   });
 
   it('rec prep reads and writes Arrow without loading TF.js', async () => {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { describeFailure, parseGates } from '../../eval/gates.js';
 import { parseKList } from '../../eval/metrics/registry.js';
 import { parseProtocol, type ProtocolSpec } from '../../eval/protocols.js';
@@ -18,6 +18,7 @@ Examples:
   $ rec eval ckpt --protocol candidates:ml1m.test.candidates.tsv --k 10 --metrics hr,ndcg
   $ rec eval ckpt --fail-under ndcg@10=0.30                      # exit 3 when below
   $ rec eval new --baseline prod --max-drop ndcg@10=2% --max-drop rmse=0.005
+  $ rec eval new --baseline serving/production --max-drop ndcg@10=0.01   # the gate rec promote checks
 
 Writes CKPT/eval-<split>-<protocol>.json (e.g. eval-test-full.json, eval-test-sampled100.json).`;
 
@@ -41,8 +42,18 @@ export function registerEval(program: Command, runtime: Runtime): void {
       const { config } = ctx.resolved;
       const checkpoint = resolve(ctx.cwd, ckptArg);
       if (!(await pathExists(checkpoint))) throw new UsageError(`Checkpoint ${checkpoint} does not exist. Expected a folder written by rec train.`);
-      const baseline = o.baseline ? resolve(ctx.cwd, o.baseline) : null;
-      if (baseline && !(await pathExists(baseline))) throw new UsageError(`--baseline ${baseline} does not exist. Expected a folder written by rec train.`);
+      const given = o.baseline ? resolve(ctx.cwd, o.baseline) : null;
+      if (given && !(await pathExists(given))) {
+        throw new UsageError(
+          basename(given) === 'production'
+            ? `--baseline ${given} does not exist: nothing has been promoted there yet. Promote a checkpoint first (rec promote CKPT --to ${dirname(given)}), or pass a checkpoint folder.`
+            : `--baseline ${given} does not exist. Expected a folder written by rec train, or a production link written by rec promote.`,
+        );
+      }
+      // DIR/production (rec promote's link) is compared as the checkpoint it points at, and the eval file records both.
+      const { resolveCheckpointPath } = await import('../../promote/pointer.js');
+      const resolvedBaseline = given ? await resolveCheckpointPath(given) : null;
+      const baseline = resolvedBaseline?.path ?? null;
       const parsed = parseProtocol(config.eval.protocol);
       const protocol: ProtocolSpec = parsed.name === 'candidates' ? { name: 'candidates', file: resolve(ctx.cwd, parsed.file) } : parsed;
       const failUnder = parseGates(o.failUnder ?? [], '--fail-under', false);
@@ -64,6 +75,7 @@ export function registerEval(program: Command, runtime: Runtime): void {
           anonKey: () => resolveAnonKey(config.prep.anonymize_key_file, ctx.cwd, ctx.env),
           failUnder,
           baseline,
+          baselinePointer: resolvedBaseline?.pointer ?? null,
           maxDrop,
           recVersion: REC_VERSION,
         },
@@ -74,7 +86,7 @@ export function registerEval(program: Command, runtime: Runtime): void {
       for (const c of failed) ctx.log.error(`quality gate failed: ${describeFailure(c)}`);
       const lines = [
         `${e.split} split, protocol ${e.protocol.name}${e.protocol.n ? ` (${e.protocol.n} negatives)` : ''}: ${e.users.evaluated} users evaluated, ${e.users.skipped} skipped${skippedWhy(e.users.skipped_by_reason)} (engine ${engine.name})`,
-        ...Object.entries(e.metrics).map(([name, v]) => `  ${name.padEnd(14)} ${Number.isNaN(v) ? 'n/a' : v.toFixed(4)}${result.baseline ? `   baseline ${result.baseline.metrics[name]?.toFixed(4) ?? 'n/a'}` : ''}`),
+        ...Object.entries(e.metrics).map(([name, v]) => `  ${name.padEnd(14)} ${Number.isNaN(v) ? 'n/a' : v.toFixed(4)}${baselineText(result.baseline, name)}`),
         `written: ${result.file}`,
       ];
       if (result.gates.checks.length) lines.push(result.gates.passed ? 'quality gates passed' : `quality gates FAILED (${failed.length} of ${result.gates.checks.length})`);
@@ -85,6 +97,14 @@ export function registerEval(program: Command, runtime: Runtime): void {
       };
     });
   });
+}
+
+/** `   baseline 0.2085`, or on the users both evaluate `   on 184 common users: 0.2131 vs baseline 0.2085`. */
+function baselineText(b: { metrics: Record<string, number>; compared: { users: number; metrics: Record<string, number> } | null } | null, name: string): string {
+  if (b === null) return '';
+  const f = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(4));
+  if (b.compared === null) return `   baseline ${f(b.metrics[name])}`;
+  return `   on ${b.compared.users} common users: ${f(b.compared.metrics[name])} vs baseline ${f(b.metrics[name])}`;
 }
 
 /** ` (cold_user 6928, cold_item 1233)`: why users were skipped, largest first; empty when none were. */

@@ -22,7 +22,8 @@ Examples:
   $ rec train --data data/ml100k --model mf --epochs 20 --out checkpoints/mf-ml100k
   $ rec train --data logs/events.csv.gz --event-weights view=1,cart=3,buy=5 --loss bpr
   $ rec train --out checkpoints/mf-ml100k --resume         # continue an interrupted run
-  $ rec train --model neumf --init-from ckpt/gmf --init-from ckpt/mlp --lr 0.001   # NeuMF from pretrained GMF + MLP`;
+  $ rec train --model neumf --init-from ckpt/gmf --init-from ckpt/mlp --lr 0.001   # NeuMF from pretrained GMF + MLP
+  $ rec train --data data/day2 --init-from serving/production --lr 0.001 --replay 0.5   # fine-tune on the new days (docs/nightly.md)`;
 
 /** 142.3 → `2m22s`; under a minute → `14.8s`. */
 function formatDuration(seconds: number): string {
@@ -47,6 +48,7 @@ function toTrainData(ds: Dataset, manifestSha256: string): TrainData {
     numUsers: ds.users.ids.length,
     numItems: ds.items.ids.length,
     train: { users: ds.train.users, items: ds.train.items, values: ds.train.values, numUsers: ds.users.ids.length, numItems: ds.items.ids.length },
+    trainTs: ds.train.ts,
     others: [ds.valid, ds.test],
     hasValid: ds.valid.length > 0,
   };
@@ -90,6 +92,7 @@ export function registerTrain(program: Command, runtime: Runtime): void {
         import('../../eval/validate.js'),
         import('../../config/load.js'),
       ]);
+      const { resolveCheckpointPath } = await import('../../promote/pointer.js');
       const dataInOut = o.data !== undefined && !relative(join(out, 'data'), resolve(ctx.cwd, o.data)).startsWith('..');
       session = await openCheckpointForTrain(out, { resume: o.resume === true, force: o.force === true, keepData: dataInOut, log: ctx.log });
       let dataDir: string;
@@ -143,7 +146,8 @@ export function registerTrain(program: Command, runtime: Runtime): void {
           engine,
           validator,
           monitor: validator ? { metric, higherIsBetter: !lowerIsBetter(metric) } : null,
-          initFrom: config.train.init_from.map((path) => resolve(ctx.cwd, path)),
+          // A `production` link (rec promote) is recorded as the checkpoint it points at today.
+          initFrom: await Promise.all(config.train.init_from.map(async (path) => (await resolveCheckpointPath(resolve(ctx.cwd, path))).path)),
         },
         ctx.io,
       ).catch(async (error: unknown) => Promise.reject(await withResumeCommand(error, out, ctx.cwd)));

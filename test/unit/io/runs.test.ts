@@ -75,6 +75,17 @@ describe('listRuns', () => {
     expect(rows.map((r) => [r.name, r.status])).toEqual([['production', 'completed'], ['runs/a', 'completed']]);
   });
 
+  it('skips dataset folders (manifest.json) and the links to them, as in a nightly state folder', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'rec-runs-'));
+    checkpoint(join(root, 'checkpoints', 'night1'));
+    mkdirSync(join(root, 'data', 'night1'), { recursive: true });
+    writeFileSync(join(root, 'data', 'night1', 'manifest.json'), '{}');
+    symlinkSync('data/night1', join(root, 'current'));
+    symlinkSync('checkpoints/night1', join(root, 'production'));
+    const rows = await listRuns(root, NOW);
+    expect(rows.map((r) => [r.name, r.status])).toEqual([['checkpoints/night1', 'completed'], ['production', 'completed']]);
+  });
+
   it('the folder itself may be a checkpoint; a missing folder or a file is a usage error', async () => {
     const root = mkdtempSync(join(tmpdir(), 'rec-runs-'));
     checkpoint(root);

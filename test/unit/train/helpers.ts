@@ -70,6 +70,7 @@ export async function train(
         numUsers: ds.users.ids.length,
         numItems: ds.items.ids.length,
         train: { users: ds.train.users, items: ds.train.items, values: ds.train.values, numUsers: ds.users.ids.length, numItems: ds.items.ids.length },
+        trainTs: ds.train.ts,
         others: [ds.valid, ds.test],
         hasValid: false,
       },

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Nightly retraining with rec (docs/nightly.md): yesterday's log → append to the dataset → drift
+# check → fine-tune from production → gate against production on the new day → promote.
+#
+#   examples/nightly.sh LOG [NIGHT]
+#
+# LOG is one night's log (CSV/TSV/JSONL, optionally .gz); NIGHT names the night's dataset and
+# checkpoint (default: LOG's file name up to its first dot, e.g. 2024-06-02 for 2024-06-02.csv.gz).
+# The very first run (no dataset yet) bootstraps: LOG must then hold several days of history; the
+# model is trained from scratch and becomes production without a gate.
+#
+# Exit codes: 0 promoted, or nothing to do (the night was already done);
+#             3 drift alarm (before training) or quality gate failed (production unchanged);
+#             1/2 a runtime or usage error from rec (its message says which).
+#
+# Variables (environment), with their defaults:
+#   NIGHTLY_DIR=nightly    state: data/<night>/ datasets, checkpoints/<night>/, the `current`
+#                          link (the dataset of the last accepted night), `production` (rec promote)
+#   REC=rec                how to run rec (e.g. "npx rec", "node /opt/rec/bin/rec.js")
+#   MODEL=mf               model family (mf, gmf, mlp, neumf)
+#   TRAIN_ARGS=""          extra flags for both trainings, e.g. "--dim 32 --negatives 4"
+#   BOOTSTRAP_EPOCHS=10    epochs of the first, from-scratch training
+#   EPOCHS=3               epochs of each nightly fine-tune
+#   LR=0.002               fine-tuning learning rate (smaller than a from-scratch run's)
+#   REPLAY=0.5             older rows replayed per new row each epoch (0: the new rows alone)
+#   PREP_ARGS=""           extra flags for the first rec prep (columns, event weights...); later
+#                          nights inherit them from the dataset they append to
+#   WINDOW_DAYS=""         keep only this many days of data (rec prep --window); empty: keep all
+#   DRIFT_FAIL_OVER="new_users=0.5,js_items=0.5"  rec drift alarms, LOG vs the current dataset
+#   DRIFT_FAIL_UNDER="volume_ratio=0.1"            (exit 3 before anything is written); none: no check
+#   METRICS=recall,ndcg  K=20                      what the gate measures
+#   MAX_DROP="ndcg@20=10%"                         the gate: largest allowed drop vs production
+#   SEED=2020  BACKEND=auto
+set -euo pipefail
+
+usage() { echo "usage: $0 LOG [NIGHT]   (variables: see the top of this script)" >&2; exit 2; }
+[ $# -ge 1 ] && [ $# -le 2 ] || usage
+LOG=$1
+[ -f "$LOG" ] || { echo "nightly: $LOG is not a file" >&2; exit 2; }
+NIGHT=${2:-$(basename "$LOG")}
+NIGHT=${NIGHT%%.*}
+
+NIGHTLY_DIR=${NIGHTLY_DIR:-nightly}
+REC=${REC:-rec}
+MODEL=${MODEL:-mf}
+TRAIN_ARGS=${TRAIN_ARGS:-}
+BOOTSTRAP_EPOCHS=${BOOTSTRAP_EPOCHS:-10}
+EPOCHS=${EPOCHS:-3}
+LR=${LR:-0.002}
+REPLAY=${REPLAY:-0.5}
+PREP_ARGS=${PREP_ARGS:-}
+WINDOW_DAYS=${WINDOW_DAYS:-}
+DRIFT_FAIL_OVER=${DRIFT_FAIL_OVER:-new_users=0.5,js_items=0.5}
+DRIFT_FAIL_UNDER=${DRIFT_FAIL_UNDER-volume_ratio=0.1}
+METRICS=${METRICS:-recall,ndcg}
+K=${K:-20}
+MAX_DROP=${MAX_DROP:-ndcg@20=10%}
+SEED=${SEED:-2020}
+BACKEND=${BACKEND:-auto}
+
+say() { echo "nightly[$NIGHT]: $*" >&2; }
+# $REC and the *_ARGS variables are word-split on purpose (a command with arguments, lists of flags).
+rec() { $REC "$@"; }
+
+mkdir -p "$NIGHTLY_DIR/data" "$NIGHTLY_DIR/checkpoints"
+STATE=$(cd "$NIGHTLY_DIR" && pwd -P)
+CURRENT=$STATE/current
+PRODUCTION=$STATE/production
+DATA=$STATE/data/$NIGHT
+CKPT=$STATE/checkpoints/$NIGHT
+WINDOW=()
+[ -n "$WINDOW_DAYS" ] && WINDOW=(--window "$WINDOW_DAYS")
+
+# Points the `current` link at a dataset in one rename, like rec promote does for production.
+set_current() {
+  rm -f "$STATE/.current.tmp-$$"
+  ln -s "data/$NIGHT" "$STATE/.current.tmp-$$"
+  # rename(2) replaces the link itself (mv would move into the folder it points at).
+  node -e 'require("node:fs").renameSync(process.argv[1], process.argv[2])' "$STATE/.current.tmp-$$" "$CURRENT"
+}
+
+# Is LOG (by sha256) among the sources of the current dataset? Then its night was accepted before.
+already_in_current() {
+  [ -e "$CURRENT/manifest.json" ] || return 1
+  node -e '
+    const { createHash } = require("node:crypto");
+    const fs = require("node:fs");
+    const sha = createHash("sha256").update(fs.readFileSync(process.argv[1])).digest("hex");
+    const m = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+    process.exit((m.sources || []).some((s) => s.sha256 === sha) ? 0 : 1);
+  ' "$LOG" "$CURRENT/manifest.json"
+}
+
+same_folder() { [ -e "$1" ] && [ -e "$2" ] && [ "$(cd "$1" && pwd -P)" = "$(cd "$2" && pwd -P)" ]; }
+
+# 1. Data: append the night's log to the current dataset (the first night: prep it alone). The last
+#    day becomes the test split (--split days:0,1): the gate compares models on the newest day.
+if [ ! -e "$CURRENT" ]; then
+  say "no dataset yet: bootstrapping from $LOG"
+  # shellcheck disable=SC2086
+  rec prep "$LOG" --out "$DATA" --split days:0,1 ${WINDOW[@]+"${WINDOW[@]}"} $PREP_ARGS
+  set_current
+elif already_in_current; then
+  say "$LOG is already in the current dataset ($(readlink "$CURRENT")): not prepped again"
+  if ! same_folder "$CURRENT" "$DATA"; then
+    # Accepted before, and later nights (or this log under another name) came since: training and
+    # promoting it now could only replace a newer production with an older model.
+    say "nothing to do: the current dataset is $(readlink "$CURRENT"), accepted after this night"
+    exit 0
+  fi
+else
+  # 2. Drift, before anything is written: a broken upstream export (ids from another system, a
+  #    collapsed volume, a reshuffled catalogue) stops the night; the log is read with the
+  #    dataset's prep settings.
+  if [ "$DRIFT_FAIL_OVER" != none ]; then
+    rc=0
+    rec drift "$CURRENT" "$LOG" --fail-over "$DRIFT_FAIL_OVER" ${DRIFT_FAIL_UNDER:+--fail-under "$DRIFT_FAIL_UNDER"} || rc=$?
+    if [ "$rc" -ne 0 ]; then
+      [ "$rc" -eq 3 ] && say "drift alarm: stopping before training; the current dataset and production are unchanged"
+      exit "$rc"
+    fi
+  fi
+  rec prep "$LOG" --append-to "$CURRENT" --out "$DATA" --split days:0,1 ${WINDOW[@]+"${WINDOW[@]}"}
+  set_current
+fi
+# The real folder, not the link: run.json records it, and eval/recommend find the data there later.
+DATA=$(cd "$CURRENT" && pwd -P)
+
+if same_folder "$PRODUCTION" "$CKPT"; then
+  say "nothing to do: production already is $CKPT"
+  exit 0
+fi
+
+# 3. Train: from scratch the first time, else fine-tune production on the rows newer than its
+#    training data, replaying a sample of older rows. A killed run resumes; a finished one is kept.
+status=$(node -e 'try { console.log(JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8")).status) } catch { console.log("none") }' "$CKPT/run.json")
+if [ "$status" = completed ] || [ "$status" = stopped_early ]; then
+  say "$CKPT is already trained ($status)"
+elif [ -e "$CKPT/last/trainer_state.json" ]; then
+  say "resuming $CKPT ($status)"
+  rec train --out "$CKPT" --resume --backend "$BACKEND"
+else
+  # A run killed before its first saved state starts over (--force replaces only what rec wrote).
+  AGAIN=()
+  [ -e "$CKPT" ] && AGAIN=(--force)
+  if [ ! -e "$PRODUCTION" ]; then
+    # shellcheck disable=SC2086
+    rec train --data "$DATA" --model "$MODEL" --epochs "$BOOTSTRAP_EPOCHS" --seed "$SEED" --backend "$BACKEND" \
+      --out "$CKPT" ${AGAIN[@]+"${AGAIN[@]}"} $TRAIN_ARGS
+  else
+    # shellcheck disable=SC2086
+    rec train --data "$DATA" --model "$MODEL" --init-from "$PRODUCTION" --lr "$LR" --replay "$REPLAY" \
+      --epochs "$EPOCHS" --seed "$SEED" --backend "$BACKEND" --out "$CKPT" ${AGAIN[@]+"${AGAIN[@]}"} $TRAIN_ARGS
+  fi
+fi
+
+# 4. Gate: both models on the same newest day; exit 3 leaves production as it is.
+if [ -e "$PRODUCTION" ]; then
+  rc=0
+  rec eval "$CKPT" --metrics "$METRICS" --k "$K" --baseline "$PRODUCTION" --max-drop "$MAX_DROP" --backend "$BACKEND" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    [ "$rc" -eq 3 ] && say "quality gate failed ($MAX_DROP): production stays $(readlink "$PRODUCTION")"
+    exit "$rc"
+  fi
+else
+  rec eval "$CKPT" --metrics "$METRICS" --k "$K" --backend "$BACKEND"
+fi
+
+# 5. Promote (checks the gate eval itself; the first promotion needs only a completed run).
+rec promote "$CKPT" --to "$STATE"
+say "promoted $CKPT"

@@ -1,0 +1,156 @@
+/**
+ * examples/nightly.sh end to end on a small synthetic shop (rec synth, 8 days): bootstrap on days
+ * 0–4, a night that passes its gate (promoted), a rerun of it (nothing changes), a night whose
+ * fine-tune is broken on purpose (LR=50: gate fails, exit 3, production unchanged), and a night
+ * whose log comes from another system (all user ids new: drift alarm, exit 3 before training).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BIN, REPO, rec, tempDir, type RunResult } from './helpers.js';
+
+const SCRIPT = join(REPO, 'examples/nightly.sh');
+const dir = tempDir('rec-nightly-');
+const state = join(dir, 'nightly');
+const production = join(state, 'production');
+
+function nightly(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+  return new Promise((done, fail) => {
+    const child = spawn('bash', [SCRIPT, ...args], {
+      cwd: dir,
+      env: { ...process.env, CI: 'true', REC_LOG_LEVEL: '', REC: `${process.execPath} ${BIN}`, NIGHTLY_DIR: state, BACKEND: 'cpu', TRAIN_ARGS: '--dim 16', BOOTSTRAP_EPOCHS: '8', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', fail);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      done({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Every path under the state folder with its size and mtime (links: their target). */
+function snapshot(root: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      const l = lstatSync(p);
+      if (l.isSymbolicLink()) out.push(`${p} -> ${realpathSync(p)}`);
+      else if (l.isDirectory()) walk(p);
+      else out.push(`${p} ${l.size} ${l.mtimeMs}`);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/** Users whose first row is on day 4: the bootstrap model saw them only in its test day. */
+let dayFourUsers: string[] = [];
+
+beforeAll(async () => {
+  const log = join(dir, 'shop.csv');
+  const s = await rec(['synth', '--out', log, '--users', '400', '--items', '300', '--events', '12000', '--days', '8', '--seed', '5']);
+  expect(s.code, s.stderr).toBe(0);
+  const [header, ...rows] = readFileSync(log, 'utf8').trim().split('\n');
+  const ts = (line: string) => Number(line.split(',')[4]);
+  const t0 = Math.min(...rows.map(ts));
+  const days: string[][] = Array.from({ length: 8 }, () => []);
+  for (const line of rows) days[Math.floor((ts(line) - t0) / 86_400)].push(line);
+  const write = (name: string, lines: string[]) => writeFileSync(join(dir, name), `${header}\n${lines.join('\n')}\n`);
+  write('history.csv', days.slice(0, 5).flat());
+  for (const d of [5, 6]) write(`day${d}.csv`, days[d]);
+  // Another system's export: same shop, but every user id is foreign.
+  write('day7.csv', days[7].map((line) => `x${line}`));
+  const before = new Set(days.slice(0, 4).flatMap((d) => d.map((line) => line.split(',')[0])));
+  dayFourUsers = [...new Set(days[4].map((line) => line.split(',')[0]))].filter((u) => !before.has(u));
+}, 30_000);
+
+describe('examples/nightly.sh', () => {
+  it('bootstraps, then a night with a passing gate fine-tunes production and promotes it; users first seen in the new rows are warm', async () => {
+    const boot = await nightly(['history.csv']);
+    expect(boot.code, boot.stderr).toBe(0);
+    expect(realpathSync(production)).toBe(realpathSync(join(state, 'checkpoints/history')));
+
+    const night = await nightly(['day5.csv']);
+    expect(night.code, night.stderr).toBe(0);
+    expect(night.stderr).toMatch(/--replay 0\.5: training on the \d+ rows after/);
+    expect(night.stdout).toMatch(/quality gates passed/);
+    expect(realpathSync(production)).toBe(realpathSync(join(state, 'checkpoints/day5')));
+    const run = JSON.parse(readFileSync(join(state, 'checkpoints/day5/run.json'), 'utf8')) as { parents: { path: string }[]; fine_tune: { users: { added: number } } };
+    // The parent is recorded as the checkpoint production pointed at, not as the link.
+    expect(run.parents[0].path).toBe(realpathSync(join(state, 'checkpoints/history')));
+    expect(run.fine_tune.users.added).toBeGreaterThan(0);
+    // Production never trained on users first seen on day 4: the gate compared the two on the users both evaluate.
+    const gate = JSON.parse(readFileSync(join(state, 'checkpoints/day5/eval-test-full.json'), 'utf8')) as {
+      gates: { passed: boolean };
+      users: { evaluated: number };
+      baseline: { pointer: string; compared: { users: number; only_checkpoint: number; only_baseline: number; relevant_missed: { checkpoint: number; baseline: number } } };
+    };
+    expect(gate.gates.passed).toBe(true);
+    expect(gate.baseline.pointer).toBe(production);
+    expect(gate.baseline.compared.only_checkpoint).toBeGreaterThan(0);
+    expect(gate.baseline.compared.users + gate.baseline.compared.only_checkpoint).toBe(gate.users.evaluated);
+    // Production cannot rank what it never trained on; the candidate knows production's whole catalogue.
+    expect(gate.baseline.compared.relevant_missed.checkpoint).toBe(0);
+
+    expect(dayFourUsers.length).toBeGreaterThan(0);
+    const user = dayFourUsers[0];
+    const warm = await rec(['recommend', production, '--user', user, '--k', '5', '--json', '--backend', 'cpu']);
+    expect(warm.code, warm.stderr).toBe(0);
+    expect(JSON.parse(warm.stdout).recommendations[0]).toMatchObject({ user, cold: false });
+    const stale = await rec(['recommend', join(state, 'checkpoints/history'), '--user', user, '--k', '5', '--json', '--backend', 'cpu']);
+    expect(JSON.parse(stale.stdout).recommendations[0]).toMatchObject({ user, cold: true });
+  }, 60_000);
+
+  it('a rerun of the same night changes nothing (exit 0)', async () => {
+    const before = snapshot(state);
+    const again = await nightly(['day5.csv']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/already in the current dataset/);
+    expect(again.stderr).toMatch(/nothing to do/);
+    expect(snapshot(state)).toEqual(before);
+  }, 30_000);
+
+  it('a night whose fine-tune fails the gate exits 3 and leaves production unchanged', async () => {
+    const history = readFileSync(join(state, 'promotions.jsonl'), 'utf8');
+    const bad = await nightly(['day6.csv'], { LR: '50' });
+    expect(bad.code, bad.stderr).toBe(3);
+    expect(bad.stderr).toMatch(/quality gate failed: ndcg@20/);
+    expect(bad.stderr).toMatch(/production stays checkpoints\/day5/);
+    expect(realpathSync(production)).toBe(realpathSync(join(state, 'checkpoints/day5')));
+    expect(readFileSync(join(state, 'promotions.jsonl'), 'utf8')).toBe(history);
+    // A rerun evaluates the same checkpoint again, without training it again, and fails the same way.
+    const rerun = await nightly(['day6.csv']);
+    expect(rerun.code, rerun.stderr).toBe(3);
+    expect(rerun.stderr).toMatch(/already trained \(completed\)/);
+    expect(realpathSync(production)).toBe(realpathSync(join(state, 'checkpoints/day5')));
+    // An older night run again after a later one was accepted does nothing (no demotion).
+    const older = await nightly(['day5.csv']);
+    expect(older.code, older.stderr).toBe(0);
+    expect(older.stderr).toMatch(/accepted after this night/);
+    // rec promote itself refuses it too.
+    const promote = await rec(['promote', join(state, 'checkpoints/day6'), '--to', state]);
+    expect(promote.code).toBe(3);
+    expect(realpathSync(production)).toBe(realpathSync(join(state, 'checkpoints/day5')));
+  }, 30_000);
+
+  it('a log with a drift alarm exits 3 before training: no dataset, no checkpoint, production unchanged', async () => {
+    const current = realpathSync(join(state, 'current'));
+    const drift = await nightly(['day7.csv']);
+    expect(drift.code, drift.stderr).toBe(3);
+    expect(drift.stderr).toMatch(/new_users/);
+    expect(drift.stderr).toMatch(/drift alarm/);
+    expect(existsSync(join(state, 'data/day7'))).toBe(false);
+    expect(existsSync(join(state, 'checkpoints/day7'))).toBe(false);
+    expect(realpathSync(join(state, 'current'))).toBe(current);
+    expect(realpathSync(production)).toBe(realpathSync(join(state, 'checkpoints/day5')));
+    expect(statSync(SCRIPT).mode & 0o111).not.toBe(0);
+  }, 30_000);
+});
