@@ -95,6 +95,8 @@ export const trainSchema = z.strictObject({
   freeze: z.array(z.string()).default([]),
   /** Checkpoints to initialise from (`--init-from`, repeatable): one of the same model, or a gmf and an mlp one for neumf. */
   init_from: z.array(z.string()).default([]),
+  /** Replicas of synchronous data-parallel training (main thread + worker threads); auto: the cores this process may use. */
+  workers: z.union([positiveInt, z.literal('auto')]).default('auto'),
 });
 
 export const evalSchema = z.strictObject({
