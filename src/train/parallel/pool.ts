@@ -2,9 +2,9 @@
  * Synchronous data-parallel training (PRODUCT §7, `--workers N`): the main thread is replica 0 and
  * W − 1 worker threads hold the other replicas. Each step's batch is split into W fixed contiguous
  * shards; every replica computes its shard's gradients, the main thread reduces them in shard
- * order (replica.ts reduceShards) into shared memory and applies the update, and each worker
- * applies the same reduced gradients when its next message arrives (before computing anything),
- * so all replicas hold the same weights whenever they compute. Results depend on the seed and W.
+ * order (replica.ts reduceShards) into shared memory, tells the workers to apply it, and applies
+ * it itself meanwhile; a worker handles its messages in order, so it has applied step s before it
+ * computes anything of step s + 1, and all replicas hold the same weights whenever they compute. Results depend on the seed and W.
  *
  * Memory: the epoch's arrays, every shard's gradients and the reduced gradients live in
  * SharedArrayBuffers; the only copies are a gradient tensor's values out of the engine (wasm
@@ -197,7 +197,11 @@ export async function startParallelTask(opts: ParallelTaskOptions): Promise<Para
         shardBufs.map((b) => b[parity]),
         reduced[parity],
       );
-      if (Number.isFinite(loss)) replica.applyStep(shards, reduced[parity]);
+      if (Number.isFinite(loss)) {
+        // Workers apply while the main thread does: the update is off the next step's critical path.
+        post({ type: 'apply' });
+        replica.applyStep(shards, reduced[parity]);
+      }
       return loss;
     },
     setLearningRate(lr) {

@@ -26,6 +26,8 @@ export type ToWorker =
   | InitMessage
   | { type: 'epoch'; arrays: EpochArrays; size: number }
   | { type: 'lr'; lr: number }
+  /** The step's reduced gradients are written: apply them now, beside the main thread. */
+  | { type: 'apply' }
   | { type: 'step'; shards: Shard[]; index: number; parity: 0 | 1 };
 
 export type FromWorker =

@@ -1,8 +1,9 @@
 /**
  * Entry of a training worker thread (pool.ts starts it from the compiled dist/ file). It holds one
  * replica: its own engine (the main thread's engine name) and model, rebuilt from the main
- * thread's weights and optimizer state. Per step it first applies the previous step's reduced
- * update (which the main thread wrote before sending this step), then computes its shard.
+ * thread's weights and optimizer state. Per step it computes its shard, then applies the step's
+ * reduced update when the main thread says it is written (`apply`; any later message also
+ * applies a pending update first, so an update always lands before the next shard).
  */
 import { parentPort } from 'node:worker_threads';
 import { initEngine } from '../../engine/backend.js';
@@ -42,6 +43,7 @@ async function handle(m: ToWorker): Promise<void> {
   const r = replica;
   if (r === null) throw new Error(`message ${m.type} before init`);
   flush(r);
+  if (m.type === 'apply') return;
   if (m.type === 'epoch') r.setEpoch(m.arrays, m.size);
   else if (m.type === 'lr') r.setLearningRate(m.lr);
   else {
