@@ -1,12 +1,11 @@
 /**
- * How many replicas `--workers N|auto` means for a run (PRODUCT §7). `auto` takes the cores this
- * process may use, capped so that every shard keeps enough examples to amortise a step's fixed
- * engine costs; the tfjs-node engines thread themselves (TensorFlow's own pool) and get 1.
+ * How many replicas `--workers N|auto` means for a run (PRODUCT §7). `auto` takes what
+ * engine/workers.ts autoWorkers gives the engine, capped so that every shard keeps enough examples
+ * to amortise a step's fixed engine costs; the tfjs-node engines thread themselves and get 1.
  */
 import { availableParallelism } from 'node:os';
+import { autoWorkers } from '../../engine/workers.js';
 
-/** `auto` never goes above this many replicas: each holds a whole model and engine heap. */
-export const AUTO_MAX_WORKERS = 16;
 /** `auto` keeps at least this many examples in each shard of a full batch. */
 export const AUTO_MIN_SHARD = 64;
 
@@ -16,12 +15,6 @@ export interface WorkersChoice {
   workers: number;
   /** Why fewer replicas than asked or than cores, for the log; null when nothing was capped. */
   reason: string | null;
-}
-
-/** The replicas `auto` would use on this machine for an engine, before any batch-size cap. */
-export function autoWorkers(engine: string, cores = availableParallelism()): number {
-  if (engine === 'node' || engine === 'node-gpu') return 1;
-  return Math.max(1, Math.min(cores, AUTO_MAX_WORKERS));
 }
 
 export function resolveWorkers(
