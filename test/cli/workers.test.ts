@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BIN, rec, tempDir } from './helpers.js';
@@ -56,6 +57,14 @@ describe('--workers', () => {
     expect(weightsHash(again)).toBe(weightsHash(reference));
     expect(runJson(again).workers).toBe(2);
   }, 150_000);
+
+  it('rec doctor reports the count auto would use', async () => {
+    const r = await rec(['doctor', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { auto: string; cores: number; workers_auto: number };
+    expect(report.cores).toBe(availableParallelism());
+    expect(report.workers_auto).toBe(report.auto === 'node' || report.auto === 'node-gpu' ? 1 : Math.min(availableParallelism(), 16));
+  });
 
   it('1 worker is the single-thread path: no threads started, run.json says 1', async () => {
     const one = join(dir, 'one');

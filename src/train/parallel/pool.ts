@@ -116,7 +116,9 @@ export async function startParallelTask(opts: ParallelTaskOptions): Promise<Para
 
   try {
     for (let k = 1; k < W; k++) {
-      const worker = new Worker(entry);
+      // The worker's stdout goes to stderr: `--json` output on stdout stays the main thread's alone.
+      const worker = new Worker(entry, { stdout: true });
+      worker.stdout.pipe(process.stderr);
       workers.push(worker);
       worker.on('message', (m: FromWorker) => {
         if (m.type === 'error') {
