@@ -21,7 +21,7 @@ import { resolveWorkers } from './workers.js';
  * `auto` (auto depends on the machine; the count decides the shards, hence the results); an
  * explicit `--workers N` on resume wins. Checkpoints from before `--workers` trained on one thread.
  */
-export function workersFor(config: Config, previous: RunJson | null, engine: EngineName, fusedStep: boolean, log: Logger): number {
+export function workersFor(config: Config, previous: Pick<RunJson, 'workers'> | null, engine: EngineName, fusedStep: boolean, log: Logger): number {
   let setting = config.train.workers;
   if (previous !== null && setting === 'auto') setting = previous.workers ?? 1;
   const choice = resolveWorkers(setting, {

@@ -10,6 +10,7 @@ import { pairStep } from '../../../../src/train/pair-step.js';
 import { createDenseParamUpdater } from '../../../../src/train/params.js';
 import { createPairReplica } from '../../../../src/train/parallel/pair-replica.js';
 import { layoutSizes, reduceShards, splitShards, type GradientBuffers, type GradientLayout } from '../../../../src/train/parallel/replica.js';
+import { workersFor } from '../../../../src/train/parallel/train-pair.js';
 import { resolveWorkers } from '../../../../src/train/parallel/workers.js';
 import { silentLogger } from '../../../../src/util/log.js';
 import { Prng } from '../../../../src/util/prng.js';
@@ -150,5 +151,21 @@ describe('resolveWorkers', () => {
     expect(resolveWorkers(3, { engine: 'cpu', batchSize: 4096, cores: 2, parallelizable: true }).workers).toBe(3);
     expect(resolveWorkers(3, { engine: 'cpu', batchSize: 2, cores: 2, parallelizable: true }).workers).toBe(2);
     expect(resolveWorkers('auto', { engine: 'wasm', batchSize: 4096, cores: 8, parallelizable: false, why: 'fused' })).toEqual({ workers: 1, reason: 'one thread: fused' });
+  });
+});
+
+describe('workersFor', () => {
+  const config = (workers: number | 'auto', extra: Record<string, unknown> = {}) => configSchema.parse({ train: { model: 'neumf', batch_size: 4096, workers, ...extra } });
+  const previous = (workers: number | undefined) => ({ workers });
+  it('a resumed auto run keeps the count it started with (1 for checkpoints from before --workers); an explicit count wins', () => {
+    expect(workersFor(config('auto'), previous(3), 'wasm', false, silentLogger)).toBe(3);
+    expect(workersFor(config('auto'), previous(undefined), 'wasm', false, silentLogger)).toBe(1);
+    expect(workersFor(config(2), previous(3), 'wasm', false, silentLogger)).toBe(2);
+  });
+  it('the fused step, --dense and the tfjs-node engines train on one thread', () => {
+    expect(workersFor(config(2), null, 'wasm', true, silentLogger)).toBe(1);
+    expect(workersFor(config(2, { sparse: false }), null, 'cpu', false, silentLogger)).toBe(1);
+    expect(workersFor(config(2), null, 'node', false, silentLogger)).toBe(1);
+    expect(workersFor(config(2), null, 'cpu', false, silentLogger)).toBe(2);
   });
 });
