@@ -9,8 +9,12 @@
  * validation); the median over epochs 2-3 (epoch 1 includes every replica's engine warm-up).
  * `workers_used` is what run.json recorded. The full run takes about an hour on 2 idle cores.
  *
- *   node dist/bench/workers.js [--quick]   writes bench/results/workers.json (workers-quick.json)
+ *   node dist/bench/workers.js [--quick] [--epochs N] [--cases TEXT,...]
+ *                                           writes bench/results/workers.json (workers-quick.json)
  *   npm run bench -- workers [--quick]
+ *
+ * --epochs (default 3; at least 2 so the median skips the warm-up epoch) and --cases (run only the
+ * cases whose name contains one of the texts, e.g. "factor 64") make a shorter idle-machine run.
  *
  * --quick trains one epoch on the first 60,000 training rows of the NCF split (ML-100K whole) and
  * skips torch, which has no subset option: a smoke run, not a comparison.
@@ -78,7 +82,7 @@ const CASES: CaseSpec[] = [
   }),
 ];
 
-export async function runWorkersBench(opts: { quick?: boolean; out?: string | null; log?: (s: string) => void } = {}): Promise<WorkersBenchResult> {
+export async function runWorkersBench(opts: { quick?: boolean; out?: string | null; log?: (s: string) => void; epochs?: number; cases?: readonly string[] } = {}): Promise<WorkersBenchResult> {
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const quick = opts.quick === true;
   const out = opts.out === undefined ? join(REPO, 'bench/results', quick ? 'workers-quick.json' : 'workers.json') : opts.out;
@@ -94,7 +98,8 @@ export async function runWorkersBench(opts: { quick?: boolean; out?: string | nu
   const torch = !quick && hasTorch();
   if (quick) result.note = `quick: 1 epoch, NCF on its first ${QUICK_ROWS} training rows; torch skipped`;
   else if (!torch) result.note = 'torch comparison skipped: /usr/bin/python3 lacks torch/pandas (apt-get install -y python3-torch python3-pandas)';
-  const epochs = quick ? 1 : 3;
+  const epochs = quick ? 1 : (opts.epochs ?? 3);
+  const cases = opts.cases && opts.cases.length > 0 ? CASES.filter((c) => opts.cases?.some((t) => c.name.includes(t))) : CASES;
   const work = await mkdtemp(join(tmpdir(), 'rec-workers-bench-'));
   try {
     const data = { ml100k: join(work, 'ml100k'), ncf: join(work, 'ncf') };
@@ -110,7 +115,7 @@ export async function runWorkersBench(opts: { quick?: boolean; out?: string | nu
       writeFileSync(ncfTrain, `${head}\n`);
     }
     prep([ncfTrain, '--out', data.ncf, '--format', 'tsv', '--no-header', '--columns', 'user=0,item=1,rating=2,ts=3', '--ts-unit', 's', '--feedback', 'implicit', '--split', 'none', '--max-rejects', '0']);
-    for (const spec of CASES) {
+    for (const spec of cases) {
       const c: WorkersCase = { name: spec.name, runs: [], ratio_2_over_1: null, torch: null };
       for (const workers of [1, 2]) {
         const ck = join(work, `ck-${result.cases.length}-${workers}`);
@@ -156,7 +161,12 @@ export async function runWorkersBench(opts: { quick?: boolean; out?: string | nu
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  runWorkersBench({ quick: process.argv.includes('--quick') })
+  const flag = (name: string) => {
+    const i = process.argv.indexOf(name);
+    return i >= 0 ? process.argv[i + 1] : undefined;
+  };
+  const epochs = flag('--epochs');
+  runWorkersBench({ quick: process.argv.includes('--quick'), epochs: epochs === undefined ? undefined : Math.max(2, Number(epochs)), cases: flag('--cases')?.split(',') })
     .then((r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`))
     .catch((error: unknown) => {
       process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
