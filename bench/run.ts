@@ -16,6 +16,7 @@ import { runNcfBench } from './ncf.js';
 import { runNightlyBench } from './nightly.js';
 import { runStartupBench } from './startup.js';
 import { runTrainBench } from './train.js';
+import { runWorkersBench } from './workers.js';
 
 interface Bench {
   /** What it measures (for --list). */
@@ -52,6 +53,13 @@ const BENCHES: Record<string, Bench> = {
     run: async ({ quick }) => {
       const r = await runNightlyBench({ quick });
       return { datasets: r.datasets.map((d) => ({ name: d.name, periods: d.periods, nights: d.nights.length - 1, mean: d.mean, vs_scratch: d.vs_scratch, notes: d.notes })), notes: r.notes };
+    },
+  },
+  workers: {
+    about: 'epoch time at --workers 1 and 2: MF on ML-100K u1 (dim 64, batch 1024), NeuMF factor 8 and 64 on the NCF split (batch 256 and the shipped default), each beside torch_ref.py (bench/results/workers.json)',
+    run: async ({ quick }) => {
+      const r = await runWorkersBench({ quick });
+      return { cores: r.cores, cases: r.cases.map((c) => ({ name: c.name, epoch_s: c.runs.map((x) => [x.workers_requested, x.workers_used, x.epoch_seconds_median]), ratio_2_over_1: c.ratio_2_over_1, torch_epoch_s: c.torch?.epoch_seconds_median ?? null })), note: r.note };
     },
   },
   prep: {

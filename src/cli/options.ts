@@ -11,7 +11,7 @@ import { UsageError, describeValue } from '../util/errors.js';
 import { parseDecimal, parseSafeInteger } from '../util/numbers.js';
 
 export type CommandName = 'prep' | 'train' | 'eval' | 'recommend' | 'synth' | 'doctor' | 'runs' | 'report' | 'promote' | 'drift';
-type ValueType = 'int' | 'number' | 'string' | 'bool' | 'intList' | 'stringList' | 'countOrPercent' | 'nullableBool';
+type ValueType = 'int' | 'number' | 'string' | 'bool' | 'intList' | 'stringList' | 'countOrPercent' | 'nullableBool' | 'intOrAuto';
 
 export interface OptionSpec {
   /** Dotted config key (`train.batch_size`). */
@@ -80,6 +80,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'train.valid_from_train', flag: '--valid-from-train <fraction>', type: 'number', commands: TRAIN, description: 'carve a validation split out of train when the dataset has none' },
   { key: 'train.valid_users', flag: '--valid-users <n>', type: 'int', commands: TRAIN, description: 'most validation users ranked per epoch, a seeded sample (default: up to 10000, fewer for a large catalogue; 0: all)' },
   { key: 'train.save_every', flag: '--save-every <steps>', type: 'int', commands: TRAIN, description: 'also save a resumable state every N steps' },
+  { key: 'train.workers', flag: '--workers <n|auto>', type: 'intOrAuto', commands: TRAIN, description: 'threads of data-parallel training, each with its own engine and model replica (default auto: the cores available; 1: single-thread)' },
   { key: 'train.freeze', flag: '--freeze <parts>', type: 'stringList', commands: TRAIN, description: 'parameter groups kept fixed when fine-tuning, e.g. item_embedding' },
   { key: 'train.init_from', flag: '--init-from <ckpt>', type: 'stringList', commands: TRAIN, description: 'initialise from a checkpoint by raw id (repeatable; neumf: a gmf and an mlp checkpoint)' },
   { key: 'train.replay', flag: '--replay <fraction>', type: 'number', commands: TRAIN, description: 'with --init-from: train on the rows newer than the parent\'s data plus this fraction of them sampled from older rows each epoch (0: new rows only)' },
@@ -146,6 +147,12 @@ function parseValue(spec: OptionSpec, raw: unknown, origin: string): unknown {
       if (/^\d+(\.\d+)?%$/.test(text)) return text;
       if (!/^\d+$/.test(text) || Number.isNaN(parseSafeInteger(text))) fail('a count (e.g. 100) or a percentage (e.g. 5%)');
       return Number(text);
+    }
+    case 'intOrAuto': {
+      if (text === 'auto') return text;
+      const n = /^\d+$/.test(text) ? parseSafeInteger(text) : Number.NaN;
+      if (!(n >= 1)) fail('a positive integer (e.g. 2) or auto');
+      return n;
     }
     case 'bool':
     case 'nullableBool': {

@@ -101,6 +101,8 @@ export const trainSchema = z.strictObject({
    * null: the whole train split (src/train/fine-tune.ts).
    */
   replay: nonNegativeNumber.nullable().default(null),
+  /** Replicas of synchronous data-parallel training (main thread + worker threads); auto: the cores this process may use. */
+  workers: z.union([positiveInt, z.literal('auto')]).default('auto'),
 });
 
 export const evalSchema = z.strictObject({

@@ -10,6 +10,7 @@
  *   11.19.1: `npm install-scripts approve <pkg>`; `npm rebuild <pkg>` then runs the skipped script).
  * - Both packages register the same `tensorflow` backend, so only one may be installed.
  */
+import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type { Logger } from '../util/log.js';
 import {
@@ -25,6 +26,7 @@ import {
   type EngineInfo,
   type EngineName,
 } from './backend.js';
+import { autoWorkers } from './workers.js';
 
 export interface EngineProbe {
   name: EngineName;
@@ -50,6 +52,10 @@ export interface DoctorReport {
   engines: EngineProbe[];
   /** What `--backend auto` would pick here. */
   auto: EngineName;
+  /** Training threads `--workers auto` would use with that engine (fewer for a batch under 64 examples a thread). */
+  workers_auto: number;
+  /** Cores this process may use (os.availableParallelism). */
+  cores: number;
   gpu: {
     /** GPU rows from nvidia-smi (name, memory, driver), or from /proc when nvidia-smi is absent. */
     devices: string[];
@@ -89,6 +95,8 @@ export async function runDoctor(log: Logger, opts: { timeoutMs?: number } = {}):
     platform: `${process.platform}-${process.arch}`,
     engines,
     auto,
+    workers_auto: autoWorkers(auto),
+    cores: availableParallelism(),
     gpu: { devices, nvidia_smi: banner !== null, ...(driverCudaVersion !== undefined ? { driver_cuda_version: driverCudaVersion } : {}) },
     gpu_requirements: { package: `${NODE_PACKAGES['node-gpu']}@${tfjsVersion()}`, cuda: CUDA, cudnn: CUDNN, driver: DRIVER },
     advice: [],

@@ -62,6 +62,8 @@ export interface RunJson {
    * is exact, and loads check it.
    */
   weights_sha256?: Partial<Record<WeightsFile, string>>;
+  /** Replicas the run trained with (`--workers`, resolved); absent in checkpoints from before workers (1). */
+  workers?: number;
   /** Things about this run a reader should know (e.g. bce on explicit ratings); absent when none. */
   notes?: string[];
 }

@@ -16,8 +16,8 @@ export interface TrainTask {
   beginEpoch(rng: Prng): number;
   /** Examples in the current epoch (for examples/s). */
   epochExamples(): number;
-  /** Runs step `index` of the current epoch and returns its loss. */
-  step(index: number): number;
+  /** Runs step `index` of the current epoch and returns its loss (a promise when the step waits for worker threads). */
+  step(index: number): number | Promise<number>;
   setLearningRate(lr: number): void;
 }
 
@@ -108,7 +108,8 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
         await new Promise<void>((resolve) => setImmediate(resolve));
         lastYield = performance.now();
       }
-      const loss = task.step(s);
+      const result = task.step(s);
+      const loss = typeof result === 'number' ? result : await result;
       if (!Number.isFinite(loss)) {
         bar.stop();
         const kept = saved ? 'The last good state is kept in last/ and the best model in model/.' : 'No state had been saved yet.';

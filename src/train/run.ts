@@ -43,6 +43,8 @@ import { catalogueExtension, fineTuneRecord, planReplay, type Replay, replayEpoc
 import { createDenseParamUpdater, resolveFrozen } from './params.js';
 import { initialState, runLoop, type TrainTask } from './loop.js';
 import { learningRate } from './schedule.js';
+import type { ParallelTask } from './parallel/pool.js';
+import { startPairParallel, workersFor } from './parallel/train-pair.js';
 
 export interface TrainData {
   dir: string;
@@ -260,6 +262,8 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
     await writeCheckpointReadme(ckpt, config.train.model);
   }
   run.engine = req.engine.name;
+  const workers = workersFor(config, previous, req.engine.name, config.train.fused && config.train.sparse && fusable(model), io.log);
+  run.workers = workers;
   await writeRunJson(ckpt, run);
 
   const tables = Object.fromEntries(model.tables.map((t) => [t.name, t.variable]));
@@ -292,9 +296,10 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   const fusedUpdaters = { view: (t: tf.Variable) => sparse.view(t), prepareRows: (t: tf.Variable, rows: Int32Array) => sparse.prepareRows(t, rows), applyPrepared: (t: tf.Variable, c: number) => sparse.applyPrepared(t, c), applyDense: (v: tf.Variable, g: Float32Array) => params.applyArray(v, g) };
   const pool = loss === 'mse' ? null : negativePool(positives.train);
   if (pool !== null) io.log.info(`negatives are drawn from the ${pool.length} items with training rows; the other ${data.numItems - pool.length} (only in valid/test) are never trained as negatives`);
-  const task: TrainTask = {
+  const makeEpoch = (rng: Prng) => buildEpoch(replay ? replayEpoch(replay, rng) : positives.train, sets, loss, config.train.negatives, rng, pool);
+  const single: TrainTask = {
     beginEpoch(rng) {
-      epoch = buildEpoch(replay ? replayEpoch(replay, rng) : positives.train, sets, loss, config.train.negatives, rng, pool);
+      epoch = makeEpoch(rng);
       return Math.ceil(epoch.size / batchSize);
     },
     epochExamples: () => epoch?.size ?? 0,
@@ -349,9 +354,11 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   const tb = await openEventWriter(join(ckpt, TB_DIR));
   const monitor = req.validator && req.monitor ? { ...req.monitor, patience: config.train.early_stopping.patience } : null;
   let outcome: RunJson['status'] = 'failed';
+  let parallel: ParallelTask | null = null;
   try {
+    if (workers > 1) parallel = await startPairParallel({ workers, config, engine: req.engine.name, model, sparse, params, frozen, loss, optimizer: optCfg, makeEpoch, log: io.log });
     const result = await runLoop(
-      task,
+      parallel?.task ?? single,
       state,
       {
         epochs: config.train.epochs,
@@ -404,6 +411,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
     throw error;
   } finally {
     dense.dispose();
+    await parallel?.close();
   }
   run.status = outcome;
   run.timings.finished = new Date().toISOString();

@@ -12,7 +12,11 @@ function describe(report: DoctorReport): string {
       .join(', ');
     lines.push(`  ${e.name.padEnd(9)} ${state}${extra ? ` (${extra})` : ''}${e.error && e.installed && !e.loads ? `\n            ${e.error}` : ''}`);
   }
-  lines.push('', `--backend auto picks: ${report.auto}`, '', 'GPU:');
+  lines.push('', `--backend auto picks: ${report.auto}`);
+  lines.push(
+    `--workers auto trains mlp and neumf on ${report.workers_auto} thread${report.workers_auto === 1 ? '' : 's'} with it (${report.cores} core${report.cores === 1 ? '' : 's'} available${report.auto === 'node' || report.auto === 'node-gpu' ? '; TensorFlow threads each op itself' : ''}; fewer when a batch has under 64 examples a thread); mf and gmf's fused step runs on one`,
+  );
+  lines.push('', 'GPU:');
   lines.push(report.gpu.devices.length ? report.gpu.devices.map((d) => `  ${d}`).join('\n') : '  no GPU visible');
   const r = report.gpu_requirements;
   lines.push('', `GPU engine: ${r.package} needs CUDA ${r.cuda}, cuDNN ${r.cudnn}, NVIDIA driver ${r.driver}.`, '', 'advice:');

@@ -1,0 +1,192 @@
+/**
+ * The data-parallel replica of the (user, item) models (mf, gmf, mlp, neumf): a shard's gradients
+ * come from the same autograd step as the single-thread trainer (pairStep, with updaters that copy
+ * the gradients out instead of applying them), and the reduced update goes through the same
+ * row-sparse and dense-parameter optimizers in the same order as pairStep applies them.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { ModelConfig, ModelName } from '../../config/schema.js';
+import { createRowSparseOptimizer, type OptimizerConfig, type OptimizerState, type RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
+import { namedWeights, type ModelShape, type PairModel } from '../../models/model.js';
+import { buildModel } from '../../models/registry.js';
+import { Prng } from '../../util/prng.js';
+import type { PairLoss } from '../pair-data.js';
+import { pairStep } from '../pair-step.js';
+import { createDenseParamUpdater, resolveFrozen, type DenseParamUpdater } from '../params.js';
+import type { GradientLayout, ReplicaTask, Shard } from './replica.js';
+
+export interface PairReplicaParts {
+  model: PairModel;
+  sparse: RowSparseOptimizer;
+  params: DenseParamUpdater;
+  frozen: ReadonlySet<string>;
+  loss: PairLoss;
+  l2: number;
+}
+
+/** What a worker needs to rebuild the main thread's replica (structured-clonable). */
+export interface PairReplicaInit {
+  family: 'pair';
+  model: ModelName;
+  modelConfig: ModelConfig;
+  shape: ModelShape;
+  seed: number;
+  /** 1.. for workers: seeds the replica's own dropout stream, so shards get different masks. */
+  replica: number;
+  optimizer: OptimizerConfig;
+  lr: number;
+  loss: PairLoss;
+  l2: number;
+  freeze: string[];
+  /** Every weight by its stable key (namedWeights). */
+  weights: Record<string, Float32Array>;
+  sparseState: OptimizerState;
+  paramsState: OptimizerState;
+  /** The main thread's layout: a worker whose model differs fails at start, not with wrong sums. */
+  layout: GradientLayout;
+}
+
+function widthOf(v: tf.Variable): number {
+  return v.rank === 2 ? v.shape[1] ?? 1 : 1;
+}
+
+export function pairLayout(parts: Pick<PairReplicaParts, 'model' | 'frozen' | 'loss'>): GradientLayout {
+  const { model, frozen, loss } = parts;
+  const keys = new Map(namedWeights(model.keras).map((w) => [w.variable.name, w.key]));
+  return {
+    rows: model.tables.filter((t) => !frozen.has(t.name)).map((t) => ({ name: t.name, width: widthOf(t.variable), perExample: loss === 'bpr' ? 2 : 1 })),
+    dense: model.dense.filter((v) => !frozen.has(v.name)).map((v) => ({ name: keys.get(v.name) ?? v.name, size: v.size })),
+  };
+}
+
+export function createPairReplica(parts: PairReplicaParts): ReplicaTask {
+  const { model, sparse, params, frozen, loss, l2 } = parts;
+  const layout = pairLayout(parts);
+  const tables = model.tables.filter((t) => !frozen.has(t.name));
+  const dense = model.dense.filter((v) => !frozen.has(v.name));
+  const tableIndex = new Map(tables.map((t, k) => [t.variable, k]));
+  const denseIndex = new Map(dense.map((v, k) => [v.name, k]));
+  let users: Int32Array = new Int32Array(0);
+  let items: Int32Array = new Int32Array(0);
+  let labels: Float32Array = new Float32Array(0);
+  let negatives: Int32Array | null = null;
+
+  const ids = (kind: 'user' | 'item', shards: readonly Shard[]): Int32Array => {
+    const per = loss === 'bpr' ? 2 : 1;
+    const out = new Int32Array(shards.reduce((s, sh) => s + (sh.hi - sh.lo) * per, 0));
+    let at = 0;
+    for (const { lo, hi } of shards) {
+      const first = kind === 'user' ? users.subarray(lo, hi) : items.subarray(lo, hi);
+      out.set(first, at);
+      at += hi - lo;
+      if (per === 2) {
+        // pairStep's bpr order: the shard's users twice; its positives, then its negatives.
+        out.set(kind === 'user' ? first : (negatives as Int32Array).subarray(lo, hi), at);
+        at += hi - lo;
+      }
+    }
+    return out;
+  };
+
+  return {
+    layout,
+    setEpoch(arrays) {
+      users = arrays.users as Int32Array;
+      items = arrays.items as Int32Array;
+      labels = arrays.labels as Float32Array;
+      negatives = (arrays.negatives as Int32Array | undefined) ?? null;
+    },
+    computeShard({ lo, hi }, out) {
+      const batch = {
+        users: users.subarray(lo, hi),
+        items: items.subarray(lo, hi),
+        labels: labels.subarray(lo, hi),
+        negatives: negatives ? negatives.subarray(lo, hi) : null,
+      };
+      return pairStep(
+        model,
+        batch,
+        loss,
+        l2,
+        true,
+        {
+          applyRows: (table, _rows, grads) => {
+            const k = tableIndex.get(table);
+            if (k === undefined) throw new Error(`computeShard: table ${table.name} is not trainable`);
+            out.rows[k].set(grads.dataSync());
+          },
+          applyDense: (grads) => {
+            for (const [name, g] of Object.entries(grads)) {
+              const k = denseIndex.get(name);
+              if (k === undefined) throw new Error(`computeShard: ${name} is not one of the model's dense variables`);
+              out.dense[k].set(g.dataSync());
+            }
+          },
+        },
+        frozen,
+      );
+    },
+    applyStep(shards, grads) {
+      const byKind = { user: ids('user', shards), item: ids('item', shards) };
+      tables.forEach((t, k) => {
+        const rows = byKind[t.kind];
+        sparse.applyRows(t.variable, rows, grads.rows[k].subarray(0, rows.length * layout.rows[k].width));
+      });
+      dense.forEach((v, k) => params.applyArray(v, grads.dense[k]));
+    },
+    setLearningRate(lr) {
+      sparse.setLearningRate(lr);
+      params.setLearningRate(lr);
+    },
+  };
+}
+
+/** The main thread's replica as a worker's init payload. */
+export function pairReplicaInit(
+  parts: PairReplicaParts & { name: ModelName; seed: number; optimizer: OptimizerConfig; freeze: readonly string[] },
+  replica: number,
+): PairReplicaInit {
+  const weights: Record<string, Float32Array> = {};
+  for (const w of namedWeights(parts.model.keras)) weights[w.key] = Float32Array.from(w.variable.dataSync() as Float32Array);
+  return {
+    family: 'pair',
+    model: parts.name,
+    modelConfig: parts.model.config,
+    shape: parts.model.shape,
+    seed: parts.seed,
+    replica,
+    optimizer: parts.optimizer,
+    lr: parts.sparse.learningRate,
+    loss: parts.loss,
+    l2: parts.l2,
+    freeze: [...parts.freeze],
+    weights,
+    sparseState: parts.sparse.getState(),
+    paramsState: parts.params.getState(),
+    layout: pairLayout(parts),
+  };
+}
+
+/** A worker's replica: the same model and optimizer state as the main thread's. */
+export function pairReplicaFromInit(init: PairReplicaInit): ReplicaTask {
+  // The initialisers' draws are overwritten below; the stream only has to differ per replica so
+  // that dropout (seeded from it) masks each shard differently.
+  const rng = Prng.fromSeed(init.seed, `model/init/replica${init.replica}`);
+  const model = buildModel(init.model, { config: init.modelConfig, shape: init.shape, nextSeed: () => rng.tfSeed() });
+  for (const w of namedWeights(model.keras)) {
+    const values = init.weights[w.key];
+    if (values === undefined || values.length !== w.variable.size) throw new Error(`replica ${init.replica}: no weights for ${w.key} (or a different size)`);
+    tf.tidy(() => w.variable.assign(tf.tensor(values, w.variable.shape, 'float32')));
+  }
+  const frozen = resolveFrozen(model, init.freeze);
+  const sparse = createRowSparseOptimizer(init.optimizer, Object.fromEntries(model.tables.map((t) => [t.name, t.variable])));
+  const params = createDenseParamUpdater(init.optimizer, model);
+  sparse.setState(init.sparseState);
+  params.setState(init.paramsState);
+  const replica = createPairReplica({ model, sparse, params, frozen, loss: init.loss, l2: init.l2 });
+  replica.setLearningRate(init.lr);
+  if (JSON.stringify(replica.layout) !== JSON.stringify(init.layout)) {
+    throw new Error(`replica ${init.replica}: gradient layout ${JSON.stringify(replica.layout)} differs from the main thread's ${JSON.stringify(init.layout)}`);
+  }
+  return replica;
+}

@@ -1,0 +1,215 @@
+/**
+ * Synchronous data-parallel training (PRODUCT §7, `--workers N`): the main thread is replica 0 and
+ * W − 1 worker threads hold the other replicas. Each step's batch is split into W fixed contiguous
+ * shards; every replica computes its shard's gradients, the main thread reduces them in shard
+ * order (replica.ts reduceShards) into shared memory, tells the workers to apply it, and applies
+ * it itself meanwhile; a worker handles its messages in order, so it has applied step s before it
+ * computes anything of step s + 1, and all replicas hold the same weights whenever they compute. Results depend on the seed and W.
+ *
+ * Memory: the epoch's arrays, every shard's gradients and the reduced gradients live in
+ * SharedArrayBuffers; the only copies are a gradient tensor's values out of the engine (wasm
+ * keeps them in its own heap) and the weights sent once at start.
+ *
+ * Reduced gradients are double-buffered by step parity: a worker reads step s's while the main
+ * thread may already be writing step s + 1's; step s + 2's waits for every worker's step s + 1
+ * answer, which it sends only after applying step s.
+ *
+ * Failures: a worker that throws answers with an error, one that dies emits `exit`; either ends
+ * the pending step with a RuntimeFailure (exit 1). `close()` terminates every worker and is
+ * called in a `finally` by the trainer, so no thread outlives the run.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { EngineName } from '../../engine/backend.js';
+import { RuntimeFailure } from '../../util/errors.js';
+import type { Logger } from '../../util/log.js';
+import type { Prng } from '../../util/prng.js';
+import type { TrainTask } from '../loop.js';
+import { shareArray, sharedBuffers, type FromWorker, type ReplicaInit, type ToWorker } from './protocol.js';
+import { layoutSizes, reduceShards, splitShards, type EpochArrays, type GradientBuffers, type ReplicaTask } from './replica.js';
+
+/** Test-only: the worker-computed step (1-based, counted from the pool's start) at which worker 1 throws. */
+export const TEST_FAIL_ENV = 'REC_TEST_WORKER_FAIL_AT_STEP';
+
+export interface ParallelTaskOptions {
+  /** Replicas including the main thread's (≥ 2). */
+  workers: number;
+  engine: EngineName;
+  batchSize: number;
+  /** The main thread's replica (replica 0). */
+  replica: ReplicaTask;
+  /** The init payload of replica `k` (1 … workers − 1), built from the main thread's current state. */
+  init(k: number): ReplicaInit;
+  /** Builds the epoch's examples on the main thread, from the epoch's PRNG. */
+  buildEpoch(rng: Prng): { arrays: EpochArrays; size: number };
+  log: Logger;
+}
+
+export interface ParallelTask {
+  task: TrainTask;
+  close(): Promise<void>;
+}
+
+/** The compiled worker entry: beside this file in dist/, or dist/'s copy when running from src/ (vitest). */
+export function workerEntry(): string {
+  const here = fileURLToPath(import.meta.url);
+  const beside = join(dirname(here), 'worker.js');
+  if (existsSync(beside)) return beside;
+  const fromSource = resolve(dirname(here), '../../../dist/src/train/parallel/worker.js');
+  if (existsSync(fromSource)) return fromSource;
+  throw new RuntimeFailure(`The training worker ${beside} is missing; run npm run build (it compiles src/ into dist/).`);
+}
+
+interface Waiter {
+  left: number;
+  losses: number[];
+  resolve(losses: number[]): void;
+  reject(error: Error): void;
+}
+
+export async function startParallelTask(opts: ParallelTaskOptions): Promise<ParallelTask> {
+  const W = opts.workers;
+  const { replica, batchSize } = opts;
+  const layout = replica.layout;
+  const shardSizes = layoutSizes(layout, Math.ceil(batchSize / W));
+  const stepSizes = layoutSizes(layout, batchSize);
+  const shardBufs: [GradientBuffers, GradientBuffers][] = Array.from({ length: W }, () => [sharedBuffers(shardSizes), sharedBuffers(shardSizes)]);
+  const reduced: [GradientBuffers, GradientBuffers] = [sharedBuffers(stepSizes), sharedBuffers(stepSizes)];
+  const rawFail = process.env[TEST_FAIL_ENV];
+  const failAtStep = rawFail !== undefined && /^\d+$/.test(rawFail) ? Number(rawFail) : null;
+
+  const entry = workerEntry();
+  const workers: Worker[] = [];
+  let closing = false;
+  let failure: Error | null = null;
+  let waiter: Waiter | null = null;
+  let where = 'start-up';
+  const fail = (error: Error) => {
+    failure ??= error;
+    const w = waiter;
+    waiter = null;
+    w?.reject(failure);
+  };
+  const workerFailure = (k: number, what: string) =>
+    new RuntimeFailure(
+      `training worker ${k} of ${W - 1} (--workers ${W}) failed during ${where}: ${what}. The run stops; the state saved last in last/ (at an epoch end or --save-every) is kept, and --resume continues from it.`,
+    );
+  const expect = (count: number): Promise<number[]> => {
+    const answers = new Promise<number[]>((resolve, reject) => {
+      if (failure) return reject(failure);
+      waiter = { left: count, losses: new Array<number>(count).fill(0), resolve, reject };
+    });
+    // When the main thread's own shard throws, nobody awaits this: its rejection is not news.
+    answers.catch(() => undefined);
+    return answers;
+  };
+
+  const close = async () => {
+    closing = true;
+    const w = waiter;
+    waiter = null;
+    w?.reject(new RuntimeFailure('training workers closed'));
+    await Promise.all(workers.map((worker) => worker.terminate()));
+  };
+
+  try {
+    for (let k = 1; k < W; k++) {
+      // The worker's stdout goes to stderr: `--json` output on stdout stays the main thread's alone.
+      const worker = new Worker(entry, { stdout: true });
+      worker.stdout.pipe(process.stderr);
+      workers.push(worker);
+      worker.on('message', (m: FromWorker) => {
+        if (m.type === 'error') {
+          opts.log.debug(`training worker ${k}: ${m.stack ?? m.message}`);
+          fail(workerFailure(k, m.message));
+          return;
+        }
+        const w = waiter;
+        if (w === null) return;
+        if (m.type === 'done') w.losses[k - 1] = m.loss;
+        w.left -= 1;
+        if (w.left === 0) {
+          waiter = null;
+          w.resolve(w.losses);
+        }
+      });
+      worker.on('error', (error) => fail(workerFailure(k, error.message)));
+      worker.on('exit', (code) => {
+        if (!closing) fail(workerFailure(k, `the thread exited with code ${code}`));
+      });
+    }
+    const ready = expect(W - 1);
+    workers.forEach((worker, j) => {
+      const k = j + 1;
+      const message: ToWorker = {
+        type: 'init',
+        engine: opts.engine,
+        init: opts.init(k),
+        shard: shardBufs[k],
+        reduced,
+        failAtStep: k === 1 ? failAtStep : null,
+      };
+      worker.postMessage(message);
+    });
+    await ready;
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  opts.log.info(`training on ${W} threads: the main thread and ${W - 1} worker${W === 2 ? '' : 's'}, each with its own engine and replica of the model`);
+
+  const post = (m: ToWorker) => {
+    for (const worker of workers) worker.postMessage(m);
+  };
+  let size = 0;
+  let count = 0;
+  const task: TrainTask = {
+    beginEpoch(rng) {
+      if (failure) throw failure;
+      const built = opts.buildEpoch(rng);
+      const arrays: Record<string, Int32Array | Float32Array> = {};
+      for (const [name, a] of Object.entries(built.arrays)) arrays[name] = shareArray(a);
+      size = built.size;
+      post({ type: 'epoch', arrays, size });
+      replica.setEpoch(arrays, size);
+      return Math.ceil(size / batchSize);
+    },
+    epochExamples: () => size,
+    async step(index) {
+      if (failure) throw failure;
+      const lo = index * batchSize;
+      const hi = Math.min(size, lo + batchSize);
+      const shards = splitShards(lo, hi, W);
+      const parity: 0 | 1 = (count & 1) === 0 ? 0 : 1;
+      count += 1;
+      where = `step ${index + 1} of the epoch`;
+      const answers = expect(W - 1);
+      workers.forEach((worker, j) => {
+        const m: ToWorker = { type: 'step', shards, index: j + 1, parity };
+        worker.postMessage(m);
+      });
+      const own = shards[0].hi > shards[0].lo ? replica.computeShard(shards[0], shardBufs[0][parity]) : 0;
+      const losses = await answers;
+      const loss = reduceShards(
+        layout,
+        shards,
+        [own, ...losses],
+        shardBufs.map((b) => b[parity]),
+        reduced[parity],
+      );
+      if (Number.isFinite(loss)) {
+        // Workers apply while the main thread does: the update is off the next step's critical path.
+        post({ type: 'apply' });
+        replica.applyStep(shards, reduced[parity]);
+      }
+      return loss;
+    },
+    setLearningRate(lr) {
+      replica.setLearningRate(lr);
+      post({ type: 'lr', lr });
+    },
+  };
+  return { task, close };
+}

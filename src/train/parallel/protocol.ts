@@ -1,0 +1,59 @@
+/**
+ * Messages between the training pool (main thread) and its worker threads, and the worker-side
+ * registry of model families. Buffers travel as SharedArrayBuffer-backed typed arrays: posting one
+ * shares it, so the per-step messages carry only indices and a loss.
+ */
+import type { EngineName } from '../../engine/backend.js';
+import type { PairReplicaInit } from './pair-replica.js';
+import type { EpochArrays, GradientBuffers, ReplicaTask, Shard } from './replica.js';
+
+/** One init payload per family; a new family adds its own to this union and to createReplica. */
+export type ReplicaInit = PairReplicaInit;
+
+export interface InitMessage {
+  type: 'init';
+  engine: EngineName;
+  init: ReplicaInit;
+  /** This worker's shard buffers, one per step parity. */
+  shard: [GradientBuffers, GradientBuffers];
+  /** The reduced gradients the main thread writes, one per step parity. */
+  reduced: [GradientBuffers, GradientBuffers];
+  /** Test-only (REC_TEST_WORKER_FAIL_AT_STEP): throw in the n-th step this worker computes. */
+  failAtStep: number | null;
+}
+
+export type ToWorker =
+  | InitMessage
+  | { type: 'epoch'; arrays: EpochArrays; size: number }
+  | { type: 'lr'; lr: number }
+  /** The step's reduced gradients are written: apply them now, beside the main thread. */
+  | { type: 'apply' }
+  | { type: 'step'; shards: Shard[]; index: number; parity: 0 | 1 };
+
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'done'; loss: number }
+  | { type: 'error'; message: string; stack?: string };
+
+export async function createReplica(init: ReplicaInit): Promise<ReplicaTask> {
+  switch (init.family) {
+    case 'pair': {
+      const { pairReplicaFromInit } = await import('./pair-replica.js');
+      return pairReplicaFromInit(init);
+    }
+  }
+}
+
+/** Allocates SharedArrayBuffer-backed buffers of the given sizes. */
+export function sharedBuffers(sizes: { rows: number[]; dense: number[] }): GradientBuffers {
+  const make = (n: number) => new Float32Array(new SharedArrayBuffer(Math.max(1, n) * Float32Array.BYTES_PER_ELEMENT), 0, n);
+  return { rows: sizes.rows.map(make), dense: sizes.dense.map(make) };
+}
+
+/** A copy of an array into shared memory. */
+export function shareArray<T extends Int32Array | Float32Array>(a: T): T {
+  const buffer = new SharedArrayBuffer(Math.max(1, a.byteLength));
+  const out = (a instanceof Int32Array ? new Int32Array(buffer, 0, a.length) : new Float32Array(buffer, 0, a.length)) as T;
+  out.set(a);
+  return out;
+}

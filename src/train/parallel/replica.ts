@@ -1,0 +1,126 @@
+/**
+ * What a model family implements to train data-parallel (PRODUCT §7, `--workers`). Every replica
+ * (the main thread and each worker thread) holds one ReplicaTask over its own copy of the model and
+ * its own optimizer state. A step is split in two so gradients can be reduced between the halves:
+ *
+ *   1. `computeShard`: loss and gradients of one contiguous shard of the step's examples, computed
+ *      from the replica's weights, which it does not change;
+ *   2. `applyStep`: the update from the whole step's reduced gradients (pool.ts: the shards' in
+ *      shard order, each weighted by its share of the batch, so they equal the full-batch mean's).
+ *
+ * Every replica applies the same reduced gradients with the same optimizer code, so replicas stay
+ * bit-identical and a run depends on its seed and the worker count only. The pool owns the epoch's
+ * arrays, the shared buffers and the reduction; a family only describes its gradient layout.
+ *
+ * Families: `pair` (pair-replica.ts: mf, gmf, mlp, neumf). A new family (a sequence model) adds a
+ * ReplicaTask, an init payload and an entry in families.ts.
+ */
+
+/** The epoch's examples, identical in every replica (SharedArrayBuffer-backed when parallel). */
+export type EpochArrays = Readonly<Record<string, Int32Array | Float32Array>>;
+
+/** A contiguous range [lo, hi) of the epoch's examples. */
+export interface Shard {
+  lo: number;
+  hi: number;
+}
+
+/**
+ * The gradients a shard produces. `rows[k]`: gradients of gathered rows of one row-sparse table,
+ * `perExample` rows per example, each `width` floats; `dense[k]`: one dense variable's gradient,
+ * `size` floats. Orders are fixed for the run and the same in every replica.
+ */
+export interface GradientLayout {
+  rows: readonly { name: string; width: number; perExample: number }[];
+  dense: readonly { name: string; size: number }[];
+}
+
+/** Row-major gradient buffers laid out as a GradientLayout (capacity: the largest shard or step). */
+export interface GradientBuffers {
+  rows: Float32Array[];
+  dense: Float32Array[];
+}
+
+export interface ReplicaTask {
+  readonly layout: GradientLayout;
+  /** Adopts the epoch's examples (`size` of them). */
+  setEpoch(arrays: EpochArrays, size: number): void;
+  /**
+   * Loss (mean over the shard) and the gradients of that mean, written from offset 0 of each of
+   * `out`'s buffers (rows: (hi − lo) · perExample rows). Returns the loss; a non-finite loss may
+   * leave `out` unwritten. Must not change the weights.
+   */
+  computeShard(shard: Shard, out: GradientBuffers): number;
+  /**
+   * The optimizer update of one step from its reduced gradients: `grads.rows[k]` holds the rows
+   * of `shards[0]`, then `shards[1]`, …, each shard's rows in computeShard's order.
+   */
+  applyStep(shards: readonly Shard[], grads: GradientBuffers): void;
+  setLearningRate(lr: number): void;
+}
+
+/** Floats each buffer of a layout needs for `examples` examples. */
+export function layoutSizes(layout: GradientLayout, examples: number): { rows: number[]; dense: number[] } {
+  return { rows: layout.rows.map((r) => examples * r.perExample * r.width), dense: layout.dense.map((d) => d.size) };
+}
+
+/**
+ * Splits [lo, hi) into `count` contiguous shards whose sizes differ by at most one (the first
+ * ones take the remainder). A shard may be empty when the step has fewer examples than shards.
+ */
+export function splitShards(lo: number, hi: number, count: number): Shard[] {
+  const n = hi - lo;
+  const base = Math.floor(n / count);
+  const extra = n - base * count;
+  const out: Shard[] = [];
+  let at = lo;
+  for (let k = 0; k < count; k++) {
+    const size = base + (k < extra ? 1 : 0);
+    out.push({ lo: at, hi: at + size });
+    at += size;
+  }
+  return out;
+}
+
+/**
+ * The reduction, the same arithmetic in every run: the shards' row gradients concatenated in shard
+ * order and their dense gradients summed in shard order, each shard weighted by its share of the
+ * step's examples (a shard's gradients are of its own mean loss; the step's loss is the mean over
+ * all its examples). Returns the weighted loss.
+ */
+export function reduceShards(layout: GradientLayout, shards: readonly Shard[], losses: readonly number[], parts: readonly GradientBuffers[], out: GradientBuffers): number {
+  const total = shards.reduce((s, sh) => s + (sh.hi - sh.lo), 0);
+  let loss = 0;
+  for (let k = 0; k < shards.length; k++) {
+    const n = shards[k].hi - shards[k].lo;
+    if (n > 0) loss += (n / total) * losses[k];
+  }
+  if (!Number.isFinite(loss)) return loss;
+  layout.rows.forEach((r, t) => {
+    const dst = out.rows[t];
+    let at = 0;
+    for (let k = 0; k < shards.length; k++) {
+      const n = shards[k].hi - shards[k].lo;
+      if (n === 0) continue;
+      const w = n / total;
+      const len = n * r.perExample * r.width;
+      const src = parts[k].rows[t];
+      for (let j = 0; j < len; j++) dst[at + j] = w * src[j];
+      at += len;
+    }
+  });
+  layout.dense.forEach((d, t) => {
+    const dst = out.dense[t];
+    let first = true;
+    for (let k = 0; k < shards.length; k++) {
+      const n = shards[k].hi - shards[k].lo;
+      if (n === 0) continue;
+      const w = n / total;
+      const src = parts[k].dense[t];
+      if (first) for (let j = 0; j < d.size; j++) dst[j] = w * src[j];
+      else for (let j = 0; j < d.size; j++) dst[j] += w * src[j];
+      first = false;
+    }
+  });
+  return loss;
+}

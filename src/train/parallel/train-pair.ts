@@ -1,0 +1,67 @@
+/**
+ * `--workers` for the (user, item) trainer (run.ts): how many replicas a run uses, and the pool
+ * over pair replicas. Kept apart from run.ts so the trainer only chooses between its
+ * single-thread task and this one.
+ */
+import type { Config } from '../../config/schema.js';
+import type { EngineName } from '../../engine/backend.js';
+import type { OptimizerConfig, RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
+import type { RunJson } from '../../io/checkpoint.js';
+import type { PairModel } from '../../models/model.js';
+import type { Logger } from '../../util/log.js';
+import type { Prng } from '../../util/prng.js';
+import type { EpochExamples, PairLoss } from '../pair-data.js';
+import type { DenseParamUpdater } from '../params.js';
+import { createPairReplica, pairReplicaInit } from './pair-replica.js';
+import { startParallelTask, type ParallelTask } from './pool.js';
+import { resolveWorkers } from './workers.js';
+
+/**
+ * The replicas of this run. A resumed run keeps the count it started with when its setting is
+ * `auto` (auto depends on the machine; the count decides the shards, hence the results); an
+ * explicit `--workers N` on resume wins. Checkpoints from before `--workers` trained on one thread.
+ */
+export function workersFor(config: Config, previous: Pick<RunJson, 'workers'> | null, engine: EngineName, fusedStep: boolean, log: Logger): number {
+  let setting = config.train.workers;
+  if (previous !== null && setting === 'auto') setting = previous.workers ?? 1;
+  const choice = resolveWorkers(setting, {
+    engine,
+    batchSize: config.train.batch_size,
+    parallelizable: config.train.sparse && !fusedStep,
+    why: !config.train.sparse
+      ? '--dense differentiates whole tables, whose gradients are not split across workers'
+      : 'the fused MF/GMF step runs on one thread (it is faster than the autograd step on two: docs/benchmarks.md); --no-fused trains with the autograd step, which uses the workers',
+  });
+  if (choice.reason !== null) (setting === 'auto' ? log.debug : log.info)(choice.reason);
+  return choice.workers;
+}
+
+export interface PairParallelOptions {
+  workers: number;
+  config: Config;
+  engine: EngineName;
+  model: PairModel;
+  sparse: RowSparseOptimizer;
+  params: DenseParamUpdater;
+  frozen: ReadonlySet<string>;
+  loss: PairLoss;
+  optimizer: OptimizerConfig;
+  makeEpoch(rng: Prng): EpochExamples;
+  log: Logger;
+}
+
+export function startPairParallel(o: PairParallelOptions): Promise<ParallelTask> {
+  const parts = { model: o.model, sparse: o.sparse, params: o.params, frozen: o.frozen, loss: o.loss, l2: o.config.train.l2 };
+  return startParallelTask({
+    workers: o.workers,
+    engine: o.engine,
+    batchSize: o.config.train.batch_size,
+    replica: createPairReplica(parts),
+    init: (k) => pairReplicaInit({ ...parts, name: o.config.train.model, seed: o.config.seed, optimizer: o.optimizer, freeze: o.config.train.freeze }, k),
+    buildEpoch(rng) {
+      const e = o.makeEpoch(rng);
+      return { arrays: { users: e.users, items: e.items, labels: e.labels, ...(e.negatives ? { negatives: e.negatives } : {}) }, size: e.size };
+    },
+    log: o.log,
+  });
+}

@@ -1,0 +1,39 @@
+/**
+ * How many replicas `--workers N|auto` means for a run (PRODUCT §7). `auto` takes what
+ * engine/workers.ts autoWorkers gives the engine, capped so that every shard keeps enough examples
+ * to amortise a step's fixed engine costs; the tfjs-node engines thread themselves and get 1.
+ */
+import { availableParallelism } from 'node:os';
+import { autoWorkers } from '../../engine/workers.js';
+
+/** `auto` keeps at least this many examples in each shard of a full batch. */
+export const AUTO_MIN_SHARD = 64;
+
+export type WorkersSetting = number | 'auto';
+
+export interface WorkersChoice {
+  workers: number;
+  /** Why fewer replicas than asked or than cores, for the log; null when nothing was capped. */
+  reason: string | null;
+}
+
+export function resolveWorkers(
+  setting: WorkersSetting,
+  ctx: { engine: string; batchSize: number; cores?: number; parallelizable: boolean; why?: string },
+): WorkersChoice {
+  const cores = ctx.cores ?? availableParallelism();
+  if (ctx.engine === 'node' || ctx.engine === 'node-gpu') {
+    return { workers: 1, reason: setting !== 'auto' && setting > 1 ? `--workers ${setting} ignored: the ${ctx.engine} engine threads each op itself (TensorFlow's pool)` : null };
+  }
+  if (!ctx.parallelizable) {
+    return { workers: 1, reason: setting === 'auto' || setting > 1 ? `one thread: ${ctx.why ?? 'this training step has no data-parallel form'}` : null };
+  }
+  if (setting !== 'auto') {
+    if (setting > ctx.batchSize) return { workers: ctx.batchSize, reason: `--workers ${setting} lowered to the batch size ${ctx.batchSize} (one example per shard at least)` };
+    return { workers: setting, reason: null };
+  }
+  const byCores = autoWorkers(ctx.engine, cores);
+  const byBatch = Math.max(1, Math.floor(ctx.batchSize / AUTO_MIN_SHARD));
+  if (byBatch < byCores) return { workers: byBatch, reason: `workers auto: ${byBatch} of ${cores} cores (batch ${ctx.batchSize}: at least ${AUTO_MIN_SHARD} examples a shard)` };
+  return { workers: byCores, reason: null };
+}

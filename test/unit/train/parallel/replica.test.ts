@@ -1,0 +1,171 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { configSchema } from '../../../../src/config/schema.js';
+import { initEngine } from '../../../../src/engine/backend.js';
+import { createRowSparseOptimizer } from '../../../../src/engine/sparse-optimizer.js';
+import type { PairModel } from '../../../../src/models/model.js';
+import { buildModel } from '../../../../src/models/registry.js';
+import type { PairLoss } from '../../../../src/train/pair-data.js';
+import { pairStep } from '../../../../src/train/pair-step.js';
+import { createDenseParamUpdater } from '../../../../src/train/params.js';
+import { createPairReplica } from '../../../../src/train/parallel/pair-replica.js';
+import { layoutSizes, reduceShards, splitShards, type GradientBuffers, type GradientLayout } from '../../../../src/train/parallel/replica.js';
+import { workersFor } from '../../../../src/train/parallel/train-pair.js';
+import { resolveWorkers } from '../../../../src/train/parallel/workers.js';
+import { silentLogger } from '../../../../src/util/log.js';
+import { Prng } from '../../../../src/util/prng.js';
+
+const USERS = 30;
+const ITEMS = 25;
+const BATCH = 24;
+const STEPS = 4;
+
+function model(name: 'mf' | 'neumf'): PairModel {
+  const config = { ...configSchema.parse({}).model, dim: 4, layers: [16, 8, 4], dropout: 0, init_std: 0.3 };
+  let seed = 7;
+  return buildModel(name, { config, shape: { users: USERS, items: ITEMS, globalMean: 3 }, nextSeed: () => seed++ });
+}
+
+function parts(m: PairModel, loss: PairLoss, optimizer: 'adam' | 'sgd') {
+  const cfg = { name: optimizer, lr: 0.05 };
+  const sparse = createRowSparseOptimizer(cfg, Object.fromEntries(m.tables.map((t) => [t.name, t.variable])));
+  const params = createDenseParamUpdater(cfg, m);
+  return { model: m, sparse, params, frozen: new Set<string>(), loss, l2: 0.01 };
+}
+
+function epoch(loss: PairLoss) {
+  const rng = Prng.fromSeed(3, 'test');
+  const n = BATCH * STEPS;
+  const users = Int32Array.from({ length: n }, () => rng.int(USERS));
+  const items = Int32Array.from({ length: n }, () => rng.int(ITEMS));
+  const labels = Float32Array.from({ length: n }, () => (loss === 'mse' ? 1 + rng.int(5) : rng.int(2)));
+  const negatives = loss === 'bpr' ? Int32Array.from({ length: n }, () => rng.int(ITEMS)) : null;
+  return { users, items, labels, negatives, size: n };
+}
+
+const weights = (m: PairModel) => m.keras.weights.map((w) => Array.from(w.read().dataSync()));
+
+function buffers(layout: GradientLayout, examples: number): GradientBuffers {
+  const s = layoutSizes(layout, examples);
+  return { rows: s.rows.map((n) => new Float32Array(n)), dense: s.dense.map((n) => new Float32Array(n)) };
+}
+
+/** The pool's step, in one thread: every shard on the same replica, then the reduced update. */
+function replicaSteps(m: PairModel, loss: PairLoss, shardsPerStep: number, optimizer: 'adam' | 'sgd'): number[] {
+  const e = epoch(loss);
+  const replica = createPairReplica(parts(m, loss, optimizer));
+  replica.setEpoch({ users: e.users, items: e.items, labels: e.labels, ...(e.negatives ? { negatives: e.negatives } : {}) }, e.size);
+  const out: number[] = [];
+  for (let s = 0; s < STEPS; s++) {
+    const shards = splitShards(s * BATCH, (s + 1) * BATCH, shardsPerStep);
+    const partsOut = shards.map(() => buffers(replica.layout, BATCH));
+    const losses = shards.map((sh, k) => replica.computeShard(sh, partsOut[k]));
+    const reduced = buffers(replica.layout, BATCH);
+    out.push(reduceShards(replica.layout, shards, losses, partsOut, reduced));
+    replica.applyStep(shards, reduced);
+  }
+  return out;
+}
+
+/** The single-thread trainer's step (run.ts): pairStep with the optimizers applied directly. */
+function singleSteps(m: PairModel, loss: PairLoss, optimizer: 'adam' | 'sgd'): number[] {
+  const e = epoch(loss);
+  const p = parts(m, loss, optimizer);
+  const updaters = { applyRows: (t: tf.Variable, r: Int32Array, g: tf.Tensor2D) => p.sparse.applyRows(t, r, g), applyDense: (g: tf.NamedTensorMap) => void p.params.apply(g) };
+  const out: number[] = [];
+  for (let s = 0; s < STEPS; s++) {
+    const lo = s * BATCH;
+    const hi = lo + BATCH;
+    const batch = { users: e.users.subarray(lo, hi), items: e.items.subarray(lo, hi), labels: e.labels.subarray(lo, hi), negatives: e.negatives?.subarray(lo, hi) ?? null };
+    out.push(pairStep(m, batch, loss, p.l2, true, updaters, p.frozen));
+  }
+  return out;
+}
+
+describe('splitShards', () => {
+  it('covers the step with contiguous shards whose sizes differ by at most one', () => {
+    expect(splitShards(10, 17, 3)).toEqual([
+      { lo: 10, hi: 13 },
+      { lo: 13, hi: 15 },
+      { lo: 15, hi: 17 },
+    ]);
+    expect(splitShards(0, 1, 2)).toEqual([
+      { lo: 0, hi: 1 },
+      { lo: 1, hi: 1 },
+    ]);
+  });
+});
+
+describe('reduceShards', () => {
+  it('concatenates row gradients and sums dense ones, each shard weighted by its share of the step', () => {
+    const layout: GradientLayout = { rows: [{ name: 't', width: 2, perExample: 1 }], dense: [{ name: 'd', size: 2 }] };
+    const shards = [
+      { lo: 0, hi: 3 },
+      { lo: 3, hi: 4 },
+      { lo: 4, hi: 4 },
+    ];
+    const parts: GradientBuffers[] = [
+      { rows: [Float32Array.from([1, 2, 3, 4, 5, 6])], dense: [Float32Array.from([4, 8])] },
+      { rows: [Float32Array.from([8, 12])], dense: [Float32Array.from([4, 0])] },
+      { rows: [Float32Array.from([99, 99])], dense: [Float32Array.from([99, 99])] },
+    ];
+    const out = buffers(layout, 4);
+    const loss = reduceShards(layout, shards, [2, 6, Number.NaN], parts, out);
+    expect(loss).toBe(0.75 * 2 + 0.25 * 6);
+    expect(Array.from(out.rows[0])).toEqual([0.75, 1.5, 2.25, 3, 3.75, 4.5, 2, 3]);
+    expect(Array.from(out.dense[0])).toEqual([4, 6]);
+  });
+});
+
+describe.each(['cpu', 'wasm'] as const)('pair replica on %s', (engine) => {
+  it.each([
+    ['neumf', 'bce'],
+    ['neumf', 'bpr'],
+    ['mf', 'mse'],
+  ] as const)('%s %s: one shard is the single-thread step bit for bit; two shards give the same update to rounding', async (name, loss) => {
+    await initEngine({ backend: engine, log: silentLogger });
+    const a = model(name);
+    const b = model(name);
+    expect(replicaSteps(b, loss, 1, 'adam')).toEqual(singleSteps(a, loss, 'adam'));
+    expect(weights(b)).toEqual(weights(a));
+    // Two shards: the same gradients up to float rounding. Checked with SGD, whose update is linear
+    // in them (Adam's first steps move by ±lr whatever a near-zero gradient's rounding).
+    const d = model(name);
+    const c = model(name);
+    const single = singleSteps(d, loss, 'sgd');
+    const two = replicaSteps(c, loss, 2, 'sgd');
+    two.forEach((x, k) => expect(x).toBeCloseTo(single[k], 5));
+    const wd = weights(d).flat();
+    const wc = weights(c).flat();
+    expect(Math.max(...wc.map((x, k) => Math.abs(x - wd[k])))).toBeLessThan(1e-5);
+    tf.dispose([a.keras, b.keras, c.keras, d.keras].flatMap((k) => k.weights.map((w) => w.read())));
+  }, 60_000);
+});
+
+describe('resolveWorkers', () => {
+  it('auto uses the cores, fewer for a small batch, and 1 on tfjs-node or where the step has no parallel form', () => {
+    expect(resolveWorkers('auto', { engine: 'wasm', batchSize: 4096, cores: 8, parallelizable: true }).workers).toBe(8);
+    expect(resolveWorkers('auto', { engine: 'wasm', batchSize: 128, cores: 8, parallelizable: true }).workers).toBe(2);
+    expect(resolveWorkers('auto', { engine: 'node', batchSize: 4096, cores: 8, parallelizable: true }).workers).toBe(1);
+    expect(resolveWorkers(4, { engine: 'node', batchSize: 4096, cores: 8, parallelizable: true })).toMatchObject({ workers: 1, reason: expect.stringContaining('--workers 4 ignored') });
+    expect(resolveWorkers(3, { engine: 'cpu', batchSize: 4096, cores: 2, parallelizable: true }).workers).toBe(3);
+    expect(resolveWorkers(3, { engine: 'cpu', batchSize: 2, cores: 2, parallelizable: true }).workers).toBe(2);
+    expect(resolveWorkers('auto', { engine: 'wasm', batchSize: 4096, cores: 8, parallelizable: false, why: 'fused' })).toEqual({ workers: 1, reason: 'one thread: fused' });
+  });
+});
+
+describe('workersFor', () => {
+  const config = (workers: number | 'auto', extra: Record<string, unknown> = {}) => configSchema.parse({ train: { model: 'neumf', batch_size: 4096, workers, ...extra } });
+  const previous = (workers: number | undefined) => ({ workers });
+  it('a resumed auto run keeps the count it started with (1 for checkpoints from before --workers); an explicit count wins', () => {
+    expect(workersFor(config('auto'), previous(3), 'wasm', false, silentLogger)).toBe(3);
+    expect(workersFor(config('auto'), previous(undefined), 'wasm', false, silentLogger)).toBe(1);
+    expect(workersFor(config(2), previous(3), 'wasm', false, silentLogger)).toBe(2);
+  });
+  it('the fused step, --dense and the tfjs-node engines train on one thread', () => {
+    expect(workersFor(config(2), null, 'wasm', true, silentLogger)).toBe(1);
+    expect(workersFor(config(2, { sparse: false }), null, 'cpu', false, silentLogger)).toBe(1);
+    expect(workersFor(config(2), null, 'node', false, silentLogger)).toBe(1);
+    expect(workersFor(config(2), null, 'cpu', false, silentLogger)).toBe(2);
+  });
+});
