@@ -387,10 +387,15 @@ export async function runNightlyBench(opts: { quick?: boolean; nights?: number; 
   const out = opts.out === undefined ? join(REPO, 'bench/results', name) : opts.out;
   const result: NightlyBenchResult = { date: new Date().toISOString(), quick, load_avg: loadavg().map((x) => Math.round(x * 100) / 100), datasets: [], notes: [] };
   const work = await mkdtemp(join(tmpdir(), 'rec-nightly-bench-'));
+  let failed = false;
   try {
     const specs = [tmallSpec(), taobaoSpec(), synthSpec(work, quick)].filter((s) => !opts.only || opts.only.includes(s.name));
     for (const spec of quick ? specs.filter((s) => s.name !== 'taobao-excerpt') : specs) {
-      const r = await runDataset(spec, work, opts.nights ?? (quick ? NIGHTS_QUICK : NIGHTS), log);
+      // One log failing (a CLI step exiting non-zero) leaves the others' figures; the note says why.
+      const r = await runDataset(spec, work, opts.nights ?? (quick ? NIGHTS_QUICK : NIGHTS), log).catch((error: unknown) => {
+        failed = true;
+        return `${spec.name}: ${error instanceof Error ? error.message : String(error)}`;
+      });
       if (typeof r === 'string') {
         result.notes.push(r);
         log(`nightly: ${r}`);
@@ -403,6 +408,7 @@ export async function runNightlyBench(opts: { quick?: boolean; nights?: number; 
     await rm(work, { recursive: true, force: true });
   }
   if (out) await writeJsonAtomic(out, result);
+  if (failed) throw new Error(`nightly: ${result.notes.join('; ')} (the other logs' figures are in ${out ?? 'the result'})`);
   return result;
 }
 
