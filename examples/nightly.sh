@@ -26,7 +26,9 @@
 #   PREP_ARGS=""           extra flags for the first rec prep (columns, event weights...); later
 #                          nights inherit them from the dataset they append to
 #   WINDOW_DAYS=""         keep only this many days of data (rec prep --window); empty: keep all
-#   DRIFT_FAIL_OVER="new_users=0.5,js_items=0.5"  rec drift alarms, LOG vs the current dataset
+#   DRIFT_FAIL_OVER="new_users=0.5,new_items=0.5" rec drift alarms, LOG vs the current dataset
+#                          (js_items is not gated by default: one day against a long history
+#                          reads ~0.7 on real logs from sampling alone; see docs/nightly.md)
 #   DRIFT_FAIL_UNDER="volume_ratio=0.1"            (exit 3 before anything is written); none: no check
 #   METRICS=recall,ndcg  K=20                      what the gate measures
 #   MAX_DROP="ndcg@20=10%"                         the gate: largest allowed drop vs production
@@ -50,7 +52,7 @@ LR=${LR:-0.002}
 REPLAY=${REPLAY:-0.5}
 PREP_ARGS=${PREP_ARGS:-}
 WINDOW_DAYS=${WINDOW_DAYS:-}
-DRIFT_FAIL_OVER=${DRIFT_FAIL_OVER:-new_users=0.5,js_items=0.5}
+DRIFT_FAIL_OVER=${DRIFT_FAIL_OVER:-new_users=0.5,new_items=0.5}
 DRIFT_FAIL_UNDER=${DRIFT_FAIL_UNDER-volume_ratio=0.1}
 METRICS=${METRICS:-recall,ndcg}
 K=${K:-20}

@@ -189,6 +189,9 @@ export async function runDrift(req: DriftRequest, io: RunIO): Promise<DriftResul
   const newP = await profile(sides[1]);
   const { metrics, volume_basis } = compareProfiles(oldP, newP);
   const checks = checkDrift(metrics, req.limits);
+  if ((sides[0].manifest === null) !== (sides[1].manifest === null)) {
+    io.log.info(`drift: volume_ratio compares the dataset's rows, deduplicated per (user, item) over its whole history, with the log's raw rows; compare two logs for volume like for like`);
+  }
   for (const c of checks) if (c.passed === null) io.log.warn(`drift: ${c.metric} has no value here (${c.metric === 'js_events' ? 'no event column' : 'an empty side'}); --fail-${c.op} ${c.metric} was not checked`);
   return {
     old: summary(oldP),
