@@ -13,6 +13,7 @@ import { runEngineBench } from './engine.js';
 import { runFuzzBench, summarizeFuzzBench } from './fuzz.js';
 import { runPrepBench, summarizePrepBench } from './prep.js';
 import { runNcfBench } from './ncf.js';
+import { runNightlyBench } from './nightly.js';
 import { runStartupBench } from './startup.js';
 import { runTrainBench } from './train.js';
 import { runWorkersBench } from './workers.js';
@@ -45,6 +46,13 @@ const BENCHES: Record<string, Bench> = {
     run: async ({ quick }) => {
       const r = await runNcfBench({ quick });
       return { runs: r.runs.map((x) => ({ model: x.model, epoch_s: x.epoch_seconds_median, hr10: x.hr10, torch_epoch_s: x.torch?.epoch_seconds_median ?? null, torch_hr10: x.torch?.hr10 ?? null })), note: r.note };
+    },
+  },
+  nightly: {
+    about: 'nightly retraining on periods of Tmall, Taobao and a drifting rec synth log: stale vs fine-tuned (with and without --replay) vs retrained from scratch, next-period recall@20/ndcg@20 and training time (bench/results/nightly.json)',
+    run: async ({ quick }) => {
+      const r = await runNightlyBench({ quick });
+      return { datasets: r.datasets.map((d) => ({ name: d.name, periods: d.periods, nights: d.nights.length - 1, mean: d.mean, vs_scratch: d.vs_scratch, notes: d.notes })), notes: r.notes };
     },
   },
   workers: {
