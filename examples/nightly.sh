@@ -20,9 +20,12 @@
 #   MODEL=mf               model family (mf, gmf, mlp, neumf)
 #   TRAIN_ARGS=""          extra flags for both trainings, e.g. "--dim 32 --negatives 4"
 #   BOOTSTRAP_EPOCHS=10    epochs of the first, from-scratch training
-#   EPOCHS=3               epochs of each nightly fine-tune
-#   LR=0.002               fine-tuning learning rate (smaller than a from-scratch run's)
-#   REPLAY=0.5             older rows replayed per new row each epoch (0: the new rows alone)
+#   EPOCHS=20              epochs of each nightly fine-tune
+#   LR=0.005               fine-tuning learning rate
+#   REPLAY=2               older rows replayed per new row each epoch (0: the new rows alone)
+#                          EPOCHS/LR/REPLAY are the settings that held up in the freshness
+#                          benchmark (docs/benchmarks.md, "Nightly retraining"): without replay a
+#                          fine-tuned chain forgets and falls below the stale model within days
 #   PREP_ARGS=""           extra flags for the first rec prep (columns, event weights...); later
 #                          nights inherit them from the dataset they append to
 #   WINDOW_DAYS=""         keep only this many days of data (rec prep --window); empty: keep all
@@ -47,9 +50,9 @@ REC=${REC:-rec}
 MODEL=${MODEL:-mf}
 TRAIN_ARGS=${TRAIN_ARGS:-}
 BOOTSTRAP_EPOCHS=${BOOTSTRAP_EPOCHS:-10}
-EPOCHS=${EPOCHS:-3}
-LR=${LR:-0.002}
-REPLAY=${REPLAY:-0.5}
+EPOCHS=${EPOCHS:-20}
+LR=${LR:-0.005}
+REPLAY=${REPLAY:-2}
 PREP_ARGS=${PREP_ARGS:-}
 WINDOW_DAYS=${WINDOW_DAYS:-}
 DRIFT_FAIL_OVER=${DRIFT_FAIL_OVER:-new_users=0.5,new_items=0.5}

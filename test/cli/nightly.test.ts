@@ -19,7 +19,7 @@ function nightly(args: string[], env: Record<string, string> = {}): Promise<RunR
   return new Promise((done, fail) => {
     const child = spawn('bash', [SCRIPT, ...args], {
       cwd: dir,
-      env: { ...process.env, CI: 'true', REC_LOG_LEVEL: '', REC: `${process.execPath} ${BIN}`, NIGHTLY_DIR: state, BACKEND: 'cpu', TRAIN_ARGS: '--dim 16', BOOTSTRAP_EPOCHS: '8', ...env },
+      env: { ...process.env, CI: 'true', REC_LOG_LEVEL: '', REC: `${process.execPath} ${BIN}`, NIGHTLY_DIR: state, BACKEND: 'cpu', TRAIN_ARGS: '--dim 16', BOOTSTRAP_EPOCHS: '8', EPOCHS: '3', LR: '0.002', REPLAY: '0.5', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
