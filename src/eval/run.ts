@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { anonymizeId, keyFingerprint } from '../data/anonymize.js';
 import { type Dataset, loadDataset, manifestSha256 } from '../data/dataset.js';
 import { writeJsonAtomic } from '../io/atomic.js';
-import { paths, readModelEpoch, type RunJson, weightsSha256 } from '../io/checkpoint.js';
+import { modelWeightsSha256, paths, readModelEpoch, type RunJson } from '../io/checkpoint.js';
 import { openEventWriter, TB_DIR } from '../io/tensorboard.js';
 import { removeStaleTemps } from '../io/atomic.js';
 import { describeHolder, liveLockHolder } from '../io/lock.js';
@@ -229,7 +229,7 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
     created: new Date().toISOString(),
     seconds: Math.round(performance.now() - started) / 1000,
     ...outcome,
-    weights_sha256: await weightsSha256(paths(req.checkpoint).model),
+    weights_sha256: await modelWeightsSha256(req.checkpoint),
   };
   delete evalFile.negatives;
   const file = join(req.checkpoint, evalFileName(req.split, req.protocol));
@@ -276,7 +276,7 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
     baseline = {
       checkpoint: req.baseline,
       pointer: req.baselinePointer ?? null,
-      weights_sha256: await weightsSha256(paths(req.baseline).model),
+      weights_sha256: await modelWeightsSha256(req.baseline),
       metrics: b.metrics,
       users: b.users,
       compared,

@@ -311,6 +311,15 @@ export async function writeRunJson(ckpt: string, run: RunJson): Promise<void> {
   await writeJsonAtomic(paths(ckpt).run, run);
 }
 
+/**
+ * sha256 of the weights a reader of CKPT's `model/` gets: the complete copy beside it when a kill
+ * left the folder between the two renames of its swap (as loadTrainedCheckpoint reads it).
+ */
+export async function modelWeightsSha256(ckpt: string): Promise<string> {
+  const model = paths(ckpt).model;
+  return weightsSha256((await findCompleteDir(model, 'model.json')) ?? model);
+}
+
 export async function weightsSha256(modelDir: string): Promise<string> {
   const path = join(modelDir, 'weights.bin');
   let bytes: Buffer;
