@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { anonymizeId, keyFingerprint } from '../data/anonymize.js';
 import { type Dataset, loadDataset, manifestSha256 } from '../data/dataset.js';
 import { writeJsonAtomic } from '../io/atomic.js';
-import { modelWeightsSha256, paths, readModelEpoch, type RunJson } from '../io/checkpoint.js';
+import { modelWeightsSha256, readModelEpoch, type RunJson } from '../io/checkpoint.js';
 import { openEventWriter, TB_DIR } from '../io/tensorboard.js';
 import { removeStaleTemps } from '../io/atomic.js';
 import { describeHolder, liveLockHolder } from '../io/lock.js';
