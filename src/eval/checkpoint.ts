@@ -9,7 +9,7 @@ import { VOCAB_FILES } from '../data/manifest.js';
 import { pathExists } from '../io/atomic.js';
 import { findCompleteDir, loadModel, paths, readRunJson, readTrainedRows, type RunJson, type TrainedRows, weightsCheck } from '../io/checkpoint.js';
 import type { Logger } from '../util/log.js';
-import type { PairModel } from '../models/model.js';
+import { isSequenceModel, type PairModel } from '../models/model.js';
 import { DataError, UsageError } from '../util/errors.js';
 
 export interface TrainedCheckpoint {
@@ -73,6 +73,9 @@ export async function loadTrainedCheckpoint(ckpt: string, log?: Pick<Logger, 'wa
     readVocabFile(join(p.vocab, VOCAB_FILES.items)),
     readTrainedRows(ckpt),
   ]);
+  if (isSequenceModel(model)) {
+    throw new UsageError(`Checkpoint ${ckpt} holds a ${model.name} model, which scores from users' histories; rec eval and rec recommend do not rank sequence models in this build.`);
+  }
   if (trained !== null && (trained.users.length !== users.ids.length || trained.items.length !== items.ids.length)) {
     throw new DataError(`${join(p.vocab, 'trained.json')} covers ${trained.users.length} users and ${trained.items.length} items, the vocabulary ${users.ids.length} and ${items.ids.length}. The checkpoint is damaged.`);
   }

@@ -6,6 +6,7 @@ import type { Dataset } from '../../data/dataset.js';
 import { pathExists } from '../../io/atomic.js';
 import type { CheckpointSession } from '../../io/checkpoint.js';
 import type { TrainData, TrainResult } from '../../train/run.js';
+import type { AnyModel } from '../../models/model.js';
 import { lowerIsBetter } from '../../eval/metrics/registry.js';
 import { UsageError } from '../../util/errors.js';
 import { REC_VERSION } from '../../util/version.js';
@@ -82,13 +83,15 @@ export function registerTrain(program: Command, runtime: Runtime): void {
       if (o.resume && !o.out) throw new UsageError('--resume needs --out DIR: the checkpoint folder of the run to continue.');
       const out = resolve(ctx.cwd, o.out ?? join('checkpoints', `${ctx.resolved.config.train.model}-${timestamp()}`));
       // TF.js, the engine and Arrow load here, not at start-up (STYLE: `rec --help` stays instant).
-      const [{ loadDataset, manifestSha256 }, { initEngine }, { openCheckpointForTrain, readRunJson }, { runTrain }, { createValidator }, { resumeConfig, withFeedbackDefaults }] = await Promise.all([
+      const [{ loadDataset, manifestSha256 }, { initEngine }, { openCheckpointForTrain, readRunJson }, { runTrain }, { createValidator }, { resumeConfig, withFeedbackDefaults }, { isSequenceModel }, { isSequenceModelName }] = await Promise.all([
         import('../../data/dataset.js'),
         import('../../engine/backend.js'),
         import('../../io/checkpoint.js'),
         import('../../train/run.js'),
         import('../../eval/validate.js'),
         import('../../config/load.js'),
+        import('../../models/model.js'),
+        import('../../models/registry.js'),
       ]);
       const dataInOut = o.data !== undefined && !relative(join(out, 'data'), resolve(ctx.cwd, o.data)).startsWith('..');
       session = await openCheckpointForTrain(out, { resume: o.resume === true, force: o.force === true, keepData: dataInOut, log: ctx.log });
@@ -119,7 +122,10 @@ export function registerTrain(program: Command, runtime: Runtime): void {
       const explicit = data.feedback === 'explicit' && (config.train.loss === 'auto' || config.train.loss === 'mse');
       const requested = config.train.early_stopping.metric;
       const metric = requested === 'auto' ? (explicit ? 'rmse' : 'ndcg@10') : requested;
-      const validator = data.hasValid
+      // Ranking from histories arrives with the sequence evaluator; until then a sequence model trains its fixed epochs.
+      const sequence = isSequenceModelName(config.train.model);
+      if (sequence && data.hasValid) ctx.log.info(`validation of --model ${config.train.model} is not in this build: training for fixed epochs, model/ holds the last epoch`);
+      const pairValidator = data.hasValid && !sequence
         ? createValidator(ds, {
             ratings: explicit,
             monitor: metric,
@@ -131,7 +137,16 @@ export function registerTrain(program: Command, runtime: Runtime): void {
             signal: ctx.io.signal,
           })
         : null;
-      if (!validator) ctx.log.info('no validation split: training for fixed epochs (use --valid-from-train to enable early stopping)');
+      const validator =
+        pairValidator &&
+        Object.assign(
+          async (model: AnyModel) => {
+            if (isSequenceModel(model)) throw new Error(`validation of ${model.name} is not in this build`);
+            return pairValidator(model);
+          },
+          { sample: pairValidator.sample },
+        );
+      if (!validator && !sequence) ctx.log.info('no validation split: training for fixed epochs (use --valid-from-train to enable early stopping)');
       const result: TrainResult = await runTrain(
         {
           data,
