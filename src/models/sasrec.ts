@@ -86,7 +86,7 @@ export function encode(shape: SasrecShape, w: SasrecWeights, itemRows: tf.Tensor
 
   const valid = tf.cast(tf.greaterEqual(ids, 0), 'float32'); // [n, T]
   const validCol = tf.reshape(valid, [n * T, 1]);
-  const gathered = tf.gather(itemRows, tf.reshape(tf.maximum(ids, 0), [-1])); // [n·T, d]
+  const gathered = tf.gather(itemRows, tf.reshape(tf.maximum(ids, tf.scalar(0, 'int32')), [-1])); // [n·T, d]
   const positions = tf.slice(w.position, [shape.maxLen - T, 0], [T, d]);
   let x = tf.reshape(tf.add(tf.reshape(tf.mul(gathered, Math.sqrt(d)), [n, T, d]), positions), [n * T, d]) as tf.Tensor2D;
   x = tf.mul(drop(x), validCol);

@@ -214,11 +214,14 @@ export function createSequenceTask(opts: SequenceTaskOptions): SequenceTask {
   const apply = (g: SequenceGradients): void => {
     try {
       if (!Number.isFinite(g.loss)) return;
-      if (g.itemRows !== null && g.itemGrad !== null) opts.sparseOptimizer.applyRows(table.variable, g.itemRows, g.itemGrad);
-      if (Object.keys(g.dense).length > 0) {
-        const rest = opts.params.apply(g.dense);
-        if (Object.keys(rest).length > 0) throw new Error(`sequence task: no updater for ${Object.keys(rest).join(', ')}`);
-      }
+      // The updaters' reshapes and temporaries are freed here, as in the pair step.
+      tf.tidy(() => {
+        if (g.itemRows !== null && g.itemGrad !== null) opts.sparseOptimizer.applyRows(table.variable, g.itemRows, g.itemGrad);
+        if (Object.keys(g.dense).length > 0) {
+          const rest = opts.params.apply(g.dense);
+          if (Object.keys(rest).length > 0) throw new Error(`sequence task: no updater for ${Object.keys(rest).join(', ')}`);
+        }
+      });
     } finally {
       tf.dispose([...(g.itemGrad ? [g.itemGrad] : []), ...Object.values(g.dense)]);
     }
