@@ -3,7 +3,7 @@ import type { ModelConfig, ModelName } from '../config/schema.js';
 import { UsageError } from '../util/errors.js';
 import { buildMf, wrapMf } from './mf.js';
 import { buildNcf, wrapNcf, type NcfKind } from './ncf.js';
-import type { AnyModel, ModelBuildOptions, ModelShape } from './model.js';
+import type { AnyModel, ModelBuildOptions, ModelShape, PairModel, SequenceModel } from './model.js';
 import { buildSasrec, wrapSasrec } from './sasrec.js';
 
 interface ModelEntry {
@@ -31,6 +31,13 @@ function entry(name: ModelName): ModelEntry {
   return found;
 }
 
+/** Models that score from a user's history (SequenceModel); the others are (user, item) models. */
+export type SequenceModelName = 'sasrec';
+export type PairModelName = Exclude<ModelName, SequenceModelName>;
+
+export function buildModel(name: PairModelName, opts: ModelBuildOptions): PairModel;
+export function buildModel(name: SequenceModelName, opts: ModelBuildOptions): SequenceModel;
+export function buildModel(name: ModelName, opts: ModelBuildOptions): AnyModel;
 export function buildModel(name: ModelName, opts: ModelBuildOptions): AnyModel {
   const model = entry(name).build(opts);
   model.keras.setUserDefinedMetadata({ rec: { model: name, config: opts.config, shape: opts.shape } });
@@ -49,7 +56,7 @@ export function wrapLoadedModel(keras: tf.LayersModel, meta: SavedModelMeta): An
   return model;
 }
 
-/** Models that score from a user's history (SequenceModel), known from the name alone. */
-export function isSequenceModelName(name: ModelName): boolean {
+/** Whether a model name is a sequence model's, known before anything is built. */
+export function isSequenceModelName(name: ModelName): name is SequenceModelName {
   return name === 'sasrec';
 }
