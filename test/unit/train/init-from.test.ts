@@ -7,7 +7,7 @@ import { modelSchema, type ModelConfig } from '../../../src/config/schema.js';
 import { readVocabFile } from '../../../src/data/dataset.js';
 import { initEngine } from '../../../src/engine/backend.js';
 import { loadModel, readRunJson, writeModel, type RunJson } from '../../../src/io/checkpoint.js';
-import { gatherRows, namedWeights, isSequenceModel, type PairModel } from '../../../src/models/model.js';
+import { gatherRows, namedWeights, isSequenceModel, type AnyModel, type PairModel } from '../../../src/models/model.js';
 import { buildModel, type PairModelName } from '../../../src/models/registry.js';
 import { checkParents, initFromParents, readVocabIds } from '../../../src/train/init-from.js';
 import { UsageError } from '../../../src/util/errors.js';
@@ -221,6 +221,36 @@ describe('--init-from: fine-tuning on new data', () => {
     expect(Array.from(weight(child, 'prediction/kernel').values)).toEqual(Array.from(weight(parent, 'prediction/kernel').values));
     expect(Array.from(weight(child, 'prediction/bias').values)).toEqual(Array.from(weight(parent, 'prediction/bias').values));
     expect(log.lines.join('\n')).toMatch(/users 2 from the parent, 2 new; items 4 from the parent, 2 new/);
+  });
+
+  it('fine-tunes a SASRec from a SASRec checkpoint: item rows by raw id (new items fresh), every other weight by key', async () => {
+    const model = { dim: DIM, max_len: 5, heads: 1 };
+    const parentCkpt = (await train(A, dir('sasrec-parent'), 'sasrec', { model, train: { epochs: 1, batch_size: 4 } })).checkpoint;
+    const [va, vc] = await Promise.all([vocab(A), vocab(C)]);
+    let s = 90;
+    const build = () => buildModel('sasrec', { config: modelSchema.parse({ ...model, dropout: 0.2 }), shape: { users: vc.users.length, items: vc.items.length, globalMean: 0 }, nextSeed: () => s++ });
+    const child = build();
+    s = 90;
+    const twin = build();
+    const [record] = await initFromParents({ parents: [parentCkpt], model: child, alpha: ALPHA, ...vc, log: silentLogger }, await checkParents([parentCkpt], 'sasrec'));
+    expect(record.items).toEqual({ matched: vc.items.length - 2, new: 2 });
+    const parent = await loadModel(join(parentCkpt, 'model'));
+    const values = (m: AnyModel, key: string) => {
+      const w = namedWeights(m.keras).find((x) => x.key === key);
+      if (!w) throw new Error(`no ${key}`);
+      return { width: w.variable.shape[1] ?? 1, values: Float32Array.from(w.variable.dataSync()) };
+    };
+    const rowOf = (m: AnyModel, i: number) => {
+      const t = values(m, 'sasrec/item_embedding');
+      return Array.from(t.values.subarray(i * t.width, (i + 1) * t.width));
+    };
+    vc.items.forEach((id, c) => {
+      const p = va.items.indexOf(id);
+      expect(rowOf(child, c)).toEqual(p >= 0 ? rowOf(parent, p) : rowOf(twin, c));
+    });
+    for (const key of ['sasrec/position_embedding', 'sasrec/block_2/ffn1/kernel', 'sasrec/final_ln/gamma']) {
+      expect(Array.from(values(child, key).values)).toEqual(Array.from(values(parent, key).values));
+    }
   });
 
   it('warm-starts a NeuMF from a NeuMF checkpoint: every weight by key, rows by raw id', async () => {
