@@ -7,10 +7,10 @@
  *   node dist/bench/workers-step.js [--dim 64] [--layers 512,256,128,64] [--batch 256] [--model neumf]
  */
 import type * as tf from '@tensorflow/tfjs';
-import { configSchema, type ModelName } from '../src/config/schema.js';
+import { configSchema } from '../src/config/schema.js';
 import { initEngine } from '../src/engine/backend.js';
 import { createRowSparseOptimizer } from '../src/engine/sparse-optimizer.js';
-import { buildModel } from '../src/models/registry.js';
+import { buildModel, type PairModelName } from '../src/models/registry.js';
 import { pairStep } from '../src/train/pair-step.js';
 import { createDenseParamUpdater } from '../src/train/params.js';
 import { createPairReplica } from '../src/train/parallel/pair-replica.js';
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const dim = Number(arg('dim', '64'));
   const layers = arg('layers', '512,256,128,64').split(',').map(Number);
   const B = Number(arg('batch', '256'));
-  const name = arg('model', 'neumf') as ModelName;
+  const name = arg('model', 'neumf') as PairModelName;
   const steps = 40;
   let seed = 1;
   const config = { ...configSchema.parse({}).model, dim, layers, dropout: 0 };

@@ -62,6 +62,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'model.layers', flag: '--layers <list>', type: 'intList', example: '64,32,16,8', commands: TRAIN, description: 'MLP tower, e.g. 64,32,16,8 (default 8d,4d,2d,d)' },
   { key: 'model.alpha', flag: '--alpha <x>', type: 'number', commands: TRAIN, description: 'NeuMF: weight of the GMF parent when built from parents' },
   { key: 'model.dropout', flag: '--dropout <x>', type: 'number', commands: TRAIN, description: 'dropout rate' },
+  { key: 'model.max_len', flag: '--max-len <n>', type: 'int', commands: TRAIN, description: 'SASRec: most recent items of a history the model reads' },
+  { key: 'model.blocks', flag: '--blocks <n>', type: 'int', commands: TRAIN, description: 'SASRec: self-attention blocks' },
+  { key: 'model.heads', flag: '--heads <n>', type: 'int', commands: TRAIN, description: 'SASRec: attention heads (dim must be a multiple)' },
   // train
   { key: 'train.loss', flag: '--loss <name>', type: 'string', commands: TRAIN, description: 'mse|bce|bpr|ce (default: mse explicit, bce implicit)' },
   { key: 'train.epochs', flag: '--epochs <n>', type: 'int', commands: TRAIN, description: 'training epochs' },

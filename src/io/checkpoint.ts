@@ -13,7 +13,7 @@ import { copyFile, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/pr
 import { basename, dirname, join } from 'node:path';
 import type { ModelName } from '../config/schema.js';
 import { wrapLoadedModel, type SavedModelMeta } from '../models/registry.js';
-import type { PairModel } from '../models/model.js';
+import type { AnyModel } from '../models/model.js';
 import { DataError, RecError, UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { PrngState } from '../util/prng.js';
@@ -154,7 +154,7 @@ export const paths = (dir: string) => ({
 });
 
 /** Writes the model into `dir` (which must not hold another); returns the weights' sha256. */
-async function saveModelInto(dir: string, model: PairModel): Promise<string> {
+async function saveModelInto(dir: string, model: AnyModel): Promise<string> {
   await ensureDir(dir);
   let hash = '';
   await model.keras.save(fileSaveHandler(dir, (h) => (hash = h)));
@@ -162,7 +162,7 @@ async function saveModelInto(dir: string, model: PairModel): Promise<string> {
 }
 
 /** Replaces the model folder `dir` as a whole (built beside it, swapped in); returns the weights' sha256. */
-export async function writeModel(dir: string, model: PairModel): Promise<string> {
+export async function writeModel(dir: string, model: AnyModel): Promise<string> {
   const staged = await stageDir(dir);
   try {
     const hash = await saveModelInto(staged.path, model);
@@ -183,7 +183,7 @@ export async function readModelMeta(dir: string): Promise<SavedModelMeta> {
   return meta;
 }
 
-export async function loadModel(dir: string, check: WeightsCheck = {}): Promise<PairModel> {
+export async function loadModel(dir: string, check: WeightsCheck = {}): Promise<AnyModel> {
   const meta = await readModelMeta(dir);
   try {
     const keras = await tf.loadLayersModel(fileLoadHandler(dir, check));
@@ -253,7 +253,7 @@ export async function recoverStagedDir(dest: string, marker: string): Promise<bo
  */
 export async function writeLastState(
   ckpt: string,
-  model: PairModel,
+  model: AnyModel,
   optimizerState: tf.NamedTensorMap,
   state: TrainerState,
 ): Promise<{ model: string; optimizer: string }> {
@@ -274,7 +274,7 @@ export async function readLastState(
   ckpt: string,
   run: RunJson | null = null,
   log?: Pick<Logger, 'warn'>,
-): Promise<{ state: TrainerState; optimizer: tf.NamedTensorMap; model: PairModel } | null> {
+): Promise<{ state: TrainerState; optimizer: tf.NamedTensorMap; model: AnyModel } | null> {
   const dir = await findCompleteDir(paths(ckpt).last, 'trainer_state.json');
   if (dir === null) return null;
   const state = await readTrainerState(join(dir, 'trainer_state.json'));

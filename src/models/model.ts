@@ -134,6 +134,24 @@ export interface SequenceModel {
   /** Engine bytes per history at scoreHistories' peak: the encoder's activations over maxLen positions (see Scorer). */
   readonly scoreBytesPerUser?: number;
   itemVectors(): tf.Tensor2D;
+  /**
+   * The training forward pass: hidden states [rows, width, dim] of right-aligned history windows
+   * whose ids index `itemRows` (the item table, or rows gathered from it so that gradients can be
+   * taken with respect to them). Slot t's state scores the item that follows it by a dot product
+   * with that item's row. Dropout masks take their seeds from `nextSeed` when `training`.
+   */
+  encode(batch: SequenceBatch, itemRows: tf.Tensor2D, training: boolean, nextSeed?: () => number): tf.Tensor3D;
+}
+
+/**
+ * History windows of a batch: [rows, width] item indices, row-major, oldest first and right-aligned;
+ * empty slots hold -1 (SASREC_PADDING). `width` may be below the model's maxLen: the slots are the
+ * last `width` of its window.
+ */
+export interface SequenceBatch {
+  ids: Int32Array;
+  rows: number;
+  width: number;
 }
 
 export type AnyModel = PairModel | SequenceModel;

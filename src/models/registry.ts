@@ -3,11 +3,12 @@ import type { ModelConfig, ModelName } from '../config/schema.js';
 import { UsageError } from '../util/errors.js';
 import { buildMf, wrapMf } from './mf.js';
 import { buildNcf, wrapNcf, type NcfKind } from './ncf.js';
-import type { ModelBuildOptions, ModelShape, PairModel } from './model.js';
+import type { AnyModel, ModelBuildOptions, ModelShape, PairModel, SequenceModel } from './model.js';
+import { buildSasrec, wrapSasrec } from './sasrec.js';
 
 interface ModelEntry {
-  build(opts: ModelBuildOptions): PairModel;
-  wrap(keras: tf.LayersModel, opts: ModelBuildOptions): PairModel;
+  build(opts: ModelBuildOptions): AnyModel;
+  wrap(keras: tf.LayersModel, opts: ModelBuildOptions): AnyModel;
 }
 
 const MODELS: Partial<Record<ModelName, ModelEntry>> = {
@@ -15,6 +16,7 @@ const MODELS: Partial<Record<ModelName, ModelEntry>> = {
   gmf: ncfEntry('gmf'),
   mlp: ncfEntry('mlp'),
   neumf: ncfEntry('neumf'),
+  sasrec: { build: buildSasrec, wrap: wrapSasrec },
 };
 
 function ncfEntry(kind: NcfKind): ModelEntry {
@@ -29,7 +31,14 @@ function entry(name: ModelName): ModelEntry {
   return found;
 }
 
-export function buildModel(name: ModelName, opts: ModelBuildOptions): PairModel {
+/** Models that score from a user's history (SequenceModel); the others are (user, item) models. */
+export type SequenceModelName = 'sasrec';
+export type PairModelName = Exclude<ModelName, SequenceModelName>;
+
+export function buildModel(name: PairModelName, opts: ModelBuildOptions): PairModel;
+export function buildModel(name: SequenceModelName, opts: ModelBuildOptions): SequenceModel;
+export function buildModel(name: ModelName, opts: ModelBuildOptions): AnyModel;
+export function buildModel(name: ModelName, opts: ModelBuildOptions): AnyModel {
   const model = entry(name).build(opts);
   model.keras.setUserDefinedMetadata({ rec: { model: name, config: opts.config, shape: opts.shape } });
   return model;
@@ -41,8 +50,13 @@ export interface SavedModelMeta {
   shape: ModelShape;
 }
 
-export function wrapLoadedModel(keras: tf.LayersModel, meta: SavedModelMeta): PairModel {
+export function wrapLoadedModel(keras: tf.LayersModel, meta: SavedModelMeta): AnyModel {
   const model = entry(meta.model).wrap(keras, { config: meta.config, shape: meta.shape, nextSeed: () => 1 });
   keras.setUserDefinedMetadata({ rec: meta });
   return model;
+}
+
+/** Whether a model name is a sequence model's, known before anything is built. */
+export function isSequenceModelName(name: ModelName): name is SequenceModelName {
+  return name === 'sasrec';
 }

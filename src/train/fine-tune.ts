@@ -20,7 +20,7 @@ import { VOCAB_FILES } from '../data/manifest.js';
 import { writeVocab as writeVocabArrow } from '../data/prep/arrow-write.js';
 import { tempNameBeside } from '../io/atomic.js';
 import { paths, readRunJson, type FineTuneRecord, type ReplayRecord, type RunJson, writeVocab } from '../io/checkpoint.js';
-import type { PairModel } from '../models/model.js';
+import type { AnyModel } from '../models/model.js';
 import { UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { Prng } from '../util/prng.js';
@@ -222,7 +222,7 @@ export function fineTuneRecord(args: {
   matched: { users: number; items: number };
   dataset: { users: number; items: number };
   ext: CatalogueExtension;
-  model: PairModel;
+  model: AnyModel;
   frozen: ReadonlySet<string>;
   freeze: readonly string[];
   replay: Replay | null;

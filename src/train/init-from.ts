@@ -20,7 +20,7 @@ import { readVocabFile, type Vocab } from '../data/dataset.js';
 import { VOCAB_FILES } from '../data/manifest.js';
 import { pathExists } from '../io/atomic.js';
 import { loadModel, paths, readModelEpoch, readRunJson, readTrainedRows, type ParentRecord, type TrainedRows, weightsCheck, weightsSha256 } from '../io/checkpoint.js';
-import { namedWeights, type NamedWeight, type PairModel } from '../models/model.js';
+import { namedWeights, type NamedWeight, type AnyModel } from '../models/model.js';
 import { PREDICTION_LAYER } from '../models/ncf.js';
 import type { Logger } from '../util/log.js';
 import { UsageError } from '../util/errors.js';
@@ -28,7 +28,7 @@ import { UsageError } from '../util/errors.js';
 export interface InitFromRequest {
   /** Absolute checkpoint folders, as given to --init-from (resolved by cli/). */
   parents: readonly string[];
-  model: PairModel;
+  model: AnyModel;
   /** NeuMF from GMF + MLP parents: weight of the GMF output layer. */
   alpha: number;
   /** This run's vocabularies: raw id of each user / item index. */
@@ -40,7 +40,7 @@ export interface InitFromRequest {
 interface Parent {
   path: string;
   model: ModelName;
-  pair: PairModel;
+  pair: AnyModel;
   users: Vocab;
   items: Vocab;
   record: ParentRecord;

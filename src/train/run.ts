@@ -29,14 +29,15 @@ import {
   writeRunJson,
   writeTrainedRows,
 } from '../io/checkpoint.js';
-import { type AnyModel, namedWeights, type PairModel } from '../models/model.js';
-import { buildModel } from '../models/registry.js';
+import { isSequenceModel, namedWeights, type AnyModel } from '../models/model.js';
+import { buildModel, isSequenceModelName } from '../models/registry.js';
 import { UsageError } from '../util/errors.js';
 import { Prng } from '../util/prng.js';
 import type { RunIO } from '../util/run-io.js';
-import { buildEpoch, buildUserItemSets, negativePool, positiveRows, type EpochExamples, type Interactions, type PairLoss } from './pair-data.js';
-import { pairStep } from './pair-step.js';
-import { createFusedScratch, fusable, fusedPairStep } from './fused-step.js';
+import { positiveRows, type Interactions, type PairLoss } from './pair-data.js';
+import { fusable } from './fused-step.js';
+import { createPairTask, pairEpochBuilder } from './tasks/pair.js';
+import { createSequenceTask, resolveSequenceLoss } from './tasks/sequence.js';
 import { renameSlots, stateToTensors, tensorsToState } from './optimizer-state.js';
 import { checkParents, initFromParents, readVocabIds, trainedRows } from './init-from.js';
 import { catalogueExtension, fineTuneRecord, planReplay, type Replay, replayEpoch, trainMaxTs, writeCheckpointVocab } from './fine-tune.js';
@@ -173,16 +174,23 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   const { config } = req.resolved;
   const { data } = req;
   const wallStart = performance.now();
-  const loss = resolveLoss(config.train.loss, data.feedback);
+  const sequence = isSequenceModelName(config.train.model);
+  const loss = sequence ? resolveSequenceLoss(config.train.loss, config.train.model) : resolveLoss(config.train.loss, data.feedback);
   if (loss === 'mse' && data.feedback === 'implicit') io.log.warn('loss mse on implicit feedback regresses the event weights; bce or bpr is usually what you want');
-  const positives = trainingPositives(data, loss, config.train.model, config.train.positive_threshold, req.resolved.sources['train.positive_threshold']);
+  // Sequence models learn from every training row in time order: a threshold would cut holes in the histories.
+  if (sequence && config.train.positive_threshold !== null) {
+    throw new UsageError(`train.positive_threshold (from ${req.resolved.sources['train.positive_threshold']}) does not apply to --model ${config.train.model}, which reads each user's whole history in time order. Remove it.`);
+  }
+  const positives = sequence || loss === 'ce'
+    ? { train: data.train, notes: [], summary: null }
+    : trainingPositives(data, loss, config.train.model, config.train.positive_threshold, req.resolved.sources['train.positive_threshold']);
   for (const note of positives.notes) io.log.warn(note);
   if (positives.summary !== null) io.log.info(positives.summary);
   const ckpt = req.out;
   const p = paths(ckpt);
   const optCfg: OptimizerConfig = { name: config.train.optimizer, lr: config.train.lr, weightDecay: config.train.weight_decay };
 
-  let model: PairModel;
+  let model: AnyModel;
   let state: TrainerState;
   let records: EpochRecord[] = [];
   let run: RunJson;
@@ -262,7 +270,12 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
     await writeCheckpointReadme(ckpt, config.train.model);
   }
   run.engine = req.engine.name;
-  const workers = workersFor(config, previous, req.engine.name, config.train.fused && config.train.sparse && fusable(model), io.log);
+  let workers = 1;
+  if (isSequenceModel(model)) {
+    if (config.train.workers !== 'auto' && config.train.workers > 1) io.log.warn(`--workers ${config.train.workers}: ${config.train.model} trains on one thread in this version`);
+  } else {
+    workers = workersFor(config, previous, req.engine.name, config.train.fused && config.train.sparse && fusable(model), io.log);
+  }
   run.workers = workers;
   await writeRunJson(ckpt, run);
 
@@ -279,60 +292,51 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
     tf.dispose(Object.values(restored.optimizer));
   }
   const frozen = resolveFrozen(model, config.train.freeze);
-  const sets = buildUserItemSets(data.numUsers, [data.train, ...data.others]);
-  let epoch: EpochExamples | null = null;
-  const batchSize = config.train.batch_size;
-  const updaters = {
-    applyRows: (table: tf.Variable, rows: Int32Array, grads: tf.Tensor2D) => sparse.applyRows(table, rows, grads),
-    applyDense: (grads: tf.NamedTensorMap) => {
-      const rest = params.apply(grads);
-      if (Object.keys(rest).length > 0) dense.applyGradients(rest);
-    },
-  };
-  // The closed-form step where the model has one and the engine exposes table memory (cpu, wasm);
-  // fusedPairStep returns null elsewhere and the autograd step runs instead.
-  const fusedModel = config.train.fused && config.train.sparse && fusable(model) ? model : null;
-  const fusedScratch = createFusedScratch();
-  const fusedUpdaters = { view: (t: tf.Variable) => sparse.view(t), prepareRows: (t: tf.Variable, rows: Int32Array) => sparse.prepareRows(t, rows), applyPrepared: (t: tf.Variable, c: number) => sparse.applyPrepared(t, c), applyDense: (v: tf.Variable, g: Float32Array) => params.applyArray(v, g) };
-  const pool = loss === 'mse' ? null : negativePool(positives.train);
-  if (pool !== null) io.log.info(`negatives are drawn from the ${pool.length} items with training rows; the other ${data.numItems - pool.length} (only in valid/test) are never trained as negatives`);
-  const makeEpoch = (rng: Prng) => buildEpoch(replay ? replayEpoch(replay, rng) : positives.train, sets, loss, config.train.negatives, rng, pool);
-  const single: TrainTask = {
-    beginEpoch(rng) {
-      epoch = makeEpoch(rng);
-      return Math.ceil(epoch.size / batchSize);
-    },
-    epochExamples: () => epoch?.size ?? 0,
-    step(index) {
-      const e = epoch as EpochExamples;
-      const lo = index * batchSize;
-      const hi = Math.min(e.size, lo + batchSize);
-      const batch = {
-        users: e.users.subarray(lo, hi),
-        items: e.items.subarray(lo, hi),
-        labels: e.labels.subarray(lo, hi),
-        negatives: e.negatives ? e.negatives.subarray(lo, hi) : null,
-      };
-      if (fusedModel) {
-        const value = fusedPairStep(fusedModel, batch, loss, config.train.l2, fusedUpdaters, frozen, fusedScratch);
-        if (value !== null) return value;
-      }
-      return pairStep(
+  // The one place the model family matters: what an epoch and a step are.
+  let single: TrainTask;
+  let startParallel: (() => Promise<ParallelTask>) | null = null;
+  if (isSequenceModel(model)) {
+    single = createSequenceTask({
         model,
-        batch,
-        loss,
-        config.train.l2,
-        config.train.sparse,
-        updaters,
+        train: positives.train,
+        others: data.others,
+        loss: resolveSequenceLoss(config.train.loss, config.train.model),
+        negatives: config.train.negatives,
+        batchSize: config.train.batch_size,
+        l2: config.train.l2,
+        sparse: config.train.sparse,
         frozen,
-      );
-    },
-    setLearningRate(lr) {
-      sparse.setLearningRate(lr);
-      dense.setLearningRate(lr);
-      params.setLearningRate(lr);
-    },
-  };
+        sparseOptimizer: sparse,
+        params,
+      });
+  } else {
+    const pairLoss = resolveLoss(config.train.loss, data.feedback);
+    const makeEpoch = pairEpochBuilder({
+      train: positives.train,
+      others: data.others,
+      numUsers: data.numUsers,
+      numItems: data.numItems,
+      loss: pairLoss,
+      negatives: config.train.negatives,
+      replay: replay === null ? null : (rng: Prng) => replayEpoch(replay as Replay, rng),
+      log: io.log,
+    });
+    single = createPairTask({
+      model,
+      makeEpoch,
+      loss: pairLoss,
+      batchSize: config.train.batch_size,
+      l2: config.train.l2,
+      sparse: config.train.sparse,
+      fused: config.train.fused,
+      frozen,
+      sparseOptimizer: sparse,
+      denseOptimizer: dense,
+      params,
+    });
+    const pairModel = model;
+    if (workers > 1) startParallel = () => startPairParallel({ workers, config, engine: req.engine.name, model: pairModel, sparse, params, frozen, loss: pairLoss, optimizer: optCfg, makeEpoch, log: io.log });
+  }
 
   const saveState = async (s: TrainerState) => {
     const named = {
@@ -356,7 +360,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   let outcome: RunJson['status'] = 'failed';
   let parallel: ParallelTask | null = null;
   try {
-    if (workers > 1) parallel = await startPairParallel({ workers, config, engine: req.engine.name, model, sparse, params, frozen, loss, optimizer: optCfg, makeEpoch, log: io.log });
+    if (startParallel !== null) parallel = await startParallel();
     const result = await runLoop(
       parallel?.task ?? single,
       state,

@@ -84,13 +84,14 @@ export function registerTrain(program: Command, runtime: Runtime): void {
       if (o.resume && !o.out) throw new UsageError('--resume needs --out DIR: the checkpoint folder of the run to continue.');
       const out = resolve(ctx.cwd, o.out ?? join('checkpoints', `${ctx.resolved.config.train.model}-${timestamp()}`));
       // TF.js, the engine and Arrow load here, not at start-up (STYLE: `rec --help` stays instant).
-      const [{ loadDataset, manifestSha256 }, { initEngine }, { openCheckpointForTrain, readRunJson }, { runTrain }, { createValidator }, { resumeConfig, withFeedbackDefaults }] = await Promise.all([
+      const [{ loadDataset, manifestSha256 }, { initEngine }, { openCheckpointForTrain, readRunJson }, { runTrain }, { createValidator }, { resumeConfig, withFeedbackDefaults }, { isSequenceModelName }] = await Promise.all([
         import('../../data/dataset.js'),
         import('../../engine/backend.js'),
         import('../../io/checkpoint.js'),
         import('../../train/run.js'),
         import('../../eval/validate.js'),
         import('../../config/load.js'),
+        import('../../models/registry.js'),
       ]);
       const { resolveCheckpointPath } = await import('../../promote/pointer.js');
       const dataInOut = o.data !== undefined && !relative(join(out, 'data'), resolve(ctx.cwd, o.data)).startsWith('..');
@@ -119,7 +120,9 @@ export function registerTrain(program: Command, runtime: Runtime): void {
         ctx.log.info(`validation: ${ds.valid.length} of ${before} train rows carved out (--valid-from-train ${carve})`);
       }
       const data = toTrainData(ds, await manifestSha256(dataDir));
-      const explicit = data.feedback === 'explicit' && (config.train.loss === 'auto' || config.train.loss === 'mse');
+      // Sequence models rank from histories (train items when validating); rmse means nothing for them.
+      const sequence = isSequenceModelName(config.train.model);
+      const explicit = !sequence && data.feedback === 'explicit' && (config.train.loss === 'auto' || config.train.loss === 'mse');
       const requested = config.train.early_stopping.metric;
       const metric = requested === 'auto' ? (explicit ? 'rmse' : 'ndcg@10') : requested;
       const validator = data.hasValid

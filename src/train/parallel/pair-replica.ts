@@ -5,10 +5,10 @@
  * row-sparse and dense-parameter optimizers in the same order as pairStep applies them.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ModelConfig, ModelName } from '../../config/schema.js';
+import type { ModelConfig } from '../../config/schema.js';
 import { createRowSparseOptimizer, type OptimizerConfig, type OptimizerState, type RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
 import { namedWeights, type ModelShape, type PairModel } from '../../models/model.js';
-import { buildModel } from '../../models/registry.js';
+import { buildModel, type PairModelName } from '../../models/registry.js';
 import { Prng } from '../../util/prng.js';
 import type { PairLoss } from '../pair-data.js';
 import { pairStep } from '../pair-step.js';
@@ -27,7 +27,7 @@ export interface PairReplicaParts {
 /** What a worker needs to rebuild the main thread's replica (structured-clonable). */
 export interface PairReplicaInit {
   family: 'pair';
-  model: ModelName;
+  model: PairModelName;
   modelConfig: ModelConfig;
   shape: ModelShape;
   seed: number;
@@ -143,7 +143,7 @@ export function createPairReplica(parts: PairReplicaParts): ReplicaTask {
 
 /** The main thread's replica as a worker's init payload. */
 export function pairReplicaInit(
-  parts: PairReplicaParts & { name: ModelName; seed: number; optimizer: OptimizerConfig; freeze: readonly string[] },
+  parts: PairReplicaParts & { name: PairModelName; seed: number; optimizer: OptimizerConfig; freeze: readonly string[] },
   replica: number,
 ): PairReplicaInit {
   const weights: Record<string, Float32Array> = {};

@@ -8,6 +8,7 @@ import type { EngineName } from '../../engine/backend.js';
 import type { OptimizerConfig, RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
 import type { RunJson } from '../../io/checkpoint.js';
 import type { PairModel } from '../../models/model.js';
+import { isSequenceModelName } from '../../models/registry.js';
 import type { Logger } from '../../util/log.js';
 import type { Prng } from '../../util/prng.js';
 import type { EpochExamples, PairLoss } from '../pair-data.js';
@@ -51,13 +52,15 @@ export interface PairParallelOptions {
 }
 
 export function startPairParallel(o: PairParallelOptions): Promise<ParallelTask> {
+  const name = o.config.train.model;
+  if (isSequenceModelName(name)) throw new Error(`startPairParallel: ${name} is a sequence model`);
   const parts = { model: o.model, sparse: o.sparse, params: o.params, frozen: o.frozen, loss: o.loss, l2: o.config.train.l2 };
   return startParallelTask({
     workers: o.workers,
     engine: o.engine,
     batchSize: o.config.train.batch_size,
     replica: createPairReplica(parts),
-    init: (k) => pairReplicaInit({ ...parts, name: o.config.train.model, seed: o.config.seed, optimizer: o.optimizer, freeze: o.config.train.freeze }, k),
+    init: (k) => pairReplicaInit({ ...parts, name, seed: o.config.seed, optimizer: o.optimizer, freeze: o.config.train.freeze }, k),
     buildEpoch(rng) {
       const e = o.makeEpoch(rng);
       return { arrays: { users: e.users, items: e.items, labels: e.labels, ...(e.negatives ? { negatives: e.negatives } : {}) }, size: e.size };

@@ -54,6 +54,16 @@ export function fakeSequenceModel(embeddings: readonly (readonly number[])[], op
       });
     },
     itemVectors: () => tf.tidy(() => table.clone() as tf.Tensor2D),
+    // Slot t's state is the sum of the rows of slots 0..t (padding, -1, adds nothing): causal, and
+    // at the last slot the same vector scoreHistories scores with.
+    encode(batch, itemRows) {
+      return tf.tidy(() => {
+        const mask = Float32Array.from(batch.ids, (id) => (id < 0 ? 0 : 1));
+        const ids = Int32Array.from(batch.ids, (id) => Math.max(0, id));
+        const rows = tf.gather(itemRows, tf.tensor1d(ids, 'int32')).as3D(batch.rows, batch.width, itemRows.shape[1]);
+        return tf.cumsum<tf.Tensor3D>(tf.mul(rows, tf.tensor3d(mask, [batch.rows, batch.width, 1])), 1);
+      });
+    },
   };
 }
 

@@ -7,8 +7,8 @@ import { vocabMapping } from '../../../src/eval/prepare.js';
 import { runPrep } from '../../../src/data/prep/run.js';
 import { initEngine } from '../../../src/engine/backend.js';
 import { loadModel, readRunJson, type RunJson } from '../../../src/io/checkpoint.js';
-import { namedWeights, type PairModel } from '../../../src/models/model.js';
-import { buildModel } from '../../../src/models/registry.js';
+import { namedWeights, type AnyModel } from '../../../src/models/model.js';
+import { buildModel, type PairModelName } from '../../../src/models/registry.js';
 import { loadRecommendCheckpoint } from '../../../src/recommend/source.js';
 import { catalogueExtension, replayEpoch, selectRows } from '../../../src/train/fine-tune.js';
 import { checkParents, initFromParents, readVocabIds } from '../../../src/train/init-from.js';
@@ -21,7 +21,7 @@ const dir = tempRoot('rec-fine-tune-test-');
 const DAY = 86_400;
 const DAY1 = 1_700_000_000;
 const DAY2 = DAY1 + DAY;
-const FAMILIES: ModelName[] = ['mf', 'gmf', 'mlp', 'neumf'];
+const FAMILIES: PairModelName[] = ['mf', 'gmf', 'mlp', 'neumf'];
 const ITEM_TABLES: Record<ModelName, string[]> = {
   mf: ['item_embedding', 'item_bias'],
   gmf: ['gmf_item_embedding'],
@@ -71,13 +71,13 @@ beforeAll(async () => {
   for (const m of FAMILIES) parents[m] = (await train(P, dir(`parent-${m}`), m, { model: { dim: 4 }, train: { epochs: 2 } })).checkpoint;
 }, 60_000);
 
-function table(model: PairModel, name: string): { width: number; values: Float32Array } {
+function table(model: AnyModel, name: string): { width: number; values: Float32Array } {
   const w = namedWeights(model.keras).find((x) => x.key === `${name}/embeddings`);
   if (!w) throw new Error(`no table ${name}`);
   return { width: w.variable.shape[1] as number, values: Float32Array.from(w.variable.dataSync()) };
 }
 
-function rowOf(model: PairModel, name: string, index: number): number[] {
+function rowOf(model: AnyModel, name: string, index: number): number[] {
   const t = table(model, name);
   return Array.from(t.values.subarray(index * t.width, (index + 1) * t.width));
 }

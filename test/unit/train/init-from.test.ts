@@ -3,16 +3,23 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { modelSchema, type ModelConfig, type ModelName } from '../../../src/config/schema.js';
+import { modelSchema, type ModelConfig } from '../../../src/config/schema.js';
 import { readVocabFile } from '../../../src/data/dataset.js';
 import { initEngine } from '../../../src/engine/backend.js';
 import { loadModel, readRunJson, writeModel, type RunJson } from '../../../src/io/checkpoint.js';
-import { gatherRows, namedWeights, type PairModel } from '../../../src/models/model.js';
-import { buildModel } from '../../../src/models/registry.js';
+import { gatherRows, namedWeights, isSequenceModel, type AnyModel, type PairModel } from '../../../src/models/model.js';
+import { buildModel, type PairModelName } from '../../../src/models/registry.js';
 import { checkParents, initFromParents, readVocabIds } from '../../../src/train/init-from.js';
 import { UsageError } from '../../../src/util/errors.js';
 import { memoryLogger, silentLogger } from '../../../src/util/log.js';
 import { grid, prepPairs, tempRoot, train } from './helpers.js';
+
+/** loadModel narrowed to the (user, item) models these tests save. */
+async function loadPairModel(dir: string, check?: Parameters<typeof loadModel>[1]): Promise<PairModel> {
+  const m = await loadModel(dir, check);
+  if (isSequenceModel(m)) throw new Error(`${dir} holds a sequence model`);
+  return m;
+}
 
 const dir = tempRoot('rec-init-from-test-');
 const DIM = 4;
@@ -40,7 +47,7 @@ function seeds(start: number): () => number {
   return () => s++;
 }
 
-function fresh(kind: ModelName, dataDirUsers: number, dataDirItems: number, config: Partial<ModelConfig> = {}, seed = 77): PairModel {
+function fresh(kind: PairModelName, dataDirUsers: number, dataDirItems: number, config: Partial<ModelConfig> = {}, seed = 77): PairModel {
   return buildModel(kind, {
     config: modelSchema.parse({ dim: DIM, dropout: 0, alpha: ALPHA, ...config }),
     shape: { users: dataDirUsers, items: dataDirItems, globalMean: 0 },
@@ -111,8 +118,8 @@ describe('--init-from: NeuMF from pretrained GMF and MLP (He et al. 2017 §3.4.1
     // Parents in either order: they are matched by the model in their run.json.
     const order = [mlpCkpt, gmfCkpt];
     const records = await initFromParents({ parents: order, model: child, alpha: ALPHA, ...vb, log: silentLogger }, await checkParents(order, 'neumf'));
-    const gmf = await loadModel(join(gmfCkpt, 'model'));
-    const mlp = await loadModel(join(mlpCkpt, 'model'));
+    const gmf = await loadPairModel(join(gmfCkpt, 'model'));
+    const mlp = await loadPairModel(join(mlpCkpt, 'model'));
 
     for (const id of vb.users) {
       const a = va.users.indexOf(id);
@@ -159,7 +166,7 @@ describe('--init-from: NeuMF from pretrained GMF and MLP (He et al. 2017 §3.4.1
     // Saved and reloaded, the initialised NeuMF scores identically.
     const out = dir('neumf-init-saved');
     await writeModel(out, child);
-    const back = await loadModel(out);
+    const back = await loadPairModel(out);
     for (let u = 0; u < vb.users.length; u++) for (let i = 0; i < vb.items.length; i++) expect(score(back, u, i)).toBe(score(child, u, i));
   });
 
@@ -175,7 +182,7 @@ describe('--init-from: NeuMF from pretrained GMF and MLP (He et al. 2017 §3.4.1
     ]);
     expect(result.parents).toEqual(run.parents);
     // Without validation, model/ holds the last weights, as last/model does.
-    const [best, last] = await Promise.all([loadModel(join(out, 'model')), loadModel(join(out, 'last', 'model'))]);
+    const [best, last] = await Promise.all([loadPairModel(join(out, 'model')), loadPairModel(join(out, 'last', 'model'))]);
     for (let u = 0; u < 6; u++) for (let i = 0; i < 9; i++) expect(score(best, u, i)).toBe(score(last, u, i));
   });
 
@@ -195,7 +202,7 @@ describe('--init-from: fine-tuning on new data', () => {
     const twin = fresh('gmf', vc.users.length, vc.items.length);
     const log = memoryLogger('debug');
     const [record] = await initFromParents({ parents: [gmfCkpt], model: child, alpha: ALPHA, ...vc, log }, await checkParents([gmfCkpt], 'gmf'));
-    const parent = await loadModel(join(gmfCkpt, 'model'));
+    const parent = await loadPairModel(join(gmfCkpt, 'model'));
     const newUsers = vc.users.filter((id) => !va.users.includes(id));
     const newItems = vc.items.filter((id) => !va.items.includes(id));
     expect(newUsers).toEqual(['u7', 'u8']);
@@ -216,12 +223,42 @@ describe('--init-from: fine-tuning on new data', () => {
     expect(log.lines.join('\n')).toMatch(/users 2 from the parent, 2 new; items 4 from the parent, 2 new/);
   });
 
+  it('fine-tunes a SASRec from a SASRec checkpoint: item rows by raw id (new items fresh), every other weight by key', async () => {
+    const model = { dim: DIM, max_len: 5, heads: 1 };
+    const parentCkpt = (await train(A, dir('sasrec-parent'), 'sasrec', { model, train: { epochs: 1, batch_size: 4 } })).checkpoint;
+    const [va, vc] = await Promise.all([vocab(A), vocab(C)]);
+    let s = 90;
+    const build = () => buildModel('sasrec', { config: modelSchema.parse({ ...model, dropout: 0.2 }), shape: { users: vc.users.length, items: vc.items.length, globalMean: 0 }, nextSeed: () => s++ });
+    const child = build();
+    s = 90;
+    const twin = build();
+    const [record] = await initFromParents({ parents: [parentCkpt], model: child, alpha: ALPHA, ...vc, log: silentLogger }, await checkParents([parentCkpt], 'sasrec'));
+    expect(record.items).toEqual({ matched: vc.items.length - 2, new: 2 });
+    const parent = await loadModel(join(parentCkpt, 'model'));
+    const values = (m: AnyModel, key: string) => {
+      const w = namedWeights(m.keras).find((x) => x.key === key);
+      if (!w) throw new Error(`no ${key}`);
+      return { width: w.variable.shape[1] ?? 1, values: Float32Array.from(w.variable.dataSync()) };
+    };
+    const rowOf = (m: AnyModel, i: number) => {
+      const t = values(m, 'sasrec/item_embedding');
+      return Array.from(t.values.subarray(i * t.width, (i + 1) * t.width));
+    };
+    vc.items.forEach((id, c) => {
+      const p = va.items.indexOf(id);
+      expect(rowOf(child, c)).toEqual(p >= 0 ? rowOf(parent, p) : rowOf(twin, c));
+    });
+    for (const key of ['sasrec/position_embedding', 'sasrec/block_2/ffn1/kernel', 'sasrec/final_ln/gamma']) {
+      expect(Array.from(values(child, key).values)).toEqual(Array.from(values(parent, key).values));
+    }
+  });
+
   it('warm-starts a NeuMF from a NeuMF checkpoint: every weight by key, rows by raw id', async () => {
     const parentCkpt = (await train(A, dir('neumf-parent'), 'neumf', { model: { dim: DIM } })).checkpoint;
     const [va, vb] = await Promise.all([vocab(A), vocab(B)]);
     const child = fresh('neumf', vb.users.length, vb.items.length);
     await initFromParents({ parents: [parentCkpt], model: child, alpha: ALPHA, ...vb, log: silentLogger }, await checkParents([parentCkpt], 'neumf'));
-    const parent = await loadModel(join(parentCkpt, 'model'));
+    const parent = await loadPairModel(join(parentCkpt, 'model'));
     // No α mixing with a single NeuMF parent: its output layer is taken as it is.
     expect(Array.from(weight(child, 'prediction/kernel').values)).toEqual(Array.from(weight(parent, 'prediction/kernel').values));
     for (const u of vb.users) for (const i of vb.items) expect(score(child, vb.users.indexOf(u), vb.items.indexOf(i))).toBeCloseTo(score(parent, va.users.indexOf(u), va.items.indexOf(i)), 6);
@@ -232,8 +269,8 @@ describe('--init-from: fine-tuning on new data', () => {
     const result = await train(C, out, 'gmf', { model: { dim: DIM }, train: { freeze: ['gmf_item_embedding', 'prediction'] } }, { initFrom: [gmfCkpt] });
     expect(result.parents).toHaveLength(1);
     const [va, vc] = await Promise.all([vocab(A), vocab(C)]);
-    const parent = await loadModel(join(gmfCkpt, 'model'));
-    const tuned = await loadModel(join(out, 'model'));
+    const parent = await loadPairModel(join(gmfCkpt, 'model'));
+    const tuned = await loadPairModel(join(out, 'model'));
     const item = vc.items.indexOf('i2');
     expect(row(tuned, 'gmf_item_embedding', item)).toEqual(row(parent, 'gmf_item_embedding', va.items.indexOf('i2')));
     expect(Array.from(weight(tuned, 'prediction/kernel').values)).toEqual(Array.from(weight(parent, 'prediction/kernel').values));

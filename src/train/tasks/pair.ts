@@ -1,0 +1,105 @@
+/**
+ * Training of (user, item) models (MF, GMF, MLP, NeuMF): an epoch is the training rows with their
+ * sampled negatives (pair-data.ts), shuffled; a step is the fused closed-form step where the model
+ * has one and the engine exposes table memory, else the autograd step (pair-step.ts).
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { DenseOptimizer, RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
+import type { PairModel } from '../../models/model.js';
+import type { Logger } from '../../util/log.js';
+import type { Prng } from '../../util/prng.js';
+import { createFusedScratch, fusable, fusedPairStep } from '../fused-step.js';
+import type { TrainTask } from '../loop.js';
+import { buildEpoch, buildUserItemSets, negativePool, type EpochExamples, type Interactions, type PairLoss } from '../pair-data.js';
+import { pairStep } from '../pair-step.js';
+import type { DenseParamUpdater } from '../params.js';
+
+export interface PairEpochOptions {
+  /** The rows the loss learns from (trainingPositives). */
+  train: Interactions;
+  /** Rows of the other splits: never sampled as negatives. */
+  others: readonly { users: Int32Array; items: Int32Array }[];
+  numUsers: number;
+  numItems: number;
+  loss: PairLoss;
+  negatives: number;
+  /** --replay: the epoch's rows (new rows plus a fresh sample of older ones); null: `train` every epoch. */
+  replay: ((rng: Prng) => Interactions) | null;
+  log: Logger;
+}
+
+/**
+ * An epoch's examples from the PRNG: rows, sampled negatives, shuffle. Shared by the single-thread
+ * task and the worker pool (parallel/train-pair.ts), so both see the same epochs.
+ */
+export function pairEpochBuilder(opts: PairEpochOptions): (rng: Prng) => EpochExamples {
+  const sets = buildUserItemSets(opts.numUsers, [opts.train, ...opts.others]);
+  const pool = opts.loss === 'mse' ? null : negativePool(opts.train);
+  if (pool !== null) opts.log.info(`negatives are drawn from the ${pool.length} items with training rows; the other ${opts.numItems - pool.length} (only in valid/test) are never trained as negatives`);
+  return (rng) => buildEpoch(opts.replay ? opts.replay(rng) : opts.train, sets, opts.loss, opts.negatives, rng, pool);
+}
+
+export interface PairTaskOptions {
+  model: PairModel;
+  makeEpoch: (rng: Prng) => EpochExamples;
+  loss: PairLoss;
+  batchSize: number;
+  l2: number;
+  sparse: boolean;
+  fused: boolean;
+  frozen: ReadonlySet<string>;
+  sparseOptimizer: RowSparseOptimizer;
+  denseOptimizer: DenseOptimizer;
+  params: DenseParamUpdater;
+}
+
+export function createPairTask(opts: PairTaskOptions): TrainTask {
+  const { model, loss, batchSize, frozen } = opts;
+  const sparse = opts.sparseOptimizer;
+  let epoch: EpochExamples | null = null;
+  const updaters = {
+    applyRows: (table: tf.Variable, rows: Int32Array, grads: tf.Tensor2D) => sparse.applyRows(table, rows, grads),
+    applyDense: (grads: tf.NamedTensorMap) => {
+      const rest = opts.params.apply(grads);
+      if (Object.keys(rest).length > 0) opts.denseOptimizer.applyGradients(rest);
+    },
+  };
+  // The closed-form step where the model has one and the engine exposes table memory (cpu, wasm);
+  // fusedPairStep returns null elsewhere and the autograd step runs instead.
+  const fusedModel = opts.fused && opts.sparse && fusable(model) ? model : null;
+  const fusedScratch = createFusedScratch();
+  const fusedUpdaters = {
+    view: (t: tf.Variable) => sparse.view(t),
+    prepareRows: (t: tf.Variable, rows: Int32Array) => sparse.prepareRows(t, rows),
+    applyPrepared: (t: tf.Variable, c: number) => sparse.applyPrepared(t, c),
+    applyDense: (v: tf.Variable, g: Float32Array) => opts.params.applyArray(v, g),
+  };
+  return {
+    beginEpoch(rng) {
+      epoch = opts.makeEpoch(rng);
+      return Math.ceil(epoch.size / batchSize);
+    },
+    epochExamples: () => epoch?.size ?? 0,
+    step(index) {
+      const e = epoch as EpochExamples;
+      const lo = index * batchSize;
+      const hi = Math.min(e.size, lo + batchSize);
+      const batch = {
+        users: e.users.subarray(lo, hi),
+        items: e.items.subarray(lo, hi),
+        labels: e.labels.subarray(lo, hi),
+        negatives: e.negatives ? e.negatives.subarray(lo, hi) : null,
+      };
+      if (fusedModel) {
+        const value = fusedPairStep(fusedModel, batch, loss, opts.l2, fusedUpdaters, frozen, fusedScratch);
+        if (value !== null) return value;
+      }
+      return pairStep(model, batch, loss, opts.l2, opts.sparse, updaters, frozen);
+    },
+    setLearningRate(lr) {
+      sparse.setLearningRate(lr);
+      opts.denseOptimizer.setLearningRate(lr);
+      opts.params.setLearningRate(lr);
+    },
+  };
+}

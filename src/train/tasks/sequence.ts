@@ -1,0 +1,351 @@
+/**
+ * Training of sequence models (SASRec): every user with at least two training items is one
+ * example, whose window holds their last max_len items but one and whose targets are the next item
+ * at every slot (Kang & McAuley 2018). Losses:
+ * - `bce`: per slot, the target against one sampled item the user never had in train (the paper);
+ * - `ce` with `--negatives 0`: softmax cross-entropy over the whole catalogue (Klenitskiy &
+ *   Vasilev 2023), computed in blocks of slots so no [slots, items] matrix larger than
+ *   CE_BLOCK_FLOATS ever exists, with its gradient formed in the same pass (fusedSoftmaxCe);
+ * - `ce` with `--negatives N`: sampled softmax, the target against N items drawn for the batch.
+ *
+ * Batches are formed from a shuffled user order, sorted by history length within runs of
+ * SORT_RUN_BATCHES batches and trimmed to their longest window: padding is masked, so the model's
+ * outputs are the same as with full windows, and a batch of short histories costs what its real
+ * slots cost instead of 128 × max_len. The batch order is shuffled again.
+ *
+ * A step is `gradients` (forward and backward of a batch, no state touched: several workers may
+ * run it on parts of a batch) followed by `apply` (the optimizer updates). Its randomness (negatives,
+ * dropout) comes from a PRNG seeded by the epoch's stream and the step index, so a resumed run
+ * draws exactly what an uninterrupted one drew.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { buildSequences, type UserSequences } from '../../data/sequences.js';
+import type { RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
+import type { SequenceBatch, SequenceModel } from '../../models/model.js';
+import { SASREC_PADDING } from '../../models/sasrec.js';
+import { UsageError } from '../../util/errors.js';
+import { Prng } from '../../util/prng.js';
+import type { TrainTask } from '../loop.js';
+import { buildUserItemSets, negativePool, sampleNegative, type Interactions, type UserItemSets } from '../pair-data.js';
+import type { DenseParamUpdater } from '../params.js';
+
+export type SequenceLoss = 'bce' | 'ce';
+
+/** The loss a sequence model trains with: `auto` is the paper's bce. */
+export function resolveSequenceLoss(requested: string, model: string): SequenceLoss {
+  if (requested === 'auto' || requested === 'bce') return 'bce';
+  if (requested === 'ce') return 'ce';
+  throw new UsageError(`--loss ${requested} does not apply to sequence models (--model ${model}). Expected bce (one sampled negative per position) or ce (softmax; --negatives N samples N items, 0 uses the whole catalogue).`);
+}
+
+/** Batches sorted by length together: enough to group lengths, few enough to keep batches mixed across epochs. */
+const SORT_RUN_BATCHES = 32;
+/** Largest [slots, items] logits block of the full softmax (16 MB of float32). */
+export const CE_BLOCK_FLOATS = 4_000_000;
+
+export interface SequenceTaskOptions {
+  model: SequenceModel;
+  /** Training rows in (user, ts, seq) order, as the dataset stores them. */
+  train: Interactions;
+  /** Rows of the other splits: never sampled as a user's negatives. */
+  others: readonly { users: Int32Array; items: Int32Array }[];
+  loss: SequenceLoss;
+  /** ce: 0 for the full softmax, N for N sampled items per batch. bce ignores it (one per slot). */
+  negatives: number;
+  batchSize: number;
+  l2: number;
+  /** false: the item table's every row is updated every step (dense Adam moments). */
+  sparse: boolean;
+  /** Frozen weights, as resolveFrozen names them. */
+  frozen: ReadonlySet<string>;
+  sparseOptimizer: RowSparseOptimizer;
+  params: DenseParamUpdater;
+}
+
+/** A batch's gradients: what `apply` needs, and what a data-parallel reduction would sum. */
+export interface SequenceGradients {
+  /** The batch's summed slot losses over `denominator` (see SequenceStepInput). */
+  loss: number;
+  /** Target slots in the batch (the mean's denominator). */
+  positions: number;
+  /** Item-table rows the gradient covers (null: the table is frozen). */
+  itemRows: Int32Array | null;
+  itemGrad: tf.Tensor2D | null;
+  /** Dense weights' gradients by tfjs variable name. */
+  dense: tf.NamedTensorMap;
+}
+
+/** The inputs of one step, built in JS from the histories. */
+export interface SequenceStepInput {
+  users: Int32Array;
+  batch: SequenceBatch;
+  /** Flat slot index (row · width + column) of every target slot, and its target and negative item. */
+  slots: Int32Array;
+  targets: Int32Array;
+  /** bce: one negative per slot; sampled ce: the batch's shared candidates; full ce: empty. */
+  negatives: Int32Array;
+  /**
+   * What the summed slot losses are divided by: the epoch's mean slots per batch, the same for
+   * every batch. Batches grouped by length hold from 1 to max_len slots per user; a per-batch mean
+   * would give a slot of a short-history batch up to max_len times the weight of one in a long
+   * batch (3-epoch HR@10 on Amazon Games fell from 0.494 to 0.475 that way), where a constant keeps
+   * every slot's weight equal, as with randomly mixed batches.
+   */
+  denominator: number;
+}
+
+export interface SequenceTask extends TrainTask {
+  /** Synchronous: one thread runs the whole step. */
+  step(index: number): number;
+  /** Step `index`'s inputs (deterministic given the epoch's PRNG). */
+  input(index: number): SequenceStepInput;
+  gradients(input: SequenceStepInput, dropoutSeed: () => number): SequenceGradients;
+  apply(grads: SequenceGradients): void;
+}
+
+export function createSequenceTask(opts: SequenceTaskOptions): SequenceTask {
+  const { model, loss, batchSize } = opts;
+  const numItems = model.shape.items;
+  const maxLen = model.maxLen;
+  const seqs: UserSequences = buildSequences(opts.train.numUsers, [{ users: opts.train.users, items: opts.train.items, ts: null, seq: new Float64Array(opts.train.users.length) }]);
+  const sets: UserItemSets = buildUserItemSets(opts.train.numUsers, [opts.train, ...opts.others]);
+  const pool = negativePool(opts.train);
+  const eligible: number[] = [];
+  for (let u = 0; u < seqs.numUsers; u++) if (seqs.offsets[u + 1] - seqs.offsets[u] >= 2) eligible.push(u);
+  const table = model.tables[0];
+  const tableFrozen = opts.frozen.has(table.name);
+  const dense = model.dense.filter((v) => !opts.frozen.has(v.name));
+  const fullSoftmax = loss === 'ce' && opts.negatives === 0;
+  // Whole-table products (the full softmax's E·g) read the table as a matmul operand, which XNNPACK caches by tensor id.
+  if (fullSoftmax && !tableFrozen) opts.sparseOptimizer.markMatmulOperand(table.name);
+  const allItems = Int32Array.from({ length: numItems }, (_, i) => i);
+  const local = new Int32Array(numItems).fill(-1);
+
+  let batches: Int32Array[] = [];
+  let stepSeed = 0;
+  let denominator = 1;
+
+  const drawFrom = (rng: Prng): number => (pool === null ? rng.int(numItems) : pool[rng.int(pool.length)]);
+
+  const input = (index: number): SequenceStepInput => {
+    const users = batches[index];
+    const rng = Prng.fromSeed(stepSeed, `sequence-step/${index}`);
+    let width = 1;
+    for (const u of users) width = Math.max(width, Math.min(maxLen, seqs.offsets[u + 1] - seqs.offsets[u] - 1));
+    const ids = new Int32Array(users.length * width).fill(SASREC_PADDING);
+    const slots: number[] = [];
+    const targets: number[] = [];
+    const negatives: number[] = [];
+    users.forEach((u, r) => {
+      const lo = seqs.offsets[u];
+      const hi = seqs.offsets[u + 1];
+      const take = Math.min(width, hi - lo - 1);
+      for (let k = 0; k < take; k++) {
+        // Slot (r, width − take + k) holds item hi−1−take+k and predicts the one after it.
+        const at = hi - 1 - take + k;
+        const slot = r * width + width - take + k;
+        ids[slot] = seqs.items[at];
+        slots.push(slot);
+        targets.push(seqs.items[at + 1]);
+        if (loss === 'bce') negatives.push(sampleNegative(rng, sets, u, numItems, pool));
+      }
+    });
+    if (loss === 'ce' && !fullSoftmax) for (let k = 0; k < opts.negatives; k++) negatives.push(drawFrom(rng));
+    return {
+      users,
+      batch: { ids, rows: users.length, width },
+      slots: Int32Array.from(slots),
+      targets: Int32Array.from(targets),
+      negatives: Int32Array.from(negatives),
+      denominator,
+    };
+  };
+
+  const gradients = (inp: SequenceStepInput, dropoutSeed: () => number): SequenceGradients => {
+    // The item rows this step reads, and each id's index among them.
+    const wholeTable = fullSoftmax || !opts.sparse;
+    let rows: Int32Array;
+    if (wholeTable) rows = allItems;
+    else {
+      const list: number[] = [];
+      const note = (item: number) => {
+        if (item >= 0 && local[item] < 0) (local[item] = list.length), list.push(item);
+      };
+      inp.batch.ids.forEach(note);
+      inp.targets.forEach(note);
+      inp.negatives.forEach(note);
+      rows = Int32Array.from(list);
+      for (const item of list) local[item] = -1;
+    }
+    for (let k = 0; k < rows.length; k++) local[rows[k]] = k;
+    const toLocal = (a: Int32Array) => a.map((i) => (i < 0 ? i : local[i]));
+    const batch = { ...inp.batch, ids: toLocal(inp.batch.ids) };
+    const targetsLocal = toLocal(inp.targets);
+    const negativesLocal = toLocal(inp.negatives);
+    for (let k = 0; k < rows.length; k++) local[rows[k]] = -1;
+    const P = inp.slots.length;
+    const D = inp.denominator;
+    const d = model.config.dim;
+
+    const out: { grads?: SequenceGradients } = {};
+    tf.tidy(() => {
+      const itemRows = (wholeTable ? table.variable : tf.gather(table.variable, tf.tensor1d(rows, 'int32'))) as tf.Tensor2D;
+      const slots = tf.tensor1d(inp.slots, 'int32');
+      const targets = tf.tensor1d(targetsLocal, 'int32');
+      const lossOf = (): tf.Scalar => {
+        const F = tf.reshape(model.encode(batch, itemRows, true, dropoutSeed), [-1, d]);
+        const H = tf.gather(F, slots) as tf.Tensor2D; // [P, d]: only the slots with a target
+        let value: tf.Scalar;
+        if (loss === 'bce') {
+          const pos = tf.sum(tf.mul(H, tf.gather(itemRows, targets)), 1);
+          const neg = tf.sum(tf.mul(H, tf.gather(itemRows, tf.tensor1d(negativesLocal, 'int32'))), 1);
+          value = tf.div(tf.add(tf.sum(tf.softplus(tf.neg(pos))), tf.sum(tf.softplus(neg))), D) as tf.Scalar;
+        } else if (fullSoftmax) {
+          value = fusedSoftmaxCe(H, itemRows, inp.targets, D);
+        } else {
+          value = sampledSoftmaxCe(H, itemRows, targets, targetsLocal, negativesLocal, D);
+        }
+        if (opts.l2 > 0) value = tf.add(value, tf.mul(opts.l2 / D, tf.sum(tf.square(itemRows)))) as tf.Scalar;
+        return value;
+      };
+      const xs: tf.Tensor[] = [...(tableFrozen ? [] : [itemRows]), ...dense];
+      const { value, grads } = tf.valueAndGrads((..._xs: tf.Tensor[]) => lossOf())(xs);
+      const named: tf.NamedTensorMap = {};
+      const offset = tableFrozen ? 0 : 1;
+      dense.forEach((v, k) => (named[v.name] = tf.keep(grads[offset + k])));
+      out.grads = {
+        loss: value.dataSync()[0],
+        positions: P,
+        itemRows: tableFrozen ? null : rows,
+        itemGrad: tableFrozen ? null : (tf.keep(grads[0]) as tf.Tensor2D),
+        dense: named,
+      };
+    });
+    return out.grads as SequenceGradients;
+  };
+
+  const apply = (g: SequenceGradients): void => {
+    try {
+      if (!Number.isFinite(g.loss)) return;
+      // The updaters' reshapes and temporaries are freed here, as in the pair step.
+      tf.tidy(() => {
+        if (g.itemRows !== null && g.itemGrad !== null) opts.sparseOptimizer.applyRows(table.variable, g.itemRows, g.itemGrad);
+        if (Object.keys(g.dense).length > 0) {
+          const rest = opts.params.apply(g.dense);
+          if (Object.keys(rest).length > 0) throw new Error(`sequence task: no updater for ${Object.keys(rest).join(', ')}`);
+        }
+      });
+    } finally {
+      tf.dispose([...(g.itemGrad ? [g.itemGrad] : []), ...Object.values(g.dense)]);
+    }
+  };
+
+  return {
+    beginEpoch(rng) {
+      const order = rng.permutation(eligible.length);
+      const users = Int32Array.from(order, (k) => eligible[k]);
+      const length = (u: number) => seqs.offsets[u + 1] - seqs.offsets[u];
+      const run = batchSize * SORT_RUN_BATCHES;
+      batches = [];
+      for (let lo = 0; lo < users.length; lo += run) {
+        const part = Array.from(users.subarray(lo, Math.min(users.length, lo + run)));
+        // Stable sort: ties keep the shuffled order.
+        part.sort((a, b) => length(b) - length(a));
+        for (let b = 0; b < part.length; b += batchSize) batches.push(Int32Array.from(part.slice(b, b + batchSize)));
+      }
+      const shuffled = rng.permutation(batches.length);
+      batches = Array.from(shuffled, (k) => batches[k]);
+      let slots = 0;
+      for (const u of users) slots += Math.min(maxLen, seqs.offsets[u + 1] - seqs.offsets[u] - 1);
+      denominator = Math.max(1, slots / Math.max(1, batches.length));
+      stepSeed = rng.nextUint32();
+      return batches.length;
+    },
+    epochExamples: () => batches.reduce((s, b) => s + b.length, 0),
+    step(index) {
+      const inp = input(index);
+      const dropout = Prng.fromSeed(stepSeed, `sequence-dropout/${index}`);
+      const g = gradients(inp, () => dropout.tfSeed());
+      apply(g);
+      return g.loss;
+    },
+    setLearningRate(lr) {
+      opts.sparseOptimizer.setLearningRate(lr);
+      opts.params.setLearningRate(lr);
+    },
+    input,
+    gradients,
+    apply,
+  };
+}
+
+/**
+ * Sampled softmax: each slot's target against the batch's shared candidates; a candidate equal to
+ * the slot's target is masked out (it would be a false negative).
+ */
+function sampledSoftmaxCe(H: tf.Tensor2D, itemRows: tf.Tensor2D, targets: tf.Tensor1D, targetsLocal: Int32Array, candidatesLocal: Int32Array, denominator: number): tf.Scalar {
+  const P = targetsLocal.length;
+  const N = candidatesLocal.length;
+  const clash = new Float32Array(P * N);
+  for (let p = 0; p < P; p++) for (let c = 0; c < N; c++) if (candidatesLocal[c] === targetsLocal[p]) clash[p * N + c] = -1e9;
+  const pos = tf.sum(tf.mul(H, tf.gather(itemRows, targets)), 1, true); // [P, 1]
+  const neg = tf.add(tf.matMul(H, tf.gather(itemRows, tf.tensor1d(candidatesLocal, 'int32')), false, true), tf.tensor2d(clash, [P, N]));
+  const logits = tf.concat([pos, neg], 1);
+  return tf.div(tf.sum(tf.sub(tf.logSumExp(logits, 1), tf.reshape(pos, [P]))), denominator) as tf.Scalar;
+}
+
+/**
+ * Softmax cross-entropy of H [P, d] against every row of E [V, d], summed over the P slots and
+ * divided by `denominator` (P for the mean), with its gradients formed
+ * in the forward pass, block by block: per block of slots, logits = H_b Eᵀ, g = softmax(logits)
+ * − onehot(target), dH_b = g E and dE += g ᵀ H_b. Only one block's logits exist at a time, so
+ * max_len 200 on a 100k-item catalogue stays within CE_BLOCK_FLOATS, where autograd would keep
+ * every block's logits for the backward pass. The target logit is a row dot product, never a
+ * one-hot over the catalogue.
+ */
+export function fusedSoftmaxCe(H: tf.Tensor2D, E: tf.Tensor2D, targets: Int32Array, denominator = H.shape[0]): tf.Scalar {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [h, e, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+    const [P] = h.shape;
+    const V = e.shape[0];
+    const block = Math.max(1, Math.floor(CE_BLOCK_FLOATS / Math.max(1, V)));
+    let total = 0;
+    let dE: tf.Tensor2D = tf.zerosLike(e);
+    const dH: tf.Tensor2D[] = [];
+    for (let lo = 0; lo < P; lo += block) {
+      const n = Math.min(block, P - lo);
+      const [blockLoss, dHb, dEb] = tf.tidy(() => {
+        const hb = tf.slice(h, [lo, 0], [n, -1]);
+        const tb = tf.tensor1d(targets.subarray(lo, lo + n), 'int32');
+        const logits = tf.matMul(hb, e, false, true); // [n, V]
+        // One exp pass over the block serves both the log-sum-exp and the softmax (tf.logSumExp
+        // would take its own): the exps were a third of a full-softmax step on wasm.
+        const max = tf.max(logits, 1, true);
+        const exps = tf.exp(tf.sub(logits, max));
+        const sums = tf.sum(exps, 1, true);
+        const lse = tf.add(max, tf.log(sums)); // [n, 1]
+        const eTarget = tf.gather(e, tb);
+        const targetLogit = tf.sum(tf.mul(hb, eTarget), 1, true);
+        const probs = tf.div(exps, sums);
+        const dh = tf.sub(tf.matMul(probs, e), eTarget);
+        const de = tf.sub(tf.matMul(probs, hb, true, false), tf.unsortedSegmentSum(hb, tb, V));
+        return [tf.sum(tf.sub(lse, targetLogit)), dh, de] as const;
+      });
+      total += blockLoss.dataSync()[0];
+      blockLoss.dispose();
+      dH.push(dHb as tf.Tensor2D);
+      const next = tf.add(dE, dEb) as tf.Tensor2D;
+      dE.dispose();
+      dEb.dispose();
+      dE = next;
+    }
+    const gradH = tf.div(dH.length === 1 ? dH[0] : tf.concat(dH, 0), denominator);
+    const gradE = tf.div(dE, denominator);
+    save([gradH, gradE]);
+    return {
+      value: tf.scalar(total / denominator),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.mul(saved[0], dy), tf.mul(saved[1], dy)],
+    };
+  });
+  return f(H, E) as tf.Scalar;
+}
