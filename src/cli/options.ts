@@ -164,7 +164,8 @@ function parseValue(spec: OptionSpec, raw: unknown, origin: string): unknown {
       return fail('true or false');
     }
     default:
-      return text;
+      // Strings as given: `--delimiter ' '` is a space, not an empty string.
+      return String(raw);
   }
 }
 

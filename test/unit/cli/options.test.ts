@@ -56,3 +56,13 @@ describe('flag and REC_* values become numbers only when written as plain decima
     expect(() => env({ REC_PREP_MAX_REJECTS: '0x10' }, 'prep')).toThrow(UsageError);
   });
 });
+
+describe('string values are kept as given', () => {
+  it('a space delimiter stays a space (flag and REC_* variable)', () => {
+    const cmd = new Command('prep').exitOverride();
+    addConfigOptions(cmd, 'prep');
+    cmd.parse(['--delimiter', ' '], { from: 'user' });
+    expect(flagLayer(cmd, 'prep').values).toEqual({ prep: { delimiter: ' ' } });
+    expect(env({ REC_PREP_DELIMITER: '\t' }, 'prep')).toEqual({ prep: { delimiter: '\t' } });
+  });
+});
