@@ -52,7 +52,7 @@ export interface DoctorReport {
   engines: EngineProbe[];
   /** What `--backend auto` would pick here. */
   auto: EngineName;
-  /** Training threads `--workers auto` would use with that engine (fewer for a batch under 64 examples a thread). */
+  /** Training threads `--workers auto` would use with that engine (fewer for a batch under 1,024 examples a thread). */
   workers_auto: number;
   /** Cores this process may use (os.availableParallelism). */
   cores: number;

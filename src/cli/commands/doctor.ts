@@ -14,7 +14,7 @@ function describe(report: DoctorReport): string {
   }
   lines.push('', `--backend auto picks: ${report.auto}`);
   lines.push(
-    `--workers auto trains mlp and neumf on ${report.workers_auto} thread${report.workers_auto === 1 ? '' : 's'} with it (${report.cores} core${report.cores === 1 ? '' : 's'} available${report.auto === 'node' || report.auto === 'node-gpu' ? '; TensorFlow threads each op itself' : ''}; fewer when a batch has under 64 examples a thread); mf and gmf's fused step runs on one`,
+    `--workers auto trains mlp and neumf on ${report.workers_auto} thread${report.workers_auto === 1 ? '' : 's'} with it (${report.cores} core${report.cores === 1 ? '' : 's'} available${report.auto === 'node' || report.auto === 'node-gpu' ? '; TensorFlow threads each op itself' : ''}; fewer when a batch has under 1,024 examples a thread); mf and gmf's fused step runs on one`,
   );
   lines.push('', 'GPU:');
   lines.push(report.gpu.devices.length ? report.gpu.devices.map((d) => `  ${d}`).join('\n') : '  no GPU visible');

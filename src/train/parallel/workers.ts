@@ -6,8 +6,13 @@
 import { availableParallelism } from 'node:os';
 import { autoWorkers } from '../../engine/workers.js';
 
-/** `auto` keeps at least this many examples in each shard of a full batch. */
-export const AUTO_MIN_SHARD = 64;
+/**
+ * `auto` keeps at least this many examples in each shard of a full batch. Measured on 2 idle cores
+ * (docs/benchmarks.md, "Training threads"): NeuMF-8 at batch 256 (128 a shard) ran 0.96× of one
+ * thread's epoch on two, NeuMF-64 at batch 2048 (1024 a shard) 0.72×: below ~1024 examples a
+ * step's fixed engine costs, which every replica pays, eat the gain.
+ */
+export const AUTO_MIN_SHARD = 1024;
 
 export type WorkersSetting = number | 'auto';
 

@@ -144,8 +144,9 @@ describe.each(['cpu', 'wasm'] as const)('pair replica on %s', (engine) => {
 
 describe('resolveWorkers', () => {
   it('auto uses the cores, fewer for a small batch, and 1 on tfjs-node or where the step has no parallel form', () => {
-    expect(resolveWorkers('auto', { engine: 'wasm', batchSize: 4096, cores: 8, parallelizable: true }).workers).toBe(8);
-    expect(resolveWorkers('auto', { engine: 'wasm', batchSize: 128, cores: 8, parallelizable: true }).workers).toBe(2);
+    expect(resolveWorkers('auto', { engine: 'wasm', batchSize: 8192, cores: 8, parallelizable: true }).workers).toBe(8);
+    expect(resolveWorkers('auto', { engine: 'wasm', batchSize: 2048, cores: 8, parallelizable: true }).workers).toBe(2);
+    expect(resolveWorkers('auto', { engine: 'wasm', batchSize: 256, cores: 8, parallelizable: true }).workers).toBe(1);
     expect(resolveWorkers('auto', { engine: 'node', batchSize: 4096, cores: 8, parallelizable: true }).workers).toBe(1);
     expect(resolveWorkers(4, { engine: 'node', batchSize: 4096, cores: 8, parallelizable: true })).toMatchObject({ workers: 1, reason: expect.stringContaining('--workers 4 ignored') });
     expect(resolveWorkers(3, { engine: 'cpu', batchSize: 4096, cores: 2, parallelizable: true }).workers).toBe(3);
