@@ -294,7 +294,11 @@ function pickRows(csr: Csr, positions: Int32Array): Csr {
 export function subsampleUsers(prep: PreparedEval, maxUsers: number, seed: number): PreparedEval {
   const n = prep.users.model.length;
   if (maxUsers <= 0 || n <= maxUsers) return prep;
-  const positions = Prng.fromSeed(seed, 'eval/valid-users').permutation(n).subarray(0, maxUsers).sort();
+  return pickUsers(prep, Prng.fromSeed(seed, 'eval/valid-users').permutation(n).subarray(0, maxUsers).sort());
+}
+
+/** The prepared users at `positions` (indices into prep.users), in that order. */
+function pickUsers(prep: PreparedEval, positions: Int32Array): PreparedEval {
   return {
     ...prep,
     users: { model: positions.map((j) => prep.users.model[j]), dataset: positions.map((j) => prep.users.dataset[j]) },
@@ -314,15 +318,7 @@ export function restrictToUsers(prep: PreparedEval, keep: Uint8Array): PreparedE
   const picked: number[] = [];
   for (let j = 0; j < prep.users.dataset.length; j++) if (keep[prep.users.dataset[j]] === 1) picked.push(j);
   if (picked.length === prep.users.dataset.length) return prep;
-  const positions = Int32Array.from(picked);
-  return {
-    ...prep,
-    users: { model: positions.map((j) => prep.users.model[j]), dataset: positions.map((j) => prep.users.dataset[j]) },
-    relevant: pickRows(prep.relevant, positions),
-    relevantDataset: pickRows(prep.relevantDataset, positions),
-    exclude: pickRows(prep.exclude, positions),
-    interacted: pickRows(prep.interacted, positions),
-  };
+  return pickUsers(prep, Int32Array.from(picked));
 }
 
 /** Dataset items this prep can rank as relevant: known to the model and not cold. */
