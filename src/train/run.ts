@@ -213,6 +213,9 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
     if (config.train.replay !== null && initFrom.length === 0) {
       throw new UsageError(`train.replay ${config.train.replay} (from ${req.resolved.sources['train.replay']}) mixes older rows into a fine-tune; it needs --init-from CKPT (the parent whose training data the new rows follow).`);
     }
+    if (config.train.replay !== null && sequence) {
+      throw new UsageError(`train.replay ${config.train.replay} (from ${req.resolved.sources['train.replay']}) applies to (user, item) models; --model ${config.train.model} trains on whole histories, so a fine-tune with --init-from reads every user's history in the dataset. Remove --replay.`);
+    }
     replay = await planReplay(replayRequest(req, io));
     const dataIds = await readVocabIds(data.dir);
     const ext = await catalogueExtension(initFrom, parentModels[0] === config.train.model, dataIds);

@@ -74,5 +74,8 @@ describe('rec train --model sasrec', () => {
     const gmf = await rec(['train', '--data', ds, '--model', 'gmf', '--epochs', '1', '--backend', 'cpu', '--init-from', parent, '--out', join(dir, 'wrong')]);
     expect(gmf.code).toBe(2);
     expect(gmf.stderr).toContain('is a sasrec checkpoint');
+    const replay = await rec(['train', '--data', ds, ...common, '--epochs', '1', '--init-from', parent, '--replay', '0.5', '--out', join(dir, 'replay')]);
+    expect(replay.code).toBe(2);
+    expect(replay.stderr).toMatch(/train\.replay 0\.5 .*applies to \(user, item\) models/);
   }, 300_000);
 });
