@@ -14,6 +14,15 @@ import { autoWorkers } from '../../engine/workers.js';
  */
 export const AUTO_MIN_SHARD = 1024;
 
+/**
+ * The same floor for sequence models, in sequences a shard. Measured under load from parallel work
+ * (2 cores, load average 5–7), SASRec on Amazon Games, default batch 128 (64 sequences a shard,
+ * mean window 6.8 slots): 2 epochs took 21.4 + 20.1 s on two threads against 18.5 + 15.4 s on one,
+ * so `auto` keeps the default batch on one thread and splits only batches of 256 and more;
+ * `--workers 2` is there to measure on an idle machine.
+ */
+export const AUTO_MIN_SHARD_SEQUENCES = 128;
+
 export type WorkersSetting = number | 'auto';
 
 export interface WorkersChoice {
@@ -24,7 +33,7 @@ export interface WorkersChoice {
 
 export function resolveWorkers(
   setting: WorkersSetting,
-  ctx: { engine: string; batchSize: number; cores?: number; parallelizable: boolean; why?: string },
+  ctx: { engine: string; batchSize: number; cores?: number; parallelizable: boolean; why?: string; minShard?: number },
 ): WorkersChoice {
   const cores = ctx.cores ?? availableParallelism();
   if (ctx.engine === 'node' || ctx.engine === 'node-gpu') {
@@ -38,7 +47,8 @@ export function resolveWorkers(
     return { workers: setting, reason: null };
   }
   const byCores = autoWorkers(ctx.engine, cores);
-  const byBatch = Math.max(1, Math.floor(ctx.batchSize / AUTO_MIN_SHARD));
-  if (byBatch < byCores) return { workers: byBatch, reason: `workers auto: ${byBatch} of ${cores} cores (batch ${ctx.batchSize}: at least ${AUTO_MIN_SHARD} examples a shard)` };
+  const minShard = ctx.minShard ?? AUTO_MIN_SHARD;
+  const byBatch = Math.max(1, Math.floor(ctx.batchSize / minShard));
+  if (byBatch < byCores) return { workers: byBatch, reason: `workers auto: ${byBatch} of ${cores} cores (batch ${ctx.batchSize}: at least ${minShard} examples a shard)` };
   return { workers: byCores, reason: null };
 }
