@@ -15,13 +15,15 @@ import { autoWorkers } from '../../engine/workers.js';
 export const AUTO_MIN_SHARD = 1024;
 
 /**
- * The same floor for sequence models, in sequences a shard. Measured under load from parallel work
- * (2 cores, load average 5–7), SASRec on Amazon Games, default batch 128 (64 sequences a shard,
- * mean window 6.8 slots): 2 epochs took 21.4 + 20.1 s on two threads against 18.5 + 15.4 s on one,
- * so `auto` keeps the default batch on one thread and splits only batches of 256 and more;
- * `--workers 2` is there to measure on an idle machine.
+ * The same floor for sequence models, in sequences a shard: a sequence is up to max_len
+ * transformer positions, so far fewer pay for a step's fixed costs. SASRec on Amazon Games,
+ * default batch 128 (64 sequences a shard), `rec train --model sasrec --epochs 2 --workers 1|2`
+ * back to back on our 2 cores under load from parallel work (load average 2–5): epoch 1 / epoch 2
+ * took 14.4 / 13.3 s on one thread and 10.8 / 9.4 s on two (0.71× in epoch 2); a second pair,
+ * 16.7 / 14.9 s and 12.5 / 8.9 s. With a heavier load (5–7) two threads lost (21.4 / 20.1 s
+ * against 18.5 / 15.4 s): the worker then shares a core with other processes. To be rerun idle.
  */
-export const AUTO_MIN_SHARD_SEQUENCES = 128;
+export const AUTO_MIN_SHARD_SEQUENCES = 64;
 
 export type WorkersSetting = number | 'auto';
 
