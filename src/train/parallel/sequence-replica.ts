@@ -167,14 +167,20 @@ export function createSequenceReplica(parts: SequenceReplicaParts): ReplicaTask 
           }
         });
         for (let j = 0; j < R.length; j++) local[R[j]] = -1;
-        if (l2 > 0) {
-          // The single-thread step's l2/D · Σ w² over the batch's rows, once per row.
-          const w = tf.tidy(() => (wholeTable ? table.variable : tf.gather(table.variable, tf.tensor1d(R, 'int32'))).dataSync() as Float32Array);
-          const D = s.input.denominator;
-          let sq = 0;
-          for (let j = 0; j < R.length * dim; j++) (sq += w[j] * w[j]), (dst[j] += ((2 * l2) / D) * w[j]);
-          lossSum += (l2 / D) * sq;
+      }
+      if (l2 > 0) {
+        // The single-thread step's l2/D · Σ w² over the batch's rows, once per row (its value
+        // counts in the loss even when the table is frozen).
+        const R = s.rows;
+        const w = tf.tidy(() => (wholeTable ? table.variable : tf.gather(table.variable, tf.tensor1d(R, 'int32'))).dataSync() as Float32Array);
+        const D = s.input.denominator;
+        const dst = tableFrozen ? null : out.rows[0];
+        let sq = 0;
+        for (let j = 0; j < R.length * dim; j++) {
+          sq += w[j] * w[j];
+          if (dst !== null) dst[j] += ((2 * l2) / D) * w[j];
         }
+        lossSum += (l2 / D) * sq;
       }
       layout.dense.forEach((d, t) => {
         const dst = out.dense[t];
