@@ -136,12 +136,11 @@ export function createSequenceReplica(parts: SequenceReplicaParts): ReplicaTask 
         tf.dispose([...(g.itemGrad ? [g.itemGrad] : []), ...Object.values(g.dense)]);
       }
     },
-    sizes(examples, shards) {
+    sizes(examples) {
       const perRow = model.maxLen * (perSlot ? 3 : 2);
       const sampled = loss === 'ce' && negatives > 0 ? negatives : 0;
-      // A shard's distinct items, or (shards > 1) the whole batch's: never more than the catalogue.
+      // A shard's distinct items, or the whole batch's for the reduced buffer: never more than the catalogue.
       const rows = wholeTable ? numItems : Math.min(numItems, examples * perRow + sampled);
-      void shards;
       return { rows: layout.rows.map(() => rows * dim), dense: layout.dense.map((d) => d.size) };
     },
     reduce(shards, losses, parts, out) {
