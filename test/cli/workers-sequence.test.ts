@@ -1,7 +1,7 @@
 /**
  * `--workers` for sequence models (sasrec): a batch's sequences are split across worker threads;
  * the same seed and worker count give the same metrics and weights run to run, and a run
- * interrupted with SIGINT resumes to the uninterrupted run's end.
+ * interrupted with SIGINT or ended by a worker's failure resumes to the uninterrupted run's end.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -66,6 +66,18 @@ describe('--workers with --model sasrec', () => {
     expect(metricsOf(one)[0].loss).not.toBe(metricsOf(reference)[0].loss);
     expect(Math.abs(metricsOf(one)[0].loss - metricsOf(reference)[0].loss)).toBeLessThan(0.1);
   }, 150_000);
+
+  it('a worker that throws mid-step ends the run with exit 1 and a kept state; --resume finishes with the uninterrupted metrics', async () => {
+    const ck = join(dir, 'failing');
+    const r = await rec(args(ck, '2'), { env: { REC_TEST_WORKER_FAIL_AT_STEP: '5' }, timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/training worker 1 of 1 \(--workers 2\) failed during step 5 of the epoch: test-only failure/);
+    expect(stepOf(ck)).toBe(3);
+    const resumed = await rec(['train', '--out', ck, '--resume', '--backend', 'wasm'], { timeoutMs: 120_000 });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(metricsOf(ck)).toEqual(metricsOf(reference));
+    expect(weightsHash(ck)).toBe(weightsHash(reference));
+  }, 250_000);
 
   it('SIGINT with 2 workers exits 130; --resume finishes with the uninterrupted metrics', async () => {
     const ck = join(dir, 'interrupted');
