@@ -37,7 +37,7 @@ import type { RunIO } from '../util/run-io.js';
 import { positiveRows, type Interactions, type PairLoss } from './pair-data.js';
 import { fusable } from './fused-step.js';
 import { createPairTask, pairEpochBuilder } from './tasks/pair.js';
-import { createSequenceTask, resolveSequenceLoss } from './tasks/sequence.js';
+import { createSequenceTask, resolveSequenceLoss, type SequenceTaskOptions } from './tasks/sequence.js';
 import { renameSlots, stateToTensors, tensorsToState } from './optimizer-state.js';
 import { checkParents, initFromParents, readVocabIds, trainedRows } from './init-from.js';
 import { catalogueExtension, fineTuneRecord, planReplay, type Replay, replayEpoch, trainMaxTs, writeCheckpointVocab } from './fine-tune.js';
@@ -46,6 +46,7 @@ import { initialState, runLoop, type TrainTask } from './loop.js';
 import { learningRate } from './schedule.js';
 import type { ParallelTask } from './parallel/pool.js';
 import { startPairParallel, workersFor } from './parallel/train-pair.js';
+import { startSequenceParallel } from './parallel/train-sequence.js';
 
 export interface TrainData {
   dir: string;
@@ -273,12 +274,9 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
     await writeCheckpointReadme(ckpt, config.train.model);
   }
   run.engine = req.engine.name;
-  let workers = 1;
-  if (isSequenceModel(model)) {
-    if (config.train.workers !== 'auto' && config.train.workers > 1) io.log.warn(`--workers ${config.train.workers}: ${config.train.model} trains on one thread in this version`);
-  } else {
-    workers = workersFor(config, previous, req.engine.name, config.train.fused && config.train.sparse && fusable(model), io.log);
-  }
+  const workers = isSequenceModel(model)
+    ? workersFor(config, previous, req.engine.name, false, io.log, 'sequence')
+    : workersFor(config, previous, req.engine.name, config.train.fused && config.train.sparse && fusable(model), io.log);
   run.workers = workers;
   await writeRunJson(ckpt, run);
 
@@ -299,19 +297,22 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   let single: TrainTask;
   let startParallel: (() => Promise<ParallelTask>) | null = null;
   if (isSequenceModel(model)) {
-    single = createSequenceTask({
-        model,
-        train: positives.train,
-        others: data.others,
-        loss: resolveSequenceLoss(config.train.loss, config.train.model),
-        negatives: config.train.negatives,
-        batchSize: config.train.batch_size,
-        l2: config.train.l2,
-        sparse: config.train.sparse,
-        frozen,
-        sparseOptimizer: sparse,
-        params,
-      });
+    const sequenceOptions: SequenceTaskOptions = {
+      model,
+      train: positives.train,
+      others: data.others,
+      loss: resolveSequenceLoss(config.train.loss, config.train.model),
+      negatives: config.train.negatives,
+      batchSize: config.train.batch_size,
+      l2: config.train.l2,
+      sparse: config.train.sparse,
+      frozen,
+      sparseOptimizer: sparse,
+      params,
+    };
+    single = createSequenceTask(sequenceOptions);
+    const sequenceModel = model;
+    if (workers > 1) startParallel = () => startSequenceParallel({ workers, config, engine: req.engine.name, model: sequenceModel, task: sequenceOptions, optimizer: optCfg, log: io.log });
   } else {
     const pairLoss = resolveLoss(config.train.loss, data.feedback);
     const makeEpoch = pairEpochBuilder({

@@ -42,8 +42,11 @@ export interface ParallelTaskOptions {
   replica: ReplicaTask;
   /** The init payload of replica `k` (1 … workers − 1), built from the main thread's current state. */
   init(k: number): ReplicaInit;
-  /** Builds the epoch's examples on the main thread, from the epoch's PRNG. */
-  buildEpoch(rng: Prng): { arrays: EpochArrays; size: number };
+  /**
+   * Builds the epoch's examples on the main thread, from the epoch's PRNG. `steps`: where each
+   * step's examples start (steps + 1 offsets), when steps are not `batchSize` examples each.
+   */
+  buildEpoch(rng: Prng): { arrays: EpochArrays; size: number; steps?: Int32Array };
   log: Logger;
 }
 
@@ -73,8 +76,9 @@ export async function startParallelTask(opts: ParallelTaskOptions): Promise<Para
   const W = opts.workers;
   const { replica, batchSize } = opts;
   const layout = replica.layout;
-  const shardSizes = layoutSizes(layout, Math.ceil(batchSize / W));
-  const stepSizes = layoutSizes(layout, batchSize);
+  const shardSizes = replica.sizes ? replica.sizes(Math.ceil(batchSize / W), 1) : layoutSizes(layout, Math.ceil(batchSize / W));
+  const stepSizes = replica.sizes ? replica.sizes(batchSize, W) : layoutSizes(layout, batchSize);
+  const reduce = replica.reduce ?? ((shards, losses, parts, out) => reduceShards(layout, shards, losses, parts, out));
   const shardBufs: [GradientBuffers, GradientBuffers][] = Array.from({ length: W }, () => [sharedBuffers(shardSizes), sharedBuffers(shardSizes)]);
   const reduced: [GradientBuffers, GradientBuffers] = [sharedBuffers(stepSizes), sharedBuffers(stepSizes)];
   const rawFail = process.env[TEST_FAIL_ENV];
@@ -165,6 +169,7 @@ export async function startParallelTask(opts: ParallelTaskOptions): Promise<Para
   };
   let size = 0;
   let count = 0;
+  let steps: Int32Array | null = null;
   const task: TrainTask = {
     beginEpoch(rng) {
       if (failure) throw failure;
@@ -172,15 +177,16 @@ export async function startParallelTask(opts: ParallelTaskOptions): Promise<Para
       const arrays: Record<string, Int32Array | Float32Array> = {};
       for (const [name, a] of Object.entries(built.arrays)) arrays[name] = shareArray(a);
       size = built.size;
+      steps = built.steps ?? null;
       post({ type: 'epoch', arrays, size });
       replica.setEpoch(arrays, size);
-      return Math.ceil(size / batchSize);
+      return steps === null ? Math.ceil(size / batchSize) : steps.length - 1;
     },
     epochExamples: () => size,
     async step(index) {
       if (failure) throw failure;
-      const lo = index * batchSize;
-      const hi = Math.min(size, lo + batchSize);
+      const lo = steps === null ? index * batchSize : steps[index];
+      const hi = steps === null ? Math.min(size, lo + batchSize) : steps[index + 1];
       const shards = splitShards(lo, hi, W);
       const parity: 0 | 1 = (count & 1) === 0 ? 0 : 1;
       count += 1;
@@ -192,8 +198,7 @@ export async function startParallelTask(opts: ParallelTaskOptions): Promise<Para
       });
       const own = shards[0].hi > shards[0].lo ? replica.computeShard(shards[0], shardBufs[0][parity]) : 0;
       const losses = await answers;
-      const loss = reduceShards(
-        layout,
+      const loss = reduce(
         shards,
         [own, ...losses],
         shardBufs.map((b) => b[parity]),

@@ -6,9 +6,10 @@
 import type { EngineName } from '../../engine/backend.js';
 import type { PairReplicaInit } from './pair-replica.js';
 import type { EpochArrays, GradientBuffers, ReplicaTask, Shard } from './replica.js';
+import type { SequenceReplicaInit } from './sequence-replica.js';
 
 /** One init payload per family; a new family adds its own to this union and to createReplica. */
-export type ReplicaInit = PairReplicaInit;
+export type ReplicaInit = PairReplicaInit | SequenceReplicaInit;
 
 export interface InitMessage {
   type: 'init';
@@ -40,6 +41,10 @@ export async function createReplica(init: ReplicaInit): Promise<ReplicaTask> {
     case 'pair': {
       const { pairReplicaFromInit } = await import('./pair-replica.js');
       return pairReplicaFromInit(init);
+    }
+    case 'sequence': {
+      const { sequenceReplicaFromInit } = await import('./sequence-replica.js');
+      return sequenceReplicaFromInit(init);
     }
   }
 }

@@ -12,8 +12,9 @@
  * bit-identical and a run depends on its seed and the worker count only. The pool owns the epoch's
  * arrays, the shared buffers and the reduction; a family only describes its gradient layout.
  *
- * Families: `pair` (pair-replica.ts: mf, gmf, mlp, neumf). A new family (a sequence model) adds a
- * ReplicaTask, an init payload and an entry in families.ts.
+ * Families: `pair` (pair-replica.ts: mf, gmf, mlp, neumf) and `sequence` (sequence-replica.ts:
+ * sasrec). A new family adds a ReplicaTask, an init payload (protocol.ts ReplicaInit) and a case in
+ * protocol.ts createReplica.
  */
 
 /** The epoch's examples, identical in every replica (SharedArrayBuffer-backed when parallel). */
@@ -57,6 +58,13 @@ export interface ReplicaTask {
    */
   applyStep(shards: readonly Shard[], grads: GradientBuffers): void;
   setLearningRate(lr: number): void;
+  /**
+   * Floats of each buffer for a shard (or, `shards` > 1, the reduced step) of `examples` examples,
+   * when the family's row count is not `perExample` per example; default layoutSizes.
+   */
+  sizes?(examples: number, shards: number): { rows: number[]; dense: number[] };
+  /** The family's own reduction (same contract as reduceShards); default reduceShards. */
+  reduce?(shards: readonly Shard[], losses: readonly number[], parts: readonly GradientBuffers[], out: GradientBuffers): number;
 }
 
 /** Floats each buffer of a layout needs for `examples` examples. */

@@ -15,20 +15,29 @@ import type { EpochExamples, PairLoss } from '../pair-data.js';
 import type { DenseParamUpdater } from '../params.js';
 import { createPairReplica, pairReplicaInit } from './pair-replica.js';
 import { startParallelTask, type ParallelTask } from './pool.js';
-import { resolveWorkers } from './workers.js';
+import { AUTO_MIN_SHARD, AUTO_MIN_SHARD_SEQUENCES, resolveWorkers } from './workers.js';
 
 /**
  * The replicas of this run. A resumed run keeps the count it started with when its setting is
  * `auto` (auto depends on the machine; the count decides the shards, hence the results); an
  * explicit `--workers N` on resume wins. Checkpoints from before `--workers` trained on one thread.
  */
-export function workersFor(config: Config, previous: Pick<RunJson, 'workers'> | null, engine: EngineName, fusedStep: boolean, log: Logger): number {
+export function workersFor(
+  config: Config,
+  previous: Pick<RunJson, 'workers'> | null,
+  engine: EngineName,
+  fusedStep: boolean,
+  log: Logger,
+  family: 'pair' | 'sequence' = 'pair',
+): number {
   let setting = config.train.workers;
   if (previous !== null && setting === 'auto') setting = previous.workers ?? 1;
+  // Sequence replicas split whole tables too (--dense, the full softmax): their row lists are the batch's.
   const choice = resolveWorkers(setting, {
     engine,
     batchSize: config.train.batch_size,
-    parallelizable: config.train.sparse && !fusedStep,
+    parallelizable: family === 'sequence' || (config.train.sparse && !fusedStep),
+    minShard: family === 'sequence' ? AUTO_MIN_SHARD_SEQUENCES : AUTO_MIN_SHARD,
     why: !config.train.sparse
       ? '--dense differentiates whole tables, whose gradients are not split across workers'
       : 'the fused MF/GMF step runs on one thread (it is faster than the autograd step on two: docs/benchmarks.md); --no-fused trains with the autograd step, which uses the workers',

@@ -14,6 +14,17 @@ import { autoWorkers } from '../../engine/workers.js';
  */
 export const AUTO_MIN_SHARD = 1024;
 
+/**
+ * The same floor for sequence models, in sequences a shard: a sequence is up to max_len
+ * transformer positions, so far fewer pay for a step's fixed costs. SASRec on Amazon Games,
+ * default batch 128 (64 sequences a shard), `rec train --model sasrec --epochs 2 --workers 1|2`
+ * back to back on our 2 cores under load from parallel work (load average 2–5): epoch 1 / epoch 2
+ * took 14.4 / 13.3 s on one thread and 10.8 / 9.4 s on two (0.71× in epoch 2); a second pair,
+ * 16.7 / 14.9 s and 12.5 / 8.9 s. With a heavier load (5–7) two threads lost (21.4 / 20.1 s
+ * against 18.5 / 15.4 s): the worker then shares a core with other processes. To be rerun idle.
+ */
+export const AUTO_MIN_SHARD_SEQUENCES = 64;
+
 export type WorkersSetting = number | 'auto';
 
 export interface WorkersChoice {
@@ -24,7 +35,7 @@ export interface WorkersChoice {
 
 export function resolveWorkers(
   setting: WorkersSetting,
-  ctx: { engine: string; batchSize: number; cores?: number; parallelizable: boolean; why?: string },
+  ctx: { engine: string; batchSize: number; cores?: number; parallelizable: boolean; why?: string; minShard?: number },
 ): WorkersChoice {
   const cores = ctx.cores ?? availableParallelism();
   if (ctx.engine === 'node' || ctx.engine === 'node-gpu') {
@@ -38,7 +49,8 @@ export function resolveWorkers(
     return { workers: setting, reason: null };
   }
   const byCores = autoWorkers(ctx.engine, cores);
-  const byBatch = Math.max(1, Math.floor(ctx.batchSize / AUTO_MIN_SHARD));
-  if (byBatch < byCores) return { workers: byBatch, reason: `workers auto: ${byBatch} of ${cores} cores (batch ${ctx.batchSize}: at least ${AUTO_MIN_SHARD} examples a shard)` };
+  const minShard = ctx.minShard ?? AUTO_MIN_SHARD;
+  const byBatch = Math.max(1, Math.floor(ctx.batchSize / minShard));
+  if (byBatch < byCores) return { workers: byBatch, reason: `workers auto: ${byBatch} of ${cores} cores (batch ${ctx.batchSize}: at least ${minShard} examples a shard)` };
   return { workers: byCores, reason: null };
 }

@@ -101,6 +101,49 @@ export interface SequenceTask extends TrainTask {
   input(index: number): SequenceStepInput;
   gradients(input: SequenceStepInput, dropoutSeed: () => number): SequenceGradients;
   apply(grads: SequenceGradients): void;
+  /** The item-table rows `gradients(input)` differentiates, in its order (first use in ids, targets, negatives). */
+  rowsOf(input: SequenceStepInput): Int32Array;
+  /**
+   * Step `index`'s dropout seeds: the single-thread step's stream, or, for the batch's rows
+   * [part.lo, part.hi) of a data-parallel shard, a stream of that row range's own (a shard is a
+   * different tensor, so no mask could match the whole batch's anyway; the ranges depend on the
+   * batch and the worker count only, so a run depends on the seed and the worker count).
+   */
+  dropout(index: number, part?: { lo: number; hi: number }): () => number;
+  /** The epoch beginEpoch drew, for replicas that did not draw it (parallel/sequence-replica.ts). */
+  exportEpoch(): SequenceEpoch;
+  importEpoch(epoch: SequenceEpoch): void;
+}
+
+/** An epoch of batches: batch b holds users[offsets[b], offsets[b + 1]). */
+export interface SequenceEpoch {
+  users: Int32Array;
+  offsets: Int32Array;
+  /** The epoch's step-PRNG seed (uint32). */
+  stepSeed: number;
+  /** Target slots of the whole epoch: the loss denominator is slots / batches. */
+  slots: number;
+}
+
+/**
+ * Rows [a, b) of a step's input: the same windows, targets and per-slot negatives as the whole
+ * batch's (sampled ce: the batch's shared candidates), so the shards' summed losses and gradients
+ * are the batch's. The width stays the batch's.
+ */
+export function sliceInput(inp: SequenceStepInput, a: number, b: number, perSlotNegatives: boolean): SequenceStepInput {
+  const width = inp.batch.width;
+  let first = 0;
+  while (first < inp.slots.length && inp.slots[first] < a * width) first++;
+  let end = first;
+  while (end < inp.slots.length && inp.slots[end] < b * width) end++;
+  return {
+    users: inp.users.subarray(a, b),
+    batch: { ids: inp.batch.ids.subarray(a * width, b * width), rows: b - a, width },
+    slots: inp.slots.subarray(first, end).map((s) => s - a * width),
+    targets: inp.targets.subarray(first, end),
+    negatives: perSlotNegatives ? inp.negatives.subarray(first, end) : inp.negatives,
+    denominator: inp.denominator,
+  };
 }
 
 export function createSequenceTask(opts: SequenceTaskOptions): SequenceTask {
@@ -124,6 +167,12 @@ export function createSequenceTask(opts: SequenceTaskOptions): SequenceTask {
   let batches: Int32Array[] = [];
   let stepSeed = 0;
   let denominator = 1;
+  let epochSlots = 0;
+  const dropout = (index: number, part?: { lo: number; hi: number }): (() => number) => {
+    const whole = part === undefined || (part.lo === 0 && part.hi === batches[index].length);
+    const rng = Prng.fromSeed(stepSeed, whole ? `sequence-dropout/${index}` : `sequence-dropout/${index}/rows${part.lo}-${part.hi}`);
+    return () => rng.tfSeed();
+  };
 
   const drawFrom = (rng: Prng): number => (pool === null ? rng.int(numItems) : pool[rng.int(pool.length)]);
 
@@ -161,22 +210,23 @@ export function createSequenceTask(opts: SequenceTaskOptions): SequenceTask {
     };
   };
 
+  const wholeTable = fullSoftmax || !opts.sparse;
+  const rowsOf = (inp: SequenceStepInput): Int32Array => {
+    if (wholeTable) return allItems;
+    const list: number[] = [];
+    const note = (item: number) => {
+      if (item >= 0 && local[item] < 0) (local[item] = list.length), list.push(item);
+    };
+    inp.batch.ids.forEach(note);
+    inp.targets.forEach(note);
+    inp.negatives.forEach(note);
+    for (const item of list) local[item] = -1;
+    return Int32Array.from(list);
+  };
+
   const gradients = (inp: SequenceStepInput, dropoutSeed: () => number): SequenceGradients => {
     // The item rows this step reads, and each id's index among them.
-    const wholeTable = fullSoftmax || !opts.sparse;
-    let rows: Int32Array;
-    if (wholeTable) rows = allItems;
-    else {
-      const list: number[] = [];
-      const note = (item: number) => {
-        if (item >= 0 && local[item] < 0) (local[item] = list.length), list.push(item);
-      };
-      inp.batch.ids.forEach(note);
-      inp.targets.forEach(note);
-      inp.negatives.forEach(note);
-      rows = Int32Array.from(list);
-      for (const item of list) local[item] = -1;
-    }
+    const rows = rowsOf(inp);
     for (let k = 0; k < rows.length; k++) local[rows[k]] = k;
     const toLocal = (a: Int32Array) => a.map((i) => (i < 0 ? i : local[i]));
     const batch = { ...inp.batch, ids: toLocal(inp.batch.ids) };
@@ -258,14 +308,29 @@ export function createSequenceTask(opts: SequenceTaskOptions): SequenceTask {
       let slots = 0;
       for (const u of users) slots += Math.min(maxLen, seqs.offsets[u + 1] - seqs.offsets[u] - 1);
       denominator = Math.max(1, slots / Math.max(1, batches.length));
+      epochSlots = slots;
       stepSeed = rng.nextUint32();
       return batches.length;
     },
+    exportEpoch() {
+      const offsets = new Int32Array(batches.length + 1);
+      batches.forEach((b, k) => (offsets[k + 1] = offsets[k] + b.length));
+      const users = new Int32Array(offsets[batches.length]);
+      batches.forEach((b, k) => users.set(b, offsets[k]));
+      return { users, offsets, stepSeed, slots: epochSlots };
+    },
+    importEpoch(e) {
+      batches = Array.from({ length: e.offsets.length - 1 }, (_, k) => e.users.subarray(e.offsets[k], e.offsets[k + 1]));
+      stepSeed = e.stepSeed;
+      epochSlots = e.slots;
+      denominator = Math.max(1, e.slots / Math.max(1, batches.length));
+    },
+    rowsOf,
+    dropout,
     epochExamples: () => batches.reduce((s, b) => s + b.length, 0),
     step(index) {
       const inp = input(index);
-      const dropout = Prng.fromSeed(stepSeed, `sequence-dropout/${index}`);
-      const g = gradients(inp, () => dropout.tfSeed());
+      const g = gradients(inp, dropout(index));
       apply(g);
       return g.loss;
     },

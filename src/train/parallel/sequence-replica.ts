@@ -1,0 +1,297 @@
+/**
+ * The data-parallel replica of the sequence models (sasrec). A step's batch of sequences is split
+ * by rows: every replica builds the whole batch's input from the epoch's step PRNG (so a row's
+ * window, targets and negatives are the single-thread step's whatever the worker count), and
+ * differentiates its rows' slice (sequence.ts sliceInput) with a dropout stream of that row range.
+ *
+ * The sequence loss is the summed slot losses over an epoch constant, so the shards' gradients
+ * ADD to the batch's: the reduction scatters each shard's item-row gradients into the batch's row
+ * list (the single-thread step's, in its order) and sums dense gradients, shards in order. The
+ * item-row L2 term is charged once per row in the reduction (per shard it would count a row that
+ * two shards read twice), so shard tasks are built with l2 0. Every replica then applies the
+ * batch's gradients through the same SequenceTask.apply as the single-thread step.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { ModelConfig } from '../../config/schema.js';
+import { createRowSparseOptimizer, type OptimizerConfig, type OptimizerState, type RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
+import { namedWeights, type ModelShape, type SequenceModel } from '../../models/model.js';
+import { buildModel, type SequenceModelName } from '../../models/registry.js';
+import { Prng } from '../../util/prng.js';
+import type { Interactions } from '../pair-data.js';
+import { createDenseParamUpdater, resolveFrozen, type DenseParamUpdater } from '../params.js';
+import { createSequenceTask, sliceInput, type SequenceLoss, type SequenceStepInput, type SequenceTask, type SequenceTaskOptions } from '../tasks/sequence.js';
+import type { EpochArrays, GradientLayout, ReplicaTask, Shard } from './replica.js';
+
+export interface SequenceReplicaParts {
+  /** Built with l2 0: the reduction adds the L2 term (see above). */
+  task: SequenceTask;
+  model: SequenceModel;
+  frozen: ReadonlySet<string>;
+  loss: SequenceLoss;
+  negatives: number;
+  sparse: boolean;
+  l2: number;
+}
+
+/** What a worker needs to rebuild the main thread's replica (structured-clonable). */
+export interface SequenceReplicaInit {
+  family: 'sequence';
+  model: SequenceModelName;
+  modelConfig: ModelConfig;
+  shape: ModelShape;
+  seed: number;
+  replica: number;
+  optimizer: OptimizerConfig;
+  lr: number;
+  loss: SequenceLoss;
+  negatives: number;
+  batchSize: number;
+  sparse: boolean;
+  l2: number;
+  freeze: string[];
+  train: Interactions;
+  others: { users: Int32Array; items: Int32Array }[];
+  weights: Record<string, Float32Array>;
+  sparseState: OptimizerState;
+  paramsState: OptimizerState;
+  layout: GradientLayout;
+}
+
+export function sequenceLayout(model: SequenceModel, frozen: ReadonlySet<string>): GradientLayout {
+  const keys = new Map(namedWeights(model.keras).map((w) => [w.variable.name, w.key]));
+  const table = model.tables[0];
+  return {
+    // perExample is unused: the replica sizes its own row buffers (a batch's distinct items).
+    rows: frozen.has(table.name) ? [] : [{ name: table.name, width: model.config.dim, perExample: 0 }],
+    dense: model.dense.filter((v) => !frozen.has(v.name)).map((v) => ({ name: keys.get(v.name) ?? v.name, size: v.size })),
+  };
+}
+
+/** The sequence epoch as the pool's shared arrays: stepSeed and the epoch's slot count ride in `meta`. */
+export function sequenceEpochArrays(task: SequenceTask): { arrays: EpochArrays; size: number; steps: Int32Array } {
+  const e = task.exportEpoch();
+  return { arrays: { users: e.users, offsets: e.offsets, meta: Int32Array.of(e.stepSeed | 0, e.slots) }, size: e.users.length, steps: e.offsets };
+}
+
+export function createSequenceReplica(parts: SequenceReplicaParts): ReplicaTask {
+  const { task, model, frozen, loss, negatives, sparse, l2 } = parts;
+  const layout = sequenceLayout(model, frozen);
+  const table = model.tables[0];
+  const tableFrozen = frozen.has(table.name);
+  const dense = model.dense.filter((v) => !frozen.has(v.name));
+  const dim = model.config.dim;
+  const numItems = model.shape.items;
+  const perSlot = loss === 'bce';
+  const wholeTable = (loss === 'ce' && negatives === 0) || !sparse;
+  const local = new Int32Array(numItems).fill(-1);
+  let offsets: Int32Array = new Int32Array(1);
+  let cached: { index: number; input: SequenceStepInput; rows: Int32Array } | null = null;
+
+  const stepOf = (at: number): number => {
+    let lo = 0;
+    let hi = offsets.length - 2;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (offsets[mid] <= at) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
+  const step = (index: number) => {
+    if (cached === null || cached.index !== index) {
+      const input = task.input(index);
+      cached = { index, input, rows: task.rowsOf(input) };
+    }
+    return cached;
+  };
+  const part = (shard: Shard) => {
+    const index = stepOf(shard.lo);
+    const s = step(index);
+    const lo = shard.lo - offsets[index];
+    const hi = shard.hi - offsets[index];
+    return { index, s, lo, hi, input: sliceInput(s.input, lo, hi, perSlot) };
+  };
+
+  return {
+    layout,
+    setEpoch(arrays) {
+      offsets = arrays.offsets as Int32Array;
+      const meta = arrays.meta as Int32Array;
+      task.importEpoch({ users: arrays.users as Int32Array, offsets, stepSeed: meta[0] >>> 0, slots: meta[1] });
+      cached = null;
+    },
+    computeShard(shard, out) {
+      const p = part(shard);
+      const g = task.gradients(p.input, task.dropout(p.index, { lo: p.lo, hi: p.hi }));
+      try {
+        if (!Number.isFinite(g.loss)) return g.loss;
+        if (g.itemGrad !== null) out.rows[0].set(g.itemGrad.dataSync());
+        dense.forEach((v, k) => {
+          const grad = g.dense[v.name];
+          if (grad === undefined) throw new Error(`sequence replica: no gradient for ${v.name}`);
+          out.dense[k].set(grad.dataSync());
+        });
+        return g.loss;
+      } finally {
+        tf.dispose([...(g.itemGrad ? [g.itemGrad] : []), ...Object.values(g.dense)]);
+      }
+    },
+    sizes(examples) {
+      const perRow = model.maxLen * (perSlot ? 3 : 2);
+      const sampled = loss === 'ce' && negatives > 0 ? negatives : 0;
+      // A shard's distinct items, or the whole batch's for the reduced buffer: never more than the catalogue.
+      const rows = wholeTable ? numItems : Math.min(numItems, examples * perRow + sampled);
+      return { rows: layout.rows.map(() => rows * dim), dense: layout.dense.map((d) => d.size) };
+    },
+    reduce(shards, losses, parts, out) {
+      let lossSum = 0;
+      let first: Shard | null = null;
+      shards.forEach((sh, k) => {
+        if (sh.hi > sh.lo) (lossSum += losses[k]), (first ??= sh);
+      });
+      if (first === null || !Number.isFinite(lossSum)) return lossSum;
+      const { s } = part(first);
+      if (!tableFrozen) {
+        const R = s.rows;
+        const dst = out.rows[0];
+        dst.fill(0, 0, R.length * dim);
+        for (let j = 0; j < R.length; j++) local[R[j]] = j;
+        shards.forEach((sh, k) => {
+          if (sh.hi === sh.lo) return;
+          const src = parts[k].rows[0];
+          const own = task.rowsOf(part(sh).input);
+          for (let j = 0; j < own.length; j++) {
+            const at = local[own[j]] * dim;
+            for (let c = 0; c < dim; c++) dst[at + c] += src[j * dim + c];
+          }
+        });
+        for (let j = 0; j < R.length; j++) local[R[j]] = -1;
+      }
+      if (l2 > 0) {
+        // The single-thread step's l2/D · Σ w² over the batch's rows, once per row (its value
+        // counts in the loss even when the table is frozen).
+        const R = s.rows;
+        const w = tf.tidy(() => (wholeTable ? table.variable : tf.gather(table.variable, tf.tensor1d(R, 'int32'))).dataSync() as Float32Array);
+        const D = s.input.denominator;
+        const dst = tableFrozen ? null : out.rows[0];
+        let sq = 0;
+        for (let j = 0; j < R.length * dim; j++) {
+          sq += w[j] * w[j];
+          if (dst !== null) dst[j] += ((2 * l2) / D) * w[j];
+        }
+        lossSum += (l2 / D) * sq;
+      }
+      layout.dense.forEach((d, t) => {
+        const dst = out.dense[t];
+        let started = false;
+        shards.forEach((sh, k) => {
+          if (sh.hi === sh.lo) return;
+          const src = parts[k].dense[t];
+          if (!started) dst.set(src.subarray(0, d.size));
+          else for (let j = 0; j < d.size; j++) dst[j] += src[j];
+          started = true;
+        });
+      });
+      return lossSum;
+    },
+    applyStep(shards, grads) {
+      const first = shards.find((sh) => sh.hi > sh.lo);
+      if (first === undefined) return;
+      const { s } = part(first);
+      const R = s.rows;
+      const named: tf.NamedTensorMap = {};
+      dense.forEach((v, k) => (named[v.name] = tf.tensor(grads.dense[k].slice(0, v.size), v.shape, 'float32')));
+      task.apply({
+        loss: 0,
+        positions: s.input.slots.length,
+        itemRows: tableFrozen ? null : R,
+        itemGrad: tableFrozen ? null : tf.tensor2d(grads.rows[0].slice(0, R.length * dim), [R.length, dim]),
+        dense: named,
+      });
+    },
+    setLearningRate(lr) {
+      task.setLearningRate(lr);
+    },
+  };
+}
+
+export interface SequenceReplicaSource {
+  name: SequenceModelName;
+  seed: number;
+  optimizer: OptimizerConfig;
+  freeze: readonly string[];
+  batchSize: number;
+  train: Interactions;
+  others: readonly { users: Int32Array; items: Int32Array }[];
+  sparseOptimizer: RowSparseOptimizer;
+  params: DenseParamUpdater;
+}
+
+/** The main thread's replica as a worker's init payload. */
+export function sequenceReplicaInit(parts: SequenceReplicaParts & SequenceReplicaSource, replica: number): SequenceReplicaInit {
+  const weights: Record<string, Float32Array> = {};
+  for (const w of namedWeights(parts.model.keras)) weights[w.key] = Float32Array.from(w.variable.dataSync() as Float32Array);
+  return {
+    family: 'sequence',
+    model: parts.name,
+    modelConfig: parts.model.config,
+    shape: parts.model.shape,
+    seed: parts.seed,
+    replica,
+    optimizer: parts.optimizer,
+    lr: parts.sparseOptimizer.learningRate,
+    loss: parts.loss,
+    negatives: parts.negatives,
+    batchSize: parts.batchSize,
+    sparse: parts.sparse,
+    l2: parts.l2,
+    freeze: [...parts.freeze],
+    train: parts.train,
+    others: parts.others.map((o) => ({ users: o.users, items: o.items })),
+    weights,
+    sparseState: parts.sparseOptimizer.getState(),
+    paramsState: parts.params.getState(),
+    layout: sequenceLayout(parts.model, resolveFrozen(parts.model, parts.freeze)),
+  };
+}
+
+/** The options of a replica's shard task (l2 0: the reduction charges it). */
+export function shardTaskOptions(o: SequenceTaskOptions): SequenceTaskOptions {
+  return { ...o, l2: 0 };
+}
+
+/** A worker's replica: the same model and optimizer state as the main thread's. */
+export function sequenceReplicaFromInit(init: SequenceReplicaInit): ReplicaTask {
+  // The initialisers' draws are overwritten below.
+  const rng = Prng.fromSeed(init.seed, `model/init/replica${init.replica}`);
+  const model = buildModel(init.model, { config: init.modelConfig, shape: init.shape, nextSeed: () => rng.tfSeed() });
+  for (const w of namedWeights(model.keras)) {
+    const values = init.weights[w.key];
+    if (values === undefined || values.length !== w.variable.size) throw new Error(`replica ${init.replica}: no weights for ${w.key} (or a different size)`);
+    tf.tidy(() => w.variable.assign(tf.tensor(values, w.variable.shape, 'float32')));
+  }
+  const frozen = resolveFrozen(model, init.freeze);
+  const sparseOptimizer = createRowSparseOptimizer(init.optimizer, Object.fromEntries(model.tables.map((t) => [t.name, t.variable])));
+  const params = createDenseParamUpdater(init.optimizer, model);
+  sparseOptimizer.setState(init.sparseState);
+  params.setState(init.paramsState);
+  const task = createSequenceTask({
+    model,
+    train: init.train,
+    others: init.others,
+    loss: init.loss,
+    negatives: init.negatives,
+    batchSize: init.batchSize,
+    l2: 0,
+    sparse: init.sparse,
+    frozen,
+    sparseOptimizer,
+    params,
+  });
+  const replica = createSequenceReplica({ task, model, frozen, loss: init.loss, negatives: init.negatives, sparse: init.sparse, l2: init.l2 });
+  replica.setLearningRate(init.lr);
+  if (JSON.stringify(replica.layout) !== JSON.stringify(init.layout)) {
+    throw new Error(`replica ${init.replica}: gradient layout ${JSON.stringify(replica.layout)} differs from the main thread's ${JSON.stringify(init.layout)}`);
+  }
+  return replica;
+}
