@@ -6,14 +6,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../../config/schema.js';
-import { createRowSparseOptimizer, type OptimizerConfig, type OptimizerState, type RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
+import type { OptimizerConfig, OptimizerState, RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
 import { namedWeights, type ModelShape, type PairModel } from '../../models/model.js';
 import { buildModel, type PairModelName } from '../../models/registry.js';
-import { Prng } from '../../util/prng.js';
 import type { PairLoss } from '../pair-data.js';
 import { pairStep } from '../pair-step.js';
-import { createDenseParamUpdater, resolveFrozen, type DenseParamUpdater } from '../params.js';
-import type { GradientLayout, ReplicaTask, Shard } from './replica.js';
+import type { DenseParamUpdater } from '../params.js';
+import { checkLayout, restoreReplica, type GradientLayout, type ReplicaTask, type Shard } from './replica.js';
 
 export interface PairReplicaParts {
   model: PairModel;
@@ -169,24 +168,9 @@ export function pairReplicaInit(
 
 /** A worker's replica: the same model and optimizer state as the main thread's. */
 export function pairReplicaFromInit(init: PairReplicaInit): ReplicaTask {
-  // The initialisers' draws are overwritten below; the stream only has to differ per replica so
-  // that dropout (seeded from it) masks each shard differently.
-  const rng = Prng.fromSeed(init.seed, `model/init/replica${init.replica}`);
-  const model = buildModel(init.model, { config: init.modelConfig, shape: init.shape, nextSeed: () => rng.tfSeed() });
-  for (const w of namedWeights(model.keras)) {
-    const values = init.weights[w.key];
-    if (values === undefined || values.length !== w.variable.size) throw new Error(`replica ${init.replica}: no weights for ${w.key} (or a different size)`);
-    tf.tidy(() => w.variable.assign(tf.tensor(values, w.variable.shape, 'float32')));
-  }
-  const frozen = resolveFrozen(model, init.freeze);
-  const sparse = createRowSparseOptimizer(init.optimizer, Object.fromEntries(model.tables.map((t) => [t.name, t.variable])));
-  const params = createDenseParamUpdater(init.optimizer, model);
-  sparse.setState(init.sparseState);
-  params.setState(init.paramsState);
+  const { model, frozen, sparse, params } = restoreReplica(init, (nextSeed) => buildModel(init.model, { config: init.modelConfig, shape: init.shape, nextSeed }));
   const replica = createPairReplica({ model, sparse, params, frozen, loss: init.loss, l2: init.l2 });
   replica.setLearningRate(init.lr);
-  if (JSON.stringify(replica.layout) !== JSON.stringify(init.layout)) {
-    throw new Error(`replica ${init.replica}: gradient layout ${JSON.stringify(replica.layout)} differs from the main thread's ${JSON.stringify(init.layout)}`);
-  }
+  checkLayout(init.replica, replica.layout, init.layout);
   return replica;
 }

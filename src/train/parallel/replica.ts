@@ -16,6 +16,11 @@
  * sasrec). A new family adds a ReplicaTask, an init payload (protocol.ts ReplicaInit) and a case in
  * protocol.ts createReplica.
  */
+import * as tf from '@tensorflow/tfjs';
+import { createRowSparseOptimizer, type OptimizerConfig, type OptimizerState, type RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
+import { namedWeights, type AnyModel } from '../../models/model.js';
+import { Prng } from '../../util/prng.js';
+import { createDenseParamUpdater, resolveFrozen, type DenseParamUpdater } from '../params.js';
 
 /** The epoch's examples, identical in every replica (SharedArrayBuffer-backed when parallel). */
 export type EpochArrays = Readonly<Record<string, Int32Array | Float32Array>>;
@@ -131,4 +136,52 @@ export function reduceShards(layout: GradientLayout, shards: readonly Shard[], l
     }
   });
   return loss;
+}
+
+/** What every replica's init carries to rebuild the main thread's model and optimizer state. */
+export interface ReplicaStateInit {
+  seed: number;
+  /** 1.. for workers: seeds the replica's own dropout stream, so shards get different masks. */
+  replica: number;
+  optimizer: OptimizerConfig;
+  freeze: string[];
+  /** Every weight by its stable key (namedWeights). */
+  weights: Record<string, Float32Array>;
+  sparseState: OptimizerState;
+  paramsState: OptimizerState;
+}
+
+export interface RestoredReplica<M extends AnyModel> {
+  model: M;
+  frozen: Set<string>;
+  sparse: RowSparseOptimizer;
+  params: DenseParamUpdater;
+}
+
+/**
+ * A worker's copy of the main thread's model and optimizer state: `build` makes the model (its
+ * initialisers' draws are overwritten; the stream only has to differ per replica so that dropout,
+ * seeded from it, masks each shard differently), then every weight and optimizer slot is set.
+ */
+export function restoreReplica<M extends AnyModel>(init: ReplicaStateInit, build: (nextSeed: () => number) => M): RestoredReplica<M> {
+  const rng = Prng.fromSeed(init.seed, `model/init/replica${init.replica}`);
+  const model = build(() => rng.tfSeed());
+  for (const w of namedWeights(model.keras)) {
+    const values = init.weights[w.key];
+    if (values === undefined || values.length !== w.variable.size) throw new Error(`replica ${init.replica}: no weights for ${w.key} (or a different size)`);
+    tf.tidy(() => w.variable.assign(tf.tensor(values, w.variable.shape, 'float32')));
+  }
+  const frozen = resolveFrozen(model, init.freeze);
+  const sparse = createRowSparseOptimizer(init.optimizer, Object.fromEntries(model.tables.map((t) => [t.name, t.variable])));
+  const params = createDenseParamUpdater(init.optimizer, model);
+  sparse.setState(init.sparseState);
+  params.setState(init.paramsState);
+  return { model, frozen, sparse, params };
+}
+
+/** A worker whose model differs from the main thread's fails at start, not with wrong sums. */
+export function checkLayout(replica: number, mine: GradientLayout, main: GradientLayout): void {
+  if (JSON.stringify(mine) !== JSON.stringify(main)) {
+    throw new Error(`replica ${replica}: gradient layout ${JSON.stringify(mine)} differs from the main thread's ${JSON.stringify(main)}`);
+  }
 }

@@ -13,14 +13,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../../config/schema.js';
-import { createRowSparseOptimizer, type OptimizerConfig, type OptimizerState, type RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
+import type { OptimizerConfig, OptimizerState, RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
 import { namedWeights, type ModelShape, type SequenceModel } from '../../models/model.js';
 import { buildModel, type SequenceModelName } from '../../models/registry.js';
-import { Prng } from '../../util/prng.js';
 import type { Interactions } from '../pair-data.js';
-import { createDenseParamUpdater, resolveFrozen, type DenseParamUpdater } from '../params.js';
+import { resolveFrozen, type DenseParamUpdater } from '../params.js';
 import { createSequenceTask, sliceInput, type SequenceLoss, type SequenceStepInput, type SequenceTask, type SequenceTaskOptions } from '../tasks/sequence.js';
-import type { EpochArrays, GradientLayout, ReplicaTask, Shard } from './replica.js';
+import { checkLayout, restoreReplica, type EpochArrays, type GradientLayout, type ReplicaTask, type Shard } from './replica.js';
 
 export interface SequenceReplicaParts {
   /** Built with l2 0: the reduction adds the L2 term (see above). */
@@ -262,19 +261,7 @@ export function shardTaskOptions(o: SequenceTaskOptions): SequenceTaskOptions {
 
 /** A worker's replica: the same model and optimizer state as the main thread's. */
 export function sequenceReplicaFromInit(init: SequenceReplicaInit): ReplicaTask {
-  // The initialisers' draws are overwritten below.
-  const rng = Prng.fromSeed(init.seed, `model/init/replica${init.replica}`);
-  const model = buildModel(init.model, { config: init.modelConfig, shape: init.shape, nextSeed: () => rng.tfSeed() });
-  for (const w of namedWeights(model.keras)) {
-    const values = init.weights[w.key];
-    if (values === undefined || values.length !== w.variable.size) throw new Error(`replica ${init.replica}: no weights for ${w.key} (or a different size)`);
-    tf.tidy(() => w.variable.assign(tf.tensor(values, w.variable.shape, 'float32')));
-  }
-  const frozen = resolveFrozen(model, init.freeze);
-  const sparseOptimizer = createRowSparseOptimizer(init.optimizer, Object.fromEntries(model.tables.map((t) => [t.name, t.variable])));
-  const params = createDenseParamUpdater(init.optimizer, model);
-  sparseOptimizer.setState(init.sparseState);
-  params.setState(init.paramsState);
+  const { model, frozen, sparse: sparseOptimizer, params } = restoreReplica(init, (nextSeed) => buildModel(init.model, { config: init.modelConfig, shape: init.shape, nextSeed }));
   const task = createSequenceTask({
     model,
     train: init.train,
@@ -290,8 +277,6 @@ export function sequenceReplicaFromInit(init: SequenceReplicaInit): ReplicaTask 
   });
   const replica = createSequenceReplica({ task, model, frozen, loss: init.loss, negatives: init.negatives, sparse: init.sparse, l2: init.l2 });
   replica.setLearningRate(init.lr);
-  if (JSON.stringify(replica.layout) !== JSON.stringify(init.layout)) {
-    throw new Error(`replica ${init.replica}: gradient layout ${JSON.stringify(replica.layout)} differs from the main thread's ${JSON.stringify(init.layout)}`);
-  }
+  checkLayout(init.replica, replica.layout, init.layout);
   return replica;
 }
