@@ -3,8 +3,9 @@
  * apart from checkpoint.ts, which loads TF.js for models, so commands that only read records
  * (`rec runs`) start without it. Each throws a DataError naming the file when it is corrupt.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { DataError, describeValue } from '../util/errors.js';
 import { pathExists } from './atomic.js';
 import type { EpochRecord, RunJson } from './checkpoint.js';
@@ -100,3 +101,53 @@ function checkRunJson(path: string, run: Record<string, unknown>): void {
     if (!ok) throw corruptField(path, key, value, type === 'array' ? 'a list' : type === 'object' ? 'an object' : `a ${type}`);
   }
 }
+
+/**
+ * The folder holding the latest complete copy of `dest` (complete: `marker` exists in it): `dest`
+ * itself, or, when a kill struck between the two renames of a swap (atomic.ts stageDir) and
+ * `dest` is missing or incomplete, the newest complete copy left beside it under a temporary name.
+ */
+export async function findCompleteDir(dest: string, marker: string): Promise<string | null> {
+  if (await pathExists(join(dest, marker))) return dest;
+  const parent = dirname(dest);
+  const prefix = `.${basename(dest)}.tmp-`;
+  let names: string[];
+  try {
+    names = await readdir(parent);
+  } catch {
+    return null;
+  }
+  let best: { path: string; mtime: number } | null = null;
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    try {
+      const info = await stat(join(parent, name, marker));
+      // The staged copy's marker is written after the old one's: the newest is the latest save.
+      if (best === null || info.mtimeMs > best.mtime) best = { path: join(parent, name), mtime: info.mtimeMs };
+    } catch {
+      // Incomplete: not a candidate.
+    }
+  }
+  return best?.path ?? null;
+}
+
+/**
+ * sha256 of the weights a reader of CKPT's `model/` gets: the complete copy beside it when a kill
+ * left the folder between the two renames of its swap (as loadTrainedCheckpoint reads it).
+ */
+export async function modelWeightsSha256(ckpt: string): Promise<string> {
+  const model = join(ckpt, 'model');
+  return weightsSha256((await findCompleteDir(model, 'model.json')) ?? model);
+}
+
+export async function weightsSha256(modelDir: string): Promise<string> {
+  const path = join(modelDir, 'weights.bin');
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    throw new DataError(`Cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}. The checkpoint is incomplete.`, { cause: error });
+  }
+  return createHash('sha256').update(bytes).digest('hex');
+}
+

@@ -8,9 +8,8 @@
  * exists, so it is written last.
  */
 import * as tf from '@tensorflow/tfjs';
-import { createHash } from 'node:crypto';
-import { copyFile, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { copyFile, readdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ModelName } from '../config/schema.js';
 import { wrapLoadedModel, type SavedModelMeta } from '../models/registry.js';
 import type { AnyModel } from '../models/model.js';
@@ -18,7 +17,9 @@ import { DataError, RecError, UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { PrngState } from '../util/prng.js';
 import { CHECKPOINT_README } from './checkpoint-readme.js';
-import { corruptField, readJsonObject, readMetrics, readRunJson } from './checkpoint-read.js';
+import { corruptField, findCompleteDir, readJsonObject, readMetrics, readRunJson } from './checkpoint-read.js';
+// TF-free readers live in checkpoint-read.ts (rec promote and report use them without TF.js).
+export { findCompleteDir, modelWeightsSha256, weightsSha256 } from './checkpoint-read.js';
 import { TB_DIR } from './tensorboard.js';
 import { ensureDir, pathExists, removeStaleTemps, stageDir, tempNameBeside, writeFileAtomic, writeJsonAtomic } from './atomic.js';
 import { acquireLock, type FolderLock } from './lock.js';
@@ -207,35 +208,6 @@ export function weightsCheck(run: Pick<RunJson, 'status' | 'weights_sha256'> | n
   };
 }
 
-/**
- * The folder holding the latest complete copy of `dest` (complete: `marker` exists in it): `dest`
- * itself, or, when a kill struck between the two renames of a swap (atomic.ts stageDir) and
- * `dest` is missing or incomplete, the newest complete copy left beside it under a temporary name.
- */
-export async function findCompleteDir(dest: string, marker: string): Promise<string | null> {
-  if (await pathExists(join(dest, marker))) return dest;
-  const parent = dirname(dest);
-  const prefix = `.${basename(dest)}.tmp-`;
-  let names: string[];
-  try {
-    names = await readdir(parent);
-  } catch {
-    return null;
-  }
-  let best: { path: string; mtime: number } | null = null;
-  for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
-    try {
-      const info = await stat(join(parent, name, marker));
-      // The staged copy's marker is written after the old one's: the newest is the latest save.
-      if (best === null || info.mtimeMs > best.mtime) best = { path: join(parent, name), mtime: info.mtimeMs };
-    } catch {
-      // Incomplete: not a candidate.
-    }
-  }
-  return best?.path ?? null;
-}
-
 /** Puts the latest complete copy of `dest` back in place (only by the lock holder); true if it moved one. */
 export async function recoverStagedDir(dest: string, marker: string): Promise<boolean> {
   const found = await findCompleteDir(dest, marker);
@@ -309,26 +281,6 @@ export async function writeMetrics(ckpt: string, records: readonly EpochRecord[]
 
 export async function writeRunJson(ckpt: string, run: RunJson): Promise<void> {
   await writeJsonAtomic(paths(ckpt).run, run);
-}
-
-/**
- * sha256 of the weights a reader of CKPT's `model/` gets: the complete copy beside it when a kill
- * left the folder between the two renames of its swap (as loadTrainedCheckpoint reads it).
- */
-export async function modelWeightsSha256(ckpt: string): Promise<string> {
-  const model = paths(ckpt).model;
-  return weightsSha256((await findCompleteDir(model, 'model.json')) ?? model);
-}
-
-export async function weightsSha256(modelDir: string): Promise<string> {
-  const path = join(modelDir, 'weights.bin');
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    throw new DataError(`Cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}. The checkpoint is incomplete.`, { cause: error });
-  }
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /** The epoch of the weights in `model/`: best.json's, else the last line of metrics.jsonl; null if neither. */

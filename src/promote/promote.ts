@@ -9,12 +9,11 @@
  * - `--force` skips the checks (a rollback, or an operator's decision), and says so.
  * The switch is one rename (pointer.ts); on any refusal or failure production is unchanged.
  */
-import { createHash } from 'node:crypto';
 import { readdir, readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathExists, writeFileAtomic } from '../io/atomic.js';
 import { acquireLock } from '../io/lock.js';
-import { readRunJson } from '../io/checkpoint-read.js';
+import { modelWeightsSha256, readRunJson } from '../io/checkpoint-read.js';
 import { QualityGateError, UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { PRODUCTION, readPointer, switchPointer } from './pointer.js';
@@ -41,9 +40,6 @@ const HISTORY = 'promotions.jsonl';
 // io/checkpoint.ts has these too, but loads TF.js: promote needs only files.
 const paths = (ckpt: string) => ({ run: join(ckpt, 'run.json'), model: join(ckpt, 'model') });
 
-async function weightsSha256(modelDir: string): Promise<string> {
-  return createHash('sha256').update(await readFile(join(modelDir, 'weights.bin'))).digest('hex');
-}
 const DONE = new Set(['completed', 'stopped_early']);
 
 interface GateEval {
@@ -122,7 +118,7 @@ async function promoteLocked(req: PromoteRequest, ckpt: string, log: Pick<Logger
     return result;
   }
   if (current !== null && !req.force) {
-    const [prodSha, mySha] = await Promise.all([weightsSha256(paths(current.target).model), weightsSha256(paths(ckpt).model)]);
+    const [prodSha, mySha] = await Promise.all([modelWeightsSha256(current.target), modelWeightsSha256(ckpt)]);
     const evals = await readGateEvals(ckpt);
     const ok = evals.find((e) => e.passed && e.maxDrop && e.baselineSha === prodSha && (e.weightsSha === null || e.weightsSha === mySha));
     if (ok === undefined) {
