@@ -12,7 +12,7 @@ import { buildModel, type PairModelName } from '../../models/registry.js';
 import type { PairLoss } from '../pair-data.js';
 import { pairStep } from '../pair-step.js';
 import type { DenseParamUpdater } from '../params.js';
-import { checkLayout, restoreReplica, type GradientLayout, type ReplicaTask, type Shard } from './replica.js';
+import { checkLayout, replicaState, restoreReplica, type GradientLayout, type ReplicaTask, type Shard } from './replica.js';
 
 export interface PairReplicaParts {
   model: PairModel;
@@ -145,23 +145,12 @@ export function pairReplicaInit(
   parts: PairReplicaParts & { name: PairModelName; seed: number; optimizer: OptimizerConfig; freeze: readonly string[] },
   replica: number,
 ): PairReplicaInit {
-  const weights: Record<string, Float32Array> = {};
-  for (const w of namedWeights(parts.model.keras)) weights[w.key] = Float32Array.from(w.variable.dataSync() as Float32Array);
   return {
+    ...replicaState({ model: parts.model, sparse: parts.sparse, params: parts.params, seed: parts.seed, replica, optimizer: parts.optimizer, freeze: parts.freeze }),
     family: 'pair',
     model: parts.name,
-    modelConfig: parts.model.config,
-    shape: parts.model.shape,
-    seed: parts.seed,
-    replica,
-    optimizer: parts.optimizer,
-    lr: parts.sparse.learningRate,
     loss: parts.loss,
     l2: parts.l2,
-    freeze: [...parts.freeze],
-    weights,
-    sparseState: parts.sparse.getState(),
-    paramsState: parts.params.getState(),
     layout: pairLayout(parts),
   };
 }

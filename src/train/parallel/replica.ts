@@ -151,6 +151,32 @@ export interface ReplicaStateInit {
   paramsState: OptimizerState;
 }
 
+/** The main thread's model and optimizer state as a worker's init payload (restoreReplica reads it back). */
+export function replicaState(src: {
+  model: AnyModel;
+  sparse: RowSparseOptimizer;
+  params: DenseParamUpdater;
+  seed: number;
+  replica: number;
+  optimizer: OptimizerConfig;
+  freeze: readonly string[];
+}): ReplicaStateInit & { modelConfig: AnyModel['config']; shape: AnyModel['shape']; lr: number } {
+  const weights: Record<string, Float32Array> = {};
+  for (const w of namedWeights(src.model.keras)) weights[w.key] = Float32Array.from(w.variable.dataSync() as Float32Array);
+  return {
+    modelConfig: src.model.config,
+    shape: src.model.shape,
+    seed: src.seed,
+    replica: src.replica,
+    optimizer: src.optimizer,
+    lr: src.sparse.learningRate,
+    freeze: [...src.freeze],
+    weights,
+    sparseState: src.sparse.getState(),
+    paramsState: src.params.getState(),
+  };
+}
+
 export interface RestoredReplica<M extends AnyModel> {
   model: M;
   frozen: Set<string>;

@@ -19,7 +19,7 @@ import { buildModel, type SequenceModelName } from '../../models/registry.js';
 import type { Interactions } from '../pair-data.js';
 import { resolveFrozen, type DenseParamUpdater } from '../params.js';
 import { createSequenceTask, sliceInput, type SequenceLoss, type SequenceStepInput, type SequenceTask, type SequenceTaskOptions } from '../tasks/sequence.js';
-import { checkLayout, restoreReplica, type EpochArrays, type GradientLayout, type ReplicaTask, type Shard } from './replica.js';
+import { checkLayout, replicaState, restoreReplica, type EpochArrays, type GradientLayout, type ReplicaTask, type Shard } from './replica.js';
 
 export interface SequenceReplicaParts {
   /** Built with l2 0: the reduction adds the L2 term (see above). */
@@ -228,28 +228,17 @@ export interface SequenceReplicaSource {
 
 /** The main thread's replica as a worker's init payload. */
 export function sequenceReplicaInit(parts: SequenceReplicaParts & SequenceReplicaSource, replica: number): SequenceReplicaInit {
-  const weights: Record<string, Float32Array> = {};
-  for (const w of namedWeights(parts.model.keras)) weights[w.key] = Float32Array.from(w.variable.dataSync() as Float32Array);
   return {
+    ...replicaState({ model: parts.model, sparse: parts.sparseOptimizer, params: parts.params, seed: parts.seed, replica, optimizer: parts.optimizer, freeze: parts.freeze }),
     family: 'sequence',
     model: parts.name,
-    modelConfig: parts.model.config,
-    shape: parts.model.shape,
-    seed: parts.seed,
-    replica,
-    optimizer: parts.optimizer,
-    lr: parts.sparseOptimizer.learningRate,
     loss: parts.loss,
     negatives: parts.negatives,
     batchSize: parts.batchSize,
     sparse: parts.sparse,
     l2: parts.l2,
-    freeze: [...parts.freeze],
     train: parts.train,
     others: parts.others.map((o) => ({ users: o.users, items: o.items })),
-    weights,
-    sparseState: parts.sparseOptimizer.getState(),
-    paramsState: parts.params.getState(),
     layout: sequenceLayout(parts.model, resolveFrozen(parts.model, parts.freeze)),
   };
 }
