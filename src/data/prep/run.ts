@@ -397,6 +397,26 @@ async function readInput(file: InputFile, ctx: ReadContext, state: ReadState): P
   }
 }
 
+/** The reading settings of a prep config, parsed once: shared by rec prep and readLogs. */
+function readerSettings(cfg: PrepConfig): { spec: ColumnsSpec | null; eventWeights: Map<string, number> | null; maxRejects: MaxRejects; tsPattern: TsParser | null; tsParser: TsParser } {
+  const tsPattern: TsParser | null = cfg.ts_format !== null ? makeTsParser('auto', cfg.ts_format, cfg.ts_year) : null;
+  return {
+    spec: cfg.columns !== null ? parseColumnsSpec(cfg.columns) : null,
+    eventWeights: cfg.event_weights !== null ? parseEventWeights(cfg.event_weights) : null,
+    maxRejects: parseMaxRejects(cfg.max_rejects),
+    tsPattern,
+    tsParser: tsPattern ?? makeTsParser(cfg.ts_unit, null, null),
+  };
+}
+
+/** The --max-rejects error: counts, share, reasons and the first examples, then `advice` (may be empty). */
+function tooManyRejects(sink: RejectSink, maxRejects: MaxRejects, read: number, advice: string): DataError {
+  const reasons = Object.entries(sink.reasons()).map(([k, v]) => `${k} ${v}`).join(', ');
+  const first = sink.examples.map((e) => `${e.file}:${e.line} ${e.reason} (${e.detail})`).join('; ');
+  const pct = read > 0 ? ` (${((100 * sink.count) / read).toFixed(2)}% of ${read} rows read)` : '';
+  return new DataError(`Too many rejected rows: ${sink.count}${pct}, over --max-rejects ${describeMaxRejects(maxRejects)} (config prep.max_rejects). By reason: ${reasons}. First: ${first}.${advice !== '' ? ` ${advice}` : ''}`);
+}
+
 /** What `readLogs` returns: the accepted rows (input order, not de-duplicated) with their vocabularies. */
 export interface LogRows {
   ingest: Ingest;
@@ -411,20 +431,11 @@ export interface LogRows {
  */
 export async function readLogs(inputs: readonly string[], cfg: PrepConfig, io: RunIO, now = Date.now()): Promise<LogRows> {
   if (inputs.length === 0) throw new UsageError('Expected at least one log file.');
-  const spec: ColumnsSpec | null = cfg.columns !== null ? parseColumnsSpec(cfg.columns) : null;
-  const eventWeights = cfg.event_weights !== null ? parseEventWeights(cfg.event_weights) : null;
-  const maxRejects: MaxRejects = parseMaxRejects(cfg.max_rejects);
-  const tsPattern: TsParser | null = cfg.ts_format !== null ? makeTsParser('auto', cfg.ts_format, cfg.ts_year) : null;
-  const tsParser = tsPattern ?? makeTsParser(cfg.ts_unit, null, null);
+  const { spec, eventWeights, maxRejects, tsPattern, tsParser } = readerSettings(cfg);
   const files: InputFile[] = [];
   for (const path of inputs) files.push({ path, role: 'log', size: await inputSize(path, 'Input log'), kind: fileKind(path, cfg.format) });
   const sink = RejectSink.counting();
-  const tooMany = (read: number): DataError => {
-    const reasons = Object.entries(sink.reasons()).map(([k, v]) => `${k} ${v}`).join(', ');
-    const first = sink.examples.map((e) => `${e.file}:${e.line} ${e.reason} (${e.detail})`).join('; ');
-    const pct = read > 0 ? ` (${((100 * sink.count) / read).toFixed(2)}% of ${read} rows read)` : '';
-    return new DataError(`Too many rejected rows: ${sink.count}${pct}, over --max-rejects ${describeMaxRejects(maxRejects)} (config prep.max_rejects). By reason: ${reasons}. First: ${first}.`);
-  };
+  const tooMany = (read: number): DataError => tooManyRejects(sink, maxRejects, read, '');
   const bar = io.progress.start('read', files.reduce((a, f) => a + f.size, 0), 'B', { rate: { unit: 'MB', scale: 1e-6 } });
   const ctx: ReadContext = {
     cfg,
@@ -575,12 +586,8 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     inherited = r.inherited;
     checkAppendCompatible(cfg, base, req.anonKey);
   }
-  const spec: ColumnsSpec | null = cfg.columns !== null ? parseColumnsSpec(cfg.columns) : null;
+  const { spec, eventWeights, maxRejects, tsPattern, tsParser } = readerSettings(cfg);
   const splitSpec = parseSplitSpec(cfg.split);
-  const eventWeights = cfg.event_weights !== null ? parseEventWeights(cfg.event_weights) : null;
-  const maxRejects: MaxRejects = parseMaxRejects(cfg.max_rejects);
-  const tsPattern: TsParser | null = cfg.ts_format !== null ? makeTsParser('auto', cfg.ts_format, cfg.ts_year) : null;
-  const tsParser = tsPattern ?? makeTsParser(cfg.ts_unit, null, null);
   if (cfg.anonymize && (!req.anonKey || req.anonKey.length === 0)) {
     throw new UsageError('--anonymize (config prep.anonymize) needs a key: pass --anonymize-key-file FILE (config prep.anonymize_key_file) or set REC_ANON_KEY.');
   }
@@ -653,14 +660,8 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
           })
         : '';
     const tooMany = (read: number): DataError => {
-      const reasons = Object.entries(sink.reasons()).map(([k, v]) => `${k} ${v}`).join(', ');
-      const first = sink.examples.map((e) => `${e.file}:${e.line} ${e.reason} (${e.detail})`).join('; ');
-      const pct = read > 0 ? ` (${((100 * sink.count) / read).toFixed(2)}% of ${read} rows read)` : '';
       const why = whyRejected();
-      const advice = why !== '' ? `${why} No dataset was written.` : 'No dataset was written; fix the input (see the reasons) or raise --max-rejects.';
-      return new DataError(
-        `Too many rejected rows: ${sink.count}${pct}, over --max-rejects ${describeMaxRejects(maxRejects)} (config prep.max_rejects). By reason: ${reasons}. First: ${first}. ${advice}`,
-      );
+      return tooManyRejects(sink, maxRejects, read, why !== '' ? `${why} No dataset was written.` : 'No dataset was written; fix the input (see the reasons) or raise --max-rejects.');
     };
 
     // 2. Read every input.
