@@ -52,6 +52,8 @@ export interface ValidatorOptions {
    * default 1. The pool is started at the first validation and kept until `close`.
    */
   workers?: RankWorkersSetting;
+  /** Epochs the run validates at most: `auto` spreads a ranking thread's start-up over them. */
+  epochs?: number;
   log?: Logger;
   progress?: Progress;
   signal?: AbortSignal;
@@ -108,7 +110,7 @@ export function createValidator(ds: Dataset, opts: ValidatorOptions): Validator 
     await pool?.close();
     pool = null;
     const engine = currentEngine()?.name ?? null;
-    const choice = ranks ? resolveRankWorkers(opts.workers ?? 1, { engine, users: prepared.users.model.length, items: prepared.modelItems }) : { workers: 1, reason: null };
+    const choice = ranks ? resolveRankWorkers(opts.workers ?? 1, { engine, users: prepared.users.model.length, items: prepared.modelItems, rankings: opts.epochs }) : { workers: 1, reason: null };
     if (choice.reason !== null) opts.log?.debug(`validation: ${choice.reason}`);
     if (choice.workers > 1 && engine !== null) pool = await startRankPool({ workers: choice.workers, engine, model, prep: prepared, log: opts.log ?? silentLogger });
     return pool;

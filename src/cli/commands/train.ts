@@ -133,6 +133,7 @@ export function registerTrain(program: Command, runtime: Runtime): void {
             maxUsers: config.train.valid_users,
             seed: config.seed,
             workers: config.train.workers,
+            epochs: config.train.epochs,
             log: ctx.log,
             progress: ctx.io.progress,
             signal: ctx.io.signal,

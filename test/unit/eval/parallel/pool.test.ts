@@ -115,5 +115,8 @@ describe('resolveRankWorkers', () => {
     expect(resolveRankWorkers('auto', { engine: 'wasm', users: 100, items: 100, cores: 8 }).workers).toBe(1);
     expect(resolveRankWorkers('auto', { engine: 'wasm', users: 100_000, items: 100_000, cores: 8 }).workers).toBe(8);
     expect(resolveRankWorkers('auto', { engine: null, users: 100_000, items: 100_000, cores: 8 }).workers).toBe(1);
+    // 100M scores: one thread's worth for one ranking, but a validation pool serves every epoch.
+    expect(resolveRankWorkers('auto', { engine: 'wasm', users: 1000, items: 100_000, cores: 8 }).workers).toBe(1);
+    expect(resolveRankWorkers('auto', { engine: 'wasm', users: 1000, items: 100_000, cores: 8, rankings: 20 }).workers).toBe(8);
   });
 });
