@@ -52,6 +52,22 @@ describe('rec eval --workers', () => {
     expect(r.stderr).toMatch(/ranking worker 1 of 1 \(--workers 2\) failed during ranking/);
   }, 60_000);
 
+  it('rec train validates on the run\'s --workers: ranking threads, the metrics of one thread', async () => {
+    const valid = async (workers: string) => {
+      const out = join(dir, `mf-${workers}`);
+      // mf's fused step trains on one thread whatever --workers says, so only the validation differs.
+      const r = await rec(['train', '--data', ds, '--model', 'mf', '--epochs', '2', '--dim', '8', '--backend', 'wasm', '--user-block', '8', '--workers', workers, '--out', out], { timeoutMs: 60_000 });
+      expect(r.code, r.stderr).toBe(0);
+      return { stderr: r.stderr, valid: readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { valid: Record<string, number> }).valid) };
+    };
+    const one = await valid('1');
+    const two = await valid('2');
+    expect(one.stderr).not.toMatch(/ranking on \d+ threads/);
+    expect(two.stderr).toMatch(/ranking on 2 threads/);
+    expect(two.valid).toEqual(one.valid);
+    expect(one.valid).toHaveLength(2);
+  }, 120_000);
+
   it('--workers 0 is a usage error', async () => {
     const r = await rec(['eval', ck, '--workers', '0']);
     expect(r.code, r.stderr).toBe(2);
