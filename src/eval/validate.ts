@@ -111,7 +111,8 @@ export function createValidator(ds: Dataset, opts: ValidatorOptions): Validator 
     pool = null;
     const engine = currentEngine()?.name ?? null;
     const choice = ranks ? resolveRankWorkers(opts.workers ?? 1, { engine, users: prepared.users.model.length, items: prepared.modelItems, rankings: opts.epochs }) : { workers: 1, reason: null };
-    if (choice.reason !== null) opts.log?.debug(`validation: ${choice.reason}`);
+    // `auto`'s own choice is not news (the training log already says how many threads it runs).
+    if (choice.reason !== null && opts.workers !== 'auto') opts.log?.info(`validation: ${choice.reason}`);
     if (choice.workers > 1 && engine !== null) pool = await startRankPool({ workers: choice.workers, engine, model, prep: prepared, log: opts.log ?? silentLogger });
     return pool;
   };
