@@ -107,3 +107,70 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
     throw new InterruptedError(name, `${name} received: evaluation stopped; no eval file was written.`);
   }
 }
+
+/** The best `k` items of each of a block's users (rec recommend): lengths, then items and scores back to back. */
+export interface TopLists {
+  counts: Int32Array;
+  items: Int32Array;
+  scores: Float32Array;
+}
+
+export interface TopKSettings {
+  k: number;
+  /** Most users per block (--user-block); the memory budget may lower it. */
+  userBlock: number;
+  budgetBytes?: number;
+}
+
+export interface TopKScorer {
+  /**
+   * Top-k lists of users[lo …] (one paced block, at most up to `limit`), each without the items
+   * `exclude(user)` lists and never an item of `never` (createTopKScorer's); returns where it ended.
+   */
+  block(users: Int32Array, lo: number, limit: number, emit: (items: Int32Array, scores: Float32Array) => void): number;
+  dispose(): void;
+}
+
+/** Scores users over the catalogue and cuts each to its top k, ties to the lower item index (recommend.ts). */
+export function createTopKScorer(
+  scorer: Scorer,
+  numItems: number,
+  never: ArrayLike<number>,
+  exclude: (user: number) => Int32Array | undefined,
+  settings: TopKSettings,
+): TopKScorer {
+  const ranker = createRanker(numItems, never);
+  const plan = planForScorer(scorer, { numItems, maxUsers: settings.userBlock, budgetBytes: settings.budgetBytes });
+  const pacer = createBlockPacer(plan);
+  const allItems = tf.range(0, numItems, 1, 'int32') as tf.Tensor1D;
+  return {
+    block(users, lo, limit, emit) {
+      const hi = Math.min(limit, lo + pacer.next());
+      const started = performance.now();
+      const scores = scoreUserBlock(scorer, users.subarray(lo, hi), plan, allItems);
+      for (let j = lo; j < hi; j++) {
+        const top = ranker.topK(scores.subarray((j - lo) * numItems, (j - lo + 1) * numItems), settings.k, { exclude: exclude(users[j]) });
+        emit(top.items, top.scores);
+      }
+      pacer.took(hi - lo, performance.now() - started);
+      return hi;
+    },
+    dispose: () => allItems.dispose(),
+  };
+}
+
+/** Packs top-k lists (TopLists) in order. */
+export function packTopLists(lists: readonly { items: Int32Array; scores: Float32Array }[]): TopLists {
+  const counts = Int32Array.from(lists, (l) => l.items.length);
+  let total = 0;
+  for (const c of counts) total += c;
+  const items = new Int32Array(total);
+  const scores = new Float32Array(total);
+  let at = 0;
+  for (const l of lists) {
+    items.set(l.items, at);
+    scores.set(l.scores, at);
+    at += l.items.length;
+  }
+  return { counts, items, scores };
+}

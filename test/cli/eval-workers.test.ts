@@ -1,5 +1,5 @@
 /**
- * `rec eval --workers N|auto`: the full protocol's ranking on worker threads gives the
+ * `rec eval --workers N|auto` (and `rec recommend`, rec train's validation): the full protocol's ranking on worker threads gives the
  * single-thread metrics exactly and records the thread count in the eval file; a worker that throws
  * is exit 1 (REC_TEST_RANK_WORKER_FAIL_AT_JOB, a test-only hook of src/eval/parallel/pool.ts).
  */
@@ -66,6 +66,19 @@ describe('rec eval --workers', () => {
     expect(two.stderr).toMatch(/ranking on 2 threads/);
     expect(two.valid).toEqual(one.valid);
     expect(one.valid).toHaveLength(2);
+  }, 120_000);
+
+  it('rec recommend --all --workers 2 writes the very file of --workers 1', async () => {
+    const files = [];
+    for (const workers of ['1', '2']) {
+      const out = join(dir, `recs-${workers}.csv`);
+      const r = await rec(['recommend', ck, '--all', '--k', '5', '--backend', 'wasm', '--user-block', '8', '--workers', workers, '--out', out], { timeoutMs: 60_000 });
+      expect(r.code, r.stderr).toBe(0);
+      expect(/ranking on 2 threads/.test(r.stderr)).toBe(workers === '2');
+      files.push(readFileSync(out, 'utf8'));
+    }
+    expect(files[1]).toBe(files[0]);
+    expect(files[0].trim().split('\n').length).toBeGreaterThan(200);
   }, 120_000);
 
   it('--workers 0 is a usage error', async () => {

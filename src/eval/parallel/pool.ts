@@ -19,6 +19,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type { UserSequences } from '../../data/sequences.js';
 import type { EngineName } from '../../engine/backend.js';
 import type { AnyModel, Scorer } from '../../models/model.js';
 import { weightValues } from '../../models/weights.js';
@@ -27,8 +28,8 @@ import type { Logger } from '../../util/log.js';
 import { shareArray } from '../../util/shared-memory.js';
 import type { UserRanking } from '../metrics/accumulator.js';
 import type { Csr, PreparedEval } from '../prepare.js';
-import { createFullRanker, type FullRankData, type FullRankSettings, throwIfAborted, yieldToEvents } from '../rank-full.js';
-import { unpackRankings, type FromRankWorker, type ModelPayload, type ToRankWorker } from './protocol.js';
+import { createFullRanker, type FullRankData, type FullRankSettings, throwIfAborted, type TopKSettings, type TopLists, yieldToEvents } from '../rank-full.js';
+import { unpackRankings, type FromRankWorker, type ModelPayload, type ToRankWorker, type TopKShared } from './protocol.js';
 
 /** Test-only: the job (1-based, counted from the pool's start) in which worker 1 throws. */
 export const TEST_FAIL_ENV = 'REC_TEST_RANK_WORKER_FAIL_AT_JOB';
@@ -42,8 +43,10 @@ export interface RankPoolOptions {
   engine: EngineName;
   /** The model ranked; its current weights are shared at start. */
   model: AnyModel;
-  /** The split the pool ranks: evaluate() checks it is handed this very object. */
-  prep: PreparedEval;
+  /** The split the pool ranks: evaluate() checks it is handed this very object. Null: top-k lists only. */
+  prep: PreparedEval | null;
+  /** rec recommend (RankPool.topLists): seen items by user index, items never served, sequence models' histories. */
+  topK?: { seen: Csr | null; never: Int32Array; histories: UserSequences | null };
   log: Logger;
 }
 
@@ -58,11 +61,13 @@ export interface RankArgs {
 
 export interface RankPool {
   readonly workers: number;
-  readonly prep: PreparedEval;
+  readonly prep: PreparedEval | null;
   /** Shares `model`'s current weights with the workers (the model the pool was started with, trained further). */
   refresh(model: AnyModel): void;
   /** Ranks every user of `prep` and adds their rankings in user order. */
   rank(args: RankArgs): Promise<void>;
+  /** The top-k lists of `users` (indices the model scores), computed by the next free worker. */
+  topLists(users: Int32Array, excludeSeen: boolean, settings: TopKSettings): Promise<TopLists>;
   close(): Promise<void>;
   /** Worker threads not yet exited (0 once `close` has resolved). */
   liveThreads(): number;
@@ -94,15 +99,20 @@ interface Ranking {
 export async function startRankPool(opts: RankPoolOptions): Promise<RankPool> {
   const W = opts.workers;
   const { prep, model } = opts;
-  const data: FullRankData = {
-    modelItems: prep.modelItems,
-    users: shareArray(prep.users.model),
-    relevant: shareCsr(prep.relevant),
-    exclude: shareCsr(prep.exclude),
-    unrankable: shareArray(prep.unrankable),
-    unrankableRelevant: prep.unrankableRelevant ? shareArray(prep.unrankableRelevant) : null,
-  };
-  const histories = prep.histories ? { numUsers: prep.histories.numUsers, offsets: shareArray(prep.histories.offsets), items: shareArray(prep.histories.items) } : null;
+  const data: FullRankData | null =
+    prep === null
+      ? null
+      : {
+          modelItems: prep.modelItems,
+          users: shareArray(prep.users.model),
+          relevant: shareCsr(prep.relevant),
+          exclude: shareCsr(prep.exclude),
+          unrankable: shareArray(prep.unrankable),
+          unrankableRelevant: prep.unrankableRelevant ? shareArray(prep.unrankableRelevant) : null,
+        };
+  const topK: TopKShared | null = opts.topK ? { numItems: model.shape.items, seen: opts.topK.seen ? shareCsr(opts.topK.seen) : null, never: shareArray(opts.topK.never) } : null;
+  const sourceHistories = prep?.histories ?? opts.topK?.histories ?? null;
+  const histories = sourceHistories ? { numUsers: sourceHistories.numUsers, offsets: shareArray(sourceHistories.offsets), items: shareArray(sourceHistories.items) } : null;
   const weights = Object.fromEntries(Object.entries(weightValues(model.keras)).map(([key, v]) => [key, shareArray(v)]));
   const payload: ModelPayload = { name: model.name, config: model.config, shape: model.shape, weights };
   const rawFail = process.env[TEST_FAIL_ENV];
@@ -116,9 +126,22 @@ export async function startRankPool(opts: RankPoolOptions): Promise<RankPool> {
   let current: Ranking | null = null;
   let where = 'start-up';
   let live = 0;
+  // topLists: jobs not yet posted, the answers awaited, the workers free for one.
+  const queued: Extract<ToRankWorker, { type: 'topk' }>[] = [];
+  const awaited = new Map<number, { resolve(lists: TopLists): void; reject(error: Error): void }>();
+  const idle: number[] = [];
+  let topJobs = 0;
+  const pump = () => {
+    while (idle.length > 0 && queued.length > 0) {
+      const k = idle.shift() as number;
+      workers[k - 1].postMessage(queued.shift());
+    }
+  };
   const fail = (error: Error) => {
     failure ??= error;
     onFailure?.(failure);
+    for (const w of awaited.values()) w.reject(failure);
+    awaited.clear();
   };
   const workerFailure = (k: number, what: string) => new RuntimeFailure(`ranking worker ${k} of ${W - 1} (--workers ${W}) failed during ${where}: ${what}.`);
 
@@ -145,8 +168,15 @@ export async function startRankPool(opts: RankPoolOptions): Promise<RankPool> {
           opts.log.debug(`ranking worker ${k}: ${m.stack ?? m.message}`);
           fail(workerFailure(k, m.message));
         } else if (m.type === 'ready') {
+          idle.push(k);
           readyLeft -= 1;
           if (readyLeft === 0) readyDone?.();
+        } else if (m.type === 'top') {
+          const w = awaited.get(m.job);
+          awaited.delete(m.job);
+          w?.resolve(m.lists);
+          idle.push(k);
+          pump();
         } else {
           const r = current;
           // An answer to a ranking that already ended (it failed or was interrupted) is dropped.
@@ -165,7 +195,7 @@ export async function startRankPool(opts: RankPoolOptions): Promise<RankPool> {
       });
     }
     for (const worker of workers) {
-      const m: ToRankWorker = { type: 'init', engine: opts.engine, model: payload, data, histories, failAtJob };
+      const m: ToRankWorker = { type: 'init', engine: opts.engine, model: payload, data, topK, histories, failAtJob };
       worker.postMessage(m);
     }
     await ready;
@@ -198,8 +228,19 @@ export async function startRankPool(opts: RankPoolOptions): Promise<RankPool> {
       const m: ToRankWorker = { type: 'weights' };
       for (const worker of workers) worker.postMessage(m);
     },
+    topLists(users, excludeSeen, settings) {
+      if (failure) return Promise.reject(failure);
+      where = 'recommending';
+      return new Promise<TopLists>((resolve, reject) => {
+        const job = topJobs++;
+        awaited.set(job, { resolve, reject });
+        queued.push({ type: 'topk', job, users, excludeSeen, settings });
+        pump();
+      });
+    },
     async rank(args) {
       if (failure) throw failure;
+      if (data === null) throw new Error('RankPool.rank: the pool was started without a split');
       if (current !== null) throw new Error('RankPool.rank: a ranking is already running');
       const n = data.users.length;
       const chunk = Math.max(1, Math.ceil(n / (W * JOBS_PER_THREAD)));

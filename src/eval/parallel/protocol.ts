@@ -9,7 +9,8 @@ import type { UserSequences } from '../../data/sequences.js';
 import type { EngineName } from '../../engine/backend.js';
 import type { ModelShape } from '../../models/model.js';
 import type { UserRanking } from '../metrics/accumulator.js';
-import type { FullRankData, FullRankSettings } from '../rank-full.js';
+import type { Csr } from '../prepare.js';
+import type { FullRankData, FullRankSettings, TopKSettings, TopLists } from '../rank-full.js';
 
 /** What a worker rebuilds its model from: weights in shared memory, rewritten by RankPool.refresh. */
 export interface ModelPayload {
@@ -23,18 +24,30 @@ export interface RankInit {
   type: 'init';
   engine: EngineName;
   model: ModelPayload;
-  data: FullRankData;
+  /** The split a full ranking reads (evaluation); null for a pool that only serves top-k lists. */
+  data: FullRankData | null;
+  /** What top-k lists read (rec recommend); null for an evaluation pool. */
+  topK: TopKShared | null;
   /** Sequence models: each user's history the Scorer reads (PreparedEval.histories). */
   histories: UserSequences | null;
   /** Test-only (REC_TEST_RANK_WORKER_FAIL_AT_JOB): throw in the n-th job this worker ranks. */
   failAtJob: number | null;
 }
 
+/** rec recommend's lists: seen items by user index (CSR, null: nothing excluded), items never served. */
+export interface TopKShared {
+  numItems: number;
+  seen: Csr | null;
+  never: Int32Array;
+}
+
 export type ToRankWorker =
   | RankInit
   /** The shared weights were rewritten: assign them before the next job. */
   | { type: 'weights' }
-  | { type: 'rank'; job: number; lo: number; hi: number; settings: FullRankSettings };
+  | { type: 'rank'; job: number; lo: number; hi: number; settings: FullRankSettings }
+  /** Top-k lists of these user indices, seen items excluded when `excludeSeen`. */
+  | { type: 'topk'; job: number; users: Int32Array; excludeSeen: boolean; settings: TopKSettings };
 
 /** The rankings of users lo … hi − 1, packed: user j's hits are hits[hitsAt[j − lo] … hitsAt[j − lo + 1]). */
 export interface PackedRankings {
@@ -49,6 +62,7 @@ export interface PackedRankings {
 export type FromRankWorker =
   | { type: 'ready' }
   | { type: 'ranked'; job: number; rankings: PackedRankings }
+  | { type: 'top'; job: number; lists: TopLists }
   | { type: 'error'; message: string; stack?: string };
 
 export function packRankings(rankings: readonly UserRanking[], withItems: boolean, withAuc: boolean): PackedRankings {

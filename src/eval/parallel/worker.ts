@@ -12,8 +12,8 @@ import { buildModel } from '../../models/registry.js';
 import { assignWeightValues } from '../../models/weights.js';
 import { silentLogger } from '../../util/log.js';
 import type { UserRanking } from '../metrics/accumulator.js';
-import { createFullRanker, type FullRankData, type FullRanker } from '../rank-full.js';
-import { packRankings, transferList, type FromRankWorker, type ModelPayload, type ToRankWorker } from './protocol.js';
+import { createFullRanker, createTopKScorer, packTopLists, type FullRankData, type FullRanker, type TopKScorer } from '../rank-full.js';
+import { packRankings, transferList, type FromRankWorker, type ModelPayload, type ToRankWorker, type TopKShared } from './protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('src/eval/parallel/worker.js runs as a worker thread (started by the ranking pool), not as a script.');
@@ -22,10 +22,12 @@ interface State {
   model: AnyModel;
   weights: ModelPayload['weights'];
   scorer: Scorer;
-  data: FullRankData;
+  data: FullRankData | null;
+  topK: TopKShared | null;
   failAtJob: number | null;
   jobs: number;
   ranker: { key: string; ranker: FullRanker } | null;
+  topScorer: { key: string; scorer: TopKScorer } | null;
 }
 let state: State | null = null;
 
@@ -43,7 +45,7 @@ async function handle(m: ToRankWorker): Promise<void> {
     // The initialisers' draws are overwritten at once: the seed only has to be a valid one.
     const model = buildModel(m.model.name, { config: m.model.config, shape: m.model.shape, nextSeed: () => 1 });
     assignWeightValues(model.keras, m.model.weights, 'ranking worker');
-    state = { model, weights: m.model.weights, scorer: scorerOf(model, m.histories), data: m.data, failAtJob: m.failAtJob, jobs: 0, ranker: null };
+    state = { model, weights: m.model.weights, scorer: scorerOf(model, m.histories), data: m.data, topK: m.topK, failAtJob: m.failAtJob, jobs: 0, ranker: null, topScorer: null };
     send({ type: 'ready' });
     return;
   }
@@ -55,17 +57,40 @@ async function handle(m: ToRankWorker): Promise<void> {
   }
   s.jobs += 1;
   if (s.failAtJob !== null && s.jobs === s.failAtJob) throw new Error(`test-only failure injected by REC_TEST_RANK_WORKER_FAIL_AT_JOB=${s.failAtJob}`);
+  if (m.type === 'topk') {
+    topLists(s, m);
+    return;
+  }
+  const data = s.data;
+  if (data === null) throw new Error('ranking worker: a rank job, and no split was shared');
   // One ranker per settings, kept across jobs: its pacer has learnt the block size by then.
   const key = JSON.stringify(m.settings);
   if (s.ranker?.key !== key) {
     s.ranker?.ranker.dispose();
-    s.ranker = { key, ranker: createFullRanker(s.scorer, s.data, m.settings) };
+    s.ranker = { key, ranker: createFullRanker(s.scorer, data, m.settings) };
   }
   const ranker = s.ranker.ranker;
   const rankings: UserRanking[] = [];
   for (let lo = m.lo; lo < m.hi; ) lo = ranker.block(lo, m.hi, (r) => rankings.push(r));
   const packed = packRankings(rankings, m.settings.wantCoverage, m.settings.wantAuc);
   send({ type: 'ranked', job: m.job, rankings: packed }, transferList(packed));
+}
+
+function topLists(s: State, m: Extract<ToRankWorker, { type: 'topk' }>): void {
+  const shared = s.topK;
+  if (shared === null) throw new Error('ranking worker: a top-k job, and no catalogue was shared');
+  const seen = shared.seen;
+  const exclude = (u: number): Int32Array | undefined => (m.excludeSeen && seen !== null ? seen.items.subarray(seen.offsets[u], seen.offsets[u + 1]) : undefined);
+  const key = `topk ${m.excludeSeen} ${JSON.stringify(m.settings)}`;
+  if (s.topScorer?.key !== key) {
+    s.topScorer?.scorer.dispose();
+    s.topScorer = { key, scorer: createTopKScorer(s.scorer, shared.numItems, shared.never, exclude, m.settings) };
+  }
+  const scorer = s.topScorer.scorer;
+  const lists: { items: Int32Array; scores: Float32Array }[] = [];
+  for (let lo = 0; lo < m.users.length; ) lo = scorer.block(m.users, lo, m.users.length, (items, scores) => lists.push({ items, scores }));
+  const packed = packTopLists(lists);
+  send({ type: 'top', job: m.job, lists: packed }, [packed.counts.buffer, packed.items.buffer, packed.scores.buffer].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer));
 }
 
 // One message at a time: a weight refresh must land before the next job.
