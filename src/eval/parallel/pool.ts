@@ -9,6 +9,10 @@
  * The split's arrays and the weights are shared once (SharedArrayBuffer); `refresh` rewrites the
  * shared weights (per-epoch validation), so one pool serves a whole training run.
  *
+ * `rec recommend` uses the same threads through `topLists`: a job of user indices goes to the next
+ * free worker and its top-k lists come back as a promise; the caller (recommend.ts
+ * recommendBlocksParallel) keeps the output in user order.
+ *
  * Failures: a worker that throws answers with an error, one that dies emits `exit`; either ends
  * the ranking with a RuntimeFailure (exit 1). `close()` terminates every worker; callers call it
  * in a `finally`, so no thread outlives the evaluation. The main thread checks the abort signal
