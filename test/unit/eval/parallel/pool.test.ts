@@ -105,6 +105,20 @@ describe('ranking pool', () => {
     controller.abort('SIGINT');
     await expect(evaluate(model, prep, { ...options(pool), signal: controller.signal })).rejects.toMatchObject({ name: 'InterruptedError' });
   }, 30_000);
+
+  it('SIGINT mid-ranking stops it before every user is ranked, and the pool can be closed', async () => {
+    const model = buildModel('neumf', { config: { ...base, dim: 8, layers: [16, 8] }, shape, nextSeed: seeds() });
+    const prep = prepFor(model);
+    pool = await startRankPool({ workers: 2, engine: 'cpu', model, prep, log: silentLogger });
+    const controller = new AbortController();
+    let last = 0;
+    // The first progress update (a block or a job done) is the signal's moment.
+    const progress = { start: () => ({ update: (n: number) => ((last = n), controller.abort('SIGINT')), stop: () => undefined }) };
+    await expect(evaluate(model, prep, { ...options(pool), signal: controller.signal, progress })).rejects.toMatchObject({ name: 'InterruptedError', signal: 'SIGINT' });
+    expect(last).toBeLessThan(USERS.length);
+    await pool.close();
+    expect(pool.liveThreads()).toBe(0);
+  }, 30_000);
 });
 
 describe('resolveRankWorkers', () => {
