@@ -93,6 +93,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'eval.k', flag: '--k <list>', type: 'intList', example: '5,10,20', commands: ['eval'], description: 'cut-offs, e.g. 5,10,20' },
   { key: 'eval.metrics', flag: '--metrics <list>', type: 'stringList', commands: ['eval'], description: 'metric names, e.g. ndcg,recall,rmse (default: all that apply)' },
   { key: 'eval.user_block', flag: '--user-block <n>', type: 'int', commands: ['eval', 'train', 'recommend'], description: 'most users scored at a time (default 256; lowered to fit a memory budget)' },
+  { key: 'eval.workers', flag: '--workers <n|auto>', type: 'intOrAuto', commands: ['eval', 'recommend'], description: 'threads of the full ranking (eval --protocol full, recommend for users), each with its own engine and copy of the model (default auto: the cores available, when there are enough users; 1: single-thread)' },
   { key: 'eval.relevance_threshold', flag: '--relevance-threshold <r>', type: 'number', commands: ['eval'], description: 'explicit data: only values >= R are relevant' },
 ];
 

@@ -354,7 +354,7 @@ export function configToYaml(resolved: ResolvedConfig): string {
 }
 
 /** Keys `--resume` lets a flag change; every other hyper-parameter comes from the checkpoint. */
-const RESUME_MUTABLE = new Set(['train.epochs', 'backend', 'log_level', 'progress', 'eval.user_block', 'train.workers']);
+const RESUME_MUTABLE = new Set(['train.epochs', 'backend', 'log_level', 'progress', 'eval.user_block', 'eval.workers', 'train.workers']);
 
 /**
  * The config of a resumed run: the checkpoint's own, with only --epochs (and engine/logging

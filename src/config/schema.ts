@@ -113,6 +113,8 @@ export const evalSchema = z.strictObject({
   relevance_threshold: z.number().nullable().default(null),
   /** Most users scored per block in full ranking (eval, validation, recommend); a memory budget may lower it. */
   user_block: positiveInt.default(256),
+  /** Threads of the full protocol's ranking (main thread + worker threads); auto: the cores, when there are enough users to pay for them. */
+  workers: z.union([positiveInt, z.literal('auto')]).default('auto'),
 });
 
 export const configSchema = z.strictObject({

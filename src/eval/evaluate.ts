@@ -11,16 +11,18 @@
 import * as tf from '@tensorflow/tfjs';
 import { sequenceOf } from '../data/sequences.js';
 import { type AnyModel, gatherRows, historyScorer, isSequenceModel, type PairModel, type Scorer } from '../models/model.js';
-import { InterruptedError, UsageError } from '../util/errors.js';
+import { UsageError } from '../util/errors.js';
 import type { Progress } from '../util/progress.js';
-import { auc, aucFromRank } from './metrics/auc.js';
+import { aucFromRank } from './metrics/auc.js';
 import { createMetricAccumulator, type EvalUsers, type UserRanking } from './metrics/accumulator.js';
 import type { RatingRange } from './metrics/rating-range.js';
 import { cutoffsOf, type MetricSpec } from './metrics/registry.js';
 import { row, type PreparedEval, type ScoreInput } from './prepare.js';
 import { type CandidateList, drawSampledNegatives, resolveCandidates, type SampledNegatives } from './protocols.js';
-import { createRanker, hitsFromRank, rankAmong } from './ranking.js';
-import { createBlockPacer, planForScorer, scoreUserBlock, scoreUserLists } from './score-blocks.js';
+import type { RankPool } from './parallel/pool.js';
+import { createFullRanker, type FullRankData, type FullRankSettings, yieldToEvents } from './rank-full.js';
+import { hitsFromRank, rankAmong } from './ranking.js';
+import { scoreUserLists } from './score-blocks.js';
 
 export const SKIP_NO_CANDIDATES = 'no_candidates';
 
@@ -42,6 +44,11 @@ export interface EvalOptions {
   progress?: Progress;
   /** The progress bar's label (default `eval <protocol>`). */
   label?: string;
+  /**
+   * Worker threads that share the `full` protocol's ranking (parallel/pool.ts), started for this
+   * `prep` and holding this model's current weights; the other protocols ignore it.
+   */
+  pool?: RankPool;
 }
 
 export interface EvalOutcome {
@@ -137,14 +144,6 @@ function candidateTopK(trueItem: number, trueScore: number, items: Int32Array, s
   return out;
 }
 
-async function yieldToEvents(signal: AbortSignal | undefined): Promise<void> {
-  await new Promise<void>((resolve) => setImmediate(resolve));
-  if (signal?.aborted) {
-    const name = signal.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
-    throw new InterruptedError(name, `${name} received: evaluation stopped; no eval file was written.`);
-  }
-}
-
 export async function evaluate(model: AnyModel, prep: PreparedEval, opts: EvalOptions): Promise<EvalOutcome> {
   const { metrics, protocol } = opts;
   const scoring = rankingScorer(model, prep, opts.budgetBytes);
@@ -189,7 +188,7 @@ export async function evaluate(model: AnyModel, prep: PreparedEval, opts: EvalOp
   const tick = (n: number) => bar?.update((done += n));
   try {
     if (wantRanking) {
-      if (protocol.name === 'full') await rankFull(scoring.scorer, prep, opts, maxK, wantAuc, wantCoverage, acc.addUser, tick);
+      if (protocol.name === 'full') await rankFull(scoring.scorer, prep, opts, { maxK, wantAuc, wantCoverage, userBlock: opts.userBlock, budgetBytes: opts.budgetBytes }, acc.addUser, tick);
       else {
         const lists = protocol.name === 'sampled' ? sampledLists(prep, protocol, outcome) : candidateLists(prep, protocol, outcome, acc.skipUser);
         await rankLists(scoring, prep, lists, opts, maxK, wantAuc, wantCoverage, acc.addUser, tick);
@@ -209,64 +208,39 @@ async function rankFull(
   model: Scorer,
   prep: PreparedEval,
   opts: EvalOptions,
-  maxK: number,
-  wantAuc: boolean,
-  wantCoverage: boolean,
+  settings: FullRankSettings,
   addUser: (r: UserRanking) => void,
   tick: (n: number) => void,
 ): Promise<void> {
-  const numItems = prep.modelItems;
-  const ranker = createRanker(numItems, prep.unrankable);
-  const plan = planForScorer(model, { numItems, maxUsers: opts.userBlock, budgetBytes: opts.budgetBytes });
-  const pacer = createBlockPacer(plan);
-  const allItems = tf.range(0, numItems, 1, 'int32') as tf.Tensor1D;
-  const inList = wantAuc ? new Uint8Array(numItems) : null;
-  if (inList) for (const i of prep.unrankable) inList[i] = NEVER_RANKED;
-  const users = prep.users.model;
+  if (opts.pool) {
+    if (opts.pool.prep !== prep) throw new Error('evaluate: the ranking pool was started for another preparation of the split');
+    await opts.pool.rank({ scorer: model, settings, addUser, tick, signal: opts.signal });
+    return;
+  }
+  const ranker = createFullRanker(model, fullRankData(prep), settings);
+  const n = prep.users.model.length;
   try {
-    for (let lo = 0; lo < users.length; ) {
-      const hi = Math.min(users.length, lo + pacer.next());
-      const started = performance.now();
-      const scores = scoreUserBlock(model, users.subarray(lo, hi), plan, allItems);
-      for (let j = lo; j < hi; j++) {
-        const userScores = scores.subarray((j - lo) * numItems, (j - lo + 1) * numItems);
-        const relevant = row(prep.relevant, j);
-        const exclude = row(prep.exclude, j);
-        const top = ranker.topK(userScores, Math.max(1, maxK), { exclude, relevant });
-        const ranking: UserRanking = { hits: top.hits, relevant: relevant.length + (prep.unrankableRelevant?.[j] ?? 0) };
-        if (wantCoverage) ranking.items = top.items;
-        if (inList) ranking.auc = fullAuc(userScores, relevant, exclude, inList);
-        addUser(ranking);
-      }
-      pacer.took(hi - lo, performance.now() - started);
+    for (let lo = 0; lo < n; ) {
+      const hi = ranker.block(lo, n, addUser);
       tick(hi - lo);
       lo = hi;
       await yieldToEvents(opts.signal);
     }
   } finally {
-    allItems.dispose();
+    ranker.dispose();
   }
 }
 
-const NEVER_RANKED = 4;
-
-/**
- * AUC of one user over the whole rankable catalogue (relevant vs every other item that is neither
- * excluded for the user nor marked NEVER_RANKED in `mark`, which the caller keeps between users).
- */
-function fullAuc(scores: Float32Array, relevant: Int32Array, exclude: Int32Array, mark: Uint8Array): number {
-  for (const i of relevant) mark[i] |= 1;
-  for (const i of exclude) mark[i] |= 2;
-  const pos = new Float32Array(relevant.length);
-  relevant.forEach((i, j) => (pos[j] = scores[i]));
-  let count = 0;
-  for (let i = 0; i < scores.length; i++) if (mark[i] === 0) count++;
-  const neg = new Float32Array(count);
-  let w = 0;
-  for (let i = 0; i < scores.length; i++) if (mark[i] === 0) neg[w++] = scores[i];
-  for (const i of relevant) mark[i] &= NEVER_RANKED;
-  for (const i of exclude) mark[i] &= NEVER_RANKED;
-  return auc(pos, neg);
+/** What a full ranking reads of `prep`. */
+export function fullRankData(prep: PreparedEval): FullRankData {
+  return {
+    modelItems: prep.modelItems,
+    users: prep.users.model,
+    relevant: prep.relevant,
+    exclude: prep.exclude,
+    unrankable: prep.unrankable,
+    unrankableRelevant: prep.unrankableRelevant ?? null,
+  };
 }
 
 /** Per evaluated user (by position): the items each relevant item is ranked against. */

@@ -15,6 +15,9 @@ import { describeHolder, liveLockHolder } from '../io/lock.js';
 import { checkpointDataDir, loadTrainedCheckpoint, type TrainedCheckpoint } from './checkpoint.js';
 import { DataError, UsageError } from '../util/errors.js';
 import type { RunIO } from '../util/run-io.js';
+import { currentEngine } from '../engine/backend.js';
+import { startRankPool } from './parallel/pool.js';
+import { resolveRankWorkers, type RankWorkersSetting } from './parallel/workers.js';
 import { evaluate, type EvalOutcome, type EvalProtocol, scoreInputOf } from './evaluate.js';
 import { checkFailUnder, checkMaxDrop, type Gate, type GateCheck } from './gates.js';
 import { parseMetrics, RANKING_METRICS, type MetricSpec } from './metrics/registry.js';
@@ -36,6 +39,8 @@ export interface EvalRequest {
   relevanceThreshold: number | null;
   seed: number;
   userBlock: number;
+  /** Threads of the `full` protocol's ranking (`--workers N|auto`, parallel/workers.ts); default 1. */
+  workers?: RankWorkersSetting;
   /** Anonymisation key, needed when the dataset was prepped with --anonymize and ids come from outside (candidates). */
   anonKey: () => Promise<Uint8Array>;
   failUnder: readonly Gate[];
@@ -58,6 +63,8 @@ export interface EvalFile extends EvalOutcome {
   rec_version: string;
   created: string;
   seconds: number;
+  /** Threads that ranked the users (`--workers`; 1 for the sampled and candidates protocols). */
+  workers: number;
   /** sha256 of the evaluated `model/weights.bin`: `rec promote` checks the eval is of the weights it promotes. */
   weights_sha256?: string;
   /** The gates checked (absent without --fail-under / --max-drop); `rec promote` reads `passed`. */
@@ -136,16 +143,35 @@ function prepareFor(ckpt: TrainedCheckpoint, ds: Dataset, req: EvalRequest, spec
   });
 }
 
-async function evaluateCheckpoint(ckpt: TrainedCheckpoint, prep: PreparedEval, req: EvalRequest, protocol: EvalProtocol, specs: MetricSpec[], io: RunIO): Promise<EvalOutcome> {
+async function evaluateCheckpoint(
+  ckpt: TrainedCheckpoint,
+  prep: PreparedEval,
+  req: EvalRequest,
+  protocol: EvalProtocol,
+  specs: MetricSpec[],
+  io: RunIO,
+): Promise<{ outcome: EvalOutcome; workers: number }> {
   const [min, max] = ckpt.run.value_range;
-  return evaluate(ckpt.model, prep, {
-    protocol,
-    metrics: specs,
-    ratingRange: ckpt.run.loss === 'mse' ? { min, max } : null,
-    userBlock: req.userBlock,
-    signal: io.signal,
-    progress: io.progress,
-  });
+  // Only the full ranking is spread over threads: sampled and candidate lists are ~100 scores a
+  // user, over before a worker has started (docs/benchmarks.md, "Parallel evaluation").
+  const engine = currentEngine()?.name ?? null;
+  const choice = protocol.name === 'full' ? resolveRankWorkers(req.workers ?? 1, { engine, users: prep.users.model.length, items: prep.modelItems }) : { workers: 1, reason: null };
+  if (choice.reason !== null) (req.workers === 'auto' ? io.log.debug : io.log.info)(choice.reason);
+  const pool = choice.workers > 1 && engine !== null ? await startRankPool({ workers: choice.workers, engine, model: ckpt.model, prep, log: io.log }) : null;
+  try {
+    const outcome = await evaluate(ckpt.model, prep, {
+      protocol,
+      metrics: specs,
+      ratingRange: ckpt.run.loss === 'mse' ? { min, max } : null,
+      userBlock: req.userBlock,
+      signal: io.signal,
+      progress: io.progress,
+      pool: pool ?? undefined,
+    });
+    return { outcome, workers: pool?.workers ?? 1 };
+  } finally {
+    await pool?.close();
+  }
 }
 
 /** Exit 2 while `rec train` writes the checkpoint: its model may change under the evaluation. */
@@ -216,7 +242,7 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
   for (const i of notes.info) io.log.info(i);
   const protocol = await resolveProtocol(req.protocol, req.seed, ds, req.anonKey);
   const prep = prepareFor(ckpt, ds, req, specs);
-  const outcome = await evaluateCheckpoint(ckpt, prep, req, protocol, specs, io);
+  const { outcome, workers } = await evaluateCheckpoint(ckpt, prep, req, protocol, specs, io);
   if (outcome.users.evaluated === 0) throw new DataError(noUsersMessage(dataDir, req, outcome, matches));
   const evalFile: EvalFile = {
     format_version: EVAL_FORMAT_VERSION,
@@ -228,6 +254,7 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
     rec_version: req.recVersion,
     created: new Date().toISOString(),
     seconds: Math.round(performance.now() - started) / 1000,
+    workers,
     ...outcome,
     weights_sha256: await modelWeightsSha256(req.checkpoint),
   };
@@ -269,10 +296,10 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
       io.log.warn(
         `--baseline: the gate compares the two on the ${common} users both can evaluate (${onlyMine} are evaluated only by ${req.checkpoint}, e.g. users new since the baseline was trained; ${onlyBase} only by the baseline) and on the same relevant items: ${unranked.base} relevant items only ${req.checkpoint} can rank count as misses for the baseline, ${unranked.mine} only the baseline can rank as misses for ${req.checkpoint}. The eval file's own metrics are ${req.checkpoint}'s on its ${prep.users.dataset.length} users.`,
       );
-      mineCompared = (await evaluateCheckpoint(ckpt, minePrep, req, protocol, specs, io)).metrics;
+      mineCompared = (await evaluateCheckpoint(ckpt, minePrep, req, protocol, specs, io)).outcome.metrics;
       compared = { users: common, only_checkpoint: onlyMine, only_baseline: onlyBase, relevant_missed: { checkpoint: unranked.mine, baseline: unranked.base }, metrics: mineCompared };
     }
-    const b = await evaluateCheckpoint(base, basePrepCompared, req, protocol, specs, io);
+    const { outcome: b } = await evaluateCheckpoint(base, basePrepCompared, req, protocol, specs, io);
     baseline = {
       checkpoint: req.baseline,
       pointer: req.baselinePointer ?? null,

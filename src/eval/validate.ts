@@ -17,9 +17,12 @@
 import { valueRange, type Dataset } from '../data/dataset.js';
 import type { AnyModel } from '../models/model.js';
 import { UsageError } from '../util/errors.js';
-import type { Logger } from '../util/log.js';
+import { silentLogger, type Logger } from '../util/log.js';
 import type { Progress } from '../util/progress.js';
+import { currentEngine } from '../engine/backend.js';
 import { evaluate, scoreInputOf } from './evaluate.js';
+import { startRankPool, type RankPool } from './parallel/pool.js';
+import { resolveRankWorkers, type RankWorkersSetting } from './parallel/workers.js';
 import { parseMetrics } from './metrics/registry.js';
 import { type PreparedEval, prepareEval, type ScoreInput, subsampleUsers } from './prepare.js';
 
@@ -44,6 +47,13 @@ export interface ValidatorOptions {
   maxUsers: number | null;
   /** Seeds the user sample (the run seed). */
   seed: number;
+  /**
+   * Threads of the ranking (the run's --workers: the training workers idle while it validates);
+   * default 1. The pool is started at the first validation and kept until `close`.
+   */
+  workers?: RankWorkersSetting;
+  /** Epochs the run validates at most: `auto` spreads a ranking thread's start-up over them. */
+  epochs?: number;
   log?: Logger;
   progress?: Progress;
   signal?: AbortSignal;
@@ -60,6 +70,8 @@ export interface Validator {
   /** The metrics of `model` (a pair or a sequence model) on the validation users. */
   (model: AnyModel): Promise<Record<string, number>>;
   readonly sample: ValidationSample;
+  /** Stops the ranking threads, if any were started; call it in a `finally`. */
+  close(): Promise<void>;
 }
 
 export function createValidator(ds: Dataset, opts: ValidatorOptions): Validator {
@@ -88,12 +100,31 @@ export function createValidator(ds: Dataset, opts: ValidatorOptions): Validator 
   // the sample drawn from `full` holds for a sequence model too (prepared on its first call).
   const prepared: Partial<Record<ScoreInput, PreparedEval>> = { user: prep };
   const prepFor = (input: ScoreInput): PreparedEval => (prepared[input] ??= subsampleUsers(prepare(input), maxUsers, opts.seed));
+  const ranks = specs.some((s) => s.kind !== 'error');
+  let pool: RankPool | null = null;
+  const poolFor = async (model: AnyModel, prepared: PreparedEval): Promise<RankPool | null> => {
+    if (pool !== null && pool.prep === prepared) {
+      pool.refresh(model);
+      return pool;
+    }
+    await pool?.close();
+    pool = null;
+    const engine = currentEngine()?.name ?? null;
+    const choice = ranks ? resolveRankWorkers(opts.workers ?? 1, { engine, users: prepared.users.model.length, items: prepared.modelItems, rankings: opts.epochs }) : { workers: 1, reason: null };
+    // `auto`'s own choice is not news (the training log already says how many threads it runs).
+    if (choice.reason !== null && opts.workers !== 'auto') opts.log?.info(`validation: ${choice.reason}`);
+    if (choice.workers > 1 && engine !== null) pool = await startRankPool({ workers: choice.workers, engine, model, prep: prepared, log: opts.log ?? silentLogger });
+    return pool;
+  };
   const validate = async (model: AnyModel) => {
     const input = scoreInputOf(model);
     if (input === 'history' && opts.ratings) {
       throw new UsageError(`--early-stop ${opts.monitor}: ${model.name} is a sequence model; its scores rank the next item and are not ratings, so it is validated with ranking metrics (e.g. --early-stop ndcg@10), not rmse/mae.`);
     }
-    const out = await evaluate(model, prepFor(input), {
+    const prepared = prepFor(input);
+    const ranking = await poolFor(model, prepared);
+    const out = await evaluate(model, prepared, {
+      pool: ranking ?? undefined,
       protocol: { name: 'full' },
       metrics: specs,
       ratingRange: opts.ratings ? range : null,
@@ -104,5 +135,10 @@ export function createValidator(ds: Dataset, opts: ValidatorOptions): Validator 
     });
     return out.metrics;
   };
-  return Object.assign(validate, { sample });
+  const close = async () => {
+    const p = pool;
+    pool = null;
+    await p?.close();
+  };
+  return Object.assign(validate, { sample, close });
 }

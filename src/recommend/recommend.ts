@@ -21,9 +21,10 @@
  * of a second, and results come out block by block for streaming writers, which yield between
  * blocks so SIGINT stays responsive.
  */
-import * as tf from '@tensorflow/tfjs';
+import type { RankPool } from '../eval/parallel/pool.js';
+import { createTopKScorer, packTopLists, type TopKScorer, type TopLists } from '../eval/rank-full.js';
 import { createRanker, type TopK } from '../eval/ranking.js';
-import { createBlockPacer, planForScorer, scoreUserBlock } from '../eval/score-blocks.js';
+import { createBlockPacer, planForScorer } from '../eval/score-blocks.js';
 import { sequenceOf, type UserSequences } from '../data/sequences.js';
 import { type AnyModel, historyScorer, isSequenceModel, type Scorer } from '../models/model.js';
 import type { UserItemSets } from '../train/pair-data.js';
@@ -119,8 +120,8 @@ function userScoring(src: RecommendSource): { scorer: Scorer; isWarm: (u: number
   return { scorer: model, isWarm: (u) => u >= 0 && (trained === null || trained[u] === 1) };
 }
 
-/** Recommendations for `queries`, one block of users at a time, in query order. */
-export function* recommendBlocks(src: RecommendSource, queries: UserQueries, opts: RecommendOptions): Generator<UserRecommendations[]> {
+/** What both the one-thread and the threaded paths share: checks, the rankers, cold users' lists. */
+function recommender(src: RecommendSource, queries: UserQueries, opts: RecommendOptions) {
   const { model, itemIds, seen } = src;
   const { scorer, isWarm } = userScoring(src);
   const numItems = model.shape.items;
@@ -131,12 +132,9 @@ export function* recommendBlocks(src: RecommendSource, queries: UserQueries, opt
   if (!Number.isInteger(opts.k) || opts.k < 1) throw new RangeError(`recommend: k must be a positive integer; got ${opts.k}`);
   // Never ask the ranker for more than the catalogue: its heap is sized by k.
   const k = Math.min(opts.k, numItems);
-  const plan = planForScorer(scorer, { numItems, maxUsers: opts.blockSize ?? 256, budgetBytes: opts.budgetBytes });
-  const pacer = createBlockPacer(plan);
   const ranker = createRanker(numItems);
   const untrained: number[] = [];
   if (src.trainedItems) for (let i = 0; i < numItems; i++) if (src.trainedItems[i] !== 1) untrained.push(i);
-  const modelRanker = untrained.length > 0 ? createRanker(numItems, untrained) : ranker;
   const popularity = Float64Array.from(src.popularity);
   const seenOf = (u: number): Int32Array | undefined =>
     opts.excludeSeen && seen !== null && u >= 0 ? seen.items.subarray(seen.offsets[u], seen.offsets[u + 1]) : undefined;
@@ -146,36 +144,147 @@ export function* recommendBlocks(src: RecommendSource, queries: UserQueries, opt
     if (k < 1) return [];
     if (exclude && exclude.length > 0) return toItemScores(ranker.topK(popularity, k, { exclude }), itemIds);
     popular ??= toItemScores(ranker.topK(popularity, k), itemIds);
-    return popular.map((s) => ({ ...s }));
+    return popular.map((x) => ({ ...x }));
   };
+  const settings = { k, userBlock: opts.blockSize ?? 256, budgetBytes: opts.budgetBytes };
+  return {
+    k,
+    numItems,
+    untrained: Int32Array.from(untrained),
+    settings,
+    /** The warm users of queries[lo, hi), as the model's user indices. */
+    warmOf(lo: number, hi: number): Int32Array {
+      const warm: number[] = [];
+      for (let j = lo; j < hi; j++) if (isWarm(queries.indices[j])) warm.push(queries.indices[j]);
+      return Int32Array.from(warm);
+    },
+    localScorer: () => createTopKScorer(scorer, numItems, untrained, seenOf, settings),
+    /** Lists of `warm` users through `local` (none scored for an empty catalogue). */
+    rank(local: TopKScorer, warm: Int32Array, lo: number, lists: { items: Int32Array; scores: Float32Array }[]): number {
+      if (k < 1) {
+        for (let w = lo; w < warm.length; w++) lists.push({ items: new Int32Array(0), scores: new Float32Array(0) });
+        return warm.length;
+      }
+      return local.block(warm, lo, warm.length, (items, scores) => lists.push({ items, scores }));
+    },
+    /** The records of queries[lo, hi), `top` holding the lists of its warm users in order. */
+    assemble(lo: number, hi: number, top: TopLists): UserRecommendations[] {
+      const out: UserRecommendations[] = [];
+      let w = 0;
+      let at = 0;
+      for (let j = lo; j < hi; j++) {
+        const u = queries.indices[j];
+        if (isWarm(u)) {
+          const n = top.counts[w++];
+          const items: ItemScore[] = new Array<ItemScore>(n);
+          for (let r = 0; r < n; r++) items[r] = { item: itemIds[top.items[at + r]], score: shortestFloat32(top.scores[at + r]) };
+          at += n;
+          out.push({ user: queries.labels[j], items, cold: false });
+        } else {
+          out.push({ user: queries.labels[j], items: coldItems(seenOf(u)), cold: true });
+        }
+      }
+      return out;
+    },
+  };
+}
 
-  const allItems = tf.range(0, numItems, 1, 'int32') as tf.Tensor1D;
+/** Recommendations for `queries`, one block of users at a time, in query order. */
+export function* recommendBlocks(src: RecommendSource, queries: UserQueries, opts: RecommendOptions): Generator<UserRecommendations[]> {
+  const rec = recommender(src, queries, opts);
+  const plan = planForScorer(userScoring(src).scorer, { numItems: rec.numItems, maxUsers: rec.settings.userBlock, budgetBytes: opts.budgetBytes });
+  const pacer = createBlockPacer(plan);
+  const local = rec.localScorer();
   try {
     for (let lo = 0; lo < queries.indices.length; ) {
       const hi = Math.min(queries.indices.length, lo + pacer.next());
       const started = performance.now();
-      const warm: number[] = [];
-      for (let j = lo; j < hi; j++) if (isWarm(queries.indices[j])) warm.push(queries.indices[j]);
-      const scores = warm.length > 0 && k > 0 ? scoreUserBlock(scorer, Int32Array.from(warm), plan, allItems) : null;
-      const out: UserRecommendations[] = [];
-      let w = 0;
-      for (let j = lo; j < hi; j++) {
-        const u = queries.indices[j];
-        const exclude = seenOf(u);
-        if (isWarm(u)) {
-          const items = scores === null ? [] : toItemScores(modelRanker.topK(scores.subarray(w * numItems, (w + 1) * numItems), k, { exclude }), itemIds);
-          w++;
-          out.push({ user: queries.labels[j], items, cold: false });
-        } else {
-          out.push({ user: queries.labels[j], items: coldItems(exclude), cold: true });
-        }
-      }
+      const warm = rec.warmOf(lo, hi);
+      const lists: { items: Int32Array; scores: Float32Array }[] = [];
+      for (let w = 0; w < warm.length; ) w = rec.rank(local, warm, w, lists);
       pacer.took(hi - lo, performance.now() - started);
+      yield rec.assemble(lo, hi, packTopLists(lists));
       lo = hi;
-      yield out;
     }
   } finally {
-    allItems.dispose();
+    local.dispose();
+  }
+}
+
+/** What a pool for recommendBlocksParallel shares with its workers (RankPoolOptions.topK). */
+export function recommendPoolInputs(src: RecommendSource): { seen: UserItemSets | null; never: Int32Array; histories: UserSequences | null } {
+  const never: number[] = [];
+  if (src.trainedItems) for (let i = 0; i < src.model.shape.items; i++) if (src.trainedItems[i] !== 1) never.push(i);
+  return { seen: src.seen, never: Int32Array.from(never), histories: src.histories ?? null };
+}
+
+/** Users a threaded job holds at most: a block the writer gets at once, and the progress step. */
+const MAX_JOB_USERS = 256;
+
+/**
+ * recommendBlocks on the threads of `pool` (started with this source's model, seen items and
+ * untrained items; `rec recommend --workers`): the queries are cut into jobs, every W-th ranked
+ * by the main thread between yields and the others by the pool's workers, and the blocks come out
+ * in query order with the very lists of the one-thread path (each user's list depends on their
+ * scores alone). `signal` is checked between the main thread's blocks.
+ */
+export async function* recommendBlocksParallel(
+  src: RecommendSource,
+  queries: UserQueries,
+  opts: RecommendOptions,
+  pool: RankPool,
+  signal?: AbortSignal,
+): AsyncGenerator<UserRecommendations[]> {
+  const rec = recommender(src, queries, opts);
+  if (rec.k < 1) {
+    yield* recommendBlocks(src, queries, opts);
+    return;
+  }
+  const n = queries.indices.length;
+  const W = pool.workers;
+  const chunk = Math.max(1, Math.min(MAX_JOB_USERS, Math.ceil(n / (W * 8))));
+  const jobs = Math.ceil(n / chunk);
+  const asked = new Map<number, Promise<TopLists>>();
+  // Answers of jobs not yet yielded must not reject unobserved when an earlier one fails.
+  const ask = (job: number) => {
+    const p = pool.topLists(rec.warmOf(job * chunk, Math.min(n, (job + 1) * chunk)), opts.excludeSeen, rec.settings);
+    p.catch(() => undefined);
+    asked.set(job, p);
+  };
+  let posted = 0;
+  // A worker's job can take seconds: SIGINT must not wait for it.
+  const stopped = new Promise<null>((resolve) => {
+    if (signal?.aborted) resolve(null);
+    signal?.addEventListener('abort', () => resolve(null), { once: true });
+  });
+  const local = rec.localScorer();
+  try {
+    for (let job = 0; job < jobs; job++) {
+      // Keep every worker a round ahead of the main thread.
+      for (; posted < Math.min(jobs, job + 2 * W); posted++) if (posted % W !== 0) ask(posted);
+      const lo = job * chunk;
+      const hi = Math.min(n, lo + chunk);
+      let top: TopLists;
+      if (job % W === 0) {
+        const warm = rec.warmOf(lo, hi);
+        const lists: { items: Int32Array; scores: Float32Array }[] = [];
+        for (let w = 0; w < warm.length; ) {
+          w = rec.rank(local, warm, w, lists);
+          // Lets SIGINT reach its handler; the consumer (cli emit) reports the interruption.
+          await new Promise((r) => setImmediate(r));
+          if (signal?.aborted) return;
+        }
+        top = packTopLists(lists);
+      } else {
+        const answer = await Promise.race([asked.get(job) as Promise<TopLists>, stopped]);
+        asked.delete(job);
+        if (answer === null) return;
+        top = answer;
+      }
+      yield rec.assemble(lo, hi, top);
+    }
+  } finally {
+    local.dispose();
   }
 }
 

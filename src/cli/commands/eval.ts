@@ -72,6 +72,7 @@ export function registerEval(program: Command, runtime: Runtime): void {
           relevanceThreshold: config.eval.relevance_threshold,
           seed: config.seed,
           userBlock: config.eval.user_block,
+          workers: config.eval.workers,
           anonKey: () => resolveAnonKey(config.prep.anonymize_key_file, ctx.cwd, ctx.env),
           failUnder,
           baseline,

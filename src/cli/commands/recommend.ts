@@ -103,7 +103,7 @@ function interrupted(signal: AbortSignal): InterruptedError {
  * --json document. Checks the abort signal between blocks so SIGINT stops a long --all run.
  */
 async function emit<T>(
-  blocks: Iterable<T[]>,
+  blocks: Iterable<T[]> | AsyncIterable<T[]>,
   layout: RowLayout<T>,
   target: { out: string | null; format: RowFormat; collect: boolean; force: boolean },
   signal: AbortSignal | undefined,
@@ -129,7 +129,7 @@ async function emit<T>(
   if (target.out !== null) sink = await openRowFile(target.out, target.format, layout, target.force);
   else if (toStdout && target.format === 'csv') await print(`${layout.csvHeader}\n`);
   try {
-    for (const block of blocks) {
+    for await (const block of blocks) {
       if (signal?.aborted) throw interrupted(signal);
       if (stdoutClosed) break;
       count += block.length;
@@ -188,7 +188,7 @@ export function registerRecommend(program: Command, runtime: Runtime): void {
       }
       const out = o.out === undefined ? null : resolve(ctx.cwd, o.out);
       // TF.js, the engine and Arrow load here, not at start-up (STYLE: `rec --help` stays instant).
-      const [{ initEngine }, { ROW_FORMATS, SIMILAR_LAYOUT, USER_LAYOUT }, { recommendBlocks }, { checkCheckpointDir }, { readItemVectors, similarItems }, source, { unknownUsers, unknownUsersMessage }] = await Promise.all([
+      const [{ initEngine }, { ROW_FORMATS, SIMILAR_LAYOUT, USER_LAYOUT }, { recommendBlocks, recommendBlocksParallel, recommendPoolInputs }, { checkCheckpointDir }, { readItemVectors, similarItems }, source, { unknownUsers, unknownUsersMessage }] = await Promise.all([
         import('../../engine/backend.js'),
         import('../../io/recommendations.js'),
         import('../../recommend/recommend.js'),
@@ -246,20 +246,29 @@ export function registerRecommend(program: Command, runtime: Runtime): void {
       const full = Math.min(k, numItems);
       let cold = 0;
       let short = 0;
-      const blocks = (function* () {
-        for (const block of recommendBlocks(
-          {
-            model: loaded.model,
-            itemIds: loaded.items.ids,
-            popularity: loaded.items.counts,
-            seen: loaded.dataset?.seen ?? null,
-            trained: loaded.trained?.users ?? loaded.dataset?.trained ?? null,
-            trainedItems: loaded.trained?.items ?? null,
-            histories: loaded.dataset?.histories ?? null,
-          },
-          queries,
-          { k, excludeSeen: o.includeSeen !== true, blockSize: ctx.resolved.config.eval.user_block },
-        )) {
+      const recSource = {
+        model: loaded.model,
+        itemIds: loaded.items.ids,
+        popularity: loaded.items.counts,
+        seen: loaded.dataset?.seen ?? null,
+        trained: loaded.trained?.users ?? loaded.dataset?.trained ?? null,
+        trainedItems: loaded.trained?.items ?? null,
+        histories: loaded.dataset?.histories ?? null,
+      };
+      const recOptions = { k, excludeSeen: o.includeSeen !== true, blockSize: ctx.resolved.config.eval.user_block };
+      // Scoring users over the catalogue spreads over threads like rec eval's full ranking.
+      const [{ currentEngine }, { resolveRankWorkers }] = await Promise.all([import('../../engine/backend.js'), import('../../eval/parallel/workers.js')]);
+      const setting = ctx.resolved.config.eval.workers;
+      const engineName = currentEngine()?.name ?? null;
+      const choice = numItems > 0 ? resolveRankWorkers(setting, { engine: engineName, users: queries.indices.length, items: numItems }) : { workers: 1, reason: null };
+      if (choice.reason !== null) (setting === 'auto' ? ctx.log.debug : ctx.log.info)(choice.reason);
+      const pool =
+        choice.workers > 1 && engineName !== null
+          ? await (await import('../../eval/parallel/pool.js')).startRankPool({ workers: choice.workers, engine: engineName, model: loaded.model, prep: null, topK: recommendPoolInputs(recSource), log: ctx.log })
+          : null;
+      const blocks = (async function* () {
+        const stream = pool === null ? recommendBlocks(recSource, queries, recOptions) : recommendBlocksParallel(recSource, queries, recOptions, pool, ctx.io.signal);
+        for await (const block of stream) {
           for (const r of block) {
             if (r.cold) cold++;
             if (r.items.length < full) short++;
@@ -269,7 +278,13 @@ export function registerRecommend(program: Command, runtime: Runtime): void {
       })();
       // A bar only when the rows do not go to the terminal itself (they would interleave with it).
       const bar = target.out !== null || target.collect ? ctx.io.progress.start('recommend', queries.labels.length, 'users', { rate: { unit: 'users', scale: 1 } }) : null;
-      const { records, count } = await emit<UserRecommendations>(blocks, USER_LAYOUT, target, ctx.io.signal, bar);
+      let emitted: { records: UserRecommendations[]; count: number };
+      try {
+        emitted = await emit<UserRecommendations>(blocks, USER_LAYOUT, target, ctx.io.signal, bar);
+      } finally {
+        await pool?.close();
+      }
+      const { records, count } = emitted;
       if (short > 0) {
         ctx.log.warn(`${short} user${short === 1 ? '' : 's'} got fewer than ${full} items: their seen items were excluded and too few items were left (--include-seen keeps seen items).`);
       }

@@ -132,6 +132,8 @@ export function registerTrain(program: Command, runtime: Runtime): void {
             userBlock: config.eval.user_block,
             maxUsers: config.train.valid_users,
             seed: config.seed,
+            workers: config.train.workers,
+            epochs: config.train.epochs,
             log: ctx.log,
             progress: ctx.io.progress,
             signal: ctx.io.signal,
@@ -153,7 +155,10 @@ export function registerTrain(program: Command, runtime: Runtime): void {
           initFrom: await Promise.all(config.train.init_from.map(async (path) => (await resolveCheckpointPath(resolve(ctx.cwd, path))).path)),
         },
         ctx.io,
-      ).catch(async (error: unknown) => Promise.reject(await withResumeCommand(error, out, ctx.cwd)));
+      )
+        .catch(async (error: unknown) => Promise.reject(await withResumeCommand(error, out, ctx.cwd)))
+        // The validation's ranking threads, if it started any, end with the run whatever its outcome.
+        .finally(() => validator?.close());
       const last = result.epochs[result.epochs.length - 1];
       return {
         result,

@@ -55,10 +55,5 @@ export function sharedBuffers(sizes: { rows: number[]; dense: number[] }): Gradi
   return { rows: sizes.rows.map(make), dense: sizes.dense.map(make) };
 }
 
-/** A copy of an array into shared memory. */
-export function shareArray<T extends Int32Array | Float32Array>(a: T): T {
-  const buffer = new SharedArrayBuffer(Math.max(1, a.byteLength));
-  const out = (a instanceof Int32Array ? new Int32Array(buffer, 0, a.length) : new Float32Array(buffer, 0, a.length)) as T;
-  out.set(a);
-  return out;
-}
+/** A copy of an array into shared memory (kept here for the pool's imports). */
+export { shareArray } from '../../util/shared-memory.js';

@@ -16,9 +16,9 @@
  * sasrec). A new family adds a ReplicaTask, an init payload (protocol.ts ReplicaInit) and a case in
  * protocol.ts createReplica.
  */
-import * as tf from '@tensorflow/tfjs';
 import { createRowSparseOptimizer, type OptimizerConfig, type OptimizerState, type RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
-import { namedWeights, type AnyModel } from '../../models/model.js';
+import type { AnyModel } from '../../models/model.js';
+import { assignWeightValues, weightValues } from '../../models/weights.js';
 import { Prng } from '../../util/prng.js';
 import { createDenseParamUpdater, resolveFrozen, type DenseParamUpdater } from '../params.js';
 
@@ -161,8 +161,7 @@ export function replicaState(src: {
   optimizer: OptimizerConfig;
   freeze: readonly string[];
 }): ReplicaStateInit & { modelConfig: AnyModel['config']; shape: AnyModel['shape']; lr: number } {
-  const weights: Record<string, Float32Array> = {};
-  for (const w of namedWeights(src.model.keras)) weights[w.key] = Float32Array.from(w.variable.dataSync() as Float32Array);
+  const weights = weightValues(src.model.keras);
   return {
     modelConfig: src.model.config,
     shape: src.model.shape,
@@ -192,11 +191,7 @@ export interface RestoredReplica<M extends AnyModel> {
 export function restoreReplica<M extends AnyModel>(init: ReplicaStateInit, build: (nextSeed: () => number) => M): RestoredReplica<M> {
   const rng = Prng.fromSeed(init.seed, `model/init/replica${init.replica}`);
   const model = build(() => rng.tfSeed());
-  for (const w of namedWeights(model.keras)) {
-    const values = init.weights[w.key];
-    if (values === undefined || values.length !== w.variable.size) throw new Error(`replica ${init.replica}: no weights for ${w.key} (or a different size)`);
-    tf.tidy(() => w.variable.assign(tf.tensor(values, w.variable.shape, 'float32')));
-  }
+  assignWeightValues(model.keras, init.weights, `replica ${init.replica}`);
   const frozen = resolveFrozen(model, init.freeze);
   const sparse = createRowSparseOptimizer(init.optimizer, Object.fromEntries(model.tables.map((t) => [t.name, t.variable])));
   const params = createDenseParamUpdater(init.optimizer, model);

@@ -1,0 +1,54 @@
+/**
+ * How many threads `--workers N|auto` ranks with (rec eval, per-epoch validation): the semantics of
+ * training's resolveWorkers (src/train/parallel/workers.ts). The tfjs-node engines thread each op
+ * themselves and get 1; `auto` takes the cores autoWorkers gives the engine, but only as many as
+ * there is ranking work to pay for a thread's start-up (its own engine and copy of the model).
+ */
+import { availableParallelism } from 'node:os';
+import { autoWorkers } from '../../engine/workers.js';
+
+/**
+ * `auto` gives each thread at least this many user × item scores. Measured on our 2 cores under
+ * load from parallel work (docs/benchmarks.md, "Parallel evaluation"): a ranking worker's start-up
+ * (its engine, the model, the shared arrays) took 0.6–1.0 s, 3.5–4 s while a training run shared
+ * the cores; one thread ranked MF at ~20M scores/s and NeuMF-8 at ~5M/s. Two threads beat one when
+ * the single-thread ranking takes over twice the start-up: from ~40M scores for MF (the cheapest
+ * model per score) at a 1 s start-up. 100M a thread leaves room for a busy machine, where a second
+ * thread gets no core of its own.
+ */
+export const AUTO_MIN_SCORES_PER_THREAD = 100_000_000;
+
+export type RankWorkersSetting = number | 'auto';
+
+export interface RankWorkersChoice {
+  workers: number;
+  /** Why fewer threads than asked or than cores, for the log; null when nothing was capped. */
+  reason: string | null;
+}
+
+/**
+ * `rankings`: how many rankings one pool serves (per-epoch validation: the epochs), over which a
+ * worker's start-up is spread.
+ */
+export function resolveRankWorkers(
+  setting: RankWorkersSetting,
+  ctx: { engine: string | null; users: number; items: number; cores?: number; rankings?: number },
+): RankWorkersChoice {
+  const cores = ctx.cores ?? availableParallelism();
+  if (ctx.engine === null) return { workers: 1, reason: null };
+  if (ctx.engine === 'node' || ctx.engine === 'node-gpu') {
+    return { workers: 1, reason: setting !== 'auto' && setting > 1 ? `--workers ${setting} ignored: the ${ctx.engine} engine threads each op itself (TensorFlow's pool)` : null };
+  }
+  const users = Math.max(1, ctx.users);
+  if (setting !== 'auto') {
+    if (setting > users) return { workers: users, reason: `--workers ${setting} lowered to the ${users} users ranked (one user a thread at least)` };
+    return { workers: setting, reason: null };
+  }
+  const byCores = autoWorkers(ctx.engine, cores);
+  const minScores = Math.ceil(AUTO_MIN_SCORES_PER_THREAD / Math.max(1, ctx.rankings ?? 1));
+  const byWork = Math.max(1, Math.min(users, Math.floor((users * Math.max(1, ctx.items)) / minScores)));
+  if (byWork < byCores) {
+    return { workers: byWork, reason: `workers auto: ranking on ${byWork} of ${cores} cores (${users} users × ${ctx.items} items: at least ${minScores.toLocaleString('en-US')} scores a thread)` };
+  }
+  return { workers: byCores, reason: null };
+}
