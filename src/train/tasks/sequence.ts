@@ -355,9 +355,23 @@ function sampledSoftmaxCe(H: tf.Tensor2D, itemRows: tf.Tensor2D, targets: tf.Ten
   for (let p = 0; p < P; p++) for (let c = 0; c < N; c++) if (candidatesLocal[c] === targetsLocal[p]) clash[p * N + c] = -1e9;
   const pos = tf.sum(tf.mul(H, tf.gather(itemRows, targets)), 1, true); // [P, 1]
   const neg = tf.add(tf.matMul(H, tf.gather(itemRows, tf.tensor1d(candidatesLocal, 'int32')), false, true), tf.tensor2d(clash, [P, N]));
-  const logits = tf.concat([pos, neg], 1);
-  return tf.div(tf.sum(tf.sub(tf.logSumExp(logits, 1), tf.reshape(pos, [P]))), denominator) as tf.Scalar;
+  const logits = tf.concat([pos, neg], 1) as tf.Tensor2D;
+  return tf.div(tf.sum(tf.sub(rowLogSumExp(logits), tf.reshape(pos, [P]))), denominator) as tf.Scalar;
 }
+
+/**
+ * tf.logSumExp over each row, with the gradient softmax(x) from the engine's fused Softmax: the
+ * gradient tfjs derives goes through its max, whose broadcast Equal ran at ~190 ns an element on
+ * wasm and was half of a sampled-softmax step (1,000 candidates, Amazon Games, under load).
+ */
+const rowLogSumExp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+  save([x]);
+  return {
+    value: tf.logSumExp(x, 1),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(tf.expandDims(dy, 1), tf.softmax(saved[0])),
+  };
+}) as (x: tf.Tensor2D) => tf.Tensor1D;
 
 /**
  * The smallest target probability the loss value takes the log of: a target softmax that
