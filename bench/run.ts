@@ -12,6 +12,7 @@
 import { runEngineBench } from './engine.js';
 import { runFuzzBench, summarizeFuzzBench } from './fuzz.js';
 import { runPrepBench, summarizePrepBench } from './prep.js';
+import { runSasrecBench } from './sasrec.js';
 import { runNcfBench } from './ncf.js';
 import { runNightlyBench } from './nightly.js';
 import { runStartupBench } from './startup.js';
@@ -48,6 +49,13 @@ const BENCHES: Record<string, Bench> = {
       return { runs: r.runs.map((x) => ({ model: x.model, epoch_s: x.epoch_seconds_median, hr10: x.hr10, torch_epoch_s: x.torch?.epoch_seconds_median ?? null, torch_hr10: x.torch?.hr10 ?? null })), note: r.note };
     },
   },
+  sasrec: {
+    about: 'SASRec on Amazon Games with the shipped defaults: HR@10/NDCG@10 sampled:100 (the paper protocol; cold-item users counted as misses beside it) and full ranking, epochs and wall time; torch_ref.py sasrec epoch time (bench/results/sasrec.json)',
+    run: async ({ quick }) => {
+      const r = await runSasrecBench({ quick });
+      return { runs: r.runs.map((x) => ({ variant: x.variant, epochs: x.epochs, best_epoch: x.best_epoch, train_s: x.train_seconds, epoch_s: x.epoch_seconds_median, sampled100: x.sampled100, full: x.full, meets_paper_all_users: x.meets_paper_all_users })), torch: r.torch, note: r.note };
+    },
+  },
   nightly: {
     about: 'nightly retraining on periods of Tmall, Taobao and a drifting rec synth log: stale vs fine-tuned (with and without --replay) vs retrained from scratch, next-period recall@20/ndcg@20 and training time (bench/results/nightly.json)',
     run: async ({ quick }) => {
@@ -56,7 +64,7 @@ const BENCHES: Record<string, Bench> = {
     },
   },
   workers: {
-    about: 'epoch time at --workers 1 and 2: MF on ML-100K u1 (dim 64, batch 1024), NeuMF factor 8 and 64 on the NCF split (batch 256 and the shipped default), each beside torch_ref.py (bench/results/workers.json)',
+    about: 'epoch time at --workers 1 and 2: MF on ML-100K u1 (dim 64, batch 1024), NeuMF factor 8 and 64 on the NCF split (batch 256 and the shipped default), SASRec on Amazon Games (bce, batch 128), each beside torch_ref.py (bench/results/workers.json)',
     run: async ({ quick }) => {
       const r = await runWorkersBench({ quick });
       return { cores: r.cores, cases: r.cases.map((c) => ({ name: c.name, epoch_s: c.runs.map((x) => [x.workers_requested, x.workers_used, x.epoch_seconds_median]), ratio_2_over_1: c.ratio_2_over_1, torch_epoch_s: c.torch?.epoch_seconds_median ?? null })), note: r.note };

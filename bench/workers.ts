@@ -4,7 +4,9 @@
  *   - MF, ML-100K u1, dim 64, batch 1024 (the shipped fused step, and the autograd step with
  *     --no-fused, which is the one that runs data-parallel: the fused step stays on one thread);
  *   - NeuMF factor 8 (layers 64,32,16,8) and factor 64 (layers 512,256,128,64) on the NCF ML-1M
- *     split, 4 negatives, lr 0.001, at batch 256 (the paper's) and the shipped default batch.
+ *     split, 4 negatives, lr 0.001, at batch 256 (the paper's) and the shipped default batch;
+ *   - SASRec on the SASRec paper's Amazon Games (leave-last), the paper's settings (dim 50,
+ *     max_len 50, 2 blocks, 1 head, dropout 0.5, batch 128, bce with one negative a position).
  * Epoch time is metrics.jsonl `seconds` (training with negative sampling and shuffling, no
  * validation); the median over epochs 2-3 (epoch 1 includes every replica's engine warm-up).
  * `workers_used` is what run.json recorded. The full run takes about an hour on 2 idle cores.
@@ -29,6 +31,7 @@ import { hasTorch, median, rec, REPO, runTorch, SHARED, type TorchLine, type Tra
 
 const ML100K = join(SHARED, 'datasets/movielens-100k');
 const NCF = join(SHARED, 'datasets/ncf-eval-files');
+const GAMES = join(SHARED, 'datasets/sasrec-amazon-games/Video.txt');
 const QUICK_ROWS = 60_000;
 
 export interface WorkersRun {
@@ -60,7 +63,7 @@ export interface WorkersBenchResult {
 
 interface CaseSpec {
   name: string;
-  data: 'ml100k' | 'ncf';
+  data: 'ml100k' | 'ncf' | 'games';
   args: string[];
   torch: { model: string; args: string[] } | null;
 }
@@ -80,6 +83,12 @@ const CASES: CaseSpec[] = [
       torch: { model: 'neumf', args: ['--factors', String(f), '--layers', ...layers.map(String), '--neg', '4', '--lr', '0.001', '--batch', String(batch ?? NEUMF_BATCH), '--eval-every', '1000'] },
     }));
   }),
+  {
+    name: 'sasrec games bce batch 128',
+    data: 'games',
+    args: ['--model', 'sasrec', '--loss', 'bce', '--dim', '50', '--max-len', '50', '--blocks', '2', '--heads', '1', '--dropout', '0.5', '--batch-size', '128', '--lr', '0.001', '--backend', 'wasm'],
+    torch: { model: 'sasrec', args: ['--dim', '50', '--maxlen', '50', '--blocks', '2', '--heads', '1', '--dropout', '0.5', '--batch', '128', '--lr', '0.001', '--eval-every', '1000'] },
+  },
 ];
 
 export async function runWorkersBench(opts: { quick?: boolean; out?: string | null; log?: (s: string) => void; epochs?: number; cases?: readonly string[] } = {}): Promise<WorkersBenchResult> {
@@ -89,7 +98,7 @@ export async function runWorkersBench(opts: { quick?: boolean; out?: string | nu
   const doctor = rec(['doctor', '--json']);
   const cores = doctor.code === 0 ? (JSON.parse(doctor.stdout) as { cores: number }).cores : 0;
   const result: WorkersBenchResult = { date: new Date().toISOString(), quick, cores, note: null, cases: [] };
-  const missing = [ML100K, NCF].filter((p) => !existsSync(p));
+  const missing = [ML100K, NCF, GAMES].filter((p) => !existsSync(p));
   if (missing.length > 0) {
     result.note = `${missing.join(', ')} absent: nothing to measure`;
     if (out) await writeJsonAtomic(out, result);
@@ -102,7 +111,7 @@ export async function runWorkersBench(opts: { quick?: boolean; out?: string | nu
   const cases = opts.cases && opts.cases.length > 0 ? CASES.filter((c) => opts.cases?.some((t) => c.name.includes(t))) : CASES;
   const work = await mkdtemp(join(tmpdir(), 'rec-workers-bench-'));
   try {
-    const data = { ml100k: join(work, 'ml100k'), ncf: join(work, 'ncf') };
+    const data = { ml100k: join(work, 'ml100k'), ncf: join(work, 'ncf'), games: join(work, 'games') };
     const prep = (args: string[]) => {
       const p = rec(['prep', ...args, '-q']);
       if (p.code !== 0) throw new Error(`prep failed: ${p.stderr}`);
@@ -115,6 +124,14 @@ export async function runWorkersBench(opts: { quick?: boolean; out?: string | nu
       writeFileSync(ncfTrain, `${head}\n`);
     }
     prep([ncfTrain, '--out', data.ncf, '--format', 'tsv', '--no-header', '--columns', 'user=0,item=1,rating=2,ts=3', '--ts-unit', 's', '--feedback', 'implicit', '--split', 'none', '--max-rejects', '0']);
+    if (cases.some((c) => c.data === 'games')) {
+      let games = GAMES;
+      if (quick) {
+        games = join(work, 'games-head.txt');
+        writeFileSync(games, `${readFileSync(GAMES, 'utf8').split('\n').slice(0, QUICK_ROWS).join('\n')}\n`);
+      }
+      prep([games, '--out', data.games, '--delimiter', ' ', '--no-header', '--columns', 'user=0,item=1', '--feedback', 'implicit', '--dedupe', 'none', '--split', 'leave-last', '--max-rejects', '0']);
+    }
     for (const spec of cases) {
       const c: WorkersCase = { name: spec.name, runs: [], ratio_2_over_1: null, torch: null };
       for (const workers of [1, 2]) {

@@ -355,57 +355,83 @@ function sampledSoftmaxCe(H: tf.Tensor2D, itemRows: tf.Tensor2D, targets: tf.Ten
   for (let p = 0; p < P; p++) for (let c = 0; c < N; c++) if (candidatesLocal[c] === targetsLocal[p]) clash[p * N + c] = -1e9;
   const pos = tf.sum(tf.mul(H, tf.gather(itemRows, targets)), 1, true); // [P, 1]
   const neg = tf.add(tf.matMul(H, tf.gather(itemRows, tf.tensor1d(candidatesLocal, 'int32')), false, true), tf.tensor2d(clash, [P, N]));
-  const logits = tf.concat([pos, neg], 1);
-  return tf.div(tf.sum(tf.sub(tf.logSumExp(logits, 1), tf.reshape(pos, [P]))), denominator) as tf.Scalar;
+  const logits = tf.concat([pos, neg], 1) as tf.Tensor2D;
+  return tf.div(tf.sum(tf.sub(rowLogSumExp(logits), tf.reshape(pos, [P]))), denominator) as tf.Scalar;
 }
 
 /**
- * Softmax cross-entropy of H [P, d] against every row of E [V, d], summed over the P slots and
- * divided by `denominator` (P for the mean), with its gradients formed
- * in the forward pass, block by block: per block of slots, logits = H_b Eᵀ, g = softmax(logits)
- * − onehot(target), dH_b = g E and dE += g ᵀ H_b. Only one block's logits exist at a time, so
- * max_len 200 on a 100k-item catalogue stays within CE_BLOCK_FLOATS, where autograd would keep
- * every block's logits for the backward pass. The target logit is a row dot product, never a
- * one-hot over the catalogue.
+ * tf.logSumExp over each row, with the gradient softmax(x) from the engine's fused Softmax: the
+ * gradient tfjs derives goes through its max, whose broadcast Equal ran at ~190 ns an element on
+ * wasm and was half of a sampled-softmax step (1,000 candidates, Amazon Games, under load).
  */
-export function fusedSoftmaxCe(H: tf.Tensor2D, E: tf.Tensor2D, targets: Int32Array, denominator = H.shape[0]): tf.Scalar {
+const rowLogSumExp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+  save([x]);
+  return {
+    value: tf.logSumExp(x, 1),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(tf.expandDims(dy, 1), tf.softmax(saved[0])),
+  };
+}) as (x: tf.Tensor2D) => tf.Tensor1D;
+
+/**
+ * The smallest target probability the loss value takes the log of: a target softmax that
+ * underflows float32 reports a loss of about 85 instead of Infinity (the gradient, formed from
+ * the probabilities themselves, is exact either way).
+ */
+const MIN_TARGET_PROB = 1e-37;
+
+/**
+ * Softmax cross-entropy of H [P, d] against every row of E [V, d], summed over the P slots and
+ * divided by `denominator` (P for the mean), with its gradients formed in the forward pass, block
+ * by block: per block of slots, p = softmax(H_b Eᵀ), loss = −Σ log p[target], dH_b = p E − E[target]
+ * and dE += pᵀ H_b − onehot(target)ᵀ H_b. Only one block's [n, V] probabilities exist at a time, so
+ * max_len 200 on a 100k-item catalogue stays within CE_BLOCK_FLOATS, where autograd would keep
+ * every block's logits for the backward pass.
+ *
+ * Shaped for the wasm engine, where the [n, V] passes are the step (measured on a [168, 23715]
+ * block of Amazon Games, under load): its fused Softmax kernel takes 32 ms where max, sub, exp
+ * and sum took ~110; the product with Eᵀ reads an Eᵀ transposed once per call (a transposeB
+ * matmul transposes E again every block and runs at a third of the speed); and dE is accumulated
+ * as dEᵀ = H_bᵀ p ([d, V], 22 ms) rather than pᵀ H_b (32 ms, the [n, V] operand transposed), and
+ * transposed back once.
+ */
+export function fusedSoftmaxCe(H: tf.Tensor2D, E: tf.Tensor2D, targets: Int32Array, denominator = H.shape[0], blockFloats = CE_BLOCK_FLOATS): tf.Scalar {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [h, e, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
-    const [P] = h.shape;
+    const [P, d] = h.shape;
     const V = e.shape[0];
-    const block = Math.max(1, Math.floor(CE_BLOCK_FLOATS / Math.max(1, V)));
+    const block = Math.max(1, Math.floor(blockFloats / Math.max(1, V)));
+    const eT = tf.transpose(e);
     let total = 0;
-    let dE: tf.Tensor2D = tf.zerosLike(e);
+    let dEt: tf.Tensor2D = tf.zeros([d, V]);
     const dH: tf.Tensor2D[] = [];
     for (let lo = 0; lo < P; lo += block) {
       const n = Math.min(block, P - lo);
-      const [blockLoss, dHb, dEb] = tf.tidy(() => {
+      const [blockLoss, dHb, dEtb] = tf.tidy(() => {
         const hb = tf.slice(h, [lo, 0], [n, -1]);
-        const tb = tf.tensor1d(targets.subarray(lo, lo + n), 'int32');
-        const logits = tf.matMul(hb, e, false, true); // [n, V]
-        // One exp pass over the block serves both the log-sum-exp and the softmax (tf.logSumExp
-        // would take its own): the exps were a third of a full-softmax step on wasm.
-        const max = tf.max(logits, 1, true);
-        const exps = tf.exp(tf.sub(logits, max));
-        const sums = tf.sum(exps, 1, true);
-        const lse = tf.add(max, tf.log(sums)); // [n, 1]
-        const eTarget = tf.gather(e, tb);
-        const targetLogit = tf.sum(tf.mul(hb, eTarget), 1, true);
-        const probs = tf.div(exps, sums);
-        const dh = tf.sub(tf.matMul(probs, e), eTarget);
-        const de = tf.sub(tf.matMul(probs, hb, true, false), tf.unsortedSegmentSum(hb, tb, V));
-        return [tf.sum(tf.sub(lse, targetLogit)), dh, de] as const;
+        const tb = targets.subarray(lo, lo + n);
+        const probs = tf.softmax(tf.matMul(hb, eT)); // [n, V]
+        const at = new Int32Array(n);
+        for (let r = 0; r < n; r++) at[r] = r * V + tb[r];
+        const targetProb = tf.gather(tf.reshape(probs, [-1]), tf.tensor1d(at, 'int32'));
+        const loss = tf.neg(tf.sum(tf.log(tf.maximum(targetProb, MIN_TARGET_PROB))));
+        const dh = tf.sub(tf.matMul(probs, e), tf.gather(e, tf.tensor1d(tb, 'int32')));
+        return [loss, dh, tf.matMul(tf.transpose(hb), probs)] as const;
       });
       total += blockLoss.dataSync()[0];
       blockLoss.dispose();
       dH.push(dHb as tf.Tensor2D);
-      const next = tf.add(dE, dEb) as tf.Tensor2D;
-      dE.dispose();
-      dEb.dispose();
-      dE = next;
+      const next = tf.add(dEt, dEtb) as tf.Tensor2D;
+      dEt.dispose();
+      dEtb.dispose();
+      dEt = next;
     }
-    const gradH = tf.div(dH.length === 1 ? dH[0] : tf.concat(dH, 0), denominator);
-    const gradE = tf.div(dE, denominator);
+    eT.dispose();
+    const [gradH, gradE] = tf.tidy(() => {
+      const dE = tf.sub(tf.transpose(dEt), tf.unsortedSegmentSum(h, tf.tensor1d(targets, 'int32'), V));
+      return [tf.div(dH.length === 1 ? dH[0] : tf.concat(dH, 0), denominator), tf.div(dE, denominator)];
+    });
+    tf.dispose([dEt, ...dH]);
     save([gradH, gradE]);
     return {
       value: tf.scalar(total / denominator),
