@@ -19,9 +19,6 @@
  * between its own blocks and while it waits for the workers, so SIGINT stops a parallel ranking
  * as promptly as a single-thread one.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { UserSequences } from '../../data/sequences.js';
 import type { EngineName } from '../../engine/backend.js';
@@ -34,6 +31,7 @@ import type { UserRanking } from '../metrics/accumulator.js';
 import type { Csr, PreparedEval } from '../prepare.js';
 import { createFullRanker, type FullRankData, type FullRankSettings, throwIfAborted, type TopKSettings, type TopLists, yieldToEvents } from '../rank-full.js';
 import { unpackRankings, type FromRankWorker, type ModelPayload, type ToRankWorker, type TopKShared } from './protocol.js';
+import { compiledWorkerEntry } from '../../util/worker-thread.js';
 
 /** Test-only: the job (1-based, counted from the pool's start) in which worker 1 throws. */
 export const TEST_FAIL_ENV = 'REC_TEST_RANK_WORKER_FAIL_AT_JOB';
@@ -77,14 +75,9 @@ export interface RankPool {
   liveThreads(): number;
 }
 
-/** The compiled worker entry: beside this file in dist/, or dist/'s copy when running from src/ (vitest). */
+/** The compiled ranking worker (see compiledWorkerEntry). */
 export function rankWorkerEntry(): string {
-  const here = fileURLToPath(import.meta.url);
-  const beside = join(dirname(here), 'worker.js');
-  if (existsSync(beside)) return beside;
-  const fromSource = resolve(dirname(here), '../../../dist/src/eval/parallel/worker.js');
-  if (existsSync(fromSource)) return fromSource;
-  throw new RuntimeFailure(`The ranking worker ${beside} is missing; run npm run build (it compiles src/ into dist/).`);
+  return compiledWorkerEntry(import.meta.url, 'src/eval/parallel', 'ranking worker');
 }
 
 const shareCsr = (c: Csr): Csr => ({ offsets: shareArray(c.offsets), items: shareArray(c.items) });

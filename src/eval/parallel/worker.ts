@@ -11,6 +11,7 @@ import { historyScorer, isSequenceModel, type AnyModel, type Scorer } from '../.
 import { buildModel } from '../../models/registry.js';
 import { assignWeightValues } from '../../models/weights.js';
 import { silentLogger } from '../../util/log.js';
+import { serveInOrder } from '../../util/worker-thread.js';
 import type { UserRanking } from '../metrics/accumulator.js';
 import { createFullRanker, createTopKScorer, packTopLists, type FullRankData, type FullRanker, type TopKScorer } from '../rank-full.js';
 import { packRankings, transferList, type FromRankWorker, type ModelPayload, type ToRankWorker, type TopKShared } from './protocol.js';
@@ -93,15 +94,4 @@ function topLists(s: State, m: Extract<ToRankWorker, { type: 'topk' }>): void {
   send({ type: 'top', job: m.job, lists: packed }, [packed.counts.buffer, packed.items.buffer, packed.scores.buffer].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer));
 }
 
-// One message at a time: a weight refresh must land before the next job.
-let queue: Promise<void> = Promise.resolve();
-let failed = false;
-port.on('message', (m: ToRankWorker) => {
-  if (failed) return;
-  queue = queue.then(() => handle(m)).catch((error: unknown) => {
-    failed = true;
-    const e = error instanceof Error ? error : new Error(String(error));
-    send({ type: 'error', message: e.message, stack: e.stack });
-    port.close();
-  });
-});
+serveInOrder<ToRankWorker>(port, handle);

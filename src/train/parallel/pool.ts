@@ -18,9 +18,6 @@
  * the pending step with a RuntimeFailure (exit 1). `close()` terminates every worker and is
  * called in a `finally` by the trainer, so no thread outlives the run.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { EngineName } from '../../engine/backend.js';
 import { RuntimeFailure } from '../../util/errors.js';
@@ -29,6 +26,7 @@ import type { Prng } from '../../util/prng.js';
 import type { TrainTask } from '../loop.js';
 import { shareArray, sharedBuffers, type FromWorker, type ReplicaInit, type ToWorker } from './protocol.js';
 import { layoutSizes, reduceShards, splitShards, type EpochArrays, type GradientBuffers, type ReplicaTask } from './replica.js';
+import { compiledWorkerEntry } from '../../util/worker-thread.js';
 
 /** Test-only: the worker-computed step (1-based, counted from the pool's start) at which worker 1 throws. */
 export const TEST_FAIL_ENV = 'REC_TEST_WORKER_FAIL_AT_STEP';
@@ -55,14 +53,9 @@ export interface ParallelTask {
   close(): Promise<void>;
 }
 
-/** The compiled worker entry: beside this file in dist/, or dist/'s copy when running from src/ (vitest). */
+/** The compiled training worker (see compiledWorkerEntry). */
 export function workerEntry(): string {
-  const here = fileURLToPath(import.meta.url);
-  const beside = join(dirname(here), 'worker.js');
-  if (existsSync(beside)) return beside;
-  const fromSource = resolve(dirname(here), '../../../dist/src/train/parallel/worker.js');
-  if (existsSync(fromSource)) return fromSource;
-  throw new RuntimeFailure(`The training worker ${beside} is missing; run npm run build (it compiles src/ into dist/).`);
+  return compiledWorkerEntry(import.meta.url, 'src/train/parallel', 'training worker');
 }
 
 interface Waiter {

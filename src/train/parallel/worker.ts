@@ -8,6 +8,7 @@
 import { parentPort } from 'node:worker_threads';
 import { initEngine } from '../../engine/backend.js';
 import { silentLogger } from '../../util/log.js';
+import { serveInOrder } from '../../util/worker-thread.js';
 import { createReplica, type FromWorker, type ToWorker } from './protocol.js';
 import type { GradientBuffers, ReplicaTask, Shard } from './replica.js';
 
@@ -57,16 +58,4 @@ async function handle(m: ToWorker): Promise<void> {
   }
 }
 
-// Messages are handled strictly one after another: an update must land before the next shard.
-let queue: Promise<void> = Promise.resolve();
-let failed = false;
-port.on('message', (m: ToWorker) => {
-  if (failed) return;
-  queue = queue.then(() => handle(m)).catch((error: unknown) => {
-    failed = true;
-    const e = error instanceof Error ? error : new Error(String(error));
-    send({ type: 'error', message: e.message, stack: e.stack });
-    // A failed replica may hold half-applied weights: it never answers again, and the pool ends.
-    port.close();
-  });
-});
+serveInOrder<ToWorker>(port, handle);
