@@ -64,3 +64,19 @@ export interface TrainJson {
   engine: string;
   train_seconds: number;
 }
+
+/** The value after `--name` on the command line, if given. */
+export function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/** A bench run as a script: its result as JSON on stdout, a failure's stack on stderr and exit code 1. */
+export function printResult(run: Promise<unknown>): void {
+  run
+    .then((r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`))
+    .catch((error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 1;
+    });
+}

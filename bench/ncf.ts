@@ -16,7 +16,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeJsonAtomic } from '../src/io/atomic.js';
-import { hasTorch, median, rec, REPO, runTorch, SHARED, type TorchLine, type TrainJson } from './common.js';
+import { hasTorch, median, printResult, rec, REPO, runTorch, SHARED, type TorchLine, type TrainJson } from './common.js';
 
 const NCF = join(SHARED, 'datasets/ncf-eval-files');
 
@@ -106,10 +106,5 @@ export async function runNcfBench(opts: { quick?: boolean; out?: string | null; 
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  runNcfBench({ quick: process.argv.includes('--quick') })
-    .then((r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`))
-    .catch((error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exitCode = 1;
-    });
+  printResult(runNcfBench({ quick: process.argv.includes('--quick') }));
 }

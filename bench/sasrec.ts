@@ -28,7 +28,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeJsonAtomic } from '../src/io/atomic.js';
-import { hasTorch, median, rec, REPO, runTorch, SHARED, type TorchLine, type TrainJson } from './common.js';
+import { argValue, hasTorch, median, printResult, rec, REPO, runTorch, SHARED, type TorchLine, type TrainJson } from './common.js';
 
 const GAMES = join(SHARED, 'datasets/sasrec-amazon-games/Video.txt');
 const QUICK_ROWS = 60_000;
@@ -154,14 +154,5 @@ export async function runSasrecBench(
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  const flag = (name: string) => {
-    const i = process.argv.indexOf(name);
-    return i >= 0 ? process.argv[i + 1] : undefined;
-  };
-  runSasrecBench({ quick: process.argv.includes('--quick'), variants: flag('--variants')?.split(','), workers: flag('--workers') })
-    .then((r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`))
-    .catch((error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exitCode = 1;
-    });
+  printResult(runSasrecBench({ quick: process.argv.includes('--quick'), variants: argValue('--variants')?.split(','), workers: argValue('--workers') }));
 }

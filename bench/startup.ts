@@ -15,7 +15,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeJsonAtomic } from '../src/io/atomic.js';
-import { median, REPO, SHARED } from './common.js';
+import { median, printResult, REPO, SHARED } from './common.js';
 
 const BIN = join(REPO, 'bin/rec.js');
 /** PRODUCT §9. */
@@ -105,10 +105,5 @@ export async function runStartupBench(opts: { quick?: boolean; runs?: number; ou
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  runStartupBench({ quick: process.argv.includes('--quick') })
-    .then((r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`))
-    .catch((error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exitCode = 1;
-    });
+  printResult(runStartupBench({ quick: process.argv.includes('--quick') }));
 }

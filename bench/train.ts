@@ -18,7 +18,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeJsonAtomic } from '../src/io/atomic.js';
-import { hasTorch, loadingEngines, median, rec, REPO, runTorch, SHARED, type TrainJson } from './common.js';
+import { hasTorch, loadingEngines, median, printResult, rec, REPO, runTorch, SHARED, type TrainJson } from './common.js';
 
 interface DatasetSpec {
   name: string;
@@ -174,10 +174,5 @@ export async function runTrainBench(opts: { quick?: boolean; out?: string | null
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  runTrainBench({ quick: process.argv.includes('--quick') })
-    .then((r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`))
-    .catch((error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exitCode = 1;
-    });
+  printResult(runTrainBench({ quick: process.argv.includes('--quick') }));
 }

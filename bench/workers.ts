@@ -27,7 +27,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeJsonAtomic } from '../src/io/atomic.js';
-import { hasTorch, median, rec, REPO, runTorch, SHARED, type TorchLine, type TrainJson } from './common.js';
+import { argValue, hasTorch, median, printResult, rec, REPO, runTorch, SHARED, type TorchLine, type TrainJson } from './common.js';
 
 const ML100K = join(SHARED, 'datasets/movielens-100k');
 const NCF = join(SHARED, 'datasets/ncf-eval-files');
@@ -178,15 +178,6 @@ export async function runWorkersBench(opts: { quick?: boolean; out?: string | nu
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  const flag = (name: string) => {
-    const i = process.argv.indexOf(name);
-    return i >= 0 ? process.argv[i + 1] : undefined;
-  };
-  const epochs = flag('--epochs');
-  runWorkersBench({ quick: process.argv.includes('--quick'), epochs: epochs === undefined ? undefined : Math.max(2, Number(epochs)), cases: flag('--cases')?.split(',') })
-    .then((r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`))
-    .catch((error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exitCode = 1;
-    });
+  const epochs = argValue('--epochs');
+  printResult(runWorkersBench({ quick: process.argv.includes('--quick'), epochs: epochs === undefined ? undefined : Math.max(2, Number(epochs)), cases: argValue('--cases')?.split(',') }));
 }
