@@ -66,7 +66,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'model.blocks', flag: '--blocks <n>', type: 'int', commands: TRAIN, description: 'SASRec: self-attention blocks' },
   { key: 'model.heads', flag: '--heads <n>', type: 'int', commands: TRAIN, description: 'SASRec: attention heads (dim must be a multiple)' },
   // train
-  { key: 'train.loss', flag: '--loss <name>', type: 'string', commands: TRAIN, description: 'mse|bce|bpr|ce (default: mse explicit, bce implicit)' },
+  { key: 'train.loss', flag: '--loss <name>', type: 'string', commands: TRAIN, description: 'mse|bce|bpr for (user, item) models (default: mse explicit, bce implicit); bce|ce for sasrec (default: ce, configs/models/sasrec.yaml)' },
   { key: 'train.epochs', flag: '--epochs <n>', type: 'int', commands: TRAIN, description: 'training epochs' },
   { key: 'train.batch_size', flag: '--batch-size <n>', type: 'int', commands: TRAIN, description: 'examples per step' },
   { key: 'train.lr', flag: '--lr <x>', type: 'number', commands: TRAIN, description: 'learning rate' },
@@ -76,7 +76,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'train.weight_decay', flag: '--weight-decay <x>', type: 'number', commands: TRAIN, description: 'decoupled weight decay (adamw)' },
   { key: 'train.sparse', flag: '--sparse', negate: '--dense', type: 'nullableBool', commands: TRAIN, description: 'row-sparse embedding updates (default); --dense updates whole tables' },
   { key: 'train.fused', flag: '--fused', negate: '--no-fused', type: 'nullableBool', commands: TRAIN, description: 'closed-form MF/GMF step on cpu/wasm (default); --no-fused: TF.js autograd' },
-  { key: 'train.negatives', flag: '--negatives <n>', type: 'int', commands: TRAIN, description: 'sampled negatives per positive (bce)' },
+  { key: 'train.negatives', flag: '--negatives <n>', type: 'int', commands: TRAIN, description: 'pair models: sampled negatives per positive (bce, bpr); sasrec ce: 0 = softmax over every item, N = N items sampled per batch' },
   { key: 'train.positive_threshold', flag: '--positive-threshold <r>', type: 'number', commands: TRAIN, description: 'bce/bpr: only rows with value >= R are positives, e.g. 4 on 1-5 ratings (default: every row)' },
   { key: 'train.early_stopping.metric', flag: '--early-stop <metric>', type: 'string', commands: TRAIN, description: 'validation metric for early stopping and best epoch (e.g. ndcg@10, rmse)' },
   { key: 'train.early_stopping.patience', flag: '--patience <n>', type: 'int', commands: TRAIN, description: 'epochs without improvement before stopping (0: never stop early)' },
