@@ -391,7 +391,7 @@ const MIN_TARGET_PROB = 1e-37;
  * Shaped for the wasm engine, where the [n, V] passes are the step (measured on a [168, 23715]
  * block of Amazon Games, under load): its fused Softmax kernel takes 32 ms where max, sub, exp
  * and sum took ~110; the product with Eᵀ reads an Eᵀ transposed once per call (a transposeB
- * matmul transposes E again every block and runs at a third of the speed); and dE is accumulated
+ * matmul transposes E again in every block: 50.9 ms against 40.1); and dE is accumulated
  * as dEᵀ = H_bᵀ p ([d, V], 22 ms) rather than pᵀ H_b (32 ms, the [n, V] operand transposed), and
  * transposed back once.
  */
