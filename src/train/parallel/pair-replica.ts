@@ -5,14 +5,13 @@
  * row-sparse and dense-parameter optimizers in the same order as pairStep applies them.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ModelConfig } from '../../config/schema.js';
-import type { OptimizerConfig, OptimizerState, RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
-import { namedWeights, type ModelShape, type PairModel } from '../../models/model.js';
+import type { OptimizerConfig, RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
+import { namedWeights, type PairModel } from '../../models/model.js';
 import { buildModel, type PairModelName } from '../../models/registry.js';
 import type { PairLoss } from '../pair-data.js';
 import { pairStep } from '../pair-step.js';
 import type { DenseParamUpdater } from '../params.js';
-import { checkLayout, replicaState, restoreReplica, type GradientLayout, type ReplicaTask, type Shard } from './replica.js';
+import { checkLayout, replicaState, restoreReplica, type GradientLayout, type ReplicaModelInit, type ReplicaTask, type Shard } from './replica.js';
 
 export interface PairReplicaParts {
   model: PairModel;
@@ -24,25 +23,11 @@ export interface PairReplicaParts {
 }
 
 /** What a worker needs to rebuild the main thread's replica (structured-clonable). */
-export interface PairReplicaInit {
+export interface PairReplicaInit extends ReplicaModelInit {
   family: 'pair';
   model: PairModelName;
-  modelConfig: ModelConfig;
-  shape: ModelShape;
-  seed: number;
-  /** 1.. for workers: seeds the replica's own dropout stream, so shards get different masks. */
-  replica: number;
-  optimizer: OptimizerConfig;
-  lr: number;
   loss: PairLoss;
   l2: number;
-  freeze: string[];
-  /** Every weight by its stable key (namedWeights). */
-  weights: Record<string, Float32Array>;
-  sparseState: OptimizerState;
-  paramsState: OptimizerState;
-  /** The main thread's layout: a worker whose model differs fails at start, not with wrong sums. */
-  layout: GradientLayout;
 }
 
 function widthOf(v: tf.Variable): number {

@@ -151,6 +151,15 @@ export interface ReplicaStateInit {
   paramsState: OptimizerState;
 }
 
+/** ReplicaStateInit and what every family's worker builds its model and optimizer from. */
+export interface ReplicaModelInit extends ReplicaStateInit {
+  modelConfig: AnyModel['config'];
+  shape: AnyModel['shape'];
+  lr: number;
+  /** The main thread's layout: a worker whose model differs fails at start, not with wrong sums. */
+  layout: GradientLayout;
+}
+
 /** The main thread's model and optimizer state as a worker's init payload (restoreReplica reads it back). */
 export function replicaState(src: {
   model: AnyModel;
@@ -160,7 +169,7 @@ export function replicaState(src: {
   replica: number;
   optimizer: OptimizerConfig;
   freeze: readonly string[];
-}): ReplicaStateInit & { modelConfig: AnyModel['config']; shape: AnyModel['shape']; lr: number } {
+}): Omit<ReplicaModelInit, 'layout'> {
   const weights = weightValues(src.model.keras);
   return {
     modelConfig: src.model.config,

@@ -12,14 +12,13 @@
  * batch's gradients through the same SequenceTask.apply as the single-thread step.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ModelConfig } from '../../config/schema.js';
-import type { OptimizerConfig, OptimizerState, RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
-import { namedWeights, type ModelShape, type SequenceModel } from '../../models/model.js';
+import type { OptimizerConfig, RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
+import { namedWeights, type SequenceModel } from '../../models/model.js';
 import { buildModel, type SequenceModelName } from '../../models/registry.js';
 import type { Interactions } from '../pair-data.js';
 import { resolveFrozen, type DenseParamUpdater } from '../params.js';
 import { createSequenceTask, sliceInput, type SequenceLoss, type SequenceStepInput, type SequenceTask, type SequenceTaskOptions } from '../tasks/sequence.js';
-import { checkLayout, replicaState, restoreReplica, type EpochArrays, type GradientLayout, type ReplicaTask, type Shard } from './replica.js';
+import { checkLayout, replicaState, restoreReplica, type EpochArrays, type GradientLayout, type ReplicaModelInit, type ReplicaTask, type Shard } from './replica.js';
 
 export interface SequenceReplicaParts {
   /** Built with l2 0: the reduction adds the L2 term (see above). */
@@ -33,27 +32,16 @@ export interface SequenceReplicaParts {
 }
 
 /** What a worker needs to rebuild the main thread's replica (structured-clonable). */
-export interface SequenceReplicaInit {
+export interface SequenceReplicaInit extends ReplicaModelInit {
   family: 'sequence';
   model: SequenceModelName;
-  modelConfig: ModelConfig;
-  shape: ModelShape;
-  seed: number;
-  replica: number;
-  optimizer: OptimizerConfig;
-  lr: number;
   loss: SequenceLoss;
   negatives: number;
   batchSize: number;
   sparse: boolean;
   l2: number;
-  freeze: string[];
   train: Interactions;
   others: { users: Int32Array; items: Int32Array }[];
-  weights: Record<string, Float32Array>;
-  sparseState: OptimizerState;
-  paramsState: OptimizerState;
-  layout: GradientLayout;
 }
 
 export function sequenceLayout(model: SequenceModel, frozen: ReadonlySet<string>): GradientLayout {
