@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -36,4 +37,28 @@ export function rec(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEn
 
 export function tempDir(prefix = 'rec-cli-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A checkpoint's epoch records (metrics.jsonl): epoch, loss and validation metrics. */
+export function epochMetrics(ck: string): { epoch: number; loss: number; valid: Record<string, number> }[] {
+  return readFileSync(join(ck, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { epoch: number; loss: number; valid: Record<string, number> })
+    .map((r) => ({ epoch: r.epoch, loss: r.loss, valid: r.valid }));
+}
+
+export const weightsSha256 = (ck: string): string => createHash('sha256').update(readFileSync(join(ck, 'model', 'weights.bin'))).digest('hex');
+
+export const readRunJson = (ck: string): { status: string; workers?: number } => JSON.parse(readFileSync(join(ck, 'run.json'), 'utf8')) as { status: string; workers?: number };
+
+/** The global step of a checkpoint's last saved state; 0 before the first save (or while it is being swapped in). */
+export function savedStep(ck: string): number {
+  try {
+    return (JSON.parse(readFileSync(join(ck, 'last', 'trainer_state.json'), 'utf8')) as { global_step: number }).global_step;
+  } catch {
+    return 0;
+  }
 }

@@ -4,35 +4,16 @@
  * interrupted with SIGINT or ended by a worker's failure resumes to the uninterrupted run's end.
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BIN, rec, tempDir } from './helpers.js';
+import { BIN, epochMetrics, readRunJson, rec, savedStep, sleep, tempDir, weightsSha256 } from './helpers.js';
 
 const dir = tempDir('rec-workers-seq-');
 const ds = join(dir, 'ds');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const args = (out: string, workers: string) => [
   'train', '--data', ds, '--model', 'sasrec', '--epochs', '2', '--batch-size', '16', '--save-every', '3', '--seed', '9',
   '--backend', 'wasm', '--patience', '0', '--workers', workers, '--out', out,
 ];
-
-const metricsOf = (ck: string) =>
-  readFileSync(join(ck, 'metrics.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { epoch: number; loss: number; valid: Record<string, number> })
-    .map((r) => ({ epoch: r.epoch, loss: r.loss, valid: r.valid }));
-const weightsHash = (ck: string) => createHash('sha256').update(readFileSync(join(ck, 'model', 'weights.bin'))).digest('hex');
-const runJson = (ck: string) => JSON.parse(readFileSync(join(ck, 'run.json'), 'utf8')) as { status: string; workers?: number };
-const stepOf = (ck: string): number => {
-  try {
-    return (JSON.parse(readFileSync(join(ck, 'last', 'trainer_state.json'), 'utf8')) as { global_step: number }).global_step;
-  } catch {
-    return 0;
-  }
-};
 
 let reference = '';
 beforeAll(async () => {
@@ -51,9 +32,9 @@ describe('--workers with --model sasrec', () => {
     const again = join(dir, 'again');
     const r = await rec(args(again, '2'), { timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(0);
-    expect(metricsOf(again)).toEqual(metricsOf(reference));
-    expect(weightsHash(again)).toBe(weightsHash(reference));
-    expect(runJson(again).workers).toBe(2);
+    expect(epochMetrics(again)).toEqual(epochMetrics(reference));
+    expect(weightsSha256(again)).toBe(weightsSha256(reference));
+    expect(readRunJson(again).workers).toBe(2);
   }, 150_000);
 
   it('1 worker stays the single-thread path', async () => {
@@ -61,10 +42,10 @@ describe('--workers with --model sasrec', () => {
     const r = await rec(args(one, '1'), { timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(/training on \d+ threads/);
-    expect(runJson(one).workers).toBe(1);
+    expect(readRunJson(one).workers).toBe(1);
     // Same batches and negatives, shard-own dropout masks: close to, not equal to, 2 workers.
-    expect(metricsOf(one)[0].loss).not.toBe(metricsOf(reference)[0].loss);
-    expect(Math.abs(metricsOf(one)[0].loss - metricsOf(reference)[0].loss)).toBeLessThan(0.1);
+    expect(epochMetrics(one)[0].loss).not.toBe(epochMetrics(reference)[0].loss);
+    expect(Math.abs(epochMetrics(one)[0].loss - epochMetrics(reference)[0].loss)).toBeLessThan(0.1);
   }, 150_000);
 
   it('a worker that throws mid-step ends the run with exit 1 and a kept state; --resume finishes with the uninterrupted metrics', async () => {
@@ -72,11 +53,11 @@ describe('--workers with --model sasrec', () => {
     const r = await rec(args(ck, '2'), { env: { REC_TEST_WORKER_FAIL_AT_STEP: '5' }, timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/training worker 1 of 1 \(--workers 2\) failed during step 5 of the epoch: test-only failure/);
-    expect(stepOf(ck)).toBe(3);
+    expect(savedStep(ck)).toBe(3);
     const resumed = await rec(['train', '--out', ck, '--resume', '--backend', 'wasm'], { timeoutMs: 120_000 });
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(metricsOf(ck)).toEqual(metricsOf(reference));
-    expect(weightsHash(ck)).toBe(weightsHash(reference));
+    expect(epochMetrics(ck)).toEqual(epochMetrics(reference));
+    expect(weightsSha256(ck)).toBe(weightsSha256(reference));
   }, 250_000);
 
   it('SIGINT with 2 workers exits 130; --resume finishes with the uninterrupted metrics', async () => {
@@ -85,14 +66,14 @@ describe('--workers with --model sasrec', () => {
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-    for (let i = 0; i < 12_000 && stepOf(ck) < 3; i++) await sleep(10);
+    for (let i = 0; i < 12_000 && savedStep(ck) < 3; i++) await sleep(10);
     child.kill('SIGINT');
     expect(await exited, stderr).toBe(130);
-    expect(runJson(ck).status).toBe('interrupted');
+    expect(readRunJson(ck).status).toBe('interrupted');
     const resumed = await rec(['train', '--out', ck, '--resume', '--backend', 'wasm'], { timeoutMs: 120_000 });
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(runJson(ck).workers).toBe(2);
-    expect(metricsOf(ck)).toEqual(metricsOf(reference));
-    expect(weightsHash(ck)).toBe(weightsHash(reference));
+    expect(readRunJson(ck).workers).toBe(2);
+    expect(epochMetrics(ck)).toEqual(epochMetrics(reference));
+    expect(weightsSha256(ck)).toBe(weightsSha256(reference));
   }, 250_000);
 });

@@ -5,36 +5,18 @@
  * (src/train/parallel/pool.ts): worker 1 throws in the n-th step it computes.
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BIN, rec, tempDir } from './helpers.js';
+import { BIN, epochMetrics, readRunJson, rec, savedStep, sleep, tempDir, weightsSha256 } from './helpers.js';
 
 const dir = tempDir('rec-workers-');
 const ds = join(dir, 'ds');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const args = (out: string, workers: string) => [
   'train', '--data', ds, '--model', 'neumf', '--epochs', '2', '--batch-size', '64', '--save-every', '3', '--seed', '9',
   '--backend', 'wasm', '--patience', '0', '--workers', workers, '--out', out,
 ];
-
-const metricsOf = (ck: string) =>
-  readFileSync(join(ck, 'metrics.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { epoch: number; loss: number; valid: Record<string, number> })
-    .map((r) => ({ epoch: r.epoch, loss: r.loss, valid: r.valid }));
-const weightsHash = (ck: string) => createHash('sha256').update(readFileSync(join(ck, 'model', 'weights.bin'))).digest('hex');
-const runJson = (ck: string) => JSON.parse(readFileSync(join(ck, 'run.json'), 'utf8')) as { status: string; workers?: number };
-const stateOf = (ck: string): { global_step: number } | null => {
-  try {
-    return JSON.parse(readFileSync(join(ck, 'last', 'trainer_state.json'), 'utf8')) as { global_step: number };
-  } catch {
-    return null;
-  }
-};
 
 let reference = '';
 beforeAll(async () => {
@@ -53,9 +35,9 @@ describe('--workers', () => {
     const again = join(dir, 'again');
     const r = await rec(args(again, '2'), { timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(0);
-    expect(metricsOf(again)).toEqual(metricsOf(reference));
-    expect(weightsHash(again)).toBe(weightsHash(reference));
-    expect(runJson(again).workers).toBe(2);
+    expect(epochMetrics(again)).toEqual(epochMetrics(reference));
+    expect(weightsSha256(again)).toBe(weightsSha256(reference));
+    expect(readRunJson(again).workers).toBe(2);
   }, 150_000);
 
   it('rec doctor reports the count auto would use', async () => {
@@ -71,7 +53,7 @@ describe('--workers', () => {
     const r = await rec(args(one, '1'), { timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(/training on \d+ threads/);
-    expect(runJson(one).workers).toBe(1);
+    expect(readRunJson(one).workers).toBe(1);
   }, 150_000);
 
   it('a worker that throws mid-step ends the run with exit 1 and keeps the last saved state; --resume finishes with the uninterrupted metrics', async () => {
@@ -79,12 +61,12 @@ describe('--workers', () => {
     const r = await rec(args(ck, '2'), { env: { REC_TEST_WORKER_FAIL_AT_STEP: '5' }, timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/training worker 1 of 1 \(--workers 2\) failed during step 5 of the epoch: test-only failure/);
-    expect(stateOf(ck)?.global_step).toBe(3);
-    expect(runJson(ck).status).toBe('failed');
+    expect(savedStep(ck)).toBe(3);
+    expect(readRunJson(ck).status).toBe('failed');
     const resumed = await rec(['train', '--out', ck, '--resume', '--backend', 'wasm'], { timeoutMs: 120_000 });
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(metricsOf(ck)).toEqual(metricsOf(reference));
-    expect(weightsHash(ck)).toBe(weightsHash(reference));
+    expect(epochMetrics(ck)).toEqual(epochMetrics(reference));
+    expect(weightsSha256(ck)).toBe(weightsSha256(reference));
   }, 250_000);
 
   it('SIGINT with 2 workers saves a state and exits 130; --resume finishes with the uninterrupted metrics', async () => {
@@ -93,16 +75,16 @@ describe('--workers', () => {
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-    for (let i = 0; i < 12_000 && (stateOf(ck)?.global_step ?? 0) < 3; i++) await sleep(10);
+    for (let i = 0; i < 12_000 && (savedStep(ck)) < 3; i++) await sleep(10);
     child.kill('SIGINT');
     expect(await exited, stderr).toBe(130);
     expect(stderr).toMatch(/SIGINT received: saved a resumable state/);
     expect(existsSync(join(ck, 'last', 'trainer_state.json'))).toBe(true);
-    expect(runJson(ck).status).toBe('interrupted');
+    expect(readRunJson(ck).status).toBe('interrupted');
     const resumed = await rec(['train', '--out', ck, '--resume', '--backend', 'wasm'], { timeoutMs: 120_000 });
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(runJson(ck).workers).toBe(2);
-    expect(metricsOf(ck)).toEqual(metricsOf(reference));
-    expect(weightsHash(ck)).toBe(weightsHash(reference));
+    expect(readRunJson(ck).workers).toBe(2);
+    expect(epochMetrics(ck)).toEqual(epochMetrics(reference));
+    expect(weightsSha256(ck)).toBe(weightsSha256(reference));
   }, 250_000);
 });
