@@ -1,18 +1,18 @@
 /**
  * Synchronous data-parallel training (PRODUCT §7, `--workers N`): the main thread is replica 0 and
  * W − 1 worker threads hold the other replicas. Each step's batch is split into W fixed contiguous
- * shards; every replica computes its shard's gradients, the main thread reduces them in shard
- * order (replica.ts reduceShards) into shared memory, tells the workers to apply it, and applies
- * it itself meanwhile; a worker handles its messages in order, so it has applied step s before it
+ * shards; every replica computes its shard's gradients (row gradients straight into the step's
+ * reduced buffers, replica.ts computeShardInPlace), the main thread sums the rest in shard order
+ * (reduceShards) into shared memory, tells the workers to apply it, and applies it itself meanwhile; a worker handles its messages in order, so it has applied step s before it
  * computes anything of step s + 1, and all replicas hold the same weights whenever they compute. Results depend on the seed and W.
  *
  * Memory: the epoch's arrays, every shard's gradients and the reduced gradients live in
  * SharedArrayBuffers; the only copies are a gradient tensor's values out of the engine (wasm
  * keeps them in its own heap) and the weights sent once at start.
  *
- * Reduced gradients are double-buffered by step parity: a worker reads step s's while the main
- * thread may already be writing step s + 1's; step s + 2's waits for every worker's step s + 1
- * answer, which it sends only after applying step s.
+ * Reduced gradients are double-buffered by step parity: a replica may read step s's while others
+ * already write step s + 1's rows (or the main thread its sums); step s + 2 is posted only after
+ * every worker's step s + 1 answer, which it sends only after applying step s.
  *
  * Failures: a worker that throws answers with an error, one that dies emits `exit`; either ends
  * the pending step with a RuntimeFailure (exit 1). `close()` terminates every worker and is
@@ -25,7 +25,7 @@ import type { Logger } from '../../util/log.js';
 import type { Prng } from '../../util/prng.js';
 import type { TrainTask } from '../loop.js';
 import { shareArray, sharedBuffers, type FromWorker, type ReplicaInit, type ToWorker } from './protocol.js';
-import { layoutSizes, reduceShards, splitShards, type EpochArrays, type GradientBuffers, type ReplicaTask } from './replica.js';
+import { computeShardInPlace, layoutSizes, reduceShards, splitShards, type EpochArrays, type GradientBuffers, type ReplicaTask } from './replica.js';
 import { compiledWorkerEntry } from '../../util/worker-thread.js';
 
 /** Test-only: the worker-computed step (1-based, counted from the pool's start) at which worker 1 throws. */
@@ -69,7 +69,8 @@ export async function startParallelTask(opts: ParallelTaskOptions): Promise<Para
   const W = opts.workers;
   const { replica, batchSize } = opts;
   const layout = replica.layout;
-  const shardSizes = replica.sizes ? replica.sizes(Math.ceil(batchSize / W), 1) : layoutSizes(layout, Math.ceil(batchSize / W));
+  // Without a family reduction, a shard's row gradients go straight into the reduced buffers.
+  const shardSizes = replica.sizes ? replica.sizes(Math.ceil(batchSize / W), 1) : { rows: layout.rows.map(() => 0), dense: layoutSizes(layout, 0).dense };
   const stepSizes = replica.sizes ? replica.sizes(batchSize, W) : layoutSizes(layout, batchSize);
   const reduce = replica.reduce ?? ((shards, losses, parts, out) => reduceShards(layout, shards, losses, parts, out));
   const shardBufs: [GradientBuffers, GradientBuffers][] = Array.from({ length: W }, () => [sharedBuffers(shardSizes), sharedBuffers(shardSizes)]);
@@ -189,7 +190,7 @@ export async function startParallelTask(opts: ParallelTaskOptions): Promise<Para
         const m: ToWorker = { type: 'step', shards, index: j + 1, parity };
         worker.postMessage(m);
       });
-      const own = shards[0].hi > shards[0].lo ? replica.computeShard(shards[0], shardBufs[0][parity]) : 0;
+      const own = computeShardInPlace(replica, shards, 0, shardBufs[0][parity], reduced[parity]);
       const losses = await answers;
       const loss = reduce(
         shards,

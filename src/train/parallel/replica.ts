@@ -5,8 +5,9 @@
  *
  *   1. `computeShard`: loss and gradients of one contiguous shard of the step's examples, computed
  *      from the replica's weights, which it does not change;
- *   2. `applyStep`: the update from the whole step's reduced gradients (pool.ts: the shards' in
- *      shard order, each weighted by its share of the batch, so they equal the full-batch mean's).
+ *   2. `applyStep`: the update from the whole step's reduced gradients (the shards' in shard
+ *      order, each weighted by its share of the batch, so they equal the full-batch mean's; see
+ *      computeShardInPlace and reduceShards).
  *
  * Every replica applies the same reduced gradients with the same optimizer code, so replicas stay
  * bit-identical and a run depends on its seed and the worker count only. The pool owns the epoch's
@@ -96,32 +97,47 @@ export function splitShards(lo: number, hi: number, count: number): Shard[] {
 }
 
 /**
- * The reduction, the same arithmetic in every run: the shards' row gradients concatenated in shard
- * order and their dense gradients summed in shard order, each shard weighted by its share of the
- * step's examples (a shard's gradients are of its own mean loss; the step's loss is the mean over
- * all its examples). Returns the weighted loss.
+ * Shard `k` of a step, computed on `replica` where the reduction wants it, and its loss (0 for an
+ * empty shard). A family with its own `reduce` gets the shard's own buffers (`own`). Otherwise its
+ * row gradients go straight into the step's reduced buffers, at the shard's offset (its rows follow
+ * the earlier shards', as applyStep reads them), and are weighted there by the shard's share of the
+ * step: the row half of the reduction runs on every replica at once, not on the main thread after
+ * them. Dense gradients go to `own`, for reduceShards to sum.
+ */
+export function computeShardInPlace(replica: ReplicaTask, shards: readonly Shard[], k: number, own: GradientBuffers, reduced: GradientBuffers): number {
+  const shard = shards[k];
+  const n = shard.hi - shard.lo;
+  if (n === 0) return 0;
+  if (replica.reduce !== undefined) return replica.computeShard(shard, own);
+  const { layout } = replica;
+  let before = 0;
+  for (let j = 0; j < k; j++) before += shards[j].hi - shards[j].lo;
+  const rows = layout.rows.map((r, t) => reduced.rows[t].subarray(before * r.perExample * r.width, (before + n) * r.perExample * r.width));
+  const loss = replica.computeShard(shard, { rows, dense: own.dense });
+  if (!Number.isFinite(loss)) return loss;
+  const w = n / stepExamples(shards);
+  for (const dst of rows) for (let j = 0; j < dst.length; j++) dst[j] = w * dst[j];
+  return loss;
+}
+
+function stepExamples(shards: readonly Shard[]): number {
+  return shards.reduce((s, sh) => s + (sh.hi - sh.lo), 0);
+}
+
+/**
+ * The rest of the reduction once every shard is computed (computeShardInPlace placed and weighted
+ * the row gradients): the shards' dense gradients summed in shard order, each weighted by its share
+ * of the step's examples (a shard's gradients are of its own mean loss; the step's loss is the
+ * mean over all its examples), the same arithmetic in every run. Returns the weighted loss.
  */
 export function reduceShards(layout: GradientLayout, shards: readonly Shard[], losses: readonly number[], parts: readonly GradientBuffers[], out: GradientBuffers): number {
-  const total = shards.reduce((s, sh) => s + (sh.hi - sh.lo), 0);
+  const total = stepExamples(shards);
   let loss = 0;
   for (let k = 0; k < shards.length; k++) {
     const n = shards[k].hi - shards[k].lo;
     if (n > 0) loss += (n / total) * losses[k];
   }
   if (!Number.isFinite(loss)) return loss;
-  layout.rows.forEach((r, t) => {
-    const dst = out.rows[t];
-    let at = 0;
-    for (let k = 0; k < shards.length; k++) {
-      const n = shards[k].hi - shards[k].lo;
-      if (n === 0) continue;
-      const w = n / total;
-      const len = n * r.perExample * r.width;
-      const src = parts[k].rows[t];
-      for (let j = 0; j < len; j++) dst[at + j] = w * src[j];
-      at += len;
-    }
-  });
   layout.dense.forEach((d, t) => {
     const dst = out.dense[t];
     let first = true;

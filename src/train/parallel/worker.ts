@@ -10,7 +10,7 @@ import { initEngine } from '../../engine/backend.js';
 import { silentLogger } from '../../util/log.js';
 import { serveInOrder } from '../../util/worker-thread.js';
 import { createReplica, type FromWorker, type ToWorker } from './protocol.js';
-import type { GradientBuffers, ReplicaTask, Shard } from './replica.js';
+import { computeShardInPlace, type GradientBuffers, type ReplicaTask, type Shard } from './replica.js';
 
 const port = parentPort;
 if (port === null) throw new Error('src/train/parallel/worker.js runs as a worker thread (started by the training pool), not as a script.');
@@ -50,9 +50,8 @@ async function handle(m: ToWorker): Promise<void> {
   else {
     steps += 1;
     if (failAtStep !== null && steps === failAtStep) throw new Error(`test-only failure injected by REC_TEST_WORKER_FAIL_AT_STEP=${failAtStep}`);
-    const shard = m.shards[m.index];
     // An empty shard (a last step smaller than the worker count) weighs 0 in the reduction.
-    const loss = shard.hi > shard.lo ? r.computeShard(shard, (shardBufs as [GradientBuffers, GradientBuffers])[m.parity]) : 0;
+    const loss = computeShardInPlace(r, m.shards, m.index, (shardBufs as [GradientBuffers, GradientBuffers])[m.parity], (reducedBufs as [GradientBuffers, GradientBuffers])[m.parity]);
     pending = { shards: m.shards, parity: m.parity };
     send({ type: 'done', loss });
   }

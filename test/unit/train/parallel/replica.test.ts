@@ -9,7 +9,7 @@ import type { PairLoss } from '../../../../src/train/pair-data.js';
 import { pairStep } from '../../../../src/train/pair-step.js';
 import { createDenseParamUpdater } from '../../../../src/train/params.js';
 import { createPairReplica } from '../../../../src/train/parallel/pair-replica.js';
-import { layoutSizes, reduceShards, splitShards, type GradientBuffers, type GradientLayout } from '../../../../src/train/parallel/replica.js';
+import { computeShardInPlace, layoutSizes, reduceShards, splitShards, type GradientBuffers, type GradientLayout, type ReplicaTask } from '../../../../src/train/parallel/replica.js';
 import { workersFor } from '../../../../src/train/parallel/train-pair.js';
 import { resolveWorkers } from '../../../../src/train/parallel/workers.js';
 import { silentLogger } from '../../../../src/util/log.js';
@@ -58,9 +58,10 @@ function replicaSteps(m: PairModel, loss: PairLoss, shardsPerStep: number, optim
   const out: number[] = [];
   for (let s = 0; s < STEPS; s++) {
     const shards = splitShards(s * BATCH, (s + 1) * BATCH, shardsPerStep);
-    const partsOut = shards.map(() => buffers(replica.layout, BATCH));
-    const losses = shards.map((sh, k) => replica.computeShard(sh, partsOut[k]));
+    // Dense gradients per shard; row gradients go straight into the reduced buffers.
+    const partsOut = shards.map(() => buffers(replica.layout, 0));
     const reduced = buffers(replica.layout, BATCH);
+    const losses = shards.map((_, k) => computeShardInPlace(replica, shards, k, partsOut[k], reduced));
     out.push(reduceShards(replica.layout, shards, losses, partsOut, reduced));
     replica.applyStep(shards, reduced);
   }
@@ -96,24 +97,66 @@ describe('splitShards', () => {
   });
 });
 
-describe('reduceShards', () => {
-  it('concatenates row gradients and sums dense ones, each shard weighted by its share of the step', () => {
+describe('computeShardInPlace and reduceShards', () => {
+  it('place each shard\'s row gradients at its offset and sum dense ones, each shard weighted by its share of the step', () => {
     const layout: GradientLayout = { rows: [{ name: 't', width: 2, perExample: 1 }], dense: [{ name: 'd', size: 2 }] };
     const shards = [
       { lo: 0, hi: 3 },
       { lo: 3, hi: 4 },
       { lo: 4, hi: 4 },
     ];
-    const parts: GradientBuffers[] = [
+    const grads: GradientBuffers[] = [
       { rows: [Float32Array.from([1, 2, 3, 4, 5, 6])], dense: [Float32Array.from([4, 8])] },
       { rows: [Float32Array.from([8, 12])], dense: [Float32Array.from([4, 0])] },
       { rows: [Float32Array.from([99, 99])], dense: [Float32Array.from([99, 99])] },
     ];
+    const losses = [2, 6, Number.NaN];
+    const seen: number[] = [];
+    const replica: ReplicaTask = {
+      layout,
+      setEpoch: () => undefined,
+      computeShard(shard, out) {
+        const k = shards.indexOf(shard);
+        seen.push(k);
+        expect(out.rows[0].length).toBe((shard.hi - shard.lo) * 2);
+        out.rows[0].set(grads[k].rows[0]);
+        out.dense[0].set(grads[k].dense[0]);
+        return losses[k];
+      },
+      applyStep: () => undefined,
+      setLearningRate: () => undefined,
+    };
     const out = buffers(layout, 4);
-    const loss = reduceShards(layout, shards, [2, 6, Number.NaN], parts, out);
+    out.rows[0].fill(-1);
+    const parts = shards.map(() => buffers(layout, 0));
+    const computed = shards.map((_, k) => computeShardInPlace(replica, shards, k, parts[k], out));
+    expect(seen).toEqual([0, 1]);
+    expect(computed).toEqual([2, 6, 0]);
+    const loss = reduceShards(layout, shards, computed, parts, out);
     expect(loss).toBe(0.75 * 2 + 0.25 * 6);
     expect(Array.from(out.rows[0])).toEqual([0.75, 1.5, 2.25, 3, 3.75, 4.5, 2, 3]);
     expect(Array.from(out.dense[0])).toEqual([4, 6]);
+  });
+
+  it('give a family with its own reduction the shard\'s own buffers', () => {
+    const layout: GradientLayout = { rows: [{ name: 't', width: 1, perExample: 0 }], dense: [] };
+    const own: GradientBuffers = { rows: [new Float32Array(3)], dense: [] };
+    const reduced: GradientBuffers = { rows: [new Float32Array(3)], dense: [] };
+    const replica: ReplicaTask = {
+      layout,
+      setEpoch: () => undefined,
+      computeShard(_shard, out) {
+        expect(out).toBe(own);
+        out.rows[0].set([1, 2, 3]);
+        return 5;
+      },
+      applyStep: () => undefined,
+      setLearningRate: () => undefined,
+      reduce: () => 0,
+    };
+    expect(computeShardInPlace(replica, [{ lo: 0, hi: 2 }], 0, own, reduced)).toBe(5);
+    expect(Array.from(own.rows[0])).toEqual([1, 2, 3]);
+    expect(Array.from(reduced.rows[0])).toEqual([0, 0, 0]);
   });
 });
 
