@@ -65,12 +65,47 @@ export interface ReplicaTask {
   applyStep(shards: readonly Shard[], grads: GradientBuffers): void;
   setLearningRate(lr: number): void;
   /**
+   * The step's update split between the replicas (optional: without it every replica runs
+   * applyStep whole). Phase 'update' applies the gradients `owners` gives replica `me` and writes
+   * their new values back over them in `grads` (a table's: its distinct rows in first-occurrence
+   * order; a dense variable's: all of it); phase 'import', once every replica's 'update' is done,
+   * takes the rest from there. The weights are applyStep's bit for bit. The optimizer moments must
+   * be shared between the replicas (replicaState with `share`), since only the owner moves them.
+   */
+  applyShared?(shards: readonly Shard[], grads: GradientBuffers, owners: UpdateOwners, me: number, phase: 'update' | 'import'): void;
+  /**
    * Floats of each buffer for a shard (or, `shards` > 1, the reduced step) of `examples` examples,
    * when the family's row count is not `perExample` per example; default layoutSizes.
    */
   sizes?(examples: number, shards: number): { rows: number[]; dense: number[] };
   /** The family's own reduction (same contract as reduceShards); default reduceShards. */
   reduce?(shards: readonly Shard[], losses: readonly number[], parts: readonly GradientBuffers[], out: GradientBuffers): number;
+}
+
+/** The replica that updates each gradient of a layout (`rows[k]`, `dense[k]`) in applyShared. */
+export interface UpdateOwners {
+  rows: number[];
+  dense: number[];
+}
+
+/**
+ * Gives each table and dense variable of the layout to one of `replicas`, balancing the floats
+ * each updates a step (a table: a batch's rows; a variable: its size): largest first, each to the
+ * least loaded replica (the lowest on ties), so every run with the same layout gets the same plan.
+ */
+export function assignUpdates(layout: GradientLayout, replicas: number, batchSize: number): UpdateOwners {
+  const units = [
+    ...layout.rows.map((r, k) => ({ dense: false, k, cost: batchSize * r.perExample * r.width })),
+    ...layout.dense.map((d, k) => ({ dense: true, k, cost: d.size })),
+  ].sort((a, b) => b.cost - a.cost);
+  const load = new Array<number>(replicas).fill(0);
+  const owners: UpdateOwners = { rows: layout.rows.map(() => 0), dense: layout.dense.map(() => 0) };
+  for (const u of units) {
+    const j = load.indexOf(Math.min(...load));
+    load[j] += u.cost;
+    (u.dense ? owners.dense : owners.rows)[u.k] = j;
+  }
+  return owners;
 }
 
 /** Floats each buffer of a layout needs for `examples` examples. */
@@ -165,6 +200,8 @@ export interface ReplicaStateInit {
   weights: Record<string, Float32Array>;
   sparseState: OptimizerState;
   paramsState: OptimizerState;
+  /** The states' moment arrays are the main thread's own, in shared memory (applyShared): adopt, not copy. */
+  sharedState: boolean;
 }
 
 /** ReplicaStateInit and what every family's worker builds its model and optimizer from. */
@@ -185,6 +222,8 @@ export function replicaState(src: {
   replica: number;
   optimizer: OptimizerConfig;
   freeze: readonly string[];
+  /** Share the optimizer moments (for a family with applyShared) instead of copying them. */
+  share: boolean;
 }): Omit<ReplicaModelInit, 'layout'> {
   const weights = weightValues(src.model.keras);
   return {
@@ -196,8 +235,9 @@ export function replicaState(src: {
     lr: src.sparse.learningRate,
     freeze: [...src.freeze],
     weights,
-    sparseState: src.sparse.getState(),
-    paramsState: src.params.getState(),
+    sparseState: src.share ? src.sparse.shareState() : src.sparse.getState(),
+    paramsState: src.share ? src.params.shareState() : src.params.getState(),
+    sharedState: src.share,
   };
 }
 
@@ -220,8 +260,13 @@ export function restoreReplica<M extends AnyModel>(init: ReplicaStateInit, build
   const frozen = resolveFrozen(model, init.freeze);
   const sparse = createRowSparseOptimizer(init.optimizer, Object.fromEntries(model.tables.map((t) => [t.name, t.variable])));
   const params = createDenseParamUpdater(init.optimizer, model);
-  sparse.setState(init.sparseState);
-  params.setState(init.paramsState);
+  if (init.sharedState) {
+    sparse.adoptState(init.sparseState);
+    params.adoptState(init.paramsState);
+  } else {
+    sparse.setState(init.sparseState);
+    params.setState(init.paramsState);
+  }
   return { model, frozen, sparse, params };
 }
 

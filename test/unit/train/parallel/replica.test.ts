@@ -9,7 +9,7 @@ import type { PairLoss } from '../../../../src/train/pair-data.js';
 import { pairStep } from '../../../../src/train/pair-step.js';
 import { createDenseParamUpdater } from '../../../../src/train/params.js';
 import { createPairReplica } from '../../../../src/train/parallel/pair-replica.js';
-import { computeShardInPlace, layoutSizes, reduceShards, splitShards, type GradientBuffers, type GradientLayout, type ReplicaTask } from '../../../../src/train/parallel/replica.js';
+import { assignUpdates, computeShardInPlace, layoutSizes, reduceShards, splitShards, type GradientBuffers, type GradientLayout, type ReplicaTask } from '../../../../src/train/parallel/replica.js';
 import { workersFor } from '../../../../src/train/parallel/train-pair.js';
 import { resolveWorkers } from '../../../../src/train/parallel/workers.js';
 import { silentLogger } from '../../../../src/util/log.js';
@@ -183,6 +183,74 @@ describe.each(['cpu', 'wasm'] as const)('pair replica on %s', (engine) => {
     expect(Math.max(...wc.map((x, k) => Math.abs(x - wd[k])))).toBeLessThan(1e-5);
     tf.dispose([a.keras, b.keras, c.keras, d.keras].flatMap((k) => k.weights.map((w) => w.read())));
   }, 60_000);
+});
+
+/** replicaSteps with W replicas in this thread, the update split between them (applyShared). */
+function splitSteps(models: PairModel[], loss: PairLoss): ReturnType<typeof parts>[] {
+  const e = epoch(loss);
+  const ps = models.map((m) => parts(m, loss, 'adam'));
+  const sparseState = ps[0].sparse.shareState();
+  const paramsState = ps[0].params.shareState();
+  for (const p of ps.slice(1)) {
+    p.sparse.adoptState(sparseState);
+    p.params.adoptState(paramsState);
+  }
+  const replicas = ps.map((p) => createPairReplica(p));
+  for (const r of replicas) r.setEpoch({ users: e.users, items: e.items, labels: e.labels, ...(e.negatives ? { negatives: e.negatives } : {}) }, e.size);
+  const owners = assignUpdates(replicas[0].layout, replicas.length, BATCH);
+  // Every replica owns something: the split is exercised, not one replica doing it all.
+  for (let k = 0; k < replicas.length; k++) expect([...owners.rows, ...owners.dense]).toContain(k);
+  for (let s = 0; s < STEPS; s++) {
+    const shards = splitShards(s * BATCH, (s + 1) * BATCH, replicas.length);
+    const partsOut = shards.map(() => buffers(replicas[0].layout, 0));
+    const reduced = buffers(replicas[0].layout, BATCH);
+    const losses = shards.map((_, k) => computeShardInPlace(replicas[k], shards, k, partsOut[k], reduced));
+    reduceShards(replicas[0].layout, shards, losses, partsOut, reduced);
+    replicas.forEach((r, k) => r.applyShared?.(shards, reduced, owners, k, 'update'));
+    replicas.forEach((r, k) => r.applyShared?.(shards, reduced, owners, k, 'import'));
+  }
+  // The main thread saves the moments: replica 0 sees those its peers moved.
+  const state = ps[0].sparse.getState();
+  owners.rows.forEach((k, t) => {
+    if (k === 0) return;
+    const m = state[`${models[0].tables[t].name}/m`] as Float32Array;
+    expect(m.some((x) => x !== 0)).toBe(true);
+  });
+  for (const p of ps.slice(1)) expect(p.sparse.getState()).toEqual(state);
+  return ps;
+}
+
+describe('the update split between replicas', () => {
+  it.each([
+    ['neumf', 'bce', 2],
+    ['neumf', 'bpr', 3],
+    ['mf', 'mse', 2],
+  ] as const)('%s %s on %i replicas: every replica ends with the weights and moments of the whole update on each', async (name, loss, W) => {
+    await initEngine({ backend: 'wasm', log: silentLogger });
+    const whole = model(name);
+    replicaSteps(whole, loss, W, 'adam');
+    const split = Array.from({ length: W }, () => model(name));
+    splitSteps(split, loss);
+    for (const m of split) expect(weights(m)).toEqual(weights(whole));
+    tf.dispose([whole, ...split].flatMap((m) => m.keras.weights.map((w) => w.read())));
+  }, 60_000);
+
+  it('assignUpdates balances the floats each replica updates, largest first, the same every time', () => {
+    const layout: GradientLayout = {
+      rows: [
+        { name: 'user', width: 8, perExample: 1 },
+        { name: 'item', width: 8, perExample: 2 },
+      ],
+      dense: [
+        { name: 'kernel', size: 1000 },
+        { name: 'bias', size: 10 },
+      ],
+    };
+    // Costs at batch 100: user 800, item 1600, kernel 1000, bias 10.
+    expect(assignUpdates(layout, 2, 100)).toEqual({ rows: [1, 0], dense: [1, 0] });
+    expect(assignUpdates(layout, 3, 100)).toEqual({ rows: [2, 0], dense: [1, 2] });
+    expect(assignUpdates(layout, 1, 100)).toEqual({ rows: [0, 0], dense: [0, 0] });
+  });
 });
 
 describe('resolveWorkers', () => {
