@@ -50,6 +50,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, DataError } from '../util/errors.js';
+import { shareArray } from '../util/shared-memory.js';
 import { asCpu, asWasm, cpuValues, owningBackend, wasmOffset } from './kernels/backend-access.js';
 
 export const OPTIMIZER_NAMES = ['adam', 'adamw', 'sgd', 'adagrad'] as const;
@@ -112,6 +113,25 @@ export interface RowSparseOptimizer {
   /** Copies of all state: `${table}/m`, `${table}/v`, `${table}/accum` arrays and `${table}/t` steps. */
   getState(): OptimizerState;
   setState(state: OptimizerState): void;
+  /**
+   * Data-parallel training with the update split between replicas (train/parallel): after
+   * applyRows on a table this replica updates, writes the new values of that call's distinct rows,
+   * in first-occurrence order, to `dst` ([count, dim] row-major). Returns count.
+   */
+  exportRows(table: tf.Variable, dst: Float32Array): number;
+  /**
+   * On a replica that does not update `table` itself: the effect of the owner's applyRows of the
+   * same `rows`, from the values its exportRows wrote to `src`. The step counter advances as
+   * applyRows would; the moments are the owner's to change (they are shared: shareState).
+   */
+  importRows(table: tf.Variable, rows: Int32Array, src: Float32Array): void;
+  /**
+   * Moves the moment arrays into SharedArrayBuffers (once) and returns them, live, not copied,
+   * with the step counters: replicas that adopt them read and write the same moments.
+   */
+  shareState(): OptimizerState;
+  /** Takes `state`'s arrays themselves (shareState's, posted to this thread) as the moments. */
+  adoptState(state: OptimizerState): void;
 }
 
 interface Hyper {
@@ -191,6 +211,8 @@ interface TableState {
   /** prepareRows: slot per position, and the prepared unique count (-1: nothing prepared). */
   positions: Int32Array;
   prepared: number;
+  /** Distinct rows the last update changed (s.unique[0..updated)), for exportRows. */
+  updated: number;
 }
 
 export function createRowSparseOptimizer(
@@ -227,6 +249,7 @@ export function createRowSparseOptimizer(
       counts: new Float32Array(0),
       positions: new Int32Array(0),
       prepared: -1,
+      updated: 0,
     };
     byVariable.set(table, state);
     byName.set(name, state);
@@ -243,6 +266,7 @@ export function createRowSparseOptimizer(
   };
   const update = (s: TableState, count: number, occurrenceL2: number): number => {
     s.t += 1;
+    s.updated = count;
     if (count === 0) return 0;
     const owner = forceScatter ? null : inPlaceTarget(s);
     if (owner === null) return scatterUpdate(s, count, h, occurrenceL2);
@@ -251,7 +275,7 @@ export function createRowSparseOptimizer(
     return penalty;
   };
 
-  return {
+  const api: RowSparseOptimizer = {
     applyRows(table, rows, grads) {
       const s = stateOf(table, 'applyRows');
       update(s, gatherUnique(s, rows, readGrads(grads, rows.length, s)), 0);
@@ -299,6 +323,62 @@ export function createRowSparseOptimizer(
       }
       return out;
     },
+    exportRows(table, dst) {
+      const s = stateOf(table, 'exportRows');
+      const count = s.updated;
+      if (dst.length < count * s.dim) throw new Error(`exportRows(${s.name}): ${dst.length} floats cannot hold ${count}×${s.dim}.`);
+      const ids = s.unique.subarray(0, count);
+      const owner = forceScatter ? null : inPlaceTarget(s);
+      if (owner === null) {
+        dst.set(tf.tidy(() => tf.gather(s.table, tf.tensor1d(ids, 'int32')).dataSync() as Float32Array).subarray(0, count * s.dim));
+        return count;
+      }
+      const w = owner.values();
+      for (let k = 0; k < count; k++) dst.set(w.subarray(ids[k] * s.dim, (ids[k] + 1) * s.dim), k * s.dim);
+      return count;
+    },
+    importRows(table, rows, src) {
+      const s = stateOf(table, 'importRows');
+      const count = gatherUnique(s, rows, null);
+      s.t += 1;
+      s.updated = count;
+      if (count === 0) return;
+      if (src.length < count * s.dim) throw new Error(`importRows(${s.name}): ${src.length} floats hold fewer than ${count}×${s.dim}.`);
+      const ids = s.unique.subarray(0, count);
+      const owner = forceScatter ? null : inPlaceTarget(s);
+      if (owner === null) {
+        tf.tidy(() => {
+          const values = tf.tensor(src.slice(0, count * s.dim), s.table.rank === 1 ? [count] : [count, s.dim]);
+          s.table.assign(tf.tensorScatterUpdate(s.table, tf.tensor2d(ids, [count, 1], 'int32'), values));
+        });
+        return;
+      }
+      const w = owner.values();
+      for (let k = 0; k < count; k++) w.set(src.subarray(k * s.dim, (k + 1) * s.dim), ids[k] * s.dim);
+      owner.after();
+    },
+    shareState() {
+      const out: OptimizerState = {};
+      for (const s of byName.values()) {
+        out[`${s.name}/t`] = s.t;
+        s.m = s.m && toShared(s.m);
+        s.v = s.v && toShared(s.v);
+        s.accum = s.accum && toShared(s.accum);
+        if (s.m !== null) out[`${s.name}/m`] = s.m;
+        if (s.v !== null) out[`${s.name}/v`] = s.v;
+        if (s.accum !== null) out[`${s.name}/accum`] = s.accum;
+      }
+      return out;
+    },
+    adoptState(state) {
+      // setState checks every key and length; the adopted arrays then replace the copies it made.
+      api.setState(state);
+      for (const s of byName.values()) {
+        if (s.m !== null) s.m = state[`${s.name}/m`] as Float32Array;
+        if (s.v !== null) s.v = state[`${s.name}/v`] as Float32Array;
+        if (s.accum !== null) s.accum = state[`${s.name}/accum`] as Float32Array;
+      }
+    },
     setState(state: OptimizerState) {
       for (const s of byName.values()) {
         const t = state[`${s.name}/t`];
@@ -324,6 +404,11 @@ export function createRowSparseOptimizer(
       }
     },
   };
+  return api;
+}
+
+function toShared(a: Float32Array): Float32Array {
+  return a.buffer instanceof SharedArrayBuffer ? a : shareArray(a);
 }
 
 function readGrads(grads: tf.Tensor | Float32Array, n: number, s: TableState): Float32Array {

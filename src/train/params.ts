@@ -21,6 +21,13 @@ export interface DenseParamUpdater {
   setLearningRate(lr: number): void;
   getState(): OptimizerState;
   setState(state: OptimizerState): void;
+  /** The update split between replicas (train/parallel): after applyArray, the variable's new values into `dst`. */
+  exportArray(variable: tf.Variable, dst: Float32Array): void;
+  /** On a replica that does not update `variable` itself: the owner's applyArray, from exportArray's values. */
+  importArray(variable: tf.Variable, src: Float32Array): void;
+  /** As RowSparseOptimizer.shareState / adoptState. */
+  shareState(): OptimizerState;
+  adoptState(state: OptimizerState): void;
 }
 
 interface Param {
@@ -43,6 +50,11 @@ export function createDenseParamUpdater(cfg: OptimizerConfig, model: AnyModel): 
     // Kernels are matmul operands; biases feed fused matmuls: both may be cached by XNNPACK on wasm.
     { matmulOperands: weights.map((w) => w.key) },
   );
+  const param = (variable: tf.Variable, what: string): Param => {
+    const p = byName.get(variable.name);
+    if (p === undefined) throw new Error(`${what}: ${variable.name} is not one of the model's dense variables`);
+    return p;
+  };
   return {
     apply(grads) {
       const rest: tf.NamedTensorMap = {};
@@ -54,13 +66,20 @@ export function createDenseParamUpdater(cfg: OptimizerConfig, model: AnyModel): 
       return rest;
     },
     applyArray(variable, grad) {
-      const p = byName.get(variable.name);
-      if (p === undefined) throw new Error(`applyArray: ${variable.name} is not one of the model's dense variables`);
-      optimizer.applyRows(p.variable, p.rows, grad);
+      optimizer.applyRows(variable, param(variable, 'applyArray').rows, grad);
+    },
+    exportArray(variable, dst) {
+      param(variable, 'exportArray');
+      optimizer.exportRows(variable, dst);
+    },
+    importArray(variable, src) {
+      optimizer.importRows(variable, param(variable, 'importArray').rows, src);
     },
     setLearningRate: (lr) => optimizer.setLearningRate(lr),
     getState: () => optimizer.getState(),
     setState: (state) => optimizer.setState(state),
+    shareState: () => optimizer.shareState(),
+    adoptState: (state) => optimizer.adoptState(state),
   };
 }
 

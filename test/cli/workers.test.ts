@@ -2,7 +2,8 @@
  * `--workers` (PRODUCT §7): data-parallel training on worker threads is reproducible for a seed and
  * worker count, resumes to the same final metrics after SIGINT or a worker's failure, and a failing
  * worker ends the run with exit 1 and a kept state. REC_TEST_WORKER_FAIL_AT_STEP is a test-only hook
- * (src/train/parallel/pool.ts): worker 1 throws in the n-th step it computes.
+ * (src/train/parallel/pool.ts): worker 1 throws in the n-th step it computes (`n`) or in its share of
+ * that step's update (`n:update`).
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -56,9 +57,12 @@ describe('--workers', () => {
     expect(readRunJson(one).workers).toBe(1);
   }, 150_000);
 
-  it('a worker that throws mid-step ends the run with exit 1 and keeps the last saved state; --resume finishes with the uninterrupted metrics', async () => {
-    const ck = join(dir, 'failing');
-    const r = await rec(args(ck, '2'), { env: { REC_TEST_WORKER_FAIL_AT_STEP: '5' }, timeoutMs: 120_000 });
+  it.each([
+    ['its shard', '5', 'failing'],
+    ['its share of the update, while the main thread waits for it', '5:update', 'failing-update'],
+  ])('a worker that throws in %s ends the run with exit 1 and keeps the last saved state; --resume finishes with the uninterrupted metrics', async (_what, at, name) => {
+    const ck = join(dir, name);
+    const r = await rec(args(ck, '2'), { env: { REC_TEST_WORKER_FAIL_AT_STEP: at }, timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/training worker 1 of 1 \(--workers 2\) failed during step 5 of the epoch: test-only failure/);
     expect(savedStep(ck)).toBe(3);

@@ -118,6 +118,27 @@ export function createPairReplica(parts: PairReplicaParts): ReplicaTask {
       });
       dense.forEach((v, k) => params.applyArray(v, grads.dense[k]));
     },
+    applyShared(shards, grads, owners, me, phase) {
+      const byKind = { user: ids('user', shards), item: ids('item', shards) };
+      tables.forEach((t, k) => {
+        const rows = byKind[t.kind];
+        const values = grads.rows[k].subarray(0, rows.length * layout.rows[k].width);
+        if (owners.rows[k] !== me) {
+          if (phase === 'import') sparse.importRows(t.variable, rows, values);
+        } else if (phase === 'update') {
+          sparse.applyRows(t.variable, rows, values);
+          sparse.exportRows(t.variable, values);
+        }
+      });
+      dense.forEach((v, k) => {
+        if (owners.dense[k] !== me) {
+          if (phase === 'import') params.importArray(v, grads.dense[k]);
+        } else if (phase === 'update') {
+          params.applyArray(v, grads.dense[k]);
+          params.exportArray(v, grads.dense[k]);
+        }
+      });
+    },
     setLearningRate(lr) {
       sparse.setLearningRate(lr);
       params.setLearningRate(lr);
@@ -131,7 +152,8 @@ export function pairReplicaInit(
   replica: number,
 ): PairReplicaInit {
   return {
-    ...replicaState({ model: parts.model, sparse: parts.sparse, params: parts.params, seed: parts.seed, replica, optimizer: parts.optimizer, freeze: parts.freeze }),
+    // applyShared: only a table's owner moves its moments, so every replica shares them.
+    ...replicaState({ model: parts.model, sparse: parts.sparse, params: parts.params, seed: parts.seed, replica, optimizer: parts.optimizer, freeze: parts.freeze, share: true }),
     family: 'pair',
     model: parts.name,
     loss: parts.loss,

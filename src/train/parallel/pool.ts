@@ -1,18 +1,20 @@
 /**
  * Synchronous data-parallel training (PRODUCT §7, `--workers N`): the main thread is replica 0 and
  * W − 1 worker threads hold the other replicas. Each step's batch is split into W fixed contiguous
- * shards; every replica computes its shard's gradients, the main thread reduces them in shard
- * order (replica.ts reduceShards) into shared memory, tells the workers to apply it, and applies
- * it itself meanwhile; a worker handles its messages in order, so it has applied step s before it
+ * shards; every replica computes its shard's gradients (row gradients straight into the step's
+ * reduced buffers, replica.ts computeShardInPlace), the main thread sums the rest in shard order
+ * (reduceShards) into shared memory, tells the workers to apply it, and applies it itself meanwhile
+ * (each replica its share of the tables and variables when the family can split the update, see
+ * below); a worker handles its messages in order, so it has applied step s before it
  * computes anything of step s + 1, and all replicas hold the same weights whenever they compute. Results depend on the seed and W.
  *
  * Memory: the epoch's arrays, every shard's gradients and the reduced gradients live in
  * SharedArrayBuffers; the only copies are a gradient tensor's values out of the engine (wasm
  * keeps them in its own heap) and the weights sent once at start.
  *
- * Reduced gradients are double-buffered by step parity: a worker reads step s's while the main
- * thread may already be writing step s + 1's; step s + 2's waits for every worker's step s + 1
- * answer, which it sends only after applying step s.
+ * Reduced gradients are double-buffered by step parity: a replica may read step s's while others
+ * already write step s + 1's rows (or the main thread its sums); step s + 2 is posted only after
+ * every worker's step s + 1 answer, which it sends only after applying step s.
  *
  * Failures: a worker that throws answers with an error, one that dies emits `exit`; either ends
  * the pending step with a RuntimeFailure (exit 1). `close()` terminates every worker and is
@@ -25,10 +27,14 @@ import type { Logger } from '../../util/log.js';
 import type { Prng } from '../../util/prng.js';
 import type { TrainTask } from '../loop.js';
 import { shareArray, sharedBuffers, type FromWorker, type ReplicaInit, type ToWorker } from './protocol.js';
-import { layoutSizes, reduceShards, splitShards, type EpochArrays, type GradientBuffers, type ReplicaTask } from './replica.js';
+import { assignUpdates, computeShardInPlace, layoutSizes, reduceShards, splitShards, type EpochArrays, type GradientBuffers, type ReplicaTask } from './replica.js';
+import { waitForAll } from '../../util/shared-memory.js';
 import { compiledWorkerEntry } from '../../util/worker-thread.js';
 
-/** Test-only: the worker-computed step (1-based, counted from the pool's start) at which worker 1 throws. */
+/**
+ * Test-only: the worker-computed step (1-based, counted from the pool's start) at which worker 1
+ * throws: `N` while computing its shard, `N:update` in its share of that step's update.
+ */
 export const TEST_FAIL_ENV = 'REC_TEST_WORKER_FAIL_AT_STEP';
 
 export interface ParallelTaskOptions {
@@ -69,13 +75,21 @@ export async function startParallelTask(opts: ParallelTaskOptions): Promise<Para
   const W = opts.workers;
   const { replica, batchSize } = opts;
   const layout = replica.layout;
-  const shardSizes = replica.sizes ? replica.sizes(Math.ceil(batchSize / W), 1) : layoutSizes(layout, Math.ceil(batchSize / W));
+  // Without a family reduction, a shard's row gradients go straight into the reduced buffers.
+  const shardSizes = replica.sizes ? replica.sizes(Math.ceil(batchSize / W), 1) : { rows: layout.rows.map(() => 0), dense: layoutSizes(layout, 0).dense };
   const stepSizes = replica.sizes ? replica.sizes(batchSize, W) : layoutSizes(layout, batchSize);
   const reduce = replica.reduce ?? ((shards, losses, parts, out) => reduceShards(layout, shards, losses, parts, out));
   const shardBufs: [GradientBuffers, GradientBuffers][] = Array.from({ length: W }, () => [sharedBuffers(shardSizes), sharedBuffers(shardSizes)]);
   const reduced: [GradientBuffers, GradientBuffers] = [sharedBuffers(stepSizes), sharedBuffers(stepSizes)];
-  const rawFail = process.env[TEST_FAIL_ENV];
-  const failAtStep = rawFail !== undefined && /^\d+$/.test(rawFail) ? Number(rawFail) : null;
+  // The update split between replicas (a family with applyShared): each applies its share of
+  // tables and variables, then copies in the others' once every replica has counted its share
+  // done in `applied`. Without it every replica repeats the whole update.
+  const applyShared = replica.applyShared?.bind(replica);
+  const owners = applyShared === undefined ? null : assignUpdates(layout, W, batchSize);
+  const applied = new Int32Array(new SharedArrayBuffer(W * Int32Array.BYTES_PER_ELEMENT));
+  let applies = 0;
+  const rawFail = /^(\d+)(:update)?$/.exec(process.env[TEST_FAIL_ENV] ?? '');
+  const failAt = rawFail === null ? null : { step: Number(rawFail[1]), phase: rawFail[2] === undefined ? ('compute' as const) : ('update' as const) };
 
   const entry = workerEntry();
   const workers: Worker[] = [];
@@ -85,6 +99,8 @@ export async function startParallelTask(opts: ParallelTaskOptions): Promise<Para
   let where = 'start-up';
   const fail = (error: Error) => {
     failure ??= error;
+    // Wakes the main thread if it waits for the failed worker's share of an update.
+    for (let k = 0; k < W; k++) Atomics.notify(applied, k);
     const w = waiter;
     waiter = null;
     w?.reject(failure);
@@ -146,7 +162,10 @@ export async function startParallelTask(opts: ParallelTaskOptions): Promise<Para
         init: opts.init(k),
         shard: shardBufs[k],
         reduced,
-        failAtStep: k === 1 ? failAtStep : null,
+        index: k,
+        owners,
+        applied,
+        failAt: k === 1 ? failAt : null,
       };
       worker.postMessage(message);
     });
@@ -189,7 +208,7 @@ export async function startParallelTask(opts: ParallelTaskOptions): Promise<Para
         const m: ToWorker = { type: 'step', shards, index: j + 1, parity };
         worker.postMessage(m);
       });
-      const own = shards[0].hi > shards[0].lo ? replica.computeShard(shards[0], shardBufs[0][parity]) : 0;
+      const own = computeShardInPlace(replica, shards, 0, shardBufs[0][parity], reduced[parity]);
       const losses = await answers;
       const loss = reduce(
         shards,
@@ -198,9 +217,19 @@ export async function startParallelTask(opts: ParallelTaskOptions): Promise<Para
         reduced[parity],
       );
       if (Number.isFinite(loss)) {
-        // Workers apply while the main thread does: the update is off the next step's critical path.
+        // Workers apply while the main thread does.
         post({ type: 'apply' });
-        replica.applyStep(shards, reduced[parity]);
+        if (applyShared === undefined || owners === null) replica.applyStep(shards, reduced[parity]);
+        else {
+          applyShared(shards, reduced[parity], owners, 0, 'update');
+          applies += 1;
+          Atomics.store(applied, 0, applies);
+          Atomics.notify(applied, 0);
+          await waitForAll(applied, applies, 0, () => {
+            if (failure) throw failure;
+          });
+          applyShared(shards, reduced[parity], owners, 0, 'import');
+        }
       }
       return loss;
     },

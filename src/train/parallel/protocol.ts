@@ -5,7 +5,7 @@
  */
 import type { EngineName } from '../../engine/backend.js';
 import type { PairReplicaInit } from './pair-replica.js';
-import type { EpochArrays, GradientBuffers, ReplicaTask, Shard } from './replica.js';
+import type { EpochArrays, GradientBuffers, ReplicaTask, Shard, UpdateOwners } from './replica.js';
 import type { SequenceReplicaInit } from './sequence-replica.js';
 
 /** One init payload per family; a new family adds its own to this union and to createReplica. */
@@ -19,8 +19,14 @@ export interface InitMessage {
   shard: [GradientBuffers, GradientBuffers];
   /** The reduced gradients the main thread writes, one per step parity. */
   reduced: [GradientBuffers, GradientBuffers];
-  /** Test-only (REC_TEST_WORKER_FAIL_AT_STEP): throw in the n-th step this worker computes. */
-  failAtStep: number | null;
+  /** This worker's replica index (1 … W − 1). */
+  index: number;
+  /** The split update's plan (null: every replica applies the whole step) and its counters. */
+  owners: UpdateOwners | null;
+  /** applied[k]: how many steps replica k has done its share of the update for. */
+  applied: Int32Array;
+  /** Test-only (REC_TEST_WORKER_FAIL_AT_STEP): throw in the n-th step this worker computes, or in its share of that step's update. */
+  failAt: { step: number; phase: 'compute' | 'update' } | null;
 }
 
 export type ToWorker =

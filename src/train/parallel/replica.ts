@@ -5,8 +5,9 @@
  *
  *   1. `computeShard`: loss and gradients of one contiguous shard of the step's examples, computed
  *      from the replica's weights, which it does not change;
- *   2. `applyStep`: the update from the whole step's reduced gradients (pool.ts: the shards' in
- *      shard order, each weighted by its share of the batch, so they equal the full-batch mean's).
+ *   2. `applyStep`: the update from the whole step's reduced gradients (the shards' in shard
+ *      order, each weighted by its share of the batch, so they equal the full-batch mean's; see
+ *      computeShardInPlace and reduceShards).
  *
  * Every replica applies the same reduced gradients with the same optimizer code, so replicas stay
  * bit-identical and a run depends on its seed and the worker count only. The pool owns the epoch's
@@ -64,12 +65,47 @@ export interface ReplicaTask {
   applyStep(shards: readonly Shard[], grads: GradientBuffers): void;
   setLearningRate(lr: number): void;
   /**
+   * The step's update split between the replicas (optional: without it every replica runs
+   * applyStep whole). Phase 'update' applies the gradients `owners` gives replica `me` and writes
+   * their new values back over them in `grads` (a table's: its distinct rows in first-occurrence
+   * order; a dense variable's: all of it); phase 'import', once every replica's 'update' is done,
+   * takes the rest from there. The weights are applyStep's bit for bit. The optimizer moments must
+   * be shared between the replicas (replicaState with `share`), since only the owner moves them.
+   */
+  applyShared?(shards: readonly Shard[], grads: GradientBuffers, owners: UpdateOwners, me: number, phase: 'update' | 'import'): void;
+  /**
    * Floats of each buffer for a shard (or, `shards` > 1, the reduced step) of `examples` examples,
    * when the family's row count is not `perExample` per example; default layoutSizes.
    */
   sizes?(examples: number, shards: number): { rows: number[]; dense: number[] };
   /** The family's own reduction (same contract as reduceShards); default reduceShards. */
   reduce?(shards: readonly Shard[], losses: readonly number[], parts: readonly GradientBuffers[], out: GradientBuffers): number;
+}
+
+/** The replica that updates each gradient of a layout (`rows[k]`, `dense[k]`) in applyShared. */
+export interface UpdateOwners {
+  rows: number[];
+  dense: number[];
+}
+
+/**
+ * Gives each table and dense variable of the layout to one of `replicas`, balancing the floats
+ * each updates a step (a table: a batch's rows; a variable: its size): largest first, each to the
+ * least loaded replica (the lowest on ties), so every run with the same layout gets the same plan.
+ */
+export function assignUpdates(layout: GradientLayout, replicas: number, batchSize: number): UpdateOwners {
+  const units = [
+    ...layout.rows.map((r, k) => ({ dense: false, k, cost: batchSize * r.perExample * r.width })),
+    ...layout.dense.map((d, k) => ({ dense: true, k, cost: d.size })),
+  ].sort((a, b) => b.cost - a.cost);
+  const load = new Array<number>(replicas).fill(0);
+  const owners: UpdateOwners = { rows: layout.rows.map(() => 0), dense: layout.dense.map(() => 0) };
+  for (const u of units) {
+    const j = load.indexOf(Math.min(...load));
+    load[j] += u.cost;
+    (u.dense ? owners.dense : owners.rows)[u.k] = j;
+  }
+  return owners;
 }
 
 /** Floats each buffer of a layout needs for `examples` examples. */
@@ -96,32 +132,47 @@ export function splitShards(lo: number, hi: number, count: number): Shard[] {
 }
 
 /**
- * The reduction, the same arithmetic in every run: the shards' row gradients concatenated in shard
- * order and their dense gradients summed in shard order, each shard weighted by its share of the
- * step's examples (a shard's gradients are of its own mean loss; the step's loss is the mean over
- * all its examples). Returns the weighted loss.
+ * Shard `k` of a step, computed on `replica` where the reduction wants it, and its loss (0 for an
+ * empty shard). A family with its own `reduce` gets the shard's own buffers (`own`). Otherwise its
+ * row gradients go straight into the step's reduced buffers, at the shard's offset (its rows follow
+ * the earlier shards', as applyStep reads them), and are weighted there by the shard's share of the
+ * step: the row half of the reduction runs on every replica at once, not on the main thread after
+ * them. Dense gradients go to `own`, for reduceShards to sum.
+ */
+export function computeShardInPlace(replica: ReplicaTask, shards: readonly Shard[], k: number, own: GradientBuffers, reduced: GradientBuffers): number {
+  const shard = shards[k];
+  const n = shard.hi - shard.lo;
+  if (n === 0) return 0;
+  if (replica.reduce !== undefined) return replica.computeShard(shard, own);
+  const { layout } = replica;
+  let before = 0;
+  for (let j = 0; j < k; j++) before += shards[j].hi - shards[j].lo;
+  const rows = layout.rows.map((r, t) => reduced.rows[t].subarray(before * r.perExample * r.width, (before + n) * r.perExample * r.width));
+  const loss = replica.computeShard(shard, { rows, dense: own.dense });
+  if (!Number.isFinite(loss)) return loss;
+  const w = n / stepExamples(shards);
+  for (const dst of rows) for (let j = 0; j < dst.length; j++) dst[j] = w * dst[j];
+  return loss;
+}
+
+function stepExamples(shards: readonly Shard[]): number {
+  return shards.reduce((s, sh) => s + (sh.hi - sh.lo), 0);
+}
+
+/**
+ * The rest of the reduction once every shard is computed (computeShardInPlace placed and weighted
+ * the row gradients): the shards' dense gradients summed in shard order, each weighted by its share
+ * of the step's examples (a shard's gradients are of its own mean loss; the step's loss is the
+ * mean over all its examples), the same arithmetic in every run. Returns the weighted loss.
  */
 export function reduceShards(layout: GradientLayout, shards: readonly Shard[], losses: readonly number[], parts: readonly GradientBuffers[], out: GradientBuffers): number {
-  const total = shards.reduce((s, sh) => s + (sh.hi - sh.lo), 0);
+  const total = stepExamples(shards);
   let loss = 0;
   for (let k = 0; k < shards.length; k++) {
     const n = shards[k].hi - shards[k].lo;
     if (n > 0) loss += (n / total) * losses[k];
   }
   if (!Number.isFinite(loss)) return loss;
-  layout.rows.forEach((r, t) => {
-    const dst = out.rows[t];
-    let at = 0;
-    for (let k = 0; k < shards.length; k++) {
-      const n = shards[k].hi - shards[k].lo;
-      if (n === 0) continue;
-      const w = n / total;
-      const len = n * r.perExample * r.width;
-      const src = parts[k].rows[t];
-      for (let j = 0; j < len; j++) dst[at + j] = w * src[j];
-      at += len;
-    }
-  });
   layout.dense.forEach((d, t) => {
     const dst = out.dense[t];
     let first = true;
@@ -149,6 +200,8 @@ export interface ReplicaStateInit {
   weights: Record<string, Float32Array>;
   sparseState: OptimizerState;
   paramsState: OptimizerState;
+  /** The states' moment arrays are the main thread's own, in shared memory (applyShared): adopt, not copy. */
+  sharedState: boolean;
 }
 
 /** ReplicaStateInit and what every family's worker builds its model and optimizer from. */
@@ -169,6 +222,8 @@ export function replicaState(src: {
   replica: number;
   optimizer: OptimizerConfig;
   freeze: readonly string[];
+  /** Share the optimizer moments (for a family with applyShared) instead of copying them. */
+  share: boolean;
 }): Omit<ReplicaModelInit, 'layout'> {
   const weights = weightValues(src.model.keras);
   return {
@@ -180,8 +235,9 @@ export function replicaState(src: {
     lr: src.sparse.learningRate,
     freeze: [...src.freeze],
     weights,
-    sparseState: src.sparse.getState(),
-    paramsState: src.params.getState(),
+    sparseState: src.share ? src.sparse.shareState() : src.sparse.getState(),
+    paramsState: src.share ? src.params.shareState() : src.params.getState(),
+    sharedState: src.share,
   };
 }
 
@@ -204,8 +260,13 @@ export function restoreReplica<M extends AnyModel>(init: ReplicaStateInit, build
   const frozen = resolveFrozen(model, init.freeze);
   const sparse = createRowSparseOptimizer(init.optimizer, Object.fromEntries(model.tables.map((t) => [t.name, t.variable])));
   const params = createDenseParamUpdater(init.optimizer, model);
-  sparse.setState(init.sparseState);
-  params.setState(init.paramsState);
+  if (init.sharedState) {
+    sparse.adoptState(init.sparseState);
+    params.adoptState(init.paramsState);
+  } else {
+    sparse.setState(init.sparseState);
+    params.setState(init.paramsState);
+  }
   return { model, frozen, sparse, params };
 }
 

@@ -217,7 +217,7 @@ export interface SequenceReplicaSource {
 /** The main thread's replica as a worker's init payload. */
 export function sequenceReplicaInit(parts: SequenceReplicaParts & SequenceReplicaSource, replica: number): SequenceReplicaInit {
   return {
-    ...replicaState({ model: parts.model, sparse: parts.sparseOptimizer, params: parts.params, seed: parts.seed, replica, optimizer: parts.optimizer, freeze: parts.freeze }),
+    ...replicaState({ model: parts.model, sparse: parts.sparseOptimizer, params: parts.params, seed: parts.seed, replica, optimizer: parts.optimizer, freeze: parts.freeze, share: false }),
     family: 'sequence',
     model: parts.name,
     loss: parts.loss,

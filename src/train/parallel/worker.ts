@@ -3,14 +3,17 @@
  * replica: its own engine (the main thread's engine name) and model, rebuilt from the main
  * thread's weights and optimizer state. Per step it computes its shard, then applies the step's
  * reduced update when the main thread says it is written (`apply`; any later message also
- * applies a pending update first, so an update always lands before the next shard).
+ * applies a pending update first, so an update always lands before the next shard). With the
+ * update split (pool.ts), it applies its share, waits for every other replica's, and copies in
+ * theirs.
  */
 import { parentPort } from 'node:worker_threads';
 import { initEngine } from '../../engine/backend.js';
 import { silentLogger } from '../../util/log.js';
 import { serveInOrder } from '../../util/worker-thread.js';
-import { createReplica, type FromWorker, type ToWorker } from './protocol.js';
-import type { GradientBuffers, ReplicaTask, Shard } from './replica.js';
+import { createReplica, type FromWorker, type InitMessage, type ToWorker } from './protocol.js';
+import { computeShardInPlace, type GradientBuffers, type ReplicaTask, type Shard, type UpdateOwners } from './replica.js';
+import { waitForAllSync } from '../../util/shared-memory.js';
 
 const port = parentPort;
 if (port === null) throw new Error('src/train/parallel/worker.js runs as a worker thread (started by the training pool), not as a script.');
@@ -19,7 +22,9 @@ let replica: ReplicaTask | null = null;
 let shardBufs: [GradientBuffers, GradientBuffers] | null = null;
 let reducedBufs: [GradientBuffers, GradientBuffers] | null = null;
 let pending: { shards: Shard[]; parity: 0 | 1 } | null = null;
-let failAtStep: number | null = null;
+let split: { owners: UpdateOwners; applied: Int32Array; index: number; apply: NonNullable<ReplicaTask['applyShared']>; steps: number } | null = null;
+let failAt: InitMessage['failAt'] = null;
+const injected = () => new Error(`test-only failure injected by REC_TEST_WORKER_FAIL_AT_STEP (step ${failAt?.step}, ${failAt?.phase})`);
 let steps = 0;
 
 const send = (m: FromWorker) => port.postMessage(m);
@@ -28,7 +33,19 @@ function flush(r: ReplicaTask): void {
   if (pending === null) return;
   const { shards, parity } = pending;
   pending = null;
-  r.applyStep(shards, (reducedBufs as [GradientBuffers, GradientBuffers])[parity]);
+  const grads = (reducedBufs as [GradientBuffers, GradientBuffers])[parity];
+  if (split === null) {
+    r.applyStep(shards, grads);
+    return;
+  }
+  const { owners, applied, index, apply } = split;
+  if (failAt !== null && failAt.phase === 'update' && steps === failAt.step) throw injected();
+  apply(shards, grads, owners, index, 'update');
+  split.steps += 1;
+  Atomics.store(applied, index, split.steps);
+  Atomics.notify(applied, index);
+  waitForAllSync(applied, split.steps, index);
+  apply(shards, grads, owners, index, 'import');
 }
 
 async function handle(m: ToWorker): Promise<void> {
@@ -37,7 +54,10 @@ async function handle(m: ToWorker): Promise<void> {
     replica = await createReplica(m.init);
     shardBufs = m.shard;
     reducedBufs = m.reduced;
-    failAtStep = m.failAtStep;
+    const apply = replica.applyShared?.bind(replica);
+    if (m.owners !== null && apply === undefined) throw new Error('the pool split the update, but this replica cannot apply a share of it');
+    split = m.owners === null || apply === undefined ? null : { owners: m.owners, applied: m.applied, index: m.index, apply, steps: 0 };
+    failAt = m.failAt;
     send({ type: 'ready' });
     return;
   }
@@ -49,10 +69,9 @@ async function handle(m: ToWorker): Promise<void> {
   else if (m.type === 'lr') r.setLearningRate(m.lr);
   else {
     steps += 1;
-    if (failAtStep !== null && steps === failAtStep) throw new Error(`test-only failure injected by REC_TEST_WORKER_FAIL_AT_STEP=${failAtStep}`);
-    const shard = m.shards[m.index];
+    if (failAt !== null && failAt.phase === 'compute' && steps === failAt.step) throw injected();
     // An empty shard (a last step smaller than the worker count) weighs 0 in the reduction.
-    const loss = shard.hi > shard.lo ? r.computeShard(shard, (shardBufs as [GradientBuffers, GradientBuffers])[m.parity]) : 0;
+    const loss = computeShardInPlace(r, m.shards, m.index, (shardBufs as [GradientBuffers, GradientBuffers])[m.parity], (reducedBufs as [GradientBuffers, GradientBuffers])[m.parity]);
     pending = { shards: m.shards, parity: m.parity };
     send({ type: 'done', loss });
   }

@@ -9,7 +9,7 @@ import type { PairLoss } from '../../../../src/train/pair-data.js';
 import { pairStep } from '../../../../src/train/pair-step.js';
 import { createDenseParamUpdater } from '../../../../src/train/params.js';
 import { createPairReplica } from '../../../../src/train/parallel/pair-replica.js';
-import { layoutSizes, reduceShards, splitShards, type GradientBuffers, type GradientLayout } from '../../../../src/train/parallel/replica.js';
+import { assignUpdates, computeShardInPlace, layoutSizes, reduceShards, splitShards, type GradientBuffers, type GradientLayout, type ReplicaTask } from '../../../../src/train/parallel/replica.js';
 import { workersFor } from '../../../../src/train/parallel/train-pair.js';
 import { resolveWorkers } from '../../../../src/train/parallel/workers.js';
 import { silentLogger } from '../../../../src/util/log.js';
@@ -58,9 +58,10 @@ function replicaSteps(m: PairModel, loss: PairLoss, shardsPerStep: number, optim
   const out: number[] = [];
   for (let s = 0; s < STEPS; s++) {
     const shards = splitShards(s * BATCH, (s + 1) * BATCH, shardsPerStep);
-    const partsOut = shards.map(() => buffers(replica.layout, BATCH));
-    const losses = shards.map((sh, k) => replica.computeShard(sh, partsOut[k]));
+    // Dense gradients per shard; row gradients go straight into the reduced buffers.
+    const partsOut = shards.map(() => buffers(replica.layout, 0));
     const reduced = buffers(replica.layout, BATCH);
+    const losses = shards.map((_, k) => computeShardInPlace(replica, shards, k, partsOut[k], reduced));
     out.push(reduceShards(replica.layout, shards, losses, partsOut, reduced));
     replica.applyStep(shards, reduced);
   }
@@ -96,24 +97,66 @@ describe('splitShards', () => {
   });
 });
 
-describe('reduceShards', () => {
-  it('concatenates row gradients and sums dense ones, each shard weighted by its share of the step', () => {
+describe('computeShardInPlace and reduceShards', () => {
+  it('place each shard\'s row gradients at its offset and sum dense ones, each shard weighted by its share of the step', () => {
     const layout: GradientLayout = { rows: [{ name: 't', width: 2, perExample: 1 }], dense: [{ name: 'd', size: 2 }] };
     const shards = [
       { lo: 0, hi: 3 },
       { lo: 3, hi: 4 },
       { lo: 4, hi: 4 },
     ];
-    const parts: GradientBuffers[] = [
+    const grads: GradientBuffers[] = [
       { rows: [Float32Array.from([1, 2, 3, 4, 5, 6])], dense: [Float32Array.from([4, 8])] },
       { rows: [Float32Array.from([8, 12])], dense: [Float32Array.from([4, 0])] },
       { rows: [Float32Array.from([99, 99])], dense: [Float32Array.from([99, 99])] },
     ];
+    const losses = [2, 6, Number.NaN];
+    const seen: number[] = [];
+    const replica: ReplicaTask = {
+      layout,
+      setEpoch: () => undefined,
+      computeShard(shard, out) {
+        const k = shards.indexOf(shard);
+        seen.push(k);
+        expect(out.rows[0].length).toBe((shard.hi - shard.lo) * 2);
+        out.rows[0].set(grads[k].rows[0]);
+        out.dense[0].set(grads[k].dense[0]);
+        return losses[k];
+      },
+      applyStep: () => undefined,
+      setLearningRate: () => undefined,
+    };
     const out = buffers(layout, 4);
-    const loss = reduceShards(layout, shards, [2, 6, Number.NaN], parts, out);
+    out.rows[0].fill(-1);
+    const parts = shards.map(() => buffers(layout, 0));
+    const computed = shards.map((_, k) => computeShardInPlace(replica, shards, k, parts[k], out));
+    expect(seen).toEqual([0, 1]);
+    expect(computed).toEqual([2, 6, 0]);
+    const loss = reduceShards(layout, shards, computed, parts, out);
     expect(loss).toBe(0.75 * 2 + 0.25 * 6);
     expect(Array.from(out.rows[0])).toEqual([0.75, 1.5, 2.25, 3, 3.75, 4.5, 2, 3]);
     expect(Array.from(out.dense[0])).toEqual([4, 6]);
+  });
+
+  it('give a family with its own reduction the shard\'s own buffers', () => {
+    const layout: GradientLayout = { rows: [{ name: 't', width: 1, perExample: 0 }], dense: [] };
+    const own: GradientBuffers = { rows: [new Float32Array(3)], dense: [] };
+    const reduced: GradientBuffers = { rows: [new Float32Array(3)], dense: [] };
+    const replica: ReplicaTask = {
+      layout,
+      setEpoch: () => undefined,
+      computeShard(_shard, out) {
+        expect(out).toBe(own);
+        out.rows[0].set([1, 2, 3]);
+        return 5;
+      },
+      applyStep: () => undefined,
+      setLearningRate: () => undefined,
+      reduce: () => 0,
+    };
+    expect(computeShardInPlace(replica, [{ lo: 0, hi: 2 }], 0, own, reduced)).toBe(5);
+    expect(Array.from(own.rows[0])).toEqual([1, 2, 3]);
+    expect(Array.from(reduced.rows[0])).toEqual([0, 0, 0]);
   });
 });
 
@@ -140,6 +183,74 @@ describe.each(['cpu', 'wasm'] as const)('pair replica on %s', (engine) => {
     expect(Math.max(...wc.map((x, k) => Math.abs(x - wd[k])))).toBeLessThan(1e-5);
     tf.dispose([a.keras, b.keras, c.keras, d.keras].flatMap((k) => k.weights.map((w) => w.read())));
   }, 60_000);
+});
+
+/** replicaSteps with W replicas in this thread, the update split between them (applyShared). */
+function splitSteps(models: PairModel[], loss: PairLoss): ReturnType<typeof parts>[] {
+  const e = epoch(loss);
+  const ps = models.map((m) => parts(m, loss, 'adam'));
+  const sparseState = ps[0].sparse.shareState();
+  const paramsState = ps[0].params.shareState();
+  for (const p of ps.slice(1)) {
+    p.sparse.adoptState(sparseState);
+    p.params.adoptState(paramsState);
+  }
+  const replicas = ps.map((p) => createPairReplica(p));
+  for (const r of replicas) r.setEpoch({ users: e.users, items: e.items, labels: e.labels, ...(e.negatives ? { negatives: e.negatives } : {}) }, e.size);
+  const owners = assignUpdates(replicas[0].layout, replicas.length, BATCH);
+  // Every replica owns something: the split is exercised, not one replica doing it all.
+  for (let k = 0; k < replicas.length; k++) expect([...owners.rows, ...owners.dense]).toContain(k);
+  for (let s = 0; s < STEPS; s++) {
+    const shards = splitShards(s * BATCH, (s + 1) * BATCH, replicas.length);
+    const partsOut = shards.map(() => buffers(replicas[0].layout, 0));
+    const reduced = buffers(replicas[0].layout, BATCH);
+    const losses = shards.map((_, k) => computeShardInPlace(replicas[k], shards, k, partsOut[k], reduced));
+    reduceShards(replicas[0].layout, shards, losses, partsOut, reduced);
+    replicas.forEach((r, k) => r.applyShared?.(shards, reduced, owners, k, 'update'));
+    replicas.forEach((r, k) => r.applyShared?.(shards, reduced, owners, k, 'import'));
+  }
+  // The main thread saves the moments: replica 0 sees those its peers moved.
+  const state = ps[0].sparse.getState();
+  owners.rows.forEach((k, t) => {
+    if (k === 0) return;
+    const m = state[`${models[0].tables[t].name}/m`] as Float32Array;
+    expect(m.some((x) => x !== 0)).toBe(true);
+  });
+  for (const p of ps.slice(1)) expect(p.sparse.getState()).toEqual(state);
+  return ps;
+}
+
+describe('the update split between replicas', () => {
+  it.each([
+    ['neumf', 'bce', 2],
+    ['neumf', 'bpr', 3],
+    ['mf', 'mse', 2],
+  ] as const)('%s %s on %i replicas: every replica ends with the weights and moments of the whole update on each', async (name, loss, W) => {
+    await initEngine({ backend: 'wasm', log: silentLogger });
+    const whole = model(name);
+    replicaSteps(whole, loss, W, 'adam');
+    const split = Array.from({ length: W }, () => model(name));
+    splitSteps(split, loss);
+    for (const m of split) expect(weights(m)).toEqual(weights(whole));
+    tf.dispose([whole, ...split].flatMap((m) => m.keras.weights.map((w) => w.read())));
+  }, 60_000);
+
+  it('assignUpdates balances the floats each replica updates, largest first, the same every time', () => {
+    const layout: GradientLayout = {
+      rows: [
+        { name: 'user', width: 8, perExample: 1 },
+        { name: 'item', width: 8, perExample: 2 },
+      ],
+      dense: [
+        { name: 'kernel', size: 1000 },
+        { name: 'bias', size: 10 },
+      ],
+    };
+    // Costs at batch 100: user 800, item 1600, kernel 1000, bias 10.
+    expect(assignUpdates(layout, 2, 100)).toEqual({ rows: [1, 0], dense: [1, 0] });
+    expect(assignUpdates(layout, 3, 100)).toEqual({ rows: [2, 0], dense: [1, 2] });
+    expect(assignUpdates(layout, 1, 100)).toEqual({ rows: [0, 0], dense: [0, 0] });
+  });
 });
 
 describe('resolveWorkers', () => {
