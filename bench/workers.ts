@@ -11,12 +11,14 @@
  * validation); the median over epochs 2-3 (epoch 1 includes every replica's engine warm-up).
  * `workers_used` is what run.json recorded. The full run takes about an hour on 2 idle cores.
  *
- *   node dist/bench/workers.js [--quick] [--epochs N] [--cases TEXT,...]
+ *   node dist/bench/workers.js [--quick] [--epochs N] [--cases TEXT,...] [--out FILE]
  *                                           writes bench/results/workers.json (workers-quick.json)
  *   npm run bench -- workers [--quick]
  *
- * --epochs (default 3; at least 2 so the median skips the warm-up epoch) and --cases (run only the
- * cases whose name contains one of the texts, e.g. "factor 64") make a shorter idle-machine run.
+ * --epochs (default 3) and --cases (run only the cases whose name contains one of the texts, e.g.
+ * "factor 64") make a shorter idle-machine run; --out writes the result elsewhere, so that two such
+ * runs keep both. With --epochs 1 the figure is epoch 1 itself, warm-up included (each engine's
+ * start, about a second: noise for the cases whose epoch takes minutes, not for the others).
  *
  * --quick trains one epoch on the first 60,000 training rows of the NCF split (ML-100K whole) and
  * skips torch, which has no subset option: a smoke run, not a comparison.
@@ -179,5 +181,13 @@ export async function runWorkersBench(opts: { quick?: boolean; out?: string | nu
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
   const epochs = argValue('--epochs');
-  printResult(runWorkersBench({ quick: process.argv.includes('--quick'), epochs: epochs === undefined ? undefined : Math.max(2, Number(epochs)), cases: argValue('--cases')?.split(',') }));
+  const out = argValue('--out');
+  printResult(
+    runWorkersBench({
+      quick: process.argv.includes('--quick'),
+      epochs: epochs === undefined ? undefined : Math.max(1, Number(epochs)),
+      cases: argValue('--cases')?.split(','),
+      ...(out === undefined ? {} : { out: resolve(out) }),
+    }),
+  );
 }
