@@ -8,9 +8,10 @@
  * below); a worker handles its messages in order, so it has applied step s before it
  * computes anything of step s + 1, and all replicas hold the same weights whenever they compute. Results depend on the seed and W.
  *
- * Memory: the epoch's arrays, every shard's gradients and the reduced gradients live in
- * SharedArrayBuffers; the only copies are a gradient tensor's values out of the engine (wasm
- * keeps them in its own heap) and the weights sent once at start.
+ * Memory: the epoch's arrays, the shards' dense gradients, the reduced gradients (overwritten by
+ * their new values in a split update) and, for a split update, the optimizer moments live in
+ * SharedArrayBuffers; the only copies are a gradient tensor's values out of the engine (wasm keeps
+ * them in its own heap), the other replicas' new values into it, and the weights sent at start.
  *
  * Reduced gradients are double-buffered by step parity: a replica may read step s's while others
  * already write step s + 1's rows (or the main thread its sums); step s + 2 is posted only after
