@@ -3,9 +3,9 @@
  * W − 1 worker threads hold the other replicas. Each step's batch is split into W fixed contiguous
  * shards; every replica computes its shard's gradients (row gradients straight into the step's
  * reduced buffers, replica.ts computeShardInPlace), the main thread sums the rest in shard order
- * (reduceShards) into shared memory, tells the workers to apply it, and applies it itself meanwhile
- * (each replica its share of the tables and variables when the family can split the update, see
- * below); a worker handles its messages in order, so it has applied step s before it
+ * (reduceShards) into shared memory, tells the workers to apply it, and applies it itself meanwhile.
+ * When the family can split the update, each replica instead sums and applies its share of the
+ * tables and variables (see below); a worker handles its messages in order, so it has applied step s before it
  * computes anything of step s + 1, and all replicas hold the same weights whenever they compute. Results depend on the seed and W.
  *
  * Memory: the epoch's arrays, the shards' dense gradients, the reduced gradients (overwritten by
@@ -28,7 +28,7 @@ import type { Logger } from '../../util/log.js';
 import type { Prng } from '../../util/prng.js';
 import type { TrainTask } from '../loop.js';
 import { shareArray, sharedBuffers, type FromWorker, type ReplicaInit, type ToWorker } from './protocol.js';
-import { assignUpdates, computeShardInPlace, layoutSizes, reduceShards, splitShards, type EpochArrays, type GradientBuffers, type ReplicaTask } from './replica.js';
+import { assignUpdates, computeShardInPlace, layoutSizes, reduceShards, splitShards, stepLoss, sumDense, type EpochArrays, type GradientBuffers, type ReplicaTask } from './replica.js';
 import { waitForAll } from '../../util/shared-memory.js';
 import { compiledWorkerEntry } from '../../util/worker-thread.js';
 
@@ -86,7 +86,7 @@ export async function startParallelTask(opts: ParallelTaskOptions): Promise<Para
   // tables and variables, then copies in the others' once every replica has counted its share
   // done in `applied`. Without it every replica repeats the whole update.
   const applyShared = replica.applyShared?.bind(replica);
-  const owners = applyShared === undefined ? null : assignUpdates(layout, W, batchSize);
+  const owners = applyShared === undefined || replica.reduce !== undefined ? null : assignUpdates(layout, W, batchSize);
   const applied = new Int32Array(new SharedArrayBuffer(W * Int32Array.BYTES_PER_ELEMENT));
   let applies = 0;
   const rawFail = /^(\d+)(:update)?$/.exec(process.env[TEST_FAIL_ENV] ?? '');
@@ -161,7 +161,7 @@ export async function startParallelTask(opts: ParallelTaskOptions): Promise<Para
         type: 'init',
         engine: opts.engine,
         init: opts.init(k),
-        shard: shardBufs[k],
+        shards: shardBufs,
         reduced,
         index: k,
         owners,
@@ -211,17 +211,15 @@ export async function startParallelTask(opts: ParallelTaskOptions): Promise<Para
       });
       const own = computeShardInPlace(replica, shards, 0, shardBufs[0][parity], reduced[parity]);
       const losses = await answers;
-      const loss = reduce(
-        shards,
-        [own, ...losses],
-        shardBufs.map((b) => b[parity]),
-        reduced[parity],
-      );
+      const parts = shardBufs.map((b) => b[parity]);
+      // A split update sums each dense gradient on its owner, in the update's first phase.
+      const loss = owners === null ? reduce(shards, [own, ...losses], parts, reduced[parity]) : stepLoss(shards, [own, ...losses]);
       if (Number.isFinite(loss)) {
         // Workers apply while the main thread does.
         post({ type: 'apply' });
         if (applyShared === undefined || owners === null) replica.applyStep(shards, reduced[parity]);
         else {
+          sumDense(layout, shards, parts, reduced[parity], (t) => owners.dense[t] === 0);
           applyShared(shards, reduced[parity], owners, 0, 'update');
           applies += 1;
           Atomics.store(applied, 0, applies);

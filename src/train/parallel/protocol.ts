@@ -15,8 +15,8 @@ export interface InitMessage {
   type: 'init';
   engine: EngineName;
   init: ReplicaInit;
-  /** This worker's shard buffers, one per step parity. */
-  shard: [GradientBuffers, GradientBuffers];
+  /** Every replica's shard buffers, one per step parity (a split update reads its peers' dense gradients). */
+  shards: [GradientBuffers, GradientBuffers][];
   /** The reduced gradients the main thread writes, one per step parity. */
   reduced: [GradientBuffers, GradientBuffers];
   /** This worker's replica index (1 … W − 1). */

@@ -65,8 +65,9 @@ export interface ReplicaTask {
   applyStep(shards: readonly Shard[], grads: GradientBuffers): void;
   setLearningRate(lr: number): void;
   /**
-   * The step's update split between the replicas (optional: without it every replica runs
-   * applyStep whole). Phase 'update' applies the gradients `owners` gives replica `me` and writes
+   * The step's update split between the replicas (optional, for a family without its own
+   * `reduce`; without it every replica runs applyStep whole): each replica sums the dense
+   * gradients it owns (sumDense), then phase 'update' applies the gradients `owners` gives replica `me` and writes
    * their new values back over them in `grads` (a table's: its distinct rows in first-occurrence
    * order; a dense variable's: all of it); phase 'import', once every replica's 'update' is done,
    * takes the rest from there. The weights are applyStep's bit for bit. The optimizer moments must
@@ -159,21 +160,27 @@ function stepExamples(shards: readonly Shard[]): number {
   return shards.reduce((s, sh) => s + (sh.hi - sh.lo), 0);
 }
 
-/**
- * The rest of the reduction once every shard is computed (computeShardInPlace placed and weighted
- * the row gradients): the shards' dense gradients summed in shard order, each weighted by its share
- * of the step's examples (a shard's gradients are of its own mean loss; the step's loss is the
- * mean over all its examples), the same arithmetic in every run. Returns the weighted loss.
- */
-export function reduceShards(layout: GradientLayout, shards: readonly Shard[], losses: readonly number[], parts: readonly GradientBuffers[], out: GradientBuffers): number {
+/** The step's loss: each shard's mean loss weighted by its share of the step's examples. */
+export function stepLoss(shards: readonly Shard[], losses: readonly number[]): number {
   const total = stepExamples(shards);
   let loss = 0;
   for (let k = 0; k < shards.length; k++) {
     const n = shards[k].hi - shards[k].lo;
     if (n > 0) loss += (n / total) * losses[k];
   }
-  if (!Number.isFinite(loss)) return loss;
+  return loss;
+}
+
+/**
+ * The shards' dense gradients (of the variables `which` picks; all by default) summed into `out`
+ * in shard order, each weighted by its share of the step's examples (a shard's gradients are of its
+ * own mean loss; the step's loss is the mean over all its examples): the same arithmetic in every
+ * run, whichever replica does it.
+ */
+export function sumDense(layout: GradientLayout, shards: readonly Shard[], parts: readonly GradientBuffers[], out: GradientBuffers, which: (t: number) => boolean = () => true): void {
+  const total = stepExamples(shards);
   layout.dense.forEach((d, t) => {
+    if (!which(t)) return;
     const dst = out.dense[t];
     let first = true;
     for (let k = 0; k < shards.length; k++) {
@@ -186,6 +193,16 @@ export function reduceShards(layout: GradientLayout, shards: readonly Shard[], l
       first = false;
     }
   });
+}
+
+/**
+ * The rest of the reduction once every shard is computed (computeShardInPlace placed and weighted
+ * the row gradients): stepLoss and sumDense of every variable. Returns the step's loss; a
+ * non-finite one leaves `out` as it was.
+ */
+export function reduceShards(layout: GradientLayout, shards: readonly Shard[], losses: readonly number[], parts: readonly GradientBuffers[], out: GradientBuffers): number {
+  const loss = stepLoss(shards, losses);
+  if (Number.isFinite(loss)) sumDense(layout, shards, parts, out);
   return loss;
 }
 

@@ -4,22 +4,22 @@
  * thread's weights and optimizer state. Per step it computes its shard, then applies the step's
  * reduced update when the main thread says it is written (`apply`; any later message also
  * applies a pending update first, so an update always lands before the next shard). With the
- * update split (pool.ts), it applies its share, waits for every other replica's, and copies in
- * theirs.
+ * update split (pool.ts), it sums and applies its share, waits for every other replica's, and
+ * copies in theirs.
  */
 import { parentPort } from 'node:worker_threads';
 import { initEngine } from '../../engine/backend.js';
 import { silentLogger } from '../../util/log.js';
 import { serveInOrder } from '../../util/worker-thread.js';
 import { createReplica, type FromWorker, type InitMessage, type ToWorker } from './protocol.js';
-import { computeShardInPlace, type GradientBuffers, type ReplicaTask, type Shard, type UpdateOwners } from './replica.js';
+import { computeShardInPlace, sumDense, type GradientBuffers, type ReplicaTask, type Shard, type UpdateOwners } from './replica.js';
 import { waitForAllSync } from '../../util/shared-memory.js';
 
 const port = parentPort;
 if (port === null) throw new Error('src/train/parallel/worker.js runs as a worker thread (started by the training pool), not as a script.');
 
 let replica: ReplicaTask | null = null;
-let shardBufs: [GradientBuffers, GradientBuffers] | null = null;
+let shardBufs: [GradientBuffers, GradientBuffers][] | null = null;
 let reducedBufs: [GradientBuffers, GradientBuffers] | null = null;
 let pending: { shards: Shard[]; parity: 0 | 1 } | null = null;
 let split: { owners: UpdateOwners; applied: Int32Array; index: number; apply: NonNullable<ReplicaTask['applyShared']>; steps: number } | null = null;
@@ -40,6 +40,8 @@ function flush(r: ReplicaTask): void {
   }
   const { owners, applied, index, apply } = split;
   if (failAt !== null && failAt.phase === 'update' && steps === failAt.step) throw injected();
+  const parts = (shardBufs as [GradientBuffers, GradientBuffers][]).map((b) => b[parity]);
+  sumDense(r.layout, shards, parts, grads, (t) => owners.dense[t] === index);
   apply(shards, grads, owners, index, 'update');
   split.steps += 1;
   Atomics.store(applied, index, split.steps);
@@ -52,7 +54,7 @@ async function handle(m: ToWorker): Promise<void> {
   if (m.type === 'init') {
     await initEngine({ backend: m.engine, log: silentLogger });
     replica = await createReplica(m.init);
-    shardBufs = m.shard;
+    shardBufs = m.shards;
     reducedBufs = m.reduced;
     const apply = replica.applyShared?.bind(replica);
     if (m.owners !== null && apply === undefined) throw new Error('the pool split the update, but this replica cannot apply a share of it');
@@ -71,7 +73,7 @@ async function handle(m: ToWorker): Promise<void> {
     steps += 1;
     if (failAt !== null && failAt.phase === 'compute' && steps === failAt.step) throw injected();
     // An empty shard (a last step smaller than the worker count) weighs 0 in the reduction.
-    const loss = computeShardInPlace(r, m.shards, m.index, (shardBufs as [GradientBuffers, GradientBuffers])[m.parity], (reducedBufs as [GradientBuffers, GradientBuffers])[m.parity]);
+    const loss = computeShardInPlace(r, m.shards, m.index, (shardBufs as [GradientBuffers, GradientBuffers][])[m.index][m.parity], (reducedBufs as [GradientBuffers, GradientBuffers])[m.parity]);
     pending = { shards: m.shards, parity: m.parity };
     send({ type: 'done', loss });
   }

@@ -9,7 +9,7 @@ import type { PairLoss } from '../../../../src/train/pair-data.js';
 import { pairStep } from '../../../../src/train/pair-step.js';
 import { createDenseParamUpdater } from '../../../../src/train/params.js';
 import { createPairReplica } from '../../../../src/train/parallel/pair-replica.js';
-import { assignUpdates, computeShardInPlace, layoutSizes, reduceShards, splitShards, type GradientBuffers, type GradientLayout, type ReplicaTask } from '../../../../src/train/parallel/replica.js';
+import { assignUpdates, computeShardInPlace, layoutSizes, reduceShards, splitShards, stepLoss, sumDense, type GradientBuffers, type GradientLayout, type ReplicaTask } from '../../../../src/train/parallel/replica.js';
 import { workersFor } from '../../../../src/train/parallel/train-pair.js';
 import { resolveWorkers } from '../../../../src/train/parallel/workers.js';
 import { silentLogger } from '../../../../src/util/log.js';
@@ -205,8 +205,12 @@ function splitSteps(models: PairModel[], loss: PairLoss): ReturnType<typeof part
     const partsOut = shards.map(() => buffers(replicas[0].layout, 0));
     const reduced = buffers(replicas[0].layout, BATCH);
     const losses = shards.map((_, k) => computeShardInPlace(replicas[k], shards, k, partsOut[k], reduced));
-    reduceShards(replicas[0].layout, shards, losses, partsOut, reduced);
-    replicas.forEach((r, k) => r.applyShared?.(shards, reduced, owners, k, 'update'));
+    expect(Number.isFinite(stepLoss(shards, losses))).toBe(true);
+    // As the pool: each replica sums the dense gradients it owns, then applies its share.
+    replicas.forEach((r, k) => {
+      sumDense(r.layout, shards, partsOut, reduced, (t) => owners.dense[t] === k);
+      r.applyShared?.(shards, reduced, owners, k, 'update');
+    });
     replicas.forEach((r, k) => r.applyShared?.(shards, reduced, owners, k, 'import'));
   }
   // The main thread saves the moments: replica 0 sees those its peers moved.
