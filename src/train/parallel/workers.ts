@@ -8,9 +8,10 @@ import { autoWorkers } from '../../engine/workers.js';
 
 /**
  * `auto` keeps at least this many examples in each shard of a full batch. Measured on 2 idle cores
- * (docs/benchmarks.md, "Training threads"): NeuMF-8 at batch 256 (128 a shard) ran 0.96× of one
- * thread's epoch on two, NeuMF-64 at batch 2048 (1024 a shard) 0.72×: below ~1024 examples a
- * step's fixed engine costs, which every replica pays, eat the gain.
+ * with the update split between replicas (docs/benchmarks.md, "Training threads"): at batch 256
+ * (128 a shard) two threads ran NeuMF-8's epoch in 1.07× one thread's and NeuMF-64's in
+ * 0.89–0.92×; at batch 2048 (1024 a shard) 0.82–0.87× and 0.65×. Below ~1024 examples a step's
+ * fixed engine costs, which every replica pays, eat most of the gain or more.
  */
 export const AUTO_MIN_SHARD = 1024;
 
