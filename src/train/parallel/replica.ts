@@ -9,7 +9,8 @@
  *      order, each weighted by its share of the batch, so they equal the full-batch mean's; see
  *      computeShardInPlace and reduceShards).
  *
- * Every replica applies the same reduced gradients with the same optimizer code, so replicas stay
+ * Every replica applies the same reduced gradients with the same optimizer code (or, where the
+ * family has applyShared, its share of them, copying in the others' results), so replicas stay
  * bit-identical and a run depends on its seed and the worker count only. The pool owns the epoch's
  * arrays, the shared buffers and the reduction; a family only describes its gradient layout.
  *
@@ -66,12 +67,13 @@ export interface ReplicaTask {
   setLearningRate(lr: number): void;
   /**
    * The step's update split between the replicas (optional, for a family without its own
-   * `reduce`; without it every replica runs applyStep whole): each replica sums the dense
-   * gradients it owns (sumDense), then phase 'update' applies the gradients `owners` gives replica `me` and writes
-   * their new values back over them in `grads` (a table's: its distinct rows in first-occurrence
-   * order; a dense variable's: all of it); phase 'import', once every replica's 'update' is done,
-   * takes the rest from there. The weights are applyStep's bit for bit. The optimizer moments must
-   * be shared between the replicas (replicaState with `share`), since only the owner moves them.
+   * `reduce`; without it every replica runs applyStep whole). Each replica sums the dense
+   * gradients it owns (sumDense); phase 'update' then applies the gradients `owners` gives
+   * replica `me` and writes their new values back over them in `grads` (a table's: its distinct
+   * rows in first-occurrence order; a dense variable's: all of it); phase 'import', once every
+   * replica's 'update' is done, takes the rest from there. The weights are applyStep's bit for
+   * bit. The optimizer moments must be shared between the replicas (replicaState with `share`),
+   * since only the owner moves them.
    */
   applyShared?(shards: readonly Shard[], grads: GradientBuffers, owners: UpdateOwners, me: number, phase: 'update' | 'import'): void;
   /**
