@@ -217,6 +217,7 @@ export interface SequenceReplicaSource {
 /** The main thread's replica as a worker's init payload. */
 export function sequenceReplicaInit(parts: SequenceReplicaParts & SequenceReplicaSource, replica: number): SequenceReplicaInit {
   return {
+    // No applyShared: every replica applies the whole update (2.9 ms of a ~42 ms Games step), so each keeps its own moments.
     ...replicaState({ model: parts.model, sparse: parts.sparseOptimizer, params: parts.params, seed: parts.seed, replica, optimizer: parts.optimizer, freeze: parts.freeze, share: false }),
     family: 'sequence',
     model: parts.name,
