@@ -117,7 +117,8 @@ describe.each(FAMILIES)('--workers with --model $model', (family) => {
     for (let i = 0; i < 12_000 && savedStep(ck) < 3; i++) await sleep(10);
     child.kill('SIGINT');
     expect(await exited, stderr).toBe(130);
-    expect(stderr).toMatch(/SIGINT received: saved a resumable state/);
+    // A sasrec run may be validating (leave-last split) when the signal lands: its message says so.
+    expect(stderr).toMatch(/SIGINT received( during validation)?: saved a resumable state/);
     expect(existsSync(join(ck, 'last', 'trainer_state.json'))).toBe(true);
     expect(readRunJson(ck).status).toBe('interrupted');
     const resumed = await resume(ck);
