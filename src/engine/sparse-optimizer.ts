@@ -330,7 +330,7 @@ export function createRowSparseOptimizer(
       const ids = s.unique.subarray(0, count);
       const owner = forceScatter ? null : inPlaceTarget(s);
       if (owner === null) {
-        dst.set(tf.tidy(() => tf.gather(s.table, tf.tensor1d(ids, 'int32')).dataSync() as Float32Array).subarray(0, count * s.dim));
+        dst.set(gatherRows(s, ids));
         return count;
       }
       const w = owner.values();
@@ -347,10 +347,7 @@ export function createRowSparseOptimizer(
       const ids = s.unique.subarray(0, count);
       const owner = forceScatter ? null : inPlaceTarget(s);
       if (owner === null) {
-        tf.tidy(() => {
-          const values = tf.tensor(src.slice(0, count * s.dim), s.table.rank === 1 ? [count] : [count, s.dim]);
-          s.table.assign(tf.tensorScatterUpdate(s.table, tf.tensor2d(ids, [count, 1], 'int32'), values));
-        });
+        scatterRows(s, ids, src.slice(0, count * s.dim));
         return;
       }
       const w = owner.values();
@@ -598,16 +595,23 @@ function privatize(table: tf.Variable): void {
 /** Backends without a writable buffer: read touched rows, update them, scatter them back. */
 function scatterUpdate(s: TableState, count: number, h: Hyper, occurrenceL2: number): number {
   const ids = s.unique.slice(0, count);
-  const rows = tf.tidy(() => {
-    const data = tf.gather(s.table, tf.tensor1d(ids, 'int32')).dataSync();
-    return Float32Array.from(data);
-  });
+  const rows = gatherRows(s, ids);
   const penalty = updateRows(s, count, h, rows, false, occurrenceL2);
+  scatterRows(s, ids, rows);
+  return penalty;
+}
+
+/** Rows `ids` of the table, row-major, read through the engine (no writable buffer). */
+function gatherRows(s: TableState, ids: Int32Array): Float32Array {
+  return tf.tidy(() => Float32Array.from(tf.gather(s.table, tf.tensor1d(ids, 'int32')).dataSync()));
+}
+
+/** Writes `rows` (row-major, one per id) over rows `ids` of the table through the engine. */
+function scatterRows(s: TableState, ids: Int32Array, rows: Float32Array): void {
   tf.tidy(() => {
-    const updated = tf.tensorScatterUpdate(s.table, tf.tensor2d(ids, [count, 1], 'int32'), tf.tensor(rows, s.table.rank === 1 ? [count] : [count, s.dim]));
+    const updated = tf.tensorScatterUpdate(s.table, tf.tensor2d(ids, [ids.length, 1], 'int32'), tf.tensor(rows, s.table.rank === 1 ? [ids.length] : [ids.length, s.dim]));
     s.table.assign(updated);
   });
-  return penalty;
 }
 
 // ---------------------------------------------------------------------------------------------
