@@ -133,8 +133,7 @@ function recommender(src: RecommendSource, queries: UserQueries, opts: Recommend
   // Never ask the ranker for more than the catalogue: its heap is sized by k.
   const k = Math.min(opts.k, numItems);
   const ranker = createRanker(numItems);
-  const untrained: number[] = [];
-  if (src.trainedItems) for (let i = 0; i < numItems; i++) if (src.trainedItems[i] !== 1) untrained.push(i);
+  const untrained = untrainedItems(src);
   const popularity = Float64Array.from(src.popularity);
   const seenOf = (u: number): Int32Array | undefined =>
     opts.excludeSeen && seen !== null && u >= 0 ? seen.items.subarray(seen.offsets[u], seen.offsets[u + 1]) : undefined;
@@ -150,7 +149,7 @@ function recommender(src: RecommendSource, queries: UserQueries, opts: Recommend
   return {
     k,
     numItems,
-    untrained: Int32Array.from(untrained),
+    scorer,
     settings,
     /** The warm users of queries[lo, hi), as the model's user indices. */
     warmOf(lo: number, hi: number): Int32Array {
@@ -192,7 +191,7 @@ function recommender(src: RecommendSource, queries: UserQueries, opts: Recommend
 /** Recommendations for `queries`, one block of users at a time, in query order. */
 export function* recommendBlocks(src: RecommendSource, queries: UserQueries, opts: RecommendOptions): Generator<UserRecommendations[]> {
   const rec = recommender(src, queries, opts);
-  const plan = planForScorer(userScoring(src).scorer, { numItems: rec.numItems, maxUsers: rec.settings.userBlock, budgetBytes: opts.budgetBytes });
+  const plan = planForScorer(rec.scorer, { numItems: rec.numItems, maxUsers: rec.settings.userBlock, budgetBytes: opts.budgetBytes });
   const pacer = createBlockPacer(plan);
   const local = rec.localScorer();
   try {
@@ -213,9 +212,14 @@ export function* recommendBlocks(src: RecommendSource, queries: UserQueries, opt
 
 /** What a pool for recommendBlocksParallel shares with its workers (RankPoolOptions.topK). */
 export function recommendPoolInputs(src: RecommendSource): { seen: UserItemSets | null; never: Int32Array; histories: UserSequences | null } {
-  const never: number[] = [];
-  if (src.trainedItems) for (let i = 0; i < src.model.shape.items; i++) if (src.trainedItems[i] !== 1) never.push(i);
-  return { seen: src.seen, never: Int32Array.from(never), histories: src.histories ?? null };
+  return { seen: src.seen, never: untrainedItems(src), histories: src.histories ?? null };
+}
+
+/** Items no training row touched (the model never learnt them): never served by the model. */
+function untrainedItems(src: RecommendSource): Int32Array {
+  const out: number[] = [];
+  if (src.trainedItems) for (let i = 0; i < src.model.shape.items; i++) if (src.trainedItems[i] !== 1) out.push(i);
+  return Int32Array.from(out);
 }
 
 /** Users a threaded job holds at most: a block the writer gets at once, and the progress step. */
