@@ -8,6 +8,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { DataError, describeValue } from '../util/errors.js';
 import { pathExists } from './atomic.js';
+import { readModelFiles } from './model-files.js';
 import type { EpochRecord, RunJson } from './checkpoint.js';
 
 export const CHECKPOINT_FORMAT_VERSION = 1;
@@ -151,3 +152,15 @@ export async function weightsSha256(modelDir: string): Promise<string> {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+
+/**
+ * Checks CKPT's `model/` as every reader of it will load it (model-files.ts readModelFiles):
+ * model.json parses, the weights hold exactly the bytes its manifest describes, are finite, and
+ * their sha256 matches what model.json and run.json record. A DataError names the file at fault;
+ * `unverified` is told when neither records a hash (a checkpoint from an older rec). Returns the
+ * weights' sha256.
+ */
+export async function verifyCheckpointModel(ckpt: string, run: Pick<RunJson, 'status' | 'weights_sha256'>, unverified?: (path: string) => void): Promise<string> {
+  const expected = run.status === 'running' ? null : (run.weights_sha256?.['model/weights.bin'] ?? null);
+  return (await readModelFiles(join(ckpt, 'model'), { expected, unverified })).sha256;
+}

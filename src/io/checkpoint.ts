@@ -23,6 +23,7 @@ export { findCompleteDir, modelWeightsSha256, weightsSha256 } from './checkpoint
 import { TB_DIR } from './tensorboard.js';
 import { ensureDir, pathExists, removeStaleTemps, stageDir, tempNameBeside, writeFileAtomic, writeJsonAtomic } from './atomic.js';
 import { acquireLock, type FolderLock } from './lock.js';
+import { findPromoted, PROMOTED_MARKER, promotedRefusal } from './promoted.js';
 import { inspectOutputDir, isRecTemp, outputFsError, type OutputKind, type OutputDirState, refuseOutputDir } from './output-dir.js';
 import { fileLoadHandler, fileSaveHandler, loadTensors, readModelJson, saveTensors, type WeightsCheck } from './tfjs-files.js';
 
@@ -365,8 +366,8 @@ export async function readTrainedRows(ckpt: string): Promise<TrainedRows | null>
   return { users: unpackBits(json.users, path, 'users'), items: unpackBits(json.items, path, 'items') };
 }
 
-/** What `rec train` writes into a checkpoint, besides rec's temporaries (eval adds eval-*.json and negatives). */
-const CHECKPOINT_ENTRIES = new Set(['config.yaml', 'run.json', 'vocab', 'model', 'last', 'metrics.jsonl', 'best.json', 'data', CHECKPOINT_README, TB_DIR]);
+/** What rec writes into a checkpoint, besides its temporaries (eval adds eval-*.json and negatives, promote promoted.json). */
+const CHECKPOINT_ENTRIES = new Set(['config.yaml', 'run.json', 'vocab', 'model', 'last', 'metrics.jsonl', 'best.json', 'data', CHECKPOINT_README, TB_DIR, PROMOTED_MARKER]);
 
 export const CHECKPOINT_KIND: OutputKind = {
   noun: 'checkpoint',
@@ -396,6 +397,7 @@ export interface OpenCheckpointOptions {
  * checkpoint's own files go first, so a new model never sits beside another model's evaluations.
  */
 export async function openCheckpointForTrain(dir: string, opts: OpenCheckpointOptions): Promise<CheckpointSession> {
+  await refuseProduction(dir);
   const before = await inspectOutputDir(dir, CHECKPOINT_KIND);
   if (opts.resume && (before.kind === 'absent' || before.kind === 'empty')) {
     throw new UsageError(`--resume: ${dir} ${before.kind === 'absent' ? 'does not exist' : 'is empty'}; there is no run to continue. Start a new run without --resume.`);
@@ -419,6 +421,8 @@ export async function openCheckpointForTrain(dir: string, opts: OpenCheckpointOp
     if (created) await rmdir(dir).catch(() => undefined);
   };
   try {
+    // Checked again under the lock: rec promote marks a checkpoint while holding it.
+    await refuseProduction(dir);
     // Inspected again under the lock: another run may have written it since.
     const state = await inspectOutputDir(dir, CHECKPOINT_KIND);
     if (opts.resume && !(await pathExists(paths(dir).run))) {
@@ -439,6 +443,12 @@ export async function openCheckpointForTrain(dir: string, opts: OpenCheckpointOp
     throw error;
   }
   return { dir, release };
+}
+
+/** Exit 2 for a production link or a promoted checkpoint (promoted.ts), before anything is written. */
+async function refuseProduction(dir: string): Promise<void> {
+  const promoted = await findPromoted(dir);
+  if (promoted !== null) throw new UsageError(promotedRefusal(`rec train --out ${dir}`, promoted));
 }
 
 async function refuseCheckpointDir(dir: string, state: OutputDirState): Promise<UsageError> {

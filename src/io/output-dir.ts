@@ -7,6 +7,7 @@
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { DataError, UsageError } from '../util/errors.js';
+import { findPromoted, promotedRefusal } from './promoted.js';
 
 /** What a command writes into its folder, and how to recognise a folder it wrote. */
 export interface OutputKind {
@@ -96,10 +97,13 @@ export function outputFsError(path: string, error: unknown): Error {
 }
 
 /**
- * A file output (`rec synth --out FILE`): absent, or an existing file only with --force; a folder
- * or an unreachable path is refused before any work starts.
+ * A file output (`rec synth --out FILE`): absent, or an existing file only with --force; a folder,
+ * an unreachable path, or a path inside a promoted checkpoint (promoted.ts) is refused before any
+ * work starts.
  */
 export async function checkOutputFile(path: string, force: boolean, flag = '--out'): Promise<void> {
+  const promoted = await findPromoted(path);
+  if (promoted !== null) throw new UsageError(promotedRefusal(`${flag} ${path}`, promoted));
   let info;
   try {
     info = await stat(path);

@@ -10,9 +10,10 @@
 import { lstat, readlink, realpath, rename, rm, symlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { tempNameBeside } from '../io/atomic.js';
-import { UsageError } from '../util/errors.js';
+import { PRODUCTION_LINK as PRODUCTION } from '../io/promoted.js';
+import { DataError, UsageError } from '../util/errors.js';
 
-export const PRODUCTION = 'production';
+export { PRODUCTION };
 
 export interface Pointer {
   /** The link itself, DIR/production. */
@@ -66,16 +67,32 @@ export async function resolveCheckpointPath(path: string): Promise<{ path: strin
   }
 }
 
-/** Points DIR/production at `target` in one rename (see the file comment). */
+/** Exit 1 unless `link` resolves to `target` (a real path). */
+async function expectResolves(link: string, target: string, shown: string, after: string): Promise<void> {
+  const resolved = await realpath(link).catch(() => null);
+  if (resolved !== target) {
+    throw new DataError(`${shown} would point at ${resolved ?? `${await readlink(link).catch(() => '?')}, which does not exist`} instead of ${target}. ${after}`);
+  }
+}
+
+/**
+ * Points DIR/production at `target` (a real path) in one rename (see the file comment), and checks
+ * that the link resolves to it before and after the rename.
+ */
 export async function switchPointer(dir: string, target: string): Promise<void> {
-  const link = join(dir, PRODUCTION);
+  // A relative link is read from the folder it lies in, which is DIR's real path: when DIR is
+  // itself a link (nightly -> /disk2/nightly), a target relative to DIR as given points nowhere.
+  const realDir = await realpath(dir);
+  const link = join(realDir, PRODUCTION);
   const tmp = tempNameBeside(link);
-  const relativeTarget = relative(dir, target);
+  const relativeTarget = relative(realDir, target);
   await symlink(isAbsolute(relativeTarget) ? relativeTarget : relativeTarget || '.', tmp, 'dir');
   try {
+    await expectResolves(tmp, target, join(dir, PRODUCTION), 'Production is unchanged.');
     await rename(tmp, link);
   } catch (error) {
     await rm(tmp, { force: true });
     throw error;
   }
+  await expectResolves(join(dir, PRODUCTION), target, join(dir, PRODUCTION), 'Point it back with rec promote PREVIOUS --to DIR --force.');
 }

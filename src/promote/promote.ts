@@ -11,11 +11,14 @@
  */
 import { readdir, readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathExists, writeFileAtomic } from '../io/atomic.js';
-import { acquireLock } from '../io/lock.js';
-import { modelWeightsSha256, readRunJson } from '../io/checkpoint-read.js';
+import { pathExists, writeJsonAtomic } from '../io/atomic.js';
+import type { RunJson } from '../io/checkpoint.js';
+import { modelWeightsSha256, readJsonObject, readRunJson, verifyCheckpointModel } from '../io/checkpoint-read.js';
+import { acquireLock, type FolderLock } from '../io/lock.js';
+import { PROMOTED_MARKER } from '../io/promoted.js';
 import { QualityGateError, UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
+import { confirmIntent, historyPath, settleInterrupted, writeIntent } from './history.js';
 import { PRODUCTION, readPointer, switchPointer } from './pointer.js';
 
 export interface PromoteRequest {
@@ -34,8 +37,6 @@ export interface PromoteResult {
   /** The eval file that justified it; null for a first promotion, --force, or no change. */
   eval: string | null;
 }
-
-const HISTORY = 'promotions.jsonl';
 
 // io/checkpoint.ts has these too, but loads TF.js: promote needs only files.
 const paths = (ckpt: string) => ({ run: join(ckpt, 'run.json'), model: join(ckpt, 'model') });
@@ -80,7 +81,7 @@ async function readGateEvals(ckpt: string): Promise<GateEval[]> {
   return out;
 }
 
-async function checkCheckpoint(ckpt: string): Promise<void> {
+async function checkCheckpoint(ckpt: string): Promise<RunJson> {
   if (!(await pathExists(ckpt))) throw new UsageError(`rec promote: checkpoint ${ckpt} does not exist. Expected a folder written by rec train.`);
   const p = paths(ckpt);
   if (!(await pathExists(p.run)) || !(await pathExists(join(p.model, 'model.json')))) {
@@ -90,62 +91,107 @@ async function checkCheckpoint(ckpt: string): Promise<void> {
   if (!DONE.has(run.status)) {
     throw new UsageError(`rec promote: ${ckpt} has run status ${run.status}; only a completed run (completed or stopped_early) can go to production. Finish it with rec train --out ${ckpt} --resume.`);
   }
+  return run;
 }
 
 export async function runPromote(req: PromoteRequest, log: Pick<Logger, 'info' | 'warn'>): Promise<PromoteResult> {
-  await checkCheckpoint(req.checkpoint);
+  const run = await checkCheckpoint(req.checkpoint);
   const ckpt = await realpath(req.checkpoint);
   if (!(await pathExists(req.to))) throw new UsageError(`--to ${req.to} does not exist. Create the folder that holds the ${PRODUCTION} link first.`);
   // Held from reading the current production to the switch: two promotions cannot interleave.
   const lock = await acquireLock(req.to, 'rec promote', `--to ${req.to}`);
   try {
-    return await promoteLocked(req, ckpt, log);
+    return await promoteLocked(req, ckpt, run, log);
   } finally {
     await lock.release();
   }
 }
 
-async function promoteLocked(req: PromoteRequest, ckpt: string, log: Pick<Logger, 'info' | 'warn'>): Promise<PromoteResult> {
+async function promoteLocked(req: PromoteRequest, ckpt: string, run: RunJson, log: Pick<Logger, 'info' | 'warn'>): Promise<PromoteResult> {
   const pointer = await readPointer(req.to);
   const production = join(req.to, PRODUCTION);
+  const settled = await settleInterrupted(req.to, pointer?.target ?? null);
+  if (settled !== null) {
+    const now = settled.status === 'done' ? `${production} points at it: recorded as done` : `${production} still is ${settled.previous ?? 'absent'}: recorded as abandoned`;
+    log.warn(`${historyPath(req.to)}: the promotion of ${settled.checkpoint} was interrupted; ${now}`);
+  }
   if (pointer?.missing && !req.force) {
     throw new UsageError(`${production} points at ${pointer.missing}, which no longer exists, so there is no production to compare with. Restore that checkpoint, or replace the link with --force.`);
   }
-  const current = pointer?.target ? { target: pointer.target } : null;
-  const result: PromoteResult = { production, checkpoint: ckpt, previous: current?.target ?? null, changed: false, forced: req.force, eval: null };
-  if (current !== null && current.target === ckpt) {
+  const current = pointer?.target ?? null;
+  const result: PromoteResult = { production, checkpoint: ckpt, previous: current, changed: false, forced: req.force, eval: null };
+  if (current === ckpt) {
     log.info(`${production} already points at ${ckpt}: nothing to do`);
     return result;
   }
-  if (current !== null && !req.force) {
-    const [prodSha, mySha] = await Promise.all([modelWeightsSha256(current.target), modelWeightsSha256(ckpt)]);
-    const evals = await readGateEvals(ckpt);
-    const ok = evals.find((e) => e.passed && e.maxDrop && e.baselineSha === prodSha && (e.weightsSha === null || e.weightsSha === mySha));
-    if (ok === undefined) {
-      const seen = evals.map((e) => {
-        if (e.weightsSha !== null && e.weightsSha !== mySha) return `${e.file}: evaluated other weights (the checkpoint was retrained since)`;
-        if (e.baselineSha !== prodSha) return `${e.file}: baseline ${e.baselinePath ?? '?'} is not the current production (weights sha256 ${(e.baselineSha ?? '?').slice(0, 12)}…, production's ${prodSha.slice(0, 12)}…)`;
-        if (!e.passed) return `${e.file}: gate failed (${e.failed.join(', ') || 'no checks'})`;
-        return `${e.file}: no --max-drop check against the baseline`;
-      });
-      throw new QualityGateError(
-        `rec promote: ${ckpt} has no passing gate eval against the current production ${current.target}${seen.length > 0 ? `; found ${seen.join('; ')}` : ' (no eval file with --baseline in it)'}. Run rec eval ${req.checkpoint} --baseline ${production} --max-drop METRIC=V first, or pass --force. ${production} is unchanged.`,
-      );
-    }
-    result.eval = ok.file;
+  const lock = await lockCheckpoint(ckpt, log);
+  try {
+    await verifyCheckpointModel(ckpt, run, (path) => log.warn(`${path} has no recorded sha256 (a checkpoint from an older rec): only its size was checked against model.json`));
+    if (current !== null && !req.force) result.eval = await passingGate(req, ckpt, current, production);
+    if (lock !== null) await markPromoted(ckpt, production);
+  } finally {
+    await lock?.release();
   }
   if (current === null) log.info(`no ${production} yet: the first promotion needs only a completed run`);
-  if (req.force && current !== null) log.warn(`--force: promoting ${ckpt} without checking its gate against ${current.target}`);
+  if (req.force && current !== null) log.warn(`--force: promoting ${ckpt} without checking its gate against ${current}`);
   if (pointer?.missing) log.warn(`--force: replacing ${production}, which pointed at ${pointer.missing} (gone)`);
+  // Logged before the switch and confirmed after it: a kill in between leaves an intent that the
+  // link decides (history.ts), never a switch without a line.
+  const intent = await writeIntent(req.to, { at: new Date().toISOString(), checkpoint: ckpt, previous: current, forced: req.force, eval: result.eval });
+  await testHold('intent', log);
   await switchPointer(req.to, ckpt);
+  await testHold('switched', log);
+  await confirmIntent(req.to, intent);
   result.changed = true;
-  await appendHistory(req.to, { at: new Date().toISOString(), checkpoint: ckpt, previous: result.previous, forced: req.force, eval: result.eval });
   return result;
 }
 
-/** One JSON line per switch in DIR/promotions.jsonl, rewritten atomically: who was production when. */
-async function appendHistory(dir: string, entry: Record<string, unknown>): Promise<void> {
-  const path = join(dir, HISTORY);
-  const before = (await pathExists(path)) ? await readFile(path, 'utf8') : '';
-  await writeFileAtomic(path, `${before}${before === '' || before.endsWith('\n') ? '' : '\n'}${JSON.stringify(entry)}\n`);
+/** The eval file that lets CKPT replace `current`; exit 3 listing every eval file and why it does not count. */
+async function passingGate(req: PromoteRequest, ckpt: string, current: string, production: string): Promise<string> {
+  const [prodSha, mySha] = await Promise.all([modelWeightsSha256(current), modelWeightsSha256(ckpt)]);
+  const evals = await readGateEvals(ckpt);
+  const ok = evals.find((e) => e.passed && e.maxDrop && e.baselineSha === prodSha && (e.weightsSha === null || e.weightsSha === mySha));
+  if (ok !== undefined) return ok.file;
+  const seen = evals.map((e) => {
+    if (e.weightsSha !== null && e.weightsSha !== mySha) return `${e.file}: evaluated other weights (the checkpoint was retrained since)`;
+    if (e.baselineSha !== prodSha) return `${e.file}: baseline ${e.baselinePath ?? '?'} is not the current production (weights sha256 ${(e.baselineSha ?? '?').slice(0, 12)}…, production's ${prodSha.slice(0, 12)}…)`;
+    if (!e.passed) return `${e.file}: gate failed (${e.failed.join(', ') || 'no checks'})`;
+    return `${e.file}: no --max-drop check against the baseline`;
+  });
+  throw new QualityGateError(
+    `rec promote: ${ckpt} has no passing gate eval against the current production ${current}${seen.length > 0 ? `; found ${seen.join('; ')}` : ' (no eval file with --baseline in it)'}. Run rec eval ${req.checkpoint} --baseline ${production} --max-drop METRIC=V first, or pass --force. ${production} is unchanged.`,
+  );
+}
+
+/**
+ * CKPT's own lock, held while its model is verified and it is marked promoted (promoted.ts), so no
+ * rec train changes it in between; after the mark, rec train refuses to write into it. A
+ * checkpoint rec cannot write to (read-only) cannot be retrained either: null, with a warning, and
+ * it is promoted unmarked.
+ */
+async function lockCheckpoint(ckpt: string, log: Pick<Logger, 'warn'>): Promise<FolderLock | null> {
+  try {
+    return await acquireLock(ckpt, 'rec promote', `checkpoint ${ckpt}`);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    log.warn(`cannot lock or mark ${ckpt} (${error instanceof Error ? error.message : String(error)}): promoting it without ${PROMOTED_MARKER}`);
+    return null;
+  }
+}
+
+/** Adds this production link to CKPT's promoted.json (a checkpoint can be promoted again, or into several folders). */
+async function markPromoted(ckpt: string, production: string): Promise<void> {
+  const marker = join(ckpt, PROMOTED_MARKER);
+  const before = await readJsonObject(marker, 'the promotion marker').catch(() => ({}) as Record<string, unknown>);
+  const links: unknown[] = Array.isArray(before.promotions) ? before.promotions : [];
+  await writeJsonAtomic(marker, { promotions: [...links, { at: new Date().toISOString(), link: production }] });
+}
+
+/** Test-only (REC_TEST_PROMOTE_HOLD=STEP): stop after STEP until killed, so a kill test can strike between any two steps. */
+export const TEST_HOLD_ENV = 'REC_TEST_PROMOTE_HOLD';
+
+async function testHold(step: 'intent' | 'switched', log: Pick<Logger, 'warn'>): Promise<void> {
+  if (process.env[TEST_HOLD_ENV] !== step) return;
+  log.warn(`${TEST_HOLD_ENV}=${step}: holding until killed`);
+  await new Promise<never>(() => setInterval(() => undefined, 1000));
 }

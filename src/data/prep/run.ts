@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import type { PrepConfig } from '../../config/schema.js';
 import { removeStaleTemps, stableJson, stageDir, writeFileAtomic, type StagedDir } from '../../io/atomic.js';
 import { errorCode, inputsInside, inspectOutputDir, outputFsError, refuseOutputDir } from '../../io/output-dir.js';
+import { findPromoted, promotedRefusal } from '../../io/promoted.js';
 import { DataError, InterruptedError, RecError, UsageError } from '../../util/errors.js';
 import type { ProgressBar } from '../../util/progress.js';
 import type { RunIO } from '../../util/run-io.js';
@@ -168,6 +169,9 @@ async function planOutput(out: string, inputs: readonly string[], force: boolean
   if (dirname(out) === out) {
     throw new UsageError(`--out ${out} is the root of the file system. Expected a folder of its own for the dataset, e.g. --out ${join(out, 'data', 'dataset')}.`);
   }
+  // Replacing a production link with a dataset folder, or writing into a promoted checkpoint, breaks production.
+  const promoted = await findPromoted(out);
+  if (promoted !== null) throw new UsageError(promotedRefusal(`rec prep --out ${out}`, promoted));
   const state = await inspectOutputDir(out, DATASET_OUTPUT);
   if (state.kind === 'absent') return 'replace';
   for (const rel of await inputsInside(out, inputs)) {
