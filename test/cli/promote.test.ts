@@ -221,7 +221,7 @@ describe('promotions.jsonl: an intent before the switch, confirmed after it', ()
     const to = join(dir, 'kill-serving');
     mkdirSync(to);
     expect((await rec(['promote', ck, '--to', to])).code).toBe(0);
-    for (const [hold, from, next] of [['intent', ck, other], ['switched', other, ck], ['switched', ck, other], ['intent', other, ck]] as const) {
+    for (const [hold, from, next] of [['switched', ck, other], ['intent', other, ck], ['intent', ck, other], ['switched', other, ck]] as const) {
       expect(realpathSync(join(to, 'production'))).toBe(realpathSync(from));
       expect(await promoteKilled([next, '--to', to, '--force'], { hold })).toBe('killed');
       expect(realpathSync(join(to, 'production'))).toBe(realpathSync(hold === 'switched' ? next : from));
