@@ -8,7 +8,12 @@ reader sees the old checkpoint or the new one. It happens only when CKPT has a p
 against the current production, written by
   rec eval CKPT --baseline DIR/production --max-drop ndcg@10=0.01
 (the first promotion, with no production yet, needs only a completed run), or with --force.
-Refusals leave production unchanged: exit 3 without a passing gate, exit 2 for a bad CKPT or DIR.
+Before switching, CKPT's model is verified (model.json parses, weights.bin holds the bytes its
+manifest describes and the sha256 run.json records). DIR/promotions.jsonl gets a line before the
+switch ("status": "intent") that is confirmed after it ("done"). CKPT is marked promoted.json:
+rec train, prep and file --out never write into it afterwards.
+Refusals leave production unchanged: exit 3 without a passing gate, exit 1 for a damaged model,
+exit 2 for a bad CKPT or DIR.
 
 Examples:
   $ rec promote checkpoints/night-2024-06-02 --to serving

@@ -73,7 +73,7 @@ export function registerTrain(program: Command, runtime: Runtime): void {
     .option('-d, --data <dir|log>', 'dataset folder from rec prep, or a raw log (default: the bundled shop log)')
     .option('-o, --out <dir>', 'checkpoint folder (default checkpoints/<model>-<timestamp>)')
     .option('--resume', 'continue the run in --out from its last saved state')
-    .option('--force', "train into --out even when it holds a checkpoint or other files: the old checkpoint's own files are removed first, other files are kept")
+    .option('--force', "train into --out even when it holds a checkpoint or other files: the old checkpoint's own files are removed first, other files are kept (never a promoted checkpoint: see rec promote)")
     .addHelpText('after', EXAMPLES);
   addConfigOptions(cmd, 'train');
   addGlobalFlags(cmd).action(async (_opts, self: Command) => {
