@@ -169,7 +169,8 @@ async function planOutput(out: string, inputs: readonly string[], force: boolean
   if (dirname(out) === out) {
     throw new UsageError(`--out ${out} is the root of the file system. Expected a folder of its own for the dataset, e.g. --out ${join(out, 'data', 'dataset')}.`);
   }
-  // Replacing a production link with a dataset folder, or writing into a promoted checkpoint, breaks production.
+  // Checked again here, just before writing: replacing a production link with a dataset folder,
+  // or writing into a promoted checkpoint, breaks production.
   const promoted = await findPromoted(out);
   if (promoted !== null) throw new UsageError(promotedRefusal(`rec prep --out ${out}`, promoted));
   const state = await inspectOutputDir(out, DATASET_OUTPUT);
@@ -577,6 +578,8 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
 
   // 1. Settings (all usage errors before anything is read or written).
   if (req.inputs.length === 0) throw new UsageError('rec prep needs at least one log file. Expected: rec prep LOG... --out DIR.');
+  const promoted = await findPromoted(req.out);
+  if (promoted !== null) throw new UsageError(promotedRefusal(`rec prep --out ${req.out}`, promoted));
   const windowDays = req.windowDays ?? null;
   if (windowDays !== null && !(Number.isFinite(windowDays) && windowDays > 0)) {
     throw new UsageError(`--window ${windowDays} is invalid. Expected a positive number of days, e.g. --window 30 (or 36h).`);
