@@ -116,7 +116,8 @@ export async function listRuns(root: string, now: Date = new Date(), warn: (mess
       if (await stat(child).then((s) => s.isDirectory(), () => false)) subdirs.push(child);
     }
     if (subdirs.length === 0) {
-      if (depth > 0) rows.push(emptyRow(root, dir, 'invalid', 'not a rec checkpoint: no run.json, model/ or metrics.jsonl'));
+      const gone = !(await pathExists(dir));
+      if (depth > 0 || gone) rows.push(emptyRow(root, dir, 'invalid', gone ? VANISHED : 'not a rec checkpoint: no run.json, model/ or metrics.jsonl'));
       return;
     }
     for (const child of subdirs) await walk(child, depth + 1);

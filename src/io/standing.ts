@@ -114,8 +114,9 @@ export interface ProductionState {
 }
 
 // A history line without a status is a switch (rec promote before intent lines); one with a status
-// counts as done only when it says so, so an intent whose switch never happened is not a promotion.
-const DONE_STATUS = /^(confirm|done|ok|switch|complete|success|promoted)/i;
+// counts as done only when it says so (`done`), or, for an `intent` whose confirmation was lost,
+// when the next line's `previous` is its checkpoint; `abandoned` and unknown ones never count.
+const DONE_STATUS = /^(done|confirmed)$/i;
 
 async function readLink(dir: string, state: ProductionState): Promise<void> {
   const link = join(dir, PRODUCTION_LINK);
@@ -145,9 +146,9 @@ async function readHistory(dir: string, state: ProductionState): Promise<void> {
     state.notes.push(error.message);
     return;
   }
-  const lines = text.split('\n');
+  const parsed: { real: string; previous: string | null; status: string | null; entry: HistoryEntry }[] = [];
   let skipped = 0;
-  for (const line of lines) {
+  for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
     let v: unknown;
     try {
@@ -162,9 +163,13 @@ async function readHistory(dir: string, state: ProductionState): Promise<void> {
       continue;
     }
     const status = str(v.status);
-    const entry = { at, forced: typeof v.forced === 'boolean' ? v.forced : null, eval: str(v.eval), done: status === null || DONE_STATUS.test(status) };
+    const previous = str(v.previous);
     const real = await realpath(resolve(dir, ckpt)).catch(() => resolve(dir, ckpt));
-    state.history.set(real, [...(state.history.get(real) ?? []), entry]);
+    parsed.push({ real, previous: previous === null ? null : await realpath(resolve(dir, previous)).catch(() => resolve(dir, previous)), status, entry: { at, forced: typeof v.forced === 'boolean' ? v.forced : null, eval: str(v.eval), done: status === null || DONE_STATUS.test(status) } });
+  }
+  for (const [i, p] of parsed.entries()) {
+    if (p.status === 'intent' && parsed[i + 1]?.previous === p.real) p.entry.done = true;
+    state.history.set(p.real, [...(state.history.get(p.real) ?? []), p.entry]);
   }
   if (skipped > 0) state.notes.push(`${path}: ${skipped} line${skipped === 1 ? '' : 's'} without "checkpoint" and "at" skipped (torn or not written by rec promote)`);
 }
