@@ -27,7 +27,7 @@ export function registerRuns(program: Command, runtime: Runtime): void {
   const cmd = program
     .command('runs')
     .summary('a table of the checkpoints under a folder')
-    .description('List the checkpoints under DIR (default checkpoints/), searched recursively: model, dataset, epochs, status, best validation metric, eval results, parents, age and training time.')
+    .description('List the checkpoints under DIR (default checkpoints/), searched recursively: status, whether it is production, its last gate, model, dataset, epochs, best validation metric, eval results, parents, age and training time.')
     .argument('[dir]', 'folder of checkpoints', 'checkpoints')
     .option('--sort <key>', 'sort by a metric or column, best first (see below)')
     .option('--reverse', 'reverse the sort order (rows without the value stay last)')
