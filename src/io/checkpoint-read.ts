@@ -4,23 +4,52 @@
  * (`rec runs`) start without it. Each throws a DataError naming the file when it is corrupt.
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { DataError, describeValue } from '../util/errors.js';
 import { pathExists } from './atomic.js';
 import { readModelFiles } from './model-files.js';
+import { errorCode, fsErrorReason } from './output-dir.js';
 import type { EpochRecord, RunJson } from './checkpoint.js';
 
 export const CHECKPOINT_FORMAT_VERSION = 1;
 
+/**
+ * The text of a record file, or a DataError naming it: a folder, a pipe or a device where the file
+ * should be, or one that cannot be opened, is a damaged checkpoint, not a crash. Opened without
+ * blocking so a FIFO in its place cannot hang the reader (`rec runs` over a whole folder).
+ */
+export async function readRecordText(path: string, what: string): Promise<string> {
+  let handle;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    throw unreadable(path, what, error);
+  }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) {
+      throw new DataError(`Cannot read ${path} (${what}): it is ${info.isDirectory() ? 'a folder' : 'not a regular file'}. Expected a file written by rec; the checkpoint is damaged.`);
+    }
+    return await handle.readFile('utf8');
+  } catch (error) {
+    throw error instanceof DataError ? error : unreadable(path, what, error);
+  } finally {
+    await handle.close();
+  }
+}
+
+function unreadable(path: string, what: string, error: unknown): DataError {
+  const code = errorCode(error);
+  // fsErrorReason words ENOENT for an output path; here the file was there a moment ago.
+  const reason = code === 'ENOENT' ? 'it is missing (deleted or moved meanwhile?)' : fsErrorReason(code);
+  return new DataError(`Cannot read ${path} (${what}): ${reason ? `${reason} (${code})` : (code ?? String(error))}.`, { cause: error });
+}
+
 /** A JSON object from a checkpoint file, or a DataError naming the file and what is wrong with it. */
 export async function readJsonObject(path: string, what: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new DataError(`Cannot read ${path} (${what}): ${(error as NodeJS.ErrnoException).code ?? String(error)}.`, { cause: error });
-  }
+  const text = await readRecordText(path, what);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -40,7 +69,7 @@ export function corruptField(path: string, key: string, value: unknown, expected
 export async function readMetrics(ckpt: string): Promise<EpochRecord[]> {
   const p = join(ckpt, 'metrics.jsonl');
   if (!(await pathExists(p))) return [];
-  const text = await readFile(p, 'utf8');
+  const text = await readRecordText(p, 'the epoch records');
   const records: EpochRecord[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {

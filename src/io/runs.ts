@@ -1,18 +1,21 @@
 /**
  * Finds the checkpoints under a folder and reads each one's records (run.json, metrics.jsonl,
- * best.json, eval-*.json) for `rec runs`. A folder that is not a checkpoint, or is half-written,
- * or is being written by a live `rec train`, becomes a row with a status and a reason: one bad
- * folder never hides the others. Reads only small JSON records, never TF.js or the weights.
+ * best.json, eval-*.json) for `rec runs`, with its gate and promotion status (standing.ts). A
+ * folder that is not a checkpoint, or is half-written, damaged (a folder where a record file
+ * should be, an unreadable file), deleted while it is read, or being written by a live `rec
+ * train`, becomes a row with a status and a reason: one bad folder never hides the others.
+ * Reads only small JSON records, never TF.js or the weights.
  */
 import type { Stats } from 'node:fs';
-import { readdir, realpath, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
 import { RecError, UsageError } from '../util/errors.js';
 import { pathExists } from './atomic.js';
 import { readJsonObject, readMetrics, readRunJson } from './checkpoint-read.js';
 import type { RunJson } from './checkpoint.js';
 import { describeHolder, LOCK_NAME, liveLockHolder } from './lock.js';
 import { errorCode, fsErrorReason } from './output-dir.js';
+import { type GateSummary, gateOf, latestGate, markBaselines, type Promotion, promotionOf, readProduction } from './standing.js';
 
 /** run.json's statuses, plus what `rec runs` says of folders that are not (yet) a usable checkpoint. */
 export type RunStatus = RunJson['status'] | 'invalid' | 'incomplete';
@@ -24,6 +27,10 @@ export interface EvalSummary {
   protocol: string;
   metrics: Record<string, number>;
   created: string | null;
+  /** The manifest sha256 of the dataset it was evaluated on (a nightly evaluates each night on its own day). */
+  data_manifest_sha256: string | null;
+  /** The gate it checked (`--baseline/--max-drop/--fail-under`); null when none. */
+  gate: GateSummary | null;
 }
 
 export interface RunRow {
@@ -45,6 +52,12 @@ export interface RunRow {
   age_seconds: number | null;
   wall_seconds: number | null;
   train_seconds: number | null;
+  /** The most recent gate among the eval files; null when no eval checked one. */
+  gate: GateSummary | null;
+  /** Whether a `production` link points here, and when it was promoted (promotions.jsonl). */
+  promotion: Promotion;
+  /** When the folder is a link (`production`): the checkpoint it points at, by name when listed. */
+  link_to: string | null;
 }
 
 /** Entries whose presence makes a folder a checkpoint (complete or not) rather than a folder of them. */
@@ -56,7 +69,7 @@ const EVAL_FILE = /^eval-(.+)-([^-]+)\.json$/;
  * checkpoint (`model/`, `last/`, `data/`) are not searched; a folder without markers is searched,
  * and listed as `invalid` only when it has no subfolders (a leaf that should have been a run).
  */
-export async function listRuns(root: string, now: Date = new Date()): Promise<RunRow[]> {
+export async function listRuns(root: string, now: Date = new Date(), warn: (message: string) => void = () => {}): Promise<RunRow[]> {
   let info: Stats;
   try {
     info = await stat(root);
@@ -66,17 +79,20 @@ export async function listRuns(root: string, now: Date = new Date()): Promise<Ru
   }
   if (!info.isDirectory()) throw new UsageError(`rec runs: ${root} is a file. Expected a folder of checkpoints (default checkpoints/).`);
   const rows: RunRow[] = [];
+  // Folders of checkpoints, where `rec promote --to` keeps a production link; the root's parent too,
+  // so `rec runs NIGHTLY/checkpoints` still sees NIGHTLY/production.
+  const folders: string[] = [dirname(root)];
   const seen = new Set<string>();
   const walk = async (dir: string, depth: number): Promise<void> => {
     let names: string[];
     try {
       names = await readdir(dir);
     } catch (error) {
-      rows.push(emptyRow(root, dir, 'invalid', `cannot read the folder: ${errorCode(error) ?? String(error)}`));
+      rows.push(emptyRow(root, dir, 'invalid', `cannot read the folder: ${readReason(error)}`));
       return;
     }
     if (names.some((n) => MARKERS.has(n) || EVAL_FILE.test(n))) {
-      rows.push(await readRun(root, dir, now));
+      rows.push(await readRunOrReason(root, dir, now));
       return;
     }
     // A dataset folder (rec prep's manifest.json; a nightly state folder holds them beside its
@@ -84,9 +100,14 @@ export async function listRuns(root: string, now: Date = new Date()): Promise<Ru
     if (depth > 0 && names.includes('manifest.json')) return;
     // Only folders of checkpoints are remembered: a link back up the tree ends here, while a
     // link to a checkpoint (`production`) is still listed under its own name.
-    const real = await realpath(dir);
+    const real = await realpath(dir).catch(() => null);
+    if (real === null) {
+      rows.push(emptyRow(root, dir, 'invalid', `cannot read the folder: ${VANISHED}`));
+      return;
+    }
     if (seen.has(real)) return;
     seen.add(real);
+    folders.push(dir);
     const subdirs: string[] = [];
     for (const n of names.sort()) {
       if (n.startsWith('.')) continue;
@@ -95,13 +116,42 @@ export async function listRuns(root: string, now: Date = new Date()): Promise<Ru
       if (await stat(child).then((s) => s.isDirectory(), () => false)) subdirs.push(child);
     }
     if (subdirs.length === 0) {
-      if (depth > 0) rows.push(emptyRow(root, dir, 'invalid', 'not a rec checkpoint: no run.json, model/ or metrics.jsonl'));
+      const gone = !(await pathExists(dir));
+      if (depth > 0 || gone) rows.push(emptyRow(root, dir, 'invalid', gone ? VANISHED : 'not a rec checkpoint: no run.json, model/ or metrics.jsonl'));
       return;
     }
     for (const child of subdirs) await walk(child, depth + 1);
   };
   await walk(root, 0);
+  await addPromotions(root, rows, folders, warn);
   return rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+const VANISHED = 'it disappeared while rec runs read it (deleted or moved meanwhile?)';
+
+/** An fs error in words, for a row's reason. */
+function readReason(error: unknown): string {
+  const code = errorCode(error);
+  if (code === 'ENOENT') return VANISHED;
+  const reason = fsErrorReason(code);
+  return reason ? `${reason} (${code})` : (code ?? String(error));
+}
+
+/** Each row's promotion status, and where a row is a link (`production`) what it points at. */
+async function addPromotions(root: string, rows: RunRow[], folders: readonly string[], warn: (message: string) => void): Promise<void> {
+  const state = await readProduction(folders);
+  for (const note of state.notes) warn(note);
+  markBaselines(state, rows.flatMap((r) => r.evals.map((e) => e.gate)));
+  const rootReal = await realpath(root).catch(() => root);
+  for (const row of rows) {
+    const real = await realpath(row.path).catch(() => null);
+    row.promotion = promotionOf(state, real);
+    const isLink = await lstat(row.path).then((s) => s.isSymbolicLink(), () => false);
+    if (isLink && real !== null) {
+      const rel = relative(rootReal, real);
+      row.link_to = rel !== '' && !rel.startsWith('..') ? rel : real;
+    }
+  }
 }
 
 function emptyRow(root: string, dir: string, status: RunStatus, reason: string | null): RunRow {
@@ -121,13 +171,35 @@ function emptyRow(root: string, dir: string, status: RunStatus, reason: string |
     age_seconds: null,
     wall_seconds: null,
     train_seconds: null,
+    gate: null,
+    promotion: { production: false, links: [], promoted_at: null, forced: null, eval: null },
+    link_to: null,
   };
 }
 
-/** A RecError's message (a corrupt file, named); anything else is a bug and propagates. */
+/** A RecError's message (a corrupt file, named), or an fs error naming its path; anything else is a bug and propagates. */
 function problem(error: unknown): string {
   if (error instanceof RecError) return error.message;
+  if (errorCode(error) !== undefined) {
+    const path = (error as NodeJS.ErrnoException).path;
+    return `cannot read ${path ?? 'a file'}: ${readReason(error)}`;
+  }
   throw error;
+}
+
+/**
+ * The checkpoint's row, or an invalid row saying why it could not be read: a folder deleted or
+ * replaced while it is read must not stop the listing of the others.
+ */
+async function readRunOrReason(root: string, dir: string, now: Date): Promise<RunRow> {
+  try {
+    const row = await readRun(root, dir, now);
+    if (!(await pathExists(dir))) return emptyRow(root, dir, 'invalid', VANISHED);
+    return row;
+  } catch (error) {
+    const why = problem(error);
+    return emptyRow(root, dir, 'invalid', (await pathExists(dir)) ? why : VANISHED);
+  }
 }
 
 async function readRun(root: string, dir: string, now: Date): Promise<RunRow> {
@@ -167,6 +239,7 @@ async function readRun(root: string, dir: string, now: Date): Promise<RunRow> {
   }
   try {
     row.evals = await readEvals(dir);
+    row.gate = latestGate(row.evals.map((e) => e.gate));
   } catch (error) {
     problems.push(problem(error));
   }
@@ -212,7 +285,16 @@ async function readEvals(dir: string): Promise<EvalSummary[]> {
     const m = EVAL_FILE.exec(name);
     if (!m) continue;
     const e = await readJsonObject(join(dir, name), 'an eval result');
-    out.push({ file: name, split: typeof e.split === 'string' ? e.split : m[1], protocol: m[2], metrics: numbers(e.metrics), created: typeof e.created === 'string' ? e.created : null });
+    const data = typeof e.data === 'object' && e.data !== null ? (e.data as Record<string, unknown>) : {};
+    out.push({
+      file: name,
+      split: typeof e.split === 'string' ? e.split : m[1],
+      protocol: m[2],
+      metrics: numbers(e.metrics),
+      created: typeof e.created === 'string' ? e.created : null,
+      data_manifest_sha256: typeof data.manifest_sha256 === 'string' ? data.manifest_sha256 : null,
+      gate: gateOf(name, e),
+    });
   }
   return out;
 }

@@ -3,6 +3,7 @@
  * file opens offline, attaches to a ticket or a CI artifact, and needs no script at all. Pure: the
  * caller reads the checkpoints (read.ts) and writes the file (src/io).
  */
+import type { GateSummary, Promotion } from '../io/standing.js';
 import type { EpochPoint, ReportRun } from './read.js';
 import { escapeXml as esc, formatNumber, lineChartSvg, type ChartSeries } from './svg-chart.js';
 
@@ -14,6 +15,20 @@ export interface ReportMeta {
 /** Error metrics, losses and times: a smaller value is the better one (PRODUCT §2's gate rule). */
 export function lowerIsBetter(metric: string): boolean {
   return /^(rmse|mae|mse|loss|seconds|train seconds)$/.test(metric);
+}
+
+/**
+ * `bestIndexes` within each group of alike rows (same `groups[i]`): values measured on different
+ * data, splits, protocols or losses never compete. A null group takes part in no comparison.
+ */
+export function bestIndexesByGroup(values: readonly (number | null)[], groups: readonly (string | null)[], lower: boolean): Set<number> {
+  const out = new Set<number>();
+  for (const g of new Set(groups)) {
+    if (g === null) continue;
+    const members = values.map((v, i) => (groups[i] === g ? v : null));
+    for (const i of bestIndexes(members, lower)) out.add(i);
+  }
+  return out;
 }
 
 /** Indexes of the best finite value (all ties), or none when fewer than two values compete. */
@@ -29,7 +44,7 @@ body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color
 h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}h3{font-size:15px;margin-bottom:6px}
 table{border-collapse:collapse;font-size:12px;margin:6px 0 12px}th,td{border:1px solid #ddd;padding:3px 7px;text-align:right}
 th{background:#f5f5f5}td,th{white-space:nowrap}td.k,th.k,table.kv td{text-align:left;white-space:normal}.scroll{overflow-x:auto}
-td.best{background:#e6f4ea;font-weight:700}.note{color:#666;font-size:12px}.charts{display:flex;flex-wrap:wrap;gap:12px}
+td.best{background:#e6f4ea;font-weight:700}.note{color:#666;font-size:12px}.differ{color:#8a4b00}.charts{display:flex;flex-wrap:wrap;gap:12px}
 code{font-size:12px;background:#f5f5f5;padding:1px 4px}details{margin:6px 0}.src{color:#888}
 `;
 
@@ -66,44 +81,98 @@ function curves(runs: readonly ReportRun[], overlaid: boolean): string {
   return `<div class="charts">${charts.join('\n')}</div>`;
 }
 
-function comparison(runs: readonly ReportRun[]): string {
-  const out: string[] = ['<h2 id="comparison">Comparison</h2>', '<h3>Training curves, overlaid</h3>', curves(runs, true)];
-  const link = (r: ReportRun, i: number) => `<a href="#${anchor(i)}">${esc(r.label)}</a>`;
-  const trainCols: [string, (r: ReportRun) => number | null][] = [
-    ['epochs', (r) => r.epochs.length],
-    ['final loss', (r) => r.epochs.at(-1)?.loss ?? null],
-    ['train seconds', (r) => r.trainSeconds],
+type Column = readonly [string, (r: ReportRun) => number | null, string | null, ((r: ReportRun) => string)?];
+
+const shortSha = (sha: string | null): string => (sha === null ? '?' : sha.slice(0, 12));
+
+/** "A: a, b; B: c" for the rows of each distinct key, or null when all rows share one. */
+function groupsNote(runs: readonly ReportRun[], key: (r: ReportRun) => string): string | null {
+  const byKey = new Map<string, string[]>();
+  for (const r of runs) byKey.set(key(r), [...(byKey.get(key(r)) ?? []), r.label]);
+  if (byKey.size < 2) return null;
+  return [...byKey].map(([k, labels]) => `${esc(k)}: ${labels.map(esc).join(', ')}`).join('; ');
+}
+
+function trainingTable(runs: readonly ReportRun[], link: (r: ReportRun, i: number) => string): string {
+  const data = (r: ReportRun) => `dataset ${shortSha(r.datasetSha)}`;
+  const dataLoss = (r: ReportRun) => `${data(r)}, loss ${r.loss}`;
+  const cols: Column[] = [
+    ['epochs', (r) => r.epochs.length, null],
+    ['final loss', (r) => r.epochs.at(-1)?.loss ?? null, 'loss', dataLoss],
+    ['train seconds', (r) => r.trainSeconds, 'train seconds', data],
   ];
   const bestMetrics = [...new Set(runs.map((r) => r.best?.metric).filter((m): m is string => m !== undefined))].sort();
-  for (const m of bestMetrics) trainCols.push([`best valid ${m}`, (r) => (r.best?.metric === m ? r.best.value : null)]);
-  out.push('<h3>Training</h3>', metricTable(runs, link, trainCols.map(([h, f]) => [h, f, h === 'epochs' ? null : h.replace(/^best valid /, '').replace(/^final /, '')])));
-  const evalNames = [...new Set(runs.flatMap((r) => r.evals.map((e) => e.name)))].sort();
-  for (const n of evalNames) {
-    const metrics = [...new Set(runs.flatMap((r) => r.evals.filter((e) => e.name === n).flatMap((e) => Object.keys(e.metrics))))].sort();
-    const cols = metrics.map((m) => [m, (r: ReportRun) => r.evals.find((e) => e.name === n)?.metrics[m] ?? null, m] as const);
-    out.push(`<h3>Eval <code>${esc(n)}</code></h3>`, metricTable(runs, link, cols));
-  }
-  out.push('<p class="note">Best per column in bold on green (lower is better for rmse, mae, loss and seconds).</p>');
+  for (const m of bestMetrics) cols.push([`best valid ${m}`, (r) => (r.best?.metric === m ? r.best.value : null), m, data]);
+  const out = [metricTable(runs, link, cols, [['dataset', (r) => shortSha(r.datasetSha)], ['loss', (r) => r.loss]])];
+  const datasets = groupsNote(runs, data);
+  if (datasets !== null) out.push(`<p class="note differ">Trained on different datasets (${datasets}): validation metrics and times are marked ★ only among checkpoints of the same dataset.</p>`);
+  const losses = groupsNote(runs, dataLoss);
+  if (losses !== null) out.push(`<p class="note differ">Final losses of different loss functions or datasets do not compare (${losses}): marked ★ only within each.</p>`);
   return out.join('\n');
 }
 
-/** `cols`: header, value, and the metric name that decides the direction (null: not compared). */
+function evalTable(runs: readonly ReportRun[], link: (r: ReportRun, i: number) => string, name: string): string {
+  const like = (r: ReportRun) => r.evals.find((e) => e.name === name)?.like ?? null;
+  const metrics = [...new Set(runs.flatMap((r) => r.evals.filter((e) => e.name === name).flatMap((e) => Object.keys(e.metrics))))].sort();
+  const cols: Column[] = metrics.map((m) => [m, (r: ReportRun) => r.evals.find((e) => e.name === name)?.metrics[m] ?? null, m, (r: ReportRun) => like(r) ?? '']);
+  const evaluated = runs.filter((r) => like(r) !== null);
+  const differ = groupsNote(evaluated, (r) => like(r) ?? '');
+  const out = [metricTable(runs, link, cols, differ === null ? [] : [['evaluated on', (r) => like(r) ?? '—']])];
+  if (differ !== null) out.push(`<p class="note differ">Not measured on the same thing (${differ}): each value is marked ★ only among the checkpoints evaluated alike.</p>`);
+  return out.join('\n');
+}
+
+/** A gate in words: pass/FAIL, against which baseline, the failed checks. */
+export function gateText(g: GateSummary | null): string {
+  if (g === null) return 'no gated eval';
+  const now = g.baseline_is_production === null ? '' : g.baseline_is_production ? ', the current production' : ', not the current production';
+  const against = g.baseline === null ? ' (floors only, no baseline)' : ` vs ${g.baseline}${g.baseline_pointer ? ` (as ${g.baseline_pointer}${now})` : now ? ` (${now.slice(2)})` : ''}`;
+  const checks = g.passed ? g.checks : g.failed;
+  return `${g.passed ? 'pass' : 'FAIL'}${against}${checks.length ? `: ${checks.join('; ')}` : ''} [${g.file}${g.created ? `, ${g.created}` : ''}]`;
+}
+
+export function promotionText(p: Promotion | null): string {
+  if (p === null) return 'no production link found next to it';
+  const how = p.promoted_at === null ? '' : ` ${p.production ? 'since' : 'on'} ${p.promoted_at}${p.forced ? ' (--force)' : p.eval ? ` (gate ${p.eval})` : ''}`;
+  if (p.production) return `production${how} (${p.links.join(', ')})`;
+  return p.promoted_at === null ? 'not production' : `was production: promoted${how}`;
+}
+
+function comparison(runs: readonly ReportRun[]): string {
+  const out: string[] = ['<h2 id="comparison">Comparison</h2>', '<h3>Training curves, overlaid</h3>', curves(runs, true)];
+  const link = (r: ReportRun, i: number) => `<a href="#${anchor(i)}">${esc(r.label)}</a>`;
+  out.push('<h3>Gate and production</h3>', table(['checkpoint', 'gate', 'production'], runs.map((r, i) => [link(r, i), `<td class="k">${esc(gateText(r.gate))}</td>`, `<td class="k">${esc(promotionText(r.promotion))}</td>`])));
+  out.push('<h3>Training</h3>', trainingTable(runs, link));
+  const evalNames = [...new Set(runs.flatMap((r) => r.evals.map((e) => e.name)))].sort();
+  for (const n of evalNames) out.push(`<h3>Eval <code>${esc(n)}</code></h3>`, evalTable(runs, link, n));
+  out.push('<p class="note">Best per column in bold on green (lower is better for rmse, mae, loss and seconds), among checkpoints trained or evaluated alike only.</p>');
+  return out.join('\n');
+}
+
+/**
+ * `cols`: header, value, the metric name that decides the direction (null: not compared) and the
+ * group of alike rows a value competes in; `info`: text columns shown after the checkpoint.
+ */
 function metricTable(
   runs: readonly ReportRun[],
   link: (r: ReportRun, i: number) => string,
-  cols: readonly (readonly [string, (r: ReportRun) => number | null, string | null])[],
+  cols: readonly Column[],
+  info: readonly (readonly [string, (r: ReportRun) => string])[] = [],
 ): string {
   const values = cols.map(([, f]) => runs.map(f));
-  const best = cols.map(([, , metric], c) => (metric === null ? new Set<number>() : bestIndexes(values[c], lowerIsBetter(metric))));
+  const best = cols.map(([, , metric, group], c) =>
+    metric === null ? new Set<number>() : bestIndexesByGroup(values[c], runs.map((r) => (group ? group(r) : '')), lowerIsBetter(metric)),
+  );
   const rows = runs.map((r, i) => [
     link(r, i),
+    ...info.map(([, f]) => `<td class="k">${esc(f(r))}</td>`),
     ...cols.map((_, c) => {
       const v = values[c][i];
       const text = v === null ? '—' : formatNumber(v);
       return best[c].has(i) ? `<td class="best" title="best">${text} ★</td>` : `<td>${text}</td>`;
     }),
   ]);
-  return table(['checkpoint', ...cols.map(([h]) => esc(h))], rows);
+  return table(['checkpoint', ...info.map(([h]) => esc(h)), ...cols.map(([h]) => esc(h))], rows);
 }
 
 function runSection(r: ReportRun, i: number, all: readonly ReportRun[]): string {
@@ -118,6 +187,9 @@ function runSection(r: ReportRun, i: number, all: readonly ReportRun[]): string 
     ['started', r.started ?? '—'],
     ['train seconds', r.trainSeconds === null ? '—' : formatNumber(r.trainSeconds)],
     ['best validation', r.best ? `${r.best.metric} ${formatNumber(r.best.value)} at epoch ${r.best.epoch}` : '—'],
+    ['gate', gateText(r.gate)],
+    ['production', promotionText(r.promotion)],
+    ['dataset', r.datasetSha === null ? '—' : `manifest sha256 ${r.datasetSha}`],
     ['versions', Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')],
     ['command', `rec ${r.argv.join(' ')}`],
   ];
@@ -163,7 +235,7 @@ function runSection(r: ReportRun, i: number, all: readonly ReportRun[]): string 
   if (r.evals.length === 0) out.push('<p class="note">not evaluated yet (run <code>rec eval</code>)</p>');
   for (const e of r.evals) {
     const keys = Object.keys(e.metrics).sort();
-    out.push(`<p class="note">split <b>${esc(e.split)}</b>, protocol <b>${esc(e.protocol)}</b>${e.usersEvaluated === null ? '' : `, ${e.usersEvaluated} users`}</p>`);
+    out.push(`<p class="note">split <b>${esc(e.split)}</b>, protocol <b>${esc(e.protocol)}</b>${e.usersEvaluated === null ? '' : `, ${e.usersEvaluated} users`}, dataset ${esc(shortSha(e.dataSha))}${e.gate ? `; gate ${esc(gateText(e.gate))}` : ''}</p>`);
     out.push(table(keys.map(esc), [keys.map((k) => `<td>${formatNumber(e.metrics[k])}</td>`)], false));
   }
   return out.join('\n');

@@ -4,11 +4,13 @@
  * TF.js at import, and a report must not pay for an engine it never uses. Only the fields the report shows are checked; a missing optional file
  * (no eval yet, a dataset folder moved away) becomes a note on the page, not an error.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { pathExists } from '../io/atomic.js';
-import { readMetrics } from '../io/checkpoint-read.js';
-import { DataError, describeValue, UsageError } from '../util/errors.js';
+import { readMetrics, readRecordText } from '../io/checkpoint-read.js';
+import { errorCode, fsErrorReason } from '../io/output-dir.js';
+import { type GateSummary, gateOf, latestGate, type Promotion } from '../io/standing.js';
+import { DataError, describeValue, RecError, UsageError } from '../util/errors.js';
 
 export interface EpochPoint {
   epoch: number;
@@ -25,6 +27,15 @@ export interface EvalResult {
   protocol: string;
   metrics: Record<string, number>;
   usersEvaluated: number | null;
+  /**
+   * What makes two results comparable: the evaluated dataset's manifest sha256, the split, the
+   * protocol (its size, candidates file, and for sampled negatives the seed) and the relevance
+   * threshold. Results with different keys were measured on different things.
+   */
+  like: string;
+  /** The evaluated dataset's manifest sha256 (a nightly evaluates each night on its own day). */
+  dataSha: string | null;
+  gate: GateSummary | null;
 }
 
 export interface DataSummary {
@@ -62,6 +73,12 @@ export interface ReportRun {
   /** Dotted config key → [value as text, source]. */
   config: [string, string, string][];
   datasetPath: string | null;
+  /** The training dataset's manifest sha256 (run.json): validation metrics compare only within one. */
+  datasetSha: string | null;
+  /** The most recent gated eval (`rec eval --baseline/--max-drop/--fail-under`); null when none. */
+  gate: GateSummary | null;
+  /** Whether a `production` link (rec promote) points here, and when it was promoted; filled by report.ts. */
+  promotion: Promotion | null;
   data: DataSummary | null;
   /** Why `data` is null (the folder is gone, its manifest unreadable). */
   dataNote: string | null;
@@ -78,12 +95,8 @@ function isObject(v: unknown): v is Json {
 }
 
 async function readJson(path: string, what: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new DataError(`Cannot read ${path} (${what}): ${(error as NodeJS.ErrnoException).code ?? String(error)}.`, { cause: error });
-  }
+  // A folder, a pipe or an unreadable file in place of the record: a DataError naming it, never a hang.
+  const text = await readRecordText(path, what);
   try {
     return JSON.parse(text);
   } catch (error) {
@@ -117,19 +130,43 @@ export async function readEpochs(ckpt: string): Promise<EpochPoint[]> {
   return records.map((r) => ({ epoch: r.epoch, loss: r.loss, seconds: num(r.seconds), examplesPerS: num(r.examples_per_s), valid: numbers(r.valid) }));
 }
 
+/** The checkpoint's entries; a DataError naming it when it vanished or cannot be listed. */
+async function listFolder(ckpt: string): Promise<string[]> {
+  try {
+    return await readdir(ckpt);
+  } catch (error) {
+    const code = errorCode(error);
+    const why = code === 'ENOENT' ? 'it is missing (deleted or moved meanwhile?)' : (fsErrorReason(code) ?? String(error));
+    throw new DataError(`Cannot read the checkpoint folder ${ckpt}: ${why}${code ? ` (${code})` : ''}.`, { cause: error });
+  }
+}
+
+/** What a result must share with another to be compared with it (EvalResult.like), in words. */
+function likeKey(v: Json, dataSha: string | null): string {
+  const p = isObject(v.protocol) ? v.protocol : {};
+  const extra = Object.keys(p).filter((k) => k !== 'name').sort().map((k) => ` ${k} ${typeof p[k] === 'string' ? (p[k] as string) : JSON.stringify(p[k])}`).join('');
+  const seed = p.name === 'sampled' ? `, negatives seed ${String(num(v.seed))}` : '';
+  const threshold = num(v.relevance_threshold);
+  return `dataset ${dataSha === null ? '?' : dataSha.slice(0, 12)}, split ${str(v.split) ?? '?'}, protocol ${str(p.name) ?? '?'}${extra}${seed}${threshold === null ? '' : `, relevance threshold ${threshold}`}`;
+}
+
 export async function readEvals(ckpt: string): Promise<EvalResult[]> {
-  const names = (await readdir(ckpt)).filter((n) => /^eval-.+\.json$/.test(n)).sort();
+  const names = (await listFolder(ckpt)).filter((n) => /^eval-.+\.json$/.test(n)).sort();
   const out: EvalResult[] = [];
   for (const n of names) {
     const v = await readJson(join(ckpt, n), 'an eval result');
     if (!isObject(v) || !isObject(v.metrics)) throw new DataError(`${join(ckpt, n)} has no "metrics" object (received ${describeValue(v)}). Expected a file written by rec eval.`);
     const protocol = isObject(v.protocol) ? (str(v.protocol.name) ?? '?') + (num(v.protocol.n) !== null ? `:${String(v.protocol.n)}` : '') : '?';
+    const dataSha = isObject(v.data) ? str(v.data.manifest_sha256) : null;
     out.push({
       name: n.slice('eval-'.length, -'.json'.length),
       split: str(v.split) ?? '?',
       protocol,
       metrics: numbers(v.metrics),
       usersEvaluated: isObject(v.users) ? num(v.users.evaluated) : null,
+      like: likeKey(v, dataSha),
+      dataSha,
+      gate: gateOf(n, v),
     });
   }
   return out;
@@ -146,7 +183,14 @@ async function readBest(ckpt: string): Promise<ReportRun['best']> {
 async function readData(datasetPath: string): Promise<{ data: DataSummary | null; note: string | null }> {
   const p = join(datasetPath, 'manifest.json');
   if (!(await pathExists(p))) return { data: null, note: `dataset folder not reachable here (${p} is missing)` };
-  const m = await readJson(p, 'the dataset manifest');
+  let m: unknown;
+  try {
+    m = await readJson(p, 'the dataset manifest');
+  } catch (error) {
+    // The dataset lives outside the checkpoint (moved, shared, replaced): like a missing one, a note.
+    if (error instanceof RecError) return { data: null, note: error.message.replace(/\.$/, '') };
+    throw error;
+  }
   if (!isObject(m)) return { data: null, note: `${p} is not a JSON object` };
   return { data: { path: datasetPath, rows: numbers(m.rows), rejectedByReason: numbers(m.rejected_by_reason), users: num(m.users), items: num(m.items) }, note: null };
 }
@@ -174,6 +218,7 @@ export async function readReportRun(ckpt: string): Promise<ReportRun> {
   const versions: Record<string, string> = {};
   if (isObject(run.versions)) for (const [k, v] of Object.entries(run.versions)) if (typeof v === 'string') versions[k] = v;
   const parents = Array.isArray(run.parents) ? await Promise.all(run.parents.filter(isObject).map((p) => readParent(p, ckpt))) : [];
+  const evals = await readEvals(ckpt);
   return {
     path: ckpt,
     label: basename(ckpt),
@@ -189,11 +234,14 @@ export async function readReportRun(ckpt: string): Promise<ReportRun> {
     versions,
     config: flattenConfig(run.config, isObject(run.config_sources) ? run.config_sources : {}),
     datasetPath,
+    datasetSha: isObject(run.dataset) ? str(run.dataset.manifest_sha256) : null,
+    gate: latestGate(evals.map((e) => e.gate)),
+    promotion: null,
     data,
     dataNote: note,
     epochs: await readEpochs(ckpt),
     best: await readBest(ckpt),
-    evals: await readEvals(ckpt),
+    evals,
     parents,
   };
 }

@@ -4,9 +4,11 @@
  * checkpoint: a file `rec train` does not own would make the folder "foreign" under PRODUCT §2's
  * rule (CHECKPOINT_KIND), and `--resume` into it would then be refused.
  */
+import { realpath } from 'node:fs/promises';
 import { writeFileAtomic } from '../io/atomic.js';
 import { checkOutputFile } from '../io/output-dir.js';
-import { UsageError } from '../util/errors.js';
+import { markBaselines, promotionFoldersOf, promotionOf, readProduction } from '../io/standing.js';
+import { DataError, UsageError } from '../util/errors.js';
 import type { RunIO } from '../util/run-io.js';
 import { REC_VERSION } from '../util/version.js';
 import { renderReport } from './html.js';
@@ -35,17 +37,40 @@ function distinctLabels(runs: ReportRun[]): void {
   for (const r of runs) if ((counts.get(r.label) ?? 0) > 1) r.label = r.path;
 }
 
+/**
+ * One checkpoint's records. A damaged one (a corrupt or unreadable record, a folder where a file
+ * should be) stops the report, naming the file: a comparison silently missing a checkpoint the
+ * user listed would star a "best" among the others (README, `rec report`).
+ */
+async function readOne(ckpt: string, i: number, n: number): Promise<ReportRun> {
+  try {
+    return await readReportRun(ckpt);
+  } catch (error) {
+    if (!(error instanceof DataError) || n === 1) throw error;
+    throw new DataError(`${error.message.replace(/\.$/, '')} (checkpoint ${i + 1} of ${n}, ${ckpt}). No report was written; repair it, or leave it out of the command to report the others.`, { cause: error });
+  }
+}
+
+/** Whether a `production` link next to each checkpoint (DIR/CKPT or DIR/checkpoints/CKPT) points at it. */
+async function addPromotions(runs: ReportRun[], warn: (message: string) => void): Promise<void> {
+  const state = await readProduction(runs.flatMap((r) => promotionFoldersOf(r.path)));
+  for (const note of state.notes) warn(note);
+  markBaselines(state, runs.flatMap((r) => r.evals.map((e) => e.gate)));
+  for (const r of runs) r.promotion = promotionOf(state, await realpath(r.path).catch(() => null));
+}
+
 export async function runReport(opts: ReportOptions, io: RunIO): Promise<ReportResult> {
   if (opts.checkpoints.length === 0) throw new UsageError('rec report needs at least one checkpoint folder. Received none. Example: rec report checkpoints/mf --out report.html');
   const unique = [...new Set(opts.checkpoints)];
   if (unique.length !== opts.checkpoints.length) throw new UsageError(`rec report received the same checkpoint twice (${opts.checkpoints.filter((c, i) => opts.checkpoints.indexOf(c) !== i).join(', ')}). Expected each folder once.`);
   await checkOutputFile(opts.out, opts.force);
   const runs: ReportRun[] = [];
-  for (const ckpt of opts.checkpoints) {
-    const run = await readReportRun(ckpt);
+  for (const [i, ckpt] of opts.checkpoints.entries()) {
+    const run = await readOne(ckpt, i, opts.checkpoints.length);
     if (run.dataNote) io.log.warn(`${ckpt}: ${run.dataNote}; the report has no data summary for it.`);
     runs.push(run);
   }
+  await addPromotions(runs, (message) => io.log.warn(message));
   distinctLabels(runs);
   const html = renderReport(runs, { generated: (opts.now ?? new Date()).toISOString(), recVersion: REC_VERSION });
   await writeFileAtomic(opts.out, html);

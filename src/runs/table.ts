@@ -110,13 +110,38 @@ function shortPath(path: string): string {
   return parts.length <= 2 ? path : `…/${parts.slice(-2).join('/')}`;
 }
 
-const HEADERS = ['RUN', 'STATUS', 'MODEL', 'DATASET', 'EPOCHS', 'BEST VALID', 'EVAL', 'PARENT', 'AGE', 'TRAIN S'];
+/** An ISO time to the minute, in UTC as written (`2026-06-02 03:15`); anything else as it is. */
+function minute(iso: string): string {
+  return /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(iso) ? `${iso.slice(0, 10)} ${iso.slice(11, 16)}` : iso;
+}
+
+/** Whether production points here (since when), was promoted once, or (for the link itself) where it points. */
+export function productionCell(row: RunRow): string {
+  if (row.link_to !== null && row.promotion.production) return `→ ${row.link_to}`;
+  const p = row.promotion;
+  const when = p.promoted_at === null ? '' : ` ${p.production ? 'since' : 'on'} ${minute(p.promoted_at)}${p.forced ? ' (forced)' : ''}`;
+  if (p.production) return `yes${when}`;
+  return p.promoted_at === null ? '-' : `was${when}`;
+}
+
+/** The last gate: passed or failed, against which baseline, and the first failed check. */
+export function gateCell(row: RunRow): string {
+  const g = row.gate;
+  if (g === null) return '-';
+  const now = g.baseline_is_production === null ? '' : g.baseline_is_production ? ' (production)' : ' (not production now)';
+  const against = g.baseline === null ? ' (floors only)' : ` vs ${shortPath(g.baseline)}${now}`;
+  return g.passed ? `pass${against}` : `FAIL${against}: ${g.failed[0] ?? 'no check passed'}${g.failed.length > 1 ? ` (+${g.failed.length - 1})` : ''}`;
+}
+
+const HEADERS = ['RUN', 'STATUS', 'PRODUCTION', 'GATE', 'MODEL', 'DATASET', 'EPOCHS', 'BEST VALID', 'EVAL', 'PARENT', 'AGE', 'TRAIN S'];
 
 export function tableCells(row: RunRow): string[] {
   const evals = row.evals.map((e) => `${e.split}/${e.protocol} ${headline(e.metrics)}`.trim()).join('; ');
   return [
     row.name,
     row.status,
+    productionCell(row),
+    gateCell(row),
     row.model ?? '-',
     row.dataset ? `${shortPath(row.dataset.path)}@${row.dataset.manifest_short}` : '-',
     row.epochs === null ? '-' : String(row.epochs),

@@ -1,4 +1,4 @@
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO, rec, tempDir } from './helpers.js';
@@ -57,6 +57,39 @@ describe('rec report', () => {
     const f = await rec(['report', a, '--out', target, '--force']);
     expect(f.code).toBe(0);
     expect(statSync(target).size).toBeGreaterThan(1000);
+  });
+
+  it('a damaged checkpoint (a folder where metrics.jsonl should be) fails the report naming the file and which checkpoint (exit 1); nothing written', async () => {
+    const bad = join(dir, 'damaged');
+    cpSync(a, bad, { recursive: true });
+    rmSync(join(bad, 'metrics.jsonl'));
+    mkdirSync(join(bad, 'metrics.jsonl'));
+    const target = join(dir, 'damaged.html');
+    let r = await rec(['report', a, bad, '--out', target]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).not.toMatch(/unexpected failure|EISDIR/);
+    expect(r.stderr).toMatch(/Cannot read .*damaged[/\\]metrics\.jsonl \(the epoch records\): it is a folder.*\(checkpoint 2 of 2, .*damaged\)\. No report was written; repair it, or leave it out/);
+    expect(existsSync(target)).toBe(false);
+    r = await rec(['report', bad, '--out', target]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/Cannot read .*damaged[/\\]metrics\.jsonl \(the epoch records\): it is a folder/);
+    expect(existsSync(target)).toBe(false);
+  });
+
+  it('shows the gate and which checkpoint production points at', async () => {
+    const nightly = join(dir, 'nightly');
+    mkdirSync(nightly);
+    let r = await rec(['promote', a, '--to', nightly]);
+    expect(r.code, r.stderr).toBe(0);
+    // b's gate against production is in its eval file; given as nightly/production, a is found to be production.
+    r = await rec(['eval', b, '--baseline', join(nightly, 'production'), '--max-drop', 'ndcg@10=100%', '-q']);
+    expect(r.code, r.stderr).toBe(0);
+    const target = join(nightly, 'r.html');
+    r = await rec(['report', join(nightly, 'production'), b, '--out', target]);
+    expect(r.code, r.stderr).toBe(0);
+    const html = readFileSync(target, 'utf8');
+    expect(html).toMatch(/<td class="k">production<\/td><td>production since \d{4}-\d\d-\d\dT[\d:.]+Z \([^)]*nightly[/\\]production\)/);
+    expect(html).toMatch(/<td class="k">gate<\/td><td>pass vs \S+[/\\]a \(as \S+production, the current production\): ndcg@10/);
   });
 
   it('names a folder that is not a checkpoint, and requires --out (exit 2)', async () => {

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO, rec, tempDir } from './helpers.js';
@@ -19,6 +19,9 @@ interface Row {
   age_seconds: number | null;
   wall_seconds: number | null;
   train_seconds: number | null;
+  gate: { file: string; passed: boolean; baseline: string | null; baseline_pointer: string | null; baseline_is_production: boolean | null; checks: string[]; failed: string[] } | null;
+  promotion: { production: boolean; links: string[]; promoted_at: string | null; forced: boolean | null; eval: string | null };
+  link_to: string | null;
 }
 
 const dir = tempDir('rec-runs-');
@@ -36,7 +39,10 @@ beforeAll(async () => {
   expect(r.code, r.stderr).toBe(0);
   r = await train(b, ['--seed', '2', '--init-from', a]);
   expect(r.code, r.stderr).toBe(0);
-  r = await rec(['eval', b, '--data', ds, '--backend', 'cpu', '--protocol', 'sampled:100', '--metrics', 'hr@10,ndcg@10']);
+  // a goes to production in the folder above the listed one (a nightly's DIR/production beside DIR/checkpoints).
+  r = await rec(['promote', a, '--to', dir]);
+  expect(r.code, r.stderr).toBe(0);
+  r = await rec(['eval', b, '--data', ds, '--backend', 'cpu', '--protocol', 'sampled:100', '--metrics', 'hr@10,ndcg@10', '--baseline', join(dir, 'production'), '--max-drop', 'ndcg@10=100%']);
   expect(r.code, r.stderr).toBe(0);
 
   // Not checkpoints, or not yet: each must be a row with a reason, never a crash.
@@ -51,6 +57,11 @@ beforeAll(async () => {
   // The test runner is a live process other than `rec runs`: its pid makes the lock live.
   writeFileSync(join(root, 'live', '.rec.lock'), JSON.stringify({ pid: process.pid, command: 'rec train', started: '2026-01-01T00:00:00Z' }));
   mkdirSync(join(root, 'empty', 'leaf'), { recursive: true });
+  // A folder where metrics.jsonl should be: once a crash of the whole listing (EISDIR).
+  cpSync(a, join(root, 'damaged'), { recursive: true });
+  rmSync(join(root, 'damaged', 'metrics.jsonl'));
+  mkdirSync(join(root, 'damaged', 'metrics.jsonl'));
+  rmSync(join(root, 'damaged', 'best.json'));
 }, 240_000);
 
 async function runsJson(args: string[]): Promise<Row[]> {
@@ -64,12 +75,12 @@ async function runsJson(args: string[]): Promise<Row[]> {
 describe('rec runs', () => {
   it('--json lists every checkpoint under the folder, recursively, with its records', async () => {
     const runs = await runsJson([]);
-    expect(runs.map((r) => r.name)).toEqual(['corrupt', 'empty/leaf', 'half', 'live', 'shop/a', 'shop/b', 'starting']);
+    expect(runs.map((r) => r.name)).toEqual(['corrupt', 'damaged', 'empty/leaf', 'half', 'live', 'shop/a', 'shop/b', 'starting']);
     const byName = new Map(runs.map((r) => [r.name, r]));
     const ra = byName.get('shop/a')!;
     const rb = byName.get('shop/b')!;
     const manifest = JSON.parse(readFileSync(join(a, 'run.json'), 'utf8')) as { dataset: { manifest_sha256: string }; timings: { train_seconds: number } };
-    expect(ra).toMatchObject({ status: 'completed', reason: null, model: 'mf', epochs: 1, path: a, evals: [], parents: [] });
+    expect(ra).toMatchObject({ status: 'completed', reason: null, model: 'mf', epochs: 1, path: a, evals: [], parents: [], gate: null });
     expect(ra.dataset).toEqual({ path: ds, manifest_sha256: manifest.dataset.manifest_sha256, manifest_short: manifest.dataset.manifest_sha256.slice(0, 8) });
     expect(ra.train_seconds).toBe(manifest.timings.train_seconds);
     expect(ra.age_seconds).toBeGreaterThanOrEqual(0);
@@ -95,6 +106,27 @@ describe('rec runs', () => {
     expect(byName.get('empty/leaf')).toMatchObject({ status: 'invalid' });
   });
 
+  it('a folder where metrics.jsonl should be is an invalid row naming it; the listing goes on (exit 0)', async () => {
+    const r = await rec(['runs', root]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/unexpected failure|EISDIR/);
+    expect(r.stdout).toMatch(/^damaged +invalid /m);
+    expect(r.stdout).toMatch(/^damaged: invalid: Cannot read .*damaged[/\\]metrics\.jsonl \(the epoch records\): it is a folder/m);
+    expect(r.stdout).toMatch(/^shop\/b +completed /m);
+  });
+
+  it('shows which checkpoint production points at, since when, and the gate with its baseline', async () => {
+    const byName = new Map((await runsJson([])).map((r) => [r.name, r]));
+    const history = readFileSync(join(dir, 'promotions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { at: string });
+    expect(byName.get('shop/a')!.promotion).toMatchObject({ production: true, links: [join(dir, 'production')], promoted_at: history[0].at });
+    expect(byName.get('shop/b')!.promotion).toMatchObject({ production: false, promoted_at: null });
+    expect(byName.get('shop/b')!.gate).toMatchObject({ file: 'eval-test-sampled100.json', passed: true, baseline: a, baseline_pointer: join(dir, 'production'), baseline_is_production: true });
+    expect(byName.get('shop/b')!.gate!.checks[0]).toMatch(/^ndcg@10 (dropped [\d.]+%|did not drop) \(allowed 100%\)$/);
+    const table = (await rec(['runs', root])).stdout;
+    expect(table).toMatch(/^shop\/a +completed +yes since \d{4}-\d\d-\d\d \d\d:\d\d +- /m);
+    expect(table).toMatch(/^shop\/b +completed +- +pass vs …\/shop\/a \(production\) /m);
+  });
+
   it('--sort puts the best run first and runs without the value last', async () => {
     const byEval = await runsJson(['--sort', 'eval:test:sampled100:ndcg@10']);
     expect(byEval[0].name).toBe('shop/b');
@@ -113,10 +145,10 @@ describe('rec runs', () => {
     const r = await rec(['runs', root, '--sort', 'eval:test:sampled100:hr@10']);
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^RUN +STATUS +MODEL +DATASET +EPOCHS +BEST VALID +EVAL +PARENT +AGE +TRAIN S$/);
-    expect(lines[1]).toMatch(/^shop\/b +completed +mf +.*@[0-9a-f]{8} +1 +\S+=[\d.]+ \(ep 1\) +test\/sampled100 ndcg@10=[\d.]+ hr@10=[\d.]+ +…\/shop\/a /);
+    expect(lines[0]).toMatch(/^RUN +STATUS +PRODUCTION +GATE +MODEL +DATASET +EPOCHS +BEST VALID +EVAL +PARENT +AGE +TRAIN S$/);
+    expect(lines[1]).toMatch(/^shop\/b +completed +- +pass vs \S+ \(production\) +mf +.*@[0-9a-f]{8} +1 +\S+=[\d.]+ \(ep 1\) +test\/sampled100 ndcg@10=[\d.]+ hr@10=[\d.]+ +…\/shop\/a /);
     const statusAt = lines[0].indexOf('STATUS');
-    for (const line of lines.slice(1, 8)) expect(line.slice(statusAt - 2, statusAt)).toBe('  ');
+    for (const line of lines.slice(1, 9)) expect(line.slice(statusAt - 2, statusAt)).toBe('  ');
     expect(r.stdout).toMatch(/^corrupt: invalid: .*not valid JSON/m);
   });
 

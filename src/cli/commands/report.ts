@@ -9,7 +9,7 @@ export function registerReport(program: Command, runtime: Runtime): void {
     .command('report')
     .summary('one self-contained HTML page comparing checkpoints')
     .description(
-      'Write one HTML file (styles and SVG charts inline; opens offline) with, per checkpoint, its config, data summary, training curves and eval results; for several checkpoints, overlaid curves and metric tables with the best per column marked.',
+      'Write one HTML file (styles and SVG charts inline; opens offline) with, per checkpoint, its config, data summary, training curves, eval results, last gate and production status; for several checkpoints, overlaid curves and metric tables with the best per column marked among checkpoints trained or evaluated alike (same dataset, split, protocol), with a note where they differ. A damaged checkpoint stops the report (exit 1), naming the file.',
     )
     .argument('<ckpt...>', 'checkpoint folders written by rec train')
     .requiredOption('-o, --out <file>', 'HTML file to write (not inside a checkpoint, so --resume still accepts it)')

@@ -9,8 +9,14 @@ Sort keys (--sort), best first, rows without the value last:
   name, model, status, epochs, age, wall_seconds, train_seconds
 Higher is better except rmse/mae (and age, seconds); --reverse flips.
 
-Folders that are not a usable checkpoint are listed with status invalid (corrupt or not a
-checkpoint), incomplete (no run.json or model/ yet, or killed) or running (a live rec train).
+PRODUCTION: yes when a production link (rec promote --to, in DIR, a folder under it or DIR's
+parent) points at the checkpoint, with when it was promoted (promotions.jsonl); was: promoted
+once, no longer production. GATE: the last gated eval (rec eval --baseline/--max-drop/
+--fail-under): pass or FAIL, against which baseline, the first failed check.
+
+Folders that are not a usable checkpoint are listed with status invalid (corrupt, a folder or an
+unreadable file where a record should be, deleted while read, or not a checkpoint), incomplete
+(no run.json or model/ yet, or killed) or running (a live rec train); the others are still listed.
 
 Examples:
   $ rec runs
@@ -21,7 +27,7 @@ export function registerRuns(program: Command, runtime: Runtime): void {
   const cmd = program
     .command('runs')
     .summary('a table of the checkpoints under a folder')
-    .description('List the checkpoints under DIR (default checkpoints/), searched recursively: model, dataset, epochs, status, best validation metric, eval results, parents, age and training time.')
+    .description('List the checkpoints under DIR (default checkpoints/), searched recursively: status, whether it is production, its last gate, model, dataset, epochs, best validation metric, eval results, parents, age and training time.')
     .argument('[dir]', 'folder of checkpoints', 'checkpoints')
     .option('--sort <key>', 'sort by a metric or column, best first (see below)')
     .option('--reverse', 'reverse the sort order (rows without the value stay last)')
@@ -34,7 +40,7 @@ export function registerRuns(program: Command, runtime: Runtime): void {
       const { listRuns } = await import('../../io/runs.js');
       const { formatRunsTable, parseSortKey, sortRuns } = await import('../../runs/table.js');
       const key = o.sort === undefined ? null : parseSortKey(o.sort);
-      const rows = await listRuns(resolve(ctx.cwd, dir));
+      const rows = await listRuns(resolve(ctx.cwd, dir), new Date(), (message) => ctx.io.log.warn(message));
       const runs = key ? sortRuns(rows, key, o.reverse === true) : o.reverse ? [...rows].reverse() : rows;
       const width = process.stdout.isTTY ? process.stdout.columns : null;
       return { result: { runs }, human: formatRunsTable(runs, width ?? null) };

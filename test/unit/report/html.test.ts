@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { bestIndexes, lowerIsBetter, renderReport } from '../../../src/report/html.js';
-import type { ReportRun } from '../../../src/report/read.js';
+import type { EvalResult, ReportRun } from '../../../src/report/read.js';
+
+const LIKE = 'dataset aaaa1111bbbb, split test, protocol full';
+function evalResult(metrics: Record<string, number>, over: Partial<EvalResult> = {}): EvalResult {
+  return { name: 'test-full', split: 'test', protocol: 'full', metrics, usersEvaluated: 3, like: LIKE, dataSha: 'aaaa1111bbbb2222', gate: null, ...over };
+}
 
 function run(label: string, over: Partial<ReportRun> = {}): ReportRun {
   return {
@@ -18,6 +23,9 @@ function run(label: string, over: Partial<ReportRun> = {}): ReportRun {
     versions: { rec: '0.1.0' },
     config: [['train.lr', '0.01', 'flag:--lr'], ['train.epochs', '2', 'default']],
     datasetPath: '/data/shop',
+    datasetSha: 'aaaa1111bbbb2222',
+    gate: null,
+    promotion: null,
     data: { path: '/data/shop', rows: { read: 10, rejected: 2, accepted: 8, deduplicated: 0, filtered: 0, train: 6, valid: 1, test: 1 }, rejectedByReason: { missing_user: 2 }, users: 3, items: 4 },
     dataNote: null,
     epochs: [
@@ -25,7 +33,7 @@ function run(label: string, over: Partial<ReportRun> = {}): ReportRun {
       { epoch: 2, loss: 0.5, seconds: 0.3, examplesPerS: 900, valid: { 'ndcg@10': 0.2 } },
     ],
     best: { metric: 'ndcg@10', value: 0.2, epoch: 2 },
-    evals: [{ name: 'test-full', split: 'test', protocol: 'full', metrics: { 'ndcg@10': 0.25, rmse: 1.1 }, usersEvaluated: 3 }],
+    evals: [evalResult({ 'ndcg@10': 0.25, rmse: 1.1 })],
     parents: [],
     ...over,
   };
@@ -71,7 +79,7 @@ describe('renderReport', () => {
       trainSeconds: 1,
       epochs: [{ epoch: 1, loss: 0.4, seconds: 0.1, examplesPerS: 2000, valid: { 'ndcg@10': 0.3 } }],
       best: { metric: 'ndcg@10', value: 0.3, epoch: 1 },
-      evals: [{ name: 'test-full', split: 'test', protocol: 'full', metrics: { 'ndcg@10': 0.2, rmse: 0.9 }, usersEvaluated: 3 }],
+      evals: [evalResult({ 'ndcg@10': 0.2, rmse: 0.9 })],
     });
     const html = renderReport([a, b], META);
     expect(html).toContain('id="comparison"');
@@ -89,11 +97,51 @@ describe('renderReport', () => {
     expect(bestCells(html, '<h3>Training</h3>')).toEqual(['0.4 ★', '1 ★', '0.3 ★']);
   });
 
+  it('stars only among alike checkpoints: another test day, dataset or loss competes with none, and a note says so', () => {
+    const a = run('a');
+    const b = run('b', { trainSeconds: 1, evals: [evalResult({ 'ndcg@10': 0.2, rmse: 0.9 })], epochs: [{ epoch: 1, loss: 0.4, seconds: 0.1, examplesPerS: 2000, valid: { 'ndcg@10': 0.3 } }], best: { metric: 'ndcg@10', value: 0.3, epoch: 1 } });
+    // c: the next night, trained and tested on its own dataset (and with another loss): better numbers, not comparable.
+    const c = run('c', {
+      datasetSha: 'cccc3333dddd4444',
+      loss: 'bpr',
+      epochs: [{ epoch: 1, loss: 0.1, seconds: 0.1, examplesPerS: 2000, valid: { 'ndcg@10': 0.9 } }],
+      best: { metric: 'ndcg@10', value: 0.9, epoch: 1 },
+      trainSeconds: 0.5,
+      evals: [evalResult({ 'ndcg@10': 0.8, rmse: 0.1 }, { like: 'dataset cccc3333dddd, split test, protocol full', dataSha: 'cccc3333dddd4444' })],
+    });
+    const html = renderReport([a, b, c], META);
+    // a and b share a dataset: only they compete (c's better numbers are from another day and loss).
+    expect(bestCells(html, '<h3>Training</h3>')).toEqual(['0.4 ★', '1 ★', '0.3 ★']);
+    expect(bestCells(html, '<h3>Eval <code>test-full')).toEqual(['0.25 ★', '0.9 ★']);
+    expect(html).toMatch(/Trained on different datasets \(dataset aaaa1111bbbb: a, b; dataset cccc3333dddd: c\)/);
+    expect(html).toMatch(/Final losses of different loss functions or datasets do not compare \(dataset aaaa1111bbbb, loss bce: a, b; dataset cccc3333dddd, loss bpr: c\)/);
+    expect(html).toMatch(/Not measured on the same thing \(dataset aaaa1111bbbb, split test, protocol full: a, b; dataset cccc3333dddd, split test, protocol full: c\)/);
+    const evalRows = html.slice(html.indexOf('<h3>Eval <code>test-full')).split('<tr>');
+    expect(evalRows[1]).toContain('<th>evaluated on</th>');
+    // Alike checkpoints get no such note.
+    const alike = renderReport([a, b], META);
+    expect(alike).not.toMatch(/class="note differ"/);
+    expect(alike).not.toContain('evaluated on');
+  });
+
+  it('shows the gate (pass/fail against which baseline) and production status, per checkpoint and compared', () => {
+    const gate = { file: 'eval-test-full.json', passed: false, created: '2026-06-02T03:20:00.000Z', baseline: '/n/checkpoints/d1', baseline_pointer: '/n/production', baseline_weights_sha256: 'ab', baseline_is_production: true, checks: ['ndcg@10 dropped 11.7% (allowed 10%)'], failed: ['ndcg@10 dropped 11.7% (allowed 10%)'] };
+    const prod = { production: true, links: ['/n/production'], promoted_at: '2026-06-01T03:25:00.000Z', forced: false, eval: 'eval-test-full.json' };
+    const html = renderReport([run('d1', { promotion: prod }), run('d2', { gate, promotion: { production: false, links: [], promoted_at: null, forced: null, eval: null } })], META);
+    const compared = html.slice(html.indexOf('<h3>Gate and production</h3>'), html.indexOf('<h3>Training</h3>'));
+    expect(compared).toContain('production since 2026-06-01T03:25:00.000Z (gate eval-test-full.json) (/n/production)');
+    expect(compared).toContain('FAIL vs /n/checkpoints/d1 (as /n/production, the current production): ndcg@10 dropped 11.7% (allowed 10%) [eval-test-full.json, 2026-06-02T03:20:00.000Z]');
+    expect(compared).toContain('not production');
+    const section = html.slice(html.indexOf('id="run-2"'));
+    expect(section).toMatch(/<td class="k">gate<\/td><td>FAIL vs/);
+    expect(renderReport([run('x')], META)).toContain('no production link found next to it');
+  });
+
   it('a fine-tuned checkpoint links its parent when the parent is in the report, and names it otherwise', () => {
     const parent = run('gmf');
     const child = run('neumf', {
       parents: [
-        { path: '/ckpt/gmf', model: 'gmf', epoch: 2, readable: true, best: { metric: 'ndcg@10', value: 0.2, epoch: 2 }, evals: [{ name: 'test-full', split: 'test', protocol: 'full', metrics: { 'hr@10': 0.61 }, usersEvaluated: 3 }] },
+        { path: '/ckpt/gmf', model: 'gmf', epoch: 2, readable: true, best: { metric: 'ndcg@10', value: 0.2, epoch: 2 }, evals: [evalResult({ 'hr@10': 0.61 })] },
         { path: '/elsewhere/mlp', model: 'mlp', epoch: 5, readable: false, best: null, evals: [] },
       ],
     });

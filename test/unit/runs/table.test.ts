@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RunRow } from '../../../src/io/runs.js';
-import { formatAge, formatNumber, formatRunsTable, parseSortKey, sortRuns } from '../../../src/runs/table.js';
+import type { GateSummary } from '../../../src/io/standing.js';
+import { formatAge, formatNumber, formatRunsTable, gateCell, parseSortKey, productionCell, sortRuns } from '../../../src/runs/table.js';
 
 function row(name: string, over: Partial<RunRow> = {}): RunRow {
   return {
@@ -19,12 +20,29 @@ function row(name: string, over: Partial<RunRow> = {}): RunRow {
     age_seconds: 120,
     wall_seconds: 10,
     train_seconds: 8,
+    gate: null,
+    promotion: { production: false, links: [], promoted_at: null, forced: null, eval: null },
+    link_to: null,
     ...over,
   };
 }
 
 const valid = (v: Record<string, number>, metric = 'ndcg@10'): RunRow['best'] => ({ epoch: 2, metric, value: v[metric] ?? null, valid: v });
-const evalOf = (metrics: Record<string, number>, protocol = 'sampled100'): RunRow['evals'] => [{ file: `eval-test-${protocol}.json`, split: 'test', protocol, metrics, created: null }];
+const evalOf = (metrics: Record<string, number>, protocol = 'sampled100'): RunRow['evals'] => [
+  { file: `eval-test-${protocol}.json`, split: 'test', protocol, metrics, created: null, data_manifest_sha256: null, gate: null },
+];
+const gate = (over: Partial<GateSummary> = {}): GateSummary => ({
+  file: 'eval-test-full.json',
+  passed: true,
+  created: '2026-06-02T03:20:00.000Z',
+  baseline: '/nightly/checkpoints/2026-06-01',
+  baseline_pointer: '/nightly/production',
+  baseline_weights_sha256: 'ab',
+  baseline_is_production: true,
+  checks: ['ndcg@10 dropped 2% (allowed 10%)'],
+  failed: [],
+  ...over,
+});
 
 describe('parseSortKey', () => {
   it('reads validation metrics, eval keys and columns', () => {
@@ -90,10 +108,26 @@ describe('formatting', () => {
       row('x', { status: 'invalid', reason: '/ck/x/run.json is not valid JSON', model: null, dataset: null, epochs: null, age_seconds: null, train_seconds: null }),
     ]);
     const lines = text.split('\n');
-    expect(lines[0]).toBe('RUN         STATUS     MODEL  DATASET              EPOCHS  BEST VALID             EVAL                                    PARENT      AGE  TRAIN S');
-    expect(lines[1]).toBe('shop/neumf  completed  mf     /data/shop@abcdef01  3       ndcg@10=0.4123 (ep 2)  test/sampled100 ndcg@10=0.45 hr@10=0.7  …/shop/gmf  2m   8');
-    expect(lines[2]).toBe('x           invalid    -      -                    -       -                      -                                       -           -    -');
+    expect(lines[0]).toBe('RUN         STATUS     PRODUCTION  GATE  MODEL  DATASET              EPOCHS  BEST VALID             EVAL                                    PARENT      AGE  TRAIN S');
+    expect(lines[1]).toBe('shop/neumf  completed  -           -     mf     /data/shop@abcdef01  3       ndcg@10=0.4123 (ep 2)  test/sampled100 ndcg@10=0.45 hr@10=0.7  …/shop/gmf  2m   8');
+    expect(lines[2]).toBe('x           invalid    -           -     -      -                    -       -                      -                                       -           -    -');
     expect(lines.slice(3)).toEqual(['', 'x: invalid: /ck/x/run.json is not valid JSON']);
+  });
+
+  it('production: yes since when, was (promoted once), or the link itself pointing at its checkpoint', () => {
+    const prod = { production: true, links: ['/nightly/production'], promoted_at: '2026-06-02T03:25:10.000Z', forced: false, eval: 'eval-test-full.json' };
+    expect(productionCell(row('n2', { promotion: prod }))).toBe('yes since 2026-06-02 03:25');
+    expect(productionCell(row('production', { promotion: prod, link_to: 'checkpoints/n2' }))).toBe('→ checkpoints/n2');
+    expect(productionCell(row('n1', { promotion: { ...prod, production: false, links: [], forced: true } }))).toBe('was on 2026-06-02 03:25 (forced)');
+    expect(productionCell(row('n0'))).toBe('-');
+  });
+
+  it('gate: pass or FAIL, against which baseline (and whether it is still production), the first failed check', () => {
+    expect(gateCell(row('a', { gate: gate() }))).toBe('pass vs …/checkpoints/2026-06-01 (production)');
+    const failed = gate({ passed: false, baseline_is_production: false, failed: ['ndcg@10 dropped 11.7% (allowed 10%)', 'hr@10 dropped 12% (allowed 10%)'] });
+    expect(gateCell(row('a', { gate: failed }))).toBe('FAIL vs …/checkpoints/2026-06-01 (not production now): ndcg@10 dropped 11.7% (allowed 10%) (+1)');
+    expect(gateCell(row('a', { gate: gate({ baseline: null, baseline_is_production: null }) }))).toBe('pass (floors only)');
+    expect(gateCell(row('a'))).toBe('-');
   });
 
   it('cuts each line to the terminal width', () => {
