@@ -34,7 +34,11 @@
 #                          reads ~0.7 on real logs from sampling alone; see docs/nightly.md)
 #   DRIFT_FAIL_UNDER="volume_ratio=0.1"            (exit 3 before anything is written); none: no check
 #   METRICS=recall,ndcg  K=20                      what the gate measures
-#   MAX_DROP="ndcg@20=10%"                         the gate: largest allowed drop vs production
+#   MAX_DROP="ndcg@20=20%"                         the gate: largest allowed drop vs production.
+#                          One day's test split is small (~250 users on Tmall): two equally good
+#                          fine-tunes (same data, another seed) land 8 % apart (sd) on it, and 10 %
+#                          failed 4 of 14 daily nights; 20 % is 2.5 sd, and a broken fine-tune
+#                          drops far more (docs/nightly.md, "Daily nights on Tmall")
 #   SEED=2020  BACKEND=auto
 set -euo pipefail
 
@@ -59,7 +63,7 @@ DRIFT_FAIL_OVER=${DRIFT_FAIL_OVER:-new_users=0.5,new_items=0.5}
 DRIFT_FAIL_UNDER=${DRIFT_FAIL_UNDER-volume_ratio=0.1}
 METRICS=${METRICS:-recall,ndcg}
 K=${K:-20}
-MAX_DROP=${MAX_DROP:-ndcg@20=10%}
+MAX_DROP=${MAX_DROP:-ndcg@20=20%}
 SEED=${SEED:-2020}
 BACKEND=${BACKEND:-auto}
 

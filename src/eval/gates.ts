@@ -86,9 +86,46 @@ export function checkMaxDrop(
   });
 }
 
+/**
+ * One line per failed gate, in the gate's own unit: a `%` limit is met by the drop as a share of
+ * the baseline, an absolute one by the absolute drop, so the line shows the drop that way, e.g.
+ * `ndcg@20 0.0522 vs baseline 0.0591: dropped 11.7% (allowed 10%) (--max-drop)`.
+ */
 export function describeFailure(c: GateCheck): string {
+  const worse = lowerIsBetter(c.metric) ? 'rose' : 'dropped';
   if (c.kind === 'fail_under') {
-    return `${c.metric} = ${c.value} is ${lowerIsBetter(c.metric) ? 'above the ceiling' : 'below the floor'} ${c.threshold} (--fail-under)`;
+    const where = lowerIsBetter(c.metric) ? 'above the ceiling' : 'below the floor';
+    if (Number.isNaN(c.value)) return `${c.metric} NaN is not a number, so not within the limit ${c.threshold} (--fail-under)`;
+    return `${c.metric} ${shownBeyond(c.value, formatMetric(c.value), c.threshold, lowerIsBetter(c.metric))} is ${where} ${c.threshold} (--fail-under)`;
   }
-  return `${c.metric} = ${c.value} dropped ${c.drop} from the baseline's ${c.baseline}; allowed ${c.threshold}${c.percent ? '%' : ''} (--max-drop)`;
+  const base = c.baseline ?? Number.NaN;
+  const drop = c.drop ?? Number.NaN;
+  const head = `${c.metric} ${formatMetric(c.value)} vs baseline ${formatMetric(base)}`;
+  if (Number.isNaN(drop)) return `${head}: cannot be compared (allowed ${c.threshold}${c.percent ? '%' : ''}) (--max-drop)`;
+  if (!c.percent) return `${head}: ${worse} ${shownBeyond(drop, formatMetric(drop), c.threshold)} (allowed ${c.threshold}) (--max-drop)`;
+  // A share of a zero baseline allows no drop at all; a percentage of it means nothing.
+  if (base === 0) return `${head}: ${worse} ${formatMetric(drop)} (allowed ${c.threshold}% of 0, i.e. none) (--max-drop)`;
+  const share = (100 * drop) / Math.abs(base);
+  return `${head}: ${worse} ${shownBeyond(share, share.toFixed(1), c.threshold)}% (allowed ${c.threshold}%) (--max-drop)`;
+}
+
+function formatMetric(x: number): string {
+  if (Number.isNaN(x)) return 'NaN';
+  return Math.abs(x) >= 0.001 || x === 0 ? x.toFixed(4) : x.toPrecision(3);
+}
+
+/**
+ * `x` as usually formatted (`shown`), or with as many more decimals as it takes to read on the
+ * failing side of `limit` (above it, or below it when `!above`): a drop of 10.04 % against 10 %
+ * reads "10.04%", not "10.0%".
+ */
+function shownBeyond(x: number, shown: string, limit: number, above = true): string {
+  const beyond = (s: string) => (above ? Number(s) > limit : Number(s) < limit);
+  if (beyond(shown)) return shown;
+  const decimals = /\.(\d+)$/.exec(shown)?.[1].length ?? 0;
+  for (let digits = decimals + 1; digits <= 20; digits++) {
+    const more = x.toFixed(digits);
+    if (beyond(more)) return more;
+  }
+  return String(x);
 }

@@ -122,7 +122,8 @@ describe('examples/nightly.sh', () => {
     const history = readFileSync(join(state, 'promotions.jsonl'), 'utf8');
     const bad = await nightly(['day6.csv'], { LR: '50' });
     expect(bad.code, bad.stderr).toBe(3);
-    expect(bad.stderr).toMatch(/quality gate failed: ndcg@20/);
+    // The default gate, worded in its own unit: a share of production's ndcg@20.
+    expect(bad.stderr).toMatch(/quality gate failed: ndcg@20 0\.\d{4} vs baseline 0\.\d{4}: dropped \d+\.\d% \(allowed 20%\) \(--max-drop\)/);
     expect(bad.stderr).toMatch(/production stays checkpoints\/day5/);
     expect(realpathSync(production)).toBe(realpathSync(join(state, 'checkpoints/day5')));
     expect(readFileSync(join(state, 'promotions.jsonl'), 'utf8')).toBe(history);

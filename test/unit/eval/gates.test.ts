@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkFailUnder, checkMaxDrop, parseGates } from '../../../src/eval/gates.js';
+import { checkFailUnder, checkMaxDrop, describeFailure, parseGates } from '../../../src/eval/gates.js';
 import { UsageError } from '../../../src/util/errors.js';
 
 describe('parseGates', () => {
@@ -51,5 +51,32 @@ describe('checkMaxDrop', () => {
     expect(checkMaxDrop({ 'ndcg@10': 0.379 }, { 'ndcg@10': 0.4 }, rel)[0].passed).toBe(false);
     // An improvement always passes.
     expect(checkMaxDrop({ 'ndcg@10': 0.5 }, { 'ndcg@10': 0.4 }, parseGates(['ndcg@10=0'], '--max-drop', true))[0].passed).toBe(true);
+  });
+});
+
+describe('describeFailure', () => {
+  const drop = (mine: number, base: number, gate: string, metric = 'ndcg@20') =>
+    describeFailure(checkMaxDrop({ [metric]: mine }, { [metric]: base }, parseGates([gate], '--max-drop', true))[0]);
+
+  it('states a drop in the unit of its limit: a share of the baseline for %, else absolute', () => {
+    // The Tmall night of docs/nightly.md: production 0.0591, candidate 0.0522 (−11.7 %).
+    expect(drop(0.05218328365676134, 0.05911304720992199, 'ndcg@20=10%')).toBe('ndcg@20 0.0522 vs baseline 0.0591: dropped 11.7% (allowed 10%) (--max-drop)');
+    expect(drop(0.05218328365676134, 0.05911304720992199, 'ndcg@20=0.005')).toBe('ndcg@20 0.0522 vs baseline 0.0591: dropped 0.0069 (allowed 0.005) (--max-drop)');
+    expect(drop(0.931, 0.925, 'rmse=0.005', 'rmse')).toBe('rmse 0.9310 vs baseline 0.9250: rose 0.0060 (allowed 0.005) (--max-drop)');
+    expect(drop(1.02, 0.925, 'rmse=10%', 'rmse')).toBe('rmse 1.0200 vs baseline 0.9250: rose 10.3% (allowed 10%) (--max-drop)');
+  });
+
+  it('never rounds a failing drop onto its limit', () => {
+    expect(drop(0.35984, 0.4, 'ndcg@20=10%')).toBe('ndcg@20 0.3598 vs baseline 0.4000: dropped 10.04% (allowed 10%) (--max-drop)');
+    expect(drop(0.39498, 0.4, 'ndcg@20=0.005')).toBe('ndcg@20 0.3950 vs baseline 0.4000: dropped 0.00502 (allowed 0.005) (--max-drop)');
+    const under = checkFailUnder({ 'ndcg@20': 0.29996 }, parseGates(['ndcg@20=0.3'], '--fail-under', false))[0];
+    expect(describeFailure(under)).toBe('ndcg@20 0.29996 is below the floor 0.3 (--fail-under)');
+  });
+
+  it('says when a share cannot be taken or nothing can be compared', () => {
+    expect(drop(0.1, 0, 'rmse=10%', 'rmse')).toBe('rmse 0.1000 vs baseline 0.0000: rose 0.1000 (allowed 10% of 0, i.e. none) (--max-drop)');
+    expect(drop(Number.NaN, 0.05, 'ndcg@20=10%')).toBe('ndcg@20 NaN vs baseline 0.0500: cannot be compared (allowed 10%) (--max-drop)');
+    const nan = checkFailUnder({ 'ndcg@20': Number.NaN }, parseGates(['ndcg@20=0.3'], '--fail-under', false))[0];
+    expect(describeFailure(nan)).toBe('ndcg@20 NaN is not a number, so not within the limit 0.3 (--fail-under)');
   });
 });
