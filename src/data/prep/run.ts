@@ -69,7 +69,7 @@ import { POOL, REMOVED_WINDOW, TEST, TRAIN, VALID, arrangeRows } from './order.j
 import { splitStatistics, summarizeRows } from './finalize.js';
 import { RejectSink } from './rejects.js';
 import type { RowStore } from './store.js';
-import { fileSha256, inputSize, readChunks, type SourceDigest } from './source.js';
+import { fileSha256, inputSize, readChunks, refuseWideEncoding, type SourceDigest } from './source.js';
 import { applySplit } from './split.js';
 import { DAY_MS, makeTsParser, type TsParser } from './timestamps.js';
 
@@ -273,6 +273,7 @@ async function readInput(file: InputFile, ctx: ReadContext, state: ReadState): P
       headLen += r.value.length;
     }
     const head = Buffer.concat(headParts);
+    refuseWideEncoding(head, file.path, file.kind.gzip);
     const headText = head.toString('utf8', 0, Math.min(head.length, 1 << 16));
     const headFinal = ended && head.length <= 1 << 16;
     let setup: DelimitedSetup | null = null;
