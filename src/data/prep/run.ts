@@ -46,7 +46,17 @@ import {
 } from './append.js';
 import { writeInteractions, writeVocab } from './arrow-write.js';
 import { choosePlan, describeColumn, planRoles, type ColumnPlan, type PlanSource } from './columns.js';
-import { checkEventWeights, checkRatings, checkSplits, checkTimes, describeGuess, explainRejects, type ColumnContext } from './diagnose.js';
+import {
+  checkColumnRoles,
+  checkEventWeights,
+  checkRatings,
+  checkSplits,
+  checkTimes,
+  checkUserItemSwap,
+  describeGuess,
+  explainRejects,
+  type ColumnContext,
+} from './diagnose.js';
 import { dedupeRows, type DedupeRule } from './dedupe.js';
 import { analyzeDelimitedHead, FastDelimitedReader, readDelimitedWithCsvParse, type DelimitedSetup } from './delimited.js';
 import { Ingest } from './ingest.js';
@@ -714,7 +724,10 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
       const timeNote = checkTimes(store, columns, cfg.ts_unit, cfg.ts_format, now);
       if (timeNote !== null) warn(timeNote);
       if (ing.opts.feedback === 'implicit') for (const weightNote of checkEventWeights(eventWeights, ing.eventNames, ing.unweighted)) warn(weightNote);
+      for (const roleNote of checkColumnRoles(columns, cfg.ts_format)) warn(roleNote);
     }
+    const swapNote = checkUserItemSwap(store, ing.users.size, ing.items.size, columns);
+    if (swapNote !== null) note(swapNote);
     if (baseData !== null && baseData.manifest.anonymize !== null && req.anonKey !== undefined) {
       const key = req.anonKey;
       foldAnonymizedUsers(store, baseData.users.ids, (k) => ing.users.idAt(k), ing.users.size, (raw) => anonymizeId(key, raw));
