@@ -45,7 +45,7 @@ import {
   type PreloadedBase,
 } from './append.js';
 import { writeInteractions, writeVocab } from './arrow-write.js';
-import { choosePlan, describeColumn, planRoles, type ColumnPlan, type PlanSource } from './columns.js';
+import { describeColumn, planRoles, type ColumnPlan, type PlanChoice, type PlanSource } from './columns.js';
 import {
   checkColumnRoles,
   checkEventWeights,
@@ -58,7 +58,7 @@ import {
   type ColumnContext,
 } from './diagnose.js';
 import { dedupeRows, type DedupeRule } from './dedupe.js';
-import { analyzeDelimitedHead, FastDelimitedReader, readDelimitedWithCsvParse, type DelimitedSetup } from './delimited.js';
+import { FastDelimitedReader, planDelimited, readDelimitedWithCsvParse, type DelimitedSetup } from './delimited.js';
 import { Ingest } from './ingest.js';
 import { analyzeJsonHead, jsonFieldPlan, JsonlReader, type JsonPlan } from './jsonl.js';
 import { kcoreRows } from './kcore.js';
@@ -301,8 +301,9 @@ async function readInput(file: InputFile, ctx: ReadContext, state: ReadState): P
       const source: PlanSource = ctx.spec !== null ? 'columns' : COLUMN_ROLES.some((r) => typeof jsonPlan?.[r] === 'number') ? 'position' : 'header';
       columns = { file: file.path, plan, source, profiles: [], header: null, labels };
     } else {
-      setup = analyzeDelimitedHead(headText, headFinal, file.kind, { delimiter: ctx.cfg.delimiter, header: ctx.cfg.header, spec: ctx.spec }, file.path);
-      const choice = choosePlan(ctx.spec, setup.headerFields, setup.columnCount, file.path, setup.sample, ctx.now);
+      const cfg = { delimiter: ctx.cfg.delimiter, header: ctx.cfg.header, spec: ctx.spec };
+      let choice: PlanChoice;
+      ({ setup, choice } = planDelimited(headText, headFinal, file.kind, cfg, file.path, { tsParser: ctx.tsParser, nowMs: ctx.now, warn: ctx.warn }));
       plan = choice.plan;
       const labels: ColumnContext['labels'] = {};
       for (const role of COLUMN_ROLES) if (plan[role] >= 0) labels[role] = describeColumn(plan[role], setup.headerFields);
