@@ -230,18 +230,29 @@ export interface DateFormatGuess {
   needsYear: boolean;
 }
 
+/** Share of sampled values a layout must read to be suggested: a stray bad date (`2-30`) is that row's reject. */
+const DATE_MIN_SHARE = 0.8;
+
 /**
- * The first of DATE_FORMATS that reads every one of `values` (non-empty, trimmed), or null. A leap
- * year stands in for a missing one, so that `2-29` reads.
+ * The one of DATE_FORMATS that reads the most of `values` (non-empty, trimmed; the earlier on a tie),
+ * when it reads at least DATE_MIN_SHARE of them; else null. A leap year stands in for a missing
+ * one, so that `2-29` reads.
  */
 export function guessDateFormat(values: readonly string[]): DateFormatGuess | null {
   if (values.length === 0) return null;
+  let best: DateFormatGuess | null = null;
+  let bestCount = 0;
   for (const format of DATE_FORMATS) {
     const needsYear = !/%[Yys]/.test(format);
     const parse = patternTsParser(format, needsYear ? 2000 : null);
-    if (values.every((v) => !Number.isNaN(parse(v)))) return { format, needsYear };
+    let count = 0;
+    for (const v of values) if (!Number.isNaN(parse(v))) count++;
+    if (count > bestCount) {
+      best = { format, needsYear };
+      bestCount = count;
+    }
   }
-  return null;
+  return bestCount >= values.length * DATE_MIN_SHARE ? best : null;
 }
 
 /** `--ts-format %m-%d --ts-year YYYY` (the year only when the pattern has none). */

@@ -255,6 +255,8 @@ describe('dates without a year (Tmall)', () => {
     expect(kinds(['06 17, 2018', '12 1, 2017'])).toEqual(['date', '%m %d, %Y']);
     expect(kinds(['pv', 'pv', 'buy', 'pv'])).toEqual(['event', undefined]);
     expect(kinds(['13-14', '6-4'])).toEqual(['text', undefined]);
+    // A stray impossible date is that row's reject, not a reason to call the column text.
+    expect(kinds(['6-4', '6-5', '12-31', '2-30', '4-15'])).toEqual(['date', '%m-%d']);
   });
 });
 
