@@ -4,7 +4,7 @@
  */
 import { tableFromIPC, type Table, type Vector } from 'apache-arrow';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { DataError, describeValue } from '../util/errors.js';
 import { DATASET_FORMAT_VERSION, MANIFEST_FILE, SPLIT_FILES, VOCAB_FILES, type DatasetManifest } from './manifest.js';
@@ -168,6 +168,38 @@ export async function manifestSha256(dir: string): Promise<string> {
   return createHash('sha256').update(await readFile(join(dir, MANIFEST_FILE))).digest('hex');
 }
 
+const INSIDE_MAX_ENTRIES = 1000;
+const INSIDE_MAX_SHOWN = 5;
+
+/**
+ * Dataset folders (with a manifest.json) directly inside `dir`, by name: `--data data` where data/
+ * holds data/ml100k. Looks at the first INSIDE_MAX_ENTRIES entries, so a huge folder stays quick.
+ */
+export async function datasetsInside(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).slice(0, INSIDE_MAX_ENTRIES).sort();
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const name of names) {
+    try {
+      if ((await stat(join(dir, name, MANIFEST_FILE))).isFile()) out.push(join(dir, name));
+    } catch {
+      // Not a folder, or no manifest in it.
+    }
+    if (out.length >= INSIDE_MAX_SHOWN) break;
+  }
+  return out;
+}
+
+/** ` It holds the dataset folder D: did you mean D?`, or '' when `inside` is empty. */
+export function datasetsInsideHint(inside: readonly string[]): string {
+  if (inside.length === 0) return '';
+  return ` It holds the dataset folder${inside.length === 1 ? '' : 's'} ${inside.join(', ')}: did you mean ${inside.length === 1 ? inside[0] : 'one of them'}?`;
+}
+
 export async function readManifest(dir: string): Promise<DatasetManifest> {
   const path = join(dir, MANIFEST_FILE);
   let text: string;
@@ -175,11 +207,11 @@ export async function readManifest(dir: string): Promise<DatasetManifest> {
     text = await readFile(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') throw new DataError(`Cannot read ${path} (${code ?? String(error)}).`, { cause: error });
+    const hint = datasetsInsideHint(await datasetsInside(dir));
     throw new DataError(
-      code === 'ENOENT'
-        ? // Never suggest `--out ${dir}`: the folder may hold the user's raw logs.
-          `${dir} is not a dataset folder: ${MANIFEST_FILE} is missing. Expected a folder written by rec prep (rec prep LOG... --out NEW_DIR, into a new folder, not the one holding the logs).`
-        : `Cannot read ${path} (${code ?? String(error)}).`,
+      // Never suggest `--out ${dir}`: the folder may hold the user's raw logs.
+      `${dir} is not a dataset folder: ${MANIFEST_FILE} is missing.${hint} Expected a folder written by rec prep (rec prep LOG... --out NEW_DIR, into a new folder, not the one holding the logs).`,
       { cause: error },
     );
   }

@@ -1,7 +1,8 @@
 /**
  * Lines of a small text file the user hands to a command (a candidates file, a list of user ids),
  * split by the same splitter as `rec prep` (util/lines.ts): LF, CRLF or a lone CR end a line, a
- * UTF-8 BOM is dropped only before the first line, `.gz` files are decompressed.
+ * UTF-8 BOM is dropped only before the first line, `.gz` files are decompressed, UTF-16/32 text is
+ * refused (util/lines.ts sniffWideEncoding).
  *
  * Unlike prep, which rejects and counts a bad row, these readers stop at the first line that is
  * not UTF-8 or is over MAX_LINE_BYTES, with a DataError naming file:line. Such files hold ids, and
@@ -13,7 +14,7 @@ import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { DataError, UsageError } from '../util/errors.js';
-import { LineSplitter, MAX_LINE_BYTES, utf8Detail } from '../util/lines.js';
+import { LineSplitter, MAX_LINE_BYTES, sniffWideEncoding, utf8Detail, wideEncodingMessage } from '../util/lines.js';
 
 export interface TextLine {
   /** The line without its terminator (and without the BOM on line 1). */
@@ -41,7 +42,8 @@ export async function* readTextLines(path: string, what: string): AsyncGenerator
   }
   // pipeline, not pipe: a read error on the file must reach the gunzip stream we iterate, or the
   // loop below would wait forever.
-  const input: AsyncIterable<Buffer> = path.toLowerCase().endsWith('.gz') ? pipeline(stream, createGunzip(), () => {}) : stream;
+  const gzip = path.toLowerCase().endsWith('.gz');
+  const input: AsyncIterable<Buffer> = gzip ? pipeline(stream, createGunzip(), () => {}) : stream;
   let pending: TextLine[] = [];
   const splitter = new LineSplitter({
     onLine(buf, start, end, line, utf8) {
@@ -52,8 +54,15 @@ export async function* readTextLines(path: string, what: string): AsyncGenerator
       throw new DataError(`${path}:${line}: line of ${bytes} bytes or more. Expected lines under ${MAX_LINE_BYTES} bytes (${what}).`);
     },
   });
+  let first = true;
   try {
     for await (const chunk of input) {
+      if (first) {
+        first = false;
+        // UTF-16/32 lines are valid UTF-8 with a NUL after every character: ids that match nothing.
+        const wide = sniffWideEncoding(chunk);
+        if (wide !== null) throw new DataError(`${wideEncodingMessage(path, wide, gzip)} Expected UTF-8 text (${what}).`);
+      }
       splitter.push(chunk);
       yield* drain();
     }

@@ -17,7 +17,7 @@
  */
 import { join } from 'node:path';
 import { anonymizeId, keyFingerprint } from '../data/anonymize.js';
-import { loadDataset, manifestSha256, readVocabFile, type Vocab } from '../data/dataset.js';
+import { datasetsInside, datasetsInsideHint, loadDataset, manifestSha256, readVocabFile, type Vocab } from '../data/dataset.js';
 import { MANIFEST_FILE, VOCAB_FILES, type DatasetManifest } from '../data/manifest.js';
 import { pathExists } from '../io/atomic.js';
 import { readTextLines } from '../io/text-lines.js';
@@ -83,7 +83,7 @@ export async function readDatasetFacts(
   };
   const manifestPath = join(dir, MANIFEST_FILE);
   if (!(await pathExists(manifestPath))) {
-    if (given !== null) throw new UsageError(`--data ${dir} is not a dataset folder: ${manifestPath} is missing. Expected the dataset folder ${ckpt} was trained on (written by rec prep).`);
+    if (given !== null) throw new UsageError(`--data ${dir} is not a dataset folder: ${manifestPath} is missing.${datasetsInsideHint(await datasetsInside(dir))} Expected the dataset folder ${ckpt} was trained on (written by rec prep).`);
     return unusable(
       `the checkpoint's dataset ${dir} is gone`,
       `The path comes from ${paths(ckpt).run} (dataset.path); if the folder moved, pass its new location with --data DIR.`,

@@ -202,3 +202,54 @@ export function utf8Detail(buf: Uint8Array, start: number, end: number): string 
   const byte = at >= 0 ? buf[start + at] : 0;
   return `invalid UTF-8 at byte ${at + 1} of the line (0x${byte.toString(16).padStart(2, '0')}); expected UTF-8 text, so that distinct ids stay distinct`;
 }
+
+/** Encodings of text that UTF-8 readers mangle: every ASCII character carries NUL bytes. */
+export type WideEncoding = 'UTF-16LE' | 'UTF-16BE' | 'UTF-32LE' | 'UTF-32BE';
+
+const SNIFF_BYTES = 4096;
+/** Code units to see before judging a file without a BOM by where its NUL bytes fall. */
+const SNIFF_MIN_UNITS = 8;
+
+/**
+ * The wide encoding of a file's first (decompressed) bytes, from its byte-order mark or, without
+ * one, from its NUL bytes: ASCII text in UTF-16LE has a NUL at every odd offset and none at even
+ * ones (BE the reverse; UTF-32 three NULs in four). A UTF-8 log has no NUL bytes, so a file where
+ * half the bytes at some offsets are NUL and nearly none at the others is not UTF-8.
+ */
+export function sniffWideEncoding(head: Buffer): { encoding: WideEncoding; bom: boolean } | null {
+  const b = head;
+  if (b.length >= 4 && b[0] === 0xff && b[1] === 0xfe && b[2] === 0 && b[3] === 0) return { encoding: 'UTF-32LE', bom: true };
+  if (b.length >= 4 && b[0] === 0 && b[1] === 0 && b[2] === 0xfe && b[3] === 0xff) return { encoding: 'UTF-32BE', bom: true };
+  if (b.length >= 2 && b[0] === 0xff && b[1] === 0xfe) return { encoding: 'UTF-16LE', bom: true };
+  if (b.length >= 2 && b[0] === 0xfe && b[1] === 0xff) return { encoding: 'UTF-16BE', bom: true };
+  const n = Math.min(b.length, SNIFF_BYTES) & ~3;
+  if (n < SNIFF_MIN_UNITS * 2) return null;
+  const zeros = [0, 0, 0, 0];
+  for (let i = 0; i < n; i++) if (b[i] === 0) zeros[i & 3]++;
+  const quarter = n / 4;
+  const mostly = (k: number): boolean => zeros[k] >= quarter * 0.5;
+  const hardly = (k: number): boolean => zeros[k] <= quarter * 0.05;
+  if (mostly(1) && mostly(2) && mostly(3) && hardly(0)) return { encoding: 'UTF-32LE', bom: false };
+  if (mostly(0) && mostly(1) && mostly(2) && hardly(3)) return { encoding: 'UTF-32BE', bom: false };
+  if (mostly(1) && mostly(3) && hardly(0) && hardly(2)) return { encoding: 'UTF-16LE', bom: false };
+  if (mostly(0) && mostly(2) && hardly(1) && hardly(3)) return { encoding: 'UTF-16BE', bom: false };
+  return null;
+}
+
+/**
+ * `PATH is UTF-16LE text (byte-order mark). Convert it first, e.g. iconv …`: names the encoding and
+ * the command that converts it (through gunzip/gzip for a .gz file).
+ */
+export function wideEncodingMessage(path: string, found: { encoding: WideEncoding; bom: boolean }, gzip: boolean): string {
+  const how = found.bom ? 'byte-order mark' : 'NUL bytes between its characters, no byte-order mark';
+  const q = shellQuote(path);
+  const conv = `iconv -f ${found.encoding} -t UTF-8`;
+  const cmd = gzip
+    ? `gunzip -c ${q} | ${conv} | gzip > ${shellQuote(`${path.replace(/\.gz$/i, '')}.utf8.gz`)}`
+    : `${conv} ${q} > ${shellQuote(`${path}.utf8`)}`;
+  return `${path}${gzip ? ' (decompressed)' : ''} is ${found.encoding} text (${how}). Convert it to UTF-8 first, e.g. ${cmd}, and use the converted file.`;
+}
+
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}

@@ -8,7 +8,7 @@
 import { DataError, UsageError, describeValue } from '../../util/errors.js';
 import { parseNumberString } from './numbers.js';
 import { COLUMN_ROLES, describeColumnRef, type ColumnRole, type ColumnsSpec } from './options.js';
-import { DAY_MS, PLAUSIBLE_TS_MIN_MS, describeTsMs, parseIsoTs } from './timestamps.js';
+import { DAY_MS, PLAUSIBLE_TS_MIN_MS, describeDateFormat, describeTsMs, guessDateFormat, parseIsoTs, type DateFormatGuess } from './timestamps.js';
 
 /** Column index per role; -1 when the role is not mapped. */
 export type ColumnPlan = Record<ColumnRole, number>;
@@ -30,6 +30,13 @@ export function normaliseName(name: string): string {
 export function looksLikeHeader(fields: readonly string[]): boolean {
   const known = new Set(Object.values(ALIASES).flat());
   return fields.some((f) => known.has(normaliseName(f)));
+}
+
+/** The role a header name is a common name of (`brand_id` → item), or null. */
+export function roleOfName(name: string): ColumnRole | null {
+  const n = normaliseName(name);
+  for (const role of COLUMN_ROLES) if (ALIASES[role].includes(n)) return role;
+  return null;
 }
 
 export function emptyPlan(): ColumnPlan {
@@ -65,11 +72,12 @@ function guessByPosition(count: number): ColumnPlan {
 
 /**
  * What the first rows of a column hold. `unix_s`/`unix_ms`: integers that are plausible times
- * (1995 to a day from now) in that unit; `iso`: ISO-8601 times; `rating`: numbers with at most
+ * (1995 to a day from now) in that unit; `iso`: ISO-8601 times; `date`: dates in another layout that
+ * a --ts-format reads (`6-4`, `06/04/2014`; `dateFormat` says which); `rating`: numbers with at most
  * RATING_MAX_LEVELS distinct values within ±RATING_MAX_ABS (1..5, 0.5..5, 1..10, 0..100); `number`: other numbers;
  * `event`: a few distinct non-numeric tokens, each repeated (pv/cart/buy); `text`: anything else.
  */
-export type ColumnKind = 'empty' | 'unix_s' | 'unix_ms' | 'iso' | 'rating' | 'number' | 'event' | 'text';
+export type ColumnKind = 'empty' | 'unix_s' | 'unix_ms' | 'iso' | 'date' | 'rating' | 'number' | 'event' | 'text';
 
 export interface ColumnProfile {
   index: number;
@@ -88,6 +96,8 @@ export interface ColumnProfile {
   /** Range of the numeric values (NaN when none). */
   min: number;
   max: number;
+  /** For kind `date`: the --ts-format that reads every sampled value. */
+  dateFormat: DateFormatGuess | null;
 }
 
 const RATING_MAX_LEVELS = 20;
@@ -109,11 +119,13 @@ export function profileColumns(rows: readonly (readonly string[])[], count: numb
     let iso = 0;
     let min = Number.POSITIVE_INFINITY;
     let max = Number.NEGATIVE_INFINITY;
+    const texts: string[] = [];
     for (const r of rows) {
       if (r.length !== count) continue;
       const v = r[c].trim();
       if (v === '') continue;
       values++;
+      texts.push(v);
       if (!seen.has(v)) {
         if (seen.size < DISTINCT_CAP) seen.add(v);
         if (examples.length < 3) examples.push(v);
@@ -130,6 +142,8 @@ export function profileColumns(rows: readonly (readonly string[])[], count: numb
     }
     let kind: ColumnKind;
     const distinct = seen.size;
+    // Before `event`: a month-day column has few repeated values too (Tmall's `6-4`).
+    const dateFormat = numeric === 0 && iso === 0 ? guessDateFormat(texts) : null;
     if (values === 0) kind = 'empty';
     else if (numeric === values) {
       if (integers === values && min >= sMin && max <= sMax) kind = 'unix_s';
@@ -137,16 +151,17 @@ export function profileColumns(rows: readonly (readonly string[])[], count: numb
       else if (distinct <= RATING_MAX_LEVELS && min >= -RATING_MAX_ABS && max <= RATING_MAX_ABS) kind = 'rating';
       else kind = 'number';
     } else if (iso === values) kind = 'iso';
+    else if (dateFormat !== null) kind = 'date';
     else if (numeric === 0 && iso === 0 && distinct <= EVENT_MAX_TYPES && distinct * 2 <= values) kind = 'event';
     else kind = 'text';
-    out.push({ index: c, name: header ? (header[c] ?? null) : null, kind, values, numeric, iso, distinct, examples, min: numeric > 0 ? min : Number.NaN, max: numeric > 0 ? max : Number.NaN });
+    out.push({ index: c, name: header ? (header[c] ?? null) : null, kind, values, numeric, iso, distinct, examples, min: numeric > 0 ? min : Number.NaN, max: numeric > 0 ? max : Number.NaN, dateFormat });
   }
   return out;
 }
 
-const TIME_KINDS: ReadonlySet<ColumnKind> = new Set(['unix_s', 'unix_ms', 'iso']);
+const TIME_KINDS: ReadonlySet<ColumnKind> = new Set(['unix_s', 'unix_ms', 'iso', 'date']);
 
-/** True when the column's first rows are times (unix s/ms or ISO). */
+/** True when the column's first rows are times (unix s/ms, ISO, or dates a --ts-format reads). */
 export function isTimeKind(kind: ColumnKind): boolean {
   return TIME_KINDS.has(kind);
 }
@@ -172,6 +187,10 @@ export function describeProfile(p: ColumnProfile): string {
       return `unix milliseconds (e.g. ${fmtNumber(p.min)} = ${describeTsMs(p.min)})`;
     case 'iso':
       return `ISO-8601 times (e.g. ${ex})`;
+    case 'date': {
+      const g = p.dateFormat as DateFormatGuess;
+      return `${g.needsYear ? 'dates without a year' : 'dates'} (e.g. ${ex}; read with ${describeDateFormat(g)})`;
+    }
     case 'rating':
       return `ratings (${p.distinct} distinct value${p.distinct === 1 ? '' : 's'} ${fmtNumber(p.min)}..${fmtNumber(p.max)})`;
     case 'number':

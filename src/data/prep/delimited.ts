@@ -13,12 +13,13 @@ import { isUtf8 } from 'node:buffer';
 import type { Options as CsvOptions } from 'csv-parse';
 import { parse as parseSync } from 'csv-parse/sync';
 import { DataError, UsageError, describeValue } from '../../util/errors.js';
-import { looksLikeHeader, specUsesNames } from './columns.js';
+import { choosePlan, isTimeKind, looksLikeHeader, specUsesNames, type PlanChoice } from './columns.js';
+import { parseNumberString } from './numbers.js';
+import { plausibleTsMs, type TsParser } from './timestamps.js';
 import type { Ingest } from './ingest.js';
 import { LineSplitter, MAX_LINE_BYTES, utf8Detail, utf8ErrorOffset, type LineHandler } from '../../util/lines.js';
 import type { RejectReason } from './rejects.js';
-import type { ColumnsSpec, FileKind } from './options.js';
-import { delimiterCandidates } from './options.js';
+import { COLUMN_ROLES, delimiterCandidates, type ColumnsSpec, type FileKind } from './options.js';
 
 export interface DelimitedSetup {
   delimiter: string;
@@ -143,6 +144,59 @@ export function analyzeDelimitedHead(
   const data = header ? records.slice(1) : records;
   const columnCount = headerFields ? headerFields.length : mode(data.map((r) => r.length));
   return { delimiter, header, headerFields, columnCount, sample: data.slice(0, 500) };
+}
+
+/**
+ * The mapped fields of a line given as header (by --header, config prep.header, or the base's
+ * header setting under --append-to) that read as the data below them: numeric ids and ratings
+ * where the column's sampled values are numbers, a plausible time where they are times, a known
+ * event. Null when a field reads as a name (a header), when none can be judged (text ids only),
+ * or when the line has another field count than the rows.
+ */
+export function headerAsData(setup: DelimitedSetup, choice: PlanChoice, tsParser: TsParser, nowMs: number): string[] | null {
+  const fields = setup.headerFields;
+  if (fields === null || choice.profiles.length !== fields.length || fields.length !== mode(setup.sample.map((r) => r.length))) return null;
+  const seen: string[] = [];
+  for (const role of COLUMN_ROLES) {
+    const c = choice.plan[role];
+    if (c < 0) continue;
+    const p = choice.profiles[c];
+    const f = fields[c].trim();
+    let data: boolean;
+    if (role === 'ts' && isTimeKind(p.kind)) data = plausibleTsMs(tsParser(f), nowMs);
+    else if (role !== 'ts' && role !== 'event' && p.values > 0 && p.numeric === p.values) data = Number.isFinite(parseNumberString(f));
+    else if (role === 'event' && p.kind === 'event') data = p.examples.includes(f);
+    else continue;
+    if (!data) return null;
+    seen.push(`${role} ${describeValue(f, 40)}`);
+  }
+  return seen.length > 0 ? seen : null;
+}
+
+/**
+ * The head analysis and column plan of a delimited file. A line given as header whose mapped
+ * fields read as data (a night without a header under a base prepped with --header) is read as a
+ * row, with a warning: skipping it would lose a row without a trace.
+ */
+export function planDelimited(
+  head: string,
+  final: boolean,
+  kind: FileKind,
+  cfg: { delimiter: string | null; header: boolean | null; spec: ColumnsSpec | null },
+  file: string,
+  read: { tsParser: TsParser; nowMs: number; warn: (msg: string) => void },
+): { setup: DelimitedSetup; choice: PlanChoice } {
+  const setup = analyzeDelimitedHead(head, final, kind, cfg, file);
+  const choice = choosePlan(cfg.spec, setup.headerFields, setup.columnCount, file, setup.sample, read.nowMs);
+  if (cfg.header !== true || setup.headerFields === null || specUsesNames(cfg.spec)) return { setup, choice };
+  const seen = headerAsData(setup, choice, read.tsParser, read.nowMs);
+  if (seen === null) return { setup, choice };
+  const sample = [setup.headerFields, ...setup.sample];
+  const asRows: DelimitedSetup = { ...setup, header: false, headerFields: null, columnCount: mode(sample.map((r) => r.length)), sample };
+  read.warn(
+    `${file}: its first line ${describeValue(setup.headerFields.join(setup.delimiter), 80)} was to be skipped as a header (--header, config prep.header, or the base dataset's header setting under --append-to), but it reads as data (${seen.join(', ')}): it is read as a row. Pass --no-header (config prep.header: false) for files without a header line.`,
+  );
+  return { setup: asRows, choice: choosePlan(cfg.spec, null, asRows.columnCount, file, sample, read.nowMs) };
 }
 
 /** The byte-level reader of one file. Feed it chunks with push(); call finish() at the end. */

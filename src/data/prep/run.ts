@@ -46,10 +46,20 @@ import {
   type PreloadedBase,
 } from './append.js';
 import { writeInteractions, writeVocab } from './arrow-write.js';
-import { choosePlan, describeColumn, planRoles, type ColumnPlan, type PlanSource } from './columns.js';
-import { checkEventWeights, checkRatings, checkSplits, checkTimes, describeGuess, explainRejects, type ColumnContext } from './diagnose.js';
+import { describeColumn, planRoles, type ColumnPlan, type PlanChoice, type PlanSource } from './columns.js';
+import {
+  checkColumnRoles,
+  checkEventWeights,
+  checkRatings,
+  checkSplits,
+  checkTimes,
+  checkUserItemSwap,
+  describeGuess,
+  explainRejects,
+  type ColumnContext,
+} from './diagnose.js';
 import { dedupeRows, type DedupeRule } from './dedupe.js';
-import { analyzeDelimitedHead, FastDelimitedReader, readDelimitedWithCsvParse, type DelimitedSetup } from './delimited.js';
+import { FastDelimitedReader, planDelimited, readDelimitedWithCsvParse, type DelimitedSetup } from './delimited.js';
 import { Ingest } from './ingest.js';
 import { analyzeJsonHead, jsonFieldPlan, JsonlReader, type JsonPlan } from './jsonl.js';
 import { kcoreRows } from './kcore.js';
@@ -70,7 +80,7 @@ import { POOL, REMOVED_WINDOW, TEST, TRAIN, VALID, arrangeRows } from './order.j
 import { splitStatistics, summarizeRows } from './finalize.js';
 import { RejectSink } from './rejects.js';
 import type { RowStore } from './store.js';
-import { fileSha256, inputSize, readChunks, type SourceDigest } from './source.js';
+import { fileSha256, inputSize, readChunks, refuseWideEncoding, type SourceDigest } from './source.js';
 import { applySplit } from './split.js';
 import { DAY_MS, makeTsParser, type TsParser } from './timestamps.js';
 
@@ -278,6 +288,7 @@ async function readInput(file: InputFile, ctx: ReadContext, state: ReadState): P
       headLen += r.value.length;
     }
     const head = Buffer.concat(headParts);
+    refuseWideEncoding(head, file.path, file.kind.gzip);
     const headText = head.toString('utf8', 0, Math.min(head.length, 1 << 16));
     const headFinal = ended && head.length <= 1 << 16;
     let setup: DelimitedSetup | null = null;
@@ -295,8 +306,9 @@ async function readInput(file: InputFile, ctx: ReadContext, state: ReadState): P
       const source: PlanSource = ctx.spec !== null ? 'columns' : COLUMN_ROLES.some((r) => typeof jsonPlan?.[r] === 'number') ? 'position' : 'header';
       columns = { file: file.path, plan, source, profiles: [], header: null, labels };
     } else {
-      setup = analyzeDelimitedHead(headText, headFinal, file.kind, { delimiter: ctx.cfg.delimiter, header: ctx.cfg.header, spec: ctx.spec }, file.path);
-      const choice = choosePlan(ctx.spec, setup.headerFields, setup.columnCount, file.path, setup.sample, ctx.now);
+      const cfg = { delimiter: ctx.cfg.delimiter, header: ctx.cfg.header, spec: ctx.spec };
+      let choice: PlanChoice;
+      ({ setup, choice } = planDelimited(headText, headFinal, file.kind, cfg, file.path, { tsParser: ctx.tsParser, nowMs: ctx.now, warn: ctx.warn }));
       plan = choice.plan;
       const labels: ColumnContext['labels'] = {};
       for (const role of COLUMN_ROLES) if (plan[role] >= 0) labels[role] = describeColumn(plan[role], setup.headerFields);
@@ -720,7 +732,10 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
       const timeNote = checkTimes(store, columns, cfg.ts_unit, cfg.ts_format, now);
       if (timeNote !== null) warn(timeNote);
       if (ing.opts.feedback === 'implicit') for (const weightNote of checkEventWeights(eventWeights, ing.eventNames, ing.unweighted)) warn(weightNote);
+      for (const roleNote of checkColumnRoles(columns, cfg.ts_format)) warn(roleNote);
     }
+    const swapNote = checkUserItemSwap(store, ing.users.size, ing.items.size, columns);
+    if (swapNote !== null) note(swapNote);
     if (baseData !== null && baseData.manifest.anonymize !== null && req.anonKey !== undefined) {
       const key = req.anonKey;
       foldAnonymizedUsers(store, baseData.users.ids, (k) => ing.users.idAt(k), ing.users.size, (raw) => anonymizeId(key, raw));

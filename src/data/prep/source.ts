@@ -8,6 +8,7 @@ import { stat } from 'node:fs/promises';
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { DataError, UsageError } from '../../util/errors.js';
+import { sniffWideEncoding, wideEncodingMessage } from '../../util/lines.js';
 
 export interface SourceDigest {
   bytes: number;
@@ -76,4 +77,13 @@ export async function fileSha256(path: string): Promise<string> {
     throw new DataError(`${path}: read failed (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`, { cause: error });
   }
   return hash.digest('hex');
+}
+
+/**
+ * DataError (exit 1) for a log in UTF-16/32: read as UTF-8 its ids would carry NUL bytes and its
+ * numbers fail to parse, so no row of it can be trusted.
+ */
+export function refuseWideEncoding(head: Buffer, path: string, gzip: boolean): void {
+  const found = sniffWideEncoding(head);
+  if (found !== null) throw new DataError(`${wideEncodingMessage(path, found, gzip)} rec prep reads UTF-8 only (ASCII, UTF-8 with or without a BOM).`);
 }

@@ -208,3 +208,54 @@ export function describeTsMs(ms: number): string {
   if (Number.isNaN(d.getTime())) return `${ms} ms`;
   return d.toISOString().replace('.000Z', 'Z');
 }
+
+/**
+ * Date layouts that neither unix times nor ISO-8601 cover, as --ts-format patterns, month before day
+ * where both read (`6-4` is 4 June in the Tmall log, US and Chinese order): month-day without a year
+ * (Tmall's `visit_datetime`), then US/European dates with a year, with or without a time of day, and
+ * Amazon's `reviewTime` (`06 17, 2018`).
+ */
+const DATE_FORMATS: readonly string[] = [
+  '%m-%d', '%d-%m', '%m/%d', '%d/%m',
+  '%Y/%m/%d', '%Y/%m/%d %H:%M:%S', '%Y/%m/%d %H:%M',
+  '%m/%d/%Y', '%d/%m/%Y', '%m/%d/%Y %H:%M:%S', '%d/%m/%Y %H:%M:%S', '%m/%d/%Y %H:%M', '%d/%m/%Y %H:%M',
+  '%d.%m.%Y', '%d.%m.%Y %H:%M:%S', '%d.%m.%Y %H:%M',
+  '%m %d, %Y', '%d %b %Y', '%b %d, %Y',
+];
+
+/** A --ts-format that reads dates (given without a year, when the pattern has none). */
+export interface DateFormatGuess {
+  format: string;
+  /** The pattern has no year: --ts-year YYYY is needed too. */
+  needsYear: boolean;
+}
+
+/** Share of sampled values a layout must read to be suggested: a stray bad date (`2-30`) is that row's reject. */
+const DATE_MIN_SHARE = 0.8;
+
+/**
+ * The one of DATE_FORMATS that reads the most of `values` (non-empty, trimmed; the earlier on a tie),
+ * when it reads at least DATE_MIN_SHARE of them; else null. A leap year stands in for a missing
+ * one, so that `2-29` reads.
+ */
+export function guessDateFormat(values: readonly string[]): DateFormatGuess | null {
+  if (values.length === 0) return null;
+  let best: DateFormatGuess | null = null;
+  let bestCount = 0;
+  for (const format of DATE_FORMATS) {
+    const needsYear = !/%[Yys]/.test(format);
+    const parse = patternTsParser(format, needsYear ? 2000 : null);
+    let count = 0;
+    for (const v of values) if (!Number.isNaN(parse(v))) count++;
+    if (count > bestCount) {
+      best = { format, needsYear };
+      bestCount = count;
+    }
+  }
+  return bestCount >= values.length * DATE_MIN_SHARE ? best : null;
+}
+
+/** `--ts-format %m-%d --ts-year YYYY` (the year only when the pattern has none). */
+export function describeDateFormat(g: DateFormatGuess): string {
+  return `--ts-format ${g.format.includes(' ') ? `'${g.format}'` : g.format}${g.needsYear ? ' --ts-year YYYY' : ''}`;
+}

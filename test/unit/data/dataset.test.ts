@@ -49,6 +49,19 @@ describe('loadDataset', () => {
     expect([...(ds.train.ts ?? [])]).toEqual([253402300799999, -86400]);
   });
 
+  it('names the dataset folders inside a folder that is not one (--data data where data/ holds data/ml100k)', async () => {
+    const parent = out();
+    await prep(join(parent, 'ml100k'), [fixture('basic.tsv')]);
+    await prep(join(parent, 'shop'), [fixture('basic.tsv')]);
+    mkdirSync(join(parent, 'logs'));
+    writeFileSync(join(parent, 'notes.txt'), 'x');
+    const err = (await loadDataset(parent).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(DataError);
+    expect(err.message).toContain(`${parent} is not a dataset folder: manifest.json is missing. It holds the dataset folders ${join(parent, 'ml100k')}, ${join(parent, 'shop')}: did you mean one of them?`);
+    rmSync(join(parent, 'shop'), { recursive: true });
+    await expect(loadDataset(parent)).rejects.toThrow(`It holds the dataset folder ${join(parent, 'ml100k')}: did you mean ${join(parent, 'ml100k')}?`);
+  });
+
   it('fails clearly on a missing folder, a missing manifest or another format_version', async () => {
     await expect(loadDataset(out())).rejects.toThrow(/is not a dataset folder: manifest\.json is missing/);
     const p = await prep(out(), [fixture('basic.tsv')]);

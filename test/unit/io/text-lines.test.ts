@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTextLines, type TextLine } from '../../../src/io/text-lines.js';
 import { DataError, UsageError } from '../../../src/util/errors.js';
@@ -44,6 +45,16 @@ describe('readTextLines', () => {
     await writeFile(path, `ok\n${'x'.repeat(MAX_LINE_BYTES + 1)}\n`);
     await expect(collect(path)).rejects.toThrow(DataError);
     await expect(collect(path)).rejects.toThrow(/long\.txt:2: line of \d+ bytes or more/);
+  });
+
+  it('a UTF-16 list of ids (Excel "Unicode text") is a data error naming the encoding, not ids with NUL bytes', async () => {
+    const path = join(dir, 'users16.txt');
+    await writeFile(path, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('u1\nu2\nu3\n', 'utf16le')]));
+    await expect(collect(path)).rejects.toThrow(DataError);
+    await expect(collect(path)).rejects.toThrow(`${path} is UTF-16LE text (byte-order mark). Convert it to UTF-8 first, e.g. iconv -f UTF-16LE -t UTF-8`);
+    const gz = join(dir, 'users16.txt.gz');
+    await writeFile(gz, gzipSync(Buffer.from('user-1\nuser-2\nuser-3\n', 'utf16le')));
+    await expect(collect(gz)).rejects.toThrow(`${gz} (decompressed) is UTF-16LE text`);
   });
 
   it('a missing file is a usage error, a folder a data error (also when named .gz)', async () => {

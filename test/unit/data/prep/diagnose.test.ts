@@ -182,7 +182,16 @@ describe('--strict and notes on flags', () => {
 // Real data, only where the shared datasets are beside the repository.
 const realTaobao = join(SHARED, 'taobao-userbehavior-excerpt/UserBehavior.csv');
 const realMl = join(SHARED, 'movielens-100k/u.data');
+const realTmall = join(SHARED, 'tmall-2014-brand-behaviour/t_alibaba_data.csv');
 describe('shared datasets', () => {
+  it.skipIf(!existsSync(realTmall))('Tmall: --ts-format advice without --ts-format; no swap hint as it is, the hint with user and item swapped', async () => {
+    await expect(prep(out(), [realTmall], { split: 'none' })).rejects.toThrow(/mapped as ts, which holds dates without a year .* Try --ts-format %m-%d --ts-year YYYY/);
+    const right = await prep(out(), [realTmall], { ts_format: '%m-%d', ts_year: 2014, split: 'none' });
+    expect(right.result.warnings).toEqual([]);
+    const swapped = await prep(out(), [realTmall], { columns: 'user=1,item=0,event=2,ts=3', ts_format: '%m-%d', ts_year: 2014, split: 'none' });
+    expect(swapped.result.warnings.join('\n')).toMatch(/9531 users but 884 items, and 25\.1% of the users have a single row against 1\.0% of the items/);
+  });
+
   it.skipIf(!existsSync(realTaobao))('Taobao without --columns: guessed user=0,item=1,event=3,ts=4, nothing rejected', async () => {
     const p = await prep(out(), [realTaobao], { split: 'none' });
     expect(p.manifest.prep).toMatchObject({ column_map: { user: 0, item: 1, event: 3, ts: 4 }, columns_guessed: true });
@@ -192,5 +201,96 @@ describe('shared datasets', () => {
   it.skipIf(!existsSync(realMl))('MovieLens u.data with ts and rating swapped: warns and suggests the right --columns', async () => {
     const p = await prep(out(), [realMl], { columns: 'user=0,item=1,ts=2,rating=3', split: 'none' });
     expect(p.result.warnings.join('\n')).toMatch(/try --columns user=0,item=1,rating=2,ts=3/);
+  });
+});
+
+// Issue 19 item 17: a Tmall-like log (`M-D` dates without a year) without --ts-format was explained as
+// "the date column holds event types" with a --columns that turned the dates into events: exit 0, no times.
+const tmallHeader = 'user_id,brand_id,type,visit_datetime';
+const tmallLines = Array.from({ length: 40 }, (_, k) => `${10944750 + (k % 6) * 7},${13451 + (k % 11)},${[0, 0, 0, 1, 0, 2, 0, 3][k % 8]},${4 + (k % 5)}-${1 + ((k * 7) % 28)}`);
+const tmall = write('t_alibaba_data.csv', [tmallHeader, ...tmallLines]);
+
+describe('dates without a year (Tmall)', () => {
+  it('every row bad_ts: the error names month-day dates and suggests --ts-format %m-%d --ts-year, never a mapping without ts', async () => {
+    const run = prep(out(), [tmall], {}, at);
+    await expect(run).rejects.toThrow(DataError);
+    await expect(run).rejects.toThrow(
+      /40 of the 40 rejects are bad_ts from column 3 \("visit_datetime"\), mapped as ts, which holds dates without a year \(e\.g\. "4-1", "5-8", "6-15"; read with --ts-format %m-%d --ts-year YYYY\)\. Try --ts-format %m-%d --ts-year YYYY \(config prep\.ts_format, prep\.ts_year\)/,
+    );
+    await expect(run).rejects.not.toThrow(/event=3|holds event types/);
+  });
+
+  it('following that advice preps every row with its day', async () => {
+    const p = await prep(out(), [tmall], { ts_format: '%m-%d', ts_year: 2014, split: 'none' }, at);
+    expect(p.result.rows).toMatchObject({ read: 40, rejected: 0 });
+    expect(p.result.warnings).toEqual([]);
+    expect(p.manifest.time).toMatchObject({ has_ts: true, min_iso: '2014-04-01T00:00:00.000Z' });
+  });
+
+  it('a --columns that maps the dates as events is warned about, with the mapping that keeps them as ts (an error under --strict)', async () => {
+    const p = await prep(out(), [tmall], { columns: 'user=0,item=1,rating=2,event=3', split: 'none' }, at);
+    const w = p.result.warnings.join('\n');
+    expect(w).toMatch(
+      /column 3 \("visit_datetime"\), mapped as event, holds dates without a year .*: it looks like the time column, and no column is mapped as ts, so no row keeps its time\. Try --columns user=0,item=1,rating=2,ts=3 --ts-format %m-%d --ts-year YYYY/,
+    );
+    expect(w).toMatch(/column 2 \("type"\) is mapped as rating but named like an event column; column 3 \("visit_datetime"\) is mapped as event but named like a ts column\. Check the mapping\./);
+    await expect(prep(out(), [tmall], { columns: 'user=0,item=1,rating=2,event=3', strict: true }, at)).rejects.toThrow(/mapped as event, holds dates without a year/);
+  });
+
+  it('a suggested mapping that drops the time column says so', async () => {
+    const path = write('cn-dates.csv', [tmallHeader, ...tmallLines.map((l) => l.replace(/,(\d+)-(\d+)$/, ',$1月$2日'))]);
+    const run = prep(out(), [path], {}, at);
+    await expect(run).rejects.toThrow(/try --columns user=0,item=1,event=2\. That mapping has no ts column: rows would keep no time .*if column 3 \("visit_datetime"\) holds times, keep it as ts and pass --ts-format/);
+  });
+
+  it('profiles dates in the layouts --ts-format reads', () => {
+    const kinds = (values: string[]): [string, string | undefined] => {
+      const p = profileColumns(values.map((v) => [v]), 1, null, NOW)[0];
+      return [p.kind, p.dateFormat?.format];
+    };
+    expect(kinds(['6-4', '6-4', '8-15', '4-15'])).toEqual(['date', '%m-%d']);
+    expect(kinds(['15-4', '4-6'])).toEqual(['date', '%d-%m']);
+    expect(kinds(['06/17/2018', '12/01/2017'])).toEqual(['date', '%m/%d/%Y']);
+    expect(kinds(['17/06/2018 10:11', '01/12/2017 23:59'])).toEqual(['date', '%d/%m/%Y %H:%M']);
+    expect(kinds(['06 17, 2018', '12 1, 2017'])).toEqual(['date', '%m %d, %Y']);
+    expect(kinds(['pv', 'pv', 'buy', 'pv'])).toEqual(['event', undefined]);
+    expect(kinds(['13-14', '6-4'])).toEqual(['text', undefined]);
+    // A stray impossible date is that row's reject, not a reason to call the column text.
+    expect(kinds(['6-4', '6-5', '12-31', '2-30', '4-15'])).toEqual(['date', '%m-%d']);
+  });
+});
+
+// Issue 19 item 22: user and item columns swapped. By name under --columns; by shape (many more
+// users than items, the single-row long tail on the users' side) as a hint that --strict leaves a warning.
+describe('user and item columns swapped', () => {
+  // 40 users; 400 items: the first 120 seen once, the others 3 times (the items' long tail).
+  const shopLines: string[] = [];
+  for (let it = 0; it < 400; it++) {
+    const times = it < 120 ? 1 : 3;
+    for (let r = 0; r < times; r++) shopLines.push(`c${(it * 7 + r * 13) % 40},p${it},${1511658000 + shopLines.length * 60}`);
+  }
+  const shop = write('shop.csv', ['customer_id,product_id,ts', ...shopLines]);
+
+  it('the log as it is: no hint', async () => {
+    const p = await prep(out(), [shop], { split: 'none' }, at);
+    expect(p.result.users).toBe(40);
+    expect(p.result.warnings).toEqual([]);
+  });
+
+  it('--columns with user and item swapped: named like the other role, and the long tail on the users', async () => {
+    const p = await prep(out(), [shop], { columns: 'user=1,item=0,ts=2', split: 'none' }, at);
+    expect(p.result.warnings).toEqual([
+      '--columns (config prep.columns): column 1 ("product_id") is mapped as user but named like an item column; column 0 ("customer_id") is mapped as item but named like a user column. Are user and item swapped?',
+      expect.stringMatching(
+        /^400 users but 40 items, and 30\.0% of the users have a single row against 0\.0% of the items; .*Are the user and item columns swapped \(user: column 1 \("product_id"\), item: column 0 \("customer_id"\)\)\? If so, pass --columns user=0,item=1,ts=2/,
+      ),
+    ]);
+  });
+
+  it('headerless and swapped: the hint alone', async () => {
+    const path = write('shop-noheader.csv', shopLines.map((l) => l.split(',').slice(0, 2).reverse().concat(l.split(',')[2]).join(',')));
+    const p = await prep(out(), [path], { columns: 'user=0,item=1,ts=2', split: 'none', strict: true }, at);
+    expect(p.result.warnings).toHaveLength(1);
+    expect(p.result.warnings[0]).toMatch(/^400 users but 40 items.*\(user: column 0, item: column 1\)\? If so, pass --columns user=1,item=0,ts=2/);
   });
 });
