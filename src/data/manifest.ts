@@ -93,6 +93,8 @@ export interface ManifestWindow {
   aged_out: number;
 }
 
+export type DatasetFileHashes = Record<keyof DatasetManifest['files'], string>;
+
 export interface ManifestSplitStats {
   rows: number;
   users: number;
@@ -132,6 +134,11 @@ export interface DatasetManifest {
   time: { has_ts: boolean; min_ts: number | null; max_ts: number | null; min_iso: string | null; max_iso: string | null };
   anonymize: { algorithm: string; key_fingerprint: string } | null;
   files: { train: string; valid: string; test: string; users: string; items: string; rejects: string };
+  /**
+   * SHA-256 (hex) of each file of `files`, as prep wrote it: every reader of the dataset checks the
+   * files it reads against these (absent in datasets written before it was recorded).
+   */
+  files_sha256?: DatasetFileHashes;
   /** What prep found surprising (also logged); absent in datasets written before it was recorded. */
   warnings?: string[];
   /** Set by --append-to (null otherwise; absent in datasets written before it existed). */

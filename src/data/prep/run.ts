@@ -18,6 +18,7 @@ import { DataError, InterruptedError, RecError, UsageError } from '../../util/er
 import type { ProgressBar } from '../../util/progress.js';
 import type { RunIO } from '../../util/run-io.js';
 import { ANONYMIZE_ALGORITHM, anonymizeId, keyFingerprint } from '../anonymize.js';
+import { datasetFileHashes } from '../dataset-check.js';
 import {
   DATASET_FORMAT_VERSION,
   DATASET_OUTPUT,
@@ -829,6 +830,8 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
       };
     }
     const baseLog = base?.manifest.sources.find((src) => src.role === 'log');
+    // Closed before the manifest, which records the sha256 of every file written (rejects.jsonl too).
+    await sink.close();
     const manifest: DatasetManifest = {
       format_version: DATASET_FORMAT_VERSION,
       rec_version: req.recVersion,
@@ -890,11 +893,11 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
       },
       anonymize: fp !== null ? { algorithm: ANONYMIZE_ALGORITHM, key_fingerprint: fp } : null,
       files: { ...SPLIT_FILES, ...VOCAB_FILES, rejects: REJECTS_FILE },
+      files_sha256: await datasetFileHashes(staged.path),
       warnings,
       append,
       window,
     };
-    await sink.close();
     await writeFileAtomic(join(staged.path, MANIFEST_FILE), stableJson(manifest));
     await checkAbort();
     if (mode === 'merge') {
