@@ -83,10 +83,15 @@ export interface ManifestAppend {
   new_items: number;
 }
 
-/** `rec prep --window DAYS`: rows with ts < from_ts (newest_ts − DAYS days) were dropped, base rows and new alike. */
+/**
+ * `rec prep --window DAYS`: rows with ts < from_ts (anchor_ts − DAYS days) were dropped, base rows
+ * and new alike. anchor_ts is newest_ts unless the newest rows are outliers (see prep/window.ts).
+ */
 export interface ManifestWindow {
   days: number;
   newest_ts: number | null;
+  /** The timestamp the window counts back from (absent in datasets written before it was recorded). */
+  anchor_ts?: number | null;
   from_ts: number | null;
   from_iso: string | null;
   /** Rows dropped (part of rows.filtered). */
