@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { DataError, describeValue } from '../util/errors.js';
+import { checkDatasetRows, verifyFileHash } from './dataset-check.js';
+import { checkManifestShape } from './manifest-shape.js';
 import { DATASET_FORMAT_VERSION, MANIFEST_FILE, SPLIT_FILES, VOCAB_FILES, type DatasetManifest } from './manifest.js';
 
 export type SplitName = 'train' | 'valid' | 'test';
@@ -54,7 +56,8 @@ export interface Dataset {
   eventNames: string[] | null;
 }
 
-async function readTable(dir: string, file: string): Promise<Table> {
+/** One Arrow file of a dataset; `sha256`, when the manifest records it, must match its bytes. */
+async function readTable(dir: string, file: string, sha256?: string): Promise<Table> {
   const path = join(dir, file);
   let bytes: Buffer;
   try {
@@ -62,6 +65,7 @@ async function readTable(dir: string, file: string): Promise<Table> {
   } catch (error) {
     throw new DataError(`Dataset ${dir} is incomplete: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)}). Re-run rec prep.`, { cause: error });
   }
+  if (sha256 !== undefined) verifyFileHash(dir, file, bytes, sha256);
   try {
     return tableFromIPC(bytes);
   } catch (error) {
@@ -230,19 +234,26 @@ export async function readManifest(dir: string): Promise<DatasetManifest> {
       `Dataset ${dir} has format_version ${describeValue(m.format_version)}; this rec reads format_version ${DATASET_FORMAT_VERSION}. Re-run rec prep with this version of rec.`,
     );
   }
-  return m as DatasetManifest;
+  return checkManifestShape(m, path);
 }
+
+/**
+ * Reads a dataset and checks it before anyone uses it: each file against the sha256 the manifest
+ * records (datasets written before it was recorded have only the structural checks), the row
+ * counts against the manifest, and the rows' structure (dataset-check.ts).
+ */
 
 export async function loadDataset(dir: string): Promise<Dataset> {
   const manifest = await readManifest(dir);
-  const hasTs = manifest.time?.has_ts === true;
+  const hasTs = manifest.time.has_ts;
   const hasEvents = Array.isArray(manifest.events);
+  const sha = manifest.files_sha256;
   const [train, valid, test, users, items] = await Promise.all([
-    readTable(dir, SPLIT_FILES.train),
-    readTable(dir, SPLIT_FILES.valid),
-    readTable(dir, SPLIT_FILES.test),
-    readTable(dir, VOCAB_FILES.users),
-    readTable(dir, VOCAB_FILES.items),
+    readTable(dir, SPLIT_FILES.train, sha?.train),
+    readTable(dir, SPLIT_FILES.valid, sha?.valid),
+    readTable(dir, SPLIT_FILES.test, sha?.test),
+    readTable(dir, VOCAB_FILES.users, sha?.users),
+    readTable(dir, VOCAB_FILES.items, sha?.items),
   ]);
   const ds: Dataset = {
     dir,
@@ -262,5 +273,6 @@ export async function loadDataset(dir: string): Promise<Dataset> {
       throw new DataError(`Dataset ${dir} is inconsistent: ${SPLIT_FILES[name]} has ${ds[name].length} rows, the manifest says ${manifest.rows[name]}. Re-run rec prep.`);
     }
   }
+  checkDatasetRows(ds);
   return ds;
 }

@@ -83,15 +83,22 @@ export interface ManifestAppend {
   new_items: number;
 }
 
-/** `rec prep --window DAYS`: rows with ts < from_ts (newest_ts − DAYS days) were dropped, base rows and new alike. */
+/**
+ * `rec prep --window DAYS`: rows with ts < from_ts (anchor_ts − DAYS days) were dropped, base rows
+ * and new alike. anchor_ts is newest_ts unless the newest rows are outliers (see prep/window.ts).
+ */
 export interface ManifestWindow {
   days: number;
   newest_ts: number | null;
+  /** The timestamp the window counts back from (absent in datasets written before it was recorded). */
+  anchor_ts?: number | null;
   from_ts: number | null;
   from_iso: string | null;
   /** Rows dropped (part of rows.filtered). */
   aged_out: number;
 }
+
+export type DatasetFileHashes = Record<keyof DatasetManifest['files'], string>;
 
 export interface ManifestSplitStats {
   rows: number;
@@ -132,6 +139,11 @@ export interface DatasetManifest {
   time: { has_ts: boolean; min_ts: number | null; max_ts: number | null; min_iso: string | null; max_iso: string | null };
   anonymize: { algorithm: string; key_fingerprint: string } | null;
   files: { train: string; valid: string; test: string; users: string; items: string; rejects: string };
+  /**
+   * SHA-256 (hex) of each file of `files`, as prep wrote it: every reader of the dataset checks the
+   * files it reads against these (absent in datasets written before it was recorded).
+   */
+  files_sha256?: DatasetFileHashes;
   /** What prep found surprising (also logged); absent in datasets written before it was recorded. */
   warnings?: string[];
   /** Set by --append-to (null otherwise; absent in datasets written before it existed). */

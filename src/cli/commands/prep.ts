@@ -27,13 +27,14 @@ export function registerPrep(program: Command, runtime: Runtime): void {
     .requiredOption('-o, --out <dir>', 'dataset folder to write: absent, empty, or a dataset rec wrote (replaced atomically)')
     .option('--force', "write into an --out folder that holds other files too (they are kept; the dataset's files are replaced)")
     .option('--append-to <dir>', "start from this dataset: its rows, ids (each keeps its index) and prep settings; logs already in it (same sha256) are skipped")
-    .option('--window <days>', 'drop rows older than DAYS days before the newest row (base rows too under --append-to); a unit s/m/h/d is allowed, e.g. 36h')
+    .option('--window <days>', 'drop rows older than DAYS days before the newest row (base rows too under --append-to; the few newest rows cannot move it on their own); a unit s/m/h/d is allowed, e.g. 36h')
+    .option('--force-window', 'under --append-to, age out more than half of the base rows with --window (refused otherwise: exit 1, nothing written)')
     .option('--strict', 'treat warnings (implausible ratings or times, empty splits, unused event weights) as errors: exit 1, nothing written (config prep.strict)')
     .addHelpText('after', EXAMPLES);
   addConfigOptions(cmd, 'prep');
   addGlobalFlags(cmd).action(async (logs: string[], _opts, self: Command) => {
     await runCommand(self, 'prep', runtime, async (ctx) => {
-      const o = self.opts<{ out: string; force?: boolean; strict?: boolean; appendTo?: string; window?: string }>();
+      const o = self.opts<{ out: string; force?: boolean; strict?: boolean; appendTo?: string; window?: string; forceWindow?: boolean }>();
       const out = resolve(ctx.cwd, o.out);
       const base = ctx.resolved.config;
       const config = o.strict === true ? { ...base, prep: { ...base.prep, strict: true } } : base;
@@ -43,7 +44,8 @@ export function registerPrep(program: Command, runtime: Runtime): void {
         if (days === null || days <= 0) throw new UsageError(`--window ${JSON.stringify(o.window)} is invalid. Expected a positive duration: days (--window 30) or a number with a unit s, m, h or d (--window 36h).`);
         windowDays = days;
       }
-      const append = o.appendTo !== undefined ? { appendTo: resolve(ctx.cwd, o.appendTo), windowDays } : { windowDays };
+      const forceWindow = o.forceWindow === true;
+      const append = o.appendTo !== undefined ? { appendTo: resolve(ctx.cwd, o.appendTo), windowDays, forceWindow } : { windowDays, forceWindow };
       const result = await prepFromConfig(logs.map((l) => resolve(ctx.cwd, l)), out, config, ctx, o.force === true, append);
       const a = result.append;
       const human =
@@ -66,7 +68,7 @@ export async function prepFromConfig(
   config: Config,
   ctx: { cwd: string; env: NodeJS.ProcessEnv; io: import('../../util/run-io.js').RunIO; resolved: { sources: Record<string, string> } },
   force = false,
-  append: { appendTo?: string; windowDays?: number } = {},
+  append: { appendTo?: string; windowDays?: number; forceWindow?: boolean } = {},
 ) {
   const prep = {
     ...config.prep,
@@ -91,6 +93,7 @@ export async function prepFromConfig(
       resolvedConfig: { prep, seed: config.seed },
       ...(append.appendTo !== undefined ? { appendTo: append.appendTo, explicitKeys } : {}),
       ...(append.windowDays !== undefined ? { windowDays: append.windowDays } : {}),
+      ...(append.forceWindow === true ? { forceWindow: true } : {}),
     },
     ctx.io,
   );

@@ -19,6 +19,7 @@ import { DataError, InterruptedError, RecError, UsageError } from '../../util/er
 import type { ProgressBar } from '../../util/progress.js';
 import type { RunIO } from '../../util/run-io.js';
 import { ANONYMIZE_ALGORITHM, anonymizeId, keyFingerprint } from '../anonymize.js';
+import { datasetFileHashes } from '../dataset-check.js';
 import {
   DATASET_FORMAT_VERSION,
   DATASET_OUTPUT,
@@ -76,13 +77,14 @@ import {
   type MaxRejects,
   type SplitSpec,
 } from './options.js';
-import { POOL, REMOVED_WINDOW, TEST, TRAIN, VALID, arrangeRows } from './order.js';
+import { POOL, TEST, TRAIN, VALID, arrangeRows } from './order.js';
 import { splitStatistics, summarizeRows } from './finalize.js';
 import { RejectSink } from './rejects.js';
 import type { RowStore } from './store.js';
 import { fileSha256, inputSize, readChunks, refuseWideEncoding, type SourceDigest } from './source.js';
 import { applySplit } from './split.js';
-import { DAY_MS, makeTsParser, type TsParser } from './timestamps.js';
+import { makeTsParser, type TsParser } from './timestamps.js';
+import { aheadOfAnchor, ageOut, checkBaseAgedOut, windowAnchor } from './window.js';
 
 export interface PrepRequest {
   /** Log files, read in this order (absolute or relative to the process cwd). */
@@ -111,8 +113,10 @@ export interface PrepRequest {
    * taken from BASE's manifest. Default: none, i.e. every inheritable setting comes from BASE.
    */
   explicitKeys?: ReadonlySet<string>;
-  /** --window DAYS: drop rows older than (newest ts − DAYS days), base rows and new alike. */
+  /** --window DAYS: drop rows older than (newest ts − DAYS days), base rows and new alike; "newest" as window.ts anchors it. */
   windowDays?: number;
+  /** --force-window: age out most of an --append-to base's rows without refusing. */
+  forceWindow?: boolean;
 }
 
 export interface PrepSplitSummary {
@@ -547,23 +551,15 @@ async function openBase(dir: string): Promise<AppendBase> {
   return loadAppendBase(dir);
 }
 
-/** Marks rows older than `days` before the newest row (any split) REMOVED_WINDOW. */
-function ageOut(store: RowStore, assign: Uint8Array, days: number): ManifestWindow {
-  const ts = store.ts;
-  if (ts === null) throw new UsageError(`--window ${days} needs timestamps, but the data has no ts column. Expected --columns …,ts=C, or no --window.`);
-  const n = store.length;
-  let newest = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < n; i++) if (ts[i] > newest) newest = ts[i];
-  if (!Number.isFinite(newest)) return { days, newest_ts: null, from_ts: null, from_iso: null, aged_out: 0 };
-  const from = newest - Math.round(days * DAY_MS);
-  let aged = 0;
-  for (let i = 0; i < n; i++) {
-    if (ts[i] < from) {
-      assign[i] = REMOVED_WINDOW;
-      aged++;
-    }
-  }
-  return { days, newest_ts: newest, from_ts: from, from_iso: isoOf(from), aged_out: aged };
+/** --window: marks the rows it ages out; under --append-to refuses to age out most of the base unless forced. */
+function applyWindow(store: RowStore, assign: Uint8Array, days: number, ctx: { seqStart: number; now: number; appending: boolean; force: boolean; warn: (msg: string) => void }): ManifestWindow {
+  if (store.ts === null) throw new UsageError(`--window ${days} needs timestamps, but the data has no ts column. Expected --columns …,ts=C, or no --window.`);
+  const at = windowAnchor(store, ctx.seqStart, ctx.now);
+  const window = ageOut(store, assign, days, at);
+  const ahead = aheadOfAnchor(store, at);
+  if (ahead !== null) ctx.warn(ahead);
+  if (ctx.appending) checkBaseAgedOut(store, assign, ctx.seqStart, window, ctx.force);
+  return window;
 }
 
 export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> {
@@ -753,7 +749,7 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
     const nUsers0 = ing.users.size;
     const nItems0 = ing.items.size;
     const predefined = { valid: cfg.valid !== null, test: cfg.test !== null };
-    const window = windowDays !== null ? ageOut(store, assign, windowDays) : null;
+    const window = windowDays !== null ? applyWindow(store, assign, windowDays, { seqStart, now, appending: pre !== null, force: req.forceWindow === true, warn }) : null;
     const agedOut = window?.aged_out ?? 0;
     await checkAbort();
     arrangeRows(store, assign, nUsers0);
@@ -851,6 +847,8 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
       };
     }
     const baseLog = base?.manifest.sources.find((src) => src.role === 'log');
+    // Closed before the manifest, which records the sha256 of every file written (rejects.jsonl too).
+    await sink.close();
     const manifest: DatasetManifest = {
       format_version: DATASET_FORMAT_VERSION,
       rec_version: req.recVersion,
@@ -912,11 +910,11 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
       },
       anonymize: fp !== null ? { algorithm: ANONYMIZE_ALGORITHM, key_fingerprint: fp } : null,
       files: { ...SPLIT_FILES, ...VOCAB_FILES, rejects: REJECTS_FILE },
+      files_sha256: await datasetFileHashes(staged.path),
       warnings,
       append,
       window,
     };
-    await sink.close();
     await writeFileAtomic(join(staged.path, MANIFEST_FILE), stableJson(manifest));
     await checkAbort();
     if (mode === 'merge') {

@@ -143,9 +143,15 @@ describe('--append-to', () => {
   it('--window ages out old rows (base and new), counts them, and keeps the base ids at their index', async () => {
     const base = await prep(out(), [day1], { ...weights, split: 'days:0,1' });
     const two = await prep(out(), [day2], {}, { appendTo: base.out });
-    const three = await prep(out(), [day3], {}, { appendTo: two.out, windowDays: 1 });
+    // 5 of the base's 8 rows would age out: refused (exit 1, nothing written) unless forced.
+    const refused = join(logDir, 'refused');
+    await expect(prep(refused, [day3], {}, { appendTo: two.out, windowDays: 1 })).rejects.toThrow(
+      /--window 1 would age out 5 of the base dataset's 8 rows: every row before .*Nothing was written\. .*add --force-window/,
+    );
+    expect(existsSync(refused)).toBe(false);
+    const three = await prep(out(), [day3], {}, { appendTo: two.out, windowDays: 1, forceWindow: true });
     // Newest ts T0 + 2 days + 20 s: rows before T0 + 1 day + 20 s age out: all of day 1 and (a, x)@+10 s.
-    expect(three.manifest.window).toMatchObject({ days: 1, newest_ts: (T0 + 2 * DAY + 20) * 1000, from_ts: (T0 + DAY + 20) * 1000, aged_out: 5 });
+    expect(three.manifest.window).toMatchObject({ days: 1, newest_ts: (T0 + 2 * DAY + 20) * 1000, anchor_ts: (T0 + 2 * DAY + 20) * 1000, from_ts: (T0 + DAY + 20) * 1000, aged_out: 5 });
     expect(three.manifest.append?.rows).toMatchObject({ base: 8, read_from_logs: 2, added: 2, aged_out: 5 });
     expect(three.manifest.rows).toMatchObject({ read: 10, accepted: 10, filtered: 5, deduplicated: 0 });
     expect(three.manifest.rows.train + three.manifest.rows.valid + three.manifest.rows.test).toBe(5);
@@ -159,12 +165,13 @@ describe('--append-to', () => {
   });
 
   it('works without --append-to too', async () => {
-    const p = await prep(out(), [day1, day2], { ...weights, split: 'none' }, { windowDays: 1 });
-    // Newest T0 + 2 days − 5 s: rows at or after T0 + 1 day − 5 s stay: (a,z)@+1day−1s and all of day 2.
-    expect(p.manifest.window?.aged_out).toBe(4);
-    expect(p.manifest.rows).toMatchObject({ read: 9, filtered: 4, deduplicated: 0, train: 5 });
+    const p = await prep(out(), [day1, day2, day3], { ...weights, split: 'none' }, { windowDays: 1 });
+    // Newest T0 + 2 days + 20 s: rows at or after T0 + 1 day + 20 s stay: day 2 but (a,x)@+1day+10s, and day 3.
+    expect(p.manifest.window).toMatchObject({ newest_ts: (T0 + 2 * DAY + 20) * 1000, anchor_ts: (T0 + 2 * DAY + 20) * 1000, aged_out: 6 });
+    expect(p.manifest.rows).toMatchObject({ read: 11, filtered: 6, deduplicated: 0, train: 5 });
     expectAccounting(p.manifest, check);
   });
+
 
   it('keeps the base rows in their split under a random split', async () => {
     const lines: string[] = [];
