@@ -132,6 +132,7 @@ export function registerTrain(program: Command, runtime: Runtime): void {
             userBlock: config.eval.user_block,
             maxUsers: config.train.valid_users,
             seed: config.seed,
+            historyThreshold: sequence ? config.train.positive_threshold : null,
             workers: config.train.workers,
             epochs: config.train.epochs,
             log: ctx.log,
