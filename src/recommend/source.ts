@@ -62,7 +62,7 @@ export async function loadRecommendCheckpoint(ckpt: string, opts: { dataset: boo
  */
 export async function readDatasetFacts(
   ckpt: string,
-  run: Pick<RunJson, 'dataset' | 'parents' | 'config'>,
+  run: Pick<RunJson, 'dataset' | 'parents'> & Partial<Pick<RunJson, 'config'>>,
   given: string | null,
   users: Vocab,
   numItems: number,
