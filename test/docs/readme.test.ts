@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -39,5 +40,15 @@ describe('README config example', () => {
     expect(modeline).not.toBeNull();
     expect(existsSync(join(REPO, modeline?.[1] ?? ''))).toBe(true);
     expect(configSchema.safeParse(parse(yaml)).success).toBe(true);
+  });
+});
+
+describe('README examples', () => {
+  it("every folder or file an example writes (--out, --to) is ignored by git, so trying them leaves git status clean", () => {
+    const written = [...README.matchAll(/--(?:out|to) ([\w./-]+)/g)].map((m) => m[1]).filter((p) => !/^(DIR|FILE)$/.test(p));
+    expect(written).toEqual(expect.arrayContaining(['data/games', 'ckpt/sasrec', 'ncf8.html']));
+    // --no-index: the rules alone decide, whatever this checkout happens to hold.
+    const notIgnored = written.filter((p) => spawnSync('git', ['check-ignore', '-q', '--no-index', p], { cwd: REPO }).status !== 0);
+    expect(notIgnored).toEqual([]);
   });
 });
