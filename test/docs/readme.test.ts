@@ -27,6 +27,11 @@ describe('README set-up', () => {
     expect(existsSync(join(REPO, 'datasets/shop/events.csv'))).toBe(true);
   });
 
+  it('offers a quick subset, npm run test:quick (unit and docs tests, built first), and says so', () => {
+    expect(pkg.scripts['test:quick']).toMatch(/^npm run build && vitest run --config test\/vitest.config.ts test\/unit test\/docs$/);
+    expect(README).toMatch(/`npm run test:quick` builds and\s+runs only `test\/unit` and `test\/docs`/);
+  });
+
   it('says how the bare rec of the examples gets on PATH', () => {
     expect(README).toMatch(/`npm link`/);
     expect(README).toMatch(/alias rec="npx rec"/);
