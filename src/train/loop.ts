@@ -10,6 +10,7 @@ import { InterruptedError, RuntimeFailure } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { Progress } from '../util/progress.js';
 import { Prng } from '../util/prng.js';
+import { plural } from '../util/plural.js';
 
 export interface TrainTask {
   /** Builds the epoch's examples from the PRNG (shuffle, negatives); returns the number of steps. */
@@ -230,7 +231,7 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
       );
     }
     if (stop) {
-      opts.log.info(`early stopping: ${opts.monitor?.metric} did not improve for ${opts.monitor?.patience} epochs (best epoch ${state.best?.epoch})`);
+      opts.log.info(`early stopping: ${opts.monitor?.metric} did not improve for ${plural(opts.monitor?.patience ?? 0, 'epoch')} (best epoch ${state.best?.epoch})`);
       return { outcome: 'stopped_early', state };
     }
     if (opts.signal?.aborted) {

@@ -37,6 +37,8 @@ describe('the heartbeat off a terminal', () => {
     const plain = await rec(train('plain'), { timeoutMs: 120_000 });
     expect(plain.code, plain.stderr).toBe(0);
     expect(plain.stderr).not.toMatch(HEARTBEAT);
+    // One epoch is "1 epoch", not "1 epochs".
+    expect(plain.stdout).toMatch(/^trained mf for 1 epoch on cpu /m);
     const bad = await rec([...train('bad'), '--heartbeat', 'soon']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--heartbeat "soon" is not a number of seconds/);
