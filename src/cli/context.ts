@@ -9,10 +9,12 @@ import { resolve } from 'node:path';
 import { type ResolvedConfig, resolveConfig } from '../config/load.js';
 import { createLogger, type Logger, type LogLevel } from '../util/log.js';
 import { noProgress, type Progress } from '../util/progress.js';
+import { describeValue, UsageError } from '../util/errors.js';
+import { parseDecimal } from '../util/numbers.js';
 import type { RunIO } from '../util/run-io.js';
 import { type CommandName, envLayer, flagLayer } from './options.js';
 import { expandHomeInLayer } from './paths.js';
-import { ttyProgress } from './progress.js';
+import { DEFAULT_HEARTBEAT_S, heartbeatProgress, ttyProgress } from './progress.js';
 
 export interface GlobalFlags {
   config?: string[];
@@ -20,6 +22,7 @@ export interface GlobalFlags {
   quiet?: boolean;
   verbose?: boolean;
   progress?: boolean;
+  heartbeat?: string;
 }
 
 export interface CommandContext {
@@ -48,7 +51,23 @@ export async function buildContext(cmd: Command, command: CommandName, signal: A
   const interactive =
     process.stderr.isTTY === true && !process.env.CI && !flags.json && flags.progress !== false && level !== 'warn';
   const tty = interactive ? ttyProgress(process.stderr) : null;
-  const progress: Progress = tty ?? noProgress;
   const log = createLogger(level, tty?.logSink ?? process.stderr);
+  const heartbeat = heartbeatSeconds(flags.heartbeat, process.env.REC_HEARTBEAT);
+  const chatty = level === 'info' || level === 'debug';
+  const progress: Progress = tty ?? (chatty && heartbeat > 0 ? heartbeatProgress((line) => log.info(line), Math.min(heartbeat * 1000, MAX_TIMER_MS)) : noProgress);
   return { resolved, io: { log, progress, signal }, log, json: flags.json === true, cwd, env: process.env };
+}
+
+/** setInterval's longest delay; a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** `--heartbeat S` over REC_HEARTBEAT over the default; seconds, fractions allowed, 0: no heartbeat. */
+function heartbeatSeconds(flag: string | undefined, env: string | undefined): number {
+  const [raw, origin] = flag !== undefined ? [flag, '--heartbeat'] : env !== undefined && env !== '' ? [env, 'REC_HEARTBEAT'] : [null, ''];
+  if (raw === null) return DEFAULT_HEARTBEAT_S;
+  const seconds = parseDecimal(raw);
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new UsageError(`${origin} ${describeValue(raw)} is not a number of seconds. Expected a number >= 0, e.g. 30 (0 turns the heartbeat off).`);
+  }
+  return seconds;
 }

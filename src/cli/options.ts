@@ -77,7 +77,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'train.sparse', flag: '--sparse', negate: '--dense', type: 'nullableBool', commands: TRAIN, description: 'row-sparse embedding updates (default); --dense updates whole tables' },
   { key: 'train.fused', flag: '--fused', negate: '--no-fused', type: 'nullableBool', commands: TRAIN, description: 'closed-form MF/GMF step on cpu/wasm (default); --no-fused: TF.js autograd' },
   { key: 'train.negatives', flag: '--negatives <n>', type: 'int', commands: TRAIN, description: 'pair models: sampled negatives per positive (bce, bpr); sasrec ce: 0 = softmax over every item, N = N items sampled per batch' },
-  { key: 'train.positive_threshold', flag: '--positive-threshold <r>', type: 'number', commands: TRAIN, description: 'bce/bpr: only rows with value >= R are positives, e.g. 4 on 1-5 ratings (default: every row)' },
+  { key: 'train.positive_threshold', flag: '--positive-threshold <r>', type: 'number', commands: TRAIN, description: 'bce/bpr: only rows with value >= R are positives, e.g. 4 on 1-5 ratings; sasrec: only they form the sequences (default: every row)' },
   { key: 'train.early_stopping.metric', flag: '--early-stop <metric>', type: 'string', commands: TRAIN, description: 'validation metric for early stopping and best epoch (e.g. ndcg@10, rmse)' },
   { key: 'train.early_stopping.patience', flag: '--patience <n>', type: 'int', commands: TRAIN, description: 'epochs without improvement before stopping (0: never stop early)' },
   { key: 'train.valid_from_train', flag: '--valid-from-train <fraction>', type: 'number', commands: TRAIN, description: 'carve a validation split out of train when the dataset has none' },

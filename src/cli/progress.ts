@@ -56,3 +56,55 @@ export function progressPayload(figures: { perSecond: number | null; etaSeconds:
   const remaining = etaSeconds !== null ? ` | ETA ${formatDuration(etaSeconds)}` : '';
   return { speed, remaining };
 }
+
+/** Seconds between heartbeat lines off a terminal (`--heartbeat`, REC_HEARTBEAT). */
+export const DEFAULT_HEARTBEAT_S = 30;
+
+/**
+ * Progress off a terminal (a log file, CI, a notebook's subprocess): no bar can be drawn, and one
+ * line per epoch leaves minutes of silence on a large log, so every `intervalMs` while a stage
+ * runs one line says where it is (`write` is the logger's info, so -q silences it and it never
+ * reaches stdout). Only the latest stage ticks: starting one retires the one before.
+ */
+export function heartbeatProgress(write: (line: string) => void, intervalMs: number, now: () => number = () => performance.now()): Progress {
+  let retire: (() => void) | null = null;
+  return {
+    start(label: string, total: number, unit: string, options: ProgressOptions = {}): ProgressBar {
+      retire?.();
+      const track = createRateTracker(total, now);
+      let value = 0;
+      let status = '';
+      let figures = track(0);
+      const timer = setInterval(() => write(heartbeatLine({ label, total, unit, value, status }, figures, options)), intervalMs);
+      // A heartbeat never keeps the process alive on its own.
+      timer.unref();
+      const stop = () => {
+        clearInterval(timer);
+        if (retire === stop) retire = null;
+      };
+      retire = stop;
+      return {
+        update(v: number, s = '') {
+          value = v;
+          status = s;
+          figures = track(v);
+        },
+        stop,
+      };
+    },
+  };
+}
+
+/** `epoch 2/20: 120/900 steps (13%) | 1.23k ex/s | ETA 4m10s | loss 6.8812`. */
+export function heartbeatLine(
+  at: { label: string; total: number; unit: string; value: number; status: string },
+  figures: { perSecond: number | null; etaSeconds: number | null },
+  options: ProgressOptions,
+): string {
+  const { label, total, unit, value, status } = at;
+  // Exact below a million (a step or user count reads better whole), three digits above (bytes).
+  const n = (x: number) => (x < 1e6 ? String(Math.round(x)) : formatCount(x));
+  const position = total > 0 ? `${n(value)}/${n(total)} ${unit} (${Math.floor((100 * value) / total)}%)` : `${n(value)} ${unit}`;
+  const { speed, remaining } = progressPayload(figures, options);
+  return `${label}: ${position}${speed}${remaining}${status ? ` | ${status}` : ''}`;
+}

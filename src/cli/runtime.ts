@@ -34,5 +34,6 @@ export function addGlobalFlags(cmd: Command): Command {
     .option('--json', 'print one JSON document on stdout; logs go to stderr')
     .option('-q, --quiet', 'only warnings and errors on stderr')
     .option('-v, --verbose', 'debug logging')
-    .option('--no-progress', 'no progress bars (one line per stage instead)');
+    .option('--no-progress', 'no progress bars (one line per stage instead)')
+    .option('--heartbeat <seconds>', 'without a progress bar (stderr not a terminal, CI, --json, --no-progress): a progress line on stderr every N seconds while a stage runs (default 30, env REC_HEARTBEAT; 0: none)');
 }

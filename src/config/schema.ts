@@ -19,109 +19,149 @@ const nonNegativeInt = z.number().int().nonnegative();
 const positiveNumber = z.number().positive();
 const nonNegativeNumber = z.number().nonnegative();
 
-export const prepSchema = z.strictObject({
-  format: z.enum(['auto', 'csv', 'tsv', 'jsonl']).default('auto'),
-  /** Field delimiter; multi-character allowed (e.g. `::`). Null: from the format. */
-  delimiter: z.string().min(1).nullable().default(null),
-  /** Null: detect (the first row is a header when it names a mapped column). */
-  header: z.boolean().nullable().default(null),
-  /** `user=C,item=C[,rating=C][,event=C][,ts=C]`, C a column name or 0-based index. Null: guess from header or position. */
-  columns: z.string().nullable().default(null),
-  ts_unit: z.enum(['auto', 's', 'ms', 'iso']).default('auto'),
-  /** strftime-like pattern, e.g. `%m-%d`. */
-  ts_format: z.string().nullable().default(null),
-  ts_year: z.number().int().min(1970).max(9999).nullable().default(null),
-  feedback: z.enum(['auto', 'explicit', 'implicit']).default('auto'),
-  /** `view=1,cart=3,buy=5`; null: every event weighs 1. */
-  event_weights: z.string().nullable().default(null),
-  dedupe: z.enum(['auto', 'first', 'last', 'max', 'sum', 'none']).default('auto'),
-  min_user: nonNegativeInt.default(0),
-  min_item: nonNegativeInt.default(0),
-  split: z.string().default('random:0.8,0.1,0.1'),
-  test: z.string().nullable().default(null),
-  valid: z.string().nullable().default(null),
-  anonymize: z.boolean().default(false),
-  anonymize_key_file: z.string().nullable().default(null),
-  /** A count (`100`) or a percentage of rows read (`5%`). */
-  max_rejects: z.union([nonNegativeInt, z.string().regex(/^\d+(\.\d+)?%$|^\d+$/)]).default('5%'),
-  /** Warnings (implausible ratings or times, a column rejecting most rows, empty splits) are errors: exit 1, nothing written. */
-  strict: z.boolean().default(false),
-});
+export const prepSchema = z
+  .strictObject({
+    format: z.enum(['auto', 'csv', 'tsv', 'jsonl']).default('auto').describe('Log format (--format); auto: from the file extension.'),
+    delimiter: z.string().min(1).nullable().default(null).describe('Field delimiter (--delimiter); multi-character allowed, e.g. "::". Null: from the format.'),
+    header: z.boolean().nullable().default(null).describe('Whether the first line is a header (--header / --no-header). Null: detect (a header names a mapped column).'),
+    columns: z
+      .string()
+      .nullable()
+      .default(null)
+      .describe('Column mapping (--columns): user=C,item=C[,rating=C][,event=C][,ts=C], C a column name or 0-based index. Null: guess from the header or positions.'),
+    ts_unit: z.enum(['auto', 's', 'ms', 'iso']).default('auto').describe('Timestamp unit (--ts-unit): seconds, milliseconds or ISO 8601 text; auto: detect.'),
+    ts_format: z.string().nullable().default(null).describe('strftime-like date pattern (--ts-format), e.g. %m-%d (with ts_year for dates without a year).'),
+    ts_year: z.number().int().min(1970).max(9999).nullable().default(null).describe('Year for dates whose pattern has none (--ts-year).'),
+    feedback: z.enum(['auto', 'explicit', 'implicit']).default('auto').describe('explicit ratings or implicit events (--feedback); auto: explicit when a rating column is mapped.'),
+    event_weights: z.string().nullable().default(null).describe('Implicit weight per event type (--event-weights), e.g. view=1,cart=3,buy=5. Null: every event weighs 1.'),
+    dedupe: z
+      .enum(['auto', 'first', 'last', 'max', 'sum', 'none'])
+      .default('auto')
+      .describe('What to keep of repeated (user, item) rows (--dedupe); auto: last for explicit, max for implicit feedback.'),
+    min_user: nonNegativeInt.default(0).describe('Iterative k-core: minimum interactions per user (--min-user); 0: no filter.'),
+    min_item: nonNegativeInt.default(0).describe('Iterative k-core: minimum interactions per item (--min-item); 0: no filter.'),
+    split: z.string().default('random:0.8,0.1,0.1').describe('Split (--split): random:TRAIN,VALID,TEST | temporal:TRAIN,VALID,TEST | leave-last | none.'),
+    test: z.string().nullable().default(null).describe('Predefined test split file (--test); null: split the log.'),
+    valid: z.string().nullable().default(null).describe('Predefined validation split file (--valid); null: split the log.'),
+    anonymize: z.boolean().default(false).describe('Replace user ids by a keyed HMAC-SHA256 (--anonymize); the key from anonymize_key_file or REC_ANON_KEY.'),
+    anonymize_key_file: z.string().nullable().default(null).describe('File holding the anonymisation key (--anonymize-key-file).'),
+    max_rejects: z
+      .union([nonNegativeInt, z.string().regex(/^\d+(\.\d+)?%$|^\d+$/)])
+      .default('5%')
+      .describe('Fail (exit 1) when more rows than this are rejected (--max-rejects): a count (100) or a percentage of rows read (5%).'),
+    strict: z
+      .boolean()
+      .default(false)
+      .describe('Warnings (implausible ratings or times, a column rejecting most rows, empty splits) are errors: exit 1, nothing written (--strict).'),
+  })
+  .describe('rec prep: how a behaviour log is read, cleaned and split.');
 
-export const modelSchema = z.strictObject({
-  /** Predictive factors: MF/GMF embedding size, last MLP layer, SASRec hidden size. */
-  dim: positiveInt.default(32),
-  /** MLP tower; empty: 8d,4d,2d,d (PRODUCT §5). */
-  layers: z.array(positiveInt).default([]),
-  alpha: z.number().min(0).max(1).default(0.5),
-  dropout: z.number().min(0).max(1).default(0.2),
-  max_len: positiveInt.default(50),
-  blocks: positiveInt.default(2),
-  heads: positiveInt.default(1),
-  init_std: positiveNumber.default(0.01),
-});
+export const modelSchema = z
+  .strictObject({
+    dim: positiveInt.default(32).describe('Predictive factors (--dim): MF/GMF embedding size, last MLP layer, SASRec hidden size.'),
+    layers: z.array(positiveInt).default([]).describe('MLP tower widths (--layers), e.g. [64, 32, 16, 8]; empty: 8d,4d,2d,d.'),
+    alpha: z.number().min(0).max(1).default(0.5).describe('NeuMF built from GMF and MLP parents: weight of the GMF parent (--alpha).'),
+    dropout: z.number().min(0).max(1).default(0.2).describe('Dropout rate (--dropout).'),
+    max_len: positiveInt.default(50).describe('SASRec: most recent items of a history the model reads (--max-len).'),
+    blocks: positiveInt.default(2).describe('SASRec: self-attention blocks (--blocks).'),
+    heads: positiveInt.default(1).describe('SASRec: attention heads (--heads); dim must be a multiple.'),
+    init_std: positiveNumber.default(0.01).describe('Standard deviation of the normal initialisation of embeddings.'),
+  })
+  .describe('Model shape (rec train); each model\'s own defaults are in configs/models/<model>.yaml.');
 
-export const trainSchema = z.strictObject({
-  /** Only built models; MODELS also names planned ones (config/model-names.ts). */
-  model: z.enum(BUILT_MODELS, { error: (issue) => unknownModelMessage(issue.input) }).default('mf'),
-  loss: z.enum([...LOSSES, 'auto']).default('auto'),
-  epochs: positiveInt.default(20),
-  batch_size: positiveInt.default(4096),
-  lr: positiveNumber.default(0.005),
-  lr_schedule: z.enum(LR_SCHEDULES).default('constant'),
-  /** Multiplier per decay step (step/exponential) or floor ratio (cosine). */
-  lr_decay: z.number().gt(0).max(1).default(0.5),
-  lr_step_epochs: positiveInt.default(10),
-  optimizer: z.enum(OPTIMIZERS).default('adam'),
-  l2: nonNegativeNumber.default(0),
-  weight_decay: nonNegativeNumber.default(0),
-  /** Row-sparse updates of embedding tables (PRODUCT §5); false: dense updates. */
-  sparse: z.boolean().default(true),
-  /** Closed-form step for models that have one (MF, GMF) on cpu/wasm; false: TF.js autograd always. */
-  fused: z.boolean().default(true),
-  negatives: nonNegativeInt.default(4),
-  /** bce/bpr: only training rows with value >= this are positives (explicit ratings); null: every row. */
-  positive_threshold: z.number().nullable().default(null),
-  early_stopping: z
-    .strictObject({
-      metric: z.string().default('auto'),
-      patience: nonNegativeInt.default(3),
-    })
-    .prefault({}),
-  valid_from_train: z.number().gt(0).lt(1).nullable().default(null),
-  save_every: nonNegativeInt.default(0),
-  /** Most validation users ranked per epoch (a seeded sample fixed for the run); 0 ranks them all; null: sized from the catalogue. */
-  valid_users: nonNegativeInt.nullable().default(null),
-  freeze: z.array(z.string()).default([]),
-  /** Checkpoints to initialise from (`--init-from`, repeatable): one of the same model, or a gmf and an mlp one for neumf. */
-  init_from: z.array(z.string()).default([]),
-  /**
-   * With one --init-from parent: train on the rows newer than the parent's training data plus, each
-   * epoch, a seeded sample of this fraction × (new rows) from the older ones; 0: the new rows alone;
-   * null: the whole train split (src/train/fine-tune.ts).
-   */
-  replay: nonNegativeNumber.nullable().default(null),
-  /** Replicas of synchronous data-parallel training (main thread + worker threads); auto: the cores this process may use. */
-  workers: z.union([positiveInt, z.literal('auto')]).default('auto'),
-});
+export const trainSchema = z
+  .strictObject({
+    // Only built models; MODELS also names planned ones (config/model-names.ts).
+    model: z
+      .enum(BUILT_MODELS, { error: (issue) => unknownModelMessage(issue.input) })
+      .default('mf')
+      .describe(`Model to train (--model): ${BUILT_MODELS.join(', ')}.`),
+    loss: z
+      .enum([...LOSSES, 'auto'])
+      .default('auto')
+      .describe('Loss (--loss): mse, bce or bpr for (user, item) models (auto: mse explicit, bce implicit); bce or ce for sasrec.'),
+    epochs: positiveInt.default(20).describe('Most training epochs (--epochs); early stopping may end sooner.'),
+    batch_size: positiveInt.default(4096).describe('Examples per step (--batch-size).'),
+    lr: positiveNumber.default(0.005).describe('Learning rate (--lr).'),
+    lr_schedule: z.enum(LR_SCHEDULES).default('constant').describe('Learning-rate schedule over epochs (--lr-schedule).'),
+    lr_decay: z.number().gt(0).max(1).default(0.5).describe('Multiplier per decay step (step, exponential) or floor ratio (cosine).'),
+    lr_step_epochs: positiveInt.default(10).describe('Epochs between decays of the step schedule.'),
+    optimizer: z.enum(OPTIMIZERS).default('adam').describe('Optimizer (--optimizer).'),
+    l2: nonNegativeNumber.default(0).describe('L2 penalty on the parameters used in a batch (--l2).'),
+    weight_decay: nonNegativeNumber.default(0).describe('Decoupled weight decay, adamw (--weight-decay).'),
+    sparse: z.boolean().default(true).describe('Row-sparse updates of embedding tables (--sparse); false: dense updates of whole tables (--dense).'),
+    fused: z.boolean().default(true).describe('Closed-form step for models that have one (MF, GMF) on cpu/wasm (--fused); false: TF.js autograd always.'),
+    negatives: nonNegativeInt
+      .default(4)
+      .describe('Pair models: sampled negatives per positive (bce, bpr). sasrec ce: 0 = softmax over every item, N = N items sampled per batch (--negatives).'),
+    positive_threshold: z
+      .number()
+      .nullable()
+      .default(null)
+      .describe('Only training rows with value >= this count (--positive-threshold): positives for bce/bpr, the sequence for sasrec; null: every row.'),
+    early_stopping: z
+      .strictObject({
+        metric: z.string().default('auto').describe('Validation metric for early stopping and the best epoch (--early-stop), e.g. ndcg@10 or rmse; auto: rmse for mse, else ndcg@10.'),
+        patience: nonNegativeInt.default(3).describe('Epochs without improvement before stopping (--patience); 0: never stop early.'),
+      })
+      .prefault({})
+      .describe('Early stopping on the validation split.'),
+    valid_from_train: z
+      .number()
+      .gt(0)
+      .lt(1)
+      .nullable()
+      .default(null)
+      .describe('Carve this fraction of train out as validation when the dataset has none (--valid-from-train).'),
+    save_every: nonNegativeInt.default(0).describe('Also save a resumable state every N steps (--save-every); 0: at epoch ends only.'),
+    valid_users: nonNegativeInt
+      .nullable()
+      .default(null)
+      .describe('Most validation users ranked per epoch, a seeded sample fixed for the run (--valid-users); 0: all; null: sized from the catalogue.'),
+    freeze: z.array(z.string()).default([]).describe('Parameter groups kept fixed when fine-tuning (--freeze), e.g. item_embedding.'),
+    init_from: z
+      .array(z.string())
+      .default([])
+      .describe('Checkpoints to initialise from by raw id (--init-from, repeatable): one of the same model, or a gmf and an mlp one for neumf.'),
+    replay: nonNegativeNumber
+      .nullable()
+      .default(null)
+      .describe(
+        'With one init_from parent: train on the rows newer than its training data plus, each epoch, a seeded sample of this fraction x (new rows) of the older ones (--replay); 0: the new rows alone; null: the whole train split.',
+      ),
+    workers: z
+      .union([positiveInt, z.literal('auto')])
+      .default('auto')
+      .describe('Replicas of synchronous data-parallel training, main thread + worker threads (--workers); auto: the cores this process may use.'),
+  })
+  .describe('rec train: the loss, the optimizer, epochs, validation and fine-tuning.');
 
-export const evalSchema = z.strictObject({
-  split: z.enum(['test', 'valid']).default('test'),
-  protocol: z.string().default('full'),
-  k: z.array(positiveInt).min(1).default([5, 10, 20]),
-  metrics: z.array(z.string()).default([]),
-  relevance_threshold: z.number().nullable().default(null),
-  /** Most users scored per block in full ranking (eval, validation, recommend); a memory budget may lower it. */
-  user_block: positiveInt.default(256),
-  /** Threads of the full protocol's ranking (main thread + worker threads); auto: the cores, when there are enough users to pay for them. */
-  workers: z.union([positiveInt, z.literal('auto')]).default('auto'),
-});
+export const evalSchema = z
+  .strictObject({
+    split: z.enum(['test', 'valid']).default('test').describe('Split to evaluate (--split).'),
+    protocol: z.string().default('full').describe('Protocol (--protocol): full | sampled:N | candidates:FILE.'),
+    k: z.array(positiveInt).min(1).default([5, 10, 20]).describe('Cut-offs of the ranking metrics (--k).'),
+    metrics: z.array(z.string()).default([]).describe('Metric names (--metrics), e.g. [ndcg, recall, rmse]; empty: all that apply.'),
+    relevance_threshold: z.number().nullable().default(null).describe('Explicit data: only values >= this are relevant (--relevance-threshold); null: every row.'),
+    user_block: positiveInt.default(256).describe('Most users scored per block in full ranking: eval, validation, recommend (--user-block); a memory budget may lower it.'),
+    workers: z
+      .union([positiveInt, z.literal('auto')])
+      .default('auto')
+      .describe('Threads of the full ranking, main thread + worker threads (--workers); auto: the cores, when there are enough users to pay for them.'),
+  })
+  .describe('rec eval (and validation, rec recommend): split, protocol and metrics.');
 
 export const configSchema = z.strictObject({
-  seed: z.number().int().min(1).max(2 ** 31 - 1).default(2020),
-  backend: z.enum(BACKENDS).default('auto'),
-  log_level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
-  progress: z.boolean().default(true),
+  seed: z
+    .number()
+    .int()
+    .min(1)
+    .max(2 ** 31 - 1)
+    .default(2020)
+    .describe('Seed of every random stream: splits, sampling, initialisation (--seed).'),
+  backend: z.enum(BACKENDS).default('auto').describe('TF.js engine (--backend); auto: node-gpu, then node, then wasm, then cpu.'),
+  log_level: z.enum(['error', 'warn', 'info', 'debug']).default('info').describe('Logging on stderr (--log-level; -q is warn, -v is debug).'),
+  progress: z.boolean().default(true).describe('Progress bars on a terminal (false: --no-progress).'),
   prep: prepSchema.prefault({}),
   model: modelSchema.prefault({}),
   train: trainSchema.prefault({}),

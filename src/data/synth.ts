@@ -20,6 +20,7 @@ import { parseSafeInteger } from '../util/numbers.js';
 import { Prng } from '../util/prng.js';
 import type { RunIO } from '../util/run-io.js';
 import { buildWorld, categoryName, createUserGenerator, EVENT_TYPES, type EventType } from './synth/world.js';
+import { plural } from '../util/plural.js';
 
 export type SynthFormat = 'csv' | 'tsv' | 'jsonl';
 
@@ -346,7 +347,7 @@ export async function runSynth(req: SynthRequest, io: RunIO): Promise<SynthResul
   const events_by_type = {} as Record<EventType, number>;
   EVENT_TYPES.forEach((e, k) => (events_by_type[e] = counts[k]));
   io.log.info(
-    `synth: wrote ${rows} rows (${usersWithRows} users, ${items} items) to ${req.out} in ${seconds.toFixed(2)} s ` +
+    `synth: wrote ${plural(rows, 'row')} (${plural(usersWithRows, 'user')}, ${plural(items, 'item')}) to ${req.out} in ${seconds.toFixed(2)} s ` +
       `(${Math.round(rows / Math.max(seconds, 1e-9))} rows/s)${r.drift > 0 ? `, popularity drift ${r.drift} over ${r.days} days` : ''}`,
   );
   return { path: req.out, format, gzip, rows, users: usersWithRows, items, events_by_type, seconds };

@@ -2,6 +2,7 @@
 import { describeDriftFailure } from './gate.js';
 import type { DriftResult, ProfileSummary } from './run.js';
 import type { DriftMetric } from './metrics.js';
+import { plural } from '../util/plural.js';
 
 function num(x: number | null, digits = 4): string {
   if (x === null) return 'n/a';
@@ -10,7 +11,7 @@ function num(x: number | null, digits = 4): string {
 
 function side(name: string, p: ProfileSummary): string {
   const span = p.min_iso !== null && p.max_iso !== null ? `, ${p.min_iso} … ${p.max_iso}` : '';
-  return `${name} ${p.kind} ${p.source}: ${p.rows} rows, ${p.users} users, ${p.items} items${span}`;
+  return `${name} ${p.kind} ${p.source}: ${plural(p.rows, 'row')}, ${plural(p.users, 'user')}, ${plural(p.items, 'item')}${span}`;
 }
 
 const ORDER: readonly DriftMetric[] = ['new_users', 'new_items', 'new_user_ids', 'new_item_ids', 'top100_overlap', 'js_items', 'js_events', 'volume_ratio'];

@@ -17,6 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import { UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { registerEngineKernels } from './kernels/register.js';
+import { plural } from '../util/plural.js';
 
 export const ENGINE_NAMES = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
@@ -67,19 +68,24 @@ export async function initEngine(opts: { backend: BackendChoice; log: Logger }):
   let info: EngineInfo;
   if (backend === 'auto') {
     info = await initAuto(log);
-    log.info(`engine: ${describeEngine(info)} (auto)`);
+    log.info(`engine: ${describeEngine(info, true)}`);
   } else {
     info = await initExplicit(backend);
-    log.info(`engine: ${describeEngine(info)}`);
+    log.info(`engine: ${describeEngine(info, false)}`);
   }
   current = { requested: backend, info };
   return currentEngine() as EngineInfo;
 }
 
-export function describeEngine(info: EngineInfo): string {
-  const parts = [`${info.name}`, `tfjs ${info.tfjsVersion}`];
+/**
+ * `wasm (auto), tfjs 4.22.0, simd, each op on 1 thread`. The thread count is the engine's own op
+ * pool; said bare ("1 thread (auto)") it read as the run's thread count, which the training line
+ * ("training on 2 threads: the main thread and 1 worker, each with its own engine") contradicted.
+ */
+export function describeEngine(info: EngineInfo, auto = false): string {
+  const parts = [`${info.name}${auto ? ' (auto)' : ''}`, `tfjs ${info.tfjsVersion}`];
   if (info.simd !== undefined) parts.push(info.simd ? 'simd' : 'no simd');
-  if (info.threads !== undefined) parts.push(`${info.threads} thread${info.threads === 1 ? '' : 's'}`);
+  if (info.threads !== undefined) parts.push(`each op on ${plural(info.threads, 'thread')}`);
   if (info.gpu !== undefined && info.gpu.length > 0) parts.push(info.gpu.join(', '));
   return parts.join(', ');
 }

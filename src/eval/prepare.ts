@@ -6,7 +6,7 @@
  * does.
  */
 import type { Dataset, SplitData, Vocab } from '../data/dataset.js';
-import { buildSequences, type UserSequences } from '../data/sequences.js';
+import { buildSequences, rowsAtLeast, type UserSequences } from '../data/sequences.js';
 import { SKIP_NO_RELEVANT } from './metrics/accumulator.js';
 import { SKIP_UNKNOWN_ITEM } from './protocols.js';
 import { Prng } from '../util/prng.js';
@@ -121,6 +121,11 @@ export function prepareEval(args: {
    * rules either way.
    */
   input?: ScoreInput;
+  /**
+   * `history` input: only rows with a value >= this enter the histories, as the model was trained
+   * (run.json config train.positive_threshold); the excluded (seen) items still count every row.
+   */
+  historyThreshold?: number | null;
 }): PreparedEval {
   const { dataset: ds, split, relevanceThreshold } = args;
   const numUsers = ds.users.ids.length;
@@ -135,7 +140,8 @@ export function prepareEval(args: {
   const historyDs = groupRows(numUsers, history, () => true);
   const all = groupRows(numUsers, [ds.train, ds.valid, ds.test], () => true);
   const trained = args.trained ?? null;
-  const histories = args.input === 'history' ? modelHistories(numUsers, history, itemToModel) : null;
+  const threshold = args.historyThreshold ?? null;
+  const histories = args.input === 'history' ? modelHistories(numUsers, history.map((s) => rowsAtLeast(s, threshold)), itemToModel) : null;
   const trainUser = new Uint8Array(numUsers);
   const coldItems = new Uint8Array(ds.items.ids.length).fill(1);
   for (let r = 0; r < ds.train.length; r++) {

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { anonymizeId, keyFingerprint } from '../data/anonymize.js';
 import { type Dataset, loadDataset, manifestSha256 } from '../data/dataset.js';
+import { historyThresholdOf } from '../data/sequences.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { modelWeightsSha256, readModelEpoch, type RunJson } from '../io/checkpoint.js';
 import { openEventWriter, TB_DIR } from '../io/tensorboard.js';
@@ -140,6 +141,7 @@ function prepareFor(ckpt: TrainedCheckpoint, ds: Dataset, req: EvalRequest, spec
     relevanceThreshold: req.relevanceThreshold,
     trained: ckpt.trained,
     input: scoreInputOf(ckpt.model),
+    historyThreshold: historyThresholdOf(ckpt.run.config),
   });
 }
 

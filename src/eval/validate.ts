@@ -54,6 +54,8 @@ export interface ValidatorOptions {
   workers?: RankWorkersSetting;
   /** Epochs the run validates at most: `auto` spreads a ranking thread's start-up over them. */
   epochs?: number;
+  /** Sequence models: only rows with a value >= this form the histories (train.positive_threshold). */
+  historyThreshold?: number | null;
   log?: Logger;
   progress?: Progress;
   signal?: AbortSignal;
@@ -81,7 +83,7 @@ export function createValidator(ds: Dataset, opts: ValidatorOptions): Validator 
   if (!opts.ratings && specs.some((s) => s.kind === 'error')) {
     throw new UsageError(`--early-stop ${opts.monitor}: rmse and mae need a model trained with mse on explicit ratings.`);
   }
-  const prepare = (input: ScoreInput) => prepareEval({ dataset: ds, split: 'valid', model: { users: ds.users, items: ds.items }, relevanceThreshold: null, input });
+  const prepare = (input: ScoreInput) => prepareEval({ dataset: ds, split: 'valid', model: { users: ds.users, items: ds.items }, relevanceThreshold: null, input, historyThreshold: opts.historyThreshold ?? null });
   const full = prepare('user');
   const maxUsers = opts.maxUsers ?? defaultValidUsers(full.modelItems);
   const prep = subsampleUsers(full, maxUsers, opts.seed);
@@ -97,7 +99,9 @@ export function createValidator(ds: Dataset, opts: ValidatorOptions): Validator 
   const range = { min, max };
   // The model is the dataset's own vocabulary here, so no user is unknown, and a user's train
   // history is empty exactly when they have no train row: both inputs evaluate the same users, and
-  // the sample drawn from `full` holds for a sequence model too (prepared on its first call).
+  // the sample drawn from `full` holds for a sequence model too (prepared on its first call). A
+  // history threshold empties the history of a user whose train rows all fall below it: such users
+  // are skipped (no_history) and the seeded sample is drawn from the others.
   const prepared: Partial<Record<ScoreInput, PreparedEval>> = { user: prep };
   const prepFor = (input: ScoreInput): PreparedEval => (prepared[input] ??= subsampleUsers(prepare(input), maxUsers, opts.seed));
   const ranks = specs.some((s) => s.kind !== 'error');

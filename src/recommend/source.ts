@@ -23,7 +23,7 @@ import { pathExists } from '../io/atomic.js';
 import { readTextLines } from '../io/text-lines.js';
 import { paths, type RunJson } from '../io/checkpoint.js';
 import { loadTrainedCheckpoint, type TrainedCheckpoint } from '../eval/checkpoint.js';
-import { buildSequences, type UserSequences } from '../data/sequences.js';
+import { buildSequences, historyThresholdOf, rowsAtLeast, type UserSequences } from '../data/sequences.js';
 import { isSequenceModel } from '../models/model.js';
 import { buildUserItemSets, type UserItemSets } from '../train/pair-data.js';
 import { UsageError } from '../util/errors.js';
@@ -62,7 +62,7 @@ export async function loadRecommendCheckpoint(ckpt: string, opts: { dataset: boo
  */
 export async function readDatasetFacts(
   ckpt: string,
-  run: Pick<RunJson, 'dataset' | 'parents'>,
+  run: Pick<RunJson, 'dataset' | 'parents'> & Partial<Pick<RunJson, 'config'>>,
   given: string | null,
   users: Vocab,
   numItems: number,
@@ -111,7 +111,10 @@ export async function readDatasetFacts(
   await markParentRows(run, users, trained, 'users', log);
   const splits = [ds.train, ds.valid, ds.test];
   const facts: DatasetFacts = { dir, seen: buildUserItemSets(numUsers, splits), trained, anonymize: ds.manifest.anonymize ?? null };
-  if (sequence !== null) facts.histories = buildSequences(numUsers, splits);
+  if (sequence !== null) {
+    const threshold = historyThresholdOf(run.config);
+    facts.histories = buildSequences(numUsers, splits.map((s) => rowsAtLeast(s, threshold)));
+  }
   return facts;
 }
 

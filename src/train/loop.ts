@@ -10,6 +10,7 @@ import { InterruptedError, RuntimeFailure } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { Progress } from '../util/progress.js';
 import { Prng } from '../util/prng.js';
+import { plural } from '../util/plural.js';
 
 export interface TrainTask {
   /** Builds the epoch's examples from the PRNG (shuffle, negatives); returns the number of steps. */
@@ -57,6 +58,8 @@ export interface LoopOptions {
   signal?: AbortSignal;
   /** Global-step interval of onStep (0: only at epoch ends). */
   logEvery?: number;
+  /** Milliseconds for the progress bar's pacing (tests pass a fake); default performance.now. */
+  clock?: () => number;
 }
 
 export function initialState(seed: number): TrainerState {
@@ -82,6 +85,21 @@ const SLOW_VALIDATION_S = 30;
 /** How long a run of steps may hold the event loop (signals are seen within this). */
 const YIELD_MS = 100;
 
+/**
+ * Longest the bar's position and loss may lag the steps. Paced by time, not by a step count: a
+ * step of SASRec's full softmax can take most of a second, and a bar moved every 10 steps sat on
+ * step 1 for seconds (issue 19).
+ */
+const BAR_MS = 200;
+
+/**
+ * The bar's status: the epoch's running mean loss, the figure the epoch line reports at its end
+ * (a single step's loss, noisy and often far from the mean, would contradict it).
+ */
+function runningLoss(state: TrainerState): string {
+  return state.loss_count > 0 ? `loss ${(state.loss_sum / state.loss_count).toFixed(4)}` : '';
+}
+
 export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOptions, cb: LoopCallbacks): Promise<{ outcome: LoopOutcome; state: TrainerState }> {
   const state: TrainerState = structuredClone(start);
   // A resumed run has saved states from before; a new one has none until its first save.
@@ -98,6 +116,10 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
     const secondsBefore = state.train_seconds - (Number.isFinite(state.epoch_seconds) ? (state.epoch_seconds as number) : 0);
     const steps = task.beginEpoch(epochRng);
     const bar = opts.progress.start(`epoch ${state.epoch + 1}/${opts.epochs}`, steps, 'steps', { rate: { unit: 'ex', scale: steps > 0 ? task.epochExamples() / steps : 0 } });
+    const clock = opts.clock ?? (() => performance.now());
+    // Shown at once, at the resume position and loss of a resumed epoch.
+    bar.update(state.step_in_epoch, runningLoss(state));
+    let barAt = clock();
     let lastYield = performance.now();
     let rateFrom = { time: performance.now(), step: state.global_step };
     const examplesPerStep = steps > 0 ? task.epochExamples() / steps : 0;
@@ -119,7 +141,10 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
       state.loss_count += 1;
       state.step_in_epoch = s + 1;
       state.global_step += 1;
-      if (s % 10 === 0 || s === steps - 1) bar.update(s + 1, `loss ${(state.loss_sum / state.loss_count).toFixed(4)}`);
+      if (s === steps - 1 || clock() - barAt >= BAR_MS) {
+        bar.update(s + 1, runningLoss(state));
+        barAt = clock();
+      }
       const logEvery = opts.logEvery ?? 0;
       if (cb.onStep && (s === steps - 1 || (logEvery > 0 && state.global_step % logEvery === 0))) {
         const seconds = (performance.now() - rateFrom.time) / 1000;
@@ -206,7 +231,7 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
       );
     }
     if (stop) {
-      opts.log.info(`early stopping: ${opts.monitor?.metric} did not improve for ${opts.monitor?.patience} epochs (best epoch ${state.best?.epoch})`);
+      opts.log.info(`early stopping: ${opts.monitor?.metric} did not improve for ${plural(opts.monitor?.patience ?? 0, 'epoch')} (best epoch ${state.best?.epoch})`);
       return { outcome: 'stopped_early', state };
     }
     if (opts.signal?.aborted) {

@@ -125,13 +125,17 @@ export interface TrainingPositives {
  * paper does it on MovieLens, "interacted" as the signal) but a surprise when unannounced, so it is
  * said, and `train.positive_threshold` binarises the ratings instead (see positiveRows for what
  * happens to the rows below it). mse fits the values themselves, so a threshold there is an error.
+ * A sequence model (`kind` 'sequence') has the same surprise in another form: every rating enters
+ * the user's history; with a threshold only ratings >= it do, in training as in validation, eval
+ * and recommend (data/sequences.ts rowsAtLeast).
  */
 export function trainingPositives(
   data: Pick<TrainData, 'train' | 'feedback'>,
-  loss: PairLoss,
+  loss: string,
   model: string,
   threshold: number | null,
   source = 'config train.positive_threshold',
+  kind: 'pair' | 'sequence' = 'pair',
 ): TrainingPositives {
   const from = `train.positive_threshold ${threshold} (from ${source})`;
   if (threshold !== null && loss === 'mse') {
@@ -140,12 +144,7 @@ export function trainingPositives(
     );
   }
   if (threshold === null) {
-    const notes =
-      data.feedback === 'explicit' && loss !== 'mse'
-        ? [
-            `model ${model} trains with loss ${loss} on explicit ratings: every rating counts as a positive (a rating of 1 is trained like a 5) and unrated items are the negatives. Pass --positive-threshold R (config train.positive_threshold), e.g. 4, to keep only ratings >= R as positives${model === 'mf' ? ', or --loss mse to fit the ratings' : ''}.`,
-          ]
-        : [];
+    const notes = data.feedback === 'explicit' && loss !== 'mse' ? [ratingsNote(model, loss, kind)] : [];
     return { train: data.train, notes, summary: null };
   }
   const train = positiveRows(data.train, threshold);
@@ -161,8 +160,18 @@ export function trainingPositives(
   let without = 0;
   for (let u = 0; u < inTrain.length; u++) if (inTrain[u] === 1 && withPositive[u] === 0) without++;
   const dropped = total - train.values.length;
-  const summary = `positives: ${train.values.length} of ${total} training rows have a value >= ${threshold}; the other ${dropped} are neither positives nor sampled as negatives${without > 0 ? `; users without a row >= ${threshold}: ${without} (they keep their initial embeddings)` : ''}.`;
+  const summary =
+    kind === 'sequence'
+      ? `sequences: ${train.values.length} of ${total} training rows have a value >= ${threshold} and form the users' histories (in validation, eval and recommend too); the other ${dropped} are left out of them and not sampled as negatives${without > 0 ? `; users without a row >= ${threshold}: ${without} (no history to train on or rank from)` : ''}.`
+      : `positives: ${train.values.length} of ${total} training rows have a value >= ${threshold}; the other ${dropped} are neither positives nor sampled as negatives${without > 0 ? `; users without a row >= ${threshold}: ${without} (they keep their initial embeddings)` : ''}.`;
   return { train, notes: [], summary };
+}
+
+function ratingsNote(model: string, loss: string, kind: 'pair' | 'sequence'): string {
+  if (kind === 'sequence') {
+    return `model ${model} trains on explicit ratings: every rated item enters the user's history as an interaction (a rating of 1 counts like a 5). Pass --positive-threshold R (config train.positive_threshold), e.g. 4, to keep only ratings >= R as the sequence.`;
+  }
+  return `model ${model} trains with loss ${loss} on explicit ratings: every rating counts as a positive (a rating of 1 is trained like a 5) and unrated items are the negatives. Pass --positive-threshold R (config train.positive_threshold), e.g. 4, to keep only ratings >= R as positives${model === 'mf' ? ', or --loss mse to fit the ratings' : ''}.`;
 }
 
 function meanValue(values: Float32Array): number {
@@ -178,13 +187,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   const sequence = isSequenceModelName(config.train.model);
   const loss = sequence ? resolveSequenceLoss(config.train.loss, config.train.model) : resolveLoss(config.train.loss, data.feedback);
   if (loss === 'mse' && data.feedback === 'implicit') io.log.warn('loss mse on implicit feedback regresses the event weights; bce or bpr is usually what you want');
-  // Sequence models learn from every training row in time order: a threshold would cut holes in the histories.
-  if (sequence && config.train.positive_threshold !== null) {
-    throw new UsageError(`train.positive_threshold (from ${req.resolved.sources['train.positive_threshold']}) does not apply to --model ${config.train.model}, which reads each user's whole history in time order. Remove it.`);
-  }
-  const positives = sequence || loss === 'ce'
-    ? { train: data.train, notes: [], summary: null }
-    : trainingPositives(data, loss, config.train.model, config.train.positive_threshold, req.resolved.sources['train.positive_threshold']);
+  const positives = trainingPositives(data, loss, config.train.model, config.train.positive_threshold, req.resolved.sources['train.positive_threshold'], sequence ? 'sequence' : 'pair');
   for (const note of positives.notes) io.log.warn(note);
   if (positives.summary !== null) io.log.info(positives.summary);
   const ckpt = req.out;
@@ -300,7 +303,8 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
     const sequenceOptions: SequenceTaskOptions = {
       model,
       train: positives.train,
-      others: data.others,
+      // Rows below the threshold are out of the histories but were seen: never sampled as negatives.
+      others: positives.train === data.train ? data.others : [data.train, ...data.others],
       loss: resolveSequenceLoss(config.train.loss, config.train.model),
       negatives: config.train.negatives,
       batchSize: config.train.batch_size,

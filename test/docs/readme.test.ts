@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -26,6 +27,11 @@ describe('README set-up', () => {
     expect(existsSync(join(REPO, 'datasets/shop/events.csv'))).toBe(true);
   });
 
+  it('offers a quick subset, npm run test:quick (unit and docs tests, built first), and says so', () => {
+    expect(pkg.scripts['test:quick']).toMatch(/^npm run build && vitest run --config test\/vitest.config.ts test\/unit test\/docs$/);
+    expect(README).toMatch(/`npm run test:quick` builds and\s+runs only `test\/unit` and `test\/docs`/);
+  });
+
   it('says how the bare rec of the examples gets on PATH', () => {
     expect(README).toMatch(/`npm link`/);
     expect(README).toMatch(/alias rec="npx rec"/);
@@ -39,5 +45,15 @@ describe('README config example', () => {
     expect(modeline).not.toBeNull();
     expect(existsSync(join(REPO, modeline?.[1] ?? ''))).toBe(true);
     expect(configSchema.safeParse(parse(yaml)).success).toBe(true);
+  });
+});
+
+describe('README examples', () => {
+  it("every folder or file an example writes (--out, --to) is ignored by git, so trying them leaves git status clean", () => {
+    const written = [...README.matchAll(/--(?:out|to) ([\w./-]+)/g)].map((m) => m[1]).filter((p) => !/^(DIR|FILE)$/.test(p));
+    expect(written).toEqual(expect.arrayContaining(['data/games', 'ckpt/sasrec', 'ncf8.html']));
+    // --no-index: the rules alone decide, whatever this checkout happens to hold.
+    const notIgnored = written.filter((p) => spawnSync('git', ['check-ignore', '-q', '--no-index', p], { cwd: REPO }).status !== 0);
+    expect(notIgnored).toEqual([]);
   });
 });

@@ -1,20 +1,23 @@
 import type { Command } from 'commander';
+import { BUILT_MODELS } from '../../config/model-names.js';
 import type { DoctorReport } from '../../engine/doctor.js';
+import { plural } from '../../util/plural.js';
 import { addConfigOptions } from '../options.js';
 import { addGlobalFlags, runCommand, type Runtime } from '../runtime.js';
 
-function describe(report: DoctorReport): string {
+export function describeDoctor(report: DoctorReport): string {
   const lines = [`rec doctor — TF.js ${report.tfjs_version}, Node ${report.node}, ${report.platform}`, '', 'engines:'];
   for (const e of report.engines) {
     const state = e.loads ? 'loads' : e.installed ? 'installed but does not load' : 'not installed';
-    const extra = [e.version && `v${e.version}`, e.simd !== undefined && `simd ${e.simd ? 'on' : 'off'}`, e.threads !== undefined && `threads ${e.threads}`, e.kernels?.length && `our kernels: ${e.kernels.join(', ')}`]
+    const extra = [e.version && `v${e.version}`, e.simd !== undefined && `simd ${e.simd ? 'on' : 'off'}`, e.threads !== undefined && `each op on ${plural(e.threads, 'thread')}`, e.kernels?.length && `our kernels: ${e.kernels.join(', ')}`]
       .filter(Boolean)
       .join(', ');
     lines.push(`  ${e.name.padEnd(9)} ${state}${extra ? ` (${extra})` : ''}${e.error && e.installed && !e.loads ? `\n            ${e.error}` : ''}`);
   }
   lines.push('', `--backend auto picks: ${report.auto}`);
+  // Every family has a data-parallel step (src/train/parallel: pair replicas, sequence replicas).
   lines.push(
-    `--workers auto trains mlp and neumf on ${report.workers_auto} thread${report.workers_auto === 1 ? '' : 's'} with it (${report.cores} core${report.cores === 1 ? '' : 's'} available${report.auto === 'node' || report.auto === 'node-gpu' ? '; TensorFlow threads each op itself' : ''}; fewer when a batch has under 1,024 examples a thread); mf and gmf's fused step runs on one`,
+    `--workers auto trains every model (${BUILT_MODELS.join(', ')}) on ${plural(report.workers_auto, 'thread')} with it (${plural(report.cores, 'core')} available${report.auto === 'node' || report.auto === 'node-gpu' ? '; TensorFlow threads each op itself' : ''}; fewer when a batch has under 1,024 examples a thread); mf and gmf's fused step (their default on cpu and wasm) runs on one, --no-fused trains them on the threads too`,
   );
   lines.push('', 'GPU:');
   lines.push(report.gpu.devices.length ? report.gpu.devices.map((d) => `  ${d}`).join('\n') : '  no GPU visible');
@@ -35,7 +38,7 @@ export function registerDoctor(program: Command, runtime: Runtime): void {
     await runCommand(self, 'doctor', runtime, async (ctx) => {
       const { runDoctor } = await import('../../engine/doctor.js');
       const report = await runDoctor(ctx.log);
-      return { result: report, human: describe(report) };
+      return { result: report, human: describeDoctor(report) };
     });
   });
 }

@@ -9,6 +9,7 @@ import { REC_VERSION } from '../../util/version.js';
 import { resolveAnonKey } from '../anon-key.js';
 import { addConfigOptions } from '../options.js';
 import { addGlobalFlags, runCommand, type Runtime } from '../runtime.js';
+import { plural } from '../../util/plural.js';
 
 const EXAMPLES = `
 Examples:
@@ -86,7 +87,7 @@ export function registerEval(program: Command, runtime: Runtime): void {
       const failed = result.gates.checks.filter((c) => !c.passed);
       for (const c of failed) ctx.log.error(`quality gate failed: ${describeFailure(c)}`);
       const lines = [
-        `${e.split} split, protocol ${e.protocol.name}${e.protocol.n ? ` (${e.protocol.n} negatives)` : ''}: ${e.users.evaluated} users evaluated, ${e.users.skipped} skipped${skippedWhy(e.users.skipped_by_reason)} (engine ${engine.name})`,
+        `${e.split} split, protocol ${e.protocol.name}${e.protocol.n ? ` (${plural(e.protocol.n, 'negative')})` : ''}: ${plural(e.users.evaluated, 'user')} evaluated, ${e.users.skipped} skipped${skippedWhy(e.users.skipped_by_reason)} (engine ${engine.name})`,
         ...Object.entries(e.metrics).map(([name, v]) => `  ${name.padEnd(14)} ${Number.isNaN(v) ? 'n/a' : v.toFixed(4)}${baselineText(result.baseline, name)}`),
         `written: ${result.file}`,
       ];

@@ -7,6 +7,7 @@ import { REC_VERSION } from '../../util/version.js';
 import { addConfigOptions } from '../options.js';
 import { resolveAnonKey } from '../anon-key.js';
 import { addGlobalFlags, runCommand, type Runtime } from '../runtime.js';
+import { plural } from '../../util/plural.js';
 
 const EXAMPLES = `
 Examples:
@@ -52,10 +53,10 @@ export function registerPrep(program: Command, runtime: Runtime): void {
         a === undefined
           ? `dataset written to ${result.dataset}`
           : result.unchanged === true
-            ? `nothing new: every log is already in ${result.dataset}, which is left as it is (${a.rows.base} rows)`
+            ? `nothing new: every log is already in ${result.dataset}, which is left as it is (${plural(a.rows.base, 'row')})`
             : a.sources_added.length === 0
             ? `dataset written to ${result.dataset}: nothing new (every log is already in the base), ${a.rows.base - a.rows.aged_out} base rows`
-            : `dataset written to ${result.dataset}: ${a.rows.added} rows added to the base's ${a.rows.base}, ${a.new_users} new users, ${a.new_items} new items, ${a.rows.aged_out} aged out`;
+            : `dataset written to ${result.dataset}: ${plural(a.rows.added, 'row')} added to the base's ${a.rows.base}, ${plural(a.new_users, 'new user')}, ${plural(a.new_items, 'new item')}, ${a.rows.aged_out} aged out`;
       return { result, human };
     });
   });

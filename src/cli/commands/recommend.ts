@@ -11,6 +11,7 @@ import { resolveAnonKey } from '../anon-key.js';
 import type { CommandContext } from '../context.js';
 import { addConfigOptions } from '../options.js';
 import { addGlobalFlags, runCommand, type Runtime } from '../runtime.js';
+import { plural } from '../../util/plural.js';
 
 const EXAMPLES = `
 Examples:
@@ -286,14 +287,14 @@ export function registerRecommend(program: Command, runtime: Runtime): void {
       }
       const { records, count } = emitted;
       if (short > 0) {
-        ctx.log.warn(`${short} user${short === 1 ? '' : 's'} got fewer than ${full} items: their seen items were excluded and too few items were left (--include-seen keeps seen items).`);
+        ctx.log.warn(`${plural(short, 'user')} got fewer than ${plural(full, 'item')}: their seen items were excluded and too few items were left (--include-seen keeps seen items).`);
       }
-      ctx.log.info(`recommended ${k} items for ${count} users (${cold} cold: popular items)${written}`);
+      ctx.log.info(`recommended ${plural(k, 'item')} for ${plural(count, 'user')} (${cold} cold: popular items)${written}`);
       const result: RecommendResult = out === null
         ? { checkpoint: ckpt, k, recommendations: records }
         : { checkpoint: ckpt, k, out, format, users: count, cold_users: cold };
       if (unknown !== undefined) result.unknown_users = unknown;
-      return { result, human: out === null ? '' : `wrote recommendations for ${count} users (${cold} cold)${written}` };
+      return { result, human: out === null ? '' : `wrote recommendations for ${plural(count, 'user')} (${cold} cold)${written}` };
     });
   });
 }

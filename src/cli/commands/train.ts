@@ -15,6 +15,7 @@ import type { CommandContext } from '../context.js';
 import { prepFromConfig } from './prep.js';
 import { BUNDLED_DATA } from '../defaults.js';
 import { withResumeCommand } from '../resume-command.js';
+import { plural } from '../../util/plural.js';
 
 const EXAMPLES = `
 Examples:
@@ -132,6 +133,7 @@ export function registerTrain(program: Command, runtime: Runtime): void {
             userBlock: config.eval.user_block,
             maxUsers: config.train.valid_users,
             seed: config.seed,
+            historyThreshold: sequence ? config.train.positive_threshold : null,
             workers: config.train.workers,
             epochs: config.train.epochs,
             log: ctx.log,
@@ -162,7 +164,7 @@ export function registerTrain(program: Command, runtime: Runtime): void {
       const last = result.epochs[result.epochs.length - 1];
       return {
         result,
-        human: `trained ${result.model} for ${result.epochs.length} epochs on ${result.engine} in ${result.train_seconds.toFixed(1)}s of training (${formatDuration(result.wall_seconds)} wall)${last ? `, last loss ${last.loss.toFixed(4)}` : ''}${result.best ? `, best ${result.best.metric} ${result.best.value.toFixed(4)} at epoch ${result.best.epoch}` : ''}\ncheckpoint: ${result.checkpoint}`,
+        human: `trained ${result.model} for ${plural(result.epochs.length, 'epoch')} on ${result.engine} in ${result.train_seconds.toFixed(1)}s of training (${formatDuration(result.wall_seconds)} wall)${last ? `, last loss ${last.loss.toFixed(4)}` : ''}${result.best ? `, best ${result.best.metric} ${result.best.value.toFixed(4)} at epoch ${result.best.epoch}` : ''}\ncheckpoint: ${result.checkpoint}`,
       };
     }).finally(() => session?.release());
   });

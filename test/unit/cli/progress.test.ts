@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PassThrough } from 'node:stream';
-import { progressPayload, ttyProgress } from '../../../src/cli/progress.js';
+import { heartbeatLine, progressPayload, ttyProgress } from '../../../src/cli/progress.js';
 
 describe('progressPayload', () => {
   it('shows examples/s (steps/s × examples per step) and the ETA', () => {
@@ -34,5 +34,17 @@ describe('ttyProgress logSink', () => {
         done();
       });
     });
+  });
+});
+
+describe('heartbeatLine', () => {
+  it('says the stage, position of total, rate in the bar unit asked for, ETA and status', () => {
+    const at = { label: 'epoch 2/20', total: 900, unit: 'steps', value: 120, status: 'loss 6.8812' };
+    expect(heartbeatLine(at, { perSecond: 10, etaSeconds: 78 }, { rate: { unit: 'ex', scale: 128 } })).toBe('epoch 2/20: 120/900 steps (13%) | 1.28k ex/s | ETA 1m18s | loss 6.8812');
+  });
+
+  it('before any rate: the position alone; an unknown total: the count; large counts in three digits', () => {
+    expect(heartbeatLine({ label: 'epoch 1/1', total: 50, unit: 'steps', value: 0, status: '' }, { perSecond: null, etaSeconds: null }, {})).toBe('epoch 1/1: 0/50 steps (0%)');
+    expect(heartbeatLine({ label: 'read', total: 0, unit: 'B', value: 12_345_678, status: '' }, { perSecond: null, etaSeconds: null }, {})).toBe('read: 12.3M B');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildSequences, sequenceOf } from '../../../src/data/sequences.js';
+import { buildSequences, historyThresholdOf, rowsAtLeast, sequenceOf } from '../../../src/data/sequences.js';
 
 const split = (users: number[], items: number[], ts: number[] | null, seq: number[]) => ({
   users: Int32Array.from(users),
@@ -29,5 +29,39 @@ describe('buildSequences', () => {
     const s = buildSequences(2, [split([1, 1, 1], [5, 6, 7], [3, 2, 1], [0, 1, 2])]);
     expect(Array.from(sequenceOf(s, 1))).toEqual([5, 6, 7]);
     expect(s.offsets[0]).toBe(0);
+  });
+});
+
+describe('rowsAtLeast (a sequence model trained with train.positive_threshold)', () => {
+  const rated = {
+    length: 5,
+    users: Int32Array.from([0, 0, 0, 1, 1]),
+    items: Int32Array.from([1, 2, 3, 4, 5]),
+    values: Float32Array.from([5, 2, 4, 1, 3]),
+    ts: Float64Array.from([10, 20, 30, 40, 50]),
+    seq: Float64Array.from([0, 1, 2, 3, 4]),
+    events: null,
+  };
+
+  it('keeps only the rows valued >= the threshold, every column alike, in order', () => {
+    const kept = rowsAtLeast(rated, 3);
+    expect(kept.length).toBe(3);
+    expect([...kept.users]).toEqual([0, 0, 1]);
+    expect([...kept.items]).toEqual([1, 3, 5]);
+    expect([...kept.values]).toEqual([5, 4, 3]);
+    expect([...(kept.ts ?? [])]).toEqual([10, 30, 50]);
+    expect([...kept.seq]).toEqual([0, 2, 4]);
+    expect(Array.from(sequenceOf(buildSequences(2, [kept]), 0))).toEqual([1, 3]);
+  });
+
+  it('returns the split itself without a threshold', () => {
+    expect(rowsAtLeast(rated, null)).toBe(rated);
+  });
+
+  it('reads the threshold from a checkpoint config, null when absent', () => {
+    expect(historyThresholdOf({ train: { positive_threshold: 4 } })).toBe(4);
+    expect(historyThresholdOf({ train: { positive_threshold: null } })).toBeNull();
+    expect(historyThresholdOf({ train: {} })).toBeNull();
+    expect(historyThresholdOf(undefined)).toBeNull();
   });
 });

@@ -3,7 +3,7 @@ import type { EpochRecord, TrainerState } from '../../../src/io/checkpoint.js';
 import { initialState, runLoop, type LoopOptions, type TrainTask } from '../../../src/train/loop.js';
 import { InterruptedError } from '../../../src/util/errors.js';
 import { silentLogger } from '../../../src/util/log.js';
-import { noProgress } from '../../../src/util/progress.js';
+import { noProgress, type Progress } from '../../../src/util/progress.js';
 
 const STEPS = 5;
 
@@ -96,5 +96,46 @@ describe('runLoop: a signal during validation', () => {
     });
     await expect(run).rejects.toThrow(RangeError);
     expect(saved).toHaveLength(0);
+  });
+});
+
+describe('runLoop: the progress bar', () => {
+  /** A Progress that records every position and status the bar is given. */
+  function recording(): Progress & { updates: [number, string][] } {
+    const updates: [number, string][] = [];
+    return { updates, start: () => ({ update: (value, status = '') => void updates.push([value, status]), stop: () => undefined }) };
+  }
+
+  it('shows the running mean loss of the epoch (what the epoch line reports), after every slow step', async () => {
+    const losses = [10, 2, 6, 0.5, 1.5];
+    let now = 0;
+    const task: TrainTask = {
+      beginEpoch: () => losses.length,
+      epochExamples: () => losses.length * 8,
+      step(index) {
+        // Each step takes a (fake) second, as SASRec's full softmax steps can on a large catalogue.
+        now += 1000;
+        return losses[index];
+      },
+      setLearningRate: () => undefined,
+    };
+    const progress = recording();
+    const records: EpochRecord[] = [];
+    await runLoop(task, initialState(1), { ...options(), progress, clock: () => now }, {
+      validate: async () => ({}),
+      saveState: async () => undefined,
+      onEpochEnd: async ({ record }) => void records.push(record),
+    });
+    const means = losses.map((_, k) => losses.slice(0, k + 1).reduce((a, b) => a + b, 0) / (k + 1));
+    expect(progress.updates).toEqual([[0, ''], ...means.map((m, k): [number, string] => [k + 1, `loss ${m.toFixed(4)}`])]);
+    expect(progress.updates[progress.updates.length - 1][1]).toBe(`loss ${records[0].loss.toFixed(4)}`);
+  });
+
+  it('a resumed epoch shows its position and running loss at once', async () => {
+    const start: TrainerState = { ...initialState(1), step_in_epoch: 3, global_step: 3, loss_sum: 3, loss_count: 3 };
+    const progress = recording();
+    await runLoop(fakeTask(), start, { ...options(), progress, clock: () => 0 }, { validate: async () => ({}), saveState: async () => undefined, onEpochEnd: async () => undefined });
+    expect(progress.updates[0]).toEqual([3, 'loss 1.0000']);
+    expect(progress.updates[progress.updates.length - 1]).toEqual([5, 'loss 0.8000']);
   });
 });

@@ -43,6 +43,19 @@ describe('trainingPositives', () => {
     expect(p.summary).toBe('positives: 3 of 6 training rows have a value >= 4; the other 3 are neither positives nor sampled as negatives; users without a row >= 4: 1 (they keep their initial embeddings).');
   });
 
+  it('sasrec on explicit ratings: a note says every rating enters the history; a threshold keeps only ratings >= it as the sequence', () => {
+    for (const loss of ['ce', 'bce']) {
+      const p = trainingPositives(explicit, loss, 'sasrec', null, undefined, 'sequence');
+      expect(p.train).toBe(ratings);
+      expect(p.notes).toEqual([expect.stringMatching(/^model sasrec trains on explicit ratings: every rated item enters the user's history.*--positive-threshold R/)]);
+    }
+    expect(trainingPositives({ ...explicit, feedback: 'implicit' }, 'ce', 'sasrec', null, undefined, 'sequence').notes).toEqual([]);
+    const kept = trainingPositives(explicit, 'ce', 'sasrec', 4, 'flag:--positive-threshold', 'sequence');
+    expect(kept.notes).toEqual([]);
+    expect([...kept.train.items]).toEqual([0, 2, 3]);
+    expect(kept.summary).toMatch(/^sequences: 3 of 6 training rows have a value >= 4 and form the users' histories.*users without a row >= 4: 1/);
+  });
+
   it('a threshold with mse, or one that keeps nothing, is a usage error naming the key and its source', () => {
     const mse = () => trainingPositives(explicit, 'mse', 'mf', 4, 'flag:--positive-threshold');
     expect(mse).toThrow(UsageError);
