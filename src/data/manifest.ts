@@ -70,7 +70,7 @@ export interface ManifestAppend {
   inherited: string[];
   /** New logs read (paths as given). */
   sources_added: string[];
-  /** Logs not read because a log with the same sha256 is already in the base (or earlier in this run). */
+  /** Logs not read because a log with the same content (content_sha256) is already in the base (or earlier in this run). */
   sources_already_present: { path: string; sha256: string; content_sha256: string; rows_read: number | null }[];
   rows: {
     /** Rows taken from the base's split files (counted in rows.read and rows.accepted). */

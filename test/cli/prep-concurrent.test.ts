@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatasetManifest } from '../../src/data/manifest.js';
 import { BIN, rec, sleep, tempDir, type RunResult } from './helpers.js';
 
@@ -54,10 +54,12 @@ describe('rec prep: two runs into one dataset folder at once', () => {
   const nightA = log('night-a.csv', 'a', NIGHT_ROWS, 1);
   const nightB = log('night-b.csv', 'b', NIGHT_ROWS, 2);
   const temps = (): string[] => readdirSync(dir).filter((n) => n.startsWith('.ds.'));
-
-  it('appending two nights in place at once keeps both (seeded trials)', async () => {
+  beforeAll(async () => {
     const first = await rec(['prep', log('history.csv', 'h', BASE_ROWS, 0), '--out', base, '--columns', 'user=user,item=item,ts=ts', '--split', 'days:0,1', '-q']);
     expect(first.code, first.stderr).toBe(0);
+  });
+
+  it('appending two nights in place at once keeps both (seeded trials)', async () => {
     const ds = join(dir, 'ds');
     cpSync(base, ds, { recursive: true });
     const t0 = performance.now();
@@ -88,6 +90,39 @@ describe('rec prep: two runs into one dataset folder at once', () => {
     // Which trials overlapped depends on the machine's load; every one must keep both nights.
     expect(outcomes).toHaveLength(6);
   }, 240_000);
+
+  it('waits for a live holder of the folder lock, naming its pid; SIGTERM while waiting exits 143 with nothing written', async () => {
+    const ds = join(dir, 'held');
+    cpSync(base, ds, { recursive: true });
+    const before = readFileSync(join(ds, 'manifest.json'), 'utf8');
+    const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    const holderGone = new Promise((done) => holder.on('exit', done));
+    writeFileSync(join(dir, '.held.rec.lock'), JSON.stringify({ pid: holder.pid, command: 'rec prep', started: 'then' }));
+    try {
+      for (const end of ['SIGTERM', 'holder exits'] as const) {
+        const child = spawn(process.execPath, [BIN, 'prep', nightA, '--append-to', ds, '--out', ds], { env: { ...process.env, CI: 'true', REC_LOG_LEVEL: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const code = new Promise<number | null>((done) => child.on('close', done));
+        for (let i = 0; i < 3000 && !stderr.includes('waiting for pid'); i++) await sleep(10);
+        expect(stderr).toContain(`waiting for pid ${holder.pid} to finish`);
+        expect(readFileSync(join(ds, 'manifest.json'), 'utf8')).toBe(before);
+        if (end === 'SIGTERM') {
+          child.kill('SIGTERM');
+          expect(await code, stderr).toBe(143);
+          expect(readFileSync(join(ds, 'manifest.json'), 'utf8')).toBe(before);
+        } else {
+          holder.kill('SIGKILL');
+          await holderGone;
+          expect(await code, stderr).toBe(0);
+          expect(stored(manifest(ds))).toBe(BASE_ROWS + NIGHT_ROWS);
+        }
+      }
+    } finally {
+      holder.kill('SIGKILL');
+    }
+    expect(readdirSync(dir).filter((n) => n.startsWith('.held'))).toEqual([]);
+  }, 60_000);
 
   it('two plain preps into one folder: both exit 0 and the folder holds one complete dataset', async () => {
     const out = join(dir, 'ds');
