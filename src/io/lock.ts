@@ -8,7 +8,7 @@
  * sees a lock without its pid), removed on every way out of the process that Node can see, and
  * taken over when its owner is dead (kill -9, power loss).
  */
-import { link, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { link, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../util/errors.js';
@@ -105,11 +105,15 @@ export async function acquireLockFile(path: string, command: string, what: strin
         }
         if (!announced) wait.onWait(holder, path);
         announced = true;
-        await pause(wait);
+        await pause(wait, wait.pollMs ?? 100);
         continue;
       }
-      if (++takeovers > 3) throw outputFsError(path, Object.assign(new Error(`${path} exists`), { code: 'EEXIST' }));
-      await takeOver(path, holder);
+      if (await takeOver(path, holder, tmp)) {
+        if (++takeovers > 3) throw outputFsError(path, Object.assign(new Error(`${path} exists`), { code: 'EEXIST' }));
+      } else {
+        // Another process is taking the dead owner's lock over: see what it left in a moment.
+        await pause(wait, 5);
+      }
     }
   } finally {
     await rm(tmp, { force: true });
@@ -117,31 +121,43 @@ export async function acquireLockFile(path: string, command: string, what: strin
   return heldLock(path);
 }
 
-async function pause(wait: LockWait): Promise<void> {
-  const stop = wait.aborted?.() ?? null;
+async function pause(wait: LockWait | undefined, ms: number): Promise<void> {
+  const stop = wait?.aborted?.() ?? null;
   if (stop !== null) throw stop;
-  await new Promise<void>((resolveSleep) => setTimeout(resolveSleep, wait.pollMs ?? 100));
-  const after = wait.aborted?.() ?? null;
+  await new Promise<void>((resolveSleep) => setTimeout(resolveSleep, ms));
+  const after = wait?.aborted?.() ?? null;
   if (after !== null) throw after;
 }
 
+/** The guard held while a dead owner's lock is removed: `.rec.lock-takeover` beside `.rec.lock`. */
+export function takeoverGuardPath(lockPath: string): string {
+  return `${lockPath}-takeover`;
+}
+
 /**
- * Removes a lock whose owner is dead (or that is unreadable). It is renamed aside first, which only
- * one process can do: removing it in place would let two processes that both saw the dead owner
- * each remove the other's fresh lock and both go on. A lock that turns out to be live (taken
- * between the read and the rename) is linked back.
+ * Removes the lock at `path` whose owner `seen` is dead (or that is unreadable), holding a guard
+ * file (created like the lock, from `ours`), and only if the lock is still the one seen. Removing
+ * it unguarded would let two processes that both saw the dead owner each remove the lock the other
+ * had just taken, and both go on. False when another process holds the guard (a guard whose
+ * process died is removed for the next try).
  */
-async function takeOver(path: string, seen: LockInfo | null): Promise<void> {
-  const aside = tempNameBeside(path);
+async function takeOver(path: string, seen: LockInfo | null, ours: string): Promise<boolean> {
+  const guard = takeoverGuardPath(path);
   try {
-    await rename(path, aside);
+    await link(ours, guard);
   } catch (error) {
-    if (errorCode(error) === 'ENOENT') return;
-    throw outputFsError(path, error);
+    if (errorCode(error) !== 'EEXIST') throw outputFsError(guard, error);
+    const other = await readLockFile(guard);
+    if (other === null || !isPidAlive(other.pid)) await rm(guard, { force: true });
+    return false;
   }
-  const moved = await readLockFile(aside);
-  if (moved !== null && moved.pid !== seen?.pid && isPidAlive(moved.pid)) await link(aside, path).catch(() => undefined);
-  await rm(aside, { force: true });
+  try {
+    const now = await readLockFile(path);
+    if (now?.pid === seen?.pid && now?.started === seen?.started) await rm(path, { force: true });
+    return true;
+  } finally {
+    await rm(guard, { force: true });
+  }
 }
 
 function heldLock(path: string): FolderLock {

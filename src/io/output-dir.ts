@@ -28,7 +28,7 @@ export type OutputDirState =
 
 /** Temporaries rec leaves while writing (`.NAME.tmp-PID-HEX`), and the locks of a running command (lock.ts). */
 export function isRecTemp(name: string): boolean {
-  return /\.tmp-\d+/.test(name) || name === '.rec.lock' || /^\..+\.rec\.lock$/.test(name);
+  return /\.tmp-\d+/.test(name) || /^\.(.+\.)?rec\.lock(-takeover)?$/.test(name);
 }
 
 export async function inspectOutputDir(dir: string, kind: OutputKind): Promise<OutputDirState> {
