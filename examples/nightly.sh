@@ -80,6 +80,27 @@ CKPT=$STATE/checkpoints/$NIGHT
 WINDOW=()
 [ -n "$WINDOW_DAYS" ] && WINDOW=(--window "$WINDOW_DAYS")
 
+# One night at a time: two runs at once would each append to the same `current`, and the second
+# set_current would drop the first run's night. A second run waits (saying for whom); the lock of a
+# run that was killed (its pid gone) is taken over.
+take_lock() {
+  local lock=$STATE/.nightly.lock holder announced=
+  until mkdir "$lock" 2>/dev/null; do
+    holder=$(cat "$lock/pid" 2>/dev/null || true)
+    # Gone: its pid is dead, or it never wrote one (killed right after mkdir) a minute ago.
+    if { [ -n "$holder" ] && ! kill -0 "$holder" 2>/dev/null; } || { [ -z "$holder" ] && [ -n "$(find "$lock" -maxdepth 0 -mmin +1 2>/dev/null)" ]; }; then
+      rm -rf "$lock"
+      continue
+    fi
+    [ -n "$announced" ] || say "waiting for pid ${holder:-?} (another nightly run, $lock) to finish"
+    announced=1
+    sleep 1
+  done
+  echo $$ >"$lock/pid"
+  trap 'rm -rf "$STATE/.nightly.lock"' EXIT
+}
+take_lock
+
 # Points the `current` link at a dataset in one rename, like rec promote does for production.
 set_current() {
   rm -f "$STATE/.current.tmp-$$"
@@ -88,15 +109,27 @@ set_current() {
   node -e 'require("node:fs").renameSync(process.argv[1], process.argv[2])' "$STATE/.current.tmp-$$" "$CURRENT"
 }
 
-# Is LOG (by sha256) among the sources of the current dataset? Then its night was accepted before.
+# Is LOG among the sources of the current dataset? Then its night was accepted before. Compared
+# as rec prep --append-to compares: by the sha256 of the content (a .gz decompressed, since gzip
+# stores a timestamp and the same night compressed again differs), or of the file itself.
 already_in_current() {
   [ -e "$CURRENT/manifest.json" ] || return 1
   node -e '
     const { createHash } = require("node:crypto");
     const fs = require("node:fs");
-    const sha = createHash("sha256").update(fs.readFileSync(process.argv[1])).digest("hex");
-    const m = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
-    process.exit((m.sources || []).some((s) => s.sha256 === sha) ? 0 : 1);
+    const zlib = require("node:zlib");
+    const [log, manifest] = process.argv.slice(1);
+    const file = createHash("sha256");
+    const content = createHash("sha256");
+    const raw = fs.createReadStream(log).on("data", (b) => file.update(b));
+    const body = log.toLowerCase().endsWith(".gz") ? raw.pipe(zlib.createGunzip()) : raw;
+    body.on("data", (b) => content.update(b));
+    body.on("error", () => process.exit(1));
+    body.on("end", () => {
+      const [f, c] = [file.digest("hex"), content.digest("hex")];
+      const m = JSON.parse(fs.readFileSync(manifest, "utf8"));
+      process.exit((m.sources || []).some((s) => s.sha256 === f || s.content_sha256 === c) ? 0 : 1);
+    });
   ' "$LOG" "$CURRENT/manifest.json"
 }
 

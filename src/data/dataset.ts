@@ -4,12 +4,14 @@
  */
 import { tableFromIPC, type Table, type Vector } from 'apache-arrow';
 import { createHash } from 'node:crypto';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { DataError, describeValue } from '../util/errors.js';
+import { findSetAsideCopy, linkTarget, pathExists, restoreMissingDir } from '../io/atomic.js';
+import { acquireLockFile, describeHolder, lockPathBeside, readLockFile } from '../io/lock.js';
+import { DataError, describeValue, UsageError } from '../util/errors.js';
 import { checkDatasetRows, verifyFileHash } from './dataset-check.js';
 import { checkManifestShape } from './manifest-shape.js';
-import { DATASET_FORMAT_VERSION, MANIFEST_FILE, SPLIT_FILES, VOCAB_FILES, type DatasetManifest } from './manifest.js';
+import { DATASET_FORMAT_VERSION, MANIFEST_FILE, REJECTS_FILE, SPLIT_FILES, VOCAB_FILES, type DatasetManifest } from './manifest.js';
 
 export type SplitName = 'train' | 'valid' | 'test';
 
@@ -167,9 +169,66 @@ export function valueRange(values: Float32Array): [number, number] {
   return values.length ? [lo, hi] : [0, 0];
 }
 
+const DATASET_FILES = [...Object.values(SPLIT_FILES), ...Object.values(VOCAB_FILES), REJECTS_FILE, MANIFEST_FILE];
+
+/** Whether `dir` holds every file rec prep writes: a set-aside copy is put back only when whole. */
+export async function isCompleteDataset(dir: string): Promise<boolean> {
+  try {
+    const names = new Set(await readdir(dir));
+    return DATASET_FILES.every((n) => names.has(n));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Puts back a dataset folder that is absent because a `rec prep` was killed between the two
+ * renames of its swap (old folder set aside, new one not yet in place; see docs/datasets.md), so a
+ * reader finds the folder instead of "not a dataset". Takes the folder's lock (the one prep holds
+ * while writing it) for the rename. Returns the copy put back, or null when there is none or the
+ * lock cannot be written here (a read-only disk: the usual "missing" error follows).
+ */
+export async function restoreAbsentDataset(path: string): Promise<string | null> {
+  const dir = await linkTarget(path);
+  if ((await findSetAsideCopy(dir, MANIFEST_FILE, isCompleteDataset)) === null) return null;
+  const lockPath = lockPathBeside(dir);
+  let lock;
+  try {
+    lock = await acquireLockFile(lockPath, 'rec (restoring a dataset)', dir);
+  } catch (error) {
+    if (!(error instanceof UsageError)) return null;
+    const holder = await readLockFile(lockPath);
+    throw new DataError(
+      `${dir} is missing while ${holder !== null ? describeHolder(holder) : 'another rec process'} writes it (it holds ${lockPath}). Run again once that process has finished.`,
+      { cause: error },
+    );
+  }
+  try {
+    return await restoreMissingDir(dir, MANIFEST_FILE, isCompleteDataset);
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Whether a dataset path exists, after putting back a folder a killed prep left absent (restoreAbsentDataset). */
+export async function datasetPathExists(path: string): Promise<boolean> {
+  return (await pathExists(path)) || (await restoreAbsentDataset(path)) !== null;
+}
+
+/** The manifest's bytes; a folder missing after a killed prep is restored first (restoreAbsentDataset). */
+async function readManifestBytes(dir: string): Promise<Buffer> {
+  const path = join(dir, MANIFEST_FILE);
+  try {
+    return await readFile(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || (await restoreAbsentDataset(dir)) === null) throw error;
+    return readFile(path);
+  }
+}
+
 /** SHA-256 of a dataset's manifest.json: what checkpoints and eval files record to name their data. */
 export async function manifestSha256(dir: string): Promise<string> {
-  return createHash('sha256').update(await readFile(join(dir, MANIFEST_FILE))).digest('hex');
+  return createHash('sha256').update(await readManifestBytes(dir)).digest('hex');
 }
 
 const INSIDE_MAX_ENTRIES = 1000;
@@ -208,8 +267,9 @@ export async function readManifest(dir: string): Promise<DatasetManifest> {
   const path = join(dir, MANIFEST_FILE);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readManifestBytes(dir)).toString('utf8');
   } catch (error) {
+    if (error instanceof DataError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT') throw new DataError(`Cannot read ${path} (${code ?? String(error)}).`, { cause: error });
     const hint = datasetsInsideHint(await datasetsInside(dir));

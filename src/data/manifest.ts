@@ -46,7 +46,13 @@ export interface ManifestSource {
   /** `log` for the positional inputs, `valid`/`test` for --valid/--test files. */
   role: 'log' | 'valid' | 'test';
   bytes: number;
+  /** sha256 of the file's bytes on disk. */
   sha256: string;
+  /**
+   * sha256 of the bytes read from it: the decompressed text of a .gz (whose file hash changes with
+   * gzip's stored timestamp), else equal to `sha256`. Absent in manifests of older rec versions.
+   */
+  content_sha256?: string;
   gzip: boolean;
   format: 'csv' | 'tsv' | 'jsonl';
   delimiter: string | null;
@@ -64,8 +70,8 @@ export interface ManifestAppend {
   inherited: string[];
   /** New logs read (paths as given). */
   sources_added: string[];
-  /** Logs not read because a log with the same sha256 is already in the base (or earlier in this run). */
-  sources_already_present: { path: string; sha256: string; rows_read: number | null }[];
+  /** Logs not read because a log with the same content (content_sha256) is already in the base (or earlier in this run). */
+  sources_already_present: { path: string; sha256: string; content_sha256: string; rows_read: number | null }[];
   rows: {
     /** Rows taken from the base's split files (counted in rows.read and rows.accepted). */
     base: number;

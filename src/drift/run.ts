@@ -15,7 +15,7 @@ import type { RunIO } from '../util/run-io.js';
 import { anonymizeId, keyFingerprint } from '../data/anonymize.js';
 import { loadDataset } from '../data/dataset.js';
 import type { DatasetManifest } from '../data/manifest.js';
-import { readManifest } from '../data/dataset.js';
+import { datasetPathExists, readManifest } from '../data/dataset.js';
 import { inheritPrepConfig } from '../data/prep/append.js';
 import { readLogs } from '../data/prep/run.js';
 import { checkDrift, type DriftCheck, type DriftLimit } from './gate.js';
@@ -66,6 +66,7 @@ interface Side {
 async function openSide(path: string, which: 'OLD' | 'NEW'): Promise<Side> {
   let info;
   try {
+    await datasetPathExists(path);
     info = await stat(path);
   } catch (error) {
     throw new UsageError(`${which} ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}). Expected a dataset folder written by rec prep or a log file.`);

@@ -4,7 +4,7 @@
  * `rec recommend` both start here.
  */
 import { join } from 'node:path';
-import { readVocabFile, type Vocab } from '../data/dataset.js';
+import { datasetPathExists, readVocabFile, type Vocab } from '../data/dataset.js';
 import { VOCAB_FILES } from '../data/manifest.js';
 import { pathExists } from '../io/atomic.js';
 import { findCompleteDir, loadModel, paths, readRunJson, readTrainedRows, type RunJson, type TrainedRows, weightsCheck } from '../io/checkpoint.js';
@@ -41,11 +41,11 @@ export async function checkCheckpointDir(ckpt: string): Promise<void> {
  */
 export async function checkpointDataDir(ckpt: string, run: Pick<RunJson, 'dataset'>, data: string | null): Promise<string> {
   if (data !== null) {
-    if (!(await pathExists(data))) throw new UsageError(`--data ${data} does not exist. Expected a dataset folder written by rec prep.`);
+    if (!(await datasetPathExists(data))) throw new UsageError(`--data ${data} does not exist. Expected a dataset folder written by rec prep.`);
     return data;
   }
   const recorded = run.dataset.path;
-  if (!(await pathExists(recorded))) throw new UsageError(movedDatasetMessage(ckpt, recorded));
+  if (!(await datasetPathExists(recorded))) throw new UsageError(movedDatasetMessage(ckpt, recorded));
   return recorded;
 }
 

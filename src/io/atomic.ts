@@ -4,8 +4,8 @@
  * is expected. Temporary names contain `.tmp-` so readers (and resume) can ignore them.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { lstat, mkdir, open, readdir, readlink, realpath, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { errorCode } from './output-dir.js';
 
 export function tempNameBeside(path: string): string {
@@ -124,6 +124,83 @@ export async function pathExists(path: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * The copy to put back when `dest` is absent because a kill struck between the two renames of
+ * StagedDir.commit (old folder set aside, new one not yet renamed in): the newest complete folder
+ * beside it under a temporary name (`.NAME.tmp-…`). Complete: `marker` exists in it (written last)
+ * and `complete` accepts it; the newest by the marker's mtime, so the staged copy, whose marker was
+ * written after the set-aside one's, wins: it is what the commit would have put in place. Null when
+ * `dest` exists (even without its marker: it may be the user's folder) or there is no such copy.
+ */
+export async function findSetAsideCopy(dest: string, marker: string, complete: (dir: string) => Promise<boolean>): Promise<string | null> {
+  if (await lexists(dest)) return null;
+  const parent = dirname(dest);
+  const prefix = `.${basename(dest)}.tmp-`;
+  let names: string[];
+  try {
+    names = await readdir(parent);
+  } catch {
+    return null;
+  }
+  let best: { path: string; mtime: number } | null = null;
+  for (const name of names) {
+    if (!name.startsWith(prefix) || parseTempName(name) === null) continue;
+    const path = join(parent, name);
+    try {
+      const info = await stat(join(path, marker));
+      if ((best === null || info.mtimeMs > best.mtime) && (await complete(path))) best = { path, mtime: info.mtimeMs };
+    } catch {
+      // No marker: a staged folder that was never finished, not a candidate.
+    }
+  }
+  return best?.path ?? null;
+}
+
+/**
+ * Puts the copy findSetAsideCopy finds back in place of the absent `dest`; returns it, or null.
+ * Call it holding the folder's lock, and before removeStaleTemps, which would delete the copy.
+ */
+export async function restoreMissingDir(dest: string, marker: string, complete: (dir: string) => Promise<boolean>): Promise<string | null> {
+  const found = await findSetAsideCopy(dest, marker, complete);
+  if (found === null) return null;
+  try {
+    await rename(found, dest);
+  } catch (error) {
+    // Restored by another process in the meantime: nothing left to do.
+    if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTEMPTY' || errorCode(error) === 'EEXIST') return null;
+    throw error;
+  }
+  return found;
+}
+
+/**
+ * Where a symlinked output folder really is (data → a bigger disk), so it is written, locked and
+ * restored there; a link whose target is missing (its folder was being swapped when a kill struck)
+ * resolves to that target too. Any other path is returned as it is.
+ */
+export async function linkTarget(path: string): Promise<string> {
+  try {
+    if (!(await lstat(path)).isSymbolicLink()) return path;
+  } catch {
+    return path;
+  }
+  try {
+    return await realpath(path);
+  } catch {
+    return resolve(dirname(path), await readlink(path));
+  }
+}
+
+async function lexists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch (error) {
+    // Unreachable for another reason (a file on the path, no permission): not absent, so not ours to fill.
+    return errorCode(error) !== 'ENOENT';
   }
 }
 

@@ -21,7 +21,7 @@ import { corruptField, findCompleteDir, readJsonObject, readMetrics, readRunJson
 // TF-free readers live in checkpoint-read.ts (rec promote and report use them without TF.js).
 export { findCompleteDir, modelWeightsSha256, weightsSha256 } from './checkpoint-read.js';
 import { TB_DIR } from './tensorboard.js';
-import { ensureDir, pathExists, removeStaleTemps, stageDir, tempNameBeside, writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import { ensureDir, pathExists, removeStaleTemps, restoreMissingDir, stageDir, tempNameBeside, writeFileAtomic, writeJsonAtomic } from './atomic.js';
 import { acquireLock, type FolderLock } from './lock.js';
 import { findPromoted, PROMOTED_MARKER, promotedRefusal } from './promoted.js';
 import { inspectOutputDir, isRecTemp, outputFsError, type OutputKind, type OutputDirState, refuseOutputDir } from './output-dir.js';
@@ -434,6 +434,9 @@ export async function openCheckpointForTrain(dir: string, opts: OpenCheckpointOp
     const p = paths(dir);
     if (await recoverStagedDir(p.last, 'trainer_state.json')) opts.log.warn(`${p.last}: a save was interrupted between its renames; restored the latest complete state.`);
     if (await recoverStagedDir(p.model, 'model.json')) opts.log.warn(`${p.model}: a save was interrupted between its renames; restored the latest complete model.`);
+    // A dataset prepped into CKPT/data (rec train --data LOG) and killed between the renames of its
+    // swap: its complete copy is put back, not swept away with the other temporaries.
+    if ((await restoreMissingDir(join(dir, 'data'), 'manifest.json', async () => true)) !== null) opts.log.warn(`${join(dir, 'data')}: a prep was interrupted between its renames; restored the complete dataset.`);
     const removed: string[] = [];
     for (const d of [dir, p.model, p.last, p.lastModel, p.vocab]) removed.push(...(await removeStaleTemps(d)));
     if (removed.length > 0) opts.log.info(`removed ${removed.length} temporary file(s) left by a killed run: ${removed.slice(0, 3).join(', ')}${removed.length > 3 ? ', ...' : ''}`);

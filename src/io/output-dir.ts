@@ -27,9 +27,9 @@ export type OutputDirState =
   /** `foreign` lists the entries that are not the command's own, `marked` whether the marker is there. */
   | { readonly kind: 'foreign'; readonly foreign: readonly string[]; readonly marked: boolean };
 
-/** Temporaries rec leaves while writing (`.NAME.tmp-PID-HEX`), and the lock of a running command. */
+/** Temporaries rec leaves while writing (`.NAME.tmp-PID-HEX`), and the locks of a running command (lock.ts). */
 export function isRecTemp(name: string): boolean {
-  return /\.tmp-\d+/.test(name) || name === '.rec.lock';
+  return /\.tmp-\d+/.test(name) || /^\.(.+\.)?rec\.lock(-takeover)?$/.test(name);
 }
 
 export async function inspectOutputDir(dir: string, kind: OutputKind): Promise<OutputDirState> {

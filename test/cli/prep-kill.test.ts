@@ -1,9 +1,10 @@
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadDataset } from '../../src/data/dataset.js';
+import { isCompleteDataset, loadDataset } from '../../src/data/dataset.js';
+import { findSetAsideCopy } from '../../src/io/atomic.js';
 import { BIN, rec, tempDir } from './helpers.js';
 
 const DATASET = ['items.arrow', 'manifest.json', 'rejects.jsonl', 'test.arrow', 'train.arrow', 'users.arrow', 'valid.arrow'];
@@ -49,6 +50,33 @@ function killMoments(n: number, seed: number): number[] {
   });
 }
 
+describe('rec prep after a kill between the two renames of an in-place swap', () => {
+  const dir = tempDir('rec-kill-swap-');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('the next --append-to the folder puts the set-aside copy back and appends onto it (nothing deleted)', async () => {
+    const day = (name: string, lines: string[]): string => {
+      const path = join(dir, name);
+      writeFileSync(path, `user,item,ts\n${lines.join('\n')}\n`);
+      return path;
+    };
+    const ds = join(dir, 'ds');
+    const first = await rec(['prep', day('d1.csv', ['a,x,1700000000', 'b,y,1700000010', 'c,z,1700000020']), '--out', ds, '--split', 'none', '-q']);
+    expect(first.code, first.stderr).toBe(0);
+    // The state a kill leaves: the old folder renamed aside by a process now dead, the new one never renamed in.
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid as number;
+    renameSync(ds, join(dir, `.ds.tmp-${dead}-0badc0de`));
+    const next = await rec(['prep', day('d2.csv', ['d,x,1700086400', 'd,w,1700086410']), '--append-to', ds, '--out', ds]);
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stderr).toMatch(/ds was missing \(a rec prep was killed while swapping it in\); restored the complete copy \.ds\.tmp-/);
+    expect(next.stderr).not.toMatch(/unexpected failure/);
+    const m = JSON.parse(readFileSync(join(ds, 'manifest.json'), 'utf8')) as { rows: { train: number }; sources: { path: string }[] };
+    expect(m.rows.train).toBe(5);
+    expect(m.sources.map((s) => s.path)).toEqual([join(dir, 'd1.csv'), join(dir, 'd2.csv')]);
+    expect(readdirSync(dir).filter((n) => n.startsWith('.ds.'))).toEqual([]);
+  });
+});
+
 describe('rec prep under SIGKILL (PRODUCT §3: a crash never leaves a half dataset)', () => {
   const dir = tempDir('rec-kill-');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -74,7 +102,8 @@ describe('rec prep under SIGKILL (PRODUCT §3: a crash never leaves a half datas
       const run = await prepKilledAfter([log, '--out', out, '--seed', String(seed), '-q'], delay);
       sawTemp ||= temps().length > 0;
       if (!existsSync(out)) {
-        // Only between the two renames of the swap; the old copy then waits in a temp folder.
+        // Only between the two renames of the swap: a complete copy waits beside it for the next run to put back.
+        expect(await findSetAsideCopy(out, 'manifest.json', isCompleteDataset), `kill at ${delay} ms`).not.toBeNull();
         outcomes.push(`${delay}ms: absent`);
         continue;
       }

@@ -27,7 +27,7 @@ export function registerPrep(program: Command, runtime: Runtime): void {
     .argument('<log...>', 'input log files')
     .requiredOption('-o, --out <dir>', 'dataset folder to write: absent, empty, or a dataset rec wrote (replaced atomically)')
     .option('--force', "write into an --out folder that holds other files too (they are kept; the dataset's files are replaced)")
-    .option('--append-to <dir>', "start from this dataset: its rows, ids (each keeps its index) and prep settings; logs already in it (same sha256) are skipped")
+    .option('--append-to <dir>', "start from this dataset: its rows, ids (each keeps its index) and prep settings; logs already in it (same content by sha256, a .gz decompressed) are skipped")
     .option('--window <days>', 'drop rows older than DAYS days before the newest row (base rows too under --append-to; the few newest rows cannot move it on their own); a unit s/m/h/d is allowed, e.g. 36h')
     .option('--force-window', 'under --append-to, age out more than half of the base rows with --window (refused otherwise: exit 1, nothing written)')
     .option('--strict', 'treat warnings (implausible ratings or times, empty splits, unused event weights) as errors: exit 1, nothing written (config prep.strict)')

@@ -3,7 +3,6 @@ import { stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { carveValidFromTrain } from '../../data/carve.js';
 import type { Dataset } from '../../data/dataset.js';
-import { pathExists } from '../../io/atomic.js';
 import type { CheckpointSession } from '../../io/checkpoint.js';
 import type { TrainData, TrainResult } from '../../train/run.js';
 import { lowerIsBetter } from '../../eval/metrics/registry.js';
@@ -58,7 +57,8 @@ function toTrainData(ds: Dataset, manifestSha256: string): TrainData {
 /** --data is a dataset folder (has manifest.json) or a raw log prepped into CKPT/data. */
 async function resolveData(ctx: CommandContext, data: string | undefined, out: string): Promise<string> {
   const path = resolve(ctx.cwd, data ?? BUNDLED_DATA);
-  if (!(await pathExists(path))) throw new UsageError(`--data ${path} does not exist. Expected a dataset folder written by rec prep, or a raw log file.`);
+  const { datasetPathExists } = await import('../../data/dataset.js');
+  if (!(await datasetPathExists(path))) throw new UsageError(`--data ${path} does not exist. Expected a dataset folder written by rec prep, or a raw log file.`);
   if ((await stat(path)).isDirectory()) return path;
   const dir = join(out, 'data');
   ctx.log.info(`preparing ${path} into ${dir}`);
@@ -85,7 +85,7 @@ export function registerTrain(program: Command, runtime: Runtime): void {
       if (o.resume && !o.out) throw new UsageError('--resume needs --out DIR: the checkpoint folder of the run to continue.');
       const out = resolve(ctx.cwd, o.out ?? join('checkpoints', `${ctx.resolved.config.train.model}-${timestamp()}`));
       // TF.js, the engine and Arrow load here, not at start-up (STYLE: `rec --help` stays instant).
-      const [{ loadDataset, manifestSha256 }, { initEngine }, { openCheckpointForTrain, readRunJson }, { runTrain }, { createValidator }, { resumeConfig, withFeedbackDefaults }, { isSequenceModelName }] = await Promise.all([
+      const [{ datasetPathExists, loadDataset, manifestSha256 }, { initEngine }, { openCheckpointForTrain, readRunJson }, { runTrain }, { createValidator }, { resumeConfig, withFeedbackDefaults }, { isSequenceModelName }] = await Promise.all([
         import('../../data/dataset.js'),
         import('../../engine/backend.js'),
         import('../../io/checkpoint.js'),
@@ -102,7 +102,7 @@ export function registerTrain(program: Command, runtime: Runtime): void {
         const run = await readRunJson(out);
         ctx.resolved = resumeConfig(run, ctx.resolved);
         dataDir = run.dataset.path;
-        if (!(await pathExists(dataDir))) {
+        if (!(await datasetPathExists(dataDir))) {
           throw new UsageError(`--resume continues on the dataset ${out} was trained on, ${dataDir} (dataset.path in its run.json), which no longer exists. Move the folder back there, or start a new run from this one with --data DIR --init-from ${out} --out NEW_DIR.`);
         }
       } else {

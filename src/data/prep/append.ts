@@ -14,8 +14,9 @@
  *    seen); the other splits (temporal, days, leave-last, none) are recomputed over all rows.
  *
  * The new logs are read with BASE's prep settings except those the caller set explicitly.
- * A log whose sha256 is already among BASE's sources is not read again, which makes a re-run of
- * the same night idempotent.
+ * A log whose content (the text read from it, a .gz decompressed: source.ts) is already among
+ * BASE's sources is not read again, which makes a re-run of the same night idempotent, even from a
+ * copy compressed again.
  */
 import type { PrepConfig } from '../../config/schema.js';
 import { DataError, UsageError } from '../../util/errors.js';

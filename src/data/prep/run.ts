@@ -8,11 +8,12 @@
  * folder holding other files, move the dataset's files in, manifest.json last). Any failure
  * removes the staged folder.
  */
-import { lstat, realpath } from 'node:fs/promises';
+import { lstat, realpath, rmdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { PrepConfig } from '../../config/schema.js';
-import { removeStaleTemps, stableJson, stageDir, writeFileAtomic, type StagedDir } from '../../io/atomic.js';
+import { ensureDir, linkTarget, pathExists, removeStaleTemps, restoreMissingDir, stableJson, stageDir, writeFileAtomic, type StagedDir } from '../../io/atomic.js';
+import { acquireLockFile, describeHolder, lockPathBeside, type FolderLock } from '../../io/lock.js';
 import { errorCode, inputsInside, inspectOutputDir, outputFsError, refuseOutputDir } from '../../io/output-dir.js';
 import { findPromoted, promotedRefusal } from '../../io/promoted.js';
 import { DataError, InterruptedError, RecError, UsageError } from '../../util/errors.js';
@@ -20,6 +21,7 @@ import type { ProgressBar } from '../../util/progress.js';
 import type { RunIO } from '../../util/run-io.js';
 import { ANONYMIZE_ALGORITHM, anonymizeId, keyFingerprint } from '../anonymize.js';
 import { datasetFileHashes } from '../dataset-check.js';
+import { isCompleteDataset } from '../dataset.js';
 import {
   DATASET_FORMAT_VERSION,
   DATASET_OUTPUT,
@@ -81,7 +83,7 @@ import { POOL, TEST, TRAIN, VALID, arrangeRows } from './order.js';
 import { splitStatistics, summarizeRows } from './finalize.js';
 import { RejectSink } from './rejects.js';
 import type { RowStore } from './store.js';
-import { fileSha256, inputSize, readChunks, refuseWideEncoding, type SourceDigest } from './source.js';
+import { inputSize, readChunks, refuseWideEncoding, sourceDigest, type SourceDigest } from './source.js';
 import { applySplit } from './split.js';
 import { makeTsParser, type TsParser } from './timestamps.js';
 import { aheadOfAnchor, ageOut, checkBaseAgedOut, windowAnchor } from './window.js';
@@ -202,15 +204,6 @@ async function planOutput(out: string, inputs: readonly string[], force: boolean
   return 'merge';
 }
 
-async function symlinkTarget(path: string): Promise<string> {
-  try {
-    return (await lstat(path)).isSymbolicLink() ? await realpath(path) : path;
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return path;
-    throw error;
-  }
-}
-
 /** fs failures on the output side name --out and say why, instead of surfacing as a crash. */
 function outputError(out: string, error: unknown): unknown {
   return !(error instanceof RecError) && errorCode(error) !== undefined ? outputFsError(out, error) : error;
@@ -273,7 +266,7 @@ function makeIngest(ctx: ReadContext, feedback: 'explicit' | 'implicit', hasTs: 
 
 /** Reads one input file into the shared Ingest: head analysis, column plan, then every chunk. */
 async function readInput(file: InputFile, ctx: ReadContext, state: ReadState): Promise<ReadOutcome> {
-  const digest: SourceDigest = { bytes: 0, sha256: '' };
+  const digest: SourceDigest = { bytes: 0, sha256: '', content_sha256: '' };
   const it = readChunks(file.path, file.kind.gzip, digest, (n) => {
     ctx.bytesDone += n;
     ctx.bar.update(ctx.bytesDone);
@@ -402,6 +395,7 @@ async function readInput(file: InputFile, ctx: ReadContext, state: ReadState): P
         role: file.role,
         bytes: digest.bytes,
         sha256: digest.sha256,
+        content_sha256: digest.content_sha256,
         gzip: file.kind.gzip,
         format: file.kind.format,
         delimiter: setup ? setup.delimiter : null,
@@ -540,6 +534,25 @@ function alreadyUpToDate(base: AppendBase, alreadyPresent: ManifestAppend['sourc
   };
 }
 
+/**
+ * Whether a log is already in BASE or earlier in this run (`seen`: content hashes of the logs to
+ * read), by the sha256 of what is read from it, so the same night compressed again (gzip stores a
+ * timestamp) is still known; recorded in `present` and not read. Sources in older manifests have
+ * no content hash: a plain file's is its file hash, a .gz one matches only the same compressed bytes.
+ */
+async function alreadyAppended(file: InputFile, base: AppendBase, seen: Set<string>, present: ManifestAppend['sources_already_present'], io: RunIO): Promise<boolean> {
+  const digest = await sourceDigest(file.path, file.kind.gzip);
+  const known = base.manifest.sources.find((s) => (s.content_sha256 ?? (s.gzip ? null : s.sha256)) === digest.content_sha256 || s.sha256 === digest.sha256);
+  if (known === undefined && !seen.has(digest.content_sha256)) {
+    seen.add(digest.content_sha256);
+    return false;
+  }
+  present.push({ path: file.path, sha256: digest.sha256, content_sha256: digest.content_sha256, rows_read: known?.rows_read ?? null });
+  const how = known !== undefined && known.sha256 !== digest.sha256 ? 'same content, compressed differently' : 'same sha256';
+  io.log.info(`prep: ${file.path} is already in ${known !== undefined ? `the base dataset (as ${known.path})` : 'this run'} (${how}); not read again`);
+  return true;
+}
+
 /** --append-to DIR: a missing folder is a usage error (exit 2), a broken dataset a data error. */
 async function openBase(dir: string): Promise<AppendBase> {
   try {
@@ -562,7 +575,96 @@ function applyWindow(store: RowStore, assign: Uint8Array, days: number, ctx: { s
   return window;
 }
 
+/**
+ * `rec prep` holding the lock of every dataset folder it reads or writes (--out, and --append-to
+ * when it is another folder; io/lock.ts): a second prep into the same folder waits for the first
+ * to finish, then reads the base as the first left it, so two nights appended at once both land
+ * (docs/nightly.md). A folder that a prep killed between the two renames of its swap left absent is
+ * put back first, before anything reads it or sweeps its set-aside copy away.
+ */
 export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> {
+  const held = await lockPrepFolders(req, io);
+  let ok = false;
+  try {
+    const result = await prepLocked(req, io);
+    ok = true;
+    return result;
+  } finally {
+    for (const lock of held.locks.reverse()) await lock.release();
+    if (!ok) await removeEmptyFolders(held.created);
+  }
+}
+
+interface HeldFolders {
+  locks: FolderLock[];
+  /** Folders made to hold --out's lock, deepest first: removed again if the prep fails. */
+  created: string[];
+}
+
+async function lockPrepFolders(req: PrepRequest, io: RunIO): Promise<HeldFolders> {
+  const out = await linkTarget(req.out);
+  const base = req.appendTo !== undefined ? await linkTarget(req.appendTo) : null;
+  const held: HeldFolders = { locks: [], created: [] };
+  // The root of the file system cannot be --out (planOutput says so), and holds no lock.
+  if (dirname(out) === out) return held;
+  try {
+    held.created = await ensureParents(out);
+    // Taken in one order (by path), so two preps appending each into the other's base never wait on each other.
+    const folders = base !== null && base !== out ? [out, base].sort() : [out];
+    for (const dir of folders) {
+      const lock = await lockDatasetFolder(dir, dir === out ? `--out ${req.out}` : `--append-to ${req.appendTo}`, dir === out, io);
+      if (lock === null) continue;
+      held.locks.push(lock);
+      const restored = await restoreMissingDir(dir, MANIFEST_FILE, isCompleteDataset);
+      if (restored !== null) io.log.warn(`prep: ${dir} was missing (a rec prep was killed while swapping it in); restored the complete copy ${basename(restored)}`);
+    }
+  } catch (error) {
+    for (const lock of held.locks.reverse()) await lock.release();
+    await removeEmptyFolders(held.created);
+    throw outputError(req.out, error);
+  }
+  return held;
+}
+
+/**
+ * The lock beside a dataset folder (lockPathBeside), waiting while a live process holds it. A base
+ * that is only read may sit where this user cannot write (a shared read-only dataset): without its
+ * lock it is still read, and a change while reading it is caught (append.ts loadBaseData).
+ */
+async function lockDatasetFolder(dir: string, what: string, required: boolean, io: RunIO): Promise<FolderLock | null> {
+  try {
+    return await acquireLockFile(lockPathBeside(dir), 'rec prep', what, {
+      onWait: (holder, path) => io.log.warn(`prep: ${what} is being written by ${describeHolder(holder)}; waiting for pid ${holder.pid} to finish (it holds ${path})`),
+      aborted: () => (io.signal?.aborted ? interrupted(io.signal) : null),
+    });
+  } catch (error) {
+    // An fs failure (permission, read-only disk, a file on the path) is said of the folder, not of the lock file.
+    if (!(error instanceof DataError) || errorCode(error.cause) === undefined) throw error;
+    if (required) throw outputFsError(dir, error.cause);
+    io.log.debug(`prep: ${what} read without its lock: ${error.message}`);
+    return null;
+  }
+}
+
+/** Creates the missing folders above `dir`; returns those it made, deepest first. */
+async function ensureParents(dir: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (let p = dirname(dir); !(await pathExists(p)) && dirname(p) !== p; p = dirname(p)) missing.push(p);
+  if (missing.length > 0) await ensureDir(missing[0]);
+  return missing;
+}
+
+async function removeEmptyFolders(deepestFirst: readonly string[]): Promise<void> {
+  for (const dir of deepestFirst) {
+    try {
+      await rmdir(dir);
+    } catch {
+      return;
+    }
+  }
+}
+
+async function prepLocked(req: PrepRequest, io: RunIO): Promise<PrepResult> {
   const t0 = performance.now();
   let cfg = req.config;
   const warnings: string[] = [];
@@ -608,23 +710,10 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
   }
   const files: InputFile[] = [];
   const alreadyPresent: ManifestAppend['sources_already_present'] = [];
-  const knownSha = new Map<string, ManifestSource>();
-  for (const src of base?.manifest.sources ?? []) knownSha.set(src.sha256, src);
-  const seenSha = new Set<string>();
+  const seen = new Set<string>();
   for (const path of req.inputs) {
-    const size = await inputSize(path, 'Input log');
-    if (base !== null) {
-      // A log already in the base (or given twice) would add its rows again: not read.
-      const sha = await fileSha256(path);
-      const known = knownSha.get(sha);
-      if (known !== undefined || seenSha.has(sha)) {
-        alreadyPresent.push({ path, sha256: sha, rows_read: known?.rows_read ?? null });
-        io.log.info(`prep: ${path} is already in ${known !== undefined ? `the base dataset (as ${known.path})` : 'this run'} (same sha256); not read again`);
-        continue;
-      }
-      seenSha.add(sha);
-    }
-    files.push({ path, role: 'log', size, kind: fileKind(path, cfg.format) });
+    const file: InputFile = { path, role: 'log', size: await inputSize(path, 'Input log'), kind: fileKind(path, cfg.format) };
+    if (base === null || !(await alreadyAppended(file, base, seen, alreadyPresent, io))) files.push(file);
   }
   if (cfg.valid !== null) files.push({ path: cfg.valid, role: 'valid', size: await inputSize(cfg.valid, '--valid file (config prep.valid)'), kind: fileKind(cfg.valid, cfg.format) });
   if (cfg.test !== null) files.push({ path: cfg.test, role: 'test', size: await inputSize(cfg.test, '--test file (config prep.test)'), kind: fileKind(cfg.test, cfg.format) });
@@ -641,7 +730,7 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
   try {
     mode = await planOutput(req.out, files.map((f) => f.path), req.force === true);
     // A symlinked --out (data → a bigger disk) stays a symlink: the dataset goes where it points.
-    const target = await symlinkTarget(req.out);
+    const target = await linkTarget(req.out);
     for (const path of await removeStaleTemps(dirname(target), basename(target))) io.log.info(`prep: removed ${path}, left by an interrupted run`);
     staged = await stageDir(target);
   } catch (error) {

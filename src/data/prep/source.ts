@@ -1,6 +1,9 @@
 /**
- * Streams one input file's (decompressed) bytes, hashing the bytes on disk (sha256 recorded in the
- * manifest) and reporting them to the progress bar as they are read.
+ * Streams one input file's (decompressed) bytes, hashing the bytes on disk (`sha256`, recorded in
+ * the manifest's sources) and the bytes read from them (`content_sha256`: the same for a plain
+ * file, the decompressed text for a .gz), and reporting them to the progress bar as they are read.
+ * gzip stores a timestamp and the compressor's settings, so the same night compressed twice has
+ * two file hashes but one content hash: --append-to tells a night it already holds by the latter.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -13,6 +16,7 @@ import { sniffWideEncoding, wideEncodingMessage } from '../../util/lines.js';
 export interface SourceDigest {
   bytes: number;
   sha256: string;
+  content_sha256: string;
 }
 
 /** Size of an input file; UsageError (exit 2) naming the path when it is missing or not a file. */
@@ -46,6 +50,7 @@ export async function* readChunks(path: string, gzip: boolean, digest: SourceDig
       yield b;
     }
   }
+  const content = gzip ? createHash('sha256') : null;
   let gunzip: ReturnType<typeof createGunzip> | null = null;
   try {
     if (!gzip) {
@@ -53,7 +58,10 @@ export async function* readChunks(path: string, gzip: boolean, digest: SourceDig
     } else {
       gunzip = createGunzip({ chunkSize: 1 << 18 });
       pipeline(Readable.from(rawChunks()), gunzip, () => undefined);
-      for await (const chunk of gunzip) yield chunk as Buffer;
+      for await (const chunk of gunzip) {
+        content?.update(chunk as Buffer);
+        yield chunk as Buffer;
+      }
     }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -66,17 +74,14 @@ export async function* readChunks(path: string, gzip: boolean, digest: SourceDig
     gunzip?.destroy();
   }
   digest.sha256 = hash.digest('hex');
+  digest.content_sha256 = content !== null ? content.digest('hex') : digest.sha256;
 }
 
-/** sha256 of a file's bytes on disk (as recorded in manifest sources), without parsing it. */
-export async function fileSha256(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  try {
-    for await (const chunk of createReadStream(path, { highWaterMark: READ_CHUNK })) hash.update(chunk as Buffer);
-  } catch (error) {
-    throw new DataError(`${path}: read failed (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`, { cause: error });
-  }
-  return hash.digest('hex');
+/** Both hashes of an input (as recorded in manifest sources), without parsing it. */
+export async function sourceDigest(path: string, gzip: boolean): Promise<SourceDigest> {
+  const digest: SourceDigest = { bytes: 0, sha256: '', content_sha256: '' };
+  for await (const chunk of readChunks(path, gzip, digest, () => undefined)) void chunk;
+  return digest;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -17,7 +17,7 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   };
 });
 
-const { ensureDir, parseTempName, removeStaleTemps, stageDir, tempNameBeside } = await import('../../../src/io/atomic.js');
+const { ensureDir, findSetAsideCopy, parseTempName, removeStaleTemps, restoreMissingDir, stageDir, tempNameBeside } = await import('../../../src/io/atomic.js');
 
 const root = mkdtempSync(join(tmpdir(), 'rec-atomic-'));
 let k = 0;
@@ -161,5 +161,32 @@ describe('ensureDir', () => {
     await expect(ensureDir(join(dir, 'file'))).rejects.toMatchObject({ code: 'EEXIST' });
     // Node's recursive mkdir loops on this one (procfs answers ENOENT under an existing parent).
     if (existsSync('/proc/self')) await expect(ensureDir('/proc/self/rec-nope/x')).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('restoreMissingDir (a kill between the two renames of a commit)', () => {
+  const copy = (path: string, mark: string, mtime: number): void => {
+    mkdirSync(path);
+    writeFileSync(join(path, 'manifest.json'), mark);
+    utimesSync(join(path, 'manifest.json'), mtime, mtime);
+  };
+  const any = async (): Promise<boolean> => true;
+
+  it('puts back the newest complete copy of an absent folder; the others stay for the sweep', async () => {
+    const d = fresh();
+    copy(join(d, '.ds.tmp-1-aa'), 'old', 1000);
+    copy(join(d, '.ds.tmp-1-bb'), 'new', 2000);
+    mkdirSync(join(d, '.ds.tmp-1-cc')); // staged, never finished: no marker
+    copy(join(d, '.other.tmp-1-dd'), 'other', 3000);
+    expect(await findSetAsideCopy(join(d, 'ds'), 'manifest.json', async (p) => !p.endsWith('bb'))).toBe(join(d, '.ds.tmp-1-aa'));
+    expect(await restoreMissingDir(join(d, 'ds'), 'manifest.json', any)).toBe(join(d, '.ds.tmp-1-bb'));
+    expect(readFileSync(join(d, 'ds', 'manifest.json'), 'utf8')).toBe('new');
+    expect(readdirSync(d).sort()).toEqual(['.ds.tmp-1-aa', '.ds.tmp-1-cc', '.other.tmp-1-dd', 'ds']);
+    // The folder is there now (even an empty one would be: it may be the user's): nothing to restore.
+    expect(await restoreMissingDir(join(d, 'ds'), 'manifest.json', any)).toBeNull();
+    rmSync(join(d, 'ds'), { recursive: true });
+    mkdirSync(join(d, 'ds'));
+    expect(await restoreMissingDir(join(d, 'ds'), 'manifest.json', any)).toBeNull();
+    expect(readdirSync(join(d, 'ds'))).toEqual([]);
   });
 });

@@ -2,8 +2,10 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, utimesSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CHECKPOINT_KIND, findCompleteDir, readMetrics, readRunJson, readTrainedRows, recoverStagedDir, recordedWeightsHash, writeTrainedRows } from '../../../src/io/checkpoint.js';
+import { CHECKPOINT_KIND, findCompleteDir, openCheckpointForTrain, readMetrics, readRunJson, readTrainedRows, recoverStagedDir, recordedWeightsHash, writeTrainedRows } from '../../../src/io/checkpoint.js';
 import { DataError } from '../../../src/util/errors.js';
+import { memoryLogger } from '../../../src/util/log.js';
+import { spawnSync } from 'node:child_process';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'rec-ckpt-'));
 
@@ -44,6 +46,23 @@ describe('last/ swap recovery', () => {
     const d = dir();
     mkdirSync(join(d, 'last'));
     expect(await findCompleteDir(join(d, 'last'), 'trainer_state.json')).toBeNull();
+  });
+});
+
+describe('openCheckpointForTrain sweeps a killed run\'s temporaries', () => {
+  it('but puts back the dataset of `rec train --data LOG` that a kill left beside CKPT/data, instead of deleting it', async () => {
+    const d = dir();
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid as number;
+    const aside = join(d, `.data.tmp-${dead}-aa`);
+    mkdirSync(aside);
+    writeFileSync(join(aside, 'manifest.json'), '{"format_version": 1}');
+    writeFileSync(join(d, `.run.json.tmp-${dead}-bb`), '{"half');
+    const log = memoryLogger('debug');
+    const session = await openCheckpointForTrain(d, { resume: false, force: false, keepData: false, log });
+    await session.release();
+    expect(readdirSync(d)).toEqual(['data']);
+    expect(readFileSync(join(d, 'data', 'manifest.json'), 'utf8')).toBe('{"format_version": 1}');
+    expect(log.lines.join('\n')).toMatch(/data: a prep was interrupted between its renames; restored the complete dataset/);
   });
 });
 

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isPidAlive, parseTempName, removeStaleTemps } from '../../../src/io/atomic.js';
-import { acquireLock, LOCK_NAME, readLock } from '../../../src/io/lock.js';
-import { UsageError } from '../../../src/util/errors.js';
+import { acquireLock, acquireLockFile, LOCK_NAME, lockPathBeside, readLock, readLockFile } from '../../../src/io/lock.js';
+import { InterruptedError, UsageError } from '../../../src/util/errors.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'rec-lock-'));
 /** The pid of a process that has exited (pids are not reused this fast in practice). */
@@ -45,6 +45,49 @@ describe('folder lock', () => {
     expect((await readLock(d))?.pid).toBe(process.pid);
     await again.release();
     expect(existsSync(join(d, LOCK_NAME))).toBe(false);
+  });
+
+  it('given a wait, waits while a live process holds it and takes it once that process is gone', async () => {
+    const d = dir();
+    const path = lockPathBeside(join(d, 'ds'));
+    expect(path).toBe(join(d, '.ds.rec.lock'));
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 20000)'], { stdio: 'ignore' });
+    const gone = new Promise((done) => child.on('exit', done));
+    writeFileSync(path, JSON.stringify({ pid: child.pid, command: 'rec prep', started: 'then' }));
+    const waits: number[] = [];
+    let polls = 0;
+    const lock = await acquireLockFile(path, 'rec prep', '--out ds', {
+      onWait: (holder) => waits.push(holder.pid),
+      // The holder ends after a few polls: the lock is free only then.
+      aborted: () => {
+        if (++polls === 3) child.kill('SIGKILL');
+        return null;
+      },
+      pollMs: 20,
+    });
+    await gone;
+    expect(waits).toEqual([child.pid]);
+    expect(polls).toBeGreaterThanOrEqual(3);
+    expect((await readLockFile(path))?.pid).toBe(process.pid);
+    await lock.release();
+    expect(readdirSync(d)).toEqual([]);
+  });
+
+  it('stops waiting with the error aborted() gives (SIGINT/SIGTERM), leaving the holder its lock', async () => {
+    const d = dir();
+    const path = lockPathBeside(join(d, 'ds'));
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 20000)'], { stdio: 'ignore' });
+    try {
+      writeFileSync(path, JSON.stringify({ pid: child.pid, command: 'rec prep', started: 'then' }));
+      let polls = 0;
+      const stop = new InterruptedError('SIGTERM', 'interrupted');
+      const error = await acquireLockFile(path, 'rec prep', '--out ds', { onWait: () => undefined, aborted: () => (++polls > 2 ? stop : null), pollMs: 5 }).catch((e: unknown) => e);
+      expect(error).toBe(stop);
+      expect((await readLockFile(path))?.pid).toBe(child.pid);
+      expect(readdirSync(d)).toEqual(['.ds.rec.lock']);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('pidAlive: this process yes, an exited one no', () => {

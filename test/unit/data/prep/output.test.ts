@@ -1,8 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadDataset, readManifest } from '../../../../src/data/dataset.js';
 import { DATASET_OUTPUT } from '../../../../src/data/manifest.js';
+import { parseTempName } from '../../../../src/io/atomic.js';
 import { checkOutputFile, inputsInside, inspectOutputDir } from '../../../../src/io/output-dir.js';
 import { DataError, UsageError } from '../../../../src/util/errors.js';
 import { fixture, prep, tempRoot } from './helpers.js';
@@ -121,6 +123,47 @@ describe('rec prep --out: which folders it may write (PRODUCT §2)', () => {
     expect(existsSync(stale)).toBe(false);
     expect(existsSync(otherStale)).toBe(true);
     expect(result.logs.join('\n')).toMatch(/removed .*tmp-.*interrupted run/);
+  });
+});
+
+describe('a prep killed between the two renames of its swap (folder absent, its copy beside it)', () => {
+  /** The crash state: DIR set aside as `.DIR.tmp-DEADPID-…` (complete), and DIR gone. */
+  function crash(out: string, hex = 'a5a5a5a5'): string {
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid as number;
+    const aside = join(dirname(out), `.${basename(out)}.tmp-${dead}-${hex}`);
+    renameSync(out, aside);
+    return aside;
+  }
+
+  it('the next prep into it puts the copy back before sweeping, and appends onto it', async () => {
+    const out = next();
+    const first = await prep(out, [LOG], { split: 'none' });
+    const aside = crash(out);
+    // An unfinished staged folder of the same run (no manifest) is not a candidate.
+    const half = join(dirname(out), `.${basename(out)}.tmp-${parseTempName(basename(aside))?.pid}-b6b6b6b6`);
+    mkdirSync(half);
+    writeFileSync(join(half, 'train.arrow'), 'half');
+    const night = join(next(), 'night.tsv');
+    mkdirSync(dirname(night), { recursive: true });
+    writeFileSync(night, 'u4\ti1\t4\t1000000300\nu4\ti2\t2\t1000000400\n');
+    const again = await prep(out, [night], {}, { appendTo: out });
+    expect(again.logs.join('\n')).toMatch(/was missing \(a rec prep was killed while swapping it in\); restored the complete copy/);
+    expect(again.manifest.append?.base.rows).toBe(first.manifest.rows.train);
+    expect(again.manifest.sources.map((s) => s.path)).toEqual([LOG, night]);
+    expect(again.manifest.rows.train).toBe(first.manifest.rows.train + 2);
+    expect(readdirSync(dirname(out)).filter((n) => n.startsWith(`.${basename(out)}.`))).toEqual([]);
+  });
+
+  it('a reader (loadDataset, readManifest) finds the folder put back; a copy missing a file is left alone', async () => {
+    const out = next();
+    const first = await prep(out, [LOG]);
+    crash(out);
+    expect((await loadDataset(out)).manifest).toEqual(first.manifest);
+    expect(readdirSync(out).sort()).toEqual(DATASET);
+    const aside = crash(out);
+    rmSync(join(aside, 'users.arrow'));
+    await expect(readManifest(out)).rejects.toThrow(/is not a dataset folder/);
+    expect(existsSync(aside)).toBe(true);
   });
 });
 
