@@ -85,17 +85,19 @@ describe('kill -9', () => {
     const stateSaved = () => existsSync(join(ck, 'last', 'trainer_state.json'));
     // A save every step makes the run last seconds (~500 steps, tens of ms each): four kills, each
     // at most 0.6 s after a state exists, cannot let it finish.
+    let before = 0;
     for (let round = 0; round < 4; round++) {
       const ended = await killAfterDelay(round === 0 ? args : ['train', '--out', ck, '--resume', '--backend', 'cpu'], stateSaved, 600);
       expect(ended.how, `round ${round} (seed ${KILL_SEED}): the run ended before the kill, exit ${ended.code}`).toBe('killed');
       const last = await findCompleteDir(join(ck, 'last'), 'trainer_state.json');
       expect(last, `round ${round}: no complete state in ${readdirSync(ck).join(', ')}`).not.toBeNull();
-      expect(JSON.parse(readFileSync(join(last as string, 'trainer_state.json'), 'utf8'))).toHaveProperty('global_step');
+      // A kill during a save may leave the complete state under a temporary name: the next run repairs it.
+      before = (JSON.parse(readFileSync(join(last as string, 'trainer_state.json'), 'utf8')) as { global_step: number }).global_step;
+      expect(before, `round ${round}`).toBeGreaterThan(0);
     }
     // SIGTERM: a resumable state is saved and the folder lock is released on the way out. The signal
     // goes once this run has saved a step of its own, so it lands in the training loop with most of
     // the run still ahead: the run cannot have finished, and must exit 143.
-    const before = savedStep(ck);
     const term = spawn(process.execPath, [BIN, 'train', '--out', ck, '--resume', '--backend', 'cpu'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CI: 'true' } });
     let termErr = '';
     term.stderr.on('data', (d: Buffer) => (termErr += d.toString()));
@@ -103,7 +105,8 @@ describe('kill -9', () => {
     for (let i = 0; i < 6000 && savedStep(ck) <= before; i++) await sleep(5);
     term.kill('SIGTERM');
     expect(await termExit, termErr).toBe(143);
-    expect(termErr).toMatch(/SIGTERM received: saved a resumable state at epoch \d+, step \d+/);
+    // Mostly mid-epoch; a signal at an epoch's last step lands in its validation or its end.
+    expect(termErr).toMatch(/SIGTERM received( during validation)?: saved a resumable state/);
     const interruptedAt = savedStep(ck);
     expect(interruptedAt).toBeGreaterThan(before);
     expect(existsSync(join(ck, '.rec.lock'))).toBe(false);
