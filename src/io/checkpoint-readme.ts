@@ -18,7 +18,7 @@ Written by \`rec train\`. Use it with \`rec eval DIR\`, \`rec recommend DIR\`, \
 |---|---|
 | \`model/\` | the weights of the best epoch by the validation metric (the last epoch when there is no validation split): TF.js format, \`model.json\` + \`weights.bin\`, loadable with \`tf.loadLayersModel\` of \`@tensorflow/tfjs\`. \`rec eval\` and \`rec recommend\` use these. |
 | \`last/\` | the latest resumable state: \`model/\`, the optimizer state (\`optimizer.json\` + \`optimizer.bin\`) and \`trainer_state.json\` (epoch, step, random-stream states). Complete only once \`trainer_state.json\` exists. \`--resume\` uses it. |
-| \`vocab/\` | \`users.arrow\` and \`items.arrow\` (Arrow IPC: \`index\`, \`id\`, \`count\`, \`first_ts\`, \`last_ts\`): the raw id of each embedding row, so the model can be used and fine-tuned without the dataset. |
+| \`vocab/\` | \`users.arrow\` and \`items.arrow\` (Arrow IPC: \`index\`, \`id\`, \`count\`, \`first_ts\`, \`last_ts\`): the raw id of each embedding row, so the model can be used and fine-tuned without the dataset; \`trained.json\`: which rows the model learned (one bit a row, base64): the others are still random, so eval and recommend do not score them. |
 | \`data/\` | only when \`--data\` was a raw log: the dataset folder prepped from it. |
 | \`config.yaml\` | the resolved configuration, with the source of each value (default, model defaults, config file, environment, flag). |
 | \`run.json\` | the run: format version, command line, versions, engine, seed, dataset path and manifest hash, parents (\`--init-from\`), timings, status. |

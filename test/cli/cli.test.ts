@@ -1,7 +1,8 @@
-import { readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { rec, tempDir } from './helpers.js';
+import { REPO, rec, tempDir } from './helpers.js';
 
 describe('rec CLI shell', () => {
   it('--help leads with examples and exit codes', async () => {
@@ -53,30 +54,93 @@ describe('rec CLI shell', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
-  it('environment variables sit between config files and flags', async () => {
+  it('environment variables sit between config files and flags: the environment beats a file, a flag beats both', async () => {
     const dir = tempDir();
     const cfg = join(dir, 'c.yaml');
-    writeFileSync(cfg, 'train:\n  epochs: 0\n');
-    // epochs 0 is invalid: from the file alone it fails, REC_TRAIN_EPOCHS overrides it, a flag overrides both.
-    const fromFile = await rec(['train', '--config', cfg, '--out', join(dir, 'a')]);
+    writeFileSync(cfg, 'train:\n  lr: -1\n  epochs: 0\n');
+    // Each layer sets an invalid lr: the error names the value and the layer that won.
+    const lrError = (r: { stderr: string }) => /Invalid value for train\.lr:.*Received: (\S+) \(from (\S+)\)/.exec(r.stderr)?.slice(1, 3);
+    const args = ['train', '--config', cfg, '--out', join(dir, 'ck')];
+    const fromFile = await rec(args);
     expect(fromFile.code).toBe(2);
-    expect(fromFile.stderr).toMatch(/train\.epochs.*config:/s);
-    const fromEnv = await rec(['train', '--config', cfg, '--out', join(dir, 'b'), '--lr', 'oops'], { env: { REC_TRAIN_EPOCHS: '1' } });
+    expect(lrError(fromFile)).toEqual(['-1', `config:${cfg}`]);
+    const fromEnv = await rec(args, { env: { REC_TRAIN_LR: '-2' } });
     expect(fromEnv.code).toBe(2);
-    expect(fromEnv.stderr).toMatch(/--lr expects a finite decimal number.*Received: "oops"/);
+    expect(lrError(fromEnv)).toEqual(['-2', 'env:REC_TRAIN_LR']);
+    const fromFlag = await rec([...args, '--lr', '-3'], { env: { REC_TRAIN_LR: '-2' } });
+    expect(fromFlag.code).toBe(2);
+    expect(lrError(fromFlag)).toEqual(['-3', 'flag:--lr']);
+    // A valid flag over an invalid environment value: lr passes, and only the file's epochs is refused.
+    const valid = await rec([...args, '--lr', '0.01'], { env: { REC_TRAIN_LR: '-2' } });
+    expect(valid.code).toBe(2);
+    expect(valid.stderr).toMatch(/Invalid value for train\.epochs:.*Received: 0 \(from config:/);
+    expect(valid.stderr).not.toMatch(/train\.lr/);
+    expect(existsSync(join(dir, 'ck'))).toBe(false);
   });
 });
 
+interface DoctorJson {
+  engines: { name: string; package: string; installed: boolean; loads: boolean; error?: string }[];
+  auto: string;
+  gpu: { devices: string[] };
+  advice: string[];
+}
+
+const GPU_PACKAGE = '@tensorflow/tfjs-node-gpu';
+const CPU_PACKAGE = '@tensorflow/tfjs-node';
+/** Whether a package resolves from the repository, as rec's own engine probe resolves it. */
+const resolvable = (name: string): boolean => {
+  try {
+    createRequire(join(REPO, 'package.json')).resolve(name);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function doctor(env: NodeJS.ProcessEnv = {}): Promise<DoctorJson> {
+  const r = await rec(['doctor', '--json'], { env });
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as DoctorJson;
+}
+
 describe('rec doctor', () => {
-  it('reports wasm and cpu as loading, the tfjs-node engines as not installed, and GPU advice', async () => {
-    const r = await rec(['doctor', '--json']);
-    expect(r.code).toBe(0);
-    const report = JSON.parse(r.stdout) as { engines: { name: string; loads: boolean }[]; auto: string; advice: string[] };
-    const byName = Object.fromEntries(report.engines.map((e) => [e.name, e.loads]));
-    expect(byName.wasm).toBe(true);
-    expect(byName.cpu).toBe(true);
-    expect(byName['node-gpu']).toBe(false);
-    expect(report.auto).toBe('wasm');
-    expect(report.advice.join('\n')).toMatch(/tfjs-node-gpu/);
+  it('reports wasm and cpu as loading, each tfjs-node engine as installed exactly when its package resolves here, and the engine auto picks', async () => {
+    const report = await doctor();
+    const byName = Object.fromEntries(report.engines.map((e) => [e.name, e]));
+    expect(byName.wasm.loads).toBe(true);
+    expect(byName.cpu.loads).toBe(true);
+    for (const [name, pkg] of [['node-gpu', GPU_PACKAGE], ['node', CPU_PACKAGE]] as const) {
+      expect(byName[name].package).toBe(pkg);
+      expect(byName[name].installed, pkg).toBe(resolvable(pkg));
+      if (!resolvable(pkg)) expect(byName[name]).toMatchObject({ loads: false, error: 'not installed' });
+    }
+    const advice = report.advice.join('\n');
+    if (byName['node-gpu'].loads && report.gpu.devices.length > 0) {
+      expect(report.auto).toBe('node-gpu');
+      expect(advice).toMatch(/The GPU engine is ready/);
+      return;
+    }
+    expect(report.auto).toBe(byName.node.loads ? 'node' : 'wasm');
+    // Without a working GPU engine, the advice gives the steps to install it.
+    expect(advice).toContain(`npm install ${GPU_PACKAGE}@`);
+    if (byName['node-gpu'].installed) expect(advice).toContain(`${GPU_PACKAGE} is installed but does not load`);
+    if (resolvable(GPU_PACKAGE) && resolvable(CPU_PACKAGE)) expect(advice).toMatch(/Both .* are installed/);
+  });
+
+  it.skipIf(resolvable(GPU_PACKAGE))('a tfjs-node-gpu that resolves but does not load is reported installed, not loading, with the reason and the usual fixes', async () => {
+    // A package folder found through NODE_PATH: require.resolve sees it, the engine's import does not.
+    const paths = tempDir();
+    const pkg = join(paths, ...GPU_PACKAGE.split('/'));
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: GPU_PACKAGE, version: '0.0.0', main: 'index.js' }));
+    writeFileSync(join(pkg, 'index.js'), 'throw new Error("libcudart.so.11.0: cannot open shared object file");\n');
+    const report = await doctor({ NODE_PATH: paths });
+    const gpu = report.engines.find((e) => e.name === 'node-gpu');
+    expect(gpu).toMatchObject({ installed: true, loads: false });
+    expect(gpu?.error).toBeTruthy();
+    expect(gpu?.error).not.toBe('not installed');
+    expect(report.auto).toBe(resolvable(CPU_PACKAGE) ? 'node' : 'wasm');
+    expect(report.advice.join('\n')).toContain(`${GPU_PACKAGE} is installed but does not load (${gpu?.error}). Usual causes:`);
   });
 });

@@ -7,7 +7,7 @@
  * test-only hook (src/train/parallel/pool.ts): worker 1 throws in the n-th step it computes (`n`)
  * or in its share of that step's update (`n:update`).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -47,12 +47,22 @@ const FAMILIES: Family[] = [
   },
 ];
 
-it('rec doctor reports the count --workers auto would use', async () => {
-  const r = await rec(['doctor', '--json']);
-  expect(r.code, r.stderr).toBe(0);
-  const report = JSON.parse(r.stdout) as { auto: string; cores: number; workers_auto: number };
-  expect(report.cores).toBe(availableParallelism());
-  expect(report.workers_auto).toBe(report.auto === 'node' || report.auto === 'node-gpu' ? 1 : Math.min(availableParallelism(), 16));
+/** `rec doctor --json` on the first `cores` CPUs only (taskset): os.availableParallelism honours the affinity. */
+function doctorOnCores(cores: number): { auto: string; cores: number; workers_auto: number } {
+  const cpus = Array.from({ length: cores }, (_, k) => k).join(',');
+  const r = spawnSync('taskset', ['-c', cpus, process.execPath, BIN, 'doctor', '--json'], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as { auto: string; cores: number; workers_auto: number };
+}
+
+const tasksetWorks = availableParallelism() >= 2 && spawnSync('taskset', ['-c', '0', process.execPath, '-e', '0']).status === 0;
+
+it.skipIf(!tasksetWorks)('rec doctor reports the count --workers auto would use: every core this process may use on wasm or cpu, 1 on the tfjs-node engines', () => {
+  const one = doctorOnCores(1);
+  const two = doctorOnCores(2);
+  expect([one.cores, two.cores]).toEqual([1, 2]);
+  const threadsItself = one.auto === 'node' || one.auto === 'node-gpu';
+  expect([one.workers_auto, two.workers_auto]).toEqual(threadsItself ? [1, 1] : [1, 2]);
 });
 
 describe.each(FAMILIES)('--workers with --model $model', (family) => {

@@ -1,15 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../../../src/config/schema.js';
-import { initEngine } from '../../../../src/engine/backend.js';
+import { initEngine, type EngineName } from '../../../../src/engine/backend.js';
 import { createRowSparseOptimizer } from '../../../../src/engine/sparse-optimizer.js';
 import type { PairModel } from '../../../../src/models/model.js';
-import { buildModel } from '../../../../src/models/registry.js';
+import { buildModel, type PairModelName } from '../../../../src/models/registry.js';
 import type { PairLoss } from '../../../../src/train/pair-data.js';
 import { pairStep } from '../../../../src/train/pair-step.js';
 import { createDenseParamUpdater } from '../../../../src/train/params.js';
-import { createPairReplica } from '../../../../src/train/parallel/pair-replica.js';
-import { assignUpdates, computeShardInPlace, layoutSizes, reduceShards, splitShards, stepLoss, sumDense, type GradientBuffers, type GradientLayout, type ReplicaTask } from '../../../../src/train/parallel/replica.js';
+import { createPairReplica, pairReplicaInit } from '../../../../src/train/parallel/pair-replica.js';
+import { startParallelTask } from '../../../../src/train/parallel/pool.js';
+import { assignUpdates, computeShardInPlace, layoutSizes, reduceShards, splitShards, type GradientBuffers, type GradientLayout, type ReplicaTask } from '../../../../src/train/parallel/replica.js';
 import { workersFor } from '../../../../src/train/parallel/train-pair.js';
 import { resolveWorkers } from '../../../../src/train/parallel/workers.js';
 import { silentLogger } from '../../../../src/util/log.js';
@@ -50,28 +51,37 @@ function buffers(layout: GradientLayout, examples: number): GradientBuffers {
   return { rows: s.rows.map((n) => new Float32Array(n)), dense: s.dense.map((n) => new Float32Array(n)) };
 }
 
-/** The pool's step, in one thread: every shard on the same replica, then the reduced update. */
-function replicaSteps(m: PairModel, loss: PairLoss, shardsPerStep: number, optimizer: 'adam' | 'sgd'): number[] {
+/**
+ * The real pool (pool.ts startParallelTask) over `W` replicas: the main thread's and W − 1 worker
+ * threads built from it, each step's batch split between them. Returns the step losses and the
+ * main thread's parts, whose weights and optimizer state are what the trainer saves.
+ */
+async function poolSteps(name: PairModelName, m: PairModel, loss: PairLoss, W: number, optimizer: 'adam' | 'sgd', engine: EngineName) {
   const e = epoch(loss);
-  const replica = createPairReplica(parts(m, loss, optimizer));
-  replica.setEpoch({ users: e.users, items: e.items, labels: e.labels, ...(e.negatives ? { negatives: e.negatives } : {}) }, e.size);
-  const out: number[] = [];
-  for (let s = 0; s < STEPS; s++) {
-    const shards = splitShards(s * BATCH, (s + 1) * BATCH, shardsPerStep);
-    // Dense gradients per shard; row gradients go straight into the reduced buffers.
-    const partsOut = shards.map(() => buffers(replica.layout, 0));
-    const reduced = buffers(replica.layout, BATCH);
-    const losses = shards.map((_, k) => computeShardInPlace(replica, shards, k, partsOut[k], reduced));
-    out.push(reduceShards(replica.layout, shards, losses, partsOut, reduced));
-    replica.applyStep(shards, reduced);
+  const p = parts(m, loss, optimizer);
+  const pool = await startParallelTask({
+    workers: W,
+    engine,
+    batchSize: BATCH,
+    replica: createPairReplica(p),
+    init: (k) => pairReplicaInit({ ...p, name, seed: 7, optimizer: { name: optimizer, lr: 0.05 }, freeze: [] }, k),
+    buildEpoch: () => ({ arrays: { users: e.users, items: e.items, labels: e.labels, ...(e.negatives ? { negatives: e.negatives } : {}) }, size: e.size }),
+    log: silentLogger,
+  });
+  try {
+    const steps = pool.task.beginEpoch(Prng.fromSeed(1, 'unused'));
+    expect(steps).toBe(STEPS);
+    const losses: number[] = [];
+    for (let s = 0; s < steps; s++) losses.push(await pool.task.step(s));
+    return { losses, parts: p };
+  } finally {
+    await pool.close();
   }
-  return out;
 }
 
 /** The single-thread trainer's step (run.ts): pairStep with the optimizers applied directly. */
-function singleSteps(m: PairModel, loss: PairLoss, optimizer: 'adam' | 'sgd'): number[] {
+function singleSteps(m: PairModel, loss: PairLoss, optimizer: 'adam' | 'sgd', p = parts(m, loss, optimizer)): number[] {
   const e = epoch(loss);
-  const p = parts(m, loss, optimizer);
   const updaters = { applyRows: (t: tf.Variable, r: Int32Array, g: tf.Tensor2D) => p.sparse.applyRows(t, r, g), applyDense: (g: tf.NamedTensorMap) => void p.params.apply(g) };
   const out: number[] = [];
   for (let s = 0; s < STEPS; s++) {
@@ -160,83 +170,54 @@ describe('computeShardInPlace and reduceShards', () => {
   });
 });
 
-describe.each(['cpu', 'wasm'] as const)('pair replica on %s', (engine) => {
+const maxDiff = (a: number[], b: number[]) => Math.max(...a.map((x, k) => Math.abs(x - b[k])));
+
+describe.each(['cpu', 'wasm'] as const)('the pool of pair replicas on %s', (engine) => {
   it.each([
-    ['neumf', 'bce'],
-    ['neumf', 'bpr'],
-    ['mf', 'mse'],
-  ] as const)('%s %s: one shard is the single-thread step bit for bit; two shards give the same update to rounding', async (name, loss) => {
+    ['neumf', 'bce', 2],
+    ['neumf', 'bpr', 3],
+    ['mf', 'mse', 2],
+  ] as const)('%s %s on %i threads: the step losses and weights of the single-thread trainer, to rounding', async (name, loss, W) => {
     await initEngine({ backend: engine, log: silentLogger });
-    const a = model(name);
-    const b = model(name);
-    expect(replicaSteps(b, loss, 1, 'adam')).toEqual(singleSteps(a, loss, 'adam'));
-    expect(weights(b)).toEqual(weights(a));
-    // Two shards: the same gradients up to float rounding. Checked with SGD, whose update is linear
-    // in them (Adam's first steps move by ±lr whatever a near-zero gradient's rounding).
-    const d = model(name);
-    const c = model(name);
-    const single = singleSteps(d, loss, 'sgd');
-    const two = replicaSteps(c, loss, 2, 'sgd');
-    two.forEach((x, k) => expect(x).toBeCloseTo(single[k], 5));
-    const wd = weights(d).flat();
-    const wc = weights(c).flat();
-    expect(Math.max(...wc.map((x, k) => Math.abs(x - wd[k])))).toBeLessThan(1e-5);
-    tf.dispose([a.keras, b.keras, c.keras, d.keras].flatMap((k) => k.weights.map((w) => w.read())));
+    // Checked with SGD, whose update is linear in the gradients (Adam's first steps move by ±lr
+    // whatever a near-zero gradient's rounding).
+    const single = model(name);
+    const pooled = model(name);
+    const expected = singleSteps(single, loss, 'sgd');
+    const { losses } = await poolSteps(name, pooled, loss, W, 'sgd', engine);
+    losses.forEach((x, k) => expect(x).toBeCloseTo(expected[k], 5));
+    expect(maxDiff(weights(pooled).flat(), weights(single).flat())).toBeLessThan(1e-5);
+    tf.dispose([single.keras, pooled.keras].flatMap((k) => k.weights.map((w) => w.read())));
   }, 60_000);
 });
-
-/** replicaSteps with W replicas in this thread, the update split between them (applyShared). */
-function splitSteps(models: PairModel[], loss: PairLoss): ReturnType<typeof parts>[] {
-  const e = epoch(loss);
-  const ps = models.map((m) => parts(m, loss, 'adam'));
-  const sparseState = ps[0].sparse.shareState();
-  const paramsState = ps[0].params.shareState();
-  for (const p of ps.slice(1)) {
-    p.sparse.adoptState(sparseState);
-    p.params.adoptState(paramsState);
-  }
-  const replicas = ps.map((p) => createPairReplica(p));
-  for (const r of replicas) r.setEpoch({ users: e.users, items: e.items, labels: e.labels, ...(e.negatives ? { negatives: e.negatives } : {}) }, e.size);
-  const owners = assignUpdates(replicas[0].layout, replicas.length, BATCH);
-  // Every replica owns something: the split is exercised, not one replica doing it all.
-  for (let k = 0; k < replicas.length; k++) expect([...owners.rows, ...owners.dense]).toContain(k);
-  for (let s = 0; s < STEPS; s++) {
-    const shards = splitShards(s * BATCH, (s + 1) * BATCH, replicas.length);
-    const partsOut = shards.map(() => buffers(replicas[0].layout, 0));
-    const reduced = buffers(replicas[0].layout, BATCH);
-    const losses = shards.map((_, k) => computeShardInPlace(replicas[k], shards, k, partsOut[k], reduced));
-    expect(Number.isFinite(stepLoss(shards, losses))).toBe(true);
-    // As the pool: each replica sums the dense gradients it owns, then applies its share.
-    replicas.forEach((r, k) => {
-      sumDense(r.layout, shards, partsOut, reduced, (t) => owners.dense[t] === k);
-      r.applyShared?.(shards, reduced, owners, k, 'update');
-    });
-    replicas.forEach((r, k) => r.applyShared?.(shards, reduced, owners, k, 'import'));
-  }
-  // The main thread saves the moments: replica 0 sees those its peers moved.
-  const state = ps[0].sparse.getState();
-  owners.rows.forEach((k, t) => {
-    if (k === 0) return;
-    const m = state[`${models[0].tables[t].name}/m`] as Float32Array;
-    expect(m.some((x) => x !== 0)).toBe(true);
-  });
-  for (const p of ps.slice(1)) expect(p.sparse.getState()).toEqual(state);
-  return ps;
-}
 
 describe('the update split between replicas', () => {
   it.each([
     ['neumf', 'bce', 2],
     ['neumf', 'bpr', 3],
     ['mf', 'mse', 2],
-  ] as const)('%s %s on %i replicas: every replica ends with the weights and moments of the whole update on each', async (name, loss, W) => {
+  ] as const)('%s %s on %i threads: the main thread ends with the moments of the whole update, those its peers moved included', async (name, loss, W) => {
     await initEngine({ backend: 'wasm', log: silentLogger });
-    const whole = model(name);
-    replicaSteps(whole, loss, W, 'adam');
-    const split = Array.from({ length: W }, () => model(name));
-    splitSteps(split, loss);
-    for (const m of split) expect(weights(m)).toEqual(weights(whole));
-    tf.dispose([whole, ...split].flatMap((m) => m.keras.weights.map((w) => w.read())));
+    const single = model(name);
+    const pooled = model(name);
+    const singleParts = parts(single, loss, 'adam');
+    singleSteps(single, loss, 'adam', singleParts);
+    const { parts: p } = await poolSteps(name, pooled, loss, W, 'adam', 'wasm');
+    const owners = assignUpdates(createPairReplica(p).layout, W, BATCH);
+    // Every replica owns something: the split is exercised, not one replica doing it all.
+    for (let k = 0; k < W; k++) expect([...owners.rows, ...owners.dense]).toContain(k);
+    // The moments are linear in the gradients: equal to rounding, whichever replica moved them.
+    const expected = singleParts.sparse.getState();
+    const state = p.sparse.getState();
+    pooled.tables.forEach((t, i) => {
+      for (const moment of ['m', 'v']) {
+        const key = `${t.name}/${moment}`;
+        const mine = Array.from(state[key] as Float32Array);
+        expect(mine.some((x) => x !== 0), `${key} (owned by replica ${owners.rows[i]}) moved`).toBe(true);
+        expect(maxDiff(mine, Array.from(expected[key] as Float32Array)), key).toBeLessThan(1e-6);
+      }
+    });
+    tf.dispose([single.keras, pooled.keras].flatMap((k) => k.weights.map((w) => w.read())));
   }, 60_000);
 
   it('assignUpdates balances the floats each replica updates, largest first, the same every time', () => {
