@@ -31,7 +31,7 @@ import {
 } from '../io/checkpoint.js';
 import { isSequenceModel, namedWeights, type AnyModel } from '../models/model.js';
 import { buildModel, isSequenceModelName } from '../models/registry.js';
-import { UsageError } from '../util/errors.js';
+import { InterruptedError, UsageError } from '../util/errors.js';
 import { Prng } from '../util/prng.js';
 import type { RunIO } from '../util/run-io.js';
 import { positiveRows, type Interactions, type PairLoss } from './pair-data.js';
@@ -312,7 +312,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
     };
     single = createSequenceTask(sequenceOptions);
     const sequenceModel = model;
-    if (workers > 1) startParallel = () => startSequenceParallel({ workers, config, engine: req.engine.name, model: sequenceModel, task: sequenceOptions, optimizer: optCfg, log: io.log });
+    if (workers > 1) startParallel = () => startSequenceParallel({ workers, config, engine: req.engine.name, model: sequenceModel, task: sequenceOptions, optimizer: optCfg, log: io.log, signal: io.signal });
   } else {
     const pairLoss = resolveLoss(config.train.loss, data.feedback);
     const makeEpoch = pairEpochBuilder({
@@ -339,7 +339,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
       params,
     });
     const pairModel = model;
-    if (workers > 1) startParallel = () => startPairParallel({ workers, config, engine: req.engine.name, model: pairModel, sparse, params, frozen, loss: pairLoss, optimizer: optCfg, makeEpoch, log: io.log });
+    if (workers > 1) startParallel = () => startPairParallel({ workers, config, engine: req.engine.name, model: pairModel, sparse, params, frozen, loss: pairLoss, optimizer: optCfg, makeEpoch, log: io.log, signal: io.signal });
   }
 
   const saveState = async (s: TrainerState) => {
@@ -364,7 +364,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   let outcome: RunJson['status'] = 'failed';
   let parallel: ParallelTask | null = null;
   try {
-    if (startParallel !== null) parallel = await startParallel();
+    if (startParallel !== null) parallel = await startParallel().catch(async (error: unknown) => interruptedAtStart(error, state, saveState));
     const result = await runLoop(
       parallel?.task ?? single,
       state,
@@ -438,6 +438,16 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
     train_seconds: run.timings.train_seconds,
     wall_seconds: run.timings.wall_seconds,
   };
+}
+
+/**
+ * A signal during the worker threads' start-up: the run stops there with the state it started
+ * from saved (a new run's initial weights), so that `--resume` continues it like any interruption.
+ */
+async function interruptedAtStart(error: unknown, state: TrainerState, saveState: (s: TrainerState) => Promise<void>): Promise<never> {
+  if (!(error instanceof InterruptedError)) throw error;
+  await saveState(state);
+  throw new InterruptedError(error.signal, `${error.message} Saved a resumable state at epoch ${state.epoch + 1}, step ${state.step_in_epoch}.`);
 }
 
 function replayRequest(req: TrainRequest, io: RunIO): Parameters<typeof planReplay>[0] {

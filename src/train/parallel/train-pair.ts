@@ -42,7 +42,7 @@ export function workersFor(
       ? '--dense differentiates whole tables, whose gradients are not split across workers'
       : 'the fused MF/GMF step runs on one thread (it is faster than the autograd step on two: docs/benchmarks.md); --no-fused trains with the autograd step, which uses the workers',
   });
-  if (choice.reason !== null) (setting === 'auto' ? log.debug : log.info)(choice.reason);
+  if (choice.reason !== null) (choice.warn === true ? log.warn : setting === 'auto' ? log.debug : log.info)(choice.reason);
   return choice.workers;
 }
 
@@ -58,6 +58,8 @@ export interface PairParallelOptions {
   optimizer: OptimizerConfig;
   makeEpoch(rng: Prng): EpochExamples;
   log: Logger;
+  /** SIGINT/SIGTERM during the threads' start-up (see startParallelTask). */
+  signal?: AbortSignal;
 }
 
 export function startPairParallel(o: PairParallelOptions): Promise<ParallelTask> {
@@ -75,5 +77,6 @@ export function startPairParallel(o: PairParallelOptions): Promise<ParallelTask>
       return { arrays: { users: e.users, items: e.items, labels: e.labels, ...(e.negatives ? { negatives: e.negatives } : {}) }, size: e.size };
     },
     log: o.log,
+    signal: o.signal,
   });
 }
