@@ -87,6 +87,7 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
   // A resumed run has saved states from before; a new one has none until its first save.
   let saved = start.global_step > 0;
   let hinted = false;
+  let warnedUnmeasured = false;
   while (state.epoch < opts.epochs) {
     const epochRng = Prng.fromState(state.epoch_prng);
     const lr = opts.learningRate(state.epoch);
@@ -172,7 +173,15 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
     };
     if (Object.keys(valid).length > 0) record.valid_seconds = round(validSeconds, 3);
     let stop = false;
-    if (opts.monitor && opts.monitor.metric in valid) {
+    const monitored = opts.monitor !== null && opts.monitor.metric in valid ? valid[opts.monitor.metric] : null;
+    if (monitored !== null && !Number.isFinite(monitored) && !warnedUnmeasured) {
+      warnedUnmeasured = true;
+      opts.log.warn(
+        `valid ${opts.monitor?.metric} is ${monitored} at epoch ${state.epoch + 1} (no validation user could be ranked?): such an epoch counts neither for the best epoch nor for early stopping (until one measures a number, model/ holds the last weights).`,
+      );
+    }
+    // A NaN compares false both ways: taken as the first best, it would stay best for the whole run.
+    if (opts.monitor && monitored !== null && Number.isFinite(monitored)) {
       const value = valid[opts.monitor.metric];
       const better =
         state.best === null || (opts.monitor.higherIsBetter ? value > state.best.value : value < state.best.value);

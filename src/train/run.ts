@@ -31,13 +31,13 @@ import {
 } from '../io/checkpoint.js';
 import { isSequenceModel, namedWeights, type AnyModel } from '../models/model.js';
 import { buildModel, isSequenceModelName } from '../models/registry.js';
-import { InterruptedError, UsageError } from '../util/errors.js';
+import { DataError, InterruptedError, UsageError } from '../util/errors.js';
 import { Prng } from '../util/prng.js';
 import type { RunIO } from '../util/run-io.js';
 import { positiveRows, type Interactions, type PairLoss } from './pair-data.js';
 import { fusable } from './fused-step.js';
 import { createPairTask, pairEpochBuilder } from './tasks/pair.js';
-import { createSequenceTask, resolveSequenceLoss, type SequenceTaskOptions } from './tasks/sequence.js';
+import { countTrainingSequences, createSequenceTask, MIN_SEQUENCE_ROWS, resolveSequenceLoss, type SequenceTaskOptions } from './tasks/sequence.js';
 import { renameSlots, stateToTensors, tensorsToState } from './optimizer-state.js';
 import { checkParents, initFromParents, readVocabIds, trainedRows } from './init-from.js';
 import { catalogueExtension, fineTuneRecord, planReplay, type Replay, replayEpoch, trainMaxTs, writeCheckpointVocab } from './fine-tune.js';
@@ -165,6 +165,31 @@ export function trainingPositives(
   return { train, notes: [], summary };
 }
 
+/**
+ * Refuses a run with nothing to learn from: an empty train split (every family), or, for sequence
+ * models, no user with MIN_SEQUENCE_ROWS training rows (single-row users, a one-item catalogue
+ * after deduplication) or a catalogue of one item (its next item is always that one).
+ */
+export function checkTrainable(data: Pick<TrainData, 'dir' | 'numUsers' | 'numItems' | 'others'>, train: Interactions, model: string, sequence: boolean): void {
+  const held = data.others.map((o) => o.users.length).reduce((a, b) => a + b, 0);
+  if (train.users.length === 0) {
+    throw new DataError(
+      `no training rows: the train split of ${data.dir} is empty (${held} rows are in its valid/test splits). Expected training rows; prep the log again with a split that keeps most rows in train (e.g. --split temporal:0.8,0.1,0.1 or leave-last).`,
+    );
+  }
+  if (!sequence) return;
+  const sequences = countTrainingSequences(train);
+  if (sequences === 0 || data.numItems < 2) {
+    const why =
+      sequences === 0
+        ? `none of the ${data.numUsers} users has ${MIN_SEQUENCE_ROWS} or more of the train split's ${train.users.length} rows (a window and the item after it)`
+        : `the catalogue holds ${data.numItems} item, so the next item is always that one`;
+    throw new DataError(
+      `no training sequences: --model ${model} learns each user's next item from their history, and in ${data.dir} ${why}. Expected users with several events over several items; train a (user, item) model (e.g. --model mf) on this log instead, or check the user and item columns (--columns).`,
+    );
+  }
+}
+
 function meanValue(values: Float32Array): number {
   let sum = 0;
   for (let i = 0; i < values.length; i++) sum += values[i];
@@ -187,6 +212,8 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
     : trainingPositives(data, loss, config.train.model, config.train.positive_threshold, req.resolved.sources['train.positive_threshold']);
   for (const note of positives.notes) io.log.warn(note);
   if (positives.summary !== null) io.log.info(positives.summary);
+  // Before any file is written: an epoch of nothing "completes" with loss 0 and a checkpoint that scores at random.
+  checkTrainable(data, positives.train, config.train.model, sequence);
   const ckpt = req.out;
   const p = paths(ckpt);
   const optCfg: OptimizerConfig = { name: config.train.optimizer, lr: config.train.lr, weightDecay: config.train.weight_decay };
@@ -394,7 +421,8 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
           if (req.validator?.sample && record.valid_seconds !== undefined) record.valid_users = req.validator.sample.users;
           records.push(record);
           await writeMetrics(ckpt, records);
-          const isBest = !monitor || s.best?.epoch === record.epoch;
+          // Until an epoch measures the monitored metric, model/ holds the last weights, as without validation.
+          const isBest = !monitor || s.best === null || s.best.epoch === record.epoch;
           if (isBest) {
             run.weights_sha256 = { ...run.weights_sha256, 'model/weights.bin': await writeModel(p.model, model) };
             const sample = req.validator?.sample;
