@@ -41,8 +41,8 @@ export interface LoopCallbacks {
 export interface StepInfo {
   state: TrainerState;
   lr: number;
-  /** Training examples per second since the previous call in this epoch. */
-  examplesPerS: number;
+  /** Training examples per second since the previous call in this epoch; null for the resume point's call, whose steps ran in another process. */
+  examplesPerS: number | null;
 }
 
 export interface LoopOptions {
@@ -102,6 +102,12 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
     let lastYield = performance.now();
     let rateFrom = { time: performance.now(), step: state.global_step };
     const examplesPerStep = steps > 0 ? task.epochExamples() / steps : 0;
+    const logEvery = opts.logEvery ?? 0;
+    // A resumed epoch logs its resume point again when that step was a logging one: the killed
+    // run's record of it may be torn (its points are skipped where a complete one exists).
+    if (cb.onStep && state.step_in_epoch > 0 && (state.step_in_epoch === steps || (logEvery > 0 && state.global_step % logEvery === 0))) {
+      await cb.onStep({ state, lr, examplesPerS: null });
+    }
     for (let s = state.step_in_epoch; s < steps; s++) {
       // Steps are synchronous: without a turn of the event loop now and then, SIGINT/SIGTERM
       // (which abort opts.signal from a process handler) would wait for the end of the epoch.
@@ -121,7 +127,6 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
       state.step_in_epoch = s + 1;
       state.global_step += 1;
       if (s % 10 === 0 || s === steps - 1) bar.update(s + 1, `loss ${(state.loss_sum / state.loss_count).toFixed(4)}`);
-      const logEvery = opts.logEvery ?? 0;
       if (cb.onStep && (s === steps - 1 || (logEvery > 0 && state.global_step % logEvery === 0))) {
         const seconds = (performance.now() - rateFrom.time) / 1000;
         const examplesPerS = seconds > 0 ? ((state.global_step - rateFrom.step) * examplesPerStep) / seconds : 0;

@@ -12,7 +12,7 @@ import type { EngineInfo } from '../engine/backend.js';
 import { createDenseOptimizer, createRowSparseOptimizer, type OptimizerConfig } from '../engine/sparse-optimizer.js';
 import { ensureDir, writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { writeCheckpointReadme } from '../io/checkpoint-readme.js';
-import { openEventWriter, TB_DIR } from '../io/tensorboard.js';
+import { type EventWriter, openEventWriter, repairEventFiles, TB_DIR } from '../io/tensorboard.js';
 import {
   CHECKPOINT_FORMAT_VERSION,
   type EpochRecord,
@@ -386,7 +386,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   const wallBefore = run.timings.wall_seconds ?? 0;
   const wallSeconds = () => round3(wallBefore + (performance.now() - wallStart) / 1000);
   // Opened after a resume's restore: steps a killed run logged past its last save are not logged twice.
-  const tb = await openEventWriter(join(ckpt, TB_DIR));
+  const tb = await openTrainEventWriter(join(ckpt, TB_DIR), restored ? records : null, io);
   const monitor = req.validator && req.monitor ? { ...req.monitor, patience: config.train.early_stopping.patience } : null;
   let outcome: RunJson['status'] = 'failed';
   let parallel: ParallelTask | null = null;
@@ -410,14 +410,13 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
         validate: async (e) => (req.validator ? req.validator(model, e) : {}),
         saveState,
         onStep: ({ state: s, lr, examplesPerS }) =>
-          tb.scalars(s.global_step, { 'train/loss': s.loss_count ? s.loss_sum / s.loss_count : 0, 'train/lr': lr, 'train/examples_per_s': examplesPerS }),
+          tb.scalars(s.global_step, {
+            'train/loss': s.loss_count ? s.loss_sum / s.loss_count : 0,
+            'train/lr': lr,
+            ...(examplesPerS !== null ? { 'train/examples_per_s': examplesPerS } : {}),
+          }),
         onEpochEnd: async ({ record, state: s }) => {
-          await tb.scalars(record.epoch, {
-            'epoch/loss': record.loss,
-            'epoch/seconds': record.seconds,
-            ...(record.valid_seconds !== undefined ? { 'epoch/valid_seconds': record.valid_seconds } : {}),
-            ...Object.fromEntries(Object.entries(record.valid).map(([k, v]) => [`valid/${k}`, v])),
-          });
+          await tb.scalars(record.epoch, epochScalars(record));
           if (req.validator?.sample && record.valid_seconds !== undefined) record.valid_users = req.validator.sample.users;
           records.push(record);
           await writeMetrics(ckpt, records);
@@ -466,6 +465,32 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
     train_seconds: run.timings.train_seconds,
     wall_seconds: run.timings.wall_seconds,
   };
+}
+
+/** The TensorBoard points of an epoch (its record in metrics.jsonl holds every value). */
+function epochScalars(record: EpochRecord): Record<string, number> {
+  return {
+    'epoch/loss': record.loss,
+    'epoch/seconds': record.seconds,
+    ...(record.valid_seconds !== undefined ? { 'epoch/valid_seconds': record.valid_seconds } : {}),
+    ...Object.fromEntries(Object.entries(record.valid).map(([k, v]) => [`valid/${k}`, v])),
+  };
+}
+
+/**
+ * The run's event writer. On resume, first cuts the event files at a torn record (a kill mid-append;
+ * TensorBoard stops reading a file there), then writes again the epoch points of metrics.jsonl that no complete record holds, so
+ * each epoch is in tb/ once. The step points at the resume point are the loop's (runLoop calls
+ * onStep for it again, and the writer skips what is already there).
+ */
+async function openTrainEventWriter(dir: string, resumedRecords: readonly EpochRecord[] | null, io: RunIO): Promise<EventWriter> {
+  if (resumedRecords === null) return openEventWriter(dir);
+  for (const torn of await repairEventFiles(dir)) {
+    io.log.warn(`TensorBoard event file ${torn.file} ended in a torn record (a killed write): cut after its ${torn.records} complete records (${torn.bytes} bytes dropped); the points it lost are written again.`);
+  }
+  const tb = await openEventWriter(dir);
+  for (const record of resumedRecords) await tb.scalars(record.epoch, epochScalars(record));
+  return tb;
 }
 
 /**

@@ -132,3 +132,29 @@ describe('runLoop: a validation metric that is not a number', () => {
     expect(result.state.epoch).toBe(5);
   });
 });
+
+describe('runLoop: the resume point\'s step points', () => {
+  const resumeAt = async (stepInEpoch: number, globalStep: number) => {
+    const calls: { step: number; examplesPerS: number | null }[] = [];
+    const start: TrainerState = { ...initialState(1), step_in_epoch: stepInEpoch, global_step: globalStep, loss_sum: 0.5 * stepInEpoch, loss_count: stepInEpoch };
+    await runLoop(fakeTask(), start, { ...options(), logEvery: 4 }, {
+      validate: async () => ({ 'ndcg@10': 0.25 }),
+      saveState: async () => undefined,
+      onEpochEnd: async () => undefined,
+      onStep: async ({ state, examplesPerS }) => void calls.push({ step: state.global_step, examplesPerS }),
+    });
+    return calls;
+  };
+
+  it('are logged again when the resume point was a logging step (its record may be torn), without an examples/s', async () => {
+    // Saved after all 5 steps (a signal during validation): the epoch's last step.
+    expect(await resumeAt(STEPS, STEPS)).toEqual([{ step: STEPS, examplesPerS: null }]);
+    // Saved at global step 4, a multiple of logEvery: logged again, then the epoch's last step.
+    expect((await resumeAt(4, 4)).map((c) => c.step)).toEqual([4, 5]);
+    expect((await resumeAt(4, 4))[0].examplesPerS).toBeNull();
+  });
+
+  it('are not logged at a resume point that was no logging step', async () => {
+    expect((await resumeAt(2, 2)).map((c) => c.step)).toEqual([4, 5]);
+  });
+});
