@@ -44,6 +44,7 @@ import { catalogueExtension, fineTuneRecord, planReplay, type Replay, replayEpoc
 import { createDenseParamUpdater, resolveFrozen } from './params.js';
 import { initialState, runLoop, type TrainTask } from './loop.js';
 import { learningRate } from './schedule.js';
+import { checkStepMemory } from './memory.js';
 import type { ParallelTask } from './parallel/pool.js';
 import { startPairParallel, workersFor } from './parallel/train-pair.js';
 import { startSequenceParallel } from './parallel/train-sequence.js';
@@ -214,6 +215,18 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   if (positives.summary !== null) io.log.info(positives.summary);
   // Before any file is written: an epoch of nothing "completes" with loss 0 and a checkpoint that scores at random.
   checkTrainable(data, positives.train, config.train.model, sequence);
+  checkStepMemory(
+    {
+      model: config.train.model,
+      config: config.model,
+      users: data.numUsers,
+      items: data.numItems,
+      batchSize: config.train.batch_size,
+      fullSoftmax: loss === 'ce' && config.train.negatives === 0,
+      dense: !config.train.sparse,
+    },
+    req.engine.name,
+  );
   const ckpt = req.out;
   const p = paths(ckpt);
   const optCfg: OptimizerConfig = { name: config.train.optimizer, lr: config.train.lr, weightDecay: config.train.weight_decay };
