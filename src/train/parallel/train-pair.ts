@@ -3,6 +3,7 @@
  * over pair replicas. Kept apart from run.ts so the trainer only chooses between its
  * single-thread task and this one.
  */
+import { availableParallelism } from 'node:os';
 import type { Config } from '../../config/schema.js';
 import type { EngineName } from '../../engine/backend.js';
 import type { OptimizerConfig, RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
@@ -31,11 +32,15 @@ export function workersFor(
   family: 'pair' | 'sequence' = 'pair',
 ): number {
   let setting = config.train.workers;
-  if (previous !== null && setting === 'auto') setting = previous.workers ?? 1;
+  // An auto run resumes on its recorded count even on fewer cores (it was at most 16, and the count
+  // decides the results); only an explicit N is capped at this machine's cores.
+  const resumedAuto = previous !== null && setting === 'auto';
+  if (resumedAuto) setting = previous?.workers ?? 1;
   // Sequence replicas split whole tables too (--dense, the full softmax): their row lists are the batch's.
   const choice = resolveWorkers(setting, {
     engine,
     batchSize: config.train.batch_size,
+    ...(resumedAuto && typeof setting === 'number' ? { cores: Math.max(availableParallelism(), setting) } : {}),
     parallelizable: family === 'sequence' || (config.train.sparse && !fusedStep),
     minShard: family === 'sequence' ? AUTO_MIN_SHARD_SEQUENCES : AUTO_MIN_SHARD,
     why: !config.train.sparse
