@@ -177,27 +177,14 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
       valid,
     };
     if (Object.keys(valid).length > 0) record.valid_seconds = round(validSeconds, 3);
-    let stop = false;
-    const monitored = opts.monitor !== null && opts.monitor.metric in valid ? valid[opts.monitor.metric] : null;
-    if (monitored !== null && !Number.isFinite(monitored) && !warnedUnmeasured) {
+    const verdict = judgeEpoch(state, valid, opts.monitor);
+    if (verdict === 'unmeasured' && !warnedUnmeasured) {
       warnedUnmeasured = true;
       opts.log.warn(
-        `valid ${opts.monitor?.metric} is ${monitored} at epoch ${state.epoch + 1} (no validation user could be ranked?): such an epoch counts neither for the best epoch nor for early stopping (until one measures a number, model/ holds the last weights).`,
+        `valid ${opts.monitor?.metric} is ${valid[opts.monitor?.metric ?? '']} at epoch ${state.epoch + 1} (no validation user could be ranked?): such an epoch counts neither for the best epoch nor for early stopping (until one measures a number, model/ holds the last weights).`,
       );
     }
-    // A NaN compares false both ways: taken as the first best, it would stay best for the whole run.
-    if (opts.monitor && monitored !== null && Number.isFinite(monitored)) {
-      const value = valid[opts.monitor.metric];
-      const better =
-        state.best === null || (opts.monitor.higherIsBetter ? value > state.best.value : value < state.best.value);
-      if (better) {
-        state.best = { epoch: state.epoch + 1, metric: opts.monitor.metric, value };
-        state.epochs_without_improvement = 0;
-      } else {
-        state.epochs_without_improvement += 1;
-        stop = opts.monitor.patience > 0 && state.epochs_without_improvement >= opts.monitor.patience;
-      }
-    }
+    const stop = verdict === 'stop';
     state.epoch += 1;
     state.step_in_epoch = 0;
     state.epoch_seconds = 0;
@@ -229,6 +216,25 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
     }
   }
   return { outcome: 'completed', state };
+}
+
+/**
+ * Updates the best epoch and the early-stopping count from an epoch's validation. A monitored
+ * value that is not a number (validation ranked nobody) counts for neither: NaN compares false
+ * both ways, so taken as a first best it would stay best for the whole run.
+ */
+function judgeEpoch(state: TrainerState, valid: Record<string, number>, monitor: LoopOptions['monitor']): 'go' | 'stop' | 'unmeasured' {
+  if (monitor === null || !(monitor.metric in valid)) return 'go';
+  const value = valid[monitor.metric];
+  if (!Number.isFinite(value)) return 'unmeasured';
+  const better = state.best === null || (monitor.higherIsBetter ? value > state.best.value : value < state.best.value);
+  if (better) {
+    state.best = { epoch: state.epoch + 1, metric: monitor.metric, value };
+    state.epochs_without_improvement = 0;
+    return 'go';
+  }
+  state.epochs_without_improvement += 1;
+  return monitor.patience > 0 && state.epochs_without_improvement >= monitor.patience ? 'stop' : 'go';
 }
 
 function round(x: number, digits: number): number {
