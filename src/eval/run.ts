@@ -158,8 +158,8 @@ async function evaluateCheckpoint(
   // user, over before a worker has started (docs/benchmarks.md, "Parallel evaluation").
   const engine = currentEngine()?.name ?? null;
   const choice = protocol.name === 'full' ? resolveRankWorkers(req.workers ?? 1, { engine, users: prep.users.model.length, items: prep.modelItems }) : { workers: 1, reason: null };
-  if (choice.reason !== null) (req.workers === 'auto' ? io.log.debug : io.log.info)(choice.reason);
-  const pool = choice.workers > 1 && engine !== null ? await startRankPool({ workers: choice.workers, engine, model: ckpt.model, prep, log: io.log }) : null;
+  if (choice.reason !== null) (choice.warn === true ? io.log.warn : req.workers === 'auto' ? io.log.debug : io.log.info)(choice.reason);
+  const pool = choice.workers > 1 && engine !== null ? await startRankPool({ workers: choice.workers, engine, model: ckpt.model, prep, log: io.log, signal: io.signal }) : null;
   try {
     const outcome = await evaluate(ckpt.model, prep, {
       protocol,

@@ -117,7 +117,7 @@ export function createValidator(ds: Dataset, opts: ValidatorOptions): Validator 
     const choice = ranks ? resolveRankWorkers(opts.workers ?? 1, { engine, users: prepared.users.model.length, items: prepared.modelItems, rankings: opts.epochs }) : { workers: 1, reason: null };
     // `auto`'s own choice is not news (the training log already says how many threads it runs).
     if (choice.reason !== null && opts.workers !== 'auto') opts.log?.info(`validation: ${choice.reason}`);
-    if (choice.workers > 1 && engine !== null) pool = await startRankPool({ workers: choice.workers, engine, model, prep: prepared, log: opts.log ?? silentLogger });
+    if (choice.workers > 1 && engine !== null) pool = await startRankPool({ workers: choice.workers, engine, model, prep: prepared, log: opts.log ?? silentLogger, signal: opts.signal });
     return pool;
   };
   const validate = async (model: AnyModel) => {

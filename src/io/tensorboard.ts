@@ -18,15 +18,16 @@
  * checked against crc32c("123456789") = 0xE3069283, RFC 3720's vector and a bitwise reference.
  *
  * Event files are append-only logs that TensorBoard tails while they grow, so they are appended to
- * rather than written atomically; a record torn by a kill is ignored by TensorBoard and by
- * readLoggedSteps, and a resumed run writes to a new file. TensorBoard merges every file of a
+ * rather than written atomically; a record torn by a kill is ignored by readLoggedPoints, a resumed
+ * run cuts it off (repairEventFiles) and writes to a new file. TensorBoard merges every file of a
  * folder into one run, so a (tag, step) already in the folder is never written again: the writer
- * starts from the highest step per tag found in the existing files.
+ * starts from the (tag, step)s found in the existing files' complete records, and a point lost
+ * with a torn record can be written again (src/train/run.ts re-emits them on resume).
  */
-import { appendFile, readdir, readFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, truncate } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { ensureDir } from './atomic.js';
+import { ensureDir, isPidAlive } from './atomic.js';
 import { outputFsError } from './output-dir.js';
 import { DataError } from '../util/errors.js';
 
@@ -171,8 +172,11 @@ function fields(buf: Uint8Array): Field[] {
   return out;
 }
 
-/** The records of one event file, stopping at the first torn or corrupt one (a killed writer's last). */
-function records(buf: Uint8Array): Uint8Array[] {
+/**
+ * The records of one event file, stopping at the first torn or corrupt one (a killed writer's
+ * last), and the byte offset where the complete records end.
+ */
+function scanRecords(buf: Uint8Array): { records: Uint8Array[]; end: number } {
   const out: Uint8Array[] = [];
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let i = 0;
@@ -185,51 +189,117 @@ function records(buf: Uint8Array): Uint8Array[] {
     out.push(data);
     i += 12 + len + 4;
   }
-  return out;
+  return { records: out, end: i };
+}
+
+async function eventFileNames(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).filter((n) => n.startsWith(FILE_PREFIX));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw outputFsError(dir, error);
+  }
+}
+
+async function readEventBytes(dir: string, name: string): Promise<Uint8Array> {
+  try {
+    return await readFile(join(dir, name));
+  } catch (error) {
+    throw new DataError(`Cannot read TensorBoard event file ${join(dir, name)}: ${(error as NodeJS.ErrnoException).code ?? String(error)}. Expected a readable file written by rec; move it out of ${dir} to start a fresh curve.`, { cause: error });
+  }
+}
+
+/** The (tag → steps) of one record; none for a record with a valid CRC that rec did not write. */
+function recordPoints(data: Uint8Array): [string, number][] {
+  try {
+    const event = fields(data);
+    const step = event.find((f) => f.field === 2 && f.wire === 0)?.varint ?? 0;
+    const out: [string, number][] = [];
+    for (const summary of event.filter((f) => f.field === 5 && f.wire === 2)) {
+      for (const value of fields(summary.bytes).filter((f) => f.field === 1 && f.wire === 2)) {
+        const tag = fields(value.bytes).find((f) => f.field === 1 && f.wire === 2);
+        if (tag) out.push([new TextDecoder().decode(tag.bytes), step]);
+      }
+    }
+    return out;
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    return [];
+  }
+}
+
+/** Every step logged per tag in a folder's complete records; empty when the folder is absent. */
+export async function readLoggedPoints(dir: string): Promise<Map<string, Set<number>>> {
+  const points = new Map<string, Set<number>>();
+  for (const name of await eventFileNames(dir)) {
+    for (const data of scanRecords(await readEventBytes(dir, name)).records) {
+      for (const [tag, step] of recordPoints(data)) {
+        let steps = points.get(tag);
+        if (steps === undefined) points.set(tag, (steps = new Set()));
+        steps.add(step);
+      }
+    }
+  }
+  return points;
 }
 
 /** The highest step logged per tag in a folder's event files; empty when the folder is absent. */
 export async function readLoggedSteps(dir: string): Promise<Map<string, number>> {
-  const last = new Map<string, number>();
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return last;
-    throw outputFsError(dir, error);
-  }
-  for (const name of names.filter((n) => n.startsWith(FILE_PREFIX))) {
-    let bytes: Uint8Array;
+  const points = await readLoggedPoints(dir);
+  return new Map([...points].map(([tag, steps]) => [tag, Math.max(...steps)]));
+}
+
+export interface TornEventFile {
+  file: string;
+  /** Complete records kept (the file_version record included). */
+  records: number;
+  /** Bytes cut from the end: the torn record and anything after it. */
+  bytes: number;
+}
+
+/** The writer's pid from `events.out.tfevents.<seconds>.<host>.<pid>[.<n>]` when it is this host's; else null. */
+function localWriterPid(name: string, host: string): number | null {
+  const rest = name.slice(FILE_PREFIX.length);
+  const m = /^\d+\.(.+)$/.exec(rest);
+  if (m === null || !m[1].startsWith(`${host}.`)) return null;
+  const pid = /^(\d+)(?:\.\d+)?$/.exec(m[1].slice(host.length + 1));
+  return pid === null ? null : Number(pid[1]);
+}
+
+/**
+ * Cuts each event file of `dir` at its first torn or corrupt record. A writer killed mid-append
+ * leaves a torn last record, which TensorBoard reads as the file's end, so whatever is appended
+ * later (or stood after a damaged record) would never be shown; a file still being written by a
+ * live process of this host is left alone. For a resumed run, which holds the checkpoint's lock.
+ */
+export async function repairEventFiles(dir: string, options: { host?: string } = {}): Promise<TornEventFile[]> {
+  const host = sanitizeHost(options.host ?? hostname());
+  const torn: TornEventFile[] = [];
+  for (const name of await eventFileNames(dir)) {
+    const pid = localWriterPid(name, host);
+    if (pid !== null && pid !== process.pid && isPidAlive(pid)) continue;
+    const bytes = await readEventBytes(dir, name);
+    const { records, end } = scanRecords(bytes);
+    if (end === bytes.length) continue;
+    const file = join(dir, name);
     try {
-      bytes = await readFile(join(dir, name));
+      await truncate(file, end);
     } catch (error) {
-      throw new DataError(`Cannot read TensorBoard event file ${join(dir, name)}: ${(error as NodeJS.ErrnoException).code ?? String(error)}. Expected a readable file written by rec; move it out of ${dir} to start a fresh curve.`, { cause: error });
+      throw outputFsError(file, error);
     }
-    for (const data of records(bytes)) {
-      try {
-        const event = fields(data);
-        const step = event.find((f) => f.field === 2 && f.wire === 0)?.varint ?? 0;
-        for (const summary of event.filter((f) => f.field === 5 && f.wire === 2)) {
-          for (const value of fields(summary.bytes).filter((f) => f.field === 1 && f.wire === 2)) {
-            const tag = fields(value.bytes).find((f) => f.field === 1 && f.wire === 2);
-            if (!tag) continue;
-            const name = new TextDecoder().decode(tag.bytes);
-            last.set(name, Math.max(last.get(name) ?? -1, step));
-          }
-        }
-      } catch (error) {
-        // A record with a valid CRC that does not parse was not written by rec: skip it.
-        if (!(error instanceof RangeError)) throw error;
-      }
-    }
+    torn.push({ file, records: records.length, bytes: bytes.length - end });
   }
-  return last;
+  return torn;
+}
+
+function sanitizeHost(host: string): string {
+  return host.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
 // ---------------------------------------------------------------------------------------------
 
 export interface EventWriter {
-  /** Appends the values at `step`, leaving out tags already logged at this step or a later one. */
+  /** Appends the values at `step`, leaving out tags already logged at this very step (in any file of the folder). */
   scalars(step: number, values: Readonly<Record<string, number>>): Promise<void>;
   /** The file written to; null until the first value. */
   readonly file: string | null;
@@ -247,8 +317,8 @@ export interface EventWriterOptions {
  */
 export async function openEventWriter(dir: string, options: EventWriterOptions = {}): Promise<EventWriter> {
   const now = options.now ?? (() => Date.now() / 1000);
-  const host = (options.host ?? hostname()).replace(/[^A-Za-z0-9._-]/g, '_');
-  const logged = await readLoggedSteps(dir);
+  const host = sanitizeHost(options.host ?? hostname());
+  const logged = await readLoggedPoints(dir);
   let file: string | null = null;
   const open = async (): Promise<string> => {
     try {
@@ -269,7 +339,7 @@ export async function openEventWriter(dir: string, options: EventWriterOptions =
       return file;
     },
     async scalars(step, values) {
-      const fresh = Object.entries(values).filter(([tag]) => (logged.get(tag) ?? -1) < step);
+      const fresh = Object.entries(values).filter(([tag]) => logged.get(tag)?.has(step) !== true);
       if (fresh.length === 0) return;
       file ??= await open();
       try {
@@ -277,7 +347,11 @@ export async function openEventWriter(dir: string, options: EventWriterOptions =
       } catch (error) {
         throw outputFsError(file, error);
       }
-      for (const [tag] of fresh) logged.set(tag, step);
+      for (const [tag] of fresh) {
+        let steps = logged.get(tag);
+        if (steps === undefined) logged.set(tag, (steps = new Set()));
+        steps.add(step);
+      }
     },
   };
 }

@@ -42,8 +42,8 @@ export interface LoopCallbacks {
 export interface StepInfo {
   state: TrainerState;
   lr: number;
-  /** Training examples per second since the previous call in this epoch. */
-  examplesPerS: number;
+  /** Training examples per second since the previous call in this epoch; null for the resume point's call, whose steps ran in another process. */
+  examplesPerS: number | null;
 }
 
 export interface LoopOptions {
@@ -105,6 +105,7 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
   // A resumed run has saved states from before; a new one has none until its first save.
   let saved = start.global_step > 0;
   let hinted = false;
+  let warnedUnmeasured = false;
   while (state.epoch < opts.epochs) {
     const epochRng = Prng.fromState(state.epoch_prng);
     const lr = opts.learningRate(state.epoch);
@@ -123,6 +124,12 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
     let lastYield = performance.now();
     let rateFrom = { time: performance.now(), step: state.global_step };
     const examplesPerStep = steps > 0 ? task.epochExamples() / steps : 0;
+    const logEvery = opts.logEvery ?? 0;
+    // A resumed epoch logs its resume point again when that step was a logging one: the killed
+    // run's record of it may be torn (its points are skipped where a complete one exists).
+    if (cb.onStep && state.step_in_epoch > 0 && (state.step_in_epoch === steps || (logEvery > 0 && state.global_step % logEvery === 0))) {
+      await cb.onStep({ state, lr, examplesPerS: null });
+    }
     for (let s = state.step_in_epoch; s < steps; s++) {
       // Steps are synchronous: without a turn of the event loop now and then, SIGINT/SIGTERM
       // (which abort opts.signal from a process handler) would wait for the end of the epoch.
@@ -196,19 +203,14 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
       valid,
     };
     if (Object.keys(valid).length > 0) record.valid_seconds = round(validSeconds, 3);
-    let stop = false;
-    if (opts.monitor && opts.monitor.metric in valid) {
-      const value = valid[opts.monitor.metric];
-      const better =
-        state.best === null || (opts.monitor.higherIsBetter ? value > state.best.value : value < state.best.value);
-      if (better) {
-        state.best = { epoch: state.epoch + 1, metric: opts.monitor.metric, value };
-        state.epochs_without_improvement = 0;
-      } else {
-        state.epochs_without_improvement += 1;
-        stop = opts.monitor.patience > 0 && state.epochs_without_improvement >= opts.monitor.patience;
-      }
+    const verdict = judgeEpoch(state, valid, opts.monitor);
+    if (verdict === 'unmeasured' && !warnedUnmeasured) {
+      warnedUnmeasured = true;
+      opts.log.warn(
+        `valid ${opts.monitor?.metric} is ${valid[opts.monitor?.metric ?? '']} at epoch ${state.epoch + 1} (no validation user could be ranked?): such an epoch counts neither for the best epoch nor for early stopping (until one measures a number, model/ holds the last weights).`,
+      );
     }
+    const stop = verdict === 'stop';
     state.epoch += 1;
     state.step_in_epoch = 0;
     state.epoch_seconds = 0;
@@ -240,6 +242,25 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
     }
   }
   return { outcome: 'completed', state };
+}
+
+/**
+ * Updates the best epoch and the early-stopping count from an epoch's validation. A monitored
+ * value that is not a number (validation ranked nobody) counts for neither: NaN compares false
+ * both ways, so taken as a first best it would stay best for the whole run.
+ */
+function judgeEpoch(state: TrainerState, valid: Record<string, number>, monitor: LoopOptions['monitor']): 'go' | 'stop' | 'unmeasured' {
+  if (monitor === null || !(monitor.metric in valid)) return 'go';
+  const value = valid[monitor.metric];
+  if (!Number.isFinite(value)) return 'unmeasured';
+  const better = state.best === null || (monitor.higherIsBetter ? value > state.best.value : value < state.best.value);
+  if (better) {
+    state.best = { epoch: state.epoch + 1, metric: monitor.metric, value };
+    state.epochs_without_improvement = 0;
+    return 'go';
+  }
+  state.epochs_without_improvement += 1;
+  return monitor.patience > 0 && state.epochs_without_improvement >= monitor.patience ? 'stop' : 'go';
 }
 
 function round(x: number, digits: number): number {

@@ -12,7 +12,7 @@ import type { EngineInfo } from '../engine/backend.js';
 import { createDenseOptimizer, createRowSparseOptimizer, type OptimizerConfig } from '../engine/sparse-optimizer.js';
 import { ensureDir, writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { writeCheckpointReadme } from '../io/checkpoint-readme.js';
-import { openEventWriter, TB_DIR } from '../io/tensorboard.js';
+import { type EventWriter, openEventWriter, repairEventFiles, TB_DIR } from '../io/tensorboard.js';
 import {
   CHECKPOINT_FORMAT_VERSION,
   type EpochRecord,
@@ -31,19 +31,20 @@ import {
 } from '../io/checkpoint.js';
 import { isSequenceModel, namedWeights, type AnyModel } from '../models/model.js';
 import { buildModel, isSequenceModelName } from '../models/registry.js';
-import { UsageError } from '../util/errors.js';
+import { DataError, InterruptedError, UsageError } from '../util/errors.js';
 import { Prng } from '../util/prng.js';
 import type { RunIO } from '../util/run-io.js';
 import { positiveRows, type Interactions, type PairLoss } from './pair-data.js';
 import { fusable } from './fused-step.js';
 import { createPairTask, pairEpochBuilder } from './tasks/pair.js';
-import { createSequenceTask, resolveSequenceLoss, type SequenceTaskOptions } from './tasks/sequence.js';
+import { countTrainingSequences, createSequenceTask, MIN_SEQUENCE_ROWS, resolveSequenceLoss, type SequenceTaskOptions } from './tasks/sequence.js';
 import { renameSlots, stateToTensors, tensorsToState } from './optimizer-state.js';
 import { checkParents, initFromParents, readVocabIds, trainedRows } from './init-from.js';
 import { catalogueExtension, fineTuneRecord, planReplay, type Replay, replayEpoch, trainMaxTs, writeCheckpointVocab } from './fine-tune.js';
 import { createDenseParamUpdater, resolveFrozen } from './params.js';
 import { initialState, runLoop, type TrainTask } from './loop.js';
 import { learningRate } from './schedule.js';
+import { checkStepMemory } from './memory.js';
 import type { ParallelTask } from './parallel/pool.js';
 import { startPairParallel, workersFor } from './parallel/train-pair.js';
 import { startSequenceParallel } from './parallel/train-sequence.js';
@@ -174,6 +175,31 @@ function ratingsNote(model: string, loss: string, kind: 'pair' | 'sequence'): st
   return `model ${model} trains with loss ${loss} on explicit ratings: every rating counts as a positive (a rating of 1 is trained like a 5) and unrated items are the negatives. Pass --positive-threshold R (config train.positive_threshold), e.g. 4, to keep only ratings >= R as positives${model === 'mf' ? ', or --loss mse to fit the ratings' : ''}.`;
 }
 
+/**
+ * Refuses a run with nothing to learn from: an empty train split (every family), or, for sequence
+ * models, no user with MIN_SEQUENCE_ROWS training rows (single-row users, a one-item catalogue
+ * after deduplication) or a catalogue of one item (its next item is always that one).
+ */
+export function checkTrainable(data: Pick<TrainData, 'dir' | 'numUsers' | 'numItems' | 'others'>, train: Interactions, model: string, sequence: boolean): void {
+  const held = data.others.map((o) => o.users.length).reduce((a, b) => a + b, 0);
+  if (train.users.length === 0) {
+    throw new DataError(
+      `no training rows: the train split of ${data.dir} is empty (${held} rows are in its valid/test splits). Expected training rows; prep the log again with a split that keeps most rows in train (e.g. --split temporal:0.8,0.1,0.1 or leave-last).`,
+    );
+  }
+  if (!sequence) return;
+  const sequences = countTrainingSequences(train);
+  if (sequences === 0 || data.numItems < 2) {
+    const why =
+      sequences === 0
+        ? `none of the ${data.numUsers} users has ${MIN_SEQUENCE_ROWS} or more of the train split's ${train.users.length} rows (a window and the item after it)`
+        : `the catalogue holds ${data.numItems} item, so the next item is always that one`;
+    throw new DataError(
+      `no training sequences: --model ${model} learns each user's next item from their history, and in ${data.dir} ${why}. Expected users with several events over several items; train a (user, item) model (e.g. --model mf) on this log instead, or check the user and item columns (--columns).`,
+    );
+  }
+}
+
 function meanValue(values: Float32Array): number {
   let sum = 0;
   for (let i = 0; i < values.length; i++) sum += values[i];
@@ -190,6 +216,20 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   const positives = trainingPositives(data, loss, config.train.model, config.train.positive_threshold, req.resolved.sources['train.positive_threshold'], sequence ? 'sequence' : 'pair');
   for (const note of positives.notes) io.log.warn(note);
   if (positives.summary !== null) io.log.info(positives.summary);
+  // Before any file is written: an epoch of nothing "completes" with loss 0 and a checkpoint that scores at random.
+  checkTrainable(data, positives.train, config.train.model, sequence);
+  checkStepMemory(
+    {
+      model: config.train.model,
+      config: config.model,
+      users: data.numUsers,
+      items: data.numItems,
+      batchSize: config.train.batch_size,
+      fullSoftmax: loss === 'ce' && config.train.negatives === 0,
+      dense: !config.train.sparse,
+    },
+    req.engine.name,
+  );
   const ckpt = req.out;
   const p = paths(ckpt);
   const optCfg: OptimizerConfig = { name: config.train.optimizer, lr: config.train.lr, weightDecay: config.train.weight_decay };
@@ -316,7 +356,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
     };
     single = createSequenceTask(sequenceOptions);
     const sequenceModel = model;
-    if (workers > 1) startParallel = () => startSequenceParallel({ workers, config, engine: req.engine.name, model: sequenceModel, task: sequenceOptions, optimizer: optCfg, log: io.log });
+    if (workers > 1) startParallel = () => startSequenceParallel({ workers, config, engine: req.engine.name, model: sequenceModel, task: sequenceOptions, optimizer: optCfg, log: io.log, signal: io.signal });
   } else {
     const pairLoss = resolveLoss(config.train.loss, data.feedback);
     const makeEpoch = pairEpochBuilder({
@@ -343,7 +383,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
       params,
     });
     const pairModel = model;
-    if (workers > 1) startParallel = () => startPairParallel({ workers, config, engine: req.engine.name, model: pairModel, sparse, params, frozen, loss: pairLoss, optimizer: optCfg, makeEpoch, log: io.log });
+    if (workers > 1) startParallel = () => startPairParallel({ workers, config, engine: req.engine.name, model: pairModel, sparse, params, frozen, loss: pairLoss, optimizer: optCfg, makeEpoch, log: io.log, signal: io.signal });
   }
 
   const saveState = async (s: TrainerState) => {
@@ -363,12 +403,12 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   const wallBefore = run.timings.wall_seconds ?? 0;
   const wallSeconds = () => round3(wallBefore + (performance.now() - wallStart) / 1000);
   // Opened after a resume's restore: steps a killed run logged past its last save are not logged twice.
-  const tb = await openEventWriter(join(ckpt, TB_DIR));
+  const tb = await openTrainEventWriter(join(ckpt, TB_DIR), restored ? records : null, io);
   const monitor = req.validator && req.monitor ? { ...req.monitor, patience: config.train.early_stopping.patience } : null;
   let outcome: RunJson['status'] = 'failed';
   let parallel: ParallelTask | null = null;
   try {
-    if (startParallel !== null) parallel = await startParallel();
+    if (startParallel !== null) parallel = await startParallel().catch(async (error: unknown) => interruptedAtStart(error, state, saveState));
     const result = await runLoop(
       parallel?.task ?? single,
       state,
@@ -387,18 +427,18 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
         validate: async (e) => (req.validator ? req.validator(model, e) : {}),
         saveState,
         onStep: ({ state: s, lr, examplesPerS }) =>
-          tb.scalars(s.global_step, { 'train/loss': s.loss_count ? s.loss_sum / s.loss_count : 0, 'train/lr': lr, 'train/examples_per_s': examplesPerS }),
+          tb.scalars(s.global_step, {
+            'train/loss': s.loss_count ? s.loss_sum / s.loss_count : 0,
+            'train/lr': lr,
+            ...(examplesPerS !== null ? { 'train/examples_per_s': examplesPerS } : {}),
+          }),
         onEpochEnd: async ({ record, state: s }) => {
-          await tb.scalars(record.epoch, {
-            'epoch/loss': record.loss,
-            'epoch/seconds': record.seconds,
-            ...(record.valid_seconds !== undefined ? { 'epoch/valid_seconds': record.valid_seconds } : {}),
-            ...Object.fromEntries(Object.entries(record.valid).map(([k, v]) => [`valid/${k}`, v])),
-          });
+          await tb.scalars(record.epoch, epochScalars(record));
           if (req.validator?.sample && record.valid_seconds !== undefined) record.valid_users = req.validator.sample.users;
           records.push(record);
           await writeMetrics(ckpt, records);
-          const isBest = !monitor || s.best?.epoch === record.epoch;
+          // Until an epoch measures the monitored metric, model/ holds the last weights, as without validation.
+          const isBest = !monitor || s.best === null || s.best.epoch === record.epoch;
           if (isBest) {
             run.weights_sha256 = { ...run.weights_sha256, 'model/weights.bin': await writeModel(p.model, model) };
             const sample = req.validator?.sample;
@@ -442,6 +482,42 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
     train_seconds: run.timings.train_seconds,
     wall_seconds: run.timings.wall_seconds,
   };
+}
+
+/** The TensorBoard points of an epoch (its record in metrics.jsonl holds every value). */
+function epochScalars(record: EpochRecord): Record<string, number> {
+  return {
+    'epoch/loss': record.loss,
+    'epoch/seconds': record.seconds,
+    ...(record.valid_seconds !== undefined ? { 'epoch/valid_seconds': record.valid_seconds } : {}),
+    ...Object.fromEntries(Object.entries(record.valid).map(([k, v]) => [`valid/${k}`, v])),
+  };
+}
+
+/**
+ * The run's event writer. On resume, first cuts the event files at a torn record (a kill mid-append;
+ * TensorBoard stops reading a file there), then writes again the epoch points of metrics.jsonl that no complete record holds, so
+ * each epoch is in tb/ once. The step points at the resume point are the loop's (runLoop calls
+ * onStep for it again, and the writer skips what is already there).
+ */
+async function openTrainEventWriter(dir: string, resumedRecords: readonly EpochRecord[] | null, io: RunIO): Promise<EventWriter> {
+  if (resumedRecords === null) return openEventWriter(dir);
+  for (const torn of await repairEventFiles(dir)) {
+    io.log.warn(`TensorBoard event file ${torn.file} ended in a torn record (a killed write): cut after its ${torn.records} complete records (${torn.bytes} bytes dropped); the points it lost are written again.`);
+  }
+  const tb = await openEventWriter(dir);
+  for (const record of resumedRecords) await tb.scalars(record.epoch, epochScalars(record));
+  return tb;
+}
+
+/**
+ * A signal during the worker threads' start-up: the run stops there with the state it started
+ * from saved (a new run's initial weights), so that `--resume` continues it like any interruption.
+ */
+async function interruptedAtStart(error: unknown, state: TrainerState, saveState: (s: TrainerState) => Promise<void>): Promise<never> {
+  if (!(error instanceof InterruptedError)) throw error;
+  await saveState(state);
+  throw new InterruptedError(error.signal, `${error.message} Saved a resumable state at epoch ${state.epoch + 1}, step ${state.step_in_epoch}.`);
 }
 
 function replayRequest(req: TrainRequest, io: RunIO): Parameters<typeof planReplay>[0] {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { copyFile, cp, mkdir, readdir, rm } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readEventDir, readEventFile, type ReadEvent } from '../unit/io/tb-reader.js';
@@ -91,5 +91,42 @@ describe('TensorBoard event files of rec train and rec eval', () => {
       expect(duplicates(resumedKeys)).toEqual([]);
       expect([...resumedKeys].sort()).toEqual(keys.filter((k) => !k.startsWith('eval/')).sort());
     }
+  }, 240_000);
+});
+
+describe('a torn TensorBoard record before the resume point', () => {
+  it('is cut off on --resume and its points are written again: every (tag, step) of the uninterrupted run, once', async () => {
+    const dir = tempDir();
+    const log = join(dir, 'log.csv');
+    expect((await rec(['synth', '--out', log, '--users', '120', '--items', '60', '--events', '3000', '--seed', '4'])).code).toBe(0);
+    const ds = join(dir, 'ds');
+    expect((await rec(['prep', log, '--out', ds])).code).toBe(0);
+    const args = (out: string, epochs: string) => ['train', '--data', ds, '--epochs', epochs, '--dim', '8', '--batch-size', '32', '--seed', '9', '--backend', 'cpu', '--patience', '0', '--out', out];
+    const full = join(dir, 'full');
+    expect((await rec(args(full, '2'), { timeoutMs: 120_000 })).code).toBe(0);
+    const keys = points(await readEventDir(join(full, 'tb')));
+
+    // One epoch, then its last record (epoch 1's epoch/* points, written before the state was
+    // saved) torn as a kill mid-append leaves it; the run then resumes to the second epoch.
+    const ck = join(dir, 'torn');
+    expect((await rec(args(ck, '1'), { timeoutMs: 120_000 })).code).toBe(0);
+    const [name] = await readdir(join(ck, 'tb'));
+    const file = join(ck, 'tb', name);
+    const whole = await readFile(file);
+    const last = (await readEventFile(file)).at(-1);
+    expect(last?.values.map((v) => v.tag)).toContain('epoch/loss');
+    await writeFile(file, whole.subarray(0, whole.length - 7));
+    await expect(readEventFile(file)).rejects.toThrow(/torn record|bad data crc/);
+
+    const resumed = await rec(['train', '--out', ck, '--resume', '--epochs', '2', '--backend', 'cpu'], { timeoutMs: 120_000 });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/TensorBoard event file .* ended in a torn record \(a killed write\): cut after its \d+ complete records \(\d+ bytes dropped\)/);
+    const events = await readEventDir(join(ck, 'tb'));
+    const resumedKeys = points(events);
+    expect(duplicates(resumedKeys)).toEqual([]);
+    expect([...resumedKeys].sort()).toEqual([...keys].sort());
+    const epoch1 = JSON.parse(readFileSync(join(ck, 'metrics.jsonl'), 'utf8').split('\n')[0]) as { loss: number };
+    const loss1 = events.find((e) => e.step === 1 && e.values.some((v) => v.tag === 'epoch/loss'))?.values.find((v) => v.tag === 'epoch/loss')?.value;
+    expect(loss1).toBeCloseTo(epoch1.loss, 5);
   }, 240_000);
 });

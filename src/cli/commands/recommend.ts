@@ -262,10 +262,10 @@ export function registerRecommend(program: Command, runtime: Runtime): void {
       const setting = ctx.resolved.config.eval.workers;
       const engineName = currentEngine()?.name ?? null;
       const choice = numItems > 0 ? resolveRankWorkers(setting, { engine: engineName, users: queries.indices.length, items: numItems }) : { workers: 1, reason: null };
-      if (choice.reason !== null) (setting === 'auto' ? ctx.log.debug : ctx.log.info)(choice.reason);
+      if (choice.reason !== null) (choice.warn === true ? ctx.log.warn : setting === 'auto' ? ctx.log.debug : ctx.log.info)(choice.reason);
       const pool =
         choice.workers > 1 && engineName !== null
-          ? await (await import('../../eval/parallel/pool.js')).startRankPool({ workers: choice.workers, engine: engineName, model: loaded.model, prep: null, topK: recommendPoolInputs(recSource), log: ctx.log })
+          ? await (await import('../../eval/parallel/pool.js')).startRankPool({ workers: choice.workers, engine: engineName, model: loaded.model, prep: null, topK: recommendPoolInputs(recSource), log: ctx.log, signal: ctx.io.signal })
           : null;
       const blocks = (async function* () {
         const stream = pool === null ? recommendBlocks(recSource, queries, recOptions) : recommendBlocksParallel(recSource, queries, recOptions, pool, ctx.io.signal);

@@ -31,7 +31,7 @@ import type { UserRanking } from '../metrics/accumulator.js';
 import type { Csr, PreparedEval } from '../prepare.js';
 import { createFullRanker, type FullRankData, type FullRankSettings, throwIfAborted, type TopKSettings, type TopLists, yieldToEvents } from '../rank-full.js';
 import { unpackRankings, type FromRankWorker, type ModelPayload, type ToRankWorker, type TopKShared } from './protocol.js';
-import { compiledWorkerEntry } from '../../util/worker-thread.js';
+import { compiledWorkerEntry, readyOrAborted, throwIfStartUpAborted } from '../../util/worker-thread.js';
 
 /** Test-only: the job (1-based, counted from the pool's start) in which worker 1 throws. */
 export const TEST_FAIL_ENV = 'REC_TEST_RANK_WORKER_FAIL_AT_JOB';
@@ -50,6 +50,8 @@ export interface RankPoolOptions {
   /** rec recommend (RankPool.topLists): seen items by user index, items never served, sequence models' histories. */
   topK?: { seen: Csr | null; never: Int32Array; histories: UserSequences | null };
   log: Logger;
+  /** SIGINT/SIGTERM: ends the start-up (the threads started so far are terminated) with an InterruptedError. */
+  signal?: AbortSignal;
 }
 
 export interface RankArgs {
@@ -149,12 +151,19 @@ export async function startRankPool(opts: RankPoolOptions): Promise<RankPool> {
 
   let readyLeft = W - 1;
   let readyDone: (() => void) | null = null;
+  const what = `${W - 1} ranking worker thread${W === 2 ? '' : 's'}`;
+  opts.log.debug(`starting ${what}`);
   try {
     const ready = new Promise<void>((resolve, reject) => {
       readyDone = resolve;
       onFailure = reject;
     });
+    // A start-up ended by a signal may still see a worker fail: that is not news.
+    ready.catch(() => undefined);
     for (let k = 1; k < W; k++) {
+      // A signal is handled between two threads' starts, not only once all have started.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      throwIfStartUpAborted(opts.signal, what);
       // The worker's stdout goes to stderr: `--json` output on stdout stays the main thread's alone.
       const worker = new Worker(entry, { stdout: true });
       worker.stdout.pipe(process.stderr);
@@ -195,7 +204,7 @@ export async function startRankPool(opts: RankPoolOptions): Promise<RankPool> {
       const m: ToRankWorker = { type: 'init', engine: opts.engine, model: payload, data, topK, histories, failAtJob };
       worker.postMessage(m);
     }
-    await ready;
+    await readyOrAborted(ready, opts.signal, what);
   } catch (error) {
     await close();
     throw error;

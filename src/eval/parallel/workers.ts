@@ -5,7 +5,7 @@
  * there is ranking work to pay for a thread's start-up (its own engine and copy of the model).
  */
 import { availableParallelism } from 'node:os';
-import { autoWorkers } from '../../engine/workers.js';
+import { autoWorkers, capAtCores } from '../../engine/workers.js';
 
 /**
  * `auto` gives each thread at least this many user × item scores. Measured on our 2 cores under
@@ -24,6 +24,8 @@ export interface RankWorkersChoice {
   workers: number;
   /** Why fewer threads than asked or than cores, for the log; null when nothing was capped. */
   reason: string | null;
+  /** The reason is a warning: an explicit --workers N was more than the cores this process may use. */
+  warn?: boolean;
 }
 
 /**
@@ -41,8 +43,8 @@ export function resolveRankWorkers(
   }
   const users = Math.max(1, ctx.users);
   if (setting !== 'auto') {
-    if (setting > users) return { workers: users, reason: `--workers ${setting} lowered to the ${users} users ranked (one user a thread at least)` };
-    return { workers: setting, reason: null };
+    if (setting > users && users <= cores) return { workers: users, reason: `--workers ${setting} lowered to the ${users} users ranked (one user a thread at least)` };
+    return capAtCores(setting, cores) ?? { workers: setting, reason: null };
   }
   const byCores = autoWorkers(ctx.engine, cores);
   const minScores = Math.ceil(AUTO_MIN_SCORES_PER_THREAD / Math.max(1, ctx.rankings ?? 1));

@@ -30,7 +30,7 @@ import type { TrainTask } from '../loop.js';
 import { shareArray, sharedBuffers, type FromWorker, type ReplicaInit, type ToWorker } from './protocol.js';
 import { assignUpdates, computeShardInPlace, layoutSizes, reduceShards, splitShards, stepLoss, sumDense, type EpochArrays, type GradientBuffers, type ReplicaTask } from './replica.js';
 import { waitForAll } from '../../util/shared-memory.js';
-import { compiledWorkerEntry } from '../../util/worker-thread.js';
+import { compiledWorkerEntry, readyOrAborted, throwIfStartUpAborted } from '../../util/worker-thread.js';
 
 /**
  * Test-only: the worker-computed step (1-based, counted from the pool's start) at which worker 1
@@ -53,6 +53,8 @@ export interface ParallelTaskOptions {
    */
   buildEpoch(rng: Prng): { arrays: EpochArrays; size: number; steps?: Int32Array };
   log: Logger;
+  /** SIGINT/SIGTERM: ends the start-up (the threads started so far are terminated) with an InterruptedError. */
+  signal?: AbortSignal;
 }
 
 export interface ParallelTask {
@@ -128,8 +130,13 @@ export async function startParallelTask(opts: ParallelTaskOptions): Promise<Para
     await Promise.all(workers.map((worker) => worker.terminate()));
   };
 
+  const what = `${W - 1} training worker thread${W === 2 ? '' : 's'}`;
+  opts.log.debug(`starting ${what}`);
   try {
     for (let k = 1; k < W; k++) {
+      // A signal is handled between two threads' starts, not only once all have started.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      throwIfStartUpAborted(opts.signal, what);
       // The worker's stdout goes to stderr: `--json` output on stdout stays the main thread's alone.
       const worker = new Worker(entry, { stdout: true });
       worker.stdout.pipe(process.stderr);
@@ -170,7 +177,7 @@ export async function startParallelTask(opts: ParallelTaskOptions): Promise<Para
       };
       worker.postMessage(message);
     });
-    await ready;
+    await readyOrAborted(ready, opts.signal, what);
   } catch (error) {
     await close();
     throw error;

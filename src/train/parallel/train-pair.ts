@@ -3,6 +3,7 @@
  * over pair replicas. Kept apart from run.ts so the trainer only chooses between its
  * single-thread task and this one.
  */
+import { availableParallelism } from 'node:os';
 import type { Config } from '../../config/schema.js';
 import type { EngineName } from '../../engine/backend.js';
 import type { OptimizerConfig, RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
@@ -31,18 +32,22 @@ export function workersFor(
   family: 'pair' | 'sequence' = 'pair',
 ): number {
   let setting = config.train.workers;
-  if (previous !== null && setting === 'auto') setting = previous.workers ?? 1;
+  // An auto run resumes on its recorded count even on fewer cores (it was at most 16, and the count
+  // decides the results); only an explicit N is capped at this machine's cores.
+  const resumedAuto = previous !== null && setting === 'auto';
+  if (resumedAuto) setting = previous?.workers ?? 1;
   // Sequence replicas split whole tables too (--dense, the full softmax): their row lists are the batch's.
   const choice = resolveWorkers(setting, {
     engine,
     batchSize: config.train.batch_size,
+    ...(resumedAuto && typeof setting === 'number' ? { cores: Math.max(availableParallelism(), setting) } : {}),
     parallelizable: family === 'sequence' || (config.train.sparse && !fusedStep),
     minShard: family === 'sequence' ? AUTO_MIN_SHARD_SEQUENCES : AUTO_MIN_SHARD,
     why: !config.train.sparse
       ? '--dense differentiates whole tables, whose gradients are not split across workers'
       : 'the fused MF/GMF step runs on one thread (it is faster than the autograd step on two: docs/benchmarks.md); --no-fused trains with the autograd step, which uses the workers',
   });
-  if (choice.reason !== null) (setting === 'auto' ? log.debug : log.info)(choice.reason);
+  if (choice.reason !== null) (choice.warn === true ? log.warn : setting === 'auto' ? log.debug : log.info)(choice.reason);
   return choice.workers;
 }
 
@@ -58,6 +63,8 @@ export interface PairParallelOptions {
   optimizer: OptimizerConfig;
   makeEpoch(rng: Prng): EpochExamples;
   log: Logger;
+  /** SIGINT/SIGTERM during the threads' start-up (see startParallelTask). */
+  signal?: AbortSignal;
 }
 
 export function startPairParallel(o: PairParallelOptions): Promise<ParallelTask> {
@@ -75,5 +82,6 @@ export function startPairParallel(o: PairParallelOptions): Promise<ParallelTask>
       return { arrays: { users: e.users, items: e.items, labels: e.labels, ...(e.negatives ? { negatives: e.negatives } : {}) }, size: e.size };
     },
     log: o.log,
+    signal: o.signal,
   });
 }

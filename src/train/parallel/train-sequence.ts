@@ -21,6 +21,8 @@ export interface SequenceParallelOptions {
   task: SequenceTaskOptions;
   optimizer: OptimizerConfig;
   log: Logger;
+  /** SIGINT/SIGTERM during the threads' start-up (see startParallelTask). */
+  signal?: AbortSignal;
 }
 
 export function startSequenceParallel(o: SequenceParallelOptions): Promise<ParallelTask> {
@@ -54,5 +56,6 @@ export function startSequenceParallel(o: SequenceParallelOptions): Promise<Paral
       return sequenceEpochArrays(task);
     },
     log: o.log,
+    signal: o.signal,
   });
 }

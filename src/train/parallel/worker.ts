@@ -10,7 +10,7 @@
 import { parentPort } from 'node:worker_threads';
 import { initEngine } from '../../engine/backend.js';
 import { silentLogger } from '../../util/log.js';
-import { serveInOrder } from '../../util/worker-thread.js';
+import { holdStartForTests, serveInOrder } from '../../util/worker-thread.js';
 import { createReplica, type FromWorker, type InitMessage, type ToWorker } from './protocol.js';
 import { computeShardInPlace, sumDense, type GradientBuffers, type ReplicaTask, type Shard, type UpdateOwners } from './replica.js';
 import { waitForAllSync } from '../../util/shared-memory.js';
@@ -52,6 +52,7 @@ function flush(r: ReplicaTask): void {
 
 async function handle(m: ToWorker): Promise<void> {
   if (m.type === 'init') {
+    await holdStartForTests();
     await initEngine({ backend: m.engine, log: silentLogger });
     replica = await createReplica(m.init);
     shardBufs = m.shards;

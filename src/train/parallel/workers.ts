@@ -4,7 +4,7 @@
  * to amortise a step's fixed engine costs; the tfjs-node engines thread themselves and get 1.
  */
 import { availableParallelism } from 'node:os';
-import { autoWorkers } from '../../engine/workers.js';
+import { autoWorkers, capAtCores } from '../../engine/workers.js';
 
 /**
  * `auto` keeps at least this many examples in each shard of a full batch. Measured on 2 idle cores
@@ -32,6 +32,8 @@ export interface WorkersChoice {
   workers: number;
   /** Why fewer replicas than asked or than cores, for the log; null when nothing was capped. */
   reason: string | null;
+  /** The reason is a warning: an explicit --workers N was more than the cores this process may use. */
+  warn?: boolean;
 }
 
 export function resolveWorkers(
@@ -46,8 +48,8 @@ export function resolveWorkers(
     return { workers: 1, reason: setting === 'auto' || setting > 1 ? `one thread: ${ctx.why ?? 'this training step has no data-parallel form'}` : null };
   }
   if (setting !== 'auto') {
-    if (setting > ctx.batchSize) return { workers: ctx.batchSize, reason: `--workers ${setting} lowered to the batch size ${ctx.batchSize} (one example per shard at least)` };
-    return { workers: setting, reason: null };
+    if (setting > ctx.batchSize && ctx.batchSize <= cores) return { workers: ctx.batchSize, reason: `--workers ${setting} lowered to the batch size ${ctx.batchSize} (one example per shard at least)` };
+    return capAtCores(setting, cores) ?? { workers: setting, reason: null };
   }
   const byCores = autoWorkers(ctx.engine, cores);
   const minShard = ctx.minShard ?? AUTO_MIN_SHARD;

@@ -146,6 +146,17 @@ export function sliceInput(inp: SequenceStepInput, a: number, b: number, perSlot
   };
 }
 
+/** A training sequence needs a window of one item at least and the item after it. */
+export const MIN_SEQUENCE_ROWS = 2;
+
+/** Users with MIN_SEQUENCE_ROWS training rows or more: the examples of a sequence model's epoch. */
+export function countTrainingSequences(train: Pick<Interactions, 'users' | 'numUsers'>): number {
+  const rows = new Int32Array(train.numUsers);
+  let sequences = 0;
+  for (let r = 0; r < train.users.length; r++) if (++rows[train.users[r]] === MIN_SEQUENCE_ROWS) sequences++;
+  return sequences;
+}
+
 export function createSequenceTask(opts: SequenceTaskOptions): SequenceTask {
   const { model, loss, batchSize } = opts;
   const numItems = model.shape.items;
@@ -154,7 +165,7 @@ export function createSequenceTask(opts: SequenceTaskOptions): SequenceTask {
   const sets: UserItemSets = buildUserItemSets(opts.train.numUsers, [opts.train, ...opts.others]);
   const pool = negativePool(opts.train);
   const eligible: number[] = [];
-  for (let u = 0; u < seqs.numUsers; u++) if (seqs.offsets[u + 1] - seqs.offsets[u] >= 2) eligible.push(u);
+  for (let u = 0; u < seqs.numUsers; u++) if (seqs.offsets[u + 1] - seqs.offsets[u] >= MIN_SEQUENCE_ROWS) eligible.push(u);
   const table = model.tables[0];
   const tableFrozen = opts.frozen.has(table.name);
   const dense = model.dense.filter((v) => !opts.frozen.has(v.name));

@@ -2,8 +2,8 @@ import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { crc32c, encodeEvent, maskedCrc32c, openEventWriter, readLoggedSteps, tfRecord } from '../../../src/io/tensorboard.js';
-import { readEventDir, refCrc32c } from './tb-reader.js';
+import { crc32c, encodeEvent, maskedCrc32c, openEventWriter, readLoggedSteps, repairEventFiles, tfRecord } from '../../../src/io/tensorboard.js';
+import { readEventDir, readEventFile, refCrc32c } from './tb-reader.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -81,6 +81,58 @@ describe('openEventWriter', () => {
 
   it('reads an absent folder as nothing logged', async () => {
     expect(await readLoggedSteps(join(dir, 'none'))).toEqual(new Map());
+  });
+});
+
+describe('repairEventFiles and points lost with a torn record', () => {
+  const record = (step: number, tag: string, value: number) => tfRecord(encodeEvent({ wallTime: step, step, scalars: [{ tag, value }] }));
+  const pairs = async (tb: string) => (await readEventDir(tb)).flatMap((e) => e.values.map((v) => `${v.tag}@${e.step}`));
+
+  it('cuts a file at its torn last record, and a later writer fills the point back in, once', async () => {
+    const tb = join(dir, 'tb');
+    const w = await openEventWriter(tb, { now: () => 1, host: 'h' });
+    await w.scalars(1, { 'epoch/loss': 0.9 });
+    const torn = record(2, 'epoch/loss', 0.8);
+    await appendFile(w.file as string, torn.subarray(0, torn.length - 5));
+    const before = (await readFile(w.file as string)).length;
+    // A later run's file holds epoch 3: the highest step logged is past the lost one.
+    const later = await openEventWriter(tb, { now: () => 2, host: 'h' });
+    await later.scalars(3, { 'epoch/loss': 0.7 });
+
+    expect(await repairEventFiles(tb, { host: 'h' })).toEqual([{ file: w.file, records: 2, bytes: torn.length - 5 }]);
+    expect((await readFile(w.file as string)).length).toBe(before - (torn.length - 5));
+    expect(await readEventFile(w.file as string)).toHaveLength(2);
+    expect(await repairEventFiles(tb, { host: 'h' })).toEqual([]);
+
+    const resumed = await openEventWriter(tb, { now: () => 3, host: 'h' });
+    await resumed.scalars(2, { 'epoch/loss': 0.8 });
+    await resumed.scalars(3, { 'epoch/loss': 0.7 });
+    expect((await pairs(tb)).sort()).toEqual(['epoch/loss@1', 'epoch/loss@2', 'epoch/loss@3']);
+  });
+
+  it('cuts at the first corrupt record, whatever follows it', async () => {
+    const tb = join(dir, 'tb');
+    const w = await openEventWriter(tb, { now: () => 1, host: 'h' });
+    await w.scalars(1, { a: 1 });
+    await w.scalars(2, { a: 2 });
+    await w.scalars(3, { a: 3 });
+    const bytes = await readFile(w.file as string);
+    const third = record(3, 'a', 3).length;
+    bytes[bytes.length - 2 * third + 14] ^= 0xff;
+    await writeFile(w.file as string, bytes);
+    expect(await repairEventFiles(tb, { host: 'h' })).toEqual([{ file: w.file, records: 2, bytes: 2 * third }]);
+    expect(await pairs(tb)).toEqual(['a@1']);
+  });
+
+  it('leaves alone a file whose writer is a live process of this host', async () => {
+    const tb = join(dir, 'tb');
+    await openEventWriter(tb, { now: () => 1, host: 'h' }).then((w) => w.scalars(1, { a: 1 }));
+    const live = join(tb, `events.out.tfevents.1.h.${process.ppid}`);
+    const torn = record(2, 'a', 2);
+    await writeFile(live, torn.subarray(0, 10));
+    expect(await repairEventFiles(tb, { host: 'h' })).toEqual([]);
+    expect((await readFile(live)).length).toBe(10);
+    expect(await repairEventFiles(tb, { host: 'other' })).toEqual([{ file: live, records: 0, bytes: 10 }]);
   });
 });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { EpochRecord, TrainerState } from '../../../src/io/checkpoint.js';
 import { initialState, runLoop, type LoopOptions, type TrainTask } from '../../../src/train/loop.js';
 import { InterruptedError } from '../../../src/util/errors.js';
-import { silentLogger } from '../../../src/util/log.js';
+import { memoryLogger, silentLogger } from '../../../src/util/log.js';
 import { noProgress, type Progress } from '../../../src/util/progress.js';
 
 const STEPS = 5;
@@ -137,5 +137,65 @@ describe('runLoop: the progress bar', () => {
     await runLoop(fakeTask(), start, { ...options(), progress, clock: () => 0 }, { validate: async () => ({}), saveState: async () => undefined, onEpochEnd: async () => undefined });
     expect(progress.updates[0]).toEqual([3, 'loss 1.0000']);
     expect(progress.updates[progress.updates.length - 1]).toEqual([5, 'loss 0.8000']);
+  });
+});
+
+describe('runLoop: a validation metric that is not a number', () => {
+  const run = async (values: number[], patience: number) => {
+    const log = memoryLogger('warn');
+    const bests: (TrainerState['best'] | null)[] = [];
+    let epoch = 0;
+    const result = await runLoop(fakeTask(), initialState(1), { ...options(), epochs: values.length, log, monitor: { metric: 'ndcg@10', higherIsBetter: true, patience } }, {
+      validate: async () => ({ 'ndcg@10': values[epoch++] }),
+      saveState: async () => undefined,
+      onEpochEnd: async ({ state }) => void bests.push(state.best === null ? null : { ...state.best }),
+    });
+    return { result, bests, log };
+  };
+
+  it('is never the best epoch: NaN first, then numbers, then NaN again', async () => {
+    const { result, bests, log } = await run([Number.NaN, 0.2, Number.NaN, 0.1], 0);
+    expect(bests[0]).toBeNull();
+    expect(bests.slice(1)).toEqual(Array(3).fill({ epoch: 2, metric: 'ndcg@10', value: 0.2 }));
+    expect(result.outcome).toBe('completed');
+    expect(log.lines.filter((l) => l.includes('valid ndcg@10 is NaN at epoch 1'))).toHaveLength(1);
+  });
+
+  it('a run that never measures a number has no best epoch', async () => {
+    const { result } = await run([Number.NaN, Number.NaN], 0);
+    expect(result.state.best).toBeNull();
+  });
+
+  it('does not count towards early stopping', async () => {
+    const { result } = await run([0.3, Number.NaN, Number.NaN, 0.4, 0.2], 1);
+    expect(result.state.best).toEqual({ epoch: 4, metric: 'ndcg@10', value: 0.4 });
+    expect(result.outcome).toBe('stopped_early');
+    expect(result.state.epoch).toBe(5);
+  });
+});
+
+describe('runLoop: the resume point\'s step points', () => {
+  const resumeAt = async (stepInEpoch: number, globalStep: number) => {
+    const calls: { step: number; examplesPerS: number | null }[] = [];
+    const start: TrainerState = { ...initialState(1), step_in_epoch: stepInEpoch, global_step: globalStep, loss_sum: 0.5 * stepInEpoch, loss_count: stepInEpoch };
+    await runLoop(fakeTask(), start, { ...options(), logEvery: 4 }, {
+      validate: async () => ({ 'ndcg@10': 0.25 }),
+      saveState: async () => undefined,
+      onEpochEnd: async () => undefined,
+      onStep: async ({ state, examplesPerS }) => void calls.push({ step: state.global_step, examplesPerS }),
+    });
+    return calls;
+  };
+
+  it('are logged again when the resume point was a logging step (its record may be torn), without an examples/s', async () => {
+    // Saved after all 5 steps (a signal during validation): the epoch's last step.
+    expect(await resumeAt(STEPS, STEPS)).toEqual([{ step: STEPS, examplesPerS: null }]);
+    // Saved at global step 4, a multiple of logEvery: logged again, then the epoch's last step.
+    expect((await resumeAt(4, 4)).map((c) => c.step)).toEqual([4, 5]);
+    expect((await resumeAt(4, 4))[0].examplesPerS).toBeNull();
+  });
+
+  it('are not logged at a resume point that was no logging step', async () => {
+    expect((await resumeAt(2, 2)).map((c) => c.step)).toEqual([4, 5]);
   });
 });

@@ -134,4 +134,11 @@ describe('resolveRankWorkers', () => {
     expect(resolveRankWorkers('auto', { engine: 'wasm', users: 1000, items: 100_000, cores: 8 }).workers).toBe(1);
     expect(resolveRankWorkers('auto', { engine: 'wasm', users: 1000, items: 100_000, cores: 8, rankings: 20 }).workers).toBe(8);
   });
+
+  it('an explicit N above the cores this process may use is lowered to the cores, with a warning that says so', () => {
+    expect(resolveRankWorkers(64, { engine: 'wasm', users: 10_000, items: 100, cores: 2 })).toEqual({ workers: 2, reason: expect.stringMatching(/^--workers 64 lowered to 2: this process may use 2 cores/), warn: true });
+    expect(resolveRankWorkers(999_999, { engine: 'cpu', users: 10_000_000, items: 100, cores: 16 })).toMatchObject({ workers: 16, warn: true });
+    expect(resolveRankWorkers(2, { engine: 'wasm', users: 10_000, items: 100, cores: 2 })).toEqual({ workers: 2, reason: null });
+    expect(resolveRankWorkers(64, { engine: 'wasm', users: 3, items: 100, cores: 4 })).toMatchObject({ workers: 3, reason: expect.stringContaining('3 users ranked') });
+  });
 });

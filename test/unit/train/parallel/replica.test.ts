@@ -245,9 +245,20 @@ describe('resolveWorkers', () => {
     expect(resolveWorkers('auto', { engine: 'wasm', batchSize: 256, cores: 8, parallelizable: true }).workers).toBe(1);
     expect(resolveWorkers('auto', { engine: 'node', batchSize: 4096, cores: 8, parallelizable: true }).workers).toBe(1);
     expect(resolveWorkers(4, { engine: 'node', batchSize: 4096, cores: 8, parallelizable: true })).toMatchObject({ workers: 1, reason: expect.stringContaining('--workers 4 ignored') });
-    expect(resolveWorkers(3, { engine: 'cpu', batchSize: 4096, cores: 2, parallelizable: true }).workers).toBe(3);
-    expect(resolveWorkers(3, { engine: 'cpu', batchSize: 2, cores: 2, parallelizable: true }).workers).toBe(2);
+    expect(resolveWorkers(3, { engine: 'cpu', batchSize: 4096, cores: 4, parallelizable: true })).toEqual({ workers: 3, reason: null });
+    expect(resolveWorkers(3, { engine: 'cpu', batchSize: 2, cores: 4, parallelizable: true }).workers).toBe(2);
     expect(resolveWorkers('auto', { engine: 'wasm', batchSize: 4096, cores: 8, parallelizable: false, why: 'fused' })).toEqual({ workers: 1, reason: 'one thread: fused' });
+  });
+
+  it('an explicit N above the cores this process may use is lowered to the cores, with a warning that says so', () => {
+    const wasm = { engine: 'wasm', batchSize: 4096, parallelizable: true };
+    expect(resolveWorkers(64, { ...wasm, cores: 2 })).toEqual({ workers: 2, reason: expect.stringMatching(/^--workers 64 lowered to 2: this process may use 2 cores/), warn: true });
+    expect(resolveWorkers(999_999, { ...wasm, cores: 16 })).toMatchObject({ workers: 16, warn: true });
+    expect(resolveWorkers(3, { ...wasm, cores: 1 })).toMatchObject({ workers: 1, reason: expect.stringContaining('1 core (os.availableParallelism)') });
+    expect(resolveWorkers(2, { ...wasm, cores: 2 })).toEqual({ workers: 2, reason: null });
+    // The smaller of the batch and the cores wins, and says why.
+    expect(resolveWorkers(64, { ...wasm, batchSize: 8, cores: 4 })).toMatchObject({ workers: 4, warn: true });
+    expect(resolveWorkers(64, { ...wasm, batchSize: 3, cores: 4 })).toMatchObject({ workers: 3, reason: expect.stringContaining('batch size 3') });
   });
 });
 
