@@ -26,7 +26,7 @@ function nightly(args: string[], env: Record<string, string> = {}): Promise<RunR
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 170_000);
     child.on('error', fail);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -70,7 +70,7 @@ beforeAll(async () => {
   write('day7.csv', days[7].map((line) => `x${line}`));
   const before = new Set(days.slice(0, 4).flatMap((d) => d.map((line) => line.split(',')[0])));
   dayFourUsers = [...new Set(days[4].map((line) => line.split(',')[0]))].filter((u) => !before.has(u));
-}, 30_000);
+}, 180_000);
 
 describe('examples/nightly.sh', () => {
   it('bootstraps, then a night with a passing gate fine-tunes production and promotes it; users first seen in the new rows are warm', async () => {
@@ -107,7 +107,7 @@ describe('examples/nightly.sh', () => {
     expect(JSON.parse(warm.stdout).recommendations[0]).toMatchObject({ user, cold: false });
     const stale = await rec(['recommend', join(state, 'checkpoints/history'), '--user', user, '--k', '5', '--json', '--backend', 'cpu']);
     expect(JSON.parse(stale.stdout).recommendations[0]).toMatchObject({ user, cold: true });
-  }, 60_000);
+  }, 180_000);
 
   it('a rerun of the same night changes nothing (exit 0)', async () => {
     const before = snapshot(state);
@@ -116,7 +116,7 @@ describe('examples/nightly.sh', () => {
     expect(again.stderr).toMatch(/already in the current dataset/);
     expect(again.stderr).toMatch(/nothing to do/);
     expect(snapshot(state)).toEqual(before);
-  }, 30_000);
+  }, 180_000);
 
   it('a night whose fine-tune fails the gate exits 3 and leaves production unchanged', async () => {
     const history = readFileSync(join(state, 'promotions.jsonl'), 'utf8');
@@ -140,7 +140,7 @@ describe('examples/nightly.sh', () => {
     const promote = await rec(['promote', join(state, 'checkpoints/day6'), '--to', state]);
     expect(promote.code).toBe(3);
     expect(realpathSync(production)).toBe(realpathSync(join(state, 'checkpoints/day5')));
-  }, 30_000);
+  }, 180_000);
 
   it('a log with a drift alarm exits 3 before training: no dataset, no checkpoint, production unchanged', async () => {
     const current = realpathSync(join(state, 'current'));
@@ -153,5 +153,5 @@ describe('examples/nightly.sh', () => {
     expect(realpathSync(join(state, 'current'))).toBe(current);
     expect(realpathSync(production)).toBe(realpathSync(join(state, 'checkpoints/day5')));
     expect(statSync(SCRIPT).mode & 0o111).not.toBe(0);
-  }, 30_000);
+  }, 180_000);
 });

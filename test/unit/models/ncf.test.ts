@@ -153,7 +153,7 @@ describe('NCF models (He et al. 2017)', () => {
       expect(maxDiff(matrix, Float32Array.from(rows.flatMap((r) => Array.from(r))))).toBeLessThan(1e-5);
       m.keras.dispose();
     }
-  });
+  }, 180_000);
 
   it('applies dropout to the MLP tower only when training', () => {
     const m = build('mlp', { dropout: 0.5 });
