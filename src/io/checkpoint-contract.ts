@@ -1,8 +1,8 @@
 /**
- * The checkpoint folder's contract (docs/design.md): the names of its entries and what each holds,
- * the eval-file naming, the format version and the types of its records. Pure: no file system, no
- * TF.js, so every reader and writer of a checkpoint (train, eval, recommend, runs, report, promote)
- * takes the names from here and none of them spells a name or a file pattern of its own.
+ * The checkpoint folder's contract: the names of its entries and what each holds, the eval-file
+ * naming, the format version and the types of its records. Pure (no file system, no TF.js), so the
+ * readers (checkpoint-read.ts, no TF.js), the writers (checkpoint.ts) and every command that looks
+ * into a checkpoint (eval, recommend, runs, report, promote) take the names from one place.
  */
 import { join } from 'node:path';
 import type { ModelName } from '../config/schema.js';
@@ -39,8 +39,6 @@ export const CHECKPOINT_ENTRIES = {
   readme: { name: 'README.md', dir: false, marker: false, readme: null },
   promoted: { name: PROMOTED_MARKER, dir: false, marker: false, readme: null },
 } as const satisfies Record<string, CheckpointEntry>;
-
-export type CheckpointEntryKey = keyof typeof CHECKPOINT_ENTRIES;
 
 /** The README row of the eval files (`rec eval` writes them beside the entries above). */
 export const EVAL_FILES_README = `results of \`rec eval\` (e.g. \`eval-test-full.json\`); \`*.negatives.tsv\` beside one holds its sampled negatives for reuse.`;
