@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { datasetPathExists, readVocabFile, type Vocab } from '../data/dataset.js';
 import { VOCAB_FILES } from '../data/manifest.js';
 import { pathExists } from '../io/atomic.js';
-import { findCompleteDir, loadModel, paths, readRunJson, readTrainedRows, type RunJson, type TrainedRows, weightsCheck } from '../io/checkpoint.js';
+import { findCompleteDir, paths, readRunJson, readTrainedRows, type RunJson, type TrainedRows, weightsCheck } from '../io/checkpoint.js';
 import type { Logger } from '../util/log.js';
 import { type AnyModel, isSequenceModel } from '../models/model.js';
+import { loadModel } from '../models/saved.js';
 import { DataError, UsageError } from '../util/errors.js';
 
 export interface TrainedCheckpoint {

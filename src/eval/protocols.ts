@@ -16,6 +16,7 @@
  */
 import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
+import { evalFileName as contractEvalFileName, negativesFileName } from '../io/checkpoint-contract.js';
 import { readTextLines } from '../io/text-lines.js';
 import { DataError, describeValue, UsageError } from '../util/errors.js';
 import { Prng } from '../util/prng.js';
@@ -50,15 +51,14 @@ export function protocolTag(spec: ProtocolSpec): string {
   return spec.name === 'sampled' ? `sampled${spec.n}` : spec.name;
 }
 
-/** `eval-<split>-<protocol>.json` inside the checkpoint folder. */
+/** `eval-<split>-<protocol>.json` inside the checkpoint folder (named by the checkpoint contract). */
 export function evalFileName(split: string, spec: ProtocolSpec): string {
-  return `eval-${split}-${protocolTag(spec)}.json`;
+  return contractEvalFileName(split, protocolTag(spec));
 }
 
 /** Where sampled negatives are saved: beside the eval file, `eval-test-sampled100.negatives.tsv`. */
 export function negativesPathFor(evalFile: string): string {
-  const base = basename(evalFile).replace(/\.json$/, '');
-  return join(dirname(evalFile), `${base}.negatives.tsv`);
+  return join(dirname(evalFile), negativesFileName(basename(evalFile)));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,9 +11,7 @@ import { DataError, describeValue } from '../util/errors.js';
 import { pathExists } from './atomic.js';
 import { readModelFiles } from './model-files.js';
 import { errorCode, fsErrorReason } from './output-dir.js';
-import type { EpochRecord, RunJson } from './checkpoint.js';
-
-export const CHECKPOINT_FORMAT_VERSION = 1;
+import { CHECKPOINT_FORMAT_VERSION, parseEvalFileName, paths, type EpochRecord, type RunJson } from './checkpoint-contract.js';
 
 /**
  * The text of a record file, or a DataError naming it: a folder, a pipe or a device where the file
@@ -67,7 +65,7 @@ export function corruptField(path: string, key: string, value: unknown, expected
 }
 
 export async function readMetrics(ckpt: string): Promise<EpochRecord[]> {
-  const p = join(ckpt, 'metrics.jsonl');
+  const p = paths(ckpt).metrics;
   if (!(await pathExists(p))) return [];
   const text = await readRecordText(p, 'the epoch records');
   const records: EpochRecord[] = [];
@@ -90,7 +88,7 @@ export async function readMetrics(ckpt: string): Promise<EpochRecord[]> {
 }
 
 export async function readRunJson(ckpt: string): Promise<RunJson> {
-  const p = join(ckpt, 'run.json');
+  const p = paths(ckpt).run;
   if (!(await pathExists(p))) {
     throw new DataError(`${ckpt} is not a rec checkpoint: ${p} is missing. Expected a folder written by rec train.`);
   }
@@ -166,7 +164,7 @@ export async function findCompleteDir(dest: string, marker: string): Promise<str
  * left the folder between the two renames of its swap (as loadTrainedCheckpoint reads it).
  */
 export async function modelWeightsSha256(ckpt: string): Promise<string> {
-  const model = join(ckpt, 'model');
+  const model = paths(ckpt).model;
   return weightsSha256((await findCompleteDir(model, 'model.json')) ?? model);
 }
 
@@ -191,5 +189,73 @@ export async function weightsSha256(modelDir: string): Promise<string> {
  */
 export async function verifyCheckpointModel(ckpt: string, run: Pick<RunJson, 'status' | 'weights_sha256'>, unverified?: (path: string) => void): Promise<string> {
   const expected = run.status === 'running' ? null : (run.weights_sha256?.['model/weights.bin'] ?? null);
-  return (await readModelFiles(join(ckpt, 'model'), { expected, unverified })).sha256;
+  return (await readModelFiles(paths(ckpt).model, { expected, unverified })).sha256;
+}
+
+/** best.json: the epoch `model/` holds, the monitored metric and its value, and its validation metrics. */
+export interface BestRecord {
+  epoch: number | null;
+  metric: string | null;
+  value: number | null;
+  valid: Record<string, number>;
+}
+
+/** The numeric entries of a record's object field (metrics, valid); others are left out. */
+export function numberFields(value: unknown): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (typeof value !== 'object' || value === null) return out;
+  for (const [k, v] of Object.entries(value)) if (typeof v === 'number') out[k] = v;
+  return out;
+}
+
+/** The checkpoint's best.json, null when it has none; a DataError naming the file when it is not a JSON object. */
+export async function readBest(ckpt: string): Promise<BestRecord | null> {
+  const p = paths(ckpt).best;
+  if (!(await pathExists(p))) return null;
+  const b = await readJsonObject(p, 'the best epoch record');
+  return {
+    epoch: typeof b.epoch === 'number' ? b.epoch : null,
+    metric: typeof b.metric === 'string' ? b.metric : null,
+    value: typeof b.value === 'number' ? b.value : null,
+    valid: numberFields(b.valid),
+  };
+}
+
+/** One eval file of a checkpoint: its name taken apart (checkpoint-contract.ts) and its record. */
+export interface EvalFile {
+  file: string;
+  id: string;
+  split: string | null;
+  protocol: string | null;
+  json: Record<string, unknown>;
+  metrics: Record<string, unknown>;
+}
+
+/**
+ * The checkpoint's eval files, sorted by name. Each must be a JSON object with a `metrics` object,
+ * as rec eval writes it; otherwise a DataError names the file. A DataError too when the folder
+ * cannot be listed (deleted or moved meanwhile).
+ */
+export async function readEvals(ckpt: string): Promise<EvalFile[]> {
+  let names: string[];
+  try {
+    names = await readdir(ckpt);
+  } catch (error) {
+    const code = errorCode(error);
+    const why = code === 'ENOENT' ? 'it is missing (deleted or moved meanwhile?)' : (fsErrorReason(code) ?? String(error));
+    throw new DataError(`Cannot read the checkpoint folder ${ckpt}: ${why}${code ? ` (${code})` : ''}.`, { cause: error });
+  }
+  const out: EvalFile[] = [];
+  for (const file of names.sort()) {
+    const name = parseEvalFileName(file);
+    if (name === null) continue;
+    const path = join(ckpt, file);
+    const json = await readJsonObject(path, 'an eval result');
+    const metrics = json.metrics;
+    if (typeof metrics !== 'object' || metrics === null || Array.isArray(metrics)) {
+      throw new DataError(`${path} has no "metrics" object (received ${describeValue(json)}). Expected a file written by rec eval.`);
+    }
+    out.push({ file, ...name, json, metrics: metrics as Record<string, unknown> });
+  }
+  return out;
 }

@@ -10,153 +10,54 @@
 import * as tf from '@tensorflow/tfjs';
 import { copyFile, readdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ModelName } from '../config/schema.js';
-import { wrapLoadedModel, type SavedModelMeta } from '../models/registry.js';
-import type { AnyModel } from '../models/model.js';
 import { DataError, RecError, UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
-import type { PrngState } from '../util/prng.js';
-import { CHECKPOINT_README } from './checkpoint-readme.js';
 import { corruptField, findCompleteDir, readJsonObject, readMetrics, readRunJson } from './checkpoint-read.js';
 // TF-free readers live in checkpoint-read.ts (rec promote and report use them without TF.js).
 export { findCompleteDir, modelWeightsSha256, weightsSha256 } from './checkpoint-read.js';
-import { TB_DIR } from './tensorboard.js';
 import { ensureDir, pathExists, removeStaleTemps, restoreMissingDir, stageDir, tempNameBeside, writeFileAtomic, writeJsonAtomic } from './atomic.js';
 import { acquireLock, type FolderLock } from './lock.js';
-import { findPromoted, PROMOTED_MARKER, promotedRefusal } from './promoted.js';
+import { findPromoted, promotedRefusal } from './promoted.js';
 import { inspectOutputDir, isRecTemp, outputFsError, type OutputKind, type OutputDirState, refuseOutputDir } from './output-dir.js';
 import { fileLoadHandler, fileSaveHandler, loadTensors, readModelJson, saveTensors, type WeightsCheck } from './tfjs-files.js';
 
 // The readers that need no TF.js live apart, so `rec runs` reads checkpoints without loading it.
-export { CHECKPOINT_FORMAT_VERSION, readMetrics, readRunJson } from './checkpoint-read.js';
+export { readMetrics, readRunJson } from './checkpoint-read.js';
+// The folder's names and record types are the contract's; re-exported for the writers' callers.
+export {
+  CHECKPOINT_FORMAT_VERSION,
+  paths,
+  WEIGHTS_FILES,
+  type EpochRecord,
+  type FineTuneRecord,
+  type ParentRecord,
+  type ReplayRecord,
+  type RunJson,
+  type TrainerState,
+  type WeightsFile,
+} from './checkpoint-contract.js';
+import { CHECKPOINT_ENTRIES, isEvalEntry, LAST_MODEL, paths, TRAINER_STATE, type EpochRecord, type RunJson, type TrainerState, type WeightsFile } from './checkpoint-contract.js';
 
-export interface RunJson {
-  format_version: number;
-  argv: string[];
-  versions: { rec: string; tfjs: string; node: string };
-  engine: string;
-  seed: number;
-  model: ModelName;
-  loss: string;
-  feedback: 'explicit' | 'implicit';
-  /** `anonymize`: the dataset's --anonymize record (algorithm, key fingerprint), absent in older checkpoints. */
-  /**
-   * `train_max_ts`: the latest timestamp (epoch ms) among the training rows, null without
-   * timestamps; absent in older checkpoints. A fine-tune with --replay trains on the rows after it.
-   */
-  dataset: { path: string; manifest_sha256: string; anonymize?: { algorithm: string; key_fingerprint: string } | null; train_max_ts?: number | null };
-  parents: ParentRecord[];
-  /** What a fine-tune (--init-from) changed; absent for runs from scratch and older checkpoints. */
-  fine_tune?: FineTuneRecord;
-  shape: { users: number; items: number; global_mean: number };
-  /** Rating range seen in train: eval clips rmse/mae predictions to it (PRODUCT §6). */
-  value_range: [number, number];
-  /** `wall_seconds`: the whole run (validation, saves, set-up included), summed over resumes; absent in older checkpoints. */
-  timings: { started: string; finished: string | null; train_seconds: number; wall_seconds?: number };
-  status: 'running' | 'completed' | 'interrupted' | 'failed' | 'stopped_early';
-  /** The resolved configuration and each value's source; `--resume` continues with exactly this. */
+/**
+ * A model as the writers need it: its Keras layers (the model families in src/models wrap them).
+ * Structural, so io stays below the models layer.
+ */
+export interface SavableModel {
+  readonly keras: tf.LayersModel;
+}
+
+/** What model.json's `userDefinedMetadata.rec` holds: enough for a model family to rebuild its model. */
+export interface SavedModelRecord {
+  model: string;
   config: unknown;
-  config_sources: Record<string, string>;
-  /**
-   * sha256 of each weights file as last saved (`model/weights.bin`, `last/model/weights.bin`,
-   * `last/optimizer.bin`); absent in checkpoints from before hashes were recorded. While the run
-   * is `running` (or was killed) a save may be newer than this record; once the run has ended it
-   * is exact, and loads check it.
-   */
-  weights_sha256?: Partial<Record<WeightsFile, string>>;
-  /** Replicas the run trained with (`--workers`, resolved); absent in checkpoints from before workers (1). */
-  workers?: number;
-  /** Things about this run a reader should know (e.g. bce on explicit ratings); absent when none. */
-  notes?: string[];
+  shape: unknown;
 }
 
-export const WEIGHTS_FILES = ['model/weights.bin', 'last/model/weights.bin', 'last/optimizer.bin'] as const;
-export type WeightsFile = (typeof WEIGHTS_FILES)[number];
-
-/**
- * A checkpoint this run's weights were initialised from (`--init-from`). `weights_sha256` is the
- * hash of the parent's `model/weights.bin`, i.e. exactly the weights taken (run.json changes when a
- * parent is evaluated or resumed; the weights do not); `epoch` is the parent's epoch those weights
- * are from (its best epoch, or the last without validation). `users`/`items` count this run's ids
- * found in the parent's vocabulary (`matched`, rows copied) and not found (`new`, fresh rows).
- */
-export interface ParentRecord {
-  path: string;
-  model: ModelName;
-  weights_sha256: string;
-  epoch: number | null;
-  users: { matched: number; new: number };
-  items: { matched: number; new: number };
-}
-
-/**
- * A fine-tune's changes against its parent(s) (docs/nightly.md). Per vocabulary: `reused` ids had
- * a row in the parent (copied before the first step), `added` ids are new (fresh rows),
- * `kept_without_data` are the parent's ids this dataset lacks (appended to the model's vocabulary
- * after the dataset's, rows copied), `total` the model's rows. `frozen`: the --freeze parts, the
- * tables they froze with their rows, the most rows frozen per side, and frozen dense variables.
- */
-export interface FineTuneRecord {
-  parents: string[];
-  users: { reused: number; added: number; kept_without_data: number; total: number };
-  items: { reused: number; added: number; kept_without_data: number; total: number };
-  frozen: { parts: string[]; tables: Record<string, number>; rows: { users: number; items: number }; dense_variables: number };
-  replay: ReplayRecord | null;
-}
-
-/** --replay: rows after `since_ts` (the parent's train_max_ts) are new; `replayed_per_epoch` older rows join each epoch. */
-export interface ReplayRecord {
-  fraction: number;
-  since_ts: number;
-  new_rows: number;
-  old_rows: number;
-  replayed_per_epoch: number;
-}
-
-export interface TrainerState {
-  /** Epochs fully completed. */
-  epoch: number;
-  /** Steps completed inside the current epoch (0 at an epoch boundary). */
-  step_in_epoch: number;
-  global_step: number;
-  /** PRNG state at the start of the current epoch: replays its shuffle and negatives on resume. */
-  epoch_prng: PrngState;
-  loss_sum: number;
-  loss_count: number;
-  best: { epoch: number; metric: string; value: number } | null;
-  epochs_without_improvement: number;
-  train_seconds: number;
-  /** Training seconds of the current epoch's steps so far (0 at an epoch boundary); absent in older states. */
-  epoch_seconds?: number;
-}
-
-export interface EpochRecord {
-  epoch: number;
-  loss: number;
-  seconds: number;
-  examples_per_s: number;
-  lr: number;
-  valid: Record<string, number>;
-  /** Time the epoch's validation took; absent without validation and in older checkpoints. */
-  valid_seconds?: number;
-  /** Validation users ranked (a seeded sample when fewer than the split's rankable users). */
-  valid_users?: number;
-}
-
-export const paths = (dir: string) => ({
-  config: join(dir, 'config.yaml'),
-  run: join(dir, 'run.json'),
-  vocab: join(dir, 'vocab'),
-  model: join(dir, 'model'),
-  last: join(dir, 'last'),
-  lastModel: join(dir, 'last', 'model'),
-  trainerState: join(dir, 'last', 'trainer_state.json'),
-  metrics: join(dir, 'metrics.jsonl'),
-  best: join(dir, 'best.json'),
-});
+/** Turns loaded Keras layers into a model: the caller's model knowledge, injected (src/models/saved.ts). */
+export type ModelWrapper<M> = (keras: tf.LayersModel, meta: SavedModelRecord) => M;
 
 /** Writes the model into `dir` (which must not hold another); returns the weights' sha256. */
-async function saveModelInto(dir: string, model: AnyModel): Promise<string> {
+async function saveModelInto(dir: string, model: SavableModel): Promise<string> {
   await ensureDir(dir);
   let hash = '';
   await model.keras.save(fileSaveHandler(dir, (h) => (hash = h)));
@@ -164,7 +65,7 @@ async function saveModelInto(dir: string, model: AnyModel): Promise<string> {
 }
 
 /** Replaces the model folder `dir` as a whole (built beside it, swapped in); returns the weights' sha256. */
-export async function writeModel(dir: string, model: AnyModel): Promise<string> {
+export async function writeModel(dir: string, model: SavableModel): Promise<string> {
   const staged = await stageDir(dir);
   try {
     const hash = await saveModelInto(staged.path, model);
@@ -176,20 +77,21 @@ export async function writeModel(dir: string, model: AnyModel): Promise<string> 
   }
 }
 
-export async function readModelMeta(dir: string): Promise<SavedModelMeta> {
+export async function readModelMeta(dir: string): Promise<SavedModelRecord> {
   const json = await readModelJson(dir);
-  const meta = (json.userDefinedMetadata as { rec?: SavedModelMeta } | undefined)?.rec;
+  const meta = (json.userDefinedMetadata as { rec?: Partial<SavedModelRecord> } | undefined)?.rec;
   if (!meta?.model || !meta.shape || !meta.config) {
     throw new DataError(`${join(dir, 'model.json')} has no rec metadata (userDefinedMetadata.rec); it was not written by rec train.`);
   }
-  return meta;
+  return meta as SavedModelRecord;
 }
 
-export async function loadModel(dir: string, check: WeightsCheck = {}): Promise<AnyModel> {
+/** Loads the model saved in `dir` and hands it to `wrap`; any failure but a RecError is a corrupt checkpoint. */
+export async function loadSavedModel<M>(dir: string, wrap: ModelWrapper<M>, check: WeightsCheck = {}): Promise<M> {
   const meta = await readModelMeta(dir);
   try {
     const keras = await tf.loadLayersModel(fileLoadHandler(dir, check));
-    return wrapLoadedModel(keras, meta);
+    return wrap(keras, meta);
   } catch (error) {
     if (error instanceof RecError) throw error;
     throw new DataError(`Cannot load the model in ${dir}: ${error instanceof Error ? error.message : String(error)}. The checkpoint is corrupt; restore it from a copy or train it again.`, { cause: error });
@@ -226,15 +128,15 @@ export async function recoverStagedDir(dest: string, marker: string): Promise<bo
  */
 export async function writeLastState(
   ckpt: string,
-  model: AnyModel,
+  model: SavableModel,
   optimizerState: tf.NamedTensorMap,
   state: TrainerState,
 ): Promise<{ model: string; optimizer: string }> {
   const staged = await stageDir(paths(ckpt).last);
   try {
-    const modelHash = await saveModelInto(join(staged.path, 'model'), model);
+    const modelHash = await saveModelInto(join(staged.path, LAST_MODEL), model);
     const optimizer = await saveTensors(staged.path, 'optimizer', optimizerState);
-    await writeJsonAtomic(join(staged.path, 'trainer_state.json'), state);
+    await writeJsonAtomic(join(staged.path, TRAINER_STATE), state);
     await staged.commit();
     return { model: modelHash, optimizer };
   } catch (error) {
@@ -243,17 +145,18 @@ export async function writeLastState(
   }
 }
 
-export async function readLastState(
+export async function readLastState<M>(
   ckpt: string,
+  wrap: ModelWrapper<M>,
   run: RunJson | null = null,
   log?: Pick<Logger, 'warn'>,
-): Promise<{ state: TrainerState; optimizer: tf.NamedTensorMap; model: AnyModel } | null> {
-  const dir = await findCompleteDir(paths(ckpt).last, 'trainer_state.json');
+): Promise<{ state: TrainerState; optimizer: tf.NamedTensorMap; model: M } | null> {
+  const dir = await findCompleteDir(paths(ckpt).last, TRAINER_STATE);
   if (dir === null) return null;
-  const state = await readTrainerState(join(dir, 'trainer_state.json'));
+  const state = await readTrainerState(join(dir, TRAINER_STATE));
   const optimizer = await loadTensors(dir, 'optimizer', weightsCheck(run, 'last/optimizer.bin', log));
   try {
-    const model = await loadModel(join(dir, 'model'), weightsCheck(run, 'last/model/weights.bin', log));
+    const model = await loadSavedModel(join(dir, LAST_MODEL), wrap, weightsCheck(run, 'last/model/weights.bin', log));
     return { state, optimizer, model };
   } catch (error) {
     tf.dispose(Object.values(optimizer));
@@ -367,12 +270,12 @@ export async function readTrainedRows(ckpt: string): Promise<TrainedRows | null>
 }
 
 /** What rec writes into a checkpoint, besides its temporaries (eval adds eval-*.json and negatives, promote promoted.json). */
-const CHECKPOINT_ENTRIES = new Set(['config.yaml', 'run.json', 'vocab', 'model', 'last', 'metrics.jsonl', 'best.json', 'data', CHECKPOINT_README, TB_DIR, PROMOTED_MARKER]);
+const OWNED = new Set<string>(Object.values(CHECKPOINT_ENTRIES).map((e) => e.name));
 
 export const CHECKPOINT_KIND: OutputKind = {
   noun: 'checkpoint',
   marker: 'run.json',
-  owns: (name) => CHECKPOINT_ENTRIES.has(name) || /^eval-.+\.(json|negatives\.tsv)$/.test(name),
+  owns: (name) => OWNED.has(name) || isEvalEntry(name),
 };
 
 /** A checkpoint folder held by this process (`rec train`) until release(). */
@@ -432,7 +335,7 @@ export async function openCheckpointForTrain(dir: string, opts: OpenCheckpointOp
       if (!opts.force) throw await refuseCheckpointDir(dir, state);
     }
     const p = paths(dir);
-    if (await recoverStagedDir(p.last, 'trainer_state.json')) opts.log.warn(`${p.last}: a save was interrupted between its renames; restored the latest complete state.`);
+    if (await recoverStagedDir(p.last, TRAINER_STATE)) opts.log.warn(`${p.last}: a save was interrupted between its renames; restored the latest complete state.`);
     if (await recoverStagedDir(p.model, 'model.json')) opts.log.warn(`${p.model}: a save was interrupted between its renames; restored the latest complete model.`);
     // A dataset prepped into CKPT/data (rec train --data LOG) and killed between the renames of its
     // swap: its complete copy is put back, not swept away with the other temporaries.

@@ -11,8 +11,8 @@ import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { RecError, UsageError } from '../util/errors.js';
 import { pathExists } from './atomic.js';
-import { readJsonObject, readMetrics, readRunJson } from './checkpoint-read.js';
-import type { RunJson } from './checkpoint.js';
+import { CHECKPOINT_ENTRIES, parseEvalFileName, paths, type RunJson } from './checkpoint-contract.js';
+import { numberFields, readBest, readEvals, readMetrics, readRunJson } from './checkpoint-read.js';
 import { describeHolder, LOCK_NAME, liveLockHolder } from './lock.js';
 import { errorCode, fsErrorReason } from './output-dir.js';
 import { type GateSummary, gateOf, latestGate, markBaselines, type Promotion, promotionOf, readProduction } from './standing.js';
@@ -61,8 +61,10 @@ export interface RunRow {
 }
 
 /** Entries whose presence makes a folder a checkpoint (complete or not) rather than a folder of them. */
-const MARKERS = new Set(['run.json', 'config.yaml', 'model', 'last', 'metrics.jsonl', 'best.json', 'vocab', LOCK_NAME]);
-const EVAL_FILE = /^eval-(.+)-([^-]+)\.json$/;
+const MARKERS = new Set<string>([...Object.values(CHECKPOINT_ENTRIES).filter((e) => e.marker).map((e) => e.name), LOCK_NAME]);
+
+/** An eval file named by split and protocol also marks a checkpoint. */
+const isMarker = (name: string): boolean => MARKERS.has(name) || (parseEvalFileName(name)?.protocol ?? null) !== null;
 
 /**
  * Every checkpoint-like folder under `root` (itself included), sorted by name. Subfolders of a
@@ -91,7 +93,7 @@ export async function listRuns(root: string, now: Date = new Date(), warn: (mess
       rows.push(emptyRow(root, dir, 'invalid', `cannot read the folder: ${readReason(error)}`));
       return;
     }
-    if (names.some((n) => MARKERS.has(n) || EVAL_FILE.test(n))) {
+    if (names.some(isMarker)) {
       rows.push(await readRunOrReason(root, dir, now));
       return;
     }
@@ -211,7 +213,7 @@ async function readRun(root: string, dir: string, now: Date): Promise<RunRow> {
   } catch (error) {
     const why = problem(error);
     if (running) return emptyRow(root, dir, 'running', running);
-    const missing = !(await pathExists(join(dir, 'run.json')));
+    const missing = !(await pathExists(paths(dir).run));
     return emptyRow(root, dir, missing ? 'incomplete' : 'invalid', missing ? 'run.json is missing (a run that never got going, or not a rec checkpoint)' : why);
   }
   const row = emptyRow(root, dir, run.status, null);
@@ -238,12 +240,12 @@ async function readRun(root: string, dir: string, now: Date): Promise<RunRow> {
     problems.push(problem(error));
   }
   try {
-    row.evals = await readEvals(dir);
+    row.evals = await readEvalSummaries(dir);
     row.gate = latestGate(row.evals.map((e) => e.gate));
   } catch (error) {
     problems.push(problem(error));
   }
-  const hasModel = await pathExists(join(dir, 'model', 'model.json'));
+  const hasModel = await pathExists(join(paths(dir).model, 'model.json'));
   if (running) {
     row.status = 'running';
     row.reason = running;
@@ -260,40 +262,20 @@ async function readRun(root: string, dir: string, now: Date): Promise<RunRow> {
   return row;
 }
 
-function numbers(value: unknown): Record<string, number> {
-  const out: Record<string, number> = {};
-  if (typeof value !== 'object' || value === null) return out;
-  for (const [k, v] of Object.entries(value)) if (typeof v === 'number') out[k] = v;
-  return out;
-}
-
-async function readBest(dir: string): Promise<RunRow['best']> {
-  const p = join(dir, 'best.json');
-  if (!(await pathExists(p))) return null;
-  const b = await readJsonObject(p, 'the best epoch record');
-  return {
-    epoch: typeof b.epoch === 'number' ? b.epoch : null,
-    metric: typeof b.metric === 'string' ? b.metric : null,
-    value: typeof b.value === 'number' ? b.value : null,
-    valid: numbers(b.valid),
-  };
-}
-
-async function readEvals(dir: string): Promise<EvalSummary[]> {
+/** The eval files `rec runs` can put in a column: those whose name holds a split and a protocol. */
+async function readEvalSummaries(dir: string): Promise<EvalSummary[]> {
   const out: EvalSummary[] = [];
-  for (const name of (await readdir(dir)).sort()) {
-    const m = EVAL_FILE.exec(name);
-    if (!m) continue;
-    const e = await readJsonObject(join(dir, name), 'an eval result');
-    const data = typeof e.data === 'object' && e.data !== null ? (e.data as Record<string, unknown>) : {};
+  for (const e of await readEvals(dir)) {
+    if (e.split === null || e.protocol === null) continue;
+    const data = typeof e.json.data === 'object' && e.json.data !== null ? (e.json.data as Record<string, unknown>) : {};
     out.push({
-      file: name,
-      split: typeof e.split === 'string' ? e.split : m[1],
-      protocol: m[2],
-      metrics: numbers(e.metrics),
-      created: typeof e.created === 'string' ? e.created : null,
+      file: e.file,
+      split: typeof e.json.split === 'string' ? e.json.split : e.split,
+      protocol: e.protocol,
+      metrics: numberFields(e.metrics),
+      created: typeof e.json.created === 'string' ? e.json.created : null,
       data_manifest_sha256: typeof data.manifest_sha256 === 'string' ? data.manifest_sha256 : null,
-      gate: gateOf(name, e),
+      gate: gateOf(e.file, e.json),
     });
   }
   return out;

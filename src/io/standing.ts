@@ -8,8 +8,8 @@
  */
 import { lstat, readlink, realpath } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { lowerIsBetter } from '../eval/metrics/registry.js';
 import { RecError } from '../util/errors.js';
+import { lowerIsBetter } from '../util/metric-direction.js';
 import { readRecordText } from './checkpoint-read.js';
 
 export const PRODUCTION_LINK = 'production';

@@ -12,7 +12,7 @@
 import { readdir, readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathExists, writeJsonAtomic } from '../io/atomic.js';
-import type { RunJson } from '../io/checkpoint.js';
+import { parseEvalFileName, paths, type RunJson } from '../io/checkpoint-contract.js';
 import { modelWeightsSha256, readJsonObject, readRunJson, verifyCheckpointModel } from '../io/checkpoint-read.js';
 import { acquireLock, type FolderLock } from '../io/lock.js';
 import { PROMOTED_MARKER } from '../io/promoted.js';
@@ -38,9 +38,6 @@ export interface PromoteResult {
   eval: string | null;
 }
 
-// io/checkpoint.ts has these too, but loads TF.js: promote needs only files.
-const paths = (ckpt: string) => ({ run: join(ckpt, 'run.json'), model: join(ckpt, 'model') });
-
 const DONE = new Set(['completed', 'stopped_early']);
 
 interface GateEval {
@@ -57,7 +54,7 @@ interface GateEval {
 async function readGateEvals(ckpt: string): Promise<GateEval[]> {
   const out: GateEval[] = [];
   for (const name of (await readdir(ckpt)).sort()) {
-    if (!/^eval-.+\.json$/.test(name)) continue;
+    if (parseEvalFileName(name) === null) continue;
     let json: unknown;
     try {
       json = JSON.parse(await readFile(join(ckpt, name), 'utf8'));

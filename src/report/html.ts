@@ -4,6 +4,7 @@
  * caller reads the checkpoints (read.ts) and writes the file (src/io).
  */
 import type { GateSummary, Promotion } from '../io/standing.js';
+import { lowerIsBetter } from '../util/metric-direction.js';
 import type { EpochPoint, ReportRun } from './read.js';
 import { escapeXml as esc, formatNumber, lineChartSvg, type ChartSeries } from './svg-chart.js';
 
@@ -12,10 +13,6 @@ export interface ReportMeta {
   recVersion: string;
 }
 
-/** Error metrics, losses and times: a smaller value is the better one (PRODUCT §2's gate rule). */
-export function lowerIsBetter(metric: string): boolean {
-  return /^(rmse|mae|mse|loss|seconds|train seconds)$/.test(metric);
-}
 
 /**
  * `bestIndexes` within each group of alike rows (same `groups[i]`): values measured on different

@@ -4,11 +4,9 @@
  * TF.js at import, and a report must not pay for an engine it never uses. Only the fields the report shows are checked; a missing optional file
  * (no eval yet, a dataset folder moved away) becomes a note on the page, not an error.
  */
-import { readdir } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { pathExists } from '../io/atomic.js';
-import { readMetrics, readRecordText } from '../io/checkpoint-read.js';
-import { errorCode, fsErrorReason } from '../io/output-dir.js';
+import { readBest as readBestRecord, readEvals as readEvalFiles, readMetrics, readRecordText } from '../io/checkpoint-read.js';
 import { type GateSummary, gateOf, latestGate, type Promotion } from '../io/standing.js';
 import { DataError, describeValue, RecError, UsageError } from '../util/errors.js';
 
@@ -130,17 +128,6 @@ export async function readEpochs(ckpt: string): Promise<EpochPoint[]> {
   return records.map((r) => ({ epoch: r.epoch, loss: r.loss, seconds: num(r.seconds), examplesPerS: num(r.examples_per_s), valid: numbers(r.valid) }));
 }
 
-/** The checkpoint's entries; a DataError naming it when it vanished or cannot be listed. */
-async function listFolder(ckpt: string): Promise<string[]> {
-  try {
-    return await readdir(ckpt);
-  } catch (error) {
-    const code = errorCode(error);
-    const why = code === 'ENOENT' ? 'it is missing (deleted or moved meanwhile?)' : (fsErrorReason(code) ?? String(error));
-    throw new DataError(`Cannot read the checkpoint folder ${ckpt}: ${why}${code ? ` (${code})` : ''}.`, { cause: error });
-  }
-}
-
 /** What a result must share with another to be compared with it (EvalResult.like), in words. */
 function likeKey(v: Json, dataSha: string | null): string {
   const p = isObject(v.protocol) ? v.protocol : {};
@@ -151,33 +138,28 @@ function likeKey(v: Json, dataSha: string | null): string {
 }
 
 export async function readEvals(ckpt: string): Promise<EvalResult[]> {
-  const names = (await listFolder(ckpt)).filter((n) => /^eval-.+\.json$/.test(n)).sort();
-  const out: EvalResult[] = [];
-  for (const n of names) {
-    const v = await readJson(join(ckpt, n), 'an eval result');
-    if (!isObject(v) || !isObject(v.metrics)) throw new DataError(`${join(ckpt, n)} has no "metrics" object (received ${describeValue(v)}). Expected a file written by rec eval.`);
+  return (await readEvalFiles(ckpt)).map((e) => {
+    const v = e.json;
     const protocol = isObject(v.protocol) ? (str(v.protocol.name) ?? '?') + (num(v.protocol.n) !== null ? `:${String(v.protocol.n)}` : '') : '?';
     const dataSha = isObject(v.data) ? str(v.data.manifest_sha256) : null;
-    out.push({
-      name: n.slice('eval-'.length, -'.json'.length),
+    return {
+      name: e.id,
       split: str(v.split) ?? '?',
       protocol,
-      metrics: numbers(v.metrics),
+      metrics: numbers(e.metrics),
       usersEvaluated: isObject(v.users) ? num(v.users.evaluated) : null,
       like: likeKey(v, dataSha),
       dataSha,
-      gate: gateOf(n, v),
-    });
-  }
-  return out;
+      gate: gateOf(e.file, v),
+    };
+  });
 }
 
+/** best.json as the report shows it: null unless it names the metric, its value and the epoch. */
 async function readBest(ckpt: string): Promise<ReportRun['best']> {
-  const p = join(ckpt, 'best.json');
-  if (!(await pathExists(p))) return null;
-  const v = await readJson(p, 'the best-epoch record');
-  if (!isObject(v) || str(v.metric) === null || num(v.value) === null || num(v.epoch) === null) return null;
-  return { metric: v.metric as string, value: v.value as number, epoch: v.epoch as number };
+  const b = await readBestRecord(ckpt);
+  if (b === null || b.metric === null || b.value === null || b.epoch === null) return null;
+  return { metric: b.metric, value: b.value, epoch: b.epoch };
 }
 
 async function readData(datasetPath: string): Promise<{ data: DataSummary | null; note: string | null }> {

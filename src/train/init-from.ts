@@ -19,9 +19,10 @@ import type { ModelName } from '../config/schema.js';
 import { readVocabFile, type Vocab } from '../data/dataset.js';
 import { VOCAB_FILES } from '../data/manifest.js';
 import { pathExists } from '../io/atomic.js';
-import { loadModel, paths, readModelEpoch, readRunJson, readTrainedRows, type ParentRecord, type TrainedRows, weightsCheck, weightsSha256 } from '../io/checkpoint.js';
+import { paths, readModelEpoch, readRunJson, readTrainedRows, type ParentRecord, type TrainedRows, weightsCheck, weightsSha256 } from '../io/checkpoint.js';
 import { namedWeights, type NamedWeight, type AnyModel } from '../models/model.js';
 import { PREDICTION_LAYER } from '../models/ncf.js';
+import { loadModel } from '../models/saved.js';
 import type { Logger } from '../util/log.js';
 import { UsageError } from '../util/errors.js';
 

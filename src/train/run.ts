@@ -31,6 +31,7 @@ import {
 } from '../io/checkpoint.js';
 import { isSequenceModel, namedWeights, type AnyModel } from '../models/model.js';
 import { buildModel, isSequenceModelName } from '../models/registry.js';
+import { wrapSavedModel } from '../models/saved.js';
 import { DataError, InterruptedError, UsageError } from '../util/errors.js';
 import { Prng } from '../util/prng.js';
 import type { RunIO } from '../util/run-io.js';
@@ -240,7 +241,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   let run: RunJson;
   let replay: Replay | null = null;
   const previous = req.resume ? await readRunJson(ckpt) : null;
-  const restored = previous ? await readLastState(ckpt, previous, io.log) : null;
+  const restored = previous ? await readLastState(ckpt, wrapSavedModel, previous, io.log) : null;
   if (req.resume && !restored) throw new UsageError(`--resume: ${ckpt} has no complete saved state (last/trainer_state.json). Start a new run without --resume.`);
   if (restored && previous) {
     model = restored.model;

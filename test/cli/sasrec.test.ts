@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../../src/engine/backend.js';
-import { loadModel } from '../../src/io/checkpoint.js';
+import { loadModel } from '../../src/models/saved.js';
 import { namedWeights } from '../../src/models/model.js';
 import { silentLogger } from '../../src/util/log.js';
 import { BIN, rec, tempDir } from './helpers.js';

@@ -23,10 +23,9 @@ export const METRIC_NAMES = [
   'coverage@k',
 ] as const;
 
-/** Error metrics are better when lower; quality gates invert for them (PRODUCT §2 `rec eval`). */
-export function lowerIsBetter(key: string): boolean {
-  return (ERROR_METRICS as readonly string[]).includes(key);
-}
+// Error metrics are better when lower; quality gates invert for them. The rule is shared with io
+// and report, which sit below eval.
+export { lowerIsBetter } from '../../util/metric-direction.js';
 
 function validNames(): string {
   return `${METRIC_NAMES.join(', ')} (k a positive integer, e.g. ndcg@10; a name without @k uses every --k value)`;

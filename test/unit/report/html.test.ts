@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { bestIndexes, lowerIsBetter, renderReport } from '../../../src/report/html.js';
+import { bestIndexes, renderReport } from '../../../src/report/html.js';
+import { lowerIsBetter } from '../../../src/util/metric-direction.js';
 import type { EvalResult, ReportRun } from '../../../src/report/read.js';
 
 const LIKE = 'dataset aaaa1111bbbb, split test, protocol full';

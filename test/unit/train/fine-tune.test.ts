@@ -6,7 +6,8 @@ import { loadDataset, manifestSha256, readVocabFile } from '../../../src/data/da
 import { vocabMapping } from '../../../src/eval/prepare.js';
 import { runPrep } from '../../../src/data/prep/run.js';
 import { initEngine } from '../../../src/engine/backend.js';
-import { loadModel, readRunJson, type RunJson } from '../../../src/io/checkpoint.js';
+import { readRunJson, type RunJson } from '../../../src/io/checkpoint.js';
+import { loadModel } from '../../../src/models/saved.js';
 import { namedWeights, type AnyModel } from '../../../src/models/model.js';
 import { buildModel, type PairModelName } from '../../../src/models/registry.js';
 import { loadRecommendCheckpoint } from '../../../src/recommend/source.js';
