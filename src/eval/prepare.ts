@@ -6,16 +6,11 @@
  * does.
  */
 import type { Dataset, SplitData, Vocab } from '../data/dataset.js';
-import { buildSequences, rowsAtLeast, type UserSequences } from '../data/sequences.js';
+import { rowsAtLeast } from '../data/sequences.js';
+import { groupByUser, itemsOf, pickRows, userSequences, type UserItems } from '../data/user-items.js';
 import { SKIP_NO_RELEVANT } from './metrics/accumulator.js';
 import { SKIP_UNKNOWN_ITEM } from './protocols.js';
 import { Prng } from '../util/prng.js';
-
-/** Items per user in CSR form: items[offsets[j]..offsets[j+1]) belong to the j-th user. */
-export interface Csr {
-  offsets: Int32Array;
-  items: Int32Array;
-}
 
 export const SKIP_UNKNOWN_USER = 'unknown_user';
 /** A user with no training row (in the evaluated dataset's train split, or in the model). */
@@ -46,19 +41,19 @@ export interface PreparedEval {
    * for test), oldest first, as model item indices (items the model does not know left out).
    * Null for `user` input.
    */
-  histories: UserSequences | null;
+  histories: UserItems | null;
   /** Relevant items of each evaluated user, as model item indices, distinct, ascending. */
-  relevant: Csr;
+  relevant: UserItems;
   /** The same users' relevant items as dataset item indices, including those the model does not know. */
-  relevantDataset: Csr;
+  relevantDataset: UserItems;
   /** Items a full ranking leaves out (train, and valid when evaluating test), minus relevant ones. */
-  exclude: Csr;
+  exclude: UserItems;
   /**
    * Every item each evaluated user interacted with in any split, as dataset item indices (sampled
    * negatives are drawn in the dataset's index space, so a baseline evaluated on the same data gets
    * the very same negatives whatever its vocabulary).
    */
-  interacted: Csr;
+  interacted: UserItems;
   /** Dataset item index → model item index, -1 when the model does not know the item. */
   itemToModel: Int32Array;
   /** Dataset users of the split that were not evaluated, by reason. */
@@ -92,20 +87,6 @@ export function vocabMapping(from: Vocab, to: Vocab): Int32Array {
   return out;
 }
 
-function groupRows(numUsers: number, parts: readonly SplitData[], keep: (part: number, row: number) => boolean): Csr {
-  const offsets = new Int32Array(numUsers + 1);
-  parts.forEach((p, k) => {
-    for (let r = 0; r < p.length; r++) if (keep(k, r)) offsets[p.users[r] + 1]++;
-  });
-  for (let u = 0; u < numUsers; u++) offsets[u + 1] += offsets[u];
-  const cursor = offsets.slice(0, numUsers);
-  const items = new Int32Array(offsets[numUsers]);
-  parts.forEach((p, k) => {
-    for (let r = 0; r < p.length; r++) if (keep(k, r)) items[cursor[p.users[r]]++] = p.items[r];
-  });
-  return { offsets, items };
-}
-
 export function prepareEval(args: {
   dataset: Dataset;
   split: 'test' | 'valid';
@@ -134,11 +115,11 @@ export function prepareEval(args: {
   const modelItems = args.model.items.ids.length;
   const evaluated = ds[split];
   const history = split === 'test' ? [ds.train, ds.valid] : [ds.train];
-  const inSplit = groupRows(numUsers, [evaluated], () => true);
+  const inSplit = groupByUser(numUsers, [evaluated]);
   const relevantDs =
-    relevanceThreshold === null ? inSplit : groupRows(numUsers, [evaluated], (_, r) => evaluated.values[r] >= relevanceThreshold);
-  const historyDs = groupRows(numUsers, history, () => true);
-  const all = groupRows(numUsers, [ds.train, ds.valid, ds.test], () => true);
+    relevanceThreshold === null ? inSplit : groupByUser(numUsers, [evaluated], (_, r) => evaluated.values[r] >= relevanceThreshold);
+  const historyDs = groupByUser(numUsers, history);
+  const all = groupByUser(numUsers, [ds.train, ds.valid, ds.test]);
   const trained = args.trained ?? null;
   const threshold = args.historyThreshold ?? null;
   const histories = args.input === 'history' ? modelHistories(numUsers, history.map((s) => rowsAtLeast(s, threshold)), itemToModel) : null;
@@ -265,8 +246,8 @@ export function prepareEval(args: {
 }
 
 /** Each dataset user's history over `splits` in time order, as model item indices. */
-function modelHistories(numUsers: number, splits: readonly SplitData[], itemToModel: Int32Array): UserSequences {
-  const seqs = buildSequences(numUsers, splits);
+function modelHistories(numUsers: number, splits: readonly SplitData[], itemToModel: Int32Array): UserItems {
+  const seqs = userSequences(numUsers, splits);
   const offsets = new Int32Array(numUsers + 1);
   let w = 0;
   for (let u = 0; u < numUsers; u++) {
@@ -276,19 +257,7 @@ function modelHistories(numUsers: number, splits: readonly SplitData[], itemToMo
     }
     offsets[u + 1] = w;
   }
-  return { numUsers, offsets, items: seqs.items.slice(0, w) };
-}
-
-export function row(csr: Csr, j: number): Int32Array {
-  return csr.items.subarray(csr.offsets[j], csr.offsets[j + 1]);
-}
-
-function pickRows(csr: Csr, positions: Int32Array): Csr {
-  const offsets = new Int32Array(positions.length + 1);
-  positions.forEach((j, n) => (offsets[n + 1] = offsets[n] + csr.offsets[j + 1] - csr.offsets[j]));
-  const items = new Int32Array(offsets[positions.length]);
-  positions.forEach((j, n) => items.set(row(csr, j), offsets[n]));
-  return { offsets, items };
+  return { offsets, items: seqs.items.slice(0, w) };
 }
 
 /**
@@ -349,7 +318,7 @@ export function sharedRelevance(a: PreparedEval, b: PreparedEval): [PreparedEval
   const extraB = new Int32Array(n);
   for (let j = 0; j < n; j++) {
     const seen = new Set<number>();
-    for (const d of row(a.relevantDataset, j)) {
+    for (const d of itemsOf(a.relevantDataset, j)) {
       if (seen.has(d)) continue;
       seen.add(d);
       const ra = rankable(a, d);

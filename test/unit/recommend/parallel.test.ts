@@ -6,12 +6,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/schema.js';
-import { buildSequences } from '../../../src/data/sequences.js';
+import { userItemSets, userSequences } from '../../../src/data/user-items.js';
 import { startRankPool, type RankPool } from '../../../src/eval/parallel/pool.js';
 import type { AnyModel } from '../../../src/models/model.js';
 import { buildModel } from '../../../src/models/registry.js';
 import { recommend, recommendBlocksParallel, recommendPoolInputs, type RecommendSource, type UserQueries } from '../../../src/recommend/recommend.js';
-import { buildUserItemSets } from '../../../src/train/pair-data.js';
 import { silentLogger } from '../../../src/util/log.js';
 import { Prng } from '../../../src/util/prng.js';
 
@@ -39,10 +38,10 @@ const sourceOf = (model: AnyModel): RecommendSource => ({
   model,
   itemIds: Array.from({ length: ITEMS }, (_, i) => `i${i}`),
   popularity: Int32Array.from({ length: ITEMS }, (_, i) => (i * 7) % 13),
-  seen: buildUserItemSets(USERS, [rows]),
+  seen: userItemSets(USERS, [rows]),
   trained,
   trainedItems,
-  histories: model.name === 'sasrec' ? buildSequences(USERS, [rows]) : null,
+  histories: model.name === 'sasrec' ? userSequences(USERS, [rows]) : null,
 });
 
 let pool: RankPool | null = null;
