@@ -6,7 +6,7 @@ import type { UserQueries, UserRecommendations } from '../../recommend/recommend
 import type { SimilarItems } from '../../recommend/similar.js';
 import type { UnknownIds } from '../../recommend/unknown.js';
 import type { ProgressBar } from '../../util/progress.js';
-import { InterruptedError, UsageError, describeValue } from '../../util/errors.js';
+import { interruptedError, UsageError, describeValue } from '../../util/errors.js';
 import { resolveAnonKey } from '../anon-key.js';
 import type { CommandContext } from '../context.js';
 import { addConfigOptions } from '../options.js';
@@ -94,10 +94,7 @@ async function optionalAnonKey(ctx: CommandContext): Promise<Buffer | null> {
   return resolveAnonKey(file, ctx.cwd, ctx.env);
 }
 
-function interrupted(signal: AbortSignal): InterruptedError {
-  const which = signal.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
-  return new InterruptedError(which, `rec recommend interrupted by ${which}; no --out file was written (output on stdout is incomplete).`);
-}
+const INTERRUPTED = (which: string): string => `rec recommend interrupted by ${which}; no --out file was written (output on stdout is incomplete).`;
 
 /**
  * Sends blocks of records where they belong: an atomic --out file, stdout rows, or memory for the
@@ -131,7 +128,7 @@ async function emit<T>(
   else if (toStdout && target.format === 'csv') await print(`${layout.csvHeader}\n`);
   try {
     for await (const block of blocks) {
-      if (signal?.aborted) throw interrupted(signal);
+      if (signal?.aborted) throw interruptedError(signal, INTERRUPTED);
       if (stdoutClosed) break;
       count += block.length;
       bar?.update(count);
@@ -141,7 +138,7 @@ async function emit<T>(
       // Lets a pending SIGINT/SIGTERM reach its handler between blocks.
       await new Promise((r) => setImmediate(r));
     }
-    if (signal?.aborted) throw interrupted(signal);
+    if (signal?.aborted) throw interruptedError(signal, INTERRUPTED);
     await sink?.commit();
   } catch (error) {
     await sink?.abort();
