@@ -24,7 +24,10 @@ const rng = Prng.fromSeed(5, 'test/recommend-parallel');
 const rowUsers: number[] = [];
 const rowItems: number[] = [];
 // Users 0 … 64 have 6 items each; 65 … 69 none (cold).
-for (let u = 0; u < 65; u++) for (const i of rng.permutation(ITEMS).subarray(0, 6)) (rowUsers.push(u), rowItems.push(i));
+for (let u = 0; u < 65; u++) for (const i of rng.permutation(ITEMS).subarray(0, 6)) {
+  rowUsers.push(u);
+  rowItems.push(i);
+}
 const rows = { users: Int32Array.from(rowUsers), items: Int32Array.from(rowItems), ts: null, seq: Float64Array.from(rowUsers, (_, r) => r) };
 const trained = new Uint8Array(USERS);
 for (const u of rowUsers) trained[u] = 1;
