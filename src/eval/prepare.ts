@@ -116,14 +116,63 @@ export function prepareEval(args: {
   const evaluated = ds[split];
   const history = split === 'test' ? [ds.train, ds.valid] : [ds.train];
   const inSplit = groupByUser(numUsers, [evaluated]);
-  const relevantDs =
-    relevanceThreshold === null ? inSplit : groupByUser(numUsers, [evaluated], (_, r) => evaluated.values[r] >= relevanceThreshold);
-  const historyDs = groupByUser(numUsers, history);
-  const all = groupByUser(numUsers, [ds.train, ds.valid, ds.test]);
-  const trained = args.trained ?? null;
   const threshold = args.historyThreshold ?? null;
-  const histories = args.input === 'history' ? modelHistories(numUsers, history.map((s) => rowsAtLeast(s, threshold)), itemToModel) : null;
-  const trainUser = new Uint8Array(numUsers);
+  const rows: UserRows = {
+    inSplit,
+    relevant: relevanceThreshold === null ? inSplit : groupByUser(numUsers, [evaluated], (_, r) => evaluated.values[r] >= relevanceThreshold),
+    history: groupByUser(numUsers, history),
+    all: groupByUser(numUsers, [ds.train, ds.valid, ds.test]),
+    histories: args.input === 'history' ? modelHistories(numUsers, history.map((s) => rowsAtLeast(s, threshold)), itemToModel) : null,
+  };
+  const trained = args.trained ?? null;
+  const cold = coldMarks(ds, itemToModel, modelItems, trained);
+  const users = collectUsers(rows, { userToModel, itemToModel, modelItems, trained, ...cold });
+  return {
+    split,
+    modelItems,
+    users: users.users,
+    histories: rows.histories,
+    relevant: users.relevant,
+    relevantDataset: users.relevantDataset,
+    exclude: users.exclude,
+    interacted: users.interacted,
+    itemToModel,
+    skipped: users.skipped,
+    unknownRelevantItems: users.unknownRelevantItems,
+    coldItems: cold.coldItems,
+    unrankable: cold.unrankable,
+    coldRelevantItems: users.coldRelevantItems,
+    ratings: knownRatings(evaluated, userToModel, itemToModel),
+    dataset: ds,
+  };
+}
+
+/** The dataset's rows per dataset user that the evaluated users are chosen and described from. */
+interface UserRows {
+  /** The evaluated split. */
+  inSplit: UserItems;
+  /** The evaluated split's relevant rows. */
+  relevant: UserItems;
+  /** The splits before the evaluated one. */
+  history: UserItems;
+  /** Every split. */
+  all: UserItems;
+  /** `history` input: what the model scores each user from (model item indices); null otherwise. */
+  histories: UserItems | null;
+}
+
+interface ColdMarks {
+  /** Dataset users with a row in the dataset's train split. */
+  trainUser: Uint8Array;
+  /** PreparedEval.coldItems. */
+  coldItems: Uint8Array;
+  /** PreparedEval.unrankable. */
+  unrankable: Int32Array;
+}
+
+/** Which users and items have something learned behind them (see PreparedEval.coldItems). */
+function coldMarks(ds: Dataset, itemToModel: Int32Array, modelItems: number, trained: { items: Uint8Array } | null): ColdMarks {
+  const trainUser = new Uint8Array(ds.users.ids.length);
   const coldItems = new Uint8Array(ds.items.ids.length).fill(1);
   for (let r = 0; r < ds.train.length; r++) {
     trainUser[ds.train.users[r]] = 1;
@@ -137,40 +186,60 @@ export function prepareEval(args: {
     if (modelCold[m] === 1) coldItems[d] = 1;
     else if (coldItems[d] === 1) modelCold[m] = 1;
   }
-  const unrankableList: number[] = [];
-  for (let m = 0; m < modelItems; m++) if (modelCold[m] === 1) unrankableList.push(m);
-  let coldRelevantItems = 0;
+  const unrankable: number[] = [];
+  for (let m = 0; m < modelItems; m++) if (modelCold[m] === 1) unrankable.push(m);
+  return { trainUser, coldItems, unrankable: Int32Array.from(unrankable) };
+}
 
+interface UserContext extends ColdMarks {
+  userToModel: Int32Array;
+  itemToModel: Int32Array;
+  modelItems: number;
+  trained: { users: Uint8Array } | null;
+}
+
+/** Why dataset user `u` of the split cannot be evaluated before looking at their items, or null. */
+function userSkipReason(u: number, rows: UserRows, ctx: UserContext): string | null {
+  if (rows.relevant.offsets[u + 1] === rows.relevant.offsets[u]) return SKIP_NO_RELEVANT;
+  if (rows.histories !== null) return rows.histories.offsets[u + 1] === rows.histories.offsets[u] ? SKIP_NO_HISTORY : null;
+  if (ctx.userToModel[u] < 0) return SKIP_UNKNOWN_USER;
+  if (ctx.trainUser[u] === 0 || (ctx.trained !== null && ctx.trained.users[ctx.userToModel[u]] !== 1)) return SKIP_COLD_USER;
+  return null;
+}
+
+/** A CSR table grown one row at a time. */
+function growingRows(): { offsets: number[]; items: number[]; endRow(): void; build(): UserItems } {
+  const t = {
+    offsets: [0],
+    items: [] as number[],
+    endRow: () => t.offsets.push(t.items.length),
+    build: (): UserItems => ({ offsets: Int32Array.from(t.offsets), items: Int32Array.from(t.items) }),
+  };
+  return t;
+}
+
+type EvaluatedUsers = Pick<PreparedEval, 'users' | 'relevant' | 'relevantDataset' | 'exclude' | 'interacted' | 'skipped' | 'unknownRelevantItems' | 'coldRelevantItems'>;
+
+/** The split's users that can be evaluated, ascending, with their per-user tables; the others counted by reason. */
+function collectUsers(rows: UserRows, ctx: UserContext): EvaluatedUsers {
+  const { relevant: relevantDs, history: historyDs, all, histories } = rows;
+  const { userToModel, itemToModel, coldItems } = ctx;
   const skipped: Record<string, number> = {};
   const skip = (reason: string) => (skipped[reason] = (skipped[reason] ?? 0) + 1);
   const modelUsers: number[] = [];
   const dsUsers: number[] = [];
-  const relOffsets: number[] = [0];
-  const relItems: number[] = [];
-  const relDsOffsets: number[] = [0];
-  const relDsItems: number[] = [];
-  const exOffsets: number[] = [0];
-  const exItems: number[] = [];
-  const intOffsets: number[] = [0];
-  const intItems: number[] = [];
+  const relevant = growingRows();
+  const relevantDataset = growingRows();
+  const exclude = growingRows();
+  const interacted = growingRows();
   let unknownRelevantItems = 0;
-  const mark = new Uint8Array(modelItems);
-  for (let u = 0; u < numUsers; u++) {
-    if (inSplit.offsets[u + 1] === inSplit.offsets[u]) continue;
-    if (relevantDs.offsets[u + 1] === relevantDs.offsets[u]) {
-      skip(SKIP_NO_RELEVANT);
-      continue;
-    }
-    if (histories !== null) {
-      if (histories.offsets[u + 1] === histories.offsets[u]) {
-        skip(SKIP_NO_HISTORY);
-        continue;
-      }
-    } else if (userToModel[u] < 0) {
-      skip(SKIP_UNKNOWN_USER);
-      continue;
-    } else if (trainUser[u] === 0 || (trained !== null && trained.users[userToModel[u]] !== 1)) {
-      skip(SKIP_COLD_USER);
+  let coldRelevantItems = 0;
+  const mark = new Uint8Array(ctx.modelItems);
+  for (let u = 0; u + 1 < rows.inSplit.offsets.length; u++) {
+    if (rows.inSplit.offsets[u + 1] === rows.inSplit.offsets[u]) continue;
+    const reason = userSkipReason(u, rows, ctx);
+    if (reason !== null) {
+      skip(reason);
       continue;
     }
     const rel: number[] = [];
@@ -192,26 +261,40 @@ export function prepareEval(args: {
     rel.sort((a, b) => a - b);
     modelUsers.push(histories !== null ? u : userToModel[u]);
     dsUsers.push(u);
-    relItems.push(...rel);
-    relOffsets.push(relItems.length);
-    for (let j = relevantDs.offsets[u]; j < relevantDs.offsets[u + 1]; j++) relDsItems.push(relevantDs.items[j]);
-    relDsOffsets.push(relDsItems.length);
+    relevant.items.push(...rel);
+    relevant.endRow();
+    for (let j = relevantDs.offsets[u]; j < relevantDs.offsets[u + 1]; j++) relevantDataset.items.push(relevantDs.items[j]);
+    relevantDataset.endRow();
     // A relevant item that also sits in the history (a re-rated item) stays rankable: leaving it
     // out would make it an unreachable miss.
+    const exStart = exclude.items.length;
     for (let j = historyDs.offsets[u]; j < historyDs.offsets[u + 1]; j++) {
       const m = itemToModel[historyDs.items[j]];
       if (m >= 0 && mark[m] === 0) {
         mark[m] = 2;
-        exItems.push(m);
+        exclude.items.push(m);
       }
     }
-    exOffsets.push(exItems.length);
+    exclude.endRow();
     for (const m of rel) mark[m] = 0;
-    for (let j = exOffsets[exOffsets.length - 2]; j < exItems.length; j++) mark[exItems[j]] = 0;
-    for (let j = all.offsets[u]; j < all.offsets[u + 1]; j++) intItems.push(all.items[j]);
-    intOffsets.push(intItems.length);
+    for (let j = exStart; j < exclude.items.length; j++) mark[exclude.items[j]] = 0;
+    for (let j = all.offsets[u]; j < all.offsets[u + 1]; j++) interacted.items.push(all.items[j]);
+    interacted.endRow();
   }
+  return {
+    users: { model: Int32Array.from(modelUsers), dataset: Int32Array.from(dsUsers) },
+    relevant: relevant.build(),
+    relevantDataset: relevantDataset.build(),
+    exclude: exclude.build(),
+    interacted: interacted.build(),
+    skipped,
+    unknownRelevantItems,
+    coldRelevantItems,
+  };
+}
 
+/** Rows for rmse/mae: the split's rows whose user and item the model knows, as model indices. */
+function knownRatings(evaluated: SplitData, userToModel: Int32Array, itemToModel: Int32Array): PreparedEval['ratings'] {
   let known = 0;
   for (let r = 0; r < evaluated.length; r++) if (userToModel[evaluated.users[r]] >= 0 && itemToModel[evaluated.items[r]] >= 0) known++;
   const ratings = { users: new Int32Array(known), items: new Int32Array(known), values: new Float32Array(known), unknown: evaluated.length - known };
@@ -224,25 +307,7 @@ export function prepareEval(args: {
     ratings.items[w] = mi;
     ratings.values[w++] = evaluated.values[r];
   }
-
-  return {
-    split,
-    modelItems,
-    users: { model: Int32Array.from(modelUsers), dataset: Int32Array.from(dsUsers) },
-    histories,
-    relevant: { offsets: Int32Array.from(relOffsets), items: Int32Array.from(relItems) },
-    relevantDataset: { offsets: Int32Array.from(relDsOffsets), items: Int32Array.from(relDsItems) },
-    exclude: { offsets: Int32Array.from(exOffsets), items: Int32Array.from(exItems) },
-    interacted: { offsets: Int32Array.from(intOffsets), items: Int32Array.from(intItems) },
-    itemToModel,
-    skipped,
-    unknownRelevantItems,
-    coldItems,
-    unrankable: Int32Array.from(unrankableList),
-    coldRelevantItems,
-    ratings,
-    dataset: ds,
-  };
+  return ratings;
 }
 
 /** Each dataset user's history over `splits` in time order, as model item indices. */
