@@ -1,5 +1,6 @@
 import { SingleBar } from 'cli-progress';
-import { createRateTracker, formatCount, formatDuration, type Progress, type ProgressBar, type ProgressOptions } from '../util/progress.js';
+import { formatDuration } from '../util/format.js';
+import { createRateTracker, formatCount, type Progress, type ProgressBar, type ProgressOptions } from '../util/progress.js';
 
 /**
  * A cli-progress bar on stderr; used only when stderr is a TTY and neither CI nor --json is set.

@@ -1,66 +1,8 @@
 /**
- * Each user's item history in time order, for sequence models (SASRec): the rows of the given
- * splits merged per user by (ts, seq), so that train + valid is the input that predicts a
- * leave-last test item. Stored as CSR (one offsets array, one items array): a JS array per user
- * would cost ~100 bytes of overhead each on a million-user log.
+ * History rules shared by every reader of a sequence model's input (training, validation,
+ * `rec eval`, `rec recommend`); the histories themselves are `userSequences` (./user-items.ts).
  */
 import type { SplitData } from './dataset.js';
-
-export interface UserSequences {
-  numUsers: number;
-  /** User u's items are items[offsets[u] .. offsets[u + 1]), oldest first. */
-  offsets: Int32Array;
-  items: Int32Array;
-}
-
-type Rows = Pick<SplitData, 'users' | 'items' | 'ts' | 'seq'>;
-
-export function buildSequences(numUsers: number, splits: readonly Rows[]): UserSequences {
-  const offsets = new Int32Array(numUsers + 1);
-  for (const s of splits) for (let r = 0; r < s.users.length; r++) offsets[s.users[r] + 1]++;
-  for (let u = 0; u < numUsers; u++) offsets[u + 1] += offsets[u];
-  const total = offsets[numUsers];
-  const items = new Int32Array(total);
-  const ts = new Float64Array(total);
-  const seq = new Float64Array(total);
-  const fill = offsets.slice(0, numUsers);
-  for (const s of splits) {
-    for (let r = 0; r < s.users.length; r++) {
-      const at = fill[s.users[r]]++;
-      items[at] = s.items[r];
-      // A log without time orders by input position alone.
-      ts[at] = s.ts === null ? 0 : s.ts[r];
-      seq[at] = s.seq[r];
-    }
-  }
-  // Each split is already sorted by (user, ts, seq); rows of several splits interleave in time
-  // (random splits), so each user's segment is sorted again, stably, when more than one split is merged.
-  if (splits.length > 1) {
-    let order: number[] = [];
-    for (let u = 0; u < numUsers; u++) {
-      const lo = offsets[u];
-      const hi = offsets[u + 1];
-      if (hi - lo < 2 || isSorted(ts, seq, lo, hi)) continue;
-      order = Array.from({ length: hi - lo }, (_, j) => lo + j);
-      order.sort((a, b) => ts[a] - ts[b] || seq[a] - seq[b] || a - b);
-      const segment = order.map((j) => items[j]);
-      items.set(segment, lo);
-    }
-  }
-  return { numUsers, offsets, items };
-}
-
-function isSorted(ts: Float64Array, seq: Float64Array, lo: number, hi: number): boolean {
-  for (let j = lo + 1; j < hi; j++) {
-    if (ts[j] < ts[j - 1] || (ts[j] === ts[j - 1] && seq[j] < seq[j - 1])) return false;
-  }
-  return true;
-}
-
-/** User u's history (a view, oldest first). */
-export function sequenceOf(s: UserSequences, user: number): Int32Array {
-  return s.items.subarray(s.offsets[user], s.offsets[user + 1]);
-}
 
 /**
  * The rows of `split` whose value is at least `threshold` (all of them for null): a sequence

@@ -15,7 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { ensureDir, removeStaleTemps, tempNameBeside } from '../io/atomic.js';
 import { checkOutputFile, errorCode, outputFsError } from '../io/output-dir.js';
-import { describeValue, InterruptedError, RecError, UsageError } from '../util/errors.js';
+import { describeValue, interruptedError, RecError, UsageError } from '../util/errors.js';
 import { parseSafeInteger } from '../util/numbers.js';
 import { Prng } from '../util/prng.js';
 import type { RunIO } from '../util/run-io.js';
@@ -209,11 +209,7 @@ function fragments(n: number, text: (i: number) => string): { bytes: Uint8Array;
   return { bytes: Buffer.concat(parts), offsets };
 }
 
-function interrupted(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  if (reason instanceof Error) return reason;
-  return new InterruptedError(reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT', 'rec synth was interrupted; no --out file was written.');
-}
+const INTERRUPTED = 'rec synth was interrupted; no --out file was written.';
 
 export async function runSynth(req: SynthRequest, io: RunIO): Promise<SynthResult> {
   const started = performance.now();
@@ -280,7 +276,7 @@ export async function runSynth(req: SynthRequest, io: RunIO): Promise<SynthResul
     const headerBytes = ascii(header);
     put(headerBytes, 0, headerBytes.length);
     for (let u = 0; u < r.users; u++) {
-      if (signal?.aborted) throw interrupted(signal);
+      if (signal?.aborted) throw interruptedError(signal, INTERRUPTED);
       const budget = budgets[u];
       if (budget === 0) continue;
       const userRows = nextUser(budget);

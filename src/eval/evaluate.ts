@@ -9,7 +9,7 @@
  * scoreInputOf), so the ranking code below never asks which kind of model it has.
  */
 import * as tf from '@tensorflow/tfjs';
-import { sequenceOf } from '../data/sequences.js';
+import { itemsOf } from '../data/user-items.js';
 import { type AnyModel, gatherRows, historyScorer, isSequenceModel, type PairModel, type Scorer } from '../models/model.js';
 import { UsageError } from '../util/errors.js';
 import type { Progress } from '../util/progress.js';
@@ -17,7 +17,7 @@ import { aucFromRank } from './metrics/auc.js';
 import { createMetricAccumulator, type EvalUsers, type UserRanking } from './metrics/accumulator.js';
 import type { RatingRange } from './metrics/rating-range.js';
 import { cutoffsOf, type MetricSpec } from './metrics/registry.js';
-import { row, type PreparedEval, type ScoreInput } from './prepare.js';
+import { type PreparedEval, type ScoreInput } from './prepare.js';
 import { type CandidateList, drawSampledNegatives, resolveCandidates, type SampledNegatives } from './protocols.js';
 import type { RankPool } from './parallel/pool.js';
 import { createFullRanker, type FullRankData, type FullRankSettings, yieldToEvents } from './rank-full.js';
@@ -104,7 +104,7 @@ function rankingScorer(model: AnyModel, prep: PreparedEval, budgetBytes: number 
   if (isSequenceModel(model)) {
     const histories = prep.histories;
     if (histories === null) throw new Error(`evaluate: ${model.name} scores from histories; prepare the split with input '${scoreInputOf(model)}'`);
-    const scorer = historyScorer(model, (u) => sequenceOf(histories, u));
+    const scorer = historyScorer(model, (u) => itemsOf(histories, u));
     return { scorer, lists: (users, lists) => scoreUserLists(scorer, users, lists, budgetBytes), pairs: null };
   }
   if (prep.histories !== null) throw new Error(`evaluate: ${model.name} scores from user rows; prepare the split with input 'user'`);
@@ -259,7 +259,7 @@ function sampledLists(prep: PreparedEval, protocol: { n: number; seed: number },
   for (let r = 0; r < ds.train.length; r++) eligible[ds.train.items[r]] = 1;
   const draw = drawSampledNegatives({
     users: prep.users.dataset,
-    interacted: (u) => row(prep.interacted, position[u]),
+    interacted: (u) => itemsOf(prep.interacted, position[u]),
     numItems: ds.items.ids.length,
     n: protocol.n,
     seed: protocol.seed,
@@ -310,7 +310,7 @@ function candidateLists(
       counts.unused_lines++;
       continue;
     }
-    const relevantRaw = Array.from(row(prep.relevantDataset, j), (i) => ds.items.ids[i]);
+    const relevantRaw = Array.from(itemsOf(prep.relevantDataset, j), (i) => ds.items.ids[i]);
     const warm = list.items.filter((raw) => !isCold(raw));
     counts.dropped_cold += list.items.length - warm.length;
     const resolved = resolveCandidates({ relevant: relevantRaw, candidates: warm }, modelItem);
@@ -345,7 +345,7 @@ async function rankLists(
     for (let j = lo; j < hi; j++) {
       const c = lists.of(j);
       if (!c) continue;
-      const rel = row(prep.relevant, j);
+      const rel = itemsOf(prep.relevant, j);
       const both = new Int32Array(rel.length + c.length);
       both.set(rel);
       both.set(c, rel.length);
@@ -357,7 +357,7 @@ async function rankLists(
     for (let j = lo; j < hi; j++) {
       const c = lists.of(j);
       if (!c) continue;
-      const rel = row(prep.relevant, j);
+      const rel = itemsOf(prep.relevant, j);
       const scores = scored[n++];
       const relScores = scores.subarray(0, rel.length);
       const candScores = scores.subarray(rel.length);

@@ -6,16 +6,11 @@
  * does.
  */
 import type { Dataset, SplitData, Vocab } from '../data/dataset.js';
-import { buildSequences, rowsAtLeast, type UserSequences } from '../data/sequences.js';
+import { rowsAtLeast } from '../data/sequences.js';
+import { groupByUser, itemsOf, pickRows, userSequences, type UserItems } from '../data/user-items.js';
 import { SKIP_NO_RELEVANT } from './metrics/accumulator.js';
 import { SKIP_UNKNOWN_ITEM } from './protocols.js';
 import { Prng } from '../util/prng.js';
-
-/** Items per user in CSR form: items[offsets[j]..offsets[j+1]) belong to the j-th user. */
-export interface Csr {
-  offsets: Int32Array;
-  items: Int32Array;
-}
 
 export const SKIP_UNKNOWN_USER = 'unknown_user';
 /** A user with no training row (in the evaluated dataset's train split, or in the model). */
@@ -46,19 +41,19 @@ export interface PreparedEval {
    * for test), oldest first, as model item indices (items the model does not know left out).
    * Null for `user` input.
    */
-  histories: UserSequences | null;
+  histories: UserItems | null;
   /** Relevant items of each evaluated user, as model item indices, distinct, ascending. */
-  relevant: Csr;
+  relevant: UserItems;
   /** The same users' relevant items as dataset item indices, including those the model does not know. */
-  relevantDataset: Csr;
+  relevantDataset: UserItems;
   /** Items a full ranking leaves out (train, and valid when evaluating test), minus relevant ones. */
-  exclude: Csr;
+  exclude: UserItems;
   /**
    * Every item each evaluated user interacted with in any split, as dataset item indices (sampled
    * negatives are drawn in the dataset's index space, so a baseline evaluated on the same data gets
    * the very same negatives whatever its vocabulary).
    */
-  interacted: Csr;
+  interacted: UserItems;
   /** Dataset item index → model item index, -1 when the model does not know the item. */
   itemToModel: Int32Array;
   /** Dataset users of the split that were not evaluated, by reason. */
@@ -92,20 +87,6 @@ export function vocabMapping(from: Vocab, to: Vocab): Int32Array {
   return out;
 }
 
-function groupRows(numUsers: number, parts: readonly SplitData[], keep: (part: number, row: number) => boolean): Csr {
-  const offsets = new Int32Array(numUsers + 1);
-  parts.forEach((p, k) => {
-    for (let r = 0; r < p.length; r++) if (keep(k, r)) offsets[p.users[r] + 1]++;
-  });
-  for (let u = 0; u < numUsers; u++) offsets[u + 1] += offsets[u];
-  const cursor = offsets.slice(0, numUsers);
-  const items = new Int32Array(offsets[numUsers]);
-  parts.forEach((p, k) => {
-    for (let r = 0; r < p.length; r++) if (keep(k, r)) items[cursor[p.users[r]]++] = p.items[r];
-  });
-  return { offsets, items };
-}
-
 export function prepareEval(args: {
   dataset: Dataset;
   split: 'test' | 'valid';
@@ -134,15 +115,64 @@ export function prepareEval(args: {
   const modelItems = args.model.items.ids.length;
   const evaluated = ds[split];
   const history = split === 'test' ? [ds.train, ds.valid] : [ds.train];
-  const inSplit = groupRows(numUsers, [evaluated], () => true);
-  const relevantDs =
-    relevanceThreshold === null ? inSplit : groupRows(numUsers, [evaluated], (_, r) => evaluated.values[r] >= relevanceThreshold);
-  const historyDs = groupRows(numUsers, history, () => true);
-  const all = groupRows(numUsers, [ds.train, ds.valid, ds.test], () => true);
-  const trained = args.trained ?? null;
+  const inSplit = groupByUser(numUsers, [evaluated]);
   const threshold = args.historyThreshold ?? null;
-  const histories = args.input === 'history' ? modelHistories(numUsers, history.map((s) => rowsAtLeast(s, threshold)), itemToModel) : null;
-  const trainUser = new Uint8Array(numUsers);
+  const rows: UserRows = {
+    inSplit,
+    relevant: relevanceThreshold === null ? inSplit : groupByUser(numUsers, [evaluated], (_, r) => evaluated.values[r] >= relevanceThreshold),
+    history: groupByUser(numUsers, history),
+    all: groupByUser(numUsers, [ds.train, ds.valid, ds.test]),
+    histories: args.input === 'history' ? modelHistories(numUsers, history.map((s) => rowsAtLeast(s, threshold)), itemToModel) : null,
+  };
+  const trained = args.trained ?? null;
+  const cold = coldMarks(ds, itemToModel, modelItems, trained);
+  const users = collectUsers(rows, { userToModel, itemToModel, modelItems, trained, ...cold });
+  return {
+    split,
+    modelItems,
+    users: users.users,
+    histories: rows.histories,
+    relevant: users.relevant,
+    relevantDataset: users.relevantDataset,
+    exclude: users.exclude,
+    interacted: users.interacted,
+    itemToModel,
+    skipped: users.skipped,
+    unknownRelevantItems: users.unknownRelevantItems,
+    coldItems: cold.coldItems,
+    unrankable: cold.unrankable,
+    coldRelevantItems: users.coldRelevantItems,
+    ratings: knownRatings(evaluated, userToModel, itemToModel),
+    dataset: ds,
+  };
+}
+
+/** The dataset's rows per dataset user that the evaluated users are chosen and described from. */
+interface UserRows {
+  /** The evaluated split. */
+  inSplit: UserItems;
+  /** The evaluated split's relevant rows. */
+  relevant: UserItems;
+  /** The splits before the evaluated one. */
+  history: UserItems;
+  /** Every split. */
+  all: UserItems;
+  /** `history` input: what the model scores each user from (model item indices); null otherwise. */
+  histories: UserItems | null;
+}
+
+interface ColdMarks {
+  /** Dataset users with a row in the dataset's train split. */
+  trainUser: Uint8Array;
+  /** PreparedEval.coldItems. */
+  coldItems: Uint8Array;
+  /** PreparedEval.unrankable. */
+  unrankable: Int32Array;
+}
+
+/** Which users and items have something learned behind them (see PreparedEval.coldItems). */
+function coldMarks(ds: Dataset, itemToModel: Int32Array, modelItems: number, trained: { items: Uint8Array } | null): ColdMarks {
+  const trainUser = new Uint8Array(ds.users.ids.length);
   const coldItems = new Uint8Array(ds.items.ids.length).fill(1);
   for (let r = 0; r < ds.train.length; r++) {
     trainUser[ds.train.users[r]] = 1;
@@ -156,40 +186,60 @@ export function prepareEval(args: {
     if (modelCold[m] === 1) coldItems[d] = 1;
     else if (coldItems[d] === 1) modelCold[m] = 1;
   }
-  const unrankableList: number[] = [];
-  for (let m = 0; m < modelItems; m++) if (modelCold[m] === 1) unrankableList.push(m);
-  let coldRelevantItems = 0;
+  const unrankable: number[] = [];
+  for (let m = 0; m < modelItems; m++) if (modelCold[m] === 1) unrankable.push(m);
+  return { trainUser, coldItems, unrankable: Int32Array.from(unrankable) };
+}
 
+interface UserContext extends ColdMarks {
+  userToModel: Int32Array;
+  itemToModel: Int32Array;
+  modelItems: number;
+  trained: { users: Uint8Array } | null;
+}
+
+/** Why dataset user `u` of the split cannot be evaluated before looking at their items, or null. */
+function userSkipReason(u: number, rows: UserRows, ctx: UserContext): string | null {
+  if (rows.relevant.offsets[u + 1] === rows.relevant.offsets[u]) return SKIP_NO_RELEVANT;
+  if (rows.histories !== null) return rows.histories.offsets[u + 1] === rows.histories.offsets[u] ? SKIP_NO_HISTORY : null;
+  if (ctx.userToModel[u] < 0) return SKIP_UNKNOWN_USER;
+  if (ctx.trainUser[u] === 0 || (ctx.trained !== null && ctx.trained.users[ctx.userToModel[u]] !== 1)) return SKIP_COLD_USER;
+  return null;
+}
+
+/** A CSR table grown one row at a time. */
+function growingRows(): { offsets: number[]; items: number[]; endRow(): void; build(): UserItems } {
+  const t = {
+    offsets: [0],
+    items: [] as number[],
+    endRow: () => t.offsets.push(t.items.length),
+    build: (): UserItems => ({ offsets: Int32Array.from(t.offsets), items: Int32Array.from(t.items) }),
+  };
+  return t;
+}
+
+type EvaluatedUsers = Pick<PreparedEval, 'users' | 'relevant' | 'relevantDataset' | 'exclude' | 'interacted' | 'skipped' | 'unknownRelevantItems' | 'coldRelevantItems'>;
+
+/** The split's users that can be evaluated, ascending, with their per-user tables; the others counted by reason. */
+function collectUsers(rows: UserRows, ctx: UserContext): EvaluatedUsers {
+  const { relevant: relevantDs, history: historyDs, all, histories } = rows;
+  const { userToModel, itemToModel, coldItems } = ctx;
   const skipped: Record<string, number> = {};
   const skip = (reason: string) => (skipped[reason] = (skipped[reason] ?? 0) + 1);
   const modelUsers: number[] = [];
   const dsUsers: number[] = [];
-  const relOffsets: number[] = [0];
-  const relItems: number[] = [];
-  const relDsOffsets: number[] = [0];
-  const relDsItems: number[] = [];
-  const exOffsets: number[] = [0];
-  const exItems: number[] = [];
-  const intOffsets: number[] = [0];
-  const intItems: number[] = [];
+  const relevant = growingRows();
+  const relevantDataset = growingRows();
+  const exclude = growingRows();
+  const interacted = growingRows();
   let unknownRelevantItems = 0;
-  const mark = new Uint8Array(modelItems);
-  for (let u = 0; u < numUsers; u++) {
-    if (inSplit.offsets[u + 1] === inSplit.offsets[u]) continue;
-    if (relevantDs.offsets[u + 1] === relevantDs.offsets[u]) {
-      skip(SKIP_NO_RELEVANT);
-      continue;
-    }
-    if (histories !== null) {
-      if (histories.offsets[u + 1] === histories.offsets[u]) {
-        skip(SKIP_NO_HISTORY);
-        continue;
-      }
-    } else if (userToModel[u] < 0) {
-      skip(SKIP_UNKNOWN_USER);
-      continue;
-    } else if (trainUser[u] === 0 || (trained !== null && trained.users[userToModel[u]] !== 1)) {
-      skip(SKIP_COLD_USER);
+  let coldRelevantItems = 0;
+  const mark = new Uint8Array(ctx.modelItems);
+  for (let u = 0; u + 1 < rows.inSplit.offsets.length; u++) {
+    if (rows.inSplit.offsets[u + 1] === rows.inSplit.offsets[u]) continue;
+    const reason = userSkipReason(u, rows, ctx);
+    if (reason !== null) {
+      skip(reason);
       continue;
     }
     const rel: number[] = [];
@@ -211,26 +261,40 @@ export function prepareEval(args: {
     rel.sort((a, b) => a - b);
     modelUsers.push(histories !== null ? u : userToModel[u]);
     dsUsers.push(u);
-    relItems.push(...rel);
-    relOffsets.push(relItems.length);
-    for (let j = relevantDs.offsets[u]; j < relevantDs.offsets[u + 1]; j++) relDsItems.push(relevantDs.items[j]);
-    relDsOffsets.push(relDsItems.length);
+    relevant.items.push(...rel);
+    relevant.endRow();
+    for (let j = relevantDs.offsets[u]; j < relevantDs.offsets[u + 1]; j++) relevantDataset.items.push(relevantDs.items[j]);
+    relevantDataset.endRow();
     // A relevant item that also sits in the history (a re-rated item) stays rankable: leaving it
     // out would make it an unreachable miss.
+    const exStart = exclude.items.length;
     for (let j = historyDs.offsets[u]; j < historyDs.offsets[u + 1]; j++) {
       const m = itemToModel[historyDs.items[j]];
       if (m >= 0 && mark[m] === 0) {
         mark[m] = 2;
-        exItems.push(m);
+        exclude.items.push(m);
       }
     }
-    exOffsets.push(exItems.length);
+    exclude.endRow();
     for (const m of rel) mark[m] = 0;
-    for (let j = exOffsets[exOffsets.length - 2]; j < exItems.length; j++) mark[exItems[j]] = 0;
-    for (let j = all.offsets[u]; j < all.offsets[u + 1]; j++) intItems.push(all.items[j]);
-    intOffsets.push(intItems.length);
+    for (let j = exStart; j < exclude.items.length; j++) mark[exclude.items[j]] = 0;
+    for (let j = all.offsets[u]; j < all.offsets[u + 1]; j++) interacted.items.push(all.items[j]);
+    interacted.endRow();
   }
+  return {
+    users: { model: Int32Array.from(modelUsers), dataset: Int32Array.from(dsUsers) },
+    relevant: relevant.build(),
+    relevantDataset: relevantDataset.build(),
+    exclude: exclude.build(),
+    interacted: interacted.build(),
+    skipped,
+    unknownRelevantItems,
+    coldRelevantItems,
+  };
+}
 
+/** Rows for rmse/mae: the split's rows whose user and item the model knows, as model indices. */
+function knownRatings(evaluated: SplitData, userToModel: Int32Array, itemToModel: Int32Array): PreparedEval['ratings'] {
   let known = 0;
   for (let r = 0; r < evaluated.length; r++) if (userToModel[evaluated.users[r]] >= 0 && itemToModel[evaluated.items[r]] >= 0) known++;
   const ratings = { users: new Int32Array(known), items: new Int32Array(known), values: new Float32Array(known), unknown: evaluated.length - known };
@@ -243,30 +307,12 @@ export function prepareEval(args: {
     ratings.items[w] = mi;
     ratings.values[w++] = evaluated.values[r];
   }
-
-  return {
-    split,
-    modelItems,
-    users: { model: Int32Array.from(modelUsers), dataset: Int32Array.from(dsUsers) },
-    histories,
-    relevant: { offsets: Int32Array.from(relOffsets), items: Int32Array.from(relItems) },
-    relevantDataset: { offsets: Int32Array.from(relDsOffsets), items: Int32Array.from(relDsItems) },
-    exclude: { offsets: Int32Array.from(exOffsets), items: Int32Array.from(exItems) },
-    interacted: { offsets: Int32Array.from(intOffsets), items: Int32Array.from(intItems) },
-    itemToModel,
-    skipped,
-    unknownRelevantItems,
-    coldItems,
-    unrankable: Int32Array.from(unrankableList),
-    coldRelevantItems,
-    ratings,
-    dataset: ds,
-  };
+  return ratings;
 }
 
 /** Each dataset user's history over `splits` in time order, as model item indices. */
-function modelHistories(numUsers: number, splits: readonly SplitData[], itemToModel: Int32Array): UserSequences {
-  const seqs = buildSequences(numUsers, splits);
+function modelHistories(numUsers: number, splits: readonly SplitData[], itemToModel: Int32Array): UserItems {
+  const seqs = userSequences(numUsers, splits);
   const offsets = new Int32Array(numUsers + 1);
   let w = 0;
   for (let u = 0; u < numUsers; u++) {
@@ -276,19 +322,7 @@ function modelHistories(numUsers: number, splits: readonly SplitData[], itemToMo
     }
     offsets[u + 1] = w;
   }
-  return { numUsers, offsets, items: seqs.items.slice(0, w) };
-}
-
-export function row(csr: Csr, j: number): Int32Array {
-  return csr.items.subarray(csr.offsets[j], csr.offsets[j + 1]);
-}
-
-function pickRows(csr: Csr, positions: Int32Array): Csr {
-  const offsets = new Int32Array(positions.length + 1);
-  positions.forEach((j, n) => (offsets[n + 1] = offsets[n] + csr.offsets[j + 1] - csr.offsets[j]));
-  const items = new Int32Array(offsets[positions.length]);
-  positions.forEach((j, n) => items.set(row(csr, j), offsets[n]));
-  return { offsets, items };
+  return { offsets, items: seqs.items.slice(0, w) };
 }
 
 /**
@@ -349,7 +383,7 @@ export function sharedRelevance(a: PreparedEval, b: PreparedEval): [PreparedEval
   const extraB = new Int32Array(n);
   for (let j = 0; j < n; j++) {
     const seen = new Set<number>();
-    for (const d of row(a.relevantDataset, j)) {
+    for (const d of itemsOf(a.relevantDataset, j)) {
       if (seen.has(d)) continue;
       seen.add(d);
       const ra = rankable(a, d);

@@ -5,11 +5,11 @@
  * scores alone, so any split of the users into blocks or threads ranks every user the same way.
  */
 import * as tf from '@tensorflow/tfjs';
+import { itemsOf, type UserItems } from '../data/user-items.js';
 import type { Scorer } from '../models/model.js';
 import { InterruptedError } from '../util/errors.js';
 import { auc } from './metrics/auc.js';
 import type { UserRanking } from './metrics/accumulator.js';
-import { row, type Csr } from './prepare.js';
 import { createRanker } from './ranking.js';
 import { createBlockPacer, planForScorer, scoreUserBlock } from './score-blocks.js';
 
@@ -18,8 +18,8 @@ export interface FullRankData {
   modelItems: number;
   /** The evaluated users as the Scorer's indices (PreparedEval.users.model). */
   users: Int32Array;
-  relevant: Csr;
-  exclude: Csr;
+  relevant: UserItems;
+  exclude: UserItems;
   unrankable: Int32Array;
   unrankableRelevant: Int32Array | null;
 }
@@ -59,8 +59,8 @@ export function createFullRanker(scorer: Scorer, data: FullRankData, settings: F
       const scores = scoreUserBlock(scorer, data.users.subarray(lo, hi), plan, allItems);
       for (let j = lo; j < hi; j++) {
         const userScores = scores.subarray((j - lo) * numItems, (j - lo + 1) * numItems);
-        const relevant = row(data.relevant, j);
-        const exclude = row(data.exclude, j);
+        const relevant = itemsOf(data.relevant, j);
+        const exclude = itemsOf(data.exclude, j);
         const top = ranker.topK(userScores, k, { exclude, relevant });
         const ranking: UserRanking = { hits: top.hits, relevant: relevant.length + (data.unrankableRelevant?.[j] ?? 0) };
         if (settings.wantCoverage) ranking.items = top.items;

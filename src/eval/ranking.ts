@@ -44,9 +44,7 @@ const NEVER = 4;
 export function createRanker(numItems: number, never: ArrayLike<number> = []): Ranker {
   const marks = new Uint8Array(numItems);
   for (let j = 0; j < never.length; j++) marks[never[j]] = NEVER;
-  let heapItem = new Int32Array(0);
-  let heapScore = new Float64Array(0);
-  let heapRel = new Uint8Array(0);
+  let heap: Heap = { item: new Int32Array(0), score: new Float64Array(0), rel: new Uint8Array(0) };
 
   return {
     topK(scores, k, options = {}) {
@@ -57,92 +55,111 @@ export function createRanker(numItems: number, never: ArrayLike<number> = []): R
       const { exclude, relevant } = options;
       if (exclude) for (let j = 0; j < exclude.length; j++) marks[exclude[j]] |= EXCLUDED;
       if (relevant) for (let j = 0; j < relevant.length; j++) marks[relevant[j]] |= RELEVANT;
-      if (heapItem.length < k) {
-        heapItem = new Int32Array(k);
-        heapScore = new Float64Array(k);
-        heapRel = new Uint8Array(k);
-      }
-      // Min-heap on rank order: the root is the worst of the kept items.
-      // worse(a, b): a ranks below b.
-      const worse = (sa: number, ra: number, ia: number, sb: number, rb: number, ib: number) =>
-        sa < sb || (sa === sb && (ra > rb || (ra === rb && ia > ib)));
-      let size = 0;
-      const siftDown = (pos: number) => {
-        const s = heapScore[pos];
-        const r = heapRel[pos];
-        const it = heapItem[pos];
-        for (;;) {
-          const l = 2 * pos + 1;
-          if (l >= size) break;
-          const rc = l + 1;
-          let c = l;
-          if (rc < size && worse(heapScore[rc], heapRel[rc], heapItem[rc], heapScore[l], heapRel[l], heapItem[l])) c = rc;
-          if (!worse(heapScore[c], heapRel[c], heapItem[c], s, r, it)) break;
-          heapScore[pos] = heapScore[c];
-          heapRel[pos] = heapRel[c];
-          heapItem[pos] = heapItem[c];
-          pos = c;
-        }
-        heapScore[pos] = s;
-        heapRel[pos] = r;
-        heapItem[pos] = it;
-      };
-      const siftUp = (pos: number) => {
-        const s = heapScore[pos];
-        const r = heapRel[pos];
-        const it = heapItem[pos];
-        while (pos > 0) {
-          const p = (pos - 1) >> 1;
-          if (!worse(s, r, it, heapScore[p], heapRel[p], heapItem[p])) break;
-          heapScore[pos] = heapScore[p];
-          heapRel[pos] = heapRel[p];
-          heapItem[pos] = heapItem[p];
-          pos = p;
-        }
-        heapScore[pos] = s;
-        heapRel[pos] = r;
-        heapItem[pos] = it;
-      };
-
-      for (let i = 0; i < numItems; i++) {
-        const m = marks[i];
-        if (m & (EXCLUDED | NEVER)) continue;
-        let s = scores[i];
-        if (s !== s) s = -Infinity;
-        const r = m & RELEVANT ? 1 : 0;
-        if (size < k) {
-          heapScore[size] = s;
-          heapRel[size] = r;
-          heapItem[size] = i;
-          siftUp(size++);
-        } else if (s > heapScore[0] || (s === heapScore[0] && !worse(s, r, i, heapScore[0], heapRel[0], heapItem[0]))) {
-          heapScore[0] = s;
-          heapRel[0] = r;
-          heapItem[0] = i;
-          siftDown(0);
-        }
-      }
-
-      const order = Array.from({ length: size }, (_, j) => j);
-      order.sort((a, b) =>
-        worse(heapScore[a], heapRel[a], heapItem[a], heapScore[b], heapRel[b], heapItem[b])
-          ? 1
-          : worse(heapScore[b], heapRel[b], heapItem[b], heapScore[a], heapRel[a], heapItem[a])
-            ? -1
-            : 0,
-      );
-      const out: TopK = { items: new Int32Array(size), scores: new Float32Array(size), hits: new Uint8Array(size) };
-      for (let j = 0; j < size; j++) {
-        const h = order[j];
-        out.items[j] = heapItem[h];
-        out.scores[j] = heapScore[h];
-        out.hits[j] = heapRel[h];
-      }
+      if (heap.item.length < k) heap = { item: new Int32Array(k), score: new Float64Array(k), rel: new Uint8Array(k) };
+      const out = sortedTop(heap, keepTop(heap, scores, marks, k));
       if (exclude) for (let j = 0; j < exclude.length; j++) marks[exclude[j]] &= NEVER;
       if (relevant) for (let j = 0; j < relevant.length; j++) marks[relevant[j]] &= NEVER;
       return out;
     },
   };
+}
+
+/** The kept items, a min-heap on rank order: the root is the worst of them. */
+interface Heap {
+  item: Int32Array;
+  score: Float64Array;
+  rel: Uint8Array;
+}
+
+/** worse(a, b): a ranks below b. */
+function worse(sa: number, ra: number, ia: number, sb: number, rb: number, ib: number): boolean {
+  return sa < sb || (sa === sb && (ra > rb || (ra === rb && ia > ib)));
+}
+
+/** Fills `heap` with the best `k` items the marks allow; returns how many it holds. */
+function keepTop(heap: Heap, scores: ArrayLike<number>, marks: Uint8Array, k: number): number {
+  const { item: heapItem, score: heapScore, rel: heapRel } = heap;
+  let size = 0;
+  for (let i = 0; i < marks.length; i++) {
+    const m = marks[i];
+    if (m & (EXCLUDED | NEVER)) continue;
+    let s = scores[i];
+    if (s !== s) s = -Infinity;
+    const r = m & RELEVANT ? 1 : 0;
+    if (size < k) {
+      heapScore[size] = s;
+      heapRel[size] = r;
+      heapItem[size] = i;
+      siftUp(heap, size++);
+    } else if (s > heapScore[0] || (s === heapScore[0] && !worse(s, r, i, heapScore[0], heapRel[0], heapItem[0]))) {
+      heapScore[0] = s;
+      heapRel[0] = r;
+      heapItem[0] = i;
+      siftDown(heap, size, 0);
+    }
+  }
+  return size;
+}
+
+function siftDown(heap: Heap, size: number, pos: number): void {
+  const { item: heapItem, score: heapScore, rel: heapRel } = heap;
+  const s = heapScore[pos];
+  const r = heapRel[pos];
+  const it = heapItem[pos];
+  for (;;) {
+    const l = 2 * pos + 1;
+    if (l >= size) break;
+    const rc = l + 1;
+    let c = l;
+    if (rc < size && worse(heapScore[rc], heapRel[rc], heapItem[rc], heapScore[l], heapRel[l], heapItem[l])) c = rc;
+    if (!worse(heapScore[c], heapRel[c], heapItem[c], s, r, it)) break;
+    heapScore[pos] = heapScore[c];
+    heapRel[pos] = heapRel[c];
+    heapItem[pos] = heapItem[c];
+    pos = c;
+  }
+  heapScore[pos] = s;
+  heapRel[pos] = r;
+  heapItem[pos] = it;
+}
+
+function siftUp(heap: Heap, pos: number): void {
+  const { item: heapItem, score: heapScore, rel: heapRel } = heap;
+  const s = heapScore[pos];
+  const r = heapRel[pos];
+  const it = heapItem[pos];
+  while (pos > 0) {
+    const p = (pos - 1) >> 1;
+    if (!worse(s, r, it, heapScore[p], heapRel[p], heapItem[p])) break;
+    heapScore[pos] = heapScore[p];
+    heapRel[pos] = heapRel[p];
+    heapItem[pos] = heapItem[p];
+    pos = p;
+  }
+  heapScore[pos] = s;
+  heapRel[pos] = r;
+  heapItem[pos] = it;
+}
+
+/** The heap's `size` items, best first. */
+function sortedTop(heap: Heap, size: number): TopK {
+  const { item: heapItem, score: heapScore, rel: heapRel } = heap;
+  const order = Array.from({ length: size }, (_, j) => j);
+  order.sort((a, b) =>
+    worse(heapScore[a], heapRel[a], heapItem[a], heapScore[b], heapRel[b], heapItem[b])
+      ? 1
+      : worse(heapScore[b], heapRel[b], heapItem[b], heapScore[a], heapRel[a], heapItem[a])
+        ? -1
+        : 0,
+  );
+  const out: TopK = { items: new Int32Array(size), scores: new Float32Array(size), hits: new Uint8Array(size) };
+  for (let j = 0; j < size; j++) {
+    const h = order[j];
+    out.items[j] = heapItem[h];
+    out.scores[j] = heapScore[h];
+    out.hits[j] = heapRel[h];
+  }
+  return out;
 }
 
 /** One-off top-k (allocates a mask of scores.length bytes; use createRanker for many users). */

@@ -263,54 +263,12 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
   delete evalFile.negatives;
   const file = join(req.checkpoint, evalFileName(req.split, req.protocol));
 
-  let baseline: EvalRunResult['baseline'] = null;
   const checks = checkFailUnder(outcome.metrics, req.failUnder);
+  let baseline: EvalRunResult['baseline'] = null;
   if (req.baseline) {
-    const base = await loadTrainedCheckpoint(req.baseline, io.log);
-    const basePrep = prepareFor(base, ds, req, specs);
-    const mine = new Uint8Array(ds.users.ids.length);
-    for (const u of prep.users.dataset) mine[u] = 1;
-    const both = new Uint8Array(ds.users.ids.length);
-    let common = 0;
-    for (const u of basePrep.users.dataset) {
-      if (mine[u] === 0) continue;
-      both[u] = 1;
-      common++;
-    }
-    if (common === 0) {
-      throw new UsageError(
-        `--baseline ${req.baseline} cannot be matched to ${req.checkpoint} on ${dataDir}: no user of the ${req.split} split can be evaluated by both (the baseline evaluates ${basePrep.users.dataset.length} users, skipped: ${describeSkips(basePrep.skipped)}; the checkpoint ${prep.users.dataset.length}, skipped: ${describeSkips(prep.skipped)}; their vocabularies share none of them, or one scores users from their histories and the other only users with a trained row). Compare checkpoints trained on overlapping users.`,
-      );
-    }
-    const same = common === prep.users.dataset.length && common === basePrep.users.dataset.length;
-    let minePrep = restrictToUsers(prep, both);
-    let basePrepCompared = restrictToUsers(basePrep, both);
-    let unranked = { mine: 0, base: 0 };
-    if (req.protocol.name === 'full') {
-      [minePrep, basePrepCompared] = sharedRelevance(minePrep, basePrepCompared);
-      unranked = { mine: sum(minePrep.unrankableRelevant), base: sum(basePrepCompared.unrankableRelevant) };
-    }
-    const onlyMine = prep.users.dataset.length - common;
-    const onlyBase = basePrep.users.dataset.length - common;
-    let compared: BaselineRecord['compared'] = null;
-    let mineCompared = outcome.metrics;
-    if (!same || unranked.mine + unranked.base > 0) {
-      io.log.warn(
-        `--baseline: the gate compares the two on the ${common} users both can evaluate (${onlyMine} are evaluated only by ${req.checkpoint}, e.g. users new since the baseline was trained; ${onlyBase} only by the baseline) and on the same relevant items: ${unranked.base} relevant items only ${req.checkpoint} can rank count as misses for the baseline, ${unranked.mine} only the baseline can rank as misses for ${req.checkpoint}. The eval file's own metrics are ${req.checkpoint}'s on its ${prep.users.dataset.length} users.`,
-      );
-      mineCompared = (await evaluateCheckpoint(ckpt, minePrep, req, protocol, specs, io)).outcome.metrics;
-      compared = { users: common, only_checkpoint: onlyMine, only_baseline: onlyBase, relevant_missed: { checkpoint: unranked.mine, baseline: unranked.base }, metrics: mineCompared };
-    }
-    const { outcome: b } = await evaluateCheckpoint(base, basePrepCompared, req, protocol, specs, io);
-    baseline = {
-      checkpoint: req.baseline,
-      pointer: req.baselinePointer ?? null,
-      weights_sha256: await modelWeightsSha256(req.baseline),
-      metrics: b.metrics,
-      users: b.users,
-      compared,
-    };
-    checks.push(...checkMaxDrop(mineCompared, b.metrics, req.maxDrop));
+    const gate = await compareWithBaseline(req.baseline, { req, io, ds, dataDir, ckpt, prep, protocol, specs, metrics: outcome.metrics });
+    baseline = gate.baseline;
+    checks.push(...gate.checks);
   } else if (req.maxDrop.length > 0) {
     throw new UsageError('--max-drop needs --baseline CKPT: the checkpoint to compare with.');
   }
@@ -325,6 +283,72 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
   await writeJsonAtomic(file, evalFile);
   await logEvalScalars(req, outcome.metrics, io);
   return { file, eval: evalFile, baseline, gates };
+}
+
+interface BaselineContext {
+  req: EvalRequest;
+  io: RunIO;
+  ds: Dataset;
+  dataDir: string;
+  ckpt: TrainedCheckpoint;
+  prep: PreparedEval;
+  protocol: EvalProtocol;
+  specs: MetricSpec[];
+  /** The checkpoint's metrics on all its users. */
+  metrics: Record<string, number>;
+}
+
+/**
+ * The --baseline gate: both checkpoints evaluated on the users (and, under `full`, the relevant
+ * items) both can evaluate, and the --max-drop checks of the checkpoint against the baseline.
+ */
+async function compareWithBaseline(baselineDir: string, ctx: BaselineContext): Promise<{ baseline: BaselineRecord; checks: GateCheck[] }> {
+  const { req, io, ds, dataDir, ckpt, prep, protocol, specs, metrics } = ctx;
+  const base = await loadTrainedCheckpoint(baselineDir, io.log);
+  const basePrep = prepareFor(base, ds, req, specs);
+  const mine = new Uint8Array(ds.users.ids.length);
+  for (const u of prep.users.dataset) mine[u] = 1;
+  const both = new Uint8Array(ds.users.ids.length);
+  let common = 0;
+  for (const u of basePrep.users.dataset) {
+    if (mine[u] === 0) continue;
+    both[u] = 1;
+    common++;
+  }
+  if (common === 0) {
+    throw new UsageError(
+      `--baseline ${baselineDir} cannot be matched to ${req.checkpoint} on ${dataDir}: no user of the ${req.split} split can be evaluated by both (the baseline evaluates ${basePrep.users.dataset.length} users, skipped: ${describeSkips(basePrep.skipped)}; the checkpoint ${prep.users.dataset.length}, skipped: ${describeSkips(prep.skipped)}; their vocabularies share none of them, or one scores users from their histories and the other only users with a trained row). Compare checkpoints trained on overlapping users.`,
+    );
+  }
+  const same = common === prep.users.dataset.length && common === basePrep.users.dataset.length;
+  let minePrep = restrictToUsers(prep, both);
+  let basePrepCompared = restrictToUsers(basePrep, both);
+  let unranked = { mine: 0, base: 0 };
+  if (req.protocol.name === 'full') {
+    [minePrep, basePrepCompared] = sharedRelevance(minePrep, basePrepCompared);
+    unranked = { mine: sum(minePrep.unrankableRelevant), base: sum(basePrepCompared.unrankableRelevant) };
+  }
+  const onlyMine = prep.users.dataset.length - common;
+  const onlyBase = basePrep.users.dataset.length - common;
+  let compared: BaselineRecord['compared'] = null;
+  let mineCompared = metrics;
+  if (!same || unranked.mine + unranked.base > 0) {
+    io.log.warn(
+      `--baseline: the gate compares the two on the ${common} users both can evaluate (${onlyMine} are evaluated only by ${req.checkpoint}, e.g. users new since the baseline was trained; ${onlyBase} only by the baseline) and on the same relevant items: ${unranked.base} relevant items only ${req.checkpoint} can rank count as misses for the baseline, ${unranked.mine} only the baseline can rank as misses for ${req.checkpoint}. The eval file's own metrics are ${req.checkpoint}'s on its ${prep.users.dataset.length} users.`,
+    );
+    mineCompared = (await evaluateCheckpoint(ckpt, minePrep, req, protocol, specs, io)).outcome.metrics;
+    compared = { users: common, only_checkpoint: onlyMine, only_baseline: onlyBase, relevant_missed: { checkpoint: unranked.mine, baseline: unranked.base }, metrics: mineCompared };
+  }
+  const { outcome: b } = await evaluateCheckpoint(base, basePrepCompared, req, protocol, specs, io);
+  const baseline: BaselineRecord = {
+    checkpoint: baselineDir,
+    pointer: req.baselinePointer ?? null,
+    weights_sha256: await modelWeightsSha256(baselineDir),
+    metrics: b.metrics,
+    users: b.users,
+    compared,
+  };
+  return { baseline, checks: checkMaxDrop(mineCompared, b.metrics, req.maxDrop) };
 }
 
 function sum(values: Int32Array | undefined): number {

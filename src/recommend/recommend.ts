@@ -25,9 +25,8 @@ import type { RankPool } from '../eval/parallel/pool.js';
 import { createTopKScorer, packTopLists, type TopKScorer, type TopLists } from '../eval/rank-full.js';
 import { createRanker, type TopK } from '../eval/ranking.js';
 import { createBlockPacer, planForScorer } from '../eval/score-blocks.js';
-import { sequenceOf, type UserSequences } from '../data/sequences.js';
+import { itemsOf, rowCount, type UserItems } from '../data/user-items.js';
 import { type AnyModel, historyScorer, isSequenceModel, type Scorer } from '../models/model.js';
-import type { UserItemSets } from '../train/pair-data.js';
 
 export interface ItemScore {
   /** Raw item id. */
@@ -50,7 +49,7 @@ export interface RecommendSource {
   /** Interactions per item index: the order cold users get. */
   popularity: ArrayLike<number>;
   /** Items each user interacted with (CSR by user index); null when unknown (nothing is excluded). */
-  seen: UserItemSets | null;
+  seen: UserItems | null;
   /**
    * Pair models: 1 for users with at least one training row; null when unknown (every vocabulary
    * user counts as trained). Sequence models ignore it: `histories` decides.
@@ -60,7 +59,7 @@ export interface RecommendSource {
    * Sequence models (required for them): each user's whole history by user index, oldest first,
    * the input their scores come from; a user with an empty one is cold.
    */
-  histories?: UserSequences | null;
+  histories?: UserItems | null;
   /**
    * 1 for items whose row the model learned; null when unknown. Warm users are never served an
    * item without one: its score comes from a random vector (cold users' popular lists may hold it).
@@ -113,8 +112,8 @@ function userScoring(src: RecommendSource): { scorer: Scorer; isWarm: (u: number
     const histories = src.histories;
     if (!histories) throw new Error(`recommend: ${model.name} scores users from their histories, and none were given`);
     return {
-      scorer: historyScorer(model, (u) => sequenceOf(histories, u)),
-      isWarm: (u) => u >= 0 && u < histories.numUsers && histories.offsets[u + 1] > histories.offsets[u],
+      scorer: historyScorer(model, (u) => itemsOf(histories, u)),
+      isWarm: (u) => u >= 0 && u < rowCount(histories) && histories.offsets[u + 1] > histories.offsets[u],
     };
   }
   return { scorer: model, isWarm: (u) => u >= 0 && (trained === null || trained[u] === 1) };
@@ -136,7 +135,7 @@ function recommender(src: RecommendSource, queries: UserQueries, opts: Recommend
   const untrained = untrainedItems(src);
   const popularity = Float64Array.from(src.popularity);
   const seenOf = (u: number): Int32Array | undefined =>
-    opts.excludeSeen && seen !== null && u >= 0 ? seen.items.subarray(seen.offsets[u], seen.offsets[u + 1]) : undefined;
+    opts.excludeSeen && seen !== null && u >= 0 ? itemsOf(seen, u) : undefined;
   // Every cold user with nothing to exclude gets the same list: rank the catalogue once for them.
   let popular: ItemScore[] | null = null;
   const coldItems = (exclude: Int32Array | undefined): ItemScore[] => {
@@ -211,7 +210,7 @@ export function* recommendBlocks(src: RecommendSource, queries: UserQueries, opt
 }
 
 /** What a pool for recommendBlocksParallel shares with its workers (RankPoolOptions.topK). */
-export function recommendPoolInputs(src: RecommendSource): { seen: UserItemSets | null; never: Int32Array; histories: UserSequences | null } {
+export function recommendPoolInputs(src: RecommendSource): { seen: UserItems | null; never: Int32Array; histories: UserItems | null } {
   return { seen: src.seen, never: untrainedItems(src), histories: src.histories ?? null };
 }
 

@@ -23,9 +23,9 @@ import { pathExists } from '../io/atomic.js';
 import { readTextLines } from '../io/text-lines.js';
 import { paths, type RunJson } from '../io/checkpoint.js';
 import { loadTrainedCheckpoint, type TrainedCheckpoint } from '../eval/checkpoint.js';
-import { buildSequences, historyThresholdOf, rowsAtLeast, type UserSequences } from '../data/sequences.js';
+import { historyThresholdOf, rowsAtLeast } from '../data/sequences.js';
+import { userItemSets, userSequences, type UserItems } from '../data/user-items.js';
 import { isSequenceModel } from '../models/model.js';
-import { buildUserItemSets, type UserItemSets } from '../train/pair-data.js';
 import { UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { trainedUsers, type UserQueries } from './recommend.js';
@@ -33,11 +33,11 @@ import { createSuggester, describeIds, looksLikeHeader, SHOWN_UNKNOWN, unknownRe
 
 export interface DatasetFacts {
   dir: string;
-  seen: UserItemSets;
+  seen: UserItems;
   trained: Uint8Array;
   anonymize: DatasetManifest['anonymize'];
   /** Sequence models: each user's whole history (all splits), oldest first; absent for pair models. */
-  histories?: UserSequences;
+  histories?: UserItems;
 }
 
 export interface RecommendCheckpoint extends TrainedCheckpoint {
@@ -110,10 +110,10 @@ export async function readDatasetFacts(
   const trained = trainedUsers(numUsers, ds.train.users);
   await markParentRows(run, users, trained, 'users', log);
   const splits = [ds.train, ds.valid, ds.test];
-  const facts: DatasetFacts = { dir, seen: buildUserItemSets(numUsers, splits), trained, anonymize: ds.manifest.anonymize ?? null };
+  const facts: DatasetFacts = { dir, seen: userItemSets(numUsers, splits), trained, anonymize: ds.manifest.anonymize ?? null };
   if (sequence !== null) {
     const threshold = historyThresholdOf(run.config);
-    facts.histories = buildSequences(numUsers, splits.map((s) => rowsAtLeast(s, threshold)));
+    facts.histories = userSequences(numUsers, splits.map((s) => rowsAtLeast(s, threshold)));
   }
   return facts;
 }

@@ -6,7 +6,8 @@
 import type { GateSummary, Promotion } from '../io/standing.js';
 import { lowerIsBetter } from '../util/metric-direction.js';
 import type { EpochPoint, ReportRun } from './read.js';
-import { escapeXml as esc, formatNumber, lineChartSvg, type ChartSeries } from './svg-chart.js';
+import { formatNumber } from '../util/format.js';
+import { escapeXml as esc, lineChartSvg, type ChartSeries } from './svg-chart.js';
 
 export interface ReportMeta {
   generated: string;
@@ -165,7 +166,7 @@ function metricTable(
     ...info.map(([, f]) => `<td class="k">${esc(f(r))}</td>`),
     ...cols.map((_, c) => {
       const v = values[c][i];
-      const text = v === null ? '—' : formatNumber(v);
+      const text = v === null ? '—' : formatNumber(v, 'compact');
       return best[c].has(i) ? `<td class="best" title="best">${text} ★</td>` : `<td>${text}</td>`;
     }),
   ]);
@@ -182,8 +183,8 @@ function runSection(r: ReportRun, i: number, all: readonly ReportRun[]): string 
     ['engine', r.engine],
     ['seed', r.seed === null ? '—' : String(r.seed)],
     ['started', r.started ?? '—'],
-    ['train seconds', r.trainSeconds === null ? '—' : formatNumber(r.trainSeconds)],
-    ['best validation', r.best ? `${r.best.metric} ${formatNumber(r.best.value)} at epoch ${r.best.epoch}` : '—'],
+    ['train seconds', r.trainSeconds === null ? '—' : formatNumber(r.trainSeconds, 'compact')],
+    ['best validation', r.best ? `${r.best.metric} ${formatNumber(r.best.value, 'compact')} at epoch ${r.best.epoch}` : '—'],
     ['gate', gateText(r.gate)],
     ['production', promotionText(r.promotion)],
     ['dataset', r.datasetSha === null ? '—' : `manifest sha256 ${r.datasetSha}`],
@@ -196,8 +197,8 @@ function runSection(r: ReportRun, i: number, all: readonly ReportRun[]): string 
       const j = all.findIndex((o) => o.path === p.path);
       const where = j >= 0 ? `<a href="#${anchor(j)}">${esc(all[j].label)}</a>` : `<code>${esc(p.path)}</code>`;
       const results = [
-        ...(p.best ? [`best valid ${p.best.metric} ${formatNumber(p.best.value)} (epoch ${p.best.epoch})`] : []),
-        ...p.evals.map((e) => `${e.name}: ${Object.entries(e.metrics).sort(([x], [y]) => x.localeCompare(y)).slice(0, 4).map(([k, v]) => `${k} ${formatNumber(v)}`).join(', ')}`),
+        ...(p.best ? [`best valid ${p.best.metric} ${formatNumber(p.best.value, 'compact')} (epoch ${p.best.epoch})`] : []),
+        ...p.evals.map((e) => `${e.name}: ${Object.entries(e.metrics).sort(([x], [y]) => x.localeCompare(y)).slice(0, 4).map(([k, v]) => `${k} ${formatNumber(v, 'compact')}`).join(', ')}`),
       ];
       const text = !p.readable ? 'folder not readable here' : results.length ? results.join('; ') : 'no validation or eval results';
       return [where, esc(p.model), p.epoch === null ? '—' : String(p.epoch), `<td class="k">${esc(text)}</td>`];
@@ -225,7 +226,7 @@ function runSection(r: ReportRun, i: number, all: readonly ReportRun[]): string 
   out.push(r.epochs.length ? curves([r], false) : '<p class="note">no metrics.jsonl (no epoch finished)</p>');
   if (r.epochs.length) {
     const metrics = validMetricNames(r.epochs);
-    const rows = r.epochs.map((e) => [String(e.epoch), formatNumber(e.loss), ...metrics.map((m) => (m in e.valid ? formatNumber(e.valid[m]) : '—')), e.seconds === null ? '—' : formatNumber(e.seconds), e.examplesPerS === null ? '—' : formatNumber(e.examplesPerS)]);
+    const rows = r.epochs.map((e) => [String(e.epoch), formatNumber(e.loss, 'compact'), ...metrics.map((m) => (m in e.valid ? formatNumber(e.valid[m], 'compact') : '—')), e.seconds === null ? '—' : formatNumber(e.seconds, 'compact'), e.examplesPerS === null ? '—' : formatNumber(e.examplesPerS, 'compact')]);
     out.push(`<details><summary>per-epoch table</summary>${table(['epoch', 'loss', ...metrics.map((m) => `valid ${esc(m)}`), 'seconds', 'examples/s'], rows, false)}</details>`);
   }
   out.push('<h3>Evaluation</h3>');
@@ -233,7 +234,7 @@ function runSection(r: ReportRun, i: number, all: readonly ReportRun[]): string 
   for (const e of r.evals) {
     const keys = Object.keys(e.metrics).sort();
     out.push(`<p class="note">split <b>${esc(e.split)}</b>, protocol <b>${esc(e.protocol)}</b>${e.usersEvaluated === null ? '' : `, ${e.usersEvaluated} users`}, dataset ${esc(shortSha(e.dataSha))}${e.gate ? `; gate ${esc(gateText(e.gate))}` : ''}</p>`);
-    out.push(table(keys.map(esc), [keys.map((k) => `<td>${formatNumber(e.metrics[k])}</td>`)], false));
+    out.push(table(keys.map(esc), [keys.map((k) => `<td>${formatNumber(e.metrics[k], 'compact')}</td>`)], false));
   }
   return out.join('\n');
 }

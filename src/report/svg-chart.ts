@@ -10,6 +10,7 @@
  * can check, and SVG any browser renders offline. Every label is XML-escaped (metric names and
  * checkpoint paths come from the user's files).
  */
+import { formatNumber } from '../util/format.js';
 
 export interface ChartSeries {
   name: string;
@@ -56,14 +57,6 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
   return ticks;
 }
 
-/** A short label for a tick or a value: at most 4 significant digits, no trailing zeros. */
-export function formatNumber(v: number): string {
-  if (v === 0) return '0';
-  const abs = Math.abs(v);
-  if (abs >= 1e5 || abs < 1e-3) return v.toExponential(2).replace(/\.?0+e/, 'e');
-  return String(Number(v.toPrecision(4)));
-}
-
 const MARGIN = { top: 32, right: 16, bottom: 44, left: 60 } as const;
 const LEGEND_ROW = 16;
 
@@ -98,11 +91,11 @@ export function lineChartSvg(spec: LineChartSpec): string {
 
   for (const t of yTicks) {
     parts.push(`<line x1="${MARGIN.left}" x2="${MARGIN.left + plotW}" y1="${r(sy(t))}" y2="${r(sy(t))}" stroke="#e5e5e5"/>`);
-    parts.push(`<text x="${MARGIN.left - 6}" y="${r(sy(t)) + 4}" text-anchor="end" ${font}>${escapeXml(formatNumber(t))}</text>`);
+    parts.push(`<text x="${MARGIN.left - 6}" y="${r(sy(t)) + 4}" text-anchor="end" ${font}>${escapeXml(formatNumber(t, 'compact'))}</text>`);
   }
   for (const t of xTicks) {
     parts.push(`<line x1="${r(sx(t))}" x2="${r(sx(t))}" y1="${MARGIN.top + plotH}" y2="${MARGIN.top + plotH + 4}" stroke="#333"/>`);
-    parts.push(`<text x="${r(sx(t))}" y="${MARGIN.top + plotH + 16}" text-anchor="middle" ${font}>${escapeXml(formatNumber(t))}</text>`);
+    parts.push(`<text x="${r(sx(t))}" y="${MARGIN.top + plotH + 16}" text-anchor="middle" ${font}>${escapeXml(formatNumber(t, 'compact'))}</text>`);
   }
   parts.push(`<line x1="${MARGIN.left}" x2="${MARGIN.left}" y1="${MARGIN.top}" y2="${MARGIN.top + plotH}" stroke="#333"/>`);
   parts.push(`<line x1="${MARGIN.left}" x2="${MARGIN.left + plotW}" y1="${MARGIN.top + plotH}" y2="${MARGIN.top + plotH}" stroke="#333"/>`);
@@ -117,7 +110,7 @@ export function lineChartSvg(spec: LineChartSpec): string {
       parts.push(`<polyline fill="none" stroke="${colour}" stroke-width="2" points="${d}"/>`);
     }
     for (const [x, y] of s.points) {
-      parts.push(`<circle cx="${r(sx(x))}" cy="${r(sy(y))}" r="3" fill="${colour}"><title>${escapeXml(`${s.name}: ${spec.xLabel} ${formatNumber(x)}, ${formatNumber(y)}`)}</title></circle>`);
+      parts.push(`<circle cx="${r(sx(x))}" cy="${r(sy(y))}" r="3" fill="${colour}"><title>${escapeXml(`${s.name}: ${spec.xLabel} ${formatNumber(x, 'compact')}, ${formatNumber(y, 'compact')}`)}</title></circle>`);
     }
   });
   if (legendRows > 0) {

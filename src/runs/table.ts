@@ -12,6 +12,7 @@
 import { lowerIsBetter } from '../eval/metrics/registry.js';
 import type { RunRow } from '../io/runs.js';
 import { describeValue, UsageError } from '../util/errors.js';
+import { formatNumber } from '../util/format.js';
 
 const FIELDS = ['name', 'model', 'status', 'epochs', 'age', 'wall_seconds', 'train_seconds'] as const;
 type Field = (typeof FIELDS)[number];
@@ -71,12 +72,6 @@ export function sortRuns(rows: readonly RunRow[], key: SortKey, reverse = false)
       return c !== 0 ? sign * c : a.i - b.i;
     })
     .map((x) => x.row);
-}
-
-/** 4 significant figures at most: enough to compare runs, short enough for a table cell. */
-export function formatNumber(v: number): string {
-  if (Number.isInteger(v)) return String(v);
-  return String(Number(v.toPrecision(4)));
 }
 
 export function formatAge(seconds: number | null): string {

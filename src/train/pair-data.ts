@@ -8,6 +8,7 @@
  * bce and bpr treat every row they are given as a positive; `positiveRows` binarises ratings first.
  * Nothing per example is an object: every epoch is a handful of typed arrays.
  */
+import { hasItem, type UserItems } from '../data/user-items.js';
 import { Prng } from '../util/prng.js';
 
 export type PairLoss = 'mse' | 'bce' | 'bpr';
@@ -18,31 +19,6 @@ export interface Interactions {
   values: Float32Array;
   numUsers: number;
   numItems: number;
-}
-
-/** Each user's interacted items, sorted, in CSR form: items[offsets[u]..offsets[u+1]). */
-export interface UserItemSets {
-  offsets: Int32Array;
-  items: Int32Array;
-}
-
-export function buildUserItemSets(numUsers: number, parts: readonly { users: Int32Array; items: Int32Array }[]): UserItemSets {
-  const counts = new Int32Array(numUsers + 1);
-  for (const p of parts) for (let i = 0; i < p.users.length; i++) counts[p.users[i] + 1]++;
-  for (let u = 0; u < numUsers; u++) counts[u + 1] += counts[u];
-  const offsets = counts.slice();
-  const cursor = counts.slice(0, numUsers);
-  const items = new Int32Array(offsets[numUsers]);
-  for (const p of parts) for (let i = 0; i < p.users.length; i++) items[cursor[p.users[i]]++] = p.items[i];
-  let write = 0;
-  const dedupOffsets = new Int32Array(numUsers + 1);
-  for (let u = 0; u < numUsers; u++) {
-    const slice = items.subarray(offsets[u], offsets[u + 1]).sort();
-    dedupOffsets[u] = write;
-    for (let j = 0; j < slice.length; j++) if (j === 0 || slice[j] !== slice[j - 1]) items[write++] = slice[j];
-  }
-  dedupOffsets[numUsers] = write;
-  return { offsets: dedupOffsets, items: items.slice(0, write) };
 }
 
 /**
@@ -65,19 +41,6 @@ export function positiveRows(data: Interactions, threshold: number): Interaction
     values[j++] = data.values[i];
   }
   return { users, items, values, numUsers: data.numUsers, numItems: data.numItems };
-}
-
-export function hasItem(sets: UserItemSets, user: number, item: number): boolean {
-  let lo = sets.offsets[user];
-  let hi = sets.offsets[user + 1] - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const v = sets.items[mid];
-    if (v === item) return true;
-    if (v < item) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return false;
 }
 
 /**
@@ -105,7 +68,7 @@ export function negativePool(data: Pick<Interactions, 'items' | 'numItems'>): In
  * Rejection sampling is O(1) expected for the sparse data recommenders see; a user who has nearly
  * every item falls back to an exact draw over the complement.
  */
-export function sampleNegative(rng: Prng, sets: UserItemSets, user: number, numItems: number, pool: Int32Array | null = null): number {
+export function sampleNegative(rng: Prng, sets: UserItems, user: number, numItems: number, pool: Int32Array | null = null): number {
   const size = pool === null ? numItems : pool.length;
   const at = (k: number): number => (pool === null ? k : pool[k]);
   const owned = sets.offsets[user + 1] - sets.offsets[user];
@@ -134,7 +97,7 @@ export interface EpochExamples {
   size: number;
 }
 
-export function buildEpoch(data: Interactions, sets: UserItemSets, loss: PairLoss, negatives: number, rng: Prng, pool: Int32Array | null = null): EpochExamples {
+export function buildEpoch(data: Interactions, sets: UserItems, loss: PairLoss, negatives: number, rng: Prng, pool: Int32Array | null = null): EpochExamples {
   const n = data.users.length;
   if (loss === 'mse') {
     const order = rng.permutation(n);

@@ -66,6 +66,18 @@ export class InterruptedError extends RecError {
   }
 }
 
+/**
+ * What a run stopped by `signal` throws: the abort's reason when a library caller aborted with an
+ * error (it says why), otherwise an InterruptedError for the signal the CLI aborted with (exit 130
+ * for SIGINT, 143 for SIGTERM) carrying `message`, which says what was and was not written.
+ */
+export function interruptedError(signal: AbortSignal, message: string | ((which: 'SIGINT' | 'SIGTERM') => string)): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error) return reason;
+  const which = reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
+  return new InterruptedError(which, typeof message === 'string' ? message : message(which));
+}
+
 /** Short, single-line rendering of an arbitrary received value for error messages. */
 export function describeValue(value: unknown, max = 60): string {
   let text: string;

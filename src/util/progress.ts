@@ -45,14 +45,6 @@ export function createRateTracker(total: number, now: () => number): (value: num
   };
 }
 
-/** `42s`, `3m05s`, `2h07m`: what a progress bar has room for. */
-export function formatDuration(seconds: number): string {
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
-
 /** `950`, `12.3k`, `4.56M`: three significant digits. */
 export function formatCount(x: number): string {
   if (x < 1000) return x.toFixed(0);

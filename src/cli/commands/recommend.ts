@@ -2,11 +2,13 @@ import type { Command } from 'commander';
 import { once } from 'node:events';
 import { extname, resolve } from 'node:path';
 import type { RowFileSink, RowFormat, RowLayout } from '../../io/recommendations.js';
-import type { UserQueries, UserRecommendations } from '../../recommend/recommend.js';
+import type { RankPool } from '../../eval/parallel/pool.js';
+import type { RecommendSource, UserQueries, UserRecommendations } from '../../recommend/recommend.js';
 import type { SimilarItems } from '../../recommend/similar.js';
+import type { RecommendCheckpoint, UserIdsFile } from '../../recommend/source.js';
 import type { UnknownIds } from '../../recommend/unknown.js';
 import type { ProgressBar } from '../../util/progress.js';
-import { InterruptedError, UsageError, describeValue } from '../../util/errors.js';
+import { interruptedError, UsageError, describeValue } from '../../util/errors.js';
 import { resolveAnonKey } from '../anon-key.js';
 import type { CommandContext } from '../context.js';
 import { addConfigOptions } from '../options.js';
@@ -94,10 +96,7 @@ async function optionalAnonKey(ctx: CommandContext): Promise<Buffer | null> {
   return resolveAnonKey(file, ctx.cwd, ctx.env);
 }
 
-function interrupted(signal: AbortSignal): InterruptedError {
-  const which = signal.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
-  return new InterruptedError(which, `rec recommend interrupted by ${which}; no --out file was written (output on stdout is incomplete).`);
-}
+const INTERRUPTED = (which: string): string => `rec recommend interrupted by ${which}; no --out file was written (output on stdout is incomplete).`;
 
 /**
  * Sends blocks of records where they belong: an atomic --out file, stdout rows, or memory for the
@@ -131,7 +130,7 @@ async function emit<T>(
   else if (toStdout && target.format === 'csv') await print(`${layout.csvHeader}\n`);
   try {
     for await (const block of blocks) {
-      if (signal?.aborted) throw interrupted(signal);
+      if (signal?.aborted) throw interruptedError(signal, INTERRUPTED);
       if (stdoutClosed) break;
       count += block.length;
       bar?.update(count);
@@ -141,7 +140,7 @@ async function emit<T>(
       // Lets a pending SIGINT/SIGTERM reach its handler between blocks.
       await new Promise((r) => setImmediate(r));
     }
-    if (signal?.aborted) throw interrupted(signal);
+    if (signal?.aborted) throw interruptedError(signal, INTERRUPTED);
     await sink?.commit();
   } catch (error) {
     await sink?.abort();
@@ -173,128 +172,187 @@ export function registerRecommend(program: Command, runtime: Runtime): void {
     .addHelpText('after', EXAMPLES);
   addConfigOptions(cmd, 'recommend');
   addGlobalFlags(cmd).action(async (ckptArg: string, _opts, self: Command) => {
-    await runCommand<RecommendResult>(self, 'recommend', runtime, async (ctx) => {
-      const o = self.opts<RecommendFlags>();
-      const ckpt = resolve(ctx.cwd, ckptArg);
-      const k = parseK(o.k);
-      const userIds = (o.user ?? []).flatMap((v) => v.split(',')).map((s) => s.trim()).filter((s) => s.length > 0);
-      const byId = o.user !== undefined || o.users !== undefined;
-      const similar = o.similarTo !== undefined;
-      if ([byId, o.all === true, similar].filter(Boolean).length !== 1) {
-        throw new UsageError(
-          byId || o.all || similar
-            ? 'Choose one of: --user/--users, --all, --similar-to. They select different things to recommend for.'
-            : 'Nothing to recommend for: pass --user ID, --users FILE, --all or --similar-to ITEM.',
-        );
-      }
-      const out = o.out === undefined ? null : resolve(ctx.cwd, o.out);
-      // TF.js, the engine and Arrow load here, not at start-up (STYLE: `rec --help` stays instant).
-      const [{ initEngine }, { ROW_FORMATS, SIMILAR_LAYOUT, USER_LAYOUT }, { recommendBlocks, recommendBlocksParallel, recommendPoolInputs }, { checkCheckpointDir }, { readItemVectors, similarItems }, source, { unknownUsers, unknownUsersMessage }] = await Promise.all([
-        import('../../engine/backend.js'),
-        import('../../io/recommendations.js'),
-        import('../../recommend/recommend.js'),
-        import('../../eval/checkpoint.js'),
-        import('../../recommend/similar.js'),
-        import('../../recommend/source.js'),
-        import('../../recommend/unknown.js'),
-      ]);
-      const { allUsers, anonymizationKey, loadRecommendCheckpoint, readTrainedItems, readUserIdsFile, resolveItems, resolveUsers, untrainedItemsMessage, userIdNotes } = source;
-      const format = outputFormat(o.format, o.out, ROW_FORMATS);
-      if (format === 'arrow' && out === null) throw new UsageError('--format arrow needs --out FILE: Arrow IPC is a binary file format, not terminal output.');
-      if (ctx.json && out === null && o.format !== undefined) ctx.log.warn('--format is ignored with --json and no --out: the results are in the JSON document.');
-      const usersFile = o.users === undefined ? null : resolve(ctx.cwd, o.users);
-      // Usage errors in the inputs come before the slow engine and model load.
-      await checkCheckpointDir(ckpt);
-      const fromFile = usersFile === null ? null : await readUserIdsFile(usersFile);
-      const dataDir = o.data === undefined ? null : resolve(ctx.cwd, o.data);
-      const key = similar ? null : await optionalAnonKey(ctx);
-
-      await initEngine({ backend: ctx.resolved.config.backend, log: ctx.log });
-      const loaded = await loadRecommendCheckpoint(ckpt, { dataset: !similar, data: dataDir }, ctx.log);
-      const numItems = loaded.items.ids.length;
-      const target = { out, format, collect: ctx.json && out === null, force: o.force === true };
-      const written = out === null ? '' : ` to ${out}`;
-
-      if (similar) {
-        const queries = resolveItems(o.similarTo ?? [], loaded.items);
-        // The checkpoint's own record first; older checkpoints fall back to the dataset's train rows.
-        const trainedItems = loaded.trained?.items ?? (await readTrainedItems(ckpt, loaded.run, dataDir, loaded.items, ctx.log));
-        const untrained = untrainedItemsMessage(queries, trainedItems, loaded.items);
-        if (untrained !== null) ctx.log.warn(untrained);
-        if (k > numItems - 1) ctx.log.warn(`--k ${k} is more than the ${numItems - 1} other items of the catalogue: each list has at most ${numItems - 1} items.`);
-        const lists = similarItems(readItemVectors(loaded.model), loaded.items.ids, queries, k);
-        const { records } = await emit<SimilarItems>([lists], SIMILAR_LAYOUT, target, ctx.io.signal);
-        const result: RecommendResult = out === null ? { checkpoint: ckpt, k, similar: records } : { checkpoint: ckpt, k, out, format, items: lists.length };
-        return { result, human: out === null ? '' : `wrote the ${k} nearest items of ${lists.length} item(s)${written}` };
-      }
-
-      // Without the dataset, run.json's copy of its anonymisation record still checks the key.
-      const anonRecord = loaded.run.dataset.anonymize;
-      const anonFacts = loaded.dataset ?? (anonRecord !== undefined ? { dir: loaded.run.dataset.path, anonymize: anonRecord } : null);
-      const hashKey = anonymizationKey(anonFacts, key, byId, ctx.log);
-      const typed = [...userIds, ...(fromFile?.ids ?? [])];
-      const queries: UserQueries = byId ? resolveUsers(typed, loaded.users, hashKey) : allUsers(loaded.users);
-      if (queries.labels.length === 0) ctx.log.warn(`no user ids given${usersFile ? ` (${usersFile} has none)` : ''}: nothing to recommend.`);
-      let unknown: UnknownIds | undefined;
-      if (byId) {
-        const indexOf = new Map(queries.labels.map((label, j) => [label, queries.indices[j]] as const));
-        for (const note of userIdNotes(typed, fromFile, (id) => (indexOf.get(id) ?? -1) >= 0)) ctx.log.warn(note);
-        unknown = unknownUsers(queries, loaded.users, hashKey);
-        const message = unknownUsersMessage(unknown, queries.labels.length, loaded.users.ids.length);
-        if (message !== null) ctx.log.warn(message);
-      }
-      if (k > numItems) ctx.log.warn(`--k ${k} is more than the ${numItems} items of the catalogue: each list has at most ${numItems} items.`);
-      const full = Math.min(k, numItems);
-      let cold = 0;
-      let short = 0;
-      const recSource = {
-        model: loaded.model,
-        itemIds: loaded.items.ids,
-        popularity: loaded.items.counts,
-        seen: loaded.dataset?.seen ?? null,
-        trained: loaded.trained?.users ?? loaded.dataset?.trained ?? null,
-        trainedItems: loaded.trained?.items ?? null,
-        histories: loaded.dataset?.histories ?? null,
-      };
-      const recOptions = { k, excludeSeen: o.includeSeen !== true, blockSize: ctx.resolved.config.eval.user_block };
-      // Scoring users over the catalogue spreads over threads like rec eval's full ranking.
-      const [{ currentEngine }, { resolveRankWorkers }] = await Promise.all([import('../../engine/backend.js'), import('../../eval/parallel/workers.js')]);
-      const setting = ctx.resolved.config.eval.workers;
-      const engineName = currentEngine()?.name ?? null;
-      const choice = numItems > 0 ? resolveRankWorkers(setting, { engine: engineName, users: queries.indices.length, items: numItems }) : { workers: 1, reason: null };
-      if (choice.reason !== null) (choice.warn === true ? ctx.log.warn : setting === 'auto' ? ctx.log.debug : ctx.log.info)(choice.reason);
-      const pool =
-        choice.workers > 1 && engineName !== null
-          ? await (await import('../../eval/parallel/pool.js')).startRankPool({ workers: choice.workers, engine: engineName, model: loaded.model, prep: null, topK: recommendPoolInputs(recSource), log: ctx.log, signal: ctx.io.signal })
-          : null;
-      const blocks = (async function* () {
-        const stream = pool === null ? recommendBlocks(recSource, queries, recOptions) : recommendBlocksParallel(recSource, queries, recOptions, pool, ctx.io.signal);
-        for await (const block of stream) {
-          for (const r of block) {
-            if (r.cold) cold++;
-            if (r.items.length < full) short++;
-          }
-          yield block;
-        }
-      })();
-      // A bar only when the rows do not go to the terminal itself (they would interleave with it).
-      const bar = target.out !== null || target.collect ? ctx.io.progress.start('recommend', queries.labels.length, 'users', { rate: { unit: 'users', scale: 1 } }) : null;
-      let emitted: { records: UserRecommendations[]; count: number };
-      try {
-        emitted = await emit<UserRecommendations>(blocks, USER_LAYOUT, target, ctx.io.signal, bar);
-      } finally {
-        await pool?.close();
-      }
-      const { records, count } = emitted;
-      if (short > 0) {
-        ctx.log.warn(`${plural(short, 'user')} got fewer than ${plural(full, 'item')}: their seen items were excluded and too few items were left (--include-seen keeps seen items).`);
-      }
-      ctx.log.info(`recommended ${plural(k, 'item')} for ${plural(count, 'user')} (${cold} cold: popular items)${written}`);
-      const result: RecommendResult = out === null
-        ? { checkpoint: ckpt, k, recommendations: records }
-        : { checkpoint: ckpt, k, out, format, users: count, cold_users: cold };
-      if (unknown !== undefined) result.unknown_users = unknown;
-      return { result, human: out === null ? '' : `wrote recommendations for ${plural(count, 'user')} (${cold} cold)${written}` };
-    });
+    await runCommand<RecommendResult>(self, 'recommend', runtime, (ctx) => recommendCommand(ctx, ckptArg, self.opts<RecommendFlags>()));
   });
+}
+
+interface CommandOutput {
+  result: RecommendResult;
+  human: string;
+}
+
+interface Target {
+  out: string | null;
+  format: RowFormat;
+  collect: boolean;
+  force: boolean;
+}
+
+/** What the user chose to recommend for: exactly one of --user/--users, --all, --similar-to. */
+function checkOneSelection(byId: boolean, all: boolean, similar: boolean): void {
+  if ([byId, all, similar].filter(Boolean).length === 1) return;
+  throw new UsageError(
+    byId || all || similar
+      ? 'Choose one of: --user/--users, --all, --similar-to. They select different things to recommend for.'
+      : 'Nothing to recommend for: pass --user ID, --users FILE, --all or --similar-to ITEM.',
+  );
+}
+
+async function recommendCommand(ctx: CommandContext, ckptArg: string, o: RecommendFlags): Promise<CommandOutput> {
+  const ckpt = resolve(ctx.cwd, ckptArg);
+  const k = parseK(o.k);
+  const userIds = (o.user ?? []).flatMap((v) => v.split(',')).map((s) => s.trim()).filter((s) => s.length > 0);
+  const byId = o.user !== undefined || o.users !== undefined;
+  const similar = o.similarTo !== undefined;
+  checkOneSelection(byId, o.all === true, similar);
+  const out = o.out === undefined ? null : resolve(ctx.cwd, o.out);
+  // TF.js, the engine and Arrow load here, not at start-up (STYLE: `rec --help` stays instant).
+  const [{ initEngine }, { ROW_FORMATS }, , { checkCheckpointDir }, , { loadRecommendCheckpoint, readUserIdsFile }] = await Promise.all([
+    import('../../engine/backend.js'),
+    import('../../io/recommendations.js'),
+    import('../../recommend/recommend.js'),
+    import('../../eval/checkpoint.js'),
+    import('../../recommend/similar.js'),
+    import('../../recommend/source.js'),
+    import('../../recommend/unknown.js'),
+  ]);
+  const format = outputFormat(o.format, o.out, ROW_FORMATS);
+  if (format === 'arrow' && out === null) throw new UsageError('--format arrow needs --out FILE: Arrow IPC is a binary file format, not terminal output.');
+  if (ctx.json && out === null && o.format !== undefined) ctx.log.warn('--format is ignored with --json and no --out: the results are in the JSON document.');
+  const usersFile = o.users === undefined ? null : resolve(ctx.cwd, o.users);
+  // Usage errors in the inputs come before the slow engine and model load.
+  await checkCheckpointDir(ckpt);
+  const fromFile = usersFile === null ? null : await readUserIdsFile(usersFile);
+  const dataDir = o.data === undefined ? null : resolve(ctx.cwd, o.data);
+  const key = similar ? null : await optionalAnonKey(ctx);
+
+  await initEngine({ backend: ctx.resolved.config.backend, log: ctx.log });
+  const loaded = await loadRecommendCheckpoint(ckpt, { dataset: !similar, data: dataDir }, ctx.log);
+  const target: Target = { out, format, collect: ctx.json && out === null, force: o.force === true };
+  if (similar) return similarCommand(ctx, { ckpt, k, loaded, dataDir, target, items: o.similarTo ?? [] });
+  const { queries, unknown } = await userQueries(ctx, loaded, { byId, typed: [...userIds, ...(fromFile?.ids ?? [])], fromFile, usersFile, key });
+  const output = await usersCommand(ctx, { ckpt, k, loaded, target, queries, includeSeen: o.includeSeen === true });
+  if (unknown !== undefined) output.result.unknown_users = unknown;
+  return output;
+}
+
+/** --similar-to: the k nearest items of each query item, by cosine of the item vectors. */
+async function similarCommand(
+  ctx: CommandContext,
+  args: { ckpt: string; k: number; loaded: RecommendCheckpoint; dataDir: string | null; target: Target; items: string[] },
+): Promise<CommandOutput> {
+  const [{ SIMILAR_LAYOUT }, { readItemVectors, similarItems }, { readTrainedItems, resolveItems, untrainedItemsMessage }] = await Promise.all([
+    import('../../io/recommendations.js'),
+    import('../../recommend/similar.js'),
+    import('../../recommend/source.js'),
+  ]);
+  const { ckpt, k, loaded, target } = args;
+  const numItems = loaded.items.ids.length;
+  const queries = resolveItems(args.items, loaded.items);
+  // The checkpoint's own record first; older checkpoints fall back to the dataset's train rows.
+  const trainedItems = loaded.trained?.items ?? (await readTrainedItems(ckpt, loaded.run, args.dataDir, loaded.items, ctx.log));
+  const untrained = untrainedItemsMessage(queries, trainedItems, loaded.items);
+  if (untrained !== null) ctx.log.warn(untrained);
+  if (k > numItems - 1) ctx.log.warn(`--k ${k} is more than the ${numItems - 1} other items of the catalogue: each list has at most ${numItems - 1} items.`);
+  const lists = similarItems(readItemVectors(loaded.model), loaded.items.ids, queries, k);
+  const { records } = await emit<SimilarItems>([lists], SIMILAR_LAYOUT, target, ctx.io.signal);
+  const { out, format } = target;
+  const result: RecommendResult = out === null ? { checkpoint: ckpt, k, similar: records } : { checkpoint: ckpt, k, out, format, items: lists.length };
+  return { result, human: out === null ? '' : `wrote the ${k} nearest items of ${lists.length} item(s) to ${out}` };
+}
+
+/** The users to recommend for, by id (--user/--users: unknown ids reported) or all of them. */
+async function userQueries(
+  ctx: CommandContext,
+  loaded: RecommendCheckpoint,
+  args: { byId: boolean; typed: string[]; fromFile: UserIdsFile | null; usersFile: string | null; key: Buffer | null },
+): Promise<{ queries: UserQueries; unknown: UnknownIds | undefined }> {
+  const [{ allUsers, anonymizationKey, resolveUsers, userIdNotes }, { unknownUsers, unknownUsersMessage }] = await Promise.all([
+    import('../../recommend/source.js'),
+    import('../../recommend/unknown.js'),
+  ]);
+  const { byId, typed, fromFile, usersFile } = args;
+  // Without the dataset, run.json's copy of its anonymisation record still checks the key.
+  const anonRecord = loaded.run.dataset.anonymize;
+  const anonFacts = loaded.dataset ?? (anonRecord !== undefined ? { dir: loaded.run.dataset.path, anonymize: anonRecord } : null);
+  const hashKey = anonymizationKey(anonFacts, args.key, byId, ctx.log);
+  const queries: UserQueries = byId ? resolveUsers(typed, loaded.users, hashKey) : allUsers(loaded.users);
+  if (queries.labels.length === 0) ctx.log.warn(`no user ids given${usersFile ? ` (${usersFile} has none)` : ''}: nothing to recommend.`);
+  if (!byId) return { queries, unknown: undefined };
+  const indexOf = new Map(queries.labels.map((label, j) => [label, queries.indices[j]] as const));
+  for (const note of userIdNotes(typed, fromFile, (id) => (indexOf.get(id) ?? -1) >= 0)) ctx.log.warn(note);
+  const unknown = unknownUsers(queries, loaded.users, hashKey);
+  const message = unknownUsersMessage(unknown, queries.labels.length, loaded.users.ids.length);
+  if (message !== null) ctx.log.warn(message);
+  return { queries, unknown };
+}
+
+/** Scoring users over the catalogue spreads over threads like rec eval's full ranking: the pool, or null for one thread. */
+async function startUserPool(ctx: CommandContext, recSource: RecommendSource, users: number, numItems: number): Promise<RankPool | null> {
+  const [{ currentEngine }, { resolveRankWorkers }, { recommendPoolInputs }] = await Promise.all([
+    import('../../engine/backend.js'),
+    import('../../eval/parallel/workers.js'),
+    import('../../recommend/recommend.js'),
+  ]);
+  const setting = ctx.resolved.config.eval.workers;
+  const engineName = currentEngine()?.name ?? null;
+  const choice = numItems > 0 ? resolveRankWorkers(setting, { engine: engineName, users, items: numItems }) : { workers: 1, reason: null };
+  if (choice.reason !== null) (choice.warn === true ? ctx.log.warn : setting === 'auto' ? ctx.log.debug : ctx.log.info)(choice.reason);
+  return choice.workers > 1 && engineName !== null
+    ? await (await import('../../eval/parallel/pool.js')).startRankPool({ workers: choice.workers, engine: engineName, model: recSource.model, prep: null, topK: recommendPoolInputs(recSource), log: ctx.log, signal: ctx.io.signal })
+    : null;
+}
+
+/** --user/--users/--all: each user's top k, streamed to the target. */
+async function usersCommand(
+  ctx: CommandContext,
+  args: { ckpt: string; k: number; loaded: RecommendCheckpoint; target: Target; queries: UserQueries; includeSeen: boolean },
+): Promise<CommandOutput> {
+  const [{ USER_LAYOUT }, { recommendBlocks, recommendBlocksParallel }] = await Promise.all([import('../../io/recommendations.js'), import('../../recommend/recommend.js')]);
+  const { ckpt, k, loaded, target, queries } = args;
+  const numItems = loaded.items.ids.length;
+  if (k > numItems) ctx.log.warn(`--k ${k} is more than the ${numItems} items of the catalogue: each list has at most ${numItems} items.`);
+  const full = Math.min(k, numItems);
+  let cold = 0;
+  let short = 0;
+  const recSource: RecommendSource = {
+    model: loaded.model,
+    itemIds: loaded.items.ids,
+    popularity: loaded.items.counts,
+    seen: loaded.dataset?.seen ?? null,
+    trained: loaded.trained?.users ?? loaded.dataset?.trained ?? null,
+    trainedItems: loaded.trained?.items ?? null,
+    histories: loaded.dataset?.histories ?? null,
+  };
+  const recOptions = { k, excludeSeen: !args.includeSeen, blockSize: ctx.resolved.config.eval.user_block };
+  const pool = await startUserPool(ctx, recSource, queries.indices.length, numItems);
+  const blocks = (async function* () {
+    const stream = pool === null ? recommendBlocks(recSource, queries, recOptions) : recommendBlocksParallel(recSource, queries, recOptions, pool, ctx.io.signal);
+    for await (const block of stream) {
+      for (const r of block) {
+        if (r.cold) cold++;
+        if (r.items.length < full) short++;
+      }
+      yield block;
+    }
+  })();
+  // A bar only when the rows do not go to the terminal itself (they would interleave with it).
+  const bar = target.out !== null || target.collect ? ctx.io.progress.start('recommend', queries.labels.length, 'users', { rate: { unit: 'users', scale: 1 } }) : null;
+  let emitted: { records: UserRecommendations[]; count: number };
+  try {
+    emitted = await emit<UserRecommendations>(blocks, USER_LAYOUT, target, ctx.io.signal, bar);
+  } finally {
+    await pool?.close();
+  }
+  const { records, count } = emitted;
+  if (short > 0) {
+    ctx.log.warn(`${plural(short, 'user')} got fewer than ${plural(full, 'item')}: their seen items were excluded and too few items were left (--include-seen keeps seen items).`);
+  }
+  const { out, format } = target;
+  const written = out === null ? '' : ` to ${out}`;
+  ctx.log.info(`recommended ${plural(k, 'item')} for ${plural(count, 'user')} (${cold} cold: popular items)${written}`);
+  const result: RecommendResult = out === null
+    ? { checkpoint: ckpt, k, recommendations: records }
+    : { checkpoint: ckpt, k, out, format, users: count, cold_users: cold };
+  return { result, human: out === null ? '' : `wrote recommendations for ${plural(count, 'user')} (${cold} cold)${written}` };
 }

@@ -7,6 +7,7 @@ import type { CheckpointSession } from '../../io/checkpoint.js';
 import type { TrainData, TrainResult } from '../../train/run.js';
 import { lowerIsBetter } from '../../eval/metrics/registry.js';
 import { UsageError } from '../../util/errors.js';
+import { formatDuration } from '../../util/format.js';
 import { REC_VERSION } from '../../util/version.js';
 import { addConfigOptions } from '../options.js';
 import { addGlobalFlags, runCommand, type Runtime } from '../runtime.js';
@@ -24,16 +25,6 @@ Examples:
   $ rec train --out checkpoints/mf-ml100k --resume         # continue an interrupted run
   $ rec train --model neumf --init-from ckpt/gmf --init-from ckpt/mlp --lr 0.001   # NeuMF from pretrained GMF + MLP
   $ rec train --data data/day2 --init-from serving/production --lr 0.001 --replay 0.5   # fine-tune on the new days (docs/nightly.md)`;
-
-/** 142.3 → `2m22s`; under a minute → `14.8s`. */
-function formatDuration(seconds: number): string {
-  if (seconds < 60) return `${seconds.toFixed(1)}s`;
-  const whole = Math.round(seconds);
-  const h = Math.floor(whole / 3600);
-  const m = Math.floor((whole % 3600) / 60);
-  const s = whole % 60;
-  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m${String(s).padStart(2, '0')}s` : `${m}m${String(s).padStart(2, '0')}s`;
-}
 
 function timestamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
@@ -164,7 +155,7 @@ export function registerTrain(program: Command, runtime: Runtime): void {
       const last = result.epochs[result.epochs.length - 1];
       return {
         result,
-        human: `trained ${result.model} for ${plural(result.epochs.length, 'epoch')} on ${result.engine} in ${result.train_seconds.toFixed(1)}s of training (${formatDuration(result.wall_seconds)} wall)${last ? `, last loss ${last.loss.toFixed(4)}` : ''}${result.best ? `, best ${result.best.metric} ${result.best.value.toFixed(4)} at epoch ${result.best.epoch}` : ''}\ncheckpoint: ${result.checkpoint}`,
+        human: `trained ${result.model} for ${plural(result.epochs.length, 'epoch')} on ${result.engine} in ${result.train_seconds.toFixed(1)}s of training (${formatDuration(result.wall_seconds, 'fine')} wall)${last ? `, last loss ${last.loss.toFixed(4)}` : ''}${result.best ? `, best ${result.best.metric} ${result.best.value.toFixed(4)} at epoch ${result.best.epoch}` : ''}\ncheckpoint: ${result.checkpoint}`,
       };
     }).finally(() => session?.release());
   });

@@ -16,7 +16,7 @@ import { ensureDir, linkTarget, pathExists, removeStaleTemps, restoreMissingDir,
 import { acquireLockFile, describeHolder, lockPathBeside, type FolderLock } from '../../io/lock.js';
 import { errorCode, inputsInside, inspectOutputDir, outputFsError, refuseOutputDir } from '../../io/output-dir.js';
 import { findPromoted, promotedRefusal } from '../../io/promoted.js';
-import { DataError, InterruptedError, RecError, UsageError } from '../../util/errors.js';
+import { DataError, interruptedError, RecError, UsageError } from '../../util/errors.js';
 import type { ProgressBar } from '../../util/progress.js';
 import type { RunIO } from '../../util/run-io.js';
 import { ANONYMIZE_ALGORITHM, anonymizeId, keyFingerprint } from '../anonymize.js';
@@ -169,12 +169,7 @@ function countNewlines(buf: Buffer): number {
   return n;
 }
 
-function interrupted(signal: AbortSignal): RecError {
-  const reason: unknown = signal.reason;
-  if (reason instanceof RecError) return reason;
-  const name = reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
-  return new InterruptedError(name, 'rec prep was interrupted; no dataset was written.');
-}
+const INTERRUPTED = 'rec prep was interrupted; no dataset was written.';
 
 /**
  * How the dataset reaches `out` (PRODUCT §2): `replace` swaps a whole folder in (absent, empty, or
@@ -350,7 +345,7 @@ async function readInput(file: InputFile, ctx: ReadContext, state: ReadState): P
     if (!headFinal) ing.store.reserve(Math.ceil(((file.size * ratio) / bytesPerLine) * 1.02));
     const afterChunk = async (): Promise<void> => {
       if (ctx.sink.pendingBytes > 1 << 16) await ctx.sink.flush();
-      if (ctx.io.signal?.aborted) throw interrupted(ctx.io.signal);
+      if (ctx.io.signal?.aborted) throw interruptedError(ctx.io.signal, INTERRUPTED);
     };
     // Both push-style readers take the head chunk, then every further chunk, then finish.
     const pump = async (reader: { push(chunk: Buffer): void; finish(): void; readonly dataRows: number }): Promise<number> => {
@@ -635,7 +630,7 @@ async function lockDatasetFolder(dir: string, what: string, required: boolean, i
   try {
     return await acquireLockFile(lockPathBeside(dir), 'rec prep', what, {
       onWait: (holder, path) => io.log.warn(`prep: ${what} is being written by ${describeHolder(holder)}; waiting for pid ${holder.pid} to finish (it holds ${path})`),
-      aborted: () => (io.signal?.aborted ? interrupted(io.signal) : null),
+      aborted: () => (io.signal?.aborted ? interruptedError(io.signal, INTERRUPTED) : null),
     });
   } catch (error) {
     // An fs failure (permission, read-only disk, a file on the path) is said of the folder, not of the lock file.
@@ -741,7 +736,7 @@ async function prepLocked(req: PrepRequest, io: RunIO): Promise<PrepResult> {
   // million rows), not only at the end.
   const checkAbort = async (): Promise<void> => {
     await new Promise<void>((resolveTurn) => setImmediate(resolveTurn));
-    if (io.signal?.aborted) throw interrupted(io.signal);
+    if (io.signal?.aborted) throw interruptedError(io.signal, INTERRUPTED);
   };
   let rejects: RejectSink | null = null;
   const bar = io.progress.start('prep', totalBytes, 'B', { rate: { unit: 'MB', scale: 1e-6 } });

@@ -59,6 +59,30 @@ const RANKING_FNS: Record<RankingMetric, (hits: Hits, k: number, relevant: numbe
   map: mapAtK,
 };
 
+/** A user's AUC: the mean over their lists that have one, null when none has. */
+function meanAuc(lists: readonly UserRanking[]): number | null {
+  let s = 0;
+  let n = 0;
+  for (const r of lists) {
+    if (r.auc !== undefined && !Number.isNaN(r.auc)) {
+      s += r.auc;
+      n++;
+    }
+  }
+  return n > 0 ? s / n : null;
+}
+
+/** Skipped users in total and by reason, reasons in alphabetical order. */
+function skippedSummary(skipped: ReadonlyMap<string, number>): { skipped: number; skipped_by_reason: Record<string, number> } {
+  let total = 0;
+  const byReason: Record<string, number> = {};
+  for (const [reason, n] of [...skipped].sort(([a], [b]) => a.localeCompare(b))) {
+    byReason[reason] = n;
+    total += n;
+  }
+  return { skipped: total, skipped_by_reason: byReason };
+}
+
 export function createMetricAccumulator(
   specs: readonly MetricSpec[],
   options: { vocabularyItems: number; ratingRange?: RatingRange },
@@ -103,19 +127,10 @@ export function createMetricAccumulator(
           coverageSets[c].add(r.items, coverageSpecs[c].k);
         }
       }
-      if (wantAuc) {
-        let s = 0;
-        let n = 0;
-        for (const r of usable) {
-          if (r.auc !== undefined && !Number.isNaN(r.auc)) {
-            s += r.auc;
-            n++;
-          }
-        }
-        if (n > 0) {
-          aucSum += s / n;
-          aucUsers++;
-        }
+      const auc = wantAuc ? meanAuc(usable) : null;
+      if (auc !== null) {
+        aucSum += auc;
+        aucUsers++;
       }
     },
     addRatings(predictions, targets) {
@@ -152,13 +167,7 @@ export function createMetricAccumulator(
             break;
         }
       }
-      let skippedTotal = 0;
-      const byReason: Record<string, number> = {};
-      for (const [reason, n] of [...skipped].sort(([a], [b]) => a.localeCompare(b))) {
-        byReason[reason] = n;
-        skippedTotal += n;
-      }
-      return { metrics, users: { evaluated, skipped: skippedTotal, skipped_by_reason: byReason } };
+      return { metrics, users: { evaluated, ...skippedSummary(skipped) } };
     },
   };
 }

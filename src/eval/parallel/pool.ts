@@ -20,7 +20,7 @@
  * as promptly as a single-thread one.
  */
 import { Worker } from 'node:worker_threads';
-import type { UserSequences } from '../../data/sequences.js';
+import type { UserItems } from '../../data/user-items.js';
 import type { EngineName } from '../../engine/backend.js';
 import type { AnyModel, Scorer } from '../../models/model.js';
 import { weightValues } from '../../models/weights.js';
@@ -28,7 +28,7 @@ import { RuntimeFailure } from '../../util/errors.js';
 import type { Logger } from '../../util/log.js';
 import { shareArray } from '../../util/shared-memory.js';
 import type { UserRanking } from '../metrics/accumulator.js';
-import type { Csr, PreparedEval } from '../prepare.js';
+import type { PreparedEval } from '../prepare.js';
 import { createFullRanker, type FullRankData, type FullRankSettings, throwIfAborted, type TopKSettings, type TopLists, yieldToEvents } from '../rank-full.js';
 import { unpackRankings, type FromRankWorker, type ModelPayload, type ToRankWorker, type TopKShared } from './protocol.js';
 import { compiledWorkerEntry, readyOrAborted, throwIfStartUpAborted } from '../../util/worker-thread.js';
@@ -48,7 +48,7 @@ export interface RankPoolOptions {
   /** The split the pool ranks: evaluate() checks it is handed this very object. Null: top-k lists only. */
   prep: PreparedEval | null;
   /** rec recommend (RankPool.topLists): seen items by user index, items never served, sequence models' histories. */
-  topK?: { seen: Csr | null; never: Int32Array; histories: UserSequences | null };
+  topK?: { seen: UserItems | null; never: Int32Array; histories: UserItems | null };
   log: Logger;
   /** SIGINT/SIGTERM: ends the start-up (the threads started so far are terminated) with an InterruptedError. */
   signal?: AbortSignal;
@@ -82,7 +82,7 @@ export function rankWorkerEntry(): string {
   return compiledWorkerEntry(import.meta.url, 'src/eval/parallel', 'ranking worker');
 }
 
-const shareCsr = (c: Csr): Csr => ({ offsets: shareArray(c.offsets), items: shareArray(c.items) });
+const shareCsr = (c: UserItems): UserItems => ({ offsets: shareArray(c.offsets), items: shareArray(c.items) });
 
 interface Ranking {
   results: (UserRanking[] | undefined)[];
@@ -111,7 +111,7 @@ export async function startRankPool(opts: RankPoolOptions): Promise<RankPool> {
         };
   const topK: TopKShared | null = opts.topK ? { numItems: model.shape.items, seen: opts.topK.seen ? shareCsr(opts.topK.seen) : null, never: shareArray(opts.topK.never) } : null;
   const sourceHistories = prep?.histories ?? opts.topK?.histories ?? null;
-  const histories = sourceHistories ? { numUsers: sourceHistories.numUsers, offsets: shareArray(sourceHistories.offsets), items: shareArray(sourceHistories.items) } : null;
+  const histories = sourceHistories ? shareCsr(sourceHistories) : null;
   const weights = Object.fromEntries(Object.entries(weightValues(model.keras)).map(([key, v]) => [key, shareArray(v)]));
   const payload: ModelPayload = { name: model.name, config: model.config, shape: model.shape, weights };
   const rawFail = process.env[TEST_FAIL_ENV];

@@ -5,11 +5,10 @@
  * answer carries that range's rankings, packed into a few transferred arrays.
  */
 import type { ModelConfig, ModelName } from '../../config/schema.js';
-import type { UserSequences } from '../../data/sequences.js';
+import type { UserItems } from '../../data/user-items.js';
 import type { EngineName } from '../../engine/backend.js';
 import type { ModelShape } from '../../models/model.js';
 import type { UserRanking } from '../metrics/accumulator.js';
-import type { Csr } from '../prepare.js';
 import type { FullRankData, FullRankSettings, TopKSettings, TopLists } from '../rank-full.js';
 
 /** What a worker rebuilds its model from: weights in shared memory, rewritten by RankPool.refresh. */
@@ -29,7 +28,7 @@ export interface RankInit {
   /** What top-k lists read (rec recommend); null for an evaluation pool. */
   topK: TopKShared | null;
   /** Sequence models: each user's history the Scorer reads (PreparedEval.histories). */
-  histories: UserSequences | null;
+  histories: UserItems | null;
   /** Test-only (REC_TEST_RANK_WORKER_FAIL_AT_JOB): throw in the n-th job this worker ranks. */
   failAtJob: number | null;
 }
@@ -37,7 +36,7 @@ export interface RankInit {
 /** rec recommend's lists: seen items by user index (CSR, null: nothing excluded), items never served. */
 export interface TopKShared {
   numItems: number;
-  seen: Csr | null;
+  seen: UserItems | null;
   never: Int32Array;
 }
 

@@ -5,7 +5,7 @@
  * code as the main thread (rank-full.ts).
  */
 import { parentPort } from 'node:worker_threads';
-import { sequenceOf, type UserSequences } from '../../data/sequences.js';
+import { itemsOf, type UserItems } from '../../data/user-items.js';
 import { initEngine } from '../../engine/backend.js';
 import { historyScorer, isSequenceModel, type AnyModel, type Scorer } from '../../models/model.js';
 import { buildModel } from '../../models/registry.js';
@@ -34,10 +34,10 @@ let state: State | null = null;
 
 const send = (m: FromRankWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
-function scorerOf(model: AnyModel, histories: UserSequences | null): Scorer {
+function scorerOf(model: AnyModel, histories: UserItems | null): Scorer {
   if (!isSequenceModel(model)) return model;
   if (histories === null) throw new Error(`ranking worker: ${model.name} scores from histories, and none were shared`);
-  return historyScorer(model, (u) => sequenceOf(histories, u));
+  return historyScorer(model, (u) => itemsOf(histories, u));
 }
 
 async function handle(m: ToRankWorker): Promise<void> {

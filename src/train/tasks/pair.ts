@@ -4,13 +4,14 @@
  * has one and the engine exposes table memory, else the autograd step (pair-step.ts).
  */
 import type * as tf from '@tensorflow/tfjs';
+import { userItemSets } from '../../data/user-items.js';
 import type { DenseOptimizer, RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
 import type { PairModel } from '../../models/model.js';
 import type { Logger } from '../../util/log.js';
 import type { Prng } from '../../util/prng.js';
 import { createFusedScratch, fusable, fusedPairStep } from '../fused-step.js';
 import type { TrainTask } from '../loop.js';
-import { buildEpoch, buildUserItemSets, negativePool, type EpochExamples, type Interactions, type PairLoss } from '../pair-data.js';
+import { buildEpoch, negativePool, type EpochExamples, type Interactions, type PairLoss } from '../pair-data.js';
 import { pairStep } from '../pair-step.js';
 import type { DenseParamUpdater } from '../params.js';
 
@@ -33,7 +34,7 @@ export interface PairEpochOptions {
  * task and the worker pool (parallel/train-pair.ts), so both see the same epochs.
  */
 export function pairEpochBuilder(opts: PairEpochOptions): (rng: Prng) => EpochExamples {
-  const sets = buildUserItemSets(opts.numUsers, [opts.train, ...opts.others]);
+  const sets = userItemSets(opts.numUsers, [opts.train, ...opts.others]);
   const pool = opts.loss === 'mse' ? null : negativePool(opts.train);
   if (pool !== null) opts.log.info(`negatives are drawn from the ${pool.length} items with training rows; the other ${opts.numItems - pool.length} (only in valid/test) are never trained as negatives`);
   return (rng) => buildEpoch(opts.replay ? opts.replay(rng) : opts.train, sets, opts.loss, opts.negatives, rng, pool);

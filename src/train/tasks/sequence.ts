@@ -19,14 +19,14 @@
  * draws exactly what an uninterrupted one drew.
  */
 import * as tf from '@tensorflow/tfjs';
-import { buildSequences, type UserSequences } from '../../data/sequences.js';
+import { userItemSets, userSequences, type UserItems } from '../../data/user-items.js';
 import type { RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
 import type { SequenceBatch, SequenceModel } from '../../models/model.js';
 import { SASREC_PADDING } from '../../models/sasrec.js';
 import { UsageError } from '../../util/errors.js';
 import { Prng } from '../../util/prng.js';
 import type { TrainTask } from '../loop.js';
-import { buildUserItemSets, negativePool, sampleNegative, type Interactions, type UserItemSets } from '../pair-data.js';
+import { negativePool, sampleNegative, type Interactions } from '../pair-data.js';
 import type { DenseParamUpdater } from '../params.js';
 
 export type SequenceLoss = 'bce' | 'ce';
@@ -161,11 +161,11 @@ export function createSequenceTask(opts: SequenceTaskOptions): SequenceTask {
   const { model, loss, batchSize } = opts;
   const numItems = model.shape.items;
   const maxLen = model.maxLen;
-  const seqs: UserSequences = buildSequences(opts.train.numUsers, [{ users: opts.train.users, items: opts.train.items, ts: null, seq: new Float64Array(opts.train.users.length) }]);
-  const sets: UserItemSets = buildUserItemSets(opts.train.numUsers, [opts.train, ...opts.others]);
+  const seqs: UserItems = userSequences(opts.train.numUsers, [{ users: opts.train.users, items: opts.train.items, ts: null, seq: new Float64Array(opts.train.users.length) }]);
+  const sets: UserItems = userItemSets(opts.train.numUsers, [opts.train, ...opts.others]);
   const pool = negativePool(opts.train);
   const eligible: number[] = [];
-  for (let u = 0; u < seqs.numUsers; u++) if (seqs.offsets[u + 1] - seqs.offsets[u] >= MIN_SEQUENCE_ROWS) eligible.push(u);
+  for (let u = 0; u < opts.train.numUsers; u++) if (seqs.offsets[u + 1] - seqs.offsets[u] >= MIN_SEQUENCE_ROWS) eligible.push(u);
   const table = model.tables[0];
   const tableFrozen = opts.frozen.has(table.name);
   const dense = model.dense.filter((v) => !opts.frozen.has(v.name));

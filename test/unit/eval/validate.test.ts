@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { evaluate } from '../../../src/eval/evaluate.js';
 import { parseMetrics } from '../../../src/eval/metrics/registry.js';
-import { prepareEval, row, subsampleUsers } from '../../../src/eval/prepare.js';
+import { itemsOf } from '../../../src/data/user-items.js';
+import { prepareEval, subsampleUsers } from '../../../src/eval/prepare.js';
 import { createValidator, defaultValidUsers } from '../../../src/eval/validate.js';
 import { memoryLogger } from '../../../src/util/log.js';
 import { makeDataset, scoredMf } from './helpers.js';
@@ -37,8 +38,8 @@ describe('validation user sample', () => {
     const full = prepared();
     a.users.dataset.forEach((u, n) => {
       const j = full.users.dataset.indexOf(u);
-      expect([...row(a.relevant, n)]).toEqual([...row(full.relevant, j)]);
-      expect([...row(a.exclude, n)]).toEqual([...row(full.exclude, j)]);
+      expect([...itemsOf(a.relevant, n)]).toEqual([...itemsOf(full.relevant, j)]);
+      expect([...itemsOf(a.exclude, n)]).toEqual([...itemsOf(full.exclude, j)]);
     });
   });
 

@@ -30,7 +30,10 @@ function build(kind: NcfKind, config: Partial<ModelConfig> = {}, seed = 5): Pair
 const allPairs = () => {
   const users: number[] = [];
   const items: number[] = [];
-  for (let u = 0; u < shape.users; u++) for (let i = 0; i < shape.items; i++) (users.push(u), items.push(i));
+  for (let u = 0; u < shape.users; u++) for (let i = 0; i < shape.items; i++) {
+    users.push(u);
+    items.push(i);
+  }
   return { users: Int32Array.from(users), items: Int32Array.from(items) };
 };
 

@@ -6,12 +6,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/schema.js';
-import { buildSequences } from '../../../src/data/sequences.js';
+import { userItemSets, userSequences } from '../../../src/data/user-items.js';
 import { startRankPool, type RankPool } from '../../../src/eval/parallel/pool.js';
 import type { AnyModel } from '../../../src/models/model.js';
 import { buildModel } from '../../../src/models/registry.js';
 import { recommend, recommendBlocksParallel, recommendPoolInputs, type RecommendSource, type UserQueries } from '../../../src/recommend/recommend.js';
-import { buildUserItemSets } from '../../../src/train/pair-data.js';
 import { silentLogger } from '../../../src/util/log.js';
 import { Prng } from '../../../src/util/prng.js';
 
@@ -25,7 +24,10 @@ const rng = Prng.fromSeed(5, 'test/recommend-parallel');
 const rowUsers: number[] = [];
 const rowItems: number[] = [];
 // Users 0 … 64 have 6 items each; 65 … 69 none (cold).
-for (let u = 0; u < 65; u++) for (const i of rng.permutation(ITEMS).subarray(0, 6)) (rowUsers.push(u), rowItems.push(i));
+for (let u = 0; u < 65; u++) for (const i of rng.permutation(ITEMS).subarray(0, 6)) {
+  rowUsers.push(u);
+  rowItems.push(i);
+}
 const rows = { users: Int32Array.from(rowUsers), items: Int32Array.from(rowItems), ts: null, seq: Float64Array.from(rowUsers, (_, r) => r) };
 const trained = new Uint8Array(USERS);
 for (const u of rowUsers) trained[u] = 1;
@@ -39,10 +41,10 @@ const sourceOf = (model: AnyModel): RecommendSource => ({
   model,
   itemIds: Array.from({ length: ITEMS }, (_, i) => `i${i}`),
   popularity: Int32Array.from({ length: ITEMS }, (_, i) => (i * 7) % 13),
-  seen: buildUserItemSets(USERS, [rows]),
+  seen: userItemSets(USERS, [rows]),
   trained,
   trainedItems,
-  histories: model.name === 'sasrec' ? buildSequences(USERS, [rows]) : null,
+  histories: model.name === 'sasrec' ? userSequences(USERS, [rows]) : null,
 });
 
 let pool: RankPool | null = null;

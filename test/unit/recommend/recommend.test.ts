@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../../../src/engine/backend.js';
 import { recommend, recommendBlocks, shortestFloat32, trainedUsers, type RecommendSource, type UserQueries } from '../../../src/recommend/recommend.js';
-import { buildUserItemSets } from '../../../src/train/pair-data.js';
+import { userItemSets } from '../../../src/data/user-items.js';
 import { silentLogger } from '../../../src/util/log.js';
 import { tinyMf } from './helpers.js';
 
@@ -43,7 +43,7 @@ beforeAll(async () => {
     model,
     itemIds: ITEMS,
     popularity: Int32Array.from([5, 9, 2, 9]),
-    seen: buildUserItemSets(3, [train, valid]),
+    seen: userItemSets(3, [train, valid]),
     trained: null,
   };
 });

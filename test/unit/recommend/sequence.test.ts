@@ -3,12 +3,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { prepSchema } from '../../../src/config/schema.js';
 import { loadDataset, manifestSha256 } from '../../../src/data/dataset.js';
 import { runPrep } from '../../../src/data/prep/run.js';
-import { sequenceOf, type UserSequences } from '../../../src/data/sequences.js';
+import { itemsOf, userItemSets, type UserItems } from '../../../src/data/user-items.js';
 import { initEngine } from '../../../src/engine/backend.js';
 import { recommend, type RecommendSource, type UserQueries } from '../../../src/recommend/recommend.js';
 import { readItemVectors } from '../../../src/recommend/similar.js';
 import { readDatasetFacts } from '../../../src/recommend/source.js';
-import { buildUserItemSets } from '../../../src/train/pair-data.js';
 import { UsageError } from '../../../src/util/errors.js';
 import { memoryLogger, silentLogger } from '../../../src/util/log.js';
 import { noProgress } from '../../../src/util/progress.js';
@@ -35,13 +34,13 @@ const ITEM_IDS = E.map((_, i) => `i${i}`);
 const HISTORY = [[0, 1, 2, 3], [4, 5, 6], [3], []];
 const POPULARITY = [5, 1, 9, 2, 7, 3, 8];
 
-function csr(lists: readonly number[][]): UserSequences {
+function csr(lists: readonly number[][]): UserItems {
   const offsets = new Int32Array(lists.length + 1);
   lists.forEach((l, u) => (offsets[u + 1] = offsets[u] + l.length));
-  return { numUsers: lists.length, offsets, items: Int32Array.from(lists.flat()) };
+  return { offsets, items: Int32Array.from(lists.flat()) };
 }
 
-const seen = buildUserItemSets(HISTORY.length, [{ users: Int32Array.from(HISTORY.flatMap((l, u) => l.map(() => u))), items: Int32Array.from(HISTORY.flat()) }]);
+const seen = userItemSets(HISTORY.length, [{ users: Int32Array.from(HISTORY.flatMap((l, u) => l.map(() => u))), items: Int32Array.from(HISTORY.flat()) }]);
 const source = (overrides: Partial<RecommendSource> = {}): RecommendSource => ({
   model: fakeSequenceModel(E),
   itemIds: ITEM_IDS,
@@ -124,7 +123,7 @@ describe('readDatasetFacts for a sequence model', () => {
     const run = { dataset: { path: dir, manifest_sha256: await manifestSha256(dir) }, parents: [] };
     const facts = await readDatasetFacts('/ckpt', run, null, ds.users, ds.items.ids.length, 'sasrec', silentLogger);
     const h = facts!.histories!;
-    const items = (user: string) => [...sequenceOf(h, ds.users.lookup(user))].map((i) => ds.items.ids[i]);
+    const items = (user: string) => [...itemsOf(h, ds.users.lookup(user))].map((i) => ds.items.ids[i]);
     expect(items('a')).toEqual(['x2', 'x3', 'x1', 'x4']);
     expect(items('b')).toEqual(['x2', 'x3', 'x1']);
     expect(items('c')).toEqual(['x4']);

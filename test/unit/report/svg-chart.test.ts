@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeXml, formatNumber, lineChartSvg, niceTicks } from '../../../src/report/svg-chart.js';
+import { escapeXml, lineChartSvg, niceTicks } from '../../../src/report/svg-chart.js';
 
 /** Every `<tag` has its `</tag>` or is self-closed: enough to catch a broken string build. */
 function balanced(svg: string): boolean {
@@ -29,15 +29,6 @@ describe('niceTicks (Heckbert)', () => {
   });
   it('has nothing to say about non-finite bounds', () => {
     expect(niceTicks(Number.NaN, 1)).toEqual([]);
-  });
-});
-
-describe('formatNumber', () => {
-  it('keeps 4 significant digits and drops trailing zeros', () => {
-    expect(formatNumber(0.066652873)).toBe('0.06665');
-    expect(formatNumber(2)).toBe('2');
-    expect(formatNumber(387214)).toBe('3.87e+5');
-    expect(formatNumber(0)).toBe('0');
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildEpoch, buildUserItemSets, hasItem, negativePool, positiveRows, sampleNegative } from '../../../src/train/pair-data.js';
+import { hasItem, userItemSets } from '../../../src/data/user-items.js';
+import { buildEpoch, negativePool, positiveRows, sampleNegative } from '../../../src/train/pair-data.js';
 import { Prng } from '../../../src/util/prng.js';
 
 const data = {
@@ -12,14 +13,14 @@ const data = {
 
 describe('pair training data', () => {
   it('user item sets cover every split and deduplicate', () => {
-    const sets = buildUserItemSets(3, [data, { users: Int32Array.from([1, 1]), items: Int32Array.from([4, 0]) }]);
+    const sets = userItemSets(3, [data, { users: Int32Array.from([1, 1]), items: Int32Array.from([4, 0]) }]);
     expect(Array.from(sets.offsets)).toEqual([0, 2, 4, 7]);
     expect(hasItem(sets, 1, 4)).toBe(true);
     expect(hasItem(sets, 1, 3)).toBe(false);
   });
 
   it('negatives are never one of the user’s items, even for a user who has almost all', () => {
-    const sets = buildUserItemSets(3, [data]);
+    const sets = userItemSets(3, [data]);
     const rng = Prng.fromSeed(11);
     for (let t = 0; t < 2000; t++) {
       const u = t % 3;
@@ -27,7 +28,7 @@ describe('pair training data', () => {
       expect(hasItem(sets, u, neg)).toBe(false);
     }
     // user 2 has 3 of 5 items; user with 4 of 5 must get the single remaining one
-    const dense = buildUserItemSets(1, [{ users: Int32Array.from([0, 0, 0, 0]), items: Int32Array.from([0, 1, 2, 4]) }]);
+    const dense = userItemSets(1, [{ users: Int32Array.from([0, 0, 0, 0]), items: Int32Array.from([0, 1, 2, 4]) }]);
     for (let t = 0; t < 100; t++) expect(sampleNegative(rng, dense, 0, 5)).toBe(3);
   });
 
@@ -35,7 +36,7 @@ describe('pair training data', () => {
     // data trains items 0..3; item 4 is only held out (valid/test), so it must never be a negative.
     const pool = negativePool(data);
     expect(Array.from(pool ?? [])).toEqual([0, 1, 2, 3]);
-    const sets = buildUserItemSets(3, [data]);
+    const sets = userItemSets(3, [data]);
     const e = buildEpoch(data, sets, 'bce', 4, Prng.fromSeed(5), pool);
     for (let j = 0; j < e.size; j++) expect(e.items[j]).not.toBe(4);
     const bpr = buildEpoch(data, sets, 'bpr', 1, Prng.fromSeed(5), pool);
@@ -49,7 +50,7 @@ describe('pair training data', () => {
   });
 
   it('a bce epoch has each positive once plus N negatives, shuffled, seeded', () => {
-    const sets = buildUserItemSets(3, [data]);
+    const sets = userItemSets(3, [data]);
     const e = buildEpoch(data, sets, 'bce', 4, Prng.fromSeed(1));
     expect(e.size).toBe(30);
     expect(e.labels.reduce((s, v) => s + v, 0)).toBe(6);
@@ -59,7 +60,7 @@ describe('pair training data', () => {
   });
 
   it('an mse epoch is a permutation of the rows with their ratings', () => {
-    const e = buildEpoch(data, buildUserItemSets(3, [data]), 'mse', 0, Prng.fromSeed(2));
+    const e = buildEpoch(data, userItemSets(3, [data]), 'mse', 0, Prng.fromSeed(2));
     const rows = Array.from({ length: 6 }, (_, j) => `${e.users[j]}:${e.items[j]}:${e.labels[j]}`).sort();
     const orig = Array.from({ length: 6 }, (_, j) => `${data.users[j]}:${data.items[j]}:${data.values[j]}`).sort();
     expect(rows).toEqual(orig);
@@ -72,7 +73,7 @@ describe('pair training data', () => {
     expect([...pos.values]).toEqual([5, 4, 3, 3]);
     expect(positiveRows(data, 6).users.length).toBe(0);
     // Sets from every row, as runTrain builds them: user 2's low-rated items 0 and 1 are never negatives.
-    const sets = buildUserItemSets(3, [data]);
+    const sets = userItemSets(3, [data]);
     const e = buildEpoch(pos, sets, 'bce', 4, Prng.fromSeed(3));
     const positives = new Set<string>();
     for (let j = 0; j < e.size; j++) {

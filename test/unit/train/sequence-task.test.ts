@@ -19,7 +19,10 @@ function cycles(): { users: Int32Array; items: Int32Array; values: Float32Array;
   const items: number[] = [];
   for (let u = 0; u < USERS; u++) {
     const len = 3 + (u % 6);
-    for (let k = 0; k < len; k++) (users.push(u), items.push((u * 5 + k) % ITEMS));
+    for (let k = 0; k < len; k++) {
+      users.push(u);
+      items.push((u * 5 + k) % ITEMS);
+    }
   }
   return { users: Int32Array.from(users), items: Int32Array.from(items), values: new Float32Array(users.length).fill(1), numUsers: USERS, numItems: ITEMS };
 }

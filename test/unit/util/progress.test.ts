@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRateTracker, formatCount, formatDuration } from '../../../src/util/progress.js';
+import { createRateTracker, formatCount } from '../../../src/util/progress.js';
 
 /** A clock the test moves by hand. */
 function clock(): { now: () => number; advance: (ms: number) => void } {
@@ -40,15 +40,7 @@ describe('createRateTracker', () => {
   });
 });
 
-describe('formatDuration and formatCount', () => {
-  it.each([
-    [0, '0s'],
-    [42.4, '42s'],
-    [59.6, '1m00s'],
-    [185, '3m05s'],
-    [7620, '2h07m'],
-  ])('formatDuration(%s) = %s', (s, text) => expect(formatDuration(s)).toBe(text));
-
+describe('formatCount', () => {
   it.each([
     [950, '950'],
     [12_345, '12.3k'],
