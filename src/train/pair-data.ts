@@ -8,9 +8,10 @@
  * bce and bpr treat every row they are given as a positive; `positiveRows` binarises ratings first.
  * Nothing per example is an object: every epoch is a handful of typed arrays.
  */
+import type { PairLoss } from '../models/family.js';
 import { Prng } from '../util/prng.js';
 
-export type PairLoss = 'mse' | 'bce' | 'bpr';
+export type { PairLoss };
 
 export interface Interactions {
   users: Int32Array;

@@ -30,14 +30,16 @@ import {
   writeTrainedRows,
 } from '../io/checkpoint.js';
 import { isSequenceModel, namedWeights, type AnyModel } from '../models/model.js';
-import { buildModel, isSequenceModelName } from '../models/registry.js';
+import type { ModelName } from '../config/schema.js';
+import type { ModelFamily, PairLoss, SequenceLoss } from '../models/family.js';
+import { buildModel, family } from '../models/registry.js';
 import { DataError, InterruptedError, UsageError } from '../util/errors.js';
 import { Prng } from '../util/prng.js';
 import type { RunIO } from '../util/run-io.js';
-import { positiveRows, type Interactions, type PairLoss } from './pair-data.js';
+import { positiveRows, type Interactions } from './pair-data.js';
 import { fusable } from './fused-step.js';
 import { createPairTask, pairEpochBuilder } from './tasks/pair.js';
-import { countTrainingSequences, createSequenceTask, MIN_SEQUENCE_ROWS, resolveSequenceLoss, type SequenceTaskOptions } from './tasks/sequence.js';
+import { countTrainingSequences, createSequenceTask, MIN_SEQUENCE_ROWS, type SequenceTaskOptions } from './tasks/sequence.js';
 import { renameSlots, stateToTensors, tensorsToState } from './optimizer-state.js';
 import { checkParents, initFromParents, readVocabIds, trainedRows } from './init-from.js';
 import { catalogueExtension, fineTuneRecord, planReplay, type Replay, replayEpoch, trainMaxTs, writeCheckpointVocab } from './fine-tune.js';
@@ -105,12 +107,6 @@ export interface TrainResult {
 /** Global steps between TensorBoard points of train/loss, train/lr and train/examples_per_s (epoch ends add one). */
 export const TB_STEP_INTERVAL = 100;
 
-export function resolveLoss(requested: string, feedback: 'explicit' | 'implicit'): PairLoss {
-  if (requested === 'auto') return feedback === 'explicit' ? 'mse' : 'bce';
-  if (requested === 'mse' || requested === 'bce' || requested === 'bpr') return requested;
-  throw new UsageError(`--loss ${requested} does not apply to (user, item) models. Expected mse, bce or bpr.`);
-}
-
 export interface TrainingPositives {
   /** The rows the loss learns from: every training row, or for bce/bpr with a threshold those ≥ it. */
   train: Interactions;
@@ -145,7 +141,7 @@ export function trainingPositives(
     );
   }
   if (threshold === null) {
-    const notes = data.feedback === 'explicit' && loss !== 'mse' ? [ratingsNote(model, loss, kind)] : [];
+    const notes = data.feedback === 'explicit' && loss !== 'mse' ? [ratingsNote(family(model as ModelName), loss)] : [];
     return { train: data.train, notes, summary: null };
   }
   const train = positiveRows(data.train, threshold);
@@ -168,11 +164,11 @@ export function trainingPositives(
   return { train, notes: [], summary };
 }
 
-function ratingsNote(model: string, loss: string, kind: 'pair' | 'sequence'): string {
-  if (kind === 'sequence') {
-    return `model ${model} trains on explicit ratings: every rated item enters the user's history as an interaction (a rating of 1 counts like a 5). Pass --positive-threshold R (config train.positive_threshold), e.g. 4, to keep only ratings >= R as the sequence.`;
+function ratingsNote(f: ModelFamily, loss: string): string {
+  if (f.kind === 'sequence') {
+    return `model ${f.name} trains on explicit ratings: every rated item enters the user's history as an interaction (a rating of 1 counts like a 5). Pass --positive-threshold R (config train.positive_threshold), e.g. 4, to keep only ratings >= R as the sequence.`;
   }
-  return `model ${model} trains with loss ${loss} on explicit ratings: every rating counts as a positive (a rating of 1 is trained like a 5) and unrated items are the negatives. Pass --positive-threshold R (config train.positive_threshold), e.g. 4, to keep only ratings >= R as positives${model === 'mf' ? ', or --loss mse to fit the ratings' : ''}.`;
+  return `model ${f.name} trains with loss ${loss} on explicit ratings: every rating counts as a positive (a rating of 1 is trained like a 5) and unrated items are the negatives. Pass --positive-threshold R (config train.positive_threshold), e.g. 4, to keep only ratings >= R as positives${f.fitsRatings ? ', or --loss mse to fit the ratings' : ''}.`;
 }
 
 /**
@@ -210,8 +206,9 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   const { config } = req.resolved;
   const { data } = req;
   const wallStart = performance.now();
-  const sequence = isSequenceModelName(config.train.model);
-  const loss = sequence ? resolveSequenceLoss(config.train.loss, config.train.model) : resolveLoss(config.train.loss, data.feedback);
+  const modelFamily = family(config.train.model);
+  const sequence = modelFamily.kind === 'sequence';
+  const loss = modelFamily.resolveLoss(config.train.loss, data.feedback);
   if (loss === 'mse' && data.feedback === 'implicit') io.log.warn('loss mse on implicit feedback regresses the event weights; bce or bpr is usually what you want');
   const positives = trainingPositives(data, loss, config.train.model, config.train.positive_threshold, req.resolved.sources['train.positive_threshold'], sequence ? 'sequence' : 'pair');
   for (const note of positives.notes) io.log.warn(note);
@@ -345,7 +342,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
       train: positives.train,
       // Rows below the threshold are out of the histories but were seen: never sampled as negatives.
       others: positives.train === data.train ? data.others : [data.train, ...data.others],
-      loss: resolveSequenceLoss(config.train.loss, config.train.model),
+      loss: modelFamily.resolveLoss(config.train.loss, data.feedback) as SequenceLoss,
       negatives: config.train.negatives,
       batchSize: config.train.batch_size,
       l2: config.train.l2,
@@ -358,7 +355,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
     const sequenceModel = model;
     if (workers > 1) startParallel = () => startSequenceParallel({ workers, config, engine: req.engine.name, model: sequenceModel, task: sequenceOptions, optimizer: optCfg, log: io.log, signal: io.signal });
   } else {
-    const pairLoss = resolveLoss(config.train.loss, data.feedback);
+    const pairLoss = modelFamily.resolveLoss(config.train.loss, data.feedback) as PairLoss;
     const makeEpoch = pairEpochBuilder({
       train: positives.train,
       others: data.others,

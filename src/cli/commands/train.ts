@@ -85,7 +85,7 @@ export function registerTrain(program: Command, runtime: Runtime): void {
       if (o.resume && !o.out) throw new UsageError('--resume needs --out DIR: the checkpoint folder of the run to continue.');
       const out = resolve(ctx.cwd, o.out ?? join('checkpoints', `${ctx.resolved.config.train.model}-${timestamp()}`));
       // TF.js, the engine and Arrow load here, not at start-up (STYLE: `rec --help` stays instant).
-      const [{ datasetPathExists, loadDataset, manifestSha256 }, { initEngine }, { openCheckpointForTrain, readRunJson }, { runTrain }, { createValidator }, { resumeConfig, withFeedbackDefaults }, { isSequenceModelName }] = await Promise.all([
+      const [{ datasetPathExists, loadDataset, manifestSha256 }, { initEngine }, { openCheckpointForTrain, readRunJson }, { runTrain }, { createValidator }, { resumeConfig, withFeedbackDefaults }, { family, trainingMonitor }] = await Promise.all([
         import('../../data/dataset.js'),
         import('../../engine/backend.js'),
         import('../../io/checkpoint.js'),
@@ -121,14 +121,12 @@ export function registerTrain(program: Command, runtime: Runtime): void {
         ctx.log.info(`validation: ${ds.valid.length} of ${before} train rows carved out (--valid-from-train ${carve})`);
       }
       const data = toTrainData(ds, await manifestSha256(dataDir));
-      // Sequence models rank from histories (train items when validating); rmse means nothing for them.
-      const sequence = isSequenceModelName(config.train.model);
-      const explicit = !sequence && data.feedback === 'explicit' && (config.train.loss === 'auto' || config.train.loss === 'mse');
-      const requested = config.train.early_stopping.metric;
-      const metric = requested === 'auto' ? (explicit ? 'rmse' : 'ndcg@10') : requested;
+      // The family says what validation measures (rmse only where a pair model fits ratings).
+      const { metric, ratings } = trainingMonitor(config.train, data.feedback);
+      const sequence = family(config.train.model).kind === 'sequence';
       const validator = data.hasValid
         ? createValidator(ds, {
-            ratings: explicit,
+            ratings,
             monitor: metric,
             userBlock: config.eval.user_block,
             maxUsers: config.train.valid_users,
