@@ -107,3 +107,23 @@ export function monitoredMetric(family: ModelFamily, train: Pick<TrainConfig, 'l
   return { metric: requested === 'auto' ? (ratings ? 'rmse' : 'ndcg@10') : requested, ratings };
 }
 
+/** Whether a key's value came from the user (a flag, the environment, a config file) rather than from defaults. */
+const userSet = (source: string): boolean => source !== 'default' && !source.startsWith('configs/models/');
+
+/**
+ * Refuses `model.*` options the family does not read, when the user set them: a `--heads 2` given
+ * to MF would otherwise be recorded in config.yaml and silently change nothing. Model defaults
+ * (configs/models/*.yaml) set what suits their family and are not checked. `readers` names the
+ * families that do read a key, for the message.
+ */
+export function checkFamilyOptions(family: ModelFamily, sources: Readonly<Record<string, string>>, readers: (option: ModelOption) => readonly ModelName[]): void {
+  for (const [path, source] of Object.entries(sources)) {
+    if (!path.startsWith('model.') || !userSet(source)) continue;
+    const option = path.slice('model.'.length) as ModelOption;
+    if (family.options.includes(option)) continue;
+    const others = readers(option);
+    throw new UsageError(
+      `${path} (from ${source}) does not apply to --model ${family.name}, which takes ${family.options.map((o) => `model.${o}`).join(', ')}.${others.length > 0 ? ` ${path} is read by ${others.join(', ')}.` : ''} Remove it, or train a model that reads it.`,
+    );
+  }
+}

@@ -7,7 +7,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { BuiltModelName } from '../config/model-names.js';
 import type { ModelConfig, ModelName } from '../config/schema.js';
 import { UsageError } from '../util/errors.js';
-import { monitoredMetric, type Feedback, type ModelFamily } from './family.js';
+import { checkFamilyOptions, monitoredMetric, type Feedback, type ModelFamily, type ModelOption } from './family.js';
 import { mfFamily } from './mf.js';
 import type { AnyModel, ModelBuildOptions, ModelShape, PairModel, SequenceModel } from './model.js';
 import { ncfFamily } from './ncf-family.js';
@@ -58,6 +58,18 @@ export function wrapLoadedModel(keras: tf.LayersModel, meta: SavedModelMeta): An
 /** Whether a model name is a sequence model's, known before anything is built. */
 export function isSequenceModelName(name: ModelName): name is SequenceModelName {
   return family(name).kind === 'sequence';
+}
+
+/** The families that read a `model.*` option. */
+function readersOf(option: ModelOption): ModelName[] {
+  return Object.values(FAMILIES)
+    .filter((f) => f.options.includes(option))
+    .map((f) => f.name);
+}
+
+/** Refuses `model.*` options the chosen family does not read (exit 2), naming those it takes. */
+export function checkModelOptions(name: ModelName, sources: Readonly<Record<string, string>>): void {
+  checkFamilyOptions(family(name), sources, readersOf);
 }
 
 /** The validation metric a training run of `train.model` monitors, and whether validation measures ratings. */

@@ -33,7 +33,7 @@ import {
 import type { ModelName } from '../config/schema.js';
 import type { ModelFamily, PairLoss, SequenceLoss } from '../models/family.js';
 import { isSequenceModel, namedWeights, type AnyModel, type PairModel, type SequenceModel } from '../models/model.js';
-import { buildModel, family } from '../models/registry.js';
+import { buildModel, checkModelOptions, family } from '../models/registry.js';
 import { DataError, InterruptedError, UsageError } from '../util/errors.js';
 import { Prng } from '../util/prng.js';
 import type { RunIO } from '../util/run-io.js';
@@ -270,6 +270,8 @@ function planRun(req: TrainRequest, io: RunIO): Plan {
   const { config } = req.resolved;
   const { data } = req;
   const f = family(config.train.model);
+  // A resumed run keeps the options its checkpoint was accepted with.
+  if (!req.resume) checkModelOptions(config.train.model, req.resolved.sources);
   const objective: Objective =
     f.kind === 'sequence' ? { kind: 'sequence', loss: f.resolveLoss(config.train.loss, data.feedback) } : { kind: 'pair', loss: f.resolveLoss(config.train.loss, data.feedback) };
   const loss = objective.loss;

@@ -86,7 +86,13 @@ export function registerTrain(program: Command, runtime: Runtime): void {
       if (o.resume && !o.out) throw new UsageError('--resume needs --out DIR: the checkpoint folder of the run to continue.');
       const out = resolve(ctx.cwd, o.out ?? join('checkpoints', `${ctx.resolved.config.train.model}-${timestamp()}`));
       // TF.js, the engine and Arrow load here, not at start-up (STYLE: `rec --help` stays instant).
-      const [{ openCheckpointForTrain }, { runTrain }] = await Promise.all([import('../../io/checkpoint.js'), import('../../train/run.js')]);
+      const [{ openCheckpointForTrain }, { runTrain }, { checkModelOptions }] = await Promise.all([
+        import('../../io/checkpoint.js'),
+        import('../../train/run.js'),
+        import('../../models/registry.js'),
+      ]);
+      // Before --force may clear --out: options the model does not read are a usage error.
+      if (!o.resume) checkModelOptions(ctx.resolved.config.train.model, ctx.resolved.sources);
       const dataInOut = o.data !== undefined && !relative(join(out, 'data'), resolve(ctx.cwd, o.data)).startsWith('..');
       session = await openCheckpointForTrain(out, { resume: o.resume === true, force: o.force === true, keepData: dataInOut, log: ctx.log });
       const loaded = await loadTrainData(ctx, o, out);
