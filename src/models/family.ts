@@ -42,8 +42,9 @@ interface FamilyBase {
   /** The `model.*` keys this family reads; a user setting another one is refused. */
   readonly options: readonly ModelOption[];
   /**
-   * Floats per row of the user and item embedding tables, and of the activations per example that
-   * a training step holds beside them (src/train/memory.ts sizes a step from these).
+   * Floats per row of the user and item embedding tables, and the size of a training example's
+   * activations (a sequence model's positions × features; 0 where they are negligible), which
+   * src/train/memory.ts scales by the bytes it measured per unit to size a step.
    */
   stepWidths(config: ModelConfig): { user: number; item: number; activationsPerExample: number };
   /** Checks the models of the `--init-from` checkpoints (in order; `described` names them for messages). */
