@@ -64,7 +64,9 @@ export async function runNcfBench(opts: { quick?: boolean; out?: string | null; 
     for (const model of opts.quick ? ['gmf'] : ['gmf', 'mlp', 'neumf']) {
       const ck = join(work, model);
       const load = loadavg()[0];
-      const t = rec(['train', '--data', data, '--model', model, '--epochs', String(epochs), '--out', ck, '--json', '-q', ...SETTINGS]);
+      // GMF has no MLP tower: rec train refuses --layers for it.
+      const settings = model === 'gmf' ? SETTINGS.filter((_, k) => SETTINGS[k] !== '--layers' && SETTINGS[k - 1] !== '--layers') : SETTINGS;
+      const t = rec(['train', '--data', data, '--model', model, '--epochs', String(epochs), '--out', ck, '--json', '-q', ...settings]);
       if (t.code !== 0) throw new Error(`train ${model} failed: ${t.stderr}`);
       const e = rec(['eval', ck, '--protocol', `candidates:${join(NCF, 'ml1m-u2999.test.candidates.tsv')}`, '--k', '10', '--metrics', 'hr,ndcg', '--json', '-q']);
       if (e.code !== 0) throw new Error(`eval ${model} failed: ${e.stderr}`);

@@ -5,6 +5,7 @@
  * tables p, q, b_u, b_i are trained. For bce/bpr the score is a logit.
  */
 import * as tf from '@tensorflow/tfjs';
+import { checkSameModelParent, resolvePairLoss, type PairFamily } from './family.js';
 import { gatherRows, layerVariable, type FusedPairKernel, type ModelBuildOptions, type PairModel, type EmbeddingTable } from './model.js';
 
 type Initializer = ReturnType<typeof tf.initializers.randomNormal>;
@@ -132,3 +133,16 @@ function mfKernel(dim: number, mean: () => number): FusedPairKernel {
     },
   };
 }
+
+/** MF as a family: fits explicit ratings (mse) or ranks implicit feedback; tables of d + 1 floats (factors and bias). */
+export const mfFamily: PairFamily = {
+  name: 'mf',
+  kind: 'pair',
+  fitsRatings: true,
+  options: ['dim', 'init_std'],
+  resolveLoss: resolvePairLoss,
+  build: buildMf,
+  wrap: wrapMf,
+  stepWidths: (config) => ({ user: config.dim + 1, item: config.dim + 1, activationsPerExample: 0 }),
+  checkParents: (models, paths, described) => checkSameModelParent('mf', models, paths, described),
+};

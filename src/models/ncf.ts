@@ -175,7 +175,6 @@ export function wrapNcf(kind: NcfKind, keras: tf.LayersModel, opts: ModelBuildOp
     scoreRows,
     scoreMatrix(users, items) {
       return tf.tidy(() => {
-        const U = users.shape[0];
         const I = items.shape[0];
         const byName = (name: string) => (tables.find((t) => t.name === name) as EmbeddingTable).variable;
         let gmf: tf.Tensor2D | null = null;
@@ -195,28 +194,7 @@ export function wrapNcf(kind: NcfKind, keras: tf.LayersModel, opts: ModelBuildOp
           const mlp = tf.add(tf.matMul(pu, tf.slice(h, [0, 0], [half, 1])), tf.reshape(tf.matMul(qi, tf.slice(h, [half, 0], [half, 1])), [1, I]));
           return tf.add(gmf === null ? mlp : tf.add(gmf, mlp), bias) as tf.Tensor2D;
         }
-        // The MLP does not factorise over (user, item), but its first layer does:
-        // W₁[p;q] + b₁ = (W₁ᵤp) + (W₁ᵢq + b₁), so each side is multiplied once and every pair costs
-        // a broadcast add plus the narrower layers above. A few users at a time keep the widest
-        // activation ([chunk · I, layers[1]]) near 4M floats.
-        const w = hidden[0].kernel;
-        const a = tf.matMul(pu, tf.slice(w, [0, 0], [half, -1]));
-        const b = tf.add(tf.matMul(qi, tf.slice(w, [half, 0], [half, -1])), hidden[0].bias);
-        const width = tower[1];
-        const chunk = Math.max(1, Math.floor(4_000_000 / Math.max(1, I * width)));
-        const blocks: tf.Tensor2D[] = [];
-        for (let lo = 0; lo < U; lo += chunk) {
-          const n = Math.min(chunk, U - lo);
-          // Each chunk's activations go as soon as its scores exist, not at the end of the block.
-          const scores = tf.tidy(() => {
-            const pairs = tf.add(tf.reshape(tf.slice(a, [lo, 0], [n, -1]), [n, 1, width]), tf.reshape(b, [1, I, width]));
-            let x = tf.relu(tf.reshape(pairs, [n * I, width])) as tf.Tensor2D;
-            for (let k = 1; k < hidden.length; k++) x = tf.fused.matMul({ a: x, b: hidden[k].kernel, bias: hidden[k].bias, activation: 'relu' }) as tf.Tensor2D;
-            return tf.reshape(tf.matMul(x, h), [n, I]);
-          });
-          blocks.push(scores as tf.Tensor2D);
-        }
-        const mlp = blocks.length === 1 ? blocks[0] : tf.concat(blocks, 0);
+        const mlp = towerScores(pu, qi, hidden, h, half, tower[1]);
         return tf.add(gmf === null ? mlp : tf.add(gmf, mlp), bias) as tf.Tensor2D;
       });
     },
@@ -230,6 +208,34 @@ export function wrapNcf(kind: NcfKind, keras: tf.LayersModel, opts: ModelBuildOp
       return (parts.length === 1 ? tf.clone(parts[0]) : tf.concat(parts, 1)) as tf.Tensor2D;
     },
   };
+}
+
+/**
+ * The MLP's scores of every pair of a block of users (`pu`) and items (`qi`). The MLP does not
+ * factorise over (user, item), but its first layer does: W₁[p;q] + b₁ = (W₁ᵤp) + (W₁ᵢq + b₁), so
+ * each side is multiplied once and every pair costs a broadcast add plus the narrower layers
+ * above. A few users at a time keep the widest activation ([chunk · I, width]) near 4M floats.
+ */
+function towerScores(pu: tf.Tensor, qi: tf.Tensor, hidden: readonly { kernel: tf.Variable; bias: tf.Variable }[], h: tf.Tensor, half: number, width: number): tf.Tensor2D {
+  const w = hidden[0].kernel;
+  const a = tf.matMul(pu, tf.slice(w, [0, 0], [half, -1]));
+  const b = tf.add(tf.matMul(qi, tf.slice(w, [half, 0], [half, -1])), hidden[0].bias);
+  const U = pu.shape[0];
+  const I = qi.shape[0];
+  const chunk = Math.max(1, Math.floor(4_000_000 / Math.max(1, I * width)));
+  const blocks: tf.Tensor2D[] = [];
+  for (let lo = 0; lo < U; lo += chunk) {
+    const n = Math.min(chunk, U - lo);
+    // Each chunk's activations go as soon as its scores exist, not at the end of the block.
+    const scores = tf.tidy(() => {
+      const pairs = tf.add(tf.reshape(tf.slice(a, [lo, 0], [n, -1]), [n, 1, width]), tf.reshape(b, [1, I, width]));
+      let x = tf.relu(tf.reshape(pairs, [n * I, width])) as tf.Tensor2D;
+      for (let k = 1; k < hidden.length; k++) x = tf.fused.matMul({ a: x, b: hidden[k].kernel, bias: hidden[k].bias, activation: 'relu' }) as tf.Tensor2D;
+      return tf.reshape(tf.matMul(x, h), [n, I]);
+    });
+    blocks.push(scores as tf.Tensor2D);
+  }
+  return blocks.length === 1 ? blocks[0] : (tf.concat(blocks, 0) as tf.Tensor2D);
 }
 
 /** GMF's logit b + Σ_j h_j·p_uj·q_ij and its gradients, straight from table memory (see PairModel.fused). */

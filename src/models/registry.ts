@@ -1,32 +1,31 @@
-import * as tf from '@tensorflow/tfjs';
+/**
+ * The one list of model families. Adding a family is a module exporting its ModelFamily
+ * (src/models/family.ts), a configs/models/<name>.yaml and one line here (plus its name in
+ * src/config/model-names.ts, which `--help` reads without loading TF.js).
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { BuiltModelName } from '../config/model-names.js';
 import type { ModelConfig, ModelName } from '../config/schema.js';
 import { UsageError } from '../util/errors.js';
-import { buildMf, wrapMf } from './mf.js';
-import { buildNcf, wrapNcf, type NcfKind } from './ncf.js';
+import { checkFamilyOptions, monitoredMetric, type Feedback, type ModelFamily, type ModelOption } from './family.js';
+import { mfFamily } from './mf.js';
 import type { AnyModel, ModelBuildOptions, ModelShape, PairModel, SequenceModel } from './model.js';
-import { buildSasrec, wrapSasrec } from './sasrec.js';
+import { ncfFamily } from './ncf-family.js';
+import { sasrecFamily } from './sasrec.js';
 
-interface ModelEntry {
-  build(opts: ModelBuildOptions): AnyModel;
-  wrap(keras: tf.LayersModel, opts: ModelBuildOptions): AnyModel;
-}
-
-const MODELS: Partial<Record<ModelName, ModelEntry>> = {
-  mf: { build: buildMf, wrap: wrapMf },
-  gmf: ncfEntry('gmf'),
-  mlp: ncfEntry('mlp'),
-  neumf: ncfEntry('neumf'),
-  sasrec: { build: buildSasrec, wrap: wrapSasrec },
+const FAMILIES: Readonly<Record<BuiltModelName, ModelFamily>> = {
+  mf: mfFamily,
+  gmf: ncfFamily('gmf'),
+  mlp: ncfFamily('mlp'),
+  neumf: ncfFamily('neumf'),
+  sasrec: sasrecFamily,
 };
 
-function ncfEntry(kind: NcfKind): ModelEntry {
-  return { build: (opts) => buildNcf(kind, opts), wrap: (keras, opts) => wrapNcf(kind, keras, opts) };
-}
-
-function entry(name: ModelName): ModelEntry {
-  const found = MODELS[name];
+/** The family of a model name; a name without one (a planned model) is a usage error. */
+export function family(name: ModelName): ModelFamily {
+  const found = (FAMILIES as Partial<Record<ModelName, ModelFamily>>)[name];
   if (!found) {
-    throw new UsageError(`Model ${name} is not available in this version of rec. Available: ${Object.keys(MODELS).join(', ')}.`);
+    throw new UsageError(`Model ${name} is not available in this version of rec. Available: ${Object.keys(FAMILIES).join(', ')}.`);
   }
   return found;
 }
@@ -39,7 +38,7 @@ export function buildModel(name: PairModelName, opts: ModelBuildOptions): PairMo
 export function buildModel(name: SequenceModelName, opts: ModelBuildOptions): SequenceModel;
 export function buildModel(name: ModelName, opts: ModelBuildOptions): AnyModel;
 export function buildModel(name: ModelName, opts: ModelBuildOptions): AnyModel {
-  const model = entry(name).build(opts);
+  const model = family(name).build(opts);
   model.keras.setUserDefinedMetadata({ rec: { model: name, config: opts.config, shape: opts.shape } });
   return model;
 }
@@ -51,12 +50,29 @@ export interface SavedModelMeta {
 }
 
 export function wrapLoadedModel(keras: tf.LayersModel, meta: SavedModelMeta): AnyModel {
-  const model = entry(meta.model).wrap(keras, { config: meta.config, shape: meta.shape, nextSeed: () => 1 });
+  const model = family(meta.model).wrap(keras, { config: meta.config, shape: meta.shape, nextSeed: () => 1 });
   keras.setUserDefinedMetadata({ rec: meta });
   return model;
 }
 
 /** Whether a model name is a sequence model's, known before anything is built. */
 export function isSequenceModelName(name: ModelName): name is SequenceModelName {
-  return name === 'sasrec';
+  return family(name).kind === 'sequence';
+}
+
+/** The families that read a `model.*` option. */
+function readersOf(option: ModelOption): ModelName[] {
+  return Object.values(FAMILIES)
+    .filter((f) => f.options.includes(option))
+    .map((f) => f.name);
+}
+
+/** Refuses `model.*` options the chosen family does not read (exit 2), naming those it takes. */
+export function checkModelOptions(name: ModelName, sources: Readonly<Record<string, string>>): void {
+  checkFamilyOptions(family(name), sources, readersOf);
+}
+
+/** The validation metric a training run of `train.model` monitors, and whether validation measures ratings. */
+export function trainingMonitor(train: Parameters<typeof monitoredMetric>[1] & { model: ModelName }, feedback: Feedback): { metric: string; ratings: boolean } {
+  return monitoredMetric(family(train.model), train, feedback);
 }

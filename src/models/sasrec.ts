@@ -22,6 +22,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config/schema.js';
 import { ConfigError } from '../util/errors.js';
+import { checkSameModelParent, resolveSequenceLoss, type SequenceFamily } from './family.js';
 import { denseVariables, type EmbeddingTable, type ModelBuildOptions, type SequenceBatch, type SequenceModel } from './model.js';
 
 /** The item index of an empty slot in a history window. */
@@ -275,3 +276,18 @@ export function wrapSasrec(keras: tf.LayersModel, opts: ModelBuildOptions): Sequ
     itemVectors: () => tf.clone(table) as tf.Tensor2D,
   };
 }
+
+/**
+ * SASRec as a family: scores histories, so it has no user table; a step holds the encoder's
+ * activations over max_len positions of dim features per example.
+ */
+export const sasrecFamily: SequenceFamily = {
+  name: 'sasrec',
+  kind: 'sequence',
+  options: ['dim', 'max_len', 'blocks', 'heads', 'dropout'],
+  resolveLoss: (requested) => resolveSequenceLoss(requested, 'sasrec'),
+  build: buildSasrec,
+  wrap: wrapSasrec,
+  stepWidths: (config) => ({ user: 0, item: config.dim, activationsPerExample: config.max_len * config.dim }),
+  checkParents: (models, paths, described) => checkSameModelParent('sasrec', models, paths, described),
+};

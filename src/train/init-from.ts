@@ -6,12 +6,9 @@
  *   the parent knew gets the parent's row, a new one keeps its fresh initialisation. Every other
  *   weight (MLP layers, output layer, MF's global mean) is copied by its stable key
  *   (`layer/weight`) and must have the same shape.
- * - NeuMF pretraining (He et al. 2017 §3.4.1): one GMF and one MLP parent, matched by the `model`
- *   of their run.json. GMF tables come from the GMF parent, MLP tables and hidden layers from the
- *   MLP parent, and the output layer is the α-weighted concatenation of theirs:
- *       h = [α·h_gmf ; (1−α)·h_mlp],   b = α·b_gmf + (1−α)·b_mlp
- *   so that, before any step, the NeuMF logit is α·(GMF logit) + (1−α)·(MLP logit) for every pair
- *   both parents knew. (The authors' code fixes α = 0.5 and, as here, mixes the biases the same way.)
+ * - A family built from parents of other families (NeuMF from GMF + MLP): its Composition
+ *   (src/models/family.ts) names the parents' models and mixes the layers they do not share;
+ *   src/models/ncf-family.ts has NeuMF's rule.
  */
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
@@ -20,8 +17,8 @@ import { readVocabFile, type Vocab } from '../data/dataset.js';
 import { VOCAB_FILES } from '../data/manifest.js';
 import { pathExists } from '../io/atomic.js';
 import { paths, readModelEpoch, readRunJson, readTrainedRows, type ParentRecord, type TrainedRows, weightsCheck, weightsSha256 } from '../io/checkpoint.js';
-import { namedWeights, type NamedWeight, type AnyModel } from '../models/model.js';
-import { PREDICTION_LAYER } from '../models/ncf.js';
+import { namedWeights, type AnyModel } from '../models/model.js';
+import { family } from '../models/registry.js';
 import { loadModel } from '../models/saved.js';
 import type { Logger } from '../util/log.js';
 import { UsageError } from '../util/errors.js';
@@ -99,29 +96,7 @@ export async function checkParents(parentPaths: readonly string[], model: ModelN
     models.push((await readRunJson(path)).model);
   }
   const described = parentPaths.map((path, k) => `${models[k]} (${path})`).join(', ');
-  if (model === 'neumf') {
-    if (models.length === 1 && models[0] === 'neumf') return models;
-    const gmf = models.filter((m) => m === 'gmf').length;
-    const mlp = models.filter((m) => m === 'mlp').length;
-    if (models.length === 2 && gmf === 1 && mlp === 1) return models;
-    if (models.length === 1 && (gmf === 1 || mlp === 1)) {
-      throw new UsageError(
-        `NeuMF from pretrained parts needs a GMF and an MLP checkpoint; received only ${described}. Give --init-from twice (one gmf, one mlp checkpoint), or once with a neumf checkpoint to fine-tune it.`,
-      );
-    }
-    const twice = gmf === 2 ? 'two gmf checkpoints' : mlp === 2 ? 'two mlp checkpoints' : `${models.length} checkpoints`;
-    throw new UsageError(
-      `--init-from for --model neumf takes one gmf and one mlp checkpoint (or one neumf checkpoint). Received ${twice}: ${described}.`,
-    );
-  }
-  if (models.length !== 1) {
-    throw new UsageError(`--init-from for --model ${model} takes one ${model} checkpoint to fine-tune. Received ${models.length}: ${described}.`);
-  }
-  if (models[0] !== model) {
-    throw new UsageError(
-      `${flag(parentPaths[0])} is a ${models[0]} checkpoint; --model ${model} fine-tunes only from a ${model} checkpoint.`,
-    );
-  }
+  family(model).checkParents(models, parentPaths, described);
   return models;
 }
 
@@ -195,29 +170,6 @@ function copyWhole(child: tf.Variable, parent: tf.Variable, key: string, path: s
   tf.tidy(() => child.assign(tf.clone(parent)));
 }
 
-/** NeuMF's output layer from its parents': h = [α·h_gmf ; (1−α)·h_mlp], b = α·b_gmf + (1−α)·b_mlp. */
-function mixPrediction(child: Map<string, NamedWeight>, gmf: Parent, mlp: Parent, alpha: number): void {
-  const get = (parent: Parent, key: string): tf.Variable => {
-    const w = namedWeights(parent.pair.keras).find((x) => x.key === key);
-    if (w === undefined) throw new UsageError(`${flag(parent.path)}: the ${parent.model} checkpoint has no ${key}; was it written by rec train?`);
-    return w.variable;
-  };
-  const kernel = child.get(`${PREDICTION_LAYER}/kernel`)?.variable;
-  const bias = child.get(`${PREDICTION_LAYER}/bias`)?.variable;
-  if (kernel === undefined || bias === undefined) throw new Error('neumf model has no prediction layer');
-  const hg = get(gmf, `${PREDICTION_LAYER}/kernel`);
-  const hm = get(mlp, `${PREDICTION_LAYER}/kernel`);
-  if (hg.shape[0] + hm.shape[0] !== kernel.shape[0]) {
-    throw new UsageError(
-      `--init-from: the gmf output layer (${shapeText(hg.shape)}, ${gmf.path}) and the mlp one (${shapeText(hm.shape)}, ${mlp.path}) do not stack into this NeuMF's ${shapeText(kernel.shape)}. Expected --dim to be the GMF parent's dim and --layers the MLP parent's layers.`,
-    );
-  }
-  tf.tidy(() => {
-    kernel.assign(tf.concat([tf.mul(hg, alpha), tf.mul(hm, 1 - alpha)], 0));
-    bias.assign(tf.add(tf.mul(get(gmf, `${PREDICTION_LAYER}/bias`), alpha), tf.mul(get(mlp, `${PREDICTION_LAYER}/bias`), 1 - alpha)));
-  });
-}
-
 /**
  * Initialises `req.model` from its parents (see the file comment) and returns what run.json
  * records under `parents`. Call `checkParents` first.
@@ -228,25 +180,24 @@ export async function initFromParents(req: InitFromRequest, models: readonly Mod
     for (let k = 0; k < req.parents.length; k++) parents.push(await loadParent(req.parents[k], models[k], req));
     const child = new Map(namedWeights(req.model.keras).map((w) => [w.key, w]));
     const tables = new Map(req.model.tables.map((t) => [t.variable.name, t]));
-    const fromParents = req.model.name === 'neumf' && parents.length === 2;
+    const composition = family(req.model.name).composition;
+    const mixed = composition !== undefined && parents.length === composition.parts.length ? new Set(composition.mixedLayers) : null;
     const covered = new Set<string>();
     for (const parent of parents) {
       const users = rowMap(req.users, parent.users).map;
       const items = rowMap(req.items, parent.items).map;
       for (const w of namedWeights(parent.pair.keras)) {
         const target = child.get(w.key);
-        if (target === undefined || (fromParents && w.layer === PREDICTION_LAYER)) continue;
+        if (target === undefined || mixed?.has(w.layer)) continue;
         const table = tables.get(target.variable.name);
         if (table) copyRows(target.variable, w.variable, table.kind === 'user' ? users : items, w.key, parent.path);
         else copyWhole(target.variable, w.variable, w.key, parent.path);
         covered.add(w.key);
       }
     }
-    if (fromParents) {
-      const gmf = parents.find((p) => p.model === 'gmf') as Parent;
-      const mlp = parents.find((p) => p.model === 'mlp') as Parent;
-      mixPrediction(child, gmf, mlp, req.alpha);
-      for (const key of child.keys()) if (key.startsWith(`${PREDICTION_LAYER}/`)) covered.add(key);
+    if (composition !== undefined && mixed !== null) {
+      composition.mix(child, parents.map((p) => ({ path: p.path, model: p.model, keras: p.pair.keras })), req.alpha);
+      for (const w of child.values()) if (mixed.has(w.layer)) covered.add(w.key);
     }
     const fresh = [...child.keys()].filter((key) => !covered.has(key));
     if (fresh.length > 0) req.log.warn(`--init-from: no parent had ${fresh.join(', ')}; kept their fresh initialisation`);

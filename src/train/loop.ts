@@ -152,7 +152,6 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
         bar.update(s + 1, runningLoss(state));
         barAt = clock();
       }
-      const logEvery = opts.logEvery ?? 0;
       if (cb.onStep && (s === steps - 1 || (logEvery > 0 && state.global_step % logEvery === 0))) {
         const seconds = (performance.now() - rateFrom.time) / 1000;
         const examplesPerS = seconds > 0 ? ((state.global_step - rateFrom.step) * examplesPerStep) / seconds : 0;
@@ -180,68 +179,95 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
     state.epoch_seconds = epochSeconds;
     opts.log.debug(`epoch ${state.epoch + 1}: ${steps} steps done in ${epochSeconds.toFixed(1)}s; validating`);
     const validStart = performance.now();
-    let valid: Record<string, number>;
-    try {
-      valid = await cb.validate(state.epoch);
-    } catch (error) {
-      if (!opts.signal?.aborted) throw error;
-      // The epoch's steps are all done: the saved state resumes straight into this validation.
-      await cb.saveState(state);
-      const signal = opts.signal.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
-      throw new InterruptedError(
-        signal,
-        `${signal} received during validation: saved a resumable state after the steps of epoch ${state.epoch + 1} (its validation reruns on resume).`,
-      );
-    }
+    const valid = await validateEpoch(state, opts, cb);
     const validSeconds = (performance.now() - validStart) / 1000;
-    const record: EpochRecord = {
-      epoch: state.epoch + 1,
-      loss: state.loss_count ? state.loss_sum / state.loss_count : 0,
-      seconds: round(epochSeconds, 3),
-      examples_per_s: epochSeconds > 0 ? Math.round(task.epochExamples() / epochSeconds) : 0,
-      lr,
-      valid,
-    };
-    if (Object.keys(valid).length > 0) record.valid_seconds = round(validSeconds, 3);
+    const record = epochRecord(state, lr, valid, { epochSeconds, validSeconds, examples: task.epochExamples() });
     const verdict = judgeEpoch(state, valid, opts.monitor);
-    if (verdict === 'unmeasured' && !warnedUnmeasured) {
-      warnedUnmeasured = true;
-      opts.log.warn(
-        `valid ${opts.monitor?.metric} is ${valid[opts.monitor?.metric ?? '']} at epoch ${state.epoch + 1} (no validation user could be ranked?): such an epoch counts neither for the best epoch nor for early stopping (until one measures a number, model/ holds the last weights).`,
-      );
-    }
+    if (verdict === 'unmeasured' && !warnedUnmeasured) warnedUnmeasured = warnUnmeasured(state, valid, opts);
     const stop = verdict === 'stop';
-    state.epoch += 1;
-    state.step_in_epoch = 0;
-    state.epoch_seconds = 0;
-    state.loss_sum = 0;
-    state.loss_count = 0;
-    state.epoch_prng = epochRng.state();
+    closeEpoch(state, epochRng);
     await cb.onEpochEnd({ epoch: state.epoch, record, state });
     await cb.saveState(state);
     saved = true;
-    const validText = Object.entries(valid)
-      .map(([k, v]) => `${k} ${v.toFixed(4)}`)
-      .join(' ');
-    opts.log.info(
-      `epoch ${record.epoch}/${opts.epochs} loss ${record.loss.toFixed(4)}${validText ? ` valid ${validText}` : ''} ${record.seconds.toFixed(1)}s ${record.examples_per_s} ex/s${record.valid_seconds !== undefined ? ` (validation ${record.valid_seconds.toFixed(1)}s)` : ''}`,
-    );
-    if (!hinted && validSeconds > SLOW_VALIDATION_S && validSeconds > SLOW_VALIDATION_RATIO * epochSeconds) {
-      hinted = true;
-      opts.log.info(
-        `validation took ${validSeconds.toFixed(1)}s against ${epochSeconds.toFixed(1)}s of training: --valid-users N ranks a smaller seeded sample of users (or use a faster --backend)`,
-      );
-    }
+    hinted = logEpoch(record, opts, { validSeconds, epochSeconds, hinted });
     if (stop) {
       opts.log.info(`early stopping: ${opts.monitor?.metric} did not improve for ${plural(opts.monitor?.patience ?? 0, 'epoch')} (best epoch ${state.best?.epoch})`);
       return { outcome: 'stopped_early', state };
     }
-    if (opts.signal?.aborted) {
-      const signal = opts.signal.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
-      throw new InterruptedError(signal, `${signal} received: saved a resumable state after epoch ${state.epoch}.`);
-    }
+    if (opts.signal?.aborted) throw interruptedAfterEpoch(opts.signal, state.epoch);
   }
   return { outcome: 'completed', state };
+}
+
+/** A signal that arrived during an epoch, once the epoch's state is saved. */
+function interruptedAfterEpoch(signal: AbortSignal, epoch: number): InterruptedError {
+  const name = signal.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
+  return new InterruptedError(name, `${name} received: saved a resumable state after epoch ${epoch}.`);
+}
+
+/** The epoch's record in metrics.jsonl, made before the state moves past the epoch. */
+function epochRecord(state: TrainerState, lr: number, valid: Record<string, number>, t: { epochSeconds: number; validSeconds: number; examples: number }): EpochRecord {
+  const record: EpochRecord = {
+    epoch: state.epoch + 1,
+    loss: state.loss_count ? state.loss_sum / state.loss_count : 0,
+    seconds: round(t.epochSeconds, 3),
+    examples_per_s: t.epochSeconds > 0 ? Math.round(t.examples / t.epochSeconds) : 0,
+    lr,
+    valid,
+  };
+  if (Object.keys(valid).length > 0) record.valid_seconds = round(t.validSeconds, 3);
+  return record;
+}
+
+/** Says once per run that an epoch measured no monitored value; returns true (warned). */
+function warnUnmeasured(state: TrainerState, valid: Record<string, number>, opts: LoopOptions): true {
+  opts.log.warn(
+    `valid ${opts.monitor?.metric} is ${valid[opts.monitor?.metric ?? '']} at epoch ${state.epoch + 1} (no validation user could be ranked?): such an epoch counts neither for the best epoch nor for early stopping (until one measures a number, model/ holds the last weights).`,
+  );
+  return true;
+}
+
+/**
+ * The epoch's validation. A signal that aborts it saves the state with the epoch's steps done, so
+ * that a resume goes straight into this validation.
+ */
+async function validateEpoch(state: TrainerState, opts: LoopOptions, cb: LoopCallbacks): Promise<Record<string, number>> {
+  try {
+    return await cb.validate(state.epoch);
+  } catch (error) {
+    if (!opts.signal?.aborted) throw error;
+    await cb.saveState(state);
+    const signal = opts.signal.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
+    throw new InterruptedError(
+      signal,
+      `${signal} received during validation: saved a resumable state after the steps of epoch ${state.epoch + 1} (its validation reruns on resume).`,
+    );
+  }
+}
+
+/** Moves the state past a finished epoch: the next one starts at step 0 from this epoch's PRNG. */
+function closeEpoch(state: TrainerState, epochRng: Prng): void {
+  state.epoch += 1;
+  state.step_in_epoch = 0;
+  state.epoch_seconds = 0;
+  state.loss_sum = 0;
+  state.loss_count = 0;
+  state.epoch_prng = epochRng.state();
+}
+
+/** The epoch's log line, and once per run a hint when validation costs far more than training; returns whether the hint was given. */
+function logEpoch(record: EpochRecord, opts: LoopOptions, t: { validSeconds: number; epochSeconds: number; hinted: boolean }): boolean {
+  const validText = Object.entries(record.valid)
+    .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+    .join(' ');
+  opts.log.info(
+    `epoch ${record.epoch}/${opts.epochs} loss ${record.loss.toFixed(4)}${validText ? ` valid ${validText}` : ''} ${record.seconds.toFixed(1)}s ${record.examples_per_s} ex/s${record.valid_seconds !== undefined ? ` (validation ${record.valid_seconds.toFixed(1)}s)` : ''}`,
+  );
+  if (t.hinted || !(t.validSeconds > SLOW_VALIDATION_S && t.validSeconds > SLOW_VALIDATION_RATIO * t.epochSeconds)) return t.hinted;
+  opts.log.info(
+    `validation took ${t.validSeconds.toFixed(1)}s against ${t.epochSeconds.toFixed(1)}s of training: --valid-users N ranks a smaller seeded sample of users (or use a faster --backend)`,
+  );
+  return true;
 }
 
 /**

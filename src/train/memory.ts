@@ -17,7 +17,7 @@
 import { freemem, totalmem } from 'node:os';
 import type { ModelConfig, ModelName } from '../config/schema.js';
 import type { EngineName } from '../engine/backend.js';
-import { mlpTower } from '../models/ncf.js';
+import { family } from '../models/registry.js';
 import { UsageError } from '../util/errors.js';
 
 /** The wasm engine's heap limit per instance: a 32-bit memory. */
@@ -51,29 +51,11 @@ export interface MemoryEstimate {
   copies: number;
 }
 
-/** Floats per row of the embedding tables: [users, items] (SASRec has no user table). */
-function tableWidths(shape: TrainingShape): [number, number] {
-  const d = shape.config.dim;
-  const half = () => mlpTower(shape.config)[0] / 2;
-  switch (shape.model) {
-    case 'sasrec':
-      return [0, d];
-    case 'mf':
-      return [d + 1, d + 1];
-    case 'gmf':
-      return [d, d];
-    case 'mlp':
-      return [half(), half()];
-    default:
-      return [d + half(), d + half()];
-  }
-}
-
 export function estimateStepMemory(shape: TrainingShape): MemoryEstimate {
-  const [userWidth, itemWidth] = tableWidths(shape);
-  const tables = 4 * (shape.users * userWidth + shape.items * itemWidth);
+  const widths = family(shape.model).stepWidths(shape.config);
+  const tables = 4 * (shape.users * widths.user + shape.items * widths.item);
   const copies = shape.dense ? TABLE_COPIES.wholeTable : shape.fullSoftmax ? TABLE_COPIES.fullSoftmax : TABLE_COPIES.rows;
-  const activations = shape.model === 'sasrec' ? SEQUENCE_ACTIVATION_BYTES * shape.batchSize * shape.config.max_len * shape.config.dim : 0;
+  const activations = SEQUENCE_ACTIVATION_BYTES * shape.batchSize * widths.activationsPerExample;
   return { bytes: HEAP_SLACK * (BASE_BYTES + copies * tables + activations), tables, copies };
 }
 

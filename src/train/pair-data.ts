@@ -9,9 +9,10 @@
  * Nothing per example is an object: every epoch is a handful of typed arrays.
  */
 import { hasItem, type UserItems } from '../data/user-items.js';
+import type { PairLoss } from '../models/family.js';
 import { Prng } from '../util/prng.js';
 
-export type PairLoss = 'mse' | 'bce' | 'bpr';
+export type { PairLoss };
 
 export interface Interactions {
   users: Int32Array;

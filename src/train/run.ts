@@ -9,7 +9,7 @@ import type { ResolvedConfig } from '../config/load.js';
 import { configToYaml } from '../config/load.js';
 import { valueRange } from '../data/dataset.js';
 import type { EngineInfo } from '../engine/backend.js';
-import { createDenseOptimizer, createRowSparseOptimizer, type OptimizerConfig } from '../engine/sparse-optimizer.js';
+import { createDenseOptimizer, createRowSparseOptimizer, type DenseOptimizer, type OptimizerConfig, type RowSparseOptimizer } from '../engine/sparse-optimizer.js';
 import { ensureDir, writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { writeCheckpointReadme } from '../io/checkpoint-readme.js';
 import { type EventWriter, openEventWriter, repairEventFiles, TB_DIR } from '../io/tensorboard.js';
@@ -22,6 +22,7 @@ import {
   readRunJson,
   type ParentRecord,
   type RunJson,
+  type TrainedRows,
   type TrainerState,
   writeLastState,
   writeMetrics,
@@ -29,21 +30,23 @@ import {
   writeRunJson,
   writeTrainedRows,
 } from '../io/checkpoint.js';
-import { isSequenceModel, namedWeights, type AnyModel } from '../models/model.js';
-import { buildModel, isSequenceModelName } from '../models/registry.js';
+import type { ModelName } from '../config/schema.js';
+import type { ModelFamily, PairLoss, SequenceLoss } from '../models/family.js';
+import { isSequenceModel, namedWeights, type AnyModel, type PairModel, type SequenceModel } from '../models/model.js';
+import { buildModel, checkModelOptions, family } from '../models/registry.js';
 import { wrapSavedModel } from '../models/saved.js';
 import { DataError, InterruptedError, UsageError } from '../util/errors.js';
 import { Prng } from '../util/prng.js';
 import type { RunIO } from '../util/run-io.js';
-import { positiveRows, type Interactions, type PairLoss } from './pair-data.js';
+import { positiveRows, type Interactions } from './pair-data.js';
 import { fusable } from './fused-step.js';
 import { createPairTask, pairEpochBuilder } from './tasks/pair.js';
-import { countTrainingSequences, createSequenceTask, MIN_SEQUENCE_ROWS, resolveSequenceLoss, type SequenceTaskOptions } from './tasks/sequence.js';
+import { countTrainingSequences, createSequenceTask, MIN_SEQUENCE_ROWS, type SequenceTaskOptions } from './tasks/sequence.js';
 import { renameSlots, stateToTensors, tensorsToState } from './optimizer-state.js';
 import { checkParents, initFromParents, readVocabIds, trainedRows } from './init-from.js';
-import { catalogueExtension, fineTuneRecord, planReplay, type Replay, replayEpoch, trainMaxTs, writeCheckpointVocab } from './fine-tune.js';
-import { createDenseParamUpdater, resolveFrozen } from './params.js';
-import { initialState, runLoop, type TrainTask } from './loop.js';
+import { type CatalogueExtension, catalogueExtension, fineTuneRecord, planReplay, type Replay, replayEpoch, trainMaxTs, writeCheckpointVocab } from './fine-tune.js';
+import { createDenseParamUpdater, type DenseParamUpdater, resolveFrozen } from './params.js';
+import { initialState, type LoopCallbacks, runLoop, type TrainTask } from './loop.js';
 import { learningRate } from './schedule.js';
 import { checkStepMemory } from './memory.js';
 import type { ParallelTask } from './parallel/pool.js';
@@ -106,12 +109,6 @@ export interface TrainResult {
 /** Global steps between TensorBoard points of train/loss, train/lr and train/examples_per_s (epoch ends add one). */
 export const TB_STEP_INTERVAL = 100;
 
-export function resolveLoss(requested: string, feedback: 'explicit' | 'implicit'): PairLoss {
-  if (requested === 'auto') return feedback === 'explicit' ? 'mse' : 'bce';
-  if (requested === 'mse' || requested === 'bce' || requested === 'bpr') return requested;
-  throw new UsageError(`--loss ${requested} does not apply to (user, item) models. Expected mse, bce or bpr.`);
-}
-
 export interface TrainingPositives {
   /** The rows the loss learns from: every training row, or for bce/bpr with a threshold those ≥ it. */
   train: Interactions;
@@ -146,7 +143,7 @@ export function trainingPositives(
     );
   }
   if (threshold === null) {
-    const notes = data.feedback === 'explicit' && loss !== 'mse' ? [ratingsNote(model, loss, kind)] : [];
+    const notes = data.feedback === 'explicit' && loss !== 'mse' ? [ratingsNote(family(model as ModelName), loss)] : [];
     return { train: data.train, notes, summary: null };
   }
   const train = positiveRows(data.train, threshold);
@@ -169,11 +166,11 @@ export function trainingPositives(
   return { train, notes: [], summary };
 }
 
-function ratingsNote(model: string, loss: string, kind: 'pair' | 'sequence'): string {
-  if (kind === 'sequence') {
-    return `model ${model} trains on explicit ratings: every rated item enters the user's history as an interaction (a rating of 1 counts like a 5). Pass --positive-threshold R (config train.positive_threshold), e.g. 4, to keep only ratings >= R as the sequence.`;
+function ratingsNote(f: ModelFamily, loss: string): string {
+  if (f.kind === 'sequence') {
+    return `model ${f.name} trains on explicit ratings: every rated item enters the user's history as an interaction (a rating of 1 counts like a 5). Pass --positive-threshold R (config train.positive_threshold), e.g. 4, to keep only ratings >= R as the sequence.`;
   }
-  return `model ${model} trains with loss ${loss} on explicit ratings: every rating counts as a positive (a rating of 1 is trained like a 5) and unrated items are the negatives. Pass --positive-threshold R (config train.positive_threshold), e.g. 4, to keep only ratings >= R as positives${model === 'mf' ? ', or --loss mse to fit the ratings' : ''}.`;
+  return `model ${f.name} trains with loss ${loss} on explicit ratings: every rating counts as a positive (a rating of 1 is trained like a 5) and unrated items are the negatives. Pass --positive-threshold R (config train.positive_threshold), e.g. 4, to keep only ratings >= R as positives${f.fitsRatings ? ', or --loss mse to fit the ratings' : ''}.`;
 }
 
 /**
@@ -207,18 +204,84 @@ function meanValue(values: Float32Array): number {
   return values.length ? sum / values.length : 0;
 }
 
+/** The loss a run trains with, tagged with the kind of step it belongs to. */
+type Objective = { kind: 'pair'; loss: PairLoss } | { kind: 'sequence'; loss: SequenceLoss };
+
+/** What a run trains on and with, decided before any file is read or written. */
+interface Plan {
+  family: ModelFamily;
+  objective: Objective;
+  positives: TrainingPositives;
+}
+
+/** A run opened for training: resumed from its last state, or built (and not yet written) for a new one. */
+interface Opened {
+  model: AnyModel;
+  state: TrainerState;
+  records: EpochRecord[];
+  replay: Replay | null;
+  /** run.json of a resumed run; null for a new one (written once --freeze is resolved). */
+  previous: RunJson | null;
+  restored: RestoredState | null;
+  fresh: FreshRun | null;
+}
+
+type RestoredState = NonNullable<Awaited<ReturnType<typeof readLastState>>>;
+
+/** What a new run learned while building its model, for run.json and the checkpoint's files. */
+interface FreshRun {
+  ids: { users: string[]; items: string[] };
+  ext: CatalogueExtension;
+  parents: ParentRecord[];
+  learned: TrainedRows;
+  globalMean: number;
+}
+
+interface Optimizers {
+  sparse: RowSparseOptimizer;
+  dense: DenseOptimizer;
+  params: DenseParamUpdater;
+  /** tfjs optimizer slots are keyed by variable names, which differ between processes. */
+  stableKeys: Map<string, string>;
+  config: OptimizerConfig;
+}
+
+interface Tasks {
+  single: TrainTask;
+  startParallel: (() => Promise<ParallelTask>) | null;
+}
+
 export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResult> {
+  const wallStart = performance.now();
+  const plan = planRun(req, io);
+  const opened = req.resume ? await restoreRun(req, io) : await buildRun(req, io, plan);
+  // Before any file is written: a misspelt --freeze must not leave a half-made checkpoint.
+  const frozen = resolveFrozen(opened.model, req.resolved.config.train.freeze);
+  const run = opened.fresh ? await writeNewRun(req, io, plan, opened, opened.fresh, frozen) : { ...(opened.previous as RunJson), status: 'running' as const };
+  run.engine = req.engine.name;
+  run.workers = workersOf(req, opened, io);
+  await writeRunJson(req.out, run);
+  const optimizers = await createOptimizers(req, opened);
+  const tasks = createTasks(req, io, plan, opened, optimizers, frozen, run.workers);
+  return trainAndFinish(req, io, { run, opened, optimizers, tasks, wallStart, loss: plan.objective.loss });
+}
+
+/** The loss (resolved once, by the family), the rows it learns from, and the checks that need no file. */
+function planRun(req: TrainRequest, io: RunIO): Plan {
   const { config } = req.resolved;
   const { data } = req;
-  const wallStart = performance.now();
-  const sequence = isSequenceModelName(config.train.model);
-  const loss = sequence ? resolveSequenceLoss(config.train.loss, config.train.model) : resolveLoss(config.train.loss, data.feedback);
+  const f = family(config.train.model);
+  // A resumed run keeps the options its checkpoint was accepted with.
+  if (!req.resume) checkModelOptions(config.train.model, req.resolved.sources);
+  const objective: Objective =
+    f.kind === 'sequence' ? { kind: 'sequence', loss: f.resolveLoss(config.train.loss, data.feedback) } : { kind: 'pair', loss: f.resolveLoss(config.train.loss, data.feedback) };
+  const loss = objective.loss;
   if (loss === 'mse' && data.feedback === 'implicit') io.log.warn('loss mse on implicit feedback regresses the event weights; bce or bpr is usually what you want');
-  const positives = trainingPositives(data, loss, config.train.model, config.train.positive_threshold, req.resolved.sources['train.positive_threshold'], sequence ? 'sequence' : 'pair');
+  const positives = trainingPositives(data, loss, config.train.model, config.train.positive_threshold, req.resolved.sources['train.positive_threshold'], f.kind);
   for (const note of positives.notes) io.log.warn(note);
   if (positives.summary !== null) io.log.info(positives.summary);
   // Before any file is written: an epoch of nothing "completes" with loss 0 and a checkpoint that scores at random.
-  checkTrainable(data, positives.train, config.train.model, sequence);
+  checkTrainable(data, positives.train, config.train.model, f.kind === 'sequence');
   checkStepMemory(
     {
       model: config.train.model,
@@ -231,104 +294,118 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
     },
     req.engine.name,
   );
+  return { family: f, objective, positives };
+}
+
+/** `--resume`: the model, optimizer and loop state of the checkpoint's last save. */
+async function restoreRun(req: TrainRequest, io: RunIO): Promise<Opened> {
   const ckpt = req.out;
-  const p = paths(ckpt);
-  const optCfg: OptimizerConfig = { name: config.train.optimizer, lr: config.train.lr, weightDecay: config.train.weight_decay };
+  const previous = await readRunJson(ckpt);
+  const restored = await readLastState(ckpt, wrapSavedModel, previous, io.log);
+  if (!restored) throw new UsageError(`--resume: ${ckpt} has no complete saved state (last/trainer_state.json). Start a new run without --resume.`);
+  const { state } = restored;
+  const records = (await readMetrics(ckpt)).slice(0, state.epoch);
+  const replay = await planReplay(replayRequest(req, io), previous.fine_tune?.replay ?? null);
+  io.log.info(`resuming ${ckpt} at epoch ${state.epoch + 1}, step ${state.step_in_epoch}`);
+  return { model: restored.model, state, records, replay, previous, restored, fresh: null };
+}
 
-  let model: AnyModel;
-  let state: TrainerState;
-  let records: EpochRecord[] = [];
-  let run: RunJson;
-  let replay: Replay | null = null;
-  const previous = req.resume ? await readRunJson(ckpt) : null;
-  const restored = previous ? await readLastState(ckpt, wrapSavedModel, previous, io.log) : null;
-  if (req.resume && !restored) throw new UsageError(`--resume: ${ckpt} has no complete saved state (last/trainer_state.json). Start a new run without --resume.`);
-  if (restored && previous) {
-    model = restored.model;
-    state = restored.state;
-    records = (await readMetrics(ckpt)).slice(0, state.epoch);
-    run = { ...previous, status: 'running' };
-    replay = await planReplay(replayRequest(req, io), previous.fine_tune?.replay ?? null);
-    io.log.info(`resuming ${ckpt} at epoch ${state.epoch + 1}, step ${state.step_in_epoch}`);
-  } else {
-    const seedRng = Prng.fromSeed(config.seed, 'model/init');
-    const globalMean = data.feedback === 'explicit' && loss === 'mse' ? meanValue(data.train.values) : 0;
-    const initFrom = req.initFrom ?? [];
-    const parentModels = initFrom.length > 0 ? await checkParents(initFrom, config.train.model) : [];
-    if (config.train.replay !== null && initFrom.length === 0) {
-      throw new UsageError(`train.replay ${config.train.replay} (from ${req.resolved.sources['train.replay']}) mixes older rows into a fine-tune; it needs --init-from CKPT (the parent whose training data the new rows follow).`);
-    }
-    if (config.train.replay !== null && sequence) {
-      throw new UsageError(`train.replay ${config.train.replay} (from ${req.resolved.sources['train.replay']}) applies to (user, item) models; --model ${config.train.model} trains on whole histories, so a fine-tune with --init-from reads every user's history in the dataset. Remove --replay.`);
-    }
-    replay = await planReplay(replayRequest(req, io));
-    const dataIds = await readVocabIds(data.dir);
-    const ext = await catalogueExtension(initFrom, parentModels[0] === config.train.model, dataIds);
-    const ids = { users: [...dataIds.users, ...ext.users.ids], items: [...dataIds.items, ...ext.items.ids] };
-    model = buildModel(config.train.model, {
-      config: config.model,
-      shape: { users: ids.users.length, items: ids.items.length, globalMean },
-      nextSeed: () => seedRng.tfSeed(),
-    });
-    const parents = initFrom.length > 0 ? await initFromParents({ parents: initFrom, model, alpha: config.model.alpha, ...ids, log: io.log }, parentModels) : [];
-    const learned = await trainedRows(positives.train, ids, initFrom);
-    // Before any file is written: a misspelt --freeze must not leave a half-made checkpoint.
-    const frozenParts = resolveFrozen(model, config.train.freeze);
-    if (ext.users.ids.length + ext.items.ids.length > 0) {
-      io.log.info(`--init-from: kept ${ext.users.ids.length} users and ${ext.items.ids.length} items of the parent that this dataset lacks (their rows are the parent's; the checkpoint's vocab/ lists them after the dataset's ids)`);
-    }
-    state = initialState(config.seed);
-    run = {
-      format_version: CHECKPOINT_FORMAT_VERSION,
-      argv: req.argv,
-      versions: { rec: req.recVersion, tfjs: tf.version.tfjs, node: process.version },
-      engine: req.engine.name,
-      seed: config.seed,
-      model: config.train.model,
-      loss,
-      feedback: data.feedback,
-      dataset: { path: data.dir, manifest_sha256: data.manifestSha256, anonymize: data.anonymize ?? null, train_max_ts: trainMaxTs(data.trainTs) },
-      parents,
-      ...(parents.length > 0
-        ? {
-            fine_tune: fineTuneRecord({
-              parents: initFrom,
-              matched: { users: parents[0].users.matched - ext.users.ids.length, items: parents[0].items.matched - ext.items.ids.length },
-              dataset: { users: data.numUsers, items: data.numItems },
-              ext,
-              model,
-              frozen: frozenParts,
-              freeze: config.train.freeze,
-              replay,
-            }),
-          }
-        : {}),
-      shape: { users: ids.users.length, items: ids.items.length, global_mean: globalMean },
-      value_range: valueRange(data.train.values),
-      timings: { started: new Date().toISOString(), finished: null, train_seconds: 0 },
-      status: 'running',
-      config: req.resolved.config,
-      config_sources: req.resolved.sources,
-      ...(positives.notes.length > 0 ? { notes: positives.notes } : {}),
-    };
-    await ensureDir(ckpt);
-    await writeFileAtomic(p.config, configToYaml(req.resolved));
-    await writeCheckpointVocab(ckpt, data.dir, ext);
-    await writeTrainedRows(ckpt, learned);
-    await writeCheckpointReadme(ckpt, config.train.model);
+/** A new run's model: built from the seed, extended by and initialised from its --init-from parents. */
+async function buildRun(req: TrainRequest, io: RunIO, plan: Plan): Promise<Opened> {
+  const { config } = req.resolved;
+  const { data } = req;
+  const seedRng = Prng.fromSeed(config.seed, 'model/init');
+  const globalMean = data.feedback === 'explicit' && plan.objective.loss === 'mse' ? meanValue(data.train.values) : 0;
+  const initFrom = req.initFrom ?? [];
+  const parentModels = initFrom.length > 0 ? await checkParents(initFrom, config.train.model) : [];
+  if (config.train.replay !== null && initFrom.length === 0) {
+    throw new UsageError(`train.replay ${config.train.replay} (from ${req.resolved.sources['train.replay']}) mixes older rows into a fine-tune; it needs --init-from CKPT (the parent whose training data the new rows follow).`);
   }
-  run.engine = req.engine.name;
-  const workers = isSequenceModel(model)
-    ? workersFor(config, previous, req.engine.name, false, io.log, 'sequence')
-    : workersFor(config, previous, req.engine.name, config.train.fused && config.train.sparse && fusable(model), io.log);
-  run.workers = workers;
-  await writeRunJson(ckpt, run);
+  if (config.train.replay !== null && plan.family.kind === 'sequence') {
+    throw new UsageError(`train.replay ${config.train.replay} (from ${req.resolved.sources['train.replay']}) applies to (user, item) models; --model ${config.train.model} trains on whole histories, so a fine-tune with --init-from reads every user's history in the dataset. Remove --replay.`);
+  }
+  const replay = await planReplay(replayRequest(req, io));
+  const dataIds = await readVocabIds(data.dir);
+  const ext = await catalogueExtension(initFrom, parentModels[0] === config.train.model, dataIds);
+  const ids = { users: [...dataIds.users, ...ext.users.ids], items: [...dataIds.items, ...ext.items.ids] };
+  const model = buildModel(config.train.model, {
+    config: config.model,
+    shape: { users: ids.users.length, items: ids.items.length, globalMean },
+    nextSeed: () => seedRng.tfSeed(),
+  });
+  const parents = initFrom.length > 0 ? await initFromParents({ parents: initFrom, model, alpha: config.model.alpha, ...ids, log: io.log }, parentModels) : [];
+  const learned = await trainedRows(plan.positives.train, ids, initFrom);
+  return { model, state: initialState(config.seed), records: [], replay, previous: null, restored: null, fresh: { ids, ext, parents, learned, globalMean } };
+}
 
+/** A new run's checkpoint folder: config.yaml, vocab/, the trained rows and the README; returns its run.json (not yet written). */
+async function writeNewRun(req: TrainRequest, io: RunIO, plan: Plan, opened: Opened, fresh: FreshRun, frozen: Set<string>): Promise<RunJson> {
+  const { config } = req.resolved;
+  const { data } = req;
+  const { ext, parents, ids, globalMean } = fresh;
+  if (ext.users.ids.length + ext.items.ids.length > 0) {
+    io.log.info(`--init-from: kept ${ext.users.ids.length} users and ${ext.items.ids.length} items of the parent that this dataset lacks (their rows are the parent's; the checkpoint's vocab/ lists them after the dataset's ids)`);
+  }
+  const initFrom = req.initFrom ?? [];
+  const run: RunJson = {
+    format_version: CHECKPOINT_FORMAT_VERSION,
+    argv: req.argv,
+    versions: { rec: req.recVersion, tfjs: tf.version.tfjs, node: process.version },
+    engine: req.engine.name,
+    seed: config.seed,
+    model: config.train.model,
+    loss: plan.objective.loss,
+    feedback: data.feedback,
+    dataset: { path: data.dir, manifest_sha256: data.manifestSha256, anonymize: data.anonymize ?? null, train_max_ts: trainMaxTs(data.trainTs) },
+    parents,
+    ...(parents.length > 0
+      ? {
+          fine_tune: fineTuneRecord({
+            parents: initFrom,
+            matched: { users: parents[0].users.matched - ext.users.ids.length, items: parents[0].items.matched - ext.items.ids.length },
+            dataset: { users: data.numUsers, items: data.numItems },
+            ext,
+            model: opened.model,
+            frozen,
+            freeze: config.train.freeze,
+            replay: opened.replay,
+          }),
+        }
+      : {}),
+    shape: { users: ids.users.length, items: ids.items.length, global_mean: globalMean },
+    value_range: valueRange(data.train.values),
+    timings: { started: new Date().toISOString(), finished: null, train_seconds: 0 },
+    status: 'running',
+    config: req.resolved.config,
+    config_sources: req.resolved.sources,
+    ...(plan.positives.notes.length > 0 ? { notes: plan.positives.notes } : {}),
+  };
+  await ensureDir(req.out);
+  await writeFileAtomic(paths(req.out).config, configToYaml(req.resolved));
+  await writeCheckpointVocab(req.out, data.dir, ext);
+  await writeTrainedRows(req.out, fresh.learned);
+  await writeCheckpointReadme(req.out, config.train.model);
+  return run;
+}
+
+/** Replicas of data-parallel training: the fused step is the pair family's, when the model has one. */
+function workersOf(req: TrainRequest, opened: Opened, io: RunIO): number {
+  const { config } = req.resolved;
+  const { model } = opened;
+  return isSequenceModel(model)
+    ? workersFor(config, opened.previous, req.engine.name, false, io.log, 'sequence')
+    : workersFor(config, opened.previous, req.engine.name, config.train.fused && config.train.sparse && fusable(model), io.log);
+}
+
+/** The row-sparse, dense and parameter optimizers, with a resumed run's moments restored. */
+async function createOptimizers(req: TrainRequest, opened: Opened): Promise<Optimizers> {
+  const { config } = req.resolved;
+  const { model, restored } = opened;
+  const optCfg: OptimizerConfig = { name: config.train.optimizer, lr: config.train.lr, weightDecay: config.train.weight_decay };
   const tables = Object.fromEntries(model.tables.map((t) => [t.name, t.variable]));
   const sparse = createRowSparseOptimizer(optCfg, tables);
   const dense = createDenseOptimizer(optCfg);
   const params = createDenseParamUpdater(optCfg, model);
-  // tfjs optimizer slots are keyed by variable names, which differ between processes.
   const stableKeys = new Map(namedWeights(model.keras).map((w) => [w.variable.name, w.key]));
   if (restored) {
     sparse.setState(tensorsToState('sparse', restored.optimizer));
@@ -336,82 +413,113 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
     params.setState(tensorsToState('params', restored.optimizer));
     tf.dispose(Object.values(restored.optimizer));
   }
-  const frozen = resolveFrozen(model, config.train.freeze);
-  // The one place the model family matters: what an epoch and a step are.
-  let single: TrainTask;
-  let startParallel: (() => Promise<ParallelTask>) | null = null;
-  if (isSequenceModel(model)) {
-    const sequenceOptions: SequenceTaskOptions = {
-      model,
-      train: positives.train,
-      // Rows below the threshold are out of the histories but were seen: never sampled as negatives.
-      others: positives.train === data.train ? data.others : [data.train, ...data.others],
-      loss: resolveSequenceLoss(config.train.loss, config.train.model),
-      negatives: config.train.negatives,
-      batchSize: config.train.batch_size,
-      l2: config.train.l2,
-      sparse: config.train.sparse,
-      frozen,
-      sparseOptimizer: sparse,
-      params,
-    };
-    single = createSequenceTask(sequenceOptions);
-    const sequenceModel = model;
-    if (workers > 1) startParallel = () => startSequenceParallel({ workers, config, engine: req.engine.name, model: sequenceModel, task: sequenceOptions, optimizer: optCfg, log: io.log, signal: io.signal });
-  } else {
-    const pairLoss = resolveLoss(config.train.loss, data.feedback);
-    const makeEpoch = pairEpochBuilder({
-      train: positives.train,
-      others: data.others,
-      numUsers: data.numUsers,
-      numItems: data.numItems,
-      loss: pairLoss,
-      negatives: config.train.negatives,
-      replay: replay === null ? null : (rng: Prng) => replayEpoch(replay as Replay, rng),
-      log: io.log,
-    });
-    single = createPairTask({
-      model,
-      makeEpoch,
-      loss: pairLoss,
-      batchSize: config.train.batch_size,
-      l2: config.train.l2,
-      sparse: config.train.sparse,
-      fused: config.train.fused,
-      frozen,
-      sparseOptimizer: sparse,
-      denseOptimizer: dense,
-      params,
-    });
-    const pairModel = model;
-    if (workers > 1) startParallel = () => startPairParallel({ workers, config, engine: req.engine.name, model: pairModel, sparse, params, frozen, loss: pairLoss, optimizer: optCfg, makeEpoch, log: io.log, signal: io.signal });
-  }
+  return { sparse, dense, params, stableKeys, config: optCfg };
+}
 
-  const saveState = async (s: TrainerState) => {
-    const named = {
-      ...stateToTensors('sparse', sparse.getState()),
-      ...stateToTensors('dense', renameSlots(await dense.getState(), stableKeys)),
-      ...stateToTensors('params', params.getState()),
-    };
-    try {
-      const hashes = await writeLastState(ckpt, model, named, s);
-      run.weights_sha256 = { ...run.weights_sha256, 'last/model/weights.bin': hashes.model, 'last/optimizer.bin': hashes.optimizer };
-    } finally {
-      tf.dispose(Object.values(named));
-    }
+/** What an epoch and a step are: the one place the kind of family matters to the trainer. */
+function createTasks(req: TrainRequest, io: RunIO, plan: Plan, opened: Opened, opt: Optimizers, frozen: Set<string>, workers: number): Tasks {
+  const { model } = opened;
+  const { objective } = plan;
+  if (objective.kind === 'sequence') {
+    if (!isSequenceModel(model)) throw new Error(`${model.name}: a sequence family built a (user, item) model`);
+    return sequenceTasks(req, io, plan.positives, { model, loss: objective.loss, opt, frozen, workers });
+  }
+  if (isSequenceModel(model)) throw new Error(`${model.name}: a (user, item) family built a sequence model`);
+  return pairTasks(req, io, plan.positives, { model, loss: objective.loss, opt, frozen, workers, replay: opened.replay });
+}
+
+interface TaskParts<M, L> {
+  model: M;
+  loss: L;
+  opt: Optimizers;
+  frozen: Set<string>;
+  workers: number;
+}
+
+function sequenceTasks(req: TrainRequest, io: RunIO, positives: TrainingPositives, parts: TaskParts<SequenceModel, SequenceLoss>): Tasks {
+  const { config } = req.resolved;
+  const { data } = req;
+  const { model, opt, workers } = parts;
+  const task: SequenceTaskOptions = {
+    model,
+    train: positives.train,
+    // Rows below the threshold are out of the histories but were seen: never sampled as negatives.
+    others: positives.train === data.train ? data.others : [data.train, ...data.others],
+    loss: parts.loss,
+    negatives: config.train.negatives,
+    batchSize: config.train.batch_size,
+    l2: config.train.l2,
+    sparse: config.train.sparse,
+    frozen: parts.frozen,
+    sparseOptimizer: opt.sparse,
+    params: opt.params,
   };
+  const parallel = () => startSequenceParallel({ workers, config, engine: req.engine.name, model, task, optimizer: opt.config, log: io.log, signal: io.signal });
+  return { single: createSequenceTask(task), startParallel: workers > 1 ? parallel : null };
+}
+
+function pairTasks(req: TrainRequest, io: RunIO, positives: TrainingPositives, parts: TaskParts<PairModel, PairLoss> & { replay: Replay | null }): Tasks {
+  const { config } = req.resolved;
+  const { data } = req;
+  const { model, loss, opt, frozen, workers, replay } = parts;
+  const makeEpoch = pairEpochBuilder({
+    train: positives.train,
+    others: data.others,
+    numUsers: data.numUsers,
+    numItems: data.numItems,
+    loss,
+    negatives: config.train.negatives,
+    replay: replay === null ? null : (rng: Prng) => replayEpoch(replay, rng),
+    log: io.log,
+  });
+  const single = createPairTask({
+    model,
+    makeEpoch,
+    loss,
+    batchSize: config.train.batch_size,
+    l2: config.train.l2,
+    sparse: config.train.sparse,
+    fused: config.train.fused,
+    frozen,
+    sparseOptimizer: opt.sparse,
+    denseOptimizer: opt.dense,
+    params: opt.params,
+  });
+  const parallel = () =>
+    startPairParallel({ workers, config, engine: req.engine.name, model, sparse: opt.sparse, params: opt.params, frozen, loss, optimizer: opt.config, makeEpoch, log: io.log, signal: io.signal });
+  return { single, startParallel: workers > 1 ? parallel : null };
+}
+
+interface Training {
+  run: RunJson;
+  opened: Opened;
+  optimizers: Optimizers;
+  tasks: Tasks;
+  /** performance.now() when this process began the run: wall_seconds adds this process's time. */
+  wallStart: number;
+  loss: PairLoss | SequenceLoss;
+}
+
+/** Runs the loop with the checkpoint's callbacks and records how it ended in run.json. */
+async function trainAndFinish(req: TrainRequest, io: RunIO, t: Training): Promise<TrainResult> {
+  const { config } = req.resolved;
+  const { run, opened } = t;
+  const { records } = opened;
+  const saveState = stateSaver(req.out, opened.model, t.optimizers, run);
   // A resumed run adds this process's time to what run.json already holds.
   const wallBefore = run.timings.wall_seconds ?? 0;
-  const wallSeconds = () => round3(wallBefore + (performance.now() - wallStart) / 1000);
+  const wallSeconds = () => round3(wallBefore + (performance.now() - t.wallStart) / 1000);
   // Opened after a resume's restore: steps a killed run logged past its last save are not logged twice.
-  const tb = await openTrainEventWriter(join(ckpt, TB_DIR), restored ? records : null, io);
+  const tb = await openTrainEventWriter(join(req.out, TB_DIR), opened.restored ? records : null, io);
   const monitor = req.validator && req.monitor ? { ...req.monitor, patience: config.train.early_stopping.patience } : null;
-  let outcome: RunJson['status'] = 'failed';
+  let state = opened.state;
+  let outcome: RunJson['status'];
   let parallel: ParallelTask | null = null;
   try {
+    const { startParallel } = t.tasks;
     if (startParallel !== null) parallel = await startParallel().catch(async (error: unknown) => interruptedAtStart(error, state, saveState));
     const result = await runLoop(
-      parallel?.task ?? single,
+      parallel?.task ?? t.tasks.single,
       state,
       {
         epochs: config.train.epochs,
@@ -424,64 +532,97 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
         signal: io.signal,
         logEvery: TB_STEP_INTERVAL,
       },
-      {
-        validate: async (e) => (req.validator ? req.validator(model, e) : {}),
-        saveState,
-        onStep: ({ state: s, lr, examplesPerS }) =>
-          tb.scalars(s.global_step, {
-            'train/loss': s.loss_count ? s.loss_sum / s.loss_count : 0,
-            'train/lr': lr,
-            ...(examplesPerS !== null ? { 'train/examples_per_s': examplesPerS } : {}),
-          }),
-        onEpochEnd: async ({ record, state: s }) => {
-          await tb.scalars(record.epoch, epochScalars(record));
-          if (req.validator?.sample && record.valid_seconds !== undefined) record.valid_users = req.validator.sample.users;
-          records.push(record);
-          await writeMetrics(ckpt, records);
-          // Until an epoch measures the monitored metric, model/ holds the last weights, as without validation.
-          const isBest = !monitor || s.best === null || s.best.epoch === record.epoch;
-          if (isBest) {
-            run.weights_sha256 = { ...run.weights_sha256, 'model/weights.bin': await writeModel(p.model, model) };
-            const sample = req.validator?.sample;
-            await writeJsonAtomic(p.best, {
-              epoch: record.epoch,
-              metric: s.best?.metric ?? null,
-              value: s.best?.value ?? null,
-              valid: record.valid,
-              ...(sample ? { valid_users: sample } : {}),
-            });
-          }
-        },
-      },
+      loopCallbacks(req, { model: opened.model, run, records, tb, saveState, monitored: monitor !== null }),
     );
     state = result.state;
     outcome = result.outcome;
   } catch (error) {
-    run.status = error instanceof Error && error.name === 'InterruptedError' ? 'interrupted' : 'failed';
+    run.status = error instanceof InterruptedError ? 'interrupted' : 'failed';
     run.timings.train_seconds = round3(records.reduce((s, r) => s + r.seconds, 0));
     run.timings.wall_seconds = wallSeconds();
-    await writeRunJson(ckpt, run);
+    await writeRunJson(req.out, run);
     throw error;
   } finally {
-    dense.dispose();
+    t.optimizers.dense.dispose();
     await parallel?.close();
   }
   run.status = outcome;
   run.timings.finished = new Date().toISOString();
   run.timings.train_seconds = round3(state.train_seconds);
   run.timings.wall_seconds = wallSeconds();
-  await writeRunJson(ckpt, run);
+  await writeRunJson(req.out, run);
   return {
-    checkpoint: ckpt,
+    checkpoint: req.out,
     epochs: records,
     best: state.best,
     status: run.status,
     parents: run.parents,
     engine: req.engine.name,
     model: config.train.model,
-    loss,
+    loss: t.loss,
     train_seconds: run.timings.train_seconds,
     wall_seconds: run.timings.wall_seconds,
+  };
+}
+
+/** Saves last/: the model, the optimizers' moments under stable keys, and the loop state. */
+function stateSaver(ckpt: string, model: AnyModel, opt: Optimizers, run: RunJson): (s: TrainerState) => Promise<void> {
+  return async (s: TrainerState) => {
+    const named = {
+      ...stateToTensors('sparse', opt.sparse.getState()),
+      ...stateToTensors('dense', renameSlots(await opt.dense.getState(), opt.stableKeys)),
+      ...stateToTensors('params', opt.params.getState()),
+    };
+    try {
+      const hashes = await writeLastState(ckpt, model, named, s);
+      run.weights_sha256 = { ...run.weights_sha256, 'last/model/weights.bin': hashes.model, 'last/optimizer.bin': hashes.optimizer };
+    } finally {
+      tf.dispose(Object.values(named));
+    }
+  };
+}
+
+interface CallbackParts {
+  model: AnyModel;
+  run: RunJson;
+  records: EpochRecord[];
+  tb: EventWriter;
+  saveState: (s: TrainerState) => Promise<void>;
+  /** Whether an epoch's validation picks the best epoch (else model/ holds the last weights). */
+  monitored: boolean;
+}
+
+/** Validation, saves, metrics.jsonl, TensorBoard points and model/ + best.json at each best epoch. */
+function loopCallbacks(req: TrainRequest, c: CallbackParts): LoopCallbacks {
+  const ckpt = req.out;
+  const { model, run, records, tb } = c;
+  return {
+    validate: async (e) => (req.validator ? req.validator(model, e) : {}),
+    saveState: c.saveState,
+    onStep: ({ state: s, lr, examplesPerS }) =>
+      tb.scalars(s.global_step, {
+        'train/loss': s.loss_count ? s.loss_sum / s.loss_count : 0,
+        'train/lr': lr,
+        ...(examplesPerS !== null ? { 'train/examples_per_s': examplesPerS } : {}),
+      }),
+    onEpochEnd: async ({ record, state: s }) => {
+      await tb.scalars(record.epoch, epochScalars(record));
+      if (req.validator?.sample && record.valid_seconds !== undefined) record.valid_users = req.validator.sample.users;
+      records.push(record);
+      await writeMetrics(ckpt, records);
+      // Until an epoch measures the monitored metric, model/ holds the last weights, as without validation.
+      const isBest = !c.monitored || s.best === null || s.best.epoch === record.epoch;
+      if (!isBest) return;
+      run.weights_sha256 = { ...run.weights_sha256, 'model/weights.bin': await writeModel(paths(ckpt).model, model) };
+      const sample = req.validator?.sample;
+      await writeJsonAtomic(paths(ckpt).best, {
+        epoch: record.epoch,
+        metric: s.best?.metric ?? null,
+        value: s.best?.value ?? null,
+        valid: record.valid,
+        ...(sample ? { valid_users: sample } : {}),
+      });
+    },
   };
 }
 

@@ -4,7 +4,8 @@ import { join, relative, resolve } from 'node:path';
 import { carveValidFromTrain } from '../../data/carve.js';
 import type { Dataset } from '../../data/dataset.js';
 import type { CheckpointSession } from '../../io/checkpoint.js';
-import type { TrainData, TrainResult } from '../../train/run.js';
+import type { Validator as ClosableValidator } from '../../eval/validate.js';
+import type { TrainData, TrainRequest, TrainResult } from '../../train/run.js';
 import { lowerIsBetter } from '../../eval/metrics/registry.js';
 import { UsageError } from '../../util/errors.js';
 import { formatDuration } from '../../util/format.js';
@@ -72,67 +73,25 @@ export function registerTrain(program: Command, runtime: Runtime): void {
     // Held from the --out check to the last write, released however the command ends.
     let session: CheckpointSession | null = null;
     await runCommand(self, 'train', runtime, async (ctx) => {
-      const o = self.opts<{ data?: string; out?: string; resume?: boolean; force?: boolean }>();
+      const o = self.opts<TrainFlags>();
       if (o.resume && !o.out) throw new UsageError('--resume needs --out DIR: the checkpoint folder of the run to continue.');
       const out = resolve(ctx.cwd, o.out ?? join('checkpoints', `${ctx.resolved.config.train.model}-${timestamp()}`));
       // TF.js, the engine and Arrow load here, not at start-up (STYLE: `rec --help` stays instant).
-      const [{ datasetPathExists, loadDataset, manifestSha256 }, { initEngine }, { openCheckpointForTrain, readRunJson }, { runTrain }, { createValidator }, { resumeConfig, withFeedbackDefaults }, { isSequenceModelName }] = await Promise.all([
-        import('../../data/dataset.js'),
-        import('../../engine/backend.js'),
+      const [{ openCheckpointForTrain }, { runTrain }, { checkModelOptions }] = await Promise.all([
         import('../../io/checkpoint.js'),
         import('../../train/run.js'),
-        import('../../eval/validate.js'),
-        import('../../config/load.js'),
         import('../../models/registry.js'),
       ]);
-      const { resolveCheckpointPath } = await import('../../promote/pointer.js');
+      // Before --force may clear --out: options the model does not read are a usage error.
+      if (!o.resume) checkModelOptions(ctx.resolved.config.train.model, ctx.resolved.sources);
       const dataInOut = o.data !== undefined && !relative(join(out, 'data'), resolve(ctx.cwd, o.data)).startsWith('..');
       session = await openCheckpointForTrain(out, { resume: o.resume === true, force: o.force === true, keepData: dataInOut, log: ctx.log });
-      let dataDir: string;
-      if (o.resume) {
-        const run = await readRunJson(out);
-        ctx.resolved = resumeConfig(run, ctx.resolved);
-        dataDir = run.dataset.path;
-        if (!(await datasetPathExists(dataDir))) {
-          throw new UsageError(`--resume continues on the dataset ${out} was trained on, ${dataDir} (dataset.path in its run.json), which no longer exists. Move the folder back there, or start a new run from this one with --data DIR --init-from ${out} --out NEW_DIR.`);
-        }
-      } else {
-        dataDir = await resolveData(ctx, o.data, out);
-      }
-      let ds = await loadDataset(dataDir);
-      if (!o.resume) ctx.resolved = await withFeedbackDefaults(ctx.resolved, ds.manifest.feedback.kind);
+      const loaded = await loadTrainData(ctx, o, out);
       const { config } = ctx.resolved;
-      const engine = await initEngine({ backend: config.backend, log: ctx.log });
-      const carve = config.train.valid_from_train;
-      if (carve !== null && ds.valid.length > 0) {
-        ctx.log.warn(`--valid-from-train ${carve} ignored: ${dataDir} has its own valid split (${ds.valid.length} rows)`);
-      } else if (carve !== null) {
-        const before = ds.train.length;
-        ds = carveValidFromTrain(ds, carve, config.seed);
-        ctx.log.info(`validation: ${ds.valid.length} of ${before} train rows carved out (--valid-from-train ${carve})`);
-      }
-      const data = toTrainData(ds, await manifestSha256(dataDir));
-      // Sequence models rank from histories (train items when validating); rmse means nothing for them.
-      const sequence = isSequenceModelName(config.train.model);
-      const explicit = !sequence && data.feedback === 'explicit' && (config.train.loss === 'auto' || config.train.loss === 'mse');
-      const requested = config.train.early_stopping.metric;
-      const metric = requested === 'auto' ? (explicit ? 'rmse' : 'ndcg@10') : requested;
-      const validator = data.hasValid
-        ? createValidator(ds, {
-            ratings: explicit,
-            monitor: metric,
-            userBlock: config.eval.user_block,
-            maxUsers: config.train.valid_users,
-            seed: config.seed,
-            historyThreshold: sequence ? config.train.positive_threshold : null,
-            workers: config.train.workers,
-            epochs: config.train.epochs,
-            log: ctx.log,
-            progress: ctx.io.progress,
-            signal: ctx.io.signal,
-          })
-        : null;
-      if (!validator) ctx.log.info('no validation split: training for fixed epochs (use --valid-from-train to enable early stopping)');
+      const engine = await (await import('../../engine/backend.js')).initEngine({ backend: config.backend, log: ctx.log });
+      const { ds, data } = await withValidSplit(ctx, loaded);
+      const { validator, monitor } = await validation(ctx, ds, data);
+      const { resolveCheckpointPath } = await import('../../promote/pointer.js');
       const result: TrainResult = await runTrain(
         {
           data,
@@ -143,7 +102,7 @@ export function registerTrain(program: Command, runtime: Runtime): void {
           recVersion: REC_VERSION,
           engine,
           validator,
-          monitor: validator ? { metric, higherIsBetter: !lowerIsBetter(metric) } : null,
+          monitor,
           // A `production` link (rec promote) is recorded as the checkpoint it points at today.
           initFrom: await Promise.all(config.train.init_from.map(async (path) => (await resolveCheckpointPath(resolve(ctx.cwd, path))).path)),
         },
@@ -152,11 +111,87 @@ export function registerTrain(program: Command, runtime: Runtime): void {
         .catch(async (error: unknown) => Promise.reject(await withResumeCommand(error, out, ctx.cwd)))
         // The validation's ranking threads, if it started any, end with the run whatever its outcome.
         .finally(() => validator?.close());
-      const last = result.epochs[result.epochs.length - 1];
-      return {
-        result,
-        human: `trained ${result.model} for ${plural(result.epochs.length, 'epoch')} on ${result.engine} in ${result.train_seconds.toFixed(1)}s of training (${formatDuration(result.wall_seconds, 'fine')} wall)${last ? `, last loss ${last.loss.toFixed(4)}` : ''}${result.best ? `, best ${result.best.metric} ${result.best.value.toFixed(4)} at epoch ${result.best.epoch}` : ''}\ncheckpoint: ${result.checkpoint}`,
-      };
+      return { result, human: summary(result) };
     }).finally(() => session?.release());
   });
+}
+
+interface TrainFlags {
+  data?: string;
+  out?: string;
+  resume?: boolean;
+  force?: boolean;
+}
+
+/**
+ * The dataset a run trains on (a resumed run's own, a new run's --data), with the model's defaults
+ * for its feedback kind layered in.
+ */
+async function loadTrainData(ctx: CommandContext, o: TrainFlags, out: string): Promise<{ ds: Dataset; dataDir: string }> {
+  const [{ datasetPathExists, loadDataset }, { readRunJson }, { resumeConfig, withFeedbackDefaults }] = await Promise.all([
+    import('../../data/dataset.js'),
+    import('../../io/checkpoint.js'),
+    import('../../config/load.js'),
+  ]);
+  let dataDir: string;
+  if (o.resume) {
+    const run = await readRunJson(out);
+    ctx.resolved = resumeConfig(run, ctx.resolved);
+    dataDir = run.dataset.path;
+    if (!(await datasetPathExists(dataDir))) {
+      throw new UsageError(`--resume continues on the dataset ${out} was trained on, ${dataDir} (dataset.path in its run.json), which no longer exists. Move the folder back there, or start a new run from this one with --data DIR --init-from ${out} --out NEW_DIR.`);
+    }
+  } else {
+    dataDir = await resolveData(ctx, o.data, out);
+  }
+  const ds = await loadDataset(dataDir);
+  if (!o.resume) ctx.resolved = await withFeedbackDefaults(ctx.resolved, ds.manifest.feedback.kind);
+  return { ds, dataDir };
+}
+
+/** A validation split carved from train when asked (and the dataset has none), and the trainer's view of the data. */
+async function withValidSplit(ctx: CommandContext, loaded: { ds: Dataset; dataDir: string }): Promise<{ ds: Dataset; data: TrainData }> {
+  const { manifestSha256 } = await import('../../data/dataset.js');
+  const { dataDir } = loaded;
+  let { ds } = loaded;
+  const { config } = ctx.resolved;
+  const carve = config.train.valid_from_train;
+  if (carve !== null && ds.valid.length > 0) {
+    ctx.log.warn(`--valid-from-train ${carve} ignored: ${dataDir} has its own valid split (${ds.valid.length} rows)`);
+  } else if (carve !== null) {
+    const before = ds.train.length;
+    ds = carveValidFromTrain(ds, carve, config.seed);
+    ctx.log.info(`validation: ${ds.valid.length} of ${before} train rows carved out (--valid-from-train ${carve})`);
+  }
+  return { ds, data: toTrainData(ds, await manifestSha256(dataDir)) };
+}
+
+/** The per-epoch validator and what it monitors, as the model family says (null without a valid split). */
+async function validation(ctx: CommandContext, ds: Dataset, data: TrainData): Promise<{ validator: ClosableValidator | null; monitor: TrainRequest['monitor'] }> {
+  const [{ createValidator }, { family, trainingMonitor }] = await Promise.all([import('../../eval/validate.js'), import('../../models/registry.js')]);
+  const { config } = ctx.resolved;
+  const { metric, ratings } = trainingMonitor(config.train, data.feedback);
+  const sequence = family(config.train.model).kind === 'sequence';
+  const validator = data.hasValid
+    ? createValidator(ds, {
+        ratings,
+        monitor: metric,
+        userBlock: config.eval.user_block,
+        maxUsers: config.train.valid_users,
+        seed: config.seed,
+        historyThreshold: sequence ? config.train.positive_threshold : null,
+        workers: config.train.workers,
+        epochs: config.train.epochs,
+        log: ctx.log,
+        progress: ctx.io.progress,
+        signal: ctx.io.signal,
+      })
+    : null;
+  if (!validator) ctx.log.info('no validation split: training for fixed epochs (use --valid-from-train to enable early stopping)');
+  return { validator, monitor: validator ? { metric, higherIsBetter: !lowerIsBetter(metric) } : null };
+}
+
+function summary(result: TrainResult): string {
+  const last = result.epochs[result.epochs.length - 1];
+  return `trained ${result.model} for ${plural(result.epochs.length, 'epoch')} on ${result.engine} in ${result.train_seconds.toFixed(1)}s of training (${formatDuration(result.wall_seconds, 'fine')} wall)${last ? `, last loss ${last.loss.toFixed(4)}` : ''}${result.best ? `, best ${result.best.metric} ${result.best.value.toFixed(4)} at epoch ${result.best.epoch}` : ''}\ncheckpoint: ${result.checkpoint}`;
 }

@@ -22,21 +22,14 @@ import * as tf from '@tensorflow/tfjs';
 import { userItemSets, userSequences, type UserItems } from '../../data/user-items.js';
 import type { RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
 import type { SequenceBatch, SequenceModel } from '../../models/model.js';
+import type { SequenceLoss } from '../../models/family.js';
 import { SASREC_PADDING } from '../../models/sasrec.js';
-import { UsageError } from '../../util/errors.js';
 import { Prng } from '../../util/prng.js';
 import type { TrainTask } from '../loop.js';
 import { negativePool, sampleNegative, type Interactions } from '../pair-data.js';
 import type { DenseParamUpdater } from '../params.js';
 
-export type SequenceLoss = 'bce' | 'ce';
-
-/** The loss a sequence model trains with: `auto` is the paper's bce. */
-export function resolveSequenceLoss(requested: string, model: string): SequenceLoss {
-  if (requested === 'auto' || requested === 'bce') return 'bce';
-  if (requested === 'ce') return 'ce';
-  throw new UsageError(`--loss ${requested} does not apply to sequence models (--model ${model}). Expected bce (one sampled negative per position) or ce (softmax; --negatives N samples N items, 0 uses the whole catalogue).`);
-}
+export type { SequenceLoss } from '../../models/family.js';
 
 /** Batches sorted by length together: enough to group lengths, few enough to keep batches mixed across epochs. */
 const SORT_RUN_BATCHES = 32;
