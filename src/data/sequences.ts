@@ -36,12 +36,11 @@ export function buildSequences(numUsers: number, splits: readonly Rows[]): UserS
   // Each split is already sorted by (user, ts, seq); rows of several splits interleave in time
   // (random splits), so each user's segment is sorted again, stably, when more than one split is merged.
   if (splits.length > 1) {
-    let order: number[] = [];
     for (let u = 0; u < numUsers; u++) {
       const lo = offsets[u];
       const hi = offsets[u + 1];
       if (hi - lo < 2 || isSorted(ts, seq, lo, hi)) continue;
-      order = Array.from({ length: hi - lo }, (_, j) => lo + j);
+      const order = Array.from({ length: hi - lo }, (_, j) => lo + j);
       order.sort((a, b) => ts[a] - ts[b] || seq[a] - seq[b] || a - b);
       const segment = order.map((j) => items[j]);
       items.set(segment, lo);
