@@ -205,90 +205,11 @@ export async function runPrepBench(opts: PrepBenchOptions = {}): Promise<PrepBen
     const fileBytes = await writeSyntheticTsv(file, rows);
     log(`prep bench: ${rows} rows, ${(fileBytes / 1e6).toFixed(1)} MB`);
     const python = opts.python === undefined ? '/usr/bin/python3' : opts.python;
-    const pandasNote = python === null ? 'skipped' : pandasAvailable(python);
-    const walls: number[] = [];
-    const cpuTimes: number[] = [];
-    const pdWalls: number[] = [];
-    const pdCpus: number[] = [];
-    let pdVersions: { pandas: string; numpy: string } | null = null;
-    let pdRss = 0;
     const loadBefore = loadavg();
-    await timedPrep(file, join(dir, 'warmup'));
-    await rm(join(dir, 'warmup'), { recursive: true, force: true });
-    for (let k = 0; k < repeats; k++) {
-      const r = await timedPrep(file, join(dir, `ds-${k}`));
-      walls.push(r.wall);
-      cpuTimes.push(r.cpu);
-      let line = `  run ${k + 1}: rec ${r.wall.toFixed(3)} s wall, ${r.cpu.toFixed(3)} s cpu, ${Math.round(rows / r.wall)} rows/s`;
-      await rm(join(dir, `ds-${k}`), { recursive: true, force: true });
-      if (python !== null && pandasNote === null) {
-        const p = pandasRun(python, file, rows);
-        pdVersions = { pandas: p.pandas, numpy: p.numpy };
-        pdRss = Math.max(pdRss, p.max_rss_bytes);
-        pdWalls.push(p.wall_s[p.wall_s.length - 1]);
-        pdCpus.push(p.cpu_s[p.cpu_s.length - 1]);
-        line += `; pandas ${pdWalls[k].toFixed(3)} s wall, ${pdCpus[k].toFixed(3)} s cpu, ${Math.round(rows / pdWalls[k])} rows/s`;
-      }
-      log(line);
-    }
+    const { throughput, pandas, recVsPandas } = await throughputRuns({ file, fileBytes, rows, repeats, dir, python, log });
     const loadAfter = loadavg();
-    const best = Math.min(...walls);
-    const med = median(walls);
-    const throughput: PrepThroughput = {
-      rows,
-      file_bytes: fileBytes,
-      wall_s: walls,
-      cpu_s: cpuTimes,
-      best_wall_s: best,
-      median_wall_s: med,
-      rows_per_s_best: Math.round(rows / best),
-      rows_per_s_median: Math.round(rows / med),
-      rows_per_cpu_s_best: Math.round(rows / Math.min(...cpuTimes)),
-    };
-    let pandas: PandasResult;
-    if (pdVersions === null) pandas = { available: false, note: pandasNote ?? 'no pandas run' };
-    else {
-      const pBest = Math.min(...pdWalls);
-      const pMed = median(pdWalls);
-      pandas = {
-        available: true,
-        version: pdVersions.pandas,
-        numpy: pdVersions.numpy,
-        wall_s: pdWalls,
-        cpu_s: pdCpus,
-        best_wall_s: pBest,
-        median_wall_s: pMed,
-        rows_per_s_best: Math.round(rows / pBest),
-        rows_per_s_median: Math.round(rows / pMed),
-        rows_per_cpu_s_best: Math.round(rows / Math.min(...pdCpus)),
-        max_rss_bytes: pdRss,
-      };
-    }
-    const recVsPandas =
-      pandas.available && pandas.median_wall_s !== undefined && pandas.cpu_s !== undefined
-        ? { median_wall: round2(pandas.median_wall_s / med), best_cpu: round2(Math.min(...pandas.cpu_s) / Math.min(...cpuTimes)) }
-        : null;
-    log(
-      pandas.available
-        ? `  median: rec ${throughput.rows_per_s_median} rows/s, pandas ${pandas.rows_per_s_median} rows/s (rec ${recVsPandas?.median_wall}× pandas; ${recVsPandas?.best_cpu}× on best CPU time)`
-        : `  median: rec ${throughput.rows_per_s_median} rows/s; pandas: ${pandas.note}`,
-    );
     await rm(file, { force: true });
-
-    const tiny = join(dir, 'tiny.tsv');
-    await writeSyntheticTsv(tiny, 1000);
-    const baseline = childPrep(tiny, join(dir, 'tiny-ds')).maxRss;
-    const memory: PrepMemory[] = [];
-    for (const n of memoryRows) {
-      const f = join(dir, `mem-${n}.tsv`);
-      const bytes = await writeSyntheticTsv(f, n);
-      const r = childPrep(f, join(dir, `mem-ds-${n}`));
-      const entry: PrepMemory = { rows: n, file_bytes: bytes, max_rss_bytes: r.maxRss, bytes_per_row: Math.round((r.maxRss - baseline) / n), wall_s: r.wall };
-      memory.push(entry);
-      log(`  memory: ${n} rows → max RSS ${(r.maxRss / 2 ** 20).toFixed(0)} MiB, ${entry.bytes_per_row} B/row above the ${(baseline / 2 ** 20).toFixed(0)} MiB baseline, ${r.wall.toFixed(2)} s`);
-      await rm(f, { force: true });
-      await rm(join(dir, `mem-ds-${n}`), { recursive: true, force: true });
-    }
+    const { memory, baseline } = await memoryRuns(dir, memoryRows, log);
     const result: PrepBenchResult = {
       bench: 'prep',
       date: new Date().toISOString(),
@@ -307,6 +228,114 @@ export async function runPrepBench(opts: PrepBenchOptions = {}): Promise<PrepBen
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+interface ThroughputJob {
+  file: string;
+  fileBytes: number;
+  rows: number;
+  repeats: number;
+  dir: string;
+  /** null: no pandas comparison. */
+  python: string | null;
+  log: (line: string) => void;
+}
+
+/** A warm-up prep, then `repeats` timed preps of the file, each followed by a pandas run when pandas is there. */
+async function throughputRuns(job: ThroughputJob): Promise<{ throughput: PrepThroughput; pandas: PandasResult; recVsPandas: PrepBenchResult['rec_vs_pandas'] }> {
+  const { file, rows, dir, python, log } = job;
+  const pandasNote = python === null ? 'skipped' : pandasAvailable(python);
+  const walls: number[] = [];
+  const cpuTimes: number[] = [];
+  const pd: PandasTimes = { walls: [], cpus: [], versions: null, rss: 0 };
+  await timedPrep(file, join(dir, 'warmup'));
+  await rm(join(dir, 'warmup'), { recursive: true, force: true });
+  for (let k = 0; k < job.repeats; k++) {
+    const r = await timedPrep(file, join(dir, `ds-${k}`));
+    walls.push(r.wall);
+    cpuTimes.push(r.cpu);
+    let line = `  run ${k + 1}: rec ${r.wall.toFixed(3)} s wall, ${r.cpu.toFixed(3)} s cpu, ${Math.round(rows / r.wall)} rows/s`;
+    await rm(join(dir, `ds-${k}`), { recursive: true, force: true });
+    if (python !== null && pandasNote === null) {
+      const p = pandasRun(python, file, rows);
+      pd.versions = { pandas: p.pandas, numpy: p.numpy };
+      pd.rss = Math.max(pd.rss, p.max_rss_bytes);
+      pd.walls.push(p.wall_s[p.wall_s.length - 1]);
+      pd.cpus.push(p.cpu_s[p.cpu_s.length - 1]);
+      line += `; pandas ${pd.walls[k].toFixed(3)} s wall, ${pd.cpus[k].toFixed(3)} s cpu, ${Math.round(rows / pd.walls[k])} rows/s`;
+    }
+    log(line);
+  }
+  const best = Math.min(...walls);
+  const med = median(walls);
+  const throughput: PrepThroughput = {
+    rows,
+    file_bytes: job.fileBytes,
+    wall_s: walls,
+    cpu_s: cpuTimes,
+    best_wall_s: best,
+    median_wall_s: med,
+    rows_per_s_best: Math.round(rows / best),
+    rows_per_s_median: Math.round(rows / med),
+    rows_per_cpu_s_best: Math.round(rows / Math.min(...cpuTimes)),
+  };
+  const pandas = pandasResult(pd, rows, pandasNote);
+  const recVsPandas =
+    pandas.available && pandas.median_wall_s !== undefined && pandas.cpu_s !== undefined
+      ? { median_wall: round2(pandas.median_wall_s / med), best_cpu: round2(Math.min(...pandas.cpu_s) / Math.min(...cpuTimes)) }
+      : null;
+  log(
+    pandas.available
+      ? `  median: rec ${throughput.rows_per_s_median} rows/s, pandas ${pandas.rows_per_s_median} rows/s (rec ${recVsPandas?.median_wall}× pandas; ${recVsPandas?.best_cpu}× on best CPU time)`
+      : `  median: rec ${throughput.rows_per_s_median} rows/s; pandas: ${pandas.note}`,
+  );
+  return { throughput, pandas, recVsPandas };
+}
+
+/** The pandas side of the throughput runs (the warm run of each). */
+interface PandasTimes {
+  walls: number[];
+  cpus: number[];
+  versions: { pandas: string; numpy: string } | null;
+  rss: number;
+}
+
+function pandasResult(pd: PandasTimes, rows: number, pandasNote: string | null): PandasResult {
+  if (pd.versions === null) return { available: false, note: pandasNote ?? 'no pandas run' };
+  const pBest = Math.min(...pd.walls);
+  const pMed = median(pd.walls);
+  return {
+    available: true,
+    version: pd.versions.pandas,
+    numpy: pd.versions.numpy,
+    wall_s: pd.walls,
+    cpu_s: pd.cpus,
+    best_wall_s: pBest,
+    median_wall_s: pMed,
+    rows_per_s_best: Math.round(rows / pBest),
+    rows_per_s_median: Math.round(rows / pMed),
+    rows_per_cpu_s_best: Math.round(rows / Math.min(...pd.cpus)),
+    max_rss_bytes: pd.rss,
+  };
+}
+
+/** Peak RSS of a child prep per log size, above that of a 1,000-row log. */
+async function memoryRuns(dir: string, memoryRows: readonly number[], log: (line: string) => void): Promise<{ memory: PrepMemory[]; baseline: number }> {
+  const tiny = join(dir, 'tiny.tsv');
+  await writeSyntheticTsv(tiny, 1000);
+  const baseline = childPrep(tiny, join(dir, 'tiny-ds')).maxRss;
+  const memory: PrepMemory[] = [];
+  for (const n of memoryRows) {
+    const f = join(dir, `mem-${n}.tsv`);
+    const bytes = await writeSyntheticTsv(f, n);
+    const r = childPrep(f, join(dir, `mem-ds-${n}`));
+    const entry: PrepMemory = { rows: n, file_bytes: bytes, max_rss_bytes: r.maxRss, bytes_per_row: Math.round((r.maxRss - baseline) / n), wall_s: r.wall };
+    memory.push(entry);
+    log(`  memory: ${n} rows → max RSS ${(r.maxRss / 2 ** 20).toFixed(0)} MiB, ${entry.bytes_per_row} B/row above the ${(baseline / 2 ** 20).toFixed(0)} MiB baseline, ${r.wall.toFixed(2)} s`);
+    await rm(f, { force: true });
+    await rm(join(dir, `mem-ds-${n}`), { recursive: true, force: true });
+  }
+  return { memory, baseline };
 }
 
 /**

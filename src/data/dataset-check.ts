@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { DataError } from '../util/errors.js';
-import type { Dataset, SplitData, Vocab } from './dataset.js';
+import type { Dataset, SplitData, Vocab } from './dataset-types.js';
 import { REJECTS_FILE, SPLIT_FILES, VOCAB_FILES, type DatasetFileHashes } from './manifest.js';
 
 export const DATASET_FILE_NAMES: DatasetFileHashes = { ...SPLIT_FILES, ...VOCAB_FILES, rejects: REJECTS_FILE };

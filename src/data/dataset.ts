@@ -10,53 +10,11 @@ import { findSetAsideCopy, linkTarget, pathExists, restoreMissingDir } from '../
 import { acquireLockFile, describeHolder, lockPathBeside, readLockFile } from '../io/lock.js';
 import { DataError, describeValue, UsageError } from '../util/errors.js';
 import { checkDatasetRows, verifyFileHash } from './dataset-check.js';
+import type { Dataset, SplitData, Vocab } from './dataset-types.js';
 import { checkManifestShape } from './manifest-shape.js';
 import { DATASET_FORMAT_VERSION, MANIFEST_FILE, REJECTS_FILE, SPLIT_FILES, VOCAB_FILES, type DatasetManifest } from './manifest.js';
 
-export type SplitName = 'train' | 'valid' | 'test';
-
-export interface SplitData {
-  /** Number of rows. */
-  length: number;
-  /** Dense user index per row (into Dataset.users). */
-  users: Int32Array;
-  /** Dense item index per row (into Dataset.items). */
-  items: Int32Array;
-  /** Rating (explicit) or implicit weight. */
-  values: Float32Array;
-  /** Epoch ms per row; null when the log had no time. */
-  ts: Float64Array | null;
-  /** Row position in the input (stable order). */
-  seq: Float64Array;
-  /** Event code per row (into Dataset.eventNames); null when the log had no event column. */
-  events: Int32Array | null;
-}
-
-export interface Vocab {
-  /** Raw id (or its HMAC under --anonymize) of each index. */
-  ids: string[];
-  /** Rows per id over all splits. */
-  counts: Int32Array;
-  /** First / last ts (ms) per id; NaN when the log had no time. */
-  firstTs: Float64Array;
-  lastTs: Float64Array;
-  /** Raw id → index. */
-  index: ReadonlyMap<string, number>;
-  /** Index of a raw id, or -1 when it is not in the vocabulary. */
-  lookup(id: string): number;
-}
-
-export interface Dataset {
-  dir: string;
-  manifest: DatasetManifest;
-  train: SplitData;
-  valid: SplitData;
-  test: SplitData;
-  users: Vocab;
-  items: Vocab;
-  /** Event dictionary, or null when the log had no event column. */
-  eventNames: string[] | null;
-}
+export type { Dataset, SplitData, SplitName, Vocab } from './dataset-types.js';
 
 /** One Arrow file of a dataset; `sha256`, when the manifest records it, must match its bytes. */
 async function readTable(dir: string, file: string, sha256?: string): Promise<Table> {

@@ -18,8 +18,9 @@ import { checkOutputFile, errorCode, outputFsError } from '../io/output-dir.js';
 import { describeValue, interruptedError, RecError, UsageError } from '../util/errors.js';
 import { parseSafeInteger } from '../util/numbers.js';
 import { Prng } from '../util/prng.js';
+import type { ProgressBar } from '../util/progress.js';
 import type { RunIO } from '../util/run-io.js';
-import { buildWorld, categoryName, createUserGenerator, EVENT_TYPES, type EventType } from './synth/world.js';
+import { buildWorld, categoryName, createUserGenerator, EVENT_TYPES, type EventType, type World } from './synth/world.js';
 import { plural } from '../util/plural.js';
 
 export type SynthFormat = 'csv' | 'tsv' | 'jsonl';
@@ -209,7 +210,9 @@ function fragments(n: number, text: (i: number) => string): { bytes: Uint8Array;
   return { bytes: Buffer.concat(parts), offsets };
 }
 
-const INTERRUPTED = 'rec synth was interrupted; no --out file was written.';
+function interrupted(signal: AbortSignal): Error {
+  return interruptedError(signal, 'rec synth was interrupted; no --out file was written.');
+}
 
 export async function runSynth(req: SynthRequest, io: RunIO): Promise<SynthResult> {
   const started = performance.now();
@@ -227,99 +230,145 @@ export async function runSynth(req: SynthRequest, io: RunIO): Promise<SynthResul
   });
   const budgets = userBudgets(r.users, r.events, r.seed);
   const nextUser = createUserGenerator(world, r.explicit);
+  const frags = rowFragments(world, r, format);
+  const tally: SynthTally = { counts: new Float64Array(EVENT_TYPES.length), itemSeen: new Uint8Array(r.items), rows: 0, usersWithRows: 0 };
+  const bar = io.progress.start('synth', r.events, 'rows', { rate: { unit: 'rows', scale: 1 } });
+  await writeSynthFile(req.out, gzip, encodeRows({ r, budgets, nextUser, frags, tally, bar, signal: io.signal }), bar);
 
-  // Rows are encoded straight into byte buffers from pre-encoded ASCII fragments (no string per
-  // row: that alone was half the run time). A row is userPart + itemPart + eventPart + ts [+ rating] + end.
+  const { rows, usersWithRows } = tally;
+  let items = 0;
+  for (let i = 0; i < r.items; i++) items += tally.itemSeen[i];
+  const seconds = (performance.now() - started) / 1000;
+  const events_by_type = {} as Record<EventType, number>;
+  EVENT_TYPES.forEach((e, k) => (events_by_type[e] = tally.counts[k]));
+  io.log.info(
+    `synth: wrote ${plural(rows, 'row')} (${plural(usersWithRows, 'user')}, ${plural(items, 'item')}) to ${req.out} in ${seconds.toFixed(2)} s ` +
+      `(${Math.round(rows / Math.max(seconds, 1e-9))} rows/s)${r.drift > 0 ? `, popularity drift ${r.drift} over ${r.days} days` : ''}`,
+  );
+  return { path: req.out, format, gzip, rows, users: usersWithRows, items, events_by_type, seconds };
+}
+
+/**
+ * Rows are encoded straight into byte buffers from pre-encoded ASCII fragments (no string per
+ * row: that alone was half the run time). A row is userPart + itemPart + eventPart + ts [+ rating] + end.
+ */
+interface RowFragments {
+  header: string;
+  user: (u: number) => Buffer;
+  item: { bytes: Uint8Array; offsets: Int32Array };
+  event: { bytes: Uint8Array; offsets: Int32Array };
+  rating: Buffer;
+  end: Buffer;
+  explicit: boolean;
+}
+
+/** What the written rows hold, counted while they are encoded. */
+interface SynthTally {
+  counts: Float64Array;
+  itemSeen: Uint8Array;
+  rows: number;
+  usersWithRows: number;
+}
+
+function rowFragments(world: World, r: ResolvedSynth, format: SynthFormat): RowFragments {
   const sep = format === 'tsv' ? '\t' : ',';
   const json = format === 'jsonl';
-  const itemFrag = fragments(r.items, (j) => {
-    const id = `i${world.itemExternal[j] + 1}`;
-    const cat = categoryName(world.itemCategory[j]);
-    return json ? `"item_id":"${id}","category":"${cat}",` : `${id}${sep}${cat}${sep}`;
-  });
-  const eventFrag = fragments(EVENT_TYPES.length, (e) =>
-    json ? `"event":"${EVENT_TYPES[e]}","ts":` : `${EVENT_TYPES[e]}${sep}`,
-  );
-  const ratingFrag = ascii(json ? ',"rating":' : sep);
-  const endFrag = ascii(json ? '}\n' : '\n');
-  const header = json
-    ? ''
-    : `${['user_id', 'item_id', 'category', 'event', 'ts', ...(r.explicit ? ['rating'] : [])].join(sep)}\n`;
+  return {
+    header: json ? '' : `${['user_id', 'item_id', 'category', 'event', 'ts', ...(r.explicit ? ['rating'] : [])].join(sep)}\n`,
+    user: (u) => ascii(json ? `{"user_id":"u${u + 1}",` : `u${u + 1}${sep}`),
+    item: fragments(r.items, (j) => {
+      const id = `i${world.itemExternal[j] + 1}`;
+      const cat = categoryName(world.itemCategory[j]);
+      return json ? `"item_id":"${id}","category":"${cat}",` : `${id}${sep}${cat}${sep}`;
+    }),
+    event: fragments(EVENT_TYPES.length, (e) => (json ? `"event":"${EVENT_TYPES[e]}","ts":` : `${EVENT_TYPES[e]}${sep}`)),
+    rating: ascii(json ? ',"rating":' : sep),
+    end: ascii(json ? '}\n' : '\n'),
+    explicit: r.explicit,
+  };
+}
 
-  const counts = new Float64Array(EVENT_TYPES.length);
-  const itemSeen = new Uint8Array(r.items);
-  let rows = 0;
-  let usersWithRows = 0;
-  const bar = io.progress.start('synth', r.events, 'rows', { rate: { unit: 'rows', scale: 1 } });
-  const signal = io.signal;
+interface EncodeJob {
+  r: ResolvedSynth;
+  budgets: Float64Array;
+  nextUser: ReturnType<typeof createUserGenerator>;
+  frags: RowFragments;
+  tally: SynthTally;
+  bar: ProgressBar;
+  signal: AbortSignal | undefined;
+}
 
-  function* chunks(): Generator<Uint8Array> {
-    let buf = new Uint8Array(CHUNK_BYTES + 4096);
-    let pos = 0;
-    const put = (src: Uint8Array, from: number, to: number) => {
-      for (let j = from; j < to; j++) buf[pos++] = src[j];
-    };
-    const putInt = (v: number) => {
-      // Non-negative integers below 2^53: digits written backwards, then reversed in place.
-      const start = pos;
-      do {
-        const q = Math.floor(v / 10);
-        buf[pos++] = 48 + (v - q * 10);
-        v = q;
-      } while (v > 0);
-      for (let a = start, b = pos - 1; a < b; a++, b--) {
-        const t = buf[a];
-        buf[a] = buf[b];
-        buf[b] = t;
-      }
-    };
-    const headerBytes = ascii(header);
-    put(headerBytes, 0, headerBytes.length);
-    for (let u = 0; u < r.users; u++) {
-      if (signal?.aborted) throw interruptedError(signal, INTERRUPTED);
-      const budget = budgets[u];
-      if (budget === 0) continue;
-      const userRows = nextUser(budget);
-      usersWithRows++;
-      const userBytes = ascii(json ? `{"user_id":"u${u + 1}",` : `u${u + 1}${sep}`);
-      for (let j = 0; j < userRows.count; j++) {
-        const item = userRows.item[j];
-        const e = userRows.event[j];
-        itemSeen[item] = 1;
-        counts[e]++;
-        if (pos + userBytes.length + 256 > buf.length) {
-          yield buf.subarray(0, pos);
-          buf = new Uint8Array(CHUNK_BYTES + 4096);
-          pos = 0;
-          bar.update(rows + j);
-        }
-        put(userBytes, 0, userBytes.length);
-        put(itemFrag.bytes, itemFrag.offsets[item], itemFrag.offsets[item + 1]);
-        put(eventFrag.bytes, eventFrag.offsets[e], eventFrag.offsets[e + 1]);
-        putInt(userRows.ts[j]);
-        if (r.explicit) {
-          put(ratingFrag, 0, ratingFrag.length);
-          putInt(userRows.rating[j]);
-        }
-        put(endFrag, 0, endFrag.length);
-      }
-      rows += userRows.count;
+/** The log's bytes in chunks of about CHUNK_BYTES, user by user. */
+function* encodeRows({ r, budgets, nextUser, frags, tally, bar, signal }: EncodeJob): Generator<Uint8Array> {
+  let buf = new Uint8Array(CHUNK_BYTES + 4096);
+  let pos = 0;
+  const put = (src: Uint8Array, from: number, to: number) => {
+    for (let j = from; j < to; j++) buf[pos++] = src[j];
+  };
+  const putInt = (v: number) => {
+    // Non-negative integers below 2^53: digits written backwards, then reversed in place.
+    const start = pos;
+    do {
+      const q = Math.floor(v / 10);
+      buf[pos++] = 48 + (v - q * 10);
+      v = q;
+    } while (v > 0);
+    for (let a = start, b = pos - 1; a < b; a++, b--) {
+      const t = buf[a];
+      buf[a] = buf[b];
+      buf[b] = t;
     }
-    if (pos > 0) yield buf.subarray(0, pos);
+  };
+  const { item: itemFrag, event: eventFrag, rating: ratingFrag, end: endFrag } = frags;
+  const headerBytes = ascii(frags.header);
+  put(headerBytes, 0, headerBytes.length);
+  for (let u = 0; u < r.users; u++) {
+    if (signal?.aborted) throw interrupted(signal);
+    const budget = budgets[u];
+    if (budget === 0) continue;
+    const userRows = nextUser(budget);
+    tally.usersWithRows++;
+    const userBytes = frags.user(u);
+    for (let j = 0; j < userRows.count; j++) {
+      const item = userRows.item[j];
+      const e = userRows.event[j];
+      tally.itemSeen[item] = 1;
+      tally.counts[e]++;
+      if (pos + userBytes.length + 256 > buf.length) {
+        yield buf.subarray(0, pos);
+        buf = new Uint8Array(CHUNK_BYTES + 4096);
+        pos = 0;
+        bar.update(tally.rows + j);
+      }
+      put(userBytes, 0, userBytes.length);
+      put(itemFrag.bytes, itemFrag.offsets[item], itemFrag.offsets[item + 1]);
+      put(eventFrag.bytes, eventFrag.offsets[e], eventFrag.offsets[e + 1]);
+      putInt(userRows.ts[j]);
+      if (frags.explicit) {
+        put(ratingFrag, 0, ratingFrag.length);
+        putInt(userRows.rating[j]);
+      }
+      put(endFrag, 0, endFrag.length);
+    }
+    tally.rows += userRows.count;
   }
+  if (pos > 0) yield buf.subarray(0, pos);
+}
 
+/** Streams the chunks (gzipped for .gz) into a temporary file beside `out`, synced, then renamed into place. */
+async function writeSynthFile(out: string, gzip: boolean, chunks: Generator<Uint8Array>, bar: ProgressBar): Promise<void> {
   const fsError = (error: unknown): unknown =>
-    !(error instanceof RecError) && errorCode(error) !== undefined ? outputFsError(req.out, error) : error;
+    !(error instanceof RecError) && errorCode(error) !== undefined ? outputFsError(out, error) : error;
   try {
-    await ensureDir(dirname(req.out));
-    await removeStaleTemps(dirname(req.out), basename(req.out));
+    await ensureDir(dirname(out));
+    await removeStaleTemps(dirname(out), basename(out));
   } catch (error) {
     bar.stop();
     throw fsError(error);
   }
-  const tmp = tempNameBeside(req.out);
+  const tmp = tempNameBeside(out);
   try {
-    const source = Readable.from(chunks(), { objectMode: false, highWaterMark: 4 });
+    const source = Readable.from(chunks, { objectMode: false, highWaterMark: 4 });
     const file = createWriteStream(tmp);
     if (gzip) await pipeline(source, createGzip({ level: 6 }), file);
     else await pipeline(source, file);
@@ -329,22 +378,11 @@ export async function runSynth(req: SynthRequest, io: RunIO): Promise<SynthResul
     } finally {
       await handle.close();
     }
-    await rename(tmp, req.out);
+    await rename(tmp, out);
   } catch (error) {
     await rm(tmp, { force: true });
     throw fsError(error);
   } finally {
     bar.stop();
   }
-
-  let items = 0;
-  for (let i = 0; i < r.items; i++) items += itemSeen[i];
-  const seconds = (performance.now() - started) / 1000;
-  const events_by_type = {} as Record<EventType, number>;
-  EVENT_TYPES.forEach((e, k) => (events_by_type[e] = counts[k]));
-  io.log.info(
-    `synth: wrote ${plural(rows, 'row')} (${plural(usersWithRows, 'user')}, ${plural(items, 'item')}) to ${req.out} in ${seconds.toFixed(2)} s ` +
-      `(${Math.round(rows / Math.max(seconds, 1e-9))} rows/s)${r.drift > 0 ? `, popularity drift ${r.drift} over ${r.days} days` : ''}`,
-  );
-  return { path: req.out, format, gzip, rows, users: usersWithRows, items, events_by_type, seconds };
 }

@@ -188,43 +188,8 @@ function sampleCdf(rng: Prng, cdf: Float64Array, lo = 0, hi = cdf.length): numbe
 export function buildWorld(spec: WorldSpec): World {
   const { items, categories: C, days } = spec;
   const rng = Prng.fromSeed(spec.seed, 'synth/world');
-
-  const catCentroid = new Float32Array(C * DIM);
-  for (let k = 0; k < C; k++) {
-    let norm = 0;
-    for (let d = 0; d < DIM; d++) {
-      const x = rng.normal();
-      catCentroid[k * DIM + d] = x;
-      norm += x * x;
-    }
-    norm = Math.sqrt(norm);
-    for (let d = 0; d < DIM; d++) catCentroid[k * DIM + d] /= norm;
-  }
-  // Category sizes are skewed too (a few big departments, a long tail of small ones).
-  const catWeight = new Float64Array(C);
-  for (let k = 0; k < C; k++) catWeight[k] = 1 / Math.pow(k + 1, 0.6);
-  const catWeightCdf = cumulative(catWeight);
-
-  // Items are numbered internally in category order (category k owns [catOffsets[k],
-  // catOffsets[k+1])), so a user's sampling touches contiguous memory; `itemExternal` maps an
-  // internal index to the shuffled public id, so ids carry no category or popularity information.
-  const extCategory = new Int32Array(items);
-  const order = rng.permutation(items);
-  for (let j = 0; j < items; j++) {
-    // The first C items (in a random order) seed every category, so none is empty.
-    extCategory[order[j]] = j < C ? j : sampleCdf(rng, catWeightCdf);
-  }
-  const catOffsets = new Int32Array(C + 1);
-  for (let i = 0; i < items; i++) catOffsets[extCategory[i] + 1]++;
-  for (let k = 0; k < C; k++) catOffsets[k + 1] += catOffsets[k];
-  const fill = catOffsets.slice(0, C);
-  const itemExternal = new Int32Array(items);
-  const itemCategory = new Int32Array(items);
-  for (let i = 0; i < items; i++) {
-    const j = fill[extCategory[i]]++;
-    itemExternal[j] = i;
-    itemCategory[j] = extCategory[i];
-  }
+  const catCentroid = categoryCentroids(rng, C);
+  const { catOffsets, itemExternal, itemCategory } = layOutItems(rng, items, C);
 
   const popRank = rng.permutation(items);
   const popW = new Float64Array(items);
@@ -259,22 +224,6 @@ export function buildWorld(spec: WorldSpec): World {
     dayW[d] = wd === 0 || wd === 6 ? 1.2 : 1.0;
   }
 
-  let launchDay: Int32Array | null = null;
-  let trend: Float64Array | null = null;
-  const drift = spec.drift ?? 0;
-  if (drift > 0) {
-    const drng = Prng.fromSeed(spec.seed, 'synth/drift');
-    launchDay = new Int32Array(items);
-    trend = new Float64Array(items);
-    const share = Math.min(1, NEW_SHARE * drift);
-    for (let j = 0; j < items; j++) {
-      trend[j] = drng.normal();
-      if (days > 1 && drng.next() < share) launchDay[j] = 1 + drng.int(days - 1);
-    }
-    // Every category keeps an item from day 0, so a session in it always has something to view.
-    for (let k = 0; k < C; k++) launchDay[catOffsets[k]] = 0;
-  }
-
   return {
     spec,
     itemCategory,
@@ -291,9 +240,72 @@ export function buildWorld(spec: WorldSpec): World {
     globalAlias,
     dayCdf: cumulative(dayW),
     hourCdf: cumulative(HOUR_WEIGHTS),
-    launchDay,
-    trend,
+    ...driftTables(spec, catOffsets),
   };
+}
+
+/** A unit centroid per category, row-major C × DIM. */
+function categoryCentroids(rng: Prng, C: number): Float32Array {
+  const catCentroid = new Float32Array(C * DIM);
+  for (let k = 0; k < C; k++) {
+    let norm = 0;
+    for (let d = 0; d < DIM; d++) {
+      const x = rng.normal();
+      catCentroid[k * DIM + d] = x;
+      norm += x * x;
+    }
+    norm = Math.sqrt(norm);
+    for (let d = 0; d < DIM; d++) catCentroid[k * DIM + d] /= norm;
+  }
+  return catCentroid;
+}
+
+/**
+ * Items are numbered internally in category order (category k owns [catOffsets[k],
+ * catOffsets[k+1])), so a user's sampling touches contiguous memory; `itemExternal` maps an
+ * internal index to the shuffled public id, so ids carry no category or popularity information.
+ */
+function layOutItems(rng: Prng, items: number, C: number): { catOffsets: Int32Array; itemExternal: Int32Array; itemCategory: Int32Array } {
+  // Category sizes are skewed too (a few big departments, a long tail of small ones).
+  const catWeight = new Float64Array(C);
+  for (let k = 0; k < C; k++) catWeight[k] = 1 / Math.pow(k + 1, 0.6);
+  const catWeightCdf = cumulative(catWeight);
+  const extCategory = new Int32Array(items);
+  const order = rng.permutation(items);
+  for (let j = 0; j < items; j++) {
+    // The first C items (in a random order) seed every category, so none is empty.
+    extCategory[order[j]] = j < C ? j : sampleCdf(rng, catWeightCdf);
+  }
+  const catOffsets = new Int32Array(C + 1);
+  for (let i = 0; i < items; i++) catOffsets[extCategory[i] + 1]++;
+  for (let k = 0; k < C; k++) catOffsets[k + 1] += catOffsets[k];
+  const fill = catOffsets.slice(0, C);
+  const itemExternal = new Int32Array(items);
+  const itemCategory = new Int32Array(items);
+  for (let i = 0; i < items; i++) {
+    const j = fill[extCategory[i]]++;
+    itemExternal[j] = i;
+    itemCategory[j] = extCategory[i];
+  }
+  return { catOffsets, itemExternal, itemCategory };
+}
+
+/** Under drift, each item's launch day and trend, from a stream of their own; null tables for a stationary world. */
+function driftTables(spec: WorldSpec, catOffsets: Int32Array): { launchDay: Int32Array | null; trend: Float64Array | null } {
+  const drift = spec.drift ?? 0;
+  if (!(drift > 0)) return { launchDay: null, trend: null };
+  const { items, days } = spec;
+  const drng = Prng.fromSeed(spec.seed, 'synth/drift');
+  const launchDay = new Int32Array(items);
+  const trend = new Float64Array(items);
+  const share = Math.min(1, NEW_SHARE * drift);
+  for (let j = 0; j < items; j++) {
+    trend[j] = drng.normal();
+    if (days > 1 && drng.next() < share) launchDay[j] = 1 + drng.int(days - 1);
+  }
+  // Every category keeps an item from day 0, so a session in it always has something to view.
+  for (let k = 0; k < spec.categories; k++) launchDay[catOffsets[k]] = 0;
+  return { launchDay, trend };
 }
 
 /**
@@ -318,56 +330,234 @@ interface CatSampler {
   hi: number;
 }
 
+function newRows(cap: number): UserRows {
+  return { count: 0, item: new Int32Array(cap), event: new Uint8Array(cap), ts: new Float64Array(cap), rating: new Uint8Array(cap) };
+}
+
 /**
  * Generates users one at a time. `next(budget)` returns that user's rows (exactly `budget` of
  * them: the last session is cut short, which keeps every funnel stage a subset of the previous).
  */
 export function createUserGenerator(world: World, explicit: boolean): (budget: number) => UserRows {
-  const { spec } = world;
-  const C = spec.categories;
-  const rng = Prng.fromSeed(spec.seed, 'synth/events');
-  const timeRng = Prng.fromSeed(spec.seed, 'synth/time');
-  // Ratings draw from their own stream so `explicit` adds a column without changing any other byte.
-  const ratingRng = Prng.fromSeed(spec.seed, 'synth/rating');
-  const u = new Float64Array(DIM);
-  const catCdf = new Float64Array(C);
-  const cache = new Map<number, CatSampler>();
-  let rows: UserRows = {
-    count: 0,
-    item: new Int32Array(256),
-    event: new Uint8Array(256),
-    ts: new Float64Array(256),
-    rating: new Uint8Array(256),
-  };
-  let sessionStart = new Int32Array(64);
-  let sessionStarts = new Float64Array(64);
-  const windowEnd = spec.startTs + spec.days * 86400;
-  const drifting = world.launchDay !== null;
+  const generator = new UserGenerator(world, explicit);
+  return (budget) => generator.next(budget);
+}
+
+/**
+ * One user's rows: factors and category preferences first, then sessions (content first, times
+ * relative to the session start), then the sessions' start times. Every random draw comes from a
+ * named stream in a fixed order, so the same seed gives the same bytes.
+ */
+class UserGenerator {
+  private readonly C: number;
+  private readonly rng: Prng;
+  private readonly timeRng: Prng;
+  /** Ratings draw from their own stream so `explicit` adds a column without changing any other byte. */
+  private readonly ratingRng: Prng;
+  /** The current user's factors and category CDF (by size and affinity). */
+  private readonly u = new Float64Array(DIM);
+  private readonly catCdf: Float64Array;
+  private userBias = 0;
+  private readonly cache = new Map<number, CatSampler>();
+  private rows: UserRows = newRows(256);
+  /** Rows emitted so far for the current user. */
+  private n = 0;
+  private sessionStart = new Int32Array(64);
+  private sessionStarts = new Float64Array(64);
+  private readonly windowEnd: number;
+  private readonly drifting: boolean;
   // Under drift: each session's start (drawn before its content) and day, and scratch for the
   // per-session weights and for putting the sessions in time order.
-  let driftStarts = new Float64Array(64);
-  let driftDays = new Int32Array(64);
-  let driftCdf = new Float64Array(SIR_POOL);
-  let spare: UserRows = { count: 0, item: new Int32Array(256), event: new Uint8Array(256), ts: new Float64Array(256), rating: new Uint8Array(256) };
+  private driftStarts = new Float64Array(64);
+  private driftDays = new Int32Array(64);
+  private driftCdf = new Float64Array(SIR_POOL);
+  private spare: UserRows = newRows(256);
+  // Scratch arena for the current user's samplers (reset per user, grown on demand), so building a
+  // sampler allocates nothing.
+  private arenaItems = new Int32Array(4096);
+  private arenaAff = new Float64Array(4096);
+  private arenaCdf = new Float64Array(4096);
+  private arenaTop = 0;
+  /** The affinity of the item pickView returned. */
+  private picked = 0;
 
-  const ensure = (n: number) => {
-    if (rows.item.length >= n) return;
-    let cap = rows.item.length;
+  private readonly world: World;
+  private readonly explicit: boolean;
+
+  constructor(world: World, explicit: boolean) {
+    this.world = world;
+    this.explicit = explicit;
+    const { spec } = world;
+    this.C = spec.categories;
+    this.rng = Prng.fromSeed(spec.seed, 'synth/events');
+    this.timeRng = Prng.fromSeed(spec.seed, 'synth/time');
+    this.ratingRng = Prng.fromSeed(spec.seed, 'synth/rating');
+    this.catCdf = new Float64Array(this.C);
+    this.windowEnd = spec.startTs + spec.days * 86400;
+    this.drifting = world.launchDay !== null;
+  }
+
+  next(budget: number): UserRows {
+    this.ensure(budget);
+    this.cache.clear();
+    this.arenaTop = 0;
+    this.drawUser();
+    const sessions = this.drawSessions(budget);
+    if (this.drifting) this.orderDriftSessions(sessions);
+    else this.placeSessions(sessions);
+    this.rows.count = this.n;
+    return this.rows;
+  }
+
+  private ensure(n: number): void {
+    if (this.rows.item.length >= n) return;
+    let cap = this.rows.item.length;
     while (cap < n) cap *= 2;
-    rows = {
-      count: 0,
-      item: new Int32Array(cap),
-      event: new Uint8Array(cap),
-      ts: new Float64Array(cap),
-      rating: new Uint8Array(cap),
-    };
-    if (drifting) spare = { count: 0, item: new Int32Array(cap), event: new Uint8Array(cap), ts: new Float64Array(cap), rating: new Uint8Array(cap) };
-  };
+    this.rows = newRows(cap);
+    if (this.drifting) this.spare = newRows(cap);
+  }
+
+  /** User factors: a weighted mix of one to three favourite category centroids plus noise; then the category CDF. */
+  private drawUser(): void {
+    const { rng, u, catCdf, world, C } = this;
+    u.fill(0);
+    const nFav = 1 + (rng.next() < 0.6 ? 1 : 0) + (rng.next() < 0.3 ? 1 : 0);
+    for (let f = 0; f < nFav; f++) {
+      const k = rng.int(C);
+      for (let d = 0; d < DIM; d++) u[d] += FAVOURITE_WEIGHTS[f] * world.catCentroid[k * DIM + d];
+    }
+    for (let d = 0; d < DIM; d++) u[d] += USER_NOISE * rng.normal();
+    this.userBias = 0.45 * this.ratingRng.normal();
+    let maxCat = -Infinity;
+    for (let k = 0; k < C; k++) {
+      let s = 0;
+      for (let d = 0; d < DIM; d++) s += u[d] * world.catCentroid[k * DIM + d];
+      catCdf[k] = world.catLogSize[k] + s;
+      if (catCdf[k] > maxCat) maxCat = catCdf[k];
+    }
+    let acc = 0;
+    for (let k = 0; k < C; k++) {
+      acc += Math.exp(catCdf[k] - maxCat);
+      catCdf[k] = acc;
+    }
+  }
+
+  /** Sessions until the budget is spent; returns how many. Under drift each session's start is drawn first. */
+  private drawSessions(budget: number): number {
+    const { spec } = this.world;
+    this.n = 0;
+    let sessions = 0;
+    while (this.n < budget) {
+      this.growSessions(sessions);
+      if (this.drifting) {
+        const day = sampleCdf(this.timeRng, this.world.dayCdf);
+        const hour = sampleCdf(this.timeRng, this.world.hourCdf);
+        this.driftDays[sessions] = day;
+        this.driftStarts[sessions] = spec.startTs + day * 86400 + hour * 3600 + this.timeRng.int(3600);
+      }
+      this.sessionStart[sessions++] = this.n;
+      this.drawSession(budget, this.drifting ? this.driftDays[sessions - 1] : 0);
+    }
+    return sessions;
+  }
+
+  private growSessions(sessions: number): void {
+    if (sessions === this.sessionStart.length) {
+      const grown = new Int32Array(sessions * 2);
+      grown.set(this.sessionStart);
+      this.sessionStart = grown;
+    }
+    if (this.drifting && this.driftStarts.length <= sessions) {
+      const st = new Float64Array(this.driftStarts.length * 2);
+      st.set(this.driftStarts);
+      this.driftStarts = st;
+      const dd = new Int32Array(this.driftDays.length * 2);
+      dd.set(this.driftDays);
+      this.driftDays = dd;
+    }
+  }
+
+  /** One session in one category: views, each maybe followed by the funnel's later stages. */
+  private drawSession(budget: number, day: number): void {
+    const { rng, catCdf, C } = this;
+    const k = sampleCdf(rng, catCdf);
+    const pk = (catCdf[k] - (k > 0 ? catCdf[k - 1] : 0)) / catCdf[C - 1];
+    const sampler = this.samplerFor(k, (budget / 1.5) * pk);
+    let views = 1;
+    while (views < 30 && rng.next() < 0.7) views++;
+    let t = 0;
+    for (let v = 0; v < views && this.n < budget; v++) {
+      const item = this.pickView(k, sampler, day);
+      const a = this.picked;
+      const rating = this.explicit
+        ? Math.min(5, Math.max(1, Math.round(3.3 + 0.45 * (a - 2.6) + this.userBias + this.world.itemBias[item] + 0.6 * this.ratingRng.normal())))
+        : 0;
+      t += v === 0 ? 0 : 5 + Math.floor(-45 * Math.log(1 - rng.next()));
+      this.emit(item, 0, t, rating);
+      t = this.funnel(item, a, t, rating, budget);
+    }
+  }
+
+  /** A viewed item: mostly by affinity within category k, sometimes by global popularity; its affinity in `picked`. */
+  private pickView(k: number, sampler: CatSampler, day: number): number {
+    const { rng, world } = this;
+    if (this.drifting) {
+      const item = rng.next() < EXPLORE ? this.driftExplore(k, day) : this.driftPick(k, sampler, day);
+      this.picked = this.affinityOf(item);
+      return item;
+    }
+    if (rng.next() < EXPLORE) {
+      const item = sampleAlias(rng, world.globalAliasProb, world.globalAlias, 0, world.spec.items);
+      this.picked = this.affinityOf(item);
+      return item;
+    }
+    const j = sampleCdf(rng, this.arenaCdf, sampler.lo, sampler.hi);
+    this.picked = this.arenaAff[j];
+    return this.arenaItems[j];
+  }
+
+  /** Funnel: each stage only follows the previous one; every stage is likelier for a higher affinity. Returns the last time. */
+  private funnel(item: number, a: number, t: number, rating: number, budget: number): number {
+    const { rng } = this;
+    if (this.n < budget && rng.next() < logistic(-2.3 + 0.45 * a)) {
+      t += 2 + Math.floor(-10 * Math.log(1 - rng.next()));
+      this.emit(item, 1, t, rating);
+      if (this.n < budget && rng.next() < logistic(-2.9 + 0.4 * a)) {
+        t += 5 + Math.floor(-40 * Math.log(1 - rng.next()));
+        this.emit(item, 2, t, rating);
+        if (this.n < budget && rng.next() < logistic(-1.5 + 0.3 * a)) {
+          t += 20 + Math.floor(-120 * Math.log(1 - rng.next()));
+          this.emit(item, 3, t, rating);
+        }
+      }
+    }
+    return t;
+  }
+
+  private emit(item: number, event: number, t: number, rating: number): void {
+    const rows = this.rows;
+    const n = this.n;
+    rows.item[n] = item;
+    rows.event[n] = event;
+    rows.ts[n] = t;
+    rows.rating[n] = rating;
+    this.n = n + 1;
+  }
+
+  private affinityOf(i: number): number {
+    const { u } = this;
+    const itemVec = this.world.itemVec;
+    let s = 0;
+    const o = i * DIM;
+    for (let d = 0; d < DIM; d++) s += u[d] * itemVec[o + d];
+    return s;
+  }
 
   /** Under drift: an item of category k (pool `sampler`) on `day`, by affinity × popularity × drift. */
-  const driftPick = (k: number, sampler: CatSampler, day: number): number => {
+  private driftPick(k: number, sampler: CatSampler, day: number): number {
     const size = sampler.hi - sampler.lo;
-    if (driftCdf.length < size) driftCdf = new Float64Array(size);
+    if (this.driftCdf.length < size) this.driftCdf = new Float64Array(size);
+    const { driftCdf, arenaCdf, arenaItems, world } = this;
     let s = 0;
     for (let j = 0; j < size; j++) {
       const at = sampler.lo + j;
@@ -375,58 +565,38 @@ export function createUserGenerator(world: World, explicit: boolean): (budget: n
       s += base * driftWeight(world, arenaItems[at], day);
       driftCdf[j] = s;
     }
-    if (s > 0) return arenaItems[sampler.lo + sampleCdf(rng, driftCdf, 0, size)];
-    return driftExplore(k, day);
-  };
+    if (s > 0) return arenaItems[sampler.lo + sampleCdf(this.rng, driftCdf, 0, size)];
+    return this.driftExplore(k, day);
+  }
+
   /** Under drift: an item by global popularity among those launched by `day` (else category k's day-0 item). */
-  const driftExplore = (k: number, day: number): number => {
+  private driftExplore(k: number, day: number): number {
+    const { world } = this;
     for (let tries = 0; tries < 32; tries++) {
-      const item = sampleAlias(rng, world.globalAliasProb, world.globalAlias, 0, world.spec.items);
+      const item = sampleAlias(this.rng, world.globalAliasProb, world.globalAlias, 0, world.spec.items);
       if (driftWeight(world, item, day) > 0) return item;
     }
     return world.catOffsets[k];
-  };
+  }
 
-  const affinityOf = (i: number): number => {
-    let s = 0;
-    const o = i * DIM;
-    for (let d = 0; d < DIM; d++) s += u[d] * world.itemVec[o + d];
-    return s;
-  };
-
-  // Scratch arena for the current user's samplers (reset per user, grown on demand), so building a
-  // sampler allocates nothing.
-  let arenaItems = new Int32Array(4096);
-  let arenaAff = new Float64Array(4096);
-  let arenaCdf = new Float64Array(4096);
-  let arenaTop = 0;
-  const { itemPop, catAliasProb, catAlias, itemVec } = world;
-  const samplerFor = (k: number, expectedViews: number): CatSampler => {
-    const hit = cache.get(k);
+  /** The user's sampler for category k, built once per user into the arena. */
+  private samplerFor(k: number, expectedViews: number): CatSampler {
+    const hit = this.cache.get(k);
     if (hit) return hit;
+    const { world, u } = this;
+    const { itemPop, catAliasProb, catAlias, itemVec } = world;
     const lo = world.catOffsets[k];
     const hi = world.catOffsets[k + 1];
     // SIR with a pool several times the number of draws is close to exact sampling.
     const pool = Math.min(SIR_POOL, Math.max(24, Math.ceil(6 * expectedViews)));
     const exact = hi - lo <= pool;
     const size = exact ? hi - lo : pool;
-    if (arenaTop + size > arenaItems.length) {
-      let cap = arenaItems.length * 2;
-      while (cap < arenaTop + size) cap *= 2;
-      const it = new Int32Array(cap);
-      it.set(arenaItems.subarray(0, arenaTop));
-      const af = new Float64Array(cap);
-      af.set(arenaAff.subarray(0, arenaTop));
-      const cd = new Float64Array(cap);
-      cd.set(arenaCdf.subarray(0, arenaTop));
-      arenaItems = it;
-      arenaAff = af;
-      arenaCdf = cd;
-    }
-    const base = arenaTop;
+    this.growArena(size);
+    const { arenaItems, arenaAff, arenaCdf } = this;
+    const base = this.arenaTop;
     let max = -Infinity;
     for (let j = 0; j < size; j++) {
-      const item = exact ? lo + j : lo + sampleAlias(rng, catAliasProb, catAlias, lo, hi - lo);
+      const item = exact ? lo + j : lo + sampleAlias(this.rng, catAliasProb, catAlias, lo, hi - lo);
       arenaItems[base + j] = item;
       const o = item * DIM;
       let a = 0;
@@ -441,26 +611,34 @@ export function createUserGenerator(world: World, explicit: boolean): (budget: n
       s += exact ? w * itemPop[lo + j] : w;
       arenaCdf[base + j] = s;
     }
-    arenaTop += size;
+    this.arenaTop += size;
     const sampler = { lo: base, hi: base + size };
-    cache.set(k, sampler);
+    this.cache.set(k, sampler);
     return sampler;
-  };
+  }
 
-  let n = 0;
-  const emit = (item: number, event: number, t: number, rating: number) => {
-    rows.item[n] = item;
-    rows.event[n] = event;
-    rows.ts[n] = t;
-    rows.rating[n] = rating;
-    n++;
-  };
+  private growArena(size: number): void {
+    const top = this.arenaTop;
+    if (top + size <= this.arenaItems.length) return;
+    let cap = this.arenaItems.length * 2;
+    while (cap < top + size) cap *= 2;
+    const it = new Int32Array(cap);
+    it.set(this.arenaItems.subarray(0, top));
+    const af = new Float64Array(cap);
+    af.set(this.arenaAff.subarray(0, top));
+    const cd = new Float64Array(cap);
+    cd.set(this.arenaCdf.subarray(0, top));
+    this.arenaItems = it;
+    this.arenaAff = af;
+    this.arenaCdf = cd;
+  }
 
   /**
    * Under drift the sessions' starts were drawn with their content (their day chose the items):
    * lay the sessions out in start order (ties: creation order), each pushed past the previous.
    */
-  const orderDriftSessions = (sessions: number): void => {
+  private orderDriftSessions(sessions: number): void {
+    const { rows, spare, sessionStart, driftStarts, n, windowEnd } = this;
     const order = Array.from({ length: sessions }, (_, s) => s);
     order.sort((a, b) => driftStarts[a] - driftStarts[b] || a - b);
     let at = 0;
@@ -477,115 +655,22 @@ export function createUserGenerator(world: World, explicit: boolean): (budget: n
       }
       prevEnd = spare.ts[at - 1];
     }
-    const t = rows;
-    rows = spare;
-    spare = t;
-  };
+    this.rows = spare;
+    this.spare = rows;
+  }
 
-  return function next(budget: number): UserRows {
-    ensure(budget);
-    cache.clear();
-    arenaTop = 0;
-    // User factors: a weighted mix of one to three favourite category centroids plus noise.
-    u.fill(0);
-    const nFav = 1 + (rng.next() < 0.6 ? 1 : 0) + (rng.next() < 0.3 ? 1 : 0);
-    for (let f = 0; f < nFav; f++) {
-      const k = rng.int(C);
-      for (let d = 0; d < DIM; d++) u[d] += FAVOURITE_WEIGHTS[f] * world.catCentroid[k * DIM + d];
-    }
-    for (let d = 0; d < DIM; d++) u[d] += USER_NOISE * rng.normal();
-    const userBias = 0.45 * ratingRng.normal();
-    let maxCat = -Infinity;
-    for (let k = 0; k < C; k++) {
-      let s = 0;
-      for (let d = 0; d < DIM; d++) s += u[d] * world.catCentroid[k * DIM + d];
-      catCdf[k] = world.catLogSize[k] + s;
-      if (catCdf[k] > maxCat) maxCat = catCdf[k];
-    }
-    let acc = 0;
-    for (let k = 0; k < C; k++) {
-      acc += Math.exp(catCdf[k] - maxCat);
-      catCdf[k] = acc;
-    }
-
-    // Sessions: content first (times relative to the session start), start times afterwards.
-    n = 0;
-    let sessions = 0;
-    while (n < budget) {
-      if (sessions === sessionStart.length) {
-        const grown = new Int32Array(sessions * 2);
-        grown.set(sessionStart);
-        sessionStart = grown;
-      }
-      if (drifting) {
-        if (driftStarts.length <= sessions) {
-          const st = new Float64Array(driftStarts.length * 2);
-          st.set(driftStarts);
-          driftStarts = st;
-          const dd = new Int32Array(driftDays.length * 2);
-          dd.set(driftDays);
-          driftDays = dd;
-        }
-        const day = sampleCdf(timeRng, world.dayCdf);
-        const hour = sampleCdf(timeRng, world.hourCdf);
-        driftDays[sessions] = day;
-        driftStarts[sessions] = spec.startTs + day * 86400 + hour * 3600 + timeRng.int(3600);
-      }
-      sessionStart[sessions++] = n;
-      const day = drifting ? driftDays[sessions - 1] : 0;
-      const k = sampleCdf(rng, catCdf);
-      const pk = (catCdf[k] - (k > 0 ? catCdf[k - 1] : 0)) / catCdf[C - 1];
-      const sampler = samplerFor(k, (budget / 1.5) * pk);
-      let views = 1;
-      while (views < 30 && rng.next() < 0.7) views++;
-      let t = 0;
-      for (let v = 0; v < views && n < budget; v++) {
-        let item: number;
-        let a: number;
-        if (drifting) {
-          item = rng.next() < EXPLORE ? driftExplore(k, day) : driftPick(k, sampler, day);
-          a = affinityOf(item);
-        } else if (rng.next() < EXPLORE) {
-          item = sampleAlias(rng, world.globalAliasProb, world.globalAlias, 0, world.spec.items);
-          a = affinityOf(item);
-        } else {
-          const j = sampleCdf(rng, arenaCdf, sampler.lo, sampler.hi);
-          item = arenaItems[j];
-          a = arenaAff[j];
-        }
-        const rating = explicit
-          ? Math.min(5, Math.max(1, Math.round(3.3 + 0.45 * (a - 2.6) + userBias + world.itemBias[item] + 0.6 * ratingRng.normal())))
-          : 0;
-        t += v === 0 ? 0 : 5 + Math.floor(-45 * Math.log(1 - rng.next()));
-        emit(item, 0, t, rating);
-        // Funnel: each stage only follows the previous one; every stage is likelier for a higher affinity.
-        if (n < budget && rng.next() < logistic(-2.3 + 0.45 * a)) {
-          t += 2 + Math.floor(-10 * Math.log(1 - rng.next()));
-          emit(item, 1, t, rating);
-          if (n < budget && rng.next() < logistic(-2.9 + 0.4 * a)) {
-            t += 5 + Math.floor(-40 * Math.log(1 - rng.next()));
-            emit(item, 2, t, rating);
-            if (n < budget && rng.next() < logistic(-1.5 + 0.3 * a)) {
-              t += 20 + Math.floor(-120 * Math.log(1 - rng.next()));
-              emit(item, 3, t, rating);
-            }
-          }
-        }
-      }
-    }
-
-    if (drifting) {
-      orderDriftSessions(sessions);
-      rows.count = n;
-      return rows;
-    }
-    // Session start times: day weighted (weekends busier), hour by the diurnal curve; sorted, and
-    // pushed forward when a session would overlap the previous one.
-    if (sessionStarts.length < sessions) sessionStarts = new Float64Array(sessionStart.length);
+  /**
+   * Session start times: day weighted (weekends busier), hour by the diurnal curve; sorted, and
+   * pushed forward when a session would overlap the previous one.
+   */
+  private placeSessions(sessions: number): void {
+    const { world, timeRng, rows, sessionStart, n, windowEnd } = this;
+    if (this.sessionStarts.length < sessions) this.sessionStarts = new Float64Array(sessionStart.length);
+    const sessionStarts = this.sessionStarts;
     for (let s = 0; s < sessions; s++) {
       const day = sampleCdf(timeRng, world.dayCdf);
       const hour = sampleCdf(timeRng, world.hourCdf);
-      sessionStarts[s] = spec.startTs + day * 86400 + hour * 3600 + timeRng.int(3600);
+      sessionStarts[s] = world.spec.startTs + day * 86400 + hour * 3600 + timeRng.int(3600);
     }
     const starts = sessionStarts.subarray(0, sessions).sort();
     let prevEnd = -Infinity;
@@ -596,7 +681,5 @@ export function createUserGenerator(world: World, explicit: boolean): (budget: n
       for (let r = lo; r < hi; r++) rows.ts[r] = Math.min(start + rows.ts[r], windowEnd - 1);
       prevEnd = rows.ts[hi - 1];
     }
-    rows.count = n;
-    return rows;
-  };
+  }
 }

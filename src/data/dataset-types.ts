@@ -1,0 +1,51 @@
+/**
+ * The in-memory form of a dataset folder (README "Output files", docs/datasets.md): typed-array
+ * splits and vocabularies. Kept apart from the reader (dataset.ts) so that the integrity checks it
+ * calls (dataset-check.ts) can name these types without importing the reader back.
+ */
+import type { DatasetManifest } from './manifest.js';
+
+export type SplitName = 'train' | 'valid' | 'test';
+
+export interface SplitData {
+  /** Number of rows. */
+  length: number;
+  /** Dense user index per row (into Dataset.users). */
+  users: Int32Array;
+  /** Dense item index per row (into Dataset.items). */
+  items: Int32Array;
+  /** Rating (explicit) or implicit weight. */
+  values: Float32Array;
+  /** Epoch ms per row; null when the log had no time. */
+  ts: Float64Array | null;
+  /** Row position in the input (stable order). */
+  seq: Float64Array;
+  /** Event code per row (into Dataset.eventNames); null when the log had no event column. */
+  events: Int32Array | null;
+}
+
+export interface Vocab {
+  /** Raw id (or its HMAC under --anonymize) of each index. */
+  ids: string[];
+  /** Rows per id over all splits. */
+  counts: Int32Array;
+  /** First / last ts (ms) per id; NaN when the log had no time. */
+  firstTs: Float64Array;
+  lastTs: Float64Array;
+  /** Raw id → index. */
+  index: ReadonlyMap<string, number>;
+  /** Index of a raw id, or -1 when it is not in the vocabulary. */
+  lookup(id: string): number;
+}
+
+export interface Dataset {
+  dir: string;
+  manifest: DatasetManifest;
+  train: SplitData;
+  valid: SplitData;
+  test: SplitData;
+  users: Vocab;
+  items: Vocab;
+  /** Event dictionary, or null when the log had no event column. */
+  eventNames: string[] | null;
+}
