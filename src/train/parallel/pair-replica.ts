@@ -11,7 +11,7 @@ import { buildModel, type PairModelName } from '../../models/registry.js';
 import type { PairLoss } from '../pair-data.js';
 import { pairStep } from '../pair-step.js';
 import type { DenseParamUpdater } from '../params.js';
-import { checkLayout, replicaState, restoreReplica, type GradientLayout, type ReplicaModelInit, type ReplicaTask, type Shard } from './replica.js';
+import { checkLayout, replicaState, restoreReplica, type GradientLayout, type ReplicaModelInit, type ReplicaEpoch, type Shard, type SplitUpdateReplica } from './replica.js';
 
 export interface PairReplicaParts {
   model: PairModel;
@@ -43,7 +43,7 @@ export function pairLayout(parts: Pick<PairReplicaParts, 'model' | 'frozen' | 'l
   };
 }
 
-export function createPairReplica(parts: PairReplicaParts): ReplicaTask {
+export function createPairReplica(parts: PairReplicaParts): SplitUpdateReplica {
   const { model, sparse, params, frozen, loss, l2 } = parts;
   const layout = pairLayout(parts);
   const tables = model.tables.filter((t) => !frozen.has(t.name));
@@ -73,8 +73,9 @@ export function createPairReplica(parts: PairReplicaParts): ReplicaTask {
   };
 
   return {
+    strategy: 'split-update',
     layout,
-    setEpoch(arrays) {
+    setEpoch({ arrays }) {
       users = arrays.users as Int32Array;
       items = arrays.items as Int32Array;
       labels = arrays.labels as Float32Array;
@@ -146,6 +147,11 @@ export function createPairReplica(parts: PairReplicaParts): ReplicaTask {
   };
 }
 
+/** The pool's epoch of a pair model's examples (the pool shares its arrays with the workers). */
+export function pairEpoch(e: { users: Int32Array; items: Int32Array; labels: Float32Array; negatives: Int32Array | null; size: number }): ReplicaEpoch {
+  return { family: 'pair', arrays: { users: e.users, items: e.items, labels: e.labels, ...(e.negatives ? { negatives: e.negatives } : {}) }, size: e.size };
+}
+
 /** The main thread's replica as a worker's init payload. */
 export function pairReplicaInit(
   parts: PairReplicaParts & { name: PairModelName; seed: number; optimizer: OptimizerConfig; freeze: readonly string[] },
@@ -163,7 +169,7 @@ export function pairReplicaInit(
 }
 
 /** A worker's replica: the same model and optimizer state as the main thread's. */
-export function pairReplicaFromInit(init: PairReplicaInit): ReplicaTask {
+export function pairReplicaFromInit(init: PairReplicaInit): SplitUpdateReplica {
   const { model, frozen, sparse, params } = restoreReplica(init, (nextSeed) => buildModel(init.model, { config: init.modelConfig, shape: init.shape, nextSeed }));
   const replica = createPairReplica({ model, sparse, params, frozen, loss: init.loss, l2: init.l2 });
   replica.setLearningRate(init.lr);

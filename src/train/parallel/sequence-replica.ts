@@ -18,7 +18,7 @@ import { buildModel, type SequenceModelName } from '../../models/registry.js';
 import type { Interactions } from '../pair-data.js';
 import { resolveFrozen, type DenseParamUpdater } from '../params.js';
 import { createSequenceTask, sliceInput, type SequenceLoss, type SequenceStepInput, type SequenceTask, type SequenceTaskOptions } from '../tasks/sequence.js';
-import { checkLayout, replicaState, restoreReplica, type EpochArrays, type GradientLayout, type ReplicaModelInit, type ReplicaTask, type Shard } from './replica.js';
+import { checkLayout, replicaState, restoreReplica, type GradientLayout, type OwnReductionReplica, type ReplicaEpoch, type ReplicaModelInit, type Shard } from './replica.js';
 
 export interface SequenceReplicaParts {
   /** Built with l2 0: the reduction adds the L2 term (see above). */
@@ -54,13 +54,13 @@ export function sequenceLayout(model: SequenceModel, frozen: ReadonlySet<string>
   };
 }
 
-/** The sequence epoch as the pool's shared arrays: stepSeed and the epoch's slot count ride in `meta`. */
-export function sequenceEpochArrays(task: SequenceTask): { arrays: EpochArrays; size: number; steps: Int32Array } {
+/** The sequence epoch as the pool's: its arrays (shared with the workers), its step seed and slot count. */
+export function sequenceEpoch(task: SequenceTask): ReplicaEpoch & { steps: Int32Array } {
   const e = task.exportEpoch();
-  return { arrays: { users: e.users, offsets: e.offsets, meta: Int32Array.of(e.stepSeed | 0, e.slots) }, size: e.users.length, steps: e.offsets };
+  return { family: 'sequence', arrays: { users: e.users, offsets: e.offsets }, size: e.users.length, stepSeed: e.stepSeed, slots: e.slots, steps: e.offsets };
 }
 
-export function createSequenceReplica(parts: SequenceReplicaParts): ReplicaTask {
+export function createSequenceReplica(parts: SequenceReplicaParts): OwnReductionReplica {
   const { task, model, frozen, loss, negatives, sparse, l2 } = parts;
   const layout = sequenceLayout(model, frozen);
   const table = model.tables[0];
@@ -100,11 +100,12 @@ export function createSequenceReplica(parts: SequenceReplicaParts): ReplicaTask 
   };
 
   return {
+    strategy: 'own-reduction',
     layout,
-    setEpoch(arrays) {
-      offsets = arrays.offsets as Int32Array;
-      const meta = arrays.meta as Int32Array;
-      task.importEpoch({ users: arrays.users as Int32Array, offsets, stepSeed: meta[0] >>> 0, slots: meta[1] });
+    setEpoch(epoch) {
+      if (epoch.family !== 'sequence') throw new Error(`sequence replica: a ${epoch.family} epoch`);
+      offsets = epoch.arrays.offsets as Int32Array;
+      task.importEpoch({ users: epoch.arrays.users as Int32Array, offsets, stepSeed: epoch.stepSeed, slots: epoch.slots });
       cached = null;
     },
     computeShard(shard, out) {
@@ -238,7 +239,7 @@ export function shardTaskOptions(o: SequenceTaskOptions): SequenceTaskOptions {
 }
 
 /** A worker's replica: the same model and optimizer state as the main thread's. */
-export function sequenceReplicaFromInit(init: SequenceReplicaInit): ReplicaTask {
+export function sequenceReplicaFromInit(init: SequenceReplicaInit): OwnReductionReplica {
   const { model, frozen, sparse: sparseOptimizer, params } = restoreReplica(init, (nextSeed) => buildModel(init.model, { config: init.modelConfig, shape: init.shape, nextSeed }));
   const task = createSequenceTask({
     model,
