@@ -27,7 +27,10 @@ function data() {
   const items: number[] = [];
   for (let u = 0; u < USERS; u++) {
     const len = 2 + rng.int(10);
-    for (let k = 0; k < len; k++) (users.push(u), items.push(rng.int(ITEMS)));
+    for (let k = 0; k < len; k++) {
+      users.push(u);
+      items.push(rng.int(ITEMS));
+    }
   }
   return { users: Int32Array.from(users), items: Int32Array.from(items), values: new Float32Array(users.length).fill(1), numUsers: USERS, numItems: ITEMS };
 }
