@@ -10,6 +10,7 @@ import { namedWeights, type PairModel } from '../../models/model.js';
 import { buildModel, type PairModelName } from '../../models/registry.js';
 import type { PairLoss } from '../pair-data.js';
 import { pairStep } from '../pair-step.js';
+import { exportRows, importRows } from './shared-moments.js';
 import type { DenseParamUpdater } from '../params.js';
 import { checkLayout, replicaState, restoreReplica, type GradientLayout, type ReplicaModelInit, type ReplicaEpoch, type Shard, type SplitUpdateReplica } from './replica.js';
 
@@ -121,23 +122,12 @@ export function createPairReplica(parts: PairReplicaParts): SplitUpdateReplica {
     },
     applyShared(shards, grads, owners, me, phase) {
       const byKind = { user: ids('user', shards), item: ids('item', shards) };
+      const mine = (owner: number) => (owner === me ? phase === 'update' : phase === 'import');
       tables.forEach((t, k) => {
-        const rows = byKind[t.kind];
-        const values = grads.rows[k].subarray(0, rows.length * layout.rows[k].width);
-        if (owners.rows[k] !== me) {
-          if (phase === 'import') sparse.importRows(t.variable, rows, values);
-        } else if (phase === 'update') {
-          sparse.applyRows(t.variable, rows, values);
-          sparse.exportRows(t.variable, values);
-        }
+        if (mine(owners.rows[k])) shareTableUpdate(sparse, t.variable, byKind[t.kind], grads.rows[k], layout.rows[k].width, owners.rows[k] === me);
       });
       dense.forEach((v, k) => {
-        if (owners.dense[k] !== me) {
-          if (phase === 'import') params.importArray(v, grads.dense[k]);
-        } else if (phase === 'update') {
-          params.applyArray(v, grads.dense[k]);
-          params.exportArray(v, grads.dense[k]);
-        }
+        if (mine(owners.dense[k])) shareDenseUpdate(params, v, grads.dense[k], owners.dense[k] === me);
       });
     },
     setLearningRate(lr) {
@@ -145,6 +135,30 @@ export function createPairReplica(parts: PairReplicaParts): SplitUpdateReplica {
       params.setLearningRate(lr);
     },
   };
+}
+
+/**
+ * A table's part of a split update: its owner applies the step's gradients of `rows` and writes
+ * the rows' new values over them; every other replica takes those values.
+ */
+function shareTableUpdate(sparse: RowSparseOptimizer, table: tf.Variable, rows: Int32Array, grads: Float32Array, width: number, owner: boolean): void {
+  const values = grads.subarray(0, rows.length * width);
+  if (!owner) {
+    importRows(sparse, table, rows, values);
+    return;
+  }
+  sparse.applyRows(table, rows, values);
+  exportRows(sparse, table, values);
+}
+
+/** shareTableUpdate for a dense variable, all of it. */
+function shareDenseUpdate(params: DenseParamUpdater, v: tf.Variable, grads: Float32Array, owner: boolean): void {
+  if (!owner) {
+    params.importArray(v, grads);
+    return;
+  }
+  params.applyArray(v, grads);
+  params.exportArray(v, grads);
 }
 
 /** The pool's epoch of a pair model's examples (the pool shares its arrays with the workers). */

@@ -22,6 +22,7 @@ import { createRowSparseOptimizer, type OptimizerConfig, type OptimizerState, ty
 import type { AnyModel } from '../../models/model.js';
 import { assignWeightValues, weightValues } from '../../models/weights.js';
 import { Prng } from '../../util/prng.js';
+import { adoptMoments, shareMoments } from './shared-moments.js';
 import { createDenseParamUpdater, resolveFrozen, type DenseParamUpdater } from '../params.js';
 
 /** The epoch's examples, identical in every replica (SharedArrayBuffer-backed when parallel). */
@@ -277,7 +278,7 @@ export function replicaState(src: {
     lr: src.sparse.learningRate,
     freeze: [...src.freeze],
     weights,
-    sparseState: src.share ? src.sparse.shareState() : src.sparse.getState(),
+    sparseState: src.share ? shareMoments(src.sparse) : src.sparse.getState(),
     paramsState: src.share ? src.params.shareState() : src.params.getState(),
     sharedState: src.share,
   };
@@ -303,7 +304,7 @@ export function restoreReplica<M extends AnyModel>(init: ReplicaStateInit, build
   const sparse = createRowSparseOptimizer(init.optimizer, Object.fromEntries(model.tables.map((t) => [t.name, t.variable])));
   const params = createDenseParamUpdater(init.optimizer, model);
   if (init.sharedState) {
-    sparse.adoptState(init.sparseState);
+    adoptMoments(sparse, init.sparseState);
     params.adoptState(init.paramsState);
   } else {
     sparse.setState(init.sparseState);
