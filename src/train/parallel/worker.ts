@@ -38,16 +38,16 @@ function flush(r: ReplicaTask): void {
     r.applyStep(shards, grads);
     return;
   }
-  const { owners, applied, index, replica } = split;
+  const { owners, applied, index, replica: sharer } = split;
   if (failAt !== null && failAt.phase === 'update' && steps === failAt.step) throw injected();
   const parts = (shardBufs as [GradientBuffers, GradientBuffers][]).map((b) => b[parity]);
   sumDense(r.layout, shards, parts, grads, (t) => owners.dense[t] === index);
-  replica.applyShared(shards, grads, owners, index, 'update');
+  sharer.applyShared(shards, grads, owners, index, 'update');
   split.steps += 1;
   Atomics.store(applied, index, split.steps);
   Atomics.notify(applied, index);
   waitForAllSync(applied, split.steps, index);
-  replica.applyShared(shards, grads, owners, index, 'import');
+  sharer.applyShared(shards, grads, owners, index, 'import');
 }
 
 async function handle(m: ToWorker): Promise<void> {
