@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   const labels = Float32Array.from({ length: N }, (_, i) => (i % 5 === 0 ? 1 : 0));
   const updaters = { applyRows: (t: tf.Variable, r: Int32Array, g: tf.Tensor2D) => sparse.applyRows(t, r, g), applyDense: (g: tf.NamedTensorMap) => void params.apply(g) };
   const replica = createPairReplica({ model, sparse, params, frozen: new Set(), loss: 'bce', l2: 0 });
-  replica.setEpoch({ users, items, labels }, N);
+  replica.setEpoch({ family: 'pair', arrays: { users, items, labels }, size: N });
   const sizes = layoutSizes(replica.layout, B);
   const buf = { rows: sizes.rows.map((n) => new Float32Array(n)), dense: sizes.dense.map((n) => new Float32Array(n)) };
   const time = (f: (s: number) => void): number => {

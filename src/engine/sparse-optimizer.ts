@@ -50,7 +50,6 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, DataError } from '../util/errors.js';
-import { shareArray } from '../util/shared-memory.js';
 import { asCpu, asWasm, cpuValues, owningBackend, wasmOffset } from './kernels/backend-access.js';
 
 export const OPTIMIZER_NAMES = ['adam', 'adamw', 'sgd', 'adagrad'] as const;
@@ -113,25 +112,6 @@ export interface RowSparseOptimizer {
   /** Copies of all state: `${table}/m`, `${table}/v`, `${table}/accum` arrays and `${table}/t` steps. */
   getState(): OptimizerState;
   setState(state: OptimizerState): void;
-  /**
-   * Data-parallel training with the update split between replicas (train/parallel): after
-   * applyRows on a table this replica updates, writes the new values of that call's distinct rows,
-   * in first-occurrence order, to `dst` ([count, dim] row-major). Returns count.
-   */
-  exportRows(table: tf.Variable, dst: Float32Array): number;
-  /**
-   * On a replica that does not update `table` itself: the effect of the owner's applyRows of the
-   * same `rows`, from the values its exportRows wrote to `src`. The step counter advances as
-   * applyRows would; the moments are the owner's to change (they are shared: shareState).
-   */
-  importRows(table: tf.Variable, rows: Int32Array, src: Float32Array): void;
-  /**
-   * Moves the moment arrays into SharedArrayBuffers (once) and returns them, live, not copied,
-   * with the step counters: replicas that adopt them read and write the same moments.
-   */
-  shareState(): OptimizerState;
-  /** Takes `state`'s arrays themselves (shareState's, posted to this thread) as the moments. */
-  adoptState(state: OptimizerState): void;
 }
 
 interface Hyper {
@@ -211,7 +191,7 @@ interface TableState {
   /** prepareRows: slot per position, and the prepared unique count (-1: nothing prepared). */
   positions: Int32Array;
   prepared: number;
-  /** Distinct rows the last update changed (s.unique[0..updated)), for exportRows. */
+  /** Distinct rows the last update changed (s.unique[0..updated)), for updatedRows. */
   updated: number;
 }
 
@@ -229,28 +209,7 @@ export function createRowSparseOptimizer(
     if ((table.rank !== 2 && table.rank !== 1) || table.dtype !== 'float32') {
       throw new ConfigError(`row-sparse table ${name} must be a 1-D or 2-D float32 variable. Received: ${table.dtype} ${JSON.stringify(table.shape)}.`);
     }
-    const [rows, dim] = table.rank === 2 ? (table.shape as [number, number]) : [table.shape[0], 1];
-    const size = rows * dim;
-    const state: TableState = {
-      name,
-      table,
-      rows,
-      dim,
-      m: h.name === 'adam' || h.name === 'adamw' ? new Float32Array(size) : null,
-      v: h.name === 'adam' || h.name === 'adamw' ? new Float32Array(size) : null,
-      accum: h.name === 'adagrad' ? new Float32Array(size).fill(h.initialAccumulator) : null,
-      t: 0,
-      matmulOperand: options.matmulOperands?.includes(name) ?? false,
-      stamp: new Int32Array(rows),
-      slot: new Int32Array(rows),
-      call: 0,
-      unique: new Int32Array(0),
-      sums: new Float32Array(0),
-      counts: new Float32Array(0),
-      positions: new Int32Array(0),
-      prepared: -1,
-      updated: 0,
-    };
+    const state = newTableState(name, table, h, options.matmulOperands?.includes(name) ?? false);
     byVariable.set(table, state);
     byName.set(name, state);
   }
@@ -313,38 +272,155 @@ export function createRowSparseOptimizer(
       if (s === undefined) throw new ConfigError(`markMatmulOperand: unknown table ${JSON.stringify(tableName)}.`);
       s.matmulOperand = true;
     },
-    getState() {
+    getState: () => copyState(byName),
+    setState: (state) => setTableStates(byName, state),
+  };
+  ACCESS.set(api, stateAccess(byName, stateOf, forceScatter));
+  return api;
+}
+
+function newTableState(name: string, table: tf.Variable, h: Hyper, matmulOperand: boolean): TableState {
+  const [rows, dim] = table.rank === 2 ? (table.shape as [number, number]) : [table.shape[0], 1];
+  const size = rows * dim;
+  return {
+    name,
+    table,
+    rows,
+    dim,
+    m: h.name === 'adam' || h.name === 'adamw' ? new Float32Array(size) : null,
+    v: h.name === 'adam' || h.name === 'adamw' ? new Float32Array(size) : null,
+    accum: h.name === 'adagrad' ? new Float32Array(size).fill(h.initialAccumulator) : null,
+    t: 0,
+    matmulOperand,
+    stamp: new Int32Array(rows),
+    slot: new Int32Array(rows),
+    call: 0,
+    unique: new Int32Array(0),
+    sums: new Float32Array(0),
+    counts: new Float32Array(0),
+    positions: new Int32Array(0),
+    prepared: -1,
+    updated: 0,
+  };
+}
+
+/** Copies of every table's moment arrays, with their step counters. */
+function copyState(byName: ReadonlyMap<string, TableState>): OptimizerState {
+  const out: OptimizerState = {};
+  for (const s of byName.values()) {
+    out[`${s.name}/t`] = s.t;
+    if (s.m !== null) out[`${s.name}/m`] = s.m.slice();
+    if (s.v !== null) out[`${s.name}/v`] = s.v.slice();
+    if (s.accum !== null) out[`${s.name}/accum`] = s.accum.slice();
+  }
+  return out;
+}
+
+/** getState's copies back into the tables' moment arrays, every key and length checked. */
+function setTableStates(byName: ReadonlyMap<string, TableState>, state: OptimizerState): void {
+  for (const s of byName.values()) {
+    const t = state[`${s.name}/t`];
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 0) {
+      throw new DataError(`optimizer state for table ${s.name} has no valid step counter (${s.name}/t).`);
+    }
+    for (const [key, target] of [
+      ['m', s.m],
+      ['v', s.v],
+      ['accum', s.accum],
+    ] as const) {
+      if (target === null) continue;
+      const src = state[`${s.name}/${key}`];
+      if (!(src instanceof Float32Array) || src.length !== target.length) {
+        throw new DataError(
+          `optimizer state ${s.name}/${key} must be a Float32Array of ${target.length} values (table ${s.rows}×${s.dim}). ` +
+            `Received: ${src instanceof Float32Array ? `${src.length} values` : typeof src}.`,
+        );
+      }
+      target.set(src);
+    }
+    s.t = t;
+  }
+}
+
+/**
+ * An optimizer's state as its updates read and write it, for code that keeps replicas of one
+ * model in step (train/parallel moves moments between them; this layer knows no protocol).
+ */
+export interface RowSparseStateAccess {
+  /** getState's keys, with the moment arrays themselves, not copies. */
+  liveState(): OptimizerState;
+  /** Uses `values` itself from now on as the moment array `key` (one of liveState's, same length). */
+  replaceMoment(key: string, values: Float32Array): void;
+  /** The distinct rows the last update of `table` changed, in first-occurrence order (a view, valid until the next call on the table). */
+  updatedRows(table: tf.Variable): Int32Array;
+  /** `rows` without repeats, in first-occurrence order; ids outside the table throw a DataError. */
+  distinctRows(table: tf.Variable, rows: Int32Array): Int32Array;
+  /** Rows `ids` of the table into `dst` (row-major), read where updates write them. */
+  readRows(table: tf.Variable, ids: Int32Array, dst: Float32Array): void;
+  /** `src`'s rows (row-major) over rows `ids` of the table, written as an update writes them. */
+  writeRows(table: tf.Variable, ids: Int32Array, src: Float32Array): void;
+  /** Counts one update of the table (bias correction's step t) without applying one. */
+  countStep(table: tf.Variable): void;
+}
+
+const ACCESS = new WeakMap<RowSparseOptimizer, RowSparseStateAccess>();
+
+/** The state of an optimizer createRowSparseOptimizer made. */
+export function rowSparseState(optimizer: RowSparseOptimizer): RowSparseStateAccess {
+  const access = ACCESS.get(optimizer);
+  if (access === undefined) throw new Error('rowSparseState: not an optimizer of createRowSparseOptimizer');
+  return access;
+}
+
+const MOMENTS = ['m', 'v', 'accum'] as const;
+
+function stateAccess(byName: ReadonlyMap<string, TableState>, stateOf: (table: tf.Variable, what: string) => TableState, forceScatter: boolean): RowSparseStateAccess {
+  return {
+    liveState() {
       const out: OptimizerState = {};
       for (const s of byName.values()) {
         out[`${s.name}/t`] = s.t;
-        if (s.m !== null) out[`${s.name}/m`] = s.m.slice();
-        if (s.v !== null) out[`${s.name}/v`] = s.v.slice();
-        if (s.accum !== null) out[`${s.name}/accum`] = s.accum.slice();
+        for (const key of MOMENTS) {
+          const values = s[key];
+          if (values !== null) out[`${s.name}/${key}`] = values;
+        }
       }
       return out;
     },
-    exportRows(table, dst) {
-      const s = stateOf(table, 'exportRows');
-      const count = s.updated;
-      if (dst.length < count * s.dim) throw new Error(`exportRows(${s.name}): ${dst.length} floats cannot hold ${count}×${s.dim}.`);
-      const ids = s.unique.subarray(0, count);
+    replaceMoment(key, values) {
+      const at = key.lastIndexOf('/');
+      const s = byName.get(key.slice(0, at));
+      const moment = MOMENTS.find((m) => m === key.slice(at + 1));
+      const current = s !== undefined && moment !== undefined ? s[moment] : null;
+      if (s === undefined || moment === undefined || current === null || current.length !== values.length) throw new Error(`replaceMoment: ${key} is not a moment array of ${values.length} values`);
+      s[moment] = values;
+    },
+    updatedRows: (table) => {
+      const s = stateOf(table, 'updatedRows');
+      return s.unique.subarray(0, s.updated);
+    },
+    distinctRows(table, rows) {
+      const s = stateOf(table, 'distinctRows');
+      // gatherUnique may give the table a larger s.unique: read it after.
+      const count = gatherUnique(s, rows, null);
+      return s.unique.subarray(0, count);
+    },
+    readRows(table, ids, dst) {
+      const s = stateOf(table, 'readRows');
+      if (dst.length < ids.length * s.dim) throw new Error(`readRows(${s.name}): ${dst.length} floats cannot hold ${ids.length}×${s.dim}.`);
       const owner = forceScatter ? null : inPlaceTarget(s);
       if (owner === null) {
         dst.set(gatherRows(s, ids));
-        return count;
+        return;
       }
       const w = owner.values();
-      for (let k = 0; k < count; k++) dst.set(w.subarray(ids[k] * s.dim, (ids[k] + 1) * s.dim), k * s.dim);
-      return count;
+      for (let k = 0; k < ids.length; k++) dst.set(w.subarray(ids[k] * s.dim, (ids[k] + 1) * s.dim), k * s.dim);
     },
-    importRows(table, rows, src) {
-      const s = stateOf(table, 'importRows');
-      const count = gatherUnique(s, rows, null);
-      s.t += 1;
-      s.updated = count;
+    writeRows(table, ids, src) {
+      const s = stateOf(table, 'writeRows');
+      const count = ids.length;
       if (count === 0) return;
-      if (src.length < count * s.dim) throw new Error(`importRows(${s.name}): ${src.length} floats hold fewer than ${count}×${s.dim}.`);
-      const ids = s.unique.subarray(0, count);
+      if (src.length < count * s.dim) throw new Error(`writeRows(${s.name}): ${src.length} floats hold fewer than ${count}×${s.dim}.`);
       const owner = forceScatter ? null : inPlaceTarget(s);
       if (owner === null) {
         scatterRows(s, ids, src.slice(0, count * s.dim));
@@ -354,58 +430,10 @@ export function createRowSparseOptimizer(
       for (let k = 0; k < count; k++) w.set(src.subarray(k * s.dim, (k + 1) * s.dim), ids[k] * s.dim);
       owner.after();
     },
-    shareState() {
-      const out: OptimizerState = {};
-      for (const s of byName.values()) {
-        out[`${s.name}/t`] = s.t;
-        s.m = s.m && toShared(s.m);
-        s.v = s.v && toShared(s.v);
-        s.accum = s.accum && toShared(s.accum);
-        if (s.m !== null) out[`${s.name}/m`] = s.m;
-        if (s.v !== null) out[`${s.name}/v`] = s.v;
-        if (s.accum !== null) out[`${s.name}/accum`] = s.accum;
-      }
-      return out;
-    },
-    adoptState(state) {
-      // setState checks every key and length; the adopted arrays then replace the copies it made.
-      api.setState(state);
-      for (const s of byName.values()) {
-        if (s.m !== null) s.m = state[`${s.name}/m`] as Float32Array;
-        if (s.v !== null) s.v = state[`${s.name}/v`] as Float32Array;
-        if (s.accum !== null) s.accum = state[`${s.name}/accum`] as Float32Array;
-      }
-    },
-    setState(state: OptimizerState) {
-      for (const s of byName.values()) {
-        const t = state[`${s.name}/t`];
-        if (typeof t !== 'number' || !Number.isInteger(t) || t < 0) {
-          throw new DataError(`optimizer state for table ${s.name} has no valid step counter (${s.name}/t).`);
-        }
-        for (const [key, target] of [
-          ['m', s.m],
-          ['v', s.v],
-          ['accum', s.accum],
-        ] as const) {
-          if (target === null) continue;
-          const src = state[`${s.name}/${key}`];
-          if (!(src instanceof Float32Array) || src.length !== target.length) {
-            throw new DataError(
-              `optimizer state ${s.name}/${key} must be a Float32Array of ${target.length} values (table ${s.rows}×${s.dim}). ` +
-                `Received: ${src instanceof Float32Array ? `${src.length} values` : typeof src}.`,
-            );
-          }
-          target.set(src);
-        }
-        s.t = t;
-      }
+    countStep(table) {
+      stateOf(table, 'countStep').t += 1;
     },
   };
-  return api;
-}
-
-function toShared(a: Float32Array): Float32Array {
-  return a.buffer instanceof SharedArrayBuffer ? a : shareArray(a);
 }
 
 function readGrads(grads: tf.Tensor | Float32Array, n: number, s: TableState): Float32Array {
@@ -698,48 +726,54 @@ export function createDenseOptimizer(cfg: OptimizerConfig): DenseOptimizer {
       h.lr = lr;
       internals.learningRate = lr;
     },
-    async getState() {
-      const out: OptimizerState = {};
-      const weights = await optimizer.getWeights();
-      for (const { name, tensor } of weights) {
-        const data = await tensor.data();
-        if (name === 'iter') out.iterations = data[0];
-        else out[`slot:${name}`] = Float32Array.from(data);
-      }
-      if (internals.accBeta1 !== undefined) out.accBeta1 = (await internals.accBeta1.data())[0];
-      if (internals.accBeta2 !== undefined) out.accBeta2 = (await internals.accBeta2.data())[0];
-      return out;
-    },
-    async setState(state: OptimizerState) {
-      const iterations = state.iterations;
-      if (typeof iterations !== 'number') throw new DataError('dense optimizer state has no iteration count (iterations).');
-      const registered = tf.engine().registeredVariables;
-      const named: { name: string; tensor: tf.Tensor }[] = [{ name: 'iter', tensor: tf.scalar(iterations, 'int32') }];
-      for (const [key, value] of Object.entries(state)) {
-        if (!key.startsWith('slot:')) continue;
-        const name = key.slice('slot:'.length);
-        const variable = registered[name.slice(0, name.lastIndexOf('/'))];
-        if (variable === undefined || !(value instanceof Float32Array) || value.length !== variable.size) {
-          throw new DataError(`dense optimizer state ${name} does not match a variable of this model.`);
-        }
-        named.push({ name, tensor: tf.tensor(value.slice(), variable.shape, 'float32') });
-      }
-      try {
-        await optimizer.setWeights(named);
-      } finally {
-        for (const { tensor } of named) tensor.dispose();
-      }
-      // setWeights recomputes β^t with pow; restore the accumulated products bit for bit.
-      for (const key of ['accBeta1', 'accBeta2'] as const) {
-        const target = internals[key];
-        const saved = state[key];
-        if (target !== undefined && typeof saved === 'number') {
-          tf.tidy(() => target.assign(tf.scalar(saved)));
-        }
-      }
-    },
+    getState: () => denseState(optimizer, internals),
+    setState: (state) => setDenseState(optimizer, internals, state),
     dispose() {
       optimizer.dispose();
     },
   };
+}
+
+/** Copies of the optimizer's slots (`${variable}/m` …), its iteration count and (Adam) β powers. */
+async function denseState(optimizer: tf.Optimizer, internals: TfOptimizerInternals): Promise<OptimizerState> {
+  const out: OptimizerState = {};
+  const weights = await optimizer.getWeights();
+  for (const { name, tensor } of weights) {
+    const data = await tensor.data();
+    if (name === 'iter') out.iterations = data[0];
+    else out[`slot:${name}`] = Float32Array.from(data);
+  }
+  if (internals.accBeta1 !== undefined) out.accBeta1 = (await internals.accBeta1.data())[0];
+  if (internals.accBeta2 !== undefined) out.accBeta2 = (await internals.accBeta2.data())[0];
+  return out;
+}
+
+/** denseState's copies back into the optimizer, the Adam β powers bit for bit. */
+async function setDenseState(optimizer: tf.Optimizer, internals: TfOptimizerInternals, state: OptimizerState): Promise<void> {
+  const iterations = state.iterations;
+  if (typeof iterations !== 'number') throw new DataError('dense optimizer state has no iteration count (iterations).');
+  const registered = tf.engine().registeredVariables;
+  const named: { name: string; tensor: tf.Tensor }[] = [{ name: 'iter', tensor: tf.scalar(iterations, 'int32') }];
+  for (const [key, value] of Object.entries(state)) {
+    if (!key.startsWith('slot:')) continue;
+    const name = key.slice('slot:'.length);
+    const variable = registered[name.slice(0, name.lastIndexOf('/'))];
+    if (variable === undefined || !(value instanceof Float32Array) || value.length !== variable.size) {
+      throw new DataError(`dense optimizer state ${name} does not match a variable of this model.`);
+    }
+    named.push({ name, tensor: tf.tensor(value.slice(), variable.shape, 'float32') });
+  }
+  try {
+    await optimizer.setWeights(named);
+  } finally {
+    for (const { tensor } of named) tensor.dispose();
+  }
+  // setWeights recomputes β^t with pow; restore the accumulated products bit for bit.
+  for (const key of ['accBeta1', 'accBeta2'] as const) {
+    const target = internals[key];
+    const saved = state[key];
+    if (target !== undefined && typeof saved === 'number') {
+      tf.tidy(() => target.assign(tf.scalar(saved)));
+    }
+  }
 }

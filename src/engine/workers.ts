@@ -10,8 +10,22 @@ import { availableParallelism } from 'node:os';
 /** `auto` never goes above this many replicas: each holds a whole model and engine heap. */
 export const AUTO_MAX_WORKERS = 16;
 
+/** The tfjs-node engines thread each op themselves (TensorFlow's own pool): one thread uses every core. */
+export function threadsItself(engine: string): boolean {
+  return engine === 'node' || engine === 'node-gpu';
+}
+
+/**
+ * The one thread training and ranking use on an engine that threads itself (threadsItself), with
+ * why an explicit `--workers N` is ignored; null on any other engine.
+ */
+export function selfThreadedChoice(setting: number | 'auto', engine: string): { workers: 1; reason: string | null } | null {
+  if (!threadsItself(engine)) return null;
+  return { workers: 1, reason: setting !== 'auto' && setting > 1 ? `--workers ${setting} ignored: the ${engine} engine threads each op itself (TensorFlow's pool)` : null };
+}
+
 export function autoWorkers(engine: string, cores = availableParallelism()): number {
-  if (engine === 'node' || engine === 'node-gpu') return 1;
+  if (threadsItself(engine)) return 1;
   return Math.max(1, Math.min(cores, AUTO_MAX_WORKERS));
 }
 

@@ -12,6 +12,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { createRowSparseOptimizer, type OptimizerConfig, type OptimizerState, type RowSparseOptimizer } from '../engine/sparse-optimizer.js';
 import { namedWeights, type AnyModel } from '../models/model.js';
 import { ConfigError } from '../util/errors.js';
+import { adoptMoments, exportRows, importRows, shareMoments } from './parallel/shared-moments.js';
 
 export interface DenseParamUpdater {
   /** Updates the model's dense variables among `grads` (keyed by variable name); returns the rest. */
@@ -25,7 +26,7 @@ export interface DenseParamUpdater {
   exportArray(variable: tf.Variable, dst: Float32Array): void;
   /** On a replica that does not update `variable` itself: the owner's applyArray, from exportArray's values. */
   importArray(variable: tf.Variable, src: Float32Array): void;
-  /** As RowSparseOptimizer.shareState / adoptState. */
+  /** As parallel/shared-moments.ts shareMoments / adoptMoments. */
   shareState(): OptimizerState;
   adoptState(state: OptimizerState): void;
 }
@@ -70,16 +71,16 @@ export function createDenseParamUpdater(cfg: OptimizerConfig, model: AnyModel): 
     },
     exportArray(variable, dst) {
       param(variable, 'exportArray');
-      optimizer.exportRows(variable, dst);
+      exportRows(optimizer, variable, dst);
     },
     importArray(variable, src) {
-      optimizer.importRows(variable, param(variable, 'importArray').rows, src);
+      importRows(optimizer, variable, param(variable, 'importArray').rows, src);
     },
     setLearningRate: (lr) => optimizer.setLearningRate(lr),
     getState: () => optimizer.getState(),
     setState: (state) => optimizer.setState(state),
-    shareState: () => optimizer.shareState(),
-    adoptState: (state) => optimizer.adoptState(state),
+    shareState: () => shareMoments(optimizer),
+    adoptState: (state) => adoptMoments(optimizer, state),
   };
 }
 

@@ -1,12 +1,14 @@
 /**
  * What both worker-thread pools (training replicas, ranking threads) share: finding the compiled
- * worker entry, and the worker side's message loop.
+ * worker entry, starting and closing the threads and turning their failures into the pool's, and
+ * the worker side's message loop.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { MessagePort } from 'node:worker_threads';
+import { Worker, type MessagePort } from 'node:worker_threads';
 import { InterruptedError, RuntimeFailure } from './errors.js';
+import type { Logger } from './log.js';
 
 /**
  * The compiled `worker.js` beside the pool module `poolUrl` (its import.meta.url) in dist/, or
@@ -76,14 +78,115 @@ function startUpInterrupted(signal: AbortSignal, what: string): InterruptedError
   return new InterruptedError(name, `${name} received while starting the ${what}: the threads started so far are closed.`);
 }
 
-/**
- * Test-only: a worker thread waits this many milliseconds before it starts its engine, so that
- * tests can signal a pool during its start-up (test/cli/workers.test.ts).
- */
-export const TEST_HOLD_START_ENV = 'REC_TEST_WORKER_HOLD_START_MS';
+/** A worker's start-up delay (TestHooks.workerHoldStartMs), sent to it in its init message. */
+export async function holdStart(ms: number): Promise<void> {
+  if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+}
 
-/** The worker side of TEST_HOLD_START_ENV (worker threads get a copy of the parent's environment). */
-export async function holdStartForTests(): Promise<void> {
-  const ms = Number(process.env[TEST_HOLD_START_ENV] ?? '');
-  if (Number.isFinite(ms) && ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+/** The answer a worker sends when it fails (serveInOrder), in both pools' protocols. */
+export interface WorkerErrorMessage {
+  type: 'error';
+  message: string;
+  stack?: string;
+}
+
+export interface WorkerThreadsOptions<From extends { type: string }> {
+  /** Threads to start, numbered 1 … count (the main thread is the pool's 0). */
+  count: number;
+  entry: string;
+  /** What one thread is, for messages: 'training worker', 'ranking worker'. */
+  name: string;
+  /** The error a thread's failure ends the pool with, `cause` saying what happened to thread k. */
+  failure(k: number, cause: string): Error;
+  /** Thread k's messages other than errors, its 'ready' included. */
+  onMessage(k: number, m: From): void;
+  /** The pool's first failure, each time a thread fails (throws, or exits while not closing). */
+  onFailure(error: Error): void;
+  /** Thread k's init message, posted once every thread is started; the thread answers 'ready'. */
+  init(k: number): unknown;
+  log: Logger;
+  /** SIGINT/SIGTERM: ends the start-up (the threads started so far are terminated) with an InterruptedError. */
+  signal?: AbortSignal;
+}
+
+export interface WorkerThreads {
+  /** Thread k is threads[k − 1]. */
+  readonly threads: readonly Worker[];
+  /** Posts `m` to every thread. */
+  post(m: unknown): void;
+  /** Threads not yet exited (0 once `close` has resolved). */
+  live(): number;
+  /** Terminates every thread; their exits are then no failure. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a pool's threads and waits until each has answered its init with 'ready'. What both pools
+ * share: a signal is handled between two threads' starts and during the wait; a thread's stdout
+ * goes to stderr (`--json` output on stdout stays the main thread's alone); a thread that answers
+ * with an error or exits unasked fails the pool (onFailure, and the start-up if it is still on);
+ * a start-up that fails terminates the threads started so far.
+ */
+export async function startWorkerThreads<From extends { type: string }>(o: WorkerThreadsOptions<From>): Promise<WorkerThreads> {
+  const threads: Worker[] = [];
+  let closing = false;
+  let live = 0;
+  let failure: Error | null = null;
+  let readyLeft = o.count;
+  let settleReady: { resolve(): void; reject(error: Error): void } | null = null;
+  const ready = new Promise<void>((resolve, reject) => (settleReady = { resolve, reject }));
+  // A start-up ended by a signal may still see a thread fail: that is not news.
+  ready.catch(() => undefined);
+  const fail = (error: Error) => {
+    failure ??= error;
+    settleReady?.reject(failure);
+    o.onFailure(failure);
+  };
+  const pool: WorkerThreads = {
+    threads,
+    post: (m) => threads.forEach((t) => t.postMessage(m)),
+    live: () => live,
+    async close() {
+      closing = true;
+      await Promise.all(threads.map((t) => t.terminate()));
+    },
+  };
+  const what = `${o.count} ${o.name} thread${o.count === 1 ? '' : 's'}`;
+  o.log.debug(`starting ${what}`);
+  try {
+    for (let k = 1; k <= o.count; k++) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      throwIfStartUpAborted(o.signal, what);
+      const thread = new Worker(o.entry, { stdout: true });
+      thread.stdout.pipe(process.stderr);
+      threads.push(thread);
+      live += 1;
+      thread.on('message', (m: From | WorkerErrorMessage) => {
+        if (isErrorMessage(m)) {
+          o.log.debug(`${o.name} ${k}: ${m.stack ?? m.message}`);
+          fail(o.failure(k, m.message));
+          return;
+        }
+        o.onMessage(k, m);
+        if (m.type === 'ready' && --readyLeft === 0) settleReady?.resolve();
+      });
+      thread.on('error', (error) => fail(o.failure(k, error.message)));
+      thread.on('exit', (code) => {
+        live -= 1;
+        if (!closing) fail(o.failure(k, `the thread exited with code ${code}`));
+      });
+    }
+    threads.forEach((thread, j) => thread.postMessage(o.init(j + 1)));
+    await readyOrAborted(ready, o.signal, what);
+  } catch (error) {
+    await pool.close();
+    throw error;
+  } finally {
+    settleReady = null;
+  }
+  return pool;
+}
+
+function isErrorMessage(m: { type: string }): m is WorkerErrorMessage {
+  return m.type === 'error';
 }

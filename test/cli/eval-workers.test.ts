@@ -1,7 +1,7 @@
 /**
  * `rec eval --workers N|auto` (and `rec recommend`, rec train's validation): the full protocol's ranking on worker threads gives the
  * single-thread metrics exactly and records the thread count in the eval file; a worker that throws
- * is exit 1 (REC_TEST_RANK_WORKER_FAIL_AT_JOB, a test-only hook of src/eval/parallel/pool.ts).
+ * is exit 1 (REC_TEST_RANK_WORKER_FAIL_AT_JOB, a test-only hook read by src/util/test-hooks.ts).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

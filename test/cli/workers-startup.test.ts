@@ -2,7 +2,7 @@
  * Worker threads and signals (issue 19, item 12): `--workers N` never starts more threads than the
  * cores this process may use, and SIGINT/SIGTERM while the threads start ends the command at once
  * (exit 130/143, the threads terminated) instead of after the whole start-up. The test-only hook
- * REC_TEST_WORKER_HOLD_START_MS (src/util/worker-thread.ts) keeps every worker in its start-up for
+ * REC_TEST_WORKER_HOLD_START_MS (src/util/test-hooks.ts) keeps every worker in its start-up for
  * ten minutes: without the signal handling the command would sit there until the test kills it.
  * The signal lands after a delay drawn from a seeded stream, once the pool has said it is starting.
  */

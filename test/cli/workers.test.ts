@@ -4,7 +4,7 @@
  * batch's sequences). The same seed and worker count give the same metrics and weights run to run;
  * a failing worker ends the run with exit 1 and a kept state; a run ended by SIGINT or by a
  * worker's failure resumes to the uninterrupted run's end. REC_TEST_WORKER_FAIL_AT_STEP is a
- * test-only hook (src/train/parallel/pool.ts): worker 1 throws in the n-th step it computes (`n`)
+ * test-only hook (src/util/test-hooks.ts): worker 1 throws in the n-th step it computes (`n`)
  * or in its share of that step's update (`n:update`).
  */
 import { spawn, spawnSync } from 'node:child_process';

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { BUILT_MODELS } from '../../config/model-names.js';
 import type { DoctorReport } from '../../engine/doctor.js';
+import { threadsItself } from '../../engine/workers.js';
 import { plural } from '../../util/plural.js';
 import { addConfigOptions } from '../options.js';
 import { addGlobalFlags, runCommand, type Runtime } from '../runtime.js';
@@ -17,7 +18,7 @@ export function describeDoctor(report: DoctorReport): string {
   lines.push('', `--backend auto picks: ${report.auto}`);
   // Every family has a data-parallel step (src/train/parallel: pair replicas, sequence replicas).
   lines.push(
-    `--workers auto trains every model (${BUILT_MODELS.join(', ')}) on ${plural(report.workers_auto, 'thread')} with it (${plural(report.cores, 'core')} available${report.auto === 'node' || report.auto === 'node-gpu' ? '; TensorFlow threads each op itself' : ''}; fewer when a batch has under 1,024 examples a thread); mf and gmf's fused step (their default on cpu and wasm) runs on one, --no-fused trains them on the threads too`,
+    `--workers auto trains every model (${BUILT_MODELS.join(', ')}) on ${plural(report.workers_auto, 'thread')} with it (${plural(report.cores, 'core')} available${threadsItself(report.auto) ? '; TensorFlow threads each op itself' : ''}; fewer when a batch has under 1,024 examples a thread); mf and gmf's fused step (their default on cpu and wasm) runs on one, --no-fused trains them on the threads too`,
   );
   lines.push('', 'GPU:');
   lines.push(report.gpu.devices.length ? report.gpu.devices.map((d) => `  ${d}`).join('\n') : '  no GPU visible');

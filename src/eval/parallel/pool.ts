@@ -19,7 +19,6 @@
  * between its own blocks and while it waits for the workers, so SIGINT stops a parallel ranking
  * as promptly as a single-thread one.
  */
-import { Worker } from 'node:worker_threads';
 import type { UserItems } from '../../data/user-items.js';
 import type { EngineName } from '../../engine/backend.js';
 import type { AnyModel, Scorer } from '../../models/model.js';
@@ -27,14 +26,12 @@ import { weightValues } from '../../models/weights.js';
 import { RuntimeFailure } from '../../util/errors.js';
 import type { Logger } from '../../util/log.js';
 import { shareArray } from '../../util/shared-memory.js';
+import { testHooks, type TestHooks } from '../../util/test-hooks.js';
+import { compiledWorkerEntry, startWorkerThreads, type WorkerThreads } from '../../util/worker-thread.js';
 import type { UserRanking } from '../metrics/accumulator.js';
 import type { PreparedEval } from '../prepare.js';
 import { createFullRanker, type FullRankData, type FullRankSettings, throwIfAborted, type TopKSettings, type TopLists, yieldToEvents } from '../rank-full.js';
 import { unpackRankings, type FromRankWorker, type ModelPayload, type ToRankWorker, type TopKShared } from './protocol.js';
-import { compiledWorkerEntry, readyOrAborted, throwIfStartUpAborted } from '../../util/worker-thread.js';
-
-/** Test-only: the job (1-based, counted from the pool's start) in which worker 1 throws. */
-export const TEST_FAIL_ENV = 'REC_TEST_RANK_WORKER_FAIL_AT_JOB';
 
 /** Jobs per thread in one ranking: enough for a slow thread to fall behind without holding up the end. */
 const JOBS_PER_THREAD = 8;
@@ -52,6 +49,8 @@ export interface RankPoolOptions {
   log: Logger;
   /** SIGINT/SIGTERM: ends the start-up (the threads started so far are terminated) with an InterruptedError. */
   signal?: AbortSignal;
+  /** Faults the tests inject (default: this process's, src/util/test-hooks.ts). */
+  testHooks?: TestHooks;
 }
 
 export interface RankArgs {
@@ -95,8 +94,8 @@ interface Ranking {
   settle: (() => void) | null;
 }
 
-export async function startRankPool(opts: RankPoolOptions): Promise<RankPool> {
-  const W = opts.workers;
+/** What the workers read for the whole run, in shared memory. */
+function shareInputs(opts: RankPoolOptions): { data: FullRankData | null; topK: TopKShared | null; histories: UserItems | null; payload: ModelPayload } {
   const { prep, model } = opts;
   const data: FullRankData | null =
     prep === null
@@ -113,205 +112,185 @@ export async function startRankPool(opts: RankPoolOptions): Promise<RankPool> {
   const sourceHistories = prep?.histories ?? opts.topK?.histories ?? null;
   const histories = sourceHistories ? shareCsr(sourceHistories) : null;
   const weights = Object.fromEntries(Object.entries(weightValues(model.keras)).map(([key, v]) => [key, shareArray(v)]));
-  const payload: ModelPayload = { name: model.name, config: model.config, shape: model.shape, weights };
-  const rawFail = process.env[TEST_FAIL_ENV];
-  const failAtJob = rawFail !== undefined && /^\d+$/.test(rawFail) ? Number(rawFail) : null;
+  return { data, topK, histories, payload: { name: model.name, config: model.config, shape: model.shape, weights } };
+}
 
-  const entry = rankWorkerEntry();
-  const workers: Worker[] = [];
-  let closing = false;
-  let failure: Error | null = null;
-  let onFailure: ((error: Error) => void) | null = null;
-  let current: Ranking | null = null;
-  let where = 'start-up';
-  let live = 0;
+/** The pool's state its message handler and its methods share. */
+interface PoolState {
+  failure: Error | null;
+  /** What a ranking waits on: rejected by a failure (or an abort). */
+  onFailure: ((error: Error) => void) | null;
+  current: Ranking | null;
+  /** Where the pool is, for a worker's failure message. */
+  where: string;
+  threads: WorkerThreads | null;
   // topLists: jobs not yet posted, the answers awaited, the workers free for one.
-  const queued: Extract<ToRankWorker, { type: 'topk' }>[] = [];
-  const awaited = new Map<number, { resolve(lists: TopLists): void; reject(error: Error): void }>();
-  const idle: number[] = [];
-  let topJobs = 0;
-  const pump = () => {
-    while (idle.length > 0 && queued.length > 0) {
-      const k = idle.shift() as number;
-      workers[k - 1].postMessage(queued.shift());
-    }
-  };
-  const fail = (error: Error) => {
-    failure ??= error;
-    onFailure?.(failure);
-    for (const w of awaited.values()) w.reject(failure);
-    awaited.clear();
-  };
-  const workerFailure = (k: number, what: string) => new RuntimeFailure(`ranking worker ${k} of ${W - 1} (--workers ${W}) failed during ${where}: ${what}.`);
+  queued: Extract<ToRankWorker, { type: 'topk' }>[];
+  awaited: Map<number, { resolve(lists: TopLists): void; reject(error: Error): void }>;
+  idle: number[];
+  topJobs: number;
+}
 
-  const close = async () => {
-    closing = true;
-    await Promise.all(workers.map((worker) => worker.terminate()));
-  };
-
-  let readyLeft = W - 1;
-  let readyDone: (() => void) | null = null;
-  const what = `${W - 1} ranking worker thread${W === 2 ? '' : 's'}`;
-  opts.log.debug(`starting ${what}`);
-  try {
-    const ready = new Promise<void>((resolve, reject) => {
-      readyDone = resolve;
-      onFailure = reject;
-    });
-    // A start-up ended by a signal may still see a worker fail: that is not news.
-    ready.catch(() => undefined);
-    for (let k = 1; k < W; k++) {
-      // A signal is handled between two threads' starts, not only once all have started.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      throwIfStartUpAborted(opts.signal, what);
-      // The worker's stdout goes to stderr: `--json` output on stdout stays the main thread's alone.
-      const worker = new Worker(entry, { stdout: true });
-      worker.stdout.pipe(process.stderr);
-      workers.push(worker);
-      live += 1;
-      worker.on('message', (m: FromRankWorker) => {
-        if (m.type === 'error') {
-          opts.log.debug(`ranking worker ${k}: ${m.stack ?? m.message}`);
-          fail(workerFailure(k, m.message));
-        } else if (m.type === 'ready') {
-          idle.push(k);
-          readyLeft -= 1;
-          if (readyLeft === 0) readyDone?.();
-        } else if (m.type === 'top') {
-          const w = awaited.get(m.job);
-          awaited.delete(m.job);
-          w?.resolve(m.lists);
-          idle.push(k);
-          pump();
-        } else {
-          const r = current;
-          // An answer to a ranking that already ended (it failed or was interrupted) is dropped.
-          if (r === null) return;
-          const rankings = unpackRankings(m.rankings);
-          r.results[m.job] = rankings;
-          r.tick(rankings.length);
-          flush(r);
-          r.dispatch(k);
-        }
-      });
-      worker.on('error', (error) => fail(workerFailure(k, error.message)));
-      worker.on('exit', (code) => {
-        live -= 1;
-        if (!closing) fail(workerFailure(k, `the thread exited with code ${code}`));
-      });
-    }
-    for (const worker of workers) {
-      const m: ToRankWorker = { type: 'init', engine: opts.engine, model: payload, data, topK, histories, failAtJob };
-      worker.postMessage(m);
-    }
-    await readyOrAborted(ready, opts.signal, what);
-  } catch (error) {
-    await close();
-    throw error;
-  } finally {
-    onFailure = null;
+function pump(s: PoolState): void {
+  while (s.idle.length > 0 && s.queued.length > 0) {
+    const k = s.idle.shift() as number;
+    s.threads?.threads[k - 1].postMessage(s.queued.shift());
   }
+}
+
+function onMessage(s: PoolState, k: number, m: Exclude<FromRankWorker, { type: 'error' }>): void {
+  if (m.type === 'ready') {
+    s.idle.push(k);
+  } else if (m.type === 'top') {
+    const w = s.awaited.get(m.job);
+    s.awaited.delete(m.job);
+    w?.resolve(m.lists);
+    s.idle.push(k);
+    pump(s);
+  } else {
+    const r = s.current;
+    // An answer to a ranking that already ended (it failed or was interrupted) is dropped.
+    if (r === null) return;
+    const rankings = unpackRankings(m.rankings);
+    r.results[m.job] = rankings;
+    r.tick(rankings.length);
+    flush(r);
+    r.dispatch(k);
+  }
+}
+
+function flush(r: Ranking): void {
+  while (r.flushed < r.results.length) {
+    const done = r.results[r.flushed];
+    if (done === undefined) return;
+    for (const ranking of done) r.addUser(ranking);
+    // Flushed jobs are not kept: the accumulator has what it needs.
+    r.results[r.flushed] = [];
+    r.flushed += 1;
+  }
+  r.settle?.();
+}
+
+export async function startRankPool(opts: RankPoolOptions): Promise<RankPool> {
+  const W = opts.workers;
+  const { prep } = opts;
+  const { data, topK, histories, payload } = shareInputs(opts);
+  const hooks = opts.testHooks ?? testHooks();
+  const s: PoolState = { failure: null, onFailure: null, current: null, where: 'start-up', threads: null, queued: [], awaited: new Map(), idle: [], topJobs: 0 };
+  const threads = await startWorkerThreads<FromRankWorker>({
+    count: W - 1,
+    entry: rankWorkerEntry(),
+    name: 'ranking worker',
+    failure: (k, cause) => new RuntimeFailure(`ranking worker ${k} of ${W - 1} (--workers ${W}) failed during ${s.where}: ${cause}.`),
+    onMessage: (k, m) => {
+      if (m.type !== 'error') onMessage(s, k, m);
+    },
+    onFailure(error) {
+      s.failure = error;
+      s.onFailure?.(error);
+      for (const w of s.awaited.values()) w.reject(error);
+      s.awaited.clear();
+    },
+    init: (): ToRankWorker => ({ type: 'init', engine: opts.engine, model: payload, data, topK, histories, failAtJob: hooks.rankWorkerFailAtJob, holdStartMs: hooks.workerHoldStartMs }),
+    log: opts.log,
+    signal: opts.signal,
+  });
+  s.threads = threads;
   opts.log.info(`ranking on ${W} threads: the main thread and ${W - 1} worker${W === 2 ? '' : 's'}, each with its own engine and copy of the model`);
-
-  function flush(r: Ranking): void {
-    while (r.flushed < r.results.length) {
-      const done = r.results[r.flushed];
-      if (done === undefined) return;
-      for (const ranking of done) r.addUser(ranking);
-      // Flushed jobs are not kept: the accumulator has what it needs.
-      r.results[r.flushed] = [];
-      r.flushed += 1;
-    }
-    r.settle?.();
-  }
 
   return {
     workers: W,
     prep,
     refresh(next) {
-      if (failure) throw failure;
-      weightValues(next.keras, weights);
-      const m: ToRankWorker = { type: 'weights' };
-      for (const worker of workers) worker.postMessage(m);
+      if (s.failure) throw s.failure;
+      weightValues(next.keras, payload.weights);
+      threads.post({ type: 'weights' } satisfies ToRankWorker);
     },
     topLists(users, excludeSeen, settings) {
-      if (failure) return Promise.reject(failure);
-      where = 'recommending';
+      if (s.failure) return Promise.reject(s.failure);
+      s.where = 'recommending';
       return new Promise<TopLists>((resolve, reject) => {
-        const job = topJobs++;
-        awaited.set(job, { resolve, reject });
-        queued.push({ type: 'topk', job, users, excludeSeen, settings });
-        pump();
+        const job = s.topJobs++;
+        s.awaited.set(job, { resolve, reject });
+        s.queued.push({ type: 'topk', job, users, excludeSeen, settings });
+        pump(s);
       });
     },
-    async rank(args) {
-      if (failure) throw failure;
-      if (data === null) throw new Error('RankPool.rank: the pool was started without a split');
-      if (current !== null) throw new Error('RankPool.rank: a ranking is already running');
-      const n = data.users.length;
-      const chunk = Math.max(1, Math.ceil(n / (W * JOBS_PER_THREAD)));
-      const jobs = Math.ceil(n / chunk);
-      let next = 0;
-      const take = (): number | null => (next < jobs ? next++ : null);
-      const r: Ranking = {
-        results: new Array<UserRanking[] | undefined>(jobs).fill(undefined),
-        flushed: 0,
-        addUser: args.addUser,
-        tick: args.tick,
-        dispatch(k) {
-          const job = take();
-          if (job === null) return;
-          const m: ToRankWorker = { type: 'rank', job, lo: job * chunk, hi: Math.min(n, (job + 1) * chunk), settings: args.settings };
-          workers[k - 1].postMessage(m);
-        },
-        settle: null,
-      };
-      current = r;
-      where = 'ranking';
-      const ranker = createFullRanker(args.scorer, data, args.settings);
-      const abort = () => onFailure?.(new Error('aborted'));
-      try {
-        for (let k = 1; k < W; k++) r.dispatch(k);
-        // The main thread takes jobs from the same queue, block by block, yielding in between so
-        // worker answers, progress and signals are handled while it ranks.
-        for (let job = take(); job !== null; job = take()) {
-          const hi = Math.min(n, (job + 1) * chunk);
-          const mine: UserRanking[] = [];
-          for (let lo = job * chunk; lo < hi; ) {
-            const end = ranker.block(lo, hi, (x) => mine.push(x));
-            r.tick(end - lo);
-            lo = end;
-            await yieldToEvents(args.signal);
-            if (failure) throw failure;
-          }
-          r.results[job] = mine;
-          flush(r);
-        }
-        if (r.flushed < jobs) {
-          await new Promise<void>((resolve, reject) => {
-            r.settle = () => {
-              if (r.flushed === jobs) resolve();
-            };
-            onFailure = reject;
-            args.signal?.addEventListener('abort', abort);
-            if (failure) reject(failure);
-            else if (args.signal?.aborted) abort();
-            else r.settle();
-          }).catch((error: unknown) => {
-            throwIfAborted(args.signal);
-            throw error;
-          });
-        }
-        if (failure) throw failure;
-      } finally {
-        args.signal?.removeEventListener('abort', abort);
-        onFailure = null;
-        current = null;
-        ranker.dispose();
-      }
-      // A ranking that stopped half-way leaves jobs queued in the workers: this pool is done.
-    },
-    close,
-    liveThreads: () => live,
+    rank: (args) => rankUsers(s, threads, data, args),
+    close: () => threads.close(),
+    liveThreads: () => threads.live(),
   };
+}
+
+/** RankPool.rank: the workers and the main thread take jobs from one queue; rankings are added in user order. */
+async function rankUsers(s: PoolState, threads: WorkerThreads, data: FullRankData | null, args: RankArgs): Promise<void> {
+  if (s.failure) throw s.failure;
+  if (data === null) throw new Error('RankPool.rank: the pool was started without a split');
+  if (s.current !== null) throw new Error('RankPool.rank: a ranking is already running');
+  const W = threads.threads.length + 1;
+  const n = data.users.length;
+  const chunk = Math.max(1, Math.ceil(n / (W * JOBS_PER_THREAD)));
+  const jobs = Math.ceil(n / chunk);
+  let next = 0;
+  const take = (): number | null => (next < jobs ? next++ : null);
+  const r: Ranking = {
+    results: new Array<UserRanking[] | undefined>(jobs).fill(undefined),
+    flushed: 0,
+    addUser: args.addUser,
+    tick: args.tick,
+    dispatch(k) {
+      const job = take();
+      if (job === null) return;
+      const m: ToRankWorker = { type: 'rank', job, lo: job * chunk, hi: Math.min(n, (job + 1) * chunk), settings: args.settings };
+      threads.threads[k - 1].postMessage(m);
+    },
+    settle: null,
+  };
+  s.current = r;
+  s.where = 'ranking';
+  const ranker = createFullRanker(args.scorer, data, args.settings);
+  const abort = () => s.onFailure?.(new Error('aborted'));
+  try {
+    for (let k = 1; k < W; k++) r.dispatch(k);
+    // The main thread takes jobs from the same queue, block by block, yielding in between so
+    // worker answers, progress and signals are handled while it ranks.
+    for (let job = take(); job !== null; job = take()) {
+      const hi = Math.min(n, (job + 1) * chunk);
+      const mine: UserRanking[] = [];
+      for (let lo = job * chunk; lo < hi; ) {
+        const end = ranker.block(lo, hi, (x) => mine.push(x));
+        r.tick(end - lo);
+        lo = end;
+        await yieldToEvents(args.signal);
+        if (s.failure) throw s.failure;
+      }
+      r.results[job] = mine;
+      flush(r);
+    }
+    if (r.flushed < jobs) await workersDone(s, r, jobs, args.signal, abort);
+    if (s.failure) throw s.failure;
+  } finally {
+    args.signal?.removeEventListener('abort', abort);
+    s.onFailure = null;
+    s.current = null;
+    ranker.dispose();
+  }
+  // A ranking that stopped half-way leaves jobs queued in the workers: this pool is done.
+}
+
+/** Waits until the workers' jobs are all flushed, a worker fails or the signal fires. */
+async function workersDone(s: PoolState, r: Ranking, jobs: number, signal: AbortSignal | undefined, abort: () => void): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    r.settle = () => {
+      if (r.flushed === jobs) resolve();
+    };
+    s.onFailure = reject;
+    signal?.addEventListener('abort', abort);
+    if (s.failure) reject(s.failure);
+    else if (signal?.aborted) abort();
+    else r.settle();
+  }).catch((error: unknown) => {
+    throwIfAborted(signal);
+    throw error;
+  });
 }

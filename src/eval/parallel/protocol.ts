@@ -7,6 +7,7 @@
 import type { ModelConfig, ModelName } from '../../config/schema.js';
 import type { UserItems } from '../../data/user-items.js';
 import type { EngineName } from '../../engine/backend.js';
+import type { WorkerErrorMessage } from '../../util/worker-thread.js';
 import type { ModelShape } from '../../models/model.js';
 import type { UserRanking } from '../metrics/accumulator.js';
 import type { FullRankData, FullRankSettings, TopKSettings, TopLists } from '../rank-full.js';
@@ -29,8 +30,10 @@ export interface RankInit {
   topK: TopKShared | null;
   /** Sequence models: each user's history the Scorer reads (PreparedEval.histories). */
   histories: UserItems | null;
-  /** Test-only (REC_TEST_RANK_WORKER_FAIL_AT_JOB): throw in the n-th job this worker ranks. */
+  /** Test-only (TestHooks.rankWorkerFailAtJob): throw in the n-th job this worker ranks. */
   failAtJob: number | null;
+  /** Test-only (TestHooks.workerHoldStartMs): wait this long before starting the engine. */
+  holdStartMs: number;
 }
 
 /** rec recommend's lists: seen items by user index (CSR, null: nothing excluded), items never served. */
@@ -62,7 +65,7 @@ export type FromRankWorker =
   | { type: 'ready' }
   | { type: 'ranked'; job: number; rankings: PackedRankings }
   | { type: 'top'; job: number; lists: TopLists }
-  | { type: 'error'; message: string; stack?: string };
+  | WorkerErrorMessage;
 
 export function packRankings(rankings: readonly UserRanking[], withItems: boolean, withAuc: boolean): PackedRankings {
   const hitsAt = new Int32Array(rankings.length + 1);

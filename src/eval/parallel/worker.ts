@@ -11,7 +11,7 @@ import { historyScorer, isSequenceModel, type AnyModel, type Scorer } from '../.
 import { buildModel } from '../../models/registry.js';
 import { assignWeightValues } from '../../models/weights.js';
 import { silentLogger } from '../../util/log.js';
-import { holdStartForTests, serveInOrder } from '../../util/worker-thread.js';
+import { holdStart, serveInOrder } from '../../util/worker-thread.js';
 import type { UserRanking } from '../metrics/accumulator.js';
 import { createFullRanker, createTopKScorer, packTopLists, type FullRankData, type FullRanker, type TopKScorer } from '../rank-full.js';
 import { packRankings, transferList, type FromRankWorker, type ModelPayload, type ToRankWorker, type TopKShared } from './protocol.js';
@@ -42,7 +42,7 @@ function scorerOf(model: AnyModel, histories: UserItems | null): Scorer {
 
 async function handle(m: ToRankWorker): Promise<void> {
   if (m.type === 'init') {
-    await holdStartForTests();
+    await holdStart(m.holdStartMs);
     await initEngine({ backend: m.engine, log: silentLogger });
     // The initialisers' draws are overwritten at once: the seed only has to be a valid one.
     const model = buildModel(m.model.name, { config: m.model.config, shape: m.model.shape, nextSeed: () => 1 });

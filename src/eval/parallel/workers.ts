@@ -5,7 +5,7 @@
  * there is ranking work to pay for a thread's start-up (its own engine and copy of the model).
  */
 import { availableParallelism } from 'node:os';
-import { autoWorkers, capAtCores } from '../../engine/workers.js';
+import { autoWorkers, capAtCores, selfThreadedChoice } from '../../engine/workers.js';
 
 /**
  * `auto` gives each thread at least this many user × item scores. Measured on our 2 cores under
@@ -38,9 +38,8 @@ export function resolveRankWorkers(
 ): RankWorkersChoice {
   const cores = ctx.cores ?? availableParallelism();
   if (ctx.engine === null) return { workers: 1, reason: null };
-  if (ctx.engine === 'node' || ctx.engine === 'node-gpu') {
-    return { workers: 1, reason: setting !== 'auto' && setting > 1 ? `--workers ${setting} ignored: the ${ctx.engine} engine threads each op itself (TensorFlow's pool)` : null };
-  }
+  const selfThreaded = selfThreadedChoice(setting, ctx.engine);
+  if (selfThreaded !== null) return selfThreaded;
   const users = Math.max(1, ctx.users);
   if (setting !== 'auto') {
     if (setting > users && users <= cores) return { workers: users, reason: `--workers ${setting} lowered to the ${users} users ranked (one user a thread at least)` };

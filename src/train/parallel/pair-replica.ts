@@ -10,8 +10,9 @@ import { namedWeights, type PairModel } from '../../models/model.js';
 import { buildModel, type PairModelName } from '../../models/registry.js';
 import type { PairLoss } from '../pair-data.js';
 import { pairStep } from '../pair-step.js';
+import { exportRows, importRows } from './shared-moments.js';
 import type { DenseParamUpdater } from '../params.js';
-import { checkLayout, replicaState, restoreReplica, type GradientLayout, type ReplicaModelInit, type ReplicaTask, type Shard } from './replica.js';
+import { checkLayout, replicaState, restoreReplica, type GradientLayout, type ReplicaModelInit, type ReplicaEpoch, type Shard, type SplitUpdateReplica } from './replica.js';
 
 export interface PairReplicaParts {
   model: PairModel;
@@ -43,7 +44,7 @@ export function pairLayout(parts: Pick<PairReplicaParts, 'model' | 'frozen' | 'l
   };
 }
 
-export function createPairReplica(parts: PairReplicaParts): ReplicaTask {
+export function createPairReplica(parts: PairReplicaParts): SplitUpdateReplica {
   const { model, sparse, params, frozen, loss, l2 } = parts;
   const layout = pairLayout(parts);
   const tables = model.tables.filter((t) => !frozen.has(t.name));
@@ -73,8 +74,9 @@ export function createPairReplica(parts: PairReplicaParts): ReplicaTask {
   };
 
   return {
+    strategy: 'split-update',
     layout,
-    setEpoch(arrays) {
+    setEpoch({ arrays }) {
       users = arrays.users as Int32Array;
       items = arrays.items as Int32Array;
       labels = arrays.labels as Float32Array;
@@ -120,23 +122,12 @@ export function createPairReplica(parts: PairReplicaParts): ReplicaTask {
     },
     applyShared(shards, grads, owners, me, phase) {
       const byKind = { user: ids('user', shards), item: ids('item', shards) };
+      const mine = (owner: number) => (owner === me ? phase === 'update' : phase === 'import');
       tables.forEach((t, k) => {
-        const rows = byKind[t.kind];
-        const values = grads.rows[k].subarray(0, rows.length * layout.rows[k].width);
-        if (owners.rows[k] !== me) {
-          if (phase === 'import') sparse.importRows(t.variable, rows, values);
-        } else if (phase === 'update') {
-          sparse.applyRows(t.variable, rows, values);
-          sparse.exportRows(t.variable, values);
-        }
+        if (mine(owners.rows[k])) shareTableUpdate(sparse, t.variable, byKind[t.kind], grads.rows[k], layout.rows[k].width, owners.rows[k] === me);
       });
       dense.forEach((v, k) => {
-        if (owners.dense[k] !== me) {
-          if (phase === 'import') params.importArray(v, grads.dense[k]);
-        } else if (phase === 'update') {
-          params.applyArray(v, grads.dense[k]);
-          params.exportArray(v, grads.dense[k]);
-        }
+        if (mine(owners.dense[k])) shareDenseUpdate(params, v, grads.dense[k], owners.dense[k] === me);
       });
     },
     setLearningRate(lr) {
@@ -144,6 +135,35 @@ export function createPairReplica(parts: PairReplicaParts): ReplicaTask {
       params.setLearningRate(lr);
     },
   };
+}
+
+/**
+ * A table's part of a split update: its owner applies the step's gradients of `rows` and writes
+ * the rows' new values over them; every other replica takes those values.
+ */
+function shareTableUpdate(sparse: RowSparseOptimizer, table: tf.Variable, rows: Int32Array, grads: Float32Array, width: number, owner: boolean): void {
+  const values = grads.subarray(0, rows.length * width);
+  if (!owner) {
+    importRows(sparse, table, rows, values);
+    return;
+  }
+  sparse.applyRows(table, rows, values);
+  exportRows(sparse, table, values);
+}
+
+/** shareTableUpdate for a dense variable, all of it. */
+function shareDenseUpdate(params: DenseParamUpdater, v: tf.Variable, grads: Float32Array, owner: boolean): void {
+  if (!owner) {
+    params.importArray(v, grads);
+    return;
+  }
+  params.applyArray(v, grads);
+  params.exportArray(v, grads);
+}
+
+/** The pool's epoch of a pair model's examples (the pool shares its arrays with the workers). */
+export function pairEpoch(e: { users: Int32Array; items: Int32Array; labels: Float32Array; negatives: Int32Array | null; size: number }): ReplicaEpoch {
+  return { family: 'pair', arrays: { users: e.users, items: e.items, labels: e.labels, ...(e.negatives ? { negatives: e.negatives } : {}) }, size: e.size };
 }
 
 /** The main thread's replica as a worker's init payload. */
@@ -163,7 +183,7 @@ export function pairReplicaInit(
 }
 
 /** A worker's replica: the same model and optimizer state as the main thread's. */
-export function pairReplicaFromInit(init: PairReplicaInit): ReplicaTask {
+export function pairReplicaFromInit(init: PairReplicaInit): SplitUpdateReplica {
   const { model, frozen, sparse, params } = restoreReplica(init, (nextSeed) => buildModel(init.model, { config: init.modelConfig, shape: init.shape, nextSeed }));
   const replica = createPairReplica({ model, sparse, params, frozen, loss: init.loss, l2: init.l2 });
   replica.setLearningRate(init.lr);

@@ -4,8 +4,10 @@
  * shares it, so the per-step messages carry only indices and a loss.
  */
 import type { EngineName } from '../../engine/backend.js';
+import type { TestHooks } from '../../util/test-hooks.js';
 import type { PairReplicaInit } from './pair-replica.js';
-import type { EpochArrays, GradientBuffers, ReplicaTask, Shard, UpdateOwners } from './replica.js';
+import type { WorkerErrorMessage } from '../../util/worker-thread.js';
+import type { GradientBuffers, ReplicaEpoch, ReplicaTask, Shard, UpdateOwners } from './replica.js';
 import type { SequenceReplicaInit } from './sequence-replica.js';
 
 /** One init payload per family; a new family adds its own to this union and to createReplica. */
@@ -25,22 +27,21 @@ export interface InitMessage {
   owners: UpdateOwners | null;
   /** applied[k]: how many steps replica k has done its share of the update for. */
   applied: Int32Array;
-  /** Test-only (REC_TEST_WORKER_FAIL_AT_STEP): throw in the n-th step this worker computes, or in its share of that step's update. */
-  failAt: { step: number; phase: 'compute' | 'update' } | null;
+  /** Test-only (TestHooks.trainWorkerFailAt): throw in the n-th step this worker computes, or in its share of that step's update. */
+  failAt: TestHooks['trainWorkerFailAt'];
+  /** Test-only (TestHooks.workerHoldStartMs): wait this long before starting the engine. */
+  holdStartMs: number;
 }
 
 export type ToWorker =
   | InitMessage
-  | { type: 'epoch'; arrays: EpochArrays; size: number }
+  | { type: 'epoch'; epoch: ReplicaEpoch }
   | { type: 'lr'; lr: number }
   /** The step's reduced gradients are written: apply them now, beside the main thread. */
   | { type: 'apply' }
   | { type: 'step'; shards: Shard[]; index: number; parity: 0 | 1 };
 
-export type FromWorker =
-  | { type: 'ready' }
-  | { type: 'done'; loss: number }
-  | { type: 'error'; message: string; stack?: string };
+export type FromWorker = { type: 'ready' } | { type: 'done'; loss: number } | WorkerErrorMessage;
 
 export async function createReplica(init: ReplicaInit): Promise<ReplicaTask> {
   switch (init.family) {

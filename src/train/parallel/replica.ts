@@ -9,19 +9,20 @@
  *      order, each weighted by its share of the batch, so they equal the full-batch mean's; see
  *      computeShardInPlace and reduceShards).
  *
- * Every replica applies the same reduced gradients with the same optimizer code (or, where the
- * family has applyShared, its share of them, copying in the others' results), so replicas stay
+ * Every replica applies the same reduced gradients with the same optimizer code (or, for a
+ * split-update family, its share of them, copying in the others' results), so replicas stay
  * bit-identical and a run depends on its seed and the worker count only. The pool owns the epoch's
  * arrays, the shared buffers and the reduction; a family only describes its gradient layout.
  *
  * Families: `pair` (pair-replica.ts: mf, gmf, mlp, neumf) and `sequence` (sequence-replica.ts:
- * sasrec). A new family adds a ReplicaTask, an init payload (protocol.ts ReplicaInit) and a case in
- * protocol.ts createReplica.
+ * sasrec). A new family adds a ReplicaTask of one of the two strategies, an init payload
+ * (protocol.ts ReplicaInit) and a case in protocol.ts createReplica.
  */
 import { createRowSparseOptimizer, type OptimizerConfig, type OptimizerState, type RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
 import type { AnyModel } from '../../models/model.js';
 import { assignWeightValues, weightValues } from '../../models/weights.js';
 import { Prng } from '../../util/prng.js';
+import { adoptMoments, shareMoments } from './shared-moments.js';
 import { createDenseParamUpdater, resolveFrozen, type DenseParamUpdater } from '../params.js';
 
 /** The epoch's examples, identical in every replica (SharedArrayBuffer-backed when parallel). */
@@ -49,10 +50,10 @@ export interface GradientBuffers {
   dense: Float32Array[];
 }
 
-export interface ReplicaTask {
+interface ReplicaBase {
   readonly layout: GradientLayout;
-  /** Adopts the epoch's examples (`size` of them). */
-  setEpoch(arrays: EpochArrays, size: number): void;
+  /** Adopts the epoch's examples. */
+  setEpoch(epoch: ReplicaEpoch): void;
   /**
    * Loss (mean over the shard) and the gradients of that mean, written from offset 0 of each of
    * `out`'s buffers (rows: (hi − lo) · perExample rows). Returns the loss; a non-finite loss may
@@ -65,25 +66,48 @@ export interface ReplicaTask {
    */
   applyStep(shards: readonly Shard[], grads: GradientBuffers): void;
   setLearningRate(lr: number): void;
-  /**
-   * The step's update split between the replicas (optional, for a family without its own
-   * `reduce`; without it every replica runs applyStep whole). Each replica sums the dense
-   * gradients it owns (sumDense); phase 'update' then applies the gradients `owners` gives
-   * replica `me` and writes their new values back over them in `grads` (a table's: its distinct
-   * rows in first-occurrence order; a dense variable's: all of it); phase 'import', once every
-   * replica's 'update' is done, takes the rest from there. The weights are applyStep's bit for
-   * bit. The optimizer moments must be shared between the replicas (replicaState with `share`),
-   * since only the owner moves them.
-   */
-  applyShared?(shards: readonly Shard[], grads: GradientBuffers, owners: UpdateOwners, me: number, phase: 'update' | 'import'): void;
-  /**
-   * Floats of each buffer for a shard (or, `shards` > 1, the reduced step) of `examples` examples,
-   * when the family's row count is not `perExample` per example; default layoutSizes.
-   */
-  sizes?(examples: number, shards: number): { rows: number[]; dense: number[] };
-  /** The family's own reduction (same contract as reduceShards); default reduceShards. */
-  reduce?(shards: readonly Shard[], losses: readonly number[], parts: readonly GradientBuffers[], out: GradientBuffers): number;
 }
+
+/**
+ * A family whose gradients have the layout's own sizes (`perExample` rows per example): the pool
+ * reduces them (computeShardInPlace, reduceShards) and splits the update between the replicas.
+ */
+export interface SplitUpdateReplica extends ReplicaBase {
+  readonly strategy: 'split-update';
+  /**
+   * The step's update split between the replicas. Each replica sums the dense gradients it owns
+   * (sumDense); phase 'update' then applies the gradients `owners` gives replica `me` and writes
+   * their new values back over them in `grads` (a table's: its distinct rows in first-occurrence
+   * order; a dense variable's: all of it); phase 'import', once every replica's 'update' is done,
+   * takes the rest from there. The weights are applyStep's bit for bit. The optimizer moments
+   * must be shared between the replicas (replicaState with `share`), since only the owner moves them.
+   */
+  applyShared(shards: readonly Shard[], grads: GradientBuffers, owners: UpdateOwners, me: number, phase: 'update' | 'import'): void;
+}
+
+/**
+ * A family that sizes and reduces its own gradients (its row count is not `perExample` per
+ * example); every replica then applies the whole step with applyStep.
+ */
+export interface OwnReductionReplica extends ReplicaBase {
+  readonly strategy: 'own-reduction';
+  /** Floats of each buffer for a shard (or, `shards` > 1, the reduced step) of `examples` examples. */
+  sizes(examples: number, shards: number): { rows: number[]; dense: number[] };
+  /** The reduction (same contract as reduceShards). */
+  reduce(shards: readonly Shard[], losses: readonly number[], parts: readonly GradientBuffers[], out: GradientBuffers): number;
+}
+
+/** The two ways a family's replicas share a step; the pool and the worker switch on `strategy`. */
+export type ReplicaTask = SplitUpdateReplica | OwnReductionReplica;
+
+/**
+ * One epoch as every replica adopts it: the arrays (shared memory when parallel), the example
+ * count, and the scalars a family derives its steps from, as typed fields.
+ */
+export type ReplicaEpoch =
+  | { family: 'pair'; arrays: EpochArrays; size: number }
+  /** `stepSeed` seeds each step's input (windows, negatives); `slots` is the epoch's loss denominator. */
+  | { family: 'sequence'; arrays: EpochArrays; size: number; stepSeed: number; slots: number };
 
 /** The replica that updates each gradient of a layout (`rows[k]`, `dense[k]`) in applyShared. */
 export interface UpdateOwners {
@@ -146,7 +170,7 @@ export function computeShardInPlace(replica: ReplicaTask, shards: readonly Shard
   const shard = shards[k];
   const n = shard.hi - shard.lo;
   if (n === 0) return 0;
-  if (replica.reduce !== undefined) return replica.computeShard(shard, own);
+  if (replica.strategy === 'own-reduction') return replica.computeShard(shard, own);
   const { layout } = replica;
   let before = 0;
   for (let j = 0; j < k; j++) before += shards[j].hi - shards[j].lo;
@@ -254,7 +278,7 @@ export function replicaState(src: {
     lr: src.sparse.learningRate,
     freeze: [...src.freeze],
     weights,
-    sparseState: src.share ? src.sparse.shareState() : src.sparse.getState(),
+    sparseState: src.share ? shareMoments(src.sparse) : src.sparse.getState(),
     paramsState: src.share ? src.params.shareState() : src.params.getState(),
     sharedState: src.share,
   };
@@ -280,7 +304,7 @@ export function restoreReplica<M extends AnyModel>(init: ReplicaStateInit, build
   const sparse = createRowSparseOptimizer(init.optimizer, Object.fromEntries(model.tables.map((t) => [t.name, t.variable])));
   const params = createDenseParamUpdater(init.optimizer, model);
   if (init.sharedState) {
-    sparse.adoptState(init.sparseState);
+    adoptMoments(sparse, init.sparseState);
     params.adoptState(init.paramsState);
   } else {
     sparse.setState(init.sparseState);

@@ -17,8 +17,8 @@ import { namedWeights, type SequenceModel } from '../../models/model.js';
 import { buildModel, type SequenceModelName } from '../../models/registry.js';
 import type { Interactions } from '../pair-data.js';
 import { resolveFrozen, type DenseParamUpdater } from '../params.js';
-import { createSequenceTask, sliceInput, type SequenceLoss, type SequenceStepInput, type SequenceTask, type SequenceTaskOptions } from '../tasks/sequence.js';
-import { checkLayout, replicaState, restoreReplica, type EpochArrays, type GradientLayout, type ReplicaModelInit, type ReplicaTask, type Shard } from './replica.js';
+import { createSequenceTask, sliceInput, type SequenceGradients, type SequenceLoss, type SequenceStepInput, type SequenceTask, type SequenceTaskOptions } from '../tasks/sequence.js';
+import { checkLayout, replicaState, restoreReplica, type GradientBuffers, type GradientLayout, type OwnReductionReplica, type ReplicaEpoch, type ReplicaModelInit, type Shard } from './replica.js';
 
 export interface SequenceReplicaParts {
   /** Built with l2 0: the reduction adds the L2 term (see above). */
@@ -54,13 +54,13 @@ export function sequenceLayout(model: SequenceModel, frozen: ReadonlySet<string>
   };
 }
 
-/** The sequence epoch as the pool's shared arrays: stepSeed and the epoch's slot count ride in `meta`. */
-export function sequenceEpochArrays(task: SequenceTask): { arrays: EpochArrays; size: number; steps: Int32Array } {
+/** The sequence epoch as the pool's: its arrays (shared with the workers), its step seed and slot count. */
+export function sequenceEpoch(task: SequenceTask): ReplicaEpoch & { steps: Int32Array } {
   const e = task.exportEpoch();
-  return { arrays: { users: e.users, offsets: e.offsets, meta: Int32Array.of(e.stepSeed | 0, e.slots) }, size: e.users.length, steps: e.offsets };
+  return { family: 'sequence', arrays: { users: e.users, offsets: e.offsets }, size: e.users.length, stepSeed: e.stepSeed, slots: e.slots, steps: e.offsets };
 }
 
-export function createSequenceReplica(parts: SequenceReplicaParts): ReplicaTask {
+export function createSequenceReplica(parts: SequenceReplicaParts): OwnReductionReplica {
   const { task, model, frozen, loss, negatives, sparse, l2 } = parts;
   const layout = sequenceLayout(model, frozen);
   const table = model.tables[0];
@@ -74,16 +74,6 @@ export function createSequenceReplica(parts: SequenceReplicaParts): ReplicaTask 
   let offsets: Int32Array = new Int32Array(1);
   let cached: { index: number; input: SequenceStepInput; rows: Int32Array } | null = null;
 
-  const stepOf = (at: number): number => {
-    let lo = 0;
-    let hi = offsets.length - 2;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (offsets[mid] <= at) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
-  };
   const step = (index: number) => {
     if (cached === null || cached.index !== index) {
       const input = task.input(index);
@@ -92,7 +82,7 @@ export function createSequenceReplica(parts: SequenceReplicaParts): ReplicaTask 
     return cached;
   };
   const part = (shard: Shard) => {
-    const index = stepOf(shard.lo);
+    const index = stepOf(offsets, shard.lo);
     const s = step(index);
     const lo = shard.lo - offsets[index];
     const hi = shard.hi - offsets[index];
@@ -100,28 +90,17 @@ export function createSequenceReplica(parts: SequenceReplicaParts): ReplicaTask 
   };
 
   return {
+    strategy: 'own-reduction',
     layout,
-    setEpoch(arrays) {
-      offsets = arrays.offsets as Int32Array;
-      const meta = arrays.meta as Int32Array;
-      task.importEpoch({ users: arrays.users as Int32Array, offsets, stepSeed: meta[0] >>> 0, slots: meta[1] });
+    setEpoch(epoch) {
+      if (epoch.family !== 'sequence') throw new Error(`sequence replica: a ${epoch.family} epoch`);
+      offsets = epoch.arrays.offsets as Int32Array;
+      task.importEpoch({ users: epoch.arrays.users as Int32Array, offsets, stepSeed: epoch.stepSeed, slots: epoch.slots });
       cached = null;
     },
     computeShard(shard, out) {
       const p = part(shard);
-      const g = task.gradients(p.input, task.dropout(p.index, { lo: p.lo, hi: p.hi }));
-      try {
-        if (!Number.isFinite(g.loss)) return g.loss;
-        if (g.itemGrad !== null) out.rows[0].set(g.itemGrad.dataSync());
-        dense.forEach((v, k) => {
-          const grad = g.dense[v.name];
-          if (grad === undefined) throw new Error(`sequence replica: no gradient for ${v.name}`);
-          out.dense[k].set(grad.dataSync());
-        });
-        return g.loss;
-      } finally {
-        tf.dispose([...(g.itemGrad ? [g.itemGrad] : []), ...Object.values(g.dense)]);
-      }
+      return copyGradients(task.gradients(p.input, task.dropout(p.index, { lo: p.lo, hi: p.hi })), dense, out);
     },
     sizes(examples) {
       const perRow = model.maxLen * (perSlot ? 3 : 2);
@@ -134,7 +113,9 @@ export function createSequenceReplica(parts: SequenceReplicaParts): ReplicaTask 
       let lossSum = 0;
       let first: Shard | null = null;
       shards.forEach((sh, k) => {
-        if (sh.hi > sh.lo) (lossSum += losses[k]), (first ??= sh);
+        if (sh.hi === sh.lo) return;
+        lossSum += losses[k];
+        first ??= sh;
       });
       if (first === null || !Number.isFinite(lossSum)) return lossSum;
       const { s } = part(first);
@@ -144,41 +125,14 @@ export function createSequenceReplica(parts: SequenceReplicaParts): ReplicaTask 
         dst.fill(0, 0, R.length * dim);
         for (let j = 0; j < R.length; j++) local[R[j]] = j;
         shards.forEach((sh, k) => {
-          if (sh.hi === sh.lo) return;
-          const src = parts[k].rows[0];
-          const own = task.rowsOf(part(sh).input);
-          for (let j = 0; j < own.length; j++) {
-            const at = local[own[j]] * dim;
-            for (let c = 0; c < dim; c++) dst[at + c] += src[j * dim + c];
-          }
+          if (sh.hi > sh.lo) addRows(dst, parts[k].rows[0], task.rowsOf(part(sh).input), local, dim);
         });
         for (let j = 0; j < R.length; j++) local[R[j]] = -1;
       }
-      if (l2 > 0) {
-        // The single-thread step's l2/D · Σ w² over the batch's rows, once per row (its value
-        // counts in the loss even when the table is frozen).
-        const R = s.rows;
-        const w = tf.tidy(() => (wholeTable ? table.variable : tf.gather(table.variable, tf.tensor1d(R, 'int32'))).dataSync() as Float32Array);
-        const D = s.input.denominator;
-        const dst = tableFrozen ? null : out.rows[0];
-        let sq = 0;
-        for (let j = 0; j < R.length * dim; j++) {
-          sq += w[j] * w[j];
-          if (dst !== null) dst[j] += ((2 * l2) / D) * w[j];
-        }
-        lossSum += (l2 / D) * sq;
-      }
-      layout.dense.forEach((d, t) => {
-        const dst = out.dense[t];
-        let started = false;
-        shards.forEach((sh, k) => {
-          if (sh.hi === sh.lo) return;
-          const src = parts[k].dense[t];
-          if (!started) dst.set(src.subarray(0, d.size));
-          else for (let j = 0; j < d.size; j++) dst[j] += src[j];
-          started = true;
-        });
-      });
+      // The single-thread step's l2/D · Σ w² over the batch's rows, once per row (its value
+      // counts in the loss even when the table is frozen).
+      if (l2 > 0) lossSum += chargeL2(wholeTable ? table.variable : null, table.variable, s.rows, s.input.denominator, l2, tableFrozen ? null : out.rows[0], dim);
+      sumDenseShards(layout, shards, parts, out);
       return lossSum;
     },
     applyStep(shards, grads) {
@@ -200,6 +154,71 @@ export function createSequenceReplica(parts: SequenceReplicaParts): ReplicaTask 
       task.setLearningRate(lr);
     },
   };
+}
+
+/** The step whose examples [offsets[i], offsets[i + 1]) hold example `at`. */
+function stepOf(offsets: Int32Array, at: number): number {
+  let lo = 0;
+  let hi = offsets.length - 2;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (offsets[mid] <= at) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** A shard's gradients into `out` (its tensors disposed); returns the shard's loss. */
+function copyGradients(g: SequenceGradients, dense: readonly tf.Variable[], out: GradientBuffers): number {
+  try {
+    if (!Number.isFinite(g.loss)) return g.loss;
+    if (g.itemGrad !== null) out.rows[0].set(g.itemGrad.dataSync());
+    dense.forEach((v, k) => {
+      const grad = g.dense[v.name];
+      if (grad === undefined) throw new Error(`sequence replica: no gradient for ${v.name}`);
+      out.dense[k].set(grad.dataSync());
+    });
+    return g.loss;
+  } finally {
+    tf.dispose([...(g.itemGrad ? [g.itemGrad] : []), ...Object.values(g.dense)]);
+  }
+}
+
+/** A shard's item-row gradients `src` (rows `own`) added into the batch's rows (slot of item r: local[r]). */
+function addRows(dst: Float32Array, src: Float32Array, own: Int32Array, local: Int32Array, dim: number): void {
+  for (let j = 0; j < own.length; j++) {
+    const at = local[own[j]] * dim;
+    for (let c = 0; c < dim; c++) dst[at + c] += src[j * dim + c];
+  }
+}
+
+/**
+ * The L2 term l2/D · Σ w² of the batch's rows R (of `whole` when the batch's rows are the whole
+ * table): its gradient added to `dst` (null: the table is frozen), its value returned.
+ */
+function chargeL2(whole: tf.Variable | null, table: tf.Variable, R: Int32Array, D: number, l2: number, dst: Float32Array | null, dim: number): number {
+  const w = tf.tidy(() => (whole ?? tf.gather(table, tf.tensor1d(R, 'int32'))).dataSync() as Float32Array);
+  let sq = 0;
+  for (let j = 0; j < R.length * dim; j++) {
+    sq += w[j] * w[j];
+    if (dst !== null) dst[j] += ((2 * l2) / D) * w[j];
+  }
+  return (l2 / D) * sq;
+}
+
+/** The shards' dense gradients summed in shard order (they add up to the batch's). */
+function sumDenseShards(layout: GradientLayout, shards: readonly Shard[], parts: readonly GradientBuffers[], out: GradientBuffers): void {
+  layout.dense.forEach((d, t) => {
+    const dst = out.dense[t];
+    let started = false;
+    shards.forEach((sh, k) => {
+      if (sh.hi === sh.lo) return;
+      const src = parts[k].dense[t];
+      if (!started) dst.set(src.subarray(0, d.size));
+      else for (let j = 0; j < d.size; j++) dst[j] += src[j];
+      started = true;
+    });
+  });
 }
 
 export interface SequenceReplicaSource {
@@ -238,7 +257,7 @@ export function shardTaskOptions(o: SequenceTaskOptions): SequenceTaskOptions {
 }
 
 /** A worker's replica: the same model and optimizer state as the main thread's. */
-export function sequenceReplicaFromInit(init: SequenceReplicaInit): ReplicaTask {
+export function sequenceReplicaFromInit(init: SequenceReplicaInit): OwnReductionReplica {
   const { model, frozen, sparse: sparseOptimizer, params } = restoreReplica(init, (nextSeed) => buildModel(init.model, { config: init.modelConfig, shape: init.shape, nextSeed }));
   const task = createSequenceTask({
     model,

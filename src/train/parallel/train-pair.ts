@@ -14,7 +14,7 @@ import type { Logger } from '../../util/log.js';
 import type { Prng } from '../../util/prng.js';
 import type { EpochExamples, PairLoss } from '../pair-data.js';
 import type { DenseParamUpdater } from '../params.js';
-import { createPairReplica, pairReplicaInit } from './pair-replica.js';
+import { createPairReplica, pairEpoch, pairReplicaInit } from './pair-replica.js';
 import { startParallelTask, type ParallelTask } from './pool.js';
 import { AUTO_MIN_SHARD, AUTO_MIN_SHARD_SEQUENCES, resolveWorkers } from './workers.js';
 
@@ -77,10 +77,7 @@ export function startPairParallel(o: PairParallelOptions): Promise<ParallelTask>
     batchSize: o.config.train.batch_size,
     replica: createPairReplica(parts),
     init: (k) => pairReplicaInit({ ...parts, name, seed: o.config.seed, optimizer: o.optimizer, freeze: o.config.train.freeze }, k),
-    buildEpoch(rng) {
-      const e = o.makeEpoch(rng);
-      return { arrays: { users: e.users, items: e.items, labels: e.labels, ...(e.negatives ? { negatives: e.negatives } : {}) }, size: e.size };
-    },
+    buildEpoch: (rng) => pairEpoch(o.makeEpoch(rng)),
     log: o.log,
     signal: o.signal,
   });

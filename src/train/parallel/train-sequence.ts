@@ -10,7 +10,7 @@ import { isSequenceModelName } from '../../models/registry.js';
 import type { Logger } from '../../util/log.js';
 import { createSequenceTask, type SequenceTaskOptions } from '../tasks/sequence.js';
 import { startParallelTask, type ParallelTask } from './pool.js';
-import { createSequenceReplica, sequenceEpochArrays, sequenceReplicaInit, shardTaskOptions } from './sequence-replica.js';
+import { createSequenceReplica, sequenceEpoch, sequenceReplicaInit, shardTaskOptions } from './sequence-replica.js';
 
 export interface SequenceParallelOptions {
   workers: number;
@@ -53,7 +53,7 @@ export function startSequenceParallel(o: SequenceParallelOptions): Promise<Paral
       ),
     buildEpoch(rng) {
       task.beginEpoch(rng);
-      return sequenceEpochArrays(task);
+      return sequenceEpoch(task);
     },
     log: o.log,
     signal: o.signal,

@@ -10,9 +10,9 @@
 import { parentPort } from 'node:worker_threads';
 import { initEngine } from '../../engine/backend.js';
 import { silentLogger } from '../../util/log.js';
-import { holdStartForTests, serveInOrder } from '../../util/worker-thread.js';
+import { holdStart, serveInOrder } from '../../util/worker-thread.js';
 import { createReplica, type FromWorker, type InitMessage, type ToWorker } from './protocol.js';
-import { computeShardInPlace, sumDense, type GradientBuffers, type ReplicaTask, type Shard, type UpdateOwners } from './replica.js';
+import { computeShardInPlace, sumDense, type GradientBuffers, type ReplicaTask, type Shard, type SplitUpdateReplica, type UpdateOwners } from './replica.js';
 import { waitForAllSync } from '../../util/shared-memory.js';
 
 const port = parentPort;
@@ -22,7 +22,7 @@ let replica: ReplicaTask | null = null;
 let shardBufs: [GradientBuffers, GradientBuffers][] | null = null;
 let reducedBufs: [GradientBuffers, GradientBuffers] | null = null;
 let pending: { shards: Shard[]; parity: 0 | 1 } | null = null;
-let split: { owners: UpdateOwners; applied: Int32Array; index: number; apply: NonNullable<ReplicaTask['applyShared']>; steps: number } | null = null;
+let split: { owners: UpdateOwners; applied: Int32Array; index: number; replica: SplitUpdateReplica; steps: number } | null = null;
 let failAt: InitMessage['failAt'] = null;
 const injected = () => new Error(`test-only failure injected by REC_TEST_WORKER_FAIL_AT_STEP (step ${failAt?.step}, ${failAt?.phase})`);
 let steps = 0;
@@ -38,28 +38,27 @@ function flush(r: ReplicaTask): void {
     r.applyStep(shards, grads);
     return;
   }
-  const { owners, applied, index, apply } = split;
+  const { owners, applied, index, replica: sharer } = split;
   if (failAt !== null && failAt.phase === 'update' && steps === failAt.step) throw injected();
   const parts = (shardBufs as [GradientBuffers, GradientBuffers][]).map((b) => b[parity]);
   sumDense(r.layout, shards, parts, grads, (t) => owners.dense[t] === index);
-  apply(shards, grads, owners, index, 'update');
+  sharer.applyShared(shards, grads, owners, index, 'update');
   split.steps += 1;
   Atomics.store(applied, index, split.steps);
   Atomics.notify(applied, index);
   waitForAllSync(applied, split.steps, index);
-  apply(shards, grads, owners, index, 'import');
+  sharer.applyShared(shards, grads, owners, index, 'import');
 }
 
 async function handle(m: ToWorker): Promise<void> {
   if (m.type === 'init') {
-    await holdStartForTests();
+    await holdStart(m.holdStartMs);
     await initEngine({ backend: m.engine, log: silentLogger });
     replica = await createReplica(m.init);
     shardBufs = m.shards;
     reducedBufs = m.reduced;
-    const apply = replica.applyShared?.bind(replica);
-    if (m.owners !== null && apply === undefined) throw new Error('the pool split the update, but this replica cannot apply a share of it');
-    split = m.owners === null || apply === undefined ? null : { owners: m.owners, applied: m.applied, index: m.index, apply, steps: 0 };
+    if (m.owners !== null && replica.strategy !== 'split-update') throw new Error('the pool split the update, but this replica cannot apply a share of it');
+    split = m.owners === null || replica.strategy !== 'split-update' ? null : { owners: m.owners, applied: m.applied, index: m.index, replica, steps: 0 };
     failAt = m.failAt;
     send({ type: 'ready' });
     return;
@@ -68,7 +67,7 @@ async function handle(m: ToWorker): Promise<void> {
   if (r === null) throw new Error(`message ${m.type} before init`);
   flush(r);
   if (m.type === 'apply') return;
-  if (m.type === 'epoch') r.setEpoch(m.arrays, m.size);
+  if (m.type === 'epoch') r.setEpoch(m.epoch);
   else if (m.type === 'lr') r.setLearningRate(m.lr);
   else {
     steps += 1;

@@ -4,7 +4,7 @@
  * to amortise a step's fixed engine costs; the tfjs-node engines thread themselves and get 1.
  */
 import { availableParallelism } from 'node:os';
-import { autoWorkers, capAtCores } from '../../engine/workers.js';
+import { autoWorkers, capAtCores, selfThreadedChoice } from '../../engine/workers.js';
 
 /**
  * `auto` keeps at least this many examples in each shard of a full batch. Measured on 2 idle cores
@@ -41,9 +41,8 @@ export function resolveWorkers(
   ctx: { engine: string; batchSize: number; cores?: number; parallelizable: boolean; why?: string; minShard?: number },
 ): WorkersChoice {
   const cores = ctx.cores ?? availableParallelism();
-  if (ctx.engine === 'node' || ctx.engine === 'node-gpu') {
-    return { workers: 1, reason: setting !== 'auto' && setting > 1 ? `--workers ${setting} ignored: the ${ctx.engine} engine threads each op itself (TensorFlow's pool)` : null };
-  }
+  const selfThreaded = selfThreadedChoice(setting, ctx.engine);
+  if (selfThreaded !== null) return selfThreaded;
   if (!ctx.parallelizable) {
     return { workers: 1, reason: setting === 'auto' || setting > 1 ? `one thread: ${ctx.why ?? 'this training step has no data-parallel form'}` : null };
   }

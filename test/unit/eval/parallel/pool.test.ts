@@ -9,7 +9,8 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../../../src/config/schema.js';
 import { evaluate, type EvalOptions } from '../../../../src/eval/evaluate.js';
 import { parseMetrics } from '../../../../src/eval/metrics/registry.js';
-import { startRankPool, TEST_FAIL_ENV, type RankPool } from '../../../../src/eval/parallel/pool.js';
+import { startRankPool, type RankPool } from '../../../../src/eval/parallel/pool.js';
+import { NO_TEST_HOOKS } from '../../../../src/util/test-hooks.js';
 import { resolveRankWorkers } from '../../../../src/eval/parallel/workers.js';
 import { prepareEval, type PreparedEval } from '../../../../src/eval/prepare.js';
 import type { AnyModel } from '../../../../src/models/model.js';
@@ -43,7 +44,6 @@ const prepFor = (model: AnyModel): PreparedEval =>
 
 let pool: RankPool | null = null;
 afterEach(async () => {
-  delete process.env[TEST_FAIL_ENV];
   await pool?.close();
   pool = null;
 });
@@ -85,10 +85,9 @@ describe('ranking pool', () => {
   }, 30_000);
 
   it('a worker that throws ends the ranking with a RuntimeFailure and no thread is left once closed', async () => {
-    process.env[TEST_FAIL_ENV] = '1';
     const model = buildModel('mf', { config: { ...base, dim: 4 }, shape, nextSeed: seeds() });
     const prep = prepFor(model);
-    pool = await startRankPool({ workers: 3, engine: 'cpu', model, prep, log: silentLogger });
+    pool = await startRankPool({ workers: 3, engine: 'cpu', model, prep, log: silentLogger, testHooks: { ...NO_TEST_HOOKS, rankWorkerFailAtJob: 1 } });
     expect(pool.liveThreads()).toBe(2);
     const failed = evaluate(model, prep, options(pool));
     await expect(failed).rejects.toBeInstanceOf(RuntimeFailure);

@@ -8,7 +8,7 @@ import { buildModel, type PairModelName } from '../../../../src/models/registry.
 import type { PairLoss } from '../../../../src/train/pair-data.js';
 import { pairStep } from '../../../../src/train/pair-step.js';
 import { createDenseParamUpdater } from '../../../../src/train/params.js';
-import { createPairReplica, pairReplicaInit } from '../../../../src/train/parallel/pair-replica.js';
+import { createPairReplica, pairEpoch, pairReplicaInit } from '../../../../src/train/parallel/pair-replica.js';
 import { startParallelTask } from '../../../../src/train/parallel/pool.js';
 import { assignUpdates, computeShardInPlace, layoutSizes, reduceShards, splitShards, type GradientBuffers, type GradientLayout, type ReplicaTask } from '../../../../src/train/parallel/replica.js';
 import { workersFor } from '../../../../src/train/parallel/train-pair.js';
@@ -65,7 +65,7 @@ async function poolSteps(name: PairModelName, m: PairModel, loss: PairLoss, W: n
     batchSize: BATCH,
     replica: createPairReplica(p),
     init: (k) => pairReplicaInit({ ...p, name, seed: 7, optimizer: { name: optimizer, lr: 0.05 }, freeze: [] }, k),
-    buildEpoch: () => ({ arrays: { users: e.users, items: e.items, labels: e.labels, ...(e.negatives ? { negatives: e.negatives } : {}) }, size: e.size }),
+    buildEpoch: () => pairEpoch(e),
     log: silentLogger,
   });
   try {
@@ -123,6 +123,7 @@ describe('computeShardInPlace and reduceShards', () => {
     const losses = [2, 6, Number.NaN];
     const seen: number[] = [];
     const replica: ReplicaTask = {
+      strategy: 'split-update',
       layout,
       setEpoch: () => undefined,
       computeShard(shard, out) {
@@ -134,6 +135,7 @@ describe('computeShardInPlace and reduceShards', () => {
         return losses[k];
       },
       applyStep: () => undefined,
+      applyShared: () => undefined,
       setLearningRate: () => undefined,
     };
     const out = buffers(layout, 4);
@@ -153,6 +155,7 @@ describe('computeShardInPlace and reduceShards', () => {
     const own: GradientBuffers = { rows: [new Float32Array(3)], dense: [] };
     const reduced: GradientBuffers = { rows: [new Float32Array(3)], dense: [] };
     const replica: ReplicaTask = {
+      strategy: 'own-reduction',
       layout,
       setEpoch: () => undefined,
       computeShard(_shard, out) {
@@ -162,6 +165,7 @@ describe('computeShardInPlace and reduceShards', () => {
       },
       applyStep: () => undefined,
       setLearningRate: () => undefined,
+      sizes: () => ({ rows: [3], dense: [] }),
       reduce: () => 0,
     };
     expect(computeShardInPlace(replica, [{ lo: 0, hi: 2 }], 0, own, reduced)).toBe(5);

@@ -12,7 +12,7 @@ import { isSequenceModel, type SequenceModel } from '../../../../src/models/mode
 import { buildModel } from '../../../../src/models/registry.js';
 import { createDenseParamUpdater } from '../../../../src/train/params.js';
 import { splitShards, type GradientBuffers } from '../../../../src/train/parallel/replica.js';
-import { createSequenceReplica, sequenceEpochArrays, shardTaskOptions } from '../../../../src/train/parallel/sequence-replica.js';
+import { createSequenceReplica, sequenceEpoch, shardTaskOptions } from '../../../../src/train/parallel/sequence-replica.js';
 import { AUTO_MIN_SHARD_SEQUENCES, resolveWorkers } from '../../../../src/train/parallel/workers.js';
 import { createSequenceTask, type SequenceLoss, type SequenceTaskOptions } from '../../../../src/train/tasks/sequence.js';
 import { silentLogger } from '../../../../src/util/log.js';
@@ -72,17 +72,17 @@ function compare(loss: SequenceLoss, negatives: number, l2: number, shards: numb
 
   const task = createSequenceTask(shardTaskOptions(o));
   const replica = createSequenceReplica({ task, model: m, frozen: new Set(), loss, negatives, sparse, l2 });
-  const epoch = sequenceEpochArrays(single);
-  replica.setEpoch(epoch.arrays, epoch.size);
+  const epoch = sequenceEpoch(single);
+  replica.setEpoch(epoch);
   const parts = splitShards(epoch.steps[0], epoch.steps[1], shards);
   const sizes = (n: number, k: number) => {
-    const s = replica.sizes?.(n, k) ?? { rows: [], dense: [] };
+    const s = replica.sizes(n, k);
     return { rows: s.rows.map((x) => new Float32Array(x)), dense: s.dense.map((x) => new Float32Array(x)) };
   };
   const bufs: GradientBuffers[] = parts.map((p) => sizes(p.hi - p.lo, 1));
   const losses = parts.map((p, k) => replica.computeShard(p, bufs[k]));
   const out = sizes(16, shards);
-  const reduced = replica.reduce?.(parts, losses, bufs, out) ?? NaN;
+  const reduced = replica.reduce(parts, losses, bufs, out);
   return { expected, rows: Array.from(task.rowsOf(input)), loss: reduced, item: Array.from(out.rows[0].subarray(0, expected.item.length)), dense: out.dense.map((d) => Array.from(d)) };
 }
 
