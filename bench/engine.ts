@@ -1,5 +1,5 @@
 /**
- * Engine benchmark (PRODUCT §9): `node dist/bench/engine.js [--quick] [--out FILE] [--engines wasm,cpu]`.
+ * Engine benchmark (docs/benchmarks.md#targets): `node dist/bench/engine.js [--quick] [--out FILE] [--engines wasm,cpu]`.
  *
  * (a) step cost: one embedding training step (gather user + item rows, dot, MSE, gradients w.r.t.
  *     the gathered rows, row-sparse Adam) at batch 1024, dim 32, as both tables grow 10^4 → 10^6
@@ -9,7 +9,7 @@
  *     B = 4096, d = 32, row-sparse Adam, one full epoch per engine (--quick: the first 60 steps).
  *
  * Timings include building the batch tensors and reading the loss back each step, as a training
- * loop must. Medians, because per-step spread on a shared 2-core VM is ±20–50 % (engine.md §1).
+ * loop must. Medians, because per-step spread on a shared 2-core VM is ±20–50 % (docs/engines.md#tfjs-behaviour-the-code-relies-on).
  */
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';

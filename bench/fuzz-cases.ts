@@ -5,7 +5,7 @@
  * invalid UTF-8, BOMs, CR and CRLF line ends, open quotes, huge lines, NaN/Infinity/1e39, hex
  * numbers, far timestamps, JSON ids beyond 2^53), each run through the library runPrep.
  *
- * Every outcome must be one of (issue #11, PRODUCT §8, §10):
+ * Every outcome must be one of (issue #11, docs/design.md#exit-codes, docs/datasets.md):
  *  - success, with the row accounting identities holding and `read` equal to the input's
  *    physical data lines (non-empty lines, less the header), counted here independently;
  *  - a RecError with exit 1 or 2 whose message names the file, and no dataset folder or staged

@@ -1,5 +1,5 @@
 /**
- * NCF benchmark (issue #4, PRODUCT §9): epoch time of gmf, mlp and neumf on the NCF ML-1M split
+ * NCF benchmark (issue #4, docs/benchmarks.md#targets): epoch time of gmf, mlp and neumf on the NCF ML-1M split
  * (users 1-2999, 4 negatives per positive) at the reference's settings (factor 8, layers
  * 64,32,16,8, batch 256, Adam lr 0.001), each followed by `torch_ref.py` with the same settings, one
  * after the other; plus HR@10 / NDCG@10 after those epochs on the paper's 99 negatives. Epoch time

@@ -1,4 +1,4 @@
-"""pandas baseline for the `rec prep` benchmark (PRODUCT §9): read_csv + factorize + sort.
+"""pandas baseline for the `rec prep` benchmark (docs/benchmarks.md#targets): read_csv + factorize + sort.
 
 Mirrors what `rec prep` does to the bench's headerless TSV (user, item, rating, unix-second ts):
 read the four columns, factorize user and item ids in order of first appearance (rec's dense

@@ -1,5 +1,5 @@
 /**
- * `rec prep` benchmark (PRODUCT §9): throughput on a synthetic 1M-row TSV (user, item, rating, ts)
+ * `rec prep` benchmark (docs/benchmarks.md#targets): throughput on a synthetic 1M-row TSV (user, item, rating, ts)
  * beside pandas' read_csv + factorize + sort on the same file (bench/pandas_prep.py, when
  * /usr/bin/python3 has pandas; rec and pandas runs alternate, so both see the same machine load),
  * and peak memory (max RSS of a child process) on 1M / 3M / 10M-row logs to show it stays flat per

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the benchmarks of PRODUCT §9, each writing its JSON under bench/results/, then
+ * `npm run bench`: the benchmarks behind docs/benchmarks.md#targets, each writing its JSON under bench/results/, then
  * one summary (a JSON object keyed by bench name) on stdout. Progress goes to stderr.
  *
  *   npm run bench                    every bench

@@ -1,5 +1,5 @@
 /**
- * SASRec benchmark (issue #8, PRODUCT §9): quality and time on the SASRec paper's Amazon Games
+ * SASRec benchmark (issue #8, docs/benchmarks.md#targets): quality and time on the SASRec paper's Amazon Games
  * (`Video.txt`, prepped leave-last), against the paper's HR@10 0.741 / NDCG@10 0.536 and beside
  * `torch_ref.py sasrec` (2 threads, the paper's settings, bce) for epoch time.
  *

@@ -1,5 +1,5 @@
 /**
- * CLI start-up benchmark (PRODUCT §9: the CLI starts within 4× a bare `node -e 0`). Wall time of
+ * CLI start-up benchmark (docs/benchmarks.md#targets: the CLI starts within 4× a bare `node -e 0`). Wall time of
  * whole processes, as a user at a prompt sees it: `node -e 0`, `rec --version`, `rec --help`,
  * `rec prep --help`, each the median of N runs (default 5) after one unmeasured warm-up run (which
  * fills the OS file cache). The runs of the commands alternate, so all see the same machine load.
@@ -18,7 +18,7 @@ import { writeJsonAtomic } from '../src/io/atomic.js';
 import { median, printResult, REPO, SHARED } from './common.js';
 
 const BIN = join(REPO, 'bin/rec.js');
-/** PRODUCT §9. */
+/** The start-up target of docs/benchmarks.md#targets. */
 const TARGET_RATIO = 4;
 
 export interface StartupCommand {
@@ -37,7 +37,7 @@ export interface StartupBenchResult {
   load_average: number[];
   target_ratio: number;
   commands: StartupCommand[];
-  /** Every command named in PRODUCT §9's target (--version, prep --help) is within target_ratio. */
+  /** Every command named in the start-up target (docs/benchmarks.md#targets) (--version, prep --help) is within target_ratio. */
   within_target: boolean;
   /** `rec prep` on ML-100K u.data, when ../shared is present. */
   prep_ml100k: { argv: string[]; wall_ms: number[]; median_ms: number } | null;

@@ -1,5 +1,5 @@
 /**
- * MF training benchmark (issue #3, PRODUCT §9): epoch time and examples/s of `rec train --model mf`
+ * MF training benchmark (issue #3, docs/benchmarks.md#targets): epoch time and examples/s of `rec train --model mf`
  * on MovieLens 100K u1 and the partial MovieLens 1M, for each engine that loads here, at the
  * model defaults and at `--dim 64 --batch-size 1024`; beside it, `torch_ref.py mf` (same data,
  * dim 64, batch 1024, Adam, L2 0.1) when /usr/bin/python3 has torch. Runs go one after the other
@@ -76,7 +76,7 @@ export interface TorchRun {
 export interface TrainBenchResult {
   date: string;
   note: string | null;
-  /** PRODUCT §9 quality target: MF with its defaults on ML-100K u1, test RMSE (target ≤ 0.925). */
+  /** The quality target of docs/benchmarks.md#targets: MF with its defaults on ML-100K u1, test RMSE (target ≤ 0.925). */
   quality: { dataset: string; epochs: number; test_rmse: number; test_mae: number; train_seconds: number } | null;
   runs: TrainRun[];
   unavailable_engines: Record<string, string>;
@@ -106,7 +106,7 @@ export async function runTrainBench(opts: { quick?: boolean; out?: string | null
       const p = rec(['prep', ...ds.prep, '--out', dir, '-q']);
       if (p.code !== 0) throw new Error(`prep ${ds.name} failed: ${p.stderr}`);
       if (ds.name === 'ml100k-u1') {
-        // The whole default recipe (no --epochs), then the test split: the number PRODUCT §9 targets.
+        // The whole default recipe (no --epochs), then the test split: the number the MF target of docs/benchmarks.md#targets is about.
         const ck = join(work, 'quality');
         const t = rec(['train', '--data', dir, '--model', 'mf', '--out', ck, '--json', '-q']);
         if (t.code !== 0) throw new Error(`train (quality) failed: ${t.stderr}`);

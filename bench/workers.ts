@@ -1,5 +1,5 @@
 /**
- * `--workers` benchmark (issue #9, PRODUCT §7/§9): epoch time with 1 and 2 training threads, each
+ * `--workers` benchmark (issue #9, docs/engines.md#training-on-every-core---workers-nauto, docs/benchmarks.md#targets): epoch time with 1 and 2 training threads, each
  * model beside `torch_ref.py` (2 threads) with the same settings, run one after the other:
  *   - MF, ML-100K u1, dim 64, batch 1024 (the shipped fused step, and the autograd step with
  *     --no-fused, which is the one that runs data-parallel: the fused step stays on one thread);

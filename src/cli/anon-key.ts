@@ -4,7 +4,7 @@ import { UsageError } from '../util/errors.js';
 
 /**
  * The anonymisation key comes from --anonymize-key-file or REC_ANON_KEY and is never written
- * anywhere (PRODUCT §2); only the CLI reads the environment, so it is resolved here.
+ * anywhere (docs/datasets.md#anonymised-ids); only the CLI reads the environment, so it is resolved here.
  */
 export async function resolveAnonKey(file: string | null, cwd: string, env: NodeJS.ProcessEnv): Promise<Buffer> {
   if (file) {

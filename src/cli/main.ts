@@ -95,7 +95,7 @@ export async function main(argv: string[]): Promise<void> {
 
 function reportError(error: unknown): number {
   if (error instanceof CommanderError) {
-    // Help and version are "errors" only to commander; usage mistakes are exit 2 (PRODUCT §8).
+    // Help and version are "errors" only to commander; usage mistakes are exit 2 (docs/design.md#exit-codes).
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
     return EXIT.usage;
   }

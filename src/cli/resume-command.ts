@@ -17,7 +17,7 @@ export function resumeCommand(out: string, cwd: string): string {
 
 /**
  * An interrupted `rec train` ends with the command that continues it, ready to paste, when a
- * resumable state was saved (PRODUCT §4: a state is complete once last/trainer_state.json exists).
+ * resumable state was saved (docs/design.md#the-checkpoint-folder: a state is complete once last/trainer_state.json exists).
  */
 export async function withResumeCommand(error: unknown, out: string, cwd: string): Promise<unknown> {
   if (!(error instanceof InterruptedError)) return error;

@@ -1,5 +1,5 @@
 /**
- * configs/schema.json (STYLE: CONFIG): the JSON Schema of a config file, generated from the zod
+ * configs/schema.json (README.md#configuration): the JSON Schema of a config file, generated from the zod
  * schema so that editors validate and complete YAML with the same rules `rec` applies. Input mode:
  * every key has a default, so none is required, and unknown keys are refused (strict objects).
  * `npm run build` writes it (scripts/schema.ts); test/unit/config/json-schema.test.ts checks that

@@ -1,6 +1,6 @@
 /**
  * Model names without zod, so the CLI's option table (loaded for `--help`) can list them.
- * `PLANNED_MODELS` are in the product contract (PRODUCT §5) but not built yet: the name stays a
+ * `PLANNED_MODELS` are planned model families (docs/design.md#adding-a-model-family) but not built yet: the name stays a
  * `ModelName`, and `configs/models/<name>.yaml` may exist, but neither the schema nor `--help`
  * offers it, and choosing it is a config error that says so.
  */

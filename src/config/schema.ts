@@ -1,6 +1,6 @@
 /**
  * The one schema of `rec`'s configuration. YAML keys are snake_case; zod's strict objects make a
- * misspelt key an error (PRODUCT §8) and give JSON Schema for editors (configs/schema.json).
+ * misspelt key an error (README.md#configuration) and give JSON Schema for editors (configs/schema.json).
  * `.default()` here is the lowest layer of the precedence flags > env > config files > model
  * defaults (configs/models/<model>.yaml) > these defaults.
  */

@@ -1,5 +1,5 @@
 /**
- * Keyed pseudonymisation of user ids (PRODUCT §2 --anonymize): HMAC-SHA256(key, raw id as UTF-8),
+ * Keyed pseudonymisation of user ids (--anonymize, docs/datasets.md#anonymised-ids): HMAC-SHA256(key, raw id as UTF-8),
  * hex. `rec prep`, `rec eval` and `rec recommend` hash with the same key so new logs and lookups
  * land on the same ids. The key itself is never written anywhere; manifests record only
  * `keyFingerprint`, which identifies the key without revealing it.

@@ -1,5 +1,5 @@
 /**
- * `--valid-from-train FRACTION` (PRODUCT §2): when a dataset has no valid split, carve one out of
+ * `--valid-from-train FRACTION` (docs/evaluation.md#during-training): when a dataset has no valid split, carve one out of
  * train so early stopping and best-epoch selection have something to look at. One seeded uniform
  * draw per train row, in row order (the `random` split's rule), so a run and its resume carve
  * the same rows. The test split is never touched.

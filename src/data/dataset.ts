@@ -1,5 +1,5 @@
 /**
- * Reads a dataset folder written by `rec prep` (PRODUCT §3) into typed arrays for training and
+ * Reads a dataset folder written by `rec prep` (docs/design.md#the-dataset-folder) into typed arrays for training and
  * evaluation. Independent of TF.js. Timestamps come back as float64 epoch ms (exact below 2^53).
  */
 import { tableFromIPC, type Table, type Vector } from 'apache-arrow';
@@ -35,7 +35,7 @@ async function readTable(dir: string, file: string, sha256?: string): Promise<Ta
 
 function column(table: Table, name: string, path: string): Vector {
   const v = table.getChild(name);
-  if (!v) throw new DataError(`Dataset file ${path} has no column "${name}". Expected the columns of PRODUCT §3; re-run rec prep.`);
+  if (!v) throw new DataError(`Dataset file ${path} has no column "${name}". Expected the columns of a dataset folder (docs/design.md#the-dataset-folder); re-run rec prep.`);
   return v;
 }
 

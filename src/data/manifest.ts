@@ -1,5 +1,5 @@
 /**
- * `manifest.json` of a dataset folder (PRODUCT §3, §10). Written by `rec prep`, read by
+ * `manifest.json` of a dataset folder (docs/design.md#the-dataset-folder). Written by `rec prep`, read by
  * loadDataset. Bump DATASET_FORMAT_VERSION on any incompatible change of the folder layout.
  */
 import type { OutputKind } from '../io/output-dir.js';
@@ -13,7 +13,7 @@ export const MANIFEST_FILE = 'manifest.json';
 
 const DATASET_FILES: ReadonlySet<string> = new Set([...Object.values(SPLIT_FILES), ...Object.values(VOCAB_FILES), REJECTS_FILE, MANIFEST_FILE]);
 
-/** A dataset folder as an output of `rec prep` (PRODUCT §2, §3): what it writes, and its marker. */
+/** A dataset folder as an output of `rec prep` (README.md#output-files): what it writes, and its marker. */
 export const DATASET_OUTPUT: OutputKind = {
   noun: 'dataset folder',
   marker: MANIFEST_FILE,
@@ -21,7 +21,7 @@ export const DATASET_OUTPUT: OutputKind = {
 };
 
 /**
- * Row accounting (PRODUCT §10): read = accepted + rejected; accepted = deduplicated + filtered +
+ * Row accounting (docs/datasets.md): read = accepted + rejected; accepted = deduplicated + filtered +
  * train + valid + test. `filtered` counts the rows removed by k-core and, under --window, the rows
  * that aged out (window.aged_out of them). In a dataset written with --append-to, `read` counts the
  * base dataset's rows (taken from its split files: append.rows.base) plus the rows read from the

@@ -1,5 +1,5 @@
 /**
- * `rec synth` (PRODUCT §2): a seeded synthetic e-commerce behaviour log with planted latent
+ * `rec synth` (README.md#commands): a seeded synthetic e-commerce behaviour log with planted latent
  * structure (see synth/world.ts for the generative model). Used for the bundled default dataset,
  * tests and scale benchmarks.
  *

@@ -1,5 +1,5 @@
 /**
- * Engine selection (PRODUCT §7). `auto` takes the first of node-gpu → node → wasm → cpu that
+ * Engine selection (docs/engines.md). `auto` takes the first of node-gpu → node → wasm → cpu that
  * loads. The tfjs-node packages are optional peer dependencies that are never installed by
  * `npm ci`: they are only ever reached through a dynamic `import()` of a computed name here, so the
  * build type-checks without them and nothing else in the code base may import them.
@@ -29,7 +29,7 @@ export interface EngineInfo {
   tfjsVersion: string;
   /** wasm only: whether the SIMD build was loaded. */
   simd?: boolean;
-  /** wasm only: XNNPACK thread count (always 1 under Node: engine.md §5.6). */
+  /** wasm only: XNNPACK thread count (always 1 under Node: docs/engines.md#tfjs-behaviour-the-code-relies-on). */
   threads?: number;
   /** node-gpu only: GPU names as reported by nvidia-smi. */
   gpu?: string[];

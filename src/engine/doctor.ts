@@ -1,9 +1,9 @@
 /**
- * `rec doctor` data (PRODUCT §2, §7): which engines load here, their versions, the GPUs that are
+ * `rec doctor` data (docs/engines.md): which engines load here, their versions, the GPUs that are
  * visible, and the exact steps to get the GPU engine. Returns plain data; the CLI prints it.
  *
  * Sources for the advice (checked 2025, tfjs 4.22.0):
- * - tfjs-node(-gpu) 4.x's install script downloads libtensorflow 2.9.1 (engine.md §6), and the
+ * - tfjs-node(-gpu) 4.x's install script downloads libtensorflow 2.9.1 (docs/engines.md#enabling-the-gpu-engine), and the
  *   tfjs-node README of the 4.x line lists CUDA Toolkit 11.2, cuDNN SDK 8.1.0 and NVIDIA driver
  *   > 450.x for the GPU package (TensorFlow 2.9's tested build configuration is the same pair).
  * - npm 11 blocks dependency install scripts unless approved (`npm help install-scripts`, npm

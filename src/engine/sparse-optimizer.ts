@@ -1,5 +1,5 @@
 /**
- * Optimizer updates for training loops (PRODUCT §5): row-sparse updates for embedding tables (the
+ * Optimizer updates for training loops (docs/engines.md#what-rec-adds-to-the-bundled-engines-srcengine): row-sparse updates for embedding tables (the
  * default) and a dense path for every other weight.
  *
  * ## How a training step uses this
@@ -39,7 +39,7 @@
  *   never change under their holder.
  * - any other backend (tfjs-node): the touched rows are read with `gather` and written back with
  *   `tensorScatterUpdate` + `assign`, which costs a table copy per step inside TensorFlow.
- * - XNNPACK trap (engine.md §5.2): wasm caches the packed right-hand operand of a matmul by tensor
+ * - XNNPACK trap (docs/engines.md#tfjs-behaviour-the-code-relies-on): wasm caches the packed right-hand operand of a matmul by tensor
  *   id, so a table written in place and also used as `matMul(x, table)` would return stale
  *   products. Declare such tables in `matmulOperands` (or call `markMatmulOperand`): after each
  *   in-place write their wasm tensor id is re-registered, which drops the cached packing.
@@ -604,7 +604,7 @@ function inPlaceTarget(s: TableState): InPlaceTarget | null {
     values: () => new Float32Array(wasm.wasm.HEAPU8.buffer, wasmOffset(wasm, s.table), size),
     after: () => {
       if (!s.matmulOperand) return;
-      // Re-registering the id drops XNNPACK's packed copy of the old values (engine.md §5.2).
+      // Re-registering the id drops XNNPACK's packed copy of the old values (docs/engines.md#tfjs-behaviour-the-code-relies-on).
       const entry = wasm.dataIdMap.get(s.table.dataId);
       if (entry === undefined) return;
       wasm.wasm.tfjs.disposeData(entry.id);

@@ -1,5 +1,5 @@
 /**
- * How many training threads `--workers auto` uses on an engine here (PRODUCT §7): the cores this
+ * How many training threads `--workers auto` uses on an engine here (docs/engines.md#training-on-every-core---workers-nauto): the cores this
  * process may use (os.availableParallelism: cgroup and affinity limits included), at most
  * AUTO_MAX_WORKERS; the tfjs-node engines thread each op themselves (TensorFlow's own pool) and
  * get 1. The trainer may use fewer for a small batch (src/train/parallel/workers.ts). An explicit

@@ -1,5 +1,5 @@
 /**
- * Loading a trained checkpoint for use (PRODUCT §4): its run.json, the best model (`model/`) and
+ * Loading a trained checkpoint for use (docs/design.md#the-checkpoint-folder): its run.json, the best model (`model/`) and
  * the vocabularies copied into `vocab/`, checked against each other. `rec eval` and
  * `rec recommend` both start here.
  */

@@ -1,5 +1,5 @@
 /**
- * Scores a model on a prepared split under one protocol of PRODUCT §6 and averages the metrics in
+ * Scores a model on a prepared split under one protocol of docs/evaluation.md#protocols and averages the metrics in
  * float64. Users are scored in blocks sized from a memory budget (score-blocks.ts), so a full
  * ranking's memory is bounded whatever the number of users and items; the loop yields between
  * blocks, each a fraction of a second, so SIGINT/SIGTERM stay responsive.

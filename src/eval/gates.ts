@@ -1,5 +1,5 @@
 /**
- * Quality gates of `rec eval` (PRODUCT §2): `--fail-under METRIC=VALUE` holds a metric to a floor
+ * Quality gates of `rec eval` (docs/evaluation.md#quality-gates-exit-3): `--fail-under METRIC=VALUE` holds a metric to a floor
  * and `--max-drop METRIC=VALUE[%]` to a baseline. Error metrics (rmse, mae) are better when lower,
  * so for them "under" means "above the ceiling" and a drop is an increase.
  */

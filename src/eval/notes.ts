@@ -4,7 +4,7 @@
  * - a cut-off k beyond the items that can be ranked: every list holds all of them, so hr@k and
  *   recall@k reach their ceiling while precision@k still divides by k;
  * - ranking metrics on explicit ratings without --relevance-threshold: every held-out rating is a
- *   relevant item, a rating of 1 included (PRODUCT §6), which is the rule but rarely the intent.
+ *   relevant item, a rating of 1 included (docs/evaluation.md#data-and-vocabulary), which is the rule but rarely the intent.
  */
 import type { MetricSpec } from './metrics/registry.js';
 import type { ProtocolSpec } from './protocols.js';

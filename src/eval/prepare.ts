@@ -1,5 +1,5 @@
 /**
- * Lines a dataset split up with a model's vocabulary for evaluation (PRODUCT §6). The model and
+ * Lines a dataset split up with a model's vocabulary for evaluation (docs/evaluation.md#data-and-vocabulary). The model and
  * the data meet by raw id, so a checkpoint can be evaluated on any dataset folder (new days of
  * logs, a baseline's data): users or items the model has never seen are dropped and counted, never
  * silently scored as row 0. Preparing once and evaluating many times is what per-epoch validation
@@ -91,7 +91,7 @@ export function prepareEval(args: {
   dataset: Dataset;
   split: 'test' | 'valid';
   model: { users: Vocab; items: Vocab };
-  /** Explicit data: only values ≥ R are relevant (PRODUCT §6). */
+  /** Explicit data: only values ≥ R are relevant (docs/evaluation.md#data-and-vocabulary). */
   relevanceThreshold: number | null;
   /** The model's learned rows (model indices); null for a checkpoint that predates the record. */
   trained?: { users: Uint8Array; items: Uint8Array } | null;

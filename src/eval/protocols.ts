@@ -1,5 +1,5 @@
 /**
- * Evaluation protocols (PRODUCT §6): `full`, `sampled:N` and `candidates:FILE`.
+ * Evaluation protocols (docs/evaluation.md#protocols): `full`, `sampled:N` and `candidates:FILE`.
  *
  * - `full`: rank every item, excluding the user's train items (and valid items when evaluating test).
  * - `sampled:N`: each relevant item against N items the user never interacted with in any split,
@@ -46,7 +46,7 @@ export function parseProtocol(spec: string, flag = '--protocol'): ProtocolSpec {
   throw new UsageError(`${flag}: unknown protocol ${describeValue(spec)}. ${PROTOCOL_HELP}`);
 }
 
-/** The protocol part of eval file names: `full`, `sampled100`, `candidates` (PRODUCT §2 `rec eval`). */
+/** The protocol part of eval file names: `full`, `sampled100`, `candidates` (docs/evaluation.md). */
 export function protocolTag(spec: ProtocolSpec): string {
   return spec.name === 'sampled' ? `sampled${spec.n}` : spec.name;
 }
@@ -272,7 +272,7 @@ export interface ResolvedCandidates {
 }
 
 /**
- * Applies PRODUCT §6's candidate rules to one user, given the model's raw-id → index lookup:
+ * Applies the candidate rules of docs/evaluation.md#protocols to one user, given the model's raw-id → index lookup:
  * a candidate equal to one of the user's relevant items is removed (counted as dropped_positive,
  * compared on raw ids, so this holds even for a relevant item the model does not know); then a
  * candidate unknown to the model is dropped (dropped_unknown). The user is skipped as

@@ -1,5 +1,5 @@
 /**
- * Top-k selection and candidate ranks under PRODUCT §6's pessimistic tie rule: an item scoring
+ * Top-k selection and candidate ranks under the pessimistic tie rule of docs/evaluation.md#protocols: an item scoring
  * equal to a relevant item ranks above it.
  *
  * Ranking order is therefore (score descending, non-relevant before relevant, index ascending).

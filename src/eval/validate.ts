@@ -1,6 +1,6 @@
 /**
  * Per-epoch validation for early stopping and best-epoch selection (never the test split): the
- * same evaluator as `rec eval` (full protocol, PRODUCT §6 semantics) on the valid split, prepared
+ * same evaluator as `rec eval` (full protocol, docs/evaluation.md) on the valid split, prepared
  * once per run and re-run after each epoch.
  *
  * A full ranking costs users × catalogue scores, every epoch; on a large split that dwarfs the

@@ -1,5 +1,5 @@
 /**
- * Atomic file and folder writes (PRODUCT §3, §4): every file is written to a temporary name in the
+ * Atomic file and folder writes (docs/design.md#crash-safety): every file is written to a temporary name in the
  * same folder and renamed into place, so a crash never leaves a partial file where a complete one
  * is expected. Temporary names contain `.tmp-` so readers (and resume) can ignore them.
  */

@@ -111,7 +111,7 @@ export interface RunJson {
   /** What a fine-tune (--init-from) changed; absent for runs from scratch and older checkpoints. */
   fine_tune?: FineTuneRecord;
   shape: { users: number; items: number; global_mean: number };
-  /** Rating range seen in train: eval clips rmse/mae predictions to it (PRODUCT §6). */
+  /** Rating range seen in train: eval clips rmse/mae predictions to it (docs/evaluation.md#metrics). */
   value_range: [number, number];
   /** `wall_seconds`: the whole run (validation, saves, set-up included), summed over resumes; absent in older checkpoints. */
   timings: { started: string; finished: string | null; train_seconds: number; wall_seconds?: number };

@@ -1,6 +1,6 @@
 /**
  * The README.md of a checkpoint folder: what each file is, for whoever opens the folder months
- * later without rec's docs at hand (PRODUCT §4). Written once, when `rec train` creates the
+ * later without rec's docs at hand (docs/design.md#the-checkpoint-folder). Written once, when `rec train` creates the
  * checkpoint; it is rec's own file there, like the others.
  */
 import { join } from 'node:path';

@@ -1,5 +1,5 @@
 /**
- * The checkpoint folder (PRODUCT §4): `config.yaml`, `run.json`, `vocab/`, `model/` (best
+ * The checkpoint folder (docs/design.md#the-checkpoint-folder): `config.yaml`, `run.json`, `vocab/`, `model/` (best
  * weights), `last/` (resume state: model, optimizer, trainer_state.json), `metrics.jsonl`,
  * `best.json`, `eval-*.json`. Every file is written atomically, and `model/` and `last/` as whole
  * folders: each save builds a new folder beside the old one and swaps it in by two renames, so the
@@ -293,7 +293,7 @@ export interface OpenCheckpointOptions {
 }
 
 /**
- * Takes `dir` for `rec train` (PRODUCT §2, §4): locks it against a second writer, refuses a folder
+ * Takes `dir` for `rec train` (docs/design.md#the-checkpoint-folder, README.md#output-files): locks it against a second writer, refuses a folder
  * that is not the run's to write (exit 2: a finished checkpoint without --resume or --force, or
  * someone else's files without --force), repairs a save that a kill interrupted between its two
  * renames, and removes temporaries that killed runs left. With --force onto a checkpoint, the old

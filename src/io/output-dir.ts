@@ -1,5 +1,5 @@
 /**
- * Which output folders a command may write (PRODUCT §2): an absent or empty folder, or one the same
+ * Which output folders a command may write (README.md#output-files): an absent or empty folder, or one the same
  * command wrote before and that holds nothing else. Anything else is the user's, and is refused
  * unless they pass --force; even then a command only adds or replaces its own files in it, never
  * deletes theirs.

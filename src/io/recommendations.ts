@@ -1,5 +1,5 @@
 /**
- * Output files of `rec recommend` (PRODUCT §2): JSONL, CSV or an Arrow IPC file, all readable by
+ * Output files of `rec recommend` (README.md#commands): JSONL, CSV or an Arrow IPC file, all readable by
  * pandas / polars / DuckDB / pyarrow. Two record kinds share the writers:
  *
  * - user recommendations: JSONL `{"user", "items": [{"item", "score"}], "cold"}` one line per user;

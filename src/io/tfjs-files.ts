@@ -1,5 +1,5 @@
 /**
- * A file-system IOHandler for TF.js without tfjs-node (engine.md §5.8: plain tfjs has no file://
+ * A file-system IOHandler for TF.js without tfjs-node (docs/engines.md#tfjs-behaviour-the-code-relies-on: plain tfjs has no file://
  * handler). Writes the standard `model.json` + `weights.bin` pair that `tf.loadLayersModel` reads
  * (with tfjs-node's file:// loader or any HTTP server), atomically.
  */

@@ -42,7 +42,7 @@ export const mlpLayerName = (k: number): string => `mlp_layer_${k}`;
 const hasGmf = (kind: NcfKind): boolean => kind !== 'mlp';
 const hasMlp = (kind: NcfKind): boolean => kind !== 'gmf';
 
-/** The MLP tower of a config: `model.layers`, or 8d,4d,2d,d when it is empty (PRODUCT §5). */
+/** The MLP tower of a config: `model.layers`, or 8d,4d,2d,d when it is empty (README.md#models-pretraining-and-fine-tuning). */
 export function mlpTower(config: ModelConfig): number[] {
   const d = config.dim;
   const layers = config.layers.length > 0 ? [...config.layers] : [8 * d, 4 * d, 2 * d, d];

@@ -1,5 +1,5 @@
 /**
- * The `production` pointer of `rec promote` (PRODUCT §2): `DIR/production` is a symbolic link to
+ * The `production` pointer of `rec promote` (docs/nightly.md#promotion-rec-promote-ckpt---to-dir---force---json): `DIR/production` is a symbolic link to
  * the promoted checkpoint, with a relative target so the folder can be moved or restored from a
  * cache as a whole. A symlink rather than a pointer file because every reader follows it: a
  * server loading `DIR/production/model/model.json`, `ls`, `rec eval --baseline DIR/production`.

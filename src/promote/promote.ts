@@ -1,5 +1,5 @@
 /**
- * `rec promote CKPT --to DIR` (PRODUCT §2, docs/nightly.md): points DIR/production at CKPT, only
+ * `rec promote CKPT --to DIR` (docs/nightly.md#promotion-rec-promote-ckpt---to-dir---force---json): points DIR/production at CKPT, only
  * when CKPT has earned it:
  * - with no production yet, a completed run is enough (there is nothing to compare with);
  * - otherwise CKPT must hold an eval file (`rec eval CKPT --baseline DIR/production --max-drop …`)

@@ -1,5 +1,5 @@
 /**
- * Top-k recommendations for users of a trained model (PRODUCT §2 `rec recommend`).
+ * Top-k recommendations for users of a trained model (`rec recommend`, README.md#commands).
  *
  * A known user gets the model's scores over the whole catalogue (PairModel.scoreMatrix: logits for
  * bce/bpr, predicted ratings for mse), minus the items they interacted with unless asked otherwise,

@@ -1,5 +1,5 @@
 /**
- * What `rec recommend` reads from a checkpoint (PRODUCT §4): the best model (`model/`) and the
+ * What `rec recommend` reads from a checkpoint (docs/design.md#the-checkpoint-folder): the best model (`model/`) and the
  * vocabularies (`vocab/`, copied there so the checkpoint works without its dataset), plus three
  * facts only the dataset it was trained on knows, taken from it when it is still there and
  * unchanged (its manifest hash equals run.json's):

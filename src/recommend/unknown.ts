@@ -1,6 +1,6 @@
 /**
  * Explaining ids the checkpoint does not know (issue #13). An unknown user still gets popular
- * items (`cold: true`, PRODUCT §2), but a typo such as `001` for `1`, `1.0` from a spreadsheet
+ * items (`cold: true`, README.md#commands), but a typo such as `001` for `1`, `1.0` from a spreadsheet
  * export, or a quoted id must not pass for a genuinely new user: every unknown id is counted and
  * the first few named, with the vocabulary id it most likely means when one matches after
  * normalisation (`normalizeId`).

@@ -1,5 +1,5 @@
 /**
- * What `rec report` reads from a checkpoint (PRODUCT §4) and its dataset (§3), through the TF-free
+ * What `rec report` reads from a checkpoint (docs/design.md#the-checkpoint-folder) and its dataset (docs/design.md#the-dataset-folder), through the TF-free
  * readers (src/io/checkpoint-read.ts) and small JSON readers of its own: src/io/checkpoint.ts loads
  * TF.js at import, and a report must not pay for an engine it never uses. Only the fields the report shows are checked; a missing optional file
  * (no eval yet, a dataset folder moved away) becomes a note on the page, not an error.

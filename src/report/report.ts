@@ -1,8 +1,8 @@
 /**
  * `rec report CKPT... --out FILE`: reads each checkpoint (read.ts), renders one self-contained page
  * (html.ts) and writes it atomically. The page goes to a file the user names rather than into the
- * checkpoint: a file `rec train` does not own would make the folder "foreign" under PRODUCT §2's
- * rule (CHECKPOINT_KIND), and `--resume` into it would then be refused.
+ * checkpoint: a file `rec train` does not own would make the folder "foreign" under the output-folder
+ * rule of README.md#output-files (CHECKPOINT_KIND), and `--resume` into it would then be refused.
  */
 import { realpath } from 'node:fs/promises';
 import { writeFileAtomic } from '../io/atomic.js';

@@ -1,6 +1,6 @@
 /**
- * Fine-tuning on new days of data (`--init-from` with one parent of the same model; PRODUCT §5,
- * docs/nightly.md):
+ * Fine-tuning on new days of data (`--init-from` with one parent of the same model;
+ * docs/nightly.md#fine-tuning-rec-train---init-from-ckpt):
  *
  * - The model keeps its catalogue. Ids the parent knew that this dataset lacks (aged out of a
  *   window, or simply inactive) are appended to the model's vocabulary after the dataset's own

@@ -1,5 +1,5 @@
 /**
- * `--init-from CKPT` (PRODUCT §5): initialise a freshly built model from trained checkpoints.
+ * `--init-from CKPT` (README.md#models-pretraining-and-fine-tuning): initialise a freshly built model from trained checkpoints.
  *
  * - Warm start / fine-tuning: one parent of the same model. Embedding rows move by RAW ID through
  *   the two vocabularies (the parent's `vocab/`, this dataset's users/items.arrow): a user or item

@@ -1,5 +1,5 @@
 /**
- * One optimisation step of a (user, item) model. With row-sparse updates (the default, PRODUCT §5)
+ * One optimisation step of a (user, item) model. With row-sparse updates (the default, docs/engines.md#what-rec-adds-to-the-bundled-engines-srcengine)
  * gradients are taken with respect to the gathered embedding rows, so a step costs
  * O(batch × dim) whatever the table sizes; dense mode differentiates the whole tables.
  * L2 follows the PyTorch reference: l2 · mean over the batch of the squared norms of the rows used.

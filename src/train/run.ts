@@ -1,6 +1,6 @@
 /**
  * `rec train` for (user, item) models: builds or restores the model, runs the shared loop with
- * checkpoint callbacks, and leaves a complete checkpoint folder (PRODUCT §4). Validation is
+ * checkpoint callbacks, and leaves a complete checkpoint folder (docs/design.md#the-checkpoint-folder). Validation is
  * injected by the caller (cli composes train with eval), so train/ does not depend on eval/.
  */
 import { join } from 'node:path';

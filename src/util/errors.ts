@@ -1,5 +1,5 @@
 /**
- * Errors that carry their exit code (PRODUCT §8) up to the one top-level handler in cli/main.ts.
+ * Errors that carry their exit code (docs/design.md#exit-codes) up to the one top-level handler in cli/main.ts.
  * Library code throws these; only the CLI turns them into process.exitCode.
  */
 export const EXIT = {

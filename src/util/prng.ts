@@ -119,7 +119,7 @@ export class Prng {
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }
 
-  /** A fresh nonzero 31-bit seed for TF.js ops: their `seed: 0` means "unseeded" (engine.md §5.9). */
+  /** A fresh nonzero 31-bit seed for TF.js ops: their `seed: 0` means "unseeded" (docs/engines.md#tfjs-behaviour-the-code-relies-on). */
   tfSeed(): number {
     return (this.nextUint32() % 0x7ffffffe) + 1;
   }

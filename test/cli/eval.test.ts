@@ -37,7 +37,7 @@ const evalJson = async (args: string[], code = 0): Promise<EvalJson> => {
 };
 
 describe('rec eval', () => {
-  it('--json prints one document with the PRODUCT §10 fields and writes eval-test-full.json', async () => {
+  it('--json prints one document with the fields docs/evaluation.md documents and writes eval-test-full.json', async () => {
     const out = await evalJson(['--k', '10']);
     expect(out.protocol).toEqual({ name: 'full' });
     expect(out.split).toBe('test');

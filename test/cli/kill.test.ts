@@ -1,5 +1,5 @@
 /**
- * kill -9 at seeded random moments (PRODUCT §1: "resumable after a kill"; §4: atomic files): training
+ * kill -9 at seeded random moments (docs/design.md#crash-safety: resumable after a kill, atomic files): training
  * killed during frequent saves always leaves a complete state that --resume finishes from; eval and
  * recommend killed leave no half output, and their leftovers go on the next run.
  */

@@ -77,7 +77,7 @@ describe('rec prep after a kill between the two renames of an in-place swap', ()
   });
 });
 
-describe('rec prep under SIGKILL (PRODUCT §3: a crash never leaves a half dataset)', () => {
+describe('rec prep under SIGKILL (README.md#output-files: a crash never leaves a half dataset)', () => {
   const dir = tempDir('rec-kill-');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const log = join(dir, 'log.csv');

@@ -20,7 +20,7 @@ async function packagesLoaded(args: string[], cwd?: string): Promise<{ code: num
 
 const HEAVY = ['@tensorflow/tfjs', '@tensorflow/tfjs-core', 'apache-arrow', 'zod', 'yaml', 'csv-parse', 'cli-progress'];
 
-describe('start-up loads only what the command needs (PRODUCT §9: within 4× a bare node)', () => {
+describe('start-up loads only what the command needs (docs/benchmarks.md#targets: within 4× a bare node)', () => {
   it.each(['--version', '--help', 'prep --help', 'train --help', 'help eval', 'promote --help', 'drift --help'])('rec %s loads commander and nothing heavy', async (line) => {
     const args = line.split(' ');
     const r = await packagesLoaded(args);

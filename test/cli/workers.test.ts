@@ -1,5 +1,5 @@
 /**
- * `--workers` (PRODUCT §7): data-parallel training on worker threads, for each model family (pair
+ * `--workers` (docs/engines.md#training-on-every-core---workers-nauto): data-parallel training on worker threads, for each model family (pair
  * models split each step's examples and the update between the replicas; sequence models split a
  * batch's sequences). The same seed and worker count give the same metrics and weights run to run;
  * a failing worker ends the run with exit 1 and a kept state; a run ended by SIGINT or by a

@@ -206,7 +206,7 @@ async function recommendCommand(ctx: CommandContext, ckptArg: string, o: Recomme
   const similar = o.similarTo !== undefined;
   checkOneSelection(byId, o.all === true, similar);
   const out = o.out === undefined ? null : resolve(ctx.cwd, o.out);
-  // TF.js, the engine and Arrow load here, not at start-up (STYLE: `rec --help` stays instant).
+  // TF.js, the engine and Arrow load here, not at start-up (`rec --help` stays instant: test/cli/startup.test.ts).
   const [{ initEngine }, { ROW_FORMATS }, , { checkCheckpointDir }, , { loadRecommendCheckpoint, readUserIdsFile }] = await Promise.all([
     import('../../engine/backend.js'),
     import('../../io/recommendations.js'),

@@ -76,7 +76,7 @@ export function registerTrain(program: Command, runtime: Runtime): void {
       const o = self.opts<TrainFlags>();
       if (o.resume && !o.out) throw new UsageError('--resume needs --out DIR: the checkpoint folder of the run to continue.');
       const out = resolve(ctx.cwd, o.out ?? join('checkpoints', `${ctx.resolved.config.train.model}-${timestamp()}`));
-      // TF.js, the engine and Arrow load here, not at start-up (STYLE: `rec --help` stays instant).
+      // TF.js, the engine and Arrow load here, not at start-up (`rec --help` stays instant: test/cli/startup.test.ts).
       const [{ openCheckpointForTrain }, { runTrain }, { checkModelOptions }] = await Promise.all([
         import('../../io/checkpoint.js'),
         import('../../train/run.js'),

@@ -1,5 +1,5 @@
 /**
- * Arrow IPC file writers for the dataset folder (PRODUCT §3). Columns are built straight from the
+ * Arrow IPC file writers for the dataset folder (docs/design.md#the-dataset-folder). Columns are built straight from the
  * typed arrays (no JS value per cell) and written as record batches of at most BATCH_ROWS rows.
  */
 import {

@@ -116,7 +116,7 @@ export function suggestColumns(ctx: ColumnContext, tsFormat: string | null = nul
   return `${text[0].toUpperCase()}${text.slice(1)}: try ${s.flags}.${s.lost}`;
 }
 
-/** The info line for a mapping rec chose itself (PRODUCT §2: columns guessed from header or position). */
+/** The info line for a mapping rec chose itself (docs/datasets.md: columns guessed from header or position). */
 export function describeGuess(ctx: ColumnContext): string | null {
   if (ctx.source === 'columns') return null;
   const mapping = formatPlan(ctx.plan, ctx.header);

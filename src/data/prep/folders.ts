@@ -33,7 +33,7 @@ export function outputError(out: string, error: unknown): unknown {
 }
 
 /**
- * How the dataset reaches `out` (PRODUCT §2): `replace` swaps a whole folder in (absent, empty, or
+ * How the dataset reaches `out` (README.md#output-files): `replace` swaps a whole folder in (absent, empty, or
  * a dataset rec wrote), `merge` moves the dataset's files into a folder that also holds the user's
  * (only with --force). Inputs inside `out` are never overwritten or deleted, --force or not.
  */

@@ -12,7 +12,7 @@ export function parseNumberString(text: string): number {
   return parseDecimal(text);
 }
 
-/** Largest finite float32: values are stored as float32 (PRODUCT §3), so anything beyond is ±Inf. */
+/** Largest finite float32: values are stored as float32 (docs/design.md#the-dataset-folder), so anything beyond is ±Inf. */
 export const FLOAT32_MAX = 3.4028234663852886e38;
 
 /** True when `v` is finite and stays finite as a float32. */

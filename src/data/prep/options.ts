@@ -1,6 +1,6 @@
 /**
- * Parsers for the string-valued `prep:` settings (PRODUCT §10 spellings). Each error names the flag
- * and the config key, the value received and what was expected (PRODUCT §8).
+ * Parsers for the string-valued `prep:` settings (the flag spellings of `rec prep --help`). Each error names the flag
+ * and the config key, the value received and what was expected (docs/design.md#exit-codes).
  */
 import { UsageError, describeValue } from '../../util/errors.js';
 import { isFiniteFloat32, parseNumberString } from './numbers.js';

@@ -1,5 +1,5 @@
 /**
- * Rejected input rows → `rejects.jsonl` (PRODUCT §3): one JSON line per row with the file, the
+ * Rejected input rows → `rejects.jsonl` (docs/design.md#the-dataset-folder): one JSON line per row with the file, the
  * 1-based line number where the row starts, a reason code, a short detail and the raw text
  * (truncated). Under --anonymize the raw text is left out: it holds the raw user id.
  */

@@ -44,7 +44,7 @@ export interface PrepSplitSummary {
   cold_items: number;
 }
 
-/** The `rec prep --json` document (PRODUCT §10) plus timings. */
+/** The `rec prep --json` document (docs/datasets.md) plus timings. */
 export interface PrepResult {
   dataset: string;
   rows: ManifestRows;

@@ -1,5 +1,5 @@
 /**
- * `rec prep` as a library call (PRODUCT §2, §3, §10): behaviour logs → dataset folder.
+ * `rec prep` as a library call (docs/design.md#the-dataset-folder, docs/datasets.md): behaviour logs → dataset folder.
  *
  * Pipeline: read every input (streaming; accepted rows into typed-array columns, rejects into
  * rejects.jsonl) → de-duplicate (user, item) → iterative k-core → split → drop ids left without

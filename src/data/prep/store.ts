@@ -1,6 +1,6 @@
 /**
  * The accepted rows as growable typed-array columns: 4 (user) + 4 (item) + 4 (value) + 8 (ts) +
- * 4 (seq) bytes a row, plus 2 for the event code when the log has events (PRODUCT §2: about 24
+ * 4 (seq) bytes a row, plus 2 for the event code when the log has events (docs/design.md#the-dataset-folder: about 24
  * bytes a row, never a JS object per row). Rows are stored in input order while reading, so the
  * storage index order equals seq order until order.ts arrangeRows puts them in (user, ts, seq)
  * order.

@@ -3,14 +3,14 @@
  *
  * Why: wasm 4.22 hands a matmul to XNNPACK's fully-connected operator only when the batch is 1 and
  * neither operand is transposed; everything else (every backward matmul, all batched attention)
- * runs a naive C++ loop at 1.4–2 GFLOP/s against about 14 GFLOP/s on the fast path (engine.md §4).
+ * runs a naive C++ loop at 1.4–2 GFLOP/s against about 14 GFLOP/s on the fast path (docs/engines.md#tfjs-behaviour-the-code-relies-on).
  *
  * - batch 1: materialise the transposed operands with wasm `Transpose` and call the original with
  *   no transposes. Of C = op(A)·op(B) and C = (op(B)ᵀ·op(A)ᵀ)ᵀ it picks the one that copies fewer
  *   elements.
  * - A batched, B shared (batch 1) and A not transposed: one [batch·M, K] × op(B) product.
  * - otherwise: one fast-path product per batch entry on fresh single-batch copies. Fresh copies
- *   matter: XNNPACK caches packed right-hand operands by tensor id (engine.md §5.2), so slices
+ *   matter: XNNPACK caches packed right-hand operands by tensor id (docs/engines.md#tfjs-behaviour-the-code-relies-on), so slices
  *   must never alias an id whose contents change.
  * Broadcast batch shapes other than "equal" or "one side is 1" go to the original kernel.
  */

@@ -4,7 +4,7 @@
  *
  * Why: the stock wasm kernel walks strides per element and reads the indices back through
  * `readSync`; the four gathers of an MF step took about 10 ms, and the row copy brought the whole
- * step from 21 ms to 8–13 ms (engine.md §4).
+ * step from 21 ms to 8–13 ms (docs/engines.md#tfjs-behaviour-the-code-relies-on).
  */
 import * as tf from '@tensorflow/tfjs';
 import { asWasm, sizeOf, wasmOffset } from './backend-access.js';

@@ -1,7 +1,7 @@
 /**
  * Registers our kernels for one backend. Must run before `tf.setBackend(name)` the first time:
  * the wasm kernels' `setupFunc` (a cwrap) runs at backend init, and the wrappers reuse the
- * original kernel's setupFunc (engine.md §4). Idempotent: a kernel already replaced by ours is
+ * original kernel's setupFunc (docs/engines.md#tfjs-behaviour-the-code-relies-on). Idempotent: a kernel already replaced by ours is
  * left alone, so wrappers never wrap wrappers.
  */
 import * as tf from '@tensorflow/tfjs';

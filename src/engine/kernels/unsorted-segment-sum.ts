@@ -3,7 +3,7 @@
  *
  * Why ours: wasm 4.22 has no UnsortedSegmentSum at all, so the gradient of `tf.gather` (and with it
  * any dense update of an embedding table) cannot run there; the stock cpu kernel is
- * O(numSegments·N·inner) and took 117 s for one [4096,32] → 6040-segment call (engine.md §4).
+ * O(numSegments·N·inner) and took 117 s for one [4096,32] → 6040-segment call (docs/engines.md#tfjs-behaviour-the-code-relies-on).
  * This one is a single O(N·inner) scatter-add. Ids outside [0, numSegments) are dropped, as in
  * TensorFlow's kernel.
  */
@@ -62,7 +62,7 @@ function wasmKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; att
   const backend = asWasm(args.backend);
   const shape = outShape(parsed);
   const out = backend.makeOutput(shape, parsed.x.dtype);
-  // Views only after makeOutput: a heap growth detaches views made before it (engine.md §5.3).
+  // Views only after makeOutput: a heap growth detaches views made before it (docs/engines.md#tfjs-behaviour-the-code-relies-on).
   const x = backend.typedArrayFromHeap(parsed.x);
   const ids = backend.typedArrayFromHeap(parsed.segmentIds);
   segmentSumInto(x, toInt32(ids), parsed.numSegments, backend.typedArrayFromHeap(out));

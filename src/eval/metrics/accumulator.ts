@@ -1,5 +1,5 @@
 /**
- * Averages per-user metric values over the evaluated users in float64 (PRODUCT §6): users with at
+ * Averages per-user metric values over the evaluated users in float64 (docs/evaluation.md#metrics): users with at
  * least one relevant item are evaluated, the others are skipped and counted by reason. Coverage is
  * computed over the union of all top-k lists, AUC over the users for which it is defined, and
  * rmse/mae over all rating rows (not per user).

@@ -5,9 +5,9 @@
  * .. math::
  *    \mathrm{AUC}(u) = \frac{1}{|P|\,|N|} \sum_{p \in P} \sum_{n \in N} \mathbb{1}(s_p > s_n)
  *
- * P are the user's relevant candidates, N the non-relevant ones (PRODUCT §6; Rendle et al. 2009,
+ * P are the user's relevant candidates, N the non-relevant ones (docs/evaluation.md#metrics; Rendle et al. 2009,
  * "BPR", §6.2 uses the same per-user AUC averaged over users; RecBole's `GAUC` is its
- * user-weighted variant). A tie counts as ordered wrongly: PRODUCT §6 breaks ties against the
+ * user-weighted variant). A tie counts as ordered wrongly: docs/evaluation.md#metrics breaks ties against the
  * relevant item, where the usual ROC convention would count ½. NaN scores count as -∞.
  * Returns NaN when P or N is empty (undefined); the accumulator skips such users for AUC.
  */

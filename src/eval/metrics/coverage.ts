@@ -3,7 +3,7 @@
  *
  * .. math:: \mathrm{Coverage@}k = \frac{\left|\bigcup_{u} \hat{R}_k(u)\right|}{|I|}
  *
- * (PRODUCT §6; RecBole `ItemCoverage`; Ge et al. 2010, "Beyond accuracy".) |I| is the number of
+ * (docs/evaluation.md#metrics; RecBole `ItemCoverage`; Ge et al. 2010, "Beyond accuracy".) |I| is the number of
  * items in the model's vocabulary. Unlike the other ranking metrics it is a property of all lists
  * together, not an average over users.
  */

@@ -5,7 +5,7 @@ import { assertK, assertRelevant, hitsAtK, type Hits } from './hits.js';
  *
  * .. math:: \mathrm{F1@}k = \frac{2 \cdot P@k \cdot R@k}{P@k + R@k} = \frac{2 \cdot hits}{k + |R(u)|}
  *
- * (PRODUCT §6; RecBole `F1`). The closed form on the right avoids dividing two rounded ratios.
+ * (docs/evaluation.md#metrics; RecBole `F1`). The closed form on the right avoids dividing two rounded ratios.
  */
 export function f1AtK(hits: Hits, k: number, relevant: number): number {
   assertK(k, 'f1@k');

@@ -1,5 +1,5 @@
 /**
- * Shared conventions of the ranking metrics (PRODUCT §6).
+ * Shared conventions of the ranking metrics (docs/evaluation.md#metrics).
  *
  * A user's ranked list is given as a hit vector: `hits[i] = 1` when the item at rank i + 1 is
  * relevant, else 0. The vector may be longer than k (only its first k entries count) or shorter

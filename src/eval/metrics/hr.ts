@@ -5,7 +5,7 @@ import { assertK, hitsAtK, type Hits } from './hits.js';
  *
  * .. math:: \mathrm{HR@}k = \mathbb{1}\left(|\hat{R}_k(u) \cap R(u)| > 0\right)
  *
- * (PRODUCT §6; RecBole `Hit`; He et al. 2017, "Neural Collaborative Filtering", §4.1.)
+ * (docs/evaluation.md#metrics; RecBole `Hit`; He et al. 2017, "Neural Collaborative Filtering", §4.1.)
  */
 export function hrAtK(hits: Hits, k: number): number {
   assertK(k, 'hr@k');

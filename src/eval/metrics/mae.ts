@@ -2,7 +2,7 @@ import { assertSameLength, clipRating, type RatingRange } from './rating-range.j
 
 /**
  * Mean absolute error over all evaluated ratings, predictions clipped to the train rating range
- * (PRODUCT §6).
+ * (docs/evaluation.md#metrics).
  *
  * .. math:: \mathrm{MAE} = \frac{1}{|T|} \sum_{(u,i) \in T} |\mathrm{clip}(\hat{r}_{ui}) - r_{ui}|
  *

@@ -5,7 +5,7 @@ import { assertK, assertRelevant, type Hits } from './hits.js';
  *
  * .. math:: \mathrm{AP@}k = \frac{1}{\min(|R(u)|, k)} \sum_{i=1}^{k} \mathrm{Precision@}i \cdot rel_i
  *
- * (PRODUCT §6; RecBole `MAP`, which also normalises by min(R, k).) Averaging over users gives MAP.
+ * (docs/evaluation.md#metrics; RecBole `MAP`, which also normalises by min(R, k).) Averaging over users gives MAP.
  */
 export function mapAtK(hits: Hits, k: number, relevant: number): number {
   assertK(k, 'map@k');

@@ -6,7 +6,7 @@ import { assertK, type Hits } from './hits.js';
  *
  * .. math:: \mathrm{MRR@}k = \frac{1}{\mathrm{rank}_u^*} \text{ if } \mathrm{rank}_u^* \le k \text{ else } 0
  *
- * (PRODUCT §6; RecBole `MRR`.) Averaging over users gives the mean.
+ * (docs/evaluation.md#metrics; RecBole `MRR`.) Averaging over users gives the mean.
  */
 export function mrrAtK(hits: Hits, k: number): number {
   assertK(k, 'mrr@k');

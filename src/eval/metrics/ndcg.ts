@@ -8,7 +8,7 @@ import { assertK, assertRelevant, discountTable, type Hits } from './hits.js';
  *    \mathrm{IDCG@}k = \sum_{i=1}^{\min(|R(u)|, k)} \frac{1}{\log_2(i+1)}, \qquad
  *    \mathrm{NDCG@}k = \frac{\mathrm{DCG@}k}{\mathrm{IDCG@}k}
  *
- * The ideal ranking puts min(R, k) relevant items first (PRODUCT §6; RecBole `NDCG`;
+ * The ideal ranking puts min(R, k) relevant items first (docs/evaluation.md#metrics; RecBole `NDCG`;
  * Järvelin & Kekäläinen 2002, "Cumulated gain-based evaluation of IR techniques").
  */
 export function ndcgAtK(hits: Hits, k: number, relevant: number): number {

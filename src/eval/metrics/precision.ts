@@ -5,7 +5,7 @@ import { assertK, hitsAtK, type Hits } from './hits.js';
  *
  * .. math:: \mathrm{Precision@}k = \frac{|\hat{R}_k(u) \cap R(u)|}{k}
  *
- * where \hat{R}_k(u) is the top-k list and R(u) the relevant items (PRODUCT §6: hits / k; RecBole
+ * where \hat{R}_k(u) is the top-k list and R(u) the relevant items (docs/evaluation.md#metrics: hits / k; RecBole
  * `recbole/evaluator/metrics.py`, class `Precision`). The denominator is k even when the list is
  * shorter than k.
  */

@@ -1,4 +1,4 @@
-/** The rating range seen in train; rmse and mae clip predictions to it (PRODUCT §6). */
+/** The rating range seen in train; rmse and mae clip predictions to it (docs/evaluation.md#metrics). */
 export interface RatingRange {
   min: number;
   max: number;

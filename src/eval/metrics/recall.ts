@@ -5,7 +5,7 @@ import { assertK, assertRelevant, hitsAtK, type Hits } from './hits.js';
  *
  * .. math:: \mathrm{Recall@}k = \frac{|\hat{R}_k(u) \cap R(u)|}{|R(u)|}
  *
- * (PRODUCT §6: hits / R; RecBole `Recall`). With R > k recall@k cannot reach 1: that is the
+ * (docs/evaluation.md#metrics: hits / R; RecBole `Recall`). With R > k recall@k cannot reach 1: that is the
  * definition, not min(R, k) in the denominator.
  */
 export function recallAtK(hits: Hits, k: number, relevant: number): number {

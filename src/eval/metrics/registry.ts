@@ -1,5 +1,5 @@
 /**
- * Metric names (PRODUCT §6, §10): `rmse`, `mae`, `auc`, and `<name>@k` for the ranking metrics and
+ * Metric names (docs/evaluation.md#metrics): `rmse`, `mae`, `auc`, and `<name>@k` for the ranking metrics and
  * coverage. `--metrics` and `--k` are parsed here so every command reports the same keys.
  */
 import { describeValue, UsageError } from '../../util/errors.js';

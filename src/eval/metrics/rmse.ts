@@ -2,7 +2,7 @@ import { assertSameLength, clipRating, type RatingRange } from './rating-range.j
 
 /**
  * Root mean squared error over all evaluated ratings, each prediction first clipped to the rating
- * range seen in train (PRODUCT §6).
+ * range seen in train (docs/evaluation.md#metrics).
  *
  * .. math:: \mathrm{RMSE} = \sqrt{\frac{1}{|T|} \sum_{(u,i) \in T} (\mathrm{clip}(\hat{r}_{ui}) - r_{ui})^2}
  *

@@ -1,5 +1,5 @@
 /**
- * Parallel full ranking (`--workers`, PRODUCT §7): W − 1 worker threads and the main thread rank
+ * Parallel full ranking (`--workers`, docs/engines.md#ranking-on-every-core-rec-eval---workers-nauto): W − 1 worker threads and the main thread rank
  * the evaluated users, each thread with its own engine and copy of the model. Ranking users is
  * embarrassingly parallel; what must not change is the result, so the users are cut into
  * contiguous jobs handed out in order to whichever thread is free (a busy core elsewhere slows

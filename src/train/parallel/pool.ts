@@ -1,5 +1,5 @@
 /**
- * Synchronous data-parallel training (PRODUCT §7, `--workers N`): the main thread is replica 0 and
+ * Synchronous data-parallel training (`--workers N`, docs/engines.md#training-on-every-core---workers-nauto): the main thread is replica 0 and
  * W − 1 worker threads hold the other replicas. Each step's batch is split into W fixed contiguous
  * shards; every replica computes its shard's gradients (row gradients straight into the step's
  * reduced buffers, replica.ts computeShardInPlace), the main thread sums the rest in shard order

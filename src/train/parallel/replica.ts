@@ -1,5 +1,5 @@
 /**
- * What a model family implements to train data-parallel (PRODUCT §7, `--workers`). Every replica
+ * What a model family implements to train data-parallel (docs/engines.md#training-on-every-core---workers-nauto). Every replica
  * (the main thread and each worker thread) holds one ReplicaTask over its own copy of the model and
  * its own optimizer state. A step is split in two so gradients can be reduced between the halves:
  *

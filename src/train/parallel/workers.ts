@@ -1,5 +1,5 @@
 /**
- * How many replicas `--workers N|auto` means for a run (PRODUCT §7). `auto` takes what
+ * How many replicas `--workers N|auto` means for a run (docs/engines.md#training-on-every-core---workers-nauto). `auto` takes what
  * engine/workers.ts autoWorkers gives the engine, capped so that every shard keeps enough examples
  * to amortise a step's fixed engine costs; the tfjs-node engines thread themselves and get 1.
  */

@@ -215,7 +215,7 @@ describe('row-sparse details', () => {
       const opt = createRowSparseOptimizer({ name: 'sgd', lr: 1 }, { w }, { matmulOperands: ['w'] });
       const product = (): number[] => tf.tidy(() => Array.from(tf.matMul(tf.ones([2, 3]), w).dataSync()));
       // Three rounds: the first write privatises the buffer (new id); from the second on the id
-      // is stable, which is where an unmarked table returns the stale 15s (engine.md §5.2).
+      // is stable, which is where an unmarked table returns the stale 15s (docs/engines.md#tfjs-behaviour-the-code-relies-on).
       for (const expected of [3, 15, 27]) {
         expect(product()).toEqual([expected, expected, expected, expected]);
         opt.applyRows(w, Int32Array.from([0, 1, 2]), new Float32Array(6).fill(-4));

@@ -80,7 +80,7 @@ export function rejects(out: string): { file: string; line: number; reason: stri
     .map((l) => JSON.parse(l) as { file: string; line: number; reason: string; detail: string; raw: string | null });
 }
 
-/** PRODUCT §10 identities. */
+/** The row-accounting identities of docs/datasets.md. */
 export function expectAccounting(m: DatasetManifest, expect: (cond: boolean, what: string) => void): void {
   const r = m.rows;
   expect(r.read === r.accepted + r.rejected, `read ${r.read} = accepted ${r.accepted} + rejected ${r.rejected}`);

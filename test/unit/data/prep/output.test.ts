@@ -24,7 +24,7 @@ function userFolder(): { dir: string; log: string } {
   return { dir, log };
 }
 
-describe('rec prep --out: which folders it may write (PRODUCT §2)', () => {
+describe('rec prep --out: which folders it may write (README.md#output-files)', () => {
   it('refuses a folder with other files, naming them, and changes nothing', async () => {
     const { dir, log } = userFolder();
     const before = readdirSync(dir).sort();

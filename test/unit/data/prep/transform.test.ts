@@ -139,7 +139,7 @@ describe('anonymize', () => {
 });
 
 describe('output files', () => {
-  it('writes Arrow IPC files with the exact schema of PRODUCT §3', async () => {
+  it('writes Arrow IPC files with the exact schema of docs/design.md#the-dataset-folder', async () => {
     const p = await prep(out(), [fixture('events.jsonl')], { event_weights: 'view=1,cart=3,buy=5,like=1', max_rejects: '100%', dedupe: 'none' });
     for (const f of ['train.arrow', 'valid.arrow', 'test.arrow']) {
       const t = table(p.out, f);
