@@ -79,6 +79,11 @@ export interface ManifestAppend {
     read_from_logs: number;
     /** New-log rows that are in a split of this dataset. */
     added: number;
+    /**
+     * Base rows that --dedupe removed because a new row has the same (user, item): the dataset grows
+     * by added − merged_from_base − the base rows aged out (absent in manifests written before it).
+     */
+    merged_from_base?: number;
     /** Rows removed by --window (base and new; part of rows.filtered). */
     aged_out: number;
     /** Rows the base's manifest records for the logs not read again. */

@@ -56,7 +56,7 @@ export function registerPrep(program: Command, runtime: Runtime): void {
             ? `nothing new: every log is already in ${result.dataset}, which is left as it is (${plural(a.rows.base, 'row')})`
             : a.sources_added.length === 0
             ? `dataset written to ${result.dataset}: nothing new (every log is already in the base), ${a.rows.base - a.rows.aged_out} base rows`
-            : `dataset written to ${result.dataset}: ${plural(a.rows.added, 'row')} added to the base's ${a.rows.base}, ${plural(a.new_users, 'new user')}, ${plural(a.new_items, 'new item')}, ${a.rows.aged_out} aged out`;
+            : `dataset written to ${result.dataset}: ${plural(a.rows.added, 'row')} added to the base's ${a.rows.base}${(a.rows.merged_from_base ?? 0) > 0 ? ` (${plural(a.rows.merged_from_base ?? 0, 'base row')} merged into new rows of the same user and item by --dedupe)` : ''}, ${plural(a.new_users, 'new user')}, ${plural(a.new_items, 'new item')}, ${a.rows.aged_out} aged out`;
       return { result, human };
     });
   });

@@ -12,7 +12,7 @@ import type { ManifestAppend } from './append.js';
 import type { PrepJob, ReadInputs, ShapedRows, Vocabularies } from './job.js';
 import { nothingNew, rowsAlreadyPresent } from './nightly.js';
 import { describeMaxRejects } from './options.js';
-import { TEST } from './order.js';
+import { REMOVED_DEDUPE, TEST } from './order.js';
 import type { PrepResult } from './request.js';
 
 /** Where every row read went; they must add up to the rows stored. */
@@ -44,7 +44,12 @@ function appendRecord(job: PrepJob, input: ReadInputs, shaped: ShapedRows, vocab
   const store = input.ing.store;
   const n = store.length;
   let added = 0;
-  for (let i = 0; i < n; i++) if (store.seq[i] >= seqStart && shaped.assign[i] <= TEST) added++;
+  let mergedFromBase = 0;
+  for (let i = 0; i < n; i++) {
+    if (store.seq[i] >= seqStart) {
+      if (shaped.assign[i] <= TEST) added++;
+    } else if (shaped.assign[i] === REMOVED_DEDUPE) mergedFromBase++;
+  }
   return {
     base: { path: base.dir, manifest_sha256: base.manifestSha256, users: pre.users, items: pre.items, rows: pre.rows },
     inherited,
@@ -54,6 +59,7 @@ function appendRecord(job: PrepJob, input: ReadInputs, shaped: ShapedRows, vocab
       base: pre.rows,
       read_from_logs: input.logRead,
       added,
+      merged_from_base: mergedFromBase,
       aged_out: shaped.agedOut,
       already_present: rowsAlreadyPresent(alreadyPresent),
     },

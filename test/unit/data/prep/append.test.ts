@@ -97,13 +97,16 @@ describe('--append-to', () => {
       sources_added: [day2],
       sources_already_present: [],
       // (a, x) view in the base and buy in day 2: max keeps the buy, so one row is a duplicate.
-      rows: { base: 5, read_from_logs: 4, added: 4, aged_out: 0, already_present: 0 },
+      // The base's (a, x) view is the row merged into the new buy: the dataset grows by 4 − 1.
+      rows: { base: 5, read_from_logs: 4, added: 4, merged_from_base: 1, aged_out: 0, already_present: 0 },
       new_users: 1,
       new_items: 1,
     });
     expect(a?.inherited).toEqual(expect.arrayContaining(['columns', 'event_weights', 'split', 'dedupe', 'feedback']));
     expect(next.manifest.rows).toMatchObject({ read: 9, accepted: 9, rejected: 0, deduplicated: 1, filtered: 0 });
     expectAccounting(next.manifest, check);
+    const kept = next.manifest.rows;
+    expect(kept.train + kept.valid + kept.test).toBe(5 + 4 - 1);
     expect(next.manifest.sources.map((s) => s.path)).toEqual([day1, day2]);
     // The last 24 hours before the newest row are the test slice (no calendar): day 2, and (a, z) at
     // T0 + 1 day − 1 s, which is within 24 h of the newest (T0 + 2 days − 5 s). The rest is train.
