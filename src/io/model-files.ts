@@ -74,7 +74,7 @@ export interface ModelJson {
   convertedBy?: string | null;
   modelTopology?: tf.io.ModelArtifacts['modelTopology'];
   trainingConfig?: tf.io.TrainingConfig;
-  userDefinedMetadata?: { [key: string]: {} };
+  userDefinedMetadata?: tf.io.ModelArtifacts['userDefinedMetadata'];
   weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
 }
 
