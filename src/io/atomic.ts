@@ -128,15 +128,13 @@ export async function pathExists(path: string): Promise<boolean> {
 }
 
 /**
- * The copy to put back when `dest` is absent because a kill struck between the two renames of
- * StagedDir.commit (old folder set aside, new one not yet renamed in): the newest complete folder
- * beside it under a temporary name (`.NAME.tmp-…`). Complete: `marker` exists in it (written last)
- * and `complete` accepts it; the newest by the marker's mtime, so the staged copy, whose marker was
- * written after the set-aside one's, wins: it is what the commit would have put in place. Null when
- * `dest` exists (even without its marker: it may be the user's folder) or there is no such copy.
+ * The newest complete folder left beside `dest` under a temporary name (`.NAME.tmp-…`) by a kill
+ * between the two renames of StagedDir.commit (old folder set aside, new one not yet renamed in).
+ * Complete: `marker` exists in it (written last) and `complete` accepts it; the newest by the
+ * marker's mtime, so the staged copy, whose marker was written after the set-aside one's, wins: it
+ * is what the commit would have put in place.
  */
-export async function findSetAsideCopy(dest: string, marker: string, complete: (dir: string) => Promise<boolean>): Promise<string | null> {
-  if (await lexists(dest)) return null;
+export async function newestCopyBeside(dest: string, marker: string, complete: (dir: string) => Promise<boolean> = async () => true): Promise<string | null> {
   const parent = dirname(dest);
   const prefix = `.${basename(dest)}.tmp-`;
   let names: string[];
@@ -157,6 +155,15 @@ export async function findSetAsideCopy(dest: string, marker: string, complete: (
     }
   }
   return best?.path ?? null;
+}
+
+/**
+ * The copy to put back when `dest` is absent (newestCopyBeside). Null when `dest` exists (even
+ * without its marker: it may be the user's folder) or there is no such copy.
+ */
+export async function findSetAsideCopy(dest: string, marker: string, complete: (dir: string) => Promise<boolean>): Promise<string | null> {
+  if (await lexists(dest)) return null;
+  return newestCopyBeside(dest, marker, complete);
 }
 
 /**

@@ -5,10 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { open, readdir, readFile, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { open, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { DataError, describeValue } from '../util/errors.js';
-import { pathExists } from './atomic.js';
+import { newestCopyBeside, pathExists } from './atomic.js';
 import { readModelFiles } from './model-files.js';
 import { errorCode, fsErrorReason } from './output-dir.js';
 import { CHECKPOINT_FORMAT_VERSION, parseEvalFileName, paths, type EpochRecord, type RunJson } from './checkpoint-contract.js';
@@ -137,26 +137,7 @@ function checkRunJson(path: string, run: Record<string, unknown>): void {
  */
 export async function findCompleteDir(dest: string, marker: string): Promise<string | null> {
   if (await pathExists(join(dest, marker))) return dest;
-  const parent = dirname(dest);
-  const prefix = `.${basename(dest)}.tmp-`;
-  let names: string[];
-  try {
-    names = await readdir(parent);
-  } catch {
-    return null;
-  }
-  let best: { path: string; mtime: number } | null = null;
-  for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
-    try {
-      const info = await stat(join(parent, name, marker));
-      // The staged copy's marker is written after the old one's: the newest is the latest save.
-      if (best === null || info.mtimeMs > best.mtime) best = { path: join(parent, name), mtime: info.mtimeMs };
-    } catch {
-      // Incomplete: not a candidate.
-    }
-  }
-  return best?.path ?? null;
+  return newestCopyBeside(dest, marker);
 }
 
 /**
