@@ -150,188 +150,55 @@ export function countTrainingSequences(train: Pick<Interactions, 'users' | 'numU
   return sequences;
 }
 
+/** What a sequence task's steps share: built once, then read by every helper below. */
+interface SequenceContext {
+  opts: SequenceTaskOptions;
+  model: SequenceModel;
+  loss: SequenceLoss;
+  numItems: number;
+  maxLen: number;
+  seqs: UserItems;
+  sets: UserItems;
+  pool: Int32Array | null;
+  eligible: number[];
+  table: SequenceModel['tables'][number];
+  tableFrozen: boolean;
+  dense: tf.Variable[];
+  fullSoftmax: boolean;
+  wholeTable: boolean;
+  allItems: Int32Array;
+  /** Scratch item → local row map, all -1 between uses. */
+  local: Int32Array;
+  /** Mutable: beginEpoch and importEpoch replace it, the steps read it. */
+  epoch: { batches: Int32Array[]; stepSeed: number; denominator: number; slots: number };
+}
+
 export function createSequenceTask(opts: SequenceTaskOptions): SequenceTask {
-  const { model, loss, batchSize } = opts;
-  const numItems = model.shape.items;
-  const maxLen = model.maxLen;
-  const seqs: UserItems = userSequences(opts.train.numUsers, [{ users: opts.train.users, items: opts.train.items, ts: null, seq: new Float64Array(opts.train.users.length) }]);
-  const sets: UserItems = userItemSets(opts.train.numUsers, [opts.train, ...opts.others]);
-  const pool = negativePool(opts.train);
-  const eligible: number[] = [];
-  for (let u = 0; u < opts.train.numUsers; u++) if (seqs.offsets[u + 1] - seqs.offsets[u] >= MIN_SEQUENCE_ROWS) eligible.push(u);
-  const table = model.tables[0];
-  const tableFrozen = opts.frozen.has(table.name);
-  const dense = model.dense.filter((v) => !opts.frozen.has(v.name));
-  const fullSoftmax = loss === 'ce' && opts.negatives === 0;
-  // Whole-table products (the full softmax's E·g) read the table as a matmul operand, which XNNPACK caches by tensor id.
-  if (fullSoftmax && !tableFrozen) opts.sparseOptimizer.markMatmulOperand(table.name);
-  const allItems = Int32Array.from({ length: numItems }, (_, i) => i);
-  const local = new Int32Array(numItems).fill(-1);
-
-  let batches: Int32Array[] = [];
-  let stepSeed = 0;
-  let denominator = 1;
-  let epochSlots = 0;
-  const dropout = (index: number, part?: { lo: number; hi: number }): (() => number) => {
-    const whole = part === undefined || (part.lo === 0 && part.hi === batches[index].length);
-    const rng = Prng.fromSeed(stepSeed, whole ? `sequence-dropout/${index}` : `sequence-dropout/${index}/rows${part.lo}-${part.hi}`);
-    return () => rng.tfSeed();
-  };
-
-  const drawFrom = (rng: Prng): number => (pool === null ? rng.int(numItems) : pool[rng.int(pool.length)]);
-
-  const input = (index: number): SequenceStepInput => {
-    const users = batches[index];
-    const rng = Prng.fromSeed(stepSeed, `sequence-step/${index}`);
-    let width = 1;
-    for (const u of users) width = Math.max(width, Math.min(maxLen, seqs.offsets[u + 1] - seqs.offsets[u] - 1));
-    const ids = new Int32Array(users.length * width).fill(SASREC_PADDING);
-    const slots: number[] = [];
-    const targets: number[] = [];
-    const negatives: number[] = [];
-    users.forEach((u, r) => {
-      const lo = seqs.offsets[u];
-      const hi = seqs.offsets[u + 1];
-      const take = Math.min(width, hi - lo - 1);
-      for (let k = 0; k < take; k++) {
-        // Slot (r, width − take + k) holds item hi−1−take+k and predicts the one after it.
-        const at = hi - 1 - take + k;
-        const slot = r * width + width - take + k;
-        ids[slot] = seqs.items[at];
-        slots.push(slot);
-        targets.push(seqs.items[at + 1]);
-        if (loss === 'bce') negatives.push(sampleNegative(rng, sets, u, numItems, pool));
-      }
-    });
-    if (loss === 'ce' && !fullSoftmax) for (let k = 0; k < opts.negatives; k++) negatives.push(drawFrom(rng));
-    return {
-      users,
-      batch: { ids, rows: users.length, width },
-      slots: Int32Array.from(slots),
-      targets: Int32Array.from(targets),
-      negatives: Int32Array.from(negatives),
-      denominator,
-    };
-  };
-
-  const wholeTable = fullSoftmax || !opts.sparse;
-  const rowsOf = (inp: SequenceStepInput): Int32Array => {
-    if (wholeTable) return allItems;
-    const list: number[] = [];
-    const note = (item: number) => {
-      if (item >= 0 && local[item] < 0) (local[item] = list.length), list.push(item);
-    };
-    inp.batch.ids.forEach(note);
-    inp.targets.forEach(note);
-    inp.negatives.forEach(note);
-    for (const item of list) local[item] = -1;
-    return Int32Array.from(list);
-  };
-
-  const gradients = (inp: SequenceStepInput, dropoutSeed: () => number): SequenceGradients => {
-    // The item rows this step reads, and each id's index among them.
-    const rows = rowsOf(inp);
-    for (let k = 0; k < rows.length; k++) local[rows[k]] = k;
-    const toLocal = (a: Int32Array) => a.map((i) => (i < 0 ? i : local[i]));
-    const batch = { ...inp.batch, ids: toLocal(inp.batch.ids) };
-    const targetsLocal = toLocal(inp.targets);
-    const negativesLocal = toLocal(inp.negatives);
-    for (let k = 0; k < rows.length; k++) local[rows[k]] = -1;
-    const P = inp.slots.length;
-    const D = inp.denominator;
-    const d = model.config.dim;
-
-    const out: { grads?: SequenceGradients } = {};
-    tf.tidy(() => {
-      const itemRows = (wholeTable ? table.variable : tf.gather(table.variable, tf.tensor1d(rows, 'int32'))) as tf.Tensor2D;
-      const slots = tf.tensor1d(inp.slots, 'int32');
-      const targets = tf.tensor1d(targetsLocal, 'int32');
-      const lossOf = (): tf.Scalar => {
-        const F = tf.reshape(model.encode(batch, itemRows, true, dropoutSeed), [-1, d]);
-        const H = tf.gather(F, slots) as tf.Tensor2D; // [P, d]: only the slots with a target
-        let value: tf.Scalar;
-        if (loss === 'bce') {
-          const pos = tf.sum(tf.mul(H, tf.gather(itemRows, targets)), 1);
-          const neg = tf.sum(tf.mul(H, tf.gather(itemRows, tf.tensor1d(negativesLocal, 'int32'))), 1);
-          value = tf.div(tf.add(tf.sum(tf.softplus(tf.neg(pos))), tf.sum(tf.softplus(neg))), D) as tf.Scalar;
-        } else if (fullSoftmax) {
-          value = fusedSoftmaxCe(H, itemRows, inp.targets, D);
-        } else {
-          value = sampledSoftmaxCe(H, itemRows, targets, targetsLocal, negativesLocal, D);
-        }
-        if (opts.l2 > 0) value = tf.add(value, tf.mul(opts.l2 / D, tf.sum(tf.square(itemRows)))) as tf.Scalar;
-        return value;
-      };
-      const xs: tf.Tensor[] = [...(tableFrozen ? [] : [itemRows]), ...dense];
-      const { value, grads } = tf.valueAndGrads((..._xs: tf.Tensor[]) => lossOf())(xs);
-      const named: tf.NamedTensorMap = {};
-      const offset = tableFrozen ? 0 : 1;
-      dense.forEach((v, k) => (named[v.name] = tf.keep(grads[offset + k])));
-      out.grads = {
-        loss: value.dataSync()[0],
-        positions: P,
-        itemRows: tableFrozen ? null : rows,
-        itemGrad: tableFrozen ? null : (tf.keep(grads[0]) as tf.Tensor2D),
-        dense: named,
-      };
-    });
-    return out.grads as SequenceGradients;
-  };
-
-  const apply = (g: SequenceGradients): void => {
-    try {
-      if (!Number.isFinite(g.loss)) return;
-      // The updaters' reshapes and temporaries are freed here, as in the pair step.
-      tf.tidy(() => {
-        if (g.itemRows !== null && g.itemGrad !== null) opts.sparseOptimizer.applyRows(table.variable, g.itemRows, g.itemGrad);
-        if (Object.keys(g.dense).length > 0) {
-          const rest = opts.params.apply(g.dense);
-          if (Object.keys(rest).length > 0) throw new Error(`sequence task: no updater for ${Object.keys(rest).join(', ')}`);
-        }
-      });
-    } finally {
-      tf.dispose([...(g.itemGrad ? [g.itemGrad] : []), ...Object.values(g.dense)]);
-    }
-  };
-
+  const ctx = sequenceContext(opts);
+  const dropout = sequenceDropout(ctx);
+  const input = (index: number): SequenceStepInput => sequenceInput(ctx, index);
+  const rowsOf = (inp: SequenceStepInput): Int32Array => sequenceRowsOf(ctx, inp);
+  const gradients = (inp: SequenceStepInput, dropoutSeed: () => number): SequenceGradients => sequenceGradients(ctx, inp, dropoutSeed);
+  const apply = (g: SequenceGradients): void => applySequenceGradients(ctx, g);
+  const { epoch } = ctx;
   return {
-    beginEpoch(rng) {
-      const order = rng.permutation(eligible.length);
-      const users = Int32Array.from(order, (k) => eligible[k]);
-      const length = (u: number) => seqs.offsets[u + 1] - seqs.offsets[u];
-      const run = batchSize * SORT_RUN_BATCHES;
-      batches = [];
-      for (let lo = 0; lo < users.length; lo += run) {
-        const part = Array.from(users.subarray(lo, Math.min(users.length, lo + run)));
-        // Stable sort: ties keep the shuffled order.
-        part.sort((a, b) => length(b) - length(a));
-        for (let b = 0; b < part.length; b += batchSize) batches.push(Int32Array.from(part.slice(b, b + batchSize)));
-      }
-      const shuffled = rng.permutation(batches.length);
-      batches = Array.from(shuffled, (k) => batches[k]);
-      let slots = 0;
-      for (const u of users) slots += Math.min(maxLen, seqs.offsets[u + 1] - seqs.offsets[u] - 1);
-      denominator = Math.max(1, slots / Math.max(1, batches.length));
-      epochSlots = slots;
-      stepSeed = rng.nextUint32();
-      return batches.length;
-    },
+    beginEpoch: (rng) => beginSequenceEpoch(ctx, rng),
     exportEpoch() {
-      const offsets = new Int32Array(batches.length + 1);
-      batches.forEach((b, k) => (offsets[k + 1] = offsets[k] + b.length));
-      const users = new Int32Array(offsets[batches.length]);
-      batches.forEach((b, k) => users.set(b, offsets[k]));
-      return { users, offsets, stepSeed, slots: epochSlots };
+      const offsets = new Int32Array(epoch.batches.length + 1);
+      epoch.batches.forEach((b, k) => (offsets[k + 1] = offsets[k] + b.length));
+      const users = new Int32Array(offsets[epoch.batches.length]);
+      epoch.batches.forEach((b, k) => users.set(b, offsets[k]));
+      return { users, offsets, stepSeed: epoch.stepSeed, slots: epoch.slots };
     },
     importEpoch(e) {
-      batches = Array.from({ length: e.offsets.length - 1 }, (_, k) => e.users.subarray(e.offsets[k], e.offsets[k + 1]));
-      stepSeed = e.stepSeed;
-      epochSlots = e.slots;
-      denominator = Math.max(1, e.slots / Math.max(1, batches.length));
+      epoch.batches = Array.from({ length: e.offsets.length - 1 }, (_, k) => e.users.subarray(e.offsets[k], e.offsets[k + 1]));
+      epoch.stepSeed = e.stepSeed;
+      epoch.slots = e.slots;
+      epoch.denominator = Math.max(1, e.slots / Math.max(1, epoch.batches.length));
     },
     rowsOf,
     dropout,
-    epochExamples: () => batches.reduce((s, b) => s + b.length, 0),
+    epochExamples: () => epoch.batches.reduce((s, b) => s + b.length, 0),
     step(index) {
       const inp = input(index);
       const g = gradients(inp, dropout(index));
@@ -346,6 +213,193 @@ export function createSequenceTask(opts: SequenceTaskOptions): SequenceTask {
     gradients,
     apply,
   };
+}
+
+function sequenceContext(opts: SequenceTaskOptions): SequenceContext {
+  const { model, loss } = opts;
+  const numItems = model.shape.items;
+  const seqs: UserItems = userSequences(opts.train.numUsers, [{ users: opts.train.users, items: opts.train.items, ts: null, seq: new Float64Array(opts.train.users.length) }]);
+  const sets: UserItems = userItemSets(opts.train.numUsers, [opts.train, ...opts.others]);
+  const pool = negativePool(opts.train);
+  const eligible: number[] = [];
+  for (let u = 0; u < opts.train.numUsers; u++) if (seqs.offsets[u + 1] - seqs.offsets[u] >= MIN_SEQUENCE_ROWS) eligible.push(u);
+  const table = model.tables[0];
+  const tableFrozen = opts.frozen.has(table.name);
+  const dense = model.dense.filter((v) => !opts.frozen.has(v.name));
+  const fullSoftmax = loss === 'ce' && opts.negatives === 0;
+  // Whole-table products (the full softmax's E·g) read the table as a matmul operand, which XNNPACK caches by tensor id.
+  if (fullSoftmax && !tableFrozen) opts.sparseOptimizer.markMatmulOperand(table.name);
+  return {
+    opts,
+    model,
+    loss,
+    numItems,
+    maxLen: model.maxLen,
+    seqs,
+    sets,
+    pool,
+    eligible,
+    table,
+    tableFrozen,
+    dense,
+    fullSoftmax,
+    wholeTable: fullSoftmax || !opts.sparse,
+    allItems: Int32Array.from({ length: numItems }, (_, i) => i),
+    local: new Int32Array(numItems).fill(-1),
+    epoch: { batches: [], stepSeed: 0, denominator: 1, slots: 0 },
+  };
+}
+
+function sequenceDropout({ epoch }: SequenceContext): (index: number, part?: { lo: number; hi: number }) => () => number {
+  return (index, part) => {
+    const whole = part === undefined || (part.lo === 0 && part.hi === epoch.batches[index].length);
+    const rng = Prng.fromSeed(epoch.stepSeed, whole ? `sequence-dropout/${index}` : `sequence-dropout/${index}/rows${part.lo}-${part.hi}`);
+    return () => rng.tfSeed();
+  };
+}
+
+function beginSequenceEpoch(ctx: SequenceContext, rng: Prng): number {
+  const { seqs, eligible, maxLen, epoch } = ctx;
+  const batchSize = ctx.opts.batchSize;
+  const order = rng.permutation(eligible.length);
+  const users = Int32Array.from(order, (k) => eligible[k]);
+  const length = (u: number) => seqs.offsets[u + 1] - seqs.offsets[u];
+  const run = batchSize * SORT_RUN_BATCHES;
+  const sorted: Int32Array[] = [];
+  for (let lo = 0; lo < users.length; lo += run) {
+    const part = Array.from(users.subarray(lo, Math.min(users.length, lo + run)));
+    // Stable sort: ties keep the shuffled order.
+    part.sort((a, b) => length(b) - length(a));
+    for (let b = 0; b < part.length; b += batchSize) sorted.push(Int32Array.from(part.slice(b, b + batchSize)));
+  }
+  const shuffled = rng.permutation(sorted.length);
+  epoch.batches = Array.from(shuffled, (k) => sorted[k]);
+  let slots = 0;
+  for (const u of users) slots += Math.min(maxLen, seqs.offsets[u + 1] - seqs.offsets[u] - 1);
+  epoch.denominator = Math.max(1, slots / Math.max(1, epoch.batches.length));
+  epoch.slots = slots;
+  epoch.stepSeed = rng.nextUint32();
+  return epoch.batches.length;
+}
+
+function sequenceInput(ctx: SequenceContext, index: number): SequenceStepInput {
+  const { seqs, sets, numItems, pool, maxLen, loss, epoch } = ctx;
+  const users = epoch.batches[index];
+  const rng = Prng.fromSeed(epoch.stepSeed, `sequence-step/${index}`);
+  let width = 1;
+  for (const u of users) width = Math.max(width, Math.min(maxLen, seqs.offsets[u + 1] - seqs.offsets[u] - 1));
+  const ids = new Int32Array(users.length * width).fill(SASREC_PADDING);
+  const slots: number[] = [];
+  const targets: number[] = [];
+  const negatives: number[] = [];
+  users.forEach((u, r) => {
+    const lo = seqs.offsets[u];
+    const hi = seqs.offsets[u + 1];
+    const take = Math.min(width, hi - lo - 1);
+    for (let k = 0; k < take; k++) {
+      // Slot (r, width − take + k) holds item hi−1−take+k and predicts the one after it.
+      const at = hi - 1 - take + k;
+      const slot = r * width + width - take + k;
+      ids[slot] = seqs.items[at];
+      slots.push(slot);
+      targets.push(seqs.items[at + 1]);
+      if (loss === 'bce') negatives.push(sampleNegative(rng, sets, u, numItems, pool));
+    }
+  });
+  if (loss === 'ce' && !ctx.fullSoftmax) {
+    for (let k = 0; k < ctx.opts.negatives; k++) negatives.push(pool === null ? rng.int(numItems) : pool[rng.int(pool.length)]);
+  }
+  return {
+    users,
+    batch: { ids, rows: users.length, width },
+    slots: Int32Array.from(slots),
+    targets: Int32Array.from(targets),
+    negatives: Int32Array.from(negatives),
+    denominator: epoch.denominator,
+  };
+}
+
+function sequenceRowsOf({ wholeTable, allItems, local }: SequenceContext, inp: SequenceStepInput): Int32Array {
+  if (wholeTable) return allItems;
+  const list: number[] = [];
+  const note = (item: number) => {
+    if (item >= 0 && local[item] < 0) {
+      local[item] = list.length;
+      list.push(item);
+    }
+  };
+  inp.batch.ids.forEach(note);
+  inp.targets.forEach(note);
+  inp.negatives.forEach(note);
+  for (const item of list) local[item] = -1;
+  return Int32Array.from(list);
+}
+
+function sequenceGradients(ctx: SequenceContext, inp: SequenceStepInput, dropoutSeed: () => number): SequenceGradients {
+  const { model, loss, local, table, tableFrozen, dense, wholeTable, fullSoftmax } = ctx;
+  // The item rows this step reads, and each id's index among them.
+  const rows = sequenceRowsOf(ctx, inp);
+  for (let k = 0; k < rows.length; k++) local[rows[k]] = k;
+  const toLocal = (a: Int32Array) => a.map((i) => (i < 0 ? i : local[i]));
+  const batch = { ...inp.batch, ids: toLocal(inp.batch.ids) };
+  const targetsLocal = toLocal(inp.targets);
+  const negativesLocal = toLocal(inp.negatives);
+  for (let k = 0; k < rows.length; k++) local[rows[k]] = -1;
+  const P = inp.slots.length;
+  const D = inp.denominator;
+  const d = model.config.dim;
+
+  const out: { grads?: SequenceGradients } = {};
+  tf.tidy(() => {
+    const itemRows = (wholeTable ? table.variable : tf.gather(table.variable, tf.tensor1d(rows, 'int32'))) as tf.Tensor2D;
+    const slots = tf.tensor1d(inp.slots, 'int32');
+    const targets = tf.tensor1d(targetsLocal, 'int32');
+    const lossOf = (): tf.Scalar => {
+      const F = tf.reshape(model.encode(batch, itemRows, true, dropoutSeed), [-1, d]);
+      const H = tf.gather(F, slots) as tf.Tensor2D; // [P, d]: only the slots with a target
+      let value: tf.Scalar;
+      if (loss === 'bce') {
+        const pos = tf.sum(tf.mul(H, tf.gather(itemRows, targets)), 1);
+        const neg = tf.sum(tf.mul(H, tf.gather(itemRows, tf.tensor1d(negativesLocal, 'int32'))), 1);
+        value = tf.div(tf.add(tf.sum(tf.softplus(tf.neg(pos))), tf.sum(tf.softplus(neg))), D) as tf.Scalar;
+      } else if (fullSoftmax) {
+        value = fusedSoftmaxCe(H, itemRows, inp.targets, D);
+      } else {
+        value = sampledSoftmaxCe(H, itemRows, targets, targetsLocal, negativesLocal, D);
+      }
+      if (ctx.opts.l2 > 0) value = tf.add(value, tf.mul(ctx.opts.l2 / D, tf.sum(tf.square(itemRows)))) as tf.Scalar;
+      return value;
+    };
+    const xs: tf.Tensor[] = [...(tableFrozen ? [] : [itemRows]), ...dense];
+    const { value, grads } = tf.valueAndGrads((..._xs: tf.Tensor[]) => lossOf())(xs);
+    const named: tf.NamedTensorMap = {};
+    const offset = tableFrozen ? 0 : 1;
+    dense.forEach((v, k) => (named[v.name] = tf.keep(grads[offset + k])));
+    out.grads = {
+      loss: value.dataSync()[0],
+      positions: P,
+      itemRows: tableFrozen ? null : rows,
+      itemGrad: tableFrozen ? null : (tf.keep(grads[0]) as tf.Tensor2D),
+      dense: named,
+    };
+  });
+  return out.grads as SequenceGradients;
+}
+
+function applySequenceGradients({ opts, table }: SequenceContext, g: SequenceGradients): void {
+  try {
+    if (!Number.isFinite(g.loss)) return;
+    // The updaters' reshapes and temporaries are freed here, as in the pair step.
+    tf.tidy(() => {
+      if (g.itemRows !== null && g.itemGrad !== null) opts.sparseOptimizer.applyRows(table.variable, g.itemRows, g.itemGrad);
+      if (Object.keys(g.dense).length > 0) {
+        const rest = opts.params.apply(g.dense);
+        if (Object.keys(rest).length > 0) throw new Error(`sequence task: no updater for ${Object.keys(rest).join(', ')}`);
+      }
+    });
+  } finally {
+    tf.dispose([...(g.itemGrad ? [g.itemGrad] : []), ...Object.values(g.dense)]);
+  }
 }
 
 /**
