@@ -9,13 +9,14 @@ import { rec, tempDir } from './helpers.js';
 
 const dir = tempDir('rec-heartbeat-');
 const ds = join(dir, 'ds');
-// Many small steps: the epoch lasts well over the heartbeat interval used below.
+// Many small steps: the epoch lasts seconds, well over the heartbeat interval used below and the
+// progress updates' 200 ms, even on an idle machine where mf's fused step is fastest.
 const train = (out: string) => ['train', '--data', ds, '--model', 'mf', '--epochs', '1', '--batch-size', '1', '--dim', '4', '--backend', 'cpu', '--out', join(dir, out)];
 const HEARTBEAT = /^epoch 1\/1: \d+\/(\d+) steps \(\d+%\)( \| [\d.]+k? ex\/s)?( \| ETA \w+)?( \| loss \d+\.\d{4})?$/m;
 
 beforeAll(async () => {
   const log = join(dir, 'shop.csv');
-  expect((await rec(['synth', '--out', log, '--users', '60', '--items', '40', '--events', '6000', '--seed', '3'])).code).toBe(0);
+  expect((await rec(['synth', '--out', log, '--users', '600', '--items', '400', '--events', '40000', '--seed', '3'])).code).toBe(0);
   const p = await rec(['prep', log, '--split', 'random:0.9,0.1,0', '--out', ds]);
   expect(p.code, p.stderr).toBe(0);
 }, 60_000);
