@@ -29,3 +29,14 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
+
+/** The sparse-optimizer fixture: a ROWS × DIM table and four steps of row ids. */
+export const ROWS = 7;
+export const DIM = 3;
+/** Four steps with duplicates (row 2 three times in step 0) and rows 4 and 6 never touched. */
+export const STEPS: number[][] = [
+  [2, 0, 2, 5, 2],
+  [1, 1],
+  [0, 2, 3, 5],
+  [5, 5, 0, 1, 3],
+];

@@ -7,17 +7,8 @@ import {
   type OptimizerName,
 } from '../../../src/engine/sparse-optimizer.js';
 import { DataError } from '../../../src/util/errors.js';
-import { floats, maxAbsDiff, onEngine, values } from './helpers.js';
+import { DIM, floats, maxAbsDiff, onEngine, ROWS, STEPS, values } from './helpers.js';
 
-const ROWS = 7;
-const DIM = 3;
-/** Four steps with duplicates (row 2 three times in step 0) and rows 4 and 6 never touched. */
-const STEPS: number[][] = [
-  [2, 0, 2, 5, 2],
-  [1, 1],
-  [0, 2, 3, 5],
-  [5, 5, 0, 1, 3],
-];
 
 function gradsFor(step: number, n: number): Float32Array {
   return floats(n * DIM, 100 + step);

@@ -7,17 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { createRowSparseOptimizer, type OptimizerConfig } from '../../../../src/engine/sparse-optimizer.js';
 import { adoptMoments, exportRows, importRows, shareMoments } from '../../../../src/train/parallel/shared-moments.js';
 import { DataError } from '../../../../src/util/errors.js';
-import { floats, onEngine, values } from '../../engine/helpers.js';
+import { DIM, floats, onEngine, ROWS, STEPS, values } from '../../engine/helpers.js';
 
-const ROWS = 7;
-const DIM = 3;
-/** Four steps with duplicates (row 2 three times in step 0) and rows 4 and 6 never touched. */
-const STEPS: number[][] = [
-  [2, 0, 2, 5, 2],
-  [1, 1],
-  [0, 2, 3, 5],
-  [5, 5, 0, 1, 3],
-];
 const INIT = floats(ROWS * DIM, 42);
 
 function gradsFor(step: number, n: number): Float32Array {
