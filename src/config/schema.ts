@@ -66,6 +66,14 @@ export const modelSchema = z
     blocks: positiveInt.default(2).describe('SASRec: self-attention blocks (--blocks).'),
     heads: positiveInt.default(1).describe('SASRec: attention heads (--heads); dim must be a multiple.'),
     init_std: positiveNumber.default(0.01).describe('Standard deviation of the normal initialisation of embeddings.'),
+    half_life_days: positiveNumber.nullable().default(null).describe('pop: weight of an event halves every this many days before the newest training row (--half-life-days); null: plain counts.'),
+    neighbours: positiveInt.default(100).describe('itemknn: most similar items kept per item (--neighbours).'),
+    shrink: nonNegativeNumber.default(10).describe('itemknn: shrinkage h of the cosine, dot / (norms + h): damps similarities resting on few users (--shrink).'),
+    unobserved_weight: nonNegativeNumber.default(0.1).describe('ials: weight of every unobserved (user, item) pair against 1 for an observed one (--unobserved-weight).'),
+    confidence: nonNegativeNumber.default(0).describe('ials: an observed pair weighs 1 + confidence × its value (Hu et al. 2008; --confidence); 0: every observed pair weighs 1.'),
+    reg_exponent: nonNegativeNumber.default(1).describe('ials: L2 of a row scales with (its observed pairs + unobserved_weight × the other side) to this power (Rendle et al. 2022; --reg-exponent); 0: plain train.l2.'),
+    solver: z.enum(['cg', 'cholesky']).default('cg').describe('ials: per-row least-squares solver (--solver): conjugate gradient warm-started from the previous epoch, or an exact Cholesky solve.'),
+    cg_steps: positiveInt.default(3).describe('ials: conjugate-gradient iterations per row and epoch (--cg-steps).'),
   })
   .describe('Model shape (rec train); each model\'s own defaults are in configs/models/<model>.yaml.');
 

@@ -9,7 +9,7 @@ import { VOCAB_FILES } from '../data/manifest.js';
 import { pathExists } from '../io/atomic.js';
 import { findCompleteDir, paths, readRunJson, readTrainedRows, type RunJson, type TrainedRows, weightsCheck } from '../io/checkpoint.js';
 import type { Logger } from '../util/log.js';
-import { type AnyModel, isSequenceModel } from '../models/model.js';
+import { type AnyModel, isHistoryModel } from '../models/model.js';
 import { loadModel } from '../models/saved.js';
 import { DataError, UsageError } from '../util/errors.js';
 
@@ -79,7 +79,7 @@ export async function loadTrainedCheckpoint(ckpt: string, log?: Pick<Logger, 'wa
     throw new DataError(`${join(p.vocab, 'trained.json')} covers ${trained.users.length} users and ${trained.items.length} items, the vocabulary ${users.ids.length} and ${items.ids.length}. The checkpoint is damaged.`);
   }
   // A sequence model has no user rows: its users are whoever has a history, so only items must agree.
-  const usersAgree = isSequenceModel(model) || model.shape.users === users.ids.length;
+  const usersAgree = isHistoryModel(model) || model.shape.users === users.ids.length;
   if (!usersAgree || model.shape.items !== items.ids.length) {
     throw new DataError(
       `Checkpoint ${ckpt} is inconsistent: the model has ${model.shape.users} users and ${model.shape.items} items, vocab/ has ${users.ids.length} and ${items.ids.length}.`,

@@ -5,12 +5,12 @@
  * blocks, each a fraction of a second, so SIGINT/SIGTERM stay responsive.
  *
  * Any model is ranked through a Scorer built once here: a PairModel is one as it is; a
- * SequenceModel scores each user from the history prepareEval gathered (`input: 'history'`, see
+ * HistoryModel scores each user from the history prepareEval gathered (`input: 'history'`, see
  * scoreInputOf), so the ranking code below never asks which kind of model it has.
  */
 import * as tf from '@tensorflow/tfjs';
 import { itemsOf } from '../data/user-items.js';
-import { type AnyModel, gatherRows, historyScorer, isSequenceModel, type PairModel, type Scorer } from '../models/model.js';
+import { type AnyModel, gatherRows, historyScorer, isHistoryModel, type PairModel, type Scorer } from '../models/model.js';
 import { UsageError } from '../util/errors.js';
 import type { Progress } from '../util/progress.js';
 import { aucFromRank } from './metrics/auc.js';
@@ -88,7 +88,7 @@ export function scorePairs(model: PairModel, users: Int32Array, items: Int32Arra
 
 /** How prepareEval must line users up for `model`: by user row, or by history. */
 export function scoreInputOf(model: AnyModel): ScoreInput {
-  return isSequenceModel(model) ? 'history' : 'user';
+  return isHistoryModel(model) ? 'history' : 'user';
 }
 
 /** What the ranking code needs from a model, built once per evaluation. */
@@ -101,7 +101,7 @@ interface RankingScorer {
 }
 
 function rankingScorer(model: AnyModel, prep: PreparedEval, budgetBytes: number | undefined): RankingScorer {
-  if (isSequenceModel(model)) {
+  if (isHistoryModel(model)) {
     const histories = prep.histories;
     if (histories === null) throw new Error(`evaluate: ${model.name} scores from histories; prepare the split with input '${scoreInputOf(model)}'`);
     const scorer = historyScorer(model, (u) => itemsOf(histories, u));

@@ -22,7 +22,7 @@ export const SKIP_NO_HISTORY = 'no_history';
 
 /**
  * What a model scores a user from: `user`, their row in the model's user tables (a PairModel);
- * `history`, the items they interacted with before the evaluated split (a SequenceModel).
+ * `history`, the items they interacted with before the evaluated split (a HistoryModel).
  */
 export type ScoreInput = 'user' | 'history';
 

@@ -8,7 +8,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { ModelConfig, ModelName, TrainConfig } from '../config/schema.js';
 import { UsageError } from '../util/errors.js';
-import type { ModelBuildOptions, NamedWeight, PairModel, SequenceModel } from './model.js';
+import type { Prng } from '../util/prng.js';
+import type { HistoryModel, ModelBuildOptions, NamedWeight, PairModel, SequenceModel } from './model.js';
 
 export type Feedback = 'explicit' | 'implicit';
 /** Losses of (user, item) models: mse fits values, bce and bpr rank positives above sampled negatives. */
@@ -39,6 +40,11 @@ export interface Composition {
 
 interface FamilyBase {
   readonly name: ModelName;
+  /**
+   * What ranks a user: their learned row (`user`: PairModel), or their item history in the dataset
+   * (`history`: HistoryModel), which also decides what --positive-threshold keeps out of histories.
+   */
+  readonly scoresFrom: 'user' | 'history';
   /** The `model.*` keys this family reads; a user setting another one is refused. */
   readonly options: readonly ModelOption[];
   /**
@@ -69,7 +75,94 @@ export interface SequenceFamily extends FamilyBase {
   wrap(keras: tf.LayersModel, opts: ModelBuildOptions): SequenceModel;
 }
 
-export type ModelFamily = PairFamily | SequenceFamily;
+/**
+ * What a fitted family's solver reads: the rows the run learns from (after --positive-threshold),
+ * their times, and the catalogue's size. Indices are the checkpoint's (the dataset's, then any
+ * ids kept from a parent).
+ */
+export interface FitData {
+  users: Int32Array;
+  items: Int32Array;
+  values: Float32Array;
+  /** Epoch ms of each row; null when the log has no times. */
+  ts: Float64Array | null;
+  numUsers: number;
+  numItems: number;
+}
+
+/**
+ * The epochs of a fitted family's solver, as the training loop runs them (src/train/loop.ts
+ * TrainTask, without a learning rate): steps are blocks of rows solved (iALS) or the one closed-form
+ * computation, and a step's value is what the solver minimises, per training row (0 where a closed
+ * form has no objective to report).
+ */
+export interface FitTask {
+  beginEpoch(rng: Prng): number;
+  epochExamples(): number;
+  step(index: number): number;
+}
+
+/** An epoch of one step that computes the whole model: popularity, EASE, ItemKNN. */
+export function closedFormTask(examples: number, compute: () => void): FitTask {
+  return {
+    beginEpoch: () => 1,
+    epochExamples: () => examples,
+    step() {
+      compute();
+      return 0;
+    },
+  };
+}
+
+/**
+ * A family fitted by its own solver instead of gradient steps: in closed form (popularity, EASE,
+ * ItemKNN: one epoch computes the model) or by alternating least squares (iALS: each epoch solves
+ * every user row, then every item row). Its epochs are ordinary TrainTask epochs, so validation,
+ * checkpoints, --resume, metrics.jsonl and TensorBoard work as for the other families; there are
+ * no optimizer moments and no batches.
+ */
+export interface FittedFamily extends FamilyBase {
+  readonly kind: 'fitted';
+  /** One epoch computes the model exactly; further epochs would repeat it. */
+  readonly closedForm: boolean;
+  /** What the solver minimises or computes, recorded as the run's loss; only `auto` is accepted. */
+  resolveLoss(requested: string, feedback: Feedback): string;
+  build(opts: ModelBuildOptions): PairModel | HistoryModel;
+  wrap(keras: tf.LayersModel, opts: ModelBuildOptions): PairModel | HistoryModel;
+  /** The task whose epochs fit `model` to `data` (`model` is one this family built or wrapped). */
+  fit(model: PairModel | HistoryModel, data: FitData, config: ModelConfig, train: TrainConfig): FitTask;
+  /** Bytes the fit holds at its peak for this catalogue, checked against the engine before anything is built. */
+  fitBytes(config: ModelConfig, shape: { users: number; items: number }): { bytes: number; what: string };
+}
+
+export type ModelFamily = PairFamily | SequenceFamily | FittedFamily;
+
+/** The `train.*` keys that steer gradient steps: a fitted family reads none of them. */
+const GRADIENT_KEYS = ['lr', 'lr_schedule', 'lr_decay', 'lr_step_epochs', 'batch_size', 'optimizer', 'weight_decay', 'negatives', 'sparse', 'fused', 'freeze', 'replay'];
+
+/** The loss of a fitted family: `auto` names its objective; anything else is refused. */
+export function resolveFittedLoss(requested: string, model: string, objective: string): string {
+  if (requested === 'auto' || requested === objective) return objective;
+  throw new UsageError(`--loss ${requested} does not apply to --model ${model}, which is fitted without gradient steps (${objective}). Remove --loss.`);
+}
+
+/**
+ * Refuses `train.*` keys that a fitted family does not read, when the user set them (a `--lr`
+ * given to EASE would be recorded and change nothing), and more than one epoch of a closed-form
+ * fit, which would compute the same model again.
+ */
+export function checkFittedOptions(family: FittedFamily, sources: Readonly<Record<string, string>>, epochs: number): void {
+  for (const [path, source] of Object.entries(sources)) {
+    if (!path.startsWith('train.') || !userSet(source)) continue;
+    const key = path.slice('train.'.length);
+    if (!GRADIENT_KEYS.includes(key)) continue;
+    throw new UsageError(`${path} (from ${source}) does not apply to --model ${family.name}, which is fitted without gradient steps. Remove it.`);
+  }
+  const epochSource = sources['train.epochs'];
+  if (family.closedForm && epochs !== 1 && epochSource !== undefined && userSet(epochSource)) {
+    throw new UsageError(`train.epochs ${epochs} (from ${epochSource}): --model ${family.name} is computed in closed form by one epoch; more would compute the same model again. Expected --epochs 1.`);
+  }
+}
 
 /** The losses of every (user, item) family: auto is mse on ratings, bce on implicit feedback. */
 export function resolvePairLoss(requested: string, feedback: Feedback): PairLoss {

@@ -138,6 +138,7 @@ function mfKernel(dim: number, mean: () => number): FusedPairKernel {
 export const mfFamily: PairFamily = {
   name: 'mf',
   kind: 'pair',
+  scoresFrom: 'user',
   fitsRatings: true,
   options: ['dim', 'init_std'],
   resolveLoss: resolvePairLoss,

@@ -40,8 +40,8 @@ export interface Scorer {
    * express since the items scored per user vary (whole catalogue, or ~100 candidates).
    */
   readonly scoreBytesPerUser?: number;
-  /** Item vectors for item-to-item similarity (`rec recommend --similar-to`). */
-  itemVectors(): tf.Tensor2D;
+  /** Item vectors for item-to-item similarity (`rec recommend --similar-to`); absent when the model has none (pop). */
+  itemVectors?(): tf.Tensor2D;
 }
 
 export interface PairModel {
@@ -66,8 +66,8 @@ export interface PairModel {
    * included: callers size their blocks from it (src/eval/score-blocks.ts).
    */
   readonly scoreBytesPerPair?: number;
-  /** Item vectors for item-to-item similarity (`rec recommend --similar-to`). */
-  itemVectors(): tf.Tensor2D;
+  /** Item vectors for item-to-item similarity (`rec recommend --similar-to`); absent when the model has none (pop). */
+  itemVectors?(): tf.Tensor2D;
   /**
    * A closed-form forward/backward over the embedding tables' own memory, for models whose score
    * is a small function of gathered rows and a few dense weights (MF, GMF). The trainer uses it
@@ -108,32 +108,40 @@ export interface SlotGrads {
 }
 
 /**
- * The interface of models that score from a user's time-ordered item history rather than from a
- * user row (SASRec). There is no user table: a user is their history, so a user the model never
- * saw is scored from the items they touched, and fine-tuning moves item rows only.
+ * What ranking needs from a model that scores from a user's item history rather than from a user
+ * row (SASRec, EASE, ItemKNN). There is no user table: a user is their history, so a user the
+ * model never saw is scored from the items they touched.
  */
-export interface SequenceModel {
+export interface HistoryModel {
   readonly name: ModelName;
   readonly config: ModelConfig;
   readonly shape: ModelShape;
   /** The savable Keras model (plain `tf.loadLayersModel` loads it; custom layers registered). */
   readonly keras: tf.LayersModel;
-  /** Longest history the model reads: the last `maxLen` items of a longer one. */
-  readonly maxLen: number;
-  /** Item tables (kind 'item'), updated row-sparsely like a PairModel's. */
-  readonly tables: readonly EmbeddingTable[];
-  /** Trainable variables that are not embedding tables. */
-  readonly dense: readonly tf.Variable[];
   /**
-   * Scores of `items` as the next item after each history: [histories.length, items.length].
-   * A history holds item indices oldest first; an empty one is allowed (padding only).
+   * Scores of `items` for each history: [histories.length, items.length]. A history holds item
+   * indices oldest first; an empty one is allowed.
    */
   scoreHistories(histories: readonly Int32Array[], items: tf.Tensor1D): tf.Tensor2D;
   /** Engine bytes per (history, item) score at scoreHistories' peak: the logits and their copies. */
   readonly scoreBytesPerPair?: number;
   /** Engine bytes per history at scoreHistories' peak: the encoder's activations over maxLen positions (see Scorer). */
   readonly scoreBytesPerUser?: number;
-  itemVectors(): tf.Tensor2D;
+  /** Item vectors for `rec recommend --similar-to`; absent when the model has none. */
+  itemVectors?(): tf.Tensor2D;
+}
+
+/**
+ * A history model trained by gradient steps over time-ordered windows (SASRec): its item tables
+ * are updated row-sparsely like a PairModel's, so fine-tuning moves item rows only.
+ */
+export interface SequenceModel extends HistoryModel {
+  /** Longest history the model reads: the last `maxLen` items of a longer one. */
+  readonly maxLen: number;
+  /** Item tables (kind 'item'), updated row-sparsely like a PairModel's. */
+  readonly tables: readonly EmbeddingTable[];
+  /** Trainable variables that are not embedding tables. */
+  readonly dense: readonly tf.Variable[];
   /**
    * The training forward pass: hidden states [rows, width, dim] of right-aligned history windows
    * whose ids index `itemRows` (the item table, or rows gathered from it so that gradients can be
@@ -154,22 +162,42 @@ export interface SequenceBatch {
   width: number;
 }
 
-export type AnyModel = PairModel | SequenceModel;
+/**
+ * The embedding tables of any model: what warm-starting copies by raw id and what a fine-tune
+ * record counts. A history model fitted in closed form (EASE, ItemKNN) has none.
+ */
+export function tablesOf(model: AnyModel): readonly EmbeddingTable[] {
+  return 'tables' in model ? model.tables : [];
+}
 
-export function isSequenceModel(model: AnyModel): model is SequenceModel {
+/** The trainable weights of any model that are not embedding tables. */
+export function denseOf(model: AnyModel): readonly tf.Variable[] {
+  return 'dense' in model ? model.dense : [];
+}
+
+/** Any model that ranks: by user rows or from histories. */
+export type AnyModel = PairModel | HistoryModel;
+/** The models the gradient trainer steps: their tables and dense weights are what it updates. */
+export type TrainableModel = PairModel | SequenceModel;
+
+export function isHistoryModel(model: AnyModel): model is HistoryModel {
   return 'scoreHistories' in model;
 }
 
+export function isSequenceModel(model: AnyModel): model is SequenceModel {
+  return 'encode' in model;
+}
+
 /**
- * A SequenceModel as a Scorer: user index u ranks from `history(u)` (train items when validating,
+ * A HistoryModel as a Scorer: user index u ranks from `history(u)` (train items when validating,
  * train + valid when testing, the whole history when recommending).
  */
-export function historyScorer(model: SequenceModel, history: (user: number) => Int32Array): Scorer {
+export function historyScorer(model: HistoryModel, history: (user: number) => Int32Array): Scorer {
   return {
     shape: model.shape,
     scoreBytesPerPair: model.scoreBytesPerPair,
     scoreBytesPerUser: model.scoreBytesPerUser,
-    itemVectors: () => model.itemVectors(),
+    ...(model.itemVectors ? { itemVectors: () => (model.itemVectors as () => tf.Tensor2D)() } : {}),
     scoreMatrix(users, items) {
       const ids = users.dataSync();
       const histories = Array.from(ids, (u) => history(u));

@@ -75,6 +75,7 @@ export function ncfFamily(kind: NcfKind): PairFamily {
   return {
     name: kind,
     kind: 'pair',
+    scoresFrom: 'user',
     fitsRatings: false,
     options: OPTIONS[kind],
     resolveLoss: resolvePairLoss,

@@ -11,6 +11,7 @@ import { checkFamilyOptions, monitoredMetric, type Feedback, type ModelFamily, t
 import { mfFamily } from './mf.js';
 import type { AnyModel, ModelBuildOptions, ModelShape, PairModel, SequenceModel } from './model.js';
 import { ncfFamily } from './ncf-family.js';
+import { popFamily } from './pop.js';
 import { sasrecFamily } from './sasrec.js';
 
 const FAMILIES: Readonly<Record<BuiltModelName, ModelFamily>> = {
@@ -19,6 +20,7 @@ const FAMILIES: Readonly<Record<BuiltModelName, ModelFamily>> = {
   mlp: ncfFamily('mlp'),
   neumf: ncfFamily('neumf'),
   sasrec: sasrecFamily,
+  pop: popFamily,
 };
 
 /** The family of a model name; a name without one (a planned model) is a usage error. */
@@ -30,9 +32,10 @@ export function family(name: ModelName): ModelFamily {
   return found;
 }
 
-/** Models that score from a user's history (SequenceModel); the others are (user, item) models. */
+/** Models trained by gradient steps over histories (SequenceModel). */
 export type SequenceModelName = 'sasrec';
-export type PairModelName = Exclude<ModelName, SequenceModelName>;
+/** Models trained by gradient steps over (user, item) pairs (PairModel with optimizers and replicas). */
+export type PairModelName = 'mf' | 'gmf' | 'mlp' | 'neumf';
 
 export function buildModel(name: PairModelName, opts: ModelBuildOptions): PairModel;
 export function buildModel(name: SequenceModelName, opts: ModelBuildOptions): SequenceModel;
@@ -53,6 +56,11 @@ export function wrapLoadedModel(keras: tf.LayersModel, meta: SavedModelMeta): An
   const model = family(meta.model).wrap(keras, { config: meta.config, shape: meta.shape, nextSeed: () => 1 });
   keras.setUserDefinedMetadata({ rec: meta });
   return model;
+}
+
+/** Whether a model name is one the gradient trainer steps over (user, item) pairs. */
+export function isPairModelName(name: ModelName): name is PairModelName {
+  return family(name).kind === 'pair';
 }
 
 /** Whether a model name is a sequence model's, known before anything is built. */

@@ -284,6 +284,7 @@ export function wrapSasrec(keras: tf.LayersModel, opts: ModelBuildOptions): Sequ
 export const sasrecFamily: SequenceFamily = {
   name: 'sasrec',
   kind: 'sequence',
+  scoresFrom: 'history',
   options: ['dim', 'max_len', 'blocks', 'heads', 'dropout'],
   resolveLoss: (requested) => resolveSequenceLoss(requested, 'sasrec'),
   build: buildSasrec,

@@ -26,7 +26,7 @@ import { createTopKScorer, packTopLists, type TopKScorer, type TopLists } from '
 import { createRanker, type TopK } from '../eval/ranking.js';
 import { createBlockPacer, planForScorer } from '../eval/score-blocks.js';
 import { itemsOf, rowCount, type UserItems } from '../data/user-items.js';
-import { type AnyModel, historyScorer, isSequenceModel, type Scorer } from '../models/model.js';
+import { type AnyModel, historyScorer, isHistoryModel, type Scorer } from '../models/model.js';
 
 export interface ItemScore {
   /** Raw item id. */
@@ -108,7 +108,7 @@ function toItemScores(top: TopK, itemIds: readonly string[]): ItemScore[] {
 /** The Scorer for `src.model`, and which user indices it can score (the others are cold). */
 function userScoring(src: RecommendSource): { scorer: Scorer; isWarm: (u: number) => boolean } {
   const { model, trained } = src;
-  if (isSequenceModel(model)) {
+  if (isHistoryModel(model)) {
     const histories = src.histories;
     if (!histories) throw new Error(`recommend: ${model.name} scores users from their histories, and none were given`);
     return {

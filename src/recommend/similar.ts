@@ -12,6 +12,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { createRanker } from '../eval/ranking.js';
+import { UsageError } from '../util/errors.js';
 import type { Scorer } from '../models/model.js';
 import { shortestFloat32, type ItemScore } from './recommend.js';
 
@@ -29,7 +30,9 @@ export interface ItemVectors {
   dim: number;
 }
 
-export function readItemVectors(model: Pick<Scorer, 'itemVectors'>): ItemVectors {
+/** The model's item vectors; a usage error naming `model` when it has none (pop ranks by counts alone). */
+export function readItemVectors(model: Pick<Scorer, 'itemVectors'>, name: string): ItemVectors {
+  if (!model.itemVectors) throw new UsageError(`--similar-to ranks items by the cosine of their vectors, and --model ${name} has none (it scores items without a vector per item). Use a checkpoint of ials, ease, mf or sasrec.`);
   const t: tf.Tensor2D = model.itemVectors();
   try {
     const [count, dim] = t.shape;

@@ -25,7 +25,7 @@ import { paths, type RunJson } from '../io/checkpoint.js';
 import { loadTrainedCheckpoint, type TrainedCheckpoint } from '../eval/checkpoint.js';
 import { historyThresholdOf, rowsAtLeast } from '../data/sequences.js';
 import { userItemSets, userSequences, type UserItems } from '../data/user-items.js';
-import { isSequenceModel } from '../models/model.js';
+import { isHistoryModel } from '../models/model.js';
 import { UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { trainedUsers, type UserQueries } from './recommend.js';
@@ -51,7 +51,7 @@ export interface RecommendCheckpoint extends TrainedCheckpoint {
  */
 export async function loadRecommendCheckpoint(ckpt: string, opts: { dataset: boolean; data?: string | null }, log: Logger): Promise<RecommendCheckpoint> {
   const loaded = await loadTrainedCheckpoint(ckpt, log);
-  const sequence = isSequenceModel(loaded.model) ? loaded.run.model : null;
+  const sequence = isHistoryModel(loaded.model) ? loaded.run.model : null;
   const dataset = opts.dataset ? await readDatasetFacts(loaded.dir, loaded.run, opts.data ?? null, loaded.users, loaded.items.ids.length, sequence, log) : null;
   return { ...loaded, dataset };
 }

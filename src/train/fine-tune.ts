@@ -20,7 +20,7 @@ import { VOCAB_FILES } from '../data/manifest.js';
 import { writeVocab as writeVocabArrow } from '../data/prep/arrow-write.js';
 import { tempNameBeside } from '../io/atomic.js';
 import { paths, readRunJson, type FineTuneRecord, type ReplayRecord, type RunJson, writeVocab } from '../io/checkpoint.js';
-import type { AnyModel } from '../models/model.js';
+import { denseOf, tablesOf, type AnyModel } from '../models/model.js';
 import { UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { Prng } from '../util/prng.js';
@@ -230,13 +230,13 @@ export function fineTuneRecord(args: {
   const { matched, dataset, ext } = args;
   const rowsFrozen = { users: 0, items: 0 };
   const tables: Record<string, number> = {};
-  for (const t of args.model.tables) {
+  for (const t of tablesOf(args.model)) {
     if (!args.frozen.has(t.name)) continue;
     const rows = t.variable.shape[0] as number;
     tables[t.name] = rows;
     rowsFrozen[t.kind === 'user' ? 'users' : 'items'] = Math.max(rowsFrozen[t.kind === 'user' ? 'users' : 'items'], rows);
   }
-  const dense = args.model.dense.filter((v) => args.frozen.has(v.name)).length;
+  const dense = denseOf(args.model).filter((v) => args.frozen.has(v.name)).length;
   return {
     parents: [...args.parents],
     users: { reused: matched.users, added: dataset.users - matched.users, kept_without_data: ext.users.ids.length, total: dataset.users + ext.users.ids.length },

@@ -17,7 +17,7 @@ import { readVocabFile, type Vocab } from '../data/dataset.js';
 import { VOCAB_FILES } from '../data/manifest.js';
 import { pathExists } from '../io/atomic.js';
 import { paths, readModelEpoch, readRunJson, readTrainedRows, type ParentRecord, type TrainedRows, weightsCheck, weightsSha256 } from '../io/checkpoint.js';
-import { namedWeights, type AnyModel } from '../models/model.js';
+import { namedWeights, tablesOf, type AnyModel } from '../models/model.js';
 import { family } from '../models/registry.js';
 import { loadModel } from '../models/saved.js';
 import type { Logger } from '../util/log.js';
@@ -179,7 +179,7 @@ export async function initFromParents(req: InitFromRequest, models: readonly Mod
   try {
     for (let k = 0; k < req.parents.length; k++) parents.push(await loadParent(req.parents[k], models[k], req));
     const child = new Map(namedWeights(req.model.keras).map((w) => [w.key, w]));
-    const tables = new Map(req.model.tables.map((t) => [t.variable.name, t]));
+    const tables = new Map(tablesOf(req.model).map((t) => [t.variable.name, t]));
     const composition = family(req.model.name).composition;
     const mixed = composition !== undefined && parents.length === composition.parts.length ? new Set(composition.mixedLayers) : null;
     const covered = new Set<string>();

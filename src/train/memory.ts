@@ -17,6 +17,7 @@
 import { freemem, totalmem } from 'node:os';
 import type { ModelConfig, ModelName } from '../config/schema.js';
 import type { EngineName } from '../engine/backend.js';
+import type { FittedFamily } from '../models/family.js';
 import { family } from '../models/registry.js';
 import { UsageError } from '../util/errors.js';
 
@@ -88,5 +89,18 @@ export function checkStepMemory(shape: TrainingShape, engine: EngineName, total?
   const softmax = shape.fullSoftmax ? ` with the full softmax over ${shape.items.toLocaleString('en-US')} items (--loss ce --negatives 0)` : '';
   throw new UsageError(
     `--model ${shape.model}${softmax} needs about ${gib(need.bytes)} a training step (${gib(need.tables)} of embedding tables, ~${need.copies} copies of them at the step's peak), more than ${limit.what} allows. Expected a step within ${gib(limit.bytes)}; use ${fixes.join(', or ')}.`,
+  );
+}
+
+/**
+ * Refuses a fitted family whose solver will not fit this catalogue (EASE's dense item × item
+ * matrix), exit 2 before anything is built, saying how much it would need.
+ */
+export function checkFitMemory(f: FittedFamily, config: ModelConfig, shape: { users: number; items: number }, engine: EngineName, total?: number): void {
+  const need = f.fitBytes(config, shape);
+  const limit = engineMemoryLimit(engine, total);
+  if (need.bytes <= limit.bytes) return;
+  throw new UsageError(
+    `--model ${f.name} needs about ${gib(need.bytes)} to fit ${shape.items.toLocaleString('en-US')} items (${need.what}), more than ${limit.what} allows. Expected a catalogue that fits in ${gib(limit.bytes)}; use --model itemknn or ials (memory linear in the catalogue), or fewer items (rec prep --min-item N).`,
   );
 }

@@ -10,7 +10,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { createRowSparseOptimizer, type OptimizerConfig, type OptimizerState, type RowSparseOptimizer } from '../engine/sparse-optimizer.js';
-import { namedWeights, type AnyModel } from '../models/model.js';
+import { namedWeights, type TrainableModel } from '../models/model.js';
 import { ConfigError } from '../util/errors.js';
 import { adoptMoments, exportRows, importRows, shareMoments } from './parallel/shared-moments.js';
 
@@ -37,7 +37,7 @@ interface Param {
   shape: [number, number];
 }
 
-export function createDenseParamUpdater(cfg: OptimizerConfig, model: AnyModel): DenseParamUpdater {
+export function createDenseParamUpdater(cfg: OptimizerConfig, model: TrainableModel): DenseParamUpdater {
   const denseNames = new Set(model.dense.map((v) => v.name));
   const weights = namedWeights(model.keras).filter((w) => denseNames.has(w.variable.name));
   const byName = new Map<string, Param>();
@@ -89,7 +89,7 @@ export function createDenseParamUpdater(cfg: OptimizerConfig, model: AnyModel): 
  * variable names). Each entry names a layer (`gmf_user_embedding`, `mlp_layer_1`, `prediction`) or
  * one weight (`prediction/bias`).
  */
-export function resolveFrozen(model: AnyModel, freeze: readonly string[]): Set<string> {
+export function resolveFrozen(model: TrainableModel, freeze: readonly string[]): Set<string> {
   const weights = namedWeights(model.keras);
   const trainable = new Set([...model.tables.map((t) => t.variable.name), ...model.dense.map((v) => v.name)]);
   const groups = new Map<string, string[]>();

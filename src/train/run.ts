@@ -31,8 +31,8 @@ import {
   writeTrainedRows,
 } from '../io/checkpoint.js';
 import type { ModelName } from '../config/schema.js';
-import type { ModelFamily, PairLoss, SequenceLoss } from '../models/family.js';
-import { isSequenceModel, namedWeights, type AnyModel, type PairModel, type SequenceModel } from '../models/model.js';
+import { checkFittedOptions, type FitData, type ModelFamily, type PairLoss, type SequenceLoss } from '../models/family.js';
+import { isSequenceModel, namedWeights, type AnyModel, type PairModel, type SequenceModel, type TrainableModel } from '../models/model.js';
 import { buildModel, checkModelOptions, family } from '../models/registry.js';
 import { wrapSavedModel } from '../models/saved.js';
 import { DataError, InterruptedError, UsageError } from '../util/errors.js';
@@ -48,7 +48,7 @@ import { type CatalogueExtension, catalogueExtension, fineTuneRecord, planReplay
 import { createDenseParamUpdater, type DenseParamUpdater, resolveFrozen } from './params.js';
 import { initialState, type LoopCallbacks, runLoop, type TrainTask } from './loop.js';
 import { learningRate } from './schedule.js';
-import { checkStepMemory } from './memory.js';
+import { checkFitMemory, checkStepMemory } from './memory.js';
 import type { ParallelTask } from './parallel/pool.js';
 import { startPairParallel, workersFor } from './parallel/train-pair.js';
 import { startSequenceParallel } from './parallel/train-sequence.js';
@@ -170,7 +170,7 @@ function ratingsNote(f: ModelFamily, loss: string): string {
   if (f.kind === 'sequence') {
     return `model ${f.name} trains on explicit ratings: every rated item enters the user's history as an interaction (a rating of 1 counts like a 5). Pass --positive-threshold R (config train.positive_threshold), e.g. 4, to keep only ratings >= R as the sequence.`;
   }
-  return `model ${f.name} trains with loss ${loss} on explicit ratings: every rating counts as a positive (a rating of 1 is trained like a 5) and unrated items are the negatives. Pass --positive-threshold R (config train.positive_threshold), e.g. 4, to keep only ratings >= R as positives${f.fitsRatings ? ', or --loss mse to fit the ratings' : ''}.`;
+  return `model ${f.name} trains with loss ${loss} on explicit ratings: every rating counts as a positive (a rating of 1 is trained like a 5) and unrated items are the negatives. Pass --positive-threshold R (config train.positive_threshold), e.g. 4, to keep only ratings >= R as positives${f.kind === 'pair' && f.fitsRatings ? ', or --loss mse to fit the ratings' : ''}.`;
 }
 
 /**
@@ -205,7 +205,7 @@ function meanValue(values: Float32Array): number {
 }
 
 /** The loss a run trains with, tagged with the kind of step it belongs to. */
-type Objective = { kind: 'pair'; loss: PairLoss } | { kind: 'sequence'; loss: SequenceLoss };
+type Objective = { kind: 'pair'; loss: PairLoss } | { kind: 'sequence'; loss: SequenceLoss } | { kind: 'fitted'; loss: string };
 
 /** What a run trains on and with, decided before any file is read or written. */
 interface Plan {
@@ -256,13 +256,14 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   const plan = planRun(req, io);
   const opened = req.resume ? await restoreRun(req, io) : await buildRun(req, io, plan);
   // Before any file is written: a misspelt --freeze must not leave a half-made checkpoint.
-  const frozen = resolveFrozen(opened.model, req.resolved.config.train.freeze);
+  const frozen = isTrainable(plan, opened.model) ? resolveFrozen(opened.model, req.resolved.config.train.freeze) : new Set<string>();
   const run = opened.fresh ? await writeNewRun(req, io, plan, opened, opened.fresh, frozen) : { ...(opened.previous as RunJson), status: 'running' as const };
   run.engine = req.engine.name;
-  run.workers = workersOf(req, opened, io);
+  run.workers = workersOf(req, plan, opened, io);
   await writeRunJson(req.out, run);
-  const optimizers = await createOptimizers(req, opened);
-  const tasks = createTasks(req, io, plan, opened, optimizers, frozen, run.workers);
+  const optimizers = isTrainable(plan, opened.model) ? await createOptimizers(req, opened.model, opened.restored) : null;
+  const trainable = isTrainable(plan, opened.model) ? { ...opened, model: opened.model } : null;
+  const tasks = trainable === null || optimizers === null ? fittedTasks(req, plan, opened.model) : createTasks(req, io, plan, trainable, optimizers, frozen, run.workers);
   return trainAndFinish(req, io, { run, opened, optimizers, tasks, wallStart, loss: plan.objective.loss });
 }
 
@@ -273,16 +274,18 @@ function planRun(req: TrainRequest, io: RunIO): Plan {
   const f = family(config.train.model);
   // A resumed run keeps the options its checkpoint was accepted with.
   if (!req.resume) checkModelOptions(config.train.model, req.resolved.sources);
-  const objective: Objective =
-    f.kind === 'sequence' ? { kind: 'sequence', loss: f.resolveLoss(config.train.loss, data.feedback) } : { kind: 'pair', loss: f.resolveLoss(config.train.loss, data.feedback) };
+  const objective = objectiveOf(f, config.train.loss, data.feedback);
+  if (f.kind === 'fitted' && !req.resume) checkFittedOptions(f, req.resolved.sources, config.train.epochs);
   const loss = objective.loss;
   if (loss === 'mse' && data.feedback === 'implicit') io.log.warn('loss mse on implicit feedback regresses the event weights; bce or bpr is usually what you want');
-  const positives = trainingPositives(data, loss, config.train.model, config.train.positive_threshold, req.resolved.sources['train.positive_threshold'], f.kind);
+  const positives = trainingPositives(data, loss, config.train.model, config.train.positive_threshold, req.resolved.sources['train.positive_threshold'], f.kind === 'sequence' ? 'sequence' : 'pair');
   for (const note of positives.notes) io.log.warn(note);
   if (positives.summary !== null) io.log.info(positives.summary);
   // Before any file is written: an epoch of nothing "completes" with loss 0 and a checkpoint that scores at random.
   checkTrainable(data, positives.train, config.train.model, f.kind === 'sequence');
-  checkStepMemory(
+  if (f.kind === 'fitted') checkFitMemory(f, config.model, { users: data.numUsers, items: data.numItems }, req.engine.name);
+  else
+    checkStepMemory(
     {
       model: config.train.model,
       config: config.model,
@@ -295,6 +298,18 @@ function planRun(req: TrainRequest, io: RunIO): Plan {
     req.engine.name,
   );
   return { family: f, objective, positives };
+}
+
+/** The loss a run trains with, resolved once by its family. */
+function objectiveOf(f: ModelFamily, requested: string, feedback: TrainData['feedback']): Objective {
+  if (f.kind === 'sequence') return { kind: 'sequence', loss: f.resolveLoss(requested, feedback) };
+  if (f.kind === 'fitted') return { kind: 'fitted', loss: f.resolveLoss(requested, feedback) };
+  return { kind: 'pair', loss: f.resolveLoss(requested, feedback) };
+}
+
+/** Whether the run steps the model by gradients (so it has optimizers, --freeze and worker replicas). */
+function isTrainable(plan: Plan, model: AnyModel): model is TrainableModel {
+  return plan.family.kind !== 'fitted' && 'tables' in model;
 }
 
 /** `--resume`: the model, optimizer and loop state of the checkpoint's last save. */
@@ -389,18 +404,18 @@ async function writeNewRun(req: TrainRequest, io: RunIO, plan: Plan, opened: Ope
 }
 
 /** Replicas of data-parallel training: the fused step is the pair family's, when the model has one. */
-function workersOf(req: TrainRequest, opened: Opened, io: RunIO): number {
+function workersOf(req: TrainRequest, plan: Plan, opened: Opened, io: RunIO): number {
   const { config } = req.resolved;
   const { model } = opened;
+  if (!isTrainable(plan, model)) return 1;
   return isSequenceModel(model)
     ? workersFor(config, opened.previous, req.engine.name, false, io.log, 'sequence')
     : workersFor(config, opened.previous, req.engine.name, config.train.fused && config.train.sparse && fusable(model), io.log);
 }
 
 /** The row-sparse, dense and parameter optimizers, with a resumed run's moments restored. */
-async function createOptimizers(req: TrainRequest, opened: Opened): Promise<Optimizers> {
+async function createOptimizers(req: TrainRequest, model: TrainableModel, restored: RestoredState | null): Promise<Optimizers> {
   const { config } = req.resolved;
-  const { model, restored } = opened;
   const optCfg: OptimizerConfig = { name: config.train.optimizer, lr: config.train.lr, weightDecay: config.train.weight_decay };
   const tables = Object.fromEntries(model.tables.map((t) => [t.name, t.variable]));
   const sparse = createRowSparseOptimizer(optCfg, tables);
@@ -416,10 +431,26 @@ async function createOptimizers(req: TrainRequest, opened: Opened): Promise<Opti
   return { sparse, dense, params, stableKeys, config: optCfg };
 }
 
+/** A fitted family's epochs, on one thread: its solver in place of batches and an optimizer. */
+function fittedTasks(req: TrainRequest, plan: Plan, model: AnyModel): Tasks {
+  const f = plan.family;
+  if (f.kind !== 'fitted') throw new Error(`${f.name}: fittedTasks of a ${f.kind} family`);
+  const { config } = req.resolved;
+  const rows = plan.positives.train;
+  const all = req.data.trainTs ?? null;
+  const threshold = config.train.positive_threshold;
+  // positiveRows keeps the rows at or above the threshold in order: their times are those rows' times.
+  const ts = all === null || threshold === null ? all : all.filter((_, r) => req.data.train.values[r] >= threshold);
+  const data: FitData = { users: rows.users, items: rows.items, values: rows.values, ts, numUsers: model.shape.users, numItems: model.shape.items };
+  const fit = f.fit(model, data, config.model, config.train);
+  return { single: { ...fit, setLearningRate: () => undefined }, startParallel: null };
+}
+
 /** What an epoch and a step are: the one place the kind of family matters to the trainer. */
-function createTasks(req: TrainRequest, io: RunIO, plan: Plan, opened: Opened, opt: Optimizers, frozen: Set<string>, workers: number): Tasks {
+function createTasks(req: TrainRequest, io: RunIO, plan: Plan, opened: Opened & { model: TrainableModel }, opt: Optimizers, frozen: Set<string>, workers: number): Tasks {
   const { model } = opened;
   const { objective } = plan;
+  if (objective.kind === 'fitted') throw new Error(`${model.name}: createTasks of a fitted family`);
   if (objective.kind === 'sequence') {
     if (!isSequenceModel(model)) throw new Error(`${model.name}: a sequence family built a (user, item) model`);
     return sequenceTasks(req, io, plan.positives, { model, loss: objective.loss, opt, frozen, workers });
@@ -493,11 +524,12 @@ function pairTasks(req: TrainRequest, io: RunIO, positives: TrainingPositives, p
 interface Training {
   run: RunJson;
   opened: Opened;
-  optimizers: Optimizers;
+  /** Null for a fitted family, which has no gradient steps. */
+  optimizers: Optimizers | null;
   tasks: Tasks;
   /** performance.now() when this process began the run: wall_seconds adds this process's time. */
   wallStart: number;
-  loss: PairLoss | SequenceLoss;
+  loss: string;
 }
 
 /** Runs the loop with the checkpoint's callbacks and records how it ended in run.json. */
@@ -543,7 +575,7 @@ async function trainAndFinish(req: TrainRequest, io: RunIO, t: Training): Promis
     await writeRunJson(req.out, run);
     throw error;
   } finally {
-    t.optimizers.dense.dispose();
+    t.optimizers?.dense.dispose();
     await parallel?.close();
   }
   run.status = outcome;
@@ -566,13 +598,17 @@ async function trainAndFinish(req: TrainRequest, io: RunIO, t: Training): Promis
 }
 
 /** Saves last/: the model, the optimizers' moments under stable keys, and the loop state. */
-function stateSaver(ckpt: string, model: AnyModel, opt: Optimizers, run: RunJson): (s: TrainerState) => Promise<void> {
+function stateSaver(ckpt: string, model: AnyModel, opt: Optimizers | null, run: RunJson): (s: TrainerState) => Promise<void> {
   return async (s: TrainerState) => {
-    const named = {
-      ...stateToTensors('sparse', opt.sparse.getState()),
-      ...stateToTensors('dense', renameSlots(await opt.dense.getState(), opt.stableKeys)),
-      ...stateToTensors('params', opt.params.getState()),
-    };
+    // A fitted family has no moments: its state is the model and the loop's position.
+    const named =
+      opt === null
+        ? {}
+        : {
+            ...stateToTensors('sparse', opt.sparse.getState()),
+            ...stateToTensors('dense', renameSlots(await opt.dense.getState(), opt.stableKeys)),
+            ...stateToTensors('params', opt.params.getState()),
+          };
     try {
       const hashes = await writeLastState(ckpt, model, named, s);
       run.weights_sha256 = { ...run.weights_sha256, 'last/model/weights.bin': hashes.model, 'last/optimizer.bin': hashes.optimizer };

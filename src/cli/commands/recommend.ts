@@ -254,7 +254,7 @@ async function similarCommand(
   const untrained = untrainedItemsMessage(queries, trainedItems, loaded.items);
   if (untrained !== null) ctx.log.warn(untrained);
   if (k > numItems - 1) ctx.log.warn(`--k ${k} is more than the ${numItems - 1} other items of the catalogue: each list has at most ${numItems - 1} items.`);
-  const lists = similarItems(readItemVectors(loaded.model), loaded.items.ids, queries, k);
+  const lists = similarItems(readItemVectors(loaded.model, loaded.run.model), loaded.items.ids, queries, k);
   const { records } = await emit<SimilarItems>([lists], SIMILAR_LAYOUT, target, ctx.io.signal);
   const { out, format } = target;
   const result: RecommendResult = out === null ? { checkpoint: ckpt, k, similar: records } : { checkpoint: ckpt, k, out, format, items: lists.length };

@@ -171,7 +171,7 @@ async function validation(ctx: CommandContext, ds: Dataset, data: TrainData): Pr
   const [{ createValidator }, { family, trainingMonitor }] = await Promise.all([import('../../eval/validate.js'), import('../../models/registry.js')]);
   const { config } = ctx.resolved;
   const { metric, ratings } = trainingMonitor(config.train, data.feedback);
-  const sequence = family(config.train.model).kind === 'sequence';
+  const fromHistory = family(config.train.model).scoresFrom === 'history';
   const validator = data.hasValid
     ? createValidator(ds, {
         ratings,
@@ -179,7 +179,7 @@ async function validation(ctx: CommandContext, ds: Dataset, data: TrainData): Pr
         userBlock: config.eval.user_block,
         maxUsers: config.train.valid_users,
         seed: config.seed,
-        historyThreshold: sequence ? config.train.positive_threshold : null,
+        historyThreshold: fromHistory ? config.train.positive_threshold : null,
         workers: config.train.workers,
         epochs: config.train.epochs,
         log: ctx.log,

@@ -7,7 +7,7 @@
 import { parentPort } from 'node:worker_threads';
 import { itemsOf, type UserItems } from '../../data/user-items.js';
 import { initEngine } from '../../engine/backend.js';
-import { historyScorer, isSequenceModel, type AnyModel, type Scorer } from '../../models/model.js';
+import { historyScorer, isHistoryModel, type AnyModel, type Scorer } from '../../models/model.js';
 import { buildModel } from '../../models/registry.js';
 import { assignWeightValues } from '../../models/weights.js';
 import { silentLogger } from '../../util/log.js';
@@ -35,7 +35,7 @@ let state: State | null = null;
 const send = (m: FromRankWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
 function scorerOf(model: AnyModel, histories: UserItems | null): Scorer {
-  if (!isSequenceModel(model)) return model;
+  if (!isHistoryModel(model)) return model;
   if (histories === null) throw new Error(`ranking worker: ${model.name} scores from histories, and none were shared`);
   return historyScorer(model, (u) => itemsOf(histories, u));
 }

@@ -19,7 +19,7 @@
  * (protocol.ts ReplicaInit) and a case in protocol.ts createReplica.
  */
 import { createRowSparseOptimizer, type OptimizerConfig, type OptimizerState, type RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
-import type { AnyModel } from '../../models/model.js';
+import type { TrainableModel } from '../../models/model.js';
 import { assignWeightValues, weightValues } from '../../models/weights.js';
 import { Prng } from '../../util/prng.js';
 import { adoptMoments, shareMoments } from './shared-moments.js';
@@ -249,8 +249,8 @@ export interface ReplicaStateInit {
 
 /** ReplicaStateInit and what every family's worker builds its model and optimizer from. */
 export interface ReplicaModelInit extends ReplicaStateInit {
-  modelConfig: AnyModel['config'];
-  shape: AnyModel['shape'];
+  modelConfig: TrainableModel['config'];
+  shape: TrainableModel['shape'];
   lr: number;
   /** The main thread's layout: a worker whose model differs fails at start, not with wrong sums. */
   layout: GradientLayout;
@@ -258,7 +258,7 @@ export interface ReplicaModelInit extends ReplicaStateInit {
 
 /** The main thread's model and optimizer state as a worker's init payload (restoreReplica reads it back). */
 export function replicaState(src: {
-  model: AnyModel;
+  model: TrainableModel;
   sparse: RowSparseOptimizer;
   params: DenseParamUpdater;
   seed: number;
@@ -284,7 +284,7 @@ export function replicaState(src: {
   };
 }
 
-export interface RestoredReplica<M extends AnyModel> {
+export interface RestoredReplica<M extends TrainableModel> {
   model: M;
   frozen: Set<string>;
   sparse: RowSparseOptimizer;
@@ -296,7 +296,7 @@ export interface RestoredReplica<M extends AnyModel> {
  * initialisers' draws are overwritten; the stream only has to differ per replica so that dropout,
  * seeded from it, masks each shard differently), then every weight and optimizer slot is set.
  */
-export function restoreReplica<M extends AnyModel>(init: ReplicaStateInit, build: (nextSeed: () => number) => M): RestoredReplica<M> {
+export function restoreReplica<M extends TrainableModel>(init: ReplicaStateInit, build: (nextSeed: () => number) => M): RestoredReplica<M> {
   const rng = Prng.fromSeed(init.seed, `model/init/replica${init.replica}`);
   const model = build(() => rng.tfSeed());
   assignWeightValues(model.keras, init.weights, `replica ${init.replica}`);

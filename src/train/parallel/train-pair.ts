@@ -9,7 +9,7 @@ import type { EngineName } from '../../engine/backend.js';
 import type { OptimizerConfig, RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
 import type { RunJson } from '../../io/checkpoint.js';
 import type { PairModel } from '../../models/model.js';
-import { isSequenceModelName } from '../../models/registry.js';
+import { isPairModelName } from '../../models/registry.js';
 import type { Logger } from '../../util/log.js';
 import type { Prng } from '../../util/prng.js';
 import type { EpochExamples, PairLoss } from '../pair-data.js';
@@ -69,7 +69,7 @@ export interface PairParallelOptions {
 
 export function startPairParallel(o: PairParallelOptions): Promise<ParallelTask> {
   const name = o.config.train.model;
-  if (isSequenceModelName(name)) throw new Error(`startPairParallel: ${name} is a sequence model`);
+  if (!isPairModelName(name)) throw new Error(`startPairParallel: ${name} is not trained by (user, item) steps`);
   const parts = { model: o.model, sparse: o.sparse, params: o.params, frozen: o.frozen, loss: o.loss, l2: o.config.train.l2 };
   return startParallelTask({
     workers: o.workers,
