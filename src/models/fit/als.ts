@@ -36,6 +36,9 @@ export interface AlsSettings {
 /** Stop CG once ‖residual‖² falls below this fraction of ‖rhs‖²: float32 storage cannot hold the difference anyway. */
 const CG_RELATIVE_TOLERANCE_SQ = 1e-20;
 
+/** Entries gathered per block of the Cholesky system build: z is dim × CHUNK float64, small enough for the L2 cache. */
+const CHUNK = 128;
+
 function requireCount(fn: string, name: string, value: number): void {
   if (!Number.isInteger(value) || value < 0) {
     throw new RangeError(`${fn}: ${name} must be a non-negative integer; got ${value}`);
@@ -183,6 +186,7 @@ function validateBlock(
 /** Float64 work space for one solveRows call, allocated once and reused by every row. */
 interface Scratch {
   a: Float64Array;
+  z: Float64Array;
   t: Float64Array;
   b: Float64Array;
   r: Float64Array;
@@ -193,6 +197,8 @@ interface Scratch {
 function scratch(dim: number, solver: AlsSettings['solver']): Scratch {
   return {
     a: new Float64Array(solver === 'cholesky' ? dim * dim : 0),
+    // Rounded up to an even number of rows so accumulateChunk's 2×2 blocks read zeros past dim.
+    z: new Float64Array(solver === 'cholesky' ? (dim + (dim % 2)) * CHUNK : 0),
     t: new Float64Array(dim),
     b: new Float64Array(dim),
     r: new Float64Array(dim),
@@ -232,7 +238,7 @@ export function solveRows(
     } else {
       cgRow(target, fixed, G, obs, row, lambda, s.unobservedWeight, dim, s.cgSteps, work);
     }
-    objective += rowObjective(target, fixed, G, obs, row, lambda, s.unobservedWeight, dim, work.t);
+    objective += rowObjective(target, fixed, G, obs, row, lambda, s.unobservedWeight, dim, work.t, work.ap);
     observed += end - start;
   }
   return { objective, observed };
@@ -259,22 +265,83 @@ function choleskyRow(
     b[i] = 0;
   }
   const end = obs.offsets[row + 1];
-  for (let k = obs.offsets[row]; k < end; k++) {
-    const w = obs.weights[k];
-    if (w === 0) continue;
-    const o = obs.cols[k] * dim;
-    for (let i = 0; i < dim; i++) {
-      const wfi = w * fixed[o + i];
-      b[i] += wfi;
-      const ai = i * dim;
-      for (let j = i; j < dim; j++) a[ai + j] += wfi * fixed[o + j];
-    }
+  for (let from = obs.offsets[row]; from < end; from += CHUNK) {
+    const n = gatherChunk(fixed, obs, from, Math.min(from + CHUNK, end), dim, work.z, b);
+    accumulateChunk(work.z, n, a, dim);
   }
   mirrorUpper(a, dim);
   choleskyFactor(a, dim, row);
   choleskySolve(a, b, dim, work.t);
   const o = row * dim;
   for (let i = 0; i < dim; i++) target[o + i] = work.t[i];
+}
+
+/**
+ * Writes √w_c f_c for entries [from, to) as the columns of z (row i holds coordinate i of every entry, CHUNK apart) and
+ * adds w_c f_c to b; returns how many columns it wrote. Rows of z at and past dim stay zero: they pad an odd dim.
+ */
+function gatherChunk(
+  fixed: Float32Array,
+  obs: WeightedRows,
+  from: number,
+  to: number,
+  dim: number,
+  z: Float64Array,
+  b: Float64Array,
+): number {
+  let n = 0;
+  for (let k = from; k < to; k++) {
+    const w = obs.weights[k];
+    if (w === 0) continue;
+    const root = Math.sqrt(w);
+    const o = obs.cols[k] * dim;
+    for (let i = 0; i < dim; i++) {
+      const f = fixed[o + i];
+      z[i * CHUNK + n] = root * f;
+      b[i] += w * f;
+    }
+    n++;
+  }
+  return n;
+}
+
+/**
+ * a += z zᵀ over the first n columns of z, upper triangle only. Each entry is a dot product of two rows of z, four of
+ * them at a time (a 2×2 block): the sums stay in registers and every load feeds two multiply-adds, which makes this
+ * about three times faster than adding one rank-1 update w f fᵀ per entry. (A 2×4 block was slower: V8 ran out of
+ * registers and boxed the sums.)
+ */
+function accumulateChunk(z: Float64Array, n: number, a: Float64Array, dim: number): void {
+  for (let i = 0; i < dim; i += 2) {
+    const x0 = i * CHUNK;
+    const x1 = x0 + CHUNK;
+    for (let j = i; j < dim; j += 2) {
+      const y0 = j * CHUNK;
+      const y1 = y0 + CHUNK;
+      let s00 = 0;
+      let s01 = 0;
+      let s10 = 0;
+      let s11 = 0;
+      for (let k = 0; k < n; k++) {
+        const u0 = z[x0 + k];
+        const u1 = z[x1 + k];
+        const v0 = z[y0 + k];
+        const v1 = z[y1 + k];
+        s00 += u0 * v0;
+        s01 += u0 * v1;
+        s10 += u1 * v0;
+        s11 += u1 * v1;
+      }
+      // With an odd dim the last row and column are sums of zero padding and are dropped; at j = i the block also
+      // holds a[i+1][i], below the diagonal, which mirrorUpper overwrites.
+      const r0 = i * dim + j;
+      a[r0] += s00;
+      if (j + 1 < dim) a[r0 + 1] += s01;
+      if (i + 1 === dim) continue;
+      a[r0 + dim] += s10;
+      if (j + 1 < dim) a[r0 + dim + 1] += s11;
+    }
+  }
 }
 
 /** In place: the lower triangle of `a` becomes L with A = L Lᵀ (the upper triangle is left as it was). */
@@ -292,7 +359,30 @@ function choleskyFactor(a: Float64Array, dim: number, row: number): void {
     }
     const ljj = Math.sqrt(d);
     a[jr + j] = ljj;
-    for (let i = j + 1; i < dim; i++) {
+    // Four rows at a time: four independent sums per pass over row j, instead of one chain of dependent additions.
+    let i = j + 1;
+    for (; i + 3 < dim; i += 4) {
+      const r0 = i * dim;
+      const r1 = r0 + dim;
+      const r2 = r1 + dim;
+      const r3 = r2 + dim;
+      let v0 = a[r0 + j];
+      let v1 = a[r1 + j];
+      let v2 = a[r2 + j];
+      let v3 = a[r3 + j];
+      for (let k = 0; k < j; k++) {
+        const ljk = a[jr + k];
+        v0 -= a[r0 + k] * ljk;
+        v1 -= a[r1 + k] * ljk;
+        v2 -= a[r2 + k] * ljk;
+        v3 -= a[r3 + k] * ljk;
+      }
+      a[r0 + j] = v0 / ljj;
+      a[r1 + j] = v1 / ljj;
+      a[r2 + j] = v2 / ljj;
+      a[r3 + j] = v3 / ljj;
+    }
+    for (; i < dim; i++) {
       const ir = i * dim;
       let v = a[ir + j];
       for (let k = 0; k < j; k++) v -= a[ir + k] * a[jr + k];
@@ -316,7 +406,42 @@ function choleskySolve(l: Float64Array, b: Float64Array, dim: number, x: Float64
   }
 }
 
-/** out = A v with A = α0 G + λ I + Σ w f fᵀ, through its parts: O(|S_r| d + d²), never forming A. */
+/** out = G v for a symmetric d×d G, four rows at a time so four sums run side by side rather than one chain. */
+function gramTimes(G: Float64Array, v: Float64Array, out: Float64Array, dim: number): void {
+  let i = 0;
+  for (; i + 3 < dim; i += 4) {
+    const g0 = i * dim;
+    const g1 = g0 + dim;
+    const g2 = g1 + dim;
+    const g3 = g2 + dim;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let j = 0; j < dim; j++) {
+      const vj = v[j];
+      s0 += G[g0 + j] * vj;
+      s1 += G[g1 + j] * vj;
+      s2 += G[g2 + j] * vj;
+      s3 += G[g3 + j] * vj;
+    }
+    out[i] = s0;
+    out[i + 1] = s1;
+    out[i + 2] = s2;
+    out[i + 3] = s3;
+  }
+  for (; i < dim; i++) {
+    const gi = i * dim;
+    let acc = 0;
+    for (let j = 0; j < dim; j++) acc += G[gi + j] * v[j];
+    out[i] = acc;
+  }
+}
+
+/**
+ * out = A v with A = α0 G + λ I + Σ w f fᵀ, through its parts: O(|S_r| d + d²), never forming A. Entries go four at
+ * a time: four dot products share the loads of v and one pass over out adds all four (about 3× faster than one by one).
+ */
 function applySystem(
   fixed: Float32Array,
   G: Float64Array,
@@ -328,20 +453,39 @@ function applySystem(
   v: Float64Array,
   out: Float64Array,
 ): void {
-  for (let i = 0; i < dim; i++) {
-    const gi = i * dim;
-    let acc = 0;
-    for (let j = 0; j < dim; j++) acc += G[gi + j] * v[j];
-    out[i] = alpha0 * acc + lambda * v[i];
-  }
+  gramTimes(G, v, out, dim);
+  for (let i = 0; i < dim; i++) out[i] = alpha0 * out[i] + lambda * v[i];
   const end = obs.offsets[row + 1];
-  for (let k = obs.offsets[row]; k < end; k++) {
-    const w = obs.weights[k];
-    if (w === 0) continue;
+  let k = obs.offsets[row];
+  for (; k + 3 < end; k += 4) {
+    const o0 = obs.cols[k] * dim;
+    const o1 = obs.cols[k + 1] * dim;
+    const o2 = obs.cols[k + 2] * dim;
+    const o3 = obs.cols[k + 3] * dim;
+    let d0 = 0;
+    let d1 = 0;
+    let d2 = 0;
+    let d3 = 0;
+    for (let i = 0; i < dim; i++) {
+      const vi = v[i];
+      d0 += fixed[o0 + i] * vi;
+      d1 += fixed[o1 + i] * vi;
+      d2 += fixed[o2 + i] * vi;
+      d3 += fixed[o3 + i] * vi;
+    }
+    const wd0 = obs.weights[k] * d0;
+    const wd1 = obs.weights[k + 1] * d1;
+    const wd2 = obs.weights[k + 2] * d2;
+    const wd3 = obs.weights[k + 3] * d3;
+    for (let i = 0; i < dim; i++) {
+      out[i] += wd0 * fixed[o0 + i] + wd1 * fixed[o1 + i] + wd2 * fixed[o2 + i] + wd3 * fixed[o3 + i];
+    }
+  }
+  for (; k < end; k++) {
     const o = obs.cols[k] * dim;
     let dot = 0;
     for (let i = 0; i < dim; i++) dot += fixed[o + i] * v[i];
-    const wd = w * dot;
+    const wd = obs.weights[k] * dot;
     for (let i = 0; i < dim; i++) out[i] += wd * fixed[o + i];
   }
 }
@@ -417,6 +561,7 @@ function rowObjective(
   alpha0: number,
   dim: number,
   t: Float64Array,
+  gt: Float64Array,
 ): number {
   const o = row * dim;
   let norm = 0;
@@ -425,20 +570,23 @@ function rowObjective(
     t[i] = ti;
     norm += ti * ti;
   }
+  gramTimes(G, t, gt, dim);
   let quad = 0;
-  for (let i = 0; i < dim; i++) {
-    const gi = i * dim;
-    let acc = 0;
-    for (let j = 0; j < dim; j++) acc += G[gi + j] * t[j];
-    quad += t[i] * acc;
-  }
+  for (let i = 0; i < dim; i++) quad += t[i] * gt[i];
   let fit = 0;
   const end = obs.offsets[row + 1];
   for (let k = obs.offsets[row]; k < end; k++) {
     const fo = obs.cols[k] * dim;
-    let dot = 0;
-    for (let i = 0; i < dim; i++) dot += fixed[fo + i] * t[i];
-    const e = 1 - dot;
+    // Two partial sums halve the chain of dependent additions.
+    let d0 = 0;
+    let d1 = 0;
+    let i = 0;
+    for (; i + 1 < dim; i += 2) {
+      d0 += fixed[fo + i] * t[i];
+      d1 += fixed[fo + i + 1] * t[i + 1];
+    }
+    if (i < dim) d0 += fixed[fo + i] * t[i];
+    const e = 1 - d0 - d1;
     fit += obs.weights[k] * e * e;
   }
   return fit + alpha0 * quad + lambda * norm;

@@ -208,10 +208,16 @@ describe('gramian', () => {
 });
 
 describe('solveRows with cholesky', () => {
-  it('solves the normal equations: matches an independent solve and zeroes the gradient of L_r', () => {
-    const p = problem(4, 7, 23, 6, 0.3);
-    const s = settings({ dim: 6 });
+  // Odd and even dims (the system build works in 2×2 blocks), and rows longer than one 128-entry gather chunk.
+  it.each([
+    { dim: 6, numFixed: 23, density: 0.3 },
+    { dim: 7, numFixed: 23, density: 0.3 },
+    { dim: 5, numFixed: 400, density: 0.6 },
+  ])('solves the normal equations: matches a reference solve, zero gradient (dim $dim, $numFixed cols)', (c) => {
+    const p = problem(4, 7, c.numFixed, c.dim, c.density);
+    const s = settings({ dim: c.dim });
     solveAll(p, s);
+    expect(weightedRows(p.numTarget, p.rows, p.cols, p.weights).offsets[1]).toBeGreaterThan(c.numFixed > 100 ? 200 : 0);
     for (let r = 0; r < p.numTarget; r++) {
       const { a, b } = refSystem(p, r, s);
       const t = row(p.target, r, p.dim);
