@@ -47,19 +47,23 @@ interface FamilyBase {
   readonly scoresFrom: 'user' | 'history';
   /** The `model.*` keys this family reads; a user setting another one is refused. */
   readonly options: readonly ModelOption[];
-  /**
-   * Floats per row of the user and item embedding tables, and the size of a training example's
-   * activations (a sequence model's positions × features; 0 where they are negligible), which
-   * src/train/memory.ts scales by the bytes it measured per unit to size a step.
-   */
-  stepWidths(config: ModelConfig): { user: number; item: number; activationsPerExample: number };
   /** Checks the models of the `--init-from` checkpoints (in order; `described` names them for messages). */
   checkParents(models: readonly ModelName[], paths: readonly string[], described: string): void;
   /** Set where the family is built from parents of other families. */
   readonly composition?: Composition;
 }
 
-export interface PairFamily extends FamilyBase {
+/** What src/train/memory.ts needs to size a gradient step of a family. */
+interface SteppedFamily {
+  /**
+   * Floats per row of the user and item embedding tables, and the size of a training example's
+   * activations (a sequence model's positions × features; 0 where they are negligible), which
+   * src/train/memory.ts scales by the bytes it measured per unit to size a step.
+   */
+  stepWidths(config: ModelConfig): { user: number; item: number; activationsPerExample: number };
+}
+
+export interface PairFamily extends FamilyBase, SteppedFamily {
   readonly kind: 'pair';
   /** Whether the family is meant to fit explicit ratings with mse, so a ranking loss on ratings may point there. */
   readonly fitsRatings: boolean;
@@ -68,7 +72,7 @@ export interface PairFamily extends FamilyBase {
   wrap(keras: tf.LayersModel, opts: ModelBuildOptions): PairModel;
 }
 
-export interface SequenceFamily extends FamilyBase {
+export interface SequenceFamily extends FamilyBase, SteppedFamily {
   readonly kind: 'sequence';
   resolveLoss(requested: string, feedback: Feedback): SequenceLoss;
   build(opts: ModelBuildOptions): SequenceModel;

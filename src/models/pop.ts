@@ -81,7 +81,6 @@ export const popFamily: FittedFamily = {
     });
   },
   fitBytes: (_config, shape) => ({ bytes: 16 * shape.items, what: 'one count per item' }),
-  stepWidths: () => ({ user: 0, item: 1, activationsPerExample: 0 }),
   checkParents: () => {
     throw new UsageError('--init-from does not apply to --model pop: its counts come from the dataset it is trained on (an appended dataset holds the older rows too). Train it on the new dataset without --init-from.');
   },

@@ -11,6 +11,9 @@ import { checkFamilyOptions, monitoredMetric, type Feedback, type ModelFamily, t
 import { mfFamily } from './mf.js';
 import type { AnyModel, ModelBuildOptions, ModelShape, PairModel, SequenceModel } from './model.js';
 import { ncfFamily } from './ncf-family.js';
+import { easeFamily } from './ease.js';
+import { ialsFamily } from './ials.js';
+import { itemKnnFamily } from './itemknn.js';
 import { popFamily } from './pop.js';
 import { sasrecFamily } from './sasrec.js';
 
@@ -21,6 +24,9 @@ const FAMILIES: Readonly<Record<BuiltModelName, ModelFamily>> = {
   neumf: ncfFamily('neumf'),
   sasrec: sasrecFamily,
   pop: popFamily,
+  itemknn: itemKnnFamily,
+  ease: easeFamily,
+  ials: ialsFamily,
 };
 
 /** The family of a model name; a name without one (a planned model) is a usage error. */

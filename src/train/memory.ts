@@ -53,7 +53,9 @@ export interface MemoryEstimate {
 }
 
 export function estimateStepMemory(shape: TrainingShape): MemoryEstimate {
-  const widths = family(shape.model).stepWidths(shape.config);
+  const f = family(shape.model);
+  if (f.kind === 'fitted') throw new Error(`estimateStepMemory: --model ${f.name} takes no gradient steps (checkFitMemory sizes it)`);
+  const widths = f.stepWidths(shape.config);
   const tables = 4 * (shape.users * widths.user + shape.items * widths.item);
   const copies = shape.dense ? TABLE_COPIES.wholeTable : shape.fullSoftmax ? TABLE_COPIES.fullSoftmax : TABLE_COPIES.rows;
   const activations = SEQUENCE_ACTIVATION_BYTES * shape.batchSize * widths.activationsPerExample;

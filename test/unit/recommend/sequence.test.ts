@@ -94,7 +94,7 @@ describe('recommend with a sequence model', () => {
   });
 
   it('--similar-to reads the item embeddings', () => {
-    const v = readItemVectors(fakeSequenceModel(E));
+    const v = readItemVectors(fakeSequenceModel(E), "sasrec");
     expect({ count: v.count, dim: v.dim, data: [...v.data] }).toEqual({ count: E.length, dim: 2, data: E.flat() });
   });
 });

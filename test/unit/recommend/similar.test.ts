@@ -17,7 +17,7 @@ let vectors: ItemVectors;
 
 beforeAll(async () => {
   await initEngine({ backend: 'cpu', log: silentLogger });
-  vectors = readItemVectors(tinyMf([[0, 0]], Q));
+  vectors = readItemVectors(tinyMf([[0, 0]], Q), "mf");
 });
 
 describe('similar items', () => {

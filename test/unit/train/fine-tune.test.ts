@@ -8,7 +8,7 @@ import { runPrep } from '../../../src/data/prep/run.js';
 import { initEngine } from '../../../src/engine/backend.js';
 import { readRunJson, type RunJson } from '../../../src/io/checkpoint.js';
 import { loadModel } from '../../../src/models/saved.js';
-import { namedWeights, type AnyModel } from '../../../src/models/model.js';
+import { namedWeights, tablesOf, type AnyModel } from '../../../src/models/model.js';
 import { buildModel, type PairModelName } from '../../../src/models/registry.js';
 import { loadRecommendCheckpoint } from '../../../src/recommend/source.js';
 import { catalogueExtension, replayEpoch, selectRows } from '../../../src/train/fine-tune.js';
@@ -23,7 +23,7 @@ const DAY = 86_400;
 const DAY1 = 1_700_000_000;
 const DAY2 = DAY1 + DAY;
 const FAMILIES: PairModelName[] = ['mf', 'gmf', 'mlp', 'neumf'];
-const ITEM_TABLES: Record<ModelName, string[]> = {
+const ITEM_TABLES: Record<PairModelName | 'sasrec', string[]> = {
   mf: ['item_embedding', 'item_bias'],
   gmf: ['gmf_item_embedding'],
   mlp: ['mlp_item_embedding'],
@@ -100,7 +100,7 @@ describe('fine-tuning keeps the catalogue (every pair family)', () => {
     const child = build();
     const untouched = build();
     await initFromParents({ parents: [parentCkpt], model: child, alpha: 0.5, ...ids, log: silentLogger }, await checkParents([parentCkpt], m));
-    for (const t of child.tables) {
+    for (const t of tablesOf(child)) {
       const mine = t.kind === 'user' ? ids.users : ids.items;
       const theirs = t.kind === 'user' ? pv.users : pv.items;
       for (let c = 0; c < mine.length; c++) {
@@ -143,7 +143,7 @@ describe('fine-tuning keeps the catalogue (every pair family)', () => {
     const parent = await loadModel(join(parentCkpt, 'model'));
     const child = await loadModel(join(out, 'model'));
     const pv = await readVocabIds(join(parentCkpt, 'vocab'));
-    for (const t of child.tables) {
+    for (const t of tablesOf(child)) {
       const mine = t.kind === 'user' ? vocab.users : vocab.items;
       const theirs = t.kind === 'user' ? pv.users : pv.items;
       // Frozen item tables are the parent's rows for every known item; kept ids were never in a batch.
@@ -151,7 +151,7 @@ describe('fine-tuning keeps the catalogue (every pair family)', () => {
       for (const id of exact) expect(rowOf(child, t.name, mine.indexOf(id)), `${t.name} ${id}`).toEqual(rowOf(parent, t.name, theirs.indexOf(id)));
     }
     // Users in the new rows did move.
-    const userTable = child.tables.find((t) => t.kind === 'user')?.name as string;
+    const userTable = tablesOf(child).find((t) => t.kind === 'user')?.name as string;
     expect(rowOf(child, userTable, vocab.users.indexOf('u3'))).not.toEqual(rowOf(parent, userTable, pv.users.indexOf('u3')));
 
     // Recommendations: a user first seen in the new rows and one kept from the parent are warm.

@@ -8,7 +8,7 @@ import { readVocabFile } from '../../../src/data/dataset.js';
 import { initEngine } from '../../../src/engine/backend.js';
 import { readRunJson, writeModel, type RunJson } from '../../../src/io/checkpoint.js';
 import { loadModel } from '../../../src/models/saved.js';
-import { gatherRows, namedWeights, isSequenceModel, type AnyModel, type PairModel } from '../../../src/models/model.js';
+import { gatherRows, namedWeights, isHistoryModel, type AnyModel, type PairModel } from '../../../src/models/model.js';
 import { buildModel, type PairModelName } from '../../../src/models/registry.js';
 import { checkParents, initFromParents, readVocabIds } from '../../../src/train/init-from.js';
 import { UsageError } from '../../../src/util/errors.js';
@@ -18,7 +18,7 @@ import { grid, prepPairs, tempRoot, train } from './helpers.js';
 /** loadModel narrowed to the (user, item) models these tests save. */
 async function loadPairModel(dir: string, check?: Parameters<typeof loadModel>[1]): Promise<PairModel> {
   const m = await loadModel(dir, check);
-  if (isSequenceModel(m)) throw new Error(`${dir} holds a sequence model`);
+  if (isHistoryModel(m)) throw new Error(`${dir} holds a history model`);
   return m;
 }
 

@@ -1,0 +1,121 @@
+/**
+ * EASE (Steck, "Embarrassingly Shallow Autoencoders for Sparse Data", WWW 2019): an item × item
+ * weight matrix B that reconstructs each user's row of the binary user × item matrix X,
+ *
+ *   min_B ‖X − XB‖² + λ‖B‖²  subject to diag(B) = 0,   closed form  B = I − P·diag(1 / diag(P)),  P = (XᵀX + λI)⁻¹
+ *
+ * and score(u, ·) = x_u B (src/models/item-item.ts). λ is `train.l2`. Fitted in closed form by one
+ * epoch (src/models/fit/ease.ts inverts the Gram matrix in blocks on the engine's matmul); the
+ * dense n × n matrix is the cost: a catalogue whose inversion would not fit the engine's memory is
+ * refused before anything is built (exit 2, with the bytes it would need). No user rows: a user is
+ * their history, as for SASRec; --init-from does not apply (the closed form uses every row).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { UsageError } from '../util/errors.js';
+import { closedFormTask, resolveFittedLoss, type FittedFamily } from './family.js';
+import { easePeakBytes, easeWeights, itemGram } from './fit/ease.js';
+import { binaryUserRows, cachedValues, multiHot, scoreItemSets } from './item-item.js';
+import type { HistoryModel, ModelBuildOptions } from './model.js';
+
+export const EASE_LAYER = 'ease';
+const WEIGHTS = 'item_item';
+
+type Serializable = tf.serialization.ConfigDict;
+
+/** The saved graph's one layer: padded history [n, width] → scores of every item [n, items]. */
+export class EaseScores extends tf.layers.Layer {
+  static className = 'EaseScores';
+  readonly items: number;
+  private weightsVar: tf.LayerVariable | null = null;
+
+  constructor(args: { items: number; name?: string }) {
+    super({ name: args.name ?? EASE_LAYER });
+    this.items = args.items;
+  }
+
+  override build(): void {
+    this.weightsVar = this.addWeight(WEIGHTS, [this.items, this.items], 'float32', tf.initializers.zeros());
+    this.built = true;
+  }
+
+  variable(): tf.Variable {
+    const v = this.weightsVar?.read();
+    if (!(v instanceof tf.Variable)) throw new Error(`EaseScores has no weight ${WEIGHTS}`);
+    return v;
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
+    const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    return [s[0], this.items];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => tf.matMul(multiHot((Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor2D, this.items), this.variable() as tf.Tensor as tf.Tensor2D));
+  }
+
+  override getConfig(): Serializable {
+    return { ...super.getConfig(), items: this.items };
+  }
+
+  static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: Serializable): T {
+    return new cls(config);
+  }
+}
+tf.serialization.registerClass(EaseScores);
+
+export function buildEase(opts: ModelBuildOptions): HistoryModel {
+  const input = tf.input({ shape: [null], dtype: 'int32', name: 'history' });
+  const out = new EaseScores({ items: opts.shape.items }).apply(input) as tf.SymbolicTensor;
+  return wrapEase(tf.model({ inputs: input, outputs: out, name: 'ease' }), opts);
+}
+
+export function wrapEase(keras: tf.LayersModel, opts: ModelBuildOptions): HistoryModel {
+  const layer = keras.getLayer(EASE_LAYER);
+  if (!(layer instanceof EaseScores)) throw new Error(`ease model has no ${EASE_LAYER} layer`);
+  const variable = layer.variable();
+  const n = opts.shape.items;
+  const values = cachedValues<Float32Array>(variable);
+  return {
+    name: 'ease',
+    config: opts.config,
+    shape: opts.shape,
+    keras,
+    scoreHistories: (histories, items) =>
+      scoreItemSets(histories, items, n, (j, acc) => {
+        const B = values();
+        const row = j * n;
+        for (let i = 0; i < n; i++) acc[i] += B[row + i];
+      }),
+    // Per history: the catalogue-wide accumulator; per score: the output and the engine's copy.
+    scoreBytesPerPair: 8,
+    scoreBytesPerUser: 4 * n,
+    // Row j of B: what item j contributes to every other item's score.
+    itemVectors: () => tf.clone(variable) as tf.Tensor as tf.Tensor2D,
+  };
+}
+
+export const easeFamily: FittedFamily = {
+  name: 'ease',
+  kind: 'fitted',
+  scoresFrom: 'history',
+  closedForm: true,
+  options: [],
+  resolveLoss: (requested) => resolveFittedLoss(requested, 'ease', 'least_squares'),
+  build: buildEase,
+  wrap: wrapEase,
+  fit(model, data, _config, train) {
+    const layer = model.keras.getLayer(EASE_LAYER);
+    if (!(layer instanceof EaseScores)) throw new Error(`ease model has no ${EASE_LAYER} layer`);
+    const rows = binaryUserRows(data);
+    return closedFormTask(data.items.length, () => {
+      const B = easeWeights(itemGram(rows, data.numItems), data.numItems, train.l2);
+      const t = tf.tensor2d(B, [data.numItems, data.numItems]);
+      layer.variable().assign(t);
+      t.dispose();
+    });
+  },
+  fitBytes: (_config, shape) => ({ bytes: easePeakBytes(shape.items), what: `a dense ${shape.items.toLocaleString('en-US')} × ${shape.items.toLocaleString('en-US')} item matrix, inverted` }),
+  checkParents: () => {
+    throw new UsageError('--init-from does not apply to --model ease: its closed form is computed from every row of the dataset it is trained on (an appended dataset holds the older rows too). Train it on the new dataset without --init-from.');
+  },
+};

@@ -1,0 +1,138 @@
+/**
+ * ItemKNN (Sarwar et al., WWW 2001; the neighbourhood baseline of Dacrema et al., RecSys 2019):
+ * each item keeps its k most similar items by cosine over the users who touched them, shrunk
+ * towards 0 when few users support it,
+ *
+ *   sim(i, j) = x_i · x_j / (‖x_i‖ ‖x_j‖ + shrink)        (x_i: item i's binary column of X)
+ *
+ * and score(u, i) = Σ_{j ∈ history(u)} sim(j, i) over the neighbours of j (src/models/item-item.ts).
+ * Memory is linear in the catalogue (items × k), so it fits catalogues EASE cannot. Fitted in
+ * closed form by one epoch; no user rows, --init-from does not apply.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { UsageError } from '../util/errors.js';
+import { closedFormTask, resolveFittedLoss, type FittedFamily } from './family.js';
+import { topKCosine } from './fit/item-similarity.js';
+import { binaryUserRows, cachedValues, multiHot, scoreItemSets } from './item-item.js';
+import type { HistoryModel, ModelBuildOptions } from './model.js';
+
+export const ITEMKNN_LAYER = 'itemknn';
+
+type Serializable = tf.serialization.ConfigDict;
+
+/** The saved graph's one layer: padded history [n, width] → scores of every item [n, items]. */
+export class ItemKnnScores extends tf.layers.Layer {
+  static className = 'ItemKnnScores';
+  readonly items: number;
+  readonly k: number;
+  private ids: tf.LayerVariable | null = null;
+  private sims: tf.LayerVariable | null = null;
+
+  constructor(args: { items: number; k: number; name?: string }) {
+    super({ name: args.name ?? ITEMKNN_LAYER });
+    this.items = args.items;
+    this.k = args.k;
+  }
+
+  override build(): void {
+    // Unused slots: neighbour -1, similarity 0.
+    this.ids = this.addWeight('neighbour_ids', [this.items, this.k], 'int32', tf.initializers.constant({ value: -1 }), undefined, false);
+    this.sims = this.addWeight('neighbour_sims', [this.items, this.k], 'float32', tf.initializers.zeros(), undefined, false);
+    this.built = true;
+  }
+
+  variables(): { ids: tf.Variable; sims: tf.Variable } {
+    const ids = this.ids?.read();
+    const sims = this.sims?.read();
+    if (!(ids instanceof tf.Variable) || !(sims instanceof tf.Variable)) throw new Error('ItemKnnScores is not built');
+    return { ids, sims };
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
+    const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    return [s[0], this.items];
+  }
+
+  /** The dense similarity matrix, built per call: the plain-TF.js path, O(items²) memory. */
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const { ids, sims } = this.variables();
+      const rows = tf.tile(tf.reshape(tf.range(0, this.items, 1, 'int32'), [-1, 1]), [1, this.k]);
+      const indices = tf.stack([tf.reshape(rows, [-1]), tf.reshape(tf.cast(tf.maximum(ids, 0), 'int32'), [-1])], 1) as tf.Tensor2D;
+      const dense = tf.scatterND(indices, tf.reshape(sims, [-1]), [this.items, this.items]) as tf.Tensor2D;
+      return tf.matMul(multiHot((Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor2D, this.items), dense);
+    });
+  }
+
+  override getConfig(): Serializable {
+    return { ...super.getConfig(), items: this.items, k: this.k };
+  }
+
+  static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: Serializable): T {
+    return new cls(config);
+  }
+}
+tf.serialization.registerClass(ItemKnnScores);
+
+function layerOf(keras: tf.LayersModel): ItemKnnScores {
+  const layer = keras.getLayer(ITEMKNN_LAYER);
+  if (!(layer instanceof ItemKnnScores)) throw new Error(`itemknn model has no ${ITEMKNN_LAYER} layer`);
+  return layer;
+}
+
+export function buildItemKnn(opts: ModelBuildOptions): HistoryModel {
+  const input = tf.input({ shape: [null], dtype: 'int32', name: 'history' });
+  const out = new ItemKnnScores({ items: opts.shape.items, k: Math.min(opts.config.neighbours, Math.max(1, opts.shape.items - 1)) }).apply(input) as tf.SymbolicTensor;
+  return wrapItemKnn(tf.model({ inputs: input, outputs: out, name: 'itemknn' }), opts);
+}
+
+export function wrapItemKnn(keras: tf.LayersModel, opts: ModelBuildOptions): HistoryModel {
+  const layer = layerOf(keras);
+  const vars = layer.variables();
+  const ids = cachedValues<Int32Array>(vars.ids);
+  const sims = cachedValues<Float32Array>(vars.sims);
+  const { k } = layer;
+  return {
+    name: 'itemknn',
+    config: opts.config,
+    shape: opts.shape,
+    keras,
+    scoreHistories: (histories, items) =>
+      scoreItemSets(histories, items, opts.shape.items, (j, acc) => {
+        const id = ids();
+        const sim = sims();
+        for (let s = j * k, end = s + k; s < end && id[s] >= 0; s++) acc[id[s]] += sim[s];
+      }),
+    scoreBytesPerPair: 8,
+    scoreBytesPerUser: 4 * opts.shape.items,
+  };
+}
+
+export const itemKnnFamily: FittedFamily = {
+  name: 'itemknn',
+  kind: 'fitted',
+  scoresFrom: 'history',
+  closedForm: true,
+  options: ['neighbours', 'shrink'],
+  resolveLoss: (requested) => resolveFittedLoss(requested, 'itemknn', 'cosine'),
+  build: buildItemKnn,
+  wrap: wrapItemKnn,
+  fit(model, data, config) {
+    const layer = layerOf(model.keras);
+    const rows = binaryUserRows(data);
+    return closedFormTask(data.items.length, () => {
+      const found = topKCosine(rows, data.numItems, { k: layer.k, shrink: config.shrink });
+      const { ids, sims } = layer.variables();
+      const idT = tf.tensor2d(found.ids, [data.numItems, layer.k], 'int32');
+      const simT = tf.tensor2d(found.sims, [data.numItems, layer.k]);
+      ids.assign(idT);
+      sims.assign(simT);
+      tf.dispose([idT, simT]);
+    });
+  },
+  // The neighbour lists, the item → users transpose, and one accumulator row.
+  fitBytes: (config, shape) => ({ bytes: 8 * shape.items * config.neighbours + 16 * shape.items, what: `${config.neighbours} neighbours per item` }),
+  checkParents: () => {
+    throw new UsageError('--init-from does not apply to --model itemknn: its similarities are computed from every row of the dataset it is trained on (an appended dataset holds the older rows too). Train it on the new dataset without --init-from.');
+  },
+};
