@@ -9,6 +9,7 @@
  *
  * Run on an otherwise idle machine: on 2 cores any other load skews the timings.
  */
+import { runBaselinesBench } from './baselines.js';
 import { runEngineBench } from './engine.js';
 import { runFuzzBench, summarizeFuzzBench } from './fuzz.js';
 import { runPrepBench, summarizePrepBench } from './prep.js';
@@ -47,6 +48,13 @@ const BENCHES: Record<string, Bench> = {
     run: async ({ quick }) => {
       const r = await runNcfBench({ quick });
       return { runs: r.runs.map((x) => ({ model: x.model, epoch_s: x.epoch_seconds_median, hr10: x.hr10, torch_epoch_s: x.torch?.epoch_seconds_median ?? null, torch_hr10: x.torch?.hr10 ?? null })), note: r.note };
+    },
+  },
+  baselines: {
+    about: 'pop, itemknn, ease and ials beside mf and neumf (shipped defaults): HR@10/NDCG@10 on the NCF ML-1M protocol and on Amazon Games leave-last (sampled:100 and full), with fit times (bench/results/baselines.json)',
+    run: async ({ quick }) => {
+      const r = await runBaselinesBench({ quick });
+      return { runs: r.runs.map((x) => ({ dataset: x.dataset, model: x.model, epochs: x.epochs, train_s: x.train_seconds, metrics: x.metrics, error: x.error ?? null })), note: r.note };
     },
   },
   sasrec: {
