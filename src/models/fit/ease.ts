@@ -234,29 +234,26 @@ function sweepBlock(w: Float32Array, n: number, k0: number, k1: number): void {
   const negQ = negInverseBlock(panel, b, k0);
   const q32 = new Float32Array(b * b);
   for (let i = 0; i < b * b; i++) q32[i] = -negQ[i];
-  const colTensor = tf.tensor2d(panel, [n, b]);
-  const cTensor = tf.tidy(() => tf.matMul(colTensor, tf.tensor2d(q32, [b, b])));
-  try {
-    const c = cTensor.dataSync() as Float32Array;
-    const rowsPerPanel = b;
-    for (let r0 = 0; r0 < n; r0 += rowsPerPanel) {
-      const r1 = Math.min(n, r0 + rowsPerPanel);
-      const update = tf.tidy(() => {
-        const cRows = tf.slice(cTensor, [r0, 0], [r1 - r0, b]);
-        const colRows = tf.slice(colTensor, [0, 0], [r1, b]);
-        return tf.matMul(cRows, colRows, false, true);
-      });
-      try {
-        subtractLower(w, n, r0, r1, readView(update));
-      } finally {
-        update.dispose();
-      }
+  // C = A_·K Q; tidy returns the tensor, not its values (tidy walks a returned typed array element by element).
+  const cTensor = tf.tidy(() => tf.matMul(tf.tensor2d(panel, [n, b]), tf.tensor2d(q32, [b, b])));
+  const c = cTensor.dataSync() as Float32Array;
+  cTensor.dispose();
+  for (let r0 = 0; r0 < n; r0 += b) {
+    const r1 = Math.min(n, r0 + b);
+    // Tensors from subarrays rather than tf.slice of one n×b tensor: wasm's slice kernel reads its
+    // whole source back into JS on every call.
+    const update = tf.tidy(() => {
+      const cRows = tf.tensor2d(c.subarray(r0 * b, r1 * b), [r1 - r0, b]);
+      const colRows = tf.tensor2d(panel.subarray(0, r1 * b), [r1, b]);
+      return tf.matMul(cRows, colRows, false, true);
+    });
+    try {
+      subtractLower(w, n, r0, r1, readView(update));
+    } finally {
+      update.dispose();
     }
-    writePivotBlock(w, n, k0, k1, c, negQ);
-  } finally {
-    colTensor.dispose();
-    cTensor.dispose();
   }
+  writePivotBlock(w, n, k0, k1, c, negQ);
 }
 
 /**
