@@ -262,17 +262,19 @@ function sweepBlock(w: Float32Array, n: number, k0: number, k1: number): void {
   const cTensor = tf.tidy(() => tf.matMul(tf.tensor2d(panel, [n, b]), tf.tensor2d(q32, [b, b])));
   const c = cTensor.dataSync() as Float32Array;
   cTensor.dispose();
-  for (let r0 = 0; r0 < n; r0 += b) {
-    const r1 = Math.min(n, r0 + b);
-    // Tensors from subarrays rather than tf.slice of one n×b tensor: wasm's slice kernel reads its
-    // whole source back into JS on every call.
+  // Column panels [c0, c1) of the lower triangle: rows c0..n of A_·K times C[c0:c1]ᵀ (the update
+  // is symmetric, C A_·Kᵀ = A_·K Cᵀ). A tall × small product runs ~25% faster on wasm than the
+  // small × tall one of row panels. Tensors from subarrays rather than tf.slice: wasm's slice
+  // kernel reads its whole source back into JS on every call.
+  for (let c0 = 0; c0 < n; c0 += b) {
+    const c1 = Math.min(n, c0 + b);
     const update = tf.tidy(() => {
-      const cRows = tf.tensor2d(c.subarray(r0 * b, r1 * b), [r1 - r0, b]);
-      const colRows = tf.tensor2d(panel.subarray(0, r1 * b), [r1, b]);
-      return tf.matMul(cRows, colRows, false, true);
+      const colRows = tf.tensor2d(panel.subarray(c0 * b), [n - c0, b]);
+      const cRows = tf.tensor2d(c.subarray(c0 * b, c1 * b), [c1 - c0, b]);
+      return tf.matMul(colRows, cRows, false, true);
     });
     try {
-      subtractLower(w, n, r0, r1, readView(update));
+      subtractLower(w, n, c0, c1, readView(update));
     } finally {
       update.dispose();
     }
@@ -293,12 +295,14 @@ function readView(t: tf.Tensor): Float32Array {
   return t.dataSync() as Float32Array;
 }
 
-/** w[i, j] −= update[i − r0, j] for rows r0..r1 and j ≤ i (update is (r1−r0) × r1). */
-function subtractLower(w: Float32Array, n: number, r0: number, r1: number, update: Float32Array): void {
-  for (let i = r0; i < r1; i++) {
-    const row = i * n;
-    const src = (i - r0) * r1;
-    for (let j = 0; j <= i; j++) w[row + j] -= update[src + j];
+/** w[i, j] −= update[i − c0, j − c0] for columns c0..c1 and rows i ≥ j (update is (n−c0) × (c1−c0)). */
+function subtractLower(w: Float32Array, n: number, c0: number, c1: number, update: Float32Array): void {
+  const width = c1 - c0;
+  for (let i = c0; i < n; i++) {
+    const row = i * n + c0;
+    const src = (i - c0) * width;
+    const lim = Math.min(width, i - c0 + 1);
+    for (let j = 0; j < lim; j++) w[row + j] -= update[src + j];
   }
 }
 
