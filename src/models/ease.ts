@@ -108,13 +108,18 @@ export const easeFamily: FittedFamily = {
     if (!(layer instanceof EaseScores)) throw new Error(`ease model has no ${EASE_LAYER} layer`);
     const rows = binaryUserRows(data);
     return closedFormTask(data.items.length, () => {
-      const B = easeWeights(itemGram(rows, data.numItems), data.numItems, train.l2);
+      const B = easeWeights(itemGram(rows, data.numItems), data.numItems, train.l2, { inPlace: true });
       const t = tf.tensor2d(B, [data.numItems, data.numItems]);
       layer.variable().assign(t);
       t.dispose();
     });
   },
-  fitBytes: (_config, shape) => ({ bytes: easePeakBytes(shape.items), what: `a dense ${shape.items.toLocaleString('en-US')} × ${shape.items.toLocaleString('en-US')} item matrix, inverted` }),
+  // B lives in the engine; the Gram matrix is inverted in place in JS, with panels of it in the engine.
+  fitBytes: (_config, shape) => {
+    const square = 4 * shape.items * shape.items;
+    const panels = easePeakBytes(shape.items, { inPlace: true }) - square;
+    return { engine: square + panels, host: square + panels, largestArray: square, what: `a dense ${shape.items.toLocaleString('en-US')} × ${shape.items.toLocaleString('en-US')} item matrix, inverted` };
+  },
   checkParents: () => {
     throw new UsageError('--init-from does not apply to --model ease: its closed form is computed from every row of the dataset it is trained on (an appended dataset holds the older rows too). Train it on the new dataset without --init-from.');
   },

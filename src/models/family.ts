@@ -135,8 +135,20 @@ export interface FittedFamily extends FamilyBase {
   wrap(keras: tf.LayersModel, opts: ModelBuildOptions): PairModel | HistoryModel;
   /** The task whose epochs fit `model` to `data` (`model` is one this family built or wrapped). */
   fit(model: PairModel | HistoryModel, data: FitData, config: ModelConfig, train: TrainConfig): FitTask;
-  /** Bytes the fit holds at its peak for this catalogue, checked against the engine before anything is built. */
-  fitBytes(config: ModelConfig, shape: { users: number; items: number }): { bytes: number; what: string };
+  /** What the fit holds at its peak for this catalogue, checked against the engine and the machine before anything is built. */
+  fitBytes(config: ModelConfig, shape: { users: number; items: number }): FitMemory;
+}
+
+/** A fit's peak memory, by where it lives. */
+export interface FitMemory {
+  /** In the engine's memory: the model's weights and the engine's operands (the wasm heap is capped at 4 GiB). */
+  engine: number;
+  /** In JS memory beside the engine's: the solver's own arrays. */
+  host: number;
+  /** The largest single JS array, which Node caps (4 GiB). */
+  largestArray: number;
+  /** What the memory is for, in words, for the message that refuses a catalogue. */
+  what: string;
 }
 
 export type ModelFamily = PairFamily | SequenceFamily | FittedFamily;

@@ -128,7 +128,11 @@ export const ialsFamily: FittedFamily = {
   build: buildIals,
   wrap: wrapIals,
   fit: (model, data, config, train) => alsTask(model as PairModel, data, alsSettings(config, train), config.confidence),
-  // Both tables, their JS copies, and each side's observed pairs (index, weight).
-  fitBytes: (config, shape) => ({ bytes: 8 * config.dim * (shape.users + shape.items) * 2, what: `${config.dim} factors per user and item` }),
+  // Both tables in the engine, their JS copies and one more of the side being written back.
+  fitBytes: (config, shape) => {
+    const tables = 4 * config.dim * (shape.users + shape.items);
+    const largest = 4 * config.dim * Math.max(shape.users, shape.items);
+    return { engine: tables + largest, host: tables + largest, largestArray: largest, what: `${config.dim} factors per user and item` };
+  },
   checkParents: (models, paths, described) => checkSameModelParent('ials', models, paths, described),
 };

@@ -130,8 +130,11 @@ export const itemKnnFamily: FittedFamily = {
       tf.dispose([idT, simT]);
     });
   },
-  // The neighbour lists, the item → users transpose, and one accumulator row.
-  fitBytes: (config, shape) => ({ bytes: 8 * shape.items * config.neighbours + 16 * shape.items, what: `${config.neighbours} neighbours per item` }),
+  // The neighbour lists (ids and similarities) in both memories; in JS one accumulator row and the item → users transpose, which the rows bound.
+  fitBytes: (config, shape) => {
+    const lists = 8 * shape.items * config.neighbours;
+    return { engine: lists, host: lists + 16 * shape.items + 8 * shape.users, largestArray: lists / 2, what: `${config.neighbours} neighbours per item` };
+  },
   checkParents: () => {
     throw new UsageError('--init-from does not apply to --model itemknn: its similarities are computed from every row of the dataset it is trained on (an appended dataset holds the older rows too). Train it on the new dataset without --init-from.');
   },

@@ -80,7 +80,7 @@ export const popFamily: FittedFamily = {
       counts.dispose();
     });
   },
-  fitBytes: (_config, shape) => ({ bytes: 16 * shape.items, what: 'one count per item' }),
+  fitBytes: (_config, shape) => ({ engine: 8 * shape.items, host: 12 * shape.items, largestArray: 8 * shape.items, what: 'one count per item' }),
   checkParents: () => {
     throw new UsageError('--init-from does not apply to --model pop: its counts come from the dataset it is trained on (an appended dataset holds the older rows too). Train it on the new dataset without --init-from.');
   },

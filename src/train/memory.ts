@@ -98,11 +98,20 @@ export function checkStepMemory(shape: TrainingShape, engine: EngineName, total?
  * Refuses a fitted family whose solver will not fit this catalogue (EASE's dense item × item
  * matrix), exit 2 before anything is built, saying how much it would need.
  */
-export function checkFitMemory(f: FittedFamily, config: ModelConfig, shape: { users: number; items: number }, engine: EngineName, total?: number): void {
+export function checkFitMemory(f: FittedFamily, config: ModelConfig, shape: { users: number; items: number }, engine: EngineName, total = totalmem()): void {
   const need = f.fitBytes(config, shape);
+  const refuse = (bytes: number, what: string, limit: number): never => {
+    throw new UsageError(
+      `--model ${f.name} needs about ${gib(bytes)} to fit ${shape.items.toLocaleString('en-US')} items (${need.what}), more than ${what} allows. Expected a catalogue that fits in ${gib(limit)}; use --model itemknn or ials (memory linear in the catalogue), or fewer items (rec prep --min-item N).`,
+    );
+  };
+  if (need.largestArray > MAX_ARRAY_BYTES) refuse(need.largestArray, `one JavaScript array (${gib(MAX_ARRAY_BYTES)} in Node)`, MAX_ARRAY_BYTES);
   const limit = engineMemoryLimit(engine, total);
-  if (need.bytes <= limit.bytes) return;
-  throw new UsageError(
-    `--model ${f.name} needs about ${gib(need.bytes)} to fit ${shape.items.toLocaleString('en-US')} items (${need.what}), more than ${limit.what} allows. Expected a catalogue that fits in ${gib(limit.bytes)}; use --model itemknn or ials (memory linear in the catalogue), or fewer items (rec prep --min-item N).`,
-  );
+  if (need.engine > limit.bytes) refuse(need.engine, limit.what, limit.bytes);
+  // The cpu and node engines keep their tensors in this process's memory too.
+  const host = engine === 'wasm' ? need.host : need.host + need.engine;
+  if (host > total) refuse(host, `this machine's memory (${gib(total)})`, total);
 }
+
+/** Node's largest ArrayBuffer (buffer.constants.MAX_LENGTH on 64-bit Node 20): 4 GiB. */
+const MAX_ARRAY_BYTES = 4 * 1024 ** 3;
