@@ -557,7 +557,8 @@ async function trainAndFinish(req: TrainRequest, io: RunIO, t: Training): Promis
         epochs: config.train.epochs,
         seed: config.seed,
         saveEvery: config.train.save_every,
-        learningRate: (e) => learningRate(config.train, e),
+        // A fitted family has no learning rate: its epochs record 0.
+        learningRate: (e) => (t.optimizers === null ? 0 : learningRate(config.train, e)),
         monitor,
         log: io.log,
         progress: io.progress,

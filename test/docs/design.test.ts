@@ -72,7 +72,7 @@ describe('docs/design.md', () => {
 
 describe("the repository's citations", () => {
   const docs = ['README.md', ...filesUnder('docs', ['.md'])];
-  const code = ['src', 'test', 'bench', 'bin'].flatMap((dir) => filesUnder(dir, ['.ts', '.js', '.py']));
+  const code = [...['src', 'test', 'bench', 'bin'].flatMap((dir) => filesUnder(dir, ['.ts', '.js', '.py'])), ...filesUnder('configs', ['.yaml'])];
 
   it('cite no document the repository does not have (the product contract, the engine research note)', () => {
     const cites = [...docs, ...code].filter((file) => /PRODUCT §\d|engine\.md §\d/.test(readFileSync(join(REPO, file), 'utf8')));
