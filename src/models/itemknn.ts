@@ -105,6 +105,13 @@ export function wrapItemKnn(keras: tf.LayersModel, opts: ModelBuildOptions): His
       }),
     scoreBytesPerPair: 8,
     scoreBytesPerUser: 4 * opts.shape.items,
+    similarTo(item) {
+      const out = new Float64Array(opts.shape.items);
+      const id = ids();
+      const sim = sims();
+      for (let s = item * k, end = s + k; s < end && id[s] >= 0; s++) out[id[s]] = sim[s];
+      return out;
+    },
   };
 }
 

@@ -42,6 +42,8 @@ export interface Scorer {
   readonly scoreBytesPerUser?: number;
   /** Item vectors for item-to-item similarity (`rec recommend --similar-to`); absent when the model has none (pop). */
   itemVectors?(): tf.Tensor2D;
+  /** A model's own item-to-item similarity (HistoryModel.similarTo). */
+  similarTo?(item: number): Float64Array;
 }
 
 export interface PairModel {
@@ -129,6 +131,8 @@ export interface HistoryModel {
   readonly scoreBytesPerUser?: number;
   /** Item vectors for `rec recommend --similar-to`; absent when the model has none. */
   itemVectors?(): tf.Tensor2D;
+  /** The model's own similarity of `item` to every item (ItemKNN's neighbours), which `--similar-to` ranks by instead of vectors. */
+  similarTo?(item: number): Float64Array;
 }
 
 /**

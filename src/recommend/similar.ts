@@ -5,7 +5,8 @@
  *
  *   cos(i, j) = (q_i · q_j) / (‖q_i‖ ‖q_j‖)
  *
- * with the query item itself left out. Cosine rather than the raw dot product so that an item's
+ * with the query item itself left out. A model with a similarity of its own (ItemKNN's neighbour
+ * lists: `similarTo`) ranks by that instead, which is what it was fitted to be. Cosine rather than the raw dot product so that an item's
  * popularity, which MF partly stores in the vector's length, does not decide who its neighbours
  * are. Sums are accumulated in float64; a zero vector, where the formula is undefined, has cosine 0
  * with every item rather than NaN. Ties go to the lower item index.
@@ -32,7 +33,7 @@ export interface ItemVectors {
 
 /** The model's item vectors; a usage error naming `model` when it has none (pop ranks by counts alone). */
 export function readItemVectors(model: Pick<Scorer, 'itemVectors'>, name: string): ItemVectors {
-  if (!model.itemVectors) throw new UsageError(`--similar-to ranks items by the cosine of their vectors, and --model ${name} has none (it scores items without a vector per item). Use a checkpoint of ials, ease, mf or sasrec.`);
+  if (!model.itemVectors) throw new UsageError(`--similar-to ranks items by the cosine of their vectors or by the model's own item similarity, and --model ${name} has neither (it scores every item without a vector per item). Use a checkpoint of another model.`);
   const t: tf.Tensor2D = model.itemVectors();
   try {
     const [count, dim] = t.shape;
@@ -68,17 +69,36 @@ export function cosineToAll(v: ItemVectors, query: number, itemNorms: Float64Arr
   return out;
 }
 
-/** The k nearest items of each query item index, in query order. */
-export function similarItems(v: ItemVectors, itemIds: readonly string[], queries: readonly number[], k: number): SimilarItems[] {
-  if (itemIds.length !== v.count) throw new RangeError(`similarItems: ${v.count} item vectors but ${itemIds.length} item ids`);
-  if (!Number.isInteger(k) || k < 1) throw new RangeError(`similarItems: k must be a positive integer; got ${k}`);
+/** The similarity of a query item to every item (the query's own entry is ignored). */
+export interface ItemSimilarity {
+  count: number;
+  to(query: number): Float64Array;
+}
+
+/** Cosine of item vectors as an ItemSimilarity. */
+export function cosineSimilarity(v: ItemVectors): ItemSimilarity {
   const itemNorms = norms(v);
-  const ranker = createRanker(v.count);
+  return { count: v.count, to: (query) => cosineToAll(v, query, itemNorms) };
+}
+
+/** A model's own similarity when it has one (`similarTo`), else the cosine of its item vectors. */
+export function modelSimilarity(model: Pick<Scorer, 'itemVectors' | 'similarTo' | 'shape'>, name: string): ItemSimilarity {
+  const own = model.similarTo;
+  if (own) return { count: model.shape.items, to: (query) => own.call(model, query) };
+  return cosineSimilarity(readItemVectors(model, name));
+}
+
+/** The k nearest items of each query item index, in query order: by cosine of `source`'s vectors, or by its own similarity. */
+export function similarItems(source: ItemVectors | ItemSimilarity, itemIds: readonly string[], queries: readonly number[], k: number): SimilarItems[] {
+  const similarity = 'to' in source ? source : cosineSimilarity(source);
+  if (itemIds.length !== similarity.count) throw new RangeError(`similarItems: ${similarity.count} items to compare but ${itemIds.length} item ids`);
+  if (!Number.isInteger(k) || k < 1) throw new RangeError(`similarItems: k must be a positive integer; got ${k}`);
+  const ranker = createRanker(similarity.count);
   // The query itself is excluded, so at most count - 1 neighbours exist.
-  const kk = Math.min(k, v.count - 1);
+  const kk = Math.min(k, similarity.count - 1);
   return queries.map((query) => {
     if (kk < 1) return { item: itemIds[query], items: [] };
-    const top = ranker.topK(cosineToAll(v, query, itemNorms), kk, { exclude: [query] });
+    const top = ranker.topK(similarity.to(query), kk, { exclude: [query] });
     const items: ItemScore[] = [];
     for (let r = 0; r < top.items.length; r++) items.push({ item: itemIds[top.items[r]], score: shortestFloat32(top.scores[r]) });
     return { item: itemIds[query], items };

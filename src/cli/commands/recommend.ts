@@ -236,12 +236,12 @@ async function recommendCommand(ctx: CommandContext, ckptArg: string, o: Recomme
   return output;
 }
 
-/** --similar-to: the k nearest items of each query item, by cosine of the item vectors. */
+/** --similar-to: the k nearest items of each query item, by the model's similarity (src/recommend/similar.ts). */
 async function similarCommand(
   ctx: CommandContext,
   args: { ckpt: string; k: number; loaded: RecommendCheckpoint; dataDir: string | null; target: Target; items: string[] },
 ): Promise<CommandOutput> {
-  const [{ SIMILAR_LAYOUT }, { readItemVectors, similarItems }, { readTrainedItems, resolveItems, untrainedItemsMessage }] = await Promise.all([
+  const [{ SIMILAR_LAYOUT }, { modelSimilarity, similarItems }, { readTrainedItems, resolveItems, untrainedItemsMessage }] = await Promise.all([
     import('../../io/recommendations.js'),
     import('../../recommend/similar.js'),
     import('../../recommend/source.js'),
@@ -254,7 +254,7 @@ async function similarCommand(
   const untrained = untrainedItemsMessage(queries, trainedItems, loaded.items);
   if (untrained !== null) ctx.log.warn(untrained);
   if (k > numItems - 1) ctx.log.warn(`--k ${k} is more than the ${numItems - 1} other items of the catalogue: each list has at most ${numItems - 1} items.`);
-  const lists = similarItems(readItemVectors(loaded.model, loaded.run.model), loaded.items.ids, queries, k);
+  const lists = similarItems(modelSimilarity(loaded.model, loaded.run.model), loaded.items.ids, queries, k);
   const { records } = await emit<SimilarItems>([lists], SIMILAR_LAYOUT, target, ctx.io.signal);
   const { out, format } = target;
   const result: RecommendResult = out === null ? { checkpoint: ckpt, k, similar: records } : { checkpoint: ckpt, k, out, format, items: lists.length };

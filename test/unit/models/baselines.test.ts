@@ -7,6 +7,7 @@ import { fileLoadHandler } from '../../../src/io/tfjs-files.js';
 import type { FitData, FittedFamily } from '../../../src/models/family.js';
 import { isHistoryModel, type AnyModel, type HistoryModel, type PairModel } from '../../../src/models/model.js';
 import { popularity } from '../../../src/models/pop.js';
+import { modelSimilarity, similarItems } from '../../../src/recommend/similar.js';
 import { buildModel, family } from '../../../src/models/registry.js';
 import { loadModel } from '../../../src/models/saved.js';
 import { silentLogger } from '../../../src/util/log.js';
@@ -157,6 +158,21 @@ describe('item-to-item models (ease, itemknn)', () => {
     const s = tf.tidy(() => (model as HistoryModel).scoreHistories([Int32Array.of(0)], tf.range(0, data.numItems, 1, 'int32') as tf.Tensor1D).dataSync());
     expect(Array.from(s).filter((v) => v > 0).length).toBeLessThanOrEqual(2);
     expect(Array.from(s).filter((v) => v > 0).length).toBeGreaterThan(0);
+  });
+});
+
+describe('--similar-to of the baselines', () => {
+  it('itemknn answers with its own neighbour lists, most similar first; pop has nothing to compare', () => {
+    const data = communities(3);
+    const { model } = fit('itemknn', data, { config: { neighbours: 3 } });
+    const ids = Array.from({ length: data.numItems }, (_, i) => `i${i}`);
+    const [list] = similarItems(modelSimilarity(model, 'itemknn'), ids, [0], 5);
+    const own = (model as HistoryModel).similarTo?.(0) ?? new Float64Array(0);
+    const expected = [...own.keys()].filter((j) => own[j] > 0 && j !== 0).sort((a, b) => own[b] - own[a] || a - b).map((j) => `i${j}`);
+    expect(list.items.slice(0, expected.length).map((x) => x.item)).toEqual(expected);
+    expect(expected.length).toBeGreaterThan(0);
+    expect(expected.length).toBeLessThanOrEqual(3);
+    expect(() => modelSimilarity(fit('pop', data).model, 'pop')).toThrow(/--model pop has neither/);
   });
 });
 
