@@ -9,6 +9,7 @@ import type { UserItems } from '../../data/user-items.js';
 import type { EngineName } from '../../engine/backend.js';
 import type { WorkerErrorMessage } from '../../util/worker-thread.js';
 import type { ModelShape } from '../../models/model.js';
+import type { WeightArray } from '../../models/weights.js';
 import type { UserRanking } from '../metrics/accumulator.js';
 import type { FullRankData, FullRankSettings, TopKSettings, TopLists } from '../rank-full.js';
 
@@ -17,7 +18,7 @@ export interface ModelPayload {
   name: ModelName;
   config: ModelConfig;
   shape: ModelShape;
-  weights: Record<string, Float32Array>;
+  weights: Record<string, WeightArray>;
 }
 
 export interface RankInit {

@@ -20,7 +20,7 @@
  */
 import { createRowSparseOptimizer, type OptimizerConfig, type OptimizerState, type RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
 import type { TrainableModel } from '../../models/model.js';
-import { assignWeightValues, weightValues } from '../../models/weights.js';
+import { assignWeightValues, weightValues, type WeightArray } from '../../models/weights.js';
 import { Prng } from '../../util/prng.js';
 import { adoptMoments, shareMoments } from './shared-moments.js';
 import { createDenseParamUpdater, resolveFrozen, type DenseParamUpdater } from '../params.js';
@@ -240,7 +240,7 @@ export interface ReplicaStateInit {
   optimizer: OptimizerConfig;
   freeze: string[];
   /** Every weight by its stable key (namedWeights). */
-  weights: Record<string, Float32Array>;
+  weights: Record<string, WeightArray>;
   sparseState: OptimizerState;
   paramsState: OptimizerState;
   /** The states' moment arrays are the main thread's own, in shared memory (applyShared): adopt, not copy. */
