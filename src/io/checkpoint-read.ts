@@ -189,17 +189,31 @@ export function numberFields(value: unknown): Record<string, number> {
   return out;
 }
 
-/** The checkpoint's best.json, null when it has none; a DataError naming the file when it is not a JSON object. */
+/**
+ * The checkpoint's best.json, null when it has none: the one reader of it (rec runs, report, and
+ * readModelEpoch for eval and --init-from). A DataError naming the file when it is not a JSON
+ * object or its `epoch` is neither a number nor null (the epoch says which weights `model/` holds,
+ * so a wrong one is not guessed around); a `metric`, `value` or `valid` of another type reads as absent.
+ */
 export async function readBest(ckpt: string): Promise<BestRecord | null> {
   const p = paths(ckpt).best;
   if (!(await pathExists(p))) return null;
   const b = await readJsonObject(p, 'the best epoch record');
+  if (typeof b.epoch !== 'number' && b.epoch !== null && b.epoch !== undefined) throw corruptField(p, 'epoch', b.epoch, 'a number');
   return {
     epoch: typeof b.epoch === 'number' ? b.epoch : null,
     metric: typeof b.metric === 'string' ? b.metric : null,
     value: typeof b.value === 'number' ? b.value : null,
     valid: numberFields(b.valid),
   };
+}
+
+/** The epoch of the weights in `model/`: best.json's, else the last line of metrics.jsonl; null if neither. */
+export async function readModelEpoch(ckpt: string): Promise<number | null> {
+  const best = await readBest(ckpt);
+  if (best !== null && best.epoch !== null) return best.epoch;
+  const metrics = await readMetrics(ckpt);
+  return metrics.length > 0 ? metrics[metrics.length - 1].epoch : null;
 }
 
 /** One eval file of a checkpoint: its name taken apart (checkpoint-contract.ts) and its record. */

@@ -12,7 +12,7 @@ import { copyFile, readdir, readFile, rename, rm, rmdir } from 'node:fs/promises
 import { join } from 'node:path';
 import { DataError, RecError, UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
-import { corruptField, findCompleteDir, readJsonObject, readMetrics, readRunJson } from './checkpoint-read.js';
+import { corruptField, findCompleteDir, readJsonObject, readRunJson } from './checkpoint-read.js';
 // TF-free readers live in checkpoint-read.ts (rec promote and report use them without TF.js).
 export { findCompleteDir, modelWeightsSha256, weightsSha256 } from './checkpoint-read.js';
 import { ensureDir, pathExists, removeStaleTemps, restoreMissingDir, stageDir, tempNameBeside, writeFileAtomic, writeJsonAtomic } from './atomic.js';
@@ -22,7 +22,7 @@ import { inspectOutputDir, isRecTemp, outputFsError, type OutputKind, type Outpu
 import { fileLoadHandler, fileSaveHandler, loadTensors, readModelJson, saveTensors, type WeightsCheck } from './tfjs-files.js';
 
 // The readers that need no TF.js live apart, so `rec runs` reads checkpoints without loading it.
-export { readMetrics, readRunJson } from './checkpoint-read.js';
+export { readMetrics, readModelEpoch, readRunJson } from './checkpoint-read.js';
 // The folder's names and record types are the contract's; re-exported for the writers' callers.
 export {
   CHECKPOINT_FORMAT_VERSION,
@@ -185,18 +185,6 @@ export async function writeMetrics(ckpt: string, records: readonly EpochRecord[]
 
 export async function writeRunJson(ckpt: string, run: RunJson): Promise<void> {
   await writeJsonAtomic(paths(ckpt).run, run);
-}
-
-/** The epoch of the weights in `model/`: best.json's, else the last line of metrics.jsonl; null if neither. */
-export async function readModelEpoch(ckpt: string): Promise<number | null> {
-  const p = paths(ckpt);
-  if (await pathExists(p.best)) {
-    const best = await readJsonObject(p.best, 'the best epoch record');
-    if (typeof best.epoch === 'number') return best.epoch;
-    if (best.epoch !== null && best.epoch !== undefined) throw corruptField(p.best, 'epoch', best.epoch, 'a number');
-  }
-  const metrics = await readMetrics(ckpt);
-  return metrics.length > 0 ? metrics[metrics.length - 1].epoch : null;
 }
 
 /** Copies the dataset's vocabularies so the checkpoint is usable without the dataset. */

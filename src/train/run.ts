@@ -10,26 +10,9 @@ import { configToYaml } from '../config/load.js';
 import { valueRange } from '../data/dataset.js';
 import type { EngineInfo } from '../engine/backend.js';
 import { createDenseOptimizer, createRowSparseOptimizer, type DenseOptimizer, type OptimizerConfig, type RowSparseOptimizer } from '../engine/sparse-optimizer.js';
-import { ensureDir, writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
-import { writeCheckpointReadme } from '../io/checkpoint-readme.js';
 import { type EventWriter, openEventWriter, repairEventFiles, TB_DIR } from '../io/tensorboard.js';
-import {
-  CHECKPOINT_FORMAT_VERSION,
-  type EpochRecord,
-  paths,
-  readLastState,
-  readMetrics,
-  readRunJson,
-  type ParentRecord,
-  type RunJson,
-  type TrainedRows,
-  type TrainerState,
-  writeLastState,
-  writeMetrics,
-  writeModel,
-  writeRunJson,
-  writeTrainedRows,
-} from '../io/checkpoint.js';
+import type { EpochRecord, ParentRecord, RunJson, TrainedRows, TrainerState } from '../io/checkpoint.js';
+import { createTrainingCheckpoint, resumeTrainingCheckpoint, type RunEnd, type TrainingCheckpoint } from '../io/training-checkpoint.js';
 import type { ModelName } from '../config/schema.js';
 import { checkFittedOptions, type FitData, type ModelFamily, type PairLoss, type SequenceLoss } from '../models/family.js';
 import { isSequenceModel, namedWeights, type AnyModel, type PairModel, type SequenceModel, type TrainableModel } from '../models/model.js';
@@ -218,15 +201,13 @@ interface Plan {
 interface Opened {
   model: AnyModel;
   state: TrainerState;
-  records: EpochRecord[];
   replay: Replay | null;
-  /** run.json of a resumed run; null for a new one (written once --freeze is resolved). */
-  previous: RunJson | null;
-  restored: RestoredState | null;
+  /** The checkpoint of a resumed run (its run.json as read until begin); null for a new one (created once --freeze is resolved). */
+  resumed: TrainingCheckpoint | null;
+  /** The optimizer moments of a resumed run's last save; null for a new run. */
+  optimizer: tf.NamedTensorMap | null;
   fresh: FreshRun | null;
 }
-
-type RestoredState = NonNullable<Awaited<ReturnType<typeof readLastState>>>;
 
 /** What a new run learned while building its model, for run.json and the checkpoint's files. */
 interface FreshRun {
@@ -257,14 +238,13 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   const opened = req.resume ? await restoreRun(req, io) : await buildRun(req, io, plan);
   // Before any file is written: a misspelt --freeze must not leave a half-made checkpoint.
   const frozen = isTrainable(plan, opened.model) ? resolveFrozen(opened.model, req.resolved.config.train.freeze) : new Set<string>();
-  const run = opened.fresh ? await writeNewRun(req, io, plan, opened, opened.fresh, frozen) : { ...(opened.previous as RunJson), status: 'running' as const };
-  run.engine = req.engine.name;
-  run.workers = workersOf(req, plan, opened, io);
-  await writeRunJson(req.out, run);
-  const optimizers = isTrainable(plan, opened.model) ? await createOptimizers(req, opened.model, opened.restored) : null;
+  const checkpoint = opened.fresh ? await createCheckpoint(req, io, plan, opened, opened.fresh, frozen) : (opened.resumed as TrainingCheckpoint);
+  const workers = workersOf(req, plan, opened, io);
+  await checkpoint.begin({ engine: req.engine.name, workers });
+  const optimizers = isTrainable(plan, opened.model) ? await createOptimizers(req, opened.model, opened.optimizer) : null;
   const trainable = isTrainable(plan, opened.model) ? { ...opened, model: opened.model } : null;
-  const tasks = trainable === null || optimizers === null ? fittedTasks(req, plan, opened.model) : createTasks(req, io, plan, trainable, optimizers, frozen, run.workers);
-  return trainAndFinish(req, io, { run, opened, optimizers, tasks, wallStart, loss: plan.objective.loss });
+  const tasks = trainable === null || optimizers === null ? fittedTasks(req, plan, opened.model) : createTasks(req, io, plan, trainable, optimizers, frozen, workers);
+  return trainAndFinish(req, io, { checkpoint, opened, optimizers, tasks, wallStart, loss: plan.objective.loss });
 }
 
 /** The loss (resolved once, by the family), the rows it learns from, and the checks that need no file. */
@@ -314,15 +294,10 @@ function isTrainable(plan: Plan, model: AnyModel): model is TrainableModel {
 
 /** `--resume`: the model, optimizer and loop state of the checkpoint's last save. */
 async function restoreRun(req: TrainRequest, io: RunIO): Promise<Opened> {
-  const ckpt = req.out;
-  const previous = await readRunJson(ckpt);
-  const restored = await readLastState(ckpt, wrapSavedModel, previous, io.log);
-  if (!restored) throw new UsageError(`--resume: ${ckpt} has no complete saved state (last/trainer_state.json). Start a new run without --resume.`);
-  const { state } = restored;
-  const records = (await readMetrics(ckpt)).slice(0, state.epoch);
-  const replay = await planReplay(replayRequest(req, io), previous.fine_tune?.replay ?? null);
-  io.log.info(`resuming ${ckpt} at epoch ${state.epoch + 1}, step ${state.step_in_epoch}`);
-  return { model: restored.model, state, records, replay, previous, restored, fresh: null };
+  const { checkpoint, model, optimizer, state } = await resumeTrainingCheckpoint(req.out, wrapSavedModel, io.log);
+  const replay = await planReplay(replayRequest(req, io), checkpoint.run.fine_tune?.replay ?? null);
+  io.log.info(`resuming ${req.out} at epoch ${state.epoch + 1}, step ${state.step_in_epoch}`);
+  return { model, state, replay, resumed: checkpoint, optimizer, fresh: null };
 }
 
 /** A new run's model: built from the seed, extended by and initialised from its --init-from parents. */
@@ -350,11 +325,11 @@ async function buildRun(req: TrainRequest, io: RunIO, plan: Plan): Promise<Opene
   });
   const parents = initFrom.length > 0 ? await initFromParents({ parents: initFrom, model, alpha: config.model.alpha, ...ids, log: io.log }, parentModels) : [];
   const learned = await trainedRows(plan.positives.train, ids, initFrom);
-  return { model, state: initialState(config.seed), records: [], replay, previous: null, restored: null, fresh: { ids, ext, parents, learned, globalMean } };
+  return { model, state: initialState(config.seed), replay, resumed: null, optimizer: null, fresh: { ids, ext, parents, learned, globalMean } };
 }
 
-/** A new run's checkpoint folder: config.yaml, vocab/, the trained rows and the README; returns its run.json (not yet written). */
-async function writeNewRun(req: TrainRequest, io: RunIO, plan: Plan, opened: Opened, fresh: FreshRun, frozen: Set<string>): Promise<RunJson> {
+/** A new run's checkpoint: its run.json (written by begin), config.yaml, vocab/ with the trained rows, and the README. */
+async function createCheckpoint(req: TrainRequest, io: RunIO, plan: Plan, opened: Opened, fresh: FreshRun, frozen: Set<string>): Promise<TrainingCheckpoint> {
   const { config } = req.resolved;
   const { data } = req;
   const { ext, parents, ids, globalMean } = fresh;
@@ -362,8 +337,7 @@ async function writeNewRun(req: TrainRequest, io: RunIO, plan: Plan, opened: Ope
     io.log.info(`--init-from: kept ${ext.users.ids.length} users and ${ext.items.ids.length} items of the parent that this dataset lacks (their rows are the parent's; the checkpoint's vocab/ lists them after the dataset's ids)`);
   }
   const initFrom = req.initFrom ?? [];
-  const run: RunJson = {
-    format_version: CHECKPOINT_FORMAT_VERSION,
+  const run: Omit<RunJson, 'format_version'> = {
     argv: req.argv,
     versions: { rec: req.recVersion, tfjs: tf.version.tfjs, node: process.version },
     engine: req.engine.name,
@@ -395,12 +369,12 @@ async function writeNewRun(req: TrainRequest, io: RunIO, plan: Plan, opened: Ope
     config_sources: req.resolved.sources,
     ...(plan.positives.notes.length > 0 ? { notes: plan.positives.notes } : {}),
   };
-  await ensureDir(req.out);
-  await writeFileAtomic(paths(req.out).config, configToYaml(req.resolved));
-  await writeCheckpointVocab(req.out, data.dir, ext);
-  await writeTrainedRows(req.out, fresh.learned);
-  await writeCheckpointReadme(req.out, config.train.model);
-  return run;
+  return createTrainingCheckpoint(req.out, opened.model, {
+    run,
+    configYaml: configToYaml(req.resolved),
+    writeVocab: (ckpt) => writeCheckpointVocab(ckpt, data.dir, ext),
+    trainedRows: fresh.learned,
+  });
 }
 
 /** Replicas of data-parallel training: the fused step is the pair family's, when the model has one. */
@@ -409,12 +383,12 @@ function workersOf(req: TrainRequest, plan: Plan, opened: Opened, io: RunIO): nu
   const { model } = opened;
   if (!isTrainable(plan, model)) return 1;
   return isSequenceModel(model)
-    ? workersFor(config, opened.previous, req.engine.name, false, io.log, 'sequence')
-    : workersFor(config, opened.previous, req.engine.name, config.train.fused && config.train.sparse && fusable(model), io.log);
+    ? workersFor(config, opened.resumed?.run ?? null, req.engine.name, false, io.log, 'sequence')
+    : workersFor(config, opened.resumed?.run ?? null, req.engine.name, config.train.fused && config.train.sparse && fusable(model), io.log);
 }
 
 /** The row-sparse, dense and parameter optimizers, with a resumed run's moments restored. */
-async function createOptimizers(req: TrainRequest, model: TrainableModel, restored: RestoredState | null): Promise<Optimizers> {
+async function createOptimizers(req: TrainRequest, model: TrainableModel, restored: tf.NamedTensorMap | null): Promise<Optimizers> {
   const { config } = req.resolved;
   const optCfg: OptimizerConfig = { name: config.train.optimizer, lr: config.train.lr, weightDecay: config.train.weight_decay };
   const tables = Object.fromEntries(model.tables.map((t) => [t.name, t.variable]));
@@ -423,10 +397,10 @@ async function createOptimizers(req: TrainRequest, model: TrainableModel, restor
   const params = createDenseParamUpdater(optCfg, model);
   const stableKeys = new Map(namedWeights(model.keras).map((w) => [w.variable.name, w.key]));
   if (restored) {
-    sparse.setState(tensorsToState('sparse', restored.optimizer));
-    await dense.setState(renameSlots(tensorsToState('dense', restored.optimizer), new Map([...stableKeys].map(([name, key]) => [key, name]))));
-    params.setState(tensorsToState('params', restored.optimizer));
-    tf.dispose(Object.values(restored.optimizer));
+    sparse.setState(tensorsToState('sparse', restored));
+    await dense.setState(renameSlots(tensorsToState('dense', restored), new Map([...stableKeys].map(([name, key]) => [key, name]))));
+    params.setState(tensorsToState('params', restored));
+    tf.dispose(Object.values(restored));
   }
   return { sparse, dense, params, stableKeys, config: optCfg };
 }
@@ -522,7 +496,7 @@ function pairTasks(req: TrainRequest, io: RunIO, positives: TrainingPositives, p
 }
 
 interface Training {
-  run: RunJson;
+  checkpoint: TrainingCheckpoint;
   opened: Opened;
   /** Null for a fitted family, which has no gradient steps. */
   optimizers: Optimizers | null;
@@ -535,17 +509,13 @@ interface Training {
 /** Runs the loop with the checkpoint's callbacks and records how it ended in run.json. */
 async function trainAndFinish(req: TrainRequest, io: RunIO, t: Training): Promise<TrainResult> {
   const { config } = req.resolved;
-  const { run, opened } = t;
-  const { records } = opened;
-  const saveState = stateSaver(req.out, opened.model, t.optimizers, run);
-  // A resumed run adds this process's time to what run.json already holds.
-  const wallBefore = run.timings.wall_seconds ?? 0;
-  const wallSeconds = () => round3(wallBefore + (performance.now() - t.wallStart) / 1000);
+  const { checkpoint, opened } = t;
+  const saveState = stateSaver(checkpoint, t.optimizers);
   // Opened after a resume's restore: steps a killed run logged past its last save are not logged twice.
-  const tb = await openTrainEventWriter(join(req.out, TB_DIR), opened.restored ? records : null, io);
+  const tb = await openTrainEventWriter(join(checkpoint.dir, TB_DIR), opened.resumed ? checkpoint.epochs : null, io);
   const monitor = req.validator && req.monitor ? { ...req.monitor, patience: config.train.early_stopping.patience } : null;
   let state = opened.state;
-  let outcome: RunJson['status'];
+  let outcome: RunEnd;
   let parallel: ParallelTask | null = null;
   try {
     const { startParallel } = t.tasks;
@@ -565,28 +535,23 @@ async function trainAndFinish(req: TrainRequest, io: RunIO, t: Training): Promis
         signal: io.signal,
         logEvery: TB_STEP_INTERVAL,
       },
-      loopCallbacks(req, { model: opened.model, run, records, tb, saveState, monitored: monitor !== null }),
+      loopCallbacks(req, { model: opened.model, checkpoint, tb, saveState, monitored: monitor !== null }),
     );
     state = result.state;
     outcome = result.outcome;
   } catch (error) {
-    run.status = error instanceof InterruptedError ? 'interrupted' : 'failed';
-    run.timings.train_seconds = round3(records.reduce((s, r) => s + r.seconds, 0));
-    run.timings.wall_seconds = wallSeconds();
-    await writeRunJson(req.out, run);
+    const trainSeconds = checkpoint.epochs.reduce((s, r) => s + r.seconds, 0);
+    await checkpoint.finish(error instanceof InterruptedError ? 'interrupted' : 'failed', { trainSeconds, wallStart: t.wallStart });
     throw error;
   } finally {
     t.optimizers?.dense.dispose();
     await parallel?.close();
   }
-  run.status = outcome;
-  run.timings.finished = new Date().toISOString();
-  run.timings.train_seconds = round3(state.train_seconds);
-  run.timings.wall_seconds = wallSeconds();
-  await writeRunJson(req.out, run);
+  await checkpoint.finish(outcome, { trainSeconds: state.train_seconds, wallStart: t.wallStart });
+  const { run } = checkpoint;
   return {
     checkpoint: req.out,
-    epochs: records,
+    epochs: [...checkpoint.epochs],
     best: state.best,
     status: run.status,
     parents: run.parents,
@@ -594,12 +559,12 @@ async function trainAndFinish(req: TrainRequest, io: RunIO, t: Training): Promis
     model: config.train.model,
     loss: t.loss,
     train_seconds: run.timings.train_seconds,
-    wall_seconds: run.timings.wall_seconds,
+    wall_seconds: run.timings.wall_seconds ?? 0,
   };
 }
 
 /** Saves last/: the model, the optimizers' moments under stable keys, and the loop state. */
-function stateSaver(ckpt: string, model: AnyModel, opt: Optimizers | null, run: RunJson): (s: TrainerState) => Promise<void> {
+function stateSaver(checkpoint: TrainingCheckpoint, opt: Optimizers | null): (s: TrainerState) => Promise<void> {
   return async (s: TrainerState) => {
     // A fitted family has no moments: its state is the model and the loop's position.
     const named =
@@ -611,8 +576,7 @@ function stateSaver(ckpt: string, model: AnyModel, opt: Optimizers | null, run: 
             ...stateToTensors('params', opt.params.getState()),
           };
     try {
-      const hashes = await writeLastState(ckpt, model, named, s);
-      run.weights_sha256 = { ...run.weights_sha256, 'last/model/weights.bin': hashes.model, 'last/optimizer.bin': hashes.optimizer };
+      await checkpoint.saveState(named, s);
     } finally {
       tf.dispose(Object.values(named));
     }
@@ -621,8 +585,7 @@ function stateSaver(ckpt: string, model: AnyModel, opt: Optimizers | null, run: 
 
 interface CallbackParts {
   model: AnyModel;
-  run: RunJson;
-  records: EpochRecord[];
+  checkpoint: TrainingCheckpoint;
   tb: EventWriter;
   saveState: (s: TrainerState) => Promise<void>;
   /** Whether an epoch's validation picks the best epoch (else model/ holds the last weights). */
@@ -631,8 +594,7 @@ interface CallbackParts {
 
 /** Validation, saves, metrics.jsonl, TensorBoard points and model/ + best.json at each best epoch. */
 function loopCallbacks(req: TrainRequest, c: CallbackParts): LoopCallbacks {
-  const ckpt = req.out;
-  const { model, run, records, tb } = c;
+  const { model, checkpoint, tb } = c;
   return {
     validate: async (e) => (req.validator ? req.validator(model, e) : {}),
     saveState: c.saveState,
@@ -645,20 +607,9 @@ function loopCallbacks(req: TrainRequest, c: CallbackParts): LoopCallbacks {
     onEpochEnd: async ({ record, state: s }) => {
       await tb.scalars(record.epoch, epochScalars(record));
       if (req.validator?.sample && record.valid_seconds !== undefined) record.valid_users = req.validator.sample.users;
-      records.push(record);
-      await writeMetrics(ckpt, records);
       // Until an epoch measures the monitored metric, model/ holds the last weights, as without validation.
       const isBest = !c.monitored || s.best === null || s.best.epoch === record.epoch;
-      if (!isBest) return;
-      run.weights_sha256 = { ...run.weights_sha256, 'model/weights.bin': await writeModel(paths(ckpt).model, model) };
-      const sample = req.validator?.sample;
-      await writeJsonAtomic(paths(ckpt).best, {
-        epoch: record.epoch,
-        metric: s.best?.metric ?? null,
-        value: s.best?.value ?? null,
-        valid: record.valid,
-        ...(sample ? { valid_users: sample } : {}),
-      });
+      await checkpoint.recordEpoch(record, isBest ? { best: s.best, sample: req.validator?.sample ?? null } : null);
     },
   };
 }
@@ -710,8 +661,4 @@ function replayRequest(req: TrainRequest, io: RunIO): Parameters<typeof planRepl
     threshold: train.positive_threshold,
     log: io.log,
   };
-}
-
-function round3(x: number): number {
-  return Math.round(x * 1000) / 1000;
 }

@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, utimesSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CHECKPOINT_KIND, findCompleteDir, openCheckpointForTrain, readMetrics, readRunJson, readTrainedRows, recoverStagedDir, recordedWeightsHash, writeTrainedRows } from '../../../src/io/checkpoint.js';
+import { CHECKPOINT_KIND, findCompleteDir, openCheckpointForTrain, readMetrics, readModelEpoch, readRunJson, readTrainedRows, recoverStagedDir, recordedWeightsHash, writeTrainedRows } from '../../../src/io/checkpoint.js';
+import { readBest } from '../../../src/io/checkpoint-read.js';
 import { DataError } from '../../../src/util/errors.js';
 import { memoryLogger } from '../../../src/util/log.js';
 import { spawnSync } from 'node:child_process';
@@ -81,6 +82,23 @@ describe('corrupt checkpoint files are DataErrors naming the file', () => {
     const d = dir();
     writeFileSync(join(d, 'metrics.jsonl'), '{"epoch":1,"loss":0.5}\n{"epoch":2,"lo\n');
     await expect(readMetrics(d)).rejects.toThrow(/metrics\.jsonl:2 is not valid JSON/);
+  });
+
+  it('best.json: one reader for the epoch of model/ and for runs and report, refusing an epoch that is not a number', async () => {
+    const d = dir();
+    writeFileSync(join(d, 'metrics.jsonl'), '{"epoch":1,"loss":0.5}\n{"epoch":2,"loss":0.4}\n');
+    expect(await readBest(d)).toBeNull();
+    expect(await readModelEpoch(d)).toBe(2);
+    writeFileSync(join(d, 'best.json'), '{"epoch":1,"metric":"ndcg@10","value":0.3,"valid":{"ndcg@10":0.3,"note":"x"}}');
+    expect(await readBest(d)).toEqual({ epoch: 1, metric: 'ndcg@10', value: 0.3, valid: { 'ndcg@10': 0.3 } });
+    expect(await readModelEpoch(d)).toBe(1);
+    // No epoch measured the monitored metric yet: model/ holds the last epoch's weights.
+    writeFileSync(join(d, 'best.json'), '{"epoch":null,"metric":null,"value":null,"valid":{}}');
+    expect(await readBest(d)).toEqual({ epoch: null, metric: null, value: null, valid: {} });
+    expect(await readModelEpoch(d)).toBe(2);
+    writeFileSync(join(d, 'best.json'), '{"epoch":"one"}');
+    await expect(readBest(d)).rejects.toThrow(/best\.json is corrupt: "epoch" is "one"; expected a number/);
+    await expect(readModelEpoch(d)).rejects.toThrow(/best\.json is corrupt: "epoch" is "one"; expected a number/);
   });
 });
 
