@@ -11,8 +11,7 @@
  * their history, as for SASRec; --init-from does not apply (the closed form uses every row).
  */
 import * as tf from '@tensorflow/tfjs';
-import { UsageError } from '../util/errors.js';
-import { closedFormTask, resolveFittedLoss, type FittedFamily } from './family.js';
+import { closedFormTask, refuseParents, resolveFittedLoss, type FittedFamily } from './family.js';
 import { easePeakBytes, easeWeights, itemGram } from './fit/ease.js';
 import { binaryUserRows, cachedValues, multiHot, scoreItemSets } from './item-item.js';
 import type { HistoryModel, ModelBuildOptions } from './model.js';
@@ -120,7 +119,5 @@ export const easeFamily: FittedFamily = {
     const panels = easePeakBytes(shape.items, { inPlace: true }) - square;
     return { engine: square + panels, host: square + panels, largestArray: square, what: `a dense ${shape.items.toLocaleString('en-US')} × ${shape.items.toLocaleString('en-US')} item matrix, inverted` };
   },
-  checkParents: () => {
-    throw new UsageError('--init-from does not apply to --model ease: its closed form is computed from every row of the dataset it is trained on (an appended dataset holds the older rows too). Train it on the new dataset without --init-from.');
-  },
+  checkParents: refuseParents('ease', 'closed form is computed'),
 };

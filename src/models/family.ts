@@ -156,6 +156,16 @@ export type ModelFamily = PairFamily | SequenceFamily | FittedFamily;
 /** The `train.*` keys that steer gradient steps: a fitted family reads none of them. */
 const GRADIENT_KEYS = ['lr', 'lr_schedule', 'lr_decay', 'lr_step_epochs', 'batch_size', 'optimizer', 'weight_decay', 'negatives', 'sparse', 'fused', 'freeze', 'replay'];
 
+/**
+ * The --init-from rule of a family computed from every row of its dataset (pop, ItemKNN, EASE):
+ * there is nothing to warm-start, since an appended dataset holds the older rows too.
+ */
+export function refuseParents(model: ModelName, computed: string): () => never {
+  return () => {
+    throw new UsageError(`--init-from does not apply to --model ${model}: its ${computed} from every row of the dataset it is trained on (an appended dataset holds the older rows too). Train it on the new dataset without --init-from.`);
+  };
+}
+
 /** The loss of a fitted family: `auto` names its objective; anything else is refused. */
 export function resolveFittedLoss(requested: string, model: string, objective: string): string {
   if (requested === 'auto' || requested === objective) return objective;

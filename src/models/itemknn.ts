@@ -10,8 +10,7 @@
  * closed form by one epoch; no user rows, --init-from does not apply.
  */
 import * as tf from '@tensorflow/tfjs';
-import { UsageError } from '../util/errors.js';
-import { closedFormTask, resolveFittedLoss, type FittedFamily } from './family.js';
+import { closedFormTask, refuseParents, resolveFittedLoss, type FittedFamily } from './family.js';
 import { topKCosine } from './fit/item-similarity.js';
 import { binaryUserRows, cachedValues, multiHot, scoreItemSets } from './item-item.js';
 import type { HistoryModel, ModelBuildOptions } from './model.js';
@@ -142,7 +141,5 @@ export const itemKnnFamily: FittedFamily = {
     const lists = 8 * shape.items * config.neighbours;
     return { engine: lists, host: lists + 16 * shape.items + 8 * shape.users, largestArray: lists / 2, what: `${config.neighbours} neighbours per item` };
   },
-  checkParents: () => {
-    throw new UsageError('--init-from does not apply to --model itemknn: its similarities are computed from every row of the dataset it is trained on (an appended dataset holds the older rows too). Train it on the new dataset without --init-from.');
-  },
+  checkParents: refuseParents('itemknn', 'similarities are computed'),
 };

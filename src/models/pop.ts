@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { UsageError } from '../util/errors.js';
-import { closedFormTask, resolveFittedLoss, type FitData, type FittedFamily } from './family.js';
+import { closedFormTask, refuseParents, resolveFittedLoss, type FitData, type FittedFamily } from './family.js';
 import { layerVariable, type ModelBuildOptions, type PairModel } from './model.js';
 
 export const POP_TABLE = 'item_popularity';
@@ -81,7 +81,5 @@ export const popFamily: FittedFamily = {
     });
   },
   fitBytes: (_config, shape) => ({ engine: 8 * shape.items, host: 12 * shape.items, largestArray: 8 * shape.items, what: 'one count per item' }),
-  checkParents: () => {
-    throw new UsageError('--init-from does not apply to --model pop: its counts come from the dataset it is trained on (an appended dataset holds the older rows too). Train it on the new dataset without --init-from.');
-  },
+  checkParents: refuseParents('pop', 'counts come'),
 };

@@ -94,3 +94,22 @@ describe("the repository's citations", () => {
     expect(broken).toEqual([]);
   });
 });
+
+describe('docs/design.md#adding-a-model-family', () => {
+  it('walks through the pop module and config file as they are in the repository', () => {
+    const design = readFileSync(join(REPO, 'docs/design.md'), 'utf8');
+    const added = (path: string) => {
+      const start = design.indexOf(`+++ b/${path}\n`);
+      expect(start, path).toBeGreaterThan(0);
+      const body = design.slice(start + `+++ b/${path}\n`.length).split('\n');
+      const lines: string[] = [];
+      for (const line of body) {
+        if (!line.startsWith('+')) break;
+        lines.push(line.slice(1));
+      }
+      return `${lines.join('\n')}\n`;
+    };
+    expect(added('src/models/pop.ts')).toBe(readFileSync(join(REPO, 'src/models/pop.ts'), 'utf8'));
+    expect(added('configs/models/pop.yaml')).toBe(readFileSync(join(REPO, 'configs/models/pop.yaml'), 'utf8'));
+  });
+});
