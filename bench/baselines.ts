@@ -6,16 +6,18 @@
  * each with its fit time (training, validation excluded) and wall time. EASE on Games is what its
  * memory check says: fitted when the dense 23,715 × 23,715 matrix fits, else the refusal.
  *
- *   node dist/bench/baselines.js [--quick]     writes bench/results/baselines.json (baselines-quick.json)
+ *   node dist/bench/baselines.js [--quick] [--datasets ncf-ml1m,amazon-games]
  *   npm run bench -- baselines [--quick]
+ * writes bench/results/baselines.json (baselines-quick.json); with --datasets, only those datasets'
+ * runs are measured and replace theirs in an existing file.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeJsonAtomic } from '../src/io/atomic.js';
-import { printResult, rec, REPO, SHARED } from './common.js';
+import { argValue, printResult, rec, REPO, SHARED } from './common.js';
 
 const NCF = join(SHARED, 'datasets/ncf-eval-files');
 const GAMES = join(SHARED, 'datasets/sasrec-amazon-games/Video.txt');
@@ -73,20 +75,22 @@ function trainOne(data: string, ck: string, dataset: BaselineRun['dataset'], mod
   run.wall_seconds = trained.wall_seconds;
   for (const [name, protocol] of Object.entries(protocols)) {
     const e = rec(['eval', ck, '--protocol', protocol, '--k', '10', '--metrics', 'hr,ndcg', '--json', '-q']);
-    if (e.code !== 0) throw new Error(`eval ${model} ${protocol} failed: ${e.stderr}`);
-    run.metrics[name] = (JSON.parse(e.stdout) as { metrics: Record<string, number> }).metrics;
+    // A failed eval is recorded with the run, so the other models are still measured.
+    if (e.code !== 0) run.error = `eval ${protocol}: ${e.stderr.trim().split('\n').pop() ?? `exit ${e.code}`}`;
+    else run.metrics[name] = (JSON.parse(e.stdout) as { metrics: Record<string, number> }).metrics;
   }
   return run;
 }
 
-export async function runBaselinesBench(opts: { quick?: boolean; out?: string | null; log?: (s: string) => void } = {}): Promise<BaselinesBenchResult> {
+export async function runBaselinesBench(opts: { quick?: boolean; datasets?: readonly string[]; out?: string | null; log?: (s: string) => void } = {}): Promise<BaselinesBenchResult> {
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const out = opts.out === undefined ? join(REPO, 'bench/results', opts.quick ? 'baselines-quick.json' : 'baselines.json') : opts.out;
   const result: BaselinesBenchResult = { date: new Date().toISOString(), note: null, runs: [] };
   const present = DATASETS.filter((d) => existsSync(d.prep[0]));
   if (present.length < DATASETS.length) result.note = `absent, not measured: ${DATASETS.filter((d) => !present.includes(d)).map((d) => d.prep[0]).join(', ')}`;
   // --quick: the NCF split only, the fast baselines, ials for 2 epochs.
-  const datasets = opts.quick ? present.slice(0, 1) : present;
+  const chosen = opts.datasets ? present.filter((d) => opts.datasets?.includes(d.name)) : present;
+  const datasets = opts.quick ? chosen.slice(0, 1) : chosen;
   const work = await mkdtemp(join(tmpdir(), 'rec-baselines-bench-'));
   try {
     for (const d of datasets) {
@@ -104,10 +108,15 @@ export async function runBaselinesBench(opts: { quick?: boolean; out?: string | 
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+  if (out && opts.datasets && existsSync(out)) {
+    // Keep the other datasets' runs of an earlier full measurement.
+    const earlier = JSON.parse(readFileSync(out, 'utf8')) as BaselinesBenchResult;
+    result.runs = [...earlier.runs.filter((r) => !datasets.some((d) => d.name === r.dataset)), ...result.runs];
+  }
   if (out) await writeJsonAtomic(out, result);
   return result;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  printResult(runBaselinesBench({ quick: process.argv.includes('--quick') }));
+  printResult(runBaselinesBench({ quick: process.argv.includes('--quick'), datasets: argValue('--datasets')?.split(',') }));
 }
