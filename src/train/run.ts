@@ -241,10 +241,16 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
   const checkpoint = opened.fresh ? await createCheckpoint(req, io, plan, opened, opened.fresh, frozen) : (opened.resumed as TrainingCheckpoint);
   const workers = workersOf(req, plan, opened, io);
   await checkpoint.begin({ engine: req.engine.name, workers });
-  const optimizers = isTrainable(plan, opened.model) ? await createOptimizers(req, opened.model, opened.optimizer) : null;
-  const trainable = isTrainable(plan, opened.model) ? { ...opened, model: opened.model } : null;
-  const tasks = trainable === null || optimizers === null ? fittedTasks(req, plan, opened.model) : createTasks(req, io, plan, trainable, optimizers, frozen, workers);
+  const { optimizers, tasks } = await trainerFor(req, io, plan, opened, { frozen, workers });
   return trainAndFinish(req, io, { checkpoint, opened, optimizers, tasks, wallStart, loss: plan.objective.loss });
+}
+
+/** A gradient family's optimizers and tasks, or a fitted family's solver epochs (without optimizers). */
+async function trainerFor(req: TrainRequest, io: RunIO, plan: Plan, opened: Opened, how: { frozen: Set<string>; workers: number }): Promise<{ optimizers: Optimizers | null; tasks: Tasks }> {
+  const { model } = opened;
+  if (!isTrainable(plan, model)) return { optimizers: null, tasks: fittedTasks(req, plan, model) };
+  const optimizers = await createOptimizers(req, model, opened.optimizer);
+  return { optimizers, tasks: createTasks(req, io, plan, { ...opened, model }, optimizers, how.frozen, how.workers) };
 }
 
 /** The loss (resolved once, by the family), the rows it learns from, and the checks that need no file. */
