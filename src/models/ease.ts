@@ -11,8 +11,8 @@
  * their history, as for SASRec; --init-from does not apply (the closed form uses every row).
  */
 import * as tf from '@tensorflow/tfjs';
-import { closedFormTask, refuseParents, resolveFittedLoss, type FittedFamily } from './family.js';
-import { easePeakBytes, easeWeights, itemGram } from './fit/ease.js';
+import { refuseParents, resolveFittedLoss, type FitData, type FitTask, type FittedFamily } from './family.js';
+import { easeBlocks, easePeakBytes, easeSweep, itemGram, type EaseSweep } from './fit/ease.js';
 import { binaryUserRows, cachedValues, multiHot, scoreItemSets } from './item-item.js';
 import type { HistoryModel, ModelBuildOptions } from './model.js';
 
@@ -93,6 +93,35 @@ export function wrapEase(keras: tf.LayersModel, opts: ModelBuildOptions): Histor
   };
 }
 
+/**
+ * The closed form as an epoch of steps, so that a large catalogue shows progress and a signal is
+ * seen between steps: the Gram matrix, then one step per pivot block of its inversion
+ * (src/models/fit/ease.ts), then B into the model. Nothing of it is saved before the last step,
+ * so an interrupted epoch starts over on --resume.
+ */
+function easeTask(layer: EaseScores, data: FitData, lambda: number): FitTask {
+  const n = data.numItems;
+  const blocks = easeBlocks(n);
+  let sweep: EaseSweep | null = null;
+  return {
+    resumesMidEpoch: false,
+    beginEpoch: () => blocks + 2,
+    epochExamples: () => data.items.length,
+    step(k) {
+      if (k === 0) sweep = easeSweep(itemGram(binaryUserRows(data), n), n, lambda, { inPlace: true });
+      else if (sweep === null) throw new Error('ease: a sweep step before the Gram matrix');
+      else if (k <= blocks) sweep.sweep(k - 1);
+      else {
+        const t = tf.tensor2d(sweep.weights(), [n, n]);
+        layer.variable().assign(t);
+        t.dispose();
+        sweep = null;
+      }
+      return 0;
+    },
+  };
+}
+
 export const easeFamily: FittedFamily = {
   name: 'ease',
   kind: 'fitted',
@@ -105,13 +134,7 @@ export const easeFamily: FittedFamily = {
   fit(model, data, _config, train) {
     const layer = model.keras.getLayer(EASE_LAYER);
     if (!(layer instanceof EaseScores)) throw new Error(`ease model has no ${EASE_LAYER} layer`);
-    const rows = binaryUserRows(data);
-    return closedFormTask(data.items.length, () => {
-      const B = easeWeights(itemGram(rows, data.numItems), data.numItems, train.l2, { inPlace: true });
-      const t = tf.tensor2d(B, [data.numItems, data.numItems]);
-      layer.variable().assign(t);
-      t.dispose();
-    });
+    return easeTask(layer, data, train.l2);
   },
   // B lives in the engine; the Gram matrix is inverted in place in JS, with panels of it in the engine.
   fitBytes: (_config, shape) => {

@@ -104,11 +104,18 @@ export interface FitTask {
   beginEpoch(rng: Prng): number;
   epochExamples(): number;
   step(index: number): number;
+  /**
+   * Whether an epoch interrupted after some steps goes on from there in a new process. iALS's
+   * state is its tables, which the checkpoint saves; a closed form's work in progress (EASE's
+   * half-inverted matrix) is not saved, so its epoch starts over on --resume.
+   */
+  readonly resumesMidEpoch: boolean;
 }
 
-/** An epoch of one step that computes the whole model: popularity, EASE, ItemKNN. */
+/** An epoch of one step that computes the whole model: popularity, ItemKNN. */
 export function closedFormTask(examples: number, compute: () => void): FitTask {
   return {
+    resumesMidEpoch: false,
     beginEpoch: () => 1,
     epochExamples: () => examples,
     step() {

@@ -95,6 +95,7 @@ function alsTask(model: PairModel, data: FitData, settings: AlsSettings, confide
   let tables: { users: Float32Array; items: Float32Array } | null = null;
   let gram: { half: Side; G: Float64Array } | null = null;
   return {
+    resumesMidEpoch: true,
     beginEpoch() {
       // JS copies of both tables, solved in place and written back after each step.
       tables = { users: users.variable.dataSync().slice() as Float32Array, items: items.variable.dataSync().slice() as Float32Array };

@@ -248,7 +248,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
 /** A gradient family's optimizers and tasks, or a fitted family's solver epochs (without optimizers). */
 async function trainerFor(req: TrainRequest, io: RunIO, plan: Plan, opened: Opened, how: { frozen: Set<string>; workers: number }): Promise<{ optimizers: Optimizers | null; tasks: Tasks }> {
   const { model } = opened;
-  if (!isTrainable(plan, model)) return { optimizers: null, tasks: fittedTasks(req, plan, model) };
+  if (!isTrainable(plan, model)) return { optimizers: null, tasks: fittedTasks(req, io, plan, opened) };
   const optimizers = await createOptimizers(req, model, opened.optimizer);
   return { optimizers, tasks: createTasks(req, io, plan, { ...opened, model }, optimizers, how.frozen, how.workers) };
 }
@@ -412,7 +412,8 @@ async function createOptimizers(req: TrainRequest, model: TrainableModel, restor
 }
 
 /** A fitted family's epochs, on one thread: its solver in place of batches and an optimizer. */
-function fittedTasks(req: TrainRequest, plan: Plan, model: AnyModel): Tasks {
+function fittedTasks(req: TrainRequest, io: RunIO, plan: Plan, opened: Opened): Tasks {
+  const { model, state } = opened;
   const f = plan.family;
   if (f.kind !== 'fitted') throw new Error(`${f.name}: fittedTasks of a ${f.kind} family`);
   const { config } = req.resolved;
@@ -423,7 +424,19 @@ function fittedTasks(req: TrainRequest, plan: Plan, model: AnyModel): Tasks {
   const ts = all === null || threshold === null ? all : all.filter((_, r) => req.data.train.values[r] >= threshold);
   const data: FitData = { users: rows.users, items: rows.items, values: rows.values, ts, numUsers: model.shape.users, numItems: model.shape.items };
   const fit = f.fit(model, data, config.model, config.train);
+  if (!fit.resumesMidEpoch && state.step_in_epoch > 0) {
+    io.log.info(`--model ${f.name} keeps no work in progress in its checkpoint: epoch ${state.epoch + 1} starts over (it was interrupted after step ${state.step_in_epoch})`);
+    restartEpoch(state);
+  }
   return { single: { ...fit, setLearningRate: () => undefined }, startParallel: null };
+}
+
+/** Rewinds a resumed state to the start of its epoch; the seconds already spent stay counted. */
+function restartEpoch(state: TrainerState): void {
+  state.global_step -= state.step_in_epoch;
+  state.step_in_epoch = 0;
+  state.loss_sum = 0;
+  state.loss_count = 0;
 }
 
 /** What an epoch and a step are: the one place the kind of family matters to the trainer. */

@@ -1,7 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { rec, tempDir } from './helpers.js';
+import { BIN, rec, tempDir } from './helpers.js';
 
 interface TrainJson {
   checkpoint: string;
@@ -105,4 +107,35 @@ describe('baselines: pop, itemknn, ease, ials', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--model ease needs about [\d.]+ GiB to fit 40,000 items \(a dense 40,000 × 40,000 item matrix/);
   });
+
+  it('ease interrupted mid-inversion starts its epoch over on --resume and ends with the weights of an uninterrupted run', async () => {
+    // 2,048 items: 8 pivot blocks of the inversion, each a step of the epoch.
+    const log = join(dir, 'ease.csv');
+    const lines: string[] = [];
+    for (let u = 0; u < 300; u++) for (let k = 0; k < 40; k++) lines.push(`u${u},i${(u * 37 + k * k * 11) % 2048}`);
+    writeFileSync(log, `user,item\n${lines.join('\n')}\n`);
+    const data = join(dir, 'ease-ds');
+    expect((await rec(['prep', log, '--out', data, '--split', 'none', '--feedback', 'implicit'])).code).toBe(0);
+    const args = (out: string) => ['train', '--data', data, '--model', 'ease', '--backend', 'wasm', '--save-every', '1', '--out', out];
+    const whole = join(dir, 'ease-whole');
+    expect((await rec(args(whole), { timeoutMs: 120_000 })).code).toBe(0);
+
+    const cut = join(dir, 'ease-cut');
+    const child = spawn(process.execPath, [BIN, ...args(cut)], { stdio: 'ignore', env: { ...process.env, CI: 'true' } });
+    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+    const state = join(cut, 'last', 'trainer_state.json');
+    for (let i = 0; i < 6000 && !existsSync(state); i++) await new Promise((r) => setTimeout(r, 10));
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    const saved = JSON.parse(readFileSync(state, 'utf8')) as { epoch: number; step_in_epoch: number };
+    expect(saved.epoch).toBe(0);
+    expect(saved.step_in_epoch).toBeGreaterThan(0);
+
+    const resumed = await rec(['train', '--data', data, '--out', cut, '--resume'], { timeoutMs: 120_000 });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/--model ease keeps no work in progress in its checkpoint: epoch 1 starts over/);
+    const sha = (ck: string) => createHash('sha256').update(readFileSync(join(ck, 'model', 'weights.bin'))).digest('hex');
+    expect(sha(cut)).toBe(sha(whole));
+  });
 });
+

@@ -150,6 +150,11 @@ function mirrorLower(m: Float32Array, n: number): void {
   }
 }
 
+/** Pivot blocks easeSweep takes for n items at the default block size. */
+export function easeBlocks(n: number): number {
+  return Math.ceil(n / blockSize(n, undefined));
+}
+
 function blockSize(n: number, block: number | undefined): number {
   const b = block ?? DEFAULT_BLOCK;
   if (!Number.isInteger(b) || b < 1) throw new RangeError(`opts.block: expected a positive integer, received ${b}`);
@@ -178,20 +183,47 @@ export function easePeakBytes(n: number, opts: { block?: number; inPlace?: boole
  * `opts.inPlace`. Throws if G + λI is not positive definite (λ = 0 with an item nobody saw).
  */
 export function easeWeights(gram: Float32Array, n: number, lambda: number, opts: EaseOptions = {}): Float32Array {
+  const sweep = easeSweep(gram, n, lambda, opts);
+  for (let k = 0; k < sweep.blocks; k++) {
+    sweep.sweep(k);
+    opts.onBlock?.(k + 1, sweep.blocks);
+  }
+  return sweep.weights();
+}
+
+/** easeWeights one pivot block at a time, so a caller can pace the work (a training epoch's steps). */
+export interface EaseSweep {
+  /** Pivot blocks to sweep, in order 0 .. blocks − 1. */
+  readonly blocks: number;
+  sweep(block: number): void;
+  /** B, once every block is swept. */
+  weights(): Float32Array;
+}
+
+export function easeSweep(gram: Float32Array, n: number, lambda: number, opts: Pick<EaseOptions, 'block' | 'inPlace'> = {}): EaseSweep {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`n: expected a positive integer, received ${n}`);
   if (gram.length !== n * n) throw new RangeError(`gram: expected length n*n = ${n * n}, received ${gram.length}`);
   if (!Number.isFinite(lambda) || lambda < 0) throw new RangeError(`lambda: expected a finite number >= 0, received ${lambda}`);
   const b = blockSize(n, opts.block);
   const w = opts.inPlace === true ? gram : Float32Array.from(gram);
   for (let i = 0; i < n; i++) w[i * n + i] += lambda;
-  const total = Math.ceil(n / b);
-  for (let k = 0; k < total; k++) {
-    sweepBlock(w, n, k * b, Math.min(n, (k + 1) * b));
-    opts.onBlock?.(k + 1, total);
-  }
-  // After sweeping every index the matrix holds −G⁻¹ = −P (lower triangle).
-  weightsFromNegInverse(w, n);
-  return w;
+  const blocks = Math.ceil(n / b);
+  let next = 0;
+  return {
+    blocks,
+    sweep(k) {
+      if (k !== next) throw new RangeError(`block: expected ${next} (blocks are swept in order), received ${k}`);
+      sweepBlock(w, n, k * b, Math.min(n, (k + 1) * b));
+      next++;
+    },
+    weights() {
+      if (next !== blocks) throw new RangeError(`weights: ${blocks - next} of ${blocks} blocks are not swept yet`);
+      // After sweeping every index the matrix holds −G⁻¹ = −P (lower triangle).
+      weightsFromNegInverse(w, n);
+      next++;
+      return w;
+    },
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { initEngine } from '../../../../src/engine/backend.js';
-import { easePeakBytes, easeWeights, itemGram, type UserRows } from '../../../../src/models/fit/ease.js';
+import { easePeakBytes, easeSweep, easeWeights, itemGram, type UserRows } from '../../../../src/models/fit/ease.js';
 import { silentLogger } from '../../../../src/util/log.js';
 import { Prng } from '../../../../src/util/prng.js';
 
@@ -178,5 +178,21 @@ describe('easePeakBytes', () => {
     expect(easePeakBytes(n, { inPlace: true })).toBeLessThan(easePeakBytes(n) - 4 * n * n + 1);
     expect(easePeakBytes(n, { block: 64 })).toBeLessThan(easePeakBytes(n));
     expect(() => easePeakBytes(0)).toThrow(RangeError);
+  });
+});
+
+describe('easeSweep', () => {
+  it('gives easeWeights’ B one pivot block at a time, in order only', () => {
+    const n = 5;
+    const gram = new Float32Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) gram[i * n + j] = i === j ? 3 : 1 / (1 + i + j);
+    const sweep = easeSweep(gram, n, 2, { block: 2 });
+    expect(sweep.blocks).toBe(3);
+    expect(() => sweep.sweep(1)).toThrow(/expected 0/);
+    sweep.sweep(0);
+    expect(() => sweep.weights()).toThrow(/2 of 3 blocks are not swept/);
+    sweep.sweep(1);
+    sweep.sweep(2);
+    expect(Array.from(sweep.weights())).toEqual(Array.from(easeWeights(gram, n, 2, { block: 2 })));
   });
 });
