@@ -96,9 +96,9 @@ export interface FitData {
 
 /**
  * The epochs of a fitted family's solver, as the training loop runs them (src/train/loop.ts
- * TrainTask, without a learning rate): steps are blocks of rows solved (iALS) or the one closed-form
- * computation, and a step's value is what the solver minimises, per training row (0 where a closed
- * form has no objective to report).
+ * TrainTask, without a learning rate): steps are blocks of rows solved (iALS), pieces of a closed
+ * form (EASE's pivot blocks) or the whole of a small one (pop, ItemKNN), and a step's value is what
+ * the solver minimises, per training row (0 where a closed form has no objective to report).
  */
 export interface FitTask {
   beginEpoch(rng: Prng): number;
