@@ -164,7 +164,9 @@ const NOSPACE_RE =
   /^[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Thai}\p{scx=Lao}\p{scx=Khmer}\p{scx=Myanmar}]$/u;
 const LETTER_OR_NUMBER_RE = /^[\p{L}\p{N}]$/u;
 const MARK_RE = /^\p{M}$/u;
-const IGNORABLE_RE = /^[\p{Variation_Selector}\u20e3\u00ad\u200c\u200d\u2060\ufeff]$/u;
+const VARIATION_SELECTOR_RE = /^\p{Variation_Selector}$/u;
+// The keycap mark, soft hyphen, ZWNJ, ZWJ, word joiner, BOM.
+const IGNORABLE = new Set([0x20e3, 0xad, 0x200c, 0x200d, 0x2060, 0xfeff]);
 const CONNECTORS = new Set(['-', '_', '/', '&', '\u2010', '\u2011']);
 const APOSTROPHES = new Set(["'", '\u2019']);
 
@@ -173,7 +175,7 @@ function computeKind(cp: number): number {
   if (ch === '.') return K_DOT;
   if (CONNECTORS.has(ch)) return K_CONNECT;
   if (APOSTROPHES.has(ch)) return K_APOS;
-  if (IGNORABLE_RE.test(ch)) return K_IGNORE;
+  if (IGNORABLE.has(cp) || VARIATION_SELECTOR_RE.test(ch)) return K_IGNORE;
   const wordish = LETTER_OR_NUMBER_RE.test(ch) || MARK_RE.test(ch);
   if (wordish && NOSPACE_RE.test(ch)) return K_NOSPACE;
   if (!wordish) return K_SEP;
