@@ -88,6 +88,25 @@ export function murmurhash3_32(bytes: Uint8Array, seed = 0, length = bytes.lengt
   return h >>> 0;
 }
 
+/**
+ * murmurhash3_32 of the 5 bytes `t:` a b c, for three ASCII code points: most trigrams of most catalogues, hashed
+ * without writing them out (the tests check it against the general path).
+ */
+function asciiTrigramHash(a: number, b: number, c: number, seed: number): number {
+  let h = seed | 0;
+  h ^= mixK(0x74 | (0x3a << 8) | (a << 16) | (b << 24));
+  h = (h << 13) | (h >>> 19);
+  h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  h ^= mixK(c);
+  h ^= 5;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
 const utf8 = new TextEncoder();
 
 /** MurmurHash3 x86_32 of a string's UTF-8 bytes. */
@@ -513,8 +532,14 @@ export class TextFeaturizer {
       const to = u.compEnd[c];
       // Trigram j covers padded positions j..j+2, where position 0 and to-from+1 are the boundary marker.
       for (let j = from - 1; j < to - 1; j++) {
-        let at = 2;
-        for (let p = j; p < j + 3; p++) at = p < from || p >= to ? putUtf8(b, at, BOUNDARY) : putUtf8(b, at, cp[p]);
+        const c0 = j < from ? BOUNDARY : cp[j];
+        const c1 = cp[j + 1];
+        const c2 = j + 2 >= to ? BOUNDARY : cp[j + 2];
+        if ((c0 | c1 | c2) < 0x80) {
+          this.ids[n++] = asciiTrigramHash(c0, c1, c2, this.seed) % this.numBuckets;
+          continue;
+        }
+        const at = putUtf8(b, putUtf8(b, putUtf8(b, 2, c0), c1), c2);
         this.ids[n++] = this.hashBytes(at);
       }
     }
@@ -525,7 +550,8 @@ export class TextFeaturizer {
   private distinct(n: number): number {
     if (n === 0) return 0;
     const ids = this.ids;
-    ids.subarray(0, n).sort();
+    if (n <= INSERTION_SORT_MAX) insertionSort(ids, n);
+    else ids.subarray(0, n).sort();
     let m = 0;
     for (let i = 0; i < n; i++) {
       if (m > 0 && ids[m - 1] === ids[i]) {
@@ -539,21 +565,46 @@ export class TextFeaturizer {
   }
 }
 
+/** Below this many features an insertion sort beats the builtin (which also needs a subarray per call). */
+const INSERTION_SORT_MAX = 64;
+
+function insertionSort(a: Int32Array, n: number): void {
+  for (let i = 1; i < n; i++) {
+    const v = a[i];
+    let j = i - 1;
+    while (j >= 0 && a[j] > v) {
+      a[j + 1] = a[j];
+      j--;
+    }
+    a[j + 1] = v;
+  }
+}
+
 function codePointsToString(cp: Int32Array, from: number, to: number): string {
   let s = '';
   for (let j = from; j < to; j++) s += String.fromCodePoint(cp[j]);
   return s;
 }
 
-let defaultFeaturizer: TextFeaturizer | undefined;
+let sharedFeaturizer: TextFeaturizer | undefined;
 
-function featurizerFor(options: TextFeaturizerOptions | undefined): TextFeaturizer {
-  if (options !== undefined && Object.values(options).some((v) => v !== undefined)) return new TextFeaturizer(options);
-  defaultFeaturizer ??= new TextFeaturizer();
-  return defaultFeaturizer;
+/** The featuriser of the last options seen: its buffers (about 300 KiB) are worth keeping between queries. */
+function featurizerFor(options: TextFeaturizerOptions = {}): TextFeaturizer {
+  const f = sharedFeaturizer;
+  if (
+    f !== undefined &&
+    f.numBuckets === (options.numBuckets ?? DEFAULT_TEXT_BUCKETS) &&
+    f.seed === (options.seed ?? DEFAULT_TEXT_SEED) &&
+    f.maxChars === (options.maxChars ?? MAX_TEXT_CHARS) &&
+    f.maxUnits === (options.maxUnits ?? MAX_TEXT_UNITS)
+  ) {
+    return f;
+  }
+  sharedFeaturizer = new TextFeaturizer(options);
+  return sharedFeaturizer;
 }
 
-/** One text's features (a query at search time); reuses a shared featuriser for the default options. */
+/** One text's features (a query at search time), from a featuriser shared with the previous call of the same options. */
 export function featurizeText(text: string, options?: TextFeaturizerOptions): TextFeatures {
   return featurizerFor(options).featurize(text);
 }
