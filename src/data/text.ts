@@ -65,6 +65,10 @@ export function murmurhash3_32(bytes: Uint8Array, seed = 0, length = bytes.lengt
   if (!Number.isInteger(length) || length < 0 || length > bytes.length) {
     throw new RangeError(`murmurhash3_32: length must be an integer in [0, ${bytes.length}]; got ${length}`);
   }
+  return murmurUnchecked(bytes, seed, length);
+}
+
+function murmurUnchecked(bytes: Uint8Array, seed: number, length: number): number {
   let h = seed | 0;
   const blocks = length & ~3;
   for (let i = 0; i < blocks; i += 4) {
@@ -495,7 +499,7 @@ export class TextFeaturizer {
   }
 
   private hashBytes(length: number): number {
-    return murmurhash3_32(this.bytes, this.seed, length) % this.numBuckets;
+    return murmurUnchecked(this.bytes, this.seed, length) % this.numBuckets;
   }
 
   private putRange(at: number, from: number, to: number): number {
@@ -550,8 +554,7 @@ export class TextFeaturizer {
   private distinct(n: number): number {
     if (n === 0) return 0;
     const ids = this.ids;
-    if (n <= INSERTION_SORT_MAX) insertionSort(ids, n);
-    else ids.subarray(0, n).sort();
+    sortInts(ids, 0, n - 1);
     let m = 0;
     for (let i = 0; i < n; i++) {
       if (m > 0 && ids[m - 1] === ids[i]) {
@@ -565,19 +568,48 @@ export class TextFeaturizer {
   }
 }
 
-/** Below this many features an insertion sort beats the builtin (which also needs a subarray per call). */
-const INSERTION_SORT_MAX = 64;
+/** Ranges up to this long are insertion-sorted: the lists are short, and the builtin sort needs a subarray per call. */
+const INSERTION_SORT_MAX = 16;
 
-function insertionSort(a: Int32Array, n: number): void {
-  for (let i = 1; i < n; i++) {
+/** Sorts a[lo..hi] ascending in place: quicksort (median of three) over insertion-sorted short ranges. */
+function sortInts(a: Int32Array, lo: number, hi: number): void {
+  while (hi - lo >= INSERTION_SORT_MAX) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] < a[lo]) swap(a, mid, lo);
+    if (a[hi] < a[lo]) swap(a, hi, lo);
+    if (a[hi] < a[mid]) swap(a, hi, mid);
+    const pivot = a[mid];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) swap(a, i++, j--);
+    }
+    // Recurse into the smaller side, loop on the larger: the stack stays O(log n) deep.
+    if (j - lo < hi - i) {
+      sortInts(a, lo, j);
+      lo = i;
+    } else {
+      sortInts(a, i, hi);
+      hi = j;
+    }
+  }
+  for (let i = lo + 1; i <= hi; i++) {
     const v = a[i];
     let j = i - 1;
-    while (j >= 0 && a[j] > v) {
+    while (j >= lo && a[j] > v) {
       a[j + 1] = a[j];
       j--;
     }
     a[j + 1] = v;
   }
+}
+
+function swap(a: Int32Array, i: number, j: number): void {
+  const t = a[i];
+  a[i] = a[j];
+  a[j] = t;
 }
 
 function codePointsToString(cp: Int32Array, from: number, to: number): string {

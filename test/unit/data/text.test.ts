@@ -226,6 +226,17 @@ describe('TextFeaturizer', () => {
     }
   });
 
+  it('agrees with the reference on a long text with thousands of features', () => {
+    const rng = Prng.fromSeed(21, 'long-text');
+    const vocab = ['usb', 'c', 'cable', '1.5m', '手机', '壳', 'café', 'x', 'wireless', 'charger', 'ケース'];
+    const text = Array.from({ length: 800 }, () => vocab[Math.floor(rng.next() * vocab.length)]).join(' ');
+    const got = new TextFeaturizer({ numBuckets: 5000 }).featurize(text);
+    const want = reference(text, 5000);
+    expect(got.buckets.length).toBeGreaterThan(100);
+    expect(Array.from(got.buckets)).toEqual(want.buckets);
+    expect(Array.from(got.counts)).toEqual(want.counts);
+  });
+
   it('keeps namespaces apart: the word abc and the trigram abc are different buckets', () => {
     expect(textTokens('abc')).toEqual(['w:abc', 't:#ab', 't:abc', 't:bc#']);
     expect(featurizeText('abc').buckets).toHaveLength(4);
