@@ -92,6 +92,8 @@ describe('normalizeText', () => {
     expect(normalizeText('Café')).toBe(normalizeText('Cafe\u0301'));
     expect(normalizeText('ÉCOLE')).toBe('école');
     expect(normalizeText('ΣΟΦΙΑ')).toBe('σοφια');
+    // Locale-independent: the Turkish dotted capital I keeps its dot as a combining mark, I becomes i.
+    expect(normalizeText('İSTANBUL IŞIK')).toBe('i\u0307stanbul işik');
     expect(normalizeText('①㎏')).toBe('1kg');
   });
 
@@ -155,10 +157,14 @@ describe('textTokens', () => {
   });
 
   it('handles Japanese kanji, hiragana, katakana with ー, and half-width kana', () => {
-    expect(words('ソニー ワイヤレスイヤホン WF-1000XM5 ブラック').slice(0, 3)).toEqual(['ソ', 'ニ', 'ー']);
     expect(words('WF-1000XM5')).toEqual(['wf', '1000xm5']);
     expect(words('日本の時々')).toEqual(['日', '本', 'の', '時', '々']);
     expect(textTokens('ｹｰｽ')).toEqual(textTokens('ケース'));
+    expect(textTokens('防水ケース')).toEqual([
+      'w:防', 'w:水', 'b:防 水', 'w:ケ', 'b:水 ケ', 'w:ー', 'b:ケ ー', 'w:ス', 'b:ー ス',
+    ]);
+    expect(words('ソニー WF-1000XM5 ブラック')).toEqual(['ソ', 'ニ', 'ー', 'wf', '1000xm5', 'ブ', 'ラ', 'ッ', 'ク']);
+    expect(bigrams('ソニー WF-1000XM5')).toEqual(['ソ ニ', 'ニ ー', 'ー wf', 'wf 1000xm5']);
   });
 
   it('treats Thai as a script without spaces', () => {
