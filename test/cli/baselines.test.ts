@@ -137,5 +137,23 @@ describe('baselines: pop, itemknn, ease, ials', () => {
     const sha = (ck: string) => createHash('sha256').update(readFileSync(join(ck, 'model', 'weights.bin'))).digest('hex');
     expect(sha(cut)).toBe(sha(whole));
   });
+
+  it('ials interrupted by SIGINT resumes from its saved tables to the weights of an uninterrupted run', async () => {
+    const data = join(dir, 'ease-ds');
+    const args = (out: string) => ['train', '--data', data, '--model', 'ials', '--dim', '8', '--epochs', '25', '--save-every', '1', '--out', out];
+    const whole = join(dir, 'ials-whole');
+    expect((await rec(args(whole), { timeoutMs: 120_000 })).code).toBe(0);
+    const cut = join(dir, 'ials-cut');
+    const child = spawn(process.execPath, [BIN, ...args(cut)], { stdio: 'ignore', env: { ...process.env, CI: 'true' } });
+    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+    const state = join(cut, 'last', 'trainer_state.json');
+    for (let i = 0; i < 6000 && !existsSync(state); i++) await new Promise((r) => setTimeout(r, 10));
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    const resumed = await rec(['train', '--data', data, '--out', cut, '--resume'], { timeoutMs: 120_000 });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const sha = (ck: string) => createHash('sha256').update(readFileSync(join(ck, 'model', 'weights.bin'))).digest('hex');
+    expect(sha(cut)).toBe(sha(whole));
+  });
 });
 
