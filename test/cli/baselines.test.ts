@@ -31,6 +31,18 @@ describe('baselines: pop, itemknn, ease, ials', () => {
     expect(prep.code, prep.stderr).toBe(0);
   });
 
+  /** 300 users over 2,048 items (EASE: 8 pivot blocks, each a step; iALS: 3 blocks of rows an epoch), prepped once. */
+  const manyItems = async (): Promise<string> => {
+    const data = join(dir, 'many-items');
+    if (existsSync(data)) return data;
+    const log = join(dir, 'many-items.csv');
+    const lines: string[] = [];
+    for (let u = 0; u < 300; u++) for (let k = 0; k < 40; k++) lines.push(`u${u},i${(u * 37 + k * k * 11) % 2048}`);
+    writeFileSync(log, `user,item\n${lines.join('\n')}\n`);
+    expect((await rec(['prep', log, '--out', data, '--split', 'none', '--feedback', 'implicit'])).code).toBe(0);
+    return data;
+  };
+
   const trained: Record<string, TrainJson> = {};
   for (const model of ['pop', 'itemknn', 'ease', 'ials'] as const) {
     it(`${model}: trains with validation, then eval --json and recommend work on its checkpoint`, async () => {
@@ -109,13 +121,7 @@ describe('baselines: pop, itemknn, ease, ials', () => {
   });
 
   it('ease interrupted mid-inversion starts its epoch over on --resume and ends with the weights of an uninterrupted run', async () => {
-    // 2,048 items: 8 pivot blocks of the inversion, each a step of the epoch.
-    const log = join(dir, 'ease.csv');
-    const lines: string[] = [];
-    for (let u = 0; u < 300; u++) for (let k = 0; k < 40; k++) lines.push(`u${u},i${(u * 37 + k * k * 11) % 2048}`);
-    writeFileSync(log, `user,item\n${lines.join('\n')}\n`);
-    const data = join(dir, 'ease-ds');
-    expect((await rec(['prep', log, '--out', data, '--split', 'none', '--feedback', 'implicit'])).code).toBe(0);
+    const data = await manyItems();
     const args = (out: string) => ['train', '--data', data, '--model', 'ease', '--backend', 'wasm', '--save-every', '1', '--out', out];
     const whole = join(dir, 'ease-whole');
     expect((await rec(args(whole), { timeoutMs: 120_000 })).code).toBe(0);
@@ -139,7 +145,7 @@ describe('baselines: pop, itemknn, ease, ials', () => {
   });
 
   it('ials interrupted by SIGINT resumes from its saved tables to the weights of an uninterrupted run', async () => {
-    const data = join(dir, 'ease-ds');
+    const data = await manyItems();
     const args = (out: string) => ['train', '--data', data, '--model', 'ials', '--dim', '8', '--epochs', '25', '--save-every', '1', '--out', out];
     const whole = join(dir, 'ials-whole');
     expect((await rec(args(whole), { timeoutMs: 120_000 })).code).toBe(0);
