@@ -4,7 +4,10 @@
  * only the line where it opened, and reading resumes at the next line.
  */
 import { writeFileSync } from 'node:fs';
+import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { addConfigOptions, envLayer, flagLayer } from '../../../../src/cli/options.js';
+import { prepSchema } from '../../../../src/config/schema.js';
 import { delimitedDataRows } from '../../../../bench/fuzz-cases.js';
 import { analyzeDelimitedHead, FastDelimitedReader, readDelimitedWithCsvParse } from '../../../../src/data/prep/delimited.js';
 import type { Ingest } from '../../../../src/data/prep/ingest.js';
@@ -222,5 +225,28 @@ describe('scanQuotes', () => {
     expect(scan('', true)).toBe(QUOTE_OPEN);
     expect(scan('a::"b::c', false, '::')).toBe(QUOTE_OPEN);
     expect(scan('b::c"::d', true, '::')).toBe(0);
+  });
+});
+
+describe('--max-quoted-lines / --max-quoted-bytes (config prep.max_quoted_lines, prep.max_quoted_bytes)', () => {
+  it('are prep and drift flags and REC_* variables, listed in --help, defaulting to 100 lines and 1 MiB', () => {
+    const cmd = new Command('prep').exitOverride();
+    addConfigOptions(cmd, 'prep');
+    cmd.parse(['--max-quoted-lines', '5', '--max-quoted-bytes', '4096'], { from: 'user' });
+    expect(flagLayer(cmd, 'prep').values).toEqual({ prep: { max_quoted_lines: 5, max_quoted_bytes: 4096 } });
+    expect(cmd.helpInformation()).toMatch(/--max-quoted-lines <n>\s+most lines a quoted field/);
+    expect(cmd.helpInformation()).toMatch(/--max-quoted-bytes <n>/);
+    const drift = new Command('drift').exitOverride();
+    addConfigOptions(drift, 'drift');
+    expect(drift.helpInformation()).toMatch(/--max-quoted-lines/);
+    expect(envLayer({ REC_PREP_MAX_QUOTED_LINES: '7' }, 'prep').values).toEqual({ prep: { max_quoted_lines: 7 } });
+    expect(prepSchema.parse({})).toMatchObject({ max_quoted_lines: 100, max_quoted_bytes: 1 << 20 });
+  });
+
+  it('refuse 0, fractions and more than 256 MiB', () => {
+    for (const bad of [{ max_quoted_lines: 0 }, { max_quoted_lines: 1.5 }, { max_quoted_bytes: 0 }, { max_quoted_bytes: 256 * 1024 * 1024 + 1 }]) {
+      expect(prepSchema.safeParse(bad).success, JSON.stringify(bad)).toBe(false);
+    }
+    expect(prepSchema.safeParse({ max_quoted_lines: 1, max_quoted_bytes: 256 * 1024 * 1024 }).success).toBe(true);
   });
 });
