@@ -2,12 +2,14 @@
  * The prep fuzzer shared by test/unit/data/prep/fuzz.test.ts (~1,000 cases) and
  * `npm run bench -- fuzz` (10,000): small synthetic behaviour logs (CSV, TSV, `::`, JSONL, some
  * gzipped) mutated the way real files break (byte flips, truncation mid-line and mid-gzip, NULs,
- * invalid UTF-8, BOMs, CR and CRLF line ends, open quotes, huge lines, NaN/Infinity/1e39, hex
- * numbers, far timestamps, JSON ids beyond 2^53), each run through the library runPrep.
+ * invalid UTF-8, BOMs, CR and CRLF line ends, open quotes, quoted fields over lines, huge lines,
+ * NaN/Infinity/1e39, hex numbers, far timestamps, JSON ids beyond 2^53), each run through the
+ * library runPrep.
  *
  * Every outcome must be one of (issue #11, docs/design.md#exit-codes, docs/datasets.md):
- *  - success, with the row accounting identities holding and `read` equal to the input's
- *    physical data lines (non-empty lines, less the header), counted here independently;
+ *  - success, with the row accounting identities holding and `read` equal to the input's data
+ *    rows counted here independently: JSON Lines' non-empty lines, delimited files' RFC 4180 rows
+ *    (delimitedDataRows), less the header;
  *  - a RecError with exit 1 or 2 whose message names the file, and no dataset folder or staged
  *    `.tmp-` folder left behind.
  * Anything else (another exception, a broken identity, a leftover) is a violation.
@@ -21,6 +23,7 @@ import type { DatasetManifest } from '../src/data/manifest.js';
 import { runPrep } from '../src/data/prep/run.js';
 import { RecError } from '../src/util/errors.js';
 import { silentLogger } from '../src/util/log.js';
+import { MAX_LINE_BYTES } from '../src/util/lines.js';
 import { Prng } from '../src/util/prng.js';
 import { noProgress } from '../src/util/progress.js';
 
@@ -171,12 +174,23 @@ function mutateBytes(rng: Prng, format: FuzzFormat, parts: { bytes: Buffer }): s
       parts.bytes = Buffer.from(buf.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
       return 'crlf';
     case 7: {
-      // A quote opened at the start of a field (or of a line) that never closes.
+      // A quote opened at the start of a field (or of a line) that never closes, or a field quoted
+      // over two lines (RFC 4180), as warehouse exports write descriptions.
       const text = buf.toString('latin1');
       const cands: number[] = [0];
       for (let i = 0; i < text.length && cands.length < 400; i++) if (text[i] === ',' || text[i] === '\t' || text[i] === '\n') cands.push(i + 1);
-      parts.bytes = splice(cands[rng.int(cands.length)], Buffer.from('"'));
-      return 'open_quote';
+      const p = cands[rng.int(cands.length)];
+      if (format === 'jsonl' || rng.int(2) === 0) {
+        parts.bytes = splice(p, Buffer.from('"'));
+        return 'open_quote';
+      }
+      const d = format === 'csv' ? ',' : format === 'tsv' ? '\t' : '::';
+      const ends = [text.indexOf(d, p), text.indexOf('\n', p), text.indexOf('\r', p)].filter((x) => x >= 0);
+      const q = ends.length > 0 ? Math.min(...ends) : text.length;
+      const k = p + rng.int(q - p + 1);
+      const field = `"${text.slice(p, k)}${['\n', '\r\n', '\r'][rng.int(3)]}${text.slice(k, q)}"`;
+      parts.bytes = splice(p, Buffer.from(field, 'latin1'), q - p);
+      return 'multiline_field';
     }
     case 8: {
       // Usually a long line (up to 64 KiB), now and then one over the 4 MiB line limit.
@@ -266,8 +280,101 @@ export function physicalDataLines(text: Buffer, format: FuzzFormat, header: bool
 }
 
 /**
+ * Where a line of a delimited row ends, read from the start of a row (`open` false) or inside a
+ * quoted field: whether a quoted field is still open at the end, and whether a quote broke RFC 4180
+ * (one inside an unquoted field, or a closing quote followed by neither the delimiter nor the end).
+ */
+function quoteState(line: string, d: string, open: boolean): { open: boolean; improper: boolean } {
+  const body = /(?:[^"]|"")*/y;
+  let pos = 0;
+  let improper = false;
+  let quoted = open;
+  for (;;) {
+    if (quoted) {
+      body.lastIndex = pos;
+      body.exec(line);
+      if (body.lastIndex >= line.length) return { open: true, improper };
+      pos = body.lastIndex + 1;
+      quoted = false;
+      if (pos === line.length) return { open: false, improper };
+      if (!line.startsWith(d, pos)) {
+        improper = true;
+        const next = line.indexOf(d, pos);
+        if (next === -1) return { open: false, improper };
+        pos = next;
+      }
+      pos += d.length;
+      continue;
+    }
+    if (line[pos] === '"') {
+      quoted = true;
+      pos++;
+      continue;
+    }
+    const next = line.indexOf(d, pos);
+    if ((next === -1 ? line.slice(pos) : line.slice(pos, next)).includes('"')) improper = true;
+    if (next === -1) return { open: false, improper };
+    pos = next + d.length;
+  }
+}
+
+/**
+ * Data rows of a delimited file as prep must count them (docs/datasets.md), independently of its
+ * readers: a row whose quoted field is open at the end of a line goes on over the next lines; it is
+ * one row when the field closes within the bounds and the row is strict RFC 4180, else only its
+ * first line is a (rejected) row and counting resumes at its second line. Empty lines between rows
+ * are skipped; the header, when prep saw one, is the first row.
+ */
+export function delimitedDataRows(text: Buffer, delimiter: string, header: boolean, bounds: { maxLines: number; maxBytes: number }): number {
+  let s = text.toString('latin1');
+  if (s.startsWith('\xef\xbb\xbf')) s = s.slice(3);
+  const lines = s.split(/\r\n|\r|\n/);
+  if (/[\r\n]$/.test(s)) lines.pop();
+  let rows = 0;
+  let i = 0;
+  while (i < lines.length) {
+    if (lines[i] === '') {
+      i++;
+      continue;
+    }
+    rows++;
+    let st = lines[i].length > MAX_LINE_BYTES ? { open: false, improper: false } : quoteState(lines[i], delimiter, false);
+    if (!st.open) {
+      i++;
+      continue;
+    }
+    let improper = st.improper;
+    let n = 1;
+    let bytes = lines[i].length;
+    let end = -1;
+    for (let j = i + 1; n < bounds.maxLines && bytes < bounds.maxBytes && j < lines.length && lines[j].length <= MAX_LINE_BYTES; j++) {
+      n++;
+      bytes += lines[j].length + 1;
+      st = quoteState(lines[j], delimiter, true);
+      improper ||= st.improper;
+      if (!st.open) {
+        end = improper ? -1 : j;
+        break;
+      }
+    }
+    i = end >= 0 ? end + 1 : i + 1;
+  }
+  return header && rows > 0 ? rows - 1 : rows;
+}
+
+/** Whether `id` is in the input as is, or with its newlines (LF in a value) written as CRLF or CR. */
+function inInput(input: Buffer, id: string): boolean {
+  if (input.includes(Buffer.from(id))) return true;
+  if (!id.includes('\n')) return false;
+  const latin1 = Buffer.from(id, 'utf8').toString('latin1');
+  const pattern = latin1.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').split('\n').join('(?:\r\n|\r|\n)');
+  return new RegExp(pattern).test(input.toString('latin1'));
+}
+
+/**
  * What prep stored must come from the input unchanged: every id byte-exact in the input (so no
- * two ids were merged by decoding or rounding; JSON ids may be escaped) and every value finite.
+ * two ids were merged by decoding or rounding; JSON ids may be escaped; a newline inside a quoted
+ * id is LF whatever ended the line) and every value finite.
  */
 function checkStoredData(out: string, input: Buffer, format: FuzzFormat): string[] {
   const problems: string[] = [];
@@ -278,7 +385,7 @@ function checkStoredData(out: string, input: Buffer, format: FuzzFormat): string
       const id = String(ids?.get(i));
       if (seen.has(id)) problems.push(`${vocab}: id ${JSON.stringify(id)} twice`);
       seen.add(id);
-      const literal = input.includes(Buffer.from(id));
+      const literal = inInput(input, id);
       const escaped = format === 'jsonl' && input.includes(Buffer.from(JSON.stringify(id).slice(1, -1)));
       if (!literal && !escaped && problems.length < 5) problems.push(`${vocab}: id ${JSON.stringify(id)} is not in the input`);
     }
@@ -341,8 +448,14 @@ export async function runFuzzCase(c: FuzzCase, dir: string): Promise<FuzzOutcome
     }
     if (text === null) violations.push('prep read a gzip stream that gunzip rejects');
     else {
-      const expected = physicalDataLines(text, c.format, m.sources[0].header === true);
-      if (r.read !== expected) violations.push(`read ${r.read}, but the input has ${expected} physical data lines`);
+      const src = m.sources[0];
+      const cfg = prepSchema.parse(c.config);
+      const bounds = { maxLines: cfg.max_quoted_lines, maxBytes: cfg.max_quoted_bytes };
+      const expected =
+        c.format === 'jsonl' || src.delimiter === null
+          ? physicalDataLines(text, c.format, src.header === true)
+          : delimitedDataRows(text, src.delimiter, src.header === true, bounds);
+      if (r.read !== expected) violations.push(`read ${r.read}, but the input has ${expected} data rows`);
     }
     if (text !== null) violations.push(...checkStoredData(out, text, c.format));
     const left = leftovers();

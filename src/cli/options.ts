@@ -55,6 +55,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'prep.valid', flag: '--valid <file>', type: 'string', commands: PREP, description: 'predefined validation split file' },
   { key: 'prep.anonymize', flag: '--anonymize', type: 'bool', commands: ['prep'], description: 'replace user ids by a keyed HMAC-SHA256 (key from --anonymize-key-file or REC_ANON_KEY)' },
   { key: 'prep.anonymize_key_file', flag: '--anonymize-key-file <file>', type: 'string', commands: ['prep', 'eval', 'recommend', 'drift'], description: 'file holding the anonymisation key' },
+  { key: 'prep.max_quoted_lines', flag: '--max-quoted-lines <n>', type: 'int', commands: READ, description: 'most lines a quoted field (RFC 4180) may carry a row over; one still open after them rejects only its first line (default 100; 1: rows never span lines)' },
+  { key: 'prep.max_quoted_bytes', flag: '--max-quoted-bytes <n>', type: 'int', commands: READ, description: 'most bytes a row with an open quoted field may hold; over them only its first line is rejected (default 1048576)' },
   { key: 'prep.max_rejects', flag: '--max-rejects <n|p%>', type: 'countOrPercent', commands: READ, description: 'fail (exit 1) when more rows than this are rejected (default 5%)' },
   // model
   { key: 'train.model', flag: '--model <name>', type: 'string', commands: TRAIN, description: BUILT_MODELS.join('|') },

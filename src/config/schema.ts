@@ -49,6 +49,13 @@ export const prepSchema = z
       .union([nonNegativeInt, z.string().regex(/^\d+(\.\d+)?%$|^\d+$/)])
       .default('5%')
       .describe('Fail (exit 1) when more rows than this are rejected (--max-rejects): a count (100) or a percentage of rows read (5%).'),
+    max_quoted_lines: positiveInt
+      .default(100)
+      .describe('Most lines a quoted field may carry a row over (--max-quoted-lines); a field still open after them rejects only the line where it opened, and reading resumes at the next line. 1: rows never span lines.'),
+    max_quoted_bytes: positiveInt
+      .max(256 * 1024 * 1024)
+      .default(1024 * 1024)
+      .describe('Most bytes a row with an open quoted field may hold (--max-quoted-bytes), at most 256 MiB; a field still open after them rejects only the line where it opened, and reading resumes at the next line.'),
     strict: z
       .boolean()
       .default(false)

@@ -1,10 +1,9 @@
 /**
  * Physical lines of one input file, as byte ranges, for every reader of a user's text: prep's
  * delimited fast path, csv-parse reference path and JSON Lines, and (through io/text-lines.ts)
- * eval's candidates files. One splitter, so every reader agrees on what a line is. A row never
- * spans lines: behaviour logs have no embedded newlines, and letting a stray quote join lines
- * would silently swallow every row up to the next quote. So `read` in the manifest counts
- * physical data lines, and each is accepted or rejected on its own.
+ * eval's candidates files. One splitter, so every reader agrees on what a line is. Only a quoted
+ * delimited field joins lines into one row (RFC 4180, src/data/prep/quoted.ts), bounded so that a
+ * stray quote cannot swallow the rows after it; JSON Lines and candidates files are one row a line.
  *
  * Lines end at LF, CRLF or a lone CR (old Mac exports); a UTF-8 BOM before the first line is
  * dropped; the last line may lack its terminator. A line longer than MAX_LINE_BYTES is reported

@@ -1,13 +1,18 @@
 /**
  * Delimited text (CSV, TSV, `::`, …) → rows. Two readers with one behaviour:
  *  - the fast path splits unquoted lines at the byte level (no string per field; ids and numbers
- *    are read from the bytes) and hands any line with a field that starts with a quote to
+ *    are read from the bytes) and hands any row with a field that starts with a quote to
  *    csv-parse (so quoted delimiters and doubled quotes are read by the reference parser);
- *  - the reference path hands every line to csv-parse.
- * Both read physical lines (lines.ts: LF, CRLF or CR, BOM dropped, last newline optional): a row
- * never spans lines, so a quoted field that does not close on its line is rejected as
- * `unclosed_quote` and the next line is read afresh. Empty lines are skipped; the first non-empty
- * line is the header when there is one; every other line is one row read, numbered by its line.
+ *  - the reference path hands every row to csv-parse.
+ * Both read physical lines (lines.ts: LF, CRLF or CR, BOM dropped, last newline optional) through a
+ * RecordAssembler (quoted.ts), which joins the lines of a row whose quoted field spans lines
+ * (RFC 4180; newlines inside a value are LF) and bounds such a field (prep.max_quoted_lines,
+ * prep.max_quoted_bytes): one still open after the bound or at the end of the file rejects only the
+ * line where it opened (`unclosed_quote`), and the lines after it are read afresh. Where a row ends
+ * is decided independently by each reader (fast: a byte scan; reference: csv-parse's "quote not
+ * closed"), so the parity tests check one against the other. Empty lines between rows are skipped;
+ * the first row is the header when there is one; every other row is one row read, numbered by the
+ * line it starts on.
  */
 import { isUtf8 } from 'node:buffer';
 import type { Options as CsvOptions } from 'csv-parse';
@@ -17,8 +22,9 @@ import { choosePlan, isTimeKind, looksLikeHeader, specUsesNames, type PlanChoice
 import { parseNumberString } from './numbers.js';
 import { plausibleTsMs, type TsParser } from './timestamps.js';
 import type { Ingest } from './ingest.js';
-import { LineSplitter, MAX_LINE_BYTES, utf8Detail, utf8ErrorOffset, type LineHandler } from '../../util/lines.js';
+import { LineSplitter, MAX_LINE_BYTES, utf8Detail, utf8ErrorOffset } from '../../util/lines.js';
 import type { RejectReason } from './rejects.js';
+import { ByteQuoteOracle, DEFAULT_QUOTED_BOUNDS, joinedText, RecordAssembler, type HeldLine, type QuoteOracle, type QuotedBounds, type RecordHandler } from './quoted.js';
 import { COLUMN_ROLES, delimiterCandidates, type ColumnsSpec, type FileKind } from './options.js';
 
 export interface DelimitedSetup {
@@ -30,14 +36,16 @@ export interface DelimitedSetup {
   columnCount: number;
   /** The first data rows (split into fields), from which a headerless file's columns are guessed and mistakes explained. */
   sample: string[][];
+  /** How far a quoted field may carry a row over lines. */
+  quoted: QuotedBounds;
 }
 
-/** csv-parse on one line (no terminator inside; the file's BOM is already gone). */
-function lineOptions(delimiter: string): CsvOptions {
+/** csv-parse on one row (its lines joined by LF; the file's BOM is already gone). */
+function lineOptions(delimiter: string, relaxQuotes = true): CsvOptions {
   return {
     delimiter,
     bom: false,
-    relax_quotes: true,
+    relax_quotes: relaxQuotes,
     relax_column_count: true,
     skip_empty_lines: false,
   };
@@ -56,7 +64,7 @@ function parseLine(text: string, options: CsvOptions): string[] | LineProblem {
     return { reason: 'bad_quoting', detail: `line parsed as ${recs.length} records` };
   } catch (error) {
     if ((error as { code?: unknown }).code === 'CSV_QUOTE_NOT_CLOSED') {
-      return { reason: 'unclosed_quote', detail: 'a quoted field does not close on this line (rows never span lines)' };
+      return { reason: 'unclosed_quote', detail: 'a quoted field does not close in this row' };
     }
     return { reason: 'bad_quoting', detail: (error as Error).message };
   }
@@ -68,19 +76,58 @@ function longLineDetail(bytes: number): string {
 
 const HEAD_LINES = 100;
 
+/** The head without a BOM and, unless `final`, without its last, possibly cut line (unless it is the only one). */
+function headText(head: string, final: boolean): string {
+  const text = head.charCodeAt(0) === 0xfeff ? head.slice(1) : head;
+  if (final) return text;
+  const cut = Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r'));
+  return cut >= 0 ? text.slice(0, cut) : text;
+}
+
 /** Text of the first complete non-empty lines (all of it when `final`), without a BOM. */
 function headLines(head: string, final: boolean): string[] {
-  let text = head.charCodeAt(0) === 0xfeff ? head.slice(1) : head;
-  if (!final) {
-    // Drop the last, possibly cut line (unless it is the only one).
-    const cut = Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r'));
-    text = cut >= 0 ? text.slice(0, cut) : text;
-  }
   const out: string[] = [];
-  for (const l of text.split(/\r\n|\r|\n/)) {
+  for (const l of headText(head, final).split(/\r\n|\r|\n/)) {
     if (l !== '') out.push(l);
     if (out.length >= HEAD_LINES) break;
   }
+  return out;
+}
+
+/**
+ * The first rows of the head split into fields, read as the readers read them (rows over lines
+ * joined; a row still open at the end of a cut head left out). A line that cannot be read as a row
+ * is split at the delimiter: a stray quote must not join the sample's lines either.
+ */
+function headRecords(head: string, final: boolean, delimiter: string, bounds: QuotedBounds): string[][] {
+  const options = lineOptions(delimiter);
+  const out: string[][] = [];
+  const add = (text: string, fallback: string): void => {
+    if (out.length >= HEAD_LINES) return;
+    const r = parseLine(text, options);
+    out.push(Array.isArray(r) ? r : fallback.split(delimiter));
+  };
+  const assembler = new RecordAssembler(
+    {
+      onLine: (buf, s, e) => {
+        const t = buf.toString('utf8', s, e);
+        add(t, t);
+      },
+      onLongLine: () => undefined,
+      onRows: (lines) => add(joinedText(lines), joinedText(lines)),
+      onBroken: (first) => {
+        const t = (first.bytes ?? Buffer.alloc(0)).toString('utf8');
+        if (out.length < HEAD_LINES) out.push(t.split(delimiter));
+      },
+    },
+    new ByteQuoteOracle(delimiter),
+    bounds,
+  );
+  const lines = new LineSplitter(assembler);
+  lines.push(Buffer.from(headText(head, final)));
+  lines.finish();
+  // A cut head ends at a line end: a row still open there may close in the next bytes.
+  if (final) assembler.finish();
   return out;
 }
 
@@ -113,6 +160,15 @@ function mode(values: readonly number[]): number {
   return best;
 }
 
+/** What a delimited file's reading is told: null where it is to be detected. */
+export interface DelimitedConfig {
+  delimiter: string | null;
+  header: boolean | null;
+  spec: ColumnsSpec | null;
+  /** Default: DEFAULT_QUOTED_BOUNDS. */
+  quoted?: QuotedBounds;
+}
+
 /**
  * Decides the delimiter, whether there is a header and the column count of one file from its
  * first bytes (`head`, decoded; `final` when that is the whole file).
@@ -121,18 +177,15 @@ export function analyzeDelimitedHead(
   head: string,
   final: boolean,
   kind: FileKind,
-  cfg: { delimiter: string | null; header: boolean | null; spec: ColumnsSpec | null },
+  cfg: DelimitedConfig,
   file: string,
 ): DelimitedSetup {
   const lines = headLines(head, final);
   if (lines.length === 0) throw new DataError(`${file} is empty: no rows to read.`);
   const delimiter = cfg.delimiter ?? sniffDelimiter(lines, delimiterCandidates(kind), file);
-  // Line by line, as the readers do: a stray quote must not join the sample's lines either.
-  const options = lineOptions(delimiter);
-  const records = lines.map((l) => {
-    const r = parseLine(l, options);
-    return Array.isArray(r) ? r : l.split(delimiter);
-  });
+  const quoted = cfg.quoted ?? DEFAULT_QUOTED_BOUNDS;
+  const records = headRecords(head, final, delimiter, quoted);
+  if (records.length === 0) records.push(lines[0].split(delimiter));
   const names = specUsesNames(cfg.spec);
   if (cfg.header === false && names) {
     throw new UsageError(
@@ -143,7 +196,7 @@ export function analyzeDelimitedHead(
   const headerFields = header ? records[0] : null;
   const data = header ? records.slice(1) : records;
   const columnCount = headerFields ? headerFields.length : mode(data.map((r) => r.length));
-  return { delimiter, header, headerFields, columnCount, sample: data.slice(0, 500) };
+  return { delimiter, header, headerFields, columnCount, sample: data.slice(0, 500), quoted };
 }
 
 /**
@@ -182,7 +235,7 @@ export function planDelimited(
   head: string,
   final: boolean,
   kind: FileKind,
-  cfg: { delimiter: string | null; header: boolean | null; spec: ColumnsSpec | null },
+  cfg: DelimitedConfig,
   file: string,
   read: { tsParser: TsParser; nowMs: number; warn: (msg: string) => void },
 ): { setup: DelimitedSetup; choice: PlanChoice } {
@@ -199,10 +252,30 @@ export function planDelimited(
   return { setup: asRows, choice: choosePlan(cfg.spec, null, asRows.columnCount, file, sample, read.nowMs) };
 }
 
+/**
+ * A row over several lines to the ingest: rejected as `invalid_utf8` when a line is not UTF-8
+ * (`isUtf8`: each reader's own check), else its fields by csv-parse (the row is strict RFC 4180).
+ */
+function readRows(lines: readonly HeldLine[], ingest: Ingest, options: CsvOptions, isUtf8Line: (l: HeldLine) => boolean): void {
+  const first = lines[0].lineNo;
+  for (const l of lines) {
+    if (isUtf8Line(l)) continue;
+    const b = l.bytes as Buffer;
+    const where = l.lineNo === first ? '' : ` (line ${l.lineNo}, inside the quoted field of the row that starts on this line)`;
+    ingest.rejectUnparsed(first, 'invalid_utf8', `${utf8Detail(b, 0, b.length)}${where}`, joinedText(lines));
+    return;
+  }
+  const text = joinedText(lines);
+  const r = parseLine(text, options);
+  if (Array.isArray(r)) ingest.acceptStrings(r, r.length, first, text);
+  else ingest.rejectUnparsed(first, r.reason, r.detail, text);
+}
+
 /** The byte-level reader of one file. Feed it chunks with push(); call finish() at the end. */
-export class FastDelimitedReader implements LineHandler {
+export class FastDelimitedReader implements RecordHandler {
   private readonly ingest: Ingest;
   private readonly lines: LineSplitter;
+  private readonly assembler: RecordAssembler;
   private readonly d0: number;
   private readonly dBytes: Buffer;
   private readonly dLen: number;
@@ -215,7 +288,8 @@ export class FastDelimitedReader implements LineHandler {
 
   constructor(setup: DelimitedSetup, ingest: Ingest) {
     this.ingest = ingest;
-    this.lines = new LineSplitter(this);
+    this.assembler = new RecordAssembler(this, new ByteQuoteOracle(setup.delimiter), setup.quoted);
+    this.lines = new LineSplitter(this.assembler);
     this.dBytes = Buffer.from(setup.delimiter, 'utf8');
     this.d0 = this.dBytes[0];
     this.dLen = this.dBytes.length;
@@ -237,10 +311,10 @@ export class FastDelimitedReader implements LineHandler {
 
   finish(): void {
     this.lines.finish();
+    this.assembler.finish();
   }
 
   onLine(buf: Buffer, s: number, e: number, lineNo: number, utf8: boolean): void {
-    if (s === e) return;
     if (this.pendingHeader) {
       this.pendingHeader = false;
       return;
@@ -269,6 +343,24 @@ export class FastDelimitedReader implements LineHandler {
     }
     this.dataRows++;
     this.ingest.rejectUnparsed(lineNo, 'line_too_long', longLineDetail(bytes), head.toString('utf8'));
+  }
+
+  onRows(lines: readonly HeldLine[]): void {
+    if (this.pendingHeader) {
+      this.pendingHeader = false;
+      return;
+    }
+    this.dataRows++;
+    readRows(lines, this.ingest, this.options, (l) => l.utf8 || isUtf8(l.bytes as Buffer));
+  }
+
+  onBroken(first: HeldLine, reason: RejectReason, detail: string): void {
+    if (this.pendingHeader) {
+      this.pendingHeader = false;
+      return;
+    }
+    this.dataRows++;
+    this.ingest.rejectUnparsed(first.lineNo, reason, detail, (first.bytes as Buffer).toString('utf8'));
   }
 
   /** Splits [s, e) at the delimiter into starts/ends; -1 when a field starts with a quote. */
@@ -325,10 +417,48 @@ export class FastDelimitedReader implements LineHandler {
 }
 
 /**
- * The reference reader: every line through csv-parse, checked for UTF-8 by utf8ErrorOffset rather
+ * The reference path's oracle: csv-parse itself says whether a row's quoted field is open
+ * (CSV_QUOTE_NOT_CLOSED on the row so far) and whether it is strict RFC 4180 (parsed without
+ * relax_quotes), independently of the fast path's byte scan.
+ */
+class CsvParseQuoteOracle implements QuoteOracle {
+  private readonly relaxed: CsvOptions;
+  private readonly strictOptions: CsvOptions;
+
+  constructor(delimiter: string) {
+    this.relaxed = lineOptions(delimiter);
+    this.strictOptions = lineOptions(delimiter, false);
+  }
+
+  opens(buf: Buffer, s: number, e: number): boolean {
+    const text = buf.toString('utf8', s, e);
+    return text.includes('"') && this.open(text);
+  }
+
+  stillOpen(lines: readonly HeldLine[]): boolean {
+    return this.open(joinedText(lines));
+  }
+
+  strict(lines: readonly HeldLine[]): boolean {
+    try {
+      parseSync(joinedText(lines), this.strictOptions);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private open(text: string): boolean {
+    const r = parseLine(text, this.relaxed);
+    return !Array.isArray(r) && r.reason === 'unclosed_quote';
+  }
+}
+
+/**
+ * The reference reader: every row through csv-parse, checked for UTF-8 by utf8ErrorOffset rather
  * than isUtf8, so that the parity tests compare two ways of reading each field. Runs of lines
- * without a quote go to csv-parse together (without quotes no record can span lines, so records
- * and lines correspond one to one), which keeps it fast enough for the parity tests.
+ * without a quote go to csv-parse together (without quotes no row can span lines, so rows and
+ * lines correspond one to one), which keeps it fast enough for the parity tests.
  */
 export async function readDelimitedWithCsvParse(chunks: AsyncIterable<Buffer>, setup: DelimitedSetup, ingest: Ingest): Promise<number> {
   let pendingHeader = setup.header;
@@ -344,9 +474,18 @@ export async function readDelimitedWithCsvParse(chunks: AsyncIterable<Buffer>, s
     batch.length = 0;
     batchLines.length = 0;
   };
-  const lines = new LineSplitter({
+  /** Whether this row is the header (skipped); else it is counted and earlier lines are flushed. */
+  const header = (): boolean => {
+    if (pendingHeader) {
+      pendingHeader = false;
+      return true;
+    }
+    flush();
+    dataRows++;
+    return false;
+  };
+  const handler: RecordHandler = {
     onLine(buf: Buffer, s: number, e: number, lineNo: number): void {
-      if (s === e) return;
       if (pendingHeader) {
         pendingHeader = false;
         return;
@@ -369,17 +508,23 @@ export async function readDelimitedWithCsvParse(chunks: AsyncIterable<Buffer>, s
       else ingest.rejectUnparsed(lineNo, r.reason, r.detail, text);
     },
     onLongLine(lineNo: number, head: Buffer, bytes: number): void {
-      if (pendingHeader) {
-        pendingHeader = false;
-        return;
-      }
-      flush();
-      dataRows++;
+      if (header()) return;
       ingest.rejectUnparsed(lineNo, 'line_too_long', longLineDetail(bytes), head.toString('utf8'));
     },
-  });
+    onRows(lines: readonly HeldLine[]): void {
+      if (header()) return;
+      readRows(lines, ingest, options, (l) => utf8ErrorOffset(l.bytes as Buffer, 0, (l.bytes as Buffer).length) < 0);
+    },
+    onBroken(first: HeldLine, reason: RejectReason, detail: string): void {
+      if (header()) return;
+      ingest.rejectUnparsed(first.lineNo, reason, detail, (first.bytes as Buffer).toString('utf8'));
+    },
+  };
+  const assembler = new RecordAssembler(handler, new CsvParseQuoteOracle(setup.delimiter), setup.quoted);
+  const lines = new LineSplitter(assembler);
   for await (const chunk of chunks) lines.push(chunk);
   lines.finish();
+  assembler.finish();
   flush();
   return dataRows;
 }

@@ -201,7 +201,8 @@ function planFile(file: InputFile, head: Head, ctx: ReadContext): FilePlan {
     const source: PlanSource = ctx.spec !== null ? 'columns' : COLUMN_ROLES.some((r) => typeof jsonPlan[r] === 'number') ? 'position' : 'header';
     return { plan, setup: null, jsonPlan, columns: { file: file.path, plan, source, profiles: [], header: null, labels } };
   }
-  const cfg = { delimiter: ctx.cfg.delimiter, header: ctx.cfg.header, spec: ctx.spec };
+  const quoted = { maxLines: ctx.cfg.max_quoted_lines, maxBytes: ctx.cfg.max_quoted_bytes };
+  const cfg = { delimiter: ctx.cfg.delimiter, header: ctx.cfg.header, spec: ctx.spec, quoted };
   const { setup, choice } = planDelimited(head.text, head.final, file.kind, cfg, file.path, { tsParser: ctx.tsParser, nowMs: ctx.now, warn: ctx.warn });
   const plan = choice.plan;
   const labels: ColumnContext['labels'] = {};

@@ -1,14 +1,17 @@
 /**
  * Rejected input rows → `rejects.jsonl` (docs/design.md#the-dataset-folder): one JSON line per row with the file, the
- * 1-based line number where the row starts, a reason code, a short detail and the raw text
+ * 1-based line number where the row starts (a row quoted over lines is numbered by its first), a reason code, a short detail and the raw text
  * (truncated). Under --anonymize the raw text is left out: it holds the raw user id.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 
 /**
- * Every reason a row can be rejected for. `unclosed_quote`: a quoted field does not close on its
- * line (rows never span lines); `bad_quoting`: other quoting csv-parse cannot read;
+ * Every reason a row can be rejected for. `unclosed_quote`: a quoted field still open after
+ * prep.max_quoted_lines lines or prep.max_quoted_bytes bytes, at the end of the file or at a line
+ * over MAX_LINE_BYTES (only the line where it opened is rejected; the next is read afresh, quoted.ts);
+ * `bad_quoting`: a row over lines that is not strict RFC 4180 (likewise), or other quoting
+ * csv-parse cannot read;
  * `invalid_utf8`: the line is not UTF-8 (decoding it would turn distinct ids into one);
  * `unsafe_integer_id`: a JSON number id beyond ±(2^53 − 1), whose digits JSON.parse may already
  * have changed; `bad_id`: a JSON number id that is not an integer; `line_too_long`: a line over

@@ -6,13 +6,14 @@ import { fileKind } from '../../../../src/data/prep/options.js';
 import { RejectSink } from '../../../../src/data/prep/rejects.js';
 import { makeTsParser } from '../../../../src/data/prep/timestamps.js';
 import { Prng } from '../../../../src/util/prng.js';
+import { delimitedDataRows } from '../../../../bench/fuzz-cases.js';
 import { tempRoot } from './helpers.js';
 
 const out = tempRoot();
 
 /**
- * A CSV with a BOM, quoted ids (delimiters, quotes, and newlines, which open a quote that does not
- * close on its line), LF, CRLF and CR line ends, invalid UTF-8, blank and bad rows, an unclosed quote.
+ * A CSV with a BOM, quoted ids (delimiters, quotes, and newlines: rows over two lines), LF, CRLF
+ * and CR line ends, invalid UTF-8, blank and bad rows, a stray quote, an unclosed quote.
  */
 function trickyCsv(seed: number, lines: number): Buffer {
   const rng = Prng.fromSeed(seed, 'chunks');
@@ -24,6 +25,8 @@ function trickyCsv(seed: number, lines: number): Buffer {
     let line = `${id()},${id()},${pick(['1', '2.5', '5', 'x', ''])},${pick([String(1600000000 + rng.int(1e6)), '2021-03-04T05:06:07Z', 'bad'])}`;
     if (rng.int(50) === 0) line = `${id()},${id()}`;
     if (rng.int(60) === 0) line = '';
+    // A stray quote: its line alone is rejected, the rows after it read.
+    if (rng.int(300) === 0) line = `"${line}`;
     parts.push(Buffer.from(line));
     // A lone 0xff or a cut 3-byte sequence: not UTF-8.
     if (rng.int(80) === 0) parts.push(Buffer.from(pick([[0xff], [0xe2, 0x82]])));
@@ -34,9 +37,9 @@ function trickyCsv(seed: number, lines: number): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Non-empty physical lines after the header, counted independently of the reader. */
+/** Rows after the header (RFC 4180 rows over lines), counted independently of the reader. */
 function dataLines(data: Buffer): number {
-  return data.toString('latin1').split(/\r\n|\r|\n/).filter((l) => l !== '').length - 1;
+  return delimitedDataRows(data, ',', true, { maxLines: 100, maxBytes: 1 << 20 });
 }
 
 /** Everything the reader hands on: stored columns, vocabularies, rejects, line and row counts. */
@@ -87,6 +90,8 @@ describe('FastDelimitedReader and chunk boundaries', () => {
     const data = trickyCsv(5, 3000);
     const whole = await readInChunks(data, () => data.length);
     expect(JSON.parse(whole).rows).toBe(dataLines(data));
+    // Rows over lines (the quoted newlines) are one row each.
+    expect(JSON.parse(whole).rows).toBeLessThan(data.toString('latin1').split(/\r\n|\r|\n/).filter((l) => l !== '').length - 1);
     expect(JSON.parse(whole).rejects).toContain('unclosed_quote');
     expect(JSON.parse(whole).rejects).toContain('invalid_utf8');
     for (const size of [1, 2, 3, 7, 64, 4096]) {

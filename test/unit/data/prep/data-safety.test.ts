@@ -1,6 +1,6 @@
 /**
  * Issue #11 ("Data safety"): each way a red-team log fooled prep, on both delimited readers.
- * `read` counts physical data lines; nothing is merged, rounded or stored as ±Inf.
+ * `read` counts rows (a row quoted over lines is one, see quoted.test.ts); nothing is merged, rounded or stored as ±Inf.
  */
 import { writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -20,7 +20,7 @@ function write(name: string, data: string | Buffer): string {
 describe.each(PARSERS)('issue #11 with the %s reader', (parser) => {
   const run = (file: string, overrides: Record<string, unknown> = {}) => prep(out(), [file], { split: 'none', max_rejects: '100%', ...overrides }, { parser });
 
-  it('a stray quote rejects its own line only (unclosed_quote); read counts physical lines', async () => {
+  it('a stray quote rejects its own line only (unclosed_quote, at the end of the file); read counts the lines after it', async () => {
     const lines = ['user,item,rating,ts'];
     for (let i = 0; i < 10; i++) lines.push(`${i === 2 ? '"' : ''}u${i},i${i},4,${1600000000 + i}`);
     const p = await run(write('stray.csv', `${lines.join('\n')}\n`));

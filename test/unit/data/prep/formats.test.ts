@@ -34,18 +34,14 @@ describe('rec prep input formats', () => {
     expect(rows(p.out, 'users.arrow').map((r) => r.id)).toEqual(['1', '2']);
   });
 
-  it('reads quoted fields with delimiters and escaped quotes; a quote left open at the end of its line rejects that line only', async () => {
+  it('reads quoted fields with delimiters, escaped quotes and newlines (RFC 4180; CRLF inside a value read as LF)', async () => {
     const p = await prep(out(), [fixture('quoted.csv')], { split: 'none', max_rejects: '100%' });
-    // 7 physical data lines: rows never span lines, so each multi-line note costs two rejects.
-    expect(p.result.rows).toMatchObject({ read: 7, accepted: 2, rejected: 5 });
-    expect(rows(p.out, 'items.arrow').map((r) => r.id)).toEqual(['x', 'z,1']);
-    expect(rejects(p.out).map((r) => [r.line, r.reason, r.raw])).toEqual([
-      [3, 'unclosed_quote', 'b,y,3,"multi'],
-      [4, 'wrong_column_count', 'line note",1001'],
-      [6, 'bad_rating', 'd,w,oops,plain,1003'],
-      [7, 'unclosed_quote', 'e,x,2,"a'],
-      [8, 'wrong_column_count', 'b",1004'],
-    ]);
+    // 7 physical data lines, 5 rows: the two notes quoted over two lines are one row each.
+    expect(p.result.rows).toMatchObject({ read: 5, accepted: 4, rejected: 1 });
+    expect(rows(p.out, 'items.arrow').map((r) => r.id)).toEqual(['x', 'y', 'z,1']);
+    expect(rejects(p.out).map((r) => [r.line, r.reason, r.raw])).toEqual([[6, 'bad_rating', 'd,w,oops,plain,1003']]);
+    expect(rows(p.out, 'train.arrow').map((r) => r.ts)).toEqual([1000000, 1001000, 1002000, 1004000]);
+    expect(p.manifest.sources[0]).toMatchObject({ rows_read: 5, rejected: 1 });
     expect(p.manifest.sources[0].columns).toEqual({ user: 'user_id', item: 'item_id', rating: 'rating', ts: 'timestamp' });
   });
 

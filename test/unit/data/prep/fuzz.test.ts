@@ -26,7 +26,7 @@ function batch(b: number): Promise<FuzzSummary> {
 
 describe('rec prep under 1,000 mutated logs (issue #11; npm run bench -- fuzz runs 10,000)', () => {
   for (let b = 0; b < CASES / BATCH; b++) {
-    it(`cases ${b * BATCH}–${(b + 1) * BATCH - 1}: success with the identities and read = physical data lines, or a RecError naming the file, nothing left behind`, async () => {
+    it(`cases ${b * BATCH}–${(b + 1) * BATCH - 1}: success with the identities and read = data rows (RFC 4180 rows over lines), or a RecError naming the file, nothing left behind`, async () => {
       const s = await batch(b);
       expect(s.violations).toEqual([]);
     });
@@ -45,7 +45,7 @@ describe('rec prep under 1,000 mutated logs (issue #11; npm run bench -- fuzz ru
     expect(errors).toMatch(/not a valid gzip stream/);
     expect(errors).toMatch(/Too many rejected rows/);
     const mutations = new Set(summaries.flatMap((s) => Object.keys(s.mutations)));
-    for (const m of ['byte_flip', 'truncate', 'nul', 'invalid_utf8', 'bom', 'cr_only', 'crlf', 'open_quote', 'huge_line', 'bad_number', 'far_ts', 'bad_json_id', 'gzip_truncate', 'gzip_flip']) {
+    for (const m of ['byte_flip', 'truncate', 'nul', 'invalid_utf8', 'bom', 'cr_only', 'crlf', 'open_quote', 'multiline_field', 'huge_line', 'bad_number', 'far_ts', 'bad_json_id', 'gzip_truncate', 'gzip_flip']) {
       expect(mutations.has(m), `some case used ${m}`).toBe(true);
     }
   }, 300_000);

@@ -2,7 +2,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Prng } from '../../../../src/util/prng.js';
-import { fixture, prep, tempRoot } from './helpers.js';
+import { fixture, prep, tempRoot, type Prepped } from './helpers.js';
 
 const out = tempRoot();
 
@@ -25,10 +25,11 @@ function expectSameDataset(a: string, b: string): void {
   }
 }
 
-async function both(inputs: string[], overrides: Record<string, unknown>): Promise<void> {
+async function both(inputs: string[], overrides: Record<string, unknown>): Promise<Prepped> {
   const fast = await prep(out(), inputs, overrides);
   const ref = await prep(out(), inputs, overrides, { parser: 'csv-parse' });
   expectSameDataset(fast.out, ref.out);
+  return fast;
 }
 
 describe('byte-level fast path = csv-parse', () => {
@@ -87,5 +88,32 @@ describe('byte-level fast path = csv-parse', () => {
     const file = `${dir}-random.csv`;
     writeFileSync(file, Buffer.concat(parts));
     await both([file], { max_rejects: '100%', split: 'random:0.8,0.1,0.1' });
+  });
+
+  it('gives the same dataset on rows over lines: quoted newlines, stray quotes, fields over the line and byte bounds, EOF inside quotes', async () => {
+    const rng = Prng.fromSeed(21, 'parity-quoted');
+    const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)];
+    const desc = (): string => {
+      const lines: string[] = [];
+      for (let k = 1 + rng.int(6); k > 0; k--) lines.push(pick(['Red mug', 'says ""hi""', '350 ml, glazed', '', 'é 漢字', 'x'.repeat(rng.int(40))]));
+      return `"${lines.join(pick(['\n', '\r\n', '\r']))}"`;
+    };
+    const parts: string[] = ['user,item,rating,ts\n'];
+    for (let i = 0; i < 3000; i++) {
+      const k = rng.int(40);
+      const item = k < 8 ? desc() : k === 8 ? `"i${i}` : k === 9 ? `i"${i}` : `i${rng.int(200)}`;
+      const user = k === 10 ? `"u${rng.int(100)}` : `u${rng.int(100)}`;
+      parts.push(`${user},${item},${1 + rng.int(5)},${1600000000 + i}${pick(['\n', '\n', '\r\n', '\r'])}`);
+    }
+    parts.push('u1,"never closed,3,1600009999\nu2,i2,4,1600010000\n');
+    const file = `${out()}-quoted.csv`;
+    writeFileSync(file, parts.join(''));
+    const lines = parts.join('').split(/\r\n|\r|\n/).length - 2;
+    const wide = await both([file], { max_rejects: '100%', split: 'none' });
+    expect(wide.result.rows.read).toBeLessThan(lines);
+    expect(Object.keys(wide.result.rejected_by_reason)).toEqual(expect.arrayContaining(['unclosed_quote', 'bad_quoting']));
+    const tight = await both([file], { max_rejects: '100%', split: 'none', max_quoted_lines: 3, max_quoted_bytes: 60 });
+    expect(tight.result.rows.read).toBeGreaterThan(wide.result.rows.read);
+    expect(tight.result.rejected_by_reason.unclosed_quote).toBeGreaterThan(wide.result.rejected_by_reason.unclosed_quote);
   });
 });
