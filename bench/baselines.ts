@@ -6,10 +6,10 @@
  * each with its fit time (training, validation excluded) and wall time. EASE on Games is what its
  * memory check says: fitted when the dense 23,715 × 23,715 matrix fits, else the refusal.
  *
- *   node dist/bench/baselines.js [--quick] [--datasets ncf-ml1m,amazon-games]
+ *   node dist/bench/baselines.js [--quick] [--datasets ncf-ml1m,amazon-games] [--models pop,ease]
  *   npm run bench -- baselines [--quick]
- * writes bench/results/baselines.json (baselines-quick.json); with --datasets, only those datasets'
- * runs are measured and replace theirs in an existing file.
+ * writes bench/results/baselines.json (baselines-quick.json); with --datasets or --models, only
+ * those runs are measured, and they replace the same (dataset, model) runs in an existing file.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -82,7 +82,9 @@ function trainOne(data: string, ck: string, dataset: BaselineRun['dataset'], mod
   return run;
 }
 
-export async function runBaselinesBench(opts: { quick?: boolean; datasets?: readonly string[]; out?: string | null; log?: (s: string) => void } = {}): Promise<BaselinesBenchResult> {
+export async function runBaselinesBench(
+  opts: { quick?: boolean; datasets?: readonly string[]; models?: readonly string[]; out?: string | null; log?: (s: string) => void } = {},
+): Promise<BaselinesBenchResult> {
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const out = opts.out === undefined ? join(REPO, 'bench/results', opts.quick ? 'baselines-quick.json' : 'baselines.json') : opts.out;
   const result: BaselinesBenchResult = { date: new Date().toISOString(), note: null, runs: [] };
@@ -97,7 +99,7 @@ export async function runBaselinesBench(opts: { quick?: boolean; datasets?: read
       const data = join(work, d.name);
       const p = rec(['prep', ...d.prep, '--out', data, '-q']);
       if (p.code !== 0) throw new Error(`prep ${d.name} failed: ${p.stderr}`);
-      for (const model of opts.quick ? ['pop', 'itemknn', 'ials'] : MODELS) {
+      for (const model of (opts.quick ? ['pop', 'itemknn', 'ials'] : MODELS).filter((m) => opts.models?.includes(m) ?? true)) {
         const run = trainOne(data, join(work, `${d.name}-${model}`), d.name, model, opts.quick && model === 'ials' ? ['--epochs', '2'] : [], d.protocols);
         result.runs.push(run);
         const figures = Object.entries(run.metrics).map(([k, m]) => `${k} HR@10 ${m['hr@10'].toFixed(4)} NDCG@10 ${m['ndcg@10'].toFixed(4)}`);
@@ -108,15 +110,16 @@ export async function runBaselinesBench(opts: { quick?: boolean; datasets?: read
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-  if (out && opts.datasets && existsSync(out)) {
-    // Keep the other datasets' runs of an earlier full measurement.
+  if (out && (opts.datasets || opts.models) && existsSync(out)) {
+    // Keep the other runs of an earlier measurement.
     const earlier = JSON.parse(readFileSync(out, 'utf8')) as BaselinesBenchResult;
-    result.runs = [...earlier.runs.filter((r) => !datasets.some((d) => d.name === r.dataset)), ...result.runs];
+    const measured = (r: BaselineRun) => result.runs.some((x) => x.dataset === r.dataset && x.model === r.model);
+    result.runs = [...earlier.runs.filter((r) => !measured(r)), ...result.runs];
   }
   if (out) await writeJsonAtomic(out, result);
   return result;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  printResult(runBaselinesBench({ quick: process.argv.includes('--quick'), datasets: argValue('--datasets')?.split(',') }));
+  printResult(runBaselinesBench({ quick: process.argv.includes('--quick'), datasets: argValue('--datasets')?.split(','), models: argValue('--models')?.split(',') }));
 }

@@ -5,24 +5,15 @@
  * arrays wrap nothing but index garbage), and a duplicate or negative `seq` makes --append-to
  * drop a base row and count it as a duplicate.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { fileSha256, sha256Hex } from '../util/hash.js';
 import { join } from 'node:path';
 import { DataError } from '../util/errors.js';
 import type { Dataset, SplitData, Vocab } from './dataset-types.js';
 import { REJECTS_FILE, SPLIT_FILES, VOCAB_FILES, type DatasetFileHashes } from './manifest.js';
 
+
 export const DATASET_FILE_NAMES: DatasetFileHashes = { ...SPLIT_FILES, ...VOCAB_FILES, rejects: REJECTS_FILE };
 
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-async function fileSha256(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 /** SHA-256 of each file of a dataset folder just written (manifest.files_sha256). */
 export async function datasetFileHashes(dir: string): Promise<DatasetFileHashes> {

@@ -3,9 +3,9 @@
  * apart from checkpoint.ts, which loads TF.js for models, so commands that only read records
  * (`rec runs`) start without it. Each throws a DataError naming the file when it is corrupt.
  */
-import { createHash } from 'node:crypto';
+import { fileSha256 } from '../util/hash.js';
 import { constants } from 'node:fs';
-import { open, readdir, readFile } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataError, describeValue } from '../util/errors.js';
 import { newestCopyBeside, pathExists } from './atomic.js';
@@ -151,13 +151,11 @@ export async function modelWeightsSha256(ckpt: string): Promise<string> {
 
 export async function weightsSha256(modelDir: string): Promise<string> {
   const path = join(modelDir, 'weights.bin');
-  let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    return await fileSha256(path);
   } catch (error) {
     throw new DataError(`Cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}. The checkpoint is incomplete.`, { cause: error });
   }
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 

@@ -4,18 +4,15 @@
  * load handler (tfjs-files.ts) and `rec promote`, which must verify a model without loading TF.js,
  * share these checks.
  */
+import { sha256Hex } from '../util/hash.js';
 import type * as tf from '@tensorflow/tfjs';
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataError } from '../util/errors.js';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
 
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
 
 /**
  * How a load checks the weights it reads. `weightsSha256` in model.json (and `sha256` in a tensors
@@ -120,10 +117,26 @@ export function checkWeightBytes(path: string, specs: readonly tf.io.WeightsMani
   }
 }
 
+/** fs.readFile refuses files over 2 GiB (ERR_FS_FILE_TOO_LARGE); weights can be larger (EASE's n × n). */
+const READ_SLICE = 1 << 30;
+
 export async function readWeightFile(path: string): Promise<Buffer> {
   try {
-    return await readFile(path);
+    const handle = await open(path, 'r');
+    try {
+      const { size } = await handle.stat();
+      const out = Buffer.allocUnsafe(size);
+      for (let at = 0; at < size; ) {
+        const { bytesRead } = await handle.read(out, at, Math.min(READ_SLICE, size - at), at);
+        if (bytesRead === 0) throw new DataError(`${path} ended after ${at} of its ${size} bytes while being read. The checkpoint is incomplete.`);
+        at += bytesRead;
+      }
+      return out;
+    } finally {
+      await handle.close();
+    }
   } catch (error) {
+    if (error instanceof DataError) throw error;
     throw new DataError(`Cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}. The checkpoint is incomplete.`);
   }
 }

@@ -8,9 +8,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataError } from '../util/errors.js';
 import { stableJson, writeFileAtomic } from './atomic.js';
-import { checkWeightBytes, MODEL_JSON, readModelFiles, readWeightFile, sha256Hex, verifyWeights, WEIGHTS_BIN, type WeightsCheck } from './model-files.js';
+import { sha256Hex } from '../util/hash.js';
+import { checkWeightBytes, MODEL_JSON, readModelFiles, readWeightFile, verifyWeights, WEIGHTS_BIN, type WeightsCheck } from './model-files.js';
 
-export { readModelJson, sha256Hex, type WeightsCheck } from './model-files.js';
+export { readModelJson, type WeightsCheck } from './model-files.js';
 
 function weightBytes(data: tf.io.WeightData | undefined): Uint8Array {
   if (!data) return new Uint8Array(0);
