@@ -120,14 +120,15 @@ export function checkWeightBytes(path: string, specs: readonly tf.io.WeightsMani
 /** fs.readFile refuses files over 2 GiB (ERR_FS_FILE_TOO_LARGE); weights can be larger (EASE's n × n). */
 const READ_SLICE = 1 << 30;
 
-export async function readWeightFile(path: string): Promise<Buffer> {
+/** `slice`: bytes per read (tests pass a small one). */
+export async function readWeightFile(path: string, slice = READ_SLICE): Promise<Buffer> {
   try {
     const handle = await open(path, 'r');
     try {
       const { size } = await handle.stat();
       const out = Buffer.allocUnsafe(size);
       for (let at = 0; at < size; ) {
-        const { bytesRead } = await handle.read(out, at, Math.min(READ_SLICE, size - at), at);
+        const { bytesRead } = await handle.read(out, at, Math.min(slice, size - at), at);
         if (bytesRead === 0) throw new DataError(`${path} ended after ${at} of its ${size} bytes while being read. The checkpoint is incomplete.`);
         at += bytesRead;
       }
