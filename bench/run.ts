@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const names = Object.keys(BENCHES);
   if (args.includes('--list')) {
-    for (const name of names) process.stdout.write(`${name.padEnd(8)} ${BENCHES[name].about}\n`);
+    for (const name of names) process.stdout.write(`${name.padEnd(10)} ${BENCHES[name].about}\n`);
     return;
   }
   const quick = args.includes('--quick');
