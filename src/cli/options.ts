@@ -56,6 +56,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'prep.anonymize', flag: '--anonymize', type: 'bool', commands: ['prep'], description: 'replace user ids by a keyed HMAC-SHA256 (key from --anonymize-key-file or REC_ANON_KEY)' },
   { key: 'prep.anonymize_key_file', flag: '--anonymize-key-file <file>', type: 'string', commands: ['prep', 'eval', 'recommend', 'drift'], description: 'file holding the anonymisation key' },
   { key: 'prep.max_rejects', flag: '--max-rejects <n|p%>', type: 'countOrPercent', commands: READ, description: 'fail (exit 1) when more rows than this are rejected (default 5%)' },
+  { key: 'prep.items', flag: '--items <file>', type: 'stringList', commands: ['prep'], description: 'catalogue file, one row per item keyed by the log\'s item id (CSV/TSV with a header, or JSONL; .gz; repeatable)' },
+  { key: 'prep.item_features', flag: '--item-features <spec>', type: 'string', commands: ['prep'], description: 'catalogue columns as NAME:KIND, KIND text|category|multi|number, e.g. title:text,brand:category,price:number (default: guessed)' },
+  { key: 'prep.item_key', flag: '--item-key <column>', type: 'string', commands: ['prep'], description: 'catalogue column holding the item id (default: the first of item, item_id, id, asin, product_id)' },
   // model
   { key: 'train.model', flag: '--model <name>', type: 'string', commands: TRAIN, description: BUILT_MODELS.join('|') },
   { key: 'model.dim', flag: '--dim <n>', type: 'int', commands: TRAIN, description: 'predictive factors (embedding size)' },
