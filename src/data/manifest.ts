@@ -139,10 +139,15 @@ export interface ManifestCatalogue {
   rejected_by_reason: Record<string, number>;
   /** Items of the dataset (from the log's rows) that the catalogue has no row for. */
   log_items_without_row: number;
-  /** Catalogue items with no row in the dataset: appended to items.arrow after the log's items (count 0). */
+  /** Items with a catalogue row and no row in the dataset (count 0 in items.arrow). */
   catalogue_only_items: number;
-  /** The first index of a catalogue-only item (= the log's item count). */
+  /** The first index of the catalogue-only items this prep appended (the items before it are the log's, or the base's). */
   catalogue_only_from: number;
+  /**
+   * --append-to a dataset with a catalogue: of its `base_items`, those whose features were carried from it, and
+   * those a newer catalogue row replaced (null otherwise; absent in datasets written before it existed).
+   */
+  append?: { base_items: number; carried: number; replaced: number } | null;
   /** Per feature: present / missing / invalid values, vocabulary size, number statistics. */
   feature_stats: Record<string, Record<string, number | string | null>>;
   text_featurizer: { version: string; hash: string; seed: number; num_buckets: number; max_chars: number; max_units: number; unicode: string };

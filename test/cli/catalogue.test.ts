@@ -57,15 +57,23 @@ describe('rec prep --items, then train, eval and recommend', () => {
     expect(s.stderr).toMatch(/p90/);
   });
 
-  it('exit 2 for an unknown declared column (naming it, listing the columns) and for --items with --append-to', async () => {
+  it('exit 2 for an unknown declared column (naming it, listing the columns); --append-to merges a newer catalogue', async () => {
     const r = await rec(['prep', log, '--out', join(dir, 'bad'), '--items', cat, '--item-key', 'sku', '--item-features', 'title:text,colour:category']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('"colour", not a column of');
     expect(r.stderr).toContain('Its columns: "sku,title,brand,tags,price"');
     expect(existsSync(join(dir, 'bad'))).toBe(false);
-    const a = await rec(['prep', log, '--out', join(dir, 'next'), '--append-to', data, '--items', cat]);
-    expect(a.code).toBe(2);
-    expect(a.stderr).toMatch(/not supported yet/);
+    const day2 = join(dir, 'day2.csv');
+    writeFileSync(day2, 'user,item,ts\nu1,p9,1700000000\nu2,p90,1700000100\n');
+    const newer = join(dir, 'newer.csv');
+    writeFileSync(newer, 'sku,title,brand,tags,price\np9,全新 耳机,Acme,b,$30\np94,Tomorrow\'s launch,Acme,a,$9\n');
+    const a = await rec(['prep', day2, '--out', join(dir, 'next'), '--append-to', data, '--items', newer, '--json']);
+    expect(a.code, a.stderr).toBe(0);
+    const next = JSON.parse(a.stdout) as { items: number; catalogue: { append: unknown; catalogue_only_items: number } };
+    // p90..p93 keep their indices; p9 joins from the log, p94 from the catalogue; p90 now has a row.
+    expect(next.items).toBe(14);
+    expect(next.catalogue.append).toEqual({ base_items: 12, carried: 12, replaced: 0 });
+    expect(next.catalogue.catalogue_only_items).toBe(4);
     const h = await rec(['prep', '--help']);
     expect(h.stdout).toMatch(/--items <file>/);
     expect(h.stdout).toMatch(/--item-features <spec>/);

@@ -14,6 +14,7 @@
  */
 import { parseCatalogueNumber } from '../price.js';
 import { TextFeaturizer, type TextFeaturizerSpec } from '../text.js';
+import type { ItemFeature, ItemFeatures } from '../item-features.js';
 import type { CatalogueRead } from './catalogue-read.js';
 import type { FeatureKind, FeatureSpec, RawValue } from './catalogue-spec.js';
 
@@ -62,6 +63,11 @@ export interface BuiltCatalogue {
   vocabs: { values: string[]; items: Int32Array }[];
   summaries: FeatureSummary[];
   logItemsWithoutRow: number;
+  /** Items with a catalogue row and no row in the dataset (set again once the vocabulary's counts are known). */
+  catalogueOnly: number;
+  /** --append-to: base items whose features were carried from the base / replaced by a newer catalogue row. */
+  fromBase: number;
+  replaced: number;
   textSpec: TextFeaturizerSpec;
 }
 
@@ -141,16 +147,58 @@ interface Accum {
   vocab: ValueVocab | null;
 }
 
-function accumFor(spec: FeatureSpec, n: number): Accum {
+function accumFor(spec: FeatureSpec, n: number, base: ItemFeature | null): Accum {
   const summary: FeatureSummary = { kind: spec.kind, present: 0, missing: 0, invalid: 0 };
+  let vocab: ValueVocab | null = null;
+  if (spec.kind === 'category' || spec.kind === 'multi') {
+    vocab = new ValueVocab();
+    // Append-only: the base's values keep their codes, new values follow.
+    if (base !== null && (base.kind === 'category' || base.kind === 'multi')) for (const v of base.vocab) vocab.intern(v);
+  }
   return {
     spec,
     summary,
     list: spec.kind === 'text' || spec.kind === 'multi' ? new ListBuilder(n, spec.kind === 'text') : null,
     codes: spec.kind === 'category' ? new Int32Array(n).fill(-1) : null,
     numbers: spec.kind === 'number' ? new Float64Array(n).fill(Number.NaN) : null,
-    vocab: spec.kind === 'category' || spec.kind === 'multi' ? new ValueVocab() : null,
+    vocab,
   };
+}
+
+function listSlice(l: { offsets: Int32Array; values: Int32Array }, i: number): Int32Array {
+  return l.values.subarray(l.offsets[i], l.offsets[i + 1]);
+}
+
+/** Adds item i's value as the base dataset stored it (codes are valid: vocabularies only grow). */
+function addBaseValue(a: Accum, i: number, f: ItemFeature, j: number): void {
+  const s = a.summary;
+  let present: boolean;
+  if (f.kind === 'text') {
+    present = f.buckets.valid[j] === 1;
+    if (present) {
+      if (f.buckets.offsets[j] === f.buckets.offsets[j + 1]) s.invalid++;
+      a.list?.push(i, listSlice(f.buckets, j), f.counts.subarray(f.buckets.offsets[j], f.buckets.offsets[j + 1]));
+    }
+  } else if (f.kind === 'multi') {
+    present = f.codes.valid[j] === 1;
+    if (present) {
+      const codes = listSlice(f.codes, j);
+      for (const c of codes) (a.vocab as ValueVocab).items[c]++;
+      a.list?.push(i, codes, null);
+    }
+  } else if (f.kind === 'category') {
+    const c = f.codes[j];
+    present = c >= 0;
+    if (present) {
+      (a.vocab as ValueVocab).items[c]++;
+      (a.codes as Int32Array)[i] = c;
+    }
+  } else {
+    present = !Number.isNaN(f.values[j]);
+    if (present) (a.numbers as Float64Array)[i] = f.values[j];
+  }
+  if (present) s.present++;
+  else s.missing++;
 }
 
 /** Adds item i's value `v` to the feature's column. */
@@ -241,23 +289,38 @@ function finish(a: Accum): { column: FeatureColumn; vocab: { values: string[]; i
  * Features of every item of the dataset: `logItemIds` (the items vocabulary as the log's rows left it), then the
  * catalogue-only items. `features` is the spec the rows were read with (their values are in that order).
  */
-export function buildCatalogue(read: CatalogueRead, features: readonly FeatureSpec[], logItemIds: readonly string[], featurizer = new TextFeaturizer()): BuiltCatalogue {
+export function buildCatalogue(
+  read: CatalogueRead,
+  features: readonly FeatureSpec[],
+  logItemIds: readonly string[],
+  featurizer = new TextFeaturizer(),
+  base: ItemFeatures | null = null,
+): BuiltCatalogue {
   const logIndex = new Map<string, number>();
   for (let i = 0; i < logItemIds.length; i++) logIndex.set(logItemIds[i], i);
   const extraIds: string[] = [];
   for (const id of read.rows.keys()) if (!logIndex.has(id)) extraIds.push(id);
   const n = logItemIds.length + extraIds.length;
-  const accums = features.map((f) => accumFor(f, n));
+  const baseFeatures = features.map((f) => base?.features.find((b) => b.name === f.name && b.kind === f.kind) ?? null);
+  const accums = features.map((f, k) => accumFor(f, n, baseFeatures[k]));
   const inCatalogue = new Uint8Array(n);
   let logItemsWithoutRow = 0;
+  let fromBase = 0;
+  let replaced = 0;
   for (let i = 0; i < n; i++) {
     const id = i < logItemIds.length ? logItemIds[i] : extraIds[i - logItemIds.length];
     const row = read.rows.get(id);
-    if (row === undefined) logItemsWithoutRow++;
+    // The base's items keep their indices under --append-to, so item i of the base is item i here.
+    const carried = row === undefined && base !== null && i < base.items && base.inCatalogue[i] === 1;
+    if (row !== undefined && base !== null && i < base.items && base.inCatalogue[i] === 1) replaced++;
+    if (carried) fromBase++;
+    if (row === undefined && !carried) logItemsWithoutRow++;
     else inCatalogue[i] = 1;
     for (let f = 0; f < accums.length; f++) {
       const a = accums[f];
-      addValue(a, i, row !== undefined ? row.values[f] : null, featurizer);
+      const bf = baseFeatures[f];
+      if (carried && bf !== null) addBaseValue(a, i, bf, i);
+      else addValue(a, i, row !== undefined ? row.values[f] : null, featurizer);
       a.list?.close(i);
     }
   }
@@ -270,6 +333,9 @@ export function buildCatalogue(read: CatalogueRead, features: readonly FeatureSp
     vocabs: done.map((d) => d.vocab),
     summaries: accums.map((a) => a.summary),
     logItemsWithoutRow,
+    catalogueOnly: extraIds.length,
+    fromBase,
+    replaced,
     textSpec: featurizer.spec(),
   };
 }

@@ -16,6 +16,7 @@
  *  - anything else → `text`.
  */
 import { UsageError, describeValue } from '../../util/errors.js';
+import type { ItemFeatures } from '../item-features.js';
 import { parseCatalogueNumber } from '../price.js';
 
 export const FEATURE_KINDS = ['text', 'category', 'multi', 'number'] as const;
@@ -53,6 +54,8 @@ export interface CataloguePlan {
   declared: FeatureSpec[] | null;
   key: string | null;
   bytes: number;
+  /** --append-to a dataset with a catalogue: its features (carried for items no new row replaces); the key and kinds are its. */
+  base: ItemFeatures | null;
 }
 
 /** Parses `NAME:KIND[,NAME:KIND…]`; a UsageError names the bad part. */

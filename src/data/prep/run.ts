@@ -65,7 +65,7 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
 async function prepLocked(req: PrepRequest, io: RunIO): Promise<PrepResult> {
   const t0 = performance.now();
   const plan = await planPrep(req, io);
-  if (plan.base !== null && plan.files.length === 0 && (await unchangedInPlace(req, plan.base, plan.cfg, plan.windowDays))) {
+  if (plan.base !== null && plan.files.length === 0 && (plan.catalogue?.paths.length ?? 0) === 0 && (await unchangedInPlace(req, plan.base, plan.cfg, plan.windowDays))) {
     // Re-running a night in place: nothing to add and nothing to change, so BASE stays byte for
     // byte as it is (its manifest hash too, which checkpoints record).
     return alreadyUpToDate(plan.base, plan.alreadyPresent, plan.inherited, io, t0);

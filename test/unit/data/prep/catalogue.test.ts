@@ -222,18 +222,6 @@ describe('rec prep --items: usage errors before anything is written', () => {
     await expect(prep(join(dir, 'ds3'), [log], { items: [join(dir, 'missing.csv')] })).rejects.toThrow(UsageError);
   });
 
-  it('refuses --items with --append-to, and appending to a dataset that has a catalogue', async () => {
-    const dir = out();
-    const log = write(join(dir, 'log.csv'), LOG);
-    const cat = write(join(dir, 'cat.csv'), CATALOGUE);
-    await prep(join(dir, 'base'), [log], { split: 'none' });
-    await expect(prep(join(dir, 'next'), [log], { items: [cat] }, { appendTo: join(dir, 'base') })).rejects.toThrow(/--items .* with --append-to is not supported yet/);
-    await prep(join(dir, 'withcat'), [log], { split: 'none', items: [cat] });
-    const err = await prep(join(dir, 'next2'), [log], {}, { appendTo: join(dir, 'withcat') }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(UsageError);
-    expect((err as Error).message).toMatch(/has a catalogue .* not supported yet/);
-  });
-
   it('warns when no catalogue key matches a log item', async () => {
     const dir = out();
     const log = write(join(dir, 'log.csv'), LOG);
@@ -243,5 +231,84 @@ describe('rec prep --items: usage errors before anything is written', () => {
     await expect(prep(join(dir, 'ds2'), [log], { split: 'none', items: [cat], item_features: 'title:text', strict: true })).rejects.toThrow(DataError);
     const ok = await prep(join(dir, 'ds3'), [log], { split: 'none', items: [cat], item_features: 'title:text', item_key: 'sku' });
     expect(ok.manifest.catalogue?.log_items_without_row).toBe(2);
+  });
+});
+
+describe('rec prep --append-to with a catalogue', () => {
+  const DAY2 = ['user,item,ts', 'u1,i5,1600100000', 'u5,i1,1600100100', 'u5,i9,1600100200'].join('\n');
+  // i2 gets a new title and price, i5 (new in the log) and i10 (catalogue-only) are new, with a new brand.
+  const NEWER = ['item_id,title,brand,categories,price', 'i2,Nike Air Max 2024,Nike,shoes,99', 'i5,Puma Suede 经典款,Puma,shoes|retro,70', 'i10,Adidas Samba,Adidas,shoes,80'].join('\n');
+  const FEATURES = 'title:text,brand:category,categories:multi,price:number';
+
+  async function base(): Promise<{ dir: string; day2: string; newer: string }> {
+    const dir = out();
+    const log = write(join(dir, 'in', 'log.csv'), LOG);
+    const cat = write(join(dir, 'in', 'catalogue.csv'), CATALOGUE);
+    await prep(join(dir, 'base'), [log], { items: [cat], item_features: FEATURES, split: 'days:0,1' });
+    return { dir, day2: write(join(dir, 'in', 'day2.csv'), DAY2), newer: write(join(dir, 'in', 'newer.csv'), NEWER) };
+  }
+
+  it('merges a newer catalogue: newer rows win, other base items keep their features, vocabularies only grow', async () => {
+    const { dir, day2, newer } = await base();
+    const b = await loadDataset(join(dir, 'base'));
+    const bf = await loadItemFeatures(join(dir, 'base'), b.manifest);
+    const m = await prep(join(dir, 'next'), [day2], { items: [newer] }, { appendTo: join(dir, 'base') });
+    const d = await loadDataset(join(dir, 'next'));
+    const f = await loadItemFeatures(join(dir, 'next'), d.manifest);
+    if (bf === null || f === null) throw new Error('no catalogue');
+    // Every base item keeps its index (catalogue-only ones too); i5 joins from the log, then i10 from the catalogue.
+    expect(d.items.ids).toEqual([...b.items.ids, 'i5', 'i10']);
+    const c = m.manifest.catalogue;
+    expect(c?.append).toEqual({ base_items: 6, carried: 4, replaced: 1 });
+    expect(c?.features).toEqual({ title: 'text', brand: 'category', categories: 'multi', price: 'number' });
+    expect(c?.rows).toMatchObject({ read: 3, rejected: 0, items: 3 });
+    // i8 is still catalogue-only, i9 now has a row, i10 is new.
+    expect(c?.catalogue_only_items).toBe(2);
+    expect(c?.catalogue_only_from).toBe(7);
+    expect(Array.from(f.inCatalogue)).toEqual([1, 1, 1, 0, 1, 1, 1, 1]);
+
+    const ref = new TextFeaturizer();
+    const title = feature(f.features, 'title');
+    const baseTitle = feature(bf.features, 'title');
+    if (title.kind !== 'text' || baseTitle.kind !== 'text') throw new Error('title');
+    for (const i of [0, 2, 4, 5]) expect(listAt(title.buckets, i), d.items.ids[i]).toEqual(listAt(baseTitle.buckets, i));
+    expect(listAt(title.buckets, 1)).toEqual(Array.from(ref.featurize('Nike Air Max 2024').buckets));
+    expect(listAt(title.buckets, 6)).toEqual(Array.from(ref.featurize('Puma Suede 经典款').buckets));
+
+    const brand = feature(f.features, 'brand');
+    const baseBrand = feature(bf.features, 'brand');
+    if (brand.kind !== 'category' || baseBrand.kind !== 'category') throw new Error('brand');
+    expect(brand.vocab).toEqual([...baseBrand.vocab, 'Puma', 'Adidas']);
+    expect(Array.from(brand.codes)).toEqual([0, 1, 1, -1, 2, -1, 3, 4]);
+    const cats = feature(f.features, 'categories');
+    if (cats.kind !== 'multi') throw new Error('categories');
+    expect(cats.vocab).toEqual(['phone', 'case', 'shoes', 'retro']);
+    expect(listAt(cats.codes, 1)).toEqual([2]);
+    expect(listAt(cats.codes, 6)).toEqual([2, 3]);
+    const price = feature(f.features, 'price');
+    if (price.kind !== 'number') throw new Error('price');
+    expect(Array.from(price.values)).toEqual([1299, 99, Number.NaN, Number.NaN, 1299, Number.NaN, 70, 80]);
+    expect(price.mean).toBeCloseTo((1299 + 99 + 1299 + 70 + 80) / 5, 10);
+  });
+
+  it('carries the base catalogue when no newer one is given, and refuses other features or key', async () => {
+    const { dir, day2, newer } = await base();
+    const bf = await loadItemFeatures(join(dir, 'base'), (await loadDataset(join(dir, 'base'))).manifest);
+    const m = await prep(join(dir, 'next'), [day2], {}, { appendTo: join(dir, 'base') });
+    const f = await loadItemFeatures(join(dir, 'next'), (await loadDataset(join(dir, 'next'))).manifest);
+    if (bf === null || f === null) throw new Error('no catalogue');
+    expect(m.manifest.catalogue?.append).toEqual({ base_items: 6, carried: 5, replaced: 0 });
+    expect(m.manifest.catalogue?.log_items_without_row).toBe(2);
+    expect(Array.from(f.inCatalogue)).toEqual([...Array.from(bf.inCatalogue), 0]);
+    const title = feature(f.features, 'title');
+    const baseTitle = feature(bf.features, 'title');
+    if (title.kind !== 'text' || baseTitle.kind !== 'text') throw new Error('title');
+    expect(Array.from(title.buckets.values)).toEqual(Array.from(baseTitle.buckets.values));
+    expect(listAt(title.buckets, 6)).toBeNull();
+
+    const other = await prep(join(dir, 'x'), [day2], { items: [newer], item_features: 'title:text' }, { appendTo: join(dir, 'base') }).catch((e: unknown) => e);
+    expect(other).toBeInstanceOf(UsageError);
+    expect((other as Error).message).toMatch(/--item-features title:text differs from the base dataset's catalogue/);
+    await expect(prep(join(dir, 'y'), [day2], { items: [newer], item_key: 'sku' }, { appendTo: join(dir, 'base') })).rejects.toThrow(/--item-key sku differs/);
   });
 });
