@@ -16,7 +16,7 @@ import { fileKind, type FileKind } from './options.js';
 import { readChunks, refuseWideEncoding, type SourceDigest } from './source.js';
 
 /** Why a catalogue row was rejected (counted in manifest.catalogue.rejected_by_reason). */
-export type CatalogueRejectReason = 'bad_json' | 'invalid_utf8' | 'line_too_long' | 'wrong_column_count' | 'bad_quoting' | 'empty_key' | 'bad_key';
+export type CatalogueRejectReason = 'bad_json' | 'invalid_utf8' | 'line_too_long' | 'wrong_column_count' | 'bad_quoting' | 'unclosed_quote' | 'empty_key' | 'bad_key';
 
 export interface CatalogueRejects {
   add(file: string, line: number, reason: CatalogueRejectReason, detail: string, raw: string): void;
@@ -141,15 +141,20 @@ class DelimitedRows implements LineHandler {
     }
     const text = buf.toString('utf8', s, e);
     if (!utf8 && !isUtf8(buf.subarray(s, e))) return this.h.reject(line, 'invalid_utf8', utf8Detail(buf, s, e), text);
-    let fields: string[];
+    let fields: string[] | null;
     if (!text.includes('"')) fields = text.split(this.delimiter);
     else {
-      try {
-        const recs = parseSync(text, this.options) as string[][];
-        if (recs.length !== 1) return this.h.reject(line, 'bad_quoting', `line parsed as ${recs.length} records`, text);
-        fields = recs[0];
-      } catch (error) {
-        return this.h.reject(line, 'bad_quoting', (error as Error).message, text);
+      fields = splitQuoted(text, this.delimiter);
+      if (fields === null) {
+        // What the quick reader cannot take (a quote inside an unquoted field, text after a closing quote) goes to csv-parse, as for the logs.
+        try {
+          const recs = parseSync(text, this.options) as string[][];
+          if (recs.length !== 1) return this.h.reject(line, 'bad_quoting', `line parsed as ${recs.length} records`, text);
+          fields = recs[0];
+        } catch (error) {
+          if ((error as { code?: unknown }).code === 'CSV_QUOTE_NOT_CLOSED') return this.h.reject(line, 'unclosed_quote', 'a quoted field does not close on this line (rows never span lines yet)', text);
+          return this.h.reject(line, 'bad_quoting', (error as Error).message, text);
+        }
       }
     }
     if (fields.length !== this.columns.length) {
@@ -167,6 +172,54 @@ class DelimitedRows implements LineHandler {
       return;
     }
     this.h.reject(line, 'line_too_long', `line of ${bytes}+ bytes, over the ${MAX_LINE_BYTES}-byte limit`, head.toString('utf8'));
+  }
+}
+
+/**
+ * The fields of one line in the plain RFC 4180 form: a field is either unquoted (no `"` in it) or wholly quoted,
+ * `""` standing for a quote inside. Null for anything else (csv-parse decides those).
+ */
+export function splitQuoted(text: string, delimiter: string): string[] | null {
+  const out: string[] = [];
+  const n = text.length;
+  let i = 0;
+  for (;;) {
+    if (text.charCodeAt(i) === 34) {
+      let value = '';
+      let from = i + 1;
+      for (;;) {
+        const q = text.indexOf('"', from);
+        if (q < 0) return null;
+        if (text.charCodeAt(q + 1) === 34) {
+          value += text.slice(from, q + 1);
+          from = q + 2;
+          continue;
+        }
+        value += text.slice(from, q);
+        i = q + 1;
+        break;
+      }
+      out.push(value);
+      if (i === n) return out;
+      if (!text.startsWith(delimiter, i)) return null;
+      i += delimiter.length;
+      if (i === n) {
+        out.push('');
+        return out;
+      }
+    } else {
+      const d = text.indexOf(delimiter, i);
+      const end = d < 0 ? n : d;
+      const field = text.slice(i, end);
+      if (field.includes('"')) return null;
+      out.push(field);
+      if (d < 0) return out;
+      i = d + delimiter.length;
+      if (i === n) {
+        out.push('');
+        return out;
+      }
+    }
   }
 }
 

@@ -99,7 +99,8 @@ export function attachCatalogue(input: CatalogueInput, vocab: Vocabularies, warn
   const lastTs = new Float64Array(n).fill(Number.NaN);
   lastTs.set(items.lastTs);
   vocab.sum.items = { ...items, size: n, counts, firstTs, lastTs };
-  vocab.itemIds.push(...built.extraIds);
+  // One at a time: a spread of a million catalogue-only ids would overflow the call stack.
+  for (const id of built.extraIds) vocab.itemIds.push(id);
   let only = 0;
   for (let i = 0; i < n; i++) if (counts[i] === 0 && built.inCatalogue[i] === 1) only++;
   built.catalogueOnly = only;
