@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -231,6 +231,23 @@ describe('rec prep --items: usage errors before anything is written', () => {
     await expect(prep(join(dir, 'ds2'), [log], { split: 'none', items: [cat], item_features: 'title:text', strict: true })).rejects.toThrow(DataError);
     const ok = await prep(join(dir, 'ds3'), [log], { split: 'none', items: [cat], item_features: 'title:text', item_key: 'sku' });
     expect(ok.manifest.catalogue?.log_items_without_row).toBe(2);
+  });
+});
+
+describe('rec prep --items --force into a folder that holds other files', () => {
+  it('a later prep without a catalogue removes the catalogue files an earlier one moved in, and keeps the rest', async () => {
+    const dir = out();
+    const log = write(join(dir, 'in', 'log.csv'), LOG);
+    const cat = write(join(dir, 'in', 'catalogue.csv'), CATALOGUE);
+    const target = join(dir, 'shared');
+    write(join(target, 'notes.txt'), 'mine');
+    await prep(target, [log], { items: [cat], item_features: 'title:text' }, { force: true });
+    expect(existsSync(join(target, 'item_features.arrow'))).toBe(true);
+    await prep(target, [log], {}, { force: true });
+    expect(existsSync(join(target, 'item_features.arrow'))).toBe(false);
+    expect(existsSync(join(target, 'item_feature_vocab.arrow'))).toBe(false);
+    expect(readFileSync(join(target, 'notes.txt'), 'utf8')).toBe('mine');
+    await loadDataset(target);
   });
 });
 
