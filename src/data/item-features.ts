@@ -56,27 +56,33 @@ function child(t: Table, name: string, dir: string, file: string): Vector {
   return v;
 }
 
-function validity(v: Vector): Uint8Array {
-  const out = new Uint8Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = v.isValid(i) ? 1 : 0;
-  return out;
-}
-
+/** A List<Int32> column from its buffers (offsets and child values per chunk), without a Vector per cell. */
 function listFeature(v: Vector): ListFeature {
   const n = v.length;
   const offsets = new Int32Array(n + 1);
-  const parts: Int32Array[] = [];
+  const valid = new Uint8Array(n);
   let size = 0;
-  for (let i = 0; i < n; i++) {
-    const cell = v.get(i) as Vector | null;
-    const arr = cell !== null ? (cell.toArray() as Int32Array) : new Int32Array(0);
-    parts.push(arr);
-    size += arr.length;
-    offsets[i + 1] = size;
-  }
+  for (const d of v.data) size += (d.valueOffsets as Int32Array)[d.offset + d.length] - (d.valueOffsets as Int32Array)[d.offset];
   const values = new Int32Array(size);
-  for (let i = 0; i < n; i++) values.set(parts[i], offsets[i]);
-  return { offsets, values, valid: validity(v) };
+  let row = 0;
+  let at = 0;
+  for (const d of v.data) {
+    const off = d.valueOffsets as Int32Array;
+    const child = d.children[0];
+    const childValues = child.values as Int32Array;
+    const bitmap = d.nullCount > 0 ? d.nullBitmap : null;
+    for (let i = 0; i < d.length; i++) {
+      const j = d.offset + i;
+      const from = off[j] + child.offset;
+      const to = off[j + 1] + child.offset;
+      values.set(childValues.subarray(from, to), at);
+      at += to - from;
+      offsets[row + 1] = at;
+      valid[row] = bitmap === null || bitmap === undefined || (bitmap[j >> 3] & (1 << (j & 7))) !== 0 ? 1 : 0;
+      row++;
+    }
+  }
+  return { offsets, values, valid };
 }
 
 function checkRange(dir: string, name: string, values: Int32Array, lo: number, hi: number, what: string): void {

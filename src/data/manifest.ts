@@ -129,7 +129,7 @@ export interface ManifestCatalogue {
     rejected: number;
   }[];
   key: string;
-  /** Feature name → kind, in column order of item_features.arrow. */
+  /** Feature name → kind (item_features.arrow has a column of each name). */
   features: Record<string, 'text' | 'category' | 'multi' | 'number'>;
   /** True when the kinds were guessed (no --item-features); `skipped` lists the columns left out and why. */
   features_guessed: boolean;

@@ -41,7 +41,9 @@ export async function planCatalogue(cfg: PrepConfig, base: { dir: string; manife
   // Appending: the base's key, kinds and featuriser, so that its stored features and the new rows agree.
   const where = `--append-to ${base.dir}`;
   const inherited: FeatureSpec[] = Object.entries(baseCat.features).map(([name, kind]) => ({ name, kind }));
-  if (declared !== null && describeFeatures(declared) !== describeFeatures(inherited)) {
+  // The manifest keeps features by name (its keys sorted), so the order they were declared in is not compared.
+  const byName = (fs: readonly FeatureSpec[]): string => describeFeatures([...fs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)));
+  if (declared !== null && byName(declared) !== byName(inherited)) {
     throw new UsageError(`${where}: --item-features ${describeFeatures(declared)} differs from the base dataset's catalogue (${describeFeatures(inherited)}). Expected the base's features (or no --item-features: they are taken from the base).`);
   }
   if (cfg.item_key !== null && cfg.item_key !== baseCat.key) {

@@ -269,7 +269,8 @@ describe('rec prep --append-to with a catalogue', () => {
     const { dir, day2, newer } = await base();
     const b = await loadDataset(join(dir, 'base'));
     const bf = await loadItemFeatures(join(dir, 'base'), b.manifest);
-    const m = await prep(join(dir, 'next'), [day2], { items: [newer] }, { appendTo: join(dir, 'base') });
+    // The base's features, declared again in another order: accepted.
+    const m = await prep(join(dir, 'next'), [day2], { items: [newer], item_features: 'price:number,title:text,categories:multi,brand:category' }, { appendTo: join(dir, 'base') });
     const d = await loadDataset(join(dir, 'next'));
     const f = await loadItemFeatures(join(dir, 'next'), d.manifest);
     if (bf === null || f === null) throw new Error('no catalogue');
