@@ -332,7 +332,7 @@ export async function readCatalogue(paths: readonly string[], key: string, featu
         if (before !== undefined) {
           out.duplicates++;
           if (!sameValues(before.values, values)) out.conflicting++;
-          // Re-inserted so that the map keeps first-appearance order but holds the latest values.
+          // Replaced in place: the map keeps the order of first appearance and holds the latest values.
           before.values = values;
         } else out.rows.set(k, { values });
         return true;
