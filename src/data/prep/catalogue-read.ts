@@ -13,6 +13,7 @@ import { LineSplitter, MAX_LINE_BYTES, utf8Detail, type LineHandler } from '../.
 import { OBJECT_VALUE, SAMPLE_ROWS, type FeatureSpec, type RawValue } from './catalogue-spec.js';
 import { analyzeDelimitedHead } from './delimited.js';
 import { fileKind, type FileKind } from './options.js';
+import { interrupted } from './read.js';
 import { readChunks, refuseWideEncoding, type SourceDigest } from './source.js';
 
 /** Why a catalogue row was rejected (counted in manifest.catalogue.rejected_by_reason). */
@@ -242,7 +243,7 @@ interface ScanResult {
  * Streams one catalogue file through `handler` until it returns false or the file ends. `onStart` sees the
  * header (CSV/TSV) before any row.
  */
-async function scanFile(path: string, handler: RowHandler, onStart: (columns: string[] | null) => void): Promise<ScanResult> {
+async function scanFile(path: string, handler: RowHandler, onStart: (columns: string[] | null) => void, signal?: AbortSignal): Promise<ScanResult> {
   const kind = fileKind(path, 'auto');
   const digest: SourceDigest = { bytes: 0, sha256: '', content_sha256: '' };
   const it = readChunks(path, kind.gzip, digest, () => undefined)[Symbol.asyncIterator]();
@@ -273,7 +274,11 @@ async function scanFile(path: string, handler: RowHandler, onStart: (columns: st
     onStart(columns);
     const lines = new LineSplitter(reader);
     lines.push(head);
-    for (let r = ended ? null : await it.next(); r !== null && !r.done && !reader.stop; r = await it.next()) lines.push(r.value);
+    if (signal?.aborted) throw interrupted(signal);
+    for (let r = ended ? null : await it.next(); r !== null && !r.done && !reader.stop; r = await it.next()) {
+      lines.push(r.value);
+      if (signal?.aborted) throw interrupted(signal);
+    }
     if (!reader.stop) lines.finish();
     return { kind, digest, delimiter, columns };
   } finally {
@@ -310,7 +315,7 @@ function sameValues(a: readonly RawValue[], b: readonly RawValue[]): boolean {
 }
 
 /** Reads every catalogue file into one row per key (the latest wins); rejects go to `rejects`. */
-export async function readCatalogue(paths: readonly string[], key: string, features: readonly FeatureSpec[], rejects: CatalogueRejects): Promise<CatalogueRead> {
+export async function readCatalogue(paths: readonly string[], key: string, features: readonly FeatureSpec[], rejects: CatalogueRejects, signal?: AbortSignal): Promise<CatalogueRead> {
   const out: CatalogueRead = { rows: new Map(), files: [], read: 0, rejected: 0, rejectedByReason: {}, duplicates: 0, conflicting: 0 };
   for (const path of paths) {
     let read = 0;
@@ -344,9 +349,14 @@ export async function readCatalogue(paths: readonly string[], key: string, featu
         rejects.add(path, line, reason, detail, raw);
       },
     };
-    const scan = await scanFile(path, handler, (cols) => {
-      splitMulti = cols !== null;
-    });
+    const scan = await scanFile(
+      path,
+      handler,
+      (cols) => {
+        splitMulti = cols !== null;
+      },
+      signal,
+    );
     out.read += read;
     out.rejected += rejected;
     out.files.push({

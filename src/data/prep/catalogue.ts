@@ -58,7 +58,7 @@ export async function planCatalogue(cfg: PrepConfig, base: { dir: string; manife
 }
 
 /** The key and features from the first file's columns (declared ones checked, or guessed and printed), then every row. */
-export async function readCatalogueInput(plan: CataloguePlan, sink: RejectSink, info: (msg: string) => void): Promise<CatalogueInput> {
+export async function readCatalogueInput(plan: CataloguePlan, sink: RejectSink, info: (msg: string) => void, signal?: AbortSignal): Promise<CatalogueInput> {
   if (plan.paths.length === 0) {
     // --append-to a dataset with a catalogue, and no newer one: the base's features are carried as they are.
     const features = plan.declared ?? [];
@@ -80,7 +80,7 @@ export async function readCatalogueInput(plan: CataloguePlan, sink: RejectSink, 
       `prep: catalogue ${first}: key ${key}; guessed --item-features ${describeFeatures(guess.features) || '(none)'}${skipped.length > 0 ? `; skipped ${skipped.join(', ')}` : ''}. Pass --item-features to choose.`,
     );
   }
-  const read = await readCatalogue(plan.paths, key, spec.features, { add: (file, line, reason, detail, raw) => sink.addCatalogue(file, line, reason, detail, raw) });
+  const read = await readCatalogue(plan.paths, key, spec.features, { add: (file, line, reason, detail, raw) => sink.addCatalogue(file, line, reason, detail, raw) }, signal);
   await sink.flush();
   return { spec, read, base: plan.base };
 }

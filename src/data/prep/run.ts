@@ -78,7 +78,7 @@ async function prepLocked(req: PrepRequest, io: RunIO): Promise<PrepResult> {
   try {
     rejects = await RejectSink.create(join(output.staged.path, REJECTS_FILE), !plan.cfg.anonymize);
     const job: PrepJob = { req, io, plan, log, sink: rejects, stagedPath: output.staged.path };
-    const catalogue: CatalogueInput | null = plan.catalogue !== null ? await readCatalogueInput(plan.catalogue, rejects, (msg) => io.log.info(msg)) : null;
+    const catalogue: CatalogueInput | null = plan.catalogue !== null ? await readCatalogueInput(plan.catalogue, rejects, (msg) => io.log.info(msg), io.signal) : null;
     const input = await readAll(job, baseData, bar);
     checkInput(job, input, baseData);
     const shaped = await shapeRows(job, input);

@@ -50,4 +50,11 @@ describe('readCatalogue', () => {
     expect(sample.columns).toEqual(['id', 'title', 'price']);
     expect(sample.rows.length).toBe(3);
   });
+
+  it('stops at a signal (SIGINT, SIGTERM) between chunks', async () => {
+    const path = `${out()}-long.csv`;
+    writeFileSync(path, `id,title\n${Array.from({ length: 20_000 }, (_, k) => `i${k},title ${k}`).join('\n')}`);
+    const read = readCatalogue([path], 'id', [{ name: 'title', kind: 'text' }], { add: () => undefined }, AbortSignal.abort());
+    await expect(read).rejects.toThrow(/interrupted/);
+  });
 });
