@@ -54,7 +54,7 @@ describe('readCatalogue', () => {
   it('stops at a signal (SIGINT, SIGTERM) between chunks', async () => {
     const path = `${out()}-long.csv`;
     writeFileSync(path, `id,title\n${Array.from({ length: 20_000 }, (_, k) => `i${k},title ${k}`).join('\n')}`);
-    const read = readCatalogue([path], 'id', [{ name: 'title', kind: 'text' }], { add: () => undefined }, AbortSignal.abort());
-    await expect(read).rejects.toThrow(/interrupted/);
+    const read = readCatalogue([path], 'id', [{ name: 'title', kind: 'text' }], { add: () => undefined }, AbortSignal.abort('SIGTERM'));
+    await expect(read).rejects.toThrow(/rec prep was interrupted; no dataset was written/);
   });
 });
