@@ -76,6 +76,7 @@ export async function prepFromConfig(
     ...config.prep,
     test: config.prep.test ? resolve(ctx.cwd, config.prep.test) : null,
     valid: config.prep.valid ? resolve(ctx.cwd, config.prep.valid) : null,
+    items: config.prep.items.map((p) => resolve(ctx.cwd, p)),
   };
   // Under --append-to, settings left at their defaults come from the base, whose anonymize may be on.
   const explicitKeys = new Set(Object.keys(config.prep).filter((k) => (ctx.resolved.sources[`prep.${k}`] ?? 'default') !== 'default'));
