@@ -58,6 +58,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'prep.max_quoted_lines', flag: '--max-quoted-lines <n>', type: 'int', commands: READ, description: 'most lines a quoted field (RFC 4180) may carry a row over; one still open after them rejects only its first line (default 100; 1: rows never span lines)' },
   { key: 'prep.max_quoted_bytes', flag: '--max-quoted-bytes <n>', type: 'int', commands: READ, description: 'most bytes a row with an open quoted field may hold; over them only its first line is rejected (default 1048576)' },
   { key: 'prep.max_rejects', flag: '--max-rejects <n|p%>', type: 'countOrPercent', commands: READ, description: 'fail (exit 1) when more rows than this are rejected (default 5%)' },
+  { key: 'prep.items', flag: '--items <file>', type: 'stringList', commands: ['prep'], description: 'catalogue file, one row per item keyed by the log\'s item id (CSV/TSV with a header, or JSONL; .gz; repeatable)' },
+  { key: 'prep.item_features', flag: '--item-features <spec>', type: 'string', commands: ['prep'], description: 'catalogue columns as NAME:KIND, KIND text|category|multi|number, e.g. title:text,brand:category,price:number (default: guessed)' },
+  { key: 'prep.item_key', flag: '--item-key <column>', type: 'string', commands: ['prep'], description: 'catalogue column holding the item id (default: the first of item, item_id, id, asin, product_id)' },
   // model
   { key: 'train.model', flag: '--model <name>', type: 'string', commands: TRAIN, description: BUILT_MODELS.join('|') },
   { key: 'model.dim', flag: '--dim <n>', type: 'int', commands: TRAIN, description: 'predictive factors (embedding size)' },

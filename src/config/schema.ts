@@ -60,6 +60,21 @@ export const prepSchema = z
       .boolean()
       .default(false)
       .describe('Warnings (implausible ratings or times, a column rejecting most rows, empty splits) are errors: exit 1, nothing written (--strict).'),
+    items: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Catalogue files (--items, repeatable): CSV/TSV with a header or JSONL, optionally .gz; one row per item keyed by the log\'s raw item id.'),
+    item_features: z
+      .string()
+      .nullable()
+      .default(null)
+      .describe('Catalogue columns and kinds (--item-features): NAME:KIND[,NAME:KIND…], KIND text|category|multi|number. Null: guessed from the first rows.'),
+    item_key: z
+      .string()
+      .min(1)
+      .nullable()
+      .default(null)
+      .describe('Catalogue column holding the item id (--item-key). Null: the first of item, item_id, id, asin, product_id present.'),
   })
   .describe('rec prep: how a behaviour log is read, cleaned and split.');
 

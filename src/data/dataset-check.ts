@@ -9,16 +9,16 @@ import { fileSha256, sha256Hex } from '../util/hash.js';
 import { join } from 'node:path';
 import { DataError } from '../util/errors.js';
 import type { Dataset, SplitData, Vocab } from './dataset-types.js';
-import { REJECTS_FILE, SPLIT_FILES, VOCAB_FILES, type DatasetFileHashes } from './manifest.js';
+import { CATALOGUE_FILES, REJECTS_FILE, SPLIT_FILES, VOCAB_FILES, type DatasetFileHashes } from './manifest.js';
 
 
-export const DATASET_FILE_NAMES: DatasetFileHashes = { ...SPLIT_FILES, ...VOCAB_FILES, rejects: REJECTS_FILE };
+export const DATASET_FILE_NAMES = { ...SPLIT_FILES, ...VOCAB_FILES, rejects: REJECTS_FILE } as const;
 
-
-/** SHA-256 of each file of a dataset folder just written (manifest.files_sha256). */
-export async function datasetFileHashes(dir: string): Promise<DatasetFileHashes> {
-  const keys = Object.keys(DATASET_FILE_NAMES) as (keyof DatasetFileHashes)[];
-  const hashes = await Promise.all(keys.map((k) => fileSha256(join(dir, DATASET_FILE_NAMES[k]))));
+/** SHA-256 of each file of a dataset folder just written (manifest.files_sha256); the catalogue's files with `catalogue`. */
+export async function datasetFileHashes(dir: string, catalogue = false): Promise<DatasetFileHashes> {
+  const names: Record<string, string> = catalogue ? { ...DATASET_FILE_NAMES, ...CATALOGUE_FILES } : { ...DATASET_FILE_NAMES };
+  const keys = Object.keys(names);
+  const hashes = await Promise.all(keys.map((k) => fileSha256(join(dir, names[k]))));
   return Object.fromEntries(keys.map((k, i) => [k, hashes[i]])) as DatasetFileHashes;
 }
 

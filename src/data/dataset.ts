@@ -12,7 +12,7 @@ import { DataError, describeValue, UsageError } from '../util/errors.js';
 import { checkDatasetRows, verifyFileHash } from './dataset-check.js';
 import type { Dataset, SplitData, Vocab } from './dataset-types.js';
 import { checkManifestShape } from './manifest-shape.js';
-import { DATASET_FORMAT_VERSION, MANIFEST_FILE, REJECTS_FILE, SPLIT_FILES, VOCAB_FILES, type DatasetManifest } from './manifest.js';
+import { CATALOGUE_FILES, DATASET_FORMAT_VERSION, MANIFEST_FILE, REJECTS_FILE, SPLIT_FILES, VOCAB_FILES, type DatasetManifest } from './manifest.js';
 
 export type { Dataset, SplitData, SplitName, Vocab } from './dataset-types.js';
 
@@ -292,5 +292,20 @@ export async function loadDataset(dir: string): Promise<Dataset> {
     }
   }
   checkDatasetRows(ds);
+  if ((manifest.catalogue ?? null) !== null) await checkCatalogueFiles(dir);
   return ds;
+}
+
+/**
+ * A dataset prepped with --items has its catalogue's files (their hashes and structure are checked by
+ * loadItemFeatures, item-features.ts, which reads them): a copy that lost them is refused here.
+ */
+async function checkCatalogueFiles(dir: string): Promise<void> {
+  for (const file of Object.values(CATALOGUE_FILES)) {
+    try {
+      if (!(await stat(join(dir, file))).isFile()) throw new Error('not a file');
+    } catch (error) {
+      throw new DataError(`Dataset ${dir} is incomplete: its manifest records a catalogue, but ${file} is missing (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}). Re-run rec prep with --items.`, { cause: error });
+    }
+  }
 }

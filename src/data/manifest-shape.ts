@@ -51,7 +51,19 @@ const manifestShape = z.looseObject({
   kcore: z.looseObject({ min_user: count, min_item: count }),
   time: z.looseObject({ has_ts: z.boolean(), min_ts: nullableNumber, max_ts: nullableNumber }),
   anonymize: z.looseObject({ algorithm: z.string(), key_fingerprint: z.string() }).nullable(),
-  files_sha256: z.looseObject({ train: sha256, valid: sha256, test: sha256, users: sha256, items: sha256, rejects: sha256 }).optional(),
+  files_sha256: z
+    .looseObject({ train: sha256, valid: sha256, test: sha256, users: sha256, items: sha256, rejects: sha256, item_features: sha256.optional(), item_feature_vocab: sha256.optional() })
+    .optional(),
+  catalogue: z
+    .looseObject({
+      key: z.string(),
+      features: z.record(z.string(), z.enum(['text', 'category', 'multi', 'number'])),
+      catalogue_only_items: count,
+      catalogue_only_from: count,
+      text_featurizer: z.looseObject({ version: z.string(), seed: z.number(), num_buckets: count }),
+    })
+    .nullable()
+    .optional(),
   window: z.looseObject({ days: z.number() }).nullable().optional(),
 });
 

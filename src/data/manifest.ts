@@ -9,9 +9,11 @@ export const DATASET_FORMAT_VERSION = 1;
 export const SPLIT_FILES = { train: 'train.arrow', valid: 'valid.arrow', test: 'test.arrow' } as const;
 export const VOCAB_FILES = { users: 'users.arrow', items: 'items.arrow' } as const;
 export const REJECTS_FILE = 'rejects.jsonl';
+/** Written only when the dataset was prepped with a catalogue (`rec prep --items`). */
+export const CATALOGUE_FILES = { item_features: 'item_features.arrow', item_feature_vocab: 'item_feature_vocab.arrow' } as const;
 export const MANIFEST_FILE = 'manifest.json';
 
-const DATASET_FILES: ReadonlySet<string> = new Set([...Object.values(SPLIT_FILES), ...Object.values(VOCAB_FILES), REJECTS_FILE, MANIFEST_FILE]);
+const DATASET_FILES: ReadonlySet<string> = new Set([...Object.values(SPLIT_FILES), ...Object.values(VOCAB_FILES), ...Object.values(CATALOGUE_FILES), REJECTS_FILE, MANIFEST_FILE]);
 
 /** A dataset folder as an output of `rec prep` (README.md#output-files): what it writes, and its marker. */
 export const DATASET_OUTPUT: OutputKind = {
@@ -109,7 +111,47 @@ export interface ManifestWindow {
   aged_out: number;
 }
 
-export type DatasetFileHashes = Record<keyof DatasetManifest['files'], string>;
+type CoreFiles = Omit<DatasetManifest['files'], keyof typeof CATALOGUE_FILES>;
+/** Every file's hash; the catalogue's only in datasets prepped with one. */
+export type DatasetFileHashes = Record<keyof CoreFiles, string> & Partial<Record<keyof typeof CATALOGUE_FILES, string>>;
+
+/** `rec prep --items` (docs/datasets.md#a-catalogue-beside-the-log): how the catalogue was read and what it gave. */
+export interface ManifestCatalogue {
+  files: {
+    path: string;
+    bytes: number;
+    sha256: string;
+    content_sha256: string;
+    gzip: boolean;
+    format: 'csv' | 'tsv' | 'jsonl';
+    delimiter: string | null;
+    rows_read: number;
+    rejected: number;
+  }[];
+  key: string;
+  /** Feature name → kind (item_features.arrow has a column of each name). */
+  features: Record<string, 'text' | 'category' | 'multi' | 'number'>;
+  /** True when the kinds were guessed (no --item-features); `skipped` lists the columns left out and why. */
+  features_guessed: boolean;
+  skipped: Record<string, string>;
+  /** rows.read = rows.accepted + rows.rejected; accepted = items + duplicates. */
+  rows: { read: number; accepted: number; rejected: number; duplicates: number; conflicting_duplicates: number; items: number };
+  rejected_by_reason: Record<string, number>;
+  /** Items of the dataset (from the log's rows) that the catalogue has no row for. */
+  log_items_without_row: number;
+  /** Items with a catalogue row and no row in the dataset (count 0 in items.arrow). */
+  catalogue_only_items: number;
+  /** The first index of the catalogue-only items this prep appended (the items before it are the log's, or the base's). */
+  catalogue_only_from: number;
+  /**
+   * --append-to a dataset with a catalogue: of its `base_items`, those whose features were carried from it, and
+   * those a newer catalogue row replaced (null otherwise; absent in datasets written before it existed).
+   */
+  append?: { base_items: number; carried: number; replaced: number } | null;
+  /** Per feature: present / missing / invalid values, vocabulary size, number statistics. */
+  feature_stats: Record<string, Record<string, number | string | null>>;
+  text_featurizer: { version: string; hash: string; seed: number; num_buckets: number; max_chars: number; max_units: number; unicode: string };
+}
 
 export interface ManifestSplitStats {
   rows: number;
@@ -149,7 +191,7 @@ export interface DatasetManifest {
   kcore: { min_user: number; min_item: number; iterations: number };
   time: { has_ts: boolean; min_ts: number | null; max_ts: number | null; min_iso: string | null; max_iso: string | null };
   anonymize: { algorithm: string; key_fingerprint: string } | null;
-  files: { train: string; valid: string; test: string; users: string; items: string; rejects: string };
+  files: { train: string; valid: string; test: string; users: string; items: string; rejects: string; item_features?: string; item_feature_vocab?: string };
   /**
    * SHA-256 (hex) of each file of `files`, as prep wrote it: every reader of the dataset checks the
    * files it reads against these (absent in datasets written before it was recorded).
@@ -161,4 +203,6 @@ export interface DatasetManifest {
   append?: ManifestAppend | null;
   /** Set by --window (null otherwise; absent in datasets written before it existed). */
   window?: ManifestWindow | null;
+  /** Set by --items (null otherwise; absent in datasets written before it existed). */
+  catalogue?: ManifestCatalogue | null;
 }

@@ -17,7 +17,8 @@ Examples:
   $ rec prep train.tsv --test test.tsv --out data/ncf --feedback implicit --split none
   $ rec prep day1.csv --out data/d1 --columns user=0,item=1,event=3,ts=4 --split days:0,1
   $ rec prep day2.csv --append-to data/d1 --out data/d2 --window 30
-See docs/datasets.md for every shared dataset.`;
+  $ rec prep reviews.json.gz --columns user=reviewerID,item=asin,rating=overall,ts=unixReviewTime --items meta.json.gz --item-features title:text,brand:category,category:multi,price:number --out data/shop
+See docs/datasets.md for every shared dataset, and its "A catalogue beside the log" for --items.`;
 
 export function registerPrep(program: Command, runtime: Runtime): void {
   const cmd = program
@@ -75,6 +76,7 @@ export async function prepFromConfig(
     ...config.prep,
     test: config.prep.test ? resolve(ctx.cwd, config.prep.test) : null,
     valid: config.prep.valid ? resolve(ctx.cwd, config.prep.valid) : null,
+    items: config.prep.items.map((p) => resolve(ctx.cwd, p)),
   };
   // Under --append-to, settings left at their defaults come from the base, whose anonymize may be on.
   const explicitKeys = new Set(Object.keys(config.prep).filter((k) => (ctx.resolved.sources[`prep.${k}`] ?? 'default') !== 'default'));

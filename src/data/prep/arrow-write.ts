@@ -50,7 +50,7 @@ function validityFromNaN(values: Float64Array): { bitmap: Uint8Array; nulls: num
   return { bitmap, nulls };
 }
 
-function utf8Data(strings: readonly string[]): Data<Utf8> {
+export function utf8Data(strings: readonly string[]): Data<Utf8> {
   const offsets = new Int32Array(strings.length + 1);
   let total = 0;
   let bytes: Buffer;
@@ -89,7 +89,7 @@ class CountingFileWriter extends RecordBatchFileWriter {
  * memory stays at one batch however many rows the file gets, and a generator may refill the same
  * arrays for each batch.
  */
-async function writeBatches(path: string, batches: Iterable<RecordBatch>): Promise<void> {
+export async function writeBatches(path: string, batches: Iterable<RecordBatch>): Promise<void> {
   const writer = new CountingFileWriter();
   const fh = await open(path, 'w');
   let written = 0;

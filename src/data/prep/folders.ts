@@ -3,7 +3,7 @@
  * folder swapped in, or its files moved into a folder that holds others), and the staged folder
  * beside --out that any failure removes.
  */
-import { rmdir } from 'node:fs/promises';
+import { rm, rmdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ensureDir, linkTarget, pathExists, removeStaleTemps, restoreMissingDir, stageDir, type StagedDir } from '../../io/atomic.js';
 import { acquireLockFile, describeHolder, lockPathBeside, type FolderLock } from '../../io/lock.js';
@@ -12,7 +12,7 @@ import { findPromoted, promotedRefusal } from '../../io/promoted.js';
 import { DataError, RecError, UsageError } from '../../util/errors.js';
 import type { RunIO } from '../../util/run-io.js';
 import { isCompleteDataset } from '../dataset.js';
-import { DATASET_OUTPUT, MANIFEST_FILE } from '../manifest.js';
+import { CATALOGUE_FILES, DATASET_OUTPUT, MANIFEST_FILE } from '../manifest.js';
 import { interrupted } from './read.js';
 
 export interface HeldFolders {
@@ -76,7 +76,7 @@ export async function stageOutput(out: string, inputs: readonly string[], force:
 /** Puts the staged dataset in place, manifest.json last when its files are moved in one by one. */
 export async function commitOutput({ staged, mode }: StagedOutput): Promise<void> {
   if (mode === 'merge') {
-    await staged.commitInto(MANIFEST_FILE);
+    await commitFiles(staged);
     return;
   }
   try {
@@ -84,8 +84,19 @@ export async function commitOutput({ staged, mode }: StagedOutput): Promise<void
   } catch (error) {
     // A mount point cannot be renamed; here it holds only rec's own files, so move them in.
     if (errorCode(error) !== 'EBUSY') throw error;
-    await staged.commitInto(MANIFEST_FILE);
+    await commitFiles(staged);
   }
+}
+
+/**
+ * Moves the staged files in, manifest.json last; then removes the catalogue files an earlier dataset left there
+ * when this one has none (the new manifest no longer names them, so nothing reads them, but they would mislead).
+ */
+async function commitFiles(staged: StagedDir): Promise<void> {
+  const absent: string[] = [];
+  for (const file of Object.values(CATALOGUE_FILES)) if (!(await pathExists(join(staged.path, file)))) absent.push(file);
+  await staged.commitInto(MANIFEST_FILE);
+  for (const file of absent) await rm(join(staged.destination, file), { force: true });
 }
 
 /**

@@ -8,6 +8,7 @@ import { DataError } from '../../util/errors.js';
 import type { RunIO } from '../../util/run-io.js';
 import type { ManifestWindow } from '../manifest.js';
 import type { AppendBase, PreloadedBase } from './append.js';
+import type { CataloguePlan } from './catalogue-spec.js';
 import type { DedupeRule } from './dedupe.js';
 import type { ColumnContext } from './diagnose.js';
 import type { RowSummary, SplitStatsAll } from './finalize.js';
@@ -36,6 +37,8 @@ export interface PrepPlan {
   totalBytes: number;
   /** "Now" for the plausibility of timestamps. */
   now: number;
+  /** --items: the catalogue to read; null without one. */
+  catalogue: CataloguePlan | null;
 }
 
 /** Warnings the run collects, and the debug timing of each phase. */

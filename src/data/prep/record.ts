@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { DataError } from '../../util/errors.js';
 import { ANONYMIZE_ALGORITHM } from '../anonymize.js';
 import { datasetFileHashes } from '../dataset-check.js';
-import { DATASET_FORMAT_VERSION, REJECTS_FILE, SPLIT_FILES, VOCAB_FILES, type DatasetManifest, type ManifestRows } from '../manifest.js';
+import { CATALOGUE_FILES, DATASET_FORMAT_VERSION, REJECTS_FILE, SPLIT_FILES, VOCAB_FILES, type DatasetManifest, type ManifestCatalogue, type ManifestRows } from '../manifest.js';
 import type { ManifestAppend } from './append.js';
 import type { PrepJob, ReadInputs, ShapedRows, Vocabularies } from './job.js';
 import { nothingNew, rowsAlreadyPresent } from './nightly.js';
@@ -108,7 +108,7 @@ function prepSettings(job: PrepJob, input: ReadInputs, shaped: ShapedRows): Data
 }
 
 /** manifest.json of the staged folder, whose files (rejects.jsonl closed) are all written. */
-export async function datasetManifest(job: PrepJob, input: ReadInputs, shaped: ShapedRows, vocab: Vocabularies, rows: ManifestRows): Promise<DatasetManifest> {
+export async function datasetManifest(job: PrepJob, input: ReadInputs, shaped: ShapedRows, vocab: Vocabularies, rows: ManifestRows, catalogue: ManifestCatalogue | null = null): Promise<DatasetManifest> {
   const { req, plan, sink } = job;
   const { cfg, base, splitSpec } = plan;
   const { sum, fp, eventNames } = vocab;
@@ -139,11 +139,12 @@ export async function datasetManifest(job: PrepJob, input: ReadInputs, shaped: S
     kcore: { min_user: cfg.min_user, min_item: cfg.min_item, iterations: shaped.kcore.iterations },
     time: { has_ts: store.ts !== null, min_ts: sum.tsMin, max_ts: sum.tsMax, min_iso: isoOf(sum.tsMin), max_iso: isoOf(sum.tsMax) },
     anonymize: fp !== null ? { algorithm: ANONYMIZE_ALGORITHM, key_fingerprint: fp } : null,
-    files: { ...SPLIT_FILES, ...VOCAB_FILES, rejects: REJECTS_FILE },
-    files_sha256: await datasetFileHashes(job.stagedPath),
+    files: { ...SPLIT_FILES, ...VOCAB_FILES, rejects: REJECTS_FILE, ...(catalogue !== null ? CATALOGUE_FILES : {}) },
+    files_sha256: await datasetFileHashes(job.stagedPath, catalogue !== null),
     warnings: job.log.warnings,
     append: appendRecord(job, input, shaped, vocab),
     window: shaped.window,
+    catalogue,
   };
 }
 
@@ -166,6 +167,7 @@ export function prepResult(job: PrepJob, input: ReadInputs, shaped: ShapedRows, 
     warnings: job.log.warnings,
     ...(append !== null ? { append } : {}),
     ...(window !== null ? { window } : {}),
+    ...(manifest.catalogue !== null && manifest.catalogue !== undefined ? { catalogue: manifest.catalogue } : {}),
   };
   logSummary(job, input, shaped, result, elapsed);
   return result;
@@ -180,6 +182,13 @@ function logSummary(job: PrepJob, input: ReadInputs, shaped: ShapedRows, result:
       `train ${fmt(rows.train)} / valid ${fmt(rows.valid)} / test ${fmt(rows.test)}; ${fmt(result.users)} users, ${fmt(result.items)} items; ` +
       `${elapsed.toFixed(2)} s (${fmt(result.rows_per_s)} rows/s) → ${basename(job.req.out)}`,
   );
+  const cat = result.catalogue;
+  if (cat !== undefined) {
+    io.log.info(
+      `prep: catalogue: ${fmt(cat.rows.read)} rows read, ${fmt(cat.rows.rejected)} rejected, ${fmt(cat.rows.duplicates)} duplicates; ${fmt(cat.rows.items)} items, ` +
+        `${fmt(cat.log_items_without_row)} log items without a catalogue row, ${fmt(cat.catalogue_only_items)} catalogue-only items (indices from ${cat.catalogue_only_from})`,
+    );
+  }
   if (window !== undefined) io.log.info(`prep: --window ${window.days}: ${fmt(window.aged_out)} rows older than ${window.from_iso ?? '-'} aged out`);
   if (append === undefined) return;
   const present = plan.alreadyPresent;

@@ -79,6 +79,18 @@ export class RejectSink {
     this.pendingChars += json.length + 1;
   }
 
+  /**
+   * A rejected catalogue row (rec prep --items): written to rejects.jsonl with `"source": "catalogue"`, but not
+   * counted with the log's rows (the manifest's catalogue block counts it).
+   */
+  addCatalogue(file: string, line: number, reason: string, detail: string, raw: string): void {
+    let text: string | null = null;
+    if (this.keepRaw) text = raw.length > RAW_MAX_CHARS ? `${raw.slice(0, RAW_MAX_CHARS)}…` : raw;
+    const json = JSON.stringify({ detail, file, line, raw: text, reason, source: 'catalogue' });
+    this.pending.push(json);
+    this.pendingChars += json.length + 1;
+  }
+
   get pendingBytes(): number {
     return this.pendingChars;
   }

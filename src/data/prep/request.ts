@@ -1,6 +1,6 @@
 /** What `rec prep` is asked to do and what it answers: the library call's request and result types. */
 import type { PrepConfig } from '../../config/schema.js';
-import type { ManifestRows, ManifestWindow } from '../manifest.js';
+import type { ManifestCatalogue, ManifestRows, ManifestWindow } from '../manifest.js';
 import type { ManifestAppend } from './append.js';
 
 export interface PrepRequest {
@@ -60,6 +60,8 @@ export interface PrepResult {
   append?: ManifestAppend;
   /** --window: the cut and how many rows aged out (as in manifest.window). */
   window?: ManifestWindow;
+  /** --items: the catalogue's account (as in manifest.catalogue). */
+  catalogue?: ManifestCatalogue;
   /** True when nothing was written: an in-place --append-to with every log already in the base. */
   unchanged?: boolean;
 }

@@ -21,6 +21,7 @@ import type { Dataset } from '../dataset.js';
 import { MANIFEST_FILE, REJECTS_FILE, SPLIT_FILES, VOCAB_FILES, type ManifestWindow } from '../manifest.js';
 import { baseRoles, checkAppendCompatible, foldAnonymizedUsers, inheritPrepConfig, loadBaseData, preloadBase, restoreBaseSplits, type AppendBase, type PreloadedBase } from './append.js';
 import { writeInteractions, writeVocab } from './arrow-write.js';
+import { attachCatalogue, catalogueManifest, planCatalogue, readCatalogueInput, writeCatalogueFiles, type CatalogueInput } from './catalogue.js';
 import { dedupeRows, type DedupeRule } from './dedupe.js';
 import { checkColumnRoles, checkEventWeights, checkRatings, checkSplits, checkTimes, checkUserItemSwap, explainRejects } from './diagnose.js';
 import { splitStatistics, summarizeRows } from './finalize.js';
@@ -64,28 +65,31 @@ export async function runPrep(req: PrepRequest, io: RunIO): Promise<PrepResult> 
 async function prepLocked(req: PrepRequest, io: RunIO): Promise<PrepResult> {
   const t0 = performance.now();
   const plan = await planPrep(req, io);
-  if (plan.base !== null && plan.files.length === 0 && (await unchangedInPlace(req, plan.base, plan.cfg, plan.windowDays))) {
+  if (plan.base !== null && plan.files.length === 0 && (plan.catalogue?.paths.length ?? 0) === 0 && (await unchangedInPlace(req, plan.base, plan.cfg, plan.windowDays))) {
     // Re-running a night in place: nothing to add and nothing to change, so BASE stays byte for
     // byte as it is (its manifest hash too, which checkpoints record).
     return alreadyUpToDate(plan.base, plan.alreadyPresent, plan.inherited, io, t0);
   }
   const baseData = plan.base !== null ? await loadBaseData(plan.base) : null;
-  const output = await stageOutput(req.out, plan.files.map((f) => f.path), req.force === true, io);
+  const output = await stageOutput(req.out, [...plan.files.map((f) => f.path), ...(plan.catalogue?.paths ?? [])], req.force === true, io);
   const log = prepLog(io, plan.cfg.strict, t0);
   let rejects: RejectSink | null = null;
   const bar = io.progress.start('prep', plan.totalBytes, 'B', { rate: { unit: 'MB', scale: 1e-6 } });
   try {
     rejects = await RejectSink.create(join(output.staged.path, REJECTS_FILE), !plan.cfg.anonymize);
     const job: PrepJob = { req, io, plan, log, sink: rejects, stagedPath: output.staged.path };
+    const catalogue: CatalogueInput | null = plan.catalogue !== null ? await readCatalogueInput(plan.catalogue, rejects, (msg) => io.log.info(msg), io.signal) : null;
     const input = await readAll(job, baseData, bar);
     checkInput(job, input, baseData);
     const shaped = await shapeRows(job, input);
     const vocab = buildVocabularies(job, input, shaped);
+    const built = catalogue !== null ? attachCatalogue(catalogue, vocab, log.warn) : null;
     await writeDataset(job, input.ing.store, shaped, vocab);
+    if (catalogue !== null && built !== null) await writeCatalogueFiles(job.stagedPath, built, catalogue.spec);
     const rows = datasetRows(job, input, shaped, vocab);
     // Closed before the manifest, which records the sha256 of every file written (rejects.jsonl too).
     await job.sink.close();
-    const manifest = await datasetManifest(job, input, shaped, vocab, rows);
+    const manifest = await datasetManifest(job, input, shaped, vocab, rows, catalogue !== null && built !== null ? catalogueManifest(catalogue, built) : null);
     await writeFileAtomic(join(output.staged.path, MANIFEST_FILE), stableJson(manifest));
     await checkAbort(io);
     await commitOutput(output);
@@ -131,9 +135,10 @@ async function planPrep(req: PrepRequest, io: RunIO): Promise<PrepPlan> {
   if (cfg.anonymize && (!req.anonKey || req.anonKey.length === 0)) {
     throw new UsageError('--anonymize (config prep.anonymize) needs a key: pass --anonymize-key-file FILE (config prep.anonymize_key_file) or set REC_ANON_KEY.');
   }
+  const catalogue = await planCatalogue(cfg, base);
   const { files, alreadyPresent } = await listInputs(req.inputs, cfg, base, io);
   const totalBytes = files.reduce((s, f) => s + f.size, 0);
-  return { cfg, base, inherited, windowDays, settings, splitSpec, files, alreadyPresent, totalBytes, now: req.now ?? Date.now() };
+  return { cfg, base, inherited, windowDays, settings, splitSpec, files, alreadyPresent, totalBytes, now: req.now ?? Date.now(), catalogue };
 }
 
 /** The logs to read (those a base already holds skipped), then the --valid and --test files. */

@@ -1,0 +1,376 @@
+/**
+ * Reading catalogue files (`rec prep --items FILE`, issue #21 item 1): CSV/TSV with a header line, or JSON Lines of
+ * objects, each optionally gzipped, streamed line by line (util/lines.ts, as the log readers do; a row never spans
+ * lines). A row is kept under its key (the raw item id, as the log writes it); a later row of the same key replaces
+ * it (counted as a duplicate, and as conflicting when its values differ). Rows that cannot be read, or have no
+ * usable key, go to rejects.jsonl with the file and line, and are counted by reason in the manifest's catalogue
+ * block, apart from the log's rows.
+ */
+import { isUtf8 } from 'node:buffer';
+import { parse as parseSync } from 'csv-parse/sync';
+import { DataError, describeValue } from '../../util/errors.js';
+import { LineSplitter, MAX_LINE_BYTES, utf8Detail, type LineHandler } from '../../util/lines.js';
+import { OBJECT_VALUE, SAMPLE_ROWS, type FeatureSpec, type RawValue } from './catalogue-spec.js';
+import { analyzeDelimitedHead } from './delimited.js';
+import { fileKind, type FileKind } from './options.js';
+import { interrupted } from './read.js';
+import { readChunks, refuseWideEncoding, type SourceDigest } from './source.js';
+
+/** Why a catalogue row was rejected (counted in manifest.catalogue.rejected_by_reason). */
+export type CatalogueRejectReason = 'bad_json' | 'invalid_utf8' | 'line_too_long' | 'wrong_column_count' | 'bad_quoting' | 'unclosed_quote' | 'empty_key' | 'bad_key';
+
+export interface CatalogueRejects {
+  add(file: string, line: number, reason: CatalogueRejectReason, detail: string, raw: string): void;
+}
+
+/** One row's field by column name. */
+type RowGetter = (column: string) => RawValue;
+
+interface RowHandler {
+  /** `json`: the row's JSON value of a key, for JSON Lines (ids keep the log's spelling only for strings and safe integers). */
+  row(get: RowGetter, line: number, raw: string, json?: (column: string) => unknown): boolean;
+  reject(line: number, reason: CatalogueRejectReason, detail: string, raw: string): void;
+}
+
+/** The stored values of one item: one per feature, in the spec's order. */
+export interface CatalogueRow {
+  values: RawValue[];
+}
+
+export interface CatalogueFileRecord {
+  path: string;
+  bytes: number;
+  sha256: string;
+  content_sha256: string;
+  gzip: boolean;
+  format: 'csv' | 'tsv' | 'jsonl';
+  delimiter: string | null;
+  rows_read: number;
+  rejected: number;
+}
+
+export interface CatalogueRead {
+  /** Raw item id → its latest row, in order of first appearance. */
+  rows: Map<string, CatalogueRow>;
+  files: CatalogueFileRecord[];
+  read: number;
+  rejected: number;
+  rejectedByReason: Record<string, number>;
+  /** Rows whose key an earlier row already had (the later one is kept). */
+  duplicates: number;
+  /** Of those, rows whose values differ from the row they replace. */
+  conflicting: number;
+}
+
+const HEAD_BYTES = 1 << 16;
+
+/** A JSON value as a catalogue field (see RawValue). */
+function jsonField(v: unknown): RawValue {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) {
+    const out: string[] = [];
+    for (const e of v) if (typeof e === 'string' || typeof e === 'number' || typeof e === 'boolean') out.push(String(e));
+    return out;
+  }
+  return OBJECT_VALUE;
+}
+
+/** The key of a JSON row as the log would spell the id, or why it is unusable. */
+function jsonKey(v: unknown): string | { reason: CatalogueRejectReason; detail: string } {
+  if (typeof v === 'string' && v !== '') return v;
+  if (typeof v === 'number' && Number.isSafeInteger(v) && !Object.is(v, -0)) return String(v);
+  if (v === null || v === undefined || v === '') return { reason: 'empty_key', detail: 'no key value' };
+  return { reason: 'bad_key', detail: `key ${describeValue(v)} is not a string or a safe integer` };
+}
+
+/** The key of a CSV/TSV row: the field as written (ids are compared byte for byte with the log's). */
+function delimitedKey(v: RawValue): string | { reason: CatalogueRejectReason; detail: string } {
+  if (typeof v === 'string' && v.trim() !== '') return v;
+  return { reason: 'empty_key', detail: 'no key value' };
+}
+
+class JsonRows implements LineHandler {
+  private readonly h: RowHandler;
+  stop = false;
+  constructor(h: RowHandler) {
+    this.h = h;
+  }
+  onLine(buf: Buffer, s: number, e: number, line: number, utf8: boolean): void {
+    if (this.stop) return;
+    const text = buf.toString('utf8', s, e);
+    if (text.trim() === '') return;
+    if (!utf8 && !isUtf8(buf.subarray(s, e))) return this.h.reject(line, 'invalid_utf8', utf8Detail(buf, s, e), text);
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch (error) {
+      return this.h.reject(line, 'bad_json', (error as Error).message, text);
+    }
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return this.h.reject(line, 'bad_json', 'not a JSON object', text);
+    const obj = v as Record<string, unknown>;
+    this.stop = !this.h.row((c) => (Object.hasOwn(obj, c) ? jsonField(obj[c]) : null), line, text, (c) => obj[c]);
+  }
+  onLongLine(line: number, head: Buffer, bytes: number): void {
+    if (!this.stop) this.h.reject(line, 'line_too_long', `line of ${bytes}+ bytes, over the ${MAX_LINE_BYTES}-byte limit`, head.toString('utf8'));
+  }
+}
+
+class DelimitedRows implements LineHandler {
+  stop = false;
+  private header = true;
+  private readonly index = new Map<string, number>();
+  private readonly options: { delimiter: string; bom: boolean; relax_quotes: boolean; relax_column_count: boolean; skip_empty_lines: boolean };
+  private readonly h: RowHandler;
+  private readonly delimiter: string;
+  private readonly columns: readonly string[];
+  constructor(h: RowHandler, delimiter: string, columns: readonly string[]) {
+    this.h = h;
+    this.delimiter = delimiter;
+    this.columns = columns;
+    columns.forEach((c, i) => {
+      if (!this.index.has(c)) this.index.set(c, i);
+    });
+    this.options = { delimiter, bom: false, relax_quotes: true, relax_column_count: true, skip_empty_lines: false };
+  }
+  onLine(buf: Buffer, s: number, e: number, line: number, utf8: boolean): void {
+    if (this.stop || s === e) return;
+    if (this.header) {
+      this.header = false;
+      return;
+    }
+    const text = buf.toString('utf8', s, e);
+    if (!utf8 && !isUtf8(buf.subarray(s, e))) return this.h.reject(line, 'invalid_utf8', utf8Detail(buf, s, e), text);
+    let fields: string[] | null;
+    if (!text.includes('"')) fields = text.split(this.delimiter);
+    else {
+      fields = splitQuoted(text, this.delimiter);
+      if (fields === null) {
+        // What the quick reader cannot take (a quote inside an unquoted field, text after a closing quote) goes to csv-parse, as for the logs.
+        try {
+          const recs = parseSync(text, this.options) as string[][];
+          if (recs.length !== 1) return this.h.reject(line, 'bad_quoting', `line parsed as ${recs.length} records`, text);
+          fields = recs[0];
+        } catch (error) {
+          if ((error as { code?: unknown }).code === 'CSV_QUOTE_NOT_CLOSED') return this.h.reject(line, 'unclosed_quote', 'a quoted field does not close on this line (rows never span lines yet)', text);
+          return this.h.reject(line, 'bad_quoting', (error as Error).message, text);
+        }
+      }
+    }
+    if (fields.length !== this.columns.length) {
+      return this.h.reject(line, 'wrong_column_count', `${fields.length} fields, the header has ${this.columns.length}`, text);
+    }
+    this.stop = !this.h.row((c) => {
+      const i = this.index.get(c);
+      return i === undefined ? null : fields[i];
+    }, line, text);
+  }
+  onLongLine(line: number, head: Buffer, bytes: number): void {
+    if (this.stop) return;
+    if (this.header) {
+      this.header = false;
+      return;
+    }
+    this.h.reject(line, 'line_too_long', `line of ${bytes}+ bytes, over the ${MAX_LINE_BYTES}-byte limit`, head.toString('utf8'));
+  }
+}
+
+/**
+ * The fields of one line in the plain RFC 4180 form: a field is either unquoted (no `"` in it) or wholly quoted,
+ * `""` standing for a quote inside. Null for anything else (csv-parse decides those).
+ */
+export function splitQuoted(text: string, delimiter: string): string[] | null {
+  const out: string[] = [];
+  const n = text.length;
+  let i = 0;
+  for (;;) {
+    if (text.charCodeAt(i) === 34) {
+      let value = '';
+      let from = i + 1;
+      for (;;) {
+        const q = text.indexOf('"', from);
+        if (q < 0) return null;
+        if (text.charCodeAt(q + 1) === 34) {
+          value += text.slice(from, q + 1);
+          from = q + 2;
+          continue;
+        }
+        value += text.slice(from, q);
+        i = q + 1;
+        break;
+      }
+      out.push(value);
+      if (i === n) return out;
+      if (!text.startsWith(delimiter, i)) return null;
+      i += delimiter.length;
+      if (i === n) {
+        out.push('');
+        return out;
+      }
+    } else {
+      const d = text.indexOf(delimiter, i);
+      const end = d < 0 ? n : d;
+      const field = text.slice(i, end);
+      if (field.includes('"')) return null;
+      out.push(field);
+      if (d < 0) return out;
+      i = d + delimiter.length;
+      if (i === n) {
+        out.push('');
+        return out;
+      }
+    }
+  }
+}
+
+/** The column names of a delimited catalogue (its header line) and its delimiter. */
+function delimitedHeader(head: Buffer, final: boolean, kind: FileKind, path: string): { delimiter: string; columns: string[] } {
+  const text = head.toString('utf8');
+  const setup = analyzeDelimitedHead(text, final, kind, { delimiter: null, header: true, spec: null }, path);
+  return { delimiter: setup.delimiter, columns: (setup.headerFields ?? []).map((c) => c.trim()) };
+}
+
+interface ScanResult {
+  kind: FileKind;
+  digest: SourceDigest;
+  delimiter: string | null;
+  /** Header fields (CSV/TSV); null for JSONL. */
+  columns: string[] | null;
+}
+
+/**
+ * Streams one catalogue file through `handler` until it returns false or the file ends. `onStart` sees the
+ * header (CSV/TSV) before any row.
+ */
+async function scanFile(path: string, handler: RowHandler, onStart: (columns: string[] | null) => void, signal?: AbortSignal): Promise<ScanResult> {
+  const kind = fileKind(path, 'auto');
+  const digest: SourceDigest = { bytes: 0, sha256: '', content_sha256: '' };
+  const it = readChunks(path, kind.gzip, digest, () => undefined)[Symbol.asyncIterator]();
+  try {
+    const parts: Buffer[] = [];
+    let length = 0;
+    let ended = false;
+    while (length < HEAD_BYTES) {
+      const r = await it.next();
+      if (r.done) {
+        ended = true;
+        break;
+      }
+      parts.push(r.value);
+      length += r.value.length;
+    }
+    const head = Buffer.concat(parts);
+    refuseWideEncoding(head, path, kind.gzip);
+    if (head.length === 0) throw new DataError(`Catalogue ${path} is empty. Expected a header line and one row per item (CSV/TSV), or one JSON object per item (JSONL).`);
+    let reader: JsonRows | DelimitedRows;
+    let delimiter: string | null = null;
+    let columns: string[] | null = null;
+    if (kind.format === 'jsonl') reader = new JsonRows(handler);
+    else {
+      ({ delimiter, columns } = delimitedHeader(head, ended, kind, path));
+      reader = new DelimitedRows(handler, delimiter, columns);
+    }
+    onStart(columns);
+    const lines = new LineSplitter(reader);
+    lines.push(head);
+    if (signal?.aborted) throw interrupted(signal);
+    for (let r = ended ? null : await it.next(); r !== null && !r.done && !reader.stop; r = await it.next()) {
+      lines.push(r.value);
+      if (signal?.aborted) throw interrupted(signal);
+    }
+    if (!reader.stop) lines.finish();
+    return { kind, digest, delimiter, columns };
+  } finally {
+    await it.return(undefined);
+  }
+}
+
+/** The columns of the first catalogue file and its first SAMPLE_ROWS rows (every column), for checks and the guess. */
+export async function sampleCatalogue(path: string): Promise<{ columns: string[]; rows: Map<string, RawValue>[] }> {
+  const rows: Map<string, RawValue>[] = [];
+  let header: string[] | null = null;
+  const jsonKeys = new Set<string>();
+  const handler: RowHandler = {
+    row: (get, _line, raw) => {
+      const names = header ?? Object.keys(JSON.parse(raw) as Record<string, unknown>);
+      const m = new Map<string, RawValue>();
+      for (const n of names) {
+        jsonKeys.add(n);
+        m.set(n, get(n));
+      }
+      rows.push(m);
+      return rows.length < SAMPLE_ROWS;
+    },
+    reject: () => undefined,
+  };
+  await scanFile(path, handler, (cols) => {
+    header = cols;
+  });
+  return { columns: header ?? [...jsonKeys], rows };
+}
+
+function sameValues(a: readonly RawValue[], b: readonly RawValue[]): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** Reads every catalogue file into one row per key (the latest wins); rejects go to `rejects`. */
+export async function readCatalogue(paths: readonly string[], key: string, features: readonly FeatureSpec[], rejects: CatalogueRejects, signal?: AbortSignal): Promise<CatalogueRead> {
+  const out: CatalogueRead = { rows: new Map(), files: [], read: 0, rejected: 0, rejectedByReason: {}, duplicates: 0, conflicting: 0 };
+  for (const path of paths) {
+    let read = 0;
+    let rejected = 0;
+    let splitMulti = false;
+    const handler: RowHandler = {
+      row: (get, line, raw, json) => {
+        const k = json !== undefined ? jsonKey(json(key)) : delimitedKey(get(key));
+        if (typeof k !== 'string') {
+          handler.reject(line, k.reason, `${describeValue(key)}: ${k.detail}`, raw);
+          return true;
+        }
+        read++;
+        const values = features.map((f) => {
+          const v = get(f.name);
+          return splitMulti && f.kind === 'multi' && typeof v === 'string' ? v.split('|') : v;
+        });
+        const before = out.rows.get(k);
+        if (before !== undefined) {
+          out.duplicates++;
+          if (!sameValues(before.values, values)) out.conflicting++;
+          // Replaced in place: the map keeps the order of first appearance and holds the latest values.
+          before.values = values;
+        } else out.rows.set(k, { values });
+        return true;
+      },
+      reject: (line, reason, detail, raw) => {
+        read++;
+        rejected++;
+        out.rejectedByReason[reason] = (out.rejectedByReason[reason] ?? 0) + 1;
+        rejects.add(path, line, reason, detail, raw);
+      },
+    };
+    const scan = await scanFile(
+      path,
+      handler,
+      (cols) => {
+        splitMulti = cols !== null;
+      },
+      signal,
+    );
+    out.read += read;
+    out.rejected += rejected;
+    out.files.push({
+      path,
+      bytes: scan.digest.bytes,
+      sha256: scan.digest.sha256,
+      content_sha256: scan.digest.content_sha256,
+      gzip: scan.kind.gzip,
+      format: scan.kind.format,
+      delimiter: scan.delimiter,
+      rows_read: read,
+      rejected,
+    });
+  }
+  out.rejectedByReason = Object.fromEntries(Object.entries(out.rejectedByReason).sort((a, b) => a[0].localeCompare(b[0])));
+  return out;
+}

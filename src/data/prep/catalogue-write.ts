@@ -1,0 +1,105 @@
+/**
+ * The catalogue's files in the dataset folder (docs/design.md#the-dataset-folder):
+ *  - `item_features.arrow`: one row per item index (row i is item i of items.arrow): `#in_catalogue` bool (the
+ *    catalogue has a row for the item), then per feature a column named like it — text: List<Int32> of hashed
+ *    buckets ascending, with `NAME#counts` List<Int32> (features per bucket); category: Int32 index into its
+ *    vocabulary, −1 when missing; multi: List<Int32> of vocabulary indices; number: Float64, the raw value. A
+ *    missing text, multi or number value is null.
+ *  - `item_feature_vocab.arrow`: the category and multi vocabularies, one row per value: `feature` utf8, `index`
+ *    int32 (the code item_features.arrow stores), `value` utf8, `items` int32 (items having it).
+ */
+import { Bool, Field, Float64, Int32, List, RecordBatch, Schema, Struct, Utf8, makeData, type Data, type DataType } from 'apache-arrow';
+import { utf8Data, writeBatches } from './arrow-write.js';
+import type { BuiltCatalogue, ListColumn } from './catalogue-build.js';
+import type { FeatureSpec } from './catalogue-spec.js';
+
+export const IN_CATALOGUE_COLUMN = '#in_catalogue';
+export const COUNTS_SUFFIX = '#counts';
+
+function bits(flags: Uint8Array): { bitmap: Uint8Array; zeros: number } {
+  const bitmap = new Uint8Array((flags.length + 7) >> 3);
+  let zeros = 0;
+  for (let i = 0; i < flags.length; i++) {
+    if (flags[i] !== 0) bitmap[i >> 3] |= 1 << (i & 7);
+    else zeros++;
+  }
+  return { bitmap, zeros };
+}
+
+function listData(col: ListColumn, values: Int32Array): Data<DataType> {
+  const n = col.valid.length;
+  const { bitmap, zeros } = bits(col.valid);
+  return makeData({
+    type: new List(new Field('item', new Int32(), false)),
+    length: n,
+    nullCount: zeros,
+    nullBitmap: bitmap,
+    valueOffsets: col.offsets,
+    child: makeData({ type: new Int32(), length: values.length, data: values }),
+  });
+}
+
+/** Fields and columns of item_features.arrow, in order. */
+function featureColumns(built: BuiltCatalogue, features: readonly FeatureSpec[]): { fields: Field[]; data: Data<DataType>[] } {
+  const n = built.items;
+  const fields: Field[] = [new Field(IN_CATALOGUE_COLUMN, new Bool(), false)];
+  const data: Data<DataType>[] = [makeData({ type: new Bool(), length: n, data: bits(built.inCatalogue).bitmap })];
+  features.forEach((f, k) => {
+    const col = built.columns[k];
+    if (col.kind === 'text' || col.kind === 'multi') {
+      fields.push(new Field(f.name, new List(new Field('item', new Int32(), false)), true));
+      data.push(listData(col.list, col.list.values));
+      if (col.kind === 'text' && col.list.counts !== null) {
+        fields.push(new Field(`${f.name}${COUNTS_SUFFIX}`, new List(new Field('item', new Int32(), false)), true));
+        data.push(listData(col.list, col.list.counts));
+      }
+    } else if (col.kind === 'category') {
+      fields.push(new Field(f.name, new Int32(), false));
+      data.push(makeData({ type: new Int32(), length: n, data: col.codes }));
+    } else {
+      const valid = new Uint8Array(n);
+      for (let i = 0; i < n; i++) valid[i] = Number.isNaN(col.values[i]) ? 0 : 1;
+      const { bitmap, zeros } = bits(valid);
+      fields.push(new Field(f.name, new Float64(), true));
+      data.push(makeData({ type: new Float64(), length: n, nullCount: zeros, nullBitmap: bitmap, data: col.values }));
+    }
+  });
+  return { fields, data };
+}
+
+export async function writeItemFeatures(path: string, built: BuiltCatalogue, features: readonly FeatureSpec[]): Promise<void> {
+  const { fields, data } = featureColumns(built, features);
+  const schema = new Schema(fields);
+  const batch = new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: built.items, children: data }));
+  await writeBatches(path, [batch]);
+}
+
+export async function writeItemFeatureVocab(path: string, built: BuiltCatalogue, features: readonly FeatureSpec[]): Promise<void> {
+  const names: string[] = [];
+  const index: number[] = [];
+  const values: string[] = [];
+  const items: number[] = [];
+  features.forEach((f, k) => {
+    const v = built.vocabs[k];
+    for (let j = 0; j < v.values.length; j++) {
+      names.push(f.name);
+      index.push(j);
+      values.push(v.values[j]);
+      items.push(v.items[j]);
+    }
+  });
+  const schema = new Schema([
+    new Field('feature', new Utf8(), false),
+    new Field('index', new Int32(), false),
+    new Field('value', new Utf8(), false),
+    new Field('items', new Int32(), false),
+  ]);
+  const n = names.length;
+  const children: Data<DataType>[] = [
+    utf8Data(names),
+    makeData({ type: new Int32(), length: n, data: Int32Array.from(index) }),
+    utf8Data(values),
+    makeData({ type: new Int32(), length: n, data: Int32Array.from(items) }),
+  ];
+  await writeBatches(path, [new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, children }))]);
+}

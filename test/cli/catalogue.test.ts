@@ -1,0 +1,82 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { rec, tempDir } from './helpers.js';
+
+// Issue 21 item 1: a log with a catalogue beside it, then today's models on the dataset it gives. The catalogue's
+// items with no log row (p90..p93) get indices after the log's; they have no rows, so training ignores them, eval
+// ranks only items with training rows, and recommend never serves them.
+const dir = tempDir('rec-catalogue-');
+const log = join(dir, 'log.csv');
+const cat = join(dir, 'items.csv');
+const LOG_ITEMS = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7', 'p8'];
+writeFileSync(log, `user,item,ts\n${Array.from({ length: 96 }, (_, k) => `u${k % 12},${LOG_ITEMS[(k * 5 + Math.floor(k / 12)) % 8]},${1600000000 + k * 3600}`).join('\n')}\n`);
+const TITLES = ['苹果手机壳 透明', '华为 Mate 60 Pro 手机', '小米 充电器 快充', 'Nike Air running shoe', '<b>USB-C</b> cable 2m', 'Kindle 电子书阅读器', '机械键盘 青轴', 'Wireless mouse 🖱️'];
+writeFileSync(
+  cat,
+  [
+    'sku,title,brand,tags,price',
+    ...LOG_ITEMS.map((p, k) => `${p},"${TITLES[k]}",${k % 2 === 0 ? 'Acme' : '品牌'},${k % 3 === 0 ? 'a|b' : 'b'},"$${k + 1},299.00"`),
+    'p90,新品 手机 支架,Acme,a,$5',
+    'p91,New phone stand,Acme,,N/A',
+    'p92,,,,',
+    'p93,🎉,,b,$1 - $2',
+    ',no key,Acme,a,1',
+  ].join('\n'),
+);
+const data = join(dir, 'ds');
+
+describe('rec prep --items, then train, eval and recommend', () => {
+  it('preps the log with its catalogue (--json carries the catalogue block)', async () => {
+    const r = await rec(['prep', log, '--out', data, '--items', cat, '--item-key', 'sku', '--item-features', 'title:text,brand:category,tags:multi,price:number', '--split', 'temporal:0.7,0.15,0.15', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { items: number; catalogue: { rows: Record<string, number>; catalogue_only_items: number; catalogue_only_from: number; log_items_without_row: number } };
+    expect(out.items).toBe(12);
+    expect(out.catalogue.rows).toMatchObject({ read: 13, rejected: 1, items: 12 });
+    expect(out.catalogue).toMatchObject({ catalogue_only_items: 4, catalogue_only_from: 8, log_items_without_row: 0 });
+    expect(r.stderr).toMatch(/catalogue: 13 rows read, 1 rejected, 0 duplicates; 12 items, 0 log items without a catalogue row, 4 catalogue-only items \(indices from 8\)/);
+    expect(existsSync(join(data, 'item_features.arrow'))).toBe(true);
+  });
+
+  it('trains mf, evaluates it and recommends only items with training rows', async () => {
+    const ck = join(dir, 'mf');
+    const t = await rec(['train', '--data', data, '--model', 'mf', '--epochs', '2', '--dim', '8', '--backend', 'cpu', '--out', ck]);
+    expect(t.code, t.stderr).toBe(0);
+    const e = await rec(['eval', ck, '--backend', 'cpu', '--json']);
+    expect(e.code, e.stderr).toBe(0);
+    const metrics = (JSON.parse(e.stdout) as { metrics: Record<string, number> }).metrics;
+    expect(Number.isFinite(metrics['ndcg@10'])).toBe(true);
+    const r = await rec(['recommend', ck, '--all', '-k', '10', '--backend', 'cpu']);
+    expect(r.code, r.stderr).toBe(0);
+    const served = new Set<string>();
+    for (const line of r.stdout.trim().split('\n')) for (const it of (JSON.parse(line) as { items: { item: string }[] }).items) served.add(it.item);
+    expect([...served].every((id) => LOG_ITEMS.includes(id))).toBe(true);
+    // A catalogue-only item has an index but no trained vector: --similar-to answers, with the untrained warning.
+    const s = await rec(['recommend', ck, '--similar-to', 'p90', '--backend', 'cpu']);
+    expect(s.code, s.stderr).toBe(0);
+    expect(s.stderr).toMatch(/p90/);
+  });
+
+  it('exit 2 for an unknown declared column (naming it, listing the columns); --append-to merges a newer catalogue', async () => {
+    const r = await rec(['prep', log, '--out', join(dir, 'bad'), '--items', cat, '--item-key', 'sku', '--item-features', 'title:text,colour:category']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('"colour", not a column of');
+    expect(r.stderr).toContain('Its columns: "sku,title,brand,tags,price"');
+    expect(existsSync(join(dir, 'bad'))).toBe(false);
+    const day2 = join(dir, 'day2.csv');
+    writeFileSync(day2, 'user,item,ts\nu1,p9,1700000000\nu2,p90,1700000100\n');
+    const newer = join(dir, 'newer.csv');
+    writeFileSync(newer, 'sku,title,brand,tags,price\np9,全新 耳机,Acme,b,$30\np94,Tomorrow\'s launch,Acme,a,$9\n');
+    const a = await rec(['prep', day2, '--out', join(dir, 'next'), '--append-to', data, '--items', newer, '--json']);
+    expect(a.code, a.stderr).toBe(0);
+    const next = JSON.parse(a.stdout) as { items: number; catalogue: { append: unknown; catalogue_only_items: number } };
+    // p90..p93 keep their indices; p9 joins from the log, p94 from the catalogue; p90 now has a row.
+    expect(next.items).toBe(14);
+    expect(next.catalogue.append).toEqual({ base_items: 12, carried: 12, replaced: 0 });
+    expect(next.catalogue.catalogue_only_items).toBe(4);
+    const h = await rec(['prep', '--help']);
+    expect(h.stdout).toMatch(/--items <file>/);
+    expect(h.stdout).toMatch(/--item-features <spec>/);
+    expect(readFileSync(join(data, 'rejects.jsonl'), 'utf8')).toContain('"source":"catalogue"');
+  });
+});
