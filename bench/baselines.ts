@@ -1,5 +1,5 @@
 /**
- * The classic baselines beside the neural models (issue #20, docs/benchmarks.md#baselines): pop,
+ * The classic baselines beside the neural models (issue #20, docs/benchmarks.md#baselines-issue-20): pop,
  * itemknn, ease and ials with their shipped defaults, and mf and neumf with theirs, on
  *  - the NCF protocol (ML-1M users 1–2999, the paper's 99 negatives: HR@10 / NDCG@10), and
  *  - Amazon Games leave-last (sampled:100, the SASRec paper's protocol, and full ranking),
