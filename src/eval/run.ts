@@ -22,6 +22,7 @@ import { resolveRankWorkers, type RankWorkersSetting } from './parallel/workers.
 import { evaluate, type EvalOutcome, type EvalProtocol, scoreInputOf } from './evaluate.js';
 import { checkFailUnder, checkMaxDrop, type Gate, type GateCheck } from './gates.js';
 import { parseMetrics, RANKING_METRICS, type MetricSpec } from './metrics/registry.js';
+import { weightBytes } from '../models/weights.js';
 import { evalNotes } from './notes.js';
 import { prepareEval, type PreparedEval, restrictToUsers, sharedRelevance } from './prepare.js';
 import { evalFileName, negativesPathFor, protocolTag, readCandidatesFile, type ProtocolSpec, writeNegativesFile } from './protocols.js';
@@ -157,7 +158,7 @@ async function evaluateCheckpoint(
   // Only the full ranking is spread over threads: sampled and candidate lists are ~100 scores a
   // user, over before a worker has started (docs/benchmarks.md, "Parallel evaluation").
   const engine = currentEngine()?.name ?? null;
-  const choice = protocol.name === 'full' ? resolveRankWorkers(req.workers ?? 1, { engine, users: prep.users.model.length, items: prep.modelItems }) : { workers: 1, reason: null };
+  const choice = protocol.name === 'full' ? resolveRankWorkers(req.workers ?? 1, { engine, users: prep.users.model.length, items: prep.modelItems, modelBytes: weightBytes(ckpt.model.keras) }) : { workers: 1, reason: null };
   if (choice.reason !== null) (choice.warn === true ? io.log.warn : req.workers === 'auto' ? io.log.debug : io.log.info)(choice.reason);
   const pool = choice.workers > 1 && engine !== null ? await startRankPool({ workers: choice.workers, engine, model: ckpt.model, prep, log: io.log, signal: io.signal }) : null;
   try {

@@ -16,6 +16,7 @@
  */
 import { valueRange, type Dataset } from '../data/dataset.js';
 import type { AnyModel } from '../models/model.js';
+import { weightBytes } from '../models/weights.js';
 import { UsageError } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { Progress } from '../util/progress.js';
@@ -114,7 +115,7 @@ export function createValidator(ds: Dataset, opts: ValidatorOptions): Validator 
     await pool?.close();
     pool = null;
     const engine = currentEngine()?.name ?? null;
-    const choice = ranks ? resolveRankWorkers(opts.workers ?? 1, { engine, users: prepared.users.model.length, items: prepared.modelItems, rankings: opts.epochs }) : { workers: 1, reason: null };
+    const choice = ranks ? resolveRankWorkers(opts.workers ?? 1, { engine, users: prepared.users.model.length, items: prepared.modelItems, rankings: opts.epochs, modelBytes: weightBytes(model.keras) }) : { workers: 1, reason: null };
     // `auto`'s own choice is not news (the training log already says how many threads it runs).
     if (choice.reason !== null && opts.workers !== 'auto') opts.log?.info(`validation: ${choice.reason}`);
     if (choice.workers > 1 && engine !== null) pool = await startRankPool({ workers: choice.workers, engine, model, prep: prepared, log: opts.log ?? silentLogger, signal: opts.signal });

@@ -29,6 +29,13 @@ export function weightValues(model: tf.LayersModel, into?: Readonly<Record<strin
   return out;
 }
 
+/** Bytes of every weight of `model` (what a worker thread's copy of it takes). */
+export function weightBytes(model: tf.LayersModel): number {
+  let bytes = 0;
+  for (const w of namedWeights(model)) bytes += 4 * w.variable.size;
+  return bytes;
+}
+
 /** Sets every weight of `model` from `values` (weightValues' keys); `who` names the copy in the error. */
 export function assignWeightValues(model: tf.LayersModel, values: Readonly<Record<string, WeightArray>>, who: string): void {
   for (const w of namedWeights(model)) {

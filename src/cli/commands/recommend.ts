@@ -289,14 +289,15 @@ async function userQueries(
 
 /** Scoring users over the catalogue spreads over threads like rec eval's full ranking: the pool, or null for one thread. */
 async function startUserPool(ctx: CommandContext, recSource: RecommendSource, users: number, numItems: number): Promise<RankPool | null> {
-  const [{ currentEngine }, { resolveRankWorkers }, { recommendPoolInputs }] = await Promise.all([
+  const [{ currentEngine }, { resolveRankWorkers }, { recommendPoolInputs }, { weightBytes }] = await Promise.all([
     import('../../engine/backend.js'),
     import('../../eval/parallel/workers.js'),
     import('../../recommend/recommend.js'),
+    import('../../models/weights.js'),
   ]);
   const setting = ctx.resolved.config.eval.workers;
   const engineName = currentEngine()?.name ?? null;
-  const choice = numItems > 0 ? resolveRankWorkers(setting, { engine: engineName, users, items: numItems }) : { workers: 1, reason: null };
+  const choice = numItems > 0 ? resolveRankWorkers(setting, { engine: engineName, users, items: numItems, modelBytes: weightBytes(recSource.model.keras) }) : { workers: 1, reason: null };
   if (choice.reason !== null) (choice.warn === true ? ctx.log.warn : setting === 'auto' ? ctx.log.debug : ctx.log.info)(choice.reason);
   return choice.workers > 1 && engineName !== null
     ? await (await import('../../eval/parallel/pool.js')).startRankPool({ workers: choice.workers, engine: engineName, model: recSource.model, prep: null, topK: recommendPoolInputs(recSource), log: ctx.log, signal: ctx.io.signal })

@@ -18,6 +18,15 @@ import { autoWorkers, capAtCores, selfThreadedChoice } from '../../engine/worker
  */
 export const AUTO_MIN_SCORES_PER_THREAD = 100_000_000;
 
+/**
+ * A ranking worker builds its own copy of the model on its own engine: on wasm, in a heap of at
+ * most 4 GiB, where the copy briefly exists twice (the built weights and the shared ones assigned
+ * over them). EASE's dense matrix on Amazon Games (23,715 items, 2.25 GB) does not fit; such a
+ * model ranks on the main thread, whatever --workers says.
+ */
+const WORKER_HEAP_BYTES = 4 * 1024 ** 3;
+const COPIES_AT_LOAD = 2;
+
 export type RankWorkersSetting = number | 'auto';
 
 export interface RankWorkersChoice {
@@ -34,10 +43,14 @@ export interface RankWorkersChoice {
  */
 export function resolveRankWorkers(
   setting: RankWorkersSetting,
-  ctx: { engine: string | null; users: number; items: number; cores?: number; rankings?: number },
+  ctx: { engine: string | null; users: number; items: number; cores?: number; rankings?: number; modelBytes?: number },
 ): RankWorkersChoice {
   const cores = ctx.cores ?? availableParallelism();
   if (ctx.engine === null) return { workers: 1, reason: null };
+  const modelBytes = ctx.modelBytes ?? 0;
+  if (ctx.engine === 'wasm' && COPIES_AT_LOAD * modelBytes > WORKER_HEAP_BYTES && setting !== 1) {
+    return { workers: 1, reason: `ranking on the main thread: the model's weights (${(modelBytes / 1024 ** 3).toFixed(2)} GiB) do not fit twice in a worker's 4 GiB wasm heap` };
+  }
   const selfThreaded = selfThreadedChoice(setting, ctx.engine);
   if (selfThreaded !== null) return selfThreaded;
   const users = Math.max(1, ctx.users);

@@ -134,6 +134,15 @@ describe('resolveRankWorkers', () => {
     expect(resolveRankWorkers('auto', { engine: 'wasm', users: 1000, items: 100_000, cores: 8, rankings: 20 }).workers).toBe(8);
   });
 
+  it('a model too large to copy twice into a worker’s 4 GiB wasm heap ranks on the main thread (EASE on 23,715 items)', () => {
+    const ease = 4 * 23_715 * 23_715;
+    expect(resolveRankWorkers(2, { engine: 'wasm', users: 30_000, items: 23_715, cores: 2, modelBytes: ease })).toMatchObject({ workers: 1, reason: expect.stringMatching(/2\.10 GiB\) do not fit twice/) });
+    expect(resolveRankWorkers('auto', { engine: 'wasm', users: 30_000, items: 23_715, cores: 2, modelBytes: ease }).workers).toBe(1);
+    // The cpu engine's copies live in this process's memory, without wasm's cap; a small model keeps its workers.
+    expect(resolveRankWorkers(2, { engine: 'cpu', users: 30_000, items: 23_715, cores: 2, modelBytes: ease }).workers).toBe(2);
+    expect(resolveRankWorkers(2, { engine: 'wasm', users: 30_000, items: 3_706, cores: 2, modelBytes: 4 * 3_706 * 3_706 }).workers).toBe(2);
+  });
+
   it('an explicit N above the cores this process may use is lowered to the cores, with a warning that says so', () => {
     expect(resolveRankWorkers(64, { engine: 'wasm', users: 10_000, items: 100, cores: 2 })).toEqual({ workers: 2, reason: expect.stringMatching(/^--workers 64 lowered to 2: this process may use 2 cores/), warn: true });
     expect(resolveRankWorkers(999_999, { engine: 'cpu', users: 10_000_000, items: 100, cores: 16 })).toMatchObject({ workers: 16, warn: true });
