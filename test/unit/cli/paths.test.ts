@@ -18,7 +18,7 @@ describe('expandHome', () => {
 
 describe('expandHomeInLayer', () => {
   it('covers every path-valued config key of the option table', () => {
-    expect([...PATH_KEYS].sort()).toEqual(['prep.anonymize_key_file', 'prep.test', 'prep.valid', 'train.init_from']);
+    expect([...PATH_KEYS].sort()).toEqual(['prep.anonymize_key_file', 'prep.items', 'prep.test', 'prep.valid', 'train.init_from']);
   });
 
   it('expands path values of a config file layer, lists included, leaving other values and the input alone', () => {
