@@ -9,11 +9,12 @@
 import { isUtf8 } from 'node:buffer';
 import { parse as parseSync } from 'csv-parse/sync';
 import { DataError, describeValue } from '../../util/errors.js';
+import type { ManifestCatalogue } from '../manifest.js';
 import { LineSplitter, MAX_LINE_BYTES, utf8Detail, type LineHandler } from '../../util/lines.js';
 import { OBJECT_VALUE, SAMPLE_ROWS, type FeatureSpec, type RawValue } from './catalogue-spec.js';
 import { analyzeDelimitedHead } from './delimited.js';
 import { fileKind, type FileKind } from './options.js';
-import { interrupted } from './read.js';
+import { collectHead, interrupted } from './read.js';
 import { readChunks, refuseWideEncoding, type SourceDigest } from './source.js';
 
 /** Why a catalogue row was rejected (counted in manifest.catalogue.rejected_by_reason). */
@@ -37,17 +38,8 @@ export interface CatalogueRow {
   values: RawValue[];
 }
 
-export interface CatalogueFileRecord {
-  path: string;
-  bytes: number;
-  sha256: string;
-  content_sha256: string;
-  gzip: boolean;
-  format: 'csv' | 'tsv' | 'jsonl';
-  delimiter: string | null;
-  rows_read: number;
-  rejected: number;
-}
+/** How one catalogue file was read: the manifest's record of it. */
+export type CatalogueFileRecord = ManifestCatalogue['files'][number];
 
 export interface CatalogueRead {
   /** Raw item id → its latest row, in order of first appearance. */
@@ -61,8 +53,6 @@ export interface CatalogueRead {
   /** Of those, rows whose values differ from the row they replace. */
   conflicting: number;
 }
-
-const HEAD_BYTES = 1 << 16;
 
 /** A JSON value as a catalogue field (see RawValue). */
 function jsonField(v: unknown): RawValue {
@@ -248,19 +238,7 @@ async function scanFile(path: string, handler: RowHandler, onStart: (columns: st
   const digest: SourceDigest = { bytes: 0, sha256: '', content_sha256: '' };
   const it = readChunks(path, kind.gzip, digest, () => undefined)[Symbol.asyncIterator]();
   try {
-    const parts: Buffer[] = [];
-    let length = 0;
-    let ended = false;
-    while (length < HEAD_BYTES) {
-      const r = await it.next();
-      if (r.done) {
-        ended = true;
-        break;
-      }
-      parts.push(r.value);
-      length += r.value.length;
-    }
-    const head = Buffer.concat(parts);
+    const { bytes: head, ended } = await collectHead(it);
     refuseWideEncoding(head, path, kind.gzip);
     if (head.length === 0) throw new DataError(`Catalogue ${path} is empty. Expected a header line and one row per item (CSV/TSV), or one JSON object per item (JSONL).`);
     let reader: JsonRows | DelimitedRows;

@@ -172,6 +172,13 @@ export async function readInput(file: InputFile, ctx: ReadContext, state: ReadSt
 }
 
 async function readHead(it: Chunks, file: InputFile): Promise<Head> {
+  const { bytes, ended } = await collectHead(it);
+  refuseWideEncoding(bytes, file.path, file.kind.gzip);
+  return { bytes, text: bytes.toString('utf8', 0, Math.min(bytes.length, HEAD_BYTES)), final: ended && bytes.length <= HEAD_BYTES };
+}
+
+/** The file's first chunks, up to HEAD_BYTES or its end (`ended`): what its format is guessed from (logs and catalogues). */
+export async function collectHead(it: AsyncIterator<Buffer>): Promise<{ bytes: Buffer; ended: boolean }> {
   const parts: Buffer[] = [];
   let length = 0;
   let ended = false;
@@ -184,9 +191,7 @@ async function readHead(it: Chunks, file: InputFile): Promise<Head> {
     parts.push(r.value);
     length += r.value.length;
   }
-  const bytes = Buffer.concat(parts);
-  refuseWideEncoding(bytes, file.path, file.kind.gzip);
-  return { bytes, text: bytes.toString('utf8', 0, Math.min(bytes.length, HEAD_BYTES)), final: ended && bytes.length <= HEAD_BYTES };
+  return { bytes: Buffer.concat(parts), ended };
 }
 
 function planFile(file: InputFile, head: Head, ctx: ReadContext): FilePlan {
