@@ -107,7 +107,9 @@ export function checkFitMemory(f: FittedFamily, config: ModelConfig, shape: { us
   };
   if (need.largestArray > MAX_ARRAY_BYTES) refuse(need.largestArray, `one JavaScript array (${gib(MAX_ARRAY_BYTES)} in Node)`, MAX_ARRAY_BYTES);
   const limit = engineMemoryLimit(engine, total);
-  if (need.engine > limit.bytes) refuse(need.engine, limit.what, limit.bytes);
+  if (need.engine > limit.bytes) {
+    refuse(need.engine, `${limit.what}${engine === 'wasm' ? ' (--backend cpu or the tfjs-node engine have no such cap, at the cost of slower matmuls on cpu)' : ''}`, limit.bytes);
+  }
   // The cpu and node engines keep their tensors in this process's memory too.
   const host = engine === 'wasm' ? need.host : need.host + need.engine;
   if (host > total) refuse(host, `this machine's memory (${gib(total)})`, total);

@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/schema.js';
-import { checkStepMemory, estimateStepMemory, HEAP_SLACK, TABLE_COPIES, type TrainingShape } from '../../../src/train/memory.js';
+import { easeFamily } from '../../../src/models/ease.js';
+import { checkFitMemory, checkStepMemory, estimateStepMemory, HEAP_SLACK, TABLE_COPIES, type TrainingShape } from '../../../src/train/memory.js';
 import { UsageError } from '../../../src/util/errors.js';
 
 const sasrec = (items: number, over: Partial<TrainingShape> = {}): TrainingShape => ({
@@ -57,5 +58,19 @@ describe('checkStepMemory', () => {
     expect(() => checkStepMemory(sasrec(5_000_000), 'node', 64 * gb)).not.toThrow();
     const dense = { ...sasrec(20_000_000), model: 'gmf' as const, users: 20_000_000, fullSoftmax: false, dense: true };
     expect(() => checkStepMemory(dense, 'cpu', 16 * gb)).toThrow(/more than this machine's memory \(16\.0 GiB;.*dropping --dense \(the row-sparse update/);
+  });
+});
+
+describe('checkFitMemory', () => {
+  const config = configSchema.parse({}).model;
+  const GiB = 1024 ** 3;
+  it('refuses EASE on Amazon Games (23,715 items) on wasm: B and its copy do not fit the 4 GiB heap; the cpu engine on 24 GiB fits it', () => {
+    expect(() => checkFitMemory(easeFamily, config, { users: 31_000, items: 23_715 }, 'wasm', 24 * GiB)).toThrow(/--model ease needs about 4\.\d GiB to fit 23,715 items \(a dense 23,715 × 23,715 item matrix, inverted\), more than the wasm engine heap/);
+    expect(() => checkFitMemory(easeFamily, config, { users: 31_000, items: 23_715 }, 'cpu', 24 * GiB)).not.toThrow();
+    expect(() => checkFitMemory(easeFamily, config, { users: 6_040, items: 3_706 }, 'wasm', 24 * GiB)).not.toThrow();
+  });
+
+  it('refuses a catalogue whose matrix would be one array over 4 GiB, whatever the engine', () => {
+    expect(() => checkFitMemory(easeFamily, config, { users: 10, items: 40_000 }, 'cpu', 1024 * GiB)).toThrow(/more than one JavaScript array/);
   });
 });
