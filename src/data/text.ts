@@ -60,6 +60,16 @@ function mixK(k: number): number {
   return Math.imul(k, C2);
 }
 
+/** MurmurHash3's finalisation: avalanches the last bits of the state, as an unsigned 32-bit integer. */
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
 /** MurmurHash3 x86_32 of `bytes[0, length)` as an unsigned 32-bit integer. */
 export function murmurhash3_32(bytes: Uint8Array, seed = 0, length = bytes.length): number {
   if (!Number.isInteger(length) || length < 0 || length > bytes.length) {
@@ -84,12 +94,7 @@ function murmurUnchecked(bytes: Uint8Array, seed: number, length: number): numbe
     h ^= mixK(k);
   }
   h ^= length;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix(h);
 }
 
 /**
@@ -103,12 +108,7 @@ function asciiTrigramHash(a: number, b: number, c: number, seed: number): number
   h = (Math.imul(h, 5) + 0xe6546b64) | 0;
   h ^= mixK(c);
   h ^= 5;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix(h);
 }
 
 const utf8 = new TextEncoder();

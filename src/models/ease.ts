@@ -68,9 +68,14 @@ export function buildEase(opts: ModelBuildOptions): HistoryModel {
   return wrapEase(tf.model({ inputs: input, outputs: out, name: 'ease' }), opts);
 }
 
-export function wrapEase(keras: tf.LayersModel, opts: ModelBuildOptions): HistoryModel {
+function layerOf(keras: tf.LayersModel): EaseScores {
   const layer = keras.getLayer(EASE_LAYER);
   if (!(layer instanceof EaseScores)) throw new Error(`ease model has no ${EASE_LAYER} layer`);
+  return layer;
+}
+
+export function wrapEase(keras: tf.LayersModel, opts: ModelBuildOptions): HistoryModel {
+  const layer = layerOf(keras);
   const variable = layer.variable();
   const n = opts.shape.items;
   const values = cachedValues<Float32Array>(variable);
@@ -132,9 +137,7 @@ export const easeFamily: FittedFamily = {
   build: buildEase,
   wrap: wrapEase,
   fit(model, data, _config, train) {
-    const layer = model.keras.getLayer(EASE_LAYER);
-    if (!(layer instanceof EaseScores)) throw new Error(`ease model has no ${EASE_LAYER} layer`);
-    return easeTask(layer, data, train.l2);
+    return easeTask(layerOf(model.keras), data, train.l2);
   },
   // The Gram matrix is inverted in place in JS, with panels of it in the engine; at the last step
   // B is copied into the engine beside the model's own n × n weight, so the engine holds two
