@@ -207,6 +207,13 @@ export async function writeVocab(ckpt: string, datasetDir: string): Promise<void
 export interface TrainedRows {
   users: Uint8Array;
   items: Uint8Array;
+  /**
+   * Items the model scores from catalogue features (its item encoder gives them a vector: at least
+   * one of their feature values has a learned row), whether or not they had a training row; absent
+   * for a model trained without features. An item here but not in `items` is a new product: cold,
+   * yet rankable.
+   */
+  featured?: Uint8Array;
 }
 
 const TRAINED_FILE = 'trained.json';
@@ -235,7 +242,12 @@ function unpackBits(value: unknown, path: string, key: string): Uint8Array {
 }
 
 export async function writeTrainedRows(ckpt: string, rows: TrainedRows): Promise<void> {
-  await writeJsonAtomic(join(paths(ckpt).vocab, TRAINED_FILE), { format_version: 1, users: packBits(rows.users), items: packBits(rows.items) });
+  await writeJsonAtomic(join(paths(ckpt).vocab, TRAINED_FILE), {
+    format_version: 1,
+    users: packBits(rows.users),
+    items: packBits(rows.items),
+    ...(rows.featured ? { featured: packBits(rows.featured) } : {}),
+  });
 }
 
 /** The checkpoint's trained rows, or null for a checkpoint written before rec recorded them. */
@@ -248,13 +260,18 @@ export async function readTrainedRows(ckpt: string): Promise<TrainedRows | null>
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new DataError(`Cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}.`, { cause: error });
   }
-  let json: { users?: unknown; items?: unknown };
+  let json: { users?: unknown; items?: unknown; featured?: unknown };
   try {
-    json = JSON.parse(text) as { users?: unknown; items?: unknown };
+    json = JSON.parse(text) as { users?: unknown; items?: unknown; featured?: unknown };
   } catch {
     throw new DataError(`${path} is not valid JSON. The file is damaged; retrain, or delete it to treat every row as trained.`);
   }
-  return { users: unpackBits(json.users, path, 'users'), items: unpackBits(json.items, path, 'items') };
+  const rows: TrainedRows = { users: unpackBits(json.users, path, 'users'), items: unpackBits(json.items, path, 'items') };
+  if (json.featured !== undefined) {
+    rows.featured = unpackBits(json.featured, path, 'featured');
+    if (rows.featured.length !== rows.items.length) throw new DataError(`${path}: "featured" has ${rows.featured.length} rows but "items" ${rows.items.length}. The file is damaged; retrain.`);
+  }
+  return rows;
 }
 
 /** What rec writes into a checkpoint, besides its temporaries (eval adds eval-*.json and negatives, promote promoted.json). */
