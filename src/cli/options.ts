@@ -77,6 +77,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'model.confidence', flag: '--confidence <x>', type: 'number', commands: TRAIN, description: 'ials: an observed pair weighs 1 + x × its value (default 0)' },
   { key: 'model.reg_exponent', flag: '--reg-exponent <x>', type: 'number', commands: TRAIN, description: 'ials: L2 scales with each row\'s pairs to this power (default 1; 0: plain --l2)' },
   { key: 'model.solver', flag: '--solver <name>', type: 'string', commands: TRAIN, description: 'ials: cg (conjugate gradient, default) or cholesky (exact)' },
+  { key: 'model.id_dropout', flag: '--id-dropout <x>', type: 'number', commands: TRAIN, description: 'with item features: chance a step drops an item\'s id vector (default 0.25)' },
   { key: 'model.cg_steps', flag: '--cg-steps <n>', type: 'int', commands: TRAIN, description: 'ials: conjugate-gradient iterations per row and epoch' },
   // train
   { key: 'train.loss', flag: '--loss <name>', type: 'string', commands: TRAIN, description: 'mse|bce|bpr for (user, item) models (default: mse explicit, bce implicit); bce|ce for sasrec (default: ce, configs/models/sasrec.yaml)' },
@@ -88,6 +89,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'train.l2', flag: '--l2 <x>', type: 'number', commands: TRAIN, description: 'L2 penalty on the parameters used in a batch (ease, ials: the ridge λ)' },
   { key: 'train.weight_decay', flag: '--weight-decay <x>', type: 'number', commands: TRAIN, description: 'decoupled weight decay (adamw)' },
   { key: 'train.sparse', flag: '--sparse', negate: '--dense', type: 'nullableBool', commands: TRAIN, description: 'row-sparse embedding updates (default); --dense updates whole tables' },
+  { key: 'train.features', flag: '--features <mode>', type: 'string', commands: TRAIN, description: 'auto (default): use the dataset\'s item catalogue in mf/gmf/mlp/neumf/sasrec; none: ids only' },
   { key: 'train.fused', flag: '--fused', negate: '--no-fused', type: 'nullableBool', commands: TRAIN, description: 'closed-form MF/GMF step on cpu/wasm (default); --no-fused: TF.js autograd' },
   { key: 'train.negatives', flag: '--negatives <n>', type: 'int', commands: TRAIN, description: 'pair models: sampled negatives per positive (bce, bpr); sasrec ce: 0 = softmax over every item, N = N items sampled per batch' },
   { key: 'train.positive_threshold', flag: '--positive-threshold <r>', type: 'number', commands: TRAIN, description: 'bce/bpr: only rows with value >= R are positives, e.g. 4 on 1-5 ratings; sasrec: only they form the sequences (default: every row)' },

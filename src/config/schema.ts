@@ -96,6 +96,12 @@ export const modelSchema = z
     reg_exponent: nonNegativeNumber.default(1).describe('ials: L2 of a row scales with (its observed pairs + unobserved_weight × the other side) to this power (Rendle et al. 2022; --reg-exponent); 0: plain train.l2.'),
     solver: z.enum(['cg', 'cholesky']).default('cg').describe('ials: per-row least-squares solver (--solver): conjugate gradient warm-started from the previous epoch, or an exact Cholesky solve.'),
     cg_steps: positiveInt.default(3).describe('ials: conjugate-gradient iterations per row and epoch (--cg-steps).'),
+    id_dropout: z
+      .number()
+      .min(0)
+      .lt(1)
+      .default(0.25)
+      .describe('With item features: probability that a training step drops an item\'s id vector, so its features alone must score it (--id-dropout; DropoutNet).'),
   })
   .describe('Model shape (rec train); each model\'s own defaults are in configs/models/<model>.yaml.');
 
@@ -120,6 +126,10 @@ export const trainSchema = z
     l2: nonNegativeNumber.default(0).describe('L2 penalty on the parameters used in a batch (--l2).'),
     weight_decay: nonNegativeNumber.default(0).describe('Decoupled weight decay, adamw (--weight-decay).'),
     sparse: z.boolean().default(true).describe('Row-sparse updates of embedding tables (--sparse); false: dense updates of whole tables (--dense).'),
+    features: z
+      .enum(['auto', 'none'])
+      .default('auto')
+      .describe('Item features (--features): auto uses the dataset\'s catalogue (rec prep --items) in mf, gmf, mlp, neumf and sasrec; none trains on ids only.'),
     fused: z.boolean().default(true).describe('Closed-form step for models that have one (MF, GMF) on cpu/wasm (--fused); false: TF.js autograd always.'),
     negatives: nonNegativeInt
       .default(4)

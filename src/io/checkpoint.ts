@@ -44,6 +44,18 @@ import { CHECKPOINT_ENTRIES, isEvalEntry, LAST_MODEL, paths, TRAINER_STATE, type
  */
 export interface SavableModel {
   readonly keras: tf.LayersModel;
+  /** Weights beside the Keras graph (a model's item encoder), saved into the same folder and swapped in with it. */
+  sidecar?(): ModelSidecar | null;
+}
+
+/**
+ * Named tensors and a JSON record that belong with a model's weights but are not Keras layers:
+ * `<name>.json` + `<name>.bin` (saveTensors) and `<name>_spec.json`, inside the model folder.
+ */
+export interface ModelSidecar {
+  name: string;
+  spec: Record<string, unknown>;
+  tensors: tf.NamedTensorMap;
 }
 
 /** What model.json's `userDefinedMetadata.rec` holds: enough for a model family to rebuild its model. */
@@ -61,7 +73,32 @@ async function saveModelInto(dir: string, model: SavableModel): Promise<string> 
   await ensureDir(dir);
   let hash = '';
   await model.keras.save(fileSaveHandler(dir, (h) => (hash = h)));
+  const side = model.sidecar?.() ?? null;
+  if (side !== null) {
+    await saveTensors(dir, side.name, side.tensors);
+    await writeJsonAtomic(join(dir, `${side.name}_spec.json`), side.spec);
+  }
   return hash;
+}
+
+/** A model folder's sidecar `name` (see ModelSidecar), or null when the model was saved without one. */
+export async function readSidecar(dir: string, name: string): Promise<{ spec: Record<string, unknown>; tensors: tf.NamedTensorMap } | null> {
+  const specPath = join(dir, `${name}_spec.json`);
+  let text: string;
+  try {
+    text = await readFile(specPath, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new DataError(`Cannot read ${specPath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}.`, { cause: error });
+  }
+  let spec: unknown;
+  try {
+    spec = JSON.parse(text);
+  } catch {
+    throw new DataError(`${specPath} is not valid JSON. The checkpoint is damaged; retrain it.`);
+  }
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new DataError(`${specPath} is not a JSON object. The checkpoint is damaged; retrain it.`);
+  return { spec: spec as Record<string, unknown>, tensors: await loadTensors(dir, name) };
 }
 
 /** Replaces the model folder `dir` as a whole (built beside it, swapped in); returns the weights' sha256. */
@@ -150,14 +187,14 @@ export async function readLastState<M>(
   wrap: ModelWrapper<M>,
   run: RunJson | null = null,
   log?: Pick<Logger, 'warn'>,
-): Promise<{ state: TrainerState; optimizer: tf.NamedTensorMap; model: M } | null> {
+): Promise<{ state: TrainerState; optimizer: tf.NamedTensorMap; model: M; modelDir: string } | null> {
   const dir = await findCompleteDir(paths(ckpt).last, TRAINER_STATE);
   if (dir === null) return null;
   const state = await readTrainerState(join(dir, TRAINER_STATE));
   const optimizer = await loadTensors(dir, 'optimizer', weightsCheck(run, 'last/optimizer.bin', log));
   try {
     const model = await loadSavedModel(join(dir, LAST_MODEL), wrap, weightsCheck(run, 'last/model/weights.bin', log));
-    return { state, optimizer, model };
+    return { state, optimizer, model, modelDir: join(dir, LAST_MODEL) };
   } catch (error) {
     tf.dispose(Object.values(optimizer));
     throw error;

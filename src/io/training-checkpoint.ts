@@ -23,6 +23,7 @@ import {
   readLastState,
   readMetrics,
   readRunJson,
+  type ModelSidecar,
   type SavableModel,
   type TrainedRows,
   writeLastState,
@@ -72,6 +73,8 @@ export interface TrainingCheckpoint {
   readonly run: Readonly<RunJson>;
   /** The epochs recorded so far (metrics.jsonl), a resumed run's included. */
   readonly epochs: readonly EpochRecord[];
+  /** What every later save writes beside the model's weights (its item encoder); null: nothing. */
+  setSidecar(sidecar: (() => ModelSidecar | null) | null): void;
   /** Writes run.json as this process begins (or resumes) the run: status running, its engine and workers. */
   begin(how: { engine: string; workers: number }): Promise<void>;
   /** Saves `last/` (model, optimizer moments, loop state); run.json's next write records its hashes. */
@@ -104,6 +107,8 @@ export interface ResumedCheckpoint<M> {
   /** The optimizer moments as saved; the caller owns (and disposes) the tensors. */
   optimizer: tf.NamedTensorMap;
   state: TrainerState;
+  /** The saved model's folder (its sidecars are read from there). */
+  lastModelDir: string;
 }
 
 /**
@@ -117,12 +122,14 @@ export async function resumeTrainingCheckpoint<M extends SavableModel>(dir: stri
   if (!restored) throw new UsageError(`--resume: ${dir} has no complete saved state (last/trainer_state.json). Start a new run without --resume.`);
   const { state } = restored;
   const epochs = (await readMetrics(dir)).slice(0, state.epoch);
-  return { checkpoint: openTrainingCheckpoint(dir, restored.model, run, epochs), model: restored.model, optimizer: restored.optimizer, state };
+  return { checkpoint: openTrainingCheckpoint(dir, restored.model, run, epochs), model: restored.model, optimizer: restored.optimizer, state, lastModelDir: restored.modelDir };
 }
 
-function openTrainingCheckpoint(dir: string, model: SavableModel, start: RunJson, epochs: EpochRecord[]): TrainingCheckpoint {
+function openTrainingCheckpoint(dir: string, bound: SavableModel, start: RunJson, epochs: EpochRecord[]): TrainingCheckpoint {
   // A resumed run.json is copied before it changes: the caller may still hold the one it read.
   let run = start;
+  let sidecar: (() => ModelSidecar | null) | null = null;
+  const model: SavableModel = { keras: bound.keras, sidecar: () => sidecar?.() ?? null };
   const p = paths(dir);
   return {
     dir,
@@ -130,6 +137,9 @@ function openTrainingCheckpoint(dir: string, model: SavableModel, start: RunJson
       return run;
     },
     epochs,
+    setSidecar(fn) {
+      sidecar = fn;
+    },
     async begin(how) {
       run = { ...run, status: 'running' };
       run.engine = how.engine;

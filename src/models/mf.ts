@@ -140,7 +140,7 @@ export const mfFamily: PairFamily = {
   kind: 'pair',
   scoresFrom: 'user',
   fitsRatings: true,
-  options: ['dim', 'init_std'],
+  options: ['dim', 'init_std', 'id_dropout'],
   resolveLoss: resolvePairLoss,
   build: buildMf,
   wrap: wrapMf,

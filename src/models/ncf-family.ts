@@ -59,9 +59,9 @@ function checkNeumfParents(models: readonly ModelName[], described: string): voi
 }
 
 const OPTIONS: Record<NcfKind, readonly ModelOption[]> = {
-  gmf: ['dim', 'init_std'],
-  mlp: ['dim', 'layers', 'dropout', 'init_std'],
-  neumf: ['dim', 'layers', 'alpha', 'dropout', 'init_std'],
+  gmf: ['dim', 'init_std', 'id_dropout'],
+  mlp: ['dim', 'layers', 'dropout', 'init_std', 'id_dropout'],
+  neumf: ['dim', 'layers', 'alpha', 'dropout', 'init_std', 'id_dropout'],
 };
 
 /** Floats per user (and item) row: d for GMF's table, layers[0]/2 for MLP's. */

@@ -285,7 +285,7 @@ export const sasrecFamily: SequenceFamily = {
   name: 'sasrec',
   kind: 'sequence',
   scoresFrom: 'history',
-  options: ['dim', 'max_len', 'blocks', 'heads', 'dropout'],
+  options: ['dim', 'max_len', 'blocks', 'heads', 'dropout', 'id_dropout'],
   resolveLoss: (requested) => resolveSequenceLoss(requested, 'sasrec'),
   build: buildSasrec,
   wrap: wrapSasrec,

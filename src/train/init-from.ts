@@ -16,6 +16,7 @@ import type { ModelName } from '../config/schema.js';
 import { readVocabFile, type Vocab } from '../data/dataset.js';
 import { VOCAB_FILES } from '../data/manifest.js';
 import { pathExists } from '../io/atomic.js';
+import { restoreIdRows } from './item-features.js';
 import { paths, readModelEpoch, readRunJson, readTrainedRows, type ParentRecord, type TrainedRows, weightsCheck, weightsSha256 } from '../io/checkpoint.js';
 import { namedWeights, tablesOf, type AnyModel } from '../models/model.js';
 import { family } from '../models/registry.js';
@@ -125,6 +126,8 @@ async function loadParent(path: string, model: ModelName, req: InitFromRequest):
     weightsSha256(p.model),
     readModelEpoch(path),
   ]);
+  // A parent trained with item features saved composed item vectors in model/: warm-start from its id rows.
+  await restoreIdRows(p.model, pair);
   const u = rowMap(req.users, users);
   const i = rowMap(req.items, items);
   return {

@@ -5,7 +5,10 @@
  * L2 follows the PyTorch reference: l2 · mean over the batch of the squared norms of the rows used.
  */
 import * as tf from '@tensorflow/tfjs';
-import { gatherRows, type PairModel } from '../models/model.js';
+import type { ItemEncoder } from '../models/item-encoder.js';
+import { gatherRows, type EmbeddingTable, type PairModel } from '../models/model.js';
+import type { Prng } from '../util/prng.js';
+import { distinct, featureLeaves, type RowLeaf } from './feature-rows.js';
 import type { PairLoss } from './pair-data.js';
 
 export interface StepBatch {
@@ -62,6 +65,44 @@ function lossOf(model: PairModel, rows: Record<string, tf.Tensor2D>, labels: tf.
   return value;
 }
 
+/** A model's item encoder in a step: its vectors are composed from id and feature rows, ids dropped by `rng`. */
+export interface StepFeatures {
+  encoder: ItemEncoder;
+  rng: Prng;
+  /** Scratch item → position map, all -1 between uses (numItems long). */
+  scratch: Int32Array;
+}
+
+/**
+ * The leaves of a row-sparse step and the rows scoreRows reads, built from them inside the
+ * differentiated function: each table's gathered rows, or, with an item encoder, the user tables'
+ * rows and the composed item vectors of the batch's distinct items.
+ */
+function stepLeaves(model: PairModel, users: tf.Tensor1D, items: tf.Tensor1D, idx: { users: Int32Array; items: Int32Array }, frozen: ReadonlySet<string>, features: StepFeatures | null): { leaves: RowLeaf[]; rows: () => Record<string, tf.Tensor2D> } {
+  const trainable = (t: EmbeddingTable) => !frozen.has(t.name);
+  if (features === null) {
+    const rows = gatherRows(model.tables, users, items);
+    const leaves = model.tables.filter(trainable).map((t) => ({ table: t.variable, rows: t.kind === 'user' ? idx.users : idx.items, tensor: rows[t.name] }));
+    return { leaves, rows: () => rows };
+  }
+  const userTables = model.tables.filter((t) => t.kind === 'user');
+  const itemTables = model.tables.filter((t) => t.kind === 'item');
+  const userRows = gatherRows(userTables, users, items);
+  const { list, local } = distinct(idx.items, features.scratch);
+  const f = featureLeaves(features.encoder, itemTables, frozen, list, features.rng);
+  const positions = tf.tensor1d(local, 'int32');
+  const leaves = [...userTables.filter(trainable).map((t) => ({ table: t.variable, rows: idx.users, tensor: userRows[t.name] })), ...f.leaves];
+  return {
+    leaves,
+    rows: () => {
+      const composed = f.assemble();
+      const out: Record<string, tf.Tensor2D> = { ...userRows };
+      for (const t of itemTables) out[t.name] = composed[t.name] ? (tf.gather(composed[t.name], positions) as tf.Tensor2D) : (tf.gather(t.variable, items) as tf.Tensor2D);
+      return out;
+    },
+  };
+}
+
 /** Runs one step and returns the batch loss (synchronously read, for the NaN check and logs). */
 export function pairStep(
   model: PairModel,
@@ -71,11 +112,11 @@ export function pairStep(
   sparse: boolean,
   updaters: StepUpdaters,
   frozen: ReadonlySet<string>,
+  features: StepFeatures | null = null,
 ): number {
   const n = batch.users.length;
   const userIdx = loss === 'bpr' ? concatInt(batch.users, batch.users) : batch.users;
   const itemIdx = loss === 'bpr' && batch.negatives ? concatInt(batch.items, batch.negatives) : batch.items;
-  const trainable = model.tables.filter((t) => !frozen.has(t.name));
   const dense = model.dense.filter((v) => !frozen.has(v.name));
   let lossValue = 0;
   tf.tidy(() => {
@@ -83,17 +124,17 @@ export function pairStep(
     const items = tf.tensor1d(itemIdx, 'int32');
     const labels = tf.tensor1d(batch.labels, 'float32');
     if (sparse) {
-      const rows = gatherRows(model.tables, users, items);
-      const inputs: tf.Tensor[] = [...trainable.map((t) => rows[t.name]), ...dense];
-      const { value, grads } = tf.valueAndGrads((..._xs: tf.Tensor[]) => lossOf(model, rows, labels, loss, l2, n))(inputs);
+      const { leaves, rows } = stepLeaves(model, users, items, { users: userIdx, items: itemIdx }, frozen, features);
+      const inputs: tf.Tensor[] = [...leaves.map((l) => l.tensor), ...dense];
+      const { value, grads } = tf.valueAndGrads((..._xs: tf.Tensor[]) => lossOf(model, rows(), labels, loss, l2, n))(inputs);
       lossValue = value.dataSync()[0];
       if (!Number.isFinite(lossValue)) return;
-      trainable.forEach((t, k) => updaters.applyRows(t.variable, t.kind === 'user' ? userIdx : itemIdx, grads[k] as tf.Tensor2D));
+      leaves.forEach((l, k) => updaters.applyRows(l.table, l.rows, grads[k] as tf.Tensor2D));
       const named: tf.NamedTensorMap = {};
-      dense.forEach((v, k) => (named[v.name] = grads[trainable.length + k]));
+      dense.forEach((v, k) => (named[v.name] = grads[leaves.length + k]));
       if (dense.length > 0) updaters.applyDense(named);
     } else {
-      const vars = [...trainable.map((t) => t.variable), ...dense];
+      const vars = [...model.tables.filter((t) => !frozen.has(t.name)).map((t) => t.variable), ...dense];
       const { value, grads } = tf.variableGrads(() => lossOf(model, gatherRows(model.tables, users, items), labels, loss, l2, n), vars);
       lossValue = value.dataSync()[0];
       if (!Number.isFinite(lossValue)) return;

@@ -8,14 +8,16 @@ import * as tf from '@tensorflow/tfjs';
 import type { ResolvedConfig } from '../config/load.js';
 import { configToYaml } from '../config/load.js';
 import { valueRange } from '../data/dataset.js';
+import type { ItemFeatures } from '../data/item-features.js';
 import type { EngineInfo } from '../engine/backend.js';
 import { createDenseOptimizer, createRowSparseOptimizer, type DenseOptimizer, type OptimizerConfig, type RowSparseOptimizer } from '../engine/sparse-optimizer.js';
 import { type EventWriter, openEventWriter, repairEventFiles, TB_DIR } from '../io/tensorboard.js';
-import type { EpochRecord, ParentRecord, RunJson, TrainedRows, TrainerState } from '../io/checkpoint.js';
+import { paths, readTrainedRows, type EpochRecord, type ParentRecord, type RunJson, type TrainedRows, type TrainerState } from '../io/checkpoint.js';
 import { createTrainingCheckpoint, resumeTrainingCheckpoint, type RunEnd, type TrainingCheckpoint } from '../io/training-checkpoint.js';
 import type { ModelName } from '../config/schema.js';
 import { checkFittedOptions, type FitData, type ModelFamily, type PairLoss, type SequenceLoss } from '../models/family.js';
-import { isSequenceModel, namedWeights, type AnyModel, type PairModel, type SequenceModel, type TrainableModel } from '../models/model.js';
+import { withComposedTables, type ItemEncoder } from '../models/item-encoder.js';
+import { isSequenceModel, namedWeights, tablesOf, type AnyModel, type PairModel, type SequenceModel, type TrainableModel } from '../models/model.js';
 import { buildModel, checkModelOptions, family } from '../models/registry.js';
 import { wrapSavedModel } from '../models/saved.js';
 import { DataError, InterruptedError, UsageError } from '../util/errors.js';
@@ -27,6 +29,7 @@ import { createPairTask, pairEpochBuilder } from './tasks/pair.js';
 import { countTrainingSequences, createSequenceTask, MIN_SEQUENCE_ROWS, type SequenceTaskOptions } from './tasks/sequence.js';
 import { renameSlots, stateToTensors, tensorsToState } from './optimizer-state.js';
 import { checkParents, initFromParents, readVocabIds, trainedRows } from './init-from.js';
+import { encoderSidecar, newItemEncoder, restoredItemEncoder } from './item-features.js';
 import { type CatalogueExtension, catalogueExtension, fineTuneRecord, planReplay, type Replay, replayEpoch, trainMaxTs, writeCheckpointVocab } from './fine-tune.js';
 import { createDenseParamUpdater, type DenseParamUpdater, resolveFrozen } from './params.js';
 import { initialState, type LoopCallbacks, runLoop, type TrainTask } from './loop.js';
@@ -50,6 +53,8 @@ export interface TrainData {
   /** Interactions of the other splits, excluded from negative sampling. */
   others: { users: Int32Array; items: Int32Array }[];
   hasValid: boolean;
+  /** The dataset's catalogue features (rec prep --items); null or absent without a catalogue, or with --features none. */
+  itemFeatures?: ItemFeatures | null;
 }
 
 export interface Validator {
@@ -207,6 +212,8 @@ interface Opened {
   /** The optimizer moments of a resumed run's last save; null for a new run. */
   optimizer: tf.NamedTensorMap | null;
   fresh: FreshRun | null;
+  /** The model's item encoder (catalogue features); null for a run without them. */
+  encoder: ItemEncoder | null;
 }
 
 /** What a new run learned while building its model, for run.json and the checkpoint's files. */
@@ -249,7 +256,7 @@ export async function runTrain(req: TrainRequest, io: RunIO): Promise<TrainResul
 async function trainerFor(req: TrainRequest, io: RunIO, plan: Plan, opened: Opened, how: { frozen: Set<string>; workers: number }): Promise<{ optimizers: Optimizers | null; tasks: Tasks }> {
   const { model } = opened;
   if (!isTrainable(plan, model)) return { optimizers: null, tasks: fittedTasks(req, io, plan, opened) };
-  const optimizers = await createOptimizers(req, model, opened.optimizer);
+  const optimizers = await createOptimizers(req, model, opened.optimizer, opened.encoder);
   return { optimizers, tasks: createTasks(req, io, plan, { ...opened, model }, optimizers, how.frozen, how.workers) };
 }
 
@@ -300,10 +307,12 @@ function isTrainable(plan: Plan, model: AnyModel): model is TrainableModel {
 
 /** `--resume`: the model, optimizer and loop state of the checkpoint's last save. */
 async function restoreRun(req: TrainRequest, io: RunIO): Promise<Opened> {
-  const { checkpoint, model, optimizer, state } = await resumeTrainingCheckpoint(req.out, wrapSavedModel, io.log);
+  const { checkpoint, model, optimizer, state, lastModelDir } = await resumeTrainingCheckpoint(req.out, wrapSavedModel, io.log);
   const replay = await planReplay(replayRequest(req, io), checkpoint.run.fine_tune?.replay ?? null);
+  const learned = (await readTrainedRows(req.out))?.items ?? new Uint8Array(model.shape.items).fill(1);
+  const encoder = await restoredItemEncoder(lastModelDir, model, req.data.itemFeatures ?? null, learned);
   io.log.info(`resuming ${req.out} at epoch ${state.epoch + 1}, step ${state.step_in_epoch}`);
-  return { model, state, replay, resumed: checkpoint, optimizer, fresh: null };
+  return { model, state, replay, resumed: checkpoint, optimizer, fresh: null, encoder };
 }
 
 /** A new run's model: built from the seed, extended by and initialised from its --init-from parents. */
@@ -331,7 +340,34 @@ async function buildRun(req: TrainRequest, io: RunIO, plan: Plan): Promise<Opene
   });
   const parents = initFrom.length > 0 ? await initFromParents({ parents: initFrom, model, alpha: config.model.alpha, ...ids, log: io.log }, parentModels) : [];
   const learned = await trainedRows(plan.positives.train, ids, initFrom);
-  return { model, state: initialState(config.seed), replay, resumed: null, optimizer: null, fresh: { ids, ext, parents, learned, globalMean } };
+  const encoder = await runEncoder(req, io, plan, model, learned);
+  if (encoder !== null) learned.featured = encoder.featured;
+  return { model, state: initialState(config.seed), replay, resumed: null, optimizer: null, fresh: { ids, ext, parents, learned, globalMean }, encoder };
+}
+
+/** A new run's item encoder when the dataset has a catalogue and the family uses one (see TrainRequest's data.itemFeatures). */
+async function runEncoder(req: TrainRequest, io: RunIO, plan: Plan, model: AnyModel, learned: TrainedRows): Promise<ItemEncoder | null> {
+  const features = req.data.itemFeatures ?? null;
+  const { config } = req.resolved;
+  if (features === null || config.train.features === 'none') return null;
+  if (plan.family.kind === 'fitted') {
+    io.log.info(`--model ${plan.family.name} scores items by their interactions only: the dataset's catalogue features are not used (mf, gmf, mlp, neumf and sasrec use them)`);
+    return null;
+  }
+  if (!config.train.sparse) throw new UsageError(`item features are trained row-sparsely: train.sparse false (--dense, from ${req.resolved.sources['train.sparse'] ?? 'default'}) cannot compose them. Drop --dense, or train on ids only with --features none.`);
+  const initFrom = req.initFrom ?? [];
+  const encoder = await newItemEncoder({ features, model, learned: learned.items, idDropout: config.model.id_dropout, parentModelDir: initFrom.length > 0 ? paths(initFrom[0]).model : null });
+  let featured = 0;
+  let cold = 0;
+  for (let i = 0; i < encoder.featured.length; i++) {
+    featured += encoder.featured[i];
+    if (encoder.featured[i] === 1 && learned.items[i] === 0) cold++;
+  }
+  const fields = encoder.spec.fields.map((f) => `${f.name}:${f.kind}`).join(', ');
+  io.log.info(
+    `item features: ${encoder.spec.tokens.length} feature values with rows from ${fields}; ${featured} of ${encoder.featured.length} items have features, ${cold} of them without a training row (scored from their features alone); id dropout ${encoder.spec.id_dropout}`,
+  );
+  return encoder;
 }
 
 /** A new run's checkpoint: its run.json (written by begin), config.yaml, vocab/ with the trained rows, and the README. */
@@ -388,16 +424,20 @@ function workersOf(req: TrainRequest, plan: Plan, opened: Opened, io: RunIO): nu
   const { config } = req.resolved;
   const { model } = opened;
   if (!isTrainable(plan, model)) return 1;
+  if (opened.encoder !== null) {
+    if (config.train.workers !== 1 && config.train.workers !== 'auto') io.log.info(`item features train on one thread for now: --workers ${config.train.workers} ignored`);
+    return 1;
+  }
   return isSequenceModel(model)
     ? workersFor(config, opened.resumed?.run ?? null, req.engine.name, false, io.log, 'sequence')
     : workersFor(config, opened.resumed?.run ?? null, req.engine.name, config.train.fused && config.train.sparse && fusable(model), io.log);
 }
 
 /** The row-sparse, dense and parameter optimizers, with a resumed run's moments restored. */
-async function createOptimizers(req: TrainRequest, model: TrainableModel, restored: tf.NamedTensorMap | null): Promise<Optimizers> {
+async function createOptimizers(req: TrainRequest, model: TrainableModel, restored: tf.NamedTensorMap | null, encoder: ItemEncoder | null): Promise<Optimizers> {
   const { config } = req.resolved;
   const optCfg: OptimizerConfig = { name: config.train.optimizer, lr: config.train.lr, weightDecay: config.train.weight_decay };
-  const tables = Object.fromEntries(model.tables.map((t) => [t.name, t.variable]));
+  const tables = Object.fromEntries([...model.tables, ...(encoder?.tables ?? [])].map((t) => [t.name, t.variable]));
   const sparse = createRowSparseOptimizer(optCfg, tables);
   const dense = createDenseOptimizer(optCfg);
   const params = createDenseParamUpdater(optCfg, model);
@@ -446,10 +486,10 @@ function createTasks(req: TrainRequest, io: RunIO, plan: Plan, opened: Opened & 
   if (objective.kind === 'fitted') throw new Error(`${model.name}: createTasks of a fitted family`);
   if (objective.kind === 'sequence') {
     if (!isSequenceModel(model)) throw new Error(`${model.name}: a sequence family built a (user, item) model`);
-    return sequenceTasks(req, io, plan.positives, { model, loss: objective.loss, opt, frozen, workers });
+    return sequenceTasks(req, io, plan.positives, { model, loss: objective.loss, opt, frozen, workers, encoder: opened.encoder });
   }
   if (isSequenceModel(model)) throw new Error(`${model.name}: a (user, item) family built a sequence model`);
-  return pairTasks(req, io, plan.positives, { model, loss: objective.loss, opt, frozen, workers, replay: opened.replay });
+  return pairTasks(req, io, plan.positives, { model, loss: objective.loss, opt, frozen, workers, replay: opened.replay, encoder: opened.encoder });
 }
 
 interface TaskParts<M, L> {
@@ -458,6 +498,7 @@ interface TaskParts<M, L> {
   opt: Optimizers;
   frozen: Set<string>;
   workers: number;
+  encoder: ItemEncoder | null;
 }
 
 function sequenceTasks(req: TrainRequest, io: RunIO, positives: TrainingPositives, parts: TaskParts<SequenceModel, SequenceLoss>): Tasks {
@@ -477,6 +518,7 @@ function sequenceTasks(req: TrainRequest, io: RunIO, positives: TrainingPositive
     frozen: parts.frozen,
     sparseOptimizer: opt.sparse,
     params: opt.params,
+    encoder: parts.encoder,
   };
   const parallel = () => startSequenceParallel({ workers, config, engine: req.engine.name, model, task, optimizer: opt.config, log: io.log, signal: io.signal });
   return { single: createSequenceTask(task), startParallel: workers > 1 ? parallel : null };
@@ -508,6 +550,7 @@ function pairTasks(req: TrainRequest, io: RunIO, positives: TrainingPositives, p
     sparseOptimizer: opt.sparse,
     denseOptimizer: opt.dense,
     params: opt.params,
+    encoder: parts.encoder,
   });
   const parallel = () =>
     startPairParallel({ workers, config, engine: req.engine.name, model, sparse: opt.sparse, params: opt.params, frozen, loss, optimizer: opt.config, makeEpoch, log: io.log, signal: io.signal });
@@ -554,7 +597,7 @@ async function trainAndFinish(req: TrainRequest, io: RunIO, t: Training): Promis
         signal: io.signal,
         logEvery: TB_STEP_INTERVAL,
       },
-      loopCallbacks(req, { model: opened.model, checkpoint, tb, saveState, monitored: monitor !== null }),
+      loopCallbacks(req, { model: opened.model, checkpoint, tb, saveState, monitored: monitor !== null, encoder: opened.encoder }),
     );
     state = result.state;
     outcome = result.outcome;
@@ -609,13 +652,30 @@ interface CallbackParts {
   saveState: (s: TrainerState) => Promise<void>;
   /** Whether an epoch's validation picks the best epoch (else model/ holds the last weights). */
   monitored: boolean;
+  encoder: ItemEncoder | null;
 }
 
 /** Validation, saves, metrics.jsonl, TensorBoard points and model/ + best.json at each best epoch. */
 function loopCallbacks(req: TrainRequest, c: CallbackParts): LoopCallbacks {
-  const { model, checkpoint, tb } = c;
+  const { model, checkpoint, tb, encoder } = c;
+  // With an encoder, validation and model/ see the composed item vectors (cold items from their
+  // features), as eval and recommend will; the id rows are put back for training, and model/ keeps
+  // them beside the composed ones for a fine-tune.
+  const composed = <T>(fn: () => Promise<T>): Promise<T> => {
+    if (encoder === null) return fn();
+    const items = tablesOf(model).filter((t) => t.kind === 'item');
+    return withComposedTables(encoder, items, async (raw) => {
+      checkpoint.setSidecar(() => encoderSidecar(encoder, raw));
+      try {
+        return await fn();
+      } finally {
+        checkpoint.setSidecar(() => encoderSidecar(encoder, null));
+      }
+    });
+  };
+  if (encoder !== null) checkpoint.setSidecar(() => encoderSidecar(encoder, null));
   return {
-    validate: async (e) => (req.validator ? req.validator(model, e) : {}),
+    validate: async (e) => (req.validator ? composed(() => (req.validator as Validator)(model, e)) : {}),
     saveState: c.saveState,
     onStep: ({ state: s, lr, examplesPerS }) =>
       tb.scalars(s.global_step, {
@@ -628,7 +688,7 @@ function loopCallbacks(req: TrainRequest, c: CallbackParts): LoopCallbacks {
       if (req.validator?.sample && record.valid_seconds !== undefined) record.valid_users = req.validator.sample.users;
       // Until an epoch measures the monitored metric, model/ holds the last weights, as without validation.
       const isBest = !c.monitored || s.best === null || s.best.epoch === record.epoch;
-      await checkpoint.recordEpoch(record, isBest ? { best: s.best, sample: req.validator?.sample ?? null } : null);
+      await composed(() => checkpoint.recordEpoch(record, isBest ? { best: s.best, sample: req.validator?.sample ?? null } : null));
     },
   };
 }

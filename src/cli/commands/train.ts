@@ -163,7 +163,12 @@ async function withValidSplit(ctx: CommandContext, loaded: { ds: Dataset; dataDi
     ds = carveValidFromTrain(ds, carve, config.seed);
     ctx.log.info(`validation: ${ds.valid.length} of ${before} train rows carved out (--valid-from-train ${carve})`);
   }
-  return { ds, data: toTrainData(ds, await manifestSha256(dataDir)) };
+  const data = toTrainData(ds, await manifestSha256(dataDir));
+  if (config.train.features === 'auto') {
+    const { loadItemFeatures } = await import('../../data/item-features.js');
+    data.itemFeatures = await loadItemFeatures(dataDir, ds.manifest);
+  }
+  return { ds, data };
 }
 
 /** The per-epoch validator and what it monitors, as the model family says (null without a valid split). */

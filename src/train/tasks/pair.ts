@@ -6,9 +6,10 @@
 import type * as tf from '@tensorflow/tfjs';
 import { userItemSets } from '../../data/user-items.js';
 import type { DenseOptimizer, RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
+import type { ItemEncoder } from '../../models/item-encoder.js';
 import type { PairModel } from '../../models/model.js';
 import type { Logger } from '../../util/log.js';
-import type { Prng } from '../../util/prng.js';
+import { Prng } from '../../util/prng.js';
 import { createFusedScratch, fusable, fusedPairStep } from '../fused-step.js';
 import type { TrainTask } from '../loop.js';
 import { buildEpoch, negativePool, type EpochExamples, type Interactions, type PairLoss } from '../pair-data.js';
@@ -52,6 +53,8 @@ export interface PairTaskOptions {
   sparseOptimizer: RowSparseOptimizer;
   denseOptimizer: DenseOptimizer;
   params: DenseParamUpdater;
+  /** The model's item encoder (catalogue features): the autograd step composes item vectors from it. */
+  encoder: ItemEncoder | null;
 }
 
 export function createPairTask(opts: PairTaskOptions): TrainTask {
@@ -67,7 +70,11 @@ export function createPairTask(opts: PairTaskOptions): TrainTask {
   };
   // The closed-form step where the model has one and the engine exposes table memory (cpu, wasm);
   // fusedPairStep returns null elsewhere and the autograd step runs instead.
-  const fusedModel = opts.fused && opts.sparse && fusable(model) ? model : null;
+  // The fused kernels read item rows straight from table memory: an item encoder composes them, so it takes the autograd step.
+  const fusedModel = opts.fused && opts.sparse && opts.encoder === null && fusable(model) ? model : null;
+  const encoder = opts.encoder;
+  const scratch = encoder === null ? null : new Int32Array(model.shape.items).fill(-1);
+  let featureSeed = 0;
   const fusedScratch = createFusedScratch();
   const fusedUpdaters = {
     view: (t: tf.Variable) => sparse.view(t),
@@ -78,6 +85,8 @@ export function createPairTask(opts: PairTaskOptions): TrainTask {
   return {
     beginEpoch(rng) {
       epoch = opts.makeEpoch(rng);
+      // Drawn after the epoch's examples, so a run without features samples exactly what it did before.
+      if (encoder !== null) featureSeed = rng.nextUint32();
       return Math.ceil(epoch.size / batchSize);
     },
     epochExamples: () => epoch?.size ?? 0,
@@ -95,7 +104,8 @@ export function createPairTask(opts: PairTaskOptions): TrainTask {
         const value = fusedPairStep(fusedModel, batch, loss, opts.l2, fusedUpdaters, frozen, fusedScratch);
         if (value !== null) return value;
       }
-      return pairStep(model, batch, loss, opts.l2, opts.sparse, updaters, frozen);
+      const features = encoder === null || scratch === null ? null : { encoder, scratch, rng: Prng.fromSeed(featureSeed, `id-dropout/${index}`) };
+      return pairStep(model, batch, loss, opts.l2, opts.sparse, updaters, frozen, features);
     },
     setLearningRate(lr) {
       sparse.setLearningRate(lr);

@@ -21,10 +21,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { userItemSets, userSequences, type UserItems } from '../../data/user-items.js';
 import type { RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
+import type { ItemEncoder } from '../../models/item-encoder.js';
 import type { SequenceBatch, SequenceModel } from '../../models/model.js';
 import type { SequenceLoss } from '../../models/family.js';
 import { SASREC_PADDING } from '../../models/sasrec.js';
 import { Prng } from '../../util/prng.js';
+import { featureLeaves, type RowLeaf } from '../feature-rows.js';
 import type { TrainTask } from '../loop.js';
 import { negativePool, sampleNegative, type Interactions } from '../pair-data.js';
 import type { DenseParamUpdater } from '../params.js';
@@ -53,6 +55,13 @@ export interface SequenceTaskOptions {
   frozen: ReadonlySet<string>;
   sparseOptimizer: RowSparseOptimizer;
   params: DenseParamUpdater;
+  /**
+   * The model's item encoder (catalogue features), or null. With one, the item rows of a step are
+   * composed from id and feature rows, and the full softmax runs over the items with training rows:
+   * an item the log never shows is not taught to the encoder as a negative, since a new product is
+   * exactly what its features must rank.
+   */
+  encoder: ItemEncoder | null;
 }
 
 /** A batch's gradients: what `apply` needs, and what a data-parallel reduction would sum. */
@@ -64,6 +73,8 @@ export interface SequenceGradients {
   /** Item-table rows the gradient covers (null: the table is frozen). */
   itemRows: Int32Array | null;
   itemGrad: tf.Tensor2D | null;
+  /** With an item encoder: the id and feature rows' gradients (itemRows and itemGrad are then null). */
+  leaves?: { table: tf.Variable; rows: Int32Array; grad: tf.Tensor2D }[];
   /** Dense weights' gradients by tfjs variable name. */
   dense: tf.NamedTensorMap;
 }
@@ -166,6 +177,7 @@ interface SequenceContext {
   dense: tf.Variable[];
   fullSoftmax: boolean;
   wholeTable: boolean;
+  encoder: ItemEncoder | null;
   allItems: Int32Array;
   /** Scratch item → local row map, all -1 between uses. */
   local: Int32Array;
@@ -227,8 +239,9 @@ function sequenceContext(opts: SequenceTaskOptions): SequenceContext {
   const tableFrozen = opts.frozen.has(table.name);
   const dense = model.dense.filter((v) => !opts.frozen.has(v.name));
   const fullSoftmax = loss === 'ce' && opts.negatives === 0;
+  const encoder = opts.encoder;
   // Whole-table products (the full softmax's E·g) read the table as a matmul operand, which XNNPACK caches by tensor id.
-  if (fullSoftmax && !tableFrozen) opts.sparseOptimizer.markMatmulOperand(table.name);
+  if (fullSoftmax && !tableFrozen && encoder === null) opts.sparseOptimizer.markMatmulOperand(table.name);
   return {
     opts,
     model,
@@ -243,8 +256,10 @@ function sequenceContext(opts: SequenceTaskOptions): SequenceContext {
     tableFrozen,
     dense,
     fullSoftmax,
-    wholeTable: fullSoftmax || !opts.sparse,
-    allItems: Int32Array.from({ length: numItems }, (_, i) => i),
+    wholeTable: encoder === null && (fullSoftmax || !opts.sparse),
+    encoder,
+    // With an encoder, the full softmax's items: those with training rows (negativePool, ascending).
+    allItems: encoder !== null && pool !== null ? pool : Int32Array.from({ length: numItems }, (_, i) => i),
     local: new Int32Array(numItems).fill(-1),
     epoch: { batches: [], stepSeed: 0, denominator: 1, slots: 0 },
   };
@@ -319,8 +334,8 @@ function sequenceInput(ctx: SequenceContext, index: number): SequenceStepInput {
   };
 }
 
-function sequenceRowsOf({ wholeTable, allItems, local }: SequenceContext, inp: SequenceStepInput): Int32Array {
-  if (wholeTable) return allItems;
+function sequenceRowsOf({ wholeTable, allItems, local, encoder, fullSoftmax }: SequenceContext, inp: SequenceStepInput): Int32Array {
+  if (wholeTable || (encoder !== null && fullSoftmax)) return allItems;
   const list: number[] = [];
   const note = (item: number) => {
     if (item >= 0 && local[item] < 0) {
@@ -336,7 +351,7 @@ function sequenceRowsOf({ wholeTable, allItems, local }: SequenceContext, inp: S
 }
 
 function sequenceGradients(ctx: SequenceContext, inp: SequenceStepInput, dropoutSeed: () => number): SequenceGradients {
-  const { model, loss, local, table, tableFrozen, dense, wholeTable, fullSoftmax } = ctx;
+  const { model, loss, local, table, tableFrozen, dense, wholeTable, fullSoftmax, encoder } = ctx;
   // The item rows this step reads, and each id's index among them.
   const rows = sequenceRowsOf(ctx, inp);
   for (let k = 0; k < rows.length; k++) local[rows[k]] = k;
@@ -351,10 +366,13 @@ function sequenceGradients(ctx: SequenceContext, inp: SequenceStepInput, dropout
 
   const out: { grads?: SequenceGradients } = {};
   tf.tidy(() => {
-    const itemRows = (wholeTable ? table.variable : tf.gather(table.variable, tf.tensor1d(rows, 'int32'))) as tf.Tensor2D;
+    // With an encoder the rows are composed from leaves inside the differentiated function; without, the table's rows are the leaf.
+    const composed = encoder === null ? null : featureLeaves(encoder, [table], ctx.opts.frozen, rows, Prng.fromSeed(dropoutSeed(), 'id-dropout'));
+    const plain = composed === null ? ((wholeTable ? table.variable : tf.gather(table.variable, tf.tensor1d(rows, 'int32'))) as tf.Tensor2D) : null;
     const slots = tf.tensor1d(inp.slots, 'int32');
     const targets = tf.tensor1d(targetsLocal, 'int32');
     const lossOf = (): tf.Scalar => {
+      const itemRows = plain ?? (composed as NonNullable<typeof composed>).assemble()[table.name];
       const F = tf.reshape(model.encode(batch, itemRows, true, dropoutSeed), [-1, d]);
       const H = tf.gather(F, slots) as tf.Tensor2D; // [P, d]: only the slots with a target
       let value: tf.Scalar;
@@ -363,23 +381,25 @@ function sequenceGradients(ctx: SequenceContext, inp: SequenceStepInput, dropout
         const neg = tf.sum(tf.mul(H, tf.gather(itemRows, tf.tensor1d(negativesLocal, 'int32'))), 1);
         value = tf.div(tf.add(tf.sum(tf.softplus(tf.neg(pos))), tf.sum(tf.softplus(neg))), D) as tf.Scalar;
       } else if (fullSoftmax) {
-        value = fusedSoftmaxCe(H, itemRows, inp.targets, D);
+        value = fusedSoftmaxCe(H, itemRows, targetsLocal, D);
       } else {
         value = sampledSoftmaxCe(H, itemRows, targets, targetsLocal, negativesLocal, D);
       }
       if (ctx.opts.l2 > 0) value = tf.add(value, tf.mul(ctx.opts.l2 / D, tf.sum(tf.square(itemRows)))) as tf.Scalar;
       return value;
     };
-    const xs: tf.Tensor[] = [...(tableFrozen ? [] : [itemRows]), ...dense];
+    const leaves: RowLeaf[] = composed !== null ? composed.leaves : tableFrozen ? [] : [{ table: table.variable, rows, tensor: plain as tf.Tensor2D }];
+    const xs: tf.Tensor[] = [...leaves.map((l) => l.tensor), ...dense];
     const { value, grads } = tf.valueAndGrads((..._xs: tf.Tensor[]) => lossOf())(xs);
     const named: tf.NamedTensorMap = {};
-    const offset = tableFrozen ? 0 : 1;
-    dense.forEach((v, k) => (named[v.name] = tf.keep(grads[offset + k])));
+    dense.forEach((v, k) => (named[v.name] = tf.keep(grads[leaves.length + k])));
+    const plainLeaf = composed === null && leaves.length === 1;
     out.grads = {
       loss: value.dataSync()[0],
       positions: P,
-      itemRows: tableFrozen ? null : rows,
-      itemGrad: tableFrozen ? null : (tf.keep(grads[0]) as tf.Tensor2D),
+      itemRows: plainLeaf ? rows : null,
+      itemGrad: plainLeaf ? (tf.keep(grads[0]) as tf.Tensor2D) : null,
+      ...(composed !== null ? { leaves: leaves.map((l, k) => ({ table: l.table, rows: l.rows, grad: tf.keep(grads[k]) as tf.Tensor2D })) } : {}),
       dense: named,
     };
   });
@@ -392,13 +412,14 @@ function applySequenceGradients({ opts, table }: SequenceContext, g: SequenceGra
     // The updaters' reshapes and temporaries are freed here, as in the pair step.
     tf.tidy(() => {
       if (g.itemRows !== null && g.itemGrad !== null) opts.sparseOptimizer.applyRows(table.variable, g.itemRows, g.itemGrad);
+      for (const l of g.leaves ?? []) opts.sparseOptimizer.applyRows(l.table, l.rows, l.grad);
       if (Object.keys(g.dense).length > 0) {
         const rest = opts.params.apply(g.dense);
         if (Object.keys(rest).length > 0) throw new Error(`sequence task: no updater for ${Object.keys(rest).join(', ')}`);
       }
     });
   } finally {
-    tf.dispose([...(g.itemGrad ? [g.itemGrad] : []), ...Object.values(g.dense)]);
+    tf.dispose([...(g.itemGrad ? [g.itemGrad] : []), ...(g.leaves ?? []).map((l) => l.grad), ...Object.values(g.dense)]);
   }
 }
 
