@@ -85,8 +85,8 @@ export interface NewEncoderRequest {
   parentModelDir: string | null;
 }
 
-/** A new run's encoder: tokens from the catalogue (a parent's first), feature rows zero or the parent's. */
-export async function newItemEncoder(req: NewEncoderRequest): Promise<ItemEncoder> {
+/** A new run's encoder: tokens from the catalogue (a parent's first), feature rows zero or the parent's (`carried`: how many). */
+export async function newItemEncoder(req: NewEncoderRequest): Promise<{ encoder: ItemEncoder; carried: number }> {
   const tables = itemTables(req.model);
   const parent = req.parentModelDir === null ? null : await readEncoderSidecar(req.parentModelDir);
   const spec = encoderSpec(req.features, req.learned, { idDropout: req.idDropout, tables: tables.map((t) => t.name), parent: parent?.spec ?? null });
@@ -107,7 +107,8 @@ export async function newItemEncoder(req: NewEncoderRequest): Promise<ItemEncode
       values[name] = mine;
     }
   }
-  return createItemEncoder({ spec, features: req.features, modelItems: req.model.shape.items, learned: req.learned, widths, values });
+  const encoder = createItemEncoder({ spec, features: req.features, modelItems: req.model.shape.items, learned: req.learned, widths, values });
+  return { encoder, carried: Object.keys(values).length > 0 ? (parent?.spec.tokens.length ?? 0) : 0 };
 }
 
 /** A resumed run's encoder, from last/model's sidecar; null when the run trained without features. */

@@ -356,7 +356,7 @@ async function runEncoder(req: TrainRequest, io: RunIO, plan: Plan, model: AnyMo
   }
   if (!config.train.sparse) throw new UsageError(`item features are trained row-sparsely: train.sparse false (--dense, from ${req.resolved.sources['train.sparse'] ?? 'default'}) cannot compose them. Drop --dense, or train on ids only with --features none.`);
   const initFrom = req.initFrom ?? [];
-  const encoder = await newItemEncoder({ features, model, learned: learned.items, idDropout: config.model.id_dropout, parentModelDir: initFrom.length > 0 ? paths(initFrom[0]).model : null });
+  const { encoder, carried } = await newItemEncoder({ features, model, learned: learned.items, idDropout: config.model.id_dropout, parentModelDir: initFrom.length > 0 ? paths(initFrom[0]).model : null });
   let featured = 0;
   let cold = 0;
   for (let i = 0; i < encoder.featured.length; i++) {
@@ -365,7 +365,7 @@ async function runEncoder(req: TrainRequest, io: RunIO, plan: Plan, model: AnyMo
   }
   const fields = encoder.spec.fields.map((f) => `${f.name}:${f.kind}`).join(', ');
   io.log.info(
-    `item features: ${encoder.spec.tokens.length} feature values with rows from ${fields}; ${featured} of ${encoder.featured.length} items have features, ${cold} of them without a training row (scored from their features alone); id dropout ${encoder.spec.id_dropout}`,
+    `item features: ${encoder.spec.tokens.length} feature values with rows from ${fields}${initFrom.length > 0 ? ` (${carried} of them, with their rows, from --init-from ${initFrom[0]})` : ''}; ${featured} of ${encoder.featured.length} items have features, ${cold} of them without a training row (scored from their features alone); id dropout ${encoder.spec.id_dropout}`,
   );
   return encoder;
 }

@@ -37,7 +37,7 @@ export interface PairEpochOptions {
 export function pairEpochBuilder(opts: PairEpochOptions): (rng: Prng) => EpochExamples {
   const sets = userItemSets(opts.numUsers, [opts.train, ...opts.others]);
   const pool = opts.loss === 'mse' ? null : negativePool(opts.train);
-  if (pool !== null) opts.log.info(`negatives are drawn from the ${pool.length} items with training rows; the other ${opts.numItems - pool.length} (only in valid/test) are never trained as negatives`);
+  if (pool !== null) opts.log.info(`negatives are drawn from the ${pool.length} items with training rows; the other ${opts.numItems - pool.length} (only in valid/test, or only in the catalogue) are never trained as negatives`);
   return (rng) => buildEpoch(opts.replay ? opts.replay(rng) : opts.train, sets, opts.loss, opts.negatives, rng, pool);
 }
 
