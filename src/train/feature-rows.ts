@@ -44,8 +44,12 @@ export function featureLeaves(encoder: ItemEncoder, itemTables: readonly Embeddi
     } else posOf[k] = keptCount;
   });
   const plan = bagPlan(encoder.items, list);
+  // The leaf is the step's distinct token rows; entries read them by local index, so the gradient
+  // of repeated tokens is summed by the engine (gather's gradient) rather than row by row in JS.
+  const tokenRows = distinct(plan.tokens, scratchFor(encoder));
   const keptIdx = tf.tensor1d(kept, 'int32');
-  const tokenIdx = tf.tensor1d(plan.tokens, 'int32');
+  const tokenIdx = tf.tensor1d(tokenRows.list, 'int32');
+  const entryIdx = tf.tensor1d(tokenRows.local, 'int32');
   const positions = tf.tensor1d(posOf, 'int32');
   const leaves: RowLeaf[] = [];
   const parts: { name: string; ids: tf.Tensor2D; tokens: tf.Tensor2D }[] = [];
@@ -55,7 +59,7 @@ export function featureLeaves(encoder: ItemEncoder, itemTables: readonly Embeddi
     const ids = tf.gather(table.variable, keptIdx) as tf.Tensor2D;
     const tokens = tf.gather(f.variable, tokenIdx) as tf.Tensor2D;
     if (!frozen.has(table.name) && kept.length > 0) leaves.push({ table: table.variable, rows: kept, tensor: ids });
-    if (!frozen.has(f.name) && plan.tokens.length > 0) leaves.push({ table: f.variable, rows: plan.tokens, tensor: tokens });
+    if (!frozen.has(f.name) && tokenRows.list.length > 0) leaves.push({ table: f.variable, rows: tokenRows.list, tensor: tokens });
     parts.push({ name: table.name, ids, tokens });
   }
   return {
@@ -65,11 +69,24 @@ export function featureLeaves(encoder: ItemEncoder, itemTables: readonly Embeddi
       for (const p of parts) {
         const width = p.ids.shape[1] ?? 1;
         const withZero = tf.concat([p.ids, tf.zeros([1, width])], 0);
-        out[p.name] = tf.add(tf.gather(withZero, positions), pooledRows(plan, p.tokens, list.length)) as tf.Tensor2D;
+        const entries = tf.gather(p.tokens, entryIdx) as tf.Tensor2D;
+        out[p.name] = tf.add(tf.gather(withZero, positions), pooledRows(plan, entries, list.length)) as tf.Tensor2D;
       }
       return out;
     },
   };
+}
+
+const scratches = new WeakMap<ItemEncoder, Int32Array>();
+
+/** A token → position map of the encoder's size, all -1 between uses. */
+function scratchFor(encoder: ItemEncoder): Int32Array {
+  let s = scratches.get(encoder);
+  if (s === undefined) {
+    s = new Int32Array(Math.max(1, encoder.spec.tokens.length)).fill(-1);
+    scratches.set(encoder, s);
+  }
+  return s;
 }
 
 /** The distinct values of `ids` (first-use order) and each position's index among them. */
