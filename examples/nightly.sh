@@ -29,6 +29,15 @@
 #   PREP_ARGS=""           extra flags for the first rec prep (columns, event weights...); later
 #                          nights inherit them from the dataset they append to
 #   WINDOW_DAYS=""         keep only this many days of data (rec prep --window); empty: keep all
+#   ITEMS=""               the night's item catalogue (CSV/TSV/JSONL, optionally .gz; rec prep --items),
+#                          e.g. the full product export of the day: its rows replace the dataset's
+#                          features, and a product launched today gets its index and features tonight,
+#                          before its first row. Empty: no catalogue (the dataset's features are
+#                          carried as they are). Set but not a file: exit 2
+#   ITEM_FEATURES=""       rec prep --item-features for ITEMS, e.g.
+#                          "title:text,brand:category,categories:multi,price:number"; empty: guessed the
+#                          first night, the dataset's own later (set, it must match them: else exit 2)
+#   ITEM_KEY=""            rec prep --item-key for ITEMS; empty: guessed, then the dataset's
 #   DRIFT_FAIL_OVER="new_users=0.5,new_items=0.5" rec drift alarms, LOG vs the current dataset
 #                          (js_items is not gated by default: one day against a long history
 #                          reads ~0.7 on real logs from sampling alone; see docs/nightly.md)
@@ -59,6 +68,9 @@ LR=${LR:-0.005}
 REPLAY=${REPLAY:-2}
 PREP_ARGS=${PREP_ARGS:-}
 WINDOW_DAYS=${WINDOW_DAYS:-}
+ITEMS=${ITEMS:-}
+ITEM_FEATURES=${ITEM_FEATURES:-}
+ITEM_KEY=${ITEM_KEY:-}
 DRIFT_FAIL_OVER=${DRIFT_FAIL_OVER:-new_users=0.5,new_items=0.5}
 DRIFT_FAIL_UNDER=${DRIFT_FAIL_UNDER-volume_ratio=0.1}
 METRICS=${METRICS:-recall,ndcg}
@@ -79,6 +91,14 @@ DATA=$STATE/data/$NIGHT
 CKPT=$STATE/checkpoints/$NIGHT
 WINDOW=()
 [ -n "$WINDOW_DAYS" ] && WINDOW=(--window "$WINDOW_DAYS")
+# The same catalogue flags for the first prep and every append (--append-to checks them against the base's).
+CATALOGUE=()
+if [ -n "$ITEMS" ]; then
+  [ -f "$ITEMS" ] || { echo "nightly: ITEMS=$ITEMS is not a file (unset ITEMS for a night without a catalogue)" >&2; exit 2; }
+  CATALOGUE=(--items "$ITEMS")
+  [ -n "$ITEM_FEATURES" ] && CATALOGUE+=(--item-features "$ITEM_FEATURES")
+  [ -n "$ITEM_KEY" ] && CATALOGUE+=(--item-key "$ITEM_KEY")
+fi
 
 # One night at a time: two runs at once would each append to the same `current`, and the second
 # set_current would drop the first run's night. A second run waits (saying for whom); the lock of a
@@ -135,12 +155,13 @@ already_in_current() {
 
 same_folder() { [ -e "$1" ] && [ -e "$2" ] && [ "$(cd "$1" && pwd -P)" = "$(cd "$2" && pwd -P)" ]; }
 
-# 1. Data: append the night's log to the current dataset (the first night: prep it alone). The last
-#    day becomes the test split (--split days:0,1): the gate compares models on the newest day.
+# 1. Data: append the night's log to the current dataset (the first night: prep it alone), with the
+#    night's catalogue when ITEMS names one. The last day becomes the test split (--split days:0,1):
+#    the gate compares models on the newest day.
 if [ ! -e "$CURRENT" ]; then
   say "no dataset yet: bootstrapping from $LOG"
   # shellcheck disable=SC2086
-  rec prep "$LOG" --out "$DATA" --split days:0,1 ${WINDOW[@]+"${WINDOW[@]}"} $PREP_ARGS
+  rec prep "$LOG" --out "$DATA" --split days:0,1 ${WINDOW[@]+"${WINDOW[@]}"} ${CATALOGUE[@]+"${CATALOGUE[@]}"} $PREP_ARGS
   set_current
 elif already_in_current; then
   say "$LOG is already in the current dataset ($(readlink "$CURRENT")): not prepped again"
@@ -162,7 +183,7 @@ else
       exit "$rc"
     fi
   fi
-  rec prep "$LOG" --append-to "$CURRENT" --out "$DATA" --split days:0,1 ${WINDOW[@]+"${WINDOW[@]}"}
+  rec prep "$LOG" --append-to "$CURRENT" --out "$DATA" --split days:0,1 ${WINDOW[@]+"${WINDOW[@]}"} ${CATALOGUE[@]+"${CATALOGUE[@]}"}
   set_current
 fi
 # The real folder, not the link: run.json records it, and eval/recommend find the data there later.

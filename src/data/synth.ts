@@ -9,7 +9,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
@@ -20,6 +20,7 @@ import { parseSafeInteger } from '../util/numbers.js';
 import { Prng } from '../util/prng.js';
 import type { ProgressBar } from '../util/progress.js';
 import type { RunIO } from '../util/run-io.js';
+import { CatalogueDrawer } from './synth/catalogue.js';
 import { buildWorld, categoryName, createUserGenerator, EVENT_TYPES, type EventType, type World } from './synth/world.js';
 import { plural } from '../util/plural.js';
 
@@ -48,6 +49,28 @@ export interface SynthRequest {
    * and new items launch after the first day. 0 or absent: the stationary log (same bytes as ever).
    */
   drift?: number;
+  /**
+   * Share of the items, in [0, 1], launched on a later day (synth/world.ts): none of their rows comes
+   * before their launch day, and a few launch the day after the log ends (catalogue-only items).
+   * 0 or absent: as `drift` says (same bytes as ever without it).
+   */
+  newItems?: number;
+  /**
+   * Also write the item catalogue (synth/catalogue.ts), JSON Lines (`.jsonl`, optionally `.gz`):
+   * `true` for `items.jsonl` beside `out`, or a path. Drawn from streams of its own: the log is the
+   * same bytes with or without it.
+   */
+  catalogue?: true | string;
+}
+
+/** What `--catalogue` wrote. */
+export interface SynthCatalogueResult {
+  path: string;
+  items: number;
+  /** Items launched after the first day (with `newItems` or `drift`). */
+  launched_later: number;
+  /** Items with no row in the log (launched after it, or never drawn). */
+  not_in_log: number;
 }
 
 export interface SynthResult {
@@ -59,6 +82,7 @@ export interface SynthResult {
   users: number;
   items: number;
   events_by_type: Record<EventType, number>;
+  catalogue?: SynthCatalogueResult;
   seconds: number;
 }
 
@@ -128,6 +152,8 @@ interface ResolvedSynth {
   startTs: number;
   explicit: boolean;
   drift: number;
+  newItems: number;
+  catalogue: { path: string; gzip: boolean } | null;
 }
 
 export function resolveSynthRequest(req: SynthRequest): ResolvedSynth {
@@ -152,6 +178,10 @@ export function resolveSynthRequest(req: SynthRequest): ResolvedSynth {
     throw new UsageError(`--drift must be a number in [0, 1] (0: no drift, 1: strong). Received: ${describeValue(drift)}.`);
   }
   if (drift > 0 && days < 2) throw new UsageError(`--drift ${drift} needs at least 2 days of activity to drift over. Received: --days ${days}.`);
+  const newItems = req.newItems ?? 0;
+  if (!(Number.isFinite(newItems) && newItems >= 0 && newItems <= 1)) {
+    throw new UsageError(`--new-items must be a share of the items in [0, 1] (e.g. 0.2). Received: ${describeValue(newItems)}.`);
+  }
   return {
     users,
     items,
@@ -162,7 +192,22 @@ export function resolveSynthRequest(req: SynthRequest): ResolvedSynth {
     startTs: parseStart(req.start ?? SYNTH_DEFAULTS.start),
     explicit: req.explicit === true,
     drift,
+    newItems,
+    catalogue: req.catalogue === undefined ? null : cataloguePath(req.out, req.catalogue),
   };
+}
+
+/** Where `--catalogue` writes: `items.jsonl` beside the log, or the path given (JSON Lines, optionally .gz). */
+export function cataloguePath(out: string, catalogue: true | string): { path: string; gzip: boolean } {
+  const path = catalogue === true ? join(dirname(out), 'items.jsonl') : catalogue;
+  const lower = path.toLowerCase();
+  if (!lower.endsWith('.jsonl') && !lower.endsWith('.jsonl.gz')) {
+    throw new UsageError(
+      `--catalogue must end in .jsonl or .jsonl.gz (one JSON object per item: its categories are a list). Received: ${describeValue(path)}.`,
+    );
+  }
+  if (resolve(path) === resolve(out)) throw new UsageError(`--catalogue must not be the --out file. Received: ${describeValue(path)} for both.`);
+  return { path, gzip: lower.endsWith('.gz') };
 }
 
 /**
@@ -219,6 +264,7 @@ export async function runSynth(req: SynthRequest, io: RunIO): Promise<SynthResul
   const { format, gzip } = synthFormatOf(req.out);
   const r = resolveSynthRequest(req);
   await checkOutputFile(req.out, req.force === true);
+  if (r.catalogue !== null) await checkOutputFile(r.catalogue.path, req.force === true, '--catalogue');
   const world = buildWorld({
     users: r.users,
     items: r.items,
@@ -227,13 +273,26 @@ export async function runSynth(req: SynthRequest, io: RunIO): Promise<SynthResul
     startTs: r.startTs,
     seed: r.seed,
     ...(r.drift > 0 ? { drift: r.drift } : {}),
+    ...(r.newItems > 0 ? { newItems: r.newItems } : {}),
   });
   const budgets = userBudgets(r.users, r.events, r.seed);
   const nextUser = createUserGenerator(world, r.explicit);
   const frags = rowFragments(world, r, format);
   const tally: SynthTally = { counts: new Float64Array(EVENT_TYPES.length), itemSeen: new Uint8Array(r.items), rows: 0, usersWithRows: 0 };
-  const bar = io.progress.start('synth', r.events, 'rows', { rate: { unit: 'rows', scale: 1 } });
-  await writeSynthFile(req.out, gzip, encodeRows({ r, budgets, nextUser, frags, tally, bar, signal: io.signal }), bar);
+  // Both files are written in full beside their destinations before either is renamed into place.
+  const staged: [string, string][] = [];
+  try {
+    if (r.catalogue !== null) {
+      const catBar = io.progress.start('synth catalogue', r.items, 'items');
+      staged.push([await writeSynthTemp(r.catalogue.path, r.catalogue.gzip, encodeCatalogue(world, catBar, io.signal), catBar), r.catalogue.path]);
+    }
+    const bar = io.progress.start('synth', r.events, 'rows', { rate: { unit: 'rows', scale: 1 } });
+    staged.push([await writeSynthTemp(req.out, gzip, encodeRows({ r, budgets, nextUser, frags, tally, bar, signal: io.signal }), bar), req.out]);
+  } catch (error) {
+    for (const [tmp] of staged) await rm(tmp, { force: true });
+    throw error;
+  }
+  await publish(staged);
 
   const { rows, usersWithRows } = tally;
   let items = 0;
@@ -241,11 +300,58 @@ export async function runSynth(req: SynthRequest, io: RunIO): Promise<SynthResul
   const seconds = (performance.now() - started) / 1000;
   const events_by_type = {} as Record<EventType, number>;
   EVENT_TYPES.forEach((e, k) => (events_by_type[e] = tally.counts[k]));
+  const launches = r.newItems > 0 ? `, ${Math.round(r.newItems * 100)}% of items launched later` : '';
   io.log.info(
     `synth: wrote ${plural(rows, 'row')} (${plural(usersWithRows, 'user')}, ${plural(items, 'item')}) to ${req.out} in ${seconds.toFixed(2)} s ` +
-      `(${Math.round(rows / Math.max(seconds, 1e-9))} rows/s)${r.drift > 0 ? `, popularity drift ${r.drift} over ${r.days} days` : ''}`,
+      `(${Math.round(rows / Math.max(seconds, 1e-9))} rows/s)${r.drift > 0 ? `, popularity drift ${r.drift} over ${r.days} days` : ''}${launches}`,
   );
-  return { path: req.out, format, gzip, rows, users: usersWithRows, items, events_by_type, seconds };
+  const catalogue = r.catalogue === null ? undefined : catalogueSummary(world, r.catalogue.path, r.items - items);
+  if (catalogue !== undefined) {
+    io.log.info(
+      `synth: catalogue of ${plural(catalogue.items, 'item')} to ${catalogue.path} (${catalogue.launched_later} launched after the first day, ` +
+        `${catalogue.not_in_log} with no row in the log)`,
+    );
+  }
+  return { path: req.out, format, gzip, rows, users: usersWithRows, items, events_by_type, ...(catalogue ? { catalogue } : {}), seconds };
+}
+
+function catalogueSummary(world: World, path: string, notInLog: number): SynthCatalogueResult {
+  let later = 0;
+  const launch = world.launchDay;
+  if (launch !== null) for (let j = 0; j < launch.length; j++) if (launch[j] > 0) later++;
+  return { path, items: world.spec.items, launched_later: later, not_in_log: notInLog };
+}
+
+const DAY_S = 86_400;
+
+/**
+ * The catalogue's bytes, one JSON line per item in public id order (so line order says nothing
+ * about the category). `launched` (the launch day, an ISO date) only when items launch over time.
+ */
+function* encodeCatalogue(world: World, bar: ProgressBar, signal: AbortSignal | undefined): Generator<Uint8Array> {
+  const { items, startTs } = world.spec;
+  const internal = new Int32Array(items);
+  for (let j = 0; j < items; j++) internal[world.itemExternal[j]] = j;
+  const drawer = new CatalogueDrawer(world);
+  const launch = world.launchDay;
+  let lines: string[] = [];
+  let bytes = 0;
+  for (let e = 0; e < items; e++) {
+    if (signal?.aborted) throw interrupted(signal);
+    const j = internal[e];
+    const f = drawer.features(j);
+    const launched = launch === null ? {} : { launched: new Date((startTs + launch[j] * DAY_S) * 1000).toISOString().slice(0, 10) };
+    const line = `${JSON.stringify({ item: `i${e + 1}`, title: f.title, brand: f.brand, categories: f.categories, price: f.price, ...launched })}\n`;
+    lines.push(line);
+    bytes += line.length;
+    if (bytes >= CHUNK_BYTES) {
+      yield Buffer.from(lines.join(''), 'utf8');
+      bar.update(e + 1);
+      lines = [];
+      bytes = 0;
+    }
+  }
+  if (lines.length > 0) yield Buffer.from(lines.join(''), 'utf8');
 }
 
 /**
@@ -355,10 +461,26 @@ function* encodeRows({ r, budgets, nextUser, frags, tally, bar, signal }: Encode
   if (pos > 0) yield buf.subarray(0, pos);
 }
 
-/** Streams the chunks (gzipped for .gz) into a temporary file beside `out`, synced, then renamed into place. */
-async function writeSynthFile(out: string, gzip: boolean, chunks: Generator<Uint8Array>, bar: ProgressBar): Promise<void> {
-  const fsError = (error: unknown): unknown =>
-    !(error instanceof RecError) && errorCode(error) !== undefined ? outputFsError(out, error) : error;
+function fsErrorOf(out: string, error: unknown): unknown {
+  return !(error instanceof RecError) && errorCode(error) !== undefined ? outputFsError(out, error) : error;
+}
+
+/** Renames each staged temporary file onto its destination; on a failure, removes the ones not yet renamed. */
+async function publish(staged: [string, string][]): Promise<void> {
+  for (let s = 0; s < staged.length; s++) {
+    const [tmp, out] = staged[s];
+    try {
+      await rename(tmp, out);
+    } catch (error) {
+      for (const [rest] of staged.slice(s)) await rm(rest, { force: true });
+      throw fsErrorOf(out, error);
+    }
+  }
+}
+
+/** Streams the chunks (gzipped for .gz) into a temporary file beside `out`, synced; returns its name (the caller renames it). */
+async function writeSynthTemp(out: string, gzip: boolean, chunks: Generator<Uint8Array>, bar: ProgressBar): Promise<string> {
+  const fsError = (error: unknown): unknown => fsErrorOf(out, error);
   try {
     await ensureDir(dirname(out));
     await removeStaleTemps(dirname(out), basename(out));
@@ -378,7 +500,7 @@ async function writeSynthFile(out: string, gzip: boolean, chunks: Generator<Uint
     } finally {
       await handle.close();
     }
-    await rename(tmp, out);
+    return tmp;
   } catch (error) {
     await rm(tmp, { force: true });
     throw fsError(error);

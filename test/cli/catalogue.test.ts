@@ -80,3 +80,42 @@ describe('rec prep --items, then train, eval and recommend', () => {
     expect(readFileSync(join(data, 'rejects.jsonl'), 'utf8')).toContain('"source":"catalogue"');
   });
 });
+
+// Issue 21's synthetic data: rec synth writes the catalogue beside its log, and rec prep reads it as it is.
+describe('rec synth --catalogue --new-items, then rec prep --items', () => {
+  const sdir = tempDir('rec-synth-catalogue-');
+  const FEATURES = 'title:text,brand:category,categories:multi,price:number';
+
+  it('writes items.jsonl beside the log (--json reports it), with the flags in --help', async () => {
+    const s = await rec(['synth', '--out', join(sdir, 'shop.csv'), '--users', '200', '--items', '150', '--categories', '6', '--events', '5000', '--days', '6', '--seed', '3', '--catalogue', '--new-items', '0.3', '--json']);
+    expect(s.code, s.stderr).toBe(0);
+    const out = JSON.parse(s.stdout) as { items: number; catalogue: { path: string; items: number; launched_later: number; not_in_log: number } };
+    expect(out.catalogue).toMatchObject({ path: join(sdir, 'items.jsonl'), items: 150 });
+    expect(out.catalogue.launched_later).toBeGreaterThan(20);
+    expect(out.catalogue.not_in_log).toBe(150 - out.items);
+    expect(out.catalogue.not_in_log).toBeGreaterThan(0);
+    expect(s.stderr).toMatch(/catalogue of 150 items to .*items\.jsonl \(\d+ launched after the first day, \d+ with no row in the log\)/);
+    const h = await rec(['synth', '--help']);
+    expect(h.stdout).toMatch(/--catalogue \[file\]/);
+    expect(h.stdout).toMatch(/--new-items <x>/);
+    const bad = await rec(['synth', '--out', join(sdir, 'x.csv'), '--new-items', 'lots']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--new-items expects a number in \[0, 1\].*"lots"/);
+  });
+
+  it('preps with declared features, and with guessed ones (launched guessed as a category)', async () => {
+    const items = join(sdir, 'items.jsonl');
+    const declared = await rec(['prep', join(sdir, 'shop.csv'), '--out', join(sdir, 'ds'), '--items', items, '--item-features', FEATURES, '--json']);
+    expect(declared.code, declared.stderr).toBe(0);
+    const d = JSON.parse(declared.stdout) as { items: number; catalogue: { rows: Record<string, number>; log_items_without_row: number; catalogue_only_items: number; feature_stats: Record<string, { present: number; kind: string }> } };
+    expect(d.items).toBe(150);
+    expect(d.catalogue.rows).toMatchObject({ read: 150, rejected: 0, items: 150 });
+    expect(d.catalogue.log_items_without_row).toBe(0);
+    expect(d.catalogue.catalogue_only_items).toBeGreaterThan(0);
+    expect(d.catalogue.feature_stats.title.present).toBe(150);
+    expect(d.catalogue.feature_stats.categories.present).toBe(150);
+    const guessed = await rec(['prep', join(sdir, 'shop.csv'), '--out', join(sdir, 'ds-guessed'), '--items', items, '--json']);
+    expect(guessed.code, guessed.stderr).toBe(0);
+    expect(guessed.stderr).toContain(`guessed --item-features ${FEATURES},launched:category`);
+  });
+});

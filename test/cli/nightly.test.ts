@@ -2,7 +2,8 @@
  * examples/nightly.sh end to end on a small synthetic shop (rec synth, 8 days): bootstrap on days
  * 0–4, a night that passes its gate (promoted), a rerun of it (nothing changes), a night whose
  * fine-tune is broken on purpose (LR=50: gate fails, exit 3, production unchanged), and a night
- * whose log comes from another system (all user ids new: drift alarm, exit 3 before training).
+ * whose log comes from another system (all user ids new: drift alarm, exit 3 before training); and, in a
+ * state folder of its own, nights with the day's catalogue (ITEMS): products launched that day join the dataset.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
@@ -15,11 +16,11 @@ const dir = tempDir('rec-nightly-');
 const state = join(dir, 'nightly');
 const production = join(state, 'production');
 
-function nightly(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+function nightly(args: string[], env: Record<string, string> = {}, cwd = dir): Promise<RunResult> {
   return new Promise((done, fail) => {
     const child = spawn('bash', [SCRIPT, ...args], {
-      cwd: dir,
-      env: { ...process.env, CI: 'true', REC_LOG_LEVEL: '', REC: `${process.execPath} ${BIN}`, NIGHTLY_DIR: state, BACKEND: 'cpu', TRAIN_ARGS: '--dim 16', BOOTSTRAP_EPOCHS: '8', EPOCHS: '3', LR: '0.002', REPLAY: '0.5', ...env },
+      cwd,
+      env: { ...process.env, CI: 'true', REC_LOG_LEVEL: '', REC: `${process.execPath} ${BIN}`, NIGHTLY_DIR: join(cwd, 'nightly'), BACKEND: 'cpu', TRAIN_ARGS: '--dim 16', BOOTSTRAP_EPOCHS: '8', EPOCHS: '3', LR: '0.002', REPLAY: '0.5', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -154,4 +155,69 @@ describe('examples/nightly.sh', () => {
     expect(realpathSync(production)).toBe(realpathSync(join(state, 'checkpoints/day5')));
     expect(statSync(SCRIPT).mode & 0o111).not.toBe(0);
   }, 180_000);
+});
+
+describe('examples/nightly.sh with the night\'s catalogue (ITEMS)', () => {
+  const cdir = tempDir('rec-nightly-items-');
+  const FEATURES = 'title:text,brand:category,categories:multi,price:number';
+  interface Item {
+    item: string;
+    launched: string;
+  }
+  let items: Item[] = [];
+  const logItems: Set<string>[] = [];
+
+  beforeAll(async () => {
+    const log = join(cdir, 'shop.csv');
+    const s = await rec(['synth', '--out', log, '--users', '400', '--items', '300', '--events', '12000', '--days', '8', '--seed', '5', '--new-items', '0.3', '--catalogue']);
+    expect(s.code, s.stderr).toBe(0);
+    items = readFileSync(join(cdir, 'items.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Item);
+    const [header, ...rows] = readFileSync(log, 'utf8').trim().split('\n');
+    const t0 = Date.parse('2024-01-01T00:00:00Z') / 1000;
+    const days: string[][] = Array.from({ length: 8 }, () => []);
+    for (const line of rows) days[Math.floor((Number(line.split(',')[4]) - t0) / 86_400)].push(line);
+    const write = (name: string, lines: string[]) => writeFileSync(join(cdir, name), `${header}\n${lines.join('\n')}\n`);
+    write('history.csv', days.slice(0, 5).flat());
+    write('day5.csv', days[5]);
+    logItems.push(new Set(days.slice(0, 5).flat().map((line) => line.split(',')[1])), new Set(days[5].map((line) => line.split(',')[1])));
+    // Each night's export lists the products launched by then; day 5's also lists those launching on day 6.
+    const catalogue = (name: string, last: string) =>
+      writeFileSync(join(cdir, name), items.filter((x) => x.launched <= last).map((x) => JSON.stringify(x)).join('\n') + '\n');
+    catalogue('history.items.jsonl', '2024-01-05');
+    catalogue('day5.items.jsonl', '2024-01-07');
+  }, 180_000);
+
+  it('a product launched today is in tonight\'s dataset with its features, and one announced for tomorrow before its first row', async () => {
+    const env = { ITEM_FEATURES: FEATURES };
+    const missing = await nightly(['history.csv'], { ...env, ITEMS: join(cdir, 'nope.jsonl') }, cdir);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/ITEMS=.*nope\.jsonl is not a file/);
+    const boot = await nightly(['history.csv'], { ...env, ITEMS: join(cdir, 'history.items.jsonl') }, cdir);
+    expect(boot.code, boot.stderr).toBe(0);
+    const night = await nightly(['day5.csv'], { ...env, ITEMS: join(cdir, 'day5.items.jsonl') }, cdir);
+    expect(night.code, night.stderr).toBe(0);
+    type Manifest = { items: number; catalogue: { features: Record<string, string>; rows: { items: number }; append: { base_items: number } | null; catalogue_only_items: number; log_items_without_row: number } };
+    const manifest = (night: string) => JSON.parse(readFileSync(join(cdir, 'nightly/data', night, 'manifest.json'), 'utf8')) as Manifest;
+    const base = manifest('history');
+    const after = manifest('day5');
+    expect(realpathSync(join(cdir, 'nightly/current'))).toBe(realpathSync(join(cdir, 'nightly/data/day5')));
+    const launchedToday = items.filter((x) => x.launched === '2024-01-06');
+    const tomorrow = items.filter((x) => x.launched === '2024-01-07');
+    const tonight = items.filter((x) => x.launched <= '2024-01-07');
+    expect(launchedToday.length).toBeGreaterThan(0);
+    expect(tomorrow.length).toBeGreaterThan(0);
+    expect(base.items).toBe(tonight.length - launchedToday.length - tomorrow.length);
+    // Every product of tonight's export is an item of tonight's dataset: yesterday's, today's and tomorrow's launches.
+    expect(after.catalogue.rows.items).toBe(tonight.length);
+    expect(after.catalogue.append?.base_items).toBe(base.items);
+    expect(after.items - base.items).toBe(launchedToday.length + tomorrow.length);
+    expect(after.catalogue.features).toEqual({ title: 'text', brand: 'category', categories: 'multi', price: 'number' });
+    expect(after.catalogue.log_items_without_row).toBe(0);
+    const inLog = (id: string) => logItems[0].has(id) || logItems[1].has(id);
+    expect(after.catalogue.catalogue_only_items).toBe(tonight.filter((x) => !inLog(x.item)).length);
+    // Today's launches have their first rows in the night's log; tomorrow's come with the catalogue alone.
+    expect(launchedToday.some((x) => logItems[1].has(x.item))).toBe(true);
+    expect(tomorrow.every((x) => !inLog(x.item))).toBe(true);
+    expect(realpathSync(join(cdir, 'nightly/production'))).toBe(realpathSync(join(cdir, 'nightly/checkpoints/day5')));
+  }, 360_000);
 });

@@ -26,6 +26,12 @@
  * new items arrive with a burst of interest. Each session draws its start time first and picks
  * items with the weights of its day. All of it comes from separate Prng streams and a separate
  * code path, so X = 0 (the default) writes exactly the bytes it always did.
+ *
+ * Launched items (`newItems` F in (0, 1], for catalogue and cold-start experiments): the same tables
+ * and code path with a share F of the items launched after day 0 (instead of X · NEW_SHARE), on a
+ * uniform day in [1, days]; day `days` is past the log, so those few are upcoming products that are
+ * in the catalogue (synth/catalogue.ts) and never in the log. Without `drift` nothing trends, but
+ * launches keep their burst of interest, so a new item gets its first rows soon after its launch.
  */
 import { Prng } from '../../util/prng.js';
 
@@ -74,6 +80,8 @@ export interface WorldSpec {
   seed: number;
   /** Popularity drift X ≥ 0 (see the file comment); 0 or absent: a stationary world. */
   drift?: number;
+  /** Share of the items launched after day 0 (see the file comment); 0 or absent: as `drift` says. */
+  newItems?: number;
 }
 
 export interface World {
@@ -99,7 +107,7 @@ export interface World {
   readonly globalAlias: Int32Array;
   readonly dayCdf: Float64Array;
   readonly hourCdf: Float64Array;
-  /** Under drift: launch day and trend of each internal item; null for a stationary world. */
+  /** Under drift or launches: launch day and trend of each internal item; null for a stationary world. */
   readonly launchDay: Int32Array | null;
   readonly trend: Float64Array | null;
 }
@@ -290,18 +298,21 @@ function layOutItems(rng: Prng, items: number, C: number): { catOffsets: Int32Ar
   return { catOffsets, itemExternal, itemCategory };
 }
 
-/** Under drift, each item's launch day and trend, from a stream of their own; null tables for a stationary world. */
+/** Under drift or launches, each item's launch day and trend, from a stream of their own; null tables for a stationary world. */
 function driftTables(spec: WorldSpec, catOffsets: Int32Array): { launchDay: Int32Array | null; trend: Float64Array | null } {
   const drift = spec.drift ?? 0;
-  if (!(drift > 0)) return { launchDay: null, trend: null };
+  const newItems = spec.newItems ?? 0;
+  if (!(drift > 0) && !(newItems > 0)) return { launchDay: null, trend: null };
   const { items, days } = spec;
   const drng = Prng.fromSeed(spec.seed, 'synth/drift');
   const launchDay = new Int32Array(items);
   const trend = new Float64Array(items);
-  const share = Math.min(1, NEW_SHARE * drift);
+  const share = newItems > 0 ? newItems : Math.min(1, NEW_SHARE * drift);
+  // Drift alone launches inside the log (as it always did); explicit launches reach one day past it.
+  const span = newItems > 0 ? days : days - 1;
   for (let j = 0; j < items; j++) {
     trend[j] = drng.normal();
-    if (days > 1 && drng.next() < share) launchDay[j] = 1 + drng.int(days - 1);
+    if (span > 0 && drng.next() < share) launchDay[j] = 1 + drng.int(span);
   }
   // Every category keeps an item from day 0, so a session in it always has something to view.
   for (let k = 0; k < spec.categories; k++) launchDay[catOffsets[k]] = 0;
