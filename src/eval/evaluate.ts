@@ -17,7 +17,7 @@ import { aucFromRank } from './metrics/auc.js';
 import { createMetricAccumulator, type EvalUsers, type UserRanking } from './metrics/accumulator.js';
 import type { RatingRange } from './metrics/rating-range.js';
 import { cutoffsOf, type MetricSpec } from './metrics/registry.js';
-import { type PreparedEval, type ScoreInput } from './prepare.js';
+import { isRankable, type PreparedEval, type ScoreInput } from './prepare.js';
 import { type CandidateList, drawSampledNegatives, resolveCandidates, type SampledNegatives } from './protocols.js';
 import type { RankPool } from './parallel/pool.js';
 import { createFullRanker, type FullRankData, type FullRankSettings, yieldToEvents } from './rank-full.js';
@@ -59,7 +59,10 @@ export interface EvalOutcome {
   users: EvalUsers;
   /** Relevant (user, item) pairs not ranked because the model does not know the item. */
   relevant_unknown_items: number;
-  /** Relevant (user, item) pairs not ranked because the item is cold (no training row): see PreparedEval.coldItems. */
+  /**
+   * Relevant (user, item) pairs not ranked because the item is cold (no training row: see
+   * PreparedEval.coldItems) and the model cannot score it from item features.
+   */
   relevant_cold_items: number;
   /** Rating rows scored for rmse/mae, and rows left out because the model does not know their user or item. */
   ratings?: { rows: number; unknown: number };
@@ -272,7 +275,7 @@ function sampledLists(prep: PreparedEval, protocol: { n: number; seed: number },
     for (const i of negs) {
       const m = prep.itemToModel[i];
       if (m < 0) droppedUnknown++;
-      else if (prep.coldItems[i] === 1) droppedCold++;
+      else if (!isRankable(prep, i)) droppedCold++;
       else out.push(m);
     }
     return Int32Array.from(out);
@@ -294,9 +297,10 @@ function candidateLists(
   prep.users.dataset.forEach((u, j) => position.set(u, j));
   const lists: (Int32Array | null)[] = new Array<Int32Array | null>(prep.users.model.length).fill(null);
   const counts = { dropped_unknown: 0, dropped_positive: 0, unused_lines: 0, dropped_cold: 0 };
+  // Known to the model but cold without features: a random vector, so the candidate is dropped.
   const isCold = (raw: string): boolean => {
     const i = ds.items.lookup(raw);
-    return i >= 0 && prep.itemToModel[i] >= 0 && prep.coldItems[i] === 1;
+    return i >= 0 && prep.itemToModel[i] >= 0 && !isRankable(prep, i);
   };
   const modelItem = (raw: string): number | undefined => {
     const i = ds.items.lookup(raw);
