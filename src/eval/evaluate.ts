@@ -64,6 +64,8 @@ export interface EvalOutcome {
    * PreparedEval.coldItems) and the model cannot score it from item features.
    */
   relevant_cold_items: number;
+  /** Relevant (user, item) pairs ranked, of the users ranked: warm ones, and cold ones scored from item features. */
+  relevant_ranked: { warm: number; cold: number };
   /** Rating rows scored for rmse/mae, and rows left out because the model does not know their user or item. */
   ratings?: { rows: number; unknown: number };
   candidates?: { dropped_unknown: number; dropped_positive: number; unused_lines: number; dropped_cold: number };
@@ -171,6 +173,7 @@ export async function evaluate(model: AnyModel, prep: PreparedEval, opts: EvalOp
     users: { evaluated: 0, skipped: 0, skipped_by_reason: {} },
     relevant_unknown_items: prep.unknownRelevantItems,
     relevant_cold_items: prep.coldRelevantItems,
+    relevant_ranked: { warm: 0, cold: 0 },
   };
 
   if (error && scoring.pairs !== null) {
@@ -191,10 +194,13 @@ export async function evaluate(model: AnyModel, prep: PreparedEval, opts: EvalOp
   const tick = (n: number) => bar?.update((done += n));
   try {
     if (wantRanking) {
-      if (protocol.name === 'full') await rankFull(scoring.scorer, prep, opts, { maxK, wantAuc, wantCoverage, userBlock: opts.userBlock, budgetBytes: opts.budgetBytes }, acc.addUser, tick);
-      else {
+      if (protocol.name === 'full') {
+        await rankFull(scoring.scorer, prep, opts, { maxK, wantAuc, wantCoverage, userBlock: opts.userBlock, budgetBytes: opts.budgetBytes }, acc.addUser, tick);
+        outcome.relevant_ranked = relevantRanked(prep, () => true);
+      } else {
         const lists = protocol.name === 'sampled' ? sampledLists(prep, protocol, outcome) : candidateLists(prep, protocol, outcome, acc.skipUser);
         await rankLists(scoring, prep, lists, opts, maxK, wantAuc, wantCoverage, acc.addUser, tick);
+        outcome.relevant_ranked = relevantRanked(prep, (j) => lists.of(j) !== null);
       }
     }
   } finally {
@@ -205,6 +211,18 @@ export async function evaluate(model: AnyModel, prep: PreparedEval, opts: EvalOp
   outcome.metrics = result.metrics;
   outcome.users = wantRanking ? result.users : { evaluated: numUsers, skipped: result.users.skipped, skipped_by_reason: result.users.skipped_by_reason };
   return outcome;
+}
+
+/** Warm and cold relevant items of the prepared users that were `ranked`. */
+function relevantRanked(prep: PreparedEval, ranked: (j: number) => boolean): EvalOutcome['relevant_ranked'] {
+  const out = { warm: 0, cold: 0 };
+  for (let j = 0; j < prep.users.model.length; j++) {
+    if (!ranked(j)) continue;
+    const n = prep.relevant.offsets[j + 1] - prep.relevant.offsets[j];
+    out.cold += prep.relevantCold[j];
+    out.warm += n - prep.relevantCold[j];
+  }
+  return out;
 }
 
 async function rankFull(

@@ -102,7 +102,10 @@ export interface PreparedEval {
   coldRelevantItems: number;
   /** Which relevant items are evaluated. */
   itemsMode: ItemsMode;
+  /** What became of the relevant items, counted when the split was prepared (before subsampling). */
   relevantItems: RelevantItemCounts;
+  /** Per evaluated user: how many of their `relevant` items are cold ones ranked from features. */
+  relevantCold: Int32Array;
   /**
    * Gate comparisons under `full` only (sharedRelevance): per evaluated user, relevant items another
    * model can rank and this one cannot; they count as misses (R includes them). Absent otherwise.
@@ -184,6 +187,7 @@ export function prepareEval(args: {
     coldRelevantItems: users.coldRelevantItems,
     itemsMode,
     relevantItems: users.relevantItems,
+    relevantCold: users.relevantCold,
     ratings: knownRatings(evaluated, userToModel, itemToModel),
     dataset: ds,
   };
@@ -286,7 +290,7 @@ function growingRows(): { offsets: number[]; items: number[]; endRow(): void; bu
   return t;
 }
 
-type EvaluatedUsers = Pick<PreparedEval, 'users' | 'relevant' | 'relevantDataset' | 'exclude' | 'interacted' | 'skipped' | 'unknownRelevantItems' | 'coldRelevantItems' | 'relevantItems'>;
+type EvaluatedUsers = Pick<PreparedEval, 'users' | 'relevant' | 'relevantDataset' | 'exclude' | 'interacted' | 'skipped' | 'unknownRelevantItems' | 'coldRelevantItems' | 'relevantItems' | 'relevantCold'>;
 
 /** Why a user none of whose relevant items can be ranked is skipped: the first fate that applies, in this order. */
 function noRankableReason(fates: Record<RelevantFate, number>, mode: ItemsMode): string {
@@ -309,6 +313,7 @@ function collectUsers(rows: UserRows, ctx: UserContext): EvaluatedUsers {
   const relevantDataset = growingRows();
   const exclude = growingRows();
   const interacted = growingRows();
+  const relevantCold: number[] = [];
   const mark = new Uint8Array(ctx.modelItems);
   for (let u = 0; u + 1 < rows.inSplit.offsets.length; u++) {
     if (rows.inSplit.offsets[u + 1] === rows.inSplit.offsets[u]) continue;
@@ -336,6 +341,7 @@ function collectUsers(rows: UserRows, ctx: UserContext): EvaluatedUsers {
     }
     counts.warm += fates.warm;
     counts.cold += fates.cold;
+    relevantCold.push(fates.cold);
     rel.sort((a, b) => a - b);
     modelUsers.push(histories !== null ? u : userToModel[u]);
     dsUsers.push(u);
@@ -369,6 +375,7 @@ function collectUsers(rows: UserRows, ctx: UserContext): EvaluatedUsers {
     unknownRelevantItems: counts.unknown,
     coldRelevantItems: counts.cold_skipped,
     relevantItems: { warm_ranked: counts.warm, cold_ranked: counts.cold, cold_skipped: counts.cold_skipped, unknown: counts.unknown, not_selected: counts.not_selected },
+    relevantCold: Int32Array.from(relevantCold),
   };
 }
 
@@ -425,6 +432,7 @@ function pickUsers(prep: PreparedEval, positions: Int32Array): PreparedEval {
     relevantDataset: pickRows(prep.relevantDataset, positions),
     exclude: pickRows(prep.exclude, positions),
     interacted: pickRows(prep.interacted, positions),
+    relevantCold: positions.map((j) => prep.relevantCold[j]),
   };
 }
 

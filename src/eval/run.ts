@@ -65,7 +65,7 @@ export interface RelevantItemsRecord extends RelevantItemCounts {
   cold_skip_reason: 'model_without_features' | 'items_without_features' | null;
 }
 
-export interface EvalFile extends EvalOutcome {
+export interface EvalFile extends Omit<EvalOutcome, 'relevant_ranked'> {
   /** EvalOutcome's, with `items` (warm|cold) when --items selected some relevant items only. */
   protocol: EvalOutcome['protocol'] & { items?: 'warm' | 'cold' };
   relevant_items: RelevantItemsRecord;
@@ -161,10 +161,12 @@ function checkItemsApply(ckpt: TrainedCheckpoint, items: ItemsMode, role: string
 }
 
 /** The eval file's relevant_items: the counts and why cold items were skipped. */
-export function relevantItemsRecord(prep: Pick<PreparedEval, 'relevantItems' | 'featuredItems'>): RelevantItemsRecord {
+export function relevantItemsRecord(prep: Pick<PreparedEval, 'relevantItems' | 'featuredItems'>, ranked: EvalOutcome['relevant_ranked'] | null = null): RelevantItemsRecord {
   const c = prep.relevantItems;
   const why = c.cold_skipped === 0 ? null : prep.featuredItems === null ? 'model_without_features' : 'items_without_features';
-  return { ...c, cold_skip_reason: why };
+  // What was ranked in the end: a user without a candidate line is skipped after preparation.
+  const counts = ranked === null ? c : { ...c, warm_ranked: ranked.warm, cold_ranked: ranked.cold };
+  return { ...counts, cold_skip_reason: why };
 }
 
 /** The line that says why relevant cold items were not ranked; null when none were skipped. */
@@ -235,7 +237,7 @@ function describeSkips(skipped: Readonly<Record<string, number>>): string {
 }
 
 /** Why no user could be evaluated, in the terms a user can act on. */
-function noUsersMessage(dataDir: string, req: EvalRequest, outcome: EvalOutcome, matches: boolean): string {
+function noUsersMessage(dataDir: string, req: EvalRequest, outcome: Pick<EvalOutcome, 'users'>, matches: boolean): string {
   const reasons = Object.entries(outcome.users.skipped_by_reason)
     .map(([reason, n]) => `${n} ${reason}`)
     .join(', ');
@@ -292,7 +294,9 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
   const items = req.items ?? 'all';
   checkItemsApply(ckpt, items, 'checkpoint');
   const prep = prepareFor(ckpt, ds, req, specs);
-  const { outcome, workers } = await evaluateCheckpoint(ckpt, prep, req, protocol, specs, io);
+  const { outcome: full, workers } = await evaluateCheckpoint(ckpt, prep, req, protocol, specs, io);
+  // The file's relevant_items holds the ranked counts.
+  const { relevant_ranked: ranked, ...outcome } = full;
   if (outcome.users.evaluated === 0) throw new DataError(noUsersMessage(dataDir, req, outcome, matches));
   const evalFile: EvalFile = {
     format_version: EVAL_FORMAT_VERSION,
@@ -307,7 +311,7 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
     workers,
     ...outcome,
     protocol: items === 'all' ? outcome.protocol : { ...outcome.protocol, items },
-    relevant_items: relevantItemsRecord(prep),
+    relevant_items: relevantItemsRecord(prep, ranked),
     weights_sha256: await modelWeightsSha256(req.checkpoint),
   };
   delete evalFile.negatives;

@@ -89,6 +89,12 @@ describe('cold items a model scores from its features', () => {
     const lists = [{ user: 'u', items: ['c', 'y', 'z'], line: 1 }];
     const cands = await evaluate(m, p, { protocol: { name: 'candidates', file: 'c.tsv', lists }, metrics, ratingRange: null, userBlock: 4 });
     expect(cands.candidates).toEqual({ dropped_unknown: 0, dropped_positive: 0, unused_lines: 0, dropped_cold: 1 });
+    expect(cands.relevant_ranked).toEqual({ warm: 1, cold: 1 });
+    // A user without a candidate line is not ranked, so their relevant items are not counted as ranked.
+    const none = await evaluate(m, prep(featured), { protocol: { name: 'candidates', file: 'c.tsv', lists }, metrics, ratingRange: null, userBlock: 4 });
+    expect(none.users.skipped_by_reason.no_candidates).toBe(1);
+    expect(none.relevant_ranked).toEqual({ warm: 1, cold: 1 });
+    expect(full.relevant_ranked).toEqual({ warm: 1, cold: 1 });
     const plain = await evaluate(m, restrictToUsers(prep(idOnly), Uint8Array.from([1, 0, 0])), { protocol: { name: 'candidates', file: 'c.tsv', lists }, metrics, ratingRange: null, userBlock: 4 });
     expect(plain.candidates?.dropped_cold).toBe(2);
     m.keras.dispose();
