@@ -21,6 +21,8 @@ export const SKIP_COLD_ITEM = 'cold_item';
 export const SKIP_NO_WARM_ITEM = 'no_warm_item';
 /** `--items cold`: a user whose relevant items all have training rows. */
 export const SKIP_NO_COLD_ITEM = 'no_cold_item';
+/** Sequence models: a user with no item before the evaluated split (none the model knows). */
+export const SKIP_NO_HISTORY = 'no_history';
 
 /**
  * Which relevant items an evaluation ranks (`rec eval --items`, docs/evaluation.md#new-items):
@@ -44,8 +46,6 @@ export interface RelevantItemCounts {
   /** `--items warm|cold`: relevant items of the other kind, not evaluated by choice. */
   not_selected: number;
 }
-/** Sequence models: a user with no item before the evaluated split (none the model knows). */
-export const SKIP_NO_HISTORY = 'no_history';
 
 /**
  * What a model scores a user from: `user`, their row in the model's user tables (a PairModel);

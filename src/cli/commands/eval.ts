@@ -98,7 +98,7 @@ export function registerEval(program: Command, runtime: Runtime): void {
       const cold = coldSkipLine(e.relevant_items);
       const lines = [
         `${e.split} split, protocol ${e.protocol.name}${e.protocol.n ? ` (${plural(e.protocol.n, 'negative')})` : ''}: ${plural(e.users.evaluated, 'user')} evaluated, ${e.users.skipped} skipped${skippedWhy(e.users.skipped_by_reason)} (engine ${engine.name})`,
-        relevantLine(items, e.relevant_items),
+        ...relevantLine(items, e.relevant_items),
         ...(cold === null ? [] : [`  ${cold}`]),
         ...Object.entries(e.metrics).map(([name, v]) => `  ${name.padEnd(14)} ${Number.isNaN(v) ? 'n/a' : v.toFixed(4)}${baselineText(result.baseline, name)}`),
         `written: ${result.file}`,
@@ -123,13 +123,17 @@ function parseItemsMode(text: string | undefined): ItemsMode {
   throw new UsageError(`--items expects one of ${ITEMS_MODES.join('|')}. Received: ${describeValue(text)}.`);
 }
 
-/** `relevant items: 812 warm ranked, 40 cold ranked from features, 5 cold skipped (model_without_features)`. */
-function relevantLine(items: ItemsMode, r: RelevantItemsRecord): string {
+/**
+ * `relevant items: 812 warm ranked, 40 cold ranked from features, 5 cold skipped (model_without_features)`;
+ * nothing when every relevant item was warm and ranked.
+ */
+function relevantLine(items: ItemsMode, r: RelevantItemsRecord): string[] {
+  if (items === 'all' && r.cold_ranked + r.cold_skipped + r.unknown === 0) return [];
   const parts = [`${r.warm_ranked} warm ranked`, `${r.cold_ranked} cold ranked from features`];
   if (r.cold_skipped > 0) parts.push(`${r.cold_skipped} cold skipped (${r.cold_skip_reason ?? 'no features'})`);
   if (r.unknown > 0) parts.push(`${r.unknown} unknown to the model`);
   if (r.not_selected > 0) parts.push(`${r.not_selected} ${items === 'warm' ? 'cold' : 'warm'} not selected`);
-  return `relevant items${items === 'all' ? '' : ` (--items ${items})`}: ${parts.join(', ')}`;
+  return [`relevant items${items === 'all' ? '' : ` (--items ${items})`}: ${parts.join(', ')}`];
 }
 
 /** `   baseline 0.2085`, or on the users both evaluate `   on 184 common users: 0.2131 vs baseline 0.2085`. */
