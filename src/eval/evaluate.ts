@@ -17,7 +17,7 @@ import { aucFromRank } from './metrics/auc.js';
 import { createMetricAccumulator, type EvalUsers, type UserRanking } from './metrics/accumulator.js';
 import type { RatingRange } from './metrics/rating-range.js';
 import { cutoffsOf, type MetricSpec } from './metrics/registry.js';
-import { type PreparedEval, type ScoreInput } from './prepare.js';
+import { isRankable, type PreparedEval, type ScoreInput } from './prepare.js';
 import { type CandidateList, drawSampledNegatives, resolveCandidates, type SampledNegatives } from './protocols.js';
 import type { RankPool } from './parallel/pool.js';
 import { createFullRanker, type FullRankData, type FullRankSettings, yieldToEvents } from './rank-full.js';
@@ -59,8 +59,13 @@ export interface EvalOutcome {
   users: EvalUsers;
   /** Relevant (user, item) pairs not ranked because the model does not know the item. */
   relevant_unknown_items: number;
-  /** Relevant (user, item) pairs not ranked because the item is cold (no training row): see PreparedEval.coldItems. */
+  /**
+   * Relevant (user, item) pairs not ranked because the item is cold (no training row: see
+   * PreparedEval.coldItems) and the model cannot score it from item features.
+   */
   relevant_cold_items: number;
+  /** Relevant (user, item) pairs ranked, of the users ranked: warm ones, and cold ones scored from item features. */
+  relevant_ranked: { warm: number; cold: number };
   /** Rating rows scored for rmse/mae, and rows left out because the model does not know their user or item. */
   ratings?: { rows: number; unknown: number };
   candidates?: { dropped_unknown: number; dropped_positive: number; unused_lines: number; dropped_cold: number };
@@ -168,6 +173,7 @@ export async function evaluate(model: AnyModel, prep: PreparedEval, opts: EvalOp
     users: { evaluated: 0, skipped: 0, skipped_by_reason: {} },
     relevant_unknown_items: prep.unknownRelevantItems,
     relevant_cold_items: prep.coldRelevantItems,
+    relevant_ranked: { warm: 0, cold: 0 },
   };
 
   if (error && scoring.pairs !== null) {
@@ -188,10 +194,13 @@ export async function evaluate(model: AnyModel, prep: PreparedEval, opts: EvalOp
   const tick = (n: number) => bar?.update((done += n));
   try {
     if (wantRanking) {
-      if (protocol.name === 'full') await rankFull(scoring.scorer, prep, opts, { maxK, wantAuc, wantCoverage, userBlock: opts.userBlock, budgetBytes: opts.budgetBytes }, acc.addUser, tick);
-      else {
+      if (protocol.name === 'full') {
+        await rankFull(scoring.scorer, prep, opts, { maxK, wantAuc, wantCoverage, userBlock: opts.userBlock, budgetBytes: opts.budgetBytes }, acc.addUser, tick);
+        outcome.relevant_ranked = relevantRanked(prep, () => true);
+      } else {
         const lists = protocol.name === 'sampled' ? sampledLists(prep, protocol, outcome) : candidateLists(prep, protocol, outcome, acc.skipUser);
         await rankLists(scoring, prep, lists, opts, maxK, wantAuc, wantCoverage, acc.addUser, tick);
+        outcome.relevant_ranked = relevantRanked(prep, (j) => lists.of(j) !== null);
       }
     }
   } finally {
@@ -202,6 +211,18 @@ export async function evaluate(model: AnyModel, prep: PreparedEval, opts: EvalOp
   outcome.metrics = result.metrics;
   outcome.users = wantRanking ? result.users : { evaluated: numUsers, skipped: result.users.skipped, skipped_by_reason: result.users.skipped_by_reason };
   return outcome;
+}
+
+/** Warm and cold relevant items of the prepared users that were `ranked`. */
+function relevantRanked(prep: PreparedEval, ranked: (j: number) => boolean): EvalOutcome['relevant_ranked'] {
+  const out = { warm: 0, cold: 0 };
+  for (let j = 0; j < prep.users.model.length; j++) {
+    if (!ranked(j)) continue;
+    const n = prep.relevant.offsets[j + 1] - prep.relevant.offsets[j];
+    out.cold += prep.relevantCold[j];
+    out.warm += n - prep.relevantCold[j];
+  }
+  return out;
 }
 
 async function rankFull(
@@ -272,7 +293,7 @@ function sampledLists(prep: PreparedEval, protocol: { n: number; seed: number },
     for (const i of negs) {
       const m = prep.itemToModel[i];
       if (m < 0) droppedUnknown++;
-      else if (prep.coldItems[i] === 1) droppedCold++;
+      else if (!isRankable(prep, i)) droppedCold++;
       else out.push(m);
     }
     return Int32Array.from(out);
@@ -294,9 +315,10 @@ function candidateLists(
   prep.users.dataset.forEach((u, j) => position.set(u, j));
   const lists: (Int32Array | null)[] = new Array<Int32Array | null>(prep.users.model.length).fill(null);
   const counts = { dropped_unknown: 0, dropped_positive: 0, unused_lines: 0, dropped_cold: 0 };
+  // Known to the model but cold without features: a random vector, so the candidate is dropped.
   const isCold = (raw: string): boolean => {
     const i = ds.items.lookup(raw);
-    return i >= 0 && prep.itemToModel[i] >= 0 && prep.coldItems[i] === 1;
+    return i >= 0 && prep.itemToModel[i] >= 0 && !isRankable(prep, i);
   };
   const modelItem = (raw: string): number | undefined => {
     const i = ds.items.lookup(raw);

@@ -15,10 +15,37 @@ import { Prng } from '../util/prng.js';
 export const SKIP_UNKNOWN_USER = 'unknown_user';
 /** A user with no training row (in the evaluated dataset's train split, or in the model). */
 export const SKIP_COLD_USER = 'cold_user';
-/** A user whose relevant items all lack training rows. */
+/** A user whose relevant items all lack training rows, and the model cannot score them from features. */
 export const SKIP_COLD_ITEM = 'cold_item';
+/** `--items warm`: a user whose relevant items all lack training rows. */
+export const SKIP_NO_WARM_ITEM = 'no_warm_item';
+/** `--items cold`: a user whose relevant items all have training rows. */
+export const SKIP_NO_COLD_ITEM = 'no_cold_item';
 /** Sequence models: a user with no item before the evaluated split (none the model knows). */
 export const SKIP_NO_HISTORY = 'no_history';
+
+/**
+ * Which relevant items an evaluation ranks (`rec eval --items`, docs/evaluation.md#new-items):
+ * `all`; `warm`, only those with a training row; `cold`, only those without (new products).
+ */
+export type ItemsMode = 'all' | 'warm' | 'cold';
+
+/**
+ * Relevant (user, item) pairs of the users not skipped before their items were looked at, by what
+ * became of them. Cold = PreparedEval.coldItems.
+ */
+export interface RelevantItemCounts {
+  /** Warm items ranked. */
+  warm_ranked: number;
+  /** Cold items ranked from the model's item features. */
+  cold_ranked: number;
+  /** Cold items left out: the model cannot score them (no features, or none for that item). */
+  cold_skipped: number;
+  /** Items the model's vocabulary does not hold. */
+  unknown: number;
+  /** `--items warm|cold`: relevant items of the other kind, not evaluated by choice. */
+  not_selected: number;
+}
 
 /**
  * What a model scores a user from: `user`, their row in the model's user tables (a PairModel);
@@ -62,14 +89,23 @@ export interface PreparedEval {
   unknownRelevantItems: number;
   /**
    * Cold items, by dataset index: no row in the dataset's train split, or a model row that was never
-   * learned (vocab/trained.json). The model has only a random vector for them, so no protocol ranks
-   * them: relevant ones are dropped and counted, full ranking leaves them out (`unrankable`, model
-   * indices), sampled negatives are drawn from the other items, candidate lists drop them.
+   * learned (vocab/trained.json). Their id vector is random, so unless the model scores them from
+   * catalogue features (`featuredItems`) no protocol ranks them: relevant ones are dropped and
+   * counted, full ranking leaves them out (`unrankable`, model indices), sampled negatives are drawn
+   * from the other items, candidate lists drop them. A featured cold item is ranked like any other.
    */
   coldItems: Uint8Array;
+  /** By dataset index, 1: the model scores the item from its features; null for a model without features. */
+  featuredItems: Uint8Array | null;
   unrankable: Int32Array;
-  /** Relevant (user, item) pairs left out because the item is cold. */
+  /** Relevant (user, item) pairs left out because the item is cold and has no features in the model. */
   coldRelevantItems: number;
+  /** Which relevant items are evaluated. */
+  itemsMode: ItemsMode;
+  /** What became of the relevant items, counted when the split was prepared (before subsampling). */
+  relevantItems: RelevantItemCounts;
+  /** Per evaluated user: how many of their `relevant` items are cold ones ranked from features. */
+  relevantCold: Int32Array;
   /**
    * Gate comparisons under `full` only (sharedRelevance): per evaluated user, relevant items another
    * model can rank and this one cannot; they count as misses (R includes them). Absent otherwise.
@@ -93,8 +129,13 @@ export function prepareEval(args: {
   model: { users: Vocab; items: Vocab };
   /** Explicit data: only values ≥ R are relevant (docs/evaluation.md#data-and-vocabulary). */
   relevanceThreshold: number | null;
-  /** The model's learned rows (model indices); null for a checkpoint that predates the record. */
-  trained?: { users: Uint8Array; items: Uint8Array } | null;
+  /**
+   * The model's learned rows (model indices), and `featured`, the items it scores from catalogue
+   * features (absent for a model without features); null for a checkpoint that predates the record.
+   */
+  trained?: { users: Uint8Array; items: Uint8Array; featured?: Uint8Array } | null;
+  /** Default `all`; `warm` / `cold` keep only relevant items with / without a training row. */
+  items?: ItemsMode;
   /**
    * Default `user`. With `history` a user is their history, not a learned row: users outside the
    * model's vocabulary or without training rows are evaluated from the items they touched, and
@@ -126,7 +167,8 @@ export function prepareEval(args: {
   };
   const trained = args.trained ?? null;
   const cold = coldMarks(ds, itemToModel, modelItems, trained);
-  const users = collectUsers(rows, { userToModel, itemToModel, modelItems, trained, ...cold });
+  const itemsMode = args.items ?? 'all';
+  const users = collectUsers(rows, { userToModel, itemToModel, modelItems, trained, itemsMode, ...cold });
   return {
     split,
     modelItems,
@@ -140,8 +182,12 @@ export function prepareEval(args: {
     skipped: users.skipped,
     unknownRelevantItems: users.unknownRelevantItems,
     coldItems: cold.coldItems,
+    featuredItems: cold.featuredItems,
     unrankable: cold.unrankable,
     coldRelevantItems: users.coldRelevantItems,
+    itemsMode,
+    relevantItems: users.relevantItems,
+    relevantCold: users.relevantCold,
     ratings: knownRatings(evaluated, userToModel, itemToModel),
     dataset: ds,
   };
@@ -166,12 +212,14 @@ interface ColdMarks {
   trainUser: Uint8Array;
   /** PreparedEval.coldItems. */
   coldItems: Uint8Array;
+  /** PreparedEval.featuredItems. */
+  featuredItems: Uint8Array | null;
   /** PreparedEval.unrankable. */
   unrankable: Int32Array;
 }
 
 /** Which users and items have something learned behind them (see PreparedEval.coldItems). */
-function coldMarks(ds: Dataset, itemToModel: Int32Array, modelItems: number, trained: { items: Uint8Array } | null): ColdMarks {
+function coldMarks(ds: Dataset, itemToModel: Int32Array, modelItems: number, trained: { items: Uint8Array; featured?: Uint8Array } | null): ColdMarks {
   const trainUser = new Uint8Array(ds.users.ids.length);
   const coldItems = new Uint8Array(ds.items.ids.length).fill(1);
   for (let r = 0; r < ds.train.length; r++) {
@@ -186,9 +234,32 @@ function coldMarks(ds: Dataset, itemToModel: Int32Array, modelItems: number, tra
     if (modelCold[m] === 1) coldItems[d] = 1;
     else if (coldItems[d] === 1) modelCold[m] = 1;
   }
+  const featured = trained?.featured ?? null;
+  let featuredItems: Uint8Array | null = null;
+  if (featured !== null) {
+    featuredItems = new Uint8Array(coldItems.length);
+    for (let d = 0; d < featuredItems.length; d++) if (itemToModel[d] >= 0 && featured[itemToModel[d]] === 1) featuredItems[d] = 1;
+  }
   const unrankable: number[] = [];
-  for (let m = 0; m < modelItems; m++) if (modelCold[m] === 1) unrankable.push(m);
-  return { trainUser, coldItems, unrankable: Int32Array.from(unrankable) };
+  for (let m = 0; m < modelItems; m++) if (modelCold[m] === 1 && featured?.[m] !== 1) unrankable.push(m);
+  return { trainUser, coldItems, featuredItems, unrankable: Int32Array.from(unrankable) };
+}
+
+/** What becomes of a relevant item (dataset index `d`) in a preparation: see RelevantItemCounts. */
+type RelevantFate = 'warm' | 'cold' | 'cold_skipped' | 'unknown' | 'not_selected';
+const FATES: readonly RelevantFate[] = ['warm', 'cold', 'cold_skipped', 'unknown', 'not_selected'];
+
+function relevantFate(d: number, marks: Pick<PreparedEval, 'itemToModel' | 'coldItems' | 'featuredItems' | 'itemsMode'>): RelevantFate {
+  const cold = marks.coldItems[d] === 1;
+  if ((marks.itemsMode === 'warm' && cold) || (marks.itemsMode === 'cold' && !cold)) return 'not_selected';
+  if (marks.itemToModel[d] < 0) return 'unknown';
+  if (!cold) return 'warm';
+  return marks.featuredItems?.[d] === 1 ? 'cold' : 'cold_skipped';
+}
+
+/** Whether the model can rank dataset item `d` (as a relevant item or a competitor): known, and warm or scored from features. */
+export function isRankable(prep: Pick<PreparedEval, 'itemToModel' | 'coldItems' | 'featuredItems'>, d: number): boolean {
+  return prep.itemToModel[d] >= 0 && (prep.coldItems[d] === 0 || prep.featuredItems?.[d] === 1);
 }
 
 interface UserContext extends ColdMarks {
@@ -196,6 +267,7 @@ interface UserContext extends ColdMarks {
   itemToModel: Int32Array;
   modelItems: number;
   trained: { users: Uint8Array } | null;
+  itemsMode: ItemsMode;
 }
 
 /** Why dataset user `u` of the split cannot be evaluated before looking at their items, or null. */
@@ -218,12 +290,21 @@ function growingRows(): { offsets: number[]; items: number[]; endRow(): void; bu
   return t;
 }
 
-type EvaluatedUsers = Pick<PreparedEval, 'users' | 'relevant' | 'relevantDataset' | 'exclude' | 'interacted' | 'skipped' | 'unknownRelevantItems' | 'coldRelevantItems'>;
+type EvaluatedUsers = Pick<PreparedEval, 'users' | 'relevant' | 'relevantDataset' | 'exclude' | 'interacted' | 'skipped' | 'unknownRelevantItems' | 'coldRelevantItems' | 'relevantItems' | 'relevantCold'>;
+
+/** Why a user none of whose relevant items can be ranked is skipped: the first fate that applies, in this order. */
+function noRankableReason(fates: Record<RelevantFate, number>, mode: ItemsMode): string {
+  if (fates.cold_skipped > 0) return SKIP_COLD_ITEM;
+  if (fates.unknown > 0) return SKIP_UNKNOWN_ITEM;
+  return mode === 'warm' ? SKIP_NO_WARM_ITEM : SKIP_NO_COLD_ITEM;
+}
 
 /** The split's users that can be evaluated, ascending, with their per-user tables; the others counted by reason. */
 function collectUsers(rows: UserRows, ctx: UserContext): EvaluatedUsers {
   const { relevant: relevantDs, history: historyDs, all, histories } = rows;
-  const { userToModel, itemToModel, coldItems } = ctx;
+  const { userToModel, itemToModel } = ctx;
+  const marks = { itemToModel, coldItems: ctx.coldItems, featuredItems: ctx.featuredItems, itemsMode: ctx.itemsMode };
+  const counts: Record<RelevantFate, number> = { warm: 0, cold: 0, cold_skipped: 0, unknown: 0, not_selected: 0 };
   const skipped: Record<string, number> = {};
   const skip = (reason: string) => (skipped[reason] = (skipped[reason] ?? 0) + 1);
   const modelUsers: number[] = [];
@@ -232,8 +313,7 @@ function collectUsers(rows: UserRows, ctx: UserContext): EvaluatedUsers {
   const relevantDataset = growingRows();
   const exclude = growingRows();
   const interacted = growingRows();
-  let unknownRelevantItems = 0;
-  let coldRelevantItems = 0;
+  const relevantCold: number[] = [];
   const mark = new Uint8Array(ctx.modelItems);
   for (let u = 0; u + 1 < rows.inSplit.offsets.length; u++) {
     if (rows.inSplit.offsets[u + 1] === rows.inSplit.offsets[u]) continue;
@@ -243,21 +323,25 @@ function collectUsers(rows: UserRows, ctx: UserContext): EvaluatedUsers {
       continue;
     }
     const rel: number[] = [];
-    let cold = 0;
+    const fates: Record<RelevantFate, number> = { warm: 0, cold: 0, cold_skipped: 0, unknown: 0, not_selected: 0 };
     for (let j = relevantDs.offsets[u]; j < relevantDs.offsets[u + 1]; j++) {
+      const fate = relevantFate(relevantDs.items[j], marks);
       const m = itemToModel[relevantDs.items[j]];
-      if (m < 0) unknownRelevantItems++;
-      else if (coldItems[relevantDs.items[j]] === 1) cold++;
+      if (fate !== 'warm' && fate !== 'cold') fates[fate]++;
       else if (mark[m] === 0) {
         mark[m] = 1;
         rel.push(m);
+        fates[fate]++;
       }
     }
-    coldRelevantItems += cold;
+    for (const fate of FATES) if (fate !== 'warm' && fate !== 'cold') counts[fate] += fates[fate];
     if (rel.length === 0) {
-      skip(cold > 0 ? SKIP_COLD_ITEM : SKIP_UNKNOWN_ITEM);
+      skip(noRankableReason(fates, ctx.itemsMode));
       continue;
     }
+    counts.warm += fates.warm;
+    counts.cold += fates.cold;
+    relevantCold.push(fates.cold);
     rel.sort((a, b) => a - b);
     modelUsers.push(histories !== null ? u : userToModel[u]);
     dsUsers.push(u);
@@ -288,8 +372,10 @@ function collectUsers(rows: UserRows, ctx: UserContext): EvaluatedUsers {
     exclude: exclude.build(),
     interacted: interacted.build(),
     skipped,
-    unknownRelevantItems,
-    coldRelevantItems,
+    unknownRelevantItems: counts.unknown,
+    coldRelevantItems: counts.cold_skipped,
+    relevantItems: { warm_ranked: counts.warm, cold_ranked: counts.cold, cold_skipped: counts.cold_skipped, unknown: counts.unknown, not_selected: counts.not_selected },
+    relevantCold: Int32Array.from(relevantCold),
   };
 }
 
@@ -346,6 +432,7 @@ function pickUsers(prep: PreparedEval, positions: Int32Array): PreparedEval {
     relevantDataset: pickRows(prep.relevantDataset, positions),
     exclude: pickRows(prep.exclude, positions),
     interacted: pickRows(prep.interacted, positions),
+    relevantCold: positions.map((j) => prep.relevantCold[j]),
   };
 }
 
@@ -361,9 +448,15 @@ export function restrictToUsers(prep: PreparedEval, keep: Uint8Array): PreparedE
   return pickUsers(prep, Int32Array.from(picked));
 }
 
-/** Dataset items this prep can rank as relevant: known to the model and not cold. */
+/** Dataset items this prep ranks as relevant: rankable, and of the kind its --items selects. */
 function rankable(prep: PreparedEval, d: number): boolean {
-  return prep.itemToModel[d] >= 0 && prep.coldItems[d] === 0;
+  const fate = relevantFate(d, prep);
+  return fate === 'warm' || fate === 'cold';
+}
+
+/** Whether `d` is of the kind `prep`'s --items selects (whether or not it can rank it). */
+function selected(prep: PreparedEval, d: number): boolean {
+  return relevantFate(d, prep) !== 'not_selected';
 }
 
 /**
@@ -379,6 +472,7 @@ export function sharedRelevance(a: PreparedEval, b: PreparedEval): [PreparedEval
   if (b.users.dataset.length !== n || a.users.dataset.some((u, j) => b.users.dataset[j] !== u)) {
     throw new RangeError('sharedRelevance: the two preparations hold different users');
   }
+  if (a.itemsMode !== b.itemsMode) throw new RangeError(`sharedRelevance: one preparation ranks ${a.itemsMode} relevant items, the other ${b.itemsMode}`);
   const extraA = new Int32Array(n);
   const extraB = new Int32Array(n);
   for (let j = 0; j < n; j++) {
@@ -386,6 +480,9 @@ export function sharedRelevance(a: PreparedEval, b: PreparedEval): [PreparedEval
     for (const d of itemsOf(a.relevantDataset, j)) {
       if (seen.has(d)) continue;
       seen.add(d);
+      // Under --items warm|cold an item counts when either model takes it for that kind (a row
+      // one of them never learned makes it cold for that one only).
+      if (!selected(a, d) && !selected(b, d)) continue;
       const ra = rankable(a, d);
       const rb = rankable(b, d);
       if (rb && !ra) extraA[j]++;

@@ -51,9 +51,18 @@ export function protocolTag(spec: ProtocolSpec): string {
   return spec.name === 'sampled' ? `sampled${spec.n}` : spec.name;
 }
 
-/** `eval-<split>-<protocol>.json` inside the checkpoint folder (named by the checkpoint contract). */
-export function evalFileName(split: string, spec: ProtocolSpec): string {
-  return contractEvalFileName(split, protocolTag(spec));
+/**
+ * The tag of an evaluation of some relevant items only (`rec eval --items warm|cold`): the protocol
+ * tag with `.warm` / `.cold`, so `eval-test-full.cold.json` sits beside `eval-test-full.json` and
+ * TensorBoard curves stay apart. No dash: the file name's split is everything before the last one.
+ */
+export function evalTag(spec: ProtocolSpec, items: 'all' | 'warm' | 'cold' = 'all'): string {
+  return items === 'all' ? protocolTag(spec) : `${protocolTag(spec)}.${items}`;
+}
+
+/** `eval-<split>-<protocol>[.warm|.cold].json` inside the checkpoint folder (named by the checkpoint contract). */
+export function evalFileName(split: string, spec: ProtocolSpec, items: 'all' | 'warm' | 'cold' = 'all'): string {
+  return contractEvalFileName(split, evalTag(spec, items));
 }
 
 /** Where sampled negatives are saved: beside the eval file, `eval-test-sampled100.negatives.tsv`. */

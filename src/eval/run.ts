@@ -24,8 +24,8 @@ import { checkFailUnder, checkMaxDrop, type Gate, type GateCheck } from './gates
 import { parseMetrics, RANKING_METRICS, type MetricSpec } from './metrics/registry.js';
 import { weightBytes } from '../models/weights.js';
 import { evalNotes } from './notes.js';
-import { prepareEval, type PreparedEval, restrictToUsers, sharedRelevance } from './prepare.js';
-import { evalFileName, negativesPathFor, protocolTag, readCandidatesFile, type ProtocolSpec, writeNegativesFile } from './protocols.js';
+import { type ItemsMode, prepareEval, type PreparedEval, type RelevantItemCounts, restrictToUsers, sharedRelevance } from './prepare.js';
+import { evalFileName, evalTag, negativesPathFor, readCandidatesFile, type ProtocolSpec, writeNegativesFile } from './protocols.js';
 
 export const EVAL_FORMAT_VERSION = 1;
 
@@ -39,6 +39,8 @@ export interface EvalRequest {
   metrics: readonly string[];
   k: readonly number[];
   relevanceThreshold: number | null;
+  /** `--items`: which relevant items are ranked (default all; docs/evaluation.md#new-items). */
+  items?: ItemsMode;
   seed: number;
   userBlock: number;
   /** Threads of the `full` protocol's ranking (`--workers N|auto`, parallel/workers.ts); default 1. */
@@ -54,7 +56,19 @@ export interface EvalRequest {
   recVersion: string;
 }
 
-export interface EvalFile extends EvalOutcome {
+/**
+ * The eval file's account of the relevant items (docs/evaluation.md#new-items): RelevantItemCounts,
+ * and why cold ones were skipped: `model_without_features` (the model knows items by id only),
+ * `items_without_features` (a featured model, but those items had no features), null when none were.
+ */
+export interface RelevantItemsRecord extends RelevantItemCounts {
+  cold_skip_reason: 'model_without_features' | 'items_without_features' | null;
+}
+
+export interface EvalFile extends Omit<EvalOutcome, 'relevant_ranked'> {
+  /** EvalOutcome's, with `items` (warm|cold) when --items selected some relevant items only. */
+  protocol: EvalOutcome['protocol'] & { items?: 'warm' | 'cold' };
+  relevant_items: RelevantItemsRecord;
   format_version: number;
   checkpoint: string;
   model: string;
@@ -133,6 +147,37 @@ async function resolveProtocol(spec: ProtocolSpec, seed: number, ds: Dataset, an
   return { name: 'candidates', file: spec.file, lists: file.lists.map((l) => ({ ...l, user: anonymizeId(key, l.user) })) };
 }
 
+/** Whether the checkpoint scores items from catalogue features (vocab/trained.json `featured`). */
+export function hasItemFeatures(ckpt: Pick<TrainedCheckpoint, 'trained'>): boolean {
+  return ckpt.trained?.featured !== undefined;
+}
+
+/** `--items cold` needs a model that can score an item without a training row. */
+function checkItemsApply(ckpt: TrainedCheckpoint, items: ItemsMode, role: string): void {
+  if (items !== 'cold' || hasItemFeatures(ckpt)) return;
+  throw new UsageError(
+    `--items cold: ${role} ${ckpt.dir} was trained without item features, so it has only a random vector for an item without a training row and nothing to rank: every relevant cold item would be skipped. Train with item features (a dataset prepped with --items FILE), or evaluate with --items warm or all.`,
+  );
+}
+
+/** The eval file's relevant_items: the counts and why cold items were skipped. */
+export function relevantItemsRecord(prep: Pick<PreparedEval, 'relevantItems' | 'featuredItems'>, ranked: EvalOutcome['relevant_ranked'] | null = null): RelevantItemsRecord {
+  const c = prep.relevantItems;
+  const why = c.cold_skipped === 0 ? null : prep.featuredItems === null ? 'model_without_features' : 'items_without_features';
+  // What was ranked in the end: a user without a candidate line is skipped after preparation.
+  const counts = ranked === null ? c : { ...c, warm_ranked: ranked.warm, cold_ranked: ranked.cold };
+  return { ...counts, cold_skip_reason: why };
+}
+
+/** The line that says why relevant cold items were not ranked; null when none were skipped. */
+export function coldSkipLine(r: RelevantItemsRecord): string | null {
+  if (r.cold_skip_reason === null) return null;
+  const n = `${r.cold_skipped} relevant cold item${r.cold_skipped === 1 ? '' : 's'} (no training row)`;
+  return r.cold_skip_reason === 'model_without_features'
+    ? `the model has no item features: ${n} skipped, since their vectors are random (a model trained with item features ranks them from their features)`
+    : `${n} skipped: the model has item features, but none for ${r.cold_skipped === 1 ? 'this item' : 'these items'} (no catalogue row when it was trained)`;
+}
+
 function prepareFor(ckpt: TrainedCheckpoint, ds: Dataset, req: EvalRequest, specs: MetricSpec[]): PreparedEval {
   checkMetricsApply(specs, ckpt.run, ckpt.dir);
   return prepareEval({
@@ -141,6 +186,7 @@ function prepareFor(ckpt: TrainedCheckpoint, ds: Dataset, req: EvalRequest, spec
     model: ckpt,
     relevanceThreshold: req.relevanceThreshold,
     trained: ckpt.trained,
+    items: req.items ?? 'all',
     input: scoreInputOf(ckpt.model),
     historyThreshold: historyThresholdOf(ckpt.run.config),
   });
@@ -191,7 +237,7 @@ function describeSkips(skipped: Readonly<Record<string, number>>): string {
 }
 
 /** Why no user could be evaluated, in the terms a user can act on. */
-function noUsersMessage(dataDir: string, req: EvalRequest, outcome: EvalOutcome, matches: boolean): string {
+function noUsersMessage(dataDir: string, req: EvalRequest, outcome: Pick<EvalOutcome, 'users'>, matches: boolean): string {
   const reasons = Object.entries(outcome.users.skipped_by_reason)
     .map(([reason, n]) => `${n} ${reason}`)
     .join(', ');
@@ -200,8 +246,9 @@ function noUsersMessage(dataDir: string, req: EvalRequest, outcome: EvalOutcome,
     unknown > 0 && unknown === outcome.users.skipped
       ? `none of its ${unknown} users are in the model's vocabulary`
       : `all ${outcome.users.skipped} of its users were skipped (${reasons || 'no users at all'})`;
+  const items = req.items ?? 'all';
   const hint = matches
-    ? 'Check --split, --protocol and --relevance-threshold.'
+    ? `Check --split, --protocol${items === 'all' ? '' : `, --items ${items}`} and --relevance-threshold.`
     : `This dataset is not the one ${req.checkpoint} was trained on; evaluate on that dataset (omit --data) or on one prepped from the same ids.`;
   return `No users could be evaluated on the ${req.split} split of ${dataDir}: ${why}. ${hint} Nothing was written.`;
 }
@@ -214,7 +261,7 @@ function noUsersMessage(dataDir: string, req: EvalRequest, outcome: EvalOutcome,
  */
 async function logEvalScalars(req: EvalRequest, metrics: Record<string, number>, io: RunIO): Promise<void> {
   const step = (await readModelEpoch(req.checkpoint)) ?? 0;
-  const prefix = `eval/${req.split}/${protocolTag(req.protocol)}/`;
+  const prefix = `eval/${req.split}/${evalTag(req.protocol, req.items)}/`;
   const tb = await openEventWriter(join(req.checkpoint, TB_DIR));
   await tb.scalars(step, Object.fromEntries(Object.entries(metrics).map(([k, v]) => [prefix + k, v])));
   if (tb.file === null) io.log.info(`TensorBoard: ${prefix}* already logged at epoch ${step} in ${join(req.checkpoint, TB_DIR)}; not logged again`);
@@ -244,8 +291,12 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
   for (const w of notes.warnings) io.log.warn(w);
   for (const i of notes.info) io.log.info(i);
   const protocol = await resolveProtocol(req.protocol, req.seed, ds, req.anonKey);
+  const items = req.items ?? 'all';
+  checkItemsApply(ckpt, items, 'checkpoint');
   const prep = prepareFor(ckpt, ds, req, specs);
-  const { outcome, workers } = await evaluateCheckpoint(ckpt, prep, req, protocol, specs, io);
+  const { outcome: full, workers } = await evaluateCheckpoint(ckpt, prep, req, protocol, specs, io);
+  // The file's relevant_items holds the ranked counts.
+  const { relevant_ranked: ranked, ...outcome } = full;
   if (outcome.users.evaluated === 0) throw new DataError(noUsersMessage(dataDir, req, outcome, matches));
   const evalFile: EvalFile = {
     format_version: EVAL_FORMAT_VERSION,
@@ -259,10 +310,12 @@ export async function runEval(req: EvalRequest, io: RunIO): Promise<EvalRunResul
     seconds: Math.round(performance.now() - started) / 1000,
     workers,
     ...outcome,
+    protocol: items === 'all' ? outcome.protocol : { ...outcome.protocol, items },
+    relevant_items: relevantItemsRecord(prep, ranked),
     weights_sha256: await modelWeightsSha256(req.checkpoint),
   };
   delete evalFile.negatives;
-  const file = join(req.checkpoint, evalFileName(req.split, req.protocol));
+  const file = join(req.checkpoint, evalFileName(req.split, req.protocol, items));
 
   const checks = checkFailUnder(outcome.metrics, req.failUnder);
   let baseline: EvalRunResult['baseline'] = null;
@@ -306,6 +359,8 @@ interface BaselineContext {
 async function compareWithBaseline(baselineDir: string, ctx: BaselineContext): Promise<{ baseline: BaselineRecord; checks: GateCheck[] }> {
   const { req, io, ds, dataDir, ckpt, prep, protocol, specs, metrics } = ctx;
   const base = await loadTrainedCheckpoint(baselineDir, io.log);
+  // Like with like: the baseline ranks the same kind of relevant items (the same --items).
+  checkItemsApply(base, req.items ?? 'all', '--baseline');
   const basePrep = prepareFor(base, ds, req, specs);
   const mine = new Uint8Array(ds.users.ids.length);
   for (const u of prep.users.dataset) mine[u] = 1;

@@ -9,6 +9,10 @@
  *   item; CSV `item,rank,similar,score`; Arrow columns item utf8, rank int32, similar utf8,
  *   score float32.
  *
+ * With `rec recommend --new-items` (a model trained with item features), an item without a training
+ * row scored from its features carries `"from_features": true` in JSONL, and CSV and Arrow gain a
+ * last column `from_features` (bool) on every row (userLayout / similarLayout with `fromFeatures`).
+ *
  * CSV and Arrow have one row per ranked item, so a user with nothing left to recommend has no row
  * there (JSONL keeps the user with an empty list). Files are written to a temporary name in the
  * target folder and renamed on commit, so a reader never sees a half-written file.
@@ -41,6 +45,8 @@ export type RowFormat = (typeof ROW_FORMATS)[number];
 export interface RankedItem {
   item: string;
   score: number;
+  /** True only on an item without a training row that the model scored from its features. */
+  from_features?: boolean;
 }
 
 export interface UserRecord {
@@ -51,6 +57,8 @@ export interface UserRecord {
 
 export interface SimilarRecord {
   item: string;
+  /** True when the query item has no training row and its vector comes from its features. */
+  from_features?: boolean;
   items: readonly RankedItem[];
 }
 
@@ -87,6 +95,7 @@ function flatten<T extends { items: readonly RankedItem[] }>(records: readonly T
   const items: string[] = new Array<string>(n);
   const ranks = new Int32Array(n);
   const scores = new Float32Array(n);
+  const fromFeatures = new Uint8Array(n);
   const owner: T[] = new Array<T>(n);
   let at = 0;
   for (const r of records) {
@@ -95,65 +104,91 @@ function flatten<T extends { items: readonly RankedItem[] }>(records: readonly T
       ranks[at] = j + 1;
       items[at] = r.items[j].item;
       scores[at] = r.items[j].score;
+      if (r.items[j].from_features === true) fromFeatures[at] = 1;
       owner[at] = r;
     }
   }
-  return { n, keys, ranks, items, scores, owner };
+  return { n, keys, ranks, items, scores, fromFeatures, owner };
 }
 
 function recordBatch(schema: Schema, n: number, children: Data<DataType>[]): RecordBatch {
   return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, children }));
 }
 
-const USER_SCHEMA = new Schema([
+const FROM_FEATURES = new Field('from_features', new Bool(), false);
+
+const USER_FIELDS = [
   new Field('user', new Utf8(), false),
   new Field('rank', new Int32(), false),
   new Field('item', new Utf8(), false),
   new Field('score', new Float32(), false),
   new Field('cold', new Bool(), false),
-]);
+];
 
-const SIMILAR_SCHEMA = new Schema([
+const SIMILAR_FIELDS = [
   new Field('item', new Utf8(), false),
   new Field('rank', new Int32(), false),
   new Field('similar', new Utf8(), false),
   new Field('score', new Float32(), false),
-]);
+];
 
-const itemsJson = (items: readonly RankedItem[]) => items.map((s) => ({ item: s.item, score: s.score }));
+const itemsJson = (items: readonly RankedItem[]) => items.map((s) => (s.from_features === true ? { item: s.item, score: s.score, from_features: true } : { item: s.item, score: s.score }));
 
-export const USER_LAYOUT: RowLayout<UserRecord> = {
-  csvHeader: 'user,rank,item,score,cold',
-  jsonl: (r) => JSON.stringify({ user: r.user, items: itemsJson(r.items), cold: r.cold }),
-  csv: (r) => r.items.map((s, j) => `${csvField(r.user)},${j + 1},${csvField(s.item)},${s.score},${r.cold}\n`).join(''),
-  batch(records) {
-    const f = flatten(records, (r) => r.user);
-    const cold = new Uint8Array((f.n + 7) >> 3);
-    for (let i = 0; i < f.n; i++) if (f.owner[i].cold) cold[i >> 3] |= 1 << (i & 7);
-    return recordBatch(USER_SCHEMA, f.n, [
-      utf8Data(f.keys),
-      makeData({ type: new Int32(), length: f.n, data: f.ranks }),
-      utf8Data(f.items),
-      makeData({ type: new Float32(), length: f.n, data: f.scores }),
-      makeData({ type: new Bool(), length: f.n, data: cold }),
-    ]);
-  },
-};
+/** A bool column of `n` rows, set where `on(i)`. */
+function boolData(n: number, on: (i: number) => boolean): Data<Bool> {
+  const bits = new Uint8Array((n + 7) >> 3);
+  for (let i = 0; i < n; i++) if (on(i)) bits[i >> 3] |= 1 << (i & 7);
+  return makeData({ type: new Bool(), length: n, data: bits });
+}
 
-export const SIMILAR_LAYOUT: RowLayout<SimilarRecord> = {
-  csvHeader: 'item,rank,similar,score',
-  jsonl: (r) => JSON.stringify({ item: r.item, items: itemsJson(r.items) }),
-  csv: (r) => r.items.map((s, j) => `${csvField(r.item)},${j + 1},${csvField(s.item)},${s.score}\n`).join(''),
-  batch(records) {
-    const f = flatten(records, (r) => r.item);
-    return recordBatch(SIMILAR_SCHEMA, f.n, [
-      utf8Data(f.keys),
-      makeData({ type: new Int32(), length: f.n, data: f.ranks }),
-      utf8Data(f.items),
-      makeData({ type: new Float32(), length: f.n, data: f.scores }),
-    ]);
-  },
-};
+/** The user layout; `fromFeatures` adds the CSV/Arrow column of that name (--new-items). */
+export function userLayout(fromFeatures: boolean): RowLayout<UserRecord> {
+  const schema = new Schema(fromFeatures ? [...USER_FIELDS, FROM_FEATURES] : USER_FIELDS);
+  const extra = (s: RankedItem) => (fromFeatures ? `,${s.from_features === true}` : '');
+  return {
+    csvHeader: `user,rank,item,score,cold${fromFeatures ? ',from_features' : ''}`,
+    jsonl: (r) => JSON.stringify({ user: r.user, items: itemsJson(r.items), cold: r.cold }),
+    csv: (r) => r.items.map((s, j) => `${csvField(r.user)},${j + 1},${csvField(s.item)},${s.score},${r.cold}${extra(s)}\n`).join(''),
+    batch(records) {
+      const f = flatten(records, (r) => r.user);
+      const columns: Data<DataType>[] = [
+        utf8Data(f.keys),
+        makeData({ type: new Int32(), length: f.n, data: f.ranks }),
+        utf8Data(f.items),
+        makeData({ type: new Float32(), length: f.n, data: f.scores }),
+        boolData(f.n, (i) => f.owner[i].cold),
+      ];
+      if (fromFeatures) columns.push(boolData(f.n, (i) => f.fromFeatures[i] === 1));
+      return recordBatch(schema, f.n, columns);
+    },
+  };
+}
+
+/** The --similar-to layout; `fromFeatures` adds the CSV/Arrow column of that name (about `similar`). */
+export function similarLayout(fromFeatures: boolean): RowLayout<SimilarRecord> {
+  const schema = new Schema(fromFeatures ? [...SIMILAR_FIELDS, FROM_FEATURES] : SIMILAR_FIELDS);
+  const extra = (s: RankedItem) => (fromFeatures ? `,${s.from_features === true}` : '');
+  return {
+    csvHeader: `item,rank,similar,score${fromFeatures ? ',from_features' : ''}`,
+    jsonl: (r) => JSON.stringify(r.from_features === true ? { item: r.item, from_features: true, items: itemsJson(r.items) } : { item: r.item, items: itemsJson(r.items) }),
+    csv: (r) => r.items.map((s, j) => `${csvField(r.item)},${j + 1},${csvField(s.item)},${s.score}${extra(s)}\n`).join(''),
+    batch(records) {
+      const f = flatten(records, (r) => r.item);
+      const columns: Data<DataType>[] = [
+        utf8Data(f.keys),
+        makeData({ type: new Int32(), length: f.n, data: f.ranks }),
+        utf8Data(f.items),
+        makeData({ type: new Float32(), length: f.n, data: f.scores }),
+      ];
+      if (fromFeatures) columns.push(boolData(f.n, (i) => f.fromFeatures[i] === 1));
+      return recordBatch(schema, f.n, columns);
+    },
+  };
+}
+
+export const USER_LAYOUT: RowLayout<UserRecord> = userLayout(false);
+
+export const SIMILAR_LAYOUT: RowLayout<SimilarRecord> = similarLayout(false);
 
 /** A block of records as text (jsonl or csv, header excluded), ready for stdout or a file. */
 export function formatText<T>(layout: RowLayout<T>, format: 'jsonl' | 'csv', records: readonly T[]): string {

@@ -16,6 +16,11 @@
  * dataset, oldest first), so "cold" there means an empty history: a user without training rows is
  * still served from the items they touched. Items follow the same rule for both kinds of model.
  *
+ * An item without a training row (cold: a new product) has a random id vector, so it is never
+ * served, unless the model was trained with item features and scores it from them (vocab/
+ * trained.json `featured`) and the caller asks for such items (`newItems`, `rec recommend
+ * --new-items`): then it is ranked like any other, marked `from_features` in the output.
+ *
  * Users are scored in blocks sized from a memory budget (src/eval/score-blocks.ts), so `--all`
  * over a large catalogue keeps one bounded block in memory at a time; each block takes a fraction
  * of a second, and results come out block by block for streaming writers, which yield between
@@ -32,6 +37,8 @@ export interface ItemScore {
   /** Raw item id. */
   item: string;
   score: number;
+  /** Present (true) only on an item without a training row that the model scored from its features. */
+  from_features?: true;
 }
 
 export interface UserRecommendations {
@@ -65,6 +72,13 @@ export interface RecommendSource {
    * item without one: its score comes from a random vector (cold users' popular lists may hold it).
    */
   trainedItems?: Uint8Array | null;
+  /**
+   * 1 for items the model scores from catalogue features (vocab/trained.json `featured`); null or
+   * absent for a model trained without features.
+   */
+  featuredItems?: Uint8Array | null;
+  /** Serve featured items without a training row too (`--new-items`), each marked `from_features`. */
+  newItems?: boolean;
 }
 
 export interface UserQueries {
@@ -97,6 +111,16 @@ export function shortestFloat32(x: number): number {
     if (Math.fround(y) === target) return y;
   }
   return target;
+}
+
+/**
+ * Whether item `i` is served only because it is scored from its features: no learned row, featured,
+ * and new items asked for. Every other untrained item is never served (newItemMarks).
+ */
+export function newItemMarks(src: Pick<RecommendSource, 'trainedItems' | 'featuredItems' | 'newItems'>): ((i: number) => boolean) | null {
+  const { trainedItems, featuredItems } = src;
+  if (src.newItems !== true || !trainedItems || !featuredItems) return null;
+  return (i) => trainedItems[i] !== 1 && featuredItems[i] === 1;
 }
 
 function toItemScores(top: TopK, itemIds: readonly string[]): ItemScore[] {
@@ -145,6 +169,7 @@ function recommender(src: RecommendSource, queries: UserQueries, opts: Recommend
     return popular.map((x) => ({ ...x }));
   };
   const settings = { k, userBlock: opts.blockSize ?? 256, budgetBytes: opts.budgetBytes };
+  const fromFeatures = newItemMarks(src);
   return {
     k,
     numItems,
@@ -175,7 +200,11 @@ function recommender(src: RecommendSource, queries: UserQueries, opts: Recommend
         if (isWarm(u)) {
           const n = top.counts[w++];
           const items: ItemScore[] = new Array<ItemScore>(n);
-          for (let r = 0; r < n; r++) items[r] = { item: itemIds[top.items[at + r]], score: shortestFloat32(top.scores[at + r]) };
+          for (let r = 0; r < n; r++) {
+            const i = top.items[at + r];
+            items[r] = { item: itemIds[i], score: shortestFloat32(top.scores[at + r]) };
+            if (fromFeatures?.(i) === true) items[r].from_features = true;
+          }
           at += n;
           out.push({ user: queries.labels[j], items, cold: false });
         } else {
@@ -214,10 +243,14 @@ export function recommendPoolInputs(src: RecommendSource): { seen: UserItems | n
   return { seen: src.seen, never: untrainedItems(src), histories: src.histories ?? null };
 }
 
-/** Items no training row touched (the model never learnt them): never served by the model. */
-function untrainedItems(src: RecommendSource): Int32Array {
+/**
+ * Items no training row touched (the model never learnt them): never served by the model, except,
+ * with `newItems`, those it scores from their features.
+ */
+export function untrainedItems(src: Pick<RecommendSource, 'model' | 'trainedItems' | 'featuredItems' | 'newItems'>): Int32Array {
   const out: number[] = [];
-  if (src.trainedItems) for (let i = 0; i < src.model.shape.items; i++) if (src.trainedItems[i] !== 1) out.push(i);
+  const served = newItemMarks(src);
+  if (src.trainedItems) for (let i = 0; i < src.model.shape.items; i++) if (src.trainedItems[i] !== 1 && served?.(i) !== true) out.push(i);
   return Int32Array.from(out);
 }
 

@@ -10,6 +10,10 @@
  * popularity, which MF partly stores in the vector's length, does not decide who its neighbours
  * are. Sums are accumulated in float64; a zero vector, where the formula is undefined, has cosine 0
  * with every item rather than NaN. Ties go to the lower item index.
+ *
+ * `never` items (those without a training row, whose vectors are random) are not listed as
+ * neighbours; a model trained with item features has a vector for a new product from its features,
+ * so `--new-items` lists those too, marked `from_features`, and such a product can always be a query.
  */
 import type * as tf from '@tensorflow/tfjs';
 import { createRanker } from '../eval/ranking.js';
@@ -20,6 +24,8 @@ import { shortestFloat32, type ItemScore } from './recommend.js';
 export interface SimilarItems {
   /** The query item (raw id). */
   item: string;
+  /** Present (true) when the query item has no training row and its vector comes from its features. */
+  from_features?: true;
   /** Its nearest items, most similar first; `score` is the cosine similarity. */
   items: ItemScore[];
 }
@@ -88,19 +94,32 @@ export function modelSimilarity(model: Pick<Scorer, 'itemVectors' | 'similarTo' 
   return cosineSimilarity(readItemVectors(model, name));
 }
 
+export interface SimilarOptions {
+  /** Items never listed as neighbours (no learned vector). */
+  never?: ArrayLike<number>;
+  /** Items whose vector comes from their features alone (no training row): marked `from_features`. */
+  fromFeatures?: ((i: number) => boolean) | null;
+}
+
 /** The k nearest items of each query item index, in query order: by cosine of `source`'s vectors, or by its own similarity. */
-export function similarItems(source: ItemVectors | ItemSimilarity, itemIds: readonly string[], queries: readonly number[], k: number): SimilarItems[] {
+export function similarItems(source: ItemVectors | ItemSimilarity, itemIds: readonly string[], queries: readonly number[], k: number, opts: SimilarOptions = {}): SimilarItems[] {
   const similarity = 'to' in source ? source : cosineSimilarity(source);
   if (itemIds.length !== similarity.count) throw new RangeError(`similarItems: ${similarity.count} items to compare but ${itemIds.length} item ids`);
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`similarItems: k must be a positive integer; got ${k}`);
-  const ranker = createRanker(similarity.count);
+  const ranker = createRanker(similarity.count, opts.never);
+  const marked = opts.fromFeatures ?? null;
   // The query itself is excluded, so at most count - 1 neighbours exist.
   const kk = Math.min(k, similarity.count - 1);
   return queries.map((query) => {
-    if (kk < 1) return { item: itemIds[query], items: [] };
+    const record: SimilarItems = { item: itemIds[query], items: [] };
+    if (marked?.(query) === true) record.from_features = true;
+    if (kk < 1) return record;
     const top = ranker.topK(similarity.to(query), kk, { exclude: [query] });
-    const items: ItemScore[] = [];
-    for (let r = 0; r < top.items.length; r++) items.push({ item: itemIds[top.items[r]], score: shortestFloat32(top.scores[r]) });
-    return { item: itemIds[query], items };
+    for (let r = 0; r < top.items.length; r++) {
+      const item: ItemScore = { item: itemIds[top.items[r]], score: shortestFloat32(top.scores[r]) };
+      if (marked?.(top.items[r]) === true) item.from_features = true;
+      record.items.push(item);
+    }
+    return record;
   });
 }

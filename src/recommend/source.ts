@@ -162,9 +162,12 @@ export async function readTrainedItems(ckpt: string, run: RunJson, given: string
   return trained;
 }
 
-/** The warning for --similar-to items without training rows; null when there are none or it cannot be told. */
-export function untrainedItemsMessage(queries: readonly number[], trained: Uint8Array | null, items: Vocab): string | null {
-  const untrained = trained === null ? [] : queries.filter((q) => trained[q] === 0).map((q) => JSON.stringify(items.ids[q]));
+/**
+ * The warning for --similar-to items without training rows; null when there are none or it cannot
+ * be told. An item the model scores from its features (`featured`) has a meaningful vector: no warning.
+ */
+export function untrainedItemsMessage(queries: readonly number[], trained: Uint8Array | null, items: Vocab, featured: Uint8Array | null = null): string | null {
+  const untrained = trained === null ? [] : queries.filter((q) => trained[q] === 0 && featured?.[q] !== 1).map((q) => JSON.stringify(items.ids[q]));
   if (untrained.length === 0) return null;
   const shown = `${untrained.slice(0, SHOWN_UNKNOWN).join(', ')}${untrained.length > SHOWN_UNKNOWN ? ` and ${untrained.length - SHOWN_UNKNOWN} more` : ''}`;
   return `--similar-to ${shown}: no training rows (only in valid/test), so the vector is still its random initialisation and the neighbours are arbitrary.`;

@@ -4,7 +4,9 @@ import { describeFailure, parseGates } from '../../eval/gates.js';
 import { parseKList } from '../../eval/metrics/registry.js';
 import { parseProtocol, type ProtocolSpec } from '../../eval/protocols.js';
 import { pathExists } from '../../io/atomic.js';
-import { EXIT, UsageError } from '../../util/errors.js';
+import { describeValue, EXIT, UsageError } from '../../util/errors.js';
+import type { ItemsMode } from '../../eval/prepare.js';
+import type { RelevantItemsRecord } from '../../eval/run.js';
 import { REC_VERSION } from '../../util/version.js';
 import { resolveAnonKey } from '../anon-key.js';
 import { addConfigOptions } from '../options.js';
@@ -20,8 +22,12 @@ Examples:
   $ rec eval ckpt --fail-under ndcg@10=0.30                      # exit 3 when below
   $ rec eval new --baseline prod --max-drop ndcg@10=2% --max-drop rmse=0.005
   $ rec eval new --baseline serving/production --max-drop ndcg@10=0.01   # the gate rec promote checks
+  $ rec eval ckpt --items cold --k 20 --metrics recall,ndcg      # only test items without a training row (new products)
 
-Writes CKPT/eval-<split>-<protocol>.json (e.g. eval-test-full.json, eval-test-sampled100.json).`;
+Writes CKPT/eval-<split>-<protocol>.json (e.g. eval-test-full.json, eval-test-sampled100.json);
+with --items warm|cold, eval-<split>-<protocol>.warm.json / .cold.json beside it.
+A relevant item without a training row (cold) is ranked from its catalogue features when the model
+was trained with item features; otherwise it is skipped, counted, and the output says so.`;
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
@@ -35,11 +41,13 @@ export function registerEval(program: Command, runtime: Runtime): void {
     .option('--fail-under <metric=value>', 'exit 3 when a metric is worse than this (repeatable; rmse/mae: above it)', collect)
     .option('--baseline <ckpt>', 're-evaluate this checkpoint the same way and compare')
     .option('--max-drop <metric=value[%]>', 'exit 3 when a metric is worse than the baseline by more than this (repeatable)', collect)
+    .option('--items <which>', 'all|warm|cold: rank every relevant item, only those with a training row, or only those without (new products; needs a model with item features) (default all)')
     .addHelpText('after', EXAMPLES);
   addConfigOptions(cmd, 'eval');
   addGlobalFlags(cmd).action(async (ckptArg: string, _opts, self: Command) => {
     await runCommand(self, 'eval', runtime, async (ctx) => {
-      const o = self.opts<{ data?: string; failUnder?: string[]; baseline?: string; maxDrop?: string[] }>();
+      const o = self.opts<{ data?: string; failUnder?: string[]; baseline?: string; maxDrop?: string[]; items?: string }>();
+      const items = parseItemsMode(o.items);
       const { config } = ctx.resolved;
       const checkpoint = resolve(ctx.cwd, ckptArg);
       if (!(await pathExists(checkpoint))) throw new UsageError(`Checkpoint ${checkpoint} does not exist. Expected a folder written by rec train.`);
@@ -60,7 +68,7 @@ export function registerEval(program: Command, runtime: Runtime): void {
       const failUnder = parseGates(o.failUnder ?? [], '--fail-under', false);
       const maxDrop = parseGates(o.maxDrop ?? [], '--max-drop', true);
       const k = parseKList(config.eval.k);
-      const [{ initEngine }, { runEval }] = await Promise.all([import('../../engine/backend.js'), import('../../eval/run.js')]);
+      const [{ initEngine }, { runEval, coldSkipLine }] = await Promise.all([import('../../engine/backend.js'), import('../../eval/run.js')]);
       const engine = await initEngine({ backend: config.backend, log: ctx.log });
       const result = await runEval(
         {
@@ -71,6 +79,7 @@ export function registerEval(program: Command, runtime: Runtime): void {
           metrics: config.eval.metrics,
           k,
           relevanceThreshold: config.eval.relevance_threshold,
+          items,
           seed: config.seed,
           userBlock: config.eval.user_block,
           workers: config.eval.workers,
@@ -86,8 +95,11 @@ export function registerEval(program: Command, runtime: Runtime): void {
       const e = result.eval;
       const failed = result.gates.checks.filter((c) => !c.passed);
       for (const c of failed) ctx.log.error(`quality gate failed: ${describeFailure(c)}`);
+      const cold = coldSkipLine(e.relevant_items);
       const lines = [
         `${e.split} split, protocol ${e.protocol.name}${e.protocol.n ? ` (${plural(e.protocol.n, 'negative')})` : ''}: ${plural(e.users.evaluated, 'user')} evaluated, ${e.users.skipped} skipped${skippedWhy(e.users.skipped_by_reason)} (engine ${engine.name})`,
+        ...relevantLine(items, e.relevant_items),
+        ...(cold === null ? [] : [`  ${cold}`]),
         ...Object.entries(e.metrics).map(([name, v]) => `  ${name.padEnd(14)} ${Number.isNaN(v) ? 'n/a' : v.toFixed(4)}${baselineText(result.baseline, name)}`),
         `written: ${result.file}`,
       ];
@@ -99,6 +111,29 @@ export function registerEval(program: Command, runtime: Runtime): void {
       };
     });
   });
+}
+
+const ITEMS_MODES: readonly ItemsMode[] = ['all', 'warm', 'cold'];
+
+function parseItemsMode(text: string | undefined): ItemsMode {
+  if (text === undefined) return 'all';
+  const v = text.trim().toLowerCase();
+  const mode = ITEMS_MODES.find((m) => m === v);
+  if (mode !== undefined) return mode;
+  throw new UsageError(`--items expects one of ${ITEMS_MODES.join('|')}. Received: ${describeValue(text)}.`);
+}
+
+/**
+ * `relevant items: 812 warm ranked, 40 cold ranked from features, 5 cold skipped (model_without_features)`;
+ * nothing when every relevant item was warm and ranked.
+ */
+function relevantLine(items: ItemsMode, r: RelevantItemsRecord): string[] {
+  if (items === 'all' && r.cold_ranked + r.cold_skipped + r.unknown === 0) return [];
+  const parts = [`${r.warm_ranked} warm ranked`, `${r.cold_ranked} cold ranked from features`];
+  if (r.cold_skipped > 0) parts.push(`${r.cold_skipped} cold skipped (${r.cold_skip_reason ?? 'no features'})`);
+  if (r.unknown > 0) parts.push(`${r.unknown} unknown to the model`);
+  if (r.not_selected > 0) parts.push(`${r.not_selected} ${items === 'warm' ? 'cold' : 'warm'} not selected`);
+  return [`relevant items${items === 'all' ? '' : ` (--items ${items})`}: ${parts.join(', ')}`];
 }
 
 /** `   baseline 0.2085`, or on the users both evaluate `   on 184 common users: 0.2131 vs baseline 0.2085`. */

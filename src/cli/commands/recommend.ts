@@ -23,6 +23,7 @@ Examples:
   $ rec recommend checkpoints/mf --all --out recs.arrow      # Arrow IPC: user, rank, item, score, cold
   $ rec recommend checkpoints/mf --similar-to B000123 --k 5 --json
   $ REC_ANON_KEY=... rec recommend checkpoints/mf --user alice   # dataset prepped with --anonymize
+  $ rec recommend checkpoints/mf-features --all --new-items --out recs.csv   # new products too: from_features column
 
 Scores are the model's (logits for bce/bpr, predicted ratings for mse). A user the model never
 trained on gets the most popular items, "cold": true, scored by their interaction counts (sasrec
@@ -31,7 +32,11 @@ cold); ids
 outside the checkpoint's vocabulary are counted and named on stderr and in "unknown_users"
 ({count, first, did_you_mean}: e.g. "001" → "1"), since a typo is the usual cause.
 With --json and no --out, stdout holds one document: {"checkpoint", "k", "recommendations": [...]}
-(or "similar": [{"item", "items": [{"item", "score"}]}] for --similar-to, scored by cosine).`;
+(or "similar": [{"item", "items": [{"item", "score"}]}] for --similar-to, scored by cosine).
+An item without a training row (a new product) is never served: its vector is random. A model
+trained with item features scores such items from their features; --new-items serves them, each
+marked "from_features": true (CSV and Arrow: a from_features column). --similar-to works for a new
+product of such a model with or without --new-items.`;
 
 interface RecommendFlags {
   user?: string[];
@@ -44,6 +49,7 @@ interface RecommendFlags {
   out?: string;
   force?: boolean;
   data?: string;
+  newItems?: boolean;
 }
 
 /**
@@ -60,6 +66,8 @@ export interface RecommendResult {
   /** With --out: users written (user mode) and how many of them were cold. */
   users?: number;
   cold_users?: number;
+  /** With --out and --new-items: recommended items scored from features (no training row). */
+  from_features?: number;
   /** With --out and --similar-to: query items written. */
   items?: number;
   /** --user/--users: ids the vocabulary does not hold (they are cold), with likely meant ids. */
@@ -169,6 +177,7 @@ export function registerRecommend(program: Command, runtime: Runtime): void {
     .option('--format <fmt>', 'jsonl|csv|arrow (default: from the --out extension, else jsonl)')
     .option('-o, --out <file>', 'write to this file (atomically) instead of stdout; required for arrow')
     .option('--force', 'replace --out FILE when it already exists')
+    .option('--new-items', 'also serve items without a training row (new products) that the model scores from their item features, marked from_features (needs a model trained with item features)')
     .addHelpText('after', EXAMPLES);
   addConfigOptions(cmd, 'recommend');
   addGlobalFlags(cmd).action(async (ckptArg: string, _opts, self: Command) => {
@@ -228,34 +237,49 @@ async function recommendCommand(ctx: CommandContext, ckptArg: string, o: Recomme
 
   await initEngine({ backend: ctx.resolved.config.backend, log: ctx.log });
   const loaded = await loadRecommendCheckpoint(ckpt, { dataset: !similar, data: dataDir }, ctx.log);
+  const newItems = o.newItems === true;
+  if (newItems) checkNewItems(ckpt, loaded);
   const target: Target = { out, format, collect: ctx.json && out === null, force: o.force === true };
-  if (similar) return similarCommand(ctx, { ckpt, k, loaded, dataDir, target, items: o.similarTo ?? [] });
+  if (similar) return similarCommand(ctx, { ckpt, k, loaded, dataDir, target, items: o.similarTo ?? [], newItems });
   const { queries, unknown } = await userQueries(ctx, loaded, { byId, typed: [...userIds, ...(fromFile?.ids ?? [])], fromFile, usersFile, key });
-  const output = await usersCommand(ctx, { ckpt, k, loaded, target, queries, includeSeen: o.includeSeen === true });
+  const output = await usersCommand(ctx, { ckpt, k, loaded, target, queries, includeSeen: o.includeSeen === true, newItems });
   if (unknown !== undefined) output.result.unknown_users = unknown;
   return output;
+}
+
+/** --new-items needs item features: without them a new product's vector is random. */
+function checkNewItems(ckpt: string, loaded: RecommendCheckpoint): void {
+  if (loaded.trained?.featured !== undefined) return;
+  throw new UsageError(
+    `--new-items: ${ckpt} was trained without item features (vocab/trained.json has no "featured" items), so an item without a training row has only a random vector and none can be served. Train with item features (a dataset prepped with --items FILE), or leave out --new-items.`,
+  );
 }
 
 /** --similar-to: the k nearest items of each query item, by the model's similarity (src/recommend/similar.ts). */
 async function similarCommand(
   ctx: CommandContext,
-  args: { ckpt: string; k: number; loaded: RecommendCheckpoint; dataDir: string | null; target: Target; items: string[] },
+  args: { ckpt: string; k: number; loaded: RecommendCheckpoint; dataDir: string | null; target: Target; items: string[]; newItems: boolean },
 ): Promise<CommandOutput> {
-  const [{ SIMILAR_LAYOUT }, { modelSimilarity, similarItems }, { readTrainedItems, resolveItems, untrainedItemsMessage }] = await Promise.all([
+  const [{ similarLayout }, { modelSimilarity, similarItems }, { readTrainedItems, resolveItems, untrainedItemsMessage }, { untrainedItems }] = await Promise.all([
     import('../../io/recommendations.js'),
     import('../../recommend/similar.js'),
     import('../../recommend/source.js'),
+    import('../../recommend/recommend.js'),
   ]);
   const { ckpt, k, loaded, target } = args;
   const numItems = loaded.items.ids.length;
   const queries = resolveItems(args.items, loaded.items);
   // The checkpoint's own record first; older checkpoints fall back to the dataset's train rows.
   const trainedItems = loaded.trained?.items ?? (await readTrainedItems(ckpt, loaded.run, args.dataDir, loaded.items, ctx.log));
-  const untrained = untrainedItemsMessage(queries, trainedItems, loaded.items);
+  const featured = loaded.trained?.featured ?? null;
+  const untrained = untrainedItemsMessage(queries, trainedItems, loaded.items, featured);
   if (untrained !== null) ctx.log.warn(untrained);
   if (k > numItems - 1) ctx.log.warn(`--k ${k} is more than the ${numItems - 1} other items of the catalogue: each list has at most ${numItems - 1} items.`);
-  const lists = similarItems(modelSimilarity(loaded.model, loaded.run.model), loaded.items.ids, queries, k);
-  const { records } = await emit<SimilarItems>([lists], SIMILAR_LAYOUT, target, ctx.io.signal);
+  // Neighbours follow the serving rule: no item without a training row, unless --new-items and it has features.
+  const never = untrainedItems({ model: loaded.model, trainedItems, featuredItems: featured, newItems: args.newItems });
+  const fromFeatures = trainedItems !== null && featured !== null ? (i: number) => trainedItems[i] !== 1 && featured[i] === 1 : null;
+  const lists = similarItems(modelSimilarity(loaded.model, loaded.run.model), loaded.items.ids, queries, k, { never, fromFeatures });
+  const { records } = await emit<SimilarItems>([lists], similarLayout(args.newItems), target, ctx.io.signal);
   const { out, format } = target;
   const result: RecommendResult = out === null ? { checkpoint: ckpt, k, similar: records } : { checkpoint: ckpt, k, out, format, items: lists.length };
   return { result, human: out === null ? '' : `wrote the ${k} nearest items of ${lists.length} item(s) to ${out}` };
@@ -307,15 +331,16 @@ async function startUserPool(ctx: CommandContext, recSource: RecommendSource, us
 /** --user/--users/--all: each user's top k, streamed to the target. */
 async function usersCommand(
   ctx: CommandContext,
-  args: { ckpt: string; k: number; loaded: RecommendCheckpoint; target: Target; queries: UserQueries; includeSeen: boolean },
+  args: { ckpt: string; k: number; loaded: RecommendCheckpoint; target: Target; queries: UserQueries; includeSeen: boolean; newItems: boolean },
 ): Promise<CommandOutput> {
-  const [{ USER_LAYOUT }, { recommendBlocks, recommendBlocksParallel }] = await Promise.all([import('../../io/recommendations.js'), import('../../recommend/recommend.js')]);
+  const [{ userLayout }, { recommendBlocks, recommendBlocksParallel }] = await Promise.all([import('../../io/recommendations.js'), import('../../recommend/recommend.js')]);
   const { ckpt, k, loaded, target, queries } = args;
   const numItems = loaded.items.ids.length;
   if (k > numItems) ctx.log.warn(`--k ${k} is more than the ${numItems} items of the catalogue: each list has at most ${numItems} items.`);
   const full = Math.min(k, numItems);
   let cold = 0;
   let short = 0;
+  let fromFeatures = 0;
   const recSource: RecommendSource = {
     model: loaded.model,
     itemIds: loaded.items.ids,
@@ -323,6 +348,8 @@ async function usersCommand(
     seen: loaded.dataset?.seen ?? null,
     trained: loaded.trained?.users ?? loaded.dataset?.trained ?? null,
     trainedItems: loaded.trained?.items ?? null,
+    featuredItems: loaded.trained?.featured ?? null,
+    newItems: args.newItems,
     histories: loaded.dataset?.histories ?? null,
   };
   const recOptions = { k, excludeSeen: !args.includeSeen, blockSize: ctx.resolved.config.eval.user_block };
@@ -333,6 +360,7 @@ async function usersCommand(
       for (const r of block) {
         if (r.cold) cold++;
         if (r.items.length < full) short++;
+        for (const it of r.items) if (it.from_features === true) fromFeatures++;
       }
       yield block;
     }
@@ -341,7 +369,7 @@ async function usersCommand(
   const bar = target.out !== null || target.collect ? ctx.io.progress.start('recommend', queries.labels.length, 'users', { rate: { unit: 'users', scale: 1 } }) : null;
   let emitted: { records: UserRecommendations[]; count: number };
   try {
-    emitted = await emit<UserRecommendations>(blocks, USER_LAYOUT, target, ctx.io.signal, bar);
+    emitted = await emit<UserRecommendations>(blocks, userLayout(args.newItems), target, ctx.io.signal, bar);
   } finally {
     await pool?.close();
   }
@@ -352,8 +380,9 @@ async function usersCommand(
   const { out, format } = target;
   const written = out === null ? '' : ` to ${out}`;
   ctx.log.info(`recommended ${plural(k, 'item')} for ${plural(count, 'user')} (${cold} cold: popular items)${written}`);
+  if (args.newItems) ctx.log.info(`--new-items: ${plural(fromFeatures, 'recommended item')} ${fromFeatures === 1 ? 'is a new product' : 'are new products'} (no training row) scored from item features`);
   const result: RecommendResult = out === null
     ? { checkpoint: ckpt, k, recommendations: records }
-    : { checkpoint: ckpt, k, out, format, users: count, cold_users: cold };
+    : { checkpoint: ckpt, k, out, format, users: count, cold_users: cold, ...(args.newItems ? { from_features: fromFeatures } : {}) };
   return { result, human: out === null ? '' : `wrote recommendations for ${plural(count, 'user')} (${cold} cold)${written}` };
 }

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SIMILAR_LAYOUT, USER_LAYOUT, csvField, formatText, openRowFile, type UserRecord } from '../../../src/io/recommendations.js';
+import { SIMILAR_LAYOUT, USER_LAYOUT, csvField, formatText, openRowFile, similarLayout, userLayout, type UserRecord } from '../../../src/io/recommendations.js';
 
 const RECORDS: UserRecord[] = [
   { user: 'u1', cold: false, items: [{ item: 'i9', score: 0.5 }, { item: 'a,"b"', score: -1.25 }] },
@@ -28,6 +28,28 @@ describe('recommendation writers', () => {
       { user: 'nobody', items: [{ item: 'i1', score: 42 }], cold: true },
       { user: 'u3', items: [], cold: false },
     ]);
+  });
+
+  it('--new-items: from_features on the items scored from features (jsonl), a from_features column (csv, arrow)', async () => {
+    const recs: UserRecord[] = [{ user: 'u1', cold: false, items: [{ item: 'new', score: 2, from_features: true }, { item: 'i9', score: 0.5 }] }];
+    expect(JSON.parse(formatText(userLayout(true), 'jsonl', recs))).toEqual({ user: 'u1', items: [{ item: 'new', score: 2, from_features: true }, { item: 'i9', score: 0.5 }], cold: false });
+    const layout = userLayout(true);
+    expect(`${layout.csvHeader}\n${formatText(layout, 'csv', recs)}`).toBe('user,rank,item,score,cold,from_features\nu1,1,new,2,false,true\nu1,2,i9,0.5,false,false\n');
+    // Without the switch the layout is today's: no column.
+    expect(userLayout(false).csvHeader).toBe('user,rank,item,score,cold');
+    const d = dir();
+    const path = join(d, 'recs.arrow');
+    const sink = await openRowFile(path, 'arrow', layout, false);
+    await sink.write(recs);
+    await sink.commit();
+    const table = tableFromIPC(readFileSync(path));
+    expect(table.schema.fields.map((f) => `${f.name}:${String(f.type)}`)).toEqual(['user:Utf8', 'rank:Int32', 'item:Utf8', 'score:Float32', 'cold:Bool', 'from_features:Bool']);
+    expect(table.toArray().map((r) => (r.toJSON() as { from_features: boolean }).from_features)).toEqual([true, false]);
+    const similar = similarLayout(true);
+    const srec = [{ item: 'new', from_features: true, items: [{ item: 'n2', score: 0.9, from_features: true }, { item: 'a', score: 0.5 }] }];
+    expect(JSON.parse(similar.jsonl(srec[0]))).toEqual({ item: 'new', from_features: true, items: [{ item: 'n2', score: 0.9, from_features: true }, { item: 'a', score: 0.5 }] });
+    expect(formatText(similar, 'csv', srec)).toBe('new,1,n2,0.9,true\nnew,2,a,0.5,false\n');
+    expect(similar.csvHeader).toBe('item,rank,similar,score,from_features');
   });
 
   it('csv file: header, then one row per ranked item, written atomically', async () => {

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../../../src/engine/backend.js';
-import { recommend, recommendBlocks, shortestFloat32, trainedUsers, type RecommendSource, type UserQueries } from '../../../src/recommend/recommend.js';
+import { recommend, recommendBlocks, recommendPoolInputs, shortestFloat32, trainedUsers, type RecommendSource, type UserQueries } from '../../../src/recommend/recommend.js';
 import { userItemSets } from '../../../src/data/user-items.js';
 import { silentLogger } from '../../../src/util/log.js';
 import { tinyMf } from './helpers.js';
@@ -62,6 +62,21 @@ describe('recommend', () => {
     const [u0, cold] = recommend(masked, queries(['u0', 0], ['new', -1]), { k: 3, excludeSeen: false });
     expect(pairsOf(u0.items)).toEqual([['i0', 1], ['i1', 0.5], ['i3', -1]]);
     expect(cold.items.map((s) => s.item)).toEqual(['i1', 'i3', 'i0']);
+  });
+
+  it('--new-items serves an untrained item the model scores from its features, marked from_features; never one without features', () => {
+    // i2 (score 2 for u0) and i3 have no learned row; the model has features for i2 only.
+    const featured = { ...source, trainedItems: Uint8Array.from([1, 1, 0, 0]), featuredItems: Uint8Array.from([1, 1, 1, 0]) };
+    const [off] = recommend(featured, queries(['u0', 0]), { k: 3, excludeSeen: false });
+    expect(off.items).toEqual([{ item: 'i0', score: 1 }, { item: 'i1', score: 0.5 }]);
+    const on = { ...featured, newItems: true };
+    const [u0, cold] = recommend(on, queries(['u0', 0], ['new', -1]), { k: 3, excludeSeen: false });
+    expect(u0.items).toEqual([{ item: 'i2', score: 2, from_features: true }, { item: 'i0', score: 1 }, { item: 'i1', score: 0.5 }]);
+    // A cold user's popular list is not scored by the model: nothing is marked there.
+    expect(cold.items.some((s) => 'from_features' in s)).toBe(false);
+    // The threads of a pool get the same items to leave out.
+    expect([...recommendPoolInputs(on).never]).toEqual([3]);
+    expect([...recommendPoolInputs(featured).never]).toEqual([2, 3]);
   });
 
   it('--include-seen keeps seen items', () => {

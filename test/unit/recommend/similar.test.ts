@@ -53,6 +53,18 @@ describe('similar items', () => {
     expect(similarItems(one, ['only'], [0], 5)).toEqual([{ item: 'only', items: [] }]);
   });
 
+  it('leaves out `never` items as neighbours; marks items and a query whose vector comes from features', () => {
+    // c and d have no training row; c has features (from_features), d has none (never listed).
+    const fromFeatures = (i: number) => i === 2;
+    const [fromA, fromC] = similarItems(vectors, IDS, [0, 2], 10, { never: [3], fromFeatures });
+    expect(fromA.items).toEqual([{ item: 'c', score: 1, from_features: true }, { item: 'b', score: 0 }, { item: 'e', score: 0 }]);
+    expect(fromA.from_features).toBeUndefined();
+    // c, never bought, is a query like any other.
+    expect(fromC.from_features).toBe(true);
+    expect(fromC.items.map((x) => x.item)).toEqual(['a', 'b', 'e']);
+    expect(similarItems(vectors, IDS, [0], 10, { never: [2, 3] })[0].items.map((x) => x.item)).toEqual(['b', 'e']);
+  });
+
   it('is deterministic', () => {
     expect(similarItems(vectors, IDS, [1, 2], 3)).toEqual(similarItems(vectors, IDS, [1, 2], 3));
   });

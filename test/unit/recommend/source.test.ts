@@ -140,5 +140,7 @@ describe('untrainedItemsMessage', () => {
     expect(untrainedItemsMessage([0, 2], Uint8Array.from([1, 1, 0]), items)).toMatch(/^--similar-to "i3": no training rows/);
     expect(untrainedItemsMessage([0, 1], Uint8Array.from([1, 1, 0]), items)).toBeNull();
     expect(untrainedItemsMessage([2], null, items)).toBeNull();
+    // A new product the model scores from its features has a meaningful vector: no warning.
+    expect(untrainedItemsMessage([0, 2], Uint8Array.from([1, 1, 0]), items, Uint8Array.from([1, 1, 1]))).toBeNull();
   });
 });
