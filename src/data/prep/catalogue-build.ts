@@ -20,7 +20,7 @@ import type { TextFeaturizerSpec } from '../text.js';
 import type { ItemFeature, ItemFeatures, ListFeature } from '../item-features.js';
 import type { CatalogueRead } from './catalogue-read.js';
 import type { FeatureKind, FeatureSpec } from './catalogue-spec.js';
-import { GrowInt32, VALUE_INVALID, VALUE_MISSING, VALUE_PRESENT, type ChunkedLists, type SlotColumn } from './catalogue-store.js';
+import { GrowInt32, VALUE_INVALID, VALUE_MISSING, VALUE_PRESENT, type ChunkedLists, type ListStore, type SlotColumn } from './catalogue-store.js';
 
 /** A list column: item i has values[offsets[i], offsets[i + 1]); valid[i] = 0 where the item has no value. */
 export interface ListColumn {
@@ -44,6 +44,9 @@ export class ListSource {
   private readonly baseCounts: Int32Array | null;
   /** multi: local code → the dataset's code. */
   private readonly remap: Int32Array | null;
+  /** The last slice's values and counts, refilled by the next (writeBatches has written a batch before it asks for the next). */
+  private buf = new Int32Array(0);
+  private countsBuf = new Int32Array(0);
 
   constructor(src: Int32Array, valid: Uint8Array, col: SlotColumn, base: ListFeature | null, baseCounts: Int32Array | null, remap: Int32Array | null) {
     this.src = src;
@@ -55,33 +58,30 @@ export class ListSource {
   }
 
   get withCounts(): boolean {
-    return this.col.lists?.counts != null;
+    return this.col.lists?.withCounts === true;
   }
 
-  /** Items [from, to) as a column of their own (offsets from 0). */
+  /** Items [from, to) as a column of their own (offsets from 0); its values and counts are overwritten by the next slice. */
   slice(from: number, to: number): ListColumn {
-    const lists = this.col.lists as ChunkedLists;
-    const len = lists.length.a;
+    const lists = this.col.lists as ListStore;
     const bo = this.base?.offsets ?? null;
     const offsets = new Int32Array(to - from + 1);
     let size = 0;
     for (let i = from; i < to; i++) {
       const s = this.src[i];
-      if (s >= 0) size += len[s];
+      if (s >= 0) size += lists.lengthOf(s);
       else if (s === BASE && bo !== null) size += bo[i + 1] - bo[i];
       offsets[i - from + 1] = size;
     }
-    const values = new Int32Array(size);
-    const counts = lists.counts !== null ? new Int32Array(size) : null;
+    if (this.buf.length < size) this.buf = new Int32Array(size);
+    if (lists.withCounts && this.countsBuf.length < size) this.countsBuf = new Int32Array(size);
+    const values = this.buf.subarray(0, size);
+    const counts = lists.withCounts ? this.countsBuf.subarray(0, size) : null;
     for (let i = from; i < to; i++) {
       const s = this.src[i];
       const at = offsets[i - from];
-      if (s >= 0) {
-        const v = lists.valuesOf(s);
-        if (this.remap !== null) for (let k = 0; k < v.length; k++) values[at + k] = this.remap[v[k]];
-        else values.set(v, at);
-        if (counts !== null) counts.set(lists.countsOf(s), at);
-      } else if (s === BASE && this.base !== null && bo !== null) {
+      if (s >= 0) lists.copyTo(s, values, counts, at, this.remap);
+      else if (s === BASE && this.base !== null && bo !== null) {
         values.set(this.base.values.subarray(bo[i], bo[i + 1]), at);
         if (counts !== null && this.baseCounts !== null) counts.set(this.baseCounts.subarray(bo[i], bo[i + 1]), at);
       }
@@ -191,7 +191,7 @@ function listColumn(col: SlotColumn, base: ItemFeature | null, items: ItemSource
   const text = col.spec.kind === 'text';
   const baseList = base?.kind === 'text' ? base.buckets : base?.kind === 'multi' ? base.codes : null;
   const vocab = text ? null : new ValueVocab(base?.kind === 'multi' ? base.vocab : [], (col.vocab as { values: string[] }).values);
-  const lists = col.lists as ChunkedLists;
+  const codes = text ? null : (col.lists as ChunkedLists);
   for (let i = 0; i < n; i++) {
     const sl = slot[i];
     if (sl >= 0) {
@@ -199,7 +199,7 @@ function listColumn(col: SlotColumn, base: ItemFeature | null, items: ItemSource
       count(s, status[sl]);
       valid[i] = status[sl] === VALUE_MISSING ? 0 : 1;
       // Codes in item order, so new values join the vocabulary in order of first appearance over the items.
-      if (vocab !== null) for (const c of lists.valuesOf(sl)) vocab.use(c);
+      if (vocab !== null && codes !== null) for (const c of codes.valuesOf(sl)) vocab.use(c);
     } else if (carried[i] === 1 && baseList !== null) {
       src[i] = BASE;
       valid[i] = baseList.valid[i];

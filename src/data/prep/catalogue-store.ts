@@ -40,45 +40,45 @@ export class GrowInt32 {
 /** Chunk of a ChunkedLists: 4 MiB of int32, so that growing never copies and never overshoots by more than one. */
 const CHUNK = 1 << 20;
 
+/** How list features are read back out of the store, a list at a time. */
+export interface ListStore {
+  readonly withCounts: boolean;
+  lengthOf(s: number): number;
+  /** Copies list s to values[at, …) (through `remap` when given) and, for text, its counts to counts[at, …). */
+  copyTo(s: number, values: Int32Array, counts: Int32Array | null, at: number, remap: Int32Array | null): void;
+}
+
 /**
- * Lists of int32 (and, for text, their counts) appended one after another, in fixed chunks: a list never spans two
- * chunks (one longer than a chunk gets a chunk of its own), so list s is chunk[start[s] / CHUNK] from
- * start[s] % CHUNK, `length[s]` long. Unlike a doubling array, it never copies what it holds nor holds twice
- * what it needs.
+ * Lists of int32 appended one after another, in fixed chunks: a list never spans two chunks (one longer than a
+ * chunk gets a chunk of its own), so list s is chunk[start[s] / CHUNK] from start[s] % CHUNK, `length[s]` long.
+ * Unlike a doubling array, it never copies what it holds nor holds twice what it needs.
  */
-export class ChunkedLists {
-  readonly values: Int32Array[] = [];
-  readonly counts: Int32Array[] | null;
+export class ChunkedLists implements ListStore {
+  readonly withCounts = false;
+  readonly chunks: Int32Array[] = [];
   /** Per list: chunk index × CHUNK + position (a float64: past 2^31 values for ten million titles). */
   readonly start = new GrowFloat64();
   readonly length = new GrowInt32();
-  private chunk = -1;
   private used = CHUNK;
 
-  constructor(withCounts: boolean) {
-    this.counts = withCounts ? [] : null;
-  }
-
-  /** Room for a list of `len` values: the position in the current chunk where it goes. */
-  private room(len: number): number {
-    if (this.used + len > (this.values[this.chunk]?.length ?? 0)) {
-      this.values.push(new Int32Array(Math.max(CHUNK, len)));
-      this.counts?.push(new Int32Array(Math.max(CHUNK, len)));
-      this.chunk++;
+  /** Appends values[0, len) as the next list; returns its index. */
+  push(values: Int32Array, len: number): number {
+    const c = this.chunks.length - 1;
+    let chunk = c >= 0 ? this.chunks[c] : null;
+    if (chunk === null || this.used + len > chunk.length) {
+      chunk = new Int32Array(Math.max(CHUNK, len));
+      this.chunks.push(chunk);
       this.used = 0;
     }
-    const at = this.used;
+    chunk.set(len === values.length ? values : values.subarray(0, len), this.used);
+    this.start.push((this.chunks.length - 1) * CHUNK + this.used);
     this.used += len;
-    this.start.push(this.chunk * CHUNK + at);
     this.length.push(len);
-    return at;
+    return this.length.n - 1;
   }
 
-  /** Appends values[0, len) (and counts[0, len)) as the next list. */
-  push(values: Int32Array, counts: Int32Array | null, len: number): void {
-    const at = this.room(len);
-    this.values[this.chunk].set(len === values.length ? values : values.subarray(0, len), at);
-    if (this.counts !== null && counts !== null) this.counts[this.chunk].set(len === counts.length ? counts : counts.subarray(0, len), at);
+  lengthOf(s: number): number {
+    return this.length.a[s];
   }
 
   /** The values of list s (a view). */
@@ -86,15 +86,70 @@ export class ChunkedLists {
     const st = this.start.a[s];
     const c = Math.floor(st / CHUNK);
     const at = st - c * CHUNK;
-    return this.values[c].subarray(at, at + this.length.a[s]);
+    return this.chunks[c].subarray(at, at + this.length.a[s]);
   }
 
-  /** The counts of list s (a view; text only). */
-  countsOf(s: number): Int32Array {
-    const st = this.start.a[s];
-    const c = Math.floor(st / CHUNK);
-    const at = st - c * CHUNK;
-    return (this.counts as Int32Array[])[c].subarray(at, at + this.length.a[s]);
+  copyTo(s: number, values: Int32Array, _counts: Int32Array | null, at: number, remap: Int32Array | null): void {
+    const v = this.valuesOf(s);
+    if (remap === null) values.set(v, at);
+    else for (let k = 0; k < v.length; k++) values[at + k] = remap[v[k]];
+  }
+}
+
+/**
+ * A text feature's buckets and counts, one int32 per bucket: count << bits | bucket, where `bits` holds any bucket
+ * (18 for 2^18 buckets, leaving counts up to 16,383), which halves what a million titles hold. A list with a
+ * count past that (a 16 KiB run of one letter) is kept unpacked beside the others.
+ */
+export class TextLists implements ListStore {
+  readonly withCounts = true;
+  private readonly packed = new ChunkedLists();
+  private readonly wideValues = new ChunkedLists();
+  private readonly wideCounts = new ChunkedLists();
+  /** Per list: its index in `packed` (≥ 0), or −1 − its index in wideValues/wideCounts. */
+  private readonly where = new GrowInt32();
+  private readonly bits: number;
+  private readonly mask: number;
+  private readonly maxCount: number;
+  private scratch = new Int32Array(256);
+
+  constructor(numBuckets: number) {
+    this.bits = Math.max(1, 32 - Math.clz32(numBuckets - 1));
+    this.mask = this.bits >= 32 ? -1 : (1 << this.bits) - 1;
+    // Counts go in the bits above the bucket, read back unsigned (>>>): none left past 2^31 buckets.
+    this.maxCount = this.bits <= 24 ? 2 ** (32 - this.bits) - 1 : 0;
+  }
+
+  push(buckets: Int32Array, counts: Int32Array, len: number): void {
+    let max = 0;
+    for (let k = 0; k < len; k++) if (counts[k] > max) max = counts[k];
+    if (max > this.maxCount) {
+      this.where.push(-1 - this.wideValues.push(buckets, len));
+      this.wideCounts.push(counts, len);
+      return;
+    }
+    if (this.scratch.length < len) this.scratch = new Int32Array(2 * len);
+    const p = this.scratch;
+    for (let k = 0; k < len; k++) p[k] = (counts[k] << this.bits) | buckets[k];
+    this.where.push(this.packed.push(p, len));
+  }
+
+  lengthOf(s: number): number {
+    const w = this.where.a[s];
+    return w >= 0 ? this.packed.lengthOf(w) : this.wideValues.lengthOf(-1 - w);
+  }
+
+  copyTo(s: number, values: Int32Array, counts: Int32Array | null, at: number): void {
+    const w = this.where.a[s];
+    if (w < 0) {
+      values.set(this.wideValues.valuesOf(-1 - w), at);
+      counts?.set(this.wideCounts.valuesOf(-1 - w), at);
+      return;
+    }
+    const p = this.packed.valuesOf(w);
+    const { bits, mask } = this;
+    for (let k = 0; k < p.length; k++) values[at + k] = p[k] & mask;
+    if (counts !== null) for (let k = 0; k < p.length; k++) counts[at + k] = p[k] >>> bits;
   }
 }
 
@@ -144,7 +199,9 @@ export class SlotColumn {
   readonly spec: FeatureSpec;
   readonly status = new GrowUint8();
   /** text (buckets and counts), multi (local codes): one list per slot. */
-  readonly lists: ChunkedLists | null;
+  readonly lists: ListStore | null;
+  private readonly text: TextLists | null;
+  private readonly multi: ChunkedLists | null;
   /** category: local code, −1 when missing. */
   readonly codes: GrowInt32 | null;
   readonly numbers: GrowFloat64 | null;
@@ -152,10 +209,11 @@ export class SlotColumn {
   private readonly scratch: string[] = [];
   private codeScratch = new Int32Array(64);
 
-  constructor(spec: FeatureSpec) {
+  constructor(spec: FeatureSpec, numBuckets: number) {
     this.spec = spec;
-    const list = spec.kind === 'text' || spec.kind === 'multi';
-    this.lists = list ? new ChunkedLists(spec.kind === 'text') : null;
+    this.text = spec.kind === 'text' ? new TextLists(numBuckets) : null;
+    this.multi = spec.kind === 'multi' ? new ChunkedLists() : null;
+    this.lists = this.text ?? this.multi;
     this.codes = spec.kind === 'category' ? new GrowInt32() : null;
     this.numbers = spec.kind === 'number' ? new GrowFloat64() : null;
     this.vocab = spec.kind === 'category' || spec.kind === 'multi' ? new LocalVocab() : null;
@@ -168,13 +226,14 @@ export class SlotColumn {
       this.status.push(VALUE_MISSING);
       if (kind === 'category') (this.codes as GrowInt32).push(-1);
       else if (kind === 'number') (this.numbers as GrowFloat64).push(Number.NaN);
-      else (this.lists as ChunkedLists).push(this.codeScratch, null, 0);
+      else if (this.text !== null) this.text.push(this.codeScratch, this.codeScratch, 0);
+      else this.multi?.push(this.codeScratch, 0);
       return;
     }
     if (kind === 'text') {
       const n = featurizer.featurizeInto(typeof v === 'string' ? v : (v ?? []).join('\n'));
       this.status.push(n === 0 ? VALUE_INVALID : VALUE_PRESENT);
-      (this.lists as ChunkedLists).push(featurizer.lastBuckets, featurizer.lastCounts, n);
+      (this.text as TextLists).push(featurizer.lastBuckets, featurizer.lastCounts, n);
     } else if (kind === 'number') {
       const parsed = typeof v === 'string' ? parseCatalogueNumber(v) : null;
       // `N/A`, `""`, `-` are missing values, not invalid ones.
@@ -190,7 +249,7 @@ export class SlotColumn {
         this.status.push(VALUE_PRESENT);
         if (vals.length > this.codeScratch.length) this.codeScratch = new Int32Array(2 * vals.length);
         for (let k = 0; k < vals.length; k++) this.codeScratch[k] = vocab.intern(vals[k]);
-        (this.lists as ChunkedLists).push(this.codeScratch, null, vals.length);
+        (this.multi as ChunkedLists).push(this.codeScratch, vals.length);
       }
     }
   }
@@ -215,28 +274,31 @@ const TAG_NULL = 1;
 const TAG_STRING = 2;
 const TAG_LIST = 3;
 
-/** Two independent 32-bit hashes of the values (canonical: tag, length and UTF-16 units of each). */
+/** Two 32-bit hashes of the values (an FNV-1a and a multiply-xorshift lane over tag, length and UTF-16 units of each). */
 function valuesHash(values: readonly RawValue[], out: Int32Array): void {
   let h1 = 0x811c9dc5;
   let h2 = 0x2545f491;
-  const unit = (c: number): void => {
-    h1 = Math.imul(h1 ^ c, 0x01000193);
-    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
-    h2 ^= h2 >>> 15;
-  };
-  const str = (s: string): void => {
-    unit(s.length);
-    for (let i = 0; i < s.length; i++) unit(s.charCodeAt(i));
-  };
   for (const v of values) {
-    if (v === null) unit(TAG_NULL);
-    else if (typeof v === 'string') {
-      unit(TAG_STRING);
-      str(v);
-    } else {
-      unit(TAG_LIST);
-      unit(v.length);
-      for (const s of v) str(s);
+    const tag = v === null ? TAG_NULL : typeof v === 'string' ? TAG_STRING : TAG_LIST;
+    h1 = Math.imul(h1 ^ tag, 0x01000193);
+    h2 = Math.imul(h2 ^ tag, 0x5bd1e995);
+    if (v === null) continue;
+    const list = typeof v === 'string' ? null : v;
+    const n = list === null ? 1 : list.length;
+    if (list !== null) {
+      h1 = Math.imul(h1 ^ n, 0x01000193);
+      h2 = Math.imul(h2 ^ n, 0x5bd1e995);
+    }
+    for (let k = 0; k < n; k++) {
+      const s = list === null ? (v as string) : list[k];
+      h1 = Math.imul(h1 ^ s.length, 0x01000193);
+      h2 = Math.imul(h2 ^ s.length, 0x5bd1e995);
+      for (let i = 0; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        h1 = Math.imul(h1 ^ c, 0x01000193);
+        h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+        h2 ^= h2 >>> 15;
+      }
     }
   }
   out[0] = fmix(h1);
@@ -270,7 +332,7 @@ export class CatalogueStore {
   constructor(features: readonly FeatureSpec[], featurizer = new TextFeaturizer()) {
     this.features = features;
     this.featurizer = featurizer;
-    this.columns = features.map((f) => new SlotColumn(f));
+    this.columns = features.map((f) => new SlotColumn(f, featurizer.numBuckets));
   }
 
   /** Adds a row: its values in the order of `features`. A later row of a key replaces the earlier one. */

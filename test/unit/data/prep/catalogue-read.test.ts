@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parse as parseSync } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { readCatalogue, sampleCatalogue, splitQuoted, type CatalogueRead } from '../../../../src/data/prep/catalogue-read.js';
-import type { ChunkedLists } from '../../../../src/data/prep/catalogue-store.js';
+import type { ListStore } from '../../../../src/data/prep/catalogue-store.js';
 import { TextFeaturizer } from '../../../../src/data/text.js';
 import { tempRoot } from './helpers.js';
 
@@ -15,7 +15,11 @@ function buckets(read: CatalogueRead, key: string, f = 0): number[] | null {
   if (k === undefined) throw new Error(`no row for ${key}`);
   const slot = read.store.slotOfKey.a[k];
   const col = read.store.columns[f];
-  return col.status.a[slot] === 0 ? null : Array.from((col.lists as ChunkedLists).valuesOf(slot));
+  if (col.status.a[slot] === 0) return null;
+  const lists = col.lists as ListStore;
+  const out = new Int32Array(lists.lengthOf(slot));
+  lists.copyTo(slot, out, null, 0, null);
+  return Array.from(out);
 }
 
 const title = (text: string): number[] => Array.from(new TextFeaturizer().featurize(text).buckets);
