@@ -59,22 +59,35 @@ export class ChunkedLists implements ListStore {
   /** Per list: chunk index × CHUNK + position (a float64: past 2^31 values for ten million titles). */
   readonly start = new GrowFloat64();
   readonly length = new GrowInt32();
-  private used = CHUNK;
+  /** The chunk lists are appended to. */
+  last = new Int32Array(0);
+  private used = 0;
 
   /** Appends values[0, len) as the next list; returns its index. */
   push(values: Int32Array, len: number): number {
-    const c = this.chunks.length - 1;
-    let chunk = c >= 0 ? this.chunks[c] : null;
-    if (chunk === null || this.used + len > chunk.length) {
-      chunk = new Int32Array(Math.max(CHUNK, len));
-      this.chunks.push(chunk);
+    const at = this.alloc(len);
+    this.last.set(len === values.length ? values : values.subarray(0, len), at);
+    return this.length.n - 1;
+  }
+
+  /** Appends a list of `len` values, to be written to `last` from the position returned. */
+  alloc(len: number): number {
+    if (this.used + len > this.last.length) {
+      this.last = new Int32Array(Math.max(CHUNK, len));
+      this.chunks.push(this.last);
       this.used = 0;
     }
-    chunk.set(len === values.length ? values : values.subarray(0, len), this.used);
-    this.start.push((this.chunks.length - 1) * CHUNK + this.used);
+    const at = this.used;
+    this.start.push((this.chunks.length - 1) * CHUNK + at);
     this.used += len;
     this.length.push(len);
-    return this.length.n - 1;
+    return at;
+  }
+
+  /** Drops the list just appended (its room in `last` is reused). */
+  unpush(): void {
+    this.used -= this.length.a[--this.length.n];
+    this.start.n--;
   }
 
   lengthOf(s: number): number {
@@ -111,7 +124,6 @@ export class TextLists implements ListStore {
   private readonly bits: number;
   private readonly mask: number;
   private readonly maxCount: number;
-  private scratch = new Int32Array(256);
 
   constructor(numBuckets: number) {
     this.bits = Math.max(1, 32 - Math.clz32(numBuckets - 1));
@@ -121,17 +133,22 @@ export class TextLists implements ListStore {
   }
 
   push(buckets: Int32Array, counts: Int32Array, len: number): void {
+    const at = this.packed.alloc(len);
+    const p = this.packed.last;
+    const bits = this.bits;
     let max = 0;
-    for (let k = 0; k < len; k++) if (counts[k] > max) max = counts[k];
-    if (max > this.maxCount) {
-      this.where.push(-1 - this.wideValues.push(buckets, len));
-      this.wideCounts.push(counts, len);
+    for (let k = 0; k < len; k++) {
+      const c = counts[k];
+      if (c > max) max = c;
+      p[at + k] = (c << bits) | buckets[k];
+    }
+    if (max <= this.maxCount) {
+      this.where.push(this.packed.length.n - 1);
       return;
     }
-    if (this.scratch.length < len) this.scratch = new Int32Array(2 * len);
-    const p = this.scratch;
-    for (let k = 0; k < len; k++) p[k] = (counts[k] << this.bits) | buckets[k];
-    this.where.push(this.packed.push(p, len));
+    this.packed.unpush();
+    this.where.push(-1 - this.wideValues.push(buckets, len));
+    this.wideCounts.push(counts, len);
   }
 
   lengthOf(s: number): number {
