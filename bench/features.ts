@@ -28,6 +28,9 @@ export interface FeaturesRun {
   file_bytes: number;
   wall_s: number;
   items_per_s: number;
+  /** CPU seconds of the CLI process (user + system, its helper threads included): steadier than wall on a shared machine. */
+  cpu_s: number;
+  items_per_cpu_s: number;
   /** Peak RSS of the CLI process (VmHWM, read as it exits). */
   max_rss_bytes: number;
   load_avg_1m: number;
@@ -115,13 +118,16 @@ export function writeSyntheticLog(path: string, items: number, rows = 40): void 
   writeFileSync(path, `${lines.join('\n')}\n`);
 }
 
-/** Loaded with --import into the CLI process: writes its peak RSS (VmHWM, reset by exec) to REC_BENCH_RSS_OUT as it exits. */
+/**
+ * Loaded with --import into the CLI process: as it exits, writes its peak RSS (VmHWM, reset by exec; getrusage's
+ * maxRSS elsewhere) and CPU seconds to REC_BENCH_RSS_OUT as JSON.
+ */
 const RSS_HOOK = `data:text/javascript,${encodeURIComponent(
-  "import{readFileSync,writeFileSync}from'node:fs';process.on('exit',()=>{const m=/^VmHWM:\\s+(\\d+) kB/m.exec(readFileSync('/proc/self/status','utf8'));writeFileSync(process.env.REC_BENCH_RSS_OUT,String(m?Number(m[1])*1024:process.resourceUsage().maxRSS*1024));});",
+  "import{readFileSync,writeFileSync}from'node:fs';process.on('exit',()=>{let r=process.resourceUsage().maxRSS*1024;try{const m=/^VmHWM:\\s+(\\d+) kB/m.exec(readFileSync('/proc/self/status','utf8'));if(m)r=Number(m[1])*1024}catch{}const c=process.cpuUsage();writeFileSync(process.env.REC_BENCH_RSS_OUT,JSON.stringify({rss:r,cpu:(c.user+c.system)/1e6}));});",
 )}`;
 
-/** Runs the built CLI with `args`, timing it and reading its peak RSS. */
-function timedRec(args: string[], rssFile: string): { wall: number; rss: number } {
+/** Runs the built CLI with `args`, timing it and reading its peak RSS and CPU seconds. */
+function timedRec(args: string[], rssFile: string): { wall: number; rss: number; cpu: number } {
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [`--import=${RSS_HOOK}`, join(REPO, 'bin/rec.js'), ...args], {
     encoding: 'utf8',
@@ -130,7 +136,7 @@ function timedRec(args: string[], rssFile: string): { wall: number; rss: number 
   });
   const wall = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`rec ${args.join(' ')} failed (${r.status}): ${r.stderr.slice(-2000)}`);
-  return { wall, rss: Number(readFileSync(rssFile, 'utf8')) };
+  return { wall, ...(JSON.parse(readFileSync(rssFile, 'utf8')) as { rss: number; cpu: number }) };
 }
 
 function round(x: number, digits = 2): number {
@@ -150,9 +156,18 @@ async function featuriseArm(ctx: ArmContext): Promise<FeaturesArmResult> {
     const out = join(ctx.work, `ds-${items}`);
     const load = loadavg()[0];
     const r = timedRec(['prep', log, '--out', out, '--items', cat, '--item-key', 'item_id', '--item-features', FEATURES, '--split', 'none', '-q'], join(ctx.work, 'rss'));
-    const run: FeaturesRun = { items, file_bytes: bytes, wall_s: round(r.wall), items_per_s: Math.round(items / r.wall), max_rss_bytes: r.rss, load_avg_1m: round(load) };
+    const run: FeaturesRun = {
+      items,
+      file_bytes: bytes,
+      wall_s: round(r.wall),
+      items_per_s: Math.round(items / r.wall),
+      cpu_s: round(r.cpu),
+      items_per_cpu_s: Math.round(items / r.cpu),
+      max_rss_bytes: r.rss,
+      load_avg_1m: round(load),
+    };
     runs.push(run);
-    ctx.log(`  featurise: ${items} items (${(bytes / 2 ** 20).toFixed(0)} MiB) → ${run.items_per_s} items/s, ${run.wall_s} s, peak RSS ${(r.rss / 2 ** 20).toFixed(0)} MiB (load ${run.load_avg_1m})`);
+    ctx.log(`  featurise: ${items} items (${(bytes / 2 ** 20).toFixed(0)} MiB) → ${run.items_per_s} items/s, ${run.wall_s} s (${run.cpu_s} CPU s), peak RSS ${(r.rss / 2 ** 20).toFixed(0)} MiB (load ${run.load_avg_1m})`);
     await rm(cat, { force: true });
     await rm(out, { recursive: true, force: true });
   }
@@ -195,7 +210,13 @@ export async function runFeaturesBench(opts: { quick?: boolean; arms?: readonly 
 /** The figures `npm run bench` prints for this bench. */
 export function summarizeFeaturesBench(r: FeaturesBenchResult): Record<string, unknown> {
   return Object.fromEntries(
-    r.arms.map((a) => [a.arm, { runs: a.runs.map((x) => ({ items: x.items, items_per_s: x.items_per_s, wall_s: x.wall_s, peak_rss_mib: Math.round(x.max_rss_bytes / 2 ** 20), load: x.load_avg_1m })), rss_bytes_per_item: a.rss_bytes_per_item }]),
+    r.arms.map((a) => [
+      a.arm,
+      {
+        runs: a.runs.map((x) => ({ items: x.items, items_per_s: x.items_per_s, wall_s: x.wall_s, cpu_s: x.cpu_s, items_per_cpu_s: x.items_per_cpu_s, peak_rss_mib: Math.round(x.max_rss_bytes / 2 ** 20), load: x.load_avg_1m })),
+        rss_bytes_per_item: a.rss_bytes_per_item,
+      },
+    ]),
   );
 }
 
