@@ -5,12 +5,14 @@
  *   npm run bench                    every bench
  *   npm run bench -- prep            only the named ones (any of the names below, in any order)
  *   npm run bench -- prep --quick    smaller sizes, for a smoke run (quick results go to *-quick.json where the bench separates them)
+ *   npm run bench -- features --arms featurise   only those arms of a bench that has arms (features)
  *   npm run bench -- --list          the names
  *
  * Run on an otherwise idle machine: on 2 cores any other load skews the timings.
  */
 import { runBaselinesBench } from './baselines.js';
 import { runEngineBench } from './engine.js';
+import { runFeaturesBench, summarizeFeaturesBench } from './features.js';
 import { runFuzzBench, summarizeFuzzBench } from './fuzz.js';
 import { runPrepBench, summarizePrepBench } from './prep.js';
 import { runSasrecBench } from './sasrec.js';
@@ -23,8 +25,8 @@ import { runWorkersBench } from './workers.js';
 interface Bench {
   /** What it measures (for --list). */
   about: string;
-  /** Runs the bench, which writes its own JSON under bench/results/; returns the figures to print. */
-  run(opts: { quick: boolean }): Promise<unknown>;
+  /** Runs the bench, which writes its own JSON under bench/results/; returns the figures to print. `arms`: --arms, for benches with arms. */
+  run(opts: { quick: boolean; arms?: string[] }): Promise<unknown>;
 }
 
 /** Every bench, in the order a plain `npm run bench` runs them. */
@@ -82,6 +84,10 @@ const BENCHES: Record<string, Bench> = {
     about: 'rec prep rows/s on a 1M-row TSV beside pandas, peak RSS at 1M/3M/10M rows (bench/results/prep.json)',
     run: async ({ quick }) => summarizePrepBench(await runPrepBench({ quick })),
   },
+  features: {
+    about: 'rec prep --items: catalogue featurisation items/s, wall and peak RSS on synthetic 100k- and 1M-item catalogues; --arms picks arms (bench/results/features.json)',
+    run: async ({ quick, arms }) => summarizeFeaturesBench(await runFeaturesBench({ quick, arms })),
+  },
   startup: {
     about: 'CLI start-up: node -e 0, rec --version, rec --help, rec prep --help, median of 5 (target ≤ 4× node); rec prep on ML-100K u.data (bench/results/startup.json)',
     run: async ({ quick }) => {
@@ -103,11 +109,14 @@ async function main(): Promise<void> {
     return;
   }
   const quick = args.includes('--quick');
-  const unknownFlags = args.filter((a) => a.startsWith('-') && a !== '--quick');
-  const wanted = args.filter((a) => !a.startsWith('-'));
+  const armsAt = args.indexOf('--arms');
+  const arms = armsAt >= 0 ? (args[armsAt + 1] ?? '').split(',').filter((a) => a !== '') : undefined;
+  const rest = armsAt >= 0 ? args.filter((_, i) => i !== armsAt && i !== armsAt + 1) : args;
+  const unknownFlags = rest.filter((a) => a.startsWith('-') && a !== '--quick');
+  const wanted = rest.filter((a) => !a.startsWith('-'));
   const unknown = wanted.filter((a) => !(a in BENCHES));
   if (unknownFlags.length > 0 || unknown.length > 0) {
-    process.stderr.write(`Unknown bench or option: ${[...unknown, ...unknownFlags].join(' ')}. Expected bench names among ${names.join(', ')}, --quick or --list.\n`);
+    process.stderr.write(`Unknown bench or option: ${[...unknown, ...unknownFlags].join(' ')}. Expected bench names among ${names.join(', ')}, --quick, --arms A,B or --list.\n`);
     process.exitCode = 2;
     return;
   }
@@ -116,7 +125,7 @@ async function main(): Promise<void> {
   for (const name of selected) {
     process.stderr.write(`bench ${name}${quick ? ' (quick)' : ''}\n`);
     try {
-      summary[name] = await BENCHES[name].run({ quick });
+      summary[name] = await BENCHES[name].run({ quick, arms });
     } catch (error) {
       // One failing bench does not hide the others' figures; the exit status still says it failed.
       process.stderr.write(`bench ${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

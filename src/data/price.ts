@@ -32,6 +32,8 @@ const SCIENTIFIC_RE = /^(?:\d+\.?\d*|\.\d+)[eE][+-]?\d+$/;
 const GROUPED_RE = /^[\d.,' \u2019]*\d$|^[\d.,' \u2019]*\d[.,]$/;
 const GROUP_ONLY_RE = /[' \u2019]/g;
 
+const PLAIN_RE = /^\d{1,15}(?:\.\d{1,15})?$/;
+
 const EMPTY: ParsedNumber = { ok: false, reason: 'empty' };
 const NOT_A_NUMBER: ParsedNumber = { ok: false, reason: 'not_a_number' };
 
@@ -39,6 +41,8 @@ const NOT_A_NUMBER: ParsedNumber = { ok: false, reason: 'not_a_number' };
 export function parseCatalogueNumber(raw: string | null | undefined): ParsedNumber {
   if (raw === null || raw === undefined) return EMPTY;
   if (typeof raw !== 'string') throw new RangeError(`parseCatalogueNumber: raw must be a string; got ${typeof raw}`);
+  // The usual case, `12.99`, which every step below leaves as it is (a million-item catalogue reads one per item).
+  if (PLAIN_RE.test(raw)) return { ok: true, value: Number(raw) };
   let s = raw.normalize('NFKC').trim();
   if (s.length >= 2 && s.startsWith('"') && s.endsWith('"')) s = s.slice(1, -1).trim();
   if (s === '' || MISSING.has(s.toLowerCase())) return EMPTY;

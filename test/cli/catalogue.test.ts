@@ -79,6 +79,27 @@ describe('rec prep --items, then train, eval and recommend', () => {
     expect(h.stdout).toMatch(/--item-features <spec>/);
     expect(readFileSync(join(data, 'rejects.jsonl'), 'utf8')).toContain('"source":"catalogue"');
   });
+
+  it('reads quoted titles over lines, and counts quotes left open (past --max-quoted-bytes, at the end) in the catalogue block', async () => {
+    const multi = join(dir, 'multi.csv');
+    const long = 'x'.repeat(120);
+    writeFileSync(multi, ['sku,title,brand,tags,price', 'p1,"Nike Air', 'running shoe",Acme,a,1', 'p2,plain,Acme,b,2', `p3,"${long}`, 'more",Acme,a,3', 'p4,"open to the end,Acme,a,4'].join('\n'));
+    const out = join(dir, 'multi-ds');
+    const r = await rec(['prep', log, '--out', out, '--items', multi, '--item-key', 'sku', '--item-features', 'title:text,brand:category,tags:multi,price:number', '--max-quoted-bytes', '100', '--split', 'none', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const cat = (JSON.parse(r.stdout) as { catalogue: { rows: Record<string, number>; rejected_by_reason: Record<string, number> } }).catalogue;
+    expect(cat.rows).toMatchObject({ read: 5, rejected: 3, items: 2 });
+    expect(cat.rejected_by_reason).toEqual({ unclosed_quote: 2, wrong_column_count: 1 });
+    const rejected = readFileSync(join(out, 'rejects.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { source: string; line: number; reason: string });
+    expect(rejected.map((x) => [x.source, x.line, x.reason])).toEqual([
+      ['catalogue', 5, 'unclosed_quote'],
+      ['catalogue', 6, 'wrong_column_count'],
+      ['catalogue', 7, 'unclosed_quote'],
+    ]);
+  });
 });
 
 // Issue 21's synthetic data: rec synth writes the catalogue beside its log, and rec prep reads it as it is.

@@ -11,12 +11,16 @@
  * (missing-value markers such as `N/A` count as missing; unparsable values, `$12.99 - $25.00`, count as `invalid` and are
  * stored as missing). Vocabularies hold the values
  * in order of first appearance over the items in index order.
+ *
+ * The rows were featurised as they were read (catalogue-store.ts, in file order); this puts them in item order. The
+ * list columns (text, multi) are not copied here: item_features.arrow is written a batch of items at a time
+ * (ListSource.slice), so memory holds the store's arrays and one batch, not a second copy of every list.
  */
-import { parseCatalogueNumber } from '../price.js';
-import { TextFeaturizer, type TextFeaturizerSpec } from '../text.js';
-import type { ItemFeature, ItemFeatures } from '../item-features.js';
+import type { TextFeaturizerSpec } from '../text.js';
+import type { ItemFeature, ItemFeatures, ListFeature } from '../item-features.js';
 import type { CatalogueRead } from './catalogue-read.js';
-import type { FeatureKind, FeatureSpec, RawValue } from './catalogue-spec.js';
+import type { FeatureKind, FeatureSpec } from './catalogue-spec.js';
+import { GrowInt32, VALUE_INVALID, VALUE_MISSING, VALUE_PRESENT, type ChunkedLists, type ListStore, type SlotColumn } from './catalogue-store.js';
 
 /** A list column: item i has values[offsets[i], offsets[i + 1]); valid[i] = 0 where the item has no value. */
 export interface ListColumn {
@@ -27,9 +31,68 @@ export interface ListColumn {
   valid: Uint8Array;
 }
 
+/** Where item i's list comes from (src[i]): a store slot (≥ 0), no value (NONE), or the base dataset's row i (BASE). */
+const NONE = -1;
+const BASE = -2;
+
+/** A list column in item order, read out a range of items at a time. */
+export class ListSource {
+  readonly valid: Uint8Array;
+  private readonly src: Int32Array;
+  private readonly col: SlotColumn;
+  private readonly base: ListFeature | null;
+  private readonly baseCounts: Int32Array | null;
+  /** multi: local code → the dataset's code. */
+  private readonly remap: Int32Array | null;
+  /** The last slice's values and counts, refilled by the next (writeBatches has written a batch before it asks for the next). */
+  private buf = new Int32Array(0);
+  private countsBuf = new Int32Array(0);
+
+  constructor(src: Int32Array, valid: Uint8Array, col: SlotColumn, base: ListFeature | null, baseCounts: Int32Array | null, remap: Int32Array | null) {
+    this.src = src;
+    this.valid = valid;
+    this.col = col;
+    this.base = base;
+    this.baseCounts = baseCounts;
+    this.remap = remap;
+  }
+
+  get withCounts(): boolean {
+    return this.col.lists?.withCounts === true;
+  }
+
+  /** Items [from, to) as a column of their own (offsets from 0); its values and counts are overwritten by the next slice. */
+  slice(from: number, to: number): ListColumn {
+    const lists = this.col.lists as ListStore;
+    const bo = this.base?.offsets ?? null;
+    const offsets = new Int32Array(to - from + 1);
+    let size = 0;
+    for (let i = from; i < to; i++) {
+      const s = this.src[i];
+      if (s >= 0) size += lists.lengthOf(s);
+      else if (s === BASE && bo !== null) size += bo[i + 1] - bo[i];
+      offsets[i - from + 1] = size;
+    }
+    if (this.buf.length < size) this.buf = new Int32Array(size);
+    if (lists.withCounts && this.countsBuf.length < size) this.countsBuf = new Int32Array(size);
+    const values = this.buf.subarray(0, size);
+    const counts = lists.withCounts ? this.countsBuf.subarray(0, size) : null;
+    for (let i = from; i < to; i++) {
+      const s = this.src[i];
+      const at = offsets[i - from];
+      if (s >= 0) lists.copyTo(s, values, counts, at, this.remap);
+      else if (s === BASE && this.base !== null && bo !== null) {
+        values.set(this.base.values.subarray(bo[i], bo[i + 1]), at);
+        if (counts !== null && this.baseCounts !== null) counts.set(this.baseCounts.subarray(bo[i], bo[i + 1]), at);
+      }
+    }
+    return { offsets, values, counts, valid: this.valid.subarray(from, to) };
+  }
+}
+
 export type FeatureColumn =
-  | { kind: 'text'; list: ListColumn }
-  | { kind: 'multi'; list: ListColumn }
+  | { kind: 'text'; list: ListSource }
+  | { kind: 'multi'; list: ListSource }
   | { kind: 'category'; codes: Int32Array }
   | { kind: 'number'; values: Float64Array };
 
@@ -71,47 +134,18 @@ export interface BuiltCatalogue {
   textSpec: TextFeaturizerSpec;
 }
 
-class ListBuilder {
-  offsets: Int32Array;
-  values = new Int32Array(1024);
-  counts: Int32Array | null;
-  valid: Uint8Array;
-  size = 0;
-  constructor(n: number, withCounts: boolean) {
-    this.offsets = new Int32Array(n + 1);
-    this.valid = new Uint8Array(n);
-    this.counts = withCounts ? new Int32Array(1024) : null;
-  }
-  push(i: number, vals: ArrayLike<number>, counts: ArrayLike<number> | null): void {
-    const need = this.size + vals.length;
-    if (need > this.values.length) {
-      const cap = Math.max(need, 2 * this.values.length);
-      const v = new Int32Array(cap);
-      v.set(this.values.subarray(0, this.size));
-      this.values = v;
-      if (this.counts !== null) {
-        const c = new Int32Array(cap);
-        c.set(this.counts.subarray(0, this.size));
-        this.counts = c;
-      }
-    }
-    for (let k = 0; k < vals.length; k++) this.values[this.size + k] = vals[k];
-    if (this.counts !== null && counts !== null) for (let k = 0; k < vals.length; k++) this.counts[this.size + k] = counts[k];
-    this.size = need;
-    this.valid[i] = 1;
-  }
-  close(i: number): void {
-    this.offsets[i + 1] = this.size;
-  }
-  done(): ListColumn {
-    return { offsets: this.offsets, values: this.values.slice(0, this.size), counts: this.counts?.slice(0, this.size) ?? null, valid: this.valid };
-  }
-}
-
+/** The dataset's vocabulary of a category or multi feature: the base's values first, then new ones as items use them. */
 class ValueVocab {
   readonly index = new Map<string, number>();
   readonly values: string[] = [];
   items: number[] = [];
+  private readonly remap: Int32Array;
+  private readonly local: readonly string[];
+  constructor(base: readonly string[], local: readonly string[]) {
+    for (const v of base) this.intern(v);
+    this.local = local;
+    this.remap = new Int32Array(local.length).fill(-1);
+  }
   intern(v: string): number {
     let k = this.index.get(v);
     if (k === undefined) {
@@ -122,130 +156,113 @@ class ValueVocab {
     }
     return k;
   }
-}
-
-function isEmpty(v: RawValue): boolean {
-  return v === null || (typeof v === 'string' ? v.trim() === '' : v.every((x) => x.trim() === ''));
-}
-
-function listOf(v: RawValue): string[] {
-  const raw = v === null ? [] : typeof v === 'string' ? [v] : v;
-  const out: string[] = [];
-  for (const s of raw) {
-    const t = s.trim();
-    if (t !== '' && !out.includes(t)) out.push(t);
+  /** The dataset's code of a store's local code, counting one more item with it. */
+  use(local: number): number {
+    let k = this.remap[local];
+    if (k < 0) k = this.remap[local] = this.intern(this.local[local]);
+    this.items[k]++;
+    return k;
   }
-  return out;
-}
-
-interface Accum {
-  spec: FeatureSpec;
-  summary: FeatureSummary;
-  list: ListBuilder | null;
-  codes: Int32Array | null;
-  numbers: Float64Array | null;
-  vocab: ValueVocab | null;
-}
-
-function accumFor(spec: FeatureSpec, n: number, base: ItemFeature | null): Accum {
-  const summary: FeatureSummary = { kind: spec.kind, present: 0, missing: 0, invalid: 0 };
-  let vocab: ValueVocab | null = null;
-  if (spec.kind === 'category' || spec.kind === 'multi') {
-    vocab = new ValueVocab();
-    // Append-only: the base's values keep their codes, new values follow.
-    if (base !== null && (base.kind === 'category' || base.kind === 'multi')) for (const v of base.vocab) vocab.intern(v);
+  done(): { values: string[]; items: Int32Array; remap: Int32Array } {
+    return { values: this.values, items: Int32Array.from(this.items), remap: this.remap };
   }
-  return {
-    spec,
-    summary,
-    list: spec.kind === 'text' || spec.kind === 'multi' ? new ListBuilder(n, spec.kind === 'text') : null,
-    codes: spec.kind === 'category' ? new Int32Array(n).fill(-1) : null,
-    numbers: spec.kind === 'number' ? new Float64Array(n).fill(Number.NaN) : null,
-    vocab,
-  };
 }
 
-function listSlice(l: { offsets: Int32Array; values: Int32Array }, i: number): Int32Array {
-  return l.values.subarray(l.offsets[i], l.offsets[i + 1]);
+/** Where each item's features come from: `slot[i]` (−1: no catalogue row) and whether the base's are carried. */
+interface ItemSources {
+  n: number;
+  slot: Int32Array;
+  carried: Uint8Array;
 }
 
-/** Adds item i's value as the base dataset stored it (codes are valid: vocabularies only grow). */
-function addBaseValue(a: Accum, i: number, f: ItemFeature, j: number): void {
-  const s = a.summary;
-  let present: boolean;
-  if (f.kind === 'text') {
-    present = f.buckets.valid[j] === 1;
-    if (present) {
-      if (f.buckets.offsets[j] === f.buckets.offsets[j + 1]) s.invalid++;
-      a.list?.push(i, listSlice(f.buckets, j), f.counts.subarray(f.buckets.offsets[j], f.buckets.offsets[j + 1]));
-    }
-  } else if (f.kind === 'multi') {
-    present = f.codes.valid[j] === 1;
-    if (present) {
-      const codes = listSlice(f.codes, j);
-      for (const c of codes) (a.vocab as ValueVocab).items[c]++;
-      a.list?.push(i, codes, null);
-    }
-  } else if (f.kind === 'category') {
-    const c = f.codes[j];
-    present = c >= 0;
-    if (present) {
-      (a.vocab as ValueVocab).items[c]++;
-      (a.codes as Int32Array)[i] = c;
-    }
-  } else {
-    present = !Number.isNaN(f.values[j]);
-    if (present) (a.numbers as Float64Array)[i] = f.values[j];
+function count(s: FeatureSummary, status: number): void {
+  if (status === VALUE_MISSING) s.missing++;
+  else {
+    s.present++;
+    if (status === VALUE_INVALID) s.invalid++;
   }
-  if (present) s.present++;
-  else s.missing++;
 }
 
-/** Adds item i's value `v` to the feature's column. */
-function addValue(a: Accum, i: number, v: RawValue, featurizer: TextFeaturizer): void {
-  const s = a.summary;
-  if (isEmpty(v)) {
-    s.missing++;
-    return;
-  }
-  s.present++;
-  switch (a.spec.kind) {
-    case 'text': {
-      const n = featurizer.featurizeInto(typeof v === 'string' ? v : (v ?? []).join('\n'));
-      if (n === 0) s.invalid++;
-      a.list?.push(i, featurizer.lastBuckets, featurizer.lastCounts);
-      return;
-    }
-    case 'multi': {
-      const vals = listOf(v);
-      const vocab = a.vocab as ValueVocab;
-      const codes = vals.map((x) => vocab.intern(x));
-      for (const c of codes) vocab.items[c]++;
-      a.list?.push(i, codes, null);
-      return;
-    }
-    case 'category': {
-      const vals = listOf(v);
-      if (vals.length > 1) s.invalid++;
-      const vocab = a.vocab as ValueVocab;
-      const c = vocab.intern(vals[0]);
-      vocab.items[c]++;
-      (a.codes as Int32Array)[i] = c;
-      return;
-    }
-    case 'number': {
-      const parsed = typeof v === 'string' ? parseCatalogueNumber(v) : null;
-      if (parsed === null || !parsed.ok) {
-        // `N/A`, `""`, `-` are missing values, not invalid ones.
-        if (parsed === null || parsed.reason !== 'empty') s.invalid++;
-        s.present--;
-        s.missing++;
-        return;
-      }
-      (a.numbers as Float64Array)[i] = parsed.value;
-      return;
+function listColumn(col: SlotColumn, base: ItemFeature | null, items: ItemSources, s: FeatureSummary): { column: FeatureColumn; vocab: { values: string[]; items: Int32Array } } {
+  const { n, slot, carried } = items;
+  const status = col.status.a;
+  const src = new Int32Array(n);
+  const valid = new Uint8Array(n);
+  const text = col.spec.kind === 'text';
+  const baseList = base?.kind === 'text' ? base.buckets : base?.kind === 'multi' ? base.codes : null;
+  const vocab = text ? null : new ValueVocab(base?.kind === 'multi' ? base.vocab : [], (col.vocab as { values: string[] }).values);
+  const codes = text ? null : (col.lists as ChunkedLists);
+  for (let i = 0; i < n; i++) {
+    const sl = slot[i];
+    if (sl >= 0) {
+      src[i] = sl;
+      count(s, status[sl]);
+      valid[i] = status[sl] === VALUE_MISSING ? 0 : 1;
+      // Codes in item order, so new values join the vocabulary in order of first appearance over the items.
+      if (vocab !== null && codes !== null) for (const c of codes.valuesOf(sl)) vocab.use(c);
+    } else if (carried[i] === 1 && baseList !== null) {
+      src[i] = BASE;
+      valid[i] = baseList.valid[i];
+      if (baseList.valid[i] === 1) {
+        s.present++;
+        if (text && baseList.offsets[i] === baseList.offsets[i + 1]) s.invalid++;
+        if (vocab !== null) for (let k = baseList.offsets[i]; k < baseList.offsets[i + 1]; k++) vocab.items[baseList.values[k]]++;
+      } else s.missing++;
+    } else {
+      src[i] = NONE;
+      s.missing++;
     }
   }
+  const v = vocab?.done() ?? null;
+  if (v !== null) s.vocab_size = v.values.length;
+  const list = new ListSource(src, valid, col, baseList, base?.kind === 'text' ? base.counts : null, v?.remap ?? null);
+  return { column: text ? { kind: 'text', list } : { kind: 'multi', list }, vocab: v ?? { values: [], items: new Int32Array(0) } };
+}
+
+function categoryColumn(col: SlotColumn, base: ItemFeature | null, items: ItemSources, s: FeatureSummary): { column: FeatureColumn; vocab: { values: string[]; items: Int32Array } } {
+  const { n, slot, carried } = items;
+  const status = col.status.a;
+  const local = (col.codes as GrowInt32).a;
+  const baseCodes = base?.kind === 'category' ? base.codes : null;
+  const vocab = new ValueVocab(base?.kind === 'category' ? base.vocab : [], (col.vocab as { values: string[] }).values);
+  const codes = new Int32Array(n).fill(-1);
+  for (let i = 0; i < n; i++) {
+    const sl = slot[i];
+    if (sl >= 0) {
+      count(s, status[sl]);
+      if (local[sl] >= 0) codes[i] = vocab.use(local[sl]);
+    } else if (carried[i] === 1 && baseCodes !== null && baseCodes[i] >= 0) {
+      s.present++;
+      codes[i] = baseCodes[i];
+      vocab.items[baseCodes[i]]++;
+    } else s.missing++;
+  }
+  const v = vocab.done();
+  s.vocab_size = v.values.length;
+  return { column: { kind: 'category', codes }, vocab: { values: v.values, items: v.items } };
+}
+
+function numberColumn(col: SlotColumn, base: ItemFeature | null, items: ItemSources, s: FeatureSummary): FeatureColumn {
+  const { n, slot, carried } = items;
+  const status = col.status.a;
+  const stored = (col.numbers as { a: Float64Array }).a;
+  const baseValues = base?.kind === 'number' ? base.values : null;
+  const values = new Float64Array(n).fill(Number.NaN);
+  for (let i = 0; i < n; i++) {
+    const sl = slot[i];
+    if (sl >= 0) {
+      if (status[sl] === VALUE_INVALID) s.invalid++;
+      if (status[sl] === VALUE_PRESENT) {
+        s.present++;
+        values[i] = stored[sl];
+      } else s.missing++;
+    } else if (carried[i] === 1 && baseValues !== null && !Number.isNaN(baseValues[i])) {
+      s.present++;
+      values[i] = baseValues[i];
+    } else s.missing++;
+  }
+  numberStats(values, s);
+  return { kind: 'number', values };
 }
 
 function numberStats(values: Float64Array, s: FeatureSummary): void {
@@ -269,73 +286,76 @@ function numberStats(values: Float64Array, s: FeatureSummary): void {
   s.max = n > 0 ? max : null;
 }
 
-function finish(a: Accum): { column: FeatureColumn; vocab: { values: string[]; items: Int32Array } } {
-  const vocab = a.vocab !== null ? { values: a.vocab.values, items: Int32Array.from(a.vocab.items) } : { values: [], items: new Int32Array(0) };
-  if (a.vocab !== null) a.summary.vocab_size = a.vocab.values.length;
-  switch (a.spec.kind) {
-    case 'text':
-      return { column: { kind: 'text', list: (a.list as ListBuilder).done() }, vocab };
-    case 'multi':
-      return { column: { kind: 'multi', list: (a.list as ListBuilder).done() }, vocab };
-    case 'category':
-      return { column: { kind: 'category', codes: a.codes as Int32Array }, vocab };
-    case 'number':
-      numberStats(a.numbers as Float64Array, a.summary);
-      return { column: { kind: 'number', values: a.numbers as Float64Array }, vocab };
-  }
-}
-
-/**
- * Features of every item of the dataset: `logItemIds` (the items vocabulary as the log's rows left it), then the
- * catalogue-only items. `features` is the spec the rows were read with (their values are in that order).
- */
-export function buildCatalogue(
-  read: CatalogueRead,
-  features: readonly FeatureSpec[],
-  logItemIds: readonly string[],
-  featurizer = new TextFeaturizer(),
-  base: ItemFeatures | null = null,
-): BuiltCatalogue {
+/** Each item's source: its latest catalogue row, else (--append-to) the base's features, else none. */
+function itemSources(read: CatalogueRead, logItemIds: readonly string[], base: ItemFeatures | null) {
+  const store = read.store;
   const logIndex = new Map<string, number>();
   for (let i = 0; i < logItemIds.length; i++) logIndex.set(logItemIds[i], i);
   const extraIds: string[] = [];
-  for (const id of read.rows.keys()) if (!logIndex.has(id)) extraIds.push(id);
+  const extraKeys = new GrowInt32();
+  for (const [id, k] of store.keys) {
+    if (logIndex.has(id)) continue;
+    extraIds.push(id);
+    extraKeys.push(k);
+  }
   const n = logItemIds.length + extraIds.length;
-  const baseFeatures = features.map((f) => base?.features.find((b) => b.name === f.name && b.kind === f.kind) ?? null);
-  const accums = features.map((f, k) => accumFor(f, n, baseFeatures[k]));
+  const slot = new Int32Array(n).fill(-1);
+  const carried = new Uint8Array(n);
   const inCatalogue = new Uint8Array(n);
+  const slotOfKey = store.slotOfKey.a;
   let logItemsWithoutRow = 0;
   let fromBase = 0;
   let replaced = 0;
   for (let i = 0; i < n; i++) {
-    const id = i < logItemIds.length ? logItemIds[i] : extraIds[i - logItemIds.length];
-    const row = read.rows.get(id);
+    const k = i < logItemIds.length ? store.keys.get(logItemIds[i]) : extraKeys.a[i - logItemIds.length];
+    if (k !== undefined) slot[i] = slotOfKey[k];
     // The base's items keep their indices under --append-to, so item i of the base is item i here.
-    const carried = row === undefined && base !== null && i < base.items && base.inCatalogue[i] === 1;
-    if (row !== undefined && base !== null && i < base.items && base.inCatalogue[i] === 1) replaced++;
-    if (carried) fromBase++;
-    if (row === undefined && !carried) logItemsWithoutRow++;
-    else inCatalogue[i] = 1;
-    for (let f = 0; f < accums.length; f++) {
-      const a = accums[f];
-      const bf = baseFeatures[f];
-      if (carried && bf !== null) addBaseValue(a, i, bf, i);
-      else addValue(a, i, row !== undefined ? row.values[f] : null, featurizer);
-      a.list?.close(i);
+    const inBase = base !== null && i < base.items && base.inCatalogue[i] === 1;
+    if (k !== undefined && inBase) replaced++;
+    if (k === undefined && inBase) {
+      carried[i] = 1;
+      fromBase++;
     }
+    if (k === undefined && !inBase) logItemsWithoutRow++;
+    else inCatalogue[i] = 1;
   }
-  const done = accums.map(finish);
+  return { extraIds, sources: { n, slot, carried }, inCatalogue, logItemsWithoutRow, fromBase, replaced };
+}
+
+/**
+ * Features of every item of the dataset: `logItemIds` (the items vocabulary as the log's rows left it), then the
+ * catalogue-only items in the catalogue's order.
+ */
+export function buildCatalogue(read: CatalogueRead, features: readonly FeatureSpec[], logItemIds: readonly string[], base: ItemFeatures | null = null): BuiltCatalogue {
+  const { extraIds, sources, inCatalogue, logItemsWithoutRow, fromBase, replaced } = itemSources(read, logItemIds, base);
+  const columns: FeatureColumn[] = [];
+  const vocabs: { values: string[]; items: Int32Array }[] = [];
+  const summaries: FeatureSummary[] = [];
+  features.forEach((f, k) => {
+    const col = read.store.columns[k];
+    const b = base?.features.find((x) => x.name === f.name && x.kind === f.kind) ?? null;
+    const s: FeatureSummary = { kind: f.kind, present: 0, missing: 0, invalid: 0 };
+    if (f.kind === 'text' || f.kind === 'multi' || f.kind === 'category') {
+      const r = f.kind === 'category' ? categoryColumn(col, b, sources, s) : listColumn(col, b, sources, s);
+      columns.push(r.column);
+      vocabs.push(r.vocab);
+    } else {
+      columns.push(numberColumn(col, b, sources, s));
+      vocabs.push({ values: [], items: new Int32Array(0) });
+    }
+    summaries.push(s);
+  });
   return {
     extraIds,
-    items: n,
+    items: sources.n,
     inCatalogue,
-    columns: done.map((d) => d.column),
-    vocabs: done.map((d) => d.vocab),
-    summaries: accums.map((a) => a.summary),
+    columns,
+    vocabs,
+    summaries,
     logItemsWithoutRow,
     catalogueOnly: extraIds.length,
     fromBase,
     replaced,
-    textSpec: featurizer.spec(),
+    textSpec: read.store.featurizer.spec(),
   };
 }

@@ -1,20 +1,28 @@
 /**
  * Reading catalogue files (`rec prep --items FILE`, issue #21 item 1): CSV/TSV with a header line, or JSON Lines of
- * objects, each optionally gzipped, streamed line by line (util/lines.ts, as the log readers do; a row never spans
- * lines). A row is kept under its key (the raw item id, as the log writes it); a later row of the same key replaces
- * it (counted as a duplicate, and as conflicting when its values differ). Rows that cannot be read, or have no
- * usable key, go to rejects.jsonl with the file and line, and are counted by reason in the manifest's catalogue
- * block, apart from the log's rows.
+ * objects, each optionally gzipped, streamed line by line (util/lines.ts, as the log readers do). In CSV/TSV a
+ * quoted field may carry a row over lines (RFC 4180; the newline inside the value is LF), joined by the log
+ * readers' RecordAssembler (quoted.ts) under the same bounds (--max-quoted-lines, --max-quoted-bytes): a field
+ * still open after them, or at the end of the file, rejects only the line where it opened (`unclosed_quote`), and
+ * the lines after it are read afresh; a row is numbered by the line it starts on. Each accepted row is featurised
+ * into a CatalogueStore under its key (the raw item id, as the log writes it); a later row of the same key
+ * replaces it (counted as a duplicate, and as conflicting when its values differ). Rows that cannot be read, or
+ * have no usable key, go to rejects.jsonl with the file and line, and are counted by reason in the manifest's
+ * catalogue block, apart from the log's rows.
  */
 import { isUtf8 } from 'node:buffer';
 import { parse as parseSync } from 'csv-parse/sync';
 import { DataError, describeValue } from '../../util/errors.js';
 import type { ManifestCatalogue } from '../manifest.js';
 import { LineSplitter, MAX_LINE_BYTES, utf8Detail, type LineHandler } from '../../util/lines.js';
+import { TextFeaturizer } from '../text.js';
 import { OBJECT_VALUE, SAMPLE_ROWS, type FeatureSpec, type RawValue } from './catalogue-spec.js';
+import { CatalogueStore } from './catalogue-store.js';
 import { analyzeDelimitedHead } from './delimited.js';
+import { DEFAULT_QUOTED_BOUNDS, joinedText, RecordAssembler, ByteQuoteOracle, type HeldLine, type QuotedBounds, type RecordHandler } from './quoted.js';
 import { fileKind, type FileKind } from './options.js';
 import { collectHead, interrupted } from './read.js';
+import type { RejectReason } from './rejects.js';
 import { readChunks, refuseWideEncoding, type SourceDigest } from './source.js';
 
 /** Why a catalogue row was rejected (counted in manifest.catalogue.rejected_by_reason). */
@@ -28,22 +36,20 @@ export interface CatalogueRejects {
 type RowGetter = (column: string) => RawValue;
 
 interface RowHandler {
-  /** `json`: the row's JSON value of a key, for JSON Lines (ids keep the log's spelling only for strings and safe integers). */
-  row(get: RowGetter, line: number, raw: string, json?: (column: string) => unknown): boolean;
+  /**
+   * One row: `raw()` its text (for a reject); `json` the row's JSON value of a key, for JSON Lines (ids keep the
+   * log's spelling only for strings and safe integers). False: stop reading.
+   */
+  row(get: RowGetter, line: number, raw: () => string, json?: (column: string) => unknown): boolean;
   reject(line: number, reason: CatalogueRejectReason, detail: string, raw: string): void;
-}
-
-/** The stored values of one item: one per feature, in the spec's order. */
-export interface CatalogueRow {
-  values: RawValue[];
 }
 
 /** How one catalogue file was read: the manifest's record of it. */
 export type CatalogueFileRecord = ManifestCatalogue['files'][number];
 
 export interface CatalogueRead {
-  /** Raw item id → its latest row, in order of first appearance. */
-  rows: Map<string, CatalogueRow>;
+  /** Every key's latest row, featurised. */
+  store: CatalogueStore;
   files: CatalogueFileRecord[];
   read: number;
   rejected: number;
@@ -100,14 +106,27 @@ class JsonRows implements LineHandler {
     }
     if (v === null || typeof v !== 'object' || Array.isArray(v)) return this.h.reject(line, 'bad_json', 'not a JSON object', text);
     const obj = v as Record<string, unknown>;
-    this.stop = !this.h.row((c) => (Object.hasOwn(obj, c) ? jsonField(obj[c]) : null), line, text, (c) => obj[c]);
+    this.stop = !this.h.row((c) => (Object.hasOwn(obj, c) ? jsonField(obj[c]) : null), line, () => text, (c) => obj[c]);
   }
   onLongLine(line: number, head: Buffer, bytes: number): void {
     if (!this.stop) this.h.reject(line, 'line_too_long', `line of ${bytes}+ bytes, over the ${MAX_LINE_BYTES}-byte limit`, head.toString('utf8'));
   }
 }
 
-class DelimitedRows implements LineHandler {
+/** csv-parse on one row, for what splitQuoted leaves to it: its fields, or why it cannot be read. */
+function parseRow(text: string, options: object): string[] | { reason: CatalogueRejectReason; detail: string } {
+  try {
+    const recs = parseSync(text, options) as string[][];
+    if (recs.length !== 1) return { reason: 'bad_quoting', detail: `row parsed as ${recs.length} records` };
+    return recs[0];
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'CSV_QUOTE_NOT_CLOSED') return { reason: 'unclosed_quote', detail: 'a quoted field does not close in this row' };
+    return { reason: 'bad_quoting', detail: (error as Error).message };
+  }
+}
+
+/** The rows of a CSV/TSV file after its header, from the RecordAssembler (a row may span lines). */
+class DelimitedRows implements RecordHandler {
   stop = false;
   private header = true;
   private readonly index = new Map<string, number>();
@@ -115,6 +134,15 @@ class DelimitedRows implements LineHandler {
   private readonly h: RowHandler;
   private readonly delimiter: string;
   private readonly columns: readonly string[];
+  /** The current row's fields and text, read through `get` and `raw` (made once, not per row). */
+  private fields: readonly string[] = [];
+  private text = '';
+  private readonly get: RowGetter = (c) => {
+    const i = this.index.get(c);
+    return i === undefined ? null : this.fields[i];
+  };
+  private readonly raw = (): string => this.text;
+
   constructor(h: RowHandler, delimiter: string, columns: readonly string[]) {
     this.h = h;
     this.delimiter = delimiter;
@@ -124,45 +152,62 @@ class DelimitedRows implements LineHandler {
     });
     this.options = { delimiter, bom: false, relax_quotes: true, relax_column_count: true, skip_empty_lines: false };
   }
+
+  /** The header was read by delimitedHeader: the first row (on one line or several, or broken) is skipped. */
+  private skipHeader(): boolean {
+    if (!this.header) return this.stop;
+    this.header = false;
+    return true;
+  }
+
   onLine(buf: Buffer, s: number, e: number, line: number, utf8: boolean): void {
-    if (this.stop || s === e) return;
-    if (this.header) {
-      this.header = false;
-      return;
-    }
+    if (this.skipHeader()) return;
     const text = buf.toString('utf8', s, e);
     if (!utf8 && !isUtf8(buf.subarray(s, e))) return this.h.reject(line, 'invalid_utf8', utf8Detail(buf, s, e), text);
+    this.fieldsOf(text, line);
+  }
+
+  onRows(lines: readonly HeldLine[]): void {
+    if (this.skipHeader()) return;
+    const first = lines[0].lineNo;
+    for (const l of lines) {
+      const b = l.bytes as Buffer;
+      if (l.utf8 || isUtf8(b)) continue;
+      const where = l.lineNo === first ? '' : ` (line ${l.lineNo}, inside the quoted field of the row that starts on this line)`;
+      return this.h.reject(first, 'invalid_utf8', `${utf8Detail(b, 0, b.length)}${where}`, joinedText(lines));
+    }
+    this.fieldsOf(joinedText(lines), first);
+  }
+
+  onBroken(first: HeldLine, reason: RejectReason, detail: string): void {
+    if (this.skipHeader()) return;
+    // The assembler breaks a row for these two reasons only.
+    this.h.reject(first.lineNo, reason === 'bad_quoting' ? 'bad_quoting' : 'unclosed_quote', detail, (first.bytes ?? first.longHead ?? Buffer.alloc(0)).toString('utf8'));
+  }
+
+  onLongLine(line: number, head: Buffer, bytes: number): void {
+    if (this.skipHeader()) return;
+    this.h.reject(line, 'line_too_long', `line of ${bytes}+ bytes, over the ${MAX_LINE_BYTES}-byte limit`, head.toString('utf8'));
+  }
+
+  private fieldsOf(text: string, line: number): void {
     let fields: string[] | null;
     if (!text.includes('"')) fields = text.split(this.delimiter);
     else {
+      // What the quick reader cannot take (a quote inside an unquoted field, text after a closing quote) goes to csv-parse, as for the logs.
       fields = splitQuoted(text, this.delimiter);
       if (fields === null) {
-        // What the quick reader cannot take (a quote inside an unquoted field, text after a closing quote) goes to csv-parse, as for the logs.
-        try {
-          const recs = parseSync(text, this.options) as string[][];
-          if (recs.length !== 1) return this.h.reject(line, 'bad_quoting', `line parsed as ${recs.length} records`, text);
-          fields = recs[0];
-        } catch (error) {
-          if ((error as { code?: unknown }).code === 'CSV_QUOTE_NOT_CLOSED') return this.h.reject(line, 'unclosed_quote', 'a quoted field does not close on this line (rows never span lines yet)', text);
-          return this.h.reject(line, 'bad_quoting', (error as Error).message, text);
-        }
+        const r = parseRow(text, this.options);
+        if (!Array.isArray(r)) return this.h.reject(line, r.reason, r.detail, text);
+        fields = r;
       }
     }
     if (fields.length !== this.columns.length) {
       return this.h.reject(line, 'wrong_column_count', `${fields.length} fields, the header has ${this.columns.length}`, text);
     }
-    this.stop = !this.h.row((c) => {
-      const i = this.index.get(c);
-      return i === undefined ? null : fields[i];
-    }, line, text);
-  }
-  onLongLine(line: number, head: Buffer, bytes: number): void {
-    if (this.stop) return;
-    if (this.header) {
-      this.header = false;
-      return;
-    }
-    this.h.reject(line, 'line_too_long', `line of ${bytes}+ bytes, over the ${MAX_LINE_BYTES}-byte limit`, head.toString('utf8'));
+    this.fields = fields;
+    this.text = text;
+    this.stop = !this.h.row(this.get, line, this.raw);
   }
 }
 
@@ -214,10 +259,10 @@ export function splitQuoted(text: string, delimiter: string): string[] | null {
   }
 }
 
-/** The column names of a delimited catalogue (its header line) and its delimiter. */
-function delimitedHeader(head: Buffer, final: boolean, kind: FileKind, path: string): { delimiter: string; columns: string[] } {
+/** The column names of a delimited catalogue (its header row) and its delimiter. */
+function delimitedHeader(head: Buffer, final: boolean, kind: FileKind, path: string, quoted: QuotedBounds): { delimiter: string; columns: string[] } {
   const text = head.toString('utf8');
-  const setup = analyzeDelimitedHead(text, final, kind, { delimiter: null, header: true, spec: null }, path);
+  const setup = analyzeDelimitedHead(text, final, kind, { delimiter: null, header: true, spec: null, quoted }, path);
   return { delimiter: setup.delimiter, columns: (setup.headerFields ?? []).map((c) => c.trim()) };
 }
 
@@ -229,11 +274,23 @@ interface ScanResult {
   columns: string[] | null;
 }
 
+/** The line reader of one file: JSON Lines, or CSV/TSV rows through a RecordAssembler. */
+function rowReader(head: Buffer, ended: boolean, kind: FileKind, path: string, handler: RowHandler, quoted: QuotedBounds) {
+  if (kind.format === 'jsonl') {
+    const reader = new JsonRows(handler);
+    return { reader, lines: new LineSplitter(reader), assembler: null, delimiter: null, columns: null };
+  }
+  const { delimiter, columns } = delimitedHeader(head, ended, kind, path, quoted);
+  const reader = new DelimitedRows(handler, delimiter, columns);
+  const assembler = new RecordAssembler(reader, new ByteQuoteOracle(delimiter), quoted);
+  return { reader, lines: new LineSplitter(assembler), assembler, delimiter, columns };
+}
+
 /**
  * Streams one catalogue file through `handler` until it returns false or the file ends. `onStart` sees the
  * header (CSV/TSV) before any row.
  */
-async function scanFile(path: string, handler: RowHandler, onStart: (columns: string[] | null) => void, signal?: AbortSignal): Promise<ScanResult> {
+async function scanFile(path: string, handler: RowHandler, onStart: (columns: string[] | null) => void, quoted: QuotedBounds, signal?: AbortSignal): Promise<ScanResult> {
   const kind = fileKind(path, 'auto');
   const digest: SourceDigest = { bytes: 0, sha256: '', content_sha256: '' };
   const it = readChunks(path, kind.gzip, digest, () => undefined)[Symbol.asyncIterator]();
@@ -241,23 +298,18 @@ async function scanFile(path: string, handler: RowHandler, onStart: (columns: st
     const { bytes: head, ended } = await collectHead(it);
     refuseWideEncoding(head, path, kind.gzip);
     if (head.length === 0) throw new DataError(`Catalogue ${path} is empty. Expected a header line and one row per item (CSV/TSV), or one JSON object per item (JSONL).`);
-    let reader: JsonRows | DelimitedRows;
-    let delimiter: string | null = null;
-    let columns: string[] | null = null;
-    if (kind.format === 'jsonl') reader = new JsonRows(handler);
-    else {
-      ({ delimiter, columns } = delimitedHeader(head, ended, kind, path));
-      reader = new DelimitedRows(handler, delimiter, columns);
-    }
+    const { reader, lines, assembler, delimiter, columns } = rowReader(head, ended, kind, path, handler, quoted);
     onStart(columns);
-    const lines = new LineSplitter(reader);
     lines.push(head);
     if (signal?.aborted) throw interrupted(signal);
     for (let r = ended ? null : await it.next(); r !== null && !r.done && !reader.stop; r = await it.next()) {
       lines.push(r.value);
       if (signal?.aborted) throw interrupted(signal);
     }
-    if (!reader.stop) lines.finish();
+    if (!reader.stop) {
+      lines.finish();
+      assembler?.finish();
+    }
     return { kind, digest, delimiter, columns };
   } finally {
     await it.return(undefined);
@@ -265,13 +317,13 @@ async function scanFile(path: string, handler: RowHandler, onStart: (columns: st
 }
 
 /** The columns of the first catalogue file and its first SAMPLE_ROWS rows (every column), for checks and the guess. */
-export async function sampleCatalogue(path: string): Promise<{ columns: string[]; rows: Map<string, RawValue>[] }> {
+export async function sampleCatalogue(path: string, quoted: QuotedBounds = DEFAULT_QUOTED_BOUNDS): Promise<{ columns: string[]; rows: Map<string, RawValue>[] }> {
   const rows: Map<string, RawValue>[] = [];
   let header: string[] | null = null;
   const jsonKeys = new Set<string>();
   const handler: RowHandler = {
     row: (get, _line, raw) => {
-      const names = header ?? Object.keys(JSON.parse(raw) as Record<string, unknown>);
+      const names = header ?? Object.keys(JSON.parse(raw()) as Record<string, unknown>);
       const m = new Map<string, RawValue>();
       for (const n of names) {
         jsonKeys.add(n);
@@ -282,19 +334,30 @@ export async function sampleCatalogue(path: string): Promise<{ columns: string[]
     },
     reject: () => undefined,
   };
-  await scanFile(path, handler, (cols) => {
-    header = cols;
-  });
+  await scanFile(
+    path,
+    handler,
+    (cols) => {
+      header = cols;
+    },
+    quoted,
+  );
   return { columns: header ?? [...jsonKeys], rows };
 }
 
-function sameValues(a: readonly RawValue[], b: readonly RawValue[]): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+export interface ReadCatalogueOptions {
+  signal?: AbortSignal;
+  /** How far a quoted field may carry a row over lines (--max-quoted-lines, --max-quoted-bytes). */
+  quoted?: QuotedBounds;
+  featurizer?: TextFeaturizer;
 }
 
-/** Reads every catalogue file into one row per key (the latest wins); rejects go to `rejects`. */
-export async function readCatalogue(paths: readonly string[], key: string, features: readonly FeatureSpec[], rejects: CatalogueRejects, signal?: AbortSignal): Promise<CatalogueRead> {
-  const out: CatalogueRead = { rows: new Map(), files: [], read: 0, rejected: 0, rejectedByReason: {}, duplicates: 0, conflicting: 0 };
+/** Reads every catalogue file into one featurised row per key (the latest wins); rejects go to `rejects`. */
+export async function readCatalogue(paths: readonly string[], key: string, features: readonly FeatureSpec[], rejects: CatalogueRejects, opts: ReadCatalogueOptions = {}): Promise<CatalogueRead> {
+  const store = new CatalogueStore(features, opts.featurizer);
+  const out: CatalogueRead = { store, files: [], read: 0, rejected: 0, rejectedByReason: {}, duplicates: 0, conflicting: 0 };
+  // One array for every row's values: the store copies what it keeps.
+  const values: RawValue[] = features.map(() => null);
   for (const path of paths) {
     let read = 0;
     let rejected = 0;
@@ -303,21 +366,15 @@ export async function readCatalogue(paths: readonly string[], key: string, featu
       row: (get, line, raw, json) => {
         const k = json !== undefined ? jsonKey(json(key)) : delimitedKey(get(key));
         if (typeof k !== 'string') {
-          handler.reject(line, k.reason, `${describeValue(key)}: ${k.detail}`, raw);
+          handler.reject(line, k.reason, `${describeValue(key)}: ${k.detail}`, raw());
           return true;
         }
         read++;
-        const values = features.map((f) => {
-          const v = get(f.name);
-          return splitMulti && f.kind === 'multi' && typeof v === 'string' ? v.split('|') : v;
-        });
-        const before = out.rows.get(k);
-        if (before !== undefined) {
-          out.duplicates++;
-          if (!sameValues(before.values, values)) out.conflicting++;
-          // Replaced in place: the map keeps the order of first appearance and holds the latest values.
-          before.values = values;
-        } else out.rows.set(k, { values });
+        for (let f = 0; f < features.length; f++) {
+          const v = get(features[f].name);
+          values[f] = splitMulti && features[f].kind === 'multi' && typeof v === 'string' ? v.split('|') : v;
+        }
+        store.add(k, values);
         return true;
       },
       reject: (line, reason, detail, raw) => {
@@ -333,7 +390,8 @@ export async function readCatalogue(paths: readonly string[], key: string, featu
       (cols) => {
         splitMulti = cols !== null;
       },
-      signal,
+      opts.quoted ?? DEFAULT_QUOTED_BOUNDS,
+      opts.signal,
     );
     out.read += read;
     out.rejected += rejected;
@@ -349,6 +407,8 @@ export async function readCatalogue(paths: readonly string[], key: string, featu
       rejected,
     });
   }
+  out.duplicates = store.duplicates;
+  out.conflicting = store.conflicting;
   out.rejectedByReason = Object.fromEntries(Object.entries(out.rejectedByReason).sort((a, b) => a[0].localeCompare(b[0])));
   return out;
 }

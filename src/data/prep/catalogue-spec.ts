@@ -18,6 +18,7 @@
 import { UsageError, describeValue } from '../../util/errors.js';
 import type { ItemFeatures } from '../item-features.js';
 import { parseCatalogueNumber } from '../price.js';
+import type { QuotedBounds } from './quoted.js';
 
 export const FEATURE_KINDS = ['text', 'category', 'multi', 'number'] as const;
 export type FeatureKind = (typeof FEATURE_KINDS)[number];
@@ -54,6 +55,8 @@ export interface CataloguePlan {
   declared: FeatureSpec[] | null;
   key: string | null;
   bytes: number;
+  /** How far a quoted field may carry a catalogue row over lines (--max-quoted-lines, --max-quoted-bytes, as for the logs). */
+  quoted: QuotedBounds;
   /** --append-to a dataset with a catalogue: its features (carried for items no new row replaces); the key and kinds are its. */
   base: ItemFeatures | null;
 }

@@ -7,11 +7,16 @@
  *    missing text, multi or number value is null.
  *  - `item_feature_vocab.arrow`: the category and multi vocabularies, one row per value: `feature` utf8, `index`
  *    int32 (the code item_features.arrow stores), `value` utf8, `items` int32 (items having it).
+ * item_features.arrow is written in record batches of FEATURE_BATCH_ROWS items, each gathered from the catalogue's
+ * store when it is written (catalogue-build.ts ListSource), so the lists are never held twice.
  */
 import { Bool, Field, Float64, Int32, List, RecordBatch, Schema, Struct, Utf8, makeData, type Data, type DataType } from 'apache-arrow';
 import { utf8Data, writeBatches } from './arrow-write.js';
 import type { BuiltCatalogue, ListColumn } from './catalogue-build.js';
 import type { FeatureSpec } from './catalogue-spec.js';
+
+/** Items per record batch of item_features.arrow: about 40 MiB of lists for 10-word titles. */
+export const FEATURE_BATCH_ROWS = 1 << 16;
 
 export const IN_CATALOGUE_COLUMN = '#in_catalogue';
 export const COUNTS_SUFFIX = '#counts';
@@ -39,39 +44,53 @@ function listData(col: ListColumn, values: Int32Array): Data<DataType> {
   });
 }
 
-/** Fields and columns of item_features.arrow, in order. */
-function featureColumns(built: BuiltCatalogue, features: readonly FeatureSpec[]): { fields: Field[]; data: Data<DataType>[] } {
-  const n = built.items;
+/** The fields of item_features.arrow, in order. */
+function featureFields(built: BuiltCatalogue, features: readonly FeatureSpec[]): Field[] {
+  const list = (): List => new List(new Field('item', new Int32(), false));
   const fields: Field[] = [new Field(IN_CATALOGUE_COLUMN, new Bool(), false)];
-  const data: Data<DataType>[] = [makeData({ type: new Bool(), length: n, data: bits(built.inCatalogue).bitmap })];
   features.forEach((f, k) => {
     const col = built.columns[k];
     if (col.kind === 'text' || col.kind === 'multi') {
-      fields.push(new Field(f.name, new List(new Field('item', new Int32(), false)), true));
-      data.push(listData(col.list, col.list.values));
-      if (col.kind === 'text' && col.list.counts !== null) {
-        fields.push(new Field(`${f.name}${COUNTS_SUFFIX}`, new List(new Field('item', new Int32(), false)), true));
-        data.push(listData(col.list, col.list.counts));
-      }
-    } else if (col.kind === 'category') {
-      fields.push(new Field(f.name, new Int32(), false));
-      data.push(makeData({ type: new Int32(), length: n, data: col.codes }));
-    } else {
-      const valid = new Uint8Array(n);
-      for (let i = 0; i < n; i++) valid[i] = Number.isNaN(col.values[i]) ? 0 : 1;
-      const { bitmap, zeros } = bits(valid);
-      fields.push(new Field(f.name, new Float64(), true));
-      data.push(makeData({ type: new Float64(), length: n, nullCount: zeros, nullBitmap: bitmap, data: col.values }));
-    }
+      fields.push(new Field(f.name, list(), true));
+      if (col.kind === 'text' && col.list.withCounts) fields.push(new Field(`${f.name}${COUNTS_SUFFIX}`, list(), true));
+    } else if (col.kind === 'category') fields.push(new Field(f.name, new Int32(), false));
+    else fields.push(new Field(f.name, new Float64(), true));
   });
-  return { fields, data };
+  return fields;
+}
+
+/** The columns of items [from, to), in the order of featureFields. */
+function featureBatch(built: BuiltCatalogue, from: number, to: number): Data<DataType>[] {
+  const n = to - from;
+  const data: Data<DataType>[] = [makeData({ type: new Bool(), length: n, data: bits(built.inCatalogue.subarray(from, to)).bitmap })];
+  for (const col of built.columns) {
+    if (col.kind === 'text' || col.kind === 'multi') {
+      const list = col.list.slice(from, to);
+      data.push(listData(list, list.values));
+      if (list.counts !== null) data.push(listData(list, list.counts));
+    } else if (col.kind === 'category') {
+      data.push(makeData({ type: new Int32(), length: n, data: col.codes.subarray(from, to) }));
+    } else {
+      const values = col.values.subarray(from, to);
+      const valid = new Uint8Array(n);
+      for (let i = 0; i < n; i++) valid[i] = Number.isNaN(values[i]) ? 0 : 1;
+      const { bitmap, zeros } = bits(valid);
+      data.push(makeData({ type: new Float64(), length: n, nullCount: zeros, nullBitmap: bitmap, data: values }));
+    }
+  }
+  return data;
 }
 
 export async function writeItemFeatures(path: string, built: BuiltCatalogue, features: readonly FeatureSpec[]): Promise<void> {
-  const { fields, data } = featureColumns(built, features);
-  const schema = new Schema(fields);
-  const batch = new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: built.items, children: data }));
-  await writeBatches(path, [batch]);
+  const schema = new Schema(featureFields(built, features));
+  function* batches(): Generator<RecordBatch> {
+    // An empty catalogue still gets one (empty) batch, as before.
+    for (let from = 0; from < built.items || from === 0; from += FEATURE_BATCH_ROWS) {
+      const to = Math.min(built.items, from + FEATURE_BATCH_ROWS);
+      yield new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: to - from, children: featureBatch(built, from, to) }));
+    }
+  }
+  await writeBatches(path, batches());
 }
 
 export async function writeItemFeatureVocab(path: string, built: BuiltCatalogue, features: readonly FeatureSpec[]): Promise<void> {

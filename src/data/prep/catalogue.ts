@@ -11,6 +11,7 @@ import { UsageError } from '../../util/errors.js';
 import { CATALOGUE_FILES, type DatasetManifest, type ManifestCatalogue } from '../manifest.js';
 import { loadItemFeatures, type ItemFeatures } from '../item-features.js';
 import { TextFeaturizer } from '../text.js';
+import { CatalogueStore } from './catalogue-store.js';
 import { buildCatalogue, type BuiltCatalogue } from './catalogue-build.js';
 import { readCatalogue, sampleCatalogue, type CatalogueRead } from './catalogue-read.js';
 import { checkDeclared, chooseKey, describeFeatures, guessFeatures, parseItemFeatures, type CataloguePlan, type CatalogueSpec, type FeatureSpec } from './catalogue-spec.js';
@@ -37,7 +38,8 @@ export async function planCatalogue(cfg: PrepConfig, base: { dir: string; manife
   let bytes = 0;
   for (const path of cfg.items) bytes += await inputSize(path, 'Catalogue (--items)');
   const declared = cfg.item_features !== null ? parseItemFeatures(cfg.item_features) : null;
-  if (base === null || baseCat === null) return { paths: [...cfg.items], declared, key: cfg.item_key, bytes, base: null };
+  const quoted = { maxLines: cfg.max_quoted_lines, maxBytes: cfg.max_quoted_bytes };
+  if (base === null || baseCat === null) return { paths: [...cfg.items], declared, key: cfg.item_key, bytes, quoted, base: null };
   // Appending: the base's key, kinds and featuriser, so that its stored features and the new rows agree.
   const where = `--append-to ${base.dir}`;
   const inherited: FeatureSpec[] = Object.entries(baseCat.features).map(([name, kind]) => ({ name, kind }));
@@ -54,7 +56,7 @@ export async function planCatalogue(cfg: PrepConfig, base: { dir: string; manife
   if (b.version !== spec.version || b.num_buckets !== spec.num_buckets || b.seed !== spec.seed || b.max_chars !== spec.max_chars || b.max_units !== spec.max_units) {
     throw new UsageError(`${where}: the base dataset's titles were featurised by ${b.version} (${b.num_buckets} buckets), this rec featurises by ${spec.version} (${spec.num_buckets} buckets). Prep the logs again from scratch with --items.`);
   }
-  return { paths: [...cfg.items], declared: inherited, key: baseCat.key, bytes, base: await loadItemFeatures(base.dir, base.manifest) };
+  return { paths: [...cfg.items], declared: inherited, key: baseCat.key, bytes, quoted, base: await loadItemFeatures(base.dir, base.manifest) };
 }
 
 /** The key and features from the first file's columns (declared ones checked, or guessed and printed), then every row. */
@@ -62,11 +64,11 @@ export async function readCatalogueInput(plan: CataloguePlan, sink: RejectSink, 
   if (plan.paths.length === 0) {
     // --append-to a dataset with a catalogue, and no newer one: the base's features are carried as they are.
     const features = plan.declared ?? [];
-    const empty: CatalogueRead = { rows: new Map(), files: [], read: 0, rejected: 0, rejectedByReason: {}, duplicates: 0, conflicting: 0 };
+    const empty: CatalogueRead = { store: new CatalogueStore(features), files: [], read: 0, rejected: 0, rejectedByReason: {}, duplicates: 0, conflicting: 0 };
     return { spec: { key: plan.key ?? '', features, guessed: false, skipped: {} }, read: empty, base: plan.base };
   }
   const first = plan.paths[0];
-  const sample = await sampleCatalogue(first);
+  const sample = await sampleCatalogue(first, plan.quoted);
   const key = chooseKey(plan.key, sample.columns, first);
   let spec: CatalogueSpec;
   if (plan.declared !== null) {
@@ -80,7 +82,8 @@ export async function readCatalogueInput(plan: CataloguePlan, sink: RejectSink, 
       `prep: catalogue ${first}: key ${key}; guessed --item-features ${describeFeatures(guess.features) || '(none)'}${skipped.length > 0 ? `; skipped ${skipped.join(', ')}` : ''}. Pass --item-features to choose.`,
     );
   }
-  const read = await readCatalogue(plan.paths, key, spec.features, { add: (file, line, reason, detail, raw) => sink.addCatalogue(file, line, reason, detail, raw) }, signal);
+  const rejects = { add: (file: string, line: number, reason: string, detail: string, raw: string) => sink.addCatalogue(file, line, reason, detail, raw) };
+  const read = await readCatalogue(plan.paths, key, spec.features, rejects, { signal, quoted: plan.quoted });
   await sink.flush();
   return { spec, read, base: plan.base };
 }
@@ -91,7 +94,7 @@ export async function readCatalogueInput(plan: CataloguePlan, sink: RejectSink, 
  */
 export function attachCatalogue(input: CatalogueInput, vocab: Vocabularies, warn: (msg: string) => void): BuiltCatalogue {
   const logItems = vocab.itemIds.length;
-  const built = buildCatalogue(input.read, input.spec.features, vocab.itemIds, new TextFeaturizer(), input.base);
+  const built = buildCatalogue(input.read, input.spec.features, vocab.itemIds, input.base);
   const items = vocab.sum.items;
   const n = built.items;
   const counts = new Int32Array(n);
@@ -106,9 +109,9 @@ export function attachCatalogue(input: CatalogueInput, vocab: Vocabularies, warn
   let only = 0;
   for (let i = 0; i < n; i++) if (counts[i] === 0 && built.inCatalogue[i] === 1) only++;
   built.catalogueOnly = only;
-  if (logItems > 0 && built.logItemsWithoutRow === logItems && input.read.rows.size > 0) {
+  if (logItems > 0 && built.logItemsWithoutRow === logItems && input.read.store.size > 0) {
     warn(
-      `No item of the log has a catalogue row: the catalogue's key ${JSON.stringify(input.spec.key)} never matches the log's item ids (e.g. log ${JSON.stringify(vocab.itemIds[0])}, catalogue ${JSON.stringify(input.read.rows.keys().next().value)}). Expected --item-key naming the column that holds the log's item ids.`,
+      `No item of the log has a catalogue row: the catalogue's key ${JSON.stringify(input.spec.key)} never matches the log's item ids (e.g. log ${JSON.stringify(vocab.itemIds[0])}, catalogue ${JSON.stringify(input.read.store.keys.keys().next().value)}). Expected --item-key naming the column that holds the log's item ids.`,
     );
   }
   return built;
@@ -140,7 +143,7 @@ export function catalogueManifest(input: CatalogueInput, built: BuiltCatalogue):
       rejected: read.rejected,
       duplicates: read.duplicates,
       conflicting_duplicates: read.conflicting,
-      items: read.rows.size,
+      items: read.store.size,
     },
     rejected_by_reason: read.rejectedByReason,
     log_items_without_row: built.logItemsWithoutRow,

@@ -64,3 +64,11 @@ describe('parseCatalogueNumber', () => {
     expect(() => parseCatalogueNumber(5 as unknown as string)).toThrow(/raw must be a string; got number/);
   });
 });
+
+describe('parseCatalogueNumber plain decimals', () => {
+  it('reads `12.99` and friends as the general rule does (a leading space takes the general path)', () => {
+    for (const v of ['12.99', '007', '1299', '0.5', '0', '1.000', '123456789012345.123456789012345', '999999999999999']) {
+      expect(parseCatalogueNumber(v)).toEqual(parseCatalogueNumber(` ${v}`));
+    }
+  });
+});

@@ -2,10 +2,27 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseSync } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { readCatalogue, sampleCatalogue, splitQuoted } from '../../../../src/data/prep/catalogue-read.js';
+import { readCatalogue, sampleCatalogue, splitQuoted, type CatalogueRead } from '../../../../src/data/prep/catalogue-read.js';
+import type { ListStore } from '../../../../src/data/prep/catalogue-store.js';
+import { TextFeaturizer } from '../../../../src/data/text.js';
 import { tempRoot } from './helpers.js';
 
 const out = tempRoot();
+
+/** The stored text buckets of `key`'s feature `f` (null when the row had no value). */
+function buckets(read: CatalogueRead, key: string, f = 0): number[] | null {
+  const k = read.store.keys.get(key);
+  if (k === undefined) throw new Error(`no row for ${key}`);
+  const slot = read.store.slotOfKey.a[k];
+  const col = read.store.columns[f];
+  if (col.status.a[slot] === 0) return null;
+  const lists = col.lists as ListStore;
+  const out = new Int32Array(lists.lengthOf(slot));
+  lists.copyTo(slot, out, null, 0, null);
+  return Array.from(out);
+}
+
+const title = (text: string): number[] => Array.from(new TextFeaturizer().featurize(text).buckets);
 
 describe('splitQuoted', () => {
   it('reads plain RFC 4180 lines as csv-parse does', () => {
@@ -38,11 +55,14 @@ describe('readCatalogue', () => {
     writeFileSync(path, ['id,title,price', `a,"${big}",1`, 'b,"unclosed,2', 'c,fine,"$1,299.00"', 'd', 'e,"x ""quoted"" y",'].join('\n'));
     const rejects: [number, string][] = [];
     const read = await readCatalogue([path], 'id', [{ name: 'title', kind: 'text' }, { name: 'price', kind: 'number' }], { add: (_f, line, reason) => rejects.push([line, reason]) });
-    expect([...read.rows.keys()]).toEqual(['a', 'c', 'e']);
-    expect(read.rows.get('a')?.values[0]).toBe(big);
-    expect(read.rows.get('e')?.values).toEqual(['x "quoted" y', '']);
+    expect([...read.store.keys.keys()]).toEqual(['a', 'c', 'e']);
+    expect(buckets(read, 'a')).toEqual(title(big));
+    expect(buckets(read, 'e')).toEqual(title('x "quoted" y'));
+    // e's price is empty: stored as missing.
+    expect(read.store.columns[1].status.a[read.store.slotOfKey.a[2]]).toBe(0);
+    // `b,"unclosed,2` opens a field that the next line's quotes close improperly (RFC 4180): only its line is rejected, the next is read again.
     expect(rejects).toEqual([
-      [3, 'unclosed_quote'],
+      [3, 'bad_quoting'],
       [5, 'wrong_column_count'],
     ]);
     expect(read).toMatchObject({ read: 5, rejected: 2, duplicates: 0 });
@@ -51,10 +71,49 @@ describe('readCatalogue', () => {
     expect(sample.rows.length).toBe(3);
   });
 
+  it('reads quoted fields over lines in CSV and TSV (newline as whitespace), numbering rows by their first line', async () => {
+    const dir = out();
+    const csv = join(`${dir}-multi.csv`);
+    writeFileSync(csv, ['id,title,price', 'a,"Nike Air', 'running ""shoe""",12', 'b,plain,3', 'c,"one\r\ntwo\r\n', 'three",4', 'd'].join('\n'));
+    const tsv = join(`${dir}-multi.tsv`);
+    writeFileSync(tsv, ['id\ttitle\tprice', 'a\t"Nike Air', 'running ""shoe"""\t12', 'b\tplain\t3', 'd'].join('\r\n'));
+    for (const path of [csv, tsv]) {
+      const rejects: [number, string][] = [];
+      const read = await readCatalogue([path], 'id', [{ name: 'title', kind: 'text' }, { name: 'price', kind: 'number' }], { add: (_f, line, reason) => rejects.push([line, reason]) });
+      expect(buckets(read, 'a')).toEqual(title('Nike Air running "shoe"'));
+      expect(buckets(read, 'b')).toEqual(title('plain'));
+      if (path === csv) {
+        expect(buckets(read, 'c')).toEqual(title('one two three'));
+        expect(rejects).toEqual([[9, 'wrong_column_count']]);
+      } else expect(rejects).toEqual([[5, 'wrong_column_count']]);
+    }
+    const sample = await sampleCatalogue(csv);
+    expect(sample.rows.map((r) => r.get('title'))).toEqual(['Nike Air\nrunning "shoe"', 'plain', 'one\ntwo\n\nthree']);
+  });
+
+  it('rejects a quote still open at the end of the file or past --max-quoted-bytes, and reads on from the next line', async () => {
+    const path = `${out()}-open.csv`;
+    const long = 'x'.repeat(80);
+    writeFileSync(path, ['id,title', `a,"${long}`, long, `${long}"`, 'b,fine', 'c,"never closed', 'd,after'].join('\n'));
+    const rejects: [number, string, string][] = [];
+    const read = await readCatalogue([path], 'id', [{ name: 'title', kind: 'text' }], { add: (_f, line, reason, detail) => rejects.push([line, reason, detail]) }, { quoted: { maxLines: 100, maxBytes: 100 } });
+    // Line 2 opens a field still open past 100 bytes at line 3: line 2 is rejected, lines 3 and 4 are read afresh.
+    expect(rejects.map(([l, r]) => [l, r])).toEqual([
+      [2, 'unclosed_quote'],
+      [3, 'wrong_column_count'],
+      [4, 'wrong_column_count'],
+      [6, 'unclosed_quote'],
+    ]);
+    expect(rejects[0][2]).toMatch(/--max-quoted-bytes bound 100/);
+    expect(rejects[3][2]).toMatch(/still open at the end of the file/);
+    expect([...read.store.keys.keys()]).toEqual(['b', 'd']);
+    expect(read).toMatchObject({ read: 6, rejected: 4 });
+  });
+
   it('stops at a signal (SIGINT, SIGTERM) between chunks', async () => {
     const path = `${out()}-long.csv`;
     writeFileSync(path, `id,title\n${Array.from({ length: 20_000 }, (_, k) => `i${k},title ${k}`).join('\n')}`);
-    const read = readCatalogue([path], 'id', [{ name: 'title', kind: 'text' }], { add: () => undefined }, AbortSignal.abort('SIGTERM'));
+    const read = readCatalogue([path], 'id', [{ name: 'title', kind: 'text' }], { add: () => undefined }, { signal: AbortSignal.abort('SIGTERM') });
     await expect(read).rejects.toThrow(/rec prep was interrupted; no dataset was written/);
   });
 });

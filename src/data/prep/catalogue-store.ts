@@ -1,0 +1,389 @@
+/**
+ * The catalogue's rows as they are read (issue #21): each accepted row is featurised at once into growing typed
+ * arrays, one slot per row, so that no row's text or values are kept (a million-item catalogue costs its output
+ * arrays, not a JS object per item). A key maps to its latest slot; an earlier row of the same key leaves an
+ * unused slot behind. Category and multi values get local codes here, in order of first appearance in the file;
+ * catalogue-build.ts maps them to the dataset's codes once the order of the items is known.
+ *
+ * Duplicates are told apart from conflicting duplicates by a 64-bit hash of the row's values (two 32-bit lanes
+ * over a canonical encoding): no earlier row is kept to compare with, so two different rows that hash alike would
+ * be counted as the same (about 1 in 2^64 per pair).
+ */
+import { parseCatalogueNumber } from '../price.js';
+import { TextFeaturizer } from '../text.js';
+import type { FeatureSpec, RawValue } from './catalogue-spec.js';
+
+/** Per slot and feature: what the row held. */
+export const VALUE_MISSING = 0;
+export const VALUE_PRESENT = 1;
+/** Present but not usable as the kind asks: text with no word, a category with several values, an unparsable number (stored as missing). */
+export const VALUE_INVALID = 2;
+
+export class GrowInt32 {
+  a: Int32Array;
+  n = 0;
+  constructor(cap = 1024) {
+    this.a = new Int32Array(cap);
+  }
+  reserve(extra: number): void {
+    if (this.n + extra <= this.a.length) return;
+    const b = new Int32Array(Math.max(this.n + extra, 2 * this.a.length));
+    b.set(this.a.subarray(0, this.n));
+    this.a = b;
+  }
+  push(x: number): void {
+    if (this.n === this.a.length) this.reserve(1);
+    this.a[this.n++] = x;
+  }
+}
+
+/** Chunk of a ChunkedLists: 4 MiB of int32, so that growing never copies and never overshoots by more than one. */
+const CHUNK = 1 << 20;
+
+/** How list features are read back out of the store, a list at a time. */
+export interface ListStore {
+  readonly withCounts: boolean;
+  lengthOf(s: number): number;
+  /** Copies list s to values[at, …) (through `remap` when given) and, for text, its counts to counts[at, …). */
+  copyTo(s: number, values: Int32Array, counts: Int32Array | null, at: number, remap: Int32Array | null): void;
+}
+
+/**
+ * Lists of int32 appended one after another, in fixed chunks: a list never spans two chunks (one longer than a
+ * chunk gets a chunk of its own), so list s is chunk[start[s] / CHUNK] from start[s] % CHUNK, `length[s]` long.
+ * Unlike a doubling array, it never copies what it holds nor holds twice what it needs.
+ */
+export class ChunkedLists implements ListStore {
+  readonly withCounts = false;
+  readonly chunks: Int32Array[] = [];
+  /** Per list: chunk index × CHUNK + position (a float64: past 2^31 values for ten million titles). */
+  readonly start = new GrowFloat64();
+  readonly length = new GrowInt32();
+  /** The chunk lists are appended to. */
+  last = new Int32Array(0);
+  private used = 0;
+
+  /** Appends values[0, len) as the next list; returns its index. */
+  push(values: Int32Array, len: number): number {
+    const at = this.alloc(len);
+    this.last.set(len === values.length ? values : values.subarray(0, len), at);
+    return this.length.n - 1;
+  }
+
+  /** Appends a list of `len` values, to be written to `last` from the position returned. */
+  alloc(len: number): number {
+    if (this.used + len > this.last.length) {
+      this.last = new Int32Array(Math.max(CHUNK, len));
+      this.chunks.push(this.last);
+      this.used = 0;
+    }
+    const at = this.used;
+    this.start.push((this.chunks.length - 1) * CHUNK + at);
+    this.used += len;
+    this.length.push(len);
+    return at;
+  }
+
+  /** Drops the list just appended (its room in `last` is reused). */
+  unpush(): void {
+    this.used -= this.length.a[--this.length.n];
+    this.start.n--;
+  }
+
+  lengthOf(s: number): number {
+    return this.length.a[s];
+  }
+
+  /** The values of list s (a view). */
+  valuesOf(s: number): Int32Array {
+    const st = this.start.a[s];
+    const c = Math.floor(st / CHUNK);
+    const at = st - c * CHUNK;
+    return this.chunks[c].subarray(at, at + this.length.a[s]);
+  }
+
+  copyTo(s: number, values: Int32Array, _counts: Int32Array | null, at: number, remap: Int32Array | null): void {
+    const v = this.valuesOf(s);
+    if (remap === null) values.set(v, at);
+    else for (let k = 0; k < v.length; k++) values[at + k] = remap[v[k]];
+  }
+}
+
+/**
+ * A text feature's buckets and counts, one int32 per bucket: count << bits | bucket, where `bits` holds any bucket
+ * (18 for 2^18 buckets, leaving counts up to 16,383), which halves what a million titles hold. A list with a
+ * count past that (a 16 KiB run of one letter) is kept unpacked beside the others.
+ */
+export class TextLists implements ListStore {
+  readonly withCounts = true;
+  private readonly packed = new ChunkedLists();
+  private readonly wideValues = new ChunkedLists();
+  private readonly wideCounts = new ChunkedLists();
+  /** Per list: its index in `packed` (≥ 0), or −1 − its index in wideValues/wideCounts. */
+  private readonly where = new GrowInt32();
+  private readonly bits: number;
+  private readonly mask: number;
+  private readonly maxCount: number;
+
+  constructor(numBuckets: number) {
+    this.bits = Math.max(1, 32 - Math.clz32(numBuckets - 1));
+    this.mask = this.bits >= 32 ? -1 : (1 << this.bits) - 1;
+    // Counts go in the bits above the bucket, read back unsigned (>>>): none left past 2^31 buckets.
+    this.maxCount = this.bits <= 24 ? 2 ** (32 - this.bits) - 1 : 0;
+  }
+
+  push(buckets: Int32Array, counts: Int32Array, len: number): void {
+    const at = this.packed.alloc(len);
+    const p = this.packed.last;
+    const bits = this.bits;
+    let max = 0;
+    for (let k = 0; k < len; k++) {
+      const c = counts[k];
+      if (c > max) max = c;
+      p[at + k] = (c << bits) | buckets[k];
+    }
+    if (max <= this.maxCount) {
+      this.where.push(this.packed.length.n - 1);
+      return;
+    }
+    this.packed.unpush();
+    this.where.push(-1 - this.wideValues.push(buckets, len));
+    this.wideCounts.push(counts, len);
+  }
+
+  lengthOf(s: number): number {
+    const w = this.where.a[s];
+    return w >= 0 ? this.packed.lengthOf(w) : this.wideValues.lengthOf(-1 - w);
+  }
+
+  copyTo(s: number, values: Int32Array, counts: Int32Array | null, at: number): void {
+    const w = this.where.a[s];
+    if (w < 0) {
+      values.set(this.wideValues.valuesOf(-1 - w), at);
+      counts?.set(this.wideCounts.valuesOf(-1 - w), at);
+      return;
+    }
+    const p = this.packed.valuesOf(w);
+    const { bits, mask } = this;
+    for (let k = 0; k < p.length; k++) values[at + k] = p[k] & mask;
+    if (counts !== null) for (let k = 0; k < p.length; k++) counts[at + k] = p[k] >>> bits;
+  }
+}
+
+export class GrowFloat64 {
+  a = new Float64Array(1024);
+  n = 0;
+  push(x: number): void {
+    if (this.n === this.a.length) {
+      const b = new Float64Array(2 * this.a.length);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n++] = x;
+  }
+}
+
+class GrowUint8 {
+  a = new Uint8Array(1024);
+  n = 0;
+  push(x: number): void {
+    if (this.n === this.a.length) {
+      const b = new Uint8Array(2 * this.a.length);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n++] = x;
+  }
+}
+
+/** Values in order of first appearance, each with its code. */
+export class LocalVocab {
+  readonly index = new Map<string, number>();
+  readonly values: string[] = [];
+  intern(v: string): number {
+    let k = this.index.get(v);
+    if (k === undefined) {
+      k = this.values.length;
+      this.index.set(v, k);
+      this.values.push(v);
+    }
+    return k;
+  }
+}
+
+/** One feature's values by slot: a list (text buckets and counts, multi codes), a code (category) or a number. */
+export class SlotColumn {
+  readonly spec: FeatureSpec;
+  readonly status = new GrowUint8();
+  /** text (buckets and counts), multi (local codes): one list per slot. */
+  readonly lists: ListStore | null;
+  private readonly text: TextLists | null;
+  private readonly multi: ChunkedLists | null;
+  /** category: local code, −1 when missing. */
+  readonly codes: GrowInt32 | null;
+  readonly numbers: GrowFloat64 | null;
+  readonly vocab: LocalVocab | null;
+  private readonly scratch: string[] = [];
+  private codeScratch = new Int32Array(64);
+
+  constructor(spec: FeatureSpec, numBuckets: number) {
+    this.spec = spec;
+    this.text = spec.kind === 'text' ? new TextLists(numBuckets) : null;
+    this.multi = spec.kind === 'multi' ? new ChunkedLists() : null;
+    this.lists = this.text ?? this.multi;
+    this.codes = spec.kind === 'category' ? new GrowInt32() : null;
+    this.numbers = spec.kind === 'number' ? new GrowFloat64() : null;
+    this.vocab = spec.kind === 'category' || spec.kind === 'multi' ? new LocalVocab() : null;
+  }
+
+  /** Adds the next slot's value. */
+  add(v: RawValue, featurizer: TextFeaturizer): void {
+    const kind = this.spec.kind;
+    if (isEmpty(v)) {
+      this.status.push(VALUE_MISSING);
+      if (kind === 'category') (this.codes as GrowInt32).push(-1);
+      else if (kind === 'number') (this.numbers as GrowFloat64).push(Number.NaN);
+      else if (this.text !== null) this.text.push(this.codeScratch, this.codeScratch, 0);
+      else this.multi?.push(this.codeScratch, 0);
+      return;
+    }
+    if (kind === 'text') {
+      const n = featurizer.featurizeInto(typeof v === 'string' ? v : (v ?? []).join('\n'));
+      this.status.push(n === 0 ? VALUE_INVALID : VALUE_PRESENT);
+      (this.text as TextLists).push(featurizer.lastBuckets, featurizer.lastCounts, n);
+    } else if (kind === 'number') {
+      const parsed = typeof v === 'string' ? parseCatalogueNumber(v) : null;
+      // `N/A`, `""`, `-` are missing values, not invalid ones.
+      this.status.push(parsed !== null && parsed.ok ? VALUE_PRESENT : parsed !== null && parsed.reason === 'empty' ? VALUE_MISSING : VALUE_INVALID);
+      (this.numbers as GrowFloat64).push(parsed !== null && parsed.ok ? parsed.value : Number.NaN);
+    } else {
+      const vals = listOf(v, this.scratch);
+      const vocab = this.vocab as LocalVocab;
+      if (kind === 'category') {
+        this.status.push(vals.length > 1 ? VALUE_INVALID : VALUE_PRESENT);
+        (this.codes as GrowInt32).push(vocab.intern(vals[0]));
+      } else {
+        this.status.push(VALUE_PRESENT);
+        if (vals.length > this.codeScratch.length) this.codeScratch = new Int32Array(2 * vals.length);
+        for (let k = 0; k < vals.length; k++) this.codeScratch[k] = vocab.intern(vals[k]);
+        (this.multi as ChunkedLists).push(this.codeScratch, vals.length);
+      }
+    }
+  }
+}
+
+function isEmpty(v: RawValue): boolean {
+  return v === null || (typeof v === 'string' ? v.trim() === '' : v.every((x) => x.trim() === ''));
+}
+
+/** The distinct trimmed non-empty values, in order, into `out` (reused). */
+function listOf(v: RawValue, out: string[]): string[] {
+  out.length = 0;
+  const raw = v === null ? [] : typeof v === 'string' ? [v] : v;
+  for (const s of raw) {
+    const t = s.trim();
+    if (t !== '' && !out.includes(t)) out.push(t);
+  }
+  return out;
+}
+
+const TAG_NULL = 1;
+const TAG_STRING = 2;
+const TAG_LIST = 3;
+
+/**
+ * Two 32-bit hashes of the values (an FNV-1a and a multiply-xorshift lane over tag, length and the UTF-16 units of
+ * each, two units a step: titles are most of what a row's hash reads).
+ */
+function valuesHash(values: readonly RawValue[], out: Int32Array): void {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x2545f491;
+  for (const v of values) {
+    const tag = v === null ? TAG_NULL : typeof v === 'string' ? TAG_STRING : TAG_LIST;
+    h1 = Math.imul(h1 ^ tag, 0x01000193);
+    h2 = Math.imul(h2 ^ tag, 0x5bd1e995);
+    if (v === null) continue;
+    const list = typeof v === 'string' ? null : v;
+    const n = list === null ? 1 : list.length;
+    if (list !== null) {
+      h1 = Math.imul(h1 ^ n, 0x01000193);
+      h2 = Math.imul(h2 ^ n, 0x5bd1e995);
+    }
+    for (let k = 0; k < n; k++) {
+      const s = list === null ? (v as string) : list[k];
+      const len = s.length;
+      h1 = Math.imul(h1 ^ len, 0x01000193);
+      h2 = Math.imul(h2 ^ len, 0x5bd1e995);
+      let i = 0;
+      for (; i + 1 < len; i += 2) {
+        const c = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16);
+        h1 = Math.imul(h1 ^ c, 0x01000193);
+        h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+        h2 ^= h2 >>> 15;
+      }
+      if (i < len) {
+        h1 = Math.imul(h1 ^ s.charCodeAt(i), 0x01000193);
+        h2 = Math.imul(h2 ^ s.charCodeAt(i), 0x5bd1e995);
+      }
+    }
+  }
+  out[0] = fmix(h1);
+  out[1] = fmix(h2);
+}
+
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/** Every accepted row of a catalogue, featurised, by key. */
+export class CatalogueStore {
+  readonly features: readonly FeatureSpec[];
+  readonly featurizer: TextFeaturizer;
+  /** Raw item id → its key index, in order of first appearance. */
+  readonly keys = new Map<string, number>();
+  /** Key index → its latest slot. */
+  readonly slotOfKey = new GrowInt32();
+  readonly columns: SlotColumn[];
+  slots = 0;
+  duplicates = 0;
+  conflicting = 0;
+  /** Key index → the hash of its latest row's values (two lanes). */
+  private readonly hashes = new GrowInt32();
+  private readonly hash = new Int32Array(2);
+
+  constructor(features: readonly FeatureSpec[], featurizer = new TextFeaturizer()) {
+    this.features = features;
+    this.featurizer = featurizer;
+    this.columns = features.map((f) => new SlotColumn(f, featurizer.numBuckets));
+  }
+
+  /** Adds a row: its values in the order of `features`. A later row of a key replaces the earlier one. */
+  add(key: string, values: readonly RawValue[]): void {
+    valuesHash(values, this.hash);
+    const slot = this.slots++;
+    for (let f = 0; f < this.columns.length; f++) this.columns[f].add(values[f], this.featurizer);
+    const k = this.keys.get(key);
+    if (k === undefined) {
+      this.keys.set(key, this.slotOfKey.n);
+      this.slotOfKey.push(slot);
+      this.hashes.push(this.hash[0]);
+      this.hashes.push(this.hash[1]);
+      return;
+    }
+    this.duplicates++;
+    const h = this.hashes.a;
+    if (h[2 * k] !== this.hash[0] || h[2 * k + 1] !== this.hash[1]) this.conflicting++;
+    h[2 * k] = this.hash[0];
+    h[2 * k + 1] = this.hash[1];
+    this.slotOfKey.a[k] = slot;
+  }
+
+  /** Items (distinct keys). */
+  get size(): number {
+    return this.keys.size;
+  }
+}

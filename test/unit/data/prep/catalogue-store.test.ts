@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { ChunkedLists, TextLists } from '../../../../src/data/prep/catalogue-store.js';
+
+function read(lists: TextLists, s: number): { values: number[]; counts: number[] } {
+  const values = new Int32Array(lists.lengthOf(s));
+  const counts = new Int32Array(values.length);
+  lists.copyTo(s, values, counts, 0);
+  return { values: Array.from(values), counts: Array.from(counts) };
+}
+
+describe('TextLists', () => {
+  it('gives back every list as pushed, packed or (a count past the packed range) kept apart', () => {
+    // 2^24 buckets leave 8 bits of count: 255 packs, 300 does not.
+    const lists = new TextLists(1 << 24);
+    const lists0 = [
+      { values: [0, 5, (1 << 24) - 1], counts: [1, 255, 2] },
+      { values: [7, 9], counts: [300, 1] },
+      { values: [], counts: [] },
+      { values: [(1 << 24) - 1], counts: [255] },
+    ];
+    for (const l of lists0) lists.push(Int32Array.from(l.values), Int32Array.from(l.counts), l.values.length);
+    lists0.forEach((l, s) => expect(read(lists, s)).toEqual(l));
+  });
+
+  it('keeps every list apart when the buckets leave no room for counts (2^30 buckets)', () => {
+    const lists = new TextLists(1 << 30);
+    lists.push(Int32Array.from([(1 << 30) - 1, 3]), Int32Array.from([1, 2]), 2);
+    expect(read(lists, 0)).toEqual({ values: [(1 << 30) - 1, 3], counts: [1, 2] });
+  });
+});
+
+describe('ChunkedLists', () => {
+  it('starts a chunk for a list that does not fit, and gives one longer than a chunk its own', () => {
+    const lists = new ChunkedLists();
+    const big = new Int32Array((1 << 20) + 5).map((_, k) => k);
+    lists.push(Int32Array.from([1, 2, 3]), 3);
+    lists.push(big, big.length);
+    lists.push(Int32Array.from([4]), 1);
+    expect(Array.from(lists.valuesOf(0))).toEqual([1, 2, 3]);
+    expect(lists.valuesOf(1)).toEqual(big);
+    expect(Array.from(lists.valuesOf(2))).toEqual([4]);
+    const out = new Int32Array(3);
+    lists.copyTo(0, out, null, 0, Int32Array.from([9, 10, 11, 12]));
+    expect(Array.from(out)).toEqual([10, 11, 12]);
+  });
+});
