@@ -271,8 +271,6 @@ export function sequenceReplicaFromInit(init: SequenceReplicaInit): OwnReduction
     frozen,
     sparseOptimizer,
     params,
-    // Runs with item features train on one thread (workersOf in run.ts).
-    encoder: null,
   });
   const replica = createSequenceReplica({ task, model, frozen, loss: init.loss, negatives: init.negatives, sparse: init.sparse, l2: init.l2 });
   replica.setLearningRate(init.lr);

@@ -54,7 +54,7 @@ export interface PairTaskOptions {
   denseOptimizer: DenseOptimizer;
   params: DenseParamUpdater;
   /** The model's item encoder (catalogue features): the autograd step composes item vectors from it. */
-  encoder: ItemEncoder | null;
+  encoder?: ItemEncoder | null;
 }
 
 export function createPairTask(opts: PairTaskOptions): TrainTask {
@@ -71,8 +71,8 @@ export function createPairTask(opts: PairTaskOptions): TrainTask {
   // The closed-form step where the model has one and the engine exposes table memory (cpu, wasm);
   // fusedPairStep returns null elsewhere and the autograd step runs instead.
   // The fused kernels read item rows straight from table memory: an item encoder composes them, so it takes the autograd step.
-  const fusedModel = opts.fused && opts.sparse && opts.encoder === null && fusable(model) ? model : null;
-  const encoder = opts.encoder;
+  const encoder = opts.encoder ?? null;
+  const fusedModel = opts.fused && opts.sparse && encoder === null && fusable(model) ? model : null;
   const scratch = encoder === null ? null : new Int32Array(model.shape.items).fill(-1);
   let featureSeed = 0;
   const fusedScratch = createFusedScratch();

@@ -61,7 +61,7 @@ export interface SequenceTaskOptions {
    * an item the log never shows is not taught to the encoder as a negative, since a new product is
    * exactly what its features must rank.
    */
-  encoder: ItemEncoder | null;
+  encoder?: ItemEncoder | null;
 }
 
 /** A batch's gradients: what `apply` needs, and what a data-parallel reduction would sum. */
@@ -239,7 +239,7 @@ function sequenceContext(opts: SequenceTaskOptions): SequenceContext {
   const tableFrozen = opts.frozen.has(table.name);
   const dense = model.dense.filter((v) => !opts.frozen.has(v.name));
   const fullSoftmax = loss === 'ce' && opts.negatives === 0;
-  const encoder = opts.encoder;
+  const encoder = opts.encoder ?? null;
   // Whole-table products (the full softmax's E·g) read the table as a matmul operand, which XNNPACK caches by tensor id.
   if (fullSoftmax && !tableFrozen && encoder === null) opts.sparseOptimizer.markMatmulOperand(table.name);
   return {
