@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { writeJsonAtomic } from '../src/io/atomic.js';
 import { Prng } from '../src/util/prng.js';
 import { argValue, printResult, REPO } from './common.js';
+import { coldArm, sasrecBeautyArm, type ColdArmResult, type SasrecBeautyResult } from './features-models.js';
 
 /** One measured prep of a catalogue. */
 export interface FeaturesRun {
@@ -37,7 +38,7 @@ export interface FeaturesRun {
 }
 
 export interface FeaturesArmResult {
-  arm: string;
+  arm: 'featurise';
   command: string;
   runs: FeaturesRun[];
   /** (RSS at the largest size − RSS at the smallest) / (items between them). */
@@ -49,7 +50,7 @@ export interface FeaturesBenchResult {
   date: string;
   quick: boolean;
   machine: { cpu: string; cores: number; node: string };
-  arms: FeaturesArmResult[];
+  arms: FeaturesBenchArm[];
 }
 
 interface ArmContext {
@@ -58,9 +59,12 @@ interface ArmContext {
   log: (line: string) => void;
 }
 
+/** What an arm measures: catalogue featurisation, or models trained on catalogue features (bench/features-models.ts). */
+export type FeaturesBenchArm = FeaturesArmResult | ColdArmResult | SasrecBeautyResult;
+
 interface Arm {
   about: string;
-  run(ctx: ArmContext): Promise<FeaturesArmResult>;
+  run(ctx: ArmContext): Promise<FeaturesBenchArm>;
 }
 
 const FEATURES = 'title:text,brand:category,cats:multi,price:number';
@@ -178,6 +182,8 @@ async function featuriseArm(ctx: ArmContext): Promise<FeaturesArmResult> {
 /** Every arm, in the order a plain run measures them. */
 export const ARMS: Record<string, Arm> = {
   featurise: { about: 'rec prep --items on a synthetic 100k- and 1M-item CSV catalogue: items/s, wall, peak RSS', run: featuriseArm },
+  cold: { about: 'new items ranked from their features (MF) against random and oracle popularity, warm items with and without features: synth and MovieLens latest-small', run: coldArm },
+  'sasrec-beauty': { about: 'SASRec with and without item attributes on S3-Rec Amazon Beauty, full ranking, against the published table; epoch time of each', run: sasrecBeautyArm },
 };
 
 export async function runFeaturesBench(opts: { quick?: boolean; arms?: readonly string[]; out?: string | null; log?: (line: string) => void } = {}): Promise<FeaturesBenchResult> {
@@ -209,15 +215,16 @@ export async function runFeaturesBench(opts: { quick?: boolean; arms?: readonly 
 
 /** The figures `npm run bench` prints for this bench. */
 export function summarizeFeaturesBench(r: FeaturesBenchResult): Record<string, unknown> {
-  return Object.fromEntries(
-    r.arms.map((a) => [
-      a.arm,
-      {
-        runs: a.runs.map((x) => ({ items: x.items, items_per_s: x.items_per_s, wall_s: x.wall_s, cpu_s: x.cpu_s, items_per_cpu_s: x.items_per_cpu_s, peak_rss_mib: Math.round(x.max_rss_bytes / 2 ** 20), load: x.load_avg_1m })),
-        rss_bytes_per_item: a.rss_bytes_per_item,
-      },
-    ]),
-  );
+  return Object.fromEntries(r.arms.map((a) => [a.arm, summarizeArm(a)]));
+}
+
+function summarizeArm(a: FeaturesBenchArm): unknown {
+  if (a.arm === 'cold') return a.datasets;
+  if (a.arm === 'sasrec-beauty') return { variants: a.variants, epoch_seconds_ratio: a.epoch_seconds_ratio, published: a.published, ...(a.skipped ? { skipped: a.skipped } : {}) };
+  return {
+    runs: a.runs.map((x) => ({ items: x.items, items_per_s: x.items_per_s, wall_s: x.wall_s, cpu_s: x.cpu_s, items_per_cpu_s: x.items_per_cpu_s, peak_rss_mib: Math.round(x.max_rss_bytes / 2 ** 20), load: x.load_avg_1m })),
+    rss_bytes_per_item: a.rss_bytes_per_item,
+  };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

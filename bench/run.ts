@@ -85,7 +85,7 @@ const BENCHES: Record<string, Bench> = {
     run: async ({ quick }) => summarizePrepBench(await runPrepBench({ quick })),
   },
   features: {
-    about: 'rec prep --items: catalogue featurisation items/s, wall and peak RSS on synthetic 100k- and 1M-item catalogues; --arms picks arms (bench/results/features.json)',
+    about: 'catalogue features: featurisation items/s and peak RSS (featurise), new items ranked from their features (cold), SASRec with attributes on Amazon Beauty (sasrec-beauty); --arms picks arms (bench/results/features.json)',
     run: async ({ quick, arms }) => summarizeFeaturesBench(await runFeaturesBench({ quick, arms })),
   },
   startup: {
