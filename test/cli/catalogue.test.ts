@@ -38,9 +38,9 @@ describe('rec prep --items, then train, eval and recommend', () => {
     expect(existsSync(join(data, 'item_features.arrow'))).toBe(true);
   });
 
-  it('trains mf, evaluates it and recommends only items with training rows', async () => {
+  it('trains mf on ids only (--features none), evaluates it and recommends only items with training rows', async () => {
     const ck = join(dir, 'mf');
-    const t = await rec(['train', '--data', data, '--model', 'mf', '--epochs', '2', '--dim', '8', '--backend', 'cpu', '--out', ck]);
+    const t = await rec(['train', '--data', data, '--model', 'mf', '--epochs', '2', '--dim', '8', '--backend', 'cpu', '--features', 'none', '--out', ck]);
     expect(t.code, t.stderr).toBe(0);
     const e = await rec(['eval', ck, '--backend', 'cpu', '--json']);
     expect(e.code, e.stderr).toBe(0);

@@ -3,7 +3,7 @@
  * resumed exactly, carried by --init-from, and refused where it cannot apply.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BIN, epochMetrics, rec, tempDir } from './helpers.js';
@@ -32,6 +32,8 @@ const spec = (modelDir: string) => JSON.parse(readFileSync(join(modelDir, 'item_
 beforeAll(async () => {
   const log = join(dir, 'log.csv');
   expect((await rec(['synth', '--out', log, '--users', '200', '--items', '100', '--events', '12000', '--seed', '4'])).code).toBe(0);
+  // Five users' last rows are two catalogue items the log never had: leave-last makes them test rows of items without a training row.
+  appendFileSync(log, ['u1,i101', 'u2,i101', 'u3,i102', 'u4,i102', 'u5,i101'].map((p, k) => `${p},books,buy,${1_900_000_000 + k}\n`).join(''));
   const cat = join(dir, 'items.jsonl');
   writeCatalogue(log, cat);
   const prep = await rec(['prep', log, '--out', ds, '--split', 'leave-last', '--items', cat, '--item-features', 'title:text,brand:category,tags:multi,price:number']);
@@ -51,6 +53,26 @@ describe('rec train with item features', () => {
     expect(trained.items.trained).toBe(100);
     const specs = JSON.parse(readFileSync(join(ck, 'model', 'item_encoder.json'), 'utf8')) as { weights: { name: string }[] };
     expect(specs.weights.map((w) => w.name).sort()).toEqual(['id/item_bias', 'id/item_embedding', 'item_bias#features', 'item_embedding#features']);
+  }, 150_000);
+
+  it('ranks, serves and finds neighbours of the catalogue-only items from their features', async () => {
+    const ck = join(dir, 'mf');
+    const cold = await rec(['eval', ck, '--items', 'cold', '--backend', 'cpu', '--json']);
+    expect(cold.code, cold.stderr).toBe(0);
+    const report = JSON.parse(cold.stdout) as { relevant_items: { cold_ranked: number; warm_ranked: number; cold_skipped: number }; metrics: Record<string, number> };
+    expect(report.relevant_items).toEqual(expect.objectContaining({ warm_ranked: 0, cold_ranked: 5, cold_skipped: 0 }));
+    expect(Number.isFinite(report.metrics['ndcg@10'])).toBe(true);
+    const served = await rec(['recommend', ck, '--all', '--k', '100', '--new-items', '--backend', 'cpu']);
+    expect(served.code, served.stderr).toBe(0);
+    const fromFeatures = new Set<string>();
+    for (const line of served.stdout.trim().split('\n')) {
+      for (const it of (JSON.parse(line) as { items: { item: string; from_features?: boolean }[] }).items) if (it.from_features === true) fromFeatures.add(it.item);
+    }
+    expect(fromFeatures.size).toBeGreaterThan(0);
+    expect([...fromFeatures].every((id) => Number(id.slice(1)) > 100)).toBe(true);
+    const similar = await rec(['recommend', ck, '--similar-to', 'i105', '--k', '5', '--backend', 'cpu', '--json']);
+    expect(similar.code, similar.stderr).toBe(0);
+    expect(similar.stderr).not.toMatch(/untrained|random/);
   }, 150_000);
 
   it('--features none trains on ids only', async () => {
