@@ -81,16 +81,21 @@ async function saveModelInto(dir: string, model: SavableModel): Promise<string> 
   return hash;
 }
 
+/** A file's text, or null when it does not exist (an optional record); any other failure is a DataError naming it. */
+async function readOptionalText(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new DataError(`Cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}.`, { cause: error });
+  }
+}
+
 /** A model folder's sidecar `name` (see ModelSidecar), or null when the model was saved without one. */
 export async function readSidecar(dir: string, name: string): Promise<{ spec: Record<string, unknown>; tensors: tf.NamedTensorMap } | null> {
   const specPath = join(dir, `${name}_spec.json`);
-  let text: string;
-  try {
-    text = await readFile(specPath, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new DataError(`Cannot read ${specPath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}.`, { cause: error });
-  }
+  const text = await readOptionalText(specPath);
+  if (text === null) return null;
   let spec: unknown;
   try {
     spec = JSON.parse(text);
@@ -290,13 +295,8 @@ export async function writeTrainedRows(ckpt: string, rows: TrainedRows): Promise
 /** The checkpoint's trained rows, or null for a checkpoint written before rec recorded them. */
 export async function readTrainedRows(ckpt: string): Promise<TrainedRows | null> {
   const path = join(paths(ckpt).vocab, TRAINED_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new DataError(`Cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}.`, { cause: error });
-  }
+  const text = await readOptionalText(path);
+  if (text === null) return null;
   let json: { users?: unknown; items?: unknown; featured?: unknown };
   try {
     json = JSON.parse(text) as { users?: unknown; items?: unknown; featured?: unknown };

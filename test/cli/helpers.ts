@@ -62,3 +62,28 @@ export function savedStep(ck: string): number {
     return 0;
   }
 }
+
+/** The epoch and step of a checkpoint's last saved state, or null before the first save (or while one is swapped in). */
+export function savedState(ck: string): { epoch: number; step_in_epoch: number } | null {
+  try {
+    return JSON.parse(readFileSync(join(ck, 'last', 'trainer_state.json'), 'utf8')) as { epoch: number; step_in_epoch: number };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Runs `rec ARGS` and kills it with SIGKILL once its checkpoint `ck` holds a state saved mid-epoch
+ * in epoch `epoch` (0-based); resolves with the signal the process ended by.
+ */
+export async function killMidEpoch(args: string[], ck: string, epoch = 1): Promise<NodeJS.Signals | null> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: 'ignore', env: { ...process.env, CI: 'true' } });
+  const exited = new Promise<NodeJS.Signals | null>((done) => child.on('exit', (_c, s) => done(s)));
+  for (let i = 0; i < 6000; i++) {
+    const s = savedState(ck);
+    if (s && s.epoch === epoch && s.step_in_epoch > 0) break;
+    await sleep(10);
+  }
+  child.kill('SIGKILL');
+  return exited;
+}

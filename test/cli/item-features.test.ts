@@ -2,11 +2,10 @@
  * `rec train` with a catalogue (issue 21): the item encoder is trained, saved beside the weights,
  * resumed exactly, carried by --init-from, and refused where it cannot apply.
  */
-import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BIN, epochMetrics, rec, tempDir } from './helpers.js';
+import { epochMetrics, killMidEpoch, rec, tempDir } from './helpers.js';
 
 const dir = tempDir('rec-item-features-');
 const ds = join(dir, 'ds');
@@ -114,22 +113,7 @@ describe('kill -9 mid-epoch with item features, then --resume', () => {
     const ref = await rec(args(full), { timeoutMs: 120_000 });
     expect(ref.code, ref.stderr).toBe(0);
     const killed = join(dir, 'killed');
-    const child = spawn(process.execPath, [BIN, ...args(killed)], { stdio: 'ignore', env: { ...process.env, CI: 'true' } });
-    const exited = new Promise<NodeJS.Signals | null>((done) => child.on('exit', (_c, s) => done(s)));
-    const statePath = join(killed, 'last', 'trainer_state.json');
-    for (let i = 0; i < 6000; i++) {
-      if (existsSync(statePath)) {
-        try {
-          const s = JSON.parse(readFileSync(statePath, 'utf8')) as { epoch: number; step_in_epoch: number };
-          if (s.epoch === 1 && s.step_in_epoch > 0) break;
-        } catch {
-          // Being swapped in: read again.
-        }
-      }
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    child.kill('SIGKILL');
-    expect(await exited).toBe('SIGKILL');
+    expect(await killMidEpoch(args(killed), killed)).toBe('SIGKILL');
     const resumed = await rec(['train', '--out', killed, '--resume', '--backend', 'cpu'], { timeoutMs: 120_000 });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(epochMetrics(killed)).toEqual(epochMetrics(full));

@@ -1,18 +1,7 @@
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, rec, tempDir } from './helpers.js';
-
-function readState(ck: string): { epoch: number; step_in_epoch: number } | null {
-  const p = join(ck, 'last', 'trainer_state.json');
-  if (!existsSync(p)) return null;
-  try {
-    return JSON.parse(readFileSync(p, 'utf8')) as { epoch: number; step_in_epoch: number };
-  } catch {
-    return null;
-  }
-}
+import { killMidEpoch, rec, savedState, tempDir } from './helpers.js';
 
 const metricsOf = (ck: string) =>
   readFileSync(join(ck, 'metrics.jsonl'), 'utf8')
@@ -35,16 +24,8 @@ describe('kill -9 mid-epoch, then --resume', () => {
     expect(ref.code, ref.stderr).toBe(0);
 
     const killed = join(dir, 'killed');
-    const child = spawn(process.execPath, [BIN, ...args(killed)], { stdio: 'ignore', env: { ...process.env, CI: 'true' } });
-    const exited = new Promise<NodeJS.Signals | null>((done) => child.on('exit', (_c, s) => done(s)));
-    for (let i = 0; i < 6000; i++) {
-      const s = readState(killed);
-      if (s && s.epoch === 1 && s.step_in_epoch > 0) break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    child.kill('SIGKILL');
-    expect(await exited).toBe('SIGKILL');
-    const at = readState(killed);
+    expect(await killMidEpoch(args(killed), killed)).toBe('SIGKILL');
+    const at = savedState(killed);
     expect(at?.epoch).toBe(1);
     expect(at?.step_in_epoch).toBeGreaterThan(0);
 

@@ -20,7 +20,7 @@ import type { TextFeaturizerSpec } from '../text.js';
 import type { ItemFeature, ItemFeatures, ListFeature } from '../item-features.js';
 import type { CatalogueRead } from './catalogue-read.js';
 import type { FeatureKind, FeatureSpec } from './catalogue-spec.js';
-import { GrowInt32, VALUE_INVALID, VALUE_MISSING, VALUE_PRESENT, type ChunkedLists, type ListStore, type SlotColumn } from './catalogue-store.js';
+import { GrowInt32, LocalVocab, VALUE_INVALID, VALUE_MISSING, VALUE_PRESENT, type ChunkedLists, type ListStore, type SlotColumn } from './catalogue-store.js';
 
 /** A list column: item i has values[offsets[i], offsets[i + 1]); valid[i] = 0 where the item has no value. */
 export interface ListColumn {
@@ -135,25 +135,21 @@ export interface BuiltCatalogue {
 }
 
 /** The dataset's vocabulary of a category or multi feature: the base's values first, then new ones as items use them. */
-class ValueVocab {
-  readonly index = new Map<string, number>();
-  readonly values: string[] = [];
+class ValueVocab extends LocalVocab {
   items: number[] = [];
   private readonly remap: Int32Array;
   private readonly local: readonly string[];
   constructor(base: readonly string[], local: readonly string[]) {
+    super();
     for (const v of base) this.intern(v);
     this.local = local;
     this.remap = new Int32Array(local.length).fill(-1);
   }
-  intern(v: string): number {
-    let k = this.index.get(v);
-    if (k === undefined) {
-      k = this.values.length;
-      this.index.set(v, k);
-      this.values.push(v);
-      this.items.push(0);
-    }
+  override intern(v: string): number {
+    const before = this.values.length;
+    const k = super.intern(v);
+    // A new value starts with no items.
+    if (this.values.length > before) this.items.push(0);
     return k;
   }
   /** The dataset's code of a store's local code, counting one more item with it. */
