@@ -688,7 +688,9 @@ function loopCallbacks(req: TrainRequest, c: CallbackParts): LoopCallbacks {
       if (req.validator?.sample && record.valid_seconds !== undefined) record.valid_users = req.validator.sample.users;
       // Until an epoch measures the monitored metric, model/ holds the last weights, as without validation.
       const isBest = !c.monitored || s.best === null || s.best.epoch === record.epoch;
-      await composed(() => checkpoint.recordEpoch(record, isBest ? { best: s.best, sample: req.validator?.sample ?? null } : null));
+      // Only a best epoch writes model/, which holds the composed vectors.
+      if (isBest) await composed(() => checkpoint.recordEpoch(record, { best: s.best, sample: req.validator?.sample ?? null }));
+      else await checkpoint.recordEpoch(record, null);
     },
   };
 }
