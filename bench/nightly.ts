@@ -327,7 +327,9 @@ function evaluate(ckpt: string, data: string): EvalOut {
 /** `rec eval --items warm|cold`; its exit 2 (no item features to rank new items with) is a result, with rec eval's reason. */
 function slice(ckpt: string, data: string, which: 'warm' | 'cold'): SliceResult {
   const r = run(['eval', ckpt, '--data', data, ...EVAL, '--items', which]);
-  if (r.code === 2 && which === 'cold' && r.stderr.includes('without item features')) return { recall: null, ndcg: null, users: null, skipped: {}, unavailable: r.stderr.trim().replace(/^error: /, '') };
+  // stderr also warns that E_d is not the dataset the model was trained on (true of every arm here): keep the error line.
+  const why = r.stderr.split('\n').find((line) => line.startsWith('error: ') && line.includes('without item features'));
+  if (r.code === 2 && which === 'cold' && why) return { recall: null, ndcg: null, users: null, skipped: {}, unavailable: why.slice('error: '.length) };
   const e = JSON.parse(must(`rec eval ${ckpt} --items ${which}`, r).stdout) as EvalOut;
   return { recall: e.metrics['recall@20'], ndcg: e.metrics['ndcg@20'], users: e.users.evaluated, skipped: e.users.skipped_by_reason, unavailable: null };
 }
