@@ -67,7 +67,7 @@ const BENCHES: Record<string, Bench> = {
     },
   },
   nightly: {
-    about: 'nightly retraining on periods of Tmall, Taobao and a drifting rec synth log: stale vs fine-tuned (with and without --replay) vs retrained from scratch, next-period recall@20/ndcg@20 and training time (bench/results/nightly.json)',
+    about: 'nightly retraining on periods of Tmall, Taobao and a drifting rec synth log: stale vs fine-tuned (with and without --replay) vs retrained from scratch; on a rec synth log with new products, fine-tuned with and without item features (all, warm and new items); next-period recall@20/ndcg@20 and training time (bench/results/nightly.json)',
     run: async ({ quick }) => {
       const r = await runNightlyBench({ quick });
       return { datasets: r.datasets.map((d) => ({ name: d.name, periods: d.periods, nights: d.nights.length - 1, mean: d.mean, vs_scratch: d.vs_scratch, notes: d.notes })), notes: r.notes };
