@@ -49,8 +49,9 @@ export interface ColdDatasetResult {
   random: RankingFigures;
   /** The new items ordered by their test-split counts: knows the future. */
   oracle_test_popularity: RankingFigures;
-  /** Warm items, full ranking: with and without features. */
+  /** Warm items, full ranking, on `warm_split`: with and without features. */
   warm_full: { features: RankingFigures; ids_only: RankingFigures };
+  warm_split: 'test' | 'valid';
   train_seconds: { features: number; ids_only: number };
   load_avg_1m: number;
 }
@@ -112,6 +113,8 @@ interface ColdSetup {
   /** The prepped dataset. */
   data: string;
   epochs: number;
+  /** Where warm items are measured: the test split, or valid when the test split holds only new items (an item hold-out). */
+  warmSplit: 'test' | 'valid';
 }
 
 /**
@@ -201,7 +204,11 @@ async function coldDataset(ctx: ModelArmContext, setup: ColdSetup): Promise<Cold
     features: evalJson(withFeatures, ['--protocol', `candidates:${cands}`, '--items', 'cold']),
     random: c.random,
     oracle_test_popularity: c.oracle,
-    warm_full: { features: evalJson(withFeatures, ['--protocol', 'full', '--items', 'warm']), ids_only: evalJson(idsOnly, ['--protocol', 'full', '--items', 'warm']) },
+    warm_full: {
+      features: evalJson(withFeatures, ['--split', setup.warmSplit, '--protocol', 'full', '--items', 'warm']),
+      ids_only: evalJson(idsOnly, ['--split', setup.warmSplit, '--protocol', 'full', '--items', 'warm']),
+    },
+    warm_split: setup.warmSplit,
     train_seconds: seconds,
     load_avg_1m: round(load, 2),
   };
@@ -218,7 +225,7 @@ function synthSetup(ctx: ModelArmContext): ColdSetup {
   must(rec(['synth', '--out', log, '--users', '3000', '--items', '2000', '--events', '150000', '--new-items', '0.3', '--catalogue', '--seed', '5', '-q']), 'rec synth');
   const data = join(ctx.work, 'synth-ds');
   must(rec(['prep', log, '--out', data, '--split', 'temporal:0.8,0.1,0.1', '--items', join(dir, 'items.jsonl'), '--item-features', 'title:text,brand:category,categories:multi,price:number', '-q']), 'rec prep synth');
-  return { dataset: 'synth', data, epochs: 10 };
+  return { dataset: 'synth', data, epochs: 10, warmSplit: 'test' };
 }
 
 /** The entry `name` of a zip file (stored or deflated), read without a dependency. */
@@ -273,7 +280,7 @@ async function movielensSetup(ctx: ModelArmContext): Promise<ColdSetup | string>
     rec(['prep', join(dir, 'train.csv'), '--test', join(dir, 'test.csv'), '--out', data, '--split', 'random:0.9,0.1,0', '--feedback', 'implicit', '--items', join(dir, 'items.jsonl'), '--item-features', 'title:text,genres:multi,year:number', '-q']),
     'rec prep ml-latest-small',
   );
-  return { dataset: 'ml-latest-small', data, epochs: 20 };
+  return { dataset: 'ml-latest-small', data, epochs: 20, warmSplit: 'valid' };
 }
 
 export async function coldArm(ctx: ModelArmContext): Promise<ColdArmResult> {
