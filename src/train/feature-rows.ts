@@ -89,37 +89,47 @@ interface ComposeLayout {
  * a broadcast `where`, and gather's goes through transposes), about 200 ms a SASRec step on Beauty.
  */
 function composeOp(layout: ComposeLayout): (ids: tf.Tensor2D, tokens: tf.Tensor2D) => tf.Tensor2D {
-  const { count, posOf, kept, entries, weights, segments } = layout;
   return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [ids, tokens] = args as [tf.Tensor2D, tf.Tensor2D];
     const width = tokens.shape[1];
-    const idValues = ids.dataSync() as Float32Array;
-    const tokenValues = tokens.dataSync() as Float32Array;
-    const out = new Float32Array(count * width);
-    for (let k = 0; k < count; k++) if (posOf[k] < kept) out.set(idValues.subarray(posOf[k] * width, (posOf[k] + 1) * width), k * width);
-    for (let e = 0; e < entries.length; e++) {
-      const o = segments[e] * width;
-      const t = entries[e] * width;
-      const w = weights[e];
-      for (let j = 0; j < width; j++) out[o + j] += w * tokenValues[t + j];
-    }
+    const out = composeForward(layout, ids.dataSync() as Float32Array, tokens.dataSync() as Float32Array, width);
     return {
-      value: tf.tensor2d(out, [count, width]),
+      value: tf.tensor2d(out, [layout.count, width]),
       gradFunc: (dy: tf.Tensor) => {
-        const g = dy.dataSync() as Float32Array;
-        const dIds = new Float32Array(kept * width);
-        for (let k = 0; k < count; k++) if (posOf[k] < kept) dIds.set(g.subarray(k * width, (k + 1) * width), posOf[k] * width);
-        const dTokens = new Float32Array(tokens.shape[0] * width);
-        for (let e = 0; e < entries.length; e++) {
-          const o = segments[e] * width;
-          const t = entries[e] * width;
-          const w = weights[e];
-          for (let j = 0; j < width; j++) dTokens[t + j] += w * g[o + j];
-        }
-        return [tf.tensor2d(dIds, [kept, width]), tf.tensor2d(dTokens, [tokens.shape[0], width])];
+        const { dIds, dTokens } = composeBackward(layout, dy.dataSync() as Float32Array, tokens.shape[0], width);
+        return [tf.tensor2d(dIds, [layout.kept, width]), tf.tensor2d(dTokens, [tokens.shape[0], width])];
       },
     };
   }) as (ids: tf.Tensor2D, tokens: tf.Tensor2D) => tf.Tensor2D;
+}
+
+/** out[k] = ids[posOf[k]] (or 0) + Σ weights · tokens over k's entries. */
+function composeForward(layout: ComposeLayout, idValues: Float32Array, tokenValues: Float32Array, width: number): Float32Array {
+  const { count, posOf, kept, entries, weights, segments } = layout;
+  const out = new Float32Array(count * width);
+  for (let k = 0; k < count; k++) if (posOf[k] < kept) out.set(idValues.subarray(posOf[k] * width, (posOf[k] + 1) * width), k * width);
+  for (let e = 0; e < entries.length; e++) {
+    const o = segments[e] * width;
+    const t = entries[e] * width;
+    const w = weights[e];
+    for (let j = 0; j < width; j++) out[o + j] += w * tokenValues[t + j];
+  }
+  return out;
+}
+
+/** d(loss)/d(ids) and d(loss)/d(tokens) from d(loss)/d(out) = g. */
+function composeBackward(layout: ComposeLayout, g: Float32Array, tokenRows: number, width: number): { dIds: Float32Array; dTokens: Float32Array } {
+  const { count, posOf, kept, entries, weights, segments } = layout;
+  const dIds = new Float32Array(kept * width);
+  for (let k = 0; k < count; k++) if (posOf[k] < kept) dIds.set(g.subarray(k * width, (k + 1) * width), posOf[k] * width);
+  const dTokens = new Float32Array(tokenRows * width);
+  for (let e = 0; e < entries.length; e++) {
+    const o = segments[e] * width;
+    const t = entries[e] * width;
+    const w = weights[e];
+    for (let j = 0; j < width; j++) dTokens[t + j] += w * g[o + j];
+  }
+  return { dIds, dTokens };
 }
 
 const scratches = new WeakMap<ItemEncoder, Int32Array>();
