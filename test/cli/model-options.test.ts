@@ -20,7 +20,7 @@ describe('model options are checked per family', () => {
     const out = join(dir, 'flag');
     const r = await rec([...train, '--model', 'mf', '--heads', '2', '--out', out]);
     expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toMatch(/model\.heads \(from flag:--heads\) does not apply to --model mf, which takes model\.dim, model\.init_std\. model\.heads is read by sasrec\./);
+    expect(r.stderr).toMatch(/model\.heads \(from flag:--heads\) does not apply to --model mf, which takes model\.dim, model\.init_std, model\.id_dropout\. model\.heads is read by sasrec\./);
     expect(existsSync(out)).toBe(false);
   }, 60_000);
 
@@ -30,7 +30,7 @@ describe('model options are checked per family', () => {
     const out = join(dir, 'config');
     const r = await rec([...train, '--config', config, '--out', out]);
     expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toMatch(new RegExp(`model\\.max_len \\(from config:${config.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\) does not apply to --model gmf, which takes model\\.dim, model\\.init_std\\.`));
+    expect(r.stderr).toMatch(new RegExp(`model\\.max_len \\(from config:${config.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\) does not apply to --model gmf, which takes model\\.dim, model\\.init_std, model\\.id_dropout\\.`));
     expect(existsSync(out)).toBe(false);
   }, 60_000);
 
