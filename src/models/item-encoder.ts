@@ -71,8 +71,8 @@ export interface ItemEncoder {
   /** Per model item: 1 when its id row was learned (training rows, or a parent's); 0: scored from features only. */
   readonly learned: Uint8Array;
   readonly tables: readonly FeatureTable[];
-  /** The model's item tables, composed for `items` (model indices): tensors [items.length, width] by table name. */
-  compose(itemTables: readonly EmbeddingTable[], items?: Int32Array): Record<string, tf.Tensor2D>;
+  /** The model's item tables composed for scoring (m_i = learned_i), [items, width] by table name. */
+  compose(itemTables: readonly EmbeddingTable[]): Record<string, tf.Tensor2D>;
   dispose(): void;
 }
 
@@ -204,7 +204,7 @@ export function checkSpecFields(spec: ItemEncoderSpec, features: ItemFeatures, w
 }
 
 /** A step's bag over a list of items: token rows to gather and where each one's weighted row adds. */
-export interface BagPlan {
+interface BagPlan {
   /** Token row per entry. */
   tokens: Int32Array;
   /** [entries, 1] pooling weights. */
@@ -213,7 +213,7 @@ export interface BagPlan {
   segments: Int32Array;
 }
 
-export function bagPlan(items: ItemTokens, list: Int32Array): BagPlan {
+function bagPlan(items: ItemTokens, list: Int32Array): BagPlan {
   let n = 0;
   for (const i of list) n += items.offsets[i + 1] - items.offsets[i];
   const tokens = new Int32Array(n);
@@ -230,13 +230,49 @@ export function bagPlan(items: ItemTokens, list: Int32Array): BagPlan {
   return { tokens, weights, segments };
 }
 
-/** Σ weights · rows per segment: [count, width] from token rows [entries, width]. */
-export function pooledRows(plan: BagPlan, tokenRows: tf.Tensor2D, count: number): tf.Tensor2D {
-  return tf.tidy(() => {
-    if (plan.tokens.length === 0) return tf.zeros([count, tokenRows.shape[1]]) as tf.Tensor2D;
-    const weighted = tf.mul(tokenRows, tf.tensor2d(plan.weights, [plan.weights.length, 1]));
-    return tf.unsortedSegmentSum(weighted, tf.tensor1d(plan.segments, 'int32'), count) as tf.Tensor2D;
+/**
+ * Where the vectors of a list of items come from: out[k] = ids[posOf[k]] (nothing when posOf[k] =
+ * kept) + Σ_{e: segments[e] = k} weights[e] · tokens[entries[e]]. The training step and scoring
+ * compose through it, with `entries` indexing the token rows they read.
+ */
+export interface ComposeLayout {
+  count: number;
+  /** Position k's id row among the kept ones, or `kept` for none. */
+  posOf: Int32Array;
+  kept: number;
+  entries: Int32Array;
+  weights: Float32Array;
+  segments: Int32Array;
+}
+
+/** The layout of `list` whose id rows `mask` keeps (entries are token rows of the feature tables), and the kept items in order. */
+export function composeLayout(items: ItemTokens, list: Int32Array, mask: Uint8Array): { layout: ComposeLayout; kept: Int32Array } {
+  const keptItems: number[] = [];
+  const posOf = new Int32Array(list.length);
+  list.forEach((item, k) => {
+    if (mask[k] === 1) {
+      posOf[k] = keptItems.length;
+      keptItems.push(item);
+    } else posOf[k] = -1;
   });
+  const kept = keptItems.length;
+  for (let k = 0; k < posOf.length; k++) if (posOf[k] < 0) posOf[k] = kept;
+  const plan = bagPlan(items, list);
+  return { layout: { count: list.length, posOf, kept, entries: plan.tokens, weights: plan.weights, segments: plan.segments }, kept: Int32Array.from(keptItems) };
+}
+
+/** The composed vectors [count, width] (row-major) from the kept id rows and the token rows `entries` index. */
+export function composeForward(layout: ComposeLayout, idValues: Float32Array, tokenValues: Float32Array, width: number): Float32Array {
+  const { count, posOf, kept, entries, weights, segments } = layout;
+  const out = new Float32Array(count * width);
+  for (let k = 0; k < count; k++) if (posOf[k] < kept) out.set(idValues.subarray(posOf[k] * width, (posOf[k] + 1) * width), k * width);
+  for (let e = 0; e < entries.length; e++) {
+    const o = segments[e] * width;
+    const t = entries[e] * width;
+    const w = weights[e];
+    for (let j = 0; j < width; j++) out[o + j] += w * tokenValues[t + j];
+  }
+  return out;
 }
 
 /**
@@ -287,34 +323,32 @@ export function createItemEncoder(opts: ItemEncoderOptions): ItemEncoder {
     featured,
     learned: opts.learned,
     tables,
-    compose: (itemTables, list) => composeAll(encoder, itemTables, list ?? Int32Array.from({ length: opts.modelItems }, (_, i) => i)),
+    compose: (itemTables) => composeAll(encoder, itemTables, opts.modelItems),
     dispose: () => tables.forEach((t) => t.variable.dispose()),
   };
   return encoder;
 }
 
-/** Scoring-time vectors (m_i = learned_i) for `list`, composed in blocks of items. */
-function composeAll(encoder: ItemEncoder, itemTables: readonly EmbeddingTable[], list: Int32Array): Record<string, tf.Tensor2D> {
+/** Scoring-time vectors (m_i = learned_i) of every item, composed in blocks of items. */
+function composeAll(encoder: ItemEncoder, itemTables: readonly EmbeddingTable[], modelItems: number): Record<string, tf.Tensor2D> {
   const out: Record<string, tf.Tensor2D> = {};
   for (const f of encoder.tables) {
     const table = itemTables.find((t) => t.name === f.of);
     if (table === undefined) throw new Error(`item encoder: the model has no item table ${f.of}`);
-    const blocks: tf.Tensor2D[] = [];
-    for (let lo = 0; lo < list.length; lo += COMPOSE_BLOCK_ITEMS) {
-      const part = list.subarray(lo, Math.min(list.length, lo + COMPOSE_BLOCK_ITEMS));
-      const mask = idMask(encoder, part, 0, null);
-      blocks.push(
-        tf.tidy(() => {
-          const plan = bagPlan(encoder.items, part);
-          const ids = tf.gather(table.variable, tf.tensor1d(part, 'int32')) as tf.Tensor2D;
-          const masked = tf.mul(ids, tf.tensor2d(Float32Array.from(mask), [part.length, 1]));
-          const tokenRows = tf.gather(f.variable, tf.tensor1d(plan.tokens, 'int32')) as tf.Tensor2D;
-          return tf.add(masked, pooledRows(plan, tokenRows, part.length)) as tf.Tensor2D;
-        }),
-      );
+    const width = table.variable.shape[1] ?? 1;
+    const tokenValues = f.variable.dataSync() as Float32Array;
+    const values = new Float32Array(modelItems * width);
+    for (let lo = 0; lo < modelItems; lo += COMPOSE_BLOCK_ITEMS) {
+      const part = Int32Array.from({ length: Math.min(COMPOSE_BLOCK_ITEMS, modelItems - lo) }, (_, k) => lo + k);
+      const { layout, kept } = composeLayout(encoder.items, part, idMask(encoder, part, 0, null));
+      const index = tf.tensor1d(kept, 'int32');
+      const gathered = tf.gather(table.variable, index);
+      // Read outside a tidy: tidy would walk a returned typed array element by element.
+      const ids = gathered.dataSync() as Float32Array;
+      tf.dispose([index, gathered]);
+      values.set(composeForward(layout, ids, tokenValues, width), lo * width);
     }
-    out[f.of] = blocks.length === 1 ? blocks[0] : (tf.concat(blocks, 0) as tf.Tensor2D);
-    if (blocks.length > 1) tf.dispose(blocks);
+    out[f.of] = tf.tensor2d(values, [modelItems, width]);
   }
   return out;
 }

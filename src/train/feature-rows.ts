@@ -6,7 +6,7 @@
  * from (row-sparse, as without features).
  */
 import * as tf from '@tensorflow/tfjs';
-import { bagPlan, idMask, type ItemEncoder } from '../models/item-encoder.js';
+import { composeForward, composeLayout, idMask, type ComposeLayout, type ItemEncoder } from '../models/item-encoder.js';
 import type { EmbeddingTable } from '../models/model.js';
 import type { Prng } from '../util/prng.js';
 
@@ -30,25 +30,12 @@ export interface FeatureLeaves {
  * takes part as a constant. Call inside a tf.tidy.
  */
 export function featureLeaves(encoder: ItemEncoder, itemTables: readonly EmbeddingTable[], frozen: ReadonlySet<string>, list: Int32Array, rng: Prng | null): FeatureLeaves {
-  const mask = idMask(encoder, list, encoder.spec.id_dropout, rng);
-  let keptCount = 0;
-  for (const m of mask) keptCount += m;
-  const kept = new Int32Array(keptCount);
-  // Position k of `list` reads row posOf[k] of [kept id rows; a zero row].
-  const posOf = new Int32Array(list.length);
-  let at = 0;
-  list.forEach((item, k) => {
-    if (mask[k] === 1) {
-      posOf[k] = at;
-      kept[at++] = item;
-    } else posOf[k] = keptCount;
-  });
-  const plan = bagPlan(encoder.items, list);
+  const { layout: global, kept } = composeLayout(encoder.items, list, idMask(encoder, list, encoder.spec.id_dropout, rng));
   // The leaf is the step's distinct token rows; entries read them by local index.
-  const tokenRows = distinct(plan.tokens, scratchFor(encoder));
+  const tokenRows = distinct(global.entries, scratchFor(encoder));
+  const layout: ComposeLayout = { ...global, entries: tokenRows.local };
   const keptIdx = tf.tensor1d(kept, 'int32');
   const tokenIdx = tf.tensor1d(tokenRows.list, 'int32');
-  const layout: ComposeLayout = { count: list.length, posOf, kept: keptCount, entries: tokenRows.local, weights: plan.weights, segments: plan.segments };
   const leaves: RowLeaf[] = [];
   const parts: { name: string; ids: tf.Tensor2D; tokens: tf.Tensor2D }[] = [];
   for (const f of encoder.tables) {
@@ -70,18 +57,6 @@ export function featureLeaves(encoder: ItemEncoder, itemTables: readonly Embeddi
   };
 }
 
-/** Where a step's composed vectors come from: see composeOp. */
-interface ComposeLayout {
-  count: number;
-  /** Position k's id row among the kept ones, or `kept` for none. */
-  posOf: Int32Array;
-  kept: number;
-  /** Per bag entry: its token's row among the distinct ones, its weight, its position. */
-  entries: Int32Array;
-  weights: Float32Array;
-  segments: Int32Array;
-}
-
 /**
  * out[k] = ids[posOf[k]] (or 0) + Σ_{e: segments[e] = k} weights[e] · tokens[entries[e]], with its
  * gradient, as one op over plain arrays: the same sum from gather, mul and unsortedSegmentSum
@@ -101,20 +76,6 @@ function composeOp(layout: ComposeLayout): (ids: tf.Tensor2D, tokens: tf.Tensor2
       },
     };
   }) as (ids: tf.Tensor2D, tokens: tf.Tensor2D) => tf.Tensor2D;
-}
-
-/** out[k] = ids[posOf[k]] (or 0) + Σ weights · tokens over k's entries. */
-function composeForward(layout: ComposeLayout, idValues: Float32Array, tokenValues: Float32Array, width: number): Float32Array {
-  const { count, posOf, kept, entries, weights, segments } = layout;
-  const out = new Float32Array(count * width);
-  for (let k = 0; k < count; k++) if (posOf[k] < kept) out.set(idValues.subarray(posOf[k] * width, (posOf[k] + 1) * width), k * width);
-  for (let e = 0; e < entries.length; e++) {
-    const o = segments[e] * width;
-    const t = entries[e] * width;
-    const w = weights[e];
-    for (let j = 0; j < width; j++) out[o + j] += w * tokenValues[t + j];
-  }
-  return out;
 }
 
 /** d(loss)/d(ids) and d(loss)/d(tokens) from d(loss)/d(out) = g. */
