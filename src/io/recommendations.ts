@@ -151,17 +151,16 @@ export function userLayout(fromFeatures: boolean): RowLayout<UserRecord> {
     csv: (r) => r.items.map((s, j) => `${csvField(r.user)},${j + 1},${csvField(s.item)},${s.score},${r.cold}${extra(s)}\n`).join(''),
     batch(records) {
       const f = flatten(records, (r) => r.user);
-      const columns: Data<DataType>[] = [
-        utf8Data(f.keys),
-        makeData({ type: new Int32(), length: f.n, data: f.ranks }),
-        utf8Data(f.items),
-        makeData({ type: new Float32(), length: f.n, data: f.scores }),
-        boolData(f.n, (i) => f.owner[i].cold),
-      ];
+      const columns = [...rankedColumns(f), boolData(f.n, (i) => f.owner[i].cold)];
       if (fromFeatures) columns.push(boolData(f.n, (i) => f.fromFeatures[i] === 1));
       return recordBatch(schema, f.n, columns);
     },
   };
+}
+
+/** The columns every ranked list starts with: whose list (user or item), rank, item, score. */
+function rankedColumns(f: { keys: readonly string[]; n: number; ranks: Int32Array; items: readonly string[]; scores: Float32Array }): Data<DataType>[] {
+  return [utf8Data(f.keys), makeData({ type: new Int32(), length: f.n, data: f.ranks }), utf8Data(f.items), makeData({ type: new Float32(), length: f.n, data: f.scores })];
 }
 
 /** The --similar-to layout; `fromFeatures` adds the CSV/Arrow column of that name (about `similar`). */
@@ -174,12 +173,7 @@ export function similarLayout(fromFeatures: boolean): RowLayout<SimilarRecord> {
     csv: (r) => r.items.map((s, j) => `${csvField(r.item)},${j + 1},${csvField(s.item)},${s.score}${extra(s)}\n`).join(''),
     batch(records) {
       const f = flatten(records, (r) => r.item);
-      const columns: Data<DataType>[] = [
-        utf8Data(f.keys),
-        makeData({ type: new Int32(), length: f.n, data: f.ranks }),
-        utf8Data(f.items),
-        makeData({ type: new Float32(), length: f.n, data: f.scores }),
-      ];
+      const columns = rankedColumns(f);
       if (fromFeatures) columns.push(boolData(f.n, (i) => f.fromFeatures[i] === 1));
       return recordBatch(schema, f.n, columns);
     },
