@@ -19,21 +19,42 @@ export const VALUE_PRESENT = 1;
 /** Present but not usable as the kind asks: text with no word, a category with several values, an unparsable number (stored as missing). */
 export const VALUE_INVALID = 2;
 
-export class GrowInt32 {
-  a: Int32Array;
+/** A typed array grown by doubling: `a` holds `n` values (the rest is spare room). */
+class Grow<A extends Int32Array | Float64Array | Uint8Array> {
+  a: A;
   n = 0;
-  constructor(cap = 1024) {
-    this.a = new Int32Array(cap);
+  private readonly make: (length: number) => A;
+  constructor(make: (length: number) => A, cap: number) {
+    this.make = make;
+    this.a = make(cap);
   }
   reserve(extra: number): void {
     if (this.n + extra <= this.a.length) return;
-    const b = new Int32Array(Math.max(this.n + extra, 2 * this.a.length));
+    const b = this.make(Math.max(this.n + extra, 2 * this.a.length));
     b.set(this.a.subarray(0, this.n));
     this.a = b;
   }
   push(x: number): void {
     if (this.n === this.a.length) this.reserve(1);
     this.a[this.n++] = x;
+  }
+}
+
+export class GrowInt32 extends Grow<Int32Array> {
+  constructor(cap = 1024) {
+    super((length) => new Int32Array(length), cap);
+  }
+}
+
+export class GrowFloat64 extends Grow<Float64Array> {
+  constructor(cap = 1024) {
+    super((length) => new Float64Array(length), cap);
+  }
+}
+
+class GrowUint8 extends Grow<Uint8Array> {
+  constructor(cap = 1024) {
+    super((length) => new Uint8Array(length), cap);
   }
 }
 
@@ -167,32 +188,6 @@ export class TextLists implements ListStore {
     const { bits, mask } = this;
     for (let k = 0; k < p.length; k++) values[at + k] = p[k] & mask;
     if (counts !== null) for (let k = 0; k < p.length; k++) counts[at + k] = p[k] >>> bits;
-  }
-}
-
-export class GrowFloat64 {
-  a = new Float64Array(1024);
-  n = 0;
-  push(x: number): void {
-    if (this.n === this.a.length) {
-      const b = new Float64Array(2 * this.a.length);
-      b.set(this.a);
-      this.a = b;
-    }
-    this.a[this.n++] = x;
-  }
-}
-
-class GrowUint8 {
-  a = new Uint8Array(1024);
-  n = 0;
-  push(x: number): void {
-    if (this.n === this.a.length) {
-      const b = new Uint8Array(2 * this.a.length);
-      b.set(this.a);
-      this.a = b;
-    }
-    this.a[this.n++] = x;
   }
 }
 
