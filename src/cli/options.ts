@@ -38,7 +38,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'backend', flag: '--backend <name>', type: 'string', commands: ['train', 'eval', 'recommend'], description: 'engine: auto|node-gpu|node|wasm|cpu' },
   { key: 'log_level', flag: '--log-level <level>', type: 'string', commands: [...ALL, 'synth', 'doctor', 'runs', 'report', 'promote', 'drift'], description: 'error|warn|info|debug' },
   // prep
-  { key: 'prep.format', flag: '--format <fmt>', type: 'string', commands: READ, description: 'csv|tsv|jsonl (default: from the file extension)' },
+  { key: 'prep.format', flag: '--format <fmt>', type: 'string', commands: READ, description: 'csv|tsv|jsonl|parquet|arrow (default: from the file extension; a folder is read recursively)' },
   { key: 'prep.delimiter', flag: '--delimiter <str>', type: 'string', commands: READ, description: 'field delimiter, multi-character allowed (e.g. "::")' },
   { key: 'prep.header', flag: '--header', negate: '--no-header', type: 'nullableBool', commands: READ, description: 'the first line is (or, --no-header, is not) a header (default: detect)' },
   { key: 'prep.columns', flag: '--columns <map>', type: 'string', commands: READ, description: 'user=C,item=C[,rating=C][,event=C][,ts=C]; C a name or 0-based index' },

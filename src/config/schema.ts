@@ -21,7 +21,7 @@ const nonNegativeNumber = z.number().nonnegative();
 
 export const prepSchema = z
   .strictObject({
-    format: z.enum(['auto', 'csv', 'tsv', 'jsonl']).default('auto').describe('Log format (--format); auto: from the file extension.'),
+    format: z.enum(['auto', 'csv', 'tsv', 'jsonl', 'parquet', 'arrow']).default('auto').describe('Log format (--format); auto: from the file extension.'),
     delimiter: z.string().min(1).nullable().default(null).describe('Field delimiter (--delimiter); multi-character allowed, e.g. "::". Null: from the format.'),
     header: z.boolean().nullable().default(null).describe('Whether the first line is a header (--header / --no-header). Null: detect (a header names a mapped column).'),
     columns: z

@@ -56,7 +56,7 @@ export interface ManifestSource {
    */
   content_sha256?: string;
   gzip: boolean;
-  format: 'csv' | 'tsv' | 'jsonl';
+  format: 'csv' | 'tsv' | 'jsonl' | 'parquet' | 'arrow';
   delimiter: string | null;
   header: boolean | null;
   /** Column (header name, JSON key or 0-based index) per mapped role. */

@@ -101,7 +101,7 @@ export function inheritPrepConfig(cfg: PrepConfig, base: DatasetManifest, explic
     inherited.push(key);
   };
   const fmt = p.format;
-  take('format', fmt === 'auto' || fmt === 'csv' || fmt === 'tsv' || fmt === 'jsonl' ? fmt : undefined);
+  take('format', fmt === 'auto' || fmt === 'csv' || fmt === 'tsv' || fmt === 'jsonl' || fmt === 'parquet' || fmt === 'arrow' ? fmt : undefined);
   take('delimiter', p.delimiter === null || typeof p.delimiter === 'string' ? (p.delimiter as string | null) : undefined);
   take('header', p.header === null || typeof p.header === 'boolean' ? (p.header as boolean | null) : undefined);
   const colMap = base.sources.find((s) => s.role === 'log')?.columns;

@@ -12,7 +12,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { parse as parseSync } from 'csv-parse/sync';
-import { DataError, describeValue } from '../../util/errors.js';
+import { DataError, UsageError, describeValue } from '../../util/errors.js';
 import type { ManifestCatalogue } from '../manifest.js';
 import { LineSplitter, MAX_LINE_BYTES, utf8Detail, type LineHandler } from '../../util/lines.js';
 import { TextFeaturizer } from '../text.js';
@@ -292,6 +292,9 @@ function rowReader(head: Buffer, ended: boolean, kind: FileKind, path: string, h
  */
 async function scanFile(path: string, handler: RowHandler, onStart: (columns: string[] | null) => void, quoted: QuotedBounds, signal?: AbortSignal): Promise<ScanResult> {
   const kind = fileKind(path, 'auto');
+  if (kind.format === 'parquet' || kind.format === 'arrow') {
+    throw new UsageError(`Catalogue ${path} is ${kind.format === 'parquet' ? 'Parquet' : 'Arrow IPC'}; --items reads CSV, TSV or JSONL (optionally .gz) for now. Expected a CSV/TSV/JSONL export of the catalogue, e.g. DuckDB: COPY (SELECT * FROM 'items.parquet') TO 'items.csv'.`);
+  }
   const digest: SourceDigest = { bytes: 0, sha256: '', content_sha256: '' };
   const it = readChunks(path, kind.gzip, digest, () => undefined)[Symbol.asyncIterator]();
   try {
@@ -401,7 +404,7 @@ export async function readCatalogue(paths: readonly string[], key: string, featu
       sha256: scan.digest.sha256,
       content_sha256: scan.digest.content_sha256,
       gzip: scan.kind.gzip,
-      format: scan.kind.format,
+      format: scan.kind.format as 'csv' | 'tsv' | 'jsonl',
       delimiter: scan.delimiter,
       rows_read: read,
       rejected,

@@ -41,6 +41,28 @@ export interface FileCounts {
 }
 
 const MAX_EVENT_TYPES = 0xffff;
+const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** One row of a typed (columnar) input, by role; unmapped roles stay undefined. */
+export interface TypedRow {
+  user: unknown;
+  item: unknown;
+  rating: unknown;
+  event: unknown;
+  ts: unknown;
+}
+
+/** Why a typed id cannot be used (reason and detail), or null when it can (text, integer, bigint). */
+function typedIdProblem(id: unknown, role: 'user' | 'item'): [RejectReason, string] | null {
+  if (typeof id === 'string') {
+    if (id === '') return ['empty_id', `empty ${role} id`];
+    return id.charCodeAt(0) === 0xfeff ? ['bad_id', bomDetail(role)] : null;
+  }
+  if (typeof id === 'bigint') return null;
+  if (typeof id === 'number') return Number.isInteger(id) ? null : ['bad_id', `${role} id ${id} is not an integer`];
+  if (id === null || id === undefined) return ['empty_id', `${role} id is null`];
+  return ['bad_id', `${role} id is a ${typeof id}, expected text or an integer`];
+}
 
 /** Why a rating text is unusable (its parsed value is not a finite float32). */
 function ratingDetail(text: string, value: number): string {
@@ -337,6 +359,73 @@ export class Ingest {
     const u = this.users.internString(userId);
     const it = this.items.internString(itemId);
     this.store.push(u, it, value, ts, seq, event);
+  }
+
+  /**
+   * A row of typed values (Parquet, Arrow IPC; columnar.ts): ids as text, integers or bigints (beyond
+   * 2^53 kept exact as their decimal text); a rating as a number or text; `ts` in epoch ms when
+   * `tsMs` (timestamp and date columns), else read like a text field. null/undefined is a missing
+   * value, rejected with its role named. `raw` makes the row's text for a reject.
+   */
+  acceptTyped(row: TypedRow, tsMs: boolean, line: number, raw: () => string): void {
+    const seq = this.nextSeq();
+    const userWhy = typedIdProblem(row.user, 'user');
+    const itemWhy = userWhy === null ? typedIdProblem(row.item, 'item') : null;
+    if (userWhy !== null || itemWhy !== null) {
+      const why = (userWhy ?? itemWhy) as [RejectReason, string];
+      this.reject(line, why[0], why[1], raw());
+      return;
+    }
+    let value = 1;
+    let event = 0;
+    if (this.pEvent >= 0) {
+      const ev = row.event;
+      const name = ev === null || ev === undefined ? '' : typeof ev === 'string' ? ev : String(ev);
+      if (!this.explicit) {
+        value = this.eventWeight(name);
+        if (Number.isNaN(value)) {
+          this.reject(line, 'unknown_event', ev === null || ev === undefined ? 'event is null' : `event ${JSON.stringify(name)} has no weight in --event-weights`, raw());
+          return;
+        }
+      } else if (name === '') {
+        this.reject(line, 'unknown_event', ev === null || ev === undefined ? 'event is null' : 'empty event type', raw());
+        return;
+      }
+      event = this.eventCode(name);
+    }
+    if (this.explicit) {
+      const r = row.rating;
+      value = typeof r === 'number' ? r : typeof r === 'bigint' ? Number(r) : typeof r === 'string' ? parseNumberString(r) : Number.NaN;
+      if (!isFiniteFloat32(value)) {
+        this.reject(line, 'bad_rating', r === null || r === undefined ? 'rating is null' : ratingDetail(String(r), value), raw());
+        return;
+      }
+    }
+    let ts = 0;
+    if (this.pTs >= 0) {
+      ts = this.typedTs(row.ts, tsMs);
+      if (Number.isNaN(ts)) {
+        const t = row.ts;
+        this.reject(line, 'bad_ts', t === null || t === undefined ? 'timestamp is null' : `timestamp ${JSON.stringify(String(t))} cannot be read; ${this.tsHint}`, raw());
+        return;
+      }
+    }
+    this.store.push(this.internTyped(this.users, row.user), this.internTyped(this.items, row.item), value, ts, seq, event);
+  }
+
+  private typedTs(t: unknown, tsMs: boolean): number {
+    if (typeof t === 'number') return tsMs ? (Number.isSafeInteger(Math.round(t)) ? Math.round(t) : Number.NaN) : numericTsToMs(t, this.opts.tsUnit === 'iso' ? 'auto' : this.opts.tsUnit);
+    if (typeof t === 'bigint') return numericTsToMs(Number(t), this.opts.tsUnit === 'iso' ? 'auto' : this.opts.tsUnit);
+    if (typeof t === 'string') return this.opts.tsParser(t);
+    if (t instanceof Date) return t.getTime();
+    return Number.NaN;
+  }
+
+  private internTyped(vocab: IdVocab, id: unknown): number {
+    if (typeof id === 'string') return vocab.internString(id);
+    if (typeof id === 'number') return vocab.internInteger(id);
+    const big = id as bigint;
+    return big >= -MAX_SAFE_BIG && big <= MAX_SAFE_BIG ? vocab.internInteger(Number(big)) : vocab.internString(big.toString());
   }
 
   /** A row that could not be split into fields at all (bad JSON, broken quoting). */

@@ -21,7 +21,12 @@ export type SplitSpec =
 
 export type MaxRejects = { kind: 'count'; count: number } | { kind: 'percent'; percent: number };
 
-export type InputFormat = 'csv' | 'tsv' | 'jsonl';
+export type InputFormat = 'csv' | 'tsv' | 'jsonl' | 'parquet' | 'arrow';
+
+/** Formats read column by column from a typed schema (columnar.ts), not as lines of text. */
+export function isColumnarFormat(format: InputFormat): format is 'parquet' | 'arrow' {
+  return format === 'parquet' || format === 'arrow';
+}
 
 function usage(flag: string, key: string, received: unknown, expected: string): never {
   throw new UsageError(`${flag} (config prep.${key}) is invalid. Received: ${describeValue(received)}. Expected ${expected}.`);
@@ -151,7 +156,7 @@ export interface FileKind {
   ext: string;
 }
 
-/** Format from the extension (`.csv .tsv .txt .dat .jsonl .json`, each optionally `.gz`); `forced` wins. */
+/** Format from the extension (`.csv .tsv .txt .dat .jsonl .json`, each optionally `.gz`; `.parquet`, `.arrow`/`.feather`); `forced` wins. */
 export function fileKind(path: string, forced: 'auto' | InputFormat): FileKind {
   let name = path.toLowerCase();
   const gzip = name.endsWith('.gz');
@@ -162,6 +167,8 @@ export function fileKind(path: string, forced: 'auto' | InputFormat): FileKind {
   if (forced !== 'auto') return { format: forced, gzip, ext };
   if (ext === '.jsonl' || ext === '.json' || ext === '.ndjson') return { format: 'jsonl', gzip, ext };
   if (ext === '.tsv' || ext === '.tab') return { format: 'tsv', gzip, ext };
+  if (!gzip && (ext === '.parquet' || ext === '.parq' || ext === '.pq')) return { format: 'parquet', gzip, ext };
+  if (!gzip && (ext === '.arrow' || ext === '.feather' || ext === '.ipc' || ext === '.arrows')) return { format: 'arrow', gzip, ext };
   // .csv, .dat, .txt, .data, .base, .test, no extension: delimited, delimiter sniffed from the first lines.
   return { format: 'csv', gzip, ext };
 }

@@ -12,11 +12,13 @@ import { describeColumn, planRoles, type ColumnPlan, type PlanSource } from './c
 import { describeGuess, type ColumnContext } from './diagnose.js';
 import { FastDelimitedReader, planDelimited, readDelimitedWithCsvParse, type DelimitedSetup } from './delimited.js';
 import { Ingest, type FileCounts } from './ingest.js';
+import { expandInputs } from './inputs.js';
 import { analyzeJsonHead, jsonFieldPlan, JsonlReader, type JsonPlan } from './jsonl.js';
 import {
   COLUMN_ROLES,
   describeMaxRejects,
   fileKind,
+  isColumnarFormat,
   parseColumnsSpec,
   parseEventWeights,
   parseMaxRejects,
@@ -146,6 +148,7 @@ export function makeIngest(ctx: ReadContext, feedback: 'explicit' | 'implicit', 
 
 /** Reads one input file into the shared Ingest: head analysis, column plan, then every chunk. */
 export async function readInput(file: InputFile, ctx: ReadContext, state: ReadState): Promise<ReadOutcome> {
+  if (isColumnarFormat(file.kind.format)) return readColumnar(file, ctx, state);
   const digest: SourceDigest = { bytes: 0, sha256: '', content_sha256: '' };
   const it = readChunks(file.path, file.kind.gzip, digest, (n) => {
     ctx.bytesDone += n;
@@ -169,6 +172,14 @@ export async function readInput(file: InputFile, ctx: ReadContext, state: ReadSt
   } finally {
     await it.return(undefined);
   }
+}
+
+/** Parquet and Arrow IPC (columnar.ts), loaded only when an input is one. */
+async function readColumnar(file: InputFile, ctx: ReadContext, state: ReadState): Promise<ReadOutcome> {
+  const { readColumnarInput } = await import('./columnar.js');
+  const open = file.kind.format === 'parquet' ? (await import('./parquet.js')).openParquet : (await import('./arrow-ipc.js')).openArrowIpc;
+  const aborted = (): Error | null => (ctx.io.signal?.aborted ? interrupted(ctx.io.signal) : null);
+  return readColumnarInput(file, open, ctx, state, { ingestFor: (plan) => ingestFor(file, plan, ctx, state), aborted });
 }
 
 async function readHead(it: Chunks, file: InputFile): Promise<Head> {
@@ -337,7 +348,7 @@ export async function readLogs(inputs: readonly string[], cfg: PrepConfig, io: R
   if (inputs.length === 0) throw new UsageError('Expected at least one log file.');
   const settings = readerSettings(cfg);
   const files: InputFile[] = [];
-  for (const path of inputs) files.push({ path, role: 'log', size: await inputSize(path, 'Input log'), kind: fileKind(path, cfg.format) });
+  for (const path of await expandInputs(inputs, cfg.format)) files.push({ path, role: 'log', size: await inputSize(path, 'Input log'), kind: fileKind(path, cfg.format) });
   const sink = RejectSink.counting();
   const tooMany = (read: number): DataError => tooManyRejects(sink, settings.maxRejects, read, '');
   const bar = io.progress.start('read', files.reduce((a, f) => a + f.size, 0), 'B', { rate: { unit: 'MB', scale: 1e-6 } });

@@ -36,6 +36,7 @@ import { datasetManifest, datasetRows, prepResult } from './record.js';
 import { RejectSink } from './rejects.js';
 import type { PrepRequest, PrepResult } from './request.js';
 import type { RowStore } from './store.js';
+import { expandInputs } from './inputs.js';
 import { inputSize } from './source.js';
 import { applySplit } from './split.js';
 import { aheadOfAnchor, ageOut, checkBaseAgedOut, windowAnchor } from './window.js';
@@ -146,7 +147,7 @@ async function listInputs(inputs: readonly string[], cfg: PrepConfig, base: Appe
   const files: InputFile[] = [];
   const alreadyPresent: AlreadyPresent = [];
   const seen = new Set<string>();
-  for (const path of inputs) {
+  for (const path of await expandInputs(inputs, cfg.format)) {
     const file: InputFile = { path, role: 'log', size: await inputSize(path, 'Input log'), kind: fileKind(path, cfg.format) };
     if (base === null || !(await alreadyAppended(file, base, seen, alreadyPresent, io))) files.push(file);
   }

@@ -28,7 +28,7 @@ export async function inputSize(path: string, what: string): Promise<number> {
   } catch (error) {
     if (error instanceof UsageError) throw error;
     const code = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new UsageError(`${what} ${path} cannot be read (${code}). Expected an existing CSV, TSV or JSONL file, optionally .gz.`);
+    throw new UsageError(`${what} ${path} cannot be read (${code}). Expected an existing CSV, TSV or JSONL file (optionally .gz), a Parquet or Arrow IPC file, or a folder of them.`);
   }
 }
 

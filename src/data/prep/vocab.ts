@@ -32,6 +32,11 @@ export class IdVocab {
     return this.internStringKey(text);
   }
 
+  /** An integer id from a typed column (Parquet, Arrow): the index its decimal text would get. */
+  internInteger(n: number): number {
+    return n >= 0 && n < 1e15 ? this.internNumber(n) : this.internStringKey(String(n));
+  }
+
   private internNumber(n: number): number {
     if (n < DIRECT_LIMIT) {
       let table = this.direct;

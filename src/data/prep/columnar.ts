@@ -1,0 +1,259 @@
+/**
+ * Reading a typed, columnar input (Parquet, Arrow IPC) into the shared Ingest: columns by name
+ * (Hive partition folders such as `dt=2024-06-01` as extra columns), one row group at a time, so
+ * memory holds one group's columns beside the row store however large the file. Rows meet the same
+ * checks, rejects and accounting as CSV rows (Ingest.acceptTyped); a row's `line` is its 1-based
+ * row number in the file.
+ */
+import { DataError, UsageError } from '../../util/errors.js';
+import type { ManifestSource } from '../manifest.js';
+import { choosePlan, planRoles, type ColumnPlan } from './columns.js';
+import type { ColumnContext } from './diagnose.js';
+import type { Ingest, TypedRow } from './ingest.js';
+import { partitionValues } from './inputs.js';
+import type { ColumnRole } from './options.js';
+import { sourceDigest } from './source.js';
+import type { ColumnsSpec, InputFormat } from './options.js';
+import type { RejectSink } from './rejects.js';
+
+/** What this module needs of read.ts's InputFile, ReadContext, ReadState and ReadOutcome (read.ts imports this one). */
+export interface InputFile {
+  path: string;
+  role: 'log' | 'valid' | 'test';
+  kind: { format: InputFormat };
+}
+export interface ReadContext {
+  spec: ColumnsSpec | null;
+  sink: RejectSink;
+  warn: (msg: string) => void;
+  bar: { update(done: number): void };
+  bytesDone: number;
+}
+export interface ReadState {
+  columns: ColumnContext | null;
+}
+export interface ReadOutcome {
+  source: ManifestSource;
+  from: number;
+  to: number;
+}
+
+/** What a column's values are, as far as a role cares; `partition` is a Hive folder's value (text). */
+export type TypeFamily = 'text' | 'integer' | 'float' | 'boolean' | 'timestamp' | 'date' | 'nested' | 'binary' | 'other' | 'partition';
+
+export interface ColumnInfo {
+  name: string;
+  family: TypeFamily;
+  /** The type as the format names it (`INT64 (TIMESTAMP MICROS)`, `Dictionary<Int32, Utf8>`), for messages. */
+  label: string;
+}
+
+/** One row group (Parquet) or record batch (Arrow). */
+export interface ColumnGroup {
+  length: number;
+  /** Bytes of the file this group covers, for the progress bar. */
+  bytes: number;
+  /** The named columns' values, `length` each; throws ColumnReadError naming the column. */
+  read(names: readonly string[]): Promise<Map<string, ArrayLike<unknown>>>;
+}
+
+export interface ColumnarFile {
+  columns: ColumnInfo[];
+  /** Rows the file says it holds (null when only reading it tells, as for an Arrow stream). */
+  rows: number | null;
+  groups(): AsyncIterable<ColumnGroup>;
+  close(): Promise<void>;
+}
+
+/** A failure decoding one column of a group: the message names the column. */
+export class ColumnReadError extends Error {
+  readonly column: string;
+  constructor(column: string, cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.column = column;
+  }
+}
+
+const HIVE_NULL = '__HIVE_DEFAULT_PARTITION__';
+const USABLE: ReadonlySet<TypeFamily> = new Set(['text', 'integer', 'float', 'boolean', 'timestamp', 'date', 'partition']);
+
+/** Families that hold the same kind of value: ids stay ids, times stay times. */
+function sameKind(a: TypeFamily, b: TypeFamily): boolean {
+  const k = (f: TypeFamily): string => (f === 'partition' ? 'text' : f === 'date' ? 'timestamp' : f);
+  return k(a) === k(b);
+}
+
+/** Each mapped role's column in the first columnar file, which every later file must match (by name and kind). */
+const firstColumns = new WeakMap<ReadState, { file: string; byRole: Map<ColumnRole, ColumnInfo> }>();
+
+/** The columns of the file, then its partition keys that the file does not hold itself. */
+function headerOf(file: InputFile, columns: readonly ColumnInfo[]): { header: ColumnInfo[]; partitions: Map<string, string | null> } {
+  const header = [...columns];
+  const partitions = new Map<string, string | null>();
+  for (const [key, value] of partitionValues(file.path)) {
+    if (columns.some((c) => c.name === key)) continue;
+    partitions.set(key, value === HIVE_NULL ? null : value);
+    header.push({ name: key, family: 'partition', label: `partition folder ${key}=` });
+  }
+  return { header, partitions };
+}
+
+/** The file's plan: --columns, or names the first file used, or guessed from the names. */
+function planColumns(file: InputFile, header: readonly ColumnInfo[], ctx: ReadContext, state: ReadState): ColumnPlan {
+  const names = header.map((c) => c.name);
+  const first = firstColumns.get(state);
+  if (first !== undefined) {
+    const plan: ColumnPlan = { user: -1, item: -1, rating: -1, event: -1, ts: -1 };
+    for (const [role, col] of first.byRole) {
+      const idx = names.indexOf(col.name);
+      if (idx < 0) {
+        throw new DataError(
+          `${file.path} has no column ${JSON.stringify(col.name)} (the ${role} column of ${first.file}): the schema changed between inputs. Its columns: ${names.join(', ')}. Expected every file and partition to hold the mapped columns; rewrite this one or leave it out.`,
+        );
+      }
+      plan[role] = idx;
+    }
+    return plan;
+  }
+  const choice = choosePlan(ctx.spec, names, names.length, file.path);
+  if (choice.source === 'position') {
+    throw new UsageError(`${file.path}: cannot tell the user and item columns from the names ${names.join(', ')}. Expected --columns user=NAME,item=NAME[,rating=NAME][,event=NAME][,ts=NAME].`);
+  }
+  return choice.plan;
+}
+
+/** Refuses a mapped column rec cannot read (nested, binary), or one whose kind differs from the first file's. */
+function checkTypes(file: InputFile, plan: ColumnPlan, header: readonly ColumnInfo[], state: ReadState): Map<ColumnRole, ColumnInfo> {
+  const byRole = new Map<ColumnRole, ColumnInfo>();
+  const first = firstColumns.get(state);
+  for (const role of planRoles(plan)) {
+    const col = header[plan[role]];
+    if (!USABLE.has(col.family)) {
+      throw new DataError(`${file.path}: the ${role} column ${JSON.stringify(col.name)} is ${col.label}, which rec cannot read as a ${role}. Expected a flat column (text, integer, float or timestamp); flatten it in the warehouse (e.g. DuckDB UNNEST or a struct field).`);
+    }
+    const was = first?.byRole.get(role);
+    if (was !== undefined && !sameKind(was.family, col.family)) {
+      throw new DataError(
+        `${file.path}: the ${role} column ${JSON.stringify(col.name)} is ${col.label}, but in ${first?.file} it is ${was.label}: the type changed between inputs, so the same ${role} could read as two. Expected one type in every file; cast it in the warehouse (e.g. CAST(${col.name} AS VARCHAR)).`,
+      );
+    }
+    byRole.set(role, col);
+  }
+  return byRole;
+}
+
+/** The mapped values of a row as JSON text, for rejects.jsonl. */
+function rawRow(names: readonly [ColumnRole, string][], row: TypedRow): string {
+  const obj: Record<string, unknown> = {};
+  for (const [role, name] of names) {
+    const v = row[role];
+    obj[name] = typeof v === 'bigint' ? v.toString() : v === undefined ? null : v;
+  }
+  return JSON.stringify(obj);
+}
+
+interface RoleSource {
+  role: ColumnRole;
+  name: string;
+  /** A partition value (the same for every row of the file), or undefined for a file column. */
+  constant: string | null | undefined;
+}
+
+export interface ColumnarHooks {
+  /** Makes (first file) or checks the run's Ingest. */
+  ingestFor: (plan: ColumnPlan) => Ingest;
+  /** The error to stop with once a signal arrived, else null. */
+  aborted: () => Error | null;
+}
+
+/** Reads one columnar input into the shared Ingest. */
+export async function readColumnarInput(
+  file: InputFile,
+  open: (path: string) => Promise<ColumnarFile>,
+  ctx: ReadContext,
+  state: ReadState,
+  hooks: ColumnarHooks,
+): Promise<ReadOutcome> {
+  const src = await open(file.path);
+  try {
+    const { header, partitions } = headerOf(file, src.columns);
+    const plan = planColumns(file, header, ctx, state);
+    const byRole = checkTypes(file, plan, header, state);
+    const columns: ColumnContext = { file: file.path, plan, source: ctx.spec !== null ? 'columns' : 'header', profiles: [], header: header.map((c) => c.name), labels: {} };
+    for (const [role, col] of byRole) columns.labels[role] = `column ${JSON.stringify(col.name)} (${col.label})`;
+    state.columns ??= columns;
+    const ing = hooks.ingestFor(plan);
+    if (!firstColumns.has(state)) firstColumns.set(state, { file: file.path, byRole });
+    ing.beginFile({ file: file.path, plan, columnCount: 0 });
+    const from = ing.store.length;
+    if (src.rows !== null) ing.store.reserve(src.rows);
+    const sources: RoleSource[] = [...byRole].map(([role, col]) => ({ role, name: col.name, constant: col.family === 'partition' ? (partitions.get(col.name) ?? null) : undefined }));
+    const tsCol = byRole.get('ts');
+    const tsMs = tsCol !== undefined && (tsCol.family === 'timestamp' || tsCol.family === 'date');
+    const rows = await readGroups(file, src, { sources, tsMs, aborted: hooks.aborted }, ing, ctx);
+    await ctx.sink.flush();
+    if (rows === 0) ctx.warn(`${file.path} has no rows (an empty partition); nothing was read from it.`);
+    const digest = await sourceDigest(file.path, false);
+    const counts = ing.fileCounts();
+    const sourceCols: Record<string, string> = {};
+    for (const s of sources) sourceCols[s.role] = s.name;
+    const source: ManifestSource = {
+      path: file.path,
+      role: file.role,
+      bytes: digest.bytes,
+      sha256: digest.sha256,
+      content_sha256: digest.content_sha256,
+      gzip: false,
+      format: file.kind.format,
+      delimiter: null,
+      header: null,
+      columns: sourceCols,
+      rows_read: counts.read,
+      rejected: counts.rejected,
+    };
+    return { source, from, to: ing.store.length };
+  } finally {
+    await src.close();
+  }
+}
+
+/** Every group's rows into the Ingest; returns the rows read. */
+async function readGroups(file: InputFile, src: ColumnarFile, how: { sources: readonly RoleSource[]; tsMs: boolean; aborted: () => Error | null }, ing: Ingest, ctx: ReadContext): Promise<number> {
+  const { sources, tsMs } = how;
+  const fileCols = [...new Set(sources.filter((s) => s.constant === undefined).map((s) => s.name))];
+  const named: [ColumnRole, string][] = sources.map((s) => [s.role, s.name]);
+  const row: TypedRow = { user: undefined, item: undefined, rating: undefined, event: undefined, ts: undefined };
+  for (const s of sources) if (s.constant !== undefined) row[s.role] = s.constant;
+  let offset = 0;
+  let g = 0;
+  for await (const group of src.groups()) {
+    let data: Map<string, ArrayLike<unknown>>;
+    try {
+      data = await group.read(fileCols);
+    } catch (error) {
+      const col = error instanceof ColumnReadError ? `, column ${JSON.stringify(error.column)}` : '';
+      throw new DataError(`${file.path}: row group ${g} (rows ${offset + 1}..${offset + group.length})${col} cannot be read (${(error as Error).message}). The file is damaged, truncated or its footer is wrong; nothing was written.`, { cause: error });
+    }
+    const cols: { role: ColumnRole; values: ArrayLike<unknown> }[] = [];
+    for (const s of sources) {
+      if (s.constant !== undefined) continue;
+      const values = data.get(s.name) as ArrayLike<unknown>;
+      if (values.length !== group.length) {
+        throw new DataError(`${file.path}: row group ${g}, column ${JSON.stringify(s.name)} holds ${values.length} values, but the footer says ${group.length} rows. The file is damaged or its footer is wrong; nothing was written.`);
+      }
+      cols.push({ role: s.role, values });
+    }
+    for (let i = 0; i < group.length; i++) {
+      for (const c of cols) row[c.role] = c.values[i];
+      ing.acceptTyped(row, tsMs, offset + i + 1, () => rawRow(named, row));
+    }
+    offset += group.length;
+    g++;
+    ctx.bytesDone += group.bytes;
+    ctx.bar.update(ctx.bytesDone);
+    if (ctx.sink.pendingBytes > 1 << 16) await ctx.sink.flush();
+    const stop = how.aborted();
+    if (stop !== null) throw stop;
+  }
+  return offset;
+}

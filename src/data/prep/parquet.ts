@@ -1,0 +1,146 @@
+/**
+ * Parquet inputs through hyparquet (pure JavaScript; snappy, gzip, brotli, zstd and lz4 through
+ * hyparquet-compressors; docs/warehouse.md#choosing-the-reader has the numbers it was chosen by):
+ * the footer gives the schema and row groups, and each row group's mapped columns are read on their
+ * own, so a damaged column is named and memory holds one group at a time.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { parquetMetadataAsync, parquetRead, parquetSchema, type AsyncBuffer, type FileMetaData, type SchemaElement, type SchemaTree } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
+import { DataError } from '../../util/errors.js';
+import { ColumnReadError, type ColumnGroup, type ColumnInfo, type ColumnarFile, type TypeFamily } from './columnar.js';
+
+const DAY_MS = 86_400_000;
+
+/** Timestamps of every unit (and INT96) as epoch ms numbers, dates as the ms of their day: no Date object per value. */
+const PARSERS = {
+  timestampFromMilliseconds: (v: bigint): number => Number(v),
+  timestampFromMicroseconds: (v: bigint): number => Math.floor(Number(v) / 1000),
+  timestampFromNanoseconds: (v: bigint): number => Number(v / 1_000_000n),
+  dateFromDays: (days: number): number => days * DAY_MS,
+};
+
+/** The file as hyparquet's AsyncBuffer, one positioned read per range; a short read (truncated file) throws. */
+function fileBuffer(handle: FileHandle, size: number): AsyncBuffer {
+  return {
+    byteLength: size,
+    async slice(start: number, end?: number): Promise<ArrayBuffer> {
+      const stop = Math.min(end ?? size, size);
+      const out = new ArrayBuffer(Math.max(0, stop - start));
+      const view = new Uint8Array(out);
+      let done = 0;
+      while (done < view.length) {
+        const { bytesRead } = await handle.read(view, done, view.length - done, start + done);
+        if (bytesRead === 0) throw new Error(`the file ends at byte ${start + done}, before byte ${stop} that the footer points to`);
+        done += bytesRead;
+      }
+      if ((end ?? size) > size) throw new Error(`the footer points to byte ${end}, past the end of the file (${size} bytes)`);
+      return out;
+    },
+  };
+}
+
+function familyOf(el: SchemaElement, nested: boolean): TypeFamily {
+  if (nested) return 'nested';
+  const lt = el.logical_type?.type;
+  const ct = el.converted_type;
+  if (lt === 'TIMESTAMP' || ct === 'TIMESTAMP_MILLIS' || ct === 'TIMESTAMP_MICROS' || el.type === 'INT96') return 'timestamp';
+  if (lt === 'DATE' || ct === 'DATE') return 'date';
+  if (lt === 'DECIMAL' || ct === 'DECIMAL' || el.type === 'FLOAT' || el.type === 'DOUBLE') return 'float';
+  if (el.type === 'INT32' || el.type === 'INT64') return 'integer';
+  if (el.type === 'BOOLEAN') return 'boolean';
+  if (el.type === 'BYTE_ARRAY') return lt === undefined || lt === 'STRING' || lt === 'ENUM' || lt === 'JSON' || ct === 'UTF8' || ct === 'ENUM' || ct === 'JSON' ? 'text' : 'binary';
+  if (el.type === 'FIXED_LEN_BYTE_ARRAY') return 'binary';
+  return 'other';
+}
+
+function labelOf(el: SchemaElement, nested: boolean): string {
+  if (nested) return `a nested column (${el.logical_type?.type ?? el.converted_type ?? 'group'})`;
+  const lt = el.logical_type;
+  const extra = lt?.type === 'TIMESTAMP' ? `TIMESTAMP ${lt.unit}` : (lt?.type ?? el.converted_type);
+  return `${el.type ?? 'group'}${extra !== undefined ? ` (${extra})` : ''}`;
+}
+
+function columnsOf(metadata: FileMetaData): ColumnInfo[] {
+  const tree: SchemaTree = parquetSchema(metadata);
+  return tree.children.map((c) => {
+    const nested = c.children.length > 0 || c.element.repetition_type === 'REPEATED';
+    return { name: c.element.name, family: familyOf(c.element, nested), label: labelOf(c.element, nested) };
+  });
+}
+
+/** One column of rows [rowStart, rowEnd) as one array. */
+async function readColumn(file: AsyncBuffer, metadata: FileMetaData, name: string, rowStart: number, rowEnd: number): Promise<ArrayLike<unknown>> {
+  const parts: { start: number; data: ArrayLike<unknown> }[] = [];
+  await parquetRead({
+    file,
+    metadata,
+    columns: [name],
+    rowStart,
+    rowEnd,
+    compressors,
+    parsers: PARSERS,
+    onChunk: (chunk) => {
+      if (chunk.columnName === name) parts.push({ start: chunk.rowStart, data: chunk.columnData as ArrayLike<unknown> });
+    },
+  });
+  if (parts.length === 1 && parts[0].start === rowStart) return parts[0].data;
+  const out: unknown[] = [];
+  for (const p of parts.sort((a, b) => a.start - b.start)) {
+    for (let i = 0; i < p.data.length; i++) {
+      const r = p.start + i;
+      if (r >= rowStart && r < rowEnd) out[r - rowStart] = p.data[i];
+    }
+  }
+  return out;
+}
+
+/** Opens a Parquet file: its footer read and checked (DataError naming the file when it is not Parquet or is truncated). */
+export async function openParquet(path: string): Promise<ColumnarFile> {
+  const handle = await open(path, 'r');
+  try {
+    const size = (await handle.stat()).size;
+    const file = fileBuffer(handle, size);
+    let metadata: FileMetaData;
+    try {
+      metadata = await parquetMetadataAsync(file);
+    } catch (error) {
+      throw new DataError(`${path}: not a readable Parquet file (${(error as Error).message}). Expected a Parquet file ending in its footer and "PAR1"; it may be truncated or still being written.`, { cause: error });
+    }
+    const groups = metadata.row_groups.map((rg) => ({ rows: Number(rg.num_rows), bytes: Number(rg.total_compressed_size ?? rg.total_byte_size) }));
+    const total = groups.reduce((a, g) => a + g.rows, 0);
+    if (total !== Number(metadata.num_rows)) {
+      throw new DataError(`${path}: the footer says ${metadata.num_rows} rows but its row groups hold ${total}. The file is damaged; nothing was written.`);
+    }
+    return {
+      columns: columnsOf(metadata),
+      rows: total,
+      async *groups(): AsyncGenerator<ColumnGroup> {
+        let start = 0;
+        for (const g of groups) {
+          const rowStart = start;
+          yield {
+            length: g.rows,
+            bytes: g.bytes,
+            read: async (names) => {
+              const out = new Map<string, ArrayLike<unknown>>();
+              for (const name of names) {
+                try {
+                  out.set(name, await readColumn(file, metadata, name, rowStart, rowStart + g.rows));
+                } catch (error) {
+                  throw new ColumnReadError(name, error);
+                }
+              }
+              return out;
+            },
+          };
+          start += g.rows;
+        }
+      },
+      close: () => handle.close(),
+    };
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
