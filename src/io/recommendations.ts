@@ -1,5 +1,5 @@
 /**
- * Output files of `rec recommend` (README.md#commands): JSONL, CSV or an Arrow IPC file, all readable by
+ * Output files of `rec recommend` (README.md#commands): JSONL, CSV, an Arrow IPC file or Parquet (the Arrow columns), all readable by
  * pandas / polars / DuckDB / pyarrow. Two record kinds share the writers:
  *
  * - user recommendations: JSONL `{"user", "items": [{"item", "score"}], "cold"}` one line per user;
@@ -38,8 +38,9 @@ import { pipeline } from 'node:stream/promises';
 import { ensureDir, removeStaleTemps, tempNameBeside } from './atomic.js';
 
 import { checkOutputFile, outputFsError } from './output-dir.js';
+import { ParquetBatchWriter } from './parquet-write.js';
 
-export const ROW_FORMATS = ['jsonl', 'csv', 'arrow'] as const;
+export const ROW_FORMATS = ['jsonl', 'csv', 'arrow', 'parquet'] as const;
 export type RowFormat = (typeof ROW_FORMATS)[number];
 
 export interface RankedItem {
@@ -218,6 +219,8 @@ export async function openRowFile<T>(path: string, format: RowFormat, layout: Ro
     if (!stream.write(chunk)) await once(stream, 'drain');
   };
   let arrow: { writer: RecordBatchFileWriter; piped: Promise<void>; batches: number } | null = null;
+  // Parquet: the same columns as the Arrow layout, one row group per block of records, written to the temp name.
+  const parquet = format === 'parquet' ? new ParquetBatchWriter(tmp, layout.batch([]).schema) : null;
   if (format === 'arrow') {
     const writer = new RecordBatchFileWriter();
     const piped = pipeline(writer.toNodeStream(), stream);
@@ -240,7 +243,9 @@ export async function openRowFile<T>(path: string, format: RowFormat, layout: Ro
   return {
     path,
     async write(records) {
-      if (arrow !== null) {
+      if (parquet !== null) {
+        await parquet.write(layout.batch(records));
+      } else if (arrow !== null) {
         arrow.writer.write(layout.batch(records));
         arrow.batches++;
         // Let the batch drain before the caller builds the next one, so memory stays at one batch.
@@ -255,7 +260,9 @@ export async function openRowFile<T>(path: string, format: RowFormat, layout: Ro
       if (done) return;
       done = true;
       try {
-        if (arrow !== null) {
+        if (parquet !== null) {
+          await parquet.finish();
+        } else if (arrow !== null) {
           // An Arrow file needs its schema even with no rows; the schema travels with a batch.
           if (arrow.batches === 0) arrow.writer.write(layout.batch([]));
           arrow.writer.close();

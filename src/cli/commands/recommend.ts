@@ -94,6 +94,7 @@ function outputFormat(format: string | undefined, out: string | undefined, forma
   const ext = out === undefined ? '' : extname(out).toLowerCase();
   if (ext === '.csv') return 'csv';
   if (ext === '.arrow' || ext === '.feather' || ext === '.ipc') return 'arrow';
+  if (ext === '.parquet' && formats.includes('parquet')) return 'parquet';
   return 'jsonl';
 }
 
@@ -174,7 +175,7 @@ export function registerRecommend(program: Command, runtime: Runtime): void {
     .option('--similar-to <item>', 'raw item id: list its nearest items instead (repeatable)', collect)
     .option('-k, --k <n>', 'items per user (default 10)')
     .option('--include-seen', "keep items the user already interacted with (default: excluded)")
-    .option('--format <fmt>', 'jsonl|csv|arrow (default: from the --out extension, else jsonl)')
+    .option('--format <fmt>', 'jsonl|csv|arrow|parquet (default: from the --out extension, else jsonl)')
     .option('-o, --out <file>', 'write to this file (atomically) instead of stdout; required for arrow')
     .option('--force', 'replace --out FILE when it already exists')
     .option('--new-items', 'also serve items without a training row (new products) that the model scores from their item features, marked from_features (needs a model trained with item features)')
@@ -226,7 +227,7 @@ async function recommendCommand(ctx: CommandContext, ckptArg: string, o: Recomme
     import('../../recommend/unknown.js'),
   ]);
   const format = outputFormat(o.format, o.out, ROW_FORMATS);
-  if (format === 'arrow' && out === null) throw new UsageError('--format arrow needs --out FILE: Arrow IPC is a binary file format, not terminal output.');
+  if ((format === 'arrow' || format === 'parquet') && out === null) throw new UsageError(`--format ${format} needs --out FILE: ${format === 'arrow' ? 'Arrow IPC' : 'Parquet'} is a binary file format, not terminal output.`);
   if (ctx.json && out === null && o.format !== undefined) ctx.log.warn('--format is ignored with --json and no --out: the results are in the JSON document.');
   const usersFile = o.users === undefined ? null : resolve(ctx.cwd, o.users);
   // Usage errors in the inputs come before the slow engine and model load.
