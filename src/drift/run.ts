@@ -8,13 +8,16 @@
  * those given explicitly, as `rec prep --append-to` would read it.
  */
 import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { PrepConfig } from '../config/schema.js';
 import { UsageError } from '../util/errors.js';
 import type { RunIO } from '../util/run-io.js';
 import { anonymizeId, keyFingerprint } from '../data/anonymize.js';
 import { loadDataset } from '../data/dataset.js';
-import type { DatasetManifest } from '../data/manifest.js';
+import { MANIFEST_FILE, type DatasetManifest } from '../data/manifest.js';
+import { hasGlob } from '../data/prep/inputs.js';
+import { pathExists } from '../io/atomic.js';
 import { datasetPathExists, readManifest } from '../data/dataset.js';
 import { inheritPrepConfig } from '../data/prep/append.js';
 import { readLogs } from '../data/prep/run.js';
@@ -64,6 +67,8 @@ interface Side {
 }
 
 async function openSide(path: string, which: 'OLD' | 'NEW'): Promise<Side> {
+  // A glob of partitions ('events/dt=2024-06-*') is a log; rec prep's reader expands it.
+  if (hasGlob(path) && !(await pathExists(path))) return { path, manifest: null };
   let info;
   try {
     await datasetPathExists(path);
@@ -71,7 +76,9 @@ async function openSide(path: string, which: 'OLD' | 'NEW'): Promise<Side> {
   } catch (error) {
     throw new UsageError(`${which} ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}). Expected a dataset folder written by rec prep or a log file.`);
   }
-  return { path, manifest: info.isDirectory() ? await readManifest(path) : null };
+  // A folder without a manifest is a folder of logs (a Parquet partition, a day's files), read recursively.
+  const dataset = info.isDirectory() && (await pathExists(join(path, MANIFEST_FILE)));
+  return { path, manifest: dataset ? await readManifest(path) : null };
 }
 
 function isoOf(ms: number | null): string | null {
