@@ -24,11 +24,13 @@ import { CatalogueDrawer } from './synth/catalogue.js';
 import { buildWorld, categoryName, createUserGenerator, EVENT_TYPES, type EventType, type World } from './synth/world.js';
 import { plural } from '../util/plural.js';
 
-export type SynthFormat = 'csv' | 'tsv' | 'jsonl';
+export type SynthFormat = 'csv' | 'tsv' | 'jsonl' | 'parquet';
 
 export interface SynthRequest {
-  /** Output file; the format comes from the extension (.csv, .tsv, .jsonl, each optionally .gz). */
+  /** Output file; the format comes from the extension (.csv, .tsv, .jsonl, each optionally .gz), or a folder with `format: 'parquet'` or a name ending in .parquet. */
   out: string;
+  /** `parquet`: a folder of day partitions (synth-parquet.ts); else from the extension of `out`. */
+  format?: 'parquet';
   /** Replace an existing `out` file (without it, an existing file is refused before any work). */
   force?: boolean;
   users?: number;
@@ -96,15 +98,16 @@ export const SYNTH_DEFAULTS = {
   start: '2024-01-01',
 } as const;
 
-export function synthFormatOf(path: string): { format: SynthFormat; gzip: boolean } {
+export function synthFormatOf(path: string, forced?: 'parquet'): { format: SynthFormat; gzip: boolean } {
   const lower = path.toLowerCase();
+  if (forced === 'parquet' || lower.endsWith('.parquet')) return { format: 'parquet', gzip: false };
   const gzip = lower.endsWith('.gz');
   const base = gzip ? lower.slice(0, -3) : lower;
   for (const format of ['csv', 'tsv', 'jsonl'] as const) {
     if (base.endsWith(`.${format}`)) return { format, gzip };
   }
   throw new UsageError(
-    `--out must end in .csv, .tsv or .jsonl (optionally .gz). Received: ${describeValue(path)}. ` +
+    `--out must end in .csv, .tsv or .jsonl (optionally .gz), or be a folder with --format parquet. Received: ${describeValue(path)}. ` +
       'The file extension selects the output format.',
   );
 }
@@ -261,9 +264,12 @@ function interrupted(signal: AbortSignal): Error {
 
 export async function runSynth(req: SynthRequest, io: RunIO): Promise<SynthResult> {
   const started = performance.now();
-  const { format, gzip } = synthFormatOf(req.out);
+  const { format, gzip } = synthFormatOf(req.out, req.format);
   const r = resolveSynthRequest(req);
-  await checkOutputFile(req.out, req.force === true);
+  if (format === 'parquet') {
+    if (r.catalogue !== null) throw new UsageError('--catalogue is not written with --format parquet. Expected a CSV/TSV/JSONL --out for a log with its catalogue.');
+    await (await import('./synth-parquet.js')).checkSynthFolder(req.out, req.force === true);
+  } else await checkOutputFile(req.out, req.force === true);
   if (r.catalogue !== null) await checkOutputFile(r.catalogue.path, req.force === true, '--catalogue');
   const world = buildWorld({
     users: r.users,
@@ -287,7 +293,12 @@ export async function runSynth(req: SynthRequest, io: RunIO): Promise<SynthResul
       staged.push([await writeSynthTemp(r.catalogue.path, r.catalogue.gzip, encodeCatalogue(world, catBar, io.signal), catBar), r.catalogue.path]);
     }
     const bar = io.progress.start('synth', r.events, 'rows', { rate: { unit: 'rows', scale: 1 } });
-    staged.push([await writeSynthTemp(req.out, gzip, encodeRows({ r, budgets, nextUser, frags, tally, bar, signal: io.signal }), bar), req.out]);
+    if (format === 'parquet') {
+      const { users, days, startTs, explicit } = r;
+      // hyparquet-writer loads only here: every other command starts without it.
+      const { writeSynthParquet } = await import('./synth-parquet.js');
+      await writeSynthParquet({ out: req.out, force: req.force === true, world, users, days, startTs, explicit, budgets, nextUser, tally, bar, signal: io.signal });
+    } else staged.push([await writeSynthTemp(req.out, gzip, encodeRows({ r, budgets, nextUser, frags, tally, bar, signal: io.signal }), bar), req.out]);
   } catch (error) {
     for (const [tmp] of staged) await rm(tmp, { force: true });
     throw error;

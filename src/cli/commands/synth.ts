@@ -26,7 +26,8 @@ export function registerSynth(program: Command, runtime: Runtime): void {
     .command('synth')
     .summary('generate a synthetic e-commerce behaviour log')
     .description('Generate a seeded synthetic e-commerce behaviour log (users, items, categories, view/click/cart/buy funnels, timestamps) with planted latent structure.')
-    .requiredOption('-o, --out <file>', 'output file: .csv, .tsv or .jsonl, optionally .gz')
+    .requiredOption('-o, --out <file>', 'output file: .csv, .tsv or .jsonl, optionally .gz; or a folder of day partitions with --format parquet (or a name ending in .parquet)')
+    .option('--format <fmt>', 'parquet: write OUT/dt=YYYY-MM-DD/part-0.parquet, one partition per day (default: from the --out extension)')
     .option('--users <n>', `number of users (default ${d.users})`)
     .option('--items <n>', `number of items (default ${d.items})`)
     .option('--categories <n>', `number of item categories (default ${d.categories})`)
@@ -40,14 +41,16 @@ export function registerSynth(program: Command, runtime: Runtime): void {
     .option('--new-items <x>', 'share of the items in [0,1] launched on a later day: no row before their launch day, a few launch after the log (default 0: none)')
     .option('--catalogue [file]', 'also write the item catalogue (item, title, brand, categories, price; launched with --new-items or --drift) as JSON Lines: items.jsonl beside --out, or FILE (.jsonl, .jsonl.gz)')
     .option('--force', 'replace --out (and --catalogue) if it already exists')
-    .addHelpText('after', '\nExamples:\n  $ rec synth --out shop.csv --users 1500 --items 600 --events 60000 --days 30 --seed 7\n  $ rec synth --out big.tsv.gz --users 100000 --items 20000 --events 10000000\n  $ rec synth --out drifting.csv --days 14 --drift 0.5   # popularity shifts day by day, new items launch\n  $ rec synth --out shop.csv --catalogue --new-items 0.2  # shop.csv and items.jsonl; 20% of items launch later\n  $ rec prep shop.csv --out ds --items items.jsonl --item-features title:text,brand:category,categories:multi,price:number');
+    .addHelpText('after', '\nExamples:\n  $ rec synth --out shop.csv --users 1500 --items 600 --events 60000 --days 30 --seed 7\n  $ rec synth --out big.tsv.gz --users 100000 --items 20000 --events 10000000\n  $ rec synth --out events --format parquet --events 10000000 --days 30   # events/dt=2024-01-01/part-0.parquet, …\n  $ rec synth --out drifting.csv --days 14 --drift 0.5   # popularity shifts day by day, new items launch\n  $ rec synth --out shop.csv --catalogue --new-items 0.2  # shop.csv and items.jsonl; 20% of items launch later\n  $ rec prep shop.csv --out ds --items items.jsonl --item-features title:text,brand:category,categories:multi,price:number');
   addConfigOptions(cmd, 'synth');
   addGlobalFlags(cmd).action(async (_opts, self: Command) => {
     await runCommand(self, 'synth', runtime, async (ctx) => {
-      const o = self.opts<{ out: string; users?: string; items?: string; categories?: string; events?: string; eventsPerUser?: string; days?: string; start?: string; seed?: string; explicit?: boolean; force?: boolean; drift?: string; newItems?: string; catalogue?: boolean | string }>();
+      const o = self.opts<{ out: string; users?: string; items?: string; categories?: string; events?: string; eventsPerUser?: string; days?: string; start?: string; seed?: string; explicit?: boolean; force?: boolean; drift?: string; newItems?: string; catalogue?: boolean | string; format?: string }>();
+      if (o.format !== undefined && o.format !== 'parquet') throw new UsageError(`--format expects parquet (other formats come from the --out extension). Received: ${describeValue(o.format)}.`);
       const result = await runSynth(
         {
           out: resolve(ctx.cwd, o.out),
+          ...(o.format === 'parquet' ? { format: 'parquet' as const } : {}),
           users: positiveInt('--users', o.users),
           items: positiveInt('--items', o.items),
           categories: positiveInt('--categories', o.categories),

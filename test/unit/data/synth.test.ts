@@ -176,7 +176,7 @@ describe('runSynth', () => {
 
   it('rejects bad requests with a usage error naming the flag', async () => {
     const bad: [Partial<SynthRequest>, RegExp][] = [
-      [{ out: join(dir, 'x.parquet') }, /--out must end in \.csv, \.tsv or \.jsonl.*x\.parquet/],
+      [{ out: join(dir, 'x.xlsx') }, /--out must end in \.csv, \.tsv or \.jsonl.*x\.xlsx/],
       [{ users: 0 }, /--users must be an integer.*Received: 0/],
       [{ items: 2.5 }, /--items must be an integer.*Received: 2\.5/],
       [{ categories: 500 }, /--categories must not exceed --items/],
