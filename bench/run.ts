@@ -20,6 +20,7 @@ import { runNcfBench } from './ncf.js';
 import { runNightlyBench } from './nightly.js';
 import { runStartupBench } from './startup.js';
 import { runTrainBench } from './train.js';
+import { runWarehouseBench } from './warehouse.js';
 import { runWorkersBench } from './workers.js';
 
 interface Bench {
@@ -83,6 +84,13 @@ const BENCHES: Record<string, Bench> = {
   prep: {
     about: 'rec prep rows/s on a 1M-row TSV beside pandas, peak RSS at 1M/3M/10M rows (bench/results/prep.json)',
     run: async ({ quick }) => summarizePrepBench(await runPrepBench({ quick })),
+  },
+  warehouse: {
+    about: 'rec prep of the same 10M-row log as CSV and as snappy Parquet partitioned by day, beside DuckDB reading, de-duplicating, factorising and sorting each: time, CPU and peak RSS (bench/results/warehouse.json)',
+    run: async ({ quick }) => {
+      const r = await runWarehouseBench({ quick });
+      return { rows: r.rows, parquet_vs_duckdb: r.parquet_vs_duckdb, runs: r.runs, load_avg_before: r.load_avg_before };
+    },
   },
   features: {
     about: 'catalogue features: featurisation items/s and peak RSS (featurise), new items ranked from their features (cold), SASRec with attributes on Amazon Beauty (sasrec-beauty); --arms picks arms (bench/results/features.json)',

@@ -24,19 +24,20 @@ export function registerPrep(program: Command, runtime: Runtime): void {
   const cmd = program
     .command('prep')
     .summary('behaviour logs → dataset folder (Arrow + manifest)')
-    .description('Read behaviour logs (CSV/TSV/JSONL, optionally gzipped), clean them, account for every row, map ids, split, and write Arrow files plus manifest.json.')
-    .argument('<log...>', 'input log files')
+    .description('Read behaviour logs (CSV/TSV/JSONL, optionally gzipped; Parquet and Arrow IPC files, folders of them read recursively, Hive dt= partitions), clean them, account for every row, map ids, split, and write Arrow files plus manifest.json.')
+    .argument('<log...>', 'input log files, folders (read recursively) or quoted globs')
     .requiredOption('-o, --out <dir>', 'dataset folder to write: absent, empty, or a dataset rec wrote (replaced atomically)')
     .option('--force', "write into an --out folder that holds other files too (they are kept; the dataset's files are replaced)")
     .option('--append-to <dir>', "start from this dataset: its rows, ids (each keeps its index) and prep settings; logs already in it (same content by sha256, a .gz decompressed) are skipped")
     .option('--window <days>', 'drop rows older than DAYS days before the newest row (base rows too under --append-to; the few newest rows cannot move it on their own); a unit s/m/h/d is allowed, e.g. 36h')
     .option('--force-window', 'under --append-to, age out more than half of the base rows with --window (refused otherwise: exit 1, nothing written)')
+    .option('--export-parquet', 'also write train.parquet, valid.parquet and test.parquet (raw ids) into the dataset folder, for a warehouse to load (docs/warehouse.md)')
     .option('--strict', 'treat warnings (implausible ratings or times, empty splits, unused event weights) as errors: exit 1, nothing written (config prep.strict)')
     .addHelpText('after', EXAMPLES);
   addConfigOptions(cmd, 'prep');
   addGlobalFlags(cmd).action(async (logs: string[], _opts, self: Command) => {
     await runCommand(self, 'prep', runtime, async (ctx) => {
-      const o = self.opts<{ out: string; force?: boolean; strict?: boolean; appendTo?: string; window?: string; forceWindow?: boolean }>();
+      const o = self.opts<{ out: string; force?: boolean; strict?: boolean; appendTo?: string; window?: string; forceWindow?: boolean; exportParquet?: boolean }>();
       const out = resolve(ctx.cwd, o.out);
       const base = ctx.resolved.config;
       const config = o.strict === true ? { ...base, prep: { ...base.prep, strict: true } } : base;
@@ -47,7 +48,8 @@ export function registerPrep(program: Command, runtime: Runtime): void {
         windowDays = days;
       }
       const forceWindow = o.forceWindow === true;
-      const append = o.appendTo !== undefined ? { appendTo: resolve(ctx.cwd, o.appendTo), windowDays, forceWindow } : { windowDays, forceWindow };
+      const exportParquet = o.exportParquet === true;
+      const append = o.appendTo !== undefined ? { appendTo: resolve(ctx.cwd, o.appendTo), windowDays, forceWindow, exportParquet } : { windowDays, forceWindow, exportParquet };
       const result = await prepFromConfig(logs.map((l) => resolve(ctx.cwd, l)), out, config, ctx, o.force === true, append);
       const a = result.append;
       const human =
@@ -70,7 +72,7 @@ export async function prepFromConfig(
   config: Config,
   ctx: { cwd: string; env: NodeJS.ProcessEnv; io: import('../../util/run-io.js').RunIO; resolved: { sources: Record<string, string> } },
   force = false,
-  append: { appendTo?: string; windowDays?: number; forceWindow?: boolean } = {},
+  append: { appendTo?: string; windowDays?: number; forceWindow?: boolean; exportParquet?: boolean } = {},
 ) {
   const prep = {
     ...config.prep,
@@ -97,6 +99,7 @@ export async function prepFromConfig(
       ...(append.appendTo !== undefined ? { appendTo: append.appendTo, explicitKeys } : {}),
       ...(append.windowDays !== undefined ? { windowDays: append.windowDays } : {}),
       ...(append.forceWindow === true ? { forceWindow: true } : {}),
+      ...(append.exportParquet === true ? { exportParquet: true } : {}),
     },
     ctx.io,
   );

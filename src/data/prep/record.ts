@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { DataError } from '../../util/errors.js';
 import { ANONYMIZE_ALGORITHM } from '../anonymize.js';
 import { datasetFileHashes } from '../dataset-check.js';
-import { CATALOGUE_FILES, DATASET_FORMAT_VERSION, REJECTS_FILE, SPLIT_FILES, VOCAB_FILES, type DatasetManifest, type ManifestCatalogue, type ManifestRows } from '../manifest.js';
+import { CATALOGUE_FILES, DATASET_FORMAT_VERSION, PARQUET_EXPORT_FILES, REJECTS_FILE, SPLIT_FILES, VOCAB_FILES, type DatasetManifest, type ManifestCatalogue, type ManifestRows } from '../manifest.js';
 import type { ManifestAppend } from './append.js';
 import type { PrepJob, ReadInputs, ShapedRows, Vocabularies } from './job.js';
 import { nothingNew, rowsAlreadyPresent } from './nightly.js';
@@ -139,7 +139,7 @@ export async function datasetManifest(job: PrepJob, input: ReadInputs, shaped: S
     kcore: { min_user: cfg.min_user, min_item: cfg.min_item, iterations: shaped.kcore.iterations },
     time: { has_ts: store.ts !== null, min_ts: sum.tsMin, max_ts: sum.tsMax, min_iso: isoOf(sum.tsMin), max_iso: isoOf(sum.tsMax) },
     anonymize: fp !== null ? { algorithm: ANONYMIZE_ALGORITHM, key_fingerprint: fp } : null,
-    files: { ...SPLIT_FILES, ...VOCAB_FILES, rejects: REJECTS_FILE, ...(catalogue !== null ? CATALOGUE_FILES : {}) },
+    files: { ...SPLIT_FILES, ...VOCAB_FILES, rejects: REJECTS_FILE, ...(catalogue !== null ? CATALOGUE_FILES : {}), ...(req.exportParquet === true ? { parquet: PARQUET_EXPORT_FILES } : {}) },
     files_sha256: await datasetFileHashes(job.stagedPath, catalogue !== null),
     warnings: job.log.warnings,
     append: appendRecord(job, input, shaped, vocab),

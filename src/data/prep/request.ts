@@ -34,6 +34,8 @@ export interface PrepRequest {
   windowDays?: number;
   /** --force-window: age out most of an --append-to base's rows without refusing. */
   forceWindow?: boolean;
+  /** --export-parquet: also write the splits as Parquet with raw ids (export-parquet.ts). */
+  exportParquet?: boolean;
 }
 
 export interface PrepSplitSummary {

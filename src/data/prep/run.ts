@@ -86,6 +86,11 @@ async function prepLocked(req: PrepRequest, io: RunIO): Promise<PrepResult> {
     const vocab = buildVocabularies(job, input, shaped);
     const built = catalogue !== null ? attachCatalogue(catalogue, vocab, log.warn) : null;
     await writeDataset(job, input.ing.store, shaped, vocab);
+    if (req.exportParquet === true) {
+      const { exportSplitsParquet } = await import('./export-parquet.js');
+      await exportSplitsParquet(job.stagedPath, vocab.userIds, vocab.itemIds, vocab.eventNames !== null, input.ing.store.ts !== null);
+      log.phase('export-parquet');
+    }
     if (catalogue !== null && built !== null) await writeCatalogueFiles(job.stagedPath, built, catalogue.spec);
     const rows = datasetRows(job, input, shaped, vocab);
     // Closed before the manifest, which records the sha256 of every file written (rejects.jsonl too).

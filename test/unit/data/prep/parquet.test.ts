@@ -97,6 +97,30 @@ describe('rec prep reads Parquet', () => {
   });
 });
 
+describe('rec prep --export-parquet', () => {
+  it('writes the splits as Parquet with raw ids beside the Arrow files, which DuckDB reads', async () => {
+    const d = dir();
+    const f = join(d, 'log.parquet');
+    await duckdb(
+      `COPY (SELECT 'u' || (i % 20) AS user_id, 9007199254740993 + (i % 13) AS item_id, (['view', 'buy'])[1 + (i % 2)] AS event, TIMESTAMP '2024-06-01' + INTERVAL (i) MINUTE AS ts FROM range(400) t(i))
+        TO ${q(f)} (FORMAT parquet)`,
+    );
+    const p = await prep(out(), [f], { split: 'random:0.8,0.1,0.1' }, { exportParquet: true });
+    expect(p.manifest.files.parquet).toEqual({ train: 'train.parquet', valid: 'valid.parquet', test: 'test.parquet' });
+    for (const split of ['train', 'valid', 'test'] as const) {
+      const arrow = rows(p.out, `${split}.arrow`);
+      const users = rows(p.out, 'users.arrow').map((r) => r.id);
+      const items = rows(p.out, 'items.arrow').map((r) => r.id);
+      const back = await duckdb(`SELECT "user", item, value, epoch_ms(ts) AS ts, seq, event FROM ${q(join(p.out, `${split}.parquet`))}`);
+      expect(back.map((r) => [r.user, r.item, r.value, Number(r.ts), Number(r.seq), r.event])).toEqual(
+        arrow.map((r) => [users[r.user as number], items[r.item as number], r.value, r.ts, r.seq, r.event]),
+      );
+    }
+    const types = await duckdb(`DESCRIBE SELECT * FROM ${q(join(p.out, 'train.parquet'))}`);
+    expect(types.map((t) => `${String(t.column_name)}:${String(t.column_type)}`)).toEqual(['user:VARCHAR', 'item:VARCHAR', 'value:FLOAT', 'ts:TIMESTAMP WITH TIME ZONE', 'seq:BIGINT', 'event:VARCHAR']);
+  });
+});
+
 describe('rec prep refuses broken Parquet clearly, writing nothing', () => {
   async function good(path: string, extra = ''): Promise<void> {
     await duckdb(`COPY (SELECT 'u' || (i % 7) AS user_id, 'i' || (i % 11) AS item_id${extra} FROM range(3000) t(i)) TO ${q(path)} (FORMAT parquet, ROW_GROUP_SIZE 1000)`);
