@@ -217,6 +217,23 @@ export async function readColumnarInput(
   }
 }
 
+/**
+ * One group's rows into the Ingest: each role's column read into the shared row (partition values
+ * stay as set), one role at a time rather than a loop over roles, which keeps the per-row path monomorphic.
+ */
+function feedRows(ing: Ingest, row: TypedRow, cols: Partial<Record<ColumnRole, ArrayLike<unknown>>>, at: { n: number; offset: number; tsMs: boolean; raw: () => string }): void {
+  const { user, item, rating, event, ts } = cols;
+  const { n, offset, tsMs, raw } = at;
+  for (let i = 0; i < n; i++) {
+    if (user !== undefined) row.user = user[i];
+    if (item !== undefined) row.item = item[i];
+    if (rating !== undefined) row.rating = rating[i];
+    if (event !== undefined) row.event = event[i];
+    if (ts !== undefined) row.ts = ts[i];
+    ing.acceptTyped(row, tsMs, offset + i + 1, raw);
+  }
+}
+
 /** Every group's rows into the Ingest; returns the rows read. */
 async function readGroups(file: InputFile, src: ColumnarFile, how: { sources: readonly RoleSource[]; tsMs: boolean; aborted: () => Error | null }, ing: Ingest, ctx: ReadContext): Promise<number> {
   const { sources, tsMs } = how;
@@ -224,6 +241,8 @@ async function readGroups(file: InputFile, src: ColumnarFile, how: { sources: re
   const named: [ColumnRole, string][] = sources.map((s) => [s.role, s.name]);
   const row: TypedRow = { user: undefined, item: undefined, rating: undefined, event: undefined, ts: undefined };
   for (const s of sources) if (s.constant !== undefined) row[s.role] = s.constant;
+  // Called only for a reject, on the row being read (one function, not one per row).
+  const raw = (): string => rawRow(named, row);
   let offset = 0;
   let g = 0;
   for await (const group of src.groups()) {
@@ -234,19 +253,16 @@ async function readGroups(file: InputFile, src: ColumnarFile, how: { sources: re
       const col = error instanceof ColumnReadError ? `, column ${JSON.stringify(error.column)}` : '';
       throw new DataError(`${file.path}: row group ${g} (rows ${offset + 1}..${offset + group.length})${col} cannot be read (${(error as Error).message}). The file is damaged, truncated or its footer is wrong; nothing was written.`, { cause: error });
     }
-    const cols: { role: ColumnRole; values: ArrayLike<unknown> }[] = [];
+    const cols: Partial<Record<ColumnRole, ArrayLike<unknown>>> = {};
     for (const s of sources) {
       if (s.constant !== undefined) continue;
       const values = data.get(s.name) as ArrayLike<unknown>;
       if (values.length !== group.length) {
         throw new DataError(`${file.path}: row group ${g}, column ${JSON.stringify(s.name)} holds ${values.length} values, but the footer says ${group.length} rows. The file is damaged or its footer is wrong; nothing was written.`);
       }
-      cols.push({ role: s.role, values });
+      cols[s.role] = values;
     }
-    for (let i = 0; i < group.length; i++) {
-      for (const c of cols) row[c.role] = c.values[i];
-      ing.acceptTyped(row, tsMs, offset + i + 1, () => rawRow(named, row));
-    }
+    feedRows(ing, row, cols, { n: group.length, offset, tsMs, raw });
     offset += group.length;
     g++;
     ctx.bytesDone += group.bytes;
