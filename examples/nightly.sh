@@ -4,8 +4,10 @@
 #
 #   examples/nightly.sh LOG [NIGHT]
 #
-# LOG is one night's log (CSV/TSV/JSONL, optionally .gz); NIGHT names the night's dataset and
-# checkpoint (default: LOG's file name up to its first dot, e.g. 2024-06-02 for 2024-06-02.csv.gz).
+# LOG is one night's log (CSV/TSV/JSONL, optionally .gz), or its folder: a warehouse's day partition
+# such as events/dt=2024-06-02 (Parquet files, read recursively; docs/warehouse.md). NIGHT names the
+# night's dataset and checkpoint (default: LOG's file name up to its first dot, e.g. 2024-06-02 for
+# 2024-06-02.csv.gz; for a KEY=VALUE partition folder its value, e.g. 2024-06-02 for dt=2024-06-02).
 # The very first run (no dataset yet) bootstraps: LOG must then hold several days of history; the
 # model is trained from scratch and becomes production without a gate.
 #
@@ -54,8 +56,9 @@ set -euo pipefail
 usage() { echo "usage: $0 LOG [NIGHT]   (variables: see the top of this script)" >&2; exit 2; }
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
 LOG=$1
-[ -f "$LOG" ] || { echo "nightly: $LOG is not a file" >&2; exit 2; }
+[ -f "$LOG" ] || [ -d "$LOG" ] || { echo "nightly: $LOG is not a file or a folder" >&2; exit 2; }
 NIGHT=${2:-$(basename "$LOG")}
+NIGHT=${NIGHT#*=}
 NIGHT=${NIGHT%%.*}
 
 NIGHTLY_DIR=${NIGHTLY_DIR:-nightly}
@@ -131,25 +134,34 @@ set_current() {
 
 # Is LOG among the sources of the current dataset? Then its night was accepted before. Compared
 # as rec prep --append-to compares: by the sha256 of the content (a .gz decompressed, since gzip
-# stores a timestamp and the same night compressed again differs), or of the file itself.
+# stores a timestamp and the same night compressed again differs), or of the file itself. A folder
+# (a day partition) was accepted when every file in it was (names starting with _ or . skipped, as rec does).
 already_in_current() {
   [ -e "$CURRENT/manifest.json" ] || return 1
   node -e '
     const { createHash } = require("node:crypto");
     const fs = require("node:fs");
+    const path = require("node:path");
     const zlib = require("node:zlib");
     const [log, manifest] = process.argv.slice(1);
-    const file = createHash("sha256");
-    const content = createHash("sha256");
-    const raw = fs.createReadStream(log).on("data", (b) => file.update(b));
-    const body = log.toLowerCase().endsWith(".gz") ? raw.pipe(zlib.createGunzip()) : raw;
-    body.on("data", (b) => content.update(b));
-    body.on("error", () => process.exit(1));
-    body.on("end", () => {
-      const [f, c] = [file.digest("hex"), content.digest("hex")];
-      const m = JSON.parse(fs.readFileSync(manifest, "utf8"));
-      process.exit((m.sources || []).some((s) => s.sha256 === f || s.content_sha256 === c) ? 0 : 1);
+    const m = JSON.parse(fs.readFileSync(manifest, "utf8"));
+    const files = (p) => fs.statSync(p).isDirectory()
+      ? fs.readdirSync(p).filter((n) => !/^[_.]/.test(n)).flatMap((n) => files(path.join(p, n)))
+      : [p];
+    const known = (one) => new Promise((done) => {
+      const file = createHash("sha256");
+      const content = createHash("sha256");
+      const raw = fs.createReadStream(one).on("data", (b) => file.update(b));
+      const body = one.toLowerCase().endsWith(".gz") ? raw.pipe(zlib.createGunzip()) : raw;
+      body.on("data", (b) => content.update(b));
+      body.on("error", () => done(false));
+      body.on("end", () => {
+        const [f, c] = [file.digest("hex"), content.digest("hex")];
+        done((m.sources || []).some((s) => s.sha256 === f || s.content_sha256 === c));
+      });
     });
+    const all = files(log);
+    Promise.all(all.map(known)).then((r) => process.exit(all.length > 0 && r.every(Boolean) ? 0 : 1));
   ' "$LOG" "$CURRENT/manifest.json"
 }
 

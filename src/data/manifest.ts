@@ -13,7 +13,7 @@ export const REJECTS_FILE = 'rejects.jsonl';
 export const CATALOGUE_FILES = { item_features: 'item_features.arrow', item_feature_vocab: 'item_feature_vocab.arrow' } as const;
 export const MANIFEST_FILE = 'manifest.json';
 /** Written only with `rec prep --export-parquet`: the splits with raw ids (prep/export-parquet.ts). */
-export const PARQUET_EXPORT_FILES = { train: 'train.parquet', valid: 'valid.parquet', test: 'test.parquet' } as const;
+export const PARQUET_EXPORT_FILES = { train_parquet: 'train.parquet', valid_parquet: 'valid.parquet', test_parquet: 'test.parquet' } as const;
 
 const DATASET_FILES: ReadonlySet<string> = new Set([...Object.values(SPLIT_FILES), ...Object.values(VOCAB_FILES), ...Object.values(CATALOGUE_FILES), ...Object.values(PARQUET_EXPORT_FILES), REJECTS_FILE, MANIFEST_FILE]);
 
@@ -115,7 +115,7 @@ export interface ManifestWindow {
 
 type CoreFiles = Omit<DatasetManifest['files'], keyof typeof CATALOGUE_FILES>;
 /** Every file's hash; the catalogue's only in datasets prepped with one. */
-export type DatasetFileHashes = Record<keyof CoreFiles, string> & Partial<Record<keyof typeof CATALOGUE_FILES, string>>;
+export type DatasetFileHashes = Record<keyof CoreFiles, string> & Partial<Record<keyof typeof CATALOGUE_FILES | keyof typeof PARQUET_EXPORT_FILES, string>>;
 
 /** `rec prep --items` (docs/datasets.md#a-catalogue-beside-the-log): how the catalogue was read and what it gave. */
 export interface ManifestCatalogue {
@@ -193,7 +193,7 @@ export interface DatasetManifest {
   kcore: { min_user: number; min_item: number; iterations: number };
   time: { has_ts: boolean; min_ts: number | null; max_ts: number | null; min_iso: string | null; max_iso: string | null };
   anonymize: { algorithm: string; key_fingerprint: string } | null;
-  files: { train: string; valid: string; test: string; users: string; items: string; rejects: string; item_features?: string; item_feature_vocab?: string; parquet?: { train: string; valid: string; test: string } };
+  files: { train: string; valid: string; test: string; users: string; items: string; rejects: string; item_features?: string; item_feature_vocab?: string; train_parquet?: string; valid_parquet?: string; test_parquet?: string };
   /**
    * SHA-256 (hex) of each file of `files`, as prep wrote it: every reader of the dataset checks the
    * files it reads against these (absent in datasets written before it was recorded).

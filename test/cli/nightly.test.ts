@@ -6,7 +6,7 @@
  * state folder of its own, nights with the day's catalogue (ITEMS): products launched that day join the dataset.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BIN, REPO, rec, tempDir, type RunResult } from './helpers.js';
@@ -219,5 +219,28 @@ describe('examples/nightly.sh with the night\'s catalogue (ITEMS)', () => {
     expect(launchedToday.some((x) => logItems[1].has(x.item))).toBe(true);
     expect(tomorrow.every((x) => !inLog(x.item))).toBe(true);
     expect(realpathSync(join(cdir, 'nightly/production'))).toBe(realpathSync(join(cdir, 'nightly/checkpoints/day5')));
+  }, 360_000);
+});
+
+describe("examples/nightly.sh on a warehouse's day partitions (Parquet)", () => {
+  it('bootstraps from a folder of dt= partitions, then takes one dt= folder as the night; a rerun is nothing to do', async () => {
+    const pdir = tempDir('rec-nightly-pq-');
+    const s = await rec(['synth', '--out', join(pdir, 'events'), '--format', 'parquet', '--users', '300', '--items', '200', '--events', '8000', '--days', '6', '--seed', '5']);
+    expect(s.code, s.stderr).toBe(0);
+    const days = readdirSync(join(pdir, 'events')).sort();
+    expect(days).toEqual(['dt=2024-01-01', 'dt=2024-01-02', 'dt=2024-01-03', 'dt=2024-01-04', 'dt=2024-01-05', 'dt=2024-01-06']);
+    // History: the first five partitions, in a table folder of their own; the sixth is tonight's.
+    mkdirSync(join(pdir, 'history'));
+    for (const d of days.slice(0, 5)) renameSync(join(pdir, 'events', d), join(pdir, 'history', d));
+    const boot = await nightly([join(pdir, 'history')], {}, pdir);
+    expect(boot.code, boot.stderr).toBe(0);
+    const night = await nightly([join(pdir, 'events', 'dt=2024-01-06')], {}, pdir);
+    expect(night.code, night.stderr).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(pdir, 'nightly/data/2024-01-06/manifest.json'), 'utf8')) as { sources: { path: string; format: string }[] };
+    expect(manifest.sources.map((x) => x.format)).toEqual(Array<string>(6).fill('parquet'));
+    expect(realpathSync(join(pdir, 'nightly/current'))).toBe(realpathSync(join(pdir, 'nightly/data/2024-01-06')));
+    const again = await nightly([join(pdir, 'events', 'dt=2024-01-06')], {}, pdir);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/already in the current dataset/);
   }, 360_000);
 });

@@ -8,7 +8,7 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RecordBatchReader } from 'apache-arrow';
 import { ParquetWriter, fileWriter } from 'hyparquet-writer';
-import { PARQUET_EXPORT_FILES as PARQUET_SPLIT_FILES, SPLIT_FILES } from '../manifest.js';
+import { PARQUET_EXPORT_FILES, SPLIT_FILES } from '../manifest.js';
 
 type SchemaElement = ConstructorParameters<typeof ParquetWriter>[0]['schema'][number];
 
@@ -60,6 +60,6 @@ async function exportSplit(arrowPath: string, parquetPath: string, userIds: read
 /** Writes train/valid/test.parquet beside the staged Arrow splits in `dir`. */
 export async function exportSplitsParquet(dir: string, userIds: readonly string[], itemIds: readonly string[], events: boolean, hasTs: boolean): Promise<void> {
   for (const name of ['train', 'valid', 'test'] as const) {
-    await exportSplit(join(dir, SPLIT_FILES[name]), join(dir, PARQUET_SPLIT_FILES[name]), userIds, itemIds, events, hasTs);
+    await exportSplit(join(dir, SPLIT_FILES[name]), join(dir, PARQUET_EXPORT_FILES[`${name}_parquet`]), userIds, itemIds, events, hasTs);
   }
 }

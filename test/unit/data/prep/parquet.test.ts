@@ -106,7 +106,8 @@ describe('rec prep --export-parquet', () => {
         TO ${q(f)} (FORMAT parquet)`,
     );
     const p = await prep(out(), [f], { split: 'random:0.8,0.1,0.1' }, { exportParquet: true });
-    expect(p.manifest.files.parquet).toEqual({ train: 'train.parquet', valid: 'valid.parquet', test: 'test.parquet' });
+    expect(p.manifest.files).toMatchObject({ train_parquet: 'train.parquet', valid_parquet: 'valid.parquet', test_parquet: 'test.parquet' });
+    expect(Object.keys(p.manifest.files_sha256 ?? {})).toContain('test_parquet');
     for (const split of ['train', 'valid', 'test'] as const) {
       const arrow = rows(p.out, `${split}.arrow`);
       const users = rows(p.out, 'users.arrow').map((r) => r.id);
