@@ -12,6 +12,7 @@
  * Peak RSS is the child's max RSS from /usr/bin/time (GNU time, %M).
  *
  *   node dist/bench/warehouse.js [--quick] [--rows N]   writes bench/results/warehouse.json (warehouse-quick.json)
+ *   node dist/bench/warehouse.js --scale 100000000     the scale arm alone (peak RSS and phases of one large prep)
  *   npm run bench -- warehouse [--quick]
  */
 import { spawnSync } from 'node:child_process';
@@ -29,6 +30,20 @@ export interface TimedRun {
   cpu_s: number;
   max_rss_mib: number;
   rows_per_s: number;
+}
+
+/** The scale arm: one `rec prep` of a large partitioned Parquet log that DuckDB generates. */
+export interface ScaleResult {
+  rows: number;
+  users: number;
+  items: number;
+  parquet_bytes: number;
+  parquet_files: number;
+  load_avg_before: number[];
+  load_avg_after: number[];
+  run: TimedRun;
+  /** Seconds per phase, from `rec prep --verbose` (read, arrange, dedupe, k-core, split, vocab, write). */
+  phases: Record<string, number>;
 }
 
 export interface WarehouseBenchResult {
@@ -161,10 +176,54 @@ export async function runWarehouseBench(opts: { quick?: boolean; rows?: number; 
   }
 }
 
+/**
+ * `--scale N`: DuckDB writes N uniform random rows (N/40 users, N/200 items, 4 event types, 30 days)
+ * as snappy Parquet partitioned by day, then one `rec prep --verbose` reads it: peak RSS, rows/s and
+ * the seconds of each phase (bench/results/warehouse-scale-N.json).
+ */
+export async function runScaleArm(rows: number, log: (l: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<ScaleResult> {
+  const users = Math.max(1000, Math.round(rows / 40));
+  const items = Math.max(500, Math.round(rows / 200));
+  const dir = await mkdtemp(join(tmpdir(), 'rec-bench-warehouse-scale-'));
+  try {
+    const events = join(dir, 'events');
+    log(`warehouse scale: DuckDB writes ${rows} rows (${users} users, ${items} items, 30 days) as Parquet by day`);
+    await duck(
+      `SET threads = 2`,
+      `SET preserve_insertion_order = false`,
+      `COPY (
+        SELECT 'u' || (hash(i) % ${users}) AS user_id, 'i' || (hash(i * 31 + 7) % ${items}) AS item_id,
+               (['view', 'click', 'cart', 'buy'])[1 + (hash(i * 13) % 4)::INT] AS event,
+               to_timestamp(1704067200 + (i * 2592000) // ${rows})::TIMESTAMP AS ts,
+               CAST(to_timestamp(1704067200 + (i * 2592000) // ${rows}) AS DATE) AS dt
+        FROM range(${rows}) t(i)
+      ) TO ${q(events)} (FORMAT parquet, PARTITION_BY (dt), COMPRESSION snappy)`,
+    );
+    const pq = await folderBytes(events);
+    const loadBefore = loadavg().map((x) => Math.round(x * 100) / 100);
+    const cmd = [process.execPath, BIN, 'prep', events, '--out', join(dir, 'ds'), '--columns', COLUMNS, '--verbose'];
+    const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %U %S %M', ...cmd], { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, CI: 'true' } });
+    const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(r.stderr);
+    if (r.status !== 0 || m === null) throw new Error(`rec prep failed (${r.status}): ${r.stderr.slice(-2000)}`);
+    const phases: Record<string, number> = {};
+    for (const p of r.stderr.matchAll(/debug: prep: ([a-z-]+) ([\d.]+) s/g)) phases[p[1]] = Number(p[2]);
+    const wall = Number(m[1]);
+    const run: TimedRun = { what: 'rec prep Parquet', wall_s: wall, cpu_s: Math.round((Number(m[2]) + Number(m[3])) * 100) / 100, max_rss_mib: Math.round(Number(m[4]) / 1024), rows_per_s: Math.round(rows / wall) };
+    log(`warehouse scale: ${run.wall_s} s wall, ${run.cpu_s} s CPU, peak RSS ${run.max_rss_mib} MiB, ${run.rows_per_s} rows/s; phases ${JSON.stringify(phases)}`);
+    const result: ScaleResult = { rows, users, items, parquet_bytes: pq.bytes, parquet_files: pq.files, load_avg_before: loadBefore, load_avg_after: loadavg().map((x) => Math.round(x * 100) / 100), run, phases };
+    await writeJsonAtomic(join(REPO, 'bench', 'results', `warehouse-scale-${rows}.json`), result);
+    return result;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const i = process.argv.indexOf('--duck-child');
   if (i >= 0) {
     await duckChild(process.argv[i + 1], process.argv[i + 2] as 'csv' | 'parquet', process.argv[i + 3]);
+  } else if (argValue('--scale') !== undefined) {
+    process.stdout.write(`${JSON.stringify(await runScaleArm(Number(argValue('--scale'))), null, 2)}\n`);
   } else {
     const rowsArg = argValue('--rows');
     const r = await runWarehouseBench({ quick: process.argv.includes('--quick'), ...(rowsArg !== undefined ? { rows: Number(rowsArg) } : {}) });
