@@ -32,6 +32,14 @@ describe('docs/warehouse.md: DuckDB → rec prep → rec train → rec recommend
     expect(back).toEqual({ users: BigInt(manifest.users), rows: BigInt(manifest.users * 10), first_rank: 1, last_rank: 10 });
     const types = await sqlIn(dir, `DESCRIBE SELECT * FROM 'recs.parquet'`);
     expect(types.map((t) => `${String(t.column_name)}:${String(t.column_type)}`)).toEqual(['user:VARCHAR', 'rank:INTEGER', 'item:VARCHAR', 'score:FLOAT', 'cold:BOOLEAN']);
+    // Similar items by the .parquet extension alone; a binary format needs --out.
+    const similar = await rec(['recommend', 'ckpt/mf', '--similar-to', 'sku-1', '--k', '3', '--out', 'similar.parquet'], { cwd: dir });
+    expect(similar.code, similar.stderr).toBe(0);
+    const sim = await duckdb(`SELECT item, rank, "similar", score FROM ${q(join(dir, 'similar.parquet'))} ORDER BY rank`);
+    expect(sim.map((r) => [r.item, r.rank])).toEqual([['sku-1', 1], ['sku-1', 2], ['sku-1', 3]]);
+    const noOut = await rec(['recommend', 'ckpt/mf', '--all', '--format', 'parquet'], { cwd: dir });
+    expect(noOut.code).toBe(2);
+    expect(noOut.stderr).toMatch(/--format parquet needs --out FILE/);
   }, 240_000);
 
   it('a new day partition appends with --append-to, rec drift reads Parquet, and a broken file is exit 1 naming it', async () => {
