@@ -28,6 +28,11 @@ export interface ReadContext {
   warn: (msg: string) => void;
   bar: { update(done: number): void };
   bytesDone: number;
+  /**
+   * Rows the Parquet inputs not yet read hold, by their footers (columnarRowCount): the row store is
+   * sized once for all of them instead of growing by half again file after file.
+   */
+  columnarRows?: number;
 }
 export interface ReadState {
   columns: ColumnContext | null;
@@ -186,12 +191,14 @@ export async function readColumnarInput(
     if (!firstColumns.has(state)) firstColumns.set(state, { file: file.path, byRole });
     ing.beginFile({ file: file.path, plan, columnCount: 0 });
     const from = ing.store.length;
-    if (src.rows !== null) ing.store.reserve(src.rows);
+    const left = ctx.columnarRows ?? 0;
+    if (left > 0 || src.rows !== null) ing.store.reserve(Math.max(left, src.rows ?? 0));
     const sources: RoleSource[] = [...byRole].map(([role, col]) => ({ role, name: col.name, constant: col.family === 'partition' ? (partitions.get(col.name) ?? null) : undefined }));
     const tsCol = byRole.get('ts');
     const tsMs = tsCol !== undefined && (tsCol.family === 'timestamp' || tsCol.family === 'date');
     const rows = await readGroups(file, src, { sources, tsMs, aborted: hooks.aborted }, ing, ctx);
     await ctx.sink.flush();
+    if (ctx.columnarRows !== undefined) ctx.columnarRows = Math.max(0, ctx.columnarRows - rows);
     if (rows === 0) ctx.warn(`${file.path} has no rows (an empty partition); nothing was read from it.`);
     const digest = await sourceDigest(file.path, false);
     const counts = ing.fileCounts();

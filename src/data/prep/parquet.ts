@@ -95,6 +95,25 @@ async function readColumn(file: AsyncBuffer, metadata: FileMetaData, name: strin
   return out;
 }
 
+/** Rows the Parquet files hold, by their footers (0 for a file whose footer cannot be read: reading it says why). */
+export async function parquetRowCount(paths: readonly string[]): Promise<number> {
+  let rows = 0;
+  for (const path of paths) {
+    try {
+      const handle = await open(path, 'r');
+      try {
+        const metadata = await parquetMetadataAsync(fileBuffer(handle, (await handle.stat()).size));
+        rows += Number(metadata.num_rows);
+      } finally {
+        await handle.close();
+      }
+    } catch {
+      // Reported with its file name when the file itself is read.
+    }
+  }
+  return rows;
+}
+
 /** Opens a Parquet file: its footer read and checked (DataError naming the file when it is not Parquet or is truncated). */
 export async function openParquet(path: string): Promise<ColumnarFile> {
   const handle = await open(path, 'r');

@@ -72,6 +72,8 @@ export interface ReadContext extends ReaderSettings {
   parser: 'fast' | 'csv-parse';
   bar: ProgressBar;
   bytesDone: number;
+  /** Rows the Parquet inputs not yet read hold (columnar.ts sizes the row store once by it). */
+  columnarRows?: number;
   firstPath: string;
   now: number;
   windowDays: number | null;
@@ -172,6 +174,13 @@ export async function readInput(file: InputFile, ctx: ReadContext, state: ReadSt
   } finally {
     await it.return(undefined);
   }
+}
+
+/** Sets ctx.columnarRows from the footers of the Parquet inputs, when there are any. */
+export async function planColumnarRows(ctx: ReadContext, files: readonly InputFile[]): Promise<void> {
+  const parquet = files.filter((f) => f.kind.format === 'parquet').map((f) => f.path);
+  if (parquet.length === 0) return;
+  ctx.columnarRows = await (await import('./parquet.js')).parquetRowCount(parquet);
 }
 
 /** Parquet and Arrow IPC (columnar.ts), loaded only when an input is one. */
@@ -365,6 +374,7 @@ export async function readLogs(inputs: readonly string[], cfg: PrepConfig, io: R
     windowDays: null,
   });
   const state: ReadState = { ingest: null, roles: null, columns: null };
+  await planColumnarRows(ctx, files);
   try {
     for (const file of files) await readInput(file, ctx, state);
   } finally {

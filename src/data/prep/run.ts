@@ -31,7 +31,7 @@ import { kcoreRows } from './kcore.js';
 import { alreadyAppended, alreadyUpToDate, openBase, unchangedInPlace, type AlreadyPresent } from './nightly.js';
 import { fileKind, parseSplitSpec } from './options.js';
 import { POOL, TEST, TRAIN, VALID, arrangeRows } from './order.js';
-import { interrupted, makeIngest, overMaxRejects, readContext, readerSettings, readInput, tooManyRejects, type InputFile, type ReadOutcome, type ReadState } from './read.js';
+import { interrupted, makeIngest, overMaxRejects, planColumnarRows, readContext, readerSettings, readInput, tooManyRejects, type InputFile, type ReadOutcome, type ReadState } from './read.js';
 import { datasetManifest, datasetRows, prepResult } from './record.js';
 import { RejectSink } from './rejects.js';
 import type { PrepRequest, PrepResult } from './request.js';
@@ -202,6 +202,7 @@ async function readAll(job: PrepJob, baseData: Dataset | null, bar: ProgressBar)
     job.log.phase('base');
   }
   const outcomes: ReadOutcome[] = [];
+  await planColumnarRows(ctx, plan.files);
   for (const file of plan.files) outcomes.push(await readInput(file, ctx, state));
   const ing = state.ingest;
   const columns = state.columns;

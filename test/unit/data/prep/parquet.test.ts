@@ -4,7 +4,10 @@ import { Dictionary, Int32, Int64, Table, TimestampMillisecond, Utf8, tableToIPC
 import { describe, expect, it } from 'vitest';
 import { DataError, UsageError } from '../../../../src/util/errors.js';
 import { duckdb, q } from './duckdb.js';
-import { expectAccounting, leftovers, prep, rejects, rows, tempRoot } from './helpers.js';
+import { readLogs } from '../../../../src/data/prep/run.js';
+import { silentLogger } from '../../../../src/util/log.js';
+import { noProgress } from '../../../../src/util/progress.js';
+import { config, expectAccounting, leftovers, prep, rejects, rows, tempRoot } from './helpers.js';
 
 const out = tempRoot();
 
@@ -94,6 +97,19 @@ describe('rec prep reads Parquet', () => {
     expect(p.manifest.events).toEqual(['view', 'buy']);
     expect(rows(p.out, 'users.arrow').map((r) => r.id)).toEqual(['1', '2', '9007199254740993']);
     expect(p.manifest.time).toMatchObject({ min_ts: 1717200000000, max_ts: 1717200002000 });
+  });
+});
+
+describe('rec prep sizes its row store once for all the Parquet inputs', () => {
+  it('reserves the rows every footer declares before the first file, instead of growing file after file', async () => {
+    const d = dir();
+    for (const k of [0, 1, 2]) {
+      await duckdb(`COPY (SELECT 'u' || (i % 997) AS user_id, 'i' || (i % 991) AS item_id FROM range(${k * 40000}, ${(k + 1) * 40000}) t(i)) TO ${q(join(d, `p${k}.parquet`))} (FORMAT parquet)`);
+    }
+    const logs = await readLogs([d], config(), { log: silentLogger, progress: noProgress });
+    expect(logs.read).toBe(120000);
+    // Growing by half again per file would have left 147,456 (65,536 → 98,304 → 147,456).
+    expect(logs.ingest.store.capacity).toBe(120000);
   });
 });
 
