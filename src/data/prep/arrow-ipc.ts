@@ -54,8 +54,10 @@ export async function openArrowIpc(path: string): Promise<ColumnarFile> {
       columns: schema.fields.map(columnOf),
       rows: null,
       async *groups(): AsyncGenerator<ColumnGroup> {
+        let b = 0;
         for await (const batch of opened) {
           yield {
+            name: `record batch ${b++}`,
             length: batch.numRows,
             bytes: 0,
             read: (names) => {

@@ -55,6 +55,8 @@ export interface ColumnInfo {
 
 /** One row group (Parquet) or record batch (Arrow). */
 export interface ColumnGroup {
+  /** How errors name it: `row group 3` (a large one is read in slices, each named by its group), `record batch 2`. */
+  name: string;
   length: number;
   /** Bytes of the file this group covers, for the progress bar. */
   bytes: number;
@@ -258,14 +260,14 @@ async function readGroups(file: InputFile, src: ColumnarFile, how: { sources: re
       data = await group.read(fileCols);
     } catch (error) {
       const col = error instanceof ColumnReadError ? `, column ${JSON.stringify(error.column)}` : '';
-      throw new DataError(`${file.path}: row group ${g} (rows ${offset + 1}..${offset + group.length})${col} cannot be read (${(error as Error).message}). The file is damaged, truncated or its footer is wrong; nothing was written.`, { cause: error });
+      throw new DataError(`${file.path}: ${group.name} (rows ${offset + 1}..${offset + group.length})${col} cannot be read (${(error as Error).message}). The file is damaged, truncated or its footer is wrong; nothing was written.`, { cause: error });
     }
     const cols: Partial<Record<ColumnRole, ArrayLike<unknown>>> = {};
     for (const s of sources) {
       if (s.constant !== undefined) continue;
       const values = data.get(s.name) as ArrayLike<unknown>;
       if (values.length !== group.length) {
-        throw new DataError(`${file.path}: row group ${g}, column ${JSON.stringify(s.name)} holds ${values.length} values, but the footer says ${group.length} rows. The file is damaged or its footer is wrong; nothing was written.`);
+        throw new DataError(`${file.path}: ${group.name}, column ${JSON.stringify(s.name)} holds ${values.length} values, but the footer says ${group.length} rows. The file is damaged or its footer is wrong; nothing was written.`);
       }
       cols[s.role] = values;
     }

@@ -20,24 +20,43 @@ const PARSERS = {
   dateFromDays: (days: number): number => days * DAY_MS,
 };
 
-/** The file as hyparquet's AsyncBuffer, one positioned read per range; a short read (truncated file) throws. */
+/**
+ * Rows read at a time: a row group larger than this (Spark's 128 MB groups hold millions of rows)
+ * is read in slices, so memory holds at most this many decoded rows of the mapped columns.
+ */
+const SLICE_ROWS = 1 << 18;
+/** Byte ranges kept: each slice of a group asks for the same column chunks again. */
+const CACHED_RANGES = 8;
+
+/** The file as hyparquet's AsyncBuffer, one positioned read per range (the last few kept); a short read (truncated file) throws. */
 function fileBuffer(handle: FileHandle, size: number): AsyncBuffer {
+  const cache = new Map<string, ArrayBuffer>();
   return {
     byteLength: size,
     async slice(start: number, end?: number): Promise<ArrayBuffer> {
-      const stop = Math.min(end ?? size, size);
-      const out = new ArrayBuffer(Math.max(0, stop - start));
-      const view = new Uint8Array(out);
-      let done = 0;
-      while (done < view.length) {
-        const { bytesRead } = await handle.read(view, done, view.length - done, start + done);
-        if (bytesRead === 0) throw new Error(`the file ends at byte ${start + done}, before byte ${stop} that the footer points to`);
-        done += bytesRead;
-      }
-      if ((end ?? size) > size) throw new Error(`the footer points to byte ${end}, past the end of the file (${size} bytes)`);
+      const key = `${start}:${end ?? ''}`;
+      const hit = cache.get(key);
+      if (hit !== undefined) return hit;
+      const out = await readRange(handle, size, start, end);
+      cache.set(key, out);
+      if (cache.size > CACHED_RANGES) cache.delete(cache.keys().next().value as string);
       return out;
     },
   };
+}
+
+async function readRange(handle: FileHandle, size: number, start: number, end: number | undefined): Promise<ArrayBuffer> {
+  const stop = Math.min(end ?? size, size);
+  const out = new ArrayBuffer(Math.max(0, stop - start));
+  const view = new Uint8Array(out);
+  let done = 0;
+  while (done < view.length) {
+    const { bytesRead } = await handle.read(view, done, view.length - done, start + done);
+    if (bytesRead === 0) throw new Error(`the file ends at byte ${start + done}, before byte ${stop} that the footer points to`);
+    done += bytesRead;
+  }
+  if ((end ?? size) > size) throw new Error(`the footer points to byte ${end}, past the end of the file (${size} bytes)`);
+  return out;
 }
 
 function familyOf(el: SchemaElement, nested: boolean): TypeFamily {
@@ -84,14 +103,21 @@ async function readColumn(file: AsyncBuffer, metadata: FileMetaData, name: strin
       if (chunk.columnName === name) parts.push({ start: chunk.rowStart, data: chunk.columnData as ArrayLike<unknown> });
     },
   });
-  if (parts.length === 1 && parts[0].start === rowStart) return parts[0].data;
-  const out: unknown[] = [];
+  const n = rowEnd - rowStart;
+  if (parts.length === 1 && parts[0].start === rowStart && parts[0].data.length === n) return parts[0].data;
+  // Pages decoded around the slice hold rows outside it: keep the slice's rows only.
+  const out: unknown[] = new Array<unknown>(n);
+  let filled = 0;
   for (const p of parts.sort((a, b) => a.start - b.start)) {
     for (let i = 0; i < p.data.length; i++) {
       const r = p.start + i;
-      if (r >= rowStart && r < rowEnd) out[r - rowStart] = p.data[i];
+      if (r >= rowStart && r < rowEnd) {
+        out[r - rowStart] = p.data[i];
+        filled++;
+      }
     }
   }
+  if (filled !== n) throw new Error(`its pages hold ${filled} of the ${n} rows ${rowStart + 1}..${rowEnd} the footer declares`);
   return out;
 }
 
@@ -136,23 +162,28 @@ export async function openParquet(path: string): Promise<ColumnarFile> {
       rows: total,
       async *groups(): AsyncGenerator<ColumnGroup> {
         let start = 0;
-        for (const g of groups) {
-          const rowStart = start;
-          yield {
-            length: g.rows,
-            bytes: g.bytes,
-            read: async (names) => {
-              const out = new Map<string, ArrayLike<unknown>>();
-              for (const name of names) {
-                try {
-                  out.set(name, await readColumn(file, metadata, name, rowStart, rowStart + g.rows));
-                } catch (error) {
-                  throw new ColumnReadError(name, error);
+        for (const [k, g] of groups.entries()) {
+          for (let from = 0; from < g.rows || (from === 0 && g.rows === 0); from += SLICE_ROWS) {
+            const rowStart = start + from;
+            const length = Math.min(SLICE_ROWS, g.rows - from);
+            yield {
+              name: `row group ${k}`,
+              length,
+              bytes: Math.round((g.bytes * length) / Math.max(1, g.rows)),
+              read: async (names) => {
+                const out = new Map<string, ArrayLike<unknown>>();
+                for (const name of names) {
+                  try {
+                    out.set(name, await readColumn(file, metadata, name, rowStart, rowStart + length));
+                  } catch (error) {
+                    throw new ColumnReadError(name, error);
+                  }
                 }
-              }
-              return out;
-            },
-          };
+                return out;
+              },
+            };
+            if (g.rows === 0) break;
+          }
           start += g.rows;
         }
       },

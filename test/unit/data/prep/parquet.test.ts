@@ -113,6 +113,20 @@ describe('rec prep sizes its row store once for all the Parquet inputs', () => {
   });
 });
 
+describe('a row group larger than a slice', () => {
+  it('is read in slices of 2^18 rows, rows numbered through the whole file', async () => {
+    const d = dir();
+    const f = join(d, 'big-group.parquet');
+    await duckdb(
+      `COPY (SELECT CASE WHEN i = 270000 THEN NULL ELSE 'u' || (i % 5000) END AS user_id, 'i' || (i % 3000) AS item_id FROM range(300000) t(i))
+        TO ${q(f)} (FORMAT parquet, ROW_GROUP_SIZE 300000)`,
+    );
+    const p = await prep(out(), [f], { split: 'none', max_rejects: '1' });
+    expect(p.result.rows).toMatchObject({ read: 300000, rejected: 1 });
+    expect(rejects(p.out).map((r) => [r.line, r.detail])).toEqual([[270001, 'user id is null']]);
+  });
+});
+
 describe('rec prep --export-parquet', () => {
   it('writes the splits as Parquet with raw ids beside the Arrow files, which DuckDB reads', async () => {
     const d = dir();
