@@ -18,7 +18,9 @@ Examples:
   $ rec prep day1.csv --out data/d1 --columns user=0,item=1,event=3,ts=4 --split days:0,1
   $ rec prep day2.csv --append-to data/d1 --out data/d2 --window 30
   $ rec prep reviews.json.gz --columns user=reviewerID,item=asin,rating=overall,ts=unixReviewTime --items meta.json.gz --item-features title:text,brand:category,category:multi,price:number --out data/shop
-See docs/datasets.md for every shared dataset, and its "A catalogue beside the log" for --items.`;
+  $ rec prep warehouse/events --out data/events --columns user=user_id,item=item_id,ts=dt --export-parquet   # Parquet, dt= partitions
+  $ rec prep 'warehouse/events/dt=2024-06-0*' --out data/june   # a quoted glob
+See docs/datasets.md for every shared dataset, and its "A catalogue beside the log" for --items; docs/warehouse.md for Parquet.`;
 
 export function registerPrep(program: Command, runtime: Runtime): void {
   const cmd = program
