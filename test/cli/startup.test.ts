@@ -18,10 +18,10 @@ async function packagesLoaded(args: string[], cwd?: string): Promise<{ code: num
   return { code: r.code, packages, stderr: r.stderr };
 }
 
-const HEAVY = ['@tensorflow/tfjs', '@tensorflow/tfjs-core', 'apache-arrow', 'zod', 'yaml', 'csv-parse', 'cli-progress'];
+const HEAVY = ['@tensorflow/tfjs', '@tensorflow/tfjs-core', 'apache-arrow', 'zod', 'yaml', 'csv-parse', 'cli-progress', 'hyparquet', 'hyparquet-writer', 'hyparquet-compressors', '@duckdb/node-api'];
 
 describe('start-up loads only what the command needs (docs/benchmarks.md#targets: within 4× a bare node)', () => {
-  it.each(['--version', '--help', 'prep --help', 'train --help', 'help eval', 'promote --help', 'drift --help'])('rec %s loads commander and nothing heavy', async (line) => {
+  it.each(['--version', '--help', 'prep --help', 'train --help', 'help eval', 'promote --help', 'drift --help', 'synth --help', 'recommend --help'])('rec %s loads commander and nothing heavy', async (line) => {
     const args = line.split(' ');
     const r = await packagesLoaded(args);
     expect(r.code).toBe(0);
