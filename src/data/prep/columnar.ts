@@ -243,6 +243,22 @@ function feedRows(ing: Ingest, row: TypedRow, cols: Partial<Record<ColumnRole, A
   }
 }
 
+/** The groups of a file; a failure to frame the next one (a truncated Arrow stream) is a DataError naming the file and where. */
+async function* damagedAfter(file: InputFile, groups: AsyncIterable<ColumnGroup>, rowsRead: () => number): AsyncGenerator<ColumnGroup> {
+  const it = groups[Symbol.asyncIterator]();
+  for (;;) {
+    let next: IteratorResult<ColumnGroup>;
+    try {
+      next = await it.next();
+    } catch (error) {
+      if (error instanceof DataError) throw error;
+      throw new DataError(`${file.path}: cannot read past row ${rowsRead()} (${(error as Error).message}). The file is damaged or truncated; nothing was written.`, { cause: error });
+    }
+    if (next.done === true) return;
+    yield next.value;
+  }
+}
+
 /** Every group's rows into the Ingest; returns the rows read. */
 async function readGroups(file: InputFile, src: ColumnarFile, how: { sources: readonly RoleSource[]; tsMs: boolean; aborted: () => Error | null }, ing: Ingest, ctx: ReadContext): Promise<number> {
   const { sources, tsMs } = how;
@@ -254,7 +270,7 @@ async function readGroups(file: InputFile, src: ColumnarFile, how: { sources: re
   const raw = (): string => rawRow(named, row);
   let offset = 0;
   let g = 0;
-  for await (const group of src.groups()) {
+  for await (const group of damagedAfter(file, src.groups(), () => offset)) {
     let data: Map<string, ArrayLike<unknown>>;
     try {
       data = await group.read(fileCols);

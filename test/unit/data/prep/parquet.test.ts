@@ -221,6 +221,17 @@ describe('rec prep refuses broken Parquet clearly, writing nothing', () => {
     expect(p.result.warnings.join('\n')).toMatch(/b\.parquet has no rows \(an empty partition\)/);
   });
 
+  it('a truncated Arrow IPC stream: exit 1 naming it', async () => {
+    const d = dir();
+    const f = join(d, 'cut.arrows');
+    const batches = [0, 1, 2].map((k) => new Table({ user_id: vectorFromArray([`u${k}`, `v${k}`], new Utf8()), item_id: vectorFromArray(['a', 'b'], new Utf8()) }));
+    const bytes = tableToIPC(new Table([...batches.flatMap((t) => t.batches)]), 'stream');
+    writeFileSync(f, bytes.subarray(0, bytes.length - 40));
+    const err = await prep(out(), [f]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataError);
+    expect((err as Error).message).toMatch(/cut\.arrows: cannot read past row 4 \(.*\)\. The file is damaged or truncated/);
+  });
+
   it('a folder without data files: exit 2', async () => {
     const d = dir();
     writeFileSync(join(d, '_SUCCESS'), '');
