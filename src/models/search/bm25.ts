@@ -9,12 +9,12 @@
  *   idf(t)   = ln(1 + (N − df(t) + 0.5) / (df(t) + 0.5))         (Lucene's BM25Similarity: never negative)
  *   score(q, d) = Σ_{t ∈ distinct terms of q}  idf(t) · tf̃(t, d) / (k1 + tf̃(t, d))
  *
- * N is the number of items, df(t) the number of items with t in any field, len_f(d) the number of terms of field f
- * of item d (repeats included) and avglen_f its mean over all N items (an item without the field counts 0). The
- * numerator omits R&Z's (k1 + 1) factor, as Lucene does since 8.0: it scales every score by the same constant and
- * so ranks the same, and keeps the score a sum of idf-weighted values in [0, 1). A query term is counted once
- * however often the query repeats it (R&Z's k3 = 0); a term no item has adds nothing. k1 = 0 makes every present
- * term count idf(t) (binary BM25); b = 0 switches length normalisation off.
+ * N is the number of items, df(t) the number of items with t in a field of positive weight, len_f(d) the number
+ * of terms of field f of item d (repeats included) and avglen_f its mean over all N items (an item without the field
+ * counts 0). The numerator omits R&Z's (k1 + 1) factor, as Lucene does since 8.0: it scales every score by the
+ * same constant and so ranks the same, and keeps each term's part in [0, idf). A query term is counted once however
+ * often the query repeats it (R&Z's k3 = 0); a term no item has adds nothing. k1 = 0 makes every present term count
+ * idf(t) (binary BM25); b = 0 switches length normalisation off.
  *
  * All of that depends on the item only through tf̃, so the index stores, per term, the postings (item index
  * ascending, contribution idf · tf̃ / (k1 + tf̃)) in CSR typed arrays: scoring a query is a sum over its terms'
