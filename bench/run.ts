@@ -16,6 +16,7 @@ import { runFeaturesBench, summarizeFeaturesBench } from './features.js';
 import { runFuzzBench, summarizeFuzzBench } from './fuzz.js';
 import { runPrepBench, summarizePrepBench } from './prep.js';
 import { runSasrecBench } from './sasrec.js';
+import { runSearchBm25Bench, type SearchBm25Result } from './search-bm25.js';
 import { runNcfBench } from './ncf.js';
 import { runNightlyBench } from './nightly.js';
 import { runStartupBench } from './startup.js';
@@ -93,6 +94,15 @@ const BENCHES: Record<string, Bench> = {
     run: async ({ quick }) => {
       const r = await runStartupBench({ quick });
       return { commands: r.commands.map((c) => ({ name: c.name, median_ms: c.median_ms, ratio: c.ratio })), within_target: r.within_target, prep_ml100k_ms: r.prep_ml100k?.median_ms ?? null };
+    },
+  },
+  search: {
+    about: 'search on Home Depot held-out queries: BM25 per tokenisation (judged NDCG@10, full-catalogue recall@100 of products judged ≥ 2.5, query latency p50/p99 over 1,000 queries) (bench/results/search-bm25.json)',
+    run: async ({ quick }) => {
+      const r = await runSearchBm25Bench({ quick });
+      if ('skipped' in r) return r;
+      const row = (v: SearchBm25Result['variants'][number]) => ({ variant: v.variant, k1: v.k1, b: v.b, valid_ndcg10: v.valid.judged['ndcg@10'], test_ndcg10: v.test.judged['ndcg@10'], valid_recall100: v.valid.full_recall100, test_recall100: v.test.full_recall100, p50_ms: v.latency_ms.p50, p99_ms: v.latency_ms.p99 });
+      return { data: r.data, references: r.references.map((x) => ({ name: x.name, test_ndcg10: x.test.judged['ndcg@10'], test_recall100: x.test.full_recall100 })), bm25: r.variants.map(row), bm25_params: r.params.map(row) };
     },
   },
   fuzz: {
