@@ -43,7 +43,7 @@ const qb = queryBags(vocab, Qt.list, Qt.counts);
 console.log('vocab', vocabSize(vocab), 'items', titles.length, 'queries', qtexts.length, 'train pairs', trainIdx.length);
 const dim = Number(process.env.DIM ?? 64);
 const spec = { format: TWO_TOWER_FORMAT, dim, temperature: Number(process.env.TAU ?? 0.05), id_dropout: Number(process.env.DROP ?? 0.5), buckets: [], values: [], featurizer: fz.spec() } as never;
-const model = buildTowerModel(spec, { tokens: vocabSize(vocab), items: titles.length }, 1);
+const model = buildTowerModel(spec, { tokens: vocabSize(vocab), items: titles.length }, 1, 0.1);
 const pairs = { queries: trainQ, items: Int32Array.from(trainIdx, (r) => P.i[r]), weights: Float32Array.from(trainIdx, (r) => (P.v[r] - 1) / 2) };
 const opt = createRowSparseOptimizer({ name: 'adam', lr: Number(process.env.LR ?? 0.005) }, { tok: model.tokens, ids: model.itemIds });
 const task = createTowerTask({ model, pairs, queryBags: qb, itemBags: ib, logQ: process.env.NOLOGQ ? new Float32Array(titles.length) : logFrequency(pairs, titles.length), batchSize: Number(process.env.BS ?? 256), l2: 0, optimizer: opt, groupByQuery: !!process.env.GROUP });

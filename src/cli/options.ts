@@ -78,6 +78,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'model.reg_exponent', flag: '--reg-exponent <x>', type: 'number', commands: TRAIN, description: 'ials: L2 scales with each row\'s pairs to this power (default 1; 0: plain --l2)' },
   { key: 'model.solver', flag: '--solver <name>', type: 'string', commands: TRAIN, description: 'ials: cg (conjugate gradient, default) or cholesky (exact)' },
   { key: 'model.id_dropout', flag: '--id-dropout <x>', type: 'number', commands: TRAIN, description: 'with item features: chance a step drops an item\'s id vector (default 0.25)' },
+  { key: 'model.temperature', flag: '--temperature <x>', type: 'number', commands: TRAIN, description: 'two-tower, hybrid: softmax temperature of the in-batch loss (default 0.05)' },
+  { key: 'model.bm25_k1', flag: '--bm25-k1 <x>', type: 'number', commands: TRAIN, description: 'bm25, hybrid: term-frequency saturation (default 1.2)' },
+  { key: 'model.bm25_b', flag: '--bm25-b <x>', type: 'number', commands: TRAIN, description: 'bm25, hybrid: length normalisation (default 0.75)' },
   { key: 'model.cg_steps', flag: '--cg-steps <n>', type: 'int', commands: TRAIN, description: 'ials: conjugate-gradient iterations per row and epoch' },
   // train
   { key: 'train.loss', flag: '--loss <name>', type: 'string', commands: TRAIN, description: 'mse|bce|bpr for (user, item) models (default: mse explicit, bce implicit); bce|ce for sasrec (default: ce, configs/models/sasrec.yaml)' },

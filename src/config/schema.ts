@@ -102,6 +102,9 @@ export const modelSchema = z
       .lt(1)
       .default(0.25)
       .describe('With item features: probability that a training step drops an item\'s id vector, so its features alone must score it (--id-dropout; DropoutNet).'),
+    temperature: positiveNumber.default(0.05).describe('two-tower, hybrid: softmax temperature of the in-batch loss, logits = cosine / temperature (--temperature).'),
+    bm25_k1: nonNegativeNumber.default(1.2).describe('bm25, hybrid: term-frequency saturation k1 (--bm25-k1).'),
+    bm25_b: z.number().min(0).max(1).default(0.75).describe('bm25, hybrid: length normalisation b (--bm25-b).'),
   })
   .describe('Model shape (rec train); each model\'s own defaults are in configs/models/<model>.yaml.');
 

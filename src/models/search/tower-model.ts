@@ -27,10 +27,10 @@ function layerVar(keras: tf.LayersModel, name: string): tf.Variable {
   return keras.getLayer(name).getWeights(true)[0] as tf.Variable;
 }
 
-/** A new model: token and id rows drawn N(0, 0.1²) from the seeded stream (TF.js has no global seed). */
-export function buildTowerModel(spec: TwoTowerSpec, shape: { tokens: number; items: number }, seed: number): TowerModel {
+/** A new model: token and id rows drawn N(0, std²) from the seeded stream (TF.js has no global seed). */
+export function buildTowerModel(spec: TwoTowerSpec, shape: { tokens: number; items: number }, seed: number, std: number): TowerModel {
   const rng = Prng.fromSeed(seed, 'two-tower/init');
-  const draw = (n: number) => Float32Array.from({ length: n }, () => 0.1 * rng.normal());
+  const draw = (n: number) => Float32Array.from({ length: n }, () => std * rng.normal());
   const keras = towerGraph(spec.dim, shape);
   const tokens = layerVar(keras, TOKEN_TABLE);
   assignValues(tokens, draw(shape.tokens * spec.dim), [shape.tokens, spec.dim]);
