@@ -57,7 +57,7 @@ function child(t: Table, name: string, dir: string, file: string): Vector {
 }
 
 /** A List<Int32> column from its buffers (offsets and child values per chunk), without a Vector per cell. */
-function listFeature(v: Vector): ListFeature {
+export function listFeature(v: Vector): ListFeature {
   const n = v.length;
   const offsets = new Int32Array(n + 1);
   const valid = new Uint8Array(n);

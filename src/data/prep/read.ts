@@ -27,6 +27,7 @@ import {
 } from './options.js';
 import { RejectSink } from './rejects.js';
 import { inputSize, readChunks, refuseWideEncoding, type SourceDigest } from './source.js';
+import { parseRelevanceRange } from './search.js';
 import { makeTsParser, type TsParser } from './timestamps.js';
 
 export interface InputFile {
@@ -58,6 +59,8 @@ export interface ReaderSettings {
   maxRejects: MaxRejects;
   tsPattern: TsParser | null;
   tsParser: TsParser;
+  /** --relevance-range of a search log; null when not given. */
+  relevanceRange: [number, number] | null;
 }
 
 export interface ReadContext extends ReaderSettings {
@@ -108,6 +111,7 @@ export function readerSettings(cfg: PrepConfig): ReaderSettings {
     maxRejects: parseMaxRejects(cfg.max_rejects),
     tsPattern,
     tsParser: tsPattern ?? makeTsParser(cfg.ts_unit, null, null),
+    relevanceRange: parseRelevanceRange(cfg.relevance_range),
   };
 }
 
@@ -141,6 +145,7 @@ export function makeIngest(ctx: ReadContext, feedback: 'explicit' | 'implicit', 
     onReject: () => {
       if (ctx.maxRejects.kind === 'count' && ctx.sink.count > ctx.maxRejects.count) throw ctx.tooMany(-1);
     },
+    search: ctx.spec?.query !== undefined ? { relevanceRange: ctx.relevanceRange } : null,
   });
 }
 
