@@ -3,7 +3,6 @@
  * splits and vocabularies. Kept apart from the reader (dataset.ts) so that the integrity checks it
  * calls (dataset-check.ts) can name these types without importing the reader back.
  */
-import type { ListFeature } from './item-features.js';
 import type { DatasetManifest } from './manifest.js';
 import type { TextFeaturizerSpec } from './text.js';
 
@@ -26,6 +25,13 @@ export interface SplitData {
   events: Int32Array | null;
   /** Dense query index per row (into Dataset.queries); null when the dataset is not a search log. */
   queries: Int32Array | null;
+}
+
+/** One row's values of a list feature: values[offsets[i], offsets[i + 1]); valid[i] = 0 when missing. */
+export interface ListFeature {
+  offsets: Int32Array;
+  values: Int32Array;
+  valid: Uint8Array;
 }
 
 /**

@@ -65,6 +65,10 @@ export interface ManifestSource {
   columns: Record<string, string | number>;
   rows_read: number;
   rejected: number;
+  /** The encoding it was read in (--encoding, or its byte-order mark); absent in manifests written before it was recorded. */
+  encoding?: string;
+  /** --encoding utf-8,X: physical lines read as X because they were not UTF-8. */
+  fallback_lines?: number;
 }
 
 /** `rec prep --append-to BASE` (see data/prep/append.ts): what NEW took from BASE and what it added. */
@@ -149,6 +153,8 @@ export interface ManifestCatalogue {
     delimiter: string | null;
     rows_read: number;
     rejected: number;
+    encoding?: string;
+    fallback_lines?: number;
   }[];
   key: string;
   /** Feature name → kind (item_features.arrow has a column of each name). */

@@ -6,6 +6,7 @@
  */
 import { DataError } from '../../util/errors.js';
 import type { ColumnPlan } from './columns.js';
+import { invalidDetail } from './encoding.js';
 import { FLOAT32_MAX, isFiniteFloat32, parseNumberBytes, parseNumberString } from './numbers.js';
 import type { RejectReason, RejectSink } from './rejects.js';
 import { RowStore } from './store.js';
@@ -47,6 +48,8 @@ export interface FileContext {
   plan: ColumnPlan;
   /** Fields every row must have (delimited input); 0 for JSONL. */
   columnCount: number;
+  /** The encoding the file is read in (encoding.ts); a line invalid in one other than UTF-8 is rejected `invalid_encoding`. */
+  encoding?: string;
 }
 
 export interface FileCounts {
@@ -203,6 +206,13 @@ export class Ingest {
 
   reject(line: number, reason: RejectReason, detail: string, raw: string): void {
     this.fileRejected++;
+    const enc = this.ctx.encoding;
+    if (reason === 'invalid_utf8' && enc !== undefined && enc !== 'utf-8') {
+      // The decoder marked the bytes invalid in the declared encoding (encoding.ts): name that encoding.
+      this.opts.rejects.add(this.ctx.file, line, 'invalid_encoding', invalidDetail(enc), raw);
+      this.opts.onReject();
+      return;
+    }
     this.opts.rejects.add(this.ctx.file, line, reason, detail, raw);
     this.opts.onReject();
   }

@@ -27,6 +27,7 @@ import {
 } from './options.js';
 import { RejectSink } from './rejects.js';
 import { inputSize, readChunks, refuseWideEncoding, type SourceDigest } from './source.js';
+import { decodeChunks, parseEncoding, type DecodeStats, type EncodingSpec } from './encoding.js';
 import { parseRelevanceRange } from './search.js';
 import { makeTsParser, type TsParser } from './timestamps.js';
 
@@ -61,6 +62,8 @@ export interface ReaderSettings {
   tsParser: TsParser;
   /** --relevance-range of a search log; null when not given. */
   relevanceRange: [number, number] | null;
+  /** --encoding of the logs (and catalogue files). */
+  encoding: EncodingSpec;
 }
 
 export interface ReadContext extends ReaderSettings {
@@ -112,6 +115,7 @@ export function readerSettings(cfg: PrepConfig): ReaderSettings {
     tsPattern,
     tsParser: tsPattern ?? makeTsParser(cfg.ts_unit, null, null),
     relevanceRange: parseRelevanceRange(cfg.relevance_range),
+    encoding: parseEncoding(cfg.encoding),
   };
 }
 
@@ -152,10 +156,12 @@ export function makeIngest(ctx: ReadContext, feedback: 'explicit' | 'implicit', 
 /** Reads one input file into the shared Ingest: head analysis, column plan, then every chunk. */
 export async function readInput(file: InputFile, ctx: ReadContext, state: ReadState): Promise<ReadOutcome> {
   const digest: SourceDigest = { bytes: 0, sha256: '', content_sha256: '' };
-  const it = readChunks(file.path, file.kind.gzip, digest, (n) => {
+  const raw = readChunks(file.path, file.kind.gzip, digest, (n) => {
     ctx.bytesDone += n;
     ctx.bar.update(ctx.bytesDone);
   })[Symbol.asyncIterator]();
+  const decoded: DecodeStats = { encoding: 'utf-8', bom: false, fallback_lines: 0 };
+  const it = decodeChunks(raw, ctx.encoding, file.path, decoded)[Symbol.asyncIterator]();
   try {
     const head = await readHead(it, file);
     const planned = planFile(file, head, ctx);
@@ -163,16 +169,17 @@ export async function readInput(file: InputFile, ctx: ReadContext, state: ReadSt
     if (guess !== null) ctx.io.log.info(guess);
     state.columns ??= planned.columns;
     const ing = ingestFor(file, planned.plan, ctx, state);
-    ing.beginFile({ file: file.path, plan: planned.plan, columnCount: planned.setup ? planned.setup.columnCount : 0 });
+    ing.beginFile({ file: file.path, plan: planned.plan, columnCount: planned.setup ? planned.setup.columnCount : 0, encoding: decoded.encoding });
     const from = ing.store.length;
     reserveRows(ing, file, head, digest);
     const dataRows = await readRows(it, head.bytes, planned, ing, ctx);
     await ctx.sink.flush();
     const counts = ing.fileCounts();
     if (dataRows === 0) throw new DataError(`${file.path} has no data rows${planned.setup?.header ? ' (only a header)' : ''}. Expected at least one interaction.`);
-    return { source: sourceOf(file, digest, planned, counts), from, to: ing.store.length };
+    return { source: { ...sourceOf(file, digest, planned, counts), encoding: decoded.encoding, fallback_lines: decoded.fallback_lines }, from, to: ing.store.length };
   } finally {
     await it.return(undefined);
+    await raw.return?.(undefined);
   }
 }
 
