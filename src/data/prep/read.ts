@@ -129,7 +129,8 @@ export function tooManyRejects(sink: RejectSink, maxRejects: MaxRejects, read: n
   const reasons = Object.entries(sink.reasons()).map(([k, v]) => `${k} ${v}`).join(', ');
   const first = sink.examples.map((e) => `${e.file}:${e.line} ${e.reason} (${e.detail})`).join('; ');
   const pct = read > 0 ? ` (${((100 * sink.count) / read).toFixed(2)}% of ${read} rows read)` : '';
-  return new DataError(`Too many rejected rows: ${sink.count}${pct}, over --max-rejects ${describeMaxRejects(maxRejects)} (config prep.max_rejects). By reason: ${reasons}. First: ${first}.${advice !== '' ? ` ${advice}` : ''}`);
+  const encoding = (sink.byReason.get('invalid_utf8') ?? 0) > 0 ? ' Lines that are not UTF-8: if a file is in another encoding, pass --encoding latin1, cp1252, utf-16 or utf-8,cp1252 (config prep.encoding).' : '';
+  return new DataError(`Too many rejected rows: ${sink.count}${pct}, over --max-rejects ${describeMaxRejects(maxRejects)} (config prep.max_rejects). By reason: ${reasons}. First: ${first}.${encoding}${advice !== '' ? ` ${advice}` : ''}`);
 }
 
 export function interrupted(signal: AbortSignal): Error {

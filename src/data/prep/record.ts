@@ -104,6 +104,8 @@ function prepSettings(job: PrepJob, input: ReadInputs, shaped: ShapedRows): Data
     max_rejects: describeMaxRejects(settings.maxRejects),
     parser: job.req.parser ?? 'fast',
     strict: cfg.strict,
+    encoding: cfg.encoding,
+    relevance_range: cfg.relevance_range,
   };
 }
 
