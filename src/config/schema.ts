@@ -69,6 +69,16 @@ export const prepSchema = z
       .nullable()
       .default(null)
       .describe('Catalogue columns and kinds (--item-features): NAME:KIND[,NAME:KIND…], KIND text|category|multi|number. Null: guessed from the first rows.'),
+    relevance_range: z
+      .string()
+      .nullable()
+      .default(null)
+      .describe('Search logs: MIN,MAX of the relevance labels (--relevance-range); rows outside are rejected relevance_out_of_range. Null: any finite value.'),
+    encoding: z
+      .string()
+      .nullable()
+      .default(null)
+      .describe('Text encoding of the logs and catalogue files (--encoding): utf-8, latin1, cp1252, utf-16 (LE without a BOM), or utf-8,cp1252 / utf-8,latin1 (UTF-8, and lines invalid in it read as the second). Null: UTF-8, or what a byte-order mark names.'),
     item_key: z
       .string()
       .min(1)
