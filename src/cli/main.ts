@@ -16,6 +16,7 @@ import { registerPromote } from './commands/promote.js';
 import { registerRecommend } from './commands/recommend.js';
 import { registerReport } from './commands/report.js';
 import { registerRuns } from './commands/runs.js';
+import { registerSearch } from './commands/search.js';
 import { registerSynth } from './commands/synth.js';
 import { registerTrain } from './commands/train.js';
 import { expandHomeInPaths } from './paths.js';
@@ -50,6 +51,7 @@ export function buildProgram(runtime: Runtime): Command {
   registerTrain(program, runtime);
   registerEval(program, runtime);
   registerRecommend(program, runtime);
+  registerSearch(program, runtime);
   registerSynth(program, runtime);
   registerDoctor(program, runtime);
   registerReport(program, runtime);

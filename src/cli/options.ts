@@ -10,7 +10,7 @@ import { setPath, type Tree } from '../config/tree.js';
 import { UsageError, describeValue } from '../util/errors.js';
 import { parseDecimal, parseSafeInteger } from '../util/numbers.js';
 
-export type CommandName = 'prep' | 'train' | 'eval' | 'recommend' | 'synth' | 'doctor' | 'runs' | 'report' | 'promote' | 'drift';
+export type CommandName = 'prep' | 'train' | 'eval' | 'recommend' | 'search' | 'synth' | 'doctor' | 'runs' | 'report' | 'promote' | 'drift';
 type ValueType = 'int' | 'number' | 'string' | 'bool' | 'intList' | 'stringList' | 'countOrPercent' | 'nullableBool' | 'intOrAuto';
 
 export interface OptionSpec {
@@ -35,7 +35,7 @@ const READ: readonly CommandName[] = ['prep', 'train', 'drift'];
 
 export const OPTIONS: readonly OptionSpec[] = [
   { key: 'seed', flag: '--seed <n>', type: 'int', commands: ['prep', 'train', 'eval'], description: 'seed of every random stream (default 2020)' },
-  { key: 'backend', flag: '--backend <name>', type: 'string', commands: ['train', 'eval', 'recommend'], description: 'engine: auto|node-gpu|node|wasm|cpu' },
+  { key: 'backend', flag: '--backend <name>', type: 'string', commands: ['train', 'eval', 'recommend', 'search'], description: 'engine: auto|node-gpu|node|wasm|cpu' },
   { key: 'log_level', flag: '--log-level <level>', type: 'string', commands: [...ALL, 'synth', 'doctor', 'runs', 'report', 'promote', 'drift'], description: 'error|warn|info|debug' },
   // prep
   { key: 'prep.format', flag: '--format <fmt>', type: 'string', commands: READ, description: 'csv|tsv|jsonl (default: from the file extension)' },

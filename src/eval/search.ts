@@ -8,6 +8,7 @@
 import { createSearchAccumulator, relevanceErrors } from './metrics/search.js';
 import { fitHead, headFeatures, predictRelevance, type SearchModel, SearchRanker } from '../models/search/search-model.js';
 import type { EncodedQuery, QueryEncoder } from '../models/search/query.js';
+import type { Dataset } from '../data/dataset.js';
 
 /** A split of a search log: one row per (query, item) pair. */
 export interface SearchRows {
@@ -24,6 +25,25 @@ export interface SearchEvalData {
   scale: [number, number] | null;
   /** Relevant for MRR and recall: value ≥ threshold. */
   threshold: number;
+}
+
+/** The relevance scale of a search dataset: --relevance-range as prepped, else the grades seen; null for events. */
+export function searchScale(ds: Dataset): [number, number] | null {
+  const s = ds.manifest.search ?? null;
+  if (s === null) return null;
+  if (s.relevance_range !== null) return s.relevance_range;
+  return s.relevance === null ? null : [s.relevance.min, s.relevance.max];
+}
+
+/** What MRR and recall count as relevant: the upper quarter of the scale (2.5 of Home Depot's 1–3), any pair for events. */
+export function relevantThreshold(scale: [number, number] | null): number {
+  return scale === null ? Number.MIN_VALUE : scale[0] + 0.75 * (scale[1] - scale[0]);
+}
+
+export function searchSplit(ds: Dataset, split: 'train' | 'valid' | 'test'): SearchEvalData {
+  const d = ds[split];
+  const scale = searchScale(ds);
+  return { rows: { queries: d.queries as Int32Array, items: d.items, values: d.values }, texts: (ds.queries as NonNullable<Dataset['queries']>).texts, scale, threshold: relevantThreshold(scale) };
 }
 
 export type SearchProtocol = 'judged' | 'full';

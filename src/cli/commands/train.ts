@@ -17,6 +17,7 @@ import { prepFromConfig } from './prep.js';
 import { BUNDLED_DATA } from '../defaults.js';
 import { withResumeCommand } from '../resume-command.js';
 import { plural } from '../../util/plural.js';
+import { SEARCH_MODEL_NAMES } from '../../config/model-names.js';
 
 const EXAMPLES = `
 Examples:
@@ -89,6 +90,11 @@ export function registerTrain(program: Command, runtime: Runtime): void {
       const loaded = await loadTrainData(ctx, o, out);
       const { config } = ctx.resolved;
       const engine = await (await import('../../engine/backend.js')).initEngine({ backend: config.backend, log: ctx.log });
+      if ((SEARCH_MODEL_NAMES as readonly string[]).includes(config.train.model)) {
+        const { trainSearch } = await import('./train-search.js');
+        const result = await trainSearch(ctx, loaded.ds, out, o.resume === true, engine).catch(async (error: unknown) => Promise.reject(await withResumeCommand(error, out, ctx.cwd)));
+        return { result, human: summary(result) };
+      }
       const { ds, data } = await withValidSplit(ctx, loaded);
       const { validator, monitor } = await validation(ctx, ds, data);
       const { resolveCheckpointPath } = await import('../../promote/pointer.js');
@@ -196,7 +202,7 @@ async function validation(ctx: CommandContext, ds: Dataset, data: TrainData): Pr
   return { validator, monitor: validator ? { metric, higherIsBetter: !lowerIsBetter(metric) } : null };
 }
 
-function summary(result: TrainResult): string {
+function summary(result: Pick<TrainResult, 'epochs' | 'model' | 'engine' | 'train_seconds' | 'wall_seconds' | 'best' | 'checkpoint'>): string {
   const last = result.epochs[result.epochs.length - 1];
   return `trained ${result.model} for ${plural(result.epochs.length, 'epoch')} on ${result.engine} in ${result.train_seconds.toFixed(1)}s of training (${formatDuration(result.wall_seconds, 'fine')} wall)${last ? `, last loss ${last.loss.toFixed(4)}` : ''}${result.best ? `, best ${result.best.metric} ${result.best.value.toFixed(4)} at epoch ${result.best.epoch}` : ''}\ncheckpoint: ${result.checkpoint}`;
 }

@@ -60,6 +60,8 @@ export interface SearchModel {
   readonly bm25: Bm25Index | null;
   /** Items with a training pair: their id rows take part in the serving vectors. */
   readonly trained: Uint8Array;
+  /** Per item, from the training pairs: the shrunk mean pair weight (the relevance head's item prior) and log(1 + pairs). */
+  readonly prior: ItemPrior;
   sidecar(): { name: string; spec: Record<string, unknown>; tensors: tf.NamedTensorMap };
 }
 
@@ -84,6 +86,31 @@ export function queryTerms(q: EncodedQuery): string[] {
   return Array.from(q.buckets, String);
 }
 
+export interface ItemPrior {
+  mean: Float32Array;
+  logPairs: Float32Array;
+}
+
+/** Pseudo-pairs at the overall mean that an item's own mean is shrunk with (an item with one pair says little). */
+const PRIOR_SHRINK = 2;
+
+/** The item prior of training pairs with weights in [0, 1] (src/train/search-run.ts pairWeights). */
+export function itemPrior(items: Int32Array, weights: Float32Array, numItems: number): ItemPrior {
+  const sum = new Float64Array(numItems);
+  const n = new Float64Array(numItems);
+  let total = 0;
+  for (let r = 0; r < items.length; r++) {
+    sum[items[r]] += weights[r];
+    n[items[r]] += 1;
+    total += weights[r];
+  }
+  const mu = items.length > 0 ? total / items.length : 0;
+  return {
+    mean: Float32Array.from(sum, (s, i) => (s + PRIOR_SHRINK * mu) / (n[i] + PRIOR_SHRINK)),
+    logPairs: Float32Array.from(n, (c) => Math.log1p(c)),
+  };
+}
+
 export interface NewSearchModel {
   spec: SearchSpec;
   vocab: TokenVocab;
@@ -91,6 +118,7 @@ export interface NewSearchModel {
   /** Feature counts per item-bag entry (text), for BM25's term frequencies. */
   bagCounts: Int32Array;
   trained: Uint8Array;
+  prior: ItemPrior;
   seed: number;
   /** Standard deviation of the rows' normal initialisation. */
   initStd: number;
@@ -102,7 +130,8 @@ export function buildSearchModel(n: NewSearchModel): SearchModel {
   const tower = n.spec.tower === null ? null : buildTowerModel(towerSpec(n.spec, n.vocab), { tokens, items }, n.seed, n.initStd);
   const bm25 = n.spec.bm25 === null ? null : Bm25Index.build(bm25Fields(n.vocab, n.itemBags, (_i, k) => n.bagCounts[k]), n.spec.bm25);
   const keras = tower?.keras ?? placeholderGraph();
-  return assemble(keras, n.spec, n.vocab, n.itemBags, tower, bm25, n.trained);
+  keras.setUserDefinedMetadata({ rec: { model: n.spec.model, config: { tower: n.spec.tower, bm25: n.spec.bm25 }, shape: { users: 0, items, globalMean: 0 } } });
+  return assemble(keras, n.spec, n.vocab, n.itemBags, tower, bm25, n.trained, n.prior);
 }
 
 function towerSpec(spec: SearchSpec, vocab: TokenVocab): TwoTowerSpec {
@@ -116,7 +145,7 @@ function placeholderGraph(): tf.LayersModel {
   return tf.model({ inputs: x, outputs: tf.layers.flatten().apply(e) as tf.SymbolicTensor, name: 'bm25' });
 }
 
-function assemble(keras: tf.LayersModel, spec: SearchSpec, vocab: TokenVocab, itemBags: TokenBags, tower: TowerModel | null, bm25: Bm25Index | null, trained: Uint8Array): SearchModel {
+function assemble(keras: tf.LayersModel, spec: SearchSpec, vocab: TokenVocab, itemBags: TokenBags, tower: TowerModel | null, bm25: Bm25Index | null, trained: Uint8Array, prior: ItemPrior): SearchModel {
   const model: SearchModel = {
     keras,
     spec,
@@ -125,6 +154,7 @@ function assemble(keras: tf.LayersModel, spec: SearchSpec, vocab: TokenVocab, it
     tower,
     bm25,
     trained,
+    prior,
     sidecar: () => ({ name: SEARCH_SIDECAR, spec: { ...model.spec } as unknown as Record<string, unknown>, tensors: sidecarTensors(model) }),
   };
   return model;
@@ -137,6 +167,8 @@ function sidecarTensors(m: SearchModel): tf.NamedTensorMap {
     item_bag_rows: tf.tensor1d(m.itemBags.rows, 'int32'),
     item_bag_weights: tf.tensor1d(m.itemBags.weights, 'float32'),
     trained: tf.tensor1d(Int32Array.from(m.trained), 'int32'),
+    item_prior: tf.tensor1d(m.prior.mean, 'float32'),
+    item_log_pairs: tf.tensor1d(m.prior.logPairs, 'float32'),
   };
   if (m.tower !== null) out.item_id = m.tower.itemIds;
   if (m.bm25 !== null) {
@@ -173,7 +205,8 @@ export function wrapSearchModel(keras: tf.LayersModel, side: { spec: Record<stri
     const length = (need('bm25_length').dataSync() as Int32Array)[0];
     bm25 = Bm25Index.fromBytes(new Uint8Array(words.buffer, words.byteOffset, length), `${where} bm25 index`);
   }
-  return assemble(keras, spec, vocab, itemBags, tower, bm25, trained);
+  const prior = { mean: need('item_prior').dataSync() as Float32Array, logPairs: need('item_log_pairs').dataSync() as Float32Array };
+  return assemble(keras, spec, vocab, itemBags, tower, bm25, trained, prior);
 }
 
 /** Scores of a query: over `items`, or over the whole catalogue when `items` is null. */
@@ -238,7 +271,18 @@ export function blend(cosine: Float32Array | null, bm25: Float32Array | null, al
 
 /** The head's features of (query, item k of `items`): constant, the model's scores, the overlaps by kind. */
 export function headFeatures(model: SearchModel, q: EncodedQuery, items: Int32Array, s: SearchScores): { names: string[]; rows: Float64Array[] } {
-  const names = ['bias', ...(s.cosine !== null ? ['cosine'] : []), ...(s.bm25 !== null ? ['bm25'] : []), 'overlap_words', 'overlap_bigrams', 'overlap_trigrams', 'log_query_terms'];
+  const names = [
+    'bias',
+    ...(s.cosine !== null ? ['cosine'] : []),
+    ...(s.bm25 !== null ? ['bm25'] : []),
+    'overlap_words',
+    'overlap_bigrams',
+    'overlap_trigrams',
+    'log_query_words',
+    'log_item_tokens',
+    'item_prior',
+    'log_item_pairs',
+  ];
   const rows: Float64Array[] = [];
   const kinds = [q.kinds.w, q.kinds.b, q.kinds.t].map((b) => Array.from(b, (x) => bucketRow(model.vocab, x)));
   const qlen = Math.log(1 + q.kinds.w.length);
@@ -246,7 +290,8 @@ export function headFeatures(model: SearchModel, q: EncodedQuery, items: Int32Ar
     const i = items[k];
     const bag = new Set(model.itemBags.rows.subarray(model.itemBags.offsets[i], model.itemBags.offsets[i + 1]));
     const ov = kinds.map((rows) => (rows.length === 0 ? 0 : rows.filter((r) => r >= 0 && bag.has(r)).length / rows.length));
-    const row = [1, ...(s.cosine !== null ? [s.cosine[k]] : []), ...(s.bm25 !== null ? [s.bm25[k]] : []), ...ov, qlen];
+    const tokens = Math.log1p(model.itemBags.offsets[i + 1] - model.itemBags.offsets[i]);
+    const row = [1, ...(s.cosine !== null ? [s.cosine[k]] : []), ...(s.bm25 !== null ? [s.bm25[k]] : []), ...ov, qlen, tokens, model.prior.mean[i], model.prior.logPairs[i]];
     rows.push(Float64Array.from(row));
   }
   return { names, rows };
