@@ -12,7 +12,7 @@
  *    MRR@10 and recall@10 with relevant = relevance ≥ 2.5;
  *  - full: recall@100 of the products judged ≥ 2.5 when retrieving from all products (queries with one);
  *  - latency: p50/p99 of one query (tokenise, score every product, select the top 100) over 1,000 test queries;
- *  - build seconds, terms, postings, saved bytes.
+ *  - build seconds, terms, postings, saved bytes, and the time fromBytes takes to load them.
  *
  *   node dist/bench/search-bm25.js [--quick]   writes bench/results/search-bm25.json (search-bm25-quick.json)
  *   npm run bench -- search [--quick]          the same through bench/run.ts
@@ -157,6 +157,8 @@ export interface VariantResult {
   terms: number;
   postings: number;
   bytes: number;
+  /** Bm25Index.fromBytes of the saved block (what loading a checkpoint costs on top of reading the file). */
+  load_ms: number;
   valid: SplitQuality;
   test: SplitQuality;
   /** Test queries: tokenise, score all products, top 100. */
@@ -240,6 +242,10 @@ function runVariant(v: Variant, titles: readonly string[], splits: Splits, param
   const fields: Bm25Field[] = v.fields.map((f, i) => ({ name: `title${i}`, weight: f.weight, terms: titles.map((t) => bm25Terms(t, f.kinds)) }));
   const index = Bm25Index.build(fields, params);
   const buildS = (performance.now() - t0) / 1000;
+  const bytes = index.toBytes();
+  const l0 = performance.now();
+  Bm25Index.fromBytes(bytes);
+  const loadMs = performance.now() - l0;
   const scorer: QueryScorer = {
     judged: (query, items) => index.scoreItems(bm25Terms(query, kinds), items, new Float32Array(items.length)),
     all: (query, out) => void index.score(bm25Terms(query, kinds), out),
@@ -250,7 +256,8 @@ function runVariant(v: Variant, titles: readonly string[], splits: Splits, param
     build_s: +buildS.toFixed(2),
     terms: index.info.terms,
     postings: index.info.postings,
-    bytes: index.toBytes().length,
+    bytes: bytes.length,
+    load_ms: +loadMs.toFixed(1),
     valid: quality(scorer, splits.valid, titles.length),
     test: quality(scorer, splits.test, titles.length),
     latency_ms: latency(index, kinds, splits.test, 1000),
