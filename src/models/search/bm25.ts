@@ -120,9 +120,10 @@ class Triples {
 function collect(fields: readonly Bm25Field[], infos: readonly Bm25FieldInfo[], items: number): { vocab: Map<string, number>; triples: Triples } {
   const vocab = new Map<string, number>();
   const triples = new Triples();
-  const local = new Map<number, number>();
+  // One item's tf̃ by term id, and the ids it touched: a dense scratch row, cleared after each item.
+  let tfOf = new Float64Array(1 << 14);
+  const touched: number[] = [];
   for (let d = 0; d < items; d++) {
-    local.clear();
     for (let f = 0; f < fields.length; f++) {
       const terms = fields[f].terms[d];
       if (!terms || terms.length === 0) continue;
@@ -134,11 +135,22 @@ function collect(fields: readonly Bm25Field[], infos: readonly Bm25FieldInfo[], 
         if (id === undefined) {
           id = vocab.size;
           vocab.set(term, id);
+          if (id === tfOf.length) {
+            const grown = new Float64Array(2 * tfOf.length);
+            grown.set(tfOf);
+            tfOf = grown;
+          }
         }
-        local.set(id, (local.get(id) ?? 0) + unit);
+        if (tfOf[id] === 0) touched.push(id);
+        tfOf[id] += unit;
       }
     }
-    for (const [id, tf] of local) if (tf > 0) triples.push(id, d, tf);
+    // An id listed twice (a field of weight 0) is emitted once: its tf̃ is cleared at the first.
+    for (const id of touched) {
+      if (tfOf[id] > 0) triples.push(id, d, tfOf[id]);
+      tfOf[id] = 0;
+    }
+    touched.length = 0;
   }
   return { vocab, triples };
 }
