@@ -165,7 +165,7 @@ export class Bm25Index {
   private readonly offsets: Int32Array;
   private readonly postItems: Int32Array;
   private readonly postScores: Float32Array;
-  /** Per-call scratch of scoreItems: distinct term ids of the query. */
+  /** Per-call scratch of score and scoreItems: the query's distinct term ids. */
   private readonly seen = new Set<number>();
 
   private constructor(info: Bm25Info, termList: readonly string[], offsets: Int32Array, postItems: Int32Array, postScores: Float32Array) {
@@ -364,6 +364,9 @@ function readHeader(bytes: Uint8Array, source: string): { header: Header; at: nu
   }
   for (const key of ['items', 'terms', 'postings', 'termBytes'] as const) {
     if (!Number.isSafeInteger(header[key]) || header[key] < 0) throw bad(`header ${key} = ${String(header[key])}`);
+  }
+  if (!Number.isFinite(header.k1) || !Number.isFinite(header.b) || !Array.isArray(header.fields)) {
+    throw bad('its header lacks k1, b or fields');
   }
   return { header, at: 16 + pad4(headerLength) };
 }

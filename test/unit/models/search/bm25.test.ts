@@ -235,6 +235,16 @@ describe('Bm25Index: bytes', () => {
     expect(() => Bm25Index.fromBytes(new Uint8Array(0))).toThrow(DataError);
   });
 
+  it('refuses a header without the parameters', () => {
+    const header = new TextEncoder().encode(JSON.stringify({ items: 0, terms: 0, postings: 0, termBytes: 0, totalBytes: 128 }));
+    const block = new Uint8Array(128);
+    block.set(new TextEncoder().encode('RECBM25\0'));
+    new DataView(block.buffer).setUint32(8, BM25_FORMAT_VERSION, true);
+    new DataView(block.buffer).setUint32(12, header.length, true);
+    block.set(header, 16);
+    expect(() => Bm25Index.fromBytes(block, 'x.bin')).toThrow(/x.bin: .*lacks k1, b or fields/);
+  });
+
   it('refuses damaged offsets and posting items', () => {
     const damaged = bytes.slice();
     // The last 4·postings bytes are the contributions; before them the items: make the first item out of range.
