@@ -371,9 +371,13 @@ function readHeader(bytes: Uint8Array, source: string): { header: Header; at: nu
   return { header, at: 16 + pad4(headerLength) };
 }
 
-/** Copies a section into a fresh (aligned) typed array. */
+/**
+ * Copies a section into a fresh (aligned) typed array. Not bytes.slice: on a Node Buffer (readFileSync's result)
+ * slice is a view, whose .buffer is the whole file.
+ */
 function section<T extends Int32Array | Float32Array>(bytes: Uint8Array, at: number, n: number, make: (buf: ArrayBuffer) => T): T {
-  const copy = bytes.slice(at, at + 4 * n);
+  const copy = new Uint8Array(4 * n);
+  copy.set(bytes.subarray(at, at + 4 * n));
   return make(copy.buffer);
 }
 

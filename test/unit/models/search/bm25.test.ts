@@ -222,6 +222,15 @@ describe('Bm25Index: bytes', () => {
     expect(scores(back, ['t5'])).toEqual(scores(index, ['t5']));
   });
 
+  it('reads a Node Buffer, as readFileSync returns, at an offset of a larger pool', () => {
+    const pool = Buffer.alloc(bytes.length + 8);
+    pool.set(bytes, 5);
+    const back = Bm25Index.fromBytes(pool.subarray(5, 5 + bytes.length));
+    expect(back.info).toEqual(index.info);
+    expect(scores(back, ['t5', '苹果'])).toEqual(scores(index, ['t5', '苹果']));
+    expect(back.toBytes()).toEqual(bytes);
+  });
+
   it('refuses a truncated, extended, foreign or newer block with a DataError naming the source', () => {
     expect(() => Bm25Index.fromBytes(bytes.subarray(0, bytes.length - 4), 'ckpt/bm25.bin')).toThrow(DataError);
     expect(() => Bm25Index.fromBytes(bytes.subarray(0, bytes.length - 4), 'ckpt/bm25.bin')).toThrow(/ckpt\/bm25.bin: .*should be \d+ bytes long; it is \d+/);
