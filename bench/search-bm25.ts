@@ -15,6 +15,11 @@
  *    best of 3 rounds;
  *  - build seconds, terms, postings, saved bytes, and the time fromBytes takes to load them.
  *
+ * Reading the judged figures: a test query has 6.2 judged products on average, most of them above grade 1, so judged
+ * NDCG@10 is high for any order: a seeded random order scores 0.924 on test, all-equal scores (every tie broken
+ * against the relevant products) 0.838. Word-unigram BM25 scores 0.914, below random, because many judged titles
+ * share no word with the query and tie at 0, which the pessimistic rule ranks worst; trigrams break most such ties.
+ *
  * --quick measures the default variant only, at the default k1 and b.
  *
  *   node dist/bench/search-bm25.js [--quick]   writes bench/results/search-bm25.json (search-bm25-quick.json)

@@ -431,6 +431,8 @@ export type Bm25TokenKind = 'w' | 'b' | 't';
  * 0.703; + bigrams 0.9164 / 0.698; + trigrams 0.9319 / 0.800; all three 0.9322 / 0.810; trigrams as a second field
  * weighted 0.1, 0.3 or 1 0.931–0.933 / 0.778–0.800. The character trigrams carry the gain (typos, plurals, `usb-c` vs
  * `usbc`), bigrams add a little recall on top of them, and one field is as good as a separate trigram field.
+ * With these terms k1 0.6 raises valid recall@100 to 0.818 at the same NDCG (b 0.3: 0.812, b 1 or k1 2: 0.797);
+ * the defaults stay R&Z's k1 1.2, b 0.75, which a caller may tune on its own valid queries.
  */
 export const BM25_DEFAULT_KINDS: readonly Bm25TokenKind[] = ['w', 'b', 't'];
 
