@@ -11,8 +11,16 @@
  *  - judged: NDCG@10 re-ranking each test query's judged products (gain = relevance − 1, pessimistic ties),
  *    MRR@10 and recall@10 with relevant = relevance ≥ 2.5;
  *  - full: recall@100 of the products judged ≥ 2.5 when retrieving from all products (queries with one);
- *  - latency: p50/p99 of one query (tokenise, score every product, select the top 100) over 1,000 test queries;
- *  - build seconds, terms, postings, saved bytes.
+ *  - latency: p50/p99 of one query (tokenise, score every product, select the top 100) over 1,000 test queries,
+ *    best of 3 rounds, in wall time and in process CPU time (which a busy machine inflates far less);
+ *  - build seconds, terms, postings, saved bytes, and the time fromBytes takes to load them.
+ *
+ * Reading the judged figures: a test query has 6.2 judged products on average, most of them above grade 1, so judged
+ * NDCG@10 is high for any order: a seeded random order scores 0.924 on test, all-equal scores (every tie broken
+ * against the relevant products) 0.838. Word-unigram BM25 scores 0.914, below random, because many judged titles
+ * share no word with the query and tie at 0, which the pessimistic rule ranks worst; trigrams break most such ties.
+ *
+ * --quick measures the default variant only, at the default k1 and b.
  *
  *   node dist/bench/search-bm25.js [--quick]   writes bench/results/search-bm25.json (search-bm25-quick.json)
  *   npm run bench -- search [--quick]          the same through bench/run.ts
@@ -122,6 +130,7 @@ interface Variant {
 
 /** The variant bm25Terms' default stands for (chosen on the valid queries; docs in src/models/search/bm25.ts). */
 const DEFAULT_VARIANT = 'w+b+t';
+const LATENCY_ROUNDS = 3;
 const PARAM_GRID = [
   { k1: 0.6, b: 0.75 },
   { k1: 2, b: 0.75 },
@@ -149,6 +158,18 @@ export interface SplitQuality {
   full_queries: number;
 }
 
+/**
+ * One latency round in milliseconds: wall p50/p99/mean, and p50/p99 of the process CPU time per query, which a
+ * busy machine inflates far less than wall time (preemption is not counted; other threads, e.g. GC, are).
+ */
+export interface Round {
+  p50: number;
+  p99: number;
+  mean: number;
+  cpu_p50: number;
+  cpu_p99: number;
+}
+
 export interface VariantResult {
   variant: string;
   k1: number;
@@ -157,10 +178,12 @@ export interface VariantResult {
   terms: number;
   postings: number;
   bytes: number;
+  /** Bm25Index.fromBytes of the saved block (what loading a checkpoint costs on top of reading the file). */
+  load_ms: number;
   valid: SplitQuality;
   test: SplitQuality;
   /** Test queries: tokenise, score all products, top 100. */
-  latency_ms: { p50: number; p99: number; mean: number; queries: number };
+  latency_ms: Round & { queries: number; rounds: Round[] };
 }
 
 interface JudgedQuery {
@@ -215,18 +238,38 @@ function quality(scorer: QueryScorer, queries: readonly JudgedQuery[], products:
   return { queries: queries.length, judged: r.metrics, judged_queries: r.queries, full_recall100: recallSum / recallN, full_queries: recallN };
 }
 
+/**
+ * Query latency in LATENCY_ROUNDS rounds over the same queries (the first warms the JIT); the round with the lowest
+ * p99 is reported beside every round's, because on a shared machine one busy second moves a p99 by milliseconds.
+ */
 function latency(index: Bm25Index, kinds: readonly Bm25TokenKind[], queries: readonly JudgedQuery[], n: number): VariantResult['latency_ms'] {
   const ranker = createRanker(index.info.items);
   const out = new Float32Array(index.info.items);
-  const times: number[] = [];
-  for (const q of queries.slice(0, n)) {
-    const s0 = performance.now();
-    index.score(bm25Terms(q.query, kinds), out);
-    ranker.topK(out, 100);
-    times.push(performance.now() - s0);
+  const rounds: Round[] = [];
+  for (let r = 0; r < LATENCY_ROUNDS; r++) {
+    const times: number[] = [];
+    const cpu: number[] = [];
+    for (const q of queries.slice(0, n)) {
+      const c0 = process.cpuUsage();
+      const s0 = performance.now();
+      index.score(bm25Terms(q.query, kinds), out);
+      ranker.topK(out, 100);
+      times.push(performance.now() - s0);
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / 1000);
+    }
+    times.sort((a, b) => a - b);
+    cpu.sort((a, b) => a - b);
+    rounds.push({
+      p50: percentile(times, 0.5),
+      p99: percentile(times, 0.99),
+      mean: times.reduce((a, b) => a + b, 0) / times.length,
+      cpu_p50: percentile(cpu, 0.5),
+      cpu_p99: percentile(cpu, 0.99),
+    });
   }
-  times.sort((a, b) => a - b);
-  return { p50: percentile(times, 0.5), p99: percentile(times, 0.99), mean: times.reduce((a, b) => a + b, 0) / times.length, queries: times.length };
+  const best = rounds.reduce((a, b) => (b.p99 < a.p99 ? b : a));
+  return { ...best, queries: Math.min(n, queries.length), rounds };
 }
 
 interface Splits {
@@ -240,6 +283,10 @@ function runVariant(v: Variant, titles: readonly string[], splits: Splits, param
   const fields: Bm25Field[] = v.fields.map((f, i) => ({ name: `title${i}`, weight: f.weight, terms: titles.map((t) => bm25Terms(t, f.kinds)) }));
   const index = Bm25Index.build(fields, params);
   const buildS = (performance.now() - t0) / 1000;
+  const bytes = index.toBytes();
+  const l0 = performance.now();
+  Bm25Index.fromBytes(bytes);
+  const loadMs = performance.now() - l0;
   const scorer: QueryScorer = {
     judged: (query, items) => index.scoreItems(bm25Terms(query, kinds), items, new Float32Array(items.length)),
     all: (query, out) => void index.score(bm25Terms(query, kinds), out),
@@ -250,7 +297,8 @@ function runVariant(v: Variant, titles: readonly string[], splits: Splits, param
     build_s: +buildS.toFixed(2),
     terms: index.info.terms,
     postings: index.info.postings,
-    bytes: index.toBytes().length,
+    bytes: bytes.length,
+    load_ms: +loadMs.toFixed(1),
     valid: quality(scorer, splits.valid, titles.length),
     test: quality(scorer, splits.test, titles.length),
     latency_ms: latency(index, kinds, splits.test, 1000),
@@ -293,10 +341,10 @@ export async function runSearchBm25Bench(opts: { quick: boolean; log?: (line: st
   const splits: Splits = { valid: splitQueries(hd, 1), test: splitQueries(hd, 2) };
   log(`home depot: ${hd.titles.length} products, ${hd.pairs.length} pairs, ${splits.valid.length} valid and ${splits.test.length} test queries`);
   const references = referenceRows(splits, hd.titles.length);
-  const variants = opts.quick ? VARIANTS.slice(0, 1) : VARIANTS;
+  const variants = opts.quick ? VARIANTS.filter((v) => v.name === DEFAULT_VARIANT) : VARIANTS;
   const results: VariantResult[] = [];
   const line = (r: VariantResult): string =>
-    `${r.variant} k1 ${r.k1} b ${r.b}: valid ndcg@10 ${r.valid.judged['ndcg@10'].toFixed(4)} recall@100 ${r.valid.full_recall100.toFixed(4)}; test ndcg@10 ${r.test.judged['ndcg@10'].toFixed(4)} recall@100 ${r.test.full_recall100.toFixed(4)}; p50 ${r.latency_ms.p50.toFixed(2)} p99 ${r.latency_ms.p99.toFixed(2)} ms`;
+    `${r.variant} k1 ${r.k1} b ${r.b}: valid ndcg@10 ${r.valid.judged['ndcg@10'].toFixed(4)} recall@100 ${r.valid.full_recall100.toFixed(4)}; test ndcg@10 ${r.test.judged['ndcg@10'].toFixed(4)} recall@100 ${r.test.full_recall100.toFixed(4)}; p50 ${r.latency_ms.p50.toFixed(2)} p99 ${r.latency_ms.p99.toFixed(2)} ms (cpu p50 ${r.latency_ms.cpu_p50.toFixed(2)} p99 ${r.latency_ms.cpu_p99.toFixed(2)})`;
   for (const v of variants) {
     results.push(runVariant(v, hd.titles, splits, { k1: BM25_DEFAULT_K1, b: BM25_DEFAULT_B }));
     log(line(results[results.length - 1]));

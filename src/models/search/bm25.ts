@@ -120,9 +120,10 @@ class Triples {
 function collect(fields: readonly Bm25Field[], infos: readonly Bm25FieldInfo[], items: number): { vocab: Map<string, number>; triples: Triples } {
   const vocab = new Map<string, number>();
   const triples = new Triples();
-  const local = new Map<number, number>();
+  // One item's tf̃ by term id, and the ids it touched: a dense scratch row, cleared after each item.
+  let tfOf = new Float64Array(1 << 14);
+  const touched: number[] = [];
   for (let d = 0; d < items; d++) {
-    local.clear();
     for (let f = 0; f < fields.length; f++) {
       const terms = fields[f].terms[d];
       if (!terms || terms.length === 0) continue;
@@ -134,11 +135,22 @@ function collect(fields: readonly Bm25Field[], infos: readonly Bm25FieldInfo[], 
         if (id === undefined) {
           id = vocab.size;
           vocab.set(term, id);
+          if (id === tfOf.length) {
+            const grown = new Float64Array(2 * tfOf.length);
+            grown.set(tfOf);
+            tfOf = grown;
+          }
         }
-        local.set(id, (local.get(id) ?? 0) + unit);
+        if (tfOf[id] === 0) touched.push(id);
+        tfOf[id] += unit;
       }
     }
-    for (const [id, tf] of local) if (tf > 0) triples.push(id, d, tf);
+    // An id listed twice (a field of weight 0) is emitted once: its tf̃ is cleared at the first.
+    for (const id of touched) {
+      if (tfOf[id] > 0) triples.push(id, d, tfOf[id]);
+      tfOf[id] = 0;
+    }
+    touched.length = 0;
   }
   return { vocab, triples };
 }
@@ -153,13 +165,14 @@ export class Bm25Index {
   private readonly offsets: Int32Array;
   private readonly postItems: Int32Array;
   private readonly postScores: Float32Array;
-  /** Per-call scratch of scoreItems: distinct term ids of the query. */
+  /** Per-call scratch of score and scoreItems: the query's distinct term ids. */
   private readonly seen = new Set<number>();
 
   private constructor(info: Bm25Info, termList: readonly string[], offsets: Int32Array, postItems: Int32Array, postScores: Float32Array) {
     this.info = info;
     this.termList = termList;
-    this.vocab = new Map(termList.map((t, i) => [t, i]));
+    this.vocab = new Map();
+    for (let i = 0; i < termList.length; i++) this.vocab.set(termList[i], i);
     if (this.vocab.size !== termList.length) throw new DataError('bm25 index: a term is listed twice');
     this.offsets = offsets;
     this.postItems = postItems;
@@ -181,14 +194,15 @@ export class Bm25Index {
     const postItems = new Int32Array(triples.size);
     const postScores = new Float32Array(triples.size);
     const fill = offsets.slice(0, terms);
+    const idf = new Float64Array(terms);
+    for (let t = 0; t < terms; t++) idf[t] = bm25Idf(items, offsets[t + 1] - offsets[t]);
     // Triples come in item order, so a counting sort by term leaves each term's postings in item order.
     for (let i = 0; i < triples.size; i++) {
       const t = triples.term[i];
       const at = fill[t]++;
       const tf = triples.tf[i];
-      const idf = bm25Idf(items, offsets[t + 1] - offsets[t]);
       postItems[at] = triples.item[i];
-      postScores[at] = (idf * tf) / (k1 + tf);
+      postScores[at] = (idf[t] * tf) / (k1 + tf);
     }
     const info: Bm25Info = { k1, b, items, terms, postings: triples.size, fields: infos };
     return new Bm25Index(info, [...vocab.keys()], offsets, postItems, postScores);
@@ -257,7 +271,7 @@ export class Bm25Index {
     return out;
   }
 
-  /** The index as one byte block (bm25Bytes.ts layout, below); fromBytes reads it back exactly. */
+  /** The index as one byte block (the layout below); fromBytes reads it back exactly. */
   toBytes(): Uint8Array {
     return encodeIndex(this.info, this.termList, this.offsets, this.postItems, this.postScores);
   }
@@ -275,8 +289,9 @@ export class Bm25Index {
 //   8  u32      format version (BM25_FORMAT_VERSION)
 //  12  u32      header length H (UTF-8 JSON: Bm25Info plus termBytes and totalBytes)
 //  16  H bytes  header, zero-padded to a multiple of 4
-//      i32[terms + 1]     term string offsets into the term bytes
-//      u8[termBytes]      the terms, UTF-8, back to back, zero-padded to a multiple of 4
+//      i32[terms + 1]     where each term starts in the decoded term block, in UTF-16 code units
+//      u8[termBytes]      the terms, UTF-8, back to back, zero-padded to a multiple of 4 (terms must be well-formed
+//                         Unicode: a lone surrogate would not survive UTF-8)
 //      i32[terms + 1]     posting offsets
 //      i32[postings]      posting items
 //      f32[postings]      posting contributions
@@ -295,10 +310,10 @@ const pad4 = (n: number): number => (n + 3) & ~3;
 
 function encodeIndex(info: Bm25Info, terms: readonly string[], offsets: Int32Array, postItems: Int32Array, postScores: Float32Array): Uint8Array {
   const enc = new TextEncoder();
-  const encoded = terms.map((t) => enc.encode(t));
   const termOffsets = new Int32Array(terms.length + 1);
-  for (let i = 0; i < encoded.length; i++) termOffsets[i + 1] = termOffsets[i] + encoded[i].length;
-  const termBytes = termOffsets[terms.length];
+  for (let i = 0; i < terms.length; i++) termOffsets[i + 1] = termOffsets[i] + terms[i].length;
+  const termBlock = enc.encode(terms.join(''));
+  const termBytes = termBlock.length;
   const body = 4 * (terms.length + 1) + pad4(termBytes) + 4 * (offsets.length + postItems.length + postScores.length);
   // The header states the total, which depends on the header's own length: repeat until the digits settle.
   const headerFor = (totalBytes: number): Uint8Array => enc.encode(JSON.stringify({ ...info, termBytes, totalBytes } satisfies Header));
@@ -320,11 +335,8 @@ function encodeIndex(info: Bm25Info, terms: readonly string[], offsets: Int32Arr
     at += a.byteLength;
   };
   put(termOffsets);
-  for (const e of encoded) {
-    out.set(e, at);
-    at += e.length;
-  }
-  at = pad4(at);
+  out.set(termBlock, at);
+  at = pad4(at + termBytes);
   put(offsets);
   put(postItems);
   put(postScores);
@@ -353,12 +365,19 @@ function readHeader(bytes: Uint8Array, source: string): { header: Header; at: nu
   for (const key of ['items', 'terms', 'postings', 'termBytes'] as const) {
     if (!Number.isSafeInteger(header[key]) || header[key] < 0) throw bad(`header ${key} = ${String(header[key])}`);
   }
+  if (!Number.isFinite(header.k1) || !Number.isFinite(header.b) || !Array.isArray(header.fields)) {
+    throw bad('its header lacks k1, b or fields');
+  }
   return { header, at: 16 + pad4(headerLength) };
 }
 
-/** Copies a section into a fresh (aligned) typed array. */
+/**
+ * Copies a section into a fresh (aligned) typed array. Not bytes.slice: on a Node Buffer (readFileSync's result)
+ * slice is a view, whose .buffer is the whole file.
+ */
 function section<T extends Int32Array | Float32Array>(bytes: Uint8Array, at: number, n: number, make: (buf: ArrayBuffer) => T): T {
-  const copy = bytes.slice(at, at + 4 * n);
+  const copy = new Uint8Array(4 * n);
+  copy.set(bytes.subarray(at, at + 4 * n));
   return make(copy.buffer);
 }
 
@@ -376,11 +395,11 @@ function decodeIndex(bytes: Uint8Array, source: string): { info: Bm25Info; terms
   let at = start;
   const termOffsets = section(bytes, at, header.terms + 1, (b) => new Int32Array(b));
   at += 4 * (header.terms + 1);
-  checkOffsets(termOffsets, header.termBytes, 'term', source);
-  const dec = new TextDecoder();
-  const termBlock = bytes.subarray(at, at + header.termBytes);
+  // One decode of the whole block, then slices: decoding 10^5 short terms one by one costs ~10× more.
+  const termBlock = new TextDecoder().decode(bytes.subarray(at, at + header.termBytes));
+  checkOffsets(termOffsets, termBlock.length, 'term', source);
   const terms: string[] = new Array<string>(header.terms);
-  for (let i = 0; i < header.terms; i++) terms[i] = dec.decode(termBlock.subarray(termOffsets[i], termOffsets[i + 1]));
+  for (let i = 0; i < header.terms; i++) terms[i] = termBlock.slice(termOffsets[i], termOffsets[i + 1]);
   at = pad4(at + header.termBytes);
   const offsets = section(bytes, at, header.terms + 1, (b) => new Int32Array(b));
   at += 4 * (header.terms + 1);
@@ -412,6 +431,8 @@ export type Bm25TokenKind = 'w' | 'b' | 't';
  * 0.703; + bigrams 0.9164 / 0.698; + trigrams 0.9319 / 0.800; all three 0.9322 / 0.810; trigrams as a second field
  * weighted 0.1, 0.3 or 1 0.931–0.933 / 0.778–0.800. The character trigrams carry the gain (typos, plurals, `usb-c` vs
  * `usbc`), bigrams add a little recall on top of them, and one field is as good as a separate trigram field.
+ * With these terms k1 0.6 raises valid recall@100 to 0.818 at the same NDCG (b 0.3: 0.812, b 1 or k1 2: 0.797);
+ * the defaults stay R&Z's k1 1.2, b 0.75, which a caller may tune on its own valid queries.
  */
 export const BM25_DEFAULT_KINDS: readonly Bm25TokenKind[] = ['w', 'b', 't'];
 

@@ -222,6 +222,15 @@ describe('Bm25Index: bytes', () => {
     expect(scores(back, ['t5'])).toEqual(scores(index, ['t5']));
   });
 
+  it('reads a Node Buffer, as readFileSync returns, at an offset of a larger pool', () => {
+    const pool = Buffer.alloc(bytes.length + 8);
+    pool.set(bytes, 5);
+    const back = Bm25Index.fromBytes(pool.subarray(5, 5 + bytes.length));
+    expect(back.info).toEqual(index.info);
+    expect(scores(back, ['t5', '苹果'])).toEqual(scores(index, ['t5', '苹果']));
+    expect(back.toBytes()).toEqual(bytes);
+  });
+
   it('refuses a truncated, extended, foreign or newer block with a DataError naming the source', () => {
     expect(() => Bm25Index.fromBytes(bytes.subarray(0, bytes.length - 4), 'ckpt/bm25.bin')).toThrow(DataError);
     expect(() => Bm25Index.fromBytes(bytes.subarray(0, bytes.length - 4), 'ckpt/bm25.bin')).toThrow(/ckpt\/bm25.bin: .*should be \d+ bytes long; it is \d+/);
@@ -233,6 +242,16 @@ describe('Bm25Index: bytes', () => {
     new DataView(newer.buffer).setUint32(8, BM25_FORMAT_VERSION + 1, true);
     expect(() => Bm25Index.fromBytes(newer)).toThrow(/format version 2; this rec reads version 1/);
     expect(() => Bm25Index.fromBytes(new Uint8Array(0))).toThrow(DataError);
+  });
+
+  it('refuses a header without the parameters', () => {
+    const header = new TextEncoder().encode(JSON.stringify({ items: 0, terms: 0, postings: 0, termBytes: 0, totalBytes: 128 }));
+    const block = new Uint8Array(128);
+    block.set(new TextEncoder().encode('RECBM25\0'));
+    new DataView(block.buffer).setUint32(8, BM25_FORMAT_VERSION, true);
+    new DataView(block.buffer).setUint32(12, header.length, true);
+    block.set(header, 16);
+    expect(() => Bm25Index.fromBytes(block, 'x.bin')).toThrow(/x.bin: .*lacks k1, b or fields/);
   });
 
   it('refuses damaged offsets and posting items', () => {
