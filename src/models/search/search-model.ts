@@ -31,11 +31,32 @@ export function isSearchModelName(name: string): name is SearchModelName {
   return (SEARCH_MODELS as readonly string[]).includes(name);
 }
 
-/** The relevance head: prediction = clip(Σ weights[f] · feature f, range). */
+/**
+ * The relevance head: prediction = clip(Σ weights[f] · feature f, range), over the base features and, where
+ * `pairwise`, every product of two of them (a quadratic model: the features' effects interact, e.g. word overlap
+ * counts for more when the cosine is high).
+ */
 export interface RelevanceHead {
   features: string[];
   weights: number[];
   range: [number, number];
+  pairwise: boolean;
+}
+
+/** A base feature row (bias first) with the products of every two non-bias features appended. */
+export function pairwiseRow(x: Float64Array): Float64Array {
+  const p = x.length;
+  const out = new Float64Array(p + ((p - 1) * p) / 2);
+  out.set(x);
+  let at = p;
+  for (let i = 1; i < p; i++) for (let j = i; j < p; j++) out[at++] = x[i] * x[j];
+  return out;
+}
+
+export function pairwiseNames(names: readonly string[]): string[] {
+  const out = [...names];
+  for (let i = 1; i < names.length; i++) for (let j = i; j < names.length; j++) out.push(`${names[i]}*${names[j]}`);
+  return out;
 }
 
 export interface SearchSpec {
@@ -300,15 +321,18 @@ export function headFeatures(model: SearchModel, q: EncodedQuery, items: Int32Ar
 export function predictRelevance(head: RelevanceHead, rows: readonly Float64Array[]): Float64Array {
   const out = new Float64Array(rows.length);
   for (let k = 0; k < rows.length; k++) {
+    const x = head.pairwise ? pairwiseRow(rows[k]) : rows[k];
     let s = 0;
-    for (let f = 0; f < head.weights.length; f++) s += head.weights[f] * rows[k][f];
+    for (let f = 0; f < head.weights.length; f++) s += head.weights[f] * x[f];
     out[k] = Math.min(head.range[1], Math.max(head.range[0], s));
   }
   return out;
 }
 
 /** Least squares with a small ridge (features can be collinear on a small validation split); float64 throughout. */
-export function fitHead(names: string[], rows: readonly Float64Array[], targets: ArrayLike<number>, range: [number, number], ridge = 1e-3): RelevanceHead {
+export function fitHead(base: string[], baseRows: readonly Float64Array[], targets: ArrayLike<number>, range: [number, number], ridge = 1e-3, pairwise = true): RelevanceHead {
+  const names = pairwise ? pairwiseNames(base) : base;
+  const rows = pairwise ? baseRows.map(pairwiseRow) : baseRows;
   const p = names.length;
   const a = Array.from({ length: p }, () => new Float64Array(p + 1));
   for (let n = 0; n < rows.length; n++) {
@@ -320,7 +344,7 @@ export function fitHead(names: string[], rows: readonly Float64Array[], targets:
   }
   for (let i = 1; i < p; i++) a[i][i] += ridge * rows.length;
   const w = solve(a, p);
-  return { features: names, weights: Array.from(w), range };
+  return { features: names, weights: Array.from(w), range, pairwise };
 }
 
 /** Gaussian elimination with partial pivoting of the augmented p × (p + 1) system. */

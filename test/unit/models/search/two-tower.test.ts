@@ -111,11 +111,20 @@ describe('the relevance head', () => {
   it('recovers the weights of an exactly linear target and clips to the scale', () => {
     const rows = Array.from({ length: 50 }, (_, n) => Float64Array.of(1, n / 50, (n * 7) % 11));
     const targets = rows.map((x) => 1.5 + 0.8 * x[1] + 0.05 * x[2]);
-    const head = fitHead(['bias', 'a', 'b'], rows, targets, [1, 3], 0);
+    const head = fitHead(['bias', 'a', 'b'], rows, targets, [1, 3], 0, false);
     expect(head.weights[0]).toBeCloseTo(1.5, 6);
     expect(head.weights[1]).toBeCloseTo(0.8, 6);
     expect(head.weights[2]).toBeCloseTo(0.05, 6);
     expect(Array.from(predictRelevance({ ...head, weights: [5, 0, 0] }, rows.slice(0, 1)))).toEqual([3]);
+  });
+
+  it('fits a product of two features with the pairwise terms', () => {
+    const rows = Array.from({ length: 60 }, (_, n) => Float64Array.of(1, (n % 6) / 6, Math.floor(n / 6) / 10));
+    const targets = rows.map((x) => 1 + x[1] * x[2]);
+    const head = fitHead(['bias', 'a', 'b'], rows, targets, [0, 5], 0);
+    expect(head.features).toEqual(['bias', 'a', 'b', 'a*a', 'a*b', 'b*b']);
+    const p = predictRelevance(head, rows);
+    rows.forEach((_, n) => expect(p[n]).toBeCloseTo(targets[n], 6));
   });
 
   it('shrinks an item\'s mean pair weight towards the overall mean by its number of pairs', () => {
