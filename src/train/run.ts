@@ -162,6 +162,17 @@ function ratingsNote(f: ModelFamily, loss: string): string {
 }
 
 /**
+ * Refuses a (user, item) model on a search log prepped without a user column (docs/datasets.md#search-logs): its
+ * rows have no user (index -1), so there is no one to learn preferences for.
+ */
+export function checkHasUsers(data: { dir: string; numUsers: number; trainRows: number }, model: string): void {
+  if (data.numUsers > 0 || data.trainRows === 0) return;
+  throw new DataError(
+    `--model ${model} learns per-user preferences, but ${data.dir} has no users: it is a search log prepped without a user column (rec prep --columns query=…,item=… with no user=C), so its ${data.trainRows} training rows are (query, item) pairs. Expected a dataset with users: prep the log again with --columns …,user=C if it has one.`,
+  );
+}
+
+/**
  * Refuses a run with nothing to learn from: an empty train split (every family), or, for sequence
  * models, no user with MIN_SEQUENCE_ROWS training rows (single-row users, a one-item catalogue
  * after deduplication) or a catalogue of one item (its next item is always that one).
@@ -265,6 +276,7 @@ function planRun(req: TrainRequest, io: RunIO): Plan {
   const { config } = req.resolved;
   const { data } = req;
   const f = family(config.train.model);
+  checkHasUsers({ dir: data.dir, numUsers: data.numUsers, trainRows: data.train.users.length }, config.train.model);
   // A resumed run keeps the options its checkpoint was accepted with.
   if (!req.resume) checkModelOptions(config.train.model, req.resolved.sources);
   const objective = objectiveOf(f, config.train.loss, data.feedback);

@@ -78,7 +78,7 @@ export function registerTrain(program: Command, runtime: Runtime): void {
       if (o.resume && !o.out) throw new UsageError('--resume needs --out DIR: the checkpoint folder of the run to continue.');
       const out = resolve(ctx.cwd, o.out ?? join('checkpoints', `${ctx.resolved.config.train.model}-${timestamp()}`));
       // TF.js, the engine and Arrow load here, not at start-up (`rec --help` stays instant: test/cli/startup.test.ts).
-      const [{ openCheckpointForTrain }, { runTrain }, { checkModelOptions }] = await Promise.all([
+      const [{ openCheckpointForTrain }, { runTrain, checkHasUsers }, { checkModelOptions }] = await Promise.all([
         import('../../io/checkpoint.js'),
         import('../../train/run.js'),
         import('../../models/registry.js'),
@@ -88,6 +88,8 @@ export function registerTrain(program: Command, runtime: Runtime): void {
       const dataInOut = o.data !== undefined && !relative(join(out, 'data'), resolve(ctx.cwd, o.data)).startsWith('..');
       session = await openCheckpointForTrain(out, { resume: o.resume === true, force: o.force === true, keepData: dataInOut, log: ctx.log });
       const loaded = await loadTrainData(ctx, o, out);
+      // Before the validator, which ranks items per user: a search log without users has none.
+      checkHasUsers({ dir: loaded.dataDir, numUsers: loaded.ds.users.ids.length, trainRows: loaded.ds.train.length }, ctx.resolved.config.train.model);
       const { config } = ctx.resolved;
       const engine = await (await import('../../engine/backend.js')).initEngine({ backend: config.backend, log: ctx.log });
       if ((SEARCH_MODEL_NAMES as readonly string[]).includes(config.train.model)) {

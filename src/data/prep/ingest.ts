@@ -170,7 +170,7 @@ export class Ingest {
    * A search row's query: control characters removed (counted), then refused when empty or only
    * whitespace (`empty_query`) or over MAX_QUERY_CHARS (`query_too_long`). Its index, or -1 after a reject.
    */
-  private queryIndex(text: string, line: number, raw: string): number {
+  private queryIndex(text: string, line: number, raw: () => string): number {
     let q = text;
     let cleaned = false;
     if (CONTROL_CHARS.test(q)) {
@@ -180,11 +180,11 @@ export class Ingest {
     }
     CONTROL_CHARS.lastIndex = 0;
     if (q.trim() === '') {
-      this.reject(line, 'empty_query', text === '' ? 'empty query' : 'query of whitespace or control characters only', raw);
+      this.reject(line, 'empty_query', text === '' ? 'empty query' : 'query of whitespace or control characters only', raw());
       return -1;
     }
     if (q.length > MAX_QUERY_CHARS) {
-      this.reject(line, 'query_too_long', `query of ${q.length} characters, over the ${MAX_QUERY_CHARS}-character limit`, raw);
+      this.reject(line, 'query_too_long', `query of ${q.length} characters, over the ${MAX_QUERY_CHARS}-character limit`, raw());
       return -1;
     }
     if (cleaned) this.queriesCleaned++;
@@ -274,6 +274,7 @@ export class Ingest {
       return;
     }
     const anon = this.anonymousUser >= 0;
+    // An anonymous search row has no user field: a dummy non-empty range passes the empty-id check.
     const us = anon ? 0 : starts[this.pUser];
     const ue = anon ? 1 : ends[this.pUser];
     const is = starts[this.pItem];
@@ -346,7 +347,7 @@ export class Ingest {
     let q = 0;
     if (this.search !== null) {
       const pq = this.pQuery;
-      q = this.queryIndex(buf.toString('utf8', starts[pq], ends[pq]), line, buf.toString('utf8', ls, le));
+      q = this.queryIndex(buf.toString('utf8', starts[pq], ends[pq]), line, () => buf.toString('utf8', ls, le));
       if (q < 0) return;
     }
     const u = anon ? this.anonymousUser : this.users.internBytes(buf, us, ue);
@@ -420,7 +421,7 @@ export class Ingest {
     }
     let q = 0;
     if (this.search !== null) {
-      q = this.queryIndex(fields[plan.query] ?? '', line, raw);
+      q = this.queryIndex(fields[plan.query] ?? '', line, () => raw);
       if (q < 0) return;
     }
     const u = anon ? this.anonymousUser : this.users.internString(userId);

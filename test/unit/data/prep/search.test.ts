@@ -137,6 +137,16 @@ describe('search logs', () => {
     expect(q.manifest.search?.text_featurizer).toMatchObject({ num_buckets: q.manifest.catalogue?.text_featurizer.num_buckets, seed: q.manifest.catalogue?.text_featurizer.seed });
   });
 
+  it('the csv-parse reference reader gives the same search dataset as the fast path', async () => {
+    const path = file('parity.csv', `${judged()}"",p1,2\n"\ttab",p2,3\n`);
+    const fast = await prep(out(), [path], { ...SEARCH, max_rejects: 1 });
+    const ref = await prep(out(), [path], { ...SEARCH, max_rejects: 1 }, { parser: 'csv-parse' });
+    // Every file the same bytes (rejects.jsonl included).
+    expect(ref.manifest.files_sha256).toEqual(fast.manifest.files_sha256);
+    expect(ref.manifest.search).toEqual(fast.manifest.search);
+    expect(fast.manifest.search?.queries_cleaned).toBe(1);
+  });
+
   it('JSON Lines search logs read alike', async () => {
     const text = ['{"q":"drill","item":"p1","rel":3}', '{"q":"","item":"p2","rel":1}', '{"q":"电钻","item":"p2","rel":2}'].join('\n');
     const p = await prep(out(), [file('log.jsonl', `${text}\n`)], { columns: 'query=q,item=item,relevance=rel', split: 'none', max_rejects: 1 });
