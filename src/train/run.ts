@@ -167,8 +167,8 @@ function ratingsNote(f: ModelFamily, loss: string): string {
  */
 export function checkHasUsers(data: { dir: string; numUsers: number; trainRows: number }, model: string): void {
   if (data.numUsers > 0 || data.trainRows === 0) return;
-  throw new DataError(
-    `--model ${model} learns per-user preferences, but ${data.dir} has no users: it is a search log prepped without a user column (rec prep --columns query=…,item=… with no user=C), so its ${data.trainRows} training rows are (query, item) pairs. Expected a dataset with users: prep the log again with --columns …,user=C if it has one.`,
+  throw new UsageError(
+    `--model ${model} learns per-user preferences, but ${data.dir} has no users: it is a search log prepped without a user column (rec prep --columns query=…,item=… with no user=C), so its ${data.trainRows} training rows are (query, item) pairs. Train a search model on it (--model bm25|two-tower|hybrid), or prep the log again with --columns …,user=C if it has one.`,
   );
 }
 

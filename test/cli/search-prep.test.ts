@@ -30,7 +30,7 @@ describe('rec prep (search logs)', () => {
     expect(m.search).toMatchObject({ queries: 30, anonymous: true });
     expect(prep.stderr).toContain('search log: 30 queries');
     const train = await rec(['train', '--data', ds, '--model', 'mf', '--epochs', '1', '--backend', 'cpu', '--out', join(dir, 'ck')]);
-    expect(train.code).toBe(1);
+    expect(train.code).toBe(2);
     expect(train.stderr).toContain('has no users: it is a search log prepped without a user column');
   }, 60_000);
 
