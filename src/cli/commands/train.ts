@@ -88,8 +88,6 @@ export function registerTrain(program: Command, runtime: Runtime): void {
       const dataInOut = o.data !== undefined && !relative(join(out, 'data'), resolve(ctx.cwd, o.data)).startsWith('..');
       session = await openCheckpointForTrain(out, { resume: o.resume === true, force: o.force === true, keepData: dataInOut, log: ctx.log });
       const loaded = await loadTrainData(ctx, o, out);
-      // Before the validator, which ranks items per user: a search log without users has none.
-      checkHasUsers({ dir: loaded.dataDir, numUsers: loaded.ds.users.ids.length, trainRows: loaded.ds.train.length }, ctx.resolved.config.train.model);
       const { config } = ctx.resolved;
       const engine = await (await import('../../engine/backend.js')).initEngine({ backend: config.backend, log: ctx.log });
       if ((SEARCH_MODEL_NAMES as readonly string[]).includes(config.train.model)) {
@@ -97,6 +95,8 @@ export function registerTrain(program: Command, runtime: Runtime): void {
         const result = await trainSearch(ctx, loaded.ds, out, o.resume === true, engine).catch(async (error: unknown) => Promise.reject(await withResumeCommand(error, out, ctx.cwd)));
         return { result, human: summary(result) };
       }
+      // Before the validator, which ranks items per user: a search log without users has none.
+      checkHasUsers({ dir: loaded.dataDir, numUsers: loaded.ds.users.ids.length, trainRows: loaded.ds.train.length }, ctx.resolved.config.train.model);
       const { ds, data } = await withValidSplit(ctx, loaded);
       const { validator, monitor } = await validation(ctx, ds, data);
       const { resolveCheckpointPath } = await import('../../promote/pointer.js');
