@@ -53,6 +53,7 @@ export interface SearchEvalFile {
 async function evaluateCheckpoint(ckpt: string, run: RunJson, ds: Dataset, req: SearchEvalRequest, protocol: SearchProtocol): Promise<{ result: SearchEvalResult; dropped: number; data: SearchEvalData }> {
   const model = await loadSearchModel(paths(ckpt).model, weightsCheck(run, 'model/weights.bin', req.log));
   const ids = (await readVocabFile(join(paths(ckpt).vocab, 'items.arrow'))).index;
+  const userIds = (await readVocabFile(join(paths(ckpt).vocab, 'users.arrow'))).index;
   const data = searchSplit(ds, req.split);
   const keep: number[] = [];
   const mapped: number[] = [];
@@ -62,11 +63,19 @@ async function evaluateCheckpoint(ckpt: string, run: RunJson, ds: Dataset, req: 
     keep.push(r);
     mapped.push(m);
   }
-  const rows = { queries: Int32Array.from(keep, (r) => data.rows.queries[r]), items: Int32Array.from(mapped), values: Float32Array.from(keep, (r) => data.rows.values[r]) };
+  // Rankings are per (dataset user, query), so two checkpoints are compared on the same lists; a user the checkpoint
+  // never saw is ranked anonymously.
+  const modelUser = (u: number) => userIds.get(ds.users.ids[u]) ?? -1;
+  const rows = {
+    queries: Int32Array.from(keep, (r) => data.rows.queries[r]),
+    items: Int32Array.from(mapped),
+    values: Float32Array.from(keep, (r) => data.rows.values[r]),
+    users: Int32Array.from(keep, (r) => data.rows.users[r]),
+  };
   const evalData = { ...data, rows };
   const encoder = new QueryEncoder(model.spec.featurizer);
   const encoded = encodeQueries(encoder, data.texts, rowsByQuery(rows));
-  const result = evaluateSearch(new SearchRanker(model), evalData, encoded, protocol, req.k, req.signal);
+  const result = evaluateSearch(new SearchRanker(model), evalData, encoded, protocol, req.k, req.signal, { modelUser });
   return { result, dropped: data.rows.items.length - keep.length, data: evalData };
 }
 

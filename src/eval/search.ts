@@ -15,6 +15,8 @@ export interface SearchRows {
   queries: Int32Array;
   items: Int32Array;
   values: Float32Array;
+  /** The user per row, −1 for an anonymous log. */
+  users: Int32Array;
 }
 
 export interface SearchEvalData {
@@ -43,7 +45,7 @@ export function relevantThreshold(scale: [number, number] | null): number {
 export function searchSplit(ds: Dataset, split: 'train' | 'valid' | 'test'): SearchEvalData {
   const d = ds[split];
   const scale = searchScale(ds);
-  return { rows: { queries: d.queries as Int32Array, items: d.items, values: d.values }, texts: (ds.queries as NonNullable<Dataset['queries']>).texts, scale, threshold: relevantThreshold(scale) };
+  return { rows: { queries: d.queries as Int32Array, items: d.items, values: d.values, users: d.users }, texts: (ds.queries as NonNullable<Dataset['queries']>).texts, scale, threshold: relevantThreshold(scale) };
 }
 
 export type SearchProtocol = 'judged' | 'full';
@@ -72,8 +74,40 @@ export function encodeQueries(encoder: QueryEncoder, texts: readonly string[], b
   return out;
 }
 
-export function evaluateSearch(ranker: SearchRanker, data: SearchEvalData, encoded: Map<number, EncodedQuery>, protocol: SearchProtocol, ks: readonly number[], signal?: AbortSignal): SearchEvalResult {
-  const byQuery = rowsByQuery(data.rows);
+/** One ranking: a query as one user typed it (user −1 when anonymous), and its rows. */
+interface Group {
+  query: number;
+  user: number;
+  rows: number[];
+}
+
+/** Rows per (user, query): a query typed by two users is two rankings once the ranking is personal. */
+export function rowsByGroup(rows: SearchRows): Group[] {
+  const out = new Map<string, Group>();
+  for (let r = 0; r < rows.queries.length; r++) {
+    const key = `${rows.users[r]}:${rows.queries[r]}`;
+    const g = out.get(key);
+    if (g === undefined) out.set(key, { query: rows.queries[r], user: rows.users[r], rows: [r] });
+    else g.rows.push(r);
+  }
+  return [...out.values()];
+}
+
+/** What a graded log is evaluated and calibrated by: judged lists; a click log, whose judged items are all relevant: retrieval. */
+export function defaultProtocol(data: Pick<SearchEvalData, 'scale'>): SearchProtocol {
+  return data.scale === null ? 'full' : 'judged';
+}
+
+/** Overrides of the model's blend and personal weights (calibration), and the model's index of a dataset user. */
+interface Weights {
+  alpha?: number | null;
+  beta?: number;
+  /** Default: the same index (the dataset the model was trained on). A user the model does not know is −1. */
+  modelUser?: (user: number) => number;
+}
+
+export function evaluateSearch(ranker: SearchRanker, data: SearchEvalData, encoded: Map<number, EncodedQuery>, protocol: SearchProtocol, ks: readonly number[], signal?: AbortSignal, weights: Weights = {}): SearchEvalResult {
+  const groups = rowsByGroup(data.rows);
   const minRelevance = data.scale?.[0] ?? 0;
   const acc = createSearchAccumulator({ ks, minRelevance, threshold: data.threshold });
   const head = ranker.model.spec.head;
@@ -81,12 +115,14 @@ export function evaluateSearch(ranker: SearchRanker, data: SearchEvalData, encod
   const targets: number[] = [];
   const maxK = Math.max(...ks);
   let skipped = 0;
-  for (const [q, rows] of byQuery) {
+  for (const { query: q, user, rows } of groups) {
     signal?.throwIfAborted();
     const items = Int32Array.from(rows, (r) => data.rows.items[r]);
     const rel = Float64Array.from(rows, (r) => data.rows.values[r]);
     const query = encoded.get(q) as EncodedQuery;
-    const s = ranker.score(query, items);
+    const modelUser = user < 0 ? -1 : (weights.modelUser?.(user) ?? user);
+    const score = (list: Int32Array | null) => ranker.score(query, list, weights.alpha === undefined ? ranker.model.spec.alpha : weights.alpha, modelUser, weights.beta);
+    const s = score(items);
     if (head !== null && data.scale !== null) {
       const p = predictRelevance(head, headFeatures(ranker.model, query, items, s).rows);
       for (let k = 0; k < rows.length; k++) {
@@ -102,7 +138,7 @@ export function evaluateSearch(ranker: SearchRanker, data: SearchEvalData, encod
     }
     if (protocol === 'judged') acc.addQuery(s.score, rel);
     else {
-      const list = retrieved(ranker, query, items, rel, maxK, minRelevance);
+      const list = retrieved(score(null).score, items, rel, maxK, minRelevance);
       acc.addQuery(list.scores, list.relevance);
     }
   }
@@ -112,15 +148,14 @@ export function evaluateSearch(ranker: SearchRanker, data: SearchEvalData, encod
     metrics.rmse = e.rmse;
     metrics.mae = e.mae;
   }
-  return { metrics, queries: { evaluated: byQuery.size - skipped, skipped, skipped_by_reason: skipped > 0 ? { no_relevant_item: skipped } : {} }, pairs: data.rows.queries.length };
+  return { metrics, queries: { evaluated: groups.length - skipped, skipped, skipped_by_reason: skipped > 0 ? { no_relevant_item: skipped } : {} }, pairs: data.rows.queries.length };
 }
 
 /**
  * The candidates that decide a full-catalogue top-k: every item scoring at least the k-th best score (ties at the cut
  * included, so pessimistic tie-breaking sees them) plus the judged items; unjudged ones get the minimum relevance.
  */
-function retrieved(ranker: SearchRanker, query: EncodedQuery, judged: Int32Array, rel: Float64Array, k: number, minRelevance: number): { scores: Float32Array; relevance: Float64Array } {
-  const all = ranker.score(query, null).score;
+function retrieved(all: Float32Array, judged: Int32Array, rel: Float64Array, k: number, minRelevance: number): { scores: Float32Array; relevance: Float64Array } {
   const cut = kthLargest(all, k);
   const judgedAt = new Map<number, number>();
   judged.forEach((i, j) => judgedAt.set(i, j));
@@ -158,34 +193,31 @@ function kthLargest(values: Float32Array, k: number): number {
 }
 
 /**
- * Fits what the validation split decides beyond the weights: the hybrid's α (grid 0, 0.05, …, 1 by judged NDCG@10) and
- * the relevance head (least squares of the judged grades), in place on `model.spec`.
+ * Fits what the validation split decides beyond the weights, in place on `model.spec`: the hybrid's α and the personal
+ * weight β (grids 0, 0.05, …, 1 by NDCG@10 under the log's protocol, α first) and the relevance head (least squares of
+ * the judged grades).
  */
 export function calibrate(model: SearchModel, ranker: SearchRanker, valid: SearchEvalData, encoded: Map<number, EncodedQuery>): void {
-  if (model.spec.model === 'hybrid') {
-    let best = { alpha: 0.5, ndcg: -Infinity };
+  const protocol = defaultProtocol(valid);
+  const best = (weights: (x: number) => Weights): number => {
+    let top = { x: 0, ndcg: -Infinity };
     for (let a = 0; a <= 20; a++) {
-      const alpha = a / 20;
-      const acc = createSearchAccumulator({ ks: [10], minRelevance: valid.scale?.[0] ?? 0, threshold: valid.threshold });
-      for (const [q, rows] of rowsByQuery(valid.rows)) {
-        const items = Int32Array.from(rows, (r) => valid.rows.items[r]);
-        const rel = Float64Array.from(rows, (r) => valid.rows.values[r]);
-        if (!rel.some((v) => v > (valid.scale?.[0] ?? 0))) continue;
-        acc.addQuery(ranker.score(encoded.get(q) as EncodedQuery, items, alpha).score, rel);
-      }
-      const ndcg = acc.result().metrics['ndcg@10'];
-      if (ndcg > best.ndcg) best = { alpha, ndcg };
+      const ndcg = evaluateSearch(ranker, valid, encoded, protocol, [10], undefined, weights(a / 20)).metrics['ndcg@10'];
+      if (ndcg > top.ndcg) top = { x: a / 20, ndcg };
     }
-    model.spec = { ...model.spec, alpha: best.alpha };
-  }
+    return top.x;
+  };
+  if (model.spec.model === 'hybrid') model.spec = { ...model.spec, alpha: best((alpha) => ({ alpha, beta: 0 })) };
+  const personal = model.spec.personal ?? null;
+  if (personal !== null) model.spec = { ...model.spec, personal: { ...personal, beta: best((beta) => ({ beta })) } };
   if (valid.scale === null) return;
   const rowsX: Float64Array[] = [];
   const targets: number[] = [];
   let names: string[] = [];
-  for (const [q, rows] of rowsByQuery(valid.rows)) {
+  for (const { query: q, user, rows } of rowsByGroup(valid.rows)) {
     const items = Int32Array.from(rows, (r) => valid.rows.items[r]);
     const query = encoded.get(q) as EncodedQuery;
-    const f = headFeatures(model, query, items, ranker.score(query, items));
+    const f = headFeatures(model, query, items, ranker.score(query, items, model.spec.alpha, user));
     names = f.names;
     rowsX.push(...f.rows);
     for (const r of rows) targets.push(valid.rows.values[r]);

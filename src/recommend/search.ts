@@ -16,7 +16,11 @@ export interface SearchSession {
   readonly ranker: SearchRanker;
   readonly encoder: QueryEncoder;
   readonly itemIds: readonly string[];
+  /** The checkpoint's users by raw id (empty for an anonymous log). */
+  readonly users: ReadonlyMap<string, number>;
   readonly model: string;
+  /** Whether `user` changes a ranking: the model has user histories and a positive personal weight. */
+  readonly personal: boolean;
 }
 
 export async function openSearch(ckpt: string, log?: Pick<Logger, 'warn'>): Promise<SearchSession> {
@@ -26,7 +30,9 @@ export async function openSearch(ckpt: string, log?: Pick<Logger, 'warn'>): Prom
   }
   const model = await loadSearchModel(paths(ckpt).model, weightsCheck(run, 'model/weights.bin', log));
   const vocab = await readVocabFile(join(paths(ckpt).vocab, 'items.arrow'));
-  return { ranker: new SearchRanker(model), encoder: new QueryEncoder(model.spec.featurizer), itemIds: vocab.ids, model: run.model };
+  const users = await readVocabFile(join(paths(ckpt).vocab, 'users.arrow'));
+  const personal = model.histories !== null && (model.spec.personal?.beta ?? 0) > 0;
+  return { ranker: new SearchRanker(model), encoder: new QueryEncoder(model.spec.featurizer), itemIds: vocab.ids, users: users.index, model: run.model, personal };
 }
 
 export interface SearchHit {
@@ -34,12 +40,17 @@ export interface SearchHit {
   score: number;
 }
 
-/** The top `k` items for a query, best first; ties by item index. Throws UsageError for an empty query. */
-export function searchTop(session: SearchSession, text: string, k: number): { hits: SearchHit[]; query: EncodedQuery } {
+/**
+ * The top `k` items for a query, best first; ties by item index. `user` (a raw id) personalises the ranking where the
+ * model does; a user the checkpoint does not know is ranked anonymously (`known` false). Throws UsageError for an
+ * empty query.
+ */
+export function searchTop(session: SearchSession, text: string, k: number, user: string | null = null): { hits: SearchHit[]; query: EncodedQuery; known: boolean } {
   if (text.trim() === '') throw new UsageError('The query is empty: give a query with at least one word, e.g. rec search CKPT "cordless drill".');
   const query = session.encoder.encode(text);
-  const { score } = session.ranker.score(query, null);
-  return { hits: topK(score, k), query };
+  const index = user === null ? -1 : (session.users.get(user) ?? -1);
+  const { score } = session.ranker.score(query, null, undefined, index);
+  return { hits: topK(score, k), query, known: user === null || index >= 0 };
 }
 
 /** Indices of the k largest values (descending; equal values by index), by a bounded min-heap. */

@@ -18,7 +18,7 @@ import { readSidecar } from '../io/checkpoint.js';
 import { openEventWriter, TB_DIR } from '../io/tensorboard.js';
 import { createTrainingCheckpoint, resumeTrainingCheckpoint, type TrainingCheckpoint } from '../io/training-checkpoint.js';
 import { buildVocab, itemBags, queryBags, type TokenBags } from '../models/search/bags.js';
-import { buildSearchModel, itemPrior, refreshServing, SEARCH_FORMAT, SEARCH_SIDECAR, wrapSearchModel, type SearchModel, type SearchModelName, type SearchSpec } from '../models/search/search-model.js';
+import { buildSearchModel, itemPrior, refreshServing, userHistories, SEARCH_FORMAT, SEARCH_SIDECAR, wrapSearchModel, type SearchModel, type SearchModelName, type SearchSpec } from '../models/search/search-model.js';
 import { DataError, InterruptedError } from '../util/errors.js';
 import type { RunIO } from '../util/run-io.js';
 import { initialState, runLoop, type TrainTask } from './loop.js';
@@ -31,7 +31,12 @@ export interface SearchPairs {
   queries: Int32Array;
   items: Int32Array;
   values: Float32Array;
+  /** User index per pair, −1 for an anonymous log. */
+  users: Int32Array;
 }
+
+/** Training items per user that make the user's vector in a personalised ranking. */
+export const HISTORY_ITEMS = 20;
 
 export interface SearchTrainData {
   dir: string;
@@ -204,7 +209,9 @@ async function startSearch(req: SearchTrainRequest, io: RunIO): Promise<Opened> 
   for (const i of data.train.items) trained[i] = 1;
   const spec = specOf(req.model, resolved, data.queries.spec, vocab.values);
   const prior = itemPrior(data.train.items, pairWeights(data.train.values, data.scale), data.items);
-  const model = buildSearchModel({ spec, vocab, itemBags: bags, bagCounts: bagCounts(data.features, bags, vocab.buckets), trained, prior, seed: config.seed, initStd: config.model.init_std });
+  const histories = data.users > 0 && spec.tower !== null ? userHistories(data.train.users, data.train.items, data.users, HISTORY_ITEMS) : null;
+  if (histories !== null) spec.personal = { beta: 0, history: HISTORY_ITEMS };
+  const model = buildSearchModel({ spec, vocab, itemBags: bags, bagCounts: bagCounts(data.features, bags, vocab.buckets), trained, prior, histories, seed: config.seed, initStd: config.model.init_std });
   io.log.info(`${req.model}: ${vocab.buckets.length} text buckets and ${vocab.values.length} feature values in the token vocabulary; ${data.items} items, ${trained.reduce((s, x) => s + x, 0)} with training pairs; ${data.train.queries.length} training pairs`);
   const run: Omit<RunJson, 'format_version'> = {
     argv: req.argv,

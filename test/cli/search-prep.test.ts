@@ -16,7 +16,7 @@ function manifest(ds: string): Record<string, unknown> & { rows: Record<string, 
 }
 
 describe('rec prep (search logs)', () => {
-  it('preps a small anonymous log with --relevance-range; rec train --model mf on it is refused (exit 1) naming the missing users', async () => {
+  it('preps a small anonymous log with --relevance-range; rec train --model mf on it is refused (exit 2) naming the missing users', async () => {
     const log = join(dir, 'log.csv');
     const lines = ['search_term,product_uid,relevance'];
     for (let q = 0; q < 30; q++) lines.push(`"angle bracket ${q}",${100 + (q % 9)},${1 + (q % 3)}`);

@@ -38,7 +38,7 @@ export function registerSearch(program: Command, runtime: Runtime): void {
     .argument('<ckpt>', 'search checkpoint folder written by rec train')
     .argument('[query]', 'the query text (quote it); or --queries FILE')
     .option('--queries <file>', 'queries to run: one a line, or a .csv/.jsonl file with a query column (and optionally user)')
-    .option('-u, --user <id>', 'the shopper the ranking is for (recorded in the output)')
+    .option('-u, --user <id>', 'the shopper: a model trained on a log with users ranks for their recent items (recorded in the output either way)')
     .option('-k, --k <n>', 'items per query (default 10)')
     .option('--format <fmt>', 'jsonl|csv|arrow (default: from the --out extension, else jsonl)')
     .option('-o, --out <file>', 'write to this file (atomically) instead of stdout; required for arrow')
@@ -75,13 +75,16 @@ async function searchCommand(ctx: CommandContext, ckptArg: string, typed: string
   const t0 = performance.now();
   const session = await openSearch(ckpt, ctx.log);
   const loadMs = performance.now() - t0;
-  if (queries.some((q) => q.user !== null)) ctx.log.info(`--model ${session.model} does not personalise its ranking: the user is recorded with each result and does not change it`);
+  const withUser = queries.filter((q) => q.user !== null).length;
+  if (withUser > 0 && !session.personal) ctx.log.info(`${ckpt} does not personalise its ranking (${session.model}${session.users.size === 0 ? ', trained on an anonymous log' : ', user history did not help on validation'}): the user is recorded with each result and does not change it`);
+  let unknownUsers = 0;
   const times: number[] = [];
   function* blocks(): Generator<SearchRecord[]> {
     for (let at = 0; at < queries.length; at += 64) {
       yield queries.slice(at, at + 64).map((q) => {
         const s = performance.now();
-        const { hits } = searchTop(session, q.text, k);
+        const { hits, known } = searchTop(session, q.text, k, q.user);
+        if (!known) unknownUsers++;
         times.push(performance.now() - s);
         const items = hits.filter((h) => session.model !== 'bm25' || h.score > 0).map((h) => ({ item: session.itemIds[h.item], score: h.score }));
         return { query: q.text, user: q.user, items };
@@ -90,6 +93,7 @@ async function searchCommand(ctx: CommandContext, ckptArg: string, typed: string
   }
   const target = { out, format, collect: ctx.json && out === null, force: o.force === true };
   const { records, count } = await emit(blocks(), searchLayout(false), target, ctx.io.signal, null, 'search');
+  if (unknownUsers > 0 && session.personal) ctx.log.warn(`${plural(unknownUsers, 'query', 'queries')} named a user the checkpoint does not know: ranked without personalisation`);
   times.sort((a, b) => a - b);
   const p = (q: number) => (times.length === 0 ? 0 : times[Math.min(times.length - 1, Math.floor(q * times.length))]);
   const timing = { load_ms: round(loadMs), query_ms_p50: round(p(0.5)), query_ms_p99: round(p(0.99)) };

@@ -7,7 +7,7 @@ import { loadItemFeatures } from '../../data/item-features.js';
 import { manifestSha256 } from '../../data/dataset.js';
 import type { EngineInfo } from '../../engine/backend.js';
 import { writeVocab } from '../../io/checkpoint.js';
-import { calibrate, encodeQueries, evaluateSearch, rowsByQuery, searchScale, searchSplit } from '../../eval/search.js';
+import { calibrate, defaultProtocol, encodeQueries, evaluateSearch, rowsByQuery, searchScale, searchSplit } from '../../eval/search.js';
 import { lowerIsBetter } from '../../eval/metrics/registry.js';
 import { QueryEncoder } from '../../models/search/query.js';
 import { SearchRanker, type SearchModelName } from '../../models/search/search-model.js';
@@ -47,7 +47,7 @@ export async function trainSearch(ctx: CommandContext, ds: Dataset, out: string,
         items: ds.items.ids.length,
         features: await loadItemFeatures(ds.dir, ds.manifest),
         queries,
-        train: { queries: ds.train.queries as Int32Array, items: ds.train.items, values: ds.train.values },
+        train: { queries: ds.train.queries as Int32Array, items: ds.train.items, values: ds.train.values, users: ds.train.users },
         scale,
         writeVocab: (ckpt) => writeVocab(ckpt, ds.dir),
       },
@@ -57,7 +57,7 @@ export async function trainSearch(ctx: CommandContext, ds: Dataset, out: string,
       argv: process.argv.slice(2),
       recVersion: REC_VERSION,
       engine,
-      validate: hasValid ? async (m) => evaluateSearch(new SearchRanker(m), valid, encoded, 'judged', ks, ctx.io.signal).metrics : null,
+      validate: hasValid ? async (m) => evaluateSearch(new SearchRanker(m), valid, encoded, defaultProtocol(valid), ks, ctx.io.signal).metrics : null,
       calibrate: hasValid ? (m) => calibrate(m, new SearchRanker(m), valid, encoded) : null,
       monitor: hasValid ? { metric, higherIsBetter: !lowerIsBetter(metric) } : null,
     },

@@ -20,7 +20,7 @@ import { Bm25Index } from './bm25.js';
 import type { EncodedQuery } from './query.js';
 import { TowerScorer } from './scorer.js';
 import { buildTowerModel, refreshItemVectors, wrapTowerModel, type TowerModel } from './tower-model.js';
-import { TWO_TOWER_FORMAT, type TwoTowerSpec } from './two-tower.js';
+import { normalize, TWO_TOWER_FORMAT, type TwoTowerSpec } from './two-tower.js';
 
 export const SEARCH_MODELS = ['bm25', 'two-tower', 'hybrid'] as const;
 export type SearchModelName = (typeof SEARCH_MODELS)[number];
@@ -70,6 +70,32 @@ export interface SearchSpec {
   /** Hybrid: the weight of BM25 in the blend. */
   alpha: number | null;
   head: RelevanceHead | null;
+  /**
+   * Personalised ranking (a log with users, a model with towers): score + beta · cosine(user, item), the user being
+   * the normalised mean of the serving vectors of their last `history` training items; beta chosen on validation
+   * (0 where the user's history does not help). Null without users.
+   */
+  personal?: { beta: number; history: number } | null;
+}
+
+/** Each user's most recent training items (by time, then input order), at most `history` distinct: CSR by user index. */
+export interface UserHistories {
+  offsets: Int32Array;
+  items: Int32Array;
+}
+
+/** Histories from training pairs in time order (rows sorted by user, ts, seq as every split is). */
+export function userHistories(users: Int32Array, items: Int32Array, numUsers: number, history: number): UserHistories {
+  const lists: number[][] = Array.from({ length: numUsers }, () => []);
+  for (let r = users.length - 1; r >= 0; r--) {
+    const u = users[r];
+    if (u < 0) continue;
+    const list = lists[u];
+    if (list.length < history && !list.includes(items[r])) list.push(items[r]);
+  }
+  const offsets = new Int32Array(numUsers + 1);
+  lists.forEach((l, u) => (offsets[u + 1] = offsets[u] + l.length));
+  return { offsets, items: Int32Array.from(lists.flat()) };
 }
 
 export interface SearchModel {
@@ -83,6 +109,8 @@ export interface SearchModel {
   readonly trained: Uint8Array;
   /** Per item, from the training pairs: the shrunk mean pair weight (the relevance head's item prior) and log(1 + pairs). */
   readonly prior: ItemPrior;
+  /** Users' recent items for personalised ranking; null without users. */
+  readonly histories: UserHistories | null;
   sidecar(): { name: string; spec: Record<string, unknown>; tensors: tf.NamedTensorMap };
 }
 
@@ -140,6 +168,7 @@ export interface NewSearchModel {
   bagCounts: Int32Array;
   trained: Uint8Array;
   prior: ItemPrior;
+  histories: UserHistories | null;
   seed: number;
   /** Standard deviation of the rows' normal initialisation. */
   initStd: number;
@@ -152,7 +181,7 @@ export function buildSearchModel(n: NewSearchModel): SearchModel {
   const bm25 = n.spec.bm25 === null ? null : Bm25Index.build(bm25Fields(n.vocab, n.itemBags, (_i, k) => n.bagCounts[k]), n.spec.bm25);
   const keras = tower?.keras ?? placeholderGraph();
   keras.setUserDefinedMetadata({ rec: { model: n.spec.model, config: { tower: n.spec.tower, bm25: n.spec.bm25 }, shape: { users: 0, items, globalMean: 0 } } });
-  return assemble(keras, n.spec, n.vocab, n.itemBags, tower, bm25, n.trained, n.prior);
+  return assemble(keras, n.spec, n.vocab, n.itemBags, tower, bm25, n.trained, n.prior, n.histories);
 }
 
 function towerSpec(spec: SearchSpec, vocab: TokenVocab): TwoTowerSpec {
@@ -166,7 +195,17 @@ function placeholderGraph(): tf.LayersModel {
   return tf.model({ inputs: x, outputs: tf.layers.flatten().apply(e) as tf.SymbolicTensor, name: 'bm25' });
 }
 
-function assemble(keras: tf.LayersModel, spec: SearchSpec, vocab: TokenVocab, itemBags: TokenBags, tower: TowerModel | null, bm25: Bm25Index | null, trained: Uint8Array, prior: ItemPrior): SearchModel {
+function assemble(
+  keras: tf.LayersModel,
+  spec: SearchSpec,
+  vocab: TokenVocab,
+  itemBags: TokenBags,
+  tower: TowerModel | null,
+  bm25: Bm25Index | null,
+  trained: Uint8Array,
+  prior: ItemPrior,
+  histories: UserHistories | null,
+): SearchModel {
   const model: SearchModel = {
     keras,
     spec,
@@ -176,6 +215,7 @@ function assemble(keras: tf.LayersModel, spec: SearchSpec, vocab: TokenVocab, it
     bm25,
     trained,
     prior,
+    histories,
     sidecar: () => ({ name: SEARCH_SIDECAR, spec: { ...model.spec } as unknown as Record<string, unknown>, tensors: sidecarTensors(model) }),
   };
   return model;
@@ -191,6 +231,10 @@ function sidecarTensors(m: SearchModel): tf.NamedTensorMap {
     item_prior: tf.tensor1d(m.prior.mean, 'float32'),
     item_log_pairs: tf.tensor1d(m.prior.logPairs, 'float32'),
   };
+  if (m.histories !== null) {
+    out.history_offsets = tf.tensor1d(m.histories.offsets, 'int32');
+    out.history_items = tf.tensor1d(m.histories.items, 'int32');
+  }
   if (m.tower !== null) out.item_id = m.tower.itemIds;
   if (m.bm25 !== null) {
     const bytes = m.bm25.toBytes();
@@ -227,7 +271,8 @@ export function wrapSearchModel(keras: tf.LayersModel, side: { spec: Record<stri
     bm25 = Bm25Index.fromBytes(new Uint8Array(words.buffer, words.byteOffset, length), `${where} bm25 index`);
   }
   const prior = { mean: need('item_prior').dataSync() as Float32Array, logPairs: need('item_log_pairs').dataSync() as Float32Array };
-  return assemble(keras, spec, vocab, itemBags, tower, bm25, trained, prior);
+  const histories = t.history_offsets === undefined ? null : { offsets: need('history_offsets').dataSync() as Int32Array, items: need('history_items').dataSync() as Int32Array };
+  return assemble(keras, spec, vocab, itemBags, tower, bm25, trained, prior, histories);
 }
 
 /** Scores of a query: over `items`, or over the whole catalogue when `items` is null. */
@@ -242,18 +287,40 @@ export interface SearchScores {
 export class SearchRanker {
   readonly model: SearchModel;
   private readonly towerScorer: TowerScorer | null;
+  /** The items' serving vectors (towers only). */
+  private readonly vectors: Float32Array | null;
 
   constructor(model: SearchModel, itemVectors: Float32Array | null = null) {
     this.model = model;
     const t = model.tower;
-    this.towerScorer = t === null ? null : new TowerScorer(model.vocab, t.tokens.dataSync() as Float32Array, itemVectors ?? (t.itemVectors.dataSync() as Float32Array), t.spec.dim);
+    this.vectors = t === null ? null : (itemVectors ?? (t.itemVectors.dataSync() as Float32Array));
+    this.towerScorer = t === null ? null : new TowerScorer(model.vocab, t.tokens.dataSync() as Float32Array, this.vectors as Float32Array, t.spec.dim);
   }
 
   get items(): number {
     return this.model.itemBags.offsets.length - 1;
   }
 
-  score(q: EncodedQuery, items: Int32Array | null, alpha = this.model.spec.alpha): SearchScores {
+  /**
+   * The user's vector: the normalised mean of their history's serving vectors; null for an anonymous query, a user
+   * without history, or a model without towers or histories.
+   */
+  userVector(user: number): Float32Array | null {
+    const h = this.model.histories;
+    const t = this.model.tower;
+    if (user < 0 || h === null || t === null || user >= h.offsets.length - 1 || h.offsets[user] === h.offsets[user + 1]) return null;
+    const dim = t.spec.dim;
+    const vectors = this.vectors as Float32Array;
+    const v = new Float32Array(dim);
+    for (let k = h.offsets[user]; k < h.offsets[user + 1]; k++) {
+      const o = h.items[k] * dim;
+      for (let j = 0; j < dim; j++) v[j] += vectors[o + j];
+    }
+    normalize(v, 0, dim);
+    return v;
+  }
+
+  score(q: EncodedQuery, items: Int32Array | null, alpha = this.model.spec.alpha, user = -1, beta = this.model.spec.personal?.beta ?? 0): SearchScores {
     const n = items === null ? this.items : items.length;
     let cosine: Float32Array | null = null;
     let bm25: Float32Array | null = null;
@@ -263,7 +330,19 @@ export class SearchRanker {
       else this.towerScorer.scoreItems(q, items, cosine);
     }
     if (this.model.bm25 !== null) bm25 = normalizedBm25(this.model.bm25, q, items, n);
-    return { score: blend(cosine, bm25, alpha ?? 0), cosine, bm25 };
+    const score = blend(cosine, bm25, alpha ?? 0);
+    const u = beta > 0 ? this.userVector(user) : null;
+    if (u !== null) {
+      const dim = u.length;
+      const m = this.vectors as Float32Array;
+      for (let k = 0; k < n; k++) {
+        const o = (items === null ? k : items[k]) * dim;
+        let s = 0;
+        for (let j = 0; j < dim; j++) s += u[j] * m[o + j];
+        score[k] += beta * s;
+      }
+    }
+    return { score, cosine, bm25 };
   }
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildVocab, bucketRow, itemBags, queryBags, textBag, type TokenBags } from '../../../../src/models/search/bags.js';
 import { itemMatrix, tokenPositions, towerStep, type TowerBatch, type TowerStepInput } from '../../../../src/models/search/two-tower.js';
-import { fitHead, itemPrior, predictRelevance } from '../../../../src/models/search/search-model.js';
+import { fitHead, itemPrior, predictRelevance, userHistories } from '../../../../src/models/search/search-model.js';
 import type { ItemFeatures } from '../../../../src/data/item-features.js';
 import { Prng } from '../../../../src/util/prng.js';
 
@@ -134,5 +134,16 @@ describe('the relevance head', () => {
     expect(prior.mean[1]).toBeCloseTo(1.6 / 3, 6);
     expect(prior.mean[2]).toBeCloseTo(0.8, 6);
     expect(prior.logPairs[0]).toBeCloseTo(Math.log(5), 6);
+  });
+});
+
+describe('user histories', () => {
+  it('keep each user\'s most recent distinct training items, newest first, anonymous rows out', () => {
+    // Rows in (user, ts) order, as every split is.
+    const users = Int32Array.of(0, 0, 0, 0, -1, 2, 2);
+    const items = Int32Array.of(4, 5, 4, 6, 9, 1, 1);
+    const h = userHistories(users, items, 3, 2);
+    expect(Array.from(h.offsets)).toEqual([0, 2, 2, 3]);
+    expect(Array.from(h.items)).toEqual([6, 4, 1]);
   });
 });
