@@ -1,5 +1,5 @@
 /**
- * Search metrics over one query's candidate list (PRODUCT.md §6, docs/evaluation.md#metrics): the model's scores of
+ * Search metrics over one query's candidate list (docs/evaluation.md#search, docs/search.md): the model's scores of
  * the candidates and their judged relevance, e.g. Home Depot's 1–3 grades. Float64 accumulation throughout.
  *
  * Order: candidates are ranked by score, highest first. Ties are pessimistic, as everywhere in rec: among equal
@@ -7,8 +7,8 @@
  * for graded NDCG a tie yields the smallest DCG its members allow), then the lower candidate index. A NaN score
  * ranks below every number.
  *
- * Graded NDCG@k: gain_i = relevance_i − minRelevance (PRODUCT §6: the scale's minimum, 1 for Home Depot, so the
- * worst grade gains nothing), with the linear numerator of §6's NDCG (gain / log2(i + 1), not 2^gain − 1):
+ * Graded NDCG@k: gain_i = relevance_i − minRelevance (the scale's minimum, 1 for Home Depot, so the
+ * worst grade gains nothing), with the linear numerator of the recommendation NDCG (docs/evaluation.md#metrics) (gain / log2(i + 1), not 2^gain − 1):
  *
  *   DCG@k  = Σ_{i ≤ k} gain_(i) / log2(i + 1)           (gain_(i): the gain of the candidate at rank i)
  *   IDCG@k = the same sum over the gains sorted descending
