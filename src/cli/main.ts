@@ -18,6 +18,7 @@ import { registerReport } from './commands/report.js';
 import { registerRuns } from './commands/runs.js';
 import { registerSynth } from './commands/synth.js';
 import { registerTrain } from './commands/train.js';
+import { registerTune } from './commands/tune.js';
 import { expandHomeInPaths } from './paths.js';
 import type { Runtime } from './runtime.js';
 
@@ -48,6 +49,7 @@ export function buildProgram(runtime: Runtime): Command {
     .hook('preAction', (_root, action) => expandHomeInPaths(action, homedir()));
   registerPrep(program, runtime);
   registerTrain(program, runtime);
+  registerTune(program, runtime);
   registerEval(program, runtime);
   registerRecommend(program, runtime);
   registerSynth(program, runtime);
