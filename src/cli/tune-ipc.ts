@@ -36,10 +36,11 @@ export function tuneChannel(): TuneChannel {
         process.off('disconnect', onGone);
         resolve((message as TuneVerdict).stop === true);
       };
-      // Without its study the trial stops here; SIGTERM (above) has already asked for a saved state.
+      // Without its study the trial goes on only until the SIGTERM sent above stops it with a saved,
+      // resumable state (a stop here would end the run as finished, and --resume could not finish it).
       const onGone = (): void => {
         process.off('message', onMessage);
-        resolve(true);
+        resolve(false);
       };
       process.on('message', onMessage);
       process.once('disconnect', onGone);

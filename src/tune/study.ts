@@ -14,7 +14,7 @@ import { relative } from 'node:path';
 import { stringify } from 'yaml';
 import type { ModelName } from '../config/schema.js';
 import { setPath, type Tree } from '../config/tree.js';
-import { pathExists, writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
+import { pathExists, stableJson, writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { paths, type EpochRecord } from '../io/checkpoint-contract.js';
 import { InterruptedError, RuntimeFailure, UsageError } from '../util/errors.js';
 import { lowerIsBetter } from '../util/metric-direction.js';
@@ -189,9 +189,11 @@ async function openStudy(req: StudyRequest, higherIsBetter: boolean, io: RunIO):
   if (req.resume) {
     if (!(await pathExists(p.study))) throw new UsageError(`--resume continues a study, but ${req.out} has no study.json. Start it without --resume.`);
     const before = JSON.parse(await readFile(p.study, 'utf8')) as StudyJson;
+    // Compared key-sorted (study.json is written so), and the space without its line numbers.
+    const setting = (s: StudyJson, key: (typeof FIXED_SETTINGS)[number]) => stableJson(key === 'space' ? s.space.params.map(({ line: _line, ...p }) => p) : s[key]).replace(/\s+/g, '');
     for (const key of FIXED_SETTINGS) {
-      const was = JSON.stringify(key === 'space' ? before.space.params : before[key]);
-      const now = JSON.stringify(key === 'space' ? fresh.space.params : fresh[key]);
+      const was = setting(before, key);
+      const now = setting(fresh, key);
       if (was !== now) throw new UsageError(`--resume continues the study in ${req.out} with its own settings; its ${key} was ${was} but is ${now} now. Use the study's settings (study.json), or start a new study in another --out.`);
     }
     io.log.info(`resuming the study in ${req.out}`);
