@@ -13,6 +13,17 @@ import { DataError } from '../util/errors.js';
 /** A trial's parameters: dotted config key → value. */
 export type Params = Record<string, string | number | boolean>;
 
+/** A searched parameter as study.json records it (src/tune/space.ts parses them). */
+export interface SpaceParam {
+  key: string;
+  line: number;
+  kind: 'uniform' | 'log_uniform' | 'int' | 'choice';
+  low?: number;
+  high?: number;
+  log?: boolean;
+  values?: (string | number | boolean)[];
+}
+
 export const TRIAL_STATUSES = ['completed', 'pruned', 'failed', 'running'] as const;
 export type TrialStatus = (typeof TRIAL_STATUSES)[number];
 
@@ -46,7 +57,7 @@ export const studyPaths = (dir: string) => ({
   best: join(dir, 'best.yaml'),
   trialDir: (n: number) => join(dir, 'trials', trialName(n)),
   trialConfig: (n: number) => join(dir, 'trials', `${trialName(n)}.yaml`),
-  trialLog: (n: number) => join(dir, 'logs', `${trialName(n)}.log`),
+  trialLog: (n: number) => join(dir, 'trials', `${trialName(n)}.log`),
 });
 
 export const trialName = (n: number): string => String(n).padStart(3, '0');
@@ -92,3 +103,61 @@ export async function compactTrials(dir: string, records: Map<number, TrialRecor
 }
 
 export const isFinal = (r: TrialRecord | undefined): boolean => r !== undefined && r.status !== 'running';
+
+export interface TestRecord {
+  trial: number;
+  checkpoint: string;
+  split: 'test';
+  metrics: Record<string, number>;
+  file: string;
+  /** How many times this study has looked at the test split (1 unless trials were added after a first end). */
+  evaluations: number;
+  note: string;
+}
+
+export interface StudyJson {
+  format_version: 1;
+  data: string;
+  model: string;
+  metric: string;
+  higher_is_better: boolean;
+  sampler: 'tpe' | 'random';
+  pruner: 'median' | 'asha' | 'none';
+  seed: number;
+  trials: number;
+  parallel: number;
+  budget_seconds: number | null;
+  valid_from_train: number | null;
+  /** The space file and its parameters as parsed (src/tune/space.ts): key, kind, bounds or values, line. */
+  space: { file: string; params: SpaceParam[] };
+  /** Config keys every trial shares (the user's --config files and flags). */
+  base: Record<string, unknown>;
+  status: 'running' | 'completed' | 'interrupted' | 'failed';
+  started: string;
+  finished: string | null;
+  counts: Record<'completed' | 'pruned' | 'failed' | 'running', number>;
+  best: { trial: number; value: number; epoch: number | null; params: Params; checkpoint: string; config: string } | null;
+  test: TestRecord | null;
+  /** This invocation's wall seconds (a resumed study counts from its resume). */
+  wall_seconds: number;
+  /** Finished trials per hour of this invocation. */
+  trials_per_hour: number;
+  stopped_by_budget: boolean;
+  honesty: string;
+}
+
+/** study.json, or null when `dir` holds no study. */
+export async function readStudyJson(dir: string): Promise<StudyJson | null> {
+  let text: string;
+  try {
+    text = await readFile(studyPaths(dir).study, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  try {
+    return JSON.parse(text) as StudyJson;
+  } catch {
+    throw new DataError(`${studyPaths(dir).study} is not JSON. Expected the study record rec tune writes.`);
+  }
+}

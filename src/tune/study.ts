@@ -20,7 +20,9 @@ import { InterruptedError, RuntimeFailure, UsageError } from '../util/errors.js'
 import { lowerIsBetter } from '../util/metric-direction.js';
 import type { RunIO } from '../util/run-io.js';
 import { createPruner, DEFAULT_PRUNER, type Pruner, type PrunerName } from './pruners.js';
-import { appendTrial, compactTrials, isFinal, readTrials, studyPaths, trialName, type TrialRecord } from '../io/study.js';
+import { appendTrial, compactTrials, isFinal, readTrials, studyPaths, trialName, type StudyJson, type TrialRecord } from '../io/study.js';
+
+export type { StudyJson, TestRecord } from '../io/study.js';
 import { createSampler, type Observation, type Sampler, type SamplerName } from './samplers.js';
 import type { Params, Space } from './space.js';
 
@@ -74,46 +76,6 @@ export interface StudyRequest {
   runner: TrialRunner;
   /** Milliseconds; tests pass a fake. */
   now?: () => number;
-}
-
-export interface TestRecord {
-  trial: number;
-  checkpoint: string;
-  split: 'test';
-  metrics: Record<string, number>;
-  file: string;
-  /** How many times this study has looked at the test split (1 unless trials were added after a first end). */
-  evaluations: number;
-  note: string;
-}
-
-export interface StudyJson {
-  format_version: 1;
-  data: string;
-  model: ModelName;
-  metric: string;
-  higher_is_better: boolean;
-  sampler: SamplerName;
-  pruner: PrunerName;
-  seed: number;
-  trials: number;
-  parallel: number;
-  budget_seconds: number | null;
-  valid_from_train: number | null;
-  space: { file: string; params: Space['params'] };
-  base: Tree;
-  status: 'running' | 'completed' | 'interrupted' | 'failed';
-  started: string;
-  finished: string | null;
-  counts: Record<'completed' | 'pruned' | 'failed' | 'running', number>;
-  best: { trial: number; value: number; epoch: number | null; params: Params; checkpoint: string; config: string } | null;
-  test: TestRecord | null;
-  /** This invocation's wall seconds (a resumed study counts from its resume). */
-  wall_seconds: number;
-  /** Finished trials per hour of this invocation. */
-  trials_per_hour: number;
-  stopped_by_budget: boolean;
-  honesty: string;
 }
 
 const HONESTY = 'Trials were chosen and pruned on the validation split only; the test split was evaluated once, after the search, for the best trial alone.';
