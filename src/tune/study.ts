@@ -269,7 +269,14 @@ class TrialLoop {
     };
     const job: TrialJob = { trial: n, dir, config: p.trialConfig(n), log: p.trialLog(n), resume, force: prior !== undefined && !resume, workers: req.workers };
     await mkdir(p.trialLog(n).replace(/[^/\\]+$/, ''), { recursive: true });
-    const exit = await req.runner.train(job, onEpoch);
+    // A kill between the trial's end and its line in trials.jsonl: its files hold the outcome, and
+    // training it again would add epochs to a pruned trial. The pruner's verdict on its curve says which.
+    const done = resume && (await finishedRun(dir));
+    if (done) {
+      const verdict = this.parts.pruner(curve, peers);
+      if (verdict.prune) ended.reason = verdict.reason;
+    }
+    const exit: TrialExit = done ? { ok: true } : await req.runner.train(job, onEpoch);
     // An interrupted study leaves the trial running: --resume finishes it from its saved state.
     if (!exit.ok && exit.interrupted && io.signal?.aborted) return;
     const final = await trialOutcome(dir, req.metric, { trial: n, params, checkpoint, exit, ...ended });
@@ -315,6 +322,11 @@ export function trialTree(req: Pick<StudyRequest, 'base' | 'model' | 'metric' | 
 
 function trialYaml(req: StudyRequest, params: Params, what: string): string {
   return `# ${what} (rec tune; docs/tuning.md)\n${stringify(trialTree(req, params))}`;
+}
+
+async function finishedRun(dir: string): Promise<boolean> {
+  const run = JSON.parse(await readFile(paths(dir).run, 'utf8').catch(() => 'null')) as { status?: string } | null;
+  return run?.status === 'completed' || run?.status === 'stopped_early';
 }
 
 async function readCurve(dir: string, metric: string): Promise<number[]> {

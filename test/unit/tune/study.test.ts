@@ -39,7 +39,9 @@ function fakeRunner(epochs = 4): TrialRunner & { trained: number[] } {
         }
         if (e < epochs && (await onEpoch({ epoch: e, loss: v, seconds: 1, examples_per_s: 1, lr: 0.01, valid: { rmse: v } }))) break;
       }
-      writeFileSync(join(job.dir, 'run.json'), JSON.stringify({ timings: { wall_seconds: lines.length } }));
+      mkdirSync(join(job.dir, 'last'), { recursive: true });
+      writeFileSync(join(job.dir, 'last', 'trainer_state.json'), '{}');
+      writeFileSync(join(job.dir, 'run.json'), JSON.stringify({ status: 'completed', timings: { wall_seconds: lines.length } }));
       return { ok: true };
     },
     async evaluate(job) {
@@ -91,6 +93,20 @@ describe('runStudy', () => {
     const more = await runStudy(request(out, { trials: 6, resume: true, runner }), io);
     expect(runner.trained).toEqual([4, 5]);
     expect(more.counts.completed + more.counts.pruned + more.counts.failed).toBe(6);
+  });
+
+  it('a trial killed after its end but before its line is taken from its files, not trained again', async () => {
+    const out = tmp();
+    await runStudy(request(out, { trials: 3 }), io);
+    const before = (await readTrials(out)).get(2);
+    const lines = readFileSync(join(out, 'trials.jsonl'), 'utf8').trim().split('\n');
+    writeFileSync(join(out, 'trials.jsonl'), `${lines.slice(0, -1).join('\n')}\n`);
+    expect((await readTrials(out)).get(2)?.status).toBe('running');
+    const runner = fakeRunner();
+    await runStudy(request(out, { trials: 3, resume: true, runner }), io);
+    expect(runner.trained).toEqual([]);
+    const after = (await readTrials(out)).get(2);
+    expect({ ...after, at: '' }).toEqual({ ...before, at: '' });
   });
 
   it('stops starting trials when the budget is spent, and a running one at its next epoch end', async () => {
