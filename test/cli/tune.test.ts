@@ -49,6 +49,15 @@ describe('rec tune', () => {
     expect(doc.test.evaluations).toBe(1);
     expect(doc.counts.completed + doc.counts.pruned).toBe(3);
     expect(readFileSync(join(a, 'best.yaml'), 'utf8')).toMatch(/model: mf/);
+    // rec runs STUDY: trials best first by the study's metric; rec report STUDY: the search page.
+    const runs = await rec(['runs', a, '--json']);
+    expect(runs.code, runs.stderr).toBe(0);
+    const paths = (JSON.parse(runs.stdout) as { runs: { path: string }[] }).runs.map((r) => r.path);
+    expect(paths[0]).toMatch(new RegExp(`trials/00${doc.best.trial}$`));
+    const page = join(dir, 'a.html');
+    const report = await rec(['report', a, '--out', page]);
+    expect(report.code, report.stderr).toBe(0);
+    expect(readFileSync(page, 'utf8')).toContain('validation ndcg@10 by trial');
 
     // kill -9 the study once trial 0 is finished and trial 2 has saved an epoch: the trials it was
     // running stop with a resumable state (their IPC channel closes).
@@ -85,6 +94,10 @@ describe('rec tune', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/has no validation split.*--valid-from-train/);
     expect(existsSync(join(out, 'trials.jsonl'))).toBe(false);
+    const carved = await rec(['tune', '--data', novalid, '--valid-from-train', '0.1', '--space', space, '--trials', '1', '--epochs', '1', '--backend', 'cpu', '--out', out, '--json'], { timeoutMs: 60_000 });
+    expect(carved.code, carved.stderr).toBe(0);
+    expect((JSON.parse(carved.stdout) as { counts: { completed: number }; valid_from_train: number }).valid_from_train).toBe(0.1);
+    expect(readFileSync(join(out, 'best.yaml'), 'utf8')).toMatch(/valid_from_train: 0\.1/);
   });
 
   it('refuses a bad space before any trial, naming file, line and key (exit 2)', async () => {
