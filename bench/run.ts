@@ -22,6 +22,7 @@ import { runNcfBench } from './ncf.js';
 import { runNightlyBench } from './nightly.js';
 import { runStartupBench } from './startup.js';
 import { runTrainBench } from './train.js';
+import { runTuneBench } from './tune.js';
 import { runWorkersBench } from './workers.js';
 
 interface Bench {
@@ -45,6 +46,13 @@ const BENCHES: Record<string, Bench> = {
     run: async ({ quick }) => {
       const r = await runTrainBench({ quick });
       return { quality: r.quality, runs: r.runs.map((x) => ({ dataset: x.dataset, engine: x.engine, setting: x.setting, epoch_s: x.epoch_seconds_median, ex_per_s: x.examples_per_s_median })), torch: r.torch, note: r.note };
+    },
+  },
+  tune: {
+    about: 'rec tune on MF, ML-100K u1 (validation carved from u1.base): test RMSE of the best trial within the budget (target ≤ 0.910 in 20 minutes), with median pruning and without: trials per hour (bench/results/tune.json; REC_BENCH_TUNE_BUDGET shortens each arm)',
+    run: async ({ quick }) => {
+      const r = await runTuneBench({ quick });
+      return { arms: r.arms.map((a) => ({ pruner: a.pruner, budget_s: a.budget_s, trials: a.trials, trials_per_hour: a.trials_per_hour, best_valid_rmse: a.best_valid_rmse, test_rmse: a.test_rmse, refit_test_rmse: a.refit_test_rmse, load: [a.load_before, a.load_after], error: a.error ?? null })), note: r.note };
     },
   },
   ncf: {

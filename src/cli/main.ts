@@ -19,6 +19,7 @@ import { registerRuns } from './commands/runs.js';
 import { registerSearch } from './commands/search.js';
 import { registerSynth } from './commands/synth.js';
 import { registerTrain } from './commands/train.js';
+import { registerTune } from './commands/tune.js';
 import { expandHomeInPaths } from './paths.js';
 import type { Runtime } from './runtime.js';
 
@@ -49,6 +50,7 @@ export function buildProgram(runtime: Runtime): Command {
     .hook('preAction', (_root, action) => expandHomeInPaths(action, homedir()));
   registerPrep(program, runtime);
   registerTrain(program, runtime);
+  registerTune(program, runtime);
   registerEval(program, runtime);
   registerRecommend(program, runtime);
   registerSearch(program, runtime);

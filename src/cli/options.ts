@@ -10,7 +10,7 @@ import { setPath, type Tree } from '../config/tree.js';
 import { UsageError, describeValue } from '../util/errors.js';
 import { parseDecimal, parseSafeInteger } from '../util/numbers.js';
 
-export type CommandName = 'prep' | 'train' | 'eval' | 'recommend' | 'search' | 'synth' | 'doctor' | 'runs' | 'report' | 'promote' | 'drift';
+export type CommandName = 'prep' | 'train' | 'eval' | 'recommend' | 'search' | 'synth' | 'doctor' | 'runs' | 'report' | 'promote' | 'drift' | 'tune';
 type ValueType = 'int' | 'number' | 'string' | 'bool' | 'intList' | 'stringList' | 'countOrPercent' | 'nullableBool' | 'intOrAuto';
 
 export interface OptionSpec {
@@ -117,7 +117,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'eval.relevance_threshold', flag: '--relevance-threshold <r>', type: 'number', commands: ['eval'], description: 'explicit data: only values >= R are relevant' },
 ];
 
+/** Training keys `rec tune` sets for every trial itself (--metric, --parallel) or that are no hyper-parameter of a study. */
+const NOT_FOR_TUNE = new Set(['train.workers', 'train.init_from', 'train.freeze', 'train.replay', 'train.early_stopping.metric', 'train.save_every']);
+
 export function optionsFor(command: CommandName): OptionSpec[] {
+  // A study's trials take train's options (on a dataset folder: no prep options), shared by every trial.
+  if (command === 'tune') return OPTIONS.filter((o) => o.commands.includes('train') && !o.key.startsWith('prep.') && !NOT_FOR_TUNE.has(o.key));
   return OPTIONS.filter((o) => o.commands.includes(command));
 }
 

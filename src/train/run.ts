@@ -78,6 +78,8 @@ export interface TrainRequest {
   monitor: { metric: string; higherIsBetter: boolean } | null;
   /** `--init-from` checkpoints, absolute (config.train.init_from resolved by cli/); ignored on resume. */
   initFrom?: readonly string[];
+  /** Asked after each saved epoch whether to stop there (rec tune's pruning and budget); absent: never. */
+  stopAfter?: (record: EpochRecord) => Promise<boolean>;
 }
 
 export interface TrainResult {
@@ -689,6 +691,7 @@ function loopCallbacks(req: TrainRequest, c: CallbackParts): LoopCallbacks {
   return {
     validate: async (e) => (req.validator ? composed(() => (req.validator as Validator)(model, e)) : {}),
     saveState: c.saveState,
+    ...(req.stopAfter ? { stopAfter: req.stopAfter } : {}),
     onStep: ({ state: s, lr, examplesPerS }) =>
       tb.scalars(s.global_step, {
         'train/loss': s.loss_count ? s.loss_sum / s.loss_count : 0,

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { carveValidFromTrain } from '../../data/carve.js';
@@ -67,6 +67,8 @@ export function registerTrain(program: Command, runtime: Runtime): void {
     .option('-d, --data <dir|log>', 'dataset folder from rec prep, or a raw log (default: the bundled shop log)')
     .option('-o, --out <dir>', 'checkpoint folder (default checkpoints/<model>-<timestamp>)')
     .option('--resume', 'continue the run in --out from its last saved state')
+    // rec tune's trials report each epoch to the study over IPC (src/cli/tune-ipc.ts); not for users.
+    .addOption(new Option('--tune-ipc').hideHelp())
     .option('--force', "train into --out even when it holds a checkpoint or other files: the old checkpoint's own files are removed first, other files are kept (never a promoted checkpoint: see rec promote)")
     .addHelpText('after', EXAMPLES);
   addConfigOptions(cmd, 'train');
@@ -100,6 +102,7 @@ export function registerTrain(program: Command, runtime: Runtime): void {
       const { ds, data } = await withValidSplit(ctx, loaded);
       const { validator, monitor } = await validation(ctx, ds, data);
       const { resolveCheckpointPath } = await import('../../promote/pointer.js');
+      const channel = o.tuneIpc ? (await import('../tune-ipc.js')).tuneChannel() : null;
       const result: TrainResult = await runTrain(
         {
           data,
@@ -113,12 +116,16 @@ export function registerTrain(program: Command, runtime: Runtime): void {
           monitor,
           // A `production` link (rec promote) is recorded as the checkpoint it points at today.
           initFrom: await Promise.all(config.train.init_from.map(async (path) => (await resolveCheckpointPath(resolve(ctx.cwd, path))).path)),
+          ...(channel ? { stopAfter: channel.stopAfter } : {}),
         },
         ctx.io,
       )
         .catch(async (error: unknown) => Promise.reject(await withResumeCommand(error, out, ctx.cwd)))
         // The validation's ranking threads, if it started any, end with the run whatever its outcome.
-        .finally(() => validator?.close());
+        .finally(() => {
+          validator?.close();
+          channel?.close();
+        });
       return { result, human: summary(result) };
     }).finally(() => session?.release());
   });
@@ -129,6 +136,7 @@ interface TrainFlags {
   out?: string;
   resume?: boolean;
   force?: boolean;
+  tuneIpc?: boolean;
 }
 
 /**
