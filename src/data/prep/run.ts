@@ -224,6 +224,11 @@ function checkInput(job: PrepJob, input: ReadInputs, baseData: Dataset | null): 
   const store = ing.store;
   // Under a generous --max-rejects, most rows may be gone without an error: say why.
   if (sink.count * 2 > logRead) log.warn(`${sink.count} of ${logRead} rows were rejected (see rejects.jsonl). ${input.whyRejected() || `By reason: ${JSON.stringify(sink.reasons())}.`}`);
+  // Rejected and counted already; what a user of a Latin-1 export needs is the flag that reads those lines.
+  const notUtf8 = sink.byReason.get('invalid_utf8') ?? 0;
+  if (notUtf8 > 0 && plan.cfg.encoding === null) {
+    log.note(`${notUtf8} ${notUtf8 === 1 ? 'line is' : 'lines are'} not valid UTF-8 and ${notUtf8 === 1 ? 'was' : 'were'} rejected (invalid_utf8, see rejects.jsonl). If the file is in another encoding, pass --encoding latin1, cp1252, utf-16, or utf-8,cp1252 for a mix (config prep.encoding).`);
+  }
   if (columns !== null) {
     const ratingNote = ing.opts.feedback === 'explicit' ? checkRatings(store, columns, plan.now) : null;
     if (ratingNote !== null) log.warn(ratingNote);
