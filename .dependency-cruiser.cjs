@@ -9,7 +9,7 @@
 //   src/models                          the model families
 //   src/train  src/eval                 training and evaluation
 //   src/recommend src/report src/runs   what the commands do with a trained model or a run folder
-//   src/promote src/drift
+//   src/promote src/drift src/tune      (tune: studies of training runs, rec tune)
 //   src/cli                             commander wiring: parses, calls one of the above, prints, sets the exit code
 // Only the rules below are enforced; the order above is the direction they protect.
 
@@ -44,6 +44,23 @@ module.exports = {
         'or a dataset loads TF.js models, and a new model family has to touch the foundations.',
       from: { path: '^src/(io|data|engine)/' },
       to: { path: '^src/(models|train|eval)/' },
+    },
+    {
+      name: 'tune-is-a-top-layer',
+      severity: 'error',
+      comment:
+        'src/tune runs studies of trials (rec tune): it builds on training, evaluation, config, io, data and models. ' +
+        'Only the CLI and the benchmarks drive a study; a library layer that imported it would pull child processes ' +
+        'and the study folder into every caller.',
+      from: { path: '^src/', pathNot: '^src/(cli|tune)/' },
+      to: { path: '^src/tune/' },
+    },
+    {
+      name: 'tune-imports-below-it',
+      severity: 'error',
+      comment: 'A study composes the layers below it; it never reaches into commands (report, runs, recommend, promote, drift).',
+      from: { path: '^src/tune/' },
+      to: { path: '^src/(recommend|report|runs|promote|drift)/' },
     },
     {
       name: 'util-is-the-bottom',

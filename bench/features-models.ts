@@ -229,7 +229,7 @@ function synthSetup(ctx: ModelArmContext): ColdSetup {
 }
 
 /** The entry `name` of a zip file (stored or deflated), read without a dependency. */
-function zipEntry(zip: Buffer, name: string): Buffer {
+export function zipEntry(zip: Buffer, name: string): Buffer {
   let at = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
   const entries = zip.readUInt16LE(at + 10);
   at = zip.readUInt32LE(at + 16);

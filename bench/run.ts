@@ -16,11 +16,14 @@ import { runFeaturesBench, summarizeFeaturesBench } from './features.js';
 import { runFuzzBench, summarizeFuzzBench } from './fuzz.js';
 import { runPrepBench, summarizePrepBench } from './prep.js';
 import { runSasrecBench } from './sasrec.js';
+import { runSearchBm25Bench, type SearchBm25Result } from './search-bm25.js';
+import { runSearchBench } from './search.js';
 import { runNcfBench } from './ncf.js';
 import { runNightlyBench } from './nightly.js';
 import { runStartupBench } from './startup.js';
 import { runTrainBench } from './train.js';
 import { runWarehouseBench } from './warehouse.js';
+import { runTuneBench } from './tune.js';
 import { runWorkersBench } from './workers.js';
 
 interface Bench {
@@ -44,6 +47,13 @@ const BENCHES: Record<string, Bench> = {
     run: async ({ quick }) => {
       const r = await runTrainBench({ quick });
       return { quality: r.quality, runs: r.runs.map((x) => ({ dataset: x.dataset, engine: x.engine, setting: x.setting, epoch_s: x.epoch_seconds_median, ex_per_s: x.examples_per_s_median })), torch: r.torch, note: r.note };
+    },
+  },
+  tune: {
+    about: 'rec tune on MF, ML-100K u1 (validation carved from u1.base): test RMSE of the best trial within the budget (target ≤ 0.910 in 20 minutes), with median pruning and without: trials per hour (bench/results/tune.json; REC_BENCH_TUNE_BUDGET shortens each arm)',
+    run: async ({ quick }) => {
+      const r = await runTuneBench({ quick });
+      return { arms: r.arms.map((a) => ({ pruner: a.pruner, budget_s: a.budget_s, trials: a.trials, trials_per_hour: a.trials_per_hour, best_valid_rmse: a.best_valid_rmse, test_rmse: a.test_rmse, refit_test_rmse: a.refit_test_rmse, load: [a.load_before, a.load_after], error: a.error ?? null })), note: r.note };
     },
   },
   ncf: {
@@ -101,6 +111,19 @@ const BENCHES: Record<string, Bench> = {
     run: async ({ quick }) => {
       const r = await runStartupBench({ quick });
       return { commands: r.commands.map((c) => ({ name: c.name, median_ms: c.median_ms, ratio: c.ratio })), within_target: r.within_target, prep_ml100k_ms: r.prep_ml100k?.median_ms ?? null };
+    },
+  },
+  search: {
+    about: 'search on Home Depot held-out queries through rec prep/train/eval/search: bm25, two-tower and hybrid, judged NDCG@10, full-catalogue recall@100, relevance RMSE, load time and query latency p50/p99 over 1,000 queries (bench/results/search.json)',
+    run: async ({ quick }) => runSearchBench({ quick }),
+  },
+  'search-bm25': {
+    about: 'BM25 alone on Home Depot held-out queries: BM25 per tokenisation (judged NDCG@10, full-catalogue recall@100 of products judged ≥ 2.5, query latency p50/p99 over 1,000 queries) (bench/results/search-bm25.json)',
+    run: async ({ quick }) => {
+      const r = await runSearchBm25Bench({ quick });
+      if ('skipped' in r) return r;
+      const row = (v: SearchBm25Result['variants'][number]) => ({ variant: v.variant, k1: v.k1, b: v.b, valid_ndcg10: v.valid.judged['ndcg@10'], test_ndcg10: v.test.judged['ndcg@10'], valid_recall100: v.valid.full_recall100, test_recall100: v.test.full_recall100, p50_ms: v.latency_ms.p50, p99_ms: v.latency_ms.p99 });
+      return { data: r.data, references: r.references.map((x) => ({ name: x.name, test_ndcg10: x.test.judged['ndcg@10'], test_recall100: x.test.full_recall100 })), bm25: r.variants.map(row), bm25_params: r.params.map(row) };
     },
   },
   fuzz: {

@@ -16,8 +16,10 @@ import { registerPromote } from './commands/promote.js';
 import { registerRecommend } from './commands/recommend.js';
 import { registerReport } from './commands/report.js';
 import { registerRuns } from './commands/runs.js';
+import { registerSearch } from './commands/search.js';
 import { registerSynth } from './commands/synth.js';
 import { registerTrain } from './commands/train.js';
+import { registerTune } from './commands/tune.js';
 import { expandHomeInPaths } from './paths.js';
 import type { Runtime } from './runtime.js';
 
@@ -48,8 +50,10 @@ export function buildProgram(runtime: Runtime): Command {
     .hook('preAction', (_root, action) => expandHomeInPaths(action, homedir()));
   registerPrep(program, runtime);
   registerTrain(program, runtime);
+  registerTune(program, runtime);
   registerEval(program, runtime);
   registerRecommend(program, runtime);
+  registerSearch(program, runtime);
   registerSynth(program, runtime);
   registerDoctor(program, runtime);
   registerReport(program, runtime);

@@ -10,7 +10,7 @@ import { setPath, type Tree } from '../config/tree.js';
 import { UsageError, describeValue } from '../util/errors.js';
 import { parseDecimal, parseSafeInteger } from '../util/numbers.js';
 
-export type CommandName = 'prep' | 'train' | 'eval' | 'recommend' | 'synth' | 'doctor' | 'runs' | 'report' | 'promote' | 'drift';
+export type CommandName = 'prep' | 'train' | 'eval' | 'recommend' | 'search' | 'synth' | 'doctor' | 'runs' | 'report' | 'promote' | 'drift' | 'tune';
 type ValueType = 'int' | 'number' | 'string' | 'bool' | 'intList' | 'stringList' | 'countOrPercent' | 'nullableBool' | 'intOrAuto';
 
 export interface OptionSpec {
@@ -35,13 +35,13 @@ const READ: readonly CommandName[] = ['prep', 'train', 'drift'];
 
 export const OPTIONS: readonly OptionSpec[] = [
   { key: 'seed', flag: '--seed <n>', type: 'int', commands: ['prep', 'train', 'eval'], description: 'seed of every random stream (default 2020)' },
-  { key: 'backend', flag: '--backend <name>', type: 'string', commands: ['train', 'eval', 'recommend'], description: 'engine: auto|node-gpu|node|wasm|cpu' },
+  { key: 'backend', flag: '--backend <name>', type: 'string', commands: ['train', 'eval', 'recommend', 'search'], description: 'engine: auto|node-gpu|node|wasm|cpu' },
   { key: 'log_level', flag: '--log-level <level>', type: 'string', commands: [...ALL, 'synth', 'doctor', 'runs', 'report', 'promote', 'drift'], description: 'error|warn|info|debug' },
   // prep
   { key: 'prep.format', flag: '--format <fmt>', type: 'string', commands: READ, description: 'csv|tsv|jsonl|parquet|arrow (default: from the file extension; a folder is read recursively)' },
   { key: 'prep.delimiter', flag: '--delimiter <str>', type: 'string', commands: READ, description: 'field delimiter, multi-character allowed (e.g. "::")' },
   { key: 'prep.header', flag: '--header', negate: '--no-header', type: 'nullableBool', commands: READ, description: 'the first line is (or, --no-header, is not) a header (default: detect)' },
-  { key: 'prep.columns', flag: '--columns <map>', type: 'string', commands: READ, description: 'user=C,item=C[,rating=C][,event=C][,ts=C]; C a name or 0-based index' },
+  { key: 'prep.columns', flag: '--columns <map>', type: 'string', commands: READ, description: 'user=C,item=C[,rating=C][,event=C][,ts=C], or a search log query=C,item=C[,user=C][,ts=C][,relevance=C|event=C]; C a name or 0-based index' },
   { key: 'prep.ts_unit', flag: '--ts-unit <unit>', type: 'string', commands: READ, description: 's|ms|iso (default: detect)' },
   { key: 'prep.ts_format', flag: '--ts-format <pattern>', type: 'string', commands: READ, description: 'date pattern such as %m-%d (with --ts-year)' },
   { key: 'prep.ts_year', flag: '--ts-year <yyyy>', type: 'int', commands: READ, description: 'year for dates without one' },
@@ -50,7 +50,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'prep.dedupe', flag: '--dedupe <rule>', type: 'string', commands: PREP, description: 'first|last|max|sum|none for repeated (user,item) (default: last explicit, max implicit)' },
   { key: 'prep.min_user', flag: '--min-user <n>', type: 'int', commands: PREP, description: 'iterative k-core: minimum interactions per user' },
   { key: 'prep.min_item', flag: '--min-item <n>', type: 'int', commands: PREP, description: 'iterative k-core: minimum interactions per item' },
-  { key: 'prep.split', flag: '--split <spec>', type: 'string', commands: PREP, description: 'random:TRAIN,VALID,TEST | temporal:TRAIN,VALID,TEST | leave-last | none' },
+  { key: 'prep.split', flag: '--split <spec>', type: 'string', commands: PREP, description: 'random:TRAIN,VALID,TEST | temporal:TRAIN,VALID,TEST | query:TRAIN,VALID,TEST (search logs; their default query:0.8,0.1,0.1) | leave-last | none' },
   { key: 'prep.test', flag: '--test <file>', type: 'string', commands: PREP, description: 'predefined test split file' },
   { key: 'prep.valid', flag: '--valid <file>', type: 'string', commands: PREP, description: 'predefined validation split file' },
   { key: 'prep.anonymize', flag: '--anonymize', type: 'bool', commands: ['prep'], description: 'replace user ids by a keyed HMAC-SHA256 (key from --anonymize-key-file or REC_ANON_KEY)' },
@@ -58,6 +58,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'prep.max_quoted_lines', flag: '--max-quoted-lines <n>', type: 'int', commands: READ, description: 'most lines a quoted field (RFC 4180) may carry a row over; one still open after them rejects only its first line (default 100; 1: rows never span lines)' },
   { key: 'prep.max_quoted_bytes', flag: '--max-quoted-bytes <n>', type: 'int', commands: READ, description: 'most bytes a row with an open quoted field may hold; over them only its first line is rejected (default 1048576)' },
   { key: 'prep.max_rejects', flag: '--max-rejects <n|p%>', type: 'countOrPercent', commands: READ, description: 'fail (exit 1) when more rows than this are rejected (default 5%)' },
+  { key: 'prep.relevance_range', flag: '--relevance-range <min,max>', type: 'string', commands: ['prep'], description: 'search logs: range of the relevance labels; rows outside are rejected' },
+  { key: 'prep.encoding', flag: '--encoding <name>', type: 'string', commands: READ, description: 'utf-8 (default) | latin1 | cp1252 | utf-16 | utf-8,cp1252 (UTF-8, invalid lines as cp1252); for logs and --items files' },
   { key: 'prep.items', flag: '--items <file>', type: 'stringList', commands: ['prep'], description: 'catalogue file, one row per item keyed by the log\'s item id (CSV/TSV with a header, or JSONL; .gz; repeatable)' },
   { key: 'prep.item_features', flag: '--item-features <spec>', type: 'string', commands: ['prep'], description: 'catalogue columns as NAME:KIND, KIND text|category|multi|number, e.g. title:text,brand:category,price:number (default: guessed)' },
   { key: 'prep.item_key', flag: '--item-key <column>', type: 'string', commands: ['prep'], description: 'catalogue column holding the item id (default: the first of item, item_id, id, asin, product_id)' },
@@ -78,6 +80,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'model.reg_exponent', flag: '--reg-exponent <x>', type: 'number', commands: TRAIN, description: 'ials: L2 scales with each row\'s pairs to this power (default 1; 0: plain --l2)' },
   { key: 'model.solver', flag: '--solver <name>', type: 'string', commands: TRAIN, description: 'ials: cg (conjugate gradient, default) or cholesky (exact)' },
   { key: 'model.id_dropout', flag: '--id-dropout <x>', type: 'number', commands: TRAIN, description: 'with item features: chance a step drops an item\'s id vector (default 0.25)' },
+  { key: 'model.temperature', flag: '--temperature <x>', type: 'number', commands: TRAIN, description: 'two-tower, hybrid: softmax temperature of the in-batch loss (default 0.05)' },
+  { key: 'model.bm25_k1', flag: '--bm25-k1 <x>', type: 'number', commands: TRAIN, description: 'bm25, hybrid: term-frequency saturation (default 1.2)' },
+  { key: 'model.bm25_b', flag: '--bm25-b <x>', type: 'number', commands: TRAIN, description: 'bm25, hybrid: length normalisation (default 0.75)' },
   { key: 'model.cg_steps', flag: '--cg-steps <n>', type: 'int', commands: TRAIN, description: 'ials: conjugate-gradient iterations per row and epoch' },
   // train
   { key: 'train.loss', flag: '--loss <name>', type: 'string', commands: TRAIN, description: 'mse|bce|bpr for (user, item) models (default: mse explicit, bce implicit); bce|ce for sasrec (default: ce, configs/models/sasrec.yaml)' },
@@ -112,7 +117,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'eval.relevance_threshold', flag: '--relevance-threshold <r>', type: 'number', commands: ['eval'], description: 'explicit data: only values >= R are relevant' },
 ];
 
+/** Training keys `rec tune` sets for every trial itself (--metric, --parallel) or that are no hyper-parameter of a study. */
+const NOT_FOR_TUNE = new Set(['train.workers', 'train.init_from', 'train.freeze', 'train.replay', 'train.early_stopping.metric', 'train.save_every']);
+
 export function optionsFor(command: CommandName): OptionSpec[] {
+  // A study's trials take train's options (on a dataset folder: no prep options), shared by every trial.
+  if (command === 'tune') return OPTIONS.filter((o) => o.commands.includes('train') && !o.key.startsWith('prep.') && !NOT_FOR_TUNE.has(o.key));
   return OPTIONS.filter((o) => o.commands.includes(command));
 }
 

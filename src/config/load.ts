@@ -299,7 +299,7 @@ const ALIASES: Record<string, string> = {
   topk: 'k',
 };
 
-function suggestKey(full: string): string | null {
+export function suggestKey(full: string): string | null {
   const parts = full.split('.');
   const leaf = parts.pop() ?? full;
   const section = parts.join('.');

@@ -69,6 +69,16 @@ export const prepSchema = z
       .nullable()
       .default(null)
       .describe('Catalogue columns and kinds (--item-features): NAME:KIND[,NAME:KIND…], KIND text|category|multi|number. Null: guessed from the first rows.'),
+    relevance_range: z
+      .string()
+      .nullable()
+      .default(null)
+      .describe('Search logs: MIN,MAX of the relevance labels (--relevance-range); rows outside are rejected relevance_out_of_range. Null: any finite value.'),
+    encoding: z
+      .string()
+      .nullable()
+      .default(null)
+      .describe('Text encoding of the logs and catalogue files (--encoding): utf-8, latin1, cp1252, utf-16 (LE without a BOM), or utf-8,cp1252 / utf-8,latin1 (UTF-8, and lines invalid in it read as the second). Null: UTF-8, or what a byte-order mark names.'),
     item_key: z
       .string()
       .min(1)
@@ -102,6 +112,9 @@ export const modelSchema = z
       .lt(1)
       .default(0.25)
       .describe('With item features: probability that a training step drops an item\'s id vector, so its features alone must score it (--id-dropout; DropoutNet).'),
+    temperature: positiveNumber.default(0.05).describe('two-tower, hybrid: softmax temperature of the in-batch loss, logits = cosine / temperature (--temperature).'),
+    bm25_k1: nonNegativeNumber.default(1.2).describe('bm25, hybrid: term-frequency saturation k1 (--bm25-k1).'),
+    bm25_b: z.number().min(0).max(1).default(0.75).describe('bm25, hybrid: length normalisation b (--bm25-b).'),
   })
   .describe('Model shape (rec train); each model\'s own defaults are in configs/models/<model>.yaml.');
 

@@ -18,6 +18,7 @@ function take(split: SplitData, keep: Uint8Array, want: number): SplitData {
     ts: split.ts ? new Float64Array(n) : null,
     seq: new Float64Array(n),
     events: split.events ? new Int32Array(n) : null,
+    queries: split.queries ? new Int32Array(n) : null,
   };
   let w = 0;
   for (let r = 0; r < split.length; r++) {
@@ -28,6 +29,7 @@ function take(split: SplitData, keep: Uint8Array, want: number): SplitData {
     if (out.ts && split.ts) out.ts[w] = split.ts[r];
     out.seq[w] = split.seq[r];
     if (out.events && split.events) out.events[w] = split.events[r];
+    if (out.queries && split.queries) out.queries[w] = split.queries[r];
     w++;
   }
   return out;

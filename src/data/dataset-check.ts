@@ -9,14 +9,14 @@ import { fileSha256, sha256Hex } from '../util/hash.js';
 import { join } from 'node:path';
 import { DataError } from '../util/errors.js';
 import type { Dataset, SplitData, Vocab } from './dataset-types.js';
-import { CATALOGUE_FILES, PARQUET_EXPORT_FILES, REJECTS_FILE, SPLIT_FILES, VOCAB_FILES, type DatasetFileHashes } from './manifest.js';
+import { CATALOGUE_FILES, PARQUET_EXPORT_FILES, REJECTS_FILE, SEARCH_FILES, SPLIT_FILES, VOCAB_FILES, type DatasetFileHashes } from './manifest.js';
 
 
 export const DATASET_FILE_NAMES = { ...SPLIT_FILES, ...VOCAB_FILES, rejects: REJECTS_FILE } as const;
 
-/** SHA-256 of each file of a dataset folder just written (manifest.files_sha256); the catalogue's files with `catalogue`. */
-export async function datasetFileHashes(dir: string, catalogue = false, parquet = false): Promise<DatasetFileHashes> {
-  const names: Record<string, string> = { ...DATASET_FILE_NAMES, ...(catalogue ? CATALOGUE_FILES : {}), ...(parquet ? PARQUET_EXPORT_FILES : {}) };
+/** SHA-256 of each file of a dataset folder just written (manifest.files_sha256); the catalogue's files with `catalogue`, queries.arrow with `search`, the Parquet export with `parquet`. */
+export async function datasetFileHashes(dir: string, catalogue = false, parquet = false, search = false): Promise<DatasetFileHashes> {
+  const names: Record<string, string> = { ...DATASET_FILE_NAMES, ...(catalogue ? CATALOGUE_FILES : {}), ...(parquet ? PARQUET_EXPORT_FILES : {}), ...(search ? SEARCH_FILES : {}) };
   const keys = Object.keys(names);
   const hashes = await Promise.all(keys.map((k) => fileSha256(join(dir, names[k]))));
   return Object.fromEntries(keys.map((k, i) => [k, hashes[i]])) as DatasetFileHashes;
@@ -93,6 +93,12 @@ function checkSeqs(ds: Dataset, parts: readonly [string, SplitData][]): void {
   for (let k = 1; k < n; k++) if (all[k] === all[k - 1]) throw damaged(ds, `seq ${all[k]} is on two rows; every row's seq is unique`);
 }
 
+/** An anonymous search log: users.arrow is empty and every row's user is -1 (null in Arrow). */
+function checkAnonymous(ds: Dataset, file: string, s: SplitData): void {
+  if (ds.users.ids.length !== 0) throw damaged(ds, `the manifest records an anonymous search log, but ${VOCAB_FILES.users} holds ${ds.users.ids.length} ids`);
+  for (let i = 0; i < s.length; i++) if (s.users[i] !== -1) throw damaged(ds, `${file} row ${i + 1} has user index ${s.users[i]} in an anonymous search log (expected null)`);
+}
+
 /** Structural checks that need no hash: indices in range, unique seqs and ids, counts that add up. */
 export function checkDatasetRows(ds: Dataset): void {
   const parts = (['train', 'valid', 'test'] as const).map((name) => [SPLIT_FILES[name], ds[name]] as [string, SplitData]);
@@ -101,12 +107,26 @@ export function checkDatasetRows(ds: Dataset): void {
   const userRows = new Int32Array(nUsers);
   const itemRows = new Int32Array(nItems);
   const nEvents = ds.eventNames?.length ?? 0;
+  const anonymous = ds.manifest.search?.anonymous === true;
+  const nQueries = ds.queries?.texts.length ?? 0;
+  const queryRows = new Int32Array(nQueries);
   for (const [file, s] of parts) {
-    checkIndices(ds, file, s.users, nUsers, 'user', VOCAB_FILES.users, userRows);
+    if (anonymous) checkAnonymous(ds, file, s);
+    else checkIndices(ds, file, s.users, nUsers, 'user', VOCAB_FILES.users, userRows);
+    if (ds.queries !== null) {
+      if (s.queries === null) throw damaged(ds, `${file} has no query column, but the manifest records a search log`);
+      checkIndices(ds, file, s.queries, nQueries, 'query', SEARCH_FILES.queries, queryRows);
+    }
     checkIndices(ds, file, s.items, nItems, 'item', VOCAB_FILES.items, itemRows);
     if (s.events !== null) checkIndices(ds, file, s.events, nEvents, 'event', 'manifest.json "events"', null);
   }
   checkVocab(ds, ds.users, VOCAB_FILES.users, userRows);
+  if (ds.queries !== null) {
+    const counts = ds.queries.counts;
+    for (let k = 0; k < nQueries; k++) {
+      if (counts[k] !== queryRows[k]) throw damaged(ds, `${SEARCH_FILES.queries} says query ${k} has ${counts[k]} rows, but the split files hold ${queryRows[k]}`);
+    }
+  }
   checkVocab(ds, ds.items, VOCAB_FILES.items, itemRows);
   checkSeqs(ds, parts);
 }

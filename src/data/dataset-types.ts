@@ -4,13 +4,14 @@
  * calls (dataset-check.ts) can name these types without importing the reader back.
  */
 import type { DatasetManifest } from './manifest.js';
+import type { TextFeaturizerSpec } from './text.js';
 
 export type SplitName = 'train' | 'valid' | 'test';
 
 export interface SplitData {
   /** Number of rows. */
   length: number;
-  /** Dense user index per row (into Dataset.users). */
+  /** Dense user index per row (into Dataset.users); -1 on the rows of a search log without users (anonymous). */
   users: Int32Array;
   /** Dense item index per row (into Dataset.items). */
   items: Int32Array;
@@ -22,6 +23,28 @@ export interface SplitData {
   seq: Float64Array;
   /** Event code per row (into Dataset.eventNames); null when the log had no event column. */
   events: Int32Array | null;
+  /** Dense query index per row (into Dataset.queries); null when the dataset is not a search log. */
+  queries: Int32Array | null;
+}
+
+/** One row's values of a list feature: values[offsets[i], offsets[i + 1]); valid[i] = 0 when missing. */
+export interface ListFeature {
+  offsets: Int32Array;
+  values: Int32Array;
+  valid: Uint8Array;
+}
+
+/**
+ * A search log's queries (queries.arrow; docs/datasets.md#search-logs), one per query index: the text as read
+ * (decoded, control characters removed), its rows over all splits, and its TextFeaturizer features under `spec`
+ * (the catalogue's featuriser, so a query and a title share buckets). bucketCounts is aligned with buckets.values.
+ */
+export interface Queries {
+  texts: string[];
+  buckets: ListFeature;
+  bucketCounts: Int32Array;
+  counts: Int32Array;
+  spec: TextFeaturizerSpec;
 }
 
 export interface Vocab {
@@ -48,4 +71,6 @@ export interface Dataset {
   items: Vocab;
   /** Event dictionary, or null when the log had no event column. */
   eventNames: string[] | null;
+  /** A search log's queries; null when the dataset is not a search log. */
+  queries: Queries | null;
 }

@@ -10,11 +10,12 @@ import { findSetAsideCopy, linkTarget, pathExists, restoreMissingDir } from '../
 import { acquireLockFile, describeHolder, lockPathBeside, readLockFile } from '../io/lock.js';
 import { DataError, describeValue, UsageError } from '../util/errors.js';
 import { checkDatasetRows, verifyFileHash } from './dataset-check.js';
-import type { Dataset, SplitData, Vocab } from './dataset-types.js';
+import type { Dataset, Queries, SplitData, Vocab } from './dataset-types.js';
+import { listFeature } from './item-features.js';
 import { checkManifestShape } from './manifest-shape.js';
-import { CATALOGUE_FILES, DATASET_FORMAT_VERSION, MANIFEST_FILE, REJECTS_FILE, SPLIT_FILES, VOCAB_FILES, type DatasetManifest } from './manifest.js';
+import { CATALOGUE_FILES, DATASET_FORMAT_VERSION, MANIFEST_FILE, REJECTS_FILE, SEARCH_FILES, SPLIT_FILES, VOCAB_FILES, type DatasetManifest, type ManifestSearch } from './manifest.js';
 
-export type { Dataset, SplitData, SplitName, Vocab } from './dataset-types.js';
+export type { Dataset, Queries, SplitData, SplitName, Vocab } from './dataset-types.js';
 
 /** One Arrow file of a dataset; `sha256`, when the manifest records it, must match its bytes. */
 async function readTable(dir: string, file: string, sha256?: string): Promise<Table> {
@@ -67,7 +68,7 @@ function typed<T extends Int32Array | Float32Array>(v: Vector, ctor: new (n: num
   return out;
 }
 
-function splitData(table: Table, path: string, hasTs: boolean, hasEvents: boolean): SplitData {
+function splitData(table: Table, path: string, hasTs: boolean, hasEvents: boolean, search: ManifestSearch | null): SplitData {
   const events = hasEvents ? column(table, 'event', path) : null;
   let codes: Int32Array | null = null;
   if (events) {
@@ -78,15 +79,47 @@ function splitData(table: Table, path: string, hasTs: boolean, hasEvents: boolea
       at += d.length;
     }
   }
+  const users = typed(column(table, 'user', path), Int32Array);
+  // An anonymous search log's user column is all null: -1 in memory, whatever the null slots hold.
+  if (search?.anonymous === true) users.fill(-1);
   return {
     length: table.numRows,
-    users: typed(column(table, 'user', path), Int32Array),
+    users,
     items: typed(column(table, 'item', path), Int32Array),
     values: typed(column(table, 'value', path), Float32Array),
     ts: hasTs ? int64Column(column(table, 'ts', path)) : null,
     seq: int64Column(column(table, 'seq', path)),
     events: codes,
+    queries: search !== null ? typed(column(table, 'query', path), Int32Array) : null,
   };
+}
+
+/** queries.arrow: one row per query index, its text, row count and TextFeaturizer features. */
+function queriesOf(table: Table, path: string, search: ManifestSearch): Queries {
+  const textVec = column(table, 'text', path);
+  const texts: string[] = new Array<string>(textVec.length);
+  let k = 0;
+  for (const d of textVec.data) {
+    const offsets = d.valueOffsets as Int32Array;
+    const bytes = d.values as Uint8Array;
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0; i < d.length; i++) texts[k++] = buf.toString('utf8', offsets[d.offset + i], offsets[d.offset + i + 1]);
+  }
+  const index = typed(column(table, 'index', path), Int32Array);
+  for (let i = 0; i < index.length; i++) {
+    if (index[i] !== i) throw new DataError(`Dataset file ${path} row ${i + 1} has index ${index[i]}, expected ${i}. Re-run rec prep.`);
+  }
+  const buckets = listFeature(column(table, 'buckets', path));
+  const bucketCounts = listFeature(column(table, 'bucket_counts', path)).values;
+  const nb = search.text_featurizer.num_buckets;
+  for (let i = 0; i < buckets.values.length; i++) {
+    if (buckets.values[i] < 0 || buckets.values[i] >= nb) throw new DataError(`Dataset file ${path} holds the bucket ${buckets.values[i]}, outside 0..${nb - 1}. Re-run rec prep.`);
+  }
+  if (bucketCounts.length !== buckets.values.length || texts.length !== search.queries) {
+    throw new DataError(`Dataset file ${path} is inconsistent (${texts.length} queries, the manifest says ${search.queries}; ${buckets.values.length} buckets, ${bucketCounts.length} counts). Re-run rec prep.`);
+  }
+  const { hash, ...rest } = search.text_featurizer;
+  return { texts, buckets, bucketCounts, counts: typed(column(table, 'count', path), Int32Array), spec: { ...rest, hash: hash as 'murmur3_x86_32' } };
 }
 
 function vocab(table: Table, path: string): Vocab {
@@ -266,22 +299,25 @@ export async function loadDataset(dir: string): Promise<Dataset> {
   const hasTs = manifest.time.has_ts;
   const hasEvents = Array.isArray(manifest.events);
   const sha = manifest.files_sha256;
-  const [train, valid, test, users, items] = await Promise.all([
+  const search = manifest.search ?? null;
+  const [train, valid, test, users, items, queries] = await Promise.all([
     readTable(dir, SPLIT_FILES.train, sha?.train),
     readTable(dir, SPLIT_FILES.valid, sha?.valid),
     readTable(dir, SPLIT_FILES.test, sha?.test),
     readTable(dir, VOCAB_FILES.users, sha?.users),
     readTable(dir, VOCAB_FILES.items, sha?.items),
+    search !== null ? readTable(dir, SEARCH_FILES.queries, sha?.queries) : null,
   ]);
   const ds: Dataset = {
     dir,
     manifest,
-    train: splitData(train, join(dir, SPLIT_FILES.train), hasTs, hasEvents),
-    valid: splitData(valid, join(dir, SPLIT_FILES.valid), hasTs, hasEvents),
-    test: splitData(test, join(dir, SPLIT_FILES.test), hasTs, hasEvents),
+    train: splitData(train, join(dir, SPLIT_FILES.train), hasTs, hasEvents, search),
+    valid: splitData(valid, join(dir, SPLIT_FILES.valid), hasTs, hasEvents, search),
+    test: splitData(test, join(dir, SPLIT_FILES.test), hasTs, hasEvents, search),
     users: vocab(users, join(dir, VOCAB_FILES.users)),
     items: vocab(items, join(dir, VOCAB_FILES.items)),
     eventNames: manifest.events ?? null,
+    queries: search !== null && queries !== null ? queriesOf(queries, join(dir, SEARCH_FILES.queries), search) : null,
   };
   if (ds.users.ids.length !== manifest.users || ds.items.ids.length !== manifest.items) {
     throw new DataError(`Dataset ${dir} is inconsistent: users.arrow/items.arrow hold ${ds.users.ids.length}/${ds.items.ids.length} ids, the manifest says ${manifest.users}/${manifest.items}. Re-run rec prep.`);

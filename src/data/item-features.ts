@@ -9,14 +9,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataError } from '../util/errors.js';
 import { verifyFileHash } from './dataset-check.js';
+import type { ListFeature } from './dataset-types.js';
 import { CATALOGUE_FILES, type DatasetManifest, type ManifestCatalogue } from './manifest.js';
 
-/** One item's values of a list feature: values[offsets[i], offsets[i + 1]); valid[i] = 0 when missing. */
-export interface ListFeature {
-  offsets: Int32Array;
-  values: Int32Array;
-  valid: Uint8Array;
-}
+export type { ListFeature } from './dataset-types.js';
 
 export type ItemFeature =
   | { name: string; kind: 'text'; buckets: ListFeature; counts: Int32Array }
@@ -57,7 +53,7 @@ function child(t: Table, name: string, dir: string, file: string): Vector {
 }
 
 /** A List<Int32> column from its buffers (offsets and child values per chunk), without a Vector per cell. */
-function listFeature(v: Vector): ListFeature {
+export function listFeature(v: Vector): ListFeature {
   const n = v.length;
   const offsets = new Int32Array(n + 1);
   const valid = new Uint8Array(n);

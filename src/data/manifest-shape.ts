@@ -33,7 +33,7 @@ const manifestShape = z.looseObject({
   users: count,
   items: count,
   split: z.looseObject({
-    kind: z.enum(['random', 'temporal', 'days', 'leave-last', 'none']),
+    kind: z.enum(['random', 'temporal', 'query', 'days', 'leave-last', 'none']),
     spec: z.string(),
     ratios: z.array(z.number()).nullable(),
     predefined: z.looseObject({ valid: z.string().nullable(), test: z.string().nullable() }),
@@ -52,7 +52,7 @@ const manifestShape = z.looseObject({
   time: z.looseObject({ has_ts: z.boolean(), min_ts: nullableNumber, max_ts: nullableNumber }),
   anonymize: z.looseObject({ algorithm: z.string(), key_fingerprint: z.string() }).nullable(),
   files_sha256: z
-    .looseObject({ train: sha256, valid: sha256, test: sha256, users: sha256, items: sha256, rejects: sha256, item_features: sha256.optional(), item_feature_vocab: sha256.optional() })
+    .looseObject({ train: sha256, valid: sha256, test: sha256, users: sha256, items: sha256, rejects: sha256, item_features: sha256.optional(), item_feature_vocab: sha256.optional(), queries: sha256.optional() })
     .optional(),
   catalogue: z
     .looseObject({
@@ -65,6 +65,14 @@ const manifestShape = z.looseObject({
     .nullable()
     .optional(),
   window: z.looseObject({ days: z.number() }).nullable().optional(),
+  search: z
+    .looseObject({
+      queries: count,
+      anonymous: z.boolean(),
+      text_featurizer: z.looseObject({ version: z.string(), seed: z.number(), num_buckets: count, max_chars: count, max_units: count }),
+    })
+    .nullable()
+    .optional(),
 });
 
 /** The value at `path` inside `root`, for the error message. */

@@ -11,11 +11,13 @@ export const VOCAB_FILES = { users: 'users.arrow', items: 'items.arrow' } as con
 export const REJECTS_FILE = 'rejects.jsonl';
 /** Written only when the dataset was prepped with a catalogue (`rec prep --items`). */
 export const CATALOGUE_FILES = { item_features: 'item_features.arrow', item_feature_vocab: 'item_feature_vocab.arrow' } as const;
+/** Written only for a search log (`rec prep --columns query=…`; docs/datasets.md#search-logs). */
+export const SEARCH_FILES = { queries: 'queries.arrow' } as const;
 export const MANIFEST_FILE = 'manifest.json';
 /** Written only with `rec prep --export-parquet`: the splits with raw ids (prep/export-parquet.ts). */
 export const PARQUET_EXPORT_FILES = { train_parquet: 'train.parquet', valid_parquet: 'valid.parquet', test_parquet: 'test.parquet' } as const;
 
-const DATASET_FILES: ReadonlySet<string> = new Set([...Object.values(SPLIT_FILES), ...Object.values(VOCAB_FILES), ...Object.values(CATALOGUE_FILES), ...Object.values(PARQUET_EXPORT_FILES), REJECTS_FILE, MANIFEST_FILE]);
+const DATASET_FILES: ReadonlySet<string> = new Set([...Object.values(SPLIT_FILES), ...Object.values(VOCAB_FILES), ...Object.values(CATALOGUE_FILES), ...Object.values(PARQUET_EXPORT_FILES), ...Object.values(SEARCH_FILES), REJECTS_FILE, MANIFEST_FILE]);
 
 /** A dataset folder as an output of `rec prep` (README.md#output-files): what it writes, and its marker. */
 export const DATASET_OUTPUT: OutputKind = {
@@ -65,6 +67,10 @@ export interface ManifestSource {
   columns: Record<string, string | number>;
   rows_read: number;
   rejected: number;
+  /** The encoding it was read in (--encoding, or its byte-order mark); absent in manifests written before it was recorded. */
+  encoding?: string;
+  /** --encoding utf-8,X: physical lines read as X because they were not UTF-8. */
+  fallback_lines?: number;
 }
 
 /** `rec prep --append-to BASE` (see data/prep/append.ts): what NEW took from BASE and what it added. */
@@ -113,9 +119,29 @@ export interface ManifestWindow {
   aged_out: number;
 }
 
-type CoreFiles = Omit<DatasetManifest['files'], keyof typeof CATALOGUE_FILES>;
-/** Every file's hash; the catalogue's only in datasets prepped with one. */
-export type DatasetFileHashes = Record<keyof CoreFiles, string> & Partial<Record<keyof typeof CATALOGUE_FILES | keyof typeof PARQUET_EXPORT_FILES, string>>;
+type CoreFiles = Omit<DatasetManifest['files'], keyof typeof CATALOGUE_FILES | keyof typeof SEARCH_FILES | keyof typeof PARQUET_EXPORT_FILES>;
+/** Every file's hash; the catalogue's only in datasets prepped with one, queries.arrow only for a search log, the Parquet export only with --export-parquet. */
+export type DatasetFileHashes = Record<keyof CoreFiles, string> & Partial<Record<keyof typeof CATALOGUE_FILES | keyof typeof SEARCH_FILES | keyof typeof PARQUET_EXPORT_FILES, string>>;
+
+/**
+ * A search log's dataset (docs/datasets.md#search-logs): its queries (queries.arrow) and how they were read.
+ * `relevance`: the range of the graded labels kept (null when the log has events or nothing but the pairs);
+ * `relevance_range`: --relevance-range as given (null when not). `queries_cleaned`: queries kept with control
+ * characters removed. `text_featurizer`: the featuriser of queries.arrow's buckets (the catalogue's when there is one).
+ */
+export interface ManifestSearch {
+  queries: number;
+  queries_per_split: { train: number; valid: number; test: number };
+  /** No user column: the split files' user column is null and users.arrow is empty. */
+  anonymous: boolean;
+  relevance: { min: number; max: number } | null;
+  relevance_range: [number, number] | null;
+  queries_cleaned: number;
+  max_query_chars: number;
+  /** Items of the dataset without a catalogue row (null without --items; the same as catalogue.log_items_without_row). */
+  items_without_catalogue_row: number | null;
+  text_featurizer: { version: string; hash: string; seed: number; num_buckets: number; max_chars: number; max_units: number };
+}
 
 /** `rec prep --items` (docs/datasets.md#a-catalogue-beside-the-log): how the catalogue was read and what it gave. */
 export interface ManifestCatalogue {
@@ -129,6 +155,8 @@ export interface ManifestCatalogue {
     delimiter: string | null;
     rows_read: number;
     rejected: number;
+    encoding?: string;
+    fallback_lines?: number;
   }[];
   key: string;
   /** Feature name → kind (item_features.arrow has a column of each name). */
@@ -178,7 +206,7 @@ export interface DatasetManifest {
   users: number;
   items: number;
   split: {
-    kind: 'random' | 'temporal' | 'days' | 'leave-last' | 'none';
+    kind: 'random' | 'temporal' | 'query' | 'days' | 'leave-last' | 'none';
     spec: string;
     /** Shares applied to the rows of the logs (random/temporal), after dropping predefined splits. */
     ratios: [number, number, number] | null;
@@ -193,7 +221,7 @@ export interface DatasetManifest {
   kcore: { min_user: number; min_item: number; iterations: number };
   time: { has_ts: boolean; min_ts: number | null; max_ts: number | null; min_iso: string | null; max_iso: string | null };
   anonymize: { algorithm: string; key_fingerprint: string } | null;
-  files: { train: string; valid: string; test: string; users: string; items: string; rejects: string; item_features?: string; item_feature_vocab?: string; train_parquet?: string; valid_parquet?: string; test_parquet?: string };
+  files: { train: string; valid: string; test: string; users: string; items: string; rejects: string; item_features?: string; item_feature_vocab?: string; queries?: string; train_parquet?: string; valid_parquet?: string; test_parquet?: string };
   /**
    * SHA-256 (hex) of each file of `files`, as prep wrote it: every reader of the dataset checks the
    * files it reads against these (absent in datasets written before it was recorded).
@@ -207,4 +235,6 @@ export interface DatasetManifest {
   window?: ManifestWindow | null;
   /** Set by --items (null otherwise; absent in datasets written before it existed). */
   catalogue?: ManifestCatalogue | null;
+  /** Set for a search log (null otherwise; absent in datasets written before it existed). */
+  search?: ManifestSearch | null;
 }

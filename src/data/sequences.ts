@@ -28,6 +28,7 @@ export function rowsAtLeast(split: SplitData, threshold: number | null): SplitDa
     ts: split.ts === null ? null : pick(split.ts, (n) => new Float64Array(n)),
     seq: pick(split.seq, (n) => new Float64Array(n)),
     events: split.events === null ? null : pick(split.events, (n) => new Int32Array(n)),
+    queries: split.queries === null ? null : pick(split.queries, (n) => new Int32Array(n)),
   };
 }
 

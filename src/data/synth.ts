@@ -21,6 +21,7 @@ import { Prng } from '../util/prng.js';
 import type { ProgressBar } from '../util/progress.js';
 import type { RunIO } from '../util/run-io.js';
 import { CatalogueDrawer } from './synth/catalogue.js';
+import { searchLines, type SearchTally, type SearchWorld } from './synth/search.js';
 import { buildWorld, categoryName, createUserGenerator, EVENT_TYPES, type EventType, type World } from './synth/world.js';
 import { plural } from '../util/plural.js';
 
@@ -63,6 +64,20 @@ export interface SynthRequest {
    * same bytes with or without it.
    */
   catalogue?: true | string;
+  /**
+   * Also write search sessions (synth/search.ts; needs `catalogue`): `user,query,item,ts,event` CSV, `searches.csv`
+   * beside the log or the path given (.csv, optionally .gz). The other outputs are the same bytes with or without it.
+   */
+  search?: true | string;
+}
+
+/** What `--search` wrote. */
+export interface SynthSearchResult {
+  path: string;
+  rows: number;
+  sessions: number;
+  /** Distinct query texts. */
+  queries: number;
 }
 
 /** What `--catalogue` wrote. */
@@ -85,6 +100,7 @@ export interface SynthResult {
   items: number;
   events_by_type: Record<EventType, number>;
   catalogue?: SynthCatalogueResult;
+  search?: SynthSearchResult;
   seconds: number;
 }
 
@@ -157,6 +173,7 @@ interface ResolvedSynth {
   drift: number;
   newItems: number;
   catalogue: { path: string; gzip: boolean } | null;
+  search: { path: string; gzip: boolean } | null;
 }
 
 export function resolveSynthRequest(req: SynthRequest): ResolvedSynth {
@@ -197,7 +214,20 @@ export function resolveSynthRequest(req: SynthRequest): ResolvedSynth {
     drift,
     newItems,
     catalogue: req.catalogue === undefined ? null : cataloguePath(req.out, req.catalogue),
+    search: searchPath(req),
   };
+}
+
+/** Where `--search` writes: `searches.csv` beside the log, or the path given (.csv, optionally .gz); it needs --catalogue. */
+function searchPath(req: SynthRequest): { path: string; gzip: boolean } | null {
+  if (req.search === undefined) return null;
+  if (req.catalogue === undefined) throw new UsageError('--search draws its queries from the catalogue\'s titles. Expected --catalogue beside it.');
+  const path = req.search === true ? join(dirname(req.out), 'searches.csv') : req.search;
+  const lower = path.toLowerCase();
+  if (!lower.endsWith('.csv') && !lower.endsWith('.csv.gz')) throw new UsageError(`--search must end in .csv or .csv.gz. Received: ${describeValue(path)}.`);
+  const others = [req.out, cataloguePath(req.out, req.catalogue).path].map((p) => resolve(p));
+  if (others.includes(resolve(path))) throw new UsageError(`--search must not be the --out or --catalogue file. Received: ${describeValue(path)}.`);
+  return { path, gzip: lower.endsWith('.gz') };
 }
 
 /** Where `--catalogue` writes: `items.jsonl` beside the log, or the path given (JSON Lines, optionally .gz). */
@@ -271,6 +301,7 @@ export async function runSynth(req: SynthRequest, io: RunIO): Promise<SynthResul
     await (await import('./synth-parquet.js')).checkSynthFolder(req.out, req.force === true);
   } else await checkOutputFile(req.out, req.force === true);
   if (r.catalogue !== null) await checkOutputFile(r.catalogue.path, req.force === true, '--catalogue');
+  if (r.search !== null) await checkOutputFile(r.search.path, req.force === true, '--search');
   const world = buildWorld({
     users: r.users,
     items: r.items,
@@ -282,8 +313,11 @@ export async function runSynth(req: SynthRequest, io: RunIO): Promise<SynthResul
     ...(r.newItems > 0 ? { newItems: r.newItems } : {}),
   });
   const budgets = userBudgets(r.users, r.events, r.seed);
-  const nextUser = createUserGenerator(world, r.explicit);
+  // --search: each user's taste as the log's generator drew it (no draw of its own), in the order users get rows.
+  const tastes: number[] = [];
+  const nextUser = createUserGenerator(world, r.explicit, r.search !== null ? (u) => tastes.push(...u) : undefined);
   const frags = rowFragments(world, r, format);
+  const searchTally: SearchTally = { rows: 0, sessions: 0, queries: new Set<string>() };
   const tally: SynthTally = { counts: new Float64Array(EVENT_TYPES.length), itemSeen: new Uint8Array(r.items), rows: 0, usersWithRows: 0 };
   // Both files are written in full beside their destinations before either is renamed into place.
   const staged: [string, string][] = [];
@@ -299,6 +333,11 @@ export async function runSynth(req: SynthRequest, io: RunIO): Promise<SynthResul
       const { writeSynthParquet } = await import('./synth-parquet.js');
       await writeSynthParquet({ out: req.out, force: req.force === true, world, users, days, startTs, explicit, budgets, nextUser, tally, bar, signal: io.signal });
     } else staged.push([await writeSynthTemp(req.out, gzip, encodeRows({ r, budgets, nextUser, frags, tally, bar, signal: io.signal }), bar), req.out]);
+    if (r.search !== null) {
+      const searchBar = io.progress.start('synth search', budgets.length, 'users');
+      const sw = searchWorld(world, budgets, Float32Array.from(tastes));
+      staged.push([await writeSynthTemp(r.search.path, r.search.gzip, textChunks(searchLines(sw, searchTally)), searchBar), r.search.path]);
+    }
   } catch (error) {
     for (const [tmp] of staged) await rm(tmp, { force: true });
     throw error;
@@ -323,7 +362,31 @@ export async function runSynth(req: SynthRequest, io: RunIO): Promise<SynthResul
         `${catalogue.not_in_log} with no row in the log)`,
     );
   }
-  return { path: req.out, format, gzip, rows, users: usersWithRows, items, events_by_type, ...(catalogue ? { catalogue } : {}), seconds };
+  const search = r.search === null ? undefined : { path: r.search.path, rows: searchTally.rows, sessions: searchTally.sessions, queries: searchTally.queries.size };
+  if (search !== undefined) io.log.info(`synth: ${plural(search.rows, 'search row')} (${plural(search.sessions, 'session')}, ${plural(search.queries, 'distinct query', 'distinct queries')}) to ${search.path}`);
+  return { path: req.out, format, gzip, rows, users: usersWithRows, items, events_by_type, ...(catalogue ? { catalogue } : {}), ...(search ? { search } : {}), seconds };
+}
+
+/** The catalogue's titles and brands (drawn again, in the catalogue's order, so they are its) and the users with rows. */
+function searchWorld(world: World, budgets: Float64Array, tastes: Float32Array): SearchWorld {
+  const { items } = world.spec;
+  const internal = new Int32Array(items);
+  for (let j = 0; j < items; j++) internal[world.itemExternal[j]] = j;
+  const drawer = new CatalogueDrawer(world);
+  const titles = new Array<string>(items);
+  const brands = new Array<string | null>(items);
+  for (let e = 0; e < items; e++) {
+    const f = drawer.features(internal[e]);
+    titles[internal[e]] = f.title;
+    brands[internal[e]] = f.brand;
+  }
+  const users: number[] = [];
+  for (let u = 0; u < budgets.length; u++) if (budgets[u] > 0) users.push(u);
+  return { world, titles, brands, users: Int32Array.from(users), tastes };
+}
+
+function* textChunks(lines: Generator<string>): Generator<Uint8Array> {
+  for (const text of lines) yield Buffer.from(text, 'utf8');
 }
 
 function catalogueSummary(world: World, path: string, notInLog: number): SynthCatalogueResult {

@@ -183,6 +183,53 @@ export function similarLayout(fromFeatures: boolean): RowLayout<SimilarRecord> {
 
 export const USER_LAYOUT: RowLayout<UserRecord> = userLayout(false);
 
+/** One query's results (`rec search`): the query as given, the user it was personalised for (null: anonymous). */
+export interface SearchRecord {
+  query: string;
+  user: string | null;
+  items: readonly (RankedItem & { title?: string })[];
+}
+
+const SEARCH_FIELDS = [
+  new Field('query', new Utf8(), false),
+  new Field('user', new Utf8(), true),
+  new Field('rank', new Int32(), false),
+  new Field('item', new Utf8(), false),
+  new Field('score', new Float32(), false),
+];
+
+/**
+ * `rec search` rows: JSONL `{"query", "user", "items": [{"item", "score", "title"?}]}`; CSV `query,user,rank,item,score`
+ * (+ `title`); Arrow the same columns (user nullable). `titles`: the catalogue had a title to show.
+ */
+export function searchLayout(titles: boolean): RowLayout<SearchRecord> {
+  const schema = new Schema(titles ? [...SEARCH_FIELDS, new Field('title', new Utf8(), true)] : SEARCH_FIELDS);
+  return {
+    csvHeader: `query,user,rank,item,score${titles ? ',title' : ''}`,
+    jsonl: (r) => JSON.stringify({ query: r.query, user: r.user, items: r.items.map((s) => (s.title !== undefined ? { item: s.item, score: s.score, title: s.title } : { item: s.item, score: s.score })) }),
+    csv: (r) => r.items.map((s, j) => `${csvField(r.query)},${csvField(r.user ?? '')},${j + 1},${csvField(s.item)},${s.score}${titles ? `,${csvField(s.title ?? '')}` : ''}\n`).join(''),
+    batch(records) {
+      const f = flatten(records, (r) => r.query);
+      const users = f.owner.map((r) => r.user ?? '');
+      const userData = utf8Data(users);
+      const nulls = boolData(f.n, (i) => f.owner[i].user !== null);
+      const columns: Data<DataType>[] = [
+        utf8Data(f.keys),
+        makeData({ type: new Utf8(), length: f.n, valueOffsets: userData.valueOffsets, data: userData.values, nullBitmap: nulls.values, nullCount: f.owner.filter((r) => r.user === null).length }),
+        makeData({ type: new Int32(), length: f.n, data: f.ranks }),
+        utf8Data(f.items),
+        makeData({ type: new Float32(), length: f.n, data: f.scores }),
+      ];
+      if (titles) {
+        const t: string[] = [];
+        for (const r of records) for (const s of r.items) t.push(s.title ?? '');
+        columns.push(utf8Data(t));
+      }
+      return recordBatch(schema, f.n, columns);
+    },
+  };
+}
+
 export const SIMILAR_LAYOUT: RowLayout<SimilarRecord> = similarLayout(false);
 
 /** A block of records as text (jsonl or csv, header excluded), ready for stdout or a file. */

@@ -4,7 +4,7 @@
  * src/config/model-names.ts, which `--help` reads without loading TF.js).
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { BuiltModelName } from '../config/model-names.js';
+import { SEARCH_MODEL_NAMES, type BuiltModelName } from '../config/model-names.js';
 import type { ModelConfig, ModelName } from '../config/schema.js';
 import { UsageError } from '../util/errors.js';
 import { checkFamilyOptions, monitoredMetric, type Feedback, type ModelFamily, type ModelOption } from './family.js';
@@ -17,7 +17,8 @@ import { itemKnnFamily } from './itemknn.js';
 import { popFamily } from './pop.js';
 import { sasrecFamily } from './sasrec.js';
 
-const FAMILIES: Readonly<Record<BuiltModelName, ModelFamily>> = {
+/** The user-facing families; search models (SEARCH_MODEL_NAMES) rank for queries and live in src/models/search. */
+const FAMILIES: Readonly<Record<Exclude<BuiltModelName, (typeof SEARCH_MODEL_NAMES)[number]>, ModelFamily>> = {
   mf: mfFamily,
   gmf: ncfFamily('gmf'),
   mlp: ncfFamily('mlp'),
@@ -32,6 +33,9 @@ const FAMILIES: Readonly<Record<BuiltModelName, ModelFamily>> = {
 /** The family of a model name; a name without one (a planned model) is a usage error. */
 export function family(name: ModelName): ModelFamily {
   const found = (FAMILIES as Partial<Record<ModelName, ModelFamily>>)[name];
+  if (!found && (SEARCH_MODEL_NAMES as readonly string[]).includes(name)) {
+    throw new UsageError(`--model ${name} ranks items for search queries: it trains on a dataset prepped from a search log (rec prep --columns query=…,item=…) and is used with rec search and rec eval. It has no user scores for this command.`);
+  }
   if (!found) {
     throw new UsageError(`Model ${name} is not available in this version of rec. Available: ${Object.keys(FAMILIES).join(', ')}.`);
   }
@@ -74,15 +78,32 @@ export function isSequenceModelName(name: ModelName): name is SequenceModelName 
   return family(name).kind === 'sequence';
 }
 
+/** The `model.*` keys each search model reads (src/models/search/search-model.ts). */
+const SEARCH_OPTIONS: Readonly<Record<(typeof SEARCH_MODEL_NAMES)[number], readonly ModelOption[]>> = {
+  bm25: ['bm25_k1', 'bm25_b'],
+  'two-tower': ['dim', 'temperature', 'id_dropout', 'init_std'],
+  hybrid: ['dim', 'temperature', 'id_dropout', 'init_std', 'bm25_k1', 'bm25_b'],
+};
+
 /** The families that read a `model.*` option. */
 function readersOf(option: ModelOption): ModelName[] {
-  return Object.values(FAMILIES)
-    .filter((f) => f.options.includes(option))
-    .map((f) => f.name);
+  return [
+    ...Object.values(FAMILIES)
+      .filter((f) => f.options.includes(option))
+      .map((f) => f.name),
+    ...Object.entries(SEARCH_OPTIONS)
+      .filter(([, options]) => options.includes(option))
+      .map(([name]) => name as ModelName),
+  ];
 }
 
 /** Refuses `model.*` options the chosen family does not read (exit 2), naming those it takes. */
 export function checkModelOptions(name: ModelName, sources: Readonly<Record<string, string>>): void {
+  const search = SEARCH_OPTIONS[name as (typeof SEARCH_MODEL_NAMES)[number]];
+  if (search !== undefined) {
+    checkFamilyOptions({ name, options: search } as unknown as ModelFamily, sources, readersOf);
+    return;
+  }
   checkFamilyOptions(family(name), sources, readersOf);
 }
 

@@ -11,7 +11,9 @@ import { markBaselines, promotionFoldersOf, promotionOf, readProduction } from '
 import { DataError, UsageError } from '../util/errors.js';
 import type { RunIO } from '../util/run-io.js';
 import { REC_VERSION } from '../util/version.js';
+import { readStudyJson, readTrials } from '../io/study.js';
 import { renderReport } from './html.js';
+import { renderStudyReport } from './study.js';
 import { readReportRun, type ReportRun } from './read.js';
 
 export interface ReportOptions {
@@ -64,6 +66,10 @@ export async function runReport(opts: ReportOptions, io: RunIO): Promise<ReportR
   const unique = [...new Set(opts.checkpoints)];
   if (unique.length !== opts.checkpoints.length) throw new UsageError(`rec report received the same checkpoint twice (${opts.checkpoints.filter((c, i) => opts.checkpoints.indexOf(c) !== i).join(', ')}). Expected each folder once.`);
   await checkOutputFile(opts.out, opts.force);
+  if (opts.checkpoints.length === 1) {
+    const study = await readStudyJson(opts.checkpoints[0]);
+    if (study !== null) return studyReport(opts, study, io);
+  }
   const runs: ReportRun[] = [];
   for (const [i, ckpt] of opts.checkpoints.entries()) {
     const run = await readOne(ckpt, i, opts.checkpoints.length);
@@ -80,4 +86,14 @@ export async function runReport(opts: ReportOptions, io: RunIO): Promise<ReportR
     checkpoints: runs.map((r) => ({ path: r.path, label: r.label, model: r.model, epochs: r.epochs.length, evals: r.evals.map((e) => e.name) })),
     bytes: Buffer.byteLength(html),
   };
+}
+
+/** A `rec tune` study folder: the search's own page (its trials are checkpoints a list of them would compare). */
+async function studyReport(opts: ReportOptions, study: NonNullable<Awaited<ReturnType<typeof readStudyJson>>>, io: RunIO): Promise<ReportResult> {
+  const dir = opts.checkpoints[0];
+  const trials = [...(await readTrials(dir)).values()];
+  const html = renderStudyReport(study, trials, { generated: (opts.now ?? new Date()).toISOString(), recVersion: REC_VERSION, path: dir });
+  await writeFileAtomic(opts.out, html);
+  io.log.info(`report of the study in ${dir} (${trials.length} trials) written to ${opts.out}`);
+  return { report: opts.out, checkpoints: trials.map((t) => ({ path: `${dir}/${t.checkpoint}`, label: `trial ${t.trial}`, model: study.model, epochs: t.epochs.length, evals: [] })), bytes: Buffer.byteLength(html) };
 }

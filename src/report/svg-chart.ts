@@ -27,6 +27,8 @@ export interface LineChartSpec {
   height?: number;
   /** Integer x ticks only (epochs). */
   integerX?: boolean;
+  /** Markers only, no line through them (a scatter: rec tune's metric against a parameter). */
+  points?: boolean;
 }
 
 /** Colour-blind-safe palette (Okabe–Ito), cycled when there are more series. */
@@ -105,7 +107,7 @@ export function lineChartSvg(spec: LineChartSpec): string {
 
   series.forEach((s, i) => {
     const colour = PALETTE[i % PALETTE.length];
-    if (s.points.length > 1) {
+    if (s.points.length > 1 && spec.points !== true) {
       const d = s.points.map(([x, y]) => `${r(sx(x))},${r(sy(y))}`).join(' ');
       parts.push(`<polyline fill="none" stroke="${colour}" stroke-width="2" points="${d}"/>`);
     }

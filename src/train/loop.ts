@@ -37,6 +37,11 @@ export interface LoopCallbacks {
   onEpochEnd(info: EpochEndInfo): Promise<void>;
   /** Called every `logEvery` global steps and after each epoch's last step (TensorBoard curves). */
   onStep?(info: StepInfo): Promise<void>;
+  /**
+   * Asked after each epoch is recorded and saved whether to stop here (rec tune's pruner and
+   * budget): the run then ends like an early stop, with the best model so far in model/.
+   */
+  stopAfter?(record: EpochRecord): Promise<boolean>;
 }
 
 export interface StepInfo {
@@ -190,6 +195,7 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
     await cb.saveState(state);
     saved = true;
     hinted = logEpoch(record, opts, { validSeconds, epochSeconds, hinted });
+    if (!stop && (await stoppedByCaller(state, opts, cb, record))) return { outcome: 'stopped_early', state };
     if (stop) {
       opts.log.info(`early stopping: ${opts.monitor?.metric} did not improve for ${plural(opts.monitor?.patience ?? 0, 'epoch')} (best epoch ${state.best?.epoch})`);
       return { outcome: 'stopped_early', state };
@@ -197,6 +203,13 @@ export async function runLoop(task: TrainTask, start: TrainerState, opts: LoopOp
     if (opts.signal?.aborted) throw interruptedAfterEpoch(opts.signal, state.epoch);
   }
   return { outcome: 'completed', state };
+}
+
+/** Whether the caller (rec tune's pruner or budget) ends the run after this epoch, which is not the last. */
+async function stoppedByCaller(state: TrainerState, opts: LoopOptions, cb: LoopCallbacks, record: EpochRecord): Promise<boolean> {
+  if (state.epoch >= opts.epochs || cb.stopAfter === undefined || !(await cb.stopAfter(record))) return false;
+  opts.log.info(`stopped after epoch ${state.epoch} by the caller (rec tune: pruned, or out of budget)`);
+  return true;
 }
 
 /** A signal that arrived during an epoch, once the epoch's state is saved. */

@@ -78,6 +78,8 @@ export interface TrainRequest {
   monitor: { metric: string; higherIsBetter: boolean } | null;
   /** `--init-from` checkpoints, absolute (config.train.init_from resolved by cli/); ignored on resume. */
   initFrom?: readonly string[];
+  /** Asked after each saved epoch whether to stop there (rec tune's pruning and budget); absent: never. */
+  stopAfter?: (record: EpochRecord) => Promise<boolean>;
 }
 
 export interface TrainResult {
@@ -159,6 +161,17 @@ function ratingsNote(f: ModelFamily, loss: string): string {
     return `model ${f.name} trains on explicit ratings: every rated item enters the user's history as an interaction (a rating of 1 counts like a 5). Pass --positive-threshold R (config train.positive_threshold), e.g. 4, to keep only ratings >= R as the sequence.`;
   }
   return `model ${f.name} trains with loss ${loss} on explicit ratings: every rating counts as a positive (a rating of 1 is trained like a 5) and unrated items are the negatives. Pass --positive-threshold R (config train.positive_threshold), e.g. 4, to keep only ratings >= R as positives${f.kind === 'pair' && f.fitsRatings ? ', or --loss mse to fit the ratings' : ''}.`;
+}
+
+/**
+ * Refuses a (user, item) model on a search log prepped without a user column (docs/datasets.md#search-logs): its
+ * rows have no user (index -1), so there is no one to learn preferences for.
+ */
+export function checkHasUsers(data: { dir: string; numUsers: number; trainRows: number }, model: string): void {
+  if (data.numUsers > 0 || data.trainRows === 0) return;
+  throw new UsageError(
+    `--model ${model} learns per-user preferences, but ${data.dir} has no users: it is a search log prepped without a user column (rec prep --columns query=…,item=… with no user=C), so its ${data.trainRows} training rows are (query, item) pairs. Train a search model on it (--model bm25|two-tower|hybrid), or prep the log again with --columns …,user=C if it has one.`,
+  );
 }
 
 /**
@@ -265,6 +278,7 @@ function planRun(req: TrainRequest, io: RunIO): Plan {
   const { config } = req.resolved;
   const { data } = req;
   const f = family(config.train.model);
+  checkHasUsers({ dir: data.dir, numUsers: data.numUsers, trainRows: data.train.users.length }, config.train.model);
   // A resumed run keeps the options its checkpoint was accepted with.
   if (!req.resume) checkModelOptions(config.train.model, req.resolved.sources);
   const objective = objectiveOf(f, config.train.loss, data.feedback);
@@ -677,6 +691,7 @@ function loopCallbacks(req: TrainRequest, c: CallbackParts): LoopCallbacks {
   return {
     validate: async (e) => (req.validator ? composed(() => (req.validator as Validator)(model, e)) : {}),
     saveState: c.saveState,
+    ...(req.stopAfter ? { stopAfter: req.stopAfter } : {}),
     onStep: ({ state: s, lr, examplesPerS }) =>
       tb.scalars(s.global_step, {
         'train/loss': s.loss_count ? s.loss_sum / s.loss_count : 0,

@@ -12,6 +12,7 @@ import { resolveAnonKey } from '../anon-key.js';
 import { addConfigOptions } from '../options.js';
 import { addGlobalFlags, runCommand, type Runtime } from '../runtime.js';
 import { plural } from '../../util/plural.js';
+import { SEARCH_MODEL_NAMES } from '../../config/model-names.js';
 
 const EXAMPLES = `
 Examples:
@@ -63,11 +64,17 @@ export function registerEval(program: Command, runtime: Runtime): void {
       const { resolveCheckpointPath } = await import('../../promote/pointer.js');
       const resolvedBaseline = given ? await resolveCheckpointPath(given) : null;
       const baseline = resolvedBaseline?.path ?? null;
-      const parsed = parseProtocol(config.eval.protocol);
-      const protocol: ProtocolSpec = parsed.name === 'candidates' ? { name: 'candidates', file: resolve(ctx.cwd, parsed.file) } : parsed;
       const failUnder = parseGates(o.failUnder ?? [], '--fail-under', false);
       const maxDrop = parseGates(o.maxDrop ?? [], '--max-drop', true);
       const k = parseKList(config.eval.k);
+      const { readRunJson } = await import('../../io/checkpoint.js');
+      if ((SEARCH_MODEL_NAMES as readonly string[]).includes((await readRunJson(checkpoint)).model)) {
+        await (await import('../../engine/backend.js')).initEngine({ backend: config.backend, log: ctx.log });
+        const { evalSearch } = await import('./eval-search.js');
+        return evalSearch(ctx, { checkpoint, data: o.data ? resolve(ctx.cwd, o.data) : null, baseline, failUnder, maxDrop, k });
+      }
+      const parsed = parseProtocol(config.eval.protocol);
+      const protocol: ProtocolSpec = parsed.name === 'candidates' ? { name: 'candidates', file: resolve(ctx.cwd, parsed.file) } : parsed;
       const [{ initEngine }, { runEval, coldSkipLine }] = await Promise.all([import('../../engine/backend.js'), import('../../eval/run.js')]);
       const engine = await initEngine({ backend: config.backend, log: ctx.log });
       const result = await runEval(

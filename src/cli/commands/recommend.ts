@@ -76,14 +76,14 @@ export interface RecommendResult {
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
-function parseK(text: string | undefined): number {
+export function parseK(text: string | undefined): number {
   if (text === undefined) return 10;
   if (!/^\d+$/.test(text.trim()) || Number(text) < 1) throw new UsageError(`--k expects a positive integer. Received: ${describeValue(text)}.`);
   return Number(text);
 }
 
 /** --format, else from the --out extension (.csv, .arrow/.feather/.ipc), else jsonl. */
-function outputFormat(format: string | undefined, out: string | undefined, formats: readonly RowFormat[]): RowFormat {
+export function outputFormat(format: string | undefined, out: string | undefined, formats: readonly RowFormat[]): RowFormat {
   if (format !== undefined) {
     const f = format.trim().toLowerCase();
     if (!(formats as readonly string[]).includes(f)) {
@@ -105,19 +105,21 @@ async function optionalAnonKey(ctx: CommandContext): Promise<Buffer | null> {
   return resolveAnonKey(file, ctx.cwd, ctx.env);
 }
 
-const INTERRUPTED = (which: string): string => `rec recommend interrupted by ${which}; no --out file was written (output on stdout is incomplete).`;
+const interrupted = (command: string) => (which: string): string => `rec ${command} interrupted by ${which}; no --out file was written (output on stdout is incomplete).`;
 
 /**
  * Sends blocks of records where they belong: an atomic --out file, stdout rows, or memory for the
  * --json document. Checks the abort signal between blocks so SIGINT stops a long --all run.
  */
-async function emit<T>(
+export async function emit<T>(
   blocks: Iterable<T[]> | AsyncIterable<T[]>,
   layout: RowLayout<T>,
   target: { out: string | null; format: RowFormat; collect: boolean; force: boolean },
   signal: AbortSignal | undefined,
   bar: ProgressBar | null = null,
+  command = 'recommend',
 ): Promise<{ records: T[]; count: number }> {
+  const INTERRUPTED = interrupted(command);
   const records: T[] = [];
   let count = 0;
   let sink: RowFileSink<T> | null = null;

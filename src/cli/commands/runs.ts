@@ -21,6 +21,7 @@ unreadable file where a record should be, deleted while read, or not a checkpoin
 Examples:
   $ rec runs
   $ rec runs checkpoints/ml1m --sort eval:test:sampled100:ndcg@10
+  $ rec runs studies/mf                  # a rec tune study: its trials, best first by the study's metric
   $ rec runs --sort ndcg@10 --json | jq -r '.runs[] | select(.status == "completed") | .path' | head -1`;
 
 export function registerRuns(program: Command, runtime: Runtime): void {
@@ -39,7 +40,10 @@ export function registerRuns(program: Command, runtime: Runtime): void {
       const { resolve } = await import('node:path');
       const { listRuns } = await import('../../io/runs.js');
       const { formatRunsTable, parseSortKey, sortRuns } = await import('../../runs/table.js');
-      const key = o.sort === undefined ? null : parseSortKey(o.sort);
+      const { readStudyJson } = await import('../../io/study.js');
+      // A rec tune study lists its trials best first by the study's metric unless --sort says otherwise.
+      const study = o.sort === undefined ? await readStudyJson(resolve(ctx.cwd, dir)) : null;
+      const key = o.sort !== undefined ? parseSortKey(o.sort) : study !== null ? parseSortKey(study.metric) : null;
       const rows = await listRuns(resolve(ctx.cwd, dir), new Date(), (message) => ctx.io.log.warn(message));
       const runs = key ? sortRuns(rows, key, o.reverse === true) : o.reverse ? [...rows].reverse() : rows;
       const width = process.stdout.isTTY ? process.stdout.columns : null;

@@ -40,12 +40,13 @@ export function registerSynth(program: Command, runtime: Runtime): void {
     .option('--drift <x>', 'popularity drift in [0,1]: item popularity shifts day by day over --days and new items launch (default 0: none)')
     .option('--new-items <x>', 'share of the items in [0,1] launched on a later day: no row before their launch day, a few launch after the log (default 0: none)')
     .option('--catalogue [file]', 'also write the item catalogue (item, title, brand, categories, price; launched with --new-items or --drift) as JSON Lines: items.jsonl beside --out, or FILE (.jsonl, .jsonl.gz)')
-    .option('--force', 'replace --out (and --catalogue) if it already exists')
-    .addHelpText('after', '\nExamples:\n  $ rec synth --out shop.csv --users 1500 --items 600 --events 60000 --days 30 --seed 7\n  $ rec synth --out big.tsv.gz --users 100000 --items 20000 --events 10000000\n  $ rec synth --out events --format parquet --events 10000000 --days 30   # events/dt=2024-01-01/part-0.parquet, …\n  $ rec synth --out drifting.csv --days 14 --drift 0.5   # popularity shifts day by day, new items launch\n  $ rec synth --out shop.csv --catalogue --new-items 0.2  # shop.csv and items.jsonl; 20% of items launch later\n  $ rec prep shop.csv --out ds --items items.jsonl --item-features title:text,brand:category,categories:multi,price:number');
+    .option('--search [file]', 'with --catalogue: also write search sessions (user,query,item,ts,event; queries from the clicked items\' titles, clicks by the user\'s taste) as CSV: searches.csv beside --out, or FILE (.csv, .csv.gz)')
+    .option('--force', 'replace --out (and --catalogue, --search) if it already exists')
+    .addHelpText('after', '\nExamples:\n  $ rec synth --out shop.csv --users 1500 --items 600 --events 60000 --days 30 --seed 7\n  $ rec synth --out big.tsv.gz --users 100000 --items 20000 --events 10000000\n  $ rec synth --out events --format parquet --events 10000000 --days 30   # events/dt=2024-01-01/part-0.parquet, …\n  $ rec synth --out drifting.csv --days 14 --drift 0.5   # popularity shifts day by day, new items launch\n  $ rec synth --out shop.csv --catalogue --new-items 0.2  # shop.csv and items.jsonl; 20% of items launch later\n  $ rec prep shop.csv --out ds --items items.jsonl --item-features title:text,brand:category,categories:multi,price:number\n  $ rec synth --out shop.csv --catalogue --search  # also searches.csv: rec prep searches.csv --columns user=user,query=query,item=item,ts=ts,event=event');
   addConfigOptions(cmd, 'synth');
   addGlobalFlags(cmd).action(async (_opts, self: Command) => {
     await runCommand(self, 'synth', runtime, async (ctx) => {
-      const o = self.opts<{ out: string; users?: string; items?: string; categories?: string; events?: string; eventsPerUser?: string; days?: string; start?: string; seed?: string; explicit?: boolean; force?: boolean; drift?: string; newItems?: string; catalogue?: boolean | string; format?: string }>();
+      const o = self.opts<{ out: string; users?: string; items?: string; categories?: string; events?: string; eventsPerUser?: string; days?: string; start?: string; seed?: string; explicit?: boolean; force?: boolean; drift?: string; newItems?: string; catalogue?: boolean | string; search?: boolean | string; format?: string }>();
       if (o.format !== undefined && o.format !== 'parquet') throw new UsageError(`--format expects parquet (other formats come from the --out extension). Received: ${describeValue(o.format)}.`);
       const result = await runSynth(
         {
@@ -64,6 +65,7 @@ export function registerSynth(program: Command, runtime: Runtime): void {
           drift: fraction('--drift', o.drift),
           newItems: fraction('--new-items', o.newItems),
           ...(o.catalogue === undefined || o.catalogue === false ? {} : { catalogue: o.catalogue === true ? true : resolve(ctx.cwd, o.catalogue) }),
+          ...(o.search === undefined || o.search === false ? {} : { search: o.search === true ? true : resolve(ctx.cwd, o.search) }),
         },
         ctx.io,
       );

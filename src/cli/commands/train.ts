@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { carveValidFromTrain } from '../../data/carve.js';
@@ -17,6 +17,7 @@ import { prepFromConfig } from './prep.js';
 import { BUNDLED_DATA } from '../defaults.js';
 import { withResumeCommand } from '../resume-command.js';
 import { plural } from '../../util/plural.js';
+import { SEARCH_MODEL_NAMES } from '../../config/model-names.js';
 
 const EXAMPLES = `
 Examples:
@@ -66,6 +67,8 @@ export function registerTrain(program: Command, runtime: Runtime): void {
     .option('-d, --data <dir|log>', 'dataset folder from rec prep, or a raw log (default: the bundled shop log)')
     .option('-o, --out <dir>', 'checkpoint folder (default checkpoints/<model>-<timestamp>)')
     .option('--resume', 'continue the run in --out from its last saved state')
+    // rec tune's trials report each epoch to the study over IPC (src/cli/tune-ipc.ts); not for users.
+    .addOption(new Option('--tune-ipc').hideHelp())
     .option('--force', "train into --out even when it holds a checkpoint or other files: the old checkpoint's own files are removed first, other files are kept (never a promoted checkpoint: see rec promote)")
     .addHelpText('after', EXAMPLES);
   addConfigOptions(cmd, 'train');
@@ -77,7 +80,7 @@ export function registerTrain(program: Command, runtime: Runtime): void {
       if (o.resume && !o.out) throw new UsageError('--resume needs --out DIR: the checkpoint folder of the run to continue.');
       const out = resolve(ctx.cwd, o.out ?? join('checkpoints', `${ctx.resolved.config.train.model}-${timestamp()}`));
       // TF.js, the engine and Arrow load here, not at start-up (`rec --help` stays instant: test/cli/startup.test.ts).
-      const [{ openCheckpointForTrain }, { runTrain }, { checkModelOptions }] = await Promise.all([
+      const [{ openCheckpointForTrain }, { runTrain, checkHasUsers }, { checkModelOptions }] = await Promise.all([
         import('../../io/checkpoint.js'),
         import('../../train/run.js'),
         import('../../models/registry.js'),
@@ -89,9 +92,17 @@ export function registerTrain(program: Command, runtime: Runtime): void {
       const loaded = await loadTrainData(ctx, o, out);
       const { config } = ctx.resolved;
       const engine = await (await import('../../engine/backend.js')).initEngine({ backend: config.backend, log: ctx.log });
+      if ((SEARCH_MODEL_NAMES as readonly string[]).includes(config.train.model)) {
+        const { trainSearch } = await import('./train-search.js');
+        const result = await trainSearch(ctx, loaded.ds, out, o.resume === true, engine).catch(async (error: unknown) => Promise.reject(await withResumeCommand(error, out, ctx.cwd)));
+        return { result, human: summary(result) };
+      }
+      // Before the validator, which ranks items per user: a search log without users has none.
+      checkHasUsers({ dir: loaded.dataDir, numUsers: loaded.ds.users.ids.length, trainRows: loaded.ds.train.length }, ctx.resolved.config.train.model);
       const { ds, data } = await withValidSplit(ctx, loaded);
       const { validator, monitor } = await validation(ctx, ds, data);
       const { resolveCheckpointPath } = await import('../../promote/pointer.js');
+      const channel = o.tuneIpc ? (await import('../tune-ipc.js')).tuneChannel() : null;
       const result: TrainResult = await runTrain(
         {
           data,
@@ -105,12 +116,16 @@ export function registerTrain(program: Command, runtime: Runtime): void {
           monitor,
           // A `production` link (rec promote) is recorded as the checkpoint it points at today.
           initFrom: await Promise.all(config.train.init_from.map(async (path) => (await resolveCheckpointPath(resolve(ctx.cwd, path))).path)),
+          ...(channel ? { stopAfter: channel.stopAfter } : {}),
         },
         ctx.io,
       )
         .catch(async (error: unknown) => Promise.reject(await withResumeCommand(error, out, ctx.cwd)))
         // The validation's ranking threads, if it started any, end with the run whatever its outcome.
-        .finally(() => validator?.close());
+        .finally(() => {
+          validator?.close();
+          channel?.close();
+        });
       return { result, human: summary(result) };
     }).finally(() => session?.release());
   });
@@ -121,6 +136,7 @@ interface TrainFlags {
   out?: string;
   resume?: boolean;
   force?: boolean;
+  tuneIpc?: boolean;
 }
 
 /**
@@ -196,7 +212,7 @@ async function validation(ctx: CommandContext, ds: Dataset, data: TrainData): Pr
   return { validator, monitor: validator ? { metric, higherIsBetter: !lowerIsBetter(metric) } : null };
 }
 
-function summary(result: TrainResult): string {
+function summary(result: Pick<TrainResult, 'epochs' | 'model' | 'engine' | 'train_seconds' | 'wall_seconds' | 'best' | 'checkpoint'>): string {
   const last = result.epochs[result.epochs.length - 1];
   return `trained ${result.model} for ${plural(result.epochs.length, 'epoch')} on ${result.engine} in ${result.train_seconds.toFixed(1)}s of training (${formatDuration(result.wall_seconds, 'fine')} wall)${last ? `, last loss ${last.loss.toFixed(4)}` : ''}${result.best ? `, best ${result.best.metric} ${result.best.value.toFixed(4)} at epoch ${result.best.epoch}` : ''}\ncheckpoint: ${result.checkpoint}`;
 }

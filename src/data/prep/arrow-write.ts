@@ -126,15 +126,24 @@ export async function writeBatches(path: string, batches: Iterable<RecordBatch>)
   }
 }
 
-export function interactionSchema(hasEvents: boolean): Schema {
+/** A search log's rows (docs/datasets.md#search-logs): the query column, and whether users are absent. */
+export interface SearchColumns {
+  /** Stored query index → written index. */
+  queryMap: Int32Array;
+  /** No user column: `user` is written all null. */
+  anonymous: boolean;
+}
+
+export function interactionSchema(hasEvents: boolean, search: SearchColumns | null = null): Schema {
   const fields: Field[] = [
-    new Field('user', new Int32(), false),
+    new Field('user', new Int32(), search?.anonymous === true),
     new Field('item', new Int32(), false),
     new Field('value', new Float32(), false),
     new Field('ts', new Int64(), true),
     new Field('seq', new Int64(), false),
   ];
   if (hasEvents) fields.push(new Field('event', new Dictionary(new Utf8(), new Int32(), 0, false), false));
+  if (search !== null) fields.push(new Field('query', new Int32(), false));
   return new Schema(fields);
 }
 
@@ -152,8 +161,9 @@ export async function writeInteractions(
   userMap: Int32Array,
   itemMap: Int32Array,
   eventNames: readonly string[] | null,
+  search: SearchColumns | null = null,
 ): Promise<void> {
-  const schema = interactionSchema(eventNames !== null);
+  const schema = interactionSchema(eventNames !== null, search);
   const dictType = schema.fields[5]?.type as Dictionary<Utf8, Int32> | undefined;
   const dictionary = eventNames !== null ? vectorFromArray(eventNames as string[], new Utf8()) : null;
   const structType = new Struct(schema.fields);
@@ -169,6 +179,10 @@ export async function writeInteractions(
   const tsAll = new BigInt64Array(cap);
   const seqAll = new BigInt64Array(cap);
   const codesAll = events !== null ? new Int32Array(cap) : null;
+  const queries = search !== null ? store.queries : null;
+  const queryMap = search?.queryMap ?? null;
+  const qAll = queries !== null ? new Int32Array(cap) : null;
+  const anonymous = search?.anonymous === true;
   function* batches(): Generator<RecordBatch> {
     let row = 0;
     for (let from = 0; from === 0 || from < count; from += BATCH_ROWS) {
@@ -181,9 +195,11 @@ export async function writeInteractions(
       const seqOut = seqAll.subarray(0, n);
       const seqWords = new Int32Array(seqAll.buffer, 0, 2 * n);
       const codes = codesAll !== null ? codesAll.subarray(0, n) : null;
+      const q = qAll !== null ? qAll.subarray(0, n) : null;
       for (let i = 0; i < n; i++) {
         while (assign[row] !== code) row++;
-        u[i] = userMap[users[row]];
+        u[i] = anonymous ? -1 : userMap[users[row]];
+        if (q !== null && queries !== null && queryMap !== null) q[i] = queryMap[queries[row]];
         it[i] = itemMap[items[row]];
         v[i] = values[row];
         if (ts !== null) {
@@ -197,7 +213,7 @@ export async function writeInteractions(
         row++;
       }
       const children: Data<DataType>[] = [
-        makeData({ type: new Int32(), length: n, data: u }),
+        anonymous ? makeData({ type: new Int32(), length: n, nullCount: n, nullBitmap: allNullBitmap(n), data: u }) : makeData({ type: new Int32(), length: n, data: u }),
         makeData({ type: new Int32(), length: n, data: it }),
         makeData({ type: new Float32(), length: n, data: v }),
         ts !== null
@@ -206,6 +222,7 @@ export async function writeInteractions(
         makeData({ type: new Int64(), length: n, nullCount: 0, data: seqOut }),
       ];
       if (dictType && dictionary && codes !== null) children.push(makeData({ type: dictType, length: n, data: codes, dictionary }));
+      if (q !== null) children.push(makeData({ type: new Int32(), length: n, data: q }));
       yield new RecordBatch(schema, makeData({ type: structType, length: n, children }));
       if (count === 0) return;
     }

@@ -24,9 +24,10 @@ import { fileKind, type FileKind } from './options.js';
 import { collectHead, interrupted } from './read.js';
 import type { RejectReason } from './rejects.js';
 import { readChunks, refuseWideEncoding, type SourceDigest } from './source.js';
+import { decodeChunks, invalidDetail, parseEncoding, type DecodeStats, type EncodingSpec } from './encoding.js';
 
 /** Why a catalogue row was rejected (counted in manifest.catalogue.rejected_by_reason). */
-export type CatalogueRejectReason = 'bad_json' | 'invalid_utf8' | 'line_too_long' | 'wrong_column_count' | 'bad_quoting' | 'unclosed_quote' | 'empty_key' | 'bad_key';
+export type CatalogueRejectReason = 'bad_json' | 'invalid_utf8' | 'invalid_encoding' | 'line_too_long' | 'wrong_column_count' | 'bad_quoting' | 'unclosed_quote' | 'empty_key' | 'bad_key';
 
 export interface CatalogueRejects {
   add(file: string, line: number, reason: CatalogueRejectReason, detail: string, raw: string): void;
@@ -290,13 +291,22 @@ function rowReader(head: Buffer, ended: boolean, kind: FileKind, path: string, h
  * Streams one catalogue file through `handler` until it returns false or the file ends. `onStart` sees the
  * header (CSV/TSV) before any row.
  */
-async function scanFile(path: string, handler: RowHandler, onStart: (columns: string[] | null) => void, quoted: QuotedBounds, signal?: AbortSignal): Promise<ScanResult> {
+async function scanFile(
+  path: string,
+  handler: RowHandler,
+  onStart: (columns: string[] | null) => void,
+  quoted: QuotedBounds,
+  encoding: EncodingSpec,
+  decoded: DecodeStats,
+  signal?: AbortSignal,
+): Promise<ScanResult> {
   const kind = fileKind(path, 'auto');
   if (kind.format === 'parquet' || kind.format === 'arrow') {
     throw new UsageError(`Catalogue ${path} is ${kind.format === 'parquet' ? 'Parquet' : 'Arrow IPC'}; --items reads CSV, TSV or JSONL (optionally .gz) for now. Expected a CSV/TSV/JSONL export of the catalogue, e.g. DuckDB: COPY (SELECT * FROM 'items.parquet') TO 'items.csv'.`);
   }
   const digest: SourceDigest = { bytes: 0, sha256: '', content_sha256: '' };
-  const it = readChunks(path, kind.gzip, digest, () => undefined)[Symbol.asyncIterator]();
+  const raw = readChunks(path, kind.gzip, digest, () => undefined)[Symbol.asyncIterator]();
+  const it = decodeChunks(raw, encoding, path, decoded)[Symbol.asyncIterator]();
   try {
     const { bytes: head, ended } = await collectHead(it);
     refuseWideEncoding(head, path, kind.gzip);
@@ -316,11 +326,12 @@ async function scanFile(path: string, handler: RowHandler, onStart: (columns: st
     return { kind, digest, delimiter, columns };
   } finally {
     await it.return(undefined);
+    await raw.return?.(undefined);
   }
 }
 
 /** The columns of the first catalogue file and its first SAMPLE_ROWS rows (every column), for checks and the guess. */
-export async function sampleCatalogue(path: string, quoted: QuotedBounds = DEFAULT_QUOTED_BOUNDS): Promise<{ columns: string[]; rows: Map<string, RawValue>[] }> {
+export async function sampleCatalogue(path: string, quoted: QuotedBounds = DEFAULT_QUOTED_BOUNDS, encoding: EncodingSpec = parseEncoding(null)): Promise<{ columns: string[]; rows: Map<string, RawValue>[] }> {
   const rows: Map<string, RawValue>[] = [];
   let header: string[] | null = null;
   const jsonKeys = new Set<string>();
@@ -344,6 +355,8 @@ export async function sampleCatalogue(path: string, quoted: QuotedBounds = DEFAU
       header = cols;
     },
     quoted,
+    encoding,
+    { encoding: 'utf-8', bom: false, fallback_lines: 0 },
   );
   return { columns: header ?? [...jsonKeys], rows };
 }
@@ -353,6 +366,8 @@ export interface ReadCatalogueOptions {
   /** How far a quoted field may carry a row over lines (--max-quoted-lines, --max-quoted-bytes). */
   quoted?: QuotedBounds;
   featurizer?: TextFeaturizer;
+  /** --encoding, as for the logs (default: UTF-8, or what a byte-order mark names). */
+  encoding?: EncodingSpec;
 }
 
 /** Reads every catalogue file into one featurised row per key (the latest wins); rejects go to `rejects`. */
@@ -365,6 +380,7 @@ export async function readCatalogue(paths: readonly string[], key: string, featu
     let read = 0;
     let rejected = 0;
     let splitMulti = false;
+    const decoded: DecodeStats = { encoding: 'utf-8', bom: false, fallback_lines: 0 };
     const handler: RowHandler = {
       row: (get, line, raw, json) => {
         const k = json !== undefined ? jsonKey(json(key)) : delimitedKey(get(key));
@@ -380,11 +396,14 @@ export async function readCatalogue(paths: readonly string[], key: string, featu
         store.add(k, values);
         return true;
       },
-      reject: (line, reason, detail, raw) => {
+      reject: (line, given, givenDetail, raw) => {
         read++;
         rejected++;
+        // The decoder marked bytes invalid in the declared encoding (encoding.ts): name that encoding.
+        const foreign = given === 'invalid_utf8' && decoded.encoding !== 'utf-8';
+        const reason = foreign ? 'invalid_encoding' : given;
         out.rejectedByReason[reason] = (out.rejectedByReason[reason] ?? 0) + 1;
-        rejects.add(path, line, reason, detail, raw);
+        rejects.add(path, line, reason, foreign ? invalidDetail(decoded.encoding) : givenDetail, raw);
       },
     };
     const scan = await scanFile(
@@ -394,6 +413,8 @@ export async function readCatalogue(paths: readonly string[], key: string, featu
         splitMulti = cols !== null;
       },
       opts.quoted ?? DEFAULT_QUOTED_BOUNDS,
+      opts.encoding ?? parseEncoding(null),
+      decoded,
       opts.signal,
     );
     out.read += read;
@@ -408,6 +429,8 @@ export async function readCatalogue(paths: readonly string[], key: string, featu
       delimiter: scan.delimiter,
       rows_read: read,
       rejected,
+      encoding: decoded.encoding,
+      fallback_lines: decoded.fallback_lines,
     });
   }
   out.duplicates = store.duplicates;

@@ -15,6 +15,7 @@
  *    values: brands, departments) → `category`;
  *  - anything else → `text`.
  */
+import type { EncodingSpec } from './encoding.js';
 import { UsageError, describeValue } from '../../util/errors.js';
 import type { ItemFeatures } from '../item-features.js';
 import { parseCatalogueNumber } from '../price.js';
@@ -57,6 +58,8 @@ export interface CataloguePlan {
   bytes: number;
   /** How far a quoted field may carry a catalogue row over lines (--max-quoted-lines, --max-quoted-bytes, as for the logs). */
   quoted: QuotedBounds;
+  /** --encoding, as for the logs. */
+  encoding: EncodingSpec;
   /** --append-to a dataset with a catalogue: its features (carried for items no new row replaces); the key and kinds are its. */
   base: ItemFeatures | null;
 }

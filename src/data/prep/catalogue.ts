@@ -5,6 +5,7 @@
  * Once the log's items vocabulary is final: the features of every item, catalogue-only items appended after the
  * log's (so no index moves), the two Arrow files, and the manifest's `catalogue` block.
  */
+import { parseEncoding } from './encoding.js';
 import { join } from 'node:path';
 import type { PrepConfig } from '../../config/schema.js';
 import { UsageError } from '../../util/errors.js';
@@ -39,7 +40,8 @@ export async function planCatalogue(cfg: PrepConfig, base: { dir: string; manife
   for (const path of cfg.items) bytes += await inputSize(path, 'Catalogue (--items)');
   const declared = cfg.item_features !== null ? parseItemFeatures(cfg.item_features) : null;
   const quoted = { maxLines: cfg.max_quoted_lines, maxBytes: cfg.max_quoted_bytes };
-  if (base === null || baseCat === null) return { paths: [...cfg.items], declared, key: cfg.item_key, bytes, quoted, base: null };
+  const encoding = parseEncoding(cfg.encoding);
+  if (base === null || baseCat === null) return { paths: [...cfg.items], declared, key: cfg.item_key, bytes, quoted, encoding, base: null };
   // Appending: the base's key, kinds and featuriser, so that its stored features and the new rows agree.
   const where = `--append-to ${base.dir}`;
   const inherited: FeatureSpec[] = Object.entries(baseCat.features).map(([name, kind]) => ({ name, kind }));
@@ -56,7 +58,7 @@ export async function planCatalogue(cfg: PrepConfig, base: { dir: string; manife
   if (b.version !== spec.version || b.num_buckets !== spec.num_buckets || b.seed !== spec.seed || b.max_chars !== spec.max_chars || b.max_units !== spec.max_units) {
     throw new UsageError(`${where}: the base dataset's titles were featurised by ${b.version} (${b.num_buckets} buckets), this rec featurises by ${spec.version} (${spec.num_buckets} buckets). Prep the logs again from scratch with --items.`);
   }
-  return { paths: [...cfg.items], declared: inherited, key: baseCat.key, bytes, quoted, base: await loadItemFeatures(base.dir, base.manifest) };
+  return { paths: [...cfg.items], declared: inherited, key: baseCat.key, bytes, quoted, encoding, base: await loadItemFeatures(base.dir, base.manifest) };
 }
 
 /** The key and features from the first file's columns (declared ones checked, or guessed and printed), then every row. */
@@ -68,7 +70,7 @@ export async function readCatalogueInput(plan: CataloguePlan, sink: RejectSink, 
     return { spec: { key: plan.key ?? '', features, guessed: false, skipped: {} }, read: empty, base: plan.base };
   }
   const first = plan.paths[0];
-  const sample = await sampleCatalogue(first, plan.quoted);
+  const sample = await sampleCatalogue(first, plan.quoted, plan.encoding);
   const key = chooseKey(plan.key, sample.columns, first);
   let spec: CatalogueSpec;
   if (plan.declared !== null) {
@@ -83,7 +85,7 @@ export async function readCatalogueInput(plan: CataloguePlan, sink: RejectSink, 
     );
   }
   const rejects = { add: (file: string, line: number, reason: string, detail: string, raw: string) => sink.addCatalogue(file, line, reason, detail, raw) };
-  const read = await readCatalogue(plan.paths, key, spec.features, rejects, { signal, quoted: plan.quoted });
+  const read = await readCatalogue(plan.paths, key, spec.features, rejects, { signal, quoted: plan.quoted, encoding: plan.encoding });
   await sink.flush();
   return { spec, read, base: plan.base };
 }

@@ -110,7 +110,7 @@ function planColumns(file: InputFile, header: readonly ColumnInfo[], ctx: ReadCo
   const names = header.map((c) => c.name);
   const first = firstColumns.get(state);
   if (first !== undefined) {
-    const plan: ColumnPlan = { user: -1, item: -1, rating: -1, event: -1, ts: -1 };
+    const plan: ColumnPlan = { user: -1, item: -1, rating: -1, event: -1, ts: -1, query: -1 };
     for (const [role, col] of first.byRole) {
       const idx = names.indexOf(col.name);
       if (idx < 0) {
@@ -123,6 +123,9 @@ function planColumns(file: InputFile, header: readonly ColumnInfo[], ctx: ReadCo
     return plan;
   }
   const choice = choosePlan(ctx.spec, names, names.length, file.path);
+  if (choice.plan.query >= 0) {
+    throw new UsageError(`${file.path}: a search log (--columns query=…) is read from CSV, TSV or JSONL for now, not from Parquet or Arrow. Export it as CSV, e.g. in DuckDB: COPY (SELECT * FROM '${file.path}') TO 'searches.csv' (HEADER).`);
+  }
   if (choice.source === 'position') {
     throw new UsageError(`${file.path}: cannot tell the user and item columns from the names ${names.join(', ')}. Expected --columns user=NAME,item=NAME[,rating=NAME][,event=NAME][,ts=NAME].`);
   }
@@ -264,7 +267,7 @@ async function readGroups(file: InputFile, src: ColumnarFile, how: { sources: re
   const { sources, tsMs } = how;
   const fileCols = [...new Set(sources.filter((s) => s.constant === undefined).map((s) => s.name))];
   const named: [ColumnRole, string][] = sources.map((s) => [s.role, s.name]);
-  const row: TypedRow = { user: undefined, item: undefined, rating: undefined, event: undefined, ts: undefined };
+  const row: TypedRow = { user: undefined, item: undefined, rating: undefined, event: undefined, ts: undefined, query: undefined };
   for (const s of sources) if (s.constant !== undefined) row[s.role] = s.constant;
   // Called only for a reject, on the row being read (one function, not one per row).
   const raw = (): string => rawRow(named, row);

@@ -20,6 +20,8 @@ const ALIASES: Record<ColumnRole, readonly string[]> = {
   rating: ['rating', 'ratings', 'score', 'stars', 'overall'],
   event: ['event', 'eventtype', 'behaviortype', 'behaviourtype', 'behavior', 'behaviour', 'action', 'actiontype', 'type', 'interaction'],
   ts: ['timestamp', 'ts', 'time', 'datetime', 'eventtime', 'eventdate', 'visitdatetime', 'date', 'createdat', 'unixtime'],
+  // Never guessed into a plan (a search log needs --columns); named so a header holding one is recognised.
+  query: ['query', 'searchterm', 'searchquery', 'q'],
 };
 
 export function normaliseName(name: string): string {
@@ -40,7 +42,7 @@ export function roleOfName(name: string): ColumnRole | null {
 }
 
 export function emptyPlan(): ColumnPlan {
-  return { user: -1, item: -1, rating: -1, event: -1, ts: -1 };
+  return { user: -1, item: -1, rating: -1, event: -1, ts: -1, query: -1 };
 }
 
 function guessFromHeader(header: readonly string[]): ColumnPlan | null {
@@ -48,6 +50,7 @@ function guessFromHeader(header: readonly string[]): ColumnPlan | null {
   const plan = emptyPlan();
   const used = new Set<number>();
   for (const role of COLUMN_ROLES) {
+    if (role === 'query') continue;
     for (const alias of ALIASES[role]) {
       const idx = norm.findIndex((n, i) => n === alias && !used.has(i));
       if (idx >= 0) {

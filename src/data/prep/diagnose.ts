@@ -48,7 +48,7 @@ function fmt(x: number): string {
 }
 
 function samePlan(a: ColumnPlan, b: ColumnPlan): boolean {
-  return a.user === b.user && a.item === b.item && a.rating === b.rating && a.event === b.event && a.ts === b.ts;
+  return a.user === b.user && a.item === b.item && a.rating === b.rating && a.event === b.event && a.ts === b.ts && a.query === b.query;
 }
 
 /** Whether a column's first rows suit a role: event codes may be small numbers (Tmall's 0..3). */

@@ -6,6 +6,7 @@
  */
 import { DataError } from '../../util/errors.js';
 import type { ColumnPlan } from './columns.js';
+import { invalidDetail } from './encoding.js';
 import { FLOAT32_MAX, isFiniteFloat32, parseNumberBytes, parseNumberString } from './numbers.js';
 import type { RejectReason, RejectSink } from './rejects.js';
 import { RowStore } from './store.js';
@@ -25,7 +26,21 @@ export interface IngestOptions {
   rejects: RejectSink;
   /** Called after each reject; throws to abort early (count limit). */
   onReject: () => void;
+  /** A search log (a query column is mapped); null for a behaviour log. */
+  search?: SearchOptions | null;
 }
+
+export interface SearchOptions {
+  /** --relevance-range MIN,MAX: values outside are rejected `relevance_out_of_range`; null: any finite value. */
+  relevanceRange: [number, number] | null;
+}
+
+/** Longest query kept, in UTF-16 units: real queries are a few words; a longer one is a pasted document or an attack. */
+export const MAX_QUERY_CHARS = 1000;
+
+/** Controls (Unicode Cc); the whitespace ones become a space so the words either side stay apart. */
+const CONTROL_CHARS = /\p{Cc}/gu;
+const WHITESPACE_CONTROL = /[\t\n\v\f\r]/;
 
 export interface FileContext {
   /** The input path as given, for rejects and messages. */
@@ -33,6 +48,8 @@ export interface FileContext {
   plan: ColumnPlan;
   /** Fields every row must have (delimited input); 0 for JSONL. */
   columnCount: number;
+  /** The encoding the file is read in (encoding.ts); a line invalid in one other than UTF-8 is rejected `invalid_encoding`. */
+  encoding?: string;
 }
 
 export interface FileCounts {
@@ -50,6 +67,8 @@ export interface TypedRow {
   rating: unknown;
   event: unknown;
   ts: unknown;
+  /** A search log's query: columnar inputs refuse the role for now (src/data/prep/columnar.ts), so it stays unset. */
+  query: unknown;
 }
 
 /** Why a typed id cannot be used (reason and detail), or null when it can (text, integer, bigint). */
@@ -99,13 +118,20 @@ export class Ingest {
   readonly users = new IdVocab();
   readonly items = new IdVocab();
   readonly eventNames: string[] = [];
+  /** Search logs: the query texts (cleaned), dense in order of first appearance. */
+  readonly queries = new IdVocab();
+  /** Search logs: queries accepted that had control characters removed. */
+  queriesCleaned = 0;
+  private readonly search: SearchOptions | null;
+  /** Search logs without a user column: every row's user index (one internal anonymous user, never written). */
+  private anonymousUser = -1;
   private readonly eventIndex = new Map<string, number>();
   /** Events rejected for having no weight, with their row counts (at most 100 names). */
   readonly unweighted = new Map<string, number>();
   readonly opts: IngestOptions;
   /** Rows read so far over all files (the next row's seq). */
   seq = 0;
-  ctx: FileContext = { file: '', plan: { user: 0, item: 1, rating: -1, event: -1, ts: -1 }, columnCount: 0 };
+  ctx: FileContext = { file: '', plan: { user: 0, item: 1, rating: -1, event: -1, ts: -1, query: -1 }, columnCount: 0 };
   private fileRead = 0;
   private fileRejected = 0;
   private readonly explicit: boolean;
@@ -115,6 +141,7 @@ export class Ingest {
   private pRating = -1;
   private pEvent = -1;
   private pTs = -1;
+  private pQuery = -1;
   private colCount = 0;
   /** 0: ts digits read as unix s/ms by magnitude (auto), 1: seconds, 2: milliseconds, 3: text parser only. */
   private tsMode = 0;
@@ -123,7 +150,8 @@ export class Ingest {
   constructor(opts: IngestOptions) {
     this.opts = opts;
     this.explicit = opts.feedback === 'explicit';
-    this.store = new RowStore(opts.hasTs, opts.hasEvents);
+    this.search = opts.search ?? null;
+    this.store = new RowStore(opts.hasTs, opts.hasEvents, 1 << 16, this.search !== null);
     this.tsMode = opts.tsPattern !== null || opts.tsUnit === 'iso' ? 3 : opts.tsUnit === 's' ? 1 : opts.tsUnit === 'ms' ? 2 : 0;
     this.tsHint = tsExpected(opts);
   }
@@ -152,7 +180,47 @@ export class Ingest {
     this.pRating = ctx.plan.rating;
     this.pEvent = ctx.plan.event;
     this.pTs = ctx.plan.ts;
+    this.pQuery = ctx.plan.query;
     this.colCount = ctx.columnCount;
+    if (this.search !== null && ctx.plan.user < 0 && this.anonymousUser < 0) this.anonymousUser = this.users.internString('');
+  }
+
+  /** Whether every row of this search log is anonymous (no user column mapped). */
+  get anonymous(): boolean {
+    return this.anonymousUser >= 0;
+  }
+
+  /**
+   * A search row's query: control characters removed (counted), then refused when empty or only
+   * whitespace (`empty_query`) or over MAX_QUERY_CHARS (`query_too_long`). Its index, or -1 after a reject.
+   */
+  private queryIndex(text: string, line: number, raw: () => string): number {
+    let q = text;
+    let cleaned = false;
+    if (CONTROL_CHARS.test(q)) {
+      CONTROL_CHARS.lastIndex = 0;
+      q = q.replace(CONTROL_CHARS, (c) => (WHITESPACE_CONTROL.test(c) ? ' ' : ''));
+      cleaned = true;
+    }
+    CONTROL_CHARS.lastIndex = 0;
+    if (q.trim() === '') {
+      this.reject(line, 'empty_query', text === '' ? 'empty query' : 'query of whitespace or control characters only', raw());
+      return -1;
+    }
+    if (q.length > MAX_QUERY_CHARS) {
+      this.reject(line, 'query_too_long', `query of ${q.length} characters, over the ${MAX_QUERY_CHARS}-character limit`, raw());
+      return -1;
+    }
+    if (cleaned) this.queriesCleaned++;
+    return this.queries.internString(q);
+  }
+
+  /** A relevance outside --relevance-range: rejects the row and returns true. */
+  private outOfRange(value: number, line: number, raw: () => string): boolean {
+    const range = this.search?.relevanceRange ?? null;
+    if (range === null || (value >= range[0] && value <= range[1])) return false;
+    this.reject(line, 'relevance_out_of_range', `relevance ${value} is outside --relevance-range ${range[0]},${range[1]}`, raw());
+    return true;
   }
 
   /** Rows read and rejected in the current file. */
@@ -162,6 +230,13 @@ export class Ingest {
 
   reject(line: number, reason: RejectReason, detail: string, raw: string): void {
     this.fileRejected++;
+    const enc = this.ctx.encoding;
+    if (reason === 'invalid_utf8' && enc !== undefined && enc !== 'utf-8') {
+      // The decoder marked the bytes invalid in the declared encoding (encoding.ts): name that encoding.
+      this.opts.rejects.add(this.ctx.file, line, 'invalid_encoding', invalidDetail(enc), raw);
+      this.opts.onReject();
+      return;
+    }
     this.opts.rejects.add(this.ctx.file, line, reason, detail, raw);
     this.opts.onReject();
   }
@@ -222,15 +297,17 @@ export class Ingest {
       this.reject(line, 'wrong_column_count', `expected ${this.colCount} fields, got ${nf}`, buf.toString('utf8', ls, le));
       return;
     }
-    const us = starts[this.pUser];
-    const ue = ends[this.pUser];
+    const anon = this.anonymousUser >= 0;
+    // An anonymous search row has no user field: a dummy non-empty range passes the empty-id check.
+    const us = anon ? 0 : starts[this.pUser];
+    const ue = anon ? 1 : ends[this.pUser];
     const is = starts[this.pItem];
     const ie = ends[this.pItem];
     if (us === ue || is === ie) {
       this.reject(line, 'empty_id', us === ue ? 'empty user id' : 'empty item id', buf.toString('utf8', ls, le));
       return;
     }
-    if ((buf[us] === 0xef && bomAt(buf, us)) || (buf[is] === 0xef && bomAt(buf, is))) {
+    if ((!anon && buf[us] === 0xef && bomAt(buf, us)) || (buf[is] === 0xef && bomAt(buf, is))) {
       this.reject(line, 'bad_id', bomDetail(bomAt(buf, us) ? 'user' : 'item'), buf.toString('utf8', ls, le));
       return;
     }
@@ -258,6 +335,7 @@ export class Ingest {
         this.reject(line, 'bad_rating', ratingDetail(buf.toString('utf8', starts[pr], ends[pr]), value), buf.toString('utf8', ls, le));
         return;
       }
+      if (this.search !== null && this.outOfRange(value, line, () => buf.toString('utf8', ls, le))) return;
     }
     let ts = 0;
     const pt = this.pTs;
@@ -290,7 +368,13 @@ export class Ingest {
         return;
       }
     }
-    const u = this.users.internBytes(buf, us, ue);
+    let q = 0;
+    if (this.search !== null) {
+      const pq = this.pQuery;
+      q = this.queryIndex(buf.toString('utf8', starts[pq], ends[pq]), line, () => buf.toString('utf8', ls, le));
+      if (q < 0) return;
+    }
+    const u = anon ? this.anonymousUser : this.users.internBytes(buf, us, ue);
     const it = this.items.internBytes(buf, is, ie);
     const store = this.store;
     const i = store.length;
@@ -301,6 +385,7 @@ export class Ingest {
     if (store.ts !== null) store.ts[i] = ts;
     store.seq[i] = seq;
     if (store.events !== null) store.events[i] = event;
+    if (store.queries !== null) store.queries[i] = q;
     store.length = i + 1;
   }
 
@@ -313,7 +398,8 @@ export class Ingest {
       return;
     }
     const plan = ctx.plan;
-    const userId = fields[plan.user] ?? '';
+    const anon = this.anonymousUser >= 0;
+    const userId = anon ? '-' : (fields[plan.user] ?? '');
     const itemId = fields[plan.item] ?? '';
     if (userId === '' || itemId === '') {
       this.reject(line, 'empty_id', userId === '' ? 'empty user id' : 'empty item id', raw);
@@ -346,6 +432,7 @@ export class Ingest {
         this.reject(line, 'bad_rating', ratingDetail(text, value), raw);
         return;
       }
+      if (this.search !== null && this.outOfRange(value, line, () => raw)) return;
     }
     let ts = 0;
     if (plan.ts >= 0) {
@@ -356,9 +443,14 @@ export class Ingest {
         return;
       }
     }
-    const u = this.users.internString(userId);
+    let q = 0;
+    if (this.search !== null) {
+      q = this.queryIndex(fields[plan.query] ?? '', line, () => raw);
+      if (q < 0) return;
+    }
+    const u = anon ? this.anonymousUser : this.users.internString(userId);
     const it = this.items.internString(itemId);
-    this.store.push(u, it, value, ts, seq, event);
+    this.store.push(u, it, value, ts, seq, event, q);
   }
 
   /**

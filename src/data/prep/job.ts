@@ -19,6 +19,7 @@ import type { SplitSpec } from './options.js';
 import type { InputFile, ReaderSettings, ReadOutcome } from './read.js';
 import type { RejectSink } from './rejects.js';
 import type { PrepRequest } from './request.js';
+import type { QueryVocab } from './search.js';
 import type { SplitOutcome } from './split.js';
 
 /** Everything settled before anything is read or written (all usage errors come before). */
@@ -102,6 +103,10 @@ export interface Vocabularies {
   /** The fingerprint of the --anonymize key; null without --anonymize. */
   fp: string | null;
   eventNames: readonly string[] | null;
+  /** A search log's queries that keep rows; null for a behaviour log. */
+  queries: QueryVocab | null;
+  /** A search log without a user column (users.arrow empty, user column null). */
+  anonymous: boolean;
 }
 
 /**

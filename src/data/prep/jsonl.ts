@@ -53,7 +53,7 @@ export function analyzeJsonHead(head: string, final: boolean, spec: ColumnsSpec 
   const v = firstValue(head, final);
   if (v === undefined) throw new DataError(`${file} is empty: no rows to read.`);
   if (v === null) throw new DataError(`${file}: none of the first lines is a JSON object or array. Expected JSON Lines (one object per line).`);
-  const plan: JsonPlan = { user: null, item: null, rating: null, event: null, ts: null };
+  const plan: JsonPlan = { user: null, item: null, rating: null, event: null, ts: null, query: null };
   if (Array.isArray(v)) {
     const p = resolvePlan(spec, null, v.length, file);
     for (const role of COLUMN_ROLES) plan[role] = p[role] >= 0 ? p[role] : null;
@@ -98,7 +98,7 @@ export class JsonlReader implements LineHandler {
   private readonly ingest: Ingest;
   private readonly plan: JsonPlan;
   private readonly lines: LineSplitter;
-  private readonly fields: string[] = ['', '', '', '', ''];
+  private readonly fields: string[] = COLUMN_ROLES.map(() => '');
   dataRows = 0;
 
   constructor(plan: JsonPlan, ingest: Ingest) {

@@ -5,15 +5,21 @@
 import { UsageError, describeValue } from '../../util/errors.js';
 import { isFiniteFloat32, parseNumberString } from './numbers.js';
 
-export const COLUMN_ROLES = ['user', 'item', 'rating', 'event', 'ts'] as const;
+export const COLUMN_ROLES = ['user', 'item', 'rating', 'event', 'ts', 'query'] as const;
 export type ColumnRole = (typeof COLUMN_ROLES)[number];
 
 /** A column named in the header, or a 0-based position. */
 export type ColumnRef = { kind: 'name'; name: string } | { kind: 'index'; index: number };
-export type ColumnsSpec = Partial<Record<ColumnRole, ColumnRef>> & { user: ColumnRef; item: ColumnRef };
+/**
+ * A behaviour log maps user and item; a search log (docs/datasets.md#search-logs) maps query and item, user
+ * optional. `relevance=C` is read as the rating role (a graded label) and recorded in `relevance`.
+ */
+export type ColumnsSpec = Partial<Record<ColumnRole, ColumnRef>> & { item: ColumnRef; relevance?: boolean };
 
 export type SplitSpec =
   | { kind: 'random' | 'temporal'; ratios: [number, number, number] }
+  /** Search logs: whole queries to one split (held-out queries), one seeded draw per query. */
+  | { kind: 'query'; ratios: [number, number, number] }
   | { kind: 'leave-last' }
   /** The last `test` days (by ts, counted back from the newest row) → test, the `valid` days before → valid. */
   | { kind: 'days'; valid: number; test: number }
@@ -36,22 +42,34 @@ export function describeColumnRef(ref: ColumnRef): string {
   return ref.kind === 'name' ? ref.name : String(ref.index);
 }
 
-/** `user=C,item=C[,rating=C][,event=C][,ts=C]`, C a header name or a 0-based index. */
+/**
+ * `user=C,item=C[,rating=C][,event=C][,ts=C]`, or for a search log `query=C,item=C[,user=C][,ts=C][,relevance=C|event=C]`;
+ * C a header name or a 0-based index.
+ */
 export function parseColumnsSpec(text: string): ColumnsSpec {
-  const expected = 'user=C,item=C[,rating=C][,event=C][,ts=C] where C is a column name or a 0-based index, e.g. user=0,item=1,rating=2';
+  const expected =
+    'user=C,item=C[,rating=C][,event=C][,ts=C] (a behaviour log) or query=C,item=C[,user=C][,ts=C][,relevance=C|event=C] (a search log), where C is a column name or a 0-based index, e.g. user=0,item=1,rating=2';
   const out: Partial<Record<ColumnRole, ColumnRef>> = {};
+  let relevance = false;
   const parts = text.split(',').map((p) => p.trim());
   for (const part of parts) {
     const eq = part.indexOf('=');
     if (eq <= 0 || eq === part.length - 1) usage('--columns', 'columns', text, expected);
-    const role = part.slice(0, eq).trim();
+    let role = part.slice(0, eq).trim();
     const value = part.slice(eq + 1).trim();
-    if (!(COLUMN_ROLES as readonly string[]).includes(role)) usage('--columns', 'columns', text, `${expected}; "${role}" is not one of ${COLUMN_ROLES.join(', ')}`);
+    if (role === 'relevance') {
+      if (relevance || out.rating) usage('--columns', 'columns', text, `${expected}; relevance and rating are one role, given twice`);
+      relevance = true;
+      role = 'rating';
+    }
+    if (!(COLUMN_ROLES as readonly string[]).includes(role)) usage('--columns', 'columns', text, `${expected}; "${role}" is not one of ${[...COLUMN_ROLES, 'relevance'].join(', ')}`);
     const r = role as ColumnRole;
     if (out[r]) usage('--columns', 'columns', text, `${expected}; "${role}" is given twice`);
     out[r] = /^\d+$/.test(value) ? { kind: 'index', index: Number(value) } : { kind: 'name', name: value };
   }
-  if (!out.user || !out.item) usage('--columns', 'columns', text, `${expected}; both user and item are required`);
+  if (!out.item || (!out.user && !out.query)) usage('--columns', 'columns', text, `${expected}; item and a user or a query are required`);
+  if (relevance && !out.query) usage('--columns', 'columns', text, `${expected}; relevance is for search logs (with query=C); a behaviour log maps rating=C`);
+  if (out.query && out.rating && out.event) usage('--columns', 'columns', text, `${expected}; a search log takes relevance=C or event=C, not both`);
   const seen = new Map<string, string>();
   for (const role of COLUMN_ROLES) {
     const ref = out[role];
@@ -61,13 +79,13 @@ export function parseColumnsSpec(text: string): ColumnsSpec {
     if (other) usage('--columns', 'columns', text, `${expected}; ${other} and ${role} name the same column`);
     seen.set(k, role);
   }
-  return out as ColumnsSpec;
+  return { ...(out as ColumnsSpec), ...(relevance ? { relevance: true } : {}) };
 }
 
-/** `random:TRAIN,VALID,TEST | temporal:TRAIN,VALID,TEST | days:VALID,TEST | leave-last | none`. */
+/** `random:TRAIN,VALID,TEST | temporal:TRAIN,VALID,TEST | query:TRAIN,VALID,TEST | days:VALID,TEST | leave-last | none`. */
 export function parseSplitSpec(text: string): SplitSpec {
   const expected =
-    'random:TRAIN,VALID,TEST, temporal:TRAIN,VALID,TEST (three shares summing to 1, e.g. random:0.8,0.1,0.1), days:VALID,TEST (durations: days, or with a unit s/m/h/d, e.g. days:0,1 or days:0,15m), leave-last or none';
+    'random:TRAIN,VALID,TEST, temporal:TRAIN,VALID,TEST, query:TRAIN,VALID,TEST (search logs; three shares summing to 1, e.g. random:0.8,0.1,0.1), days:VALID,TEST (durations: days, or with a unit s/m/h/d, e.g. days:0,1 or days:0,15m), leave-last or none';
   const t = text.trim();
   if (t === 'leave-last') return { kind: 'leave-last' };
   if (t === 'none') return { kind: 'none' };
@@ -81,14 +99,14 @@ export function parseSplitSpec(text: string): SplitSpec {
     if (valid + test > 100000) usage('--split', 'split', text, `${expected}; at most 100000 days in all`);
     return { kind: 'days', valid, test };
   }
-  const m = /^(random|temporal):(.*)$/.exec(t);
+  const m = /^(random|temporal|query):(.*)$/.exec(t);
   if (!m) usage('--split', 'split', text, expected);
   const nums = m[2].split(',').map((s) => s.trim());
   if (nums.length !== 3 || nums.some((s) => !/^\d*\.?\d+$/.test(s))) usage('--split', 'split', text, expected);
   const ratios = nums.map(Number) as [number, number, number];
   const sum = ratios[0] + ratios[1] + ratios[2];
   if (Math.abs(sum - 1) > 1e-6) usage('--split', 'split', text, `${expected}; these sum to ${sum}`);
-  return { kind: m[1] as 'random' | 'temporal', ratios };
+  return { kind: m[1] as 'random' | 'temporal' | 'query', ratios };
 }
 
 const UNIT_SECONDS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86400 };

@@ -50,6 +50,7 @@ export function arrangeRows(store: RowStore, assign: Uint8Array, nUsers: number)
   scatterWords(words(store.items, n), users, offsets, next, tmp32);
   scatterWords(words(store.values, n), users, offsets, next, tmp32);
   scatterWords(words(store.seq, n), users, offsets, next, tmp32);
+  if (store.queries !== null) scatterWords(words(store.queries, n), users, offsets, next, tmp32);
   const events = store.events;
   if (events !== null) {
     const tmp = new Uint16Array(scratch, 0, n);
@@ -133,6 +134,7 @@ function sortRunsByTime(store: RowStore, assign: Uint8Array, withAssign: boolean
     permuteRun(items, order, s, w);
     permuteRun(values, order, s, w);
     permuteRun(seq, order, s, w);
+    if (store.queries !== null) permuteRun(store.queries, order, s, w);
     if (events !== null) permuteRun(events, order, s, new Uint16Array(buf, 0, len));
     if (withAssign) permuteRun(assign, order, s, new Uint8Array(buf, 0, len));
   }

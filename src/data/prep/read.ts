@@ -29,6 +29,8 @@ import {
 } from './options.js';
 import { RejectSink } from './rejects.js';
 import { inputSize, readChunks, refuseWideEncoding, type SourceDigest } from './source.js';
+import { decodeChunks, parseEncoding, type DecodeStats, type EncodingSpec } from './encoding.js';
+import { parseRelevanceRange } from './search.js';
 import { makeTsParser, type TsParser } from './timestamps.js';
 
 export interface InputFile {
@@ -60,6 +62,10 @@ export interface ReaderSettings {
   maxRejects: MaxRejects;
   tsPattern: TsParser | null;
   tsParser: TsParser;
+  /** --relevance-range of a search log; null when not given. */
+  relevanceRange: [number, number] | null;
+  /** --encoding of the logs (and catalogue files). */
+  encoding: EncodingSpec;
 }
 
 export interface ReadContext extends ReaderSettings {
@@ -112,6 +118,8 @@ export function readerSettings(cfg: PrepConfig): ReaderSettings {
     maxRejects: parseMaxRejects(cfg.max_rejects),
     tsPattern,
     tsParser: tsPattern ?? makeTsParser(cfg.ts_unit, null, null),
+    relevanceRange: parseRelevanceRange(cfg.relevance_range),
+    encoding: parseEncoding(cfg.encoding),
   };
 }
 
@@ -125,7 +133,8 @@ export function tooManyRejects(sink: RejectSink, maxRejects: MaxRejects, read: n
   const reasons = Object.entries(sink.reasons()).map(([k, v]) => `${k} ${v}`).join(', ');
   const first = sink.examples.map((e) => `${e.file}:${e.line} ${e.reason} (${e.detail})`).join('; ');
   const pct = read > 0 ? ` (${((100 * sink.count) / read).toFixed(2)}% of ${read} rows read)` : '';
-  return new DataError(`Too many rejected rows: ${sink.count}${pct}, over --max-rejects ${describeMaxRejects(maxRejects)} (config prep.max_rejects). By reason: ${reasons}. First: ${first}.${advice !== '' ? ` ${advice}` : ''}`);
+  const encoding = (sink.byReason.get('invalid_utf8') ?? 0) > 0 ? ' Lines that are not UTF-8: if a file is in another encoding, pass --encoding latin1, cp1252, utf-16 or utf-8,cp1252 (config prep.encoding).' : '';
+  return new DataError(`Too many rejected rows: ${sink.count}${pct}, over --max-rejects ${describeMaxRejects(maxRejects)} (config prep.max_rejects). By reason: ${reasons}. First: ${first}.${encoding}${advice !== '' ? ` ${advice}` : ''}`);
 }
 
 export function interrupted(signal: AbortSignal): Error {
@@ -145,6 +154,7 @@ export function makeIngest(ctx: ReadContext, feedback: 'explicit' | 'implicit', 
     onReject: () => {
       if (ctx.maxRejects.kind === 'count' && ctx.sink.count > ctx.maxRejects.count) throw ctx.tooMany(-1);
     },
+    search: ctx.spec?.query !== undefined ? { relevanceRange: ctx.relevanceRange } : null,
   });
 }
 
@@ -152,10 +162,12 @@ export function makeIngest(ctx: ReadContext, feedback: 'explicit' | 'implicit', 
 export async function readInput(file: InputFile, ctx: ReadContext, state: ReadState): Promise<ReadOutcome> {
   if (isColumnarFormat(file.kind.format)) return readColumnar(file, ctx, state);
   const digest: SourceDigest = { bytes: 0, sha256: '', content_sha256: '' };
-  const it = readChunks(file.path, file.kind.gzip, digest, (n) => {
+  const raw = readChunks(file.path, file.kind.gzip, digest, (n) => {
     ctx.bytesDone += n;
     ctx.bar.update(ctx.bytesDone);
   })[Symbol.asyncIterator]();
+  const decoded: DecodeStats = { encoding: 'utf-8', bom: false, fallback_lines: 0 };
+  const it = decodeChunks(raw, ctx.encoding, file.path, decoded)[Symbol.asyncIterator]();
   try {
     const head = await readHead(it, file);
     const planned = planFile(file, head, ctx);
@@ -163,16 +175,17 @@ export async function readInput(file: InputFile, ctx: ReadContext, state: ReadSt
     if (guess !== null) ctx.io.log.info(guess);
     state.columns ??= planned.columns;
     const ing = ingestFor(file, planned.plan, ctx, state);
-    ing.beginFile({ file: file.path, plan: planned.plan, columnCount: planned.setup ? planned.setup.columnCount : 0 });
+    ing.beginFile({ file: file.path, plan: planned.plan, columnCount: planned.setup ? planned.setup.columnCount : 0, encoding: decoded.encoding });
     const from = ing.store.length;
     reserveRows(ing, file, head, digest);
     const dataRows = await readRows(it, head.bytes, planned, ing, ctx);
     await ctx.sink.flush();
     const counts = ing.fileCounts();
     if (dataRows === 0) throw new DataError(`${file.path} has no data rows${planned.setup?.header ? ' (only a header)' : ''}. Expected at least one interaction.`);
-    return { source: sourceOf(file, digest, planned, counts), from, to: ing.store.length };
+    return { source: { ...sourceOf(file, digest, planned, counts), encoding: decoded.encoding, fallback_lines: decoded.fallback_lines }, from, to: ing.store.length };
   } finally {
     await it.return(undefined);
+    await raw.return?.(undefined);
   }
 }
 

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { DataError } from '../../util/errors.js';
 import { ANONYMIZE_ALGORITHM } from '../anonymize.js';
 import { datasetFileHashes } from '../dataset-check.js';
-import { CATALOGUE_FILES, DATASET_FORMAT_VERSION, PARQUET_EXPORT_FILES, REJECTS_FILE, SPLIT_FILES, VOCAB_FILES, type DatasetManifest, type ManifestCatalogue, type ManifestRows } from '../manifest.js';
+import { CATALOGUE_FILES, DATASET_FORMAT_VERSION, PARQUET_EXPORT_FILES, REJECTS_FILE, SEARCH_FILES, SPLIT_FILES, VOCAB_FILES, type DatasetManifest, type ManifestCatalogue, type ManifestRows, type ManifestSearch } from '../manifest.js';
 import type { ManifestAppend } from './append.js';
 import type { PrepJob, ReadInputs, ShapedRows, Vocabularies } from './job.js';
 import { nothingNew, rowsAlreadyPresent } from './nightly.js';
@@ -104,11 +104,13 @@ function prepSettings(job: PrepJob, input: ReadInputs, shaped: ShapedRows): Data
     max_rejects: describeMaxRejects(settings.maxRejects),
     parser: job.req.parser ?? 'fast',
     strict: cfg.strict,
+    encoding: cfg.encoding,
+    relevance_range: cfg.relevance_range,
   };
 }
 
 /** manifest.json of the staged folder, whose files (rejects.jsonl closed) are all written. */
-export async function datasetManifest(job: PrepJob, input: ReadInputs, shaped: ShapedRows, vocab: Vocabularies, rows: ManifestRows, catalogue: ManifestCatalogue | null = null): Promise<DatasetManifest> {
+export async function datasetManifest(job: PrepJob, input: ReadInputs, shaped: ShapedRows, vocab: Vocabularies, rows: ManifestRows, catalogue: ManifestCatalogue | null = null, search: ManifestSearch | null = null): Promise<DatasetManifest> {
   const { req, plan, sink } = job;
   const { cfg, base, splitSpec } = plan;
   const { sum, fp, eventNames } = vocab;
@@ -139,12 +141,13 @@ export async function datasetManifest(job: PrepJob, input: ReadInputs, shaped: S
     kcore: { min_user: cfg.min_user, min_item: cfg.min_item, iterations: shaped.kcore.iterations },
     time: { has_ts: store.ts !== null, min_ts: sum.tsMin, max_ts: sum.tsMax, min_iso: isoOf(sum.tsMin), max_iso: isoOf(sum.tsMax) },
     anonymize: fp !== null ? { algorithm: ANONYMIZE_ALGORITHM, key_fingerprint: fp } : null,
-    files: { ...SPLIT_FILES, ...VOCAB_FILES, rejects: REJECTS_FILE, ...(catalogue !== null ? CATALOGUE_FILES : {}), ...(req.exportParquet === true ? PARQUET_EXPORT_FILES : {}) },
-    files_sha256: await datasetFileHashes(job.stagedPath, catalogue !== null, req.exportParquet === true),
+    files: { ...SPLIT_FILES, ...VOCAB_FILES, rejects: REJECTS_FILE, ...(catalogue !== null ? CATALOGUE_FILES : {}), ...(search !== null ? SEARCH_FILES : {}), ...(req.exportParquet === true ? PARQUET_EXPORT_FILES : {}) },
+    files_sha256: await datasetFileHashes(job.stagedPath, catalogue !== null, req.exportParquet === true, search !== null),
     warnings: job.log.warnings,
     append: appendRecord(job, input, shaped, vocab),
     window: shaped.window,
     catalogue,
+    search,
   };
 }
 
@@ -168,6 +171,7 @@ export function prepResult(job: PrepJob, input: ReadInputs, shaped: ShapedRows, 
     ...(append !== null ? { append } : {}),
     ...(window !== null ? { window } : {}),
     ...(manifest.catalogue !== null && manifest.catalogue !== undefined ? { catalogue: manifest.catalogue } : {}),
+    ...(manifest.search !== null && manifest.search !== undefined ? { search: manifest.search } : {}),
   };
   logSummary(job, input, shaped, result, elapsed);
   return result;
@@ -188,6 +192,11 @@ function logSummary(job: PrepJob, input: ReadInputs, shaped: ShapedRows, result:
       `prep: catalogue: ${fmt(cat.rows.read)} rows read, ${fmt(cat.rows.rejected)} rejected, ${fmt(cat.rows.duplicates)} duplicates; ${fmt(cat.rows.items)} items, ` +
         `${fmt(cat.log_items_without_row)} log items without a catalogue row, ${fmt(cat.catalogue_only_items)} catalogue-only items (indices from ${cat.catalogue_only_from})`,
     );
+  }
+  const search = result.search;
+  if (search !== undefined) {
+    const q = search.queries_per_split;
+    io.log.info(`prep: search log: ${fmt(search.queries)} queries (train ${fmt(q.train)} / valid ${fmt(q.valid)} / test ${fmt(q.test)}), ${search.anonymous ? 'anonymous' : 'with users'}, ${fmt(search.queries_cleaned)} rows' queries had control characters removed`);
   }
   if (window !== undefined) io.log.info(`prep: --window ${window.days}: ${fmt(window.aged_out)} rows older than ${window.from_iso ?? '-'} aged out`);
   if (append === undefined) return;

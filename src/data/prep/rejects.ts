@@ -15,7 +15,9 @@ import { open } from 'node:fs/promises';
  * `invalid_utf8`: the line is not UTF-8 (decoding it would turn distinct ids into one);
  * `unsafe_integer_id`: a JSON number id beyond ±(2^53 − 1), whose digits JSON.parse may already
  * have changed; `bad_id`: a JSON number id that is not an integer; `line_too_long`: a line over
- * MAX_LINE_BYTES (lines.ts).
+ * MAX_LINE_BYTES (lines.ts). Search logs: `empty_query` (empty, or whitespace and controls only),
+ * `query_too_long` (over MAX_QUERY_CHARS, ingest.ts), `relevance_out_of_range` (outside --relevance-range).
+ * `invalid_encoding`: a line not valid in the declared --encoding other than UTF-8 (encoding.ts).
  */
 export const REJECT_REASONS = [
   'wrong_column_count',
@@ -30,6 +32,10 @@ export const REJECT_REASONS = [
   'bad_quoting',
   'unclosed_quote',
   'line_too_long',
+  'empty_query',
+  'query_too_long',
+  'relevance_out_of_range',
+  'invalid_encoding',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 

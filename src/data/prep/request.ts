@@ -1,6 +1,6 @@
 /** What `rec prep` is asked to do and what it answers: the library call's request and result types. */
 import type { PrepConfig } from '../../config/schema.js';
-import type { ManifestCatalogue, ManifestRows, ManifestWindow } from '../manifest.js';
+import type { ManifestCatalogue, ManifestRows, ManifestWindow, ManifestSearch } from '../manifest.js';
 import type { ManifestAppend } from './append.js';
 
 export interface PrepRequest {
@@ -26,7 +26,8 @@ export interface PrepRequest {
   /** --append-to BASE: start from this dataset folder's rows and vocabularies (see append.ts). */
   appendTo?: string;
   /**
-   * Under appendTo: the prep settings the caller set (by a flag or a config file). The others are
+   * The prep settings the caller set (by a flag or a config file): a search log given no --split splits by query;
+   * under appendTo the others are
    * taken from BASE's manifest. Default: none, i.e. every inheritable setting comes from BASE.
    */
   explicitKeys?: ReadonlySet<string>;
@@ -64,6 +65,8 @@ export interface PrepResult {
   window?: ManifestWindow;
   /** --items: the catalogue's account (as in manifest.catalogue). */
   catalogue?: ManifestCatalogue;
+  /** A search log: its queries' account (as in manifest.search). */
+  search?: ManifestSearch;
   /** True when nothing was written: an in-place --append-to with every log already in the base. */
   unchanged?: boolean;
 }

@@ -37,8 +37,11 @@ import { RejectSink } from './rejects.js';
 import type { PrepRequest, PrepResult } from './request.js';
 import type { RowStore } from './store.js';
 import { expandInputs } from './inputs.js';
+import type { TextFeaturizerSpec } from '../text.js';
 import { inputSize } from './source.js';
 import { applySplit } from './split.js';
+import { SEARCH_DEFAULT_SPLIT, checkSearchSettings, dedupeSearchRows, queryVocab, querySplit, searchManifest, writeSearchFiles } from './search.js';
+import type { ManifestSearch } from '../manifest.js';
 import { aheadOfAnchor, ageOut, checkBaseAgedOut, windowAnchor } from './window.js';
 
 export type { PrepRequest, PrepResult, PrepSplitSummary } from './request.js';
@@ -92,10 +95,11 @@ async function prepLocked(req: PrepRequest, io: RunIO): Promise<PrepResult> {
       log.phase('export-parquet');
     }
     if (catalogue !== null && built !== null) await writeCatalogueFiles(job.stagedPath, built, catalogue.spec);
+    const search = await writeSearch(job, input, vocab, built?.textSpec ?? null, built?.logItemsWithoutRow ?? null);
     const rows = datasetRows(job, input, shaped, vocab);
     // Closed before the manifest, which records the sha256 of every file written (rejects.jsonl too).
     await job.sink.close();
-    const manifest = await datasetManifest(job, input, shaped, vocab, rows, catalogue !== null && built !== null ? catalogueManifest(catalogue, built) : null);
+    const manifest = await datasetManifest(job, input, shaped, vocab, rows, catalogue !== null && built !== null ? catalogueManifest(catalogue, built) : null, search);
     await writeFileAtomic(join(output.staged.path, MANIFEST_FILE), stableJson(manifest));
     await checkAbort(io);
     await commitOutput(output);
@@ -137,7 +141,12 @@ async function planPrep(req: PrepRequest, io: RunIO): Promise<PrepPlan> {
     checkAppendCompatible(cfg, base, req.anonKey);
   }
   const settings = readerSettings(cfg);
+  const search = settings.spec?.query !== undefined;
+  // A search log left at the default split holds out whole queries (docs/datasets.md#search-logs).
+  const splitGiven = req.explicitKeys?.has('split') ?? cfg.split !== 'random:0.8,0.1,0.1';
+  if (search && !splitGiven) cfg = { ...cfg, split: SEARCH_DEFAULT_SPLIT };
   const splitSpec = parseSplitSpec(cfg.split);
+  checkSearchSettings(cfg, splitSpec, search, base !== null);
   if (cfg.anonymize && (!req.anonKey || req.anonKey.length === 0)) {
     throw new UsageError('--anonymize (config prep.anonymize) needs a key: pass --anonymize-key-file FILE (config prep.anonymize_key_file) or set REC_ANON_KEY.');
   }
@@ -222,6 +231,11 @@ function checkInput(job: PrepJob, input: ReadInputs, baseData: Dataset | null): 
   const store = ing.store;
   // Under a generous --max-rejects, most rows may be gone without an error: say why.
   if (sink.count * 2 > logRead) log.warn(`${sink.count} of ${logRead} rows were rejected (see rejects.jsonl). ${input.whyRejected() || `By reason: ${JSON.stringify(sink.reasons())}.`}`);
+  // Rejected and counted already; what a user of a Latin-1 export needs is the flag that reads those lines.
+  const notUtf8 = sink.byReason.get('invalid_utf8') ?? 0;
+  if (notUtf8 > 0 && plan.cfg.encoding === null) {
+    log.note(`${notUtf8} ${notUtf8 === 1 ? 'line is' : 'lines are'} not valid UTF-8 and ${notUtf8 === 1 ? 'was' : 'were'} rejected (invalid_utf8, see rejects.jsonl). If the file is in another encoding, pass --encoding latin1, cp1252, utf-16, or utf-8,cp1252 for a mix (config prep.encoding).`);
+  }
   if (columns !== null) {
     const ratingNote = ing.opts.feedback === 'explicit' ? checkRatings(store, columns, plan.now) : null;
     if (ratingNote !== null) log.warn(ratingNote);
@@ -260,13 +274,13 @@ async function shapeRows(job: PrepJob, input: ReadInputs): Promise<ShapedRows> {
   arrangeRows(store, assign, nUsers0);
   log.phase('arrange');
   await checkAbort(io);
-  const deduplicated = dedupeRows(store, assign, nItems0, dedupe, predefined.valid || predefined.test);
+  const deduplicated = store.queries !== null ? dedupeSearchRows(store, assign, nItems0, dedupe) : dedupeRows(store, assign, nItems0, dedupe, predefined.valid || predefined.test);
   log.phase('dedupe');
   await checkAbort(io);
   const kcore = kcoreRows(store, assign, nUsers0, nItems0, cfg.min_user, cfg.min_item);
   log.phase('k-core');
   await checkAbort(io);
-  const split = applySplit(store, assign, nUsers0, splitSpec, predefined, req.seed);
+  const split = splitSpec.kind === 'query' ? querySplit(store, assign, ing.queries.size, splitSpec, predefined, req.seed) : applySplit(store, assign, nUsers0, splitSpec, predefined, req.seed);
   if (pre !== null && splitSpec.kind === 'random') restoreBaseSplits(store, assign, pre);
   log.phase('split');
   await checkAbort(io);
@@ -298,9 +312,10 @@ function buildVocabularies(job: PrepJob, input: ReadInputs, shaped: ShapedRows):
   const { assign, nUsers0, nItems0 } = shaped;
   const store = ing.store;
   const sum = summarizeRows(store, assign, nUsers0, nItems0, pre?.users ?? 0, pre?.items ?? 0);
+  const splitStats = splitStatistics(store, assign, nUsers0, nItems0);
+  if (ing.anonymous) forgetAnonymousUser(sum, splitStats);
   const um = sum.users;
   const im = sum.items;
-  const splitStats = splitStatistics(store, assign, nUsers0, nItems0);
   const predefined = { valid: cfg.valid !== null, test: cfg.test !== null };
   const splitNotes = checkSplits({
     spec: plan.splitSpec,
@@ -328,7 +343,26 @@ function buildVocabularies(job: PrepJob, input: ReadInputs, shaped: ShapedRows):
   ing.users.freeze();
   ing.items.freeze();
   job.log.phase('vocab');
-  return { sum, splitStats, userIds, itemIds, fp, eventNames: store.events ? ing.eventNames : null };
+  const queries = store.queries !== null ? queryVocab(ing, assign) : null;
+  return { sum, splitStats, userIds, itemIds, fp, eventNames: store.events ? ing.eventNames : null, queries, anonymous: ing.anonymous };
+}
+
+/** An anonymous search log's one internal user is no user: users.arrow stays empty and no split counts it. */
+function forgetAnonymousUser(sum: Vocabularies['sum'], stats: Vocabularies['splitStats']): void {
+  const n = sum.users.map.length;
+  sum.users = { map: new Int32Array(n).fill(-1), size: 0, counts: new Int32Array(0), firstTs: new Float64Array(0), lastTs: new Float64Array(0) };
+  for (const st of [stats.train, stats.valid, stats.test]) {
+    st.users = 0;
+    st.cold_users = 0;
+  }
+}
+
+/** 4b. A search log's queries.arrow, featurised like the catalogue's text; its manifest block (null for a behaviour log). */
+async function writeSearch(job: PrepJob, input: ReadInputs, vocab: Vocabularies, textSpec: TextFeaturizerSpec | null, withoutRow: number | null): Promise<ManifestSearch | null> {
+  if (input.ing.store.queries === null || vocab.queries === null) return null;
+  const spec = await writeSearchFiles(job.stagedPath, vocab.queries, textSpec);
+  const relevance = job.plan.settings.spec?.relevance === true;
+  return searchManifest(input.ing, vocab.queries, spec, { relevance, min: vocab.sum.valueMin, max: vocab.sum.valueMax, range: job.plan.settings.relevanceRange }, withoutRow);
 }
 
 /** 5. Split files (rows already in (user, ts, seq) order), then the vocabularies. */
@@ -336,7 +370,8 @@ async function writeDataset(job: PrepJob, store: RowStore, shaped: ShapedRows, v
   const { sum, splitStats } = vocab;
   for (const [name, code] of [['train', TRAIN], ['valid', VALID], ['test', TEST]] as const) {
     await checkAbort(job.io);
-    await writeInteractions(join(job.stagedPath, SPLIT_FILES[name]), store, shaped.assign, code, splitStats[name].rows, sum.users.map, sum.items.map, vocab.eventNames);
+    const search = vocab.queries !== null ? { queryMap: vocab.queries.map, anonymous: vocab.anonymous } : null;
+    await writeInteractions(join(job.stagedPath, SPLIT_FILES[name]), store, shaped.assign, code, splitStats[name].rows, sum.users.map, sum.items.map, vocab.eventNames, search);
   }
   await writeVocab(join(job.stagedPath, VOCAB_FILES.users), vocab.userIds, sum.users.counts, sum.users.firstTs, sum.users.lastTs);
   await writeVocab(join(job.stagedPath, VOCAB_FILES.items), vocab.itemIds, sum.items.counts, sum.items.firstTs, sum.items.lastTs);

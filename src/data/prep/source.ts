@@ -85,10 +85,12 @@ export async function sourceDigest(path: string, gzip: boolean): Promise<SourceD
 }
 
 /**
- * DataError (exit 1) for a log in UTF-16/32: read as UTF-8 its ids would carry NUL bytes and its
- * numbers fail to parse, so no row of it can be trusted.
+ * DataError (exit 1) for a log still in UTF-16/32 after decoding (encoding.ts): read as UTF-8 its ids would
+ * carry NUL bytes and its numbers fail to parse, so no row of it can be trusted.
  */
 export function refuseWideEncoding(head: Buffer, path: string, gzip: boolean): void {
   const found = sniffWideEncoding(head);
-  if (found !== null) throw new DataError(`${wideEncodingMessage(path, found, gzip)} rec prep reads UTF-8 only (ASCII, UTF-8 with or without a BOM).`);
+  if (found === null) return;
+  const utf16 = found.encoding.startsWith('UTF-16') ? ` Or pass --encoding ${found.encoding === 'UTF-16BE' ? 'utf-16be' : 'utf-16'} (config prep.encoding) to read it as it is.` : '';
+  throw new DataError(`${wideEncodingMessage(path, found, gzip)}${utf16} rec prep reads UTF-8 (with or without a BOM), UTF-16, latin1 and cp1252 (--encoding).`);
 }

@@ -39,6 +39,7 @@ export function applySplit(
 ): SplitOutcome {
   const n = store.length;
   const notes: string[] = [];
+  if (spec.kind === 'query') throw new UsageError('--split query:… (config prep.split) needs a search log (--columns query=C,…).');
   if (spec.kind === 'none') {
     for (let i = 0; i < n; i++) if (assign[i] === POOL) assign[i] = TRAIN;
     return { ratios: null, cuts: null, notes };

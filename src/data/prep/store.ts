@@ -23,14 +23,17 @@ export class RowStore {
   ts: Float64Array | null;
   seq: Uint32Array;
   events: Uint16Array | null;
+  /** Query index per row (into Ingest.queries), in a search log only. */
+  queries: Int32Array | null;
 
-  constructor(hasTs: boolean, hasEvents: boolean, capacity = 1 << 16) {
+  constructor(hasTs: boolean, hasEvents: boolean, capacity = 1 << 16, hasQueries = false) {
     this.users = new Int32Array(capacity);
     this.items = new Int32Array(capacity);
     this.values = new Float32Array(capacity);
     this.ts = hasTs ? new Float64Array(capacity) : null;
     this.seq = new Uint32Array(capacity);
     this.events = hasEvents ? new Uint16Array(capacity) : null;
+    this.queries = hasQueries ? new Int32Array(capacity) : null;
   }
 
   get capacity(): number {
@@ -49,9 +52,10 @@ export class RowStore {
     if (this.ts) this.ts = grow(this.ts, cap);
     this.seq = grow(this.seq, cap);
     if (this.events) this.events = grow(this.events, cap);
+    if (this.queries) this.queries = grow(this.queries, cap);
   }
 
-  push(user: number, item: number, value: number, ts: number, seq: number, event: number): void {
+  push(user: number, item: number, value: number, ts: number, seq: number, event: number, query = 0): void {
     const i = this.length;
     if (i === this.users.length) this.reserve(1);
     this.users[i] = user;
@@ -60,6 +64,7 @@ export class RowStore {
     if (this.ts) this.ts[i] = ts;
     this.seq[i] = seq;
     if (this.events) this.events[i] = event;
+    if (this.queries) this.queries[i] = query;
     this.length = i + 1;
   }
 }

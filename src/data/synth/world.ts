@@ -349,9 +349,9 @@ function newRows(cap: number): UserRows {
  * Generates users one at a time. `next(budget)` returns that user's rows (exactly `budget` of
  * them: the last session is cut short, which keeps every funnel stage a subset of the previous).
  */
-export function createUserGenerator(world: World, explicit: boolean): (budget: number) => UserRows {
+export function createUserGenerator(world: World, explicit: boolean, onUser?: (taste: Float64Array) => void): (budget: number) => UserRows {
   const generator = new UserGenerator(world, explicit);
-  return (budget) => generator.next(budget);
+  return (budget) => generator.next(budget, onUser);
 }
 
 /**
@@ -408,11 +408,13 @@ class UserGenerator {
     this.drifting = world.launchDay !== null;
   }
 
-  next(budget: number): UserRows {
+  /** `onUser` sees the user's taste (factors) once drawn: rec synth --search reuses it, drawing nothing here. */
+  next(budget: number, onUser?: (taste: Float64Array) => void): UserRows {
     this.ensure(budget);
     this.cache.clear();
     this.arenaTop = 0;
     this.drawUser();
+    onUser?.(this.u);
     const sessions = this.drawSessions(budget);
     if (this.drifting) this.orderDriftSessions(sessions);
     else this.placeSessions(sessions);

@@ -42,6 +42,7 @@ describe('rowsAtLeast (a sequence model trained with train.positive_threshold)',
     ts: Float64Array.from([10, 20, 30, 40, 50]),
     seq: Float64Array.from([0, 1, 2, 3, 4]),
     events: null,
+    queries: null,
   };
 
   it('keeps only the rows valued >= the threshold, every column alike, in order', () => {

@@ -156,6 +156,19 @@ describe('textTokens', () => {
     expect(words('iPhone15手机壳')).toEqual(['iphone15', '手', '机', '壳']);
   });
 
+  it('reads CJK punctuation as separators and full-width Latin as Latin in mixed text', () => {
+    // （ ） ， 。 are punctuation: they end words, and bigrams pair the units on either side as across a space.
+    expect(words('华为 P30 Pro（黑色），包邮。')).toEqual(['华', '为', 'p30', 'pro', '黑', '色', '包', '邮']);
+    expect(bigrams('Pro（黑色）')).toEqual(['pro 黑', '黑 色']);
+    // NFKC: ＵＳＢ－Ｃ is usb-c, a compound with the trigrams of usbc; 2m stays one word.
+    expect(textTokens('ＵＳＢ－Ｃ 充电线 2m')).toEqual([
+      'w:usb', 'w:c', 'b:usb c', 'w:充', 'b:c 充', 'w:电', 'b:充 电', 'w:线', 'b:电 线', 'w:2m', 'b:线 2m',
+      't:#us', 't:usb', 't:sbc', 't:bc#', 't:#2m', 't:2m#',
+    ]);
+    // Fractions written with a slash split into words: 3/4" is 3 and 4, trigrams of the compound 34.
+    expect(textTokens('水龙头 3/4"').filter((t) => !t.startsWith('b:'))).toEqual(['w:水', 'w:龙', 'w:头', 'w:3', 'w:4', 't:#34', 't:34#']);
+  });
+
   it('handles Japanese kanji, hiragana, katakana with ー, and half-width kana', () => {
     expect(words('WF-1000XM5')).toEqual(['wf', '1000xm5']);
     expect(words('日本の時々')).toEqual(['日', '本', 'の', '時', '々']);

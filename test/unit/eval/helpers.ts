@@ -29,6 +29,7 @@ function split(rows: readonly Row[], users: Vocab, items: Vocab): SplitData {
     ts: null,
     seq: Float64Array.from(rows, (_, i) => i),
     events: null,
+    queries: null,
   };
   rows.forEach(([u, i, v], r) => {
     out.users[r] = users.lookup(u);
@@ -59,6 +60,7 @@ export function makeDataset(spec: {
     users,
     items,
     eventNames: null,
+    queries: null,
   };
 }
 

@@ -199,3 +199,31 @@ describe('runLoop: the resume point\'s step points', () => {
     expect((await resumeAt(2, 2)).map((c) => c.step)).toEqual([4, 5]);
   });
 });
+
+describe('runLoop: stopAfter (rec tune pruning and budget)', () => {
+  it('is asked after each saved epoch but the last, and a yes ends the run as an early stop with that epoch saved', async () => {
+    const asked: number[] = [];
+    const saved: number[] = [];
+    const result = await runLoop(fakeTask(), initialState(1), { ...options(), epochs: 5 }, {
+      validate: async (e) => ({ 'ndcg@10': 0.1 * e }),
+      saveState: async (s) => void saved.push(s.epoch),
+      onEpochEnd: async () => undefined,
+      stopAfter: async (record) => {
+        asked.push(record.epoch);
+        return record.epoch === 2;
+      },
+    });
+    expect(result.outcome).toBe('stopped_early');
+    expect(result.state.epoch).toBe(2);
+    expect(asked).toEqual([1, 2]);
+    expect(saved).toEqual([1, 2]);
+    const full: number[] = [];
+    await runLoop(fakeTask(), initialState(1), { ...options(), epochs: 3 }, {
+      validate: async () => ({ 'ndcg@10': 0.1 }),
+      saveState: async () => undefined,
+      onEpochEnd: async () => undefined,
+      stopAfter: async (record) => (full.push(record.epoch), false),
+    });
+    expect(full).toEqual([1, 2]);
+  });
+});

@@ -60,7 +60,7 @@ async function readInChunks(data: Buffer, sizes: (k: number) => number): Promise
     rejects: sink,
     onReject: () => undefined,
   });
-  ingest.beginFile({ file: 'x.csv', plan: { user: 0, item: 1, rating: 2, event: -1, ts: 3 }, columnCount: setup.columnCount });
+  ingest.beginFile({ file: 'x.csv', plan: { user: 0, item: 1, rating: 2, event: -1, ts: 3, query: -1 }, columnCount: setup.columnCount });
   const reader = new FastDelimitedReader(setup, ingest);
   for (let pos = 0, k = 0; pos < data.length; k++) {
     const end = Math.min(data.length, pos + sizes(k));

@@ -134,7 +134,7 @@ describe('rec prep rejects', () => {
 describe('rec prep settings errors', () => {
   const cases: [Record<string, unknown>, RegExp][] = [
     [{ columns: 'usr=0,item=1' }, /--columns \(config prep\.columns\) is invalid\. Received: "usr=0,item=1"\. Expected user=C,item=C/],
-    [{ columns: 'user=0' }, /both user and item are required/],
+    [{ columns: 'user=0' }, /item and a user or a query are required/],
     [{ columns: 'user=0,item=9' }, /maps item to column 9, but .*basic\.tsv has 4 columns/],
     [{ columns: 'user=uid,item=iid' }, /names the user column "uid", which is not in the header of .*basic\.tsv\. Received header: "u1,i1,5,1000000000"/],
     [{ columns: 'user=uid,item=iid', header: false }, /names columns, but --no-header \(config prep\.header: false\)/],
