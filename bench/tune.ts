@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- tune`: `rec tune` on MF, ML-100K u1 (issue #24, docs/benchmarks.md#tuning).
+ * `npm run bench -- tune`: `rec tune` on MF, ML-100K u1 (issue #24, docs/benchmarks.md#rec-tune-mf-on-movielens-100k-u1).
  * Validation is carved from u1.base (--valid-from-train 0.1, the carve the shipped MF defaults were
  * chosen on); u1.test is evaluated once, for the best trial, at the end. The same study runs with
  * median pruning and without, each within the budget, to show pruning's trials per hour and the
