@@ -145,7 +145,7 @@ function hasPath(tree: Tree, path: string): boolean {
 
 function summary(out: string, s: StudyJson): string {
   const lines = [
-    `study ${out}: ${s.counts.completed} completed, ${s.counts.pruned} pruned, ${s.counts.failed} failed in ${s.wall_seconds.toFixed(0)}s (${s.trials_per_hour} trials/hour)${s.stopped_by_budget ? '; stopped by --budget' : ''}`,
+    `study ${out}: ${s.counts.completed} completed, ${s.counts.pruned} pruned, ${s.counts.failed} failed in ${s.wall_seconds.toFixed(0)}s (${Math.round(s.trials_per_hour)} trials/hour)${s.stopped_by_budget ? '; stopped by --budget' : ''}`,
   ];
   if (s.best) lines.push(`best: trial ${s.best.trial}, validation ${s.metric} ${s.best.value.toFixed(4)} at epoch ${s.best.epoch}: ${Object.entries(s.best.params).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   if (s.test) lines.push(`test (evaluated once, for the best trial only): ${Object.entries(s.test.metrics).filter(([k]) => k === s.metric || k === 'rmse' || k === 'mae').map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ') || JSON.stringify(s.test.metrics)}`);
