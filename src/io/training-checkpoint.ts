@@ -89,6 +89,19 @@ export interface TrainingCheckpoint {
   finish(status: RunEnd, timings: { trainSeconds: number; wallStart: number }): Promise<void>;
 }
 
+/** What a finished run reports of its checkpoint (rec train --json): the folder, its epochs, best, status and times. */
+export function finishedRun(checkpoint: TrainingCheckpoint, best: TrainerState['best']): {
+  checkpoint: string;
+  epochs: EpochRecord[];
+  best: TrainerState['best'];
+  status: RunJson['status'];
+  train_seconds: number;
+  wall_seconds: number;
+} {
+  const { run } = checkpoint;
+  return { checkpoint: checkpoint.dir, epochs: [...checkpoint.epochs], best, status: run.status, train_seconds: run.timings.train_seconds, wall_seconds: run.timings.wall_seconds ?? 0 };
+}
+
 /** A new run's checkpoint: writes config.yaml, vocab/ (with trained.json) and the README; run.json waits for begin. */
 export async function createTrainingCheckpoint(dir: string, model: SavableModel, init: NewCheckpoint): Promise<TrainingCheckpoint> {
   const run: RunJson = { format_version: CHECKPOINT_FORMAT_VERSION, ...init.run };

@@ -13,7 +13,7 @@ import type { EngineInfo } from '../engine/backend.js';
 import { createDenseOptimizer, createRowSparseOptimizer, type DenseOptimizer, type OptimizerConfig, type RowSparseOptimizer } from '../engine/sparse-optimizer.js';
 import { type EventWriter, openEventWriter, repairEventFiles, TB_DIR } from '../io/tensorboard.js';
 import { paths, readTrainedRows, type EpochRecord, type ParentRecord, type RunJson, type TrainedRows, type TrainerState } from '../io/checkpoint.js';
-import { createTrainingCheckpoint, resumeTrainingCheckpoint, type RunEnd, type TrainingCheckpoint } from '../io/training-checkpoint.js';
+import { createTrainingCheckpoint, finishedRun, resumeTrainingCheckpoint, type RunEnd, type TrainingCheckpoint } from '../io/training-checkpoint.js';
 import type { ModelName } from '../config/schema.js';
 import { checkFittedOptions, type FitData, type ModelFamily, type PairLoss, type SequenceLoss } from '../models/family.js';
 import { withComposedTables, type ItemEncoder } from '../models/item-encoder.js';
@@ -624,19 +624,7 @@ async function trainAndFinish(req: TrainRequest, io: RunIO, t: Training): Promis
     await parallel?.close();
   }
   await checkpoint.finish(outcome, { trainSeconds: state.train_seconds, wallStart: t.wallStart });
-  const { run } = checkpoint;
-  return {
-    checkpoint: req.out,
-    epochs: [...checkpoint.epochs],
-    best: state.best,
-    status: run.status,
-    parents: run.parents,
-    engine: req.engine.name,
-    model: config.train.model,
-    loss: t.loss,
-    train_seconds: run.timings.train_seconds,
-    wall_seconds: run.timings.wall_seconds ?? 0,
-  };
+  return { ...finishedRun(checkpoint, state.best), checkpoint: req.out, parents: checkpoint.run.parents, engine: req.engine.name, model: config.train.model, loss: t.loss };
 }
 
 /** Saves last/: the model, the optimizers' moments under stable keys, and the loop state. */

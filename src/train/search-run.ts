@@ -16,7 +16,7 @@ import { createRowSparseOptimizer, type RowSparseOptimizer } from '../engine/spa
 import type { EpochRecord, RunJson, TrainerState } from '../io/checkpoint.js';
 import { readSidecar } from '../io/checkpoint.js';
 import { openEventWriter, TB_DIR } from '../io/tensorboard.js';
-import { createTrainingCheckpoint, resumeTrainingCheckpoint, type TrainingCheckpoint } from '../io/training-checkpoint.js';
+import { createTrainingCheckpoint, finishedRun, resumeTrainingCheckpoint, type TrainingCheckpoint } from '../io/training-checkpoint.js';
 import { buildVocab, itemBags, queryBags, type TokenBags } from '../models/search/bags.js';
 import { buildSearchModel, itemPrior, refreshServing, userHistories, SEARCH_FORMAT, SEARCH_SIDECAR, wrapSearchModel, type SearchModel, type SearchModelName, type SearchSpec } from '../models/search/search-model.js';
 import { DataError, InterruptedError } from '../util/errors.js';
@@ -185,18 +185,7 @@ export async function runSearchTrain(req: SearchTrainRequest, io: RunIO): Promis
     throw error;
   }
   await checkpoint.finish(outcome, { trainSeconds: state.train_seconds, wallStart });
-  const { run } = checkpoint;
-  return {
-    checkpoint: req.out,
-    epochs: [...checkpoint.epochs],
-    best: state.best,
-    status: run.status,
-    model: req.model,
-    engine: req.engine.name,
-    loss: run.loss,
-    train_seconds: run.timings.train_seconds,
-    wall_seconds: run.timings.wall_seconds ?? 0,
-  };
+  return { ...finishedRun(checkpoint, state.best), checkpoint: req.out, model: req.model, engine: req.engine.name, loss: checkpoint.run.loss };
 }
 
 /** The vocabulary, the bags and a new model, and its checkpoint folder (config.yaml, vocab/, README). */

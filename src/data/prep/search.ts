@@ -17,7 +17,7 @@ import type { SplitSpec } from './options.js';
 import { POOL, REMOVED_DEDUPE, TEST, TRAIN, VALID, isAlive } from './order.js';
 import { writeQueries } from './queries-write.js';
 import type { RowStore } from './store.js';
-import type { SplitOutcome } from './split.js';
+import { splitShares, type SplitOutcome } from './split.js';
 
 /** The split of a search log when --split is left at its default: whole queries held out. */
 export const SEARCH_DEFAULT_SPLIT = 'query:0.8,0.1,0.1';
@@ -109,18 +109,7 @@ function dropOf(rule: Exclude<DedupeRule, 'none'>, values: Float32Array, i: numb
  */
 export function querySplit(store: RowStore, assign: Uint8Array, nQueries: number, spec: { ratios: [number, number, number] }, predefined: { valid: boolean; test: boolean }, seed: number): SplitOutcome {
   const notes: string[] = [];
-  const r: [number, number, number] = [...spec.ratios];
-  if (predefined.valid && r[1] > 0) {
-    notes.push(`the valid share ${r[1]} of --split is not used: --valid gives the validation rows`);
-    r[1] = 0;
-  }
-  if (predefined.test && r[2] > 0) {
-    notes.push(`the test share ${r[2]} of --split is not used: --test gives the test rows`);
-    r[2] = 0;
-  }
-  const sum = r[0] + r[1] + r[2];
-  if (sum <= 0) throw new UsageError('--split (config prep.split) leaves no share for the rows of the logs once --valid/--test files are given. Expected a positive train share, e.g. query:0.9,0.1,0 or none.');
-  const ratios: [number, number, number] = [r[0] / sum, r[1] / sum, r[2] / sum];
+  const ratios = splitShares('query', spec.ratios, predefined, notes);
   const prng = Prng.fromSeed(seed, 'prep.split.query');
   const a = ratios[0] * 4294967296;
   const b = (ratios[0] + ratios[1]) * 4294967296;

@@ -49,20 +49,7 @@ export function applySplit(
     return { ratios: null, cuts: null, notes };
   }
   if (spec.kind === 'days') return daySplit(store, assign, spec, predefined, notes);
-  const r: [number, number, number] = [...spec.ratios];
-  if (predefined.valid && r[1] > 0) {
-    notes.push(`the valid share ${r[1]} of --split is not used: --valid gives the validation rows`);
-    r[1] = 0;
-  }
-  if (predefined.test && r[2] > 0) {
-    notes.push(`the test share ${r[2]} of --split is not used: --test gives the test rows`);
-    r[2] = 0;
-  }
-  const sum = r[0] + r[1] + r[2];
-  if (sum <= 0) {
-    throw new UsageError(`--split (config prep.split) leaves no share for the rows of the logs once --valid/--test files are given. Expected a positive train share, e.g. ${spec.kind}:0.9,0.1,0 or none.`);
-  }
-  const ratios: [number, number, number] = [r[0] / sum, r[1] / sum, r[2] / sum];
+  const ratios = splitShares(spec.kind, spec.ratios, predefined, notes);
   if (spec.kind === 'random') {
     const prng = Prng.fromSeed(seed, 'prep.split');
     // Compare the raw 32-bit draw with scaled thresholds: x / 2^32 < a ⇔ x < a · 2^32.
@@ -168,4 +155,25 @@ function leaveLast(store: RowStore, assign: Uint8Array, nUsers: number, predefin
     assign[last[u]] = roles[0];
     if (roles.length > 1) assign[prev[u]] = roles[1];
   }
+}
+
+/**
+ * The shares of a ratio split, normalised to sum to 1, once predefined --valid/--test files have taken their splits
+ * (their shares are dropped, with a note).
+ */
+export function splitShares(kind: string, given: readonly [number, number, number], predefined: { valid: boolean; test: boolean }, notes: string[]): [number, number, number] {
+  const r: [number, number, number] = [...given];
+  if (predefined.valid && r[1] > 0) {
+    notes.push(`the valid share ${r[1]} of --split is not used: --valid gives the validation rows`);
+    r[1] = 0;
+  }
+  if (predefined.test && r[2] > 0) {
+    notes.push(`the test share ${r[2]} of --split is not used: --test gives the test rows`);
+    r[2] = 0;
+  }
+  const sum = r[0] + r[1] + r[2];
+  if (sum <= 0) {
+    throw new UsageError(`--split (config prep.split) leaves no share for the rows of the logs once --valid/--test files are given. Expected a positive train share, e.g. ${kind}:0.9,0.1,0 or none.`);
+  }
+  return [r[0] / sum, r[1] / sum, r[2] / sum];
 }
