@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { rec, tempDir } from './helpers.js';
+import { killMidEpoch, rec, tempDir, weightsSha256 } from './helpers.js';
 
 const dir = tempDir('rec-search-');
 const log = join(dir, 'search.csv');
@@ -78,6 +78,22 @@ describe('rec train on a search log', () => {
     expect(shop.code).toBe(2);
     expect(shop.stderr).toMatch(/search log/);
   }, 60_000);
+});
+
+describe('rec train --resume of a search model', () => {
+  it('continues a run killed mid-epoch to exactly the weights of one never interrupted', async () => {
+    const args = (out: string) => ['train', '--data', ds, '--model', 'hybrid', '--out', out, '--epochs', '2', '--dim', '8', '--batch-size', '8', '--save-every', '2', '--early-stop', 'ndcg@10', '--patience', '0'];
+    const whole = join(dir, 'whole');
+    const killed = join(dir, 'killed');
+    expect((await rec(args(whole))).code).toBe(0);
+    expect(await killMidEpoch(args(killed), killed, 1)).toBe('SIGKILL');
+    const resumed = await rec(['train', '--out', killed, '--resume']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/resuming .* at epoch 2, step [1-9]/);
+    expect(weightsSha256(killed)).toBe(weightsSha256(whole));
+    // The blend and the relevance head are fitted again at the best epoch: the same on both.
+    expect(readFileSync(join(killed, 'model', 'search_spec.json'), 'utf8')).toBe(readFileSync(join(whole, 'model', 'search_spec.json'), 'utf8'));
+  }, 90_000);
 });
 
 describe('rec eval of a search checkpoint', () => {
