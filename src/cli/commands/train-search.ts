@@ -7,7 +7,7 @@ import { loadItemFeatures } from '../../data/item-features.js';
 import { manifestSha256 } from '../../data/dataset.js';
 import type { EngineInfo } from '../../engine/backend.js';
 import { writeVocab } from '../../io/checkpoint.js';
-import { calibrate, defaultProtocol, encodeQueries, evaluateSearch, rowsByQuery, searchScale, searchSplit } from '../../eval/search.js';
+import { calibrate, defaultProtocol, encodeQueries, evaluateSearch, rowsByQuery, searchScale, searchSplit, type SearchEvalData, type SearchProtocol } from '../../eval/search.js';
 import { lowerIsBetter } from '../../eval/metrics/registry.js';
 import { QueryEncoder } from '../../models/search/query.js';
 import { SearchRanker, type SearchModelName } from '../../models/search/search-model.js';
@@ -21,6 +21,15 @@ export function requireSearchDataset(ds: Dataset, model: string): NonNullable<Da
     throw new UsageError(`--model ${model} trains on a search log: dataset ${ds.dir} has no query column. Prep one with rec prep LOG --columns query=C,item=C[,relevance=C] --items CATALOGUE.`);
   }
   return ds.queries;
+}
+
+/**
+ * What validation ranks: the two-tower model is a retrieval model, so it is validated by retrieving from the whole
+ * catalogue (judged lists would stop it once it orders a query's judged items, long before it finds them among all);
+ * BM25 and the hybrid by the log's protocol (judged lists for graded relevance).
+ */
+function validationProtocol(model: SearchModelName, valid: SearchEvalData): SearchProtocol {
+  return model === 'two-tower' ? 'full' : defaultProtocol(valid);
 }
 
 export async function trainSearch(ctx: CommandContext, ds: Dataset, out: string, resume: boolean, engine: EngineInfo): Promise<SearchTrainResult> {
@@ -57,7 +66,7 @@ export async function trainSearch(ctx: CommandContext, ds: Dataset, out: string,
       argv: process.argv.slice(2),
       recVersion: REC_VERSION,
       engine,
-      validate: hasValid ? async (m) => evaluateSearch(new SearchRanker(m), valid, encoded, defaultProtocol(valid), ks, ctx.io.signal).metrics : null,
+      validate: hasValid ? async (m) => evaluateSearch(new SearchRanker(m), valid, encoded, validationProtocol(model, valid), ks, ctx.io.signal).metrics : null,
       calibrate: hasValid ? (m) => calibrate(m, new SearchRanker(m), valid, encoded) : null,
       monitor: hasValid ? { metric, higherIsBetter: !lowerIsBetter(metric) } : null,
     },
