@@ -8,15 +8,22 @@ const dir = tempDir('rec-firstday-');
 const rowsText = Array.from({ length: 30 }, (_, k) => `${k % 6},${100 + (k % 7)},${1 + (k % 5)},${881250949 + k * 3607}\n`).join('');
 
 describe('first day with rec prep and rec train', () => {
-  it('a UTF-16LE log: exit 1 naming the encoding and an iconv command, nothing written', async () => {
+  it('a UTF-16LE log with its byte-order mark (an Excel export) is read whole; without the mark it is exit 1 naming --encoding and iconv', async () => {
     const log = join(dir, 'excel.csv');
     writeFileSync(log, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(rowsText, 'utf16le')]));
     const out = join(dir, 'utf16');
-    const r = await rec(['prep', log, '--out', out]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`${log} is UTF-16LE text (byte-order mark). Convert it to UTF-8 first, e.g. iconv -f UTF-16LE -t UTF-8 ${log} > ${log}.utf8`);
-    expect(r.stderr).not.toMatch(/unexpected failure|at .*\.js:\d+/);
-    expect(existsSync(join(out, 'manifest.json'))).toBe(false);
+    const r = await rec(['prep', log, '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { rows: { read: number; rejected: number } }).rows).toMatchObject({ read: 30, rejected: 0 });
+    const bare = join(dir, 'excel-nobom.csv');
+    writeFileSync(bare, Buffer.from(rowsText, 'utf16le'));
+    const b = await rec(['prep', bare, '--out', join(dir, 'utf16-bare')]);
+    expect(b.code).toBe(1);
+    expect(b.stderr).toMatch(/UTF-16/);
+    expect(b.stderr).toMatch(/--encoding utf-16/);
+    expect(b.stderr).toMatch(/iconv -f UTF-16LE -t UTF-8/);
+    expect(b.stderr).not.toMatch(/unexpected failure|at .*\.js:\d+/);
+    expect(existsSync(join(dir, 'utf16-bare', 'manifest.json'))).toBe(false);
   });
 
   it('month-day dates without --ts-format: exit 1 suggesting --ts-format %m-%d --ts-year YYYY, not a mapping without ts', async () => {
