@@ -18,7 +18,6 @@ import { runPrepBench, summarizePrepBench } from './prep.js';
 import { runSasrecBench } from './sasrec.js';
 import { runSearchBm25Bench, type SearchBm25Result } from './search-bm25.js';
 import { runSearchBench } from './search.js';
-import { argValue } from './common.js';
 import { runNcfBench } from './ncf.js';
 import { runNightlyBench } from './nightly.js';
 import { runStartupBench } from './startup.js';
@@ -115,8 +114,8 @@ const BENCHES: Record<string, Bench> = {
     },
   },
   search: {
-    about: 'search on Home Depot held-out queries through rec prep/train/eval/search: bm25, two-tower and hybrid, judged NDCG@10, full-catalogue recall@100, relevance RMSE, load time and query latency p50/p99 over 1,000 queries (bench/results/search.json)',
-    run: async ({ quick }) => runSearchBench({ quick, models: argValue('--models')?.split(',') }),
+    about: 'search on Home Depot held-out queries through rec prep/train/eval/search: bm25, two-tower and hybrid, judged NDCG@10, full-catalogue recall@100, relevance RMSE, load time and query latency p50/p99 over 1,000 queries; --arms bm25,two-tower,hybrid picks models (bench/results/search.json)',
+    run: async ({ quick, arms }) => runSearchBench({ quick, models: arms }),
   },
   'search-bm25': {
     about: 'BM25 alone on Home Depot held-out queries: BM25 per tokenisation (judged NDCG@10, full-catalogue recall@100 of products judged ≥ 2.5, query latency p50/p99 over 1,000 queries) (bench/results/search-bm25.json)',

@@ -9,8 +9,8 @@
  *    rec search reports (encode, score every item exactly, top 10).
  * References: predicting the mean relevance of the train pairs (RMSE), and the targets of the issue.
  *
- *   npm run bench -- search [--quick] [--models bm25,two-tower,hybrid]    writes bench/results/search.json (--quick: 2
- *   epochs of the towers; --models: only those, the targets left NaN/false without their models)
+ *   npm run bench -- search [--quick] [--arms bm25,two-tower,hybrid]    writes bench/results/search.json (--quick: 2
+ *   epochs of the towers; --arms: only those models, the targets left NaN/false without theirs)
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
