@@ -77,6 +77,11 @@ describe('rec train on a search log', () => {
     const shop = await rec(['train', '--data', synth, '--model', 'bm25', '--out', join(dir, 'shop-bm25')]);
     expect(shop.code).toBe(2);
     expect(shop.stderr).toMatch(/search log/);
+    const space = join(dir, 'space.yaml');
+    writeFileSync(space, 'train.lr: {log_uniform: [0.001, 0.05]}\n');
+    const tune = await rec(['tune', '--data', ds, '--model', 'two-tower', '--space', space, '--trials', '2', '--metric', 'ndcg@10', '--out', join(dir, 'study')]);
+    expect(tune.code).toBe(2);
+    expect(tune.stderr).toMatch(/does not tune yet/);
   }, 60_000);
 });
 

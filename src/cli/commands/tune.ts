@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { SEARCH_MODEL_NAMES } from '../../config/model-names.js';
 import { join, resolve } from 'node:path';
 import type { Tree } from '../../config/tree.js';
 import type { StudyJson } from '../../tune/study.js';
@@ -92,6 +93,9 @@ async function studyRequest(ctx: CommandContext, o: TuneFlags): Promise<Paramete
   const validFromTrain = config.train.valid_from_train;
   const studyData = await pre.checkStudyData(data, validFromTrain);
   const model = config.train.model;
+  if ((SEARCH_MODEL_NAMES as readonly string[]).includes(model)) {
+    throw new UsageError(`rec tune searches the hyper-parameters of the recommendation models; --model ${model} is a search model, which it does not tune yet. Train it with rec train --model ${model} and its flags (docs/search.md).`);
+  }
   const space = await loadSpace(resolve(ctx.cwd, o.space as string), model);
   const metric = pre.resolveMetric(o.metric, studyData);
   const base = userTree(ctx);
