@@ -14,7 +14,7 @@ import { UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { checkpointDataDir } from './checkpoint.js';
 import { checkFailUnder, checkMaxDrop, type Gate, type GateCheck } from './gates.js';
-import { encodeQueries, evaluateSearch, rowsByQuery, searchSplit, type SearchEvalData, type SearchEvalResult, type SearchProtocol } from './search.js';
+import { encodeQueries, evaluateSearch, searchSplit, type SearchEvalData, type SearchEvalResult, type SearchProtocol } from './search.js';
 
 export interface SearchEvalRequest {
   checkpoint: string;
@@ -74,7 +74,7 @@ async function evaluateCheckpoint(ckpt: string, run: RunJson, ds: Dataset, req: 
   };
   const evalData = { ...data, rows };
   const encoder = new QueryEncoder(model.spec.featurizer);
-  const encoded = encodeQueries(encoder, data.texts, rowsByQuery(rows));
+  const encoded = encodeQueries(encoder, data.texts, rows);
   const result = evaluateSearch(new SearchRanker(model), evalData, encoded, protocol, req.k, req.signal, { modelUser });
   return { result, dropped: data.rows.items.length - keep.length, data: evalData };
 }

@@ -56,21 +56,10 @@ export interface SearchEvalResult {
   pairs: number;
 }
 
-/** Row positions per query, queries in first-seen order. */
-export function rowsByQuery(rows: SearchRows): Map<number, number[]> {
-  const out = new Map<number, number[]>();
-  for (let r = 0; r < rows.queries.length; r++) {
-    const list = out.get(rows.queries[r]);
-    if (list === undefined) out.set(rows.queries[r], [r]);
-    else list.push(r);
-  }
-  return out;
-}
-
 /** Encoded texts of the queries a split uses (each once). */
-export function encodeQueries(encoder: QueryEncoder, texts: readonly string[], byQuery: Map<number, number[]>): Map<number, EncodedQuery> {
+export function encodeQueries(encoder: QueryEncoder, texts: readonly string[], rows: Pick<SearchRows, 'queries'>): Map<number, EncodedQuery> {
   const out = new Map<number, EncodedQuery>();
-  for (const q of byQuery.keys()) out.set(q, encoder.encode(texts[q]));
+  for (const q of rows.queries) if (!out.has(q)) out.set(q, encoder.encode(texts[q]));
   return out;
 }
 

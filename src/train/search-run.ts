@@ -161,10 +161,11 @@ export async function runSearchTrain(req: SearchTrainRequest, io: RunIO): Promis
         logEvery: 100,
       },
       {
+        // Every epoch ends here before onEpochEnd, with no step between: the serving vectors refreshed once serve
+        // validation, calibration and model/.
         validate: async () => {
-          if (req.validate === null) return {};
           refreshServing(model);
-          return req.validate(model);
+          return req.validate === null ? {} : req.validate(model);
         },
         saveState,
         onStep: ({ state: s, lr }) => tb.scalars(s.global_step, { 'train/loss': s.loss_count ? s.loss_sum / s.loss_count : 0, 'train/lr': lr }),
@@ -172,7 +173,6 @@ export async function runSearchTrain(req: SearchTrainRequest, io: RunIO): Promis
           await tb.scalars(record.epoch, { 'epoch/loss': record.loss, ...Object.fromEntries(Object.entries(record.valid).map(([k, v]) => [`valid/${k}`, v])) });
           const isBest = monitor === null || s.best === null || s.best.epoch === record.epoch;
           if (!isBest) return checkpoint.recordEpoch(record, null);
-          refreshServing(model);
           req.calibrate?.(model);
           await checkpoint.recordEpoch(record, { best: s.best, sample: null });
         },

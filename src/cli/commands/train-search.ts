@@ -7,7 +7,7 @@ import { loadItemFeatures } from '../../data/item-features.js';
 import { manifestSha256 } from '../../data/dataset.js';
 import type { EngineInfo } from '../../engine/backend.js';
 import { writeVocab } from '../../io/checkpoint.js';
-import { calibrate, defaultProtocol, encodeQueries, evaluateSearch, rowsByQuery, searchScale, searchSplit, type SearchEvalData, type SearchProtocol } from '../../eval/search.js';
+import { calibrate, defaultProtocol, encodeQueries, evaluateSearch, searchScale, searchSplit, type SearchEvalData, type SearchProtocol } from '../../eval/search.js';
 import { lowerIsBetter } from '../../eval/metrics/registry.js';
 import { QueryEncoder } from '../../models/search/query.js';
 import { SearchRanker, type SearchModelName } from '../../models/search/search-model.js';
@@ -40,7 +40,7 @@ export async function trainSearch(ctx: CommandContext, ds: Dataset, out: string,
   const valid = searchSplit(ds, 'valid');
   const hasValid = ds.valid.length > 0;
   const encoder = new QueryEncoder(queries.spec);
-  const encoded = hasValid ? encodeQueries(encoder, valid.texts, rowsByQuery(valid.rows)) : new Map();
+  const encoded = hasValid ? encodeQueries(encoder, valid.texts, valid.rows) : new Map();
   const requested = config.train.early_stopping.metric;
   const metric = requested === 'auto' ? 'ndcg@10' : requested;
   if (!hasValid) ctx.log.info('no validation split: training for fixed epochs; the hybrid blend and the relevance head need one (prep with --split query:0.8,0.1,0.1)');

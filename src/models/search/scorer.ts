@@ -4,7 +4,7 @@
  * relevance prediction on the log's scale. The towers score by cosine, BM25 by its formula, the hybrid by a blend of
  * the two fitted on the validation queries.
  */
-import { textBag, type TokenBags, type TokenVocab } from './bags.js';
+import { textBag, type TokenVocab } from './bags.js';
 import { normalize } from './two-tower.js';
 
 /** A query as the models read it: its distinct text buckets and the features per bucket. */
@@ -73,19 +73,4 @@ export class TowerScorer implements SearchScorer {
       out[k] = s;
     }
   }
-}
-
-/** Share of the query's token weight that the item's bag holds (a lexical-overlap feature of the relevance head). */
-export function overlap(vocab: TokenVocab, q: QueryText, itemBags: TokenBags, item: number): number {
-  const { rows, weights } = textBag(vocab, q.buckets, q.counts);
-  let s = 0;
-  for (let k = 0; k < rows.length; k++) {
-    for (let t = itemBags.offsets[item]; t < itemBags.offsets[item + 1]; t++) {
-      if (itemBags.rows[t] === rows[k]) {
-        s += weights[k];
-        break;
-      }
-    }
-  }
-  return s;
 }

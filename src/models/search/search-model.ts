@@ -206,6 +206,9 @@ function assemble(
   prior: ItemPrior,
   histories: UserHistories | null,
 ): SearchModel {
+  // What never changes after the model is built is made into tensors once and kept, as the item encoder's sidecar keeps
+  // its variables: the writers do not dispose a sidecar's tensors, so fresh ones at every save would leak.
+  let fixed: tf.NamedTensorMap | null = null;
   const model: SearchModel = {
     keras,
     spec,
@@ -216,12 +219,17 @@ function assemble(
     trained,
     prior,
     histories,
-    sidecar: () => ({ name: SEARCH_SIDECAR, spec: { ...model.spec } as unknown as Record<string, unknown>, tensors: sidecarTensors(model) }),
+    sidecar: () => {
+      fixed ??= fixedTensors(model);
+      const tensors = tower === null ? fixed : { ...fixed, item_id: tower.itemIds };
+      return { name: SEARCH_SIDECAR, spec: { ...model.spec } as unknown as Record<string, unknown>, tensors };
+    },
   };
   return model;
 }
 
-function sidecarTensors(m: SearchModel): tf.NamedTensorMap {
+/** The sidecar's tensors other than the trained id rows. */
+function fixedTensors(m: SearchModel): tf.NamedTensorMap {
   const out: tf.NamedTensorMap = {
     token_buckets: tf.tensor1d(m.vocab.buckets, 'int32'),
     item_bag_offsets: tf.tensor1d(m.itemBags.offsets, 'int32'),
@@ -235,7 +243,6 @@ function sidecarTensors(m: SearchModel): tf.NamedTensorMap {
     out.history_offsets = tf.tensor1d(m.histories.offsets, 'int32');
     out.history_items = tf.tensor1d(m.histories.items, 'int32');
   }
-  if (m.tower !== null) out.item_id = m.tower.itemIds;
   if (m.bm25 !== null) {
     const bytes = m.bm25.toBytes();
     const padded = new Uint8Array((bytes.length + 3) & ~3);
