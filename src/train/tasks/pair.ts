@@ -53,7 +53,7 @@ export interface PairTaskOptions {
   sparseOptimizer: RowSparseOptimizer;
   denseOptimizer: DenseOptimizer;
   params: DenseParamUpdater;
-  /** The model's item encoder (catalogue features): the autograd step composes item vectors from it. */
+  /** The model's item encoder (catalogue features): each step composes the batch's item vectors from it. */
   encoder?: ItemEncoder | null;
 }
 
@@ -69,10 +69,10 @@ export function createPairTask(opts: PairTaskOptions): TrainTask {
     },
   };
   // The closed-form step where the model has one and the engine exposes table memory (cpu, wasm);
-  // fusedPairStep returns null elsewhere and the autograd step runs instead.
-  // The fused kernels read item rows straight from table memory: an item encoder composes them, so it takes the autograd step.
+  // fusedPairStep returns null elsewhere and the autograd step runs instead. With an item encoder
+  // the fused step composes the batch's item rows from table memory first (fused-features.ts).
   const encoder = opts.encoder ?? null;
-  const fusedModel = opts.fused && opts.sparse && encoder === null && fusable(model) ? model : null;
+  const fusedModel = opts.fused && opts.sparse && fusable(model) ? model : null;
   const scratch = encoder === null ? null : new Int32Array(model.shape.items).fill(-1);
   let featureSeed = 0;
   const fusedScratch = createFusedScratch();
@@ -100,11 +100,11 @@ export function createPairTask(opts: PairTaskOptions): TrainTask {
         labels: e.labels.subarray(lo, hi),
         negatives: e.negatives ? e.negatives.subarray(lo, hi) : null,
       };
+      const features = encoder === null || scratch === null ? null : { encoder, scratch, rng: Prng.fromSeed(featureSeed, `id-dropout/${index}`) };
       if (fusedModel) {
-        const value = fusedPairStep(fusedModel, batch, loss, opts.l2, fusedUpdaters, frozen, fusedScratch);
+        const value = fusedPairStep(fusedModel, batch, loss, opts.l2, fusedUpdaters, frozen, fusedScratch, features);
         if (value !== null) return value;
       }
-      const features = encoder === null || scratch === null ? null : { encoder, scratch, rng: Prng.fromSeed(featureSeed, `id-dropout/${index}`) };
       return pairStep(model, batch, loss, opts.l2, opts.sparse, updaters, frozen, features);
     },
     setLearningRate(lr) {

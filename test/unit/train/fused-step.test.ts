@@ -8,7 +8,10 @@ import { buildModel } from '../../../src/models/registry.js';
 import { createFusedScratch, fusable, fusedPairStep, type FusedUpdaters } from '../../../src/train/fused-step.js';
 import { createDenseParamUpdater } from '../../../src/train/params.js';
 import type { PairLoss } from '../../../src/train/pair-data.js';
-import { pairStep } from '../../../src/train/pair-step.js';
+import { pairStep, type StepFeatures } from '../../../src/train/pair-step.js';
+import type { ItemFeatures } from '../../../src/data/item-features.js';
+import type { ManifestCatalogue } from '../../../src/data/manifest.js';
+import { createItemEncoder, encoderSpec, type ItemEncoder } from '../../../src/models/item-encoder.js';
 import { silentLogger } from '../../../src/util/log.js';
 import { Prng } from '../../../src/util/prng.js';
 import { maxAbsDiff } from '../engine/helpers.js';
@@ -27,9 +30,9 @@ function model(name: 'mf' | 'gmf'): PairModel {
 const mf = () => model('mf');
 
 /** The trainer's wiring (run.ts): tables through the row-sparse optimizer, dense weights through params. */
-function trainer(m: PairModel) {
+function trainer(m: PairModel, encoder: ItemEncoder | null = null) {
   const cfg = { name: 'adam' as const, lr: 0.05, weightDecay: 0 };
-  const sparse = createRowSparseOptimizer(cfg, Object.fromEntries(m.tables.map((t) => [t.name, t.variable])));
+  const sparse = createRowSparseOptimizer(cfg, Object.fromEntries([...m.tables, ...(encoder?.tables ?? [])].map((t) => [t.name, t.variable])));
   const params = createDenseParamUpdater(cfg, m);
   const fused: FusedUpdaters = {
     view: (t) => sparse.view(t),
@@ -104,4 +107,87 @@ describe('fusedPairStep', () => {
     expect(Number.isFinite(fusedPairStep(m, bad, 'mse', 0, o, new Set(), createFusedScratch()) as number)).toBe(false);
     expect(maxAbsDiff(u, users.dataSync() as Float32Array)).toBe(0);
   });
+});
+
+/** Every item has a brand and a title of 1–4 of 12 hashed buckets; the last 6 items have no training rows. */
+function catalogue(): { features: ItemFeatures; learned: Uint8Array } {
+  const rng = Prng.fromSeed(8, 'test/fused/catalogue');
+  const offsets = new Int32Array(ITEMS + 1);
+  const buckets: number[] = [];
+  const counts: number[] = [];
+  for (let i = 0; i < ITEMS; i++) {
+    const n = 1 + rng.int(4);
+    const chosen = new Set<number>();
+    while (chosen.size < n) chosen.add(rng.int(12));
+    for (const b of [...chosen].sort((x, y) => x - y)) {
+      buckets.push(b);
+      counts.push(1 + rng.int(3));
+    }
+    offsets[i + 1] = buckets.length;
+  }
+  const features: ItemFeatures = {
+    items: ITEMS,
+    inCatalogue: new Uint8Array(ITEMS).fill(1),
+    catalogue: {} as ManifestCatalogue,
+    features: [
+      { name: 'brand', kind: 'category', codes: Int32Array.from({ length: ITEMS }, () => rng.int(5)), vocab: ['a', 'b', 'c', 'd', 'e'] },
+      { name: 'title', kind: 'text', buckets: { offsets, values: Int32Array.from(buckets), valid: new Uint8Array(ITEMS).fill(1) }, counts: Int32Array.from(counts) },
+    ],
+  };
+  const learned = new Uint8Array(ITEMS).fill(1);
+  learned.fill(0, ITEMS - 6);
+  return { features, learned };
+}
+
+/** An encoder over every item table of `m`, its token rows drawn from `seed` (the same for the same seed). */
+function encoderOf(m: PairModel): ItemEncoder {
+  const { features, learned } = catalogue();
+  const tables = m.tables.filter((t) => t.kind === 'item');
+  const spec = encoderSpec(features, learned, { idDropout: 0.3, tables: tables.map((t) => t.name) });
+  const widths = Object.fromEntries(tables.map((t) => [t.name, t.variable.shape[1] ?? 1]));
+  const rng = Prng.fromSeed(4, 'test/fused/tokens');
+  const values = Object.fromEntries(tables.map((t) => [`${t.name}#features`, Float32Array.from({ length: spec.tokens.length * widths[t.name] }, () => 0.4 * (rng.next() - 0.5))]));
+  return createItemEncoder({ spec, features, modelItems: ITEMS, learned, widths, values });
+}
+
+describe('fusedPairStep with an item encoder (catalogue features)', () => {
+  const cases = [
+    ['mf', 'mse', []],
+    ['mf', 'bce', []],
+    ['mf', 'bpr', []],
+    ['gmf', 'bce', []],
+    ['mf', 'bce', ['item_embedding']],
+    ['mf', 'mse', ['item_bias#features', 'user_bias']],
+  ] as const;
+  for (const engine of ['cpu', 'wasm'] as const) {
+    for (const [name, loss, frozenNames] of cases) {
+      it(`${engine} ${name} ${loss}${frozenNames.length ? ` (${frozenNames.join(', ')} frozen)` : ''}: the autograd step's losses and weights, ids dropped alike`, async () => {
+        await initEngine({ backend: engine, log: silentLogger });
+        const frozen = new Set<string>(frozenNames);
+        const features = (e: ItemEncoder, step: number): StepFeatures => ({ encoder: e, scratch: new Int32Array(ITEMS).fill(-1), rng: Prng.fromSeed(21, `drop/${step}`) });
+        // An encoder's variables are named by its tables: one encoder at a time, so each run's are kept as arrays.
+        const run = (fused: boolean) => {
+          const m = model(name) as PairModel & { fused: FusedPairKernel };
+          const e = encoderOf(m);
+          expect(e.tables.length).toBe(m.tables.filter((t) => t.kind === 'item').length);
+          const t = trainer(m, e);
+          const initial = Object.fromEntries([...m.tables, ...e.tables].map((x) => [x.name, Float32Array.from(x.variable.dataSync())]));
+          const scratch = createFusedScratch();
+          const losses = batches(loss, 5, 48).map((batch, step) =>
+            fused ? (fusedPairStep(m, batch, loss, 0.05, t.fused, frozen, scratch, features(e, step)) as number) : pairStep(m, batch, loss, 0.05, true, t.autograd, frozen, features(e, step)),
+          );
+          const weights = Object.fromEntries([...m.tables, ...e.tables, ...m.dense.map((v, k) => ({ name: `dense/${k}`, variable: v }))].map((x) => [x.name, Float32Array.from(x.variable.dataSync())]));
+          e.dispose();
+          return { losses, weights, initial };
+        };
+        const ref = run(false);
+        const got = run(true);
+        got.losses.forEach((l, k) => expect(l).toBeCloseTo(ref.losses[k], 4));
+        for (const [k, w] of Object.entries(ref.weights)) expect(maxAbsDiff(w, got.weights[k]), k).toBeLessThan(1e-4);
+        for (const f of frozenNames) expect(maxAbsDiff(got.initial[f], got.weights[f]), f).toBe(0);
+        // The steps moved every trainable table: the comparison is not of untouched ones.
+        for (const k of Object.keys(got.initial).filter((x) => !frozen.has(x))) expect(maxAbsDiff(got.initial[k], got.weights[k]), k).toBeGreaterThan(1e-3);
+      });
+    }
+  }
 });
