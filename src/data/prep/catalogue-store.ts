@@ -135,6 +135,13 @@ export class ChunkedLists implements ListStore {
  * (18 for 2^18 buckets, leaving counts up to 16,383), which halves what a million titles hold. A list with a
  * count past that (a 16 KiB run of one letter) is kept unpacked beside the others.
  */
+/** How TextLists packs a list of `numBuckets` buckets: count << bits | bucket while the count is at most maxCount. */
+export function textPacking(numBuckets: number): { bits: number; maxCount: number } {
+  const bits = Math.max(1, 32 - Math.clz32(numBuckets - 1));
+  // Counts go in the bits above the bucket, read back unsigned (>>>): none left past 2^31 buckets.
+  return { bits, maxCount: bits <= 24 ? 2 ** (32 - bits) - 1 : 0 };
+}
+
 export class TextLists implements ListStore {
   readonly withCounts = true;
   private readonly packed = new ChunkedLists();
@@ -147,10 +154,16 @@ export class TextLists implements ListStore {
   private readonly maxCount: number;
 
   constructor(numBuckets: number) {
-    this.bits = Math.max(1, 32 - Math.clz32(numBuckets - 1));
+    ({ bits: this.bits, maxCount: this.maxCount } = textPacking(numBuckets));
     this.mask = this.bits >= 32 ? -1 : (1 << this.bits) - 1;
-    // Counts go in the bits above the bucket, read back unsigned (>>>): none left past 2^31 buckets.
-    this.maxCount = this.bits <= 24 ? 2 ** (32 - this.bits) - 1 : 0;
+  }
+
+  /** Appends a list packed already (textPacking; every count within maxCount): src[from, from + len). */
+  pushPacked(src: Int32Array, from: number, len: number): void {
+    const at = this.packed.alloc(len);
+    const p = this.packed.last;
+    for (let k = 0; k < len; k++) p[at + k] = src[from + k];
+    this.where.push(this.packed.length.n - 1);
   }
 
   push(buckets: Int32Array, counts: Int32Array, len: number): void {
@@ -206,6 +219,14 @@ export class LocalVocab {
   }
 }
 
+/**
+ * Where text values go when they are featurised elsewhere (text-queue.ts: a worker thread): each list comes back
+ * through SlotColumn.resolveText, in the order the texts were added.
+ */
+export interface DeferredTexts {
+  add(column: SlotColumn, slot: number, text: string): void;
+}
+
 /** One feature's values by slot: a list (text buckets and counts, multi codes), a code (category) or a number. */
 export class SlotColumn {
   readonly spec: FeatureSpec;
@@ -231,18 +252,24 @@ export class SlotColumn {
     this.vocab = spec.kind === 'category' || spec.kind === 'multi' ? new LocalVocab() : null;
   }
 
-  /** Adds the next slot's value. */
-  add(v: RawValue, featurizer: TextFeaturizer): void {
+  /** Adds the next slot's value; a text goes to `deferred` when given (its list is pushed by resolveText). */
+  add(v: RawValue, featurizer: TextFeaturizer, deferred: DeferredTexts | null = null): void {
     const kind = this.spec.kind;
     if (isEmpty(v)) {
       this.status.push(VALUE_MISSING);
       if (kind === 'category') (this.codes as GrowInt32).push(-1);
       else if (kind === 'number') (this.numbers as GrowFloat64).push(Number.NaN);
+      // A deferred column's lists arrive in slot order, so a missing text waits its turn as an empty one.
+      else if (this.text !== null && deferred !== null) deferred.add(this, this.status.n - 1, '');
       else if (this.text !== null) this.text.push(this.codeScratch, this.codeScratch, 0);
       else this.multi?.push(this.codeScratch, 0);
       return;
     }
-    if (kind === 'text') {
+    if (kind === 'text' && deferred !== null) {
+      // Present until the featuriser finds no word in it (resolveText).
+      this.status.push(VALUE_PRESENT);
+      deferred.add(this, this.status.n - 1, typeof v === 'string' ? v : (v ?? []).join('\n'));
+    } else if (kind === 'text') {
       const n = featurizer.featurizeInto(typeof v === 'string' ? v : (v ?? []).join('\n'));
       this.status.push(n === 0 ? VALUE_INVALID : VALUE_PRESENT);
       (this.text as TextLists).push(featurizer.lastBuckets, featurizer.lastCounts, n);
@@ -264,6 +291,17 @@ export class SlotColumn {
         (this.multi as ChunkedLists).push(this.codeScratch, vals.length);
       }
     }
+  }
+
+  /**
+   * Slot `slot`'s deferred text list (DeferredTexts), the next of this column: `len` values packed by textPacking
+   * at src[from, …), or (len < 0, a count past the packed range) −len buckets then −len counts.
+   */
+  resolveText(slot: number, src: Int32Array, from: number, len: number): void {
+    const lists = this.text as TextLists;
+    if (len >= 0) lists.pushPacked(src, from, len);
+    else lists.push(src.subarray(from, from - len), src.subarray(from - len, from - 2 * len), -len);
+    if (len === 0 && this.status.a[slot] !== VALUE_MISSING) this.status.a[slot] = VALUE_INVALID;
   }
 }
 
@@ -344,6 +382,8 @@ export class CatalogueStore {
   readonly slotOfKey = new GrowInt32();
   readonly columns: SlotColumn[];
   slots = 0;
+  /** Set while a worker thread featurises the texts (text-queue.ts). */
+  deferred: DeferredTexts | null = null;
   duplicates = 0;
   conflicting = 0;
   /** Key index → the hash of its latest row's values (two lanes). */
@@ -360,7 +400,7 @@ export class CatalogueStore {
   add(key: string, values: readonly RawValue[]): void {
     valuesHash(values, this.hash);
     const slot = this.slots++;
-    for (let f = 0; f < this.columns.length; f++) this.columns[f].add(values[f], this.featurizer);
+    for (let f = 0; f < this.columns.length; f++) this.columns[f].add(values[f], this.featurizer, this.deferred);
     const k = this.keys.get(key);
     if (k === undefined) {
       this.keys.set(key, this.slotOfKey.n);
