@@ -93,7 +93,8 @@ export class ChunkedLists implements ListStore {
 
   /** Appends a list of `len` values, to be written to `last` from the position returned. */
   alloc(len: number): number {
-    if (this.used + len > this.last.length) {
+    // The first list gets a chunk even when empty: its start must name a chunk that exists.
+    if (this.chunks.length === 0 || this.used + len > this.last.length) {
       this.last = new Int32Array(Math.max(CHUNK, len));
       this.chunks.push(this.last);
       this.used = 0;
