@@ -81,7 +81,7 @@ export class ChunkedLists implements ListStore {
   readonly start = new GrowFloat64();
   readonly length = new GrowInt32();
   /** The chunk lists are appended to. */
-  last = new Int32Array(0);
+  last: Int32Array = new Int32Array(0);
   private used = 0;
 
   /** Appends values[0, len) as the next list; returns its index. */
@@ -104,6 +104,22 @@ export class ChunkedLists implements ListStore {
     this.used += len;
     this.length.push(len);
     return at;
+  }
+
+  /**
+   * Makes `chunk` (at most CHUNK long, full) the chunk lists are appended to, without copying it: the caller
+   * never writes to it again. Lists in it are then added by addAt.
+   */
+  adopt(chunk: Int32Array): void {
+    this.chunks.push(chunk);
+    this.last = chunk;
+    this.used = chunk.length;
+  }
+
+  /** Appends the list `last`[at, at + len) (an adopted chunk's). */
+  addAt(at: number, len: number): void {
+    this.start.push((this.chunks.length - 1) * CHUNK + at);
+    this.length.push(len);
   }
 
   /** Drops the list just appended (its room in `last` is reused). */
@@ -159,12 +175,26 @@ export class TextLists implements ListStore {
     this.mask = this.bits >= 32 ? -1 : (1 << this.bits) - 1;
   }
 
-  /** Appends a list packed already (textPacking; every count within maxCount): src[from, from + len). */
+  /**
+   * Appends a list packed already (textPacking; every count within maxCount): src[from, from + len). `src` is kept
+   * as a chunk of its own, not copied, when it fits one (the lists of a batch from the featuriser thread, which
+   * come in one array sized to them): the caller never writes to it again.
+   */
   pushPacked(src: Int32Array, from: number, len: number): void {
-    const at = this.packed.alloc(len);
-    const p = this.packed.last;
-    for (let k = 0; k < len; k++) p[at + k] = src[from + k];
+    if (src.length > CHUNK) {
+      const at = this.packed.alloc(len);
+      this.packed.last.set(src.subarray(from, from + len), at);
+    } else {
+      if (src !== this.packed.last) this.packed.adopt(src);
+      this.packed.addAt(from, len);
+    }
     this.where.push(this.packed.length.n - 1);
+  }
+
+  /** Appends a list kept unpacked (a count past maxCount). */
+  pushWide(buckets: Int32Array, counts: Int32Array, len: number): void {
+    this.where.push(-1 - this.wideValues.push(buckets, len));
+    this.wideCounts.push(counts, len);
   }
 
   push(buckets: Int32Array, counts: Int32Array, len: number): void {
@@ -182,8 +212,7 @@ export class TextLists implements ListStore {
       return;
     }
     this.packed.unpush();
-    this.where.push(-1 - this.wideValues.push(buckets, len));
-    this.wideCounts.push(counts, len);
+    this.pushWide(buckets, counts, len);
   }
 
   lengthOf(s: number): number {
@@ -198,10 +227,21 @@ export class TextLists implements ListStore {
       counts?.set(this.wideCounts.valuesOf(-1 - w), at);
       return;
     }
-    const p = this.packed.valuesOf(w);
+    // No view per list: a million items' lists are read out at writing time.
+    const st = this.packed.start.a[w];
+    const c = Math.floor(st / CHUNK);
+    const from = st - c * CHUNK;
+    const to = from + this.packed.length.a[w];
+    const p = this.packed.chunks[c];
     const { bits, mask } = this;
-    for (let k = 0; k < p.length; k++) values[at + k] = p[k] & mask;
-    if (counts !== null) for (let k = 0; k < p.length; k++) counts[at + k] = p[k] >>> bits;
+    if (counts === null) for (let k = from; k < to; k++) values[at + k - from] = p[k] & mask;
+    else {
+      for (let k = from; k < to; k++) {
+        const x = p[k];
+        values[at + k - from] = x & mask;
+        counts[at + k - from] = x >>> bits;
+      }
+    }
   }
 }
 
@@ -301,7 +341,7 @@ export class SlotColumn {
   resolveText(slot: number, src: Int32Array, from: number, len: number): void {
     const lists = this.text as TextLists;
     if (len >= 0) lists.pushPacked(src, from, len);
-    else lists.push(src.subarray(from, from - len), src.subarray(from - len, from - 2 * len), -len);
+    else lists.pushWide(src.subarray(from, from - len), src.subarray(from - len, from - 2 * len), -len);
     if (len === 0 && this.status.a[slot] !== VALUE_MISSING) this.status.a[slot] = VALUE_INVALID;
   }
 }

@@ -1,7 +1,7 @@
 /**
  * A batch of catalogue texts featurised in one call (text-worker.ts runs it in a worker thread, text-queue.ts
  * sends the batches): the texts travel as one string and their end offsets, the lists come back packed as the
- * store keeps them (catalogue-store.ts textPacking), so the main thread only copies them into place.
+ * store keeps them (catalogue-store.ts textPacking), in one array the store keeps as it is.
  */
 import type { TextFeaturizer, TextFeaturizerOptions } from '../text.js';
 
@@ -55,5 +55,6 @@ export function featurizeBatch(f: TextFeaturizer, text: string, ends: Int32Array
       size += 2 * n;
     }
   }
-  return { lens, packed: packed.subarray(0, size) };
+  // Sized to its lists: the store keeps this array as it is (TextLists.pushPacked).
+  return { lens, packed: packed.slice(0, size) };
 }
