@@ -55,3 +55,19 @@ describe('readCatalogue with the text featuriser thread', () => {
     expect(storeContent(threaded)).toEqual(storeContent(inline));
   });
 });
+
+describe('readCatalogue with the text featuriser thread, stopped', () => {
+  it('stops at a signal between chunks while batches are out on the thread', async () => {
+    const path = `${out()}-long.csv`;
+    writeFileSync(path, `id,title\n${Array.from({ length: 200_000 }, (_, k) => `i${k},title ${k}`).join('\n')}`);
+    const controller = new AbortController();
+    const read = readCatalogue([path], 'id', [{ name: 'title', kind: 'text' }], { add: () => undefined }, { signal: controller.signal, textWorker: true });
+    // Aborted once reading is under way (a few event-loop turns in), not before the first chunk.
+    let ticks = 0;
+    const timer = setInterval(() => {
+      if (++ticks > 1) controller.abort('SIGINT');
+    }, 1);
+    await expect(read).rejects.toThrow(/rec prep was interrupted; no dataset was written/);
+    clearInterval(timer);
+  });
+});
