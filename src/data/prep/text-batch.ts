@@ -20,6 +20,9 @@ export interface TextBatchRequest {
 /** worker → main, one per request and in their order. */
 export type TextBatchReply = { type: 'result'; lens: Int32Array; packed: Int32Array } | { type: 'error'; message: string; stack?: string };
 
+/** The lists of a batch as they are made, kept from one batch to the next (one batch at a time per thread). */
+let scratch = new Int32Array(1 << 18);
+
 /**
  * Featurises the batch's texts: lens[i] ≥ 0 is text i's list length, its values packed (count << bits | bucket) in
  * `packed` after the lists before it; lens[i] < 0 (a count past maxCount) holds −lens[i] buckets then as many counts.
@@ -27,7 +30,7 @@ export type TextBatchReply = { type: 'result'; lens: Int32Array; packed: Int32Ar
 export function featurizeBatch(f: TextFeaturizer, text: string, ends: Int32Array, packing: TextWorkerData['packing']): { lens: Int32Array; packed: Int32Array } {
   const { bits, maxCount } = packing;
   const lens = new Int32Array(ends.length);
-  let packed = new Int32Array(Math.max(1024, 96 * ends.length));
+  let packed = scratch;
   let size = 0;
   let from = 0;
   for (let i = 0; i < ends.length; i++) {
@@ -36,7 +39,7 @@ export function featurizeBatch(f: TextFeaturizer, text: string, ends: Int32Array
     if (size + 2 * n > packed.length) {
       const grown = new Int32Array(Math.max(2 * packed.length, size + 2 * n));
       grown.set(packed.subarray(0, size));
-      packed = grown;
+      packed = scratch = grown;
     }
     const b = f.lastBuckets;
     const c = f.lastCounts;
