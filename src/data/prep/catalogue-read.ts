@@ -5,7 +5,7 @@
  * readers' RecordAssembler (quoted.ts) under the same bounds (--max-quoted-lines, --max-quoted-bytes): a field
  * still open after them, or at the end of the file, rejects only the line where it opened (`unclosed_quote`), and
  * the lines after it are read afresh; a row is numbered by the line it starts on. Each accepted row is featurised
- * into a CatalogueStore under its key (the raw item id, as the log writes it); a later row of the same key
+ * (its text features in a worker thread for a large catalogue, text-queue.ts) into a CatalogueStore under its key (the raw item id, as the log writes it); a later row of the same key
  * replaces it (counted as a duplicate, and as conflicting when its values differ). Rows that cannot be read, or
  * have no usable key, go to rejects.jsonl with the file and line, and are counted by reason in the manifest's
  * catalogue block, apart from the log's rows.

@@ -1,5 +1,6 @@
 /**
- * The catalogue's rows as they are read (issue #21): each accepted row is featurised at once into growing typed
+ * The catalogue's rows as they are read (issue #21): each accepted row is featurised at once (its texts, when
+ * `deferred` is set, by a worker thread whose lists come back in slot order: text-queue.ts) into growing typed
  * arrays, one slot per row, so that no row's text or values are kept (a million-item catalogue costs its output
  * arrays, not a JS object per item). A key maps to its latest slot; an earlier row of the same key leaves an
  * unused slot behind. Category and multi values get local codes here, in order of first appearance in the file;
@@ -147,11 +148,6 @@ export class ChunkedLists implements ListStore {
   }
 }
 
-/**
- * A text feature's buckets and counts, one int32 per bucket: count << bits | bucket, where `bits` holds any bucket
- * (18 for 2^18 buckets, leaving counts up to 16,383), which halves what a million titles hold. A list with a
- * count past that (a 16 KiB run of one letter) is kept unpacked beside the others.
- */
 /** How TextLists packs a list of `numBuckets` buckets: count << bits | bucket while the count is at most maxCount. */
 export function textPacking(numBuckets: number): { bits: number; maxCount: number } {
   const bits = Math.max(1, 32 - Math.clz32(numBuckets - 1));
@@ -159,6 +155,11 @@ export function textPacking(numBuckets: number): { bits: number; maxCount: numbe
   return { bits, maxCount: bits <= 24 ? 2 ** (32 - bits) - 1 : 0 };
 }
 
+/**
+ * A text feature's buckets and counts, one int32 per bucket: count << bits | bucket, where `bits` holds any bucket
+ * (18 for 2^18 buckets, leaving counts up to 16,383), which halves what a million titles hold. A list with a
+ * count past that (a 16 KiB run of one letter) is kept unpacked beside the others.
+ */
 export class TextLists implements ListStore {
   readonly withCounts = true;
   private readonly packed = new ChunkedLists();
