@@ -11,16 +11,16 @@ import { InterruptedError, RuntimeFailure } from './errors.js';
 import type { Logger } from './log.js';
 
 /**
- * The compiled `worker.js` beside the pool module `poolUrl` (its import.meta.url) in dist/, or
+ * The compiled `worker.js` (or `file`) beside the pool module `poolUrl` (its import.meta.url) in dist/, or
  * dist/'s copy when the pool runs from src/ (vitest): a worker thread runs JavaScript, never the
  * TypeScript source. `fromRepo` is the pool folder relative to the repository, e.g. `src/eval/parallel`.
  */
-export function compiledWorkerEntry(poolUrl: string, fromRepo: string, what: string): string {
+export function compiledWorkerEntry(poolUrl: string, fromRepo: string, what: string, file = 'worker.js'): string {
   const here = dirname(fileURLToPath(poolUrl));
-  const beside = join(here, 'worker.js');
+  const beside = join(here, file);
   if (existsSync(beside)) return beside;
   const depth = fromRepo.split('/').length;
-  const fromSource = resolve(here, '../'.repeat(depth), 'dist', fromRepo, 'worker.js');
+  const fromSource = resolve(here, '../'.repeat(depth), 'dist', fromRepo, file);
   if (existsSync(fromSource)) return fromSource;
   throw new RuntimeFailure(`The ${what} ${beside} is missing; run npm run build (it compiles src/ into dist/).`);
 }

@@ -5,7 +5,7 @@
  * readers' RecordAssembler (quoted.ts) under the same bounds (--max-quoted-lines, --max-quoted-bytes): a field
  * still open after them, or at the end of the file, rejects only the line where it opened (`unclosed_quote`), and
  * the lines after it are read afresh; a row is numbered by the line it starts on. Each accepted row is featurised
- * into a CatalogueStore under its key (the raw item id, as the log writes it); a later row of the same key
+ * (its text features in a worker thread for a large catalogue, text-queue.ts) into a CatalogueStore under its key (the raw item id, as the log writes it); a later row of the same key
  * replaces it (counted as a duplicate, and as conflicting when its values differ). Rows that cannot be read, or
  * have no usable key, go to rejects.jsonl with the file and line, and are counted by reason in the manifest's
  * catalogue block, apart from the log's rows.
@@ -18,6 +18,7 @@ import { LineSplitter, MAX_LINE_BYTES, utf8Detail, type LineHandler } from '../.
 import { TextFeaturizer } from '../text.js';
 import { OBJECT_VALUE, SAMPLE_ROWS, type FeatureSpec, type RawValue } from './catalogue-spec.js';
 import { CatalogueStore } from './catalogue-store.js';
+import { TextQueue } from './text-queue.js';
 import { analyzeDelimitedHead } from './delimited.js';
 import { DEFAULT_QUOTED_BOUNDS, joinedText, RecordAssembler, ByteQuoteOracle, type HeldLine, type QuotedBounds, type RecordHandler } from './quoted.js';
 import { fileKind, type FileKind } from './options.js';
@@ -43,6 +44,8 @@ interface RowHandler {
    */
   row(get: RowGetter, line: number, raw: () => string, json?: (column: string) => unknown): boolean;
   reject(line: number, reason: CatalogueRejectReason, detail: string, raw: string): void;
+  /** Awaited after each chunk of the file: lets the text featuriser thread catch up (text-queue.ts). */
+  pace?: () => Promise<void>;
 }
 
 /** How one catalogue file was read: the manifest's record of it. */
@@ -318,6 +321,7 @@ async function scanFile(
     for (let r = ended ? null : await it.next(); r !== null && !r.done && !reader.stop; r = await it.next()) {
       lines.push(r.value);
       if (signal?.aborted) throw interrupted(signal);
+      await handler.pace?.();
     }
     if (!reader.stop) {
       lines.finish();
@@ -368,73 +372,96 @@ export interface ReadCatalogueOptions {
   featurizer?: TextFeaturizer;
   /** --encoding, as for the logs (default: UTF-8, or what a byte-order mark names). */
   encoding?: EncodingSpec;
+  /** Featurise the text features in a worker thread (text-queue.ts) while this one reads: for large catalogues. */
+  textWorker?: boolean;
 }
 
 /** Reads every catalogue file into one featurised row per key (the latest wins); rejects go to `rejects`. */
 export async function readCatalogue(paths: readonly string[], key: string, features: readonly FeatureSpec[], rejects: CatalogueRejects, opts: ReadCatalogueOptions = {}): Promise<CatalogueRead> {
   const store = new CatalogueStore(features, opts.featurizer);
   const out: CatalogueRead = { store, files: [], read: 0, rejected: 0, rejectedByReason: {}, duplicates: 0, conflicting: 0 };
-  // One array for every row's values: the store copies what it keeps.
-  const values: RawValue[] = features.map(() => null);
-  for (const path of paths) {
-    let read = 0;
-    let rejected = 0;
-    let splitMulti = false;
-    const decoded: DecodeStats = { encoding: 'utf-8', bom: false, fallback_lines: 0 };
-    const handler: RowHandler = {
-      row: (get, line, raw, json) => {
-        const k = json !== undefined ? jsonKey(json(key)) : delimitedKey(get(key));
-        if (typeof k !== 'string') {
-          handler.reject(line, k.reason, `${describeValue(key)}: ${k.detail}`, raw());
-          return true;
-        }
-        read++;
-        for (let f = 0; f < features.length; f++) {
-          const v = get(features[f].name);
-          values[f] = splitMulti && features[f].kind === 'multi' && typeof v === 'string' ? v.split('|') : v;
-        }
-        store.add(k, values);
-        return true;
-      },
-      reject: (line, given, givenDetail, raw) => {
-        read++;
-        rejected++;
-        // The decoder marked bytes invalid in the declared encoding (encoding.ts): name that encoding.
-        const foreign = given === 'invalid_utf8' && decoded.encoding !== 'utf-8';
-        const reason = foreign ? 'invalid_encoding' : given;
-        out.rejectedByReason[reason] = (out.rejectedByReason[reason] ?? 0) + 1;
-        rejects.add(path, line, reason, foreign ? invalidDetail(decoded.encoding) : givenDetail, raw);
-      },
-    };
-    const scan = await scanFile(
-      path,
-      handler,
-      (cols) => {
-        splitMulti = cols !== null;
-      },
-      opts.quoted ?? DEFAULT_QUOTED_BOUNDS,
-      opts.encoding ?? parseEncoding(null),
-      decoded,
-      opts.signal,
-    );
-    out.read += read;
-    out.rejected += rejected;
-    out.files.push({
-      path,
-      bytes: scan.digest.bytes,
-      sha256: scan.digest.sha256,
-      content_sha256: scan.digest.content_sha256,
-      gzip: scan.kind.gzip,
-      format: scan.kind.format as 'csv' | 'tsv' | 'jsonl',
-      delimiter: scan.delimiter,
-      rows_read: read,
-      rejected,
-      encoding: decoded.encoding,
-      fallback_lines: decoded.fallback_lines,
-    });
+  const queue = opts.textWorker === true && features.some((f) => f.kind === 'text') ? new TextQueue(store.featurizer) : null;
+  store.deferred = queue;
+  try {
+    for (const path of paths) out.files.push(await readCatalogueFile(path, key, features, store, out, rejects, opts, queue));
+    await queue?.finish();
+  } finally {
+    store.deferred = null;
+    await queue?.close();
   }
   out.duplicates = store.duplicates;
   out.conflicting = store.conflicting;
   out.rejectedByReason = Object.fromEntries(Object.entries(out.rejectedByReason).sort((a, b) => a[0].localeCompare(b[0])));
   return out;
+}
+
+/** Reads one catalogue file into `store`, counting into `out`; returns its record for the manifest. */
+async function readCatalogueFile(
+  path: string,
+  key: string,
+  features: readonly FeatureSpec[],
+  store: CatalogueStore,
+  out: CatalogueRead,
+  rejects: CatalogueRejects,
+  opts: ReadCatalogueOptions,
+  queue: TextQueue | null,
+): Promise<CatalogueFileRecord> {
+  // One array for every row's values: the store copies what it keeps.
+  const values: RawValue[] = features.map(() => null);
+  let read = 0;
+  let rejected = 0;
+  let splitMulti = false;
+  const decoded: DecodeStats = { encoding: 'utf-8', bom: false, fallback_lines: 0 };
+  const handler: RowHandler = {
+    row: (get, line, raw, json) => {
+      const k = json !== undefined ? jsonKey(json(key)) : delimitedKey(get(key));
+      if (typeof k !== 'string') {
+        handler.reject(line, k.reason, `${describeValue(key)}: ${k.detail}`, raw());
+        return true;
+      }
+      read++;
+      for (let f = 0; f < features.length; f++) {
+        const v = get(features[f].name);
+        values[f] = splitMulti && features[f].kind === 'multi' && typeof v === 'string' ? v.split('|') : v;
+      }
+      store.add(k, values);
+      return true;
+    },
+    reject: (line, given, givenDetail, raw) => {
+      read++;
+      rejected++;
+      // The decoder marked bytes invalid in the declared encoding (encoding.ts): name that encoding.
+      const foreign = given === 'invalid_utf8' && decoded.encoding !== 'utf-8';
+      const reason = foreign ? 'invalid_encoding' : given;
+      out.rejectedByReason[reason] = (out.rejectedByReason[reason] ?? 0) + 1;
+      rejects.add(path, line, reason, foreign ? invalidDetail(decoded.encoding) : givenDetail, raw);
+    },
+    pace: queue !== null ? () => queue.room() : undefined,
+  };
+  const scan = await scanFile(
+    path,
+    handler,
+    (cols) => {
+      splitMulti = cols !== null;
+    },
+    opts.quoted ?? DEFAULT_QUOTED_BOUNDS,
+    opts.encoding ?? parseEncoding(null),
+    decoded,
+    opts.signal,
+  );
+  out.read += read;
+  out.rejected += rejected;
+  return {
+    path,
+    bytes: scan.digest.bytes,
+    sha256: scan.digest.sha256,
+    content_sha256: scan.digest.content_sha256,
+    gzip: scan.kind.gzip,
+    format: scan.kind.format as 'csv' | 'tsv' | 'jsonl',
+    delimiter: scan.delimiter,
+    rows_read: read,
+    rejected,
+    encoding: decoded.encoding,
+    fallback_lines: decoded.fallback_lines,
+  };
 }

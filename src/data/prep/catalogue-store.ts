@@ -1,5 +1,6 @@
 /**
- * The catalogue's rows as they are read (issue #21): each accepted row is featurised at once into growing typed
+ * The catalogue's rows as they are read (issue #21): each accepted row is featurised at once (its texts, when
+ * `deferred` is set, by a worker thread whose lists come back in slot order: text-queue.ts) into growing typed
  * arrays, one slot per row, so that no row's text or values are kept (a million-item catalogue costs its output
  * arrays, not a JS object per item). A key maps to its latest slot; an earlier row of the same key leaves an
  * unused slot behind. Category and multi values get local codes here, in order of first appearance in the file;
@@ -81,7 +82,7 @@ export class ChunkedLists implements ListStore {
   readonly start = new GrowFloat64();
   readonly length = new GrowInt32();
   /** The chunk lists are appended to. */
-  last = new Int32Array(0);
+  last: Int32Array = new Int32Array(0);
   private used = 0;
 
   /** Appends values[0, len) as the next list; returns its index. */
@@ -93,7 +94,8 @@ export class ChunkedLists implements ListStore {
 
   /** Appends a list of `len` values, to be written to `last` from the position returned. */
   alloc(len: number): number {
-    if (this.used + len > this.last.length) {
+    // The first list gets a chunk even when empty: its start must name a chunk that exists.
+    if (this.chunks.length === 0 || this.used + len > this.last.length) {
       this.last = new Int32Array(Math.max(CHUNK, len));
       this.chunks.push(this.last);
       this.used = 0;
@@ -103,6 +105,22 @@ export class ChunkedLists implements ListStore {
     this.used += len;
     this.length.push(len);
     return at;
+  }
+
+  /**
+   * Makes `chunk` (at most CHUNK long, full) the chunk lists are appended to, without copying it: the caller
+   * never writes to it again. Lists in it are then added by addAt.
+   */
+  adopt(chunk: Int32Array): void {
+    this.chunks.push(chunk);
+    this.last = chunk;
+    this.used = chunk.length;
+  }
+
+  /** Appends the list `last`[at, at + len) (an adopted chunk's). */
+  addAt(at: number, len: number): void {
+    this.start.push((this.chunks.length - 1) * CHUNK + at);
+    this.length.push(len);
   }
 
   /** Drops the list just appended (its room in `last` is reused). */
@@ -130,6 +148,13 @@ export class ChunkedLists implements ListStore {
   }
 }
 
+/** How TextLists packs a list of `numBuckets` buckets: count << bits | bucket while the count is at most maxCount. */
+export function textPacking(numBuckets: number): { bits: number; maxCount: number } {
+  const bits = Math.max(1, 32 - Math.clz32(numBuckets - 1));
+  // Counts go in the bits above the bucket, read back unsigned (>>>): none left past 2^31 buckets.
+  return { bits, maxCount: bits <= 24 ? 2 ** (32 - bits) - 1 : 0 };
+}
+
 /**
  * A text feature's buckets and counts, one int32 per bucket: count << bits | bucket, where `bits` holds any bucket
  * (18 for 2^18 buckets, leaving counts up to 16,383), which halves what a million titles hold. A list with a
@@ -147,10 +172,30 @@ export class TextLists implements ListStore {
   private readonly maxCount: number;
 
   constructor(numBuckets: number) {
-    this.bits = Math.max(1, 32 - Math.clz32(numBuckets - 1));
+    ({ bits: this.bits, maxCount: this.maxCount } = textPacking(numBuckets));
     this.mask = this.bits >= 32 ? -1 : (1 << this.bits) - 1;
-    // Counts go in the bits above the bucket, read back unsigned (>>>): none left past 2^31 buckets.
-    this.maxCount = this.bits <= 24 ? 2 ** (32 - this.bits) - 1 : 0;
+  }
+
+  /**
+   * Appends a list packed already (textPacking; every count within maxCount): src[from, from + len). `src` is kept
+   * as a chunk of its own, not copied, when it fits one (the lists of a batch from the featuriser thread, which
+   * come in one array sized to them): the caller never writes to it again.
+   */
+  pushPacked(src: Int32Array, from: number, len: number): void {
+    if (src.length > CHUNK) {
+      const at = this.packed.alloc(len);
+      this.packed.last.set(src.subarray(from, from + len), at);
+    } else {
+      if (src !== this.packed.last) this.packed.adopt(src);
+      this.packed.addAt(from, len);
+    }
+    this.where.push(this.packed.length.n - 1);
+  }
+
+  /** Appends a list kept unpacked (a count past maxCount). */
+  pushWide(buckets: Int32Array, counts: Int32Array, len: number): void {
+    this.where.push(-1 - this.wideValues.push(buckets, len));
+    this.wideCounts.push(counts, len);
   }
 
   push(buckets: Int32Array, counts: Int32Array, len: number): void {
@@ -168,8 +213,7 @@ export class TextLists implements ListStore {
       return;
     }
     this.packed.unpush();
-    this.where.push(-1 - this.wideValues.push(buckets, len));
-    this.wideCounts.push(counts, len);
+    this.pushWide(buckets, counts, len);
   }
 
   lengthOf(s: number): number {
@@ -184,10 +228,21 @@ export class TextLists implements ListStore {
       counts?.set(this.wideCounts.valuesOf(-1 - w), at);
       return;
     }
-    const p = this.packed.valuesOf(w);
+    // No view per list: a million items' lists are read out at writing time.
+    const st = this.packed.start.a[w];
+    const c = Math.floor(st / CHUNK);
+    const from = st - c * CHUNK;
+    const to = from + this.packed.length.a[w];
+    const p = this.packed.chunks[c];
     const { bits, mask } = this;
-    for (let k = 0; k < p.length; k++) values[at + k] = p[k] & mask;
-    if (counts !== null) for (let k = 0; k < p.length; k++) counts[at + k] = p[k] >>> bits;
+    if (counts === null) for (let k = from; k < to; k++) values[at + k - from] = p[k] & mask;
+    else {
+      for (let k = from; k < to; k++) {
+        const x = p[k];
+        values[at + k - from] = x & mask;
+        counts[at + k - from] = x >>> bits;
+      }
+    }
   }
 }
 
@@ -204,6 +259,14 @@ export class LocalVocab {
     }
     return k;
   }
+}
+
+/**
+ * Where text values go when they are featurised elsewhere (text-queue.ts: a worker thread): each list comes back
+ * through SlotColumn.resolveText, in the order the texts were added.
+ */
+export interface DeferredTexts {
+  add(column: SlotColumn, slot: number, text: string): void;
 }
 
 /** One feature's values by slot: a list (text buckets and counts, multi codes), a code (category) or a number. */
@@ -231,18 +294,24 @@ export class SlotColumn {
     this.vocab = spec.kind === 'category' || spec.kind === 'multi' ? new LocalVocab() : null;
   }
 
-  /** Adds the next slot's value. */
-  add(v: RawValue, featurizer: TextFeaturizer): void {
+  /** Adds the next slot's value; a text goes to `deferred` when given (its list is pushed by resolveText). */
+  add(v: RawValue, featurizer: TextFeaturizer, deferred: DeferredTexts | null = null): void {
     const kind = this.spec.kind;
     if (isEmpty(v)) {
       this.status.push(VALUE_MISSING);
       if (kind === 'category') (this.codes as GrowInt32).push(-1);
       else if (kind === 'number') (this.numbers as GrowFloat64).push(Number.NaN);
+      // A deferred column's lists arrive in slot order, so a missing text waits its turn as an empty one.
+      else if (this.text !== null && deferred !== null) deferred.add(this, this.status.n - 1, '');
       else if (this.text !== null) this.text.push(this.codeScratch, this.codeScratch, 0);
       else this.multi?.push(this.codeScratch, 0);
       return;
     }
-    if (kind === 'text') {
+    if (kind === 'text' && deferred !== null) {
+      // Present until the featuriser finds no word in it (resolveText).
+      this.status.push(VALUE_PRESENT);
+      deferred.add(this, this.status.n - 1, typeof v === 'string' ? v : (v ?? []).join('\n'));
+    } else if (kind === 'text') {
       const n = featurizer.featurizeInto(typeof v === 'string' ? v : (v ?? []).join('\n'));
       this.status.push(n === 0 ? VALUE_INVALID : VALUE_PRESENT);
       (this.text as TextLists).push(featurizer.lastBuckets, featurizer.lastCounts, n);
@@ -264,6 +333,17 @@ export class SlotColumn {
         (this.multi as ChunkedLists).push(this.codeScratch, vals.length);
       }
     }
+  }
+
+  /**
+   * Slot `slot`'s deferred text list (DeferredTexts), the next of this column: `len` values packed by textPacking
+   * at src[from, …), or (len < 0, a count past the packed range) −len buckets then −len counts.
+   */
+  resolveText(slot: number, src: Int32Array, from: number, len: number): void {
+    const lists = this.text as TextLists;
+    if (len >= 0) lists.pushPacked(src, from, len);
+    else lists.pushWide(src.subarray(from, from - len), src.subarray(from - len, from - 2 * len), -len);
+    if (len === 0 && this.status.a[slot] !== VALUE_MISSING) this.status.a[slot] = VALUE_INVALID;
   }
 }
 
@@ -344,6 +424,8 @@ export class CatalogueStore {
   readonly slotOfKey = new GrowInt32();
   readonly columns: SlotColumn[];
   slots = 0;
+  /** Set while a worker thread featurises the texts (text-queue.ts). */
+  deferred: DeferredTexts | null = null;
   duplicates = 0;
   conflicting = 0;
   /** Key index → the hash of its latest row's values (two lanes). */
@@ -360,7 +442,7 @@ export class CatalogueStore {
   add(key: string, values: readonly RawValue[]): void {
     valuesHash(values, this.hash);
     const slot = this.slots++;
-    for (let f = 0; f < this.columns.length; f++) this.columns[f].add(values[f], this.featurizer);
+    for (let f = 0; f < this.columns.length; f++) this.columns[f].add(values[f], this.featurizer, this.deferred);
     const k = this.keys.get(key);
     if (k === undefined) {
       this.keys.set(key, this.slotOfKey.n);

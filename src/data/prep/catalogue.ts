@@ -21,6 +21,12 @@ import type { Vocabularies } from './job.js';
 import type { RejectSink } from './rejects.js';
 import { inputSize } from './source.js';
 
+/**
+ * Catalogues of this many bytes (on disk, all files) and more featurise their texts in a worker thread: starting
+ * one costs about 30 ms, what a few thousand titles take to featurise.
+ */
+export const TEXT_WORKER_MIN_BYTES = 1 << 20;
+
 export interface CatalogueInput {
   spec: CatalogueSpec;
   read: CatalogueRead;
@@ -85,7 +91,7 @@ export async function readCatalogueInput(plan: CataloguePlan, sink: RejectSink, 
     );
   }
   const rejects = { add: (file: string, line: number, reason: string, detail: string, raw: string) => sink.addCatalogue(file, line, reason, detail, raw) };
-  const read = await readCatalogue(plan.paths, key, spec.features, rejects, { signal, quoted: plan.quoted, encoding: plan.encoding });
+  const read = await readCatalogue(plan.paths, key, spec.features, rejects, { signal, quoted: plan.quoted, encoding: plan.encoding, textWorker: plan.bytes >= TEXT_WORKER_MIN_BYTES });
   await sink.flush();
   return { spec, read, base: plan.base };
 }

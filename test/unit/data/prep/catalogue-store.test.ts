@@ -30,6 +30,17 @@ describe('TextLists', () => {
 });
 
 describe('ChunkedLists', () => {
+  it('reads back an empty first list (a catalogue whose first row has no title or no categories)', () => {
+    const lists = new ChunkedLists();
+    lists.push(new Int32Array(0), 0);
+    lists.push(Int32Array.from([7]), 1);
+    expect(Array.from(lists.valuesOf(0))).toEqual([]);
+    expect(Array.from(lists.valuesOf(1))).toEqual([7]);
+    const text = new TextLists(1 << 18);
+    text.push(new Int32Array(0), new Int32Array(0), 0);
+    expect(read(text, 0)).toEqual({ values: [], counts: [] });
+  });
+
   it('starts a chunk for a list that does not fit, and gives one longer than a chunk its own', () => {
     const lists = new ChunkedLists();
     const big = new Int32Array((1 << 20) + 5).map((_, k) => k);
