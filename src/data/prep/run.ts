@@ -258,6 +258,10 @@ async function shapeRows(job: PrepJob, input: ReadInputs): Promise<ShapedRows> {
   const { cfg, splitSpec } = plan;
   const { ing, pre } = input;
   const store = ing.store;
+  // Every id is interned by now: the lookup maps (the largest objects of a log with millions of
+  // ids) go before the arrangement's scratch is taken.
+  ing.users.freeze();
+  ing.items.freeze();
   const assign = new Uint8Array(store.length).fill(POOL);
   for (const o of input.outcomes) {
     if (o.source.role === 'log') continue;

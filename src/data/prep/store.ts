@@ -228,10 +228,20 @@ export class RowStore {
   setValue(i: number, v: number): void {
     const c = this.valueCode;
     if (c !== null) {
-      // Logs repeat a handful of values, mostly in runs: the last one is a cheap first guess.
+      // Logs repeat a handful of values (event weights, stars): the last one, then the first few
+      // codes, are cheap first guesses (0 is left to the bit lookup, which keeps -0 apart).
       if (v === this.lastValue && v !== 0) {
         c[i] = this.lastCode;
         return;
+      }
+      const table = this.valueTable;
+      for (let k = 0; k < table.length && k < 8; k++) {
+        if (table[k] === v && v !== 0) {
+          c[i] = k;
+          this.lastValue = v;
+          this.lastCode = k;
+          return;
+        }
       }
       f32[0] = v;
       const bits = f32bits[0];
