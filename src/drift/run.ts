@@ -141,11 +141,11 @@ async function logProfile(path: string, cfg: PrepConfig, io: RunIO, hmac: ((raw:
   }
   let minTs: number | null = null;
   let maxTs: number | null = null;
-  if (store.ts !== null && n > 0) {
+  if (store.hasTs && n > 0) {
     let lo = Number.POSITIVE_INFINITY;
     let hi = Number.NEGATIVE_INFINITY;
     for (let i = 0; i < n; i++) {
-      const t = store.ts[i];
+      const t = store.tsAt(i);
       if (t < lo) lo = t;
       if (t > hi) hi = t;
     }

@@ -235,8 +235,9 @@ export function preloadBase(ing: Ingest, d: Dataset): PreloadedBase {
 export function restoreBaseSplits(store: RowStore, assign: Uint8Array, base: PreloadedBase): void {
   const { seq: baseSeq, split } = base;
   const n = store.length;
+  const seq = store.seq;
   for (let i = 0; i < n; i++) {
-    const s = store.seq[i];
+    const s = seq[i];
     if (s >= base.seqStart) continue;
     const a = assign[i];
     if (a !== TRAIN && a !== VALID && a !== TEST) continue;

@@ -167,8 +167,8 @@ export async function writeInteractions(
   const dictType = schema.fields[5]?.type as Dictionary<Utf8, Int32> | undefined;
   const dictionary = eventNames !== null ? vectorFromArray(eventNames as string[], new Utf8()) : null;
   const structType = new Struct(schema.fields);
-  const { users, items, values, seq } = store;
-  const ts = store.ts;
+  const { items, seq, runs } = store;
+  const hasTs = store.hasTs;
   const events = store.events;
   // One set of batch arrays, refilled for every batch (writeBatches writes each batch out before
   // it pulls the next); the high words of seq stay 0, and of ts when the log has no time.
@@ -185,6 +185,8 @@ export async function writeInteractions(
   const anonymous = search?.anonymous === true;
   function* batches(): Generator<RecordBatch> {
     let row = 0;
+    // The user of `row`: rows are in user runs.
+    let user = 0;
     for (let from = 0; from === 0 || from < count; from += BATCH_ROWS) {
       const n = Math.min(BATCH_ROWS, count - from);
       const u = uAll.subarray(0, n);
@@ -198,12 +200,13 @@ export async function writeInteractions(
       const q = qAll !== null ? qAll.subarray(0, n) : null;
       for (let i = 0; i < n; i++) {
         while (assign[row] !== code) row++;
-        u[i] = anonymous ? -1 : userMap[users[row]];
+        while (row >= runs[user + 1]) user++;
+        u[i] = anonymous ? -1 : userMap[user];
         if (q !== null && queries !== null && queryMap !== null) q[i] = queryMap[queries[row]];
         it[i] = itemMap[items[row]];
-        v[i] = values[row];
-        if (ts !== null) {
-          const x = ts[row];
+        v[i] = store.valueAt(row);
+        if (hasTs) {
+          const x = store.tsAt(row);
           const hi = Math.floor(x / 4294967296);
           tsWords[2 * i] = (x - hi * 4294967296) | 0;
           tsWords[2 * i + 1] = hi | 0;
@@ -216,7 +219,7 @@ export async function writeInteractions(
         anonymous ? makeData({ type: new Int32(), length: n, nullCount: n, nullBitmap: allNullBitmap(n), data: u }) : makeData({ type: new Int32(), length: n, data: u }),
         makeData({ type: new Int32(), length: n, data: it }),
         makeData({ type: new Float32(), length: n, data: v }),
-        ts !== null
+        hasTs
           ? makeData({ type: new Int64(), length: n, nullCount: 0, data: tsOut })
           : makeData({ type: new Int64(), length: n, nullCount: n, nullBitmap: allNullBitmap(n), data: tsOut }),
         makeData({ type: new Int64(), length: n, nullCount: 0, data: seqOut }),

@@ -18,48 +18,51 @@ export type DedupeRule = (typeof DEDUPE_RULES)[number];
 /** Marks duplicates REMOVED_DEDUPE in `assign`; returns how many rows were removed. */
 export function dedupeRows(store: RowStore, assign: Uint8Array, nItems: number, rule: DedupeRule, multiGroup: boolean): number {
   if (rule === 'none' || store.length === 0) return 0;
-  const { users, items, values } = store;
-  const n = store.length;
+  const items = store.items;
+  const runs = store.runs;
+  const nUsers = runs.length - 1;
   const slots = multiGroup ? 4 : 1;
   /** Per (item, group): the user whose rows last touched it, and the row kept so far. */
   const owner = new Int32Array(nItems * slots).fill(-1);
   const kept = new Int32Array(nItems * slots);
   let removed = 0;
-  for (let i = 0; i < n; i++) {
-    const g = assign[i];
-    if (!isAlive(g)) continue;
-    const slot = multiGroup ? items[i] * 4 + g : items[i];
-    const u = users[i];
-    if (owner[slot] !== u) {
-      owner[slot] = u;
-      kept[slot] = i;
-      continue;
+  for (let u = 0; u < nUsers; u++) {
+    const end = runs[u + 1];
+    for (let i = runs[u]; i < end; i++) {
+      const g = assign[i];
+      if (!isAlive(g)) continue;
+      const slot = multiGroup ? items[i] * 4 + g : items[i];
+      if (owner[slot] !== u) {
+        owner[slot] = u;
+        kept[slot] = i;
+        continue;
+      }
+      const k = kept[slot];
+      const drop = dropOf(store, rule, i, k);
+      assign[drop] = REMOVED_DEDUPE;
+      removed++;
+      if (drop === k) kept[slot] = i;
     }
-    const k = kept[slot];
-    let drop: number;
-    switch (rule) {
-      case 'first':
-        drop = i;
-        break;
-      case 'last':
-        drop = k;
-        break;
-      case 'max':
-        drop = values[i] >= values[k] ? k : i;
-        break;
-      case 'sum':
-        values[i] += values[k];
-        if (!Number.isFinite(values[i])) {
-          throw new DataError(
-            `--dedupe sum (config prep.dedupe): the values of one (user, item) pair sum beyond the float32 range (±${FLOAT32_MAX}) in which values are stored. Expected per-pair sums that fit; use --dedupe max, first or last.`,
-          );
-        }
-        drop = k;
-        break;
-    }
-    assign[drop] = REMOVED_DEDUPE;
-    removed++;
-    if (drop === k) kept[slot] = i;
   }
   return removed;
+}
+
+/** Which of rows k (kept so far) and i (a later repeat) goes; under "sum" i takes both values. */
+function dropOf(store: RowStore, rule: Exclude<DedupeRule, 'none'>, i: number, k: number): number {
+  switch (rule) {
+    case 'first':
+      return i;
+    case 'last':
+      return k;
+    case 'max':
+      return store.valueAt(i) >= store.valueAt(k) ? k : i;
+    case 'sum':
+      store.setValue(i, store.valueAt(i) + store.valueAt(k));
+      if (!Number.isFinite(store.valueAt(i))) {
+        throw new DataError(
+          `--dedupe sum (config prep.dedupe): the values of one (user, item) pair sum beyond the float32 range (±${FLOAT32_MAX}) in which values are stored. Expected per-pair sums that fit; use --dedupe max, first or last.`,
+        );
+      }
+      return k;
+  }
 }

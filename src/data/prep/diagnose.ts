@@ -276,13 +276,12 @@ export function checkUserItemSwap(store: RowStore, nUsers: number, nItems: numbe
 export function checkRatings(store: RowStore, ctx: ColumnContext, nowMs: number): string | null {
   const n = store.length;
   if (n === 0 || ctx.plan.rating < 0) return null;
-  const values = store.values;
   const levels = new Set<number>();
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
   let integers = 0;
   for (let i = 0; i < n; i++) {
-    const v = values[i];
+    const v = store.valueAt(i);
     if (v < min) min = v;
     if (v > max) max = v;
     if (Number.isInteger(v)) integers++;
@@ -306,16 +305,15 @@ export function checkRatings(store: RowStore, ctx: ColumnContext, nowMs: number)
 
 /** Times before 1995 or more than a day ahead: the ts column or its --ts-unit is wrong. */
 export function checkTimes(store: RowStore, ctx: ColumnContext, tsUnit: TsUnit, tsFormat: string | null, nowMs: number): string | null {
-  const ts = store.ts;
   const n = store.length;
-  if (ts === null || n === 0) return null;
+  if (!store.hasTs || n === 0) return null;
   const late = nowMs + DAY_MS;
   let early = 0;
   let future = 0;
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < n; i++) {
-    const t = ts[i];
+    const t = store.tsAt(i);
     if (t < PLAUSIBLE_TS_MIN_MS) early++;
     else if (t > late) future++;
     if (t < min) min = t;

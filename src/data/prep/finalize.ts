@@ -50,11 +50,9 @@ function compaction(counts: Int32Array, first: Float64Array, last: Float64Array,
  * `keepUsers` / `keepItems` ids stay in the vocabularies at their index even with no rows left.
  */
 export function summarizeRows(store: RowStore, assign: Uint8Array, nUsers: number, nItems: number, keepUsers = 0, keepItems = 0): RowSummary {
-  const n = store.length;
-  const users = store.users;
   const items = store.items;
-  const values = store.values;
-  const ts = store.ts;
+  const runs = store.runs;
+  const hasTs = store.hasTs;
   const uc = new Int32Array(nUsers);
   const ic = new Int32Array(nItems);
   const uFirst = new Float64Array(nUsers).fill(Number.NaN);
@@ -65,23 +63,25 @@ export function summarizeRows(store: RowStore, assign: Uint8Array, nUsers: numbe
   let vmax = Number.NEGATIVE_INFINITY;
   let tmin = Number.POSITIVE_INFINITY;
   let tmax = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < n; i++) {
-    if (!isAlive(assign[i])) continue;
-    const u = users[i];
-    const it = items[i];
-    uc[u]++;
-    ic[it]++;
-    const v = values[i];
-    if (v < vmin) vmin = v;
-    if (v > vmax) vmax = v;
-    if (ts !== null) {
-      const t = ts[i];
-      if (t < tmin) tmin = t;
-      if (t > tmax) tmax = t;
-      if (!(uFirst[u] <= t)) uFirst[u] = t;
-      if (!(uLast[u] >= t)) uLast[u] = t;
-      if (!(iFirst[it] <= t)) iFirst[it] = t;
-      if (!(iLast[it] >= t)) iLast[it] = t;
+  for (let u = 0; u < nUsers; u++) {
+    const end = runs[u + 1];
+    for (let i = runs[u]; i < end; i++) {
+      if (!isAlive(assign[i])) continue;
+      const it = items[i];
+      uc[u]++;
+      ic[it]++;
+      const v = store.valueAt(i);
+      if (v < vmin) vmin = v;
+      if (v > vmax) vmax = v;
+      if (hasTs) {
+        const t = store.tsAt(i);
+        if (t < tmin) tmin = t;
+        if (t > tmax) tmax = t;
+        if (!(uFirst[u] <= t)) uFirst[u] = t;
+        if (!(uLast[u] >= t)) uLast[u] = t;
+        if (!(iFirst[it] <= t)) iFirst[it] = t;
+        if (!(iLast[it] >= t)) iLast[it] = t;
+      }
     }
   }
   const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
@@ -103,15 +103,17 @@ export type SplitStatsAll = { train: ManifestSplitStats; valid: ManifestSplitSta
  * lookups a row.
  */
 export function splitStatistics(store: RowStore, assign: Uint8Array, nUsers: number, nItems: number): SplitStatsAll {
-  const n = store.length;
-  const users = store.users;
+  const runs = store.runs;
   const items = store.items;
   const inTrainU = new Uint8Array(nUsers);
   const inTrainI = new Uint8Array(nItems);
-  for (let i = 0; i < n; i++) {
-    if (assign[i] !== TRAIN) continue;
-    inTrainU[users[i]] = 1;
-    inTrainI[items[i]] = 1;
+  for (let u = 0; u < nUsers; u++) {
+    const end = runs[u + 1];
+    for (let i = runs[u]; i < end; i++) {
+      if (assign[i] !== TRAIN) continue;
+      inTrainU[u] = 1;
+      inTrainI[items[i]] = 1;
+    }
   }
   const out: SplitStatsAll = {
     train: { rows: 0, users: 0, items: 0, cold_users: 0, cold_items: 0 },
@@ -122,13 +124,18 @@ export function splitStatistics(store: RowStore, assign: Uint8Array, nUsers: num
   // Seen-marks per split as bits: 1 train, 2 valid, 4 test.
   const seenU = new Uint8Array(nUsers);
   const seenI = new Uint8Array(nItems);
-  for (let i = 0; i < n; i++) {
+  for (let u = 0; u < nUsers; u++) {
+    const end = runs[u + 1];
+    for (let i = runs[u]; i < end; i++) countRow(u, i);
+  }
+  return out;
+
+  function countRow(u: number, i: number): void {
     const c = assign[i];
-    if (c !== TRAIN && c !== VALID && c !== TEST) continue;
+    if (c !== TRAIN && c !== VALID && c !== TEST) return;
     const st = byCode[c];
     st.rows++;
     const bit = 1 << c;
-    const u = users[i];
     const it = items[i];
     if (!(seenU[u] & bit)) {
       seenU[u] |= bit;
@@ -141,5 +148,4 @@ export function splitStatistics(store: RowStore, assign: Uint8Array, nUsers: num
       if (!inTrainI[it]) st.cold_items++;
     }
   }
-  return out;
 }

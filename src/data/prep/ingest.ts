@@ -255,6 +255,7 @@ export class Ingest {
       code = this.eventNames.length;
       this.eventIndex.set(name, code);
       this.eventNames.push(name);
+      this.store.noteEventCode(code);
     }
     return code;
   }
@@ -378,12 +379,12 @@ export class Ingest {
     const it = this.items.internBytes(buf, is, ie);
     const store = this.store;
     const i = store.length;
-    if (i === store.users.length) store.reserve(1);
+    if (i === store.capacity) store.reserve(1);
     store.users[i] = u;
     store.items[i] = it;
-    store.values[i] = value;
-    if (store.ts !== null) store.ts[i] = ts;
-    store.seq[i] = seq;
+    store.setValue(i, value);
+    if (store.hasTs) store.setTs(i, ts);
+    store.noteSeq(i, seq);
     if (store.events !== null) store.events[i] = event;
     if (store.queries !== null) store.queries[i] = q;
     store.length = i + 1;

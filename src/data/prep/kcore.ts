@@ -15,27 +15,32 @@ export function kcoreRows(store: RowStore, assign: Uint8Array, nUsers: number, n
   if (minUser <= 1 && minItem <= 1) return { removed: 0, iterations: 0 };
   const uc = new Int32Array(nUsers);
   const ic = new Int32Array(nItems);
-  const { users, items } = store;
-  const n = store.length;
-  for (let i = 0; i < n; i++) {
-    if (!isAlive(assign[i])) continue;
-    uc[users[i]]++;
-    ic[items[i]]++;
+  const items = store.items;
+  const runs = store.runs;
+  for (let u = 0; u < nUsers; u++) {
+    const end = runs[u + 1];
+    for (let i = runs[u]; i < end; i++) {
+      if (!isAlive(assign[i])) continue;
+      uc[u]++;
+      ic[items[i]]++;
+    }
   }
   let removed = 0;
   let iterations = 0;
   for (;;) {
     iterations++;
     let pass = 0;
-    for (let i = 0; i < n; i++) {
-      if (!isAlive(assign[i])) continue;
-      const u = users[i];
-      const it = items[i];
-      if (uc[u] < minUser || ic[it] < minItem) {
-        assign[i] = REMOVED_KCORE;
-        uc[u]--;
-        ic[it]--;
-        pass++;
+    for (let u = 0; u < nUsers; u++) {
+      const end = runs[u + 1];
+      for (let i = runs[u]; i < end; i++) {
+        if (!isAlive(assign[i])) continue;
+        const it = items[i];
+        if (uc[u] < minUser || ic[it] < minItem) {
+          assign[i] = REMOVED_KCORE;
+          uc[u]--;
+          ic[it]--;
+          pass++;
+        }
       }
     }
     removed += pass;

@@ -24,71 +24,67 @@ export function isAlive(state: number): boolean {
  * rows (stored in seq order), then each user's run sorted by ts where it is not already in order
  * (logs usually are); ties keep input order. Every later pass (dedupe, k-core, split, writing)
  * then reads the columns sequentially, and each split file is this order filtered.
- * Each column is scattered straight to its sorted position (a sequential read; the destination of
- * row i is the next free slot of its user, recounted per column, so no permutation array is kept)
- * into one shared 4-byte-a-row scratch buffer and copied back (ts as two 32-bit halves), so the
- * extra memory is 4 bytes a row, not a second copy of the table. Columns move as raw 32-bit
- * words, so float bits are copied exactly. `assign` is permuted alike.
+ * The user column is overwritten with each row's destination (its user's next free slot), every
+ * other column is scattered to its destination one byte plane at a time through a 1-byte-a-row
+ * scratch (raw bytes, so float bits are copied exactly), and the destinations are then inverted
+ * in place into each position's source row, which RowStore.finishArrange turns into seq: the
+ * extra memory is 1 byte a row, and the user column becomes seq (the users are now runs).
+ * `assign` is permuted alike.
  */
 export function arrangeRows(store: RowStore, assign: Uint8Array, nUsers: number): void {
   const n = store.length;
-  const users = store.users;
+  const dest = store.users.subarray(0, n);
   const offsets = new Int32Array(nUsers + 1);
-  for (let i = 0; i < n; i++) offsets[users[i] + 1]++;
+  for (let i = 0; i < n; i++) offsets[dest[i] + 1]++;
   for (let u = 0; u < nUsers; u++) offsets[u + 1] += offsets[u];
-  const next = new Int32Array(nUsers);
-  const scratch = new ArrayBuffer(n * 4);
-  const tmp32 = new Int32Array(scratch, 0, n);
-  const ts = store.ts;
-  if (ts !== null) {
-    // Low words first, then high words: each half moves through the 4-byte scratch, and writing
-    // one half back never overwrites the other half of a row not yet moved.
-    const w = new Int32Array(ts.buffer, ts.byteOffset, 2 * n);
-    scatterHalf(w, 0, users, offsets, next, tmp32);
-    scatterHalf(w, 1, users, offsets, next, tmp32);
-  }
-  scatterWords(words(store.items, n), users, offsets, next, tmp32);
-  scatterWords(words(store.values, n), users, offsets, next, tmp32);
-  scatterWords(words(store.seq, n), users, offsets, next, tmp32);
-  if (store.queries !== null) scatterWords(words(store.queries, n), users, offsets, next, tmp32);
-  const events = store.events;
-  if (events !== null) {
-    const tmp = new Uint16Array(scratch, 0, n);
-    next.set(offsets.subarray(0, nUsers));
-    for (let i = 0; i < n; i++) tmp[next[users[i]]++] = events[i];
-    events.set(tmp);
-  }
+  const next = offsets.slice(0, nUsers);
+  for (let i = 0; i < n; i++) dest[i] = next[dest[i]]++;
+  const tmp = new Uint8Array(n);
+  const ts = store.tsStorage();
+  if (ts !== null) scatterBytes(ts, n, dest, tmp);
+  scatterBytes(store.items, n, dest, tmp);
+  scatterBytes(store.valueStorage(), n, dest, tmp);
+  if (store.queries !== null) scatterBytes(store.queries, n, dest, tmp);
+  if (store.events !== null) scatterBytes(store.events, n, dest, tmp);
   let uniform = true;
   for (let i = 1; i < n && uniform; i++) uniform = assign[i] === assign[0];
-  if (!uniform) {
-    const tmp = new Uint8Array(scratch, 0, n);
-    next.set(offsets.subarray(0, nUsers));
-    for (let i = 0; i < n; i++) tmp[next[users[i]]++] = assign[i];
-    assign.set(tmp);
-  }
-  for (let u = 0; u < nUsers; u++) users.fill(u, offsets[u], offsets[u + 1]);
+  if (!uniform) scatterBytes(assign, n, dest, tmp);
+  invertInPlace(dest);
+  store.finishArrange(dest, offsets);
   if (ts !== null) sortRunsByTime(store, assign, !uniform, offsets, nUsers);
 }
 
-/** The first n elements of a 4-byte column as raw 32-bit words (a view, no copy). */
-function words(col: Int32Array | Float32Array | Uint32Array, n: number): Int32Array {
-  return new Int32Array(col.buffer, col.byteOffset, n);
+type Column = Float64Array | Float32Array | Int32Array | Uint32Array | Uint16Array | Uint8Array;
+
+/** Moves the first n elements of col to their destinations, one byte plane at a time through tmp. */
+function scatterBytes(col: Column, n: number, dest: Int32Array, tmp: Uint8Array): void {
+  const width = col.BYTES_PER_ELEMENT;
+  const bytes = new Uint8Array(col.buffer, col.byteOffset, n * width);
+  for (let b = 0; b < width; b++) {
+    for (let i = 0, k = b; i < n; i++, k += width) tmp[dest[i]] = bytes[k];
+    for (let i = 0, k = b; i < n; i++, k += width) bytes[k] = tmp[i];
+  }
 }
 
-/** Stable scatter of col by user into tmp, then copied back. */
-function scatterWords(col: Int32Array, users: Int32Array, offsets: Int32Array, next: Int32Array, tmp: Int32Array): void {
-  const n = col.length;
-  next.set(offsets.subarray(0, next.length));
-  for (let i = 0; i < n; i++) tmp[next[users[i]]++] = col[i];
-  col.set(tmp);
-}
-
-/** Stable scatter by user of the words w[2i + half] (one half of each float64) through tmp. */
-function scatterHalf(w: Int32Array, half: 0 | 1, users: Int32Array, offsets: Int32Array, next: Int32Array, tmp: Int32Array): void {
-  const n = tmp.length;
-  next.set(offsets.subarray(0, next.length));
-  for (let i = 0; i < n; i++) tmp[next[users[i]]++] = w[2 * i + half];
-  for (let i = 0; i < n; i++) w[2 * i + half] = tmp[i];
+/**
+ * p (a permutation of 0..n-1) becomes its inverse, in place: each cycle is walked once, the
+ * visited entries marked by storing their new value bitwise-negated (negative), then unmarked.
+ */
+function invertInPlace(p: Int32Array): void {
+  const n = p.length;
+  for (let i = 0; i < n; i++) {
+    if (p[i] < 0) continue;
+    let prev = i;
+    let cur = p[i];
+    while (cur !== i) {
+      const nx = p[cur];
+      p[cur] = ~prev;
+      prev = cur;
+      cur = nx;
+    }
+    p[i] = ~prev;
+  }
+  for (let i = 0; i < n; i++) p[i] = ~p[i];
 }
 
 /**
@@ -97,13 +93,12 @@ function scatterHalf(w: Int32Array, half: 0 | 1, users: Int32Array, offsets: Int
  * and rows were stored in seq order), so this is (ts, seq) order.
  */
 function sortRunsByTime(store: RowStore, assign: Uint8Array, withAssign: boolean, offsets: Int32Array, nUsers: number): void {
-  const ts = store.ts;
+  const ts = store.tsStorage();
   if (ts === null) return;
-  const n = store.length;
-  const items = words(store.items, n);
-  const values = words(store.values, n);
-  const seq = words(store.seq, n);
-  const events = store.events;
+  const cols: Column[] = [store.items, store.valueStorage(), store.seq];
+  if (store.queries !== null) cols.push(store.queries);
+  if (store.events !== null) cols.push(store.events);
+  if (withAssign) cols.push(assign);
   let idx: Int32Array | null = null;
   let scratch: ArrayBuffer | null = null;
   for (let u = 0; u < nUsers; u++) {
@@ -129,19 +124,13 @@ function sortRunsByTime(store: RowStore, assign: Uint8Array, withAssign: boolean
     for (let k = 0; k < len; k++) order[k] = k;
     sortByTime(order, ts, s);
     const buf = scratch as ArrayBuffer;
-    permuteRun(ts, order, s, new Float64Array(buf, 0, len));
-    const w = new Int32Array(buf, 0, len);
-    permuteRun(items, order, s, w);
-    permuteRun(values, order, s, w);
-    permuteRun(seq, order, s, w);
-    if (store.queries !== null) permuteRun(store.queries, order, s, w);
-    if (events !== null) permuteRun(events, order, s, new Uint16Array(buf, 0, len));
-    if (withAssign) permuteRun(assign, order, s, new Uint8Array(buf, 0, len));
+    permuteRun(ts, order, s, buf);
+    for (const col of cols) permuteRun(col, order, s, buf);
   }
 }
 
 /** Sorts run-relative indices by (ts[s + k], k): by time, ties in input order. */
-function sortByTime(order: Int32Array, ts: Float64Array, s: number): void {
+function sortByTime(order: Int32Array, ts: Float64Array | Int32Array, s: number): void {
   if (order.length <= 16) {
     for (let i = 1; i < order.length; i++) {
       const r = order[i];
@@ -158,11 +147,10 @@ function sortByTime(order: Int32Array, ts: Float64Array, s: number): void {
   }
 }
 
-type Column = Float64Array | Int32Array | Uint16Array | Uint8Array;
-
-/** col[s + k] ← col[s + order[k]] for k < order.length, through `tmp`. */
-function permuteRun<T extends Column>(col: T, order: Int32Array, s: number, tmp: T): void {
+/** col[s + k] ← col[s + order[k]] for k < order.length, through a scratch buffer of at least 8 bytes a row. */
+function permuteRun(col: Column, order: Int32Array, s: number, buf: ArrayBuffer): void {
   const len = order.length;
+  const tmp = new (col.constructor as new (b: ArrayBuffer, o: number, n: number) => Column)(buf, 0, len);
   for (let k = 0; k < len; k++) tmp[k] = col[s + order[k]];
   col.set(tmp, s);
 }

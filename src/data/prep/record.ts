@@ -45,8 +45,9 @@ function appendRecord(job: PrepJob, input: ReadInputs, shaped: ShapedRows, vocab
   const n = store.length;
   let added = 0;
   let mergedFromBase = 0;
+  const seq = store.seq;
   for (let i = 0; i < n; i++) {
-    if (store.seq[i] >= seqStart) {
+    if (seq[i] >= seqStart) {
       if (shaped.assign[i] <= TEST) added++;
     } else if (shaped.assign[i] === REMOVED_DEDUPE) mergedFromBase++;
   }
@@ -139,7 +140,7 @@ export async function datasetManifest(job: PrepJob, input: ReadInputs, shaped: S
     events: eventNames ? [...eventNames] : null,
     dedupe: shaped.dedupe,
     kcore: { min_user: cfg.min_user, min_item: cfg.min_item, iterations: shaped.kcore.iterations },
-    time: { has_ts: store.ts !== null, min_ts: sum.tsMin, max_ts: sum.tsMax, min_iso: isoOf(sum.tsMin), max_iso: isoOf(sum.tsMax) },
+    time: { has_ts: store.hasTs, min_ts: sum.tsMin, max_ts: sum.tsMax, min_iso: isoOf(sum.tsMin), max_iso: isoOf(sum.tsMax) },
     anonymize: fp !== null ? { algorithm: ANONYMIZE_ALGORITHM, key_fingerprint: fp } : null,
     files: { ...SPLIT_FILES, ...VOCAB_FILES, rejects: REJECTS_FILE, ...(catalogue !== null ? CATALOGUE_FILES : {}), ...(search !== null ? SEARCH_FILES : {}), ...(req.exportParquet === true ? PARQUET_EXPORT_FILES : {}) },
     files_sha256: await datasetFileHashes(job.stagedPath, catalogue !== null, req.exportParquet === true, search !== null),

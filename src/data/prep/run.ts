@@ -91,7 +91,7 @@ async function prepLocked(req: PrepRequest, io: RunIO): Promise<PrepResult> {
     await writeDataset(job, input.ing.store, shaped, vocab);
     if (req.exportParquet === true) {
       const { exportSplitsParquet } = await import('./export-parquet.js');
-      await exportSplitsParquet(job.stagedPath, vocab.userIds, vocab.itemIds, vocab.eventNames !== null, input.ing.store.ts !== null);
+      await exportSplitsParquet(job.stagedPath, vocab.userIds, vocab.itemIds, vocab.eventNames !== null, input.ing.store.hasTs);
       log.phase('export-parquet');
     }
     if (catalogue !== null && built !== null) await writeCatalogueFiles(job.stagedPath, built, catalogue.spec);
@@ -258,6 +258,10 @@ async function shapeRows(job: PrepJob, input: ReadInputs): Promise<ShapedRows> {
   const { cfg, splitSpec } = plan;
   const { ing, pre } = input;
   const store = ing.store;
+  // Every id is interned by now: the lookup maps (the largest objects of a log with millions of
+  // ids) go before the arrangement's scratch is taken.
+  ing.users.freeze();
+  ing.items.freeze();
   const assign = new Uint8Array(store.length).fill(POOL);
   for (const o of input.outcomes) {
     if (o.source.role === 'log') continue;
@@ -295,7 +299,7 @@ function resolveDedupe(rule: PrepConfig['dedupe'], feedback: 'explicit' | 'impli
 
 /** --window: marks the rows it ages out; under --append-to refuses to age out most of the base unless forced. */
 function applyWindow(store: RowStore, assign: Uint8Array, days: number, ctx: { seqStart: number; now: number; appending: boolean; force: boolean; warn: (msg: string) => void }): ManifestWindow {
-  if (store.ts === null) throw new UsageError(`--window ${days} needs timestamps, but the data has no ts column. Expected --columns …,ts=C, or no --window.`);
+  if (!store.hasTs) throw new UsageError(`--window ${days} needs timestamps, but the data has no ts column. Expected --columns …,ts=C, or no --window.`);
   const at = windowAnchor(store, ctx.seqStart, ctx.now);
   const window = ageOut(store, assign, days, at);
   const ahead = aheadOfAnchor(store, at);

@@ -59,44 +59,43 @@ export function checkSearchSettings(cfg: PrepConfig, split: SplitSpec, search: b
 export function dedupeSearchRows(store: RowStore, assign: Uint8Array, nItems: number, rule: DedupeRule): number {
   const queries = store.queries;
   if (rule === 'none' || queries === null || store.length === 0) return 0;
-  const { users, items, values } = store;
-  const n = store.length;
+  const items = store.items;
+  const runs = store.runs;
   const kept = new Map<number, number>();
   let removed = 0;
-  let user = -1;
-  for (let i = 0; i < n; i++) {
-    const g = assign[i];
-    if (!isAlive(g)) continue;
-    if (users[i] !== user) {
-      user = users[i];
-      kept.clear();
+  for (let u = 0; u + 1 < runs.length; u++) {
+    kept.clear();
+    const end = runs[u + 1];
+    for (let i = runs[u]; i < end; i++) {
+      const g = assign[i];
+      if (!isAlive(g)) continue;
+      // Below 2^53 for up to ~2^23 queries × items per group code; the product stays exact in a double.
+      const key = (queries[i] * nItems + items[i]) * 4 + g;
+      const k = kept.get(key);
+      if (k === undefined) {
+        kept.set(key, i);
+        continue;
+      }
+      const drop = dropOf(rule, store, i, k);
+      assign[drop] = REMOVED_DEDUPE;
+      removed++;
+      if (drop === k) kept.set(key, i);
     }
-    // Below 2^53 for up to ~2^23 queries × items per group code; the product stays exact in a double.
-    const key = (queries[i] * nItems + items[i]) * 4 + g;
-    const k = kept.get(key);
-    if (k === undefined) {
-      kept.set(key, i);
-      continue;
-    }
-    const drop = dropOf(rule, values, i, k);
-    assign[drop] = REMOVED_DEDUPE;
-    removed++;
-    if (drop === k) kept.set(key, i);
   }
   return removed;
 }
 
-function dropOf(rule: Exclude<DedupeRule, 'none'>, values: Float32Array, i: number, k: number): number {
+function dropOf(rule: Exclude<DedupeRule, 'none'>, store: RowStore, i: number, k: number): number {
   switch (rule) {
     case 'first':
       return i;
     case 'last':
       return k;
     case 'max':
-      return values[i] >= values[k] ? k : i;
+      return store.valueAt(i) >= store.valueAt(k) ? k : i;
     case 'sum':
-      values[i] += values[k];
-      if (!Number.isFinite(values[i])) {
+      store.setValue(i, store.valueAt(i) + store.valueAt(k));
+      if (!Number.isFinite(store.valueAt(i))) {
         throw new DataError(`--dedupe sum (config prep.dedupe): the values of one (user, query, item) row sum beyond the float32 range (±${FLOAT32_MAX}). Expected sums that fit; use --dedupe max, first or last.`);
       }
       return k;

@@ -69,12 +69,11 @@ export function applySplit(
     }
     return { ratios, cuts: null, notes };
   }
-  const ts = store.ts;
-  if (ts === null) throw new UsageError('--split temporal (config prep.split) needs timestamps, but no ts column is mapped. Expected --columns …,ts=C or another split.');
+  if (!store.hasTs) throw new UsageError('--split temporal (config prep.split) needs timestamps, but no ts column is mapped. Expected --columns …,ts=C or another split.');
   let m = 0;
   for (let i = 0; i < n; i++) if (assign[i] === POOL) m++;
   const sorted = new Float64Array(m);
-  for (let i = 0, j = 0; i < n; i++) if (assign[i] === POOL) sorted[j++] = ts[i];
+  for (let i = 0, j = 0; i < n; i++) if (assign[i] === POOL) sorted[j++] = store.tsAt(i);
   sorted.sort();
   const k1 = Math.round(ratios[0] * m);
   const k2 = Math.round((ratios[0] + ratios[1]) * m);
@@ -82,7 +81,7 @@ export function applySplit(
   const testFrom = ratios[2] === 0 ? Number.POSITIVE_INFINITY : k2 < m ? sorted[k2] : Number.POSITIVE_INFINITY;
   for (let i = 0; i < n; i++) {
     if (assign[i] !== POOL) continue;
-    const t = ts[i];
+    const t = store.tsAt(i);
     assign[i] = t < validFrom ? TRAIN : t < testFrom ? VALID : TEST;
   }
   const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
@@ -90,9 +89,8 @@ export function applySplit(
 }
 
 function daySplit(store: RowStore, assign: Uint8Array, spec: { valid: number; test: number }, predefined: { valid: boolean; test: boolean }, notes: string[]): SplitOutcome {
-  const ts = store.ts;
   const n = store.length;
-  if (ts === null) throw new UsageError(`--split days:${spec.valid},${spec.test} (config prep.split) needs timestamps, but no ts column is mapped. Expected --columns …,ts=C or another split.`);
+  if (!store.hasTs) throw new UsageError(`--split days:${spec.valid},${spec.test} (config prep.split) needs timestamps, but no ts column is mapped. Expected --columns …,ts=C or another split.`);
   let testDays = spec.test;
   let validDays = spec.valid;
   if (predefined.valid && validDays > 0) {
@@ -104,14 +102,14 @@ function daySplit(store: RowStore, assign: Uint8Array, spec: { valid: number; te
     testDays = 0;
   }
   let newest = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < n; i++) if (assign[i] === POOL && ts[i] > newest) newest = ts[i];
+  for (let i = 0; i < n; i++) if (assign[i] === POOL && store.tsAt(i) > newest) newest = store.tsAt(i);
   // Rows with ts > cut belong to the later split; integer ms, so the first ms in it is cut + 1.
   // Durations below a day (days:0,15m) are fractions of DAY_MS: cuts are whole ms, as ts are.
   const testCut = testDays > 0 ? newest - Math.round(testDays * DAY_MS) : Number.POSITIVE_INFINITY;
   const validCut = validDays > 0 ? testCut - Math.round(validDays * DAY_MS) : testCut;
   for (let i = 0; i < n; i++) {
     if (assign[i] !== POOL) continue;
-    const t = ts[i];
+    const t = store.tsAt(i);
     assign[i] = t > testCut ? TEST : t > validCut ? VALID : TRAIN;
   }
   const finite = Number.isFinite(newest);
@@ -129,24 +127,30 @@ function leaveLast(store: RowStore, assign: Uint8Array, nUsers: number, predefin
   const roles: number[] = [];
   if (!predefined.test) roles.push(TEST);
   if (!predefined.valid) roles.push(VALID);
-  const ts = store.ts;
-  const users = store.users;
-  const n = store.length;
+  const hasTs = store.hasTs;
+  const runs = store.runs;
   const count = new Int32Array(nUsers);
   const last = new Int32Array(nUsers).fill(-1);
   const prev = new Int32Array(nUsers).fill(-1);
-  const later = (a: number, b: number): boolean => (ts !== null && ts[a] !== ts[b] ? ts[a] > ts[b] : a > b);
-  for (let i = 0; i < n; i++) {
-    if (assign[i] !== POOL) continue;
-    const u = users[i];
-    count[u]++;
-    assign[i] = TRAIN;
-    const l = last[u];
-    if (l < 0 || later(i, l)) {
-      prev[u] = l;
-      last[u] = i;
-    } else if (prev[u] < 0 || later(i, prev[u])) {
-      prev[u] = i;
+  const later = (a: number, b: number): boolean => {
+    if (!hasTs) return a > b;
+    const ta = store.tsAt(a);
+    const tb = store.tsAt(b);
+    return ta !== tb ? ta > tb : a > b;
+  };
+  for (let u = 0; u < nUsers; u++) {
+    const end = runs[u + 1];
+    for (let i = runs[u]; i < end; i++) {
+      if (assign[i] !== POOL) continue;
+      count[u]++;
+      assign[i] = TRAIN;
+      const l = last[u];
+      if (l < 0 || later(i, l)) {
+        prev[u] = l;
+        last[u] = i;
+      } else if (prev[u] < 0 || later(i, prev[u])) {
+        prev[u] = i;
+      }
     }
   }
   if (roles.length === 0) return;

@@ -78,41 +78,45 @@ export interface WindowAnchor {
 
 /** Anchor of the window over the rows' timestamps; null when no row has one. `seqStart`: first seq of the new logs' rows. */
 export function windowAnchor(store: RowStore, seqStart: number, now: number): WindowAnchor | null {
-  const ts = store.ts;
-  if (ts === null) return null;
+  if (!store.hasTs) return null;
   const n = store.length;
   let newest = Number.NEGATIVE_INFINITY;
   let plausible = 0;
-  let fresh = 0;
   const limit = now + DAY_MS;
   for (let i = 0; i < n; i++) {
-    const t = ts[i];
+    const t = store.tsAt(i);
     if (!Number.isFinite(t)) continue;
     if (t > newest) newest = t;
     if (t <= limit) plausible++;
-    if (store.seq[i] >= seqStart) fresh++;
   }
+  // Rows are still in seq order here: the new logs' rows are the last ones.
+  const fresh = n - store.firstRowFromSeq(seqStart);
   if (!Number.isFinite(newest)) return null;
   // When every row is "in the future" (a clock far off, synthetic dates), they are the bulk.
   const cap = plausible > 0 ? limit : Number.POSITIVE_INFINITY;
   const top = new TopK(1 + Math.floor(fresh / 1000));
-  for (let i = 0; i < n; i++) if (ts[i] <= cap) top.push(ts[i]);
+  for (let i = 0; i < n; i++) {
+    const t = store.tsAt(i);
+    if (t <= cap) top.push(t);
+  }
   const reference = top.top();
   const reach = Math.min(reference + ANCHOR_SLACK_MS, cap);
   let anchor = reference;
-  for (let i = 0; i < n; i++) if (ts[i] <= reach && ts[i] > anchor) anchor = ts[i];
+  for (let i = 0; i < n; i++) {
+    const t = store.tsAt(i);
+    if (t <= reach && t > anchor) anchor = t;
+  }
   return { newest, anchor };
 }
 
 /** Marks rows older than `days` before the anchor REMOVED_WINDOW (any split). */
 export function ageOut(store: RowStore, assign: Uint8Array, days: number, at: WindowAnchor | null): ManifestWindow {
   if (at === null) return { days, newest_ts: null, anchor_ts: null, from_ts: null, from_iso: null, aged_out: 0 };
-  const ts = store.ts;
   const from = at.anchor - Math.round(days * DAY_MS);
   let aged = 0;
-  if (ts !== null) {
+  if (store.hasTs) {
     for (let i = 0; i < store.length; i++) {
-      if (ts[i] < from) {
+      if (store.tsAt(i) < from) {
         assign[i] = REMOVED_WINDOW;
         aged++;
       }
@@ -123,10 +127,9 @@ export function ageOut(store: RowStore, assign: Uint8Array, days: number, at: Wi
 
 /** The warning for rows after the anchor (kept, but their times look wrong); null when there are none. */
 export function aheadOfAnchor(store: RowStore, at: WindowAnchor | null): string | null {
-  if (at === null || store.ts === null || at.newest <= at.anchor) return null;
-  const ts = store.ts;
+  if (at === null || !store.hasTs || at.newest <= at.anchor) return null;
   let ahead = 0;
-  for (let i = 0; i < store.length; i++) if (ts[i] > at.anchor) ahead++;
+  for (let i = 0; i < store.length; i++) if (store.tsAt(i) > at.anchor) ahead++;
   const one = ahead === 1;
   return (
     `--window counts back from ${isoOf(at.anchor)}, not from the newest timestamp ${isoOf(at.newest) ?? String(at.newest)}: ${ahead} row${one ? ' lies' : 's lie'} more than an hour after the rest of the data, ` +
@@ -140,11 +143,10 @@ export function aheadOfAnchor(store: RowStore, at: WindowAnchor | null): string 
  */
 export function checkBaseAgedOut(store: RowStore, assign: Uint8Array, seqStart: number, w: ManifestWindow, force: boolean): void {
   if (force || w.aged_out === 0) return;
-  let base = 0;
   let aged = 0;
-  for (let i = 0; i < store.length; i++) {
-    if (store.seq[i] >= seqStart) continue;
-    base++;
+  // Rows are still in seq order here: the base's rows are the first ones.
+  const base = store.firstRowFromSeq(seqStart);
+  for (let i = 0; i < base; i++) {
     if (assign[i] === REMOVED_WINDOW) aged++;
   }
   if (aged * 2 <= base) return;
