@@ -368,11 +368,13 @@ export interface ReadCatalogueOptions {
   featurizer?: TextFeaturizer;
   /** --encoding, as for the logs (default: UTF-8, or what a byte-order mark names). */
   encoding?: EncodingSpec;
+  /** Index in `features` of the display title kept verbatim (item-titles.ts); none when absent. */
+  titleFeature?: number;
 }
 
 /** Reads every catalogue file into one featurised row per key (the latest wins); rejects go to `rejects`. */
 export async function readCatalogue(paths: readonly string[], key: string, features: readonly FeatureSpec[], rejects: CatalogueRejects, opts: ReadCatalogueOptions = {}): Promise<CatalogueRead> {
-  const store = new CatalogueStore(features, opts.featurizer);
+  const store = new CatalogueStore(features, opts.featurizer, opts.titleFeature);
   const out: CatalogueRead = { store, files: [], read: 0, rejected: 0, rejectedByReason: {}, duplicates: 0, conflicting: 0 };
   // One array for every row's values: the store copies what it keeps.
   const values: RawValue[] = features.map(() => null);

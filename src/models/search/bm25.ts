@@ -276,9 +276,12 @@ export class Bm25Index {
     return encodeIndex(this.info, this.termList, this.offsets, this.postItems, this.postScores);
   }
 
-  /** Reads toBytes' output; `source` (a file name) goes into the error when the block is damaged. */
-  static fromBytes(bytes: Uint8Array, source = 'bm25 index'): Bm25Index {
-    const d = decodeIndex(bytes, source);
+  /**
+   * Reads toBytes' output; `source` (a file name) goes into the error when the block is damaged. `view`: the index
+   * may keep views of `bytes` rather than copies (the caller never reuses or frees them).
+   */
+  static fromBytes(bytes: Uint8Array, source = 'bm25 index', view = false): Bm25Index {
+    const d = decodeIndex(bytes, source, view);
     return new Bm25Index(d.info, d.terms, d.offsets, d.postItems, d.postScores);
   }
 }
@@ -372,13 +375,15 @@ function readHeader(bytes: Uint8Array, source: string): { header: Header; at: nu
 }
 
 /**
- * Copies a section into a fresh (aligned) typed array. Not bytes.slice: on a Node Buffer (readFileSync's result)
- * slice is a view, whose .buffer is the whole file.
+ * A section as a typed array: with `view`, a view of `bytes` where it starts at a multiple of 4 in its buffer (a
+ * serving block read whole: no copy of the postings), else a copy into a fresh aligned array. Not bytes.slice: on a
+ * Node Buffer (readFileSync's result) slice is a view, whose .buffer is the whole file.
  */
-function section<T extends Int32Array | Float32Array>(bytes: Uint8Array, at: number, n: number, make: (buf: ArrayBuffer) => T): T {
+function section<T extends Int32Array | Float32Array>(bytes: Uint8Array, at: number, n: number, make: (buf: ArrayBuffer, offset: number, length: number) => T, view: boolean): T {
+  if (view && (bytes.byteOffset + at) % 4 === 0 && bytes.buffer instanceof ArrayBuffer) return make(bytes.buffer, bytes.byteOffset + at, n);
   const copy = new Uint8Array(4 * n);
   copy.set(bytes.subarray(at, at + 4 * n));
-  return make(copy.buffer);
+  return make(copy.buffer, 0, n);
 }
 
 function checkOffsets(offsets: Int32Array, end: number, what: string, source: string): void {
@@ -390,10 +395,10 @@ function checkOffsets(offsets: Int32Array, end: number, what: string, source: st
   }
 }
 
-function decodeIndex(bytes: Uint8Array, source: string): { info: Bm25Info; terms: string[]; offsets: Int32Array; postItems: Int32Array; postScores: Float32Array } {
+function decodeIndex(bytes: Uint8Array, source: string, view: boolean): { info: Bm25Info; terms: string[]; offsets: Int32Array; postItems: Int32Array; postScores: Float32Array } {
   const { header, at: start } = readHeader(bytes, source);
   let at = start;
-  const termOffsets = section(bytes, at, header.terms + 1, (b) => new Int32Array(b));
+  const termOffsets = section(bytes, at, header.terms + 1, (b, o, n) => new Int32Array(b, o, n), view);
   at += 4 * (header.terms + 1);
   // One decode of the whole block, then slices: decoding 10^5 short terms one by one costs ~10× more.
   const termBlock = new TextDecoder().decode(bytes.subarray(at, at + header.termBytes));
@@ -401,12 +406,12 @@ function decodeIndex(bytes: Uint8Array, source: string): { info: Bm25Info; terms
   const terms: string[] = new Array<string>(header.terms);
   for (let i = 0; i < header.terms; i++) terms[i] = termBlock.slice(termOffsets[i], termOffsets[i + 1]);
   at = pad4(at + header.termBytes);
-  const offsets = section(bytes, at, header.terms + 1, (b) => new Int32Array(b));
+  const offsets = section(bytes, at, header.terms + 1, (b, o, n) => new Int32Array(b, o, n), view);
   at += 4 * (header.terms + 1);
   checkOffsets(offsets, header.postings, 'posting', source);
-  const postItems = section(bytes, at, header.postings, (b) => new Int32Array(b));
+  const postItems = section(bytes, at, header.postings, (b, o, n) => new Int32Array(b, o, n), view);
   at += 4 * header.postings;
-  const postScores = section(bytes, at, header.postings, (b) => new Float32Array(b));
+  const postScores = section(bytes, at, header.postings, (b, o, n) => new Float32Array(b, o, n), view);
   at += 4 * header.postings;
   if (at !== bytes.length) throw new DataError(`${source}: not a readable BM25 index (sections end at ${at} of ${bytes.length} bytes)`);
   for (let p = 0; p < postItems.length; p++) {
