@@ -65,7 +65,7 @@ async function searchCommand(ctx: CommandContext, ckptArg: string, typed: string
   const [{ ROW_FORMATS, searchLayout }, { openSearch, searchTop }, { checkCheckpointDir }] = await Promise.all([
     import('../../io/recommendations.js'),
     import('../../recommend/search.js'),
-    import('../../eval/checkpoint.js'),
+    import('../../io/checkpoint-read.js'),
   ]);
   const format = outputFormat(o.format, o.out, ROW_FORMATS);
   if (format === 'arrow' && out === null) throw new UsageError('--format arrow needs --out FILE: Arrow IPC is a binary file format, not terminal output.');
