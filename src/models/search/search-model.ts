@@ -10,7 +10,7 @@
  *
  * Saved as model/'s Keras graph (the two-tower graph; bm25's is a 1×1 placeholder so every checkpoint loads alike) plus
  * the `search` sidecar: `search_spec.json` (this spec) and tensors (token buckets, the item bags, the id rows, the
- * BM25 index bytes).
+ * BM25 index bytes). model/ (not last/) also gets the serving block of serving.ts, all that `rec search` reads.
  */
 import * as tf from '@tensorflow/tfjs';
 import { DataError } from '../../util/errors.js';
