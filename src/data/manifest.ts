@@ -11,13 +11,15 @@ export const VOCAB_FILES = { users: 'users.arrow', items: 'items.arrow' } as con
 export const REJECTS_FILE = 'rejects.jsonl';
 /** Written only when the dataset was prepped with a catalogue (`rec prep --items`). */
 export const CATALOGUE_FILES = { item_features: 'item_features.arrow', item_feature_vocab: 'item_feature_vocab.arrow' } as const;
+/** Written only with a catalogue that has a text feature: its display titles (item-titles.ts). */
+export const TITLE_FILES = { item_titles: 'item_titles.arrow' } as const;
 /** Written only for a search log (`rec prep --columns query=…`; docs/datasets.md#search-logs). */
 export const SEARCH_FILES = { queries: 'queries.arrow' } as const;
 export const MANIFEST_FILE = 'manifest.json';
 /** Written only with `rec prep --export-parquet`: the splits with raw ids (prep/export-parquet.ts). */
 export const PARQUET_EXPORT_FILES = { train_parquet: 'train.parquet', valid_parquet: 'valid.parquet', test_parquet: 'test.parquet' } as const;
 
-const DATASET_FILES: ReadonlySet<string> = new Set([...Object.values(SPLIT_FILES), ...Object.values(VOCAB_FILES), ...Object.values(CATALOGUE_FILES), ...Object.values(PARQUET_EXPORT_FILES), ...Object.values(SEARCH_FILES), REJECTS_FILE, MANIFEST_FILE]);
+const DATASET_FILES: ReadonlySet<string> = new Set([...Object.values(SPLIT_FILES), ...Object.values(VOCAB_FILES), ...Object.values(CATALOGUE_FILES), ...Object.values(TITLE_FILES), ...Object.values(PARQUET_EXPORT_FILES), ...Object.values(SEARCH_FILES), REJECTS_FILE, MANIFEST_FILE]);
 
 /** A dataset folder as an output of `rec prep` (README.md#output-files): what it writes, and its marker. */
 export const DATASET_OUTPUT: OutputKind = {
@@ -119,9 +121,9 @@ export interface ManifestWindow {
   aged_out: number;
 }
 
-type CoreFiles = Omit<DatasetManifest['files'], keyof typeof CATALOGUE_FILES | keyof typeof SEARCH_FILES | keyof typeof PARQUET_EXPORT_FILES>;
+type CoreFiles = Omit<DatasetManifest['files'], keyof typeof CATALOGUE_FILES | keyof typeof TITLE_FILES | keyof typeof SEARCH_FILES | keyof typeof PARQUET_EXPORT_FILES>;
 /** Every file's hash; the catalogue's only in datasets prepped with one, queries.arrow only for a search log, the Parquet export only with --export-parquet. */
-export type DatasetFileHashes = Record<keyof CoreFiles, string> & Partial<Record<keyof typeof CATALOGUE_FILES | keyof typeof SEARCH_FILES | keyof typeof PARQUET_EXPORT_FILES, string>>;
+export type DatasetFileHashes = Record<keyof CoreFiles, string> & Partial<Record<keyof typeof CATALOGUE_FILES | keyof typeof TITLE_FILES | keyof typeof SEARCH_FILES | keyof typeof PARQUET_EXPORT_FILES, string>>;
 
 /**
  * A search log's dataset (docs/datasets.md#search-logs): its queries (queries.arrow) and how they were read.
@@ -178,6 +180,11 @@ export interface ManifestCatalogue {
    * those a newer catalogue row replaced (null otherwise; absent in datasets written before it existed).
    */
   append?: { base_items: number; carried: number; replaced: number } | null;
+  /**
+   * The text feature kept verbatim as items' display titles (item_titles.arrow); null when the catalogue has no text
+   * feature. Absent in datasets written before titles were kept (they have no item_titles.arrow).
+   */
+  title?: string | null;
   /** Per feature: present / missing / invalid values, vocabulary size, number statistics. */
   feature_stats: Record<string, Record<string, number | string | null>>;
   text_featurizer: { version: string; hash: string; seed: number; num_buckets: number; max_chars: number; max_units: number; unicode: string };
@@ -221,7 +228,7 @@ export interface DatasetManifest {
   kcore: { min_user: number; min_item: number; iterations: number };
   time: { has_ts: boolean; min_ts: number | null; max_ts: number | null; min_iso: string | null; max_iso: string | null };
   anonymize: { algorithm: string; key_fingerprint: string } | null;
-  files: { train: string; valid: string; test: string; users: string; items: string; rejects: string; item_features?: string; item_feature_vocab?: string; queries?: string; train_parquet?: string; valid_parquet?: string; test_parquet?: string };
+  files: { train: string; valid: string; test: string; users: string; items: string; rejects: string; item_features?: string; item_feature_vocab?: string; item_titles?: string; queries?: string; train_parquet?: string; valid_parquet?: string; test_parquet?: string };
   /**
    * SHA-256 (hex) of each file of `files`, as prep wrote it: every reader of the dataset checks the
    * files it reads against these (absent in datasets written before it was recorded).

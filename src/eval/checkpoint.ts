@@ -6,12 +6,15 @@
 import { join } from 'node:path';
 import { datasetPathExists, readVocabFile, type Vocab } from '../data/dataset.js';
 import { VOCAB_FILES } from '../data/manifest.js';
-import { pathExists } from '../io/atomic.js';
 import { findCompleteDir, paths, readRunJson, readTrainedRows, type RunJson, type TrainedRows, weightsCheck } from '../io/checkpoint.js';
 import type { Logger } from '../util/log.js';
 import { type AnyModel, isHistoryModel } from '../models/model.js';
 import { loadModel } from '../models/saved.js';
 import { DataError, UsageError } from '../util/errors.js';
+import { checkCheckpointDir } from '../io/checkpoint-read.js';
+
+// TF-free, so `rec search` checks the folder without loading TF.js.
+export { checkCheckpointDir } from '../io/checkpoint-read.js';
 
 export interface TrainedCheckpoint {
   dir: string;
@@ -22,16 +25,6 @@ export interface TrainedCheckpoint {
   items: Vocab;
   /** Which rows the model learned (vocab/trained.json); null for checkpoints written before it. */
   trained: TrainedRows | null;
-}
-
-/** Throws UsageError (exit 2) naming the path when `ckpt` is not a checkpoint folder. */
-export async function checkCheckpointDir(ckpt: string): Promise<void> {
-  if (!(await pathExists(ckpt))) {
-    throw new UsageError(`Checkpoint ${ckpt} does not exist. Expected a folder written by rec train (e.g. rec train --out ${ckpt}).`);
-  }
-  if (!(await pathExists(paths(ckpt).run))) {
-    throw new UsageError(`${ckpt} is not a rec checkpoint: ${paths(ckpt).run} is missing. Expected a folder written by rec train.`);
-  }
 }
 
 /**

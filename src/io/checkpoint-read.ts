@@ -7,7 +7,7 @@ import { fileSha256 } from '../util/hash.js';
 import { constants } from 'node:fs';
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DataError, describeValue } from '../util/errors.js';
+import { DataError, describeValue, UsageError } from '../util/errors.js';
 import { newestCopyBeside, pathExists } from './atomic.js';
 import { readModelFiles } from './model-files.js';
 import { errorCode, fsErrorReason } from './output-dir.js';
@@ -251,4 +251,14 @@ export async function readEvals(ckpt: string): Promise<EvalFile[]> {
     out.push({ file, ...name, json, metrics: metrics as Record<string, unknown> });
   }
   return out;
+}
+
+/** Throws UsageError (exit 2) naming the path when `ckpt` is not a checkpoint folder. */
+export async function checkCheckpointDir(ckpt: string): Promise<void> {
+  if (!(await pathExists(ckpt))) {
+    throw new UsageError(`Checkpoint ${ckpt} does not exist. Expected a folder written by rec train (e.g. rec train --out ${ckpt}).`);
+  }
+  if (!(await pathExists(paths(ckpt).run))) {
+    throw new UsageError(`${ckpt} is not a rec checkpoint: ${paths(ckpt).run} is missing. Expected a folder written by rec train.`);
+  }
 }

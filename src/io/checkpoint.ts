@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { copyFile, readdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { TITLE_FILES } from '../data/manifest.js';
 import { DataError, RecError, UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { corruptField, findCompleteDir, readJsonObject, readRunJson } from './checkpoint-read.js';
@@ -56,6 +57,11 @@ export interface ModelSidecar {
   name: string;
   spec: Record<string, unknown>;
   tensors: tf.NamedTensorMap;
+  /**
+   * What serving reads instead of the weights (a search model's serving block), given the sha256 of the weights
+   * written beside it: written into model/ only, never last/, which resumes training from the weights.
+   */
+  serving?: (weightsSha256: string) => { file: string; bytes: Uint8Array };
 }
 
 /** What model.json's `userDefinedMetadata.rec` holds: enough for a model family to rebuild its model. */
@@ -68,8 +74,8 @@ export interface SavedModelRecord {
 /** Turns loaded Keras layers into a model: the caller's model knowledge, injected (src/models/saved.ts). */
 export type ModelWrapper<M> = (keras: tf.LayersModel, meta: SavedModelRecord) => M;
 
-/** Writes the model into `dir` (which must not hold another); returns the weights' sha256. */
-async function saveModelInto(dir: string, model: SavableModel): Promise<string> {
+/** Writes the model into `dir` (which must not hold another), its serving block with `serving`; returns the weights' sha256. */
+async function saveModelInto(dir: string, model: SavableModel, serving = false): Promise<string> {
   await ensureDir(dir);
   let hash = '';
   await model.keras.save(fileSaveHandler(dir, (h) => (hash = h)));
@@ -77,6 +83,8 @@ async function saveModelInto(dir: string, model: SavableModel): Promise<string> 
   if (side !== null) {
     await saveTensors(dir, side.name, side.tensors);
     await writeJsonAtomic(join(dir, `${side.name}_spec.json`), side.spec);
+    const block = serving ? (side.serving?.(hash) ?? null) : null;
+    if (block !== null) await writeFileAtomic(join(dir, block.file), block.bytes);
   }
   return hash;
 }
@@ -110,7 +118,7 @@ export async function readSidecar(dir: string, name: string): Promise<{ spec: Re
 export async function writeModel(dir: string, model: SavableModel): Promise<string> {
   const staged = await stageDir(dir);
   try {
-    const hash = await saveModelInto(staged.path, model);
+    const hash = await saveModelInto(staged.path, model, true);
     await staged.commit();
     return hash;
   } catch (error) {
@@ -229,11 +237,13 @@ export async function writeRunJson(ckpt: string, run: RunJson): Promise<void> {
   await writeJsonAtomic(paths(ckpt).run, run);
 }
 
-/** Copies the dataset's vocabularies so the checkpoint is usable without the dataset. */
+/** Copies the dataset's vocabularies (and its items' display titles, when it has them) so the checkpoint is usable without the dataset. */
 export async function writeVocab(ckpt: string, datasetDir: string): Promise<void> {
   const dir = paths(ckpt).vocab;
   await ensureDir(dir);
-  for (const name of ['users.arrow', 'items.arrow']) {
+  const titles = TITLE_FILES.item_titles;
+  for (const name of ['users.arrow', 'items.arrow', titles]) {
+    if (name === titles && !(await pathExists(join(datasetDir, name)))) continue;
     const tmp = join(dir, `.${name}.tmp-${process.pid}`);
     await copyFile(join(datasetDir, name), tmp);
     await rename(tmp, join(dir, name));

@@ -9,6 +9,9 @@
  *   item; CSV `item,rank,similar,score`; Arrow columns item utf8, rank int32, similar utf8,
  *   score float32.
  *
+ * A checkpoint whose catalogue kept display titles (vocab/item_titles.arrow) adds `"title"` (null when the item has
+ * none) to each JSONL item and a last nullable `title` column to CSV, Arrow and Parquet (the `titles` argument).
+ *
  * With `rec recommend --new-items` (a model trained with item features), an item without a training
  * row scored from its features carries `"from_features": true` in JSONL, and CSV and Arrow gain a
  * last column `from_features` (bool) on every row (userLayout / similarLayout with `fromFeatures`).
@@ -48,6 +51,8 @@ export interface RankedItem {
   score: number;
   /** True only on an item without a training row that the model scored from its features. */
   from_features?: boolean;
+  /** The catalogue's display title (layouts with titles only; null: the item has none). */
+  title?: string | null;
 }
 
 export interface UserRecord {
@@ -133,7 +138,27 @@ const SIMILAR_FIELDS = [
   new Field('score', new Float32(), false),
 ];
 
-const itemsJson = (items: readonly RankedItem[]) => items.map((s) => (s.from_features === true ? { item: s.item, score: s.score, from_features: true } : { item: s.item, score: s.score }));
+const itemsJson = (items: readonly RankedItem[], titles = false) =>
+  items.map((s) => ({ item: s.item, score: s.score, ...(s.from_features === true ? { from_features: true } : {}), ...(titles ? { title: s.title ?? null } : {}) }));
+
+const TITLE = new Field('title', new Utf8(), true);
+
+/** The title column of the flattened rows (records in order, their items in order): utf8, null where an item has none. */
+function titleData(records: readonly { items: readonly RankedItem[] }[]): Data<Utf8> {
+  const t: string[] = [];
+  const present: boolean[] = [];
+  for (const r of records) {
+    for (const s of r.items) {
+      t.push(s.title ?? '');
+      present.push(typeof s.title === 'string');
+    }
+  }
+  const d = utf8Data(t);
+  const valid = boolData(t.length, (i) => present[i]);
+  return makeData({ type: new Utf8(), length: t.length, valueOffsets: d.valueOffsets, data: d.values, nullBitmap: valid.values, nullCount: present.filter((x) => !x).length });
+}
+
+const csvTitle = (titles: boolean, s: RankedItem) => (titles ? `,${csvField(s.title ?? '')}` : '');
 
 /** A bool column of `n` rows, set where `on(i)`. */
 function boolData(n: number, on: (i: number) => boolean): Data<Bool> {
@@ -142,18 +167,22 @@ function boolData(n: number, on: (i: number) => boolean): Data<Bool> {
   return makeData({ type: new Bool(), length: n, data: bits });
 }
 
-/** The user layout; `fromFeatures` adds the CSV/Arrow column of that name (--new-items). */
-export function userLayout(fromFeatures: boolean): RowLayout<UserRecord> {
-  const schema = new Schema(fromFeatures ? [...USER_FIELDS, FROM_FEATURES] : USER_FIELDS);
-  const extra = (s: RankedItem) => (fromFeatures ? `,${s.from_features === true}` : '');
+/**
+ * The user layout; `fromFeatures` adds the CSV/Arrow column of that name (--new-items), `titles` a last `title`
+ * column (and a JSONL `title` per item): the checkpoint's catalogue has display titles.
+ */
+export function userLayout(fromFeatures: boolean, titles = false): RowLayout<UserRecord> {
+  const schema = new Schema([...USER_FIELDS, ...(fromFeatures ? [FROM_FEATURES] : []), ...(titles ? [TITLE] : [])]);
+  const extra = (s: RankedItem) => (fromFeatures ? `,${s.from_features === true}` : '') + csvTitle(titles, s);
   return {
-    csvHeader: `user,rank,item,score,cold${fromFeatures ? ',from_features' : ''}`,
-    jsonl: (r) => JSON.stringify({ user: r.user, items: itemsJson(r.items), cold: r.cold }),
+    csvHeader: `user,rank,item,score,cold${fromFeatures ? ',from_features' : ''}${titles ? ',title' : ''}`,
+    jsonl: (r) => JSON.stringify({ user: r.user, items: itemsJson(r.items, titles), cold: r.cold }),
     csv: (r) => r.items.map((s, j) => `${csvField(r.user)},${j + 1},${csvField(s.item)},${s.score},${r.cold}${extra(s)}\n`).join(''),
     batch(records) {
       const f = flatten(records, (r) => r.user);
       const columns = [...rankedColumns(f), boolData(f.n, (i) => f.owner[i].cold)];
       if (fromFeatures) columns.push(boolData(f.n, (i) => f.fromFeatures[i] === 1));
+      if (titles) columns.push(titleData(records));
       return recordBatch(schema, f.n, columns);
     },
   };
@@ -164,18 +193,19 @@ function rankedColumns(f: { keys: readonly string[]; n: number; ranks: Int32Arra
   return [utf8Data(f.keys), makeData({ type: new Int32(), length: f.n, data: f.ranks }), utf8Data(f.items), makeData({ type: new Float32(), length: f.n, data: f.scores })];
 }
 
-/** The --similar-to layout; `fromFeatures` adds the CSV/Arrow column of that name (about `similar`). */
-export function similarLayout(fromFeatures: boolean): RowLayout<SimilarRecord> {
-  const schema = new Schema(fromFeatures ? [...SIMILAR_FIELDS, FROM_FEATURES] : SIMILAR_FIELDS);
-  const extra = (s: RankedItem) => (fromFeatures ? `,${s.from_features === true}` : '');
+/** The --similar-to layout; `fromFeatures` adds the CSV/Arrow column of that name (about `similar`), `titles` the similar items' `title`. */
+export function similarLayout(fromFeatures: boolean, titles = false): RowLayout<SimilarRecord> {
+  const schema = new Schema([...SIMILAR_FIELDS, ...(fromFeatures ? [FROM_FEATURES] : []), ...(titles ? [TITLE] : [])]);
+  const extra = (s: RankedItem) => (fromFeatures ? `,${s.from_features === true}` : '') + csvTitle(titles, s);
   return {
-    csvHeader: `item,rank,similar,score${fromFeatures ? ',from_features' : ''}`,
-    jsonl: (r) => JSON.stringify(r.from_features === true ? { item: r.item, from_features: true, items: itemsJson(r.items) } : { item: r.item, items: itemsJson(r.items) }),
+    csvHeader: `item,rank,similar,score${fromFeatures ? ',from_features' : ''}${titles ? ',title' : ''}`,
+    jsonl: (r) => JSON.stringify(r.from_features === true ? { item: r.item, from_features: true, items: itemsJson(r.items, titles) } : { item: r.item, items: itemsJson(r.items, titles) }),
     csv: (r) => r.items.map((s, j) => `${csvField(r.item)},${j + 1},${csvField(s.item)},${s.score}${extra(s)}\n`).join(''),
     batch(records) {
       const f = flatten(records, (r) => r.item);
       const columns = rankedColumns(f);
       if (fromFeatures) columns.push(boolData(f.n, (i) => f.fromFeatures[i] === 1));
+      if (titles) columns.push(titleData(records));
       return recordBatch(schema, f.n, columns);
     },
   };
@@ -187,7 +217,7 @@ export const USER_LAYOUT: RowLayout<UserRecord> = userLayout(false);
 export interface SearchRecord {
   query: string;
   user: string | null;
-  items: readonly (RankedItem & { title?: string })[];
+  items: readonly RankedItem[];
 }
 
 const SEARCH_FIELDS = [
@@ -203,11 +233,11 @@ const SEARCH_FIELDS = [
  * (+ `title`); Arrow the same columns (user nullable). `titles`: the catalogue had a title to show.
  */
 export function searchLayout(titles: boolean): RowLayout<SearchRecord> {
-  const schema = new Schema(titles ? [...SEARCH_FIELDS, new Field('title', new Utf8(), true)] : SEARCH_FIELDS);
+  const schema = new Schema(titles ? [...SEARCH_FIELDS, TITLE] : SEARCH_FIELDS);
   return {
     csvHeader: `query,user,rank,item,score${titles ? ',title' : ''}`,
-    jsonl: (r) => JSON.stringify({ query: r.query, user: r.user, items: r.items.map((s) => (s.title !== undefined ? { item: s.item, score: s.score, title: s.title } : { item: s.item, score: s.score })) }),
-    csv: (r) => r.items.map((s, j) => `${csvField(r.query)},${csvField(r.user ?? '')},${j + 1},${csvField(s.item)},${s.score}${titles ? `,${csvField(s.title ?? '')}` : ''}\n`).join(''),
+    jsonl: (r) => JSON.stringify({ query: r.query, user: r.user, items: itemsJson(r.items, titles) }),
+    csv: (r) => r.items.map((s, j) => `${csvField(r.query)},${csvField(r.user ?? '')},${j + 1},${csvField(s.item)},${s.score}${csvTitle(titles, s)}\n`).join(''),
     batch(records) {
       const f = flatten(records, (r) => r.query);
       const users = f.owner.map((r) => r.user ?? '');
@@ -220,11 +250,7 @@ export function searchLayout(titles: boolean): RowLayout<SearchRecord> {
         utf8Data(f.items),
         makeData({ type: new Float32(), length: f.n, data: f.scores }),
       ];
-      if (titles) {
-        const t: string[] = [];
-        for (const r of records) for (const s of r.items) t.push(s.title ?? '');
-        columns.push(utf8Data(t));
-      }
+      if (titles) columns.push(titleData(records));
       return recordBatch(schema, f.n, columns);
     },
   };

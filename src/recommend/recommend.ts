@@ -39,6 +39,8 @@ export interface ItemScore {
   score: number;
   /** Present (true) only on an item without a training row that the model scored from its features. */
   from_features?: true;
+  /** The catalogue's display title, when the checkpoint kept titles (src/recommend/titles.ts); null: none for this item. */
+  title?: string | null;
 }
 
 export interface UserRecommendations {

@@ -3,17 +3,19 @@
  * checkpoint kept them), then any number of queries, each scored exactly against every item (one block of item
  * vectors, no approximate index) and cut to the top k. Independent of the CLI.
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readVocabFile } from '../data/dataset.js';
-import { paths, readRunJson, weightsCheck } from '../io/checkpoint.js';
-import { loadSearchModel } from '../models/search/load.js';
+import { readItemTitles } from '../data/item-titles.js';
+import { paths, type RunJson } from '../io/checkpoint-contract.js';
+import { readRunJson } from '../io/checkpoint-read.js';
 import { QueryEncoder, type EncodedQuery } from '../models/search/query.js';
-import { SearchRanker } from '../models/search/search-model.js';
+import { decodeServing, SERVING_FILE, ServingRanker, type ServingModel } from '../models/search/serving.js';
 import { UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 
 export interface SearchSession {
-  readonly ranker: SearchRanker;
+  readonly ranker: ServingRanker;
   readonly encoder: QueryEncoder;
   readonly itemIds: readonly string[];
   /** The checkpoint's users by raw id (empty for an anonymous log). */
@@ -21,18 +23,49 @@ export interface SearchSession {
   readonly model: string;
   /** Whether `user` changes a ranking: the model has user histories and a positive personal weight. */
   readonly personal: boolean;
+  /** Where the model came from: model/'s serving block, or (a checkpoint written before it) the whole model. */
+  readonly source: 'serving' | 'model';
+  /** Display titles by item index (vocab/item_titles.arrow); null when the checkpoint kept none. */
+  readonly titles: readonly (string | null)[] | null;
 }
 
-export async function openSearch(ckpt: string, log?: Pick<Logger, 'warn'>): Promise<SearchSession> {
+export interface OpenSearchOptions {
+  log?: Pick<Logger, 'warn'>;
+  /** Runs before a checkpoint without a serving block is loaded the slow way (that path builds TF.js models). */
+  prepareEngine?: () => Promise<void>;
+}
+
+export async function openSearch(ckpt: string, opts: OpenSearchOptions = {}): Promise<SearchSession> {
   const run = await readRunJson(ckpt);
   if (!['bm25', 'two-tower', 'hybrid'].includes(run.model)) {
     throw new UsageError(`${ckpt} is a ${run.model} checkpoint: rec search needs a search model (rec train --model bm25|two-tower|hybrid on a search log). For recommendations use rec recommend.`);
   }
-  const model = await loadSearchModel(paths(ckpt).model, weightsCheck(run, 'model/weights.bin', log));
-  const vocab = await readVocabFile(join(paths(ckpt).vocab, 'items.arrow'));
-  const users = await readVocabFile(join(paths(ckpt).vocab, 'users.arrow'));
+  const [served, vocab, users, titles] = await Promise.all([
+    readServing(ckpt, run, opts),
+    readVocabFile(join(paths(ckpt).vocab, 'items.arrow')),
+    readVocabFile(join(paths(ckpt).vocab, 'users.arrow')),
+    readItemTitles(paths(ckpt).vocab),
+  ]);
+  const { model, source } = served;
   const personal = model.histories !== null && (model.spec.personal?.beta ?? 0) > 0;
-  return { ranker: new SearchRanker(model), encoder: new QueryEncoder(model.spec.featurizer), itemIds: vocab.ids, users: users.index, model: run.model, personal };
+  return { ranker: new ServingRanker(model), encoder: new QueryEncoder(model.spec.featurizer), itemIds: vocab.ids, users: users.index, model: run.model, personal, source, titles };
+}
+
+/** model/search_serving.bin when the checkpoint has one, else the whole model (TF.js graph and sidecar) reduced to the same parts. */
+async function readServing(ckpt: string, run: RunJson, opts: OpenSearchOptions): Promise<{ model: ServingModel; source: SearchSession['source'] }> {
+  const dir = paths(ckpt).model;
+  const file = join(dir, SERVING_FILE);
+  let bytes: Buffer | null = null;
+  try {
+    bytes = await readFile(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const recorded = run.status === 'running' ? null : (run.weights_sha256?.['model/weights.bin'] ?? null);
+  if (bytes !== null) return { model: decodeServing(bytes, file, recorded), source: 'serving' };
+  await opts.prepareEngine?.();
+  const [{ loadSearchModel }, { servingModel }, { weightsCheck }] = await Promise.all([import('../models/search/load.js'), import('../models/search/search-model.js'), import('../io/checkpoint.js')]);
+  return { model: servingModel(await loadSearchModel(dir, weightsCheck(run, 'model/weights.bin', opts.log))), source: 'model' };
 }
 
 export interface SearchHit {

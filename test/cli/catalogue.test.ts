@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { tableFromIPC } from 'apache-arrow';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rec, tempDir } from './helpers.js';
@@ -49,12 +50,32 @@ describe('rec prep --items, then train, eval and recommend', () => {
     const r = await rec(['recommend', ck, '--all', '-k', '10', '--backend', 'cpu']);
     expect(r.code, r.stderr).toBe(0);
     const served = new Set<string>();
-    for (const line of r.stdout.trim().split('\n')) for (const it of (JSON.parse(line) as { items: { item: string }[] }).items) served.add(it.item);
+    for (const line of r.stdout.trim().split('\n')) {
+      for (const it of (JSON.parse(line) as { items: { item: string; title: string | null }[] }).items) {
+        served.add(it.item);
+        // The catalogue's titles come with each item, verbatim.
+        expect(it.title).toBe(TITLES[LOG_ITEMS.indexOf(it.item)]);
+      }
+    }
     expect([...served].every((id) => LOG_ITEMS.includes(id))).toBe(true);
+    const csv = await rec(['recommend', ck, '--user', 'u1', '-k', '3', '--include-seen', '--format', 'csv', '--backend', 'cpu']);
+    expect(csv.stdout.split('\n')[0]).toBe('user,rank,item,score,cold,title');
+    const arrow = join(dir, 'recs.arrow');
+    expect((await rec(['recommend', ck, '--user', 'u1', '-k', '3', '--include-seen', '--out', arrow, '--backend', 'cpu'])).code).toBe(0);
+    const table = tableFromIPC(readFileSync(arrow));
+    expect(table.schema.fields.map((f) => f.name)).toEqual(['user', 'rank', 'item', 'score', 'cold', 'title']);
+    expect(table.getChild('title')?.get(0)).toBe(TITLES[LOG_ITEMS.indexOf(String(table.getChild('item')?.get(0)))]);
     // A catalogue-only item has an index but no trained vector: --similar-to answers, with the untrained warning.
     const s = await rec(['recommend', ck, '--similar-to', 'p90', '--backend', 'cpu']);
     expect(s.code, s.stderr).toBe(0);
     expect(s.stderr).toMatch(/p90/);
+    const near = (JSON.parse(s.stdout) as { items: { item: string; title: string | null }[] }).items;
+    expect(near.length).toBeGreaterThan(0);
+    for (const it of near) expect(it.title).toBe(TITLES[LOG_ITEMS.indexOf(it.item)]);
+    // A checkpoint without titles (trained before prep kept them) prints none.
+    rmSync(join(ck, 'vocab', 'item_titles.arrow'));
+    const plain = await rec(['recommend', ck, '--user', 'u1', '-k', '3', '--include-seen', '--backend', 'cpu']);
+    expect((JSON.parse(plain.stdout) as { items: object[] }).items.every((it) => !('title' in it))).toBe(true);
   });
 
   it('exit 2 for an unknown declared column (naming it, listing the columns); --append-to merges a newer catalogue', async () => {

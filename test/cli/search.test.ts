@@ -4,7 +4,7 @@
  * an empty query). The fixture is written here: 40 products of 8 kinds, queries naming a kind (and sometimes a
  * colour), judged 3 on their own kind and colour, 2 on their kind, 1 on another kind.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -51,7 +51,8 @@ beforeAll(async () => {
 }, 120_000);
 
 interface SearchJson {
-  results: { query: string; user: string | null; items: { item: string; score: number }[] }[];
+  results: { query: string; user: string | null; items: { item: string; score: number; title?: string | null }[] }[];
+  loaded_from: string;
 }
 
 describe('rec train on a search log', () => {
@@ -136,7 +137,7 @@ describe('rec search', () => {
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as SearchJson;
     expect(out.results[0].query).toBe('red drill');
-    expect(out.results[0].items[0].item).toBe('100');
+    expect(out.results[0].items[0]).toMatchObject({ item: '100', title: 'Acme red drill model 00' });
     // "drlil": no word matches, its character trigrams still do.
     const typo = await rec(['search', bm25, 'drlil', '--k', '5', '--json']);
     const items = (JSON.parse(typo.stdout) as SearchJson).results[0].items.map((i) => i.item);
@@ -161,16 +162,48 @@ describe('rec search', () => {
     expect(parsed.every((p) => p.items.length === 2)).toBe(true);
     const csv = join(dir, 'out.csv');
     expect((await rec(['search', tower, 'shovel', '--k', '3', '--out', csv])).code).toBe(0);
-    expect(readFileSync(csv, 'utf8').split('\n')[0]).toBe('query,user,rank,item,score');
+    expect(readFileSync(csv, 'utf8').split('\n')[0]).toBe('query,user,rank,item,score,title');
     const arrow = join(dir, 'out.arrow');
     expect((await rec(['search', tower, '--queries', queries, '--out', arrow])).code).toBe(0);
     const t = tableFromIPC(readFileSync(arrow));
-    expect(t.schema.fields.map((f) => f.name)).toEqual(['query', 'user', 'rank', 'item', 'score']);
+    expect(t.schema.fields.map((f) => f.name)).toEqual(['query', 'user', 'rank', 'item', 'score', 'title']);
+    expect(String(t.getChild('title')?.get(0))).toMatch(/^Acme \w+ \w+ model \d+$/);
     expect(t.numRows).toBe(30);
     expect(t.getChild('user')?.get(10)).toBeNull();
     // An existing file is never replaced unasked.
     expect((await rec(['search', tower, 'lamp', '--out', csv])).code).toBe(2);
   }, 60_000);
+
+  it('serves from the serving block the scores the whole model gives; a checkpoint without it or its titles still serves', async () => {
+    for (const ck of [bm25, tower]) {
+      expect(existsSync(join(ck, 'model', 'search_serving.bin'))).toBe(true);
+      // A checkpoint from before the serving block and the titles: the whole model is loaded, no title is printed.
+      const old = join(dir, `old-${ck === bm25 ? 'bm25' : 'tower'}`);
+      cpSync(ck, old, { recursive: true });
+      rmSync(join(old, 'model', 'search_serving.bin'));
+      rmSync(join(old, 'vocab', 'item_titles.arrow'));
+      for (const q of ['red drill', 'blue hamer', 'lamp paint']) {
+        const a = JSON.parse((await rec(['search', ck, q, '--k', '40', '--json'])).stdout) as SearchJson;
+        const b = JSON.parse((await rec(['search', old, q, '--k', '40', '--json'])).stdout) as SearchJson;
+        expect(a.loaded_from).toBe('serving');
+        expect(b.loaded_from).toBe('model');
+        expect(a.results[0].items.map(({ item, score }) => ({ item, score }))).toEqual(b.results[0].items);
+        expect(b.results[0].items.every((i) => !('title' in i))).toBe(true);
+      }
+      const csv = await rec(['search', old, 'shovel', '--format', 'csv']);
+      expect(csv.stdout.split('\n')[0]).toBe('query,user,rank,item,score');
+    }
+    // A damaged serving block is refused, naming it.
+    const broken = join(dir, 'broken');
+    cpSync(tower, broken, { recursive: true });
+    const file = join(broken, 'model', 'search_serving.bin');
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 5] ^= 1;
+    writeFileSync(file, bytes);
+    const r = await rec(['search', broken, 'drill']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/search_serving\.bin is corrupt/);
+  }, 90_000);
 
   it('refuses a recommendation checkpoint', async () => {
     const synth = join(dir, 'shop2.csv');

@@ -263,11 +263,12 @@ async function similarCommand(
   ctx: CommandContext,
   args: { ckpt: string; k: number; loaded: RecommendCheckpoint; dataDir: string | null; target: Target; items: string[]; newItems: boolean },
 ): Promise<CommandOutput> {
-  const [{ similarLayout }, { modelSimilarity, similarItems }, { readTrainedItems, resolveItems, untrainedItemsMessage }, { untrainedItems }] = await Promise.all([
+  const [{ similarLayout }, { modelSimilarity, similarItems }, { readTrainedItems, resolveItems, untrainedItemsMessage }, { untrainedItems }, { checkpointTitles, withTitles }] = await Promise.all([
     import('../../io/recommendations.js'),
     import('../../recommend/similar.js'),
     import('../../recommend/source.js'),
     import('../../recommend/recommend.js'),
+    import('../../recommend/titles.js'),
   ]);
   const { ckpt, k, loaded, target } = args;
   const numItems = loaded.items.ids.length;
@@ -281,8 +282,10 @@ async function similarCommand(
   // Neighbours follow the serving rule: no item without a training row, unless --new-items and it has features.
   const never = untrainedItems({ model: loaded.model, trainedItems, featuredItems: featured, newItems: args.newItems });
   const fromFeatures = trainedItems !== null && featured !== null ? (i: number) => trainedItems[i] !== 1 && featured[i] === 1 : null;
-  const lists = similarItems(modelSimilarity(loaded.model, loaded.run.model), loaded.items.ids, queries, k, { never, fromFeatures });
-  const { records } = await emit<SimilarItems>([lists], similarLayout(args.newItems), target, ctx.io.signal);
+  const found = similarItems(modelSimilarity(loaded.model, loaded.run.model), loaded.items.ids, queries, k, { never, fromFeatures });
+  const titles = await checkpointTitles(ckpt);
+  const lists = titles === null ? found : found.map((r) => withTitles(r, titles, loaded.items.index));
+  const { records } = await emit<SimilarItems>([lists], similarLayout(args.newItems, titles !== null), target, ctx.io.signal);
   const { out, format } = target;
   const result: RecommendResult = out === null ? { checkpoint: ckpt, k, similar: records } : { checkpoint: ckpt, k, out, format, items: lists.length };
   return { result, human: out === null ? '' : `wrote the ${k} nearest items of ${lists.length} item(s) to ${out}` };
@@ -336,7 +339,11 @@ async function usersCommand(
   ctx: CommandContext,
   args: { ckpt: string; k: number; loaded: RecommendCheckpoint; target: Target; queries: UserQueries; includeSeen: boolean; newItems: boolean },
 ): Promise<CommandOutput> {
-  const [{ userLayout }, { recommendBlocks, recommendBlocksParallel }] = await Promise.all([import('../../io/recommendations.js'), import('../../recommend/recommend.js')]);
+  const [{ userLayout }, { recommendBlocks, recommendBlocksParallel }, { checkpointTitles, withTitles }] = await Promise.all([
+    import('../../io/recommendations.js'),
+    import('../../recommend/recommend.js'),
+    import('../../recommend/titles.js'),
+  ]);
   const { ckpt, k, loaded, target, queries } = args;
   const numItems = loaded.items.ids.length;
   if (k > numItems) ctx.log.warn(`--k ${k} is more than the ${numItems} items of the catalogue: each list has at most ${numItems} items.`);
@@ -356,6 +363,7 @@ async function usersCommand(
     histories: loaded.dataset?.histories ?? null,
   };
   const recOptions = { k, excludeSeen: !args.includeSeen, blockSize: ctx.resolved.config.eval.user_block };
+  const titles = await checkpointTitles(ckpt);
   const pool = await startUserPool(ctx, recSource, queries.indices.length, numItems);
   const blocks = (async function* () {
     const stream = pool === null ? recommendBlocks(recSource, queries, recOptions) : recommendBlocksParallel(recSource, queries, recOptions, pool, ctx.io.signal);
@@ -365,14 +373,14 @@ async function usersCommand(
         if (r.items.length < full) short++;
         for (const it of r.items) if (it.from_features === true) fromFeatures++;
       }
-      yield block;
+      yield titles === null ? block : block.map((r) => withTitles(r, titles, loaded.items.index));
     }
   })();
   // A bar only when the rows do not go to the terminal itself (they would interleave with it).
   const bar = target.out !== null || target.collect ? ctx.io.progress.start('recommend', queries.labels.length, 'users', { rate: { unit: 'users', scale: 1 } }) : null;
   let emitted: { records: UserRecommendations[]; count: number };
   try {
-    emitted = await emit<UserRecommendations>(blocks, userLayout(args.newItems), target, ctx.io.signal, bar);
+    emitted = await emit<UserRecommendations>(blocks, userLayout(args.newItems, titles !== null), target, ctx.io.signal, bar);
   } finally {
     await pool?.close();
   }

@@ -62,18 +62,18 @@ async function searchCommand(ctx: CommandContext, ckptArg: string, typed: string
   if (typed !== undefined && typed.trim() === '') throw new UsageError('The query is empty: give a query with at least one word, e.g. rec search CKPT "cordless drill".');
   const queries: Query[] = typed !== undefined ? [{ text: typed, user: o.user ?? null }] : await readQueries(resolve(ctx.cwd, o.queries as string), o.user ?? null, ctx);
   const out = o.out === undefined ? null : resolve(ctx.cwd, o.out);
-  const [{ ROW_FORMATS, searchLayout }, { initEngine }, { openSearch, searchTop }, { checkCheckpointDir }] = await Promise.all([
+  const [{ ROW_FORMATS, searchLayout }, { openSearch, searchTop }, { checkCheckpointDir }] = await Promise.all([
     import('../../io/recommendations.js'),
-    import('../../engine/backend.js'),
     import('../../recommend/search.js'),
-    import('../../eval/checkpoint.js'),
+    import('../../io/checkpoint-read.js'),
   ]);
   const format = outputFormat(o.format, o.out, ROW_FORMATS);
   if (format === 'arrow' && out === null) throw new UsageError('--format arrow needs --out FILE: Arrow IPC is a binary file format, not terminal output.');
   await checkCheckpointDir(ckpt);
-  await initEngine({ backend: ctx.resolved.config.backend, log: ctx.log });
+  // TF.js starts only for a checkpoint without a serving block (written before rec had one).
+  const prepareEngine = async () => (await import('../../engine/backend.js')).initEngine({ backend: ctx.resolved.config.backend, log: ctx.log }).then(() => undefined);
   const t0 = performance.now();
-  const session = await openSearch(ckpt, ctx.log);
+  const session = await openSearch(ckpt, { log: ctx.log, prepareEngine });
   const loadMs = performance.now() - t0;
   const withUser = queries.filter((q) => q.user !== null).length;
   if (withUser > 0 && !session.personal) ctx.log.info(`${ckpt} does not personalise its ranking (${session.model}${session.users.size === 0 ? ', trained on an anonymous log' : ', user history did not help on validation'}): the user is recorded with each result and does not change it`);
@@ -86,19 +86,22 @@ async function searchCommand(ctx: CommandContext, ckptArg: string, typed: string
         const { hits, known } = searchTop(session, q.text, k, q.user);
         if (!known) unknownUsers++;
         times.push(performance.now() - s);
-        const items = hits.filter((h) => session.model !== 'bm25' || h.score > 0).map((h) => ({ item: session.itemIds[h.item], score: h.score }));
+        const { titles } = session;
+        const items = hits.filter((h) => session.model !== 'bm25' || h.score > 0).map((h) => (titles === null ? { item: session.itemIds[h.item], score: h.score } : { item: session.itemIds[h.item], score: h.score, title: titles[h.item] ?? null }));
         return { query: q.text, user: q.user, items };
       });
     }
   }
   const target = { out, format, collect: ctx.json && out === null, force: o.force === true };
-  const { records, count } = await emit(blocks(), searchLayout(false), target, ctx.io.signal, null, 'search');
+  const { records, count } = await emit(blocks(), searchLayout(session.titles !== null), target, ctx.io.signal, null, 'search');
   if (unknownUsers > 0 && session.personal) ctx.log.warn(`${plural(unknownUsers, 'query', 'queries')} named a user the checkpoint does not know: ranked without personalisation`);
   times.sort((a, b) => a - b);
   const p = (q: number) => (times.length === 0 ? 0 : times[Math.min(times.length - 1, Math.floor(q * times.length))]);
   const timing = { load_ms: round(loadMs), query_ms_p50: round(p(0.5)), query_ms_p99: round(p(0.99)) };
   ctx.log.info(`${plural(count, 'query')} answered from ${session.itemIds.length} items (${session.model}); model loaded in ${timing.load_ms} ms, ${timing.query_ms_p50} ms a query at p50${out !== null ? `; written: ${out}` : ''}`);
-  return { result: out === null ? { checkpoint: ckpt, k, results: records, timing } : { checkpoint: ckpt, k, queries: count, out, format, timing }, human: '' };
+  // loaded_from: `serving` (model/search_serving.bin) or `model` (a checkpoint written before it: the whole model).
+  const loaded = { loaded_from: session.source };
+  return { result: out === null ? { checkpoint: ckpt, k, results: records, timing, ...loaded } : { checkpoint: ckpt, k, queries: count, out, format, timing, ...loaded }, human: '' };
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;

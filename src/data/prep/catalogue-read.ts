@@ -374,11 +374,13 @@ export interface ReadCatalogueOptions {
   encoding?: EncodingSpec;
   /** Featurise the text features in a worker thread (text-queue.ts) while this one reads: for large catalogues. */
   textWorker?: boolean;
+  /** Index in `features` of the display title kept verbatim (item-titles.ts); none when absent. */
+  titleFeature?: number;
 }
 
 /** Reads every catalogue file into one featurised row per key (the latest wins); rejects go to `rejects`. */
 export async function readCatalogue(paths: readonly string[], key: string, features: readonly FeatureSpec[], rejects: CatalogueRejects, opts: ReadCatalogueOptions = {}): Promise<CatalogueRead> {
-  const store = new CatalogueStore(features, opts.featurizer);
+  const store = new CatalogueStore(features, opts.featurizer, opts.titleFeature);
   const out: CatalogueRead = { store, files: [], read: 0, rejected: 0, rejectedByReason: {}, duplicates: 0, conflicting: 0 };
   const queue = opts.textWorker === true && features.some((f) => f.kind === 'text') ? new TextQueue(store.featurizer) : null;
   store.deferred = queue;

@@ -62,6 +62,9 @@ export interface CataloguePlan {
   encoding: EncodingSpec;
   /** --append-to a dataset with a catalogue: its features (carried for items no new row replaces); the key and kinds are its. */
   base: ItemFeatures | null;
+  /** --append-to: the base's display-title feature and titles by item (null: it kept none). */
+  baseTitle?: string | null;
+  baseTitles?: (string | null)[] | null;
 }
 
 /** Parses `NAME:KIND[,NAME:KIND…]`; a UsageError names the bad part. */

@@ -9,10 +9,14 @@
  * Duplicates are told apart from conflicting duplicates by a 64-bit hash of the row's values (two 32-bit lanes
  * over a canonical encoding): no earlier row is kept to compare with, so two different rows that hash alike would
  * be counted as the same (about 1 in 2^64 per pair).
+ *
+ * The one exception to keeping no text: the display title (one text feature, capped; item-titles.ts), one string
+ * per item, the latest row's.
  */
+import { displayTitle } from '../item-titles.js';
 import { parseCatalogueNumber } from '../price.js';
 import { TextFeaturizer } from '../text.js';
-import type { FeatureSpec, RawValue } from './catalogue-spec.js';
+import { OBJECT_VALUE, type FeatureSpec, type RawValue } from './catalogue-spec.js';
 
 /** Per slot and feature: what the row held. */
 export const VALUE_MISSING = 0;
@@ -431,11 +435,15 @@ export class CatalogueStore {
   /** Key index → the hash of its latest row's values (two lanes). */
   private readonly hashes = new GrowInt32();
   private readonly hash = new Int32Array(2);
+  /** The feature kept verbatim as the display title (−1: none), and key index → its latest row's title. */
+  readonly titleFeature: number;
+  readonly titles: (string | null)[] = [];
 
-  constructor(features: readonly FeatureSpec[], featurizer = new TextFeaturizer()) {
+  constructor(features: readonly FeatureSpec[], featurizer = new TextFeaturizer(), titleFeature = -1) {
     this.features = features;
     this.featurizer = featurizer;
     this.columns = features.map((f) => new SlotColumn(f, featurizer.numBuckets));
+    this.titleFeature = titleFeature;
   }
 
   /** Adds a row: its values in the order of `features`. A later row of a key replaces the earlier one. */
@@ -443,14 +451,18 @@ export class CatalogueStore {
     valuesHash(values, this.hash);
     const slot = this.slots++;
     for (let f = 0; f < this.columns.length; f++) this.columns[f].add(values[f], this.featurizer, this.deferred);
+    const tv = this.titleFeature < 0 ? null : values[this.titleFeature];
+    const title = tv === null || tv === OBJECT_VALUE ? null : displayTitle(tv);
     const k = this.keys.get(key);
     if (k === undefined) {
       this.keys.set(key, this.slotOfKey.n);
       this.slotOfKey.push(slot);
       this.hashes.push(this.hash[0]);
       this.hashes.push(this.hash[1]);
+      if (this.titleFeature >= 0) this.titles.push(title);
       return;
     }
+    if (this.titleFeature >= 0) this.titles[k] = title;
     this.duplicates++;
     const h = this.hashes.a;
     if (h[2 * k] !== this.hash[0] || h[2 * k + 1] !== this.hash[1]) this.conflicting++;

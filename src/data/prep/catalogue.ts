@@ -9,8 +9,9 @@ import { parseEncoding } from './encoding.js';
 import { join } from 'node:path';
 import type { PrepConfig } from '../../config/schema.js';
 import { UsageError } from '../../util/errors.js';
-import { CATALOGUE_FILES, type DatasetManifest, type ManifestCatalogue } from '../manifest.js';
+import { CATALOGUE_FILES, TITLE_FILES, type DatasetManifest, type ManifestCatalogue } from '../manifest.js';
 import { loadItemFeatures, type ItemFeatures } from '../item-features.js';
+import { pickTitleFeature, readItemTitles, writeItemTitles } from '../item-titles.js';
 import { TextFeaturizer } from '../text.js';
 import { CatalogueStore } from './catalogue-store.js';
 import { buildCatalogue, type BuiltCatalogue } from './catalogue-build.js';
@@ -31,7 +32,13 @@ export interface CatalogueInput {
   spec: CatalogueSpec;
   read: CatalogueRead;
   base: ItemFeatures | null;
+  /** The display-title feature (null: no text feature), and an --append-to base's titles by item. */
+  title: string | null;
+  baseTitles: (string | null)[] | null;
 }
+
+/** The built features and each item's display title (null for none; `titles` null without a title feature). */
+export type AttachedCatalogue = BuiltCatalogue & { titles: (string | null)[] | null };
 
 /** The catalogue settings, checked before anything is read; null without --items (and no base catalogue). */
 export async function planCatalogue(cfg: PrepConfig, base: { dir: string; manifest: DatasetManifest } | null): Promise<CataloguePlan | null> {
@@ -64,7 +71,8 @@ export async function planCatalogue(cfg: PrepConfig, base: { dir: string; manife
   if (b.version !== spec.version || b.num_buckets !== spec.num_buckets || b.seed !== spec.seed || b.max_chars !== spec.max_chars || b.max_units !== spec.max_units) {
     throw new UsageError(`${where}: the base dataset's titles were featurised by ${b.version} (${b.num_buckets} buckets), this rec featurises by ${spec.version} (${spec.num_buckets} buckets). Prep the logs again from scratch with --items.`);
   }
-  return { paths: [...cfg.items], declared: inherited, key: baseCat.key, bytes, quoted, encoding, base: await loadItemFeatures(base.dir, base.manifest) };
+  const baseTitles = await readItemTitles(base.dir, base.manifest.files_sha256?.item_titles);
+  return { paths: [...cfg.items], declared: inherited, key: baseCat.key, bytes, quoted, encoding, base: await loadItemFeatures(base.dir, base.manifest), baseTitle: baseCat.title ?? null, baseTitles };
 }
 
 /** The key and features from the first file's columns (declared ones checked, or guessed and printed), then every row. */
@@ -73,7 +81,8 @@ export async function readCatalogueInput(plan: CataloguePlan, sink: RejectSink, 
     // --append-to a dataset with a catalogue, and no newer one: the base's features are carried as they are.
     const features = plan.declared ?? [];
     const empty: CatalogueRead = { store: new CatalogueStore(features), files: [], read: 0, rejected: 0, rejectedByReason: {}, duplicates: 0, conflicting: 0 };
-    return { spec: { key: plan.key ?? '', features, guessed: false, skipped: {} }, read: empty, base: plan.base };
+    const title = pickTitleFeature(features, plan.baseTitle ?? null);
+    return { spec: { key: plan.key ?? '', features, guessed: false, skipped: {} }, read: empty, base: plan.base, title, baseTitles: plan.baseTitles ?? null };
   }
   const first = plan.paths[0];
   const sample = await sampleCatalogue(first, plan.quoted, plan.encoding);
@@ -91,16 +100,18 @@ export async function readCatalogueInput(plan: CataloguePlan, sink: RejectSink, 
     );
   }
   const rejects = { add: (file: string, line: number, reason: string, detail: string, raw: string) => sink.addCatalogue(file, line, reason, detail, raw) };
-  const read = await readCatalogue(plan.paths, key, spec.features, rejects, { signal, quoted: plan.quoted, encoding: plan.encoding, textWorker: plan.bytes >= TEXT_WORKER_MIN_BYTES });
+  const title = pickTitleFeature(spec.features, plan.baseTitle ?? null);
+  const titleFeature = spec.features.findIndex((f) => f.name === title);
+  const read = await readCatalogue(plan.paths, key, spec.features, rejects, { signal, quoted: plan.quoted, encoding: plan.encoding, textWorker: plan.bytes >= TEXT_WORKER_MIN_BYTES, titleFeature });
   await sink.flush();
-  return { spec, read, base: plan.base };
+  return { spec, read, base: plan.base, title, baseTitles: plan.baseTitles ?? null };
 }
 
 /**
  * The features of every item of `vocab`, whose items vocabulary (and its counts and times) gains the
  * catalogue-only items at its end.
  */
-export function attachCatalogue(input: CatalogueInput, vocab: Vocabularies, warn: (msg: string) => void): BuiltCatalogue {
+export function attachCatalogue(input: CatalogueInput, vocab: Vocabularies, warn: (msg: string) => void): AttachedCatalogue {
   const logItems = vocab.itemIds.length;
   const built = buildCatalogue(input.read, input.spec.features, vocab.itemIds, input.base);
   const items = vocab.sum.items;
@@ -122,12 +133,28 @@ export function attachCatalogue(input: CatalogueInput, vocab: Vocabularies, warn
       `No item of the log has a catalogue row: the catalogue's key ${JSON.stringify(input.spec.key)} never matches the log's item ids (e.g. log ${JSON.stringify(vocab.itemIds[0])}, catalogue ${JSON.stringify(input.read.store.keys.keys().next().value)}). Expected --item-key naming the column that holds the log's item ids.`,
     );
   }
-  return built;
+  return { ...built, titles: input.title === null ? null : itemTitles(input, vocab.itemIds) };
 }
 
-export async function writeCatalogueFiles(dir: string, built: BuiltCatalogue, spec: CatalogueSpec): Promise<void> {
+/**
+ * Each item's title: its latest catalogue row's, else (--append-to, no newer row) the base's, else null. The base's
+ * items keep their indices, so item i of the base is item i here.
+ */
+function itemTitles(input: CatalogueInput, itemIds: readonly string[]): (string | null)[] {
+  const { store } = input.read;
+  const base = input.baseTitles;
+  const out = new Array<string | null>(itemIds.length);
+  for (let i = 0; i < itemIds.length; i++) {
+    const k = store.keys.get(itemIds[i]);
+    out[i] = k !== undefined && store.titleFeature >= 0 ? store.titles[k] : base !== null && i < base.length ? base[i] : null;
+  }
+  return out;
+}
+
+export async function writeCatalogueFiles(dir: string, built: AttachedCatalogue, spec: CatalogueSpec): Promise<void> {
   await writeItemFeatures(join(dir, CATALOGUE_FILES.item_features), built, spec.features);
   await writeItemFeatureVocab(join(dir, CATALOGUE_FILES.item_feature_vocab), built, spec.features);
+  if (built.titles !== null) await writeItemTitles(join(dir, TITLE_FILES.item_titles), built.titles);
 }
 
 /** The manifest's `catalogue` block. */
@@ -158,6 +185,7 @@ export function catalogueManifest(input: CatalogueInput, built: BuiltCatalogue):
     catalogue_only_items: built.catalogueOnly,
     catalogue_only_from: built.items - built.extraIds.length,
     append: input.base !== null ? { base_items: input.base.items, carried: built.fromBase, replaced: built.replaced } : null,
+    title: input.title,
     feature_stats: stats,
     text_featurizer: { ...built.textSpec, unicode: process.versions.unicode ?? 'unknown' },
   };

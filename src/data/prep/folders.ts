@@ -12,7 +12,7 @@ import { findPromoted, promotedRefusal } from '../../io/promoted.js';
 import { DataError, RecError, UsageError } from '../../util/errors.js';
 import type { RunIO } from '../../util/run-io.js';
 import { isCompleteDataset } from '../dataset.js';
-import { CATALOGUE_FILES, DATASET_OUTPUT, MANIFEST_FILE, PARQUET_EXPORT_FILES, SEARCH_FILES } from '../manifest.js';
+import { CATALOGUE_FILES, DATASET_OUTPUT, MANIFEST_FILE, PARQUET_EXPORT_FILES, SEARCH_FILES, TITLE_FILES } from '../manifest.js';
 import { interrupted } from './read.js';
 
 export interface HeldFolders {
@@ -94,7 +94,7 @@ export async function commitOutput({ staged, mode }: StagedOutput): Promise<void
  */
 async function commitFiles(staged: StagedDir): Promise<void> {
   const absent: string[] = [];
-  for (const file of [...Object.values(CATALOGUE_FILES), ...Object.values(PARQUET_EXPORT_FILES), ...Object.values(SEARCH_FILES)]) if (!(await pathExists(join(staged.path, file)))) absent.push(file);
+  for (const file of [...Object.values(CATALOGUE_FILES), ...Object.values(TITLE_FILES), ...Object.values(PARQUET_EXPORT_FILES), ...Object.values(SEARCH_FILES)]) if (!(await pathExists(join(staged.path, file)))) absent.push(file);
   await staged.commitInto(MANIFEST_FILE);
   for (const file of absent) await rm(join(staged.destination, file), { force: true });
 }

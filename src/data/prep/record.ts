@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { DataError } from '../../util/errors.js';
 import { ANONYMIZE_ALGORITHM } from '../anonymize.js';
 import { datasetFileHashes } from '../dataset-check.js';
-import { CATALOGUE_FILES, DATASET_FORMAT_VERSION, PARQUET_EXPORT_FILES, REJECTS_FILE, SEARCH_FILES, SPLIT_FILES, VOCAB_FILES, type DatasetManifest, type ManifestCatalogue, type ManifestRows, type ManifestSearch } from '../manifest.js';
+import { CATALOGUE_FILES, DATASET_FORMAT_VERSION, PARQUET_EXPORT_FILES, REJECTS_FILE, SEARCH_FILES, SPLIT_FILES, TITLE_FILES, VOCAB_FILES, type DatasetManifest, type ManifestCatalogue, type ManifestRows, type ManifestSearch } from '../manifest.js';
 import type { ManifestAppend } from './append.js';
 import type { PrepJob, ReadInputs, ShapedRows, Vocabularies } from './job.js';
 import { nothingNew, rowsAlreadyPresent } from './nightly.js';
@@ -118,6 +118,7 @@ export async function datasetManifest(job: PrepJob, input: ReadInputs, shaped: S
   const { feedback, split } = shaped;
   const eventWeights = plan.settings.eventWeights;
   const store = input.ing.store;
+  const titles = (catalogue?.title ?? null) !== null;
   return {
     format_version: DATASET_FORMAT_VERSION,
     rec_version: req.recVersion,
@@ -142,8 +143,8 @@ export async function datasetManifest(job: PrepJob, input: ReadInputs, shaped: S
     kcore: { min_user: cfg.min_user, min_item: cfg.min_item, iterations: shaped.kcore.iterations },
     time: { has_ts: store.hasTs, min_ts: sum.tsMin, max_ts: sum.tsMax, min_iso: isoOf(sum.tsMin), max_iso: isoOf(sum.tsMax) },
     anonymize: fp !== null ? { algorithm: ANONYMIZE_ALGORITHM, key_fingerprint: fp } : null,
-    files: { ...SPLIT_FILES, ...VOCAB_FILES, rejects: REJECTS_FILE, ...(catalogue !== null ? CATALOGUE_FILES : {}), ...(search !== null ? SEARCH_FILES : {}), ...(req.exportParquet === true ? PARQUET_EXPORT_FILES : {}) },
-    files_sha256: await datasetFileHashes(job.stagedPath, catalogue !== null, req.exportParquet === true, search !== null),
+    files: { ...SPLIT_FILES, ...VOCAB_FILES, rejects: REJECTS_FILE, ...(catalogue !== null ? CATALOGUE_FILES : {}), ...(titles ? TITLE_FILES : {}), ...(search !== null ? SEARCH_FILES : {}), ...(req.exportParquet === true ? PARQUET_EXPORT_FILES : {}) },
+    files_sha256: await datasetFileHashes(job.stagedPath, catalogue !== null, req.exportParquet === true, search !== null, titles),
     warnings: job.log.warnings,
     append: appendRecord(job, input, shaped, vocab),
     window: shaped.window,

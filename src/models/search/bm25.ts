@@ -155,12 +155,111 @@ function collect(fields: readonly Bm25Field[], infos: readonly Bm25FieldInfo[], 
   return { vocab, triples };
 }
 
+/** Term id by term, and the terms in id order (for saving). */
+interface TermTable {
+  readonly size: number;
+  get(term: string): number | undefined;
+  list(): readonly string[];
+}
+
+class StringTerms implements TermTable {
+  private readonly ids = new Map<string, number>();
+  private readonly terms: readonly string[];
+  constructor(terms: readonly string[]) {
+    this.terms = terms;
+    for (let i = 0; i < terms.length; i++) this.ids.set(terms[i], i);
+    if (this.ids.size !== terms.length) throw new DataError('bm25 index: a term is listed twice');
+  }
+  get size(): number {
+    return this.ids.size;
+  }
+  get(term: string): number | undefined {
+    return this.ids.get(term);
+  }
+  list(): readonly string[] {
+    return this.terms;
+  }
+}
+
+const MAX_INT32_DIGITS = 10;
+
+/** `term` as the int32 it spells canonically (digits, no sign, no leading zero), else −1. */
+function canonicalInt(term: string): number {
+  const n = term.length;
+  if (n === 0 || n > MAX_INT32_DIGITS || (n > 1 && term.charCodeAt(0) === 48)) return -1;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const c = term.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v <= 0x7fffffff ? v : -1;
+}
+
+/** Largest term value read through a direct table (4 bytes per value up to it: 16 MB at most, 1 MB for 2^18 buckets). */
+const DIRECT_MAX = 2 ** 22;
+
+/**
+ * Terms that are all canonical non-negative int32s (the search models' hashed buckets): looked up by number (a direct
+ * table below DIRECT_MAX, else binary search over the sorted values), so loading an index makes no string and no map
+ * entry per term.
+ */
+class NumericTerms implements TermTable {
+  /** values < DIRECT_MAX: id by value (−1: none); else the values sorted, with their ids beside them. */
+  private readonly direct: Int32Array | null;
+  private readonly keys: Int32Array;
+  private readonly ids: Int32Array;
+  private strings: string[] | null = null;
+  private readonly byId: Int32Array;
+  constructor(byId: Int32Array) {
+    this.byId = byId;
+    let max = -1;
+    for (const v of byId) if (v > max) max = v;
+    const twice = new DataError('bm25 index: a term is listed twice');
+    if (max < DIRECT_MAX) {
+      this.direct = new Int32Array(max + 1).fill(-1);
+      for (let i = 0; i < byId.length; i++) {
+        if (this.direct[byId[i]] >= 0) throw twice;
+        this.direct[byId[i]] = i;
+      }
+      this.keys = this.ids = new Int32Array(0);
+      return;
+    }
+    this.direct = null;
+    this.ids = Int32Array.from(byId.keys()).sort((a, b) => byId[a] - byId[b]);
+    this.keys = Int32Array.from(this.ids, (i) => byId[i]);
+    for (let k = 1; k < this.keys.length; k++) if (this.keys[k] === this.keys[k - 1]) throw twice;
+  }
+  get size(): number {
+    return this.byId.length;
+  }
+  get(term: string): number | undefined {
+    const v = canonicalInt(term);
+    if (v < 0) return undefined;
+    if (this.direct !== null) return v < this.direct.length && this.direct[v] >= 0 ? this.direct[v] : undefined;
+    let lo = 0;
+    let hi = this.keys.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.keys[mid] === v) return this.ids[mid];
+      if (this.keys[mid] < v) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
+  }
+  list(): readonly string[] {
+    this.strings ??= Array.from(this.byId, String);
+    return this.strings;
+  }
+}
+
+function isTermTable(t: readonly string[] | TermTable): t is TermTable {
+  return !Array.isArray(t);
+}
+
 export class Bm25Index {
   readonly info: Bm25Info;
-  /** Term id by term. */
-  private readonly vocab: Map<string, number>;
-  /** The terms in id order (for saving). */
-  private readonly termList: readonly string[];
+  private readonly vocab: TermTable;
   /** Postings of term t: [offsets[t], offsets[t + 1]). */
   private readonly offsets: Int32Array;
   private readonly postItems: Int32Array;
@@ -168,12 +267,9 @@ export class Bm25Index {
   /** Per-call scratch of score and scoreItems: the query's distinct term ids. */
   private readonly seen = new Set<number>();
 
-  private constructor(info: Bm25Info, termList: readonly string[], offsets: Int32Array, postItems: Int32Array, postScores: Float32Array) {
+  private constructor(info: Bm25Info, terms: readonly string[] | TermTable, offsets: Int32Array, postItems: Int32Array, postScores: Float32Array) {
     this.info = info;
-    this.termList = termList;
-    this.vocab = new Map();
-    for (let i = 0; i < termList.length; i++) this.vocab.set(termList[i], i);
-    if (this.vocab.size !== termList.length) throw new DataError('bm25 index: a term is listed twice');
+    this.vocab = isTermTable(terms) ? terms : new StringTerms(terms);
     this.offsets = offsets;
     this.postItems = postItems;
     this.postScores = postScores;
@@ -273,12 +369,15 @@ export class Bm25Index {
 
   /** The index as one byte block (the layout below); fromBytes reads it back exactly. */
   toBytes(): Uint8Array {
-    return encodeIndex(this.info, this.termList, this.offsets, this.postItems, this.postScores);
+    return encodeIndex(this.info, this.vocab.list(), this.offsets, this.postItems, this.postScores);
   }
 
-  /** Reads toBytes' output; `source` (a file name) goes into the error when the block is damaged. */
-  static fromBytes(bytes: Uint8Array, source = 'bm25 index'): Bm25Index {
-    const d = decodeIndex(bytes, source);
+  /**
+   * Reads toBytes' output; `source` (a file name) goes into the error when the block is damaged. `view`: the index
+   * may keep views of `bytes` rather than copies (the caller never reuses or frees them).
+   */
+  static fromBytes(bytes: Uint8Array, source = 'bm25 index', view = false): Bm25Index {
+    const d = decodeIndex(bytes, source, view);
     return new Bm25Index(d.info, d.terms, d.offsets, d.postItems, d.postScores);
   }
 }
@@ -372,13 +471,15 @@ function readHeader(bytes: Uint8Array, source: string): { header: Header; at: nu
 }
 
 /**
- * Copies a section into a fresh (aligned) typed array. Not bytes.slice: on a Node Buffer (readFileSync's result)
- * slice is a view, whose .buffer is the whole file.
+ * A section as a typed array: with `view`, a view of `bytes` where it starts at a multiple of 4 in its buffer (a
+ * serving block read whole: no copy of the postings), else a copy into a fresh aligned array. Not bytes.slice: on a
+ * Node Buffer (readFileSync's result) slice is a view, whose .buffer is the whole file.
  */
-function section<T extends Int32Array | Float32Array>(bytes: Uint8Array, at: number, n: number, make: (buf: ArrayBuffer) => T): T {
+function section<T extends Int32Array | Float32Array>(bytes: Uint8Array, at: number, n: number, make: (buf: ArrayBuffer, offset: number, length: number) => T, view: boolean): T {
+  if (view && (bytes.byteOffset + at) % 4 === 0 && bytes.buffer instanceof ArrayBuffer) return make(bytes.buffer, bytes.byteOffset + at, n);
   const copy = new Uint8Array(4 * n);
   copy.set(bytes.subarray(at, at + 4 * n));
-  return make(copy.buffer);
+  return make(copy.buffer, 0, n);
 }
 
 function checkOffsets(offsets: Int32Array, end: number, what: string, source: string): void {
@@ -390,23 +491,52 @@ function checkOffsets(offsets: Int32Array, end: number, what: string, source: st
   }
 }
 
-function decodeIndex(bytes: Uint8Array, source: string): { info: Bm25Info; terms: string[]; offsets: Int32Array; postItems: Int32Array; postScores: Float32Array } {
+/**
+ * The terms of a term block: as numbers when every one is a canonical int32 (then ASCII, so the UTF-16 offsets are
+ * byte offsets), else as strings.
+ */
+function decodeTerms(block: Uint8Array, termOffsets: Int32Array, source: string): readonly string[] | TermTable {
+  const n = termOffsets.length - 1;
+  const numbers = new Int32Array(n);
+  let numeric = termOffsets[n] === block.length;
+  for (let i = 0; i < n && numeric; i++) {
+    const from = termOffsets[i];
+    const to = termOffsets[i + 1];
+    if (to <= from || to - from > MAX_INT32_DIGITS || (to - from > 1 && block[from] === 48)) numeric = false;
+    let v = 0;
+    for (let k = from; k < to && numeric; k++) {
+      const c = block[k] - 48;
+      if (c < 0 || c > 9) numeric = false;
+      v = v * 10 + c;
+    }
+    if (v > 0x7fffffff) numeric = false;
+    numbers[i] = v;
+  }
+  if (numeric) {
+    checkOffsets(termOffsets, block.length, 'term', source);
+    return new NumericTerms(numbers);
+  }
+  // One decode of the whole block, then slices: decoding 10^5 short terms one by one costs ~10× more.
+  const termBlock = new TextDecoder().decode(block);
+  checkOffsets(termOffsets, termBlock.length, 'term', source);
+  const terms: string[] = new Array<string>(n);
+  for (let i = 0; i < n; i++) terms[i] = termBlock.slice(termOffsets[i], termOffsets[i + 1]);
+  return terms;
+}
+
+function decodeIndex(bytes: Uint8Array, source: string, view: boolean): { info: Bm25Info; terms: readonly string[] | TermTable; offsets: Int32Array; postItems: Int32Array; postScores: Float32Array } {
   const { header, at: start } = readHeader(bytes, source);
   let at = start;
-  const termOffsets = section(bytes, at, header.terms + 1, (b) => new Int32Array(b));
+  const termOffsets = section(bytes, at, header.terms + 1, (b, o, n) => new Int32Array(b, o, n), view);
   at += 4 * (header.terms + 1);
-  // One decode of the whole block, then slices: decoding 10^5 short terms one by one costs ~10× more.
-  const termBlock = new TextDecoder().decode(bytes.subarray(at, at + header.termBytes));
-  checkOffsets(termOffsets, termBlock.length, 'term', source);
-  const terms: string[] = new Array<string>(header.terms);
-  for (let i = 0; i < header.terms; i++) terms[i] = termBlock.slice(termOffsets[i], termOffsets[i + 1]);
+  const terms = decodeTerms(bytes.subarray(at, at + header.termBytes), termOffsets, source);
   at = pad4(at + header.termBytes);
-  const offsets = section(bytes, at, header.terms + 1, (b) => new Int32Array(b));
+  const offsets = section(bytes, at, header.terms + 1, (b, o, n) => new Int32Array(b, o, n), view);
   at += 4 * (header.terms + 1);
   checkOffsets(offsets, header.postings, 'posting', source);
-  const postItems = section(bytes, at, header.postings, (b) => new Int32Array(b));
+  const postItems = section(bytes, at, header.postings, (b, o, n) => new Int32Array(b, o, n), view);
   at += 4 * header.postings;
-  const postScores = section(bytes, at, header.postings, (b) => new Float32Array(b));
+  const postScores = section(bytes, at, header.postings, (b, o, n) => new Float32Array(b, o, n), view);
   at += 4 * header.postings;
   if (at !== bytes.length) throw new DataError(`${source}: not a readable BM25 index (sections end at ${at} of ${bytes.length} bytes)`);
   for (let p = 0; p < postItems.length; p++) {

@@ -10,38 +10,20 @@
  *
  * Saved as model/'s Keras graph (the two-tower graph; bm25's is a 1×1 placeholder so every checkpoint loads alike) plus
  * the `search` sidecar: `search_spec.json` (this spec) and tensors (token buckets, the item bags, the id rows, the
- * BM25 index bytes).
+ * BM25 index bytes). model/ (not last/) also gets the serving block of serving.ts, all that `rec search` reads.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { TextFeaturizerSpec } from '../../data/text.js';
 import { DataError } from '../../util/errors.js';
 import { bucketRow, type TokenBags, type TokenVocab } from './bags.js';
 import { Bm25Index } from './bm25.js';
 import type { EncodedQuery } from './query.js';
-import { TowerScorer } from './scorer.js';
+import { encodeServing, SERVING_FILE, ServingRanker, type SearchScores, type ServingModel } from './serving.js';
 import { buildTowerModel, refreshItemVectors, wrapTowerModel, type TowerModel } from './tower-model.js';
-import { normalize, TWO_TOWER_FORMAT, type TwoTowerSpec } from './two-tower.js';
+import { TWO_TOWER_FORMAT, type TwoTowerSpec } from './two-tower.js';
+import { isSearchModelName, SEARCH_FORMAT, SEARCH_SIDECAR, type RelevanceHead, type SearchSpec, type UserHistories } from './spec.js';
 
-export const SEARCH_MODELS = ['bm25', 'two-tower', 'hybrid'] as const;
-export type SearchModelName = (typeof SEARCH_MODELS)[number];
-export const SEARCH_SIDECAR = 'search';
-export const SEARCH_FORMAT = 'rec-search-v1';
-
-export function isSearchModelName(name: string): name is SearchModelName {
-  return (SEARCH_MODELS as readonly string[]).includes(name);
-}
-
-/**
- * The relevance head: prediction = clip(Σ weights[f] · feature f, range), over the base features and, where
- * `pairwise`, every product of two of them (a quadratic model: the features' effects interact, e.g. word overlap
- * counts for more when the cosine is high).
- */
-export interface RelevanceHead {
-  features: string[];
-  weights: number[];
-  range: [number, number];
-  pairwise: boolean;
-}
+export { blend, queryTerms, SERVING_FILE, type SearchScores } from './serving.js';
+export { isSearchModelName, SEARCH_FORMAT, SEARCH_MODELS, SEARCH_SIDECAR, type RelevanceHead, type SearchModelName, type SearchSpec, type UserHistories } from './spec.js';
 
 /** A base feature row (bias first) with the products of every two non-bias features appended. */
 export function pairwiseRow(x: Float64Array): Float64Array {
@@ -57,31 +39,6 @@ export function pairwiseNames(names: readonly string[]): string[] {
   const out = [...names];
   for (let i = 1; i < names.length; i++) for (let j = i; j < names.length; j++) out.push(`${names[i]}*${names[j]}`);
   return out;
-}
-
-export interface SearchSpec {
-  format: typeof SEARCH_FORMAT;
-  model: SearchModelName;
-  featurizer: TextFeaturizerSpec;
-  /** Feature-value tokens of the vocabulary after its text buckets (`FIELD\tVALUE`). */
-  values: string[];
-  tower: { dim: number; temperature: number; id_dropout: number } | null;
-  bm25: { k1: number; b: number } | null;
-  /** Hybrid: the weight of BM25 in the blend. */
-  alpha: number | null;
-  head: RelevanceHead | null;
-  /**
-   * Personalised ranking (a log with users, a model with towers): score + beta · cosine(user, item), the user being
-   * the normalised mean of the serving vectors of their last `history` training items; beta chosen on validation
-   * (0 where the user's history does not help). Null without users.
-   */
-  personal?: { beta: number; history: number } | null;
-}
-
-/** Each user's most recent training items (by time, then input order), at most `history` distinct: CSR by user index. */
-export interface UserHistories {
-  offsets: Int32Array;
-  items: Int32Array;
 }
 
 /** Histories from training pairs in time order (rows sorted by user, ts, seq as every split is). */
@@ -111,7 +68,7 @@ export interface SearchModel {
   readonly prior: ItemPrior;
   /** Users' recent items for personalised ranking; null without users. */
   readonly histories: UserHistories | null;
-  sidecar(): { name: string; spec: Record<string, unknown>; tensors: tf.NamedTensorMap };
+  sidecar(): { name: string; spec: Record<string, unknown>; tensors: tf.NamedTensorMap; serving: (weightsSha256: string) => { file: string; bytes: Uint8Array } };
 }
 
 /** BM25 terms of an item: its text buckets, each repeated by its feature count (BM25 reads term frequencies). */
@@ -129,10 +86,6 @@ export function bm25Fields(vocab: TokenVocab, itemBags: TokenBags, counts: (item
     terms.push(list);
   }
   return [{ name: 'text', terms }];
-}
-
-export function queryTerms(q: EncodedQuery): string[] {
-  return Array.from(q.buckets, String);
 }
 
 export interface ItemPrior {
@@ -209,6 +162,7 @@ function assemble(
   // What never changes after the model is built is made into tensors once and kept, as the item encoder's sidecar keeps
   // its variables: the writers do not dispose a sidecar's tensors, so fresh ones at every save would leak.
   let fixed: tf.NamedTensorMap | null = null;
+  let bm25Bytes: Uint8Array | null = null;
   const model: SearchModel = {
     keras,
     spec,
@@ -222,7 +176,12 @@ function assemble(
     sidecar: () => {
       fixed ??= fixedTensors(model);
       const tensors = tower === null ? fixed : { ...fixed, item_id: tower.itemIds };
-      return { name: SEARCH_SIDECAR, spec: { ...model.spec } as unknown as Record<string, unknown>, tensors };
+      // model/ gains the serving block (rec search reads it alone); the BM25 bytes never change, so are encoded once.
+      const serving = (weightsSha256: string) => {
+        bm25Bytes ??= model.bm25?.toBytes() ?? null;
+        return { file: SERVING_FILE, bytes: encodeServing(servingModel(model), weightsSha256, bm25Bytes) };
+      };
+      return { name: SEARCH_SIDECAR, spec: { ...model.spec } as unknown as Record<string, unknown>, tensors, serving };
     },
   };
   return model;
@@ -282,98 +241,28 @@ export function wrapSearchModel(keras: tf.LayersModel, side: { spec: Record<stri
   return assemble(keras, spec, vocab, itemBags, tower, bm25, trained, prior, histories);
 }
 
-/** Scores of a query: over `items`, or over the whole catalogue when `items` is null. */
-export interface SearchScores {
-  score: Float32Array;
-  /** The parts, for the relevance head and the hybrid's blend. */
-  cosine: Float32Array | null;
-  bm25: Float32Array | null;
-}
-
-/** Scores the model's way; a tower scorer is made once per model (its item vectors are those of model/). */
-export class SearchRanker {
+/** Scores the model's way, from the whole model (training, validation, rec eval); `itemVectors` default to model/'s. */
+export class SearchRanker extends ServingRanker {
   readonly model: SearchModel;
-  private readonly towerScorer: TowerScorer | null;
-  /** The items' serving vectors (towers only). */
-  private readonly vectors: Float32Array | null;
 
   constructor(model: SearchModel, itemVectors: Float32Array | null = null) {
+    super(servingModel(model, itemVectors));
     this.model = model;
-    const t = model.tower;
-    this.vectors = t === null ? null : (itemVectors ?? (t.itemVectors.dataSync() as Float32Array));
-    this.towerScorer = t === null ? null : new TowerScorer(model.vocab, t.tokens.dataSync() as Float32Array, this.vectors as Float32Array, t.spec.dim);
-  }
-
-  get items(): number {
-    return this.model.itemBags.offsets.length - 1;
-  }
-
-  /**
-   * The user's vector: the normalised mean of their history's serving vectors; null for an anonymous query, a user
-   * without history, or a model without towers or histories.
-   */
-  userVector(user: number): Float32Array | null {
-    const h = this.model.histories;
-    const t = this.model.tower;
-    if (user < 0 || h === null || t === null || user >= h.offsets.length - 1 || h.offsets[user] === h.offsets[user + 1]) return null;
-    const dim = t.spec.dim;
-    const vectors = this.vectors as Float32Array;
-    const v = new Float32Array(dim);
-    for (let k = h.offsets[user]; k < h.offsets[user + 1]; k++) {
-      const o = h.items[k] * dim;
-      for (let j = 0; j < dim; j++) v[j] += vectors[o + j];
-    }
-    normalize(v, 0, dim);
-    return v;
-  }
-
-  score(q: EncodedQuery, items: Int32Array | null, alpha = this.model.spec.alpha, user = -1, beta = this.model.spec.personal?.beta ?? 0): SearchScores {
-    const n = items === null ? this.items : items.length;
-    let cosine: Float32Array | null = null;
-    let bm25: Float32Array | null = null;
-    if (this.towerScorer !== null) {
-      cosine = new Float32Array(n);
-      if (items === null) this.towerScorer.scoreAll(q, cosine);
-      else this.towerScorer.scoreItems(q, items, cosine);
-    }
-    if (this.model.bm25 !== null) bm25 = normalizedBm25(this.model.bm25, q, items, n);
-    const score = blend(cosine, bm25, alpha ?? 0);
-    const u = beta > 0 ? this.userVector(user) : null;
-    if (u !== null) {
-      const dim = u.length;
-      const m = this.vectors as Float32Array;
-      for (let k = 0; k < n; k++) {
-        const o = (items === null ? k : items[k]) * dim;
-        let s = 0;
-        for (let j = 0; j < dim; j++) s += u[j] * m[o + j];
-        score[k] += beta * s;
-      }
-    }
-    return { score, cosine, bm25 };
   }
 }
 
-/** BM25 divided by the query's Σ idf over the terms the catalogue has: in [0, 1), comparable across queries. */
-function normalizedBm25(index: Bm25Index, q: EncodedQuery, items: Int32Array | null, n: number): Float32Array {
-  const out = new Float32Array(n);
-  const terms = queryTerms(q);
-  if (items === null) index.score(terms, out);
-  else index.scoreItems(terms, items, out);
-  let norm = 0;
-  for (const term of new Set(terms)) {
-    const df = index.df(term);
-    if (df > 0) norm += Math.log(1 + (index.info.items - df + 0.5) / (df + 0.5));
-  }
-  if (norm > 0) for (let k = 0; k < n; k++) out[k] /= norm;
-  return out;
-}
-
-export function blend(cosine: Float32Array | null, bm25: Float32Array | null, alpha: number): Float32Array {
-  if (cosine === null) return bm25 as Float32Array;
-  if (bm25 === null) return cosine;
-  const out = new Float32Array(cosine.length);
-  for (let k = 0; k < out.length; k++) out[k] = (1 - alpha) * cosine[k] + alpha * bm25[k];
-  return out;
+/** The parts of `model` that scoring reads (views of its tensors' data, no copy). */
+export function servingModel(model: SearchModel, itemVectors: Float32Array | null = null): ServingModel {
+  const t = model.tower;
+  return {
+    spec: model.spec,
+    vocab: model.vocab,
+    items: model.itemBags.offsets.length - 1,
+    tokens: t === null ? null : (t.tokens.dataSync() as Float32Array),
+    vectors: t === null ? null : (itemVectors ?? (t.itemVectors.dataSync() as Float32Array)),
+    bm25: model.bm25,
+    histories: model.histories,
+  };
 }
 
 /** The head's features of (query, item k of `items`): constant, the model's scores, the overlaps by kind. */

@@ -4,6 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { loadDataset } from '../../../../src/data/dataset.js';
 import { loadItemFeatures, type ItemFeature, type ListFeature } from '../../../../src/data/item-features.js';
+import { displayTitle, pickTitleFeature, readItemTitles, TITLE_MAX_CHARS } from '../../../../src/data/item-titles.js';
 import { TextFeaturizer } from '../../../../src/data/text.js';
 import { DataError, UsageError } from '../../../../src/util/errors.js';
 import { expectAccounting, prep, rejects, rows, tempRoot } from './helpers.js';
@@ -158,8 +159,13 @@ describe('rec prep --items: a CSV catalogue', () => {
   it('hashes the catalogue files in files_sha256 and refuses a changed one', async () => {
     const { dir, m } = await prepWithCatalogue();
     const ds = join(dir, 'ds');
-    expect(Object.keys(m.manifest.files_sha256 ?? {}).sort()).toEqual(['item_feature_vocab', 'item_features', 'items', 'rejects', 'test', 'train', 'users', 'valid']);
+    expect(Object.keys(m.manifest.files_sha256 ?? {}).sort()).toEqual(['item_feature_vocab', 'item_features', 'item_titles', 'items', 'rejects', 'test', 'train', 'users', 'valid']);
     expect(m.manifest.files).toMatchObject({ item_features: 'item_features.arrow', item_feature_vocab: 'item_feature_vocab.arrow' });
+    const titles = join(ds, 'item_titles.arrow');
+    const tb = readFileSync(titles);
+    tb[tb.length - 20] ^= 1;
+    writeFileSync(titles, tb);
+    await expect(readItemTitles(ds, m.manifest.files_sha256?.item_titles)).rejects.toThrow(/item_titles\.arrow has sha256/);
     const path = join(ds, 'item_feature_vocab.arrow');
     const bytes = readFileSync(path);
     bytes[bytes.length - 20] ^= 1;
@@ -307,6 +313,13 @@ describe('rec prep --append-to with a catalogue', () => {
     if (price.kind !== 'number') throw new Error('price');
     expect(Array.from(price.values)).toEqual([1299, 99, Number.NaN, Number.NaN, 1299, Number.NaN, 70, 80]);
     expect(price.mean).toBeCloseTo((1299 + 99 + 1299 + 70 + 80) / 5, 10);
+
+    // Display titles: the newer row's wins (i2), base items without a newer row keep theirs, new items get theirs.
+    const baseTitles = await readItemTitles(join(dir, 'base'), b.manifest.files_sha256?.item_titles);
+    const titles = await readItemTitles(join(dir, 'next'), d.manifest.files_sha256?.item_titles);
+    expect(c?.title).toBe('title');
+    expect(baseTitles?.[1]).toBe('Nike Air running shoe v2');
+    expect(titles).toEqual([...(baseTitles ?? []).map((t, i) => (i === 1 ? 'Nike Air Max 2024' : t)), 'Puma Suede 经典款', 'Adidas Samba']);
   });
 
   it('carries the base catalogue when no newer one is given, and refuses other features or key', async () => {
@@ -323,10 +336,43 @@ describe('rec prep --append-to with a catalogue', () => {
     if (title.kind !== 'text' || baseTitle.kind !== 'text') throw new Error('title');
     expect(Array.from(title.buckets.values)).toEqual(Array.from(baseTitle.buckets.values));
     expect(listAt(title.buckets, 6)).toBeNull();
+    const baseTitles = await readItemTitles(join(dir, 'base'));
+    expect(await readItemTitles(join(dir, 'next'))).toEqual([...(baseTitles ?? []), null]);
 
     const other = await prep(join(dir, 'x'), [day2], { items: [newer], item_features: 'title:text' }, { appendTo: join(dir, 'base') }).catch((e: unknown) => e);
     expect(other).toBeInstanceOf(UsageError);
     expect((other as Error).message).toMatch(/--item-features title:text differs from the base dataset's catalogue/);
     await expect(prep(join(dir, 'y'), [day2], { items: [newer], item_key: 'sku' }, { appendTo: join(dir, 'base') })).rejects.toThrow(/--item-key sku differs/);
+  });
+});
+
+describe('display titles (item_titles.arrow)', () => {
+  it('keeps the title feature verbatim per item (latest row, trimmed), and none without a text feature', async () => {
+    const { dir, plain, m } = await prepWithCatalogue();
+    const ds = await loadDataset(join(dir, 'ds'));
+    expect(m.manifest.catalogue?.title).toBe('title');
+    expect(m.manifest.files.item_titles).toBe('item_titles.arrow');
+    const titles = await readItemTitles(join(dir, 'ds'), ds.manifest.files_sha256?.item_titles);
+    expect(titles).toEqual(ds.items.ids.map((id) => TITLES[id] ?? null));
+    // No catalogue, or one without text: no titles file.
+    expect(await readItemTitles(plain)).toBeNull();
+    const log = write(join(dir, 'in', 'log2.csv'), LOG);
+    const cat = write(join(dir, 'in', 'cat2.csv'), CATALOGUE);
+    const n = await prep(join(dir, 'notext'), [log], { items: [cat], item_features: 'brand:category,price:number' });
+    expect(n.manifest.catalogue?.title).toBeNull();
+    expect(existsSync(join(dir, 'notext', 'item_titles.arrow'))).toBe(false);
+  });
+
+  it('picks `title`, else the first text feature; trims and caps what it shows', () => {
+    expect(pickTitleFeature([{ name: 'desc', kind: 'text' }, { name: 'title', kind: 'text' }])).toBe('title');
+    expect(pickTitleFeature([{ name: 'brand', kind: 'category' }, { name: 'name', kind: 'text' }, { name: 'desc', kind: 'text' }])).toBe('name');
+    expect(pickTitleFeature([{ name: 'desc', kind: 'text' }, { name: 'title', kind: 'text' }], 'desc')).toBe('desc');
+    expect(pickTitleFeature([{ name: 'brand', kind: 'category' }])).toBeNull();
+    expect(displayTitle('  Cordless drill \n')).toBe('Cordless drill');
+    expect(displayTitle(['red', 'drill'])).toBe('red drill');
+    expect(displayTitle('   ')).toBeNull();
+    const long = `${'🎉'.repeat(TITLE_MAX_CHARS - 1)}ab`;
+    expect(Array.from(displayTitle(long) ?? '')).toHaveLength(TITLE_MAX_CHARS);
+    expect(displayTitle(long)?.endsWith('🎉a')).toBe(true);
   });
 });

@@ -231,6 +231,27 @@ describe('Bm25Index: bytes', () => {
     expect(back.toBytes()).toEqual(bytes);
   });
 
+  it('reads an index of integer terms (hashed buckets) by number, with the same scores, df and bytes', () => {
+    // Terms like the search models' buckets, plus 0 and int32's largest; "007" and "-5" are never such terms.
+    const numeric = Bm25Index.build([{ name: 'text', terms: fields[0].terms.map((t, i) => [...(t ?? []).map((x) => String(x.length * 1000 + i)), ...(i % 5 === 0 ? ['0', '2147483647', '7'] : [])]) }]);
+    const nb = numeric.toBytes();
+    const back = Bm25Index.fromBytes(nb);
+    for (const query of [['7', '2000', '3001'], ['0'], ['2147483647', '7'], ['007', '-7', '7.0', ' 7', '2147483648'], []]) {
+      expect(scores(back, query), query.join(',')).toEqual(scores(numeric, query));
+      for (const term of query) expect(back.df(term), term).toBe(numeric.df(term));
+    }
+    expect(back.df('007')).toBe(0);
+    expect(back.df('7')).toBeGreaterThan(0);
+    expect(back.toBytes()).toEqual(nb);
+    // Terms below 2^22 are read through a direct table, larger ones by binary search: both give the same lookups.
+    const small = Bm25Index.build([{ name: 'text', terms: [['4194303', '0', '17'], ['17', '5'], ['5', '5']] }]);
+    const smallBack = Bm25Index.fromBytes(small.toBytes());
+    for (const q of [['4194303'], ['0', '5'], ['17'], ['4194304'], ['05']]) expect(scores(smallBack, q), q.join(',')).toEqual(scores(small, q));
+    // A term list with one non-integer term is read as strings, as before.
+    const mixed = Bm25Index.build([{ name: 'text', terms: [['12', 'x'], ['12']] }]);
+    expect(scores(Bm25Index.fromBytes(mixed.toBytes()), ['12', 'x'])).toEqual(scores(mixed, ['12', 'x']));
+  });
+
   it('refuses a truncated, extended, foreign or newer block with a DataError naming the source', () => {
     expect(() => Bm25Index.fromBytes(bytes.subarray(0, bytes.length - 4), 'ckpt/bm25.bin')).toThrow(DataError);
     expect(() => Bm25Index.fromBytes(bytes.subarray(0, bytes.length - 4), 'ckpt/bm25.bin')).toThrow(/ckpt\/bm25.bin: .*should be \d+ bytes long; it is \d+/);
