@@ -251,10 +251,10 @@ class TrialLoop {
     const checkpoint = relative(req.out, dir);
     await writeFileAtomic(p.trialConfig(n), trialYaml(req, params, `trial ${n} of the study in ${req.out}`));
     const resume = prior !== undefined && (await pathExists(paths(dir).trainerState));
-    if (prior === undefined) await this.record({ trial: n, params, status: 'running', value: null, epochs: [], best_epoch: null, seconds: 0, checkpoint, at: new Date().toISOString() });
+    if (prior === undefined) await this.record({ trial: n, params, status: 'running', value: null, epochs: 0, metric_by_epoch: [], best_epoch: null, seconds: 0, checkpoint, at: new Date().toISOString() });
     io.log.info(`trial ${n}${resume ? ' (resumed)' : ''}: ${describeParams(params)}`);
     const curve = resume ? await readCurve(dir, req.metric) : [];
-    const peers = this.history(last).filter((r) => r.status !== 'failed').map((r) => r.epochs);
+    const peers = this.history(last).filter((r) => r.status !== 'failed').map((r) => r.metric_by_epoch.map((v) => v ?? Number.NaN));
     const ended: { reason?: string; stopped?: 'budget' } = {};
     const onEpoch = async (record: EpochRecord): Promise<boolean> => {
       const v = record.valid[req.metric];
@@ -294,7 +294,7 @@ class TrialLoop {
 
   private log(r: TrialRecord): void {
     const value = r.value === null ? 'no value' : `${this.req.metric} ${r.value.toFixed(4)}`;
-    const what = r.status === 'failed' ? `failed: ${r.message}` : r.status === 'pruned' ? `pruned after ${r.epochs.length} epochs (${r.reason}); ${value}` : `${value} at epoch ${r.best_epoch}${r.stopped ? ' (stopped by --budget)' : ''}`;
+    const what = r.status === 'failed' ? `failed: ${r.message}` : r.status === 'pruned' ? `pruned after ${r.epochs} epochs (${r.reason}); ${value}` : `${value} at epoch ${r.best_epoch}${r.stopped ? ' (stopped by --budget)' : ''}`;
     this.io.log.info(`trial ${r.trial} ${what} in ${r.seconds.toFixed(1)}s`);
   }
 }
@@ -343,7 +343,7 @@ async function readCurve(dir: string, metric: string): Promise<number[]> {
 /** The trial's final record from its checkpoint (metrics.jsonl, best.json, run.json): the files, not what the study saw. */
 async function trialOutcome(dir: string, metric: string, t: { trial: number; params: Params; checkpoint: string; exit: TrialExit; reason?: string; stopped?: 'budget' }): Promise<TrialRecord> {
   const p = paths(dir);
-  const epochs = await readCurve(dir, metric);
+  const curve = await readCurve(dir, metric);
   const best = JSON.parse(await readFile(p.best, 'utf8').catch(() => 'null')) as { epoch: number; value: number | null } | null;
   const run = JSON.parse(await readFile(p.run, 'utf8').catch(() => 'null')) as { timings?: { wall_seconds?: number } } | null;
   const value = best && typeof best.value === 'number' && Number.isFinite(best.value) ? best.value : null;
@@ -352,7 +352,9 @@ async function trialOutcome(dir: string, metric: string, t: { trial: number; par
     params: t.params,
     status: 'completed' as TrialRecord['status'],
     value,
-    epochs: epochs.map((v) => (Number.isFinite(v) ? v : Number.NaN)),
+    epochs: curve.length,
+    // JSON has no NaN: an epoch without a value is null.
+    metric_by_epoch: curve.map((v) => (Number.isFinite(v) ? v : null)),
     best_epoch: value === null ? null : (best?.epoch ?? null),
     seconds: round3(run?.timings?.wall_seconds ?? 0),
     checkpoint: t.checkpoint,
@@ -390,7 +392,7 @@ async function finishStudy(req: StudyRequest, io: RunIO, study: StudyJson, recor
   }
   const first = records.get(0);
   if (study.stopped_by_budget && first?.stopped === 'budget') {
-    io.log.warn(`--budget ${req.budgetSeconds}s is shorter than one trial: trial 0 was stopped after ${first.epochs.length} epochs. Give a larger --budget for a search.`);
+    io.log.warn(`--budget ${req.budgetSeconds}s is shorter than one trial: trial 0 was stopped after ${first.epochs} epochs. Give a larger --budget for a search.`);
   }
   const checkpoint = p.trialDir(best.trial);
   study.best = { trial: best.trial, value: best.value as number, epoch: best.best_epoch, params: best.params, checkpoint: best.checkpoint, config: 'best.yaml' };

@@ -9,7 +9,8 @@ interface Trial {
   params: Record<string, unknown>;
   status: string;
   value: number | null;
-  epochs: number[];
+  epochs: number;
+  metric_by_epoch: (number | null)[];
 }
 
 /** Each trial's final line, without times (they differ from run to run). */
@@ -17,7 +18,7 @@ const trials = (study: string): Trial[] => {
   const last = new Map<number, Trial>();
   for (const line of readFileSync(join(study, 'trials.jsonl'), 'utf8').trim().split('\n')) {
     const r = JSON.parse(line) as Trial;
-    last.set(r.trial, { trial: r.trial, params: r.params, status: r.status, value: r.value, epochs: r.epochs });
+    last.set(r.trial, { trial: r.trial, params: r.params, status: r.status, value: r.value, epochs: r.epochs, metric_by_epoch: r.metric_by_epoch });
   }
   return [...last.values()].sort((a, b) => a.trial - b.trial);
 };
@@ -49,6 +50,11 @@ describe('rec tune', () => {
     expect(doc.test.evaluations).toBe(1);
     expect(doc.counts.completed + doc.counts.pruned).toBe(3);
     expect(readFileSync(join(a, 'best.yaml'), 'utf8')).toMatch(/model: mf/);
+    // Each trial's record: the epochs it ran, and the validation metric at each of them.
+    for (const t of trials(a)) {
+      expect(t.metric_by_epoch.length).toBe(t.epochs);
+      expect(t.epochs).toBeGreaterThan(0);
+    }
     // rec runs STUDY: trials best first by the study's metric; rec report STUDY: the search page.
     const runs = await rec(['runs', a, '--json']);
     expect(runs.code, runs.stderr).toBe(0);

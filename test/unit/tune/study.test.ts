@@ -120,7 +120,8 @@ describe('runStudy', () => {
     const trials = [...(await readTrials(out)).values()];
     expect(trials).toHaveLength(1);
     expect(trials[0]).toMatchObject({ status: 'completed', stopped: 'budget' });
-    expect(trials[0].epochs).toHaveLength(3);
+    expect(trials[0].metric_by_epoch).toHaveLength(3);
+    expect(trials[0].epochs).toBe(3);
   });
 
   it('refuses a folder that is not empty, and a resume with other settings', async () => {
