@@ -127,7 +127,20 @@ export interface TestRecord {
   file: string;
   /** How many times this study has looked at the test split (1 unless trials were added after a first end). */
   evaluations: number;
+  /** True when the model evaluated is the best trial's config retrained on all of train (--refit), not the trial's own checkpoint. */
+  refit: boolean;
   note: string;
+}
+
+export interface RefitRecord {
+  trial: number;
+  /** Epochs trained: the best trial's best epoch. */
+  epochs: number;
+  /** Folder and config, relative to the study. */
+  checkpoint: string;
+  config: string;
+  /** Wall seconds of the refit's training. */
+  seconds: number;
 }
 
 export interface StudyJson {
@@ -153,6 +166,8 @@ export interface StudyJson {
   counts: Record<'completed' | 'pruned' | 'failed' | 'running', number>;
   best: { trial: number; value: number; epoch: number | null; params: Params; checkpoint: string; config: string } | null;
   test: TestRecord | null;
+  /** --refit: the best trial's config trained again on all of train (the carved validation returned), for its best epoch count. */
+  refit: RefitRecord | null;
   /** This invocation's wall seconds (a resumed study counts from its resume). */
   wall_seconds: number;
   /** Finished trials per hour of this invocation. */
