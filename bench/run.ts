@@ -5,7 +5,7 @@
  *   npm run bench                    every bench
  *   npm run bench -- prep            only the named ones (any of the names below, in any order)
  *   npm run bench -- prep --quick    smaller sizes, for a smoke run (quick results go to *-quick.json where the bench separates them)
- *   npm run bench -- features --arms featurise   only those arms of a bench that has arms (features)
+ *   npm run bench -- features --arms featurise   only those arms of a bench that has arms (features, tune, search)
  *   npm run bench -- --list          the names
  *
  * Run on an otherwise idle machine: on 2 cores any other load skews the timings.
@@ -50,10 +50,10 @@ const BENCHES: Record<string, Bench> = {
     },
   },
   tune: {
-    about: 'rec tune on MF, ML-100K u1 (validation carved from u1.base): test RMSE of the best trial within the budget (target ≤ 0.910 in 20 minutes), with median pruning and without: trials per hour (bench/results/tune.json; REC_BENCH_TUNE_BUDGET shortens each arm)',
-    run: async ({ quick }) => {
-      const r = await runTuneBench({ quick });
-      return { arms: r.arms.map((a) => ({ pruner: a.pruner, budget_s: a.budget_s, trials: a.trials, trials_per_hour: a.trials_per_hour, best_valid_rmse: a.best_valid_rmse, test_rmse: a.test_rmse, refit_test_rmse: a.refit_test_rmse, load: [a.load_before, a.load_after], error: a.error ?? null })), note: r.note };
+    about: 'rec tune, validation carved from train, --refit, one trial at a time: MF on ML-100K u1 with median pruning and without (test RMSE, target ≤ 0.910 in 20 minutes; trials per hour) and iALS on the NCF ML-1M protocol (HR@10 against its shipped defaults); --arms mf-median,mf-none,ials picks arms (bench/results/tune.json; REC_BENCH_TUNE_BUDGET sets each arm\'s budget)',
+    run: async ({ quick, arms }) => {
+      const r = await runTuneBench({ quick, arms });
+      return { arms: r.arms.map((a) => ({ arm: a.arm, budget_s: a.budget_s, wall_s: a.wall_s, trials: a.trials, trials_per_hour: a.trials_per_hour, best_valid: a.best_valid, test: a.test, defaults: a.defaults, load: [a.load_before, a.load_after], error: a.error ?? null })), note: r.note };
     },
   },
   ncf: {

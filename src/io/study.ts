@@ -33,8 +33,10 @@ export interface TrialRecord {
   status: TrialStatus;
   /** The trial's best validation value of the study's metric (null when none was measured). */
   value: number | null;
-  /** The validation value of the study's metric at each epoch the trial ran. */
-  epochs: number[];
+  /** How many epochs the trial ran (the length of `metric_by_epoch`). */
+  epochs: number;
+  /** The validation value of the study's metric at each epoch the trial ran (null where none was measured). */
+  metric_by_epoch: (number | null)[];
   /** The epoch of `value` (1-based; null when none). */
   best_epoch: number | null;
   /** Wall seconds of the trial (its training and validation; summed over resumes). */
@@ -91,9 +93,22 @@ export async function readTrials(dir: string): Promise<Map<number, TrialRecord>>
     if (!Number.isInteger(record.trial) || !(TRIAL_STATUSES as readonly string[]).includes(record.status)) {
       throw new DataError(`${path}:${i + 1} is not a trial record (needs an integer "trial" and a "status" of ${TRIAL_STATUSES.join('|')}).`);
     }
-    out.set(record.trial, record);
+    out.set(record.trial, upgradeTrial(record));
   });
   return out;
+}
+
+/**
+ * Studies written before the record had `metric_by_epoch` kept the curve under `epochs`; read as
+ * today's record so they still resume, sort and report.
+ */
+function upgradeTrial(record: TrialRecord): TrialRecord {
+  const legacy = record as Omit<TrialRecord, 'epochs'> & { epochs: unknown };
+  if (Array.isArray(legacy.epochs) && !Array.isArray(legacy.metric_by_epoch)) {
+    const curve = legacy.epochs as (number | null)[];
+    return { ...record, epochs: curve.length, metric_by_epoch: curve };
+  }
+  return record;
 }
 
 /** Rewrites trials.jsonl with one line per trial, in trial order (atomically: temp file, then rename). */
@@ -112,7 +127,20 @@ export interface TestRecord {
   file: string;
   /** How many times this study has looked at the test split (1 unless trials were added after a first end). */
   evaluations: number;
+  /** True when the model evaluated is the best trial's config retrained on all of train (--refit), not the trial's own checkpoint. */
+  refit: boolean;
   note: string;
+}
+
+export interface RefitRecord {
+  trial: number;
+  /** Epochs trained: the best trial's best epoch. */
+  epochs: number;
+  /** Folder and config, relative to the study. */
+  checkpoint: string;
+  config: string;
+  /** Wall seconds of the refit's training. */
+  seconds: number;
 }
 
 export interface StudyJson {
@@ -138,6 +166,8 @@ export interface StudyJson {
   counts: Record<'completed' | 'pruned' | 'failed' | 'running', number>;
   best: { trial: number; value: number; epoch: number | null; params: Params; checkpoint: string; config: string } | null;
   test: TestRecord | null;
+  /** --refit: the best trial's config trained again on all of train (the carved validation returned), for its best epoch count. */
+  refit: RefitRecord | null;
   /** This invocation's wall seconds (a resumed study counts from its resume). */
   wall_seconds: number;
   /** Finished trials per hour of this invocation. */

@@ -95,5 +95,5 @@ async function studyReport(opts: ReportOptions, study: NonNullable<Awaited<Retur
   const html = renderStudyReport(study, trials, { generated: (opts.now ?? new Date()).toISOString(), recVersion: REC_VERSION, path: dir });
   await writeFileAtomic(opts.out, html);
   io.log.info(`report of the study in ${dir} (${trials.length} trials) written to ${opts.out}`);
-  return { report: opts.out, checkpoints: trials.map((t) => ({ path: `${dir}/${t.checkpoint}`, label: `trial ${t.trial}`, model: study.model, epochs: t.epochs.length, evals: [] })), bytes: Buffer.byteLength(html) };
+  return { report: opts.out, checkpoints: trials.map((t) => ({ path: `${dir}/${t.checkpoint}`, label: `trial ${t.trial}`, model: study.model, epochs: t.epochs, evals: [] })), bytes: Buffer.byteLength(html) };
 }

@@ -75,7 +75,7 @@ export function renderStudyReport(study: StudyJson, trials: readonly TrialRecord
   ];
   const rows = sorted.map((r) => {
     const cls = study.best?.trial === r.trial ? ' class="best"' : '';
-    const cells = [String(r.trial), r.status, num(r.value), String(r.epochs.length), num(r.seconds), ...keys.map((k) => esc(String(r.params[k] ?? '–'))), `<td class="k">${esc(r.message ?? r.reason ?? (r.stopped ? 'stopped by --budget' : ''))}</td>`];
+    const cells = [String(r.trial), r.status, num(r.value), String(r.epochs), num(r.seconds), ...keys.map((k) => esc(String(r.params[k] ?? '–'))), `<td class="k">${esc(r.message ?? r.reason ?? (r.stopped ? 'stopped by --budget' : ''))}</td>`];
     return `<tr${cls}>${cells.map((x) => (x.startsWith('<td') ? x : `<td>${x}</td>`)).join('')}</tr>`;
   });
   const header = ['trial', 'status', `valid ${m}`, 'epochs', 'seconds', ...keys, 'note'].map((h) => `<th>${esc(h)}</th>`).join('');

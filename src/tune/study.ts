@@ -10,7 +10,7 @@
  * parameters nor the pruning depend on which trial ran faster.
  */
 import { mkdir, readdir, readFile } from 'node:fs/promises';
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { stringify } from 'yaml';
 import type { ModelName } from '../config/schema.js';
 import { setPath, type Tree } from '../config/tree.js';
@@ -71,6 +71,11 @@ export interface StudyRequest {
   /** Config keys every trial shares (the user's --config files and flags). */
   base: Tree;
   validFromTrain: number | null;
+  /**
+   * Train the best trial's config again on all of train (validation carved from train, so it
+   * returns to train), for its best epoch count, and evaluate that model on test instead of the trial.
+   */
+  refit?: boolean;
   /** TPE: random trials before the model (default 10, fewer for a small study). */
   startup?: number;
   runner: TrialRunner;
@@ -79,6 +84,7 @@ export interface StudyRequest {
 }
 
 const HONESTY = 'Trials were chosen and pruned on the validation split only; the test split was evaluated once, after the search, for the best trial alone.';
+const HONESTY_REFIT = "Trials were chosen and pruned on the validation split only; the best trial's config was then trained again on all of train (the carved validation included, for the trial's best epoch count: --refit) and the test split was evaluated once, for that model alone.";
 
 /** Settings a resumed study must share with the one it continues (others may change: trials, budget, parallel). */
 const FIXED_SETTINGS = ['data', 'model', 'metric', 'sampler', 'pruner', 'seed', 'valid_from_train', 'space', 'base'] as const;
@@ -98,9 +104,15 @@ export async function runStudy(req: StudyRequest, io: RunIO): Promise<StudyJson>
   io.signal?.addEventListener('abort', onAbort);
   try {
     await loop.run();
+    return await closeStudy(req, io, study, loop, records, started);
   } finally {
     io.signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/** After the trials: the counts and rates, then the interruption, the failure or the best trial's test evaluation (the refit's, with --refit). */
+async function closeStudy(req: StudyRequest, io: RunIO, study: StudyJson, loop: TrialLoop, records: Map<number, TrialRecord>, started: number): Promise<StudyJson> {
+  const now = req.now ?? (() => Date.now());
   study.counts = countStatuses(records);
   study.wall_seconds = round3((now() - started) / 1000);
   const finished = [...records.values()].filter((r) => r.status !== 'running').length - loop.finishedBefore;
@@ -143,6 +155,7 @@ async function openStudy(req: StudyRequest, higherIsBetter: boolean, io: RunIO):
     counts: { completed: 0, pruned: 0, failed: 0, running: 0 },
     best: null,
     test: null,
+    refit: null,
     wall_seconds: 0,
     trials_per_hour: 0,
     stopped_by_budget: false,
@@ -161,6 +174,7 @@ async function openStudy(req: StudyRequest, higherIsBetter: boolean, io: RunIO):
     io.log.info(`resuming the study in ${req.out}`);
     fresh.started = before.started;
     fresh.test = before.test;
+    fresh.refit = before.refit ?? null;
   } else {
     const entries: string[] = await readdir(req.out).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? [] : Promise.reject(error)));
     if (entries.length > 0) {
@@ -251,10 +265,10 @@ class TrialLoop {
     const checkpoint = relative(req.out, dir);
     await writeFileAtomic(p.trialConfig(n), trialYaml(req, params, `trial ${n} of the study in ${req.out}`));
     const resume = prior !== undefined && (await pathExists(paths(dir).trainerState));
-    if (prior === undefined) await this.record({ trial: n, params, status: 'running', value: null, epochs: [], best_epoch: null, seconds: 0, checkpoint, at: new Date().toISOString() });
+    if (prior === undefined) await this.record({ trial: n, params, status: 'running', value: null, epochs: 0, metric_by_epoch: [], best_epoch: null, seconds: 0, checkpoint, at: new Date().toISOString() });
     io.log.info(`trial ${n}${resume ? ' (resumed)' : ''}: ${describeParams(params)}`);
     const curve = resume ? await readCurve(dir, req.metric) : [];
-    const peers = this.history(last).filter((r) => r.status !== 'failed').map((r) => r.epochs);
+    const peers = this.history(last).filter((r) => r.status !== 'failed').map((r) => r.metric_by_epoch.map((v) => v ?? Number.NaN));
     const ended: { reason?: string; stopped?: 'budget' } = {};
     const onEpoch = async (record: EpochRecord): Promise<boolean> => {
       const v = record.valid[req.metric];
@@ -294,7 +308,7 @@ class TrialLoop {
 
   private log(r: TrialRecord): void {
     const value = r.value === null ? 'no value' : `${this.req.metric} ${r.value.toFixed(4)}`;
-    const what = r.status === 'failed' ? `failed: ${r.message}` : r.status === 'pruned' ? `pruned after ${r.epochs.length} epochs (${r.reason}); ${value}` : `${value} at epoch ${r.best_epoch}${r.stopped ? ' (stopped by --budget)' : ''}`;
+    const what = r.status === 'failed' ? `failed: ${r.message}` : r.status === 'pruned' ? `pruned after ${r.epochs} epochs (${r.reason}); ${value}` : `${value} at epoch ${r.best_epoch}${r.stopped ? ' (stopped by --budget)' : ''}`;
     this.io.log.info(`trial ${r.trial} ${what} in ${r.seconds.toFixed(1)}s`);
   }
 }
@@ -343,7 +357,7 @@ async function readCurve(dir: string, metric: string): Promise<number[]> {
 /** The trial's final record from its checkpoint (metrics.jsonl, best.json, run.json): the files, not what the study saw. */
 async function trialOutcome(dir: string, metric: string, t: { trial: number; params: Params; checkpoint: string; exit: TrialExit; reason?: string; stopped?: 'budget' }): Promise<TrialRecord> {
   const p = paths(dir);
-  const epochs = await readCurve(dir, metric);
+  const curve = await readCurve(dir, metric);
   const best = JSON.parse(await readFile(p.best, 'utf8').catch(() => 'null')) as { epoch: number; value: number | null } | null;
   const run = JSON.parse(await readFile(p.run, 'utf8').catch(() => 'null')) as { timings?: { wall_seconds?: number } } | null;
   const value = best && typeof best.value === 'number' && Number.isFinite(best.value) ? best.value : null;
@@ -352,7 +366,9 @@ async function trialOutcome(dir: string, metric: string, t: { trial: number; par
     params: t.params,
     status: 'completed' as TrialRecord['status'],
     value,
-    epochs: epochs.map((v) => (Number.isFinite(v) ? v : Number.NaN)),
+    epochs: curve.length,
+    // JSON has no NaN: an epoch without a value is null.
+    metric_by_epoch: curve.map((v) => (Number.isFinite(v) ? v : null)),
     best_epoch: value === null ? null : (best?.epoch ?? null),
     seconds: round3(run?.timings?.wall_seconds ?? 0),
     checkpoint: t.checkpoint,
@@ -390,21 +406,44 @@ async function finishStudy(req: StudyRequest, io: RunIO, study: StudyJson, recor
   }
   const first = records.get(0);
   if (study.stopped_by_budget && first?.stopped === 'budget') {
-    io.log.warn(`--budget ${req.budgetSeconds}s is shorter than one trial: trial 0 was stopped after ${first.epochs.length} epochs. Give a larger --budget for a search.`);
+    io.log.warn(`--budget ${req.budgetSeconds}s is shorter than one trial: trial 0 was stopped after ${first.epochs} epochs. Give a larger --budget for a search.`);
   }
   const checkpoint = p.trialDir(best.trial);
   study.best = { trial: best.trial, value: best.value as number, epoch: best.best_epoch, params: best.params, checkpoint: best.checkpoint, config: 'best.yaml' };
   await writeFileAtomic(p.best, bestYaml(req, best));
   const previous = study.test;
-  if (previous === null || previous.trial !== best.trial) {
-    io.log.info(`evaluating the best trial (${best.trial}, validation ${req.metric} ${(best.value as number).toFixed(4)}) on the test split, once`);
-    const { metrics, file } = await req.runner.evaluate({ checkpoint, config: p.trialConfig(best.trial), log: p.trialLog(best.trial) });
-    study.test = { trial: best.trial, checkpoint: best.checkpoint, split: 'test', metrics, file: relative(req.out, file), evaluations: (previous?.evaluations ?? 0) + 1, note: HONESTY };
+  const refit = req.refit === true;
+  if (previous === null || previous.trial !== best.trial || (previous.refit ?? false) !== refit) {
+    const target = refit ? await refitBest(req, io, study, best) : { checkpoint, config: p.trialConfig(best.trial), log: p.trialLog(best.trial) };
+    io.log.info(`evaluating ${refit ? `the best trial's config retrained on all of train (${relative(req.out, target.checkpoint)})` : `the best trial (${best.trial}, validation ${req.metric} ${(best.value as number).toFixed(4)})`} on the test split, once`);
+    const { metrics, file } = await req.runner.evaluate(target);
+    const note = refit ? HONESTY_REFIT : HONESTY;
+    study.test = { trial: best.trial, checkpoint: relative(req.out, target.checkpoint), split: 'test', metrics, file: relative(req.out, file), evaluations: (previous?.evaluations ?? 0) + 1, refit, note };
+    study.honesty = note;
   }
   study.status = 'completed';
   study.finished = new Date().toISOString();
   await writeJsonAtomic(p.study, study);
   return study;
+}
+
+/** --refit: the best trial's config, the carve returned to train, its best epoch count, no validation; trained with all the study's workers. */
+async function refitBest(req: StudyRequest, io: RunIO, study: StudyJson, best: TrialRecord): Promise<{ checkpoint: string; config: string; log: string }> {
+  const epochs = best.best_epoch ?? best.epochs;
+  const [checkpoint, config, log] = [join(req.out, 'refit'), join(req.out, 'refit.yaml'), join(req.out, 'refit.log')];
+  const tree = trialTree({ ...req, validFromTrain: null }, { ...best.params, 'train.epochs': epochs });
+  await writeFileAtomic(config, `# The best trial (${trialName(best.trial)}) of the study in ${req.out}, trained again on all of train for its best epoch count (rec tune --refit; docs/tuning.md)\n${stringify(tree)}`);
+  io.log.info(`refitting the best trial (${best.trial}) on all of train for ${epochs} epochs`);
+  const now = req.now ?? (() => Date.now());
+  const started = now();
+  const job: TrialJob = { trial: best.trial, dir: checkpoint, config, log, resume: false, force: true, workers: req.workers * req.parallel };
+  const exit = await req.runner.train(job, () => Promise.resolve(false));
+  if (!exit.ok) {
+    if (exit.interrupted) throw new InterruptedError(io.signal?.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT', `The refit of trial ${best.trial} was interrupted; run the study again with --resume to refit it.`);
+    throw new RuntimeFailure(`--refit: training trial ${best.trial}'s config on all of train failed: ${exit.message}. See ${log}.`);
+  }
+  study.refit = { trial: best.trial, epochs, checkpoint: relative(req.out, checkpoint), config: relative(req.out, config), seconds: round3((now() - started) / 1000) };
+  return { checkpoint, config, log };
 }
 
 function bestYaml(req: StudyRequest, best: TrialRecord): string {

@@ -9,7 +9,8 @@ interface Trial {
   params: Record<string, unknown>;
   status: string;
   value: number | null;
-  epochs: number[];
+  epochs: number;
+  metric_by_epoch: (number | null)[];
 }
 
 /** Each trial's final line, without times (they differ from run to run). */
@@ -17,7 +18,7 @@ const trials = (study: string): Trial[] => {
   const last = new Map<number, Trial>();
   for (const line of readFileSync(join(study, 'trials.jsonl'), 'utf8').trim().split('\n')) {
     const r = JSON.parse(line) as Trial;
-    last.set(r.trial, { trial: r.trial, params: r.params, status: r.status, value: r.value, epochs: r.epochs });
+    last.set(r.trial, { trial: r.trial, params: r.params, status: r.status, value: r.value, epochs: r.epochs, metric_by_epoch: r.metric_by_epoch });
   }
   return [...last.values()].sort((a, b) => a.trial - b.trial);
 };
@@ -49,6 +50,11 @@ describe('rec tune', () => {
     expect(doc.test.evaluations).toBe(1);
     expect(doc.counts.completed + doc.counts.pruned).toBe(3);
     expect(readFileSync(join(a, 'best.yaml'), 'utf8')).toMatch(/model: mf/);
+    // Each trial's record: the epochs it ran, and the validation metric at each of them.
+    for (const t of trials(a)) {
+      expect(t.metric_by_epoch.length).toBe(t.epochs);
+      expect(t.epochs).toBeGreaterThan(0);
+    }
     // rec runs STUDY: trials best first by the study's metric; rec report STUDY: the search page.
     const runs = await rec(['runs', a, '--json']);
     expect(runs.code, runs.stderr).toBe(0);
@@ -98,7 +104,20 @@ describe('rec tune', () => {
     expect(carved.code, carved.stderr).toBe(0);
     expect((JSON.parse(carved.stdout) as { counts: { completed: number }; valid_from_train: number }).valid_from_train).toBe(0.1);
     expect(readFileSync(join(out, 'best.yaml'), 'utf8')).toMatch(/valid_from_train: 0\.1/);
-  });
+    // --refit: the best config on all of train (no carve), evaluated on test instead of the trial, still once.
+    const refit = join(dir, 'nv-refit');
+    const r = await rec(['tune', '--data', novalid, '--valid-from-train', '0.1', '--space', space, '--trials', '1', '--epochs', '2', '--patience', '0', '--backend', 'cpu', '--refit', '--out', refit, '--json'], { timeoutMs: 90_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { best: { epoch: number }; refit: { epochs: number; checkpoint: string }; test: { refit: boolean; checkpoint: string; evaluations: number } };
+    expect(doc.refit).toMatchObject({ epochs: doc.best.epoch, checkpoint: 'refit' });
+    expect(doc.test).toMatchObject({ refit: true, checkpoint: 'refit', evaluations: 1 });
+    expect(readFileSync(join(refit, 'refit.yaml'), 'utf8')).not.toMatch(/valid_from_train/);
+    expect(existsSync(join(refit, 'refit', 'run.json'))).toBe(true);
+    // A dataset with its own valid split: there is no carve to give back (exit 2).
+    const own = await rec(['tune', '--data', ds, '--space', space, '--trials', '1', '--refit', '--out', join(dir, 'own-refit')]);
+    expect(own.code).toBe(2);
+    expect(own.stderr).toMatch(/--refit.*has its own valid split/);
+  }, 180_000);
 
   it('refuses a bad space before any trial, naming file, line and key (exit 2)', async () => {
     const bad = join(dir, 'bad.yaml');

@@ -40,6 +40,7 @@ interface TuneFlags {
   prune: string;
   out?: string;
   resume?: boolean;
+  refit?: boolean;
 }
 
 export function registerTune(program: Command, runtime: Runtime): void {
@@ -57,6 +58,7 @@ export function registerTune(program: Command, runtime: Runtime): void {
     .option('--prune <rule>', 'median|asha|none: stop trials behind their peers on validation', 'median')
     .option('-o, --out <dir>', 'study folder (absent or empty; --resume: the study to continue)')
     .option('--resume', 'continue the study in --out: finished trials are kept, an interrupted one is finished')
+    .option('--refit', 'with --valid-from-train: train the best trial\'s config again on all of train (the carve included) for its best epoch count, and evaluate that model on test, once, instead of the trial')
     .addHelpText('after', EXAMPLES);
   addConfigOptions(cmd, 'tune');
   addGlobalFlags(cmd).action(async (_opts, self: Command) => {
@@ -96,6 +98,9 @@ async function studyRequest(ctx: CommandContext, o: TuneFlags): Promise<Paramete
   if ((SEARCH_MODEL_NAMES as readonly string[]).includes(model)) {
     throw new UsageError(`rec tune searches the hyper-parameters of the recommendation models; --model ${model} is a search model, which it does not tune yet. Train it with rec train --model ${model} and its flags (docs/search.md).`);
   }
+  if (o.refit && studyData.validRows > 0) {
+    throw new UsageError(`--refit trains the best config again on train plus the validation carved from it; ${data} has its own valid split (${studyData.validRows} rows), which stays out of training. Leave out --refit, or prep the data with --split none and use --valid-from-train.`);
+  }
   const space = await loadSpace(resolve(ctx.cwd, o.space as string), model);
   const metric = pre.resolveMetric(o.metric, studyData);
   const base = userTree(ctx);
@@ -117,6 +122,7 @@ async function studyRequest(ctx: CommandContext, o: TuneFlags): Promise<Paramete
     seed: config.seed,
     base,
     validFromTrain: studyData.validRows > 0 ? null : validFromTrain,
+    refit: o.refit === true,
     runner: processRunner({ cli: [process.execPath, process.argv[1]], data }),
   };
 }
@@ -152,7 +158,8 @@ function summary(out: string, s: StudyJson): string {
     `study ${out}: ${s.counts.completed} completed, ${s.counts.pruned} pruned, ${s.counts.failed} failed in ${s.wall_seconds.toFixed(0)}s (${Math.round(s.trials_per_hour)} trials/hour)${s.stopped_by_budget ? '; stopped by --budget' : ''}`,
   ];
   if (s.best) lines.push(`best: trial ${s.best.trial}, validation ${s.metric} ${s.best.value.toFixed(4)} at epoch ${s.best.epoch}: ${Object.entries(s.best.params).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-  if (s.test) lines.push(`test (evaluated once, for the best trial only): ${Object.entries(s.test.metrics).filter(([k]) => k === s.metric || k === 'rmse' || k === 'mae').map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ') || JSON.stringify(s.test.metrics)}`);
+  if (s.refit) lines.push(`refit: trial ${s.refit.trial}'s config trained again on all of train for ${s.refit.epochs} epochs in ${s.refit.seconds.toFixed(0)}s (${join(out, s.refit.checkpoint)})`);
+  if (s.test) lines.push(`test (evaluated once, for the ${s.test.refit ? "best trial's refit" : 'best trial'} only): ${Object.entries(s.test.metrics).filter(([k]) => k === s.metric || k === 'rmse' || k === 'mae').map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ') || JSON.stringify(s.test.metrics)}`);
   lines.push(`config: ${join(out, 'best.yaml')} (rec train --config)`);
   return lines.join('\n');
 }

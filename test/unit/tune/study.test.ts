@@ -109,6 +109,29 @@ describe('runStudy', () => {
     expect({ ...after, at: '' }).toEqual({ ...before, at: '' });
   });
 
+  it('--refit trains the best config again on all of train for its best epoch count and evaluates that alone on test', async () => {
+    const out = tmp();
+    const runner = fakeRunner();
+    const evaluated: string[] = [];
+    const inner = runner.evaluate.bind(runner);
+    runner.evaluate = (job) => (evaluated.push(job.checkpoint), inner(job));
+    const study = await runStudy(request(out, { runner, trials: 4, validFromTrain: 0.2, refit: true }), io);
+    expect(runner.trained).toHaveLength(5);
+    expect(runner.trained[4]).toBe(study.best?.trial);
+    expect(evaluated).toEqual([join(out, 'refit')]);
+    expect(study.refit).toMatchObject({ trial: study.best?.trial, epochs: study.best?.epoch, checkpoint: 'refit', config: 'refit.yaml' });
+    expect(study.test).toMatchObject({ trial: study.best?.trial, checkpoint: 'refit', refit: true, evaluations: 1 });
+    expect(study.honesty).toMatch(/trained again on all of train/);
+    const config = readFileSync(join(out, 'refit.yaml'), 'utf8');
+    expect(config).toMatch(new RegExp(`epochs: ${study.best?.epoch}\\n`));
+    expect(config).not.toMatch(/valid_from_train/);
+    expect(readFileSync(join(out, 'trials', '000.yaml'), 'utf8')).toMatch(/valid_from_train: 0.2/);
+    // Resumed with nothing to add, the study neither refits nor looks at test again.
+    const again = await runStudy(request(out, { runner, trials: 4, validFromTrain: 0.2, refit: true, resume: true }), io);
+    expect(runner.trained).toHaveLength(5);
+    expect(again.test?.evaluations).toBe(1);
+  });
+
   it('stops starting trials when the budget is spent, and a running one at its next epoch end', async () => {
     let clock = 0;
     const out = tmp();
@@ -120,7 +143,8 @@ describe('runStudy', () => {
     const trials = [...(await readTrials(out)).values()];
     expect(trials).toHaveLength(1);
     expect(trials[0]).toMatchObject({ status: 'completed', stopped: 'budget' });
-    expect(trials[0].epochs).toHaveLength(3);
+    expect(trials[0].metric_by_epoch).toHaveLength(3);
+    expect(trials[0].epochs).toBe(3);
   });
 
   it('refuses a folder that is not empty, and a resume with other settings', async () => {
