@@ -160,6 +160,16 @@ describe('rec search', () => {
       ['水龙头 faucet 🚿', 'u2'],
     ]);
     expect(parsed.every((p) => p.items.length === 2)).toBe(true);
+    // One query a line: the newline ending the file starts no query; a blank line inside is skipped with a warning.
+    const txt = join(dir, 'queries.txt');
+    writeFileSync(txt, 'blue hammer\nladder\n');
+    const plain = await rec(['search', tower, '--queries', txt, '--k', '1']);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout.trim().split('\n')).toHaveLength(2);
+    expect(plain.stderr).not.toMatch(/blank/);
+    expect(plain.stderr).toMatch(/2 queries answered/);
+    writeFileSync(txt, 'blue hammer\n\nladder\n');
+    expect((await rec(['search', tower, '--queries', txt, '--k', '1'])).stderr).toMatch(/1 blank query skipped/);
     const csv = join(dir, 'out.csv');
     expect((await rec(['search', tower, 'shovel', '--k', '3', '--out', csv])).code).toBe(0);
     expect(readFileSync(csv, 'utf8').split('\n')[0]).toBe('query,user,rank,item,score,title');

@@ -98,7 +98,7 @@ async function searchCommand(ctx: CommandContext, ckptArg: string, typed: string
   times.sort((a, b) => a - b);
   const p = (q: number) => (times.length === 0 ? 0 : times[Math.min(times.length - 1, Math.floor(q * times.length))]);
   const timing = { load_ms: round(loadMs), query_ms_p50: round(p(0.5)), query_ms_p99: round(p(0.99)) };
-  ctx.log.info(`${plural(count, 'query')} answered from ${session.itemIds.length} items (${session.model}); model loaded in ${timing.load_ms} ms, ${timing.query_ms_p50} ms a query at p50${out !== null ? `; written: ${out}` : ''}`);
+  ctx.log.info(`${plural(count, 'query', 'queries')} answered from ${session.itemIds.length} items (${session.model}); model loaded in ${timing.load_ms} ms, ${timing.query_ms_p50} ms a query at p50${out !== null ? `; written: ${out}` : ''}`);
   // loaded_from: `serving` (model/search_serving.bin) or `model` (a checkpoint written before it: the whole model).
   const loaded = { loaded_from: session.source };
   return { result: out === null ? { checkpoint: ckpt, k, results: records, timing, ...loaded } : { checkpoint: ckpt, k, queries: count, out, format, timing, ...loaded }, human: '' };
@@ -131,7 +131,10 @@ async function readQueries(path: string, user: string | null, ctx: CommandContex
     if (parsed.length > 0 && !('query' in parsed[0])) throw new UsageError(`--queries ${path}: the CSV header has no query column (columns: ${Object.keys(parsed[0]).join(', ')}).`);
     rows = parsed.map((r, i) => ({ query: r.query, user: r.user, line: i + 2 }));
   } else {
-    rows = text.split('\n').map((l, i) => ({ query: l.replace(/\r$/, ''), line: i + 1 }));
+    // The newline that ends the last line starts no query.
+    const lines = text.split('\n');
+    if (lines.at(-1) === '') lines.pop();
+    rows = lines.map((l, i) => ({ query: l.replace(/\r$/, ''), line: i + 1 }));
   }
   const out: Query[] = [];
   let blank = 0;
