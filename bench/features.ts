@@ -6,6 +6,9 @@
  *    log of a few rows naming some of its items; items/s, wall seconds and peak RSS of the prep, and the same at
  *    100k items so that the memory per item shows (flat: the 1M run's RSS above the 100k run's grows only by the
  *    output arrays).
+ *  - cold, cold-temporal (bench/features-cold.ts): new products ranked from their features against what a model
+ *    without features can do; sasrec-beauty (bench/features-models.ts), ncf-beauty (bench/features-beauty.ts):
+ *    SASRec, MF and NeuMF on Amazon Beauty with and without its item attributes.
  *
  *   node dist/bench/features.js [--quick] [--arms featurise]   writes bench/results/features.json (features-quick.json)
  *   npm run bench -- features [--quick] [--arms featurise]      the same through the bench driver (bench/run.ts)
@@ -21,7 +24,9 @@ import { fileURLToPath } from 'node:url';
 import { writeJsonAtomic } from '../src/io/atomic.js';
 import { Prng } from '../src/util/prng.js';
 import { argValue, printResult, REPO } from './common.js';
-import { coldArm, sasrecBeautyArm, type ColdArmResult, type SasrecBeautyResult } from './features-models.js';
+import { ncfBeautyArm, type NcfBeautyResult } from './features-beauty.js';
+import { coldArm, coldTemporalArm, type ColdArmResult } from './features-cold.js';
+import { sasrecBeautyArm, type SasrecBeautyResult } from './features-models.js';
 
 /** One measured prep of a catalogue. */
 export interface FeaturesRun {
@@ -59,8 +64,8 @@ interface ArmContext {
   log: (line: string) => void;
 }
 
-/** What an arm measures: catalogue featurisation, or models trained on catalogue features (bench/features-models.ts). */
-export type FeaturesBenchArm = FeaturesArmResult | ColdArmResult | SasrecBeautyResult;
+/** What an arm measures: catalogue featurisation, or models trained on catalogue features (bench/features-cold.ts, features-models.ts, features-beauty.ts). */
+export type FeaturesBenchArm = FeaturesArmResult | ColdArmResult | SasrecBeautyResult | NcfBeautyResult;
 
 interface Arm {
   about: string;
@@ -182,8 +187,10 @@ async function featuriseArm(ctx: ArmContext): Promise<FeaturesArmResult> {
 /** Every arm, in the order a plain run measures them. */
 export const ARMS: Record<string, Arm> = {
   featurise: { about: 'rec prep --items on a synthetic 100k- and 1M-item CSV catalogue: items/s, wall, peak RSS', run: featuriseArm },
-  cold: { about: 'new items ranked from their features (MF) against random and oracle popularity, warm items with and without features: synth and MovieLens latest-small', run: coldArm },
+  cold: { about: 'new items ranked from their features (MF) against random, validation-period and oracle popularity, warm items with and without features: synth (temporal) and MovieLens latest-small (a fifth of the movies held out)', run: coldArm },
+  'cold-temporal': { about: 'the same on temporal splits: MovieLens latest-small (title, genres, year, tags) and Amazon 2018 Gift Cards and Magazine Subscriptions (title, brand, category, description, price)', run: coldTemporalArm },
   'sasrec-beauty': { about: 'SASRec with and without item attributes on S3-Rec Amazon Beauty, full ranking, against the published table; epoch time of each', run: sasrecBeautyArm },
+  'ncf-beauty': { about: 'MF and NeuMF with and without item attributes on S3-Rec Amazon Beauty, full ranking (HR/NDCG@10,20); epoch time of each', run: ncfBeautyArm },
 };
 
 export async function runFeaturesBench(opts: { quick?: boolean; arms?: readonly string[]; out?: string | null; log?: (line: string) => void } = {}): Promise<FeaturesBenchResult> {
@@ -219,7 +226,8 @@ export function summarizeFeaturesBench(r: FeaturesBenchResult): Record<string, u
 }
 
 function summarizeArm(a: FeaturesBenchArm): unknown {
-  if (a.arm === 'cold') return a.datasets;
+  if ('datasets' in a) return a.datasets;
+  if (a.arm === 'ncf-beauty') return { variants: a.variants, epoch_seconds_ratio: a.epoch_seconds_ratio, ...(a.skipped ? { skipped: a.skipped } : {}) };
   if (a.arm === 'sasrec-beauty') return { variants: a.variants, epoch_seconds_ratio: a.epoch_seconds_ratio, published: a.published, ...(a.skipped ? { skipped: a.skipped } : {}) };
   return {
     runs: a.runs.map((x) => ({ items: x.items, items_per_s: x.items_per_s, wall_s: x.wall_s, cpu_s: x.cpu_s, items_per_cpu_s: x.items_per_cpu_s, peak_rss_mib: Math.round(x.max_rss_bytes / 2 ** 20), load: x.load_avg_1m })),

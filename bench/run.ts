@@ -103,7 +103,7 @@ const BENCHES: Record<string, Bench> = {
     },
   },
   features: {
-    about: 'catalogue features: featurisation items/s and peak RSS (featurise), new items ranked from their features (cold), SASRec with attributes on Amazon Beauty (sasrec-beauty); --arms picks arms (bench/results/features.json)',
+    about: 'catalogue features: featurisation items/s and peak RSS (featurise), new items ranked from their features (cold; cold-temporal: MovieLens and Amazon 2018 split by time), SASRec with attributes on Amazon Beauty (sasrec-beauty), MF and NeuMF with and without them (ncf-beauty); --arms picks arms (bench/results/features.json)',
     run: async ({ quick, arms }) => summarizeFeaturesBench(await runFeaturesBench({ quick, arms })),
   },
   startup: {
