@@ -38,7 +38,7 @@ export function dedupeRows(store: RowStore, assign: Uint8Array, nItems: number, 
         continue;
       }
       const k = kept[slot];
-      const drop = dropOf(store, rule, i, k);
+      const drop = dropOf(store, rule, i, k, '(user, item) pair');
       assign[drop] = REMOVED_DEDUPE;
       removed++;
       if (drop === k) kept[slot] = i;
@@ -47,8 +47,8 @@ export function dedupeRows(store: RowStore, assign: Uint8Array, nItems: number, 
   return removed;
 }
 
-/** Which of rows k (kept so far) and i (a later repeat) goes; under "sum" i takes both values. */
-function dropOf(store: RowStore, rule: Exclude<DedupeRule, 'none'>, i: number, k: number): number {
+/** Which of rows k (kept so far) and i (a later repeat of the same `what`) goes; under "sum" i takes both values. */
+export function dropOf(store: RowStore, rule: Exclude<DedupeRule, 'none'>, i: number, k: number, what: string): number {
   switch (rule) {
     case 'first':
       return i;
@@ -60,7 +60,7 @@ function dropOf(store: RowStore, rule: Exclude<DedupeRule, 'none'>, i: number, k
       store.setValue(i, store.valueAt(i) + store.valueAt(k));
       if (!Number.isFinite(store.valueAt(i))) {
         throw new DataError(
-          `--dedupe sum (config prep.dedupe): the values of one (user, item) pair sum beyond the float32 range (±${FLOAT32_MAX}) in which values are stored. Expected per-pair sums that fit; use --dedupe max, first or last.`,
+          `--dedupe sum (config prep.dedupe): the values of one ${what} sum beyond the float32 range (±${FLOAT32_MAX}) in which values are stored. Expected sums that fit; use --dedupe max, first or last.`,
         );
       }
       return k;

@@ -7,11 +7,10 @@
 import { join } from 'node:path';
 import type { PrepConfig } from '../../config/schema.js';
 import { Prng } from '../../util/prng.js';
-import { DataError, UsageError } from '../../util/errors.js';
+import { UsageError } from '../../util/errors.js';
 import { SEARCH_FILES, type ManifestSearch } from '../manifest.js';
 import { TextFeaturizer, type TextFeaturizerSpec } from '../text.js';
-import type { DedupeRule } from './dedupe.js';
-import { FLOAT32_MAX } from './numbers.js';
+import { dropOf, type DedupeRule } from './dedupe.js';
 import { MAX_QUERY_CHARS, type Ingest } from './ingest.js';
 import type { SplitSpec } from './options.js';
 import { POOL, REMOVED_DEDUPE, TEST, TRAIN, VALID, isAlive } from './order.js';
@@ -76,30 +75,13 @@ export function dedupeSearchRows(store: RowStore, assign: Uint8Array, nItems: nu
         kept.set(key, i);
         continue;
       }
-      const drop = dropOf(rule, store, i, k);
+      const drop = dropOf(store, rule, i, k, '(user, query, item) row');
       assign[drop] = REMOVED_DEDUPE;
       removed++;
       if (drop === k) kept.set(key, i);
     }
   }
   return removed;
-}
-
-function dropOf(rule: Exclude<DedupeRule, 'none'>, store: RowStore, i: number, k: number): number {
-  switch (rule) {
-    case 'first':
-      return i;
-    case 'last':
-      return k;
-    case 'max':
-      return store.valueAt(i) >= store.valueAt(k) ? k : i;
-    case 'sum':
-      store.setValue(i, store.valueAt(i) + store.valueAt(k));
-      if (!Number.isFinite(store.valueAt(i))) {
-        throw new DataError(`--dedupe sum (config prep.dedupe): the values of one (user, query, item) row sum beyond the float32 range (±${FLOAT32_MAX}). Expected sums that fit; use --dedupe max, first or last.`);
-      }
-      return k;
-  }
 }
 
 /**
