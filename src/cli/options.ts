@@ -102,6 +102,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'train.early_stopping.patience', flag: '--patience <n>', type: 'int', commands: TRAIN, description: 'epochs without improvement before stopping (0: never stop early)' },
   { key: 'train.valid_from_train', flag: '--valid-from-train <fraction>', type: 'number', commands: TRAIN, description: 'carve a validation split out of train when the dataset has none' },
   { key: 'train.valid_users', flag: '--valid-users <n>', type: 'int', commands: TRAIN, description: 'most validation users ranked per epoch, a seeded sample (default: up to 10000, fewer for a large catalogue; 0: all)' },
+  { key: 'train.valid_protocol', flag: '--valid-protocol <p>', type: 'string', commands: TRAIN, description: 'per-epoch validation protocol: full (default) or sampled:N, e.g. sampled:99 to choose epochs as a sampled test protocol ranks' },
   { key: 'train.save_every', flag: '--save-every <steps>', type: 'int', commands: TRAIN, description: 'also save a resumable state every N steps' },
   { key: 'train.workers', flag: '--workers <n|auto>', type: 'intOrAuto', commands: TRAIN, description: 'threads of data-parallel training, each with its own engine and model replica (default auto: the cores available; 1: single-thread)' },
   { key: 'train.freeze', flag: '--freeze <parts>', type: 'stringList', commands: TRAIN, description: 'parameter groups kept fixed when fine-tuning, e.g. item_embedding' },

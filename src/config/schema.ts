@@ -171,6 +171,11 @@ export const trainSchema = z
       .nullable()
       .default(null)
       .describe('Most validation users ranked per epoch, a seeded sample fixed for the run (--valid-users); 0: all; null: sized from the catalogue.'),
+    valid_protocol: z
+      .string()
+      .regex(/^(full|sampled:[1-9][0-9]*)$/, 'expected full or sampled:N (N a positive integer, e.g. sampled:99)')
+      .default('full')
+      .describe('How per-epoch validation ranks each valid item (--valid-protocol): full (against every item) or sampled:N (against N seeded negatives, as a sampled test protocol does).'),
     freeze: z.array(z.string()).default([]).describe('Parameter groups kept fixed when fine-tuning (--freeze), e.g. item_embedding.'),
     init_from: z
       .array(z.string())

@@ -21,7 +21,8 @@ import { UsageError } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { Progress } from '../util/progress.js';
 import { currentEngine } from '../engine/backend.js';
-import { evaluate, scoreInputOf } from './evaluate.js';
+import { evaluate, scoreInputOf, type EvalProtocol } from './evaluate.js';
+import type { ProtocolSpec } from './protocols.js';
 import { startRankPool, type RankPool } from './parallel/pool.js';
 import { resolveRankWorkers, type RankWorkersSetting } from './parallel/workers.js';
 import { parseMetrics } from './metrics/registry.js';
@@ -46,8 +47,10 @@ export interface ValidatorOptions {
   userBlock: number;
   /** Most users ranked per epoch (train.valid_users); 0 ranks them all; null: defaultValidUsers. */
   maxUsers: number | null;
-  /** Seeds the user sample (the run seed). */
+  /** Seeds the user sample and sampled negatives (the run seed). */
   seed: number;
+  /** `full` (default) ranks every item; `sampled` each valid item against n seeded negatives, the same every epoch. */
+  protocol?: ProtocolSpec;
   /**
    * Threads of the ranking (the run's --workers: the training workers idle while it validates);
    * default 1. The pool is started at the first validation and kept until `close`.
@@ -105,7 +108,11 @@ export function createValidator(ds: Dataset, opts: ValidatorOptions): Validator 
   // are skipped (no_history) and the seeded sample is drawn from the others.
   const prepared: Partial<Record<ScoreInput, PreparedEval>> = { user: prep };
   const prepFor = (input: ScoreInput): PreparedEval => (prepared[input] ??= subsampleUsers(prepare(input), maxUsers, opts.seed));
-  const ranks = specs.some((s) => s.kind !== 'error');
+  if (opts.protocol?.name === 'candidates') throw new UsageError('--valid-protocol: candidates files name test candidates; validate with full or sampled:N.');
+  const protocol: EvalProtocol = opts.protocol?.name === 'sampled' ? { name: 'sampled', n: opts.protocol.n, seed: opts.seed } : { name: 'full' };
+  if (protocol.name === 'sampled') opts.log?.info(`validation: each valid item ranked against ${protocol.n} seeded negatives (--valid-protocol sampled:${protocol.n})`);
+  // Ranking threads share the full protocol's scoring only.
+  const ranks = specs.some((s) => s.kind !== 'error') && protocol.name === 'full';
   let pool: RankPool | null = null;
   const poolFor = async (model: AnyModel, prepared: PreparedEval): Promise<RankPool | null> => {
     if (pool !== null && pool.prep === prepared) {
@@ -130,7 +137,7 @@ export function createValidator(ds: Dataset, opts: ValidatorOptions): Validator 
     const ranking = await poolFor(model, prepared);
     const out = await evaluate(model, prepared, {
       pool: ranking ?? undefined,
-      protocol: { name: 'full' },
+      protocol,
       metrics: specs,
       ratingRange: opts.ratings ? range : null,
       userBlock: opts.userBlock,

@@ -189,7 +189,7 @@ async function withValidSplit(ctx: CommandContext, loaded: { ds: Dataset; dataDi
 
 /** The per-epoch validator and what it monitors, as the model family says (null without a valid split). */
 async function validation(ctx: CommandContext, ds: Dataset, data: TrainData): Promise<{ validator: ClosableValidator | null; monitor: TrainRequest['monitor'] }> {
-  const [{ createValidator }, { family, trainingMonitor }] = await Promise.all([import('../../eval/validate.js'), import('../../models/registry.js')]);
+  const [{ createValidator }, { family, trainingMonitor }, { parseProtocol }] = await Promise.all([import('../../eval/validate.js'), import('../../models/registry.js'), import('../../eval/protocols.js')]);
   const { config } = ctx.resolved;
   const { metric, ratings } = trainingMonitor(config.train, data.feedback);
   const fromHistory = family(config.train.model).scoresFrom === 'history';
@@ -199,6 +199,7 @@ async function validation(ctx: CommandContext, ds: Dataset, data: TrainData): Pr
         monitor: metric,
         userBlock: config.eval.user_block,
         maxUsers: config.train.valid_users,
+        protocol: parseProtocol(config.train.valid_protocol, '--valid-protocol'),
         seed: config.seed,
         historyThreshold: fromHistory ? config.train.positive_threshold : null,
         workers: config.train.workers,

@@ -66,6 +66,25 @@ describe('validation user sample', () => {
     expect(all.sample).toEqual({ users: NUM_USERS, of: NUM_USERS, seed: null });
   });
 
+  it('--valid-protocol sampled:N ranks each valid item against N seeded negatives, the same ones every epoch', async () => {
+    const log = memoryLogger('info');
+    const validate = createValidator(ds, { ratings: false, monitor: 'ndcg@10', userBlock: 4, maxUsers: 0, seed: 2020, protocol: { name: 'sampled', n: 5 }, log });
+    expect(log.lines.join('\n')).toMatch(/each valid item ranked against 5 seeded negatives/);
+    const got = await validate(model());
+    const expected = await evaluate(model(), prepared(), {
+      protocol: { name: 'sampled', n: 5, seed: 2020 },
+      metrics: parseMetrics(['ndcg@10', 'recall@10'], []),
+      ratingRange: null,
+      userBlock: 256,
+    });
+    expect(got).toEqual(expected.metrics);
+    expect(await validate(model())).toEqual(got);
+    // Against 5 negatives, not all 12 items: another figure than the full ranking's.
+    const full = await createValidator(ds, { ratings: false, monitor: 'ndcg@10', userBlock: 4, maxUsers: 0, seed: 2020 })(model());
+    expect(got['recall@10']).toBeGreaterThan(full['recall@10']);
+    expect(() => createValidator(ds, { ratings: false, monitor: 'ndcg@10', userBlock: 4, maxUsers: 0, seed: 2020, protocol: { name: 'candidates', file: 'c.tsv' } })).toThrow(/--valid-protocol: candidates/);
+  });
+
   it('by default ranks up to 10,000 users, fewer for a large catalogue, never fewer than 1,000', () => {
     expect(defaultValidUsers(3_706)).toBe(10_000);
     // The Taobao excerpt: 100M scores an epoch over 84,793 items.
