@@ -192,14 +192,16 @@ describe('rec search', () => {
       cpSync(ck, old, { recursive: true });
       rmSync(join(old, 'model', 'search_serving.bin'));
       rmSync(join(old, 'vocab', 'item_titles.arrow'));
-      for (const q of ['red drill', 'blue hamer', 'lamp paint']) {
-        const a = JSON.parse((await rec(['search', ck, q, '--k', '40', '--json'])).stdout) as SearchJson;
-        const b = JSON.parse((await rec(['search', old, q, '--k', '40', '--json'])).stdout) as SearchJson;
-        expect(a.loaded_from).toBe('serving');
-        expect(b.loaded_from).toBe('model');
-        expect(a.results[0].items.map(({ item, score }) => ({ item, score }))).toEqual(b.results[0].items);
-        expect(b.results[0].items.every((i) => !('title' in i))).toBe(true);
-      }
+      // Three queries in one run of each path (a misspelt one among them).
+      const queries = join(dir, `serving-queries-${ck === bm25 ? 'bm25' : 'tower'}.txt`);
+      writeFileSync(queries, 'red drill\nblue hamer\nlamp paint\n');
+      const a = JSON.parse((await rec(['search', ck, '--queries', queries, '--k', '40', '--json'])).stdout) as SearchJson;
+      const b = JSON.parse((await rec(['search', old, '--queries', queries, '--k', '40', '--json'])).stdout) as SearchJson;
+      expect(a.loaded_from).toBe('serving');
+      expect(b.loaded_from).toBe('model');
+      expect(a.results).toHaveLength(3);
+      a.results.forEach((r, k) => expect(r.items.map(({ item, score }) => ({ item, score }))).toEqual(b.results[k].items));
+      expect(b.results.every((r) => r.items.every((i) => !('title' in i)))).toBe(true);
       const csv = await rec(['search', old, 'shovel', '--format', 'csv']);
       expect(csv.stdout.split('\n')[0]).toBe('query,user,rank,item,score');
     }
