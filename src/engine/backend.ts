@@ -4,7 +4,7 @@
  * `npm ci`: they are only ever reached through a dynamic `import()` of a computed name here, so the
  * build type-checks without them and nothing else in the code base may import them.
  *
- * The rest of the code imports `@tensorflow/tfjs` (the umbrella) directly. That is safe because the
+ * The rest of the code takes `@tensorflow/tfjs` (the umbrella) from ./tf.js. That is safe because the
  * umbrella, tfjs-backend-wasm and tfjs-node all `require('@tensorflow/tfjs-core')`, which npm
  * dedupes to one copy, so every backend registers into the same engine singleton. A tfjs-node
  * whose own nested tfjs-core would register elsewhere is detected and reported (version mismatch).
@@ -13,7 +13,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import { tf } from './tf.js';
 import { UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { registerEngineKernels } from './kernels/register.js';
@@ -202,7 +202,8 @@ export function wasmDistDir(): string {
 }
 
 async function initWasm(): Promise<EngineInfo> {
-  const wasm = (await import('@tensorflow/tfjs-backend-wasm')) as typeof import('@tensorflow/tfjs-backend-wasm');
+  // Required, not imported, like TF.js itself (engine/tf.ts): Node's ESM loader would scan the bundle first.
+  const wasm = requireHere('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
   const kernels = registerEngineKernels('wasm');
   if (!wasmPathsSet) {
     const dir = wasmDistDir();

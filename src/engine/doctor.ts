@@ -11,7 +11,7 @@
  * - Both packages register the same `tensorflow` backend, so only one may be installed.
  */
 import { availableParallelism } from 'node:os';
-import * as tf from '@tensorflow/tfjs';
+import { tf } from './tf.js';
 import type { Logger } from '../util/log.js';
 import {
   currentEngine,

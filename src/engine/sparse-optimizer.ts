@@ -48,7 +48,8 @@
  * `getState()` returns copies of every moment array and step counter; `setState()` on a fresh
  * optimizer over tables with the same shapes continues bit-identically.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from './tf.js';
 import { ConfigError, DataError } from '../util/errors.js';
 import { asCpu, asWasm, cpuValues, owningBackend, wasmOffset } from './kernels/backend-access.js';
 
@@ -85,27 +86,27 @@ export interface RowSparseOptimizer {
    * here) or a row-major Float32Array; dim is 1 for a 1-D variable. Ids outside the table throw a
    * DataError.
    */
-  applyRows(table: tf.Variable, rows: Int32Array, grads: tf.Tensor | Float32Array): void;
+  applyRows(table: TF.Variable, rows: Int32Array, grads: TF.Tensor | Float32Array): void;
   /**
    * For callers that compute row gradients themselves (the fused step): dedups `rows` and returns,
    * for each position, the slot its gradient accumulates into, and a zeroed [count, dim] buffer of
    * slots to add gradients to. No copy of per-position gradients is ever made. Follow with
    * applyPrepared on the same table before preparing it again.
    */
-  prepareRows(table: tf.Variable, rows: Int32Array): PreparedRows;
+  prepareRows(table: TF.Variable, rows: Int32Array): PreparedRows;
   /**
    * The update of the prepared rows, with an L2 term charged per occurrence: each row's gradient
    * gains 2 · `coefficient` · (times the row occurred) · w, exactly the gradient of
    * coefficient · Σ_occurrences ‖w‖² (the trainer's l2/batch penalty), computed once per unique
    * row. Returns that Σ_occurrences ‖w‖² on the weights before the update.
    */
-  applyPrepared(table: tf.Variable, coefficient: number): number;
+  applyPrepared(table: TF.Variable, coefficient: number): number;
   /**
    * A live row-major view of a table's values where the engine keeps them in JS-visible memory
    * (cpu, wasm), else null. Valid until the next TF.js call that may grow the wasm heap: take a
    * fresh one per step. Read-only for callers; applyRows is the only writer.
    */
-  view(table: tf.Variable): Float32Array | null;
+  view(table: TF.Variable): Float32Array | null;
   setLearningRate(lr: number): void;
   readonly learningRate: number;
   markMatmulOperand(tableName: string): void;
@@ -173,7 +174,7 @@ export interface PreparedRows {
 
 interface TableState {
   name: string;
-  table: tf.Variable;
+  table: TF.Variable;
   rows: number;
   dim: number;
   m: Float32Array | null;
@@ -197,11 +198,11 @@ interface TableState {
 
 export function createRowSparseOptimizer(
   cfg: OptimizerConfig,
-  tables: Record<string, tf.Variable>,
+  tables: Record<string, TF.Variable>,
   options: RowSparseOptions = {},
 ): RowSparseOptimizer {
   const h = resolveOptimizerConfig(cfg);
-  const byVariable = new Map<tf.Variable, TableState>();
+  const byVariable = new Map<TF.Variable, TableState>();
   const byName = new Map<string, TableState>();
   for (const [name, table] of Object.entries(tables)) {
     // A 1-D variable (a dense layer's bias, updated whole by the dense-variable path) is a table of
@@ -218,7 +219,7 @@ export function createRowSparseOptimizer(
   }
   const forceScatter = options.write === 'scatter';
 
-  const stateOf = (table: tf.Variable, what: string): TableState => {
+  const stateOf = (table: TF.Variable, what: string): TableState => {
     const s = byVariable.get(table);
     if (s === undefined) throw new Error(`${what}: variable ${table.name} is not one of this optimizer's tables`);
     return s;
@@ -279,7 +280,7 @@ export function createRowSparseOptimizer(
   return api;
 }
 
-function newTableState(name: string, table: tf.Variable, h: Hyper, matmulOperand: boolean): TableState {
+function newTableState(name: string, table: TF.Variable, h: Hyper, matmulOperand: boolean): TableState {
   const [rows, dim] = table.rank === 2 ? (table.shape as [number, number]) : [table.shape[0], 1];
   const size = rows * dim;
   return {
@@ -352,15 +353,15 @@ export interface RowSparseStateAccess {
   /** Uses `values` itself from now on as the moment array `key` (one of liveState's, same length). */
   replaceMoment(key: string, values: Float32Array): void;
   /** The distinct rows the last update of `table` changed, in first-occurrence order (a view, valid until the next call on the table). */
-  updatedRows(table: tf.Variable): Int32Array;
+  updatedRows(table: TF.Variable): Int32Array;
   /** `rows` without repeats, in first-occurrence order; ids outside the table throw a DataError. */
-  distinctRows(table: tf.Variable, rows: Int32Array): Int32Array;
+  distinctRows(table: TF.Variable, rows: Int32Array): Int32Array;
   /** Rows `ids` of the table into `dst` (row-major), read where updates write them. */
-  readRows(table: tf.Variable, ids: Int32Array, dst: Float32Array): void;
+  readRows(table: TF.Variable, ids: Int32Array, dst: Float32Array): void;
   /** `src`'s rows (row-major) over rows `ids` of the table, written as an update writes them. */
-  writeRows(table: tf.Variable, ids: Int32Array, src: Float32Array): void;
+  writeRows(table: TF.Variable, ids: Int32Array, src: Float32Array): void;
   /** Counts one update of the table (bias correction's step t) without applying one. */
-  countStep(table: tf.Variable): void;
+  countStep(table: TF.Variable): void;
 }
 
 const ACCESS = new WeakMap<RowSparseOptimizer, RowSparseStateAccess>();
@@ -374,7 +375,7 @@ export function rowSparseState(optimizer: RowSparseOptimizer): RowSparseStateAcc
 
 const MOMENTS = ['m', 'v', 'accum'] as const;
 
-function stateAccess(byName: ReadonlyMap<string, TableState>, stateOf: (table: tf.Variable, what: string) => TableState, forceScatter: boolean): RowSparseStateAccess {
+function stateAccess(byName: ReadonlyMap<string, TableState>, stateOf: (table: TF.Variable, what: string) => TableState, forceScatter: boolean): RowSparseStateAccess {
   return {
     liveState() {
       const out: OptimizerState = {};
@@ -436,7 +437,7 @@ function stateAccess(byName: ReadonlyMap<string, TableState>, stateOf: (table: t
   };
 }
 
-function readGrads(grads: tf.Tensor | Float32Array, n: number, s: TableState): Float32Array {
+function readGrads(grads: TF.Tensor | Float32Array, n: number, s: TableState): Float32Array {
   if (grads instanceof Float32Array) {
     if (grads.length !== n * s.dim) throw new DataError(`applyRows(${s.name}): grads has ${grads.length} values; expected ${n}×${s.dim}.`);
     return grads;
@@ -613,7 +614,7 @@ function inPlaceTarget(s: TableState): InPlaceTarget | null {
   };
 }
 
-function privatize(table: tf.Variable): void {
+function privatize(table: TF.Variable): void {
   // slice(): tf.tensor keeps (does not copy) a typed array on cpu, and dataSync may be live there.
   const copy = tf.tensor(table.dataSync().slice(), table.shape, table.dtype);
   table.assign(copy);
@@ -647,16 +648,16 @@ function scatterRows(s: TableState, ids: Int32Array, rows: Float32Array): void {
 
 export interface DenseOptimizer {
   /** The wrapped tfjs optimizer. */
-  readonly optimizer: tf.Optimizer;
+  readonly optimizer: TF.Optimizer;
   readonly learningRate: number;
   /**
    * Applies gradients keyed by variable name (the `grads` of `tf.variableGrads`). Adds l2·w to each
    * gradient and, for adamw, decays each weight by (1 − lr·wd) before the Adam step. Does not
    * dispose `grads`.
    */
-  applyGradients(grads: tf.NamedTensorMap): void;
+  applyGradients(grads: TF.NamedTensorMap): void;
   /** Loss value and update in one call, like `tf.Optimizer.minimize`; the caller disposes the loss. */
-  minimize(loss: () => tf.Scalar, varList?: tf.Variable[]): tf.Scalar;
+  minimize(loss: () => TF.Scalar, varList?: TF.Variable[]): TF.Scalar;
   setLearningRate(lr: number): void;
   /** Copies of the optimizer's slots (`${variable}/m` …), its iteration count and (Adam) β powers. */
   getState(): Promise<OptimizerState>;
@@ -666,13 +667,13 @@ export interface DenseOptimizer {
 
 interface TfOptimizerInternals {
   learningRate: number;
-  accBeta1?: tf.Variable;
-  accBeta2?: tf.Variable;
+  accBeta1?: TF.Variable;
+  accBeta2?: TF.Variable;
 }
 
 export function createDenseOptimizer(cfg: OptimizerConfig): DenseOptimizer {
   const h = resolveOptimizerConfig(cfg);
-  let optimizer: tf.Optimizer;
+  let optimizer: TF.Optimizer;
   switch (h.name) {
     case 'adam':
     case 'adamw':
@@ -687,10 +688,10 @@ export function createDenseOptimizer(cfg: OptimizerConfig): DenseOptimizer {
   }
   const internals = optimizer as unknown as TfOptimizerInternals;
 
-  const applyGradients = (grads: tf.NamedTensorMap): void => {
+  const applyGradients = (grads: TF.NamedTensorMap): void => {
     const registered = tf.engine().registeredVariables;
     tf.tidy(() => {
-      const adjusted: tf.NamedTensorMap = {};
+      const adjusted: TF.NamedTensorMap = {};
       for (const [name, g] of Object.entries(grads)) {
         const variable = registered[name];
         if (variable === undefined) throw new Error(`applyGradients: no variable named ${name}`);
@@ -735,7 +736,7 @@ export function createDenseOptimizer(cfg: OptimizerConfig): DenseOptimizer {
 }
 
 /** Copies of the optimizer's slots (`${variable}/m` …), its iteration count and (Adam) β powers. */
-async function denseState(optimizer: tf.Optimizer, internals: TfOptimizerInternals): Promise<OptimizerState> {
+async function denseState(optimizer: TF.Optimizer, internals: TfOptimizerInternals): Promise<OptimizerState> {
   const out: OptimizerState = {};
   const weights = await optimizer.getWeights();
   for (const { name, tensor } of weights) {
@@ -749,11 +750,11 @@ async function denseState(optimizer: tf.Optimizer, internals: TfOptimizerInterna
 }
 
 /** denseState's copies back into the optimizer, the Adam β powers bit for bit. */
-async function setDenseState(optimizer: tf.Optimizer, internals: TfOptimizerInternals, state: OptimizerState): Promise<void> {
+async function setDenseState(optimizer: TF.Optimizer, internals: TfOptimizerInternals, state: OptimizerState): Promise<void> {
   const iterations = state.iterations;
   if (typeof iterations !== 'number') throw new DataError('dense optimizer state has no iteration count (iterations).');
   const registered = tf.engine().registeredVariables;
-  const named: { name: string; tensor: tf.Tensor }[] = [{ name: 'iter', tensor: tf.scalar(iterations, 'int32') }];
+  const named: { name: string; tensor: TF.Tensor }[] = [{ name: 'iter', tensor: tf.scalar(iterations, 'int32') }];
   for (const [key, value] of Object.entries(state)) {
     if (!key.startsWith('slot:')) continue;
     const name = key.slice('slot:'.length);

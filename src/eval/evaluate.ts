@@ -8,7 +8,7 @@
  * HistoryModel scores each user from the history prepareEval gathered (`input: 'history'`, see
  * scoreInputOf), so the ranking code below never asks which kind of model it has.
  */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import { itemsOf } from '../data/user-items.js';
 import { type AnyModel, gatherRows, historyScorer, isHistoryModel, type PairModel, type Scorer } from '../models/model.js';
 import { UsageError } from '../util/errors.js';

@@ -4,7 +4,8 @@
  * catalogue (score-blocks.ts), then a JS top-k per user. A user's ranking depends on that user's
  * scores alone, so any split of the users into blocks or threads ranks every user the same way.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import { itemsOf, type UserItems } from '../data/user-items.js';
 import type { Scorer } from '../models/model.js';
 import { InterruptedError } from '../util/errors.js';
@@ -48,7 +49,7 @@ export function createFullRanker(scorer: Scorer, data: FullRankData, settings: F
   const ranker = createRanker(numItems, data.unrankable);
   const plan = planForScorer(scorer, { numItems, maxUsers: settings.userBlock, budgetBytes: settings.budgetBytes });
   const pacer = createBlockPacer(plan);
-  const allItems = tf.range(0, numItems, 1, 'int32') as tf.Tensor1D;
+  const allItems = tf.range(0, numItems, 1, 'int32') as TF.Tensor1D;
   const inList = settings.wantAuc ? new Uint8Array(numItems) : null;
   if (inList) for (const i of data.unrankable) inList[i] = NEVER_RANKED;
   const k = Math.max(1, settings.maxK);
@@ -142,7 +143,7 @@ export function createTopKScorer(
   const ranker = createRanker(numItems, never);
   const plan = planForScorer(scorer, { numItems, maxUsers: settings.userBlock, budgetBytes: settings.budgetBytes });
   const pacer = createBlockPacer(plan);
-  const allItems = tf.range(0, numItems, 1, 'int32') as tf.Tensor1D;
+  const allItems = tf.range(0, numItems, 1, 'int32') as TF.Tensor1D;
   return {
     block(users, lo, limit, emit) {
       const hi = Math.min(limit, lo + pacer.next());

@@ -17,7 +17,8 @@
  * of a second. Scores do not depend on the blocking: every kernel computes a (user, item) score
  * from that pair's rows alone (a sequence model: from that user's history and the item's rows).
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import type { Scorer } from '../models/model.js';
 
 /** Engine memory one block may use: well inside the 4 GB wasm heap, with room for the tables. */
@@ -73,10 +74,10 @@ export function planForScorer(scorer: Scorer, args: { numItems: number; maxUsers
  * Scores of `users` over the whole catalogue, row-major [users.length, numItems], asking the model
  * for at most plan.itemChunk items at a time. `allItems` (0..numItems-1) is reused when given.
  */
-export function scoreUserBlock(model: Scorer, users: Int32Array, plan: ScoreBlockPlan, allItems?: tf.Tensor1D): Float32Array {
+export function scoreUserBlock(model: Scorer, users: Int32Array, plan: ScoreBlockPlan, allItems?: TF.Tensor1D): Float32Array {
   const { numItems, itemChunk } = plan;
   if (itemChunk >= numItems) {
-    const t = tf.tidy(() => model.scoreMatrix(tf.tensor1d(users, 'int32'), allItems ?? (tf.range(0, numItems, 1, 'int32') as tf.Tensor1D)));
+    const t = tf.tidy(() => model.scoreMatrix(tf.tensor1d(users, 'int32'), allItems ?? (tf.range(0, numItems, 1, 'int32') as TF.Tensor1D)));
     try {
       return t.dataSync() as Float32Array;
     } finally {
@@ -86,7 +87,7 @@ export function scoreUserBlock(model: Scorer, users: Int32Array, plan: ScoreBloc
   const out = new Float32Array(users.length * numItems);
   for (let lo = 0; lo < numItems; lo += itemChunk) {
     const hi = Math.min(numItems, lo + itemChunk);
-    const t = tf.tidy(() => model.scoreMatrix(tf.tensor1d(users, 'int32'), tf.range(lo, hi, 1, 'int32') as tf.Tensor1D));
+    const t = tf.tidy(() => model.scoreMatrix(tf.tensor1d(users, 'int32'), tf.range(lo, hi, 1, 'int32') as TF.Tensor1D));
     const part = t.dataSync() as Float32Array;
     t.dispose();
     const width = hi - lo;

@@ -7,7 +7,8 @@
  * is repaired on the next read). A saved state is complete only once its `trainer_state.json`
  * exists, so it is written last.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import { copyFile, readdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TITLE_FILES } from '../data/manifest.js';
@@ -44,7 +45,7 @@ import { CHECKPOINT_ENTRIES, isEvalEntry, LAST_MODEL, paths, TRAINER_STATE, type
  * Structural, so io stays below the models layer.
  */
 export interface SavableModel {
-  readonly keras: tf.LayersModel;
+  readonly keras: TF.LayersModel;
   /** Weights beside the Keras graph (a model's item encoder), saved into the same folder and swapped in with it. */
   sidecar?(): ModelSidecar | null;
 }
@@ -56,7 +57,7 @@ export interface SavableModel {
 export interface ModelSidecar {
   name: string;
   spec: Record<string, unknown>;
-  tensors: tf.NamedTensorMap;
+  tensors: TF.NamedTensorMap;
   /**
    * What serving reads instead of the weights (a search model's serving block), given the sha256 of the weights
    * written beside it: written into model/ only, never last/, which resumes training from the weights.
@@ -72,7 +73,7 @@ export interface SavedModelRecord {
 }
 
 /** Turns loaded Keras layers into a model: the caller's model knowledge, injected (src/models/saved.ts). */
-export type ModelWrapper<M> = (keras: tf.LayersModel, meta: SavedModelRecord) => M;
+export type ModelWrapper<M> = (keras: TF.LayersModel, meta: SavedModelRecord) => M;
 
 /** Writes the model into `dir` (which must not hold another), its serving block with `serving`; returns the weights' sha256. */
 async function saveModelInto(dir: string, model: SavableModel, serving = false): Promise<string> {
@@ -100,7 +101,7 @@ async function readOptionalText(path: string): Promise<string | null> {
 }
 
 /** A model folder's sidecar `name` (see ModelSidecar), or null when the model was saved without one. */
-export async function readSidecar(dir: string, name: string): Promise<{ spec: Record<string, unknown>; tensors: tf.NamedTensorMap } | null> {
+export async function readSidecar(dir: string, name: string): Promise<{ spec: Record<string, unknown>; tensors: TF.NamedTensorMap } | null> {
   const specPath = join(dir, `${name}_spec.json`);
   const text = await readOptionalText(specPath);
   if (text === null) return null;
@@ -179,7 +180,7 @@ export async function recoverStagedDir(dest: string, marker: string): Promise<bo
 export async function writeLastState(
   ckpt: string,
   model: SavableModel,
-  optimizerState: tf.NamedTensorMap,
+  optimizerState: TF.NamedTensorMap,
   state: TrainerState,
 ): Promise<{ model: string; optimizer: string }> {
   const staged = await stageDir(paths(ckpt).last);
@@ -200,7 +201,7 @@ export async function readLastState<M>(
   wrap: ModelWrapper<M>,
   run: RunJson | null = null,
   log?: Pick<Logger, 'warn'>,
-): Promise<{ state: TrainerState; optimizer: tf.NamedTensorMap; model: M; modelDir: string } | null> {
+): Promise<{ state: TrainerState; optimizer: TF.NamedTensorMap; model: M; modelDir: string } | null> {
   const dir = await findCompleteDir(paths(ckpt).last, TRAINER_STATE);
   if (dir === null) return null;
   const state = await readTrainerState(join(dir, TRAINER_STATE));

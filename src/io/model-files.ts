@@ -5,7 +5,7 @@
  * share these checks.
  */
 import { sha256Hex } from '../util/hash.js';
-import type * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataError } from '../util/errors.js';
@@ -43,12 +43,12 @@ export function verifyWeights(path: string, bytes: Uint8Array, recorded: unknown
 
 const BYTES_PER_ELEMENT: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8 };
 
-function elementBytes(s: tf.io.WeightsManifestEntry): number {
+function elementBytes(s: TF.io.WeightsManifestEntry): number {
   return s.quantization ? (s.quantization.dtype === 'uint8' ? 1 : 2) : (BYTES_PER_ELEMENT[s.dtype] ?? 4);
 }
 
 /** Non-finite float32 weights (NaN, Inf) are never a trained model; say so instead of scoring with them. */
-export function checkFinite(path: string, specs: readonly tf.io.WeightsManifestEntry[], bytes: Uint8Array): void {
+export function checkFinite(path: string, specs: readonly TF.io.WeightsManifestEntry[], bytes: Uint8Array): void {
   let offset = 0;
   for (const s of specs) {
     const n = s.shape.reduce((a, d) => a * d, 1);
@@ -69,10 +69,10 @@ export interface ModelJson {
   format?: string;
   generatedBy?: string;
   convertedBy?: string | null;
-  modelTopology?: tf.io.ModelArtifacts['modelTopology'];
-  trainingConfig?: tf.io.TrainingConfig;
-  userDefinedMetadata?: tf.io.ModelArtifacts['userDefinedMetadata'];
-  weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+  modelTopology?: TF.io.ModelArtifacts['modelTopology'];
+  trainingConfig?: TF.io.TrainingConfig;
+  userDefinedMetadata?: TF.io.ModelArtifacts['userDefinedMetadata'];
+  weightsManifest?: { paths: string[]; weights: TF.io.WeightsManifestEntry[] }[];
 }
 
 export async function readModelJson(dir: string): Promise<ModelJson> {
@@ -104,7 +104,7 @@ export async function readModelJson(dir: string): Promise<ModelJson> {
  * The bytes the specs describe. A truncated or padded weights file is caught here, with its path,
  * instead of surfacing as a RangeError deep inside TF.js decoding.
  */
-export function checkWeightBytes(path: string, specs: readonly tf.io.WeightsManifestEntry[], actual: number): void {
+export function checkWeightBytes(path: string, specs: readonly TF.io.WeightsManifestEntry[], actual: number): void {
   let expected = 0;
   for (const s of specs) {
     if (typeof s !== 'object' || s === null || !Array.isArray(s.shape) || typeof s.name !== 'string') {
@@ -144,7 +144,7 @@ export async function readWeightFile(path: string, slice = READ_SLICE): Promise<
 
 export interface ModelFiles {
   json: ModelJson;
-  specs: tf.io.WeightsManifestEntry[];
+  specs: TF.io.WeightsManifestEntry[];
   /** The weight files' bytes, concatenated in manifest order. */
   weightData: Uint8Array<ArrayBuffer>;
   /** Their sha256. */

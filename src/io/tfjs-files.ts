@@ -3,7 +3,8 @@
  * handler). Writes the standard `model.json` + `weights.bin` pair that `tf.loadLayersModel` reads
  * (with tfjs-node's file:// loader or any HTTP server), atomically.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataError } from '../util/errors.js';
@@ -13,16 +14,16 @@ import { checkWeightBytes, MODEL_JSON, readModelFiles, readWeightFile, verifyWei
 
 export { readModelJson, type WeightsCheck } from './model-files.js';
 
-function weightBytes(data: tf.io.WeightData | undefined): Uint8Array {
+function weightBytes(data: TF.io.WeightData | undefined): Uint8Array {
   if (!data) return new Uint8Array(0);
   const joined = Array.isArray(data) ? tf.io.CompositeArrayBuffer.join(data) : data;
   return new Uint8Array(joined);
 }
 
 /** `onSaved` receives the sha256 of the weights file written. */
-export function fileSaveHandler(dir: string, onSaved?: (sha256: string) => void): tf.io.IOHandler {
+export function fileSaveHandler(dir: string, onSaved?: (sha256: string) => void): TF.io.IOHandler {
   return {
-    async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
+    async save(artifacts: TF.io.ModelArtifacts): Promise<TF.io.SaveResult> {
       const bytes = weightBytes(artifacts.weightData);
       const hash = sha256Hex(bytes);
       const modelJson = {
@@ -44,9 +45,9 @@ export function fileSaveHandler(dir: string, onSaved?: (sha256: string) => void)
   };
 }
 
-export function fileLoadHandler(dir: string, check: WeightsCheck = {}): tf.io.IOHandler {
+export function fileLoadHandler(dir: string, check: WeightsCheck = {}): TF.io.IOHandler {
   return {
-    async load(): Promise<tf.io.ModelArtifacts> {
+    async load(): Promise<TF.io.ModelArtifacts> {
       const { json, specs, weightData } = await readModelFiles(dir, check);
       return {
         modelTopology: json.modelTopology,
@@ -63,7 +64,7 @@ export function fileLoadHandler(dir: string, check: WeightsCheck = {}): tf.io.IO
 }
 
 /** Named tensors (optimizer state, non-Keras weights) as one `<name>.json` + `<name>.bin` pair; returns the .bin's sha256. */
-export async function saveTensors(dir: string, name: string, tensors: tf.NamedTensorMap): Promise<string> {
+export async function saveTensors(dir: string, name: string, tensors: TF.NamedTensorMap): Promise<string> {
   const { data, specs } = await tf.io.encodeWeights(tensors);
   const bytes = weightBytes(data);
   const hash = sha256Hex(bytes);
@@ -72,7 +73,7 @@ export async function saveTensors(dir: string, name: string, tensors: tf.NamedTe
   return hash;
 }
 
-export async function loadTensors(dir: string, name: string, check: WeightsCheck = {}): Promise<tf.NamedTensorMap> {
+export async function loadTensors(dir: string, name: string, check: WeightsCheck = {}): Promise<TF.NamedTensorMap> {
   const specsPath = join(dir, `${name}.json`);
   let parsed: { weights?: unknown; sha256?: unknown };
   try {
@@ -83,7 +84,7 @@ export async function loadTensors(dir: string, name: string, check: WeightsCheck
   if (typeof parsed !== 'object' || parsed === null || !Array.isArray(parsed.weights)) {
     throw new DataError(`${specsPath} has no "weights" list; the checkpoint is corrupt.`);
   }
-  const specs = parsed.weights as tf.io.WeightsManifestEntry[];
+  const specs = parsed.weights as TF.io.WeightsManifestEntry[];
   const binPath = join(dir, `${name}.bin`);
   const bytes = await readWeightFile(binPath);
   checkWeightBytes(binPath, specs, bytes.byteLength);

@@ -12,7 +12,7 @@
  *
  * The model is bound at creation (the one the run trains), so a save cannot write another.
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
 import type { Logger } from '../util/log.js';
 import { UsageError } from '../util/errors.js';
 import { ensureDir, writeFileAtomic, writeJsonAtomic } from './atomic.js';
@@ -78,7 +78,7 @@ export interface TrainingCheckpoint {
   /** Writes run.json as this process begins (or resumes) the run: status running, its engine and workers. */
   begin(how: { engine: string; workers: number }): Promise<void>;
   /** Saves `last/` (model, optimizer moments, loop state); run.json's next write records its hashes. */
-  saveState(optimizer: tf.NamedTensorMap, state: TrainerState): Promise<void>;
+  saveState(optimizer: TF.NamedTensorMap, state: TrainerState): Promise<void>;
   /** Appends an epoch to metrics.jsonl; at a best epoch (`best` non-null), writes model/ and then best.json. */
   recordEpoch(record: EpochRecord, best: BestEpoch | null): Promise<void>;
   /**
@@ -118,7 +118,7 @@ export interface ResumedCheckpoint<M> {
   checkpoint: TrainingCheckpoint;
   model: M;
   /** The optimizer moments as saved; the caller owns (and disposes) the tensors. */
-  optimizer: tf.NamedTensorMap;
+  optimizer: TF.NamedTensorMap;
   state: TrainerState;
   /** The saved model's folder (its sidecars are read from there). */
   lastModelDir: string;

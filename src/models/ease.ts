@@ -10,7 +10,8 @@
  * refused before anything is built (exit 2, with the bytes it would need). No user rows: a user is
  * their history, as for SASRec; --init-from does not apply (the closed form uses every row).
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import { refuseParents, resolveFittedLoss, type FitData, type FitTask, type FittedFamily } from './family.js';
 import { easeBlocks, easePeakBytes, easeSweep, itemGram, type EaseSweep } from './fit/ease.js';
 import { binaryUserRows, cachedValues, multiHot, scoreItemSets } from './item-item.js';
@@ -19,13 +20,13 @@ import type { HistoryModel, ModelBuildOptions } from './model.js';
 export const EASE_LAYER = 'ease';
 const WEIGHTS = 'item_item';
 
-type Serializable = tf.serialization.ConfigDict;
+type Serializable = TF.serialization.ConfigDict;
 
 /** The saved graph's one layer: padded history [n, width] → scores of every item [n, items]. */
 export class EaseScores extends tf.layers.Layer {
   static className = 'EaseScores';
   readonly items: number;
-  private weightsVar: tf.LayerVariable | null = null;
+  private weightsVar: TF.LayerVariable | null = null;
 
   constructor(args: { items: number; name?: string }) {
     super({ name: args.name ?? EASE_LAYER });
@@ -37,26 +38,26 @@ export class EaseScores extends tf.layers.Layer {
     this.built = true;
   }
 
-  variable(): tf.Variable {
+  variable(): TF.Variable {
     const v = this.weightsVar?.read();
     if (!(v instanceof tf.Variable)) throw new Error(`EaseScores has no weight ${WEIGHTS}`);
     return v;
   }
 
-  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+  override computeOutputShape(inputShape: TF.Shape | TF.Shape[]): TF.Shape {
+    const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as TF.Shape;
     return [s[0], this.items];
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    return tf.tidy(() => tf.matMul(multiHot((Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor2D, this.items), this.variable() as tf.Tensor as tf.Tensor2D));
+  override call(inputs: TF.Tensor | TF.Tensor[]): TF.Tensor {
+    return tf.tidy(() => tf.matMul(multiHot((Array.isArray(inputs) ? inputs[0] : inputs) as TF.Tensor2D, this.items), this.variable() as TF.Tensor as TF.Tensor2D));
   }
 
   override getConfig(): Serializable {
     return { ...super.getConfig(), items: this.items };
   }
 
-  static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: Serializable): T {
+  static override fromConfig<T extends TF.serialization.Serializable>(cls: TF.serialization.SerializableConstructor<T>, config: Serializable): T {
     return new cls(config);
   }
 }
@@ -64,17 +65,17 @@ tf.serialization.registerClass(EaseScores);
 
 export function buildEase(opts: ModelBuildOptions): HistoryModel {
   const input = tf.input({ shape: [null], dtype: 'int32', name: 'history' });
-  const out = new EaseScores({ items: opts.shape.items }).apply(input) as tf.SymbolicTensor;
+  const out = new EaseScores({ items: opts.shape.items }).apply(input) as TF.SymbolicTensor;
   return wrapEase(tf.model({ inputs: input, outputs: out, name: 'ease' }), opts);
 }
 
-function layerOf(keras: tf.LayersModel): EaseScores {
+function layerOf(keras: TF.LayersModel): EaseScores {
   const layer = keras.getLayer(EASE_LAYER);
   if (!(layer instanceof EaseScores)) throw new Error(`ease model has no ${EASE_LAYER} layer`);
   return layer;
 }
 
-export function wrapEase(keras: tf.LayersModel, opts: ModelBuildOptions): HistoryModel {
+export function wrapEase(keras: TF.LayersModel, opts: ModelBuildOptions): HistoryModel {
   const layer = layerOf(keras);
   const variable = layer.variable();
   const n = opts.shape.items;
@@ -94,7 +95,7 @@ export function wrapEase(keras: tf.LayersModel, opts: ModelBuildOptions): Histor
     scoreBytesPerPair: 8,
     scoreBytesPerUser: 4 * n,
     // Row j of B: what item j contributes to every other item's score.
-    itemVectors: () => tf.clone(variable) as tf.Tensor as tf.Tensor2D,
+    itemVectors: () => tf.clone(variable) as TF.Tensor as TF.Tensor2D,
   };
 }
 

@@ -5,7 +5,7 @@
  * monitors, how big a training step's tables are, and which checkpoints it warm-starts from. The
  * trainer, the CLI and the memory check ask the family; none of them branches on a model name.
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
 import type { ModelConfig, ModelName, TrainConfig } from '../config/schema.js';
 import { UsageError } from '../util/errors.js';
 import type { Prng } from '../util/prng.js';
@@ -22,7 +22,7 @@ export type ModelOption = keyof ModelConfig;
 export interface ParentModel {
   readonly path: string;
   readonly model: ModelName;
-  readonly keras: tf.LayersModel;
+  readonly keras: TF.LayersModel;
 }
 
 /**
@@ -69,14 +69,14 @@ export interface PairFamily extends FamilyBase, SteppedFamily {
   readonly fitsRatings: boolean;
   resolveLoss(requested: string, feedback: Feedback): PairLoss;
   build(opts: ModelBuildOptions): PairModel;
-  wrap(keras: tf.LayersModel, opts: ModelBuildOptions): PairModel;
+  wrap(keras: TF.LayersModel, opts: ModelBuildOptions): PairModel;
 }
 
 export interface SequenceFamily extends FamilyBase, SteppedFamily {
   readonly kind: 'sequence';
   resolveLoss(requested: string, feedback: Feedback): SequenceLoss;
   build(opts: ModelBuildOptions): SequenceModel;
-  wrap(keras: tf.LayersModel, opts: ModelBuildOptions): SequenceModel;
+  wrap(keras: TF.LayersModel, opts: ModelBuildOptions): SequenceModel;
 }
 
 /**
@@ -139,7 +139,7 @@ export interface FittedFamily extends FamilyBase {
   /** What the solver minimises or computes, recorded as the run's loss; only `auto` is accepted. */
   resolveLoss(requested: string, feedback: Feedback): string;
   build(opts: ModelBuildOptions): PairModel | HistoryModel;
-  wrap(keras: tf.LayersModel, opts: ModelBuildOptions): PairModel | HistoryModel;
+  wrap(keras: TF.LayersModel, opts: ModelBuildOptions): PairModel | HistoryModel;
   /** The task whose epochs fit `model` to `data` (`model` is one this family built or wrapped). */
   fit(model: PairModel | HistoryModel, data: FitData, config: ModelConfig, train: TrainConfig): FitTask;
   /** What the fit holds at its peak for this catalogue, checked against the engine and the machine before anything is built. */

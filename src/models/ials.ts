@@ -12,7 +12,8 @@
  * --init-from (fine-tuning by raw id) treat it like MF, and a row with no training pairs keeps its
  * value (a parent's row for an id the new data lacks).
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import { checkSameModelParent, resolveFittedLoss, type FitData, type FitTask, type FittedFamily } from './family.js';
 import { gramian, solveRows, weightedRows, type AlsSettings, type WeightedRows } from './fit/als.js';
 import { gatherRows, layerVariable, type EmbeddingTable, type ModelBuildOptions, type PairModel } from './model.js';
@@ -28,19 +29,19 @@ export function buildIals(opts: ModelBuildOptions): PairModel {
   const { config, shape, nextSeed } = opts;
   const user = tf.input({ shape: [1], dtype: 'int32', name: 'user' });
   const item = tf.input({ shape: [1], dtype: 'int32', name: 'item' });
-  const embed = (name: string, rows: number, input: tf.SymbolicTensor) =>
+  const embed = (name: string, rows: number, input: TF.SymbolicTensor) =>
     tf.layers
       .flatten({ name: `${name}_flat` })
       .apply(
         tf.layers
           .embedding({ name, inputDim: rows, outputDim: config.dim, embeddingsInitializer: tf.initializers.randomNormal({ mean: 0, stddev: config.init_std, seed: nextSeed() }) })
           .apply(input),
-      ) as tf.SymbolicTensor;
-  const dot = tf.layers.dot({ axes: 1, name: 'dot' }).apply([embed(USER_TABLE, shape.users, user), embed(ITEM_TABLE, shape.items, item)]) as tf.SymbolicTensor;
+      ) as TF.SymbolicTensor;
+  const dot = tf.layers.dot({ axes: 1, name: 'dot' }).apply([embed(USER_TABLE, shape.users, user), embed(ITEM_TABLE, shape.items, item)]) as TF.SymbolicTensor;
   return wrapIals(tf.model({ inputs: [user, item], outputs: dot, name: 'ials' }), opts);
 }
 
-export function wrapIals(keras: tf.LayersModel, opts: ModelBuildOptions): PairModel {
+export function wrapIals(keras: TF.LayersModel, opts: ModelBuildOptions): PairModel {
   const tables: EmbeddingTable[] = [
     { name: USER_TABLE, kind: 'user', variable: layerVariable(keras, USER_TABLE) },
     { name: ITEM_TABLE, kind: 'item', variable: layerVariable(keras, ITEM_TABLE) },
@@ -52,13 +53,13 @@ export function wrapIals(keras: tf.LayersModel, opts: ModelBuildOptions): PairMo
     keras,
     tables,
     dense: [],
-    scoreRows: (rows) => tf.tidy(() => tf.sum(tf.mul(rows[USER_TABLE], rows[ITEM_TABLE]), 1) as tf.Tensor1D),
+    scoreRows: (rows) => tf.tidy(() => tf.sum(tf.mul(rows[USER_TABLE], rows[ITEM_TABLE]), 1) as TF.Tensor1D),
     scoreMatrix: (users, items) =>
       tf.tidy(() => {
         const rows = gatherRows(tables, users, items);
-        return tf.matMul(rows[USER_TABLE], rows[ITEM_TABLE], false, true) as tf.Tensor2D;
+        return tf.matMul(rows[USER_TABLE], rows[ITEM_TABLE], false, true) as TF.Tensor2D;
       }),
-    itemVectors: () => tf.clone(tables[1].variable) as tf.Tensor as tf.Tensor2D,
+    itemVectors: () => tf.clone(tables[1].variable) as TF.Tensor as TF.Tensor2D,
     // The dot products and the JS copy.
     scoreBytesPerPair: 8,
   };
@@ -66,14 +67,14 @@ export function wrapIals(keras: tf.LayersModel, opts: ModelBuildOptions): PairMo
 
 /** One side of the alternation: the table it solves, its observed pairs and its step range. */
 interface Side {
-  variable: tf.Variable;
+  variable: TF.Variable;
   rows: number;
   obs: WeightedRows;
   block: number;
   steps: number;
 }
 
-function side(variable: tf.Variable, rows: number, keys: Int32Array, cols: Int32Array, weights: Float32Array): Side {
+function side(variable: TF.Variable, rows: number, keys: Int32Array, cols: Int32Array, weights: Float32Array): Side {
   const block = Math.max(MIN_BLOCK, Math.ceil(rows / MAX_BLOCKS));
   return { variable, rows, obs: weightedRows(rows, keys, cols, weights), block, steps: Math.max(1, Math.ceil(rows / block)) };
 }

@@ -21,7 +21,8 @@
  * composes them inside the differentiated function, and the row-sparse optimizer updates exactly
  * the rows used: O(batch × tokens × dim), whatever the catalogue's size.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import type { ItemFeatures } from '../data/item-features.js';
 import { DataError } from '../util/errors.js';
 import type { Prng } from '../util/prng.js';
@@ -60,7 +61,7 @@ export interface FeatureTable {
   readonly name: string;
   /** The item table it adds to. */
   readonly of: string;
-  readonly variable: tf.Variable;
+  readonly variable: TF.Variable;
 }
 
 export interface ItemEncoder {
@@ -72,7 +73,7 @@ export interface ItemEncoder {
   readonly learned: Uint8Array;
   readonly tables: readonly FeatureTable[];
   /** The model's item tables composed for scoring (m_i = learned_i), [items, width] by table name. */
-  compose(itemTables: readonly EmbeddingTable[]): Record<string, tf.Tensor2D>;
+  compose(itemTables: readonly EmbeddingTable[]): Record<string, TF.Tensor2D>;
   dispose(): void;
 }
 
@@ -343,8 +344,8 @@ export function createItemEncoder(opts: ItemEncoderOptions): ItemEncoder {
 }
 
 /** Scoring-time vectors (m_i = learned_i) of every item, composed in blocks of items. */
-function composeAll(encoder: ItemEncoder, itemTables: readonly EmbeddingTable[], modelItems: number): Record<string, tf.Tensor2D> {
-  const out: Record<string, tf.Tensor2D> = {};
+function composeAll(encoder: ItemEncoder, itemTables: readonly EmbeddingTable[], modelItems: number): Record<string, TF.Tensor2D> {
+  const out: Record<string, TF.Tensor2D> = {};
   for (const f of encoder.tables) {
     const table = itemTables.find((t) => t.name === f.of);
     if (table === undefined) throw new Error(`item encoder: the model has no item table ${f.of}`);
@@ -370,12 +371,12 @@ function composeAll(encoder: ItemEncoder, itemTables: readonly EmbeddingTable[],
  * Runs `fn` with the model's item tables holding the composed vectors (validation ranks and model/
  * saves what eval and recommend will score), then puts the id rows back for training.
  */
-export async function withComposedTables<T>(encoder: ItemEncoder, itemTables: readonly EmbeddingTable[], fn: (raw: Readonly<Record<string, tf.Tensor2D>>) => Promise<T>): Promise<T> {
+export async function withComposedTables<T>(encoder: ItemEncoder, itemTables: readonly EmbeddingTable[], fn: (raw: Readonly<Record<string, TF.Tensor2D>>) => Promise<T>): Promise<T> {
   const composed = encoder.compose(itemTables);
-  const raw: Record<string, tf.Tensor2D> = {};
+  const raw: Record<string, TF.Tensor2D> = {};
   for (const t of itemTables) {
     if (composed[t.name] === undefined) continue;
-    raw[t.name] = tf.clone(t.variable) as tf.Tensor2D;
+    raw[t.name] = tf.clone(t.variable) as TF.Tensor2D;
     t.variable.assign(composed[t.name]);
   }
   tf.dispose(Object.values(composed));

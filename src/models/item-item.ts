@@ -8,7 +8,8 @@
  * weights' memory; the saved Keras graph computes the same from a padded history so that plain
  * TF.js can run it (slower: it builds the multi-hot matrix of the batch).
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import { userItemSets, type UserItems } from '../data/user-items.js';
 import type { FitData } from './family.js';
 
@@ -22,15 +23,15 @@ export function binaryUserRows(data: Pick<FitData, 'users' | 'items' | 'numUsers
 }
 
 /** The batch's multi-hot [rows, items] matrix from padded histories [rows, width] (in a Keras layer's call). */
-export function multiHot(ids: tf.Tensor2D, items: number): tf.Tensor2D {
-  return tf.tidy(() => tf.minimum(tf.sum(tf.oneHot(tf.cast(ids, 'int32') as tf.Tensor2D, items), 1), 1) as tf.Tensor2D);
+export function multiHot(ids: TF.Tensor2D, items: number): TF.Tensor2D {
+  return tf.tidy(() => tf.minimum(tf.sum(tf.oneHot(tf.cast(ids, 'int32') as TF.Tensor2D, items), 1), 1) as TF.Tensor2D);
 }
 
 /**
  * A variable's values in JS memory, read again only when the variable was assigned since (a fit
  * replaces its data id): scoring reads them for every block of users.
  */
-export function cachedValues<T extends Float32Array | Int32Array>(variable: tf.Variable): () => T {
+export function cachedValues<T extends Float32Array | Int32Array>(variable: TF.Variable): () => T {
   let id: object | null = null;
   let values: T | null = null;
   return () => {
@@ -46,7 +47,7 @@ export function cachedValues<T extends Float32Array | Int32Array>(variable: tf.V
  * Scores of `items` for each history: `add(j, acc)` adds item j's contributions into the
  * catalogue-wide accumulator. An item repeated in a history counts once (X is binary).
  */
-export function scoreItemSets(histories: readonly Int32Array[], items: tf.Tensor1D, numItems: number, add: (item: number, acc: Float32Array) => void): tf.Tensor2D {
+export function scoreItemSets(histories: readonly Int32Array[], items: TF.Tensor1D, numItems: number, add: (item: number, acc: Float32Array) => void): TF.Tensor2D {
   const wanted = items.dataSync();
   const out = new Float32Array(histories.length * wanted.length);
   const acc = new Float32Array(numItems);

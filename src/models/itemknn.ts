@@ -9,7 +9,8 @@
  * Memory is linear in the catalogue (items × k), so it fits catalogues EASE cannot. Fitted in
  * closed form by one epoch; no user rows, --init-from does not apply.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import { closedFormTask, refuseParents, resolveFittedLoss, type FittedFamily } from './family.js';
 import { topKCosine } from './fit/item-similarity.js';
 import { binaryUserRows, cachedValues, multiHot, scoreItemSets } from './item-item.js';
@@ -17,15 +18,15 @@ import type { HistoryModel, ModelBuildOptions } from './model.js';
 
 export const ITEMKNN_LAYER = 'itemknn';
 
-type Serializable = tf.serialization.ConfigDict;
+type Serializable = TF.serialization.ConfigDict;
 
 /** The saved graph's one layer: padded history [n, width] → scores of every item [n, items]. */
 export class ItemKnnScores extends tf.layers.Layer {
   static className = 'ItemKnnScores';
   readonly items: number;
   readonly k: number;
-  private ids: tf.LayerVariable | null = null;
-  private sims: tf.LayerVariable | null = null;
+  private ids: TF.LayerVariable | null = null;
+  private sims: TF.LayerVariable | null = null;
 
   constructor(args: { items: number; k: number; name?: string }) {
     super({ name: args.name ?? ITEMKNN_LAYER });
@@ -40,26 +41,26 @@ export class ItemKnnScores extends tf.layers.Layer {
     this.built = true;
   }
 
-  variables(): { ids: tf.Variable; sims: tf.Variable } {
+  variables(): { ids: TF.Variable; sims: TF.Variable } {
     const ids = this.ids?.read();
     const sims = this.sims?.read();
     if (!(ids instanceof tf.Variable) || !(sims instanceof tf.Variable)) throw new Error('ItemKnnScores is not built');
     return { ids, sims };
   }
 
-  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+  override computeOutputShape(inputShape: TF.Shape | TF.Shape[]): TF.Shape {
+    const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as TF.Shape;
     return [s[0], this.items];
   }
 
   /** The dense similarity matrix, built per call: the plain-TF.js path, O(items²) memory. */
-  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+  override call(inputs: TF.Tensor | TF.Tensor[]): TF.Tensor {
     return tf.tidy(() => {
       const { ids, sims } = this.variables();
       const rows = tf.tile(tf.reshape(tf.range(0, this.items, 1, 'int32'), [-1, 1]), [1, this.k]);
-      const indices = tf.stack([tf.reshape(rows, [-1]), tf.reshape(tf.cast(tf.maximum(ids, 0), 'int32'), [-1])], 1) as tf.Tensor2D;
-      const dense = tf.scatterND(indices, tf.reshape(sims, [-1]), [this.items, this.items]) as tf.Tensor2D;
-      return tf.matMul(multiHot((Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor2D, this.items), dense);
+      const indices = tf.stack([tf.reshape(rows, [-1]), tf.reshape(tf.cast(tf.maximum(ids, 0), 'int32'), [-1])], 1) as TF.Tensor2D;
+      const dense = tf.scatterND(indices, tf.reshape(sims, [-1]), [this.items, this.items]) as TF.Tensor2D;
+      return tf.matMul(multiHot((Array.isArray(inputs) ? inputs[0] : inputs) as TF.Tensor2D, this.items), dense);
     });
   }
 
@@ -67,13 +68,13 @@ export class ItemKnnScores extends tf.layers.Layer {
     return { ...super.getConfig(), items: this.items, k: this.k };
   }
 
-  static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: Serializable): T {
+  static override fromConfig<T extends TF.serialization.Serializable>(cls: TF.serialization.SerializableConstructor<T>, config: Serializable): T {
     return new cls(config);
   }
 }
 tf.serialization.registerClass(ItemKnnScores);
 
-function layerOf(keras: tf.LayersModel): ItemKnnScores {
+function layerOf(keras: TF.LayersModel): ItemKnnScores {
   const layer = keras.getLayer(ITEMKNN_LAYER);
   if (!(layer instanceof ItemKnnScores)) throw new Error(`itemknn model has no ${ITEMKNN_LAYER} layer`);
   return layer;
@@ -81,11 +82,11 @@ function layerOf(keras: tf.LayersModel): ItemKnnScores {
 
 export function buildItemKnn(opts: ModelBuildOptions): HistoryModel {
   const input = tf.input({ shape: [null], dtype: 'int32', name: 'history' });
-  const out = new ItemKnnScores({ items: opts.shape.items, k: Math.min(opts.config.neighbours, Math.max(1, opts.shape.items - 1)) }).apply(input) as tf.SymbolicTensor;
+  const out = new ItemKnnScores({ items: opts.shape.items, k: Math.min(opts.config.neighbours, Math.max(1, opts.shape.items - 1)) }).apply(input) as TF.SymbolicTensor;
   return wrapItemKnn(tf.model({ inputs: input, outputs: out, name: 'itemknn' }), opts);
 }
 
-export function wrapItemKnn(keras: tf.LayersModel, opts: ModelBuildOptions): HistoryModel {
+export function wrapItemKnn(keras: TF.LayersModel, opts: ModelBuildOptions): HistoryModel {
   const layer = layerOf(keras);
   const vars = layer.variables();
   const ids = cachedValues<Int32Array>(vars.ids);

@@ -4,7 +4,8 @@
  * μ is the global mean of the training ratings (0 for implicit feedback) and stays fixed; the
  * tables p, q, b_u, b_i are trained. For bce/bpr the score is a logit.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import { checkSameModelParent, resolvePairLoss, type PairFamily } from './family.js';
 import { gatherRows, layerVariable, type FusedPairKernel, type ModelBuildOptions, type PairModel, type EmbeddingTable } from './model.js';
 
@@ -31,12 +32,12 @@ export function buildMf(opts: ModelBuildOptions): PairModel {
     });
   const normal = () => tf.initializers.randomNormal({ mean: 0, stddev: config.init_std, seed: nextSeed() });
   const flat = (name: string) => tf.layers.flatten({ name });
-  const p = flat('user_vector').apply(embed('user_embedding', shape.users, d, normal()).apply(user)) as tf.SymbolicTensor;
-  const q = flat('item_vector').apply(embed('item_embedding', shape.items, d, normal()).apply(item)) as tf.SymbolicTensor;
-  const bu = flat('user_bias_flat').apply(embed('user_bias', shape.users, 1, 'zeros').apply(user)) as tf.SymbolicTensor;
-  const bi = flat('item_bias_flat').apply(embed('item_bias', shape.items, 1, 'zeros').apply(item)) as tf.SymbolicTensor;
-  const dot = tf.layers.dot({ axes: 1, name: 'dot' }).apply([p, q]) as tf.SymbolicTensor;
-  const sum = tf.layers.add({ name: 'sum' }).apply([dot, bu, bi]) as tf.SymbolicTensor;
+  const p = flat('user_vector').apply(embed('user_embedding', shape.users, d, normal()).apply(user)) as TF.SymbolicTensor;
+  const q = flat('item_vector').apply(embed('item_embedding', shape.items, d, normal()).apply(item)) as TF.SymbolicTensor;
+  const bu = flat('user_bias_flat').apply(embed('user_bias', shape.users, 1, 'zeros').apply(user)) as TF.SymbolicTensor;
+  const bi = flat('item_bias_flat').apply(embed('item_bias', shape.items, 1, 'zeros').apply(item)) as TF.SymbolicTensor;
+  const dot = tf.layers.dot({ axes: 1, name: 'dot' }).apply([p, q]) as TF.SymbolicTensor;
+  const sum = tf.layers.add({ name: 'sum' }).apply([dot, bu, bi]) as TF.SymbolicTensor;
   // μ as the bias of a frozen 1→1 dense layer keeps the saved model a plain Keras graph.
   const out = tf.layers
     .dense({
@@ -46,13 +47,13 @@ export function buildMf(opts: ModelBuildOptions): PairModel {
       kernelInitializer: 'ones',
       biasInitializer: tf.initializers.constant({ value: shape.globalMean }),
     })
-    .apply(sum) as tf.SymbolicTensor;
+    .apply(sum) as TF.SymbolicTensor;
   const keras = tf.model({ inputs: [user, item], outputs: out, name: 'mf' });
   return wrapMf(keras, opts);
 }
 
 /** Wraps a built or loaded Keras MF graph. */
-export function wrapMf(keras: tf.LayersModel, opts: ModelBuildOptions): PairModel {
+export function wrapMf(keras: TF.LayersModel, opts: ModelBuildOptions): PairModel {
   const tables: EmbeddingTable[] = MF_TABLES.map((t) => ({ ...t, variable: layerVariable(keras, t.name) }));
   const byName = Object.fromEntries(tables.map((t) => [t.name, t.variable]));
   const mu = () => layerVariable(keras, 'global_bias', 1);
@@ -68,7 +69,7 @@ export function wrapMf(keras: tf.LayersModel, opts: ModelBuildOptions): PairMode
       return tf.tidy(() => {
         const dot = tf.sum(tf.mul(rows.user_embedding, rows.item_embedding), 1);
         const bias = tf.add(tf.reshape(rows.user_bias, [-1]), tf.reshape(rows.item_bias, [-1]));
-        return tf.add(tf.add(dot, bias), tf.reshape(mu(), [])) as tf.Tensor1D;
+        return tf.add(tf.add(dot, bias), tf.reshape(mu(), [])) as TF.Tensor1D;
       });
     },
     scoreMatrix(users, items) {
@@ -77,11 +78,11 @@ export function wrapMf(keras: tf.LayersModel, opts: ModelBuildOptions): PairMode
         const dots = tf.matMul(rows.user_embedding, rows.item_embedding, false, true);
         const withUser = tf.add(dots, rows.user_bias);
         const withItem = tf.add(withUser, tf.reshape(rows.item_bias, [1, -1]));
-        return tf.add(withItem, tf.reshape(mu(), [])) as tf.Tensor2D;
+        return tf.add(withItem, tf.reshape(mu(), [])) as TF.Tensor2D;
       });
     },
     itemVectors() {
-      return tf.clone(byName.item_embedding) as tf.Tensor2D;
+      return tf.clone(byName.item_embedding) as TF.Tensor2D;
     },
     fused: mfKernel(config.dim, () => mu().dataSync()[0]),
     // The dot products, two bias sums, the mean added, and the JS copy: five float32 per pair.

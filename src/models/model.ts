@@ -4,7 +4,8 @@
  * the trainer updates directly: embedding tables row-sparsely from gathered rows, everything else
  * with a dense optimizer.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import type { ModelConfig, ModelName } from '../config/schema.js';
 
 export type TableKind = 'user' | 'item';
@@ -13,7 +14,7 @@ export interface EmbeddingTable {
   /** Stable name, also the Keras layer name: `user_embedding`, `item_bias`, `mlp_user_embedding`, … */
   readonly name: string;
   readonly kind: TableKind;
-  readonly variable: tf.Variable;
+  readonly variable: TF.Variable;
 }
 
 export interface ModelShape {
@@ -31,7 +32,7 @@ export interface ModelShape {
 export interface Scorer {
   readonly shape: ModelShape;
   /** Scores of all `items` for each of `users`: [users.length, items.length]. */
-  scoreMatrix(users: tf.Tensor1D, items: tf.Tensor1D): tf.Tensor2D;
+  scoreMatrix(users: TF.Tensor1D, items: TF.Tensor1D): TF.Tensor2D;
   /** Engine bytes scoreMatrix holds per (user, item) score at its peak (src/eval/score-blocks.ts). */
   readonly scoreBytesPerPair?: number;
   /**
@@ -41,7 +42,7 @@ export interface Scorer {
    */
   readonly scoreBytesPerUser?: number;
   /** Item vectors for item-to-item similarity (`rec recommend --similar-to`); absent when the model has none (pop). */
-  itemVectors?(): tf.Tensor2D;
+  itemVectors?(): TF.Tensor2D;
   /** A model's own item-to-item similarity (HistoryModel.similarTo). */
   similarTo?(item: number): Float64Array;
 }
@@ -51,25 +52,25 @@ export interface PairModel {
   readonly config: ModelConfig;
   readonly shape: ModelShape;
   /** The savable Keras model: inputs [user index, item index] int32 of shape [n,1]; output score [n,1]. */
-  readonly keras: tf.LayersModel;
+  readonly keras: TF.LayersModel;
   readonly tables: readonly EmbeddingTable[];
   /** Trainable variables that are not embedding tables (MLP kernels, output layer). */
-  readonly dense: readonly tf.Variable[];
+  readonly dense: readonly TF.Variable[];
   /**
    * Scores of aligned (user, item) pairs computed from rows already gathered from each table
    * (`rows[table.name]` is [n, width]), so gradients can be taken with respect to the rows.
    * Logits for bce/bpr, predicted ratings for mse.
    */
-  scoreRows(rows: Readonly<Record<string, tf.Tensor2D>>, training: boolean): tf.Tensor1D;
+  scoreRows(rows: Readonly<Record<string, TF.Tensor2D>>, training: boolean): TF.Tensor1D;
   /** Scores of all `items` for each of `users`: [users.length, items.length]. */
-  scoreMatrix(users: tf.Tensor1D, items: tf.Tensor1D): tf.Tensor2D;
+  scoreMatrix(users: TF.Tensor1D, items: TF.Tensor1D): TF.Tensor2D;
   /**
    * Engine bytes scoreMatrix holds per (user, item) score at its peak, intermediate activations
    * included: callers size their blocks from it (src/eval/score-blocks.ts).
    */
   readonly scoreBytesPerPair?: number;
   /** Item vectors for item-to-item similarity (`rec recommend --similar-to`); absent when the model has none (pop). */
-  itemVectors?(): tf.Tensor2D;
+  itemVectors?(): TF.Tensor2D;
   /**
    * A closed-form forward/backward over the embedding tables' own memory, for models whose score
    * is a small function of gathered rows and a few dense weights (MF, GMF). The trainer uses it
@@ -84,7 +85,7 @@ export type TableViews = Readonly<Record<string, Float32Array>>;
 
 export interface FusedPairKernel {
   /** The dense (non-table) variables the kernel reads and differentiates, in a fixed order. */
-  readonly dense: readonly tf.Variable[];
+  readonly dense: readonly TF.Variable[];
   /** out[k] = score of (users[k], items[k]): the value scoreRows would give (a logit for bce/bpr). */
   score(tables: TableViews, dense: readonly Float32Array[], users: Int32Array, items: Int32Array, out: Float32Array): void;
   /**
@@ -119,18 +120,18 @@ export interface HistoryModel {
   readonly config: ModelConfig;
   readonly shape: ModelShape;
   /** The savable Keras model (plain `tf.loadLayersModel` loads it; custom layers registered). */
-  readonly keras: tf.LayersModel;
+  readonly keras: TF.LayersModel;
   /**
    * Scores of `items` for each history: [histories.length, items.length]. A history holds item
    * indices oldest first; an empty one is allowed.
    */
-  scoreHistories(histories: readonly Int32Array[], items: tf.Tensor1D): tf.Tensor2D;
+  scoreHistories(histories: readonly Int32Array[], items: TF.Tensor1D): TF.Tensor2D;
   /** Engine bytes per (history, item) score at scoreHistories' peak: the logits and their copies. */
   readonly scoreBytesPerPair?: number;
   /** Engine bytes per history at scoreHistories' peak: the encoder's activations over maxLen positions (see Scorer). */
   readonly scoreBytesPerUser?: number;
   /** Item vectors for `rec recommend --similar-to`; absent when the model has none. */
-  itemVectors?(): tf.Tensor2D;
+  itemVectors?(): TF.Tensor2D;
   /** The model's own similarity of `item` to every item (ItemKNN's neighbours), which `--similar-to` ranks by instead of vectors. */
   similarTo?(item: number): Float64Array;
 }
@@ -145,14 +146,14 @@ export interface SequenceModel extends HistoryModel {
   /** Item tables (kind 'item'), updated row-sparsely like a PairModel's. */
   readonly tables: readonly EmbeddingTable[];
   /** Trainable variables that are not embedding tables. */
-  readonly dense: readonly tf.Variable[];
+  readonly dense: readonly TF.Variable[];
   /**
    * The training forward pass: hidden states [rows, width, dim] of right-aligned history windows
    * whose ids index `itemRows` (the item table, or rows gathered from it so that gradients can be
    * taken with respect to them). Slot t's state scores the item that follows it by a dot product
    * with that item's row. Dropout masks take their seeds from `nextSeed` when `training`.
    */
-  encode(batch: SequenceBatch, itemRows: tf.Tensor2D, training: boolean, nextSeed?: () => number): tf.Tensor3D;
+  encode(batch: SequenceBatch, itemRows: TF.Tensor2D, training: boolean, nextSeed?: () => number): TF.Tensor3D;
 }
 
 /**
@@ -175,7 +176,7 @@ export function tablesOf(model: AnyModel): readonly EmbeddingTable[] {
 }
 
 /** The trainable weights of any model that are not embedding tables. */
-export function denseOf(model: AnyModel): readonly tf.Variable[] {
+export function denseOf(model: AnyModel): readonly TF.Variable[] {
   return 'dense' in model ? model.dense : [];
 }
 
@@ -201,7 +202,7 @@ export function historyScorer(model: HistoryModel, history: (user: number) => In
     shape: model.shape,
     scoreBytesPerPair: model.scoreBytesPerPair,
     scoreBytesPerUser: model.scoreBytesPerUser,
-    ...(model.itemVectors ? { itemVectors: () => (model.itemVectors as () => tf.Tensor2D)() } : {}),
+    ...(model.itemVectors ? { itemVectors: () => (model.itemVectors as () => TF.Tensor2D)() } : {}),
     scoreMatrix(users, items) {
       const ids = users.dataSync();
       const histories = Array.from(ids, (u) => history(u));
@@ -220,16 +221,16 @@ export interface ModelBuildOptions {
 /** Gathers each table's rows for a batch of (user, item) index pairs. */
 export function gatherRows(
   tables: readonly EmbeddingTable[],
-  users: tf.Tensor1D,
-  items: tf.Tensor1D,
-): Record<string, tf.Tensor2D> {
-  const rows: Record<string, tf.Tensor2D> = {};
-  for (const table of tables) rows[table.name] = tf.gather(table.variable, table.kind === 'user' ? users : items) as tf.Tensor2D;
+  users: TF.Tensor1D,
+  items: TF.Tensor1D,
+): Record<string, TF.Tensor2D> {
+  const rows: Record<string, TF.Tensor2D> = {};
+  for (const table of tables) rows[table.name] = tf.gather(table.variable, table.kind === 'user' ? users : items) as TF.Tensor2D;
   return rows;
 }
 
 /** Reads the tf.Variable behind a Keras layer weight by its layer name. */
-export function layerVariable(model: tf.LayersModel, layerName: string, index = 0): tf.Variable {
+export function layerVariable(model: TF.LayersModel, layerName: string, index = 0): TF.Variable {
   const weight = model.getLayer(layerName).weights[index];
   const value = weight.read();
   if (!(value instanceof tf.Variable)) throw new Error(`Layer ${layerName} weight ${index} is not a variable`);
@@ -240,7 +241,7 @@ export interface NamedWeight {
   /** `layer/weight`, e.g. `prediction/kernel`: the same in every process and checkpoint. */
   readonly key: string;
   readonly layer: string;
-  readonly variable: tf.Variable;
+  readonly variable: TF.Variable;
 }
 
 /**
@@ -249,7 +250,7 @@ export interface NamedWeight {
  * parents, so anything saved or matched across processes (optimizer state, --init-from, --freeze)
  * goes by these keys.
  */
-export function namedWeights(model: tf.LayersModel): NamedWeight[] {
+export function namedWeights(model: TF.LayersModel): NamedWeight[] {
   const out: NamedWeight[] = [];
   for (const layer of model.layers) {
     layer.weights.forEach((weight, index) => {
@@ -262,9 +263,9 @@ export function namedWeights(model: tf.LayersModel): NamedWeight[] {
   return out;
 }
 
-export function denseVariables(model: tf.LayersModel, tables: readonly EmbeddingTable[]): tf.Variable[] {
+export function denseVariables(model: TF.LayersModel, tables: readonly EmbeddingTable[]): TF.Variable[] {
   const tableVars = new Set(tables.map((t) => t.variable.name));
   return model.trainableWeights
     .map((w) => w.read())
-    .filter((v): v is tf.Variable => v instanceof tf.Variable && !tableVars.has(v.name));
+    .filter((v): v is TF.Variable => v instanceof tf.Variable && !tableVars.has(v.name));
 }

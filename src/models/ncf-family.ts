@@ -6,7 +6,8 @@
  * so that, before any step, the NeuMF logit is α·(GMF logit) + (1−α)·(MLP logit) for every pair
  * both parents knew. (The authors' code fixes α = 0.5 and, as here, mixes the biases the same way.)
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import type { ModelConfig, ModelName } from '../config/schema.js';
 import { UsageError } from '../util/errors.js';
 import { checkSameModelParent, resolvePairLoss, type Composition, type ModelOption, type PairFamily, type ParentModel } from './family.js';
@@ -15,7 +16,7 @@ import { buildNcf, mlpTower, type NcfKind, PREDICTION_LAYER, wrapNcf } from './n
 
 const shapeText = (shape: readonly number[]): string => `[${shape.join(',')}]`;
 
-function parentWeight(parent: ParentModel, key: string): tf.Variable {
+function parentWeight(parent: ParentModel, key: string): TF.Variable {
   const w = namedWeights(parent.keras).find((x) => x.key === key);
   if (w === undefined) throw new UsageError(`--init-from ${parent.path}: the ${parent.model} checkpoint has no ${key}; was it written by rec train?`);
   return w.variable;

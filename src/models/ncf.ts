@@ -19,7 +19,8 @@
  * Layer names are shared across the three models (`gmf_user_embedding`, `mlp_layer_1`, …) so that
  * weights move between checkpoints by name: a NeuMF takes the tables of a GMF and an MLP parent.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import type { ModelConfig } from '../config/schema.js';
 import { ConfigError } from '../util/errors.js';
 import { Prng } from '../util/prng.js';
@@ -62,7 +63,7 @@ export function buildNcf(kind: NcfKind, opts: ModelBuildOptions): PairModel {
   const { config, shape, nextSeed } = opts;
   const user = tf.input({ shape: [1], dtype: 'int32', name: 'user' });
   const item = tf.input({ shape: [1], dtype: 'int32', name: 'item' });
-  const embed = (name: string, input: tf.SymbolicTensor, rows: number, width: number): tf.SymbolicTensor => {
+  const embed = (name: string, input: TF.SymbolicTensor, rows: number, width: number): TF.SymbolicTensor => {
     const e = tf.layers
       .embedding({
         name,
@@ -70,21 +71,21 @@ export function buildNcf(kind: NcfKind, opts: ModelBuildOptions): PairModel {
         outputDim: width,
         embeddingsInitializer: tf.initializers.randomNormal({ mean: 0, stddev: config.init_std, seed: nextSeed() }),
       })
-      .apply(input) as tf.SymbolicTensor;
-    return tf.layers.flatten({ name: `${name}_flat` }).apply(e) as tf.SymbolicTensor;
+      .apply(input) as TF.SymbolicTensor;
+    return tf.layers.flatten({ name: `${name}_flat` }).apply(e) as TF.SymbolicTensor;
   };
-  const parts: tf.SymbolicTensor[] = [];
+  const parts: TF.SymbolicTensor[] = [];
   if (hasGmf(kind)) {
     const p = embed('gmf_user_embedding', user, shape.users, config.dim);
     const q = embed('gmf_item_embedding', item, shape.items, config.dim);
-    parts.push(tf.layers.multiply({ name: 'gmf_product' }).apply([p, q]) as tf.SymbolicTensor);
+    parts.push(tf.layers.multiply({ name: 'gmf_product' }).apply([p, q]) as TF.SymbolicTensor);
   }
   if (hasMlp(kind)) {
     const layers = mlpTower(config);
     const half = layers[0] / 2;
     const p = embed('mlp_user_embedding', user, shape.users, half);
     const q = embed('mlp_item_embedding', item, shape.items, half);
-    let x = tf.layers.concatenate({ name: 'mlp_concat', axis: -1 }).apply([p, q]) as tf.SymbolicTensor;
+    let x = tf.layers.concatenate({ name: 'mlp_concat', axis: -1 }).apply([p, q]) as TF.SymbolicTensor;
     for (let k = 1; k < layers.length; k++) {
       x = tf.layers
         .dense({
@@ -94,13 +95,13 @@ export function buildNcf(kind: NcfKind, opts: ModelBuildOptions): PairModel {
           kernelInitializer: tf.initializers.glorotUniform({ seed: nextSeed() }),
           biasInitializer: 'zeros',
         })
-        .apply(x) as tf.SymbolicTensor;
+        .apply(x) as TF.SymbolicTensor;
       // Kept in the graph so the saved model documents it; it is the identity at inference.
-      if (config.dropout > 0) x = tf.layers.dropout({ name: `mlp_dropout_${k}`, rate: config.dropout }).apply(x) as tf.SymbolicTensor;
+      if (config.dropout > 0) x = tf.layers.dropout({ name: `mlp_dropout_${k}`, rate: config.dropout }).apply(x) as TF.SymbolicTensor;
     }
     parts.push(x);
   }
-  const h = parts.length === 1 ? parts[0] : (tf.layers.concatenate({ name: 'neumf_concat', axis: -1 }).apply(parts) as tf.SymbolicTensor);
+  const h = parts.length === 1 ? parts[0] : (tf.layers.concatenate({ name: 'neumf_concat', axis: -1 }).apply(parts) as TF.SymbolicTensor);
   const out = tf.layers
     .dense({
       name: PREDICTION_LAYER,
@@ -108,13 +109,13 @@ export function buildNcf(kind: NcfKind, opts: ModelBuildOptions): PairModel {
       kernelInitializer: tf.initializers.leCunUniform({ seed: nextSeed() }),
       biasInitializer: 'zeros',
     })
-    .apply(h) as tf.SymbolicTensor;
+    .apply(h) as TF.SymbolicTensor;
   const keras = tf.model({ inputs: [user, item], outputs: out, name: kind });
   return wrapNcf(kind, keras, opts);
 }
 
 /** Wraps a built or loaded Keras NCF graph of the given kind. */
-export function wrapNcf(kind: NcfKind, keras: tf.LayersModel, opts: ModelBuildOptions): PairModel {
+export function wrapNcf(kind: NcfKind, keras: TF.LayersModel, opts: ModelBuildOptions): PairModel {
   const { config } = opts;
   const tables: EmbeddingTable[] = tablesOf(kind).map((t) => ({ ...t, variable: layerVariable(keras, t.name) }));
   const tower = hasMlp(kind) ? mlpTower(config) : [];
@@ -133,7 +134,7 @@ export function wrapNcf(kind: NcfKind, keras: tf.LayersModel, opts: ModelBuildOp
   const half = tower.length > 0 ? tower[0] / 2 : 0;
 
   /** The MLP tower's output for aligned rows. */
-  const mlpOut = (rows: Readonly<Record<string, tf.Tensor2D>>, training: boolean): tf.Tensor2D => {
+  const mlpOut = (rows: Readonly<Record<string, TF.Tensor2D>>, training: boolean): TF.Tensor2D => {
     const pu = rows.mlp_user_embedding;
     const qi = rows.mlp_item_embedding;
     if (hidden.length === 0) return tf.concat([pu, qi], 1);
@@ -141,28 +142,28 @@ export function wrapNcf(kind: NcfKind, keras: tf.LayersModel, opts: ModelBuildOp
     // (Concat forward and SplitV backward were a fifth of a NeuMF step on wasm).
     const w = hidden[0].kernel;
     const first = tf.add(tf.matMul(pu, tf.slice(w, [0, 0], [half, -1])), tf.fused.matMul({ a: qi, b: tf.slice(w, [half, 0], [half, -1]), bias: hidden[0].bias }));
-    let x = tf.relu(first) as tf.Tensor2D;
+    let x = tf.relu(first) as TF.Tensor2D;
     for (let k = 0; k < hidden.length; k++) {
-      if (k > 0) x = tf.fused.matMul({ a: x, b: hidden[k].kernel, bias: hidden[k].bias, activation: 'relu' }) as tf.Tensor2D;
-      if (training && config.dropout > 0) x = tf.dropout(x, config.dropout, undefined, dropoutRng.tfSeed()) as tf.Tensor2D;
+      if (k > 0) x = tf.fused.matMul({ a: x, b: hidden[k].kernel, bias: hidden[k].bias, activation: 'relu' }) as TF.Tensor2D;
+      if (training && config.dropout > 0) x = tf.dropout(x, config.dropout, undefined, dropoutRng.tfSeed()) as TF.Tensor2D;
     }
     return x;
   };
 
   /** The logits of aligned rows: hᵀ[φ_gmf ; φ_mlp] + b, again without the concatenation. */
-  const scoreRows = (rows: Readonly<Record<string, tf.Tensor2D>>, training: boolean): tf.Tensor1D =>
+  const scoreRows = (rows: Readonly<Record<string, TF.Tensor2D>>, training: boolean): TF.Tensor1D =>
     tf.tidy(() => {
-      let logit: tf.Tensor2D | null = null;
+      let logit: TF.Tensor2D | null = null;
       if (hasGmf(kind)) {
         const h = kind === 'gmf' ? outKernel : tf.slice(outKernel, [0, 0], [gmfWidth, 1]);
-        logit = tf.fused.matMul({ a: tf.mul(rows.gmf_user_embedding, rows.gmf_item_embedding), b: h, bias: outBias }) as tf.Tensor2D;
+        logit = tf.fused.matMul({ a: tf.mul(rows.gmf_user_embedding, rows.gmf_item_embedding), b: h, bias: outBias }) as TF.Tensor2D;
       }
       if (hasMlp(kind)) {
         const h = kind === 'mlp' ? outKernel : tf.slice(outKernel, [gmfWidth, 0], [-1, 1]);
         const part = tf.fused.matMul({ a: mlpOut(rows, training), b: h, bias: logit === null ? outBias : undefined });
-        logit = logit === null ? (part as tf.Tensor2D) : (tf.add(logit, part) as tf.Tensor2D);
+        logit = logit === null ? (part as TF.Tensor2D) : (tf.add(logit, part) as TF.Tensor2D);
       }
-      return tf.reshape(logit as tf.Tensor2D, [-1]) as tf.Tensor1D;
+      return tf.reshape(logit as TF.Tensor2D, [-1]) as TF.Tensor1D;
     });
 
   return {
@@ -177,25 +178,25 @@ export function wrapNcf(kind: NcfKind, keras: tf.LayersModel, opts: ModelBuildOp
       return tf.tidy(() => {
         const I = items.shape[0];
         const byName = (name: string) => (tables.find((t) => t.name === name) as EmbeddingTable).variable;
-        let gmf: tf.Tensor2D | null = null;
+        let gmf: TF.Tensor2D | null = null;
         if (hasGmf(kind)) {
           // hᵀ(p ⊙ q) = (p ⊙ hᵀ) · qᵀ: one matmul for the whole block.
           const h = kind === 'gmf' ? outKernel : tf.slice(outKernel, [0, 0], [gmfWidth, 1]);
           const p = tf.mul(tf.gather(byName('gmf_user_embedding'), users), tf.reshape(h, [1, -1]));
-          gmf = tf.matMul(p, tf.gather(byName('gmf_item_embedding'), items), false, true) as tf.Tensor2D;
+          gmf = tf.matMul(p, tf.gather(byName('gmf_item_embedding'), items), false, true) as TF.Tensor2D;
         }
         const bias = tf.reshape(outBias, []);
-        if (!hasMlp(kind)) return tf.add(gmf as tf.Tensor2D, bias) as tf.Tensor2D;
+        if (!hasMlp(kind)) return tf.add(gmf as TF.Tensor2D, bias) as TF.Tensor2D;
         const h = kind === 'mlp' ? outKernel : tf.slice(outKernel, [gmfWidth, 0], [-1, 1]);
         const pu = tf.gather(byName('mlp_user_embedding'), users);
         const qi = tf.gather(byName('mlp_item_embedding'), items);
         if (hidden.length === 0) {
           // No hidden layer: hᵀ[p;q] = h_uᵀp + h_iᵀq, a sum of a user and an item term.
           const mlp = tf.add(tf.matMul(pu, tf.slice(h, [0, 0], [half, 1])), tf.reshape(tf.matMul(qi, tf.slice(h, [half, 0], [half, 1])), [1, I]));
-          return tf.add(gmf === null ? mlp : tf.add(gmf, mlp), bias) as tf.Tensor2D;
+          return tf.add(gmf === null ? mlp : tf.add(gmf, mlp), bias) as TF.Tensor2D;
         }
         const mlp = towerScores(pu, qi, hidden, h, half, tower[1]);
-        return tf.add(gmf === null ? mlp : tf.add(gmf, mlp), bias) as tf.Tensor2D;
+        return tf.add(gmf === null ? mlp : tf.add(gmf, mlp), bias) as TF.Tensor2D;
       });
     },
     fused: kind === 'gmf' ? gmfKernel(config.dim, outKernel, outBias) : undefined,
@@ -205,7 +206,7 @@ export function wrapNcf(kind: NcfKind, keras: tf.LayersModel, opts: ModelBuildOp
     itemVectors() {
       // NeuMF: both item embeddings side by side, each part's own similarity space.
       const parts = tables.filter((t) => t.kind === 'item').map((t) => t.variable);
-      return (parts.length === 1 ? tf.clone(parts[0]) : tf.concat(parts, 1)) as tf.Tensor2D;
+      return (parts.length === 1 ? tf.clone(parts[0]) : tf.concat(parts, 1)) as TF.Tensor2D;
     },
   };
 }
@@ -216,30 +217,30 @@ export function wrapNcf(kind: NcfKind, keras: tf.LayersModel, opts: ModelBuildOp
  * each side is multiplied once and every pair costs a broadcast add plus the narrower layers
  * above. A few users at a time keep the widest activation ([chunk · I, width]) near 4M floats.
  */
-function towerScores(pu: tf.Tensor, qi: tf.Tensor, hidden: readonly { kernel: tf.Variable; bias: tf.Variable }[], h: tf.Tensor, half: number, width: number): tf.Tensor2D {
+function towerScores(pu: TF.Tensor, qi: TF.Tensor, hidden: readonly { kernel: TF.Variable; bias: TF.Variable }[], h: TF.Tensor, half: number, width: number): TF.Tensor2D {
   const w = hidden[0].kernel;
   const a = tf.matMul(pu, tf.slice(w, [0, 0], [half, -1]));
   const b = tf.add(tf.matMul(qi, tf.slice(w, [half, 0], [half, -1])), hidden[0].bias);
   const U = pu.shape[0];
   const I = qi.shape[0];
   const chunk = Math.max(1, Math.floor(4_000_000 / Math.max(1, I * width)));
-  const blocks: tf.Tensor2D[] = [];
+  const blocks: TF.Tensor2D[] = [];
   for (let lo = 0; lo < U; lo += chunk) {
     const n = Math.min(chunk, U - lo);
     // Each chunk's activations go as soon as its scores exist, not at the end of the block.
     const scores = tf.tidy(() => {
       const pairs = tf.add(tf.reshape(tf.slice(a, [lo, 0], [n, -1]), [n, 1, width]), tf.reshape(b, [1, I, width]));
-      let x = tf.relu(tf.reshape(pairs, [n * I, width])) as tf.Tensor2D;
-      for (let k = 1; k < hidden.length; k++) x = tf.fused.matMul({ a: x, b: hidden[k].kernel, bias: hidden[k].bias, activation: 'relu' }) as tf.Tensor2D;
+      let x = tf.relu(tf.reshape(pairs, [n * I, width])) as TF.Tensor2D;
+      for (let k = 1; k < hidden.length; k++) x = tf.fused.matMul({ a: x, b: hidden[k].kernel, bias: hidden[k].bias, activation: 'relu' }) as TF.Tensor2D;
       return tf.reshape(tf.matMul(x, h), [n, I]);
     });
-    blocks.push(scores as tf.Tensor2D);
+    blocks.push(scores as TF.Tensor2D);
   }
-  return blocks.length === 1 ? blocks[0] : (tf.concat(blocks, 0) as tf.Tensor2D);
+  return blocks.length === 1 ? blocks[0] : (tf.concat(blocks, 0) as TF.Tensor2D);
 }
 
 /** GMF's logit b + Σ_j h_j·p_uj·q_ij and its gradients, straight from table memory (see PairModel.fused). */
-function gmfKernel(dim: number, kernel: tf.Variable, bias: tf.Variable): FusedPairKernel {
+function gmfKernel(dim: number, kernel: TF.Variable, bias: TF.Variable): FusedPairKernel {
   return {
     dense: [kernel, bias],
     score(t, [h, b], users, items, out) {

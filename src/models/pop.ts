@@ -12,7 +12,8 @@
  * It is counted in closed form by one epoch; --init-from does not apply (the counts come from
  * this dataset: an appended dataset is counted again in seconds).
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import { UsageError } from '../util/errors.js';
 import { closedFormTask, refuseParents, resolveFittedLoss, type FitData, type FittedFamily } from './family.js';
 import { layerVariable, type ModelBuildOptions, type PairModel } from './model.js';
@@ -24,11 +25,11 @@ export function buildPop(opts: ModelBuildOptions): PairModel {
   const user = tf.input({ shape: [1], dtype: 'int32', name: 'user' });
   const item = tf.input({ shape: [1], dtype: 'int32', name: 'item' });
   const counts = tf.layers.embedding({ name: POP_TABLE, inputDim: opts.shape.items, outputDim: 1, embeddingsInitializer: 'zeros' }).apply(item);
-  const out = tf.layers.flatten({ name: 'popularity' }).apply(counts) as tf.SymbolicTensor;
+  const out = tf.layers.flatten({ name: 'popularity' }).apply(counts) as TF.SymbolicTensor;
   return wrapPop(tf.model({ inputs: [user, item], outputs: out, name: 'pop' }), opts);
 }
 
-export function wrapPop(keras: tf.LayersModel, opts: ModelBuildOptions): PairModel {
+export function wrapPop(keras: TF.LayersModel, opts: ModelBuildOptions): PairModel {
   const variable = layerVariable(keras, POP_TABLE);
   return {
     name: 'pop',
@@ -37,9 +38,9 @@ export function wrapPop(keras: tf.LayersModel, opts: ModelBuildOptions): PairMod
     keras,
     tables: [{ name: POP_TABLE, kind: 'item', variable }],
     dense: [],
-    scoreRows: (rows) => tf.tidy(() => tf.reshape(rows[POP_TABLE], [-1]) as tf.Tensor1D),
+    scoreRows: (rows) => tf.tidy(() => tf.reshape(rows[POP_TABLE], [-1]) as TF.Tensor1D),
     scoreMatrix: (users, items) =>
-      tf.tidy(() => tf.tile(tf.reshape(tf.gather(variable, items), [1, -1]), [users.shape[0], 1]) as tf.Tensor2D),
+      tf.tidy(() => tf.tile(tf.reshape(tf.gather(variable, items), [1, -1]), [users.shape[0], 1]) as TF.Tensor2D),
     // The gathered column, its tiled copy and the JS copy.
     scoreBytesPerPair: 12,
   };

@@ -3,7 +3,7 @@
  * (src/models/family.ts), a configs/models/<name>.yaml and one line here (plus its name in
  * src/config/model-names.ts, which `--help` reads without loading TF.js).
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
 import { SEARCH_MODEL_NAMES, type BuiltModelName } from '../config/model-names.js';
 import type { ModelConfig, ModelName } from '../config/schema.js';
 import { UsageError } from '../util/errors.js';
@@ -62,7 +62,7 @@ export interface SavedModelMeta {
   shape: ModelShape;
 }
 
-export function wrapLoadedModel(keras: tf.LayersModel, meta: SavedModelMeta): AnyModel {
+export function wrapLoadedModel(keras: TF.LayersModel, meta: SavedModelMeta): AnyModel {
   const model = family(meta.model).wrap(keras, { config: meta.config, shape: meta.shape, nextSeed: () => 1 });
   keras.setUserDefinedMetadata({ rec: meta });
   return model;

@@ -19,7 +19,8 @@
  * [n, items]: plain TF.js loads it once this module (or a copy of the layer class) is imported.
  * The same `encode` function runs in the layer, in training and in scoring, so they cannot drift.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import type { ModelConfig } from '../config/schema.js';
 import { ConfigError } from '../util/errors.js';
 import { checkSameModelParent, resolveSequenceLoss, type SequenceFamily } from './family.js';
@@ -45,17 +46,17 @@ interface SasrecShape {
 
 /** The weights `encode` reads, by role. */
 export interface SasrecWeights {
-  position: tf.Tensor2D;
+  position: TF.Tensor2D;
   blocks: {
-    ln1: [tf.Tensor1D, tf.Tensor1D];
-    q: [tf.Tensor2D, tf.Tensor1D];
-    k: [tf.Tensor2D, tf.Tensor1D];
-    v: [tf.Tensor2D, tf.Tensor1D];
-    ln2: [tf.Tensor1D, tf.Tensor1D];
-    ffn1: [tf.Tensor2D, tf.Tensor1D];
-    ffn2: [tf.Tensor2D, tf.Tensor1D];
+    ln1: [TF.Tensor1D, TF.Tensor1D];
+    q: [TF.Tensor2D, TF.Tensor1D];
+    k: [TF.Tensor2D, TF.Tensor1D];
+    v: [TF.Tensor2D, TF.Tensor1D];
+    ln2: [TF.Tensor1D, TF.Tensor1D];
+    ffn1: [TF.Tensor2D, TF.Tensor1D];
+    ffn2: [TF.Tensor2D, TF.Tensor1D];
   }[];
-  lnFinal: [tf.Tensor1D, tf.Tensor1D];
+  lnFinal: [TF.Tensor1D, TF.Tensor1D];
 }
 
 export interface EncodeOptions {
@@ -64,52 +65,52 @@ export interface EncodeOptions {
   nextSeed?: () => number;
 }
 
-function layerNorm(x: tf.Tensor, [gamma, beta]: [tf.Tensor1D, tf.Tensor1D]): tf.Tensor {
+function layerNorm(x: TF.Tensor, [gamma, beta]: [TF.Tensor1D, TF.Tensor1D]): TF.Tensor {
   const { mean, variance } = tf.moments(x, -1, true);
   return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, LN_EPSILON))), gamma), beta);
 }
 
-function dense2d(x: tf.Tensor2D, [kernel, bias]: [tf.Tensor2D, tf.Tensor1D], activation?: 'relu'): tf.Tensor2D {
-  return tf.fused.matMul({ a: x, b: kernel, bias, activation }) as tf.Tensor2D;
+function dense2d(x: TF.Tensor2D, [kernel, bias]: [TF.Tensor2D, TF.Tensor1D], activation?: 'relu'): TF.Tensor2D {
+  return tf.fused.matMul({ a: x, b: kernel, bias, activation }) as TF.Tensor2D;
 }
 
 /**
  * Hidden states F [n, T, d] of a batch of right-aligned windows `ids` [n, T] (T ≤ max_len; indices
  * into `itemRows`, SASREC_PADDING for empty slots). The slots are the last T of the model's window.
  */
-export function encode(shape: SasrecShape, w: SasrecWeights, itemRows: tf.Tensor2D, ids: tf.Tensor2D, opts: EncodeOptions): tf.Tensor3D {
+export function encode(shape: SasrecShape, w: SasrecWeights, itemRows: TF.Tensor2D, ids: TF.Tensor2D, opts: EncodeOptions): TF.Tensor3D {
   const [n, T] = ids.shape;
   const d = shape.dim;
   const h = shape.heads;
   const dh = d / h;
   const rate = opts.training ? shape.dropout : 0;
-  const drop = <R extends tf.Tensor>(x: R): R => (rate > 0 ? (tf.dropout(x, rate, undefined, opts.nextSeed?.() ?? 1) as R) : x);
+  const drop = <R extends TF.Tensor>(x: R): R => (rate > 0 ? (tf.dropout(x, rate, undefined, opts.nextSeed?.() ?? 1) as R) : x);
 
   const valid = tf.cast(tf.greaterEqual(ids, 0), 'float32'); // [n, T]
   const validCol = tf.reshape(valid, [n * T, 1]);
   const gathered = tf.gather(itemRows, tf.reshape(tf.maximum(ids, tf.scalar(0, 'int32')), [-1])); // [n·T, d]
   const positions = tf.slice(w.position, [shape.maxLen - T, 0], [T, d]);
-  let x = tf.reshape(tf.add(tf.reshape(tf.mul(gathered, Math.sqrt(d)), [n, T, d]), positions), [n * T, d]) as tf.Tensor2D;
+  let x = tf.reshape(tf.add(tf.reshape(tf.mul(gathered, Math.sqrt(d)), [n, T, d]), positions), [n * T, d]) as TF.Tensor2D;
   x = tf.mul(drop(x), validCol);
   // Additive attention mask [n, 1, T, T]: key j is visible from query i when j ≤ i and j is real.
   const causal = tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([T, T]), -1, 0)), MASKED);
   const keyPad = tf.reshape(tf.mul(tf.sub(1, valid), MASKED), [n, 1, 1, T]);
   const mask = h === 1 ? tf.reshape(tf.add(keyPad, causal), [n, T, T]) : tf.add(keyPad, causal);
   const scale = 1 / Math.sqrt(dh);
-  const splitHeads = (t: tf.Tensor2D): tf.Tensor => (h === 1 ? tf.reshape(t, [n, T, d]) : tf.transpose(tf.reshape(t, [n, T, h, dh]), [0, 2, 1, 3]));
+  const splitHeads = (t: TF.Tensor2D): TF.Tensor => (h === 1 ? tf.reshape(t, [n, T, d]) : tf.transpose(tf.reshape(t, [n, T, h, dh]), [0, 2, 1, 3]));
   for (const b of w.blocks) {
-    const q = layerNorm(x, b.ln1) as tf.Tensor2D;
+    const q = layerNorm(x, b.ln1) as TF.Tensor2D;
     const Q = splitHeads(tf.mul(dense2d(q, b.q), scale));
     const K = splitHeads(dense2d(x, b.k));
     const V = splitHeads(dense2d(x, b.v));
     const attention = drop(tf.softmax(tf.add(tf.matMul(Q, K, false, true), mask)));
     let a = tf.matMul(attention, V);
     a = h === 1 ? tf.reshape(a, [n * T, d]) : tf.reshape(tf.transpose(a, [0, 2, 1, 3]), [n * T, d]);
-    const y = layerNorm(tf.add(q, a), b.ln2) as tf.Tensor2D;
+    const y = layerNorm(tf.add(q, a), b.ln2) as TF.Tensor2D;
     const f = drop(dense2d(drop(dense2d(y, b.ffn1, 'relu')), b.ffn2));
     x = tf.mul(tf.add(y, f), validCol);
   }
-  return tf.reshape(layerNorm(x, w.lnFinal), [n, T, d]) as tf.Tensor3D;
+  return tf.reshape(layerNorm(x, w.lnFinal), [n, T, d]) as TF.Tensor3D;
 }
 
 interface EncoderArgs extends SasrecShape {
@@ -118,14 +119,14 @@ interface EncoderArgs extends SasrecShape {
   seeds?: number[];
 }
 
-type Serializable = tf.serialization.ConfigDict;
+type Serializable = TF.serialization.ConfigDict;
 
 /** The saved graph's one layer: history [n, max_len] → scores of every item [n, items]. */
 export class SasrecEncoder extends tf.layers.Layer {
   static className = 'SasrecEncoder';
   readonly shape: SasrecShape;
   private readonly seeds: number[];
-  private named = new Map<string, tf.LayerVariable>();
+  private named = new Map<string, TF.LayerVariable>();
 
   constructor(args: EncoderArgs) {
     super({ name: args.name ?? SASREC_LAYER });
@@ -159,7 +160,7 @@ export class SasrecEncoder extends tf.layers.Layer {
     this.built = true;
   }
 
-  variable(name: string): tf.Variable {
+  variable(name: string): TF.Variable {
     const w = this.named.get(name);
     const v = w?.read();
     if (!(v instanceof tf.Variable)) throw new Error(`SasrecEncoder has no weight ${name}`);
@@ -168,7 +169,7 @@ export class SasrecEncoder extends tf.layers.Layer {
 
   weightsByRole(): SasrecWeights {
     const v = (name: string) => this.variable(name);
-    const pair = <A extends tf.Tensor, B extends tf.Tensor>(a: string, b: string): [A, B] => [v(a) as tf.Tensor as A, v(b) as tf.Tensor as B];
+    const pair = <A extends TF.Tensor, B extends TF.Tensor>(a: string, b: string): [A, B] => [v(a) as TF.Tensor as A, v(b) as TF.Tensor as B];
     const blocks: SasrecWeights['blocks'] = [];
     for (let b = 1; b <= this.shape.blocks; b++) {
       const p = `block_${b}`;
@@ -182,21 +183,21 @@ export class SasrecEncoder extends tf.layers.Layer {
         ffn2: pair(`${p}/ffn2/kernel`, `${p}/ffn2/bias`),
       });
     }
-    return { position: v('position_embedding') as tf.Tensor as tf.Tensor2D, blocks, lnFinal: pair('final_ln/gamma', 'final_ln/beta') };
+    return { position: v('position_embedding') as TF.Tensor as TF.Tensor2D, blocks, lnFinal: pair('final_ln/gamma', 'final_ln/beta') };
   }
 
-  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+  override computeOutputShape(inputShape: TF.Shape | TF.Shape[]): TF.Shape {
+    const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as TF.Shape;
     return [s[0], this.shape.items];
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+  override call(inputs: TF.Tensor | TF.Tensor[]): TF.Tensor {
     return tf.tidy(() => {
-      const ids = tf.cast(Array.isArray(inputs) ? inputs[0] : inputs, 'int32') as tf.Tensor2D;
-      const table = this.variable(SASREC_ITEM_TABLE) as tf.Tensor as tf.Tensor2D;
+      const ids = tf.cast(Array.isArray(inputs) ? inputs[0] : inputs, 'int32') as TF.Tensor2D;
+      const table = this.variable(SASREC_ITEM_TABLE) as TF.Tensor as TF.Tensor2D;
       const F = encode(this.shape, this.weightsByRole(), table, ids, { training: false });
       const T = ids.shape[1];
-      const last = tf.reshape(tf.slice(F, [0, T - 1, 0], [-1, 1, -1]), [-1, this.shape.dim]) as tf.Tensor2D;
+      const last = tf.reshape(tf.slice(F, [0, T - 1, 0], [-1, 1, -1]), [-1, this.shape.dim]) as TF.Tensor2D;
       return tf.matMul(last, table, false, true);
     });
   }
@@ -206,7 +207,7 @@ export class SasrecEncoder extends tf.layers.Layer {
     return { ...super.getConfig(), items, maxLen, dim, blocks, heads, dropout };
   }
 
-  static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: Serializable): T {
+  static override fromConfig<T extends TF.serialization.Serializable>(cls: TF.serialization.SerializableConstructor<T>, config: Serializable): T {
     return new cls(config);
   }
 }
@@ -224,7 +225,7 @@ export function buildSasrec(opts: ModelBuildOptions): SequenceModel {
   const seeds = Array.from({ length: 2 + 5 * config.blocks }, () => nextSeed());
   const input = tf.input({ shape: [config.max_len], dtype: 'int32', name: 'history' });
   const layer = new SasrecEncoder({ items: shape.items, maxLen: config.max_len, dim: config.dim, blocks: config.blocks, heads: config.heads, dropout: config.dropout, seeds });
-  const out = layer.apply(input) as tf.SymbolicTensor;
+  const out = layer.apply(input) as TF.SymbolicTensor;
   const keras = tf.model({ inputs: input, outputs: out, name: 'sasrec' });
   return wrapSasrec(keras, opts);
 }
@@ -241,7 +242,7 @@ export function windows(histories: readonly Int32Array[], maxLen: number): Seque
   return { ids, rows: histories.length, width };
 }
 
-export function wrapSasrec(keras: tf.LayersModel, opts: ModelBuildOptions): SequenceModel {
+export function wrapSasrec(keras: TF.LayersModel, opts: ModelBuildOptions): SequenceModel {
   const layer = keras.getLayer(SASREC_LAYER);
   if (!(layer instanceof SasrecEncoder)) throw new Error(`sasrec model has no ${SASREC_LAYER} layer`);
   checkShape(opts.config);
@@ -251,7 +252,7 @@ export function wrapSasrec(keras: tf.LayersModel, opts: ModelBuildOptions): Sequ
   const maxLen = layer.shape.maxLen;
   const d = layer.shape.dim;
 
-  const encodeBatch = (batch: SequenceBatch, itemRows: tf.Tensor2D, training: boolean, nextSeed?: () => number): tf.Tensor3D =>
+  const encodeBatch = (batch: SequenceBatch, itemRows: TF.Tensor2D, training: boolean, nextSeed?: () => number): TF.Tensor3D =>
     encode(layer.shape, weights, itemRows, tf.tensor2d(batch.ids, [batch.rows, batch.width], 'int32'), { training, nextSeed });
 
   return {
@@ -266,14 +267,14 @@ export function wrapSasrec(keras: tf.LayersModel, opts: ModelBuildOptions): Sequ
     scoreHistories(histories, items) {
       return tf.tidy(() => {
         const batch = windows(histories, maxLen);
-        const F = encodeBatch(batch, table as tf.Tensor as tf.Tensor2D, false);
-        const last = tf.reshape(tf.slice(F, [0, batch.width - 1, 0], [-1, 1, -1]), [-1, d]) as tf.Tensor2D;
-        return tf.matMul(last, tf.gather(table, items), false, true) as tf.Tensor2D;
+        const F = encodeBatch(batch, table as TF.Tensor as TF.Tensor2D, false);
+        const last = tf.reshape(tf.slice(F, [0, batch.width - 1, 0], [-1, 1, -1]), [-1, d]) as TF.Tensor2D;
+        return tf.matMul(last, tf.gather(table, items), false, true) as TF.Tensor2D;
       });
     },
     // The score matrix, its transposed item block and the JS copy; activations are per user, not per pair.
     scoreBytesPerPair: 4 * 3,
-    itemVectors: () => tf.clone(table) as tf.Tensor2D,
+    itemVectors: () => tf.clone(table) as TF.Tensor2D,
   };
 }
 

@@ -5,7 +5,8 @@
  * ranking workers, src/eval/parallel/). Keys, not tfjs variable names, because those differ
  * between the two threads' engines.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import { namedWeights } from './model.js';
 
 /**
@@ -14,7 +15,7 @@ import { namedWeights } from './model.js';
  */
 export type WeightArray = Float32Array | Int32Array;
 
-export function weightValues(model: tf.LayersModel, into?: Readonly<Record<string, WeightArray>>): Record<string, WeightArray> {
+export function weightValues(model: TF.LayersModel, into?: Readonly<Record<string, WeightArray>>): Record<string, WeightArray> {
   const out: Record<string, WeightArray> = {};
   for (const w of namedWeights(model)) {
     const values = w.variable.dataSync() as WeightArray;
@@ -30,14 +31,14 @@ export function weightValues(model: tf.LayersModel, into?: Readonly<Record<strin
 }
 
 /** Bytes of every weight of `model` (what a worker thread's copy of it takes). */
-export function weightBytes(model: tf.LayersModel): number {
+export function weightBytes(model: TF.LayersModel): number {
   let bytes = 0;
   for (const w of namedWeights(model)) bytes += 4 * w.variable.size;
   return bytes;
 }
 
 /** Sets every weight of `model` from `values` (weightValues' keys); `who` names the copy in the error. */
-export function assignWeightValues(model: tf.LayersModel, values: Readonly<Record<string, WeightArray>>, who: string): void {
+export function assignWeightValues(model: TF.LayersModel, values: Readonly<Record<string, WeightArray>>, who: string): void {
   for (const w of namedWeights(model)) {
     const v = values[w.key];
     if (v === undefined || v.length !== w.variable.size) throw new Error(`${who}: no weights for ${w.key} (or a different size)`);

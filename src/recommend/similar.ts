@@ -15,7 +15,7 @@
  * neighbours; a model trained with item features has a vector for a new product from its features,
  * so `--new-items` lists those too, marked `from_features`, and such a product can always be a query.
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
 import { createRanker } from '../eval/ranking.js';
 import { UsageError } from '../util/errors.js';
 import type { Scorer } from '../models/model.js';
@@ -40,7 +40,7 @@ export interface ItemVectors {
 /** The model's item vectors; a usage error naming `model` when it has none (pop ranks by counts alone). */
 export function readItemVectors(model: Pick<Scorer, 'itemVectors'>, name: string): ItemVectors {
   if (!model.itemVectors) throw new UsageError(`--similar-to ranks items by the cosine of their vectors or by the model's own item similarity, and --model ${name} has neither (it scores every item without a vector per item). Use a checkpoint of another model.`);
-  const t: tf.Tensor2D = model.itemVectors();
+  const t: TF.Tensor2D = model.itemVectors();
   try {
     const [count, dim] = t.shape;
     return { data: Float32Array.from(t.dataSync()), count, dim };

@@ -5,23 +5,24 @@
  * differentiated function, so each leaf's gradient goes back to exactly the rows it was gathered
  * from (row-sparse, as without features).
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import { composeForward, composeLayout, idMask, type ComposeLayout, type ItemEncoder } from '../models/item-encoder.js';
 import type { EmbeddingTable } from '../models/model.js';
 import type { Prng } from '../util/prng.js';
 
 /** A gathered tensor whose gradient updates `rows` of `table` (rows may repeat: the optimizer sums them). */
 export interface RowLeaf {
-  table: tf.Variable;
+  table: TF.Variable;
   rows: Int32Array;
-  tensor: tf.Tensor2D;
+  tensor: TF.Tensor2D;
 }
 
 export interface FeatureLeaves {
   /** Leaves of the trainable tables, in a fixed order. */
   leaves: RowLeaf[];
   /** Each encoded item table's vectors for the step's items, [items, width], computed from the leaves (call inside the differentiated function). */
-  assemble(): Record<string, tf.Tensor2D>;
+  assemble(): Record<string, TF.Tensor2D>;
 }
 
 /**
@@ -37,12 +38,12 @@ export function featureLeaves(encoder: ItemEncoder, itemTables: readonly Embeddi
   const keptIdx = tf.tensor1d(kept, 'int32');
   const tokenIdx = tf.tensor1d(tokenRows.list, 'int32');
   const leaves: RowLeaf[] = [];
-  const parts: { name: string; ids: tf.Tensor2D; tokens: tf.Tensor2D }[] = [];
+  const parts: { name: string; ids: TF.Tensor2D; tokens: TF.Tensor2D }[] = [];
   for (const f of encoder.tables) {
     const table = itemTables.find((t) => t.name === f.of);
     if (table === undefined) throw new Error(`item encoder: the model has no item table ${f.of}`);
-    const ids = tf.gather(table.variable, keptIdx) as tf.Tensor2D;
-    const tokens = tf.gather(f.variable, tokenIdx) as tf.Tensor2D;
+    const ids = tf.gather(table.variable, keptIdx) as TF.Tensor2D;
+    const tokens = tf.gather(f.variable, tokenIdx) as TF.Tensor2D;
     if (!frozen.has(table.name) && kept.length > 0) leaves.push({ table: table.variable, rows: kept, tensor: ids });
     if (!frozen.has(f.name) && tokenRows.list.length > 0) leaves.push({ table: f.variable, rows: tokenRows.list, tensor: tokens });
     parts.push({ name: table.name, ids, tokens });
@@ -50,7 +51,7 @@ export function featureLeaves(encoder: ItemEncoder, itemTables: readonly Embeddi
   return {
     leaves,
     assemble() {
-      const out: Record<string, tf.Tensor2D> = {};
+      const out: Record<string, TF.Tensor2D> = {};
       for (const p of parts) out[p.name] = composeOp(layout)(p.ids, p.tokens);
       return out;
     },
@@ -63,19 +64,19 @@ export function featureLeaves(encoder: ItemEncoder, itemTables: readonly Embeddi
  * differentiated by TF.js took ~10× as long (the segment sum's gradient masks negative ids through
  * a broadcast `where`, and gather's goes through transposes), about 200 ms a SASRec step on Beauty.
  */
-function composeOp(layout: ComposeLayout): (ids: tf.Tensor2D, tokens: tf.Tensor2D) => tf.Tensor2D {
-  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [ids, tokens] = args as [tf.Tensor2D, tf.Tensor2D];
+function composeOp(layout: ComposeLayout): (ids: TF.Tensor2D, tokens: TF.Tensor2D) => TF.Tensor2D {
+  return tf.customGrad((...args: (TF.Tensor | TF.GradSaveFunc)[]) => {
+    const [ids, tokens] = args as [TF.Tensor2D, TF.Tensor2D];
     const width = tokens.shape[1];
     const out = composeForward(layout, ids.dataSync() as Float32Array, tokens.dataSync() as Float32Array, width);
     return {
       value: tf.tensor2d(out, [layout.count, width]),
-      gradFunc: (dy: tf.Tensor) => {
+      gradFunc: (dy: TF.Tensor) => {
         const { dIds, dTokens } = composeBackward(layout, dy.dataSync() as Float32Array, tokens.shape[0], width);
         return [tf.tensor2d(dIds, [layout.kept, width]), tf.tensor2d(dTokens, [tokens.shape[0], width])];
       },
     };
-  }) as (ids: tf.Tensor2D, tokens: tf.Tensor2D) => tf.Tensor2D;
+  }) as (ids: TF.Tensor2D, tokens: TF.Tensor2D) => TF.Tensor2D;
 }
 
 /** d(loss)/d(ids) and d(loss)/d(tokens) from d(loss)/d(out) = g. */

@@ -8,15 +8,15 @@
  * L2 is the autograd step's: l2/n · Σ over the batch's pairs of the composed item vector's squared
  * norm (not of the raw rows), so its gradient enters the composed rows before they are routed.
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
 import { axpy, composeForward, composeLayout, idMask, type ComposeLayout, type FeatureTable } from '../models/item-encoder.js';
 import type { EmbeddingTable, SlotGrads, TableViews } from '../models/model.js';
 import { distinct } from './feature-rows.js';
 import type { StepFeatures } from './pair-step.js';
 
 export interface RowUpdaters {
-  prepareRows(table: tf.Variable, rows: Int32Array): SlotGrads;
-  applyPrepared(table: tf.Variable, coefficient: number): number;
+  prepareRows(table: TF.Variable, rows: Int32Array): SlotGrads;
+  applyPrepared(table: TF.Variable, coefficient: number): number;
 }
 
 interface ComposedTable {
@@ -86,7 +86,7 @@ export function composeItems(features: StepFeatures, itemTables: readonly Embedd
     apply(updaters, frozen) {
       // Every table is prepared before any is applied: an update may move wasm memory, and the
       // prepared buffers are the optimizer's own.
-      const pending: tf.Variable[] = [];
+      const pending: TF.Variable[] = [];
       for (const t of tables) {
         if (!frozen.has(t.table.name)) {
           const rows = t.features === null ? list : kept;

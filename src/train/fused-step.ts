@@ -5,7 +5,7 @@
  * Same loss, same L2 (l2 · mean over the batch of the squared norms of the rows used) and the same
  * gradients as pair-step.ts, to float rounding; the test suite checks them against each other.
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
 import type { FusedPairKernel, PairModel, SlotGrads } from '../models/model.js';
 import type { PairLoss } from './pair-data.js';
 import { composeItems } from './fused-features.js';
@@ -13,12 +13,12 @@ import { concatInt, type StepBatch, type StepFeatures } from './pair-step.js';
 
 export interface FusedUpdaters {
   /** Live table memory (null when the engine keeps it out of reach: use the autograd step). */
-  view(table: tf.Variable): Float32Array | null;
+  view(table: TF.Variable): Float32Array | null;
   /** The row-sparse optimizer's prepare/apply pair (RowSparseOptimizer). */
-  prepareRows(table: tf.Variable, rows: Int32Array): SlotGrads;
-  applyPrepared(table: tf.Variable, coefficient: number): number;
+  prepareRows(table: TF.Variable, rows: Int32Array): SlotGrads;
+  applyPrepared(table: TF.Variable, coefficient: number): number;
   /** The update of one dense variable (the kernel's `dense`) from its full gradient. */
-  applyDense(variable: tf.Variable, grad: Float32Array): void;
+  applyDense(variable: TF.Variable, grad: Float32Array): void;
 }
 
 /**
@@ -170,7 +170,7 @@ function squaredNorms(table: Float32Array, idx: Int32Array, width: number): numb
  * that can grow the wasm heap and detach views taken before it), so the views are checked and
  * taken again once if any came back detached.
  */
-function tableViews(tables: readonly { name: string; variable: tf.Variable }[], updaters: FusedUpdaters): Record<string, Float32Array> | null {
+function tableViews(tables: readonly { name: string; variable: TF.Variable }[], updaters: FusedUpdaters): Record<string, Float32Array> | null {
   for (let attempt = 0; attempt < 2; attempt++) {
     const views: Record<string, Float32Array> = {};
     let detached = false;

@@ -10,7 +10,8 @@
  *   (src/models/family.ts) names the parents' models and mixes the layers they do not share;
  *   src/models/ncf-family.ts has NeuMF's rule.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import { join } from 'node:path';
 import type { ModelName } from '../config/schema.js';
 import { readVocabFile, type Vocab } from '../data/dataset.js';
@@ -148,7 +149,7 @@ async function loadParent(path: string, model: ModelName, req: InitFromRequest):
 }
 
 /** Copies the parent's rows into the child table for every raw id both vocabularies hold. */
-function copyRows(child: tf.Variable, parent: tf.Variable, map: Int32Array, key: string, path: string): void {
+function copyRows(child: TF.Variable, parent: TF.Variable, map: Int32Array, key: string, path: string): void {
   const width = child.shape[1] as number;
   if (parent.shape[1] !== width) {
     throw new UsageError(
@@ -164,7 +165,7 @@ function copyRows(child: tf.Variable, parent: tf.Variable, map: Int32Array, key:
   tf.tidy(() => child.assign(tf.tensor(dst, child.shape, 'float32')));
 }
 
-function copyWhole(child: tf.Variable, parent: tf.Variable, key: string, path: string): void {
+function copyWhole(child: TF.Variable, parent: TF.Variable, key: string, path: string): void {
   if (shapeText(child.shape) !== shapeText(parent.shape)) {
     throw new UsageError(
       `${flag(path)}: weight ${key} is ${shapeText(parent.shape)} there but ${shapeText(child.shape)} in this model (model.dim or model.layers differ). Expected the parent's architecture: pass its --dim/--layers.`,

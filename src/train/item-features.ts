@@ -8,7 +8,8 @@
  *   features, with no encoder code on the reading side), plus the feature tables and the id rows
  *   as trained (`id/<table>`), which a fine-tune starts from.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import type { ItemFeatures } from '../data/item-features.js';
 import { readSidecar, type ModelSidecar } from '../io/checkpoint.js';
 import { createItemEncoder, encoderSpec, checkSpecFields, type ItemEncoder, type ItemEncoderSpec, type FeatureKind } from '../models/item-encoder.js';
@@ -20,8 +21,8 @@ const ID_PREFIX = 'id/';
 const KINDS: readonly FeatureKind[] = ['text', 'category', 'multi', 'number'];
 
 /** The sidecar of an encoder; `raw` (the id tables while the model holds composed ones) is saved with it. */
-export function encoderSidecar(encoder: ItemEncoder, raw: Readonly<Record<string, tf.Tensor2D>> | null): ModelSidecar {
-  const tensors: tf.NamedTensorMap = {};
+export function encoderSidecar(encoder: ItemEncoder, raw: Readonly<Record<string, TF.Tensor2D>> | null): ModelSidecar {
+  const tensors: TF.NamedTensorMap = {};
   for (const f of encoder.tables) tensors[f.name] = f.variable;
   if (raw !== null) for (const [name, t] of Object.entries(raw)) tensors[`${ID_PREFIX}${name}`] = t;
   return { name: ITEM_ENCODER_SIDECAR, spec: { ...encoder.spec, composed: raw !== null }, tensors };

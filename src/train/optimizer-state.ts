@@ -1,12 +1,13 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import type { OptimizerState } from '../engine/sparse-optimizer.js';
 
 /**
  * Optimizer state ↔ named tensors, so it is saved with the same encoder as the weights (exact
  * float32). Scalars (step counters, β powers) are stored under `prefix#key`, arrays under `prefix/key`.
  */
-export function stateToTensors(prefix: string, state: OptimizerState): tf.NamedTensorMap {
-  const out: tf.NamedTensorMap = {};
+export function stateToTensors(prefix: string, state: OptimizerState): TF.NamedTensorMap {
+  const out: TF.NamedTensorMap = {};
   for (const [key, value] of Object.entries(state)) {
     if (typeof value === 'number') out[`${prefix}#${key}`] = tf.tensor1d([value], 'float32');
     else out[`${prefix}/${key}`] = tf.tensor1d(value, 'float32');
@@ -14,7 +15,7 @@ export function stateToTensors(prefix: string, state: OptimizerState): tf.NamedT
   return out;
 }
 
-export function tensorsToState(prefix: string, tensors: tf.NamedTensorMap): OptimizerState {
+export function tensorsToState(prefix: string, tensors: TF.NamedTensorMap): OptimizerState {
   const out: OptimizerState = {};
   for (const [name, tensor] of Object.entries(tensors)) {
     const values = tensor.dataSync() as Float32Array;

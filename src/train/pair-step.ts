@@ -4,7 +4,8 @@
  * O(batch × dim) whatever the table sizes; dense mode differentiates the whole tables.
  * L2 follows the PyTorch reference: l2 · mean over the batch of the squared norms of the rows used.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import type { ItemEncoder } from '../models/item-encoder.js';
 import { gatherRows, type EmbeddingTable, type PairModel } from '../models/model.js';
 import type { Prng } from '../util/prng.js';
@@ -21,9 +22,9 @@ export interface StepBatch {
 
 export interface StepUpdaters {
   /** Applies row gradients to one embedding table (rows may repeat). */
-  applyRows(table: tf.Variable, rows: Int32Array, grads: tf.Tensor2D): void;
+  applyRows(table: TF.Variable, rows: Int32Array, grads: TF.Tensor2D): void;
   /** Applies gradients to dense variables (and, in dense mode, to whole tables). */
-  applyDense(grads: tf.NamedTensorMap): void;
+  applyDense(grads: TF.NamedTensorMap): void;
 }
 
 /**
@@ -33,34 +34,34 @@ export interface StepUpdaters {
  * tf.losses.sigmoidCrossEntropy, which differentiates through relu/abs/exp/log1p and was a third
  * of a GMF step at batch 256 on wasm.
  */
-export const bceWithLogits = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [x, y, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+export const bceWithLogits = tf.customGrad((...args: (TF.Tensor | TF.GradSaveFunc)[]) => {
+  const [x, y, save] = args as [TF.Tensor, TF.Tensor, TF.GradSaveFunc];
   save([x, y]);
   return {
     value: tf.mean(tf.sub(tf.softplus(x), tf.mul(x, y))),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+    gradFunc: (dy: TF.Tensor, saved: TF.Tensor[]) => {
       const [xs, ys] = saved;
       return [tf.mul(tf.sub(tf.sigmoid(xs), ys), tf.div(dy, xs.size)), tf.zerosLike(ys)];
     },
   };
 });
 
-function lossOf(model: PairModel, rows: Record<string, tf.Tensor2D>, labels: tf.Tensor1D, loss: PairLoss, l2: number, batch: number): tf.Scalar {
+function lossOf(model: PairModel, rows: Record<string, TF.Tensor2D>, labels: TF.Tensor1D, loss: PairLoss, l2: number, batch: number): TF.Scalar {
   const scores = model.scoreRows(rows, true);
-  let value: tf.Scalar;
-  if (loss === 'mse') value = tf.mean(tf.squaredDifference(scores, labels)) as tf.Scalar;
-  else if (loss === 'bce') value = bceWithLogits(scores, labels) as tf.Scalar;
+  let value: TF.Scalar;
+  if (loss === 'mse') value = tf.mean(tf.squaredDifference(scores, labels)) as TF.Scalar;
+  else if (loss === 'bce') value = bceWithLogits(scores, labels) as TF.Scalar;
   else {
     const pos = tf.slice(scores, 0, batch);
     const neg = tf.slice(scores, batch, batch);
     // −mean(log σ(pos − neg)) written as mean(softplus(neg − pos)): tf.logSigmoid's gradient
     // reads a tensor its own tidy already disposed ("reading 'backend'") inside valueAndGrads.
-    value = tf.mean(tf.softplus(tf.sub(neg, pos))) as tf.Scalar;
+    value = tf.mean(tf.softplus(tf.sub(neg, pos))) as TF.Scalar;
   }
   if (l2 > 0) {
-    let penalty: tf.Tensor = tf.scalar(0);
+    let penalty: TF.Tensor = tf.scalar(0);
     for (const r of Object.values(rows)) penalty = tf.add(penalty, tf.sum(tf.square(r)));
-    value = tf.add(value, tf.mul(l2 / batch, penalty)) as tf.Scalar;
+    value = tf.add(value, tf.mul(l2 / batch, penalty)) as TF.Scalar;
   }
   return value;
 }
@@ -78,7 +79,7 @@ export interface StepFeatures {
  * differentiated function: each table's gathered rows, or, with an item encoder, the user tables'
  * rows and the composed item vectors of the batch's distinct items.
  */
-function stepLeaves(model: PairModel, users: tf.Tensor1D, items: tf.Tensor1D, idx: { users: Int32Array; items: Int32Array }, frozen: ReadonlySet<string>, features: StepFeatures | null): { leaves: RowLeaf[]; rows: () => Record<string, tf.Tensor2D> } {
+function stepLeaves(model: PairModel, users: TF.Tensor1D, items: TF.Tensor1D, idx: { users: Int32Array; items: Int32Array }, frozen: ReadonlySet<string>, features: StepFeatures | null): { leaves: RowLeaf[]; rows: () => Record<string, TF.Tensor2D> } {
   const trainable = (t: EmbeddingTable) => !frozen.has(t.name);
   if (features === null) {
     const rows = gatherRows(model.tables, users, items);
@@ -96,8 +97,8 @@ function stepLeaves(model: PairModel, users: tf.Tensor1D, items: tf.Tensor1D, id
     leaves,
     rows: () => {
       const composed = f.assemble();
-      const out: Record<string, tf.Tensor2D> = { ...userRows };
-      for (const t of itemTables) out[t.name] = composed[t.name] ? (tf.gather(composed[t.name], positions) as tf.Tensor2D) : (tf.gather(t.variable, items) as tf.Tensor2D);
+      const out: Record<string, TF.Tensor2D> = { ...userRows };
+      for (const t of itemTables) out[t.name] = composed[t.name] ? (tf.gather(composed[t.name], positions) as TF.Tensor2D) : (tf.gather(t.variable, items) as TF.Tensor2D);
       return out;
     },
   };
@@ -125,12 +126,12 @@ export function pairStep(
     const labels = tf.tensor1d(batch.labels, 'float32');
     if (sparse) {
       const { leaves, rows } = stepLeaves(model, users, items, { users: userIdx, items: itemIdx }, frozen, features);
-      const inputs: tf.Tensor[] = [...leaves.map((l) => l.tensor), ...dense];
-      const { value, grads } = tf.valueAndGrads((..._xs: tf.Tensor[]) => lossOf(model, rows(), labels, loss, l2, n))(inputs);
+      const inputs: TF.Tensor[] = [...leaves.map((l) => l.tensor), ...dense];
+      const { value, grads } = tf.valueAndGrads((..._xs: TF.Tensor[]) => lossOf(model, rows(), labels, loss, l2, n))(inputs);
       lossValue = value.dataSync()[0];
       if (!Number.isFinite(lossValue)) return;
-      leaves.forEach((l, k) => updaters.applyRows(l.table, l.rows, grads[k] as tf.Tensor2D));
-      const named: tf.NamedTensorMap = {};
+      leaves.forEach((l, k) => updaters.applyRows(l.table, l.rows, grads[k] as TF.Tensor2D));
+      const named: TF.NamedTensorMap = {};
       dense.forEach((v, k) => (named[v.name] = grads[leaves.length + k]));
       if (dense.length > 0) updaters.applyDense(named);
     } else {

@@ -8,7 +8,7 @@
  * State is keyed by the stable weight keys of `namedWeights` (`mlp_layer_1/kernel`), not by tfjs
  * variable names, so `--resume` finds it in a process that numbered its variables differently.
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
 import { createRowSparseOptimizer, type OptimizerConfig, type OptimizerState, type RowSparseOptimizer } from '../engine/sparse-optimizer.js';
 import { namedWeights, type TrainableModel } from '../models/model.js';
 import { ConfigError } from '../util/errors.js';
@@ -16,23 +16,23 @@ import { adoptMoments, exportRows, importRows, shareMoments } from './parallel/s
 
 export interface DenseParamUpdater {
   /** Updates the model's dense variables among `grads` (keyed by variable name); returns the rest. */
-  apply(grads: tf.NamedTensorMap): tf.NamedTensorMap;
+  apply(grads: TF.NamedTensorMap): TF.NamedTensorMap;
   /** Updates one of the model's dense variables from a gradient already in JS memory (the fused step). */
-  applyArray(variable: tf.Variable, grad: Float32Array): void;
+  applyArray(variable: TF.Variable, grad: Float32Array): void;
   setLearningRate(lr: number): void;
   getState(): OptimizerState;
   setState(state: OptimizerState): void;
   /** The update split between replicas (train/parallel): after applyArray, the variable's new values into `dst`. */
-  exportArray(variable: tf.Variable, dst: Float32Array): void;
+  exportArray(variable: TF.Variable, dst: Float32Array): void;
   /** On a replica that does not update `variable` itself: the owner's applyArray, from exportArray's values. */
-  importArray(variable: tf.Variable, src: Float32Array): void;
+  importArray(variable: TF.Variable, src: Float32Array): void;
   /** As parallel/shared-moments.ts shareMoments / adoptMoments. */
   shareState(): OptimizerState;
   adoptState(state: OptimizerState): void;
 }
 
 interface Param {
-  variable: tf.Variable;
+  variable: TF.Variable;
   rows: Int32Array;
   shape: [number, number];
 }
@@ -51,14 +51,14 @@ export function createDenseParamUpdater(cfg: OptimizerConfig, model: TrainableMo
     // Kernels are matmul operands; biases feed fused matmuls: both may be cached by XNNPACK on wasm.
     { matmulOperands: weights.map((w) => w.key) },
   );
-  const param = (variable: tf.Variable, what: string): Param => {
+  const param = (variable: TF.Variable, what: string): Param => {
     const p = byName.get(variable.name);
     if (p === undefined) throw new Error(`${what}: ${variable.name} is not one of the model's dense variables`);
     return p;
   };
   return {
     apply(grads) {
-      const rest: tf.NamedTensorMap = {};
+      const rest: TF.NamedTensorMap = {};
       for (const [name, grad] of Object.entries(grads)) {
         const p = byName.get(name);
         if (p === undefined) rest[name] = grad;

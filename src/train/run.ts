@@ -4,7 +4,8 @@
  * injected by the caller (cli composes train with eval), so train/ does not depend on eval/.
  */
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { configToYaml } from '../config/load.js';
 import { valueRange } from '../data/dataset.js';
@@ -223,7 +224,7 @@ interface Opened {
   /** The checkpoint of a resumed run (its run.json as read until begin); null for a new one (created once --freeze is resolved). */
   resumed: TrainingCheckpoint | null;
   /** The optimizer moments of a resumed run's last save; null for a new run. */
-  optimizer: tf.NamedTensorMap | null;
+  optimizer: TF.NamedTensorMap | null;
   fresh: FreshRun | null;
   /** The model's item encoder (catalogue features); null for a run without them. */
   encoder: ItemEncoder | null;
@@ -448,7 +449,7 @@ function workersOf(req: TrainRequest, plan: Plan, opened: Opened, io: RunIO): nu
 }
 
 /** The row-sparse, dense and parameter optimizers, with a resumed run's moments restored. */
-async function createOptimizers(req: TrainRequest, model: TrainableModel, restored: tf.NamedTensorMap | null, encoder: ItemEncoder | null): Promise<Optimizers> {
+async function createOptimizers(req: TrainRequest, model: TrainableModel, restored: TF.NamedTensorMap | null, encoder: ItemEncoder | null): Promise<Optimizers> {
   const { config } = req.resolved;
   const optCfg: OptimizerConfig = { name: config.train.optimizer, lr: config.train.lr, weightDecay: config.train.weight_decay };
   const tables = Object.fromEntries([...model.tables, ...(encoder?.tables ?? [])].map((t) => [t.name, t.variable]));

@@ -5,7 +5,7 @@
  * head) is fitted by the injected `calibrate` at each best epoch, before model/ is written, so model/ is always
  * complete. Validation and calibration come from the caller (cli composes train with eval), as for runTrain.
  */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import { join } from 'node:path';
 import type { ResolvedConfig } from '../config/load.js';
 import { configToYaml } from '../config/load.js';

@@ -5,14 +5,15 @@
  * compiler check every internal we touch in one place. All of these exist in tfjs 4.22.0
  * (verified in node_modules/@tensorflow/tfjs-backend-{cpu,wasm}/dist).
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../tf.js';
 
 export type DataId = object;
 export type NumericArray = Float32Array | Int32Array | Uint8Array;
 
 export interface CpuBackendLike {
   data: { get(dataId: DataId): { values: unknown } | undefined; has(dataId: DataId): boolean };
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: NumericArray): tf.TensorInfo;
+  makeTensorInfo(shape: number[], dtype: TF.DataType, values?: NumericArray): TF.TensorInfo;
 }
 
 export interface WasmModuleLike {
@@ -28,8 +29,8 @@ export interface WasmModuleLike {
 export interface WasmBackendLike {
   wasm: WasmModuleLike;
   dataIdMap: { get(dataId: DataId): { id: number; memoryOffset: number } | undefined; has(dataId: DataId): boolean };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): NumericArray;
+  makeOutput(shape: number[], dtype: TF.DataType): TF.TensorInfo;
+  typedArrayFromHeap(info: TF.TensorInfo): NumericArray;
   disposeData(dataId: DataId, force?: boolean): boolean;
 }
 
@@ -42,7 +43,7 @@ export function asWasm(backend: unknown): WasmBackendLike {
 }
 
 /** The live values array of a cpu-backend tensor (mutating it mutates the tensor). */
-export function cpuValues(backend: CpuBackendLike, info: tf.TensorInfo): NumericArray {
+export function cpuValues(backend: CpuBackendLike, info: TF.TensorInfo): NumericArray {
   const entry = backend.data.get(info.dataId);
   const values = entry?.values;
   if (!(values instanceof Float32Array || values instanceof Int32Array || values instanceof Uint8Array)) {
@@ -52,7 +53,7 @@ export function cpuValues(backend: CpuBackendLike, info: tf.TensorInfo): Numeric
 }
 
 /** Byte offset of a wasm tensor in the heap; views of the heap must be re-made after any allocation. */
-export function wasmOffset(backend: WasmBackendLike, info: tf.TensorInfo): number {
+export function wasmOffset(backend: WasmBackendLike, info: TF.TensorInfo): number {
   const entry = backend.dataIdMap.get(info.dataId);
   if (entry === undefined) throw new Error('engine: tensor is not on the wasm backend');
   return entry.memoryOffset;
@@ -74,7 +75,7 @@ interface EngineInternals {
  * a `setBackend` switch stay on their old backend until a kernel moves them, so the current
  * backend is not necessarily the owner.
  */
-export function owningBackend(t: tf.TensorInfo): { name: string; backend: unknown } {
+export function owningBackend(t: TF.TensorInfo): { name: string; backend: unknown } {
   const engine = tf.engine() as unknown as EngineInternals;
   const info = engine.state.tensorInfo.get(t.dataId);
   if (info === undefined) throw new Error('engine: tensor is disposed or unknown to the engine');

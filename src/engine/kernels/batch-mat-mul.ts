@@ -14,47 +14,48 @@
  *   must never alias an id whose contents change.
  * Broadcast batch shapes other than "equal" or "one side is 1" go to the original kernel.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../tf.js';
 import { asWasm, sizeOf, wasmOffset, type WasmBackendLike } from './backend-access.js';
 
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
-type Kernel = (args: KernelArgs) => tf.TensorInfo;
+type KernelArgs = { inputs: TF.NamedTensorInfoMap; backend: unknown; attrs?: TF.NamedAttrMap };
+type Kernel = (args: KernelArgs) => TF.TensorInfo;
 
 /** A 3-D view [1, rows, cols] of existing data: no copy, same data id. */
-function view(t: tf.TensorInfo, rows: number, cols: number): tf.TensorInfo {
+function view(t: TF.TensorInfo, rows: number, cols: number): TF.TensorInfo {
   return { dataId: t.dataId, shape: [1, rows, cols], dtype: t.dtype };
 }
 
-export function makeBatchMatMulWasm(original: tf.KernelConfig, transposeKernel: tf.KernelConfig): tf.KernelConfig {
+export function makeBatchMatMulWasm(original: TF.KernelConfig, transposeKernel: TF.KernelConfig): TF.KernelConfig {
   const orig = original.kernelFunc as unknown as Kernel;
   const transposeFn = transposeKernel.kernelFunc as unknown as Kernel;
 
-  const fast = (backend: unknown, a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo =>
+  const fast = (backend: unknown, a: TF.TensorInfo, b: TF.TensorInfo): TF.TensorInfo =>
     orig({ inputs: { a, b }, backend, attrs: { transposeA: false, transposeB: false } });
-  const transpose3 = (backend: unknown, x: tf.TensorInfo): tf.TensorInfo =>
+  const transpose3 = (backend: unknown, x: TF.TensorInfo): TF.TensorInfo =>
     transposeFn({ inputs: { x }, backend, attrs: { perm: [0, 2, 1] } });
 
   /** op(A)·op(B) for 3-D single-batch operands, on the fast path. Returns [1, M, N]. */
   const product = (
     backend: WasmBackendLike,
-    a: tf.TensorInfo,
+    a: TF.TensorInfo,
     tA: boolean,
-    b: tf.TensorInfo,
+    b: TF.TensorInfo,
     tB: boolean,
     m: number,
     k: number,
     n: number,
-  ): tf.TensorInfo => {
+  ): TF.TensorInfo => {
     if (!tA && !tB) return fast(backend, a, b);
-    const temps: tf.TensorInfo[] = [];
-    const tr = (x: tf.TensorInfo): tf.TensorInfo => {
+    const temps: TF.TensorInfo[] = [];
+    const tr = (x: TF.TensorInfo): TF.TensorInfo => {
       const y = transpose3(backend, x);
       temps.push(y);
       return y;
     };
     const direct = (tA ? m * k : 0) + (tB ? k * n : 0);
     const swapped = (tB ? 0 : k * n) + (tA ? 0 : m * k) + m * n;
-    let result: tf.TensorInfo;
+    let result: TF.TensorInfo;
     if (direct <= swapped) {
       result = fast(backend, tA ? tr(a) : a, tB ? tr(b) : b);
     } else {
@@ -67,7 +68,7 @@ export function makeBatchMatMulWasm(original: tf.KernelConfig, transposeKernel: 
   };
 
   /** A fresh single-batch copy of batch entry `i` of a rank-3-viewable tensor. */
-  const sliceCopy = (backend: WasmBackendLike, t: tf.TensorInfo, i: number, rows: number, cols: number): tf.TensorInfo => {
+  const sliceCopy = (backend: WasmBackendLike, t: TF.TensorInfo, i: number, rows: number, cols: number): TF.TensorInfo => {
     const out = backend.makeOutput([1, rows, cols], 'float32');
     const size = rows * cols;
     const src = wasmOffset(backend, t) / 4 + i * size;
@@ -75,8 +76,8 @@ export function makeBatchMatMulWasm(original: tf.KernelConfig, transposeKernel: 
     return out;
   };
 
-  const kernelFunc = (args: KernelArgs): tf.TensorInfo => {
-    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const kernelFunc = (args: KernelArgs): TF.TensorInfo => {
+    const { a, b } = args.inputs as { a: TF.TensorInfo; b: TF.TensorInfo };
     const { transposeA: tA, transposeB: tB } = args.attrs as { transposeA: boolean; transposeB: boolean };
     if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return orig(args);
     const backend = asWasm(args.backend);
@@ -122,5 +123,5 @@ export function makeBatchMatMulWasm(original: tf.KernelConfig, transposeKernel: 
     }
     return out;
   };
-  return { ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc };
+  return { ...original, kernelFunc: kernelFunc as unknown as TF.KernelFunc };
 }

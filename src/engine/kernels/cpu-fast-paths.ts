@@ -12,11 +12,12 @@
  *   contiguous runs. 430 ms of a profiled NCF step on cpu.
  * Anything outside these cases (other dtypes, equal shapes, other axes) goes to the stock kernel.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../tf.js';
 import { asCpu, cpuValues, sizeOf, type CpuBackendLike } from './backend-access.js';
 
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
-type Kernel = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
+type KernelArgs = { inputs: TF.NamedTensorInfoMap; backend: unknown; attrs?: TF.NamedAttrMap };
+type Kernel = (args: KernelArgs) => TF.TensorInfo | TF.TensorInfo[];
 
 const OPS = { Multiply: 0, Add: 1, Sub: 2 } as const;
 export type BroadcastOpName = keyof typeof OPS;
@@ -71,11 +72,11 @@ function broadcastStrides(shape: number[], outShape: number[]): number[] {
   return strides;
 }
 
-export function makeBroadcastBinaryCpu(name: BroadcastOpName, original: tf.KernelConfig): tf.KernelConfig {
+export function makeBroadcastBinaryCpu(name: BroadcastOpName, original: TF.KernelConfig): TF.KernelConfig {
   const fallback = original.kernelFunc as unknown as Kernel;
   const op = OPS[name];
-  const kernelFunc = (args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] => {
-    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const kernelFunc = (args: KernelArgs): TF.TensorInfo | TF.TensorInfo[] => {
+    const { a, b } = args.inputs as { a: TF.TensorInfo; b: TF.TensorInfo };
     if (a.dtype !== 'float32' || b.dtype !== 'float32' || sameShape(a.shape, b.shape)) return fallback(args);
     const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
     const size = sizeOf(outShape);
@@ -93,17 +94,17 @@ export function makeBroadcastBinaryCpu(name: BroadcastOpName, original: tf.Kerne
     );
     return backend.makeTensorInfo(outShape, 'float32', out);
   };
-  return { ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc };
+  return { ...original, kernelFunc: kernelFunc as unknown as TF.KernelFunc };
 }
 
 function sameShape(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-export function makeGatherV2Cpu(original: tf.KernelConfig): tf.KernelConfig {
+export function makeGatherV2Cpu(original: TF.KernelConfig): TF.KernelConfig {
   const fallback = original.kernelFunc as unknown as Kernel;
-  const kernelFunc = (args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] => {
-    const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+  const kernelFunc = (args: KernelArgs): TF.TensorInfo | TF.TensorInfo[] => {
+    const { x, indices } = args.inputs as { x: TF.TensorInfo; indices: TF.TensorInfo };
     const attrs = args.attrs as { axis: number; batchDims: number };
     const axis = attrs.axis < 0 ? attrs.axis + x.shape.length : attrs.axis;
     if (axis !== 0 || (attrs.batchDims ?? 0) !== 0 || x.shape.length === 0 || (x.dtype !== 'float32' && x.dtype !== 'int32')) {
@@ -125,17 +126,17 @@ export function makeGatherV2Cpu(original: tf.KernelConfig): tf.KernelConfig {
     }
     return backend.makeTensorInfo([...indices.shape, ...x.shape.slice(1)], x.dtype, out);
   };
-  return { ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc };
+  return { ...original, kernelFunc: kernelFunc as unknown as TF.KernelFunc };
 }
 
-export function makeSplitVCpu(original: tf.KernelConfig): tf.KernelConfig {
+export function makeSplitVCpu(original: TF.KernelConfig): TF.KernelConfig {
   const fallback = original.kernelFunc as unknown as Kernel;
-  const kernelFunc = (args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] => {
-    const { x } = args.inputs as { x: tf.TensorInfo };
+  const kernelFunc = (args: KernelArgs): TF.TensorInfo | TF.TensorInfo[] => {
+    const { x } = args.inputs as { x: TF.TensorInfo };
     const { numOrSizeSplits, axis } = args.attrs as { numOrSizeSplits: number | number[]; axis: number };
     if (x.dtype !== 'float32' && x.dtype !== 'int32') return fallback(args);
     const ax = tf.util.parseAxisParam(axis, x.shape)[0];
-    const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, numOrSizeSplits, ax);
+    const sizes = tf.backend_util.prepareSplitSize(x as unknown as TF.Tensor, numOrSizeSplits, ax);
     const backend: CpuBackendLike = asCpu(args.backend);
     const xs = cpuValues(backend, x);
     const outer = sizeOf(x.shape.slice(0, ax));
@@ -155,5 +156,5 @@ export function makeSplitVCpu(original: tf.KernelConfig): tf.KernelConfig {
       return backend.makeTensorInfo(shape, x.dtype, out);
     });
   };
-  return { ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc };
+  return { ...original, kernelFunc: kernelFunc as unknown as TF.KernelFunc };
 }

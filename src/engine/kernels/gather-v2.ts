@@ -6,15 +6,15 @@
  * `readSync`; the four gathers of an MF step took about 10 ms, and the row copy brought the whole
  * step from 21 ms to 8–13 ms (docs/engines.md#tfjs-behaviour-the-code-relies-on).
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
 import { asWasm, sizeOf, wasmOffset } from './backend-access.js';
 
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+type KernelArgs = { inputs: TF.NamedTensorInfoMap; backend: unknown; attrs?: TF.NamedAttrMap };
 
-export function makeGatherV2Wasm(original: tf.KernelConfig): tf.KernelConfig {
-  const fallback = original.kernelFunc as unknown as (args: KernelArgs) => tf.TensorInfo;
-  const kernelFunc = (args: KernelArgs): tf.TensorInfo => {
-    const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+export function makeGatherV2Wasm(original: TF.KernelConfig): TF.KernelConfig {
+  const fallback = original.kernelFunc as unknown as (args: KernelArgs) => TF.TensorInfo;
+  const kernelFunc = (args: KernelArgs): TF.TensorInfo => {
+    const { x, indices } = args.inputs as { x: TF.TensorInfo; indices: TF.TensorInfo };
     const attrs = args.attrs as { axis: number; batchDims: number };
     const axis = attrs.axis < 0 ? attrs.axis + x.shape.length : attrs.axis;
     if (axis !== 0 || (attrs.batchDims ?? 0) !== 0 || x.shape.length === 0 || x.dtype === 'string' || x.dtype === 'complex64') {
@@ -45,5 +45,5 @@ export function makeGatherV2Wasm(original: tf.KernelConfig): tf.KernelConfig {
     }
     return out;
   };
-  return { ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc };
+  return { ...original, kernelFunc: kernelFunc as unknown as TF.KernelFunc };
 }

@@ -4,7 +4,8 @@
  * original kernel's setupFunc (docs/engines.md#tfjs-behaviour-the-code-relies-on). Idempotent: a kernel already replaced by ours is
  * left alone, so wrappers never wrap wrappers.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../tf.js';
 import { makeBatchMatMulWasm } from './batch-mat-mul.js';
 import { makeBroadcastBinaryCpu, makeGatherV2Cpu, makeSplitVCpu } from './cpu-fast-paths.js';
 import { makeGatherV2Wasm } from './gather-v2.js';
@@ -13,10 +14,10 @@ import { unsortedSegmentSumCpu, unsortedSegmentSumWasm } from './unsorted-segmen
 export type KernelBackendName = 'cpu' | 'wasm';
 
 /** `${backend}/${kernel}` → the kernel config that was registered before ours (if any). */
-const originals = new Map<string, tf.KernelConfig | null>();
+const originals = new Map<string, TF.KernelConfig | null>();
 const ours = new Map<KernelBackendName, string[]>();
 
-function replace(config: tf.KernelConfig): void {
+function replace(config: TF.KernelConfig): void {
   const key = `${config.backendName}/${config.kernelName}`;
   if (originals.has(key)) return;
   const existing = findKernel(config.kernelName, config.backendName);
@@ -26,17 +27,17 @@ function replace(config: tf.KernelConfig): void {
   tf.registerKernel(config);
 }
 
-function findKernel(kernelName: string, backendName: string): tf.KernelConfig | null {
+function findKernel(kernelName: string, backendName: string): TF.KernelConfig | null {
   return tf.getKernel(kernelName, backendName) ?? null;
 }
 
 /** The stock kernel we replaced (for tests and for falling back); null if there was none. */
-export function originalKernel(kernelName: string, backendName: KernelBackendName): tf.KernelConfig | null {
+export function originalKernel(kernelName: string, backendName: KernelBackendName): TF.KernelConfig | null {
   const key = `${backendName}/${kernelName}`;
   return originals.has(key) ? (originals.get(key) ?? null) : findKernel(kernelName, backendName);
 }
 
-function required(kernelName: string, backendName: string): tf.KernelConfig {
+function required(kernelName: string, backendName: string): TF.KernelConfig {
   const k = findKernel(kernelName, backendName);
   if (k === null) throw new Error(`engine: the ${backendName} backend has no ${kernelName} kernel to wrap`);
   return k;

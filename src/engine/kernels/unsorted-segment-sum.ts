@@ -7,17 +7,17 @@
  * This one is a single O(N·inner) scatter-add. Ids outside [0, numSegments) are dropped, as in
  * TensorFlow's kernel.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
 import { asCpu, asWasm, cpuValues, sizeOf, type NumericArray } from './backend-access.js';
 
 interface SegmentSumArgs {
-  x: tf.TensorInfo;
-  segmentIds: tf.TensorInfo;
+  x: TF.TensorInfo;
+  segmentIds: TF.TensorInfo;
   numSegments: number;
 }
 
-function parseArgs(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap }): SegmentSumArgs {
-  const { x, segmentIds } = args.inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
+function parseArgs(args: { inputs: TF.NamedTensorInfoMap; attrs?: TF.NamedAttrMap }): SegmentSumArgs {
+  const { x, segmentIds } = args.inputs as { x: TF.TensorInfo; segmentIds: TF.TensorInfo };
   const numSegments = Number((args.attrs as { numSegments: number }).numSegments);
   return { x, segmentIds, numSegments };
 }
@@ -46,7 +46,7 @@ export function segmentSumInto(
   }
 }
 
-function cpuKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+function cpuKernel(args: { inputs: TF.NamedTensorInfoMap; backend: unknown; attrs?: TF.NamedAttrMap }): TF.TensorInfo {
   const parsed = parseArgs(args);
   const backend = asCpu(args.backend);
   const shape = outShape(parsed);
@@ -57,7 +57,7 @@ function cpuKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attr
   return backend.makeTensorInfo(shape, parsed.x.dtype, out);
 }
 
-function wasmKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+function wasmKernel(args: { inputs: TF.NamedTensorInfoMap; backend: unknown; attrs?: TF.NamedAttrMap }): TF.TensorInfo {
   const parsed = parseArgs(args);
   const backend = asWasm(args.backend);
   const shape = outShape(parsed);
@@ -73,14 +73,14 @@ function toInt32(a: NumericArray): Int32Array {
   return a instanceof Int32Array ? a : Int32Array.from(a);
 }
 
-export const unsortedSegmentSumCpu: tf.KernelConfig = {
+export const unsortedSegmentSumCpu: TF.KernelConfig = {
   kernelName: 'UnsortedSegmentSum',
   backendName: 'cpu',
-  kernelFunc: cpuKernel as unknown as tf.KernelFunc,
+  kernelFunc: cpuKernel as unknown as TF.KernelFunc,
 };
 
-export const unsortedSegmentSumWasm: tf.KernelConfig = {
+export const unsortedSegmentSumWasm: TF.KernelConfig = {
   kernelName: 'UnsortedSegmentSum',
   backendName: 'wasm',
-  kernelFunc: wasmKernel as unknown as tf.KernelFunc,
+  kernelFunc: wasmKernel as unknown as TF.KernelFunc,
 };

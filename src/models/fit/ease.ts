@@ -14,7 +14,8 @@
  * Measured at n = 3,706 (2 shared cores): ~4 s on wasm, ~100 s on the cpu engine, whose matMul is
  * plain JS; time grows as n³. One float32 n×n array is at most 4 GiB under Node 20, so n ≤ 32,768.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../../engine/tf.js';
 import { asWasm, owningBackend } from '../../engine/kernels/backend-access.js';
 
 /** Observed entries per user in CSR: user u's items items[offsets[u]..offsets[u+1]) with weights. */
@@ -322,7 +323,7 @@ function sweepBlock(w: Float32Array, n: number, k0: number, k1: number): void {
  * heap, which for the ~n³/b floats of all updates cost more than a tenth of the run and most of its
  * garbage collection. The view is only valid until the next engine allocation.
  */
-function readView(t: tf.Tensor): Float32Array {
+function readView(t: TF.Tensor): Float32Array {
   if (tf.getBackend() === 'wasm') {
     const { backend } = owningBackend(t);
     if (backend === tf.backend()) return asWasm(backend).typedArrayFromHeap(t) as Float32Array;

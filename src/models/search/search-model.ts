@@ -12,7 +12,8 @@
  * the `search` sidecar: `search_spec.json` (this spec) and tensors (token buckets, the item bags, the id rows, the
  * BM25 index bytes). model/ (not last/) also gets the serving block of serving.ts, all that `rec search` reads.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../../engine/tf.js';
 import { DataError } from '../../util/errors.js';
 import { bucketRow, type TokenBags, type TokenVocab } from './bags.js';
 import { Bm25Index } from './bm25.js';
@@ -56,7 +57,7 @@ export function userHistories(users: Int32Array, items: Int32Array, numUsers: nu
 }
 
 export interface SearchModel {
-  readonly keras: tf.LayersModel;
+  readonly keras: TF.LayersModel;
   spec: SearchSpec;
   readonly vocab: TokenVocab;
   readonly itemBags: TokenBags;
@@ -68,7 +69,7 @@ export interface SearchModel {
   readonly prior: ItemPrior;
   /** Users' recent items for personalised ranking; null without users. */
   readonly histories: UserHistories | null;
-  sidecar(): { name: string; spec: Record<string, unknown>; tensors: tf.NamedTensorMap; serving: (weightsSha256: string) => { file: string; bytes: Uint8Array } };
+  sidecar(): { name: string; spec: Record<string, unknown>; tensors: TF.NamedTensorMap; serving: (weightsSha256: string) => { file: string; bytes: Uint8Array } };
 }
 
 /** BM25 terms of an item: its text buckets, each repeated by its feature count (BM25 reads term frequencies). */
@@ -142,14 +143,14 @@ function towerSpec(spec: SearchSpec, vocab: TokenVocab): TwoTowerSpec {
   return { format: TWO_TOWER_FORMAT, dim: t.dim, temperature: t.temperature, id_dropout: t.id_dropout, buckets: Array.from(vocab.buckets), values: vocab.values, featurizer: spec.featurizer };
 }
 
-function placeholderGraph(): tf.LayersModel {
+function placeholderGraph(): TF.LayersModel {
   const x = tf.input({ shape: [1], dtype: 'int32', name: 'item' });
-  const e = tf.layers.embedding({ name: 'placeholder', inputDim: 1, outputDim: 1, embeddingsInitializer: 'zeros' }).apply(x) as tf.SymbolicTensor;
-  return tf.model({ inputs: x, outputs: tf.layers.flatten().apply(e) as tf.SymbolicTensor, name: 'bm25' });
+  const e = tf.layers.embedding({ name: 'placeholder', inputDim: 1, outputDim: 1, embeddingsInitializer: 'zeros' }).apply(x) as TF.SymbolicTensor;
+  return tf.model({ inputs: x, outputs: tf.layers.flatten().apply(e) as TF.SymbolicTensor, name: 'bm25' });
 }
 
 function assemble(
-  keras: tf.LayersModel,
+  keras: TF.LayersModel,
   spec: SearchSpec,
   vocab: TokenVocab,
   itemBags: TokenBags,
@@ -161,7 +162,7 @@ function assemble(
 ): SearchModel {
   // What never changes after the model is built is made into tensors once and kept, as the item encoder's sidecar keeps
   // its variables: the writers do not dispose a sidecar's tensors, so fresh ones at every save would leak.
-  let fixed: tf.NamedTensorMap | null = null;
+  let fixed: TF.NamedTensorMap | null = null;
   let bm25Bytes: Uint8Array | null = null;
   const model: SearchModel = {
     keras,
@@ -188,8 +189,8 @@ function assemble(
 }
 
 /** The sidecar's tensors other than the trained id rows. */
-function fixedTensors(m: SearchModel): tf.NamedTensorMap {
-  const out: tf.NamedTensorMap = {
+function fixedTensors(m: SearchModel): TF.NamedTensorMap {
+  const out: TF.NamedTensorMap = {
     token_buckets: tf.tensor1d(m.vocab.buckets, 'int32'),
     item_bag_offsets: tf.tensor1d(m.itemBags.offsets, 'int32'),
     item_bag_rows: tf.tensor1d(m.itemBags.rows, 'int32'),
@@ -213,11 +214,11 @@ function fixedTensors(m: SearchModel): tf.NamedTensorMap {
 }
 
 /** The model from model/'s graph and its `search` sidecar. */
-export function wrapSearchModel(keras: tf.LayersModel, side: { spec: Record<string, unknown>; tensors: tf.NamedTensorMap }, where: string): SearchModel {
+export function wrapSearchModel(keras: TF.LayersModel, side: { spec: Record<string, unknown>; tensors: TF.NamedTensorMap }, where: string): SearchModel {
   const spec = side.spec as unknown as SearchSpec;
   if (spec.format !== SEARCH_FORMAT || !isSearchModelName(spec.model)) throw new DataError(`${where}: search_spec.json is not a rec search model (format ${JSON.stringify(spec.format)}, expected ${SEARCH_FORMAT}).`);
   const t = side.tensors;
-  const need = (name: string): tf.Tensor => {
+  const need = (name: string): TF.Tensor => {
     const v = t[name];
     if (v === undefined) throw new DataError(`${where}: the search sidecar has no tensor ${name}. The checkpoint is damaged; train it again.`);
     return v;
@@ -229,7 +230,7 @@ export function wrapSearchModel(keras: tf.LayersModel, side: { spec: Record<stri
     weights: need('item_bag_weights').dataSync() as Float32Array,
   };
   const trained = Uint8Array.from(need('trained').dataSync());
-  const tower = spec.tower === null ? null : wrapTowerModel(keras, towerSpec(spec, vocab), need('item_id') as tf.Tensor2D);
+  const tower = spec.tower === null ? null : wrapTowerModel(keras, towerSpec(spec, vocab), need('item_id') as TF.Tensor2D);
   let bm25: Bm25Index | null = null;
   if (spec.bm25 !== null) {
     const words = need('bm25_bytes').dataSync() as Int32Array;

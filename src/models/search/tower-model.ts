@@ -4,7 +4,8 @@
  * vectors, filled from the towers before each write of model/), wired as score = cosine(Σ weights · tokens, item). The
  * id rows being trained live beside them in the `two_tower` sidecar (item_id), with the spec.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../../engine/tf.js';
 import { Prng } from '../../util/prng.js';
 import type { TokenBags } from './bags.js';
 import { itemMatrix, type TwoTowerSpec } from './two-tower.js';
@@ -16,15 +17,15 @@ export const ITEM_ID_TABLE = 'item_id';
 export const GRAPH_QUERY_TOKENS = 64;
 
 export interface TowerModel {
-  readonly keras: tf.LayersModel;
+  readonly keras: TF.LayersModel;
   readonly spec: TwoTowerSpec;
-  readonly tokens: tf.Variable;
-  readonly itemVectors: tf.Variable;
-  readonly itemIds: tf.Variable;
+  readonly tokens: TF.Variable;
+  readonly itemVectors: TF.Variable;
+  readonly itemIds: TF.Variable;
 }
 
-function layerVar(keras: tf.LayersModel, name: string): tf.Variable {
-  return keras.getLayer(name).getWeights(true)[0] as tf.Variable;
+function layerVar(keras: TF.LayersModel, name: string): TF.Variable {
+  return keras.getLayer(name).getWeights(true)[0] as TF.Variable;
 }
 
 /** A new model: token and id rows drawn N(0, std²) from the seeded stream (TF.js has no global seed). */
@@ -39,20 +40,20 @@ export function buildTowerModel(spec: TwoTowerSpec, shape: { tokens: number; ite
 }
 
 /** The model around loaded weights: the Keras graph and the sidecar's id rows. */
-export function wrapTowerModel(keras: tf.LayersModel, spec: TwoTowerSpec, itemIds: tf.Tensor2D): TowerModel {
+export function wrapTowerModel(keras: TF.LayersModel, spec: TwoTowerSpec, itemIds: TF.Tensor2D): TowerModel {
   return { keras, spec, tokens: layerVar(keras, TOKEN_TABLE), itemVectors: layerVar(keras, ITEM_VECTORS), itemIds: tf.variable(itemIds, true) };
 }
 
 /** The graph: inputs query_tokens [L] int32, query_weights [L] float32, item [1] int32; output the cosine. */
-export function towerGraph(dim: number, shape: { tokens: number; items: number }): tf.LayersModel {
+export function towerGraph(dim: number, shape: { tokens: number; items: number }): TF.LayersModel {
   const qTokens = tf.input({ shape: [GRAPH_QUERY_TOKENS], dtype: 'int32', name: 'query_tokens' });
   const qWeights = tf.input({ shape: [GRAPH_QUERY_TOKENS], dtype: 'float32', name: 'query_weights' });
   const item = tf.input({ shape: [1], dtype: 'int32', name: 'item' });
-  const rows = tf.layers.embedding({ name: TOKEN_TABLE, inputDim: shape.tokens, outputDim: dim, embeddingsInitializer: 'zeros' }).apply(qTokens) as tf.SymbolicTensor;
-  const query = tf.layers.dot({ axes: [1, 1], name: 'query_pool' }).apply([qWeights, rows]) as tf.SymbolicTensor;
-  const vec = tf.layers.embedding({ name: ITEM_VECTORS, inputDim: shape.items, outputDim: dim, embeddingsInitializer: 'zeros' }).apply(item) as tf.SymbolicTensor;
-  const flat = tf.layers.flatten({ name: 'item_flat' }).apply(vec) as tf.SymbolicTensor;
-  const score = tf.layers.dot({ axes: 1, normalize: true, name: 'score' }).apply([query, flat]) as tf.SymbolicTensor;
+  const rows = tf.layers.embedding({ name: TOKEN_TABLE, inputDim: shape.tokens, outputDim: dim, embeddingsInitializer: 'zeros' }).apply(qTokens) as TF.SymbolicTensor;
+  const query = tf.layers.dot({ axes: [1, 1], name: 'query_pool' }).apply([qWeights, rows]) as TF.SymbolicTensor;
+  const vec = tf.layers.embedding({ name: ITEM_VECTORS, inputDim: shape.items, outputDim: dim, embeddingsInitializer: 'zeros' }).apply(item) as TF.SymbolicTensor;
+  const flat = tf.layers.flatten({ name: 'item_flat' }).apply(vec) as TF.SymbolicTensor;
+  const score = tf.layers.dot({ axes: 1, normalize: true, name: 'score' }).apply([query, flat]) as TF.SymbolicTensor;
   return tf.model({ inputs: [qTokens, qWeights, item], outputs: score, name: 'two_tower' });
 }
 
@@ -64,7 +65,7 @@ export function refreshItemVectors(model: TowerModel, itemBags: TokenBags, train
   return m;
 }
 
-function assignValues(v: tf.Variable, values: Float32Array, shape: [number, number]): void {
+function assignValues(v: TF.Variable, values: Float32Array, shape: [number, number]): void {
   const t = tf.tensor2d(values, shape);
   v.assign(t);
   t.dispose();

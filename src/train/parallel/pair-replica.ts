@@ -4,7 +4,7 @@
  * the gradients out instead of applying them), and the reduced update goes through the same
  * row-sparse and dense-parameter optimizers in the same order as pairStep applies them.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
 import type { OptimizerConfig, RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
 import { namedWeights, type PairModel } from '../../models/model.js';
 import { buildModel, type PairModelName } from '../../models/registry.js';
@@ -31,7 +31,7 @@ export interface PairReplicaInit extends ReplicaModelInit {
   l2: number;
 }
 
-function widthOf(v: tf.Variable): number {
+function widthOf(v: TF.Variable): number {
   return v.rank === 2 ? v.shape[1] ?? 1 : 1;
 }
 
@@ -141,7 +141,7 @@ export function createPairReplica(parts: PairReplicaParts): SplitUpdateReplica {
  * A table's part of a split update: its owner applies the step's gradients of `rows` and writes
  * the rows' new values over them; every other replica takes those values.
  */
-function shareTableUpdate(sparse: RowSparseOptimizer, table: tf.Variable, rows: Int32Array, grads: Float32Array, width: number, owner: boolean): void {
+function shareTableUpdate(sparse: RowSparseOptimizer, table: TF.Variable, rows: Int32Array, grads: Float32Array, width: number, owner: boolean): void {
   const values = grads.subarray(0, rows.length * width);
   if (!owner) {
     importRows(sparse, table, rows, values);
@@ -152,7 +152,7 @@ function shareTableUpdate(sparse: RowSparseOptimizer, table: tf.Variable, rows: 
 }
 
 /** shareTableUpdate for a dense variable, all of it. */
-function shareDenseUpdate(params: DenseParamUpdater, v: tf.Variable, grads: Float32Array, owner: boolean): void {
+function shareDenseUpdate(params: DenseParamUpdater, v: TF.Variable, grads: Float32Array, owner: boolean): void {
   if (!owner) {
     params.importArray(v, grads);
     return;

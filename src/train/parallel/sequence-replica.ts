@@ -11,7 +11,8 @@
  * two shards read twice), so shard tasks are built with l2 0. Every replica then applies the
  * batch's gradients through the same SequenceTask.apply as the single-thread step.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../../engine/tf.js';
 import type { OptimizerConfig, RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
 import { namedWeights, type SequenceModel } from '../../models/model.js';
 import { buildModel, type SequenceModelName } from '../../models/registry.js';
@@ -140,7 +141,7 @@ export function createSequenceReplica(parts: SequenceReplicaParts): OwnReduction
       if (first === undefined) return;
       const { s } = part(first);
       const R = s.rows;
-      const named: tf.NamedTensorMap = {};
+      const named: TF.NamedTensorMap = {};
       dense.forEach((v, k) => (named[v.name] = tf.tensor(grads.dense[k].slice(0, v.size), v.shape, 'float32')));
       task.apply({
         loss: 0,
@@ -169,7 +170,7 @@ function stepOf(offsets: Int32Array, at: number): number {
 }
 
 /** A shard's gradients into `out` (its tensors disposed); returns the shard's loss. */
-function copyGradients(g: SequenceGradients, dense: readonly tf.Variable[], out: GradientBuffers): number {
+function copyGradients(g: SequenceGradients, dense: readonly TF.Variable[], out: GradientBuffers): number {
   try {
     if (!Number.isFinite(g.loss)) return g.loss;
     if (g.itemGrad !== null) out.rows[0].set(g.itemGrad.dataSync());
@@ -196,7 +197,7 @@ function addRows(dst: Float32Array, src: Float32Array, own: Int32Array, local: I
  * The L2 term l2/D · Σ w² of the batch's rows R (of `whole` when the batch's rows are the whole
  * table): its gradient added to `dst` (null: the table is frozen), its value returned.
  */
-function chargeL2(whole: tf.Variable | null, table: tf.Variable, R: Int32Array, D: number, l2: number, dst: Float32Array | null, dim: number): number {
+function chargeL2(whole: TF.Variable | null, table: TF.Variable, R: Int32Array, D: number, l2: number, dst: Float32Array | null, dim: number): number {
   const w = tf.tidy(() => (whole ?? tf.gather(table, tf.tensor1d(R, 'int32'))).dataSync() as Float32Array);
   let sq = 0;
   for (let j = 0; j < R.length * dim; j++) {

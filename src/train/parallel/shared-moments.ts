@@ -5,7 +5,7 @@
  * replica imports them and counts the step, so the next update's bias correction is the owner's.
  * The row optimizer (engine/sparse-optimizer.ts) only exposes its state (rowSparseState).
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
 import { rowSparseState, type OptimizerState, type RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
 import { shareArray } from '../../util/shared-memory.js';
 
@@ -39,7 +39,7 @@ export function adoptMoments(optimizer: RowSparseOptimizer, state: OptimizerStat
  * After applyRows on a table this replica owns: the new values of that call's distinct rows, in
  * first-occurrence order, into `dst` ([count, dim] row-major). Returns count.
  */
-export function exportRows(optimizer: RowSparseOptimizer, table: tf.Variable, dst: Float32Array): number {
+export function exportRows(optimizer: RowSparseOptimizer, table: TF.Variable, dst: Float32Array): number {
   const access = rowSparseState(optimizer);
   const ids = access.updatedRows(table);
   access.readRows(table, ids, dst);
@@ -51,7 +51,7 @@ export function exportRows(optimizer: RowSparseOptimizer, table: tf.Variable, ds
  * from the values its exportRows wrote to `src`. The step counter advances as applyRows would;
  * the moments are the owner's to change (they are shared).
  */
-export function importRows(optimizer: RowSparseOptimizer, table: tf.Variable, rows: Int32Array, src: Float32Array): void {
+export function importRows(optimizer: RowSparseOptimizer, table: TF.Variable, rows: Int32Array, src: Float32Array): void {
   const access = rowSparseState(optimizer);
   const ids = access.distinctRows(table, rows);
   access.countStep(table);

@@ -3,7 +3,7 @@
  * sampled negatives (pair-data.ts), shuffled; a step is the fused closed-form step where the model
  * has one and the engine exposes table memory, else the autograd step (pair-step.ts).
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
 import { userItemSets } from '../../data/user-items.js';
 import type { DenseOptimizer, RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
 import type { ItemEncoder } from '../../models/item-encoder.js';
@@ -62,8 +62,8 @@ export function createPairTask(opts: PairTaskOptions): TrainTask {
   const sparse = opts.sparseOptimizer;
   let epoch: EpochExamples | null = null;
   const updaters = {
-    applyRows: (table: tf.Variable, rows: Int32Array, grads: tf.Tensor2D) => sparse.applyRows(table, rows, grads),
-    applyDense: (grads: tf.NamedTensorMap) => {
+    applyRows: (table: TF.Variable, rows: Int32Array, grads: TF.Tensor2D) => sparse.applyRows(table, rows, grads),
+    applyDense: (grads: TF.NamedTensorMap) => {
       const rest = opts.params.apply(grads);
       if (Object.keys(rest).length > 0) opts.denseOptimizer.applyGradients(rest);
     },
@@ -77,10 +77,10 @@ export function createPairTask(opts: PairTaskOptions): TrainTask {
   let featureSeed = 0;
   const fusedScratch = createFusedScratch();
   const fusedUpdaters = {
-    view: (t: tf.Variable) => sparse.view(t),
-    prepareRows: (t: tf.Variable, rows: Int32Array) => sparse.prepareRows(t, rows),
-    applyPrepared: (t: tf.Variable, c: number) => sparse.applyPrepared(t, c),
-    applyDense: (v: tf.Variable, g: Float32Array) => opts.params.applyArray(v, g),
+    view: (t: TF.Variable) => sparse.view(t),
+    prepareRows: (t: TF.Variable, rows: Int32Array) => sparse.prepareRows(t, rows),
+    applyPrepared: (t: TF.Variable, c: number) => sparse.applyPrepared(t, c),
+    applyDense: (v: TF.Variable, g: Float32Array) => opts.params.applyArray(v, g),
   };
   return {
     beginEpoch(rng) {

@@ -18,7 +18,8 @@
  * dropout) comes from a PRNG seeded by the epoch's stream and the step index, so a resumed run
  * draws exactly what an uninterrupted one drew.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../../engine/tf.js';
 import { userItemSets, userSequences, type UserItems } from '../../data/user-items.js';
 import type { RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
 import type { ItemEncoder } from '../../models/item-encoder.js';
@@ -72,11 +73,11 @@ export interface SequenceGradients {
   positions: number;
   /** Item-table rows the gradient covers (null: the table is frozen). */
   itemRows: Int32Array | null;
-  itemGrad: tf.Tensor2D | null;
+  itemGrad: TF.Tensor2D | null;
   /** With an item encoder: the id and feature rows' gradients (itemRows and itemGrad are then null). */
-  leaves?: { table: tf.Variable; rows: Int32Array; grad: tf.Tensor2D }[];
+  leaves?: { table: TF.Variable; rows: Int32Array; grad: TF.Tensor2D }[];
   /** Dense weights' gradients by tfjs variable name. */
-  dense: tf.NamedTensorMap;
+  dense: TF.NamedTensorMap;
 }
 
 /** The inputs of one step, built in JS from the histories. */
@@ -174,7 +175,7 @@ interface SequenceContext {
   eligible: number[];
   table: SequenceModel['tables'][number];
   tableFrozen: boolean;
-  dense: tf.Variable[];
+  dense: TF.Variable[];
   fullSoftmax: boolean;
   wholeTable: boolean;
   encoder: ItemEncoder | null;
@@ -368,38 +369,38 @@ function sequenceGradients(ctx: SequenceContext, inp: SequenceStepInput, dropout
   tf.tidy(() => {
     // With an encoder the rows are composed from leaves inside the differentiated function; without, the table's rows are the leaf.
     const composed = encoder === null ? null : featureLeaves(encoder, [table], ctx.opts.frozen, rows, Prng.fromSeed(dropoutSeed(), 'id-dropout'));
-    const plain = composed === null ? ((wholeTable ? table.variable : tf.gather(table.variable, tf.tensor1d(rows, 'int32'))) as tf.Tensor2D) : null;
+    const plain = composed === null ? ((wholeTable ? table.variable : tf.gather(table.variable, tf.tensor1d(rows, 'int32'))) as TF.Tensor2D) : null;
     const slots = tf.tensor1d(inp.slots, 'int32');
     const targets = tf.tensor1d(targetsLocal, 'int32');
-    const lossOf = (): tf.Scalar => {
+    const lossOf = (): TF.Scalar => {
       const itemRows = plain ?? (composed as NonNullable<typeof composed>).assemble()[table.name];
       const F = tf.reshape(model.encode(batch, itemRows, true, dropoutSeed), [-1, d]);
-      const H = tf.gather(F, slots) as tf.Tensor2D; // [P, d]: only the slots with a target
-      let value: tf.Scalar;
+      const H = tf.gather(F, slots) as TF.Tensor2D; // [P, d]: only the slots with a target
+      let value: TF.Scalar;
       if (loss === 'bce') {
         const pos = tf.sum(tf.mul(H, tf.gather(itemRows, targets)), 1);
         const neg = tf.sum(tf.mul(H, tf.gather(itemRows, tf.tensor1d(negativesLocal, 'int32'))), 1);
-        value = tf.div(tf.add(tf.sum(tf.softplus(tf.neg(pos))), tf.sum(tf.softplus(neg))), D) as tf.Scalar;
+        value = tf.div(tf.add(tf.sum(tf.softplus(tf.neg(pos))), tf.sum(tf.softplus(neg))), D) as TF.Scalar;
       } else if (fullSoftmax) {
         value = fusedSoftmaxCe(H, itemRows, targetsLocal, D);
       } else {
         value = sampledSoftmaxCe(H, itemRows, targets, targetsLocal, negativesLocal, D);
       }
-      if (ctx.opts.l2 > 0) value = tf.add(value, tf.mul(ctx.opts.l2 / D, tf.sum(tf.square(itemRows)))) as tf.Scalar;
+      if (ctx.opts.l2 > 0) value = tf.add(value, tf.mul(ctx.opts.l2 / D, tf.sum(tf.square(itemRows)))) as TF.Scalar;
       return value;
     };
-    const leaves: RowLeaf[] = composed !== null ? composed.leaves : tableFrozen ? [] : [{ table: table.variable, rows, tensor: plain as tf.Tensor2D }];
-    const xs: tf.Tensor[] = [...leaves.map((l) => l.tensor), ...dense];
-    const { value, grads } = tf.valueAndGrads((..._xs: tf.Tensor[]) => lossOf())(xs);
-    const named: tf.NamedTensorMap = {};
+    const leaves: RowLeaf[] = composed !== null ? composed.leaves : tableFrozen ? [] : [{ table: table.variable, rows, tensor: plain as TF.Tensor2D }];
+    const xs: TF.Tensor[] = [...leaves.map((l) => l.tensor), ...dense];
+    const { value, grads } = tf.valueAndGrads((..._xs: TF.Tensor[]) => lossOf())(xs);
+    const named: TF.NamedTensorMap = {};
     dense.forEach((v, k) => (named[v.name] = tf.keep(grads[leaves.length + k])));
     const plainLeaf = composed === null && leaves.length === 1;
     out.grads = {
       loss: value.dataSync()[0],
       positions: P,
       itemRows: plainLeaf ? rows : null,
-      itemGrad: plainLeaf ? (tf.keep(grads[0]) as tf.Tensor2D) : null,
-      ...(composed !== null ? { leaves: leaves.map((l, k) => ({ table: l.table, rows: l.rows, grad: tf.keep(grads[k]) as tf.Tensor2D })) } : {}),
+      itemGrad: plainLeaf ? (tf.keep(grads[0]) as TF.Tensor2D) : null,
+      ...(composed !== null ? { leaves: leaves.map((l, k) => ({ table: l.table, rows: l.rows, grad: tf.keep(grads[k]) as TF.Tensor2D })) } : {}),
       dense: named,
     };
   });
@@ -427,15 +428,15 @@ function applySequenceGradients({ opts, table }: SequenceContext, g: SequenceGra
  * Sampled softmax: each slot's target against the batch's shared candidates; a candidate equal to
  * the slot's target is masked out (it would be a false negative).
  */
-function sampledSoftmaxCe(H: tf.Tensor2D, itemRows: tf.Tensor2D, targets: tf.Tensor1D, targetsLocal: Int32Array, candidatesLocal: Int32Array, denominator: number): tf.Scalar {
+function sampledSoftmaxCe(H: TF.Tensor2D, itemRows: TF.Tensor2D, targets: TF.Tensor1D, targetsLocal: Int32Array, candidatesLocal: Int32Array, denominator: number): TF.Scalar {
   const P = targetsLocal.length;
   const N = candidatesLocal.length;
   const clash = new Float32Array(P * N);
   for (let p = 0; p < P; p++) for (let c = 0; c < N; c++) if (candidatesLocal[c] === targetsLocal[p]) clash[p * N + c] = -1e9;
   const pos = tf.sum(tf.mul(H, tf.gather(itemRows, targets)), 1, true); // [P, 1]
   const neg = tf.add(tf.matMul(H, tf.gather(itemRows, tf.tensor1d(candidatesLocal, 'int32')), false, true), tf.tensor2d(clash, [P, N]));
-  const logits = tf.concat([pos, neg], 1) as tf.Tensor2D;
-  return tf.div(tf.sum(tf.sub(rowLogSumExp(logits), tf.reshape(pos, [P]))), denominator) as tf.Scalar;
+  const logits = tf.concat([pos, neg], 1) as TF.Tensor2D;
+  return tf.div(tf.sum(tf.sub(rowLogSumExp(logits), tf.reshape(pos, [P]))), denominator) as TF.Scalar;
 }
 
 /**
@@ -443,14 +444,14 @@ function sampledSoftmaxCe(H: tf.Tensor2D, itemRows: tf.Tensor2D, targets: tf.Ten
  * gradient tfjs derives goes through its max, whose broadcast Equal ran at ~190 ns an element on
  * wasm and was half of a sampled-softmax step (1,000 candidates, Amazon Games, under load).
  */
-const rowLogSumExp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+const rowLogSumExp = tf.customGrad((...args: (TF.Tensor | TF.GradSaveFunc)[]) => {
+  const [x, save] = args as [TF.Tensor2D, TF.GradSaveFunc];
   save([x]);
   return {
     value: tf.logSumExp(x, 1),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(tf.expandDims(dy, 1), tf.softmax(saved[0])),
+    gradFunc: (dy: TF.Tensor, saved: TF.Tensor[]) => tf.mul(tf.expandDims(dy, 1), tf.softmax(saved[0])),
   };
-}) as (x: tf.Tensor2D) => tf.Tensor1D;
+}) as (x: TF.Tensor2D) => TF.Tensor1D;
 
 /**
  * The smallest target probability the loss value takes the log of: a target softmax that
@@ -474,16 +475,16 @@ const MIN_TARGET_PROB = 1e-37;
  * as dEᵀ = H_bᵀ p ([d, V], 22 ms) rather than pᵀ H_b (32 ms, the [n, V] operand transposed), and
  * transposed back once.
  */
-export function fusedSoftmaxCe(H: tf.Tensor2D, E: tf.Tensor2D, targets: Int32Array, denominator = H.shape[0], blockFloats = CE_BLOCK_FLOATS): tf.Scalar {
-  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [h, e, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+export function fusedSoftmaxCe(H: TF.Tensor2D, E: TF.Tensor2D, targets: Int32Array, denominator = H.shape[0], blockFloats = CE_BLOCK_FLOATS): TF.Scalar {
+  const f = tf.customGrad((...args: (TF.Tensor | TF.GradSaveFunc)[]) => {
+    const [h, e, save] = args as [TF.Tensor2D, TF.Tensor2D, TF.GradSaveFunc];
     const [P, d] = h.shape;
     const V = e.shape[0];
     const block = Math.max(1, Math.floor(blockFloats / Math.max(1, V)));
     const eT = tf.transpose(e);
     let total = 0;
-    let dEt: tf.Tensor2D = tf.zeros([d, V]);
-    const dH: tf.Tensor2D[] = [];
+    let dEt: TF.Tensor2D = tf.zeros([d, V]);
+    const dH: TF.Tensor2D[] = [];
     for (let lo = 0; lo < P; lo += block) {
       const n = Math.min(block, P - lo);
       const [blockLoss, dHb, dEtb] = tf.tidy(() => {
@@ -499,8 +500,8 @@ export function fusedSoftmaxCe(H: tf.Tensor2D, E: tf.Tensor2D, targets: Int32Arr
       });
       total += blockLoss.dataSync()[0];
       blockLoss.dispose();
-      dH.push(dHb as tf.Tensor2D);
-      const next = tf.add(dEt, dEtb) as tf.Tensor2D;
+      dH.push(dHb as TF.Tensor2D);
+      const next = tf.add(dEt, dEtb) as TF.Tensor2D;
       dEt.dispose();
       dEtb.dispose();
       dEt = next;
@@ -514,8 +515,8 @@ export function fusedSoftmaxCe(H: tf.Tensor2D, E: tf.Tensor2D, targets: Int32Arr
     save([gradH, gradE]);
     return {
       value: tf.scalar(total / denominator),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.mul(saved[0], dy), tf.mul(saved[1], dy)],
+      gradFunc: (dy: TF.Tensor, saved: TF.Tensor[]) => [tf.mul(saved[0], dy), tf.mul(saved[1], dy)],
     };
   });
-  return f(H, E) as tf.Scalar;
+  return f(H, E) as TF.Scalar;
 }

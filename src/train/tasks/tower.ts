@@ -3,7 +3,7 @@
  * step one pass of the kernel with its row gradients into the row-sparse optimizer. Everything a step draws comes from
  * the epoch's PRNG and the step's index, so a run resumed mid-epoch continues exactly.
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
 import type { RowSparseOptimizer } from '../../engine/sparse-optimizer.js';
 import type { TokenBags } from '../../models/search/bags.js';
 import { tokenPositions, towerStep, type TowerBatch } from '../../models/search/two-tower.js';
@@ -53,7 +53,7 @@ export function createTowerTask(opts: TowerTaskOptions): TrainTask {
   const { dim, temperature, id_dropout: dropout } = model.spec;
   let order: Int32Array = new Int32Array(0);
   let dropSeed = 0;
-  const read = (v: tf.Variable) => optimizer.view(v) ?? (v.dataSync() as Float32Array);
+  const read = (v: TF.Variable) => optimizer.view(v) ?? (v.dataSync() as Float32Array);
   return {
     beginEpoch(rng) {
       order = opts.groupByQuery ? groupedOrder(pairs.queries, rng) : rng.permutation(pairs.queries.length);
