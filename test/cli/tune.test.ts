@@ -100,15 +100,15 @@ describe('rec tune', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/has no validation split.*--valid-from-train/);
     expect(existsSync(join(out, 'trials.jsonl'))).toBe(false);
-    const carved = await rec(['tune', '--data', novalid, '--valid-from-train', '0.1', '--space', space, '--trials', '1', '--epochs', '1', '--backend', 'cpu', '--out', out, '--json'], { timeoutMs: 60_000 });
-    expect(carved.code, carved.stderr).toBe(0);
-    expect((JSON.parse(carved.stdout) as { counts: { completed: number }; valid_from_train: number }).valid_from_train).toBe(0.1);
-    expect(readFileSync(join(out, 'best.yaml'), 'utf8')).toMatch(/valid_from_train: 0\.1/);
-    // --refit: the best config on all of train (no carve), evaluated on test instead of the trial, still once.
+    // --valid-from-train carves the trials' validation; --refit trains the best config on all of train (no
+    // carve), evaluated on test instead of the trial, still once.
     const refit = join(dir, 'nv-refit');
     const r = await rec(['tune', '--data', novalid, '--valid-from-train', '0.1', '--space', space, '--trials', '1', '--epochs', '2', '--patience', '0', '--backend', 'cpu', '--refit', '--out', refit, '--json'], { timeoutMs: 90_000 });
     expect(r.code, r.stderr).toBe(0);
-    const doc = JSON.parse(r.stdout) as { best: { epoch: number }; refit: { epochs: number; checkpoint: string }; test: { refit: boolean; checkpoint: string; evaluations: number } };
+    const doc = JSON.parse(r.stdout) as { counts: { completed: number }; valid_from_train: number; best: { epoch: number }; refit: { epochs: number; checkpoint: string }; test: { refit: boolean; checkpoint: string; evaluations: number } };
+    expect(doc.valid_from_train).toBe(0.1);
+    expect(doc.counts.completed).toBe(1);
+    expect(readFileSync(join(refit, 'best.yaml'), 'utf8')).toMatch(/valid_from_train: 0\.1/);
     expect(doc.refit).toMatchObject({ epochs: doc.best.epoch, checkpoint: 'refit' });
     expect(doc.test).toMatchObject({ refit: true, checkpoint: 'refit', evaluations: 1 });
     expect(readFileSync(join(refit, 'refit.yaml'), 'utf8')).not.toMatch(/valid_from_train/);
