@@ -14,7 +14,8 @@
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../src/engine/tf.js';
 import { initEngine, packageResolves, NODE_PACKAGES, type EngineInfo, type EngineName } from '../src/engine/backend.js';
 import { createDenseOptimizer, createRowSparseOptimizer } from '../src/engine/sparse-optimizer.js';
 import { writeJsonAtomic } from '../src/io/atomic.js';
@@ -152,8 +153,8 @@ function summarize(times: number[]): { medianMs: number; p10Ms: number; p90Ms: n
   };
 }
 
-function mseOfDot(u: tf.Tensor, i: tf.Tensor, y: tf.Tensor): tf.Scalar {
-  return tf.mean(tf.square(tf.sub(tf.sum(tf.mul(u, i), 1), y))) as tf.Scalar;
+function mseOfDot(u: TF.Tensor, i: TF.Tensor, y: TF.Tensor): TF.Scalar {
+  return tf.mean(tf.square(tf.sub(tf.sum(tf.mul(u, i), 1), y))) as TF.Scalar;
 }
 
 function stepCost(engine: EngineName, update: StepCost['update'], rows: number, timed: number, seed: number): StepCost {
@@ -177,7 +178,7 @@ function stepCost(engine: EngineName, update: StepCost['update'], rows: number, 
       const iIdx = tf.tensor1d(b.i, 'int32');
       const y = tf.tensor1d(b.y);
       if (sparse !== null) {
-        const { value, grads } = tf.valueAndGrads((u: tf.Tensor, i: tf.Tensor) => mseOfDot(u, i, y))([
+        const { value, grads } = tf.valueAndGrads((u: TF.Tensor, i: TF.Tensor) => mseOfDot(u, i, y))([
           tf.gather(users, uIdx),
           tf.gather(items, iIdx),
         ]);
@@ -276,9 +277,9 @@ function mfEpoch(engine: EngineName, data: Ratings, maxSteps: number, seed: numb
       const uIdx = tf.tensor1d(u, 'int32');
       const iIdx = tf.tensor1d(it, 'int32');
       const y = tf.tensor1d(yBuf.subarray(0, size));
-      const { value, grads } = tf.valueAndGrads((p: tf.Tensor, q: tf.Tensor, b1: tf.Tensor, b2: tf.Tensor) => {
+      const { value, grads } = tf.valueAndGrads((p: TF.Tensor, q: TF.Tensor, b1: TF.Tensor, b2: TF.Tensor) => {
         const pred = tf.add(tf.add(tf.sum(tf.mul(p, q), 1), tf.add(tf.reshape(b1, [-1]), tf.reshape(b2, [-1]))), mean);
-        return tf.mean(tf.squaredDifference(pred, y)) as tf.Scalar;
+        return tf.mean(tf.squaredDifference(pred, y)) as TF.Scalar;
       })([tf.gather(P, uIdx), tf.gather(Q, iIdx), tf.gather(bu, uIdx), tf.gather(bi, iIdx)]);
       opt.applyRows(P, u, grads[0]);
       opt.applyRows(Q, it, grads[1]);

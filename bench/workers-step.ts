@@ -6,7 +6,7 @@
  *
  *   node dist/bench/workers-step.js [--dim 64] [--layers 512,256,128,64] [--batch 256] [--model neumf]
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
 import { configSchema } from '../src/config/schema.js';
 import { initEngine } from '../src/engine/backend.js';
 import { createRowSparseOptimizer } from '../src/engine/sparse-optimizer.js';
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   const users = Int32Array.from({ length: N }, (_, i) => (i * 7919) % 6040);
   const items = Int32Array.from({ length: N }, (_, i) => (i * 104729) % 3706);
   const labels = Float32Array.from({ length: N }, (_, i) => (i % 5 === 0 ? 1 : 0));
-  const updaters = { applyRows: (t: tf.Variable, r: Int32Array, g: tf.Tensor2D) => sparse.applyRows(t, r, g), applyDense: (g: tf.NamedTensorMap) => void params.apply(g) };
+  const updaters = { applyRows: (t: TF.Variable, r: Int32Array, g: TF.Tensor2D) => sparse.applyRows(t, r, g), applyDense: (g: TF.NamedTensorMap) => void params.apply(g) };
   const replica = createPairReplica({ model, sparse, params, frozen: new Set(), loss: 'bce', l2: 0 });
   replica.setEpoch({ family: 'pair', arrays: { users, items, labels }, size: N });
   const sizes = layoutSizes(replica.layout, B);

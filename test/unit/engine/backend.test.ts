@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../../../src/engine/tf.js';
 import { describe, expect, it } from 'vitest';
 import { currentEngine, initEngine } from '../../../src/engine/backend.js';
 import { runDoctor } from '../../../src/engine/doctor.js';

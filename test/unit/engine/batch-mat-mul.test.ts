@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../../../src/engine/tf.js';
 import { describe, expect, it } from 'vitest';
 import { originalKernel } from '../../../src/engine/kernels/register.js';
 import { floats, maxAbsDiff, onEngine, values } from './helpers.js';
@@ -59,7 +60,7 @@ describe('BatchMatMul wrapper on wasm', () => {
       tf.tidy(() => {
         const a = tf.tensor(floats(2 * 4 * 3, 5), [2, 4, 3]);
         const b = tf.tensor(floats(2 * 6 * 3, 6), [2, 6, 3]);
-        const g = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, y, false, true))));
+        const g = tf.grads((x: TF.Tensor, y: TF.Tensor) => tf.sum(tf.square(tf.matMul(x, y, false, true))));
         return g([a, b]).map(values);
       });
     const expected = await onEngine('cpu', grads);

@@ -1,13 +1,14 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../../../src/engine/tf.js';
 import { describe, expect, it } from 'vitest';
 import { originalKernel } from '../../../src/engine/kernels/register.js';
 import { floats, onEngine, values } from './helpers.js';
 
 /** Runs the stock cpu kernel we replaced, directly, and returns its outputs' values and shapes. */
-function stock(name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown> = {}): { shape: number[]; data: number[] }[] {
+function stock(name: string, inputs: Record<string, TF.Tensor>, attrs: Record<string, unknown> = {}): { shape: number[]; data: number[] }[] {
   const kernel = originalKernel(name, 'cpu');
   if (kernel === null) throw new Error(`no stock ${name}`);
-  const out = kernel.kernelFunc({ inputs, backend: tf.backend(), attrs: attrs as tf.NamedAttrMap });
+  const out = kernel.kernelFunc({ inputs, backend: tf.backend(), attrs: attrs as TF.NamedAttrMap });
   return (Array.isArray(out) ? out : [out]).map((info) => {
     const t = tf.engine().makeTensorFromTensorInfo(info);
     const r = { shape: t.shape, data: Array.from(t.dataSync()) };
@@ -16,11 +17,11 @@ function stock(name: string, inputs: Record<string, tf.Tensor>, attrs: Record<st
   });
 }
 
-function ours(ts: tf.Tensor | tf.Tensor[]): { shape: number[]; data: number[] }[] {
+function ours(ts: TF.Tensor | TF.Tensor[]): { shape: number[]; data: number[] }[] {
   return (Array.isArray(ts) ? ts : [ts]).map((t) => ({ shape: t.shape, data: Array.from(values(t)) }));
 }
 
-const t = (shape: number[], seed: number): tf.Tensor => tf.tensor(floats(shape.reduce((a, b) => a * b, 1), seed), shape);
+const t = (shape: number[], seed: number): TF.Tensor => tf.tensor(floats(shape.reduce((a, b) => a * b, 1), seed), shape);
 
 describe('cpu fast paths are bit-identical to the stock kernels', () => {
   const pairs: [number[], number[]][] = [
@@ -92,7 +93,7 @@ describe('cpu fast paths are bit-identical to the stock kernels', () => {
         const a = t([4, 3], 6);
         const b = t([4, 2], 7);
         const w = t([5], 8);
-        const g = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.concat([x, y], 1), w)))([a, b]);
+        const g = tf.grads((x: TF.Tensor, y: TF.Tensor) => tf.sum(tf.mul(tf.concat([x, y], 1), w)))([a, b]);
         const wv = Array.from(w.dataSync());
         expect(Array.from(g[0].dataSync())).toEqual(Array.from({ length: 12 }, (_, k) => Math.fround(wv[k % 3])));
         expect(Array.from(g[1].dataSync())).toEqual(Array.from({ length: 8 }, (_, k) => Math.fround(wv[3 + (k % 2)])));

@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../../../src/engine/tf.js';
 import { describe, expect, it } from 'vitest';
 import { floats, maxAbsDiff, onEngine, values } from './helpers.js';
 
@@ -45,7 +46,7 @@ describe('GatherV2 fast path on wasm', () => {
         const table = tf.tensor(floats(6 * 3, 9), [6, 3]);
         const idx = tf.tensor1d([2, 5, 2, 2, 0], 'int32');
         const w = tf.tensor(floats(5 * 3, 10), [5, 3]);
-        return values(tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, idx), w)))(table));
+        return values(tf.grad((t: TF.Tensor) => tf.sum(tf.mul(tf.gather(t, idx), w)))(table));
       });
     const expected = await onEngine('cpu', grad);
     const got = await onEngine('wasm', grad);

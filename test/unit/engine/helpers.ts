@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
 import { initEngine } from '../../../src/engine/backend.js';
 import { silentLogger } from '../../../src/util/log.js';
 
@@ -8,7 +8,7 @@ export async function onEngine<T>(name: 'cpu' | 'wasm', fn: () => T): Promise<T>
   return fn();
 }
 
-export function values(t: tf.Tensor): Float32Array {
+export function values(t: TF.Tensor): Float32Array {
   return Float32Array.from(t.dataSync());
 }
 

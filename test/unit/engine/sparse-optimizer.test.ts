@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../../../src/engine/tf.js';
 import { describe, expect, it } from 'vitest';
 import {
   createDenseOptimizer,
@@ -87,7 +88,7 @@ describe.each(['cpu', 'wasm'] as const)('row-sparse optimizers on %s', (engine) 
   it('resumes bit-identically from getState/setState', async () => {
     await onEngine(engine, () => {
       const cfg: OptimizerConfig = { name: 'adam', lr: 0.05, l2: 0.01 };
-      const run = (from: number, to: number, table: tf.Variable, opt: ReturnType<typeof createRowSparseOptimizer>): void => {
+      const run = (from: number, to: number, table: TF.Variable, opt: ReturnType<typeof createRowSparseOptimizer>): void => {
         for (let step = from; step < to; step++) {
           const rows = STEPS[step];
           tf.tidy(() => opt.applyRows(table, Int32Array.from(rows), gradsFor(step, rows.length)));
@@ -227,7 +228,7 @@ describe('dense optimizer wrapper', () => {
     await onEngine('cpu', async () => {
       const x = tf.tensor2d(floats(8 * 3, 5), [8, 3]);
       const y = tf.tensor2d(floats(8, 6), [8, 1]);
-      const loss = (w: tf.Variable) => () => tf.losses.meanSquaredError(y, tf.matMul(x, w)) as tf.Scalar;
+      const loss = (w: TF.Variable) => () => tf.losses.meanSquaredError(y, tf.matMul(x, w)) as TF.Scalar;
       const a = tf.variable(tf.tensor2d(floats(3, 9), [3, 1]), true, `dense-a-${cfg.name}`);
       const optA = createDenseOptimizer(cfg);
       for (let i = 0; i < 3; i++) optA.minimize(loss(a), [a]).dispose();

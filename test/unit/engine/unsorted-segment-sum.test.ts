@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../../../src/engine/tf.js';
 import { describe, expect, it } from 'vitest';
 import { floats, maxAbsDiff, onEngine, values } from './helpers.js';
 
@@ -47,7 +48,7 @@ describe.each(['cpu', 'wasm'] as const)('UnsortedSegmentSum on %s', (engine) => 
     const dy = floats(idx.length * 4, 11);
     const grad = (): Float32Array =>
       tf.tidy(() => {
-        const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, tf.tensor1d(idx, 'int32')), tf.tensor(dy, [idx.length, 4]))));
+        const g = tf.grad((t: TF.Tensor) => tf.sum(tf.mul(tf.gather(t, tf.tensor1d(idx, 'int32')), tf.tensor(dy, [idx.length, 4]))));
         return values(g(tf.tensor(table, [8, 4])));
       });
     const got = await onEngine(engine, grad);

@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../../../src/engine/tf.js';
 import { modelSchema } from '../../../src/config/schema.js';
 import { layerVariable, type PairModel, type SequenceModel } from '../../../src/models/model.js';
 import { buildModel } from '../../../src/models/registry.js';
@@ -48,12 +49,12 @@ export function fakeSequenceModel(embeddings: readonly (readonly number[])[], op
           padded.set(tail, at);
           mask.fill(1, at, at + tail.length);
         });
-        const rows = tf.gather(table, tf.tensor2d(padded, [n, maxLen], 'int32')) as tf.Tensor3D;
-        const summed = tf.sum(tf.mul(rows, tf.tensor3d(mask, [n, maxLen, 1])), 1) as tf.Tensor2D;
-        return tf.matMul(summed, tf.gather(table, itemIndices) as tf.Tensor2D, false, true);
+        const rows = tf.gather(table, tf.tensor2d(padded, [n, maxLen], 'int32')) as TF.Tensor3D;
+        const summed = tf.sum(tf.mul(rows, tf.tensor3d(mask, [n, maxLen, 1])), 1) as TF.Tensor2D;
+        return tf.matMul(summed, tf.gather(table, itemIndices) as TF.Tensor2D, false, true);
       });
     },
-    itemVectors: () => tf.tidy(() => table.clone() as tf.Tensor2D),
+    itemVectors: () => tf.tidy(() => table.clone() as TF.Tensor2D),
     // Slot t's state is the sum of the rows of slots 0..t (padding, -1, adds nothing): causal, and
     // at the last slot the same vector scoreHistories scores with.
     encode(batch, itemRows) {
@@ -61,7 +62,7 @@ export function fakeSequenceModel(embeddings: readonly (readonly number[])[], op
         const mask = Float32Array.from(batch.ids, (id) => (id < 0 ? 0 : 1));
         const ids = Int32Array.from(batch.ids, (id) => Math.max(0, id));
         const rows = tf.gather(itemRows, tf.tensor1d(ids, 'int32')).as3D(batch.rows, batch.width, itemRows.shape[1]);
-        return tf.cumsum<tf.Tensor3D>(tf.mul(rows, tf.tensor3d(mask, [batch.rows, batch.width, 1])), 1);
+        return tf.cumsum<TF.Tensor3D>(tf.mul(rows, tf.tensor3d(mask, [batch.rows, batch.width, 1])), 1);
       });
     },
   };

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../../../src/engine/tf.js';
 import type { Dataset, SplitData, Vocab } from '../../../src/data/dataset.js';
 import type { DatasetManifest } from '../../../src/data/manifest.js';
 import { configSchema } from '../../../src/config/schema.js';

@@ -2,7 +2,7 @@
  * prepareEval with a model that scores items from catalogue features (vocab/trained.json
  * `featured`), and `--items all|warm|cold` (docs/evaluation.md#new-items).
  */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../../../src/engine/tf.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { evaluate } from '../../../src/eval/evaluate.js';
 import { parseMetrics } from '../../../src/eval/metrics/registry.js';

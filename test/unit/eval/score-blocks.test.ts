@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../../../src/engine/tf.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { modelSchema } from '../../../src/config/schema.js';
 import { evaluate } from '../../../src/eval/evaluate.js';
@@ -20,7 +21,7 @@ function neumf(users: number, items: number): PairModel {
 }
 
 function fullMatrix(model: PairModel, users: Int32Array): Float32Array {
-  return tf.tidy(() => Float32Array.from(model.scoreMatrix(tf.tensor1d(users, 'int32'), tf.range(0, model.shape.items, 1, 'int32') as tf.Tensor1D).dataSync()));
+  return tf.tidy(() => Float32Array.from(model.scoreMatrix(tf.tensor1d(users, 'int32'), tf.range(0, model.shape.items, 1, 'int32') as TF.Tensor1D).dataSync()));
 }
 
 describe('planScoreBlocks', () => {

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../../../src/engine/tf.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Dataset } from '../../../src/data/dataset.js';
 import { evaluate, type EvalOptions, type EvalProtocol } from '../../../src/eval/evaluate.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../../../src/engine/tf.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { evaluate } from '../../../src/eval/evaluate.js';
 import { parseMetrics } from '../../../src/eval/metrics/registry.js';

@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../../../src/engine/tf.js';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -35,14 +36,14 @@ const RUN: Omit<RunJson, 'format_version'> = {
   config_sources: { 'train.model': 'flag' },
 };
 
-function tinyModel(): { keras: tf.LayersModel; meta: SavedModelRecord } {
+function tinyModel(): { keras: TF.LayersModel; meta: SavedModelRecord } {
   const keras = tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [3], name: 'd' })] });
   const meta = { model: 'mf', config: { dim: 2 }, shape: { users: 2, items: 3 } };
   keras.setUserDefinedMetadata({ rec: meta });
   return { keras, meta };
 }
 
-function weights(m: { keras: tf.LayersModel }): number[] {
+function weights(m: { keras: TF.LayersModel }): number[] {
   return m.keras.getWeights().flatMap((w) => Array.from(w.dataSync()));
 }
 
@@ -166,7 +167,7 @@ describe('TrainingCheckpoint', () => {
     const model = tinyModel();
     const ckpt = await createTrainingCheckpoint(d, model, newCheckpoint([]));
     await ckpt.begin({ engine: 'cpu', workers: 1 });
-    const wrap = (keras: tf.LayersModel) => ({ keras });
+    const wrap = (keras: TF.LayersModel) => ({ keras });
     await expect(resumeTrainingCheckpoint(d, wrap, silentLogger)).rejects.toThrow(UsageError);
     await expect(resumeTrainingCheckpoint(d, wrap, silentLogger)).rejects.toThrow(/has no complete saved state \(last\/trainer_state\.json\)/);
     await ckpt.saveState({}, state(0, null));

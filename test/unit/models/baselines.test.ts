@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../../../src/engine/tf.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { modelSchema, trainSchema, type ModelConfig, type ModelName } from '../../../src/config/schema.js';
 import { initEngine } from '../../../src/engine/backend.js';
@@ -67,7 +68,7 @@ function fit(name: ModelName, data: FitData, opts: { config?: Partial<ModelConfi
 /** Every item's score for `users` (their training items as histories, for history models). */
 function scoreAll(model: AnyModel, data: FitData, users: number[]): Float32Array[] {
   return tf.tidy(() => {
-    const items = tf.range(0, data.numItems, 1, 'int32') as tf.Tensor1D;
+    const items = tf.range(0, data.numItems, 1, 'int32') as TF.Tensor1D;
     const t = isHistoryModel(model) ? model.scoreHistories(users.map((u) => historyOf(data, u)), items) : model.scoreMatrix(tf.tensor1d(users, 'int32'), items);
     const flat = t.dataSync() as Float32Array;
     return users.map((_, r) => flat.slice(r * data.numItems, (r + 1) * data.numItems));
@@ -133,7 +134,7 @@ describe('item-to-item models (ease, itemknn)', () => {
         ids.set(h, r * width);
         ids[r * width + h.length] = h[0];
       });
-      const out = keras.predict(tf.tensor2d(ids, [users.length, width], 'int32')) as tf.Tensor2D;
+      const out = keras.predict(tf.tensor2d(ids, [users.length, width], 'int32')) as TF.Tensor2D;
       const graph = out.arraySync();
       users.forEach((_, r) => graph[r].forEach((v, i) => expect(v).toBeCloseTo(ours[r][i], 4)));
       out.dispose();
@@ -155,7 +156,7 @@ describe('item-to-item models (ease, itemknn)', () => {
     const data = communities(3);
     const { model } = fit('itemknn', data, { config: { neighbours: 2 } });
     // A one-item history scores at most its 2 neighbours above 0.
-    const s = tf.tidy(() => (model as HistoryModel).scoreHistories([Int32Array.of(0)], tf.range(0, data.numItems, 1, 'int32') as tf.Tensor1D).dataSync());
+    const s = tf.tidy(() => (model as HistoryModel).scoreHistories([Int32Array.of(0)], tf.range(0, data.numItems, 1, 'int32') as TF.Tensor1D).dataSync());
     expect(Array.from(s).filter((v) => v > 0).length).toBeLessThanOrEqual(2);
     expect(Array.from(s).filter((v) => v > 0).length).toBeGreaterThan(0);
   });

@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../../../src/engine/tf.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ItemFeatures } from '../../../src/data/item-features.js';
 import type { ManifestCatalogue } from '../../../src/data/manifest.js';
@@ -167,7 +168,7 @@ describe('featureLeaves', () => {
     ];
     tf.tidy(() => {
       const leaves = featureLeaves(encoder, t, new Set(), list, Prng.fromSeed(7, 'drop'));
-      const { grads } = tf.valueAndGrads(() => tf.sum(tf.mul(leaves.assemble().item_embedding, tf.tensor2d(R))) as tf.Scalar)(leaves.leaves.map((l) => l.tensor));
+      const { grads } = tf.valueAndGrads(() => tf.sum(tf.mul(leaves.assemble().item_embedding, tf.tensor2d(R))) as TF.Scalar)(leaves.leaves.map((l) => l.tensor));
       const idLeaf = leaves.leaves.find((l) => l.table === t[0].variable);
       const tokenLeaf = leaves.leaves.find((l) => l.table === encoder.tables[0].variable);
       // Cold item 3 never uses its id row; item 5 has no features and always does.

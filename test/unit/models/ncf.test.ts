@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../../../src/engine/tf.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { modelSchema, type ModelConfig } from '../../../src/config/schema.js';
 import { initEngine } from '../../../src/engine/backend.js';
@@ -43,9 +44,9 @@ function scores(model: PairModel, users: Int32Array, items: Int32Array): Float32
   return tf.tidy(() => Float32Array.from(model.scoreRows(gatherRows(model.tables, tf.tensor1d(users, 'int32'), tf.tensor1d(items, 'int32')), false).dataSync()));
 }
 
-function graphScores(keras: tf.LayersModel, users: Int32Array, items: Int32Array): Float32Array {
+function graphScores(keras: TF.LayersModel, users: Int32Array, items: Int32Array): Float32Array {
   return tf.tidy(() => {
-    const out = keras.predict([tf.tensor2d(users, [users.length, 1], 'int32'), tf.tensor2d(items, [items.length, 1], 'int32')]) as tf.Tensor;
+    const out = keras.predict([tf.tensor2d(users, [users.length, 1], 'int32'), tf.tensor2d(items, [items.length, 1], 'int32')]) as TF.Tensor;
     return Float32Array.from(out.dataSync());
   });
 }
@@ -122,7 +123,7 @@ describe('NCF models (He et al. 2017)', () => {
       const { users, items } = allPairs();
       const rows = scores(m, users, items);
       expect(maxDiff(rows, graphScores(m.keras, users, items))).toBeLessThan(1e-6);
-      const matrix = tf.tidy(() => Float32Array.from(m.scoreMatrix(tf.tensor1d([0, 1, 2, 3, 4, 5, 6], 'int32'), tf.range(0, 11, 1, 'int32') as tf.Tensor1D).dataSync()));
+      const matrix = tf.tidy(() => Float32Array.from(m.scoreMatrix(tf.tensor1d([0, 1, 2, 3, 4, 5, 6], 'int32'), tf.range(0, 11, 1, 'int32') as TF.Tensor1D).dataSync()));
       expect(maxDiff(matrix, rows)).toBeLessThan(1e-6);
       const sub = tf.tidy(() => Float32Array.from(m.scoreMatrix(tf.tensor1d([3], 'int32'), tf.tensor1d([10, 2], 'int32')).dataSync()));
       expect(maxDiff(sub, [rows[3 * 11 + 10], rows[3 * 11 + 2]])).toBeLessThan(1e-6);

@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../../../src/engine/tf.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { modelSchema, type ModelConfig } from '../../../src/config/schema.js';
 import { initEngine } from '../../../src/engine/backend.js';
@@ -23,7 +24,7 @@ function build(config: Partial<ModelConfig> = {}, seed = 3): SequenceModel {
 }
 
 const histories = [Int32Array.from([1, 2, 3]), Int32Array.from([4, 5, 6, 7, 8, 9, 10, 11]), Int32Array.from([12]), new Int32Array(0)];
-const allItems = () => tf.range(0, shape.items, 1, 'int32') as tf.Tensor1D;
+const allItems = () => tf.range(0, shape.items, 1, 'int32') as TF.Tensor1D;
 
 function scores(model: SequenceModel, hs: readonly Int32Array[]): Float32Array {
   return tf.tidy(() => Float32Array.from(model.scoreHistories(hs, allItems()).dataSync()));
@@ -70,7 +71,7 @@ describe('SASRec (Kang & McAuley 2018)', () => {
       const w = windows(histories, 6);
       const full = new Int32Array(histories.length * 6).fill(SASREC_PADDING);
       for (let r = 0; r < w.rows; r++) full.set(w.ids.subarray(r * w.width, (r + 1) * w.width), r * 6 + 6 - w.width);
-      return Float32Array.from((keras.predict(tf.tensor2d(full, [histories.length, 6], 'int32')) as tf.Tensor).dataSync());
+      return Float32Array.from((keras.predict(tf.tensor2d(full, [histories.length, 6], 'int32')) as TF.Tensor).dataSync());
     });
     expect(maxDiff(graph, before)).toBeLessThan(1e-5);
   });
@@ -89,7 +90,7 @@ describe('SASRec (Kang & McAuley 2018)', () => {
   it('the causal mask holds: changing a later item never changes an earlier slot’s output', () => {
     const m = build();
     const run = (ids: number[]) =>
-      tf.tidy(() => Float32Array.from(m.encode({ ids: Int32Array.from(ids), rows: 1, width: 6 }, m.tables[0].variable as tf.Tensor as tf.Tensor2D, false).dataSync()));
+      tf.tidy(() => Float32Array.from(m.encode({ ids: Int32Array.from(ids), rows: 1, width: 6 }, m.tables[0].variable as TF.Tensor as TF.Tensor2D, false).dataSync()));
     const a = run([-1, 2, 3, 4, 5, 6]);
     const b = run([-1, 2, 3, 9, 11, 0]);
     const d = 8;
@@ -101,7 +102,7 @@ describe('SASRec (Kang & McAuley 2018)', () => {
   it('dropout acts only in training, and the same seeds give the same masks', () => {
     const m = build({ dropout: 0.5 });
     const batch = { ids: Int32Array.from([1, 2, 3, 4, 5, 6]), rows: 1, width: 6 };
-    const E = m.tables[0].variable as tf.Tensor as tf.Tensor2D;
+    const E = m.tables[0].variable as TF.Tensor as TF.Tensor2D;
     const run = (training: boolean, seed: number) => {
       let s = seed;
       return tf.tidy(() => Float32Array.from(m.encode(batch, E, training, () => s++).dataSync()));

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../../../src/engine/tf.js';
 import { modelSchema } from '../../../src/config/schema.js';
 import type { Vocab } from '../../../src/data/dataset.js';
 import type { PairModel } from '../../../src/models/model.js';

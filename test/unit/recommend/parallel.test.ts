@@ -3,7 +3,7 @@
  * items never served, cold users on popular items) are the one-thread path's, for a pair model
  * and a sequence model. The workers run the compiled dist/ entry: `npm run build` first.
  */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../../../src/engine/tf.js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/schema.js';
 import { userItemSets, userSequences } from '../../../src/data/user-items.js';

@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../../../src/engine/tf.js';
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/schema.js';
 import { initEngine } from '../../../src/engine/backend.js';
@@ -40,7 +41,7 @@ function trainer(m: PairModel, encoder: ItemEncoder | null = null) {
     applyPrepared: (t, c) => sparse.applyPrepared(t, c),
     applyDense: (v, g) => params.applyArray(v, g),
   };
-  const autograd = { applyRows: (t: tf.Variable, r: Int32Array, g: tf.Tensor2D) => sparse.applyRows(t, r, g), applyDense: (g: tf.NamedTensorMap) => void params.apply(g) };
+  const autograd = { applyRows: (t: TF.Variable, r: Int32Array, g: TF.Tensor2D) => sparse.applyRows(t, r, g), applyDense: (g: TF.NamedTensorMap) => void params.apply(g) };
   return { sparse, fused, autograd };
 }
 

@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../../../src/engine/tf.js';
 import { describe, expect, it } from 'vitest';
 import { modelSchema } from '../../../src/config/schema.js';
 import { createDenseOptimizer } from '../../../src/engine/sparse-optimizer.js';
@@ -20,10 +21,10 @@ const users = Int32Array.from([0, 1, 2, 3, 4, 0, 1, 2]);
 const items = Int32Array.from([0, 1, 2, 3, 4, 5, 5, 4]);
 
 /** Gradients of a squared-score loss with respect to the model's dense variables. */
-function denseGrads(model: PairModel): tf.NamedTensorMap {
+function denseGrads(model: PairModel): TF.NamedTensorMap {
   return tf.variableGrads(() => {
     const rows = gatherRows(model.tables, tf.tensor1d(users, 'int32'), tf.tensor1d(items, 'int32'));
-    return tf.mean(tf.square(tf.sub(model.scoreRows(rows, true), 1))) as tf.Scalar;
+    return tf.mean(tf.square(tf.sub(model.scoreRows(rows, true), 1))) as TF.Scalar;
   }, [...model.dense]).grads;
 }
 

@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../../../src/engine/tf.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { modelSchema } from '../../../src/config/schema.js';
 import { initEngine } from '../../../src/engine/backend.js';
@@ -114,18 +115,18 @@ describe('sequence training task', () => {
   });
 
   it('the blocked full-softmax cross-entropy and its gradients equal the plain formula', () => {
-    const H = tf.randomNormal([7, 5], 0, 1, 'float32', 3) as tf.Tensor2D;
-    const E = tf.randomNormal([9, 5], 0, 1, 'float32', 4) as tf.Tensor2D;
+    const H = tf.randomNormal([7, 5], 0, 1, 'float32', 3) as TF.Tensor2D;
+    const E = tf.randomNormal([9, 5], 0, 1, 'float32', 4) as TF.Tensor2D;
     const targets = Int32Array.from([0, 3, 8, 8, 1, 2, 5]);
-    const plain = (h: tf.Tensor2D, e: tf.Tensor2D) => {
+    const plain = (h: TF.Tensor2D, e: TF.Tensor2D) => {
       const logits = tf.matMul(h, e, false, true);
       const onehot = tf.oneHot(tf.tensor1d(targets, 'int32'), 9);
-      return tf.mean(tf.sub(tf.logSumExp(logits, 1), tf.sum(tf.mul(logits, onehot), 1))) as tf.Scalar;
+      return tf.mean(tf.sub(tf.logSumExp(logits, 1), tf.sum(tf.mul(logits, onehot), 1))) as TF.Scalar;
     };
-    const b = tf.valueAndGrads((h: tf.Tensor, e: tf.Tensor) => plain(h as tf.Tensor2D, e as tf.Tensor2D))([H, E]);
+    const b = tf.valueAndGrads((h: TF.Tensor, e: TF.Tensor) => plain(h as TF.Tensor2D, e as TF.Tensor2D))([H, E]);
     // One block, and blocks of 2 slots (the 8, 8 targets straddle two blocks).
     for (const blockFloats of [undefined, 18]) {
-      const a = tf.valueAndGrads((h: tf.Tensor, e: tf.Tensor) => fusedSoftmaxCe(h as tf.Tensor2D, e as tf.Tensor2D, targets, 7, blockFloats))([H, E]);
+      const a = tf.valueAndGrads((h: TF.Tensor, e: TF.Tensor) => fusedSoftmaxCe(h as TF.Tensor2D, e as TF.Tensor2D, targets, 7, blockFloats))([H, E]);
       expect(a.value.dataSync()[0]).toBeCloseTo(b.value.dataSync()[0], 5);
       for (let k = 0; k < 2; k++) {
         const x = a.grads[k].dataSync();

@@ -4,7 +4,7 @@
  * the ones ranked; a worker that throws ends the ranking with a RuntimeFailure and leaves no thread.
  * The workers run the compiled dist/ entry: `npm run build` first.
  */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../../../../src/engine/tf.js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../../../src/config/schema.js';
 import { evaluate, type EvalOptions } from '../../../../src/eval/evaluate.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../../../../src/engine/tf.js';
 import { describe, expect, it } from 'vitest';
 import { initEngine } from '../../../../src/engine/backend.js';
 import { easePeakBytes, easeSweep, easeWeights, itemGram, type UserRows } from '../../../../src/models/fit/ease.js';

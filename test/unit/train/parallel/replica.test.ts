@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../../../../src/engine/tf.js';
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../../../src/config/schema.js';
 import { initEngine, type EngineName } from '../../../../src/engine/backend.js';
@@ -82,7 +83,7 @@ async function poolSteps(name: PairModelName, m: PairModel, loss: PairLoss, W: n
 /** The single-thread trainer's step (run.ts): pairStep with the optimizers applied directly. */
 function singleSteps(m: PairModel, loss: PairLoss, optimizer: 'adam' | 'sgd', p = parts(m, loss, optimizer)): number[] {
   const e = epoch(loss);
-  const updaters = { applyRows: (t: tf.Variable, r: Int32Array, g: tf.Tensor2D) => p.sparse.applyRows(t, r, g), applyDense: (g: tf.NamedTensorMap) => void p.params.apply(g) };
+  const updaters = { applyRows: (t: TF.Variable, r: Int32Array, g: TF.Tensor2D) => p.sparse.applyRows(t, r, g), applyDense: (g: TF.NamedTensorMap) => void p.params.apply(g) };
   const out: number[] = [];
   for (let s = 0; s < STEPS; s++) {
     const lo = s * BATCH;

@@ -3,7 +3,7 @@
  * step's gradients exactly; two shards reduced give the batch's to rounding (dropout 0: a shard's
  * mask is its own); the L2 term is charged once per row.
  */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../../../../src/engine/tf.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { modelSchema } from '../../../../src/config/schema.js';
 import { initEngine } from '../../../../src/engine/backend.js';

@@ -2,7 +2,7 @@
  * The optimizer side of the update split between replicas (src/train/parallel/shared-moments.ts):
  * an owner's update, exported and imported by a replica sharing its moments, is a lone optimizer's.
  */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../../../../src/engine/tf.js';
 import { describe, expect, it } from 'vitest';
 import { createRowSparseOptimizer, type OptimizerConfig } from '../../../../src/engine/sparse-optimizer.js';
 import { adoptMoments, exportRows, importRows, shareMoments } from '../../../../src/train/parallel/shared-moments.js';
