@@ -17,6 +17,7 @@ import { displayTitle } from '../item-titles.js';
 import { parseCatalogueNumber } from '../price.js';
 import { TextFeaturizer } from '../text.js';
 import { OBJECT_VALUE, type FeatureSpec, type RawValue } from './catalogue-spec.js';
+import { KeyTable } from './key-table.js';
 
 /** Per slot and feature: what the row held. */
 export const VALUE_MISSING = 0;
@@ -250,20 +251,8 @@ export class TextLists implements ListStore {
   }
 }
 
-/** Values in order of first appearance, each with its code. */
-export class LocalVocab {
-  readonly index = new Map<string, number>();
-  readonly values: string[] = [];
-  intern(v: string): number {
-    let k = this.index.get(v);
-    if (k === undefined) {
-      k = this.values.length;
-      this.index.set(v, k);
-      this.values.push(v);
-    }
-    return k;
-  }
-}
+/** Values in order of first appearance, each with its code (the index of key-table.ts). */
+export class LocalVocab extends KeyTable {}
 
 /**
  * Where text values go when they are featurised elsewhere (text-queue.ts: a worker thread): each list comes back
@@ -423,7 +412,7 @@ export class CatalogueStore {
   readonly features: readonly FeatureSpec[];
   readonly featurizer: TextFeaturizer;
   /** Raw item id → its key index, in order of first appearance. */
-  readonly keys = new Map<string, number>();
+  readonly keys = new KeyTable();
   /** Key index → its latest slot. */
   readonly slotOfKey = new GrowInt32();
   readonly columns: SlotColumn[];
@@ -453,9 +442,8 @@ export class CatalogueStore {
     for (let f = 0; f < this.columns.length; f++) this.columns[f].add(values[f], this.featurizer, this.deferred);
     const tv = this.titleFeature < 0 ? null : values[this.titleFeature];
     const title = tv === null || tv === OBJECT_VALUE ? null : displayTitle(tv);
-    const k = this.keys.get(key);
-    if (k === undefined) {
-      this.keys.set(key, this.slotOfKey.n);
+    const k = this.keys.intern(key);
+    if (k === this.slotOfKey.n) {
       this.slotOfKey.push(slot);
       this.hashes.push(this.hash[0]);
       this.hashes.push(this.hash[1]);
