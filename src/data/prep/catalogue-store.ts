@@ -18,6 +18,7 @@ import { parseCatalogueNumber } from '../price.js';
 import { TextFeaturizer } from '../text.js';
 import { OBJECT_VALUE, type FeatureSpec, type RawValue } from './catalogue-spec.js';
 import { KeyTable } from './key-table.js';
+import { TitleBytes } from './title-bytes.js';
 
 /** Per slot and feature: what the row held. */
 export const VALUE_MISSING = 0;
@@ -426,7 +427,7 @@ export class CatalogueStore {
   private readonly hash = new Int32Array(2);
   /** The feature kept verbatim as the display title (−1: none), and key index → its latest row's title. */
   readonly titleFeature: number;
-  readonly titles: (string | null)[] = [];
+  readonly titles = new TitleBytes();
 
   constructor(features: readonly FeatureSpec[], featurizer = new TextFeaturizer(), titleFeature = -1) {
     this.features = features;
@@ -450,7 +451,7 @@ export class CatalogueStore {
       if (this.titleFeature >= 0) this.titles.push(title);
       return;
     }
-    if (this.titleFeature >= 0) this.titles[k] = title;
+    if (this.titleFeature >= 0) this.titles.set(k, title);
     this.duplicates++;
     const h = this.hashes.a;
     if (h[2 * k] !== this.hash[0] || h[2 * k + 1] !== this.hash[1]) this.conflicting++;
