@@ -10,8 +10,8 @@
  * over a canonical encoding): no earlier row is kept to compare with, so two different rows that hash alike would
  * be counted as the same (about 1 in 2^64 per pair).
  *
- * The one exception to keeping no text: the display title (one text feature, capped; item-titles.ts), one string
- * per item, the latest row's.
+ * The one exception to keeping no text: the display title (one text feature, capped; item-titles.ts), the latest
+ * row's, kept as UTF-8 bytes (title-bytes.ts), not as a string per item.
  */
 import { displayTitle } from '../item-titles.js';
 import { parseCatalogueNumber } from '../price.js';

@@ -4,7 +4,7 @@
  * `Map<string, number>` hashes each freshly read string in the engine's runtime and compares it in a builtin call
  * on every probe, and at a million keys its backing store is copied at each doubling; here the hash is a loop over
  * the string's UTF-16 units that the JIT inlines, the table holds int32 indices (half full at most, linear probing),
- * and each index keeps its full 32-bit hash, so a string is compared only where the hashes agree.
+ * each beside its string's full 32-bit hash, so a string is compared only where the hashes agree.
  *
  * The hash is fixed (no per-process seed), so strings built to collide could make lookups slow; never wrong.
  */
@@ -25,10 +25,12 @@ const EMPTY = -1;
 export class KeyTable {
   /** The strings by index, in order of first appearance. */
   readonly values: string[] = [];
-  /** Per index: its string's keyHash. */
-  private hashes = new Int32Array(256);
-  /** Per table position: an index, or EMPTY. */
-  private table = new Int32Array(512).fill(EMPTY);
+  /**
+   * Per table position p: an index (or EMPTY) at 2p and its string's keyHash at 2p + 1, side by side, so a probe that
+   * passes another string reads no memory but the table's (a new key, most of a catalogue's, is all such probes).
+   */
+  private table = new Int32Array(1024).fill(EMPTY);
+  /** Positions − 1 (a power of two less one). */
   private mask = 511;
 
   get size(): number {
@@ -38,11 +40,11 @@ export class KeyTable {
   /** The index of `key`, or −1 when it has none. */
   indexOf(key: string): number {
     const h = keyHash(key);
-    const { table, hashes, values, mask } = this;
+    const { table, values, mask } = this;
     for (let p = h & mask; ; p = (p + 1) & mask) {
-      const k = table[p];
+      const k = table[2 * p];
       if (k === EMPTY) return -1;
-      if (hashes[k] === h && values[k] === key) return k;
+      if (table[2 * p + 1] === h && values[k] === key) return k;
     }
   }
 
@@ -59,23 +61,19 @@ export class KeyTable {
   /** The index of `key`, numbering it next when it is new (then it equals `size` before the call). */
   intern(key: string): number {
     const h = keyHash(key);
-    const { table, hashes, values, mask } = this;
+    const { table, values, mask } = this;
     let p = h & mask;
     for (; ; p = (p + 1) & mask) {
-      const k = table[p];
+      const k = table[2 * p];
       if (k === EMPTY) break;
-      if (hashes[k] === h && values[k] === key) return k;
+      if (table[2 * p + 1] === h && values[k] === key) return k;
     }
     const k = values.length;
     values.push(key);
-    if (k === hashes.length) {
-      const grown = new Int32Array(2 * k);
-      grown.set(hashes);
-      this.hashes = grown;
-    }
-    this.hashes[k] = h;
-    table[p] = k;
-    if (2 * values.length > table.length) this.rehash();
+    table[2 * p] = k;
+    table[2 * p + 1] = h;
+    // Half full at most: linear probing's runs stay short.
+    if (4 * values.length > table.length) this.rehash();
     return k;
   }
 
@@ -91,13 +89,16 @@ export class KeyTable {
 
   /** Doubles the table, placing every index again by its kept hash (no string is hashed again). */
   private rehash(): void {
-    const table = new Int32Array(2 * this.table.length).fill(EMPTY);
-    const mask = table.length - 1;
-    const hashes = this.hashes;
-    for (let k = 0; k < this.values.length; k++) {
-      let p = hashes[k] & mask;
-      while (table[p] !== EMPTY) p = (p + 1) & mask;
-      table[p] = k;
+    const old = this.table;
+    const table = new Int32Array(2 * old.length).fill(EMPTY);
+    const mask = table.length / 2 - 1;
+    for (let q = 0; q < old.length; q += 2) {
+      if (old[q] === EMPTY) continue;
+      const h = old[q + 1];
+      let p = h & mask;
+      while (table[2 * p] !== EMPTY) p = (p + 1) & mask;
+      table[2 * p] = old[q];
+      table[2 * p + 1] = h;
     }
     this.table = table;
     this.mask = mask;
