@@ -39,36 +39,57 @@ export function displayTitle(v: string | readonly string[] | null | undefined): 
   return cut.trimEnd();
 }
 
-function batch(titles: readonly (string | null)[], from: number, to: number): RecordBatch {
+/** Titles by item as UTF-8 bytes (prep/title-bytes.ts): item i's byteLength, −1 for none, and its bytes. */
+export interface TitleSource {
+  readonly size: number;
+  byteLength(i: number): number;
+  copyTo(i: number, out: Uint8Array, at: number): void;
+}
+
+/** Titles given as strings, as a TitleSource (each encoded as Buffer.from would). */
+export function stringTitles(titles: readonly (string | null)[]): TitleSource {
+  return {
+    size: titles.length,
+    byteLength: (i) => {
+      const t = titles[i];
+      return t === null ? -1 : Buffer.byteLength(t, 'utf8');
+    },
+    copyTo: (i, out, at) => {
+      const t = titles[i];
+      if (t !== null) Buffer.from(out.buffer, out.byteOffset, out.byteLength).write(t, at, 'utf8');
+    },
+  };
+}
+
+function batch(titles: TitleSource, from: number, to: number): RecordBatch {
   const n = to - from;
   const offsets = new Int32Array(n + 1);
   const bitmap = new Uint8Array((n + 7) >> 3);
-  const parts: Buffer[] = [];
   let nulls = 0;
   let total = 0;
   for (let i = 0; i < n; i++) {
-    const t = titles[from + i];
-    if (t === null) nulls++;
+    const len = titles.byteLength(from + i);
+    if (len < 0) nulls++;
     else {
       bitmap[i >> 3] |= 1 << (i & 7);
-      const b = Buffer.from(t, 'utf8');
-      parts.push(b);
-      total += b.length;
+      total += len;
     }
     offsets[i + 1] = total;
   }
-  const bytes = Buffer.concat(parts, total);
+  const bytes = new Uint8Array(total);
+  for (let i = 0; i < n; i++) if (offsets[i + 1] > offsets[i]) titles.copyTo(from + i, bytes, offsets[i]);
   const field = new Field(TITLE_COLUMN, new Utf8(), true);
-  const data = makeData({ type: new Utf8(), length: n, nullCount: nulls, nullBitmap: bitmap, valueOffsets: offsets, data: new Uint8Array(bytes.buffer, bytes.byteOffset, total) });
+  const data = makeData({ type: new Utf8(), length: n, nullCount: nulls, nullBitmap: bitmap, valueOffsets: offsets, data: bytes });
   const struct = makeData({ type: new Struct([field]), length: n, nullCount: 0, children: [data] });
   return new RecordBatch(new Schema([field]), struct);
 }
 
-/** Writes `titles` (one per item, null for none) as an Arrow IPC file at `path`. */
-export async function writeItemTitles(path: string, titles: readonly (string | null)[]): Promise<void> {
+/** Writes the titles (one per item, none where absent) as an Arrow IPC file at `path`. */
+export async function writeItemTitles(path: string, source: TitleSource | readonly (string | null)[]): Promise<void> {
+  const titles = 'copyTo' in source ? source : stringTitles(source);
   function* batches(): Generator<RecordBatch> {
-    if (titles.length === 0) yield batch(titles, 0, 0);
-    for (let at = 0; at < titles.length; at += BATCH_ROWS) yield batch(titles, at, Math.min(titles.length, at + BATCH_ROWS));
+    if (titles.size === 0) yield batch(titles, 0, 0);
+    for (let at = 0; at < titles.size; at += BATCH_ROWS) yield batch(titles, at, Math.min(titles.size, at + BATCH_ROWS));
   }
   await writeBatches(path, batches());
 }

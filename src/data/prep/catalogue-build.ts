@@ -121,6 +121,8 @@ export interface BuiltCatalogue {
   items: number;
   /** Per item index: 1 when the catalogue has a row for it. */
   inCatalogue: Uint8Array;
+  /** Per item index: its key index in the store (CatalogueStore.keys), −1 when the catalogue has no row for it. */
+  keyOf: Int32Array;
   columns: FeatureColumn[];
   /** category and multi features: their values by index (empty for the others). */
   vocabs: { values: string[]; items: Int32Array }[];
@@ -298,13 +300,17 @@ function itemSources(read: CatalogueRead, logItemIds: readonly string[], base: I
   const slot = new Int32Array(n).fill(-1);
   const carried = new Uint8Array(n);
   const inCatalogue = new Uint8Array(n);
+  const keyOf = new Int32Array(n).fill(-1);
   const slotOfKey = store.slotOfKey.a;
   let logItemsWithoutRow = 0;
   let fromBase = 0;
   let replaced = 0;
   for (let i = 0; i < n; i++) {
     const k = i < logItemIds.length ? store.keys.get(logItemIds[i]) : extraKeys.a[i - logItemIds.length];
-    if (k !== undefined) slot[i] = slotOfKey[k];
+    if (k !== undefined) {
+      slot[i] = slotOfKey[k];
+      keyOf[i] = k;
+    }
     // The base's items keep their indices under --append-to, so item i of the base is item i here.
     const inBase = base !== null && i < base.items && base.inCatalogue[i] === 1;
     if (k !== undefined && inBase) replaced++;
@@ -315,7 +321,7 @@ function itemSources(read: CatalogueRead, logItemIds: readonly string[], base: I
     if (k === undefined && !inBase) logItemsWithoutRow++;
     else inCatalogue[i] = 1;
   }
-  return { extraIds, sources: { n, slot, carried }, inCatalogue, logItemsWithoutRow, fromBase, replaced };
+  return { extraIds, sources: { n, slot, carried }, inCatalogue, keyOf, logItemsWithoutRow, fromBase, replaced };
 }
 
 /**
@@ -323,7 +329,7 @@ function itemSources(read: CatalogueRead, logItemIds: readonly string[], base: I
  * catalogue-only items in the catalogue's order.
  */
 export function buildCatalogue(read: CatalogueRead, features: readonly FeatureSpec[], logItemIds: readonly string[], base: ItemFeatures | null = null): BuiltCatalogue {
-  const { extraIds, sources, inCatalogue, logItemsWithoutRow, fromBase, replaced } = itemSources(read, logItemIds, base);
+  const { extraIds, sources, inCatalogue, keyOf, logItemsWithoutRow, fromBase, replaced } = itemSources(read, logItemIds, base);
   const columns: FeatureColumn[] = [];
   const vocabs: { values: string[]; items: Int32Array }[] = [];
   const summaries: FeatureSummary[] = [];
@@ -345,6 +351,7 @@ export function buildCatalogue(read: CatalogueRead, features: readonly FeatureSp
     extraIds,
     items: sources.n,
     inCatalogue,
+    keyOf,
     columns,
     vocabs,
     summaries,

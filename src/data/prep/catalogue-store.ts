@@ -10,13 +10,15 @@
  * over a canonical encoding): no earlier row is kept to compare with, so two different rows that hash alike would
  * be counted as the same (about 1 in 2^64 per pair).
  *
- * The one exception to keeping no text: the display title (one text feature, capped; item-titles.ts), one string
- * per item, the latest row's.
+ * The one exception to keeping no text: the display title (one text feature, capped; item-titles.ts), the latest
+ * row's, kept as UTF-8 bytes (title-bytes.ts), not as a string per item.
  */
 import { displayTitle } from '../item-titles.js';
 import { parseCatalogueNumber } from '../price.js';
 import { TextFeaturizer } from '../text.js';
 import { OBJECT_VALUE, type FeatureSpec, type RawValue } from './catalogue-spec.js';
+import { KeyTable } from './key-table.js';
+import { TitleBytes } from './title-bytes.js';
 
 /** Per slot and feature: what the row held. */
 export const VALUE_MISSING = 0;
@@ -250,20 +252,8 @@ export class TextLists implements ListStore {
   }
 }
 
-/** Values in order of first appearance, each with its code. */
-export class LocalVocab {
-  readonly index = new Map<string, number>();
-  readonly values: string[] = [];
-  intern(v: string): number {
-    let k = this.index.get(v);
-    if (k === undefined) {
-      k = this.values.length;
-      this.index.set(v, k);
-      this.values.push(v);
-    }
-    return k;
-  }
-}
+/** Values in order of first appearance, each with its code (the index of key-table.ts). */
+export class LocalVocab extends KeyTable {}
 
 /**
  * Where text values go when they are featurised elsewhere (text-queue.ts: a worker thread): each list comes back
@@ -423,7 +413,7 @@ export class CatalogueStore {
   readonly features: readonly FeatureSpec[];
   readonly featurizer: TextFeaturizer;
   /** Raw item id → its key index, in order of first appearance. */
-  readonly keys = new Map<string, number>();
+  readonly keys = new KeyTable();
   /** Key index → its latest slot. */
   readonly slotOfKey = new GrowInt32();
   readonly columns: SlotColumn[];
@@ -437,7 +427,7 @@ export class CatalogueStore {
   private readonly hash = new Int32Array(2);
   /** The feature kept verbatim as the display title (−1: none), and key index → its latest row's title. */
   readonly titleFeature: number;
-  readonly titles: (string | null)[] = [];
+  readonly titles = new TitleBytes();
 
   constructor(features: readonly FeatureSpec[], featurizer = new TextFeaturizer(), titleFeature = -1) {
     this.features = features;
@@ -453,16 +443,15 @@ export class CatalogueStore {
     for (let f = 0; f < this.columns.length; f++) this.columns[f].add(values[f], this.featurizer, this.deferred);
     const tv = this.titleFeature < 0 ? null : values[this.titleFeature];
     const title = tv === null || tv === OBJECT_VALUE ? null : displayTitle(tv);
-    const k = this.keys.get(key);
-    if (k === undefined) {
-      this.keys.set(key, this.slotOfKey.n);
+    const k = this.keys.intern(key);
+    if (k === this.slotOfKey.n) {
       this.slotOfKey.push(slot);
       this.hashes.push(this.hash[0]);
       this.hashes.push(this.hash[1]);
       if (this.titleFeature >= 0) this.titles.push(title);
       return;
     }
-    if (this.titleFeature >= 0) this.titles[k] = title;
+    if (this.titleFeature >= 0) this.titles.set(k, title);
     this.duplicates++;
     const h = this.hashes.a;
     if (h[2 * k] !== this.hash[0] || h[2 * k + 1] !== this.hash[1]) this.conflicting++;

@@ -11,7 +11,7 @@ import type { PrepConfig } from '../../config/schema.js';
 import { UsageError } from '../../util/errors.js';
 import { CATALOGUE_FILES, TITLE_FILES, type DatasetManifest, type ManifestCatalogue } from '../manifest.js';
 import { loadItemFeatures, type ItemFeatures } from '../item-features.js';
-import { pickTitleFeature, readItemTitles, writeItemTitles } from '../item-titles.js';
+import { pickTitleFeature, readItemTitles, stringTitles, writeItemTitles, type TitleSource } from '../item-titles.js';
 import { TextFeaturizer } from '../text.js';
 import { CatalogueStore } from './catalogue-store.js';
 import { buildCatalogue, type BuiltCatalogue } from './catalogue-build.js';
@@ -38,7 +38,7 @@ export interface CatalogueInput {
 }
 
 /** The built features and each item's display title (null for none; `titles` null without a title feature). */
-export type AttachedCatalogue = BuiltCatalogue & { titles: (string | null)[] | null };
+export type AttachedCatalogue = BuiltCatalogue & { titles: TitleSource | null };
 
 /** The catalogue settings, checked before anything is read; null without --items (and no base catalogue). */
 export async function planCatalogue(cfg: PrepConfig, base: { dir: string; manifest: DatasetManifest } | null): Promise<CataloguePlan | null> {
@@ -133,22 +133,22 @@ export function attachCatalogue(input: CatalogueInput, vocab: Vocabularies, warn
       `No item of the log has a catalogue row: the catalogue's key ${JSON.stringify(input.spec.key)} never matches the log's item ids (e.g. log ${JSON.stringify(vocab.itemIds[0])}, catalogue ${JSON.stringify(input.read.store.keys.keys().next().value)}). Expected --item-key naming the column that holds the log's item ids.`,
     );
   }
-  return { ...built, titles: input.title === null ? null : itemTitles(input, vocab.itemIds) };
+  return { ...built, titles: input.title === null ? null : itemTitles(input, built.keyOf) };
 }
 
 /**
  * Each item's title: its latest catalogue row's, else (--append-to, no newer row) the base's, else null. The base's
- * items keep their indices, so item i of the base is item i here.
+ * items keep their indices, so item i of the base is item i here. Read from the store's bytes as the file is written.
  */
-function itemTitles(input: CatalogueInput, itemIds: readonly string[]): (string | null)[] {
+function itemTitles(input: CatalogueInput, keyOf: Int32Array): TitleSource {
   const { store } = input.read;
-  const base = input.baseTitles;
-  const out = new Array<string | null>(itemIds.length);
-  for (let i = 0; i < itemIds.length; i++) {
-    const k = store.keys.get(itemIds[i]);
-    out[i] = k !== undefined && store.titleFeature >= 0 ? store.titles[k] : base !== null && i < base.length ? base[i] : null;
-  }
-  return out;
+  const fromStore = store.titleFeature >= 0;
+  const base = stringTitles(input.baseTitles ?? []);
+  return {
+    size: keyOf.length,
+    byteLength: (i) => (fromStore && keyOf[i] >= 0 ? store.titles.byteLength(keyOf[i]) : i < base.size ? base.byteLength(i) : -1),
+    copyTo: (i, out, at) => (fromStore && keyOf[i] >= 0 ? store.titles.copyTo(keyOf[i], out, at) : i < base.size ? base.copyTo(i, out, at) : undefined),
+  };
 }
 
 export async function writeCatalogueFiles(dir: string, built: AttachedCatalogue, spec: CatalogueSpec): Promise<void> {

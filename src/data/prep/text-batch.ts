@@ -41,19 +41,13 @@ export function featurizeBatch(f: TextFeaturizer, text: string, ends: Int32Array
       grown.set(packed.subarray(0, size));
       packed = scratch = grown;
     }
-    const b = f.lastBuckets;
-    const c = f.lastCounts;
-    let max = 0;
-    for (let k = 0; k < n; k++) {
-      if (c[k] > max) max = c[k];
-      packed[size + k] = (c[k] << bits) | b[k];
-    }
+    const max = f.packLast(packed, size, bits);
     if (max <= maxCount) {
       lens[i] = n;
       size += n;
     } else {
-      packed.set(b, size);
-      packed.set(c, size + n);
+      packed.set(f.lastBuckets, size);
+      packed.set(f.lastCounts, size + n);
       lens[i] = -n;
       size += 2 * n;
     }
