@@ -155,6 +155,7 @@ export const bpmfFamily: FittedFamily = {
   scoresFrom: 'user',
   closedForm: false,
   predictsRatings: true,
+  unreadTrainKeys: { l2: 'it is regularised by its priors and model.noise_precision (--noise-precision), not by an L2 term' },
   options: ['dim', 'init_std', 'samples', 'burn_in', 'noise_precision'],
   resolveLoss(requested, feedback) {
     if (feedback === 'implicit') {

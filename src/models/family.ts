@@ -140,6 +140,8 @@ export interface FittedFamily extends FamilyBase {
   readonly closedForm: boolean;
   /** Whether the family predicts explicit ratings (validated by rmse, clipped to the train range) rather than ranks. */
   readonly predictsRatings?: boolean;
+  /** `train.*` keys outside the gradient ones that the fit does not read either, each with the reason (bpmf: `l2`). */
+  readonly unreadTrainKeys?: Readonly<Record<string, string>>;
   /** What the solver minimises or computes, recorded as the run's loss; only `auto` is accepted. */
   resolveLoss(requested: string, feedback: Feedback): string;
   build(opts: ModelBuildOptions): PairModel | HistoryModel;
@@ -192,6 +194,8 @@ export function checkFittedOptions(family: FittedFamily, sources: Readonly<Recor
   for (const [path, source] of Object.entries(sources)) {
     if (!path.startsWith('train.') || !userSet(source)) continue;
     const key = path.slice('train.'.length);
+    const unread = family.unreadTrainKeys?.[key];
+    if (unread !== undefined) throw new UsageError(`${path} (from ${source}) does not apply to --model ${family.name}: ${unread}. Remove it.`);
     if (!GRADIENT_KEYS.includes(key)) continue;
     throw new UsageError(`${path} (from ${source}) does not apply to --model ${family.name}, which is fitted without gradient steps. Remove it.`);
   }

@@ -4,7 +4,7 @@ import { modelSchema, trainSchema, type ModelConfig } from '../../../src/config/
 import { initEngine } from '../../../src/engine/backend.js';
 import { writeModel } from '../../../src/io/checkpoint.js';
 import { drawSlot, storeDraw } from '../../../src/models/bpmf.js';
-import { monitoredMetric, type FitData } from '../../../src/models/family.js';
+import { checkFittedOptions, monitoredMetric, type FitData } from '../../../src/models/family.js';
 import type { PairModel } from '../../../src/models/model.js';
 import { buildModel, family } from '../../../src/models/registry.js';
 import { loadModel } from '../../../src/models/saved.js';
@@ -129,7 +129,7 @@ describe('bpmf', () => {
     expect(rmse(loaded, held)).toBeCloseTo(rmse(model, held), 6);
   });
 
-  it('is validated by rmse on ratings, and refuses implicit feedback, ranking losses and --init-from', () => {
+  it('is validated by rmse on ratings, and refuses implicit feedback, ranking losses, --init-from and --l2', () => {
     const f = bpmfFamily();
     const train = trainSchema.parse({ model: 'bpmf' });
     expect(monitoredMetric(f, train, 'explicit')).toEqual({ metric: 'rmse', ratings: true });
@@ -137,5 +137,7 @@ describe('bpmf', () => {
     expect(() => f.resolveLoss('auto', 'implicit')).toThrow(/fits explicit ratings .* Train --model ials/);
     expect(() => f.resolveLoss('bpr', 'explicit')).toThrow(/--loss bpr does not apply to --model bpmf/);
     expect(() => f.checkParents(['bpmf'], ['ck'], 'ck')).toThrow(/--init-from does not apply to --model bpmf/);
+    expect(() => checkFittedOptions(f, { 'train.l2': '--l2' }, 75)).toThrow(/train.l2 \(from --l2\) does not apply to --model bpmf: it is regularised by its priors/);
+    expect(() => checkFittedOptions(f, { 'train.l2': 'default', 'model.noise_precision': '--noise-precision' }, 75)).not.toThrow();
   });
 });
