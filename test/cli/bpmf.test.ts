@@ -12,7 +12,7 @@ interface TrainJson {
   best: { metric: string; value: number } | null;
 }
 
-/** Bayesian MF through the binary, on a rank-2 rating log: validated by rmse, evaluated, recommended, refused where it does not apply. */
+/** Bayesian MF through the binary, on a rank-2 rating log: validated by rmse, evaluated, recommended; --l2 refused. */
 describe('bpmf', () => {
   const dir = tempDir('rec-cli-bpmf-');
   const ds = join(dir, 'ds');
@@ -58,14 +58,9 @@ describe('bpmf', () => {
     expect(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { items: unknown[] }).items.length)).toEqual([3, 3]);
   });
 
-  it('refuses --l2 and implicit feedback (exit 2, saying what applies)', async () => {
+  it('refuses --l2 (exit 2, saying what regularises it instead; implicit feedback and ranking losses: test/unit/models/bpmf.test.ts)', async () => {
     const l2 = await rec(['train', '--data', ds, '--model', 'bpmf', '--l2', '0.1', '--out', join(dir, 'l2')]);
     expect(l2.code).toBe(2);
     expect(l2.stderr).toMatch(/train.l2 \(from flag:--l2\) does not apply to --model bpmf: it is regularised by its priors/);
-    const implicit = join(dir, 'implicit');
-    expect((await rec(['prep', join(dir, 'log.csv'), '--out', implicit, '--columns', 'user=0,item=1,ts=3', '--ts-unit', 's', '--feedback', 'implicit', '--split', 'none'])).code).toBe(0);
-    const imp = await rec(['train', '--data', implicit, '--model', 'bpmf', '--out', join(dir, 'imp')]);
-    expect(imp.code).toBe(2);
-    expect(imp.stderr).toMatch(/--model bpmf fits explicit ratings/);
   });
 });
