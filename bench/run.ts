@@ -50,7 +50,7 @@ const BENCHES: Record<string, Bench> = {
     },
   },
   tune: {
-    about: 'rec tune, validation carved from train, --refit, one trial at a time: MF on ML-100K u1 with median pruning and without (test RMSE, target ≤ 0.910 in 20 minutes; trials per hour) and iALS on the NCF ML-1M protocol (HR@10 against its shipped defaults); --arms mf-median,mf-none,ials,ials-sampled picks arms (ials-sampled validates with --valid-protocol sampled:99) (bench/results/tune.json; REC_BENCH_TUNE_BUDGET sets each arm\'s budget)',
+    about: 'rec tune, validation carved from train, --refit, one trial at a time: MF on ML-100K u1 with median pruning and without, and Bayesian MF (bpmf) unpruned (test RMSE, target ≤ 0.910 in 20 minutes; trials per hour) and iALS on the NCF ML-1M protocol (HR@10 against its shipped defaults); --arms mf-median,mf-none,bpmf,ials,ials-sampled picks arms (ials-sampled validates with --valid-protocol sampled:99) (bench/results/tune.json; REC_BENCH_TUNE_BUDGET sets each arm\'s budget)',
     run: async ({ quick, arms }) => {
       const r = await runTuneBench({ quick, arms });
       return { arms: r.arms.map((a) => ({ arm: a.arm, budget_s: a.budget_s, wall_s: a.wall_s, trials: a.trials, trials_per_hour: a.trials_per_hour, best_valid: a.best_valid, test: a.test, defaults: a.defaults, load: [a.load_before, a.load_after], error: a.error ?? null })), note: r.note };

@@ -84,6 +84,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'model.bm25_k1', flag: '--bm25-k1 <x>', type: 'number', commands: TRAIN, description: 'bm25, hybrid: term-frequency saturation (default 1.2)' },
   { key: 'model.bm25_b', flag: '--bm25-b <x>', type: 'number', commands: TRAIN, description: 'bm25, hybrid: length normalisation (default 0.75)' },
   { key: 'model.cg_steps', flag: '--cg-steps <n>', type: 'int', commands: TRAIN, description: 'ials: conjugate-gradient iterations per row and epoch' },
+  { key: 'model.samples', flag: '--samples <n>', type: 'int', commands: TRAIN, description: 'bpmf: posterior draws averaged into the prediction (default 60)' },
+  { key: 'model.burn_in', flag: '--burn-in <n>', type: 'int', commands: TRAIN, description: 'bpmf: Gibbs sweeps (epochs) discarded before averaging (default 15)' },
+  { key: 'model.noise_precision', flag: '--noise-precision <x>', type: 'number', commands: TRAIN, description: 'bpmf: precision of the rating noise (default 1.5)' },
   // train
   { key: 'train.loss', flag: '--loss <name>', type: 'string', commands: TRAIN, description: 'mse|bce|bpr for (user, item) models (default: mse explicit, bce implicit); bce|ce for sasrec (default: ce, configs/models/sasrec.yaml)' },
   { key: 'train.epochs', flag: '--epochs <n>', type: 'int', commands: TRAIN, description: 'training epochs' },

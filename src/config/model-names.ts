@@ -4,7 +4,7 @@
  * `ModelName`, and `configs/models/<name>.yaml` may exist, but neither the schema nor `--help`
  * offers it, and choosing it is a config error that says so.
  */
-export const BUILT_MODELS = ['mf', 'gmf', 'mlp', 'neumf', 'sasrec', 'pop', 'itemknn', 'ease', 'ials', 'bm25', 'two-tower', 'hybrid'] as const;
+export const BUILT_MODELS = ['mf', 'gmf', 'mlp', 'neumf', 'sasrec', 'pop', 'itemknn', 'ease', 'ials', 'bpmf', 'bm25', 'two-tower', 'hybrid'] as const;
 /** Models that rank items for a query (a search log), not for a user: trained by src/train/search-run.ts. */
 export const SEARCH_MODEL_NAMES = ['bm25', 'two-tower', 'hybrid'] as const;
 export const PLANNED_MODELS = [] as const;

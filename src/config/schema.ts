@@ -106,6 +106,9 @@ export const modelSchema = z
     reg_exponent: nonNegativeNumber.default(1).describe('ials: L2 of a row scales with (its observed pairs + unobserved_weight × the other side) to this power (Rendle et al. 2022; --reg-exponent); 0: plain train.l2.'),
     solver: z.enum(['cg', 'cholesky']).default('cg').describe('ials: per-row least-squares solver (--solver): conjugate gradient warm-started from the previous epoch, or an exact Cholesky solve.'),
     cg_steps: positiveInt.default(3).describe('ials: conjugate-gradient iterations per row and epoch (--cg-steps).'),
+    samples: positiveInt.default(60).describe('bpmf: posterior draws averaged into the prediction (--samples); the tables hold dim × samples columns.'),
+    burn_in: nonNegativeInt.default(15).describe('bpmf: Gibbs sweeps (epochs) discarded before draws are averaged (--burn-in).'),
+    noise_precision: positiveNumber.default(1.5).describe('bpmf: precision α of the rating noise, r ~ N(μ + p·q, 1/α) (--noise-precision); lower trusts each rating less.'),
     id_dropout: z
       .number()
       .min(0)

@@ -92,6 +92,8 @@ export interface FitData {
   ts: Float64Array | null;
   numUsers: number;
   numItems: number;
+  /** Epochs finished before this process started (a resumed run's position; 0 for a new run). */
+  epochsDone: number;
 }
 
 /**
@@ -136,6 +138,10 @@ export interface FittedFamily extends FamilyBase {
   readonly kind: 'fitted';
   /** One epoch computes the model exactly; further epochs would repeat it. */
   readonly closedForm: boolean;
+  /** Whether the family predicts explicit ratings (validated by rmse, clipped to the train range) rather than ranks. */
+  readonly predictsRatings?: boolean;
+  /** `train.*` keys outside the gradient ones that the fit does not read either, each with the reason (bpmf: `l2`). */
+  readonly unreadTrainKeys?: Readonly<Record<string, string>>;
   /** What the solver minimises or computes, recorded as the run's loss; only `auto` is accepted. */
   resolveLoss(requested: string, feedback: Feedback): string;
   build(opts: ModelBuildOptions): PairModel | HistoryModel;
@@ -188,6 +194,8 @@ export function checkFittedOptions(family: FittedFamily, sources: Readonly<Recor
   for (const [path, source] of Object.entries(sources)) {
     if (!path.startsWith('train.') || !userSet(source)) continue;
     const key = path.slice('train.'.length);
+    const unread = family.unreadTrainKeys?.[key];
+    if (unread !== undefined) throw new UsageError(`${path} (from ${source}) does not apply to --model ${family.name}: ${unread}. Remove it.`);
     if (!GRADIENT_KEYS.includes(key)) continue;
     throw new UsageError(`${path} (from ${source}) does not apply to --model ${family.name}, which is fitted without gradient steps. Remove it.`);
   }
@@ -229,7 +237,8 @@ export function checkSameModelParent(model: ModelName, models: readonly ModelNam
  * report), else ndcg@10; `train.early_stopping.metric` overrides the choice.
  */
 export function monitoredMetric(family: ModelFamily, train: Pick<TrainConfig, 'loss' | 'early_stopping'>, feedback: Feedback): { metric: string; ratings: boolean } {
-  const ratings = family.kind === 'pair' && feedback === 'explicit' && (train.loss === 'auto' || train.loss === 'mse');
+  const fitsValues = family.kind === 'pair' || (family.kind === 'fitted' && family.predictsRatings === true);
+  const ratings = fitsValues && feedback === 'explicit' && (train.loss === 'auto' || train.loss === 'mse');
   const requested = train.early_stopping.metric;
   return { metric: requested === 'auto' ? (ratings ? 'rmse' : 'ndcg@10') : requested, ratings };
 }

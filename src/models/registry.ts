@@ -13,6 +13,7 @@ import type { AnyModel, ModelBuildOptions, ModelShape, PairModel, SequenceModel 
 import { ncfFamily } from './ncf-family.js';
 import { easeFamily } from './ease.js';
 import { ialsFamily } from './ials.js';
+import { bpmfFamily } from './bpmf.js';
 import { itemKnnFamily } from './itemknn.js';
 import { popFamily } from './pop.js';
 import { sasrecFamily } from './sasrec.js';
@@ -28,6 +29,7 @@ const FAMILIES: Readonly<Record<Exclude<BuiltModelName, (typeof SEARCH_MODEL_NAM
   itemknn: itemKnnFamily,
   ease: easeFamily,
   ials: ialsFamily,
+  bpmf: bpmfFamily,
 };
 
 /** The family of a model name; a name without one (a planned model) is a usage error. */

@@ -477,7 +477,7 @@ function fittedTasks(req: TrainRequest, io: RunIO, plan: Plan, opened: Opened): 
   const threshold = config.train.positive_threshold;
   // positiveRows keeps the rows at or above the threshold in order: their times are those rows' times.
   const ts = all === null || threshold === null ? all : all.filter((_, r) => req.data.train.values[r] >= threshold);
-  const data: FitData = { users: rows.users, items: rows.items, values: rows.values, ts, numUsers: model.shape.users, numItems: model.shape.items };
+  const data: FitData = { users: rows.users, items: rows.items, values: rows.values, ts, numUsers: model.shape.users, numItems: model.shape.items, epochsDone: state.epoch };
   const fit = f.fit(model, data, config.model, config.train);
   if (!fit.resumesMidEpoch && state.step_in_epoch > 0) {
     io.log.info(`--model ${f.name} keeps no work in progress in its checkpoint: epoch ${state.epoch + 1} starts over (it was interrupted after step ${state.step_in_epoch})`);

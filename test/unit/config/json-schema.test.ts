@@ -30,7 +30,7 @@ describe('configs/schema.json', () => {
 
   it('offers only the models that are built, with their default', () => {
     const model = (configJsonSchema() as Node).properties?.train.properties?.model;
-    expect(model?.enum).toEqual(['mf', 'gmf', 'mlp', 'neumf', 'sasrec', 'pop', 'itemknn', 'ease', 'ials', 'bm25', 'two-tower', 'hybrid']);
+    expect(model?.enum).toEqual(['mf', 'gmf', 'mlp', 'neumf', 'sasrec', 'pop', 'itemknn', 'ease', 'ials', 'bpmf', 'bm25', 'two-tower', 'hybrid']);
     expect(model?.default).toBe('mf');
   });
 

@@ -17,6 +17,6 @@ describe('train.model', () => {
 
   it('refuses an unknown model with the list of built ones', () => {
     const r = configSchema.safeParse({ train: { model: 'bert4rec' } });
-    expect(r.error?.issues[0].message).toBe('expected one of mf|gmf|mlp|neumf|sasrec|pop|itemknn|ease|ials|bm25|two-tower|hybrid');
+    expect(r.error?.issues[0].message).toBe('expected one of mf|gmf|mlp|neumf|sasrec|pop|itemknn|ease|ials|bpmf|bm25|two-tower|hybrid');
   });
 });

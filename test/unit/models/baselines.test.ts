@@ -39,7 +39,7 @@ function communities(seed = 5): FitData {
     }
   }
   const n = users.length;
-  return { users: Int32Array.from(users), items: Int32Array.from(items), values: new Float32Array(n).fill(1), ts: null, numUsers: 24, numItems: 21 };
+  return { users: Int32Array.from(users), items: Int32Array.from(items), values: new Float32Array(n).fill(1), ts: null, numUsers: 24, numItems: 21, epochsDone: 0 };
 }
 
 function fitted(name: ModelName): FittedFamily {
