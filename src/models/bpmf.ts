@@ -10,7 +10,8 @@
  * oldest block is replaced (a moving window). The chain's state is the latest draw, read back from its block, so an
  * epoch resumes from the checkpoint's tables alone.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import type { ModelConfig } from '../config/schema.js';
 import { UsageError } from '../util/errors.js';
 import type { Prng } from '../util/prng.js';
@@ -27,19 +28,19 @@ export function buildBpmf(opts: ModelBuildOptions): PairModel {
   const user = tf.input({ shape: [1], dtype: 'int32', name: 'user' });
   const item = tf.input({ shape: [1], dtype: 'int32', name: 'item' });
   // Zeros: the first sweep draws its own starting point (blocks past 0 must start empty anyway).
-  const embed = (name: string, rows: number, input: tf.SymbolicTensor) =>
+  const embed = (name: string, rows: number, input: TF.SymbolicTensor) =>
     tf.layers
       .flatten({ name: `${name}_flat` })
-      .apply(tf.layers.embedding({ name, inputDim: rows, outputDim: width, embeddingsInitializer: 'zeros' }).apply(input)) as tf.SymbolicTensor;
-  const dot = tf.layers.dot({ axes: 1, name: 'dot' }).apply([embed(USER_TABLE, shape.users, user), embed(ITEM_TABLE, shape.items, item)]) as tf.SymbolicTensor;
+      .apply(tf.layers.embedding({ name, inputDim: rows, outputDim: width, embeddingsInitializer: 'zeros' }).apply(input)) as TF.SymbolicTensor;
+  const dot = tf.layers.dot({ axes: 1, name: 'dot' }).apply([embed(USER_TABLE, shape.users, user), embed(ITEM_TABLE, shape.items, item)]) as TF.SymbolicTensor;
   // μ as the bias of a frozen 1→1 dense layer, as in MF (src/models/mf.ts).
   const out = tf.layers
     .dense({ units: 1, name: 'global_bias', trainable: false, kernelInitializer: 'ones', biasInitializer: tf.initializers.constant({ value: shape.globalMean }) })
-    .apply(dot) as tf.SymbolicTensor;
+    .apply(dot) as TF.SymbolicTensor;
   return wrapBpmf(tf.model({ inputs: [user, item], outputs: out, name: 'bpmf' }), opts);
 }
 
-export function wrapBpmf(keras: tf.LayersModel, opts: ModelBuildOptions): PairModel {
+export function wrapBpmf(keras: TF.LayersModel, opts: ModelBuildOptions): PairModel {
   const tables: EmbeddingTable[] = [
     { name: USER_TABLE, kind: 'user', variable: layerVariable(keras, USER_TABLE) },
     { name: ITEM_TABLE, kind: 'item', variable: layerVariable(keras, ITEM_TABLE) },
@@ -52,13 +53,13 @@ export function wrapBpmf(keras: tf.LayersModel, opts: ModelBuildOptions): PairMo
     keras,
     tables,
     dense: [],
-    scoreRows: (rows) => tf.tidy(() => tf.add(tf.sum(tf.mul(rows[USER_TABLE], rows[ITEM_TABLE]), 1), mu()) as tf.Tensor1D),
+    scoreRows: (rows) => tf.tidy(() => tf.add(tf.sum(tf.mul(rows[USER_TABLE], rows[ITEM_TABLE]), 1), mu()) as TF.Tensor1D),
     scoreMatrix: (users, items) =>
       tf.tidy(() => {
         const rows = gatherRows(tables, users, items);
-        return tf.add(tf.matMul(rows[USER_TABLE], rows[ITEM_TABLE], false, true), mu()) as tf.Tensor2D;
+        return tf.add(tf.matMul(rows[USER_TABLE], rows[ITEM_TABLE], false, true), mu()) as TF.Tensor2D;
       }),
-    itemVectors: () => tf.clone(tables[1].variable) as tf.Tensor as tf.Tensor2D,
+    itemVectors: () => tf.clone(tables[1].variable) as TF.Tensor as TF.Tensor2D,
     // The dot products, the mean added, and the JS copy.
     scoreBytesPerPair: 12,
   };

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../../../src/engine/tf.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { modelSchema, trainSchema, type ModelConfig } from '../../../src/config/schema.js';
 import { initEngine } from '../../../src/engine/backend.js';
