@@ -10,9 +10,12 @@
  * The new test items are also split by kind (`rec eval --items new|recent`): `new`, no row before the test period
  * (valid popularity knows nothing of them), and `recent`, rows in valid but none in train (valid popularity counts
  * them, the model trained on train never saw them). And, as the nightly job would before serving the test period,
- * an MF with features is trained on train + valid (the same log prepped with the valid share folded into train, so
- * the test split is the same; as many epochs as the first model's best) and evaluated on the first dataset's split,
- * so that it ranks the same users' same new items, now with the recent items' rows behind it.
+ * the model is brought up to the end of valid on the same log prepped with the valid share folded into train (so the
+ * test split is the same), two ways: `scratch`, an MF with features trained on train + valid for as many epochs as
+ * the first model's best; `fine_tune`, the first model fine-tuned as examples/nightly.sh does (`--init-from`,
+ * `--replay 2 --epochs 20 --lr 0.005`: the valid rows plus twice as many replayed train rows each epoch). Each is
+ * evaluated on the first dataset's split, so that it ranks the same users' same new items, now with the recent
+ * items' rows behind it.
  *
  *  - cold: `synth` (rec synth --catalogue --new-items 0.3, split by time) and `ml-latest-small-holdout` (MovieLens
  *    latest-small, a seeded fifth of the movies held out whole, the usual item cold-start protocol).
@@ -36,18 +39,26 @@ export interface ColdKindResult extends KindReferences {
   /** Users rec eval ranked for the features model (must equal `users`: the references cover the same users). */
   eval_users: number;
   features: ColdFigures;
-  /** The model trained on train + valid (what the nightly job serves the test period with); absent without one. */
-  nightly?: ColdFigures;
+  /** The models brought up to the end of valid (what the nightly job serves the test period with); absent without one. */
+  nightly_scratch?: ColdFigures;
+  nightly_fine_tune?: ColdFigures;
 }
 
-/** The model trained on train + valid, as the nightly job would have it before the test period. */
-export interface NightlyResult {
-  /** The split its dataset was prepped with (valid folded into train; the same test period). */
-  split: string;
+/** One model brought up to the end of valid, as the nightly job would have it before the test period. */
+export interface NightlyModel {
   epochs: number;
   train_seconds: number;
   /** On all new test items, same candidates as `features`. */
   cold: ColdFigures;
+}
+
+export interface NightlyResult {
+  /** The split its dataset was prepped with (valid folded into train; the same test period). */
+  split: string;
+  /** MF with features trained from scratch on train + valid. */
+  scratch: NightlyModel;
+  /** The first model fine-tuned on the valid rows with replay, as examples/nightly.sh does. */
+  fine_tune: NightlyModel & { flags: string };
 }
 
 export interface ColdDatasetResult {
@@ -141,18 +152,40 @@ function trainMf(data: string, out: string, epochs: number, extra: string[], wha
   return { seconds: round(j.train_seconds, 1), best: j.best?.epoch ?? null };
 }
 
-/** The nightly model: MF with features on train + valid, for the first model's best number of epochs, evaluated on the first dataset's split. */
-async function nightlyModel(ctx: ModelArmContext, setup: ColdSetup, epochs: number, cands: string, users: Record<ColdKind, number>): Promise<{ result: NightlyResult; kinds: Record<'new' | 'recent', ColdFigures> } | null> {
+/** examples/nightly.sh's fine-tuning defaults (REPLAY, EPOCHS, LR). */
+const FINE_TUNE = ['--replay', '2', '--lr', '0.005'];
+const FINE_TUNE_EPOCHS = 20;
+
+type KindFigures = Record<'new' | 'recent', ColdFigures>;
+
+/** The nightly models (scratch on train + valid for `epochs`, and `parent` fine-tuned), evaluated on the first dataset's split. */
+async function nightlyModels(
+  ctx: ModelArmContext,
+  setup: ColdSetup,
+  epochs: number,
+  parent: string,
+  cands: string,
+  users: Record<ColdKind, number>,
+): Promise<{ result: NightlyResult; scratch: KindFigures; fineTune: KindFigures } | null> {
   if (setup.nightly === undefined) return null;
   const data = await setup.nightly.prep();
   const [first, merged] = await Promise.all([loadDataset(setup.data), loadDataset(data)]);
   if (merged.test.length !== first.test.length || merged.valid.length !== 0) {
     throw new Error(`${setup.dataset}: the train+valid dataset has ${merged.test.length} test and ${merged.valid.length} valid rows; expected ${first.test.length} and 0`);
   }
-  const out = join(ctx.work, `${setup.dataset}-mf-nightly`);
-  const t = trainMf(data, out, epochs, [], `${setup.dataset} (train+valid)`);
-  const at = (kind: ColdKind) => evalKind(out, cands, kind, setup.data, users[kind]).figures;
-  return { result: { split: setup.nightly.split, epochs, train_seconds: t.seconds, cold: at('cold') }, kinds: { new: at('new'), recent: at('recent') } };
+  const run = (out: string, n: number, extra: string[], what: string): { model: NightlyModel; kinds: KindFigures } => {
+    const t = trainMf(data, out, n, extra, `${setup.dataset} (${what})`);
+    const at = (kind: ColdKind) => evalKind(out, cands, kind, setup.data, users[kind]).figures;
+    return { model: { epochs: n, train_seconds: t.seconds, cold: at('cold') }, kinds: { new: at('new'), recent: at('recent') } };
+  };
+  const scratch = run(join(ctx.work, `${setup.dataset}-mf-nightly`), epochs, [], 'train+valid');
+  const ftEpochs = ctx.quick ? 2 : FINE_TUNE_EPOCHS;
+  const ft = run(join(ctx.work, `${setup.dataset}-mf-fine-tune`), ftEpochs, ['--init-from', parent, ...FINE_TUNE], 'fine-tuned on valid');
+  return {
+    result: { split: setup.nightly.split, scratch: scratch.model, fine_tune: { ...ft.model, flags: `--init-from FIRST ${FINE_TUNE.join(' ')} --epochs ${ftEpochs}` } },
+    scratch: scratch.kinds,
+    fineTune: ft.kinds,
+  };
 }
 
 async function coldDataset(ctx: ModelArmContext, setup: ColdSetup): Promise<ColdDatasetResult> {
@@ -168,8 +201,13 @@ async function coldDataset(ctx: ModelArmContext, setup: ColdSetup): Promise<Cold
   const users: Record<ColdKind, number> = { cold: c.relevant.size, new: c.by_kind.new.users, recent: c.by_kind.recent.users };
   const cold = evalKind(withFeatures, cands, 'cold', data, users.cold);
   const kinds = { new: evalKind(withFeatures, cands, 'new', data, users.new), recent: evalKind(withFeatures, cands, 'recent', data, users.recent) };
-  const nightly = await nightlyModel(ctx, setup, a.best ?? epochs, cands, users);
-  const kind = (k: 'new' | 'recent'): ColdKindResult => ({ ...c.by_kind[k], eval_users: kinds[k].users, features: kinds[k].figures, ...(nightly ? { nightly: nightly.kinds[k] } : {}) });
+  const nightly = await nightlyModels(ctx, setup, a.best ?? epochs, withFeatures, cands, users);
+  const kind = (k: 'new' | 'recent'): ColdKindResult => ({
+    ...c.by_kind[k],
+    eval_users: kinds[k].users,
+    features: kinds[k].figures,
+    ...(nightly ? { nightly_scratch: nightly.scratch[k], nightly_fine_tune: nightly.fineTune[k] } : {}),
+  });
   const warm = (ck: string) => evalRun(ck, ['--split', setup.warmSplit, '--protocol', 'full', '--items', 'warm']).figures;
   const result: ColdDatasetResult = {
     dataset,
@@ -199,11 +237,11 @@ async function coldDataset(ctx: ModelArmContext, setup: ColdSetup): Promise<Cold
 function logDataset(ctx: ModelArmContext, r: ColdDatasetResult): void {
   const f = (x: ColdFigures | undefined) => (x === undefined ? '-' : `${x['recall@20']}/${x['ndcg@20']}`);
   ctx.log(
-    `  ${r.dataset}: ${r.new_items} new items (${r.test_new_items} in test, ${r.test_new_items_in_valid} of them in valid), ${r.test_users_with_new_items} users (${r.eval_users} evaluated); recall@20/ndcg@20 features ${f(r.features)}, nightly ${f(r.nightly?.cold)}, random ${f(r.random)}, valid popularity ${f(r.valid_popularity)}, oracle ${f(r.oracle_test_popularity)}; warm hr@10 ${r.warm_full.features['hr@10']} with features, ${r.warm_full.ids_only['hr@10']} ids only`,
+    `  ${r.dataset}: ${r.new_items} new items (${r.test_new_items} in test, ${r.test_new_items_in_valid} of them in valid), ${r.test_users_with_new_items} users (${r.eval_users} evaluated); recall@20/ndcg@20 features ${f(r.features)}, nightly scratch ${f(r.nightly?.scratch.cold)}, fine-tuned ${f(r.nightly?.fine_tune.cold)}, random ${f(r.random)}, valid popularity ${f(r.valid_popularity)}, oracle ${f(r.oracle_test_popularity)}; warm hr@10 ${r.warm_full.features['hr@10']} with features, ${r.warm_full.ids_only['hr@10']} ids only`,
   );
   for (const k of ['new', 'recent'] as const) {
     const b = r.by_kind[k];
-    ctx.log(`    ${k}: ${b.items} items, ${b.users} users (${b.eval_users} evaluated), ${b.pairs} pairs; features ${f(b.features)}, nightly ${f(b.nightly)}, random ${f(b.random)}, valid popularity ${f(b.valid_popularity)}, oracle ${f(b.oracle_test_popularity)}`);
+    ctx.log(`    ${k}: ${b.items} items, ${b.users} users (${b.eval_users} evaluated), ${b.pairs} pairs; features ${f(b.features)}, nightly scratch ${f(b.nightly_scratch)}, fine-tuned ${f(b.nightly_fine_tune)}, random ${f(b.random)}, valid popularity ${f(b.valid_popularity)}, oracle ${f(b.oracle_test_popularity)}`);
   }
 }
 
@@ -324,12 +362,17 @@ async function movielensTemporalSetup(ctx: ModelArmContext): Promise<ColdSetup |
 
 const AMAZON = join(SHARED, 'amazon2018-small-with-meta');
 
+/** The dataset's name in the results (and for --datasets): `amazon-gift-cards-0.8,0.1,0.1`. */
+function amazonName(category: string, split: string): string {
+  return `amazon-${category.toLowerCase().replace(/_/g, '-')}-${split.replace('temporal:', '')}`;
+}
+
 /** An Amazon 2018 category's 5-core reviews split by time, its meta file as the catalogue (prep reads both as they are). */
 function amazonSetup(ctx: ModelArmContext, category: string, split: string): ColdSetup | string {
   const reviews = join(AMAZON, `${category}_5.json.gz`);
   const meta = join(AMAZON, `meta_${category}.json.gz`);
   if (!existsSync(reviews) || !existsSync(meta)) return `${reviews} or ${meta} is absent`;
-  const name = `amazon-${category.toLowerCase().replace(/_/g, '-')}-${split.replace('temporal:', '')}`;
+  const name = amazonName(category, split);
   const prep = (splitOf: string, data: string) => {
     const args = ['prep', reviews, '--out', data, '--columns', 'user=reviewerID,item=asin,rating=overall,ts=unixReviewTime', '--feedback', 'implicit', '--split', splitOf];
     must(rec([...args, '--items', meta, '--item-features', 'title:text,brand:category,category:multi,description:text,price:number', '-q']), `rec prep ${name} (${splitOf})`);
@@ -344,6 +387,7 @@ function amazonSetup(ctx: ModelArmContext, category: string, split: string): Col
 async function runSetups(ctx: ModelArmContext, setups: (() => Promise<ColdSetup | string> | ColdSetup | string)[], names: string[]): Promise<ColdArmResult['datasets']> {
   const datasets: ColdArmResult['datasets'] = [];
   for (let k = 0; k < setups.length; k++) {
+    if (ctx.datasets !== undefined && !ctx.datasets.some((d) => names[k].startsWith(d))) continue;
     const setup = await setups[k]();
     if (typeof setup === 'string') {
       ctx.log(`  ${names[k]} skipped: ${setup}`);
@@ -353,20 +397,24 @@ async function runSetups(ctx: ModelArmContext, setups: (() => Promise<ColdSetup 
   return datasets;
 }
 
-const COLD_COMMAND = 'rec train --model mf --loss bce [--features none]; rec eval --protocol candidates:NEW_ITEMS --items cold; rec eval --protocol full --items warm (--metrics hr@10,ndcg@10,recall@20,ndcg@20)';
+const COLD_COMMAND =
+  'rec train --model mf --loss bce [--features none]; rec eval --protocol candidates:NEW_ITEMS --items cold|new|recent; rec eval --protocol full --items warm (--metrics hr@10,ndcg@10,recall@20,ndcg@20); nightly: rec train on train+valid (scratch) and --init-from FIRST --replay 2 --epochs 20 --lr 0.005 (fine_tune), evaluated with --data FIRST';
 
 export async function coldArm(ctx: ModelArmContext): Promise<ColdArmResult> {
   return { arm: 'cold', command: COLD_COMMAND, datasets: await runSetups(ctx, [() => synthSetup(ctx), () => movielensHoldoutSetup(ctx)], ['synth', 'ml-latest-small-holdout']) };
 }
 
+/** The Amazon sets first (minutes), MovieLens last (its tags make it the slowest by far). */
 export async function coldTemporalArm(ctx: ModelArmContext): Promise<ColdArmResult> {
-  const setups: (() => Promise<ColdSetup | string> | ColdSetup | string)[] = [() => movielensTemporalSetup(ctx)];
-  const names = ['ml-latest-small-temporal'];
+  const setups: (() => Promise<ColdSetup | string> | ColdSetup | string)[] = [];
+  const names: string[] = [];
   for (const category of ['Gift_Cards', 'Magazine_Subscriptions']) {
     for (const split of ['temporal:0.8,0.1,0.1', 'temporal:0.5,0.25,0.25']) {
       setups.push(() => amazonSetup(ctx, category, split));
-      names.push(`amazon-${category}-${split}`);
+      names.push(amazonName(category, split));
     }
   }
+  setups.push(() => movielensTemporalSetup(ctx));
+  names.push('ml-latest-small-temporal');
   return { arm: 'cold-temporal', command: COLD_COMMAND, datasets: await runSetups(ctx, setups, names) };
 }
