@@ -152,6 +152,11 @@ function trainMf(data: string, out: string, epochs: number, extra: string[], wha
   return { seconds: round(j.train_seconds, 1), best: j.best?.epoch ?? null };
 }
 
+/** A dataset name as a folder name: `--init-from` takes a comma-separated list, so `0.8,0.1,0.1` cannot be in a path. */
+function pathSafe(name: string): string {
+  return name.replace(/,/g, '_');
+}
+
 /** examples/nightly.sh's fine-tuning defaults (REPLAY, EPOCHS, LR). */
 const FINE_TUNE = ['--replay', '2', '--lr', '0.005'];
 const FINE_TUNE_EPOCHS = 20;
@@ -178,9 +183,9 @@ async function nightlyModels(
     const at = (kind: ColdKind) => evalKind(out, cands, kind, setup.data, users[kind]).figures;
     return { model: { epochs: n, train_seconds: t.seconds, cold: at('cold') }, kinds: { new: at('new'), recent: at('recent') } };
   };
-  const scratch = run(join(ctx.work, `${setup.dataset}-mf-nightly`), epochs, [], 'train+valid');
+  const scratch = run(join(ctx.work, `${pathSafe(setup.dataset)}-mf-nightly`), epochs, [], 'train+valid');
   const ftEpochs = ctx.quick ? 2 : FINE_TUNE_EPOCHS;
-  const ft = run(join(ctx.work, `${setup.dataset}-mf-fine-tune`), ftEpochs, ['--init-from', parent, ...FINE_TUNE], 'fine-tuned on valid');
+  const ft = run(join(ctx.work, `${pathSafe(setup.dataset)}-mf-fine-tune`), ftEpochs, ['--init-from', parent, ...FINE_TUNE], 'fine-tuned on valid');
   return {
     result: { split: setup.nightly.split, scratch: scratch.model, fine_tune: { ...ft.model, flags: `--init-from FIRST ${FINE_TUNE.join(' ')} --epochs ${ftEpochs}` } },
     scratch: scratch.kinds,
@@ -194,8 +199,8 @@ async function coldDataset(ctx: ModelArmContext, setup: ColdSetup): Promise<Cold
   const c = await coldCandidates(data, cands);
   const load = loadavg()[0];
   const epochs = ctx.quick ? 2 : setup.epochs;
-  const withFeatures = join(ctx.work, `${dataset}-mf`);
-  const idsOnly = join(ctx.work, `${dataset}-mf-ids`);
+  const withFeatures = join(ctx.work, `${pathSafe(dataset)}-mf`);
+  const idsOnly = join(ctx.work, `${pathSafe(dataset)}-mf-ids`);
   const a = trainMf(data, withFeatures, epochs, [], dataset);
   const seconds = { features: a.seconds, ids_only: trainMf(data, idsOnly, epochs, ['--features', 'none'], dataset).seconds };
   const users: Record<ColdKind, number> = { cold: c.relevant.size, new: c.by_kind.new.users, recent: c.by_kind.recent.users };
@@ -378,10 +383,10 @@ function amazonSetup(ctx: ModelArmContext, category: string, split: string): Col
     must(rec([...args, '--items', meta, '--item-features', 'title:text,brand:category,category:multi,description:text,price:number', '-q']), `rec prep ${name} (${splitOf})`);
     return data;
   };
-  const data = prep(split, join(ctx.work, `${name}-ds`));
+  const data = prep(split, join(ctx.work, `${pathSafe(name)}-ds`));
   const [train, valid, test] = split.replace('temporal:', '').split(',').map(Number);
   const nightly = `temporal:${round(train + valid, 6)},0,${test}`;
-  return { dataset: name, split, data, epochs: 20, warmSplit: 'test', nightly: { split: nightly, prep: () => prep(nightly, join(ctx.work, `${name}-ds-nightly`)) } };
+  return { dataset: name, split, data, epochs: 20, warmSplit: 'test', nightly: { split: nightly, prep: () => prep(nightly, join(ctx.work, `${pathSafe(name)}-ds-nightly`)) } };
 }
 
 async function runSetups(ctx: ModelArmContext, setups: (() => Promise<ColdSetup | string> | ColdSetup | string)[], names: string[]): Promise<ColdArmResult['datasets']> {
