@@ -206,6 +206,9 @@ async function coldDataset(ctx: ModelArmContext, setup: ColdSetup): Promise<Cold
   const users: Record<ColdKind, number> = { cold: c.relevant.size, new: c.by_kind.new.users, recent: c.by_kind.recent.users };
   const cold = evalKind(withFeatures, cands, 'cold', data, users.cold);
   const kinds = { new: evalKind(withFeatures, cands, 'new', data, users.new), recent: evalKind(withFeatures, cands, 'recent', data, users.recent) };
+  // Logged now: the nightly models take as long again (MovieLens: most of an hour at a shared machine's load).
+  const fig = (e: Evaluated) => `${e.figures['recall@20']}/${e.figures['ndcg@20']} (${e.users} users)`;
+  ctx.log(`  ${dataset}, trained on train (best epoch ${a.best ?? '-'}): recall@20/ndcg@20 cold ${fig(cold)}, new ${fig(kinds.new)}, recent ${fig(kinds.recent)}`);
   const nightly = await nightlyModels(ctx, setup, a.best ?? epochs, withFeatures, cands, users);
   const kind = (k: 'new' | 'recent'): ColdKindResult => ({
     ...c.by_kind[k],
