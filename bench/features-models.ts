@@ -19,6 +19,8 @@ export const SHARED = join(REPO, '..', 'shared', 'datasets');
 export interface ModelArmContext {
   work: string;
   quick: boolean;
+  /** `--datasets A,B`: only the datasets of an arm whose name starts with one of these (the cold arms). */
+  datasets?: readonly string[];
   log: (line: string) => void;
 }
 

@@ -13,6 +13,8 @@
  *   node dist/bench/features.js [--quick] [--arms featurise]   writes bench/results/features.json (features-quick.json)
  *   npm run bench -- features [--quick] [--arms featurise]      the same through the bench driver (bench/run.ts)
  * With --arms, only those arms are measured, and they replace the same arms in an existing results file.
+ * With --datasets A,B (cold arms), only their datasets whose name starts with one of these; they replace the datasets
+ * of the same name in the arm's earlier measurement (node dist/bench/features.js --arms cold --datasets synth).
  */
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -193,7 +195,9 @@ export const ARMS: Record<string, Arm> = {
   'ncf-beauty': { about: 'MF and NeuMF with and without item attributes on S3-Rec Amazon Beauty, full ranking (HR/NDCG@10,20); epoch time of each', run: ncfBeautyArm },
 };
 
-export async function runFeaturesBench(opts: { quick?: boolean; arms?: readonly string[]; out?: string | null; log?: (line: string) => void } = {}): Promise<FeaturesBenchResult> {
+export async function runFeaturesBench(
+  opts: { quick?: boolean; arms?: readonly string[]; datasets?: readonly string[]; out?: string | null; log?: (line: string) => void } = {},
+): Promise<FeaturesBenchResult> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const quick = opts.quick === true;
   const names = Object.keys(ARMS);
@@ -206,7 +210,7 @@ export async function runFeaturesBench(opts: { quick?: boolean; arms?: readonly 
   try {
     for (const name of selected) {
       log(`features ${name}`);
-      result.arms.push(await ARMS[name].run({ work, quick, log }));
+      result.arms.push(await ARMS[name].run({ work, quick, log, ...(opts.datasets ? { datasets: opts.datasets } : {}) }));
     }
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -214,10 +218,18 @@ export async function runFeaturesBench(opts: { quick?: boolean; arms?: readonly 
   if (out && opts.arms && existsSync(out)) {
     // Keep the other arms of an earlier measurement.
     const earlier = JSON.parse(readFileSync(out, 'utf8')) as FeaturesBenchResult;
+    if (opts.datasets) result.arms = result.arms.map((a) => withEarlierDatasets(a, earlier.arms.find((e) => e.arm === a.arm)));
     result.arms = [...earlier.arms.filter((a) => !selected.includes(a.arm)), ...result.arms];
   }
   if (out) await writeJsonAtomic(out, result);
   return result;
+}
+
+/** With --datasets, an arm's new datasets replace those of the same name in its earlier measurement; the others are kept. */
+function withEarlierDatasets(arm: FeaturesBenchArm, earlier: FeaturesBenchArm | undefined): FeaturesBenchArm {
+  if (!('datasets' in arm) || earlier === undefined || !('datasets' in earlier)) return arm;
+  const fresh = new Set(arm.datasets.map((d) => d.dataset));
+  return { ...arm, datasets: [...earlier.datasets.filter((d) => !fresh.has(d.dataset)), ...arm.datasets] };
 }
 
 /** The figures `npm run bench` prints for this bench. */
@@ -240,5 +252,5 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     // node dist/bench/features.js --write CAT LOG ITEMS: only the files (for profiling by hand).
     const items = Number(process.argv[5]);
     printResult(writeSyntheticCatalogue(process.argv[3], items).then((bytes) => (writeSyntheticLog(process.argv[4], items), { bytes })));
-  } else printResult(runFeaturesBench({ quick: process.argv.includes('--quick'), arms: argValue('--arms')?.split(',') }));
+  } else printResult(runFeaturesBench({ quick: process.argv.includes('--quick'), arms: argValue('--arms')?.split(','), datasets: argValue('--datasets')?.split(',') }));
 }

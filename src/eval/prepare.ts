@@ -9,7 +9,9 @@ import type { Dataset, SplitData, Vocab } from '../data/dataset.js';
 import { rowsAtLeast } from '../data/sequences.js';
 import { groupByUser, itemsOf, pickRows, userSequences, type UserItems } from '../data/user-items.js';
 import { SKIP_NO_RELEVANT } from './metrics/accumulator.js';
-import { SKIP_UNKNOWN_ITEM } from './protocols.js';
+import { type ItemsMode, SKIP_UNKNOWN_ITEM } from './protocols.js';
+
+export type { ItemsMode } from './protocols.js';
 import { Prng } from '../util/prng.js';
 
 export const SKIP_UNKNOWN_USER = 'unknown_user';
@@ -21,14 +23,17 @@ export const SKIP_COLD_ITEM = 'cold_item';
 export const SKIP_NO_WARM_ITEM = 'no_warm_item';
 /** `--items cold`: a user whose relevant items all have training rows. */
 export const SKIP_NO_COLD_ITEM = 'no_cold_item';
+/** `--items new`: a user with no relevant item that lacks a row before the evaluated split. */
+export const SKIP_NO_NEW_ITEM = 'no_new_item';
+/** `--items recent`: a user with no relevant item that lacks a training row but has an earlier one (in valid, for test). */
+export const SKIP_NO_RECENT_ITEM = 'no_recent_item';
 /** Sequence models: a user with no item before the evaluated split (none the model knows). */
 export const SKIP_NO_HISTORY = 'no_history';
 
-/**
- * Which relevant items an evaluation ranks (`rec eval --items`, docs/evaluation.md#new-items):
- * `all`; `warm`, only those with a training row; `cold`, only those without (new products).
- */
-export type ItemsMode = 'all' | 'warm' | 'cold';
+/** The modes that select some of the cold items only. */
+export function selectsCold(mode: ItemsMode): boolean {
+  return mode === 'cold' || mode === 'new' || mode === 'recent';
+}
 
 /**
  * Relevant (user, item) pairs of the users not skipped before their items were looked at, by what
@@ -43,7 +48,7 @@ export interface RelevantItemCounts {
   cold_skipped: number;
   /** Items the model's vocabulary does not hold. */
   unknown: number;
-  /** `--items warm|cold`: relevant items of the other kind, not evaluated by choice. */
+  /** `--items warm|cold|new|recent`: relevant items of another kind, not evaluated by choice. */
   not_selected: number;
 }
 
@@ -97,6 +102,8 @@ export interface PreparedEval {
   coldItems: Uint8Array;
   /** By dataset index, 1: the model scores the item from its features; null for a model without features. */
   featuredItems: Uint8Array | null;
+  /** By dataset index, 1: the item has a row in a split before the evaluated one (train; train or valid for test). Tells `new` from `recent` cold items. */
+  seenBefore: Uint8Array;
   unrankable: Int32Array;
   /** Relevant (user, item) pairs left out because the item is cold and has no features in the model. */
   coldRelevantItems: number;
@@ -166,7 +173,7 @@ export function prepareEval(args: {
     histories: args.input === 'history' ? modelHistories(numUsers, history.map((s) => rowsAtLeast(s, threshold)), itemToModel) : null,
   };
   const trained = args.trained ?? null;
-  const cold = coldMarks(ds, itemToModel, modelItems, trained);
+  const cold = { ...coldMarks(ds, itemToModel, modelItems, trained), seenBefore: seenIn(ds.items.ids.length, history) };
   const itemsMode = args.items ?? 'all';
   const users = collectUsers(rows, { userToModel, itemToModel, modelItems, trained, itemsMode, ...cold });
   return {
@@ -183,6 +190,7 @@ export function prepareEval(args: {
     unknownRelevantItems: users.unknownRelevantItems,
     coldItems: cold.coldItems,
     featuredItems: cold.featuredItems,
+    seenBefore: cold.seenBefore,
     unrankable: cold.unrankable,
     coldRelevantItems: users.coldRelevantItems,
     itemsMode,
@@ -218,6 +226,13 @@ interface ColdMarks {
   unrankable: Int32Array;
 }
 
+/** By item index, 1 where the item has a row in one of `splits`. */
+function seenIn(items: number, splits: readonly SplitData[]): Uint8Array {
+  const seen = new Uint8Array(items);
+  for (const s of splits) for (let r = 0; r < s.length; r++) seen[s.items[r]] = 1;
+  return seen;
+}
+
 /** Which users and items have something learned behind them (see PreparedEval.coldItems). */
 function coldMarks(ds: Dataset, itemToModel: Int32Array, modelItems: number, trained: { items: Uint8Array; featured?: Uint8Array } | null): ColdMarks {
   const trainUser = new Uint8Array(ds.users.ids.length);
@@ -249,9 +264,26 @@ function coldMarks(ds: Dataset, itemToModel: Int32Array, modelItems: number, tra
 type RelevantFate = 'warm' | 'cold' | 'cold_skipped' | 'unknown' | 'not_selected';
 const FATES: readonly RelevantFate[] = ['warm', 'cold', 'cold_skipped', 'unknown', 'not_selected'];
 
-function relevantFate(d: number, marks: Pick<PreparedEval, 'itemToModel' | 'coldItems' | 'featuredItems' | 'itemsMode'>): RelevantFate {
+/** Whether dataset item `d` is of the kind `mode` ranks. */
+function ofKind(d: number, mode: ItemsMode, marks: Pick<PreparedEval, 'coldItems' | 'seenBefore'>): boolean {
   const cold = marks.coldItems[d] === 1;
-  if ((marks.itemsMode === 'warm' && cold) || (marks.itemsMode === 'cold' && !cold)) return 'not_selected';
+  switch (mode) {
+    case 'all':
+      return true;
+    case 'warm':
+      return !cold;
+    case 'cold':
+      return cold;
+    case 'new':
+      return cold && marks.seenBefore[d] === 0;
+    case 'recent':
+      return cold && marks.seenBefore[d] === 1;
+  }
+}
+
+function relevantFate(d: number, marks: Pick<PreparedEval, 'itemToModel' | 'coldItems' | 'featuredItems' | 'itemsMode' | 'seenBefore'>): RelevantFate {
+  const cold = marks.coldItems[d] === 1;
+  if (!ofKind(d, marks.itemsMode, marks)) return 'not_selected';
   if (marks.itemToModel[d] < 0) return 'unknown';
   if (!cold) return 'warm';
   return marks.featuredItems?.[d] === 1 ? 'cold' : 'cold_skipped';
@@ -263,6 +295,7 @@ export function isRankable(prep: Pick<PreparedEval, 'itemToModel' | 'coldItems' 
 }
 
 interface UserContext extends ColdMarks {
+  seenBefore: Uint8Array;
   userToModel: Int32Array;
   itemToModel: Int32Array;
   modelItems: number;
@@ -296,14 +329,14 @@ type EvaluatedUsers = Pick<PreparedEval, 'users' | 'relevant' | 'relevantDataset
 function noRankableReason(fates: Record<RelevantFate, number>, mode: ItemsMode): string {
   if (fates.cold_skipped > 0) return SKIP_COLD_ITEM;
   if (fates.unknown > 0) return SKIP_UNKNOWN_ITEM;
-  return mode === 'warm' ? SKIP_NO_WARM_ITEM : SKIP_NO_COLD_ITEM;
+  return mode === 'warm' ? SKIP_NO_WARM_ITEM : mode === 'new' ? SKIP_NO_NEW_ITEM : mode === 'recent' ? SKIP_NO_RECENT_ITEM : SKIP_NO_COLD_ITEM;
 }
 
 /** The split's users that can be evaluated, ascending, with their per-user tables; the others counted by reason. */
 function collectUsers(rows: UserRows, ctx: UserContext): EvaluatedUsers {
   const { relevant: relevantDs, history: historyDs, all, histories } = rows;
   const { userToModel, itemToModel } = ctx;
-  const marks = { itemToModel, coldItems: ctx.coldItems, featuredItems: ctx.featuredItems, itemsMode: ctx.itemsMode };
+  const marks = { itemToModel, coldItems: ctx.coldItems, featuredItems: ctx.featuredItems, itemsMode: ctx.itemsMode, seenBefore: ctx.seenBefore };
   const counts: Record<RelevantFate, number> = { warm: 0, cold: 0, cold_skipped: 0, unknown: 0, not_selected: 0 };
   const skipped: Record<string, number> = {};
   const skip = (reason: string) => (skipped[reason] = (skipped[reason] ?? 0) + 1);
@@ -480,7 +513,7 @@ export function sharedRelevance(a: PreparedEval, b: PreparedEval): [PreparedEval
     for (const d of itemsOf(a.relevantDataset, j)) {
       if (seen.has(d)) continue;
       seen.add(d);
-      // Under --items warm|cold an item counts when either model takes it for that kind (a row
+      // Under --items warm|cold|new|recent an item counts when either model takes it for that kind (a row
       // one of them never learned makes it cold for that one only).
       if (!selected(a, d) && !selected(b, d)) continue;
       const ra = rankable(a, d);

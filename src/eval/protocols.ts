@@ -52,16 +52,26 @@ export function protocolTag(spec: ProtocolSpec): string {
 }
 
 /**
- * The tag of an evaluation of some relevant items only (`rec eval --items warm|cold`): the protocol
- * tag with `.warm` / `.cold`, so `eval-test-full.cold.json` sits beside `eval-test-full.json` and
+ * Which relevant items an evaluation ranks (`rec eval --items`, docs/evaluation.md#new-items):
+ * `all`; `warm`, only those with a training row; `cold`, only those without (new products). The
+ * cold ones split in two by what a deployed system could know of them when the evaluated period
+ * begins: `new`, no row in any split before the evaluated one (launched within it: no count
+ * exists anywhere); `recent`, rows before it but none in training (sold between the end of
+ * training and the evaluated period, e.g. in valid when evaluating test: counts exist).
+ */
+export type ItemsMode = 'all' | 'warm' | 'cold' | 'new' | 'recent';
+
+/**
+ * The tag of an evaluation of some relevant items only (`rec eval --items warm|cold|new|recent`): the protocol
+ * tag with `.warm` / `.cold` / `.new` / `.recent`, so `eval-test-full.cold.json` sits beside `eval-test-full.json` and
  * TensorBoard curves stay apart. No dash: the file name's split is everything before the last one.
  */
-export function evalTag(spec: ProtocolSpec, items: 'all' | 'warm' | 'cold' = 'all'): string {
+export function evalTag(spec: ProtocolSpec, items: ItemsMode = 'all'): string {
   return items === 'all' ? protocolTag(spec) : `${protocolTag(spec)}.${items}`;
 }
 
-/** `eval-<split>-<protocol>[.warm|.cold].json` inside the checkpoint folder (named by the checkpoint contract). */
-export function evalFileName(split: string, spec: ProtocolSpec, items: 'all' | 'warm' | 'cold' = 'all'): string {
+/** `eval-<split>-<protocol>[.warm|.cold|.new|.recent].json` inside the checkpoint folder (named by the checkpoint contract). */
+export function evalFileName(split: string, spec: ProtocolSpec, items: ItemsMode = 'all'): string {
   return contractEvalFileName(split, evalTag(spec, items));
 }
 

@@ -24,7 +24,7 @@ import { checkFailUnder, checkMaxDrop, type Gate, type GateCheck } from './gates
 import { parseMetrics, RANKING_METRICS, type MetricSpec } from './metrics/registry.js';
 import { weightBytes } from '../models/weights.js';
 import { evalNotes } from './notes.js';
-import { type ItemsMode, prepareEval, type PreparedEval, type RelevantItemCounts, restrictToUsers, sharedRelevance } from './prepare.js';
+import { type ItemsMode, prepareEval, selectsCold, type PreparedEval, type RelevantItemCounts, restrictToUsers, sharedRelevance } from './prepare.js';
 import { evalFileName, evalTag, negativesPathFor, readCandidatesFile, type ProtocolSpec, writeNegativesFile } from './protocols.js';
 
 export const EVAL_FORMAT_VERSION = 1;
@@ -66,8 +66,8 @@ export interface RelevantItemsRecord extends RelevantItemCounts {
 }
 
 export interface EvalFile extends Omit<EvalOutcome, 'relevant_ranked'> {
-  /** EvalOutcome's, with `items` (warm|cold) when --items selected some relevant items only. */
-  protocol: EvalOutcome['protocol'] & { items?: 'warm' | 'cold' };
+  /** EvalOutcome's, with `items` (warm|cold|new|recent) when --items selected some relevant items only. */
+  protocol: EvalOutcome['protocol'] & { items?: Exclude<ItemsMode, 'all'> };
   relevant_items: RelevantItemsRecord;
   format_version: number;
   checkpoint: string;
@@ -152,11 +152,11 @@ export function hasItemFeatures(ckpt: Pick<TrainedCheckpoint, 'trained'>): boole
   return ckpt.trained?.featured !== undefined;
 }
 
-/** `--items cold` needs a model that can score an item without a training row. */
+/** `--items cold|new|recent` needs a model that can score an item without a training row. */
 function checkItemsApply(ckpt: TrainedCheckpoint, items: ItemsMode, role: string): void {
-  if (items !== 'cold' || hasItemFeatures(ckpt)) return;
+  if (!selectsCold(items) || hasItemFeatures(ckpt)) return;
   throw new UsageError(
-    `--items cold: ${role} ${ckpt.dir} was trained without item features, so it has only a random vector for an item without a training row and nothing to rank: every relevant cold item would be skipped. Train with item features (a dataset prepped with --items FILE), or evaluate with --items warm or all.`,
+    `--items ${items}: ${role} ${ckpt.dir} was trained without item features, so it has only a random vector for an item without a training row and nothing to rank: every relevant cold item would be skipped. Train with item features (a dataset prepped with --items FILE), or evaluate with --items warm or all.`,
   );
 }
 

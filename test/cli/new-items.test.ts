@@ -123,6 +123,20 @@ describe('rec eval --items', () => {
     expect((r as EvalJson & { candidates: { dropped_cold: number } }).candidates.dropped_cold).toBe(1);
   });
 
+  it('new and recent split cold: under leave-last no new product had a row before test, so new is cold and recent ranks none', async () => {
+    const cold = await evalOf(featured, ['--items', 'cold']);
+    const fresh = await evalOf(featured, ['--items', 'new']);
+    expect(fresh.protocol).toEqual({ name: 'full', items: 'new' });
+    expect(fresh.metrics).toEqual(cold.metrics);
+    expect(fresh.relevant_items).toMatchObject({ cold_ranked: 8, cold_skipped: 4 });
+    expect(fresh.users.skipped_by_reason.no_new_item).toBe(cold.users.skipped_by_reason.no_cold_item);
+    expect(fresh.file).toBe(join(featured, 'eval-test-full.new.json'));
+    const recent = await rec(['eval', featured, '--backend', 'cpu', '--items', 'recent']);
+    expect(recent.code).toBe(1);
+    expect(recent.stderr).toMatch(/no_recent_item.*--items recent/);
+    expect(existsSync(join(featured, 'eval-test-full.recent.json'))).toBe(false);
+  });
+
   it('a model without features: --items cold is exit 2; all says the cold items were skipped because it has no features', async () => {
     const r = await rec(['eval', plain, '--backend', 'cpu', '--items', 'cold']);
     expect(r.code).toBe(2);
@@ -133,9 +147,12 @@ describe('rec eval --items', () => {
     const human = await rec(['eval', plain, '--backend', 'cpu', '--k', '10']);
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).toMatch(/the model has no item features: 12 relevant cold items \(no training row\) skipped/);
-    const bad = await rec(['eval', plain, '--backend', 'cpu', '--items', 'new']);
+    const bad = await rec(['eval', plain, '--backend', 'cpu', '--items', 'fresh']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/--items expects one of all\|warm\|cold/);
+    expect(bad.stderr).toMatch(/--items expects one of all\|warm\|cold\|new\|recent/);
+    const fresh = await rec(['eval', plain, '--backend', 'cpu', '--items', 'new']);
+    expect(fresh.code).toBe(2);
+    expect(fresh.stderr).toMatch(/--items new: checkpoint .* was trained without item features/);
   });
 
   it('gates: --fail-under holds under --items cold; a baseline must rank the same kind of items', async () => {

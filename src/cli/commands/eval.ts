@@ -24,9 +24,10 @@ Examples:
   $ rec eval new --baseline prod --max-drop ndcg@10=2% --max-drop rmse=0.005
   $ rec eval new --baseline serving/production --max-drop ndcg@10=0.01   # the gate rec promote checks
   $ rec eval ckpt --items cold --k 20 --metrics recall,ndcg      # only test items without a training row (new products)
+  $ rec eval ckpt --items new --k 20 --metrics recall,ndcg       # of those, only items with no row before the test split
 
 Writes CKPT/eval-<split>-<protocol>.json (e.g. eval-test-full.json, eval-test-sampled100.json);
-with --items warm|cold, eval-<split>-<protocol>.warm.json / .cold.json beside it.
+with --items warm|cold|new|recent, eval-<split>-<protocol>.<items>.json beside it.
 A relevant item without a training row (cold) is ranked from its catalogue features when the model
 was trained with item features; otherwise it is skipped, counted, and the output says so.`;
 
@@ -42,7 +43,10 @@ export function registerEval(program: Command, runtime: Runtime): void {
     .option('--fail-under <metric=value>', 'exit 3 when a metric is worse than this (repeatable; rmse/mae: above it)', collect)
     .option('--baseline <ckpt>', 're-evaluate this checkpoint the same way and compare')
     .option('--max-drop <metric=value[%]>', 'exit 3 when a metric is worse than the baseline by more than this (repeatable)', collect)
-    .option('--items <which>', 'all|warm|cold: rank every relevant item, only those with a training row, or only those without (new products; needs a model with item features) (default all)')
+    .option(
+      '--items <which>',
+      'all|warm|cold|new|recent: rank every relevant item, only those with a training row, or only those without (new products; needs a model with item features); new and recent split cold: no row before the evaluated split at all, or rows there (valid, for test) but none in training (default all)',
+    )
     .addHelpText('after', EXAMPLES);
   addConfigOptions(cmd, 'eval');
   addGlobalFlags(cmd).action(async (ckptArg: string, _opts, self: Command) => {
@@ -120,7 +124,7 @@ export function registerEval(program: Command, runtime: Runtime): void {
   });
 }
 
-const ITEMS_MODES: readonly ItemsMode[] = ['all', 'warm', 'cold'];
+const ITEMS_MODES: readonly ItemsMode[] = ['all', 'warm', 'cold', 'new', 'recent'];
 
 function parseItemsMode(text: string | undefined): ItemsMode {
   if (text === undefined) return 'all';
@@ -129,6 +133,9 @@ function parseItemsMode(text: string | undefined): ItemsMode {
   if (mode !== undefined) return mode;
   throw new UsageError(`--items expects one of ${ITEMS_MODES.join('|')}. Received: ${describeValue(text)}.`);
 }
+
+/** What `--items X` leaves out, for the summary line. */
+const OTHER_KINDS: Record<ItemsMode, string> = { all: '', warm: 'cold', cold: 'warm', new: 'warm or recent', recent: 'warm or new' };
 
 /**
  * `relevant items: 812 warm ranked, 40 cold ranked from features, 5 cold skipped (model_without_features)`;
@@ -139,7 +146,7 @@ function relevantLine(items: ItemsMode, r: RelevantItemsRecord): string[] {
   const parts = [`${r.warm_ranked} warm ranked`, `${r.cold_ranked} cold ranked from features`];
   if (r.cold_skipped > 0) parts.push(`${r.cold_skipped} cold skipped (${r.cold_skip_reason ?? 'no features'})`);
   if (r.unknown > 0) parts.push(`${r.unknown} unknown to the model`);
-  if (r.not_selected > 0) parts.push(`${r.not_selected} ${items === 'warm' ? 'cold' : 'warm'} not selected`);
+  if (r.not_selected > 0) parts.push(`${r.not_selected} ${OTHER_KINDS[items]} not selected`);
   return [`relevant items${items === 'all' ? '' : ` (--items ${items})`}: ${parts.join(', ')}`];
 }
 

@@ -72,6 +72,33 @@ describe('coldReferences', () => {
   });
 });
 
+describe('coldReferences by kind', () => {
+  // As above: item 3 and 4 have valid rows (recent), item 2 none (new).
+  const input = { items: 6, trainItems: [0, 1, 0], validItems: [3, 3, 4, 1], testUsers: [7, 7, 8, 8, 8], testItems: [3, 0, 4, 2, 2] };
+  const d = (p: number) => 1 / Math.log2(p + 2);
+
+  it('splits the pairs into new and recent items; valid popularity ranks a new item after every item it counted', () => {
+    const r = coldReferences(input);
+    expect(r.by_kind.new).toMatchObject({ users: 1, pairs: 1, items: 1 });
+    expect(r.by_kind.recent).toMatchObject({ users: 2, pairs: 2, items: 2 });
+    // User 8's item 2: candidates 3 (2 valid rows) and 5 (none): behind 3, tied with 5 → rank 1 or 2.
+    expect(r.by_kind.new.valid_popularity['ndcg@10']).toBeCloseTo((d(1) + d(2)) / 2, 4);
+    // Random: item 2 among 3 tied (3, 5 and itself).
+    expect(r.by_kind.new.random['ndcg@10']).toBeCloseTo((d(0) + d(1) + d(2)) / 3, 4);
+    // Recent: user 7's item 3 first; user 8's item 4 behind 3 → rank 1.
+    expect(r.by_kind.recent.valid_popularity['ndcg@10']).toBeCloseTo((1 + d(1)) / 2, 4);
+  });
+
+  it('ranks only the users rec eval evaluates; the oracle still counts every test row', () => {
+    const r = coldReferences({ ...input, evaluable: Uint8Array.from({ length: 9 }, (_, u) => (u === 8 ? 1 : 0)) });
+    expect([...r.relevant.keys()]).toEqual([8]);
+    expect(r.test_new_items).toBe(2);
+    expect(r.by_kind.recent).toMatchObject({ users: 1, pairs: 1, items: 1 });
+    // User 8's item 4 by test counts (3 one row from user 7, 2 left out as the user's own): tied with 3, ahead of 5.
+    expect(r.by_kind.recent.oracle_test_popularity['ndcg@10']).toBeCloseTo((d(0) + d(1)) / 2, 4);
+  });
+});
+
 describe('movielensItems', () => {
   const movies = ['1,Toy Story (1995),Adventure|Animation', '2,"American President, The (1995)",Comedy|Drama|Romance', '3,Untitled,(no genres listed)'];
   const tags = ['5,1,Pixar,1000', '6,1,pixar ,1500', '5,2,"""political""",2000', '7,1,late tag,3000'];

@@ -1,6 +1,6 @@
 /**
  * prepareEval with a model that scores items from catalogue features (vocab/trained.json
- * `featured`), and `--items all|warm|cold` (docs/evaluation.md#new-items).
+ * `featured`), and `--items all|warm|cold|new|recent` (docs/evaluation.md#new-items).
  */
 import { tf } from '../../../src/engine/tf.js';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -116,5 +116,50 @@ describe('cold items a model scores from its features', () => {
     expect(evalFileName('test', { name: 'full' }, 'cold')).toBe('eval-test-full.cold.json');
     expect(evalFileName('valid', { name: 'sampled', n: 100 }, 'warm')).toBe('eval-valid-sampled100.warm.json');
     expect(evalTag({ name: 'candidates', file: 'f' }, 'all')).toBe('candidates');
+  });
+});
+
+describe('--items new|recent: the cold items split by whether they had a row before the evaluated split', () => {
+  // x sold in valid (between training and test), z and y only in test; y has no features.
+  const later = makeDataset({
+    users: ['u', 'v', 'w'],
+    items: ['a', 'b', 'c', 'x', 'y', 'z'],
+    train: [['u', 'a'], ['v', 'b'], ['v', 'c'], ['w', 'a']],
+    valid: [['w', 'x'], ['u', 'c']],
+    test: [['u', 'b'], ['u', 'x'], ['v', 'z'], ['v', 'a'], ['w', 'y'], ['w', 'x']],
+  });
+  const at = (mode: ItemsMode, split: 'test' | 'valid' = 'test') =>
+    prepareEval({ dataset: later, split, model: { users: later.users, items: later.items }, relevanceThreshold: null, trained: featured, items: mode });
+  const names = (m: Int32Array) => Array.from(m, (i) => later.items.ids[i]);
+
+  it('new keeps cold items with no earlier row, recent those with one; together they are cold', () => {
+    const fresh = at('new');
+    expect(Array.from(fresh.users.dataset)).toEqual([1]);
+    expect(names(fresh.relevant.items)).toEqual(['z']);
+    expect(fresh.skipped).toEqual({ no_new_item: 1, cold_item: 1 });
+    expect(fresh.relevantItems).toEqual({ warm_ranked: 0, cold_ranked: 1, cold_skipped: 1, unknown: 0, not_selected: 4 });
+
+    const recent = at('recent');
+    expect(Array.from(recent.users.dataset)).toEqual([0, 2]);
+    expect(names(recent.relevant.items)).toEqual(['x', 'x']);
+    expect(recent.skipped).toEqual({ no_recent_item: 1 });
+    expect(recent.relevantItems).toEqual({ warm_ranked: 0, cold_ranked: 2, cold_skipped: 0, unknown: 0, not_selected: 4 });
+
+    const cold = at('cold');
+    expect(cold.relevantItems.cold_ranked).toBe(fresh.relevantItems.cold_ranked + recent.relevantItems.cold_ranked);
+    expect(cold.relevantItems.cold_skipped).toBe(fresh.relevantItems.cold_skipped + recent.relevantItems.cold_skipped);
+    // Only the relevant set is filtered: the new items still compete with the recent ones.
+    expect(names(recent.unrankable)).toEqual(['y']);
+  });
+
+  it('evaluating valid, nothing comes before it but training: every cold item is new', () => {
+    expect(names(at('new', 'valid').relevant.items)).toEqual(['x']);
+    expect(at('recent', 'valid').users.dataset.length).toBe(0);
+    expect(at('recent', 'valid').skipped).toEqual({ no_recent_item: 2 });
+  });
+
+  it('names their eval files apart', () => {
+    expect(evalFileName('test', { name: 'full' }, 'new')).toBe('eval-test-full.new.json');
+    expect(evalTag({ name: 'candidates', file: 'f' }, 'recent')).toBe('candidates.recent');
   });
 });
