@@ -20,41 +20,98 @@ export function isAlive(state: number): boolean {
 }
 
 /**
+ * Rows up to this many are arranged through a 4-byte-a-row scratch (128 MiB at most): each column
+ * moves a whole element at a time, and the destinations are inverted by a plain scatter. Larger
+ * logs use a 1-byte scratch and invert in place, which keeps the arrangement's extra memory at one
+ * byte a row (docs/warehouse.md#memory); both give the same arrangement, byte for byte.
+ */
+export const WIDE_SCRATCH_ROWS = 1 << 25;
+
+/**
  * Puts the stored rows in (user, ts, seq) order, in place: a stable counting sort by user of the
  * rows (stored in seq order), then each user's run sorted by ts where it is not already in order
  * (logs usually are); ties keep input order. Every later pass (dedupe, k-core, split, writing)
  * then reads the columns sequentially, and each split file is this order filtered.
  * The user column is overwritten with each row's destination (its user's next free slot), every
- * other column is scattered to its destination one byte plane at a time through a 1-byte-a-row
- * scratch (raw bytes, so float bits are copied exactly), and the destinations are then inverted
- * in place into each position's source row, which RowStore.finishArrange turns into seq: the
- * extra memory is 1 byte a row, and the user column becomes seq (the users are now runs).
- * `assign` is permuted alike.
+ * other column is scattered to its destination through a scratch (raw bytes, so float bits are
+ * copied exactly), and the destinations are then inverted into each position's source row, which
+ * RowStore.finishArrange turns into seq: the user column becomes seq (the users are now runs).
+ * `assign` is permuted alike. Rows already grouped by user in order move nowhere.
  */
-export function arrangeRows(store: RowStore, assign: Uint8Array, nUsers: number): void {
+export function arrangeRows(store: RowStore, assign: Uint8Array, nUsers: number, wideLimit = WIDE_SCRATCH_ROWS): void {
   const n = store.length;
   const dest = store.users.subarray(0, n);
   const offsets = new Int32Array(nUsers + 1);
   for (let i = 0; i < n; i++) offsets[dest[i] + 1]++;
   for (let u = 0; u < nUsers; u++) offsets[u + 1] += offsets[u];
   const next = offsets.slice(0, nUsers);
-  for (let i = 0; i < n; i++) dest[i] = next[dest[i]]++;
-  const tmp = new Uint8Array(n);
+  let moved = false;
+  for (let i = 0; i < n; i++) {
+    const d = next[dest[i]]++;
+    dest[i] = d;
+    if (d !== i) moved = true;
+  }
   const ts = store.tsStorage();
-  if (ts !== null) scatterBytes(ts, n, dest, tmp);
-  scatterBytes(store.items, n, dest, tmp);
-  scatterBytes(store.valueStorage(), n, dest, tmp);
-  if (store.queries !== null) scatterBytes(store.queries, n, dest, tmp);
-  if (store.events !== null) scatterBytes(store.events, n, dest, tmp);
   let uniform = true;
   for (let i = 1; i < n && uniform; i++) uniform = assign[i] === assign[0];
-  if (!uniform) scatterBytes(assign, n, dest, tmp);
-  invertInPlace(dest);
+  if (moved) {
+    const cols: Column[] = [store.items, store.valueStorage()];
+    if (ts !== null) cols.push(ts);
+    if (store.queries !== null) cols.push(store.queries);
+    if (store.events !== null) cols.push(store.events);
+    if (!uniform) cols.push(assign);
+    if (n <= wideLimit) moveWide(cols, n, dest);
+    else moveNarrow(cols, n, dest);
+  }
   store.finishArrange(dest, offsets);
   if (ts !== null) sortRunsByTime(store, assign, !uniform, offsets, nUsers);
 }
 
 type Column = Float64Array | Float32Array | Int32Array | Uint32Array | Uint16Array | Uint8Array;
+
+/** Through a 4-byte scratch: each column one element (a float64 two words) at a time, then dest becomes its inverse. */
+function moveWide(cols: readonly Column[], n: number, dest: Int32Array): void {
+  const scratch = new ArrayBuffer(n * 4);
+  for (const col of cols) {
+    const width = col.BYTES_PER_ELEMENT;
+    if (width === 1) scatter8(new Uint8Array(col.buffer, col.byteOffset, n), n, dest, new Uint8Array(scratch, 0, n));
+    else if (width === 2) scatter16(new Uint16Array(col.buffer, col.byteOffset, n), n, dest, new Uint16Array(scratch, 0, n));
+    else scatter32(new Int32Array(col.buffer, col.byteOffset, n * (width / 4)), width / 4, n, dest, new Int32Array(scratch, 0, n));
+  }
+  const src = new Int32Array(scratch, 0, n);
+  for (let i = 0; i < n; i++) src[dest[i]] = i;
+  dest.set(src);
+}
+
+function scatter8(col: Uint8Array, n: number, dest: Int32Array, tmp: Uint8Array): void {
+  for (let i = 0; i < n; i++) tmp[dest[i]] = col[i];
+  col.set(tmp);
+}
+
+function scatter16(col: Uint16Array, n: number, dest: Int32Array, tmp: Uint16Array): void {
+  for (let i = 0; i < n; i++) tmp[dest[i]] = col[i];
+  col.set(tmp);
+}
+
+/** A column of `lanes` 32-bit words an element, one lane at a time. */
+function scatter32(words: Int32Array, lanes: number, n: number, dest: Int32Array, tmp: Int32Array): void {
+  if (lanes === 1) {
+    for (let i = 0; i < n; i++) tmp[dest[i]] = words[i];
+    words.set(tmp);
+    return;
+  }
+  for (let lane = 0; lane < lanes; lane++) {
+    for (let i = 0, k = lane; i < n; i++, k += lanes) tmp[dest[i]] = words[k];
+    for (let i = 0, k = lane; i < n; i++, k += lanes) words[k] = tmp[i];
+  }
+}
+
+/** Through a 1-byte scratch, one byte plane at a time, then dest inverted in place. */
+function moveNarrow(cols: readonly Column[], n: number, dest: Int32Array): void {
+  const tmp = new Uint8Array(n);
+  for (const col of cols) scatterBytes(col, n, dest, tmp);
+  invertInPlace(dest);
+}
 
 /** Moves the first n elements of col to their destinations, one byte plane at a time through tmp. */
 function scatterBytes(col: Column, n: number, dest: Int32Array, tmp: Uint8Array): void {

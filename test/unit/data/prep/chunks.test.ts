@@ -79,8 +79,8 @@ async function readInChunks(data: Buffer, sizes: (k: number) => number): Promise
     values: Array.from({ length: n }, (_, i) => s.valueAt(i)),
     ts: s.hasTs ? Array.from({ length: n }, (_, i) => s.tsAt(i)) : [],
     seq: Array.from({ length: n }, (_, i) => s.seqOf(i)),
-    userIds: ingest.users.keys,
-    itemIds: ingest.items.keys,
+    userIds: Array.from({ length: ingest.users.size }, (_, k) => ingest.users.idAt(k)),
+    itemIds: Array.from({ length: ingest.items.size }, (_, k) => ingest.items.idAt(k)),
     rejects: readFileSync(rejectsPath, 'utf8'),
   });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { arrangeRows, POOL, TEST, TRAIN } from '../../../../src/data/prep/order.js';
+import { arrangeRows, POOL, TEST, TRAIN, WIDE_SCRATCH_ROWS } from '../../../../src/data/prep/order.js';
 import { RowStore } from '../../../../src/data/prep/store.js';
 import { Prng } from '../../../../src/util/prng.js';
 
@@ -122,15 +122,29 @@ describe('arrangeRows', () => {
     { name: 'seq gaps (rejected rows)', msTs: false, manyValues: false, manyEvents: false, gaps: true },
     { name: 'wide ts, values and events', msTs: true, manyValues: true, manyEvents: true, gaps: true },
   ];
-  for (const c of cases) {
-    it(`puts every column in (user, ts, seq) order: ${c.name}`, () => {
-      for (const seed of [1, 2, 3]) {
-        const rows = randomRows(seed, 3000, c);
-        const { store, assign } = storeOf(rows);
-        arrangeRows(store, assign, 7);
-        expect(arranged(store, assign)).toEqual(reference(rows));
-        expect(() => store.users).toThrow(/after the rows were arranged/);
-      }
+  // The 4-byte scratch (small logs) and the 1-byte scratch with the in-place inversion (past wideLimit).
+  for (const [path, wideLimit] of [
+    ['wide scratch', WIDE_SCRATCH_ROWS],
+    ['narrow scratch', 0],
+  ] as const) {
+    for (const c of cases) {
+      it(`puts every column in (user, ts, seq) order: ${c.name}, ${path}`, () => {
+        for (const seed of [1, 2, 3]) {
+          const rows = randomRows(seed, 3000, c);
+          const { store, assign } = storeOf(rows);
+          arrangeRows(store, assign, 7, wideLimit);
+          expect(arranged(store, assign)).toEqual(reference(rows));
+          expect(() => store.users).toThrow(/after the rows were arranged/);
+        }
+      });
+    }
+
+    it(`moves no row of a log already grouped by user, and still sorts each run by time: ${path}`, () => {
+      const rows = randomRows(4, 500, cases[1]).sort((a, b) => a.user - b.user || a.seq - b.seq);
+      rows.forEach((r, k) => (r.seq = k * 2));
+      const { store, assign } = storeOf(rows);
+      arrangeRows(store, assign, 7, wideLimit);
+      expect(arranged(store, assign)).toEqual(reference(rows));
     });
   }
 
