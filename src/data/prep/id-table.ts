@@ -13,26 +13,10 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { DataError } from '../../util/errors.js';
+import { FNV_OFFSET, FNV_PRIME, hashBytes, mix } from './string-hash.js';
 
-const FNV_OFFSET = 0x811c9dc5;
-const FNV_PRIME = 0x01000193;
 /** Arena offsets are uint32. */
 const MAX_ARENA = 0xffffffff;
-
-/** Murmur3's finaliser: FNV-1a's low bits alone cluster for ids that differ in their last characters. */
-function mix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
-}
-
-export function hashBytes(buf: Uint8Array, start: number, end: number): number {
-  let h = FNV_OFFSET;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i], FNV_PRIME);
-  return mix(h);
-}
 
 /** Writes `text` as generalised UTF-8 (lone surrogates as three bytes) into out at 0; returns the length (out holds 3 bytes a code unit). */
 function encodeWtf8(text: string, out: Uint8Array): number {

@@ -6,19 +6,9 @@
  * the string's UTF-16 units that the JIT inlines, the table holds int32 indices (half full at most, linear probing),
  * each beside its string's full 32-bit hash, so a string is compared only where the hashes agree.
  *
- * The hash is fixed (no per-process seed), so strings built to collide could make lookups slow; never wrong.
+ * The hash (string-hash.ts) is fixed, so strings built to collide could make lookups slow; never wrong.
  */
-
-/** FNV-1a over the UTF-16 units, then MurmurHash3's finaliser so that similar keys (`P00000001`, `P00000002`) spread. */
-export function keyHash(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
-}
+import { keyHash } from './string-hash.js';
 
 const EMPTY = -1;
 

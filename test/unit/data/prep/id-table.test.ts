@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { hashBytes, IdTable } from '../../../../src/data/prep/id-table.js';
+import { IdTable } from '../../../../src/data/prep/id-table.js';
+import { hashBytes } from '../../../../src/data/prep/string-hash.js';
 import { IdVocab } from '../../../../src/data/prep/vocab.js';
 import { Prng } from '../../../../src/util/prng.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { KeyTable, keyHash } from '../../../../src/data/prep/key-table.js';
+import { KeyTable } from '../../../../src/data/prep/key-table.js';
+import { keyHash } from '../../../../src/data/prep/string-hash.js';
 import { Prng } from '../../../../src/util/prng.js';
 
 describe('KeyTable', () => {
