@@ -44,7 +44,7 @@ describe('--log-level on every command', () => {
 describe('only built models are offered', () => {
   it('rec train --help lists the built models and the SASRec flags', async () => {
     const r = await rec(['train', '--help']);
-    expect(r.stdout).toMatch(/--model <name> +mf\|gmf\|mlp\|neumf\|sasrec\|pop\|itemknn\|ease\|ials\|bm25\|two-tower\|hybrid\n/);
+    expect(r.stdout).toMatch(/--model <name> +mf\|gmf\|mlp\|neumf\|sasrec\|pop\|itemknn\|ease\|ials\|bpmf\|bm25\|two-tower\|hybrid\n/);
     expect(r.stdout).toMatch(/--max-len <n>/);
     expect(r.stdout).toMatch(/--heads <n>/);
     expect(r.stdout).toMatch(/--blocks <n>/);
