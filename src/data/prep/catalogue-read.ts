@@ -422,11 +422,9 @@ async function readCatalogueFile(
         return true;
       }
       read++;
-      for (let f = 0; f < features.length; f++) {
-        const v = get(features[f].name);
-        values[f] = splitMulti && features[f].kind === 'multi' && typeof v === 'string' ? v.split('|') : v;
-      }
-      store.add(k, values);
+      // A CSV/TSV multi field is its values joined by `|`: the store reads them in place (no split per row).
+      for (let f = 0; f < features.length; f++) values[f] = get(features[f].name);
+      store.add(k, values, splitMulti);
       return true;
     },
     reject: (line, given, givenDetail, raw) => {

@@ -288,9 +288,22 @@ export class SlotColumn {
     this.vocab = spec.kind === 'category' || spec.kind === 'multi' ? new LocalVocab() : null;
   }
 
-  /** Adds the next slot's value; a text goes to `deferred` when given (its list is pushed by resolveText). */
-  add(v: RawValue, featurizer: TextFeaturizer, deferred: DeferredTexts | null = null): void {
+  /**
+   * Adds the next slot's value; a text goes to `deferred` when given (its list is pushed by resolveText). `piped`:
+   * a multi value given as one string is its values joined by `|` (a CSV/TSV field), read without splitting it.
+   */
+  add(v: RawValue, featurizer: TextFeaturizer, deferred: DeferredTexts | null = null, piped = false): void {
     const kind = this.spec.kind;
+    if (piped && kind === 'multi' && typeof v === 'string') {
+      this.addPiped(v);
+      return;
+    }
+    if (kind === 'category' && typeof v === 'string' && plainEnds(v, 0, v.length)) {
+      // The usual category value: nothing to trim, one value.
+      this.status.push(VALUE_PRESENT);
+      (this.codes as GrowInt32).push((this.vocab as LocalVocab).intern(v));
+      return;
+    }
     if (isEmpty(v)) {
       this.status.push(VALUE_MISSING);
       if (kind === 'category') (this.codes as GrowInt32).push(-1);
@@ -329,6 +342,38 @@ export class SlotColumn {
     }
   }
 
+  /** A multi value of `|`-joined values (see add): as add would take v.split('|'), value by value in place. */
+  private addPiped(v: string): void {
+    if (pipedBlank(v)) {
+      this.status.push(VALUE_MISSING);
+      (this.multi as ChunkedLists).push(this.codeScratch, 0);
+      return;
+    }
+    this.status.push(VALUE_PRESENT);
+    const vocab = this.vocab as LocalVocab;
+    let n = 0;
+    for (let from = 0; from <= v.length; ) {
+      let to = v.indexOf('|', from);
+      if (to < 0) to = v.length;
+      let code: number;
+      if (plainEnds(v, from, to)) code = vocab.internRange(v, from, to);
+      else {
+        const t = v.slice(from, to).trim();
+        code = t === '' ? -1 : vocab.intern(t);
+      }
+      from = to + 1;
+      // Equal codes are equal values: the first of each is kept, as listOf keeps the first of equal strings.
+      if (code < 0 || seenCode(this.codeScratch, n, code)) continue;
+      if (n === this.codeScratch.length) {
+        const grown = new Int32Array(2 * n);
+        grown.set(this.codeScratch);
+        this.codeScratch = grown;
+      }
+      this.codeScratch[n++] = code;
+    }
+    (this.multi as ChunkedLists).push(this.codeScratch, n);
+  }
+
   /**
    * Slot `slot`'s deferred text list (DeferredTexts), the next of this column: `len` values packed by textPacking
    * at src[from, …), or (len < 0, a count past the packed range) −len buckets then −len counts.
@@ -339,6 +384,31 @@ export class SlotColumn {
     else lists.pushWide(src.subarray(from, from - len), src.subarray(from - len, from - 2 * len), -len);
     if (len === 0 && this.status.a[slot] !== VALUE_MISSING) this.status.a[slot] = VALUE_INVALID;
   }
+}
+
+/** Whether s[from, to) is non-empty and starts and ends with a printable ASCII character (so trim leaves it as is). */
+function plainEnds(s: string, from: number, to: number): boolean {
+  if (to <= from) return false;
+  const a = s.charCodeAt(from);
+  const b = s.charCodeAt(to - 1);
+  return a > 32 && a < 127 && b > 32 && b < 127;
+}
+
+function seenCode(codes: Int32Array, n: number, code: number): boolean {
+  for (let k = 0; k < n; k++) if (codes[k] === code) return true;
+  return false;
+}
+
+/** isEmpty(v.split('|')) without the split. */
+function pipedBlank(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 124) continue;
+    if (c > 32 && c < 127) return false;
+    // Other characters may be whitespace to trim: the exact rule.
+    return v.split('|').every((x) => x.trim() === '');
+  }
+  return true;
 }
 
 function isEmpty(v: RawValue): boolean {
@@ -362,35 +432,46 @@ const TAG_LIST = 3;
 
 /**
  * Two 32-bit hashes of the values (an FNV-1a and a multiply-xorshift lane over tag, length and the UTF-16 units of
- * each, two units a step: titles are most of what a row's hash reads).
+ * each, two units a step: titles are most of what a row's hash reads). `piped[f]`: a string value of column f is
+ * hashed as the list of its `|`-separated parts (as v.split('|') would be), without splitting it.
  */
-function valuesHash(values: readonly RawValue[], out: Int32Array): void {
+function valuesHash(values: readonly RawValue[], piped: readonly boolean[] | null, out: Int32Array): void {
   let h1 = 0x811c9dc5;
   let h2 = 0x2545f491;
-  for (const v of values) {
-    const tag = v === null ? TAG_NULL : typeof v === 'string' ? TAG_STRING : TAG_LIST;
+  for (let f = 0; f < values.length; f++) {
+    const v = values[f];
+    const split = piped !== null && piped[f] && typeof v === 'string';
+    const tag = v === null ? TAG_NULL : typeof v === 'string' && !split ? TAG_STRING : TAG_LIST;
     h1 = Math.imul(h1 ^ tag, 0x01000193);
     h2 = Math.imul(h2 ^ tag, 0x5bd1e995);
     if (v === null) continue;
     const list = typeof v === 'string' ? null : v;
-    const n = list === null ? 1 : list.length;
-    if (list !== null) {
+    const n = list !== null ? list.length : split ? countParts(v as string) : 1;
+    if (tag === TAG_LIST) {
       h1 = Math.imul(h1 ^ n, 0x01000193);
       h2 = Math.imul(h2 ^ n, 0x5bd1e995);
     }
+    let next = 0;
     for (let k = 0; k < n; k++) {
       const s = list === null ? (v as string) : list[k];
-      const len = s.length;
-      h1 = Math.imul(h1 ^ len, 0x01000193);
-      h2 = Math.imul(h2 ^ len, 0x5bd1e995);
-      let i = 0;
-      for (; i + 1 < len; i += 2) {
+      let from = 0;
+      let to = s.length;
+      if (split) {
+        from = next;
+        to = s.indexOf('|', from);
+        if (to < 0) to = s.length;
+        next = to + 1;
+      }
+      h1 = Math.imul(h1 ^ (to - from), 0x01000193);
+      h2 = Math.imul(h2 ^ (to - from), 0x5bd1e995);
+      let i = from;
+      for (; i + 1 < to; i += 2) {
         const c = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16);
         h1 = Math.imul(h1 ^ c, 0x01000193);
         h2 = Math.imul(h2 ^ c, 0x5bd1e995);
         h2 ^= h2 >>> 15;
       }
-      if (i < len) {
+      if (i < to) {
         h1 = Math.imul(h1 ^ s.charCodeAt(i), 0x01000193);
         h2 = Math.imul(h2 ^ s.charCodeAt(i), 0x5bd1e995);
       }
@@ -398,6 +479,12 @@ function valuesHash(values: readonly RawValue[], out: Int32Array): void {
   }
   out[0] = fmix(h1);
   out[1] = fmix(h2);
+}
+
+function countParts(s: string): number {
+  let n = 1;
+  for (let i = s.indexOf('|'); i >= 0; i = s.indexOf('|', i + 1)) n++;
+  return n;
 }
 
 function fmix(h: number): number {
@@ -428,19 +515,25 @@ export class CatalogueStore {
   /** The feature kept verbatim as the display title (−1: none), and key index → its latest row's title. */
   readonly titleFeature: number;
   readonly titles = new TitleBytes();
+  /** Per feature: whether it is multi (a `|`-joined string value of it is split: add's `piped`). */
+  private readonly multiColumns: readonly boolean[];
 
   constructor(features: readonly FeatureSpec[], featurizer = new TextFeaturizer(), titleFeature = -1) {
     this.features = features;
     this.featurizer = featurizer;
     this.columns = features.map((f) => new SlotColumn(f, featurizer.numBuckets));
     this.titleFeature = titleFeature;
+    this.multiColumns = features.map((f) => f.kind === 'multi');
   }
 
-  /** Adds a row: its values in the order of `features`. A later row of a key replaces the earlier one. */
-  add(key: string, values: readonly RawValue[]): void {
-    valuesHash(values, this.hash);
+  /**
+   * Adds a row: its values in the order of `features`. A later row of a key replaces the earlier one. `piped`: a
+   * multi feature's string value is its values joined by `|` (CSV/TSV), the same row as the split values would be.
+   */
+  add(key: string, values: readonly RawValue[], piped = false): void {
+    valuesHash(values, piped ? this.multiColumns : null, this.hash);
     const slot = this.slots++;
-    for (let f = 0; f < this.columns.length; f++) this.columns[f].add(values[f], this.featurizer, this.deferred);
+    for (let f = 0; f < this.columns.length; f++) this.columns[f].add(values[f], this.featurizer, this.deferred, piped);
     const tv = this.titleFeature < 0 ? null : values[this.titleFeature];
     const title = tv === null || tv === OBJECT_VALUE ? null : displayTitle(tv);
     const k = this.keys.intern(key);

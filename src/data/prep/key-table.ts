@@ -20,6 +20,17 @@ export function keyHash(s: string): number {
   return h ^ (h >>> 16);
 }
 
+/** keyHash of s.slice(from, to), without the slice. */
+export function keyHashRange(s: string, from: number, to: number): number {
+  let h = 0x811c9dc5;
+  for (let i = from; i < to; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
 const EMPTY = -1;
 
 export class KeyTable {
@@ -73,6 +84,28 @@ export class KeyTable {
     table[2 * p] = k;
     table[2 * p + 1] = h;
     // Half full at most: linear probing's runs stay short.
+    if (4 * values.length > table.length) this.rehash();
+    return k;
+  }
+
+  /**
+   * intern(s.slice(from, to)), slicing only a string that is new: the values of a `|`-separated multi field are
+   * looked up where they lie in the field (most are seen before).
+   */
+  internRange(s: string, from: number, to: number): number {
+    const h = keyHashRange(s, from, to);
+    const { table, values, mask } = this;
+    const len = to - from;
+    let p = h & mask;
+    for (; ; p = (p + 1) & mask) {
+      const k = table[2 * p];
+      if (k === EMPTY) break;
+      if (table[2 * p + 1] === h && values[k].length === len && s.startsWith(values[k], from)) return k;
+    }
+    const k = values.length;
+    values.push(s.slice(from, to));
+    table[2 * p] = k;
+    table[2 * p + 1] = h;
     if (4 * values.length > table.length) this.rehash();
     return k;
   }
