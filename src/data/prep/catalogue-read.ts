@@ -387,6 +387,7 @@ export async function readCatalogue(paths: readonly string[], key: string, featu
   try {
     for (const path of paths) out.files.push(await readCatalogueFile(path, key, features, store, out, rejects, opts, queue));
     await queue?.finish();
+    store.settle();
   } finally {
     store.deferred = null;
     await queue?.close();

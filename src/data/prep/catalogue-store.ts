@@ -8,7 +8,9 @@
  *
  * Duplicates are told apart from conflicting duplicates by a 64-bit hash of the row's values (two 32-bit lanes
  * over a canonical encoding): no earlier row is kept to compare with, so two different rows that hash alike would
- * be counted as the same (about 1 in 2^64 per pair).
+ * be counted as the same (about 1 in 2^64 per pair). While a worker thread featurises the texts, it also hashes
+ * each text it is sent as it is (text-batch.ts unitsHash), so the main thread hashes only the rest of the row, and
+ * a duplicate is settled once both rows' texts are back (`settle`).
  *
  * The one exception to keeping no text: the display title (one text feature, capped; item-titles.ts), the latest
  * row's, kept as UTF-8 bytes (title-bytes.ts), not as a string per item.
@@ -277,6 +279,8 @@ export class SlotColumn {
   readonly vocab: LocalVocab | null;
   private readonly scratch: string[] = [];
   private codeScratch = new Int32Array(64);
+  /** text featurised on the thread: per slot, the hash of the text it was sent (unitsHash), at 2 × slot. */
+  readonly textHashes: GrowInt32 | null;
 
   constructor(spec: FeatureSpec, numBuckets: number) {
     this.spec = spec;
@@ -286,6 +290,7 @@ export class SlotColumn {
     this.codes = spec.kind === 'category' ? new GrowInt32() : null;
     this.numbers = spec.kind === 'number' ? new GrowFloat64() : null;
     this.vocab = spec.kind === 'category' || spec.kind === 'multi' ? new LocalVocab() : null;
+    this.textHashes = spec.kind === 'text' ? new GrowInt32() : null;
   }
 
   /**
@@ -376,9 +381,15 @@ export class SlotColumn {
 
   /**
    * Slot `slot`'s deferred text list (DeferredTexts), the next of this column: `len` values packed by textPacking
-   * at src[from, …), or (len < 0, a count past the packed range) −len buckets then −len counts.
+   * at src[from, …), or (len < 0, a count past the packed range) −len buckets then −len counts; the hash of its
+   * text at hashes[h], hashes[h + 1].
    */
-  resolveText(slot: number, src: Int32Array, from: number, len: number): void {
+  resolveText(slot: number, src: Int32Array, from: number, len: number, hashes: Int32Array, h: number): void {
+    const th = this.textHashes as GrowInt32;
+    th.reserve(2 * slot + 2 - th.n);
+    th.a[2 * slot] = hashes[h];
+    th.a[2 * slot + 1] = hashes[h + 1];
+    th.n = 2 * slot + 2;
     const lists = this.text as TextLists;
     if (len >= 0) lists.pushPacked(src, from, len);
     else lists.pushWide(src.subarray(from, from - len), src.subarray(from - len, from - 2 * len), -len);
@@ -429,17 +440,25 @@ function listOf(v: RawValue, out: string[]): string[] {
 const TAG_NULL = 1;
 const TAG_STRING = 2;
 const TAG_LIST = 3;
+/** A text whose units the featuriser thread hashes (CatalogueStore.add). */
+const TAG_ON_THREAD = 4;
 
 /**
  * Two 32-bit hashes of the values (an FNV-1a and a multiply-xorshift lane over tag, length and the UTF-16 units of
  * each, two units a step: titles are most of what a row's hash reads). `piped[f]`: a string value of column f is
- * hashed as the list of its `|`-separated parts (as v.split('|') would be), without splitting it.
+ * hashed as the list of its `|`-separated parts (as v.split('|') would be), without splitting it. `onThread[f]`:
+ * column f's value is a text that the featuriser thread hashes (CatalogueStore.add), so only its tag is read here.
  */
-function valuesHash(values: readonly RawValue[], piped: readonly boolean[] | null, out: Int32Array): void {
+function valuesHash(values: readonly RawValue[], piped: readonly boolean[] | null, onThread: readonly boolean[] | null, out: Int32Array): void {
   let h1 = 0x811c9dc5;
   let h2 = 0x2545f491;
   for (let f = 0; f < values.length; f++) {
     const v = values[f];
+    if (onThread !== null && onThread[f]) {
+      h1 = Math.imul(h1 ^ TAG_ON_THREAD, 0x01000193);
+      h2 = Math.imul(h2 ^ TAG_ON_THREAD, 0x5bd1e995);
+      continue;
+    }
     const split = piped !== null && piped[f] && typeof v === 'string';
     const tag = v === null ? TAG_NULL : typeof v === 'string' && !split ? TAG_STRING : TAG_LIST;
     h1 = Math.imul(h1 ^ tag, 0x01000193);
@@ -517,6 +536,13 @@ export class CatalogueStore {
   readonly titles = new TitleBytes();
   /** Per feature: whether it is multi (a `|`-joined string value of it is split: add's `piped`). */
   private readonly multiColumns: readonly boolean[];
+  /** Per feature, for this row: whether its value is a text the thread hashes (reused; see add). */
+  private readonly onThread: boolean[];
+  private readonly textColumns: SlotColumn[];
+  /** The longest text the thread is sent as it is (text-queue.ts cuts longer ones). */
+  private readonly sentWhole: number;
+  /** Duplicates to settle once the thread's hashes are in: (earlier slot, later slot, 1 when the rest differs). */
+  private readonly pending = new GrowInt32();
 
   constructor(features: readonly FeatureSpec[], featurizer = new TextFeaturizer(), titleFeature = -1) {
     this.features = features;
@@ -524,6 +550,38 @@ export class CatalogueStore {
     this.columns = features.map((f) => new SlotColumn(f, featurizer.numBuckets));
     this.titleFeature = titleFeature;
     this.multiColumns = features.map((f) => f.kind === 'multi');
+    this.onThread = features.map(() => false);
+    this.textColumns = this.columns.filter((c) => c.spec.kind === 'text');
+    this.sentWhole = featurizer.spec().max_chars + 1;
+  }
+
+  /**
+   * Which values of this row are texts the featuriser thread is sent as they are, so that it hashes them (the
+   * thread reads them anyway): the duplicate check then compares those hashes once they are in (settle).
+   */
+  private markOnThread(values: readonly RawValue[]): boolean {
+    let any = false;
+    for (let f = 0; f < values.length; f++) {
+      const v = values[f];
+      const on = this.deferred !== null && this.features[f].kind === 'text' && typeof v === 'string' && v.length <= this.sentWhole && v.trim() !== '';
+      this.onThread[f] = on;
+      any ||= on;
+    }
+    return any;
+  }
+
+  /** Counts the conflicting duplicates whose texts were hashed on the thread: call once every text list is in. */
+  settle(): void {
+    const p = this.pending.a;
+    for (let i = 0; i < this.pending.n; i += 3) {
+      let differs = p[i + 2] === 1;
+      for (const c of this.textColumns) {
+        const th = (c.textHashes as GrowInt32).a;
+        if (th[2 * p[i]] !== th[2 * p[i + 1]] || th[2 * p[i] + 1] !== th[2 * p[i + 1] + 1]) differs = true;
+      }
+      if (differs) this.conflicting++;
+    }
+    this.pending.n = 0;
   }
 
   /**
@@ -531,7 +589,8 @@ export class CatalogueStore {
    * multi feature's string value is its values joined by `|` (CSV/TSV), the same row as the split values would be.
    */
   add(key: string, values: readonly RawValue[], piped = false): void {
-    valuesHash(values, piped ? this.multiColumns : null, this.hash);
+    const threadHashes = this.deferred !== null && this.textColumns.length > 0;
+    valuesHash(values, piped ? this.multiColumns : null, threadHashes && this.markOnThread(values) ? this.onThread : null, this.hash);
     const slot = this.slots++;
     for (let f = 0; f < this.columns.length; f++) this.columns[f].add(values[f], this.featurizer, this.deferred, piped);
     const tv = this.titleFeature < 0 ? null : values[this.titleFeature];
@@ -547,7 +606,13 @@ export class CatalogueStore {
     if (this.titleFeature >= 0) this.titles.set(k, title);
     this.duplicates++;
     const h = this.hashes.a;
-    if (h[2 * k] !== this.hash[0] || h[2 * k + 1] !== this.hash[1]) this.conflicting++;
+    const differs = h[2 * k] !== this.hash[0] || h[2 * k + 1] !== this.hash[1];
+    if (threadHashes) {
+      // The texts' hashes come back with their lists: compare them then (settle).
+      this.pending.push(this.slotOfKey.a[k]);
+      this.pending.push(slot);
+      this.pending.push(differs ? 1 : 0);
+    } else if (differs) this.conflicting++;
     h[2 * k] = this.hash[0];
     h[2 * k + 1] = this.hash[1];
     this.slotOfKey.a[k] = slot;
