@@ -40,9 +40,10 @@ type RowGetter = (column: string) => RawValue;
 interface RowHandler {
   /**
    * One row: `raw()` its text (for a reject); `json` the row's JSON value of a key, for JSON Lines (ids keep the
-   * log's spelling only for strings and safe integers). False: stop reading.
+   * log's spelling only for strings and safe integers); `fields` a CSV/TSV row's fields in the header's order (what
+   * `get` reads, for a reader that has looked the columns up once). False: stop reading.
    */
-  row(get: RowGetter, line: number, raw: () => string, json?: (column: string) => unknown): boolean;
+  row(get: RowGetter, line: number, raw: () => string, json?: (column: string) => unknown, fields?: readonly string[]): boolean;
   reject(line: number, reason: CatalogueRejectReason, detail: string, raw: string): void;
   /** Awaited after each chunk of the file: lets the text featuriser thread catch up (text-queue.ts). */
   pace?: () => Promise<void>;
@@ -211,7 +212,7 @@ class DelimitedRows implements RecordHandler {
     }
     this.fields = fields;
     this.text = text;
-    this.stop = !this.h.row(this.get, line, this.raw);
+    this.stop = !this.h.row(this.get, line, this.raw, undefined, fields);
   }
 }
 
@@ -387,6 +388,7 @@ export async function readCatalogue(paths: readonly string[], key: string, featu
   try {
     for (const path of paths) out.files.push(await readCatalogueFile(path, key, features, store, out, rejects, opts, queue));
     await queue?.finish();
+    store.settle();
   } finally {
     store.deferred = null;
     await queue?.close();
@@ -412,21 +414,21 @@ async function readCatalogueFile(
   const values: RawValue[] = features.map(() => null);
   let read = 0;
   let rejected = 0;
-  let splitMulti = false;
+  /** CSV/TSV: the header position of the key and of each feature (−1: no such column), as `get` finds them. */
+  let keyAt = -1;
+  let featureAt: number[] = [];
   const decoded: DecodeStats = { encoding: 'utf-8', bom: false, fallback_lines: 0 };
   const handler: RowHandler = {
-    row: (get, line, raw, json) => {
+    row: (get, line, raw, json, fields) => {
+      if (fields !== undefined) return delimitedRow(fields, line, raw);
       const k = json !== undefined ? jsonKey(json(key)) : delimitedKey(get(key));
       if (typeof k !== 'string') {
         handler.reject(line, k.reason, `${describeValue(key)}: ${k.detail}`, raw());
         return true;
       }
       read++;
-      for (let f = 0; f < features.length; f++) {
-        const v = get(features[f].name);
-        values[f] = splitMulti && features[f].kind === 'multi' && typeof v === 'string' ? v.split('|') : v;
-      }
-      store.add(k, values);
+      for (let f = 0; f < features.length; f++) values[f] = get(features[f].name);
+      store.add(k, values, false);
       return true;
     },
     reject: (line, given, givenDetail, raw) => {
@@ -440,11 +442,25 @@ async function readCatalogueFile(
     },
     pace: queue !== null ? () => queue.room() : undefined,
   };
+  const delimitedRow = (fields: readonly string[], line: number, raw: () => string): boolean => {
+    const k = delimitedKey(keyAt < 0 ? null : fields[keyAt]);
+    if (typeof k !== 'string') {
+      handler.reject(line, k.reason, `${describeValue(key)}: ${k.detail}`, raw());
+      return true;
+    }
+    read++;
+    for (let f = 0; f < features.length; f++) values[f] = featureAt[f] < 0 ? null : fields[featureAt[f]];
+    // A CSV/TSV multi field is its values joined by `|`: the store reads them in place (no split per row).
+    store.add(k, values, true);
+    return true;
+  };
   const scan = await scanFile(
     path,
     handler,
     (cols) => {
-      splitMulti = cols !== null;
+      if (cols === null) return;
+      keyAt = cols.indexOf(key);
+      featureAt = features.map((f) => cols.indexOf(f.name));
     },
     opts.quoted ?? DEFAULT_QUOTED_BOUNDS,
     opts.encoding ?? parseEncoding(null),

@@ -8,7 +8,9 @@
  *
  * Duplicates are told apart from conflicting duplicates by a 64-bit hash of the row's values (two 32-bit lanes
  * over a canonical encoding): no earlier row is kept to compare with, so two different rows that hash alike would
- * be counted as the same (about 1 in 2^64 per pair).
+ * be counted as the same (about 1 in 2^64 per pair). While a worker thread featurises the texts, it also hashes
+ * each text it is sent as it is (text-batch.ts unitsHash), so the main thread hashes only the rest of the row, and
+ * a duplicate is settled once both rows' texts are back (`settle`).
  *
  * The one exception to keeping no text: the display title (one text feature, capped; item-titles.ts), the latest
  * row's, kept as UTF-8 bytes (title-bytes.ts), not as a string per item.
@@ -277,6 +279,8 @@ export class SlotColumn {
   readonly vocab: LocalVocab | null;
   private readonly scratch: string[] = [];
   private codeScratch = new Int32Array(64);
+  /** text featurised on the thread: per slot, the hash of the text it was sent (unitsHash), at 2 × slot. */
+  readonly textHashes: GrowInt32 | null;
 
   constructor(spec: FeatureSpec, numBuckets: number) {
     this.spec = spec;
@@ -286,11 +290,25 @@ export class SlotColumn {
     this.codes = spec.kind === 'category' ? new GrowInt32() : null;
     this.numbers = spec.kind === 'number' ? new GrowFloat64() : null;
     this.vocab = spec.kind === 'category' || spec.kind === 'multi' ? new LocalVocab() : null;
+    this.textHashes = spec.kind === 'text' ? new GrowInt32() : null;
   }
 
-  /** Adds the next slot's value; a text goes to `deferred` when given (its list is pushed by resolveText). */
-  add(v: RawValue, featurizer: TextFeaturizer, deferred: DeferredTexts | null = null): void {
+  /**
+   * Adds the next slot's value; a text goes to `deferred` when given (its list is pushed by resolveText). `piped`:
+   * a multi value given as one string is its values joined by `|` (a CSV/TSV field), read without splitting it.
+   */
+  add(v: RawValue, featurizer: TextFeaturizer, deferred: DeferredTexts | null = null, piped = false): void {
     const kind = this.spec.kind;
+    if (piped && kind === 'multi' && typeof v === 'string') {
+      this.addPiped(v);
+      return;
+    }
+    if (kind === 'category' && typeof v === 'string' && plainEnds(v, 0, v.length)) {
+      // The usual category value: nothing to trim, one value.
+      this.status.push(VALUE_PRESENT);
+      (this.codes as GrowInt32).push((this.vocab as LocalVocab).intern(v));
+      return;
+    }
     if (isEmpty(v)) {
       this.status.push(VALUE_MISSING);
       if (kind === 'category') (this.codes as GrowInt32).push(-1);
@@ -329,16 +347,79 @@ export class SlotColumn {
     }
   }
 
+  /** A multi value of `|`-joined values (see add): as add would take v.split('|'), value by value in place. */
+  private addPiped(v: string): void {
+    if (pipedBlank(v)) {
+      this.status.push(VALUE_MISSING);
+      (this.multi as ChunkedLists).push(this.codeScratch, 0);
+      return;
+    }
+    this.status.push(VALUE_PRESENT);
+    const vocab = this.vocab as LocalVocab;
+    let n = 0;
+    for (let from = 0; from <= v.length; ) {
+      let to = v.indexOf('|', from);
+      if (to < 0) to = v.length;
+      let code: number;
+      if (plainEnds(v, from, to)) code = vocab.internRange(v, from, to);
+      else {
+        const t = v.slice(from, to).trim();
+        code = t === '' ? -1 : vocab.intern(t);
+      }
+      from = to + 1;
+      // Equal codes are equal values: the first of each is kept, as listOf keeps the first of equal strings.
+      if (code < 0 || seenCode(this.codeScratch, n, code)) continue;
+      if (n === this.codeScratch.length) {
+        const grown = new Int32Array(2 * n);
+        grown.set(this.codeScratch);
+        this.codeScratch = grown;
+      }
+      this.codeScratch[n++] = code;
+    }
+    (this.multi as ChunkedLists).push(this.codeScratch, n);
+  }
+
   /**
    * Slot `slot`'s deferred text list (DeferredTexts), the next of this column: `len` values packed by textPacking
-   * at src[from, …), or (len < 0, a count past the packed range) −len buckets then −len counts.
+   * at src[from, …), or (len < 0, a count past the packed range) −len buckets then −len counts; the hash of its
+   * text at hashes[h], hashes[h + 1].
    */
-  resolveText(slot: number, src: Int32Array, from: number, len: number): void {
+  resolveText(slot: number, src: Int32Array, from: number, len: number, hashes: Int32Array, h: number): void {
+    const th = this.textHashes as GrowInt32;
+    th.reserve(2 * slot + 2 - th.n);
+    th.a[2 * slot] = hashes[h];
+    th.a[2 * slot + 1] = hashes[h + 1];
+    th.n = 2 * slot + 2;
     const lists = this.text as TextLists;
     if (len >= 0) lists.pushPacked(src, from, len);
     else lists.pushWide(src.subarray(from, from - len), src.subarray(from - len, from - 2 * len), -len);
     if (len === 0 && this.status.a[slot] !== VALUE_MISSING) this.status.a[slot] = VALUE_INVALID;
   }
+}
+
+/** Whether s[from, to) is non-empty and starts and ends with a printable ASCII character (so trim leaves it as is). */
+function plainEnds(s: string, from: number, to: number): boolean {
+  if (to <= from) return false;
+  const a = s.charCodeAt(from);
+  const b = s.charCodeAt(to - 1);
+  return a > 32 && a < 127 && b > 32 && b < 127;
+}
+
+function seenCode(codes: Int32Array, n: number, code: number): boolean {
+  for (let k = 0; k < n; k++) if (codes[k] === code) return true;
+  return false;
+}
+
+/** isEmpty(v.split('|')) without the split. */
+function pipedBlank(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 124) continue;
+    if (c > 32 && c < 127) return false;
+    // Other characters may be whitespace to trim: the exact rule.
+    return v.split('|').every((x) => x.trim() === '');
+  }
+  return true;
 }
 
 function isEmpty(v: RawValue): boolean {
@@ -359,38 +440,57 @@ function listOf(v: RawValue, out: string[]): string[] {
 const TAG_NULL = 1;
 const TAG_STRING = 2;
 const TAG_LIST = 3;
+/** A text whose units the featuriser thread hashes (CatalogueStore.add). */
+const TAG_ON_THREAD = 4;
 
 /**
  * Two 32-bit hashes of the values (an FNV-1a and a multiply-xorshift lane over tag, length and the UTF-16 units of
- * each, two units a step: titles are most of what a row's hash reads).
+ * each, two units a step: titles are most of what a row's hash reads). `piped[f]`: a string value of column f is
+ * hashed as the list of its `|`-separated parts (as v.split('|') would be), without splitting it. `onThread[f]`:
+ * column f's value is a text that the featuriser thread hashes (CatalogueStore.add), so only its tag is read here.
  */
-function valuesHash(values: readonly RawValue[], out: Int32Array): void {
+function valuesHash(values: readonly RawValue[], piped: readonly boolean[] | null, onThread: readonly boolean[] | null, out: Int32Array): void {
   let h1 = 0x811c9dc5;
   let h2 = 0x2545f491;
-  for (const v of values) {
-    const tag = v === null ? TAG_NULL : typeof v === 'string' ? TAG_STRING : TAG_LIST;
+  for (let f = 0; f < values.length; f++) {
+    const v = values[f];
+    if (onThread !== null && onThread[f]) {
+      h1 = Math.imul(h1 ^ TAG_ON_THREAD, 0x01000193);
+      h2 = Math.imul(h2 ^ TAG_ON_THREAD, 0x5bd1e995);
+      continue;
+    }
+    const split = piped !== null && piped[f] && typeof v === 'string';
+    const tag = v === null ? TAG_NULL : typeof v === 'string' && !split ? TAG_STRING : TAG_LIST;
     h1 = Math.imul(h1 ^ tag, 0x01000193);
     h2 = Math.imul(h2 ^ tag, 0x5bd1e995);
     if (v === null) continue;
     const list = typeof v === 'string' ? null : v;
-    const n = list === null ? 1 : list.length;
-    if (list !== null) {
+    const n = list !== null ? list.length : split ? countParts(v as string) : 1;
+    if (tag === TAG_LIST) {
       h1 = Math.imul(h1 ^ n, 0x01000193);
       h2 = Math.imul(h2 ^ n, 0x5bd1e995);
     }
+    let next = 0;
     for (let k = 0; k < n; k++) {
       const s = list === null ? (v as string) : list[k];
-      const len = s.length;
-      h1 = Math.imul(h1 ^ len, 0x01000193);
-      h2 = Math.imul(h2 ^ len, 0x5bd1e995);
-      let i = 0;
-      for (; i + 1 < len; i += 2) {
+      let from = 0;
+      let to = s.length;
+      if (split) {
+        from = next;
+        to = s.indexOf('|', from);
+        if (to < 0) to = s.length;
+        next = to + 1;
+      }
+      h1 = Math.imul(h1 ^ (to - from), 0x01000193);
+      h2 = Math.imul(h2 ^ (to - from), 0x5bd1e995);
+      let i = from;
+      for (; i + 1 < to; i += 2) {
         const c = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16);
         h1 = Math.imul(h1 ^ c, 0x01000193);
         h2 = Math.imul(h2 ^ c, 0x5bd1e995);
         h2 ^= h2 >>> 15;
       }
-      if (i < len) {
+      if (i < to) {
         h1 = Math.imul(h1 ^ s.charCodeAt(i), 0x01000193);
         h2 = Math.imul(h2 ^ s.charCodeAt(i), 0x5bd1e995);
       }
@@ -398,6 +498,12 @@ function valuesHash(values: readonly RawValue[], out: Int32Array): void {
   }
   out[0] = fmix(h1);
   out[1] = fmix(h2);
+}
+
+function countParts(s: string): number {
+  let n = 1;
+  for (let i = s.indexOf('|'); i >= 0; i = s.indexOf('|', i + 1)) n++;
+  return n;
 }
 
 function fmix(h: number): number {
@@ -428,19 +534,65 @@ export class CatalogueStore {
   /** The feature kept verbatim as the display title (−1: none), and key index → its latest row's title. */
   readonly titleFeature: number;
   readonly titles = new TitleBytes();
+  /** Per feature: whether it is multi (a `|`-joined string value of it is split: add's `piped`). */
+  private readonly multiColumns: readonly boolean[];
+  /** Per feature, for this row: whether its value is a text the thread hashes (reused; see add). */
+  private readonly onThread: boolean[];
+  private readonly textColumns: SlotColumn[];
+  /** The longest text the thread is sent as it is (text-queue.ts cuts longer ones). */
+  private readonly sentWhole: number;
+  /** Duplicates to settle once the thread's hashes are in: (earlier slot, later slot, 1 when the rest differs). */
+  private readonly pending = new GrowInt32();
 
   constructor(features: readonly FeatureSpec[], featurizer = new TextFeaturizer(), titleFeature = -1) {
     this.features = features;
     this.featurizer = featurizer;
     this.columns = features.map((f) => new SlotColumn(f, featurizer.numBuckets));
     this.titleFeature = titleFeature;
+    this.multiColumns = features.map((f) => f.kind === 'multi');
+    this.onThread = features.map(() => false);
+    this.textColumns = this.columns.filter((c) => c.spec.kind === 'text');
+    this.sentWhole = featurizer.spec().max_chars + 1;
   }
 
-  /** Adds a row: its values in the order of `features`. A later row of a key replaces the earlier one. */
-  add(key: string, values: readonly RawValue[]): void {
-    valuesHash(values, this.hash);
+  /**
+   * Which values of this row are texts the featuriser thread is sent as they are, so that it hashes them (the
+   * thread reads them anyway): the duplicate check then compares those hashes once they are in (settle).
+   */
+  private markOnThread(values: readonly RawValue[]): boolean {
+    let any = false;
+    for (let f = 0; f < values.length; f++) {
+      const v = values[f];
+      const on = this.deferred !== null && this.features[f].kind === 'text' && typeof v === 'string' && v.length <= this.sentWhole && v.trim() !== '';
+      this.onThread[f] = on;
+      any ||= on;
+    }
+    return any;
+  }
+
+  /** Counts the conflicting duplicates whose texts were hashed on the thread: call once every text list is in. */
+  settle(): void {
+    const p = this.pending.a;
+    for (let i = 0; i < this.pending.n; i += 3) {
+      let differs = p[i + 2] === 1;
+      for (const c of this.textColumns) {
+        const th = (c.textHashes as GrowInt32).a;
+        if (th[2 * p[i]] !== th[2 * p[i + 1]] || th[2 * p[i] + 1] !== th[2 * p[i + 1] + 1]) differs = true;
+      }
+      if (differs) this.conflicting++;
+    }
+    this.pending.n = 0;
+  }
+
+  /**
+   * Adds a row: its values in the order of `features`. A later row of a key replaces the earlier one. `piped`: a
+   * multi feature's string value is its values joined by `|` (CSV/TSV), the same row as the split values would be.
+   */
+  add(key: string, values: readonly RawValue[], piped = false): void {
+    const threadHashes = this.deferred !== null && this.textColumns.length > 0;
+    valuesHash(values, piped ? this.multiColumns : null, threadHashes && this.markOnThread(values) ? this.onThread : null, this.hash);
     const slot = this.slots++;
-    for (let f = 0; f < this.columns.length; f++) this.columns[f].add(values[f], this.featurizer, this.deferred);
+    for (let f = 0; f < this.columns.length; f++) this.columns[f].add(values[f], this.featurizer, this.deferred, piped);
     const tv = this.titleFeature < 0 ? null : values[this.titleFeature];
     const title = tv === null || tv === OBJECT_VALUE ? null : displayTitle(tv);
     const k = this.keys.intern(key);
@@ -454,7 +606,13 @@ export class CatalogueStore {
     if (this.titleFeature >= 0) this.titles.set(k, title);
     this.duplicates++;
     const h = this.hashes.a;
-    if (h[2 * k] !== this.hash[0] || h[2 * k + 1] !== this.hash[1]) this.conflicting++;
+    const differs = h[2 * k] !== this.hash[0] || h[2 * k + 1] !== this.hash[1];
+    if (threadHashes) {
+      // The texts' hashes come back with their lists: compare them then (settle).
+      this.pending.push(this.slotOfKey.a[k]);
+      this.pending.push(slot);
+      this.pending.push(differs ? 1 : 0);
+    } else if (differs) this.conflicting++;
     h[2 * k] = this.hash[0];
     h[2 * k + 1] = this.hash[1];
     this.slotOfKey.a[k] = slot;

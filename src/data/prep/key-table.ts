@@ -8,7 +8,7 @@
  *
  * The hash (string-hash.ts) is fixed, so strings built to collide could make lookups slow; never wrong.
  */
-import { keyHash } from './string-hash.js';
+import { keyHash, keyHashRange } from './string-hash.js';
 
 const EMPTY = -1;
 
@@ -63,6 +63,28 @@ export class KeyTable {
     table[2 * p] = k;
     table[2 * p + 1] = h;
     // Half full at most: linear probing's runs stay short.
+    if (4 * values.length > table.length) this.rehash();
+    return k;
+  }
+
+  /**
+   * intern(s.slice(from, to)), slicing only a string that is new: the values of a `|`-separated multi field are
+   * looked up where they lie in the field (most are seen before).
+   */
+  internRange(s: string, from: number, to: number): number {
+    const h = keyHashRange(s, from, to);
+    const { table, values, mask } = this;
+    const len = to - from;
+    let p = h & mask;
+    for (; ; p = (p + 1) & mask) {
+      const k = table[2 * p];
+      if (k === EMPTY) break;
+      if (table[2 * p + 1] === h && values[k].length === len && s.startsWith(values[k], from)) return k;
+    }
+    const k = values.length;
+    values.push(s.slice(from, to));
+    table[2 * p] = k;
+    table[2 * p + 1] = h;
     if (4 * values.length > table.length) this.rehash();
     return k;
   }

@@ -25,7 +25,12 @@ export function hashBytes(buf: Uint8Array, start: number, end: number): number {
 
 /** Over a string's UTF-16 units (equal to hashBytes of its UTF-8 bytes when it is ASCII). */
 export function keyHash(s: string): number {
+  return keyHashRange(s, 0, s.length);
+}
+
+/** keyHash of s.slice(from, to), without the slice. */
+export function keyHashRange(s: string, from: number, to: number): number {
   let h = FNV_OFFSET;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME);
+  for (let i = from; i < to; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME);
   return mix(h);
 }

@@ -18,23 +18,56 @@ export interface TextBatchRequest {
 }
 
 /** worker → main, one per request and in their order. */
-export type TextBatchReply = { type: 'result'; lens: Int32Array; packed: Int32Array } | { type: 'error'; message: string; stack?: string };
+export type TextBatchReply = { type: 'result'; lens: Int32Array; packed: Int32Array; hashes: Int32Array } | { type: 'error'; message: string; stack?: string };
+
+/**
+ * Two 32-bit hashes of s[from, to)'s UTF-16 units (FNV-1a and a multiply-xorshift lane, two units a step) into
+ * out[at], out[at + 1]: the part of a catalogue row's duplicate check that reads its text, taken on the featuriser
+ * thread, which reads the text anyway (catalogue-store.ts).
+ */
+export function unitsHash(s: string, from: number, to: number, out: Int32Array, at: number): void {
+  let h1 = Math.imul(0x811c9dc5 ^ (to - from), 0x01000193);
+  let h2 = Math.imul(0x2545f491 ^ (to - from), 0x5bd1e995);
+  let i = from;
+  for (; i + 1 < to; i += 2) {
+    const c = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16);
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+    h2 ^= h2 >>> 15;
+  }
+  if (i < to) {
+    h1 = Math.imul(h1 ^ s.charCodeAt(i), 0x01000193);
+    h2 = Math.imul(h2 ^ s.charCodeAt(i), 0x5bd1e995);
+  }
+  out[at] = fmix(h1);
+  out[at + 1] = fmix(h2);
+}
+
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
 
 /** The lists of a batch as they are made, kept from one batch to the next (one batch at a time per thread). */
 let scratch = new Int32Array(1 << 18);
 
 /**
- * Featurises the batch's texts: lens[i] ≥ 0 is text i's list length, its values packed (count << bits | bucket) in
+ * Featurises the batch's texts (and hashes each, unitsHash: hashes[2i], hashes[2i + 1]): lens[i] ≥ 0 is text i's list length, its values packed (count << bits | bucket) in
  * `packed` after the lists before it; lens[i] < 0 (a count past maxCount) holds −lens[i] buckets then as many counts.
  */
-export function featurizeBatch(f: TextFeaturizer, text: string, ends: Int32Array, packing: TextWorkerData['packing']): { lens: Int32Array; packed: Int32Array } {
+export function featurizeBatch(f: TextFeaturizer, text: string, ends: Int32Array, packing: TextWorkerData['packing']): { lens: Int32Array; packed: Int32Array; hashes: Int32Array } {
   const { bits, maxCount } = packing;
   const lens = new Int32Array(ends.length);
+  const hashes = new Int32Array(2 * ends.length);
   let packed = scratch;
   let size = 0;
   let from = 0;
   for (let i = 0; i < ends.length; i++) {
     const n = f.featurizeInto(text.slice(from, ends[i]));
+    unitsHash(text, from, ends[i], hashes, 2 * i);
     from = ends[i];
     if (size + 2 * n > packed.length) {
       const grown = new Int32Array(Math.max(2 * packed.length, size + 2 * n));
@@ -53,5 +86,5 @@ export function featurizeBatch(f: TextFeaturizer, text: string, ends: Int32Array
     }
   }
   // Sized to its lists: the store keeps this array as it is (TextLists.pushPacked).
-  return { lens, packed: packed.slice(0, size) };
+  return { lens, packed: packed.slice(0, size), hashes };
 }

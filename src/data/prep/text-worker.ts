@@ -15,10 +15,10 @@ port.on('message', (m: TextBatchRequest) => {
   let reply: TextBatchReply;
   try {
     const r = featurizeBatch(featurizer, m.text, m.ends, data.packing);
-    reply = { type: 'result', lens: r.lens, packed: r.packed };
+    reply = { type: 'result', lens: r.lens, packed: r.packed, hashes: r.hashes };
   } catch (error) {
     const e = error instanceof Error ? error : new Error(String(error));
     reply = { type: 'error', message: e.message, stack: e.stack };
   }
-  port.postMessage(reply, reply.type === 'result' ? [reply.lens.buffer as ArrayBuffer, reply.packed.buffer as ArrayBuffer] : []);
+  port.postMessage(reply, reply.type === 'result' ? [reply.lens.buffer as ArrayBuffer, reply.packed.buffer as ArrayBuffer, reply.hashes.buffer as ArrayBuffer] : []);
 });

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parse as parseSync } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { readCatalogue, sampleCatalogue, splitQuoted, type CatalogueRead } from '../../../../src/data/prep/catalogue-read.js';
+import type { FeatureSpec } from '../../../../src/data/prep/catalogue-spec.js';
 import type { ListStore } from '../../../../src/data/prep/catalogue-store.js';
 import { TextFeaturizer } from '../../../../src/data/text.js';
 import { tempRoot } from './helpers.js';
@@ -115,5 +116,65 @@ describe('readCatalogue', () => {
     writeFileSync(path, `id,title\n${Array.from({ length: 20_000 }, (_, k) => `i${k},title ${k}`).join('\n')}`);
     const read = readCatalogue([path], 'id', [{ name: 'title', kind: 'text' }], { add: () => undefined }, { signal: AbortSignal.abort('SIGTERM') });
     await expect(read).rejects.toThrow(/rec prep was interrupted; no dataset was written/);
+  });
+});
+
+describe('readCatalogue, a CSV row and the same row in JSONL', () => {
+  /** Per key: each feature's status and list or code, and the multi vocabulary. */
+  function content(read: CatalogueRead): unknown {
+    const { store } = read;
+    const rows = [...store.keys].map(([key, k]) => {
+      const slot = store.slotOfKey.a[k];
+      return [key, ...store.columns.map((col) => {
+        const list = col.lists === null ? null : new Int32Array(col.lists.lengthOf(slot));
+        if (list !== null) col.lists?.copyTo(slot, list, null, 0, null);
+        return [col.status.a[slot], list === null ? col.codes?.a[slot] : Array.from(list)];
+      })];
+    });
+    return { rows, vocabs: store.columns.map((c) => c.vocab?.values ?? null) };
+  }
+
+  it('gives the same features and no conflicting duplicates: quotes, a field over CRLF lines, multibyte, empty fields, escapes', async () => {
+    const dir = out();
+    const csv = join(`${dir}-same.csv`);
+    writeFileSync(
+      csv,
+      [
+        'id,title,cats,brand',
+        'a,"Nike Air',
+        'running ""shoe""","Shoes|Sport| Shoes ",Nike',
+        'b,苹果手机壳,手机|配件,Apple',
+        'c,,,',
+        'd,"x, y",|| |,"  "',
+        'e,émoji 🎉,café|日本|café,B',
+      ].join('\r\n'),
+    );
+    const jsonl = join(`${dir}-same.jsonl`);
+    writeFileSync(
+      jsonl,
+      [
+        '{"id":"a","title":"Nike Air\\nrunning \\"shoe\\"","cats":["Shoes","Sport"," Shoes "],"brand":"Nike"}',
+        '{"id":"b","title":"\\u82f9\\u679c\\u624b\\u673a\\u58f3","cats":["手机","配件"],"brand":"Apple"}',
+        '{"id":"c","title":"","cats":[""],"brand":""}',
+        '{"brand":"  ","cats":["",""," ",""],"id":"d","title":"x, y"}',
+        '{"id":"e","title":"\\u00e9moji \\ud83c\\udf89","cats":["café","日本","café"],"brand":"B"}',
+      ].join('\n'),
+    );
+    const features: FeatureSpec[] = [{ name: 'title', kind: 'text' }, { name: 'cats', kind: 'multi' }, { name: 'brand', kind: 'category' }];
+    const rejects: unknown[] = [];
+    const read = (paths: string[], textWorker: boolean) => readCatalogue(paths, 'id', features, { add: (...a) => rejects.push(a) }, { textWorker });
+    const fromCsv = await read([csv], false);
+    const fromJsonl = await read([jsonl], false);
+    expect(rejects).toEqual([]);
+    expect(content(fromCsv)).toEqual(content(fromJsonl));
+    const a = content(fromCsv) as { rows: [string, [number, unknown][]][]; vocabs: unknown[] };
+    expect(a.vocabs[1]).toEqual(['Shoes', 'Sport', '手机', '配件', 'café', '日本']);
+    expect(a.vocabs[2]).toEqual(['Nike', 'Apple', 'B']);
+    expect(buckets(fromCsv, 'a')).toEqual(title('Nike Air\nrunning "shoe"'));
+    for (const textWorker of [false, true]) {
+      const both = await read([csv, jsonl], textWorker);
+      expect([both.duplicates, both.conflicting], `textWorker ${textWorker}`).toEqual([5, 0]);
+      expect(content(both)).toEqual(content(fromCsv));
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ChunkedLists, TextLists } from '../../../../src/data/prep/catalogue-store.js';
+import { CatalogueStore, ChunkedLists, TextLists } from '../../../../src/data/prep/catalogue-store.js';
+import type { FeatureSpec } from '../../../../src/data/prep/catalogue-spec.js';
 
 function read(lists: TextLists, s: number): { values: number[]; counts: number[] } {
   const values = new Int32Array(lists.lengthOf(s));
@@ -56,5 +57,65 @@ describe('ChunkedLists', () => {
     const out = new Int32Array(3);
     lists.copyTo(0, out, null, 0, Int32Array.from([9, 10, 11, 12]));
     expect(Array.from(out)).toEqual([10, 11, 12]);
+  });
+});
+
+describe('CatalogueStore, a multi value joined by | (CSV/TSV)', () => {
+  const features: FeatureSpec[] = [
+    { name: 'brand', kind: 'category' },
+    { name: 'cats', kind: 'multi' },
+  ];
+  // Edge cases of trimming and deduplication: blank parts, Unicode spaces (NBSP, U+3000), repeats, empty values.
+  const rows: [string, string | null, string | null][] = [
+    ['a', 'Acme', 'Home|Kitchen|Pans'],
+    ['b', ' Acme ', ' Home | Garden|Home'],
+    ['c', '\u00a0', '|| |'],
+    ['d', null, ''],
+    ['e', 'Zed', '\u3000Tools\u3000|Tools|café|日本'],
+    ['a', 'Acme', 'Home|Kitchen|Pans'],
+    ['b', ' Acme ', 'Home | Garden|Home'],
+    ['f', 'x', 'a||b|'],
+    ['c', '\u00a0', '|| |'],
+  ];
+
+  function load(piped: boolean): CatalogueStore {
+    const store = new CatalogueStore(features);
+    for (const [k, brand, cats] of rows) store.add(k, [brand, piped || cats === null ? cats : cats.split('|')], piped);
+    return store;
+  }
+
+  function lists(store: CatalogueStore): number[][] {
+    const col = store.columns[1];
+    const out: number[][] = [];
+    for (let s = 0; s < store.slots; s++) {
+      const v = new Int32Array(col.lists?.lengthOf(s) ?? 0);
+      col.lists?.copyTo(s, v, null, 0, null);
+      out.push(Array.from(v));
+    }
+    return out;
+  }
+
+  it('codes, statuses, vocabularies and duplicate counts match those of the split values', () => {
+    const split = load(false);
+    const piped = load(true);
+    expect(lists(piped)).toEqual(lists(split));
+    expect([...piped.columns[1].vocab?.keys() ?? []]).toEqual([...split.columns[1].vocab?.keys() ?? []]);
+    expect(Array.from(piped.columns[1].status.a.subarray(0, piped.slots))).toEqual(Array.from(split.columns[1].status.a.subarray(0, split.slots)));
+    expect(Array.from(piped.columns[0].codes?.a.subarray(0, piped.slots) ?? [])).toEqual(Array.from(split.columns[0].codes?.a.subarray(0, split.slots) ?? []));
+    expect([...piped.columns[0].vocab?.keys() ?? []]).toEqual(['Acme', 'Zed', 'x']);
+    expect([...piped.columns[1].vocab?.keys() ?? []]).toEqual(['Home', 'Kitchen', 'Pans', 'Garden', 'Tools', 'café', '日本', 'a', 'b']);
+    expect(lists(piped)[4]).toEqual([4, 5, 6]);
+    // a and c repeat as they were; b's second row differs (no leading space on its first part).
+    expect([piped.duplicates, piped.conflicting]).toEqual([3, 1]);
+    expect([split.duplicates, split.conflicting]).toEqual([3, 1]);
+  });
+
+  it('tells a one-value list from the joined string only in the multi column', () => {
+    const store = new CatalogueStore(features);
+    store.add('k', ['A|B', 'x|y'], true);
+    store.add('k', ['A|B', ['x', 'y']], false);
+    expect(store.conflicting).toBe(0);
+    store.add('k', ['A|B', 'x|y'], false);
+    expect(store.conflicting).toBe(1);
   });
 });

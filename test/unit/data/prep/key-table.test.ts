@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { KeyTable } from '../../../../src/data/prep/key-table.js';
-import { keyHash } from '../../../../src/data/prep/string-hash.js';
+import { keyHash, keyHashRange } from '../../../../src/data/prep/string-hash.js';
 import { Prng } from '../../../../src/util/prng.js';
 
 describe('KeyTable', () => {
@@ -64,6 +64,22 @@ describe('KeyTable', () => {
     expect(t.intern(b)).toBe(1);
     expect(t.indexOf(a)).toBe(0);
     expect(t.indexOf(b)).toBe(1);
+  });
+
+  it('interns a range of a string as the slice would be, slicing only new ones', () => {
+    const t = new KeyTable();
+    const line = 'Home|Kitchen|日本|Home|Kitch';
+    expect(t.internRange(line, 0, 4)).toBe(0);
+    expect(t.internRange(line, 5, 12)).toBe(1);
+    expect(t.internRange(line, 13, 15)).toBe(2);
+    expect(t.internRange(line, 16, 20)).toBe(0);
+    // A prefix of a known value is a value of its own.
+    expect(t.internRange(line, 21, 26)).toBe(3);
+    expect(t.intern('日本')).toBe(2);
+    expect(t.intern('Kitchen')).toBe(1);
+    expect([...t.keys()]).toEqual(['Home', 'Kitchen', '日本', 'Kitch']);
+    expect(keyHashRange(line, 13, 15)).toBe(keyHash('日本'));
+    expect(t.internRange(line, 4, 4)).toBe(t.intern(''));
   });
 
   it('hashes to a 32-bit integer that depends on every unit', () => {

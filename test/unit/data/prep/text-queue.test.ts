@@ -56,6 +56,39 @@ describe('readCatalogue with the text featuriser thread', () => {
   });
 });
 
+describe('readCatalogue with the text featuriser thread, duplicates', () => {
+  it('tells conflicting duplicates apart by the texts the thread hashed, and by long or blank texts hashed here', async () => {
+    const path = `${out()}-dups.csv`;
+    const long = 'abcdefghij'.repeat(3);
+    const rows = [
+      ['a', 'red shoe', 'x'],
+      ['b', 'red shoe', 'x'],
+      ['c', '  ', 'y'],
+      ['d', `${long}X`, 'z'],
+      ['e', `${long}X`, 'z'],
+      ['f', '日本語 🎉', ''],
+      ['g', 't', 'desc one'],
+      ['h', 't', 'd'],
+      ['a', 'red shoe', 'x'],
+      ['b', 'red shoes', 'x'],
+      ['c', '', 'y'],
+      // Differs only past the 20 characters the featuriser reads.
+      ['d', `${long}Y`, 'z'],
+      ['e', `${long}X`, 'z'],
+      ['f', '日本語 🎉', ''],
+      ['g', 't', 'desc two'],
+      ['h', 't', 'd'],
+      ['h', 'u', 'd'],
+    ];
+    writeFileSync(path, `id,title,desc\n${rows.map((r) => r.map((v) => `"${v}"`).join(',')).join('\n')}\n`);
+    const features: FeatureSpec[] = [{ name: 'title', kind: 'text' }, { name: 'desc', kind: 'text' }];
+    for (const textWorker of [false, true]) {
+      const read = await readCatalogue([path], 'id', features, { add: () => undefined }, { textWorker, featurizer: new TextFeaturizer({ maxChars: 20 }) });
+      expect([read.duplicates, read.conflicting], `textWorker ${textWorker}`).toEqual([9, 5]);
+    }
+  });
+});
+
 describe('readCatalogue with the text featuriser thread, stopped', () => {
   it('stops at a signal between chunks while batches are out on the thread', async () => {
     const path = `${out()}-long.csv`;
