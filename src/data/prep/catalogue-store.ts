@@ -20,6 +20,7 @@ import { parseCatalogueNumber } from '../price.js';
 import { TextFeaturizer } from '../text.js';
 import { OBJECT_VALUE, type FeatureSpec, type RawValue } from './catalogue-spec.js';
 import { KeyTable } from './key-table.js';
+import { FNV_OFFSET, LANE2_OFFSET, laneUnits, laneWord, mix } from './string-hash.js';
 import { TitleBytes } from './title-bytes.js';
 
 /** Per slot and feature: what the row held. */
@@ -450,26 +451,22 @@ const TAG_ON_THREAD = 4;
  * column f's value is a text that the featuriser thread hashes (CatalogueStore.add), so only its tag is read here.
  */
 function valuesHash(values: readonly RawValue[], piped: readonly boolean[] | null, onThread: readonly boolean[] | null, out: Int32Array): void {
-  let h1 = 0x811c9dc5;
-  let h2 = 0x2545f491;
+  const lanes = out;
+  lanes[0] = FNV_OFFSET;
+  lanes[1] = LANE2_OFFSET;
   for (let f = 0; f < values.length; f++) {
     const v = values[f];
     if (onThread !== null && onThread[f]) {
-      h1 = Math.imul(h1 ^ TAG_ON_THREAD, 0x01000193);
-      h2 = Math.imul(h2 ^ TAG_ON_THREAD, 0x5bd1e995);
+      laneWord(lanes, TAG_ON_THREAD);
       continue;
     }
     const split = piped !== null && piped[f] && typeof v === 'string';
     const tag = v === null ? TAG_NULL : typeof v === 'string' && !split ? TAG_STRING : TAG_LIST;
-    h1 = Math.imul(h1 ^ tag, 0x01000193);
-    h2 = Math.imul(h2 ^ tag, 0x5bd1e995);
+    laneWord(lanes, tag);
     if (v === null) continue;
     const list = typeof v === 'string' ? null : v;
     const n = list !== null ? list.length : split ? countParts(v as string) : 1;
-    if (tag === TAG_LIST) {
-      h1 = Math.imul(h1 ^ n, 0x01000193);
-      h2 = Math.imul(h2 ^ n, 0x5bd1e995);
-    }
+    if (tag === TAG_LIST) laneWord(lanes, n);
     let next = 0;
     for (let k = 0; k < n; k++) {
       const s = list === null ? (v as string) : list[k];
@@ -481,23 +478,11 @@ function valuesHash(values: readonly RawValue[], piped: readonly boolean[] | nul
         if (to < 0) to = s.length;
         next = to + 1;
       }
-      h1 = Math.imul(h1 ^ (to - from), 0x01000193);
-      h2 = Math.imul(h2 ^ (to - from), 0x5bd1e995);
-      let i = from;
-      for (; i + 1 < to; i += 2) {
-        const c = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16);
-        h1 = Math.imul(h1 ^ c, 0x01000193);
-        h2 = Math.imul(h2 ^ c, 0x5bd1e995);
-        h2 ^= h2 >>> 15;
-      }
-      if (i < to) {
-        h1 = Math.imul(h1 ^ s.charCodeAt(i), 0x01000193);
-        h2 = Math.imul(h2 ^ s.charCodeAt(i), 0x5bd1e995);
-      }
+      laneUnits(lanes, s, from, to);
     }
   }
-  out[0] = fmix(h1);
-  out[1] = fmix(h2);
+  out[0] = mix(lanes[0]);
+  out[1] = mix(lanes[1]);
 }
 
 function countParts(s: string): number {
@@ -506,13 +491,6 @@ function countParts(s: string): number {
   return n;
 }
 
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
-}
 
 /** Every accepted row of a catalogue, featurised, by key. */
 export class CatalogueStore {

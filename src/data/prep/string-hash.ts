@@ -34,3 +34,36 @@ export function keyHashRange(s: string, from: number, to: number): number {
   for (let i = from; i < to; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME);
   return mix(h);
 }
+
+/** The second lane of the 64-bit row hash below: its start and MurmurHash2's multiplier. */
+export const LANE2_OFFSET = 0x2545f491;
+const LANE2_PRIME = 0x5bd1e995;
+
+/**
+ * A 64-bit hash in two 32-bit lanes (lanes[0] FNV-1a, lanes[1] multiply-xorshift), fed a word at a time: a catalogue
+ * row's duplicate check (catalogue-store.ts, and text-batch.ts on the featuriser thread) reads 64 bits, since 32 would
+ * let two rows of a million-item catalogue collide. Start from [FNV_OFFSET, LANE2_OFFSET]; finish with mix of each.
+ */
+export function laneWord(lanes: Int32Array, w: number): void {
+  lanes[0] = Math.imul(lanes[0] ^ w, FNV_PRIME);
+  lanes[1] = Math.imul(lanes[1] ^ w, LANE2_PRIME);
+}
+
+/** Feeds s[from, to) to the lanes: its length, then its UTF-16 units two at a time (titles are most of a row). */
+export function laneUnits(lanes: Int32Array, s: string, from: number, to: number): void {
+  let h1 = Math.imul(lanes[0] ^ (to - from), FNV_PRIME);
+  let h2 = Math.imul(lanes[1] ^ (to - from), LANE2_PRIME);
+  let i = from;
+  for (; i + 1 < to; i += 2) {
+    const c = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16);
+    h1 = Math.imul(h1 ^ c, FNV_PRIME);
+    h2 = Math.imul(h2 ^ c, LANE2_PRIME);
+    h2 ^= h2 >>> 15;
+  }
+  if (i < to) {
+    h1 = Math.imul(h1 ^ s.charCodeAt(i), FNV_PRIME);
+    h2 = Math.imul(h2 ^ s.charCodeAt(i), LANE2_PRIME);
+  }
+  lanes[0] = h1;
+  lanes[1] = h2;
+}

@@ -4,6 +4,7 @@
  * store keeps them (catalogue-store.ts textPacking), in one array the store keeps as it is.
  */
 import type { TextFeaturizer, TextFeaturizerOptions } from '../text.js';
+import { FNV_OFFSET, LANE2_OFFSET, laneUnits, mix } from './string-hash.js';
 
 /** What the worker thread is started with. */
 export interface TextWorkerData {
@@ -26,30 +27,15 @@ export type TextBatchReply = { type: 'result'; lens: Int32Array; packed: Int32Ar
  * thread, which reads the text anyway (catalogue-store.ts).
  */
 export function unitsHash(s: string, from: number, to: number, out: Int32Array, at: number): void {
-  let h1 = Math.imul(0x811c9dc5 ^ (to - from), 0x01000193);
-  let h2 = Math.imul(0x2545f491 ^ (to - from), 0x5bd1e995);
-  let i = from;
-  for (; i + 1 < to; i += 2) {
-    const c = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16);
-    h1 = Math.imul(h1 ^ c, 0x01000193);
-    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
-    h2 ^= h2 >>> 15;
-  }
-  if (i < to) {
-    h1 = Math.imul(h1 ^ s.charCodeAt(i), 0x01000193);
-    h2 = Math.imul(h2 ^ s.charCodeAt(i), 0x5bd1e995);
-  }
-  out[at] = fmix(h1);
-  out[at + 1] = fmix(h2);
+  lanes[0] = FNV_OFFSET;
+  lanes[1] = LANE2_OFFSET;
+  laneUnits(lanes, s, from, to);
+  out[at] = mix(lanes[0]);
+  out[at + 1] = mix(lanes[1]);
 }
 
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
-}
+/** The two lanes' running values, reused by every call (one thread, no reentry). */
+const lanes = new Int32Array(2);
 
 /** The lists of a batch as they are made, kept from one batch to the next (one batch at a time per thread). */
 let scratch = new Int32Array(1 << 18);
