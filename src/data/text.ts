@@ -692,7 +692,6 @@ const GROUP_SORT_MAX = 2048;
 /** groupDistinct's groups: the top 8 bits of a bucket id. */
 const GROUPS = 256;
 
-
 /** Ranges up to this long are insertion-sorted: the lists are short, and the builtin sort needs a subarray per call. */
 const INSERTION_SORT_MAX = 16;
 

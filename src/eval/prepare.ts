@@ -10,9 +10,9 @@ import { rowsAtLeast } from '../data/sequences.js';
 import { groupByUser, itemsOf, pickRows, userSequences, type UserItems } from '../data/user-items.js';
 import { SKIP_NO_RELEVANT } from './metrics/accumulator.js';
 import { type ItemsMode, SKIP_UNKNOWN_ITEM } from './protocols.js';
+import { Prng } from '../util/prng.js';
 
 export type { ItemsMode } from './protocols.js';
-import { Prng } from '../util/prng.js';
 
 export const SKIP_UNKNOWN_USER = 'unknown_user';
 /** A user with no training row (in the evaluated dataset's train split, or in the model). */

@@ -420,15 +420,16 @@ async function readCatalogueFile(
   const decoded: DecodeStats = { encoding: 'utf-8', bom: false, fallback_lines: 0 };
   const handler: RowHandler = {
     row: (get, line, raw, json, fields) => {
-      if (fields !== undefined) return delimitedRow(fields, line, raw);
-      const k = json !== undefined ? jsonKey(json(key)) : delimitedKey(get(key));
+      const k = fields !== undefined ? delimitedKey(keyAt < 0 ? null : fields[keyAt]) : json !== undefined ? jsonKey(json(key)) : delimitedKey(get(key));
       if (typeof k !== 'string') {
         handler.reject(line, k.reason, `${describeValue(key)}: ${k.detail}`, raw());
         return true;
       }
       read++;
-      for (let f = 0; f < features.length; f++) values[f] = get(features[f].name);
-      store.add(k, values, false);
+      if (fields !== undefined) for (let f = 0; f < features.length; f++) values[f] = featureAt[f] < 0 ? null : fields[featureAt[f]];
+      else for (let f = 0; f < features.length; f++) values[f] = get(features[f].name);
+      // A CSV/TSV multi field is its values joined by `|`: the store reads them in place (no split per row).
+      store.add(k, values, fields !== undefined);
       return true;
     },
     reject: (line, given, givenDetail, raw) => {
@@ -441,18 +442,6 @@ async function readCatalogueFile(
       rejects.add(path, line, reason, foreign ? invalidDetail(decoded.encoding) : givenDetail, raw);
     },
     pace: queue !== null ? () => queue.room() : undefined,
-  };
-  const delimitedRow = (fields: readonly string[], line: number, raw: () => string): boolean => {
-    const k = delimitedKey(keyAt < 0 ? null : fields[keyAt]);
-    if (typeof k !== 'string') {
-      handler.reject(line, k.reason, `${describeValue(key)}: ${k.detail}`, raw());
-      return true;
-    }
-    read++;
-    for (let f = 0; f < features.length; f++) values[f] = featureAt[f] < 0 ? null : fields[featureAt[f]];
-    // A CSV/TSV multi field is its values joined by `|`: the store reads them in place (no split per row).
-    store.add(k, values, true);
-    return true;
   };
   const scan = await scanFile(
     path,

@@ -451,6 +451,7 @@ const TAG_ON_THREAD = 4;
  * column f's value is a text that the featuriser thread hashes (CatalogueStore.add), so only its tag is read here.
  */
 function valuesHash(values: readonly RawValue[], piped: readonly boolean[] | null, onThread: readonly boolean[] | null, out: Int32Array): void {
+  // out carries the two lanes (string-hash.ts) until the last line finishes them.
   const lanes = out;
   lanes[0] = FNV_OFFSET;
   lanes[1] = LANE2_OFFSET;
@@ -490,7 +491,6 @@ function countParts(s: string): number {
   for (let i = s.indexOf('|'); i >= 0; i = s.indexOf('|', i + 1)) n++;
   return n;
 }
-
 
 /** Every accepted row of a catalogue, featurised, by key. */
 export class CatalogueStore {

@@ -69,7 +69,11 @@ export function arrangeRows(store: RowStore, assign: Uint8Array, nUsers: number,
 
 type Column = Float64Array | Float32Array | Int32Array | Uint32Array | Uint16Array | Uint8Array;
 
-/** Through a 4-byte scratch: each column one element (a float64 two words) at a time, then dest becomes its inverse. */
+/**
+ * Through a 4-byte scratch: each column one element (a float64 two words) at a time, then dest becomes its inverse.
+ * scatter8/16/32 are one loop written per element type on purpose: each loop then sees one typed-array kind and
+ * stays monomorphic in V8, where one generic loop over the three would not.
+ */
 function moveWide(cols: readonly Column[], n: number, dest: Int32Array): void {
   const scratch = new ArrayBuffer(n * 4);
   for (const col of cols) {
