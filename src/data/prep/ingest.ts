@@ -11,7 +11,7 @@ import { FLOAT32_MAX, isFiniteFloat32, parseNumberBytes, parseNumberString } fro
 import type { RejectReason, RejectSink } from './rejects.js';
 import { RowStore } from './store.js';
 import { numericTsToMs, parseIsoTs, type TsParser, type TsUnit } from './timestamps.js';
-import { IdVocab } from './vocab.js';
+import { IdVocab, InternableId } from './vocab.js';
 
 export interface IngestOptions {
   feedback: 'explicit' | 'implicit';
@@ -77,7 +77,7 @@ function typedIdProblem(id: unknown, role: 'user' | 'item'): [RejectReason, stri
     if (id === '') return ['empty_id', `empty ${role} id`];
     return id.charCodeAt(0) === 0xfeff ? ['bad_id', bomDetail(role)] : null;
   }
-  if (typeof id === 'bigint') return null;
+  if (typeof id === 'bigint' || id instanceof InternableId) return null;
   if (typeof id === 'number') return Number.isInteger(id) ? null : ['bad_id', `${role} id ${id} is not an integer`];
   if (id === null || id === undefined) return ['empty_id', `${role} id is null`];
   return ['bad_id', `${role} id is a ${typeof id}, expected text or an integer`];
@@ -517,6 +517,7 @@ export class Ingest {
   private internTyped(vocab: IdVocab, id: unknown): number {
     if (typeof id === 'string') return vocab.internString(id);
     if (typeof id === 'number') return vocab.internInteger(id);
+    if (id instanceof InternableId) return id.intern(vocab);
     const big = id as bigint;
     return big >= -MAX_SAFE_BIG && big <= MAX_SAFE_BIG ? vocab.internInteger(Number(big)) : vocab.internString(big.toString());
   }
