@@ -116,6 +116,15 @@ export class FlatKeys {
     this.floatBytes = floatBytes;
   }
 
+  /** Empties the table for the next column chunk (arrays kept: a file's chunks reuse one table). */
+  startChunk(): void {
+    this.count = 0;
+    this.used = 0;
+    this.dictSize = 0;
+    this.strings.length = 0;
+    this.generation++;
+  }
+
   /** Drops the plain values of the last slice, keeping the dictionary. */
   resetPlain(): void {
     this.count = this.dictSize;
@@ -123,7 +132,7 @@ export class FlatKeys {
     this.strings.length = Math.min(this.strings.length, this.dictSize);
   }
 
-  private grow(need: number): void {
+  reserve(need: number): void {
     if (need <= this.nums.length) return;
     let cap = this.nums.length;
     while (cap < need) cap *= 2;
@@ -141,7 +150,7 @@ export class FlatKeys {
 
   addBytes(src: Uint8Array, from: number, to: number): number {
     const k = this.count;
-    this.grow(k + 1);
+    this.reserve(k + 1);
     const len = to - from;
     if (this.used + len > this.data.length) {
       const next = new Uint8Array(Math.max(this.used + len, this.data.length * 2));
@@ -166,7 +175,7 @@ export class FlatKeys {
 
   addNumber(v: number, hi: number, lo: number): number {
     const k = this.count;
-    this.grow(k + 1);
+    this.reserve(k + 1);
     this.nums[k] = v;
     this.wide[2 * k] = hi;
     this.wide[2 * k + 1] = lo;
@@ -268,9 +277,14 @@ export function int96Ms(view: DataView, o: number): number {
 
 /** One page's rows: keys (dictionary indices or the first plain key onward) and nulls as -1. */
 interface PageRows {
-  codes: Int32Array;
-  /** Rows of the page not yet taken. */
+  rows: number;
+  /** The next row to take. */
   pos: number;
+  /** A dictionary page: each row's dictionary entry (-1: null). */
+  codes: Int32Array | null;
+  /** A plain page, read as its rows are taken: definition levels (null: no nulls) and the next value. */
+  defs: Uint8Array | null;
+  values: DataReader;
 }
 
 export interface FlatChunkSource {
@@ -284,6 +298,8 @@ export interface FlatChunkSource {
   floatBytes: number;
   rows: number;
   compressors: Compressors;
+  /** A table to reuse (the same column's, from the file's previous chunk). */
+  keys?: FlatKeys;
 }
 
 /** One slice of a column: a key per row (-1 for null) into `keys`. */
@@ -298,36 +314,38 @@ export class FlatChunk {
   private readonly reader: DataReader;
   readonly keys: FlatKeys;
   private page: PageRows | null = null;
-  /** Whether the current page's codes are dictionary indices (else page-local plain keys, copied per slice). */
-  private pageDict = false;
-  private pagePlain: FlatKeys | null = null;
   private rowsSeen = 0;
 
   constructor(src: FlatChunkSource) {
     this.src = src;
     this.reader = { view: new DataView(src.bytes.buffer, src.bytes.byteOffset, src.bytes.byteLength), offset: 0 };
-    this.keys = new FlatKeys(src.kind, src.floatBytes);
+    this.keys = src.keys ?? new FlatKeys(src.kind, src.floatBytes);
+    this.keys.startChunk();
   }
 
   /** The next n rows. */
   take(n: number): FlatSlice {
     const keys = this.keys;
     keys.resetPlain();
+    keys.reserve(keys.dictSize + n);
     const codes = new Int32Array(n);
     let filled = 0;
     while (filled < n) {
       let page = this.page;
-      if (page === null || page.pos === page.codes.length) page = this.nextPage(n - filled);
-      const m = Math.min(n - filled, page.codes.length - page.pos);
-      const from = page.codes;
-      if (this.pageDict) {
-        codes.set(from.subarray(page.pos, page.pos + m), filled);
+      if (page === null || page.pos === page.rows) page = this.nextPage(n - filled);
+      const m = Math.min(n - filled, page.rows - page.pos);
+      const pos = page.pos;
+      if (page.codes !== null) {
+        codes.set(page.codes.subarray(pos, pos + m), filled);
+      } else if (page.defs === null) {
+        const first = readPlain(keys, page.values, m);
+        for (let j = 0; j < m; j++) codes[filled + j] = first + j;
       } else {
-        const plain = this.pagePlain as FlatKeys;
-        for (let j = 0; j < m; j++) {
-          const c = from[page.pos + j];
-          codes[filled + j] = c < 0 ? -1 : copyKey(plain, c, keys);
-        }
+        const defs = page.defs;
+        let present = 0;
+        for (let j = pos; j < pos + m; j++) present += defs[j];
+        let k = readPlain(keys, page.values, present);
+        for (let j = 0; j < m; j++) codes[filled + j] = defs[pos + j] === 1 ? k++ : -1;
       }
       page.pos += m;
       filled += m;
@@ -353,8 +371,8 @@ export class FlatChunk {
         continue;
       }
       const page = this.readData(header, body);
-      if (page.codes.length === 0) continue;
-      this.rowsSeen += page.codes.length;
+      if (page.rows === 0) continue;
+      this.rowsSeen += page.rows;
       if (this.rowsSeen > rows) throw new Error(`its pages hold more than the ${rows} rows the footer declares`);
       this.page = page;
       return page;
@@ -365,10 +383,7 @@ export class FlatChunk {
     const count = header.dictionary_page_header?.num_values ?? 0;
     const page = decompressPage(body, header.uncompressed_page_size, this.src.meta.codec, this.src.compressors);
     const keys = this.keys;
-    keys.count = 0;
-    keys.used = 0;
-    keys.strings.length = 0;
-    keys.dictSize = 0;
+    keys.startChunk();
     readPlain(keys, { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 }, count);
     keys.dictSize = keys.count;
     keys.generation++;
@@ -415,40 +430,23 @@ export class FlatChunk {
       present = 0;
       for (let i = 0; i < n; i++) present += defs[i];
     }
-    let vals: Int32Array;
-    if (encoding === 'PLAIN') {
-      const plain = (this.pagePlain ??= new FlatKeys(this.src.kind, this.src.floatBytes));
-      plain.count = 0;
-      plain.used = 0;
-      plain.strings.length = 0;
-        readPlain(plain, values, present);
-      vals = new Int32Array(present);
-      for (let i = 0; i < present; i++) vals[i] = i;
-      this.pageDict = false;
-    } else if (encoding === 'PLAIN_DICTIONARY' || encoding === 'RLE_DICTIONARY') {
-      if (this.keys.dictSize === 0 && present > 0) throw new Error('a dictionary-encoded page comes before any dictionary page');
-      const width = values.view.getUint8(values.offset++);
-      vals = new Int32Array(present);
-      if (width > 0) readRleBitPackedHybrid(values, width, vals, values.view.byteLength - values.offset);
-      for (let i = 0; i < present; i++) {
-        if (vals[i] >= this.keys.dictSize) throw new Error(`a value points at dictionary entry ${vals[i]} of ${this.keys.dictSize}`);
-      }
-      this.pageDict = true;
-    } else {
-      throw new Error(`a page in the ${encoding} encoding, which the footer did not list`);
+    if (encoding === 'PLAIN') return { rows: n, pos: 0, codes: null, defs, values };
+    if (encoding !== 'PLAIN_DICTIONARY' && encoding !== 'RLE_DICTIONARY') throw new Error(`a page in the ${encoding} encoding, which the footer did not list`);
+    const dictSize = this.keys.dictSize;
+    if (dictSize === 0 && present > 0) throw new Error('a dictionary-encoded page comes before any dictionary page');
+    const width = values.view.getUint8(values.offset++);
+    const vals = new Int32Array(present);
+    if (width > 0) readRleBitPackedHybrid(values, width, vals, values.view.byteLength - values.offset);
+    for (let i = 0; i < present; i++) {
+      if (vals[i] >= dictSize) throw new Error(`a value points at dictionary entry ${vals[i]} of ${dictSize}`);
     }
-    if (defs === null) return { codes: vals, pos: 0 };
+    if (defs === null) return { rows: n, pos: 0, codes: vals, defs: null, values };
     const codes = new Int32Array(n);
     for (let i = 0, j = 0; i < n; i++) codes[i] = defs[i] === 1 ? vals[j++] : -1;
-    return { codes, pos: 0 };
+    return { rows: n, pos: 0, codes, defs: null, values };
   }
 }
 
-/** Copies plain key c of a page into the slice's keys; returns its key there. */
-function copyKey(from: FlatKeys, c: number, to: FlatKeys): number {
-  if (from.kind === 'text') return to.addBytes(from.data, from.starts[c], from.ends[c]);
-  return to.addNumber(from.nums[c], from.wide[2 * c], from.wide[2 * c + 1]);
-}
 
 /**
  * One role's view of a slice, giving each row the value hyparquet would (null, a number, a bigint

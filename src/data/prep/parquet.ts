@@ -9,7 +9,7 @@ import { parquetMetadataAsync, parquetRead, parquetSchema, type AsyncBuffer, typ
 import { compressors } from 'hyparquet-compressors';
 import { DataError } from '../../util/errors.js';
 import { ColumnReadError, type ColumnGroup, type ColumnInfo, type ColumnarFile, type TypeFamily } from './columnar.js';
-import { FlatChunk, flatEncodings, flatKind, type FlatSlice } from './parquet-flat.js';
+import { FlatChunk, FlatKeys, flatEncodings, flatKind, type FlatSlice } from './parquet-flat.js';
 
 const DAY_MS = 86_400_000;
 
@@ -127,7 +127,7 @@ async function readColumn(file: AsyncBuffer, metadata: FileMetaData, name: strin
  * hyparquet: not top-level and flat, a type or encoding the decoder does not read, or
  * REC_PARQUET_READER=hyparquet (which keeps the general reader for every file, to compare the two).
  */
-async function flatChunk(handle: FileHandle, size: number, metadata: FileMetaData, group: number, name: string): Promise<FlatChunk | null> {
+async function flatChunk(handle: FileHandle, size: number, metadata: FileMetaData, group: number, name: string, keys: Map<string, FlatKeys>): Promise<FlatChunk | null> {
   if (process.env.REC_PARQUET_READER === 'hyparquet') return null;
   const top = parquetSchema(metadata).children.find((c) => c.element.name === name);
   const chunk = metadata.row_groups[group].columns.find((c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === name);
@@ -138,7 +138,10 @@ async function flatChunk(handle: FileHandle, size: number, metadata: FileMetaDat
   if (kind === null || rep === 'REPEATED' || !flatEncodings(meta)) return null;
   const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
   const bytes = new Uint8Array(await readRange(handle, size, start, start + Number(meta.total_compressed_size)));
-  return new FlatChunk({ bytes, meta, kind, optional: rep !== 'REQUIRED', floatBytes: top.element.type === 'FLOAT' ? 4 : 8, rows: Number(metadata.row_groups[group].num_rows), compressors });
+  const floatBytes = top.element.type === 'FLOAT' ? 4 : 8;
+  const chunkKeys = keys.get(name) ?? new FlatKeys(kind, floatBytes);
+  keys.set(name, chunkKeys);
+  return new FlatChunk({ bytes, meta, kind, optional: rep !== 'REQUIRED', floatBytes, rows: Number(metadata.row_groups[group].num_rows), compressors, keys: chunkKeys });
 }
 
 /** Rows the Parquet files hold, by their footers (0 for a file whose footer cannot be read: reading it says why). */
@@ -182,6 +185,8 @@ export async function openParquet(path: string): Promise<ColumnarFile> {
       rows: total,
       async *groups(): AsyncGenerator<ColumnGroup> {
         let start = 0;
+        // One key table per column for the whole file, so that each row group does not grow its own again.
+        const flatKeys = new Map<string, FlatKeys>();
         for (const [k, g] of groups.entries()) {
           // The group's column chunks for the flat decoder, opened by the first slice, read on by the next; null: hyparquet's.
           const flat = new Map<string, FlatChunk | null>();
@@ -207,7 +212,7 @@ export async function openParquet(path: string): Promise<ColumnarFile> {
                 const chunks: [string, FlatChunk][] = [];
                 for (const name of names) {
                   try {
-                    if (!flat.has(name)) flat.set(name, await flatChunk(handle, size, metadata, k, name));
+                    if (!flat.has(name)) flat.set(name, await flatChunk(handle, size, metadata, k, name, flatKeys));
                   } catch (error) {
                     throw new ColumnReadError(name, error);
                   }
