@@ -105,7 +105,7 @@ export class FlatKeys {
   used = 0;
   starts = new Int32Array(256);
   ends = new Int32Array(256);
-  /** 1: non-empty ASCII (interned from its bytes); 0: anything else (read as the string hyparquet would make). */
+  /** 1: non-empty ASCII (interned from its bytes); 0: anything else (read as the string hyparquet would make). Text keys' nums hold their value as a canonical integer, else -1. */
   ascii = new Uint8Array(256);
   nums = new Float64Array(256);
   wide = new Int32Array(512);
@@ -160,15 +160,20 @@ export class FlatKeys {
     const data = this.data;
     let at = this.used;
     let ascii = len > 0 ? 1 : 0;
+    // Its value as numbers.ts's canonicalIntBytes reads it (-1: not a canonical integer), found while copying.
+    let n = len > 0 && len <= 15 && (src[from] !== 48 || len === 1) ? 0 : -1;
     for (let i = from; i < to; i++) {
       const b = src[i];
       if (b >= 0x80) ascii = 0;
+      if (b < 48 || b > 57) n = -1;
+      else if (n >= 0) n = n * 10 + (b - 48);
       data[at++] = b;
     }
     this.starts[k] = this.used;
     this.ends[k] = at;
     this.used = at;
     this.ascii[k] = ascii;
+    this.nums[k] = n;
     this.count = k + 1;
     return k;
   }
@@ -207,52 +212,48 @@ const DECODER = new TextDecoder();
 function readPlain(keys: FlatKeys, reader: DataReader, count: number): number {
   const first = keys.count;
   const view = reader.view;
-  const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+  const end = view.byteLength;
   let o = reader.offset;
-  const need = (n: number): void => {
-    if (o + n > view.byteLength) throw new Error(`a page ends at byte ${view.byteLength}, inside its ${count} values`);
-  };
-  for (let i = 0; i < count; i++) {
-    switch (keys.kind) {
-      case 'text': {
-        need(4);
-        const len = view.getUint32(o, true);
-        need(4 + len);
-        keys.addBytes(bytes, o + 4, o + 4 + len);
-        o += 4 + len;
-        break;
-      }
-      case 'int32':
-      case 'date': {
-        need(4);
-        const v = view.getInt32(o, true);
-        keys.addNumber(keys.kind === 'date' ? v * DAY_MS : v, 0, 0);
-        o += 4;
-        break;
-      }
-      case 'float': {
-        const w = keys.floatBytes;
-        need(w);
-        keys.addNumber(w === 4 ? view.getFloat32(o, true) : view.getFloat64(o, true), 0, 0);
-        o += w;
-        break;
-      }
-      case 'int96':
-        need(12);
-        keys.addNumber(int96Ms(view, o), 0, 0);
-        o += 12;
-        break;
-      default: {
-        need(8);
-        const lo = view.getUint32(o, true);
-        const hi = view.getInt32(o + 4, true);
-        keys.addNumber(int64Value(keys.kind, hi, lo), hi, lo);
-        o += 8;
-      }
+  const short = (): Error => new Error(`a page ends at byte ${end}, inside its ${count} values`);
+  if (keys.kind === 'text') {
+    const bytes = new Uint8Array(view.buffer, view.byteOffset, end);
+    for (let i = 0; i < count; i++) {
+      if (o + 4 > end) throw short();
+      const to = o + 4 + view.getUint32(o, true);
+      if (to > end) throw short();
+      keys.addBytes(bytes, o + 4, to);
+      o = to;
     }
+  } else {
+    const width = keys.kind === 'int32' || keys.kind === 'date' ? 4 : keys.kind === 'int96' ? 12 : keys.kind === 'float' ? keys.floatBytes : 8;
+    if (o + count * width > end) throw short();
+    for (let i = 0; i < count; i++, o += width) readNumber(keys, view, o);
   }
   reader.offset = o;
   return first;
+}
+
+/** One fixed-width value at o into the keys. */
+function readNumber(keys: FlatKeys, view: DataView, o: number): void {
+  switch (keys.kind) {
+    case 'int32':
+      keys.addNumber(view.getInt32(o, true), 0, 0);
+      return;
+    case 'date':
+      keys.addNumber(view.getInt32(o, true) * DAY_MS, 0, 0);
+      return;
+    case 'float':
+      keys.addNumber(keys.floatBytes === 4 ? view.getFloat32(o, true) : view.getFloat64(o, true), 0, 0);
+      return;
+    case 'int96':
+      keys.addNumber(int96Ms(view, o), 0, 0);
+      return;
+    default: {
+      const lo = view.getUint32(o, true);
+      const hi = view.getInt32(o + 4, true);
+      keys.addNumber(int64Value(keys.kind, hi, lo), hi, lo);
+    }
+  }
 }
 
 /** An INT64 as hyparquet's parsers leave it: timestamps as epoch ms, integers as the nearest double. */
@@ -502,7 +503,11 @@ export class FlatRole extends InternableId {
   intern(vocab: IdVocab): number {
     const keys = this.keys as FlatKeys;
     const k = this.key;
-    if (k >= keys.dictSize) return vocab.internBytes(keys.data, keys.starts[k], keys.ends[k]);
+    if (k >= keys.dictSize) {
+      // A canonical integer's index is its digits' (IdVocab.internInteger), with no second pass over them.
+      const n = keys.nums[k];
+      return n >= 0 ? vocab.internInteger(n) : vocab.internBytes(keys.data, keys.starts[k], keys.ends[k]);
+    }
     const hit = this.cache[k];
     if (hit !== 0) return hit - 1;
     const idx = vocab.internBytes(keys.data, keys.starts[k], keys.ends[k]);
