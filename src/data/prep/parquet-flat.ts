@@ -449,6 +449,12 @@ export class FlatChunk {
 }
 
 
+/** Text key k's index: a canonical integer's is its digits' (IdVocab.internInteger), with no second pass over them. */
+function internKey(keys: FlatKeys, k: number, vocab: IdVocab): number {
+  const n = keys.nums[k];
+  return n >= 0 ? vocab.internInteger(n) : vocab.internBytes(keys.data, keys.starts[k], keys.ends[k]);
+}
+
 /**
  * One role's view of a slice, giving each row the value hyparquet would (null, a number, a bigint
  * beyond 2^53, a string) except for a non-empty ASCII id, which is this object itself: Ingest
@@ -503,14 +509,10 @@ export class FlatRole extends InternableId {
   intern(vocab: IdVocab): number {
     const keys = this.keys as FlatKeys;
     const k = this.key;
-    if (k >= keys.dictSize) {
-      // A canonical integer's index is its digits' (IdVocab.internInteger), with no second pass over them.
-      const n = keys.nums[k];
-      return n >= 0 ? vocab.internInteger(n) : vocab.internBytes(keys.data, keys.starts[k], keys.ends[k]);
-    }
+    if (k >= keys.dictSize) return internKey(keys, k, vocab);
     const hit = this.cache[k];
     if (hit !== 0) return hit - 1;
-    const idx = vocab.internBytes(keys.data, keys.starts[k], keys.ends[k]);
+    const idx = internKey(keys, k, vocab);
     this.cache[k] = idx + 1;
     return idx;
   }
