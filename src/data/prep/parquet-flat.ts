@@ -20,7 +20,12 @@ import { InternableId, type IdVocab } from './vocab.js';
 /** How a column's physical values become what prep reads. */
 export type FlatKind = 'text' | 'int32' | 'float' | 'int64' | 'date' | 'ts-ms' | 'ts-us' | 'ts-ns' | 'int96';
 
-const ENCODINGS: ReadonlySet<string> = new Set(['PLAIN', 'PLAIN_DICTIONARY', 'RLE_DICTIONARY', 'RLE']);
+/**
+ * Value and level encodings read. parquet-mr (Spark) lists BIT_PACKED for the repetition levels a
+ * flat column does not have; definition levels are read as the RLE hybrid whatever a page says, as
+ * hyparquet reads them.
+ */
+const ENCODINGS: ReadonlySet<string> = new Set(['PLAIN', 'PLAIN_DICTIONARY', 'RLE_DICTIONARY', 'RLE', 'BIT_PACKED']);
 const SIGNED_INT: ReadonlySet<string | undefined> = new Set([undefined, 'INT_8', 'INT_16', 'INT_32', 'INT_64']);
 const TWO_32 = 4294967296;
 const DAY_MS = 86_400_000;
