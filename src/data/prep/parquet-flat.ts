@@ -47,7 +47,8 @@ export function flatKind(el: SchemaElement): FlatKind | null {
       if (!(ct === undefined || ct === 'UTF8' || ct === 'ENUM')) return null;
       return lt === undefined || lt.type === 'STRING' || lt.type === 'ENUM' ? 'text' : null;
     case 'INT32':
-      if (ct === 'DATE' || (ct === undefined && lt?.type === 'DATE')) return 'date';
+      // hyparquet converts days by the converted type only (a DATE logical type alone stays its read).
+      if (ct === 'DATE') return 'date';
       return SIGNED_INT.has(ct) && integerLogical(el) ? 'int32' : null;
     case 'INT64':
       // hyparquet reads the converted type before the logical one.

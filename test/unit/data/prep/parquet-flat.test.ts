@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { SchemaElement } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DataError } from '../../../../src/util/errors.js';
-import { FlatChunk, divInt64, int96Ms } from '../../../../src/data/prep/parquet-flat.js';
+import { FlatChunk, divInt64, flatKind, int96Ms } from '../../../../src/data/prep/parquet-flat.js';
 import { duckdb, q } from './duckdb.js';
 import { prep, rejects, rows, tempRoot } from './helpers.js';
 
@@ -139,6 +140,27 @@ describe('the flat decoder on damaged files', () => {
     const err = await prep(out(), [f]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DataError);
     expect((err as Error).message).toMatch(/short\.parquet: row group 0 \(rows 1\.\.3000\), column "user_id" cannot be read/);
+  });
+});
+
+describe('which columns the flat decoder reads', () => {
+  it('the kinds whose values it gives as hyparquet does; every other column stays with hyparquet', () => {
+    const el = (type: SchemaElement['type'], extra: Partial<SchemaElement> = {}): SchemaElement => ({ name: 'c', type, repetition_type: 'OPTIONAL', ...extra });
+    expect(flatKind(el('BYTE_ARRAY'))).toBe('text');
+    expect(flatKind(el('BYTE_ARRAY', { converted_type: 'UTF8', logical_type: { type: 'STRING' } }))).toBe('text');
+    expect(flatKind(el('BYTE_ARRAY', { converted_type: 'JSON' }))).toBeNull();
+    expect(flatKind(el('BYTE_ARRAY', { converted_type: 'DECIMAL' }))).toBeNull();
+    expect(flatKind(el('INT32', { converted_type: 'DATE' }))).toBe('date');
+    expect(flatKind(el('INT32', { logical_type: { type: 'DATE' } }))).toBeNull();
+    expect(flatKind(el('INT32', { converted_type: 'UINT_32' }))).toBeNull();
+    expect(flatKind(el('INT64', { converted_type: 'TIMESTAMP_MICROS', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: false, unit: 'MICROS' } }))).toBe('ts-us');
+    expect(flatKind(el('INT64', { logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'NANOS' } }))).toBe('ts-ns');
+    expect(flatKind(el('INT64', { converted_type: 'INT_64' }))).toBe('int64');
+    expect(flatKind(el('INT64', { converted_type: 'DECIMAL' }))).toBeNull();
+    expect(flatKind(el('INT96'))).toBe('int96');
+    expect(flatKind(el('DOUBLE'))).toBe('float');
+    expect(flatKind(el('BOOLEAN'))).toBeNull();
+    expect(flatKind(el('FIXED_LEN_BYTE_ARRAY', { logical_type: { type: 'UUID' } }))).toBeNull();
   });
 });
 
