@@ -458,7 +458,8 @@ export class Ingest {
    * A row of typed values (Parquet, Arrow IPC; columnar.ts): ids as text, integers or bigints (beyond
    * 2^53 kept exact as their decimal text); a rating as a number or text; `ts` in epoch ms when
    * `tsMs` (timestamp and date columns), else read like a text field. null/undefined is a missing
-   * value, rejected with its role named. `raw` makes the row's text for a reject.
+   * value, rejected with its role named. An id may also be an InternableId (the flat Parquet
+   * decoder's, interned from its bytes). `raw` makes the row's text for a reject.
    */
   acceptTyped(row: TypedRow, tsMs: boolean, line: number, raw: () => string): void {
     const seq = this.nextSeq();

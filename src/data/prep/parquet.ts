@@ -2,7 +2,8 @@
  * Parquet inputs through hyparquet (pure JavaScript; snappy, gzip, brotli, zstd and lz4 through
  * hyparquet-compressors; docs/warehouse.md#choosing-the-reader has the numbers it was chosen by):
  * the footer gives the schema and row groups, and each row group's mapped columns are read on their
- * own, so a damaged column is named and memory holds one group at a time.
+ * own, so a damaged column is named and memory holds one group at a time. Flat columns of the usual
+ * kinds are decoded by parquet-flat.ts instead (no JS value per row), hyparquet reading the rest.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { parquetMetadataAsync, parquetRead, parquetSchema, type AsyncBuffer, type FileMetaData, type SchemaElement, type SchemaTree } from 'hyparquet';
