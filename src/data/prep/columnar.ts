@@ -12,6 +12,7 @@ import type { ColumnContext } from './diagnose.js';
 import type { Ingest, TypedRow } from './ingest.js';
 import { partitionValues } from './inputs.js';
 import type { ColumnRole } from './options.js';
+import { FlatRole, type FlatSlice } from './parquet-flat.js';
 import { sourceDigest } from './source.js';
 import type { ColumnsSpec, InputFormat } from './options.js';
 import type { RejectSink } from './rejects.js';
@@ -62,6 +63,11 @@ export interface ColumnGroup {
   bytes: number;
   /** The named columns' values, `length` each; throws ColumnReadError naming the column. */
   read(names: readonly string[]): Promise<Map<string, ArrayLike<unknown>>>;
+  /**
+   * The named columns as slices of rec's own decoder (parquet-flat.ts), or null when one of them
+   * needs `read`; absent for formats without one. Throws ColumnReadError naming the column.
+   */
+  readFlat?(names: readonly string[]): Promise<Map<string, FlatSlice> | null>;
 }
 
 export interface ColumnarFile {
@@ -152,12 +158,15 @@ function checkTypes(file: InputFile, plan: ColumnPlan, header: readonly ColumnIn
   return byRole;
 }
 
-/** The mapped values of a row as JSON text, for rejects.jsonl. */
-function rawRow(names: readonly [ColumnRole, string][], row: TypedRow): string {
+/**
+ * The mapped values of a row as JSON text, for rejects.jsonl. An INT64 integer column's value is
+ * written as its decimal text (hyparquet gives a bigint; the flat decoder a number while exact).
+ */
+function rawRow(names: readonly [ColumnRole, string, boolean][], row: TypedRow): string {
   const obj: Record<string, unknown> = {};
-  for (const [role, name] of names) {
+  for (const [role, name, int64] of names) {
     const v = row[role];
-    obj[name] = typeof v === 'bigint' ? v.toString() : v === undefined ? null : v;
+    obj[name] = typeof v === 'bigint' || (int64 && typeof v === 'number') ? String(v) : v === undefined ? null : v;
   }
   return JSON.stringify(obj);
 }
@@ -167,6 +176,8 @@ interface RoleSource {
   name: string;
   /** A partition value (the same for every row of the file), or undefined for a file column. */
   constant: string | null | undefined;
+  /** An INT64 integer column (its values bigints, or numbers while exact). */
+  int64: boolean;
 }
 
 export interface ColumnarHooks {
@@ -198,7 +209,12 @@ export async function readColumnarInput(
     const from = ing.store.length;
     const left = ctx.columnarRows ?? 0;
     if (left > 0 || src.rows !== null) ing.store.reserve(Math.max(left, src.rows ?? 0));
-    const sources: RoleSource[] = [...byRole].map(([role, col]) => ({ role, name: col.name, constant: col.family === 'partition' ? (partitions.get(col.name) ?? null) : undefined }));
+    const sources: RoleSource[] = [...byRole].map(([role, col]) => ({
+      role,
+      name: col.name,
+      constant: col.family === 'partition' ? (partitions.get(col.name) ?? null) : undefined,
+      int64: col.family === 'integer' && col.label.startsWith('INT64'),
+    }));
     const tsCol = byRole.get('ts');
     const tsMs = tsCol !== undefined && (tsCol.family === 'timestamp' || tsCol.family === 'date');
     const rows = await readGroups(file, src, { sources, tsMs, aborted: hooks.aborted }, ing, ctx);
@@ -246,6 +262,34 @@ function feedRows(ing: Ingest, row: TypedRow, cols: Partial<Record<ColumnRole, A
   }
 }
 
+/** A group's columns by role, each checked to hold the group's rows. */
+function groupColumns(file: InputFile, group: ColumnGroup, sources: readonly RoleSource[], data: Map<string, ArrayLike<unknown>>): Partial<Record<ColumnRole, ArrayLike<unknown>>> {
+  const cols: Partial<Record<ColumnRole, ArrayLike<unknown>>> = {};
+  for (const s of sources) {
+    if (s.constant !== undefined) continue;
+    const values = data.get(s.name) as ArrayLike<unknown>;
+    if (values.length !== group.length) {
+      throw new DataError(`${file.path}: ${group.name}, column ${JSON.stringify(s.name)} holds ${values.length} values, but the footer says ${group.length} rows. The file is damaged or its footer is wrong; nothing was written.`);
+    }
+    cols[s.role] = values;
+  }
+  return cols;
+}
+
+/** feedRows for the flat decoder's slices: each role's FlatRole gives the row's value (parquet-flat.ts). */
+function feedFlat(ing: Ingest, row: TypedRow, cols: Partial<Record<ColumnRole, FlatRole>>, at: { n: number; offset: number; tsMs: boolean; raw: () => string }): void {
+  const { user, item, rating, event, ts } = cols;
+  const { n, offset, tsMs, raw } = at;
+  for (let i = 0; i < n; i++) {
+    if (user !== undefined) row.user = user.valueAt(i);
+    if (item !== undefined) row.item = item.valueAt(i);
+    if (rating !== undefined) row.rating = rating.valueAt(i);
+    if (event !== undefined) row.event = event.valueAt(i);
+    if (ts !== undefined) row.ts = ts.valueAt(i);
+    ing.acceptTyped(row, tsMs, offset + i + 1, raw);
+  }
+}
+
 /** The groups of a file; a failure to frame the next one (a truncated Arrow stream) is a DataError naming the file and where. */
 async function* damagedAfter(file: InputFile, groups: AsyncIterable<ColumnGroup>, rowsRead: () => number): AsyncGenerator<ColumnGroup> {
   const it = groups[Symbol.asyncIterator]();
@@ -266,31 +310,32 @@ async function* damagedAfter(file: InputFile, groups: AsyncIterable<ColumnGroup>
 async function readGroups(file: InputFile, src: ColumnarFile, how: { sources: readonly RoleSource[]; tsMs: boolean; aborted: () => Error | null }, ing: Ingest, ctx: ReadContext): Promise<number> {
   const { sources, tsMs } = how;
   const fileCols = [...new Set(sources.filter((s) => s.constant === undefined).map((s) => s.name))];
-  const named: [ColumnRole, string][] = sources.map((s) => [s.role, s.name]);
+  const named: [ColumnRole, string, boolean][] = sources.map((s) => [s.role, s.name, s.int64]);
   const row: TypedRow = { user: undefined, item: undefined, rating: undefined, event: undefined, ts: undefined, query: undefined };
   for (const s of sources) if (s.constant !== undefined) row[s.role] = s.constant;
   // Called only for a reject, on the row being read (one function, not one per row).
   const raw = (): string => rawRow(named, row);
   let offset = 0;
   let g = 0;
+  const flatRoles: Partial<Record<ColumnRole, FlatRole>> = {};
+  for (const s of sources) if (s.constant === undefined) flatRoles[s.role] = new FlatRole(s.role === 'user' || s.role === 'item');
   for await (const group of damagedAfter(file, src.groups(), () => offset)) {
-    let data: Map<string, ArrayLike<unknown>>;
+    let data: Map<string, ArrayLike<unknown>> | null = null;
+    let flat: Map<string, FlatSlice> | null;
     try {
-      data = await group.read(fileCols);
+      flat = group.readFlat !== undefined ? await group.readFlat(fileCols) : null;
+      if (flat === null) data = await group.read(fileCols);
     } catch (error) {
       const col = error instanceof ColumnReadError ? `, column ${JSON.stringify(error.column)}` : '';
       throw new DataError(`${file.path}: ${group.name} (rows ${offset + 1}..${offset + group.length})${col} cannot be read (${(error as Error).message}). The file is damaged, truncated or its footer is wrong; nothing was written.`, { cause: error });
     }
-    const cols: Partial<Record<ColumnRole, ArrayLike<unknown>>> = {};
-    for (const s of sources) {
-      if (s.constant !== undefined) continue;
-      const values = data.get(s.name) as ArrayLike<unknown>;
-      if (values.length !== group.length) {
-        throw new DataError(`${file.path}: ${group.name}, column ${JSON.stringify(s.name)} holds ${values.length} values, but the footer says ${group.length} rows. The file is damaged or its footer is wrong; nothing was written.`);
-      }
-      cols[s.role] = values;
+    const at = { n: group.length, offset, tsMs, raw };
+    if (flat !== null) {
+      for (const s of sources) if (s.constant === undefined) flatRoles[s.role]?.set(flat.get(s.name) as FlatSlice);
+      feedFlat(ing, row, flatRoles, at);
+    } else {
+      feedRows(ing, row, groupColumns(file, group, sources, data as Map<string, ArrayLike<unknown>>), at);
     }
-    feedRows(ing, row, cols, { n: group.length, offset, tsMs, raw });
     offset += group.length;
     g++;
     ctx.bytesDone += group.bytes;

@@ -11,7 +11,7 @@ import { FLOAT32_MAX, isFiniteFloat32, parseNumberBytes, parseNumberString } fro
 import type { RejectReason, RejectSink } from './rejects.js';
 import { RowStore } from './store.js';
 import { numericTsToMs, parseIsoTs, type TsParser, type TsUnit } from './timestamps.js';
-import { IdVocab } from './vocab.js';
+import { IdVocab, InternableId } from './vocab.js';
 
 export interface IngestOptions {
   feedback: 'explicit' | 'implicit';
@@ -77,7 +77,7 @@ function typedIdProblem(id: unknown, role: 'user' | 'item'): [RejectReason, stri
     if (id === '') return ['empty_id', `empty ${role} id`];
     return id.charCodeAt(0) === 0xfeff ? ['bad_id', bomDetail(role)] : null;
   }
-  if (typeof id === 'bigint') return null;
+  if (typeof id === 'bigint' || id instanceof InternableId) return null;
   if (typeof id === 'number') return Number.isInteger(id) ? null : ['bad_id', `${role} id ${id} is not an integer`];
   if (id === null || id === undefined) return ['empty_id', `${role} id is null`];
   return ['bad_id', `${role} id is a ${typeof id}, expected text or an integer`];
@@ -458,7 +458,8 @@ export class Ingest {
    * A row of typed values (Parquet, Arrow IPC; columnar.ts): ids as text, integers or bigints (beyond
    * 2^53 kept exact as their decimal text); a rating as a number or text; `ts` in epoch ms when
    * `tsMs` (timestamp and date columns), else read like a text field. null/undefined is a missing
-   * value, rejected with its role named. `raw` makes the row's text for a reject.
+   * value, rejected with its role named. An id may also be an InternableId (the flat Parquet
+   * decoder's, interned from its bytes). `raw` makes the row's text for a reject.
    */
   acceptTyped(row: TypedRow, tsMs: boolean, line: number, raw: () => string): void {
     const seq = this.nextSeq();
@@ -517,6 +518,7 @@ export class Ingest {
   private internTyped(vocab: IdVocab, id: unknown): number {
     if (typeof id === 'string') return vocab.internString(id);
     if (typeof id === 'number') return vocab.internInteger(id);
+    if (id instanceof InternableId) return id.intern(vocab);
     const big = id as bigint;
     return big >= -MAX_SAFE_BIG && big <= MAX_SAFE_BIG ? vocab.internInteger(Number(big)) : vocab.internString(big.toString());
   }

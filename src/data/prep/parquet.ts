@@ -2,13 +2,15 @@
  * Parquet inputs through hyparquet (pure JavaScript; snappy, gzip, brotli, zstd and lz4 through
  * hyparquet-compressors; docs/warehouse.md#choosing-the-reader has the numbers it was chosen by):
  * the footer gives the schema and row groups, and each row group's mapped columns are read on their
- * own, so a damaged column is named and memory holds one group at a time.
+ * own, so a damaged column is named and memory holds one group at a time. Flat columns of the usual
+ * kinds are decoded by parquet-flat.ts instead (no JS value per row), hyparquet reading the rest.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { parquetMetadataAsync, parquetRead, parquetSchema, type AsyncBuffer, type FileMetaData, type SchemaElement, type SchemaTree } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { DataError } from '../../util/errors.js';
 import { ColumnReadError, type ColumnGroup, type ColumnInfo, type ColumnarFile, type TypeFamily } from './columnar.js';
+import { FlatChunk, FlatKeys, flatEncodings, flatKind, type FlatSlice } from './parquet-flat.js';
 
 const DAY_MS = 86_400_000;
 
@@ -121,6 +123,28 @@ async function readColumn(file: AsyncBuffer, metadata: FileMetaData, name: strin
   return out;
 }
 
+/**
+ * The flat decoder (parquet-flat.ts) for a row group's column, or null when the column needs
+ * hyparquet: not top-level and flat, a type or encoding the decoder does not read, or
+ * REC_PARQUET_READER=hyparquet (which keeps the general reader for every file, to compare the two).
+ */
+async function flatChunk(handle: FileHandle, size: number, metadata: FileMetaData, group: number, name: string, keys: Map<string, FlatKeys>): Promise<FlatChunk | null> {
+  if (process.env.REC_PARQUET_READER === 'hyparquet') return null;
+  const top = parquetSchema(metadata).children.find((c) => c.element.name === name);
+  const chunk = metadata.row_groups[group].columns.find((c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === name);
+  const meta = chunk?.meta_data;
+  if (top === undefined || top.children.length > 0 || meta === undefined || chunk?.file_path !== undefined) return null;
+  const rep = top.element.repetition_type;
+  const kind = flatKind(top.element);
+  if (kind === null || rep === 'REPEATED' || !flatEncodings(meta)) return null;
+  const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
+  const bytes = new Uint8Array(await readRange(handle, size, start, start + Number(meta.total_compressed_size)));
+  const floatBytes = top.element.type === 'FLOAT' ? 4 : 8;
+  const chunkKeys = keys.get(name) ?? new FlatKeys(kind, floatBytes);
+  keys.set(name, chunkKeys);
+  return new FlatChunk({ bytes, meta, kind, optional: rep !== 'REQUIRED', floatBytes, rows: Number(metadata.row_groups[group].num_rows), compressors, keys: chunkKeys });
+}
+
 /** Rows the Parquet files hold, by their footers (0 for a file whose footer cannot be read: reading it says why). */
 export async function parquetRowCount(paths: readonly string[]): Promise<number> {
   let rows = 0;
@@ -162,7 +186,11 @@ export async function openParquet(path: string): Promise<ColumnarFile> {
       rows: total,
       async *groups(): AsyncGenerator<ColumnGroup> {
         let start = 0;
+        // One key table per column for the whole file, so that each row group does not grow its own again.
+        const flatKeys = new Map<string, FlatKeys>();
         for (const [k, g] of groups.entries()) {
+          // The group's column chunks for the flat decoder, opened by the first slice, read on by the next; null: hyparquet's.
+          const flat = new Map<string, FlatChunk | null>();
           for (let from = 0; from < g.rows || (from === 0 && g.rows === 0); from += SLICE_ROWS) {
             const rowStart = start + from;
             const length = Math.min(SLICE_ROWS, g.rows - from);
@@ -175,6 +203,28 @@ export async function openParquet(path: string): Promise<ColumnarFile> {
                 for (const name of names) {
                   try {
                     out.set(name, await readColumn(file, metadata, name, rowStart, rowStart + length));
+                  } catch (error) {
+                    throw new ColumnReadError(name, error);
+                  }
+                }
+                return out;
+              },
+              readFlat: async (names) => {
+                const chunks: [string, FlatChunk][] = [];
+                for (const name of names) {
+                  try {
+                    if (!flat.has(name)) flat.set(name, await flatChunk(handle, size, metadata, k, name, flatKeys));
+                  } catch (error) {
+                    throw new ColumnReadError(name, error);
+                  }
+                  const chunk = flat.get(name);
+                  if (chunk === null || chunk === undefined) return null;
+                  chunks.push([name, chunk]);
+                }
+                const out = new Map<string, FlatSlice>();
+                for (const [name, chunk] of chunks) {
+                  try {
+                    out.set(name, chunk.take(length));
                   } catch (error) {
                     throw new ColumnReadError(name, error);
                   }

@@ -11,6 +11,14 @@ import { canonicalIntBytes, canonicalIntString } from './numbers.js';
 
 const DIRECT_LIMIT = 1 << 23;
 
+/**
+ * An id a columnar reader interns itself (parquet-flat.ts's FlatRole: from bytes, once per
+ * dictionary entry), standing in for its text in a typed row so that no string is made per row.
+ */
+export abstract class InternableId {
+  abstract intern(vocab: IdVocab): number;
+}
+
 export class IdVocab {
   private direct: Int32Array = new Int32Array(1024);
   private readonly table = new IdTable();

@@ -1,0 +1,530 @@
+/**
+ * rec's own decoder for the flat Parquet columns prep maps (parquet.ts uses it when every mapped
+ * column qualifies, hyparquet otherwise): text ids, integers, floats and timestamps, in PLAIN or
+ * dictionary pages (data page v1 and v2), nulls from RLE/bit-packed definition levels.
+ *
+ * Values are never turned into one JS object per row. A column chunk's dictionary is decoded once
+ * into a key table, and each row is an int32 key into it; plain pages append their values to the
+ * same table per slice. Text stays as bytes (prep interns ASCII ids straight from them, once per
+ * dictionary entry: FlatRole.intern), INT64 is read as two 32-bit halves into a double, and the
+ * timestamp units become epoch ms with hyparquet's arithmetic (parquet.ts PARSERS), so every value
+ * prep sees is the one the hyparquet path gives it. Page headers, decompression and the RLE hybrid
+ * come from hyparquet's exported modules.
+ */
+import { parquetHeader } from 'hyparquet/src/column.js';
+import { decompressPage } from 'hyparquet/src/datapage.js';
+import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
+import type { ColumnMetaData, Compressors, DataReader, PageHeader, SchemaElement } from 'hyparquet';
+import { InternableId, type IdVocab } from './vocab.js';
+
+/** How a column's physical values become what prep reads. */
+export type FlatKind = 'text' | 'int32' | 'float' | 'int64' | 'date' | 'ts-ms' | 'ts-us' | 'ts-ns' | 'int96';
+
+/**
+ * Value and level encodings read. parquet-mr (Spark) lists BIT_PACKED for the repetition levels a
+ * flat column does not have; definition levels are read as the RLE hybrid whatever a page says, as
+ * hyparquet reads them.
+ */
+const ENCODINGS: ReadonlySet<string> = new Set(['PLAIN', 'PLAIN_DICTIONARY', 'RLE_DICTIONARY', 'RLE', 'BIT_PACKED']);
+const SIGNED_INT: ReadonlySet<string | undefined> = new Set([undefined, 'INT_8', 'INT_16', 'INT_32', 'INT_64']);
+const TWO_32 = 4294967296;
+const DAY_MS = 86_400_000;
+/** Julian day of 1970-01-01, as INT96 timestamps count days. */
+const UNIX_JULIAN_DAY = 2440588;
+
+function integerLogical(el: SchemaElement): boolean {
+  const lt = el.logical_type;
+  return lt === undefined || (lt.type === 'INTEGER' && lt.isSigned);
+}
+
+/** The kind of a top-level column whose values this decoder gives exactly as hyparquet would, else null (read by hyparquet). */
+export function flatKind(el: SchemaElement): FlatKind | null {
+  const ct = el.converted_type;
+  const lt = el.logical_type;
+  switch (el.type) {
+    case 'BYTE_ARRAY':
+      // JSON is parsed, DECIMAL and BSON are not text: those stay with hyparquet.
+      if (!(ct === undefined || ct === 'UTF8' || ct === 'ENUM')) return null;
+      return lt === undefined || lt.type === 'STRING' || lt.type === 'ENUM' ? 'text' : null;
+    case 'INT32':
+      // hyparquet converts days by the converted type only (a DATE logical type alone stays its read).
+      if (ct === 'DATE') return 'date';
+      return SIGNED_INT.has(ct) && integerLogical(el) ? 'int32' : null;
+    case 'INT64':
+      // hyparquet reads the converted type before the logical one.
+      if (ct === 'TIMESTAMP_MILLIS') return 'ts-ms';
+      if (ct === 'TIMESTAMP_MICROS') return 'ts-us';
+      if (ct === undefined && lt?.type === 'TIMESTAMP') return lt.unit === 'NANOS' ? 'ts-ns' : lt.unit === 'MICROS' ? 'ts-us' : 'ts-ms';
+      return SIGNED_INT.has(ct) && integerLogical(el) ? 'int64' : null;
+    case 'INT96':
+      return ct === undefined ? 'int96' : null;
+    case 'FLOAT':
+    case 'DOUBLE':
+      return ct === undefined && lt === undefined ? 'float' : null;
+    default:
+      return null;
+  }
+}
+
+/** Whether a chunk's pages use only encodings this decoder reads (the footer lists them). */
+export function flatEncodings(meta: ColumnMetaData): boolean {
+  return meta.encodings.every((e) => ENCODINGS.has(e));
+}
+
+/**
+ * Exact trunc(v / d) for the signed 64-bit v = hi·2^32 + lo (d < 2^21), as BigInt division gives it:
+ * long division over 16-bit limbs keeps every step below 2^37.
+ */
+export function divInt64(hi: number, lo: number, d: number): number {
+  const neg = hi < 0;
+  let h = hi >>> 0;
+  let l = lo >>> 0;
+  if (neg) {
+    l = (~l + 1) >>> 0;
+    h = (~h + (l === 0 ? 1 : 0)) >>> 0;
+  }
+  let r = 0;
+  let q = 0;
+  for (const limb of [h >>> 16, h & 0xffff, l >>> 16, l & 0xffff]) {
+    const cur = r * 65536 + limb;
+    const qd = Math.floor(cur / d);
+    r = cur - qd * d;
+    q = q * 65536 + qd;
+  }
+  return neg && q !== 0 ? -q : q;
+}
+
+/**
+ * A chunk's distinct values: its dictionary first (`dictSize` keys, kept for the whole chunk), then
+ * the values of the plain pages in the current slice. Text keys are byte ranges of `data`; numeric
+ * keys are `nums`, with INT64's halves in `wide` where the double is not exact.
+ */
+export class FlatKeys {
+  readonly kind: FlatKind;
+  /** FLOAT (4) or DOUBLE (8), for kind 'float'. */
+  readonly floatBytes: number;
+  count = 0;
+  dictSize = 0;
+  /** Bumped when the dictionary changes, so a role's cache of interned keys knows to start again. */
+  generation = 0;
+  data = new Uint8Array(1 << 12);
+  used = 0;
+  starts = new Int32Array(256);
+  ends = new Int32Array(256);
+  /** 1: non-empty ASCII (interned from its bytes); 0: anything else (read as the string hyparquet would make). Text keys' nums hold their value as a canonical integer, else -1. */
+  ascii = new Uint8Array(256);
+  nums = new Float64Array(256);
+  wide = new Int32Array(512);
+  strings: (string | undefined)[] = [];
+
+  constructor(kind: FlatKind, floatBytes: number) {
+    this.kind = kind;
+    this.floatBytes = floatBytes;
+  }
+
+  /** Empties the table for the next column chunk (arrays kept: a file's chunks reuse one table). */
+  startChunk(): void {
+    this.count = 0;
+    this.used = 0;
+    this.dictSize = 0;
+    this.strings.length = 0;
+    this.generation++;
+  }
+
+  /** Drops the plain values of the last slice, keeping the dictionary. */
+  resetPlain(): void {
+    this.count = this.dictSize;
+    this.used = this.dictSize === 0 ? 0 : this.ends[this.dictSize - 1];
+    this.strings.length = Math.min(this.strings.length, this.dictSize);
+  }
+
+  reserve(need: number): void {
+    if (need <= this.nums.length) return;
+    let cap = this.nums.length;
+    while (cap < need) cap *= 2;
+    const copy = <T extends Int32Array | Float64Array | Uint8Array>(a: T, n: number): T => {
+      const b = new (a.constructor as new (n: number) => T)(n);
+      b.set(a);
+      return b;
+    };
+    this.starts = copy(this.starts, cap);
+    this.ends = copy(this.ends, cap);
+    this.ascii = copy(this.ascii, cap);
+    this.nums = copy(this.nums, cap);
+    this.wide = copy(this.wide, cap * 2);
+  }
+
+  addBytes(src: Uint8Array, from: number, to: number): number {
+    const k = this.count;
+    this.reserve(k + 1);
+    const len = to - from;
+    if (this.used + len > this.data.length) {
+      const next = new Uint8Array(Math.max(this.used + len, this.data.length * 2));
+      next.set(this.data.subarray(0, this.used));
+      this.data = next;
+    }
+    const data = this.data;
+    let at = this.used;
+    let ascii = len > 0 ? 1 : 0;
+    // Its value as numbers.ts's canonicalIntBytes reads it (-1: not a canonical integer), found while copying.
+    let n = len > 0 && len <= 15 && (src[from] !== 48 || len === 1) ? 0 : -1;
+    for (let i = from; i < to; i++) {
+      const b = src[i];
+      if (b >= 0x80) ascii = 0;
+      if (b < 48 || b > 57) n = -1;
+      else if (n >= 0) n = n * 10 + (b - 48);
+      data[at++] = b;
+    }
+    this.starts[k] = this.used;
+    this.ends[k] = at;
+    this.used = at;
+    this.ascii[k] = ascii;
+    this.nums[k] = n;
+    this.count = k + 1;
+    return k;
+  }
+
+  addNumber(v: number, hi: number, lo: number): number {
+    const k = this.count;
+    this.reserve(k + 1);
+    this.nums[k] = v;
+    this.wide[2 * k] = hi;
+    this.wide[2 * k + 1] = lo;
+    this.count = k + 1;
+    return k;
+  }
+
+  /** Key k as the string hyparquet decodes (TextDecoder: invalid bytes replaced, a leading BOM dropped). */
+  text(k: number): string {
+    let s = this.strings[k];
+    if (s === undefined) {
+      s = DECODER.decode(this.data.subarray(this.starts[k], this.ends[k]));
+      this.strings[k] = s;
+    }
+    return s;
+  }
+
+  /** Key k as hyparquet's value for an INT64 integer column: a number while exact, else the bigint. */
+  int64(k: number): number | bigint {
+    const v = this.nums[k];
+    if (v <= Number.MAX_SAFE_INTEGER && v >= -Number.MAX_SAFE_INTEGER) return v;
+    return (BigInt(this.wide[2 * k]) << 32n) | BigInt(this.wide[2 * k + 1] >>> 0);
+  }
+}
+
+const DECODER = new TextDecoder();
+
+/** Appends `count` PLAIN values at reader.offset to the keys; returns the first key. */
+function readPlain(keys: FlatKeys, reader: DataReader, count: number): number {
+  const first = keys.count;
+  const view = reader.view;
+  const end = view.byteLength;
+  let o = reader.offset;
+  const short = (): Error => new Error(`a page ends at byte ${end}, inside its ${count} values`);
+  if (keys.kind === 'text') {
+    const bytes = new Uint8Array(view.buffer, view.byteOffset, end);
+    for (let i = 0; i < count; i++) {
+      if (o + 4 > end) throw short();
+      const to = o + 4 + view.getUint32(o, true);
+      if (to > end) throw short();
+      keys.addBytes(bytes, o + 4, to);
+      o = to;
+    }
+  } else {
+    const width = keys.kind === 'int32' || keys.kind === 'date' ? 4 : keys.kind === 'int96' ? 12 : keys.kind === 'float' ? keys.floatBytes : 8;
+    if (o + count * width > end) throw short();
+    for (let i = 0; i < count; i++, o += width) readNumber(keys, view, o);
+  }
+  reader.offset = o;
+  return first;
+}
+
+/** One fixed-width value at o into the keys. */
+function readNumber(keys: FlatKeys, view: DataView, o: number): void {
+  switch (keys.kind) {
+    case 'int32':
+      keys.addNumber(view.getInt32(o, true), 0, 0);
+      return;
+    case 'date':
+      keys.addNumber(view.getInt32(o, true) * DAY_MS, 0, 0);
+      return;
+    case 'float':
+      keys.addNumber(keys.floatBytes === 4 ? view.getFloat32(o, true) : view.getFloat64(o, true), 0, 0);
+      return;
+    case 'int96':
+      keys.addNumber(int96Ms(view, o), 0, 0);
+      return;
+    default: {
+      const lo = view.getUint32(o, true);
+      const hi = view.getInt32(o + 4, true);
+      keys.addNumber(int64Value(keys.kind, hi, lo), hi, lo);
+    }
+  }
+}
+
+/** An INT64 as hyparquet's parsers leave it: timestamps as epoch ms, integers as the nearest double. */
+function int64Value(kind: FlatKind, hi: number, lo: number): number {
+  if (kind === 'ts-ns') return divInt64(hi, lo, 1_000_000);
+  const v = hi * TWO_32 + (lo >>> 0);
+  return kind === 'ts-us' ? Math.floor(v / 1000) : v;
+}
+
+/** INT96 (nanoseconds of the day, then the Julian day) as epoch ms, as Number(nanos / 1_000_000n). */
+export function int96Ms(view: DataView, o: number): number {
+  const nanoLo = view.getUint32(o, true);
+  const nanoHi = view.getInt32(o + 4, true);
+  const days = view.getInt32(o + 8, true) - UNIX_JULIAN_DAY;
+  // The usual case (after 1970, nanoseconds of a day): exact in doubles.
+  if (days >= 0 && nanoHi >= 0 && nanoHi < 1 << 21) return days * DAY_MS + Math.floor((nanoHi * TWO_32 + nanoLo) / 1e6);
+  const low = view.getBigInt64(o, true);
+  const value = (BigInt(view.getInt32(o + 8, true)) << 64n) | low;
+  const nanos = ((value >> 64n) - BigInt(UNIX_JULIAN_DAY)) * 86_400_000_000_000n + (value & 0xffffffffffffffffn);
+  return Number(nanos / 1_000_000n);
+}
+
+/** One page's rows: keys (dictionary indices or the first plain key onward) and nulls as -1. */
+interface PageRows {
+  rows: number;
+  /** The next row to take. */
+  pos: number;
+  /** A dictionary page: each row's dictionary entry (-1: null). */
+  codes: Int32Array | null;
+  /** A plain page, read as its rows are taken: definition levels (null: no nulls) and the next value. */
+  defs: Uint8Array | null;
+  values: DataReader;
+}
+
+export interface FlatChunkSource {
+  /** The column chunk's bytes (dictionary page, then data pages). */
+  bytes: Uint8Array;
+  meta: ColumnMetaData;
+  kind: FlatKind;
+  /** OPTIONAL (definition levels present) or REQUIRED. */
+  optional: boolean;
+  /** FLOAT (4 bytes) or DOUBLE (8), for kind 'float'. */
+  floatBytes: number;
+  rows: number;
+  compressors: Compressors;
+  /** A table to reuse (the same column's, from the file's previous chunk). */
+  keys?: FlatKeys;
+}
+
+/** One slice of a column: a key per row (-1 for null) into `keys`. */
+export interface FlatSlice {
+  codes: Int32Array;
+  keys: FlatKeys;
+}
+
+/** Reads a column chunk's pages in order, handing out its rows a slice at a time. */
+export class FlatChunk {
+  private readonly src: FlatChunkSource;
+  private readonly reader: DataReader;
+  readonly keys: FlatKeys;
+  private page: PageRows | null = null;
+  private rowsSeen = 0;
+
+  constructor(src: FlatChunkSource) {
+    this.src = src;
+    this.reader = { view: new DataView(src.bytes.buffer, src.bytes.byteOffset, src.bytes.byteLength), offset: 0 };
+    this.keys = src.keys ?? new FlatKeys(src.kind, src.floatBytes);
+    this.keys.startChunk();
+  }
+
+  /** The next n rows. */
+  take(n: number): FlatSlice {
+    const keys = this.keys;
+    keys.resetPlain();
+    keys.reserve(keys.dictSize + n);
+    const codes = new Int32Array(n);
+    let filled = 0;
+    while (filled < n) {
+      let page = this.page;
+      if (page === null || page.pos === page.rows) page = this.nextPage(n - filled);
+      const m = Math.min(n - filled, page.rows - page.pos);
+      const pos = page.pos;
+      if (page.codes !== null) {
+        codes.set(page.codes.subarray(pos, pos + m), filled);
+      } else if (page.defs === null) {
+        const first = readPlain(keys, page.values, m);
+        for (let j = 0; j < m; j++) codes[filled + j] = first + j;
+      } else {
+        const defs = page.defs;
+        let present = 0;
+        for (let j = pos; j < pos + m; j++) present += defs[j];
+        let k = readPlain(keys, page.values, present);
+        for (let j = 0; j < m; j++) codes[filled + j] = defs[pos + j] === 1 ? k++ : -1;
+      }
+      page.pos += m;
+      filled += m;
+    }
+    return { codes, keys };
+  }
+
+  /** Decodes pages until a data page with rows; `wanted` names the shortfall if the chunk ends first. */
+  private nextPage(wanted: number): PageRows {
+    const { bytes, rows } = this.src;
+    for (;;) {
+      if (this.reader.offset >= bytes.length - 1) {
+        throw new Error(`its pages hold ${this.rowsSeen} of the ${rows} rows the footer declares (${wanted} more were wanted)`);
+      }
+      const header = parquetHeader(this.reader);
+      const start = this.reader.offset;
+      const size = header.compressed_page_size;
+      if (start + size > bytes.length) throw new Error(`a page of ${size} bytes at byte ${start} runs past the column chunk (${bytes.length} bytes)`);
+      this.reader.offset = start + size;
+      const body = bytes.subarray(start, start + size);
+      if (header.type === 'DICTIONARY_PAGE') {
+        this.readDictionary(header, body);
+        continue;
+      }
+      const page = this.readData(header, body);
+      if (page.rows === 0) continue;
+      this.rowsSeen += page.rows;
+      if (this.rowsSeen > rows) throw new Error(`its pages hold more than the ${rows} rows the footer declares`);
+      this.page = page;
+      return page;
+    }
+  }
+
+  private readDictionary(header: PageHeader, body: Uint8Array): void {
+    const count = header.dictionary_page_header?.num_values ?? 0;
+    const page = decompressPage(body, header.uncompressed_page_size, this.src.meta.codec, this.src.compressors);
+    const keys = this.keys;
+    keys.startChunk();
+    readPlain(keys, { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 }, count);
+    keys.dictSize = keys.count;
+    keys.generation++;
+  }
+
+  private readData(header: PageHeader, body: Uint8Array): PageRows {
+    let values: DataReader;
+    let defs: Uint8Array | null = null;
+    let n: number;
+    let encoding: string;
+    const { codec } = this.src.meta;
+    if (header.type === 'DATA_PAGE' && header.data_page_header !== undefined) {
+      const h = header.data_page_header;
+      n = h.num_values;
+      encoding = h.encoding;
+      const page = decompressPage(body, header.uncompressed_page_size, codec, this.src.compressors);
+      values = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
+      if (this.src.optional) {
+        defs = new Uint8Array(n);
+        readRleBitPackedHybrid(values, 1, defs);
+      }
+    } else if (header.type === 'DATA_PAGE_V2' && header.data_page_header_v2 !== undefined) {
+      const h = header.data_page_header_v2;
+      n = h.num_rows;
+      encoding = h.encoding;
+      const levels = h.repetition_levels_byte_length + h.definition_levels_byte_length;
+      if (h.repetition_levels_byte_length !== 0) throw new Error('a flat column has a page with repetition levels');
+      if (this.src.optional && h.definition_levels_byte_length > 0) {
+        defs = new Uint8Array(n);
+        readRleBitPackedHybrid({ view: new DataView(body.buffer, body.byteOffset, levels), offset: 0 }, 1, defs, h.definition_levels_byte_length);
+      }
+      const size = header.uncompressed_page_size - levels;
+      const page = h.is_compressed !== false && size > 0 ? decompressPage(body.subarray(levels), size, codec, this.src.compressors) : body.subarray(levels);
+      values = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
+    } else {
+      throw new Error(`a page of type ${header.type}, which a flat column does not have`);
+    }
+    return this.pageRows(encoding, n, defs, values);
+  }
+
+  private pageRows(encoding: string, n: number, defs: Uint8Array | null, values: DataReader): PageRows {
+    let present = n;
+    if (defs !== null) {
+      present = 0;
+      for (let i = 0; i < n; i++) present += defs[i];
+    }
+    if (encoding === 'PLAIN') return { rows: n, pos: 0, codes: null, defs, values };
+    if (encoding !== 'PLAIN_DICTIONARY' && encoding !== 'RLE_DICTIONARY') throw new Error(`a page in the ${encoding} encoding, which the footer did not list`);
+    const dictSize = this.keys.dictSize;
+    if (dictSize === 0 && present > 0) throw new Error('a dictionary-encoded page comes before any dictionary page');
+    const width = values.view.getUint8(values.offset++);
+    const vals = new Int32Array(present);
+    if (width > 0) readRleBitPackedHybrid(values, width, vals, values.view.byteLength - values.offset);
+    for (let i = 0; i < present; i++) {
+      if (vals[i] >= dictSize) throw new Error(`a value points at dictionary entry ${vals[i]} of ${dictSize}`);
+    }
+    if (defs === null) return { rows: n, pos: 0, codes: vals, defs: null, values };
+    const codes = new Int32Array(n);
+    for (let i = 0, j = 0; i < n; i++) codes[i] = defs[i] === 1 ? vals[j++] : -1;
+    return { rows: n, pos: 0, codes, defs: null, values };
+  }
+}
+
+
+/** Text key k's index: a canonical integer's is its digits' (IdVocab.internInteger), with no second pass over them. */
+function internKey(keys: FlatKeys, k: number, vocab: IdVocab): number {
+  const n = keys.nums[k];
+  return n >= 0 ? vocab.internInteger(n) : vocab.internBytes(keys.data, keys.starts[k], keys.ends[k]);
+}
+
+/**
+ * One role's view of a slice, giving each row the value hyparquet would (null, a number, a bigint
+ * beyond 2^53, a string) except for a non-empty ASCII id, which is this object itself: Ingest
+ * interns it through intern(), from the bytes and once per dictionary entry, with no string made.
+ */
+export class FlatRole extends InternableId {
+  private readonly id: boolean;
+  private codes: Int32Array = new Int32Array(0);
+  private keys: FlatKeys | null = null;
+  private key = 0;
+  /** Dictionary entry → interned index + 1 (0 = not yet), for the keys and generation below. */
+  private cache = new Int32Array(0);
+  private cacheKeys: FlatKeys | null = null;
+  private cacheGeneration = -1;
+
+  /** `id`: the role is the user or item column. */
+  constructor(id: boolean) {
+    super();
+    this.id = id;
+  }
+
+  set(slice: FlatSlice): void {
+    const keys = slice.keys;
+    this.codes = slice.codes;
+    this.keys = keys;
+    if (this.cacheKeys !== keys || this.cacheGeneration !== keys.generation) {
+      this.cache = new Int32Array(keys.dictSize);
+      this.cacheKeys = keys;
+      this.cacheGeneration = keys.generation;
+    }
+  }
+
+  valueAt(i: number): unknown {
+    const k = this.codes[i];
+    if (k < 0) return null;
+    const keys = this.keys as FlatKeys;
+    switch (keys.kind) {
+      case 'text':
+        if (this.id && keys.ascii[k] === 1) {
+          this.key = k;
+          return this;
+        }
+        return keys.text(k);
+      case 'int64':
+        return keys.int64(k);
+      default:
+        return keys.nums[k];
+    }
+  }
+
+  /** The current row's ASCII id, interned by its bytes (the index its text would get). */
+  intern(vocab: IdVocab): number {
+    const keys = this.keys as FlatKeys;
+    const k = this.key;
+    if (k >= keys.dictSize) return internKey(keys, k, vocab);
+    const hit = this.cache[k];
+    if (hit !== 0) return hit - 1;
+    const idx = internKey(keys, k, vocab);
+    this.cache[k] = idx + 1;
+    return idx;
+  }
+
+  /** The current row's id as text, for a reject's raw row. */
+  toJSON(): string {
+    return (this.keys as FlatKeys).text(this.key);
+  }
+}

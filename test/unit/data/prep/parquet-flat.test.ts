@@ -1,0 +1,187 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SchemaElement } from 'hyparquet';
+import { parquetWriteBuffer } from 'hyparquet-writer';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { DataError } from '../../../../src/util/errors.js';
+import { FlatChunk, divInt64, flatKind, int96Ms } from '../../../../src/data/prep/parquet-flat.js';
+import { duckdb, q } from './duckdb.js';
+import { prep, rejects, rows, tempRoot } from './helpers.js';
+
+const out = tempRoot();
+
+function dir(): string {
+  const d = `${out()}-in`;
+  mkdirSync(d, { recursive: true });
+  return d;
+}
+
+/** sha256 of every dataset file but the manifest (which holds times), and the manifest's counts. */
+function digest(path: string, manifest: { rows: unknown; time?: unknown; events?: unknown; sources: { rows_read: number; rejected: number }[] }): Record<string, unknown> {
+  const files: Record<string, unknown> = {};
+  for (const f of readdirSync(path).sort()) {
+    if (f !== 'manifest.json') files[f] = createHash('sha256').update(readFileSync(join(path, f))).digest('hex');
+  }
+  files.manifest = { rows: manifest.rows, time: manifest.time, events: manifest.events, sources: manifest.sources.map((s) => [s.rows_read, s.rejected]) };
+  return files;
+}
+
+/** Preps the inputs with the flat decoder and with hyparquet (REC_PARQUET_READER=hyparquet); returns both digests and the decoder's slices taken. */
+async function both(inputs: string[], overrides: Record<string, unknown> = {}): Promise<{ flat: Record<string, unknown>; general: Record<string, unknown>; slices: number; out: string }> {
+  const take = vi.spyOn(FlatChunk.prototype, 'take');
+  const a = await prep(out(), inputs, { split: 'random:0.8,0.1,0.1', max_rejects: '100%', ...overrides });
+  const slices = take.mock.calls.length;
+  take.mockRestore();
+  process.env.REC_PARQUET_READER = 'hyparquet';
+  try {
+    const b = await prep(out(), inputs, { split: 'random:0.8,0.1,0.1', max_rejects: '100%', ...overrides });
+    return { flat: digest(a.out, a.manifest), general: digest(b.out, b.manifest), slices, out: a.out };
+  } finally {
+    delete process.env.REC_PARQUET_READER;
+  }
+}
+
+afterEach(() => {
+  delete process.env.REC_PARQUET_READER;
+});
+
+describe('the flat Parquet decoder writes the same dataset as hyparquet', () => {
+  it('dictionary and unicode text ids, nulls and empty ids in every role, events, ratings, two row groups, zstd', async () => {
+    const f = join(dir(), 'a.parquet');
+    await duckdb(
+      `COPY (SELECT CASE WHEN i % 17 = 3 THEN NULL WHEN i % 29 = 5 THEN '' ELSE (['u', 'ü', '用户', chr(65279) || 'b', '😀'])[1 + i % 5] || (i % 40) END AS user_id,
+          CASE WHEN i % 23 = 7 THEN NULL ELSE 'item' || (i % 31) END AS item_id,
+          CASE WHEN i % 19 = 2 THEN NULL ELSE (['view', 'buy', 'cart'])[1 + i % 3] END AS event,
+          CASE WHEN i % 13 = 1 THEN NULL ELSE (i % 5)::DOUBLE + 0.5 END AS rating,
+          CASE WHEN i % 37 = 4 THEN NULL ELSE TIMESTAMP '2024-06-01' + INTERVAL (i * 7) MINUTE END AS ts
+        FROM range(3000) t(i)) TO ${q(f)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 2048)`,
+    );
+    const r = await both([f], { columns: 'user=user_id,item=item_id,rating=rating,ts=ts,event=event', feedback: 'explicit' });
+    expect(r.slices).toBeGreaterThan(0);
+    expect(r.flat).toEqual(r.general);
+    expect(rejects(r.out).map((x) => x.reason)).toContain('empty_id');
+    expect(rows(r.out, 'users.arrow').map((x) => x.id)).toContain('用户2');
+  });
+
+  it('int64 ids beyond 2^53 and negative, int32 ids, float ratings, timestamps of every unit and dates, gzip', async () => {
+    const d = dir();
+    const units = ['TIMESTAMP_S', 'TIMESTAMP_MS', 'TIMESTAMP', 'TIMESTAMP_NS', 'DATE'];
+    for (const [k, unit] of units.entries()) {
+      await duckdb(
+        `COPY (SELECT (CASE WHEN i % 3 = 0 THEN 9007199254740993 + i WHEN i % 3 = 1 THEN -i - 5 ELSE i END)::BIGINT AS user_id, (i % 11)::INT AS item_id,
+            ((i % 4)::FLOAT / 3)::FLOAT AS rating,
+            (TIMESTAMP '1969-12-31 23:59:58.999' + INTERVAL (i * 1234567) MICROSECOND)::${unit} AS ts
+          FROM range(400) t(i)) TO ${q(join(d, `p${k}.parquet`))} (FORMAT parquet, COMPRESSION ${k % 2 === 0 ? 'gzip' : 'snappy'})`,
+      );
+    }
+    for (const [k] of units.entries()) {
+      const r = await both([join(d, `p${k}.parquet`)], { feedback: 'explicit', columns: 'user=user_id,item=item_id,rating=rating,ts=ts' });
+      expect(r.slices).toBeGreaterThan(0);
+      expect(r.flat, units[k]).toEqual(r.general);
+    }
+  });
+
+  it('plain-encoded text over many small v2 pages (hyparquet-writer) in a row group larger than a slice', async () => {
+    const f = join(dir(), 'plain.parquet');
+    const n = 265_000;
+    const users = Array.from({ length: n }, (_, i) => (i % 9973 === 5 ? null : `user-${(i * 7919) % 60000}`));
+    const items = Array.from({ length: n }, (_, i) => `é${i % 501}`);
+    const ts = BigInt64Array.from({ length: n }, (_, i) => 1_717_200_000_000n + BigInt(i) * 1000n);
+    const columnData = [
+      { name: 'user_id', data: users, type: 'STRING' as const, encoding: 'PLAIN' as const, nullable: true },
+      { name: 'item_id', data: items, type: 'STRING' as const, nullable: false },
+      { name: 'ts', data: ts, type: 'INT64' as const, nullable: false },
+    ];
+    writeFileSync(f, new Uint8Array(parquetWriteBuffer({ columnData, pageSize: 20_000, rowGroupSize: n })));
+    const r = await both([f], { columns: 'user=user_id,item=item_id,ts=ts', ts_unit: 'ms', split: 'none' });
+    expect(r.slices).toBeGreaterThan(2);
+    expect(r.flat).toEqual(r.general);
+  });
+
+  it('dt= partitions, the partition column as the day', async () => {
+    const d = dir();
+    await duckdb(`COPY (SELECT 'u' || (i % 50) AS user_id, 'é' || (i % 30) AS item_id, DATE '2024-06-01' + (i % 3)::INT AS dt FROM range(900) t(i)) TO ${q(d)} (FORMAT parquet, PARTITION_BY (dt), APPEND)`);
+    const r = await both([d], { columns: 'user=user_id,item=item_id,ts=dt' });
+    expect(r.slices).toBeGreaterThan(0);
+    expect(r.flat).toEqual(r.general);
+  });
+
+  it('falls back to hyparquet for an encoding it does not read (DELTA_BINARY_PACKED), with the same result', async () => {
+    const f = join(dir(), 'delta.parquet');
+    writeFileSync(
+      f,
+      new Uint8Array(
+        parquetWriteBuffer({
+          columnData: [
+            { name: 'user_id', data: ['a', 'b', 'c', 'a'], type: 'STRING' },
+            { name: 'item_id', data: ['x', 'y', 'x', 'z'], type: 'STRING' },
+            { name: 'ts', data: BigInt64Array.from([1n, 2n, 3n, 4n].map((v) => 1_717_200_000_000n + v)), type: 'INT64', encoding: 'DELTA_BINARY_PACKED' },
+          ],
+        }),
+      ),
+    );
+    const r = await both([f], { columns: 'user=user_id,item=item_id,ts=ts', split: 'none' });
+    expect(r.slices).toBe(0);
+    expect(r.flat).toEqual(r.general);
+  });
+});
+
+describe('the flat decoder on damaged files', () => {
+  it('a footer that declares more rows than the pages hold: exit 1 naming the file, row group and column', async () => {
+    const f = join(dir(), 'short.parquet');
+    await duckdb(`COPY (SELECT 'u' || (i % 7) AS user_id, 'i' || (i % 11) AS item_id FROM range(3000) t(i)) TO ${q(f)} (FORMAT parquet, ROW_GROUP_SIZE 3000)`);
+    const bytes = Buffer.from(readFileSync(f));
+    // The data page of user_id says 3000 values; make it say 2999 (thrift varint of the zigzag 3000 → 2999).
+    const at = bytes.indexOf(Buffer.from([0x15, 0xf0, 0x2e]));
+    expect(at).toBeGreaterThan(0);
+    bytes[at + 1] = 0xee;
+    writeFileSync(f, bytes);
+    const err = await prep(out(), [f]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataError);
+    expect((err as Error).message).toMatch(/short\.parquet: row group 0 \(rows 1\.\.3000\), column "user_id" cannot be read/);
+  });
+});
+
+describe('which columns the flat decoder reads', () => {
+  it('the kinds whose values it gives as hyparquet does; every other column stays with hyparquet', () => {
+    const el = (type: SchemaElement['type'], extra: Partial<SchemaElement> = {}): SchemaElement => ({ name: 'c', type, repetition_type: 'OPTIONAL', ...extra });
+    expect(flatKind(el('BYTE_ARRAY'))).toBe('text');
+    expect(flatKind(el('BYTE_ARRAY', { converted_type: 'UTF8', logical_type: { type: 'STRING' } }))).toBe('text');
+    expect(flatKind(el('BYTE_ARRAY', { converted_type: 'JSON' }))).toBeNull();
+    expect(flatKind(el('BYTE_ARRAY', { converted_type: 'DECIMAL' }))).toBeNull();
+    expect(flatKind(el('INT32', { converted_type: 'DATE' }))).toBe('date');
+    expect(flatKind(el('INT32', { logical_type: { type: 'DATE' } }))).toBeNull();
+    expect(flatKind(el('INT32', { converted_type: 'UINT_32' }))).toBeNull();
+    expect(flatKind(el('INT64', { converted_type: 'TIMESTAMP_MICROS', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: false, unit: 'MICROS' } }))).toBe('ts-us');
+    expect(flatKind(el('INT64', { logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'NANOS' } }))).toBe('ts-ns');
+    expect(flatKind(el('INT64', { converted_type: 'INT_64' }))).toBe('int64');
+    expect(flatKind(el('INT64', { converted_type: 'DECIMAL' }))).toBeNull();
+    expect(flatKind(el('INT96'))).toBe('int96');
+    expect(flatKind(el('DOUBLE'))).toBe('float');
+    expect(flatKind(el('BOOLEAN'))).toBeNull();
+    expect(flatKind(el('FIXED_LEN_BYTE_ARRAY', { logical_type: { type: 'UUID' } }))).toBeNull();
+  });
+});
+
+describe('the flat decoder reads INT64 and INT96 exactly as BigInt arithmetic does', () => {
+  const edges = [0n, 1n, -1n, 999_999n, -999_999n, 1_000_000n, -1_000_001n, 2n ** 53n + 1n, -(2n ** 53n) - 3n, 2n ** 63n - 1n, -(2n ** 63n), 1_717_200_000_123_456_789n, -86_400_000_000_001n];
+  it('divides nanoseconds into milliseconds truncating toward zero', () => {
+    for (const v of edges) {
+      const hi = Number(BigInt.asIntN(32, v >> 32n));
+      const lo = Number(BigInt.asUintN(32, v));
+      expect(divInt64(hi, lo, 1_000_000), String(v)).toBe(Number(v / 1_000_000n));
+    }
+  });
+
+  it('converts INT96 (nanoseconds of the day, Julian day) to ms, before and after 1970', () => {
+    const view = new DataView(new ArrayBuffer(12));
+    for (const [day, nanos] of [[2440588, 0n], [2460463, 43_200_123_456_789n], [2440587, 86_399_999_999_999n], [2440000, 1n], [2460463, 2n ** 62n]] as const) {
+      view.setBigInt64(0, nanos, true);
+      view.setInt32(8, day, true);
+      const value = (BigInt(day) << 64n) | view.getBigInt64(0, true);
+      const ref = ((value >> 64n) - 2440588n) * 86_400_000_000_000n + (value & 0xffffffffffffffffn);
+      expect(int96Ms(view, 0), `${day} ${nanos}`).toBe(Number(ref / 1_000_000n));
+    }
+  });
+});
