@@ -164,6 +164,25 @@ export async function parquetRowCount(paths: readonly string[]): Promise<number>
   return rows;
 }
 
+/**
+ * Gives a DATE or DECIMAL that only its logical type declares the converted type too (writers since
+ * Parquet 2.x may omit it): hyparquet converts days and scales by the converted type alone, so such a
+ * column would otherwise read as raw day numbers (dates in January 1970) or unscaled integers (4.5 as 45).
+ */
+function withConvertedTypes(metadata: FileMetaData): FileMetaData {
+  for (const el of metadata.schema) {
+    if (el.converted_type !== undefined) continue;
+    const lt = el.logical_type;
+    if (lt?.type === 'DATE') el.converted_type = 'DATE';
+    else if (lt?.type === 'DECIMAL') {
+      el.converted_type = 'DECIMAL';
+      el.scale = lt.scale;
+      el.precision = lt.precision;
+    }
+  }
+  return metadata;
+}
+
 /** Opens a Parquet file: its footer read and checked (DataError naming the file when it is not Parquet or is truncated). */
 export async function openParquet(path: string): Promise<ColumnarFile> {
   const handle = await open(path, 'r');
@@ -172,7 +191,7 @@ export async function openParquet(path: string): Promise<ColumnarFile> {
     const file = fileBuffer(handle, size);
     let metadata: FileMetaData;
     try {
-      metadata = await parquetMetadataAsync(file);
+      metadata = withConvertedTypes(await parquetMetadataAsync(file));
     } catch (error) {
       throw new DataError(`${path}: not a readable Parquet file (${(error as Error).message}). Expected a Parquet file ending in its footer and "PAR1"; it may be truncated or still being written.`, { cause: error });
     }

@@ -107,6 +107,39 @@ describe('the flat Parquet decoder writes the same dataset as hyparquet', () => 
     expect(r.flat).toEqual(r.general);
   });
 
+  it('a DATE and a DECIMAL that only their logical types declare: days as dates and scaled values, by both readers', async () => {
+    const f = join(dir(), 'logical.parquet');
+    const required = { repetition_type: 'REQUIRED' } as const;
+    writeFileSync(
+      f,
+      new Uint8Array(
+        parquetWriteBuffer({
+          schema: [
+            { name: 'root', num_children: 4 },
+            { name: 'user_id', type: 'BYTE_ARRAY', converted_type: 'UTF8', ...required },
+            { name: 'item_id', type: 'BYTE_ARRAY', converted_type: 'UTF8', ...required },
+            { name: 'day', type: 'INT32', logical_type: { type: 'DATE' }, ...required },
+            { name: 'rating', type: 'INT32', logical_type: { type: 'DECIMAL', precision: 3, scale: 1 }, ...required },
+          ],
+          columnData: [
+            { name: 'user_id', data: ['a', 'a', 'b'] },
+            { name: 'item_id', data: ['x', 'y', 'x'] },
+            { name: 'day', data: Int32Array.from([19_875, 19_876, 19_877]) },
+            { name: 'rating', data: Int32Array.from([45, 30, 10]) },
+          ],
+        }),
+      ),
+    );
+    const r = await both([f], { columns: 'user=user_id,item=item_id,ts=day,rating=rating', split: 'none' });
+    expect(r.flat).toEqual(r.general);
+    const day = 86_400_000;
+    expect(rows(r.out, 'train.arrow').map((x) => [Number(x.ts), x.value])).toEqual([
+      [19_875 * day, 4.5],
+      [19_876 * day, 3],
+      [19_877 * day, 1],
+    ]);
+  });
+
   it('falls back to hyparquet for an encoding it does not read (DELTA_BINARY_PACKED), with the same result', async () => {
     const f = join(dir(), 'delta.parquet');
     writeFileSync(
