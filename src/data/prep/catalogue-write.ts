@@ -12,7 +12,7 @@
  * store when it is written (catalogue-build.ts ListSource), so the lists are never held twice.
  */
 import { Bool, Field, Float64, Int32, List, RecordBatch, Schema, Struct, Uint16, Uint8, Utf8, makeData, type Data, type DataType } from 'apache-arrow';
-import { utf8Data, writeBatches } from './arrow-write.js';
+import { utf8Data, writeBatches, type WrittenHashes } from './arrow-write.js';
 import type { BuiltCatalogue, ListColumn } from './catalogue-build.js';
 import type { CountArray } from './catalogue-store.js';
 import type { FeatureSpec } from './catalogue-spec.js';
@@ -91,7 +91,8 @@ function featureBatch(built: BuiltCatalogue, from: number, to: number): Data<Dat
   return data;
 }
 
-export async function writeItemFeatures(path: string, built: BuiltCatalogue, features: readonly FeatureSpec[]): Promise<void> {
+/** `hashes` records the file's SHA-256 (writeBatches). */
+export async function writeItemFeatures(path: string, built: BuiltCatalogue, features: readonly FeatureSpec[], hashes?: WrittenHashes): Promise<void> {
   const schema = new Schema(featureFields(built, features));
   function* batches(): Generator<RecordBatch> {
     // An empty catalogue still gets one (empty) batch, as before.
@@ -100,10 +101,11 @@ export async function writeItemFeatures(path: string, built: BuiltCatalogue, fea
       yield new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: to - from, children: featureBatch(built, from, to) }));
     }
   }
-  await writeBatches(path, batches());
+  // Each batch's lists are gathered into one of two buffers (ListSource.slice) while the one before is written.
+  await writeBatches(path, batches(), { hashes, lookahead: true });
 }
 
-export async function writeItemFeatureVocab(path: string, built: BuiltCatalogue, features: readonly FeatureSpec[]): Promise<void> {
+export async function writeItemFeatureVocab(path: string, built: BuiltCatalogue, features: readonly FeatureSpec[], hashes?: WrittenHashes): Promise<void> {
   const names: string[] = [];
   const index: number[] = [];
   const values: string[] = [];
@@ -130,5 +132,5 @@ export async function writeItemFeatureVocab(path: string, built: BuiltCatalogue,
     utf8Data(values),
     makeData({ type: new Int32(), length: n, data: Int32Array.from(items) }),
   ];
-  await writeBatches(path, [new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, children }))]);
+  await writeBatches(path, [new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, children }))], { hashes });
 }
