@@ -14,11 +14,14 @@ import { CATALOGUE_FILES, PARQUET_EXPORT_FILES, REJECTS_FILE, SEARCH_FILES, SPLI
 
 export const DATASET_FILE_NAMES = { ...SPLIT_FILES, ...VOCAB_FILES, rejects: REJECTS_FILE } as const;
 
-/** SHA-256 of each file of a dataset folder just written (manifest.files_sha256); the catalogue's files with `catalogue` (its titles with `titles`), queries.arrow with `search`, the Parquet export with `parquet`. */
-export async function datasetFileHashes(dir: string, catalogue = false, parquet = false, search = false, titles = false): Promise<DatasetFileHashes> {
+/**
+ * SHA-256 of each file of a dataset folder just written (manifest.files_sha256); the catalogue's files with `catalogue` (its titles with `titles`), queries.arrow with `search`, the Parquet export with `parquet`.
+ * A file whose path `written` holds (hashed as it was written) is not read again.
+ */
+export async function datasetFileHashes(dir: string, catalogue = false, parquet = false, search = false, titles = false, written: ReadonlyMap<string, string> = new Map()): Promise<DatasetFileHashes> {
   const names: Record<string, string> = { ...DATASET_FILE_NAMES, ...(catalogue ? CATALOGUE_FILES : {}), ...(titles ? TITLE_FILES : {}), ...(parquet ? PARQUET_EXPORT_FILES : {}), ...(search ? SEARCH_FILES : {}) };
   const keys = Object.keys(names);
-  const hashes = await Promise.all(keys.map((k) => fileSha256(join(dir, names[k]))));
+  const hashes = await Promise.all(keys.map((k) => written.get(join(dir, names[k])) ?? fileSha256(join(dir, names[k]))));
   return Object.fromEntries(keys.map((k, i) => [k, hashes[i]])) as DatasetFileHashes;
 }
 

@@ -52,7 +52,10 @@ function child(t: Table, name: string, dir: string, file: string): Vector {
   return v;
 }
 
-/** A List<Int32> column from its buffers (offsets and child values per chunk), without a Vector per cell. */
+/**
+ * A list column of integers from its buffers (offsets and child values per chunk), without a Vector per cell, as
+ * int32 whatever the width stored: text counts are Uint8 or Uint16 since session 13, Int32 before, and both read alike.
+ */
 export function listFeature(v: Vector): ListFeature {
   const n = v.length;
   const offsets = new Int32Array(n + 1);
@@ -65,7 +68,7 @@ export function listFeature(v: Vector): ListFeature {
   for (const d of v.data) {
     const off = d.valueOffsets as Int32Array;
     const child = d.children[0];
-    const childValues = child.values as Int32Array;
+    const childValues = child.values as Int32Array | Uint16Array | Uint8Array;
     const bitmap = d.nullCount > 0 ? d.nullBitmap : null;
     for (let i = 0; i < d.length; i++) {
       const j = d.offset + i;

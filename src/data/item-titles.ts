@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { DataError } from '../util/errors.js';
 import { verifyFileHash } from './dataset-check.js';
 import { TITLE_FILES } from './manifest.js';
-import { writeBatches } from './prep/arrow-write.js';
+import { writeBatches, type WrittenHashes } from './prep/arrow-write.js';
 
 export const ITEM_TITLES_FILE = TITLE_FILES.item_titles;
 export const TITLE_COLUMN = 'title';
@@ -85,13 +85,14 @@ function batch(titles: TitleSource, from: number, to: number): RecordBatch {
 }
 
 /** Writes the titles (one per item, none where absent) as an Arrow IPC file at `path`. */
-export async function writeItemTitles(path: string, source: TitleSource | readonly (string | null)[]): Promise<void> {
+/** `hashes` records the file's SHA-256 (writeBatches). */
+export async function writeItemTitles(path: string, source: TitleSource | readonly (string | null)[], hashes?: WrittenHashes): Promise<void> {
   const titles = 'copyTo' in source ? source : stringTitles(source);
   function* batches(): Generator<RecordBatch> {
     if (titles.size === 0) yield batch(titles, 0, 0);
     for (let at = 0; at < titles.size; at += BATCH_ROWS) yield batch(titles, at, Math.min(titles.size, at + BATCH_ROWS));
   }
-  await writeBatches(path, batches());
+  await writeBatches(path, batches(), { hashes });
 }
 
 /**

@@ -18,7 +18,8 @@ import {
   type Data,
   type DataType,
 } from 'apache-arrow';
-import { open } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { RowStore } from './store.js';
 
 export const BATCH_ROWS = 1 << 18;
@@ -83,38 +84,64 @@ class CountingFileWriter extends RecordBatchFileWriter {
 }
 
 /**
+ * SHA-256 of the dataset files as they are written, by path: manifest.files_sha256 takes them from here instead of
+ * reading a file back (item_features.arrow is 400–650 MB for a 1M-item catalogue).
+ */
+export type WrittenHashes = Map<string, string>;
+
+export interface WriteBatchesOptions {
+  /** Records the file's SHA-256 under `path` once it is written whole. */
+  hashes?: WrittenHashes;
+  /**
+   * Pull the next batch while the one before it is still being written (the generator gathers it meanwhile):
+   * only for a generator that refills a batch's arrays no sooner than two batches later.
+   */
+  lookahead?: boolean;
+}
+
+/**
  * Writes the batches to an Arrow IPC file, one batch at a time. The Arrow writer queues each
  * serialized batch in an unbounded in-memory queue whose body buffers are views of the batch's
- * arrays, so the next batch is pulled only once every queued byte has been written to the file:
- * memory stays at one batch however many rows the file gets, and a generator may refill the same
- * arrays for each batch.
+ * arrays, so the next batch is pulled only once every queued byte has been written to the file
+ * (with `lookahead`, once the batch before the last is): memory stays at one batch (two) however
+ * many rows the file gets, and a generator may refill the same arrays for each batch (every other).
+ * With `hashes`, the bytes are hashed as they go to the file.
  */
-export async function writeBatches(path: string, batches: Iterable<RecordBatch>): Promise<void> {
+export async function writeBatches(path: string, batches: Iterable<RecordBatch>, opts: WriteBatchesOptions = {}): Promise<void> {
   const writer = new CountingFileWriter();
+  const hash = opts.hashes !== undefined ? createHash('sha256') : null;
   const fh = await open(path, 'w');
   let written = 0;
   let wake = (): void => undefined;
   const drain = (async (): Promise<void> => {
     for await (const chunk of writer) {
-      for (let off = 0; off < chunk.byteLength; ) off += (await fh.write(chunk, off, chunk.byteLength - off)).bytesWritten;
+      const pending = writeAll(fh, chunk);
+      // Hashed while the thread pool writes it.
+      hash?.update(chunk);
+      await pending;
       written += chunk.byteLength;
       wake();
     }
   })();
   // A failed write rejects `drain`; it is awaited below (through the race or at the end).
   drain.catch(() => undefined);
+  const until = async (target: number): Promise<void> => {
+    while (written < target) {
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          wake = resolve;
+        }),
+        drain,
+      ]);
+    }
+  };
   try {
+    let previous = 0;
     for (const batch of batches) {
       writer.write(batch);
       const target = writer.queuedBytes;
-      while (written < target) {
-        await Promise.race([
-          new Promise<void>((resolve) => {
-            wake = resolve;
-          }),
-          drain,
-        ]);
-      }
+      await until(opts.lookahead === true ? previous : target);
+      previous = target;
     }
     writer.close();
     await drain;
@@ -124,6 +151,11 @@ export async function writeBatches(path: string, batches: Iterable<RecordBatch>)
   } finally {
     await fh.close();
   }
+  if (hash !== null) opts.hashes?.set(path, hash.digest('hex'));
+}
+
+async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void> {
+  for (let off = 0; off < chunk.byteLength; ) off += (await fh.write(chunk, off, chunk.byteLength - off)).bytesWritten;
 }
 
 /** A search log's rows (docs/datasets.md#search-logs): the query column, and whether users are absent. */
@@ -162,6 +194,7 @@ export async function writeInteractions(
   itemMap: Int32Array,
   eventNames: readonly string[] | null,
   search: SearchColumns | null = null,
+  hashes?: WrittenHashes,
 ): Promise<void> {
   const schema = interactionSchema(eventNames !== null, search);
   const dictType = schema.fields[5]?.type as Dictionary<Utf8, Int32> | undefined;
@@ -230,11 +263,11 @@ export async function writeInteractions(
       if (count === 0) return;
     }
   }
-  await writeBatches(path, batches());
+  await writeBatches(path, batches(), { hashes });
 }
 
 /** users.arrow / items.arrow: index, id, count, first_ts, last_ts (NaN → null). */
-export async function writeVocab(path: string, ids: readonly string[], counts: Int32Array, firstTs: Float64Array, lastTs: Float64Array): Promise<void> {
+export async function writeVocab(path: string, ids: readonly string[], counts: Int32Array, firstTs: Float64Array, lastTs: Float64Array, hashes?: WrittenHashes): Promise<void> {
   const schema = new Schema([
     new Field('index', new Int32(), false),
     new Field('id', new Utf8(), false),
@@ -264,7 +297,7 @@ export async function writeVocab(path: string, ids: readonly string[], counts: I
       if (total === 0) return;
     }
   }
-  await writeBatches(path, batches());
+  await writeBatches(path, batches(), { hashes });
 }
 
 function nanToZero(a: Float64Array): Float64Array {

@@ -20,20 +20,32 @@ import type { TextFeaturizerSpec } from '../text.js';
 import type { ItemFeature, ItemFeatures, ListFeature } from '../item-features.js';
 import type { CatalogueRead } from './catalogue-read.js';
 import type { FeatureKind, FeatureSpec } from './catalogue-spec.js';
-import { GrowInt32, LocalVocab, VALUE_INVALID, VALUE_MISSING, VALUE_PRESENT, type ChunkedLists, type ListStore, type SlotColumn } from './catalogue-store.js';
+import { GrowInt32, LocalVocab, VALUE_INVALID, VALUE_MISSING, VALUE_PRESENT, type ChunkedLists, type CountArray, type ListStore, type SlotColumn } from './catalogue-store.js';
 
 /** A list column: item i has values[offsets[i], offsets[i + 1]); valid[i] = 0 where the item has no value. */
 export interface ListColumn {
   offsets: Int32Array;
   values: Int32Array;
-  /** Text: features per bucket, aligned with values. */
-  counts: Int32Array | null;
+  /** Text: features per bucket, aligned with values, in the column's countArray type. */
+  counts: CountArray | null;
   valid: Uint8Array;
 }
 
 /** Where item i's list comes from (src[i]): a store slot (≥ 0), no value (NONE), or the base dataset's row i (BASE). */
 const NONE = -1;
 const BASE = -2;
+
+/** Slices whose values are kept at once: the one being written and the one gathered meanwhile (writeBatches' lookahead). */
+const SLICE_BUFFERS = 2;
+
+/** The narrowest array type item_features.arrow's counts take for a largest count of `max` (docs/datasets.md). */
+export function countArrayFor(max: number): 'uint8' | 'uint16' | 'int32' {
+  return max <= 0xff ? 'uint8' : max <= 0xffff ? 'uint16' : 'int32';
+}
+
+function newCounts(type: 'uint8' | 'uint16' | 'int32', n: number): CountArray {
+  return type === 'uint8' ? new Uint8Array(n) : type === 'uint16' ? new Uint16Array(n) : new Int32Array(n);
+}
 
 /** A list column in item order, read out a range of items at a time. */
 export class ListSource {
@@ -44,9 +56,11 @@ export class ListSource {
   private readonly baseCounts: Int32Array | null;
   /** multi: local code → the dataset's code. */
   private readonly remap: Int32Array | null;
-  /** The last slice's values and counts, refilled by the next (writeBatches has written a batch before it asks for the next). */
-  private buf = new Int32Array(0);
-  private countsBuf = new Int32Array(0);
+  /** Text: the type of the counts written, from the largest count of any list written (null until asked). */
+  private countType: 'uint8' | 'uint16' | 'int32' | null = null;
+  /** Per slice buffer: values and counts, refilled by the slice SLICE_BUFFERS later (by then writeBatches has written it). */
+  private readonly bufs: { values: Int32Array; counts: CountArray | null }[] = [];
+  private slices = 0;
 
   constructor(src: Int32Array, valid: Uint8Array, col: SlotColumn, base: ListFeature | null, baseCounts: Int32Array | null, remap: Int32Array | null) {
     this.src = src;
@@ -61,7 +75,21 @@ export class ListSource {
     return this.col.lists?.withCounts === true;
   }
 
-  /** Items [from, to) as a column of their own (offsets from 0); its values and counts are overwritten by the next slice. */
+  /** Text: the array type of the counts, the narrowest that holds the largest count of the lists written (one pass over them, once). */
+  get countArray(): 'uint8' | 'uint16' | 'int32' {
+    if (this.countType !== null) return this.countType;
+    const lists = this.col.lists as ListStore;
+    const bo = this.base?.offsets ?? null;
+    let max = 0;
+    for (let i = 0; i < this.src.length; i++) {
+      const s = this.src[i];
+      if (s >= 0) max = Math.max(max, lists.maxCountOf(s));
+      else if (s === BASE && bo !== null && this.baseCounts !== null) for (let k = bo[i]; k < bo[i + 1]; k++) max = Math.max(max, this.baseCounts[k]);
+    }
+    return (this.countType = countArrayFor(max));
+  }
+
+  /** Items [from, to) as a column of their own (offsets from 0); its values and counts are overwritten SLICE_BUFFERS slices later. */
   slice(from: number, to: number): ListColumn {
     const lists = this.col.lists as ListStore;
     const bo = this.base?.offsets ?? null;
@@ -73,10 +101,7 @@ export class ListSource {
       else if (s === BASE && bo !== null) size += bo[i + 1] - bo[i];
       offsets[i - from + 1] = size;
     }
-    if (this.buf.length < size) this.buf = new Int32Array(size);
-    if (lists.withCounts && this.countsBuf.length < size) this.countsBuf = new Int32Array(size);
-    const values = this.buf.subarray(0, size);
-    const counts = lists.withCounts ? this.countsBuf.subarray(0, size) : null;
+    const { values, counts } = this.buffers(size, lists.withCounts);
     for (let i = from; i < to; i++) {
       const s = this.src[i];
       const at = offsets[i - from];
@@ -87,6 +112,17 @@ export class ListSource {
       }
     }
     return { offsets, values, counts, valid: this.valid.subarray(from, to) };
+  }
+
+  /** The next slice buffer, grown to `size`, as views of that length. */
+  private buffers(size: number, withCounts: boolean): { values: Int32Array; counts: CountArray | null } {
+    const k = this.slices++ % SLICE_BUFFERS;
+    let b = this.bufs[k];
+    if (b === undefined || b.values.length < size) {
+      b = { values: new Int32Array(size), counts: withCounts ? newCounts(this.countArray, size) : null };
+      this.bufs[k] = b;
+    }
+    return { values: b.values.subarray(0, size), counts: b.counts !== null ? b.counts.subarray(0, size) : null };
   }
 }
 

@@ -72,11 +72,16 @@ class GrowUint8 extends Grow<Uint8Array> {
 const CHUNK = 1 << 20;
 
 /** How list features are read back out of the store, a list at a time. */
+/** A text feature's counts as item_features.arrow stores them: the narrowest of these that holds its largest count. */
+export type CountArray = Uint8Array | Uint16Array | Int32Array;
+
 export interface ListStore {
   readonly withCounts: boolean;
   lengthOf(s: number): number;
   /** Copies list s to values[at, …) (through `remap` when given) and, for text, its counts to counts[at, …). */
-  copyTo(s: number, values: Int32Array, counts: Int32Array | null, at: number, remap: Int32Array | null): void;
+  copyTo(s: number, values: Int32Array, counts: CountArray | null, at: number, remap: Int32Array | null): void;
+  /** Text: the largest count in list s (0 for an empty list); 0 without counts. */
+  maxCountOf(s: number): number;
 }
 
 /**
@@ -150,10 +155,14 @@ export class ChunkedLists implements ListStore {
     return this.chunks[c].subarray(at, at + this.length.a[s]);
   }
 
-  copyTo(s: number, values: Int32Array, _counts: Int32Array | null, at: number, remap: Int32Array | null): void {
+  copyTo(s: number, values: Int32Array, _counts: CountArray | null, at: number, remap: Int32Array | null): void {
     const v = this.valuesOf(s);
     if (remap === null) values.set(v, at);
     else for (let k = 0; k < v.length; k++) values[at + k] = remap[v[k]];
+  }
+
+  maxCountOf(): number {
+    return 0;
   }
 }
 
@@ -230,7 +239,28 @@ export class TextLists implements ListStore {
     return w >= 0 ? this.packed.lengthOf(w) : this.wideValues.lengthOf(-1 - w);
   }
 
-  copyTo(s: number, values: Int32Array, counts: Int32Array | null, at: number): void {
+  maxCountOf(s: number): number {
+    const w = this.where.a[s];
+    let max = 0;
+    if (w < 0) {
+      for (const c of this.wideCounts.valuesOf(-1 - w)) if (c > max) max = c;
+      return max;
+    }
+    const st = this.packed.start.a[w];
+    const c = Math.floor(st / CHUNK);
+    const from = st - c * CHUNK;
+    const to = from + this.packed.length.a[w];
+    const p = this.packed.chunks[c];
+    const bits = this.bits;
+    for (let k = from; k < to; k++) {
+      const n = p[k] >>> bits;
+      if (n > max) max = n;
+    }
+    return max;
+  }
+
+  /** `counts` is one of CountArray's types, wide enough for every count it is given (ListSource.countType). */
+  copyTo(s: number, values: Int32Array, counts: CountArray | null, at: number): void {
     const w = this.where.a[s];
     if (w < 0) {
       values.set(this.wideValues.valuesOf(-1 - w), at);

@@ -2,7 +2,8 @@
  * The catalogue's files in the dataset folder (docs/design.md#the-dataset-folder):
  *  - `item_features.arrow`: one row per item index (row i is item i of items.arrow): `#in_catalogue` bool (the
  *    catalogue has a row for the item), then per feature a column named like it — text: List<Int32> of hashed
- *    buckets ascending, with `NAME#counts` List<Int32> (features per bucket); category: Int32 index into its
+ *    buckets ascending, with `NAME#counts` a List of the narrowest of Uint8, Uint16, Int32 that holds the column's
+ *    largest count (features per bucket; before session 13 always Int32); category: Int32 index into its
  *    vocabulary, −1 when missing; multi: List<Int32> of vocabulary indices; number: Float64, the raw value. A
  *    missing text, multi or number value is null.
  *  - `item_feature_vocab.arrow`: the category and multi vocabularies, one row per value: `feature` utf8, `index`
@@ -10,9 +11,10 @@
  * item_features.arrow is written in record batches of FEATURE_BATCH_ROWS items, each gathered from the catalogue's
  * store when it is written (catalogue-build.ts ListSource), so the lists are never held twice.
  */
-import { Bool, Field, Float64, Int32, List, RecordBatch, Schema, Struct, Utf8, makeData, type Data, type DataType } from 'apache-arrow';
-import { utf8Data, writeBatches } from './arrow-write.js';
+import { Bool, Field, Float64, Int32, List, RecordBatch, Schema, Struct, Uint16, Uint8, Utf8, makeData, type Data, type DataType } from 'apache-arrow';
+import { utf8Data, writeBatches, type WrittenHashes } from './arrow-write.js';
 import type { BuiltCatalogue, ListColumn } from './catalogue-build.js';
+import type { CountArray } from './catalogue-store.js';
 import type { FeatureSpec } from './catalogue-spec.js';
 
 /** Items per record batch of item_features.arrow: about 40 MiB of lists for 10-word titles. */
@@ -31,28 +33,36 @@ function bits(flags: Uint8Array): { bitmap: Uint8Array; zeros: number } {
   return { bitmap, zeros };
 }
 
-function listData(col: ListColumn, values: Int32Array): Data<DataType> {
+type ListChild = Int32 | Uint16 | Uint8;
+
+/** The Arrow type of a list's values: Int32 (buckets, codes), or a text's counts by their array (ListSource.countArray). */
+function childType(kind: 'int32' | 'uint16' | 'uint8'): ListChild {
+  return kind === 'uint8' ? new Uint8() : kind === 'uint16' ? new Uint16() : new Int32();
+}
+
+function listData(col: ListColumn, values: Int32Array | CountArray): Data<DataType> {
   const n = col.valid.length;
   const { bitmap, zeros } = bits(col.valid);
+  const type = childType(values instanceof Uint8Array ? 'uint8' : values instanceof Uint16Array ? 'uint16' : 'int32');
   return makeData({
-    type: new List(new Field('item', new Int32(), false)),
+    type: new List(new Field('item', type, false)),
     length: n,
     nullCount: zeros,
     nullBitmap: bitmap,
     valueOffsets: col.offsets,
-    child: makeData({ type: new Int32(), length: values.length, data: values }),
+    child: makeData({ type, length: values.length, data: values }),
   });
 }
 
 /** The fields of item_features.arrow, in order. */
 function featureFields(built: BuiltCatalogue, features: readonly FeatureSpec[]): Field[] {
-  const list = (): List => new List(new Field('item', new Int32(), false));
+  const list = (kind: 'int32' | 'uint16' | 'uint8' = 'int32'): List => new List(new Field('item', childType(kind), false));
   const fields: Field[] = [new Field(IN_CATALOGUE_COLUMN, new Bool(), false)];
   features.forEach((f, k) => {
     const col = built.columns[k];
     if (col.kind === 'text' || col.kind === 'multi') {
       fields.push(new Field(f.name, list(), true));
-      if (col.kind === 'text' && col.list.withCounts) fields.push(new Field(`${f.name}${COUNTS_SUFFIX}`, list(), true));
+      if (col.kind === 'text' && col.list.withCounts) fields.push(new Field(`${f.name}${COUNTS_SUFFIX}`, list(col.list.countArray), true));
     } else if (col.kind === 'category') fields.push(new Field(f.name, new Int32(), false));
     else fields.push(new Field(f.name, new Float64(), true));
   });
@@ -81,7 +91,8 @@ function featureBatch(built: BuiltCatalogue, from: number, to: number): Data<Dat
   return data;
 }
 
-export async function writeItemFeatures(path: string, built: BuiltCatalogue, features: readonly FeatureSpec[]): Promise<void> {
+/** `hashes` records the file's SHA-256 (writeBatches). */
+export async function writeItemFeatures(path: string, built: BuiltCatalogue, features: readonly FeatureSpec[], hashes?: WrittenHashes): Promise<void> {
   const schema = new Schema(featureFields(built, features));
   function* batches(): Generator<RecordBatch> {
     // An empty catalogue still gets one (empty) batch, as before.
@@ -90,10 +101,11 @@ export async function writeItemFeatures(path: string, built: BuiltCatalogue, fea
       yield new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: to - from, children: featureBatch(built, from, to) }));
     }
   }
-  await writeBatches(path, batches());
+  // Each batch's lists are gathered into one of two buffers (ListSource.slice) while the one before is written.
+  await writeBatches(path, batches(), { hashes, lookahead: true });
 }
 
-export async function writeItemFeatureVocab(path: string, built: BuiltCatalogue, features: readonly FeatureSpec[]): Promise<void> {
+export async function writeItemFeatureVocab(path: string, built: BuiltCatalogue, features: readonly FeatureSpec[], hashes?: WrittenHashes): Promise<void> {
   const names: string[] = [];
   const index: number[] = [];
   const values: string[] = [];
@@ -120,5 +132,5 @@ export async function writeItemFeatureVocab(path: string, built: BuiltCatalogue,
     utf8Data(values),
     makeData({ type: new Int32(), length: n, data: Int32Array.from(items) }),
   ];
-  await writeBatches(path, [new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, children }))]);
+  await writeBatches(path, [new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, children }))], { hashes });
 }

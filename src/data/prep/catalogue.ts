@@ -18,6 +18,7 @@ import { buildCatalogue, type BuiltCatalogue } from './catalogue-build.js';
 import { readCatalogue, sampleCatalogue, type CatalogueRead } from './catalogue-read.js';
 import { checkDeclared, chooseKey, describeFeatures, guessFeatures, parseItemFeatures, type CataloguePlan, type CatalogueSpec, type FeatureSpec } from './catalogue-spec.js';
 import { writeItemFeatures, writeItemFeatureVocab } from './catalogue-write.js';
+import type { WrittenHashes } from './arrow-write.js';
 import type { Vocabularies } from './job.js';
 import type { RejectSink } from './rejects.js';
 import { inputSize } from './source.js';
@@ -151,10 +152,10 @@ function itemTitles(input: CatalogueInput, keyOf: Int32Array): TitleSource {
   };
 }
 
-export async function writeCatalogueFiles(dir: string, built: AttachedCatalogue, spec: CatalogueSpec): Promise<void> {
-  await writeItemFeatures(join(dir, CATALOGUE_FILES.item_features), built, spec.features);
-  await writeItemFeatureVocab(join(dir, CATALOGUE_FILES.item_feature_vocab), built, spec.features);
-  if (built.titles !== null) await writeItemTitles(join(dir, TITLE_FILES.item_titles), built.titles);
+export async function writeCatalogueFiles(dir: string, built: AttachedCatalogue, spec: CatalogueSpec, hashes?: WrittenHashes): Promise<void> {
+  await writeItemFeatures(join(dir, CATALOGUE_FILES.item_features), built, spec.features, hashes);
+  await writeItemFeatureVocab(join(dir, CATALOGUE_FILES.item_feature_vocab), built, spec.features, hashes);
+  if (built.titles !== null) await writeItemTitles(join(dir, TITLE_FILES.item_titles), built.titles, hashes);
 }
 
 /** The manifest's `catalogue` block. */

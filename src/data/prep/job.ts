@@ -8,6 +8,7 @@ import { DataError } from '../../util/errors.js';
 import type { RunIO } from '../../util/run-io.js';
 import type { ManifestWindow } from '../manifest.js';
 import type { AppendBase, PreloadedBase } from './append.js';
+import type { WrittenHashes } from './arrow-write.js';
 import type { CataloguePlan } from './catalogue-spec.js';
 import type { DedupeRule } from './dedupe.js';
 import type { ColumnContext } from './diagnose.js';
@@ -60,6 +61,8 @@ export interface PrepJob {
   log: PrepLog;
   sink: RejectSink;
   stagedPath: string;
+  /** SHA-256 of the files hashed as they were written (by path), for the manifest. */
+  written: WrittenHashes;
 }
 
 /** What reading every input produced. */

@@ -144,7 +144,7 @@ export async function datasetManifest(job: PrepJob, input: ReadInputs, shaped: S
     time: { has_ts: store.hasTs, min_ts: sum.tsMin, max_ts: sum.tsMax, min_iso: isoOf(sum.tsMin), max_iso: isoOf(sum.tsMax) },
     anonymize: fp !== null ? { algorithm: ANONYMIZE_ALGORITHM, key_fingerprint: fp } : null,
     files: { ...SPLIT_FILES, ...VOCAB_FILES, rejects: REJECTS_FILE, ...(catalogue !== null ? CATALOGUE_FILES : {}), ...(titles ? TITLE_FILES : {}), ...(search !== null ? SEARCH_FILES : {}), ...(req.exportParquet === true ? PARQUET_EXPORT_FILES : {}) },
-    files_sha256: await datasetFileHashes(job.stagedPath, catalogue !== null, req.exportParquet === true, search !== null, titles),
+    files_sha256: await datasetFileHashes(job.stagedPath, catalogue !== null, req.exportParquet === true, search !== null, titles, job.written),
     warnings: job.log.warnings,
     append: appendRecord(job, input, shaped, vocab),
     window: shaped.window,

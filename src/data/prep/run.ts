@@ -81,7 +81,7 @@ async function prepLocked(req: PrepRequest, io: RunIO): Promise<PrepResult> {
   const bar = io.progress.start('prep', plan.totalBytes, 'B', { rate: { unit: 'MB', scale: 1e-6 } });
   try {
     rejects = await RejectSink.create(join(output.staged.path, REJECTS_FILE), !plan.cfg.anonymize);
-    const job: PrepJob = { req, io, plan, log, sink: rejects, stagedPath: output.staged.path };
+    const job: PrepJob = { req, io, plan, log, sink: rejects, stagedPath: output.staged.path, written: new Map() };
     const catalogue: CatalogueInput | null = plan.catalogue !== null ? await readCatalogueInput(plan.catalogue, rejects, (msg) => io.log.info(msg), io.signal) : null;
     const input = await readAll(job, baseData, bar);
     checkInput(job, input, baseData);
@@ -94,7 +94,7 @@ async function prepLocked(req: PrepRequest, io: RunIO): Promise<PrepResult> {
       await exportSplitsParquet(job.stagedPath, vocab.userIds, vocab.itemIds, vocab.eventNames !== null, input.ing.store.hasTs);
       log.phase('export-parquet');
     }
-    if (catalogue !== null && built !== null) await writeCatalogueFiles(job.stagedPath, built, catalogue.spec);
+    if (catalogue !== null && built !== null) await writeCatalogueFiles(job.stagedPath, built, catalogue.spec, job.written);
     const search = await writeSearch(job, input, vocab, built?.textSpec ?? null, built?.logItemsWithoutRow ?? null);
     const rows = datasetRows(job, input, shaped, vocab);
     // Closed before the manifest, which records the sha256 of every file written (rejects.jsonl too).
@@ -375,9 +375,9 @@ async function writeDataset(job: PrepJob, store: RowStore, shaped: ShapedRows, v
   for (const [name, code] of [['train', TRAIN], ['valid', VALID], ['test', TEST]] as const) {
     await checkAbort(job.io);
     const search = vocab.queries !== null ? { queryMap: vocab.queries.map, anonymous: vocab.anonymous } : null;
-    await writeInteractions(join(job.stagedPath, SPLIT_FILES[name]), store, shaped.assign, code, splitStats[name].rows, sum.users.map, sum.items.map, vocab.eventNames, search);
+    await writeInteractions(join(job.stagedPath, SPLIT_FILES[name]), store, shaped.assign, code, splitStats[name].rows, sum.users.map, sum.items.map, vocab.eventNames, search, job.written);
   }
-  await writeVocab(join(job.stagedPath, VOCAB_FILES.users), vocab.userIds, sum.users.counts, sum.users.firstTs, sum.users.lastTs);
-  await writeVocab(join(job.stagedPath, VOCAB_FILES.items), vocab.itemIds, sum.items.counts, sum.items.firstTs, sum.items.lastTs);
+  await writeVocab(join(job.stagedPath, VOCAB_FILES.users), vocab.userIds, sum.users.counts, sum.users.firstTs, sum.users.lastTs, job.written);
+  await writeVocab(join(job.stagedPath, VOCAB_FILES.items), vocab.itemIds, sum.items.counts, sum.items.firstTs, sum.items.lastTs, job.written);
   job.log.phase('write');
 }

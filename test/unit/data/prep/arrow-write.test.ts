@@ -1,0 +1,57 @@
+import { Field, Int32, makeData, RecordBatch, Schema, Struct, tableFromIPC } from 'apache-arrow';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { writeBatches, type WrittenHashes } from '../../../../src/data/prep/arrow-write.js';
+import { fileSha256 } from '../../../../src/util/hash.js';
+import { tempRoot } from './helpers.js';
+
+const out = tempRoot();
+const schema = new Schema([new Field('x', new Int32(), false)]);
+
+/** `batches` batches of `rows` rows, x = batch × rows + row, each filled into one of `buffers` arrays reused in turn. */
+function* refilled(batches: number, rows: number, buffers: number): Generator<RecordBatch> {
+  const arrays = Array.from({ length: buffers }, () => new Int32Array(rows));
+  for (let b = 0; b < batches; b++) {
+    const a = arrays[b % buffers];
+    for (let i = 0; i < rows; i++) a[i] = b * rows + i;
+    yield new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: rows, children: [makeData({ type: new Int32(), length: rows, data: a })] }));
+  }
+}
+
+function column(path: string): number[] {
+  return Array.from(tableFromIPC(readFileSync(path)).getChild('x')?.toArray() as Int32Array);
+}
+
+describe('writeBatches', () => {
+  const rows = 50_000;
+  const expected = Array.from({ length: 6 * rows }, (_, i) => i);
+
+  it('records the SHA-256 of the bytes it wrote, the file hashed afterwards', async () => {
+    const hashes: WrittenHashes = new Map();
+    const path = `${out()}.arrow`;
+    await writeBatches(path, refilled(6, rows, 1), { hashes });
+    expect(column(path)).toEqual(expected);
+    expect(hashes.get(path)).toBe(await fileSha256(path));
+  });
+
+  it('with lookahead, a generator refilling every other batch\'s arrays writes the same file', async () => {
+    const hashes: WrittenHashes = new Map();
+    const [plain, ahead] = [`${out()}.arrow`, `${out()}.arrow`];
+    await writeBatches(plain, refilled(6, rows, 1), { hashes });
+    await writeBatches(ahead, refilled(6, rows, 2), { hashes, lookahead: true });
+    expect(column(ahead)).toEqual(expected);
+    expect(readFileSync(ahead).equals(readFileSync(plain))).toBe(true);
+    expect(hashes.get(ahead)).toBe(hashes.get(plain));
+  });
+
+  it('records no hash for a write that failed', async () => {
+    const hashes: WrittenHashes = new Map();
+    const path = `${out()}.arrow`;
+    function* failing(): Generator<RecordBatch> {
+      yield* refilled(1, 10, 1);
+      throw new Error('gather failed');
+    }
+    await expect(writeBatches(path, failing(), { hashes, lookahead: true })).rejects.toThrow('gather failed');
+    expect(hashes.has(path)).toBe(false);
+  });
+});
