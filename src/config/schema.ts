@@ -150,6 +150,12 @@ export const trainSchema = z
     negatives: nonNegativeInt
       .default(4)
       .describe('Pair models: sampled negatives per positive (bce, bpr). sasrec ce: 0 = softmax over every item, N = N items sampled per batch (--negatives).'),
+    negative_sampling: z
+      .enum(['uniform', 'on_sale'])
+      .default('uniform')
+      .describe(
+        'Pair models, bce and bpr: where negatives are drawn (--negative-sampling): uniform over the items with training rows; on_sale, among those already on sale (first training row at or before) at the positive\'s time. Needs timestamps.',
+      ),
     positive_threshold: z
       .number()
       .nullable()

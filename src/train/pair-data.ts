@@ -6,6 +6,8 @@
  *   negatives come only from items that have training rows (see negativePool);
  * - `bpr`: (user, positive, negative) triples, one negative per positive (Rendle et al. 2009).
  * bce and bpr treat every row they are given as a positive; `positiveRows` binarises ratings first.
+ * With `train.negative_sampling on_sale` a positive at time t draws its negatives only among the
+ * items already on sale at t (see OnSalePool).
  * Nothing per example is an object: every epoch is a handful of typed arrays.
  */
 import { hasItem, type UserItems } from '../data/user-items.js';
@@ -20,6 +22,8 @@ export interface Interactions {
   values: Float32Array;
   numUsers: number;
   numItems: number;
+  /** Epoch ms per row; carried only where on_sale negatives need each positive's time. */
+  ts?: Float64Array;
 }
 
 /**
@@ -35,13 +39,15 @@ export function positiveRows(data: Interactions, threshold: number): Interaction
   const users = new Int32Array(n);
   const items = new Int32Array(n);
   const values = new Float32Array(n);
+  const ts = data.ts === undefined ? undefined : new Float64Array(n);
   for (let i = 0, j = 0; i < data.values.length; i++) {
     if (data.values[i] < threshold) continue;
     users[j] = data.users[i];
     items[j] = data.items[i];
+    if (ts !== undefined && data.ts !== undefined) ts[j] = data.ts[i];
     values[j++] = data.values[i];
   }
-  return { users, items, values, numUsers: data.numUsers, numItems: data.numItems };
+  return { users, items, values, numUsers: data.numUsers, numItems: data.numItems, ...(ts === undefined ? {} : { ts }) };
 }
 
 /**
@@ -65,12 +71,53 @@ export function negativePool(data: Pick<Interactions, 'items' | 'numItems'>): In
 }
 
 /**
- * A uniform item of the pool (all items when `pool` is null) that the user never interacted with.
- * Rejection sampling is O(1) expected for the sparse data recommenders see; a user who has nearly
- * every item falls back to an exact draw over the complement.
+ * Negatives by time on sale: the pool's items in order of launch (their first training row; ties
+ * by index), so that the items on sale at time t are a prefix, `items[0, onSaleCount(t))`. Uniform
+ * negatives from the whole log draw a product launched last week as a negative for every positive
+ * of the years before it, so with a few rows of its own it ends with the lowest bias of all (on the
+ * synth cold bench: −1.50, against −0.95 for items never trained on; docs/benchmarks.md, cold start).
+ * Drawn from what was on sale at the positive's time, an item is a negative only while it could
+ * have been bought. Items with no training row are outside the pool, as with uniform draws.
  */
-export function sampleNegative(rng: Prng, sets: UserItems, user: number, numItems: number, pool: Int32Array | null = null): number {
-  const size = pool === null ? numItems : pool.length;
+export interface OnSalePool {
+  items: Int32Array;
+  /** Launch (epoch ms) of items[k], ascending. */
+  launch: Float64Array;
+}
+
+export function onSalePool(rows: Pick<Interactions, 'items' | 'numItems'> & { ts: Float64Array }, pool: Int32Array | null): OnSalePool {
+  const first = new Float64Array(rows.numItems).fill(Number.POSITIVE_INFINITY);
+  for (let r = 0; r < rows.items.length; r++) {
+    const t = rows.ts[r];
+    if (t < first[rows.items[r]]) first[rows.items[r]] = t;
+  }
+  const members = pool ?? Int32Array.from({ length: rows.numItems }, (_, i) => i);
+  // A member without a timed row (a pool item whose rows all lack a time) counts as on sale from the start.
+  const launchOf = (i: number): number => (first[i] === Number.POSITIVE_INFINITY ? Number.NEGATIVE_INFINITY : first[i]);
+  const items = Int32Array.from(members).sort((a, b) => launchOf(a) - launchOf(b) || a - b);
+  const launch = Float64Array.from(items, launchOf);
+  return { items, launch };
+}
+
+/** How many of the pool's items were on sale at `t` (launched at or before it): an upper-bound search. */
+export function onSaleCount(p: OnSalePool, t: number): number {
+  let lo = 0;
+  let hi = p.launch.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (p.launch[mid] <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * A uniform item of the pool (all items when `pool` is null), or of its first `limit` items, that
+ * the user never interacted with. Rejection sampling is O(1) expected for the sparse data
+ * recommenders see; a user who has nearly every item falls back to an exact draw over the complement.
+ */
+export function sampleNegative(rng: Prng, sets: UserItems, user: number, numItems: number, pool: Int32Array | null = null, limit = -1): number {
+  const size = limit >= 0 ? limit : pool === null ? numItems : pool.length;
   const at = (k: number): number => (pool === null ? k : pool[k]);
   const owned = sets.offsets[user + 1] - sets.offsets[user];
   for (let tries = 0; tries < 64 && owned < size; tries++) {
@@ -98,8 +145,25 @@ export interface EpochExamples {
   size: number;
 }
 
-export function buildEpoch(data: Interactions, sets: UserItems, loss: PairLoss, negatives: number, rng: Prng, pool: Int32Array | null = null): EpochExamples {
+/**
+ * A row's negative: from the pool, or with `onSale` from the items on sale at the row's time (a row
+ * without a time, or one before every launch, draws from the whole pool).
+ */
+type DrawNegative = (row: number, user: number) => number;
+
+function negativeDraw(data: Interactions, sets: UserItems, rng: Prng, pool: Int32Array | null, onSale: OnSalePool | null): DrawNegative {
+  if (onSale === null) return (_row, user) => sampleNegative(rng, sets, user, data.numItems, pool);
+  const ts = data.ts;
+  if (ts === undefined) throw new Error('on_sale negatives need the time of each training row (Interactions.ts)');
+  return (row, user) => {
+    const limit = onSaleCount(onSale, ts[row]);
+    return sampleNegative(rng, sets, user, data.numItems, onSale.items, limit > 0 ? limit : onSale.items.length);
+  };
+}
+
+export function buildEpoch(data: Interactions, sets: UserItems, loss: PairLoss, negatives: number, rng: Prng, pool: Int32Array | null = null, onSale: OnSalePool | null = null): EpochExamples {
   const n = data.users.length;
+  const draw = negativeDraw(data, sets, rng, pool, onSale);
   if (loss === 'mse') {
     const order = rng.permutation(n);
     const users = new Int32Array(n);
@@ -122,7 +186,7 @@ export function buildEpoch(data: Interactions, sets: UserItems, loss: PairLoss, 
       const r = order[j];
       users[j] = data.users[r];
       items[j] = data.items[r];
-      neg[j] = sampleNegative(rng, sets, users[j], data.numItems, pool);
+      neg[j] = draw(r, users[j]);
     }
     return { users, items, labels: new Float32Array(n).fill(1), negatives: neg, size: n };
   }
@@ -139,7 +203,7 @@ export function buildEpoch(data: Interactions, sets: UserItems, loss: PairLoss, 
     labels[base] = 1;
     for (let k = 1; k < per; k++) {
       users[base + k] = u;
-      items[base + k] = sampleNegative(rng, sets, u, data.numItems, pool);
+      items[base + k] = draw(r, u);
     }
   }
   const order = rng.permutation(size);
