@@ -126,8 +126,13 @@ export function sampleNegative(rng: Prng, sets: UserItems, user: number, numItem
   }
   let free = 0;
   for (let k = 0; k < size; k++) if (!hasItem(sets, user, at(k))) free++;
-  // A user who owns every item of the pool: any item keeps the loss defined.
-  if (free === 0) return at(rng.int(size));
+  if (free === 0) {
+    // Every item on sale is the user's (the first rows of the log): any item of the whole pool they lack will do.
+    const whole = pool === null ? numItems : pool.length;
+    if (size < whole) return sampleNegative(rng, sets, user, numItems, pool);
+    // A user who owns every item of the pool: any item keeps the loss defined.
+    return at(rng.int(size));
+  }
   let pick = rng.int(free);
   for (let k = 0; k < size; k++) {
     if (hasItem(sets, user, at(k))) continue;
