@@ -6,7 +6,7 @@
  * model's best epoch count) and the first model fine-tuned on the valid rows with replay (examples/nightly.sh's
  * flags). Each is measured on the first dataset's test period: new items by kind (`rec eval --protocol
  * candidates:NEW_ITEMS --items cold|new|recent`, the candidates every item without a training row), and the warm
- * items (`--protocol full --items warm`), beside random and popularity references that do not depend on the model.
+ * items and every item (`--protocol full --items warm|all`), beside random and popularity references that do not depend on the model.
  *
  *   node dist/bench/features.js --arms cold-negatives [--datasets synth,amazon,ml]
  */
@@ -42,6 +42,8 @@ export interface NegativesModel {
   recent: ColdFigures;
   /** `rec eval --data FIRST --split test --protocol full --items warm`: items with a row in the first dataset's train. */
   warm: ColdFigures;
+  /** The same with `--items all`: every test item, warm and new, against every item (what a user of the model sees). */
+  all: ColdFigures;
 }
 
 export interface NegativesDatasetResult {
@@ -63,8 +65,8 @@ export interface NegativesArmResult {
 
 function measure(ck: string, first: string, cands: string, users: Record<ColdKind, number>, epochs: number, seconds: number): NegativesModel {
   const at = (kind: ColdKind) => evalKind(ck, cands, kind, first, users[kind]).figures;
-  const warm = evalRun(ck, ['--data', first, '--split', 'test', '--protocol', 'full', '--items', 'warm']).figures;
-  return { epochs, train_seconds: seconds, cold: at('cold'), new: at('new'), recent: at('recent'), warm };
+  const full = (items: string) => evalRun(ck, ['--data', first, '--split', 'test', '--protocol', 'full', '--items', items]).figures;
+  return { epochs, train_seconds: seconds, cold: at('cold'), new: at('new'), recent: at('recent'), warm: full('warm'), all: full('all') };
 }
 
 async function pipeline(ctx: ModelArmContext, setup: ColdSetup, nightlyData: string, cands: string, users: Record<ColdKind, number>, sampling: Sampling): Promise<NegativesDatasetResult['runs'][Sampling]> {
@@ -79,7 +81,7 @@ async function pipeline(ctx: ModelArmContext, setup: ColdSetup, nightlyData: str
   const ftEpochs = ctx.quick ? 2 : FINE_TUNE_EPOCHS;
   const f = trainMf(nightlyData, `${base}-fine-tune`, ftEpochs, [...flag, '--init-from', `${base}-mf`, ...FINE_TUNE], `${setup.dataset} fine-tuned (${sampling})`);
   const fineTune = measure(`${base}-fine-tune`, setup.data, cands, users, ftEpochs, f.seconds);
-  const fig = (m: NegativesModel) => `cold ${m.cold['recall@20']}/${m.cold['ndcg@20']}, new ${m.new['recall@20']}/${m.new['ndcg@20']}, recent ${m.recent['recall@20']}/${m.recent['ndcg@20']}, warm ${m.warm['recall@20']}/${m.warm['ndcg@20']}`;
+  const fig = (m: NegativesModel) => `cold ${m.cold['recall@20']}/${m.cold['ndcg@20']}, new ${m.new['recall@20']}/${m.new['ndcg@20']}, recent ${m.recent['recall@20']}/${m.recent['ndcg@20']}, warm ${m.warm['recall@20']}/${m.warm['ndcg@20']}, all ${m.all['recall@20']}/${m.all['ndcg@20']}`;
   ctx.log(`  ${setup.dataset} ${sampling} (recall@20/ndcg@20): first ${fig(first)}; scratch ${fig(scratch)}; fine-tuned ${fig(fineTune)}`);
   return { first, nightly_scratch: scratch, nightly_fine_tune: fineTune };
 }
@@ -107,7 +109,7 @@ async function negativesDataset(ctx: ModelArmContext, setup: ColdSetup): Promise
 }
 
 const COMMAND =
-  'per --negative-sampling uniform|on_sale: rec train --model mf --loss bce (first: train; scratch: train+valid for the first best epoch; fine-tune: --init-from FIRST --replay 2 --epochs 20 --lr 0.005); rec eval --data FIRST --split test --protocol candidates:NEW_ITEMS --items cold|new|recent and --protocol full --items warm';
+  'per --negative-sampling uniform|on_sale: rec train --model mf --loss bce (first: train; scratch: train+valid for the first best epoch; fine-tune: --init-from FIRST --replay 2 --epochs 20 --lr 0.005); rec eval --data FIRST --split test --protocol candidates:NEW_ITEMS --items cold|new|recent and --protocol full --items warm|all';
 
 export async function coldNegativesArm(ctx: ModelArmContext): Promise<NegativesArmResult> {
   const setups: { name: string; make: () => Promise<ColdSetup | string> | ColdSetup | string }[] = [{ name: 'synth', make: () => synthSetup(ctx) }];
