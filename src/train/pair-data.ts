@@ -7,7 +7,8 @@
  * - `bpr`: (user, positive, negative) triples, one negative per positive (Rendle et al. 2009).
  * bce and bpr treat every row they are given as a positive; `positiveRows` binarises ratings first.
  * With `train.negative_sampling on_sale` a positive at time t draws its negatives only among the
- * items already on sale at t (see OnSalePool).
+ * items already on sale at t (see OnSalePool); with `mixed`, each negative is drawn one way or the
+ * other with even odds.
  * Nothing per example is an object: every epoch is a handful of typed arrays.
  */
 import { hasItem, type UserItems } from '../data/user-items.js';
@@ -78,14 +79,22 @@ export function negativePool(data: Pick<Interactions, 'items' | 'numItems'>): In
  * synth cold bench: −1.50, against −0.95 for items never trained on; docs/benchmarks.md, cold start).
  * Drawn from what was on sale at the positive's time, an item is a negative only while it could
  * have been bought. Items with no training row are outside the pool, as with uniform draws.
+ * That lifts the items launched late far up and costs some rank to the others and to items never
+ * trained on; `mixed` draws each negative from the whole pool or from the items on sale with even
+ * odds, which keeps most of both (docs/benchmarks.md, cold start, session 13).
  */
+/** train.negative_sampling. */
+export type NegativeSampling = 'uniform' | 'on_sale' | 'mixed';
+
 export interface OnSalePool {
   items: Int32Array;
   /** Launch (epoch ms) of items[k], ascending. */
   launch: Float64Array;
+  /** Half the negatives (by a fair draw each) uniform over the whole pool. */
+  mixed: boolean;
 }
 
-export function onSalePool(rows: Pick<Interactions, 'items' | 'numItems'> & { ts: Float64Array }, pool: Int32Array | null): OnSalePool {
+export function onSalePool(rows: Pick<Interactions, 'items' | 'numItems'> & { ts: Float64Array }, pool: Int32Array | null, mixed = false): OnSalePool {
   const first = new Float64Array(rows.numItems).fill(Number.POSITIVE_INFINITY);
   for (let r = 0; r < rows.items.length; r++) {
     const t = rows.ts[r];
@@ -96,7 +105,7 @@ export function onSalePool(rows: Pick<Interactions, 'items' | 'numItems'> & { ts
   const launchOf = (i: number): number => (first[i] === Number.POSITIVE_INFINITY ? Number.NEGATIVE_INFINITY : first[i]);
   const items = Int32Array.from(members).sort((a, b) => launchOf(a) - launchOf(b) || a - b);
   const launch = Float64Array.from(items, launchOf);
-  return { items, launch };
+  return { items, launch, mixed };
 }
 
 /** How many of the pool's items were on sale at `t` (launched at or before it): an upper-bound search. */
@@ -152,7 +161,8 @@ export interface EpochExamples {
 
 /**
  * A row's negative: from the pool, or with `onSale` from the items on sale at the row's time (a row
- * without a time, or one before every launch, draws from the whole pool).
+ * without a time, or one before every launch, draws from the whole pool), or with `onSale.mixed` one
+ * or the other by a fair draw.
  */
 type DrawNegative = (row: number, user: number) => number;
 
@@ -161,6 +171,7 @@ function negativeDraw(data: Interactions, sets: UserItems, rng: Prng, pool: Int3
   const ts = data.ts;
   if (ts === undefined) throw new Error('on_sale negatives need the time of each training row (Interactions.ts)');
   return (row, user) => {
+    if (onSale.mixed && rng.int(2) === 0) return sampleNegative(rng, sets, user, data.numItems, onSale.items);
     const limit = onSaleCount(onSale, ts[row]);
     return sampleNegative(rng, sets, user, data.numItems, onSale.items, limit > 0 ? limit : onSale.items.length);
   };

@@ -468,11 +468,12 @@ async function createOptimizers(req: TrainRequest, model: TrainableModel, restor
 }
 
 /** A fitted family's epochs, on one thread: its solver in place of batches and an optimizer. */
-/** train.negative_sampling on_sale needs what it draws by: sampled negatives, and a time on every training row. */
+/** train.negative_sampling on_sale or mixed needs what it draws by: sampled negatives, and a time on every training row. */
 function checkNegativeSampling(req: TrainRequest, kind: ModelFamily['kind'], loss: string): void {
   const { config } = req.resolved;
-  if (config.train.negative_sampling !== 'on_sale') return;
-  const flag = `train.negative_sampling on_sale (from ${req.resolved.sources['train.negative_sampling'] ?? 'default'})`;
+  const sampling = config.train.negative_sampling;
+  if (sampling === 'uniform') return;
+  const flag = `train.negative_sampling ${sampling} (from ${req.resolved.sources['train.negative_sampling'] ?? 'default'})`;
   if (kind !== 'pair' || loss === 'mse') {
     throw new UsageError(
       `${flag} draws the sampled negatives of (user, item) models trained with loss bce or bpr (mf, gmf, mlp, neumf); --model ${config.train.model} with loss ${loss} samples none this way. Expected train.negative_sampling uniform here, or one of those models and losses.`,
@@ -569,10 +570,10 @@ function pairTasks(req: TrainRequest, io: RunIO, positives: TrainingPositives, p
   const { config } = req.resolved;
   const { data } = req;
   const { model, loss, opt, frozen, workers, replay } = parts;
-  const onSale = config.train.negative_sampling === 'on_sale';
+  const sampling = config.train.negative_sampling;
   const makeEpoch = pairEpochBuilder({
-    train: onSale ? timedPositives(req, positives.train) : positives.train,
-    onSale,
+    train: sampling === 'uniform' ? positives.train : timedPositives(req, positives.train),
+    sampling,
     others: data.others,
     numUsers: data.numUsers,
     numItems: data.numItems,

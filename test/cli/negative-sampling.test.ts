@@ -1,5 +1,5 @@
 /**
- * `rec train --negative-sampling uniform|on_sale` (config train.negative_sampling): on_sale trains a pair model on a
+ * `rec train --negative-sampling uniform|on_sale|mixed` (config train.negative_sampling): on_sale trains a pair model on a
  * timed log and is recorded in run.json; it is refused, exit 2 with the key and what was expected, where it cannot
  * apply (mse, a sequence model, a log without times) or with an unknown value.
  */
@@ -28,14 +28,17 @@ beforeAll(async () => {
 const train = (args: string[]) => rec(['train', '--model', 'mf', '--epochs', '1', '--dim', '8', '--backend', 'cpu', '--seed', '1', ...args], { timeoutMs: 120_000 });
 
 describe('rec train --negative-sampling', () => {
-  it('on_sale trains bce and bpr on a timed log, says so, and records it in run.json', async () => {
-    for (const loss of ['bce', 'bpr']) {
+  it('on_sale (bce) and mixed (bpr) train on a timed log, say so, and are recorded in run.json', async () => {
+    for (const [loss, sampling, said] of [
+      ['bce', 'on_sale', /negatives by time on sale: /],
+      ['bpr', 'mixed', /negatives by time on sale for half of them/],
+    ] as const) {
       const out = join(dir, `ck-${loss}`);
-      const r = await train(['--data', timed, '--loss', loss, '--negative-sampling', 'on_sale', '--out', out]);
+      const r = await train(['--data', timed, '--loss', loss, '--negative-sampling', sampling, '--out', out]);
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stderr).toMatch(/negatives by time on sale/);
+      expect(r.stderr).toMatch(said);
       const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { config: { train: { negative_sampling: string } } };
-      expect(run.config.train.negative_sampling).toBe('on_sale');
+      expect(run.config.train.negative_sampling).toBe(sampling);
     }
   }, 120_000);
 
@@ -51,6 +54,6 @@ describe('rec train --negative-sampling', () => {
     expect(none.stderr).toMatch(/has no timestamps/);
     const bad = await train(['--data', timed, '--negative-sampling', 'sometimes', '--out', join(dir, 'no4')]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/train\.negative_sampling.*"uniform"\|"on_sale"/);
+    expect(bad.stderr).toMatch(/train\.negative_sampling.*"uniform"\|"on_sale"\|"mixed"/);
   }, 120_000);
 });

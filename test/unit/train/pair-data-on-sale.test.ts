@@ -63,6 +63,21 @@ describe('negatives by time on sale', () => {
     }
   });
 
+  it('mixed draws about half the negatives on sale and half from the whole pool', () => {
+    const data = log();
+    const sets = userItemSets(data.numUsers, [data]);
+    const pool = negativePool(data);
+    const late = (onSale: ReturnType<typeof onSalePool> | null) => lateNegatives(data, buildEpoch(data, sets, 'bce', 20, Prng.fromSeed(4), pool, onSale)).late;
+    const uniform = late(null);
+    const mixed = late(onSalePool(data, pool, true));
+    expect(late(onSalePool(data, pool))).toBe(0);
+    // Only the uniform half can land after a positive: about half as many late negatives as uniform draws.
+    expect(mixed).toBeGreaterThan(uniform * 0.35);
+    expect(mixed).toBeLessThan(uniform * 0.65);
+    const again = buildEpoch(data, sets, 'bce', 20, Prng.fromSeed(4), pool, onSalePool(data, pool, true));
+    expect(Array.from(again.items)).toEqual(Array.from(buildEpoch(data, sets, 'bce', 20, Prng.fromSeed(4), pool, onSalePool(data, pool, true)).items));
+  });
+
   it('is seeded: the same stream gives the same epoch', () => {
     const data = log();
     const sets = userItemSets(data.numUsers, [data]);
