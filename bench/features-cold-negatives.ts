@@ -1,7 +1,7 @@
 /**
  * Negatives by time on sale (`rec train --negative-sampling on_sale`, issue #21, session 13): the cold-start
  * datasets of bench/features-cold.ts (synth by time, Amazon 2018 Gift Cards and Magazine Subscriptions at
- * 0.5/0.25/0.25, MovieLens latest-small by time), the nightly pipeline run twice, once per way of drawing MF's bce
+ * 0.5/0.25/0.25, MovieLens latest-small by time), the nightly pipeline run once per way of drawing MF's bce
  * negatives: the first model (train only, with features), the nightly scratch model (train + valid, for the first
  * model's best epoch count) and the first model fine-tuned on the valid rows with replay (examples/nightly.sh's
  * flags). Each is measured on the first dataset's test period: new items by kind (`rec eval --protocol
@@ -30,7 +30,7 @@ import {
 } from './features-cold.js';
 import { round, type ModelArmContext } from './features-models.js';
 
-export const SAMPLINGS = ['uniform', 'on_sale'] as const;
+export const SAMPLINGS = ['uniform', 'on_sale', 'mixed'] as const;
 export type Sampling = (typeof SAMPLINGS)[number];
 
 /** One trained model: new items by kind among every item without a training row, and warm items in full ranking. */
@@ -53,7 +53,7 @@ export interface NegativesDatasetResult {
   users: Record<ColdKind, number>;
   items: Record<ColdKind, number>;
   references: Record<ColdKind, { random: ColdFigures; valid_popularity: ColdFigures; oracle_test_popularity: ColdFigures }>;
-  runs: Record<Sampling, { first: NegativesModel & { best_epoch: number | null }; nightly_scratch: NegativesModel; nightly_fine_tune: NegativesModel }>;
+  runs: Partial<Record<Sampling, { first: NegativesModel & { best_epoch: number | null }; nightly_scratch: NegativesModel; nightly_fine_tune: NegativesModel }>>;
   load_avg_1m: number;
 }
 
@@ -69,7 +69,7 @@ function measure(ck: string, first: string, cands: string, users: Record<ColdKin
   return { epochs, train_seconds: seconds, cold: at('cold'), new: at('new'), recent: at('recent'), warm: full('warm'), all: full('all') };
 }
 
-async function pipeline(ctx: ModelArmContext, setup: ColdSetup, nightlyData: string, cands: string, users: Record<ColdKind, number>, sampling: Sampling): Promise<NegativesDatasetResult['runs'][Sampling]> {
+async function pipeline(ctx: ModelArmContext, setup: ColdSetup, nightlyData: string, cands: string, users: Record<ColdKind, number>, sampling: Sampling): Promise<NonNullable<NegativesDatasetResult['runs'][Sampling]>> {
   const flag = ['--negative-sampling', sampling];
   const base = join(ctx.work, `${pathSafe(setup.dataset)}-${sampling}`);
   const epochs = ctx.quick ? 2 : setup.epochs;
@@ -86,7 +86,7 @@ async function pipeline(ctx: ModelArmContext, setup: ColdSetup, nightlyData: str
   return { first, nightly_scratch: scratch, nightly_fine_tune: fineTune };
 }
 
-async function negativesDataset(ctx: ModelArmContext, setup: ColdSetup): Promise<NegativesDatasetResult> {
+async function negativesDataset(ctx: ModelArmContext, setup: ColdSetup, samplings: readonly Sampling[]): Promise<NegativesDatasetResult> {
   if (setup.nightly === undefined) throw new Error(`${setup.dataset}: no period after training to bring a nightly model up to`);
   const cands = join(ctx.work, `${pathSafe(setup.dataset)}-new-items.tsv`);
   const c = await coldCandidates(setup.data, cands);
@@ -103,15 +103,20 @@ async function negativesDataset(ctx: ModelArmContext, setup: ColdSetup): Promise
   const references = { cold: ref('cold'), new: ref('new'), recent: ref('recent') };
   const f = (x: ColdFigures) => `${x['recall@20']}/${x['ndcg@20']}`;
   ctx.log(`  ${setup.dataset}: users cold/new/recent ${users.cold}/${users.new}/${users.recent}; valid popularity ${f(references.cold.valid_popularity)}, ${f(references.new.valid_popularity)}, ${f(references.recent.valid_popularity)}; random ${f(references.cold.random)}`);
-  const runs = {} as NegativesDatasetResult['runs'];
-  for (const sampling of SAMPLINGS) runs[sampling] = await pipeline(ctx, setup, nightlyData, cands, users, sampling);
+  const runs: NegativesDatasetResult['runs'] = {};
+  for (const sampling of samplings) runs[sampling] = await pipeline(ctx, setup, nightlyData, cands, users, sampling);
   return { dataset: setup.dataset, split: setup.split, users, items, references, runs, load_avg_1m: round(load, 2) };
 }
 
 const COMMAND =
-  'per --negative-sampling uniform|on_sale: rec train --model mf --loss bce (first: train; scratch: train+valid for the first best epoch; fine-tune: --init-from FIRST --replay 2 --epochs 20 --lr 0.005); rec eval --data FIRST --split test --protocol candidates:NEW_ITEMS --items cold|new|recent and --protocol full --items warm|all';
+  'per --negative-sampling uniform|on_sale|mixed: rec train --model mf --loss bce (first: train; scratch: train+valid for the first best epoch; fine-tune: --init-from FIRST --replay 2 --epochs 20 --lr 0.005); rec eval --data FIRST --split test --protocol candidates:NEW_ITEMS --items cold|new|recent and --protocol full --items warm|all';
 
 export async function coldNegativesArm(ctx: ModelArmContext): Promise<NegativesArmResult> {
+  return coldNegatives(ctx, SAMPLINGS);
+}
+
+/** The arm with only some samplings (a script measuring one more against an earlier run of the others). */
+export async function coldNegatives(ctx: ModelArmContext, samplings: readonly Sampling[]): Promise<NegativesArmResult> {
   const setups: { name: string; make: () => Promise<ColdSetup | string> | ColdSetup | string }[] = [{ name: 'synth', make: () => synthSetup(ctx) }];
   for (const category of ['Gift_Cards', 'Magazine_Subscriptions']) setups.push({ name: amazonName(category, 'temporal:0.5,0.25,0.25'), make: () => amazonSetup(ctx, category, 'temporal:0.5,0.25,0.25') });
   setups.push({ name: 'ml-latest-small-temporal', make: () => movielensTemporalSetup(ctx) });
@@ -122,7 +127,7 @@ export async function coldNegativesArm(ctx: ModelArmContext): Promise<NegativesA
     if (typeof setup === 'string') {
       ctx.log(`  ${s.name} skipped: ${setup}`);
       datasets.push({ dataset: s.name, skipped: setup });
-    } else datasets.push(await negativesDataset(ctx, setup));
+    } else datasets.push(await negativesDataset(ctx, setup, samplings));
   }
   return { arm: 'cold-negatives', command: COMMAND, datasets };
 }

@@ -7,7 +7,7 @@
  *    100k items so that the memory per item shows (flat: the 1M run's RSS above the 100k run's grows only by the
  *    output arrays).
  *  - cold-negatives (bench/features-cold-negatives.ts): the cold arms' nightly pipeline with MF's negatives drawn
- *    uniformly and by time on sale (--negative-sampling).
+ *    uniformly, by time on sale, and half each (--negative-sampling).
  *  - cold, cold-temporal (bench/features-cold.ts): new products ranked from their features against what a model
  *    without features can do; sasrec-beauty (bench/features-models.ts), ncf-beauty (bench/features-beauty.ts):
  *    SASRec, MF and NeuMF on Amazon Beauty with and without its item attributes.
@@ -195,7 +195,7 @@ export const ARMS: Record<string, Arm> = {
   cold: { about: 'new items ranked from their features (MF) against random, validation-period and oracle popularity, warm items with and without features: synth (temporal) and MovieLens latest-small (a fifth of the movies held out)', run: coldArm },
   'cold-temporal': { about: 'the same on temporal splits: MovieLens latest-small (title, genres, year, tags) and Amazon 2018 Gift Cards and Magazine Subscriptions (title, brand, category, description, price)', run: coldTemporalArm },
   'cold-negatives': {
-    about: 'MF bce negatives drawn uniformly or among the items on sale at the positive\'s time (--negative-sampling): the nightly pipeline on synth, Amazon Gift Cards and Magazines 0.5/0.25/0.25 and MovieLens latest-small by time, new items by kind and warm items',
+    about: 'MF bce negatives drawn uniformly, among the items on sale at the positive\'s time, or half each (--negative-sampling): the nightly pipeline on synth, Amazon Gift Cards and Magazines 0.5/0.25/0.25 and MovieLens latest-small by time, new items by kind and warm items',
     run: coldNegativesArm,
   },
   'sasrec-beauty': { about: 'SASRec with and without item attributes on S3-Rec Amazon Beauty, full ranking, against the published table; epoch time of each', run: sasrecBeautyArm },
