@@ -99,7 +99,7 @@ export interface ColdArmResult {
   datasets: (ColdDatasetResult | { dataset: string; skipped: string })[];
 }
 
-interface ColdSetup {
+export interface ColdSetup {
   dataset: string;
   split: string;
   /** The prepped dataset. */
@@ -116,7 +116,7 @@ function coldFigures(m: Record<string, number>): ColdFigures {
 }
 
 /** The references of a prepped dataset, and the candidates file ranking each test user's new items against every new item. */
-async function coldCandidates(data: string, out: string): Promise<ReturnType<typeof coldReferences>> {
+export async function coldCandidates(data: string, out: string): Promise<ReturnType<typeof coldReferences>> {
   const ds = await loadDataset(data);
   const evaluable = new Uint8Array(ds.users.ids.length);
   for (let r = 0; r < ds.train.length; r++) evaluable[ds.train.users[r]] = 1;
@@ -127,12 +127,12 @@ async function coldCandidates(data: string, out: string): Promise<ReturnType<typ
   return refs;
 }
 
-interface Evaluated {
+export interface Evaluated {
   figures: ColdFigures;
   users: number;
 }
 
-function evalRun(ck: string, args: string[]): Evaluated {
+export function evalRun(ck: string, args: string[]): Evaluated {
   const r = rec(['eval', ck, ...args, '--metrics', 'hr@10,ndcg@10,recall@20,ndcg@20', '--json', '-q']);
   must(r, `rec eval ${ck} ${args.join(' ')}`);
   const out = JSON.parse(r.stdout) as { metrics: Record<string, number>; users: { evaluated: number } };
@@ -140,12 +140,12 @@ function evalRun(ck: string, args: string[]): Evaluated {
 }
 
 /** `rec eval --protocol candidates:FILE --items KIND` on `data`; a kind no evaluable user has gives zeros over 0 users. */
-function evalKind(ck: string, cands: string, kind: ColdKind, data: string, expectedUsers: number): Evaluated {
+export function evalKind(ck: string, cands: string, kind: ColdKind, data: string, expectedUsers: number): Evaluated {
   const none = { figures: { 'hr@10': 0, 'ndcg@10': 0, 'recall@20': 0, 'ndcg@20': 0 }, users: 0 };
   return expectedUsers === 0 ? none : evalRun(ck, ['--data', data, '--split', 'test', '--protocol', `candidates:${cands}`, '--items', kind]);
 }
 
-function trainMf(data: string, out: string, epochs: number, extra: string[], what: string): { seconds: number; best: number | null } {
+export function trainMf(data: string, out: string, epochs: number, extra: string[], what: string): { seconds: number; best: number | null } {
   const r = rec(['train', '--data', data, '--model', 'mf', '--loss', 'bce', '--epochs', String(epochs), '--out', out, '--json', '-q', ...extra]);
   must(r, `rec train ${what} ${extra.join(' ')}`);
   const j = JSON.parse(r.stdout) as { train_seconds: number; best: { epoch: number } | null };
@@ -153,13 +153,13 @@ function trainMf(data: string, out: string, epochs: number, extra: string[], wha
 }
 
 /** A dataset name as a folder name: `--init-from` takes a comma-separated list, so `0.8,0.1,0.1` cannot be in a path. */
-function pathSafe(name: string): string {
+export function pathSafe(name: string): string {
   return name.replace(/,/g, '_');
 }
 
 /** examples/nightly.sh's fine-tuning defaults (REPLAY, EPOCHS, LR). */
-const FINE_TUNE = ['--replay', '2', '--lr', '0.005'];
-const FINE_TUNE_EPOCHS = 20;
+export const FINE_TUNE = ['--replay', '2', '--lr', '0.005'];
+export const FINE_TUNE_EPOCHS = 20;
 
 type KindFigures = Record<'new' | 'recent', ColdFigures>;
 
@@ -254,7 +254,7 @@ function logDataset(ctx: ModelArmContext, r: ColdDatasetResult): void {
 }
 
 /** rec synth with a catalogue and launches over time, prepped by time. */
-function synthSetup(ctx: ModelArmContext): ColdSetup {
+export function synthSetup(ctx: ModelArmContext): ColdSetup {
   const dir = join(ctx.work, 'synth');
   const log = join(dir, 'log.csv');
   must(rec(['synth', '--out', log, '--users', '3000', '--items', '2000', '--events', '150000', '--new-items', '0.3', '--catalogue', '--seed', '5', '-q']), 'rec synth');
@@ -337,7 +337,7 @@ async function movielensHoldoutSetup(ctx: ModelArmContext): Promise<ColdSetup | 
  * MovieLens latest-small split by time (0.8/0.1/0.1 of the ratings): prepped once without a catalogue to learn the
  * end of the training period, then with movies.csv and the tags applied by then.
  */
-async function movielensTemporalSetup(ctx: ModelArmContext): Promise<ColdSetup | string> {
+export async function movielensTemporalSetup(ctx: ModelArmContext): Promise<ColdSetup | string> {
   if (!existsSync(ML_ZIP)) return `${ML_ZIP} is absent`;
   const { ratings, movies, tags } = readMovielens();
   const dir = join(ctx.work, 'mlt');
@@ -371,12 +371,12 @@ async function movielensTemporalSetup(ctx: ModelArmContext): Promise<ColdSetup |
 const AMAZON = join(SHARED, 'amazon2018-small-with-meta');
 
 /** The dataset's name in the results (and for --datasets): `amazon-gift-cards-0.8,0.1,0.1`. */
-function amazonName(category: string, split: string): string {
+export function amazonName(category: string, split: string): string {
   return `amazon-${category.toLowerCase().replace(/_/g, '-')}-${split.replace('temporal:', '')}`;
 }
 
 /** An Amazon 2018 category's 5-core reviews split by time, its meta file as the catalogue (prep reads both as they are). */
-function amazonSetup(ctx: ModelArmContext, category: string, split: string): ColdSetup | string {
+export function amazonSetup(ctx: ModelArmContext, category: string, split: string): ColdSetup | string {
   const reviews = join(AMAZON, `${category}_5.json.gz`);
   const meta = join(AMAZON, `meta_${category}.json.gz`);
   if (!existsSync(reviews) || !existsSync(meta)) return `${reviews} or ${meta} is absent`;

@@ -6,6 +6,8 @@
  *    log of a few rows naming some of its items; items/s, wall seconds and peak RSS of the prep, and the same at
  *    100k items so that the memory per item shows (flat: the 1M run's RSS above the 100k run's grows only by the
  *    output arrays).
+ *  - cold-negatives (bench/features-cold-negatives.ts): the cold arms' nightly pipeline with MF's negatives drawn
+ *    uniformly, by time on sale, and half each (--negative-sampling).
  *  - cold, cold-temporal (bench/features-cold.ts): new products ranked from their features against what a model
  *    without features can do; sasrec-beauty (bench/features-models.ts), ncf-beauty (bench/features-beauty.ts):
  *    SASRec, MF and NeuMF on Amazon Beauty with and without its item attributes.
@@ -28,6 +30,7 @@ import { Prng } from '../src/util/prng.js';
 import { argValue, printResult, REPO } from './common.js';
 import { ncfBeautyArm, type NcfBeautyResult } from './features-beauty.js';
 import { coldArm, coldTemporalArm, type ColdArmResult } from './features-cold.js';
+import { coldNegativesArm, type NegativesArmResult } from './features-cold-negatives.js';
 import { sasrecBeautyArm, type SasrecBeautyResult } from './features-models.js';
 
 /** One measured prep of a catalogue. */
@@ -67,7 +70,7 @@ interface ArmContext {
 }
 
 /** What an arm measures: catalogue featurisation, or models trained on catalogue features (bench/features-cold.ts, features-models.ts, features-beauty.ts). */
-export type FeaturesBenchArm = FeaturesArmResult | ColdArmResult | SasrecBeautyResult | NcfBeautyResult;
+export type FeaturesBenchArm = FeaturesArmResult | ColdArmResult | NegativesArmResult | SasrecBeautyResult | NcfBeautyResult;
 
 interface Arm {
   about: string;
@@ -191,6 +194,10 @@ export const ARMS: Record<string, Arm> = {
   featurise: { about: 'rec prep --items on a synthetic 100k- and 1M-item CSV catalogue: items/s, wall, peak RSS', run: featuriseArm },
   cold: { about: 'new items ranked from their features (MF) against random, validation-period and oracle popularity, warm items with and without features: synth (temporal) and MovieLens latest-small (a fifth of the movies held out)', run: coldArm },
   'cold-temporal': { about: 'the same on temporal splits: MovieLens latest-small (title, genres, year, tags) and Amazon 2018 Gift Cards and Magazine Subscriptions (title, brand, category, description, price)', run: coldTemporalArm },
+  'cold-negatives': {
+    about: 'MF bce negatives drawn uniformly, among the items on sale at the positive\'s time, or half each (--negative-sampling): the nightly pipeline on synth, Amazon Gift Cards and Magazines 0.5/0.25/0.25 and MovieLens latest-small by time, new items by kind and warm items',
+    run: coldNegativesArm,
+  },
   'sasrec-beauty': { about: 'SASRec with and without item attributes on S3-Rec Amazon Beauty, full ranking, against the published table; epoch time of each', run: sasrecBeautyArm },
   'ncf-beauty': { about: 'MF and NeuMF with and without item attributes on S3-Rec Amazon Beauty, full ranking (HR/NDCG@10,20); epoch time of each', run: ncfBeautyArm },
 };
@@ -227,9 +234,11 @@ export async function runFeaturesBench(
 
 /** With --datasets, an arm's new datasets replace those of the same name in its earlier measurement; the others are kept. */
 function withEarlierDatasets(arm: FeaturesBenchArm, earlier: FeaturesBenchArm | undefined): FeaturesBenchArm {
-  if (!('datasets' in arm) || earlier === undefined || !('datasets' in earlier)) return arm;
+  if (!('datasets' in arm) || earlier === undefined || !('datasets' in earlier) || earlier.arm !== arm.arm) return arm;
   const fresh = new Set(arm.datasets.map((d) => d.dataset));
-  return { ...arm, datasets: [...earlier.datasets.filter((d) => !fresh.has(d.dataset)), ...arm.datasets] };
+  // The same arm, so the same result type: only the union's spelling needs the casts.
+  const kept = earlier.datasets.filter((d) => !fresh.has(d.dataset)) as typeof arm.datasets;
+  return { ...arm, datasets: [...kept, ...arm.datasets] } as FeaturesBenchArm;
 }
 
 /** The figures `npm run bench` prints for this bench. */

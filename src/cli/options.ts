@@ -92,6 +92,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'train.epochs', flag: '--epochs <n>', type: 'int', commands: TRAIN, description: 'training epochs' },
   { key: 'train.batch_size', flag: '--batch-size <n>', type: 'int', commands: TRAIN, description: 'examples per step' },
   { key: 'train.lr', flag: '--lr <x>', type: 'number', commands: TRAIN, description: 'learning rate' },
+  { key: 'train.negative_sampling', flag: '--negative-sampling <how>', type: 'string', commands: TRAIN, description: 'uniform|on_sale|mixed: pair models\' negatives among all trained items, those on sale at the positive\'s time, or half each' },
   { key: 'train.lr_schedule', flag: '--lr-schedule <name>', type: 'string', commands: TRAIN, description: 'constant|step|exponential|cosine' },
   { key: 'train.optimizer', flag: '--optimizer <name>', type: 'string', commands: TRAIN, description: 'adam|adamw|sgd|adagrad' },
   { key: 'train.l2', flag: '--l2 <x>', type: 'number', commands: TRAIN, description: 'L2 penalty on the parameters used in a batch (ease, ials: the ridge λ)' },

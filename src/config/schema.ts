@@ -150,6 +150,12 @@ export const trainSchema = z
     negatives: nonNegativeInt
       .default(4)
       .describe('Pair models: sampled negatives per positive (bce, bpr). sasrec ce: 0 = softmax over every item, N = N items sampled per batch (--negatives).'),
+    negative_sampling: z
+      .enum(['uniform', 'on_sale', 'mixed'])
+      .default('uniform')
+      .describe(
+        'Pair models, bce and bpr: where negatives are drawn (--negative-sampling): uniform over the items with training rows; on_sale, among those already on sale (first training row at or before) at the positive\'s time; mixed, each negative one way or the other with even odds. Needs timestamps (on_sale, mixed).',
+      ),
     positive_threshold: z
       .number()
       .nullable()

@@ -114,13 +114,15 @@ export function selectRows(data: Interactions, keep: (row: number) => boolean): 
   const users = new Int32Array(n);
   const items = new Int32Array(n);
   const values = new Float32Array(n);
+  const ts = data.ts === undefined ? undefined : new Float64Array(n);
   for (let r = 0, w = 0; r < data.users.length; r++) {
     if (!keep(r)) continue;
     users[w] = data.users[r];
     items[w] = data.items[r];
+    if (ts !== undefined && data.ts !== undefined) ts[w] = data.ts[r];
     values[w++] = data.values[r];
   }
-  return { users, items, values, numUsers: data.numUsers, numItems: data.numItems };
+  return { users, items, values, numUsers: data.numUsers, numItems: data.numItems, ...(ts === undefined ? {} : { ts }) };
 }
 
 export interface Replay {
@@ -170,8 +172,10 @@ export async function planReplay(req: ReplayRequest, resumed: ReplayRecord | nul
   const cut = since as number;
   const ts = req.ts;
   const positives = (rows: Interactions) => (req.threshold === null ? rows : positiveRows(rows, req.threshold));
-  const newer = positives(selectRows(req.train, (r) => ts[r] > cut));
-  const older = positives(selectRows(req.train, (r) => ts[r] <= cut));
+  // The rows keep their times for on_sale negatives (train.negative_sampling).
+  const timed = { ...req.train, ts };
+  const newer = positives(selectRows(timed, (r) => ts[r] > cut));
+  const older = positives(selectRows(timed, (r) => ts[r] <= cut));
   if (newer.users.length === 0) {
     throw new UsageError(
       `${flag}: no training rows are newer than the parent's training data (after ${new Date(cut).toISOString()}, its dataset.train_max_ts); there is nothing new to fine-tune on. Append the new days first (rec prep LOG --append-to DATASET), or train without --replay to refit the whole split.`,
@@ -207,13 +211,16 @@ export function replayEpoch(replay: Replay, rng: Prng): Interactions {
   users.set(newer.users);
   items.set(newer.items);
   values.set(newer.values);
+  const ts = newer.ts !== undefined && older.ts !== undefined ? new Float64Array(m + k) : undefined;
+  ts?.set(newer.ts ?? []);
   for (let i = 0; i < k; i++) {
     const r = order[i];
     users[m + i] = older.users[r];
     items[m + i] = older.items[r];
     values[m + i] = older.values[r];
+    if (ts !== undefined && older.ts !== undefined) ts[m + i] = older.ts[r];
   }
-  return { users, items, values, numUsers: newer.numUsers, numItems: newer.numItems };
+  return { users, items, values, numUsers: newer.numUsers, numItems: newer.numItems, ...(ts === undefined ? {} : { ts }) };
 }
 
 /** What run.json records about a fine-tune: the parent, ids added / reused / kept, rows frozen, replay. */

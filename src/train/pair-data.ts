@@ -6,6 +6,9 @@
  *   negatives come only from items that have training rows (see negativePool);
  * - `bpr`: (user, positive, negative) triples, one negative per positive (Rendle et al. 2009).
  * bce and bpr treat every row they are given as a positive; `positiveRows` binarises ratings first.
+ * With `train.negative_sampling on_sale` a positive at time t draws its negatives only among the
+ * items already on sale at t (see OnSalePool); with `mixed`, each negative is drawn one way or the
+ * other with even odds.
  * Nothing per example is an object: every epoch is a handful of typed arrays.
  */
 import { hasItem, type UserItems } from '../data/user-items.js';
@@ -20,6 +23,8 @@ export interface Interactions {
   values: Float32Array;
   numUsers: number;
   numItems: number;
+  /** Epoch ms per row; carried only where on_sale negatives need each positive's time. */
+  ts?: Float64Array;
 }
 
 /**
@@ -35,13 +40,15 @@ export function positiveRows(data: Interactions, threshold: number): Interaction
   const users = new Int32Array(n);
   const items = new Int32Array(n);
   const values = new Float32Array(n);
+  const ts = data.ts === undefined ? undefined : new Float64Array(n);
   for (let i = 0, j = 0; i < data.values.length; i++) {
     if (data.values[i] < threshold) continue;
     users[j] = data.users[i];
     items[j] = data.items[i];
+    if (ts !== undefined && data.ts !== undefined) ts[j] = data.ts[i];
     values[j++] = data.values[i];
   }
-  return { users, items, values, numUsers: data.numUsers, numItems: data.numItems };
+  return { users, items, values, numUsers: data.numUsers, numItems: data.numItems, ...(ts === undefined ? {} : { ts }) };
 }
 
 /**
@@ -65,12 +72,61 @@ export function negativePool(data: Pick<Interactions, 'items' | 'numItems'>): In
 }
 
 /**
- * A uniform item of the pool (all items when `pool` is null) that the user never interacted with.
- * Rejection sampling is O(1) expected for the sparse data recommenders see; a user who has nearly
- * every item falls back to an exact draw over the complement.
+ * Negatives by time on sale: the pool's items in order of launch (their first training row; ties
+ * by index), so that the items on sale at time t are a prefix, `items[0, onSaleCount(t))`. Uniform
+ * negatives from the whole log draw a product launched last week as a negative for every positive
+ * of the years before it, so with a few rows of its own it ends with the lowest bias of all (on the
+ * synth cold bench: −1.50, against −0.95 for items never trained on; docs/benchmarks.md, cold start).
+ * Drawn from what was on sale at the positive's time, an item is a negative only while it could
+ * have been bought. Items with no training row are outside the pool, as with uniform draws.
+ * That lifts the items launched late far up and costs some rank to the others and to items never
+ * trained on; `mixed` draws each negative from the whole pool or from the items on sale with even
+ * odds, which keeps most of both (docs/benchmarks.md, cold start, session 13).
  */
-export function sampleNegative(rng: Prng, sets: UserItems, user: number, numItems: number, pool: Int32Array | null = null): number {
-  const size = pool === null ? numItems : pool.length;
+/** train.negative_sampling. */
+export type NegativeSampling = 'uniform' | 'on_sale' | 'mixed';
+
+export interface OnSalePool {
+  items: Int32Array;
+  /** Launch (epoch ms) of items[k], ascending. */
+  launch: Float64Array;
+  /** Half the negatives (by a fair draw each) uniform over the whole pool. */
+  mixed: boolean;
+}
+
+export function onSalePool(rows: Pick<Interactions, 'items' | 'numItems'> & { ts: Float64Array }, pool: Int32Array | null, mixed = false): OnSalePool {
+  const first = new Float64Array(rows.numItems).fill(Number.POSITIVE_INFINITY);
+  for (let r = 0; r < rows.items.length; r++) {
+    const t = rows.ts[r];
+    if (t < first[rows.items[r]]) first[rows.items[r]] = t;
+  }
+  const members = pool ?? Int32Array.from({ length: rows.numItems }, (_, i) => i);
+  // A member without a timed row (a pool item whose rows all lack a time) counts as on sale from the start.
+  const launchOf = (i: number): number => (first[i] === Number.POSITIVE_INFINITY ? Number.NEGATIVE_INFINITY : first[i]);
+  const items = Int32Array.from(members).sort((a, b) => launchOf(a) - launchOf(b) || a - b);
+  const launch = Float64Array.from(items, launchOf);
+  return { items, launch, mixed };
+}
+
+/** How many of the pool's items were on sale at `t` (launched at or before it): an upper-bound search. */
+export function onSaleCount(p: OnSalePool, t: number): number {
+  let lo = 0;
+  let hi = p.launch.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (p.launch[mid] <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * A uniform item of the pool (all items when `pool` is null), or of its first `limit` items, that
+ * the user never interacted with. Rejection sampling is O(1) expected for the sparse data
+ * recommenders see; a user who has nearly every item falls back to an exact draw over the complement.
+ */
+export function sampleNegative(rng: Prng, sets: UserItems, user: number, numItems: number, pool: Int32Array | null = null, limit = -1): number {
+  const size = limit >= 0 ? limit : pool === null ? numItems : pool.length;
   const at = (k: number): number => (pool === null ? k : pool[k]);
   const owned = sets.offsets[user + 1] - sets.offsets[user];
   for (let tries = 0; tries < 64 && owned < size; tries++) {
@@ -79,8 +135,13 @@ export function sampleNegative(rng: Prng, sets: UserItems, user: number, numItem
   }
   let free = 0;
   for (let k = 0; k < size; k++) if (!hasItem(sets, user, at(k))) free++;
-  // A user who owns every item of the pool: any item keeps the loss defined.
-  if (free === 0) return at(rng.int(size));
+  if (free === 0) {
+    // Every item on sale is the user's (the first rows of the log): any item of the whole pool they lack will do.
+    const whole = pool === null ? numItems : pool.length;
+    if (size < whole) return sampleNegative(rng, sets, user, numItems, pool);
+    // A user who owns every item of the pool: any item keeps the loss defined.
+    return at(rng.int(size));
+  }
   let pick = rng.int(free);
   for (let k = 0; k < size; k++) {
     if (hasItem(sets, user, at(k))) continue;
@@ -98,8 +159,27 @@ export interface EpochExamples {
   size: number;
 }
 
-export function buildEpoch(data: Interactions, sets: UserItems, loss: PairLoss, negatives: number, rng: Prng, pool: Int32Array | null = null): EpochExamples {
+/**
+ * A row's negative: from the pool, or with `onSale` from the items on sale at the row's time (a row
+ * without a time, or one before every launch, draws from the whole pool), or with `onSale.mixed` one
+ * or the other by a fair draw.
+ */
+type DrawNegative = (row: number, user: number) => number;
+
+function negativeDraw(data: Interactions, sets: UserItems, rng: Prng, pool: Int32Array | null, onSale: OnSalePool | null): DrawNegative {
+  if (onSale === null) return (_row, user) => sampleNegative(rng, sets, user, data.numItems, pool);
+  const ts = data.ts;
+  if (ts === undefined) throw new Error('on_sale negatives need the time of each training row (Interactions.ts)');
+  return (row, user) => {
+    if (onSale.mixed && rng.int(2) === 0) return sampleNegative(rng, sets, user, data.numItems, onSale.items);
+    const limit = onSaleCount(onSale, ts[row]);
+    return sampleNegative(rng, sets, user, data.numItems, onSale.items, limit > 0 ? limit : onSale.items.length);
+  };
+}
+
+export function buildEpoch(data: Interactions, sets: UserItems, loss: PairLoss, negatives: number, rng: Prng, pool: Int32Array | null = null, onSale: OnSalePool | null = null): EpochExamples {
   const n = data.users.length;
+  const draw = negativeDraw(data, sets, rng, pool, onSale);
   if (loss === 'mse') {
     const order = rng.permutation(n);
     const users = new Int32Array(n);
@@ -122,7 +202,7 @@ export function buildEpoch(data: Interactions, sets: UserItems, loss: PairLoss, 
       const r = order[j];
       users[j] = data.users[r];
       items[j] = data.items[r];
-      neg[j] = sampleNegative(rng, sets, users[j], data.numItems, pool);
+      neg[j] = draw(r, users[j]);
     }
     return { users, items, labels: new Float32Array(n).fill(1), negatives: neg, size: n };
   }
@@ -139,7 +219,7 @@ export function buildEpoch(data: Interactions, sets: UserItems, loss: PairLoss, 
     labels[base] = 1;
     for (let k = 1; k < per; k++) {
       users[base + k] = u;
-      items[base + k] = sampleNegative(rng, sets, u, data.numItems, pool);
+      items[base + k] = draw(r, u);
     }
   }
   const order = rng.permutation(size);

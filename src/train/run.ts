@@ -291,6 +291,7 @@ function planRun(req: TrainRequest, io: RunIO): Plan {
   if (positives.summary !== null) io.log.info(positives.summary);
   // Before any file is written: an epoch of nothing "completes" with loss 0 and a checkpoint that scores at random.
   checkTrainable(data, positives.train, config.train.model, f.kind === 'sequence');
+  checkNegativeSampling(req, f.kind, loss);
   if (f.kind === 'fitted') checkFitMemory(f, config.model, { users: data.numUsers, items: data.numItems }, req.engine.name);
   else
     checkStepMemory(
@@ -467,6 +468,32 @@ async function createOptimizers(req: TrainRequest, model: TrainableModel, restor
 }
 
 /** A fitted family's epochs, on one thread: its solver in place of batches and an optimizer. */
+/** train.negative_sampling on_sale or mixed needs what it draws by: sampled negatives, and a time on every training row. */
+function checkNegativeSampling(req: TrainRequest, kind: ModelFamily['kind'], loss: string): void {
+  const { config } = req.resolved;
+  const sampling = config.train.negative_sampling;
+  if (sampling === 'uniform') return;
+  const flag = `train.negative_sampling ${sampling} (from ${req.resolved.sources['train.negative_sampling'] ?? 'default'})`;
+  if (kind !== 'pair' || loss === 'mse') {
+    throw new UsageError(
+      `${flag} draws the sampled negatives of (user, item) models trained with loss bce or bpr (mf, gmf, mlp, neumf); --model ${config.train.model} with loss ${loss} samples none this way. Expected train.negative_sampling uniform here, or one of those models and losses.`,
+    );
+  }
+  const ts = req.data.trainTs ?? null;
+  if (ts === null) {
+    throw new UsageError(`${flag} draws each positive's negatives among the items on sale at its time, but the dataset ${req.data.dir} has no timestamps. Prep the log with a ts column, or use train.negative_sampling uniform.`);
+  }
+}
+
+/** The positives with their rows' times, for on_sale negatives (positiveRows keeps rows in order). */
+function timedPositives(req: TrainRequest, rows: Interactions): Interactions {
+  const all = req.data.trainTs ?? null;
+  if (all === null || rows.ts !== undefined) return rows;
+  const threshold = req.resolved.config.train.positive_threshold;
+  const ts = rows === req.data.train || threshold === null ? all : all.filter((_, r) => req.data.train.values[r] >= threshold);
+  return { ...rows, ts };
+}
+
 function fittedTasks(req: TrainRequest, io: RunIO, plan: Plan, opened: Opened): Tasks {
   const { model, state } = opened;
   const f = plan.family;
@@ -543,8 +570,10 @@ function pairTasks(req: TrainRequest, io: RunIO, positives: TrainingPositives, p
   const { config } = req.resolved;
   const { data } = req;
   const { model, loss, opt, frozen, workers, replay } = parts;
+  const sampling = config.train.negative_sampling;
   const makeEpoch = pairEpochBuilder({
-    train: positives.train,
+    train: sampling === 'uniform' ? positives.train : timedPositives(req, positives.train),
+    sampling,
     others: data.others,
     numUsers: data.numUsers,
     numItems: data.numItems,

@@ -12,7 +12,7 @@ import type { Logger } from '../../util/log.js';
 import { Prng } from '../../util/prng.js';
 import { createFusedScratch, fusable, fusedPairStep } from '../fused-step.js';
 import type { TrainTask } from '../loop.js';
-import { buildEpoch, negativePool, type EpochExamples, type Interactions, type PairLoss } from '../pair-data.js';
+import { buildEpoch, negativePool, onSalePool, type EpochExamples, type Interactions, type NegativeSampling, type OnSalePool, type PairLoss } from '../pair-data.js';
 import { pairStep } from '../pair-step.js';
 import type { DenseParamUpdater } from '../params.js';
 
@@ -25,6 +25,8 @@ export interface PairEpochOptions {
   numItems: number;
   loss: PairLoss;
   negatives: number;
+  /** train.negative_sampling: on_sale draws each positive's negatives among the items on sale at its time, mixed half of them (`train` and replay rows carry `ts`). */
+  sampling?: NegativeSampling;
   /** --replay: the epoch's rows (new rows plus a fresh sample of older ones); null: `train` every epoch. */
   replay: ((rng: Prng) => Interactions) | null;
   log: Logger;
@@ -38,7 +40,20 @@ export function pairEpochBuilder(opts: PairEpochOptions): (rng: Prng) => EpochEx
   const sets = userItemSets(opts.numUsers, [opts.train, ...opts.others]);
   const pool = opts.loss === 'mse' ? null : negativePool(opts.train);
   if (pool !== null) opts.log.info(`negatives are drawn from the ${pool.length} items with training rows; the other ${opts.numItems - pool.length} (only in valid/test, or only in the catalogue) are never trained as negatives`);
-  return (rng) => buildEpoch(opts.replay ? opts.replay(rng) : opts.train, sets, opts.loss, opts.negatives, rng, pool);
+  const sampling = opts.sampling ?? 'uniform';
+  const onSale = sampling !== 'uniform' && opts.loss !== 'mse' ? onSalePoolOf(opts.train, pool, sampling === 'mixed') : null;
+  if (onSale !== null) opts.log.info(`negatives by time on sale${onSale.mixed ? ' for half of them (mixed; the others uniform)' : ''}: each positive's among the items whose first training row is at or before its time (${onSale.items.length} items, launched from ${isoOf(onSale.launch[0])} to ${isoOf(onSale.launch[onSale.launch.length - 1])})`);
+  return (rng) => buildEpoch(opts.replay ? opts.replay(rng) : opts.train, sets, opts.loss, opts.negatives, rng, pool, onSale);
+}
+
+function onSalePoolOf(train: Interactions, pool: Int32Array | null, mixed: boolean): OnSalePool {
+  const ts = train.ts;
+  if (ts === undefined) throw new Error('on_sale negatives: the training rows carry no times');
+  return onSalePool({ items: train.items, numItems: train.numItems, ts }, pool, mixed);
+}
+
+function isoOf(ms: number | undefined): string {
+  return ms === undefined || !Number.isFinite(ms) ? 'the start' : new Date(ms).toISOString();
 }
 
 export interface PairTaskOptions {
