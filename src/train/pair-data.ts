@@ -71,6 +71,9 @@ export function negativePool(data: Pick<Interactions, 'items' | 'numItems'>): In
   return pool;
 }
 
+/** train.negative_sampling. */
+export type NegativeSampling = 'uniform' | 'on_sale' | 'mixed';
+
 /**
  * Negatives by time on sale: the pool's items in order of launch (their first training row; ties
  * by index), so that the items on sale at time t are a prefix, `items[0, onSaleCount(t))`. Uniform
@@ -83,9 +86,6 @@ export function negativePool(data: Pick<Interactions, 'items' | 'numItems'>): In
  * trained on; `mixed` draws each negative from the whole pool or from the items on sale with even
  * odds, which keeps most of both (docs/benchmarks.md, cold start, session 13).
  */
-/** train.negative_sampling. */
-export type NegativeSampling = 'uniform' | 'on_sale' | 'mixed';
-
 export interface OnSalePool {
   items: Int32Array;
   /** Launch (epoch ms) of items[k], ascending. */
