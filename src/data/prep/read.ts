@@ -199,7 +199,8 @@ export async function planColumnarRows(ctx: ReadContext, files: readonly InputFi
 /** Parquet and Arrow IPC (columnar.ts), loaded only when an input is one. */
 async function readColumnar(file: InputFile, ctx: ReadContext, state: ReadState): Promise<ReadOutcome> {
   const { readColumnarInput } = await import('./columnar.js');
-  const open = file.kind.format === 'parquet' ? (await import('./parquet.js')).openParquet : (await import('./arrow-ipc.js')).openArrowIpc;
+  const threaded = file.kind.format === 'parquet' ? (await import('./parquet-thread.js')).openParquetThreaded : null;
+  const open = threaded !== null ? (path: string) => threaded(path, state) : (await import('./arrow-ipc.js')).openArrowIpc;
   const aborted = (): Error | null => (ctx.io.signal?.aborted ? interrupted(ctx.io.signal) : null);
   return readColumnarInput(file, open, ctx, state, { ingestFor: (plan) => ingestFor(file, plan, ctx, state), aborted });
 }
