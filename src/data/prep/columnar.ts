@@ -311,7 +311,8 @@ async function* damagedAfter(file: InputFile, groups: AsyncIterable<ColumnGroup>
 async function readGroups(file: InputFile, src: ColumnarFile, how: { sources: readonly RoleSource[]; tsMs: boolean; aborted: () => Error | null }, ing: Ingest, ctx: ReadContext): Promise<number> {
   const { sources, tsMs } = how;
   const fileCols = [...new Set(sources.filter((s) => s.constant === undefined).map((s) => s.name))];
-  const idCols = [...new Set(sources.filter((s) => s.constant === undefined && (s.role === 'user' || s.role === 'item')).map((s) => s.name))];
+  // Two names (--columns refuses one column as both user and item), as the reader thread keeps one map of ids a column.
+  const idCols = sources.filter((s) => s.constant === undefined && (s.role === 'user' || s.role === 'item')).map((s) => s.name);
   const named: [ColumnRole, string, boolean][] = sources.map((s) => [s.role, s.name, s.int64]);
   const row: TypedRow = { user: undefined, item: undefined, rating: undefined, event: undefined, ts: undefined, query: undefined };
   for (const s of sources) if (s.constant !== undefined) row[s.role] = s.constant;

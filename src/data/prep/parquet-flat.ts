@@ -339,19 +339,21 @@ export interface WireKeys {
   wide: Int32Array<ArrayBuffer>;
 }
 
+/** What the other thread reads of a kind's keys: text's bytes and ranges, numbers, INT64's halves (FlatKeys.int64). */
 export function keysToWire(keys: FlatKeys): WireKeys {
   const n = keys.count;
+  const text = keys.kind === 'text' ? n : 0;
   return {
     kind: keys.kind,
     floatBytes: keys.floatBytes,
     count: n,
     dictSize: keys.dictSize,
-    data: keys.data.slice(0, keys.used),
-    starts: keys.starts.slice(0, n),
-    ends: keys.ends.slice(0, n),
-    ascii: keys.ascii.slice(0, n),
+    data: keys.data.slice(0, text === 0 ? 0 : keys.used),
+    starts: keys.starts.slice(0, text),
+    ends: keys.ends.slice(0, text),
+    ascii: keys.ascii.slice(0, text),
     nums: keys.nums.slice(0, n),
-    wide: keys.wide.slice(0, 2 * n),
+    wide: keys.wide.slice(0, keys.kind === 'int64' ? 2 * n : 0),
   };
 }
 

@@ -5,7 +5,8 @@
  * its own (LocalIds, kept from file to file, a new one after LOCAL_IDS ids); the main thread checks
  * and stores the rows as before, mapping each local id to the run's vocabulary the first time an
  * accepted row has it. That is in row order, as before, so the vocabulary and the dataset files do
- * not change; what the main thread no longer does is hash each row's id.
+ * not change; what the main thread no longer does is hash each row's id. Once a file's last slice is
+ * taken, the thread starts on the next Parquet input of the run, so it has slices ready for it.
  * A file of fewer than THREAD_MIN_ROWS rows is read on the main thread, as is every file under
  * REC_PARQUET_THREAD=0 (REC_PARQUET_THREAD=1 uses the thread for any file, to test it on small ones).
  */
@@ -84,6 +85,8 @@ class ReaderThread {
   /** The run the tables are for (a new run's vocabulary starts empty, so its tables start again). */
   private run: object | null = null;
   private readonly remaps = new Map<string, Remap>();
+  /** The file the thread was started on before it was asked for (prefetch), to be taken up by open(). */
+  private ahead: { path: string; key: string; file: number } | null = null;
 
   constructor() {
     this.worker = new Worker(compiledWorkerEntry(import.meta.url, 'src/data/prep', 'Parquet reader thread', 'parquet-worker.js'));
@@ -101,10 +104,29 @@ class ReaderThread {
 
   /** Starts reading a file; returns its number for take(). */
   open(path: string, names: readonly string[], ids: readonly string[], run: object): number {
-    this.file++;
-    this.replies = [];
     this.busy = true;
     this.worker.ref();
+    const key = JSON.stringify([path, names, ids]);
+    const ahead = this.ahead;
+    this.ahead = null;
+    if (ahead !== null && ahead.key === key && run === this.run) return ahead.file;
+    return this.start(path, names, ids, run);
+  }
+
+  /** Starts on a file the run reads next, with the columns of the one before (taken up by open() if they match). */
+  prefetch(path: string, names: readonly string[], ids: readonly string[], run: object): void {
+    const file = this.start(path, names, ids, run);
+    this.ahead = { path, key: JSON.stringify([path, names, ids]), file };
+  }
+
+  /** Whether the thread started on `path` ahead for `run`. */
+  holds(path: string, run: object): boolean {
+    return this.ahead !== null && run === this.run && this.ahead.path === path;
+  }
+
+  private start(path: string, names: readonly string[], ids: readonly string[], run: object): number {
+    this.file++;
+    this.replies = [];
     const fresh = run !== this.run;
     this.run = run;
     if (fresh) this.remaps.clear();
@@ -151,8 +173,8 @@ class ReaderThread {
 /** Threads not reading a file now are lent to the next (one, unless preps run side by side). */
 const threads: ReaderThread[] = [];
 
-function lend(): ReaderThread {
-  let t = threads.find((x) => !x.busy);
+function lend(path: string, run: object): ReaderThread {
+  let t = threads.find((x) => !x.busy && x.holds(path, run)) ?? threads.find((x) => !x.busy);
   if (t === undefined) {
     t = new ReaderThread();
     threads.push(t);
@@ -166,6 +188,13 @@ function localLimit(): number {
   return Number.isInteger(n) && n > 0 ? n : LOCAL_IDS;
 }
 
+/** Ends a thread (its memory given back); the next file that needs one starts another. */
+async function retire(thread: ReaderThread): Promise<void> {
+  const at = threads.indexOf(thread);
+  if (at >= 0) threads.splice(at, 1);
+  await thread.close();
+}
+
 /** Whether a file of `rows` rows is read through the thread. */
 export function useReaderThread(rows: number): boolean {
   if (process.env.REC_PARQUET_READER === 'hyparquet') return false;
@@ -177,12 +206,17 @@ export function useReaderThread(rows: number): boolean {
 /**
  * openParquet, with the flat decoder's slices read on the thread when useReaderThread says so
  * (hyparquet's `read` stays on the main thread, for a group the flat decoder cannot read). `run`
- * stands for the prep run (its ReadState): one run's files share the thread's tables of ids.
+ * stands for the prep run (its ReadState): one run's files share the thread's tables of ids. `next`:
+ * the Parquet input the run reads after this one, if any.
  */
-export async function openParquetThreaded(path: string, run: object): Promise<ColumnarFile> {
+export async function openParquetThreaded(path: string, run: object, next: string | null = null): Promise<ColumnarFile> {
   const file = await openParquet(path);
-  if (!useReaderThread(file.rows ?? 0)) return file;
-  let stream: { thread: ReaderThread; file: number } | null = null;
+  if (!useReaderThread(file.rows ?? 0)) {
+    // A small file after a large one: the thread started on it ahead is not needed.
+    for (const t of threads.filter((x) => !x.busy && x.holds(path, run))) await retire(t);
+    return file;
+  }
+  let stream: { thread: ReaderThread; file: number; names: readonly string[]; ids: readonly string[] } | null = null;
   let complete = false;
   return {
     columns: file.columns,
@@ -195,24 +229,26 @@ export async function openParquetThreaded(path: string, run: object): Promise<Co
           ...group,
           readFlat: async (names, ids) => {
             if (stream === null) {
-              const thread = lend();
-              // Two roles of one column would need two maps of its ids: those roles intern as before.
-              const idNames = ids.length === new Set(ids).size ? ids : [];
-              stream = { thread, file: thread.open(path, names, idNames, run) };
+              const thread = lend(path, run);
+              stream = { thread, file: thread.open(path, names, ids, run), names, ids };
             }
             return stream.thread.take(stream.file, mine);
           },
         };
       }
       complete = true;
-      stream?.thread.idle();
+      if (stream === null) return;
+      stream.thread.idle();
+      if (next !== null) {
+        stream.thread.prefetch(next, stream.names, stream.ids, run);
+      } else {
+        // The run's last Parquet input: its memory (heap, tables of ids) goes back before prep sorts and writes.
+        await retire(stream.thread);
+      }
     },
     close: async () => {
       // Stopped part way (a bad row group, too many rejects): the thread may be mid-file; a new one serves the next.
-      if (stream !== null && !complete) {
-        threads.splice(threads.indexOf(stream.thread), 1);
-        await stream.thread.close();
-      }
+      if (stream !== null && !complete) await retire(stream.thread);
       await file.close();
     },
   };
