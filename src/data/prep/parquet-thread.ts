@@ -21,8 +21,8 @@ import { openParquet } from './parquet.js';
 export const THREAD_MIN_ROWS = 1 << 16;
 /** Slices the thread decodes ahead of the main thread (memory: that many slices' columns). */
 const READ_AHEAD = 2;
-/** Ids in one of the thread's tables before it starts another (memory: about 30 bytes an id, on each thread). */
-export const LOCAL_IDS = 1 << 20;
+/** Ids in one of the thread's tables before it starts another: bounds its memory (about 30 bytes an id, and 4 in the main thread's map). */
+export const LOCAL_IDS = 1 << 18;
 
 /** main → thread. */
 export type ReaderRequest =
