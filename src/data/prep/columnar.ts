@@ -66,8 +66,9 @@ export interface ColumnGroup {
   /**
    * The named columns as slices of rec's own decoder (parquet-flat.ts), or null when one of them
    * needs `read`; absent for formats without one. Throws ColumnReadError naming the column.
+   * `ids`: which of them are id columns (a reader thread numbers their ids: FlatSlice.local).
    */
-  readFlat?(names: readonly string[]): Promise<Map<string, FlatSlice> | null>;
+  readFlat?(names: readonly string[], ids: readonly string[]): Promise<Map<string, FlatSlice> | null>;
 }
 
 export interface ColumnarFile {
@@ -310,6 +311,8 @@ async function* damagedAfter(file: InputFile, groups: AsyncIterable<ColumnGroup>
 async function readGroups(file: InputFile, src: ColumnarFile, how: { sources: readonly RoleSource[]; tsMs: boolean; aborted: () => Error | null }, ing: Ingest, ctx: ReadContext): Promise<number> {
   const { sources, tsMs } = how;
   const fileCols = [...new Set(sources.filter((s) => s.constant === undefined).map((s) => s.name))];
+  // Two names (--columns refuses one column as both user and item), as the reader thread keeps one map of ids a column.
+  const idCols = sources.filter((s) => s.constant === undefined && (s.role === 'user' || s.role === 'item')).map((s) => s.name);
   const named: [ColumnRole, string, boolean][] = sources.map((s) => [s.role, s.name, s.int64]);
   const row: TypedRow = { user: undefined, item: undefined, rating: undefined, event: undefined, ts: undefined, query: undefined };
   for (const s of sources) if (s.constant !== undefined) row[s.role] = s.constant;
@@ -323,7 +326,7 @@ async function readGroups(file: InputFile, src: ColumnarFile, how: { sources: re
     let data: Map<string, ArrayLike<unknown>> | null = null;
     let flat: Map<string, FlatSlice> | null;
     try {
-      flat = group.readFlat !== undefined ? await group.readFlat(fileCols) : null;
+      flat = group.readFlat !== undefined ? await group.readFlat(fileCols, idCols) : null;
       if (flat === null) data = await group.read(fileCols);
     } catch (error) {
       const col = error instanceof ColumnReadError ? `, column ${JSON.stringify(error.column)}` : '';

@@ -309,10 +309,120 @@ export interface FlatChunkSource {
   keys?: FlatKeys;
 }
 
-/** One slice of a column: a key per row (-1 for null) into `keys`. */
+/**
+ * One slice of a column: a key per row (-1 for null) into `keys`. A slice decoded on the reader
+ * thread (parquet-thread.ts) also has `local`: each row's ASCII id as its index in that thread's
+ * table of the column's ids (-1 for any other row), and the main thread's map of those indices.
+ */
 export interface FlatSlice {
   codes: Int32Array;
   keys: FlatKeys;
+  local?: { ids: Int32Array; remap: LocalRemap };
+}
+
+/** Local index → the run's vocabulary index + 1 (0: not mapped yet), for one table of the reader thread. */
+export interface LocalRemap {
+  table: Int32Array;
+}
+
+/** A FlatKeys as it crosses to another thread: its filled part only, in arrays of their own (transferable). */
+export interface WireKeys {
+  kind: FlatKind;
+  floatBytes: number;
+  count: number;
+  dictSize: number;
+  data: Uint8Array<ArrayBuffer>;
+  starts: Int32Array<ArrayBuffer>;
+  ends: Int32Array<ArrayBuffer>;
+  ascii: Uint8Array<ArrayBuffer>;
+  nums: Float64Array<ArrayBuffer>;
+  wide: Int32Array<ArrayBuffer>;
+}
+
+/** What the other thread reads of a kind's keys: text's bytes and ranges, numbers, INT64's halves (FlatKeys.int64). */
+export function keysToWire(keys: FlatKeys): WireKeys {
+  const n = keys.count;
+  const text = keys.kind === 'text' ? n : 0;
+  return {
+    kind: keys.kind,
+    floatBytes: keys.floatBytes,
+    count: n,
+    dictSize: keys.dictSize,
+    data: keys.data.slice(0, text === 0 ? 0 : keys.used),
+    starts: keys.starts.slice(0, text),
+    ends: keys.ends.slice(0, text),
+    ascii: keys.ascii.slice(0, text),
+    nums: keys.nums.slice(0, n),
+    wide: keys.wide.slice(0, keys.kind === 'int64' ? 2 * n : 0),
+  };
+}
+
+export function keysFromWire(w: WireKeys): FlatKeys {
+  const keys = new FlatKeys(w.kind, w.floatBytes);
+  keys.count = w.count;
+  keys.dictSize = w.dictSize;
+  keys.data = w.data;
+  keys.used = w.data.length;
+  keys.starts = w.starts;
+  keys.ends = w.ends;
+  keys.ascii = w.ascii;
+  keys.nums = w.nums;
+  keys.wide = w.wide;
+  return keys;
+}
+
+/**
+ * The reader thread's table of one column's ASCII ids (parquet-thread.ts): indices in the order the
+ * rows first show them, rejected rows or not. Equal ids get one index
+ * (the same keying as IdVocab), which is all the main thread needs: it maps each index to the run's
+ * vocabulary the first time an accepted row has it, in row order, so the vocabulary is the same.
+ */
+export class LocalIds {
+  /** Which table this is, of the thread's (a new one replaces a full one). */
+  readonly table: number;
+  private readonly vocab: IdVocab;
+  private cache = new Int32Array(0);
+  private cacheKeys: FlatKeys | null = null;
+  private cacheGeneration = -1;
+
+  constructor(vocab: IdVocab, table: number) {
+    this.vocab = vocab;
+    this.table = table;
+  }
+
+  get count(): number {
+    return this.vocab.size;
+  }
+
+  /** Each row's local index (-1: null or not an ASCII id). */
+  index(slice: FlatSlice): Int32Array {
+    const { codes, keys } = slice;
+    if (this.cacheKeys !== keys || this.cacheGeneration !== keys.generation) {
+      this.cache = new Int32Array(keys.dictSize);
+      this.cacheKeys = keys;
+      this.cacheGeneration = keys.generation;
+    }
+    const out = new Int32Array(codes.length);
+    const { ascii, dictSize } = keys;
+    const cache = this.cache;
+    const isText = keys.kind === 'text';
+    for (let i = 0; i < codes.length; i++) {
+      const k = codes[i];
+      if (k < 0 || !isText || ascii[k] !== 1) {
+        out[i] = -1;
+      } else if (k >= dictSize) {
+        out[i] = internKey(keys, k, this.vocab);
+      } else {
+        let hit = cache[k];
+        if (hit === 0) {
+          hit = internKey(keys, k, this.vocab) + 1;
+          cache[k] = hit;
+        }
+        out[i] = hit - 1;
+      }
+    }
+    return out;
+  }
 }
 
 /** Reads a column chunk's pages in order, handing out its rows a slice at a time. */
@@ -471,6 +581,10 @@ export class FlatRole extends InternableId {
   private codes: Int32Array = new Int32Array(0);
   private keys: FlatKeys | null = null;
   private key = 0;
+  /** The current row, and the slice's local ids and their map (FlatSlice.local). */
+  private row = 0;
+  private local: Int32Array | null = null;
+  private remap: LocalRemap = { table: new Int32Array(0) };
   /** Dictionary entry → interned index + 1 (0 = not yet), for the keys and generation below. */
   private cache = new Int32Array(0);
   private cacheKeys: FlatKeys | null = null;
@@ -486,6 +600,8 @@ export class FlatRole extends InternableId {
     const keys = slice.keys;
     this.codes = slice.codes;
     this.keys = keys;
+    this.local = slice.local?.ids ?? null;
+    if (slice.local !== undefined) this.remap = slice.local.remap;
     if (this.cacheKeys !== keys || this.cacheGeneration !== keys.generation) {
       this.cache = new Int32Array(keys.dictSize);
       this.cacheKeys = keys;
@@ -501,6 +617,7 @@ export class FlatRole extends InternableId {
       case 'text':
         if (this.id && keys.ascii[k] === 1) {
           this.key = k;
+          this.row = i;
           return this;
         }
         return keys.text(k);
@@ -515,6 +632,16 @@ export class FlatRole extends InternableId {
   intern(vocab: IdVocab): number {
     const keys = this.keys as FlatKeys;
     const k = this.key;
+    const local = this.local;
+    if (local !== null) {
+      const w = local[this.row];
+      const table = this.remap.table;
+      const was = table[w];
+      if (was !== 0) return was - 1;
+      const idx = internKey(keys, k, vocab);
+      table[w] = idx + 1;
+      return idx;
+    }
     if (k >= keys.dictSize) return internKey(keys, k, vocab);
     const hit = this.cache[k];
     if (hit !== 0) return hit - 1;

@@ -80,6 +80,8 @@ export interface ReadContext extends ReaderSettings {
   bytesDone: number;
   /** Rows the Parquet inputs not yet read hold (columnar.ts sizes the row store once by it). */
   columnarRows?: number;
+  /** The Parquet inputs in the order they are read (parquet-thread.ts starts on the next one early). */
+  parquetPaths?: readonly string[];
   firstPath: string;
   now: number;
   windowDays: number | null;
@@ -193,13 +195,17 @@ export async function readInput(file: InputFile, ctx: ReadContext, state: ReadSt
 export async function planColumnarRows(ctx: ReadContext, files: readonly InputFile[]): Promise<void> {
   const parquet = files.filter((f) => f.kind.format === 'parquet').map((f) => f.path);
   if (parquet.length === 0) return;
+  ctx.parquetPaths = parquet;
   ctx.columnarRows = await (await import('./parquet.js')).parquetRowCount(parquet);
 }
 
 /** Parquet and Arrow IPC (columnar.ts), loaded only when an input is one. */
 async function readColumnar(file: InputFile, ctx: ReadContext, state: ReadState): Promise<ReadOutcome> {
   const { readColumnarInput } = await import('./columnar.js');
-  const open = file.kind.format === 'parquet' ? (await import('./parquet.js')).openParquet : (await import('./arrow-ipc.js')).openArrowIpc;
+  const threaded = file.kind.format === 'parquet' ? (await import('./parquet-thread.js')).openParquetThreaded : null;
+  const paths = ctx.parquetPaths ?? [];
+  const next = paths[paths.indexOf(file.path) + 1] ?? null;
+  const open = threaded !== null ? (path: string) => threaded(path, state, next) : (await import('./arrow-ipc.js')).openArrowIpc;
   const aborted = (): Error | null => (ctx.io.signal?.aborted ? interrupted(ctx.io.signal) : null);
   return readColumnarInput(file, open, ctx, state, { ingestFor: (plan) => ingestFor(file, plan, ctx, state), aborted });
 }

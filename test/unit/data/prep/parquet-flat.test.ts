@@ -27,15 +27,33 @@ function digest(path: string, manifest: { rows: unknown; time?: unknown; events?
   return files;
 }
 
-/** Preps the inputs with the flat decoder and with hyparquet (REC_PARQUET_READER=hyparquet); returns both digests and the decoder's slices taken. */
+/**
+ * Preps the inputs with the flat decoder on the main thread (REC_PARQUET_THREAD=0, so that the spy
+ * counts the decoder's slices), on the reader thread (parquet-thread.ts; checked to write the same
+ * files) and with hyparquet (REC_PARQUET_READER=hyparquet); returns the digests and the slices taken.
+ */
 async function both(inputs: string[], overrides: Record<string, unknown> = {}): Promise<{ flat: Record<string, unknown>; general: Record<string, unknown>; slices: number; out: string }> {
+  const opts = { split: 'random:0.8,0.1,0.1', max_rejects: '100%', ...overrides };
   const take = vi.spyOn(FlatChunk.prototype, 'take');
-  const a = await prep(out(), inputs, { split: 'random:0.8,0.1,0.1', max_rejects: '100%', ...overrides });
+  process.env.REC_PARQUET_THREAD = '0';
+  let a: Awaited<ReturnType<typeof prep>>;
+  try {
+    a = await prep(out(), inputs, opts);
+  } finally {
+    delete process.env.REC_PARQUET_THREAD;
+  }
   const slices = take.mock.calls.length;
   take.mockRestore();
+  process.env.REC_PARQUET_THREAD = '1';
+  try {
+    const t = await prep(out(), inputs, opts);
+    expect(digest(t.out, t.manifest), 'the reader thread').toEqual(digest(a.out, a.manifest));
+  } finally {
+    delete process.env.REC_PARQUET_THREAD;
+  }
   process.env.REC_PARQUET_READER = 'hyparquet';
   try {
-    const b = await prep(out(), inputs, { split: 'random:0.8,0.1,0.1', max_rejects: '100%', ...overrides });
+    const b = await prep(out(), inputs, opts);
     return { flat: digest(a.out, a.manifest), general: digest(b.out, b.manifest), slices, out: a.out };
   } finally {
     delete process.env.REC_PARQUET_READER;

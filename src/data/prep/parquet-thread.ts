@@ -1,0 +1,255 @@
+/**
+ * The flat Parquet decoder (parquet-flat.ts) on a second thread (issue #23: DuckDB spreads a prep's
+ * work over both cores, rec read on one). The thread reads and decodes a file's row groups ahead of
+ * the main thread, at most READ_AHEAD slices, and numbers each id column's ASCII ids in a table of
+ * its own (LocalIds, kept from file to file, a new one after LOCAL_IDS ids); the main thread checks
+ * and stores the rows as before, mapping each local id to the run's vocabulary the first time an
+ * accepted row has it. That is in row order, as before, so the vocabulary and the dataset files do
+ * not change; what the main thread no longer does is hash each row's id. Once a file's last slice is
+ * taken, the thread starts on the next Parquet input of the run, so it has slices ready for it.
+ * A file of fewer than THREAD_MIN_ROWS rows is read on the main thread, as is every file under
+ * REC_PARQUET_THREAD=0 (REC_PARQUET_THREAD=1 uses the thread for any file, to test it on small ones).
+ */
+import { Worker } from 'node:worker_threads';
+import { RuntimeFailure } from '../../util/errors.js';
+import { compiledWorkerEntry } from '../../util/worker-thread.js';
+import { ColumnReadError, type ColumnGroup, type ColumnarFile } from './columnar.js';
+import { keysFromWire, type FlatSlice, type LocalRemap, type WireKeys } from './parquet-flat.js';
+import { openParquet } from './parquet.js';
+
+/** Files smaller than this are read on the main thread: starting the thread would cost more than it saves. */
+export const THREAD_MIN_ROWS = 1 << 16;
+/** Slices the thread decodes ahead of the main thread (memory: that many slices' columns). */
+const READ_AHEAD = 2;
+/** Ids in one of the thread's tables before it starts another: bounds its memory (about 30 bytes an id, and 4 in the main thread's map). */
+export const LOCAL_IDS = 1 << 18;
+
+/** main → thread. */
+export type ReaderRequest =
+  | { type: 'file'; file: number; path: string; names: string[]; ids: string[]; ahead: number; fresh: boolean; limit: number }
+  | { type: 'credit'; file: number };
+
+export interface WireSlice {
+  name: string;
+  codes: Int32Array;
+  keys: WireKeys;
+  /** The rows' local ids in table `table`, which holds `count` ids now. */
+  local: { ids: Int32Array; table: number; count: number } | null;
+}
+
+/** thread → main, one per slice of the file in order (slices null: hyparquet must read that group). */
+export type ReaderReply =
+  | { type: 'slice'; file: number; seq: number; slices: WireSlice[] | null }
+  | { type: 'error'; file: number; seq: number; column: string | null; message: string };
+
+/** The main thread's map of one of the thread's tables. */
+interface Remap extends LocalRemap {
+  of: number;
+}
+
+function remapFor(remaps: Map<string, Remap>, name: string, local: NonNullable<WireSlice['local']>): Remap {
+  let r = remaps.get(name);
+  if (r === undefined || r.of !== local.table) {
+    r = { of: local.table, table: new Int32Array(Math.max(1024, local.count)) };
+    remaps.set(name, r);
+  }
+  if (local.count > r.table.length) {
+    const table = new Int32Array(Math.max(local.count, r.table.length * 2));
+    table.set(r.table);
+    r.table = table;
+  }
+  return r;
+}
+
+function fromWire(slices: WireSlice[] | null, remaps: Map<string, Remap>): Map<string, FlatSlice> | null {
+  if (slices === null) return null;
+  const out = new Map<string, FlatSlice>();
+  for (const s of slices) {
+    const slice: FlatSlice = { codes: s.codes, keys: keysFromWire(s.keys) };
+    if (s.local !== null) slice.local = { ids: s.local.ids, remap: remapFor(remaps, s.name, s.local) };
+    out.set(s.name, slice);
+  }
+  return out;
+}
+
+/** A thread, kept from file to file (held, so that the process waits for it, only while it reads a file). */
+class ReaderThread {
+  /** Reading a file for a stream (two preps at once in one process each get a thread). */
+  busy = false;
+  private readonly worker: Worker;
+  private file = 0;
+  private replies: ReaderReply[] = [];
+  private wake: (() => void) | null = null;
+  private failure: Error | null = null;
+  private closing = false;
+  /** The run the tables are for (a new run's vocabulary starts empty, so its tables start again). */
+  private run: object | null = null;
+  private readonly remaps = new Map<string, Remap>();
+  /** The file the thread was started on before it was asked for (prefetch), to be taken up by open(). */
+  private ahead: { path: string; key: string; file: number } | null = null;
+
+  constructor() {
+    this.worker = new Worker(compiledWorkerEntry(import.meta.url, 'src/data/prep', 'Parquet reader thread', 'parquet-worker.js'));
+    this.worker.on('message', (m: ReaderReply) => {
+      if (m.file !== this.file) return;
+      this.replies.push(m);
+      this.notify();
+    });
+    this.worker.on('error', (error) => this.fail(error.message));
+    this.worker.on('exit', (code) => {
+      if (!this.closing) this.fail(`the thread exited with code ${code}`);
+    });
+    this.worker.unref();
+  }
+
+  /** Starts reading a file; returns its number for take(). */
+  open(path: string, names: readonly string[], ids: readonly string[], run: object): number {
+    this.busy = true;
+    this.worker.ref();
+    const key = JSON.stringify([path, names, ids]);
+    const ahead = this.ahead;
+    this.ahead = null;
+    if (ahead !== null && ahead.key === key && run === this.run) return ahead.file;
+    return this.start(path, names, ids, run);
+  }
+
+  /** Starts on a file the run reads next, with the columns of the one before (taken up by open() if they match). */
+  prefetch(path: string, names: readonly string[], ids: readonly string[], run: object): void {
+    const file = this.start(path, names, ids, run);
+    this.ahead = { path, key: JSON.stringify([path, names, ids]), file };
+  }
+
+  /** Whether the thread started on `path` ahead for `run`. */
+  holds(path: string, run: object): boolean {
+    return this.ahead !== null && run === this.run && this.ahead.path === path;
+  }
+
+  private start(path: string, names: readonly string[], ids: readonly string[], run: object): number {
+    this.file++;
+    this.replies = [];
+    const fresh = run !== this.run;
+    this.run = run;
+    if (fresh) this.remaps.clear();
+    const request: ReaderRequest = { type: 'file', file: this.file, path, names: [...names], ids: [...ids], ahead: READ_AHEAD, fresh, limit: localLimit() };
+    this.worker.postMessage(request);
+    return this.file;
+  }
+
+  /** Slice `seq` of file `file`, in order. */
+  async take(file: number, seq: number): Promise<Map<string, FlatSlice> | null> {
+    while (this.failure === null && this.replies.length === 0) await new Promise<void>((resolve) => (this.wake = resolve));
+    if (this.failure !== null) throw this.failure;
+    const m = this.replies.shift() as ReaderReply;
+    if (m.seq !== seq || m.file !== file) throw new RuntimeFailure(`The Parquet reader thread sent slice ${m.seq} where ${seq} was expected.`);
+    if (m.type === 'error') throw m.column !== null ? new ColumnReadError(m.column, new Error(m.message)) : new Error(m.message);
+    const credit: ReaderRequest = { type: 'credit', file };
+    this.worker.postMessage(credit);
+    return fromWire(m.slices, this.remaps);
+  }
+
+  /** The file was read to its end: the process need not wait for the thread. */
+  idle(): void {
+    this.busy = false;
+    this.worker.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.worker.terminate();
+  }
+
+  private fail(cause: string): void {
+    this.failure ??= new RuntimeFailure(`The Parquet reader thread failed: ${cause}`);
+    this.notify();
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+}
+
+/** Threads not reading a file now are lent to the next (one, unless preps run side by side). */
+const threads: ReaderThread[] = [];
+
+function lend(path: string, run: object): ReaderThread {
+  let t = threads.find((x) => !x.busy && x.holds(path, run)) ?? threads.find((x) => !x.busy);
+  if (t === undefined) {
+    t = new ReaderThread();
+    threads.push(t);
+  }
+  return t;
+}
+
+/** LOCAL_IDS, or REC_PARQUET_LOCAL_IDS (a test's small table, to go through a change of tables). */
+function localLimit(): number {
+  const n = Number(process.env.REC_PARQUET_LOCAL_IDS);
+  return Number.isInteger(n) && n > 0 ? n : LOCAL_IDS;
+}
+
+/** Ends a thread (its memory given back); the next file that needs one starts another. */
+async function retire(thread: ReaderThread): Promise<void> {
+  const at = threads.indexOf(thread);
+  if (at >= 0) threads.splice(at, 1);
+  await thread.close();
+}
+
+/** Whether a file of `rows` rows is read through the thread. */
+export function useReaderThread(rows: number): boolean {
+  if (process.env.REC_PARQUET_READER === 'hyparquet') return false;
+  const mode = process.env.REC_PARQUET_THREAD;
+  if (mode === '0') return false;
+  return mode === '1' || rows >= THREAD_MIN_ROWS;
+}
+
+/**
+ * openParquet, with the flat decoder's slices read on the thread when useReaderThread says so
+ * (hyparquet's `read` stays on the main thread, for a group the flat decoder cannot read). `run`
+ * stands for the prep run (its ReadState): one run's files share the thread's tables of ids. `next`:
+ * the Parquet input the run reads after this one, if any.
+ */
+export async function openParquetThreaded(path: string, run: object, next: string | null = null): Promise<ColumnarFile> {
+  const file = await openParquet(path);
+  if (!useReaderThread(file.rows ?? 0)) {
+    // A small file after a large one: the thread started on it ahead is not needed.
+    for (const t of threads.filter((x) => !x.busy && x.holds(path, run))) await retire(t);
+    return file;
+  }
+  let stream: { thread: ReaderThread; file: number; names: readonly string[]; ids: readonly string[] } | null = null;
+  let complete = false;
+  return {
+    columns: file.columns,
+    rows: file.rows,
+    async *groups(): AsyncGenerator<ColumnGroup> {
+      let seq = 0;
+      for await (const group of file.groups()) {
+        const mine = seq++;
+        yield {
+          ...group,
+          readFlat: async (names, ids) => {
+            if (stream === null) {
+              const thread = lend(path, run);
+              stream = { thread, file: thread.open(path, names, ids, run), names, ids };
+            }
+            return stream.thread.take(stream.file, mine);
+          },
+        };
+      }
+      complete = true;
+      if (stream === null) return;
+      stream.thread.idle();
+      if (next !== null) {
+        stream.thread.prefetch(next, stream.names, stream.ids, run);
+      } else {
+        // The run's last Parquet input: its memory (heap, tables of ids) goes back before prep sorts and writes.
+        await retire(stream.thread);
+      }
+    },
+    close: async () => {
+      // Stopped part way (a bad row group, too many rejects): the thread may be mid-file; a new one serves the next.
+      if (stream !== null && !complete) await retire(stream.thread);
+      await file.close();
+    },
+  };
+}

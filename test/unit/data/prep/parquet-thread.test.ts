@@ -1,0 +1,112 @@
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DataError } from '../../../../src/util/errors.js';
+import { useReaderThread, THREAD_MIN_ROWS } from '../../../../src/data/prep/parquet-thread.js';
+import { duckdb, q } from './duckdb.js';
+import { prep, tempRoot } from './helpers.js';
+
+// The reader thread runs dist/src/data/prep/parquet-worker.js: `npm run build` first.
+const out = tempRoot();
+
+function dir(): string {
+  const d = `${out()}-in`;
+  mkdirSync(d, { recursive: true });
+  return d;
+}
+
+/** Every file of a dataset folder, by name, as bytes. */
+function files(folder: string): Map<string, Buffer> {
+  return new Map(readdirSync(folder).sort().map((f) => [f, readFileSync(join(folder, f))]));
+}
+
+async function withThread<T>(mode: '0' | '1', localIds: number | null, run: () => Promise<T>): Promise<T> {
+  process.env.REC_PARQUET_THREAD = mode;
+  if (localIds !== null) process.env.REC_PARQUET_LOCAL_IDS = String(localIds);
+  try {
+    return await run();
+  } finally {
+    delete process.env.REC_PARQUET_THREAD;
+    delete process.env.REC_PARQUET_LOCAL_IDS;
+  }
+}
+
+afterEach(() => {
+  delete process.env.REC_PARQUET_THREAD;
+  delete process.env.REC_PARQUET_LOCAL_IDS;
+});
+
+/**
+ * Three partitions: digit, text and non-ASCII ids, dictionary and plain pages, several row groups,
+ * and ids whose first row is rejected (null timestamp) before an accepted row has them.
+ */
+async function partitions(d: string): Promise<void> {
+  for (let k = 0; k < 2; k++) {
+    await duckdb(
+      `COPY (SELECT
+          CASE WHEN i % 13 = 5 THEN NULL WHEN i % 7 = 0 THEN 'ü' || (i % 5) WHEN i % 3 = 0 THEN 'u' || ((i * 7 + ${k}) % 97) ELSE ((i * 31 + ${k}) % 89)::VARCHAR END AS user_id,
+          CASE WHEN i % 11 = 0 THEN '0' || (i % 4) ELSE 'item' || ((i * 17 + ${k * 5}) % 3001) END AS item_id,
+          CASE WHEN i % 19 = 3 THEN NULL ELSE TIMESTAMP '2024-06-01' + INTERVAL (i * 37 % 5000) MINUTE + INTERVAL (${k}) DAY END AS ts
+        FROM range(3000) t(i)) TO ${q(join(d, `p${k}.parquet`))} (FORMAT parquet, ROW_GROUP_SIZE 1000)`,
+    );
+  }
+}
+
+describe('the Parquet reader thread', () => {
+  let logs = '';
+  beforeAll(async () => {
+    logs = dir();
+    await partitions(logs);
+  });
+
+  it('is used for files of THREAD_MIN_ROWS rows and more, unless REC_PARQUET_THREAD or the hyparquet reader says otherwise', async () => {
+    expect(useReaderThread(THREAD_MIN_ROWS)).toBe(true);
+    expect(useReaderThread(THREAD_MIN_ROWS - 1)).toBe(false);
+    await withThread('1', null, async () => expect(useReaderThread(1)).toBe(true));
+    await withThread('0', null, async () => expect(useReaderThread(THREAD_MIN_ROWS)).toBe(false));
+    process.env.REC_PARQUET_READER = 'hyparquet';
+    try {
+      expect(useReaderThread(THREAD_MIN_ROWS)).toBe(false);
+    } finally {
+      delete process.env.REC_PARQUET_READER;
+    }
+  });
+
+  it('writes the dataset the main thread writes, byte for byte: vocabularies, splits, rejects and manifest', async () => {
+    const d = logs;
+    const opts = { max_rejects: '100%' };
+    const main = await withThread('0', null, () => prep(out(), [d], opts));
+    expect(main.result.rows.rejected).toBeGreaterThan(0);
+    const threaded = await withThread('1', null, () => prep(out(), [d], opts));
+    // Tables of 50 ids: the thread starts new ones part way through a file, the main thread maps those afresh.
+    const small = await withThread('1', 50, () => prep(out(), [d], opts));
+    const want = files(main.out);
+    expect(want.has('rejects.jsonl') && want.has('users.arrow')).toBe(true);
+    expect(files(threaded.out)).toEqual(want);
+    expect(files(small.out)).toEqual(want);
+  });
+
+  it('names the file, row group and column of a damaged chunk, after reading the groups before it', async () => {
+    const d = dir();
+    cpSync(logs, d, { recursive: true });
+    const f = join(d, 'p1.parquet');
+    const bytes = Buffer.from(readFileSync(f));
+    bytes.fill(0, 4, 200);
+    writeFileSync(f, bytes);
+    const errs: unknown[] = [];
+    for (const mode of ['0', '1'] as const) errs.push(await withThread(mode, null, () => prep(out(), [d]).catch((e: unknown) => e)));
+    for (const err of errs) expect(err).toBeInstanceOf(DataError);
+    expect((errs[1] as Error).message).toBe((errs[0] as Error).message);
+    expect((errs[1] as Error).message).toMatch(/p1\.parquet: row group 0 \(rows 1\.\.\d+\), column "user_id" cannot be read/);
+  });
+
+  it('stops part way (too many rejects) and a later run in the same process reads with a new thread', async () => {
+    const d = logs;
+    const err = await withThread('1', null, () => prep(out(), [d], { max_rejects: '0' }).catch((e: unknown) => e));
+    expect(err).toBeInstanceOf(DataError);
+    expect((err as Error).message).toMatch(/reject/);
+    const again = await withThread('1', null, () => prep(out(), [d], { max_rejects: '100%' }));
+    const main = await withThread('0', null, () => prep(out(), [d], { max_rejects: '100%' }));
+    expect(files(again.out)).toEqual(files(main.out));
+  });
+});
