@@ -195,23 +195,31 @@ async function retire(thread: ReaderThread): Promise<void> {
   await thread.close();
 }
 
-/** Whether a file of `rows` rows is read through the thread. */
-export function useReaderThread(rows: number): boolean {
+/**
+ * Runs of more Parquet rows than this read on the main thread. Past it the row store nears PRODUCT.md's
+ * 2 GB for 100M rows, and the thread's memory stays resident after it ends (its allocator's pages):
+ * the 100M-row bench peaked at 1,911 MiB with the thread against 1,823 without, both in the write phase
+ * after the thread had ended (docs/benchmarks.md, Warehouse, session 13).
+ */
+export const THREAD_MAX_RUN_ROWS = 1 << 26;
+
+/** Whether a file of `rows` rows, in a run of `runRows` Parquet rows, is read through the thread. */
+export function useReaderThread(rows: number, runRows = rows): boolean {
   if (process.env.REC_PARQUET_READER === 'hyparquet') return false;
   const mode = process.env.REC_PARQUET_THREAD;
   if (mode === '0') return false;
-  return mode === '1' || rows >= THREAD_MIN_ROWS;
+  return mode === '1' || (rows >= THREAD_MIN_ROWS && runRows <= THREAD_MAX_RUN_ROWS);
 }
 
 /**
  * openParquet, with the flat decoder's slices read on the thread when useReaderThread says so
  * (hyparquet's `read` stays on the main thread, for a group the flat decoder cannot read). `run`
  * stands for the prep run (its ReadState): one run's files share the thread's tables of ids. `next`:
- * the Parquet input the run reads after this one, if any.
+ * the Parquet input the run reads after this one, if any; `runRows`: the rows of all the run's Parquet inputs.
  */
-export async function openParquetThreaded(path: string, run: object, next: string | null = null): Promise<ColumnarFile> {
+export async function openParquetThreaded(path: string, run: object, next: string | null = null, runRows = 0): Promise<ColumnarFile> {
   const file = await openParquet(path);
-  if (!useReaderThread(file.rows ?? 0)) {
+  if (!useReaderThread(file.rows ?? 0, Math.max(runRows, file.rows ?? 0))) {
     // A small file after a large one: the thread started on it ahead is not needed.
     for (const t of threads.filter((x) => !x.busy && x.holds(path, run))) await retire(t);
     return file;

@@ -82,6 +82,8 @@ export interface ReadContext extends ReaderSettings {
   columnarRows?: number;
   /** The Parquet inputs in the order they are read (parquet-thread.ts starts on the next one early). */
   parquetPaths?: readonly string[];
+  /** The rows all of them hold (parquet-thread.ts keeps the largest runs on the main thread). */
+  parquetRows?: number;
   firstPath: string;
   now: number;
   windowDays: number | null;
@@ -197,6 +199,7 @@ export async function planColumnarRows(ctx: ReadContext, files: readonly InputFi
   if (parquet.length === 0) return;
   ctx.parquetPaths = parquet;
   ctx.columnarRows = await (await import('./parquet.js')).parquetRowCount(parquet);
+  ctx.parquetRows = ctx.columnarRows;
 }
 
 /** Parquet and Arrow IPC (columnar.ts), loaded only when an input is one. */
@@ -205,7 +208,7 @@ async function readColumnar(file: InputFile, ctx: ReadContext, state: ReadState)
   const threaded = file.kind.format === 'parquet' ? (await import('./parquet-thread.js')).openParquetThreaded : null;
   const paths = ctx.parquetPaths ?? [];
   const next = paths[paths.indexOf(file.path) + 1] ?? null;
-  const open = threaded !== null ? (path: string) => threaded(path, state, next) : (await import('./arrow-ipc.js')).openArrowIpc;
+  const open = threaded !== null ? (path: string) => threaded(path, state, next, ctx.parquetRows ?? 0) : (await import('./arrow-ipc.js')).openArrowIpc;
   const aborted = (): Error | null => (ctx.io.signal?.aborted ? interrupted(ctx.io.signal) : null);
   return readColumnarInput(file, open, ctx, state, { ingestFor: (plan) => ingestFor(file, plan, ctx, state), aborted });
 }

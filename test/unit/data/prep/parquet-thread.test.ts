@@ -2,7 +2,7 @@ import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DataError } from '../../../../src/util/errors.js';
-import { useReaderThread, THREAD_MIN_ROWS } from '../../../../src/data/prep/parquet-thread.js';
+import { useReaderThread, THREAD_MAX_RUN_ROWS, THREAD_MIN_ROWS } from '../../../../src/data/prep/parquet-thread.js';
 import { duckdb, q } from './duckdb.js';
 import { prep, tempRoot } from './helpers.js';
 
@@ -62,6 +62,9 @@ describe('the Parquet reader thread', () => {
   it('is used for files of THREAD_MIN_ROWS rows and more, unless REC_PARQUET_THREAD or the hyparquet reader says otherwise', async () => {
     expect(useReaderThread(THREAD_MIN_ROWS)).toBe(true);
     expect(useReaderThread(THREAD_MIN_ROWS - 1)).toBe(false);
+    // A run too large for the thread's resident memory beside its row store reads on the main thread.
+    expect(useReaderThread(THREAD_MIN_ROWS, THREAD_MAX_RUN_ROWS)).toBe(true);
+    expect(useReaderThread(THREAD_MIN_ROWS, THREAD_MAX_RUN_ROWS + 1)).toBe(false);
     await withThread('1', null, async () => expect(useReaderThread(1)).toBe(true));
     await withThread('0', null, async () => expect(useReaderThread(THREAD_MIN_ROWS)).toBe(false));
     process.env.REC_PARQUET_READER = 'hyparquet';
