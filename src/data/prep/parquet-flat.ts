@@ -15,6 +15,7 @@ import { parquetHeader } from 'hyparquet/src/column.js';
 import { decompressPage } from 'hyparquet/src/datapage.js';
 import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
 import type { ColumnMetaData, Compressors, DataReader, PageHeader, SchemaElement } from 'hyparquet';
+import { DAY_MS } from './timestamps.js';
 import { InternableId, type IdVocab } from './vocab.js';
 
 /** How a column's physical values become what prep reads. */
@@ -28,7 +29,6 @@ export type FlatKind = 'text' | 'int32' | 'float' | 'int64' | 'date' | 'ts-ms' |
 const ENCODINGS: ReadonlySet<string> = new Set(['PLAIN', 'PLAIN_DICTIONARY', 'RLE_DICTIONARY', 'RLE', 'BIT_PACKED']);
 const SIGNED_INT: ReadonlySet<string | undefined> = new Set([undefined, 'INT_8', 'INT_16', 'INT_32', 'INT_64']);
 const TWO_32 = 4294967296;
-const DAY_MS = 86_400_000;
 /** Julian day of 1970-01-01, as INT96 timestamps count days. */
 const UNIX_JULIAN_DAY = 2440588;
 
@@ -47,7 +47,7 @@ export function flatKind(el: SchemaElement): FlatKind | null {
       if (!(ct === undefined || ct === 'UTF8' || ct === 'ENUM')) return null;
       return lt === undefined || lt.type === 'STRING' || lt.type === 'ENUM' ? 'text' : null;
     case 'INT32':
-      // hyparquet converts days by the converted type only (a DATE logical type alone stays its read).
+      // As hyparquet, by the converted type only (openParquet gives a DATE logical type alone its converted type).
       if (ct === 'DATE') return 'date';
       return SIGNED_INT.has(ct) && integerLogical(el) ? 'int32' : null;
     case 'INT64':
@@ -381,9 +381,7 @@ export class LocalIds {
   /** Which table this is, of the thread's (a new one replaces a full one). */
   readonly table: number;
   private readonly vocab: IdVocab;
-  private cache = new Int32Array(0);
-  private cacheKeys: FlatKeys | null = null;
-  private cacheGeneration = -1;
+  private readonly entries = new DictionaryIds();
 
   constructor(vocab: IdVocab, table: number) {
     this.vocab = vocab;
@@ -397,29 +395,13 @@ export class LocalIds {
   /** Each row's local index (-1: null or not an ASCII id). */
   index(slice: FlatSlice): Int32Array {
     const { codes, keys } = slice;
-    if (this.cacheKeys !== keys || this.cacheGeneration !== keys.generation) {
-      this.cache = new Int32Array(keys.dictSize);
-      this.cacheKeys = keys;
-      this.cacheGeneration = keys.generation;
-    }
+    this.entries.follow(keys);
     const out = new Int32Array(codes.length);
-    const { ascii, dictSize } = keys;
-    const cache = this.cache;
+    const ascii = keys.ascii;
     const isText = keys.kind === 'text';
     for (let i = 0; i < codes.length; i++) {
       const k = codes[i];
-      if (k < 0 || !isText || ascii[k] !== 1) {
-        out[i] = -1;
-      } else if (k >= dictSize) {
-        out[i] = internKey(keys, k, this.vocab);
-      } else {
-        let hit = cache[k];
-        if (hit === 0) {
-          hit = internKey(keys, k, this.vocab) + 1;
-          cache[k] = hit;
-        }
-        out[i] = hit - 1;
-      }
+      out[i] = k < 0 || !isText || ascii[k] !== 1 ? -1 : this.entries.intern(keys, k, this.vocab);
     }
     return out;
   }
@@ -572,6 +554,34 @@ function internKey(keys: FlatKeys, k: number, vocab: IdVocab): number {
 }
 
 /**
+ * Text keys interned once per dictionary entry: entry → index + 1 (0: not yet) for one FlatKeys and
+ * its current dictionary (a new chunk's dictionary bumps `generation`); plain keys are interned each time.
+ */
+class DictionaryIds {
+  private cache = new Int32Array(0);
+  private keys: FlatKeys | null = null;
+  private generation = -1;
+
+  /** Starts again when `keys` or its dictionary is not the one cached. */
+  follow(keys: FlatKeys): void {
+    if (this.keys === keys && this.generation === keys.generation) return;
+    this.cache = new Int32Array(keys.dictSize);
+    this.keys = keys;
+    this.generation = keys.generation;
+  }
+
+  /** Key k's index in `vocab` (k a text key of the keys last followed). */
+  intern(keys: FlatKeys, k: number, vocab: IdVocab): number {
+    if (k >= keys.dictSize) return internKey(keys, k, vocab);
+    const hit = this.cache[k];
+    if (hit !== 0) return hit - 1;
+    const idx = internKey(keys, k, vocab);
+    this.cache[k] = idx + 1;
+    return idx;
+  }
+}
+
+/**
  * One role's view of a slice, giving each row the value hyparquet would (null, a number, a bigint
  * beyond 2^53, a string) except for a non-empty ASCII id, which is this object itself: Ingest
  * interns it through intern(), from the bytes and once per dictionary entry, with no string made.
@@ -585,10 +595,7 @@ export class FlatRole extends InternableId {
   private row = 0;
   private local: Int32Array | null = null;
   private remap: LocalRemap = { table: new Int32Array(0) };
-  /** Dictionary entry → interned index + 1 (0 = not yet), for the keys and generation below. */
-  private cache = new Int32Array(0);
-  private cacheKeys: FlatKeys | null = null;
-  private cacheGeneration = -1;
+  private readonly entries = new DictionaryIds();
 
   /** `id`: the role is the user or item column. */
   constructor(id: boolean) {
@@ -602,11 +609,7 @@ export class FlatRole extends InternableId {
     this.keys = keys;
     this.local = slice.local?.ids ?? null;
     if (slice.local !== undefined) this.remap = slice.local.remap;
-    if (this.cacheKeys !== keys || this.cacheGeneration !== keys.generation) {
-      this.cache = new Int32Array(keys.dictSize);
-      this.cacheKeys = keys;
-      this.cacheGeneration = keys.generation;
-    }
+    this.entries.follow(keys);
   }
 
   valueAt(i: number): unknown {
@@ -642,12 +645,7 @@ export class FlatRole extends InternableId {
       table[w] = idx + 1;
       return idx;
     }
-    if (k >= keys.dictSize) return internKey(keys, k, vocab);
-    const hit = this.cache[k];
-    if (hit !== 0) return hit - 1;
-    const idx = internKey(keys, k, vocab);
-    this.cache[k] = idx + 1;
-    return idx;
+    return this.entries.intern(keys, k, vocab);
   }
 
   /** The current row's id as text, for a reject's raw row. */

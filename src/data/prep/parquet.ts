@@ -11,8 +11,8 @@ import { compressors } from 'hyparquet-compressors';
 import { DataError } from '../../util/errors.js';
 import { ColumnReadError, type ColumnGroup, type ColumnInfo, type ColumnarFile, type TypeFamily } from './columnar.js';
 import { FlatChunk, FlatKeys, flatEncodings, flatKind, type FlatSlice } from './parquet-flat.js';
+import { DAY_MS } from './timestamps.js';
 
-const DAY_MS = 86_400_000;
 
 /** Timestamps of every unit (and INT96) as epoch ms numbers, dates as the ms of their day: no Date object per value. */
 const PARSERS = {
