@@ -84,8 +84,7 @@ function batch(titles: TitleSource, from: number, to: number): RecordBatch {
   return new RecordBatch(new Schema([field]), struct);
 }
 
-/** Writes the titles (one per item, none where absent) as an Arrow IPC file at `path`. */
-/** `hashes` records the file's SHA-256 (writeBatches). */
+/** Writes the titles (one per item, none where absent) as an Arrow IPC file at `path`; `hashes` records its SHA-256 (writeBatches). */
 export async function writeItemTitles(path: string, source: TitleSource | readonly (string | null)[], hashes?: WrittenHashes): Promise<void> {
   const titles = 'copyTo' in source ? source : stringTitles(source);
   function* batches(): Generator<RecordBatch> {

@@ -467,7 +467,6 @@ async function createOptimizers(req: TrainRequest, model: TrainableModel, restor
   return { sparse, dense, params, stableKeys, config: optCfg };
 }
 
-/** A fitted family's epochs, on one thread: its solver in place of batches and an optimizer. */
 /** train.negative_sampling on_sale or mixed needs what it draws by: sampled negatives, and a time on every training row. */
 function checkNegativeSampling(req: TrainRequest, kind: ModelFamily['kind'], loss: string): void {
   const { config } = req.resolved;
@@ -485,25 +484,28 @@ function checkNegativeSampling(req: TrainRequest, kind: ModelFamily['kind'], los
   }
 }
 
-/** The positives with their rows' times, for on_sale negatives (positiveRows keeps rows in order). */
-function timedPositives(req: TrainRequest, rows: Interactions): Interactions {
+/** The times of the positives' rows (trainingPositives): positiveRows keeps the rows at or above the threshold in order, so theirs are those rows' times. */
+function positiveTimes(req: TrainRequest): Float64Array | null {
   const all = req.data.trainTs ?? null;
-  if (all === null || rows.ts !== undefined) return rows;
   const threshold = req.resolved.config.train.positive_threshold;
-  const ts = rows === req.data.train || threshold === null ? all : all.filter((_, r) => req.data.train.values[r] >= threshold);
-  return { ...rows, ts };
+  return all === null || threshold === null ? all : all.filter((_, r) => req.data.train.values[r] >= threshold);
 }
 
+/** The positives with their rows' times, for on_sale negatives. */
+function timedPositives(req: TrainRequest, rows: Interactions): Interactions {
+  if (rows.ts !== undefined) return rows;
+  const ts = positiveTimes(req);
+  return ts === null ? rows : { ...rows, ts };
+}
+
+/** A fitted family's epochs, on one thread: its solver in place of batches and an optimizer. */
 function fittedTasks(req: TrainRequest, io: RunIO, plan: Plan, opened: Opened): Tasks {
   const { model, state } = opened;
   const f = plan.family;
   if (f.kind !== 'fitted') throw new Error(`${f.name}: fittedTasks of a ${f.kind} family`);
   const { config } = req.resolved;
   const rows = plan.positives.train;
-  const all = req.data.trainTs ?? null;
-  const threshold = config.train.positive_threshold;
-  // positiveRows keeps the rows at or above the threshold in order: their times are those rows' times.
-  const ts = all === null || threshold === null ? all : all.filter((_, r) => req.data.train.values[r] >= threshold);
+  const ts = positiveTimes(req);
   const data: FitData = { users: rows.users, items: rows.items, values: rows.values, ts, numUsers: model.shape.users, numItems: model.shape.items, epochsDone: state.epoch };
   const fit = f.fit(model, data, config.model, config.train);
   if (!fit.resumesMidEpoch && state.step_in_epoch > 0) {

@@ -20,7 +20,7 @@ import type { TextFeaturizerSpec } from '../text.js';
 import type { ItemFeature, ItemFeatures, ListFeature } from '../item-features.js';
 import type { CatalogueRead } from './catalogue-read.js';
 import type { FeatureKind, FeatureSpec } from './catalogue-spec.js';
-import { GrowInt32, LocalVocab, VALUE_INVALID, VALUE_MISSING, VALUE_PRESENT, type ChunkedLists, type CountArray, type ListStore, type SlotColumn } from './catalogue-store.js';
+import { GrowInt32, LocalVocab, VALUE_INVALID, VALUE_MISSING, VALUE_PRESENT, type ChunkedLists, type CountArray, type CountType, type ListStore, type SlotColumn } from './catalogue-store.js';
 
 /** A list column: item i has values[offsets[i], offsets[i + 1]); valid[i] = 0 where the item has no value. */
 export interface ListColumn {
@@ -39,11 +39,11 @@ const BASE = -2;
 const SLICE_BUFFERS = 2;
 
 /** The narrowest array type item_features.arrow's counts take for a largest count of `max` (docs/datasets.md). */
-export function countArrayFor(max: number): 'uint8' | 'uint16' | 'int32' {
+export function countArrayFor(max: number): CountType {
   return max <= 0xff ? 'uint8' : max <= 0xffff ? 'uint16' : 'int32';
 }
 
-function newCounts(type: 'uint8' | 'uint16' | 'int32', n: number): CountArray {
+function newCounts(type: CountType, n: number): CountArray {
   return type === 'uint8' ? new Uint8Array(n) : type === 'uint16' ? new Uint16Array(n) : new Int32Array(n);
 }
 
@@ -57,7 +57,7 @@ export class ListSource {
   /** multi: local code → the dataset's code. */
   private readonly remap: Int32Array | null;
   /** Text: the type of the counts written, from the largest count of any list written (null until asked). */
-  private countType: 'uint8' | 'uint16' | 'int32' | null = null;
+  private countType: CountType | null = null;
   /** Per slice buffer: values and counts, refilled by the slice SLICE_BUFFERS later (by then writeBatches has written it). */
   private readonly bufs: { values: Int32Array; counts: CountArray | null }[] = [];
   private slices = 0;
@@ -76,7 +76,7 @@ export class ListSource {
   }
 
   /** Text: the array type of the counts, the narrowest that holds the largest count of the lists written (one pass over them, once). */
-  get countArray(): 'uint8' | 'uint16' | 'int32' {
+  get countArray(): CountType {
     if (this.countType !== null) return this.countType;
     const lists = this.col.lists as ListStore;
     const bo = this.base?.offsets ?? null;

@@ -74,6 +74,8 @@ const CHUNK = 1 << 20;
 /** How list features are read back out of the store, a list at a time. */
 /** A text feature's counts as item_features.arrow stores them: the narrowest of these that holds its largest count. */
 export type CountArray = Uint8Array | Uint16Array | Int32Array;
+/** Which of CountArray's types a column's counts take (catalogue-build.ts countArrayFor). */
+export type CountType = 'uint8' | 'uint16' | 'int32';
 
 export interface ListStore {
   readonly withCounts: boolean;

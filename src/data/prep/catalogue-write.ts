@@ -14,7 +14,7 @@
 import { Bool, Field, Float64, Int32, List, RecordBatch, Schema, Struct, Uint16, Uint8, Utf8, makeData, type Data, type DataType } from 'apache-arrow';
 import { utf8Data, writeBatches, type WrittenHashes } from './arrow-write.js';
 import type { BuiltCatalogue, ListColumn } from './catalogue-build.js';
-import type { CountArray } from './catalogue-store.js';
+import type { CountArray, CountType } from './catalogue-store.js';
 import type { FeatureSpec } from './catalogue-spec.js';
 
 /** Items per record batch of item_features.arrow: about 40 MiB of lists for 10-word titles. */
@@ -36,7 +36,7 @@ function bits(flags: Uint8Array): { bitmap: Uint8Array; zeros: number } {
 type ListChild = Int32 | Uint16 | Uint8;
 
 /** The Arrow type of a list's values: Int32 (buckets, codes), or a text's counts by their array (ListSource.countArray). */
-function childType(kind: 'int32' | 'uint16' | 'uint8'): ListChild {
+function childType(kind: CountType): ListChild {
   return kind === 'uint8' ? new Uint8() : kind === 'uint16' ? new Uint16() : new Int32();
 }
 
@@ -56,7 +56,7 @@ function listData(col: ListColumn, values: Int32Array | CountArray): Data<DataTy
 
 /** The fields of item_features.arrow, in order. */
 function featureFields(built: BuiltCatalogue, features: readonly FeatureSpec[]): Field[] {
-  const list = (kind: 'int32' | 'uint16' | 'uint8' = 'int32'): List => new List(new Field('item', childType(kind), false));
+  const list = (kind: CountType = 'int32'): List => new List(new Field('item', childType(kind), false));
   const fields: Field[] = [new Field(IN_CATALOGUE_COLUMN, new Bool(), false)];
   features.forEach((f, k) => {
     const col = built.columns[k];
