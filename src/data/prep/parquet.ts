@@ -6,11 +6,11 @@
  * kinds are decoded by parquet-flat.ts instead (no JS value per row), hyparquet reading the rest.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { parquetMetadataAsync, parquetRead, parquetSchema, type AsyncBuffer, type FileMetaData, type SchemaElement, type SchemaTree } from 'hyparquet';
+import { parquetMetadataAsync, parquetRead, parquetSchema, type AsyncBuffer, type ColumnMetaData, type FileMetaData, type SchemaElement, type SchemaTree } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { DataError } from '../../util/errors.js';
 import { ColumnReadError, type ColumnGroup, type ColumnInfo, type ColumnarFile, type TypeFamily } from './columnar.js';
-import { FlatChunk, FlatKeys, flatEncodings, flatKind, type FlatSlice } from './parquet-flat.js';
+import { FlatChunk, FlatKeys, flatEncodings, flatKind, type FlatKind, type FlatSlice } from './parquet-flat.js';
 import { DAY_MS } from './timestamps.js';
 
 
@@ -123,12 +123,20 @@ async function readColumn(file: AsyncBuffer, metadata: FileMetaData, name: strin
   return out;
 }
 
+/** A row group's column chunk as the flat decoder reads it. */
+interface FlatColumn {
+  meta: ColumnMetaData;
+  kind: FlatKind;
+  optional: boolean;
+  floatBytes: number;
+}
+
 /**
- * The flat decoder (parquet-flat.ts) for a row group's column, or null when the column needs
+ * How the flat decoder (parquet-flat.ts) reads a row group's column, or null when the column needs
  * hyparquet: not top-level and flat, a type or encoding the decoder does not read, or
  * REC_PARQUET_READER=hyparquet (which keeps the general reader for every file, to compare the two).
  */
-async function flatChunk(handle: FileHandle, size: number, metadata: FileMetaData, group: number, name: string, keys: Map<string, FlatKeys>): Promise<FlatChunk | null> {
+function flatColumn(metadata: FileMetaData, group: number, name: string): FlatColumn | null {
   if (process.env.REC_PARQUET_READER === 'hyparquet') return null;
   const top = parquetSchema(metadata).children.find((c) => c.element.name === name);
   const chunk = metadata.row_groups[group].columns.find((c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === name);
@@ -137,12 +145,15 @@ async function flatChunk(handle: FileHandle, size: number, metadata: FileMetaDat
   const rep = top.element.repetition_type;
   const kind = flatKind(top.element);
   if (kind === null || rep === 'REPEATED' || !flatEncodings(meta)) return null;
+  return { meta, kind, optional: rep !== 'REQUIRED', floatBytes: top.element.type === 'FLOAT' ? 4 : 8 };
+}
+
+/** Reads a column chunk's bytes for the flat decoder, with the file's key table of that column. */
+async function flatChunk(handle: FileHandle, size: number, col: FlatColumn, rows: number, keys: FlatKeys): Promise<FlatChunk> {
+  const { meta } = col;
   const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
   const bytes = new Uint8Array(await readRange(handle, size, start, start + Number(meta.total_compressed_size)));
-  const floatBytes = top.element.type === 'FLOAT' ? 4 : 8;
-  const chunkKeys = keys.get(name) ?? new FlatKeys(kind, floatBytes);
-  keys.set(name, chunkKeys);
-  return new FlatChunk({ bytes, meta, kind, optional: rep !== 'REQUIRED', floatBytes, rows: Number(metadata.row_groups[group].num_rows), compressors, keys: chunkKeys });
+  return new FlatChunk({ bytes, meta, kind: col.kind, optional: col.optional, floatBytes: col.floatBytes, rows, compressors, keys });
 }
 
 /** Rows the Parquet files hold, by their footers (0 for a file whose footer cannot be read: reading it says why). */
@@ -207,9 +218,27 @@ export async function openParquet(path: string): Promise<ColumnarFile> {
         let start = 0;
         // One key table per column for the whole file, so that each row group does not grow its own again.
         const flatKeys = new Map<string, FlatKeys>();
+        /** A group's chunks of the named columns for the flat decoder, or null when one of them needs hyparquet. */
+        const openFlat = async (names: readonly string[], group: number, rows: number): Promise<Map<string, FlatChunk> | null> => {
+          const cols = names.map((name) => flatColumn(metadata, group, name));
+          if (cols.some((c) => c === null)) return null;
+          const chunks = new Map<string, FlatChunk>();
+          for (const [i, name] of names.entries()) {
+            const col = cols[i] as FlatColumn;
+            const keys = flatKeys.get(name) ?? new FlatKeys(col.kind, col.floatBytes);
+            flatKeys.set(name, keys);
+            try {
+              chunks.set(name, await flatChunk(handle, size, col, rows, keys));
+            } catch (error) {
+              throw new ColumnReadError(name, error);
+            }
+          }
+          return chunks;
+        };
         for (const [k, g] of groups.entries()) {
-          // The group's column chunks for the flat decoder, opened by the first slice, read on by the next; null: hyparquet's.
-          const flat = new Map<string, FlatChunk | null>();
+          // The group's column chunks for the flat decoder, opened by the first slice, read on by the next;
+          // null once any mapped column needs hyparquet (decided before a chunk is read, so none is read twice).
+          let flat: Map<string, FlatChunk> | null | undefined;
           for (let from = 0; from < g.rows || (from === 0 && g.rows === 0); from += SLICE_ROWS) {
             const rowStart = start + from;
             const length = Math.min(SLICE_ROWS, g.rows - from);
@@ -229,21 +258,12 @@ export async function openParquet(path: string): Promise<ColumnarFile> {
                 return out;
               },
               readFlat: async (names) => {
-                const chunks: [string, FlatChunk][] = [];
+                if (flat === undefined) flat = await openFlat(names, k, g.rows);
+                if (flat === null) return null;
+                const out = new Map<string, FlatSlice>();
                 for (const name of names) {
                   try {
-                    if (!flat.has(name)) flat.set(name, await flatChunk(handle, size, metadata, k, name, flatKeys));
-                  } catch (error) {
-                    throw new ColumnReadError(name, error);
-                  }
-                  const chunk = flat.get(name);
-                  if (chunk === null || chunk === undefined) return null;
-                  chunks.push([name, chunk]);
-                }
-                const out = new Map<string, FlatSlice>();
-                for (const [name, chunk] of chunks) {
-                  try {
-                    out.set(name, chunk.take(length));
+                    out.set(name, (flat.get(name) as FlatChunk).take(length));
                   } catch (error) {
                     throw new ColumnReadError(name, error);
                   }
