@@ -200,59 +200,41 @@ export async function writeInteractions(
   const dictType = schema.fields[5]?.type as Dictionary<Utf8, Int32> | undefined;
   const dictionary = eventNames !== null ? vectorFromArray(eventNames as string[], new Utf8()) : null;
   const structType = new Struct(schema.fields);
-  const { items, seq, runs } = store;
-  const hasTs = store.hasTs;
-  const events = store.events;
+  const { runs } = store;
   // One set of batch arrays, refilled for every batch (writeBatches writes each batch out before
   // it pulls the next); the high words of seq stay 0, and of ts when the log has no time.
   const cap = Math.min(BATCH_ROWS, count);
+  const at = new Int32Array(cap);
   const uAll = new Int32Array(cap);
   const itAll = new Int32Array(cap);
   const vAll = new Float32Array(cap);
   const tsAll = new BigInt64Array(cap);
   const seqAll = new BigInt64Array(cap);
-  const codesAll = events !== null ? new Int32Array(cap) : null;
+  const codesAll = store.events !== null ? new Int32Array(cap) : null;
   const queries = search !== null ? store.queries : null;
-  const queryMap = search?.queryMap ?? null;
   const qAll = queries !== null ? new Int32Array(cap) : null;
   const anonymous = search?.anonymous === true;
   function* batches(): Generator<RecordBatch> {
-    let row = 0;
-    // The user of `row`: rows are in user runs.
-    let user = 0;
+    // The next row to look at, and its user (rows are in user runs).
+    const cursor = new Int32Array(2);
     for (let from = 0; from === 0 || from < count; from += BATCH_ROWS) {
       const n = Math.min(BATCH_ROWS, count - from);
       const u = uAll.subarray(0, n);
-      const it = itAll.subarray(0, n);
-      const v = vAll.subarray(0, n);
+      const rows = at.subarray(0, n);
+      selectRows(assign, code, runs, anonymous ? null : userMap, cursor, rows, u);
+      const it = gatherMapped(itAll.subarray(0, n), store.items, itemMap, rows);
+      const v = gatherValues(vAll.subarray(0, n), store, rows);
       const tsOut = tsAll.subarray(0, n);
-      const tsWords = new Int32Array(tsAll.buffer, 0, 2 * n);
+      if (store.hasTs) gatherTs(new Int32Array(tsAll.buffer, 0, 2 * n), store, rows);
       const seqOut = seqAll.subarray(0, n);
-      const seqWords = new Int32Array(seqAll.buffer, 0, 2 * n);
-      const codes = codesAll !== null ? codesAll.subarray(0, n) : null;
-      const q = qAll !== null ? qAll.subarray(0, n) : null;
-      for (let i = 0; i < n; i++) {
-        while (assign[row] !== code) row++;
-        while (row >= runs[user + 1]) user++;
-        u[i] = anonymous ? -1 : userMap[user];
-        if (q !== null && queries !== null && queryMap !== null) q[i] = queryMap[queries[row]];
-        it[i] = itemMap[items[row]];
-        v[i] = store.valueAt(row);
-        if (hasTs) {
-          const x = store.tsAt(row);
-          const hi = Math.floor(x / 4294967296);
-          tsWords[2 * i] = (x - hi * 4294967296) | 0;
-          tsWords[2 * i + 1] = hi | 0;
-        }
-        seqWords[2 * i] = seq[row] | 0;
-        if (codes !== null && events !== null) codes[i] = events[row];
-        row++;
-      }
+      gatherSeq(new Int32Array(seqAll.buffer, 0, 2 * n), store.seq, rows);
+      const codes = codesAll !== null && store.events !== null ? gatherEvents(codesAll.subarray(0, n), store.events, rows) : null;
+      const q = qAll !== null && queries !== null && search !== null ? gatherMapped(qAll.subarray(0, n), queries, search.queryMap, rows) : null;
       const children: Data<DataType>[] = [
         anonymous ? makeData({ type: new Int32(), length: n, nullCount: n, nullBitmap: allNullBitmap(n), data: u }) : makeData({ type: new Int32(), length: n, data: u }),
         makeData({ type: new Int32(), length: n, data: it }),
         makeData({ type: new Float32(), length: n, data: v }),
-        hasTs
+        store.hasTs
           ? makeData({ type: new Int64(), length: n, nullCount: 0, data: tsOut })
           : makeData({ type: new Int64(), length: n, nullCount: n, nullBitmap: allNullBitmap(n), data: tsOut }),
         makeData({ type: new Int64(), length: n, nullCount: 0, data: seqOut }),
@@ -266,8 +248,90 @@ export async function writeInteractions(
   await writeBatches(path, batches(), { hashes });
 }
 
+/*
+ * The column gathers of writeInteractions' batches: out[i] from the stored row rows[i], one loop a
+ * column over one typed-array kind each (monomorphic in V8), instead of one loop calling the
+ * store's accessors for every cell.
+ */
+
+/**
+ * The next rows.length rows in state `code` from cursor [row, user] on, and their users' new
+ * indices (-1 for a search log without users); advances the cursor. Outside the generator, whose
+ * locals V8 keeps in the generator object rather than in registers.
+ */
+function selectRows(assign: Uint8Array, code: number, runs: Int32Array, userMap: Int32Array | null, cursor: Int32Array, rows: Int32Array, u: Int32Array): void {
+  let row = cursor[0];
+  let user = cursor[1];
+  for (let i = 0; i < rows.length; i++) {
+    while (assign[row] !== code) row++;
+    while (row >= runs[user + 1]) user++;
+    u[i] = userMap !== null ? userMap[user] : -1;
+    rows[i] = row++;
+  }
+  cursor[0] = row;
+  cursor[1] = user;
+}
+
+function gatherMapped(out: Int32Array, col: Int32Array, map: Int32Array, rows: Int32Array): Int32Array {
+  for (let i = 0; i < rows.length; i++) out[i] = map[col[rows[i]]];
+  return out;
+}
+
+function gatherValues(out: Float32Array, store: RowStore, rows: Int32Array): Float32Array {
+  const values = store.valueStorage();
+  if (values instanceof Float32Array) {
+    for (let i = 0; i < rows.length; i++) out[i] = values[rows[i]];
+    return out;
+  }
+  const byCode = new Float32Array(256);
+  for (let c = 0; c < (store.valueCodes ?? 0); c++) byCode[c] = store.valueOfCode(c);
+  for (let i = 0; i < rows.length; i++) out[i] = byCode[values[rows[i]]];
+  return out;
+}
+
+/** ts in ms as int64 little-endian words (store.tsAt's value, without a BigInt per value). */
+function gatherTs(words: Int32Array, store: RowStore, rows: Int32Array): void {
+  const ts = store.tsStorage();
+  if (ts instanceof Int32Array) gatherTsSeconds(words, ts, store.msOfStored(0), rows);
+  else if (ts !== null) gatherTsMs(words, ts, rows);
+}
+
+function gatherTsSeconds(words: Int32Array, sec: Int32Array, base: number, rows: Int32Array): void {
+  for (let i = 0; i < rows.length; i++) {
+    const x = base + sec[rows[i]] * 1000;
+    const hi = Math.floor(x / 4294967296);
+    words[2 * i] = (x - hi * 4294967296) | 0;
+    words[2 * i + 1] = hi | 0;
+  }
+}
+
+function gatherTsMs(words: Int32Array, ms: Float64Array, rows: Int32Array): void {
+  for (let i = 0; i < rows.length; i++) {
+    const x = ms[rows[i]];
+    const hi = Math.floor(x / 4294967296);
+    words[2 * i] = (x - hi * 4294967296) | 0;
+    words[2 * i + 1] = hi | 0;
+  }
+}
+
+/** seq's low words (seq < 2^31, so the high words stay 0). */
+function gatherSeq(words: Int32Array, seq: Uint32Array, rows: Int32Array): void {
+  for (let i = 0; i < rows.length; i++) words[2 * i] = seq[rows[i]] | 0;
+}
+
+function gatherEvents(out: Int32Array, events: Uint8Array | Uint16Array, rows: Int32Array): Int32Array {
+  for (let i = 0; i < rows.length; i++) out[i] = events[rows[i]];
+  return out;
+}
+
+/** A column of ids that builds its own Arrow Utf8 data a batch at a time (vocab-ids.ts). */
+export interface Utf8Source {
+  readonly length: number;
+  utf8(from: number, n: number): Data<Utf8>;
+}
+
 /** users.arrow / items.arrow: index, id, count, first_ts, last_ts (NaN → null). */
-export async function writeVocab(path: string, ids: readonly string[], counts: Int32Array, firstTs: Float64Array, lastTs: Float64Array, hashes?: WrittenHashes): Promise<void> {
+export async function writeVocab(path: string, ids: readonly string[] | Utf8Source, counts: Int32Array, firstTs: Float64Array, lastTs: Float64Array, hashes?: WrittenHashes): Promise<void> {
   const schema = new Schema([
     new Field('index', new Int32(), false),
     new Field('id', new Utf8(), false),
@@ -288,7 +352,7 @@ export async function writeVocab(path: string, ids: readonly string[], counts: I
       const lv = validityFromNaN(last);
       const children: Data<DataType>[] = [
         makeData({ type: new Int32(), length: n, data: index }),
-        utf8Data(ids.slice(from, from + n)),
+        Array.isArray(ids) ? utf8Data(ids.slice(from, from + n)) : (ids as Utf8Source).utf8(from, n),
         makeData({ type: new Int32(), length: n, data: counts.slice(from, from + n) }),
         makeData({ type: new Int64(), length: n, nullCount: fv.nulls, nullBitmap: fv.bitmap, data: int64Words(nanToZero(first), 0, n) }),
         makeData({ type: new Int64(), length: n, nullCount: lv.nulls, nullBitmap: lv.bitmap, data: int64Words(nanToZero(last), 0, n) }),

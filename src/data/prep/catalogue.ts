@@ -113,8 +113,9 @@ export async function readCatalogueInput(plan: CataloguePlan, sink: RejectSink, 
  * catalogue-only items at its end.
  */
 export function attachCatalogue(input: CatalogueInput, vocab: Vocabularies, warn: (msg: string) => void): AttachedCatalogue {
-  const logItems = vocab.itemIds.length;
-  const built = buildCatalogue(input.read, input.spec.features, vocab.itemIds, input.base);
+  const itemIds = vocab.itemIds.ids;
+  const logItems = itemIds.length;
+  const built = buildCatalogue(input.read, input.spec.features, itemIds, input.base);
   const items = vocab.sum.items;
   const n = built.items;
   const counts = new Int32Array(n);
@@ -125,13 +126,13 @@ export function attachCatalogue(input: CatalogueInput, vocab: Vocabularies, warn
   lastTs.set(items.lastTs);
   vocab.sum.items = { ...items, size: n, counts, firstTs, lastTs };
   // One at a time: a spread of a million catalogue-only ids would overflow the call stack.
-  for (const id of built.extraIds) vocab.itemIds.push(id);
+  for (const id of built.extraIds) itemIds.push(id);
   let only = 0;
   for (let i = 0; i < n; i++) if (counts[i] === 0 && built.inCatalogue[i] === 1) only++;
   built.catalogueOnly = only;
   if (logItems > 0 && built.logItemsWithoutRow === logItems && input.read.store.size > 0) {
     warn(
-      `No item of the log has a catalogue row: the catalogue's key ${JSON.stringify(input.spec.key)} never matches the log's item ids (e.g. log ${JSON.stringify(vocab.itemIds[0])}, catalogue ${JSON.stringify(input.read.store.keys.keys().next().value)}). Expected --item-key naming the column that holds the log's item ids.`,
+      `No item of the log has a catalogue row: the catalogue's key ${JSON.stringify(input.spec.key)} never matches the log's item ids (e.g. log ${JSON.stringify(itemIds[0])}, catalogue ${JSON.stringify(input.read.store.keys.keys().next().value)}). Expected --item-key naming the column that holds the log's item ids.`,
     );
   }
   return { ...built, titles: input.title === null ? null : itemTitles(input, built.keyOf) };

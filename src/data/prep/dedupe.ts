@@ -25,6 +25,7 @@ export function dedupeRows(store: RowStore, assign: Uint8Array, nItems: number, 
   /** Per (item, group): the user whose rows last touched it, and the row kept so far. */
   const owner = new Int32Array(nItems * slots).fill(-1);
   const kept = new Int32Array(nItems * slots);
+  const { mode, byCode, codes, wide } = keepMode(store, rule);
   let removed = 0;
   for (let u = 0; u < nUsers; u++) {
     const end = runs[u + 1];
@@ -38,13 +39,46 @@ export function dedupeRows(store: RowStore, assign: Uint8Array, nItems: number, 
         continue;
       }
       const k = kept[slot];
-      const drop = dropOf(store, rule, i, k, '(user, item) pair');
+      let drop: number;
+      if (mode === KEEP_FIRST) drop = i;
+      else if (mode === KEEP_LATER) drop = k;
+      else if (mode === MAX_CODES) drop = byCode[codes[i]] >= byCode[codes[k]] ? k : i;
+      else if (mode === MAX_WIDE) drop = wide[i] >= wide[k] ? k : i;
+      else drop = dropOf(store, rule, i, k, '(user, item) pair');
       assign[drop] = REMOVED_DEDUPE;
       removed++;
       if (drop === k) kept[slot] = i;
     }
   }
   return removed;
+}
+
+const KEEP_FIRST = 0;
+const KEEP_LATER = 1;
+const MAX_CODES = 2;
+const MAX_WIDE = 3;
+const GENERIC = 4;
+
+/**
+ * How dedupeRows picks between a kept row and a later repeat without a call a repeat (a log of
+ * repeated views has more repeats than pairs): "first" drops the repeat, "last" (and "max" over
+ * one distinct value that is not NaN, where ties go to the later row) the kept row; "max" compares the stored
+ * values directly (by code through the code's value, or the float32 column); "sum" goes through dropOf.
+ */
+function keepMode(store: RowStore, rule: Exclude<DedupeRule, 'none'>): { mode: number; byCode: Float64Array; codes: Uint8Array; wide: Float32Array } {
+  const values = store.valueStorage();
+  const codes = values instanceof Uint8Array ? values : new Uint8Array(0);
+  const wide = values instanceof Float32Array ? values : new Float32Array(0);
+  const byCode = new Float64Array(256);
+  let mode = GENERIC;
+  if (rule === 'first') mode = KEEP_FIRST;
+  else if (rule === 'last' || (rule === 'max' && store.valueCodes === 1 && store.valueOfCode(0) >= store.valueOfCode(0))) mode = KEEP_LATER;
+  else if (rule === 'max' && values instanceof Uint8Array) {
+    mode = MAX_CODES;
+    const n = store.valueCodes ?? 0;
+    for (let c = 0; c < n; c++) byCode[c] = store.valueOfCode(c);
+  } else if (rule === 'max') mode = MAX_WIDE;
+  return { mode, byCode, codes, wide };
 }
 
 /** Which of rows k (kept so far) and i (a later repeat of the same `what`) goes; under "sum" i takes both values. */

@@ -162,6 +162,30 @@ export class IdTable {
     return isUtf8(bytes) ? bytes.toString('utf8') : decodeWtf8(this.arena, from, to);
   }
 
+  /**
+   * The bytes of the ids order[from], …, order[from + n - 1] end to end, and where each ends
+   * (offsets[j + 1]; offsets[0] = 0): an Arrow Utf8 column's buffers without a string per id.
+   */
+  bytesOf(order: Int32Array, from: number, n: number): { offsets: Int32Array; data: Uint8Array } {
+    const ends = this.ends;
+    const offsets = new Int32Array(n + 1);
+    let total = 0;
+    for (let j = 0; j < n; j++) {
+      const k = order[from + j];
+      total += ends[k] - (k === 0 ? 0 : ends[k - 1]);
+      offsets[j + 1] = total;
+    }
+    const data = new Uint8Array(total);
+    const arena = this.arena;
+    for (let j = 0; j < n; j++) {
+      const k = order[from + j];
+      const end = ends[k];
+      let o = offsets[j];
+      for (let b = k === 0 ? 0 : ends[k - 1]; b < end; b++) data[o++] = arena[b];
+    }
+    return { offsets, data };
+  }
+
   /** Frees the hash table once no more ids will be added; the text stays for textAt. */
   freeze(): void {
     this.frozen = true;

@@ -22,6 +22,7 @@ import type { RejectSink } from './rejects.js';
 import type { PrepRequest } from './request.js';
 import type { QueryVocab } from './search.js';
 import type { SplitOutcome } from './split.js';
+import type { VocabIds } from './vocab-ids.js';
 
 /** Everything settled before anything is read or written (all usage errors come before). */
 export interface PrepPlan {
@@ -101,8 +102,8 @@ export interface ShapedRows {
 export interface Vocabularies {
   sum: RowSummary;
   splitStats: SplitStatsAll;
-  userIds: string[];
-  itemIds: string[];
+  userIds: VocabIds;
+  itemIds: VocabIds;
   /** The fingerprint of the --anonymize key; null without --anonymize. */
   fp: string | null;
   eventNames: readonly string[] | null;

@@ -55,7 +55,9 @@ export function arrangeRows(store: RowStore, assign: Uint8Array, nUsers: number,
   let uniform = true;
   for (let i = 1; i < n && uniform; i++) uniform = assign[i] === assign[0];
   if (moved) {
-    const cols: Column[] = [store.items, store.valueStorage()];
+    const cols: Column[] = [store.items];
+    // One distinct value: the code column is all 0 and stays as it is.
+    if (store.valueCodes !== 1) cols.push(store.valueStorage());
     if (ts !== null) cols.push(ts);
     if (store.queries !== null) cols.push(store.queries);
     if (store.events !== null) cols.push(store.events);
@@ -71,17 +73,23 @@ type Column = Float64Array | Float32Array | Int32Array | Uint32Array | Uint16Arr
 
 /**
  * Through a 4-byte scratch: each column one element (a float64 two words) at a time, then dest becomes its inverse.
+ * The 1-byte columns (value codes, events, row states) move together, packed into one word a row, so their rows cost
+ * one random write, not one each.
  * scatter8/16/32 are one loop written per element type on purpose: each loop then sees one typed-array kind and
  * stays monomorphic in V8, where one generic loop over the three would not.
  */
 function moveWide(cols: readonly Column[], n: number, dest: Int32Array): void {
   const scratch = new ArrayBuffer(n * 4);
+  const bytes: Uint8Array[] = [];
   for (const col of cols) {
     const width = col.BYTES_PER_ELEMENT;
-    if (width === 1) scatter8(new Uint8Array(col.buffer, col.byteOffset, n), n, dest, new Uint8Array(scratch, 0, n));
+    if (width === 1) bytes.push(new Uint8Array(col.buffer, col.byteOffset, n));
     else if (width === 2) scatter16(new Uint16Array(col.buffer, col.byteOffset, n), n, dest, new Uint16Array(scratch, 0, n));
     else scatter32(new Int32Array(col.buffer, col.byteOffset, n * (width / 4)), width / 4, n, dest, new Int32Array(scratch, 0, n));
   }
+  if (bytes.length === 1) scatter8(bytes[0], n, dest, new Uint8Array(scratch, 0, n));
+  else if (bytes.length === 2) scatter8x2(bytes[0], bytes[1], n, dest, new Int32Array(scratch, 0, n));
+  else if (bytes.length === 3) scatter8x3(bytes[0], bytes[1], bytes[2], n, dest, new Int32Array(scratch, 0, n));
   const src = new Int32Array(scratch, 0, n);
   for (let i = 0; i < n; i++) src[dest[i]] = i;
   dest.set(src);
@@ -90,6 +98,25 @@ function moveWide(cols: readonly Column[], n: number, dest: Int32Array): void {
 function scatter8(col: Uint8Array, n: number, dest: Int32Array, tmp: Uint8Array): void {
   for (let i = 0; i < n; i++) tmp[dest[i]] = col[i];
   col.set(tmp);
+}
+
+function scatter8x2(a: Uint8Array, b: Uint8Array, n: number, dest: Int32Array, tmp: Int32Array): void {
+  for (let i = 0; i < n; i++) tmp[dest[i]] = a[i] | (b[i] << 8);
+  for (let i = 0; i < n; i++) {
+    const w = tmp[i];
+    a[i] = w;
+    b[i] = w >>> 8;
+  }
+}
+
+function scatter8x3(a: Uint8Array, b: Uint8Array, c: Uint8Array, n: number, dest: Int32Array, tmp: Int32Array): void {
+  for (let i = 0; i < n; i++) tmp[dest[i]] = a[i] | (b[i] << 8) | (c[i] << 16);
+  for (let i = 0; i < n; i++) {
+    const w = tmp[i];
+    a[i] = w;
+    b[i] = w >>> 8;
+    c[i] = w >>> 16;
+  }
 }
 
 function scatter16(col: Uint16Array, n: number, dest: Int32Array, tmp: Uint16Array): void {
@@ -156,7 +183,8 @@ function invertInPlace(p: Int32Array): void {
 function sortRunsByTime(store: RowStore, assign: Uint8Array, withAssign: boolean, offsets: Int32Array, nUsers: number): void {
   const ts = store.tsStorage();
   if (ts === null) return;
-  const cols: Column[] = [store.items, store.valueStorage(), store.seq];
+  const cols: Column[] = [store.items, store.seq];
+  if (store.valueCodes !== 1) cols.push(store.valueStorage());
   if (store.queries !== null) cols.push(store.queries);
   if (store.events !== null) cols.push(store.events);
   if (withAssign) cols.push(assign);

@@ -24,7 +24,7 @@ import { writeInteractions, writeVocab } from './arrow-write.js';
 import { attachCatalogue, catalogueManifest, planCatalogue, readCatalogueInput, writeCatalogueFiles, type CatalogueInput } from './catalogue.js';
 import { dedupeRows, type DedupeRule } from './dedupe.js';
 import { checkColumnRoles, checkEventWeights, checkRatings, checkSplits, checkTimes, checkUserItemSwap, explainRejects } from './diagnose.js';
-import { splitStatistics, summarizeRows } from './finalize.js';
+import { summarizeSplits } from './finalize.js';
 import { commitOutput, lockPrepFolders, outputError, releaseFolders, stageOutput } from './folders.js';
 import { prepLog, type PrepJob, type PrepPlan, type ReadInputs, type ShapedRows, type Vocabularies } from './job.js';
 import { kcoreRows } from './kcore.js';
@@ -37,6 +37,7 @@ import { RejectSink } from './rejects.js';
 import type { PrepRequest, PrepResult } from './request.js';
 import type { RowStore } from './store.js';
 import { expandInputs } from './inputs.js';
+import { VocabIds } from './vocab-ids.js';
 import type { TextFeaturizerSpec } from '../text.js';
 import { inputSize } from './source.js';
 import { applySplit } from './split.js';
@@ -91,7 +92,7 @@ async function prepLocked(req: PrepRequest, io: RunIO): Promise<PrepResult> {
     await writeDataset(job, input.ing.store, shaped, vocab);
     if (req.exportParquet === true) {
       const { exportSplitsParquet } = await import('./export-parquet.js');
-      await exportSplitsParquet(job.stagedPath, vocab.userIds, vocab.itemIds, vocab.eventNames !== null, input.ing.store.hasTs);
+      await exportSplitsParquet(job.stagedPath, vocab.userIds.ids, vocab.itemIds.ids, vocab.eventNames !== null, input.ing.store.hasTs);
       log.phase('export-parquet');
     }
     if (catalogue !== null && built !== null) await writeCatalogueFiles(job.stagedPath, built, catalogue.spec, job.written);
@@ -315,8 +316,7 @@ function buildVocabularies(job: PrepJob, input: ReadInputs, shaped: ShapedRows):
   const { ing, pre } = input;
   const { assign, nUsers0, nItems0 } = shaped;
   const store = ing.store;
-  const sum = summarizeRows(store, assign, nUsers0, nItems0, pre?.users ?? 0, pre?.items ?? 0);
-  const splitStats = splitStatistics(store, assign, nUsers0, nItems0);
+  const { sum, splitStats } = summarizeSplits(store, assign, nUsers0, nItems0, pre?.users ?? 0, pre?.items ?? 0);
   if (ing.anonymous) forgetAnonymousUser(sum, splitStats);
   const um = sum.users;
   const im = sum.items;
@@ -331,24 +331,27 @@ function buildVocabularies(job: PrepJob, input: ReadInputs, shaped: ShapedRows):
   });
   for (const splitNote of splitNotes) job.log.warn(splitNote);
   const fp = req.anonKey && cfg.anonymize ? keyFingerprint(req.anonKey) : null;
-  const userIds: string[] = new Array<string>(um.size);
-  const itemIds: string[] = new Array<string>(im.size);
-  for (let k = 0; k < nUsers0; k++) {
-    const j = um.map[k];
-    if (j < 0) continue;
-    const raw = ing.users.idAt(k);
+  const userOrder = orderOf(um.map, um.size);
+  let userStrings: string[] | null = null;
+  if (fp !== null && req.anonKey) {
+    const key = req.anonKey;
     // A base's ids are already HMACs (append.ts folds new raw ids onto them).
-    userIds[j] = fp !== null && req.anonKey && k >= (pre?.users ?? 0) ? anonymizeId(req.anonKey, raw) : raw;
+    userStrings = Array.from(userOrder, (k) => (k >= (pre?.users ?? 0) ? anonymizeId(key, ing.users.idAt(k)) : ing.users.idAt(k)));
   }
-  for (let k = 0; k < nItems0; k++) {
-    const j = im.map[k];
-    if (j >= 0) itemIds[j] = ing.items.idAt(k);
-  }
+  const userIds = new VocabIds(ing.users, userOrder, userStrings);
+  const itemIds = new VocabIds(ing.items, orderOf(im.map, im.size));
   ing.users.freeze();
   ing.items.freeze();
   job.log.phase('vocab');
   const queries = store.queries !== null ? queryVocab(ing, assign) : null;
   return { sum, splitStats, userIds, itemIds, fp, eventNames: store.events ? ing.eventNames : null, queries, anonymous: ing.anonymous };
+}
+
+/** The old index of each new one: the inverse of a compaction's map. */
+function orderOf(map: Int32Array, size: number): Int32Array {
+  const order = new Int32Array(size);
+  for (let k = 0; k < map.length; k++) if (map[k] >= 0) order[map[k]] = k;
+  return order;
 }
 
 /** An anonymous search log's one internal user is no user: users.arrow stays empty and no split counts it. */

@@ -213,6 +213,11 @@ export class RowStore {
     this.tsSec = null;
   }
 
+  /** A value of tsStorage() in ms (what tsAt gives for a row holding it). */
+  msOfStored(x: number): number {
+    return this.tsSec !== null ? this.tsBase + x * 1000 : x;
+  }
+
   /** The ts column's storage, for moving rows (arrangeRows): 4-byte seconds or 8-byte ms. */
   tsStorage(): Int32Array | Float64Array | null {
     return this.tsSec ?? this.tsMs;
@@ -268,6 +273,16 @@ export class RowStore {
     for (let i = 0; i < this.length; i++) w[i] = this.valueTable[c[i]];
     this.valueWide = w;
     this.valueCode = null;
+  }
+
+  /** The value a code of the 1-byte value column stands for (valueStorage() a Uint8Array). */
+  valueOfCode(code: number): number {
+    return this.valueTable[code];
+  }
+
+  /** Distinct values so far while they are stored as codes (null once widened): one means the code column is all 0. */
+  get valueCodes(): number | null {
+    return this.valueCode !== null ? this.valueTable.length : null;
   }
 
   /** The value column's storage, for moving rows (arrangeRows). */

@@ -80,6 +80,11 @@ export class IdVocab {
     return this.table.textAt(index);
   }
 
+  /** The UTF-8 bytes of ids order[from .. from + n) end to end, with their offsets (IdTable.bytesOf). */
+  bytesOf(order: Int32Array, from: number, n: number): { offsets: Int32Array; data: Uint8Array } {
+    return this.table.bytesOf(order, from, n);
+  }
+
   /** Frees the lookup tables once no more ids will be added (the ids' text is kept). */
   freeze(): void {
     this.table.freeze();
