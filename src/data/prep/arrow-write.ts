@@ -18,8 +18,8 @@ import {
   type Data,
   type DataType,
 } from 'apache-arrow';
-import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
+import { localHash, threadHash } from './hash-thread.js';
 import type { RowStore } from './store.js';
 
 export const BATCH_ROWS = 1 << 18;
@@ -97,6 +97,8 @@ export interface WriteBatchesOptions {
    * only for a generator that refills a batch's arrays no sooner than two batches later.
    */
   lookahead?: boolean;
+  /** Hash on the hash thread (hash-thread.ts), for a file of many megabytes; small files hash here. */
+  hashThread?: boolean;
 }
 
 /**
@@ -109,8 +111,8 @@ export interface WriteBatchesOptions {
  */
 export async function writeBatches(path: string, batches: Iterable<RecordBatch>, opts: WriteBatchesOptions = {}): Promise<void> {
   const writer = new CountingFileWriter();
-  const hash = opts.hashes !== undefined ? createHash('sha256') : null;
   const fh = await open(path, 'w');
+  const hash = opts.hashes !== undefined ? (opts.hashThread === true ? threadHash() : localHash()) : null;
   let written = 0;
   let wake = (): void => undefined;
   const drain = (async (): Promise<void> => {
@@ -119,6 +121,7 @@ export async function writeBatches(path: string, batches: Iterable<RecordBatch>,
       // Hashed while the thread pool writes it.
       hash?.update(chunk);
       await pending;
+      await hash?.room();
       written += chunk.byteLength;
       wake();
     }
@@ -147,11 +150,12 @@ export async function writeBatches(path: string, batches: Iterable<RecordBatch>,
     await drain;
   } catch (error) {
     writer.abort();
+    hash?.drop();
     throw error;
   } finally {
     await fh.close();
   }
-  if (hash !== null) opts.hashes?.set(path, hash.digest('hex'));
+  if (hash !== null) opts.hashes?.set(path, await hash.digest());
 }
 
 async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void> {
@@ -245,7 +249,8 @@ export async function writeInteractions(
       if (count === 0) return;
     }
   }
-  await writeBatches(path, batches(), { hashes });
+  // From one full batch (about 8 MB) on; a smaller file is hashed sooner than the thread starts.
+  await writeBatches(path, batches(), { hashes, hashThread: count >= BATCH_ROWS });
 }
 
 /*

@@ -303,11 +303,30 @@ export function checkRatings(store: RowStore, ctx: ColumnContext, nowMs: number)
   );
 }
 
+/** The least and greatest ts in ms, from one tight pass over the stored column (null if it holds a NaN). */
+function storedRange(store: RowStore): { min: number; max: number } | null {
+  const ts = store.tsStorage();
+  if (ts === null) return null;
+  const n = store.length;
+  let lo = ts[0];
+  let hi = ts[0];
+  for (let i = 1; i < n; i++) {
+    const t = ts[i];
+    if (t < lo) lo = t;
+    else if (t > hi) hi = t;
+  }
+  if (Number.isNaN(lo) || Number.isNaN(hi)) return null;
+  return { min: store.msOfStored(lo), max: store.msOfStored(hi) };
+}
+
 /** Times before 1995 or more than a day ahead: the ts column or its --ts-unit is wrong. */
 export function checkTimes(store: RowStore, ctx: ColumnContext, tsUnit: TsUnit, tsFormat: string | null, nowMs: number): string | null {
   const n = store.length;
   if (!store.hasTs || n === 0) return null;
   const late = nowMs + DAY_MS;
+  const stored = storedRange(store);
+  // The stored units map to ms increasingly: when the extremes are plausible, every row is.
+  if (stored !== null && stored.min >= PLAUSIBLE_TS_MIN_MS && stored.max <= late) return null;
   let early = 0;
   let future = 0;
   let min = Number.POSITIVE_INFINITY;
