@@ -119,9 +119,8 @@ export async function writeBatches(path: string, batches: Iterable<RecordBatch>,
     for await (const chunk of writer) {
       const pending = writeAll(fh, chunk);
       // Hashed while the thread pool writes it.
-      hash?.update(chunk);
+      await hash?.update(chunk);
       await pending;
-      await hash?.room();
       written += chunk.byteLength;
       wake();
     }

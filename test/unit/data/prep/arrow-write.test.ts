@@ -34,6 +34,17 @@ describe('writeBatches', () => {
     expect(hashes.get(path)).toBe(await fileSha256(path));
   });
 
+  it('records the same SHA-256 with the hashing on the hash thread, several files at once, past its buffers', async () => {
+    const hashes: WrittenHashes = new Map();
+    // 6 batches of 200K int32 rows: 4.8 MB a file, more than the thread's buffers hold, so copies wait for them.
+    const paths = [`${out()}.arrow`, `${out()}.arrow`, `${out()}.arrow`];
+    await Promise.all(paths.map((path) => writeBatches(path, refilled(6, 200_000, 1), { hashes, hashThread: true })));
+    for (const path of paths) expect(hashes.get(path)).toBe(await fileSha256(path));
+    const empty = `${out()}.arrow`;
+    await writeBatches(empty, refilled(0, 1, 1), { hashes, hashThread: true });
+    expect(hashes.get(empty)).toBe(await fileSha256(empty));
+  });
+
   it('with lookahead, a generator refilling every other batch\'s arrays writes the same file', async () => {
     const hashes: WrittenHashes = new Map();
     const [plain, ahead] = [`${out()}.arrow`, `${out()}.arrow`];

@@ -41,7 +41,7 @@ function arranged(store: RowStore, assign: Uint8Array): Row[] {
   return out;
 }
 
-function randomRows(seed: number, n: number, opts: { msTs: boolean; manyValues: boolean; manyEvents: boolean; gaps: boolean }): Row[] {
+function randomRows(seed: number, n: number, opts: { msTs: boolean; manyValues: boolean; manyEvents: boolean; gaps: boolean; oneValue?: boolean }): Row[] {
   const prng = Prng.fromSeed(seed, 'store-test');
   const rows: Row[] = [];
   let seq = 0;
@@ -51,7 +51,7 @@ function randomRows(seed: number, n: number, opts: { msTs: boolean; manyValues: 
     rows.push({
       user: prng.int(7),
       item: prng.int(30),
-      value: opts.manyValues ? Math.fround(prng.int(1000) / 7) : 1 + prng.int(4),
+      value: opts.oneValue === true ? 1 : opts.manyValues ? Math.fround(prng.int(1000) / 7) : 1 + prng.int(4),
       ts: second * 1000 + (opts.msTs && k > n / 2 ? prng.int(1000) : 0),
       seq: seq++,
       event: opts.manyEvents ? prng.int(300) : prng.int(4),
@@ -121,6 +121,8 @@ describe('arrangeRows', () => {
     { name: 'narrow columns, no gaps', msTs: false, manyValues: false, manyEvents: false, gaps: false },
     { name: 'seq gaps (rejected rows)', msTs: false, manyValues: false, manyEvents: false, gaps: true },
     { name: 'wide ts, values and events', msTs: true, manyValues: true, manyEvents: true, gaps: true },
+    // The all-0 code column stays where it is; events and split states move packed together.
+    { name: 'one distinct value', msTs: false, manyValues: false, manyEvents: false, gaps: true, oneValue: true },
   ];
   // The 4-byte scratch (small logs) and the 1-byte scratch with the in-place inversion (past wideLimit).
   for (const [path, wideLimit] of [
