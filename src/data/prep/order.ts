@@ -74,18 +74,22 @@ type Column = Float64Array | Float32Array | Int32Array | Uint32Array | Uint16Arr
 /**
  * Through a 4-byte scratch: each column one element (a float64 two words) at a time, then dest becomes its inverse.
  * The 1-byte columns (value codes, events, row states) move together, packed into one word a row, so their rows cost
- * one random write, not one each.
+ * one random write, not one each; the first of them rides in the item column's top byte while the items fit 24 bits.
  * scatter8/16/32 are one loop written per element type on purpose: each loop then sees one typed-array kind and
  * stays monomorphic in V8, where one generic loop over the three would not.
  */
 function moveWide(cols: readonly Column[], n: number, dest: Int32Array): void {
   const scratch = new ArrayBuffer(n * 4);
   const bytes: Uint8Array[] = [];
-  for (const col of cols) {
+  for (const col of cols) if (col.BYTES_PER_ELEMENT === 1) bytes.push(new Uint8Array(col.buffer, col.byteOffset, n));
+  // cols[0] is the item column: below 2^24 items its top byte is free for one 1-byte column.
+  const items = cols[0] as Int32Array;
+  if (bytes.length > 0 && maxOf(items, n) < ITEM_PACK_LIMIT) scatterItemsWithByte(items, bytes.shift() as Uint8Array, n, dest, new Int32Array(scratch, 0, n));
+  else scatter32(items, 1, n, dest, new Int32Array(scratch, 0, n));
+  for (const col of cols.slice(1)) {
     const width = col.BYTES_PER_ELEMENT;
-    if (width === 1) bytes.push(new Uint8Array(col.buffer, col.byteOffset, n));
-    else if (width === 2) scatter16(new Uint16Array(col.buffer, col.byteOffset, n), n, dest, new Uint16Array(scratch, 0, n));
-    else scatter32(new Int32Array(col.buffer, col.byteOffset, n * (width / 4)), width / 4, n, dest, new Int32Array(scratch, 0, n));
+    if (width === 2) scatter16(new Uint16Array(col.buffer, col.byteOffset, n), n, dest, new Uint16Array(scratch, 0, n));
+    else if (width > 2) scatter32(new Int32Array(col.buffer, col.byteOffset, n * (width / 4)), width / 4, n, dest, new Int32Array(scratch, 0, n));
   }
   if (bytes.length === 1) scatter8(bytes[0], n, dest, new Uint8Array(scratch, 0, n));
   else if (bytes.length === 2) scatter8x2(bytes[0], bytes[1], n, dest, new Int32Array(scratch, 0, n));
@@ -93,6 +97,24 @@ function moveWide(cols: readonly Column[], n: number, dest: Int32Array): void {
   const src = new Int32Array(scratch, 0, n);
   for (let i = 0; i < n; i++) src[dest[i]] = i;
   dest.set(src);
+}
+
+const ITEM_PACK_LIMIT = 1 << 24;
+
+function maxOf(col: Int32Array, n: number): number {
+  let max = 0;
+  for (let i = 0; i < n; i++) if (col[i] > max) max = col[i];
+  return max;
+}
+
+/** The item column and a 1-byte column in one random write a row: the byte in the item's top 8 bits. */
+function scatterItemsWithByte(items: Int32Array, b: Uint8Array, n: number, dest: Int32Array, tmp: Int32Array): void {
+  for (let i = 0; i < n; i++) tmp[dest[i]] = items[i] | (b[i] << 24);
+  for (let i = 0; i < n; i++) {
+    const w = tmp[i];
+    items[i] = w & 0xffffff;
+    b[i] = w >>> 24;
+  }
 }
 
 function scatter8(col: Uint8Array, n: number, dest: Int32Array, tmp: Uint8Array): void {

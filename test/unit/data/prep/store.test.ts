@@ -41,7 +41,7 @@ function arranged(store: RowStore, assign: Uint8Array): Row[] {
   return out;
 }
 
-function randomRows(seed: number, n: number, opts: { msTs: boolean; manyValues: boolean; manyEvents: boolean; gaps: boolean; oneValue?: boolean }): Row[] {
+function randomRows(seed: number, n: number, opts: { msTs: boolean; manyValues: boolean; manyEvents: boolean; gaps: boolean; oneValue?: boolean; bigItems?: boolean }): Row[] {
   const prng = Prng.fromSeed(seed, 'store-test');
   const rows: Row[] = [];
   let seq = 0;
@@ -50,7 +50,7 @@ function randomRows(seed: number, n: number, opts: { msTs: boolean; manyValues: 
     const second = 1_700_000_000 + prng.int(50);
     rows.push({
       user: prng.int(7),
-      item: prng.int(30),
+      item: (opts.bigItems === true ? 1 << 24 : 0) + prng.int(30),
       value: opts.oneValue === true ? 1 : opts.manyValues ? Math.fround(prng.int(1000) / 7) : 1 + prng.int(4),
       ts: second * 1000 + (opts.msTs && k > n / 2 ? prng.int(1000) : 0),
       seq: seq++,
@@ -123,6 +123,8 @@ describe('arrangeRows', () => {
     { name: 'wide ts, values and events', msTs: true, manyValues: true, manyEvents: true, gaps: true },
     // The all-0 code column stays where it is; events and split states move packed together.
     { name: 'one distinct value', msTs: false, manyValues: false, manyEvents: false, gaps: true, oneValue: true },
+    // Item indices past 2^24: no byte column rides in the item column's top byte.
+    { name: 'item indices past 2^24', msTs: false, manyValues: false, manyEvents: false, gaps: false, bigItems: true },
   ];
   // The 4-byte scratch (small logs) and the 1-byte scratch with the in-place inversion (past wideLimit).
   for (const [path, wideLimit] of [
