@@ -150,8 +150,19 @@ class HashThread {
 
 let thread: HashThread | null = null;
 
+/** `REC_HASH_THREAD=0` in the environment hashes every file on the main thread. */
+function threadWanted(): boolean {
+  return process.env.REC_HASH_THREAD !== '0';
+}
+
+/** Starts the hash thread ahead of its first file, so that its start overlaps the main thread's work. */
+export function warmHashThread(): void {
+  if (threadWanted() && (thread === null || thread.failure !== null)) thread = new HashThread();
+}
+
 /** A stream hashed on the hash thread (started now when it is not running yet, or again after it failed). */
 export function threadHash(): StreamHash {
-  if (thread === null || thread.failure !== null) thread = new HashThread();
-  return thread.stream();
+  if (!threadWanted()) return localHash();
+  warmHashThread();
+  return (thread as HashThread).stream();
 }

@@ -20,7 +20,7 @@ import { anonymizeId, keyFingerprint } from '../anonymize.js';
 import type { Dataset } from '../dataset.js';
 import { MANIFEST_FILE, REJECTS_FILE, SPLIT_FILES, VOCAB_FILES, type ManifestWindow } from '../manifest.js';
 import { baseRoles, checkAppendCompatible, foldAnonymizedUsers, inheritPrepConfig, loadBaseData, preloadBase, restoreBaseSplits, type AppendBase, type PreloadedBase } from './append.js';
-import { writeInteractions, writeVocab } from './arrow-write.js';
+import { BATCH_ROWS, writeInteractions, writeVocab } from './arrow-write.js';
 import { attachCatalogue, catalogueManifest, planCatalogue, readCatalogueInput, writeCatalogueFiles, type CatalogueInput } from './catalogue.js';
 import { dedupeRows, type DedupeRule } from './dedupe.js';
 import { checkColumnRoles, checkEventWeights, checkRatings, checkSplits, checkTimes, checkUserItemSwap, explainRejects } from './diagnose.js';
@@ -37,6 +37,7 @@ import { RejectSink } from './rejects.js';
 import type { PrepRequest, PrepResult } from './request.js';
 import type { RowStore } from './store.js';
 import { expandInputs } from './inputs.js';
+import { warmHashThread } from './hash-thread.js';
 import { VocabIds } from './vocab-ids.js';
 import type { TextFeaturizerSpec } from '../text.js';
 import { inputSize } from './source.js';
@@ -263,6 +264,8 @@ async function shapeRows(job: PrepJob, input: ReadInputs): Promise<ShapedRows> {
   // ids) go before the arrangement's scratch is taken.
   ing.users.freeze();
   ing.items.freeze();
+  // The split files will be hashed on their own thread: it starts while the rows are arranged.
+  if (store.length >= BATCH_ROWS) warmHashThread();
   const assign = new Uint8Array(store.length).fill(POOL);
   for (const o of input.outcomes) {
     if (o.source.role === 'log') continue;
