@@ -234,9 +234,14 @@ const SWAP_USERS_PER_ITEM = 3;
 const SWAP_SINGLE_USER_SHARE = 0.2;
 const SWAP_SINGLE_RATIO = 10;
 
-function singleShare(ids: Int32Array, n: number, size: number): { distinct: number; single: number } {
+/** Rows per id of an id column (the users', before the arrangement, which can take them: order.ts arrangeRows). */
+export function idCounts(ids: Int32Array, n: number, size: number): Int32Array {
   const counts = new Int32Array(size);
   for (let i = 0; i < n; i++) counts[ids[i]]++;
+  return counts;
+}
+
+function singleShare(counts: Int32Array, size: number): { distinct: number; single: number } {
   let distinct = 0;
   let single = 0;
   for (let k = 0; k < size; k++) {
@@ -256,11 +261,11 @@ function singleShare(ids: Int32Array, n: number, size: number): { distinct: numb
  * of "items". A shop with a small catalogue and many one-off customers looks the same, so this is
  * a hint, never an error.
  */
-export function checkUserItemSwap(store: RowStore, nUsers: number, nItems: number, ctx: ColumnContext | null): string | null {
+export function checkUserItemSwap(store: RowStore, nUsers: number, nItems: number, ctx: ColumnContext | null, userCounts = idCounts(store.users, store.length, nUsers)): string | null {
   const n = store.length;
-  const u = singleShare(store.users, n, nUsers);
+  const u = singleShare(userCounts, nUsers);
   if (u.distinct < SWAP_MIN_USERS || u.single < SWAP_SINGLE_USER_SHARE) return null;
-  const i = singleShare(store.items, n, nItems);
+  const i = singleShare(idCounts(store.items, n, nItems), nItems);
   if (u.distinct < SWAP_USERS_PER_ITEM * i.distinct || i.single * SWAP_SINGLE_RATIO > u.single) return null;
   const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
   const where = ctx !== null ? ` (user: ${label(ctx, 'user')}, item: ${label(ctx, 'item')})` : '';

@@ -38,11 +38,13 @@ export const WIDE_SCRATCH_ROWS = 1 << 25;
  * RowStore.finishArrange turns into seq: the user column becomes seq (the users are now runs).
  * `assign` is permuted alike. Rows already grouped by user in order move nowhere.
  */
-export function arrangeRows(store: RowStore, assign: Uint8Array, nUsers: number, wideLimit = WIDE_SCRATCH_ROWS): void {
+export function arrangeRows(store: RowStore, assign: Uint8Array, nUsers: number, wideLimit = WIDE_SCRATCH_ROWS, userCounts: Int32Array | null = null): void {
   const n = store.length;
   const dest = store.users.subarray(0, n);
   const offsets = new Int32Array(nUsers + 1);
-  for (let i = 0; i < n; i++) offsets[dest[i] + 1]++;
+  // Rows per user, unless the caller counted them already (diagnose.ts idCounts).
+  if (userCounts !== null) offsets.set(userCounts.subarray(0, nUsers), 1);
+  else for (let i = 0; i < n; i++) offsets[dest[i] + 1]++;
   for (let u = 0; u < nUsers; u++) offsets[u + 1] += offsets[u];
   const next = offsets.slice(0, nUsers);
   let moved = false;

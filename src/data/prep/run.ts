@@ -23,14 +23,14 @@ import { baseRoles, checkAppendCompatible, foldAnonymizedUsers, inheritPrepConfi
 import { BATCH_ROWS, writeInteractions, writeVocab } from './arrow-write.js';
 import { attachCatalogue, catalogueManifest, planCatalogue, readCatalogueInput, writeCatalogueFiles, type CatalogueInput } from './catalogue.js';
 import { dedupeRows, type DedupeRule } from './dedupe.js';
-import { checkColumnRoles, checkEventWeights, checkRatings, checkSplits, checkTimes, checkUserItemSwap, explainRejects } from './diagnose.js';
+import { checkColumnRoles, checkEventWeights, checkRatings, checkSplits, checkTimes, checkUserItemSwap, explainRejects, idCounts } from './diagnose.js';
 import { summarizeSplits } from './finalize.js';
 import { commitOutput, lockPrepFolders, outputError, releaseFolders, stageOutput } from './folders.js';
 import { prepLog, type PrepJob, type PrepPlan, type ReadInputs, type ShapedRows, type Vocabularies } from './job.js';
 import { kcoreRows } from './kcore.js';
 import { alreadyAppended, alreadyUpToDate, openBase, unchangedInPlace, type AlreadyPresent } from './nightly.js';
 import { fileKind, parseSplitSpec } from './options.js';
-import { POOL, TEST, TRAIN, VALID, arrangeRows } from './order.js';
+import { POOL, TEST, TRAIN, VALID, WIDE_SCRATCH_ROWS, arrangeRows } from './order.js';
 import { interrupted, makeIngest, overMaxRejects, planColumnarRows, readContext, readerSettings, readInput, tooManyRejects, type InputFile, type ReadOutcome, type ReadState } from './read.js';
 import { datasetManifest, datasetRows, prepResult } from './record.js';
 import { RejectSink } from './rejects.js';
@@ -86,8 +86,8 @@ async function prepLocked(req: PrepRequest, io: RunIO): Promise<PrepResult> {
     const job: PrepJob = { req, io, plan, log, sink: rejects, stagedPath: output.staged.path, written: new Map() };
     const catalogue: CatalogueInput | null = plan.catalogue !== null ? await readCatalogueInput(plan.catalogue, rejects, (msg) => io.log.info(msg), io.signal) : null;
     const input = await readAll(job, baseData, bar);
-    checkInput(job, input, baseData);
-    const shaped = await shapeRows(job, input);
+    const userCounts = checkInput(job, input, baseData);
+    const shaped = await shapeRows(job, input, userCounts);
     const vocab = buildVocabularies(job, input, shaped);
     const built = catalogue !== null ? attachCatalogue(catalogue, vocab, log.warn) : null;
     await writeDataset(job, input.ing.store, shaped, vocab);
@@ -226,8 +226,11 @@ async function readAll(job: PrepJob, baseData: Dataset | null, bar: ProgressBar)
   return { ing, columns, outcomes, pre, seqStart, logRead, read: (pre?.rows ?? 0) + logRead, whyRejected };
 }
 
-/** Warnings on what was read (ratings, times, event weights, swapped columns); a base's anonymised users matched. */
-function checkInput(job: PrepJob, input: ReadInputs, baseData: Dataset | null): void {
+/**
+ * Warnings on what was read (ratings, times, event weights, swapped columns); a base's anonymised users matched.
+ * Returns the rows per user that the swapped-columns check counted, for the arrangement (null once users were folded).
+ */
+function checkInput(job: PrepJob, input: ReadInputs, baseData: Dataset | null): Int32Array | null {
   const { sink, log, plan } = job;
   const { ing, columns, logRead } = input;
   const store = ing.store;
@@ -246,16 +249,19 @@ function checkInput(job: PrepJob, input: ReadInputs, baseData: Dataset | null): 
     if (ing.opts.feedback === 'implicit') for (const weightNote of checkEventWeights(plan.settings.eventWeights, ing.eventNames, ing.unweighted)) log.warn(weightNote);
     for (const roleNote of checkColumnRoles(columns, plan.cfg.ts_format)) log.warn(roleNote);
   }
-  const swapNote = checkUserItemSwap(store, ing.users.size, ing.items.size, columns);
+  const userCounts = idCounts(store.users, store.length, ing.users.size);
+  const swapNote = checkUserItemSwap(store, ing.users.size, ing.items.size, columns, userCounts);
   if (swapNote !== null) log.note(swapNote);
   const key = job.req.anonKey;
   if (baseData !== null && baseData.manifest.anonymize !== null && key !== undefined) {
     foldAnonymizedUsers(store, baseData.users.ids, (k) => ing.users.idAt(k), ing.users.size, (raw) => anonymizeId(key, raw));
+    return null;
   }
+  return userCounts;
 }
 
 /** 3. --window, then arrange, dedupe, k-core and split the accepted rows. */
-async function shapeRows(job: PrepJob, input: ReadInputs): Promise<ShapedRows> {
+async function shapeRows(job: PrepJob, input: ReadInputs, userCounts: Int32Array | null): Promise<ShapedRows> {
   const { plan, log, io, req } = job;
   const { cfg, splitSpec } = plan;
   const { ing, pre } = input;
@@ -279,7 +285,7 @@ async function shapeRows(job: PrepJob, input: ReadInputs): Promise<ShapedRows> {
   const window =
     plan.windowDays !== null ? applyWindow(store, assign, plan.windowDays, { seqStart: input.seqStart, now: plan.now, appending: pre !== null, force: req.forceWindow === true, warn: log.warn }) : null;
   await checkAbort(io);
-  arrangeRows(store, assign, nUsers0);
+  arrangeRows(store, assign, nUsers0, WIDE_SCRATCH_ROWS, userCounts);
   log.phase('arrange');
   await checkAbort(io);
   const deduplicated = store.queries !== null ? dedupeSearchRows(store, assign, nItems0, dedupe) : dedupeRows(store, assign, nItems0, dedupe, predefined.valid || predefined.test);

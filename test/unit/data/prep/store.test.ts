@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { arrangeRows, POOL, TEST, TRAIN, WIDE_SCRATCH_ROWS } from '../../../../src/data/prep/order.js';
+import { idCounts } from '../../../../src/data/prep/diagnose.js';
 import { RowStore } from '../../../../src/data/prep/store.js';
 import { Prng } from '../../../../src/util/prng.js';
 
@@ -151,6 +152,14 @@ describe('arrangeRows', () => {
       expect(arranged(store, assign)).toEqual(reference(rows));
     });
   }
+
+  it('gives the same arrangement from rows per user counted beforehand (diagnose.ts idCounts)', () => {
+    const rows = randomRows(5, 2000, cases[1]);
+    const { store, assign } = storeOf(rows);
+    arrangeRows(store, assign, 9, WIDE_SCRATCH_ROWS, idCounts(store.users, store.length, 9));
+    expect(arranged(store, assign)).toEqual(reference(rows));
+    expect(store.runs[9]).toBe(2000);
+  });
 
   it('keeps a uniform split state and users without rows as empty runs', () => {
     const rows: Row[] = [
