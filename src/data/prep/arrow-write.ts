@@ -99,6 +99,11 @@ export interface WriteBatchesOptions {
   lookahead?: boolean;
   /** Hash on the hash thread (hash-thread.ts), for a file of many megabytes; small files hash here. */
   hashThread?: boolean;
+  /**
+   * Return once the file is written, its digest (which waits for the hash thread to finish the last bytes) recorded
+   * in `hashes` later: the promise that records it goes here, for the caller to await before reading `hashes`.
+   */
+  digests?: Promise<void>[];
 }
 
 /**
@@ -154,7 +159,14 @@ export async function writeBatches(path: string, batches: Iterable<RecordBatch>,
   } finally {
     await fh.close();
   }
-  if (hash !== null) opts.hashes?.set(path, await hash.digest());
+  if (hash === null) return;
+  const recorded = hash.digest().then((hex) => {
+    opts.hashes?.set(path, hex);
+  });
+  if (opts.digests === undefined) return recorded;
+  // Seen as handled here; the caller's await on `digests` still gets a failure.
+  recorded.catch(() => undefined);
+  opts.digests.push(recorded);
 }
 
 async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void> {
@@ -198,6 +210,7 @@ export async function writeInteractions(
   eventNames: readonly string[] | null,
   search: SearchColumns | null = null,
   hashes?: WrittenHashes,
+  digests?: Promise<void>[],
 ): Promise<void> {
   const schema = interactionSchema(eventNames !== null, search);
   const dictType = schema.fields[5]?.type as Dictionary<Utf8, Int32> | undefined;
@@ -249,7 +262,7 @@ export async function writeInteractions(
     }
   }
   // From one full batch (about 8 MB) on; a smaller file is hashed sooner than the thread starts.
-  await writeBatches(path, batches(), { hashes, hashThread: count >= BATCH_ROWS });
+  await writeBatches(path, batches(), { hashes, hashThread: count >= BATCH_ROWS, digests });
 }
 
 /*

@@ -384,12 +384,16 @@ async function writeSearch(job: PrepJob, input: ReadInputs, vocab: Vocabularies,
 /** 5. Split files (rows already in (user, ts, seq) order), then the vocabularies. */
 async function writeDataset(job: PrepJob, store: RowStore, shaped: ShapedRows, vocab: Vocabularies): Promise<void> {
   const { sum, splitStats } = vocab;
+  // A split file's digest comes from the hash thread once it has hashed the file's last bytes; the
+  // next file is written meanwhile.
+  const digests: Promise<void>[] = [];
   for (const [name, code] of [['train', TRAIN], ['valid', VALID], ['test', TEST]] as const) {
     await checkAbort(job.io);
     const search = vocab.queries !== null ? { queryMap: vocab.queries.map, anonymous: vocab.anonymous } : null;
-    await writeInteractions(join(job.stagedPath, SPLIT_FILES[name]), store, shaped.assign, code, splitStats[name].rows, sum.users.map, sum.items.map, vocab.eventNames, search, job.written);
+    await writeInteractions(join(job.stagedPath, SPLIT_FILES[name]), store, shaped.assign, code, splitStats[name].rows, sum.users.map, sum.items.map, vocab.eventNames, search, job.written, digests);
   }
   await writeVocab(join(job.stagedPath, VOCAB_FILES.users), vocab.userIds, sum.users.counts, sum.users.firstTs, sum.users.lastTs, job.written);
   await writeVocab(join(job.stagedPath, VOCAB_FILES.items), vocab.itemIds, sum.items.counts, sum.items.firstTs, sum.items.lastTs, job.written);
+  await Promise.all(digests);
   job.log.phase('write');
 }

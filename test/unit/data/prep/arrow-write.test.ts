@@ -45,6 +45,16 @@ describe('writeBatches', () => {
     expect(hashes.get(empty)).toBe(await fileSha256(empty));
   });
 
+  it('with `digests`, records each digest once the caller awaits them, files written one after the other meanwhile', async () => {
+    const hashes: WrittenHashes = new Map();
+    const digests: Promise<void>[] = [];
+    const paths = [`${out()}.arrow`, `${out()}.arrow`];
+    for (const path of paths) await writeBatches(path, refilled(6, 200_000, 1), { hashes, hashThread: true, digests });
+    expect(digests).toHaveLength(2);
+    await Promise.all(digests);
+    for (const path of paths) expect(hashes.get(path)).toBe(await fileSha256(path));
+  });
+
   it('with lookahead, a generator refilling every other batch\'s arrays writes the same file', async () => {
     const hashes: WrittenHashes = new Map();
     const [plain, ahead] = [`${out()}.arrow`, `${out()}.arrow`];
