@@ -277,18 +277,27 @@ function groupColumns(file: InputFile, group: ColumnGroup, sources: readonly Rol
   return cols;
 }
 
-/** feedRows for the flat decoder's slices: each role's FlatRole gives the row's value (parquet-flat.ts). */
-function feedFlat(ing: Ingest, row: TypedRow, cols: Partial<Record<ColumnRole, FlatRole>>, at: { n: number; offset: number; tsMs: boolean; raw: () => string }): void {
+/**
+ * feedRows for the flat decoder's slices: each role's FlatRole gives the row's value (parquet-flat.ts).
+ * When every role is a file column (`keyed`), Ingest reads the rows it can from their keys and asks
+ * for the rest as values.
+ */
+function feedFlat(ing: Ingest, row: TypedRow, cols: Partial<Record<ColumnRole, FlatRole>>, at: { n: number; offset: number; tsMs: boolean; raw: () => string; keyed: boolean }): void {
   const { user, item, rating, event, ts } = cols;
   const { n, offset, tsMs, raw } = at;
-  for (let i = 0; i < n; i++) {
+  const typed = (i: number): void => {
     if (user !== undefined) row.user = user.valueAt(i);
     if (item !== undefined) row.item = item.valueAt(i);
     if (rating !== undefined) row.rating = rating.valueAt(i);
     if (event !== undefined) row.event = event.valueAt(i);
     if (ts !== undefined) row.ts = ts.valueAt(i);
     ing.acceptTyped(row, tsMs, offset + i + 1, raw);
+  };
+  if (at.keyed && user !== undefined && item !== undefined) {
+    ing.acceptKeyed({ user, item, rating, event, ts }, n, tsMs, typed);
+    return;
   }
+  for (let i = 0; i < n; i++) typed(i);
 }
 
 /** The groups of a file; a failure to frame the next one (a truncated Arrow stream) is a DataError naming the file and where. */
@@ -320,6 +329,8 @@ async function readGroups(file: InputFile, src: ColumnarFile, how: { sources: re
   const raw = (): string => rawRow(named, row);
   let offset = 0;
   let g = 0;
+  // Partition values are strings in the shared row, so acceptKeyed (file columns' keys only) is for files without them.
+  const keyed = sources.every((s) => s.constant === undefined && s.role !== 'query');
   const flatRoles: Partial<Record<ColumnRole, FlatRole>> = {};
   for (const s of sources) if (s.constant === undefined) flatRoles[s.role] = new FlatRole(s.role === 'user' || s.role === 'item');
   for await (const group of damagedAfter(file, src.groups(), () => offset)) {
@@ -332,7 +343,7 @@ async function readGroups(file: InputFile, src: ColumnarFile, how: { sources: re
       const col = error instanceof ColumnReadError ? `, column ${JSON.stringify(error.column)}` : '';
       throw new DataError(`${file.path}: ${group.name} (rows ${offset + 1}..${offset + group.length})${col} cannot be read (${(error as Error).message}). The file is damaged, truncated or its footer is wrong; nothing was written.`, { cause: error });
     }
-    const at = { n: group.length, offset, tsMs, raw };
+    const at = { n: group.length, offset, tsMs, raw, keyed };
     if (flat !== null) {
       for (const s of sources) if (s.constant === undefined) flatRoles[s.role]?.set(flat.get(s.name) as FlatSlice);
       feedFlat(ing, row, flatRoles, at);

@@ -16,6 +16,7 @@ import { decompressPage } from 'hyparquet/src/datapage.js';
 import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
 import type { ColumnMetaData, Compressors, DataReader, PageHeader, SchemaElement } from 'hyparquet';
 import { DAY_MS } from './timestamps.js';
+import type { KeyedColumn } from './ingest.js';
 import { InternableId, type IdVocab } from './vocab.js';
 
 /** How a column's physical values become what prep reads. */
@@ -239,6 +240,46 @@ function readPlain(keys: FlatKeys, reader: DataReader, count: number): number {
   return first;
 }
 
+/**
+ * A data page's `count` PLAIN values into the keys, each value's key to out[at..]. A text value
+ * equal to the one before it gets that one's key: logs repeat an item row after row (a view, then
+ * a click), and each key costs the reader thread a copy and a hash.
+ */
+function readPlainRows(keys: FlatKeys, reader: DataReader, count: number, out: Int32Array, at: number): void {
+  if (keys.kind !== 'text') {
+    const first = readPlain(keys, reader, count);
+    for (let j = 0; j < count; j++) out[at + j] = first + j;
+    return;
+  }
+  const view = reader.view;
+  const end = view.byteLength;
+  const bytes = new Uint8Array(view.buffer, view.byteOffset, end);
+  let o = reader.offset;
+  let prevFrom = -1;
+  let prevLen = -1;
+  let prevKey = -1;
+  for (let j = 0; j < count; j++) {
+    if (o + 4 > end) throw new Error(`a page ends at byte ${end}, inside its ${count} values`);
+    const len = view.getUint32(o, true);
+    const from = o + 4;
+    o = from + len;
+    if (o > end) throw new Error(`a page ends at byte ${end}, inside its ${count} values`);
+    if (len === prevLen) {
+      let b = 0;
+      while (b < len && bytes[from + b] === bytes[prevFrom + b]) b++;
+      if (b === len) {
+        out[at + j] = prevKey;
+        continue;
+      }
+    }
+    prevKey = keys.addBytes(bytes, from, o);
+    prevFrom = from;
+    prevLen = len;
+    out[at + j] = prevKey;
+  }
+  reader.offset = o;
+}
+
 /** One fixed-width value at o into the keys. */
 function readNumber(keys: FlatKeys, view: DataView, o: number): void {
   switch (keys.kind) {
@@ -399,9 +440,16 @@ export class LocalIds {
     const out = new Int32Array(codes.length);
     const ascii = keys.ascii;
     const isText = keys.kind === 'text';
+    let prev = -2;
+    let local = -1;
     for (let i = 0; i < codes.length; i++) {
       const k = codes[i];
-      out[i] = k < 0 || !isText || ascii[k] !== 1 ? -1 : this.entries.intern(keys, k, this.vocab);
+      // A row with the key of the row before (a user's run of rows) takes its index again.
+      if (k !== prev) {
+        local = k < 0 || !isText || ascii[k] !== 1 ? -1 : this.entries.intern(keys, k, this.vocab);
+        prev = k;
+      }
+      out[i] = local;
     }
     return out;
   }
@@ -437,14 +485,14 @@ export class FlatChunk {
       if (page.codes !== null) {
         codes.set(page.codes.subarray(pos, pos + m), filled);
       } else if (page.defs === null) {
-        const first = readPlain(keys, page.values, m);
-        for (let j = 0; j < m; j++) codes[filled + j] = first + j;
+        readPlainRows(keys, page.values, m, codes, filled);
       } else {
         const defs = page.defs;
         let present = 0;
         for (let j = pos; j < pos + m; j++) present += defs[j];
-        let k = readPlain(keys, page.values, present);
-        for (let j = 0; j < m; j++) codes[filled + j] = defs[pos + j] === 1 ? k++ : -1;
+        const got = present === m ? codes : new Int32Array(present);
+        readPlainRows(keys, page.values, present, got, present === m ? filled : 0);
+        if (got !== codes) for (let j = 0, k = 0; j < m; j++) codes[filled + j] = defs[pos + j] === 1 ? got[k++] : -1;
       }
       page.pos += m;
       filled += m;
@@ -529,6 +577,8 @@ export class FlatChunk {
       present = 0;
       for (let i = 0; i < n; i++) present += defs[i];
     }
+    // DuckDB and Spark write OPTIONAL columns without a null as well: their pages are read as REQUIRED ones.
+    if (present === n) defs = null;
     if (encoding === 'PLAIN') return { rows: n, pos: 0, codes: null, defs, values };
     if (encoding !== 'PLAIN_DICTIONARY' && encoding !== 'RLE_DICTIONARY') throw new Error(`a page in the ${encoding} encoding, which the footer did not list`);
     const dictSize = this.keys.dictSize;
@@ -562,12 +612,13 @@ class DictionaryIds {
   private keys: FlatKeys | null = null;
   private generation = -1;
 
-  /** Starts again when `keys` or its dictionary is not the one cached. */
-  follow(keys: FlatKeys): void {
-    if (this.keys === keys && this.generation === keys.generation) return;
+  /** Starts again when `keys` or its dictionary is not the one cached; returns whether it did. */
+  follow(keys: FlatKeys): boolean {
+    if (this.keys === keys && this.generation === keys.generation) return false;
     this.cache = new Int32Array(keys.dictSize);
     this.keys = keys;
     this.generation = keys.generation;
+    return true;
   }
 
   /** Key k's index in `vocab` (k a text key of the keys last followed). */
@@ -586,7 +637,7 @@ class DictionaryIds {
  * beyond 2^53, a string) except for a non-empty ASCII id, which is this object itself: Ingest
  * interns it through intern(), from the bytes and once per dictionary entry, with no string made.
  */
-export class FlatRole extends InternableId {
+export class FlatRole extends InternableId implements KeyedColumn {
   private readonly id: boolean;
   private codes: Int32Array = new Int32Array(0);
   private keys: FlatKeys | null = null;
@@ -596,6 +647,8 @@ export class FlatRole extends InternableId {
   private local: Int32Array | null = null;
   private remap: LocalRemap = { table: new Int32Array(0) };
   private readonly entries = new DictionaryIds();
+  memo = new Float64Array(0);
+  memoCode = new Int32Array(0);
 
   /** `id`: the role is the user or item column. */
   constructor(id: boolean) {
@@ -609,7 +662,38 @@ export class FlatRole extends InternableId {
     this.keys = keys;
     this.local = slice.local?.ids ?? null;
     if (slice.local !== undefined) this.remap = slice.local.remap;
-    this.entries.follow(keys);
+    // A new dictionary: an event role's memo (acceptKeyed) starts again with it.
+    if (this.entries.follow(keys) && !this.id) {
+      this.memo = new Float64Array(keys.dictSize).fill(Number.NaN);
+      this.memoCode = new Int32Array(keys.dictSize);
+    }
+  }
+
+  asciiIdAt(i: number): boolean {
+    if (this.local !== null) return this.local[i] >= 0;
+    const k = this.codes[i];
+    const keys = this.keys as FlatKeys;
+    return this.id && k >= 0 && keys.kind === 'text' && keys.ascii[k] === 1;
+  }
+
+  internAt(i: number, vocab: IdVocab): number {
+    this.key = this.codes[i];
+    this.row = i;
+    return this.intern(vocab);
+  }
+
+  dictKeyAt(i: number): number {
+    const k = this.codes[i];
+    const keys = this.keys as FlatKeys;
+    return k >= 0 && k < keys.dictSize && keys.kind === 'text' ? k : -1;
+  }
+
+  numberAt(i: number): number {
+    const k = this.codes[i];
+    const keys = this.keys as FlatKeys;
+    if (k < 0 || keys.kind === 'text') return Number.NaN;
+    const v = keys.nums[k];
+    return keys.kind !== 'int64' || (v <= Number.MAX_SAFE_INTEGER && v >= -Number.MAX_SAFE_INTEGER) ? v : Number.NaN;
   }
 
   valueAt(i: number): unknown {

@@ -100,6 +100,30 @@ describe('the flat Parquet decoder writes the same dataset as hyparquet', () => 
     }
   });
 
+  it('implicit feedback read from keys: runs of one plain id, an event without a weight, bad timestamps, dictionaries per row group', async () => {
+    const f = join(dir(), 'keyed.parquet');
+    const n = 6000;
+    // Runs of 1-3 rows per item, broken by a non-ASCII id, an empty one and a null.
+    const items = Array.from({ length: n }, (_, i) => (i % 211 === 9 ? null : i % 97 === 4 ? '' : i % 89 === 3 ? `é${i % 7}` : `i${Math.floor(i / (1 + (i % 3))) % 400}`));
+    const users = Array.from({ length: n }, (_, i) => `u${Math.floor(i / 25)}`);
+    const events = Array.from({ length: n }, (_, i) => (i % 101 === 7 ? null : i % 53 === 1 ? 'wish' : (['view', 'buy', 'cart'] as const)[i % 3]));
+    // Seconds, with a few outside what a date can hold and one null.
+    const ts = Array.from({ length: n }, (_, i) => (i % 307 === 11 ? null : i % 401 === 13 ? 9_000_000_000_000_000n : 1_717_200_000n + BigInt(i * 60)));
+    const columnData = [
+      { name: 'user_id', data: users, type: 'STRING' as const, nullable: false },
+      { name: 'item_id', data: items, type: 'STRING' as const, encoding: 'PLAIN' as const, nullable: true },
+      { name: 'event', data: events, type: 'STRING' as const, nullable: true },
+      { name: 'ts', data: ts, type: 'INT64' as const, nullable: true },
+    ];
+    writeFileSync(f, new Uint8Array(parquetWriteBuffer({ columnData, pageSize: 4096, rowGroupSize: 2500 })));
+    const r = await both([f], { columns: 'user=user_id,item=item_id,event=event,ts=ts', event_weights: 'view=1,buy=5,cart=2', split: 'none' });
+    expect(r.slices).toBeGreaterThan(2);
+    expect(r.flat).toEqual(r.general);
+    const reasons = new Set(rejects(r.out).map((x) => x.reason));
+    expect([...reasons].sort()).toEqual(['bad_ts', 'empty_id', 'unknown_event']);
+    expect(rows(r.out, 'train.arrow').length).toBeGreaterThan(1000);
+  });
+
   it('plain-encoded text over many small v2 pages (hyparquet-writer) in a row group larger than a slice', async () => {
     const f = join(dir(), 'plain.parquet');
     const n = 265_000;
