@@ -61,6 +61,8 @@ export interface ColumnGroup {
   length: number;
   /** Bytes of the file this group covers, for the progress bar. */
   bytes: number;
+  /** The file's row group it is (or a slice of): Parquet's reader threads take a file's row groups in turn. */
+  group?: number;
   /** The named columns' values, `length` each; throws ColumnReadError naming the column. */
   read(names: readonly string[]): Promise<Map<string, ArrayLike<unknown>>>;
   /**
@@ -75,6 +77,8 @@ export interface ColumnarFile {
   columns: ColumnInfo[];
   /** Rows the file says it holds (null when only reading it tells, as for an Arrow stream). */
   rows: number | null;
+  /** Row groups in the file (Parquet). */
+  groupCount?: number;
   groups(): AsyncIterable<ColumnGroup>;
   close(): Promise<void>;
 }
