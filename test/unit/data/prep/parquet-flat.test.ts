@@ -5,7 +5,9 @@ import type { SchemaElement } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DataError } from '../../../../src/util/errors.js';
-import { FlatChunk, divInt64, flatKind, int96Ms } from '../../../../src/data/prep/parquet-flat.js';
+import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
+import { FlatChunk, ShortIds, divInt64, flatKind, int96Ms, readIndices } from '../../../../src/data/prep/parquet-flat.js';
+import { IdVocab } from '../../../../src/data/prep/vocab.js';
 import { duckdb, q } from './duckdb.js';
 import { prep, rejects, rows, tempRoot } from './helpers.js';
 
@@ -258,5 +260,79 @@ describe('the flat decoder reads INT64 and INT96 exactly as BigInt arithmetic do
       const ref = ((value >> 64n) - 2440588n) * 86_400_000_000_000n + (value & 0xffffffffffffffffn);
       expect(int96Ms(view, 0), `${day} ${nanos}`).toBe(Number(ref / 1_000_000n));
     }
+  });
+});
+
+describe('the flat decoder reads dictionary indices as hyparquet does', () => {
+  /** An RLE / bit-packed hybrid of `values` at `width` bits: runs of one value as RLE, the rest bit-packed in groups of 8. */
+  function encode(values: readonly number[], width: number): Uint8Array {
+    const out: number[] = [];
+    const varint = (v: number): void => {
+      for (; v >= 0x80; v >>>= 7) out.push((v & 0x7f) | 0x80);
+      out.push(v);
+    };
+    let i = 0;
+    while (i < values.length) {
+      let run = 1;
+      while (i + run < values.length && values[i + run] === values[i]) run++;
+      if (run >= 8) {
+        varint(run << 1);
+        for (let b = 0; b < (width + 7) >> 3; b++) out.push((values[i] >>> (8 * b)) & 0xff);
+        i += run;
+        continue;
+      }
+      const groups = Math.ceil(Math.min(64, values.length - i) / 8);
+      varint((groups << 1) | 1);
+      let acc = 0n;
+      for (let k = 0; k < groups * 8; k++) acc |= BigInt(values[i + k] ?? 0) << (BigInt(width) * BigInt(k));
+      for (let bits = 0n; bits < BigInt(groups * width * 8); bits += 8n) out.push(Number((acc >> bits) & 0xffn));
+      i += groups * 8;
+    }
+    return Uint8Array.from(out);
+  }
+
+  it('runs and bit-packed groups at every width to 32 bits (past 24 by hyparquet), and a run cut short is an error', () => {
+    let x = 7;
+    for (let width = 1; width <= 32; width++) {
+      const values = Array.from({ length: 1000 }, (_, i) => {
+        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+        const v = width === 32 ? x & 0x7fffffff : x % 2 ** width;
+        return i % 100 < 20 ? 3 % 2 ** width : v;
+      });
+      const bytes = encode(values, width);
+      const ours = new Int32Array(values.length);
+      readIndices({ view: new DataView(bytes.buffer), offset: 0 }, width, ours);
+      const theirs = new Int32Array(values.length);
+      readRleBitPackedHybrid({ view: new DataView(bytes.buffer), offset: 0 }, width, theirs, bytes.length);
+      expect(Array.from(ours), `width ${width}`).toEqual(Array.from(theirs));
+      // Past 24 bits (a dictionary of 16M entries in one chunk) hyparquet reads them, whatever it gives.
+      if (width <= 24) expect(Array.from(ours), `width ${width}`).toEqual(values);
+      if (width <= 24) expect(() => readIndices({ view: new DataView(bytes.buffer, 0, bytes.length - 1), offset: 0 }, width, new Int32Array(values.length))).toThrow(/inside a run/);
+    }
+  });
+});
+
+describe('the reader thread cache of short ids', () => {
+  it('gives every id of up to 11 bytes the index the vocabulary gives it, through growth, ids one byte apart and NUL bytes', () => {
+    const cache = new ShortIds();
+    const direct = new IdVocab();
+    const cached = new IdVocab();
+    const wrong: string[] = [];
+    const ids: Uint8Array[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      const text = (['i', 'u', 'ab', '', 'x0'] as const)[i % 5] + ((i * 7919) % 6007).toString(36);
+      ids.push(Buffer.from(text.slice(0, 1 + (i % 11))));
+    }
+    // Same words but for the length (trailing NUL bytes), and 0x80+ bytes in every position.
+    ids.push(Uint8Array.of(97), Uint8Array.of(97, 0), Uint8Array.of(97, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), Uint8Array.of(0xff, 1, 0xfe, 2, 0xfd, 3, 0xfc, 4, 0xfb, 5, 0xfa));
+    for (const [k, id] of [...ids, ...ids].entries()) {
+      const padded = new Uint8Array(id.length + 3);
+      padded.set(id, 3);
+      const want = direct.internBytes(id, 0, id.length);
+      const got = cache.intern(padded, 3, 3 + id.length, cached);
+      if (got !== want) wrong.push(`${k}: ${got} ≠ ${want}`);
+    }
+    expect(wrong.slice(0, 5)).toEqual([]);
+    expect(cached.size).toBe(direct.size);
   });
 });
