@@ -804,9 +804,17 @@ export class FlatRole extends InternableId implements KeyedColumn {
   }
 
   internAt(i: number, vocab: IdVocab): number {
-    this.key = this.codes[i];
-    this.row = i;
-    return this.intern(vocab);
+    const keys = this.keys as FlatKeys;
+    const k = this.codes[i];
+    const local = this.local;
+    if (local === null) return this.entries.intern(keys, k, vocab);
+    const w = local[i];
+    const table = this.remap.table;
+    const was = table[w];
+    if (was !== 0) return was - 1;
+    const idx = internKey(keys, k, vocab, null);
+    table[w] = idx + 1;
+    return idx;
   }
 
   dictKeyAt(i: number): number {
@@ -844,19 +852,7 @@ export class FlatRole extends InternableId implements KeyedColumn {
 
   /** The current row's ASCII id, interned by its bytes (the index its text would get). */
   intern(vocab: IdVocab): number {
-    const keys = this.keys as FlatKeys;
-    const k = this.key;
-    const local = this.local;
-    if (local !== null) {
-      const w = local[this.row];
-      const table = this.remap.table;
-      const was = table[w];
-      if (was !== 0) return was - 1;
-      const idx = internKey(keys, k, vocab, null);
-      table[w] = idx + 1;
-      return idx;
-    }
-    return this.entries.intern(keys, k, vocab);
+    return this.internAt(this.row, vocab);
   }
 
   /** The current row's id as text, for a reject's raw row. */
