@@ -13,7 +13,7 @@ import type { Ingest, TypedRow } from './ingest.js';
 import { partitionValues } from './inputs.js';
 import type { ColumnRole } from './options.js';
 import { FlatRole, type FlatSlice } from './parquet-flat.js';
-import { sourceDigest } from './source.js';
+import { fileDigest } from './source.js';
 import type { ColumnsSpec, InputFormat } from './options.js';
 import type { RejectSink } from './rejects.js';
 
@@ -222,11 +222,14 @@ export async function readColumnarInput(
     }));
     const tsCol = byRole.get('ts');
     const tsMs = tsCol !== undefined && (tsCol.family === 'timestamp' || tsCol.family === 'date');
+    // Hashed meanwhile, off this thread (the manifest records it).
+    const digesting = fileDigest(file.path);
+    digesting.catch(() => undefined);
     const rows = await readGroups(file, src, { sources, tsMs, aborted: hooks.aborted }, ing, ctx);
     await ctx.sink.flush();
     if (ctx.columnarRows !== undefined) ctx.columnarRows = Math.max(0, ctx.columnarRows - rows);
     if (rows === 0) ctx.warn(`${file.path} has no rows (an empty partition); nothing was read from it.`);
-    const digest = await sourceDigest(file.path, false);
+    const digest = await digesting;
     const counts = ing.fileCounts();
     const sourceCols: Record<string, string> = {};
     for (const s of sources) sourceCols[s.role] = s.name;
