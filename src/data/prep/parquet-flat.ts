@@ -466,7 +466,7 @@ export class ShortIds {
       if (old[at + 3] === 0) continue;
       let s = mix(Math.imul(old[at], 0x9e3779b1) ^ Math.imul(old[at + 1], 0x85ebca6b) ^ old[at + 2]) & mask;
       while (slots[4 * s + 3] !== 0) s = (s + 1) & mask;
-      slots.set(old.subarray(at, at + 4), 4 * s);
+      for (let w = 0; w < 4; w++) slots[4 * s + w] = old[at + w];
     }
     this.slots = slots;
     this.mask = mask;
