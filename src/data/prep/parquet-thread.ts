@@ -182,7 +182,7 @@ interface Lane {
   phase: number;
 }
 
-/** Threads not reading a file now are lent to the next (READERS, more when preps run side by side). */
+/** Threads not reading a file now are lent to the next (readers() of them, more when preps run side by side). */
 const threads: ReaderThread[] = [];
 
 function lend(path: string, run: object, phase: number): ReaderThread {
@@ -276,10 +276,11 @@ export async function openParquetThreaded(path: string, run: object, next: strin
       if (stream === null) return;
       for (const l of stream.lanes) {
         l.thread.idle();
-        // The run's last Parquet input: the threads' memory (heaps, tables of ids) goes back before prep sorts and writes.
         if (next !== null) l.thread.prefetch(next, stream.cols, run, l.lane);
-        else await retire(l.thread);
       }
+      // The run's last Parquet input: the threads' memory (heaps, tables of ids) goes back before prep
+      // sorts and writes, an idle one's too (started ahead on a file read with fewer threads).
+      if (next === null) for (const t of threads.filter((x) => !x.busy)) await retire(t);
     },
     close: async () => {
       // Stopped part way (a bad row group, too many rejects): the threads may be mid-file; new ones serve the next.
