@@ -75,10 +75,14 @@ export class ListSource {
     return this.col.lists?.withCounts === true;
   }
 
-  /** Text: the array type of the counts, the narrowest that holds the largest count of the lists written (one pass over them, once). */
+  /**
+   * Text: the array type of the counts, the narrowest that holds the largest count of the lists written: Uint8 at
+   * once when no list held has a count past 255 (a title's), else one pass over the lists written.
+   */
   get countArray(): CountType {
     if (this.countType !== null) return this.countType;
     const lists = this.col.lists as ListStore;
+    if (this.base === null && lists.countBound <= 0xff) return (this.countType = 'uint8');
     const bo = this.base?.offsets ?? null;
     let max = 0;
     for (let i = 0; i < this.src.length; i++) {

@@ -84,6 +84,8 @@ export interface ListStore {
   copyTo(s: number, values: Int32Array, counts: CountArray | null, at: number, remap: Int32Array | null): void;
   /** Text: the largest count in list s (0 for an empty list); 0 without counts. */
   maxCountOf(s: number): number;
+  /** Text: at least the largest count of any list held (so ≤ 255 tells every list written fits Uint8 unread); 0 without counts. */
+  readonly countBound: number;
 }
 
 /**
@@ -93,6 +95,7 @@ export interface ListStore {
  */
 export class ChunkedLists implements ListStore {
   readonly withCounts = false;
+  readonly countBound = 0;
   readonly chunks: Int32Array[] = [];
   /** Per list: chunk index × CHUNK + position (a float64: past 2^31 values for ten million titles). */
   readonly start = new GrowFloat64();
@@ -182,6 +185,7 @@ export function textPacking(numBuckets: number): { bits: number; maxCount: numbe
  */
 export class TextLists implements ListStore {
   readonly withCounts = true;
+  countBound = 0;
   private readonly packed = new ChunkedLists();
   private readonly wideValues = new ChunkedLists();
   private readonly wideCounts = new ChunkedLists();
@@ -197,11 +201,12 @@ export class TextLists implements ListStore {
   }
 
   /**
-   * Appends a list packed already (textPacking; every count within maxCount): src[from, from + len). `src` is kept
-   * as a chunk of its own, not copied, when it fits one (the lists of a batch from the featuriser thread, which
-   * come in one array sized to them): the caller never writes to it again.
+   * Appends a list packed already (textPacking; every count within maxCount): src[from, from + len), whose counts
+   * are at most `bound`. `src` is kept as a chunk of its own, not copied, when it fits one (the lists of a batch from
+   * the featuriser thread, which come in one array sized to them): the caller never writes to it again.
    */
-  pushPacked(src: Int32Array, from: number, len: number): void {
+  pushPacked(src: Int32Array, from: number, len: number, bound: number): void {
+    if (bound > this.countBound) this.countBound = bound;
     if (src.length > CHUNK) {
       const at = this.packed.alloc(len);
       this.packed.last.set(src.subarray(from, from + len), at);
@@ -214,6 +219,7 @@ export class TextLists implements ListStore {
 
   /** Appends a list kept unpacked (a count past maxCount). */
   pushWide(buckets: Int32Array, counts: Int32Array, len: number): void {
+    for (let k = 0; k < len; k++) if (counts[k] > this.countBound) this.countBound = counts[k];
     this.where.push(-1 - this.wideValues.push(buckets, len));
     this.wideCounts.push(counts, len);
   }
@@ -230,6 +236,7 @@ export class TextLists implements ListStore {
     }
     if (max <= this.maxCount) {
       this.where.push(this.packed.length.n - 1);
+      if (max > this.countBound) this.countBound = max;
       return;
     }
     this.packed.unpush();
@@ -414,17 +421,17 @@ export class SlotColumn {
 
   /**
    * Slot `slot`'s deferred text list (DeferredTexts), the next of this column: `len` values packed by textPacking
-   * at src[from, …), or (len < 0, a count past the packed range) −len buckets then −len counts; the hash of its
-   * text at hashes[h], hashes[h + 1].
+   * at src[from, …) with counts at most `bound`, or (len < 0, a count past the packed range) −len buckets then −len
+   * counts; the hash of its text at hashes[h], hashes[h + 1].
    */
-  resolveText(slot: number, src: Int32Array, from: number, len: number, hashes: Int32Array, h: number): void {
+  resolveText(slot: number, src: Int32Array, from: number, len: number, hashes: Int32Array, h: number, bound: number): void {
     const th = this.textHashes as GrowInt32;
     th.reserve(2 * slot + 2 - th.n);
     th.a[2 * slot] = hashes[h];
     th.a[2 * slot + 1] = hashes[h + 1];
     th.n = 2 * slot + 2;
     const lists = this.text as TextLists;
-    if (len >= 0) lists.pushPacked(src, from, len);
+    if (len >= 0) lists.pushPacked(src, from, len, bound);
     else lists.pushWide(src.subarray(from, from - len), src.subarray(from - len, from - 2 * len), -len);
     if (len === 0 && this.status.a[slot] !== VALUE_MISSING) this.status.a[slot] = VALUE_INVALID;
   }
