@@ -104,6 +104,13 @@ export class ChunkedLists implements ListStore {
   last: Int32Array = new Int32Array(0);
   private used = 0;
 
+  /** Appends values[from, from + len) as the next list (a short one, copied value by value: no view). */
+  pushFrom(values: Int32Array, from: number, len: number): void {
+    const at = this.alloc(len);
+    const last = this.last;
+    for (let k = 0; k < len; k++) last[at + k] = values[from + k];
+  }
+
   /** Appends values[0, len) as the next list; returns its index. */
   push(values: Int32Array, len: number): number {
     const at = this.alloc(len);
@@ -321,6 +328,13 @@ export class SlotColumn {
   private codeScratch = new Int32Array(64);
   /** text featurised on the thread: per slot, the hash of the text it was sent (unitsHash), at 2 × slot. */
   readonly textHashes: GrowInt32 | null;
+  /**
+   * multi, `|`-joined (addPiped): each distinct field seen, while there are at most FIELD_CACHE_MAX, and its codes,
+   * field k's at fieldCodes[fieldAt[k], fieldAt[k + 1]); null once past that (then every field is read part by part).
+   */
+  private fields: KeyTable | null;
+  private readonly fieldAt = new GrowInt32(64);
+  private readonly fieldCodes = new GrowInt32(256);
 
   constructor(spec: FeatureSpec, numBuckets: number) {
     this.spec = spec;
@@ -331,6 +345,8 @@ export class SlotColumn {
     this.numbers = spec.kind === 'number' ? new GrowFloat64() : null;
     this.vocab = spec.kind === 'category' || spec.kind === 'multi' ? new LocalVocab() : null;
     this.textHashes = spec.kind === 'text' ? new GrowInt32() : null;
+    this.fields = spec.kind === 'multi' ? new KeyTable() : null;
+    this.fieldAt.push(0);
   }
 
   /**
@@ -387,12 +403,43 @@ export class SlotColumn {
     }
   }
 
-  /** A multi value of `|`-joined values (see add): as add would take v.split('|'), value by value in place. */
+  /**
+   * A multi value of `|`-joined values (see add): as add would take v.split('|'). A field seen before takes the codes
+   * it got then (a catalogue's category paths repeat: one lookup of the field instead of one per value); a new one
+   * is read value by value in place (addParts).
+   */
   private addPiped(v: string): void {
+    const fields = this.fields;
+    const multi = this.multi as ChunkedLists;
+    if (fields !== null) {
+      const seen = fields.size;
+      const k = fields.intern(v);
+      if (k < seen) {
+        const from = this.fieldAt.a[k];
+        const n = this.fieldAt.a[k + 1] - from;
+        // No value (blank) is the only way to no codes: a field with a value has a code.
+        this.status.push(n > 0 ? VALUE_PRESENT : VALUE_MISSING);
+        multi.pushFrom(this.fieldCodes.a, from, n);
+        return;
+      }
+    }
+    const n = this.addParts(v);
+    if (fields === null) return;
+    if (fields.size > FIELD_CACHE_MAX) {
+      // Fields that rarely repeat (lists of tags): stop keeping them.
+      this.fields = null;
+      return;
+    }
+    for (let j = 0; j < n; j++) this.fieldCodes.push(this.codeScratch[j]);
+    this.fieldAt.push(this.fieldCodes.n);
+  }
+
+  /** addPiped of a field not seen before, value by value: its codes stay in codeScratch; returns how many. */
+  private addParts(v: string): number {
     if (pipedBlank(v)) {
       this.status.push(VALUE_MISSING);
       (this.multi as ChunkedLists).push(this.codeScratch, 0);
-      return;
+      return 0;
     }
     this.status.push(VALUE_PRESENT);
     const vocab = this.vocab as LocalVocab;
@@ -417,6 +464,7 @@ export class SlotColumn {
       this.codeScratch[n++] = code;
     }
     (this.multi as ChunkedLists).push(this.codeScratch, n);
+    return n;
   }
 
   /**
@@ -436,6 +484,9 @@ export class SlotColumn {
     if (len === 0 && this.status.a[slot] !== VALUE_MISSING) this.status.a[slot] = VALUE_INVALID;
   }
 }
+
+/** Distinct `|`-joined fields a multi column remembers the codes of (SlotColumn.addPiped): about 10 MB at most. */
+const FIELD_CACHE_MAX = 1 << 16;
 
 /** Whether s[from, to) is non-empty and starts and ends with a printable ASCII character (so trim leaves it as is). */
 function plainEnds(s: string, from: number, to: number): boolean {
