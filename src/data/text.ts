@@ -464,6 +464,8 @@ export class TextFeaturizer {
   private readonly mask: number;
   private readonly ids: Int32Array;
   private readonly counts: Int32Array;
+  /** bitmapDistinct's sets of buckets (numBuckets ≤ BITMAP_MAX_BUCKETS), else null. */
+  private readonly bitmap: BucketBitmap | null;
   /** groupDistinct's scratch: the ids by group, each group's next position, and the shift to a group. */
   private readonly sortTmp = new Int32Array(GROUP_SORT_MAX);
   private readonly groupAt = new Int32Array(GROUPS + 1);
@@ -491,6 +493,7 @@ export class TextFeaturizer {
     // Unigrams + bigrams ≤ 2 × units; trigrams ≤ stored code points.
     this.ids = new Int32Array(2 * this.maxUnits + this.maxChars);
     this.counts = new Int32Array(2 * this.maxUnits + this.maxChars);
+    this.bitmap = this.numBuckets <= BITMAP_MAX_BUCKETS ? new BucketBitmap(this.numBuckets, this.ids.length) : null;
   }
 
   spec(): TextFeaturizerSpec {
@@ -629,6 +632,7 @@ export class TextFeaturizer {
   private distinct(n: number): number {
     if (n === 0) return 0;
     const ids = this.ids;
+    if (n > GROUP_SORT_MIN && this.bitmap !== null) return this.bitmap.distinct(ids, this.counts, n);
     if (n > GROUP_SORT_MIN && n <= GROUP_SORT_MAX) return this.groupDistinct(n);
     // A long text's ids sort faster in the builtin (numeric for typed arrays), subarray included; a query's few
     // ids do not pay for the subarray.
@@ -684,6 +688,90 @@ export class TextFeaturizer {
     }
     return m;
   }
+}
+
+/**
+ * Bucket bitmaps up to this many buckets (128 KiB of bits and 4 KiB of summaries per featuriser); more buckets
+ * take groupDistinct and the builtin sort.
+ */
+const BITMAP_MAX_BUCKETS = 1 << 20;
+
+/**
+ * The distinct buckets of a list of ids, ascending, without comparing them: each id sets its bit in a bitmap of the
+ * bucket range (`bits`), and its word's bit in a summary of the words (`words`), and that word's in a summary of the
+ * summaries (`groups`); the set bits are then read back in order, top level first, each word cleared as it is read,
+ * so the next list starts from empty bitmaps. An id whose bit is set already is a repeat: it is noted and, once the
+ * distinct ids are out, counted by a binary search. For a title's ~80 ids about 0.6 of groupDistinct's time (its
+ * insertion sort and group counts mispredict branches; here a list costs its ids and ~3 short loops a level).
+ */
+class BucketBitmap {
+  private readonly bits: Int32Array;
+  private readonly words: Int32Array;
+  private readonly groups: Int32Array;
+  private readonly repeats: Int32Array;
+
+  constructor(numBuckets: number, maxIds: number) {
+    this.bits = new Int32Array(Math.ceil(numBuckets / 32));
+    this.words = new Int32Array(Math.ceil(this.bits.length / 32));
+    this.groups = new Int32Array(Math.ceil(this.words.length / 32));
+    this.repeats = new Int32Array(maxIds);
+  }
+
+  /** Writes the distinct values of ids[0, n) ascending to ids[0, m) and how often each occurs to counts; returns m. */
+  distinct(ids: Int32Array, counts: Int32Array, n: number): number {
+    const { bits, words, groups, repeats } = this;
+    let r = 0;
+    for (let i = 0; i < n; i++) {
+      const x = ids[i];
+      const w = x >>> 5;
+      const bit = 1 << (x & 31);
+      const old = bits[w];
+      if ((old & bit) !== 0) {
+        repeats[r++] = x;
+        continue;
+      }
+      bits[w] = old | bit;
+      words[w >>> 5] |= 1 << (w & 31);
+      groups[w >>> 10] |= 1 << ((w >>> 5) & 31);
+    }
+    let m = 0;
+    for (let g = 0; g < groups.length; g++) {
+      let gw = groups[g];
+      if (gw === 0) continue;
+      groups[g] = 0;
+      while (gw !== 0) {
+        const wi = (g << 5) | (31 - Math.clz32(gw & -gw));
+        gw &= gw - 1;
+        let ww = words[wi];
+        words[wi] = 0;
+        while (ww !== 0) {
+          const bi = (wi << 5) | (31 - Math.clz32(ww & -ww));
+          ww &= ww - 1;
+          let bw = bits[bi];
+          bits[bi] = 0;
+          while (bw !== 0) {
+            ids[m] = (bi << 5) | (31 - Math.clz32(bw & -bw));
+            counts[m++] = 1;
+            bw &= bw - 1;
+          }
+        }
+      }
+    }
+    for (let k = 0; k < r; k++) counts[lowerBound(ids, m, repeats[k])]++;
+    return m;
+  }
+}
+
+/** The first index of a[0, n) (ascending) whose value is ≥ x. */
+function lowerBound(a: Int32Array, n: number, x: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Lists of GROUP_SORT_MIN < n ≤ GROUP_SORT_MAX ids go to groupDistinct, longer ones to the builtin sort. */

@@ -75,10 +75,14 @@ export class ListSource {
     return this.col.lists?.withCounts === true;
   }
 
-  /** Text: the array type of the counts, the narrowest that holds the largest count of the lists written (one pass over them, once). */
+  /**
+   * Text: the array type of the counts, the narrowest that holds the largest count of the lists written: Uint8 at
+   * once when no list held has a count past 255 (a title's), else one pass over the lists written.
+   */
   get countArray(): CountType {
     if (this.countType !== null) return this.countType;
     const lists = this.col.lists as ListStore;
+    if (this.base === null && lists.countBound <= 0xff) return (this.countType = 'uint8');
     const bo = this.base?.offsets ?? null;
     let max = 0;
     for (let i = 0; i < this.src.length; i++) {
@@ -323,13 +327,20 @@ function numberStats(values: Float64Array, s: FeatureSummary): void {
 /** Each item's source: its latest catalogue row, else (--append-to) the base's features, else none. */
 function itemSources(read: CatalogueRead, logItemIds: readonly string[], base: ItemFeatures | null) {
   const store = read.store;
-  const logIndex = new Map<string, number>();
-  for (let i = 0; i < logItemIds.length; i++) logIndex.set(logItemIds[i], i);
+  // Each log item looked up in the store's keys (not each of a million keys in a map of the log's items).
+  const logKey = new Int32Array(logItemIds.length);
+  const inLog = new Uint8Array(store.keys.size);
+  for (let i = 0; i < logItemIds.length; i++) {
+    const k = store.keys.indexOf(logItemIds[i]);
+    logKey[i] = k;
+    if (k >= 0) inLog[k] = 1;
+  }
   const extraIds: string[] = [];
   const extraKeys = new GrowInt32();
-  for (const [id, k] of store.keys) {
-    if (logIndex.has(id)) continue;
-    extraIds.push(id);
+  const ids = store.keys.values;
+  for (let k = 0; k < ids.length; k++) {
+    if (inLog[k] === 1) continue;
+    extraIds.push(ids[k]);
     extraKeys.push(k);
   }
   const n = logItemIds.length + extraIds.length;
@@ -342,7 +353,8 @@ function itemSources(read: CatalogueRead, logItemIds: readonly string[], base: I
   let fromBase = 0;
   let replaced = 0;
   for (let i = 0; i < n; i++) {
-    const k = i < logItemIds.length ? store.keys.get(logItemIds[i]) : extraKeys.a[i - logItemIds.length];
+    const found = i < logItemIds.length ? logKey[i] : extraKeys.a[i - logItemIds.length];
+    const k = found >= 0 ? found : undefined;
     if (k !== undefined) {
       slot[i] = slotOfKey[k];
       keyOf[i] = k;

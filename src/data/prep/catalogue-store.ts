@@ -84,6 +84,8 @@ export interface ListStore {
   copyTo(s: number, values: Int32Array, counts: CountArray | null, at: number, remap: Int32Array | null): void;
   /** Text: the largest count in list s (0 for an empty list); 0 without counts. */
   maxCountOf(s: number): number;
+  /** Text: at least the largest count of any list held (so ≤ 255 tells every list written fits Uint8 unread); 0 without counts. */
+  readonly countBound: number;
 }
 
 /**
@@ -93,6 +95,7 @@ export interface ListStore {
  */
 export class ChunkedLists implements ListStore {
   readonly withCounts = false;
+  readonly countBound = 0;
   readonly chunks: Int32Array[] = [];
   /** Per list: chunk index × CHUNK + position (a float64: past 2^31 values for ten million titles). */
   readonly start = new GrowFloat64();
@@ -100,6 +103,13 @@ export class ChunkedLists implements ListStore {
   /** The chunk lists are appended to. */
   last: Int32Array = new Int32Array(0);
   private used = 0;
+
+  /** Appends values[from, from + len) as the next list (a short one, copied value by value: no view). */
+  pushFrom(values: Int32Array, from: number, len: number): void {
+    const at = this.alloc(len);
+    const last = this.last;
+    for (let k = 0; k < len; k++) last[at + k] = values[from + k];
+  }
 
   /** Appends values[0, len) as the next list; returns its index. */
   push(values: Int32Array, len: number): number {
@@ -182,6 +192,7 @@ export function textPacking(numBuckets: number): { bits: number; maxCount: numbe
  */
 export class TextLists implements ListStore {
   readonly withCounts = true;
+  countBound = 0;
   private readonly packed = new ChunkedLists();
   private readonly wideValues = new ChunkedLists();
   private readonly wideCounts = new ChunkedLists();
@@ -197,11 +208,12 @@ export class TextLists implements ListStore {
   }
 
   /**
-   * Appends a list packed already (textPacking; every count within maxCount): src[from, from + len). `src` is kept
-   * as a chunk of its own, not copied, when it fits one (the lists of a batch from the featuriser thread, which
-   * come in one array sized to them): the caller never writes to it again.
+   * Appends a list packed already (textPacking; every count within maxCount): src[from, from + len), whose counts
+   * are at most `bound`. `src` is kept as a chunk of its own, not copied, when it fits one (the lists of a batch from
+   * the featuriser thread, which come in one array sized to them): the caller never writes to it again.
    */
-  pushPacked(src: Int32Array, from: number, len: number): void {
+  pushPacked(src: Int32Array, from: number, len: number, bound: number): void {
+    if (bound > this.countBound) this.countBound = bound;
     if (src.length > CHUNK) {
       const at = this.packed.alloc(len);
       this.packed.last.set(src.subarray(from, from + len), at);
@@ -214,6 +226,7 @@ export class TextLists implements ListStore {
 
   /** Appends a list kept unpacked (a count past maxCount). */
   pushWide(buckets: Int32Array, counts: Int32Array, len: number): void {
+    for (let k = 0; k < len; k++) if (counts[k] > this.countBound) this.countBound = counts[k];
     this.where.push(-1 - this.wideValues.push(buckets, len));
     this.wideCounts.push(counts, len);
   }
@@ -230,6 +243,7 @@ export class TextLists implements ListStore {
     }
     if (max <= this.maxCount) {
       this.where.push(this.packed.length.n - 1);
+      if (max > this.countBound) this.countBound = max;
       return;
     }
     this.packed.unpush();
@@ -314,6 +328,13 @@ export class SlotColumn {
   private codeScratch = new Int32Array(64);
   /** text featurised on the thread: per slot, the hash of the text it was sent (unitsHash), at 2 × slot. */
   readonly textHashes: GrowInt32 | null;
+  /**
+   * multi, `|`-joined (addPiped): each distinct field seen, while there are at most FIELD_CACHE_MAX, and its codes,
+   * field k's at fieldCodes[fieldAt[k], fieldAt[k + 1]); null once past that (then every field is read part by part).
+   */
+  private fields: KeyTable | null;
+  private readonly fieldAt = new GrowInt32(64);
+  private readonly fieldCodes = new GrowInt32(256);
 
   constructor(spec: FeatureSpec, numBuckets: number) {
     this.spec = spec;
@@ -324,6 +345,8 @@ export class SlotColumn {
     this.numbers = spec.kind === 'number' ? new GrowFloat64() : null;
     this.vocab = spec.kind === 'category' || spec.kind === 'multi' ? new LocalVocab() : null;
     this.textHashes = spec.kind === 'text' ? new GrowInt32() : null;
+    this.fields = spec.kind === 'multi' ? new KeyTable() : null;
+    this.fieldAt.push(0);
   }
 
   /**
@@ -380,12 +403,43 @@ export class SlotColumn {
     }
   }
 
-  /** A multi value of `|`-joined values (see add): as add would take v.split('|'), value by value in place. */
+  /**
+   * A multi value of `|`-joined values (see add): as add would take v.split('|'). A field seen before takes the codes
+   * it got then (a catalogue's category paths repeat: one lookup of the field instead of one per value); a new one
+   * is read value by value in place (addParts).
+   */
   private addPiped(v: string): void {
+    const fields = this.fields;
+    const multi = this.multi as ChunkedLists;
+    if (fields !== null) {
+      const seen = fields.size;
+      const k = fields.intern(v);
+      if (k < seen) {
+        const from = this.fieldAt.a[k];
+        const n = this.fieldAt.a[k + 1] - from;
+        // No value (blank) is the only way to no codes: a field with a value has a code.
+        this.status.push(n > 0 ? VALUE_PRESENT : VALUE_MISSING);
+        multi.pushFrom(this.fieldCodes.a, from, n);
+        return;
+      }
+    }
+    const n = this.addParts(v);
+    if (fields === null) return;
+    if (fields.size > FIELD_CACHE_MAX) {
+      // Fields that rarely repeat (lists of tags): stop keeping them.
+      this.fields = null;
+      return;
+    }
+    for (let j = 0; j < n; j++) this.fieldCodes.push(this.codeScratch[j]);
+    this.fieldAt.push(this.fieldCodes.n);
+  }
+
+  /** addPiped of a field not seen before, value by value: its codes stay in codeScratch; returns how many. */
+  private addParts(v: string): number {
     if (pipedBlank(v)) {
       this.status.push(VALUE_MISSING);
       (this.multi as ChunkedLists).push(this.codeScratch, 0);
-      return;
+      return 0;
     }
     this.status.push(VALUE_PRESENT);
     const vocab = this.vocab as LocalVocab;
@@ -410,25 +464,29 @@ export class SlotColumn {
       this.codeScratch[n++] = code;
     }
     (this.multi as ChunkedLists).push(this.codeScratch, n);
+    return n;
   }
 
   /**
    * Slot `slot`'s deferred text list (DeferredTexts), the next of this column: `len` values packed by textPacking
-   * at src[from, …), or (len < 0, a count past the packed range) −len buckets then −len counts; the hash of its
-   * text at hashes[h], hashes[h + 1].
+   * at src[from, …) with counts at most `bound`, or (len < 0, a count past the packed range) −len buckets then −len
+   * counts; the hash of its text at hashes[h], hashes[h + 1].
    */
-  resolveText(slot: number, src: Int32Array, from: number, len: number, hashes: Int32Array, h: number): void {
+  resolveText(slot: number, src: Int32Array, from: number, len: number, hashes: Int32Array, h: number, bound: number): void {
     const th = this.textHashes as GrowInt32;
     th.reserve(2 * slot + 2 - th.n);
     th.a[2 * slot] = hashes[h];
     th.a[2 * slot + 1] = hashes[h + 1];
     th.n = 2 * slot + 2;
     const lists = this.text as TextLists;
-    if (len >= 0) lists.pushPacked(src, from, len);
+    if (len >= 0) lists.pushPacked(src, from, len, bound);
     else lists.pushWide(src.subarray(from, from - len), src.subarray(from - len, from - 2 * len), -len);
     if (len === 0 && this.status.a[slot] !== VALUE_MISSING) this.status.a[slot] = VALUE_INVALID;
   }
 }
+
+/** Distinct `|`-joined fields a multi column remembers the codes of (SlotColumn.addPiped): about 10 MB at most. */
+const FIELD_CACHE_MAX = 1 << 16;
 
 /** Whether s[from, to) is non-empty and starts and ends with a printable ASCII character (so trim leaves it as is). */
 function plainEnds(s: string, from: number, to: number): boolean {

@@ -13,7 +13,7 @@ import type { Ingest, TypedRow } from './ingest.js';
 import { partitionValues } from './inputs.js';
 import type { ColumnRole } from './options.js';
 import { FlatRole, type FlatSlice } from './parquet-flat.js';
-import { sourceDigest } from './source.js';
+import { fileDigest } from './source.js';
 import type { ColumnsSpec, InputFormat } from './options.js';
 import type { RejectSink } from './rejects.js';
 
@@ -61,6 +61,8 @@ export interface ColumnGroup {
   length: number;
   /** Bytes of the file this group covers, for the progress bar. */
   bytes: number;
+  /** The file's row group it is (or a slice of): Parquet's reader threads take a file's row groups in turn. */
+  group?: number;
   /** The named columns' values, `length` each; throws ColumnReadError naming the column. */
   read(names: readonly string[]): Promise<Map<string, ArrayLike<unknown>>>;
   /**
@@ -75,6 +77,8 @@ export interface ColumnarFile {
   columns: ColumnInfo[];
   /** Rows the file says it holds (null when only reading it tells, as for an Arrow stream). */
   rows: number | null;
+  /** Row groups in the file (Parquet). */
+  groupCount?: number;
   groups(): AsyncIterable<ColumnGroup>;
   close(): Promise<void>;
 }
@@ -218,11 +222,14 @@ export async function readColumnarInput(
     }));
     const tsCol = byRole.get('ts');
     const tsMs = tsCol !== undefined && (tsCol.family === 'timestamp' || tsCol.family === 'date');
+    // Hashed meanwhile, off this thread (the manifest records it).
+    const digesting = fileDigest(file.path);
+    digesting.catch(() => undefined);
     const rows = await readGroups(file, src, { sources, tsMs, aborted: hooks.aborted }, ing, ctx);
     await ctx.sink.flush();
     if (ctx.columnarRows !== undefined) ctx.columnarRows = Math.max(0, ctx.columnarRows - rows);
     if (rows === 0) ctx.warn(`${file.path} has no rows (an empty partition); nothing was read from it.`);
-    const digest = await sourceDigest(file.path, false);
+    const digest = await digesting;
     const counts = ing.fileCounts();
     const sourceCols: Record<string, string> = {};
     for (const s of sources) sourceCols[s.role] = s.name;
@@ -277,18 +284,27 @@ function groupColumns(file: InputFile, group: ColumnGroup, sources: readonly Rol
   return cols;
 }
 
-/** feedRows for the flat decoder's slices: each role's FlatRole gives the row's value (parquet-flat.ts). */
-function feedFlat(ing: Ingest, row: TypedRow, cols: Partial<Record<ColumnRole, FlatRole>>, at: { n: number; offset: number; tsMs: boolean; raw: () => string }): void {
+/**
+ * feedRows for the flat decoder's slices: each role's FlatRole gives the row's value (parquet-flat.ts).
+ * When every role is a file column (`keyed`), Ingest reads the rows it can from their keys and asks
+ * for the rest as values.
+ */
+function feedFlat(ing: Ingest, row: TypedRow, cols: Partial<Record<ColumnRole, FlatRole>>, at: { n: number; offset: number; tsMs: boolean; raw: () => string; keyed: boolean }): void {
   const { user, item, rating, event, ts } = cols;
   const { n, offset, tsMs, raw } = at;
-  for (let i = 0; i < n; i++) {
+  const typed = (i: number): void => {
     if (user !== undefined) row.user = user.valueAt(i);
     if (item !== undefined) row.item = item.valueAt(i);
     if (rating !== undefined) row.rating = rating.valueAt(i);
     if (event !== undefined) row.event = event.valueAt(i);
     if (ts !== undefined) row.ts = ts.valueAt(i);
     ing.acceptTyped(row, tsMs, offset + i + 1, raw);
+  };
+  if (at.keyed && user !== undefined && item !== undefined) {
+    ing.acceptKeyed({ user, item, rating, event, ts }, n, tsMs, typed);
+    return;
   }
+  for (let i = 0; i < n; i++) typed(i);
 }
 
 /** The groups of a file; a failure to frame the next one (a truncated Arrow stream) is a DataError naming the file and where. */
@@ -320,6 +336,8 @@ async function readGroups(file: InputFile, src: ColumnarFile, how: { sources: re
   const raw = (): string => rawRow(named, row);
   let offset = 0;
   let g = 0;
+  // Partition values are strings in the shared row, so acceptKeyed (file columns' keys only) is for files without them.
+  const keyed = sources.every((s) => s.constant === undefined && s.role !== 'query');
   const flatRoles: Partial<Record<ColumnRole, FlatRole>> = {};
   for (const s of sources) if (s.constant === undefined) flatRoles[s.role] = new FlatRole(s.role === 'user' || s.role === 'item');
   for await (const group of damagedAfter(file, src.groups(), () => offset)) {
@@ -332,7 +350,7 @@ async function readGroups(file: InputFile, src: ColumnarFile, how: { sources: re
       const col = error instanceof ColumnReadError ? `, column ${JSON.stringify(error.column)}` : '';
       throw new DataError(`${file.path}: ${group.name} (rows ${offset + 1}..${offset + group.length})${col} cannot be read (${(error as Error).message}). The file is damaged, truncated or its footer is wrong; nothing was written.`, { cause: error });
     }
-    const at = { n: group.length, offset, tsMs, raw };
+    const at = { n: group.length, offset, tsMs, raw, keyed };
     if (flat !== null) {
       for (const s of sources) if (s.constant === undefined) flatRoles[s.role]?.set(flat.get(s.name) as FlatSlice);
       feedFlat(ing, row, flatRoles, at);

@@ -82,10 +82,11 @@ export class IdTable {
   private arena: Buffer = Buffer.alloc(1 << 12);
   private used = 0;
   private ends = new Uint32Array(256);
-  /** Each id's hash (0 for one added unindexed), compared before its bytes while probing. */
-  private hashes = new Int32Array(256);
-  /** Open addressing: index + 1 of the id in each slot, 0 = empty; length a power of two. */
-  private slots = new Int32Array(512);
+  /**
+   * Open addressing, two words a slot: the id's index + 1 (0 = empty) and its hash, compared before
+   * its bytes; the hash beside the index saves a probe a second cache line. Slots: a power of two.
+   */
+  private slots = new Int32Array(1024);
   private mask = 511;
   private indexed = 0;
   private frozen = false;
@@ -99,10 +100,10 @@ export class IdTable {
     const mask = this.mask;
     const len = end - start;
     for (let s = h & mask; ; s = (s + 1) & mask) {
-      const v = slots[s];
+      const v = slots[2 * s];
       if (v === 0) return this.insert(buf, start, end, h, s);
+      if (slots[2 * s + 1] !== h) continue;
       const idx = v - 1;
-      if (this.hashes[idx] !== h) continue;
       const from = idx === 0 ? 0 : this.ends[idx - 1];
       if (this.ends[idx] - from !== len) continue;
       const arena = this.arena;
@@ -126,10 +127,10 @@ export class IdTable {
     const slots = this.slots;
     const mask = this.mask;
     for (let s = h & mask; ; s = (s + 1) & mask) {
-      const v = slots[s];
+      const v = slots[2 * s];
       if (v === 0) return this.insertAscii(text, h, s);
+      if (slots[2 * s + 1] !== h) continue;
       const idx = v - 1;
-      if (this.hashes[idx] !== h) continue;
       const from = idx === 0 ? 0 : this.ends[idx - 1];
       if (this.ends[idx] - from !== len) continue;
       const arena = this.arena;
@@ -148,7 +149,7 @@ export class IdTable {
   /** Adds an id that is looked up elsewhere (no hash entry); its ASCII text is kept for textAt. */
   addUnindexed(ascii: string): number {
     this.checkOpen();
-    const idx = this.append(ascii.length, 0);
+    const idx = this.append(ascii.length);
     this.arena.write(ascii, this.used - ascii.length, 'latin1');
     return idx;
   }
@@ -190,8 +191,7 @@ export class IdTable {
   freeze(): void {
     this.frozen = true;
     // One empty slot: a later lookup reaches insert, which refuses.
-    this.slots = new Int32Array(1);
-    this.hashes = new Int32Array(0);
+    this.slots = new Int32Array(2);
     this.mask = 0;
   }
 
@@ -201,20 +201,20 @@ export class IdTable {
 
   private insert(buf: Uint8Array, start: number, end: number, h: number, slot: number): number {
     this.checkOpen();
-    const idx = this.append(end - start, h);
+    const idx = this.append(end - start);
     this.arena.set(buf.subarray(start, end), this.used - (end - start));
-    return this.index(idx, slot);
+    return this.index(idx, slot, h);
   }
 
   private insertAscii(text: string, h: number, slot: number): number {
     this.checkOpen();
-    const idx = this.append(text.length, h);
+    const idx = this.append(text.length);
     this.arena.write(text, this.used - text.length, 'latin1');
-    return this.index(idx, slot);
+    return this.index(idx, slot, h);
   }
 
-  /** Reserves len arena bytes and the next index (its end offset and hash set). */
-  private append(len: number, h: number): number {
+  /** Reserves len arena bytes and the next index (its end offset set). */
+  private append(len: number): number {
     const used = this.used + len;
     if (used > MAX_ARENA) throw new DataError(`Too many distinct ids: their text is over ${MAX_ARENA} bytes in all.`);
     if (used > this.arena.length) {
@@ -228,35 +228,34 @@ export class IdTable {
       const ends = new Uint32Array(cap);
       ends.set(this.ends);
       this.ends = ends;
-      const hashes = new Int32Array(cap);
-      hashes.set(this.hashes);
-      this.hashes = hashes;
     }
     this.used = used;
     this.ends[idx] = used;
-    this.hashes[idx] = h;
     this.size = idx + 1;
     return idx;
   }
 
-  /** Puts a new id in its slot, doubling the table past 70 % full. */
-  private index(idx: number, slot: number): number {
-    this.slots[slot] = idx + 1;
+  /** Puts a new id and its hash in its slot, doubling the table past 70 % full. */
+  private index(idx: number, slot: number, h: number): number {
+    this.slots[2 * slot] = idx + 1;
+    this.slots[2 * slot + 1] = h;
     this.indexed++;
-    if (this.indexed * 10 > this.slots.length * 7) this.rehash(this.slots.length * 2);
+    if (this.indexed * 10 > (this.mask + 1) * 7) this.rehash((this.mask + 1) * 2);
     return idx;
   }
 
   private rehash(capacity: number): void {
     const old = this.slots;
-    const slots = new Int32Array(capacity);
+    const slots = new Int32Array(2 * capacity);
     const mask = capacity - 1;
-    for (let i = 0; i < old.length; i++) {
+    for (let i = 0; i < old.length; i += 2) {
       const v = old[i];
       if (v === 0) continue;
-      let s = this.hashes[v - 1] & mask;
-      while (slots[s] !== 0) s = (s + 1) & mask;
-      slots[s] = v;
+      const h = old[i + 1];
+      let s = h & mask;
+      while (slots[2 * s] !== 0) s = (s + 1) & mask;
+      slots[2 * s] = v;
+      slots[2 * s + 1] = h;
     }
     this.slots = slots;
     this.mask = mask;

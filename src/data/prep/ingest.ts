@@ -71,6 +71,33 @@ export interface TypedRow {
   query: unknown;
 }
 
+/**
+ * A typed column whose rows are keys into a table (the flat Parquet decoder's FlatRole), read by
+ * acceptKeyed without a JS value per row. Any row this cannot answer goes through acceptTyped.
+ */
+export interface KeyedColumn {
+  /** Whether row i is a non-empty ASCII id: text the id checks accept as it is. */
+  asciiIdAt(i: number): boolean;
+  /** Row i's id (asciiIdAt true) interned in vocab, as InternableId.intern gives it. */
+  internAt(i: number, vocab: IdVocab): number;
+  /** Row i's dictionary entry when it is text, else -1 (null, a plain page's value, a number). */
+  dictKeyAt(i: number): number;
+  /** Row i as the number acceptTyped would read (NaN: null, text, or an integer beyond 2^53). */
+  numberAt(i: number): number;
+  /** Ingest's value per dictionary entry (NaN: not known yet), emptied when the dictionary changes; memoCode beside it. */
+  readonly memo: Float64Array;
+  readonly memoCode: Int32Array;
+}
+
+/** The columns of a keyed slice, by role (rating only for explicit feedback). */
+export interface KeyedRows {
+  user: KeyedColumn;
+  item: KeyedColumn;
+  rating: KeyedColumn | undefined;
+  event: KeyedColumn | undefined;
+  ts: KeyedColumn | undefined;
+}
+
 /** Why a typed id cannot be used (reason and detail), or null when it can (text, integer, bigint). */
 function typedIdProblem(id: unknown, role: 'user' | 'item'): [RejectReason, string] | null {
   if (typeof id === 'string') {
@@ -507,8 +534,67 @@ export class Ingest {
     this.store.push(this.internTyped(this.users, row.user), this.internTyped(this.items, row.item), value, ts, seq, event);
   }
 
+  /**
+   * Rows 0..n-1 of a keyed slice, each stored exactly as acceptTyped would store it: the rows it can
+   * answer from keys (ASCII ids, a known event entry, a number ts and rating) are checked and stored
+   * here; every other row goes to `typed(i)`, which reads it as values into acceptTyped. An event
+   * entry is memoised once a row with it is stored (its name weighed and coded then, in row order).
+   */
+  acceptKeyed(cols: KeyedRows, n: number, tsMs: boolean, typed: (i: number) => void): void {
+    const { user, item, rating, event, ts } = cols;
+    const explicit = this.explicit;
+    for (let i = 0; i < n; i++) {
+      if (!user.asciiIdAt(i) || !item.asciiIdAt(i)) {
+        typed(i);
+        continue;
+      }
+      let value = 1;
+      let code = 0;
+      if (event !== undefined) {
+        const k = event.dictKeyAt(i);
+        if (k < 0 || Number.isNaN(event.memo[k])) {
+          const stored = this.store.length;
+          typed(i);
+          const codes = this.store.events;
+          if (k >= 0 && codes !== null && this.store.length > stored) this.memoEvent(event, k, codes[stored]);
+          continue;
+        }
+        value = event.memo[k];
+        code = event.memoCode[k];
+      }
+      if (explicit) {
+        value = rating === undefined ? Number.NaN : rating.numberAt(i);
+        if (!isFiniteFloat32(value)) {
+          typed(i);
+          continue;
+        }
+      }
+      let t = 0;
+      if (ts !== undefined) {
+        t = this.numberTs(ts.numberAt(i), tsMs);
+        if (Number.isNaN(t)) {
+          typed(i);
+          continue;
+        }
+      }
+      const seq = this.nextSeq();
+      this.store.push(user.internAt(i, this.users), item.internAt(i, this.items), value, t, seq, code);
+    }
+  }
+
+  /** Memoises an event entry once a row with it was stored under `code`: its weight (1 for explicit feedback) and code. */
+  private memoEvent(event: KeyedColumn, k: number, code: number): void {
+    event.memo[k] = this.explicit ? 1 : this.eventWeight(this.eventNames[code]);
+    event.memoCode[k] = code;
+  }
+
+  /** A number ts as acceptTyped reads it: epoch ms from a timestamp or date column (tsMs), else by --ts-unit. */
+  private numberTs(t: number, tsMs: boolean): number {
+    return tsMs ? (Number.isSafeInteger(Math.round(t)) ? Math.round(t) : Number.NaN) : numericTsToMs(t, this.opts.tsUnit === 'iso' ? 'auto' : this.opts.tsUnit);
+  }
+
   private typedTs(t: unknown, tsMs: boolean): number {
-    if (typeof t === 'number') return tsMs ? (Number.isSafeInteger(Math.round(t)) ? Math.round(t) : Number.NaN) : numericTsToMs(t, this.opts.tsUnit === 'iso' ? 'auto' : this.opts.tsUnit);
+    if (typeof t === 'number') return this.numberTs(t, tsMs);
     if (typeof t === 'bigint') return numericTsToMs(Number(t), this.opts.tsUnit === 'iso' ? 'auto' : this.opts.tsUnit);
     if (typeof t === 'string') return this.opts.tsParser(t);
     if (t instanceof Date) return t.getTime();

@@ -15,7 +15,9 @@ import { parquetHeader } from 'hyparquet/src/column.js';
 import { decompressPage } from 'hyparquet/src/datapage.js';
 import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
 import type { ColumnMetaData, Compressors, DataReader, PageHeader, SchemaElement } from 'hyparquet';
+import { mix } from './string-hash.js';
 import { DAY_MS } from './timestamps.js';
+import type { KeyedColumn } from './ingest.js';
 import { InternableId, type IdVocab } from './vocab.js';
 
 /** How a column's physical values become what prep reads. */
@@ -239,6 +241,46 @@ function readPlain(keys: FlatKeys, reader: DataReader, count: number): number {
   return first;
 }
 
+/**
+ * A data page's `count` PLAIN values into the keys, each value's key to out[at..]. A text value
+ * equal to the one before it gets that one's key: logs repeat an item row after row (a view, then
+ * a click), and each key costs the reader thread a copy and a hash.
+ */
+function readPlainRows(keys: FlatKeys, reader: DataReader, count: number, out: Int32Array, at: number): void {
+  if (keys.kind !== 'text') {
+    const first = readPlain(keys, reader, count);
+    for (let j = 0; j < count; j++) out[at + j] = first + j;
+    return;
+  }
+  const view = reader.view;
+  const end = view.byteLength;
+  const bytes = new Uint8Array(view.buffer, view.byteOffset, end);
+  let o = reader.offset;
+  let prevFrom = -1;
+  let prevLen = -1;
+  let prevKey = -1;
+  for (let j = 0; j < count; j++) {
+    if (o + 4 > end) throw new Error(`a page ends at byte ${end}, inside its ${count} values`);
+    const len = view.getUint32(o, true);
+    const from = o + 4;
+    o = from + len;
+    if (o > end) throw new Error(`a page ends at byte ${end}, inside its ${count} values`);
+    if (len === prevLen) {
+      let b = 0;
+      while (b < len && bytes[from + b] === bytes[prevFrom + b]) b++;
+      if (b === len) {
+        out[at + j] = prevKey;
+        continue;
+      }
+    }
+    prevKey = keys.addBytes(bytes, from, o);
+    prevFrom = from;
+    prevLen = len;
+    out[at + j] = prevKey;
+  }
+  reader.offset = o;
+}
+
 /** One fixed-width value at o into the keys. */
 function readNumber(keys: FlatKeys, view: DataView, o: number): void {
   switch (keys.kind) {
@@ -371,6 +413,66 @@ export function keysFromWire(w: WireKeys): FlatKeys {
   return keys;
 }
 
+/** Longest id ShortIds keeps: three 32-bit words hold its bytes and its length. */
+const SHORT_ID_BYTES = 11;
+
+/**
+ * A cache in front of an IdVocab for short ids (to SHORT_ID_BYTES bytes, e.g. `i10118`): each slot
+ * holds the id's bytes as three words, its length among them, and its index, so a lookup reads one
+ * slot (16 bytes) and hashes three words, where the vocabulary hashes bytes and compares them in
+ * its arena. A plain-encoded id column asks once per row (reader thread, LocalIds).
+ */
+export class ShortIds {
+  /** Four words a slot: the id's three words and its index + 1 (0: empty). */
+  private slots = new Int32Array(4 * 1024);
+  private mask = 1023;
+  private used = 0;
+
+  /** The index of the id in data[from, to) (at most SHORT_ID_BYTES bytes), from the cache or the vocabulary. */
+  intern(data: Uint8Array, from: number, to: number, vocab: IdVocab): number {
+    const len = to - from;
+    let w0 = 0;
+    let w1 = 0;
+    let w2 = len << 24;
+    for (let i = 0; i < len; i++) {
+      const b = data[from + i] << ((i & 3) << 3);
+      if (i < 4) w0 |= b;
+      else if (i < 8) w1 |= b;
+      else w2 |= b;
+    }
+    const slots = this.slots;
+    const mask = this.mask;
+    for (let s = mix(Math.imul(w0, 0x9e3779b1) ^ Math.imul(w1, 0x85ebca6b) ^ w2) & mask; ; s = (s + 1) & mask) {
+      const at = 4 * s;
+      const v = slots[at + 3];
+      if (v === 0) {
+        const idx = vocab.internBytes(data, from, to);
+        slots[at] = w0;
+        slots[at + 1] = w1;
+        slots[at + 2] = w2;
+        slots[at + 3] = idx + 1;
+        if (++this.used * 2 > mask + 1) this.grow();
+        return idx;
+      }
+      if (slots[at] === w0 && slots[at + 1] === w1 && slots[at + 2] === w2) return v - 1;
+    }
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    const mask = 2 * (this.mask + 1) - 1;
+    const slots = new Int32Array(4 * (mask + 1));
+    for (let at = 0; at < old.length; at += 4) {
+      if (old[at + 3] === 0) continue;
+      let s = mix(Math.imul(old[at], 0x9e3779b1) ^ Math.imul(old[at + 1], 0x85ebca6b) ^ old[at + 2]) & mask;
+      while (slots[4 * s + 3] !== 0) s = (s + 1) & mask;
+      for (let w = 0; w < 4; w++) slots[4 * s + w] = old[at + w];
+    }
+    this.slots = slots;
+    this.mask = mask;
+  }
+}
+
 /**
  * The reader thread's table of one column's ASCII ids (parquet-thread.ts): indices in the order the
  * rows first show them, rejected rows or not. Equal ids get one index
@@ -382,6 +484,7 @@ export class LocalIds {
   readonly table: number;
   private readonly vocab: IdVocab;
   private readonly entries = new DictionaryIds();
+  private readonly short = new ShortIds();
 
   constructor(vocab: IdVocab, table: number) {
     this.vocab = vocab;
@@ -399,11 +502,23 @@ export class LocalIds {
     const out = new Int32Array(codes.length);
     const ascii = keys.ascii;
     const isText = keys.kind === 'text';
+    let prev = -2;
+    let local = -1;
     for (let i = 0; i < codes.length; i++) {
       const k = codes[i];
-      out[i] = k < 0 || !isText || ascii[k] !== 1 ? -1 : this.entries.intern(keys, k, this.vocab);
+      // A row with the key of the row before (a user's run of rows) takes its index again.
+      if (k !== prev) {
+        local = k < 0 || !isText || ascii[k] !== 1 ? -1 : this.intern(keys, k);
+        prev = k;
+      }
+      out[i] = local;
     }
     return out;
+  }
+
+  /** A text key's index: a dictionary entry's once per dictionary; a short id's through the cache (a plain value's every row). */
+  private intern(keys: FlatKeys, k: number): number {
+    return this.entries.intern(keys, k, this.vocab, this.short);
   }
 }
 
@@ -437,14 +552,14 @@ export class FlatChunk {
       if (page.codes !== null) {
         codes.set(page.codes.subarray(pos, pos + m), filled);
       } else if (page.defs === null) {
-        const first = readPlain(keys, page.values, m);
-        for (let j = 0; j < m; j++) codes[filled + j] = first + j;
+        readPlainRows(keys, page.values, m, codes, filled);
       } else {
         const defs = page.defs;
         let present = 0;
         for (let j = pos; j < pos + m; j++) present += defs[j];
-        let k = readPlain(keys, page.values, present);
-        for (let j = 0; j < m; j++) codes[filled + j] = defs[pos + j] === 1 ? k++ : -1;
+        const got = present === m ? codes : new Int32Array(present);
+        readPlainRows(keys, page.values, present, got, present === m ? filled : 0);
+        if (got !== codes) for (let j = 0, k = 0; j < m; j++) codes[filled + j] = defs[pos + j] === 1 ? got[k++] : -1;
       }
       page.pos += m;
       filled += m;
@@ -529,13 +644,15 @@ export class FlatChunk {
       present = 0;
       for (let i = 0; i < n; i++) present += defs[i];
     }
+    // DuckDB and Spark write OPTIONAL columns without a null as well: their pages are read as REQUIRED ones.
+    if (present === n) defs = null;
     if (encoding === 'PLAIN') return { rows: n, pos: 0, codes: null, defs, values };
     if (encoding !== 'PLAIN_DICTIONARY' && encoding !== 'RLE_DICTIONARY') throw new Error(`a page in the ${encoding} encoding, which the footer did not list`);
     const dictSize = this.keys.dictSize;
     if (dictSize === 0 && present > 0) throw new Error('a dictionary-encoded page comes before any dictionary page');
     const width = values.view.getUint8(values.offset++);
     const vals = new Int32Array(present);
-    if (width > 0) readRleBitPackedHybrid(values, width, vals, values.view.byteLength - values.offset);
+    if (width > 0) readIndices(values, width, vals);
     for (let i = 0; i < present; i++) {
       if (vals[i] >= dictSize) throw new Error(`a value points at dictionary entry ${vals[i]} of ${dictSize}`);
     }
@@ -547,10 +664,70 @@ export class FlatChunk {
 }
 
 
-/** Text key k's index: a canonical integer's is its digits' (IdVocab.internInteger), with no second pass over them. */
-function internKey(keys: FlatKeys, k: number, vocab: IdVocab): number {
+/**
+ * A dictionary page's indices (the RLE / bit-packed hybrid, to the page's end) into out. Widths to 24
+ * bits are read here, a bit-packed run through a 32-bit window without a DataView call per byte
+ * (about 4× hyparquet's reader); wider ones by hyparquet. Like hyparquet, a run must hold all its bytes.
+ */
+export function readIndices(reader: DataReader, width: number, out: Int32Array): void {
+  const view = reader.view;
+  const end = view.byteLength;
+  if (width > 24) {
+    readRleBitPackedHybrid(reader, width, out, end - reader.offset);
+    return;
+  }
+  const bytes = new Uint8Array(view.buffer, view.byteOffset, end);
+  const mask = (1 << width) - 1;
+  const valueBytes = (width + 7) >> 3;
+  const short = (): Error => new Error(`a page of dictionary indices ends at byte ${end}, inside a run`);
+  let o = reader.offset;
+  let seen = 0;
+  while (seen < out.length) {
+    let header = 0;
+    let shift = 0;
+    let b: number;
+    do {
+      if (o >= end || shift > 28) throw short();
+      b = bytes[o++];
+      header |= (b & 0x7f) << shift;
+      shift += 7;
+    } while ((b & 0x80) !== 0);
+    if ((header & 1) === 0) {
+      if (o + valueBytes > end) throw short();
+      let v = 0;
+      for (let i = 0; i < valueBytes; i++) v |= bytes[o++] << (i << 3);
+      const stop = Math.min(out.length, seen + (header >>> 1));
+      out.fill(v, seen, stop);
+      seen = stop;
+    } else {
+      const runBytes = (header >>> 1) * width;
+      if (o + runBytes > end) throw short();
+      const stop = Math.min(out.length, seen + ((header >>> 1) << 3));
+      let acc = 0;
+      let bits = 0;
+      let p = o;
+      while (seen < stop) {
+        while (bits < width) {
+          acc |= bytes[p++] << bits;
+          bits += 8;
+        }
+        out[seen++] = acc & mask;
+        acc >>>= width;
+        bits -= width;
+      }
+      o += runBytes;
+    }
+  }
+  reader.offset = end;
+}
+
+/** Text key k's index: a canonical integer's is its digits' (IdVocab.internInteger), with no second pass over them; a short id's through `short` when given. */
+function internKey(keys: FlatKeys, k: number, vocab: IdVocab, short: ShortIds | null): number {
   const n = keys.nums[k];
-  return n >= 0 ? vocab.internInteger(n) : vocab.internBytes(keys.data, keys.starts[k], keys.ends[k]);
+  if (n >= 0) return vocab.internInteger(n);
+  const from = keys.starts[k];
+  const to = keys.ends[k];
+  return short !== null && to - from <= SHORT_ID_BYTES ? short.intern(keys.data, from, to, vocab) : vocab.internBytes(keys.data, from, to);
 }
 
 /**
@@ -562,20 +739,21 @@ class DictionaryIds {
   private keys: FlatKeys | null = null;
   private generation = -1;
 
-  /** Starts again when `keys` or its dictionary is not the one cached. */
-  follow(keys: FlatKeys): void {
-    if (this.keys === keys && this.generation === keys.generation) return;
+  /** Starts again when `keys` or its dictionary is not the one cached; returns whether it did. */
+  follow(keys: FlatKeys): boolean {
+    if (this.keys === keys && this.generation === keys.generation) return false;
     this.cache = new Int32Array(keys.dictSize);
     this.keys = keys;
     this.generation = keys.generation;
+    return true;
   }
 
-  /** Key k's index in `vocab` (k a text key of the keys last followed). */
-  intern(keys: FlatKeys, k: number, vocab: IdVocab): number {
-    if (k >= keys.dictSize) return internKey(keys, k, vocab);
+  /** Key k's index in `vocab` (k a text key of the keys last followed), short ids through `short` when given. */
+  intern(keys: FlatKeys, k: number, vocab: IdVocab, short: ShortIds | null = null): number {
+    if (k >= keys.dictSize) return internKey(keys, k, vocab, short);
     const hit = this.cache[k];
     if (hit !== 0) return hit - 1;
-    const idx = internKey(keys, k, vocab);
+    const idx = internKey(keys, k, vocab, short);
     this.cache[k] = idx + 1;
     return idx;
   }
@@ -586,7 +764,7 @@ class DictionaryIds {
  * beyond 2^53, a string) except for a non-empty ASCII id, which is this object itself: Ingest
  * interns it through intern(), from the bytes and once per dictionary entry, with no string made.
  */
-export class FlatRole extends InternableId {
+export class FlatRole extends InternableId implements KeyedColumn {
   private readonly id: boolean;
   private codes: Int32Array = new Int32Array(0);
   private keys: FlatKeys | null = null;
@@ -596,6 +774,8 @@ export class FlatRole extends InternableId {
   private local: Int32Array | null = null;
   private remap: LocalRemap = { table: new Int32Array(0) };
   private readonly entries = new DictionaryIds();
+  memo = new Float64Array(0);
+  memoCode = new Int32Array(0);
 
   /** `id`: the role is the user or item column. */
   constructor(id: boolean) {
@@ -609,7 +789,46 @@ export class FlatRole extends InternableId {
     this.keys = keys;
     this.local = slice.local?.ids ?? null;
     if (slice.local !== undefined) this.remap = slice.local.remap;
-    this.entries.follow(keys);
+    // A new dictionary: an event role's memo (acceptKeyed) starts again with it.
+    if (this.entries.follow(keys) && !this.id) {
+      this.memo = new Float64Array(keys.dictSize).fill(Number.NaN);
+      this.memoCode = new Int32Array(keys.dictSize);
+    }
+  }
+
+  asciiIdAt(i: number): boolean {
+    if (this.local !== null) return this.local[i] >= 0;
+    const k = this.codes[i];
+    const keys = this.keys as FlatKeys;
+    return this.id && k >= 0 && keys.kind === 'text' && keys.ascii[k] === 1;
+  }
+
+  internAt(i: number, vocab: IdVocab): number {
+    const keys = this.keys as FlatKeys;
+    const k = this.codes[i];
+    const local = this.local;
+    if (local === null) return this.entries.intern(keys, k, vocab);
+    const w = local[i];
+    const table = this.remap.table;
+    const was = table[w];
+    if (was !== 0) return was - 1;
+    const idx = internKey(keys, k, vocab, null);
+    table[w] = idx + 1;
+    return idx;
+  }
+
+  dictKeyAt(i: number): number {
+    const k = this.codes[i];
+    const keys = this.keys as FlatKeys;
+    return k >= 0 && k < keys.dictSize && keys.kind === 'text' ? k : -1;
+  }
+
+  numberAt(i: number): number {
+    const k = this.codes[i];
+    const keys = this.keys as FlatKeys;
+    if (k < 0 || keys.kind === 'text') return Number.NaN;
+    const v = keys.nums[k];
+    return keys.kind !== 'int64' || (v <= Number.MAX_SAFE_INTEGER && v >= -Number.MAX_SAFE_INTEGER) ? v : Number.NaN;
   }
 
   valueAt(i: number): unknown {
@@ -633,19 +852,7 @@ export class FlatRole extends InternableId {
 
   /** The current row's ASCII id, interned by its bytes (the index its text would get). */
   intern(vocab: IdVocab): number {
-    const keys = this.keys as FlatKeys;
-    const k = this.key;
-    const local = this.local;
-    if (local !== null) {
-      const w = local[this.row];
-      const table = this.remap.table;
-      const was = table[w];
-      if (was !== 0) return was - 1;
-      const idx = internKey(keys, k, vocab);
-      table[w] = idx + 1;
-      return idx;
-    }
-    return this.entries.intern(keys, k, vocab);
+    return this.internAt(this.row, vocab);
   }
 
   /** The current row's id as text, for a reject's raw row. */

@@ -26,7 +26,7 @@ export const LOCAL_IDS = 1 << 18;
 
 /** main → thread. */
 export type ReaderRequest =
-  | { type: 'file'; file: number; path: string; names: string[]; ids: string[]; ahead: number; fresh: boolean; limit: number }
+  | { type: 'file'; file: number; path: string; names: string[]; ids: string[]; ahead: number; fresh: boolean; limit: number; stride: number; phase: number }
   | { type: 'credit'; file: number };
 
 export interface WireSlice {
@@ -86,7 +86,7 @@ class ReaderThread {
   private run: object | null = null;
   private readonly remaps = new Map<string, Remap>();
   /** The file the thread was started on before it was asked for (prefetch), to be taken up by open(). */
-  private ahead: { path: string; key: string; file: number } | null = null;
+  private ahead: { path: string; key: string; file: number; phase: number } | null = null;
 
   constructor() {
     this.worker = new Worker(compiledWorkerEntry(import.meta.url, 'src/data/prep', 'Parquet reader thread', 'parquet-worker.js'));
@@ -102,35 +102,35 @@ class ReaderThread {
     this.worker.unref();
   }
 
-  /** Starts reading a file; returns its number for take(). */
-  open(path: string, names: readonly string[], ids: readonly string[], run: object): number {
+  /** Starts reading a file's row groups `phase`, `phase + stride`, …; returns its number for take(). */
+  open(path: string, cols: Columns, run: object, lane: Lane): number {
     this.busy = true;
     this.worker.ref();
-    const key = JSON.stringify([path, names, ids]);
+    const key = JSON.stringify([path, cols, lane]);
     const ahead = this.ahead;
     this.ahead = null;
     if (ahead !== null && ahead.key === key && run === this.run) return ahead.file;
-    return this.start(path, names, ids, run);
+    return this.start(path, cols, run, lane);
   }
 
-  /** Starts on a file the run reads next, with the columns of the one before (taken up by open() if they match). */
-  prefetch(path: string, names: readonly string[], ids: readonly string[], run: object): void {
-    const file = this.start(path, names, ids, run);
-    this.ahead = { path, key: JSON.stringify([path, names, ids]), file };
+  /** Starts on a file the run reads next, with the columns and lane of the one before (taken up by open() if they match). */
+  prefetch(path: string, cols: Columns, run: object, lane: Lane): void {
+    const file = this.start(path, cols, run, lane);
+    this.ahead = { path, key: JSON.stringify([path, cols, lane]), file, phase: lane.phase };
   }
 
-  /** Whether the thread started on `path` ahead for `run`. */
-  holds(path: string, run: object): boolean {
-    return this.ahead !== null && run === this.run && this.ahead.path === path;
+  /** Whether the thread started on `path` ahead for `run` (in lane `phase`, when given). */
+  holds(path: string, run: object, phase?: number): boolean {
+    return this.ahead !== null && run === this.run && this.ahead.path === path && (phase === undefined || this.ahead.phase === phase);
   }
 
-  private start(path: string, names: readonly string[], ids: readonly string[], run: object): number {
+  private start(path: string, cols: Columns, run: object, lane: Lane): number {
     this.file++;
     this.replies = [];
     const fresh = run !== this.run;
     this.run = run;
     if (fresh) this.remaps.clear();
-    const request: ReaderRequest = { type: 'file', file: this.file, path, names: [...names], ids: [...ids], ahead: READ_AHEAD, fresh, limit: localLimit() };
+    const request: ReaderRequest = { type: 'file', file: this.file, path, names: [...cols.names], ids: [...cols.ids], ahead: READ_AHEAD, fresh, limit: localLimit(), ...lane };
     this.worker.postMessage(request);
     return this.file;
   }
@@ -170,16 +170,37 @@ class ReaderThread {
   }
 }
 
-/** Threads not reading a file now are lent to the next (one, unless preps run side by side). */
+/** The mapped columns a thread decodes, and which of them are ids. */
+interface Columns {
+  names: readonly string[];
+  ids: readonly string[];
+}
+
+/** Which of a file's row groups a thread reads: those whose index % stride is phase. */
+interface Lane {
+  stride: number;
+  phase: number;
+}
+
+/** Threads not reading a file now are lent to the next (readers() of them, more when preps run side by side). */
 const threads: ReaderThread[] = [];
 
-function lend(path: string, run: object): ReaderThread {
-  let t = threads.find((x) => !x.busy && x.holds(path, run)) ?? threads.find((x) => !x.busy);
+function lend(path: string, run: object, phase: number): ReaderThread {
+  let t = threads.find((x) => !x.busy && x.holds(path, run, phase)) ?? threads.find((x) => !x.busy);
   if (t === undefined) {
     t = new ReaderThread();
     threads.push(t);
   }
   return t;
+}
+
+/**
+ * Threads that read one file, taking its row groups in turn: two, so that decoding and numbering
+ * ids (the larger half of a Parquet read) has a core of its own beside the main thread's checks
+ * even while one reader waits on the disk or the other's slices; REC_PARQUET_READERS=1 keeps one.
+ */
+function readers(): number {
+  return process.env.REC_PARQUET_READERS === '1' ? 1 : 2;
 }
 
 /** LOCAL_IDS, or REC_PARQUET_LOCAL_IDS (a test's small table, to go through a change of tables). */
@@ -224,39 +245,46 @@ export async function openParquetThreaded(path: string, run: object, next: strin
     for (const t of threads.filter((x) => !x.busy && x.holds(path, run))) await retire(t);
     return file;
   }
-  let stream: { thread: ReaderThread; file: number; names: readonly string[]; ids: readonly string[] } | null = null;
+  // A file of one row group has nothing to share between threads.
+  const stride = Math.min(readers(), file.groupCount ?? 1);
+  let stream: { lanes: { thread: ReaderThread; file: number; taken: number; lane: Lane }[]; cols: Columns } | null = null;
   let complete = false;
+  const lanes = (): ReaderThread[] => stream?.lanes.map((l) => l.thread) ?? [];
   return {
     columns: file.columns,
     rows: file.rows,
     async *groups(): AsyncGenerator<ColumnGroup> {
-      let seq = 0;
       for await (const group of file.groups()) {
-        const mine = seq++;
         yield {
           ...group,
           readFlat: async (names, ids) => {
             if (stream === null) {
-              const thread = lend(path, run);
-              stream = { thread, file: thread.open(path, names, ids, run), names, ids };
+              const cols = { names, ids };
+              stream = { lanes: [], cols };
+              for (let phase = 0; phase < stride; phase++) {
+                const thread = lend(path, run, phase);
+                const lane = { stride, phase };
+                stream.lanes.push({ thread, file: thread.open(path, cols, run, lane), taken: 0, lane });
+              }
             }
-            return stream.thread.take(stream.file, mine);
+            const l = stream.lanes[(group.group ?? 0) % stride];
+            return l.thread.take(l.file, l.taken++);
           },
         };
       }
       complete = true;
       if (stream === null) return;
-      stream.thread.idle();
-      if (next !== null) {
-        stream.thread.prefetch(next, stream.names, stream.ids, run);
-      } else {
-        // The run's last Parquet input: its memory (heap, tables of ids) goes back before prep sorts and writes.
-        await retire(stream.thread);
+      for (const l of stream.lanes) {
+        l.thread.idle();
+        if (next !== null) l.thread.prefetch(next, stream.cols, run, l.lane);
       }
+      // The run's last Parquet input: the threads' memory (heaps, tables of ids) goes back before prep
+      // sorts and writes, an idle one's too (started ahead on a file read with fewer threads).
+      if (next === null) for (const t of threads.filter((x) => !x.busy)) await retire(t);
     },
     close: async () => {
-      // Stopped part way (a bad row group, too many rejects): the thread may be mid-file; a new one serves the next.
-      if (stream !== null && !complete) await retire(stream.thread);
+      // Stopped part way (a bad row group, too many rejects): the threads may be mid-file; new ones serve the next.
+      if (!complete) for (const t of lanes()) await retire(t);
       await file.close();
     },
   };

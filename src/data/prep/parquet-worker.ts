@@ -40,6 +40,8 @@ async function readFile(m: Extract<ReaderRequest, { type: 'file' }>): Promise<vo
     const file = await openParquet(m.path);
     try {
       for await (const group of file.groups()) {
+        // The other threads' row groups: nothing of theirs is read here.
+        if ((group.group ?? 0) % m.stride !== m.phase) continue;
         while (credits === 0 && current === m.file) await new Promise<void>((resolve) => (wake = resolve));
         if (current !== m.file) return;
         credits--;

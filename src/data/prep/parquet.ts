@@ -214,6 +214,7 @@ export async function openParquet(path: string): Promise<ColumnarFile> {
     return {
       columns: columnsOf(metadata),
       rows: total,
+      groupCount: groups.length,
       async *groups(): AsyncGenerator<ColumnGroup> {
         let start = 0;
         // One key table per column for the whole file, so that each row group does not grow its own again.
@@ -244,6 +245,7 @@ export async function openParquet(path: string): Promise<ColumnarFile> {
             const length = Math.min(SLICE_ROWS, g.rows - from);
             yield {
               name: `row group ${k}`,
+              group: k,
               length,
               bytes: Math.round((g.bytes * length) / Math.max(1, g.rows)),
               read: async (names) => {

@@ -5,9 +5,9 @@
  * gzip stores a timestamp and the compressor's settings, so the same night compressed twice has
  * two file hashes but one content hash: --append-to tells a night it already holds by the latter.
  */
-import { createHash } from 'node:crypto';
+import { createHash, webcrypto } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { DataError, UsageError } from '../../util/errors.js';
@@ -75,6 +75,28 @@ export async function* readChunks(path: string, gzip: boolean, digest: SourceDig
   }
   digest.sha256 = hash.digest('hex');
   digest.content_sha256 = content !== null ? content.digest('hex') : digest.sha256;
+}
+
+/** Files up to this size are hashed whole off the main thread (fileDigest); larger ones stream through it. */
+const WHOLE_FILE_DIGEST = 32 << 20;
+
+/**
+ * sourceDigest of an input that is not gzipped (Parquet, Arrow IPC), read and hashed on libuv's
+ * threads (WebCrypto) when it is at most WHOLE_FILE_DIGEST bytes, so that prep's main thread reads
+ * the file's rows meanwhile instead of hashing it afterwards.
+ */
+export async function fileDigest(path: string): Promise<SourceDigest> {
+  let bytes: Buffer;
+  try {
+    if ((await stat(path)).size > WHOLE_FILE_DIGEST) return await sourceDigest(path, false);
+    bytes = await readFile(path);
+  } catch (error) {
+    if (error instanceof DataError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new DataError(`${path}: read failed (${code ?? (error as Error).message}).`, { cause: error });
+  }
+  const sha256 = Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes)).toString('hex');
+  return { bytes: bytes.length, sha256, content_sha256: sha256 };
 }
 
 /** Both hashes of an input (as recorded in manifest sources), without parsing it. */

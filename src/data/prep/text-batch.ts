@@ -19,7 +19,8 @@ export interface TextBatchRequest {
 }
 
 /** worker → main, one per request and in their order. */
-export type TextBatchReply = { type: 'result'; lens: Int32Array; packed: Int32Array; hashes: Int32Array } | { type: 'error'; message: string; stack?: string };
+/** `maxCount`: the largest count of the batch's packed lists (catalogue-build.ts skips its pass over the counts when ≤ 255). */
+export type TextBatchReply = { type: 'result'; lens: Int32Array; packed: Int32Array; hashes: Int32Array; maxCount: number } | { type: 'error'; message: string; stack?: string };
 
 /**
  * Two 32-bit hashes of s[from, to)'s UTF-16 units (FNV-1a and a multiply-xorshift lane, two units a step) into
@@ -44,13 +45,14 @@ let scratch = new Int32Array(1 << 18);
  * Featurises the batch's texts (and hashes each, unitsHash: hashes[2i], hashes[2i + 1]): lens[i] ≥ 0 is text i's list length, its values packed (count << bits | bucket) in
  * `packed` after the lists before it; lens[i] < 0 (a count past maxCount) holds −lens[i] buckets then as many counts.
  */
-export function featurizeBatch(f: TextFeaturizer, text: string, ends: Int32Array, packing: TextWorkerData['packing']): { lens: Int32Array; packed: Int32Array; hashes: Int32Array } {
-  const { bits, maxCount } = packing;
+export function featurizeBatch(f: TextFeaturizer, text: string, ends: Int32Array, packing: TextWorkerData['packing']): { lens: Int32Array; packed: Int32Array; hashes: Int32Array; maxCount: number } {
+  const { bits } = packing;
   const lens = new Int32Array(ends.length);
   const hashes = new Int32Array(2 * ends.length);
   let packed = scratch;
   let size = 0;
   let from = 0;
+  let maxCount = 0;
   for (let i = 0; i < ends.length; i++) {
     const n = f.featurizeInto(text.slice(from, ends[i]));
     unitsHash(text, from, ends[i], hashes, 2 * i);
@@ -61,7 +63,8 @@ export function featurizeBatch(f: TextFeaturizer, text: string, ends: Int32Array
       packed = scratch = grown;
     }
     const max = f.packLast(packed, size, bits);
-    if (max <= maxCount) {
+    if (max <= packing.maxCount) {
+      if (max > maxCount) maxCount = max;
       lens[i] = n;
       size += n;
     } else {
@@ -72,5 +75,5 @@ export function featurizeBatch(f: TextFeaturizer, text: string, ends: Int32Array
     }
   }
   // Sized to its lists: the store keeps this array as it is (TextLists.pushPacked).
-  return { lens, packed: packed.slice(0, size), hashes };
+  return { lens, packed: packed.slice(0, size), hashes, maxCount };
 }

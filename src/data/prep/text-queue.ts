@@ -102,7 +102,7 @@ export class TextQueue implements DeferredTexts {
     let at = 0;
     for (let i = 0; i < m.lens.length; i++) {
       const len = m.lens[i];
-      batch.columns[i].resolveText(batch.slots[i], m.packed, at, len, m.hashes, 2 * i);
+      batch.columns[i].resolveText(batch.slots[i], m.packed, at, len, m.hashes, 2 * i, m.maxCount);
       at += len >= 0 ? len : -2 * len;
     }
     this.notify();

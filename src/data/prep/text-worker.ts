@@ -15,7 +15,7 @@ port.on('message', (m: TextBatchRequest) => {
   let reply: TextBatchReply;
   try {
     const r = featurizeBatch(featurizer, m.text, m.ends, data.packing);
-    reply = { type: 'result', lens: r.lens, packed: r.packed, hashes: r.hashes };
+    reply = { type: 'result', lens: r.lens, packed: r.packed, hashes: r.hashes, maxCount: r.maxCount };
   } catch (error) {
     const e = error instanceof Error ? error : new Error(String(error));
     reply = { type: 'error', message: e.message, stack: e.stack };

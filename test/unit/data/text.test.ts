@@ -258,11 +258,12 @@ describe('TextFeaturizer', () => {
 
   it('agrees with the reference for words of every length and lists of every size the sorts take', () => {
     // Unigrams and bigrams are hashed in place behind their prefix (1 to 9 bytes past it covers every tail), and the
-    // distinct buckets come from the small sort (≤ 32 features), the grouped one (≤ 2,048) or the builtin one.
+    // distinct buckets come from the small sort (≤ 32 features), then the bitmaps (≤ 2^20 buckets) or, past 2^20
+    // buckets, the grouped sort (≤ 2,048) or the builtin one; a bucket count of 1 or 7 puts every id in one word.
     const rng = Prng.fromSeed(21, 'list-sizes');
     const letters = 'abcdeé手x';
     const word = (): string => Array.from({ length: 1 + Math.floor(rng.next() * 9) }, () => letters[Math.floor(rng.next() * letters.length)]).join('');
-    for (const numBuckets of [DEFAULT_TEXT_BUCKETS, 1 << 20, 1009, 7, 1]) {
+    for (const numBuckets of [DEFAULT_TEXT_BUCKETS, 1 << 20, (1 << 20) + 1, 1 << 22, 1009, 7, 1]) {
       const f = new TextFeaturizer({ numBuckets, seed: 3 });
       for (const n of [1, 2, 3, 5, 8, 12, 40, 150, 400, 700]) {
         const text = Array.from({ length: n }, word).join(' ');

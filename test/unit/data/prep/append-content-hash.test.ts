@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { DatasetManifest } from '../../../../src/data/manifest.js';
-import { sourceDigest } from '../../../../src/data/prep/source.js';
+import { fileDigest, sourceDigest } from '../../../../src/data/prep/source.js';
 import { expectAccounting, prep, tempRoot } from './helpers.js';
 
 const out = tempRoot();
@@ -42,6 +42,9 @@ describe('--append-to: the already-appended check hashes the content read', () =
     const plain = await prep(out(), [history], { split: 'none' });
     expect(plain.manifest.sources[0]).toMatchObject({ sha256: sha(readFileSync(history)), content_sha256: sha(readFileSync(history)) });
     expect(await sourceDigest(gz, true)).toEqual({ bytes: readFileSync(gz).length, sha256: sha(readFileSync(gz)), content_sha256: sha(nightText) });
+    // A columnar input's, hashed whole off the main thread: the same record.
+    expect(await fileDigest(history)).toEqual(await sourceDigest(history, false));
+    await expect(fileDigest(join(logDir, 'missing.parquet'))).rejects.toThrow(/missing\.parquet: read failed \(ENOENT\)/);
   });
 
   it('the same night gzipped again (another header mtime) is already present: no row is added twice', async () => {

@@ -1,5 +1,5 @@
 import { Field, Int32, makeData, RecordBatch, Schema, Struct, tableFromIPC } from 'apache-arrow';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { writeBatches, type WrittenHashes } from '../../../../src/data/prep/arrow-write.js';
 import { fileSha256 } from '../../../../src/util/hash.js';
@@ -74,5 +74,14 @@ describe('writeBatches', () => {
     }
     await expect(writeBatches(path, failing(), { hashes, lookahead: true })).rejects.toThrow('gather failed');
     expect(hashes.has(path)).toBe(false);
+  });
+
+  // Writes of a batch are in flight together: a failed one must fail the call, not leave it waiting for the rest.
+  it.skipIf(!existsSync('/dev/full'))('fails, with no hash, when the disk refuses a write (/dev/full), with or without lookahead', async () => {
+    for (const lookahead of [false, true]) {
+      const hashes: WrittenHashes = new Map();
+      await expect(writeBatches('/dev/full', refilled(6, rows, 2), { hashes, lookahead })).rejects.toThrow(/ENOSPC/);
+      expect(hashes.size).toBe(0);
+    }
   });
 });

@@ -86,6 +86,17 @@ describe('item_features.arrow counts: the narrowest type that holds them', () =>
     expect(listAt(about.buckets, about.buckets.values, 0)).toEqual(Array.from(ref.buckets));
   });
 
+  it('a count past 255 in a row a later row of its key replaces leaves the column Uint8 (the lists written decide)', async () => {
+    const dir = out();
+    const log = write(join(dir, 'in/log.csv'), 'user,item\nu1,a\nu1,b\n');
+    const spam = Array.from({ length: 300 }, () => 'deal').join(' ');
+    const cat = write(join(dir, 'in/cat.csv'), `id,title\na,${spam}\nb,Red kettle\na,Blue kettle\n`);
+    await prep(join(dir, 'ds'), [log], { items: [cat], item_key: 'id', item_features: 'title:text', split: 'none' });
+    expect(countTypes(join(dir, 'ds'))).toEqual({ 'title#counts': 'Uint8' });
+    const title = text(await features(join(dir, 'ds')));
+    expect(listAt(title.buckets, title.counts, 0)).toEqual(Array.from(new TextFeaturizer().featurize('Blue kettle').counts));
+  });
+
   it('--append-to a base written before: its lists are carried as they were, a newer row with a count past 255 makes the column Uint16', async () => {
     const dir = out();
     // A copy: prep locks and reads its base, and the fixture stays as written.

@@ -68,6 +68,7 @@ describe('CatalogueStore, a multi value joined by | (CSV/TSV)', () => {
   // Edge cases of trimming and deduplication: blank parts, Unicode spaces (NBSP, U+3000), repeats, empty values.
   const rows: [string, string | null, string | null][] = [
     ['a', 'Acme', 'Home|Kitchen|Pans'],
+    ['g', 'Acme', 'Home|Kitchen|Pans'],
     ['b', ' Acme ', ' Home | Garden|Home'],
     ['c', '\u00a0', '|| |'],
     ['d', null, ''],
@@ -104,10 +105,24 @@ describe('CatalogueStore, a multi value joined by | (CSV/TSV)', () => {
     expect(Array.from(piped.columns[0].codes?.a.subarray(0, piped.slots) ?? [])).toEqual(Array.from(split.columns[0].codes?.a.subarray(0, split.slots) ?? []));
     expect([...piped.columns[0].vocab?.keys() ?? []]).toEqual(['Acme', 'Zed', 'x']);
     expect([...piped.columns[1].vocab?.keys() ?? []]).toEqual(['Home', 'Kitchen', 'Pans', 'Garden', 'Tools', 'café', '日本', 'a', 'b']);
-    expect(lists(piped)[4]).toEqual([4, 5, 6]);
+    expect(lists(piped)[5]).toEqual([4, 5, 6]);
     // a and c repeat as they were; b's second row differs (no leading space on its first part).
     expect([piped.duplicates, piped.conflicting]).toEqual([3, 1]);
     expect([split.duplicates, split.conflicting]).toEqual([3, 1]);
+  });
+
+  it('gives the same codes past the fields it remembers (65,536 distinct, then read part by part)', () => {
+    const piped = new CatalogueStore(features);
+    const split = new CatalogueStore(features);
+    for (let i = 0; i < 70_000; i++) {
+      // Distinct fields, each also seen again once the store has stopped remembering them, and a blank one.
+      const cats = i % 1000 === 999 ? ' | ' : i >= 68_000 ? `t${i - 68_000}|shared|t${i % 7}` : `t${i}|shared|t${i % 7}`;
+      piped.add(`k${i}`, ['b', cats], true);
+      split.add(`k${i}`, ['b', cats.split('|')], false);
+    }
+    expect(lists(piped)).toEqual(lists(split));
+    expect(Array.from(piped.columns[1].status.a.subarray(0, piped.slots))).toEqual(Array.from(split.columns[1].status.a.subarray(0, split.slots)));
+    expect([...piped.columns[1].vocab?.keys() ?? []]).toEqual([...split.columns[1].vocab?.keys() ?? []]);
   });
 
   it('tells a one-value list from the joined string only in the multi column', () => {

@@ -5,7 +5,9 @@ import type { SchemaElement } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DataError } from '../../../../src/util/errors.js';
-import { FlatChunk, divInt64, flatKind, int96Ms } from '../../../../src/data/prep/parquet-flat.js';
+import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
+import { FlatChunk, ShortIds, divInt64, flatKind, int96Ms, readIndices } from '../../../../src/data/prep/parquet-flat.js';
+import { IdVocab } from '../../../../src/data/prep/vocab.js';
 import { duckdb, q } from './duckdb.js';
 import { prep, rejects, rows, tempRoot } from './helpers.js';
 
@@ -98,6 +100,30 @@ describe('the flat Parquet decoder writes the same dataset as hyparquet', () => 
       expect(r.slices).toBeGreaterThan(0);
       expect(r.flat, units[k]).toEqual(r.general);
     }
+  });
+
+  it('implicit feedback read from keys: runs of one plain id, an event without a weight, bad timestamps, dictionaries per row group', async () => {
+    const f = join(dir(), 'keyed.parquet');
+    const n = 6000;
+    // Runs of 1-3 rows per item, broken by a non-ASCII id, an empty one and a null.
+    const items = Array.from({ length: n }, (_, i) => (i % 211 === 9 ? null : i % 97 === 4 ? '' : i % 89 === 3 ? `é${i % 7}` : `i${Math.floor(i / (1 + (i % 3))) % 400}`));
+    const users = Array.from({ length: n }, (_, i) => `u${Math.floor(i / 25)}`);
+    const events = Array.from({ length: n }, (_, i) => (i % 101 === 7 ? null : i % 53 === 1 ? 'wish' : (['view', 'buy', 'cart'] as const)[i % 3]));
+    // Seconds, with a few outside what a date can hold and one null.
+    const ts = Array.from({ length: n }, (_, i) => (i % 307 === 11 ? null : i % 401 === 13 ? 9_000_000_000_000_000n : 1_717_200_000n + BigInt(i * 60)));
+    const columnData = [
+      { name: 'user_id', data: users, type: 'STRING' as const, nullable: false },
+      { name: 'item_id', data: items, type: 'STRING' as const, encoding: 'PLAIN' as const, nullable: true },
+      { name: 'event', data: events, type: 'STRING' as const, nullable: true },
+      { name: 'ts', data: ts, type: 'INT64' as const, nullable: true },
+    ];
+    writeFileSync(f, new Uint8Array(parquetWriteBuffer({ columnData, pageSize: 4096, rowGroupSize: 2500 })));
+    const r = await both([f], { columns: 'user=user_id,item=item_id,event=event,ts=ts', event_weights: 'view=1,buy=5,cart=2', split: 'none' });
+    expect(r.slices).toBeGreaterThan(2);
+    expect(r.flat).toEqual(r.general);
+    const reasons = new Set(rejects(r.out).map((x) => x.reason));
+    expect([...reasons].sort()).toEqual(['bad_ts', 'empty_id', 'unknown_event']);
+    expect(rows(r.out, 'train.arrow').length).toBeGreaterThan(1000);
   });
 
   it('plain-encoded text over many small v2 pages (hyparquet-writer) in a row group larger than a slice', async () => {
@@ -234,5 +260,79 @@ describe('the flat decoder reads INT64 and INT96 exactly as BigInt arithmetic do
       const ref = ((value >> 64n) - 2440588n) * 86_400_000_000_000n + (value & 0xffffffffffffffffn);
       expect(int96Ms(view, 0), `${day} ${nanos}`).toBe(Number(ref / 1_000_000n));
     }
+  });
+});
+
+describe('the flat decoder reads dictionary indices as hyparquet does', () => {
+  /** An RLE / bit-packed hybrid of `values` at `width` bits: runs of one value as RLE, the rest bit-packed in groups of 8. */
+  function encode(values: readonly number[], width: number): Uint8Array {
+    const out: number[] = [];
+    const varint = (v: number): void => {
+      for (; v >= 0x80; v >>>= 7) out.push((v & 0x7f) | 0x80);
+      out.push(v);
+    };
+    let i = 0;
+    while (i < values.length) {
+      let run = 1;
+      while (i + run < values.length && values[i + run] === values[i]) run++;
+      if (run >= 8) {
+        varint(run << 1);
+        for (let b = 0; b < (width + 7) >> 3; b++) out.push((values[i] >>> (8 * b)) & 0xff);
+        i += run;
+        continue;
+      }
+      const groups = Math.ceil(Math.min(64, values.length - i) / 8);
+      varint((groups << 1) | 1);
+      let acc = 0n;
+      for (let k = 0; k < groups * 8; k++) acc |= BigInt(values[i + k] ?? 0) << (BigInt(width) * BigInt(k));
+      for (let bits = 0n; bits < BigInt(groups * width * 8); bits += 8n) out.push(Number((acc >> bits) & 0xffn));
+      i += groups * 8;
+    }
+    return Uint8Array.from(out);
+  }
+
+  it('runs and bit-packed groups at every width to 32 bits (past 24 by hyparquet), and a run cut short is an error', () => {
+    let x = 7;
+    for (let width = 1; width <= 32; width++) {
+      const values = Array.from({ length: 1000 }, (_, i) => {
+        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+        const v = width === 32 ? x & 0x7fffffff : x % 2 ** width;
+        return i % 100 < 20 ? 3 % 2 ** width : v;
+      });
+      const bytes = encode(values, width);
+      const ours = new Int32Array(values.length);
+      readIndices({ view: new DataView(bytes.buffer), offset: 0 }, width, ours);
+      const theirs = new Int32Array(values.length);
+      readRleBitPackedHybrid({ view: new DataView(bytes.buffer), offset: 0 }, width, theirs, bytes.length);
+      expect(Array.from(ours), `width ${width}`).toEqual(Array.from(theirs));
+      // Past 24 bits (a dictionary of 16M entries in one chunk) hyparquet reads them, whatever it gives.
+      if (width <= 24) expect(Array.from(ours), `width ${width}`).toEqual(values);
+      if (width <= 24) expect(() => readIndices({ view: new DataView(bytes.buffer, 0, bytes.length - 1), offset: 0 }, width, new Int32Array(values.length))).toThrow(/inside a run/);
+    }
+  });
+});
+
+describe('the reader thread cache of short ids', () => {
+  it('gives every id of up to 11 bytes the index the vocabulary gives it, through growth, ids one byte apart and NUL bytes', () => {
+    const cache = new ShortIds();
+    const direct = new IdVocab();
+    const cached = new IdVocab();
+    const wrong: string[] = [];
+    const ids: Uint8Array[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      const text = (['i', 'u', 'ab', '', 'x0'] as const)[i % 5] + ((i * 7919) % 6007).toString(36);
+      ids.push(Buffer.from(text.slice(0, 1 + (i % 11))));
+    }
+    // Same words but for the length (trailing NUL bytes), and 0x80+ bytes in every position.
+    ids.push(Uint8Array.of(97), Uint8Array.of(97, 0), Uint8Array.of(97, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), Uint8Array.of(0xff, 1, 0xfe, 2, 0xfd, 3, 0xfc, 4, 0xfb, 5, 0xfa));
+    for (const [k, id] of [...ids, ...ids].entries()) {
+      const padded = new Uint8Array(id.length + 3);
+      padded.set(id, 3);
+      const want = direct.internBytes(id, 0, id.length);
+      const got = cache.intern(padded, 3, 3 + id.length, cached);
+      if (got !== want) wrong.push(`${k}: ${got} ≠ ${want}`);
+    }
+    expect(wrong.slice(0, 5)).toEqual([]);
+    expect(cached.size).toBe(direct.size);
   });
 });

@@ -1,5 +1,6 @@
 import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parquetMetadata } from 'hyparquet';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DataError } from '../../../../src/util/errors.js';
 import { useReaderThread, THREAD_MAX_RUN_ROWS, THREAD_MIN_ROWS } from '../../../../src/data/prep/parquet-thread.js';
@@ -83,10 +84,32 @@ describe('the Parquet reader thread', () => {
     const threaded = await withThread('1', null, () => prep(out(), [d], opts));
     // Tables of 50 ids: the thread starts new ones part way through a file, the main thread maps those afresh.
     const small = await withThread('1', 50, () => prep(out(), [d], opts));
+    // One thread for every row group instead of two taking them in turn.
+    process.env.REC_PARQUET_READERS = '1';
+    const one = await withThread('1', null, () => prep(out(), [d], opts)).finally(() => delete process.env.REC_PARQUET_READERS);
     const want = files(main.out);
     expect(want.has('rejects.jsonl') && want.has('users.arrow')).toBe(true);
     expect(files(threaded.out)).toEqual(want);
     expect(files(small.out)).toEqual(want);
+    expect(files(one.out)).toEqual(want);
+  });
+
+  it('reports a damaged chunk in a row group of the second thread where the main thread does, after the rows before it', async () => {
+    const d = dir();
+    cpSync(logs, d, { recursive: true });
+    const f = join(d, 'p0.parquet');
+    const bytes = Buffer.from(readFileSync(f));
+    const meta = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    expect(meta.row_groups.length).toBeGreaterThanOrEqual(2);
+    const chunk = meta.row_groups[1].columns[0].meta_data;
+    const at = Number(chunk?.dictionary_page_offset ?? chunk?.data_page_offset);
+    bytes.fill(0, at, at + 40);
+    writeFileSync(f, bytes);
+    const errs: unknown[] = [];
+    for (const mode of ['0', '1'] as const) errs.push(await withThread(mode, null, () => prep(out(), [d]).catch((e: unknown) => e)));
+    for (const err of errs) expect(err).toBeInstanceOf(DataError);
+    expect((errs[1] as Error).message).toBe((errs[0] as Error).message);
+    expect((errs[1] as Error).message).toMatch(/p0\.parquet: row group 1 \(rows \d+\.\.\d+\), column "user_id" cannot be read/);
   });
 
   it('names the file, row group and column of a damaged chunk, after reading the groups before it', async () => {
