@@ -26,7 +26,7 @@ export const LOCAL_IDS = 1 << 18;
 
 /** main → thread. */
 export type ReaderRequest =
-  | { type: 'file'; file: number; path: string; names: string[]; ids: string[]; ahead: number; fresh: boolean; limit: number; stride: number; phase: number }
+  | { type: 'file'; file: number; path: string; names: string[]; ids: string[]; ahead: number; fresh: boolean; limit: number; stride: number; phase: number; queued: boolean }
   | { type: 'credit'; file: number };
 
 export interface WireSlice {
@@ -77,22 +77,23 @@ class ReaderThread {
   /** Reading a file for a stream (two preps at once in one process each get a thread). */
   busy = false;
   private readonly worker: Worker;
+  /** The file being taken, the last number given to a file, and the replies of those files (the one read now and the one queued after it). */
   private file = 0;
-  private replies: ReaderReply[] = [];
+  private numbered = 0;
+  private replies = new Map<number, ReaderReply[]>();
   private wake: (() => void) | null = null;
   private failure: Error | null = null;
   private closing = false;
   /** The run the tables are for (a new run's vocabulary starts empty, so its tables start again). */
   private run: object | null = null;
   private readonly remaps = new Map<string, Remap>();
-  /** The file the thread was started on before it was asked for (prefetch), to be taken up by open(). */
+  /** The file queued to be read after this one (queueNext), to be taken up by open(). */
   private ahead: { path: string; key: string; file: number; phase: number } | null = null;
 
   constructor() {
     this.worker = new Worker(compiledWorkerEntry(import.meta.url, 'src/data/prep', 'Parquet reader thread', 'parquet-worker.js'));
     this.worker.on('message', (m: ReaderReply) => {
-      if (m.file !== this.file) return;
-      this.replies.push(m);
+      this.replies.get(m.file)?.push(m);
       this.notify();
     });
     this.worker.on('error', (error) => this.fail(error.message));
@@ -109,13 +110,21 @@ class ReaderThread {
     const key = JSON.stringify([path, cols, lane]);
     const ahead = this.ahead;
     this.ahead = null;
-    if (ahead !== null && ahead.key === key && run === this.run) return ahead.file;
-    return this.start(path, cols, run, lane);
+    this.replies.delete(this.file);
+    if (ahead !== null && ahead.key === key && run === this.run) {
+      this.file = ahead.file;
+      return ahead.file;
+    }
+    return this.start(path, cols, run, lane, false);
   }
 
-  /** Starts on a file the run reads next, with the columns and lane of the one before (taken up by open() if they match). */
-  prefetch(path: string, cols: Columns, run: object, lane: Lane): void {
-    const file = this.start(path, cols, run, lane);
+  /**
+   * Queues the file the run reads next, with the columns and lane of this one (taken up by open() if
+   * they match): the thread starts on it as soon as its part of this file is decoded, so its first
+   * slices are ready when the main thread comes to it.
+   */
+  queueNext(path: string, cols: Columns, run: object, lane: Lane): void {
+    const file = this.start(path, cols, run, lane, true);
     this.ahead = { path, key: JSON.stringify([path, cols, lane]), file, phase: lane.phase };
   }
 
@@ -124,22 +133,29 @@ class ReaderThread {
     return this.ahead !== null && run === this.run && this.ahead.path === path && (phase === undefined || this.ahead.phase === phase);
   }
 
-  private start(path: string, cols: Columns, run: object, lane: Lane): number {
-    this.file++;
-    this.replies = [];
+  /** Numbers a file and sends it: to be read now (what the thread was reading is dropped) or once the current one is read. */
+  private start(path: string, cols: Columns, run: object, lane: Lane, queued: boolean): number {
+    const file = ++this.numbered;
+    if (!queued) {
+      this.replies.clear();
+      this.file = file;
+      this.ahead = null;
+    }
+    this.replies.set(file, []);
     const fresh = run !== this.run;
     this.run = run;
     if (fresh) this.remaps.clear();
-    const request: ReaderRequest = { type: 'file', file: this.file, path, names: [...cols.names], ids: [...cols.ids], ahead: READ_AHEAD, fresh, limit: localLimit(), ...lane };
+    const request: ReaderRequest = { type: 'file', file, path, names: [...cols.names], ids: [...cols.ids], ahead: READ_AHEAD, fresh, limit: localLimit(), ...lane, queued };
     this.worker.postMessage(request);
-    return this.file;
+    return file;
   }
 
   /** Slice `seq` of file `file`, in order. */
   async take(file: number, seq: number): Promise<Map<string, FlatSlice> | null> {
-    while (this.failure === null && this.replies.length === 0) await new Promise<void>((resolve) => (this.wake = resolve));
+    const queue = this.replies.get(file) ?? [];
+    while (this.failure === null && queue.length === 0) await new Promise<void>((resolve) => (this.wake = resolve));
     if (this.failure !== null) throw this.failure;
-    const m = this.replies.shift() as ReaderReply;
+    const m = queue.shift() as ReaderReply;
     if (m.seq !== seq || m.file !== file) throw new RuntimeFailure(`The Parquet reader thread sent slice ${m.seq} where ${seq} was expected.`);
     if (m.type === 'error') throw m.column !== null ? new ColumnReadError(m.column, new Error(m.message)) : new Error(m.message);
     const credit: ReaderRequest = { type: 'credit', file };
@@ -265,6 +281,7 @@ export async function openParquetThreaded(path: string, run: object, next: strin
                 const thread = lend(path, run, phase);
                 const lane = { stride, phase };
                 stream.lanes.push({ thread, file: thread.open(path, cols, run, lane), taken: 0, lane });
+                if (next !== null) thread.queueNext(next, cols, run, lane);
               }
             }
             const l = stream.lanes[(group.group ?? 0) % stride];
@@ -274,10 +291,7 @@ export async function openParquetThreaded(path: string, run: object, next: strin
       }
       complete = true;
       if (stream === null) return;
-      for (const l of stream.lanes) {
-        l.thread.idle();
-        if (next !== null) l.thread.prefetch(next, stream.cols, run, l.lane);
-      }
+      for (const l of stream.lanes) l.thread.idle();
       // The run's last Parquet input: the threads' memory (heaps, tables of ids) goes back before prep
       // sorts and writes, an idle one's too (started ahead on a file read with fewer threads).
       if (next === null) for (const t of threads.filter((x) => !x.busy)) await retire(t);

@@ -15,6 +15,9 @@ const port = parentPort;
 if (port === null) throw new Error('src/data/prep/parquet-worker.js runs as a worker thread (started by rec prep for Parquet inputs), not as a script.');
 
 let current = 0;
+/** Whether the current file is still being read, and the file queued to be read after it. */
+let reading = false;
+let queued: Extract<ReaderRequest, { type: 'file' }> | null = null;
 let credits = 0;
 let wake: (() => void) | null = null;
 /** Each id column's table of ids, and how many tables were made (their numbers). */
@@ -34,7 +37,8 @@ function post(reply: ReaderReply, transfer: ArrayBuffer[] = []): void {
   (port as NonNullable<typeof port>).postMessage(reply, transfer);
 }
 
-async function readFile(m: Extract<ReaderRequest, { type: 'file' }>): Promise<void> {
+/** Reads the file's row groups of its lane; true once all are sent (false: another file was asked for, or an error was sent). */
+async function readFile(m: Extract<ReaderRequest, { type: 'file' }>): Promise<boolean> {
   let seq = 0;
   try {
     const file = await openParquet(m.path);
@@ -43,7 +47,7 @@ async function readFile(m: Extract<ReaderRequest, { type: 'file' }>): Promise<vo
         // The other threads' row groups: nothing of theirs is read here.
         if ((group.group ?? 0) % m.stride !== m.phase) continue;
         while (credits === 0 && current === m.file) await new Promise<void>((resolve) => (wake = resolve));
-        if (current !== m.file) return;
+        if (current !== m.file) return false;
         credits--;
         const flat = group.readFlat === undefined ? null : await group.readFlat(m.names, m.ids);
         if (flat === null) {
@@ -66,21 +70,42 @@ async function readFile(m: Extract<ReaderRequest, { type: 'file' }>): Promise<vo
     } finally {
       await file.close();
     }
+    return true;
   } catch (error) {
     const e = error instanceof Error ? error : new Error(String(error));
     post({ type: 'error', file: m.file, seq, column: error instanceof ColumnReadError ? error.column : null, message: e.message });
+    return false;
   }
+}
+
+/** Starts reading a file (any file read before is dropped). */
+function begin(m: Extract<ReaderRequest, { type: 'file' }>): void {
+  current = m.file;
+  credits = m.ahead;
+  reading = true;
+  if (m.fresh) tables.clear();
+  const w = wake;
+  wake = null;
+  w?.();
+  void readFile(m).then((done) => {
+    if (m.file !== current) return;
+    reading = false;
+    const q = queued;
+    queued = null;
+    if (done && q !== null) begin(q);
+  });
 }
 
 port.on('message', (m: ReaderRequest) => {
   if (m.type === 'file') {
-    current = m.file;
-    credits = m.ahead;
-    if (m.fresh) tables.clear();
-    const w = wake;
-    wake = null;
-    w?.();
-    void readFile(m);
+    if (!m.queued) {
+      queued = null;
+      begin(m);
+    } else if (reading) {
+      queued = m;
+    } else {
+      begin(m);
+    }
   } else if (m.file === current) {
     credits++;
     const w = wake;
