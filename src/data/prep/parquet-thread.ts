@@ -211,12 +211,13 @@ function lend(path: string, run: object, phase: number): ReaderThread {
 }
 
 /**
- * Threads that read one file, taking its row groups in turn: two, so that decoding and numbering
- * ids (the larger half of a Parquet read) has a core of its own beside the main thread's checks
- * even while one reader waits on the disk or the other's slices; REC_PARQUET_READERS=1 keeps one.
+ * Threads that read one file, taking its row groups in turn: one unless REC_PARQUET_READERS=2. Once
+ * the next file was queued to the thread, one reader kept the main thread's checks fed on the idle
+ * machine (10M bench log: the same wall time as two, 1-2 s less CPU and 100 MiB less memory), so the
+ * second is for a reader-bound log (long text ids, many columns).
  */
 function readers(): number {
-  return process.env.REC_PARQUET_READERS === '1' ? 1 : 2;
+  return process.env.REC_PARQUET_READERS === '2' ? 2 : 1;
 }
 
 /** LOCAL_IDS, or REC_PARQUET_LOCAL_IDS (a test's small table, to go through a change of tables). */

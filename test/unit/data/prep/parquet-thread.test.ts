@@ -84,14 +84,14 @@ describe('the Parquet reader thread', () => {
     const threaded = await withThread('1', null, () => prep(out(), [d], opts));
     // Tables of 50 ids: the thread starts new ones part way through a file, the main thread maps those afresh.
     const small = await withThread('1', 50, () => prep(out(), [d], opts));
-    // One thread for every row group instead of two taking them in turn.
-    process.env.REC_PARQUET_READERS = '1';
-    const one = await withThread('1', null, () => prep(out(), [d], opts)).finally(() => delete process.env.REC_PARQUET_READERS);
+    // Two threads taking the row groups in turn.
+    process.env.REC_PARQUET_READERS = '2';
+    const two = await withThread('1', null, () => prep(out(), [d], opts)).finally(() => delete process.env.REC_PARQUET_READERS);
     const want = files(main.out);
     expect(want.has('rejects.jsonl') && want.has('users.arrow')).toBe(true);
     expect(files(threaded.out)).toEqual(want);
     expect(files(small.out)).toEqual(want);
-    expect(files(one.out)).toEqual(want);
+    expect(files(two.out)).toEqual(want);
   });
 
   it('reports a damaged chunk in a row group of the second thread where the main thread does, after the rows before it', async () => {
@@ -106,7 +106,12 @@ describe('the Parquet reader thread', () => {
     bytes.fill(0, at, at + 40);
     writeFileSync(f, bytes);
     const errs: unknown[] = [];
-    for (const mode of ['0', '1'] as const) errs.push(await withThread(mode, null, () => prep(out(), [d]).catch((e: unknown) => e)));
+    process.env.REC_PARQUET_READERS = '2';
+    try {
+      for (const mode of ['0', '1'] as const) errs.push(await withThread(mode, null, () => prep(out(), [d]).catch((e: unknown) => e)));
+    } finally {
+      delete process.env.REC_PARQUET_READERS;
+    }
     for (const err of errs) expect(err).toBeInstanceOf(DataError);
     expect((errs[1] as Error).message).toBe((errs[0] as Error).message);
     expect((errs[1] as Error).message).toMatch(/p0\.parquet: row group 1 \(rows \d+\.\.\d+\), column "user_id" cannot be read/);
