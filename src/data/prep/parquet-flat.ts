@@ -654,7 +654,7 @@ export class FlatChunk {
     const vals = new Int32Array(present);
     if (width > 0) readIndices(values, width, vals);
     for (let i = 0; i < present; i++) {
-      if (vals[i] >= dictSize) throw new Error(`a value points at dictionary entry ${vals[i]} of ${dictSize}`);
+      if (vals[i] >= dictSize || vals[i] < 0) throw new Error(`a value points at dictionary entry ${vals[i] >>> 0} of ${dictSize}`);
     }
     if (defs === null) return { rows: n, pos: 0, codes: vals, defs: null, values };
     const codes = new Int32Array(n);
@@ -665,19 +665,17 @@ export class FlatChunk {
 
 
 /**
- * A dictionary page's indices (the RLE / bit-packed hybrid, to the page's end) into out. Widths to 24
- * bits are read here, a bit-packed run through a 32-bit window without a DataView call per byte
- * (about 4× hyparquet's reader); wider ones by hyparquet. Like hyparquet, a run must hold all its bytes.
+ * A dictionary page's indices (the RLE / bit-packed hybrid, to the page's end) into out, a bit-packed
+ * run read through a 32-bit window without a DataView call per byte (about 4× hyparquet's reader).
+ * Widths past 24 bits (a dictionary of 16M entries in one chunk) go through a window of doubles:
+ * hyparquet's reader overflows its 32-bit window there and gives wrong indices. Like hyparquet, a run
+ * must hold all its bytes.
  */
 export function readIndices(reader: DataReader, width: number, out: Int32Array): void {
   const view = reader.view;
   const end = view.byteLength;
-  if (width > 24) {
-    readRleBitPackedHybrid(reader, width, out, end - reader.offset);
-    return;
-  }
+  if (width > 32) throw new Error(`dictionary indices of ${width} bits, past the 32 a page may have`);
   const bytes = new Uint8Array(view.buffer, view.byteOffset, end);
-  const mask = (1 << width) - 1;
   const valueBytes = (width + 7) >> 3;
   const short = (): Error => new Error(`a page of dictionary indices ends at byte ${end}, inside a run`);
   let o = reader.offset;
@@ -703,22 +701,47 @@ export function readIndices(reader: DataReader, width: number, out: Int32Array):
       const runBytes = (header >>> 1) * width;
       if (o + runBytes > end) throw short();
       const stop = Math.min(out.length, seen + ((header >>> 1) << 3));
-      let acc = 0;
-      let bits = 0;
-      let p = o;
-      while (seen < stop) {
-        while (bits < width) {
-          acc |= bytes[p++] << bits;
-          bits += 8;
-        }
-        out[seen++] = acc & mask;
-        acc >>>= width;
-        bits -= width;
-      }
+      if (width <= 24) seen = unpackNarrow(bytes, o, width, out, seen, stop);
+      else seen = unpackWide(bytes, o, width, out, seen, stop);
       o += runBytes;
     }
   }
   reader.offset = end;
+}
+
+/** Bit-packed values of at most 24 bits from bytes at p into out[seen, stop): a window of 32 bits holds the next one. */
+function unpackNarrow(bytes: Uint8Array, p: number, width: number, out: Int32Array, seen: number, stop: number): number {
+  const mask = (1 << width) - 1;
+  let acc = 0;
+  let bits = 0;
+  while (seen < stop) {
+    while (bits < width) {
+      acc |= bytes[p++] << bits;
+      bits += 8;
+    }
+    out[seen++] = acc & mask;
+    acc >>>= width;
+    bits -= width;
+  }
+  return seen;
+}
+
+/** unpackNarrow for 25 to 32 bits: the window is a double (exact to 2^53, and it holds at most 39 bits). */
+function unpackWide(bytes: Uint8Array, p: number, width: number, out: Int32Array, seen: number, stop: number): number {
+  const span = 2 ** width;
+  let acc = 0;
+  let bits = 0;
+  while (seen < stop) {
+    while (bits < width) {
+      acc += bytes[p++] * 2 ** bits;
+      bits += 8;
+    }
+    const v = acc % span;
+    out[seen++] = v | 0;
+    acc = (acc - v) / span;
+    bits -= width;
+  }
+  return seen;
 }
 
 /** Text key k's index: a canonical integer's is its digits' (IdVocab.internInteger), with no second pass over them; a short id's through `short` when given. */
