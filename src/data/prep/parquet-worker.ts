@@ -15,9 +15,12 @@ const port = parentPort;
 if (port === null) throw new Error('src/data/prep/parquet-worker.js runs as a worker thread (started by rec prep for Parquet inputs), not as a script.');
 
 let current = 0;
-/** Whether the current file is still being read, and the file queued to be read after it. */
+/**
+ * Whether the current file is still being read, and the files queued to be read after it, in order
+ * (the main thread may queue the one after next before this thread has finished the current one).
+ */
 let reading = false;
-let queued: Extract<ReaderRequest, { type: 'file' }> | null = null;
+const queued: Extract<ReaderRequest, { type: 'file' }>[] = [];
 let credits = 0;
 let wake: (() => void) | null = null;
 /** Each id column's table of ids, and how many tables were made (their numbers). */
@@ -90,19 +93,19 @@ function begin(m: Extract<ReaderRequest, { type: 'file' }>): void {
   void readFile(m).then((done) => {
     if (m.file !== current) return;
     reading = false;
-    const q = queued;
-    queued = null;
-    if (done && q !== null) begin(q);
+    const q = queued.shift();
+    if (!done) queued.length = 0;
+    else if (q !== undefined) begin(q);
   });
 }
 
 port.on('message', (m: ReaderRequest) => {
   if (m.type === 'file') {
     if (!m.queued) {
-      queued = null;
+      queued.length = 0;
       begin(m);
     } else if (reading) {
-      queued = m;
+      queued.push(m);
     } else {
       begin(m);
     }

@@ -131,6 +131,17 @@ describe('the Parquet reader thread', () => {
     expect((errs[1] as Error).message).toMatch(/p1\.parquet: row group 0 \(rows 1\.\.\d+\), column "user_id" cannot be read/);
   });
 
+  it('reads a run of many one-group files to the end, each queued to the thread while it reads the one before', async () => {
+    const d = dir();
+    await duckdb(`COPY (SELECT 'u' || (i % 37) AS user_id, 'i' || (i % 53) AS item_id, DATE '2024-06-01' + (i % 16)::INT AS dt, TIMESTAMP '2024-06-01' + INTERVAL (i) MINUTE AS ts FROM range(1600) t(i)) TO ${q(d)} (FORMAT parquet, PARTITION_BY (dt))`);
+    const opts = { columns: 'user=user_id,item=item_id,ts=ts', split: 'none' };
+    const main = await withThread('0', null, () => prep(out(), [d], opts));
+    for (let k = 0; k < 3; k++) {
+      const threaded = await withThread('1', null, () => prep(out(), [d], opts));
+      expect(files(threaded.out)).toEqual(files(main.out));
+    }
+  });
+
   it('stops part way (too many rejects) and a later run in the same process reads with a new thread', async () => {
     const d = logs;
     const err = await withThread('1', null, () => prep(out(), [d], { max_rejects: '0' }).catch((e: unknown) => e));
