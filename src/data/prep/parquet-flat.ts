@@ -255,16 +255,17 @@ function readPlainRows(keys: FlatKeys, reader: DataReader, count: number, out: I
   const view = reader.view;
   const end = view.byteLength;
   const bytes = new Uint8Array(view.buffer, view.byteOffset, end);
+  const short = (): Error => new Error(`a page ends at byte ${end}, inside its ${count} values`);
   let o = reader.offset;
   let prevFrom = -1;
   let prevLen = -1;
   let prevKey = -1;
   for (let j = 0; j < count; j++) {
-    if (o + 4 > end) throw new Error(`a page ends at byte ${end}, inside its ${count} values`);
+    if (o + 4 > end) throw short();
     const len = view.getUint32(o, true);
     const from = o + 4;
     o = from + len;
-    if (o > end) throw new Error(`a page ends at byte ${end}, inside its ${count} values`);
+    if (o > end) throw short();
     if (len === prevLen) {
       let b = 0;
       while (b < len && bytes[from + b] === bytes[prevFrom + b]) b++;
@@ -416,6 +417,11 @@ export function keysFromWire(w: WireKeys): FlatKeys {
 /** Longest id ShortIds keeps: three 32-bit words hold its bytes and its length. */
 const SHORT_ID_BYTES = 11;
 
+/** A short id's slot hash, from its three words. */
+function shortHash(w0: number, w1: number, w2: number): number {
+  return mix(Math.imul(w0, 0x9e3779b1) ^ Math.imul(w1, 0x85ebca6b) ^ w2);
+}
+
 /**
  * A cache in front of an IdVocab for short ids (to SHORT_ID_BYTES bytes, e.g. `i10118`): each slot
  * holds the id's bytes as three words, its length among them, and its index, so a lookup reads one
@@ -442,7 +448,7 @@ export class ShortIds {
     }
     const slots = this.slots;
     const mask = this.mask;
-    for (let s = mix(Math.imul(w0, 0x9e3779b1) ^ Math.imul(w1, 0x85ebca6b) ^ w2) & mask; ; s = (s + 1) & mask) {
+    for (let s = shortHash(w0, w1, w2) & mask; ; s = (s + 1) & mask) {
       const at = 4 * s;
       const v = slots[at + 3];
       if (v === 0) {
@@ -464,7 +470,7 @@ export class ShortIds {
     const slots = new Int32Array(4 * (mask + 1));
     for (let at = 0; at < old.length; at += 4) {
       if (old[at + 3] === 0) continue;
-      let s = mix(Math.imul(old[at], 0x9e3779b1) ^ Math.imul(old[at + 1], 0x85ebca6b) ^ old[at + 2]) & mask;
+      let s = shortHash(old[at], old[at + 1], old[at + 2]) & mask;
       while (slots[4 * s + 3] !== 0) s = (s + 1) & mask;
       for (let w = 0; w < 4; w++) slots[4 * s + w] = old[at + w];
     }

@@ -264,9 +264,8 @@ export async function openParquetThreaded(path: string, run: object, next: strin
   }
   // A file of one row group has nothing to share between threads.
   const stride = Math.min(readers(), file.groupCount ?? 1);
-  let stream: { lanes: { thread: ReaderThread; file: number; taken: number; lane: Lane }[]; cols: Columns } | null = null;
+  let lanes: { thread: ReaderThread; file: number; taken: number }[] | null = null;
   let complete = false;
-  const lanes = (): ReaderThread[] => stream?.lanes.map((l) => l.thread) ?? [];
   return {
     columns: file.columns,
     rows: file.rows,
@@ -275,31 +274,31 @@ export async function openParquetThreaded(path: string, run: object, next: strin
         yield {
           ...group,
           readFlat: async (names, ids) => {
-            if (stream === null) {
+            if (lanes === null) {
               const cols = { names, ids };
-              stream = { lanes: [], cols };
+              lanes = [];
               for (let phase = 0; phase < stride; phase++) {
                 const thread = lend(path, run, phase);
                 const lane = { stride, phase };
-                stream.lanes.push({ thread, file: thread.open(path, cols, run, lane), taken: 0, lane });
+                lanes.push({ thread, file: thread.open(path, cols, run, lane), taken: 0 });
                 if (next !== null) thread.queueNext(next, cols, run, lane);
               }
             }
-            const l = stream.lanes[(group.group ?? 0) % stride];
+            const l = lanes[(group.group ?? 0) % stride];
             return l.thread.take(l.file, l.taken++);
           },
         };
       }
       complete = true;
-      if (stream === null) return;
-      for (const l of stream.lanes) l.thread.idle();
+      if (lanes === null) return;
+      for (const l of lanes) l.thread.idle();
       // The run's last Parquet input: the threads' memory (heaps, tables of ids) goes back before prep
       // sorts and writes, an idle one's too (started ahead on a file read with fewer threads).
       if (next === null) for (const t of threads.filter((x) => !x.busy)) await retire(t);
     },
     close: async () => {
       // Stopped part way (a bad row group, too many rejects): the threads may be mid-file; new ones serve the next.
-      if (!complete) for (const t of lanes()) await retire(t);
+      if (!complete) for (const l of lanes ?? []) await retire(l.thread);
       await file.close();
     },
   };
