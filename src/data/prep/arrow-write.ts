@@ -18,7 +18,7 @@ import {
   type Data,
   type DataType,
 } from 'apache-arrow';
-import { open, type FileHandle } from 'node:fs/promises';
+import { openSequential } from '../../io/sequential-file.js';
 import { localHash, threadHash } from './hash-thread.js';
 import type { RowStore } from './store.js';
 
@@ -116,7 +116,7 @@ export interface WriteBatchesOptions {
  */
 export async function writeBatches(path: string, batches: Iterable<RecordBatch>, opts: WriteBatchesOptions = {}): Promise<void> {
   const writer = new CountingFileWriter();
-  const fh = await open(path, 'w');
+  const file = await openSequential(path);
   const hash = opts.hashes !== undefined ? (opts.hashThread === true ? threadHash() : localHash()) : null;
   /** Bytes written, counted in file order: every byte before `written` is in the file. */
   let written = 0;
@@ -129,16 +129,13 @@ export async function writeBatches(path: string, batches: Iterable<RecordBatch>,
     // while this thread gathers the next batch, not one per turn of this thread (item_features.arrow's ~17 chunks
     // a batch were written each only when this thread was free: a third of the write span idle).
     let queued: Uint8Array[] = [];
-    let position = 0;
     let inFlight: Promise<void> | null = null;
     const flush = (): void => {
       const chunks = queued;
       queued = [];
       let bytes = 0;
       for (const c of chunks) bytes += c.byteLength;
-      const at = position;
-      position += bytes;
-      inFlight = writeAll(fh, chunks, at).then(
+      inFlight = file.write(chunks).then(
         () => {
           written += bytes;
           inFlight = null;
@@ -190,10 +187,10 @@ export async function writeBatches(path: string, batches: Iterable<RecordBatch>,
   } catch (error) {
     writer.abort();
     hash?.drop();
+    await file.abort().catch(() => undefined);
     throw error;
-  } finally {
-    await fh.close();
   }
+  await file.close();
   if (hash === null) return;
   const recorded = hash.digest().then((hex) => {
     opts.hashes?.set(path, hex);
@@ -202,20 +199,6 @@ export async function writeBatches(path: string, batches: Iterable<RecordBatch>,
   // Seen as handled here; the caller's await on `digests` still gets a failure.
   recorded.catch(() => undefined);
   opts.digests.push(recorded);
-}
-
-/** `chunks` written to the file one after another from `position` (a short write continues where it stopped). */
-async function writeAll(fh: FileHandle, chunks: Uint8Array[], position: number): Promise<void> {
-  let rest = chunks;
-  let at = position;
-  while (rest.length > 0) {
-    let n = (await fh.writev(rest, at)).bytesWritten;
-    at += n;
-    let k = 0;
-    while (k < rest.length && n >= rest[k].byteLength) n -= rest[k++].byteLength;
-    rest = rest.slice(k);
-    if (n > 0) rest[0] = rest[0].subarray(n);
-  }
 }
 
 /** A search log's rows (docs/datasets.md#search-logs): the query column, and whether users are absent. */
