@@ -53,6 +53,15 @@ describe('readCatalogue with the text featuriser thread', () => {
     expect(inline.duplicates).toBe(500);
     expect(inline.rejected).toBeGreaterThan(0);
     expect(storeContent(threaded)).toEqual(storeContent(inline));
+    // The main thread featurising every other batch itself, or none, stores the lists in the same order.
+    for (const every of ['2', '0']) {
+      process.env.REC_TEXT_MAIN_EVERY = every;
+      try {
+        expect(storeContent(await read(true))).toEqual(storeContent(inline));
+      } finally {
+        delete process.env.REC_TEXT_MAIN_EVERY;
+      }
+    }
   });
 });
 
