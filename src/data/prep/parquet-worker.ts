@@ -7,7 +7,7 @@
 import { parentPort } from 'node:worker_threads';
 import { ColumnReadError } from './columnar.js';
 import { keysToWire, LocalIds } from './parquet-flat.js';
-import type { ReaderReply, ReaderRequest, WireSlice } from './parquet-thread.js';
+import { mainGroup, type ReaderReply, type ReaderRequest, type WireSlice } from './parquet-thread.js';
 import { openParquet } from './parquet.js';
 import { IdVocab } from './vocab.js';
 
@@ -48,7 +48,7 @@ async function readFile(m: Extract<ReaderRequest, { type: 'file' }>): Promise<bo
     try {
       for await (const group of file.groups()) {
         // The other threads' row groups: nothing of theirs is read here.
-        if ((group.group ?? 0) % m.stride !== m.phase) continue;
+        if (mainGroup(group.group ?? 0, m) || (group.group ?? 0) % m.stride !== m.phase) continue;
         while (credits === 0 && current === m.file) await new Promise<void>((resolve) => (wake = resolve));
         if (current !== m.file) return false;
         credits--;

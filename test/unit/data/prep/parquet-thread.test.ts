@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parquetMetadata } from 'hyparquet';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DataError } from '../../../../src/util/errors.js';
-import { useReaderThread, THREAD_MAX_RUN_ROWS, THREAD_MIN_ROWS } from '../../../../src/data/prep/parquet-thread.js';
+import { mainGroup, useReaderThread, THREAD_MAX_RUN_ROWS, THREAD_MIN_ROWS } from '../../../../src/data/prep/parquet-thread.js';
 import { duckdb, q } from './duckdb.js';
 import { prep, tempRoot } from './helpers.js';
 
@@ -29,6 +29,15 @@ async function withThread<T>(mode: '0' | '1', localIds: number | null, run: () =
   } finally {
     delete process.env.REC_PARQUET_THREAD;
     delete process.env.REC_PARQUET_LOCAL_IDS;
+  }
+}
+
+async function withMainEvery<T>(every: string, run: () => Promise<T>): Promise<T> {
+  process.env.REC_PARQUET_MAIN_EVERY = every;
+  try {
+    return await run();
+  } finally {
+    delete process.env.REC_PARQUET_MAIN_EVERY;
   }
 }
 
@@ -76,6 +85,15 @@ describe('the Parquet reader thread', () => {
     }
   });
 
+  it('leaves every mainEvery-th row group of the run to the main thread, counting on from file to file', () => {
+    const taken = (base: number, groups: number, mainEvery: number): number[] => [...Array(groups).keys()].filter((g) => mainGroup(g, { base, mainEvery }));
+    expect(taken(0, 7, 3)).toEqual([2, 5]);
+    // The second file of a run whose first held 7 groups: the run's groups 7..12, of which 8 and 11.
+    expect(taken(7, 6, 3)).toEqual([1, 4]);
+    expect(taken(0, 7, 0)).toEqual([]);
+    expect(taken(0, 7, 1)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+  });
+
   it('writes the dataset the main thread writes, byte for byte: vocabularies, splits, rejects and manifest', async () => {
     const d = logs;
     const opts = { max_rejects: '100%' };
@@ -87,11 +105,16 @@ describe('the Parquet reader thread', () => {
     // Two threads taking the row groups in turn.
     process.env.REC_PARQUET_READERS = '2';
     const two = await withThread('1', null, () => prep(out(), [d], opts)).finally(() => delete process.env.REC_PARQUET_READERS);
+    // The main thread decoding every other row group of the run itself (mainGroup), or none of them.
+    const shared = await withMainEvery('2', () => withThread('1', null, () => prep(out(), [d], opts)));
+    const none = await withMainEvery('0', () => withThread('1', 50, () => prep(out(), [d], opts)));
     const want = files(main.out);
     expect(want.has('rejects.jsonl') && want.has('users.arrow')).toBe(true);
     expect(files(threaded.out)).toEqual(want);
     expect(files(small.out)).toEqual(want);
     expect(files(two.out)).toEqual(want);
+    expect(files(shared.out)).toEqual(want);
+    expect(files(none.out)).toEqual(want);
   });
 
   it('reports a damaged chunk in a row group of the second thread where the main thread does, after the rows before it', async () => {
