@@ -91,7 +91,7 @@ export async function writeItemTitles(path: string, source: TitleSource | readon
     if (titles.size === 0) yield batch(titles, 0, 0);
     for (let at = 0; at < titles.size; at += BATCH_ROWS) yield batch(titles, at, Math.min(titles.size, at + BATCH_ROWS));
   }
-  await writeBatches(path, batches(), { hashes });
+  await writeBatches(path, batches(), { hashes, hashThread: titles.size > BATCH_ROWS });
 }
 
 /**
