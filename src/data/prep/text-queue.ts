@@ -29,8 +29,8 @@ const MAIN_EVERY = 5;
 interface SentBatch {
   columns: SlotColumn[];
   slots: Int32Array;
-  /** A batch featurised here: its lists, stored once the thread's batches before it are back. */
-  local: Extract<TextBatchReply, { type: 'result' }> | null;
+  /** Its lists once they are in (the thread's reply, or featurised here at once); stored once every batch before it is. */
+  lists: Extract<TextBatchReply, { type: 'result' }> | null;
 }
 
 export class TextQueue implements DeferredTexts {
@@ -103,11 +103,11 @@ export class TextQueue implements DeferredTexts {
   private send(): void {
     const n = this.parts.length;
     const request: TextBatchRequest = { text: this.parts.join(''), ends: this.ends.subarray(0, n) };
-    const batch: SentBatch = { columns: this.columns, slots: this.slots.subarray(0, n), local: null };
+    const batch: SentBatch = { columns: this.columns, slots: this.slots.subarray(0, n), lists: null };
     this.made++;
     if (this.mainEvery > 0 && this.made % this.mainEvery === 0) {
       // The same lists the thread would make (one featuriser's settings), so the files do not change.
-      batch.local = { type: 'result', ...featurizeBatch(this.featurizer, request.text, request.ends, this.packing) };
+      batch.lists = { type: 'result', ...featurizeBatch(this.featurizer, request.text, request.ends, this.packing) };
       this.sent.push(batch);
       this.storeReady();
     } else {
@@ -123,18 +123,19 @@ export class TextQueue implements DeferredTexts {
 
   private onReply(m: TextBatchReply): void {
     if (m.type === 'error') return this.fail(m.message);
-    const batch = this.sent.find((b) => b.local === null);
+    // Replies come in the order the thread was sent its batches: this one is the oldest still out.
+    const batch = this.sent.find((b) => b.lists === null);
     if (batch === undefined) return this.fail('a reply came with no batch sent');
-    batch.local = m;
+    batch.lists = m;
     this.storeReady();
     this.notify();
   }
 
   /** Stores the lists of the batches at the head of the queue whose lists are in, in order. */
   private storeReady(): void {
-    while (this.sent.length > 0 && this.sent[0].local !== null) {
+    while (this.sent.length > 0 && this.sent[0].lists !== null) {
       const batch = this.sent.shift() as SentBatch;
-      const m = batch.local as NonNullable<SentBatch['local']>;
+      const m = batch.lists as NonNullable<SentBatch['lists']>;
       let at = 0;
       for (let i = 0; i < m.lens.length; i++) {
         const len = m.lens[i];
