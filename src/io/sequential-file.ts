@@ -20,6 +20,9 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 
+/** O_DIRECT's flag, where the platform has one (Linux; not macOS or Windows). */
+const O_DIRECT = (constants as Record<string, number | undefined>).O_DIRECT;
+
 /** Bytes of one staging block (a multiple of every device block size, 512 or 4096). */
 const BLOCK = 1 << 22;
 /** The largest device block this aligns for. */
@@ -131,7 +134,7 @@ class Sequential implements SequentialFile {
 }
 
 function directAllowed(): boolean {
-  return (constants as Record<string, number | undefined>).O_DIRECT !== undefined && process.env.REC_DIRECT_IO !== '0';
+  return O_DIRECT !== undefined && process.env.REC_DIRECT_IO !== '0';
 }
 
 /** A staging block: BLOCK aligned bytes from `base` in the file's buffer, filled to `fill`. */
@@ -145,7 +148,7 @@ interface Stage {
 /** The file's bytes from an aligned offset on, written through a second handle opened O_DIRECT. */
 class DirectFile {
   private position: number;
-  private stages: [Stage, Stage];
+  private readonly stages: [Stage, Stage];
   private current = 0;
   private failure: unknown = null;
 
@@ -170,7 +173,7 @@ class DirectFile {
   static async open(path: string, position: number): Promise<DirectFile | null> {
     let fh: FileHandle;
     try {
-      fh = await open(path, constants.O_WRONLY | (constants as Record<string, number>).O_DIRECT);
+      fh = await open(path, constants.O_WRONLY | (O_DIRECT ?? 0));
     } catch {
       // EINVAL: the file system has no O_DIRECT (tmpfs before Linux 6.6, some FUSE file systems).
       return null;

@@ -30,3 +30,10 @@ export function parseSafeInteger(text: string): number {
   const n = Number(t);
   return Number.isSafeInteger(n) ? n : Number.NaN;
 }
+
+/** The environment variable `name` as a whole number ≥ 0 (parseSafeInteger), or `fallback` when it is unset or anything else. */
+export function envCount(name: string, fallback: number): number {
+  const text = process.env[name];
+  const n = text === undefined ? Number.NaN : parseSafeInteger(text);
+  return n >= 0 ? n : fallback;
+}

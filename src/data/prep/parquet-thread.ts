@@ -12,6 +12,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { RuntimeFailure } from '../../util/errors.js';
+import { envCount } from '../../util/numbers.js';
 import { compiledWorkerEntry } from '../../util/worker-thread.js';
 import { ColumnReadError, type ColumnGroup, type ColumnarFile } from './columnar.js';
 import { keysFromWire, type FlatSlice, type LocalRemap, type WireKeys } from './parquet-flat.js';
@@ -240,12 +241,6 @@ function readers(): number {
   return process.env.REC_PARQUET_READERS === '2' ? 2 : 1;
 }
 
-/** Every how many of a run's row groups the main thread decodes itself: MAIN_EVERY, or REC_PARQUET_MAIN_EVERY (0: none). */
-function mainEvery(): number {
-  const n = Number(process.env.REC_PARQUET_MAIN_EVERY);
-  return process.env.REC_PARQUET_MAIN_EVERY !== undefined && Number.isInteger(n) && n >= 0 ? n : MAIN_EVERY;
-}
-
 /** LOCAL_IDS, or REC_PARQUET_LOCAL_IDS (a test's small table, to go through a change of tables). */
 function localLimit(): number {
   const n = Number(process.env.REC_PARQUET_LOCAL_IDS);
@@ -289,10 +284,12 @@ export async function openParquetThreaded(path: string, run: object, next: strin
     return file;
   }
   // A file of one row group has nothing to share between threads.
-  const stride = Math.min(readers(), file.groupCount ?? 1);
+  const groups = file.groupCount ?? 1;
+  const stride = Math.min(readers(), groups);
   const base = runGroups.get(run) ?? 0;
-  const every = mainEvery();
-  runGroups.set(run, base + (file.groupCount ?? 1));
+  // REC_PARQUET_MAIN_EVERY overrides MAIN_EVERY (0: the main thread decodes none).
+  const every = envCount('REC_PARQUET_MAIN_EVERY', MAIN_EVERY);
+  runGroups.set(run, base + groups);
   let lanes: { thread: ReaderThread; file: number; taken: number }[] | null = null;
   let complete = false;
   return {
@@ -310,7 +307,7 @@ export async function openParquetThreaded(path: string, run: object, next: strin
                 const thread = lend(path, run, phase);
                 const lane = { stride, phase, base, mainEvery: every };
                 lanes.push({ thread, file: thread.open(path, cols, run, lane), taken: 0 });
-                if (next !== null) thread.queueNext(next, cols, run, { ...lane, base: base + (file.groupCount ?? 1) });
+                if (next !== null) thread.queueNext(next, cols, run, { ...lane, base: base + groups });
               }
             }
             if (mainGroup(group.group ?? 0, { base, mainEvery: every })) return group.readFlat?.(names, ids) ?? null;

@@ -8,6 +8,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { RuntimeFailure } from '../../util/errors.js';
+import { envCount } from '../../util/numbers.js';
 import { compiledWorkerEntry } from '../../util/worker-thread.js';
 import type { TextFeaturizer } from '../text.js';
 import { textPacking, type DeferredTexts, type SlotColumn } from './catalogue-store.js';
@@ -59,8 +60,7 @@ export class TextQueue implements DeferredTexts {
     };
     this.featurizer = featurizer;
     this.packing = data.packing;
-    const every = Number(process.env.REC_TEXT_MAIN_EVERY);
-    this.mainEvery = process.env.REC_TEXT_MAIN_EVERY !== undefined && Number.isInteger(every) && every >= 0 ? every : MAIN_EVERY;
+    this.mainEvery = envCount('REC_TEXT_MAIN_EVERY', MAIN_EVERY);
     this.maxChars = spec.max_chars;
     this.worker = new Worker(compiledWorkerEntry(import.meta.url, 'src/data/prep', 'catalogue featuriser thread', 'text-worker.js'), { workerData: data });
     this.worker.on('message', (m: TextBatchReply) => this.onReply(m));
